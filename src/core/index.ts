@@ -1,0 +1,37 @@
+export { ERROR_CODES, UeeError, isUeeError, toUeeError } from './errors.js';
+export type { ErrorCode, SerializedError, UeeErrorOptions } from './errors.js';
+export { newId, idTimestamp, isId } from './ids.js';
+export {
+  TenantIdSchema,
+  EntityIdSchema,
+  EntityTypeIdSchema,
+  EventTypeSchema,
+  JsonObjectSchema,
+  PrincipalSchema,
+  EntityVersionSchema,
+  EntityWriteSchema,
+  EventSourceSchema,
+  ExperimentTagSchema,
+  EventEnvelopeSchema,
+  EventDraftSchema,
+  ReadModelOpSchema,
+  SortSchema,
+} from './schemas.js';
+export type {
+  TenantId,
+  JsonObject,
+  Principal,
+  TenantContext,
+  EntityVersion,
+  EntityWrite,
+  EventSource,
+  EventEnvelope,
+  EventDraft,
+  Causation,
+  ReadModelOp,
+  Sort,
+  Page,
+} from './schemas.js';
+export { createLogger, silentLogger } from './logger.js';
+export type { Logger, LogLevel } from './logger.js';
+export { parseOrThrow, jsonBytes } from './validate.js';

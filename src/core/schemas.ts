@@ -1,0 +1,176 @@
+import { z } from 'zod';
+
+/** A tenant id: short, URL- and key-safe. */
+export const TenantIdSchema = z
+  .string()
+  .regex(/^[a-zA-Z0-9][a-zA-Z0-9_-]{0,63}$/, 'tenant ids are 1-64 chars of letters, digits, "_" or "-", starting with a letter or digit');
+export type TenantId = z.infer<typeof TenantIdSchema>;
+
+/** An entity id: any short key-safe string (UUIDv7 when the store mints it). */
+export const EntityIdSchema = z
+  .string()
+  .regex(/^[a-zA-Z0-9][a-zA-Z0-9_.:-]{0,127}$/, 'entity ids are 1-128 chars of letters, digits, "_", ".", ":" or "-"');
+
+/** An entity type id such as `Task` or `uee.plugin`. */
+export const EntityTypeIdSchema = z
+  .string()
+  .regex(/^[a-zA-Z][a-zA-Z0-9_.-]{0,127}$/, 'entity type ids are 1-128 chars, starting with a letter');
+
+/** An event type such as `TaskCreated`. */
+export const EventTypeSchema = z
+  .string()
+  .regex(/^[a-zA-Z][a-zA-Z0-9_.:-]{0,127}$/, 'event types are 1-128 chars, starting with a letter');
+
+/** A JSON object whose keys cannot poison prototypes. */
+export const JsonObjectSchema = z.record(z.string(), z.unknown()).superRefine((value, ctx) => {
+  const bad = findForbiddenKey(value, 0);
+  if (bad !== undefined) ctx.addIssue({ code: 'custom', message: bad });
+});
+export type JsonObject = Record<string, unknown>;
+
+const FORBIDDEN_KEYS = new Set(['__proto__', 'constructor', 'prototype']);
+const MAX_DEPTH = 64;
+
+function findForbiddenKey(value: unknown, depth: number): string | undefined {
+  if (depth > MAX_DEPTH) return `nesting deeper than ${MAX_DEPTH} levels`;
+  if (value === null || typeof value !== 'object') {
+    if (typeof value === 'number' && !Number.isFinite(value)) return 'non-finite number';
+    if (typeof value === 'function' || typeof value === 'symbol' || typeof value === 'bigint') return `unsupported ${typeof value} value`;
+    return undefined;
+  }
+  if (Array.isArray(value)) {
+    for (const item of value) {
+      const bad = findForbiddenKey(item, depth + 1);
+      if (bad !== undefined) return bad;
+    }
+    return undefined;
+  }
+  for (const [key, item] of Object.entries(value)) {
+    if (FORBIDDEN_KEYS.has(key)) return `forbidden key "${key}"`;
+    const bad = findForbiddenKey(item, depth + 1);
+    if (bad !== undefined) return bad;
+  }
+  return undefined;
+}
+
+/** Who acts: an administrator (any tenant, global data) or a tenant principal (its tenant only). */
+export const PrincipalSchema = z.discriminatedUnion('kind', [
+  z.object({ kind: z.literal('admin'), id: z.string().min(1) }),
+  z.object({
+    kind: z.literal('tenant'),
+    id: z.string().min(1),
+    tenantId: TenantIdSchema,
+    readOnly: z.boolean().default(false),
+  }),
+]);
+export type Principal = z.infer<typeof PrincipalSchema>;
+
+/**
+ * The scope every store, bus and host call runs in. `tenantId: null` is the global scope: it sees and
+ * writes only global data (plugins, shared reference entities). A tenant scope sees its own data plus
+ * global data and writes only its own.
+ */
+export interface TenantContext {
+  readonly tenantId: string | null;
+  /** Recorded as `createdBy` on writes: a principal id or `plugin:<id>@<version>`. */
+  readonly actor: string;
+}
+
+/** An immutable version of an entity. */
+export const EntityVersionSchema = z.object({
+  entityId: EntityIdSchema,
+  entityTypeId: EntityTypeIdSchema,
+  tenantId: TenantIdSchema.nullable(),
+  ownerId: z.string().nullable(),
+  version: z.number().int().positive(),
+  attributes: JsonObjectSchema,
+  metadata: JsonObjectSchema,
+  createdAt: z.string(),
+  createdBy: z.string(),
+  causationId: z.string().nullable(),
+  deleted: z.boolean().default(false),
+});
+export type EntityVersion = z.infer<typeof EntityVersionSchema>;
+
+/** A request to write the next version of an entity (or its first). */
+export const EntityWriteSchema = z
+  .object({
+    /** Omit to create a new entity with a minted UUIDv7. */
+    entityId: EntityIdSchema.optional(),
+    entityTypeId: EntityTypeIdSchema,
+    /** The version the caller last saw; 0 means "must not exist yet". Omit for last-writer-wins. */
+    expectedVersion: z.number().int().nonnegative().optional(),
+    attributes: JsonObjectSchema,
+    metadata: JsonObjectSchema.optional(),
+    ownerId: z.string().max(256).nullable().optional(),
+    /** Event type announced for this write. @default "EntityCreated" or "EntityUpdated" */
+    eventType: EventTypeSchema.optional(),
+    /** Marks the new version as a tombstone (the entity stays in history). */
+    deleted: z.boolean().optional(),
+  })
+  .strict();
+export type EntityWrite = z.input<typeof EntityWriteSchema>;
+
+/** Where an event came from. */
+export const EventSourceSchema = z.object({
+  kind: z.enum(['api', 'plugin', 'timer', 'workflow', 'system']),
+  id: z.string().max(256),
+});
+export type EventSource = z.infer<typeof EventSourceSchema>;
+
+/** The experiment arm an event chain belongs to, fixed at the root and carried down the chain. */
+export const ExperimentTagSchema = z.object({ id: z.string(), variant: z.string() });
+
+/** An event as it travels on the bus. */
+export const EventEnvelopeSchema = z.object({
+  eventId: z.string().min(1).max(128),
+  type: EventTypeSchema,
+  tenantId: TenantIdSchema.nullable(),
+  entityId: EntityIdSchema.optional(),
+  entityTypeId: EntityTypeIdSchema.optional(),
+  entityVersion: z.number().int().positive().optional(),
+  payload: JsonObjectSchema,
+  occurredAt: z.string(),
+  correlationId: z.string().min(1).max(128),
+  causationId: z.string().max(128).nullable(),
+  hop: z.number().int().nonnegative(),
+  source: EventSourceSchema,
+  experiment: ExperimentTagSchema.optional(),
+});
+export type EventEnvelope = z.infer<typeof EventEnvelopeSchema>;
+
+/** An event a caller asks to publish; the store or bus fills in ids, time and chain metadata. */
+export const EventDraftSchema = z
+  .object({
+    type: EventTypeSchema,
+    entityId: EntityIdSchema.optional(),
+    entityTypeId: EntityTypeIdSchema.optional(),
+    payload: JsonObjectSchema.default({}),
+  })
+  .strict();
+export type EventDraft = z.input<typeof EventDraftSchema>;
+
+/** The event that caused a change: its chain metadata is propagated into the events the change emits. */
+export interface Causation {
+  eventId: string;
+  correlationId: string;
+  hop: number;
+  experiment?: { id: string; variant: string } | undefined;
+}
+
+/** A read-model operation, buffered by plugins and applied with the rest of a commit. */
+export const ReadModelOpSchema = z.discriminatedUnion('op', [
+  z.object({ op: z.literal('upsert'), view: z.string().regex(/^[a-zA-Z][a-zA-Z0-9_.-]{0,127}$/), id: z.string().min(1).max(256), doc: JsonObjectSchema }).strict(),
+  z.object({ op: z.literal('delete'), view: z.string().regex(/^[a-zA-Z][a-zA-Z0-9_.-]{0,127}$/), id: z.string().min(1).max(256) }).strict(),
+]);
+export type ReadModelOp = z.infer<typeof ReadModelOpSchema>;
+
+/** Sort spec: field → 1 (ascending) or -1 (descending). */
+export const SortSchema = z.record(z.string(), z.union([z.literal(1), z.literal(-1)]));
+export type Sort = z.infer<typeof SortSchema>;
+
+/** A page of results and the cursor to the next, if any. */
+export interface Page<T> {
+  items: T[];
+  nextCursor: string | null;
+}

@@ -1,0 +1,175 @@
+import type {
+  Causation,
+  EntityVersion,
+  EntityWrite,
+  EventDraft,
+  EventEnvelope,
+  EventSource,
+  JsonObject,
+  Page,
+  ReadModelOp,
+  Sort,
+  TenantContext,
+} from '../core/index.js';
+
+/** Options for reading one entity. */
+export interface GetOptions {
+  /** A specific version; the latest when omitted. */
+  version?: number;
+}
+
+/** A query over the latest versions of one entity type, visible to the context's tenant. */
+export interface EntityQuery {
+  entityTypeId: string;
+  /**
+   * MongoDB-style filter over the entity document (`entityId`, `version`, `ownerId`, `tenantId`,
+   * `createdAt`, `attributes.*`, `metadata.*`). Only allow-listed operators are accepted; `$where`,
+   * `$function`, `$accumulator` and unknown operators answer `INVALID_FILTER`.
+   */
+  filter?: JsonObject;
+  /** @default { entityId: 1 } — entityId is always appended as the final tie-breaker. */
+  sort?: Sort;
+  /** Page size, 1..1000. @default 100 */
+  limit?: number;
+  /** Opaque cursor from a previous page of the same query. */
+  cursor?: string;
+  /** Include tombstoned entities. @default false */
+  includeDeleted?: boolean;
+}
+
+/** Options for listing an entity's versions (newest first). */
+export interface HistoryOptions {
+  /** @default 100 */
+  limit?: number;
+  cursor?: string;
+}
+
+/**
+ * An all-or-nothing unit of change: entity writes, extra events and read-model operations that
+ * commit together or not at all. With an `idempotencyKey`, committing the same key again returns
+ * the first result and applies nothing (`applied: false`).
+ */
+export interface CommitBatch {
+  idempotencyKey?: string;
+  writes?: EntityWrite[];
+  /** Events besides the ones generated for each write (e.g. a plugin's emits). */
+  events?: EventDraft[];
+  readModelOps?: ReadModelOp[];
+  /** The event this change responds to: generated events get its correlation, causation and hop + 1. */
+  causation?: Causation;
+  /** @default { kind: 'api', id: ctx.actor } */
+  source?: EventSource;
+}
+
+/** What a commit produced. */
+export interface CommitResult {
+  /** False when the idempotency key had already been committed; the rest is the first commit's result. */
+  applied: boolean;
+  versions: EntityVersion[];
+  events: EventEnvelope[];
+}
+
+/** An event waiting in the transactional outbox to be published on the bus. */
+export interface OutboxEntry {
+  seq: number;
+  event: EventEnvelope;
+}
+
+/** A registered tenant. Calls naming an unregistered tenant answer `UNKNOWN_TENANT`. */
+export interface TenantRecord {
+  tenantId: string;
+  name: string;
+  createdAt: string;
+}
+
+/** A read-model document. */
+export interface ReadModelDoc {
+  view: string;
+  id: string;
+  doc: JsonObject;
+  updatedAt: string;
+}
+
+/** Named per-tenant views, maintained by plugins and queried with the entity filter language. */
+export interface ReadModelStore {
+  upsert(ctx: TenantContext, view: string, id: string, doc: JsonObject): Promise<ReadModelDoc>;
+  /** Returns whether a document was deleted. */
+  delete(ctx: TenantContext, view: string, id: string): Promise<boolean>;
+  /** `NOT_FOUND` when absent (or another tenant's). */
+  get(ctx: TenantContext, view: string, id: string): Promise<ReadModelDoc>;
+  /** Filter and sort apply to the document itself; the id is the tie-breaker. */
+  query(
+    ctx: TenantContext,
+    view: string,
+    q?: { filter?: JsonObject; sort?: Sort; limit?: number; cursor?: string },
+  ): Promise<Page<ReadModelDoc>>;
+}
+
+/** Per-tenant settings, and per-plugin settings within a tenant. */
+export interface TenantConfigStore {
+  /** `{}` when nothing was set. */
+  getTenant(ctx: TenantContext): Promise<JsonObject>;
+  setTenant(ctx: TenantContext, settings: JsonObject): Promise<void>;
+  /** `{}` when nothing was set. */
+  getPlugin(ctx: TenantContext, pluginName: string): Promise<JsonObject>;
+  setPlugin(ctx: TenantContext, pluginName: string, settings: JsonObject): Promise<void>;
+}
+
+/** The transactional outbox: events committed with store changes, awaiting publication. */
+export interface Outbox {
+  /** Oldest unpublished entries first. */
+  peek(limit: number): Promise<OutboxEntry[]>;
+  /** Removes entries once the bus has them. Idempotent. */
+  markPublished(seqs: number[]): Promise<void>;
+  /** Number of unpublished entries. */
+  size(): Promise<number>;
+}
+
+/** The tenant registry. */
+export interface TenantRegistry {
+  /** Idempotent: creating an existing tenant returns it unchanged. */
+  create(tenantId: string, name?: string): Promise<TenantRecord>;
+  /** `UNKNOWN_TENANT` when absent. */
+  get(tenantId: string): Promise<TenantRecord>;
+  list(): Promise<TenantRecord[]>;
+}
+
+/**
+ * The entity store port. Every method takes a {@link TenantContext}; tenant isolation is enforced
+ * here, not by callers: a tenant sees its own and global entities, never another tenant's, and a
+ * foreign id answers `NOT_FOUND` exactly like a missing one.
+ *
+ * Every change also lands its events in the {@link Outbox} in the same transaction.
+ */
+export interface EntityStore {
+  /** Which adapter this is, e.g. `sqlite` or `mongodb`. */
+  readonly kind: string;
+  readonly tenants: TenantRegistry;
+  readonly readModels: ReadModelStore;
+  readonly config: TenantConfigStore;
+  readonly outbox: Outbox;
+
+  /** Writes one entity version (a one-write {@link commit}). */
+  put(ctx: TenantContext, write: EntityWrite, options?: { causation?: Causation; source?: EventSource }): Promise<EntityVersion>;
+  /** `NOT_FOUND` when absent, another tenant's, or the version does not exist. */
+  get(ctx: TenantContext, entityId: string, options?: GetOptions): Promise<EntityVersion>;
+  /** Versions of one entity, newest first. `NOT_FOUND` when the entity is not visible. */
+  history(ctx: TenantContext, entityId: string, options?: HistoryOptions): Promise<Page<EntityVersion>>;
+  /** Latest versions of one type matching a filter, with keyset pagination. */
+  query(ctx: TenantContext, query: EntityQuery): Promise<Page<EntityVersion>>;
+  /** All-or-nothing batch; see {@link CommitBatch}. */
+  commit(ctx: TenantContext, batch: CommitBatch): Promise<CommitResult>;
+  /** Idempotent. Pending calls fail with `CLOSED`. */
+  close(): Promise<void>;
+}
+
+/** Limits every adapter enforces. */
+export interface StoreLimits {
+  /** Max JSON bytes of one entity's attributes (and of one read-model document). @default 1 MiB */
+  maxAttributeBytes: number;
+  /** Max writes + events + read-model ops in one commit. @default 1000 */
+  maxBatchSize: number;
+}
+
+/** Defaults for {@link StoreLimits}. */
+export const DEFAULT_STORE_LIMITS: StoreLimits = { maxAttributeBytes: 1024 * 1024, maxBatchSize: 1000 };
