@@ -1,0 +1,25 @@
+import type { Logger } from '../core/index.js';
+import type { EventBus } from '../bus/port.js';
+import type { EntityStore } from '../store/port.js';
+import type { BusConfig, StoreConfig } from '../config/index.js';
+
+/** Opens the entity store named by the config (drivers load only when used). */
+export async function openStore(config: StoreConfig, options: { maxAttributeBytes: number; logger: Logger }): Promise<EntityStore> {
+  const limits = { maxAttributeBytes: options.maxAttributeBytes };
+  if (config.kind === 'sqlite') {
+    const { openSqliteStore } = await import('../store/sqlite/index.js');
+    return openSqliteStore({ path: config.path, limits, logger: options.logger });
+  }
+  const { openMongoStore } = await import('../store/mongodb/index.js');
+  return openMongoStore({ url: config.url, database: config.database, limits, logger: options.logger });
+}
+
+/** Opens the event bus named by the config. */
+export async function openBus(config: BusConfig, options: { logger: Logger }): Promise<EventBus> {
+  if (config.kind === 'embedded') {
+    const { openEmbeddedBus } = await import('../bus/embedded/index.js');
+    return openEmbeddedBus({ path: config.path, logger: options.logger });
+  }
+  const { openRedisBus } = await import('../bus/redis/index.js');
+  return openRedisBus({ url: config.url, prefix: config.prefix, logger: options.logger });
+}

@@ -1,0 +1,121 @@
+import type { Logger } from '../core/index.js';
+import { toUeeError } from '../core/index.js';
+import type { EventBus } from '../bus/port.js';
+import type { Outbox } from '../store/port.js';
+
+/** Options for {@link OutboxRelay}. */
+export interface OutboxRelayOptions {
+  /** Max events moved per round. @default 500 */
+  batchSize?: number;
+  /** Poll interval when the outbox is empty. @default 5 */
+  idleMs?: number;
+  /** Back-off after a failed round (bus down). @default 500 */
+  errorBackoffMs?: number;
+  logger: Logger;
+}
+
+/** Lifecycle of a relay. */
+export type RelayState = 'running' | 'stopping' | 'stopped';
+
+/**
+ * Moves events from the store's transactional outbox to the bus: peek → publish → mark published.
+ *
+ * Guarantee: every committed event reaches the bus exactly once. A crash after publish and before
+ * mark-published republishes the same events on restart, and the bus drops them as duplicates by
+ * eventId. Several relays (several processes) on one store are safe for the same reason.
+ */
+export class OutboxRelay {
+  #state: RelayState = 'running';
+  #wake: (() => void) | undefined;
+  #loop: Promise<void>;
+  #published = 0;
+  readonly #batchSize: number;
+  readonly #idleMs: number;
+  readonly #errorBackoffMs: number;
+
+  constructor(
+    private readonly outbox: Outbox,
+    private readonly bus: EventBus,
+    private readonly options: OutboxRelayOptions,
+  ) {
+    this.#batchSize = options.batchSize ?? 500;
+    this.#idleMs = options.idleMs ?? 5;
+    this.#errorBackoffMs = options.errorBackoffMs ?? 500;
+    this.#loop = this.#run();
+  }
+
+  /** Current lifecycle state. */
+  get state(): RelayState {
+    return this.#state;
+  }
+
+  /** Events published by this relay since it started. */
+  get published(): number {
+    return this.#published;
+  }
+
+  /** Ends an idle wait at once (call after a commit to cut latency). */
+  kick(): void {
+    this.#wake?.();
+  }
+
+  /** Moves everything currently in the outbox; resolves when it is empty. */
+  async flush(): Promise<number> {
+    let moved = 0;
+    for (;;) {
+      const n = await this.#round();
+      moved += n;
+      if (n === 0) return moved;
+    }
+  }
+
+  /** Stops the loop after draining the outbox (bounded by the caller's own timeout). Idempotent. */
+  async stop(): Promise<void> {
+    if (this.#state === 'stopped') return;
+    this.#state = 'stopping';
+    this.kick();
+    await this.#loop;
+    this.#state = 'stopped';
+  }
+
+  async #round(): Promise<number> {
+    const entries = await this.outbox.peek(this.#batchSize);
+    if (entries.length === 0) return 0;
+    await this.bus.publish(entries.map((e) => e.event));
+    await this.outbox.markPublished(entries.map((e) => e.seq));
+    this.#published += entries.length;
+    return entries.length;
+  }
+
+  async #run(): Promise<void> {
+    while (this.#state === 'running') {
+      let moved = 0;
+      let delay = this.#idleMs;
+      try {
+        moved = await this.#round();
+      } catch (err) {
+        const error = toUeeError(err);
+        if (error.code === 'CLOSED') break;
+        this.options.logger.warn('outbox relay round failed; retrying', { code: error.code, error: error.message });
+        delay = this.#errorBackoffMs;
+      }
+      if (moved > 0) continue;
+      await new Promise<void>((resolve) => {
+        const timer = setTimeout(resolve, delay);
+        this.#wake = () => {
+          clearTimeout(timer);
+          resolve();
+        };
+      });
+      this.#wake = undefined;
+    }
+    // Drain what is left so a graceful stop leaves nothing behind.
+    try {
+      await this.flush();
+    } catch (err) {
+      this.options.logger.warn('outbox relay could not drain on stop; the next start publishes the rest', {
+        error: toUeeError(err).message,
+      });
+    }
+  }
+}

@@ -1,0 +1,95 @@
+import { parseArgs } from 'node:util';
+import { createLogger, toUeeError, UeeError } from '../core/index.js';
+import { loadConfig, type RawSettings } from '../config/index.js';
+import { runStart } from './start.js';
+import { runStatus } from './status.js';
+
+const USAGE = `Usage: uee <command> [options]
+
+Commands:
+  start     run the UEE server (embedded SQLite store and event log by default)
+  status    ask a running server for its status
+  help      show this text
+
+Options (each also read from the environment variable shown):
+  --data-dir DIR            UEE_DATA_DIR             embedded data directory (default ./.uee)
+  --store URL               UEE_STORE                sqlite:<path> (default) or mongodb://host/db
+  --bus URL                 UEE_BUS                  embedded (default) or redis://host:port
+  --host HOST               UEE_HOST                 HTTP bind address (default 127.0.0.1)
+  --port N                  UEE_PORT                 HTTP port (default 7070)
+  --log-level LEVEL         UEE_LOG_LEVEL            debug | info | warn | error (default info)
+  --max-attribute-bytes N   UEE_MAX_ATTRIBUTE_BYTES  cap on one entity's attributes (default 1048576)
+  --redis-prefix P          UEE_REDIS_PREFIX         key prefix on Redis (default uee:)
+  --tenants A,B             UEE_TENANTS              tenants created at start (default "default")
+  --shutdown-grace-ms N     UEE_SHUTDOWN_GRACE_MS    drain time on SIGINT/SIGTERM before forcing (default 10000)
+  --url URL                 UEE_URL                  server to query with "status" (default http://127.0.0.1:7070)
+`;
+
+async function main(argv: string[]): Promise<number> {
+  let parsed;
+  try {
+    parsed = parseArgs({
+      args: argv,
+      allowPositionals: true,
+      strict: true,
+      options: {
+        'data-dir': { type: 'string' },
+        store: { type: 'string' },
+        bus: { type: 'string' },
+        host: { type: 'string' },
+        port: { type: 'string' },
+        'log-level': { type: 'string' },
+        'max-attribute-bytes': { type: 'string' },
+        'redis-prefix': { type: 'string' },
+        tenants: { type: 'string' },
+        'shutdown-grace-ms': { type: 'string' },
+        url: { type: 'string' },
+        help: { type: 'boolean', short: 'h' },
+      },
+    });
+  } catch (err) {
+    throw new UeeError('CONFIG_INVALID', (err as Error).message, { hint: 'run "uee help" for the options' });
+  }
+  const { values, positionals } = parsed;
+  const command = positionals[0] ?? 'help';
+  if (values.help || command === 'help') {
+    process.stdout.write(USAGE);
+    return 0;
+  }
+  const flags: RawSettings = {
+    dataDir: values['data-dir'],
+    store: values.store,
+    bus: values.bus,
+    host: values.host,
+    port: values.port,
+    logLevel: values['log-level'],
+    maxAttributeBytes: values['max-attribute-bytes'],
+    redisPrefix: values['redis-prefix'],
+    tenants: values.tenants,
+    shutdownGraceMs: values['shutdown-grace-ms'],
+  };
+  switch (command) {
+    case 'start': {
+      const config = loadConfig(flags);
+      const logger = createLogger({ level: config.log.level, fields: { service: 'uee' } });
+      return runStart(config, logger);
+    }
+    case 'status':
+      return runStatus(values.url ?? process.env.UEE_URL ?? 'http://127.0.0.1:7070');
+    default:
+      throw new UeeError('CONFIG_INVALID', `unknown command "${command}"`, { hint: 'run "uee help" for the commands' });
+  }
+}
+
+main(process.argv.slice(2)).then(
+  (code) => {
+    process.exitCode = code;
+  },
+  (err: unknown) => {
+    const error = toUeeError(err);
+    process.stderr.write(`uee: ${error.code}: ${error.message}\n`);
+    if (error.hint) process.stderr.write(`  hint: ${error.hint}\n`);
+    if (error.code === 'INTERNAL' && err instanceof Error && err.stack) process.stderr.write(err.stack + '\n');
+    process.exitCode = error.code === 'CONFIG_INVALID' ? 2 : 1;
+  },
+);

@@ -1,0 +1,59 @@
+import type { Logger } from '../core/index.js';
+import { toUeeError } from '../core/index.js';
+import type { UeeConfig } from '../config/index.js';
+import { UeeApp } from '../app/index.js';
+import { HttpServer } from '../server/index.js';
+
+/**
+ * Runs the server until SIGINT/SIGTERM: the first signal drains (stop accepting, flush the outbox,
+ * close backends) within `shutdownGraceMs`; a second signal or the grace timeout forces exit.
+ */
+export async function runStart(config: UeeConfig, logger: Logger): Promise<number> {
+  const app = await UeeApp.create(config, logger);
+  const http = new HttpServer(logger.child({ component: 'http' }))
+    .route('GET', '/healthz', () => Promise.resolve({ ok: app.state === 'running' }))
+    .route('GET', '/status', () => app.status());
+  let address;
+  try {
+    address = await http.listen(config.http.host, config.http.port);
+  } catch (err) {
+    await app.close();
+    throw err;
+  }
+  logger.info('listening', { url: `http://${address.address}:${address.port}` });
+  // Machine-readable readiness line for supervisors and tests.
+  process.stdout.write(JSON.stringify({ ready: true, port: address.port, host: address.address }) + '\n');
+
+  return new Promise<number>((resolve) => {
+    let shuttingDown = false;
+    const shutdown = (signal: string): void => {
+      if (shuttingDown) {
+        logger.warn('second signal: forcing exit', { signal });
+        http.destroy();
+        resolve(130);
+        setImmediate(() => process.exit(130));
+        return;
+      }
+      shuttingDown = true;
+      logger.info('draining', { signal, graceMs: config.shutdownGraceMs });
+      const force = setTimeout(() => {
+        logger.error('grace period over: forcing exit', { graceMs: config.shutdownGraceMs });
+        http.destroy();
+        process.exit(1);
+      }, config.shutdownGraceMs);
+      force.unref();
+      Promise.all([http.close(), app.close()])
+        .then(() => {
+          clearTimeout(force);
+          logger.info('stopped cleanly');
+          resolve(0);
+        })
+        .catch((err: unknown) => {
+          logger.error('shutdown failed', { error: toUeeError(err).message });
+          resolve(1);
+        });
+    };
+    process.on('SIGINT', () => shutdown('SIGINT'));
+    process.on('SIGTERM', () => shutdown('SIGTERM'));
+  });
+}

@@ -1,0 +1,170 @@
+import { resolve } from 'node:path';
+import { z } from 'zod';
+import { UeeError } from '../core/index.js';
+
+/** Where entities, read models, config and the outbox live. */
+export type StoreConfig = { kind: 'sqlite'; path: string } | { kind: 'mongodb'; url: string; database: string };
+
+/** Where events flow. */
+export type BusConfig = { kind: 'embedded'; path: string } | { kind: 'redis'; url: string; prefix: string };
+
+/** The complete, validated configuration of one UEE process. Built once by {@link loadConfig}. */
+export interface UeeConfig {
+  /** Directory of the embedded SQLite file and caches. @default "./.uee" */
+  dataDir: string;
+  store: StoreConfig;
+  bus: BusConfig;
+  http: { host: string; port: number };
+  log: { level: 'debug' | 'info' | 'warn' | 'error' };
+  limits: { maxAttributeBytes: number };
+  /** Tenants created at start-up if missing. @default ["default"] */
+  bootstrapTenants: string[];
+  /** Grace period for draining on SIGINT/SIGTERM before forcing exit. @default 10000 */
+  shutdownGraceMs: number;
+}
+
+/** Raw settings as they come from flags and environment (all optional strings). */
+export interface RawSettings {
+  dataDir?: string | undefined;
+  store?: string | undefined;
+  bus?: string | undefined;
+  host?: string | undefined;
+  port?: string | undefined;
+  logLevel?: string | undefined;
+  maxAttributeBytes?: string | undefined;
+  redisPrefix?: string | undefined;
+  mongoDatabase?: string | undefined;
+  tenants?: string | undefined;
+  shutdownGraceMs?: string | undefined;
+}
+
+/** Environment variable behind each setting: the name error messages quote. */
+export const SETTING_ENV: Record<keyof RawSettings, string> = {
+  dataDir: 'UEE_DATA_DIR',
+  store: 'UEE_STORE',
+  bus: 'UEE_BUS',
+  host: 'UEE_HOST',
+  port: 'UEE_PORT',
+  logLevel: 'UEE_LOG_LEVEL',
+  maxAttributeBytes: 'UEE_MAX_ATTRIBUTE_BYTES',
+  redisPrefix: 'UEE_REDIS_PREFIX',
+  mongoDatabase: 'UEE_MONGO_DATABASE',
+  tenants: 'UEE_TENANTS',
+  shutdownGraceMs: 'UEE_SHUTDOWN_GRACE_MS',
+};
+
+/** Reads every setting from an environment. */
+export function settingsFromEnv(env: NodeJS.ProcessEnv): RawSettings {
+  const out: RawSettings = {};
+  for (const [key, name] of Object.entries(SETTING_ENV) as Array<[keyof RawSettings, string]>) {
+    const value = env[name];
+    if (value !== undefined && value !== '') out[key] = value;
+  }
+  return out;
+}
+
+function settingError(key: keyof RawSettings, flag: string, message: string, hint: string): UeeError {
+  return new UeeError('CONFIG_INVALID', `setting --${flag} (${SETTING_ENV[key]}): ${message}`, {
+    details: { setting: key, flag: `--${flag}`, env: SETTING_ENV[key] },
+    hint,
+  });
+}
+
+const intSetting = (key: keyof RawSettings, flag: string, min: number, max: number) =>
+  z.string().transform((raw, ctx) => {
+    const n = Number(raw);
+    if (!Number.isInteger(n) || n < min || n > max) {
+      ctx.addIssue({ code: 'custom', message: `--${flag} (${SETTING_ENV[key]}) must be an integer in ${min}..${max}, got "${raw}"` });
+      return z.NEVER;
+    }
+    return n;
+  });
+
+/**
+ * Completes raw settings with defaults and validates them once. Flags win over environment. A bad
+ * value is a `CONFIG_INVALID` error naming the flag and the environment variable, never a stack trace.
+ */
+export function loadConfig(flags: RawSettings, env: NodeJS.ProcessEnv = process.env): UeeConfig {
+  const raw: RawSettings = { ...settingsFromEnv(env), ...stripUndefined(flags) };
+  const dataDir = resolve(raw.dataDir ?? '.uee');
+  const embeddedPath = resolve(dataDir, 'uee.db');
+
+  const parsed = {
+    port: parseWith(intSetting('port', 'port', 0, 65535), raw.port ?? '7070', 'port'),
+    maxAttributeBytes: parseWith(intSetting('maxAttributeBytes', 'max-attribute-bytes', 1024, 64 * 1024 * 1024), raw.maxAttributeBytes ?? String(1024 * 1024), 'maxAttributeBytes'),
+    shutdownGraceMs: parseWith(intSetting('shutdownGraceMs', 'shutdown-grace-ms', 0, 600_000), raw.shutdownGraceMs ?? '10000', 'shutdownGraceMs'),
+  };
+  const level = raw.logLevel ?? 'info';
+  if (!['debug', 'info', 'warn', 'error'].includes(level)) {
+    throw settingError('logLevel', 'log-level', `unknown level "${level}"`, 'use one of debug, info, warn, error');
+  }
+  const tenants = (raw.tenants ?? 'default').split(',').map((t) => t.trim()).filter((t) => t.length > 0);
+  for (const t of tenants) {
+    if (!/^[a-zA-Z0-9][a-zA-Z0-9_-]{0,63}$/.test(t)) {
+      throw settingError('tenants', 'tenants', `invalid tenant id "${t}"`, 'tenant ids are 1-64 letters, digits, "_" or "-"');
+    }
+  }
+
+  return {
+    dataDir,
+    store: parseStore(raw.store, embeddedPath, raw.mongoDatabase ?? 'uee'),
+    bus: parseBus(raw.bus, embeddedPath, raw.redisPrefix ?? 'uee:'),
+    http: { host: raw.host ?? '127.0.0.1', port: parsed.port },
+    log: { level: level as UeeConfig['log']['level'] },
+    limits: { maxAttributeBytes: parsed.maxAttributeBytes },
+    bootstrapTenants: tenants,
+    shutdownGraceMs: parsed.shutdownGraceMs,
+  };
+}
+
+function parseWith<T>(schema: z.ZodType<T, string>, value: string, key: keyof RawSettings): T {
+  const result = schema.safeParse(value);
+  if (result.success) return result.data;
+  throw new UeeError('CONFIG_INVALID', result.error.issues[0]?.message ?? `invalid ${key}`, {
+    details: { setting: key, env: SETTING_ENV[key] },
+    hint: `fix ${SETTING_ENV[key]} or the matching flag`,
+  });
+}
+
+function parseStore(value: string | undefined, embeddedPath: string, database: string): StoreConfig {
+  if (value === undefined || value === 'sqlite' || value === 'embedded') return { kind: 'sqlite', path: embeddedPath };
+  if (value.startsWith('sqlite:')) {
+    const path = value.slice('sqlite:'.length).replace(/^\/\//, '');
+    if (path === '') throw settingError('store', 'store', 'sqlite URL has no path', 'use sqlite:./path/to/file.db');
+    return { kind: 'sqlite', path: path === ':memory:' ? path : resolve(path) };
+  }
+  if (value.startsWith('mongodb://') || value.startsWith('mongodb+srv://')) {
+    const url = parseUrl('store', 'store', value);
+    const db = url.pathname.replace(/^\//, '') || database;
+    return { kind: 'mongodb', url: value, database: db };
+  }
+  throw settingError('store', 'store', `unsupported store URL "${redact(value)}"`, 'use sqlite:<path> (default: the embedded file) or mongodb://host:port/db');
+}
+
+function parseBus(value: string | undefined, embeddedPath: string, prefix: string): BusConfig {
+  if (value === undefined || value === 'embedded' || value === 'sqlite') return { kind: 'embedded', path: embeddedPath };
+  if (value.startsWith('redis://') || value.startsWith('rediss://')) {
+    parseUrl('bus', 'bus', value);
+    return { kind: 'redis', url: value, prefix };
+  }
+  throw settingError('bus', 'bus', `unsupported bus URL "${redact(value)}"`, 'use "embedded" (default) or redis://host:port');
+}
+
+function parseUrl(key: keyof RawSettings, flag: string, value: string): URL {
+  try {
+    const url = new URL(value);
+    if (url.hostname === '') throw new Error('no host');
+    return url;
+  } catch {
+    throw settingError(key, flag, `"${redact(value)}" is not a valid URL`, `check the host and port in --${flag}`);
+  }
+}
+
+/** Hides a password in a URL before it reaches a message or a log. */
+export function redact(url: string): string {
+  return url.replace(/\/\/([^:/@]+):([^@/]+)@/, '//$1:***@');
+}
+
+function stripUndefined<T extends object>(value: T): Partial<T> {
+  return Object.fromEntries(Object.entries(value).filter(([, v]) => v !== undefined)) as Partial<T>;
+}

@@ -1,0 +1,2 @@
+export { HttpServer, sendJson, httpStatusFor } from './http.js';
+export type { RouteHandler } from './http.js';

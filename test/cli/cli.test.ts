@@ -1,0 +1,87 @@
+import { spawn, spawnSync } from 'node:child_process';
+import { join } from 'node:path';
+import { createInterface } from 'node:readline';
+import { afterEach, describe, expect, it } from 'vitest';
+import { tempDir } from '../helpers.js';
+
+const BIN = join(import.meta.dirname, '..', '..', 'bin', 'uee.mjs');
+const cleanEnv = Object.fromEntries(Object.entries(process.env).filter(([k]) => !k.startsWith('UEE_')));
+
+function runSync(args: string[], env: NodeJS.ProcessEnv = {}): { status: number | null; stdout: string; stderr: string } {
+  const r = spawnSync(process.execPath, [BIN, ...args], { env: { ...cleanEnv, ...env }, encoding: 'utf8', timeout: 30_000 });
+  return { status: r.status, stdout: r.stdout, stderr: r.stderr };
+}
+
+describe('uee CLI', () => {
+  const disposers: Array<() => void> = [];
+  afterEach(() => {
+    for (const d of disposers.splice(0)) d();
+  });
+
+  it('CLI-1: start serves /healthz and /status on the embedded default, and SIGTERM drains and exits 0', async () => {
+    const dir = tempDir('uee-cli');
+    disposers.push(() => dir[Symbol.dispose]());
+    const child = spawn(process.execPath, [BIN, 'start', '--port', '0', '--data-dir', dir.path, '--log-level', 'warn'], {
+      env: cleanEnv,
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    disposers.push(() => child.kill('SIGKILL'));
+    const ready = await new Promise<{ port: number }>((resolve, reject) => {
+      createInterface({ input: child.stdout }).on('line', (line) => {
+        if (line.includes('"ready":true')) resolve(JSON.parse(line) as { port: number });
+      });
+      child.once('exit', (code) => reject(new Error(`exited early with ${code}`)));
+    });
+    const health = (await (await fetch(`http://127.0.0.1:${ready.port}/healthz`)).json()) as { ok: boolean };
+    expect(health.ok).toBe(true);
+    const status = (await (await fetch(`http://127.0.0.1:${ready.port}/status`)).json()) as { store: { kind: string }; bus: { kind: string }; tenants: number };
+    expect(status.store.kind).toBe('sqlite');
+    expect(status.bus.kind).toBe('embedded');
+    expect(status.tenants).toBe(1);
+
+    const statusCmd = runSync(['status', '--url', `http://127.0.0.1:${ready.port}`]);
+    expect(statusCmd.status).toBe(0);
+    expect(JSON.parse(statusCmd.stdout)).toMatchObject({ state: 'running' });
+
+    const exit = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
+    child.kill('SIGTERM');
+    expect(await exit).toBe(0);
+  }, 60_000);
+
+  it('CLI-2: a bad store URL is a CONFIG_INVALID error naming the setting, not a stack trace', () => {
+    const r = runSync(['start', '--store', 'postgres://nope', '--port', '0']);
+    expect(r.status).toBe(2);
+    expect(r.stderr).toContain('CONFIG_INVALID');
+    expect(r.stderr).toContain('--store (UEE_STORE)');
+    expect(r.stderr).not.toMatch(/\n\s+at /);
+  });
+
+  it('CLI-3: a bad port from the environment names the variable', () => {
+    const r = runSync(['start'], { UEE_PORT: 'eighty' });
+    expect(r.status).toBe(2);
+    expect(r.stderr).toContain('UEE_PORT');
+  });
+
+  it('CLI-4: an unreachable Redis bus fails fast with BACKEND_UNAVAILABLE naming the URL', () => {
+    const dir = tempDir('uee-cli');
+    disposers.push(() => dir[Symbol.dispose]());
+    const r = runSync(['start', '--bus', 'redis://127.0.0.1:1', '--port', '0', '--data-dir', dir.path]);
+    expect(r.status).toBe(1);
+    expect(r.stderr).toContain('BACKEND_UNAVAILABLE');
+    expect(r.stderr).toContain('127.0.0.1:1');
+    expect(r.stderr).not.toMatch(/\n\s+at /);
+  });
+
+  it('CLI-5: status against a server that is not running says so and how to fix it', () => {
+    const r = runSync(['status', '--url', 'http://127.0.0.1:1']);
+    expect(r.status).toBe(1);
+    expect(r.stderr).toContain('BACKEND_UNAVAILABLE');
+    expect(r.stderr).toContain('hint:');
+  });
+
+  it('CLI-6: unknown flags and commands are usage errors', () => {
+    expect(runSync(['start', '--bogus']).status).toBe(2);
+    expect(runSync(['frobnicate']).status).toBe(2);
+    expect(runSync(['help']).stdout).toContain('Usage: uee');
+  });
+});

@@ -1,0 +1,50 @@
+import { describe, expect, it } from 'vitest';
+import { loadConfig } from '../src/config/index.js';
+import { isUeeError } from '../src/core/index.js';
+
+describe('config', () => {
+  it('CFG-1: defaults to the embedded store and bus in ./.uee on 127.0.0.1:7070', () => {
+    const c = loadConfig({}, {});
+    expect(c.store.kind).toBe('sqlite');
+    expect(c.bus.kind).toBe('embedded');
+    expect(c.http).toEqual({ host: '127.0.0.1', port: 7070 });
+    expect(c.store.kind === 'sqlite' && c.store.path.endsWith('.uee/uee.db')).toBe(true);
+  });
+
+  it('CFG-2: flags win over the environment', () => {
+    const c = loadConfig({ port: '9000' }, { UEE_PORT: '8000', UEE_BUS: 'redis://127.0.0.1:6379' });
+    expect(c.http.port).toBe(9000);
+    expect(c.bus).toMatchObject({ kind: 'redis', url: 'redis://127.0.0.1:6379', prefix: 'uee:' });
+  });
+
+  it('CFG-3: bad values are CONFIG_INVALID naming flag and variable, and passwords are redacted', () => {
+    const cases: Array<[Record<string, string>, string]> = [
+      [{ store: 'mysql://x' }, 'UEE_STORE'],
+      [{ bus: 'kafka://x' }, 'UEE_BUS'],
+      [{ port: '99999' }, 'UEE_PORT'],
+      [{ logLevel: 'loud' }, 'UEE_LOG_LEVEL'],
+      [{ tenants: 'ok,bad tenant' }, 'UEE_TENANTS'],
+      [{ bus: 'redis://' }, 'UEE_BUS'],
+    ];
+    for (const [flags, env] of cases) {
+      let caught: unknown;
+      try {
+        loadConfig(flags, {});
+      } catch (err) {
+        caught = err;
+      }
+      expect(isUeeError(caught, 'CONFIG_INVALID'), JSON.stringify(flags)).toBe(true);
+      expect((caught as Error).message).toContain(env);
+    }
+    try {
+      loadConfig({ bus: 'amqp://user:secret@host' }, {});
+    } catch (err) {
+      expect((err as Error).message).not.toContain('secret');
+    }
+  });
+
+  it('CFG-4: mongodb URLs take the database from the path', () => {
+    const c = loadConfig({ store: 'mongodb://127.0.0.1:27017/prod' }, {});
+    expect(c.store).toEqual({ kind: 'mongodb', url: 'mongodb://127.0.0.1:27017/prod', database: 'prod' });
+  });
+});

@@ -1,0 +1,44 @@
+import { describe, expect, it } from 'vitest';
+import { EntityWriteSchema, JsonObjectSchema, UeeError, idTimestamp, isId, newId, parseOrThrow, toUeeError } from '../../src/core/index.js';
+
+describe('core', () => {
+  it('CORE-1: ids are UUIDv7, strictly increasing within a process even in the same millisecond', () => {
+    const now = Date.now();
+    const ids = Array.from({ length: 5000 }, () => newId(now));
+    for (const id of ids) expect(isId(id)).toBe(true);
+    expect(ids.slice().sort()).toEqual(ids);
+    expect(new Set(ids).size).toBe(ids.length);
+    expect(Math.abs(idTimestamp(ids[0]!) - now)).toBeLessThan(1000);
+    expect(ids[0]![14]).toBe('7');
+  });
+
+  it('CORE-2: UeeError serialises code, message, hint and details but never the cause or stack', () => {
+    const err = new UeeError('VERSION_CONFLICT', 'expected 1, found 2', { details: { expected: 1, actual: 2 }, hint: 'reload and retry', cause: new Error('db') });
+    const wire = JSON.parse(JSON.stringify(err)) as Record<string, unknown>;
+    expect(wire).toEqual({ code: 'VERSION_CONFLICT', message: 'expected 1, found 2', hint: 'reload and retry', details: { expected: 1, actual: 2 }, retryable: false });
+    expect(toUeeError(new TypeError('x')).code).toBe('INTERNAL');
+    expect(toUeeError(err)).toBe(err);
+  });
+
+  it('CORE-3: JSON objects reject prototype-polluting keys, non-finite numbers and absurd nesting', () => {
+    expect(JsonObjectSchema.safeParse(JSON.parse('{"a":{"__proto__":{"x":1}}}')).success).toBe(false);
+    expect(JsonObjectSchema.safeParse({ constructor: 1 }).success).toBe(false);
+    expect(JsonObjectSchema.safeParse({ n: Infinity }).success).toBe(false);
+    let deep: Record<string, unknown> = {};
+    for (let i = 0; i < 100; i++) deep = { d: deep };
+    expect(JsonObjectSchema.safeParse(deep).success).toBe(false);
+    expect(JsonObjectSchema.safeParse({ ok: [1, 'two', { three: null }] }).success).toBe(true);
+  });
+
+  it('CORE-4: parseOrThrow reports the offending field path as VALIDATION_FAILED', () => {
+    try {
+      parseOrThrow(EntityWriteSchema, { entityTypeId: 'Task', attributes: 'nope' }, 'entity write');
+      expect.unreachable();
+    } catch (err) {
+      expect(err).toBeInstanceOf(UeeError);
+      expect((err as UeeError).code).toBe('VALIDATION_FAILED');
+      expect((err as UeeError).message).toContain('attributes');
+    }
+    expect(() => parseOrThrow(EntityWriteSchema, { entityTypeId: 'Task', attributes: {}, extra: 1 }, 'entity write')).toThrow(/extra|unrecognized/i);
+  });
+});
