@@ -22,10 +22,12 @@ export const EventTypeSchema = z
   .regex(/^[a-zA-Z][a-zA-Z0-9_.:-]{0,127}$/, 'event types are 1-128 chars, starting with a letter');
 
 /** A JSON object whose keys cannot poison prototypes. */
-export const JsonObjectSchema = z.record(z.string(), z.unknown()).superRefine((value, ctx) => {
+export const JsonObjectSchema = z.preprocess((value, ctx) => {
+  // Checked on the raw input: zod's record parsing silently drops a top-level "__proto__" key.
   const bad = findForbiddenKey(value, 0);
-  if (bad !== undefined) ctx.addIssue({ code: 'custom', message: bad });
-});
+  if (bad !== undefined) ctx.addIssue({ code: 'custom', message: bad, input: value });
+  return value;
+}, z.record(z.string(), z.unknown()));
 export type JsonObject = Record<string, unknown>;
 
 const FORBIDDEN_KEYS = new Set(['__proto__', 'constructor', 'prototype']);

@@ -23,6 +23,7 @@ describe('core', () => {
   it('CORE-3: JSON objects reject prototype-polluting keys, non-finite numbers and absurd nesting', () => {
     expect(JsonObjectSchema.safeParse(JSON.parse('{"a":{"__proto__":{"x":1}}}')).success).toBe(false);
     expect(JsonObjectSchema.safeParse({ constructor: 1 }).success).toBe(false);
+    expect(JsonObjectSchema.safeParse(JSON.parse('{"__proto__":{"polluted":true}}')).success).toBe(false);
     expect(JsonObjectSchema.safeParse({ n: Infinity }).success).toBe(false);
     let deep: Record<string, unknown> = {};
     for (let i = 0; i < 100; i++) deep = { d: deep };

@@ -1,0 +1,22 @@
+export { DEFAULT_STORE_LIMITS } from './port.js';
+export type {
+  CommitBatch,
+  CommitResult,
+  EntityQuery,
+  EntityStore,
+  GetOptions,
+  HistoryOptions,
+  Outbox,
+  OutboxEntry,
+  ReadModelDoc,
+  ReadModelStore,
+  StoreLimits,
+  TenantConfigStore,
+  TenantRecord,
+  TenantRegistry,
+} from './port.js';
+export { openSqliteStore } from './sqlite/index.js';
+export type { SqliteStoreOptions } from './sqlite/index.js';
+export { validateFilter, MAX_FILTER_DEPTH, MAX_REGEX_LENGTH } from './filter.js';
+export { openMongoStore } from './mongodb/index.js';
+export type { MongoStoreOptions } from './mongodb/index.js';

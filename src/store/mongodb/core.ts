@@ -1,0 +1,145 @@
+import { MongoError, type ClientSession, type Collection, type Db, type MongoClient } from 'mongodb';
+import { UeeError, toUeeError, type JsonObject, type Logger, type TenantContext } from '../../core/index.js';
+import type { CommitResult, StoreLimits } from '../port.js';
+import { GLOBAL_TENANT_KEY, assertOpen, isValidTenantId, tenantKeyOf, unknownTenant } from '../shared.js';
+
+/** A stored entity version: the {@link EntityVersion} fields plus the tenant key and latest flag. */
+export interface VersionDoc extends JsonObject {
+  _id: string;
+  tk: string;
+  latest: boolean;
+  entityId: string;
+  version: number;
+}
+/** A read-model document inside its envelope. */
+export interface ReadModelDocument {
+  _id: { tk: string; view: string; id: string };
+  tk: string;
+  view: string;
+  id: string;
+  doc: JsonObject;
+  updatedAt: string;
+}
+interface TenantDoc {
+  _id: string;
+  name: string;
+  createdAt: string;
+}
+interface SettingsDoc {
+  _id: string | { tk: string; plugin: string };
+  settings: JsonObject;
+}
+interface OutboxDoc {
+  _id: number;
+  event: JsonObject;
+}
+interface CounterDoc {
+  _id: string;
+  seq: number;
+}
+interface IdempotencyDoc {
+  _id: { tk: string; key: string };
+  result: CommitResult;
+  createdAt: string;
+}
+
+/** The collections of one store database. */
+export interface Collections {
+  tenants: Collection<TenantDoc>;
+  versions: Collection<VersionDoc>;
+  readModels: Collection<ReadModelDocument>;
+  tenantConfig: Collection<SettingsDoc>;
+  pluginConfig: Collection<SettingsDoc>;
+  outbox: Collection<OutboxDoc>;
+  counters: Collection<CounterDoc>;
+  idempotency: Collection<IdempotencyDoc>;
+}
+
+/** Collections of a database, by their fixed names. */
+export function collectionsOf(db: Db): Collections {
+  return {
+    tenants: db.collection<TenantDoc>('tenants'),
+    versions: db.collection<VersionDoc>('entity_versions'),
+    readModels: db.collection<ReadModelDocument>('read_models'),
+    tenantConfig: db.collection<SettingsDoc>('tenant_config'),
+    pluginConfig: db.collection<SettingsDoc>('plugin_config'),
+    outbox: db.collection<OutboxDoc>('outbox'),
+    counters: db.collection<CounterDoc>('counters'),
+    idempotency: db.collection<IdempotencyDoc>('idempotency'),
+  };
+}
+
+/** Creates the indexes the adapter relies on (idempotent). */
+export async function ensureIndexes(c: Collections): Promise<void> {
+  await c.versions.createIndex({ tk: 1, entityId: 1, version: -1 }, { unique: true, name: 'by_entity_version' });
+  await c.versions.createIndex({ tk: 1, entityId: 1 }, { unique: true, partialFilterExpression: { latest: true }, name: 'latest_by_entity' });
+  await c.versions.createIndex({ entityTypeId: 1, latest: 1, entityId: 1, tk: 1 }, { name: 'latest_by_type' });
+  await c.readModels.createIndex({ tk: 1, view: 1, id: 1 }, { unique: true, name: 'by_view_id' });
+}
+
+/** Duplicate-key error code of MongoDB. */
+export const DUPLICATE_KEY = 11000;
+
+/** Maps a driver error to a `UeeError` (`CLOSED` once the store is closed). */
+export function mongoError(err: unknown, closed: boolean): UeeError {
+  if (err instanceof UeeError) return err;
+  if (closed) return new UeeError('CLOSED', 'the mongodb store is closed', { hint: 'open a new store', cause: err });
+  if (err instanceof MongoError) {
+    const name = err.name;
+    if (name === 'MongoServerSelectionError' || name === 'MongoNetworkError' || name === 'MongoNetworkTimeoutError' || err.hasErrorLabel('TransientTransactionError')) {
+      return new UeeError('BACKEND_UNAVAILABLE', `MongoDB is unavailable: ${err.message}`, { retryable: true, hint: 'check that MongoDB is running and reachable, then retry', cause: err });
+    }
+    if (err.code === DUPLICATE_KEY) {
+      return new UeeError('VERSION_CONFLICT', 'a concurrent write created the same entity version', { retryable: true, hint: 'read the latest version and retry', cause: err });
+    }
+  }
+  return toUeeError(err);
+}
+
+/** Connection, collections, limits and the tenant check shared by the MongoDB adapter's parts. */
+export class MongoCore {
+  closed = false;
+  readonly #known = new Set<string>();
+
+  constructor(
+    readonly client: MongoClient,
+    readonly c: Collections,
+    readonly limits: StoreLimits,
+    readonly logger: Logger,
+  ) {}
+
+  /** Runs an operation: `CLOSED` after close, driver errors mapped to `UeeError`s. */
+  async run<T>(fn: () => Promise<T>): Promise<T> {
+    try {
+      assertOpen(this.closed, 'mongodb');
+      return await fn();
+    } catch (err) {
+      throw mongoError(err, this.closed);
+    }
+  }
+
+  /** The context's tenant key after checking the tenant is registered (`UNKNOWN_TENANT`). */
+  async scope(ctx: TenantContext): Promise<string> {
+    const tk = tenantKeyOf(ctx);
+    if (tk === GLOBAL_TENANT_KEY || this.#known.has(tk)) return tk;
+    const found = isValidTenantId(tk) ? await this.c.tenants.findOne({ _id: tk }, { projection: { _id: 1 } }) : null;
+    if (found === null) throw unknownTenant(tk);
+    this.#known.add(tk);
+    return tk;
+  }
+
+  /** Remembers a tenant just registered. */
+  rememberTenant(tenantId: string): void {
+    this.#known.add(tenantId);
+  }
+
+  /** Runs `fn` in a transaction (retried by the driver on transient errors). */
+  async transaction<T>(fn: (session: ClientSession) => Promise<T>): Promise<T> {
+    const session = this.client.startSession();
+    try {
+      return await session.withTransaction(fn, { readConcern: { level: 'snapshot' }, writeConcern: { w: 'majority' } });
+    } finally {
+      await session.endSession();
+    }
+  }
+}

@@ -1,0 +1,2 @@
+export { openMongoStore } from './mongo-store.js';
+export type { MongoStoreOptions } from './mongo-store.js';

@@ -1,0 +1,264 @@
+import { z } from 'zod';
+import {
+  EntityIdSchema,
+  EntityVersionSchema,
+  EntityWriteSchema,
+  EventDraftSchema,
+  EventEnvelopeSchema,
+  EventSourceSchema,
+  ExperimentTagSchema,
+  JsonObjectSchema,
+  ReadModelOpSchema,
+  TenantIdSchema,
+  UeeError,
+  jsonBytes,
+  parseOrThrow,
+  type EntityVersion,
+  type EventEnvelope,
+  type JsonObject,
+  type ReadModelOp,
+  type TenantContext,
+} from '../core/index.js';
+import { DEFAULT_STORE_LIMITS, type CommitBatch, type CommitResult, type StoreLimits } from './port.js';
+
+/**
+ * Rules both store adapters share, so SQLite and MongoDB cannot drift apart: input validation,
+ * size caps, tenant visibility, version checks, event envelopes and read-back validation.
+ * Adapters only move data; every decision is made here.
+ */
+
+/** Tenant key used in storage for global data (`tenantId: null`). */
+export const GLOBAL_TENANT_KEY = '';
+
+/** Completes partial limits with defaults; `CONFIG_INVALID` names the bad setting. */
+export function normaliseLimits(limits: Partial<StoreLimits> = {}): StoreLimits {
+  const out = { ...DEFAULT_STORE_LIMITS, ...limits };
+  for (const [name, value] of Object.entries(out)) {
+    if (!Number.isInteger(value) || value <= 0) {
+      throw new UeeError('CONFIG_INVALID', `store limit ${name} must be a positive integer, got ${String(value)}`, {
+        details: { setting: `limits.${name}`, value },
+        hint: `set limits.${name} to a positive integer or leave it out for the default`,
+      });
+    }
+  }
+  return out;
+}
+
+/** Throws `CLOSED` when the store has been closed. */
+export function assertOpen(closed: boolean, kind: string): void {
+  if (closed) throw new UeeError('CLOSED', `the ${kind} store is closed`, { hint: 'open a new store' });
+}
+
+const TenantContextSchema = z.object({ tenantId: z.string().nullable(), actor: z.string().min(1).max(256) });
+
+/**
+ * The storage key of the context's tenant ('' for global). Validates the context's shape; whether
+ * the tenant is registered is the adapter's lookup, reported by {@link unknownTenant}.
+ */
+export function tenantKeyOf(ctx: TenantContext): string {
+  // Hot path: every call checks its context, so the common well-formed case skips zod.
+  const ok =
+    ctx !== null &&
+    typeof ctx === 'object' &&
+    (ctx.tenantId === null || typeof ctx.tenantId === 'string') &&
+    typeof ctx.actor === 'string' &&
+    ctx.actor.length > 0 &&
+    ctx.actor.length <= 256;
+  if (!ok) parseOrThrow(TenantContextSchema, ctx, 'tenant context');
+  return ctx.tenantId ?? GLOBAL_TENANT_KEY;
+}
+
+/** The `UNKNOWN_TENANT` error for an unregistered (or malformed) tenant id. */
+export function unknownTenant(tenantId: string): UeeError {
+  return new UeeError('UNKNOWN_TENANT', `tenant "${tenantId}" is not registered`, {
+    details: { tenantId },
+    hint: 'register the tenant first (tenants.create) or use an existing tenant id',
+  });
+}
+
+/** True when `tenantId` is well-formed; malformed ids are simply never registered. */
+export function isValidTenantId(tenantId: string): boolean {
+  return TenantIdSchema.safeParse(tenantId).success;
+}
+
+/** Tenant keys a context may read, own first: a tenant sees its own and global data. */
+export function visibleTenantKeys(tenantKey: string): string[] {
+  return tenantKey === GLOBAL_TENANT_KEY ? [GLOBAL_TENANT_KEY] : [tenantKey, GLOBAL_TENANT_KEY];
+}
+
+/** The one `NOT_FOUND` for entities: the same whether absent or another tenant's. */
+export function entityNotFound(entityId: string, version?: number): UeeError {
+  return new UeeError('NOT_FOUND', `entity "${entityId}"${version === undefined ? '' : ` version ${version}`} not found`, {
+    details: version === undefined ? { entityId } : { entityId, version },
+    hint: 'check the entity id (and version), and that it belongs to your tenant',
+  });
+}
+
+/** The one `NOT_FOUND` for read-model documents. */
+export function readModelNotFound(view: string, id: string): UeeError {
+  return new UeeError('NOT_FOUND', `read-model document "${view}/${id}" not found`, {
+    details: { view, id },
+    hint: 'check the view and document id',
+  });
+}
+
+function checkSize(value: unknown, limit: number, what: string, details: Record<string, unknown>): void {
+  const actual = jsonBytes(value);
+  if (actual > limit) {
+    throw new UeeError('PAYLOAD_TOO_LARGE', `${what} is ${actual} bytes, over the ${limit}-byte limit`, {
+      details: { ...details, limit, actual },
+      hint: `keep ${what} under ${limit} bytes (limits.maxAttributeBytes), e.g. store large content elsewhere and reference it`,
+    });
+  }
+}
+
+/** A validated entity write. */
+export type ParsedWrite = z.output<typeof EntityWriteSchema>;
+/** A validated event draft. */
+export type ParsedDraft = z.output<typeof EventDraftSchema>;
+
+const CausationSchema = z.object({
+  eventId: z.string().min(1).max(128),
+  correlationId: z.string().min(1).max(128),
+  hop: z.number().int().nonnegative(),
+  experiment: ExperimentTagSchema.optional(),
+});
+
+const BatchSchema = z
+  .object({
+    idempotencyKey: z.string().min(1).max(256).optional(),
+    writes: z.array(EntityWriteSchema).default([]),
+    events: z.array(EventDraftSchema).default([]),
+    readModelOps: z.array(ReadModelOpSchema).default([]),
+    causation: CausationSchema.optional(),
+    source: EventSourceSchema.optional(),
+  })
+  .strict();
+
+/** A commit batch after validation: every field present, sizes checked. */
+export type PreparedBatch = z.output<typeof BatchSchema>;
+
+/**
+ * zod's record parsing silently drops an own `__proto__` key at the top level of a JSON object (the
+ * nested ones are caught by JsonObjectSchema), so the raw input is checked first: a poisoned key is
+ * refused, never quietly discarded.
+ */
+function rejectProtoKey(raw: unknown, what: string, path: string): void {
+  if (raw !== null && typeof raw === 'object' && Object.prototype.hasOwnProperty.call(raw, '__proto__')) {
+    throw new UeeError('VALIDATION_FAILED', `invalid ${what}: ${path}: forbidden key "__proto__"`, {
+      details: { issues: [{ path, message: 'forbidden key "__proto__"' }] },
+      hint: `remove the "__proto__" key from the ${what}`,
+    });
+  }
+}
+
+function rejectProtoKeys(batch: unknown): void {
+  if (batch === null || typeof batch !== 'object') return;
+  const { writes, events, readModelOps } = batch as Record<string, unknown>;
+  const each = (list: unknown, name: string, fields: string[]): void => {
+    if (!Array.isArray(list)) return;
+    list.forEach((item: unknown, i) => {
+      if (item === null || typeof item !== 'object') return;
+      for (const f of fields) rejectProtoKey((item as Record<string, unknown>)[f], 'commit batch', `${name}.${i}.${f}`);
+    });
+  };
+  each(writes, 'writes', ['attributes', 'metadata']);
+  each(events, 'events', ['payload']);
+  each(readModelOps, 'readModelOps', ['doc']);
+}
+
+/** Validates a whole batch before any storage is touched, so bad input never half-writes. */
+export function prepareBatch(batch: CommitBatch, limits: StoreLimits): PreparedBatch {
+  rejectProtoKeys(batch);
+  const parsed = parseOrThrow(BatchSchema, batch, 'commit batch');
+  const count = parsed.writes.length + parsed.events.length + parsed.readModelOps.length;
+  if (count > limits.maxBatchSize) {
+    throw new UeeError('PAYLOAD_TOO_LARGE', `commit has ${count} items, over the limit of ${limits.maxBatchSize}`, {
+      details: { limit: limits.maxBatchSize, actual: count },
+      hint: 'split the change into several commits (limits.maxBatchSize)',
+    });
+  }
+  parsed.writes.forEach((w, index) =>
+    checkSize(w.attributes, limits.maxAttributeBytes, 'entity attributes', { index, ...(w.entityId ? { entityId: w.entityId } : {}) }),
+  );
+  parsed.readModelOps.forEach((op, index) => {
+    if (op.op === 'upsert') checkSize(op.doc, limits.maxAttributeBytes, 'read-model document', { index, view: op.view, id: op.id });
+  });
+  return parsed;
+}
+
+/** Validates one read-model operation outside a commit. */
+export function prepareReadModelOp(op: ReadModelOp, limits: StoreLimits): ReadModelOp {
+  return prepareBatch({ readModelOps: [op] }, limits).readModelOps[0]!;
+}
+
+/** Validates settings for tenant or plugin config. */
+export function prepareSettings(settings: unknown, limits: StoreLimits): JsonObject {
+  rejectProtoKey(settings, 'settings', '(root)');
+  const parsed = parseOrThrow(JsonObjectSchema, settings, 'settings');
+  checkSize(parsed, limits.maxAttributeBytes, 'settings', {});
+  return parsed;
+}
+
+/** Validates a plugin name used as a config key. */
+export function preparePluginName(name: string): string {
+  return parseOrThrow(z.string().regex(/^[a-zA-Z0-9][a-zA-Z0-9_.@:-]{0,127}$/), name, 'plugin name');
+}
+
+/** Validates a read-model view name and id outside a commit. */
+export function prepareViewKey(view: string, id?: string): void {
+  parseOrThrow(ReadModelOpSchema, { op: 'delete', view, id: id ?? 'x' }, 'read-model key');
+}
+
+function corrupt(what: string, where: Record<string, unknown>, cause: unknown): UeeError {
+  return new UeeError('CORRUPT_DATA', `stored ${what} failed validation`, {
+    details: where,
+    hint: 'the stored data was changed outside UEE; restore it from a backup or remove the row',
+    cause,
+  });
+}
+
+function parseStored<S extends z.ZodType>(schema: S, raw: unknown, what: string, where: Record<string, unknown>): z.output<S> {
+  let value = raw;
+  if (typeof raw === 'string') {
+    try {
+      value = JSON.parse(raw);
+    } catch (cause) {
+      throw corrupt(what, where, cause);
+    }
+  }
+  const result = schema.safeParse(value);
+  if (!result.success) throw corrupt(what, { ...where, issues: result.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`) }, result.error);
+  return result.data;
+}
+
+/** An entity version read back from storage (JSON text or object); `CORRUPT_DATA` when invalid. */
+export function readVersion(raw: unknown, where: Record<string, unknown>): EntityVersion {
+  return parseStored(EntityVersionSchema, raw, 'entity version', where);
+}
+
+/** An event read back from storage; `CORRUPT_DATA` when invalid. */
+export function readEvent(raw: unknown, where: Record<string, unknown>): EventEnvelope {
+  return parseStored(EventEnvelopeSchema, raw, 'event', where);
+}
+
+/** A JSON object (read-model doc, settings) read back from storage; `CORRUPT_DATA` when invalid. */
+export function readJsonObject(raw: unknown, where: Record<string, unknown>): JsonObject {
+  return parseStored(JsonObjectSchema, raw, 'document', where);
+}
+
+const CommitResultSchema = z.object({
+  applied: z.boolean(),
+  versions: z.array(EntityVersionSchema),
+  events: z.array(EventEnvelopeSchema),
+});
+
+/** A stored idempotency record, answered as not applied. */
+export function readIdempotentResult(raw: unknown, where: Record<string, unknown>): CommitResult {
+  return { ...parseStored(CommitResultSchema, raw, 'idempotency record', where), applied: false };
+}
+
+/** Validates an entity id argument (bad ids cannot exist: `NOT_FOUND` would hide a typo's cause). */
+export function prepareEntityId(entityId: string): string {
+  return parseOrThrow(EntityIdSchema, entityId, 'entity id');
+}

@@ -1,0 +1,85 @@
+import type { Database } from 'better-sqlite3';
+import { UeeError } from '../../core/index.js';
+
+/** Schema version stored in `PRAGMA user_version`. */
+export const SCHEMA_VERSION = 1;
+
+/**
+ * Tables of the embedded store. `tenant_key` is the tenant id, or '' for global data.
+ * `entity_versions` keeps every version; the latest is the highest version under the primary key
+ * (one index probe), and `is_latest` marks it for the partial index type queries scan, so they
+ * touch only latest rows. `doc` is the whole
+ * {@link EntityVersion} as JSON, so filters and sorts address the same paths as on MongoDB.
+ */
+const DDL = `
+CREATE TABLE IF NOT EXISTS tenants (
+  tenant_id TEXT PRIMARY KEY,
+  name TEXT NOT NULL,
+  created_at TEXT NOT NULL
+);
+CREATE TABLE IF NOT EXISTS entity_versions (
+  tenant_key TEXT NOT NULL,
+  entity_id TEXT NOT NULL,
+  version INTEGER NOT NULL,
+  entity_type_id TEXT NOT NULL,
+  is_latest INTEGER NOT NULL,
+  deleted INTEGER NOT NULL,
+  doc TEXT NOT NULL,
+  PRIMARY KEY (tenant_key, entity_id, version)
+);
+CREATE INDEX IF NOT EXISTS entity_latest_by_type ON entity_versions (entity_type_id, entity_id, tenant_key) WHERE is_latest = 1;
+CREATE TABLE IF NOT EXISTS read_models (
+  tenant_key TEXT NOT NULL,
+  view TEXT NOT NULL,
+  id TEXT NOT NULL,
+  doc TEXT NOT NULL,
+  updated_at TEXT NOT NULL,
+  PRIMARY KEY (tenant_key, view, id)
+);
+CREATE TABLE IF NOT EXISTS tenant_config (
+  tenant_key TEXT PRIMARY KEY,
+  settings TEXT NOT NULL
+);
+CREATE TABLE IF NOT EXISTS plugin_config (
+  tenant_key TEXT NOT NULL,
+  plugin_name TEXT NOT NULL,
+  settings TEXT NOT NULL,
+  PRIMARY KEY (tenant_key, plugin_name)
+);
+CREATE TABLE IF NOT EXISTS outbox (
+  seq INTEGER PRIMARY KEY AUTOINCREMENT,
+  event TEXT NOT NULL
+);
+CREATE TABLE IF NOT EXISTS idempotency (
+  tenant_key TEXT NOT NULL,
+  key TEXT NOT NULL,
+  result TEXT NOT NULL,
+  created_at TEXT NOT NULL,
+  PRIMARY KEY (tenant_key, key)
+);
+`;
+
+/**
+ * Durability: WAL with `synchronous = NORMAL`. A committed transaction is in the WAL file before
+ * `COMMIT` returns, so killing the process (SIGKILL, crash) never loses it; only an OS crash or power
+ * loss can drop the last few transactions, which is outside our threat model (FULL would fsync on
+ * every commit and cost most of the write throughput). `busy_timeout` lets the embedded bus and
+ * other processes share the file.
+ */
+export function applySchema(db: Database, path: string): void {
+  if (path !== ':memory:') db.pragma('journal_mode = WAL');
+  db.pragma('synchronous = NORMAL');
+  db.pragma('busy_timeout = 5000');
+  db.pragma('foreign_keys = OFF');
+  const current = db.pragma('user_version', { simple: true }) as number;
+  if (current > SCHEMA_VERSION) {
+    throw new UeeError('CONFIG_INVALID', `store file ${path} has schema version ${current}, newer than this UEE (${SCHEMA_VERSION})`, {
+      details: { setting: 'store path', path, schemaVersion: current },
+      hint: 'upgrade UEE or point the store at another file',
+    });
+  }
+  db.transaction(() => {
+    db.exec(DDL);
+    db.pragma(`user_version = ${SCHEMA_VERSION}`);
+  }).immediate();
+}

@@ -1,0 +1,192 @@
+import { Query } from 'mingo';
+import { TenantIdSchema, parseOrThrow, type JsonObject, type ReadModelOp, type TenantContext } from '../../core/index.js';
+import type { Outbox, ReadModelDoc, ReadModelStore, TenantConfigStore, TenantRecord, TenantRegistry } from '../port.js';
+import { decodeCursor } from '../cursor.js';
+import { normaliseReadModelQuery, toPage } from '../query.js';
+import {
+  prepareReadModelOp,
+  preparePluginName,
+  prepareSettings,
+  prepareViewKey,
+  readEvent,
+  readJsonObject,
+  readModelNotFound,
+  tenantKeyOf,
+  unknownTenant,
+} from '../shared.js';
+import { runKeyset, sqlKeys } from './keyset.js';
+import type { SqliteCore } from './core.js';
+
+/** The tenant registry, read models, config and outbox of the SQLite adapter. */
+
+interface TenantRow {
+  tenant_id: string;
+  name: string;
+  created_at: string;
+}
+const toTenant = (r: TenantRow): TenantRecord => ({ tenantId: r.tenant_id, name: r.name, createdAt: r.created_at });
+
+/** Tenants table access. */
+export function sqliteTenants(core: SqliteCore): TenantRegistry {
+  const select = (id: string): TenantRow | undefined =>
+    core.cache.get('SELECT tenant_id, name, created_at FROM tenants WHERE tenant_id = ?').get(id) as TenantRow | undefined;
+  return {
+    create: (tenantId, name) =>
+      core.run(() => {
+        const id = parseOrThrow(TenantIdSchema, tenantId, 'tenant id');
+        core.cache.get('INSERT OR IGNORE INTO tenants (tenant_id, name, created_at) VALUES (?, ?, ?)').run(id, name ?? id, new Date().toISOString());
+        core.rememberTenant(id);
+        return toTenant(select(id)!);
+      }),
+    get: (tenantId) =>
+      core.run(() => {
+        const row = typeof tenantId === 'string' ? select(tenantId) : undefined;
+        if (row === undefined) throw unknownTenant(String(tenantId));
+        return toTenant(row);
+      }),
+    list: () =>
+      core.run(() => {
+        const rows = core.cache.get('SELECT tenant_id, name, created_at FROM tenants ORDER BY tenant_id').all() as TenantRow[];
+        return rows.map(toTenant);
+      }),
+  };
+}
+
+/** Applies one validated read-model op; called inside commits and by the read-model store. */
+export function applyReadModelOp(core: SqliteCore, tenantKey: string, op: ReadModelOp, now: string): boolean {
+  if (op.op === 'upsert') {
+    core.cache
+      .get('INSERT INTO read_models (tenant_key, view, id, doc, updated_at) VALUES (?, ?, ?, ?, ?) ON CONFLICT (tenant_key, view, id) DO UPDATE SET doc = excluded.doc, updated_at = excluded.updated_at')
+      .run(tenantKey, op.view, op.id, JSON.stringify(op.doc), now);
+    return true;
+  }
+  return core.cache.get('DELETE FROM read_models WHERE tenant_key = ? AND view = ? AND id = ?').run(tenantKey, op.view, op.id).changes > 0;
+}
+
+interface ReadModelRow {
+  id: string;
+  doc: string;
+  updated_at: string;
+}
+
+/** Read models: strictly per tenant key (a tenant sees only its own views). */
+export function sqliteReadModels(core: SqliteCore): ReadModelStore {
+  const scope = (ctx: TenantContext): string => {
+    const tk = tenantKeyOf(ctx);
+    core.requireTenant(tk);
+    return tk;
+  };
+  const toDoc = (view: string, r: ReadModelRow): ReadModelDoc => ({
+    view,
+    id: r.id,
+    doc: readJsonObject(r.doc, { view, id: r.id }),
+    updatedAt: r.updated_at,
+  });
+  return {
+    upsert: (ctx, view, id, doc) =>
+      core.run(() => {
+        const tk = scope(ctx);
+        const op = prepareReadModelOp({ op: 'upsert', view, id, doc }, core.limits);
+        const now = new Date().toISOString();
+        applyReadModelOp(core, tk, op, now);
+        return { view, id, doc: op.op === 'upsert' ? op.doc : {}, updatedAt: now };
+      }),
+    delete: (ctx, view, id) =>
+      core.run(() => {
+        const tk = scope(ctx);
+        const op = prepareReadModelOp({ op: 'delete', view, id }, core.limits);
+        return applyReadModelOp(core, tk, op, '');
+      }),
+    get: (ctx, view, id) =>
+      core.run(() => {
+        const tk = scope(ctx);
+        prepareViewKey(view, id);
+        const row = core.cache.get('SELECT id, doc, updated_at FROM read_models WHERE tenant_key = ? AND view = ? AND id = ?').get(tk, view, id) as ReadModelRow | undefined;
+        if (row === undefined) throw readModelNotFound(view, id);
+        return toDoc(view, row);
+      }),
+    query: (ctx, view, q) =>
+      core.run(() => {
+        const tk = scope(ctx);
+        prepareViewKey(view);
+        const nq = normaliseReadModelQuery(view, q);
+        const keys = sqlKeys(nq.sort, 'doc', {}, [{ expr: 'id', params: [], dir: 1 }]);
+        const after = nq.cursor === undefined ? undefined : decodeCursor(nq.cursor, nq.hash, keys.length);
+        const match = new Query(nq.filter, {});
+        const acceptsAll = Object.keys(nq.filter).length === 0;
+        const rows = runKeyset(
+          core.cache,
+          { table: 'read_models', columns: ['id', 'doc', 'updated_at'], where: ['tenant_key = ?', 'view = ?'], whereParams: [tk, view], keys, after, limit: nq.limit, acceptsAll },
+          (row) => {
+            const doc = toDoc(view, row as unknown as ReadModelRow);
+            return acceptsAll || match.test(doc.doc) ? doc : undefined;
+          },
+        );
+        return toPage(rows, nq.limit, nq.hash, (r) => r.keys, (r) => r.item);
+      }),
+  };
+}
+
+/** Tenant and per-plugin settings. */
+export function sqliteConfig(core: SqliteCore): TenantConfigStore {
+  const scope = (ctx: TenantContext): string => {
+    const tk = tenantKeyOf(ctx);
+    core.requireTenant(tk);
+    return tk;
+  };
+  const read = (row: unknown, where: Record<string, unknown>): JsonObject =>
+    row === undefined ? {} : readJsonObject((row as { settings: string }).settings, where);
+  return {
+    getTenant: (ctx) =>
+      core.run(() => {
+        const tk = scope(ctx);
+        return read(core.cache.get('SELECT settings FROM tenant_config WHERE tenant_key = ?').get(tk), { table: 'tenant_config' });
+      }),
+    setTenant: (ctx, settings) =>
+      core.run(() => {
+        const tk = scope(ctx);
+        const s = prepareSettings(settings, core.limits);
+        core.cache.get('INSERT INTO tenant_config (tenant_key, settings) VALUES (?, ?) ON CONFLICT (tenant_key) DO UPDATE SET settings = excluded.settings').run(tk, JSON.stringify(s));
+      }),
+    getPlugin: (ctx, pluginName) =>
+      core.run(() => {
+        const tk = scope(ctx);
+        const name = preparePluginName(pluginName);
+        const row = core.cache.get('SELECT settings FROM plugin_config WHERE tenant_key = ? AND plugin_name = ?').get(tk, name);
+        return read(row, { table: 'plugin_config', pluginName: name });
+      }),
+    setPlugin: (ctx, pluginName, settings) =>
+      core.run(() => {
+        const tk = scope(ctx);
+        const name = preparePluginName(pluginName);
+        const s = prepareSettings(settings, core.limits);
+        core.cache
+          .get('INSERT INTO plugin_config (tenant_key, plugin_name, settings) VALUES (?, ?, ?) ON CONFLICT (tenant_key, plugin_name) DO UPDATE SET settings = excluded.settings')
+          .run(tk, name, JSON.stringify(s));
+      }),
+  };
+}
+
+/** The transactional outbox table. */
+export function sqliteOutbox(core: SqliteCore): Outbox {
+  const remove = core.db.transaction((seqs: number[]) => {
+    const stmt = core.cache.get('DELETE FROM outbox WHERE seq = ?');
+    for (const seq of seqs) stmt.run(seq);
+  });
+  return {
+    peek: (limit) =>
+      core.run(() => {
+        const n = Number.isFinite(limit) ? Math.max(1, Math.min(10_000, Math.floor(limit))) : 100;
+        const rows = core.cache.get('SELECT seq, event FROM outbox ORDER BY seq LIMIT ?').all(n) as Array<{ seq: number; event: string }>;
+        return rows.map((r) => ({ seq: r.seq, event: readEvent(r.event, { table: 'outbox', seq: r.seq }) }));
+      }),
+    markPublished: (seqs) =>
+      core.run(() => {
+        remove(seqs.filter((s) => Number.isInteger(s)));
+      }),
+    size: () =>
+      core.run(() => {
+        return (core.cache.get('SELECT count(*) AS n FROM outbox').get() as { n: number }).n;
+      }),
+  };
+}

@@ -1,0 +1,216 @@
+import Database from 'better-sqlite3';
+import { Query } from 'mingo';
+import { UeeError, silentLogger, type EntityVersion, type Logger, type TenantContext } from '../../core/index.js';
+import type { CommitBatch, CommitResult, EntityQuery, EntityStore, StoreLimits } from '../port.js';
+import { decodeCursor } from '../cursor.js';
+import { commitContext, planCommit, type CurrentVersion } from '../commit-plan.js';
+import { normaliseEntityQuery, normaliseHistory, toPage } from '../query.js';
+import {
+  entityNotFound,
+  normaliseLimits,
+  prepareBatch,
+  prepareEntityId,
+  readIdempotentResult,
+  readVersion,
+  tenantKeyOf,
+  visibleTenantKeys,
+  type PreparedBatch,
+} from '../shared.js';
+import { SqliteCore, sqliteError } from './core.js';
+import { runKeyset, sqlKeys } from './keyset.js';
+import { applySchema } from './schema.js';
+import { applyReadModelOp, sqliteConfig, sqliteOutbox, sqliteReadModels, sqliteTenants } from './side-stores.js';
+
+/** Options for {@link openSqliteStore}. */
+export interface SqliteStoreOptions {
+  /** Database file, created if missing; `:memory:` for a throw-away store. */
+  path: string;
+  /** @default DEFAULT_STORE_LIMITS */
+  limits?: Partial<StoreLimits>;
+  /** @default silentLogger */
+  logger?: Logger;
+}
+
+const LATEST_SQL = 'SELECT doc FROM entity_versions WHERE tenant_key = ? AND entity_id = ? ORDER BY version DESC LIMIT 1';
+const VERSION_SQL = 'SELECT doc FROM entity_versions WHERE tenant_key = ? AND entity_id = ? AND version = ?';
+const INSERT_SQL =
+  'INSERT INTO entity_versions (tenant_key, entity_id, version, entity_type_id, is_latest, deleted, doc) VALUES (?, ?, ?, ?, ?, ?, ?)';
+const SUPERSEDE_SQL = 'UPDATE entity_versions SET is_latest = 0 WHERE tenant_key = ? AND entity_id = ? AND is_latest = 1';
+const OUTBOX_SQL = 'INSERT INTO outbox (event) VALUES (?)';
+const IDEMPOTENCY_GET_SQL = 'SELECT result FROM idempotency WHERE tenant_key = ? AND key = ?';
+const IDEMPOTENCY_PUT_SQL = 'INSERT INTO idempotency (tenant_key, key, result, created_at) VALUES (?, ?, ?, ?)';
+
+/** The embedded entity store on better-sqlite3. Every call is synchronous underneath. */
+class SqliteStore implements EntityStore {
+  readonly kind = 'sqlite';
+  readonly tenants;
+  readonly readModels;
+  readonly config;
+  readonly outbox;
+  readonly #core: SqliteCore;
+  readonly #commitTx: (tenantKey: string, ctx: TenantContext, batch: PreparedBatch) => CommitResult;
+
+  constructor(core: SqliteCore) {
+    this.#core = core;
+    this.tenants = sqliteTenants(core);
+    this.readModels = sqliteReadModels(core);
+    this.config = sqliteConfig(core);
+    this.outbox = sqliteOutbox(core);
+    const tx = core.db.transaction((tk: string, ctx: TenantContext, batch: PreparedBatch) => this.#commitInTx(tk, ctx, batch));
+    // IMMEDIATE takes the write lock up front, so concurrent writers queue instead of deadlocking.
+    this.#commitTx = (tk, ctx, batch) => tx.immediate(tk, ctx, batch);
+  }
+
+  #scope(ctx: TenantContext): string {
+    const tk = tenantKeyOf(ctx);
+    this.#core.requireTenant(tk);
+    return tk;
+  }
+
+  #latest(tenantKey: string, entityId: string): EntityVersion | null {
+    const row = this.#core.cache.get(LATEST_SQL).get(tenantKey, entityId) as { doc: string } | undefined;
+    return row === undefined ? null : readVersion(row.doc, { entityId });
+  }
+
+  /** The tenant key that owns `entityId` from the context's view (own first, then global). */
+  #owner(tenantKey: string, entityId: string): { key: string; latest: EntityVersion } {
+    for (const key of visibleTenantKeys(tenantKey)) {
+      const latest = this.#latest(key, entityId);
+      if (latest !== null) return { key, latest };
+    }
+    throw entityNotFound(entityId);
+  }
+
+  #commitInTx(tk: string, ctx: TenantContext, batch: PreparedBatch): CommitResult {
+    const { cache } = this.#core;
+    if (batch.idempotencyKey !== undefined) {
+      const row = cache.get(IDEMPOTENCY_GET_SQL).get(tk, batch.idempotencyKey) as { result: string } | undefined;
+      if (row !== undefined) return readIdempotentResult(row.result, { idempotencyKey: batch.idempotencyKey });
+    }
+    const cc = commitContext(ctx, tk, batch);
+    const plan = planCommit(cc, (key, id): CurrentVersion | null => this.#latest(key, id));
+    const supersede = cache.get(SUPERSEDE_SQL);
+    for (const id of plan.supersede) supersede.run(tk, id);
+    const insert = cache.get(INSERT_SQL);
+    for (const { version: v, latest } of plan.versions) {
+      insert.run(tk, v.entityId, v.version, v.entityTypeId, latest ? 1 : 0, v.deleted ? 1 : 0, JSON.stringify(v));
+    }
+    for (const op of batch.readModelOps) applyReadModelOp(this.#core, tk, op, cc.createdAt);
+    const outbox = cache.get(OUTBOX_SQL);
+    for (const e of plan.events) outbox.run(JSON.stringify(e));
+    if (batch.idempotencyKey !== undefined) {
+      cache.get(IDEMPOTENCY_PUT_SQL).run(tk, batch.idempotencyKey, JSON.stringify(plan.result), cc.createdAt);
+    }
+    return plan.result;
+  }
+
+  commit(ctx: TenantContext, batch: CommitBatch): Promise<CommitResult> {
+    return this.#core.run(() => {
+      const tk = this.#scope(ctx);
+      return this.#commitTx(tk, ctx, prepareBatch(batch, this.#core.limits));
+    });
+  }
+
+  async put(...[ctx, write, options]: Parameters<EntityStore['put']>): Promise<EntityVersion> {
+    const result = await this.commit(ctx, { writes: [write], ...options });
+    return result.versions[0]!;
+  }
+
+  get(...[ctx, entityId, options]: Parameters<EntityStore['get']>): Promise<EntityVersion> {
+    return this.#core.run(() => {
+      const tk = this.#scope(ctx);
+      const id = prepareEntityId(entityId);
+      const { key, latest } = this.#owner(tk, id);
+      const version = options?.version;
+      if (version === undefined || version === latest.version) return latest;
+      const row = Number.isInteger(version) ? (this.#core.cache.get(VERSION_SQL).get(key, id, version) as { doc: string } | undefined) : undefined;
+      if (row === undefined) throw entityNotFound(id, version);
+      return readVersion(row.doc, { entityId: id, version });
+    });
+  }
+
+  history(...[ctx, entityId, options]: Parameters<EntityStore['history']>): ReturnType<EntityStore['history']> {
+    return this.#core.run(() => {
+      const tk = this.#scope(ctx);
+      const id = prepareEntityId(entityId);
+      const { key } = this.#owner(tk, id);
+      const h = normaliseHistory(id, options);
+      const keys = [{ expr: 'version', params: [], dir: -1 as const }];
+      const after = h.cursor === undefined ? undefined : decodeCursor(h.cursor, h.hash, keys.length);
+      const rows = runKeyset(
+        this.#core.cache,
+        { table: 'entity_versions', columns: ['doc'], where: ['tenant_key = ?', 'entity_id = ?'], whereParams: [key, id], keys, after, limit: h.limit, acceptsAll: true },
+        (row) => readVersion(row.doc, { entityId: id, version: row.k0 }),
+      );
+      return toPage(rows, h.limit, h.hash, (r) => r.keys, (r) => r.item);
+    });
+  }
+
+  query(ctx: TenantContext, query: EntityQuery): ReturnType<EntityStore['query']> {
+    return this.#core.run(() => {
+      const tk = this.#scope(ctx);
+      const q = normaliseEntityQuery(query);
+      const keys = sqlKeys(q.sort, 'doc', { entityId: 'entity_id', version: 'version' }, [
+        { expr: 'entity_id', params: [], dir: 1 },
+        { expr: 'tenant_key', params: [], dir: 1 },
+      ]);
+      const after = q.cursor === undefined ? undefined : decodeCursor(q.cursor, q.hash, keys.length);
+      const acceptsAll = Object.keys(q.filter).length === 0;
+      const match = new Query(q.filter, {});
+      const [own, global = own] = visibleTenantKeys(tk);
+      const where = ['is_latest = 1', 'entity_type_id = ?', 'tenant_key IN (?, ?)'];
+      if (!q.includeDeleted) where.push('deleted = 0');
+      const rows = runKeyset(
+        this.#core.cache,
+        { table: 'entity_versions', columns: ['doc'], where, whereParams: [q.entityTypeId, own, global], keys, after, limit: q.limit, acceptsAll },
+        (row) => {
+          const v = readVersion(row.doc, { entityTypeId: q.entityTypeId });
+          return acceptsAll || match.test(v) ? v : undefined;
+        },
+      );
+      return toPage(rows, q.limit, q.hash, (r) => r.keys, (r) => r.item);
+    });
+  }
+
+  close(): Promise<void> {
+    if (this.#core.closed) return Promise.resolve();
+    this.#core.closed = true;
+    try {
+      this.#core.db.close();
+    } catch (err) {
+      this.#core.logger.warn('closing the SQLite store failed', { error: sqliteError(err).message });
+    }
+    return Promise.resolve();
+  }
+}
+
+/**
+ * Opens (creating if needed) the embedded SQLite entity store at `options.path`.
+ * `CONFIG_INVALID` names the path when the file cannot be opened or has a newer schema.
+ */
+export function openSqliteStore(options: SqliteStoreOptions): Promise<EntityStore> {
+  try {
+    const limits = normaliseLimits(options.limits);
+    const logger = options.logger ?? silentLogger;
+    let db: Database.Database;
+    try {
+      db = new Database(options.path);
+    } catch (cause) {
+      throw new UeeError('CONFIG_INVALID', `cannot open the SQLite store at ${options.path}`, {
+        details: { setting: 'store path', path: options.path },
+        hint: 'point the store at a writable file in an existing directory',
+        cause,
+      });
+    }
+    try {
+      applySchema(db, options.path);
+    } catch (err) {
+      db.close();
+      throw sqliteError(err);
+    }
+    logger.debug('sqlite store open', { path: options.path });
+    return Promise.resolve(new SqliteStore(new SqliteCore(db, limits, logger)));
+  } catch (err) {
+    return Promise.reject(sqliteError(err));
+  }
+}

@@ -1,0 +1,57 @@
+import { join } from 'node:path';
+import Database from 'better-sqlite3';
+import { afterAll, describe, expect, it } from 'vitest';
+import { openSqliteStore } from '../../src/store/index.js';
+import { tempDir, tenantCtx } from '../helpers.js';
+import { expectCode, storeConformance } from './conformance.js';
+
+const dir = tempDir('uee-store');
+afterAll(() => dir[Symbol.dispose]());
+let n = 0;
+
+storeConformance('sqlite', () => openSqliteStore({ path: join(dir.path, `store-${n++}.db`) }));
+
+describe('sqlite store specifics', () => {
+  it('SQ01 data survives closing and reopening the same file', async () => {
+    const path = join(dir.path, 'persist.db');
+    const ctx = tenantCtx('acme');
+    const first = await openSqliteStore({ path });
+    await first.tenants.create('acme');
+    const v = await first.put(ctx, { entityTypeId: 'Task', attributes: { keep: true } });
+    await first.readModels.upsert(ctx, 'board', 'x', { n: 1 });
+    await first.config.setTenant(ctx, { a: 1 });
+    await first.close();
+    const second = await openSqliteStore({ path });
+    expect((await second.get(ctx, v.entityId)).attributes).toEqual({ keep: true });
+    expect((await second.readModels.get(ctx, 'board', 'x')).doc).toEqual({ n: 1 });
+    expect(await second.config.getTenant(ctx)).toEqual({ a: 1 });
+    expect(await second.outbox.size()).toBe(1);
+    await second.close();
+  });
+
+  it('SQ02 a corrupted row reads back as CORRUPT_DATA', async () => {
+    const path = join(dir.path, 'corrupt.db');
+    const ctx = tenantCtx('acme');
+    const store = await openSqliteStore({ path });
+    await store.tenants.create('acme');
+    await store.put(ctx, { entityId: 'c-1', entityTypeId: 'Task', attributes: {} });
+    const raw = new Database(path);
+    raw.prepare("UPDATE entity_versions SET doc = json_set(doc, '$.version', 'two')").run();
+    raw.prepare("UPDATE outbox SET event = '{not json'").run();
+    raw.close();
+    await expectCode(store.get(ctx, 'c-1'), 'CORRUPT_DATA');
+    await expectCode(store.query(ctx, { entityTypeId: 'Task' }), 'CORRUPT_DATA');
+    await expectCode(store.outbox.peek(10), 'CORRUPT_DATA');
+    await store.close();
+  });
+
+  it('SQ03 limits are configurable and checked at open', async () => {
+    const store = await openSqliteStore({ path: ':memory:', limits: { maxAttributeBytes: 100 } });
+    await store.tenants.create('acme');
+    const err = await expectCode(store.put(tenantCtx('acme'), { entityTypeId: 'Task', attributes: { s: 'x'.repeat(200) } }), 'PAYLOAD_TOO_LARGE');
+    expect(err.details.limit).toBe(100);
+    await store.close();
+    await expectCode(openSqliteStore({ path: ':memory:', limits: { maxBatchSize: 0 } }), 'CONFIG_INVALID');
+    await expectCode(openSqliteStore({ path: join(dir.path, 'no/such/dir/x.db') }), 'CONFIG_INVALID');
+  });
+});
