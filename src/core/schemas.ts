@@ -144,6 +144,8 @@ export type EventEnvelope = z.infer<typeof EventEnvelopeSchema>;
 /** An event a caller asks to publish; the store or bus fills in ids, time and chain metadata. */
 export const EventDraftSchema = z
   .object({
+    /** Pre-minted UUIDv7 (the runtime tells a plugin its emitted event's id before commit). @default a new id */
+    eventId: z.string().regex(/^[0-9a-f]{8}-[0-9a-f]{4}-7[0-9a-f]{3}-[0-9a-f]{4}-[0-9a-f]{12}$/, 'eventId must be a lower-case UUIDv7').optional(),
     type: EventTypeSchema,
     entityId: EntityIdSchema.optional(),
     entityTypeId: EntityTypeIdSchema.optional(),

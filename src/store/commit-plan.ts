@@ -80,8 +80,14 @@ export function buildVersion(cc: CommitContext, write: ParsedWrite, entityId: st
   };
 }
 
-function envelope(cc: CommitContext, type: string, payload: JsonObject, entity?: { entityId?: string | undefined; entityTypeId?: string | undefined; entityVersion?: number }): EventEnvelope {
-  const eventId = newId();
+function envelope(
+  cc: CommitContext,
+  type: string,
+  payload: JsonObject,
+  entity?: { entityId?: string | undefined; entityTypeId?: string | undefined; entityVersion?: number },
+  presetId?: string,
+): EventEnvelope {
+  const eventId = presetId ?? newId();
   const causation = cc.batch.causation;
   const source: EventSource = cc.batch.source ?? { kind: 'api', id: cc.actor };
   return {
@@ -116,7 +122,7 @@ export function versionEvent(cc: CommitContext, write: ParsedWrite, v: EntityVer
 
 /** The envelopes for a batch's extra events, after its write events. */
 export function extraEvents(cc: CommitContext): EventEnvelope[] {
-  return cc.batch.events.map((d) => envelope(cc, d.type, d.payload, { entityId: d.entityId, entityTypeId: d.entityTypeId }));
+  return cc.batch.events.map((d) => envelope(cc, d.type, d.payload, { entityId: d.entityId, entityTypeId: d.entityTypeId }, d.eventId));
 }
 
 /** The entity id of a write: the caller's, or a fresh UUIDv7 (which cannot exist yet). */

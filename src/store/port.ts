@@ -125,6 +125,18 @@ export interface Outbox {
   size(): Promise<number>;
 }
 
+/**
+ * Content-addressed binaries (plugin modules): stored once per sha256, never changed. Not
+ * tenant-scoped: the address is the content, and only the registry hands addresses out.
+ */
+export interface BlobStore {
+  /** Stores bytes (idempotent) and returns their address. */
+  put(bytes: Uint8Array): Promise<{ sha256: string; size: number }>;
+  /** `NOT_FOUND` when absent. The bytes are verified against the address. */
+  get(sha256: string): Promise<Uint8Array>;
+  has(sha256: string): Promise<boolean>;
+}
+
 /** The tenant registry. */
 export interface TenantRegistry {
   /** Idempotent: creating an existing tenant returns it unchanged. */
@@ -148,6 +160,7 @@ export interface EntityStore {
   readonly readModels: ReadModelStore;
   readonly config: TenantConfigStore;
   readonly outbox: Outbox;
+  readonly blobs: BlobStore;
 
   /** Writes one entity version (a one-write {@link commit}). */
   put(ctx: TenantContext, write: EntityWrite, options?: { causation?: Causation; source?: EventSource }): Promise<EntityVersion>;

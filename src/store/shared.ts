@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import { z } from 'zod';
 import {
   EntityIdSchema,
@@ -261,4 +262,20 @@ export function readIdempotentResult(raw: unknown, where: Record<string, unknown
 /** Validates an entity id argument (bad ids cannot exist: `NOT_FOUND` would hide a typo's cause). */
 export function prepareEntityId(entityId: string): string {
   return parseOrThrow(EntityIdSchema, entityId, 'entity id');
+}
+
+/** sha256 hex of bytes: the address of a blob. */
+export function blobAddress(bytes: Uint8Array): string {
+  return createHash('sha256').update(bytes).digest('hex');
+}
+
+/** Checks a blob address argument and bytes read back against it. */
+export function checkBlob(sha256: string, bytes?: Uint8Array): void {
+  if (!/^[0-9a-f]{64}$/.test(sha256)) throw new UeeError('VALIDATION_FAILED', `"${sha256.slice(0, 80)}" is not a sha256 address`, { hint: 'use the 64-hex-digit sha256 of the binary' });
+  if (bytes !== undefined && blobAddress(bytes) !== sha256) throw new UeeError('CORRUPT_DATA', `blob ${sha256} does not match its content`, { hint: 'redeploy the plugin binary' });
+}
+
+/** `NOT_FOUND` for a missing blob. */
+export function blobNotFound(sha256: string): UeeError {
+  return new UeeError('NOT_FOUND', `no binary with sha256 ${sha256}`, { hint: 'deploy the module again' });
 }

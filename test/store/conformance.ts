@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 // One behaviour suite for every EntityStore adapter. Each test opens a fresh store through `open`,
 // registers the tenants "acme" and "globex", and closes the store afterwards.
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
@@ -496,6 +497,19 @@ export function storeConformance(name: string, open: () => Promise<EntityStore>)
         await store.config.setPlugin(G, 'mailer', { from: 'global' });
         expect(await store.config.getPlugin(A, 'mailer')).toEqual({ from: 'a@x' });
         await expectCode(store.config.setTenant(A, JSON.parse('{"__proto__":{"x":1}}') as Record<string, unknown>), 'VALIDATION_FAILED');
+      });
+    });
+
+    describe('blobs', () => {
+      it('B01 stores bytes content-addressed, idempotently, and verifies them on read', async () => {
+        const bytes = new Uint8Array([0, 97, 115, 109, 1, 0, 0, 0]);
+        const first = await store.blobs.put(bytes);
+        expect(first).toEqual({ sha256: createHash('sha256').update(bytes).digest('hex'), size: 8 });
+        expect(await store.blobs.put(bytes)).toEqual(first);
+        expect(Array.from(await store.blobs.get(first.sha256))).toEqual(Array.from(bytes));
+        expect(await store.blobs.has(first.sha256)).toBe(true);
+        await expectCode(store.blobs.get('0'.repeat(64)), 'NOT_FOUND');
+        await expectCode(store.blobs.get('../etc/passwd'), 'VALIDATION_FAILED');
       });
     });
 

@@ -1,4 +1,4 @@
-import { MongoError, type ClientSession, type Collection, type Db, type MongoClient } from 'mongodb';
+import { MongoError, type Binary, type ClientSession, type Collection, type Db, type MongoClient } from 'mongodb';
 import { UeeError, toUeeError, type JsonObject, type Logger, type TenantContext } from '../../core/index.js';
 import type { CommitResult, StoreLimits } from '../port.js';
 import { GLOBAL_TENANT_KEY, assertOpen, isValidTenantId, tenantKeyOf, unknownTenant } from '../shared.js';
@@ -37,6 +37,11 @@ interface CounterDoc {
   _id: string;
   seq: number;
 }
+interface BlobDoc {
+  _id: string;
+  bytes: Binary;
+  createdAt: string;
+}
 interface IdempotencyDoc {
   _id: { tk: string; key: string };
   result: CommitResult;
@@ -53,6 +58,7 @@ export interface Collections {
   outbox: Collection<OutboxDoc>;
   counters: Collection<CounterDoc>;
   idempotency: Collection<IdempotencyDoc>;
+  blobs: Collection<BlobDoc>;
 }
 
 /** Collections of a database, by their fixed names. */
@@ -66,6 +72,7 @@ export function collectionsOf(db: Db): Collections {
     outbox: db.collection<OutboxDoc>('outbox'),
     counters: db.collection<CounterDoc>('counters'),
     idempotency: db.collection<IdempotencyDoc>('idempotency'),
+    blobs: db.collection<BlobDoc>('blobs'),
   };
 }
 

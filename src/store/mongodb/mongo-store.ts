@@ -16,7 +16,7 @@ import {
 } from '../shared.js';
 import { DUPLICATE_KEY, MongoCore, collectionsOf, ensureIndexes, mongoError, type VersionDoc } from './core.js';
 import { afterFilter, keyValue, sortDocument, withTieBreakers, type MongoKey } from './keyset.js';
-import { applyReadModelOps, mongoConfig, mongoOutbox, mongoReadModels, mongoTenants, reserveSeqs } from './side-stores.js';
+import { applyReadModelOps, mongoConfig, mongoOutbox, mongoBlobs, mongoReadModels, mongoTenants, reserveSeqs } from './side-stores.js';
 
 /** Options for {@link openMongoStore}. */
 export interface MongoStoreOptions {
@@ -40,6 +40,7 @@ class MongoStore implements EntityStore {
   readonly readModels;
   readonly config;
   readonly outbox;
+  readonly blobs;
   readonly #core: MongoCore;
 
   constructor(core: MongoCore) {
@@ -48,6 +49,7 @@ class MongoStore implements EntityStore {
     this.readModels = mongoReadModels(core);
     this.config = mongoConfig(core);
     this.outbox = mongoOutbox(core);
+    this.blobs = mongoBlobs(core);
   }
 
   async #owner(tk: string, entityId: string): Promise<{ key: string; latest: EntityVersion }> {

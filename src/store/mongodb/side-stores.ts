@@ -1,10 +1,13 @@
-import type { AnyBulkWriteOperation, ClientSession } from 'mongodb';
+import { Binary, type AnyBulkWriteOperation, type ClientSession } from 'mongodb';
 import { TenantIdSchema, parseOrThrow, type ReadModelOp } from '../../core/index.js';
-import type { Outbox, ReadModelDoc, ReadModelStore, TenantConfigStore, TenantRecord, TenantRegistry } from '../port.js';
+import type { BlobStore, Outbox, ReadModelDoc, ReadModelStore, TenantConfigStore, TenantRecord, TenantRegistry } from '../port.js';
 import { decodeCursor } from '../cursor.js';
 import { prefixFilter } from '../filter.js';
 import { normaliseReadModelQuery, toPage } from '../query.js';
 import {
+  blobAddress,
+  blobNotFound,
+  checkBlob,
   prepareReadModelOp,
   preparePluginName,
   prepareSettings,
@@ -151,4 +154,34 @@ export function mongoOutbox(core: MongoCore): Outbox {
 export async function reserveSeqs(core: MongoCore, count: number, session: ClientSession): Promise<number> {
   const counter = await core.c.counters.findOneAndUpdate({ _id: 'outbox' }, { $inc: { seq: count } }, { upsert: true, returnDocument: 'after', session });
   return counter!.seq - count + 1;
+}
+
+/** Content-addressed blobs in the `blobs` collection (plugin modules stay well under the 16 MB document limit). */
+export function mongoBlobs(core: MongoCore): BlobStore {
+  return {
+    put: (bytes) =>
+      core.run(async () => {
+        const sha256 = blobAddress(bytes);
+        await core.c.blobs.updateOne(
+          { _id: sha256 },
+          { $setOnInsert: { bytes: new Binary(Buffer.from(bytes)), createdAt: new Date().toISOString() } },
+          { upsert: true },
+        );
+        return { sha256, size: bytes.byteLength };
+      }),
+    get: (sha256) =>
+      core.run(async () => {
+        checkBlob(sha256);
+        const doc = await core.c.blobs.findOne({ _id: sha256 });
+        if (doc === null) throw blobNotFound(sha256);
+        const bytes = new Uint8Array(doc.bytes.buffer);
+        checkBlob(sha256, bytes);
+        return bytes;
+      }),
+    has: (sha256) =>
+      core.run(async () => {
+        checkBlob(sha256);
+        return (await core.c.blobs.countDocuments({ _id: sha256 }, { limit: 1 })) > 0;
+      }),
+  };
 }

@@ -1,9 +1,12 @@
 import { Query } from 'mingo';
 import { TenantIdSchema, parseOrThrow, type JsonObject, type ReadModelOp, type TenantContext } from '../../core/index.js';
-import type { Outbox, ReadModelDoc, ReadModelStore, TenantConfigStore, TenantRecord, TenantRegistry } from '../port.js';
+import type { BlobStore, Outbox, ReadModelDoc, ReadModelStore, TenantConfigStore, TenantRecord, TenantRegistry } from '../port.js';
 import { decodeCursor } from '../cursor.js';
 import { normaliseReadModelQuery, toPage } from '../query.js';
 import {
+  blobAddress,
+  blobNotFound,
+  checkBlob,
   prepareReadModelOp,
   preparePluginName,
   prepareSettings,
@@ -187,6 +190,32 @@ export function sqliteOutbox(core: SqliteCore): Outbox {
     size: () =>
       core.run(() => {
         return (core.cache.get('SELECT count(*) AS n FROM outbox').get() as { n: number }).n;
+      }),
+  };
+}
+
+/** Content-addressed blobs in the `blobs` table. */
+export function sqliteBlobs(core: SqliteCore): BlobStore {
+  return {
+    put: (bytes) =>
+      core.run(() => {
+        const sha256 = blobAddress(bytes);
+        core.cache.get('INSERT OR IGNORE INTO blobs (sha256, bytes, created_at) VALUES (?, ?, ?)').run(sha256, Buffer.from(bytes), new Date().toISOString());
+        return { sha256, size: bytes.byteLength };
+      }),
+    get: (sha256) =>
+      core.run(() => {
+        checkBlob(sha256);
+        const row = core.cache.get('SELECT bytes FROM blobs WHERE sha256 = ?').get(sha256) as { bytes: Buffer } | undefined;
+        if (row === undefined) throw blobNotFound(sha256);
+        const bytes = new Uint8Array(row.bytes);
+        checkBlob(sha256, bytes);
+        return bytes;
+      }),
+    has: (sha256) =>
+      core.run(() => {
+        checkBlob(sha256);
+        return core.cache.get('SELECT 1 AS ok FROM blobs WHERE sha256 = ?').get(sha256) !== undefined;
       }),
   };
 }

@@ -19,7 +19,7 @@ import {
 import { SqliteCore, sqliteError } from './core.js';
 import { runKeyset, sqlKeys } from './keyset.js';
 import { applySchema } from './schema.js';
-import { applyReadModelOp, sqliteConfig, sqliteOutbox, sqliteReadModels, sqliteTenants } from './side-stores.js';
+import { applyReadModelOp, sqliteConfig, sqliteOutbox, sqliteBlobs, sqliteReadModels, sqliteTenants } from './side-stores.js';
 
 /** Options for {@link openSqliteStore}. */
 export interface SqliteStoreOptions {
@@ -47,6 +47,7 @@ class SqliteStore implements EntityStore {
   readonly readModels;
   readonly config;
   readonly outbox;
+  readonly blobs;
   readonly #core: SqliteCore;
   readonly #commitTx: (tenantKey: string, ctx: TenantContext, batch: PreparedBatch) => CommitResult;
 
@@ -56,6 +57,7 @@ class SqliteStore implements EntityStore {
     this.readModels = sqliteReadModels(core);
     this.config = sqliteConfig(core);
     this.outbox = sqliteOutbox(core);
+    this.blobs = sqliteBlobs(core);
     const tx = core.db.transaction((tk: string, ctx: TenantContext, batch: PreparedBatch) => this.#commitInTx(tk, ctx, batch));
     // IMMEDIATE takes the write lock up front, so concurrent writers queue instead of deadlocking.
     this.#commitTx = (tk, ctx, batch) => tx.immediate(tk, ctx, batch);

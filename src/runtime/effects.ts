@@ -1,0 +1,111 @@
+import type { Causation, EntityWrite, EventDraft, JsonObject, ReadModelOp, TenantContext } from '../core/index.js';
+import type { CommitResult, EntityStore } from '../store/port.js';
+
+/**
+ * Effects a plugin buffers while handling one event. They leave the host only when `handle`
+ * returned 0 (never after a trap, a non-zero return, a timeout or a budget breach), and are applied
+ * atomically by {@link commitEffects}.
+ */
+
+/** Entity type of persisted timers (until the timer service exists, timers are entities). */
+export const TIMER_ENTITY_TYPE = 'uee.timer';
+
+/** An event the plugin emitted (`emit_event`) or a `WorkflowSpawned` event (`spawn_workflow`). */
+export interface EmittedEvent {
+  /**
+   * The id answered to the plugin. The store's `EventDraft` has no id field yet, so the committed
+   * envelope carries the store's own id (a known gap until the port accepts a caller-minted id).
+   */
+  eventId: string;
+  type: string;
+  entityId?: string;
+  entityTypeId?: string;
+  payload: JsonObject;
+}
+
+/** A persisted timer (the attributes of its `uee.timer` entity). */
+export interface TimerRecord {
+  type: string;
+  fireAt: string;
+  payload: JsonObject;
+  status: 'scheduled' | 'cancelled';
+  pluginId: string;
+  pluginName: string;
+}
+
+/** A timer change: scheduling or cancelling one. */
+export interface TimerOp {
+  op: 'schedule' | 'cancel';
+  timerId: string;
+  timer: TimerRecord;
+}
+
+/** Everything a successful call wants to change, in the order the plugin asked. */
+export interface EffectSet {
+  writes: EntityWrite[];
+  events: EmittedEvent[];
+  readModelOps: ReadModelOp[];
+  timers: TimerOp[];
+}
+
+/** An empty {@link EffectSet}. */
+export function emptyEffects(): EffectSet {
+  return { writes: [], events: [], readModelOps: [], timers: [] };
+}
+
+/** True when the set changes nothing. */
+export function isEmptyEffects(effects: EffectSet): boolean {
+  return effects.writes.length + effects.events.length + effects.readModelOps.length + effects.timers.length === 0;
+}
+
+/** Which call produced the effects; its ids make the commit idempotent and the chain traceable. */
+export interface CommitMeta {
+  eventId: string;
+  /** The plugin version's id: together with `eventId` it is the idempotency key. */
+  pluginId: string;
+  /** The handled event's chain metadata, propagated into the emitted events (hop + 1). */
+  causation: Causation;
+}
+
+/** The idempotency key of a (event, plugin version) commit. */
+export function effectsIdempotencyKey(eventId: string, pluginId: string): string {
+  return `${eventId}:${pluginId}`;
+}
+
+/** Turns timer operations into the `uee.timer` entity writes that persist them. */
+export function timerWrites(timers: readonly TimerOp[]): EntityWrite[] {
+  return timers.map((t) => ({
+    entityId: t.timerId,
+    entityTypeId: TIMER_ENTITY_TYPE,
+    attributes: { ...t.timer },
+    eventType: t.op === 'schedule' ? 'TimerScheduled' : 'TimerCancelled',
+  }));
+}
+
+/**
+ * Applies an {@link EffectSet} in one store commit keyed by `${eventId}:${pluginId}`, so a
+ * redelivered event never applies it twice (`applied: false` the second time). Timers become
+ * `uee.timer` entity writes.
+ */
+export async function commitEffects(
+  store: EntityStore,
+  ctx: TenantContext,
+  effects: EffectSet,
+  meta: CommitMeta,
+): Promise<CommitResult> {
+  const events: EventDraft[] = effects.events.map((e) => ({
+    eventId: e.eventId,
+    type: e.type,
+    ...(e.entityId === undefined ? {} : { entityId: e.entityId }),
+    ...(e.entityTypeId === undefined ? {} : { entityTypeId: e.entityTypeId }),
+    payload: e.payload,
+  }));
+  return store.commit(ctx, {
+    idempotencyKey: effectsIdempotencyKey(meta.eventId, meta.pluginId),
+    writes: [...effects.writes, ...timerWrites(effects.timers)],
+    events,
+    readModelOps: effects.readModelOps,
+    causation: meta.causation,
+    source: { kind: 'plugin', id: meta.pluginId },
+  });
+}

@@ -1,0 +1,353 @@
+import { z } from 'zod';
+import { UeeError, toUeeError } from '../core/errors.js';
+import {
+  EntityIdSchema,
+  EntityTypeIdSchema,
+  EventTypeSchema,
+  JsonObjectSchema,
+  ReadModelOpSchema,
+  SortSchema,
+  jsonBytes,
+  newId,
+  parseOrThrow,
+  type EntityVersion,
+  type JsonObject,
+  type TenantContext,
+} from '../core/index.js';
+import { HOST_FUNCTIONS, type HostFunctionName } from './abi.js';
+import { TIMER_ENTITY_TYPE, emptyEffects, type EffectSet, type TimerRecord } from './effects.js';
+import { errorAnswer, okAnswer } from './protocol.js';
+import type { HostCallAnswer } from './pool.js';
+import type { TokenBuckets } from './rate-limit.js';
+import { overlayReadModel } from './read-overlay.js';
+import type { HostServices } from './services.js';
+import type { ResourceBudget, TenantScope } from './types.js';
+
+/** What the host functions need to know about the plugin being run. */
+export interface PluginPolicy {
+  id: string;
+  name: string;
+  version: string | number;
+  budget: ResourceBudget;
+  /** `null` when unrestricted. */
+  restrictedEntityTypes: ReadonlySet<string> | null;
+  tenantScope: TenantScope;
+  ownerId: string | null;
+  /** `null` when every model is allowed. */
+  models: ReadonlySet<string> | null;
+}
+
+/** Shared collaborators of every call. */
+export interface HostFunctionDeps {
+  services: HostServices;
+  pluginLimits: TokenBuckets;
+  tenantLimits: TokenBuckets;
+}
+
+const ReadEntity = z.object({ entityId: EntityIdSchema, version: z.number().int().positive().optional() }).strict();
+const QueryReadModel = z
+  .object({ view: z.string().min(1).max(128), filter: JsonObjectSchema.optional(), sort: SortSchema.optional(), limit: z.number().int().min(1).max(1000).optional() })
+  .strict();
+const WriteEntity = z
+  .object({
+    entityId: EntityIdSchema.optional(),
+    entityTypeId: EntityTypeIdSchema,
+    expectedVersion: z.number().int().nonnegative().optional(),
+    attributes: JsonObjectSchema,
+    metadata: JsonObjectSchema.optional(),
+    eventType: EventTypeSchema.optional(),
+  })
+  .strict();
+const EmitEvent = z
+  .object({ type: EventTypeSchema, entityId: EntityIdSchema.optional(), entityTypeId: EntityTypeIdSchema.optional(), payload: JsonObjectSchema.optional() })
+  .strict();
+const CallModel = z.object({ model: z.string().min(1).max(256), input: z.unknown() }).strict();
+const ScheduleTimer = z
+  .object({
+    fireAt: z.string().datetime({ offset: true }).optional(),
+    delayMs: z.number().int().min(0).max(366 * 24 * 3600 * 1000).optional(),
+    type: EventTypeSchema,
+    payload: JsonObjectSchema.optional(),
+    timerId: EntityIdSchema.optional(),
+  })
+  .strict()
+  .refine((t) => (t.fireAt === undefined) !== (t.delayMs === undefined), { message: 'give exactly one of fireAt and delayMs' });
+const CancelTimer = z.object({ timerId: EntityIdSchema }).strict();
+const SpawnWorkflow = z.object({ workflow: z.string().min(1).max(128), input: JsonObjectSchema.optional() }).strict();
+
+/** Thrown by a handler to end the whole call (budget breach): answered with the fatal flag. */
+class Fatal extends Error {}
+
+/**
+ * The main-thread side of one call: implements every host function against {@link HostServices},
+ * enforcing capability-independent policy (tenant scope, `restrictedEntityTypes`, rate limits,
+ * per-event budgets) and buffering effects with read-your-writes. Capabilities are enforced earlier:
+ * an ungranted function is not even linked.
+ */
+export class CallHost {
+  readonly effects: EffectSet = emptyEffects();
+  /** The fatal error that ended the call, when a budget was breached here. */
+  failure: UeeError | null = null;
+  modelCalls = 0;
+  emits = 0;
+  effectBytes = 0;
+  /** Buffered entity versions by id, oldest first: what the plugin's own reads see first. */
+  readonly #overlay = new Map<string, EntityVersion[]>();
+
+  constructor(
+    readonly plugin: PluginPolicy,
+    readonly ctx: TenantContext,
+    readonly event: { eventId: string; now: string },
+    readonly deps: HostFunctionDeps,
+  ) {}
+
+  /** Answers one bridged host call. Never throws. */
+  hostCall(fnId: number, requestText: string): Promise<HostCallAnswer> | HostCallAnswer {
+    if (this.failure !== null) return { body: errorAnswer(this.failure.code, this.failure.message), fatal: true };
+    const name = HOST_FUNCTIONS[fnId];
+    if (name === undefined || name === 'log') return { body: errorAnswer('VALIDATION_FAILED', `unknown host function #${fnId}`), fatal: false };
+    if (!this.deps.pluginLimits.take(this.plugin.id)) return this.#rateLimited('plugin');
+    if (!this.deps.tenantLimits.take(this.ctx.tenantId ?? '')) {
+      this.deps.pluginLimits.refund(this.plugin.id);
+      return this.#rateLimited('tenant');
+    }
+    let request: unknown;
+    try {
+      request = JSON.parse(requestText);
+    } catch {
+      return { body: errorAnswer('VALIDATION_FAILED', `${name}: the request is not JSON`), fatal: false };
+    }
+    try {
+      const value = this.#dispatch(name, request);
+      if (value instanceof Promise) return value.then((v) => this.#ok(v), (err: unknown) => this.#error(name, err));
+      return this.#ok(value);
+    } catch (err) {
+      return this.#error(name, err);
+    }
+  }
+
+  #ok(value: unknown): HostCallAnswer {
+    return { body: okAnswer(value), fatal: false };
+  }
+
+  #error(name: string, err: unknown): HostCallAnswer {
+    if (err instanceof Fatal && this.failure !== null) return { body: errorAnswer(this.failure.code, this.failure.message), fatal: true };
+    const e = toUeeError(err);
+    return { body: errorAnswer(e.code, `${name}: ${e.message}`), fatal: false };
+  }
+
+  #rateLimited(scope: 'plugin' | 'tenant'): HostCallAnswer {
+    return { body: errorAnswer('RATE_LIMITED', `host-call rate limit of the ${scope} reached; retry later`), fatal: false };
+  }
+
+  #fail(limit: keyof ResourceBudget, message: string): never {
+    this.failure = new UeeError('BUDGET_EXCEEDED', message, {
+      details: { limit, budget: this.plugin.budget[limit] },
+      hint: `raise maximumResourceBudget.${limit} or make the plugin do less per event`,
+    });
+    throw new Fatal(message);
+  }
+
+  #dispatch(name: Exclude<HostFunctionName, 'log'>, request: unknown): unknown {
+    switch (name) {
+      case 'read_entity': {
+        const r = parseOrThrow(ReadEntity, request, 'read_entity request');
+        return this.readEntity(r.entityId, r.version);
+      }
+      case 'query_read_model': {
+        const r = parseOrThrow(QueryReadModel, request, 'query_read_model request');
+        return this.#queryReadModel(r);
+      }
+      case 'write_entity':
+        return this.#writeEntity(parseOrThrow(WriteEntity, request, 'write_entity request'));
+      case 'emit_event': {
+        const r = parseOrThrow(EmitEvent, request, 'emit_event request');
+        this.#countEmit();
+        const eventId = newId();
+        const ev = { eventId, type: r.type, ...(r.entityId ? { entityId: r.entityId } : {}), ...(r.entityTypeId ? { entityTypeId: r.entityTypeId } : {}), payload: r.payload ?? {} };
+        this.#addBytes(ev);
+        this.effects.events.push(ev);
+        return { eventId };
+      }
+      case 'update_read_model': {
+        const op = parseOrThrow(ReadModelOpSchema, request, 'update_read_model request');
+        this.#addBytes(op);
+        this.effects.readModelOps.push(op);
+        return {};
+      }
+      case 'get_tenant_config':
+        return this.deps.services.getTenantConfig(this.ctx, this.plugin.name);
+      case 'call_model': {
+        const r = parseOrThrow(CallModel, request, 'call_model request');
+        if (this.plugin.models !== null && !this.plugin.models.has(r.model)) {
+          throw new UeeError('CAPABILITY_DENIED', `model "${r.model}" is not among the plugin's declared models`, { details: { model: r.model } });
+        }
+        if (++this.modelCalls > this.plugin.budget.modelCalls) this.#fail('modelCalls', `more than ${this.plugin.budget.modelCalls} model calls in one event`);
+        const p = this.plugin;
+        return this.deps.services.callModel(this.ctx, {
+          model: r.model,
+          input: r.input,
+          plugin: { id: p.id, name: p.name, version: String(p.version) },
+          eventId: this.event.eventId,
+        });
+      }
+      case 'schedule_timer':
+        return this.#scheduleTimer(parseOrThrow(ScheduleTimer, request, 'schedule_timer request'));
+      case 'cancel_timer':
+        return this.#cancelTimer(parseOrThrow(CancelTimer, request, 'cancel_timer request').timerId);
+      case 'spawn_workflow': {
+        const r = parseOrThrow(SpawnWorkflow, request, 'spawn_workflow request');
+        this.#countEmit();
+        const eventId = newId();
+        const ev = { eventId, type: 'WorkflowSpawned', payload: { workflow: r.workflow, input: r.input ?? {} } };
+        this.#addBytes(ev);
+        this.effects.events.push(ev);
+        return { eventId };
+      }
+    }
+  }
+
+  #countEmit(): void {
+    if (++this.emits > this.plugin.budget.emits) this.#fail('emits', `more than ${this.plugin.budget.emits} emitted events in one event`);
+  }
+
+  #addBytes(effect: unknown): void {
+    this.effectBytes += jsonBytes(effect);
+    if (this.effectBytes > this.plugin.budget.outputBytes) {
+      this.#fail('outputBytes', `buffered effects exceed ${this.plugin.budget.outputBytes} bytes`);
+    }
+  }
+
+  /** Whether the plugin may see this entity version (type restriction, user scope, tenant). */
+  visible(v: EntityVersion): boolean {
+    if (v.deleted) return false;
+    if (v.tenantId !== null && v.tenantId !== this.ctx.tenantId) return false;
+    if (this.plugin.restrictedEntityTypes !== null && !this.plugin.restrictedEntityTypes.has(v.entityTypeId)) return false;
+    if (this.plugin.tenantScope === 'user' && v.ownerId !== null && v.ownerId !== this.plugin.ownerId) return false;
+    return true;
+  }
+
+  /** `read_entity`: the plugin's own buffered write first, then the store; `null` when not visible. */
+  async readEntity(entityId: string, version?: number): Promise<EntityVersion | null> {
+    const buffered = this.#overlay.get(entityId);
+    if (buffered !== undefined) {
+      const hit = version === undefined ? buffered[buffered.length - 1] : buffered.find((v) => v.version === version);
+      if (hit !== undefined) return this.visible(hit) ? hit : null;
+    }
+    const v = await this.deps.services.readEntity(this.ctx, entityId, version);
+    return v !== null && this.visible(v) ? v : null;
+  }
+
+  async #queryReadModel(r: z.output<typeof QueryReadModel>): Promise<{ items: Array<{ id: string; doc: JsonObject }> }> {
+    const items = await this.deps.services.queryReadModel(this.ctx, r.view, {
+      ...(r.filter === undefined ? {} : { filter: r.filter }),
+      ...(r.sort === undefined ? {} : { sort: r.sort }),
+      ...(r.limit === undefined ? {} : { limit: r.limit }),
+    });
+    return { items: overlayReadModel(items, this.effects.readModelOps, r) };
+  }
+
+  #checkType(entityTypeId: string): void {
+    if (entityTypeId.startsWith('uee.')) {
+      throw new UeeError('CAPABILITY_DENIED', `entity type ${entityTypeId} is reserved for the platform`, { details: { entityTypeId } });
+    }
+    const allowed = this.plugin.restrictedEntityTypes;
+    if (allowed !== null && !allowed.has(entityTypeId)) {
+      throw new UeeError('CAPABILITY_DENIED', `the plugin may not write entities of type ${entityTypeId}`, {
+        details: { entityTypeId, restrictedEntityTypes: [...allowed] },
+        hint: 'add the type to restrictedEntityTypes or write an allowed type',
+      });
+    }
+  }
+
+  async #writeEntity(w: z.output<typeof WriteEntity>): Promise<{ entityId: string; version: number }> {
+    this.#checkType(w.entityTypeId);
+    const current = w.entityId === undefined ? null : await this.#current(w.entityId);
+    if (current !== null) {
+      if (current.tenantId !== this.ctx.tenantId) {
+        throw new UeeError('TENANT_FORBIDDEN', `entity ${current.entityId} is not the tenant's own`, { details: { entityId: current.entityId } });
+      }
+      if (current.entityTypeId !== w.entityTypeId) {
+        throw new UeeError('VALIDATION_FAILED', `entity ${current.entityId} is a ${current.entityTypeId}, not a ${w.entityTypeId}`);
+      }
+    }
+    const currentVersion = current?.version ?? 0;
+    if (w.expectedVersion !== undefined && w.expectedVersion !== currentVersion) {
+      throw new UeeError('VERSION_CONFLICT', `expected version ${w.expectedVersion}, the entity is at ${currentVersion}`, {
+        details: { expectedVersion: w.expectedVersion, actual: currentVersion },
+        retryable: true,
+      });
+    }
+    const entityId = w.entityId ?? newId();
+    const write = { ...w, entityId };
+    this.#addBytes(write);
+    this.effects.writes.push(write);
+    const version = currentVersion + 1;
+    this.#buffer({
+      entityId,
+      entityTypeId: w.entityTypeId,
+      tenantId: this.ctx.tenantId,
+      ownerId: current?.ownerId ?? null,
+      version,
+      attributes: w.attributes,
+      metadata: w.metadata ?? {},
+      createdAt: this.event.now,
+      createdBy: this.ctx.actor,
+      causationId: this.event.eventId,
+      deleted: false,
+    });
+    return { entityId, version };
+  }
+
+  async #current(entityId: string): Promise<EntityVersion | null> {
+    const buffered = this.#overlay.get(entityId);
+    if (buffered !== undefined) return buffered[buffered.length - 1] ?? null;
+    return this.deps.services.readEntity(this.ctx, entityId);
+  }
+
+  #buffer(v: EntityVersion): void {
+    const list = this.#overlay.get(v.entityId);
+    if (list === undefined) this.#overlay.set(v.entityId, [v]);
+    else list.push(v);
+  }
+
+  #scheduleTimer(t: z.output<typeof ScheduleTimer>): { timerId: string } {
+    const base = Date.parse(this.event.now);
+    const fireAt = t.fireAt !== undefined ? new Date(t.fireAt).toISOString() : new Date((Number.isNaN(base) ? Date.now() : base) + (t.delayMs ?? 0)).toISOString();
+    const timerId = t.timerId ?? newId();
+    const timer: TimerRecord = { type: t.type, fireAt, payload: t.payload ?? {}, status: 'scheduled', pluginId: this.plugin.id, pluginName: this.plugin.name };
+    this.#addBytes(timer);
+    this.effects.timers.push({ op: 'schedule', timerId, timer });
+    this.#bufferTimer(timerId, timer, this.#overlay.get(timerId)?.at(-1)?.version ?? 0);
+    return { timerId };
+  }
+
+  async #cancelTimer(timerId: string): Promise<Record<string, never>> {
+    const current = await this.#current(timerId);
+    const attrs = current?.attributes as Partial<TimerRecord> | undefined;
+    if (current === null || current.entityTypeId !== TIMER_ENTITY_TYPE || attrs?.pluginName !== this.plugin.name || current.tenantId !== this.ctx.tenantId) {
+      throw new UeeError('NOT_FOUND', `timer ${timerId} not found`, { details: { timerId } });
+    }
+    const timer = { ...(current.attributes as unknown as TimerRecord), status: 'cancelled' as const };
+    this.#addBytes(timer);
+    this.effects.timers.push({ op: 'cancel', timerId, timer });
+    this.#bufferTimer(timerId, timer, current.version);
+    return {};
+  }
+
+  #bufferTimer(timerId: string, timer: TimerRecord, baseVersion: number): void {
+    this.#buffer({
+      entityId: timerId,
+      entityTypeId: TIMER_ENTITY_TYPE,
+      tenantId: this.ctx.tenantId,
+      ownerId: null,
+      version: baseVersion + 1,
+      attributes: { ...timer },
+      metadata: {},
+      createdAt: this.event.now,
+      createdBy: this.ctx.actor,
+      causationId: this.event.eventId,
+      deleted: false,
+    });
+  }
+}

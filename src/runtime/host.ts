@@ -1,0 +1,307 @@
+import { createHash } from 'node:crypto';
+import { availableParallelism } from 'node:os';
+import type { ResourceLimits } from 'node:worker_threads';
+import { UeeError, type ErrorCode, ERROR_CODES } from '../core/errors.js';
+import { silentLogger, type Logger } from '../core/logger.js';
+import type { EntityVersion, TenantContext } from '../core/index.js';
+import { CallHost, type PluginPolicy } from './host-functions.js';
+import { prepareModule, type PreparedModule } from './module-loader.js';
+import { WorkerPool, type JobOutcome } from './pool.js';
+import { DEFAULT_RATE_LIMITS, TokenBuckets, type RateLimitOptions } from './rate-limit.js';
+import type { HostServices } from './services.js';
+import { DEFAULT_BUDGET, type InvocationInput, type InvocationResult, type LoadedPluginSpec, type ResourceBudget, type Usage } from './types.js';
+
+/** Options of {@link ExecutionHost.create}. */
+export interface ExecutionHostOptions {
+  /** What host functions read and call through (store, config, model gateway). */
+  services: HostServices;
+  /** Worker threads. @default os.availableParallelism() */
+  workers?: number;
+  /** @default silentLogger */
+  logger?: Logger;
+  /** Host-call rate limits per plugin version and per tenant. @default DEFAULT_RATE_LIMITS */
+  rateLimits?: Partial<RateLimitOptions>;
+  /**
+   * Events one plugin instance serves before it is replaced. Instances are only reused for the
+   * same tenant, `reset()` between events (so Extism's block index never overflows: the "16k
+   * calls" bug), and dropped after any failure. `1` gives every event a fresh instance (prepared
+   * ahead while the worker idles): no state survives between events, so runs replay exactly, at
+   * roughly a third of the throughput (bench/runtime.ts measures both). @default 1000
+   */
+  eventsPerInstance?: number;
+  /** Bytes of each worker's host-call bridge buffer; larger answers travel by message. @default 2 MiB */
+  bridgeBytes?: number;
+  /** After a deadline passes inside a host call, how long the plugin may take to unwind before its worker is killed. @default 20 */
+  timeoutGraceMs?: number;
+  /** V8 heap limits of each worker, a backstop behind the per-plugin memory caps. @default { maxOldGenerationSizeMb: 256, maxYoungGenerationSizeMb: 32, stackSizeMb: 4 } */
+  resourceLimits?: ResourceLimits;
+  /** How long `close()` waits for running calls before terminating workers. @default 5000 */
+  closeGraceMs?: number;
+  /** Log lines kept per event; the rest are dropped and counted. @default 100 */
+  logLinesPerEvent?: number;
+}
+
+/** What {@link ExecutionHost.load} accepted. */
+export interface LoadedPluginInfo {
+  id: string;
+  sha256: string;
+  entry: 'handle' | 'infer';
+  hostImports: string[];
+  memory: PreparedModule['memory'];
+  budget: ResourceBudget;
+}
+
+interface Loaded {
+  spec: LoadedPluginSpec;
+  policy: PluginPolicy;
+  info: LoadedPluginInfo;
+}
+
+/** Lifecycle of an {@link ExecutionHost}. */
+export type HostState = 'running' | 'closing' | 'closed';
+
+const isErrorCode = (code: string): code is ErrorCode => (ERROR_CODES as readonly string[]).includes(code);
+
+/**
+ * The plugin execution host: loads plugin versions (validated, memory-capped, compiled once),
+ * runs `handle`/`infer` calls on a pool of worker threads under a watchdog, answers host calls
+ * against {@link HostServices}, and returns each successful call's buffered effects for the
+ * caller to commit (see `commitEffects`). A failed call returns no effects at all.
+ */
+export class ExecutionHost {
+  readonly #pool: WorkerPool;
+  readonly #services: HostServices;
+  readonly #logger: Logger;
+  readonly #plugins = new Map<string, Loaded>();
+  readonly #pluginLimits: TokenBuckets;
+  readonly #tenantLimits: TokenBuckets;
+  readonly #eventsPerInstance: number;
+  readonly #logLines: number;
+  readonly #closeGraceMs: number;
+  #state: HostState = 'running';
+  #closed: Promise<void> | null = null;
+
+  private constructor(pool: WorkerPool, options: ExecutionHostOptions) {
+    this.#pool = pool;
+    this.#services = options.services;
+    this.#logger = options.logger ?? silentLogger;
+    const rates = { ...DEFAULT_RATE_LIMITS, ...options.rateLimits };
+    this.#pluginLimits = new TokenBuckets(rates.perPlugin);
+    this.#tenantLimits = new TokenBuckets(rates.perTenant);
+    this.#eventsPerInstance = options.eventsPerInstance ?? 1000;
+    this.#logLines = options.logLinesPerEvent ?? 100;
+    this.#closeGraceMs = options.closeGraceMs ?? 5000;
+  }
+
+  /** Starts the worker pool; resolves when every worker is ready. */
+  static async create(options: ExecutionHostOptions): Promise<ExecutionHost> {
+    const workers = options.workers ?? availableParallelism();
+    if (!Number.isInteger(workers) || workers < 1) {
+      throw new UeeError('CONFIG_INVALID', `runtime workers must be a positive integer, got ${String(workers)}`, { details: { setting: 'workers' } });
+    }
+    const events = options.eventsPerInstance ?? 1000;
+    if (!Number.isInteger(events) || events < 1) {
+      throw new UeeError('CONFIG_INVALID', 'eventsPerInstance must be a positive integer', { details: { setting: 'eventsPerInstance' } });
+    }
+    const pool = await WorkerPool.create({
+      size: workers,
+      bridgeBytes: options.bridgeBytes ?? 2 * 1024 * 1024,
+      resourceLimits: options.resourceLimits ?? { maxOldGenerationSizeMb: 256, maxYoungGenerationSizeMb: 32, stackSizeMb: 4 },
+      timeoutGraceMs: options.timeoutGraceMs ?? 20,
+      logger: options.logger ?? silentLogger,
+    });
+    return new ExecutionHost(pool, options);
+  }
+
+  /** `running` until `close()` is called. */
+  get state(): HostState {
+    return this.#state;
+  }
+
+  /** Pool figures for health checks and benchmarks. */
+  stats(): { workers: number; queued: number; replacements: number; plugins: number } {
+    return { workers: this.#pool.size, queued: this.#pool.queued, replacements: this.#pool.replacements, plugins: this.#plugins.size };
+  }
+
+  /**
+   * Validates, memory-caps and compiles a plugin version, and hands the compiled module to every
+   * worker. Loading an id again replaces it. Rejects with `INVALID_MODULE`, `CAPABILITY_DENIED`
+   * (naming the missing capabilities) or `BUDGET_EXCEEDED` (memory minimum over budget).
+   */
+  async load(spec: LoadedPluginSpec): Promise<LoadedPluginInfo> {
+    this.#assertRunning();
+    const budget: ResourceBudget = { ...DEFAULT_BUDGET, ...spec.budget };
+    const prepared = await prepareModule(spec.wasm, { kind: spec.kind, capabilities: spec.capabilities, memoryPages: budget.memoryPages });
+    const info: LoadedPluginInfo = { id: spec.id, sha256: prepared.sha256, entry: prepared.entry, hostImports: prepared.hostImports, memory: prepared.memory, budget };
+    const restricted = spec.restrictedEntityTypes ?? null;
+    const policy: PluginPolicy = {
+      id: spec.id,
+      name: spec.name,
+      version: spec.version,
+      budget,
+      restrictedEntityTypes: restricted === null || restricted.length === 0 ? null : new Set(restricted),
+      tenantScope: spec.tenantScope ?? 'global',
+      ownerId: spec.ownerId ?? null,
+      models: spec.models === undefined || spec.models === null ? null : new Set(spec.models),
+    };
+    this.#plugins.set(spec.id, { spec, policy, info });
+    this.#pool.load({
+      t: 'load',
+      pluginId: spec.id,
+      module: prepared.module,
+      entry: prepared.entry,
+      granted: prepared.hostImports,
+      limits: { hostCalls: budget.hostCalls, outputBytes: budget.outputBytes, blockBytes: budget.memoryPages * 65536, logLines: this.#logLines },
+      eventsPerInstance: this.#eventsPerInstance,
+    });
+    return info;
+  }
+
+  /** Forgets a plugin version; calls already running finish. Returns whether it was loaded. */
+  unload(pluginId: string): boolean {
+    if (!this.#plugins.delete(pluginId)) return false;
+    this.#pool.unload(pluginId);
+    return true;
+  }
+
+  /** Whether a plugin version is loaded. */
+  has(pluginId: string): boolean {
+    return this.#plugins.has(pluginId);
+  }
+
+  /**
+   * Runs the plugin's `handle` (or `infer`) for one event. Never rejects: failures come back as
+   * `{ ok: false, error }` with a `UeeError` code (`TIMEOUT`, `PLUGIN_TRAP`, `PLUGIN_ERROR`,
+   * `BUDGET_EXCEEDED`, `PLUGIN_OUTPUT_INVALID`, `TENANT_FORBIDDEN`, `NOT_FOUND`, `CLOSED`) and no effects.
+   */
+  async invoke(pluginId: string, input: InvocationInput): Promise<InvocationResult> {
+    const zero: Usage = { durationMs: 0, hostCalls: 0, modelCalls: 0, emits: 0, outputBytes: 0 };
+    if (this.#state !== 'running') return { ok: false, error: new UeeError('CLOSED', 'the execution host is closed'), usage: zero, logs: [] };
+    const loaded = this.#plugins.get(pluginId);
+    if (loaded === undefined) {
+      return { ok: false, error: new UeeError('NOT_FOUND', `plugin ${pluginId} is not loaded`, { details: { pluginId } }), usage: zero, logs: [] };
+    }
+    const { spec, policy } = loaded;
+    const event = input.event;
+    if (policy.tenantScope !== 'global' && event.tenantId !== (spec.tenantId ?? null)) {
+      const error = new UeeError('TENANT_FORBIDDEN', `plugin ${spec.name} serves tenant ${String(spec.tenantId)} only`, {
+        details: { pluginId, eventTenantId: event.tenantId },
+      });
+      return { ok: false, error, usage: zero, logs: [] };
+    }
+    const ctx: TenantContext = { tenantId: event.tenantId, actor: `plugin:${spec.name}@${spec.version}` };
+    const now = input.context?.now ?? event.occurredAt;
+    const randomSeed = input.context?.randomSeed ?? createHash('sha256').update(`${event.eventId}:${pluginId}`).digest('hex').slice(0, 32);
+    const call = new CallHost(policy, ctx, { eventId: event.eventId, now }, {
+      services: this.#services,
+      pluginLimits: this.#pluginLimits,
+      tenantLimits: this.#tenantLimits,
+    });
+    const context = { now, randomSeed, tenantId: event.tenantId, plugin: { id: spec.id, name: spec.name, version: spec.version } };
+    const entity = input.entity !== undefined && input.entity !== null && this.#canSee(call, input.entity) ? input.entity : undefined;
+    const payload =
+      spec.kind === 'model'
+        ? { model: input.model?.model ?? '', input: input.model?.input ?? null, context }
+        : { event, ...(entity === undefined ? {} : { entity }), settings: input.settings ?? {}, context };
+    const outcome = await this.#pool.run({
+      pluginId,
+      input: JSON.stringify(payload),
+      instanceKey: event.tenantId ?? '',
+      timeoutMs: policy.budget.timeoutMs,
+      hostCall: (fnId, request) => call.hostCall(fnId, request),
+    });
+    return this.#result(loaded, call, outcome);
+  }
+
+  #canSee(call: CallHost, entity: EntityVersion): boolean {
+    return call.visible(entity);
+  }
+
+  #result(loaded: Loaded, call: CallHost, outcome: JobOutcome): InvocationResult {
+    const budget = loaded.policy.budget;
+    const done = outcome.kind === 'done' ? outcome.done : null;
+    const usage: Usage = {
+      durationMs: outcome.durationMs,
+      hostCalls: done?.hostCalls ?? 0,
+      modelCalls: call.modelCalls,
+      emits: call.emits,
+      outputBytes: (done?.outputBytes ?? 0) + call.effectBytes,
+    };
+    const logs = done?.logs ?? [];
+    const fail = (error: UeeError): InvocationResult => {
+      this.#logger.debug('plugin call failed', { pluginId: loaded.spec.id, code: error.code, message: error.message });
+      return { ok: false, error, usage, logs };
+    };
+    if (outcome.kind === 'timeout') {
+      return fail(new UeeError('TIMEOUT', `the call overran its ${budget.timeoutMs} ms budget`, {
+        details: { limit: 'timeoutMs', budget: budget.timeoutMs },
+        hint: 'raise maximumResourceBudget.timeoutMs or make the plugin faster',
+        retryable: true,
+      }));
+    }
+    if (outcome.kind === 'crashed') {
+      if (this.#state !== 'running') return fail(new UeeError('CLOSED', 'the execution host closed during the call'));
+      return fail(new UeeError('PLUGIN_TRAP', `the worker running the call died: ${outcome.message}`, { details: { reason: outcome.message }, retryable: true }));
+    }
+    const d = outcome.done;
+    switch (d.status) {
+      case 'aborted': {
+        if (call.failure !== null) return fail(call.failure);
+        const a = d.abort;
+        if (a === undefined) return fail(new UeeError('TIMEOUT', 'the call was ended by the host'));
+        return fail(new UeeError(isErrorCode(a.code) ? a.code : 'INTERNAL', a.message, { ...(a.details ? { details: a.details } : {}) }));
+      }
+      case 'trap':
+        return fail(new UeeError('PLUGIN_TRAP', `the plugin trapped: ${d.text ?? 'unknown trap'}`, { details: { trap: d.text ?? '' } }));
+      case 'error': {
+        const text = d.text ?? '';
+        let pluginCode: string | undefined;
+        let message = text;
+        try {
+          const parsed = JSON.parse(text) as { code?: unknown; message?: unknown };
+          if (typeof parsed.code === 'string') pluginCode = parsed.code;
+          if (typeof parsed.message === 'string') message = parsed.message;
+        } catch {
+          // A plain-text error message.
+        }
+        return fail(new UeeError('PLUGIN_ERROR', message === '' ? `the plugin returned ${d.rc ?? 'an error'}` : message, {
+          details: { rc: d.rc ?? 0, ...(pluginCode === undefined ? {} : { pluginCode }) },
+        }));
+      }
+      case 'ok':
+        break;
+    }
+    if (usage.outputBytes > budget.outputBytes) {
+      return fail(new UeeError('BUDGET_EXCEEDED', `output and effects are ${usage.outputBytes} bytes, over ${budget.outputBytes}`, {
+        details: { limit: 'outputBytes', budget: budget.outputBytes, actual: usage.outputBytes },
+      }));
+    }
+    let output: unknown = null;
+    if (d.text !== undefined && d.text !== '') {
+      try {
+        output = JSON.parse(d.text);
+      } catch {
+        return fail(new UeeError('PLUGIN_OUTPUT_INVALID', 'the plugin output is not JSON', { details: { bytes: d.outputBytes } }));
+      }
+    }
+    return { ok: true, output, effects: call.effects, usage, logs };
+  }
+
+  #assertRunning(): void {
+    if (this.#state !== 'running') throw new UeeError('CLOSED', 'the execution host is closed');
+  }
+
+  /** Lets running and queued calls finish (up to `closeGraceMs`), then stops every worker. Idempotent. */
+  close(): Promise<void> {
+    this.#closed ??= (async () => {
+      this.#state = 'closing';
+      try {
+        await this.#pool.close(this.#closeGraceMs);
+      } finally {
+        this.#plugins.clear();
+        this.#state = 'closed';
+      }
+    })();
+    return this.#closed;
+  }
+}

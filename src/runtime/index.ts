@@ -1,0 +1,26 @@
+export { ExecutionHost } from './host.js';
+export type { ExecutionHostOptions, HostState, LoadedPluginInfo } from './host.js';
+export { DEFAULT_BUDGET } from './types.js';
+export type {
+  InvocationContext,
+  InvocationInput,
+  InvocationResult,
+  LoadedPluginSpec,
+  PluginKind,
+  PluginLogLine,
+  ResourceBudget,
+  TenantScope,
+  Usage,
+} from './types.js';
+export { commitEffects, effectsIdempotencyKey, emptyEffects, isEmptyEffects, timerWrites, TIMER_ENTITY_TYPE } from './effects.js';
+export type { CommitMeta, EffectSet, EmittedEvent, TimerOp, TimerRecord } from './effects.js';
+export { createLocalModelGateway, createStoreHostServices } from './services.js';
+export type { HostServices, ModelCallRequest, ModelGateway, ReadModelQuery } from './services.js';
+export { DEFAULT_RATE_LIMITS } from './rate-limit.js';
+export type { RateLimit, RateLimitOptions } from './rate-limit.js';
+export { HOST_FUNCTIONS, KERNEL_FUNCTIONS, grantedFunctions } from './abi.js';
+export type { HostFunctionName } from './abi.js';
+export { prepareModule } from './module-loader.js';
+export type { ModuleRequirements, PreparedModule } from './module-loader.js';
+export { parseWasm, capMemory } from './wasm-binary.js';
+export type { WasmInfo, MemoryLimits } from './wasm-binary.js';

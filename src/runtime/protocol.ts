@@ -1,0 +1,130 @@
+import type { MessagePort } from 'node:worker_threads';
+import type { PluginLogLine } from './types.js';
+
+/**
+ * The wire between the main thread and a runtime worker: structured-clone messages for control
+ * (load, invoke, done) and, for host calls, the "Atomics bridge": the worker writes the request
+ * into a SharedArrayBuffer, rings the main thread with a tiny message and blocks in `Atomics.wait`
+ * until the main thread has written the answer and notified it.
+ */
+
+/** Bridge header slots (Int32 indexes). */
+export const BRIDGE = {
+  /** One of the `STATE_*` values. */
+  STATE: 0,
+  /** Byte length of the payload in the data region. */
+  LENGTH: 1,
+  /** Index of the host function in `HOST_FUNCTIONS`. */
+  FN: 2,
+  /** Sequence number of the request, echoed by the answer. */
+  SEQ: 3,
+  /** Answer flags (`FLAG_FATAL`). */
+  FLAGS: 4,
+  /** Where the payload bytes start. */
+  DATA_OFFSET: 64,
+  STATE_IDLE: 0,
+  STATE_REQUEST: 1,
+  STATE_ANSWER_SAB: 2,
+  /** The answer did not fit: it waits on the overflow port (`receiveMessageOnPort`). */
+  STATE_ANSWER_PORT: 3,
+  /** The answer ends the call (budget breach or timeout): the worker aborts the plugin. */
+  FLAG_FATAL: 1,
+} as const;
+
+/** Largest host-call request, in bytes; larger requests are answered `PAYLOAD_TOO_LARGE`. */
+export const MAX_REQUEST_BYTES = 1024 * 1024;
+
+/** Per-plugin limits the worker enforces without asking the main thread. */
+export interface WorkerLimits {
+  hostCalls: number;
+  outputBytes: number;
+  /** Bytes of Extism memory blocks the plugin may allocate per event. */
+  blockBytes: number;
+  /** Log lines kept per event; later lines are dropped and counted. */
+  logLines: number;
+}
+
+/** Main → worker: make a compiled module available under a plugin id. */
+export interface LoadMessage {
+  t: 'load';
+  pluginId: string;
+  module: WebAssembly.Module;
+  /** The export to call: `handle` or `infer`. */
+  entry: string;
+  /** Host functions linked into the instance (exactly the granted ones). */
+  granted: string[];
+  limits: WorkerLimits;
+  /** Events one instance may serve before it is replaced (1 = a fresh instance per event). */
+  eventsPerInstance: number;
+}
+
+/** Main → worker: forget a plugin. */
+export interface UnloadMessage {
+  t: 'unload';
+  pluginId: string;
+}
+
+/** Main → worker: run one call. */
+export interface InvokeMessage {
+  t: 'invoke';
+  id: number;
+  pluginId: string;
+  /** The JSON input. */
+  input: string;
+  /** Instances are only reused between calls with the same key (the tenant), never across. */
+  instanceKey: string;
+}
+
+/** Main → worker. */
+export type ToWorker = LoadMessage | UnloadMessage | InvokeMessage;
+
+/** How a call ended inside the worker. */
+export type DoneStatus = 'ok' | 'error' | 'trap' | 'aborted';
+
+/** Worker → main: a call finished. */
+export interface DoneMessage {
+  t: 'done';
+  id: number;
+  status: DoneStatus;
+  /** The export's return value (`ok`/`error`). */
+  rc?: number;
+  /** Output text (`ok`), the plugin's error text (`error`), or the trap message (`trap`). */
+  text?: string;
+  outputBytes: number;
+  /** For `aborted`: the error the worker raised itself (budget), when the main thread did not. */
+  abort?: { code: string; message: string; details?: Record<string, unknown> };
+  hostCalls: number;
+  logs: PluginLogLine[];
+  droppedLogs: number;
+  /** Microseconds spent creating the instance for this call (0 when one was reused or prepared). */
+  instantiateUs: number;
+}
+
+/** Worker → main: a host call waits in the bridge. */
+export interface HostCallMessage {
+  t: 'host';
+}
+
+/** Worker → main: the worker is ready for work. */
+export interface ReadyMessage {
+  t: 'ready';
+}
+
+/** Worker → main. */
+export type FromWorker = DoneMessage | HostCallMessage | ReadyMessage;
+
+/** Data every worker starts with. */
+export interface WorkerInit {
+  sab: SharedArrayBuffer;
+  overflow: MessagePort;
+}
+
+/** A host-function answer as JSON text. */
+export function okAnswer(value: unknown): string {
+  return `{"ok":true,"value":${JSON.stringify(value ?? null)}}`;
+}
+
+/** A host-function error answer as JSON text. */
+export function errorAnswer(code: string, message: string): string {
+  return JSON.stringify({ ok: false, error: { code, message } });
+}

@@ -1,0 +1,386 @@
+/**
+ * Runtime worker entry: runs plugins with @extism/extism in main-thread mode (inside this worker
+ * thread), from modules compiled once by the main thread. Every call is synchronous here: host
+ * calls that need the main thread block on the Atomics bridge. The main thread's watchdog kills
+ * this thread when a call overruns, so nothing here needs to defend against a runaway loop.
+ */
+import { parentPort, receiveMessageOnPort, workerData } from 'node:worker_threads';
+import createPlugin from '@extism/extism';
+import type { CallContext, Plugin } from '@extism/extism';
+import { HOST_FUNCTIONS, KERNEL_NAMESPACE, USER_NAMESPACE } from './abi.js';
+import { BRIDGE, MAX_REQUEST_BYTES, errorAnswer, okAnswer } from './protocol.js';
+import type { DoneMessage, FromWorker, InvokeMessage, LoadMessage, ToWorker, WorkerInit } from './protocol.js';
+import type { PluginLogLine } from './types.js';
+
+if (parentPort === null) throw new Error('the runtime worker must run in a worker thread');
+const port = parentPort;
+const init = workerData as WorkerInit;
+const i32 = new Int32Array(init.sab);
+const u8 = new Uint8Array(init.sab);
+const dataCapacity = init.sab.byteLength - BRIDGE.DATA_OFFSET;
+const encoder = new TextEncoder();
+const decoder = new TextDecoder();
+const HOST_MSG: FromWorker = { t: 'host' };
+/** Extism addresses carry the block index in the top 16 bits. */
+const OFFSET_MASK = (1n << 48n) - 1n;
+/** Extism's block index space overflows past 2^15 blocks (the "16k calls" bug); stay well under. */
+const MAX_BLOCKS = 30_000;
+/** Idle instances kept per plugin in this worker. */
+const MAX_IDLE_INSTANCES = 4;
+
+/** Thrown through the plugin to end the call at once; sticky for the rest of the call. */
+class CallAborted extends Error {}
+
+interface Instance {
+  plugin: Plugin;
+  exports: Record<string, unknown>;
+  key: string | null;
+  uses: number;
+  initialized: boolean;
+}
+
+interface Entry {
+  load: LoadMessage;
+  idle: Instance[];
+  preparing: Promise<Instance> | null;
+}
+
+interface CallState {
+  entry: Entry;
+  ctx: CallContext | null;
+  input: Uint8Array;
+  inputView: DataView;
+  inputAddr: bigint | null;
+  outputAddr: bigint | null;
+  outputLen: number;
+  errorAddr: bigint | null;
+  hostCalls: number;
+  blocks: number;
+  blockBytes: number;
+  abort: { code: string; message: string; details?: Record<string, unknown> } | null;
+  /** The main thread raised the abort (budget or timeout) and already knows why. */
+  abortedByHost: boolean;
+  logs: PluginLogLine[];
+  droppedLogs: number;
+}
+
+const plugins = new Map<string, Entry>();
+let active: CallState | null = null;
+let seq = 0;
+
+function current(): CallState {
+  if (active === null) throw new CallAborted('kernel call outside of a plugin call');
+  return active;
+}
+
+function abort(st: CallState, code: string, message: string, details?: Record<string, unknown>): never {
+  st.abort ??= { code, message, ...(details === undefined ? {} : { details }) };
+  throw new CallAborted(message);
+}
+
+function pushLog(st: CallState, level: PluginLogLine['level'], message: string, fields?: Record<string, unknown>): void {
+  if (st.logs.length >= st.entry.load.limits.logLines) {
+    st.droppedLogs++;
+    return;
+  }
+  st.logs.push({ level, message: message.slice(0, 4096), ...(fields === undefined ? {} : { fields }) });
+}
+
+function noteBlock(st: CallState, bytes: number): void {
+  st.blocks++;
+  st.blockBytes += bytes;
+  if (st.blocks > MAX_BLOCKS) abort(st, 'BUDGET_EXCEEDED', `more than ${MAX_BLOCKS} memory blocks in one call`, { limit: 'memoryBlocks' });
+  if (st.blockBytes > st.entry.load.limits.blockBytes) {
+    abort(st, 'BUDGET_EXCEEDED', `allocated more than ${st.entry.load.limits.blockBytes} bytes of host memory`, {
+      limit: 'memoryPages',
+      allowedBytes: st.entry.load.limits.blockBytes,
+    });
+  }
+}
+
+function blockText(ctx: CallContext, addr: bigint, length?: number): string {
+  const block = ctx.read(addr);
+  if (block === null) return '';
+  const bytes = block.bytes();
+  return decoder.decode(length === undefined ? bytes : bytes.subarray(0, length));
+}
+
+/** Kernel functions we implement ourselves: the limits are checked where the plugin crosses over. */
+const kernel = {
+  alloc(ctx: CallContext, size: bigint): bigint {
+    const st = current();
+    if (st.abort) throw new CallAborted(st.abort.message);
+    if (size < 0n || size > BigInt(st.entry.load.limits.blockBytes)) {
+      abort(st, 'BUDGET_EXCEEDED', `allocation of ${size} bytes exceeds the memory budget`, { limit: 'memoryPages' });
+    }
+    noteBlock(st, Number(size));
+    return ctx.alloc(size);
+  },
+  input_offset(ctx: CallContext): bigint {
+    const st = current();
+    if (st.inputAddr === null) {
+      noteBlock(st, st.input.length);
+      st.inputAddr = st.input.length === 0 ? ctx.alloc(0n) : ctx.store(st.input);
+    }
+    return st.inputAddr;
+  },
+  input_length: (): bigint => BigInt(current().input.length),
+  input_load_u8: (_ctx: CallContext, addr: bigint): number => current().inputView.getUint8(Number(addr & OFFSET_MASK)),
+  input_load_u64: (_ctx: CallContext, addr: bigint): bigint => current().inputView.getBigUint64(Number(addr & OFFSET_MASK), true),
+  output_set(ctx: CallContext, addr: bigint, length: bigint): void {
+    const st = current();
+    st.ctx = ctx;
+    if (length > ctx.length(addr)) throw new RangeError('output_set: length longer than the block');
+    if (length > BigInt(st.entry.load.limits.outputBytes)) {
+      abort(st, 'BUDGET_EXCEEDED', `output of ${length} bytes exceeds the budget of ${st.entry.load.limits.outputBytes}`, {
+        limit: 'outputBytes',
+      });
+    }
+    st.outputAddr = addr;
+    st.outputLen = Number(length);
+  },
+  error_set(ctx: CallContext, addr: bigint): void {
+    const st = current();
+    st.ctx = ctx;
+    st.errorAddr = addr;
+  },
+  http_request: (): bigint => 0n,
+  http_status_code: (): number => 0,
+  log_debug: (ctx: CallContext, addr: bigint): void => pushLog(current(), 'debug', blockText(ctx, addr)),
+  log_info: (ctx: CallContext, addr: bigint): void => pushLog(current(), 'info', blockText(ctx, addr)),
+  log_warn: (ctx: CallContext, addr: bigint): void => pushLog(current(), 'warn', blockText(ctx, addr)),
+  log_error: (ctx: CallContext, addr: bigint): void => pushLog(current(), 'error', blockText(ctx, addr)),
+};
+
+/** Sends a request over the bridge and blocks until the main thread answers. */
+function bridgeCall(fnId: number, request: Uint8Array): { answer: Uint8Array; fatal: boolean } {
+  u8.set(request, BRIDGE.DATA_OFFSET);
+  i32[BRIDGE.LENGTH] = request.length;
+  i32[BRIDGE.FN] = fnId;
+  i32[BRIDGE.SEQ] = ++seq;
+  i32[BRIDGE.FLAGS] = 0;
+  Atomics.store(i32, BRIDGE.STATE, BRIDGE.STATE_REQUEST);
+  port.postMessage(HOST_MSG);
+  let state: number;
+  while ((state = Atomics.load(i32, BRIDGE.STATE)) === BRIDGE.STATE_REQUEST) Atomics.wait(i32, BRIDGE.STATE, BRIDGE.STATE_REQUEST);
+  const fatal = (i32[BRIDGE.FLAGS]! & BRIDGE.FLAG_FATAL) !== 0;
+  let answer: Uint8Array;
+  if (state === BRIDGE.STATE_ANSWER_SAB) {
+    answer = u8.subarray(BRIDGE.DATA_OFFSET, BRIDGE.DATA_OFFSET + i32[BRIDGE.LENGTH]!);
+  } else {
+    const received: unknown = receiveMessageOnPort(init.overflow);
+    answer = encoder.encode(overflowBody(received) ?? errorAnswer('INTERNAL', 'host answer lost'));
+  }
+  return { answer, fatal };
+}
+
+function overflowBody(received: unknown): string | undefined {
+  const message = (received as { message?: { body?: unknown } } | undefined)?.message;
+  return typeof message?.body === 'string' ? message.body : undefined;
+}
+
+function answerWith(ctx: CallContext, st: CallState, answer: Uint8Array | string): bigint {
+  const bytes = typeof answer === 'string' ? encoder.encode(answer) : answer;
+  noteBlock(st, bytes.length);
+  return ctx.store(bytes);
+}
+
+function hostFunction(name: string, fnId: number) {
+  return (ctx: CallContext, addr: bigint): bigint => {
+    const st = current();
+    if (st.abort) throw new CallAborted(st.abort.message);
+    if (++st.hostCalls > st.entry.load.limits.hostCalls) {
+      abort(st, 'BUDGET_EXCEEDED', `more than ${st.entry.load.limits.hostCalls} host calls in one call`, { limit: 'hostCalls' });
+    }
+    try {
+      const block = ctx.read(addr);
+      if (block === null) return answerWith(ctx, st, errorAnswer('VALIDATION_FAILED', `${name}: the request block does not exist`));
+      const request = block.bytes();
+      if (request.length > MAX_REQUEST_BYTES || request.length > dataCapacity) {
+        return answerWith(ctx, st, errorAnswer('PAYLOAD_TOO_LARGE', `${name}: request of ${request.length} bytes exceeds ${MAX_REQUEST_BYTES}`));
+      }
+      if (name === 'log') return answerWith(ctx, st, logCall(st, request));
+      const { answer, fatal } = bridgeCall(fnId, request);
+      if (fatal) {
+        st.abortedByHost = true;
+        st.abort ??= { code: 'ABORTED', message: `${name}: the host ended the call` };
+        throw new CallAborted(st.abort.message);
+      }
+      return answerWith(ctx, st, answer);
+    } catch (err) {
+      if (err instanceof CallAborted) throw err;
+      // A failing host function answers; it never takes the worker (or the call) down.
+      return answerWith(ctx, st, errorAnswer('INTERNAL', `${name}: ${err instanceof Error ? err.message : String(err)}`));
+    }
+  };
+}
+
+function logCall(st: CallState, request: Uint8Array): string {
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(decoder.decode(request));
+  } catch {
+    return errorAnswer('VALIDATION_FAILED', 'log: the request is not JSON');
+  }
+  const req = parsed as { level?: unknown; message?: unknown; fields?: unknown };
+  const level = req.level === 'debug' || req.level === 'warn' || req.level === 'error' ? req.level : 'info';
+  if (typeof req.message !== 'string') return errorAnswer('VALIDATION_FAILED', 'log: message must be a string');
+  const fields = typeof req.fields === 'object' && req.fields !== null && !Array.isArray(req.fields) ? (req.fields as Record<string, unknown>) : undefined;
+  pushLog(st, level, req.message, fields);
+  return okAnswer({});
+}
+
+const silentConsole = { log() {}, info() {}, debug() {}, warn() {}, error() {}, trace() {} } as unknown as Console;
+
+async function instantiate(load: LoadMessage): Promise<Instance> {
+  const user: Record<string, (ctx: CallContext, addr: bigint) => bigint> = {};
+  for (const name of load.granted) user[name] = hostFunction(name, HOST_FUNCTIONS.indexOf(name as (typeof HOST_FUNCTIONS)[number]));
+  const plugin = await createPlugin(load.module, {
+    useWasi: false,
+    logger: silentConsole,
+    functions: { [KERNEL_NAMESPACE]: kernel, [USER_NAMESPACE]: user },
+  });
+  const instance = (await plugin.getInstance()) as unknown as { exports: Record<string, unknown> };
+  return { plugin, exports: instance.exports, key: null, uses: 0, initialized: false };
+}
+
+function prepareSpare(entry: Entry): Promise<Instance> {
+  const p = instantiate(entry.load);
+  entry.preparing = p;
+  void p.then(
+    (inst) => {
+      if (entry.preparing === p) entry.preparing = null;
+      if (plugins.get(entry.load.pluginId) === entry) entry.idle.push(inst);
+    },
+    () => {
+      if (entry.preparing === p) entry.preparing = null;
+    },
+  );
+  return p;
+}
+
+async function acquire(entry: Entry, key: string): Promise<{ inst: Instance; us: number }> {
+  const i = entry.idle.findIndex((x) => x.key === null || x.key === key);
+  if (i >= 0) return { inst: entry.idle.splice(i, 1)[0]!, us: 0 };
+  if (entry.preparing !== null) {
+    await entry.preparing.catch(() => undefined);
+    return acquire(entry, key);
+  }
+  const t0 = performance.now();
+  const inst = await instantiate(entry.load);
+  return { inst, us: Math.round((performance.now() - t0) * 1000) };
+}
+
+function release(entry: Entry, inst: Instance, reusable: boolean): void {
+  if (plugins.get(entry.load.pluginId) !== entry) return;
+  if (reusable && inst.uses < entry.load.eventsPerInstance) {
+    // reset() truncates Extism's block list, so its index space never overflows between calls.
+    void inst.plugin.reset();
+    entry.idle.push(inst);
+    // One warm instance per recent tenant, a few at most: many tenants must not pin many memories.
+    if (entry.idle.length > MAX_IDLE_INSTANCES) entry.idle.shift();
+  } else if (entry.idle.length === 0 && entry.preparing === null) {
+    // Prepare the next fresh instance while idle, off the next call's critical path.
+    setImmediate(() => {
+      if (plugins.get(entry.load.pluginId) === entry && entry.idle.length === 0 && entry.preparing === null) void prepareSpare(entry);
+    });
+  }
+}
+
+async function invoke(msg: InvokeMessage): Promise<DoneMessage> {
+  const entry = plugins.get(msg.pluginId);
+  const base = { t: 'done' as const, id: msg.id, outputBytes: 0, hostCalls: 0, logs: [], droppedLogs: 0, instantiateUs: 0 };
+  if (entry === undefined) return { ...base, status: 'aborted', abort: { code: 'NOT_FOUND', message: `plugin ${msg.pluginId} is not loaded in this worker` } };
+  const input = encoder.encode(msg.input);
+  const st: CallState = {
+    entry,
+    ctx: null,
+    input,
+    inputView: new DataView(input.buffer, input.byteOffset, input.byteLength),
+    inputAddr: null,
+    outputAddr: null,
+    outputLen: 0,
+    errorAddr: null,
+    hostCalls: 0,
+    blocks: 0,
+    blockBytes: 0,
+    abort: null,
+    abortedByHost: false,
+    logs: [],
+    droppedLogs: 0,
+  };
+  let acquired: { inst: Instance; us: number };
+  try {
+    acquired = await acquire(entry, msg.instanceKey);
+  } catch (err) {
+    return { ...base, status: 'trap', text: `instantiation failed: ${err instanceof Error ? err.message : String(err)}` };
+  }
+  const { inst } = acquired;
+  inst.key = msg.instanceKey;
+  inst.uses++;
+  let rc = 0;
+  let thrown: unknown = null;
+  active = st;
+  try {
+    const init = inst.exports._initialize;
+    if (!inst.initialized && typeof init === 'function') (init as () => void)();
+    inst.initialized = true;
+    const fn = inst.exports[entry.load.entry] as () => unknown;
+    rc = Number(fn());
+  } catch (err) {
+    thrown = err;
+  } finally {
+    active = null;
+  }
+  const done: DoneMessage = { ...base, status: 'ok', hostCalls: st.hostCalls, logs: st.logs, droppedLogs: st.droppedLogs, instantiateUs: acquired.us };
+  if (st.abort !== null) {
+    done.status = 'aborted';
+    if (!st.abortedByHost) done.abort = st.abort;
+  } else if (thrown !== null) {
+    done.status = 'trap';
+    done.text = thrown instanceof Error ? thrown.message : typeof thrown === 'string' ? thrown : 'non-Error exception';
+  } else if (rc !== 0 || st.errorAddr !== null) {
+    done.status = 'error';
+    done.rc = rc;
+    done.text = st.ctx !== null && st.errorAddr !== null ? blockText(st.ctx, st.errorAddr).slice(0, 64 * 1024) : '';
+  } else if (st.ctx !== null && st.outputAddr !== null) {
+    done.text = blockText(st.ctx, st.outputAddr, st.outputLen);
+    done.outputBytes = st.outputLen;
+  }
+  release(entry, inst, done.status === 'ok');
+  return done;
+}
+
+function onLoad(msg: LoadMessage): void {
+  plugins.set(msg.pluginId, { load: msg, idle: [], preparing: null });
+}
+
+port.on('message', (msg: ToWorker) => {
+  switch (msg.t) {
+    case 'load':
+      onLoad(msg);
+      break;
+    case 'unload':
+      plugins.delete(msg.pluginId);
+      break;
+    case 'invoke':
+      void invoke(msg).then(
+        (done) => port.postMessage(done),
+        (err: unknown) =>
+          port.postMessage({
+            t: 'done',
+            id: msg.id,
+            status: 'aborted',
+            abort: { code: 'INTERNAL', message: err instanceof Error ? err.message : String(err) },
+            outputBytes: 0,
+            hostCalls: 0,
+            logs: [],
+            droppedLogs: 0,
+            instantiateUs: 0,
+          } satisfies DoneMessage),
+      );
+      break;
+  }
+});
+
+port.postMessage({ t: 'ready' } satisfies FromWorker);

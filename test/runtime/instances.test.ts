@@ -1,0 +1,63 @@
+import { describe, expect, it } from 'vitest';
+import { capMemory, parseWasm } from '../../src/runtime/index.js';
+import { makeEvent, openRuntime } from './setup.js';
+import { buildWat } from './wat.js';
+
+async function counts(eventsPerInstance: number, tenants: string[]): Promise<number[]> {
+  const rt = await openRuntime({ workers: 1, eventsPerInstance });
+  try {
+    await rt.host.load({ id: 'counter', name: 'Counter', version: '1', kind: 'event', capabilities: [], wasm: await buildWat('counter') });
+    const out: number[] = [];
+    for (const tenant of tenants) {
+      const r = await rt.host.invoke('counter', { event: makeEvent(tenant) });
+      if (!r.ok) throw new Error(r.error.message);
+      out.push((r.output as { n: number }).n);
+    }
+    return out;
+  } finally {
+    await rt.close();
+  }
+}
+
+describe('instance policy', () => {
+  it('RT-INST-1 reuses an instance only within one tenant, never across tenants', async () => {
+    expect(await counts(1000, ['acme', 'acme', 'globex', 'acme', 'globex'])).toEqual([1, 2, 1, 3, 2]);
+  });
+
+  it('RT-INST-2 eventsPerInstance: 1 gives every event a fresh instance', async () => {
+    expect(await counts(1, ['acme', 'acme', 'acme'])).toEqual([1, 1, 1]);
+  });
+
+  it('RT-INST-3 the Extism call-count bug never bites: 20,000 calls on reused instances all succeed', async () => {
+    const rt = await openRuntime({ workers: 2 });
+    try {
+      await rt.host.load({ id: 'echo', name: 'Echo', version: '1', kind: 'event', capabilities: [], wasm: await buildWat('echo') });
+      let ok = 0;
+      const event = makeEvent('acme');
+      await Promise.all(
+        Array.from({ length: 16 }, async () => {
+          for (let i = 0; i < 1250; i++) if ((await rt.host.invoke('echo', { event })).ok) ok++;
+        }),
+      );
+      expect(ok).toBe(20_000);
+    } finally {
+      await rt.close();
+    }
+  });
+});
+
+describe('wasm binary rewriter', () => {
+  it('RT-WASM-1 lowers a missing or larger memory maximum to the budget and keeps the module valid', async () => {
+    const wasm = await buildWat('memory-bomb');
+    expect(parseWasm(wasm).memories).toEqual([{ min: 1, max: null }]);
+    const capped = capMemory(wasm, 32);
+    expect(parseWasm(capped).memories).toEqual([{ min: 1, max: 32 }]);
+    expect(parseWasm(capMemory(capped, 8)).memories).toEqual([{ min: 1, max: 8 }]);
+    expect(parseWasm(capped).exports.map((e) => e.name)).toEqual(parseWasm(wasm).exports.map((e) => e.name));
+  });
+
+  it('RT-WASM-2 rejects what is not a core module with INVALID_MODULE', () => {
+    expect(() => parseWasm(new Uint8Array([1, 2, 3]))).toThrow(expect.objectContaining({ code: 'INVALID_MODULE' }) as Error);
+    expect(() => parseWasm(new Uint8Array([0, 0x61, 0x73, 0x6d, 0x0d, 0, 1, 0]))).toThrow(expect.objectContaining({ code: 'INVALID_MODULE' }) as Error);
+  });
+});

@@ -1,0 +1,62 @@
+import { join } from 'node:path';
+import type { EventEnvelope } from '../../src/core/index.js';
+import { newId } from '../../src/core/index.js';
+import { ExecutionHost, createLocalModelGateway, createStoreHostServices, type ExecutionHostOptions } from '../../src/runtime/index.js';
+import type { ModelGateway } from '../../src/runtime/index.js';
+import { openSqliteStore } from '../../src/store/index.js';
+import type { EntityStore } from '../../src/store/port.js';
+import { tempDir } from '../helpers.js';
+
+/** A real SQLite store with tenants `acme` and `globex`, and an execution host over it. */
+export interface RuntimeFixture {
+  store: EntityStore;
+  host: ExecutionHost;
+  close(): Promise<void>;
+}
+
+/** A gateway whose `slow` model answers after `slowMs` (to overrun deadlines inside a host call). */
+export function testGateway(slowMs = 2000): ModelGateway {
+  const local = createLocalModelGateway();
+  return {
+    call: (ctx, req) => (req.model === 'slow' ? new Promise((resolve) => setTimeout(() => resolve({ slow: true }), slowMs)) : local.call(ctx, req)),
+  };
+}
+
+/** Opens the fixture; close it in `afterAll`. */
+export async function openRuntime(options: Partial<ExecutionHostOptions> = {}): Promise<RuntimeFixture> {
+  const dir = tempDir('uee-runtime');
+  const store = await openSqliteStore({ path: join(dir.path, 'store.db') });
+  await store.tenants.create('acme');
+  await store.tenants.create('globex');
+  const host = await ExecutionHost.create({
+    workers: 2,
+    services: createStoreHostServices({ store, models: testGateway() }),
+    ...options,
+  });
+  return {
+    store,
+    host,
+    async close() {
+      await host.close();
+      await store.close();
+      dir[Symbol.dispose]();
+    },
+  };
+}
+
+/** A `TaskCreated`-style event for `tenantId`. */
+export function makeEvent(tenantId: string | null, overrides: Partial<EventEnvelope> = {}): EventEnvelope {
+  const eventId = newId();
+  return {
+    eventId,
+    type: 'TaskCreated',
+    tenantId,
+    payload: {},
+    occurredAt: '2026-11-26T12:00:00.000Z',
+    correlationId: eventId,
+    causationId: null,
+    hop: 0,
+    source: { kind: 'api', id: 'user:test' },
+    ...overrides,
+  };
+}
