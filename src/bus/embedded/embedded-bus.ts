@@ -1,0 +1,326 @@
+import type { Database } from 'better-sqlite3';
+import { UeeError, toUeeError, type EventEnvelope, type Logger } from '../../core/index.js';
+import type {
+  BusOptions,
+  ClaimOptions,
+  DeadLetter,
+  Delivery,
+  EventBus,
+  GroupInfo,
+  GroupStart,
+  PendingEntry,
+  PublishResult,
+  ReadOptions,
+} from '../port.js';
+import { checkPublishBatch, decodeDeadRecord, decodeEntry, encodeDeadRecord, type CorruptEntry } from '../shared/codec.js';
+import { BusLifecycle, screenEntries, type CorruptSink } from '../shared/lifecycle.js';
+import { checkClaimOptions, checkCount, checkEntryIds, checkName, checkReadOptions, entrySeq } from '../shared/options.js';
+import { notifyPublished, waitForPublish } from './notifier.js';
+import { prepareBusStatements, type BusStatements } from './schema.js';
+
+/** Polling backoff of blocked reads (for publishes from other processes), first and last step. */
+const POLL_MIN_MS = 2;
+const POLL_MAX_MS = 50;
+/** Purge expired de-duplication keys at least this often (and every {@link PURGE_EVERY} appends). */
+const PURGE_INTERVAL_MS = 60_000;
+const PURGE_EVERY = 5_000;
+
+/**
+ * The embedded event bus: a durable log in SQLite with Redis Streams consumer-group semantics.
+ * Every operation is one SQLite transaction (`BEGIN IMMEDIATE`, so several processes sharing the
+ * file serialise instead of failing); blocked reads are woken in-process by publishes and poll
+ * for publishes from other processes.
+ */
+export class EmbeddedBus implements EventBus {
+  readonly kind = 'embedded';
+  readonly #db: Database;
+  readonly #st: BusStatements;
+  readonly #opts: BusOptions;
+  readonly #log: Logger;
+  readonly #key: string;
+  readonly #life = new BusLifecycle('embedded');
+  readonly #abort = new AbortController();
+  readonly #knownConsumers = new Set<string>();
+  readonly #trimEvery: number;
+  #sinceTrim: number;
+  #sinceDeadTrim: number;
+  #sincePurge = 0;
+  #lastPurge = 0;
+
+  constructor(db: Database, key: string, options: BusOptions, logger: Logger) {
+    this.#db = db;
+    this.#st = prepareBusStatements(db);
+    this.#opts = options;
+    this.#log = logger;
+    this.#key = key;
+    // Trim in steps of ~10% of the cap (at most 1,000 entries), so retention costs O(1) amortised.
+    this.#trimEvery = Math.min(1_000, Math.max(1, Math.ceil(options.maxLength / 10)));
+    this.#sinceTrim = this.#trimEvery;
+    this.#sinceDeadTrim = Number.MAX_SAFE_INTEGER;
+  }
+
+  publish(events: EventEnvelope[]): Promise<PublishResult> {
+    return this.#run(() => {
+      const encoded = checkPublishBatch(events);
+      if (encoded.length === 0) return { ids: [] };
+      const ids = this.#db.transaction(() => this.#append(events, encoded)).immediate();
+      if (ids.some((id) => id !== null)) notifyPublished(this.#key);
+      return { ids };
+    });
+  }
+
+  #append(events: EventEnvelope[], encoded: string[]): Array<string | null> {
+    const st = this.#st;
+    const now = Date.now();
+    const ms = Math.max(now, st.lastEntry.get()?.ms ?? 0);
+    const cutoff = now - this.#opts.dedupeWindowMs;
+    const ids = new Array<string | null>(events.length);
+    let appended = 0;
+    let last = 0;
+    for (let i = 0; i < events.length; i++) {
+      if (st.dedupe.run(events[i]!.eventId, now, cutoff).changes === 0) {
+        ids[i] = null;
+        continue;
+      }
+      last = Number(st.insertEntry.run(ms, encoded[i]!).lastInsertRowid);
+      ids[i] = `${ms}-${last}`;
+      appended++;
+    }
+    this.#sinceTrim += appended;
+    if (this.#sinceTrim >= this.#trimEvery && last > 0) {
+      this.#sinceTrim = 0;
+      st.trimEntries.run(last - this.#opts.maxLength);
+    }
+    this.#sincePurge += appended;
+    if (this.#sincePurge >= PURGE_EVERY || now - this.#lastPurge >= PURGE_INTERVAL_MS) {
+      this.#sincePurge = 0;
+      this.#lastPurge = now;
+      st.purgeDedupe.run(cutoff);
+    }
+    return ids;
+  }
+
+  ensureGroup(group: string, start: GroupStart = 'latest'): Promise<void> {
+    return this.#run(() => {
+      checkName(group, 'group');
+      this.#db
+        .transaction(() => {
+          const last = start === 'latest' ? this.#st.lastEntry.get() : undefined;
+          this.#st.createGroup.run(group, last?.ms ?? 0, last?.n ?? 0);
+        })
+        .immediate();
+    });
+  }
+
+  async read(group: string, consumer: string, options?: ReadOptions): Promise<Delivery[]> {
+    this.#life.assertOpen();
+    checkName(group, 'group');
+    checkName(consumer, 'consumer');
+    const { count, blockMs } = checkReadOptions(options);
+    const deadline = Date.now() + blockMs;
+    let delay = POLL_MIN_MS;
+    for (;;) {
+      if (this.#life.closed) return [];
+      const entries = this.#guard(() => this.#readOnce(group, consumer, count));
+      if (entries.length > 0) {
+        const valid = await screenEntries(entries, group, this.#corruptSink(group), this.#log);
+        if (valid.length > 0 || blockMs === 0) return valid;
+        continue;
+      }
+      const left = deadline - Date.now();
+      if (left <= 0) return [];
+      await waitForPublish(this.#key, Math.min(delay, left), this.#abort.signal);
+      delay = Math.min(delay * 2, POLL_MAX_MS);
+    }
+  }
+
+  #readOnce(group: string, consumer: string, count: number): Array<Delivery | CorruptEntry> {
+    const st = this.#st;
+    const before = this.#groupRow(group);
+    const consumerKey = `${group}\u0000${consumer}`;
+    // Cheap unlocked check first, so idle polling never takes the write lock.
+    if (st.hasAfter.get(before.last_n) === undefined && this.#knownConsumers.has(consumerKey)) return [];
+    const rows = this.#db
+      .transaction(() => {
+        const g = this.#groupRow(group);
+        const now = Date.now();
+        const found = st.entriesAfter.all(g.last_n, count);
+        if (found.length > 0) st.deliverAfter.run(group, consumer, now, g.last_n, count);
+        const tail = found[found.length - 1];
+        if (tail) st.advanceGroup.run(tail.ms, tail.n, group);
+        st.touchConsumer.run(group, consumer, now);
+        return found;
+      })
+      .immediate();
+    this.#knownConsumers.add(consumerKey);
+    return rows.map((row) => decodeEntry(`${row.ms}-${row.n}`, row.data, 1));
+  }
+
+  ack(group: string, ids: string[]): Promise<number> {
+    return this.#run(() => {
+      checkName(group, 'group');
+      checkEntryIds(ids);
+      if (ids.length === 0) return 0;
+      return this.#st.deletePendingMany.run(group, JSON.stringify(ids.map(entrySeq))).changes;
+    });
+  }
+
+  pending(group: string, options?: { consumer?: string; count?: number }): Promise<PendingEntry[]> {
+    return this.#run(() => {
+      checkName(group, 'group');
+      const count = checkCount(options?.count, 'pending');
+      this.#groupRow(group);
+      const rows =
+        options?.consumer === undefined
+          ? this.#st.pending.all(group, count)
+          : this.#st.pendingOf.all(group, checkName(options.consumer, 'consumer'), count);
+      const now = Date.now();
+      return rows.map((r) => ({ id: `${r.ms}-${r.n}`, consumer: r.consumer, idleMs: Math.max(0, now - r.delivered_at), deliveryCount: r.deliveries }));
+    });
+  }
+
+  async claimStale(group: string, consumer: string, options: ClaimOptions): Promise<Delivery[]> {
+    this.#life.assertOpen();
+    checkName(group, 'group');
+    checkName(consumer, 'consumer');
+    const { minIdleMs, count } = checkClaimOptions(options);
+    const entries = this.#guard(() =>
+      this.#db
+        .transaction(() => {
+          this.#groupRow(group);
+          const st = this.#st;
+          const now = Date.now();
+          const claimed: Array<Delivery | CorruptEntry> = [];
+          for (const row of st.staleFrom.all(group, 0, now - minIdleMs, count)) {
+            const entry = st.entryData.get(row.n);
+            if (entry === undefined) {
+              // Trimmed away: drop it from the PEL, as XAUTOCLAIM does in Redis 7.
+              st.deletePending.run(group, row.n);
+              continue;
+            }
+            st.claimPending.run(consumer, now, group, row.n);
+            claimed.push(decodeEntry(`${row.ms}-${row.n}`, entry.data, row.deliveries + 1));
+          }
+          st.touchConsumer.run(group, consumer, now);
+          return claimed;
+        })
+        .immediate(),
+    );
+    this.#knownConsumers.add(`${group}\u0000${consumer}`);
+    return screenEntries(entries, group, this.#corruptSink(group), this.#log);
+  }
+
+  deadLetter(group: string, delivery: Delivery, error: { code: string; message: string }, attempts?: DeadLetter['attempts']): Promise<void> {
+    return this.#run(() => {
+      checkName(group, 'group');
+      checkEntryIds([delivery.id]);
+      const data = encodeDeadRecord(group, delivery, error, attempts, new Date());
+      this.#db.transaction(() => this.#deadLetterOne(group, delivery.id, data)).immediate();
+    });
+  }
+
+  /** Acks the entry and, if it was still pending, records the dead letter (so a race records it once). */
+  #deadLetterOne(group: string, id: string, data: string): void {
+    const st = this.#st;
+    if (st.deletePending.run(group, entrySeq(id)).changes === 0) return;
+    const n = Number(st.insertDead.run(Date.now(), group, data).lastInsertRowid);
+    if (++this.#sinceDeadTrim >= Math.min(1_000, Math.max(1, Math.ceil(this.#opts.maxDeadLetters / 10)))) {
+      this.#sinceDeadTrim = 0;
+      st.trimDead.run(n - this.#opts.maxDeadLetters);
+    }
+  }
+
+  #corruptSink(group: string): CorruptSink {
+    return (letters) =>
+      this.#run(() => {
+        const now = new Date();
+        this.#db
+          .transaction(() => {
+            for (const { delivery, error } of letters) this.#deadLetterOne(group, delivery.id, encodeDeadRecord(group, delivery, error, undefined, now));
+          })
+          .immediate();
+      });
+  }
+
+  deadLetters(options?: { group?: string; count?: number }): Promise<DeadLetter[]> {
+    return this.#run(() => {
+      const count = checkCount(options?.count, 'dead letters');
+      const rows = options?.group === undefined ? this.#st.dead.all(count) : this.#st.deadOf.all(checkName(options.group, 'group'), count);
+      const letters: DeadLetter[] = [];
+      for (const row of rows) {
+        const id = `${row.ms}-${row.n}`;
+        const letter = decodeDeadRecord(id, row.data);
+        if (letter) letters.push(letter);
+        else this.#log.warn('skipping unreadable dead letter', { id });
+      }
+      return letters;
+    });
+  }
+
+  groupInfo(group: string): Promise<GroupInfo> {
+    return this.#run(() => {
+      checkName(group, 'group');
+      return this.#db.transaction(() => {
+        const g = this.#groupRow(group);
+        const st = this.#st;
+        const pendingBy = new Map(st.pendingByConsumer.all(group).map((r) => [r.consumer, r.c]));
+        const now = Date.now();
+        const consumers = st.consumers.all(group).map((c) => ({ name: c.consumer, pending: pendingBy.get(c.consumer) ?? 0, idleMs: Math.max(0, now - c.seen_at) }));
+        let pending = 0;
+        for (const c of pendingBy.values()) pending += c;
+        return { group, pending, lag: st.countAfter.get(g.last_n)?.c ?? 0, consumers, lastDeliveredId: `${g.last_ms}-${g.last_n}` };
+      })();
+    });
+  }
+
+  length(): Promise<number> {
+    return this.#run(() => {
+      const last = this.#st.lastEntry.get();
+      const first = this.#st.firstEntry.get();
+      return last && first ? last.n - first.n + 1 : 0;
+    });
+  }
+
+  close(): Promise<void> {
+    return this.#life.close(() => {
+      this.#abort.abort();
+      try {
+        this.#db.close();
+      } catch (err) {
+        this.#log.warn('closing the embedded bus database failed', { error: err });
+      }
+      return Promise.resolve();
+    });
+  }
+
+  #groupRow(group: string): { last_ms: number; last_n: number } {
+    const row = this.#st.group.get(group);
+    if (!row) throw new UeeError('NOT_FOUND', `no consumer group "${group}"`, { details: { group }, hint: 'create it with ensureGroup first' });
+    return row;
+  }
+
+  /** Runs a synchronous operation as a promise: `CLOSED` after close, driver errors typed. */
+  #run<T>(fn: () => T): Promise<T> {
+    try {
+      this.#life.assertOpen();
+      return Promise.resolve(this.#guard(fn));
+    } catch (err) {
+      return Promise.reject(toUeeError(err));
+    }
+  }
+
+  #guard<T>(fn: () => T): T {
+    try {
+      return fn();
+    } catch (err) {
+      if (err instanceof UeeError) throw err;
+      const code = (err as { code?: unknown }).code;
+      const busy = code === 'SQLITE_BUSY' || code === 'SQLITE_LOCKED';
+      throw new UeeError(busy ? 'BACKEND_UNAVAILABLE' : 'INTERNAL', `embedded bus: ${err instanceof Error ? err.message : String(err)}`, {
+        retryable: busy,
+        cause: err,
+        details: { sqliteCode: typeof code === 'string' ? code : null },
+      });
+    }
+  }
+}

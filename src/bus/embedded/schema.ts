@@ -1,0 +1,128 @@
+import type { Database, Statement } from 'better-sqlite3';
+
+/**
+ * Tables of the embedded event log, prefixed `bus_` because they share the SQLite file of the entity
+ * store. `n` is the log position (AUTOINCREMENT: never reused, contiguous because only a prefix is
+ * ever trimmed); an entry's id is `ms-n`, so ids are ordered like Redis stream ids and an id maps to
+ * its row without a lookup. `bus_pending` is the pending entries list (PEL) of every group.
+ */
+const DDL = `
+CREATE TABLE IF NOT EXISTS bus_entries (
+  n INTEGER PRIMARY KEY AUTOINCREMENT,
+  ms INTEGER NOT NULL,
+  data TEXT NOT NULL
+);
+CREATE TABLE IF NOT EXISTS bus_dedupe (
+  event_id TEXT PRIMARY KEY,
+  at INTEGER NOT NULL
+) WITHOUT ROWID;
+CREATE INDEX IF NOT EXISTS bus_dedupe_at ON bus_dedupe (at);
+CREATE TABLE IF NOT EXISTS bus_groups (
+  grp TEXT PRIMARY KEY,
+  last_ms INTEGER NOT NULL,
+  last_n INTEGER NOT NULL
+) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS bus_consumers (
+  grp TEXT NOT NULL,
+  consumer TEXT NOT NULL,
+  seen_at INTEGER NOT NULL,
+  PRIMARY KEY (grp, consumer)
+) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS bus_pending (
+  grp TEXT NOT NULL,
+  n INTEGER NOT NULL,
+  ms INTEGER NOT NULL,
+  consumer TEXT NOT NULL,
+  delivered_at INTEGER NOT NULL,
+  deliveries INTEGER NOT NULL,
+  PRIMARY KEY (grp, n)
+) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS bus_dead (
+  n INTEGER PRIMARY KEY AUTOINCREMENT,
+  ms INTEGER NOT NULL,
+  grp TEXT NOT NULL,
+  data TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS bus_dead_by_group ON bus_dead (grp, n);
+`;
+
+/** Opens the tables (idempotent) with the same durability settings as the store: WAL, NORMAL sync. */
+export function applyBusSchema(db: Database, path: string): void {
+  if (path !== ':memory:') db.pragma('journal_mode = WAL');
+  db.pragma('synchronous = NORMAL');
+  db.pragma('busy_timeout = 5000');
+  db.transaction(() => db.exec(DDL)).immediate();
+}
+
+/** Row shapes returned by {@link prepareBusStatements}. */
+export interface EntryRow {
+  n: number;
+  ms: number;
+  data: string;
+}
+export interface PendingRow {
+  n: number;
+  ms: number;
+  consumer: string;
+  delivered_at: number;
+  deliveries: number;
+}
+export interface GroupRow {
+  last_ms: number;
+  last_n: number;
+}
+
+/** Every statement the embedded bus runs, prepared once per connection. */
+export function prepareBusStatements(db: Database) {
+  const s = <P extends unknown[], R = unknown>(sql: string): Statement<P, R> => db.prepare<P, R>(sql);
+  return {
+    lastEntry: s<[], { n: number; ms: number }>('SELECT n, ms FROM bus_entries ORDER BY n DESC LIMIT 1'),
+    firstEntry: s<[], { n: number }>('SELECT n FROM bus_entries ORDER BY n ASC LIMIT 1'),
+    dedupe: s<[string, number, number]>(
+      'INSERT INTO bus_dedupe (event_id, at) VALUES (?, ?) ON CONFLICT (event_id) DO UPDATE SET at = excluded.at WHERE bus_dedupe.at < ?',
+    ),
+    insertEntry: s<[number, string]>('INSERT INTO bus_entries (ms, data) VALUES (?, ?)'),
+    trimEntries: s<[number]>('DELETE FROM bus_entries WHERE n <= ?'),
+    purgeDedupe: s<[number]>('DELETE FROM bus_dedupe WHERE at < ?'),
+    hasAfter: s<[number], { n: number }>('SELECT n FROM bus_entries WHERE n > ? LIMIT 1'),
+    entriesAfter: s<[number, number], EntryRow>('SELECT n, ms, data FROM bus_entries WHERE n > ? ORDER BY n LIMIT ?'),
+    entryData: s<[number], { data: string }>('SELECT data FROM bus_entries WHERE n = ?'),
+    countAfter: s<[number], { c: number }>('SELECT count(*) AS c FROM bus_entries WHERE n > ?'),
+    group: s<[string], GroupRow>('SELECT last_ms, last_n FROM bus_groups WHERE grp = ?'),
+    createGroup: s<[string, number, number]>('INSERT INTO bus_groups (grp, last_ms, last_n) VALUES (?, ?, ?) ON CONFLICT (grp) DO NOTHING'),
+    advanceGroup: s<[number, number, string]>('UPDATE bus_groups SET last_ms = ?, last_n = ? WHERE grp = ?'),
+    touchConsumer: s<[string, string, number]>(
+      'INSERT INTO bus_consumers (grp, consumer, seen_at) VALUES (?, ?, ?) ON CONFLICT (grp, consumer) DO UPDATE SET seen_at = excluded.seen_at',
+    ),
+    consumers: s<[string], { consumer: string; seen_at: number }>('SELECT consumer, seen_at FROM bus_consumers WHERE grp = ? ORDER BY consumer'),
+    // One statement per batch: the PEL rows of a read, and the deletions of an ack (ids as a JSON array).
+    deliverAfter: s<[string, string, number, number, number]>(
+      'INSERT OR REPLACE INTO bus_pending (grp, n, ms, consumer, delivered_at, deliveries) SELECT ?, n, ms, ?, ?, 1 FROM bus_entries WHERE n > ? ORDER BY n LIMIT ?',
+    ),
+    deletePending: s<[string, number]>('DELETE FROM bus_pending WHERE grp = ? AND n = ?'),
+    deletePendingMany: s<[string, string]>('DELETE FROM bus_pending WHERE grp = ? AND n IN (SELECT value FROM json_each(?))'),
+    pending: s<[string, number], PendingRow>(
+      'SELECT n, ms, consumer, delivered_at, deliveries FROM bus_pending WHERE grp = ? ORDER BY n LIMIT ?',
+    ),
+    pendingOf: s<[string, string, number], PendingRow>(
+      'SELECT n, ms, consumer, delivered_at, deliveries FROM bus_pending WHERE grp = ? AND consumer = ? ORDER BY n LIMIT ?',
+    ),
+    staleFrom: s<[string, number, number, number], PendingRow>(
+      'SELECT n, ms, consumer, delivered_at, deliveries FROM bus_pending WHERE grp = ? AND n > ? AND delivered_at <= ? ORDER BY n LIMIT ?',
+    ),
+    claimPending: s<[string, number, string, number]>(
+      'UPDATE bus_pending SET consumer = ?, delivered_at = ?, deliveries = deliveries + 1 WHERE grp = ? AND n = ?',
+    ),
+    pendingByConsumer: s<[string], { consumer: string; c: number }>(
+      'SELECT consumer, count(*) AS c FROM bus_pending WHERE grp = ? GROUP BY consumer',
+    ),
+    insertDead: s<[number, string, string]>('INSERT INTO bus_dead (ms, grp, data) VALUES (?, ?, ?)'),
+    lastDead: s<[], { n: number }>('SELECT n FROM bus_dead ORDER BY n DESC LIMIT 1'),
+    trimDead: s<[number]>('DELETE FROM bus_dead WHERE n <= ?'),
+    dead: s<[number], EntryRow>('SELECT n, ms, data FROM bus_dead ORDER BY n LIMIT ?'),
+    deadOf: s<[string, number], EntryRow>('SELECT n, ms, data FROM bus_dead WHERE grp = ? ORDER BY n LIMIT ?'),
+  };
+}
+
+/** The prepared statements of one connection. */
+export type BusStatements = ReturnType<typeof prepareBusStatements>;

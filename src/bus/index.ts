@@ -1,0 +1,18 @@
+export { DEFAULT_BUS_OPTIONS } from './port.js';
+export type {
+  BusOptions,
+  ClaimOptions,
+  DeadLetter,
+  Delivery,
+  EventBus,
+  GroupInfo,
+  GroupStart,
+  PendingEntry,
+  PublishResult,
+  ReadOptions,
+} from './port.js';
+export { openEmbeddedBus } from './embedded/index.js';
+export type { EmbeddedBusOptions } from './embedded/index.js';
+export { openRedisBus } from './redis/index.js';
+export type { RedisBusOptions } from './redis/index.js';
+export { CORRUPT_EVENT_TYPE } from './shared/codec.js';

@@ -1,0 +1,35 @@
+import { silentLogger, type Logger } from '../../core/index.js';
+import type { BusOptions, EventBus } from '../port.js';
+import { resolveBusOptions } from '../shared/options.js';
+import { connectRedis, redactUrl } from './connection.js';
+import { RedisBus } from './redis-bus.js';
+
+/** Options of {@link openRedisBus}. */
+export interface RedisBusOptions {
+  /** `redis://[user:password@]host:port[/db]` (or `rediss://`). */
+  url: string;
+  /**
+   * Prefix of every key: `<prefix>events` (the stream), `<prefix>dead` (dead letters),
+   * `<prefix>dedupe:<eventId>` (de-duplication keys). For Redis Cluster, put a hash tag in it
+   * (e.g. `{uee}:`) so the scripts' keys share a slot. @default "uee:"
+   */
+  prefix?: string;
+  /** Retention and de-duplication; defaults from `DEFAULT_BUS_OPTIONS`. */
+  options?: Partial<BusOptions>;
+  /** @default silentLogger */
+  logger?: Logger;
+}
+
+/**
+ * Connects to Redis and returns the Redis Streams event bus. Fails within a few seconds with a
+ * retryable `BACKEND_UNAVAILABLE` (naming the URL without its password) when Redis does not answer.
+ */
+export async function openRedisBus(options: RedisBusOptions): Promise<EventBus> {
+  const busOptions = resolveBusOptions(options.options);
+  const prefix = options.prefix ?? 'uee:';
+  const safeUrl = redactUrl(options.url);
+  const logger = (options.logger ?? silentLogger).child({ component: 'bus', bus: 'redis' });
+  const redis = await connectRedis(options.url, logger);
+  const keys = { stream: `${prefix}events`, dead: `${prefix}dead`, dedupePrefix: `${prefix}dedupe:` };
+  return new RedisBus(redis, keys, busOptions, logger, safeUrl);
+}

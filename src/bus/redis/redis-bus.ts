@@ -1,0 +1,277 @@
+import type { ChainableCommander, Redis } from 'ioredis';
+import type { EventEnvelope, Logger } from '../../core/index.js';
+import { UeeError } from '../../core/index.js';
+import type {
+  BusOptions,
+  ClaimOptions,
+  DeadLetter,
+  Delivery,
+  EventBus,
+  GroupInfo,
+  GroupStart,
+  PendingEntry,
+  PublishResult,
+  ReadOptions,
+} from '../port.js';
+import { checkPublishBatch, decodeDeadRecord, encodeDeadRecord, rawExcerpt, type CorruptEntry } from '../shared/codec.js';
+import { BusLifecycle, screenEntries, type CorruptSink } from '../shared/lifecycle.js';
+import { checkClaimOptions, checkCount, checkEntryIds, checkName, checkReadOptions } from '../shared/options.js';
+import { BlockingPool, toBusError } from './connection.js';
+import { CLAIM_LUA, DEAD_LETTER_LUA, PUBLISH_LUA } from './scripts.js';
+import { countAfter, fieldsToRecord, parseEntries } from './replies.js';
+
+/** Events per publish script call; larger batches are pipelined in chunks (each chunk atomic). */
+const PUBLISH_CHUNK = 1_000;
+/** How long close() waits for QUIT before dropping the connection. */
+const QUIT_TIMEOUT_MS = 1_000;
+
+type RawEntry = [string, string[] | null];
+interface BusCommands {
+  ueePublish(numKeys: number, ...args: Array<string | number>): Promise<Array<string | null>>;
+  ueeClaim(stream: string, group: string, consumer: string, minIdleMs: number, count: number): Promise<[RawEntry[], number[], number]>;
+  ueeDeadLetter(stream: string, dead: string, group: string, maxDead: number, ...pairs: string[]): Promise<number>;
+}
+
+/** Key names of one bus. */
+export interface RedisBusKeys {
+  stream: string;
+  dead: string;
+  dedupePrefix: string;
+}
+
+/**
+ * The Redis Streams event bus. One stream holds the events; consumer groups, the PEL, XAUTOCLAIM and
+ * delivery counts are Redis's own. Publishing, claiming and dead-lettering are Lua scripts (one round
+ * trip, atomic); blocking reads use dedicated connections that `close()` disconnects.
+ *
+ * Stream entries are validated with the envelope schema when read back. An entry that is not a
+ * valid event (e.g. XADDed by another tool) is never delivered: `read` and `claimStale` dead-letter
+ * it with `CORRUPT_DATA` (acking it), log a warning, and return the valid deliveries only.
+ */
+export class RedisBus implements EventBus {
+  readonly kind = 'redis';
+  readonly #redis: Redis & BusCommands;
+  readonly #keys: RedisBusKeys;
+  readonly #opts: BusOptions;
+  readonly #log: Logger;
+  readonly #safeUrl: string;
+  readonly #life = new BusLifecycle('redis');
+  readonly #blocking: BlockingPool;
+
+  constructor(redis: Redis, keys: RedisBusKeys, options: BusOptions, logger: Logger, safeUrl: string) {
+    redis.defineCommand('ueePublish', { lua: PUBLISH_LUA });
+    redis.defineCommand('ueeClaim', { lua: CLAIM_LUA, numberOfKeys: 1 });
+    redis.defineCommand('ueeDeadLetter', { lua: DEAD_LETTER_LUA, numberOfKeys: 2 });
+    this.#redis = redis as Redis & BusCommands;
+    this.#keys = keys;
+    this.#opts = options;
+    this.#log = logger;
+    this.#safeUrl = safeUrl;
+    this.#blocking = new BlockingPool(redis);
+  }
+
+  publish(events: EventEnvelope[]): Promise<PublishResult> {
+    return this.#run(async () => {
+      const encoded = checkPublishBatch(events);
+      if (encoded.length === 0) return { ids: [] };
+      if (encoded.length <= PUBLISH_CHUNK) return { ids: await this.#redis.ueePublish(...this.#publishArgs(events, encoded, 0, encoded.length)) };
+      const pipe = this.#redis.pipeline() as ChainableCommander & BusCommands;
+      for (let start = 0; start < encoded.length; start += PUBLISH_CHUNK) {
+        void pipe.ueePublish(...this.#publishArgs(events, encoded, start, Math.min(encoded.length, start + PUBLISH_CHUNK)));
+      }
+      const ids: Array<string | null> = [];
+      for (const [err, result] of (await pipe.exec()) ?? []) {
+        if (err) throw err;
+        ids.push(...(result as Array<string | null>));
+      }
+      return { ids };
+    });
+  }
+
+  #publishArgs(events: EventEnvelope[], encoded: string[], start: number, end: number): [number, ...Array<string | number>] {
+    const size = end - start;
+    const args = new Array<string | number>(2 * size + 3);
+    args[0] = this.#keys.stream;
+    for (let i = 0; i < size; i++) {
+      args[1 + i] = this.#keys.dedupePrefix + events[start + i]!.eventId;
+      args[size + 3 + i] = encoded[start + i]!;
+    }
+    args[size + 1] = this.#opts.dedupeWindowMs;
+    args[size + 2] = this.#opts.maxLength;
+    return [size + 1, ...args];
+  }
+
+  ensureGroup(group: string, start: GroupStart = 'latest'): Promise<void> {
+    return this.#run(async () => {
+      checkName(group, 'group');
+      try {
+        await this.#redis.xgroup('CREATE', this.#keys.stream, group, start === 'latest' ? '$' : '0', 'MKSTREAM');
+      } catch (err) {
+        if (!(err instanceof Error && err.message.startsWith('BUSYGROUP'))) throw err;
+      }
+    });
+  }
+
+  async read(group: string, consumer: string, options?: ReadOptions): Promise<Delivery[]> {
+    this.#life.assertOpen();
+    checkName(group, 'group');
+    checkName(consumer, 'consumer');
+    const { count, blockMs } = checkReadOptions(options);
+    const deadline = Date.now() + blockMs;
+    for (;;) {
+      const left = deadline - Date.now();
+      if (blockMs > 0 && left <= 0) return [];
+      const entries = await this.#readGroup(group, consumer, count, blockMs > 0 ? Math.max(1, Math.ceil(left)) : 0);
+      if (entries.length === 0) return [];
+      const valid = await screenEntries(entries, group, this.#corruptSink(group), this.#log);
+      if (valid.length > 0 || blockMs === 0) return valid;
+    }
+  }
+
+  async #readGroup(group: string, consumer: string, count: number, blockMs: number): Promise<Array<Delivery | CorruptEntry>> {
+    const args = ['GROUP', group, consumer, 'COUNT', count, ...(blockMs > 0 ? ['BLOCK', blockMs] : []), 'STREAMS', this.#keys.stream, '>'];
+    let reply: unknown;
+    if (blockMs === 0) {
+      reply = await this.#guard(() => this.#redis.call('XREADGROUP', ...args));
+    } else {
+      const conn = this.#blocking.acquire();
+      try {
+        reply = await conn.call('XREADGROUP', ...args);
+      } catch (err) {
+        if (this.#life.closed) return []; // close() broke the blocked read
+        throw toBusError(err, this.#safeUrl, false);
+      } finally {
+        this.#blocking.release(conn);
+      }
+    }
+    const streams = reply as Array<[string, RawEntry[]]> | null;
+    return parseEntries(streams?.[0]?.[1] ?? [], () => 1);
+  }
+
+  ack(group: string, ids: string[]): Promise<number> {
+    return this.#run(async () => {
+      checkName(group, 'group');
+      checkEntryIds(ids);
+      if (ids.length === 0) return 0;
+      return this.#redis.xack(this.#keys.stream, group, ...ids);
+    });
+  }
+
+  pending(group: string, options?: { consumer?: string; count?: number }): Promise<PendingEntry[]> {
+    return this.#run(async () => {
+      checkName(group, 'group');
+      const count = checkCount(options?.count, 'pending');
+      const consumer = options?.consumer === undefined ? [] : [checkName(options.consumer, 'consumer')];
+      const rows = (await this.#redis.call('XPENDING', this.#keys.stream, group, '-', '+', count, ...consumer)) as Array<[string, string, number, number]>;
+      return rows.map(([id, owner, idleMs, deliveryCount]) => ({ id, consumer: owner, idleMs: Number(idleMs), deliveryCount: Number(deliveryCount) }));
+    });
+  }
+
+  claimStale(group: string, consumer: string, options: ClaimOptions): Promise<Delivery[]> {
+    return this.#run(async () => {
+      checkName(group, 'group');
+      checkName(consumer, 'consumer');
+      const { minIdleMs, count } = checkClaimOptions(options);
+      const [entries, counts, deleted] = await this.#redis.ueeClaim(this.#keys.stream, group, consumer, minIdleMs, count);
+      if (deleted > 0) this.#log.info('claimed entries were trimmed from the stream; dropped from the PEL', { group, deleted });
+      const decoded = parseEntries(entries, (i) => Number(counts[i] ?? 1));
+      return screenEntries(decoded, group, this.#corruptSink(group), this.#log);
+    });
+  }
+
+  deadLetter(group: string, delivery: Delivery, error: { code: string; message: string }, attempts?: DeadLetter['attempts']): Promise<void> {
+    return this.#run(async () => {
+      checkName(group, 'group');
+      checkEntryIds([delivery.id]);
+      const record = encodeDeadRecord(group, delivery, error, attempts, new Date());
+      await this.#redis.ueeDeadLetter(this.#keys.stream, this.#keys.dead, group, this.#opts.maxDeadLetters, delivery.id, record);
+    });
+  }
+
+  #corruptSink(group: string): CorruptSink {
+    return (letters) =>
+      this.#run(async () => {
+        const now = new Date();
+        const pairs = letters.flatMap(({ delivery, error }) => [delivery.id, encodeDeadRecord(group, delivery, error, undefined, now)]);
+        await this.#redis.ueeDeadLetter(this.#keys.stream, this.#keys.dead, group, this.#opts.maxDeadLetters, ...pairs);
+      });
+  }
+
+  deadLetters(options?: { group?: string; count?: number }): Promise<DeadLetter[]> {
+    return this.#run(async () => {
+      const count = checkCount(options?.count, 'dead letters');
+      const group = options?.group === undefined ? undefined : checkName(options.group, 'group');
+      const page = group === undefined ? count : Math.max(count, 500);
+      const letters: DeadLetter[] = [];
+      let start = '-';
+      for (;;) {
+        const rows = (await this.#redis.xrange(this.#keys.dead, start, '+', 'COUNT', page)) as RawEntry[];
+        for (const [id, fields] of rows) {
+          const record = fieldsToRecord(fields);
+          if (group !== undefined && record.g !== group) continue;
+          const letter = decodeDeadRecord(id, typeof record.d === 'string' ? record.d : undefined);
+          if (letter) letters.push(letter);
+          else this.#log.warn('skipping unreadable dead letter', { id, raw: rawExcerpt(fields) });
+          if (letters.length >= count) return letters;
+        }
+        const last = rows[rows.length - 1];
+        if (!last || rows.length < page) return letters;
+        start = `(${last[0]}`;
+      }
+    });
+  }
+
+  groupInfo(group: string): Promise<GroupInfo> {
+    return this.#run(async () => {
+      checkName(group, 'group');
+      const groups = (await this.#redis.xinfo('GROUPS', this.#keys.stream)) as unknown[][];
+      const info = groups.map(fieldsToRecord).find((g) => g.name === group);
+      if (!info) throw new UeeError('NOT_FOUND', `no consumer group "${group}"`, { details: { group }, hint: 'create it with ensureGroup first' });
+      const consumers = ((await this.#redis.xinfo('CONSUMERS', this.#keys.stream, group)) as unknown[][]).map(fieldsToRecord);
+      const last = info['last-delivered-id'];
+      const lastDeliveredId = typeof last === 'string' ? last : '0-0';
+      const lag = info.lag === undefined || info.lag === null ? await countAfter(this.#redis, this.#keys.stream, lastDeliveredId) : Number(info.lag);
+      return {
+        group,
+        pending: Number(info.pending ?? 0),
+        lag,
+        consumers: consumers.map((c) => ({ name: typeof c.name === 'string' ? c.name : '', pending: Number(c.pending ?? 0), idleMs: Number(c.idle ?? 0) })),
+        lastDeliveredId,
+      };
+    });
+  }
+
+  length(): Promise<number> {
+    return this.#run(() => this.#redis.xlen(this.#keys.stream));
+  }
+
+  close(): Promise<void> {
+    return this.#life.close(async () => {
+      this.#blocking.closeAll();
+      // Graceful QUIT, but never wait long for a server that has gone away.
+      let timer: NodeJS.Timeout | undefined;
+      try {
+        await Promise.race([this.#redis.quit(), new Promise((resolve) => (timer = setTimeout(resolve, QUIT_TIMEOUT_MS)))]);
+      } catch (err) {
+        this.#log.debug('redis quit failed', { error: err });
+      } finally {
+        clearTimeout(timer);
+        this.#redis.disconnect();
+      }
+    });
+  }
+
+  /** Runs an operation: `CLOSED` after close, driver errors mapped by {@link toBusError}. */
+  async #run<T>(fn: () => Promise<T>): Promise<T> {
+    this.#life.assertOpen();
+    return this.#guard(fn);
+  }
+
+  async #guard<T>(fn: () => Promise<T>): Promise<T> {
+    try {
+      return await fn();
+    } catch (err) {
+      throw toBusError(err, this.#safeUrl, this.#life.closed);
+    }
+  }
+}

@@ -1,0 +1,78 @@
+import { z } from 'zod';
+import { UeeError, parseOrThrow } from '../../core/index.js';
+import { DEFAULT_BUS_OPTIONS, type BusOptions, type ClaimOptions, type ReadOptions } from '../port.js';
+
+const BusOptionsSchema = z
+  .object({
+    maxLength: z.number().int().min(1),
+    dedupeWindowMs: z.number().int().min(1),
+    maxDeadLetters: z.number().int().min(1),
+  })
+  .strict();
+
+/** Completes partial {@link BusOptions} with the defaults and rejects bad values (`CONFIG_INVALID`). */
+export function resolveBusOptions(partial: Partial<BusOptions> | undefined): BusOptions {
+  return parseOrThrow(BusOptionsSchema, { ...DEFAULT_BUS_OPTIONS, ...partial }, 'bus options', 'CONFIG_INVALID');
+}
+
+/** Largest `count` a single read, claim or listing may ask for. */
+export const MAX_BATCH = 10_000;
+/** Default `count` of reads, claims and listings. */
+export const DEFAULT_COUNT = 100;
+
+/** A count option checked to be an integer in 1..{@link MAX_BATCH}. */
+export function checkCount(count: number | undefined, what: string): number {
+  const value = count ?? DEFAULT_COUNT;
+  if (!Number.isInteger(value) || value < 1 || value > MAX_BATCH) {
+    throw new UeeError('VALIDATION_FAILED', `${what} count must be an integer from 1 to ${MAX_BATCH}, got ${String(count)}`, {
+      details: { count },
+    });
+  }
+  return value;
+}
+
+/** Normalised {@link ReadOptions}. */
+export function checkReadOptions(options: ReadOptions | undefined): { count: number; blockMs: number } {
+  const blockMs = options?.blockMs ?? 0;
+  if (!Number.isFinite(blockMs) || blockMs < 0) {
+    throw new UeeError('VALIDATION_FAILED', `blockMs must be a non-negative number, got ${String(blockMs)}`, { details: { blockMs } });
+  }
+  return { count: checkCount(options?.count, 'read'), blockMs: Math.floor(blockMs) };
+}
+
+/** Normalised {@link ClaimOptions}. */
+export function checkClaimOptions(options: ClaimOptions): { minIdleMs: number; count: number } {
+  const minIdleMs = options.minIdleMs;
+  if (!Number.isFinite(minIdleMs) || minIdleMs < 0) {
+    throw new UeeError('VALIDATION_FAILED', `minIdleMs must be a non-negative number, got ${String(minIdleMs)}`, { details: { minIdleMs } });
+  }
+  return { minIdleMs: Math.floor(minIdleMs), count: checkCount(options.count, 'claim') };
+}
+
+const NAME_RE = /^[^\s]{1,200}$/;
+
+/** Checks a group or consumer name: 1-200 characters, no whitespace. */
+export function checkName(value: string, what: 'group' | 'consumer'): string {
+  if (typeof value !== 'string' || !NAME_RE.test(value)) {
+    throw new UeeError('VALIDATION_FAILED', `${what} names are 1-200 characters without whitespace, got ${JSON.stringify(value)}`, {
+      details: { [what]: value },
+    });
+  }
+  return value;
+}
+
+const ENTRY_ID_RE = /^(\d{1,19})-(\d{1,19})$/;
+
+/** Checks stream entry ids (`ms-seq`); `VALIDATION_FAILED` names the first bad one. */
+export function checkEntryIds(ids: readonly string[]): void {
+  for (const id of ids) {
+    if (typeof id !== 'string' || !ENTRY_ID_RE.test(id)) {
+      throw new UeeError('VALIDATION_FAILED', `invalid stream entry id ${JSON.stringify(id)}: expected "ms-seq"`, { details: { id } });
+    }
+  }
+}
+
+/** The sequence part of an `ms-seq` entry id (already checked by {@link checkEntryIds}). */
+export function entrySeq(id: string): number {
+  return Number(id.slice(id.indexOf('-') + 1));
+}

@@ -1,0 +1,343 @@
+import { afterEach, describe, expect, it } from 'vitest';
+import { isUeeError, newId, type EventEnvelope } from '../../src/core/index.js';
+import type { BusOptions, EventBus } from '../../src/bus/index.js';
+import { CORRUPT_EVENT_TYPE } from '../../src/bus/index.js';
+
+/**
+ * Opens a bus on the current test's namespace. Every call within one test opens another instance on
+ * the SAME storage (a second worker process, in effect); each test gets a fresh namespace.
+ */
+export type OpenBus = (options?: Partial<BusOptions>) => Promise<EventBus>;
+
+/** A valid event envelope with a fresh id. */
+export function makeEvent(overrides: Partial<EventEnvelope> = {}): EventEnvelope {
+  const eventId = newId();
+  return {
+    eventId,
+    type: 'TaskCreated',
+    tenantId: 'acme',
+    entityId: `task-${eventId.slice(-6)}`,
+    entityTypeId: 'Task',
+    entityVersion: 1,
+    payload: { title: 'write the bus', n: 1 },
+    occurredAt: new Date().toISOString(),
+    correlationId: eventId,
+    causationId: null,
+    hop: 0,
+    source: { kind: 'api', id: 'user:test' },
+    ...overrides,
+  };
+}
+
+function makeEvents(n: number): EventEnvelope[] {
+  return Array.from({ length: n }, (_, i) => makeEvent({ payload: { i } }));
+}
+
+const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
+
+/** Compares stream ids numerically (`ms-seq`). */
+export function compareIds(a: string, b: string): number {
+  const [am, as] = a.split('-').map(BigInt) as [bigint, bigint];
+  const [bm, bs] = b.split('-').map(BigInt) as [bigint, bigint];
+  return am === bm ? (as < bs ? -1 : as > bs ? 1 : 0) : am < bm ? -1 : 1;
+}
+
+async function expectCode(promise: Promise<unknown>, code: string): Promise<void> {
+  const err = await promise.then(
+    () => undefined,
+    (e: unknown) => e,
+  );
+  expect(isUeeError(err) ? err.code : err).toBe(code);
+}
+
+/**
+ * Asserts that a garbage entry injected into the stream (by `inject`) never reaches the consumer: it
+ * becomes a `CORRUPT_DATA` dead letter, is acked, and valid events around it are still delivered.
+ */
+export async function expectCorruptEntryDeadLettered(bus: EventBus, inject: () => Promise<void>): Promise<void> {
+  await bus.ensureGroup('g', 'earliest');
+  const before = makeEvent();
+  const after = makeEvent();
+  await bus.publish([before]);
+  await inject();
+  await bus.publish([after]);
+  const got = await bus.read('g', 'c1', { count: 10 });
+  expect(got.map((d) => d.event.eventId)).toEqual([before.eventId, after.eventId]);
+  const dead = await bus.deadLetters({ group: 'g' });
+  expect(dead).toHaveLength(1);
+  expect(dead[0]!.error.code).toBe('CORRUPT_DATA');
+  expect(dead[0]!.event.type).toBe(CORRUPT_EVENT_TYPE);
+  expect(dead[0]!.event.payload.streamId).toBe(dead[0]!.originalId);
+  const pending = await bus.pending('g');
+  expect(pending.map((p) => p.id).sort()).toEqual(got.map((d) => d.id).sort());
+  await bus.ack('g', got.map((d) => d.id));
+  expect((await bus.groupInfo('g')).pending).toBe(0);
+}
+
+/** The event bus conformance suite: every adapter must pass all of it against its real backend. */
+export function busConformance(name: string, open: OpenBus): void {
+  describe(`EventBus conformance: ${name}`, () => {
+    const opened: EventBus[] = [];
+    const openBus = async (options?: Partial<BusOptions>): Promise<EventBus> => {
+      const bus = await open(options);
+      opened.push(bus);
+      return bus;
+    };
+    afterEach(async () => {
+      await Promise.allSettled(opened.splice(0).map((b) => b.close()));
+    });
+
+    it('BUS-1: delivers published events in order; ack removes them from pending', async () => {
+      const bus = await openBus();
+      await bus.ensureGroup('g', 'earliest');
+      const events = makeEvents(3);
+      const first = await bus.publish(events.slice(0, 2));
+      const second = await bus.publish(events.slice(2));
+      const ids = [...first.ids, ...second.ids] as string[];
+      expect(ids.every((id) => /^\d+-\d+$/.test(id))).toBe(true);
+      expect([...ids].sort(compareIds)).toEqual(ids);
+      const got = await bus.read('g', 'c1', { count: 10 });
+      expect(got.map((d) => d.id)).toEqual(ids);
+      expect(got.map((d) => d.event)).toEqual(events);
+      expect(got.every((d) => d.deliveryCount === 1)).toBe(true);
+      expect(await bus.read('g', 'c1')).toEqual([]);
+      expect(await bus.ack('g', ids)).toBe(3);
+      expect(await bus.ack('g', ids)).toBe(0);
+      expect(await bus.pending('g')).toEqual([]);
+      expect(await bus.length()).toBe(3);
+    });
+
+    it('BUS-2: a batch of 250 is appended in order and read in pages', async () => {
+      const bus = await openBus();
+      await bus.ensureGroup('g', 'earliest');
+      const events = makeEvents(250);
+      const { ids } = await bus.publish(events);
+      expect(ids.filter((id) => id !== null)).toHaveLength(250);
+      const pages = [await bus.read('g', 'c', { count: 100 }), await bus.read('g', 'c', { count: 100 }), await bus.read('g', 'c', { count: 100 })];
+      expect(pages.map((p) => p.length)).toEqual([100, 100, 50]);
+      expect(pages.flat().map((d) => d.event.eventId)).toEqual(events.map((e) => e.eventId));
+      expect(await bus.publish([])).toEqual({ ids: [] });
+    });
+
+    it('BUS-3: an eventId published twice (same batch or a later one) is appended once', async () => {
+      const bus = await openBus();
+      await bus.ensureGroup('g', 'earliest');
+      const [a, b, c] = makeEvents(3) as [EventEnvelope, EventEnvelope, EventEnvelope];
+      const first = await bus.publish([a, b, a]);
+      expect(first.ids[0]).not.toBeNull();
+      expect(first.ids[2]).toBeNull();
+      const second = await bus.publish([a, c, b]);
+      expect(second.ids[0]).toBeNull();
+      expect(second.ids[1]).not.toBeNull();
+      expect(second.ids[2]).toBeNull();
+      const got = await bus.read('g', 'c1', { count: 10 });
+      expect(got.map((d) => d.event.eventId)).toEqual([a.eventId, b.eventId, c.eventId]);
+      expect(await bus.length()).toBe(3);
+    });
+
+    it('BUS-4: every group receives every event; a "latest" group only later ones; ensureGroup is idempotent', async () => {
+      const bus = await openBus();
+      await bus.ensureGroup('g1', 'earliest');
+      await bus.ensureGroup('g2', 'earliest');
+      const early = makeEvents(4);
+      await bus.publish(early);
+      await bus.ensureGroup('late', 'latest');
+      await bus.ensureGroup('g1', 'latest');
+      const later = makeEvents(2);
+      await bus.publish(later);
+      const all = [...early, ...later].map((e) => e.eventId);
+      for (const g of ['g1', 'g2']) expect((await bus.read(g, 'c', { count: 100 })).map((d) => d.event.eventId)).toEqual(all);
+      expect((await bus.read('late', 'c', { count: 100 })).map((d) => d.event.eventId)).toEqual(later.map((e) => e.eventId));
+    });
+
+    it('BUS-5: two consumers of one group share the entries without duplicates', async () => {
+      const bus = await openBus();
+      await bus.ensureGroup('g', 'earliest');
+      const events = makeEvents(10);
+      await bus.publish(events);
+      const one = await bus.read('g', 'c1', { count: 4 });
+      const two = await bus.read('g', 'c2', { count: 100 });
+      expect(one).toHaveLength(4);
+      expect(two).toHaveLength(6);
+      const seen = [...one, ...two].map((d) => d.event.eventId);
+      expect(new Set(seen).size).toBe(10);
+      expect(seen).toEqual(events.map((e) => e.eventId));
+    });
+
+    it('BUS-6: unacked entries stay pending with consumer, idle time and delivery count', async () => {
+      const bus = await openBus();
+      await bus.ensureGroup('g', 'earliest');
+      await bus.publish(makeEvents(3));
+      const a = await bus.read('g', 'c1', { count: 2 });
+      const b = await bus.read('g', 'c2', { count: 2 });
+      await sleep(40);
+      const pending = await bus.pending('g');
+      expect(pending.map((p) => [p.id, p.consumer, p.deliveryCount])).toEqual([
+        [a[0]!.id, 'c1', 1],
+        [a[1]!.id, 'c1', 1],
+        [b[0]!.id, 'c2', 1],
+      ]);
+      expect(pending.every((p) => p.idleMs >= 30 && p.idleMs < 10_000)).toBe(true);
+      expect((await bus.pending('g', { consumer: 'c2' })).map((p) => p.id)).toEqual([b[0]!.id]);
+      expect(await bus.pending('g', { count: 1 })).toHaveLength(1);
+    });
+
+    it('BUS-7: claimStale takes only entries idle ≥ minIdleMs, bumps the delivery count and transfers ownership', async () => {
+      const bus = await openBus();
+      await bus.ensureGroup('g', 'earliest');
+      await bus.publish(makeEvents(3));
+      const old = await bus.read('g', 'c1', { count: 2 });
+      await sleep(120);
+      const fresh = await bus.read('g', 'c1', { count: 1 });
+      const claimed = await bus.claimStale('g', 'c2', { minIdleMs: 100 });
+      expect(claimed.map((d) => d.id)).toEqual(old.map((d) => d.id));
+      expect(claimed.map((d) => d.deliveryCount)).toEqual([2, 2]);
+      expect(claimed.map((d) => d.event)).toEqual(old.map((d) => d.event));
+      const owners = (await bus.pending('g')).map((p) => [p.id, p.consumer, p.deliveryCount]);
+      expect(owners).toEqual([
+        [old[0]!.id, 'c2', 2],
+        [old[1]!.id, 'c2', 2],
+        [fresh[0]!.id, 'c1', 1],
+      ]);
+      expect(await bus.claimStale('g', 'c3', { minIdleMs: 100 })).toEqual([]);
+      const again = await bus.claimStale('g', 'c3', { minIdleMs: 0, count: 1 });
+      expect(again.map((d) => [d.id, d.deliveryCount])).toEqual([[old[0]!.id, 3]]);
+    });
+
+    it('BUS-8: a consumer killed with unacked entries has them reclaimed by another worker', async () => {
+      const worker1 = await openBus();
+      await worker1.ensureGroup('g', 'earliest');
+      const events = makeEvents(5);
+      await worker1.publish(events);
+      expect(await worker1.read('g', 'dead-worker', { count: 10 })).toHaveLength(5);
+      await worker1.close(); // killed before acking
+      const worker2 = await openBus();
+      await sleep(60);
+      const reclaimed = await worker2.claimStale('g', 'live-worker', { minIdleMs: 50, count: 10 });
+      expect(reclaimed.map((d) => d.event.eventId)).toEqual(events.map((e) => e.eventId));
+      expect(await worker2.ack('g', reclaimed.map((d) => d.id))).toBe(5);
+      const info = await worker2.groupInfo('g');
+      expect(info.pending).toBe(0);
+      expect(info.lag).toBe(0);
+    });
+
+    it('BUS-9: deadLetter acks the entry and records it with error and attempts, once', async () => {
+      const bus = await openBus();
+      await bus.ensureGroup('g', 'earliest');
+      await bus.publish(makeEvents(2));
+      const got = await bus.read('g', 'c1', { count: 2 });
+      const d1 = got[0]!;
+      const d2 = got[1]!;
+      const attempts = [
+        { at: new Date().toISOString(), code: 'PLUGIN_TRAP', message: 'unreachable' },
+        { at: new Date().toISOString(), code: 'TIMEOUT', message: 'took too long' },
+      ];
+      await bus.deadLetter('g', d1, { code: 'TIMEOUT', message: 'took too long' }, attempts);
+      await bus.deadLetter('g', d1, { code: 'TIMEOUT', message: 'again' }, attempts);
+      expect((await bus.pending('g')).map((p) => p.id)).toEqual([d2.id]);
+      const dead = await bus.deadLetters();
+      expect(dead).toHaveLength(1);
+      expect(dead[0]).toMatchObject({ group: 'g', originalId: d1.id, event: d1.event, error: { code: 'TIMEOUT', message: 'took too long' }, attempts });
+      expect(typeof dead[0]!.id).toBe('string');
+      expect(Number.isNaN(Date.parse(dead[0]!.deadAt))).toBe(false);
+      expect(await bus.deadLetters({ group: 'other' })).toEqual([]);
+      expect(await bus.deadLetters({ group: 'g', count: 1 })).toHaveLength(1);
+      await bus.deadLetter('g', d2, { code: 'PLUGIN_ERROR', message: 'bad' });
+      expect((await bus.deadLetters({ group: 'g' })).map((d) => [d.originalId, d.attempts.length])).toEqual([
+        [d1.id, 2],
+        [d2.id, 1],
+      ]);
+      expect((await bus.groupInfo('g')).pending).toBe(0);
+    });
+
+    it('BUS-10: groupInfo reports pending, lag, consumers and last delivered id; NOT_FOUND for an unknown group', async () => {
+      const bus = await openBus();
+      await bus.ensureGroup('g', 'earliest');
+      await bus.publish(makeEvents(5));
+      expect((await bus.groupInfo('g')).lag).toBe(5);
+      const got = await bus.read('g', 'c1', { count: 2 });
+      await bus.ack('g', [got[0]!.id]);
+      const info = await bus.groupInfo('g');
+      expect(info).toMatchObject({ group: 'g', pending: 1, lag: 3, lastDeliveredId: got[1]!.id });
+      expect(info.consumers.map((c) => [c.name, c.pending])).toEqual([['c1', 1]]);
+      expect(info.consumers[0]!.idleMs).toBeGreaterThanOrEqual(0);
+      await expectCode(bus.groupInfo('nope'), 'NOT_FOUND');
+      await expectCode(bus.read('nope', 'c1'), 'NOT_FOUND');
+      await expectCode(bus.pending('nope'), 'NOT_FOUND');
+      await expectCode(bus.claimStale('nope', 'c1', { minIdleMs: 0 }), 'NOT_FOUND');
+    });
+
+    it('BUS-11: a blocking read wakes on publish, and returns [] after blockMs when nothing comes', async () => {
+      const bus = await openBus();
+      const publisher = await openBus();
+      await bus.ensureGroup('g', 'latest');
+      const started = Date.now();
+      const empty = await bus.read('g', 'c1', { blockMs: 150 });
+      expect(empty).toEqual([]);
+      expect(Date.now() - started).toBeGreaterThanOrEqual(140);
+      const event = makeEvent();
+      const reading = bus.read('g', 'c1', { blockMs: 10_000 });
+      const publishedAt = Date.now();
+      setTimeout(() => void publisher.publish([event]), 50);
+      const got = await reading;
+      expect(got.map((d) => d.event.eventId)).toEqual([event.eventId]);
+      expect(Date.now() - publishedAt).toBeLessThan(2_000);
+    });
+
+    it('BUS-12: close() breaks a blocked read promptly, is safe twice, and later calls fail with CLOSED', async () => {
+      const bus = await openBus();
+      await bus.ensureGroup('g', 'latest');
+      const reading = bus.read('g', 'c1', { blockMs: 20_000 });
+      await sleep(50);
+      const started = Date.now();
+      await bus.close();
+      expect(await reading).toEqual([]);
+      expect(Date.now() - started).toBeLessThan(1_000);
+      await bus.close();
+      await expectCode(bus.publish([makeEvent()]), 'CLOSED');
+      await expectCode(bus.read('g', 'c1'), 'CLOSED');
+      await expectCode(bus.ack('g', ['1-1']), 'CLOSED');
+      await expectCode(bus.pending('g'), 'CLOSED');
+      await expectCode(bus.claimStale('g', 'c1', { minIdleMs: 0 }), 'CLOSED');
+      await expectCode(bus.groupInfo('g'), 'CLOSED');
+      await expectCode(bus.length(), 'CLOSED');
+      await expectCode(bus.ensureGroup('g'), 'CLOSED');
+      await expectCode(bus.deadLetters(), 'CLOSED');
+    });
+
+    it('BUS-13: retention trims the oldest entries beyond maxLength (approximately)', async () => {
+      const bus = await openBus({ maxLength: 10 });
+      await bus.ensureGroup('g', 'earliest');
+      const events = makeEvents(300);
+      for (let i = 0; i < events.length; i += 10) await bus.publish(events.slice(i, i + 10));
+      const length = await bus.length();
+      expect(length).toBeGreaterThanOrEqual(10);
+      expect(length).toBeLessThan(200); // Redis trims whole stream nodes (100 entries each)
+      const got = await bus.read('g', 'c', { count: 1_000 });
+      expect(got.length).toBe(length);
+      expect(got[got.length - 1]?.event.eventId).toBe(events[events.length - 1]?.eventId);
+      // Trimmed entries stay de-duplicated: publishing them again appends nothing.
+      expect((await bus.publish([events[0]!])).ids).toEqual([null]);
+    });
+
+    it('BUS-14: bad input is rejected with typed errors and nothing is published', async () => {
+      const bus = await openBus();
+      await bus.ensureGroup('g', 'earliest');
+      const { eventId: _, ...noId } = makeEvent();
+      await expectCode(bus.publish([makeEvent(), noId as EventEnvelope]), 'VALIDATION_FAILED');
+      await expectCode(bus.publish([makeEvent({ eventId: 'x'.repeat(129) })]), 'VALIDATION_FAILED');
+      expect(await bus.length()).toBe(0);
+      await expectCode(bus.ack('g', ['not-an-id']), 'VALIDATION_FAILED');
+      await expectCode(bus.read('g', 'c', { count: 0 }), 'VALIDATION_FAILED');
+      await expectCode(bus.ensureGroup(''), 'VALIDATION_FAILED');
+      await expectCode(bus.claimStale('g', 'c', { minIdleMs: -1 }), 'VALIDATION_FAILED');
+    });
+
+    it('BUS-15: an invalid envelope that got published is never delivered: readers dead-letter it as CORRUPT_DATA', async () => {
+      const bus = await openBus();
+      await expectCorruptEntryDeadLettered(bus, async () => {
+        await bus.publish([{ ...makeEvent(), hop: -1, tenantId: 'not a tenant!' }]);
+      });
+    });
+  });
+}
