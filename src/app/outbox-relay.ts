@@ -99,7 +99,11 @@ export class OutboxRelay {
         this.options.logger.warn('outbox relay round failed; retrying', { code: error.code, error: error.message });
         delay = this.#errorBackoffMs;
       }
-      if (moved > 0) continue;
+      if (moved > 0) {
+        // Embedded backends answer synchronously: yield a macrotask so I/O (HTTP, Redis) is never starved.
+        await new Promise((resolve) => setImmediate(resolve));
+        continue;
+      }
       await new Promise<void>((resolve) => {
         const timer = setTimeout(resolve, delay);
         this.#wake = () => {

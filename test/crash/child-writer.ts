@@ -22,4 +22,6 @@ for (let i = 0; ; i++) {
     process.stdout.write(`C ${v.entityId} ${v.version}\n`);
   }
   relay.kick();
+  // The embedded store answers synchronously; yield so the relay's network I/O (Redis) gets its turn.
+  await new Promise((resolve) => setImmediate(resolve));
 }

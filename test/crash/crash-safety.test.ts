@@ -133,7 +133,7 @@ describe.each(backends)('crash safety ($name bus)', ({ bus: busConfigFor, cleanu
     for (const key of committed) expect(busKeys).toContain(key);
 
     // At least once for g1: what the dead consumer acked + what another consumer reclaims + what is new.
-    const pendingBefore = await bus.pending('g1');
+    const pendingBefore = await bus.pending('g1', { count: 10_000 });
     expect(pendingBefore.length).toBeGreaterThan(0);
     expect(pendingBefore.every((p) => p.consumer === 'c1')).toBe(true);
     await new Promise((r) => setTimeout(r, 60));
