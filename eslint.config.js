@@ -4,7 +4,7 @@ import tseslint from 'typescript-eslint';
 import importX from 'eslint-plugin-import-x';
 
 export default tseslint.config(
-  { ignores: ['dist/**', 'node_modules/**', '.uee/**', 'engine/build/**', '**/*.mjs', 'coverage/**'] },
+  { ignores: ['dist/**', 'node_modules/**', '.uee/**', '.interop/**', 'engine/**', 'sdk/**', 'test/fixtures/**', '**/*.mjs', 'coverage/**'] },
   js.configs.recommended,
   ...tseslint.configs.recommendedTypeChecked,
   {

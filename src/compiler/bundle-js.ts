@@ -1,0 +1,143 @@
+/**
+ * Bundles in-memory TS/JS files (ES modules) into one script for the engine with esbuild. Imports
+ * resolve inside `files` (relative paths, with or without extension, `index.*`), plus `uee:plugin`
+ * (the SDK runtime in `sdk/ts`). Nothing else is reachable: no npm packages, no file system.
+ */
+import { join, posix } from 'node:path';
+import type { Message, Plugin } from 'esbuild';
+import { build } from 'esbuild';
+import type { Diagnostic } from './types.js';
+
+const NS = 'uee-src';
+const EXTENSIONS = ['', '.ts', '.tsx', '.mts', '.js', '.mjs', '.jsx', '/index.ts', '/index.js'];
+const WRAPPER = '\0uee-entry.js';
+
+/** Result of bundling. */
+export interface BundleResult {
+  /** The IIFE script evaluated by the engine after its prelude. */
+  readonly code: string;
+  /** Names the entry module exports. */
+  readonly entryExports: readonly string[];
+  readonly warnings: readonly Diagnostic[];
+}
+
+/** Bundling failed; `diagnostics` say where. */
+export class BundleError extends Error {
+  constructor(readonly diagnostics: readonly Diagnostic[]) {
+    super(diagnostics.map((d) => `${d.file ?? ''}:${d.line ?? 0}:${d.col ?? 0}: ${d.message}`).join('\n'));
+  }
+}
+
+const normal = (p: string): string => posix.normalize(p.replace(/\\/g, '/')).replace(/^\.?\//, '');
+
+function toDiagnostic(m: Message, severity: Diagnostic['severity']): Diagnostic {
+  const loc = m.location;
+  const file = loc?.file.replace(`${NS}:`, '');
+  let hint: string | undefined;
+  if (/Could not resolve/.test(m.text)) {
+    hint = 'Only relative imports between the given files and "uee:plugin" resolve; npm packages are not available — add the code as a file.';
+  } else if (/Big integer literals/.test(m.text)) {
+    hint = 'BigInt is not supported by the plugin engine; use numbers or strings.';
+  }
+  const note = m.notes[0]?.text;
+  return {
+    severity,
+    ...(file ? { file } : {}),
+    ...(loc ? { line: loc.line, col: loc.column + 1, lineText: loc.lineText } : {}),
+    message: m.text,
+    ...(hint ? { hint } : note ? { hint: note } : {}),
+  };
+}
+
+function memoryPlugin(files: Record<string, string>, sdkEntry: string, wrapper: string | undefined): Plugin {
+  const find = (p: string): string | undefined => EXTENSIONS.map((e) => normal(p + e)).find((c) => c in files);
+  return {
+    name: 'uee-memory',
+    setup(b) {
+      b.onResolve({ filter: /^uee:plugin$/ }, () => ({ path: sdkEntry }));
+      b.onResolve({ filter: /.*/ }, (args) => {
+        if (args.path === WRAPPER) return { path: WRAPPER, namespace: NS };
+        if (args.namespace === 'file') return undefined; // inside the SDK: normal resolution
+        const base = args.importer && args.importer !== WRAPPER ? posix.dirname(args.importer) : '';
+        const isRelative = args.path.startsWith('.') || args.path.startsWith('/');
+        const found = isRelative || args.kind === 'entry-point' ? find(posix.join(base, args.path)) : undefined;
+        if (found === undefined) {
+          return {
+            errors: [{ text: `Could not resolve "${args.path}"${isRelative ? '' : ' (npm packages are not available)'}` }],
+          };
+        }
+        return { path: found, namespace: NS };
+      });
+      b.onLoad({ filter: /.*/, namespace: NS }, (args) => {
+        if (args.path === WRAPPER) return { contents: wrapper ?? '', loader: 'js', resolveDir: '/' };
+        const ext = posix.extname(args.path);
+        const loader = ext === '.ts' || ext === '.mts' ? 'ts' : ext === '.tsx' ? 'tsx' : ext === '.jsx' ? 'jsx' : 'js';
+        return { contents: files[args.path] ?? '', loader };
+      });
+    },
+  };
+}
+
+/**
+ * Bundles `files` from `entry`. `wrapper(entry)` is the generated entry that imports the user's and
+ * registers its exports. Throws {@link BundleError} with positioned diagnostics.
+ */
+export async function bundleJs(
+  files: Record<string, string>,
+  entry: string,
+  sdkRoot: string,
+  wrapper: (entryPath: string) => string,
+): Promise<BundleResult> {
+  const normFiles: Record<string, string> = {};
+  for (const [k, v] of Object.entries(files)) normFiles[normal(k)] = v;
+  const entryPath = normal(entry);
+  const sdkEntry = join(sdkRoot, 'ts', 'index.ts');
+  const common = {
+    bundle: true,
+    write: false,
+    platform: 'neutral',
+    target: 'es2019',
+    logLevel: 'silent',
+    treeShaking: true,
+    legalComments: 'none',
+    charset: 'utf8',
+  } as const;
+  try {
+    // pass 1: learn what the entry exports (the metafile lists exports of ESM outputs)
+    const meta = await build({
+      ...common,
+      entryPoints: [entryPath],
+      format: 'esm',
+      metafile: true,
+      plugins: [memoryPlugin(normFiles, sdkEntry, undefined)],
+    });
+    const entryExports = Object.values(meta.metafile.outputs)[0]?.exports ?? [];
+    // pass 2: the script the engine evaluates
+    const out = await build({
+      ...common,
+      entryPoints: [WRAPPER],
+      format: 'iife',
+      plugins: [memoryPlugin(normFiles, sdkEntry, wrapper(`./${entryPath}`))],
+    });
+    const code = out.outputFiles[0]?.text ?? '';
+    return { code, entryExports, warnings: [...meta.warnings, ...out.warnings].map((w) => toDiagnostic(w, 'warning')) };
+  } catch (err) {
+    const failure = err as { errors?: Message[]; warnings?: Message[] };
+    if (Array.isArray(failure.errors)) {
+      throw new BundleError([
+        ...failure.errors.map((e) => toDiagnostic(e, 'error')),
+        ...(failure.warnings ?? []).map((w) => toDiagnostic(w, 'warning')),
+      ]);
+    }
+    throw err;
+  }
+}
+
+/** Host functions a bundle names (`Host.<name>`); a dynamic `Host[...]` access keeps them all. */
+export function usedHostFunctions(code: string, all: readonly string[]): Set<string> {
+  if (/\bHost\s*\[/.test(code)) return new Set(all);
+  const used = new Set<string>();
+  for (const m of code.matchAll(/\bHost\s*\.\s*([A-Za-z_$][\w$]*)/g)) if (m[1] && all.includes(m[1])) used.add(m[1]);
+  if (/\bconsole\s*\./.test(code)) used.add('log');
+  return used;
+}

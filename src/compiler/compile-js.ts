@@ -1,0 +1,90 @@
+/**
+ * The JS/TS toolchain: multi-file TS/JS (ES modules) → esbuild bundle → Wizer snapshot of the
+ * QuickJS engine → post-processed Extism module. See docs/plugin-abi.md and docs/sdk.md.
+ */
+import { join } from 'node:path';
+import { UeeError } from '../core/errors.js';
+import type { Logger } from '../core/logger.js';
+import { silentLogger } from '../core/logger.js';
+import { BundleError, bundleJs, usedHostFunctions } from './bundle-js.js';
+import type { EngineArtifact } from './engine-build.js';
+import { ensureEngine, findRepoRoot } from './engine-build.js';
+import { checkContract, buildReport } from './inspect.js';
+import { JS_PRELUDE, entryWrapper } from './js-prelude.js';
+import { checkSources, resolveLimits, withDeadline } from './limits.js';
+import { finishModule, runWizer } from './snapshot.js';
+import type { CompileLimits, CompileResult, Diagnostic } from './types.js';
+import { HOST_FUNCTIONS } from './types.js';
+import { parseWasm } from './wasm-binary.js';
+
+/** Options for {@link compileJs}. */
+export interface CompileJsOptions extends CompileLimits {
+  /** Source files by relative path (`main.ts`, `lib/score.ts`, …). */
+  files: Record<string, string>;
+  /** The entry file; it exports `handle`/`infer` or declares handlers with `on()` from `uee:plugin`. */
+  entry: string;
+  /**
+   * Entry exports of the module. @default `infer` when the entry exports `infer`, and `handle` unless
+   * the entry exports `infer` but not `handle`
+   */
+  exports?: readonly ('handle' | 'infer')[];
+  /** A prebuilt engine. @default the cached engine, built on first use ({@link ensureEngine}) */
+  engine?: EngineArtifact;
+  /** @default silentLogger */
+  logger?: Logger;
+}
+
+/**
+ * Compiles a JS/TS plugin to a finished module with its artifact report.
+ * Throws `UeeError`: `PAYLOAD_TOO_LARGE` (sources over the limit), `VALIDATION_FAILED` (bad options),
+ * `COMPILE_FAILED` (syntax, resolution or top-level errors; `details.diagnostics` has file:line:col),
+ * `TIMEOUT` (over `timeoutMs`).
+ */
+export async function compileJs(options: CompileJsOptions): Promise<CompileResult> {
+  const limits = resolveLimits(options);
+  checkSources(options.files, options.entry, limits.maxSourceBytes);
+  return withDeadline(limits.timeoutMs, 'JS compile', async (remaining) => {
+    const timings: Record<string, number> = {};
+    let t = performance.now();
+    const lap = (name: string): void => {
+      const now = performance.now();
+      timings[name] = Math.round((now - t) * 10) / 10;
+      t = now;
+    };
+    const engine = options.engine ?? (await ensureEngine());
+    lap('engine');
+    let bundle;
+    try {
+      bundle = await bundleJs(options.files, options.entry, join(findRepoRoot(), 'sdk'), entryWrapper);
+    } catch (err) {
+      if (err instanceof BundleError) {
+        const first = err.diagnostics.find((d) => d.severity === 'error');
+        throw new UeeError('COMPILE_FAILED', first ? `${first.file ?? ''}:${first.line ?? 0}:${first.col ?? 0}: ${first.message}` : 'bundling failed', {
+          details: { diagnostics: err.diagnostics },
+          hint: first?.hint ?? 'Fix the reported position and compile again.',
+        });
+      }
+      throw err;
+    }
+    lap('bundle');
+    const exported = new Set(bundle.entryExports);
+    const keep = options.exports ?? [
+      ...(exported.has('handle') || !exported.has('infer') ? ['handle' as const] : []),
+      ...(exported.has('infer') ? ['infer' as const] : []),
+    ];
+    const hostFunctions = usedHostFunctions(bundle.code, HOST_FUNCTIONS);
+    const snapshot = await runWizer(engine.wasmPath, `${JS_PRELUDE}\n\0${bundle.code}`, remaining());
+    lap('snapshot');
+    const wasm = await finishModule(snapshot, {
+      keepExports: keep,
+      hostFunctions,
+      features: engine.features,
+      memoryMaxPages: limits.memoryMaxPages,
+    });
+    lap('postprocess');
+    const info = parseWasm(wasm);
+    const diagnostics: Diagnostic[] = [...bundle.warnings, ...checkContract(info)];
+    (options.logger ?? silentLogger).debug('compiled JS plugin', { size: wasm.length, timings });
+    return { wasm, report: buildReport(wasm, 'js', diagnostics, timings, info) };
+  });
+}

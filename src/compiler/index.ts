@@ -1,0 +1,17 @@
+/**
+ * Plugin toolchains: JS/TS (QuickJS engine snapshotted with Wizer), AssemblyScript, WAT, and
+ * validation of uploaded Extism modules. Every compile returns the module and an artifact report;
+ * failures are `UeeError`s (`COMPILE_FAILED`, `VALIDATION_FAILED`, `PAYLOAD_TOO_LARGE`, `TIMEOUT`).
+ */
+export { compileJs } from './compile-js.js';
+export type { CompileJsOptions } from './compile-js.js';
+export { compileAssemblyScript } from './compile-as.js';
+export type { CompileAsOptions } from './compile-as.js';
+export { compileWat } from './compile-wat.js';
+export type { CompileWatOptions } from './compile-wat.js';
+export { inspectWasm, checkContract } from './inspect.js';
+export type { InspectOptions } from './inspect.js';
+export { buildEngine, ensureEngine, engineHash } from './engine-build.js';
+export type { EngineArtifact, EngineBuildOptions } from './engine-build.js';
+export { HOST_FUNCTIONS, HOST_FUNCTION_CAPABILITIES, DEFAULT_LIMITS } from './types.js';
+export type { ArtifactReport, Capability, CompileLimits, CompileResult, Diagnostic, SourceLanguage } from './types.js';

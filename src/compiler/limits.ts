@@ -1,0 +1,59 @@
+/** Source-size and compile-time limits shared by the toolchains. */
+import { UeeError } from '../core/errors.js';
+import type { CompileLimits } from './types.js';
+import { DEFAULT_LIMITS } from './types.js';
+
+/** Completes `options`' limits with {@link DEFAULT_LIMITS}. */
+export function resolveLimits(options: CompileLimits): Required<CompileLimits> {
+  return {
+    maxSourceBytes: options.maxSourceBytes ?? DEFAULT_LIMITS.maxSourceBytes,
+    timeoutMs: options.timeoutMs ?? DEFAULT_LIMITS.timeoutMs,
+    memoryMaxPages: options.memoryMaxPages ?? DEFAULT_LIMITS.memoryMaxPages,
+  };
+}
+
+/**
+ * Rejects an empty file set, a missing entry (`VALIDATION_FAILED`) or sources over `maxBytes`
+ * (`PAYLOAD_TOO_LARGE`, with the size of every file in details).
+ */
+export function checkSources(files: Record<string, string>, entry: string, maxBytes: number): void {
+  const names = Object.keys(files);
+  if (names.length === 0) {
+    throw new UeeError('VALIDATION_FAILED', 'no source files given', { hint: 'Pass files: { "main.ts": "…" }.' });
+  }
+  const normal = (p: string): string => p.replace(/\\/g, '/').replace(/^\.?\//, '');
+  if (!names.some((n) => normal(n) === normal(entry))) {
+    throw new UeeError('VALIDATION_FAILED', `entry "${entry}" is not one of the files`, {
+      details: { entry, files: names },
+      hint: `Set entry to one of: ${names.join(', ')}.`,
+    });
+  }
+  const sizes = Object.fromEntries(names.map((n) => [n, Buffer.byteLength(files[n] ?? '', 'utf8')]));
+  const total = Object.values(sizes).reduce((a, b) => a + b, 0);
+  if (total > maxBytes) {
+    throw new UeeError('PAYLOAD_TOO_LARGE', `sources are ${total} bytes; the limit is ${maxBytes}`, {
+      details: { total, limit: maxBytes, sizes },
+      hint: 'Split the plugin or remove embedded data; large data belongs in read models or tenant config.',
+    });
+  }
+}
+
+/**
+ * Runs `fn` with a wall-clock budget: `remaining()` tells child steps how long they may take, and the
+ * whole call rejects with `TIMEOUT` when the budget is spent.
+ */
+export async function withDeadline<T>(ms: number, what: string, fn: (remaining: () => number) => Promise<T>): Promise<T> {
+  const deadline = Date.now() + ms;
+  let timer: NodeJS.Timeout | undefined;
+  const timeout = new Promise<never>((_, reject) => {
+    timer = setTimeout(
+      () => reject(new UeeError('TIMEOUT', `${what} exceeded ${ms} ms`, { details: { timeoutMs: ms }, retryable: true })),
+      ms,
+    );
+  });
+  try {
+    return await Promise.race([fn(() => Math.max(1, deadline - Date.now())), timeout]);
+  } finally {
+    clearTimeout(timer);
+  }
+}

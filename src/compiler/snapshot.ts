@@ -1,0 +1,176 @@
+/**
+ * Turns the generic engine plus one plugin bundle into a finished module:
+ * 1. Wizer (pinned 10.0.0) runs `wizer.initialize`, which evaluates the prelude and the bundle read
+ *    from stdin, and snapshots the initialised memory.
+ * 2. binaryen post-processing: keep only the plugin's entry exports, replace `extism:host/user`
+ *    imports the source never names with stubs (so the deploy-time capability check sees only what is
+ *    used), replace every WASI import with a stub (no ambient authority), with features set to
+ *    exactly what the engine's objects use (Node 20 rejects encodings of newer features).
+ * 3. A memory maximum is written into the memory section.
+ */
+import { execFile } from 'node:child_process';
+import { mkdtemp, readFile, rm } from 'node:fs/promises';
+import { createRequire } from 'node:module';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { UeeError } from '../core/errors.js';
+import { setMemoryMaximum } from './wasm-binary.js';
+
+import type binaryenModule from 'binaryen';
+
+type Binaryen = typeof binaryenModule;
+let binaryenPromise: Promise<Binaryen> | undefined;
+
+/** binaryen.js, loaded once per process (its import costs a few hundred ms). */
+export function loadBinaryen(): Promise<Binaryen> {
+  binaryenPromise ??= import('binaryen').then((m) => m.default);
+  return binaryenPromise;
+}
+
+/** Path of the native wizer binary shipped by `@bytecodealliance/wizer-<platform>`. */
+export function wizerPath(): string {
+  const require = createRequire(import.meta.url);
+  const pkg = `@bytecodealliance/wizer-${process.platform}-${process.arch}`;
+  try {
+    return join(require.resolve(`${pkg}/package.json`), '..', process.platform === 'win32' ? 'wizer.exe' : 'wizer');
+  } catch (err) {
+    throw new UeeError('INTERNAL', `wizer binary package ${pkg} is not installed`, { cause: err, hint: 'Run npm ci.' });
+  }
+}
+
+/** A failure reported by the engine while evaluating the bundle at snapshot time. */
+export interface InitFailure {
+  readonly phase: string;
+  readonly message: string;
+  readonly stack: string;
+}
+
+/** Parses the `UEE_INIT_ERROR <phase>: <message>\n<stack>` line the shim prints before exiting. */
+export function parseInitFailure(stderr: string): InitFailure | undefined {
+  const m = /UEE_INIT_ERROR (\w+): ([^\n]*)\n?([\s\S]*)/.exec(stderr);
+  if (!m) return undefined;
+  return { phase: m[1] ?? '', message: m[2] ?? '', stack: (m[3] ?? '').split('\nError:')[0]?.trim() ?? '' };
+}
+
+/** Runs Wizer over the engine with `payload` on stdin; returns the snapshot bytes. */
+export async function runWizer(enginePath: string, payload: string, timeoutMs: number): Promise<Uint8Array> {
+  const dir = await mkdtemp(join(tmpdir(), 'uee-wizer-'));
+  const out = join(dir, 'out.wasm');
+  try {
+    await new Promise<void>((resolve, reject) => {
+      const child = execFile(
+        wizerPath(),
+        [enginePath, '-o', out, '--allow-wasi', '--inherit-stdio', 'true', '--init-func', 'wizer.initialize',
+          '--wasm-bulk-memory', 'true'],
+        { timeout: timeoutMs, maxBuffer: 8 * 1024 * 1024, killSignal: 'SIGKILL' },
+        (err, _stdout, stderr) => {
+          if (!err) return resolve();
+          const failure = parseInitFailure(stderr);
+          if (failure) {
+            return reject(new UeeError('COMPILE_FAILED', `plugin top-level code failed: ${failure.message}`, {
+              details: { failure },
+              hint: 'Top-level code runs once at compile time: it must not call host functions or loop forever; move work into a handler.',
+            }));
+          }
+          if ((err as { killed?: boolean }).killed) {
+            return reject(new UeeError('TIMEOUT', `snapshot exceeded ${timeoutMs} ms`, {
+              details: { timeoutMs },
+              hint: 'Top-level code runs at compile time: remove long loops from module scope.',
+            }));
+          }
+          reject(new UeeError('COMPILE_FAILED', 'wizer failed to snapshot the engine', { details: { stderr: stderr.slice(-2000) }, cause: err }));
+        },
+      );
+      child.stdin?.end(payload);
+    });
+    return new Uint8Array(await readFile(out));
+  } finally {
+    await rm(dir, { recursive: true, force: true });
+  }
+}
+
+const FEATURE_FLAGS: Record<string, keyof Binaryen['Features']> = {
+  atomics: 'Atomics',
+  'bulk-memory': 'BulkMemory',
+  'bulk-memory-opt': 'BulkMemoryOpt',
+  'call-indirect-overlong': 'CallIndirectOverlong',
+  'exception-handling': 'ExceptionHandling',
+  'extended-const': 'ExtendedConst',
+  fp16: 'FP16',
+  memory64: 'Memory64',
+  multimemory: 'MultiMemory',
+  multivalue: 'Multivalue',
+  'mutable-globals': 'MutableGlobals',
+  'nontrapping-fptoint': 'NontrappingFPToInt',
+  'reference-types': 'ReferenceTypes',
+  'relaxed-simd': 'RelaxedSIMD',
+  'sign-ext': 'SignExt',
+  simd128: 'SIMD128',
+  'tail-call': 'TailCall',
+};
+
+/** Binaryen feature bits for target_features names; unknown names are errors, not guesses. */
+export function binaryenFeatures(b: Binaryen, names: readonly string[]): number {
+  let bits = b.Features.MVP;
+  for (const n of names) {
+    const key = FEATURE_FLAGS[n];
+    if (key === undefined) throw new UeeError('INTERNAL', `unknown wasm feature in the engine: ${n}`);
+    bits |= b.Features[key];
+  }
+  return bits;
+}
+
+/** Options for {@link finishModule}. */
+export interface FinishOptions {
+  /** Entry exports to keep (`handle`, `infer`). */
+  readonly keepExports: readonly string[];
+  /** `extism:host/user` functions the source names; the others become stubs answering "not linked". */
+  readonly hostFunctions: ReadonlySet<string>;
+  /** Features of the engine objects (target_features names). */
+  readonly features: readonly string[];
+  /** Memory maximum in pages. */
+  readonly memoryMaxPages: number;
+  /** Run binaryen validation. @default true */
+  readonly validate?: boolean;
+}
+
+/** Post-processes a Wizer snapshot into the finished plugin module (see the file comment). */
+export async function finishModule(snapshot: Uint8Array, options: FinishOptions): Promise<Uint8Array> {
+  const b = await loadBinaryen();
+  const mod = b.readBinary(snapshot);
+  try {
+    mod.setFeatures(binaryenFeatures(b, options.features));
+    for (let i = mod.getNumExports() - 1; i >= 0; i--) {
+      const info = b.getExportInfo(mod.getExportByIndex(i));
+      if (info.kind === b.ExternalFunction && !options.keepExports.includes(info.name)) mod.removeExport(info.name);
+    }
+    const replace: { name: string; params: number; results: number; body: (m: typeof mod) => number }[] = [];
+    for (let i = 0; i < mod.getNumFunctions(); i++) {
+      const fi = b.getFunctionInfo(mod.getFunctionByIndex(i));
+      if (!fi.module) continue;
+      if (fi.module === 'extism:host/user' && !options.hostFunctions.has(fi.base ?? '')) {
+        replace.push({ name: fi.name, params: fi.params, results: fi.results, body: (m) => m.i64.const(BigInt(0)) });
+      } else if (fi.module.startsWith('wasi')) {
+        const results = fi.results;
+        replace.push({
+          name: fi.name,
+          params: fi.params,
+          results,
+          // proc_exit must not return; the rest answer ENOSYS (52), which the engine never reaches at run time
+          body: (m) => (fi.base === 'proc_exit' || results === b.none ? m.unreachable() : m.i32.const(52)),
+        });
+      }
+    }
+    for (const r of replace) {
+      mod.removeFunction(r.name);
+      mod.addFunction(r.name, r.params, r.results, [], r.body(mod));
+    }
+    if (options.validate !== false && !mod.validate()) {
+      throw new UeeError('INTERNAL', 'post-processed module failed binaryen validation');
+    }
+    const out = mod.emitBinary();
+    return setMemoryMaximum(out, options.memoryMaxPages);
+  } finally {
+    mod.dispose();
+  }
+}
