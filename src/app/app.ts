@@ -7,6 +7,13 @@ import type { UeeConfig } from '../config/index.js';
 import { redact } from '../config/index.js';
 import { openBus, openStore } from './backends.js';
 import { OutboxRelay } from './outbox-relay.js';
+import { ExecutionHost, createStoreHostServices } from '../runtime/index.js';
+import { PluginRegistry } from '../registry/index.js';
+import { Router } from '../router/index.js';
+import { createModelGateway, forRuntime, type DefaultModelGateway } from '../model-gateway/index.js';
+import { inspectPluginModule } from './module-inspector.js';
+import { HostPluginInvoker } from './plugin-invoker.js';
+import { PluginLogStore } from './plugin-logs.js';
 
 /** Lifecycle of the application: `running` → `draining` → `closed`. */
 export type AppState = 'running' | 'draining' | 'closed';
@@ -19,11 +26,18 @@ export interface AppStatus {
   bus: { kind: string; location: string; length: number };
   outbox: { pending: number; published: number };
   tenants: number;
+  runtime: { enabled: boolean; workers: number; plugins: number; replacements: number; router: string };
+}
+
+/** The plugin-running half of a process (absent with `--runtime off`). */
+export interface RuntimeParts {
+  host: ExecutionHost;
+  router: Router;
 }
 
 /**
- * The composition root: one store, one bus, the outbox relay between them, and (as later issues
- * land) the runtime, router and MCP server. Created with {@link UeeApp.create}; `close()` drains
+ * The composition root: one store, one bus, the outbox relay between them, the plugin registry,
+ * the model gateway and (unless `--runtime off`) the execution host and router. Created with {@link UeeApp.create}; `close()` drains
  * and is safe to call twice.
  */
 export class UeeApp {
@@ -36,6 +50,10 @@ export class UeeApp {
     readonly store: EntityStore,
     readonly bus: EventBus,
     readonly relay: OutboxRelay,
+    readonly registry: PluginRegistry,
+    readonly gateway: DefaultModelGateway,
+    readonly pluginLogs: PluginLogStore,
+    readonly runtime: RuntimeParts | undefined,
     readonly logger: Logger,
   ) {}
 
@@ -52,13 +70,29 @@ export class UeeApp {
     }
     for (const tenantId of config.bootstrapTenants) await store.tenants.create(tenantId);
     const relay = new OutboxRelay(store.outbox, bus, { logger: logger.child({ component: 'outbox-relay' }) });
+    const registry = new PluginRegistry(store, store.blobs, inspectPluginModule, bus);
+    const gateway = await createModelGateway({ logger: logger.child({ component: 'model-gateway' }) });
+    const pluginLogs = new PluginLogStore();
+    let runtime: RuntimeParts | undefined;
+    if (config.runtime.enabled) {
+      const host = await ExecutionHost.create({
+        services: createStoreHostServices({ store, models: forRuntime(gateway) }),
+        workers: config.runtime.workers,
+        logger: logger.child({ component: 'runtime' }),
+      });
+      const invoker = new HostPluginInvoker(host, registry, store, pluginLogs, logger.child({ component: 'invoker' }));
+      const router = new Router(store, bus, registry, invoker, { logger: logger.child({ component: 'router' }), hopLimit: config.runtime.hopLimit });
+      await router.start();
+      runtime = { host, router };
+    }
     logger.info('uee started', {
       store: store.kind,
       bus: bus.kind,
       storeLocation: describeLocation(config.store),
       busLocation: describeLocation(config.bus),
+      runtime: config.runtime.enabled ? `${config.runtime.workers} workers` : 'off',
     });
-    return new UeeApp(config, store, bus, relay, logger);
+    return new UeeApp(config, store, bus, relay, registry, gateway, pluginLogs, runtime, logger);
   }
 
   /** Current lifecycle state. */
@@ -75,6 +109,13 @@ export class UeeApp {
       bus: { kind: this.bus.kind, location: describeLocation(this.config.bus), length: await this.bus.length() },
       outbox: { pending: await this.store.outbox.size(), published: this.relay.published },
       tenants: (await this.store.tenants.list()).length,
+      runtime: {
+        enabled: this.runtime !== undefined,
+        workers: this.runtime?.host.stats().workers ?? 0,
+        plugins: this.runtime?.host.stats().plugins ?? 0,
+        replacements: this.runtime?.host.stats().replacements ?? 0,
+        router: this.runtime?.router.state ?? 'off',
+      },
     };
   }
 
@@ -87,7 +128,10 @@ export class UeeApp {
   async #close(): Promise<void> {
     this.#state = 'draining';
     for (const [name, step] of [
+      ['router', () => this.runtime?.router.stop() ?? Promise.resolve()],
+      ['runtime', () => this.runtime?.host.close() ?? Promise.resolve()],
       ['relay', () => this.relay.stop()],
+      ['model gateway', () => this.gateway.close()],
       ['bus', () => this.bus.close()],
       ['store', () => this.store.close()],
     ] as const) {

@@ -1,6 +1,8 @@
+import { availableParallelism } from 'node:os';
 import { resolve } from 'node:path';
 import { z } from 'zod';
 import { UeeError } from '../core/index.js';
+import { MCP_SETTING_ENV, parseMcpSettings, type McpConfig } from './mcp-settings.js';
 
 /** Where entities, read models, config and the outbox live. */
 export type StoreConfig = { kind: 'sqlite'; path: string } | { kind: 'mongodb'; url: string; database: string };
@@ -21,6 +23,10 @@ export interface UeeConfig {
   bootstrapTenants: string[];
   /** Grace period for draining on SIGINT/SIGTERM before forcing exit. @default 10000 */
   shutdownGraceMs: number;
+  /** The plugin runtime in this process: router + execution host. */
+  runtime: { enabled: boolean; workers: number; hopLimit: number };
+  /** MCP server: tokens, stdio identity, DNS-rebinding allow-lists. */
+  mcp: McpConfig;
 }
 
 /** Raw settings as they come from flags and environment (all optional strings). */
@@ -36,6 +42,23 @@ export interface RawSettings {
   mongoDatabase?: string | undefined;
   tenants?: string | undefined;
   shutdownGraceMs?: string | undefined;
+  /** `on` (default) or `off`: whether this process runs plugins. */
+  runtime?: string | undefined;
+  /** Worker threads of the execution host. */
+  workers?: string | undefined;
+  /** Max depth of plugin event chains. */
+  hopLimit?: string | undefined;
+  /** MCP bearer tokens: JSON or `token=admin,token2=tenant:acme:ro`. */
+  tokens?: string | undefined;
+  /** Principal of HTTP MCP requests without a token (`none`, `admin`, `tenant:<id>[:ro]`). */
+  mcpAnonymous?: string | undefined;
+  /** Principal of `uee mcp` (stdio). */
+  identity?: string | undefined;
+  /** A configured token whose principal `uee mcp` (stdio) acts as. */
+  token?: string | undefined;
+  mcpAllowedHosts?: string | undefined;
+  mcpAllowedOrigins?: string | undefined;
+  mcpConformanceFixtures?: string | undefined;
 }
 
 /** Environment variable behind each setting: the name error messages quote. */
@@ -51,6 +74,16 @@ export const SETTING_ENV: Record<keyof RawSettings, string> = {
   mongoDatabase: 'UEE_MONGO_DATABASE',
   tenants: 'UEE_TENANTS',
   shutdownGraceMs: 'UEE_SHUTDOWN_GRACE_MS',
+  runtime: 'UEE_RUNTIME',
+  workers: 'UEE_WORKERS',
+  hopLimit: 'UEE_HOP_LIMIT',
+  tokens: MCP_SETTING_ENV.tokens,
+  mcpAnonymous: MCP_SETTING_ENV.anonymous,
+  identity: MCP_SETTING_ENV.identity,
+  token: MCP_SETTING_ENV.token,
+  mcpAllowedHosts: MCP_SETTING_ENV.allowedHosts,
+  mcpAllowedOrigins: MCP_SETTING_ENV.allowedOrigins,
+  mcpConformanceFixtures: MCP_SETTING_ENV.conformanceFixtures,
 };
 
 /** Reads every setting from an environment. */
@@ -93,7 +126,13 @@ export function loadConfig(flags: RawSettings, env: NodeJS.ProcessEnv = process.
     port: parseWith(intSetting('port', 'port', 0, 65535), raw.port ?? '7070', 'port'),
     maxAttributeBytes: parseWith(intSetting('maxAttributeBytes', 'max-attribute-bytes', 1024, 64 * 1024 * 1024), raw.maxAttributeBytes ?? String(1024 * 1024), 'maxAttributeBytes'),
     shutdownGraceMs: parseWith(intSetting('shutdownGraceMs', 'shutdown-grace-ms', 0, 600_000), raw.shutdownGraceMs ?? '10000', 'shutdownGraceMs'),
+    workers: parseWith(intSetting('workers', 'workers', 1, 64), raw.workers ?? String(Math.max(1, Math.min(availableParallelism(), 8))), 'workers'),
+    hopLimit: parseWith(intSetting('hopLimit', 'hop-limit', 1, 256), raw.hopLimit ?? '16', 'hopLimit'),
   };
+  const runtimeSwitch = raw.runtime ?? 'on';
+  if (runtimeSwitch !== 'on' && runtimeSwitch !== 'off') {
+    throw settingError('runtime', 'runtime', `must be "on" or "off", got "${runtimeSwitch}"`, 'use --runtime off for a process that only serves MCP and HTTP');
+  }
   const level = raw.logLevel ?? 'info';
   if (!['debug', 'info', 'warn', 'error'].includes(level)) {
     throw settingError('logLevel', 'log-level', `unknown level "${level}"`, 'use one of debug, info, warn, error');
@@ -114,6 +153,17 @@ export function loadConfig(flags: RawSettings, env: NodeJS.ProcessEnv = process.
     limits: { maxAttributeBytes: parsed.maxAttributeBytes },
     bootstrapTenants: tenants,
     shutdownGraceMs: parsed.shutdownGraceMs,
+    runtime: { enabled: runtimeSwitch === 'on', workers: parsed.workers, hopLimit: parsed.hopLimit },
+    mcp: parseMcpSettings({
+      tokens: raw.tokens,
+      anonymous: raw.mcpAnonymous,
+      identity: raw.identity,
+      token: raw.token,
+      allowedHosts: raw.mcpAllowedHosts,
+      allowedOrigins: raw.mcpAllowedOrigins,
+      conformanceFixtures: raw.mcpConformanceFixtures,
+      host: raw.host ?? '127.0.0.1',
+    }),
   };
 }
 

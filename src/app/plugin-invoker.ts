@@ -1,0 +1,108 @@
+import type { Logger } from '../core/index.js';
+import type { EntityStore } from '../store/port.js';
+import type { ExecutionHost } from '../runtime/index.js';
+import { commitEffects, isEmptyEffects } from '../runtime/index.js';
+import type { PluginRecord, PluginRegistry } from '../registry/index.js';
+import type { HandleInput, InvocationOutcome, PluginInvoker } from '../router/index.js';
+import type { PluginLogStore } from './plugin-logs.js';
+
+/**
+ * Runs plugin versions on the execution host for the router: loads a version's module from the
+ * registry on first use, invokes it, stores its log lines, and commits its effects atomically under
+ * the router's idempotency key.
+ */
+export class HostPluginInvoker implements PluginInvoker {
+  readonly #loading = new Map<string, Promise<void>>();
+
+  constructor(
+    private readonly host: ExecutionHost,
+    private readonly registry: PluginRegistry,
+    private readonly store: EntityStore,
+    private readonly logs: PluginLogStore,
+    private readonly logger: Logger,
+  ) {}
+
+  async invoke(plugin: PluginRecord, input: HandleInput, options: { idempotencyKey: string }): Promise<InvocationOutcome> {
+    await this.#ensureLoaded(plugin);
+    const { event } = input;
+    const result = await this.host.invoke(plugin.id, {
+      event,
+      ...(input.entity ? { entity: input.entity } : {}),
+      settings: input.settings,
+      context: { now: input.context.now, randomSeed: input.context.randomSeed },
+    });
+    if (result.logs.length > 0) {
+      const at = new Date().toISOString();
+      this.logs.append(
+        result.logs.map((l) => ({
+          at,
+          pluginId: plugin.id,
+          pluginName: plugin.attributes.name,
+          eventId: event.eventId,
+          correlationId: event.correlationId,
+          tenantId: event.tenantId,
+          ...l,
+        })),
+      );
+    }
+    if (!result.ok) return { ok: false, error: result.error.toJSON(), durationMs: result.usage.durationMs };
+    let committed = false;
+    if (!isEmptyEffects(result.effects)) {
+      await commitEffects(
+        this.store,
+        { tenantId: event.tenantId, actor: `plugin:${plugin.id}@${plugin.attributes.pluginVersion}` },
+        result.effects,
+        {
+          eventId: event.eventId,
+          pluginId: plugin.id,
+          idempotencyKey: options.idempotencyKey,
+          causation: { eventId: event.eventId, correlationId: event.correlationId, hop: event.hop, experiment: event.experiment },
+        },
+      );
+      committed = true;
+    }
+    return { ok: true, output: result.output, committed, durationMs: result.usage.durationMs };
+  }
+
+  retain(pluginIds: ReadonlySet<string>): void {
+    for (const id of this.#loaded) {
+      if (!pluginIds.has(id)) {
+        this.host.unload(id);
+        this.#loaded.delete(id);
+        this.logger.info('plugin unloaded', { pluginId: id });
+      }
+    }
+  }
+
+  readonly #loaded = new Set<string>();
+
+  #ensureLoaded(plugin: PluginRecord): Promise<void> {
+    if (this.host.has(plugin.id)) return Promise.resolve();
+    let loading = this.#loading.get(plugin.id);
+    if (!loading) {
+      loading = this.#load(plugin).finally(() => this.#loading.delete(plugin.id));
+      this.#loading.set(plugin.id, loading);
+    }
+    return loading;
+  }
+
+  async #load(plugin: PluginRecord): Promise<void> {
+    const a = plugin.attributes;
+    await this.host.load({
+      id: plugin.id,
+      name: a.name,
+      version: a.pluginVersion,
+      kind: a.kind,
+      capabilities: a.capabilities,
+      budget: a.maximumResourceBudget,
+      restrictedEntityTypes: a.restrictedEntityTypes ?? null,
+      tenantScope: a.tenantScope,
+      tenantId: plugin.tenantId,
+      ownerId: a.ownerId ?? null,
+      models: a.models ?? null,
+      wasm: await this.registry.binary(plugin),
+    });
+    this.#loaded.add(plugin.id);
+    this.logger.info('plugin loaded', { pluginId: plugin.id, plugin: a.name, version: a.pluginVersion });
+  }
+}

@@ -1,0 +1,11 @@
+export { PluginRegistry, scopeContext, pluginGroup } from './registry.js';
+export type { PluginRecord, ModuleInspection, ModuleInspector, BinaryStore, DeployRequest, DeployResult } from './registry.js';
+export {
+  PluginManifestSchema,
+  PluginAttributesSchema,
+  ResourceBudgetSchema,
+  PluginNameSchema,
+  SubscriptionFilterSchema,
+  PLUGIN_ENTITY_TYPE,
+} from './manifest.js';
+export type { PluginManifest, PluginManifestInput, PluginAttributes, ResourceBudget } from './manifest.js';

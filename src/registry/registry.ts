@@ -1,0 +1,215 @@
+import { createHash } from 'node:crypto';
+import type { EntityVersion, TenantContext } from '../core/index.js';
+import { UeeError, parseOrThrow } from '../core/index.js';
+import type { EntityStore } from '../store/port.js';
+import type { EventBus } from '../bus/port.js';
+import {
+  PLUGIN_ENTITY_TYPE,
+  PluginAttributesSchema,
+  PluginManifestSchema,
+  type PluginAttributes,
+  type PluginManifest,
+  type PluginManifestInput,
+} from './manifest.js';
+
+/** A deployed plugin version as the runtime and tools see it. */
+export interface PluginRecord {
+  /** The plugin entity's id: identifies this version. */
+  id: string;
+  /** Entity version of the plugin entity (status changes bump it). */
+  entityVersion: number;
+  tenantId: string | null;
+  attributes: PluginAttributes;
+}
+
+/** What a module inspection found: the checks deploy relies on. */
+export interface ModuleInspection {
+  /** The module to store (rewritten when its memory maximum had to be capped). */
+  bytes: Uint8Array;
+  exports: string[];
+  /** `module/name` of every import. */
+  imports: string[];
+}
+
+/**
+ * Validates a module against the plugin contract (docs/plugin-abi.md): a valid module, the entry
+ * export of its kind, imports only of granted host functions (`CAPABILITY_DENIED` naming the missing
+ * capability), a memory that fits the budget. Throws `INVALID_MODULE` for what cannot run.
+ */
+export type ModuleInspector = (
+  bytes: Uint8Array,
+  requirements: { kind: PluginManifest['kind']; capabilities: PluginManifest['capabilities']; memoryPages: number },
+) => Promise<ModuleInspection>;
+
+/** Stores module bytes content-addressed by sha256. */
+export interface BinaryStore {
+  put(bytes: Uint8Array): Promise<{ sha256: string; size: number }>;
+  get(sha256: string): Promise<Uint8Array>;
+}
+
+/** A deploy request. */
+export interface DeployRequest {
+  manifest: PluginManifestInput;
+  wasm: Uint8Array;
+  language?: string;
+  source?: { language: string; files: Record<string, string> };
+  /** Validate and plan only. @default false */
+  dryRun?: boolean;
+}
+
+/** A deploy plan (dry run) or result. */
+export interface DeployResult {
+  applied: boolean;
+  plugin: PluginRecord;
+  /** Capabilities gained and lost against the latest enabled version of the same name, if any. */
+  capabilityDiff: { added: string[]; removed: string[]; previousVersion: number | null };
+  warnings: string[];
+}
+
+/**
+ * The plugin registry: deploys (validate → store binary → `uee.plugin` entity + `PluginInstalled`
+ * through the outbox), lists versions, enables/disables and reads binaries. Plugins are global
+ * entities unless scoped to a tenant, in which case they live in that tenant.
+ */
+export class PluginRegistry {
+  constructor(
+    private readonly store: EntityStore,
+    private readonly binaries: BinaryStore,
+    private readonly inspect: ModuleInspector,
+    private readonly bus?: EventBus,
+  ) {}
+
+  /** Validates a manifest and module and deploys a new version (or returns the plan when `dryRun`). */
+  async deploy(actor: string, request: DeployRequest): Promise<DeployResult> {
+    const manifest = parseOrThrow(PluginManifestSchema, request.manifest, 'plugin manifest');
+    const ctx = scopeContext(manifest, actor);
+    if (ctx.tenantId !== null) await this.store.tenants.get(ctx.tenantId);
+    const inspection = await this.inspect(request.wasm, {
+      kind: manifest.kind,
+      capabilities: manifest.capabilities,
+      memoryPages: manifest.maximumResourceBudget.memoryPages,
+    });
+
+    const previous = await this.versions(ctx, manifest.name);
+    const latest = previous[0];
+    const latestEnabled = previous.find((p) => p.attributes.status === 'enabled');
+    const sha256 = createHash('sha256').update(inspection.bytes).digest('hex');
+    const attributes: PluginAttributes = {
+      ...manifest,
+      pluginVersion: (latest?.attributes.pluginVersion ?? 0) + 1,
+      status: 'enabled',
+      language: request.language ?? request.source?.language ?? 'wasm',
+      ...(request.source ? { source: request.source } : {}),
+      binary: { sha256, size: inspection.bytes.byteLength },
+      exports: inspection.exports,
+      imports: inspection.imports,
+      deployedAt: new Date().toISOString(),
+    };
+    const before = new Set(latestEnabled?.attributes.capabilities ?? []);
+    const after = new Set(manifest.capabilities);
+    const capabilityDiff = {
+      added: [...after].filter((c) => !before.has(c)),
+      removed: [...before].filter((c) => !after.has(c)),
+      previousVersion: latestEnabled?.attributes.pluginVersion ?? null,
+    };
+    const warnings: string[] = [];
+    if (manifest.capabilities.includes('emitEvents') && manifest.subscribeTo.length > 0) {
+      warnings.push('this plugin both subscribes and emits: make sure it cannot trigger itself (the hop limit stops runaway chains)');
+    }
+    const draft: PluginRecord = { id: '(new)', entityVersion: 1, tenantId: ctx.tenantId, attributes };
+    if (request.dryRun) return { applied: false, plugin: draft, capabilityDiff, warnings };
+
+    await this.binaries.put(inspection.bytes);
+    // The plugin's consumer group exists before its PluginInstalled commit, so every event committed
+    // after the deploy reaches it (routers skip the few in between: no version was enabled yet).
+    await this.bus?.ensureGroup(pluginGroup(manifest.name, ctx.tenantId), 'latest');
+    const written = await this.store.put(
+      ctx,
+      { entityTypeId: PLUGIN_ENTITY_TYPE, attributes: attributes, expectedVersion: 0, eventType: 'PluginInstalled' },
+      { source: { kind: 'system', id: actor } },
+    );
+    return { applied: true, plugin: toRecord(written), capabilityDiff, warnings };
+  }
+
+  /** Every version of a plugin name in a scope, newest first. */
+  async versions(ctx: TenantContext, name: string): Promise<PluginRecord[]> {
+    const page = await this.store.query(ctx, {
+      entityTypeId: PLUGIN_ENTITY_TYPE,
+      filter: { 'attributes.name': name, tenantId: ctx.tenantId },
+      sort: { 'attributes.pluginVersion': -1 },
+      limit: 1000,
+    });
+    return page.items.map(toRecord);
+  }
+
+  /** All plugin versions visible in a scope (a tenant sees its own and global ones). */
+  async list(ctx: TenantContext): Promise<PluginRecord[]> {
+    const out: PluginRecord[] = [];
+    let cursor: string | undefined;
+    do {
+      const page = await this.store.query(ctx, { entityTypeId: PLUGIN_ENTITY_TYPE, limit: 1000, ...(cursor ? { cursor } : {}) });
+      out.push(...page.items.map(toRecord));
+      cursor = page.nextCursor ?? undefined;
+    } while (cursor);
+    return out;
+  }
+
+  /** Every plugin version of every scope: global ones and each registered tenant's. */
+  async listAll(): Promise<PluginRecord[]> {
+    const global = await this.list({ tenantId: null, actor: 'system:registry' });
+    const perTenant = await Promise.all(
+      (await this.store.tenants.list()).map(async (t) =>
+        (await this.list({ tenantId: t.tenantId, actor: 'system:registry' })).filter((p) => p.tenantId === t.tenantId),
+      ),
+    );
+    return [...global, ...perTenant.flat()];
+  }
+
+  /** One plugin version by id; `NOT_FOUND` when not visible. */
+  async get(ctx: TenantContext, id: string): Promise<PluginRecord> {
+    const entity = await this.store.get(ctx, id);
+    if (entity.entityTypeId !== PLUGIN_ENTITY_TYPE) throw new UeeError('NOT_FOUND', `plugin ${id} not found`);
+    return toRecord(entity);
+  }
+
+  /** Enables or disables a version, publishing `PluginEnabled` / `PluginDisabled`. Idempotent. */
+  async setStatus(ctx: TenantContext, id: string, status: 'enabled' | 'disabled'): Promise<PluginRecord> {
+    const current = await this.get(ctx, id);
+    if (current.attributes.status === status) return current;
+    if (current.tenantId !== ctx.tenantId) {
+      throw new UeeError('TENANT_FORBIDDEN', `plugin ${id} is global; only an administrator can ${status === 'enabled' ? 'enable' : 'disable'} it`);
+    }
+    const written = await this.store.put(
+      ctx,
+      {
+        entityId: id,
+        entityTypeId: PLUGIN_ENTITY_TYPE,
+        expectedVersion: current.entityVersion,
+        attributes: { ...current.attributes, status },
+        eventType: status === 'enabled' ? 'PluginEnabled' : 'PluginDisabled',
+      },
+      { source: { kind: 'system', id: ctx.actor } },
+    );
+    return toRecord(written);
+  }
+
+  /** The module bytes of a version. */
+  async binary(record: PluginRecord): Promise<Uint8Array> {
+    return this.binaries.get(record.attributes.binary.sha256);
+  }
+}
+
+/** Consumer-group name of a logical plugin (a name within a scope); all its versions share it. */
+export function pluginGroup(name: string, tenantId: string | null): string {
+  return `plugin:${tenantId ?? '*'}:${name}`;
+}
+
+/** The store context a manifest's plugin entity lives in. */
+export function scopeContext(manifest: PluginManifest, actor: string): TenantContext {
+  return { tenantId: manifest.tenantScope === 'global' ? null : (manifest.tenantId ?? null), actor };
+}
+
+function toRecord(entity: EntityVersion): PluginRecord {
+  const attributes = parseOrThrow(PluginAttributesSchema, entity.attributes, `plugin entity ${entity.entityId}`, 'CORRUPT_DATA');
+  return { id: entity.entityId, entityVersion: entity.version, tenantId: entity.tenantId, attributes };
+}

@@ -1,0 +1,5 @@
+export { Router, mayTouch, PINS_VIEW } from './router.js';
+export type { RouterOptions, RouterState } from './router.js';
+export { RouterMetrics } from './metrics.js';
+export type { PluginMetricsSnapshot } from './metrics.js';
+export type { HandleInput, InvocationOutcome, PluginInvoker } from './types.js';

@@ -1,0 +1,30 @@
+import type { EntityVersion, EventEnvelope, JsonObject, SerializedError } from '../core/index.js';
+import type { PluginRecord } from '../registry/index.js';
+
+/** The input of a plugin's `handle` (docs/plugin-abi.md). */
+export interface HandleInput {
+  event: EventEnvelope;
+  entity?: EntityVersion;
+  settings: JsonObject;
+  context: {
+    now: string;
+    randomSeed: string;
+    tenantId: string | null;
+    plugin: { id: string; name: string; version: number };
+  };
+}
+
+/** What one invocation did: on success its effects were committed (or there were none). */
+export type InvocationOutcome =
+  | { ok: true; output: unknown; committed: boolean; durationMs: number }
+  | { ok: false; error: SerializedError; durationMs: number };
+
+/**
+ * Runs one plugin version on one event and commits its buffered effects atomically, keyed by the
+ * idempotency key, so a redelivered event never applies them twice. The runtime implements it.
+ */
+export interface PluginInvoker {
+  invoke(plugin: PluginRecord, input: HandleInput, options: { idempotencyKey: string }): Promise<InvocationOutcome>;
+  /** Drops cached instances of versions that are gone. */
+  retain(pluginIds: ReadonlySet<string>): void;
+}
