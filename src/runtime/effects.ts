@@ -65,6 +65,8 @@ export interface CommitMeta {
   pluginId: string;
   /** The handled event's chain metadata, propagated into the emitted events (hop + 1). */
   causation: Causation;
+  /** Overrides the default `${eventId}:${pluginId}` key (the router keys by logical plugin, so a redelivery handled by a newer version still applies once). */
+  idempotencyKey?: string;
 }
 
 /** The idempotency key of a (event, plugin version) commit. */
@@ -101,7 +103,7 @@ export async function commitEffects(
     payload: e.payload,
   }));
   return store.commit(ctx, {
-    idempotencyKey: effectsIdempotencyKey(meta.eventId, meta.pluginId),
+    idempotencyKey: meta.idempotencyKey ?? effectsIdempotencyKey(meta.eventId, meta.pluginId),
     writes: [...effects.writes, ...timerWrites(effects.timers)],
     events,
     readModelOps: effects.readModelOps,

@@ -18,8 +18,8 @@ function spawnChild(script: string, args: string[]): { child: ChildProcess; line
   const lines: string[] = [];
   const waiters: Array<() => void> = [];
   let stderr = '';
-  child.stderr!.on('data', (d: Buffer) => (stderr += d.toString()));
-  createInterface({ input: child.stdout! }).on('line', (line) => {
+  child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
+  createInterface({ input: child.stdout }).on('line', (line) => {
     lines.push(line);
     for (const w of waiters.splice(0)) w();
   });
@@ -66,7 +66,7 @@ async function allVersions(store: EntityStore): Promise<string[]> {
 }
 
 const backends: Array<{ name: string; bus: (dir: string) => BusConfig; cleanup: (cfg: BusConfig) => Promise<void> }> = [
-  { name: 'embedded', bus: (dir) => ({ kind: 'embedded', path: join(dir, 'uee.db') }), cleanup: async () => undefined },
+  { name: 'embedded', bus: (dir) => ({ kind: 'embedded', path: join(dir, 'uee.db') }), cleanup: () => Promise.resolve() },
   {
     name: 'redis',
     bus: () => ({ kind: 'redis', url: TEST_REDIS_URL, prefix: randomPrefix('crash') }),
