@@ -3,12 +3,14 @@ import { createLogger, toUeeError, UeeError } from '../core/index.js';
 import { loadConfig, type RawSettings } from '../config/index.js';
 import { runStart } from './start.js';
 import { runStatus } from './status.js';
+import { runMcp } from './mcp.js';
 
 const USAGE = `Usage: uee <command> [options]
 
 Commands:
   start     run the UEE server (embedded SQLite store and event log by default)
   status    ask a running server for its status
+  mcp       serve MCP over stdio (for MCP clients that spawn a command)
   help      show this text
 
 Options (each also read from the environment variable shown):
@@ -22,7 +24,18 @@ Options (each also read from the environment variable shown):
   --redis-prefix P          UEE_REDIS_PREFIX         key prefix on Redis (default uee:)
   --tenants A,B             UEE_TENANTS              tenants created at start (default "default")
   --shutdown-grace-ms N     UEE_SHUTDOWN_GRACE_MS    drain time on SIGINT/SIGTERM before forcing (default 10000)
+  --runtime on|off          UEE_RUNTIME              run plugins in this process (default on)
+  --workers N               UEE_WORKERS              execution-host worker threads (default: cores, max 8)
+  --hop-limit N             UEE_HOP_LIMIT            max depth of plugin event chains (default 16)
   --url URL                 UEE_URL                  server to query with "status" (default http://127.0.0.1:7070)
+
+MCP (HTTP at /mcp and /sse with "start"; stdio with "mcp"):
+                            UEE_TOKENS               bearer tokens: token=admin,token2=tenant:acme:ro (or JSON)
+                            UEE_MCP_ANONYMOUS        principal for requests without a token (default none = 401)
+  --token TOKEN             UEE_MCP_TOKEN            "mcp": act as this configured token's principal
+  --identity P              UEE_MCP_IDENTITY         "mcp": act as admin | tenant:<id> | tenant:<id>:ro (default admin)
+                            UEE_MCP_ALLOWED_HOSTS    extra Host names accepted (DNS-rebinding allow-list)
+                            UEE_MCP_ALLOWED_ORIGINS  extra Origins accepted
 `;
 
 async function main(argv: string[]): Promise<number> {
@@ -43,7 +56,12 @@ async function main(argv: string[]): Promise<number> {
         'redis-prefix': { type: 'string' },
         tenants: { type: 'string' },
         'shutdown-grace-ms': { type: 'string' },
+        runtime: { type: 'string' },
+        workers: { type: 'string' },
+        'hop-limit': { type: 'string' },
         url: { type: 'string' },
+        token: { type: 'string' },
+        identity: { type: 'string' },
         help: { type: 'boolean', short: 'h' },
       },
     });
@@ -67,12 +85,22 @@ async function main(argv: string[]): Promise<number> {
     redisPrefix: values['redis-prefix'],
     tenants: values.tenants,
     shutdownGraceMs: values['shutdown-grace-ms'],
+    runtime: values.runtime,
+    workers: values.workers,
+    hopLimit: values['hop-limit'],
+    token: values.token,
+    identity: values.identity,
   };
   switch (command) {
     case 'start': {
       const config = loadConfig(flags);
       const logger = createLogger({ level: config.log.level, fields: { service: 'uee' } });
       return runStart(config, logger);
+    }
+    case 'mcp': {
+      const config = loadConfig(flags);
+      const logger = createLogger({ level: config.log.level, fields: { service: 'uee', transport: 'stdio' } });
+      return runMcp(config, logger);
     }
     case 'status':
       return runStatus(values.url ?? process.env.UEE_URL ?? 'http://127.0.0.1:7070');

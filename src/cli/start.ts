@@ -3,6 +3,7 @@ import { toUeeError } from '../core/index.js';
 import type { UeeConfig } from '../config/index.js';
 import { UeeApp } from '../app/index.js';
 import { HttpServer } from '../server/index.js';
+import { McpHost, mountMcp } from '../server/mcp/index.js';
 
 /**
  * Runs the server until SIGINT/SIGTERM: the first signal drains (stop accepting, flush the outbox,
@@ -13,6 +14,8 @@ export async function runStart(config: UeeConfig, logger: Logger): Promise<numbe
   const http = new HttpServer(logger.child({ component: 'http' }))
     .route('GET', '/healthz', () => Promise.resolve({ ok: app.state === 'running' }))
     .route('GET', '/status', () => app.status());
+  const mcpLogger = logger.child({ component: 'mcp' });
+  const mcp = mountMcp(http, McpHost.create(app, mcpLogger), mcpLogger);
   let address;
   try {
     address = await http.listen(config.http.host, config.http.port);
@@ -42,7 +45,8 @@ export async function runStart(config: UeeConfig, logger: Logger): Promise<numbe
         process.exit(1);
       }, config.shutdownGraceMs);
       force.unref();
-      Promise.all([http.close(), app.close()])
+      // MCP sessions hold long-lived streams: end them first so the listener can close.
+      Promise.all([mcp.close().then(() => http.close()), app.close()])
         .then(() => {
           clearTimeout(force);
           logger.info('stopped cleanly');

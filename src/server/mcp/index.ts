@@ -1,0 +1,17 @@
+export { McpHost } from './host.js';
+export type { McpHostOptions } from './host.js';
+export { mountMcp } from './http-endpoints.js';
+export type { McpHttpEndpoints } from './http-endpoints.js';
+export { serveStdio } from './stdio.js';
+export { TokenAuthenticator, sendUnauthorized, samePrincipal } from './auth.js';
+export type { AuthResult } from './auth.js';
+export { OriginGuard } from './origin-guard.js';
+export type { OriginGuardOptions } from './origin-guard.js';
+export { StreamableHttpEndpoint } from './streamable-http.js';
+export { LegacySseEndpoint, SSE_MESSAGES_PATH } from './legacy-sse.js';
+export { EventCatalogue, CATALOGUE_GROUP, CATALOGUE_VIEW } from './event-catalogue.js';
+export type { EventTypeEntry } from './event-catalogue.js';
+export { coreResources } from './resources.js';
+export type { ResourceSpec, ResourceContext } from './resources.js';
+export { corePrompts } from './prompts.js';
+export type { PromptSpec } from './prompts.js';

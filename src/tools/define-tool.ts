@@ -1,0 +1,111 @@
+import type { z } from 'zod';
+import type { RequestHandlerExtra } from '@modelcontextprotocol/sdk/shared/protocol.js';
+import type { ContentBlock, ServerNotification, ServerRequest } from '@modelcontextprotocol/sdk/types.js';
+import type { Logger, Principal } from '../core/index.js';
+import type { UeeApp } from '../app/index.js';
+
+/** MCP tool annotations (hints for clients; never trusted for security). */
+export interface ToolAnnotations {
+  /** The tool does not change anything. */
+  readOnlyHint: boolean;
+  /** A change may delete or overwrite data (only meaningful when not read-only). */
+  destructiveHint: boolean;
+  /** Calling again with the same arguments has no further effect. */
+  idempotentHint: boolean;
+  /** The tool talks to systems outside UEE (model providers…). @default false */
+  openWorldHint?: boolean;
+}
+
+/** Log levels a tool may send to the client (`notifications/message`). */
+export type ClientLogLevel = 'debug' | 'info' | 'notice' | 'warning' | 'error';
+
+/** Everything a tool's `run` may use. Built per call by the registry. */
+export interface ToolContext {
+  /** Who is calling. Tenant scoping goes through {@link resolveScope}, never through this directly. */
+  readonly principal: Principal;
+  /** The application: store, bus, config and, as they land, runtime and registry. */
+  readonly app: UeeApp;
+  /** Aborted when the client cancels the call or the session closes. Long tools must check it. */
+  readonly signal: AbortSignal;
+  /** A logger bound to the tool name, principal and request id. */
+  readonly logger: Logger;
+  /**
+   * Reports progress to the client when it asked for it (`_meta.progressToken`); a no-op otherwise.
+   * `progress` must increase between calls.
+   */
+  progress(progress: number, total?: number, message?: string): Promise<void>;
+  /** Sends a log message to the client (honours the level it set with `logging/setLevel`). */
+  log(level: ClientLogLevel, message: string): Promise<void>;
+  /** The raw MCP request context (sampling, elicitation, SSE stream control). Protocol fixtures only. */
+  readonly mcp: RequestHandlerExtra<ServerRequest, ServerNotification>;
+}
+
+/**
+ * What {@link defineTool} takes. `input` must be a strict zod object (unknown fields rejected); use the
+ * schema helpers in `./schemas.ts` for names, ids and strings so length caps and path checks apply.
+ */
+export interface ToolSpec<I extends z.ZodType<Record<string, unknown>>, O extends z.ZodType<Record<string, unknown>>> {
+  /** `snake_case`, unique, stable: agents and prompts refer to it. */
+  name: string;
+  title: string;
+  /** What the tool does, when to use it, and what it returns: written for an agent. */
+  description: string;
+  input: I;
+  output: O;
+  annotations: ToolAnnotations;
+  /** Only admin principals may see and call it. @default false */
+  adminOnly?: boolean;
+  /** Runs the tool with validated arguments; throws `UeeError` on failure. */
+  run(ctx: ToolContext, args: z.output<I>): Promise<z.input<O>>;
+  /** One line for the text content. @default a generic "<title>: ok" line */
+  summarize?(output: z.output<O>): string;
+  /**
+   * Extra content blocks after the summary (images, embedded resources). Protocol fixtures use this;
+   * ordinary tools put everything in `structuredContent`.
+   */
+  content?(output: z.output<O>): ContentBlock[];
+  /** Replaces the JSON Schema derived from `input` (for fixtures that need `$defs`/`$ref` verbatim). */
+  inputJsonSchema?: Record<string, unknown>;
+}
+
+/** A registered tool: a {@link ToolSpec} with its types erased for the registry. */
+export interface ToolDefinition {
+  readonly name: string;
+  readonly title: string;
+  readonly description: string;
+  readonly input: z.ZodType<Record<string, unknown>>;
+  readonly output: z.ZodType<Record<string, unknown>>;
+  readonly annotations: ToolAnnotations;
+  readonly adminOnly: boolean;
+  run(ctx: ToolContext, args: Record<string, unknown>): Promise<unknown>;
+  summarize(output: Record<string, unknown>): string;
+  content?(output: Record<string, unknown>): ContentBlock[];
+  readonly inputJsonSchema?: Record<string, unknown>;
+}
+
+const TOOL_NAME_RE = /^[a-z][a-z0-9_]{1,63}$/;
+
+/**
+ * Declares a tool. The registry validates arguments against `input` before `run`, checks the result
+ * against `output`, and turns a thrown `UeeError` into an `isError` result carrying
+ * `{ code, message, hint }`.
+ */
+export function defineTool<I extends z.ZodType<Record<string, unknown>>, O extends z.ZodType<Record<string, unknown>>>(
+  spec: ToolSpec<I, O>,
+): ToolDefinition {
+  if (!TOOL_NAME_RE.test(spec.name)) throw new Error(`tool name "${spec.name}" must be snake_case`);
+  if (spec.annotations.readOnlyHint && spec.annotations.destructiveHint) throw new Error(`tool ${spec.name}: read-only tools cannot be destructive`);
+  return {
+    name: spec.name,
+    title: spec.title,
+    description: spec.description,
+    input: spec.input,
+    output: spec.output,
+    annotations: spec.annotations,
+    adminOnly: spec.adminOnly ?? false,
+    run: (ctx, args) => spec.run(ctx, args as z.output<I>),
+    summarize: (output) => (spec.summarize ? spec.summarize(output as z.output<O>) : `${spec.title}: ok`),
+    ...(spec.content ? { content: (output: Record<string, unknown>) => spec.content?.(output as z.output<O>) ?? [] } : {}),
+    ...(spec.inputJsonSchema ? { inputJsonSchema: spec.inputJsonSchema } : {}),
+  };
+}

@@ -1,0 +1,51 @@
+import { ERROR_CODES, type ErrorCode } from '../core/index.js';
+
+/** What an error code means and what an agent should do about it by default. */
+export interface ErrorCodeInfo {
+  code: ErrorCode;
+  meaning: string;
+  hint: string;
+}
+
+const INFO: Partial<Record<ErrorCode, { meaning: string; hint: string }>> = {
+  VALIDATION_FAILED: { meaning: 'An argument is missing, of the wrong type, too long, or not allowed.', hint: 'fix the fields listed in details.issues and call again' },
+  NOT_FOUND: { meaning: 'The thing does not exist, or is not visible to this principal.', hint: 'check the id and the tenantId; list or query to find existing ids' },
+  VERSION_CONFLICT: { meaning: 'expectedVersion does not match the current version.', hint: 'read the entity again (entity_get), merge your change, and retry with its current version' },
+  UNKNOWN_TENANT: { meaning: 'The named tenant is not registered.', hint: 'create it with tenant_create (admin) or check the tenantId' },
+  TENANT_FORBIDDEN: { meaning: 'This principal may not act on that tenant, or is read-only.', hint: 'use a token for that tenant, or a read-write token for changes' },
+  PAYLOAD_TOO_LARGE: { meaning: 'A value exceeds a size limit.', hint: 'send less data; details name the limit' },
+  INVALID_FILTER: { meaning: 'The filter uses an unknown or forbidden operator, or is malformed.', hint: 'use $eq, $ne, $gt(e), $lt(e), $in, $nin, $exists, $and, $or, $not, $regex on entity fields' },
+  INVALID_CURSOR: { meaning: 'The cursor is not from this query.', hint: 'repeat the query without a cursor, then page with the returned nextCursor' },
+  IDEMPOTENCY_CONFLICT: { meaning: 'The idempotency key was used with different content.', hint: 'use a fresh idempotency key for a different change' },
+  CORRUPT_DATA: { meaning: 'Stored data failed validation when read back.', hint: 'report it to an operator; the record needs repair' },
+  CONFIG_INVALID: { meaning: 'A setting is invalid.', hint: 'fix the named setting' },
+  BACKEND_UNAVAILABLE: { meaning: 'The store or bus is not reachable.', hint: 'retry later' },
+  CLOSED: { meaning: 'The server is shutting down.', hint: 'retry against a running server' },
+  CAPABILITY_DENIED: { meaning: 'A plugin used a host function its capabilities do not grant.', hint: 'add the capability named in details to the manifest and redeploy' },
+  BUDGET_EXCEEDED: { meaning: 'A plugin exceeded its resource budget.', hint: 'raise the budget named in details in maximumResourceBudget, or do less per event' },
+  RATE_LIMITED: { meaning: 'Too many calls.', hint: 'wait and retry' },
+  TIMEOUT: { meaning: 'The operation took too long.', hint: 'retry, or raise the time limit' },
+  CANCELLED: { meaning: 'The call was cancelled by the client.', hint: 'call again if the result is still needed' },
+  PLUGIN_TRAP: { meaning: 'The plugin crashed (WebAssembly trap).', hint: 'inspect the plugin logs and fix the handler' },
+  PLUGIN_ERROR: { meaning: 'The plugin returned an error.', hint: 'inspect the plugin logs and fix the handler' },
+  PLUGIN_OUTPUT_INVALID: { meaning: 'The plugin output failed validation.', hint: 'make the handler return the documented output shape (docs/plugin-abi.md)' },
+  INVALID_MODULE: { meaning: 'The WebAssembly module is not a valid UEE plugin.', hint: 'compile again and check the exports listed in docs/plugin-abi.md' },
+  HOP_LIMIT_EXCEEDED: { meaning: 'An event chain exceeded the hop limit (likely a cycle).', hint: 'break the cycle between plugins that emit each other\'s events' },
+  COMPILE_FAILED: { meaning: 'The sources did not compile.', hint: 'fix the diagnostics at the given positions' },
+  UNAUTHORIZED: { meaning: 'The credentials are missing or invalid.', hint: 'send a valid bearer token' },
+  INTERNAL: { meaning: 'An unexpected server fault.', hint: 'retry once; if it persists, report it with the time of the call' },
+};
+
+/** The hint for a code (a generic one for codes without an entry). */
+export function defaultHint(code: ErrorCode): string {
+  return INFO[code]?.hint ?? 'read the message and details, adjust the call, and retry';
+}
+
+/** Every error code with its meaning and default hint: the `uee://catalogue/errors` resource. */
+export function errorCatalogue(): ErrorCodeInfo[] {
+  return ERROR_CODES.map((code) => ({
+    code,
+    meaning: INFO[code]?.meaning ?? code.toLowerCase().replace(/_/g, ' '),
+    hint: defaultHint(code),
+  }));
+}

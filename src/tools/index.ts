@@ -1,0 +1,61 @@
+import type { ToolDefinition } from './define-tool.js';
+import { entityGet, entityHistory, entityPut, entityQuery } from './entity-tools.js';
+import { eventEmit } from './event-tools.js';
+import { readModelGet, readModelQuery } from './read-model-tools.js';
+import { tenantConfigGet, tenantConfigSet, tenantCreate, tenantList } from './tenant-tools.js';
+
+export { defineTool } from './define-tool.js';
+export type { ToolAnnotations, ToolContext, ToolDefinition, ToolSpec, ClientLogLevel } from './define-tool.js';
+export { ToolRegistry, errorResult } from './registry.js';
+export { guardArguments } from './input-guard.js';
+export type { InputLimits } from './input-guard.js';
+export { inputJsonSchema, outputJsonSchema } from './json-schema.js';
+export { resolveScope, scopeLabel, GLOBAL_LABEL } from './scope.js';
+export { errorCatalogue, defaultHint } from './error-catalogue.js';
+export type { ErrorCodeInfo } from './error-catalogue.js';
+export {
+  isPathLike,
+  safeName,
+  text,
+  TenantArg,
+  EntityIdArg,
+  EntityTypeArg,
+  EventTypeArg,
+  ViewArg,
+  PluginNameArg,
+  JsonObjectArg,
+  FilterArg,
+  SortArg,
+  LimitArg,
+  CursorArg,
+  DryRunArg,
+  PlanSchema,
+  ToolErrorSchema,
+  EntityOut,
+  EventOut,
+} from './schemas.js';
+export type { Plan, ToolError } from './schemas.js';
+export { entityGet, entityPut, entityQuery, entityHistory, readModelGet, readModelQuery, eventEmit, tenantList, tenantCreate, tenantConfigGet, tenantConfigSet };
+
+/** The entity, read-model, event and tenant tools: the first half of the MCP surface. */
+export function coreTools(): ToolDefinition[] {
+  return [entityGet, entityPut, entityQuery, entityHistory, readModelGet, readModelQuery, eventEmit, tenantList, tenantCreate, tenantConfigGet, tenantConfigSet];
+}
+
+/**
+ * Names of the tools the second half of issue 4 adds (scaffold, compile, test, deploy, configure,
+ * observe). Prompts refer to them; a prompt mentions only tools that are registered or listed here.
+ */
+export const PLANNED_TOOL_NAMES = [
+  'plugin_scaffold',
+  'plugin_compile',
+  'plugin_test',
+  'plugin_deploy',
+  'plugin_configure',
+  'plugin_list',
+  'plugin_source',
+  'plugin_logs',
+  'dead_letter_list',
+  'dead_letter_replay',
+  'event_trace',
+] as const;

@@ -1,0 +1,44 @@
+import { z } from 'zod';
+import { defineTool } from './define-tool.js';
+import { CursorArg, FilterArg, LimitArg, SortArg, TenantArg, ViewArg, safeName } from './schemas.js';
+import { resolveScope } from './scope.js';
+
+const DocOut = z.object({
+  view: z.string(),
+  id: z.string(),
+  doc: z.record(z.string(), z.unknown()),
+  updatedAt: z.string(),
+});
+
+const DocIdArg = safeName(z.string().min(1).max(256), 'id').describe('Document id within the view');
+
+/** `read_model_get`: one read-model document. */
+export const readModelGet = defineTool({
+  name: 'read_model_get',
+  title: 'Get read-model document',
+  description: 'Reads one document of a read-model view (views are maintained by plugins). NOT_FOUND when absent or another tenant\'s.',
+  input: z.strictObject({ tenantId: TenantArg, view: ViewArg, id: DocIdArg }),
+  output: z.object({ doc: DocOut }),
+  annotations: { readOnlyHint: true, destructiveHint: false, idempotentHint: true },
+  async run(ctx, args) {
+    const scope = await resolveScope(ctx, args.tenantId);
+    return { doc: await ctx.app.store.readModels.get(scope, args.view, args.id) };
+  },
+  summarize: (o) => `${o.doc.view}/${o.doc.id} (updated ${o.doc.updatedAt})`,
+});
+
+/** `read_model_query`: documents of a view matching a filter. */
+export const readModelQuery = defineTool({
+  name: 'read_model_query',
+  title: 'Query read model',
+  description: 'Lists documents of a read-model view, filtered (MongoDB-style on the document), sorted and paged.',
+  input: z.strictObject({ tenantId: TenantArg, view: ViewArg, filter: FilterArg.optional(), sort: SortArg.optional(), limit: LimitArg, cursor: CursorArg }),
+  output: z.object({ items: z.array(DocOut), nextCursor: z.string().nullable() }),
+  annotations: { readOnlyHint: true, destructiveHint: false, idempotentHint: true },
+  async run(ctx, args) {
+    const scope = await resolveScope(ctx, args.tenantId);
+    const { tenantId: _t, view, ...q } = args;
+    return ctx.app.store.readModels.query(scope, view, q);
+  },
+  summarize: (o) => `${o.items.length} document${o.items.length === 1 ? '' : 's'}${o.nextCursor ? ' (more: pass nextCursor)' : ''}`,
+});

@@ -1,0 +1,136 @@
+import type { CallToolResult, Tool } from '@modelcontextprotocol/sdk/types.js';
+import type { Principal } from '../core/index.js';
+import { UeeError, parseOrThrow, toUeeError } from '../core/index.js';
+import type { ToolContext, ToolDefinition } from './define-tool.js';
+import { defaultHint } from './error-catalogue.js';
+import { guardArguments, type InputLimits } from './input-guard.js';
+import { inputJsonSchema, outputJsonSchema } from './json-schema.js';
+import type { ToolError } from './schemas.js';
+
+/** A tool as listed for one principal: its definition plus the precomputed JSON Schemas. */
+interface Listed {
+  def: ToolDefinition;
+  listing: Tool;
+}
+
+/** Whether a principal may see and call a tool. */
+function permits(principal: Principal, def: ToolDefinition): 'ok' | 'admin-only' | 'read-only' {
+  if (def.adminOnly && principal.kind !== 'admin') return 'admin-only';
+  if (!def.annotations.readOnlyHint && principal.kind === 'tenant' && principal.readOnly) return 'read-only';
+  return 'ok';
+}
+
+/**
+ * The tools of one server. Listing is per principal: read-only principals do not see mutating tools
+ * and tenant principals do not see admin tools (calling one anyway answers `TENANT_FORBIDDEN`, so the
+ * refusal is explicit rather than "unknown tool").
+ */
+export class ToolRegistry {
+  readonly #tools = new Map<string, Listed>();
+
+  constructor(private readonly limits: InputLimits) {}
+
+  /** Adds tools; a duplicate name is a programming error. */
+  add(...defs: ToolDefinition[]): this {
+    for (const def of defs) {
+      if (this.#tools.has(def.name)) throw new Error(`tool "${def.name}" is registered twice`);
+      const listing: Tool = {
+        name: def.name,
+        title: def.title,
+        description: def.description,
+        inputSchema: (def.inputJsonSchema ?? inputJsonSchema(def.input)) as Tool['inputSchema'],
+        outputSchema: outputJsonSchema(def.output) as Tool['outputSchema'],
+        annotations: { title: def.title, openWorldHint: false, ...def.annotations },
+      };
+      this.#tools.set(def.name, { def, listing });
+    }
+    return this;
+  }
+
+  /** Names of every registered tool. */
+  names(): string[] {
+    return [...this.#tools.keys()];
+  }
+
+  /** True when a tool of that name exists (whether or not a principal may call it). */
+  has(name: string): boolean {
+    return this.#tools.has(name);
+  }
+
+  /** The `tools/list` entries visible to a principal. */
+  list(principal: Principal): Tool[] {
+    return [...this.#tools.values()].filter((t) => permits(principal, t.def) === 'ok').map((t) => t.listing);
+  }
+
+  /**
+   * Runs one call: guard → validate → permission → run → check output. Never throws for tool-level
+   * failures: they become `isError` results with `{ code, message, hint }` (no stack, no cause).
+   */
+  async call(name: string, rawArgs: unknown, ctx: ToolContext): Promise<CallToolResult> {
+    const tool = this.#tools.get(name);
+    if (!tool) {
+      return errorResult(new UeeError('NOT_FOUND', `unknown tool "${name}"`, { hint: 'call tools/list for the available tools' }));
+    }
+    const { def } = tool;
+    try {
+      const permission = permits(ctx.principal, def);
+      if (permission === 'admin-only') {
+        throw new UeeError('TENANT_FORBIDDEN', `${def.name} needs an admin principal`, { hint: 'use an admin token for this tool' });
+      }
+      if (permission === 'read-only') {
+        throw new UeeError('TENANT_FORBIDDEN', `${def.name} changes data and this token is read-only`, {
+          details: { tool: def.name },
+          hint: 'use a read-write token for changes; read-only tokens can call the read-only tools only',
+        });
+      }
+      const args = parseOrThrow(def.input, guardArguments(rawArgs, this.limits), `arguments of ${def.name}`);
+      throwIfAborted(ctx.signal);
+      const raw = await def.run(ctx, args);
+      throwIfAborted(ctx.signal);
+      const parsed = def.output.safeParse(raw);
+      if (!parsed.success) {
+        ctx.logger.error('tool output does not match its schema', { tool: def.name, issues: parsed.error.issues.slice(0, 5) });
+        throw new UeeError('INTERNAL', `${def.name} produced an invalid result`, { hint: defaultHint('INTERNAL') });
+      }
+      const output = parsed.data;
+      return {
+        content: [{ type: 'text', text: `${def.summarize(output)}\n${JSON.stringify(output)}` }, ...(def.content?.(output) ?? [])],
+        structuredContent: output,
+      };
+    } catch (err) {
+      const error = toUeeError(err);
+      if (error.code === 'INTERNAL') ctx.logger.error('tool failed', { tool: def.name, error: err });
+      else ctx.logger.debug('tool refused', { tool: def.name, code: error.code });
+      return errorResult(error);
+    }
+  }
+}
+
+function throwIfAborted(signal: AbortSignal): void {
+  if (signal.aborted) throw new UeeError('CANCELLED', 'the call was cancelled', { hint: 'call again if the result is still needed' });
+}
+
+/** The `isError` result of a failure. Internal errors keep their code but lose their message. */
+export function errorResult(error: UeeError): CallToolResult {
+  const body: ToolError = {
+    code: error.code,
+    message: error.code === 'INTERNAL' ? 'internal error' : error.message,
+    hint: error.hint ?? defaultHint(error.code),
+    ...(Object.keys(error.details).length > 0 && error.code !== 'INTERNAL' ? { details: safeDetails(error.details) } : {}),
+    retryable: error.retryable,
+  };
+  return {
+    isError: true,
+    content: [{ type: 'text', text: `${body.code}: ${body.message}\nhint: ${body.hint}` }],
+    structuredContent: body,
+  };
+}
+
+/** Details are JSON data by contract; anything else (an Error, a cycle) is dropped rather than leaked. */
+function safeDetails(details: Record<string, unknown>): Record<string, unknown> {
+  try {
+    return JSON.parse(JSON.stringify(details, (_k, v: unknown) => (v instanceof Error ? undefined : v))) as Record<string, unknown>;
+  } catch {
+    return {};
+  }
+}

@@ -1,0 +1,91 @@
+/* eslint-disable @typescript-eslint/no-explicit-any -- assertions over arbitrary JSON results */
+import { randomBytes } from 'node:crypto';
+import { Client } from '@modelcontextprotocol/sdk/client/index.js';
+import { SSEClientTransport } from '@modelcontextprotocol/sdk/client/sse.js';
+import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
+import { CallToolResultSchema, type CallToolResult } from '@modelcontextprotocol/sdk/types.js';
+import { loadConfig } from '../../src/config/index.js';
+import { UeeApp } from '../../src/app/index.js';
+import { silentLogger } from '../../src/core/index.js';
+import { HttpServer } from '../../src/server/index.js';
+import { McpHost, mountMcp, type McpHttpEndpoints } from '../../src/server/mcp/index.js';
+import { tempDir } from '../helpers.js';
+
+/** Random bearer tokens for one test server. */
+export function makeTokens() {
+  const t = () => randomBytes(24).toString('hex');
+  return { admin: t(), acme: t(), acmeRo: t(), globex: t() };
+}
+export type Tokens = ReturnType<typeof makeTokens>;
+
+/** A running UEE app with MCP mounted on an HTTP server on a random port. */
+export interface TestServer {
+  app: UeeApp;
+  host: McpHost;
+  url: string;
+  port: number;
+  tokens: Tokens;
+  dataDir: string;
+  endpoints: McpHttpEndpoints;
+  close(): Promise<void>;
+}
+
+/** Starts app + HTTP + MCP with tenants acme and globex and four tokens. */
+export async function startServer(env: Record<string, string> = {}): Promise<TestServer> {
+  const dir = tempDir('uee-mcp');
+  const tokens = makeTokens();
+  const config = loadConfig(
+    { dataDir: dir.path, port: '0', tenants: 'acme,globex' },
+    {
+      UEE_TOKENS: `${tokens.admin}=admin,${tokens.acme}=tenant:acme,${tokens.acmeRo}=tenant:acme:ro,${tokens.globex}=tenant:globex`,
+      ...env,
+    },
+  );
+  const app = await UeeApp.create(config, silentLogger);
+  const http = new HttpServer(silentLogger);
+  const host = McpHost.create(app, silentLogger);
+  const endpoints = mountMcp(http, host, silentLogger);
+  const address = await http.listen('127.0.0.1', 0);
+  return {
+    app,
+    host,
+    url: `http://127.0.0.1:${address.port}`,
+    port: address.port,
+    tokens,
+    dataDir: dir.path,
+    endpoints,
+    async close() {
+      await endpoints.close();
+      http.destroy();
+      await http.close();
+      await app.close();
+      dir[Symbol.dispose]();
+    },
+  };
+}
+
+/** A connected SDK client over Streamable HTTP. */
+export async function connectHttp(url: string, token?: string): Promise<Client> {
+  const client = new Client({ name: 'uee-test', version: '1.0.0' });
+  const headers: Record<string, string> = token ? { authorization: `Bearer ${token}` } : {};
+  await client.connect(new StreamableHTTPClientTransport(new URL('/mcp', url), { requestInit: { headers } }));
+  return client;
+}
+
+/** A connected SDK client over the legacy SSE transport. */
+export async function connectSse(url: string, token?: string): Promise<Client> {
+  const client = new Client({ name: 'uee-test', version: '1.0.0' });
+  const headers: Record<string, string> = token ? { authorization: `Bearer ${token}` } : {};
+  await client.connect(new SSEClientTransport(new URL('/sse', url), { requestInit: { headers } }));
+  return client;
+}
+
+/** Calls a tool through the SDK client (which also validates structuredContent against outputSchema). */
+export async function call(client: Client, name: string, args: Record<string, unknown> = {}): Promise<CallToolResult> {
+  return (await client.callTool({ name, arguments: args }, CallToolResultSchema)) as CallToolResult;
+}
+
+/** The structured content of a result, typed loosely for assertions. */
+export function sc(result: CallToolResult): Record<string, any> {
+  return (result.structuredContent ?? {}) as Record<string, any>;
+}
