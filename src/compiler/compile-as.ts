@@ -9,7 +9,7 @@ import { findRepoRoot } from './engine-build.js';
 import { buildReport, checkContract } from './inspect.js';
 import { checkSources, resolveLimits, withDeadline } from './limits.js';
 import type { CompileLimits, CompileResult, Diagnostic } from './types.js';
-import { parseWasm, setMemoryMaximum } from './wasm-binary.js';
+import { parseWasm, setMemoryMaximum } from '../core/wasm/index.js';
 
 /** Options for {@link compileAssemblyScript}. */
 export interface CompileAsOptions extends CompileLimits {
@@ -81,6 +81,9 @@ export async function compileAssemblyScript(options: CompileAsOptions): Promise<
         normal(options.entry), '--outFile', 'plugin.wasm', '--optimizeLevel', String(options.optimizeLevel ?? 3),
         '--shrinkLevel', '0', '--runtime', 'incremental', '--use', 'abort=~lib/uee-plugin/index/ueeAbort',
         '--maximumMemory', String(limits.memoryMaxPages), '--noColors',
+        // Top-level code runs from `_initialize` (called once per instance by the runtime), never from
+        // a start section: docs/plugin-abi.md rejects those, as they would run outside any watchdog.
+        '--exportStart', '_initialize',
       ],
       {
         readFile: readSource,

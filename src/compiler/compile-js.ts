@@ -14,8 +14,8 @@ import { JS_PRELUDE, entryWrapper } from './js-prelude.js';
 import { checkSources, resolveLimits, withDeadline } from './limits.js';
 import { finishModule, runWizer } from './snapshot.js';
 import type { CompileLimits, CompileResult, Diagnostic } from './types.js';
-import { HOST_FUNCTIONS } from './types.js';
-import { parseWasm } from './wasm-binary.js';
+import { HOST_FUNCTIONS } from '../core/capabilities.js';
+import { parseWasm } from '../core/wasm/index.js';
 
 /** Options for {@link compileJs}. */
 export interface CompileJsOptions extends CompileLimits {

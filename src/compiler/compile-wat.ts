@@ -3,7 +3,7 @@ import { UeeError } from '../core/errors.js';
 import { buildReport, checkContract } from './inspect.js';
 import { checkSources, resolveLimits } from './limits.js';
 import type { CompileLimits, CompileResult, Diagnostic } from './types.js';
-import { parseWasm, setMemoryMaximum } from './wasm-binary.js';
+import { parseWasm, setMemoryMaximum } from '../core/wasm/index.js';
 
 /** Options for {@link compileWat}. */
 export interface CompileWatOptions extends CompileLimits {

@@ -15,7 +15,7 @@ import { silentLogger } from '../core/logger.js';
 import { QUICKJS_APPENDIX, QUICKJS_PATCH, patchQuickjs } from './engine-patch.js';
 import type { CToolchain } from './engine-toolchain.js';
 import { systemToolchain, yowaspToolchain } from './engine-toolchain.js';
-import { readTargetFeatures } from './wasm-binary.js';
+import { readTargetFeatures } from '../core/wasm/index.js';
 
 /** QuickJS sources compiled into the engine (no libbf: BigNum is off). */
 const QUICKJS_FILES = ['quickjs.c', 'libregexp.c', 'libunicode.c', 'cutils.c'] as const;

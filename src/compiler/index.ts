@@ -13,5 +13,6 @@ export { inspectWasm, checkContract } from './inspect.js';
 export type { InspectOptions } from './inspect.js';
 export { buildEngine, ensureEngine, engineHash } from './engine-build.js';
 export type { EngineArtifact, EngineBuildOptions } from './engine-build.js';
-export { HOST_FUNCTIONS, HOST_FUNCTION_CAPABILITIES, DEFAULT_LIMITS } from './types.js';
+export { DEFAULT_LIMITS } from './types.js';
+export { HOST_FUNCTIONS, HOST_FUNCTION_CAPABILITY as HOST_FUNCTION_CAPABILITIES } from '../core/capabilities.js';
 export type { ArtifactReport, Capability, CompileLimits, CompileResult, Diagnostic, SourceLanguage } from './types.js';

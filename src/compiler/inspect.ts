@@ -1,50 +1,21 @@
 /**
  * Artifact reports and the module-contract checks of docs/plugin-abi.md, shared by every toolchain
- * and used on their own for uploaded `.wasm` files (any Extism PDK).
+ * and used on their own for uploaded `.wasm` files (any Extism PDK). The checks are core's
+ * `checkModuleContract`, the same the runtime applies at deploy and load.
  */
 import { createHash } from 'node:crypto';
+import { HOST_NAMESPACE, requiredCapabilities } from '../core/capabilities.js';
 import { UeeError } from '../core/errors.js';
-import type { ArtifactReport, Capability, Diagnostic, SourceLanguage } from './types.js';
-import { HOST_FUNCTION_CAPABILITIES } from './types.js';
-import type { FuncType, WasmInfo } from './wasm-binary.js';
-import { parseWasm } from './wasm-binary.js';
+import type { WasmInfo } from '../core/wasm/index.js';
+import { checkModuleContract, parseWasm } from '../core/wasm/index.js';
+import type { ArtifactReport, Diagnostic, SourceLanguage } from './types.js';
 
-const ENV = 'extism:host/env';
-const USER = 'extism:host/user';
-const PLUGIN_EXPORTS = ['handle', 'infer'];
-
-const sig = (t: FuncType | undefined): string => (t ? `(${t.params.join(', ')}) -> (${t.results.join(', ')})` : '?');
-
-/** Checks a parsed module against the contract; returns diagnostics (errors make it unusable). */
+/**
+ * Checks a parsed module against the contract, as far as it can be known without a manifest (no
+ * kind: `handle` or `infer`; no capability grant; no memory budget). Errors make it unusable.
+ */
 export function checkContract(info: WasmInfo): Diagnostic[] {
-  const out: Diagnostic[] = [];
-  const err = (message: string, hint?: string): void => {
-    out.push({ severity: 'error', file: '<module>', message, ...(hint ? { hint } : {}) });
-  };
-  for (const imp of info.imports) {
-    const id = `${imp.module}/${imp.name}`;
-    if (imp.module === 'wasi_snapshot_preview1' || imp.module.startsWith('wasi')) {
-      err(`imports WASI function ${id}: WASI is not available to plugins (no ambient clock, random or files)`,
-        'Build without WASI (e.g. Rust --target wasm32-unknown-unknown, TinyGo -target wasm-unknown, or the Extism PDK defaults) and take time and randomness from input.context.');
-    } else if (imp.module === USER) {
-      if (!(imp.name in HOST_FUNCTION_CAPABILITIES)) {
-        err(`imports unknown host function ${id}`, `Host functions are: ${Object.keys(HOST_FUNCTION_CAPABILITIES).join(', ')}.`);
-      } else if (imp.kind !== 'function' || sig(imp.type) !== '(i64) -> (i64)') {
-        err(`host function ${id} has signature ${sig(imp.type)}; expected (i64) -> (i64)`,
-          'Declare it as taking and returning an Extism memory offset (u64).');
-      }
-    } else if (imp.module !== ENV) {
-      err(`imports ${id} from an unknown module`, `Only ${ENV} and ${USER} imports are linked.`);
-    }
-  }
-  const entry = info.exports.filter((e) => PLUGIN_EXPORTS.includes(e.name));
-  if (entry.length === 0) err('exports neither handle nor infer', 'Export `handle` (event/workflow plugins) or `infer` (model plugins).');
-  for (const e of entry) {
-    if (e.kind !== 'function' || sig(e.type) !== '() -> (i32)') {
-      err(`export ${e.name} has signature ${sig(e.type)}; expected () -> (i32)`, 'Return 0 on success and non-zero after error_set.');
-    }
-  }
-  return out;
+  return checkModuleContract(info).violations.map((v) => ({ severity: 'error', file: '<module>', message: v.message, hint: v.hint }));
 }
 
 /** Builds the artifact report of finished module bytes. */
@@ -55,12 +26,8 @@ export function buildReport(
   timings: Record<string, number>,
   info: WasmInfo = parseWasm(wasm),
 ): ArtifactReport {
-  const hostFunctions = info.imports.filter((i) => i.module === USER).map((i) => i.name);
-  const caps = new Set<Capability>();
-  for (const f of hostFunctions) {
-    const c = HOST_FUNCTION_CAPABILITIES[f];
-    if (c) caps.add(c);
-  }
+  const hostFunctions = info.imports.filter((i) => i.module === HOST_NAMESPACE).map((i) => i.name);
+  const memory = info.memories[0] ?? info.imports.find((i) => i.memory !== undefined)?.memory;
   return {
     language,
     size: wasm.length,
@@ -68,8 +35,8 @@ export function buildReport(
     exports: info.exports.map((e) => ({ name: e.name, kind: e.kind })),
     imports: info.imports.map((i) => ({ module: i.module, name: i.name, kind: i.kind })),
     hostFunctions,
-    capabilities: [...caps].sort(),
-    ...(info.memory ? { memory: { min: info.memory.min, ...(info.memory.max === undefined ? {} : { max: info.memory.max }) } } : {}),
+    capabilities: requiredCapabilities(hostFunctions).capabilities.sort(),
+    ...(memory ? { memory: { min: memory.min, ...(memory.max === null ? {} : { max: memory.max }) } } : {}),
     diagnostics,
     timings,
   };

@@ -14,7 +14,7 @@ import { createRequire } from 'node:module';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { UeeError } from '../core/errors.js';
-import { setMemoryMaximum } from './wasm-binary.js';
+import { setMemoryMaximum } from '../core/wasm/index.js';
 
 import type binaryenModule from 'binaryen';
 

@@ -1,7 +1,8 @@
 /**
- * Public types of the plugin toolchains: diagnostics, artifact reports, limits, and the map from
- * host imports to the capabilities they require (docs/plugin-abi.md).
+ * Public types of the plugin toolchains: diagnostics, artifact reports and limits. Which capability
+ * each host import requires is core's `HOST_FUNCTION_CAPABILITY` (docs/plugin-abi.md).
  */
+import type { Capability } from '../core/capabilities.js';
 
 /** A problem found in the sources or the module, positioned when possible (1-based line and column). */
 export interface Diagnostic {
@@ -17,39 +18,13 @@ export interface Diagnostic {
   readonly lineText?: string;
 }
 
-/** Plugin capability names (the manifest's `capabilities`). */
-export type Capability =
-  | 'readEntities'
-  | 'writeEntities'
-  | 'emitEvents'
-  | 'updateReadModels'
-  | 'accessTenantConfig'
-  | 'invokeModels'
-  | 'executeTimers'
-  | 'spawnWorkflows';
-
-/** Host function name → the capability it needs (`null`: always granted). */
-export const HOST_FUNCTION_CAPABILITIES: Readonly<Record<string, Capability | null>> = {
-  read_entity: 'readEntities',
-  query_read_model: 'readEntities',
-  write_entity: 'writeEntities',
-  emit_event: 'emitEvents',
-  update_read_model: 'updateReadModels',
-  get_tenant_config: 'accessTenantConfig',
-  call_model: 'invokeModels',
-  schedule_timer: 'executeTimers',
-  cancel_timer: 'executeTimers',
-  spawn_workflow: 'spawnWorkflows',
-  log: null,
-};
-
-/** The host functions of `extism:host/user`, in ABI order. */
-export const HOST_FUNCTIONS = Object.keys(HOST_FUNCTION_CAPABILITIES);
+/** Plugin capability names (the manifest's `capabilities`); core's table is the only one. */
+export type { Capability };
 
 /** Which toolchain produced a module. */
 export type SourceLanguage = 'js' | 'assemblyscript' | 'wat' | 'wasm';
 
-/** What every compile (and {@link inspectWasm}) reports about the module. */
+/** What every compile (and `inspectWasm`) reports about the module. */
 export interface ArtifactReport {
   readonly language: SourceLanguage;
   /** Module size in bytes. */

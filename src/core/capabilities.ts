@@ -17,10 +17,32 @@ export type Capability = (typeof CAPABILITIES)[number];
 export const HOST_NAMESPACE = 'extism:host/user';
 
 /**
- * Host function → the capability that grants it (`null`: always granted). The single source of
- * truth for deploy-time validation, instance linking and compiler artifact reports.
+ * The host functions of `extism:host/user` in ABI order. The index is the runtime's bridge wire id,
+ * so new functions are only ever appended.
  */
-export const HOST_FUNCTION_CAPABILITY: Readonly<Record<string, Capability | null>> = {
+export const HOST_FUNCTIONS = [
+  'read_entity',
+  'query_read_model',
+  'write_entity',
+  'emit_event',
+  'update_read_model',
+  'get_tenant_config',
+  'call_model',
+  'schedule_timer',
+  'cancel_timer',
+  'spawn_workflow',
+  'log',
+] as const;
+
+/** One of {@link HOST_FUNCTIONS}. */
+export type HostFunctionName = (typeof HOST_FUNCTIONS)[number];
+
+/**
+ * Host function → the capability that grants it (`null`: always granted). The single source of
+ * truth for deploy-time validation, instance linking and compiler artifact reports; its keys are in
+ * {@link HOST_FUNCTIONS} order.
+ */
+export const HOST_FUNCTION_CAPABILITY: Readonly<Record<HostFunctionName, Capability | null>> = {
   read_entity: 'readEntities',
   query_read_model: 'readEntities',
   write_entity: 'writeEntities',
@@ -34,14 +56,18 @@ export const HOST_FUNCTION_CAPABILITY: Readonly<Record<string, Capability | null
   log: null,
 };
 
-/** Host functions granted by a set of capabilities (always including `log`). */
-export function grantedHostFunctions(capabilities: Iterable<Capability>): Set<string> {
+/** Whether `name` is one of the {@link HOST_FUNCTIONS}. */
+export function isHostFunction(name: string): name is HostFunctionName {
+  return Object.hasOwn(HOST_FUNCTION_CAPABILITY, name);
+}
+
+/** Host functions granted by a set of capabilities (always including `log`), in {@link HOST_FUNCTIONS} order. */
+export function grantedHostFunctions(capabilities: Iterable<Capability>): Set<HostFunctionName> {
   const granted = new Set(capabilities);
-  return new Set(
-    Object.entries(HOST_FUNCTION_CAPABILITY)
-      .filter(([, cap]) => cap === null || granted.has(cap))
-      .map(([name]) => name),
-  );
+  return new Set(HOST_FUNCTIONS.filter((fn) => {
+    const cap = HOST_FUNCTION_CAPABILITY[fn];
+    return cap === null || granted.has(cap);
+  }));
 }
 
 /** Capabilities required by a list of `extism:host/user` import names; unknown names are returned apart. */
@@ -49,7 +75,7 @@ export function requiredCapabilities(hostImports: Iterable<string>): { capabilit
   const caps = new Set<Capability>();
   const unknown: string[] = [];
   for (const name of hostImports) {
-    if (!(name in HOST_FUNCTION_CAPABILITY)) unknown.push(name);
+    if (!isHostFunction(name)) unknown.push(name);
     else {
       const cap = HOST_FUNCTION_CAPABILITY[name];
       if (cap) caps.add(cap);

@@ -35,5 +35,13 @@ export type {
 export { createLogger, silentLogger } from './logger.js';
 export type { Logger, LogLevel } from './logger.js';
 export { parseOrThrow, jsonBytes } from './validate.js';
-export { CAPABILITIES, HOST_NAMESPACE, HOST_FUNCTION_CAPABILITY, grantedHostFunctions, requiredCapabilities } from './capabilities.js';
-export type { Capability } from './capabilities.js';
+export {
+  CAPABILITIES,
+  HOST_NAMESPACE,
+  HOST_FUNCTIONS,
+  HOST_FUNCTION_CAPABILITY,
+  grantedHostFunctions,
+  isHostFunction,
+  requiredCapabilities,
+} from './capabilities.js';
+export type { Capability, HostFunctionName } from './capabilities.js';

@@ -3,6 +3,7 @@ import { UeeError, toUeeError } from '../core/errors.js';
 import {
   EntityIdSchema,
   EntityTypeIdSchema,
+  EntityWriteSchema,
   EventTypeSchema,
   JsonObjectSchema,
   ReadModelOpSchema,
@@ -14,7 +15,7 @@ import {
   type JsonObject,
   type TenantContext,
 } from '../core/index.js';
-import { HOST_FUNCTIONS, type HostFunctionName } from './abi.js';
+import { HOST_FUNCTIONS, type HostFunctionName } from '../core/capabilities.js';
 import { TIMER_ENTITY_TYPE, emptyEffects, type EffectSet, type TimerRecord } from './effects.js';
 import { errorAnswer, okAnswer } from './protocol.js';
 import type { HostCallAnswer } from './pool.js';
@@ -48,16 +49,8 @@ const ReadEntity = z.object({ entityId: EntityIdSchema, version: z.number().int(
 const QueryReadModel = z
   .object({ view: z.string().min(1).max(128), filter: JsonObjectSchema.optional(), sort: SortSchema.optional(), limit: z.number().int().min(1).max(1000).optional() })
   .strict();
-const WriteEntity = z
-  .object({
-    entityId: EntityIdSchema.optional(),
-    entityTypeId: EntityTypeIdSchema,
-    expectedVersion: z.number().int().nonnegative().optional(),
-    attributes: JsonObjectSchema,
-    metadata: JsonObjectSchema.optional(),
-    eventType: EventTypeSchema.optional(),
-  })
-  .strict();
+// The store's own write request, minus what a plugin may not set (owner, tombstones).
+const WriteEntity = EntityWriteSchema.omit({ ownerId: true, deleted: true }).strict();
 const EmitEvent = z
   .object({ type: EventTypeSchema, entityId: EntityIdSchema.optional(), entityTypeId: EntityTypeIdSchema.optional(), payload: JsonObjectSchema.optional() })
   .strict();

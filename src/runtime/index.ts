@@ -18,9 +18,10 @@ export { createLocalModelGateway, createStoreHostServices } from './services.js'
 export type { HostServices, ModelCallRequest, ModelGateway, ReadModelQuery } from './services.js';
 export { DEFAULT_RATE_LIMITS } from './rate-limit.js';
 export type { RateLimit, RateLimitOptions } from './rate-limit.js';
-export { HOST_FUNCTIONS, KERNEL_FUNCTIONS, grantedFunctions } from './abi.js';
-export type { HostFunctionName } from './abi.js';
+export { HOST_FUNCTIONS, grantedHostFunctions } from '../core/capabilities.js';
+export type { HostFunctionName } from '../core/capabilities.js';
+export { KERNEL_FUNCTIONS } from '../core/wasm/index.js';
 export { prepareModule } from './module-loader.js';
 export type { ModuleRequirements, PreparedModule } from './module-loader.js';
-export { parseWasm, capMemory } from './wasm-binary.js';
-export type { WasmInfo, MemoryLimits } from './wasm-binary.js';
+export { parseWasm, capMemory } from '../core/wasm/index.js';
+export type { WasmInfo, MemoryLimits } from '../core/wasm/index.js';

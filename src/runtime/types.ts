@@ -1,6 +1,6 @@
 import type { UeeError } from '../core/errors.js';
 import type { EntityVersion, EventEnvelope, JsonObject } from '../core/index.js';
-import type { Capability } from './abi.js';
+import type { Capability } from '../core/capabilities.js';
 import type { EffectSet } from './effects.js';
 
 /** What a plugin may consume while handling one event (`maximumResourceBudget`). */

@@ -7,7 +7,8 @@
 import { parentPort, receiveMessageOnPort, workerData } from 'node:worker_threads';
 import createPlugin from '@extism/extism';
 import type { CallContext, Plugin } from '@extism/extism';
-import { HOST_FUNCTIONS, KERNEL_NAMESPACE, USER_NAMESPACE } from './abi.js';
+import { HOST_FUNCTIONS } from '../core/capabilities.js';
+import { KERNEL_NAMESPACE, USER_NAMESPACE } from '../core/wasm/index.js';
 import { BRIDGE, MAX_REQUEST_BYTES, errorAnswer, okAnswer } from './protocol.js';
 import type { DoneMessage, FromWorker, InvokeMessage, LoadMessage, ToWorker, WorkerInit } from './protocol.js';
 import type { PluginLogLine } from './types.js';

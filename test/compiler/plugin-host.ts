@@ -8,7 +8,7 @@ import type { Plugin } from '@extism/extism';
 import { readFile } from 'node:fs/promises';
 import { fileURLToPath } from 'node:url';
 import { ensureEngine } from '../../src/compiler/index.js';
-import { parseWasm } from '../../src/compiler/wasm-binary.js';
+import { parseWasm } from '../../src/core/wasm/index.js';
 import type { EngineArtifact } from '../../src/compiler/index.js';
 
 let enginePromise: Promise<EngineArtifact> | undefined;
@@ -105,6 +105,8 @@ export interface Loaded {
 export async function load(wasm: Uint8Array, host: FakeHost): Promise<Loaded> {
   const imports = parseWasm(wasm).imports.filter((i) => i.module === 'extism:host/user').map((i) => i.name);
   const plugin = await createPlugin({ wasm: [{ data: wasm }] }, { useWasi: false, functions: host.functions(imports) });
+  // As the runtime does (docs/plugin-abi.md): `_initialize` once per instance, before the first call.
+  if (await plugin.functionExists('_initialize')) await plugin.call('_initialize');
   return {
     plugin,
     async call(input, fn = 'handle') {
