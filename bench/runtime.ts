@@ -1,10 +1,21 @@
 // Execution-host benchmark: baselines (bare WebAssembly, bare Extism main-thread call, raw Atomics
 // round trip between two threads) beside the host (pool throughput, per-call overhead, host-call
 // round trip, instantiate-from-cache, runaway stop time), all measured in this one run.
-// Run: node --import tsx bench/runtime.ts
+// Then END TO END through the real composition (UeeApp: bus → router → host → ack, and store commit →
+// outbox relay → bus → router → host → ack) with a no-op plugin, on the embedded bus and on Redis.
+// Run: node --import tsx bench/runtime.ts            (UEE_BENCH_REDIS_URL, default redis://127.0.0.1:6379)
+//      node --import tsx bench/runtime.ts --e2e-only (only the end-to-end part, for profiling the router)
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { randomBytes } from 'node:crypto';
 import { Worker } from 'node:worker_threads';
 import createPlugin from '@extism/extism';
-import { newId, type EventEnvelope } from '../src/core/index.js';
+import { Redis } from 'ioredis';
+import { newId, silentLogger, type EventEnvelope } from '../src/core/index.js';
+import { UeeApp } from '../src/app/index.js';
+import { loadConfig } from '../src/config/index.js';
+import { pluginGroup } from '../src/registry/index.js';
 import { ExecutionHost, createLocalModelGateway, type HostServices } from '../src/runtime/index.js';
 import { wasmApi } from '../src/runtime/wasm-api.js';
 import { buildWat } from '../test/runtime/wat.js';
@@ -22,8 +33,18 @@ function event(): EventEnvelope {
   return { eventId, type: 'TaskCreated', tenantId: 'acme', payload: { title: 'bench' }, occurredAt: new Date().toISOString(), correlationId: eventId, causationId: null, hop: 0, source: { kind: 'api', id: 'bench' } };
 }
 
+const E2E_ONLY = process.argv.includes('--e2e-only');
+const REDIS_URL = process.env.UEE_BENCH_REDIS_URL ?? 'redis://127.0.0.1:6379';
 const noopWasm = await buildWat('noop');
 const noopModule = await wasmApi.compile(noopWasm);
+const rows: Array<Array<string | number>> = [];
+const figures: Record<string, number> = {};
+if (!E2E_ONLY) await baselinesAndHost();
+await endToEnd();
+printTable(['measure', 'value', 'unit', 'per second', 'target'], rows);
+printResult('runtime', figures);
+
+async function baselinesAndHost(): Promise<void> {
 const input = JSON.stringify({ event: event(), settings: {}, context: {} });
 
 // Baseline 1: bare WebAssembly call of the same module.
@@ -96,13 +117,13 @@ async function throughput(host: ExecutionHost, pluginId: string, n: number, conc
   return n / ((performance.now() - start) / 1000);
 }
 
-const rows: Array<Array<string | number>> = [
+rows.push(
   ['bare WebAssembly call (no-op)', bareUs, 'µs/call', 1e6 / bareUs, ''],
   ['bare Extism main-thread call + reset', extismUs, 'µs/call', 1e6 / extismUs, ''],
   ['raw Atomics round trip (2 threads)', atomicsUs, 'µs median', '', ''],
   ['instantiate from cached Module (createPlugin)', instantiateUs, 'µs median', '', '≤ 500 µs'],
-];
-const figures: Record<string, number> = { bareWasmUs: bareUs, bareExtismUs: extismUs, rawAtomicsRttUs: atomicsUs, instantiateUs };
+);
+Object.assign(figures, { bareWasmUs: bareUs, bareExtismUs: extismUs, rawAtomicsRttUs: atomicsUs, instantiateUs });
 
 for (const eventsPerInstance of [1000, 1]) {
   const host = await ExecutionHost.create({ services, eventsPerInstance });
@@ -154,6 +175,93 @@ for (const eventsPerInstance of [1000, 1]) {
   }
   await host.close();
 }
+}
 
-printTable(['measure', 'value', 'unit', 'per second', 'target'], rows);
-printResult('runtime', figures);
+/** Raw bus publish rate of the same backend, the baseline of the end-to-end figure. */
+async function rawPublish(app: UeeApp, n: number): Promise<number> {
+  const events = Array.from({ length: n }, () => ({ ...event(), type: 'Raw' }));
+  const start = performance.now();
+  for (let i = 0; i < n; i += 500) await app.bus.publish(events.slice(i, i + 500));
+  return n / ((performance.now() - start) / 1000);
+}
+
+/** Waits until the plugin's group has handled and acked everything published so far. */
+async function drained(app: UeeApp, group: string): Promise<void> {
+  for (;;) {
+    const info = await app.bus.groupInfo(group);
+    if (info.pending === 0 && info.lag === 0) return;
+    await new Promise((r) => setTimeout(r, 10));
+  }
+}
+
+/**
+ * Events/s through the whole path with a no-op plugin: `bus` publishes envelopes directly (→ router
+ * → host → ack); `store` commits them (→ outbox → relay → bus → router → host → ack).
+ */
+async function endToEnd(): Promise<void> {
+  const runs = [
+    { backend: 'embedded' as const, concurrency: undefined },
+    { backend: 'embedded' as const, concurrency: 4 },
+    { backend: 'redis' as const, concurrency: undefined },
+  ];
+  for (const { backend, concurrency } of runs) {
+    const dataDir = mkdtempSync(join(tmpdir(), 'uee-bench-e2e-'));
+    const redisPrefix = `uee-bench:${randomBytes(4).toString('hex')}:`;
+    const config = loadConfig(
+      { dataDir, tenants: 'acme', workers: '2', logLevel: 'error', ...(backend === 'redis' ? { bus: REDIS_URL, redisPrefix } : {}) },
+      {},
+    );
+    const app = await UeeApp.create(config, silentLogger, concurrency === undefined ? {} : { router: { concurrency } });
+    try {
+      const group = pluginGroup('Noop', null);
+      await app.registry.deploy('bench', { manifest: { name: 'Noop', subscribeTo: ['Tick'] }, wasm: noopWasm });
+      await app.runtime!.router.refresh();
+      const raw = await rawPublish(app, 20_000);
+      const viaBus = async (n: number): Promise<number> => {
+        const events = Array.from({ length: n }, () => ({ ...event(), type: 'Tick' }));
+        const start = performance.now();
+        for (let i = 0; i < n; i += 500) await app.bus.publish(events.slice(i, i + 500));
+        await drained(app, group);
+        return n / ((performance.now() - start) / 1000);
+      };
+      const viaStore = async (n: number): Promise<number> => {
+        const ctx = { tenantId: 'acme', actor: 'bench' };
+        const start = performance.now();
+        for (let i = 0; i < n; i += 100) {
+          await app.store.commit(ctx, { events: Array.from({ length: Math.min(100, n - i) }, () => ({ type: 'Tick', payload: {} })) });
+        }
+        await app.relay.flush();
+        await drained(app, group);
+        return n / ((performance.now() - start) / 1000);
+      };
+      await viaBus(2000);
+      const bus = await viaBus(20_000);
+      await viaStore(2000);
+      const store = await viaStore(10_000);
+      const metrics = app.runtime!.router.metrics.snapshot()[0];
+      if (concurrency !== undefined) {
+        // Same-run comparison: up to 4 deliveries in flight (per-entity order kept) vs the default 1.
+        rows.push([`${backend}: e2e bus publish, router concurrency ${concurrency}`, bus, 'events/s', bus, '']);
+        figures.e2eEmbeddedPipelinedEventsPerSec = bus;
+        continue;
+      }
+      const label = backend === 'embedded' ? 'Embedded' : 'Redis';
+      rows.push([`${backend}: raw bus publish (batches of 500, baseline)`, raw, 'events/s', raw, '']);
+      rows.push([`${backend}: e2e bus publish → router → host → ack (no-op)`, bus, 'events/s', bus, backend === 'embedded' ? '≥ 10,000' : '']);
+      rows.push([`${backend}: e2e store commit → relay → bus → router → host → ack`, store, 'events/s', store, '']);
+      rows.push([`${backend}: router-measured invocation latency p50 / p99`, `${(metrics?.latencyMs.p50 ?? NaN).toFixed(3)} / ${(metrics?.latencyMs.p99 ?? NaN).toFixed(3)}`, 'ms', '', '']);
+      figures[`e2e${label}EventsPerSec`] = bus;
+      figures[`e2e${label}StoreEventsPerSec`] = store;
+      figures[`raw${label}PublishPerSec`] = raw;
+    } finally {
+      await app.close();
+      rmSync(dataDir, { recursive: true, force: true });
+      if (backend === 'redis') {
+        const redis = new Redis(REDIS_URL);
+        const keys = await redis.keys(`${redisPrefix}*`);
+        if (keys.length > 0) await redis.del(...keys);
+        await redis.quit();
+      }
+    }
+  }
+}

@@ -9,10 +9,11 @@ import { openBus, openStore } from './backends.js';
 import { OutboxRelay } from './outbox-relay.js';
 import { ExecutionHost, createStoreHostServices } from '../runtime/index.js';
 import { PluginRegistry } from '../registry/index.js';
-import { Router } from '../router/index.js';
+import { Router, type RouterOptions } from '../router/index.js';
 import { createModelGateway, forRuntime, type DefaultModelGateway } from '../model-gateway/index.js';
 import { inspectPluginModule } from './module-inspector.js';
 import { HostPluginInvoker } from './plugin-invoker.js';
+import { RegistryWasmModelRunner } from './wasm-model-runner.js';
 import { PluginLogStore } from './plugin-logs.js';
 
 /** Lifecycle of the application: `running` → `draining` → `closed`. */
@@ -33,6 +34,15 @@ export interface AppStatus {
 export interface RuntimeParts {
   host: ExecutionHost;
   router: Router;
+}
+
+/**
+ * Tuning that is not operator configuration: tests and benchmarks pass it to
+ * {@link UeeApp.create}; production leaves it empty and gets the documented defaults.
+ */
+export interface UeeAppOptions {
+  /** Router tuning (e.g. a short `claimIdleMs` so a crash test reclaims a dead consumer's entries quickly). @default {} */
+  router?: Omit<RouterOptions, 'logger' | 'hopLimit'>;
 }
 
 /**
@@ -58,7 +68,7 @@ export class UeeApp {
   ) {}
 
   /** Opens the backends, registers bootstrap tenants and starts the relay. */
-  static async create(config: UeeConfig, logger: Logger): Promise<UeeApp> {
+  static async create(config: UeeConfig, logger: Logger, options: UeeAppOptions = {}): Promise<UeeApp> {
     if (config.store.kind === 'sqlite' || config.bus.kind === 'embedded') mkdirSync(config.dataDir, { recursive: true });
     const store = await openStore(config.store, { maxAttributeBytes: config.limits.maxAttributeBytes, logger });
     let bus: EventBus;
@@ -71,19 +81,36 @@ export class UeeApp {
     for (const tenantId of config.bootstrapTenants) await store.tenants.create(tenantId);
     const relay = new OutboxRelay(store.outbox, bus, { logger: logger.child({ component: 'outbox-relay' }) });
     const registry = new PluginRegistry(store, store.blobs, inspectPluginModule, bus);
-    const gateway = await createModelGateway({ logger: logger.child({ component: 'model-gateway' }) });
+    const wasmRunner = new RegistryWasmModelRunner(registry, logger.child({ component: 'model-plugins' }));
+    const gateway = await createModelGateway({ logger: logger.child({ component: 'model-gateway' }), wasmRunner });
     const pluginLogs = new PluginLogStore();
     let runtime: RuntimeParts | undefined;
     if (config.runtime.enabled) {
-      const host = await ExecutionHost.create({
-        services: createStoreHostServices({ store, models: forRuntime(gateway) }),
-        workers: config.runtime.workers,
-        logger: logger.child({ component: 'runtime' }),
-      });
-      const invoker = new HostPluginInvoker(host, registry, store, pluginLogs, logger.child({ component: 'invoker' }));
-      const router = new Router(store, bus, registry, invoker, { logger: logger.child({ component: 'router' }), hopLimit: config.runtime.hopLimit });
-      await router.start();
-      runtime = { host, router };
+      let host: ExecutionHost | undefined;
+      try {
+        host = await ExecutionHost.create({
+          services: createStoreHostServices({ store, models: forRuntime(gateway) }),
+          workers: config.runtime.workers,
+          logger: logger.child({ component: 'runtime' }),
+        });
+        wasmRunner.attach(host);
+        const invoker = new HostPluginInvoker(host, registry, store, pluginLogs, logger.child({ component: 'invoker' }));
+        const router = new Router(store, bus, registry, invoker, {
+          ...options.router,
+          logger: logger.child({ component: 'router' }),
+          hopLimit: config.runtime.hopLimit,
+        });
+        await router.start();
+        runtime = { host, router };
+      } catch (err) {
+        // A half-built app must not leak workers, connections or the relay loop.
+        for (const step of [() => host?.close(), () => relay.stop(), () => gateway.close(), () => bus.close(), () => store.close()]) {
+          await Promise.resolve()
+            .then(step)
+            .catch(() => undefined);
+        }
+        throw err;
+      }
     }
     logger.info('uee started', {
       store: store.kind,

@@ -1,5 +1,5 @@
 export { UeeApp } from './app.js';
-export type { AppState, AppStatus } from './app.js';
+export type { AppState, AppStatus, UeeAppOptions } from './app.js';
 export { OutboxRelay } from './outbox-relay.js';
 export type { OutboxRelayOptions, RelayState } from './outbox-relay.js';
 export { openStore, openBus } from './backends.js';

@@ -17,7 +17,7 @@ import type { OpenAiProviderConfig } from './providers/openai-provider.js';
 import { OpenAiProvider } from './providers/openai-provider.js';
 import { WasmProvider } from './providers/wasm-provider.js';
 import { Redactor } from './redact.js';
-import type { ModelDefinitionInput, ModelsManifestInput } from './registry.js';
+import type { ModelDefinition, ModelDefinitionInput, ModelsManifestInput } from './registry.js';
 import { BUILTIN_PROVIDER, HYBRID_PROVIDER, ModelRegistry, WASM_PROVIDER, checkModelAllowed } from './registry.js';
 import type { CircuitBreakerOptions, CircuitState } from './resilience.js';
 import { CircuitBreakers } from './resilience.js';
@@ -215,16 +215,17 @@ export class DefaultModelGateway implements ModelGateway {
   }
 
   listModels(tenantId: string | null): ModelInfo[] {
-    return this.registry.list(tenantId).map((d) => ({
-      name: d.name,
-      kind: d.kind,
-      provider: d.provider,
-      description: d.description,
-      fallback: [...d.fallback],
-      cacheTtlMs: d.cacheTtlMs,
-      timeoutMs: d.timeoutMs,
-      cost: { ...d.cost },
-    }));
+    return this.registry.list(tenantId).map(modelInfo);
+  }
+
+  /**
+   * Adds a global model while running, e.g. `{ provider: "wasm", target: "<model plugin name>" }`
+   * after deploying a `kind: model` plugin. Throws `CONFIG_INVALID` (bad definition, unknown provider
+   * or fallback, a name already defined) or `CLOSED`.
+   */
+  registerModel(definition: ModelDefinitionInput): ModelInfo {
+    if (this.#state === 'closed') throw new UeeError('CLOSED', 'the model gateway is closed');
+    return modelInfo(this.registry.register(definition));
   }
 
   /** The circuit state of a model's provider target, for operators. */
@@ -308,4 +309,18 @@ function raceAbort<T>(p: Promise<T>, signal: AbortSignal | undefined): Promise<T
     signal.addEventListener('abort', onAbort, { once: true });
     p.then(resolve, reject).finally(() => signal.removeEventListener('abort', onAbort));
   });
+}
+
+/** The public listing of a definition: no provider target, parameters or secrets. */
+function modelInfo(d: ModelDefinition): ModelInfo {
+  return {
+    name: d.name,
+    kind: d.kind,
+    provider: d.provider,
+    description: d.description,
+    fallback: [...d.fallback],
+    cacheTtlMs: d.cacheTtlMs,
+    timeoutMs: d.timeoutMs,
+    cost: { ...d.cost },
+  };
 }

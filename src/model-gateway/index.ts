@@ -31,6 +31,8 @@ export type { ChatInput, ChatOutput, EmbeddingInput, EmbeddingOutput, ScorerOutp
 export { BuiltinProvider, PRIORITIZER_WEIGHTS, TaskFeaturesSchema } from './builtin/provider.js';
 export { scoreTask, featurize, PRIORITIZER_FEATURES } from './builtin/prioritizer-model.js';
 export type { PrioritizerWeights, PrioritizerScore, TaskFeaturesInput } from './builtin/prioritizer-model.js';
+export { prioritizerPluginSources } from './builtin/prioritizer-plugin.js';
+export type { ModelPluginSources } from './builtin/prioritizer-plugin.js';
 export { hashedNgramEmbedding, cosine, DEFAULT_EMBEDDING_DIMENSIONS } from './builtin/embedding.js';
 export { echoChat } from './builtin/echo-chat.js';
 export { OpenAiProvider, OpenAiProviderConfigSchema } from './providers/openai-provider.js';

@@ -90,8 +90,11 @@ export type ModelsManifestInput = z.input<typeof ModelsManifestSchema>;
 export class ModelRegistry {
   readonly #global = new Map<string, ModelDefinition>();
   readonly #tenants = new Map<string, { models: Map<string, ModelDefinition>; hidden: Set<string> }>();
+  readonly #providers: ReadonlySet<string>;
 
-  private constructor() {}
+  private constructor(providers: ReadonlySet<string>) {
+    this.#providers = providers;
+  }
 
   /**
    * Validates `manifest`; `providers` are the provider names that exist besides the reserved
@@ -99,7 +102,7 @@ export class ModelRegistry {
    */
   static create(manifest: ModelsManifestInput, providers: Iterable<string> = []): ModelRegistry {
     const parsed = parseOrThrow(ModelsManifestSchema, manifest, 'model manifest', 'CONFIG_INVALID');
-    const registry = new ModelRegistry();
+    const registry = new ModelRegistry(new Set([BUILTIN_PROVIDER, WASM_PROVIDER, HYBRID_PROVIDER, ...providers]));
     for (const raw of parsed.models) {
       const def = parseOrThrow(ModelDefinitionSchema, raw, 'model definition', 'CONFIG_INVALID');
       if (registry.#global.has(def.name)) throw configError(def.name, 'duplicate model name');
@@ -116,8 +119,26 @@ export class ModelRegistry {
       }
       registry.#tenants.set(tenantId, { models, hidden: new Set(t.hidden) });
     }
-    registry.#validate(new Set([BUILTIN_PROVIDER, WASM_PROVIDER, HYBRID_PROVIDER, ...providers]));
+    registry.#validate();
     return registry;
+  }
+
+  /**
+   * Adds a global model at run time (e.g. one served by a wasm model plugin just deployed), validated
+   * like the manifest's. A name that is already defined is `CONFIG_INVALID`: definitions never change
+   * under results cached for them.
+   */
+  register(input: ModelDefinitionInput): ModelDefinition {
+    const def = parseOrThrow(ModelDefinitionSchema, input, 'model definition', 'CONFIG_INVALID');
+    if (this.#global.has(def.name)) throw configError(def.name, 'duplicate model name');
+    this.#global.set(def.name, def);
+    try {
+      this.#validate();
+    } catch (err) {
+      this.#global.delete(def.name);
+      throw err;
+    }
+    return def;
   }
 
   /** The definition `tenantId` gets for `name`, overrides applied. Throws `NOT_FOUND`. */
@@ -142,7 +163,8 @@ export class ModelRegistry {
     return [...out.values()].sort((a, b) => a.name.localeCompare(b.name));
   }
 
-  #validate(providers: Set<string>): void {
+  #validate(): void {
+    const providers = this.#providers;
     const scopes: Array<[string, (name: string) => ModelDefinition | undefined, ModelDefinition[]]> = [
       ['global', (n) => this.#global.get(n), [...this.#global.values()]],
       ...[...this.#tenants].map(([tid, t]): [string, (name: string) => ModelDefinition | undefined, ModelDefinition[]] => [

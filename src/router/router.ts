@@ -30,6 +30,15 @@ export interface RouterOptions {
   refreshMs?: number;
   /** Wait when a group has nothing new. @default 5 */
   idleMs?: number;
+  /**
+   * Deliveries of one logical plugin in flight at once, spread over the host's workers. Events about
+   * the same entity (or, without an entity, of the same correlation chain) are still handled one
+   * after another in stream order; only unrelated events overlap. `1` handles strictly in order.
+   * Above 1, one slow plugin can occupy several workers at once. On the 2-core reference machine
+   * the router's own thread is the bottleneck and 4 measured no faster than 1 (bench/runtime.ts).
+   * @default 1
+   */
+  concurrency?: number;
   logger: Logger;
 }
 
@@ -80,6 +89,7 @@ export class Router {
       claimIdleMs: options.claimIdleMs ?? 30_000,
       refreshMs: options.refreshMs ?? 2000,
       idleMs: options.idleMs ?? 5,
+      concurrency: Math.max(1, Math.floor(options.concurrency ?? 1)),
     };
   }
 
@@ -190,11 +200,7 @@ export class Router {
           await sleep(this.#opts.idleMs);
           continue;
         }
-        const acks: string[] = [];
-        for (const delivery of deliveries) {
-          if (route.stopped) break;
-          if (await this.#handle(route, delivery, log)) acks.push(delivery.id);
-        }
+        const acks = await this.#handleBatch(route, deliveries, log);
         if (acks.length > 0) await this.bus.ack(route.group, acks);
         // Embedded backends answer synchronously: yield a macrotask so I/O is never starved.
         await new Promise((resolve) => setImmediate(resolve));
@@ -207,8 +213,46 @@ export class Router {
     }
   }
 
+  /**
+   * Handles a batch with up to `concurrency` deliveries in flight, chaining deliveries that share an
+   * ordering key (entity, else correlation) so they run in stream order. Resolves with the ids to ack
+   * once every started delivery has finished; rethrows the first failure after that (its delivery
+   * and the ones chained behind it stay pending and are reclaimed later).
+   */
+  async #handleBatch(route: Route, deliveries: Delivery[], log: Logger): Promise<string[]> {
+    const acks: string[] = [];
+    const settings = new Map<string, Promise<JsonObject>>();
+    const chains = new Map<string, Promise<void>>();
+    const inflight = new Set<Promise<void>>();
+    let failure: unknown;
+    for (const delivery of deliveries) {
+      if (route.stopped || failure !== undefined) break;
+      while (inflight.size >= this.#opts.concurrency) await Promise.race(inflight);
+      const key = delivery.event.entityId !== undefined ? `e:${delivery.event.entityId}` : `c:${delivery.event.correlationId}`;
+      const run = (chains.get(key) ?? Promise.resolve()).then(async () => {
+        if (await this.#handle(route, delivery, log, settings)) acks.push(delivery.id);
+      });
+      chains.set(key, run);
+      const tracked: Promise<void> = run.then(
+        () => void inflight.delete(tracked),
+        (err: unknown) => {
+          inflight.delete(tracked);
+          failure ??= err;
+        },
+      );
+      inflight.add(tracked);
+    }
+    await Promise.all(inflight);
+    if (failure !== undefined) {
+      // Ack what finished so a retry does not redo it; the failed ones stay pending.
+      if (acks.length > 0) await this.bus.ack(route.group, acks);
+      throw toUeeError(failure);
+    }
+    return acks;
+  }
+
   /** Handles one delivery; returns true when it should be acked (done), false when dead-lettered (already acked). */
-  async #handle(route: Route, delivery: Delivery, log: Logger): Promise<boolean> {
+  async #handle(route: Route, delivery: Delivery, log: Logger, settings: Map<string, Promise<JsonObject>>): Promise<boolean> {
     const event = delivery.event;
     const plugin = this.resolve(route, event);
     if (!plugin || !(await this.#matches(plugin, event))) return true;
@@ -222,7 +266,7 @@ export class Router {
     }
     const attempts: Array<{ at: string; code: string; message: string }> = [];
     for (let attempt = delivery.deliveryCount; ; attempt++) {
-      const outcome = await this.#invoke(route, plugin, event);
+      const outcome = await this.#invoke(route, plugin, event, settings);
       this.metrics.record(plugin.id, plugin.attributes.name, outcome.durationMs, outcome.ok ? undefined : outcome.error.code);
       if (outcome.ok) return true;
       attempts.push({ at: new Date().toISOString(), code: outcome.error.code, message: outcome.error.message });
@@ -237,31 +281,43 @@ export class Router {
     }
   }
 
-  async #invoke(route: Route, plugin: PluginRecord, event: EventEnvelope): Promise<InvocationOutcome> {
+  async #invoke(route: Route, plugin: PluginRecord, event: EventEnvelope, settings: Map<string, Promise<JsonObject>>): Promise<InvocationOutcome> {
     const started = performance.now();
     try {
-      const input = await this.#input(plugin, event);
+      const input = await this.#input(plugin, event, settings);
       return await this.invoker.invoke(plugin, input, { idempotencyKey: `${event.eventId}:${route.group}` });
     } catch (err) {
       return { ok: false, error: toUeeError(err).toJSON(), durationMs: performance.now() - started };
     }
   }
 
-  async #input(plugin: PluginRecord, event: EventEnvelope): Promise<HandleInput> {
+  async #input(plugin: PluginRecord, event: EventEnvelope, settings: Map<string, Promise<JsonObject>>): Promise<HandleInput> {
     const ctx: TenantContext = { tenantId: event.tenantId, actor: `plugin:${plugin.id}@${plugin.attributes.pluginVersion}` };
     let entity: EntityVersion | undefined;
-    if (event.entityId !== undefined && mayTouch(plugin, event.entityTypeId)) {
+    // Only a plugin that may read entities gets the event's entity (deny by default), and only then
+    // is it worth a store read.
+    if (event.entityId !== undefined && plugin.attributes.capabilities.includes('readEntities') && mayTouch(plugin, event.entityTypeId)) {
       try {
         entity = await this.store.get(ctx, event.entityId, event.entityVersion === undefined ? {} : { version: event.entityVersion });
       } catch (err) {
         if (!(err instanceof UeeError && err.code === 'NOT_FOUND')) throw err;
       }
     }
-    const tenantSettings: JsonObject = event.tenantId === null ? {} : await this.store.config.getPlugin(ctx, plugin.attributes.name);
+    // Tenant settings are read once per tenant per batch, not per event.
+    let tenantSettings: Promise<JsonObject> | undefined;
+    if (event.tenantId !== null) {
+      const key = `${event.tenantId}\u0000${plugin.attributes.name}`;
+      tenantSettings = settings.get(key);
+      if (tenantSettings === undefined) {
+        tenantSettings = this.store.config.getPlugin(ctx, plugin.attributes.name);
+        settings.set(key, tenantSettings);
+      }
+    }
+    const resolvedSettings: JsonObject = tenantSettings === undefined ? {} : await tenantSettings;
     return {
       event,
       ...(entity ? { entity } : {}),
-      settings: { ...plugin.attributes.settings, ...tenantSettings },
+      settings: { ...plugin.attributes.settings, ...resolvedSettings },
       context: {
         now: event.occurredAt,
         randomSeed: createHash('sha256').update(`${event.eventId}:${plugin.id}`).digest('hex').slice(0, 32),

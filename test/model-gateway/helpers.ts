@@ -1,9 +1,12 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { UeeApp } from '../../src/app/index.js';
+import { loadConfig } from '../../src/config/index.js';
 import { silentLogger } from '../../src/core/index.js';
 import { HttpServer } from '../../src/server/http.js';
 import type { ModelGateway } from '../../src/model-gateway/index.js';
 import { createOpenAiHandler } from '../../src/model-gateway/index.js';
+import { tempDir } from '../helpers.js';
 
 /** A gateway's OpenAI-compatible endpoint on the project's HttpServer, on a random loopback port. */
 export async function serveGateway(
@@ -50,4 +53,22 @@ export async function deadUrl(): Promise<string> {
 /** A tenant context. */
 export function ctx(tenantId: string | null = 'acme'): { tenantId: string | null; actor: string } {
   return { tenantId, actor: 'user:test' };
+}
+
+/** A real app for model-plugin tests: SQLite in a temp dir, embedded bus, one runtime worker. `close()` also removes the dir. */
+export async function openPluginApp(label: string): Promise<{ app: UeeApp; close: () => Promise<void> }> {
+  const dir = tempDir(`uee-${label}`);
+  try {
+    const app = await UeeApp.create(loadConfig({ dataDir: dir.path, tenants: 'acme', workers: '1', logLevel: 'error' }, {}), silentLogger);
+    return {
+      app,
+      close: async () => {
+        await app.close();
+        dir[Symbol.dispose]();
+      },
+    };
+  } catch (err) {
+    dir[Symbol.dispose]();
+    throw err;
+  }
 }

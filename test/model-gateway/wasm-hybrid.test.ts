@@ -1,38 +1,54 @@
-import { describe, expect, it } from 'vitest';
-import { UeeError } from '../../src/core/index.js';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { UeeApp } from '../../src/app/index.js';
+import { RegistryWasmModelRunner } from '../../src/app/wasm-model-runner.js';
+import { compileJs, compileWat } from '../../src/compiler/index.js';
 import type { WasmModelRunner } from '../../src/model-gateway/index.js';
-import { PRIORITIZER_WEIGHTS, createModelGateway, scoreTask } from '../../src/model-gateway/index.js';
-import { ctx } from './helpers.js';
+import { createModelGateway, prioritizerPluginSources } from '../../src/model-gateway/index.js';
+import { ctx, openPluginApp } from './helpers.js';
 
 /**
- * The plugin runtime (src/runtime) does not run `kind: model` plugins yet, so these tests drive the
- * WasmModelRunner port with an in-process stand-in whose "plugins" are the functions a model plugin
- * would bundle (the dependency-free scorer). Replace with the runtime's runner when it lands.
+ * These tests drive the WasmModelRunner port with the runtime's runner: real `kind: model` plugins
+ * (the bundled builtin scorer, two small JS chain steps and a WAT module that traps), compiled,
+ * deployed through the registry of a real app and run on its execution host. `calls` records the
+ * plugins the gateway asked for.
  */
-function standInRunner(calls: string[]): WasmModelRunner {
-  const plugins: Record<string, (input: unknown) => unknown> = {
-    'prioritizer-wasm': (input) => scoreTask(PRIORITIZER_WEIGHTS, input as Parameters<typeof scoreTask>[1]),
-    'task-to-prompt': (input) => `Summarise: ${(input as { title: string }).title}`,
-    'shout': (input) => ({ summary: ((input as { output: { content: string } }).output.content).toUpperCase() }),
-    'trap': () => {
-      throw new UeeError('PLUGIN_TRAP', 'unreachable executed');
-    },
-  };
+let app: UeeApp;
+let closeApp: (() => Promise<void>) | undefined;
+let runner: RegistryWasmModelRunner;
+
+function recording(calls: string[]): WasmModelRunner {
   return {
-    infer: ({ plugin, input }) => {
-      calls.push(plugin);
-      const fn = plugins[plugin];
-      if (!fn) return Promise.reject(new UeeError('NOT_FOUND', `no plugin ${plugin}`));
-      return Promise.resolve().then(() => fn(input));
+    infer: (request) => {
+      calls.push(request.plugin);
+      return runner.infer(request);
     },
   };
 }
 
-describe('GW-WASM: wasm model plugins and hybrid chains (through the WasmModelRunner port; stand-in runner)', () => {
+beforeAll(async () => {
+  ({ app, close: closeApp } = await openPluginApp('wasm-hybrid'));
+  if (app.runtime === undefined) throw new Error('the test app runs without a runtime');
+  runner = new RegistryWasmModelRunner(app.registry);
+  runner.attach(app.runtime.host);
+  const js = (body: string) => compileJs({ entry: 'main.js', files: { 'main.js': body } });
+  const modules = {
+    'prioritizer-wasm': compileJs(prioritizerPluginSources()),
+    'task-to-prompt': js('export function infer({ input }) { return `Summarise: ${input.title}`; }'),
+    'shout': js('export function infer({ input }) { return { summary: input.output.content.toUpperCase() }; }'),
+    'trap': compileWat({ source: '(module (memory (export "memory") 1) (func (export "infer") (result i32) unreachable))' }),
+  };
+  for (const [name, compiled] of Object.entries(modules)) {
+    await app.registry.deploy('admin:test', { manifest: { name, kind: 'model' }, wasm: (await compiled).wasm });
+  }
+}, 120_000);
+
+afterAll(() => closeApp?.());
+
+describe('GW-WASM: wasm model plugins and hybrid chains (through the WasmModelRunner port, on the runtime)', () => {
   it('GW-WASM-1 a wasm model plugin serves a model and scores like the builtin one', async () => {
     const calls: string[] = [];
     const g = await createModelGateway({
-      wasmRunner: standInRunner(calls),
+      wasmRunner: recording(calls),
       models: [{ name: 'task.prioritizer.wasm', kind: 'wasm', provider: 'wasm', target: 'prioritizer-wasm' }],
     });
     try {
@@ -50,7 +66,7 @@ describe('GW-WASM: wasm model plugins and hybrid chains (through the WasmModelRu
   it('GW-WASM-2 a hybrid chain runs pre-plugin → model → post-plugin', async () => {
     const calls: string[] = [];
     const g = await createModelGateway({
-      wasmRunner: standInRunner(calls),
+      wasmRunner: recording(calls),
       models: [{ name: 'task.summary', kind: 'wasm', provider: 'hybrid', target: 'chat.default', chain: { pre: 'task-to-prompt', post: 'shout' } }],
     });
     try {
@@ -65,7 +81,7 @@ describe('GW-WASM: wasm model plugins and hybrid chains (through the WasmModelRu
 
   it('GW-WASM-3 plugin failures surface as coded errors and fall back; no runner means MODEL_UNAVAILABLE', async () => {
     const g = await createModelGateway({
-      wasmRunner: standInRunner([]),
+      wasmRunner: recording([]),
       models: [
         { name: 'm.trap', kind: 'scorer', provider: 'wasm', target: 'trap' },
         { name: 'm.safe', kind: 'scorer', provider: 'wasm', target: 'trap', fallback: ['task.prioritizer.v2'] },
