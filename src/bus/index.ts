@@ -10,6 +10,7 @@ export type {
   PendingEntry,
   PublishResult,
   ReadOptions,
+  StreamEntry,
 } from './port.js';
 export { openEmbeddedBus } from './embedded/index.js';
 export type { EmbeddedBusOptions } from './embedded/index.js';

@@ -42,6 +42,13 @@ export interface DeadLetter {
   deadAt: string;
 }
 
+/** One retained stream entry as {@link EventBus.range} reads it back. */
+export interface StreamEntry {
+  /** The stream entry id (`ms-seq`). */
+  id: string;
+  event: EventEnvelope;
+}
+
 /** Result of a publish: how many events were new (duplicates by eventId are dropped). */
 export interface PublishResult {
   /** Stream ids of the events appended, in input order; `null` for a duplicate. */
@@ -91,6 +98,12 @@ export interface EventBus {
   groupInfo(group: string): Promise<GroupInfo>;
   /** Number of entries currently retained in the stream. */
   length(): Promise<number>;
+  /**
+   * Reads retained entries in stream order from `startId` (inclusive; `'-'` = the oldest retained),
+   * at most `count` (1-10000), without touching any group. Entries that are not valid envelopes are
+   * skipped. Optional: tools that trace events (`event_trace`) degrade without it.
+   */
+  range?(startId: string, count: number): Promise<StreamEntry[]>;
   /** Idempotent; blocked reads return early. */
   close(): Promise<void>;
 }

@@ -44,6 +44,12 @@ const PluginManifestBaseSchema = z
     /** Event types this plugin handles (event and workflow plugins). */
     subscribeTo: z.array(EventTypeSchema).max(128).default([]),
     filter: SubscriptionFilterSchema.optional(),
+    /**
+     * Event types this plugin may emit (`emit_event`), declared for planning only: deploy plans build
+     * the subscribe→emit graph from it to warn about chains and cycles. Not enforced at run time.
+     * Optional and additive: manifests without it are planned from a static scan of their sources.
+     */
+    emits: z.array(EventTypeSchema).max(128).optional(),
     capabilities: z.array(z.enum(CAPABILITIES)).max(CAPABILITIES.length).default([]),
     /** `global`: every tenant's events; `tenant`: one tenant's; `user`: one owner's entities in one tenant. */
     tenantScope: z.enum(['global', 'tenant', 'user']).default('global'),

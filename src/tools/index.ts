@@ -43,8 +43,9 @@ export function coreTools(): ToolDefinition[] {
 }
 
 /**
- * Names of the tools the second half of issue 4 adds (scaffold, compile, test, deploy, configure,
- * observe). Prompts refer to them; a prompt mentions only tools that are registered or listed here.
+ * Names of the tools of the second half of issue 4 (scaffold, compile, test, deploy, configure,
+ * observe) and of the model gateway, all registered by `pluginTools()` from `./plugin-tools/`. Prompts
+ * refer to them; a prompt mentions only tools that are registered or listed here.
  */
 export const PLANNED_TOOL_NAMES = [
   'plugin_scaffold',
@@ -55,7 +56,13 @@ export const PLANNED_TOOL_NAMES = [
   'plugin_list',
   'plugin_source',
   'plugin_logs',
+  'plugin_metrics',
   'dead_letter_list',
   'dead_letter_replay',
   'event_trace',
+  'model_list',
+  'model_call',
+  'model_usage',
 ] as const;
+
+export { pluginTools } from './plugin-tools/index.js';

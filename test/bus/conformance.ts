@@ -333,6 +333,23 @@ export function busConformance(name: string, open: OpenBus): void {
       await expectCode(bus.claimStale('g', 'c', { minIdleMs: -1 }), 'VALIDATION_FAILED');
     });
 
+    it('BUS-16: range reads retained entries in order from an id (inclusive), paged, without touching groups', async () => {
+      const bus = await openBus();
+      await bus.ensureGroup('g', 'earliest');
+      const events = makeEvents(5);
+      const { ids } = await bus.publish(events);
+      expect(typeof bus.range).toBe('function');
+      const all = await bus.range!('-', 100);
+      expect(all.map((e) => e.id)).toEqual(ids);
+      expect(all.map((e) => e.event)).toEqual(events);
+      const fromThird = await bus.range!(ids[2]!, 2);
+      expect(fromThird.map((e) => e.event.eventId)).toEqual([events[2]!.eventId, events[3]!.eventId]);
+      expect((await bus.groupInfo('g')).lag).toBe(5);
+      expect((await bus.read('g', 'c', { count: 10 })).length).toBe(5);
+      await expectCode(bus.range!('not-an-id', 10), 'VALIDATION_FAILED');
+      await expectCode(bus.range!('-', 0), 'VALIDATION_FAILED');
+    });
+
     it('BUS-15: an invalid envelope that got published is never delivered: readers dead-letter it as CORRUPT_DATA', async () => {
       const bus = await openBus();
       await expectCorruptEntryDeadLettered(bus, async () => {

@@ -11,8 +11,9 @@ import type {
   PendingEntry,
   PublishResult,
   ReadOptions,
+  StreamEntry,
 } from '../port.js';
-import { checkPublishBatch, decodeDeadRecord, decodeEntry, encodeDeadRecord, type CorruptEntry } from '../shared/codec.js';
+import { checkPublishBatch, decodeDeadRecord, decodeEntry, encodeDeadRecord, isCorrupt, type CorruptEntry } from '../shared/codec.js';
 import { BusLifecycle, screenEntries, type CorruptSink } from '../shared/lifecycle.js';
 import { checkClaimOptions, checkCount, checkEntryIds, checkName, checkReadOptions, entrySeq } from '../shared/options.js';
 import { notifyPublished, waitForPublish } from './notifier.js';
@@ -254,6 +255,19 @@ export class EmbeddedBus implements EventBus {
         else this.#log.warn('skipping unreadable dead letter', { id });
       }
       return letters;
+    });
+  }
+
+  range(startId: string, count: number): Promise<StreamEntry[]> {
+    return this.#run(() => {
+      if (startId !== '-') checkEntryIds([startId]);
+      const rows = this.#st.entriesFrom.all(startId === '-' ? 0 : entrySeq(startId), checkCount(count, 'range'));
+      const out: StreamEntry[] = [];
+      for (const row of rows) {
+        const entry = decodeEntry(`${row.ms}-${row.n}`, row.data, 1);
+        if (!isCorrupt(entry)) out.push({ id: entry.id, event: entry.event });
+      }
+      return out;
     });
   }
 

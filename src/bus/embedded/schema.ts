@@ -86,6 +86,7 @@ export function prepareBusStatements(db: Database) {
     purgeDedupe: s<[number]>('DELETE FROM bus_dedupe WHERE at < ?'),
     hasAfter: s<[number], { n: number }>('SELECT n FROM bus_entries WHERE n > ? LIMIT 1'),
     entriesAfter: s<[number, number], EntryRow>('SELECT n, ms, data FROM bus_entries WHERE n > ? ORDER BY n LIMIT ?'),
+    entriesFrom: s<[number, number], EntryRow>('SELECT n, ms, data FROM bus_entries WHERE n >= ? ORDER BY n LIMIT ?'),
     entryData: s<[number], { data: string }>('SELECT data FROM bus_entries WHERE n = ?'),
     countAfter: s<[number], { c: number }>('SELECT count(*) AS c FROM bus_entries WHERE n > ?'),
     group: s<[string], GroupRow>('SELECT last_ms, last_n FROM bus_groups WHERE grp = ?'),

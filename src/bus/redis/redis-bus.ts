@@ -12,8 +12,9 @@ import type {
   PendingEntry,
   PublishResult,
   ReadOptions,
+  StreamEntry,
 } from '../port.js';
-import { checkPublishBatch, decodeDeadRecord, encodeDeadRecord, rawExcerpt, type CorruptEntry } from '../shared/codec.js';
+import { checkPublishBatch, decodeDeadRecord, encodeDeadRecord, isCorrupt, rawExcerpt, type CorruptEntry } from '../shared/codec.js';
 import { BusLifecycle, screenEntries, type CorruptSink } from '../shared/lifecycle.js';
 import { checkClaimOptions, checkCount, checkEntryIds, checkName, checkReadOptions } from '../shared/options.js';
 import { BlockingPool, toBusError } from './connection.js';
@@ -218,6 +219,16 @@ export class RedisBus implements EventBus {
         if (!last || rows.length < page) return letters;
         start = `(${last[0]}`;
       }
+    });
+  }
+
+  range(startId: string, count: number): Promise<StreamEntry[]> {
+    return this.#run(async () => {
+      if (startId !== '-') checkEntryIds([startId]);
+      const rows = (await this.#redis.xrange(this.#keys.stream, startId, '+', 'COUNT', checkCount(count, 'range'))) as RawEntry[];
+      const out: StreamEntry[] = [];
+      for (const entry of parseEntries(rows, () => 1)) if (!isCorrupt(entry)) out.push({ id: entry.id, event: entry.event });
+      return out;
     });
   }
 

@@ -12,7 +12,7 @@ import {
 import type { Logger, Principal } from '../../core/index.js';
 import { UeeError } from '../../core/index.js';
 import type { UeeApp } from '../../app/index.js';
-import { ToolRegistry, coreTools, errorResult, guardArguments, type ToolContext, type ToolDefinition } from '../../tools/index.js';
+import { ToolRegistry, coreTools, pluginTools, errorResult, guardArguments, type ToolContext, type ToolDefinition } from '../../tools/index.js';
 import { EventCatalogue } from './event-catalogue.js';
 import { corePrompts, type PromptSpec } from './prompts.js';
 import { coreResources, type ResourceSpec } from './resources.js';
@@ -55,7 +55,7 @@ export class McpHost {
   ) {
     this.#fixtures = options.conformanceFixtures ?? app.config.mcp.conformanceFixtures;
     this.tools = new ToolRegistry({ maxArgumentBytes: app.config.limits.maxAttributeBytes + 256 * 1024 });
-    this.tools.add(...coreTools(), ...(options.tools ?? []), ...(this.#fixtures ? fixtureTools() : []));
+    this.tools.add(...coreTools(), ...pluginTools(), ...(options.tools ?? []), ...(this.#fixtures ? fixtureTools() : []));
     this.#resources = [...coreResources(), ...(options.resources ?? [])];
     this.#prompts = [...corePrompts(), ...(options.prompts ?? [])];
     this.catalogue = new EventCatalogue(app, logger.child({ component: 'mcp-catalogue' }));

@@ -1,0 +1,194 @@
+import { z } from 'zod';
+import { UeeError, isUeeError } from '../../core/index.js';
+import type { UeeApp } from '../../app/index.js';
+import { compileAssemblyScript, compileJs, compileWat, inspectWasm, type ArtifactReport, type CompileResult, type Diagnostic } from '../../compiler/index.js';
+import type { ToolContext } from '../define-tool.js';
+import { defineTool } from '../define-tool.js';
+import { CapabilityArg, SourcesArg, cancellable, type Sources } from './shared.js';
+
+/** What plugin_compile remembers about an artifact it produced, so deploy can record the source. */
+export interface ArtifactInfo {
+  sha256: string;
+  report: ArtifactReport;
+  source?: { language: string; files: Record<string, string> };
+}
+
+const MAX_REMEMBERED = 128;
+const remembered = new WeakMap<UeeApp, Map<string, ArtifactInfo>>();
+
+/** Records an artifact's report (and source) for later tools of the same process. */
+export function rememberArtifact(app: UeeApp, info: ArtifactInfo): void {
+  let map = remembered.get(app);
+  if (!map) remembered.set(app, (map = new Map<string, ArtifactInfo>()));
+  map.delete(info.sha256);
+  map.set(info.sha256, info);
+  if (map.size > MAX_REMEMBERED) map.delete(map.keys().next().value as string);
+}
+
+/** What this process knows about an artifact (its report and source), if it compiled it. */
+export function artifactInfo(app: UeeApp, sha256: string): ArtifactInfo | undefined {
+  return remembered.get(app)?.get(sha256);
+}
+
+/** Loads a stored artifact's bytes; NOT_FOUND with a hint when it was never compiled here. */
+export async function loadArtifact(app: UeeApp, sha256: string): Promise<Uint8Array> {
+  if (!(await app.store.blobs.has(sha256))) {
+    throw new UeeError('NOT_FOUND', `artifact ${sha256} not found`, {
+      details: { artifact: sha256 },
+      hint: 'compile the sources (or upload wasmBase64) with plugin_compile and pass the artifact it returns',
+    });
+  }
+  return app.store.blobs.get(sha256);
+}
+
+/** The entry file of a source set: explicit, else main.*, else the only file. */
+export function entryOf(sources: Sources): string {
+  if (sources.entry !== undefined) return sources.entry;
+  const names = Object.keys(sources.files);
+  const preferred = sources.language === 'wat' ? ['main.wat', 'plugin.wat'] : ['main.ts', 'index.ts', 'main.js', 'index.js', 'plugin.ts'];
+  const found = preferred.find((n) => n in sources.files) ?? (names.length === 1 ? names[0] : undefined);
+  if (found === undefined) {
+    throw new UeeError('VALIDATION_FAILED', 'cannot tell the entry file', {
+      details: { issues: [{ path: 'source.entry', message: `pass entry: one of ${names.join(', ')}` }] },
+      hint: 'pass source.entry (e.g. "main.ts")',
+    });
+  }
+  return found;
+}
+
+/**
+ * Compiles sources with the toolchain of their language, reporting progress every second and
+ * abandoning the compile when the call is cancelled. COMPILE_FAILED carries `details.diagnostics`
+ * and a message and hint naming `file:line:col`.
+ */
+export async function compileSources(ctx: ToolContext, sources: Sources): Promise<CompileResult> {
+  const entry = entryOf(sources);
+  if (!(entry in sources.files)) {
+    throw new UeeError('VALIDATION_FAILED', `entry file ${entry} is not among the files`, {
+      details: { issues: [{ path: 'source.entry', message: 'not in files' }] },
+      hint: `add ${entry} to files or set entry to one of: ${Object.keys(sources.files).join(', ')}`,
+    });
+  }
+  const started = Date.now();
+  let tick = 0;
+  await ctx.progress(0, undefined, `compiling ${entry} (${sources.language})`);
+  const timer = setInterval(() => {
+    tick++;
+    ctx.progress(tick, undefined, `compiling… ${Math.round((Date.now() - started) / 1000)}s`).catch(() => undefined);
+  }, 1000);
+  try {
+    const work =
+      sources.language === 'wat'
+        ? compileWat({ source: sources.files[entry] ?? '' })
+        : sources.language === 'assemblyscript'
+          ? compileAssemblyScript({ files: sources.files, entry })
+          : compileJs({ files: sources.files, entry, logger: ctx.logger });
+    return await cancellable(ctx.signal, work);
+  } catch (err) {
+    throw sharpen(err);
+  } finally {
+    clearInterval(timer);
+  }
+}
+
+/** Rewrites COMPILE_FAILED so message and hint lead with the first error's position. */
+function sharpen(err: unknown): unknown {
+  if (!isUeeError(err, 'COMPILE_FAILED')) return err;
+  const diagnostics = (err.details.diagnostics ?? []) as Diagnostic[];
+  const first = diagnostics.find((d) => d.severity === 'error');
+  if (!first) return err;
+  const at = `${first.file ?? '?'}:${first.line ?? 0}:${first.col ?? 0}`;
+  return new UeeError('COMPILE_FAILED', `${at}: ${first.message}`, {
+    details: { ...err.details, position: { file: first.file ?? null, line: first.line ?? null, col: first.col ?? null } },
+    hint: `fix ${at}${first.lineText ? ` (\`${first.lineText.trim().slice(0, 120)}\`)` : ''}${first.hint ? `: ${first.hint}` : ''}, then compile again`,
+    cause: err,
+  });
+}
+
+const DiagnosticOut = z.object({
+  severity: z.enum(['error', 'warning']),
+  file: z.string().optional(),
+  line: z.number().int().optional(),
+  col: z.number().int().optional(),
+  message: z.string(),
+  hint: z.string().optional(),
+  lineText: z.string().optional(),
+});
+
+/** The artifact report as tools return it. */
+export const ReportOut = z.object({
+  artifact: z.string().describe('sha256 of the stored module: pass it to plugin_test and plugin_deploy'),
+  language: z.string(),
+  size: z.number().int(),
+  sha256: z.string(),
+  exports: z.array(z.object({ name: z.string(), kind: z.string() })),
+  imports: z.array(z.object({ module: z.string(), name: z.string(), kind: z.string() })),
+  hostFunctions: z.array(z.string()),
+  requiredCapabilities: z.array(z.string()).describe('Capabilities the manifest must grant for this module to load'),
+  missingCapabilities: z.array(z.string()).describe('Required capabilities not in the `capabilities` you passed'),
+  memory: z.object({ min: z.number().int(), max: z.number().int().optional() }).optional(),
+  diagnostics: z.array(DiagnosticOut),
+  timings: z.record(z.string(), z.number()),
+});
+
+/** A report plus artifact id in the {@link ReportOut} shape. */
+export function reportOut(report: ArtifactReport, declared: readonly string[] | undefined): z.infer<typeof ReportOut> {
+  return {
+    artifact: report.sha256,
+    language: report.language,
+    size: report.size,
+    sha256: report.sha256,
+    exports: report.exports.map((e) => ({ ...e })),
+    imports: report.imports.map((i) => ({ ...i })),
+    hostFunctions: [...report.hostFunctions],
+    requiredCapabilities: [...report.capabilities],
+    missingCapabilities: declared === undefined ? [] : report.capabilities.filter((c) => !declared.includes(c)),
+    ...(report.memory ? { memory: { ...report.memory } } : {}),
+    diagnostics: report.diagnostics.map((d) => ({ ...d })),
+    timings: { ...report.timings },
+  };
+}
+
+/** `plugin_compile`: sources (or an uploaded module) → stored artifact + report. */
+export const pluginCompile = defineTool({
+  name: 'plugin_compile',
+  title: 'Compile plugin',
+  description:
+    'Compiles plugin sources (ts/js with the `uee:plugin` SDK, assemblyscript with "uee-plugin", or wat) into a ' +
+    'WebAssembly module, or validates an uploaded module (wasmBase64). Stores the module and returns its sha256 as ' +
+    '`artifact` (pass it to plugin_test and plugin_deploy) with a report: size, exports, imports, host functions, ' +
+    'required capabilities (and, when you pass `capabilities`, which are missing), diagnostics. Compile errors come ' +
+    'back as COMPILE_FAILED naming file:line:col. TS compiles take 1-3 s; progress is reported.',
+  input: z
+    .strictObject({
+      source: SourcesArg.optional(),
+      wasmBase64: z.string().max(22_400_000).optional().describe('A module built elsewhere (any Extism PDK), base64'),
+      capabilities: z.array(CapabilityArg).max(16).optional().describe('Capabilities you intend to declare: the report lists the missing ones'),
+    })
+    .refine((a) => (a.source === undefined) !== (a.wasmBase64 === undefined), { message: 'pass exactly one of source or wasmBase64' }),
+  output: ReportOut,
+  annotations: { readOnlyHint: false, destructiveHint: false, idempotentHint: true },
+  async run(ctx, args) {
+    let result: CompileResult;
+    if (args.wasmBase64 !== undefined) {
+      if (!/^[A-Za-z0-9+/]*={0,2}$/.test(args.wasmBase64)) {
+        throw new UeeError('VALIDATION_FAILED', 'wasmBase64 is not base64', { hint: 'encode the .wasm bytes with standard base64' });
+      }
+      const wasm = new Uint8Array(Buffer.from(args.wasmBase64, 'base64'));
+      result = { wasm, report: inspectWasm(wasm) };
+    } else {
+      result = await compileSources(ctx, args.source!);
+    }
+    await ctx.app.store.blobs.put(result.wasm);
+    rememberArtifact(ctx.app, {
+      sha256: result.report.sha256,
+      report: result.report,
+      ...(args.source ? { source: { language: args.source.language, files: args.source.files } } : {}),
+    });
+    await ctx.progress(1, 1, 'compiled');
+    return reportOut(result.report, args.capabilities);
+  },
+  summarize: (o) =>
+    `artifact ${o.artifact.slice(0, 12)}… ${o.size} bytes, needs [${o.requiredCapabilities.join(', ')}]` +
+    (o.missingCapabilities.length > 0 ? `; MISSING capabilities: ${o.missingCapabilities.join(', ')}` : ''),
+});

@@ -1,0 +1,149 @@
+import { z } from 'zod';
+import type { EntityVersion } from '../../core/index.js';
+import { UeeError, isUeeError } from '../../core/index.js';
+import type { DeadLetter } from '../../bus/index.js';
+import type { ToolContext } from '../define-tool.js';
+import { defineTool } from '../define-tool.js';
+import { EventOut, JsonObjectArg, PluginNameArg, TenantArg } from '../schemas.js';
+import { resolveScope } from '../scope.js';
+import { RunOut, SandboxArgs, runSandbox, type SandboxPlugin } from './sandbox.js';
+import { ArtifactArg, PluginRefArgs, notFound, resolvePlugin } from './shared.js';
+import { SandboxOut, TestedPluginOut, artifactPlugin } from './test-tool.js';
+
+const SCAN = 10_000;
+
+/** The plugin a router group belongs to (`plugin:<tenant|*>:<name>`), or null for other groups. */
+export function groupPlugin(group: string): { name: string; tenantId: string | null } | null {
+  const m = /^plugin:([^:]+):(.+)$/.exec(group);
+  if (!m) return null;
+  return { tenantId: m[1] === '*' ? null : m[1]!, name: m[2]! };
+}
+
+const DeadLetterOut = z.object({
+  id: z.string().describe('Dead-letter id: pass it to dead_letter_replay'),
+  group: z.string(),
+  plugin: z.object({ name: z.string(), tenantId: z.string().nullable() }).nullable(),
+  originalId: z.string(),
+  event: EventOut,
+  error: z.object({ code: z.string(), message: z.string() }),
+  attempts: z.array(z.object({ at: z.string(), code: z.string(), message: z.string() })),
+  deadAt: z.string(),
+});
+
+function visibleLetter(ctx: ToolContext, letter: DeadLetter, tenantId: string | null | undefined): boolean {
+  if (ctx.principal.kind === 'tenant') return letter.event.tenantId === ctx.principal.tenantId;
+  return tenantId === undefined || letter.event.tenantId === tenantId;
+}
+
+function out(letter: DeadLetter): z.infer<typeof DeadLetterOut> {
+  return { ...letter, plugin: groupPlugin(letter.group) };
+}
+
+/** `dead_letter_list`: events plugins gave up on. */
+export const deadLetterList = defineTool({
+  name: 'dead_letter_list',
+  title: 'List dead letters',
+  description:
+    'Lists dead-lettered deliveries, newest first: the event, which plugin (consumer group) gave up, the final error ' +
+    'and every attempt. Tenant tokens see only their tenant\'s events. Replay one against another version with ' +
+    'dead_letter_replay.',
+  input: z.strictObject({
+    tenantId: TenantArg,
+    name: PluginNameArg.optional().describe('Only dead letters of this plugin'),
+    limit: z.number().int().min(1).max(1000).optional().describe('Max entries (default 50)'),
+  }),
+  output: z.object({ deadLetters: z.array(DeadLetterOut), scanned: z.number().int() }),
+  annotations: { readOnlyHint: true, destructiveHint: false, idempotentHint: true },
+  async run(ctx, args) {
+    const tenantId = ctx.principal.kind === 'admin' && args.tenantId !== undefined ? (await resolveScope(ctx, args.tenantId)).tenantId : undefined;
+    const all = await ctx.app.bus.deadLetters({ count: SCAN });
+    const letters = all
+      .reverse()
+      .filter((l) => visibleLetter(ctx, l, tenantId) && (args.name === undefined || groupPlugin(l.group)?.name === args.name))
+      .slice(0, args.limit ?? 50)
+      .map(out);
+    return { deadLetters: letters, scanned: all.length };
+  },
+  summarize: (o) => `${o.deadLetters.length} dead letter${o.deadLetters.length === 1 ? '' : 's'}`,
+});
+
+/** `dead_letter_replay`: re-runs a dead-lettered event against a version, in the sandbox. */
+export const deadLetterReplay = defineTool({
+  name: 'dead_letter_replay',
+  title: 'Replay dead letter (sandbox)',
+  description:
+    'Runs a dead-lettered event (id from dead_letter_list) against another plugin version — an artifact from ' +
+    'plugin_compile, a deployed version (pluginId, or name + version), or by default the newest enabled version of ' +
+    'the plugin that failed — in the same isolated sandbox as plugin_test. The event\'s entity is copied (read-only) ' +
+    'from the real store into the sandbox. Returns the run (output, effects, logs, usage, error) and whether it now ' +
+    'succeeds. Nothing is written to real data and the dead letter stays where it is.',
+  input: z.strictObject({
+    deadLetterId: z.string().regex(/^\d+-\d+$/, 'a dead-letter id looks like "1700000000000-12"'),
+    artifact: ArtifactArg.optional(),
+    ...PluginRefArgs,
+    manifest: JsonObjectArg.optional().describe('For artifacts: manifest fields to test with'),
+    ...SandboxArgs,
+  }),
+  output: z.object({
+    deadLetter: DeadLetterOut,
+    plugin: TestedPluginOut,
+    sandbox: SandboxOut,
+    run: RunOut,
+    nowSucceeds: z.boolean(),
+  }),
+  annotations: { readOnlyHint: true, destructiveHint: false, idempotentHint: true },
+  async run(ctx, args) {
+    const letter = (await ctx.app.bus.deadLetters({ count: SCAN })).find((l) => l.id === args.deadLetterId);
+    if (!letter || !visibleLetter(ctx, letter, undefined)) {
+      throw new UeeError('NOT_FOUND', `dead letter ${args.deadLetterId} not found`, { hint: 'call dead_letter_list for the ids visible to this token' });
+    }
+    const event = letter.event;
+    let plugin: SandboxPlugin;
+    let source: 'artifact' | 'deployed';
+    if (args.artifact !== undefined) {
+      plugin = await artifactPlugin(ctx, args.artifact, args.manifest, [event.type]);
+      source = 'artifact';
+    } else {
+      const owner = groupPlugin(letter.group);
+      const ref = args.pluginId !== undefined || args.name !== undefined ? { pluginId: args.pluginId, name: args.name, version: args.version } : { pluginId: undefined, name: owner?.name, version: args.version };
+      if (ref.name === undefined && ref.pluginId === undefined) throw notFound(`dead letter ${letter.id} belongs to no plugin; pass pluginId or artifact`);
+      const record = await resolvePlugin(ctx, ref, args.pluginId === undefined ? (owner?.tenantId ?? null) : undefined);
+      plugin = { name: record.attributes.name, version: record.attributes.pluginVersion, manifest: record.attributes, tenantId: record.tenantId, wasm: await ctx.app.registry.binary(record) };
+      source = 'deployed';
+    }
+    const entity = await realEntity(ctx, event.tenantId, event.entityId, event.entityVersion);
+    const { runs, sandbox } = await runSandbox(ctx, plugin, [{ envelope: event, ...(entity ? { entity } : {}) }], {
+      tenantId: event.tenantId,
+      models: args.models,
+      copies: entity ? [entity] : [],
+      chain: false,
+      ...(args.fixtures ? { fixtures: args.fixtures } : {}),
+      ...(args.readModels ? { readModels: args.readModels } : {}),
+      ...(args.tenantConfig ? { tenantConfig: args.tenantConfig } : {}),
+      ...(args.pluginSettings ? { pluginSettings: args.pluginSettings } : {}),
+    });
+    const run = runs[0]!;
+    return {
+      deadLetter: out(letter),
+      plugin: { name: plugin.name, version: plugin.version, source, capabilities: [...plugin.manifest.capabilities] },
+      sandbox: { ...sandbox, isolated: true as const },
+      run,
+      nowSucceeds: run.ok,
+    };
+  },
+  summarize: (o) =>
+    o.nowSucceeds
+      ? `replayed ${o.deadLetter.event.type} on ${o.plugin.name} v${o.plugin.version}: now succeeds (was ${o.deadLetter.error.code})`
+      : `replayed ${o.deadLetter.event.type} on ${o.plugin.name} v${o.plugin.version}: still fails with ${o.run.error?.code ?? '?'} (hint: ${o.run.error?.hint ?? ''})`,
+});
+
+/** The event's entity from the real store (read only), at the event's version when it names one. */
+async function realEntity(ctx: ToolContext, tenantId: string | null, entityId: string | undefined, version: number | undefined): Promise<EntityVersion | undefined> {
+  if (entityId === undefined) return undefined;
+  try {
+    return await ctx.app.store.get({ tenantId, actor: ctx.principal.id }, entityId, version === undefined ? {} : { version });
+  } catch (err) {
+    if (isUeeError(err, 'NOT_FOUND')) return undefined;
+    throw err;
+  }
+}

@@ -1,0 +1,40 @@
+import type { ToolDefinition } from '../define-tool.js';
+import { modelTools } from '../model-tools.js';
+import { pluginCompile } from './compile.js';
+import { pluginConfigure } from './configure.js';
+import { deadLetterList, deadLetterReplay } from './dead-letters.js';
+import { pluginDeploy } from './deploy.js';
+import { pluginList, pluginLogs, pluginMetrics, pluginSource } from './observe.js';
+import { pluginScaffold } from './scaffold.js';
+import { pluginTest } from './test-tool.js';
+import { eventTrace } from './trace.js';
+
+export { pluginScaffold, pluginCompile, pluginTest, pluginDeploy, pluginConfigure, pluginList, pluginSource, pluginLogs, pluginMetrics, deadLetterList, deadLetterReplay, eventTrace };
+export { modelList, modelCall, modelUsage, modelTools } from '../model-tools.js';
+export { runSandbox } from './sandbox.js';
+export type { SandboxPlugin, SandboxOptions, RunResult } from './sandbox.js';
+export { scanEmits, graphWarnings } from './graph.js';
+export type { GraphNode } from './graph.js';
+export { sdkTypings } from './scaffold.js';
+
+/**
+ * The plugin-lifecycle tools (scaffold, compile, test, deploy, configure, observe, dead letters,
+ * traces) and the model-gateway tools: the second half of the MCP surface, next to `coreTools()`.
+ */
+export function pluginTools(): ToolDefinition[] {
+  return [
+    pluginScaffold,
+    pluginCompile,
+    pluginTest,
+    pluginDeploy,
+    pluginConfigure,
+    pluginList,
+    pluginSource,
+    pluginLogs,
+    pluginMetrics,
+    deadLetterList,
+    deadLetterReplay,
+    eventTrace,
+    ...modelTools(),
+  ];
+}

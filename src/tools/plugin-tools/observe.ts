@@ -1,0 +1,175 @@
+import { z } from 'zod';
+import { defineTool } from '../define-tool.js';
+import { EntityIdArg, PluginNameArg, TenantArg, text } from '../schemas.js';
+import { resolveScope } from '../scope.js';
+import { pinOf } from './deploy.js';
+import { PluginOut, PluginRefArgs, resolvePlugin, summarize, visiblePlugins } from './shared.js';
+
+/** `plugin_list`: plugins and their versions visible to the principal. */
+export const pluginList = defineTool({
+  name: 'plugin_list',
+  title: 'List plugins',
+  description:
+    'Lists deployed plugin versions, newest first: id, name, version, status, kind, scope, subscriptions, ' +
+    'capabilities, binary. Tenant tokens see their tenant\'s plugins and the global ones (with their tenant\'s pins); ' +
+    'admin tokens see all, or one tenant\'s view with tenantId. Filter by name or status.',
+  input: z.strictObject({
+    tenantId: TenantArg,
+    name: PluginNameArg.optional(),
+    status: z.enum(['enabled', 'disabled']).optional(),
+    latestOnly: z.boolean().optional().describe('Only the newest version of each plugin (default false)'),
+  }),
+  output: z.object({
+    plugins: z.array(PluginOut.extend({ pinnedVersion: z.number().int().nullable().describe('This tenant\'s pin of the plugin name, if any') })),
+  }),
+  annotations: { readOnlyHint: true, destructiveHint: false, idempotentHint: true },
+  async run(ctx, args) {
+    let plugins = await visiblePlugins(ctx);
+    let tenant: string | null = ctx.principal.kind === 'tenant' ? ctx.principal.tenantId : null;
+    if (ctx.principal.kind === 'admin' && args.tenantId !== undefined) {
+      const scope = await resolveScope(ctx, args.tenantId);
+      tenant = scope.tenantId;
+      plugins = plugins.filter((p) => p.tenantId === null || p.tenantId === scope.tenantId);
+    }
+    if (args.name !== undefined) plugins = plugins.filter((p) => p.attributes.name === args.name);
+    if (args.status !== undefined) plugins = plugins.filter((p) => p.attributes.status === args.status);
+    plugins.sort((a, b) => a.attributes.name.localeCompare(b.attributes.name) || b.attributes.pluginVersion - a.attributes.pluginVersion);
+    if (args.latestOnly) {
+      const seen = new Set<string>();
+      plugins = plugins.filter((p) => {
+        const key = `${p.tenantId ?? ''}\u0000${p.attributes.name}`;
+        if (seen.has(key)) return false;
+        seen.add(key);
+        return true;
+      });
+    }
+    const pins = new Map<string, number | null>();
+    const out = [];
+    for (const p of plugins) {
+      const name = p.attributes.name;
+      if (tenant !== null && !pins.has(name)) pins.set(name, await pinOf(ctx, tenant, name));
+      out.push({ ...summarize(p), pinnedVersion: tenant === null ? null : (pins.get(name) ?? null) });
+    }
+    return { plugins: out };
+  },
+  summarize: (o) => `${o.plugins.length} plugin version${o.plugins.length === 1 ? '' : 's'}`,
+});
+
+/** `plugin_source`: the recorded source and manifest of a deployed version. */
+export const pluginSource = defineTool({
+  name: 'plugin_source',
+  title: 'Plugin source',
+  description:
+    'Returns the source files recorded with a deployed version (pluginId, or name + version; default latest), its ' +
+    'language and manifest. Modules deployed without source return no files. NOT_FOUND for versions not visible.',
+  input: z.strictObject({ tenantId: TenantArg, ...PluginRefArgs, file: text(128).optional().describe('Only this file') }),
+  output: z.object({
+    plugin: PluginOut,
+    language: z.string(),
+    files: z.record(z.string(), z.string()),
+    manifest: z.record(z.string(), z.unknown()),
+  }),
+  annotations: { readOnlyHint: true, destructiveHint: false, idempotentHint: true },
+  async run(ctx, args) {
+    const scope = args.tenantId === undefined ? undefined : (await resolveScope(ctx, args.tenantId)).tenantId;
+    const p = await resolvePlugin(ctx, args, scope);
+    const { pluginVersion: _v, status: _s, source, binary: _b, exports: _e, imports: _i, deployedAt: _d, language, ...manifest } = p.attributes;
+    let files = source?.files ?? {};
+    if (args.file !== undefined) {
+      const content = files[args.file];
+      files = content === undefined ? {} : { [args.file]: content };
+    }
+    return { plugin: summarize(p), language: source?.language ?? language, files, manifest };
+  },
+  summarize: (o) => `${o.plugin.name} v${o.plugin.version}: ${Object.keys(o.files).length} file(s) (${o.language})`,
+});
+
+const LogLineOut = z.object({
+  at: z.string(),
+  pluginId: z.string(),
+  pluginName: z.string(),
+  eventId: z.string(),
+  correlationId: z.string(),
+  tenantId: z.string().nullable(),
+  level: z.enum(['debug', 'info', 'warn', 'error']),
+  message: z.string(),
+  fields: z.record(z.string(), z.unknown()).optional(),
+});
+
+/** `plugin_logs`: recent log lines plugins wrote while handling events. */
+export const pluginLogs = defineTool({
+  name: 'plugin_logs',
+  title: 'Plugin logs',
+  description:
+    'Recent log lines written by plugins (log()/console.*) while handling real events, newest first, filtered by ' +
+    'plugin (pluginId or name), minimum level and eventId. Tenant tokens see only lines of their tenant\'s events. ' +
+    'Kept in memory per process (1000 lines per plugin version).',
+  input: z.strictObject({
+    tenantId: TenantArg,
+    pluginId: PluginRefArgs.pluginId,
+    name: PluginNameArg.optional(),
+    level: z.enum(['debug', 'info', 'warn', 'error']).optional().describe('Minimum level'),
+    eventId: EntityIdArg.optional().describe('Only lines of this event'),
+    limit: z.number().int().min(1).max(1000).optional().describe('Max lines (default 100)'),
+  }),
+  output: z.object({ lines: z.array(LogLineOut) }),
+  annotations: { readOnlyHint: true, destructiveHint: false, idempotentHint: true },
+  async run(ctx, args) {
+    if (args.pluginId !== undefined) await resolvePlugin(ctx, { pluginId: args.pluginId });
+    let tenantId: string | null | undefined;
+    if (ctx.principal.kind === 'tenant') tenantId = ctx.principal.tenantId;
+    else if (args.tenantId !== undefined) tenantId = (await resolveScope(ctx, args.tenantId)).tenantId;
+    const lines = ctx.app.pluginLogs.query({
+      ...(args.pluginId === undefined ? {} : { pluginId: args.pluginId }),
+      ...(args.name === undefined ? {} : { pluginName: args.name }),
+      ...(tenantId === undefined ? {} : { tenantId }),
+      ...(args.level === undefined ? {} : { level: args.level }),
+      ...(args.eventId === undefined ? {} : { eventId: args.eventId }),
+      limit: args.limit ?? 100,
+    });
+    return { lines: lines.map((l) => ({ ...l })) };
+  },
+  summarize: (o) => `${o.lines.length} log line${o.lines.length === 1 ? '' : 's'}`,
+});
+
+/** `plugin_metrics`: per-version counters and latency percentiles from the router. */
+export const pluginMetrics = defineTool({
+  name: 'plugin_metrics',
+  title: 'Plugin metrics',
+  description:
+    'Invocation counters (successes, errors by code, timeouts, budget breaches, retries, dead letters) and latency ' +
+    'percentiles per plugin version, since this process started. Tenant tokens see their own tenant-scoped plugins ' +
+    '(global plugins aggregate every tenant, so their metrics are for admins). Empty when the runtime is off.',
+  input: z.strictObject({ pluginId: PluginRefArgs.pluginId, name: PluginNameArg.optional() }),
+  output: z.object({
+    runtime: z.boolean(),
+    plugins: z.array(
+      z.object({
+        pluginId: z.string(),
+        name: z.string(),
+        version: z.number().int().nullable(),
+        invocations: z.number().int(),
+        successes: z.number().int(),
+        errors: z.record(z.string(), z.number()),
+        timeouts: z.number().int(),
+        budgetBreaches: z.number().int(),
+        deadLettered: z.number().int(),
+        retries: z.number().int(),
+        latencyMs: z.object({ p50: z.number(), p95: z.number(), p99: z.number(), max: z.number(), samples: z.number().int() }),
+      }),
+    ),
+  }),
+  annotations: { readOnlyHint: true, destructiveHint: false, idempotentHint: true },
+  async run(ctx, args) {
+    const router = ctx.app.runtime?.router;
+    if (!router) return { runtime: false, plugins: [] };
+    const visible = new Map((await visiblePlugins(ctx)).filter((p) => ctx.principal.kind === 'admin' || p.tenantId !== null).map((p) => [p.id, p]));
+    if (args.pluginId !== undefined && !visible.has(args.pluginId)) await resolvePlugin(ctx, { pluginId: args.pluginId });
+    const plugins = router.metrics
+      .snapshot(args.pluginId)
+      .filter((m) => visible.has(m.pluginId) && (args.name === undefined || m.name === args.name))
+      .map((m) => ({ ...m, version: visible.get(m.pluginId)?.attributes.pluginVersion ?? null }));
+    return { runtime: true, plugins };
+  },
+  summarize: (o) => (o.runtime ? `${o.plugins.length} plugin version(s) with metrics` : 'runtime is off: no metrics'),
+});

@@ -1,0 +1,170 @@
+import { existsSync, readFileSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { z } from 'zod';
+import { UeeError, toUeeError } from '../../core/index.js';
+import type { ChatOutput } from '../../model-gateway/index.js';
+import type { ToolContext } from '../define-tool.js';
+import { defineTool } from '../define-tool.js';
+import { EventTypeArg, PluginNameArg, TenantArg, text } from '../schemas.js';
+import { resolveScope } from '../scope.js';
+import { compileSources } from './compile.js';
+import { CapabilityArg } from './shared.js';
+import { asTemplate, tsTemplate, watTemplate, type TemplateSpec } from './templates.js';
+
+let sdkRoot: string | undefined;
+
+/** The repository (or package) directory holding `sdk/`, found by walking up from this file. */
+function findSdkRoot(): string {
+  if (sdkRoot !== undefined) return sdkRoot;
+  let dir = dirname(fileURLToPath(import.meta.url));
+  for (;;) {
+    if (existsSync(join(dir, 'sdk', 'ts', 'index.ts'))) return (sdkRoot = dir);
+    const up = dirname(dir);
+    if (up === dir) throw new UeeError('INTERNAL', 'cannot find the SDK sources (sdk/ts/index.ts)');
+    dir = up;
+  }
+}
+
+const TYPINGS: Record<'ts' | 'assemblyscript' | 'wat', string[]> = {
+  ts: ['sdk/ts/index.ts', 'sdk/ts/types.ts'],
+  assemblyscript: ['sdk/as/index.ts', 'sdk/as/json.ts'],
+  wat: ['docs/plugin-abi.md'],
+};
+
+/** SDK sources (the typings agents code against) for a language, by repository path. */
+export function sdkTypings(language: 'ts' | 'assemblyscript' | 'wat'): Record<string, string> {
+  const root = findSdkRoot();
+  return Object.fromEntries(TYPINGS[language].filter((p) => existsSync(join(root, p))).map((p) => [p, readFileSync(join(root, p), 'utf8')]));
+}
+
+/** A chat model of the gateway that is a real model (not the built-in echo template), if any. */
+function draftingModel(ctx: ToolContext, tenantId: string | null): string | undefined {
+  const models = ctx.app.gateway.listModels(tenantId).filter((m) => m.kind === 'chat' && m.provider !== 'builtin');
+  return (models.find((m) => m.name === 'chat.default') ?? models[0])?.name;
+}
+
+const DRAFT_SYSTEM = [
+  'You write UEE plugins in TypeScript. Reply with ONE ```ts code block holding the complete main.ts and nothing else.',
+  "Import only from 'uee:plugin': on, handlers, log, readEntity, writeEntity, emitEvent, queryReadModel, updateReadModel,",
+  'getTenantConfig, callModel, scheduleTimer, cancelTimer, spawnWorkflow, PluginError, and the type HandleInput.',
+  "Declare handlers with on('EventType', (input: HandleInput) => { ... return jsonOutput; }). Host calls are synchronous.",
+  'No npm packages, no fetch, no timers, no top-level host calls. Call only host functions whose capability is granted.',
+].join('\n');
+
+/** Asks the model for a handler; returns the source when it compiles, else undefined with a reason. */
+async function draftWithModel(ctx: ToolContext, model: string, tenantId: string | null, spec: TemplateSpec, template: string): Promise<{ source?: string; note: string }> {
+  const user = [
+    `Plugin ${spec.name} (${spec.kind}). Events: ${spec.events.join(', ') || '(none)'}. Capabilities granted: ${spec.capabilities.join(', ') || '(none)'}.`,
+    `Goal: ${spec.description ?? 'react to the events'}`,
+    'Start from this template and replace the TODOs:',
+    '```ts',
+    template,
+    '```',
+  ].join('\n');
+  try {
+    const result = await ctx.app.gateway.call(
+      { tenantId, actor: ctx.principal.id },
+      { model, input: { messages: [{ role: 'system', content: DRAFT_SYSTEM }, { role: 'user', content: user }], temperature: 0 }, source: 'api', signal: ctx.signal },
+    );
+    const content = (result.output as Partial<ChatOutput>).content ?? '';
+    const code = /```(?:ts|typescript|js)?\s*\n([\s\S]*?)```/.exec(content)?.[1] ?? (content.includes("from 'uee:plugin'") ? content : '');
+    if (!code.includes('uee:plugin')) return { note: `model ${model} answered no usable TypeScript; the template is used` };
+    try {
+      await compileSources(ctx, { language: 'ts', files: { 'main.ts': code }, entry: 'main.ts' });
+    } catch (err) {
+      return { note: `the draft of model ${model} did not compile (${toUeeError(err).message}); the template is used` };
+    }
+    return { source: code, note: `handler drafted by model ${model} and checked to compile; review it before deploying` };
+  } catch (err) {
+    const e = toUeeError(err);
+    if (e.code === 'CANCELLED') throw e;
+    return { note: `model ${model} failed (${e.code}); the template is used` };
+  }
+}
+
+/** `plugin_scaffold`: a compilable starting point — sources, manifest and SDK typings. */
+export const pluginScaffold = defineTool({
+  name: 'plugin_scaffold',
+  title: 'Scaffold plugin',
+  description:
+    'Generates a plugin skeleton that compiles as is: source files (TypeScript using the `uee:plugin` SDK, ' +
+    'AssemblyScript using "uee-plugin", or WAT), a manifest (subscriptions, capabilities, scope) and the SDK typings ' +
+    'to code against. When the model gateway has a real chat model (not the built-in echo template), the handler is ' +
+    'drafted by it (and checked to compile); otherwise it is a template with TODOs and commented examples of each ' +
+    'declared capability. Next: edit → plugin_compile → plugin_test → plugin_deploy.',
+  input: z.strictObject({
+    tenantId: TenantArg,
+    name: PluginNameArg,
+    kind: z.enum(['event', 'workflow', 'model']).default('event'),
+    language: z.enum(['ts', 'assemblyscript', 'wat']).default('ts'),
+    events: z.array(EventTypeArg).max(32).default([]).describe('Event types to handle (event and workflow plugins need at least one)'),
+    capabilities: z.array(CapabilityArg).max(16).default([]),
+    description: text(4000, 'What the plugin should do (used for the drafted handler)').optional(),
+    draft: z.boolean().default(true).describe('Draft the handler with a configured chat model when there is one'),
+  }),
+  output: z.object({
+    language: z.enum(['ts', 'assemblyscript', 'wat']),
+    entry: z.string(),
+    files: z.record(z.string(), z.string()),
+    manifest: z.record(z.string(), z.unknown()),
+    typings: z.record(z.string(), z.string()).describe('SDK sources by path (what `uee:plugin` / "uee-plugin" resolve to)'),
+    draftedBy: z.object({ kind: z.enum(['template', 'model']), model: z.string().nullable(), note: z.string() }),
+    nextSteps: z.array(z.string()),
+  }),
+  annotations: { readOnlyHint: true, destructiveHint: false, idempotentHint: false, openWorldHint: true },
+  async run(ctx, args) {
+    if (args.kind !== 'model' && args.events.length === 0) {
+      throw new UeeError('VALIDATION_FAILED', `a ${args.kind} plugin must handle at least one event type`, {
+        details: { issues: [{ path: 'events', message: 'at least one event type' }] },
+        hint: 'pass events, e.g. ["TaskCreated"] (see the resource uee://catalogue/event-types)',
+      });
+    }
+    const tenantId = ctx.principal.kind === 'tenant' ? ctx.principal.tenantId : args.tenantId === undefined ? null : (await resolveScope(ctx, args.tenantId)).tenantId;
+    const spec: TemplateSpec = { name: args.name, kind: args.kind, events: args.events, capabilities: args.capabilities, description: args.description };
+    const entry = args.language === 'wat' ? 'main.wat' : 'main.ts';
+    let source = args.language === 'ts' ? tsTemplate(spec) : args.language === 'assemblyscript' ? asTemplate(spec) : watTemplate(spec);
+    let draftedBy: { kind: 'template' | 'model'; model: string | null; note: string } = {
+      kind: 'template',
+      model: null,
+      note: 'template with TODOs: no chat model other than the built-in echo template is configured',
+    };
+    const model = args.draft && args.language === 'ts' && args.kind !== 'model' ? draftingModel(ctx, tenantId) : undefined;
+    if (!args.draft) draftedBy.note = 'template with TODOs (draft: false)';
+    else if (args.language !== 'ts' && draftingModel(ctx, tenantId)) draftedBy.note = 'template with TODOs: model drafting is offered for TypeScript only';
+    if (model !== undefined) {
+      await ctx.progress(0, 2, `drafting the handler with ${model}`);
+      const drafted = await draftWithModel(ctx, model, tenantId, spec, source);
+      if (drafted.source !== undefined) {
+        source = drafted.source;
+        draftedBy = { kind: 'model', model, note: drafted.note };
+      } else draftedBy = { kind: 'template', model, note: drafted.note };
+      await ctx.progress(2, 2, 'drafted');
+    }
+    const manifest: Record<string, unknown> = {
+      name: args.name,
+      kind: args.kind,
+      ...(args.description ? { description: args.description } : {}),
+      subscribeTo: args.kind === 'model' ? [] : args.events,
+      capabilities: args.capabilities,
+      ...(tenantId === null ? { tenantScope: 'global' } : { tenantScope: 'tenant', tenantId }),
+      settings: {},
+    };
+    const language = args.language;
+    return {
+      language,
+      entry,
+      files: { [entry]: source },
+      manifest,
+      typings: sdkTypings(language),
+      draftedBy,
+      nextSteps: [
+        `edit ${entry}: replace the TODOs`,
+        `plugin_compile { source: { language: "${language}", files, entry: "${entry}" }, capabilities: manifest.capabilities } → artifact`,
+        'plugin_test { artifact, manifest, events: [...], fixtures: [...] } → effects in a sandbox',
+        'plugin_deploy { manifest, artifact, dryRun: true } → plan; then dryRun: false',
+      ],
+    };
+  },
+  summarize: (o) => `${o.language} ${String(o.manifest.kind)} plugin ${String(o.manifest.name)}: ${Object.keys(o.files).join(', ')} (${o.draftedBy.kind}${o.draftedBy.model ? ` ${o.draftedBy.model}` : ''})`,
+});

@@ -1,0 +1,120 @@
+import { z } from 'zod';
+import { UeeError, parseOrThrow } from '../../core/index.js';
+import { inspectWasm } from '../../compiler/index.js';
+import { PluginManifestSchema, type PluginManifest } from '../../registry/index.js';
+import type { ToolContext } from '../define-tool.js';
+import { defineTool } from '../define-tool.js';
+import { JsonObjectArg, TenantArg } from '../schemas.js';
+import { resolveScope } from '../scope.js';
+import { loadArtifact } from './compile.js';
+import { RunOut, SandboxArgs, TestEventArg, runSandbox, type SandboxPlugin } from './sandbox.js';
+import { ArtifactArg, PluginRefArgs, resolvePlugin } from './shared.js';
+
+/** The sandbox description every sandboxed tool returns. */
+export const SandboxOut = z.object({
+  store: z.string(),
+  entitiesSeeded: z.number().int(),
+  isolated: z.literal(true).describe('Nothing was written to the real store or bus'),
+});
+
+/** The plugin a sandbox run used. */
+export const TestedPluginOut = z.object({
+  name: z.string(),
+  version: z.union([z.string(), z.number()]),
+  source: z.enum(['artifact', 'deployed']),
+  capabilities: z.array(z.string()),
+});
+
+/** Builds the sandbox plugin for an artifact and an optional (partial) manifest. */
+export async function artifactPlugin(
+  ctx: ToolContext,
+  artifact: string,
+  manifest: Record<string, unknown> | undefined,
+  eventTypes: string[],
+): Promise<SandboxPlugin> {
+  const wasm = await loadArtifact(ctx.app, artifact);
+  const report = inspectWasm(wasm);
+  const { tenantScope: _s, tenantId: _t, ownerId: _o, ...rest } = manifest ?? {};
+  const kind = rest.kind === 'model' ? 'model' : rest.kind === 'workflow' ? 'workflow' : 'event';
+  const parsed: PluginManifest = parseOrThrow(
+    PluginManifestSchema,
+    {
+      name: 'sandbox-test',
+      capabilities: [...report.capabilities],
+      ...rest,
+      kind,
+      subscribeTo: Array.isArray(rest.subscribeTo) && rest.subscribeTo.length > 0 ? rest.subscribeTo : kind === 'model' ? [] : eventTypes,
+      tenantScope: 'global',
+    },
+    'manifest',
+  );
+  return { name: parsed.name, version: 'sandbox', manifest: parsed, tenantId: null, wasm };
+}
+
+/** `plugin_test`: runs an artifact or a deployed version on events in an isolated sandbox. */
+export const pluginTest = defineTool({
+  name: 'plugin_test',
+  title: 'Test plugin (sandbox)',
+  description:
+    'Runs a compiled artifact (sha256 from plugin_compile) or a deployed version (pluginId, or name + version) on ' +
+    'the given events in an ISOLATED sandbox: a fresh in-memory store seeded with `fixtures`, `readModels`, ' +
+    '`tenantConfig` and `pluginSettings`, and an execution host of its own. Returns per event the output, the effects ' +
+    'it would have (entity writes, emitted events, read-model updates, timers), logs, budget use and the error with a ' +
+    'hint. Effects of one event are applied to the sandbox so later events see them; nothing touches real data. ' +
+    'For an artifact, `manifest` may set kind, capabilities (default: what the module needs), maximumResourceBudget, ' +
+    'settings, restrictedEntityTypes. Progress is reported per event.',
+  input: z.strictObject({
+    tenantId: TenantArg,
+    artifact: ArtifactArg.optional(),
+    ...PluginRefArgs,
+    manifest: JsonObjectArg.optional().describe('For artifacts: manifest fields to test with (capabilities, budget, settings…)'),
+    events: z.array(TestEventArg).min(1).max(50).describe('Events to run, in order'),
+    ...SandboxArgs,
+  }),
+  output: z.object({ plugin: TestedPluginOut, sandbox: SandboxOut, runs: z.array(RunOut), passed: z.number().int(), failed: z.number().int() }),
+  annotations: { readOnlyHint: true, destructiveHint: false, idempotentHint: true },
+  async run(ctx, args) {
+    const scope = await resolveScope(ctx, args.tenantId);
+    let plugin: SandboxPlugin;
+    let source: 'artifact' | 'deployed';
+    if (args.artifact !== undefined) {
+      if (args.pluginId !== undefined || args.name !== undefined) {
+        throw new UeeError('VALIDATION_FAILED', 'pass an artifact or a deployed plugin (pluginId / name), not both', {
+          details: { issues: [{ path: 'artifact', message: 'ambiguous' }] },
+          hint: 'drop artifact to test the deployed version, or drop pluginId/name to test the artifact',
+        });
+      }
+      plugin = await artifactPlugin(ctx, args.artifact, args.manifest, [...new Set(args.events.map((e) => e.type))]);
+      source = 'artifact';
+    } else {
+      const record = await resolvePlugin(ctx, args, scope.tenantId);
+      plugin = { name: record.attributes.name, version: record.attributes.pluginVersion, manifest: record.attributes, tenantId: record.tenantId, wasm: await ctx.app.registry.binary(record) };
+      source = 'deployed';
+    }
+    const { runs, sandbox } = await runSandbox(
+      ctx,
+      plugin,
+      args.events.map((draft) => ({ draft })),
+      {
+        tenantId: scope.tenantId,
+        models: args.models,
+        ...(args.fixtures ? { fixtures: args.fixtures } : {}),
+        ...(args.readModels ? { readModels: args.readModels } : {}),
+        ...(args.tenantConfig ? { tenantConfig: args.tenantConfig } : {}),
+        ...(args.pluginSettings ? { pluginSettings: args.pluginSettings } : {}),
+      },
+    );
+    const passed = runs.filter((r) => r.ok).length;
+    return {
+      plugin: { name: plugin.name, version: plugin.version, source, capabilities: [...plugin.manifest.capabilities] },
+      sandbox: { ...sandbox, isolated: true as const },
+      runs,
+      passed,
+      failed: runs.length - passed,
+    };
+  },
+  summarize: (o) => {
+    const failure = o.runs.find((r) => !r.ok)?.error;
+    return `${o.passed}/${o.runs.length} events ok in the sandbox${failure ? `; first failure ${failure.code}: ${failure.message} (hint: ${failure.hint})` : ''}`;
+  },
+});

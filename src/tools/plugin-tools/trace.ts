@@ -1,0 +1,108 @@
+import { z } from 'zod';
+import type { EventEnvelope } from '../../core/index.js';
+import { UeeError } from '../../core/index.js';
+import { defineTool } from '../define-tool.js';
+import { EntityIdArg, TenantArg } from '../schemas.js';
+import { resolveScope } from '../scope.js';
+import { groupPlugin } from './dead-letters.js';
+
+const PAGE = 1000;
+
+/** `event_trace`: the causation tree of an event's correlation. */
+export const eventTrace = defineTool({
+  name: 'event_trace',
+  title: 'Trace event',
+  description:
+    'Follows an event\'s chain: every retained bus event with the same correlationId, arranged by causationId into a ' +
+    'tree (depth, parent), with the dead letters and plugin log lines of those events. Use it to see what a plugin ' +
+    'did in response to an event, and where a chain stopped. Scans at most `maxScan` retained bus entries.',
+  input: z.strictObject({
+    tenantId: TenantArg,
+    eventId: EntityIdArg.describe('Any event of the chain'),
+    maxScan: z.number().int().min(100).max(200_000).optional().describe('Bus entries to scan at most (default 50000)'),
+  }),
+  output: z.object({
+    correlationId: z.string(),
+    events: z.array(
+      z.object({
+        eventId: z.string(),
+        type: z.string(),
+        parent: z.string().nullable().describe('causationId'),
+        depth: z.number().int(),
+        hop: z.number().int(),
+        source: z.object({ kind: z.string(), id: z.string() }),
+        occurredAt: z.string(),
+        entityId: z.string().optional(),
+        streamId: z.string(),
+      }),
+    ),
+    deadLetters: z.array(z.object({ id: z.string(), eventId: z.string(), plugin: z.string().nullable(), code: z.string(), message: z.string() })),
+    logs: z.array(z.object({ eventId: z.string(), plugin: z.string(), level: z.string(), message: z.string() })),
+    scanned: z.number().int(),
+    truncated: z.boolean().describe('The scan stopped at maxScan: older or newer chain events may be missing'),
+  }),
+  annotations: { readOnlyHint: true, destructiveHint: false, idempotentHint: true },
+  async run(ctx, args) {
+    const scope = await resolveScope(ctx, args.tenantId);
+    const bus = ctx.app.bus;
+    if (!bus.range) {
+      throw new UeeError('BACKEND_UNAVAILABLE', `the ${bus.kind} bus cannot read events back`, { hint: 'use the embedded or Redis bus, which support range reads' });
+    }
+    const max = args.maxScan ?? 50_000;
+    const entries: Array<{ id: string; event: EventEnvelope }> = [];
+    let start = '-';
+    let scanned = 0;
+    let truncated = false;
+    for (;;) {
+      if (scanned >= max) {
+        truncated = true;
+        break;
+      }
+      const want = Math.min(PAGE, max - scanned) + (start === '-' ? 0 : 1);
+      const page = await bus.range(start, want);
+      const fresh = page.filter((e) => e.id !== start);
+      scanned += fresh.length;
+      entries.push(...fresh.filter((e) => e.event.tenantId === scope.tenantId));
+      const last = page[page.length - 1];
+      if (!last || page.length < want || ctx.signal.aborted) break;
+      start = last.id;
+    }
+    const target = entries.find((e) => e.event.eventId === args.eventId);
+    if (!target) {
+      throw new UeeError('NOT_FOUND', `event ${args.eventId} not found on the bus`, {
+        hint: truncated ? 'raise maxScan' : 'check the eventId and tenantId; events not yet relayed or trimmed from the stream cannot be traced',
+      });
+    }
+    const correlationId = target.event.correlationId;
+    const chain = entries.filter((e) => e.event.correlationId === correlationId);
+    const byId = new Map(chain.map((e) => [e.event.eventId, e]));
+    const depthOf = (id: string, seen = new Set<string>()): number => {
+      const parent = byId.get(id)?.event.causationId;
+      if (!parent || !byId.has(parent) || seen.has(parent)) return 0;
+      seen.add(parent);
+      return 1 + depthOf(parent, seen);
+    };
+    const ids = new Set(chain.map((e) => e.event.eventId));
+    const letters = (await bus.deadLetters({ count: 10_000 })).filter((l) => ids.has(l.event.eventId));
+    const logs = [...ids].flatMap((eventId) => ctx.app.pluginLogs.query({ eventId, tenantId: scope.tenantId, limit: 100 }));
+    return {
+      correlationId,
+      events: chain.map(({ id, event: e }) => ({
+        eventId: e.eventId,
+        type: e.type,
+        parent: e.causationId,
+        depth: depthOf(e.eventId),
+        hop: e.hop,
+        source: e.source,
+        occurredAt: e.occurredAt,
+        ...(e.entityId === undefined ? {} : { entityId: e.entityId }),
+        streamId: id,
+      })),
+      deadLetters: letters.map((l) => ({ id: l.id, eventId: l.event.eventId, plugin: groupPlugin(l.group)?.name ?? null, code: l.error.code, message: l.error.message })),
+      logs: logs.map((l) => ({ eventId: l.eventId, plugin: l.pluginName, level: l.level, message: l.message })),
+      scanned,
+      truncated,
+    };
+  },
+  summarize: (o) => `${o.events.length} event(s) in chain ${o.correlationId}: ${o.events.map((e) => `${'  '.repeat(e.depth)}${e.type}`).join(' → ')}${o.deadLetters.length > 0 ? `; ${o.deadLetters.length} dead letter(s)` : ''}`,
+});
