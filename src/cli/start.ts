@@ -4,6 +4,7 @@ import type { UeeConfig } from '../config/index.js';
 import { UeeApp } from '../app/index.js';
 import { HttpServer } from '../server/index.js';
 import { McpHost, mountMcp } from '../server/mcp/index.js';
+import { createOpenAiHandler } from '../model-gateway/index.js';
 
 /**
  * Runs the server until SIGINT/SIGTERM: the first signal drains (stop accepting, flush the outbox,
@@ -16,6 +17,15 @@ export async function runStart(config: UeeConfig, logger: Logger): Promise<numbe
     .route('GET', '/status', () => app.status());
   const mcpLogger = logger.child({ component: 'mcp' });
   const mcp = mountMcp(http, McpHost.create(app, mcpLogger), mcpLogger);
+  // The OpenAI-compatible model endpoint accepts the same bearer tokens: admin → global scope, tenant → its tenant.
+  http.mount(
+    '/v1',
+    createOpenAiHandler({
+      gateway: app.gateway,
+      tokenDigests: new Map(config.mcp.tokens.map((t) => [t.sha256, t.principal.kind === 'tenant' ? t.principal.tenantId : null])),
+      logger: logger.child({ component: 'openai-endpoint' }),
+    }),
+  );
   let address;
   try {
     address = await http.listen(config.http.host, config.http.port);

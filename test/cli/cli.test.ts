@@ -85,3 +85,41 @@ describe('uee CLI', () => {
     expect(runSync(['help']).stdout).toContain('Usage: uee');
   });
 });
+
+describe('uee start: OpenAI-compatible endpoint', () => {
+  it('CLI-7: /v1 answers with the configured bearer tokens and refuses others', async () => {
+    const dir = tempDir('uee-cli');
+    const token = 'tok-acme-0123456789abcdef';
+    const child = spawn(process.execPath, [BIN, 'start', '--port', '0', '--data-dir', dir.path, '--log-level', 'warn', '--tenants', 'acme'], {
+      env: { ...cleanEnv, UEE_TOKENS: `${token}=tenant:acme` },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    try {
+      const ready = await new Promise<{ port: number }>((resolve, reject) => {
+        createInterface({ input: child.stdout }).on('line', (line) => {
+          if (line.includes('"ready":true')) resolve(JSON.parse(line) as { port: number });
+        });
+        child.once('exit', (code) => reject(new Error(`exited early with ${code}`)));
+      });
+      const base = `http://127.0.0.1:${ready.port}/v1`;
+      const ok = await fetch(`${base}/models`, { headers: { authorization: `Bearer ${token}` } });
+      expect(ok.status).toBe(200);
+      const models = (await ok.json()) as { data: Array<{ id: string }> };
+      expect(models.data.map((m) => m.id)).toContain('task.prioritizer.v2');
+      const embed = await fetch(`${base}/embeddings`, {
+        method: 'POST',
+        headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' },
+        body: JSON.stringify({ model: 'embed.small', input: 'hello', encoding_format: 'float' }),
+      });
+      expect(embed.status).toBe(200);
+      expect(((await embed.json()) as { data: Array<{ embedding: number[] }> }).data[0]!.embedding.length).toBeGreaterThan(0);
+      const denied = await fetch(`${base}/models`, { headers: { authorization: 'Bearer wrong-token-0123456789' } });
+      expect(denied.status).toBe(401);
+    } finally {
+      const exit = new Promise((r) => child.once('exit', r));
+      child.kill('SIGTERM');
+      await exit;
+      dir[Symbol.dispose]();
+    }
+  }, 60_000);
+});

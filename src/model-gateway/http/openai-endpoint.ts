@@ -11,7 +11,9 @@ import { sendOpenAiError } from './openai-errors.js';
 export interface OpenAiEndpointOptions {
   gateway: ModelGateway;
   /** Bearer token → tenant id (`null`: the global scope). Requests without a known token get 401. */
-  tokens: Record<string, string | null> | ReadonlyMap<string, string | null>;
+  tokens?: Record<string, string | null> | ReadonlyMap<string, string | null>;
+  /** Like `tokens`, keyed by the token's SHA-256 hex (how the server configuration keeps them). */
+  tokenDigests?: ReadonlyMap<string, string | null>;
   /** The mount prefix. @default "/v1" */
   prefix?: string;
   /** Largest accepted request body. @default 4 MiB */
@@ -45,9 +47,10 @@ export function createOpenAiHandler(options: OpenAiEndpointOptions): (req: Incom
   const prefix = options.prefix ?? '/v1';
   const maxBody = options.maxBodyBytes ?? 4 * 1024 * 1024;
   const logger = options.logger ?? silentLogger;
+  const tokens = options.tokens ?? {};
   const entries: Array<[string, string | null]> =
-    options.tokens instanceof Map ? [...(options.tokens as ReadonlyMap<string, string | null>)] : Object.entries(options.tokens as Record<string, string | null>);
-  const byHash = new Map(entries.map(([token, tenant]) => [sha256(token), tenant]));
+    tokens instanceof Map ? [...(tokens as ReadonlyMap<string, string | null>)] : Object.entries(tokens as Record<string, string | null>);
+  const byHash = new Map([...entries.map(([token, tenant]): [string, string | null] => [sha256(token), tenant]), ...(options.tokenDigests ?? [])]);
   const { gateway } = options;
 
   const authenticate = (req: IncomingMessage): TenantContext => {
