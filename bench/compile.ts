@@ -48,6 +48,8 @@ async function measureCalls(wasm: Uint8Array, input: string) {
   const functions = { 'extism:host/user': { read_entity: (cp: { store(s: string): bigint }) => cp.store(ENTITY) } };
   t0 = performance.now();
   const plugin = await createPlugin({ wasm: [{ module }] }, { useWasi: false, functions });
+  // As the runtime does (docs/plugin-abi.md): `_initialize` once per instance, before the first call.
+  if (await plugin.functionExists('_initialize')) await plugin.call('_initialize');
   const instantiateMs = ms(t0);
   const out = await plugin.call('handle', input);
   if (!out?.text().includes('"e1"')) throw new Error(`unexpected output: ${out?.text()}`);
