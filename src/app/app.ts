@@ -15,6 +15,7 @@ import { inspectPluginModule } from './module-inspector.js';
 import { HostPluginInvoker } from './plugin-invoker.js';
 import { RegistryWasmModelRunner } from './wasm-model-runner.js';
 import { PluginLogStore } from './plugin-logs.js';
+import { TimerService, type TimerServiceOptions } from './timer-service.js';
 
 /** Lifecycle of the application: `running` → `draining` → `closed`. */
 export type AppState = 'running' | 'draining' | 'closed';
@@ -34,6 +35,8 @@ export interface AppStatus {
 export interface RuntimeParts {
   host: ExecutionHost;
   router: Router;
+  /** Fires due `uee.timer` entities (see {@link TimerService}). */
+  timers: TimerService;
 }
 
 /**
@@ -43,6 +46,8 @@ export interface RuntimeParts {
 export interface UeeAppOptions {
   /** Router tuning (e.g. a short `claimIdleMs` so a crash test reclaims a dead consumer's entries quickly). @default {} */
   router?: Omit<RouterOptions, 'logger' | 'hopLimit'>;
+  /** Timer service tuning (e.g. a short `intervalMs`, or a test clock). @default {} */
+  timers?: Omit<TimerServiceOptions, 'logger'>;
 }
 
 /**
@@ -87,6 +92,7 @@ export class UeeApp {
     let runtime: RuntimeParts | undefined;
     if (config.runtime.enabled) {
       let host: ExecutionHost | undefined;
+      let timers: TimerService | undefined;
       try {
         host = await ExecutionHost.create({
           services: createStoreHostServices({ store, models: forRuntime(gateway) }),
@@ -101,10 +107,12 @@ export class UeeApp {
           hopLimit: config.runtime.hopLimit,
         });
         await router.start();
-        runtime = { host, router };
+        timers = new TimerService(store, { ...options.timers, logger: logger.child({ component: 'timers' }) });
+        timers.start();
+        runtime = { host, router, timers };
       } catch (err) {
         // A half-built app must not leak workers, connections or the relay loop.
-        for (const step of [() => host?.close(), () => relay.stop(), () => gateway.close(), () => bus.close(), () => store.close()]) {
+        for (const step of [() => timers?.stop(), () => host?.close(), () => relay.stop(), () => gateway.close(), () => bus.close(), () => store.close()]) {
           await Promise.resolve()
             .then(step)
             .catch(() => undefined);
@@ -146,7 +154,7 @@ export class UeeApp {
     };
   }
 
-  /** Drains the relay, then closes bus and store; each step isolated so one failure does not skip the rest. */
+  /** Stops timers and router, drains the relay, then closes bus and store; each step isolated so one failure does not skip the rest. */
   close(): Promise<void> {
     this.#closing ??= this.#close();
     return this.#closing;
@@ -155,6 +163,8 @@ export class UeeApp {
   async #close(): Promise<void> {
     this.#state = 'draining';
     for (const [name, step] of [
+      // Timers first: what they commit while stopping still reaches the bus through the relay.
+      ['timers', () => this.runtime?.timers.stop() ?? Promise.resolve()],
       ['router', () => this.runtime?.router.stop() ?? Promise.resolve()],
       ['runtime', () => this.runtime?.host.close() ?? Promise.resolve()],
       ['relay', () => this.relay.stop()],

@@ -3,3 +3,5 @@ export type { AppState, AppStatus, UeeAppOptions } from './app.js';
 export { OutboxRelay } from './outbox-relay.js';
 export type { OutboxRelayOptions, RelayState } from './outbox-relay.js';
 export { openStore, openBus } from './backends.js';
+export { TimerService } from './timer-service.js';
+export type { TimerRound, TimerServiceOptions, TimerServiceState } from './timer-service.js';

@@ -12,10 +12,26 @@ import { ensureEngine, findRepoRoot } from './engine-build.js';
 import { checkContract, buildReport } from './inspect.js';
 import { JS_PRELUDE, entryWrapper } from './js-prelude.js';
 import { checkSources, resolveLimits, withDeadline } from './limits.js';
+import { typeCheckTs } from './typecheck-ts.js';
 import { finishModule, runWizer } from './snapshot.js';
 import type { CompileLimits, CompileResult, Diagnostic } from './types.js';
 import { HOST_FUNCTIONS } from '../core/capabilities.js';
 import { parseWasm } from '../core/wasm/index.js';
+
+const TS_ENTRY = /\.(ts|tsx|mts)$/;
+
+/** `COMPILE_FAILED` led by the first error's `file:line:col`, with every diagnostic in details. */
+function compileFailed(diagnostics: readonly Diagnostic[], fallback: string): UeeError {
+  const errors = diagnostics.filter((d) => d.severity === 'error');
+  const first = errors[0];
+  const more = errors.length > 1 ? ` (+${errors.length - 1} more error${errors.length > 2 ? 's' : ''})` : '';
+  const code = first?.code ? `${first.code}: ` : '';
+  return new UeeError(
+    'COMPILE_FAILED',
+    first ? `${first.file ?? ''}:${first.line ?? 0}:${first.col ?? 0}: ${code}${first.message}${more}` : fallback,
+    { details: { diagnostics }, hint: first?.hint ?? 'Fix the reported position and compile again.' },
+  );
+}
 
 /** Options for {@link compileJs}. */
 export interface CompileJsOptions extends CompileLimits {
@@ -28,6 +44,12 @@ export interface CompileJsOptions extends CompileLimits {
    * the entry exports `infer` but not `handle`
    */
   exports?: readonly ('handle' | 'infer')[];
+  /**
+   * Type-check the TypeScript sources (strict, ES2020 without DOM or Node, `uee:plugin` typed by
+   * sdk/ts) after bundling; type errors fail the compile with `COMPILE_FAILED`. `.js` sources are
+   * never type-checked. @default true when `entry` is a `.ts`/`.tsx`/`.mts` file
+   */
+  typeCheck?: boolean;
   /** A prebuilt engine. @default the cached engine, built on first use ({@link ensureEngine}) */
   engine?: EngineArtifact;
   /** @default silentLogger */
@@ -37,7 +59,8 @@ export interface CompileJsOptions extends CompileLimits {
 /**
  * Compiles a JS/TS plugin to a finished module with its artifact report.
  * Throws `UeeError`: `PAYLOAD_TOO_LARGE` (sources over the limit), `VALIDATION_FAILED` (bad options),
- * `COMPILE_FAILED` (syntax, resolution or top-level errors; `details.diagnostics` has file:line:col),
+ * `COMPILE_FAILED` (syntax, resolution, type or top-level errors; `details.diagnostics` has file:line:col,
+ * type errors also `code: "TS<number>"`),
  * `TIMEOUT` (over `timeoutMs`).
  */
 export async function compileJs(options: CompileJsOptions): Promise<CompileResult> {
@@ -53,20 +76,21 @@ export async function compileJs(options: CompileJsOptions): Promise<CompileResul
     };
     const engine = options.engine ?? (await ensureEngine());
     lap('engine');
+    const sdkRoot = join(findRepoRoot(), 'sdk');
     let bundle;
     try {
-      bundle = await bundleJs(options.files, options.entry, join(findRepoRoot(), 'sdk'), entryWrapper);
+      bundle = await bundleJs(options.files, options.entry, sdkRoot, entryWrapper);
     } catch (err) {
-      if (err instanceof BundleError) {
-        const first = err.diagnostics.find((d) => d.severity === 'error');
-        throw new UeeError('COMPILE_FAILED', first ? `${first.file ?? ''}:${first.line ?? 0}:${first.col ?? 0}: ${first.message}` : 'bundling failed', {
-          details: { diagnostics: err.diagnostics },
-          hint: first?.hint ?? 'Fix the reported position and compile again.',
-        });
-      }
+      if (err instanceof BundleError) throw compileFailed(err.diagnostics, 'bundling failed');
       throw err;
     }
     lap('bundle');
+    let typeDiagnostics: readonly Diagnostic[] = [];
+    if (options.typeCheck ?? TS_ENTRY.test(options.entry)) {
+      typeDiagnostics = (await typeCheckTs(options.files, options.entry, sdkRoot)).diagnostics;
+      lap('typecheck');
+      if (typeDiagnostics.some((d) => d.severity === 'error')) throw compileFailed(typeDiagnostics, 'type check failed');
+    }
     const exported = new Set(bundle.entryExports);
     const keep = options.exports ?? [
       ...(exported.has('handle') || !exported.has('infer') ? ['handle' as const] : []),
@@ -83,7 +107,7 @@ export async function compileJs(options: CompileJsOptions): Promise<CompileResul
     });
     lap('postprocess');
     const info = parseWasm(wasm);
-    const diagnostics: Diagnostic[] = [...bundle.warnings, ...checkContract(info)];
+    const diagnostics: Diagnostic[] = [...bundle.warnings, ...typeDiagnostics, ...checkContract(info)];
     (options.logger ?? silentLogger).debug('compiled JS plugin', { size: wasm.length, timings });
     return { wasm, report: buildReport(wasm, 'js', diagnostics, timings, info) };
   });

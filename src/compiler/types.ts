@@ -12,6 +12,8 @@ export interface Diagnostic {
   readonly line?: number;
   readonly col?: number;
   readonly message: string;
+  /** A tool-specific code, e.g. `TS2322` for a TypeScript type error. */
+  readonly code?: string;
   /** What to change, phrased for an agent. */
   readonly hint?: string;
   /** The offending source line, when known. */

@@ -1,4 +1,4 @@
-export { Router, mayTouch, PINS_VIEW } from './router.js';
+export { Router, isSpawnOf, mayTouch, PINS_VIEW, WORKFLOW_SPAWNED } from './router.js';
 export type { RouterOptions, RouterState } from './router.js';
 export { RouterMetrics } from './metrics.js';
 export type { PluginMetricsSnapshot } from './metrics.js';

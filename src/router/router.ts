@@ -329,6 +329,15 @@ export class Router {
 
   async #matches(plugin: PluginRecord, event: EventEnvelope): Promise<boolean> {
     const a = plugin.attributes;
+    // `spawn_workflow` addresses a workflow by name: its `WorkflowSpawned` event reaches that workflow
+    // whether or not it subscribes to the type (other plugins get it only by subscribing). Scope still
+    // applies, and a tenant's own workflow of that name shadows a global one. Subscription filters do
+    // not: they describe subscribed events, and a spawn names its target.
+    if (isSpawnOf(plugin, event)) {
+      if (a.tenantScope !== 'global') return event.tenantId === plugin.tenantId;
+      const own = event.tenantId === null ? undefined : this.#routes.get(pluginGroup(a.name, event.tenantId));
+      return own === undefined || this.resolve(own, event) === undefined;
+    }
     if (!a.subscribeTo.includes(event.type)) return false;
     if (a.tenantScope !== 'global' && event.tenantId !== plugin.tenantId) return false;
     if (!mayTouch(plugin, event.entityTypeId) && event.entityTypeId !== undefined) return false;
@@ -345,6 +354,14 @@ export class Router {
     }
     return true;
   }
+}
+
+/** The event type `spawn_workflow` commits; its `payload.workflow` names the workflow plugin to run. */
+export const WORKFLOW_SPAWNED = 'WorkflowSpawned';
+
+/** Whether `event` spawns `plugin`: a `WorkflowSpawned` event naming this workflow plugin. */
+export function isSpawnOf(plugin: PluginRecord, event: EventEnvelope): boolean {
+  return event.type === WORKFLOW_SPAWNED && plugin.attributes.kind === 'workflow' && event.payload.workflow === plugin.attributes.name;
 }
 
 /** Whether the plugin's `restrictedEntityTypes` allow an entity type. */

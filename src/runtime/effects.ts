@@ -7,7 +7,7 @@ import type { CommitResult, EntityStore } from '../store/port.js';
  * atomically by {@link commitEffects}.
  */
 
-/** Entity type of persisted timers (until the timer service exists, timers are entities). */
+/** Entity type of persisted timers; the timer service (`src/app/timer-service.ts`) fires the due ones. */
 export const TIMER_ENTITY_TYPE = 'uee.timer';
 
 /** An event the plugin emitted (`emit_event`) or a `WorkflowSpawned` event (`spawn_workflow`). */
@@ -23,14 +23,32 @@ export interface EmittedEvent {
   payload: JsonObject;
 }
 
+/** The chain metadata of the event whose handling scheduled a timer (see {@link TimerRecord.causation}). */
+export interface TimerCausation {
+  eventId: string;
+  correlationId: string;
+  hop: number;
+  experiment?: { id: string; variant: string };
+}
+
 /** A persisted timer (the attributes of its `uee.timer` entity). */
 export interface TimerRecord {
   type: string;
+  /** Normalised ISO-8601 UTC (`toISOString`), so string order is time order in every store. */
   fireAt: string;
   payload: JsonObject;
-  status: 'scheduled' | 'cancelled';
+  /** `scheduled` → `fired` (by the timer service) or `cancelled` (by `cancel_timer`); only `scheduled` ever fires. */
+  status: 'scheduled' | 'cancelled' | 'fired';
   pluginId: string;
   pluginName: string;
+  /**
+   * Recorded at commit by {@link timerWrites}: the fired event continues this chain (same
+   * correlation, caused by this event, hop + 1). Absent on timers persisted before it existed,
+   * whose events then start a new chain.
+   */
+  causation?: TimerCausation;
+  /** When the timer service fired it (status `fired`). */
+  firedAt?: string;
 }
 
 /** A timer change: scheduling or cancelling one. */
@@ -74,14 +92,26 @@ export function effectsIdempotencyKey(eventId: string, pluginId: string): string
   return `${eventId}:${pluginId}`;
 }
 
-/** Turns timer operations into the `uee.timer` entity writes that persist them. */
-export function timerWrites(timers: readonly TimerOp[]): EntityWrite[] {
+/**
+ * Turns timer operations into the `uee.timer` entity writes that persist them. With `causation`
+ * (the handled event), scheduled timers record it so the event they fire continues the chain.
+ */
+export function timerWrites(timers: readonly TimerOp[], causation?: Causation): EntityWrite[] {
   return timers.map((t) => ({
     entityId: t.timerId,
     entityTypeId: TIMER_ENTITY_TYPE,
-    attributes: { ...t.timer },
+    attributes: t.op === 'schedule' && causation !== undefined ? { ...t.timer, causation: timerCausation(causation) } : { ...t.timer },
     eventType: t.op === 'schedule' ? 'TimerScheduled' : 'TimerCancelled',
   }));
+}
+
+function timerCausation(c: Causation): TimerCausation {
+  return {
+    eventId: c.eventId,
+    correlationId: c.correlationId,
+    hop: c.hop,
+    ...(c.experiment === undefined ? {} : { experiment: { id: c.experiment.id, variant: c.experiment.variant } }),
+  };
 }
 
 /**
@@ -104,7 +134,7 @@ export async function commitEffects(
   }));
   return store.commit(ctx, {
     idempotencyKey: meta.idempotencyKey ?? effectsIdempotencyKey(meta.eventId, meta.pluginId),
-    writes: [...effects.writes, ...timerWrites(effects.timers)],
+    writes: [...effects.writes, ...timerWrites(effects.timers, meta.causation)],
     events,
     readModelOps: effects.readModelOps,
     causation: meta.causation,

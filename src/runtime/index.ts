@@ -13,7 +13,7 @@ export type {
   Usage,
 } from './types.js';
 export { commitEffects, effectsIdempotencyKey, emptyEffects, isEmptyEffects, timerWrites, TIMER_ENTITY_TYPE } from './effects.js';
-export type { CommitMeta, EffectSet, EmittedEvent, TimerOp, TimerRecord } from './effects.js';
+export type { CommitMeta, EffectSet, EmittedEvent, TimerCausation, TimerOp, TimerRecord } from './effects.js';
 export { createLocalModelGateway, createStoreHostServices } from './services.js';
 export type { HostServices, ModelCallRequest, ModelGateway, ReadModelQuery } from './services.js';
 export { DEFAULT_RATE_LIMITS } from './rate-limit.js';

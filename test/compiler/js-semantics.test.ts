@@ -82,7 +82,7 @@ describe('compileJs semantics', () => {
       eventInput('X'),
     );
     expect(typed.outcome).toEqual({ ok: false, error: { code: 'OUT_OF_STOCK', message: 'no widgets left' } });
-    const plain = await run(`export async function handle() { null.x; }`, eventInput('X'));
+    const plain = await run(`export async function handle() { (null as any).x; }`, eventInput('X'));
     expect(plain.outcome.ok).toBe(false);
     if (plain.outcome.ok) return;
     expect(plain.outcome.error.code).toBe('UNCAUGHT_EXCEPTION');

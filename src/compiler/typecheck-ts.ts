@@ -1,0 +1,199 @@
+/**
+ * In-process type check of TypeScript plugin sources with the TypeScript compiler API, before the
+ * (type-stripping) esbuild bundle runs. The program sees only:
+ * - the user's files (in memory, under a virtual root),
+ * - the SDK (`sdk/ts/*.ts`) as the module `uee:plugin`,
+ * - `lib.es2020` (no DOM, no `@types`: plugins have no ambient authority) plus `console`, which the
+ *   engine prelude provides.
+ * Options are `strict` with `noEmit`. Parsed lib and SDK `SourceFile`s are cached per process, so a
+ * warm check only parses and checks the user's files. `typescript` is imported lazily on first use.
+ */
+import { readdirSync, readFileSync } from 'node:fs';
+import { join, posix } from 'node:path';
+import type * as TS from 'typescript';
+import type { Diagnostic } from './types.js';
+
+type Ts = typeof TS;
+
+/** Virtual root of the user's files. */
+const SRC_ROOT = '/uee-src/';
+/** Virtual root of the SDK (`uee:plugin` resolves to its index.ts). */
+const SDK_ROOT = '/uee-sdk/';
+const SDK_INDEX = `${SDK_ROOT}index.ts`;
+/** Globals the engine prelude defines for every plugin. */
+const GLOBALS_FILE = `${SDK_ROOT}globals.d.ts`;
+const GLOBALS = `/** The engine's console: every method writes through the host \`log\` function. */
+interface Console {
+  log(...data: unknown[]): void;
+  info(...data: unknown[]): void;
+  debug(...data: unknown[]): void;
+  warn(...data: unknown[]): void;
+  error(...data: unknown[]): void;
+}
+declare var console: Console;
+`;
+const LIB = 'lib.es2020.d.ts';
+const CHECKED = /\.(ts|tsx|mts|cts)$/;
+
+let tsModule: Ts | undefined;
+/** Cached parsed files (lib, SDK, globals), by virtual or absolute file name. */
+const shared = new Map<string, TS.SourceFile>();
+/** SDK sources by virtual file name, read once. */
+let sdkSources: Map<string, string> | undefined;
+let sdkRootSeen: string | undefined;
+
+async function loadTs(): Promise<Ts> {
+  // typescript is CommonJS: the namespace arrives as the default export under Node ESM.
+  tsModule ??= ((await import('typescript')) as unknown as { default: Ts }).default;
+  return tsModule;
+}
+
+function compilerOptions(ts: Ts): TS.CompilerOptions {
+  return {
+    strict: true,
+    noEmit: true,
+    target: ts.ScriptTarget.ES2020,
+    module: ts.ModuleKind.ESNext,
+    moduleResolution: ts.ModuleResolutionKind.Bundler,
+    lib: [LIB],
+    types: [],
+    allowJs: true,
+    checkJs: false,
+    allowImportingTsExtensions: true,
+    skipLibCheck: true,
+    noLib: false,
+    useDefineForClassFields: true,
+  };
+}
+
+function readSdk(sdkRoot: string): Map<string, string> {
+  if (sdkSources && sdkRootSeen === sdkRoot) return sdkSources;
+  const dir = join(sdkRoot, 'ts');
+  const out = new Map<string, string>();
+  for (const name of readdirSync(dir)) if (name.endsWith('.ts')) out.set(`${SDK_ROOT}${name}`, readFileSync(join(dir, name), 'utf8'));
+  out.set(GLOBALS_FILE, GLOBALS);
+  sdkSources = out;
+  sdkRootSeen = sdkRoot;
+  for (const key of [...shared.keys()]) if (key.startsWith(SDK_ROOT)) shared.delete(key);
+  return out;
+}
+
+const normal = (p: string): string => posix.normalize(p.replace(/\\/g, '/')).replace(/^\.?\//, '');
+
+/** Result of {@link typeCheckTs}. */
+export interface TypeCheckResult {
+  /** Errors (and warnings) in the user's files, 1-based positions, `code` = `TS<number>`. */
+  readonly diagnostics: readonly Diagnostic[];
+  /** Wall time in ms. */
+  readonly ms: number;
+}
+
+/** Hints for the TS errors agents hit most, keyed by code. */
+const HINTS: Record<number, string> = {
+  2307: 'Only relative imports between the given files and "uee:plugin" resolve; npm packages and Node modules are not available.',
+  2304: 'Plugins see ES2020 globals and console only (no DOM, no Node, no timers or fetch); import what you need from "uee:plugin".',
+  2353: 'Remove or rename the property: the request types of "uee:plugin" are in sdk/ts/types.ts.',
+  2561: 'Rename the property as suggested: the request types of "uee:plugin" are in sdk/ts/types.ts.',
+  2551: 'Use the suggested name.',
+  2339: 'Check the property name against the type (SDK types are in sdk/ts/types.ts), or narrow the value first.',
+  2345: 'Pass a value of the parameter type (SDK types are in sdk/ts/types.ts), or convert it (String(x), Number(x)).',
+  2322: 'Assign a value of the declared type (SDK types are in sdk/ts/types.ts), or convert it.',
+  7006: 'Annotate the parameter, e.g. (input: HandleInput) with `import type { HandleInput } from "uee:plugin"`.',
+  7031: 'Annotate the parameter, e.g. (input: HandleInput) with `import type { HandleInput } from "uee:plugin"`.',
+  18048: 'Check for undefined first (if (x === undefined) …), or give a default with ??.',
+  18047: 'Check for null first (if (x === null) …), or give a default with ??.',
+};
+const DEFAULT_HINT = 'Fix the type error and compile again (or pass typeCheck: false to skip the check).';
+
+/**
+ * Type-checks the TypeScript files reachable from `entry` (a `.ts`/`.tsx`/`.mts` file). `.js` files
+ * are read for their inferred types but not checked. Diagnostics of the SDK and lib are not reported.
+ */
+export async function typeCheckTs(files: Record<string, string>, entry: string, sdkRoot: string): Promise<TypeCheckResult> {
+  const ts = await loadTs();
+  const started = performance.now();
+  const options = compilerOptions(ts);
+  const sdk = readSdk(sdkRoot);
+  const user = new Map<string, string>();
+  for (const [k, v] of Object.entries(files)) user.set(SRC_ROOT + normal(k), v);
+  const libDir = posix.dirname(ts.getDefaultLibFilePath(options).replace(/\\/g, '/'));
+  const contents = (fileName: string): string | undefined => {
+    const f = fileName.replace(/\\/g, '/');
+    return user.get(f) ?? sdk.get(f) ?? (f.startsWith(`${libDir}/`) ? ts.sys.readFile(f) : undefined);
+  };
+  const host: TS.CompilerHost = {
+    getSourceFile(fileName, languageVersion) {
+      const f = fileName.replace(/\\/g, '/');
+      const isUser = user.has(f);
+      if (!isUser) {
+        const cached = shared.get(f);
+        if (cached) return cached;
+      }
+      const text = contents(f);
+      if (text === undefined) return undefined;
+      const sf = ts.createSourceFile(f, text, languageVersion, false);
+      if (!isUser) shared.set(f, sf);
+      return sf;
+    },
+    getDefaultLibFileName: (o) => ts.getDefaultLibFilePath(o),
+    getDefaultLibLocation: () => libDir,
+    writeFile: () => undefined,
+    getCurrentDirectory: () => SRC_ROOT,
+    getDirectories: () => [],
+    getCanonicalFileName: (f) => f,
+    useCaseSensitiveFileNames: () => true,
+    getNewLine: () => '\n',
+    fileExists: (f) => contents(f) !== undefined,
+    readFile: (f) => contents(f),
+    directoryExists: (d) => {
+      const dir = d.replace(/\\/g, '/').replace(/\/?$/, '/');
+      return dir === SRC_ROOT || dir === SDK_ROOT || [...user.keys()].some((k) => k.startsWith(dir)) || dir.startsWith(`${libDir}/`);
+    },
+    resolveModuleNameLiterals(literals, containingFile, _redirect, opts) {
+      return literals.map((lit) => {
+        if (lit.text === 'uee:plugin') {
+          return { resolvedModule: { resolvedFileName: SDK_INDEX, extension: ts.Extension.Ts, isExternalLibraryImport: false } };
+        }
+        // only relative imports resolve (like the bundler); bare names stay unresolved (TS2307)
+        if (!lit.text.startsWith('.') && !lit.text.startsWith('/')) return { resolvedModule: undefined };
+        return ts.resolveModuleName(lit.text, containingFile, opts, host);
+      });
+    },
+  };
+  const entryName = SRC_ROOT + normal(entry);
+  const program = ts.createProgram({ rootNames: [entryName, GLOBALS_FILE], options, host });
+  const found: TS.Diagnostic[] = [...program.getOptionsDiagnostics(), ...program.getGlobalDiagnostics()];
+  for (const sf of program.getSourceFiles()) {
+    if (!user.has(sf.fileName) || !CHECKED.test(sf.fileName)) continue;
+    found.push(...program.getSyntacticDiagnostics(sf), ...program.getSemanticDiagnostics(sf));
+  }
+  const diagnostics = found
+    .filter((d) => d.category === ts.DiagnosticCategory.Error || d.category === ts.DiagnosticCategory.Warning)
+    .filter((d) => d.file === undefined || user.has(d.file.fileName))
+    .map((d) => toDiagnostic(ts, d));
+  return { diagnostics, ms: Math.round((performance.now() - started) * 10) / 10 };
+}
+
+function toDiagnostic(ts: Ts, d: TS.Diagnostic): Diagnostic {
+  let message = ts.flattenDiagnosticMessageText(d.messageText, '\n');
+  const related = d.relatedInformation?.find((r) => r.file && r.start !== undefined);
+  if (related?.file && related.start !== undefined) {
+    const at = related.file.getLineAndCharacterOfPosition(related.start);
+    const where = related.file.fileName.startsWith(SDK_ROOT)
+      ? `sdk/ts/${related.file.fileName.slice(SDK_ROOT.length)}`
+      : related.file.fileName.slice(SRC_ROOT.length);
+    message += `\n  ${where}:${at.line + 1}:${at.character + 1}: ${ts.flattenDiagnosticMessageText(related.messageText, '\n  ')}`;
+  }
+  const base = {
+    severity: d.category === ts.DiagnosticCategory.Warning ? ('warning' as const) : ('error' as const),
+    code: `TS${d.code}`,
+    message,
+    hint: HINTS[d.code] ?? DEFAULT_HINT,
+  };
+  if (!d.file || d.start === undefined) return base;
+  const { line, character } = d.file.getLineAndCharacterOfPosition(d.start);
+  const lineStarts = d.file.getLineStarts();
+  const end = line + 1 < lineStarts.length ? lineStarts[line + 1] : d.file.text.length;
+  const lineText = d.file.text.slice(lineStarts[line], end).replace(/\r?\n$/, '');
+  return { ...base, file: d.file.fileName.slice(SRC_ROOT.length), line: line + 1, col: character + 1, lineText };
+}
