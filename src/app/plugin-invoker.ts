@@ -1,6 +1,6 @@
 import type { Logger } from '../core/index.js';
 import type { EntityStore } from '../store/port.js';
-import type { ExecutionHost } from '../runtime/index.js';
+import type { ExecutionHost, LoadedPluginSpec } from '../runtime/index.js';
 import { commitEffects, isEmptyEffects } from '../runtime/index.js';
 import type { PluginRecord, PluginRegistry } from '../registry/index.js';
 import type { HandleInput, InvocationOutcome, PluginInvoker } from '../router/index.js';
@@ -87,22 +87,28 @@ export class HostPluginInvoker implements PluginInvoker {
   }
 
   async #load(plugin: PluginRecord): Promise<void> {
+    await this.host.load(loadSpecOf(plugin, await this.registry.binary(plugin)));
     const a = plugin.attributes;
-    await this.host.load({
-      id: plugin.id,
-      name: a.name,
-      version: a.pluginVersion,
-      kind: a.kind,
-      capabilities: a.capabilities,
-      budget: a.maximumResourceBudget,
-      restrictedEntityTypes: a.restrictedEntityTypes ?? null,
-      tenantScope: a.tenantScope,
-      tenantId: plugin.tenantId,
-      ownerId: a.ownerId ?? null,
-      models: a.models ?? null,
-      wasm: await this.registry.binary(plugin),
-    });
     this.#loaded.add(plugin.id);
     this.logger.info('plugin loaded', { pluginId: plugin.id, plugin: a.name, version: a.pluginVersion });
   }
+}
+
+/** The execution host's load spec of a deployed plugin version. */
+export function loadSpecOf(plugin: PluginRecord, wasm: Uint8Array): LoadedPluginSpec {
+  const a = plugin.attributes;
+  return {
+    id: plugin.id,
+    name: a.name,
+    version: a.pluginVersion,
+    kind: a.kind,
+    capabilities: a.capabilities,
+    budget: a.maximumResourceBudget,
+    restrictedEntityTypes: a.restrictedEntityTypes ?? null,
+    tenantScope: a.tenantScope,
+    tenantId: plugin.tenantId,
+    ownerId: a.ownerId ?? null,
+    models: a.models ?? null,
+    wasm,
+  };
 }

@@ -2,32 +2,14 @@ import { UeeError, newId, type EventEnvelope, type Logger, type TenantContext } 
 import { silentLogger } from '../core/index.js';
 import type { WasmModelRunner } from '../model-gateway/index.js';
 import type { PluginRecord, PluginRegistry } from '../registry/index.js';
-import type { ExecutionHost, LoadedPluginSpec } from '../runtime/index.js';
+import type { ExecutionHost } from '../runtime/index.js';
+import { loadSpecOf } from './plugin-invoker.js';
 
 /** What {@link RegistryWasmModelRunner.infer} receives (the gateway's {@link WasmModelRunner} request). */
 type InferRequest = Parameters<WasmModelRunner['infer']>[0];
 
 /** Event type of the envelope a model call runs under (model plugins see only its id and tenant, in `context`). */
 export const MODEL_CALL_EVENT_TYPE = 'ModelInferenceRequested';
-
-/** The execution host's load spec of a deployed plugin version. */
-export function loadSpecOf(plugin: PluginRecord, wasm: Uint8Array): LoadedPluginSpec {
-  const a = plugin.attributes;
-  return {
-    id: plugin.id,
-    name: a.name,
-    version: a.pluginVersion,
-    kind: a.kind,
-    capabilities: a.capabilities,
-    budget: a.maximumResourceBudget,
-    restrictedEntityTypes: a.restrictedEntityTypes ?? null,
-    tenantScope: a.tenantScope,
-    tenantId: plugin.tenantId,
-    ownerId: a.ownerId ?? null,
-    models: a.models ?? null,
-    wasm,
-  };
-}
 
 /**
  * The gateway's {@link WasmModelRunner} on the plugin runtime: resolves a model plugin by name to
