@@ -99,11 +99,19 @@ export class DefaultModelGateway implements ModelGateway {
     return this.#state;
   }
 
+  /**
+   * Billing follows the work, not the caller: the reservation (with its concurrency lease) is held
+   * until the provider work this call started or joined has ended, and then settled with what that
+   * work consumed — also when the caller stopped waiting. A caller that aborts gets `TIMEOUT` at
+   * once, but a call that ran on (into the cache, or because the provider ignored the abort) is
+   * billed and audited when it ends.
+   */
   async call(ctx: TenantContext, request: GatewayCallRequest): Promise<GatewayCallResult> {
     const started = performance.now();
     const record = this.#baseRecord(ctx, request);
     const plugin = request.pluginName ?? request.pluginId;
     let reservation: Reservation | undefined;
+    let billed: Promise<Served> | undefined;
     const state = this.#state;
     let exec: ExecState | undefined;
     try {
@@ -115,28 +123,52 @@ export class DefaultModelGateway implements ModelGateway {
       reservation = await this.policy.reserve(ctx.tenantId, plugin, estimate);
       const held = reservation;
       exec = this.#execState(ctx, request, estimate, (extra) => this.policy.topUp(held, extra, ctx.tenantId, plugin));
-      const run = (): Promise<Outcome> => this.#executor.run(def, input, request.input, exec!);
-      let outcome: Outcome;
-      let cache: GatewayCallResult['cache'] = 'miss';
+      const es = exec;
+      const run = (): Promise<Outcome> => this.#executor.run(def, input, request.input, es);
+      let work: Promise<Served>;
       if (def.cacheTtlMs > 0) {
         const key = cacheKey({ tenantId: ctx.tenantId, model: def.name, routing: [def.provider, def.target, def.params, def.fallback], input });
-        const r = await raceAbort(this.cache.getOrCompute(key, def.cacheTtlMs, run), request.signal);
-        outcome = r.source === 'miss' ? r.value : { ...r.value, inputTokens: 0, outputTokens: 0, cost: 0 };
-        cache = r.source;
+        // Hits and joiners did not run the provider: they are charged a call, not its tokens.
+        work = this.cache.getOrCompute(key, def.cacheTtlMs, run).then((r) => ({ outcome: r.source === 'miss' ? r.value : { ...r.value, inputTokens: 0, outputTokens: 0, cost: 0 }, cache: r.source }));
       } else {
-        exec.signal = request.signal;
-        outcome = await raceAbort(run(), request.signal);
+        es.signal = request.signal;
+        work = run().then((outcome) => ({ outcome, cache: 'miss' as const }));
       }
-      await this.policy.settle(reservation, { tokens: outcome.inputTokens + outcome.outputTokens, cost: outcome.cost });
+      billed = work.then(
+        async (w) => {
+          await this.policy.settle(held, { tokens: w.outcome.inputTokens + w.outcome.outputTokens, cost: w.outcome.cost });
+          return w;
+        },
+        async (err: unknown) => {
+          await this.policy.settle(held, { tokens: 0, cost: 0 }).catch(() => undefined);
+          throw err;
+        },
+      );
+      const { outcome, cache } = await raceAbort(billed, request.signal);
       this.#warnOverspend(estimate, outcome, def.name);
       const latencyMs = round3(performance.now() - started);
       this.audit.append({
         ...record, servedBy: outcome.model, provider: outcome.provider, latencyMs, inputTokens: outcome.inputTokens, outputTokens: outcome.outputTokens,
-        cost: outcome.cost, cache, attempts: cache === 'miss' ? exec.attempts : 0,
+        cost: outcome.cost, cache, attempts: cache === 'miss' ? es.attempts : 0,
       });
       return { output: outcome.output, model: outcome.model, provider: outcome.provider, usage: { inputTokens: outcome.inputTokens, outputTokens: outcome.outputTokens, cost: outcome.cost }, cache, latencyMs, callId: record.id };
     } catch (err) {
-      if (reservation) await this.policy.settle(reservation, { tokens: 0, cost: 0 }).catch(() => undefined);
+      if (billed !== undefined && request.signal?.aborted) {
+        // The caller left; the work goes on and is billed and audited when it ends.
+        const left = exec;
+        billed.then(
+          (w) =>
+            this.audit.append({
+              ...record, servedBy: w.outcome.model, provider: w.outcome.provider, latencyMs: round3(performance.now() - started), inputTokens: w.outcome.inputTokens,
+              outputTokens: w.outcome.outputTokens, cost: w.outcome.cost, cache: w.cache, attempts: w.cache === 'miss' ? (left?.attempts ?? 0) : 0,
+              errorCode: 'TIMEOUT', errorMessage: 'call aborted by the caller; the work ran on and was billed',
+            }),
+          (e: unknown) => void this.#fail(e, record, started, left),
+        );
+        throw toUeeError(err);
+      }
+      if (billed !== undefined) await billed.catch(() => undefined);
+      else if (reservation) await this.policy.settle(reservation, { tokens: 0, cost: 0 }).catch(() => undefined);
       throw this.#fail(err, record, started, exec);
     }
   }
@@ -177,6 +209,13 @@ export class DefaultModelGateway implements ModelGateway {
         return { output: { content: text, finishReason: 'stop' }, model: opened.def.name, provider, usage: { inputTokens, outputTokens, cost }, cache: 'miss', latencyMs, callId: record.id };
       };
       const policy = this.policy;
+      // The prompt and the text streamed so far, priced: what a stream that ended early consumed.
+      const delivered = (text: string): Estimate => {
+        if (text === '') return { tokens: 0, cost: 0 };
+        const inputTokens = estimate.tokens - opened.def.maxOutputTokens;
+        const outputTokens = estimateTokens(text);
+        return { tokens: inputTokens + outputTokens, cost: inputTokens * opened.def.cost.inputPerUnit + outputTokens * opened.def.cost.outputPerUnit };
+      };
       const fail = (err: unknown): UeeError => this.#fail(err, record, started, state);
       async function* chunks(): AsyncGenerator<ChatChunk> {
         let text = '';
@@ -193,7 +232,7 @@ export class DefaultModelGateway implements ModelGateway {
           }
           resolveResult(await finish(text, usage));
         } catch (err) {
-          await policy.settle(held, { tokens: 0, cost: 0 }).catch(() => undefined);
+          await policy.settle(held, delivered(text)).catch(() => undefined);
           const e = fail(err);
           rejectResult(e);
           throw e;
@@ -201,7 +240,8 @@ export class DefaultModelGateway implements ModelGateway {
           request.signal?.removeEventListener('abort', onAbort);
           if (!held.settled) {
             controller.abort();
-            await policy.settle(held, { tokens: 0, cost: 0 }).catch(() => undefined);
+            // What was generated before the consumer left was work: it is billed.
+            await policy.settle(held, delivered(text)).catch(() => undefined);
             rejectResult(new UeeError('TIMEOUT', 'stream abandoned by the consumer', { retryable: true }));
           }
         }
@@ -287,6 +327,12 @@ export class DefaultModelGateway implements ModelGateway {
       this.#logger.warn('provider reported more usage than reserved; charged in full', { model, reserved: estimate, actual: { tokens: o.inputTokens + o.outputTokens, cost: o.cost } });
     }
   }
+}
+
+/** What the work behind one call produced, and whether it ran for this caller. */
+interface Served {
+  outcome: Outcome;
+  cache: GatewayCallResult['cache'];
 }
 
 type BaseRecord = Omit<AuditRecord, 'servedBy' | 'provider' | 'latencyMs' | 'inputTokens' | 'outputTokens' | 'cost' | 'cache' | 'attempts' | 'errorCode' | 'errorMessage'> & {

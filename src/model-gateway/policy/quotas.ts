@@ -1,6 +1,6 @@
 import { z } from 'zod';
-import { UeeError, parseOrThrow } from '../../core/index.js';
-import type { BudgetLedger, LedgerLine } from './ledger.js';
+import { UeeError, newId, parseOrThrow } from '../../core/index.js';
+import type { BudgetLedger, LeaseRef, LedgerLine } from './ledger.js';
 
 /** Limits of one scope (a tenant, or a plugin within a tenant). Absent limits are unlimited. */
 export const QuotaLimitsSchema = z
@@ -32,6 +32,12 @@ export const QuotaConfigSchema = z
     pluginDefault: QuotaLimitsSchema.optional(),
     /** Plugin name → limits (applied per tenant the plugin serves). */
     plugins: z.record(z.string(), QuotaLimitsSchema).default({}),
+    /**
+     * Lifetime of a concurrency slot's lease without renewal. A running call renews its lease every
+     * third of this; a gateway process that dies frees its slots after at most this long.
+     * @default 30000
+     */
+    leaseMs: z.number().int().min(50).max(3_600_000).default(30_000),
   })
   .strict();
 /** Input of {@link QuotaPolicy}. */
@@ -50,11 +56,11 @@ export interface Estimate {
 export interface Reservation {
   readonly lines: Array<LedgerLine & { dim: Dimension }>;
   settled: boolean;
+  /** Renews the concurrency leases while the call runs; cleared on settle. */
+  renewal?: NodeJS.Timeout | undefined;
 }
 
 type Dimension = 'calls' | 'tokens' | 'cost' | 'rate' | 'concurrency';
-
-const CONCURRENCY_TTL_MS = 10 * 60_000;
 
 /**
  * Turns quota configuration into ledger reservations: before a call, every applicable counter of
@@ -62,6 +68,8 @@ const CONCURRENCY_TTL_MS = 10 * 60_000;
  * their maximum estimate, a concurrency slot); after the call, {@link settle} refunds the unused
  * tokens and cost and frees the slot. A refused reservation throws `QUOTA_EXCEEDED` (calls, tokens,
  * cost) or `RATE_LIMITED` (rate, concurrency) with `details.retryAfterMs`, and changes nothing.
+ * Concurrency slots are leases renewed every `leaseMs / 3` until the call settles, so a long call
+ * keeps its slot and a dead process's slots free themselves after `leaseMs`.
  */
 export class QuotaPolicy {
   readonly #config: z.infer<typeof QuotaConfigSchema>;
@@ -80,8 +88,15 @@ export class QuotaPolicy {
     const lines = this.#lines(tenantId, plugin, estimate, now);
     if (lines.length === 0) return { lines, settled: false };
     const outcome = await this.ledger.reserve(lines);
-    if (outcome.ok) return { lines, settled: false };
-    throw this.#refusal(lines[outcome.index]!, outcome.used, tenantId, plugin, now);
+    if (!outcome.ok) throw this.#refusal(lines[outcome.index]!, outcome.used, tenantId, plugin, now);
+    const reservation: Reservation = { lines, settled: false };
+    const leases = leasesOf(reservation);
+    if (leases.length > 0) {
+      const every = Math.max(10, Math.floor(this.#config.leaseMs / 3));
+      reservation.renewal = setInterval(() => void this.ledger.renew(leases).catch(() => undefined), every);
+      reservation.renewal.unref();
+    }
+    return reservation;
   }
 
   /**
@@ -120,13 +135,14 @@ export class QuotaPolicy {
   async settle(reservation: Reservation, actual: Estimate): Promise<void> {
     if (reservation.settled) return;
     reservation.settled = true;
+    clearInterval(reservation.renewal);
+    const leases = leasesOf(reservation);
     const deltas = reservation.lines.flatMap((l) => {
-      if (l.dim === 'concurrency') return [{ key: l.key, delta: -l.amount, ttlMs: l.ttlMs }];
       if (l.dim === 'tokens') return [{ key: l.key, delta: Math.ceil(actual.tokens) - l.amount, ttlMs: l.ttlMs }];
       if (l.dim === 'cost') return [{ key: l.key, delta: Math.ceil(actual.cost * MICRO) - l.amount, ttlMs: l.ttlMs }];
       return [];
     });
-    await this.ledger.adjust(deltas.filter((d) => d.delta !== 0));
+    await Promise.all([this.ledger.adjust(deltas.filter((d) => d.delta !== 0)), this.ledger.release(leases)]);
   }
 
   /** Current-window consumption of a tenant (or a plugin in it) next to its limits. */
@@ -156,8 +172,12 @@ export class QuotaPolicy {
       windowed('tokens', limits.tokens, Math.ceil(est.tokens));
       windowed('cost', limits.cost === undefined ? undefined : Math.floor(limits.cost * MICRO), Math.ceil(est.cost * MICRO));
       if (limits.callsPerSecond !== undefined) out.push({ dim: 'rate', key: `${scope}:rate:${Math.floor(now / 1000)}`, amount: 1, limit: limits.callsPerSecond, ttlMs: 2000 });
-      if (limits.concurrency !== undefined) out.push({ dim: 'concurrency', key: `${scope}:inflight`, amount: 1, limit: limits.concurrency, ttlMs: CONCURRENCY_TTL_MS });
+      if (limits.concurrency !== undefined) out.push({ dim: 'concurrency', key: `${scope}:inflight`, amount: 1, limit: limits.concurrency, ttlMs: this.#config.leaseMs, lease: newId() });
     }
     return out;
   }
+}
+
+function leasesOf(reservation: Reservation): LeaseRef[] {
+  return reservation.lines.flatMap((l) => (l.lease === undefined ? [] : [{ key: l.key, lease: l.lease, ttlMs: l.ttlMs }]));
 }
