@@ -3,7 +3,7 @@ import { createModelGateway } from '../../src/model-gateway/index.js';
 import { ctx, rawServer } from './helpers.js';
 
 describe('GW-STREAM: streaming through the gateway', () => {
-  it('GW-STREAM-1 streams under the same quotas; an abandoned stream releases its concurrency slot', async () => {
+  it('GW-STREAM-1 streams under the same quotas; an abandoned stream releases its concurrency slot and pays for what it received', async () => {
     const g = await createModelGateway({ quotas: { tenants: { acme: { concurrency: 1, tokens: 10_000 } } } });
     try {
       const s = await g.stream(ctx(), { model: 'chat.default', input: 'a b c d e f' });
@@ -13,12 +13,14 @@ describe('GW-STREAM: streaming through the gateway', () => {
         break;
       }
       await expect(s.result).rejects.toMatchObject({ code: 'TIMEOUT' });
+      const abandoned = (await g.policy.usage('acme')).tokens?.used ?? 0;
+      expect(abandoned).toBeGreaterThan(0);
       const full = await g.stream(ctx(), { model: 'chat.default', input: 'a b c' });
       const parts: string[] = [];
       for await (const chunk of full.chunks) parts.push(chunk.delta);
       expect(parts.join('')).toBe('echo: a b c');
       const r = await full.result;
-      expect((await g.policy.usage('acme')).tokens?.used).toBe(r.usage.inputTokens + r.usage.outputTokens);
+      expect((await g.policy.usage('acme')).tokens?.used).toBe(abandoned + r.usage.inputTokens + r.usage.outputTokens);
       expect((await g.policy.usage('acme')).concurrency?.used).toBe(0);
       await expect(g.stream(ctx(), { model: 'embed.small', input: 'x' })).rejects.toMatchObject({ code: 'VALIDATION_FAILED' });
     } finally {

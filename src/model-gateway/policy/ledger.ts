@@ -122,7 +122,10 @@ export class InMemoryLedger implements BudgetLedger {
 
   #leaseSet(key: string): Map<string, number> {
     let set = this.#leases.get(key);
-    if (!set) this.#leases.set(key, (set = new Map()));
+    if (!set) {
+      set = new Map<string, number>();
+      this.#leases.set(key, set);
+    }
     return set;
   }
 
