@@ -47,4 +47,22 @@ describe('config', () => {
     const c = loadConfig({ store: 'mongodb://127.0.0.1:27017/prod' }, {});
     expect(c.store).toEqual({ kind: 'mongodb', url: 'mongodb://127.0.0.1:27017/prod', database: 'prod' });
   });
+
+  it('CFG-5: postgres URLs keep the connection part and take the schema from ?schema= (default uee)', () => {
+    expect(loadConfig({ store: 'postgres://postgres@127.0.0.1:5432/test' }, {}).store).toEqual({ kind: 'postgres', url: 'postgres://postgres@127.0.0.1:5432/test', schema: 'uee' });
+    expect(loadConfig({}, { UEE_STORE: 'postgresql://u:pw@db:5433/prod?schema=tenant_a&sslmode=require' }).store).toEqual({
+      kind: 'postgres',
+      url: 'postgresql://u:pw@db:5433/prod?sslmode=require',
+      schema: 'tenant_a',
+    });
+    let caught: unknown;
+    try {
+      loadConfig({ store: 'postgres://u:secret@db/prod?schema=Bad;Drop' }, {});
+    } catch (err) {
+      caught = err;
+    }
+    expect(isUeeError(caught, 'CONFIG_INVALID')).toBe(true);
+    expect((caught as Error).message).toContain('UEE_STORE');
+    expect((caught as Error).message).not.toContain('secret');
+  });
 });

@@ -10,6 +10,10 @@ export async function openStore(config: StoreConfig, options: { maxAttributeByte
     const { openSqliteStore } = await import('../store/sqlite/index.js');
     return openSqliteStore({ path: config.path, limits, logger: options.logger });
   }
+  if (config.kind === 'postgres') {
+    const { openPostgresStore } = await import('../store/postgres/index.js');
+    return openPostgresStore({ url: config.url, schema: config.schema, limits, logger: options.logger });
+  }
   const { openMongoStore } = await import('../store/mongodb/index.js');
   return openMongoStore({ url: config.url, database: config.database, limits, logger: options.logger });
 }

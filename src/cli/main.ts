@@ -15,7 +15,7 @@ Commands:
 
 Options (each also read from the environment variable shown):
   --data-dir DIR            UEE_DATA_DIR             embedded data directory (default ./.uee)
-  --store URL               UEE_STORE                sqlite:<path> (default) or mongodb://host/db
+  --store URL               UEE_STORE                sqlite:<path> (default), postgres://user@host/db[?schema=uee] or mongodb://host/db
   --bus URL                 UEE_BUS                  embedded (default) or redis://host:port
   --host HOST               UEE_HOST                 HTTP bind address (default 127.0.0.1)
   --port N                  UEE_PORT                 HTTP port (default 7070)

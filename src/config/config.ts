@@ -5,7 +5,11 @@ import { UeeError } from '../core/index.js';
 import { MCP_SETTING_ENV, parseMcpSettings, type McpConfig } from './mcp-settings.js';
 
 /** Where entities, read models, config and the outbox live. */
-export type StoreConfig = { kind: 'sqlite'; path: string } | { kind: 'mongodb'; url: string; database: string };
+export type StoreConfig =
+  | { kind: 'sqlite'; path: string }
+  | { kind: 'mongodb'; url: string; database: string }
+  /** `url` without the `schema` query parameter, which becomes `schema` (default "uee"). */
+  | { kind: 'postgres'; url: string; schema: string };
 
 /** Where events flow. */
 export type BusConfig = { kind: 'embedded'; path: string } | { kind: 'redis'; url: string; prefix: string };
@@ -188,7 +192,16 @@ function parseStore(value: string | undefined, embeddedPath: string, database: s
     const db = url.pathname.replace(/^\//, '') || database;
     return { kind: 'mongodb', url: value, database: db };
   }
-  throw settingError('store', 'store', `unsupported store URL "${redact(value)}"`, 'use sqlite:<path> (default: the embedded file) or mongodb://host:port/db');
+  if (value.startsWith('postgres://') || value.startsWith('postgresql://')) {
+    const url = parseUrl('store', 'store', value);
+    const schema = url.searchParams.get('schema') ?? 'uee';
+    if (!/^[a-z_][a-z0-9_]{0,62}$/.test(schema)) {
+      throw settingError('store', 'store', `invalid PostgreSQL schema "${schema.slice(0, 64)}"`, 'use ?schema= with a lower-case identifier such as uee');
+    }
+    url.searchParams.delete('schema');
+    return { kind: 'postgres', url: url.toString(), schema };
+  }
+  throw settingError('store', 'store', `unsupported store URL "${redact(value)}"`, 'use sqlite:<path> (default: the embedded file), postgres://user@host:5432/db or mongodb://host:port/db');
 }
 
 function parseBus(value: string | undefined, embeddedPath: string, prefix: string): BusConfig {

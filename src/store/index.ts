@@ -20,3 +20,5 @@ export type { SqliteStoreOptions } from './sqlite/index.js';
 export { validateFilter, MAX_FILTER_DEPTH, MAX_REGEX_LENGTH } from './filter.js';
 export { openMongoStore } from './mongodb/index.js';
 export type { MongoStoreOptions } from './mongodb/index.js';
+export { openPostgresStore } from './postgres/index.js';
+export type { PostgresStoreOptions } from './postgres/index.js';

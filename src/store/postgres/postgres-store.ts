@@ -1,0 +1,266 @@
+import pg from 'pg';
+import type { PoolClient } from 'pg';
+import { Query } from 'mingo';
+import { UeeError, silentLogger, type EntityVersion, type Logger, type TenantContext } from '../../core/index.js';
+import type { CommitBatch, CommitResult, EntityQuery, EntityStore, StoreLimits } from '../port.js';
+import { decodeCursor } from '../cursor.js';
+import { commitContext, namedEntityIds, planCommit, type CurrentVersion } from '../commit-plan.js';
+import { normaliseEntityQuery, normaliseHistory, toPage } from '../query.js';
+import {
+  entityNotFound,
+  normaliseLimits,
+  prepareBatch,
+  prepareEntityId,
+  readIdempotentResult,
+  readVersion,
+  visibleTenantKeys,
+  type PreparedBatch,
+} from '../shared.js';
+import { PgCore, lockKey, pgError, type Queryable } from './core.js';
+import { Params, pgKeys, runKeyset } from './keyset.js';
+import { SCHEMA_NAME, applySchema, quoteSchema } from './schema.js';
+import { applyReadModelOp, pgBlobs, pgConfig, pgOutbox, pgReadModels, pgTenants } from './side-stores.js';
+
+/** Options for {@link openPostgresStore}. */
+export interface PostgresStoreOptions {
+  /** A `postgres://user[:password]@host:port/database` URL. */
+  url: string;
+  /**
+   * The schema holding the store's tables, created if missing; several stores (or test runs) can
+   * share one database in different schemas. Lower-case identifier.
+   * @default "uee"
+   */
+  schema?: string;
+  /** Connections in the pool. @default 10 */
+  poolSize?: number;
+  /** @default DEFAULT_STORE_LIMITS */
+  limits?: Partial<StoreLimits>;
+  /** @default silentLogger */
+  logger?: Logger;
+}
+
+const URL_SETTING = 'store URL (--store / UEE_STORE)';
+
+const LATEST_SQL = 'SELECT tenant_key, entity_id, doc FROM entity_versions WHERE tenant_key = ANY($1::text[]) AND entity_id = ANY($2::text[]) AND is_latest';
+const VERSION_SQL = 'SELECT doc FROM entity_versions WHERE tenant_key = $1 AND entity_id = $2 AND version = $3';
+const LOCK_SQL = 'SELECT pg_advisory_xact_lock(k) FROM unnest($1::bigint[]) WITH ORDINALITY AS t(k, i) ORDER BY i';
+const IDEMPOTENCY_GET_SQL = 'SELECT result FROM idempotency WHERE tenant_key = $1 AND key = $2';
+const IDEMPOTENCY_PUT_SQL = 'INSERT INTO idempotency (tenant_key, key, result, created_at) VALUES ($1, $2, $3, $4)';
+const SUPERSEDE_SQL = 'UPDATE entity_versions SET is_latest = false WHERE tenant_key = $1 AND entity_id = ANY($2::text[]) AND is_latest';
+const INSERT_SQL =
+  'INSERT INTO entity_versions (tenant_key, entity_id, version, entity_type_id, is_latest, deleted, doc) ' +
+  'SELECT $1, * FROM unnest($2::text[], $3::integer[], $4::text[], $5::boolean[], $6::boolean[], $7::jsonb[])';
+const OUTBOX_SQL = 'INSERT INTO outbox (event) SELECT e FROM unnest($1::json[]) WITH ORDINALITY AS t(e, i) ORDER BY i';
+
+/**
+ * The entity store on PostgreSQL. A commit is one transaction: it first takes an advisory lock per
+ * entity it names and per idempotency key (in one sorted order, so writers never deadlock), then
+ * reads the latest versions, so concurrent writers of one entity — in this process or another —
+ * queue and each sees the version the previous one committed. Unique keys on
+ * (tenant, entity, version) and on the latest row back this up: a write that slipped past the
+ * locks fails the insert and the whole transaction is re-run.
+ */
+class PostgresStore implements EntityStore {
+  readonly kind = 'postgres';
+  readonly tenants;
+  readonly readModels;
+  readonly config;
+  readonly outbox;
+  readonly blobs;
+  readonly #core: PgCore;
+
+  constructor(core: PgCore) {
+    this.#core = core;
+    this.tenants = pgTenants(core);
+    this.readModels = pgReadModels(core);
+    this.config = pgConfig(core);
+    this.outbox = pgOutbox(core);
+    this.blobs = pgBlobs(core);
+  }
+
+  async #latest(db: Queryable, keys: string[], ids: string[]): Promise<Map<string, EntityVersion>> {
+    const { rows } = await db.query<{ tenant_key: string; entity_id: string; doc: unknown }>(LATEST_SQL, [keys, ids]);
+    const out = new Map<string, EntityVersion>();
+    for (const r of rows) out.set(`${r.tenant_key}/${r.entity_id}`, readVersion(r.doc, { entityId: r.entity_id }));
+    return out;
+  }
+
+  /** The tenant key that owns `entityId` from the context's view (own first, then global). */
+  async #owner(tk: string, entityId: string): Promise<{ key: string; latest: EntityVersion }> {
+    const keys = visibleTenantKeys(tk);
+    const found = await this.#latest(this.#core.pool, keys, [entityId]);
+    for (const key of keys) {
+      const latest = found.get(`${key}/${entityId}`);
+      if (latest !== undefined) return { key, latest };
+    }
+    throw entityNotFound(entityId);
+  }
+
+  async #commitInTx(client: PoolClient, tk: string, ctx: TenantContext, batch: PreparedBatch): Promise<CommitResult> {
+    const ids = namedEntityIds(batch);
+    const locks = ids.map((id) => lockKey(`e/${tk}/${id}`));
+    if (batch.idempotencyKey !== undefined) locks.push(lockKey(`i/${tk}/${batch.idempotencyKey}`));
+    if (locks.length > 0) await client.query(LOCK_SQL, [[...new Set(locks)].sort((a, b) => (a < b ? -1 : a > b ? 1 : 0)).map(String)]);
+    if (batch.idempotencyKey !== undefined) {
+      const { rows } = await client.query<{ result: unknown }>(IDEMPOTENCY_GET_SQL, [tk, batch.idempotencyKey]);
+      const prior = rows[0];
+      if (prior !== undefined) return readIdempotentResult(prior.result, { idempotencyKey: batch.idempotencyKey });
+    }
+    const current = ids.length > 0 ? await this.#latest(client, visibleTenantKeys(tk), ids) : new Map<string, EntityVersion>();
+    const cc = commitContext(ctx, tk, batch);
+    const plan = planCommit(cc, (key, id): CurrentVersion | null => current.get(`${key}/${id}`) ?? null);
+    if (plan.supersede.length > 0) await client.query(SUPERSEDE_SQL, [tk, plan.supersede]);
+    if (plan.versions.length > 0) {
+      const vs = plan.versions;
+      await client.query(INSERT_SQL, [
+        tk,
+        vs.map((p) => p.version.entityId),
+        vs.map((p) => p.version.version),
+        vs.map((p) => p.version.entityTypeId),
+        vs.map((p) => p.latest),
+        vs.map((p) => p.version.deleted),
+        vs.map((p) => JSON.stringify(p.version)),
+      ]);
+    }
+    for (const op of batch.readModelOps) await applyReadModelOp(client, tk, op, cc.createdAt);
+    if (plan.events.length > 0) await client.query(OUTBOX_SQL, [plan.events.map((e) => JSON.stringify(e))]);
+    if (batch.idempotencyKey !== undefined) {
+      await client.query(IDEMPOTENCY_PUT_SQL, [tk, batch.idempotencyKey, JSON.stringify(plan.result), cc.createdAt]);
+    }
+    return plan.result;
+  }
+
+  commit(ctx: TenantContext, batch: CommitBatch): Promise<CommitResult> {
+    return this.#core.run(async () => {
+      const tk = await this.#core.scope(ctx);
+      const prepared = prepareBatch(batch, this.#core.limits);
+      return this.#core.transaction((client) => this.#commitInTx(client, tk, ctx, prepared));
+    });
+  }
+
+  async put(...[ctx, write, options]: Parameters<EntityStore['put']>): Promise<EntityVersion> {
+    const result = await this.commit(ctx, { writes: [write], ...options });
+    return result.versions[0]!;
+  }
+
+  get(...[ctx, entityId, options]: Parameters<EntityStore['get']>): Promise<EntityVersion> {
+    return this.#core.run(async () => {
+      const tk = await this.#core.scope(ctx);
+      const id = prepareEntityId(entityId);
+      const { key, latest } = await this.#owner(tk, id);
+      const version = options?.version;
+      if (version === undefined || version === latest.version) return latest;
+      const rows = Number.isInteger(version) && Math.abs(version) < 2 ** 31 ? (await this.#core.pool.query<{ doc: unknown }>(VERSION_SQL, [key, id, version])).rows : [];
+      const row = rows[0];
+      if (row === undefined) throw entityNotFound(id, version);
+      return readVersion(row.doc, { entityId: id, version });
+    });
+  }
+
+  history(...[ctx, entityId, options]: Parameters<EntityStore['history']>): ReturnType<EntityStore['history']> {
+    return this.#core.run(async () => {
+      const tk = await this.#core.scope(ctx);
+      const id = prepareEntityId(entityId);
+      const { key } = await this.#owner(tk, id);
+      const h = normaliseHistory(id, options);
+      const keys = pgKeys([], 'doc', {}, [{ expr: 'version', cast: 'integer', dir: -1, notNull: true }]);
+      const after = h.cursor === undefined ? undefined : decodeCursor(h.cursor, h.hash, keys.length);
+      const p = new Params();
+      const where = [`tenant_key = ${p.add(key)}`, `entity_id = ${p.add(id)}`];
+      const rows = await runKeyset(
+        this.#core.pool,
+        { table: 'entity_versions', columns: ['doc'], where, params: p.values, keys, after, limit: h.limit, acceptsAll: true },
+        (row) => readVersion(row.doc, { entityId: id, version: row.k0 }),
+      );
+      return toPage(rows, h.limit, h.hash, (r) => r.keys, (r) => r.item);
+    });
+  }
+
+  query(ctx: TenantContext, query: EntityQuery): ReturnType<EntityStore['query']> {
+    return this.#core.run(async () => {
+      const tk = await this.#core.scope(ctx);
+      const q = normaliseEntityQuery(query);
+      const keys = pgKeys(q.sort, 'doc', { entityId: { expr: 'entity_id', cast: 'text' }, version: { expr: 'version', cast: 'integer' } }, [
+        { expr: 'entity_id', cast: 'text', dir: 1, notNull: true },
+        { expr: 'tenant_key', cast: 'text', dir: 1, notNull: true },
+      ]);
+      const after = q.cursor === undefined ? undefined : decodeCursor(q.cursor, q.hash, keys.length);
+      const acceptsAll = Object.keys(q.filter).length === 0;
+      const match = new Query(q.filter, {});
+      const p = new Params();
+      const where = ['is_latest', `entity_type_id = ${p.add(q.entityTypeId)}`, `tenant_key = ANY(${p.add(visibleTenantKeys(tk), 'text[]')})`];
+      if (!q.includeDeleted) where.push('NOT deleted');
+      const rows = await runKeyset(
+        this.#core.pool,
+        { table: 'entity_versions', columns: ['doc'], where, params: p.values, keys, after, limit: q.limit, acceptsAll },
+        (row) => {
+          const v = readVersion(row.doc, { entityTypeId: q.entityTypeId });
+          return acceptsAll || match.test(v) ? v : undefined;
+        },
+      );
+      return toPage(rows, q.limit, q.hash, (r) => r.keys, (r) => r.item);
+    });
+  }
+
+  async close(): Promise<void> {
+    if (this.#core.closed) return;
+    this.#core.closed = true;
+    try {
+      await this.#core.pool.end();
+    } catch (err) {
+      this.#core.logger.warn('closing the PostgreSQL pool failed', { error: pgError(err, false).message });
+    }
+  }
+}
+
+/**
+ * Connects to PostgreSQL, creates the schema and tables if missing, and opens the entity store.
+ * `CONFIG_INVALID` for a bad URL, schema name or pool size; `BACKEND_UNAVAILABLE` when the server
+ * does not answer (or refuses the connection).
+ */
+export async function openPostgresStore(options: PostgresStoreOptions): Promise<EntityStore> {
+  const limits = normaliseLimits(options.limits);
+  const logger = options.logger ?? silentLogger;
+  const schema = options.schema ?? 'uee';
+  if (!SCHEMA_NAME.test(schema)) {
+    throw new UeeError('CONFIG_INVALID', `"${schema.slice(0, 80)}" is not a valid PostgreSQL schema name for the store`, {
+      details: { setting: URL_SETTING, schema: schema.slice(0, 80) },
+      hint: 'use a lower-case identifier such as uee or uee_test_1 (?schema=name in the store URL)',
+    });
+  }
+  const poolSize = options.poolSize ?? 10;
+  if (!Number.isInteger(poolSize) || poolSize < 1 || poolSize > 1000) {
+    throw new UeeError('CONFIG_INVALID', `PostgreSQL pool size must be 1..1000, got ${String(poolSize)}`, { details: { setting: 'poolSize' }, hint: 'leave poolSize out for the default of 10' });
+  }
+  let url: URL;
+  try {
+    url = new URL(options.url);
+    if (url.protocol !== 'postgres:' && url.protocol !== 'postgresql:') throw new Error('not a postgres URL');
+  } catch (cause) {
+    throw new UeeError('CONFIG_INVALID', 'the PostgreSQL store URL is invalid', {
+      details: { setting: URL_SETTING },
+      hint: 'use a URL like postgres://user@127.0.0.1:5432/uee',
+      cause,
+    });
+  }
+  const pool = new pg.Pool({ connectionString: options.url, max: poolSize, options: `-c search_path=${quoteSchema(schema)}`, connectionTimeoutMillis: 5000, application_name: 'uee' });
+  // An idle connection dropped by the server must not crash the process; the next query reconnects.
+  pool.on('error', (err) => logger.warn('PostgreSQL connection error', { error: err.message }));
+  try {
+    await applySchema(pool, schema);
+  } catch (err) {
+    await pool.end().catch(() => undefined);
+    const mapped = pgError(err, false);
+    if (mapped.code === 'BACKEND_UNAVAILABLE' || mapped.code === 'INTERNAL') {
+      throw new UeeError('BACKEND_UNAVAILABLE', `cannot open the PostgreSQL store at ${url.host}${url.pathname}: ${mapped.message}`, {
+        details: { setting: URL_SETTING },
+        hint: 'start PostgreSQL, create the database, or fix the store URL',
+        retryable: true,
+        cause: err,
+      });
+    }
+    throw mapped;
+  }
+  logger.debug('postgres store open', { host: url.host, database: url.pathname.slice(1), schema });
+  return new PostgresStore(new PgCore(pool, limits, logger));
+}

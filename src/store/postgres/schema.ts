@@ -1,0 +1,106 @@
+import type { Pool } from 'pg';
+import { UeeError } from '../../core/index.js';
+
+/** Schema version recorded in `uee_schema`. */
+export const SCHEMA_VERSION = 1;
+
+/** Allowed schema names: plain lower-case identifiers, so they never need quoting rules beyond "…". */
+export const SCHEMA_NAME = /^[a-z_][a-z0-9_]{0,62}$/;
+
+/**
+ * Tables of the PostgreSQL store, in the instance's schema. They mirror the SQLite store's:
+ * `tenant_key` is the tenant id or '' for global data; `entity_versions` keeps every version and
+ * `is_latest` marks the one type queries read (a unique partial index proves there is at most one);
+ * `doc` is the whole {@link EntityVersion}, so filters and sorts address the same paths on every
+ * adapter. Text keys use the "C" collation so they order by code point, like JavaScript and SQLite.
+ * Outbox events and idempotency results are `json` (kept byte for byte); documents are `jsonb`.
+ */
+const DDL = `
+CREATE TABLE IF NOT EXISTS uee_schema (version integer NOT NULL);
+CREATE TABLE IF NOT EXISTS tenants (
+  tenant_id text COLLATE "C" PRIMARY KEY,
+  name text NOT NULL,
+  created_at text NOT NULL
+);
+CREATE TABLE IF NOT EXISTS entity_versions (
+  tenant_key text COLLATE "C" NOT NULL,
+  entity_id text COLLATE "C" NOT NULL,
+  version integer NOT NULL,
+  entity_type_id text COLLATE "C" NOT NULL,
+  is_latest boolean NOT NULL,
+  deleted boolean NOT NULL,
+  doc jsonb NOT NULL,
+  PRIMARY KEY (tenant_key, entity_id, version)
+);
+CREATE UNIQUE INDEX IF NOT EXISTS entity_latest ON entity_versions (tenant_key, entity_id) WHERE is_latest;
+CREATE INDEX IF NOT EXISTS entity_latest_by_type ON entity_versions (entity_type_id, entity_id, tenant_key) WHERE is_latest;
+CREATE TABLE IF NOT EXISTS read_models (
+  tenant_key text COLLATE "C" NOT NULL,
+  view text COLLATE "C" NOT NULL,
+  id text COLLATE "C" NOT NULL,
+  doc jsonb NOT NULL,
+  updated_at text NOT NULL,
+  PRIMARY KEY (tenant_key, view, id)
+);
+CREATE TABLE IF NOT EXISTS tenant_config (
+  tenant_key text COLLATE "C" PRIMARY KEY,
+  settings jsonb NOT NULL
+);
+CREATE TABLE IF NOT EXISTS plugin_config (
+  tenant_key text COLLATE "C" NOT NULL,
+  plugin_name text COLLATE "C" NOT NULL,
+  settings jsonb NOT NULL,
+  PRIMARY KEY (tenant_key, plugin_name)
+);
+CREATE TABLE IF NOT EXISTS outbox (
+  seq bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+  event json NOT NULL
+);
+CREATE TABLE IF NOT EXISTS blobs (
+  sha256 text COLLATE "C" PRIMARY KEY,
+  bytes bytea NOT NULL,
+  created_at text NOT NULL
+);
+CREATE TABLE IF NOT EXISTS idempotency (
+  tenant_key text COLLATE "C" NOT NULL,
+  key text COLLATE "C" NOT NULL,
+  result json NOT NULL,
+  created_at text NOT NULL,
+  PRIMARY KEY (tenant_key, key)
+);
+`;
+
+/** Quotes a validated schema name. */
+export function quoteSchema(schema: string): string {
+  return `"${schema}"`;
+}
+
+/**
+ * Creates the schema and its tables if missing, once across processes (an advisory lock serialises
+ * concurrent openers), and refuses a schema written by a newer UEE.
+ */
+export async function applySchema(pool: Pool, schema: string): Promise<void> {
+  const client = await pool.connect();
+  try {
+    await client.query('BEGIN');
+    await client.query('SELECT pg_advisory_xact_lock(hashtextextended($1, 0))', [`uee-schema:${schema}`]);
+    await client.query(`CREATE SCHEMA IF NOT EXISTS ${quoteSchema(schema)}`);
+    await client.query(`SET LOCAL search_path TO ${quoteSchema(schema)}`);
+    await client.query(DDL);
+    const { rows } = await client.query<{ version: number }>('SELECT max(version) AS version FROM uee_schema');
+    const current = rows[0]?.version ?? null;
+    if (current !== null && current > SCHEMA_VERSION) {
+      throw new UeeError('CONFIG_INVALID', `PostgreSQL schema "${schema}" has UEE schema version ${current}, newer than this UEE (${SCHEMA_VERSION})`, {
+        details: { setting: 'store URL (--store / UEE_STORE)', schema, schemaVersion: current },
+        hint: 'upgrade UEE or point the store at another schema (?schema=name in the store URL)',
+      });
+    }
+    if (current === null) await client.query('INSERT INTO uee_schema (version) VALUES ($1)', [SCHEMA_VERSION]);
+    await client.query('COMMIT');
+  } catch (err) {
+    await client.query('ROLLBACK').catch(() => undefined);
+    throw err;
+  } finally {
+    client.release();
+  }
+}

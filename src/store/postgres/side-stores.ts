@@ -1,0 +1,219 @@
+import { Query } from 'mingo';
+import { TenantIdSchema, parseOrThrow, type JsonObject, type ReadModelOp } from '../../core/index.js';
+import type { BlobStore, Outbox, ReadModelDoc, ReadModelStore, TenantConfigStore, TenantRecord, TenantRegistry } from '../port.js';
+import { decodeCursor } from '../cursor.js';
+import { normaliseReadModelQuery, toPage } from '../query.js';
+import {
+  blobAddress,
+  blobNotFound,
+  checkBlob,
+  prepareReadModelOp,
+  preparePluginName,
+  prepareSettings,
+  prepareViewKey,
+  readEvent,
+  readJsonObject,
+  readModelNotFound,
+  unknownTenant,
+} from '../shared.js';
+import type { PgCore, Queryable } from './core.js';
+import { Params, pgKeys, runKeyset } from './keyset.js';
+
+/** The tenant registry, read models, config, outbox and blobs of the PostgreSQL adapter. */
+
+interface TenantRow {
+  tenant_id: string;
+  name: string;
+  created_at: string;
+}
+const toTenant = (r: TenantRow): TenantRecord => ({ tenantId: r.tenant_id, name: r.name, createdAt: r.created_at });
+
+/** The tenants table. Creating is idempotent, also between processes racing on one id. */
+export function pgTenants(core: PgCore): TenantRegistry {
+  return {
+    create: (tenantId, name) =>
+      core.run(async () => {
+        const id = parseOrThrow(TenantIdSchema, tenantId, 'tenant id');
+        await core.pool.query('INSERT INTO tenants (tenant_id, name, created_at) VALUES ($1, $2, $3) ON CONFLICT (tenant_id) DO NOTHING', [id, name ?? id, new Date().toISOString()]);
+        const { rows } = await core.pool.query<TenantRow>('SELECT tenant_id, name, created_at FROM tenants WHERE tenant_id = $1', [id]);
+        core.rememberTenant(id);
+        return toTenant(rows[0]!);
+      }),
+    get: (tenantId) =>
+      core.run(async () => {
+        const { rows } = typeof tenantId === 'string' ? await core.pool.query<TenantRow>('SELECT tenant_id, name, created_at FROM tenants WHERE tenant_id = $1', [tenantId]) : { rows: [] };
+        const row = rows[0];
+        if (row === undefined) throw unknownTenant(String(tenantId));
+        return toTenant(row);
+      }),
+    list: () =>
+      core.run(async () => {
+        const { rows } = await core.pool.query<TenantRow>('SELECT tenant_id, name, created_at FROM tenants ORDER BY tenant_id');
+        return rows.map(toTenant);
+      }),
+  };
+}
+
+/** Applies one validated read-model op (inside a commit's transaction, or on the pool). */
+export async function applyReadModelOp(db: Queryable, tenantKey: string, op: ReadModelOp, now: string): Promise<boolean> {
+  if (op.op === 'upsert') {
+    await db.query(
+      'INSERT INTO read_models (tenant_key, view, id, doc, updated_at) VALUES ($1, $2, $3, $4, $5) ON CONFLICT (tenant_key, view, id) DO UPDATE SET doc = excluded.doc, updated_at = excluded.updated_at',
+      [tenantKey, op.view, op.id, JSON.stringify(op.doc), now],
+    );
+    return true;
+  }
+  const { rowCount } = await db.query('DELETE FROM read_models WHERE tenant_key = $1 AND view = $2 AND id = $3', [tenantKey, op.view, op.id]);
+  return (rowCount ?? 0) > 0;
+}
+
+interface ReadModelRow {
+  id: string;
+  doc: unknown;
+  updated_at: string;
+}
+
+/** Read models: strictly per tenant key (a tenant sees only its own views). */
+export function pgReadModels(core: PgCore): ReadModelStore {
+  const toDoc = (view: string, r: ReadModelRow): ReadModelDoc => ({ view, id: r.id, doc: readJsonObject(r.doc, { view, id: r.id }), updatedAt: r.updated_at });
+  return {
+    upsert: (ctx, view, id, doc) =>
+      core.run(async () => {
+        const tk = await core.scope(ctx);
+        const op = prepareReadModelOp({ op: 'upsert', view, id, doc }, core.limits);
+        const now = new Date().toISOString();
+        await applyReadModelOp(core.pool, tk, op, now);
+        return { view, id, doc: op.op === 'upsert' ? op.doc : {}, updatedAt: now };
+      }),
+    delete: (ctx, view, id) =>
+      core.run(async () => {
+        const tk = await core.scope(ctx);
+        const op = prepareReadModelOp({ op: 'delete', view, id }, core.limits);
+        return applyReadModelOp(core.pool, tk, op, '');
+      }),
+    get: (ctx, view, id) =>
+      core.run(async () => {
+        const tk = await core.scope(ctx);
+        prepareViewKey(view, id);
+        const { rows } = await core.pool.query<ReadModelRow>('SELECT id, doc, updated_at FROM read_models WHERE tenant_key = $1 AND view = $2 AND id = $3', [tk, view, id]);
+        const row = rows[0];
+        if (row === undefined) throw readModelNotFound(view, id);
+        return toDoc(view, row);
+      }),
+    query: (ctx, view, q) =>
+      core.run(async () => {
+        const tk = await core.scope(ctx);
+        prepareViewKey(view);
+        const nq = normaliseReadModelQuery(view, q);
+        const keys = pgKeys(nq.sort, 'doc', {}, [{ expr: 'id', cast: 'text', dir: 1, notNull: true }]);
+        const after = nq.cursor === undefined ? undefined : decodeCursor(nq.cursor, nq.hash, keys.length);
+        const match = new Query(nq.filter, {});
+        const acceptsAll = Object.keys(nq.filter).length === 0;
+        const p = new Params();
+        const where = [`tenant_key = ${p.add(tk)}`, `view = ${p.add(view)}`];
+        const rows = await runKeyset(
+          core.pool,
+          { table: 'read_models', columns: ['id', 'doc', 'updated_at'], where, params: p.values, keys, after, limit: nq.limit, acceptsAll },
+          (row) => {
+            const doc = toDoc(view, row as unknown as ReadModelRow);
+            return acceptsAll || match.test(doc.doc) ? doc : undefined;
+          },
+        );
+        return toPage(rows, nq.limit, nq.hash, (r) => r.keys, (r) => r.item);
+      }),
+  };
+}
+
+/** Tenant and per-plugin settings. */
+export function pgConfig(core: PgCore): TenantConfigStore {
+  const read = (rows: Array<{ settings: unknown }>, where: Record<string, unknown>): JsonObject => {
+    const row = rows[0];
+    return row === undefined ? {} : readJsonObject(row.settings, where);
+  };
+  return {
+    getTenant: (ctx) =>
+      core.run(async () => {
+        const tk = await core.scope(ctx);
+        const { rows } = await core.pool.query<{ settings: unknown }>('SELECT settings FROM tenant_config WHERE tenant_key = $1', [tk]);
+        return read(rows, { table: 'tenant_config' });
+      }),
+    setTenant: (ctx, settings) =>
+      core.run(async () => {
+        const tk = await core.scope(ctx);
+        const s = prepareSettings(settings, core.limits);
+        await core.pool.query('INSERT INTO tenant_config (tenant_key, settings) VALUES ($1, $2) ON CONFLICT (tenant_key) DO UPDATE SET settings = excluded.settings', [tk, JSON.stringify(s)]);
+      }),
+    getPlugin: (ctx, pluginName) =>
+      core.run(async () => {
+        const tk = await core.scope(ctx);
+        const name = preparePluginName(pluginName);
+        const { rows } = await core.pool.query<{ settings: unknown }>('SELECT settings FROM plugin_config WHERE tenant_key = $1 AND plugin_name = $2', [tk, name]);
+        return read(rows, { table: 'plugin_config', pluginName: name });
+      }),
+    setPlugin: (ctx, pluginName, settings) =>
+      core.run(async () => {
+        const tk = await core.scope(ctx);
+        const name = preparePluginName(pluginName);
+        const s = prepareSettings(settings, core.limits);
+        await core.pool.query(
+          'INSERT INTO plugin_config (tenant_key, plugin_name, settings) VALUES ($1, $2, $3) ON CONFLICT (tenant_key, plugin_name) DO UPDATE SET settings = excluded.settings',
+          [tk, name, JSON.stringify(s)],
+        );
+      }),
+  };
+}
+
+/**
+ * The transactional outbox table. Sequence numbers come from an identity column: within one
+ * entity they follow commit order (a later version's transaction starts after the earlier one
+ * committed), across entities they may be committed out of order, which the relay tolerates
+ * because it removes exactly the entries it published.
+ */
+export function pgOutbox(core: PgCore): Outbox {
+  return {
+    peek: (limit) =>
+      core.run(async () => {
+        const n = Number.isFinite(limit) ? Math.max(1, Math.min(10_000, Math.floor(limit))) : 100;
+        const { rows } = await core.pool.query<{ seq: string; event: unknown }>('SELECT seq, event FROM outbox ORDER BY seq LIMIT $1', [n]);
+        return rows.map((r) => ({ seq: Number(r.seq), event: readEvent(r.event, { table: 'outbox', seq: r.seq }) }));
+      }),
+    markPublished: (seqs) =>
+      core.run(async () => {
+        const ids = seqs.filter((s) => Number.isSafeInteger(s));
+        if (ids.length > 0) await core.pool.query('DELETE FROM outbox WHERE seq = ANY($1::bigint[])', [ids]);
+      }),
+    size: () =>
+      core.run(async () => {
+        const { rows } = await core.pool.query<{ n: string }>('SELECT count(*) AS n FROM outbox');
+        return Number(rows[0]?.n ?? 0);
+      }),
+  };
+}
+
+/** Content-addressed blobs in the `blobs` table. */
+export function pgBlobs(core: PgCore): BlobStore {
+  return {
+    put: (bytes) =>
+      core.run(async () => {
+        const sha256 = blobAddress(bytes);
+        await core.pool.query('INSERT INTO blobs (sha256, bytes, created_at) VALUES ($1, $2, $3) ON CONFLICT (sha256) DO NOTHING', [sha256, Buffer.from(bytes), new Date().toISOString()]);
+        return { sha256, size: bytes.byteLength };
+      }),
+    get: (sha256) =>
+      core.run(async () => {
+        checkBlob(sha256);
+        const { rows } = await core.pool.query<{ bytes: Buffer }>('SELECT bytes FROM blobs WHERE sha256 = $1', [sha256]);
+        const row = rows[0];
+        if (row === undefined) throw blobNotFound(sha256);
+        const bytes = new Uint8Array(row.bytes);
+        checkBlob(sha256, bytes);
+        return bytes;
+      }),
+    has: (sha256) =>
+      core.run(async () => {
+        checkBlob(sha256);
+        const { rows } = await core.pool.query('SELECT 1 FROM blobs WHERE sha256 = $1', [sha256]);
+        return rows.length > 0;
+      }),
+  };
+}

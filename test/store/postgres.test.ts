@@ -1,0 +1,55 @@
+import { afterAll, describe, expect, it } from 'vitest';
+import { openPostgresStore } from '../../src/store/index.js';
+import { tenantCtx } from '../helpers.js';
+import { expectCode, storeConformance } from './conformance.js';
+import { TEST_POSTGRES_URL, dropSchemas, randomSchema } from './postgres-helpers.js';
+
+// A random schema per store, so tests never share data; all of them are dropped at the end.
+const schemas: string[] = [];
+afterAll(() => dropSchemas(schemas));
+function open(): ReturnType<typeof openPostgresStore> {
+  const schema = randomSchema();
+  schemas.push(schema);
+  return openPostgresStore({ url: TEST_POSTGRES_URL, schema });
+}
+
+storeConformance('postgres', open);
+
+describe('postgres store specifics', () => {
+  it('PG01 data survives closing and reopening the same schema', async () => {
+    const schema = randomSchema();
+    schemas.push(schema);
+    const ctx = tenantCtx('acme');
+    const first = await openPostgresStore({ url: TEST_POSTGRES_URL, schema });
+    await first.tenants.create('acme');
+    const v = await first.put(ctx, { entityTypeId: 'Task', attributes: { keep: true } });
+    await first.readModels.upsert(ctx, 'board', 'x', { n: 1 });
+    await first.config.setTenant(ctx, { a: 1 });
+    await first.close();
+    const second = await openPostgresStore({ url: TEST_POSTGRES_URL, schema });
+    expect((await second.get(ctx, v.entityId)).attributes).toEqual({ keep: true });
+    expect((await second.readModels.get(ctx, 'board', 'x')).doc).toEqual({ n: 1 });
+    expect(await second.config.getTenant(ctx)).toEqual({ a: 1 });
+    expect(await second.outbox.size()).toBe(1);
+    await second.close();
+  });
+
+  it('PG02 bad settings are CONFIG_INVALID; an unreachable server is BACKEND_UNAVAILABLE', async () => {
+    await expectCode(openPostgresStore({ url: TEST_POSTGRES_URL, schema: 'Bad-Schema;drop' }), 'CONFIG_INVALID');
+    await expectCode(openPostgresStore({ url: 'mysql://x/y' }), 'CONFIG_INVALID');
+    await expectCode(openPostgresStore({ url: TEST_POSTGRES_URL, poolSize: 0 }), 'CONFIG_INVALID');
+    await expectCode(openPostgresStore({ url: TEST_POSTGRES_URL, schema: randomSchema(), limits: { maxBatchSize: 0 } }), 'CONFIG_INVALID');
+    const err = await expectCode(openPostgresStore({ url: 'postgres://postgres@127.0.0.1:1/test', schema: randomSchema() }), 'BACKEND_UNAVAILABLE');
+    expect(err.retryable).toBe(true);
+  });
+
+  it('PG03 a string holding U+0000 is VALIDATION_FAILED and writes nothing', async () => {
+    const store = await open();
+    await store.tenants.create('acme');
+    const ctx = tenantCtx('acme');
+    await expectCode(store.commit(ctx, { writes: [{ entityTypeId: 'Task', attributes: { ok: 1 } }, { entityTypeId: 'Task', attributes: { s: 'a\u0000b' } }] }), 'VALIDATION_FAILED');
+    expect((await store.query(ctx, { entityTypeId: 'Task' })).items).toEqual([]);
+    expect(await store.outbox.size()).toBe(0);
+    await store.close();
+  });
+});
