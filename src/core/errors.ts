@@ -32,6 +32,9 @@ export const ERROR_CODES = [
   'CIRCUIT_OPEN',
   'CANCELLED',
   'INTERNAL',
+  'TIMER_HORIZON_EXCEEDED',
+  'ILLEGAL_TRANSITION',
+  'WORKFLOW_INVALID',
 ] as const;
 
 /** One of {@link ERROR_CODES}. */

@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import type { Causation, EntityWrite, EventDraft, JsonObject, ReadModelOp, TenantContext } from '../core/index.js';
 import type { CommitResult, EntityStore } from '../store/port.js';
 
@@ -9,6 +10,23 @@ import type { CommitResult, EntityStore } from '../store/port.js';
 
 /** Entity type of persisted timers; the timer service (`src/app/timer-service.ts`) fires the due ones. */
 export const TIMER_ENTITY_TYPE = 'uee.timer';
+
+/**
+ * How far ahead a timer may be scheduled (`fireAt` - now): 366 days. Further is refused with
+ * `TIMER_HORIZON_EXCEEDED`, so a typo in a delay cannot park a timer forever.
+ */
+export const DEFAULT_TIMER_HORIZON_MS = 366 * 24 * 3600 * 1000;
+
+/**
+ * The store id of a plugin's timer. A plugin names its timers freely (`timerId`); the stored entity
+ * id is derived from tenant, plugin name and that name, so two plugins (or tenants) using the same
+ * `timerId` get two different timers: no plugin can replace, move or cancel another plugin's timer,
+ * and a timer can never land on an ordinary entity's id. Versions of one plugin share its timers.
+ */
+export function timerEntityId(tenantId: string | null, pluginName: string, timerId: string): string {
+  const h = createHash('sha256').update(`${tenantId ?? ''}\u0000${pluginName}\u0000${timerId}`).digest('hex');
+  return `tmr:${h.slice(0, 40)}`;
+}
 
 /** An event the plugin emitted (`emit_event`) or a `WorkflowSpawned` event (`spawn_workflow`). */
 export interface EmittedEvent {
@@ -37,8 +55,13 @@ export interface TimerRecord {
   /** Normalised ISO-8601 UTC (`toISOString`), so string order is time order in every store. */
   fireAt: string;
   payload: JsonObject;
-  /** `scheduled` → `fired` (by the timer service) or `cancelled` (by `cancel_timer`); only `scheduled` ever fires. */
-  status: 'scheduled' | 'cancelled' | 'fired';
+  /**
+   * `scheduled` → `fired` (by the timer service), `cancelled` (by `cancel_timer`) or `dead` (the
+   * timer service could not fire it: see `deadLetter`); only `scheduled` ever fires.
+   */
+  status: 'scheduled' | 'cancelled' | 'fired' | 'dead';
+  /** The id the plugin gave (or was answered); the entity id is {@link timerEntityId} of it. */
+  timerId?: string;
   pluginId: string;
   pluginName: string;
   /**
@@ -49,11 +72,14 @@ export interface TimerRecord {
   causation?: TimerCausation;
   /** When the timer service fired it (status `fired`). */
   firedAt?: string;
+  /** Why a `dead` timer could not fire (error code and message), and when it was retired. */
+  deadLetter?: { code: string; message: string; at: string };
 }
 
 /** A timer change: scheduling or cancelling one. */
 export interface TimerOp {
   op: 'schedule' | 'cancel';
+  /** The store entity id ({@link timerEntityId}). */
   timerId: string;
   timer: TimerRecord;
 }

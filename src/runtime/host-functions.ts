@@ -16,7 +16,7 @@ import {
   type TenantContext,
 } from '../core/index.js';
 import { HOST_FUNCTIONS, type HostFunctionName } from '../core/capabilities.js';
-import { TIMER_ENTITY_TYPE, emptyEffects, type EffectSet, type TimerRecord } from './effects.js';
+import { DEFAULT_TIMER_HORIZON_MS, TIMER_ENTITY_TYPE, emptyEffects, timerEntityId, type EffectSet, type TimerRecord } from './effects.js';
 import { errorAnswer, okAnswer } from './protocol.js';
 import type { HostCallAnswer } from './pool.js';
 import type { TokenBuckets } from './rate-limit.js';
@@ -43,6 +43,8 @@ export interface HostFunctionDeps {
   services: HostServices;
   pluginLimits: TokenBuckets;
   tenantLimits: TokenBuckets;
+  /** How far ahead `schedule_timer` may schedule. @default DEFAULT_TIMER_HORIZON_MS */
+  timerHorizonMs?: number;
 }
 
 const ReadEntity = z.object({ entityId: EntityIdSchema, version: z.number().int().positive().optional() }).strict();
@@ -58,7 +60,7 @@ const CallModel = z.object({ model: z.string().min(1).max(256), input: z.unknown
 const ScheduleTimer = z
   .object({
     fireAt: z.string().datetime({ offset: true }).optional(),
-    delayMs: z.number().int().min(0).max(366 * 24 * 3600 * 1000).optional(),
+    delayMs: z.number().int().min(0).optional(),
     type: EventTypeSchema,
     payload: JsonObjectSchema.optional(),
     timerId: EntityIdSchema.optional(),
@@ -304,27 +306,41 @@ export class CallHost {
     else list.push(v);
   }
 
-  #scheduleTimer(t: z.output<typeof ScheduleTimer>): { timerId: string } {
-    const base = Date.parse(this.event.now);
-    const fireAt = t.fireAt !== undefined ? new Date(t.fireAt).toISOString() : new Date((Number.isNaN(base) ? Date.now() : base) + (t.delayMs ?? 0)).toISOString();
+  async #scheduleTimer(t: z.output<typeof ScheduleTimer>): Promise<{ timerId: string }> {
+    const parsedBase = Date.parse(this.event.now);
+    const base = Number.isNaN(parsedBase) ? Date.now() : parsedBase;
+    const at = t.fireAt !== undefined ? Date.parse(t.fireAt) : base + (t.delayMs ?? 0);
+    const horizonMs = this.deps.timerHorizonMs ?? DEFAULT_TIMER_HORIZON_MS;
+    if (at - base > horizonMs) {
+      throw new UeeError('TIMER_HORIZON_EXCEEDED', `timer fires ${at - base} ms ahead; the horizon is ${horizonMs} ms`, {
+        details: { delayMs: at - base, horizonMs },
+        hint: 'schedule within the horizon, and re-schedule from the fired timer to wait longer',
+      });
+    }
+    const fireAt = new Date(at).toISOString();
     const timerId = t.timerId ?? newId();
-    const timer: TimerRecord = { type: t.type, fireAt, payload: t.payload ?? {}, status: 'scheduled', pluginId: this.plugin.id, pluginName: this.plugin.name };
+    const entityId = timerEntityId(this.ctx.tenantId, this.plugin.name, timerId);
+    const timer: TimerRecord = { type: t.type, fireAt, payload: t.payload ?? {}, status: 'scheduled', timerId, pluginId: this.plugin.id, pluginName: this.plugin.name };
     this.#addBytes(timer);
-    this.effects.timers.push({ op: 'schedule', timerId, timer });
-    this.#bufferTimer(timerId, timer, this.#overlay.get(timerId)?.at(-1)?.version ?? 0);
+    // Re-scheduling one of this plugin's own timers replaces it; the id can name nothing else.
+    const current = await this.#current(entityId);
+    this.effects.timers.push({ op: 'schedule', timerId: entityId, timer });
+    this.#bufferTimer(entityId, timer, current?.version ?? 0);
     return { timerId };
   }
 
   async #cancelTimer(timerId: string): Promise<Record<string, never>> {
-    const current = await this.#current(timerId);
+    const entityId = timerEntityId(this.ctx.tenantId, this.plugin.name, timerId);
+    const current = await this.#current(entityId);
     const attrs = current?.attributes as Partial<TimerRecord> | undefined;
+    // Derived ids already separate plugins and tenants; the owner check keeps that true for any record.
     if (current === null || current.entityTypeId !== TIMER_ENTITY_TYPE || attrs?.pluginName !== this.plugin.name || current.tenantId !== this.ctx.tenantId) {
-      throw new UeeError('NOT_FOUND', `timer ${timerId} not found`, { details: { timerId } });
+      throw new UeeError('NOT_FOUND', `timer ${timerId} not found`, { details: { timerId }, hint: 'cancel a timer this plugin scheduled, by the timerId schedule_timer answered' });
     }
     const timer = { ...(current.attributes as unknown as TimerRecord), status: 'cancelled' as const };
     this.#addBytes(timer);
-    this.effects.timers.push({ op: 'cancel', timerId, timer });
-    this.#bufferTimer(timerId, timer, current.version);
+    this.effects.timers.push({ op: 'cancel', timerId: entityId, timer });
+    this.#bufferTimer(entityId, timer, current.version);
     return {};
   }
 

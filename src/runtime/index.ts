@@ -12,7 +12,7 @@ export type {
   TenantScope,
   Usage,
 } from './types.js';
-export { commitEffects, effectsIdempotencyKey, emptyEffects, isEmptyEffects, timerWrites, TIMER_ENTITY_TYPE } from './effects.js';
+export { commitEffects, DEFAULT_TIMER_HORIZON_MS, effectsIdempotencyKey, emptyEffects, isEmptyEffects, timerEntityId, timerWrites, TIMER_ENTITY_TYPE } from './effects.js';
 export type { CommitMeta, EffectSet, EmittedEvent, TimerCausation, TimerOp, TimerRecord } from './effects.js';
 export { createLocalModelGateway, createStoreHostServices } from './services.js';
 export type { HostServices, ModelCallRequest, ModelGateway, ReadModelQuery } from './services.js';

@@ -1,4 +1,4 @@
-export { DEFAULT_STORE_LIMITS } from './port.js';
+export { DEFAULT_STORE_LIMITS, TIMER_INDEX_TYPE } from './port.js';
 export type {
   CommitBatch,
   CommitResult,

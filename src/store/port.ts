@@ -172,9 +172,26 @@ export interface EntityStore {
   query(ctx: TenantContext, query: EntityQuery): Promise<Page<EntityVersion>>;
   /** All-or-nothing batch; see {@link CommitBatch}. */
   commit(ctx: TenantContext, batch: CommitBatch): Promise<CommitResult>;
+  /**
+   * Due timers, for the timer service only (it crosses tenants: never expose it to a tenant).
+   *
+   * Contract: the latest, non-deleted versions of entity type {@link TIMER_INDEX_TYPE} whose
+   * `attributes.status` is `'scheduled'` and whose `attributes.fireAt` (ISO-8601 UTC string, so string
+   * order is time order) is ≤ `now`, in every scope (global and every tenant), oldest `fireAt` first
+   * (entity id as tie-breaker), at most `limit` (1..1000). It must be answered from an index that holds
+   * only scheduled timers (a partial index, or an index table kept in the commit transaction), so a
+   * round costs O(log n + due) whatever the number of fired, cancelled, dead or future timers.
+   *
+   * Optional so an adapter can land without it: the timer service then falls back to one
+   * {@link query} per tenant, whose cost grows with the stored timers.
+   */
+  dueTimers?(now: string, limit: number): Promise<EntityVersion[]>;
   /** Idempotent. Pending calls fail with `CLOSED`. */
   close(): Promise<void>;
 }
+
+/** The entity type {@link EntityStore.dueTimers} indexes (the runtime's `uee.timer`). */
+export const TIMER_INDEX_TYPE = 'uee.timer';
 
 /** Limits every adapter enforces. */
 export interface StoreLimits {

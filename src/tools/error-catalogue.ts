@@ -33,6 +33,9 @@ const INFO: Partial<Record<ErrorCode, { meaning: string; hint: string }>> = {
   HOP_LIMIT_EXCEEDED: { meaning: 'An event chain exceeded the hop limit (likely a cycle).', hint: 'break the cycle between plugins that emit each other\'s events' },
   COMPILE_FAILED: { meaning: 'The sources did not compile.', hint: 'fix the diagnostics at the given positions' },
   UNAUTHORIZED: { meaning: 'The credentials are missing or invalid.', hint: 'send a valid bearer token' },
+  TIMER_HORIZON_EXCEEDED: { meaning: 'A timer was scheduled further ahead than the configured horizon.', hint: 'schedule within the horizon (details.horizonMs) and re-schedule from the fired timer to wait longer' },
+  ILLEGAL_TRANSITION: { meaning: 'The workflow instance cannot take that transition from its current state.', hint: 'pick one of details.allowed, or inspect the instance with workflow_inspect' },
+  WORKFLOW_INVALID: { meaning: 'A workflow definition is malformed (unknown or unreachable states, dead ends, bad guards, spawn cycles).', hint: 'fix the problems listed in details.problems and validate again with workflow_validate' },
   INTERNAL: { meaning: 'An unexpected server fault.', hint: 'retry once; if it persists, report it with the time of the call' },
 };
 

@@ -9,7 +9,7 @@ import { TimerService, type UeeApp } from '../../src/app/index.js';
 import { silentLogger, type EventEnvelope, type JsonObject } from '../../src/core/index.js';
 import type { PluginManifestInput } from '../../src/registry/index.js';
 import { pluginGroup } from '../../src/registry/index.js';
-import { TIMER_ENTITY_TYPE } from '../../src/runtime/index.js';
+import { TIMER_ENTITY_TYPE, timerEntityId } from '../../src/runtime/index.js';
 import type { EntityStore } from '../../src/store/port.js';
 import {
   BACKENDS,
@@ -52,19 +52,26 @@ function gatedStore(store: EntityStore, parties: number): EntityStore {
   let waiting: Array<() => void> = [];
   return new Proxy(store, {
     get(target, prop, receiver) {
+      const gate = (): Promise<void> =>
+        new Promise<void>((resolve) => {
+          waiting.push(resolve);
+          if (waiting.length >= parties) {
+            for (const w of waiting) w();
+            waiting = [];
+          }
+        });
       if (prop === 'query') {
         return async (...args: Parameters<EntityStore['query']>) => {
           const page = await target.query(...args);
-          if (args[1].entityTypeId === TIMER_ENTITY_TYPE && page.items.length > 0) {
-            await new Promise<void>((resolve) => {
-              waiting.push(resolve);
-              if (waiting.length >= parties) {
-                for (const w of waiting) w();
-                waiting = [];
-              }
-            });
-          }
+          if (args[1].entityTypeId === TIMER_ENTITY_TYPE && page.items.length > 0) await gate();
           return page;
+        };
+      }
+      if (prop === 'dueTimers' && target.dueTimers !== undefined) {
+        return async (now: string, limit: number) => {
+          const due = await target.dueTimers!(now, limit);
+          if (due.length > 0) await gate();
+          return due;
         };
       }
       const value: unknown = Reflect.get(target, prop, receiver);
@@ -118,7 +125,7 @@ describe.each(BACKENDS)('timers and workflow spawning ($name bus)', ({ name }) =
       tenantId: 'acme',
       entityId: task.entityId,
       entityTypeId: 'Task',
-      payload: { seq: 1, entityId: task.entityId, timerId: timer!.entityId },
+      payload: { seq: 1, entityId: task.entityId, timerId: timer!.attributes.timerId },
       source: { kind: 'timer', id: timer!.entityId },
       causationId: a.eventId,
       correlationId: a.correlationId,
@@ -135,13 +142,14 @@ describe.each(BACKENDS)('timers and workflow spawning ($name bus)', ({ name }) =
     clock.frozen = true;
     const observer = new Observer(app);
     const timerId = `tmr-${randomBytes(4).toString('hex')}`;
+    const stored = timerEntityId('acme', 'Scheduler', timerId);
     await deploy({ name: 'Scheduler', subscribeTo: ['TimerA', 'TimerCancel'], settings: { mode: 'schedule', timerType: 'TimerB', delayMs: 200, cancelType: 'TimerCancel' } });
     await deploy({ name: 'OnB', subscribeTo: ['TimerB'], settings: { mode: 'mark', marker: 'b' } });
     await refresh(app);
     await app.store.put(acme, { entityTypeId: 'Task', attributes: { seq: 2, timerId }, eventType: 'TimerA' });
-    await until('the timer to be scheduled', async () => ((await app.store.get(acme, timerId)).attributes.status === 'scheduled' ? true : undefined));
+    await until('the timer to be scheduled', async () => ((await app.store.get(acme, stored)).attributes.status === 'scheduled' ? true : undefined));
     await app.store.put(acme, { entityTypeId: 'Task', attributes: { timerId }, eventType: 'TimerCancel' });
-    await until('the timer to be cancelled', async () => ((await app.store.get(acme, timerId)).attributes.status === 'cancelled' ? true : undefined));
+    await until('the timer to be cancelled', async () => ((await app.store.get(acme, stored)).attributes.status === 'cancelled' ? true : undefined));
     // Now everything scheduled is long due: a round must still fire nothing.
     clock.frozen = false;
     clock.offsetMs = 60_000;
@@ -151,7 +159,7 @@ describe.each(BACKENDS)('timers and workflow spawning ($name bus)', ({ name }) =
     await drained(app, pluginGroup('OnB', null));
     expect((await observer.poll()).filter((e) => e.type === 'TimerB' || e.type === 'TimerFired')).toEqual([]);
     expect(await timerMarks(app)).toEqual([]);
-    expect((await app.store.get(acme, timerId)).attributes.status).toBe('cancelled');
+    expect((await app.store.get(acme, stored)).attributes.status).toBe('cancelled');
   });
 
   it('TIMER-3 two timer services racing on one store fire a due timer exactly once', async () => {
@@ -174,8 +182,8 @@ describe.each(BACKENDS)('timers and workflow spawning ($name bus)', ({ name }) =
     expect(rounds.map((r) => r.fired).sort()).toEqual([0, 1]);
     expect(rounds.map((r) => r.conflicts).sort()).toEqual([0, 1]);
     expect(await Promise.all([one.runOnce(), two.runOnce()])).toEqual([
-      { fired: 0, conflicts: 0, skipped: 0, more: false },
-      { fired: 0, conflicts: 0, skipped: 0, more: false },
+      { fired: 0, conflicts: 0, skipped: 0, dead: 0, more: false },
+      { fired: 0, conflicts: 0, skipped: 0, dead: 0, more: false },
     ]);
     await app.relay.flush();
     await until('the write caused by the fired timer', async () => ((await timerMarks(app, 'b')).length > 0 ? true : undefined));

@@ -82,7 +82,13 @@ export async function ensureIndexes(c: Collections): Promise<void> {
   await c.versions.createIndex({ tk: 1, entityId: 1 }, { unique: true, partialFilterExpression: { latest: true }, name: 'latest_by_entity' });
   await c.versions.createIndex({ entityTypeId: 1, latest: 1, entityId: 1, tk: 1 }, { name: 'latest_by_type' });
   await c.readModels.createIndex({ tk: 1, view: 1, id: 1 }, { unique: true, name: 'by_view_id' });
+  // Scheduled timers by due time (EntityStore.dueTimers): a timer leaves this partial index as soon as
+  // a newer version supersedes it or it stops being 'scheduled', so retired timers cost the poll nothing.
+  await c.versions.createIndex({ 'attributes.fireAt': 1, entityId: 1 }, { name: 'timer_due', partialFilterExpression: { ...TIMER_DUE_FILTER } });
 }
+
+/** The partial-index filter of `timer_due`; {@link EntityStore.dueTimers} queries must include it. */
+export const TIMER_DUE_FILTER = { entityTypeId: 'uee.timer', latest: true, 'attributes.status': 'scheduled' } as const;
 
 /** Duplicate-key error code of MongoDB. */
 export const DUPLICATE_KEY = 11000;

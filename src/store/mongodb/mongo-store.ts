@@ -14,7 +14,7 @@ import {
   visibleTenantKeys,
   type PreparedBatch,
 } from '../shared.js';
-import { DUPLICATE_KEY, MongoCore, collectionsOf, ensureIndexes, mongoError, type VersionDoc } from './core.js';
+import { DUPLICATE_KEY, MongoCore, TIMER_DUE_FILTER, collectionsOf, ensureIndexes, mongoError, type VersionDoc } from './core.js';
 import { afterFilter, keyValue, sortDocument, withTieBreakers, type MongoKey } from './keyset.js';
 import { applyReadModelOps, mongoConfig, mongoOutbox, mongoBlobs, mongoReadModels, mongoTenants, reserveSeqs } from './side-stores.js';
 
@@ -158,6 +158,19 @@ class MongoStore implements EntityStore {
       if (q.cursor !== undefined) parts.push(afterFilter(keys, decodeCursor(q.cursor, q.hash, keys.length)));
       const docs = await this.#core.c.versions.find({ $and: parts }).sort(sortDocument(keys)).limit(q.limit + 1).toArray();
       return toPage(docs, q.limit, q.hash, (d) => keys.map((k) => keyValue(d, k.field)), (d) => this.#read(d));
+    });
+  }
+
+  dueTimers(now: string, limit: number): Promise<EntityVersion[]> {
+    return this.#core.run(async () => {
+      const n = Math.min(1000, Math.max(1, Math.floor(limit)));
+      const docs = await this.#core.c.versions
+        .find({ ...TIMER_DUE_FILTER, deleted: false, 'attributes.fireAt': { $lte: now } })
+        .hint('timer_due')
+        .sort({ 'attributes.fireAt': 1, entityId: 1 })
+        .limit(n)
+        .toArray();
+      return docs.map((d) => this.#read(d));
     });
   }
 

@@ -1,8 +1,14 @@
 import type { Database } from 'better-sqlite3';
 import { UeeError } from '../../core/index.js';
 
-/** Schema version stored in `PRAGMA user_version`. */
-export const SCHEMA_VERSION = 1;
+/** Schema version stored in `PRAGMA user_version` (2 added the `timer_due` index; `IF NOT EXISTS` upgrades a version-1 file). */
+export const SCHEMA_VERSION = 2;
+
+/** Due timers across scopes, answered from the `timer_due` partial index (see {@link EntityStore.dueTimers}). */
+export const TIMER_DUE_SQL = `SELECT doc FROM entity_versions INDEXED BY timer_due
+  WHERE is_latest = 1 AND deleted = 0 AND entity_type_id = 'uee.timer' AND json_extract(doc, '$.attributes.status') = 'scheduled'
+    AND json_extract(doc, '$.attributes.fireAt') <= ?
+  ORDER BY json_extract(doc, '$.attributes.fireAt'), entity_id LIMIT ?`;
 
 /**
  * Tables of the embedded store. `tenant_key` is the tenant id, or '' for global data.
@@ -28,6 +34,11 @@ CREATE TABLE IF NOT EXISTS entity_versions (
   PRIMARY KEY (tenant_key, entity_id, version)
 );
 CREATE INDEX IF NOT EXISTS entity_latest_by_type ON entity_versions (entity_type_id, entity_id, tenant_key) WHERE is_latest = 1;
+-- Scheduled timers by due time (EntityStore.dueTimers): a timer leaves the index when a newer
+-- version supersedes it or its status stops being 'scheduled', so fired, cancelled and dead timers
+-- cost the poll nothing. The WHERE and the indexed expression must match TIMER_DUE_SQL exactly.
+CREATE INDEX IF NOT EXISTS timer_due ON entity_versions (json_extract(doc, '$.attributes.fireAt'), entity_id)
+  WHERE is_latest = 1 AND deleted = 0 AND entity_type_id = 'uee.timer' AND json_extract(doc, '$.attributes.status') = 'scheduled';
 CREATE TABLE IF NOT EXISTS read_models (
   tenant_key TEXT NOT NULL,
   view TEXT NOT NULL,

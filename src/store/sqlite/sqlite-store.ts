@@ -18,7 +18,7 @@ import {
 } from '../shared.js';
 import { SqliteCore, sqliteError } from './core.js';
 import { runKeyset, sqlKeys } from './keyset.js';
-import { applySchema } from './schema.js';
+import { TIMER_DUE_SQL, applySchema } from './schema.js';
 import { applyReadModelOp, sqliteConfig, sqliteOutbox, sqliteBlobs, sqliteReadModels, sqliteTenants } from './side-stores.js';
 
 /** Options for {@link openSqliteStore}. */
@@ -171,6 +171,14 @@ class SqliteStore implements EntityStore {
         },
       );
       return toPage(rows, q.limit, q.hash, (r) => r.keys, (r) => r.item);
+    });
+  }
+
+  dueTimers(now: string, limit: number): Promise<EntityVersion[]> {
+    return this.#core.run(() => {
+      const n = Math.min(1000, Math.max(1, Math.floor(limit)));
+      const rows = this.#core.cache.get(TIMER_DUE_SQL).all(now, n) as Array<{ doc: string }>;
+      return rows.map((r) => readVersion(r.doc, { entityTypeId: 'uee.timer' }));
     });
   }
 
