@@ -18,7 +18,7 @@ import {
 } from '../shared.js';
 import { PgCore, lockKey, pgError, type Queryable } from './core.js';
 import { Params, pgKeys, runKeyset } from './keyset.js';
-import { SCHEMA_NAME, applySchema, quoteSchema } from './schema.js';
+import { SCHEMA_NAME, TIMER_DUE_SQL, applySchema, quoteSchema } from './schema.js';
 import { applyReadModelOp, pgBlobs, pgConfig, pgOutbox, pgReadModels, pgTenants } from './side-stores.js';
 
 /** Options for {@link openPostgresStore}. */
@@ -199,6 +199,14 @@ class PostgresStore implements EntityStore {
         },
       );
       return toPage(rows, q.limit, q.hash, (r) => r.keys, (r) => r.item);
+    });
+  }
+
+  dueTimers(now: string, limit: number): Promise<EntityVersion[]> {
+    return this.#core.run(async () => {
+      const n = Math.min(1000, Math.max(1, Math.floor(limit)));
+      const { rows } = await this.#core.pool.query<{ doc: unknown }>(TIMER_DUE_SQL, [now, n]);
+      return rows.map((r) => readVersion(r.doc, { entityTypeId: 'uee.timer' }));
     });
   }
 

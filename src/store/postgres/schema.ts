@@ -4,6 +4,12 @@ import { UeeError } from '../../core/index.js';
 /** Schema version recorded in `uee_schema`. */
 export const SCHEMA_VERSION = 1;
 
+/** Due timers across scopes, answered from the `timer_due` partial index (see {@link EntityStore.dueTimers}). */
+export const TIMER_DUE_SQL = `SELECT doc FROM entity_versions
+  WHERE is_latest AND NOT deleted AND entity_type_id = 'uee.timer' AND (doc->'attributes'->>'status') = 'scheduled'
+    AND ((doc->'attributes'->>'fireAt') COLLATE "C") <= $1
+  ORDER BY ((doc->'attributes'->>'fireAt') COLLATE "C"), entity_id LIMIT $2`;
+
 /** Allowed schema names: plain lower-case identifiers, so they never need quoting rules beyond "…". */
 export const SCHEMA_NAME = /^[a-z_][a-z0-9_]{0,62}$/;
 
@@ -34,6 +40,10 @@ CREATE TABLE IF NOT EXISTS entity_versions (
 );
 CREATE UNIQUE INDEX IF NOT EXISTS entity_latest ON entity_versions (tenant_key, entity_id) WHERE is_latest;
 CREATE INDEX IF NOT EXISTS entity_latest_by_type ON entity_versions (entity_type_id, entity_id, tenant_key) WHERE is_latest;
+-- Scheduled timers by due time (EntityStore.dueTimers): superseded, fired, cancelled and dead
+-- timers are not in it, so they cost the poll nothing. Must match TIMER_DUE_SQL.
+CREATE INDEX IF NOT EXISTS timer_due ON entity_versions (((doc->'attributes'->>'fireAt') COLLATE "C"), entity_id)
+  WHERE is_latest AND NOT deleted AND entity_type_id = 'uee.timer' AND (doc->'attributes'->>'status') = 'scheduled';
 CREATE TABLE IF NOT EXISTS read_models (
   tenant_key text COLLATE "C" NOT NULL,
   view text COLLATE "C" NOT NULL,
