@@ -7,5 +7,6 @@ export {
   PluginNameSchema,
   SubscriptionFilterSchema,
   PLUGIN_ENTITY_TYPE,
+  checkManifestFilter,
 } from './manifest.js';
 export type { PluginManifest, PluginManifestInput, PluginAttributes, ResourceBudget } from './manifest.js';

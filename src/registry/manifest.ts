@@ -1,5 +1,6 @@
 import { z } from 'zod';
-import { CAPABILITIES, EntityTypeIdSchema, EventTypeSchema, JsonObjectSchema, TenantIdSchema } from '../core/index.js';
+import { CAPABILITIES, EntityTypeIdSchema, EventTypeSchema, JsonObjectSchema, TenantIdSchema, UeeError, isUeeError } from '../core/index.js';
+import { validateFilter, type FilterLimits } from '../store/filter.js';
 
 /** A plugin name such as `DivFlo.TaskPrioritizer`. */
 export const PluginNameSchema = z
@@ -101,3 +102,24 @@ export type PluginAttributes = z.infer<typeof PluginAttributesSchema>;
 
 /** Entity type of plugin entities. */
 export const PLUGIN_ENTITY_TYPE = 'uee.plugin';
+
+/**
+ * Throws `INVALID_FILTER` (details.path `filter.where…`) unless the manifest's subscription filter
+ * passes the one filter validator every query path uses — so a filter that could not be evaluated
+ * in bounded time is refused before it is stored, not discovered per event by the router.
+ */
+export function checkManifestFilter(manifest: Pick<PluginManifest, 'filter'>, limits?: Partial<FilterLimits>): void {
+  const where = manifest.filter?.where;
+  if (where === undefined) return;
+  try {
+    validateFilter(where, limits);
+  } catch (err) {
+    if (!isUeeError(err)) throw err;
+    const path = typeof err.details.path === 'string' ? err.details.path.replace('(filter)', 'filter.where') : 'filter.where';
+    throw new UeeError(err.code, `manifest filter.where: ${err.message}`, {
+      details: { ...err.details, path, setting: 'filter.where' },
+      ...(err.hint === undefined ? {} : { hint: err.hint }),
+      cause: err,
+    });
+  }
+}

@@ -7,6 +7,7 @@ import {
   PLUGIN_ENTITY_TYPE,
   PluginAttributesSchema,
   PluginManifestSchema,
+  checkManifestFilter,
   type PluginAttributes,
   type PluginManifest,
   type PluginManifestInput,
@@ -82,6 +83,7 @@ export class PluginRegistry {
   /** Validates a manifest and module and deploys a new version (or returns the plan when `dryRun`). */
   async deploy(actor: string, request: DeployRequest): Promise<DeployResult> {
     const manifest = parseOrThrow(PluginManifestSchema, request.manifest, 'plugin manifest');
+    checkManifestFilter(manifest);
     const ctx = scopeContext(manifest, actor);
     if (ctx.tenantId !== null) await this.store.tenants.get(ctx.tenantId);
     const inspection = await this.inspect(request.wasm, {

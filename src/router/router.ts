@@ -1,10 +1,10 @@
 import { createHash, randomBytes } from 'node:crypto';
 import { hostname } from 'node:os';
-import { Query } from 'mingo';
 import type { EntityVersion, EventEnvelope, JsonObject, Logger, SerializedError, TenantContext } from '../core/index.js';
 import { UeeError, toUeeError } from '../core/index.js';
 import type { Delivery, EventBus } from '../bus/port.js';
 import type { EntityStore } from '../store/port.js';
+import { matchesSubscription } from '../store/index.js';
 import { pluginGroup, type PluginRecord, type PluginRegistry } from '../registry/index.js';
 import { RouterMetrics } from './metrics.js';
 import type { HandleInput, InvocationOutcome, PluginInvoker } from './types.js';
@@ -342,7 +342,7 @@ export class Router {
     if (a.tenantScope !== 'global' && event.tenantId !== plugin.tenantId) return false;
     if (!mayTouch(plugin, event.entityTypeId) && event.entityTypeId !== undefined) return false;
     if (a.filter?.entityTypes && (event.entityTypeId === undefined || !a.filter.entityTypes.includes(event.entityTypeId))) return false;
-    if (a.filter?.where && !new Query(a.filter.where).test(event)) return false;
+    if (a.filter?.where && !matchesSubscription(a.filter.where, event, (err) => this.options.logger.warn('subscription filter refused', { plugin: plugin.id, code: err.code, error: err.message }))) return false;
     if (a.tenantScope === 'user') {
       if (event.entityId === undefined) return false;
       try {

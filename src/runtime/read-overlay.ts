@@ -1,11 +1,12 @@
-import { Query } from 'mingo';
 import type { JsonObject, ReadModelOp, Sort } from '../core/index.js';
+import { compileFilter } from '../store/index.js';
 
 /**
  * Applies a call's own buffered read-model operations over a query's stored results, so
  * `query_read_model` reads the plugin's writes of the same event: deleted documents disappear,
  * upserted ones replace or join the results when they match the filter (the store has already
- * validated the filter), then sort and limit are applied again.
+ * validated the filter; it is compiled again here and evaluated under the same per-document budget),
+ * then sort and limit are applied again.
  */
 export function overlayReadModel(
   stored: Array<{ id: string; doc: JsonObject }>,
@@ -15,9 +16,9 @@ export function overlayReadModel(
   const mine = ops.filter((op) => op.view === query.view);
   if (mine.length === 0) return stored;
   const byId = new Map(stored.map((item) => [item.id, item.doc]));
-  const match = query.filter === undefined || Object.keys(query.filter).length === 0 ? null : new Query(query.filter, {});
+  const match = compileFilter(query.filter);
   for (const op of mine) {
-    if (op.op === 'delete' || (match !== null && !match.test(op.doc))) byId.delete(op.id);
+    if (op.op === 'delete' || !match.matches(op.doc)) byId.delete(op.id);
     else byId.set(op.id, op.doc);
   }
   const items = [...byId].map(([id, doc]) => ({ id, doc }));

@@ -11,6 +11,7 @@ export function httpStatusFor(error: UeeError): number {
   switch (error.code) {
     case 'VALIDATION_FAILED':
     case 'INVALID_FILTER':
+    case 'QUERY_TOO_COSTLY':
     case 'INVALID_CURSOR':
     case 'CONFIG_INVALID':
       return 400;

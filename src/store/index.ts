@@ -11,13 +11,17 @@ export type {
   ReadModelDoc,
   ReadModelStore,
   StoreLimits,
+  StoreLimitsInput,
   TenantConfigStore,
   TenantRecord,
   TenantRegistry,
 } from './port.js';
 export { openSqliteStore } from './sqlite/index.js';
 export type { SqliteStoreOptions } from './sqlite/index.js';
-export { validateFilter, MAX_FILTER_DEPTH, MAX_REGEX_LENGTH } from './filter.js';
+export { validateFilter, filterLimits, DEFAULT_FILTER_LIMITS, MAX_FILTER_DEPTH, MAX_REGEX_LENGTH } from './filter.js';
+export type { FilterLimits } from './filter.js';
+export { compileFilter, matchesSubscription } from './filter-compile.js';
+export type { CompiledFilter, FilterScan, ScanStats } from './filter-compile.js';
 export { openMongoStore } from './mongodb/index.js';
 export type { MongoStoreOptions } from './mongodb/index.js';
 export { openPostgresStore } from './postgres/index.js';

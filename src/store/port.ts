@@ -11,6 +11,7 @@ import type {
   Sort,
   TenantContext,
 } from '../core/index.js';
+import { DEFAULT_FILTER_LIMITS, type FilterLimits } from './filter.js';
 
 /** Options for reading one entity. */
 export interface GetOptions {
@@ -199,7 +200,12 @@ export interface StoreLimits {
   maxAttributeBytes: number;
   /** Max writes + events + read-model ops in one commit. @default 1000 */
   maxBatchSize: number;
+  /** Bounds on query filters and on the work of evaluating them. @default DEFAULT_FILTER_LIMITS */
+  filter: FilterLimits;
 }
 
+/** Store limits as callers give them: any subset, the filter limits partial too. */
+export type StoreLimitsInput = Partial<Omit<StoreLimits, 'filter'>> & { filter?: Partial<FilterLimits> };
+
 /** Defaults for {@link StoreLimits}. */
-export const DEFAULT_STORE_LIMITS: StoreLimits = { maxAttributeBytes: 1024 * 1024, maxBatchSize: 1000 };
+export const DEFAULT_STORE_LIMITS: StoreLimits = { maxAttributeBytes: 1024 * 1024, maxBatchSize: 1000, filter: DEFAULT_FILTER_LIMITS };

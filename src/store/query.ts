@@ -1,6 +1,7 @@
 import { z } from 'zod';
 import { EntityTypeIdSchema, SortSchema, UeeError, parseOrThrow, type JsonObject, type Page } from '../core/index.js';
-import { checkFieldPath, validateFilter } from './filter.js';
+import { DEFAULT_FILTER_LIMITS, checkFieldPath, type FilterLimits } from './filter.js';
+import { compileFilter, type CompiledFilter } from './filter-compile.js';
 import { encodeCursor, queryHash } from './cursor.js';
 import type { EntityQuery, HistoryOptions } from './port.js';
 
@@ -20,6 +21,8 @@ export interface SortKey {
 /** A query ready for an adapter: validated filter, sort keys (tie-breakers excluded), page size. */
 export interface NormalisedQuery {
   filter: JsonObject;
+  /** The filter compiled for in-process evaluation under the store's filter budget. */
+  compiled: CompiledFilter;
   sort: SortKey[];
   limit: number;
   cursor: string | undefined;
@@ -68,15 +71,20 @@ function cursorOf(cursor: unknown): string | undefined {
  * Validates an entity query. The default order is by `entityId`; the adapter appends
  * `entityId` then the tenant key as tie-breakers so every order is total.
  */
-export function normaliseEntityQuery(query: EntityQuery): NormalisedQuery & { entityTypeId: string; includeDeleted: boolean } {
+export function normaliseEntityQuery(
+  query: EntityQuery,
+  limits: FilterLimits = DEFAULT_FILTER_LIMITS,
+): NormalisedQuery & { entityTypeId: string; includeDeleted: boolean } {
   if (query === null || typeof query !== 'object') throw new UeeError('VALIDATION_FAILED', 'query must be an object', { hint: 'pass { entityTypeId, filter?, sort?, limit?, cursor? }' });
   const entityTypeId = parseOrThrow(EntityTypeIdSchema, query.entityTypeId, 'entityTypeId');
-  const filter = validateFilter(query.filter);
+  const compiled = compileFilter(query.filter, limits);
+  const filter = compiled.filter;
   const sort = sortOf(query.sort, (f) => ENTITY_SORT_FIELDS.has(f) || f.startsWith('attributes.') || f.startsWith('metadata.'));
   const includeDeleted = query.includeDeleted === true;
   return {
     entityTypeId,
     filter,
+    compiled,
     sort,
     limit: limitOf(query.limit),
     cursor: cursorOf(query.cursor),
@@ -89,10 +97,12 @@ export function normaliseEntityQuery(query: EntityQuery): NormalisedQuery & { en
 export function normaliseReadModelQuery(
   view: string,
   q: { filter?: JsonObject; sort?: Record<string, 1 | -1>; limit?: number; cursor?: string } = {},
+  limits: FilterLimits = DEFAULT_FILTER_LIMITS,
 ): NormalisedQuery {
-  const filter = validateFilter(q.filter);
+  const compiled = compileFilter(q.filter, limits);
+  const filter = compiled.filter;
   const sort = sortOf(q.sort, () => true);
-  return { filter, sort, limit: limitOf(q.limit), cursor: cursorOf(q.cursor), hash: queryHash({ k: 'readModels', view, filter, sort }) };
+  return { filter, compiled, sort, limit: limitOf(q.limit), cursor: cursorOf(q.cursor), hash: queryHash({ k: 'readModels', view, filter, sort }) };
 }
 
 /** Validates history options; pages go newest first, keyed by version. */

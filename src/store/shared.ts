@@ -20,7 +20,8 @@ import {
   type ReadModelOp,
   type TenantContext,
 } from '../core/index.js';
-import { DEFAULT_STORE_LIMITS, type CommitBatch, type CommitResult, type StoreLimits } from './port.js';
+import { DEFAULT_STORE_LIMITS, type CommitBatch, type CommitResult, type StoreLimits, type StoreLimitsInput } from './port.js';
+import { filterLimits } from './filter.js';
 
 /**
  * Rules both store adapters share, so SQLite and MongoDB cannot drift apart: input validation,
@@ -32,10 +33,15 @@ import { DEFAULT_STORE_LIMITS, type CommitBatch, type CommitResult, type StoreLi
 export const GLOBAL_TENANT_KEY = '';
 
 /** Completes partial limits with defaults; `CONFIG_INVALID` names the bad setting. */
-export function normaliseLimits(limits: Partial<StoreLimits> = {}): StoreLimits {
-  const out = { ...DEFAULT_STORE_LIMITS, ...limits };
-  for (const [name, value] of Object.entries(out)) {
-    if (!Number.isInteger(value) || value <= 0) {
+export function normaliseLimits(limits: StoreLimitsInput = {}): StoreLimits {
+  const { filter, ...sizes } = limits;
+  const out: StoreLimits = { ...DEFAULT_STORE_LIMITS, ...sizes, filter: filterLimits(filter) };
+  const flat: Array<[string, unknown]> = [
+    ...Object.entries(out).filter(([name]) => name !== 'filter'),
+    ...Object.entries(out.filter).map(([name, value]): [string, unknown] => [`filter.${name}`, value]),
+  ];
+  for (const [name, value] of flat) {
+    if (!Number.isInteger(value) || (value as number) <= 0) {
       throw new UeeError('CONFIG_INVALID', `store limit ${name} must be a positive integer, got ${String(value)}`, {
         details: { setting: `limits.${name}`, value },
         hint: `set limits.${name} to a positive integer or leave it out for the default`,

@@ -14,7 +14,14 @@ const INFO: Partial<Record<ErrorCode, { meaning: string; hint: string }>> = {
   UNKNOWN_TENANT: { meaning: 'The named tenant is not registered.', hint: 'create it with tenant_create (admin) or check the tenantId' },
   TENANT_FORBIDDEN: { meaning: 'This principal may not act on that tenant, or is read-only.', hint: 'use a token for that tenant, or a read-write token for changes' },
   PAYLOAD_TOO_LARGE: { meaning: 'A value exceeds a size limit.', hint: 'send less data; details name the limit' },
-  INVALID_FILTER: { meaning: 'The filter uses an unknown or forbidden operator, or is malformed.', hint: 'use $eq, $ne, $gt(e), $lt(e), $in, $nin, $exists, $and, $or, $not, $regex on entity fields' },
+  INVALID_FILTER: {
+    meaning: 'The filter uses an unknown or forbidden operator, is malformed, exceeds a size limit (details.limit), or has a regular expression the linear-time (RE2) engine cannot run.',
+    hint: 'use $eq, $ne, $gt(e), $lt(e), $in, $nin, $exists, $and, $or, $nor, $not, $regex (RE2 syntax, no backreferences or lookaround), $size, $all, $elemMatch, $type, $mod on field paths; keep within the limit named in details',
+  },
+  QUERY_TOO_COSTLY: {
+    meaning: 'Evaluating the filter exceeded its budget (steps per document or per query, documents or bytes examined per query); nothing was returned.',
+    hint: 'simplify the filter or narrow the query (details.limit names the limit, details.max its value)',
+  },
   INVALID_CURSOR: { meaning: 'The cursor is not from this query.', hint: 'repeat the query without a cursor, then page with the returned nextCursor' },
   IDEMPOTENCY_CONFLICT: { meaning: 'The idempotency key was used with different content.', hint: 'use a fresh idempotency key for a different change' },
   CORRUPT_DATA: { meaning: 'Stored data failed validation when read back.', hint: 'report it to an operator; the record needs repair' },

@@ -93,6 +93,9 @@ export const TIMER_DUE_FILTER = { entityTypeId: 'uee.timer', latest: true, 'attr
 /** Duplicate-key error code of MongoDB. */
 export const DUPLICATE_KEY = 11000;
 
+/** MongoDB's error code for an operation stopped by `maxTimeMS`. */
+const MAX_TIME_EXPIRED = 50;
+
 /** Maps a driver error to a `UeeError` (`CLOSED` once the store is closed). */
 export function mongoError(err: unknown, closed: boolean): UeeError {
   if (err instanceof UeeError) return err;
@@ -101,6 +104,13 @@ export function mongoError(err: unknown, closed: boolean): UeeError {
     const name = err.name;
     if (name === 'MongoServerSelectionError' || name === 'MongoNetworkError' || name === 'MongoNetworkTimeoutError' || err.hasErrorLabel('TransientTransactionError')) {
       return new UeeError('BACKEND_UNAVAILABLE', `MongoDB is unavailable: ${err.message}`, { retryable: true, hint: 'check that MongoDB is running and reachable, then retry', cause: err });
+    }
+    if (err.code === MAX_TIME_EXPIRED) {
+      return new UeeError('QUERY_TOO_COSTLY', `the query ran longer than its time limit on MongoDB`, {
+        details: { limit: 'maxQueryMs' },
+        hint: 'simplify the filter (fewer or anchored $regex, fewer $or branches) or narrow the query',
+        cause: err,
+      });
     }
     if (err.code === DUPLICATE_KEY) {
       return new UeeError('VERSION_CONFLICT', 'a concurrent write created the same entity version', { retryable: true, hint: 'read the latest version and retry', cause: err });

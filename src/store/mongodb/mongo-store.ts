@@ -1,6 +1,6 @@
 import { MongoClient, MongoError, type ClientSession, type Document } from 'mongodb';
 import { UeeError, silentLogger, type EntityVersion, type Logger, type TenantContext } from '../../core/index.js';
-import type { CommitBatch, CommitResult, EntityQuery, EntityStore, StoreLimits } from '../port.js';
+import type { CommitBatch, CommitResult, EntityQuery, EntityStore, StoreLimitsInput } from '../port.js';
 import { decodeCursor } from '../cursor.js';
 import { commitContext, namedEntityIds, planCommit, type CurrentVersion } from '../commit-plan.js';
 import { normaliseEntityQuery, normaliseHistory, toPage } from '../query.js';
@@ -25,7 +25,7 @@ export interface MongoStoreOptions {
   /** @default the database named in the URL, else "uee" */
   database?: string;
   /** @default DEFAULT_STORE_LIMITS */
-  limits?: Partial<StoreLimits>;
+  limits?: StoreLimitsInput;
   /** @default silentLogger */
   logger?: Logger;
 }
@@ -150,13 +150,13 @@ class MongoStore implements EntityStore {
   query(ctx: TenantContext, query: EntityQuery): ReturnType<EntityStore['query']> {
     return this.#core.run(async () => {
       const tk = await this.#core.scope(ctx);
-      const q = normaliseEntityQuery(query);
+      const q = normaliseEntityQuery(query, this.#core.limits.filter);
       const keys = withTieBreakers(q.sort, [{ field: 'entityId', dir: 1 }, { field: 'tk', dir: 1 }]);
       const base: Document = { tk: { $in: visibleTenantKeys(tk) }, entityTypeId: q.entityTypeId, latest: true };
       if (!q.includeDeleted) base.deleted = false;
       const parts: Document[] = [base, q.filter];
       if (q.cursor !== undefined) parts.push(afterFilter(keys, decodeCursor(q.cursor, q.hash, keys.length)));
-      const docs = await this.#core.c.versions.find({ $and: parts }).sort(sortDocument(keys)).limit(q.limit + 1).toArray();
+      const docs = await this.#core.c.versions.find({ $and: parts }).sort(sortDocument(keys)).limit(q.limit + 1).maxTimeMS(this.#core.limits.filter.maxQueryMs).toArray();
       return toPage(docs, q.limit, q.hash, (d) => keys.map((k) => keyValue(d, k.field)), (d) => this.#read(d));
     });
   }

@@ -90,11 +90,11 @@ export function mongoReadModels(core: MongoCore): ReadModelStore {
       core.run(async () => {
         const tk = await core.scope(ctx);
         prepareViewKey(view);
-        const nq = normaliseReadModelQuery(view, q);
+        const nq = normaliseReadModelQuery(view, q, core.limits.filter);
         const keys = withTieBreakers(nq.sort.map((k): MongoKey => ({ field: `doc.${k.field}`, dir: k.dir })), [{ field: 'id', dir: 1 }]);
         const parts = [{ tk, view }, prefixFilter(nq.filter, 'doc.')];
         if (nq.cursor !== undefined) parts.push(afterFilter(keys, decodeCursor(nq.cursor, nq.hash, keys.length)));
-        const rows = await core.c.readModels.find({ $and: parts }).sort(sortDocument(keys)).limit(nq.limit + 1).toArray();
+        const rows = await core.c.readModels.find({ $and: parts }).sort(sortDocument(keys)).limit(nq.limit + 1).maxTimeMS(core.limits.filter.maxQueryMs).toArray();
         return toPage(rows, nq.limit, nq.hash, (r) => keys.map((k) => keyValue(r, k.field)), toDoc);
       }),
   };

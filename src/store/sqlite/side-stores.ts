@@ -1,4 +1,3 @@
-import { Query } from 'mingo';
 import { TenantIdSchema, parseOrThrow, type JsonObject, type ReadModelOp, type TenantContext } from '../../core/index.js';
 import type { BlobStore, Outbox, ReadModelDoc, ReadModelStore, TenantConfigStore, TenantRecord, TenantRegistry } from '../port.js';
 import { decodeCursor } from '../cursor.js';
@@ -112,17 +111,17 @@ export function sqliteReadModels(core: SqliteCore): ReadModelStore {
       core.run(() => {
         const tk = scope(ctx);
         prepareViewKey(view);
-        const nq = normaliseReadModelQuery(view, q);
+        const nq = normaliseReadModelQuery(view, q, core.limits.filter);
         const keys = sqlKeys(nq.sort, 'doc', {}, [{ expr: 'id', params: [], dir: 1 }]);
         const after = nq.cursor === undefined ? undefined : decodeCursor(nq.cursor, nq.hash, keys.length);
-        const match = new Query(nq.filter, {});
-        const acceptsAll = Object.keys(nq.filter).length === 0;
+        const scan = nq.compiled.scan();
+        const acceptsAll = nq.compiled.acceptsAll;
         const rows = runKeyset(
           core.cache,
           { table: 'read_models', columns: ['id', 'doc', 'updated_at'], where: ['tenant_key = ?', 'view = ?'], whereParams: [tk, view], keys, after, limit: nq.limit, acceptsAll },
           (row) => {
             const doc = toDoc(view, row as unknown as ReadModelRow);
-            return acceptsAll || match.test(doc.doc) ? doc : undefined;
+            return acceptsAll || scan.test(doc.doc, (row as unknown as ReadModelRow).doc.length) ? doc : undefined;
           },
         );
         return toPage(rows, nq.limit, nq.hash, (r) => r.keys, (r) => r.item);

@@ -1,7 +1,6 @@
 import Database from 'better-sqlite3';
-import { Query } from 'mingo';
 import { UeeError, silentLogger, type EntityVersion, type Logger, type TenantContext } from '../../core/index.js';
-import type { CommitBatch, CommitResult, EntityQuery, EntityStore, StoreLimits } from '../port.js';
+import type { CommitBatch, CommitResult, EntityQuery, EntityStore, StoreLimitsInput } from '../port.js';
 import { decodeCursor } from '../cursor.js';
 import { commitContext, planCommit, type CurrentVersion } from '../commit-plan.js';
 import { normaliseEntityQuery, normaliseHistory, toPage } from '../query.js';
@@ -26,7 +25,7 @@ export interface SqliteStoreOptions {
   /** Database file, created if missing; `:memory:` for a throw-away store. */
   path: string;
   /** @default DEFAULT_STORE_LIMITS */
-  limits?: Partial<StoreLimits>;
+  limits?: StoreLimitsInput;
   /** @default silentLogger */
   logger?: Logger;
 }
@@ -151,14 +150,14 @@ class SqliteStore implements EntityStore {
   query(ctx: TenantContext, query: EntityQuery): ReturnType<EntityStore['query']> {
     return this.#core.run(() => {
       const tk = this.#scope(ctx);
-      const q = normaliseEntityQuery(query);
+      const q = normaliseEntityQuery(query, this.#core.limits.filter);
       const keys = sqlKeys(q.sort, 'doc', { entityId: 'entity_id', version: 'version' }, [
         { expr: 'entity_id', params: [], dir: 1 },
         { expr: 'tenant_key', params: [], dir: 1 },
       ]);
       const after = q.cursor === undefined ? undefined : decodeCursor(q.cursor, q.hash, keys.length);
-      const acceptsAll = Object.keys(q.filter).length === 0;
-      const match = new Query(q.filter, {});
+      const acceptsAll = q.compiled.acceptsAll;
+      const scan = q.compiled.scan();
       const [own, global = own] = visibleTenantKeys(tk);
       const where = ['is_latest = 1', 'entity_type_id = ?', 'tenant_key IN (?, ?)'];
       if (!q.includeDeleted) where.push('deleted = 0');
@@ -167,7 +166,7 @@ class SqliteStore implements EntityStore {
         { table: 'entity_versions', columns: ['doc'], where, whereParams: [q.entityTypeId, own, global], keys, after, limit: q.limit, acceptsAll },
         (row) => {
           const v = readVersion(row.doc, { entityTypeId: q.entityTypeId });
-          return acceptsAll || match.test(v) ? v : undefined;
+          return acceptsAll || scan.test(v, (row.doc as string).length) ? v : undefined;
         },
       );
       return toPage(rows, q.limit, q.hash, (r) => r.keys, (r) => r.item);
