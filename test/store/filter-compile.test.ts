@@ -36,7 +36,7 @@ describe('compiled filters (the one evaluator of every filter path)', () => {
     for (const filter of SAME_AS_MINGO) {
       const compiled = compileFilter(filter);
       const query = new Query(filter);
-      for (const doc of DOCS) expect(compiled.matches(doc), `${JSON.stringify(filter)} on ${JSON.stringify(doc)}`).toBe(query.test(doc as object));
+      for (const doc of DOCS) expect(compiled.matches(doc), `${JSON.stringify(filter)} on ${JSON.stringify(doc)}`).toBe(query.test(doc as Record<string, unknown>));
     }
   });
 
