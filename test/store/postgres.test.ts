@@ -43,12 +43,17 @@ describe('postgres store specifics', () => {
     expect(err.retryable).toBe(true);
   });
 
-  it('PG03 a string holding U+0000 is VALIDATION_FAILED and writes nothing', async () => {
+  it('PG03 a string holding U+0000 is VALIDATION_FAILED and a commit failing half-way writes nothing', async () => {
     const store = await open();
     await store.tenants.create('acme');
     const ctx = tenantCtx('acme');
     await expectCode(store.commit(ctx, { writes: [{ entityTypeId: 'Task', attributes: { ok: 1 } }, { entityTypeId: 'Task', attributes: { s: 'a\u0000b' } }] }), 'VALIDATION_FAILED');
+    // Fails at the read-model statement, after the versions and before the outbox are written:
+    // the transaction must take the versions back.
+    await expectCode(store.commit(ctx, { writes: [{ entityTypeId: 'Task', attributes: { ok: 2 } }], readModelOps: [{ op: 'upsert', view: 'board', id: 'x', doc: { s: '\u0000' } }] }), 'VALIDATION_FAILED');
+    await expectCode(store.commit(ctx, { idempotencyKey: 'k\u0000', writes: [{ entityTypeId: 'Task', attributes: { ok: 3 } }] }), 'VALIDATION_FAILED');
     expect((await store.query(ctx, { entityTypeId: 'Task' })).items).toEqual([]);
+    expect((await store.readModels.query(ctx, 'board')).items).toEqual([]);
     expect(await store.outbox.size()).toBe(0);
     await store.close();
   });
