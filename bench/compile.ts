@@ -8,7 +8,7 @@ import createPlugin from '@extism/extism';
 import { readFile } from 'node:fs/promises';
 import { compileAssemblyScript, compileJs, compileWat, ensureEngine } from '../src/compiler/index.js';
 import type { CompileResult } from '../src/compiler/index.js';
-import { loadBinaryen } from '../src/compiler/snapshot.js';
+import { warmBinaryen } from '../src/compiler/binaryen-host.js';
 
 /** `WebAssembly` as a value (the project's lib settings only declare its namespace). */
 const Wasm = (globalThis as unknown as { WebAssembly: { compile(b: Uint8Array): Promise<object> } }).WebAssembly;
@@ -68,7 +68,7 @@ let t0 = performance.now();
 const engine = await ensureEngine();
 const engineMs = ms(t0);
 t0 = performance.now();
-await loadBinaryen();
+await warmBinaryen();
 const binaryenImportMs = ms(t0);
 
 const js = await timeCompile(() => compileJs({ engine, entry: 'main.ts', files: { 'main.ts': JS_SRC } }));

@@ -1,5 +1,9 @@
+import { spawnSync } from 'node:child_process';
+import { existsSync } from 'node:fs';
 import { createConnection } from 'node:net';
+import { join } from 'node:path';
 import pg from 'pg';
+import { INTEROP_FILES } from './interop/paths.js';
 
 /** Whether something accepts TCP connections on host:port within 2 s. */
 function answers(host: string, port: number): Promise<boolean> {
@@ -59,7 +63,31 @@ async function requirePostgres(): Promise<void> {
 export default async function setup(): Promise<void> {
   await requireRedis();
   await requirePostgres();
+  ensureInteropClients();
   if (!process.env.MONGODB_URL) {
     process.stderr.write('[uee] MONGODB_URL is not set: the MongoDB conformance suites are SKIPPED on this machine.\n');
+  }
+}
+
+/**
+ * The interop tests need third-party MCP clients kept apart from the runtime dependencies
+ * (scripts/install-interop.sh, registry packages only). A fresh clone does not have them: install
+ * them here, once, so `npm test` runs what CI runs. A failed install fails the run; the only way to
+ * leave them out is UEE_SKIP_INTEROP=1, which the run then reports as skipped.
+ */
+function ensureInteropClients(): void {
+  if (process.env.UEE_SKIP_INTEROP === '1') {
+    process.stderr.write('[uee] UEE_SKIP_INTEROP=1: the interop tests (third-party MCP clients) are SKIPPED.\n');
+    return;
+  }
+  if (INTEROP_FILES.every((p) => existsSync(p))) return;
+  process.stderr.write('[uee] installing the third-party MCP clients for the interop tests into .interop/ (once; scripts/install-interop.sh)…\n');
+  const root = join(import.meta.dirname, '..');
+  const r = spawnSync('bash', [join(root, 'scripts', 'install-interop.sh')], { cwd: root, stdio: ['ignore', 'inherit', 'inherit'], timeout: 15 * 60_000 });
+  if (r.status !== 0 || !INTEROP_FILES.every((p) => existsSync(p))) {
+    throw new Error(
+      `installing the interop clients failed (scripts/install-interop.sh exited ${r.status ?? r.signal}); ` +
+        'fix the error above, or set UEE_SKIP_INTEROP=1 to run without the interop tests',
+    );
   }
 }

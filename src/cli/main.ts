@@ -4,6 +4,8 @@ import { loadConfig, type RawSettings } from '../config/index.js';
 import { runStart } from './start.js';
 import { runStatus } from './status.js';
 import { runMcp } from './mcp.js';
+import { readLocalToken } from './local-token.js';
+import { resolve } from 'node:path';
 
 const USAGE = `Usage: uee <command> [options]
 
@@ -28,9 +30,11 @@ Options (each also read from the environment variable shown):
   --workers N               UEE_WORKERS              execution-host worker threads (default: cores, max 8)
   --hop-limit N             UEE_HOP_LIMIT            max depth of plugin event chains (default 16)
   --url URL                 UEE_URL                  server to query with "status" (default http://127.0.0.1:7070)
+                            UEE_TOKEN                "status": bearer token (default: the local admin token in the data dir)
 
 MCP (HTTP at /mcp and /sse with "start"; stdio with "mcp"):
-                            UEE_TOKENS               bearer tokens: token=admin,token2=tenant:acme:ro (or JSON)
+                            UEE_TOKENS               bearer tokens: token=admin,token2=tenant:acme:ro (or JSON); unset:
+                                                     "start" generates a local admin token (DATA_DIR/local-admin-token)
                             UEE_MCP_ANONYMOUS        principal for requests without a token (default none = 401)
   --token TOKEN             UEE_MCP_TOKEN            "mcp": act as this configured token's principal
   --identity P              UEE_MCP_IDENTITY         "mcp": act as admin | tenant:<id> | tenant:<id>:ro (default admin)
@@ -102,8 +106,11 @@ async function main(argv: string[]): Promise<number> {
       const logger = createLogger({ level: config.log.level, fields: { service: 'uee', transport: 'stdio' } });
       return runMcp(config, logger);
     }
-    case 'status':
-      return runStatus(values.url ?? process.env.UEE_URL ?? 'http://127.0.0.1:7070');
+    case 'status': {
+      // the local admin token of `uee start` (when it generated one) authenticates the status call
+      const token = process.env.UEE_TOKEN ?? readLocalToken(resolve(values['data-dir'] ?? process.env.UEE_DATA_DIR ?? '.uee'));
+      return runStatus(values.url ?? process.env.UEE_URL ?? 'http://127.0.0.1:7070', token);
+    }
     default:
       throw new UeeError('CONFIG_INVALID', `unknown command "${command}"`, { hint: 'run "uee help" for the commands' });
   }

@@ -3,6 +3,7 @@ import { toUeeError } from '../core/index.js';
 import type { UeeConfig } from '../config/index.js';
 import { UeeApp } from '../app/index.js';
 import { McpHost, serveStdio } from '../server/mcp/index.js';
+import { warmCompiler } from '../compiler/index.js';
 
 /**
  * `uee mcp`: one MCP session over stdio, acting as the configured stdio principal (`--token`, else
@@ -10,6 +11,7 @@ import { McpHost, serveStdio } from '../server/mcp/index.js';
  * app. Logs go to stderr; stdout carries protocol messages only.
  */
 export async function runMcp(config: UeeConfig, logger: Logger): Promise<number> {
+  warmCompiler(logger.child({ component: 'compiler' }));
   const app = await UeeApp.create(config, logger);
   const host = McpHost.create(app, logger.child({ component: 'mcp' }));
   let session;

@@ -5,16 +5,22 @@ import { UeeApp } from '../app/index.js';
 import { HttpServer } from '../server/index.js';
 import { McpHost, mountMcp } from '../server/mcp/index.js';
 import { createOpenAiHandler } from '../model-gateway/index.js';
+import { warmCompiler } from '../compiler/index.js';
+import { startBanner, withLocalToken } from './local-token.js';
 
 /**
  * Runs the server until SIGINT/SIGTERM: the first signal drains (stop accepting, flush the outbox,
  * close backends) within `shutdownGraceMs`; a second signal or the grace timeout forces exit.
  */
-export async function runStart(config: UeeConfig, logger: Logger): Promise<number> {
+export async function runStart(configured: UeeConfig, logger: Logger): Promise<number> {
+  const { config, local } = withLocalToken(configured);
+  // The compiler warms while the app opens: the engine is built here if npm ci did not, binaryen loads
+  // in its worker, and one throwaway compile heats the TypeScript checker and Wizer.
+  const warm = warmCompiler(logger.child({ component: 'compiler' }));
   const app = await UeeApp.create(config, logger);
   const http = new HttpServer(logger.child({ component: 'http' }))
     .route('GET', '/healthz', () => Promise.resolve({ ok: app.state === 'running' }))
-    .route('GET', '/status', () => app.status());
+    .route('GET', '/status', async () => ({ ...(await app.status()), compiler: warm.state() }));
   const mcpLogger = logger.child({ component: 'mcp' });
   const mcp = mountMcp(http, McpHost.create(app, mcpLogger), mcpLogger);
   // The OpenAI-compatible model endpoint accepts the same bearer tokens: admin → global scope, tenant → its tenant.
@@ -36,6 +42,8 @@ export async function runStart(config: UeeConfig, logger: Logger): Promise<numbe
   logger.info('listening', { url: `http://${address.address}:${address.port}` });
   // Machine-readable readiness line for supervisors and tests.
   process.stdout.write(JSON.stringify({ ready: true, port: address.port, host: address.address }) + '\n');
+  const host = address.address.includes(':') ? `[${address.address}]` : address.address;
+  process.stderr.write(startBanner(`http://${host}:${address.port}`, local));
 
   return new Promise<number>((resolve) => {
     let shuttingDown = false;

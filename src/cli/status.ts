@@ -1,7 +1,10 @@
 import { UeeError } from '../core/index.js';
 
-/** Prints a running server's status as JSON; an unreachable server is a clear `BACKEND_UNAVAILABLE`. */
-export async function runStatus(baseUrl: string): Promise<number> {
+/**
+ * Prints a running server's status as JSON; an unreachable server is a clear `BACKEND_UNAVAILABLE`.
+ * `token` (when given) is sent as a bearer token.
+ */
+export async function runStatus(baseUrl: string, token?: string): Promise<number> {
   let url: URL;
   try {
     url = new URL('/status', baseUrl);
@@ -12,7 +15,10 @@ export async function runStatus(baseUrl: string): Promise<number> {
   }
   let response: Response;
   try {
-    response = await fetch(url, { signal: AbortSignal.timeout(5000) });
+    response = await fetch(url, {
+      signal: AbortSignal.timeout(5000),
+      ...(token !== undefined ? { headers: { authorization: `Bearer ${token}` } } : {}),
+    });
   } catch (err) {
     const cause = (err as { cause?: { code?: string } }).cause?.code ?? (err as Error).name;
     throw new UeeError('BACKEND_UNAVAILABLE', `cannot reach the UEE server at ${url.origin} (${cause})`, {

@@ -8,12 +8,13 @@ import type { Logger } from '../core/logger.js';
 import { silentLogger } from '../core/logger.js';
 import { BundleError, bundleJs, usedHostFunctions } from './bundle-js.js';
 import type { EngineArtifact } from './engine-build.js';
-import { ensureEngine, findRepoRoot } from './engine-build.js';
+import { findRepoRoot, onEngineBuild, sharedEngine } from './engine-build.js';
 import { checkContract, buildReport } from './inspect.js';
 import { JS_PRELUDE, entryWrapper } from './js-prelude.js';
 import { checkSources, resolveLimits, withDeadline } from './limits.js';
 import { typeCheckTs } from './typecheck-ts.js';
 import { finishModule, runWizer } from './snapshot.js';
+import { warmBinaryen } from './binaryen-host.js';
 import type { CompileLimits, CompileResult, Diagnostic } from './types.js';
 import { HOST_FUNCTIONS } from '../core/capabilities.js';
 import { parseWasm } from '../core/wasm/index.js';
@@ -50,10 +51,32 @@ export interface CompileJsOptions extends CompileLimits {
    * never type-checked. @default true when `entry` is a `.ts`/`.tsx`/`.mts` file
    */
   typeCheck?: boolean;
-  /** A prebuilt engine. @default the cached engine, built on first use ({@link ensureEngine}) */
+  /** A prebuilt engine. @default the process's shared engine, built on first use ({@link sharedEngine}); waiting for it does not count against `timeoutMs` */
   engine?: EngineArtifact;
   /** @default silentLogger */
   logger?: Logger;
+  /**
+   * Told what the compile is waiting for when it waits for something other than compiling (today:
+   * the one-time build of the JS engine), so a caller can relay it as MCP progress.
+   */
+  onPhase?: (message: string) => void;
+}
+
+/**
+ * The engine for a compile: given, or the process's shared one ({@link sharedEngine}). When it is
+ * not built yet, `onPhase` hears so, and the wait is not counted against the compile's time limit.
+ */
+async function engineFor(options: CompileJsOptions): Promise<EngineArtifact> {
+  if (options.engine) return options.engine;
+  const pending = sharedEngine({ ...(options.logger ? { logger: options.logger } : {}) });
+  const unsubscribe = onEngineBuild(() =>
+    options.onPhase?.('building the QuickJS engine for JS/TS plugins (once per install, a few minutes; npm ci normally does this)'),
+  );
+  try {
+    return await pending;
+  } finally {
+    unsubscribe();
+  }
 }
 
 /**
@@ -66,6 +89,12 @@ export interface CompileJsOptions extends CompileLimits {
 export async function compileJs(options: CompileJsOptions): Promise<CompileResult> {
   const limits = resolveLimits(options);
   checkSources(options.files, options.entry, limits.maxSourceBytes);
+  // binaryen loads in its worker while the engine, bundle, type check and snapshot run
+  warmBinaryen().catch(() => undefined);
+  const engineStarted = performance.now();
+  const engine = await engineFor(options);
+  const engineMs = Math.round((performance.now() - engineStarted) * 10) / 10;
+  options.onPhase?.('compiling');
   return withDeadline(limits.timeoutMs, 'JS compile', async (remaining) => {
     const timings: Record<string, number> = {};
     let t = performance.now();
@@ -74,8 +103,7 @@ export async function compileJs(options: CompileJsOptions): Promise<CompileResul
       timings[name] = Math.round((now - t) * 10) / 10;
       t = now;
     };
-    const engine = options.engine ?? (await ensureEngine());
-    lap('engine');
+    timings.engine = engineMs;
     const sdkRoot = join(findRepoRoot(), 'sdk');
     let bundle;
     try {

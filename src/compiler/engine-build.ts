@@ -167,15 +167,19 @@ const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms
 /**
  * Returns the cached engine, building it first when missing. The build runs in a child process
  * (`node --import tsx engine/build.ts`) under a lock file, so concurrent callers (test workers,
- * several compilers) build once and the caller's event loop stays free.
+ * several compilers) build once and the caller's event loop stays free. `onBuild` is called when the
+ * engine is not cached (it is being built, here or by another process).
  */
-export async function ensureEngine(options: EngineBuildOptions & { timeoutMs?: number } = {}): Promise<EngineArtifact> {
+export async function ensureEngine(
+  options: EngineBuildOptions & { timeoutMs?: number; onBuild?: () => void } = {},
+): Promise<EngineArtifact> {
   const root = options.root ?? findRepoRoot();
   const { hash } = await engineHash(root);
   const deadline = Date.now() + (options.timeoutMs ?? 20 * 60_000);
   for (;;) {
     const cached = await readCached(root, hash);
     if (cached) return cached;
+    options.onBuild?.();
     await mkdir(join(root, 'engine', 'build'), { recursive: true });
     const lockPath = join(root, 'engine', 'build', `${hash}.lock`);
     let lock;
@@ -209,4 +213,50 @@ export async function ensureEngine(options: EngineBuildOptions & { timeoutMs?: n
     if (built) return built;
     throw new UeeError('INTERNAL', 'engine build finished without producing the engine', { details: { hash } });
   }
+}
+
+let shared: Promise<EngineArtifact> | undefined;
+let sharedReady: EngineArtifact | undefined;
+let building = false;
+const buildListeners = new Set<() => void>();
+
+/**
+ * Calls `listener` if and when the shared engine turns out to need a build (at once when a build is
+ * under way). Returns a function that removes the listener.
+ */
+export function onEngineBuild(listener: () => void): () => void {
+  if (building) {
+    listener();
+    return () => undefined;
+  }
+  buildListeners.add(listener);
+  return () => buildListeners.delete(listener);
+}
+
+/**
+ * The process-wide engine: one {@link ensureEngine} shared by every compile, started early by a
+ * server ({@link warmCompiler}) so a missing engine is built in the background at start. A failed
+ * build is forgotten, so the next caller tries again.
+ */
+export function sharedEngine(options: EngineBuildOptions = {}): Promise<EngineArtifact> {
+  if (sharedReady) return Promise.resolve(sharedReady);
+  shared ??= ensureEngine({
+    ...options,
+    onBuild: () => {
+      building = true;
+      for (const l of buildListeners) l();
+      buildListeners.clear();
+    },
+  }).then(
+    (engine) => {
+      building = false;
+      return (sharedReady = engine);
+    },
+    (err: unknown) => {
+      building = false;
+      shared = undefined;
+      throw err;
+    },
+  );
+  return shared;
 }

@@ -47,7 +47,16 @@ export async function withDeadline<T>(ms: number, what: string, fn: (remaining: 
   let timer: NodeJS.Timeout | undefined;
   const timeout = new Promise<never>((_, reject) => {
     timer = setTimeout(
-      () => reject(new UeeError('TIMEOUT', `${what} exceeded ${ms} ms`, { details: { timeoutMs: ms }, retryable: true })),
+      () =>
+        reject(
+          new UeeError('TIMEOUT', `${what} exceeded ${ms} ms`, {
+            details: { timeoutMs: ms },
+            retryable: true,
+            hint:
+              'the compile time limit is fixed; module-level (top-level) code runs at compile time, so move loops and ' +
+              'heavy work into a handler, split large sources, and retry (a busy server can also be the cause)',
+          }),
+        ),
       ms,
     );
   });

