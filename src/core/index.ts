@@ -32,6 +32,16 @@ export type {
   Sort,
   Page,
 } from './schemas.js';
+export {
+  RESERVED_PREFIX,
+  PLATFORM_EVENT_TYPES,
+  assertMayWriteReserved,
+  isReservedEntityType,
+  isReservedEventType,
+  isReservedView,
+  reservedName,
+} from './reserved.js';
+export type { ReservedCheckBatch } from './reserved.js';
 export { createLogger, silentLogger } from './logger.js';
 export type { Logger, LogLevel } from './logger.js';
 export { parseOrThrow, jsonBytes } from './validate.js';

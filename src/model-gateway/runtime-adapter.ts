@@ -7,12 +7,14 @@ export interface RuntimeModelCall {
   input: unknown;
   plugin: { id: string; name: string; version: string };
   eventId: string;
+  /** The plugin manifest's `models` allow-list, as the runtime sends it (absent: every model). */
+  allowedModels?: readonly string[];
 }
 
 /**
  * Adapts a {@link ModelGateway} to the runtime's narrow model port (`call(ctx, request) → output`),
- * attributing the call to the plugin and event. The runtime checks the manifest allow-list itself;
- * pass `allowedModels` to have the gateway check it again.
+ * attributing the call to the plugin and event. The runtime checks the manifest allow-list itself and
+ * sends it along, so the gateway checks it again; `allowedModels` supplies one when a request lacks it.
  */
 export function forRuntime(
   gateway: ModelGateway,
@@ -27,7 +29,7 @@ export function forRuntime(
           pluginId: r.plugin.id,
           pluginName: r.plugin.name,
           eventId: r.eventId,
-          allowedModels: allowedModels?.(r.plugin),
+          allowedModels: r.allowedModels ?? allowedModels?.(r.plugin),
           source: 'plugin',
         })
       ).output,

@@ -213,5 +213,19 @@ export function scopeContext(manifest: PluginManifest, actor: string): TenantCon
 
 function toRecord(entity: EntityVersion): PluginRecord {
   const attributes = parseOrThrow(PluginAttributesSchema, entity.attributes, `plugin entity ${entity.entityId}`, 'CORRUPT_DATA');
-  return { id: entity.entityId, entityVersion: entity.version, tenantId: entity.tenantId, attributes };
+  return { id: entity.entityId, entityVersion: entity.version, tenantId: entity.tenantId, attributes: trustedScope(entity.tenantId, attributes) };
+}
+
+/**
+ * What the router and host trust about a plugin's reach comes from where its entity is stored, never
+ * from attributes a client may have written: a plugin stored in a tenant is scoped to that tenant
+ * (`tenantScope: "global"` there becomes `"tenant"`), and its `tenantId` attribute is the tenant it is
+ * stored in. Only a plugin stored globally (which only the platform writes) is global.
+ */
+export function trustedScope(storedTenantId: string | null, a: PluginAttributes): PluginAttributes {
+  // Only the platform writes global plugin entities; a non-global scope there only narrows (the
+  // router matches a scoped plugin to events of its stored tenant, which for a global entity is none).
+  if (storedTenantId === null) return a;
+  if (a.tenantScope !== 'global' && a.tenantId === storedTenantId) return a;
+  return { ...a, tenantScope: a.tenantScope === 'global' ? 'tenant' : a.tenantScope, tenantId: storedTenantId };
 }

@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import type { Causation, EntityWrite, EventDraft, JsonObject, ReadModelOp, TenantContext } from '../core/index.js';
+import { assertMayWriteReserved, type Causation, type EntityWrite, type EventDraft, type JsonObject, type ReadModelOp, type TenantContext } from '../core/index.js';
 import type { CommitResult, EntityStore } from '../store/port.js';
 
 /**
@@ -39,6 +39,8 @@ export interface EmittedEvent {
   entityId?: string;
   entityTypeId?: string;
   payload: JsonObject;
+  /** Set by `spawn_workflow` on the `WorkflowSpawned` it buffers: the only reserved event a plugin's commit may carry. */
+  origin?: 'spawn_workflow';
 }
 
 /** The chain metadata of the event whose handling scheduled a timer (see {@link TimerRecord.causation}). */
@@ -151,6 +153,14 @@ export async function commitEffects(
   effects: EffectSet,
   meta: CommitMeta,
 ): Promise<CommitResult> {
+  // What the plugin itself asked for may not touch the platform's namespace; the runtime-derived parts
+  // (timer writes, spawn_workflow's event) are added below and checked by the store as plugin effects.
+  assertMayWriteReserved({
+    writes: effects.writes,
+    events: effects.events.filter((e) => e.origin !== 'spawn_workflow'),
+    readModelOps: effects.readModelOps,
+    source: { kind: 'api', id: meta.pluginId },
+  });
   const events: EventDraft[] = effects.events.map((e) => ({
     eventId: e.eventId,
     type: e.type,

@@ -8,9 +8,13 @@ import {
   JsonObjectSchema,
   ReadModelOpSchema,
   SortSchema,
+  isReservedEntityType,
+  isReservedEventType,
+  isReservedView,
   jsonBytes,
   newId,
   parseOrThrow,
+  reservedName,
   type EntityVersion,
   type JsonObject,
   type TenantContext,
@@ -157,6 +161,10 @@ export class CallHost {
         return this.#writeEntity(parseOrThrow(WriteEntity, request, 'write_entity request'));
       case 'emit_event': {
         const r = parseOrThrow(EmitEvent, request, 'emit_event request');
+        // Platform events (lifecycle, WorkflowSpawned, timers) come only from their services and
+        // host functions: emitEvents does not grant them.
+        if (isReservedEventType(r.type)) throw reservedName('event type', r.type);
+        if (r.entityTypeId !== undefined && isReservedEntityType(r.entityTypeId)) throw reservedName('entity type', r.entityTypeId);
         this.#countEmit();
         const eventId = newId();
         const ev = { eventId, type: r.type, ...(r.entityId ? { entityId: r.entityId } : {}), ...(r.entityTypeId ? { entityTypeId: r.entityTypeId } : {}), payload: r.payload ?? {} };
@@ -166,6 +174,7 @@ export class CallHost {
       }
       case 'update_read_model': {
         const op = parseOrThrow(ReadModelOpSchema, request, 'update_read_model request');
+        if (isReservedView(op.view)) throw reservedName('read-model view', op.view);
         this.#addBytes(op);
         this.effects.readModelOps.push(op);
         return {};
@@ -184,17 +193,21 @@ export class CallHost {
           input: r.input,
           plugin: { id: p.id, name: p.name, version: String(p.version) },
           eventId: this.event.eventId,
+          ...(p.models === null ? {} : { allowedModels: [...p.models] }),
         });
       }
-      case 'schedule_timer':
-        return this.#scheduleTimer(parseOrThrow(ScheduleTimer, request, 'schedule_timer request'));
+      case 'schedule_timer': {
+        const t = parseOrThrow(ScheduleTimer, request, 'schedule_timer request');
+        if (isReservedEventType(t.type)) throw reservedName('event type', t.type);
+        return this.#scheduleTimer(t);
+      }
       case 'cancel_timer':
         return this.#cancelTimer(parseOrThrow(CancelTimer, request, 'cancel_timer request').timerId);
       case 'spawn_workflow': {
         const r = parseOrThrow(SpawnWorkflow, request, 'spawn_workflow request');
         this.#countEmit();
         const eventId = newId();
-        const ev = { eventId, type: 'WorkflowSpawned', payload: { workflow: r.workflow, input: r.input ?? {} } };
+        const ev = { eventId, type: 'WorkflowSpawned', payload: { workflow: r.workflow, input: r.input ?? {} }, origin: 'spawn_workflow' as const };
         this.#addBytes(ev);
         this.effects.events.push(ev);
         return { eventId };
@@ -222,6 +235,18 @@ export class CallHost {
     return true;
   }
 
+  /**
+   * Whether the plugin may write over this existing entity: its type is allowed and, for a
+   * user-scoped plugin, it belongs to the plugin's owner (ownerless tenant entities are read-only to
+   * user-scoped plugins).
+   */
+  writable(v: EntityVersion): boolean {
+    if (v.tenantId !== this.ctx.tenantId) return false;
+    if (this.plugin.restrictedEntityTypes !== null && !this.plugin.restrictedEntityTypes.has(v.entityTypeId)) return false;
+    if (this.plugin.tenantScope === 'user' && v.ownerId !== this.plugin.ownerId) return false;
+    return true;
+  }
+
   /** `read_entity`: the plugin's own buffered write first, then the store; `null` when not visible. */
   async readEntity(entityId: string, version?: number): Promise<EntityVersion | null> {
     const buffered = this.#overlay.get(entityId);
@@ -243,9 +268,7 @@ export class CallHost {
   }
 
   #checkType(entityTypeId: string): void {
-    if (entityTypeId.startsWith('uee.')) {
-      throw new UeeError('CAPABILITY_DENIED', `entity type ${entityTypeId} is reserved for the platform`, { details: { entityTypeId } });
-    }
+    if (isReservedEntityType(entityTypeId)) throw reservedName('entity type', entityTypeId);
     const allowed = this.plugin.restrictedEntityTypes;
     if (allowed !== null && !allowed.has(entityTypeId)) {
       throw new UeeError('CAPABILITY_DENIED', `the plugin may not write entities of type ${entityTypeId}`, {
@@ -257,10 +280,18 @@ export class CallHost {
 
   async #writeEntity(w: z.output<typeof WriteEntity>): Promise<{ entityId: string; version: number }> {
     this.#checkType(w.entityTypeId);
+    if (w.eventType !== undefined && isReservedEventType(w.eventType)) throw reservedName('event type', w.eventType);
     const current = w.entityId === undefined ? null : await this.#current(w.entityId);
     if (current !== null) {
       if (current.tenantId !== this.ctx.tenantId) {
         throw new UeeError('TENANT_FORBIDDEN', `entity ${current.entityId} is not the tenant's own`, { details: { entityId: current.entityId } });
+      }
+      // Scope applies to writes as to reads, and is checked before anything about the entity is told.
+      if (!this.writable(current)) {
+        throw new UeeError('CAPABILITY_DENIED', `entity ${current.entityId} is outside this plugin's scope`, {
+          details: { entityId: current.entityId },
+          hint: this.plugin.tenantScope === 'user' ? "a user-scoped plugin writes only its owner's entities (manifest ownerId)" : 'add the type to restrictedEntityTypes',
+        });
       }
       if (current.entityTypeId !== w.entityTypeId) {
         throw new UeeError('VALIDATION_FAILED', `entity ${current.entityId} is a ${current.entityTypeId}, not a ${w.entityTypeId}`);
@@ -274,7 +305,9 @@ export class CallHost {
       });
     }
     const entityId = w.entityId ?? newId();
-    const write = { ...w, entityId };
+    // A user-scoped plugin's new entities belong to its owner, so its writes stay within its scope.
+    const owner = this.plugin.tenantScope === 'user' ? this.plugin.ownerId : undefined;
+    const write = { ...w, entityId, ...(current === null && owner !== undefined && owner !== null ? { ownerId: owner } : {}) };
     this.#addBytes(write);
     this.effects.writes.push(write);
     const version = currentVersion + 1;
@@ -282,7 +315,7 @@ export class CallHost {
       entityId,
       entityTypeId: w.entityTypeId,
       tenantId: this.ctx.tenantId,
-      ownerId: current?.ownerId ?? null,
+      ownerId: current?.ownerId ?? owner ?? null,
       version,
       attributes: w.attributes,
       metadata: w.metadata ?? {},

@@ -140,7 +140,8 @@ export class ExecutionHost {
       version: spec.version,
       budget,
       restrictedEntityTypes: restricted === null || restricted.length === 0 ? null : new Set(restricted),
-      tenantScope: spec.tenantScope ?? 'global',
+      // A plugin loaded for a tenant (its stored tenant) is never global, whatever its scope attribute says.
+      tenantScope: spec.tenantId !== undefined && spec.tenantId !== null && (spec.tenantScope ?? 'global') === 'global' ? 'tenant' : (spec.tenantScope ?? 'global'),
       ownerId: spec.ownerId ?? null,
       models: spec.models === undefined || spec.models === null ? null : new Set(spec.models),
     };

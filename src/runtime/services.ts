@@ -9,6 +9,8 @@ export interface ModelCallRequest {
   input: unknown;
   plugin: { id: string; name: string; version: string };
   eventId: string;
+  /** The plugin's manifest `models` allow-list (absent: every model); the gateway checks it again. */
+  allowedModels?: readonly string[];
 }
 
 /**

@@ -12,6 +12,7 @@ import {
   ReadModelOpSchema,
   TenantIdSchema,
   UeeError,
+  assertMayWriteReserved,
   jsonBytes,
   parseOrThrow,
   type EntityVersion,
@@ -185,6 +186,9 @@ export function prepareBatch(batch: CommitBatch, limits: StoreLimits): PreparedB
       hint: 'split the change into several commits (limits.maxBatchSize)',
     });
   }
+  // The platform's namespace (uee.*, lifecycle events) is written only by platform sources, whatever
+  // path the batch came by (MCP tools, plugin effects, anything added later).
+  assertMayWriteReserved(parsed);
   parsed.writes.forEach((w, index) =>
     checkSize(w.attributes, limits.maxAttributeBytes, 'entity attributes', { index, ...(w.entityId ? { entityId: w.entityId } : {}) }),
   );
@@ -196,7 +200,9 @@ export function prepareBatch(batch: CommitBatch, limits: StoreLimits): PreparedB
 
 /** Validates one read-model operation outside a commit. */
 export function prepareReadModelOp(op: ReadModelOp, limits: StoreLimits): ReadModelOp {
-  return prepareBatch({ readModelOps: [op] }, limits).readModelOps[0]!;
+  // Direct read-model calls are the platform's own (pins, the event catalogue, sandbox seeding); the
+  // reserved-view rule applies to commits, where tenants' and plugins' changes arrive.
+  return prepareBatch({ readModelOps: [op], source: { kind: 'system', id: 'read-models' } }, limits).readModelOps[0]!;
 }
 
 /** Validates settings for tenant or plugin config. */

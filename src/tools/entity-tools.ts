@@ -1,6 +1,6 @@
 import { z } from 'zod';
 import type { EntityVersion, TenantContext } from '../core/index.js';
-import { UeeError, isUeeError, jsonBytes } from '../core/index.js';
+import { UeeError, assertMayWriteReserved, isUeeError, jsonBytes } from '../core/index.js';
 import type { ToolContext } from './define-tool.js';
 import { defineTool } from './define-tool.js';
 import {
@@ -111,6 +111,7 @@ function planPut(
   current: EntityVersion | null,
 ): Plan {
   const entityId = args.entityId ?? '(new id)';
+  assertMayWriteReserved({ writes: [args], events: [], readModelOps: [], source: { kind: 'api', id: scope.actor } });
   if (current && current.tenantId !== scope.tenantId) {
     throw new UeeError('TENANT_FORBIDDEN', `entity "${entityId}" is global; a tenant cannot write it`, {
       hint: 'create a tenant entity with another id',

@@ -29,6 +29,7 @@ const INFO: Partial<Record<ErrorCode, { meaning: string; hint: string }>> = {
   BACKEND_UNAVAILABLE: { meaning: 'The store or bus is not reachable.', hint: 'retry later' },
   CLOSED: { meaning: 'The server is shutting down.', hint: 'retry against a running server' },
   CAPABILITY_DENIED: { meaning: 'A plugin used a host function its capabilities do not grant.', hint: 'add the capability named in details to the manifest and redeploy' },
+  RESERVED_NAME: { meaning: 'The entity type, event type or read-model view belongs to the platform (uee.*, entity/plugin/timer lifecycle, WorkflowSpawned); only the service that owns it writes it.', hint: 'use a name of your own; start workflows with spawn_workflow, deploy plugins with plugin_deploy' },
   BUDGET_EXCEEDED: { meaning: 'A plugin exceeded its resource budget.', hint: 'raise the budget named in details in maximumResourceBudget, or do less per event' },
   RATE_LIMITED: { meaning: 'Too many calls.', hint: 'wait and retry' },
   TIMEOUT: { meaning: 'The operation took too long.', hint: 'retry; for a plugin run, raise maximumResourceBudget.timeoutMs in the manifest; for a compile, move module-level work into a handler' },

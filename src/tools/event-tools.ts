@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { UeeError } from '../core/index.js';
+import { UeeError, assertMayWriteReserved } from '../core/index.js';
 import { defineTool } from './define-tool.js';
 import { DryRunArg, EntityIdArg, EntityTypeArg, EventOut, EventTypeArg, JsonObjectArg, PlanSchema, TenantArg, safeName } from './schemas.js';
 import { resolveScope, scopeLabel } from './scope.js';
@@ -30,6 +30,8 @@ export const eventEmit = defineTool({
   annotations: { readOnlyHint: false, destructiveHint: false, idempotentHint: false },
   async run(ctx, args) {
     const scope = await resolveScope(ctx, args.tenantId);
+    // Refused alike for a dry run and a real emit (the store refuses it too).
+    assertMayWriteReserved({ writes: [], events: [args], readModelOps: [], source: { kind: 'api', id: ctx.principal.id } });
     const plan = {
       summary: `emit ${args.type} in ${scopeLabel(scope)}${args.entityId ? ` about ${args.entityId}` : ''}`,
       changes: [{ action: 'emit' as const, target: `event:${args.type}` }],

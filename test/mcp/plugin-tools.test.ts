@@ -151,6 +151,8 @@ describe('MCP plugin-lifecycle and model tools', () => {
         'plugin_test',
         {
           artifact: writerArtifact,
+          // The event's entity reaches only plugins that may read entities (as in the router).
+          manifest: { capabilities: ['readEntities', 'writeEntities', 'emitEvents', 'updateReadModels'] },
           fixtures: [{ entityId: 'task-1', entityTypeId: 'Task', attributes: { title: 'fixture task' } }],
           events: [
             { type: 'TaskCreated', entityId: 'task-1' },

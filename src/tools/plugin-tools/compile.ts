@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { UeeError, isUeeError } from '../../core/index.js';
+import { UeeError, isUeeError, type TenantContext } from '../../core/index.js';
 import type { UeeApp } from '../../app/index.js';
 import { compileAssemblyScript, compileJs, compileWat, inspectWasm, type ArtifactReport, type CompileResult, type Diagnostic } from '../../compiler/index.js';
 import type { ToolContext } from '../define-tool.js';
@@ -13,32 +13,69 @@ export interface ArtifactInfo {
   source?: { language: string; files: Record<string, string> };
 }
 
+/**
+ * Read-model view (per tenant; the global scope for admins) recording which artifacts a scope
+ * uploaded or compiled: id = sha256. Module bytes are stored once by content, but an artifact
+ * belongs to whoever uploaded it; others get the same NOT_FOUND as for a missing one.
+ */
+export const ARTIFACTS_VIEW = 'uee.artifacts';
+
 const MAX_REMEMBERED = 128;
 const remembered = new WeakMap<UeeApp, Map<string, ArtifactInfo>>();
 
-/** Records an artifact's report (and source) for later tools of the same process. */
-export function rememberArtifact(app: UeeApp, info: ArtifactInfo): void {
-  let map = remembered.get(app);
-  if (!map) remembered.set(app, (map = new Map<string, ArtifactInfo>()));
-  map.delete(info.sha256);
-  map.set(info.sha256, info);
+/** The scope that owns the artifacts a principal uploads: its tenant, or the global scope for admins. */
+function ownerScope(ctx: ToolContext): TenantContext {
+  const p = ctx.principal;
+  return { tenantId: p.kind === 'tenant' ? p.tenantId : null, actor: p.id };
+}
+
+function rememberKey(ctx: ToolContext, sha256: string): string {
+  return `${ownerScope(ctx).tenantId ?? ''}\u0000${sha256}`;
+}
+
+/**
+ * Stores module bytes and records them as the principal's artifact (with its report and source for
+ * later tools of the same process, kept per owner so one tenant never gets another's source).
+ */
+export async function storeArtifact(ctx: ToolContext, wasm: Uint8Array, info: ArtifactInfo): Promise<void> {
+  await ctx.app.store.blobs.put(wasm);
+  await ctx.app.store.readModels.upsert(ownerScope(ctx), ARTIFACTS_VIEW, info.sha256, {
+    size: info.report.size,
+    language: info.report.language,
+    uploadedBy: ctx.principal.id,
+  });
+  let map = remembered.get(ctx.app);
+  if (!map) remembered.set(ctx.app, (map = new Map<string, ArtifactInfo>()));
+  const key = rememberKey(ctx, info.sha256);
+  map.delete(key);
+  map.set(key, info);
   if (map.size > MAX_REMEMBERED) map.delete(map.keys().next().value as string);
 }
 
-/** What this process knows about an artifact (its report and source), if it compiled it. */
-export function artifactInfo(app: UeeApp, sha256: string): ArtifactInfo | undefined {
-  return remembered.get(app)?.get(sha256);
+/** What this process knows about an artifact the principal's scope compiled (its report and source). */
+export function artifactInfo(ctx: ToolContext, sha256: string): ArtifactInfo | undefined {
+  return remembered.get(ctx.app)?.get(rememberKey(ctx, sha256));
 }
 
-/** Loads a stored artifact's bytes; NOT_FOUND with a hint when it was never compiled here. */
-export async function loadArtifact(app: UeeApp, sha256: string): Promise<Uint8Array> {
-  if (!(await app.store.blobs.has(sha256))) {
-    throw new UeeError('NOT_FOUND', `artifact ${sha256} not found`, {
-      details: { artifact: sha256 },
-      hint: 'compile the sources (or upload wasmBase64) with plugin_compile and pass the artifact it returns',
-    });
+/**
+ * Loads an artifact's bytes for the principal: admins reach every stored module; a tenant only the
+ * ones its tenant uploaded or compiled. Missing and foreign answer the same NOT_FOUND.
+ */
+export async function loadArtifact(ctx: ToolContext, sha256: string): Promise<Uint8Array> {
+  const missing = new UeeError('NOT_FOUND', `artifact ${sha256} not found`, {
+    details: { artifact: sha256 },
+    hint: 'compile the sources (or upload wasmBase64) with plugin_compile and pass the artifact it returns',
+  });
+  if (ctx.principal.kind !== 'admin') {
+    try {
+      await ctx.app.store.readModels.get(ownerScope(ctx), ARTIFACTS_VIEW, sha256);
+    } catch (err) {
+      if (isUeeError(err, 'NOT_FOUND')) throw missing;
+      throw err;
+    }
   }
-  return app.store.blobs.get(sha256);
+  if (!(await ctx.app.store.blobs.has(sha256))) throw missing;
+  return ctx.app.store.blobs.get(sha256);
 }
 
 /** The entry file of a source set: explicit, else main.*, else the only file. */
@@ -185,8 +222,7 @@ export const pluginCompile = defineTool({
     } else {
       result = await compileSources(ctx, args.source!);
     }
-    await ctx.app.store.blobs.put(result.wasm);
-    rememberArtifact(ctx.app, {
+    await storeArtifact(ctx, result.wasm, {
       sha256: result.report.sha256,
       report: result.report,
       ...(args.source ? { source: { language: args.source.language, files: args.source.files } } : {}),

@@ -7,7 +7,7 @@ import type { ToolContext } from '../define-tool.js';
 import { defineTool } from '../define-tool.js';
 import { DryRunArg, JsonObjectArg, PlanSchema, type Plan } from '../schemas.js';
 import { GLOBAL_LABEL } from '../scope.js';
-import { artifactInfo, compileSources, loadArtifact, rememberArtifact } from './compile.js';
+import { artifactInfo, compileSources, loadArtifact, storeArtifact } from './compile.js';
 import { graphWarnings, scanEmits, type GraphNode } from './graph.js';
 import { ArtifactArg, SourcesArg, visiblePlugins } from './shared.js';
 
@@ -95,12 +95,11 @@ export const pluginDeploy = defineTool({
     let wasm: Uint8Array;
     let source: { language: string; files: Record<string, string> } | undefined = args.source ? { language: args.source.language, files: args.source.files } : undefined;
     if (args.artifact !== undefined) {
-      wasm = await loadArtifact(ctx.app, args.artifact);
-      source ??= artifactInfo(ctx.app, args.artifact)?.source;
+      wasm = await loadArtifact(ctx, args.artifact);
+      source ??= artifactInfo(ctx, args.artifact)?.source;
     } else {
       const compiled = await compileSources(ctx, args.source!);
-      await ctx.app.store.blobs.put(compiled.wasm);
-      rememberArtifact(ctx.app, { sha256: compiled.report.sha256, report: compiled.report, ...(source ? { source } : {}) });
+      await storeArtifact(ctx, compiled.wasm, { sha256: compiled.report.sha256, report: compiled.report, ...(source ? { source } : {}) });
       wasm = compiled.wasm;
     }
     const report = inspectWasm(wasm);

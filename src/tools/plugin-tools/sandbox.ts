@@ -135,7 +135,7 @@ export async function runSandbox(ctx: ToolContext, plugin: SandboxPlugin, events
     for (const [i, item] of events.entries()) {
       checkCancelled(ctx.signal);
       const event = item.envelope ?? (await envelope(store, scope, item.draft!));
-      const entity = item.entity ?? (await entityOf(store, scope, plugin, event));
+      const entity = await entityOf(store, scope, plugin, event, item.entity);
       const settings = { ...m.settings, ...(options.pluginSettings ?? {}) };
       const running = host;
       const result = await cancellable(
@@ -223,18 +223,23 @@ async function envelope(store: EntityStore, scope: TenantContext, draft: z.infer
         ...(entityTypeId === undefined ? {} : { entityTypeId }),
       },
     ],
-    source: { kind: 'api', id: scope.actor },
+    // The sandbox plays the platform here: a test may run a plugin on any event type, EntityCreated included.
+    source: { kind: 'system', id: scope.actor },
   });
   const event = result.events[0];
   if (!event) throw new UeeError('INTERNAL', 'the sandbox store returned no event');
   return event;
 }
 
-async function entityOf(store: EntityStore, scope: TenantContext, plugin: SandboxPlugin, event: EventEnvelope): Promise<EntityVersion | undefined> {
+async function entityOf(store: EntityStore, scope: TenantContext, plugin: SandboxPlugin, event: EventEnvelope, given?: EntityVersion): Promise<EntityVersion | undefined> {
   if (event.entityId === undefined) return undefined;
-  const restricted = plugin.manifest.restrictedEntityTypes;
-  if (!mayTouch({ attributes: { restrictedEntityTypes: restricted } } as Parameters<typeof mayTouch>[0], event.entityTypeId)) return undefined;
-  return (await latest(store, { ...scope, tenantId: event.tenantId }, event.entityId)) ?? undefined;
+  // As the router does: only a plugin that may read entities gets the event's entity, within its scope.
+  const m = plugin.manifest;
+  if (!m.capabilities.includes('readEntities')) return undefined;
+  if (!mayTouch({ attributes: { restrictedEntityTypes: m.restrictedEntityTypes } } as Parameters<typeof mayTouch>[0], event.entityTypeId)) return undefined;
+  const entity = given ?? (await latest(store, { ...scope, tenantId: event.tenantId }, event.entityId)) ?? undefined;
+  if (entity !== undefined && m.tenantScope === 'user' && entity.ownerId !== m.ownerId) return undefined;
+  return entity;
 }
 
 async function latest(store: EntityStore, scope: TenantContext, entityId: string): Promise<EntityVersion | null> {

@@ -32,7 +32,7 @@ export async function artifactPlugin(
   manifest: Record<string, unknown> | undefined,
   eventTypes: string[],
 ): Promise<SandboxPlugin> {
-  const wasm = await loadArtifact(ctx.app, artifact);
+  const wasm = await loadArtifact(ctx, artifact);
   const report = inspectWasm(wasm);
   const { tenantScope: _s, tenantId: _t, ownerId: _o, ...rest } = manifest ?? {};
   const kind = rest.kind === 'model' ? 'model' : rest.kind === 'workflow' ? 'workflow' : 'event';
