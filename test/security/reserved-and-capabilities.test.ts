@@ -1,4 +1,4 @@
-/* eslint-disable @typescript-eslint/no-explicit-any -- assertions over arbitrary JSON results */
+/* eslint-disable @typescript-eslint/no-explicit-any, @typescript-eslint/no-unsafe-argument, @typescript-eslint/no-unsafe-call -- assertions over arbitrary JSON results */
 /**
  * SECA-*: a hostile tenant against the platform's reserved namespace, the plugins' capabilities and
  * other tenants' artifacts — through a real server and real MCP clients, two tenants (acme attacks,
@@ -58,7 +58,7 @@ async function globexStillHealthy(): Promise<void> {
   await s.app.relay.flush();
 }
 
-async function invocations(pluginId: string): Promise<number> {
+function invocations(pluginId: string): number {
   return s.app.runtime!.router.metrics.snapshot(pluginId)[0]?.invocations ?? 0;
 }
 
@@ -200,7 +200,7 @@ describe('SECA reserved namespace: platform types are written only by their serv
     await s.app.runtime!.router.refresh();
 
     ok(await call(acme, 'event_emit', { type: 'Go' }));
-    await until('the sneaky spawner to run', async () => ((await invocations(emitterId)) > 0 ? true : undefined));
+    await until('the sneaky spawner to run', () => (invocations(emitterId) > 0 ? true : undefined));
     // the legitimate spawn runs the workflow; the sneaky one (handled earlier) never did
     ok(await call(acme, 'event_emit', { type: 'GoSpawn' }));
     await until('the workflow to run once', async () => ((await allOfType(s.app, 'acme', 'FlowRan')).length > 0 ? true : undefined));
@@ -275,7 +275,7 @@ describe('SECA capabilities: deny by default, user scope on reads and writes, mo
     const bob = ok(await call(acme, 'entity_put', { entityId: 'bob-doc', entityTypeId: 'Doc', attributes: { diary: 'bob' }, ownerId: 'bob' })).entity;
     await s.app.runtime!.router.refresh();
     ok(await call(acme, 'entity_put', { entityId: 'alice-doc', entityTypeId: 'Doc', attributes: {}, ownerId: 'alice', eventType: 'Touch' }));
-    await until('the user-scoped writer to run', async () => ((await invocations(pluginId)) > 0 ? true : undefined));
+    await until('the user-scoped writer to run', () => (invocations(pluginId) > 0 ? true : undefined));
     const after = ok(await call(acme, 'entity_get', { entityId: 'bob-doc' })).entity;
     expect(after).toMatchObject({ version: bob.version, attributes: { diary: 'bob' }, ownerId: 'bob' });
 
