@@ -26,6 +26,7 @@ export const PLATFORM_EVENT_TYPES: ReadonlySet<string> = new Set([
   'TimerScheduled',
   'TimerCancelled',
   'TimerFired',
+  'TimerDeadLettered',
   'BusEntryCorrupt',
   'ModelInferenceRequested',
 ]);

@@ -72,6 +72,9 @@ describe('timer ownership (embedded bus)', () => {
   });
 });
 
+/** uee.timer is reserved: writes straight into the store come from a platform source, as the runtime's do. */
+const PLATFORM = { source: { kind: 'timer' as const, id: 'test' } };
+
 /** A timer entity written straight into the store (as a runtime commit would), due at the epoch. */
 function timerWrite(payload: JsonObject): { entityTypeId: string; attributes: JsonObject } {
   return { entityTypeId: TIMER_ENTITY_TYPE, attributes: { type: 'Ping', fireAt: '1970-01-01T00:00:01.000Z', payload, status: 'scheduled', timerId: 't', pluginId: 'p', pluginName: 'p' } };
@@ -114,7 +117,7 @@ describe('timers that cannot fire (SQLite store)', () => {
     // Grow the payload until the stored attributes sit just under the cap: adding `firedAt` breaks it.
     let filler = 'x'.repeat(cap - 300);
     while (JSON.stringify(timerWrite({ filler: filler + 'x' }).attributes).length <= cap - 5) filler += 'x';
-    const stored = await store.put(acme, { entityId: 'tmr:big', ...timerWrite({ filler }) });
+    const stored = await store.put(acme, { entityId: 'tmr:big', ...timerWrite({ filler }) }, PLATFORM);
     expect(JSON.stringify(stored.attributes).length).toBeGreaterThan(cap - 10);
     const counted = counting(store);
     const service = new TimerService(counted.store, { logger: silentLogger, intervalMs: 5 });
@@ -135,8 +138,8 @@ describe('timers that cannot fire (SQLite store)', () => {
   it('TIMER-DEAD-2 a malformed timer record is dead-lettered, and a good one beside it still fires', async () => {
     store = await openSqliteStore({ path: ':memory:' });
     await store.tenants.create('acme');
-    await store.put(acme, { entityId: 'tmr:bad', entityTypeId: TIMER_ENTITY_TYPE, attributes: { type: 'not a type!', fireAt: '1970-01-01T00:00:00.000Z', status: 'scheduled', payload: {} } });
-    await store.put(acme, { entityId: 'tmr:good', ...timerWrite({ n: 1 }) });
+    await store.put(acme, { entityId: 'tmr:bad', entityTypeId: TIMER_ENTITY_TYPE, attributes: { type: 'not a type!', fireAt: '1970-01-01T00:00:00.000Z', status: 'scheduled', payload: {} } }, PLATFORM);
+    await store.put(acme, { entityId: 'tmr:good', ...timerWrite({ n: 1 }) }, PLATFORM);
     const service = new TimerService(store, { logger: silentLogger });
     expect(await service.runOnce()).toMatchObject({ fired: 1, dead: 1 });
     expect(await service.runOnce()).toEqual({ fired: 0, conflicts: 0, skipped: 0, dead: 0, more: false });
@@ -147,7 +150,7 @@ describe('timers that cannot fire (SQLite store)', () => {
   it('TIMER-DEAD-3 transient commit failures back off, then dead-letter after maxAttempts', async () => {
     store = await openSqliteStore({ path: ':memory:' });
     await store.tenants.create('acme');
-    await store.put(acme, { entityId: 'tmr:flaky', ...timerWrite({ n: 1 }) });
+    await store.put(acme, { entityId: 'tmr:flaky', ...timerWrite({ n: 1 }) }, PLATFORM);
     let failures = 0;
     const counted = counting(store, () => {
       // Every firing attempt fails transiently; the dead-letter write (no event) goes through.
@@ -168,7 +171,7 @@ describe('timers that cannot fire (SQLite store)', () => {
   it('TIMER-LAG-1 due-time lag is reported for fired timers', async () => {
     store = await openSqliteStore({ path: ':memory:' });
     await store.tenants.create('acme');
-    await store.put(acme, { entityId: 'tmr:late', ...timerWrite({}) });
+    await store.put(acme, { entityId: 'tmr:late', ...timerWrite({}) }, PLATFORM);
     const service = new TimerService(store, { logger: silentLogger, now: () => 5_000 });
     await service.runOnce();
     // fireAt is 1 s after the epoch, the clock says 5 s: 4 s late.

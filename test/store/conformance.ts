@@ -518,17 +518,19 @@ export function storeConformance(name: string, open: () => Promise<EntityStore>)
         entityTypeId: 'uee.timer',
         attributes: { type: 'Ping', fireAt, payload: {}, status, pluginId: 'p', pluginName: 'p' },
       });
+      // uee.timer is the platform's type: only a platform source (the timer service) writes it.
+      const SYS = { source: { kind: 'timer' as const, id: 'timer-service' } };
       it('T01 answers the latest scheduled, due, non-deleted timers of every scope, oldest first', async () => {
         if (store.dueTimers === undefined) return;
-        await store.put(A, { entityId: 'tA2', ...timer('2026-01-01T00:00:02.000Z') });
-        await store.put(B, { entityId: 'tB1', ...timer('2026-01-01T00:00:01.000Z') });
-        await store.put(G, { entityId: 'tG3', ...timer('2026-01-01T00:00:03.000Z') });
-        await store.put(A, { entityId: 'tLater', ...timer('2026-01-01T01:00:00.000Z') });
-        const fired = await store.put(A, { entityId: 'tFired', ...timer('2026-01-01T00:00:00.500Z') });
-        await store.put(A, { entityId: 'tFired', expectedVersion: fired.version, ...timer('2026-01-01T00:00:00.500Z', 'fired') });
-        await store.put(A, { entityId: 'tCancelled', ...timer('2026-01-01T00:00:00.100Z', 'cancelled') });
-        const gone = await store.put(A, { entityId: 'tDeleted', ...timer('2026-01-01T00:00:00.200Z') });
-        await store.put(A, { entityId: 'tDeleted', expectedVersion: gone.version, deleted: true, ...timer('2026-01-01T00:00:00.200Z') });
+        await store.put(A, { entityId: 'tA2', ...timer('2026-01-01T00:00:02.000Z') }, SYS);
+        await store.put(B, { entityId: 'tB1', ...timer('2026-01-01T00:00:01.000Z') }, SYS);
+        await store.put(G, { entityId: 'tG3', ...timer('2026-01-01T00:00:03.000Z') }, SYS);
+        await store.put(A, { entityId: 'tLater', ...timer('2026-01-01T01:00:00.000Z') }, SYS);
+        const fired = await store.put(A, { entityId: 'tFired', ...timer('2026-01-01T00:00:00.500Z') }, SYS);
+        await store.put(A, { entityId: 'tFired', expectedVersion: fired.version, ...timer('2026-01-01T00:00:00.500Z', 'fired') }, SYS);
+        await store.put(A, { entityId: 'tCancelled', ...timer('2026-01-01T00:00:00.100Z', 'cancelled') }, SYS);
+        const gone = await store.put(A, { entityId: 'tDeleted', ...timer('2026-01-01T00:00:00.200Z') }, SYS);
+        await store.put(A, { entityId: 'tDeleted', expectedVersion: gone.version, deleted: true, ...timer('2026-01-01T00:00:00.200Z') }, SYS);
         await store.put(A, { entityId: 'notATimer', entityTypeId: 'Task', attributes: { fireAt: '2026-01-01T00:00:00.000Z', status: 'scheduled' } });
         const due = await store.dueTimers('2026-01-01T00:00:10.000Z', 100);
         expect(due.map((v) => `${String(v.tenantId)}/${v.entityId}`)).toEqual(['globex/tB1', 'acme/tA2', 'null/tG3']);
@@ -538,10 +540,10 @@ export function storeConformance(name: string, open: () => Promise<EntityStore>)
       });
       it('T02 a timer leaves the index when its next version is not scheduled, and re-enters when rescheduled', async () => {
         if (store.dueTimers === undefined) return;
-        const v1 = await store.put(A, { entityId: 't1', ...timer('2026-01-01T00:00:01.000Z') });
-        const v2 = await store.put(A, { entityId: 't1', expectedVersion: v1.version, ...timer('2026-01-01T00:00:01.000Z', 'dead') });
+        const v1 = await store.put(A, { entityId: 't1', ...timer('2026-01-01T00:00:01.000Z') }, SYS);
+        const v2 = await store.put(A, { entityId: 't1', expectedVersion: v1.version, ...timer('2026-01-01T00:00:01.000Z', 'dead') }, SYS);
         expect(await store.dueTimers('2027-01-01T00:00:00.000Z', 10)).toEqual([]);
-        await store.put(A, { entityId: 't1', expectedVersion: v2.version, ...timer('2026-06-01T00:00:00.000Z') });
+        await store.put(A, { entityId: 't1', expectedVersion: v2.version, ...timer('2026-06-01T00:00:00.000Z') }, SYS);
         expect((await store.dueTimers('2027-01-01T00:00:00.000Z', 10)).map((v) => v.version)).toEqual([3]);
       });
     });
