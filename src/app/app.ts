@@ -16,6 +16,7 @@ import { HostPluginInvoker } from './plugin-invoker.js';
 import { RegistryWasmModelRunner } from './wasm-model-runner.js';
 import { PluginLogStore } from './plugin-logs.js';
 import { TimerService, type TimerServiceOptions } from './timer-service.js';
+import { WorkflowService } from '../workflows/index.js';
 
 /** Lifecycle of the application: `running` → `draining` → `closed`. */
 export type AppState = 'running' | 'draining' | 'closed';
@@ -37,6 +38,8 @@ export interface RuntimeParts {
   router: Router;
   /** Fires due `uee.timer` entities (see {@link TimerService}). */
   timers: TimerService;
+  /** Declared workflows: definitions, instances, enforced transitions (see {@link WorkflowService}). */
+  workflows: WorkflowService;
 }
 
 /**
@@ -48,6 +51,8 @@ export interface UeeAppOptions {
   router?: Omit<RouterOptions, 'logger' | 'hopLimit'>;
   /** Timer service tuning (e.g. a short `intervalMs`, or a test clock). @default {} */
   timers?: Omit<TimerServiceOptions, 'logger'>;
+  /** Workflow service tuning (a test clock, a shorter claim of a crashed process's events). @default {} */
+  workflows?: { now?: () => number; claimIdleMs?: number; intervalMs?: number };
 }
 
 /**
@@ -93,6 +98,7 @@ export class UeeApp {
     if (config.runtime.enabled) {
       let host: ExecutionHost | undefined;
       let timers: TimerService | undefined;
+      let workflows: WorkflowService | undefined;
       try {
         host = await ExecutionHost.create({
           services: createStoreHostServices({ store, models: forRuntime(gateway) }),
@@ -109,10 +115,20 @@ export class UeeApp {
         await router.start();
         timers = new TimerService(store, { ...options.timers, logger: logger.child({ component: 'timers' }) });
         timers.start();
-        runtime = { host, router, timers };
+        const firing = timers;
+        workflows = new WorkflowService(store, {
+          logger: logger.child({ component: 'workflows' }),
+          ...(options.workflows?.now === undefined ? {} : { now: options.workflows.now }),
+          afterCommit: () => {
+            relay.kick();
+            firing.kick();
+          },
+        });
+        workflows.startConsuming(bus, { ...(options.workflows?.claimIdleMs === undefined ? {} : { claimIdleMs: options.workflows.claimIdleMs }), ...(options.workflows?.intervalMs === undefined ? {} : { intervalMs: options.workflows.intervalMs }) });
+        runtime = { host, router, timers, workflows };
       } catch (err) {
         // A half-built app must not leak workers, connections or the relay loop.
-        for (const step of [() => timers?.stop(), () => host?.close(), () => relay.stop(), () => gateway.close(), () => bus.close(), () => store.close()]) {
+        for (const step of [() => workflows?.stop(), () => timers?.stop(), () => host?.close(), () => relay.stop(), () => gateway.close(), () => bus.close(), () => store.close()]) {
           await Promise.resolve()
             .then(step)
             .catch(() => undefined);
@@ -164,6 +180,7 @@ export class UeeApp {
     this.#state = 'draining';
     for (const [name, step] of [
       // Timers first: what they commit while stopping still reaches the bus through the relay.
+      ['workflows', () => this.runtime?.workflows.stop() ?? Promise.resolve()],
       ['timers', () => this.runtime?.timers.stop() ?? Promise.resolve()],
       ['router', () => this.runtime?.router.stop() ?? Promise.resolve()],
       ['runtime', () => this.runtime?.host.close() ?? Promise.resolve()],

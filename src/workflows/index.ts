@@ -1,0 +1,20 @@
+export {
+  ActionSchema,
+  DefinitionInputSchema,
+  mermaid,
+  normaliseDefinition,
+  spawnsOf,
+  transitionEventType,
+  transitionEvents,
+  validateDefinition,
+} from './definition.js';
+export type { DefinitionInput, WorkflowAction, WorkflowDefinition } from './definition.js';
+export {
+  WORKFLOW_DEFINITION_TYPE,
+  WORKFLOW_INSTANCE_TYPE,
+  WORKFLOW_TIMER_EVENT,
+  WORKFLOW_TIMER_OWNER,
+  WORKFLOW_VIEW,
+  WorkflowService,
+} from './service.js';
+export type { HistoryEntry, InstanceAttributes, TransitionCause, WorkflowInstance, WorkflowServiceOptions } from './service.js';
