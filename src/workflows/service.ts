@@ -40,6 +40,8 @@ export const WORKFLOW_TIMER_EVENT = 'WorkflowTimer';
 export const WORKFLOW_TIMER_OWNER = 'uee.workflows';
 const ACTOR = 'system:workflows';
 const GROUP = 'uee.workflows';
+/** Commits of the workflow service are a platform source: it owns the `uee.workflow.*` types and view. */
+const SOURCE: EventSource = { kind: 'workflow', id: ACTOR };
 /** Longest spawn chain (a workflow spawning one spawning one …). */
 const MAX_SPAWN_DEPTH = 8;
 
@@ -134,12 +136,11 @@ export class WorkflowService {
     this.#checkHorizon(def);
     const out = { definition: def, mermaid: mermaid(def), transitionEvents: transitionEvents(def) };
     if (options.dryRun === true) return { ...out, version: null, applied: false };
-    const v = await this.store.put(this.#sys(ctx), {
-      entityId: definitionId(def.name),
-      entityTypeId: WORKFLOW_DEFINITION_TYPE,
-      attributes: def,
-      eventType: 'WorkflowDefined',
-    });
+    const v = await this.store.put(
+      this.#sys(ctx),
+      { entityId: definitionId(def.name), entityTypeId: WORKFLOW_DEFINITION_TYPE, attributes: def, eventType: 'WorkflowDefined' },
+      { source: SOURCE },
+    );
     this.options.afterCommit?.();
     return { ...out, version: v.version, applied: true };
   }
@@ -458,8 +459,7 @@ export class WorkflowService {
   async #commit(ctx: TenantContext, change: Change, cause: TransitionCause): Promise<void> {
     const causation: Causation | undefined =
       cause.event === undefined ? undefined : { eventId: cause.event.eventId, correlationId: cause.event.correlationId, hop: cause.event.hop, experiment: cause.event.experiment };
-    const source: EventSource = { kind: 'workflow', id: ACTOR };
-    await this.store.commit(this.#sys(ctx), { writes: change.writes, events: change.events, readModelOps: change.readModelOps, source, ...(causation === undefined ? {} : { causation }) });
+    await this.store.commit(this.#sys(ctx), { writes: change.writes, events: change.events, readModelOps: change.readModelOps, source: SOURCE, ...(causation === undefined ? {} : { causation }) });
     this.options.afterCommit?.();
   }
 
