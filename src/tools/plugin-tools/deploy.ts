@@ -1,7 +1,7 @@
 import { z } from 'zod';
 import { UeeError, isUeeError, parseOrThrow } from '../../core/index.js';
 import { inspectWasm } from '../../compiler/index.js';
-import { PluginManifestSchema, checkManifestFilter, type PluginManifest, type PluginManifestInput, type PluginRecord } from '../../registry/index.js';
+import { PluginManifestSchema, type PluginManifest, type PluginManifestInput, type PluginRecord } from '../../registry/index.js';
 import { PINS_VIEW } from '../../router/index.js';
 import type { ToolContext } from '../define-tool.js';
 import { defineTool } from '../define-tool.js';
@@ -85,7 +85,6 @@ export const pluginDeploy = defineTool({
   async run(ctx, args) {
     const raw = scopeManifest(ctx, args.manifest);
     const manifest = parseOrThrow(PluginManifestSchema, raw, 'plugin manifest');
-    checkManifestFilter(manifest);
     if (args.artifact === undefined && args.source === undefined) {
       throw new UeeError('VALIDATION_FAILED', 'pass artifact (from plugin_compile) or source', {
         details: { issues: [{ path: 'artifact', message: 'artifact or source is required' }] },
