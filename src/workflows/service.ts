@@ -1,4 +1,3 @@
-import { Query } from 'mingo';
 import {
   UeeError,
   isUeeError,
@@ -16,7 +15,7 @@ import {
   type TenantContext,
 } from '../core/index.js';
 import { DEFAULT_TIMER_HORIZON_MS, TIMER_ENTITY_TYPE, timerEntityId, type TimerRecord } from '../runtime/index.js';
-import type { EntityStore } from '../store/index.js';
+import { compileFilter, type EntityStore } from '../store/index.js';
 import type { EventBus } from '../bus/index.js';
 import {
   mermaid,
@@ -261,7 +260,7 @@ export class WorkflowService {
     const { definition, version } = await this.definition(ctx, a.workflow, a.definitionVersion);
     const candidates = definition.transitions.filter((t) => t.from.includes(a.state) && t.name === transition);
     const input = { instance: { state: a.state, context: a.context }, event: { payload: options.payload ?? {} } };
-    const chosen = candidates.find((t) => t.guard === undefined || new Query(t.guard, {}).test(input));
+    const chosen = candidates.find((t) => t.guard === undefined || compileFilter(t.guard).matches(input));
     if (chosen === undefined) {
       const allowed = definition.transitions.filter((t) => t.from.includes(a.state)).map((t) => t.name);
       throw new UeeError(
