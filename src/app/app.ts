@@ -11,7 +11,7 @@ import { ExecutionHost, createStoreHostServices } from '../runtime/index.js';
 import { PluginRegistry } from '../registry/index.js';
 import { Router, type RouterOptions } from '../router/index.js';
 import { createModelGateway, forRuntime, type DefaultModelGateway } from '../model-gateway/index.js';
-import { inspectPluginModule } from './module-inspector.js';
+import { pluginInspector } from './module-inspector.js';
 import { HostPluginInvoker } from './plugin-invoker.js';
 import { RegistryWasmModelRunner } from './wasm-model-runner.js';
 import { PluginLogStore } from './plugin-logs.js';
@@ -90,7 +90,7 @@ export class UeeApp {
     }
     for (const tenantId of config.bootstrapTenants) await store.tenants.create(tenantId);
     const relay = new OutboxRelay(store.outbox, bus, { logger: logger.child({ component: 'outbox-relay' }) });
-    const registry = new PluginRegistry(store, store.blobs, inspectPluginModule, bus);
+    const registry = new PluginRegistry(store, store.blobs, pluginInspector(config.runtime.budgetCeiling), bus);
     const wasmRunner = new RegistryWasmModelRunner(registry, logger.child({ component: 'model-plugins' }));
     const gateway = await createModelGateway({ logger: logger.child({ component: 'model-gateway' }), wasmRunner });
     const pluginLogs = new PluginLogStore();
@@ -103,6 +103,8 @@ export class UeeApp {
         host = await ExecutionHost.create({
           services: createStoreHostServices({ store, models: forRuntime(gateway) }),
           workers: config.runtime.workers,
+          maxWorkersPerTenant: config.runtime.maxWorkersPerTenant,
+          budgetCeiling: config.runtime.budgetCeiling,
           logger: logger.child({ component: 'runtime' }),
         });
         wasmRunner.attach(host);

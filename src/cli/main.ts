@@ -29,6 +29,9 @@ Options (each also read from the environment variable shown):
   --runtime on|off          UEE_RUNTIME              run plugins in this process (default on)
   --workers N               UEE_WORKERS              execution-host worker threads (default: cores, max 8)
   --hop-limit N             UEE_HOP_LIMIT            max depth of plugin event chains (default 16)
+  --max-workers-per-tenant N UEE_MAX_WORKERS_PER_TENANT hard cap on workers one tenant's calls hold (default: workers; each active tenant gets its fair part)
+  --max-timeout-ms N        UEE_MAX_TIMEOUT_MS       upper bound on a manifest's timeoutMs (default 10000)
+  --max-memory-pages N      UEE_MAX_MEMORY_PAGES     upper bound on a manifest's memoryPages (default 4096 = 256 MiB)
   --url URL                 UEE_URL                  server to query with "status" (default http://127.0.0.1:7070)
                             UEE_TOKEN                "status": bearer token (default: the local admin token in the data dir)
 
@@ -63,6 +66,9 @@ async function main(argv: string[]): Promise<number> {
         runtime: { type: 'string' },
         workers: { type: 'string' },
         'hop-limit': { type: 'string' },
+        'max-workers-per-tenant': { type: 'string' },
+        'max-timeout-ms': { type: 'string' },
+        'max-memory-pages': { type: 'string' },
         url: { type: 'string' },
         token: { type: 'string' },
         identity: { type: 'string' },
@@ -92,6 +98,9 @@ async function main(argv: string[]): Promise<number> {
     runtime: values.runtime,
     workers: values.workers,
     hopLimit: values['hop-limit'],
+    maxWorkersPerTenant: values['max-workers-per-tenant'],
+    maxTimeoutMs: values['max-timeout-ms'],
+    maxMemoryPages: values['max-memory-pages'],
     token: values.token,
     identity: values.identity,
   };

@@ -28,7 +28,15 @@ export interface UeeConfig {
   /** Grace period for draining on SIGINT/SIGTERM before forcing exit. @default 10000 */
   shutdownGraceMs: number;
   /** The plugin runtime in this process: router + execution host. */
-  runtime: { enabled: boolean; workers: number; hopLimit: number };
+  runtime: {
+    enabled: boolean;
+    workers: number;
+    hopLimit: number;
+    /** Hard cap on the workers one tenant's calls may hold (below it, each active tenant gets its fair part). @default workers */
+    maxWorkersPerTenant: number;
+    /** Operator upper bounds on manifest budgets, checked at deploy and load. @default { timeoutMs: 10000, memoryPages: 4096 } */
+    budgetCeiling: { timeoutMs: number; memoryPages: number };
+  };
   /** MCP server: tokens, stdio identity, DNS-rebinding allow-lists. */
   mcp: McpConfig;
 }
@@ -52,6 +60,12 @@ export interface RawSettings {
   workers?: string | undefined;
   /** Max depth of plugin event chains. */
   hopLimit?: string | undefined;
+  /** Workers one tenant's plugin calls may hold at once. */
+  maxWorkersPerTenant?: string | undefined;
+  /** Upper bound on a manifest's `maximumResourceBudget.timeoutMs`. */
+  maxTimeoutMs?: string | undefined;
+  /** Upper bound on a manifest's `maximumResourceBudget.memoryPages`. */
+  maxMemoryPages?: string | undefined;
   /** MCP bearer tokens: JSON or `token=admin,token2=tenant:acme:ro`. */
   tokens?: string | undefined;
   /** Principal of HTTP MCP requests without a token (`none`, `admin`, `tenant:<id>[:ro]`). */
@@ -81,6 +95,9 @@ export const SETTING_ENV: Record<keyof RawSettings, string> = {
   runtime: 'UEE_RUNTIME',
   workers: 'UEE_WORKERS',
   hopLimit: 'UEE_HOP_LIMIT',
+  maxWorkersPerTenant: 'UEE_MAX_WORKERS_PER_TENANT',
+  maxTimeoutMs: 'UEE_MAX_TIMEOUT_MS',
+  maxMemoryPages: 'UEE_MAX_MEMORY_PAGES',
   tokens: MCP_SETTING_ENV.tokens,
   mcpAnonymous: MCP_SETTING_ENV.anonymous,
   identity: MCP_SETTING_ENV.identity,
@@ -132,7 +149,14 @@ export function loadConfig(flags: RawSettings, env: NodeJS.ProcessEnv = process.
     shutdownGraceMs: parseWith(intSetting('shutdownGraceMs', 'shutdown-grace-ms', 0, 600_000), raw.shutdownGraceMs ?? '10000', 'shutdownGraceMs'),
     workers: parseWith(intSetting('workers', 'workers', 1, 64), raw.workers ?? String(Math.max(1, Math.min(availableParallelism(), 8))), 'workers'),
     hopLimit: parseWith(intSetting('hopLimit', 'hop-limit', 1, 256), raw.hopLimit ?? '16', 'hopLimit'),
+    maxTimeoutMs: parseWith(intSetting('maxTimeoutMs', 'max-timeout-ms', 1, 60_000), raw.maxTimeoutMs ?? '10000', 'maxTimeoutMs'),
+    maxMemoryPages: parseWith(intSetting('maxMemoryPages', 'max-memory-pages', 1, 16_384), raw.maxMemoryPages ?? '4096', 'maxMemoryPages'),
   };
+  const maxWorkersPerTenant = parseWith(
+    intSetting('maxWorkersPerTenant', 'max-workers-per-tenant', 1, 64),
+    raw.maxWorkersPerTenant ?? String(parsed.workers),
+    'maxWorkersPerTenant',
+  );
   const runtimeSwitch = raw.runtime ?? 'on';
   if (runtimeSwitch !== 'on' && runtimeSwitch !== 'off') {
     throw settingError('runtime', 'runtime', `must be "on" or "off", got "${runtimeSwitch}"`, 'use --runtime off for a process that only serves MCP and HTTP');
@@ -157,7 +181,13 @@ export function loadConfig(flags: RawSettings, env: NodeJS.ProcessEnv = process.
     limits: { maxAttributeBytes: parsed.maxAttributeBytes },
     bootstrapTenants: tenants,
     shutdownGraceMs: parsed.shutdownGraceMs,
-    runtime: { enabled: runtimeSwitch === 'on', workers: parsed.workers, hopLimit: parsed.hopLimit },
+    runtime: {
+      enabled: runtimeSwitch === 'on',
+      workers: parsed.workers,
+      hopLimit: parsed.hopLimit,
+      maxWorkersPerTenant,
+      budgetCeiling: { timeoutMs: parsed.maxTimeoutMs, memoryPages: parsed.maxMemoryPages },
+    },
     mcp: parseMcpSettings({
       tokens: raw.tokens,
       anonymous: raw.mcpAnonymous,

@@ -39,7 +39,7 @@ export interface ModuleInspection {
  */
 export type ModuleInspector = (
   bytes: Uint8Array,
-  requirements: { kind: PluginManifest['kind']; capabilities: PluginManifest['capabilities']; memoryPages: number },
+  requirements: { kind: PluginManifest['kind']; capabilities: PluginManifest['capabilities']; memoryPages: number; timeoutMs?: number },
 ) => Promise<ModuleInspection>;
 
 /** Stores module bytes content-addressed by sha256. */
@@ -90,6 +90,7 @@ export class PluginRegistry {
       kind: manifest.kind,
       capabilities: manifest.capabilities,
       memoryPages: manifest.maximumResourceBudget.memoryPages,
+      timeoutMs: manifest.maximumResourceBudget.timeoutMs,
     });
 
     const previous = await this.versions(ctx, manifest.name);

@@ -6,6 +6,7 @@ import type { Delivery, EventBus } from '../bus/port.js';
 import type { EntityStore } from '../store/port.js';
 import { matchesSubscription } from '../store/index.js';
 import { pluginGroup, type PluginRecord, type PluginRegistry } from '../registry/index.js';
+import { quarantinedDelivery } from '../runtime/quarantine.js';
 import { RouterMetrics } from './metrics.js';
 import type { HandleInput, InvocationOutcome, PluginInvoker } from './types.js';
 
@@ -260,6 +261,15 @@ export class Router {
     if (event.hop >= this.#opts.hopLimit) {
       const error = { code: 'HOP_LIMIT_EXCEEDED', message: `event is ${event.hop} hops deep; the limit is ${this.#opts.hopLimit}` };
       log.warn('hop limit exceeded; dead-lettering', fields);
+      await this.bus.deadLetter(route.group, delivery, error, [{ at: new Date().toISOString(), ...error }]);
+      this.metrics.deadLettered(plugin.id, plugin.attributes.name);
+      return false;
+    }
+    // A delivery the process died during, again and again, is dead-lettered before it runs again.
+    const crashed = quarantinedDelivery(delivery.deliveryCount);
+    if (crashed !== null) {
+      const error = { code: crashed.code, message: crashed.message };
+      log.error('delivery quarantined: the process died during it repeatedly', { ...fields, deliveryCount: delivery.deliveryCount });
       await this.bus.deadLetter(route.group, delivery, error, [{ at: new Date().toISOString(), ...error }]);
       this.metrics.deadLettered(plugin.id, plugin.attributes.name);
       return false;

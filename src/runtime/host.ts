@@ -7,6 +7,7 @@ import type { EntityVersion, TenantContext } from '../core/index.js';
 import { CallHost, type PluginPolicy } from './host-functions.js';
 import { prepareModule, type PreparedModule } from './module-loader.js';
 import { WorkerPool, type JobOutcome } from './pool.js';
+import type { InstanceCacheLimits } from './protocol.js';
 import { DEFAULT_RATE_LIMITS, TokenBuckets, type RateLimitOptions } from './rate-limit.js';
 import type { HostServices } from './services.js';
 import { DEFAULT_BUDGET, type InvocationInput, type InvocationResult, type LoadedPluginSpec, type ResourceBudget, type Usage } from './types.js';
@@ -39,6 +40,75 @@ export interface ExecutionHostOptions {
   closeGraceMs?: number;
   /** Log lines kept per event; the rest are dropped and counted. @default 100 */
   logLinesPerEvent?: number;
+  /** Log bytes (messages and fields) kept per event; the rest are dropped and counted. @default 65536 */
+  logBytesPerEvent?: number;
+  /**
+   * Hard cap on the workers the calls of one tenant may hold at once (global plugins count against
+   * the tenant of the event they handle). Below it each tenant gets its fair part: all workers
+   * while it is the only active tenant, `floor(workers / active tenants)` (at least 1) while others
+   * are active, so one tenant's slow or runaway plugins cannot hold the whole pool. @default workers
+   */
+  maxWorkersPerTenant?: number;
+  /** Workers the calls of one plugin version may hold at once. @default max(1, workers - 1) */
+  maxWorkersPerPlugin?: number;
+  /** How long a tenant counts as active (for its fair part) after its last call. @default 30000 */
+  activeTenantWindowMs?: number;
+  /**
+   * Idle plugin instances per worker: their linear memory is bounded in bytes (least recently used
+   * released first) and instances idle longer than `idleMs` are released. Unloading (disabling) a
+   * plugin releases its instances at once. @default { idleBytes: 256 MiB, idleMs: 60000 }
+   */
+  instances?: Partial<InstanceCacheLimits>;
+  /**
+   * Upper bounds an operator sets on manifest budgets: a load asking for more is refused with
+   * `BUDGET_EXCEEDED` naming the setting (the registry checks the same bounds at deploy).
+   * @default DEFAULT_BUDGET_CEILING
+   */
+  budgetCeiling?: Partial<BudgetCeiling>;
+  /**
+   * Times the workers running one (event, plugin) may die before the host stops running it and
+   * answers `WORKER_CRASHED` (not retryable), so the delivery is dead-lettered instead of crashing
+   * workers forever. Counted in memory; across restarts the bus's delivery count does the same
+   * (see `quarantinedDelivery`). @default 2
+   */
+  crashQuarantine?: number;
+}
+
+/** The budget fields an operator bounds, and the setting that bounds each. */
+export const BUDGET_CEILING_SETTINGS = {
+  timeoutMs: { env: 'UEE_MAX_TIMEOUT_MS', flag: '--max-timeout-ms' },
+  memoryPages: { env: 'UEE_MAX_MEMORY_PAGES', flag: '--max-memory-pages' },
+} as const;
+
+/** Operator upper bounds on manifest budgets. */
+export type BudgetCeiling = Record<keyof typeof BUDGET_CEILING_SETTINGS, number>;
+
+/** Defaults of {@link BudgetCeiling}: 10 s per call, 256 MiB of linear memory. */
+export const DEFAULT_BUDGET_CEILING: BudgetCeiling = { timeoutMs: 10_000, memoryPages: 4096 };
+
+/**
+ * Checks a budget against the operator's ceiling: `BUDGET_EXCEEDED` naming the first field over it
+ * and the setting that bounds it.
+ */
+export function checkBudgetCeiling(budget: Partial<ResourceBudget> | undefined, ceiling: BudgetCeiling): void {
+  for (const field of Object.keys(BUDGET_CEILING_SETTINGS) as Array<keyof BudgetCeiling>) {
+    const asked = budget?.[field];
+    if (asked !== undefined && asked > ceiling[field]) {
+      const setting = BUDGET_CEILING_SETTINGS[field];
+      throw new UeeError('BUDGET_EXCEEDED', `maximumResourceBudget.${field} of ${asked} is over the operator's limit of ${ceiling[field]} (${setting.env})`, {
+        details: { limit: field, requested: asked, allowed: ceiling[field], setting: setting.env },
+        hint: `set maximumResourceBudget.${field} to at most ${ceiling[field]}; an operator raises the limit with ${setting.flag} (${setting.env})`,
+      });
+    }
+  }
+}
+
+/** The answer for an (event, plugin) whose calls killed their worker `crashes` times: run no more. */
+function quarantined(crashes: number, plugin: string, reason?: string): UeeError {
+  return new UeeError('WORKER_CRASHED', `the call killed its worker ${crashes} times; the delivery is quarantined`, {
+    details: { crashes, quarantined: true, plugin, ...(reason === undefined ? {} : { reason }) },
+    hint: 'inspect the event with event_trace and the plugin logs; fix the handler and redeploy (the event is dead-lettered, not retried)',
+  });
 }
 
 /** What {@link ExecutionHost.load} accepted. */
@@ -78,6 +148,11 @@ export class ExecutionHost {
   readonly #eventsPerInstance: number;
   readonly #logLines: number;
   readonly #closeGraceMs: number;
+  readonly #logBytes: number;
+  readonly #ceiling: BudgetCeiling;
+  readonly #crashQuarantine: number;
+  /** Worker deaths per (event, plugin name in scope), oldest first; bounded. */
+  readonly #crashes = new Map<string, number>();
   #state: HostState = 'running';
   #closed: Promise<void> | null = null;
 
@@ -91,6 +166,14 @@ export class ExecutionHost {
     this.#eventsPerInstance = options.eventsPerInstance ?? 1000;
     this.#logLines = options.logLinesPerEvent ?? 100;
     this.#closeGraceMs = options.closeGraceMs ?? 5000;
+    this.#logBytes = options.logBytesPerEvent ?? 64 * 1024;
+    this.#ceiling = { ...DEFAULT_BUDGET_CEILING, ...options.budgetCeiling };
+    this.#crashQuarantine = options.crashQuarantine ?? 2;
+  }
+
+  /** The operator's upper bounds on manifest budgets, as configured. */
+  get budgetCeiling(): BudgetCeiling {
+    return this.#ceiling;
   }
 
   /** Starts the worker pool; resolves when every worker is ready. */
@@ -103,8 +186,19 @@ export class ExecutionHost {
     if (!Number.isInteger(events) || events < 1) {
       throw new UeeError('CONFIG_INVALID', 'eventsPerInstance must be a positive integer', { details: { setting: 'eventsPerInstance' } });
     }
+    const perTenant = options.maxWorkersPerTenant ?? workers;
+    const perPlugin = options.maxWorkersPerPlugin ?? Math.max(1, workers - 1);
+    for (const [setting, value] of [['maxWorkersPerTenant', perTenant], ['maxWorkersPerPlugin', perPlugin]] as const) {
+      if (!Number.isInteger(value) || value < 1) {
+        throw new UeeError('CONFIG_INVALID', `${setting} must be a positive integer, got ${String(value)}`, { details: { setting } });
+      }
+    }
     const pool = await WorkerPool.create({
       size: workers,
+      maxWorkersPerTenant: perTenant,
+      maxWorkersPerPlugin: perPlugin,
+      activeWindowMs: options.activeTenantWindowMs ?? 30_000,
+      instances: { idleBytes: 256 * 1024 * 1024, idleMs: 60_000, ...options.instances },
       bridgeBytes: options.bridgeBytes ?? 2 * 1024 * 1024,
       resourceLimits: options.resourceLimits ?? { maxOldGenerationSizeMb: 256, maxYoungGenerationSizeMb: 32, stackSizeMb: 4 },
       timeoutGraceMs: options.timeoutGraceMs ?? 20,
@@ -119,17 +213,19 @@ export class ExecutionHost {
   }
 
   /** Pool figures for health checks and benchmarks. */
-  stats(): { workers: number; queued: number; replacements: number; plugins: number } {
-    return { workers: this.#pool.size, queued: this.#pool.queued, replacements: this.#pool.replacements, plugins: this.#plugins.size };
+  stats(): { workers: number; queued: number; replacements: number; plugins: number; shares: Record<string, { running: number; queued: number }> } {
+    return { workers: this.#pool.size, queued: this.#pool.queued, replacements: this.#pool.replacements, plugins: this.#plugins.size, shares: this.#pool.shares() };
   }
 
   /**
    * Validates, memory-caps and compiles a plugin version, and hands the compiled module to every
    * worker. Loading an id again replaces it. Rejects with `INVALID_MODULE`, `CAPABILITY_DENIED`
-   * (naming the missing capabilities) or `BUDGET_EXCEEDED` (memory minimum over budget).
+   * (naming the missing capabilities) or `BUDGET_EXCEEDED` (memory minimum over budget, tables or
+   * globals over `MODULE_LIMITS`, a budget over the operator's ceiling).
    */
   async load(spec: LoadedPluginSpec): Promise<LoadedPluginInfo> {
     this.#assertRunning();
+    checkBudgetCeiling(spec.budget, this.#ceiling);
     const budget: ResourceBudget = { ...DEFAULT_BUDGET, ...spec.budget };
     const prepared = await prepareModule(spec.wasm, { kind: spec.kind, capabilities: spec.capabilities, memoryPages: budget.memoryPages });
     const info: LoadedPluginInfo = { id: spec.id, sha256: prepared.sha256, entry: prepared.entry, hostImports: prepared.hostImports, memory: prepared.memory, budget };
@@ -152,7 +248,13 @@ export class ExecutionHost {
       module: prepared.module,
       entry: prepared.entry,
       granted: prepared.hostImports,
-      limits: { hostCalls: budget.hostCalls, outputBytes: budget.outputBytes, blockBytes: budget.memoryPages * 65536, logLines: this.#logLines },
+      limits: {
+        hostCalls: budget.hostCalls,
+        outputBytes: budget.outputBytes,
+        blockBytes: budget.memoryPages * 65536,
+        logLines: this.#logLines,
+        logBytes: this.#logBytes,
+      },
       eventsPerInstance: this.#eventsPerInstance,
     });
     return info;
@@ -204,21 +306,34 @@ export class ExecutionHost {
       spec.kind === 'model'
         ? { model: input.model?.model ?? '', input: input.model?.input ?? null, context }
         : { event, ...(entity === undefined ? {} : { entity }), settings: input.settings ?? {}, context };
+    const crashKey = `${event.eventId}:${spec.tenantId ?? ''}:${spec.name}`;
+    const crashes = this.#crashes.get(crashKey) ?? 0;
+    if (crashes >= this.#crashQuarantine) return { ok: false, error: quarantined(crashes, spec.name), usage: zero, logs: [] };
     const outcome = await this.#pool.run({
+      share: event.tenantId ?? '',
       pluginId,
       input: JSON.stringify(payload),
       instanceKey: event.tenantId ?? '',
       timeoutMs: policy.budget.timeoutMs,
       hostCall: (fnId, request) => call.hostCall(fnId, request),
     });
-    return this.#result(loaded, call, outcome);
+    if (outcome.kind === 'crashed' && this.#state === 'running') this.#noteCrash(crashKey);
+    return this.#result(loaded, call, outcome, this.#crashes.get(crashKey) ?? 0);
+  }
+
+  #noteCrash(key: string): void {
+    const n = (this.#crashes.get(key) ?? 0) + 1;
+    this.#crashes.delete(key);
+    this.#crashes.set(key, n);
+    // Bounded: the oldest entries go first (a delivery is retried within seconds, not hours).
+    if (this.#crashes.size > 10_000) this.#crashes.delete(this.#crashes.keys().next().value!);
   }
 
   #canSee(call: CallHost, entity: EntityVersion): boolean {
     return call.visible(entity);
   }
 
-  #result(loaded: Loaded, call: CallHost, outcome: JobOutcome): InvocationResult {
+  #result(loaded: Loaded, call: CallHost, outcome: JobOutcome, crashes: number): InvocationResult {
     const budget = loaded.policy.budget;
     const done = outcome.kind === 'done' ? outcome.done : null;
     const usage: Usage = {
@@ -242,7 +357,12 @@ export class ExecutionHost {
     }
     if (outcome.kind === 'crashed') {
       if (this.#state !== 'running') return fail(new UeeError('CLOSED', 'the execution host closed during the call'));
-      return fail(new UeeError('PLUGIN_TRAP', `the worker running the call died: ${outcome.message}`, { details: { reason: outcome.message }, retryable: true }));
+      if (crashes >= this.#crashQuarantine) return fail(quarantined(crashes, loaded.spec.name, outcome.message));
+      return fail(new UeeError('WORKER_CRASHED', `the worker running the call died: ${outcome.message}`, {
+        details: { reason: outcome.message, crashes },
+        hint: 'the plugin exhausted its worker (V8 heap or stack); it is retried once, then dead-lettered',
+        retryable: true,
+      }));
     }
     const d = outcome.done;
     switch (d.status) {

@@ -1,5 +1,6 @@
-export { ExecutionHost } from './host.js';
-export type { ExecutionHostOptions, HostState, LoadedPluginInfo } from './host.js';
+export { ExecutionHost, BUDGET_CEILING_SETTINGS, DEFAULT_BUDGET_CEILING, checkBudgetCeiling } from './host.js';
+export type { BudgetCeiling, ExecutionHostOptions, HostState, LoadedPluginInfo } from './host.js';
+export { DEFAULT_UNFINISHED_DELIVERIES, quarantinedDelivery } from './quarantine.js';
 export { DEFAULT_BUDGET } from './types.js';
 export type {
   InvocationContext,

@@ -1,7 +1,7 @@
 import { createHash } from 'node:crypto';
 import type { Capability, HostFunctionName } from '../core/capabilities.js';
 import { UeeError } from '../core/errors.js';
-import { ENTRY_EXPORT, capMemory, checkModuleContract, parseWasm, type MemoryLimits } from '../core/wasm/index.js';
+import { ENTRY_EXPORT, MODULE_LIMITS, capMemory, capTables, checkModuleContract, parseWasm, type MemoryLimits } from '../core/wasm/index.js';
 import type { PluginKind } from './types.js';
 import { wasmApi } from './wasm-api.js';
 
@@ -31,8 +31,9 @@ export interface ModuleRequirements {
  * order: malformed binaries and start sections (`INVALID_MODULE`), imports of WASI or of host
  * functions the capabilities do not grant (`CAPABILITY_DENIED`, naming every missing capability),
  * unknown imports or wrong signatures (`INVALID_MODULE`), a missing `handle`/`infer` export, and a
- * memory minimum above `memoryPages` (`BUDGET_EXCEEDED`). A missing or larger memory maximum is
- * rewritten down to `memoryPages`.
+ * memory minimum above `memoryPages` or tables/globals over `MODULE_LIMITS` (`BUDGET_EXCEEDED`). A
+ * missing or larger memory maximum is rewritten down to `memoryPages`, a table maximum down to
+ * `MODULE_LIMITS.tableElements`.
  */
 export async function prepareModule(bytes: Uint8Array, req: ModuleRequirements): Promise<PreparedModule> {
   const info = parseWasm(bytes);
@@ -42,7 +43,10 @@ export async function prepareModule(bytes: Uint8Array, req: ModuleRequirements):
   const entry = ENTRY_EXPORT[req.kind];
   const mem = info.memories[0];
   const sha256 = createHash('sha256').update(bytes).digest('hex');
-  const capped = mem === undefined ? bytes : capMemory(bytes, req.memoryPages);
+  // Everything the module can grow gets a declared maximum before it is compiled: a table or memory
+  // grown past what V8 can allocate aborts the whole process, not just the call.
+  const memCapped = mem === undefined ? bytes : capMemory(bytes, req.memoryPages);
+  const capped = info.tables.length === 0 ? memCapped : capTables(memCapped, MODULE_LIMITS.tableElements);
   let module: WebAssembly.Module;
   try {
     module = await wasmApi.compile(capped);

@@ -2,7 +2,7 @@ import { MessageChannel, Worker } from 'node:worker_threads';
 import type { MessagePort, ResourceLimits } from 'node:worker_threads';
 import type { Logger } from '../core/logger.js';
 import { BRIDGE, MAX_REQUEST_BYTES, errorAnswer } from './protocol.js';
-import type { DoneMessage, FromWorker, LoadMessage, ToWorker, WorkerInit } from './protocol.js';
+import type { DoneMessage, FromWorker, InstanceCacheLimits, LoadMessage, ToWorker, WorkerInit } from './protocol.js';
 import { workerEntry } from './worker-entry.js';
 
 /** Options of a {@link WorkerPool}, complete (see `ExecutionHostOptions` for defaults). */
@@ -13,6 +13,19 @@ export interface PoolOptions {
   resourceLimits: ResourceLimits;
   /** After a deadline passes during a host call, how long the plugin gets to unwind before its worker is killed. */
   timeoutGraceMs: number;
+  /**
+   * Hard cap on the workers the jobs of one share (tenant) may hold at once. Below it, a share's
+   * fair part is `floor(size / active shares)` (at least 1), where a share is active while it
+   * submitted a job within `activeWindowMs`: a tenant alone uses every worker, and as soon as
+   * another tenant is active it is held to its part, leaving workers free for the other.
+   */
+  maxWorkersPerTenant: number;
+  /** Workers the jobs of one plugin may hold at once. */
+  maxWorkersPerPlugin: number;
+  /** How long a share counts as active after its last job was submitted. */
+  activeWindowMs: number;
+  /** How each worker keeps idle instances. */
+  instances: InstanceCacheLimits;
   logger: Logger;
 }
 
@@ -22,8 +35,15 @@ export interface HostCallAnswer {
   fatal: boolean;
 }
 
-/** One call to run on some worker. */
+/**
+ * One call to run on some worker. `share` and `pluginId` decide fairness: jobs wait in one queue
+ * per share (the tenant the work is done for), shares are served round-robin, and no share holds
+ * more than its fair part of the workers (see `PoolOptions.maxWorkersPerTenant`), nor one plugin
+ * more than `maxWorkersPerPlugin`, so one tenant's slow or runaway plugins delay only that tenant.
+ */
 export interface PoolJob {
+  /** Who the work is for (the event's tenant; `''` for global events). */
+  share: string;
   pluginId: string;
   input: string;
   instanceKey: string;
@@ -65,6 +85,12 @@ interface Queued {
   resolve: (outcome: JobOutcome) => void;
 }
 
+/** Jobs waiting for one share, and how many workers it holds. */
+interface Share {
+  queue: Queued[];
+  running: number;
+}
+
 const TIMEOUT_ANSWER = errorAnswer('TIMEOUT', 'the call ran out of time');
 
 /**
@@ -73,12 +99,21 @@ const TIMEOUT_ANSWER = errorAnswer('TIMEOUT', 'the call ran out of time');
  * while the main thread is answering a host call, answers `TIMEOUT` and kills it only if the
  * plugin does not unwind within the grace period), then starts a replacement with every loaded
  * module. Other workers keep serving throughout.
+ *
+ * Scheduling is fair between shares (tenants): one FIFO queue per share, served round-robin, with a
+ * cap on the workers a share and a plugin may hold (see {@link PoolJob}). Within a share, jobs start
+ * in arrival order, skipping jobs of a plugin at its own cap.
  */
 export class WorkerPool {
   readonly #options: PoolOptions;
   readonly #entry: URL;
   readonly #slots = new Set<Slot>();
-  readonly #queue: Queued[] = [];
+  /** Shares with queued or running jobs, in round-robin order (a Map keeps insertion order). */
+  readonly #shares = new Map<string, Share>();
+  readonly #runningPerPlugin = new Map<string, number>();
+  /** When each share last submitted a job (performance.now()), oldest first. */
+  readonly #lastActive = new Map<string, number>();
+  #queued = 0;
   readonly #modules = new Map<string, LoadMessage>();
   #nextId = 1;
   #closing = false;
@@ -111,7 +146,12 @@ export class WorkerPool {
 
   /** Jobs waiting for a worker. */
   get queued(): number {
-    return this.#queue.length;
+    return this.#queued;
+  }
+
+  /** Jobs running and waiting per share, for health checks and tests. */
+  shares(): Record<string, { running: number; queued: number }> {
+    return Object.fromEntries([...this.#shares].map(([k, v]) => [k, { running: v.running, queued: v.queue.length }]));
   }
 
   /** Makes a module available to every worker, present and future. */
@@ -126,10 +166,18 @@ export class WorkerPool {
     for (const slot of this.#slots) this.#post(slot, { t: 'unload', pluginId });
   }
 
-  /** Runs a job on the next idle worker. Never rejects. */
+  /** Runs a job on the next idle worker its share may use. Never rejects. */
   run(job: PoolJob): Promise<JobOutcome> {
     return new Promise((resolve) => {
-      this.#queue.push({ job, resolve });
+      let share = this.#shares.get(job.share);
+      if (share === undefined) {
+        share = { queue: [], running: 0 };
+        this.#shares.set(job.share, share);
+      }
+      share.queue.push({ job, resolve });
+      this.#queued++;
+      this.#lastActive.delete(job.share);
+      this.#lastActive.set(job.share, performance.now());
       this.#pump();
     });
   }
@@ -137,7 +185,7 @@ export class WorkerPool {
   /** Waits until no job is queued or running, up to `graceMs`, then terminates every worker. */
   async close(graceMs: number): Promise<void> {
     this.#closing = true;
-    if (this.#queue.length > 0 || [...this.#slots].some((s) => s.running !== null)) {
+    if (this.#queued > 0 || [...this.#slots].some((s) => s.running !== null)) {
       await Promise.race([
         new Promise<void>((resolve) => this.#idleWaiters.push(resolve)),
         new Promise<void>((resolve) => setTimeout(resolve, graceMs).unref()),
@@ -149,14 +197,18 @@ export class WorkerPool {
       slot.dead = true;
       if (slot.running !== null) this.#settle(slot.running, { kind: 'crashed', message: 'the runtime closed', durationMs: 0 });
     }
-    for (const q of this.#queue.splice(0)) q.resolve({ kind: 'crashed', message: 'the runtime closed', durationMs: 0 });
+    for (const share of this.#shares.values()) {
+      for (const q of share.queue.splice(0)) q.resolve({ kind: 'crashed', message: 'the runtime closed', durationMs: 0 });
+    }
+    this.#shares.clear();
+    this.#queued = 0;
     await Promise.all(slots.map((s) => s.worker.terminate().catch(() => 0)));
   }
 
   async #spawn(): Promise<void> {
     const sab = new SharedArrayBuffer(Math.max(this.#options.bridgeBytes, BRIDGE.DATA_OFFSET + MAX_REQUEST_BYTES));
     const channel = new MessageChannel();
-    const init: WorkerInit = { sab, overflow: channel.port2 };
+    const init: WorkerInit = { sab, overflow: channel.port2, instances: this.#options.instances };
     const worker = new Worker(this.#entry, {
       workerData: init,
       transferList: [channel.port2],
@@ -195,7 +247,7 @@ export class WorkerPool {
   }
 
   #pump(): void {
-    while (this.#queue.length > 0) {
+    while (this.#queued > 0) {
       let free: Slot | undefined;
       for (const s of this.#slots) {
         if (s.ready && !s.dead && s.running === null) {
@@ -203,13 +255,59 @@ export class WorkerPool {
           break;
         }
       }
-      if (free === undefined) return;
-      const next = this.#queue.shift()!;
+      if (free === undefined) break;
+      const next = this.#next();
+      if (next === undefined) break;
       this.#start(free, next);
     }
     if (this.#idleWaiters.length > 0 && ![...this.#slots].some((s) => s.running !== null)) {
       for (const resolve of this.#idleWaiters.splice(0)) resolve();
     }
+  }
+
+  /** Takes the next job to start: round-robin over shares under their cap, FIFO within a share. */
+  #next(): Queued | undefined {
+    const cap = this.#shareCap();
+    for (const [key, share] of this.#shares) {
+      if (share.queue.length === 0 || share.running >= cap) continue;
+      const i = share.queue.findIndex((q) => (this.#runningPerPlugin.get(q.job.pluginId) ?? 0) < this.#options.maxWorkersPerPlugin);
+      if (i < 0) continue;
+      const [q] = share.queue.splice(i, 1);
+      this.#queued--;
+      share.running++;
+      this.#runningPerPlugin.set(q!.job.pluginId, (this.#runningPerPlugin.get(q!.job.pluginId) ?? 0) + 1);
+      // Served: this share goes to the back of the round.
+      this.#shares.delete(key);
+      this.#shares.set(key, share);
+      return q;
+    }
+    return undefined;
+  }
+
+  /** Workers one share may hold now: its fair part among the active shares, within the hard cap. */
+  #shareCap(): number {
+    const since = performance.now() - this.#options.activeWindowMs;
+    for (const [key, at] of this.#lastActive) {
+      if (at >= since) break;
+      if (!this.#shares.has(key)) this.#lastActive.delete(key);
+      else break;
+    }
+    let active = 0;
+    for (const at of this.#lastActive.values()) if (at >= since) active++;
+    const fair = Math.max(1, Math.floor(this.#options.size / Math.max(1, active)));
+    return Math.min(fair, this.#options.maxWorkersPerTenant);
+  }
+
+  /** A job stopped holding its worker (done, timed out, or its worker died). */
+  #finished(job: PoolJob): void {
+    const share = this.#shares.get(job.share);
+    if (share !== undefined) {
+      share.running--;
+      if (share.running <= 0 && share.queue.length === 0) this.#shares.delete(job.share);
+    }
+    const n = (this.#runningPerPlugin.get(job.pluginId) ?? 1) - 1;
+    if (n <= 0) this.#runningPerPlugin.delete(job.pluginId);
+    else this.#runningPerPlugin.set(job.pluginId, n);
   }
 
   #start(slot: Slot, q: Queued): void {
@@ -240,6 +338,7 @@ export class WorkerPool {
     if (r === null || r.id !== msg.id) return;
     if (r.grace !== null) clearTimeout(r.grace);
     slot.running = null;
+    this.#finished(r.job);
     this.#settle(r, { kind: 'done', done: msg, durationMs: performance.now() - r.started });
     this.#pump();
   }
@@ -312,6 +411,7 @@ export class WorkerPool {
     slot.running = null;
     if (r !== null) {
       if (r.grace !== null) clearTimeout(r.grace);
+      this.#finished(r.job);
       this.#settle(r, { kind: 'crashed', message: reason, durationMs: performance.now() - r.started });
     }
     if (this.#closing) {

@@ -34,6 +34,36 @@ export const BRIDGE = {
 /** Largest host-call request, in bytes; larger requests are answered `PAYLOAD_TOO_LARGE`. */
 export const MAX_REQUEST_BYTES = 1024 * 1024;
 
+/**
+ * Deepest nesting of arrays/objects a host-call request may have. Deeper JSON is refused where the
+ * call crosses into the host (before anything parses, clones or logs it): recursive code on either
+ * side of the bridge would otherwise overflow its stack and take the thread down.
+ */
+export const MAX_REQUEST_DEPTH = 64;
+
+/** Largest `log` request, in bytes (message and fields); larger lines are answered `PAYLOAD_TOO_LARGE`. */
+export const MAX_LOG_LINE_BYTES = 16 * 1024;
+
+/**
+ * Whether a JSON text nests arrays/objects deeper than `limit`. A byte scan that never recurses and
+ * stops at the first level past the limit, so it is safe on any input, valid JSON or not.
+ */
+export function jsonDepthExceeds(bytes: Uint8Array, limit: number): boolean {
+  let depth = 0;
+  let inString = false;
+  for (let i = 0; i < bytes.length; i++) {
+    const b = bytes[i]!;
+    if (inString) {
+      if (b === 0x5c) i++;
+      else if (b === 0x22) inString = false;
+    } else if (b === 0x22) inString = true;
+    else if (b === 0x5b || b === 0x7b) {
+      if (++depth > limit) return true;
+    } else if (b === 0x5d || b === 0x7d) depth--;
+  }
+  return false;
+}
+
 /** Per-plugin limits the worker enforces without asking the main thread. */
 export interface WorkerLimits {
   hostCalls: number;
@@ -42,6 +72,8 @@ export interface WorkerLimits {
   blockBytes: number;
   /** Log lines kept per event; later lines are dropped and counted. */
   logLines: number;
+  /** Log bytes (messages and fields) kept per event; later lines are dropped and counted. */
+  logBytes: number;
 }
 
 /** Main → worker: make a compiled module available under a plugin id. */
@@ -113,10 +145,19 @@ export interface ReadyMessage {
 /** Worker → main. */
 export type FromWorker = DoneMessage | HostCallMessage | ReadyMessage;
 
+/** How a worker keeps idle plugin instances (see `ExecutionHostOptions.instances`). */
+export interface InstanceCacheLimits {
+  /** Bytes of linear memory idle instances may hold in one worker; least recently used go first. */
+  idleBytes: number;
+  /** Idle instances unused this long are released. */
+  idleMs: number;
+}
+
 /** Data every worker starts with. */
 export interface WorkerInit {
   sab: SharedArrayBuffer;
   overflow: MessagePort;
+  instances: InstanceCacheLimits;
 }
 
 /** A host-function answer as JSON text. */

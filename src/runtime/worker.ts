@@ -4,12 +4,14 @@
  * calls that need the main thread block on the Atomics bridge. The main thread's watchdog kills
  * this thread when a call overruns, so nothing here needs to defend against a runaway loop.
  */
+import { setFlagsFromString } from 'node:v8';
+import { runInNewContext } from 'node:vm';
 import { parentPort, receiveMessageOnPort, workerData } from 'node:worker_threads';
 import createPlugin from '@extism/extism';
 import type { CallContext, Plugin } from '@extism/extism';
 import { HOST_FUNCTIONS } from '../core/capabilities.js';
 import { KERNEL_NAMESPACE, USER_NAMESPACE } from '../core/wasm/index.js';
-import { BRIDGE, MAX_REQUEST_BYTES, errorAnswer, okAnswer } from './protocol.js';
+import { BRIDGE, MAX_LOG_LINE_BYTES, MAX_REQUEST_BYTES, MAX_REQUEST_DEPTH, errorAnswer, jsonDepthExceeds, okAnswer } from './protocol.js';
 import type { DoneMessage, FromWorker, InvokeMessage, LoadMessage, ToWorker, WorkerInit } from './protocol.js';
 import type { PluginLogLine } from './types.js';
 
@@ -26,8 +28,30 @@ const HOST_MSG: FromWorker = { t: 'host' };
 const OFFSET_MASK = (1n << 48n) - 1n;
 /** Extism's block index space overflows past 2^15 blocks (the "16k calls" bug); stay well under. */
 const MAX_BLOCKS = 30_000;
-/** Idle instances kept per plugin in this worker. */
+/** Idle instances kept per plugin in this worker (and, across plugins, at most `init.instances.idleBytes`). */
 const MAX_IDLE_INSTANCES = 4;
+/** Released linear memory after which the worker collects garbage at once (wasm memories are freed only by GC). */
+const COLLECT_AFTER_BYTES = 32 * 1024 * 1024;
+
+/**
+ * A collector the worker may call: linear memories are ArrayBuffers, released only when V8
+ * collects them, and an idle worker may never collect on its own, so instances dropped from the
+ * cache would keep their memory resident. `--expose-gc` set at run time takes effect for the new
+ * context only, not for the process's existing ones.
+ */
+const collect: (() => void) | null = (() => {
+  try {
+    setFlagsFromString('--expose-gc');
+    const gc: unknown = runInNewContext('gc');
+    return typeof gc === 'function' ? (gc as () => void) : null;
+  } catch {
+    return null;
+  }
+})();
+let releasedBytes = 0;
+
+/** Bytes of a kernel `log_*` block decoded at most (the line keeps 4096 characters): a huge block must not become a huge string. */
+const KERNEL_LOG_BYTES = 16 * 1024;
 
 /** Thrown through the plugin to end the call at once; sticky for the rest of the call. */
 class CallAborted extends Error {}
@@ -38,6 +62,8 @@ interface Instance {
   key: string | null;
   uses: number;
   initialized: boolean;
+  /** When it was last put back idle (performance.now()). */
+  idleSince: number;
 }
 
 interface Entry {
@@ -62,6 +88,7 @@ interface CallState {
   /** The main thread raised the abort (budget or timeout) and already knows why. */
   abortedByHost: boolean;
   logs: PluginLogLine[];
+  logBytes: number;
   droppedLogs: number;
 }
 
@@ -79,11 +106,13 @@ function abort(st: CallState, code: string, message: string, details?: Record<st
   throw new CallAborted(message);
 }
 
-function pushLog(st: CallState, level: PluginLogLine['level'], message: string, fields?: Record<string, unknown>): void {
-  if (st.logs.length >= st.entry.load.limits.logLines) {
+function pushLog(st: CallState, level: PluginLogLine['level'], message: string, fields?: Record<string, unknown>, bytes = Math.min(message.length, 4096)): void {
+  const limits = st.entry.load.limits;
+  if (st.logs.length >= limits.logLines || st.logBytes + bytes > limits.logBytes) {
     st.droppedLogs++;
     return;
   }
+  st.logBytes += bytes;
   st.logs.push({ level, message: message.slice(0, 4096), ...(fields === undefined ? {} : { fields }) });
 }
 
@@ -147,10 +176,10 @@ const kernel = {
   },
   http_request: (): bigint => 0n,
   http_status_code: (): number => 0,
-  log_debug: (ctx: CallContext, addr: bigint): void => pushLog(current(), 'debug', blockText(ctx, addr)),
-  log_info: (ctx: CallContext, addr: bigint): void => pushLog(current(), 'info', blockText(ctx, addr)),
-  log_warn: (ctx: CallContext, addr: bigint): void => pushLog(current(), 'warn', blockText(ctx, addr)),
-  log_error: (ctx: CallContext, addr: bigint): void => pushLog(current(), 'error', blockText(ctx, addr)),
+  log_debug: (ctx: CallContext, addr: bigint): void => pushLog(current(), 'debug', blockText(ctx, addr, KERNEL_LOG_BYTES)),
+  log_info: (ctx: CallContext, addr: bigint): void => pushLog(current(), 'info', blockText(ctx, addr, KERNEL_LOG_BYTES)),
+  log_warn: (ctx: CallContext, addr: bigint): void => pushLog(current(), 'warn', blockText(ctx, addr, KERNEL_LOG_BYTES)),
+  log_error: (ctx: CallContext, addr: bigint): void => pushLog(current(), 'error', blockText(ctx, addr, KERNEL_LOG_BYTES)),
 };
 
 /** Sends a request over the bridge and blocks until the main thread answers. */
@@ -200,6 +229,10 @@ function hostFunction(name: string, fnId: number) {
       if (request.length > MAX_REQUEST_BYTES || request.length > dataCapacity) {
         return answerWith(ctx, st, errorAnswer('PAYLOAD_TOO_LARGE', `${name}: request of ${request.length} bytes exceeds ${MAX_REQUEST_BYTES}`));
       }
+      // Checked before anything parses, clones or stores the request, on this side of the bridge.
+      if (jsonDepthExceeds(request, MAX_REQUEST_DEPTH)) {
+        return answerWith(ctx, st, errorAnswer('VALIDATION_FAILED', `${name}: the request nests deeper than ${MAX_REQUEST_DEPTH} levels`));
+      }
       if (name === 'log') return answerWith(ctx, st, logCall(st, request));
       const { answer, fatal } = bridgeCall(fnId, request);
       if (fatal) {
@@ -217,6 +250,9 @@ function hostFunction(name: string, fnId: number) {
 }
 
 function logCall(st: CallState, request: Uint8Array): string {
+  if (request.length > MAX_LOG_LINE_BYTES) {
+    return errorAnswer('PAYLOAD_TOO_LARGE', `log: a line of ${request.length} bytes exceeds ${MAX_LOG_LINE_BYTES} (message and fields)`);
+  }
   let parsed: unknown;
   try {
     parsed = JSON.parse(decoder.decode(request));
@@ -227,7 +263,7 @@ function logCall(st: CallState, request: Uint8Array): string {
   const level = req.level === 'debug' || req.level === 'warn' || req.level === 'error' ? req.level : 'info';
   if (typeof req.message !== 'string') return errorAnswer('VALIDATION_FAILED', 'log: message must be a string');
   const fields = typeof req.fields === 'object' && req.fields !== null && !Array.isArray(req.fields) ? (req.fields as Record<string, unknown>) : undefined;
-  pushLog(st, level, req.message, fields);
+  pushLog(st, level, req.message, fields, request.length);
   return okAnswer({});
 }
 
@@ -242,7 +278,7 @@ async function instantiate(load: LoadMessage): Promise<Instance> {
     functions: { [KERNEL_NAMESPACE]: kernel, [USER_NAMESPACE]: user },
   });
   const instance = (await plugin.getInstance()) as unknown as { exports: Record<string, unknown> };
-  return { plugin, exports: instance.exports, key: null, uses: 0, initialized: false };
+  return { plugin, exports: instance.exports, key: null, uses: 0, initialized: false, idleSince: performance.now() };
 }
 
 function prepareSpare(entry: Entry): Promise<Instance> {
@@ -273,20 +309,73 @@ async function acquire(entry: Entry, key: string): Promise<{ inst: Instance; us:
 }
 
 function release(entry: Entry, inst: Instance, reusable: boolean): void {
-  if (plugins.get(entry.load.pluginId) !== entry) return;
+  if (plugins.get(entry.load.pluginId) !== entry) {
+    drop(inst);
+    maybeCollect();
+    return;
+  }
   if (reusable && inst.uses < entry.load.eventsPerInstance) {
     // reset() truncates Extism's block list, so its index space never overflows between calls.
     void inst.plugin.reset();
+    inst.idleSince = performance.now();
     entry.idle.push(inst);
     // One warm instance per recent tenant, a few at most: many tenants must not pin many memories.
-    if (entry.idle.length > MAX_IDLE_INSTANCES) entry.idle.shift();
-  } else if (entry.idle.length === 0 && entry.preparing === null) {
+    if (entry.idle.length > MAX_IDLE_INSTANCES) drop(entry.idle.shift()!);
+    trimIdle();
+    return;
+  }
+  drop(inst);
+  maybeCollect();
+  if (entry.idle.length === 0 && entry.preparing === null) {
     // Prepare the next fresh instance while idle, off the next call's critical path.
     setImmediate(() => {
       if (plugins.get(entry.load.pluginId) === entry && entry.idle.length === 0 && entry.preparing === null) void prepareSpare(entry);
     });
   }
 }
+
+/** Linear-memory bytes an instance holds. */
+function instanceBytes(inst: Instance): number {
+  // A WebAssembly.Memory (the project's lib declares no WebAssembly values, hence the shape check).
+  const buffer = (inst.exports.memory as { buffer?: unknown } | undefined)?.buffer;
+  return buffer instanceof ArrayBuffer ? buffer.byteLength : 0;
+}
+
+function drop(inst: Instance): void {
+  releasedBytes += instanceBytes(inst);
+  void inst.plugin.close().catch(() => undefined);
+}
+
+/** Collects once enough instance memory was dropped that keeping it resident would matter. */
+function maybeCollect(): void {
+  if (releasedBytes < COLLECT_AFTER_BYTES || collect === null) return;
+  releasedBytes = 0;
+  // After the current turn: the dropped instances may still be referenced by the caller's frame.
+  setImmediate(() => collect());
+}
+
+/**
+ * Keeps idle instances of all plugins within `idleBytes` (least recently used released first) and
+ * releases those idle longer than `idleMs`, so memory follows use, not history.
+ */
+function trimIdle(now = performance.now()): void {
+  const all: Array<{ entry: Entry; inst: Instance; bytes: number }> = [];
+  for (const entry of plugins.values()) for (const inst of entry.idle) all.push({ entry, inst, bytes: instanceBytes(inst) });
+  all.sort((a, b) => b.inst.idleSince - a.inst.idleSince);
+  let kept = 0;
+  for (const x of all) {
+    if (kept + x.bytes <= init.instances.idleBytes && now - x.inst.idleSince < init.instances.idleMs) {
+      kept += x.bytes;
+      continue;
+    }
+    const i = x.entry.idle.indexOf(x.inst);
+    if (i >= 0) x.entry.idle.splice(i, 1);
+    drop(x.inst);
+  }
+  maybeCollect();
+}
+
+setInterval(() => trimIdle(), Math.max(100, Math.min(init.instances.idleMs, 5000))).unref();
 
 async function invoke(msg: InvokeMessage): Promise<DoneMessage> {
   const entry = plugins.get(msg.pluginId);
@@ -308,6 +397,7 @@ async function invoke(msg: InvokeMessage): Promise<DoneMessage> {
     abort: null,
     abortedByHost: false,
     logs: [],
+    logBytes: 0,
     droppedLogs: 0,
   };
   let acquired: { inst: Instance; us: number };
@@ -361,9 +451,15 @@ port.on('message', (msg: ToWorker) => {
     case 'load':
       onLoad(msg);
       break;
-    case 'unload':
+    case 'unload': {
+      const entry = plugins.get(msg.pluginId);
       plugins.delete(msg.pluginId);
+      // A disabled plugin's instances give their memory back now, not at some later collection.
+      for (const inst of entry?.idle.splice(0) ?? []) drop(inst);
+      if (entry?.preparing) void entry.preparing.then(drop, () => undefined);
+      maybeCollect();
       break;
+    }
     case 'invoke':
       void invoke(msg).then(
         (done) => port.postMessage(done),

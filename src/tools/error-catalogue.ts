@@ -35,6 +35,7 @@ const INFO: Partial<Record<ErrorCode, { meaning: string; hint: string }>> = {
   TIMEOUT: { meaning: 'The operation took too long.', hint: 'retry; for a plugin run, raise maximumResourceBudget.timeoutMs in the manifest; for a compile, move module-level work into a handler' },
   CANCELLED: { meaning: 'The call was cancelled by the client.', hint: 'call again if the result is still needed' },
   PLUGIN_TRAP: { meaning: 'The plugin crashed (WebAssembly trap).', hint: 'inspect the plugin logs and fix the handler' },
+  WORKER_CRASHED: { meaning: 'The worker thread running the plugin died (V8 heap or stack exhausted); a delivery that keeps killing workers is quarantined (dead-lettered, not retried).', hint: 'inspect the plugin logs and the dead letter, fix the handler and redeploy' },
   PLUGIN_ERROR: { meaning: 'The plugin returned an error.', hint: 'inspect the plugin logs and fix the handler' },
   PLUGIN_OUTPUT_INVALID: { meaning: 'The plugin output failed validation.', hint: 'make the handler return the documented output shape (docs/plugin-abi.md)' },
   INVALID_MODULE: { meaning: 'The WebAssembly module is not a valid UEE plugin.', hint: 'compile again and check the exports listed in docs/plugin-abi.md' },

@@ -16,7 +16,8 @@ function watString(text: string): string {
 
 /**
  * Builds `test/fixtures/wat/<name>.wat` with wabt. `{{PRELUDE}}` splices the shared Extism helpers;
- * each other `{{KEY}}` takes `vars[KEY]` as a data-segment string and `{{KEY_LEN}}` its byte length.
+ * each other `{{KEY}}` takes `vars[KEY]` as a data-segment string and `{{KEY_LEN}}` its byte length,
+ * except `FN` and keys starting with `RAW_`, which are spliced in as WAT text.
  */
 export async function buildWat(name: string, vars: Record<string, string> = {}): Promise<Uint8Array> {
   wabt ??= wabtInit();
@@ -24,7 +25,7 @@ export async function buildWat(name: string, vars: Record<string, string> = {}):
   let source = readFileSync(new URL(`${name}.wat`, DIR), 'utf8');
   source = source.replace('{{PRELUDE}}', () => readFileSync(new URL('_prelude.wat', DIR), 'utf8'));
   for (const [key, value] of Object.entries(vars)) {
-    source = source.replaceAll(`{{${key}_LEN}}`, String(Buffer.byteLength(value))).replaceAll(`{{${key}}}`, key === 'FN' ? value : watString(value));
+    source = source.replaceAll(`{{${key}_LEN}}`, String(Buffer.byteLength(value))).replaceAll(`{{${key}}}`, key === 'FN' || key.startsWith('RAW_') ? value : watString(value));
   }
   const parsed = w.parseWat(`${name}.wat`, source);
   try {

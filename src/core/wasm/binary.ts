@@ -57,6 +57,10 @@ export interface WasmInfo {
   readonly functionTypes: readonly FuncType[];
   /** Names of the custom sections, in order. */
   readonly customSections: readonly string[];
+  /** Tables the module defines itself, in elements (imported tables are listed in `imports`). */
+  readonly tables: readonly MemoryLimits[];
+  /** Globals the module defines itself. */
+  readonly globals: number;
 }
 
 interface Section {
@@ -160,6 +164,8 @@ export function parseWasm(bytes: Uint8Array): WasmInfo {
   const memories: MemoryLimits[] = [];
   const functionTypes: FuncType[] = [];
   const customSections: string[] = [];
+  const tables: MemoryLimits[] = [];
+  let globals = 0;
   let hasStart = false;
   const typeAt = (index: number, what: Record<string, unknown>): FuncType => {
     const t = types[index];
@@ -212,8 +218,18 @@ export function parseWasm(bytes: Uint8Array): WasmInfo {
       case 3:
         for (let n = r.u32(); n > 0; n--) functionTypes.push(typeAt(r.u32(), {}));
         break;
+      case 4:
+        for (let n = r.u32(); n > 0; n--) {
+          r.valtype();
+          tables.push(r.limits());
+        }
+        break;
       case 5:
         for (let n = r.u32(); n > 0; n--) memories.push(r.limits());
+        break;
+      case 6:
+        // Only the count is needed; the initialisers are left to WebAssembly.validate.
+        globals = r.u32();
         break;
       case 7:
         for (let n = r.u32(); n > 0; n--) {
@@ -235,7 +251,7 @@ export function parseWasm(bytes: Uint8Array): WasmInfo {
     const type = e.kind === 'function' ? functionTypes[e.index] : undefined;
     return type === undefined ? e : { ...e, type };
   });
-  return { imports, exports, memories, hasStart, functionTypes, customSections };
+  return { imports, exports, memories, hasStart, functionTypes, customSections, tables, globals };
 }
 
 /** Feature names from the `target_features` custom section that the objects use (`+` or `=`), sorted. */
@@ -267,29 +283,47 @@ function u32leb(value: number): number[] {
   return out;
 }
 
+/** Rewrites the limits of every entry of section `id` (4 tables, 5 memories); `prefix` bytes precede each limits. */
+function rewriteLimits(bytes: Uint8Array, id: 4 | 5, maximum: (limits: MemoryLimits) => number): Uint8Array {
+  const sec = readSections(bytes).find((s) => s.id === id);
+  if (sec === undefined) return bytes;
+  const r = new Reader(bytes, sec.start, sec.end);
+  const count = r.u32();
+  if (count === 0) return bytes;
+  const payload = u32leb(count);
+  for (let i = 0; i < count; i++) {
+    if (id === 4) payload.push(r.byte());
+    const limits = r.limits();
+    payload.push(0x01, ...u32leb(limits.min), ...u32leb(maximum(limits)));
+  }
+  const header = [id, ...u32leb(payload.length)];
+  const out = new Uint8Array(sec.headerStart + header.length + payload.length + (bytes.length - sec.end));
+  out.set(bytes.subarray(0, sec.headerStart), 0);
+  out.set(header, sec.headerStart);
+  out.set(payload, sec.headerStart + header.length);
+  out.set(bytes.subarray(sec.end), sec.headerStart + header.length + payload.length);
+  return out;
+}
+
 /**
  * Returns a copy of the module whose defined memories declare the maximum `maximum(limits)` chose
  * for each (the callers' policies: {@link capMemory}, {@link setMemoryMaximum}). A module without a
  * defined memory is returned as is.
  */
 export function rewriteMemoryMaximum(bytes: Uint8Array, maximum: (limits: MemoryLimits) => number): Uint8Array {
-  const mem = readSections(bytes).find((s) => s.id === 5);
-  if (mem === undefined) return bytes;
-  const r = new Reader(bytes, mem.start, mem.end);
-  const count = r.u32();
-  if (count === 0) return bytes;
-  const payload = u32leb(count);
-  for (let i = 0; i < count; i++) {
-    const limits = r.limits();
-    payload.push(0x01, ...u32leb(limits.min), ...u32leb(maximum(limits)));
-  }
-  const header = [0x05, ...u32leb(payload.length)];
-  const out = new Uint8Array(mem.headerStart + header.length + payload.length + (bytes.length - mem.end));
-  out.set(bytes.subarray(0, mem.headerStart), 0);
-  out.set(header, mem.headerStart);
-  out.set(payload, mem.headerStart + header.length);
-  out.set(bytes.subarray(mem.end), mem.headerStart + header.length + payload.length);
-  return out;
+  return rewriteLimits(bytes, 5, maximum);
+}
+
+/**
+ * The runtime's table policy: every defined table declares `max ≤ maxElements` (a missing or larger
+ * maximum is lowered), so `table.grow` fails (returns -1) instead of growing until V8 aborts the
+ * process. `INVALID_MODULE` when a minimum is already above it (the contract check reports that first).
+ */
+export function capTables(bytes: Uint8Array, maxElements: number): Uint8Array {
+  return rewriteLimits(bytes, 4, ({ min, max }) => {
+    if (min > maxElements) throw invalid('table minimum exceeds the platform limit', { min, maxElements });
+    return max === null ? maxElements : Math.min(max, maxElements);
+  });
 }
 
 /**

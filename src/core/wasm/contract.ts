@@ -55,6 +55,21 @@ export const HOST_FUNCTION_TYPE: FuncType = sig([i64], [i64]);
 /** Every entry export takes nothing and returns an `i32` status. */
 export const ENTRY_TYPE: FuncType = sig([], [i32]);
 
+/**
+ * What a module may allocate besides its memory, whatever its budget: V8 lets one table grow to
+ * 10M elements and a module define 1M globals, and an allocation failure there is a fatal
+ * process-wide OOM, not a trap. Tables are capped at this many elements (the maximum is rewritten
+ * at load, like the memory maximum), and modules over the counts are refused.
+ */
+export const MODULE_LIMITS = {
+  /** Elements one table may hold (its declared maximum is lowered to this). */
+  tableElements: 65_536,
+  /** Tables a module may define. */
+  tables: 4,
+  /** Globals a module may define. */
+  globals: 4096,
+} as const;
+
 /** Which kind of plugin a module serves. */
 export type ModuleKind = 'event' | 'workflow' | 'model';
 
@@ -95,7 +110,7 @@ const PDK_HINT = 'build the module with an Extism PDK or a UEE toolchain (docs/p
  * Checks a parsed module against docs/plugin-abi.md: no start section; imports only functions, of
  * the Extism kernel (with its signatures) or of UEE's host functions (`(i64) -> i64`), never WASI;
  * the host functions granted by `capabilities`; the entry export of `kind` as `() -> i32`; at most one
- * memory, whose minimum fits `memoryPages`.
+ * memory, whose minimum fits `memoryPages`; tables and globals within {@link MODULE_LIMITS}.
  */
 export function checkModuleContract(info: WasmInfo, req: ContractRequirements = {}): ContractCheck {
   const violations: ContractViolation[] = [];
@@ -159,7 +174,29 @@ export function checkModuleContract(info: WasmInfo, req: ContractRequirements = 
       details: { limit: 'memoryPages', min: mem.min, memoryPages: req.memoryPages },
     });
   }
+  checkAllocations(info, violations);
   return { violations, hostImports };
+}
+
+function checkAllocations(info: WasmInfo, violations: ContractViolation[]): void {
+  const over = (message: string, limit: keyof typeof MODULE_LIMITS, actual: number, hint: string): void => {
+    violations.push({ code: 'BUDGET_EXCEEDED', message, hint, details: { limit: `MODULE_LIMITS.${limit}`, allowed: MODULE_LIMITS[limit], actual } });
+  };
+  if (info.tables.length > MODULE_LIMITS.tables) {
+    over(`the module defines ${info.tables.length} tables, over the platform limit of ${MODULE_LIMITS.tables}`, 'tables', info.tables.length,
+      'define at most one function table (build without extra reference-type tables)');
+  }
+  for (const t of info.tables) {
+    if (t.min > MODULE_LIMITS.tableElements) {
+      over(`a table starts with ${t.min} elements, over the platform limit of ${MODULE_LIMITS.tableElements}`, 'tableElements', t.min,
+        'lower the table size (fewer indirectly called functions)');
+      break;
+    }
+  }
+  if (info.globals > MODULE_LIMITS.globals) {
+    over(`the module defines ${info.globals} globals, over the platform limit of ${MODULE_LIMITS.globals}`, 'globals', info.globals,
+      'keep state in linear memory instead of thousands of globals');
+  }
 }
 
 function checkEntry(info: WasmInfo, kind: ModuleKind | undefined, invalid: (message: string, details: Record<string, unknown>, hint?: string) => void): void {

@@ -2,7 +2,7 @@
  * The WebAssembly module contract shared by the toolchains (src/compiler) and the runtime
  * (src/runtime): one binary reader/rewriter and one checker of docs/plugin-abi.md.
  */
-export { parseWasm, readTargetFeatures, rewriteMemoryMaximum, capMemory, setMemoryMaximum, formatFuncType, sameFuncType } from './binary.js';
+export { parseWasm, readTargetFeatures, rewriteMemoryMaximum, capMemory, capTables, setMemoryMaximum, formatFuncType, sameFuncType } from './binary.js';
 export type { ExternKind, FuncType, MemoryLimits, ValType, WasmExport, WasmImport, WasmInfo } from './binary.js';
 export {
   ENTRY_EXPORT,
@@ -11,6 +11,7 @@ export {
   KERNEL_FUNCTIONS,
   KERNEL_NAMESPACE,
   USER_NAMESPACE,
+  MODULE_LIMITS,
   checkModuleContract,
 } from './contract.js';
 export type { ContractCheck, ContractRequirements, ContractViolation, ModuleKind } from './contract.js';

@@ -113,7 +113,7 @@ export async function runSandbox(ctx: ToolContext, plugin: SandboxPlugin, events
     if (options.tenantId !== null) await store.tenants.create(options.tenantId);
     const seeded = await seed(store, scope, plugin.name, options);
     checkCancelled(ctx.signal);
-    host = await cancellable(ctx.signal, ExecutionHost.create({ services: services(app, store, options.models), workers: 1, logger: ctx.logger }));
+    host = await cancellable(ctx.signal, ExecutionHost.create({ services: services(app, store, options.models), workers: 1, budgetCeiling: app.config.runtime.budgetCeiling, logger: ctx.logger }));
     const id = `sandbox-${Date.now().toString(36)}`;
     const m = plugin.manifest;
     await host.load({
