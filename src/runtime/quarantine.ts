@@ -4,9 +4,11 @@ import { UeeError } from '../core/errors.js';
  * Deliveries of one event to one plugin group that may end unfinished (never acknowledged, never
  * dead-lettered) before the next one is quarantined. A delivery ends unfinished only when the
  * process died during it (a fatal V8 error, an abort, a kill): a worker that merely dies is
- * reported by the host as `WORKER_CRASHED` and counted there.
+ * reported by the host as `WORKER_CRASHED` and counted there. The count is per read, not per
+ * start: events read in the same batch as the one that killed the process are counted too, hence
+ * a margin of three.
  */
-export const DEFAULT_UNFINISHED_DELIVERIES = 2;
+export const DEFAULT_UNFINISHED_DELIVERIES = 3;
 
 /**
  * Whether a delivery must be quarantined rather than run: the bus's delivery count persists across

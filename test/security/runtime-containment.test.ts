@@ -7,6 +7,7 @@
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import type { InvocationResult } from '../../src/runtime/index.js';
 import { MODULE_LIMITS } from '../../src/core/wasm/index.js';
+import { PluginLogStore, type StoredLogLine } from '../../src/app/plugin-logs.js';
 import { makeEvent, openRuntime, type RuntimeFixture } from '../runtime/setup.js';
 import { buildWat } from '../runtime/wat.js';
 
@@ -218,4 +219,32 @@ describe('SEC-RT memory follows use: idle and unloaded instances give their memo
       await rt.close();
     }
   }, 60_000);
+});
+
+describe('SEC-RT plugin log ring: bounded in bytes, per plugin version and in total', () => {
+  const line = (pluginId: string, pad: number): StoredLogLine => ({
+    at: new Date().toISOString(),
+    pluginId,
+    pluginName: pluginId,
+    eventId: 'e',
+    correlationId: 'c',
+    tenantId: 'acme',
+    level: 'info',
+    message: 'm',
+    fields: { pad: 'x'.repeat(pad) },
+  });
+
+  it('SEC-RT-11 fat lines stop at the per-plugin byte bound; many plugins stop at the total bound; newest lines are kept', () => {
+    const logs = new PluginLogStore({ bytesPerPlugin: 100_000, totalBytes: 300_000 });
+    for (let i = 0; i < 1000; i++) logs.append([line('p1', 10_000)]);
+    expect(logs.bytes).toBeLessThanOrEqual(100_000);
+    expect(logs.query({ pluginId: 'p1', limit: 1000 }).length).toBeGreaterThan(5);
+    for (let p = 2; p <= 10; p++) for (let i = 0; i < 20; i++) logs.append([line(`p${p}`, 10_000)]);
+    expect(logs.bytes).toBeLessThanOrEqual(300_000);
+    // The plugin written most recently keeps its lines; the least recent lost them first.
+    expect(logs.query({ pluginId: 'p10', limit: 1000 }).length).toBeGreaterThan(5);
+    expect(logs.query({ pluginId: 'p1', limit: 1000 })).toEqual([]);
+    logs.drop('p10');
+    expect(logs.query({ pluginId: 'p10' })).toEqual([]);
+  });
 });
