@@ -9,7 +9,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import type { CallToolResult } from '@modelcontextprotocol/sdk/types.js';
 import { newId, type EventEnvelope } from '../../src/core/index.js';
-import { ExecutionHost, createLocalModelGateway, createStoreHostServices, type ModelCallRequest } from '../../src/runtime/index.js';
+import { ExecutionHost, commitEffects, createLocalModelGateway, createStoreHostServices, type ModelCallRequest } from '../../src/runtime/index.js';
 import { PLUGIN_ENTITY_TYPE } from '../../src/registry/index.js';
 import { call, connectHttp, sc, startServer, type TestServer } from '../mcp/helpers.js';
 import { allOfType, until } from '../router/harness.js';
@@ -127,6 +127,10 @@ describe('SECA reserved namespace: platform types are written only by their serv
     for (const batch of attempts) {
       await expect(s.app.store.commit(acmeCtx, batch)).rejects.toMatchObject({ code: 'RESERVED_NAME' });
     }
+    // a plugin's effect set carrying a reserved event it did not get from spawn_workflow never commits
+    const forgedSpawn = { writes: [], events: [{ eventId: newId(), type: 'WorkflowSpawned', payload: { workflow: 'X' } }], readModelOps: [], timers: [] };
+    const meta = { eventId: newId(), pluginId: 'p', causation: { eventId: newId(), correlationId: newId(), hop: 0 } };
+    await expect(commitEffects(s.app.store, acmeCtx, forgedSpawn, meta)).rejects.toMatchObject({ code: 'RESERVED_NAME' });
     // the runtime-derived effects of granted host functions still commit
     const spawned = await s.app.store.commit(acmeCtx, { events: [{ type: 'WorkflowSpawned', payload: { workflow: 'Nobody' } }], source: { kind: 'plugin', id: 'p' } });
     expect(spawned.events[0]!.type).toBe('WorkflowSpawned');
