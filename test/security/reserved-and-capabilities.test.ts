@@ -105,7 +105,7 @@ describe('SECA reserved namespace: platform types are written only by their serv
     for (const eventType of ['PluginInstalled', 'PluginEnabled', 'EntityDeleted', 'TimerFired', 'WorkflowSpawned', 'uee.custom']) {
       expect(refused(await call(acme, 'entity_put', { entityTypeId: 'Task', attributes: {}, eventType })).code).toBe('RESERVED_NAME');
     }
-    for (const type of ['WorkflowSpawned', 'PluginInstalled', 'EntityCreated', 'TimerScheduled', 'uee.x']) {
+    for (const type of ['WorkflowSpawned', 'WorkflowTimer', 'WorkflowTransitioned', 'PluginInstalled', 'EntityCreated', 'TimerScheduled', 'uee.x']) {
       for (const dryRun of [true, false]) expect(refused(await call(acme, 'event_emit', { type, payload: { workflow: 'Any' }, dryRun })).code).toBe('RESERVED_NAME');
     }
     // an ordinary event claiming to be about a platform entity type
