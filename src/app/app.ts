@@ -38,8 +38,6 @@ export interface RuntimeParts {
   router: Router;
   /** Fires due `uee.timer` entities (see {@link TimerService}). */
   timers: TimerService;
-  /** Declared workflows: definitions, instances, enforced transitions (see {@link WorkflowService}). */
-  workflows: WorkflowService;
 }
 
 /**
@@ -75,6 +73,8 @@ export class UeeApp {
     readonly pluginLogs: PluginLogStore,
     readonly runtime: RuntimeParts | undefined,
     readonly logger: Logger,
+    /** Declared workflows: definitions, instances, enforced transitions (see {@link WorkflowService}). */
+    readonly workflows: WorkflowService,
   ) {}
 
   /** Opens the backends, registers bootstrap tenants and starts the relay. */
@@ -95,10 +95,18 @@ export class UeeApp {
     const gateway = await createModelGateway({ logger: logger.child({ component: 'model-gateway' }), wasmRunner });
     const pluginLogs = new PluginLogStore();
     let runtime: RuntimeParts | undefined;
+    let kickTimers: TimerService | undefined;
+    const workflows = new WorkflowService(store, {
+      logger: logger.child({ component: 'workflows' }),
+      ...(options.workflows?.now === undefined ? {} : { now: options.workflows.now }),
+      afterCommit: () => {
+        relay.kick();
+        kickTimers?.kick();
+      },
+    });
     if (config.runtime.enabled) {
       let host: ExecutionHost | undefined;
       let timers: TimerService | undefined;
-      let workflows: WorkflowService | undefined;
       try {
         host = await ExecutionHost.create({
           services: createStoreHostServices({ store, models: forRuntime(gateway) }),
@@ -117,20 +125,13 @@ export class UeeApp {
         await router.start();
         timers = new TimerService(store, { ...options.timers, logger: logger.child({ component: 'timers' }) });
         timers.start();
-        const firing = timers;
-        workflows = new WorkflowService(store, {
-          logger: logger.child({ component: 'workflows' }),
-          ...(options.workflows?.now === undefined ? {} : { now: options.workflows.now }),
-          afterCommit: () => {
-            relay.kick();
-            firing.kick();
-          },
-        });
+        kickTimers = timers;
+        // Timer and spawn events drive instances only where plugins run (the runtime's processes).
         workflows.startConsuming(bus, { ...(options.workflows?.claimIdleMs === undefined ? {} : { claimIdleMs: options.workflows.claimIdleMs }), ...(options.workflows?.intervalMs === undefined ? {} : { intervalMs: options.workflows.intervalMs }) });
-        runtime = { host, router, timers, workflows };
+        runtime = { host, router, timers };
       } catch (err) {
         // A half-built app must not leak workers, connections or the relay loop.
-        for (const step of [() => workflows?.stop(), () => timers?.stop(), () => host?.close(), () => relay.stop(), () => gateway.close(), () => bus.close(), () => store.close()]) {
+        for (const step of [() => workflows.stop(), () => timers?.stop(), () => host?.close(), () => relay.stop(), () => gateway.close(), () => bus.close(), () => store.close()]) {
           await Promise.resolve()
             .then(step)
             .catch(() => undefined);
@@ -145,7 +146,7 @@ export class UeeApp {
       busLocation: describeLocation(config.bus),
       runtime: config.runtime.enabled ? `${config.runtime.workers} workers` : 'off',
     });
-    return new UeeApp(config, store, bus, relay, registry, gateway, pluginLogs, runtime, logger);
+    return new UeeApp(config, store, bus, relay, registry, gateway, pluginLogs, runtime, logger, workflows);
   }
 
   /** Current lifecycle state. */
@@ -182,7 +183,7 @@ export class UeeApp {
     this.#state = 'draining';
     for (const [name, step] of [
       // Timers first: what they commit while stopping still reaches the bus through the relay.
-      ['workflows', () => this.runtime?.workflows.stop() ?? Promise.resolve()],
+      ['workflows', () => this.workflows.stop()],
       ['timers', () => this.runtime?.timers.stop() ?? Promise.resolve()],
       ['router', () => this.runtime?.router.stop() ?? Promise.resolve()],
       ['runtime', () => this.runtime?.host.close() ?? Promise.resolve()],

@@ -64,7 +64,7 @@ describe('declared workflows (embedded bus)', () => {
   const open = async (): Promise<void> => {
     site = newSite('embedded', 'workflows');
     app = await openApp(site, {}, { ...TEST_APP_OPTIONS, timers: { intervalMs: 25 }, workflows: { intervalMs: 20 } });
-    wf = app.runtime!.workflows;
+    wf = app.workflows;
   };
   const deploy = async (manifest: Omit<PluginManifestInput, 'capabilities'>): Promise<void> => {
     await app.registry.deploy('user:test', { manifest: { capabilities: ['writeEntities', 'executeTimers', 'spawnWorkflows'], ...manifest }, wasm: probe, language: 'ts' });
@@ -211,7 +211,7 @@ describe('declared workflows (embedded bus)', () => {
     let now = Date.parse('2026-12-01T00:00:00.000Z');
     site = newSite('embedded', 'workflows');
     app = await openApp(site, {}, { ...TEST_APP_OPTIONS, workflows: { now: () => now } });
-    wf = app.runtime!.workflows;
+    wf = app.workflows;
     await wf.define(acme, CRM);
     const a = await wf.start(acme, 'crm');
     const b = await wf.start(acme, 'crm');

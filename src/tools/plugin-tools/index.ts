@@ -1,3 +1,4 @@
+import { workflowTools } from '../workflow-tools.js';
 import type { ToolDefinition } from '../define-tool.js';
 import { modelTools } from '../model-tools.js';
 import { pluginCompile } from './compile.js';
@@ -36,5 +37,6 @@ export function pluginTools(): ToolDefinition[] {
     deadLetterReplay,
     eventTrace,
     ...modelTools(),
+    ...workflowTools(),
   ];
 }
