@@ -6,8 +6,8 @@ import { compileSafeRegex, regexOptionsOf, type SafeRegex } from './filter-regex
  * The evaluator of the filter language: a validated filter compiled once into predicates that
  * count their work. Every comparison, path segment and 32 characters a regular expression reads
  * is a step; a document costing more than `maxStepsPerDocument`, or a query more than
- * `maxStepsPerQuery` steps, `maxDocumentsExamined` documents or `maxBytesExamined` bytes, stops
- * with `QUERY_TOO_COSTLY`. With the shape limits checked by `validateFilter` and the linear-time
+ * `maxStepsPerQuery` steps, `maxDocumentsExamined` documents, `maxBytesExamined` bytes or
+ * `maxScanMs` milliseconds of main-thread time, stops with `QUERY_TOO_COSTLY`. With the shape limits checked by `validateFilter` and the linear-time
  * regular-expression engine, no tenant's filter can hold the main thread longer than its budget.
  *
  * Semantics follow MongoDB's query language (as mingo evaluated it before): a path through an
@@ -31,7 +31,7 @@ function tooCostly(limits: FilterLimits, limit: keyof FilterLimits, actual: numb
   return new UeeError('QUERY_TOO_COSTLY', `the filter exceeded its evaluation budget: ${limit} is ${limits[limit]}`, {
     details: { limit, max: limits[limit], actual },
     hint:
-      limit === 'maxDocumentsExamined' || limit === 'maxBytesExamined'
+      limit === 'maxDocumentsExamined' || limit === 'maxBytesExamined' || limit === 'maxScanMs'
         ? `narrow the query so fewer documents are scanned to fill a page: filter on fewer documents (e.g. a more specific entityTypeId or view), or ask for a smaller limit; the platform limit ${limit} is ${limits[limit]}`
         : `simplify the filter (fewer $or branches, shorter $in lists, fewer or simpler $regex on long strings); the platform limit ${limit} is ${limits[limit]}`,
   });
@@ -46,26 +46,38 @@ const DIGITS = /^\d+$/;
 
 /** The values a dotted path reaches, expanding through arrays like MongoDB; charges one step per hop. */
 function resolvePath(doc: unknown, segments: readonly string[], meter: Meter): unknown[] {
-  const out: unknown[] = [];
-  const walk = (value: unknown, i: number): void => {
+  // Fast path: plain objects all the way down (no arrays on the way) reach at most one value.
+  let value = doc;
+  let i = 0;
+  for (; i < segments.length; i++) {
+    if (Array.isArray(value)) break;
     meter.charge(1);
-    if (i === segments.length) {
-      out.push(value);
+    if (!isObject(value)) return [];
+    const seg = segments[i]!;
+    if (!Object.hasOwn(value, seg)) return [];
+    value = value[seg];
+  }
+  if (i === segments.length) return [value];
+  const out: unknown[] = [];
+  const walk = (current: unknown, at: number): void => {
+    meter.charge(1);
+    if (at === segments.length) {
+      out.push(current);
       return;
     }
-    const seg = segments[i]!;
-    if (Array.isArray(value)) {
+    const seg = segments[at]!;
+    if (Array.isArray(current)) {
       if (DIGITS.test(seg)) {
         const idx = Number(seg);
-        if (idx < value.length) walk(value[idx], i + 1);
+        if (idx < current.length) walk(current[idx], at + 1);
         return;
       }
-      for (const item of value) if (isObject(item) && Object.hasOwn(item, seg)) walk(item[seg], i + 1);
+      for (const item of current) if (isObject(item) && Object.hasOwn(item, seg)) walk(item[seg], at + 1);
       return;
     }
-    if (isObject(value) && Object.hasOwn(value, seg)) walk(value[seg], i + 1);
+    if (isObject(current) && Object.hasOwn(current, seg)) walk(current[seg], at + 1);
   };
-  walk(doc, 0);
+  walk(value, i);
   return out;
 }
 
@@ -329,6 +341,7 @@ export function compileFilter(filter: unknown, limits: Partial<FilterLimits> = D
     scan: () => {
       const meter = new Meter(all);
       const stats = { documents: 0, bytes: 0, steps: 0 };
+      const started = performance.now();
       return {
         stats,
         test(doc, bytes = 0) {
@@ -336,6 +349,10 @@ export function compileFilter(filter: unknown, limits: Partial<FilterLimits> = D
           stats.bytes += bytes;
           if (stats.documents > all.maxDocumentsExamined) throw tooCostly(all, 'maxDocumentsExamined', stats.documents);
           if (stats.bytes > all.maxBytesExamined) throw tooCostly(all, 'maxBytesExamined', stats.bytes);
+          if (stats.documents % 16 === 0) {
+            const elapsed = performance.now() - started;
+            if (elapsed > all.maxScanMs) throw tooCostly(all, 'maxScanMs', Math.round(elapsed));
+          }
           if (acceptsAll) return true;
           const matched = once(doc, meter);
           stats.steps = meter.steps;

@@ -60,6 +60,11 @@ export interface FilterLimits {
   maxDocumentsExamined: number;
   /** Max bytes of stored documents one filtered query reads to fill a page. @default 32 MiB */
   maxBytesExamined: number;
+  /**
+   * Max milliseconds one query may hold the main thread reading and evaluating documents (checked
+   * every 16 documents): the bound on the event-loop stall a filtered scan can cause. @default 100
+   */
+  maxScanMs: number;
   /** Max milliseconds a backend that evaluates filters itself (MongoDB `maxTimeMS`) may spend on one query. @default 5000 */
   maxQueryMs: number;
 }
@@ -75,6 +80,7 @@ export const DEFAULT_FILTER_LIMITS: Readonly<FilterLimits> = Object.freeze({
   maxStepsPerQuery: 2_000_000,
   maxDocumentsExamined: 20_000,
   maxBytesExamined: 32 * 1024 * 1024,
+  maxScanMs: 100,
   maxQueryMs: 5000,
 });
 

@@ -291,3 +291,13 @@ export function checkBlob(sha256: string, bytes?: Uint8Array): void {
 export function blobNotFound(sha256: string): UeeError {
   return new UeeError('NOT_FOUND', `no binary with sha256 ${sha256}`, { hint: 'deploy the module again' });
 }
+
+/** Parsed JSON of a stored document, or the text itself when it is not JSON (the reader then reports it corrupt). */
+export function parseJsonOrText(text: unknown): unknown {
+  if (typeof text !== 'string') return text;
+  try {
+    return JSON.parse(text);
+  } catch {
+    return text;
+  }
+}

@@ -127,6 +127,11 @@ describe('compiled filters (the one evaluator of every filter path)', () => {
     const bytes = compileFilter({ a: 1 }, { maxBytesExamined: 100 }).scan();
     bytes.test({ a: 0 }, 60);
     expect(errorOf(() => bytes.test({ a: 0 }, 60)).code).toBe('QUERY_TOO_COSTLY');
+    // Main-thread time is bounded too (checked every 16 documents).
+    const slow = compileFilter({ a: 1 }, { maxScanMs: 5 }).scan();
+    const t = performance.now();
+    while (performance.now() - t < 10);
+    expect(errorOf(() => { for (let i = 0; i < 16; i++) slow.test({ a: 0 }); }).details.limit).toBe('maxScanMs');
   });
 
   it('FC09 subscription filters: compiled once, invalid or over-budget ones match nothing and say why', () => {

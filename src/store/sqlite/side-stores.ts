@@ -11,6 +11,7 @@ import {
   prepareSettings,
   prepareViewKey,
   readEvent,
+  parseJsonOrText,
   readJsonObject,
   readModelNotFound,
   tenantKeyOf,
@@ -120,8 +121,10 @@ export function sqliteReadModels(core: SqliteCore): ReadModelStore {
           core.cache,
           { table: 'read_models', columns: ['id', 'doc', 'updated_at'], where: ['tenant_key = ?', 'view = ?'], whereParams: [tk, view], keys, after, limit: nq.limit, acceptsAll },
           (row) => {
-            const doc = toDoc(view, row as unknown as ReadModelRow);
-            return acceptsAll || scan.test(doc.doc, (row as unknown as ReadModelRow).doc.length) ? doc : undefined;
+            const r = row as unknown as ReadModelRow;
+            if (acceptsAll) return toDoc(view, r);
+            const raw = parseJsonOrText(r.doc);
+            return scan.test(raw, r.doc.length) ? { view, id: r.id, doc: readJsonObject(raw, { view, id: r.id }), updatedAt: r.updated_at } : undefined;
           },
         );
         return toPage(rows, nq.limit, nq.hash, (r) => r.keys, (r) => r.item);

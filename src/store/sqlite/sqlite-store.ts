@@ -10,6 +10,7 @@ import {
   prepareBatch,
   prepareEntityId,
   readIdempotentResult,
+  parseJsonOrText,
   readVersion,
   tenantKeyOf,
   visibleTenantKeys,
@@ -165,8 +166,10 @@ class SqliteStore implements EntityStore {
         this.#core.cache,
         { table: 'entity_versions', columns: ['doc'], where, whereParams: [q.entityTypeId, own, global], keys, after, limit: q.limit, acceptsAll },
         (row) => {
-          const v = readVersion(row.doc, { entityTypeId: q.entityTypeId });
-          return acceptsAll || scan.test(v, (row.doc as string).length) ? v : undefined;
+          if (acceptsAll) return readVersion(row.doc, { entityTypeId: q.entityTypeId });
+          // Filter the parsed JSON first and validate only the matches: most of a scan's rows are dropped.
+          const raw = parseJsonOrText(row.doc);
+          return scan.test(raw, (row.doc as string).length) ? readVersion(raw, { entityTypeId: q.entityTypeId }) : undefined;
         },
       );
       return toPage(rows, q.limit, q.hash, (r) => r.keys, (r) => r.item);
@@ -223,3 +226,4 @@ export function openSqliteStore(options: SqliteStoreOptions): Promise<EntityStor
     return Promise.reject(sqliteError(err));
   }
 }
+
