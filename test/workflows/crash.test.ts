@@ -81,7 +81,7 @@ describe('workflow timers across a crash (embedded bus)', () => {
     const events = await observer.poll();
     for (const id of ids) {
       const inst = await running.workflows.get(acme, id);
-      expect(inst.attributes.history.map((h) => `${h.transition ?? 'start'}:${h.cause.kind}`)).toEqual(['start:api', 'expire:timer']);
+      expect(inst.attributes.history.map((h) => `${h.transition ?? 'start'}:${String(h.cause.kind)}`)).toEqual(['start:api', 'expire:timer']);
       expect(inst.version).toBe(2);
       expect(events.filter((e) => e.type === 'expiring.expired' && e.entityId === id)).toHaveLength(1);
       expect(events.filter((e) => e.type === 'ExpiryNotice' && e.entityId === id)).toHaveLength(1);
