@@ -1,4 +1,4 @@
-/* eslint-disable @typescript-eslint/no-explicit-any, @typescript-eslint/no-unsafe-argument, @typescript-eslint/no-unsafe-call -- assertions over arbitrary JSON results */
+/* eslint-disable @typescript-eslint/no-explicit-any, @typescript-eslint/no-unsafe-argument, @typescript-eslint/no-unsafe-call, @typescript-eslint/no-unsafe-return -- assertions over arbitrary JSON results */
 /**
  * SECA-*: a hostile tenant against the platform's reserved namespace, the plugins' capabilities and
  * other tenants' artifacts — through a real server and real MCP clients, two tenants (acme attacks,
@@ -12,7 +12,7 @@ import { newId, type EventEnvelope } from '../../src/core/index.js';
 import { ExecutionHost, commitEffects, createLocalModelGateway, createStoreHostServices, type ModelCallRequest } from '../../src/runtime/index.js';
 import { PLUGIN_ENTITY_TYPE } from '../../src/registry/index.js';
 import { call, connectHttp, sc, startServer, type TestServer } from '../mcp/helpers.js';
-import { allOfType, until } from '../router/harness.js';
+import { allOfType, newSite, openApp, until } from '../router/harness.js';
 import { buildWat } from '../runtime/wat.js';
 
 let s: TestServer;
@@ -357,6 +357,20 @@ describe('SECA artifacts belong to the tenant that uploaded them', () => {
     await globexStillHealthy();
   });
 
+  it('SECA-19: dead_letter_replay by a foreign artifact is NOT_FOUND; by the tenant\'s own artifact it runs', async () => {
+    const failing = Buffer.from(await buildWat('fail')).toString('base64');
+    await deploy(globex, { name: 'Globex.Failing', subscribeTo: ['Fail'] }, await upload(globex, failing));
+    await s.app.runtime!.router.refresh();
+    ok(await call(globex, 'event_emit', { type: 'Fail' }));
+    const letter = await until('a globex dead letter', async () => ok(await call(globex, 'dead_letter_list', { name: 'Globex.Failing' })).deadLetters[0]);
+    const foreign = refused(await call(globex, 'dead_letter_replay', { deadLetterId: letter.id, artifact: acmeArtifact }));
+    expect(foreign.code).toBe('NOT_FOUND');
+    expect(foreign.message).toContain('artifact');
+    const own = await upload(globex, await hostCallModule('write_entity', { entityTypeId: 'Fixed', attributes: {} }));
+    expect(ok(await call(globex, 'dead_letter_replay', { deadLetterId: letter.id, artifact: own, manifest: { capabilities: ['writeEntities'] } })).nowSucceeds).toBe(true);
+    await globexStillHealthy();
+  }, 30_000);
+
   it('SECA-17: the uploader\'s read-only token and the admin may use it; a tenant that uploads the same bytes owns its own copy', async () => {
     expect(ok(await call(acmeRo, 'plugin_test', { artifact: acmeArtifact, events: [{ type: 'Go' }] })).passed).toBe(1);
     expect(ok(await call(admin, 'plugin_test', { tenantId: 'globex', artifact: acmeArtifact, events: [{ type: 'Go' }] })).passed).toBe(1);
@@ -377,4 +391,30 @@ describe('SECA artifacts belong to the tenant that uploaded them', () => {
     const acmeId = await deploy(acme, { name: 'Acme.Original', subscribeTo: ['Never'] }, artifact);
     expect(JSON.stringify(ok(await call(acme, 'plugin_source', { pluginId: acmeId })).files)).toContain('acme secret');
   });
+});
+
+describe('SECA after a restart on the same data', () => {
+  it('SECA-20: a tenant-stored uee.plugin claiming global scope stays confined to its tenant after the process restarts', async () => {
+    const site = newSite('embedded', 'seca');
+    try {
+      let app = await openApp(site);
+      const wasm = await buildWat('host-call', { FN: 'write_entity', REQUEST: JSON.stringify({ entityTypeId: 'Stolen', attributes: {} }) });
+      const { sha256, size } = await app.store.blobs.put(wasm);
+      const attributes = { name: 'Acme.Stealer', kind: 'event', subscribeTo: ['Ping'], capabilities: ['writeEntities'], tenantScope: 'global', maximumResourceBudget: {}, settings: {}, pluginVersion: 1, status: 'enabled', language: 'wasm', binary: { sha256, size }, exports: ['handle'], imports: [], deployedAt: new Date().toISOString() };
+      await app.store.put({ tenantId: 'acme', actor: 'legacy' }, { entityTypeId: PLUGIN_ENTITY_TYPE, attributes, eventType: 'PluginInstalled' }, { source: { kind: 'system', id: 'legacy' } });
+      await app.close();
+      app = await openApp(site);
+      try {
+        await app.runtime!.router.refresh();
+        await app.store.put({ tenantId: 'globex', actor: 'test' }, { entityTypeId: 'Task', attributes: {}, eventType: 'Ping' });
+        await app.store.put({ tenantId: 'acme', actor: 'test' }, { entityTypeId: 'Task', attributes: {}, eventType: 'Ping' });
+        await until('the stealer to handle acme\'s Ping', async () => ((await allOfType(app, 'acme', 'Stolen')).length > 0 ? true : undefined));
+        expect(await allOfType(app, 'globex', 'Stolen')).toEqual([]);
+      } finally {
+        await app.close();
+      }
+    } finally {
+      await site.dispose();
+    }
+  }, 60_000);
 });
