@@ -57,4 +57,20 @@ describe('postgres store specifics', () => {
     expect(await store.outbox.size()).toBe(0);
     await store.close();
   });
+
+  it('PG04 queries evaluated here stay within the filter budget (QUERY_TOO_COSTLY past maxDocumentsExamined)', async () => {
+    const schema = randomSchema();
+    schemas.push(schema);
+    const store = await openPostgresStore({ url: TEST_POSTGRES_URL, schema, limits: { filter: { maxDocumentsExamined: 50 } } });
+    await store.tenants.create('acme');
+    const ctx = tenantCtx('acme');
+    await store.commit(ctx, { writes: Array.from({ length: 120 }, (_, i) => ({ entityTypeId: 'Task', attributes: { i } })) });
+    for (let i = 0; i < 120; i++) await store.readModels.upsert(ctx, 'board', `d${i}`, { i });
+    const err = await expectCode(store.query(ctx, { entityTypeId: 'Task', filter: { 'attributes.i': 119 } }), 'QUERY_TOO_COSTLY');
+    expect(err.details).toMatchObject({ limit: 'maxDocumentsExamined' });
+    await expectCode(store.readModels.query(ctx, 'board', { filter: { i: 119 } }), 'QUERY_TOO_COSTLY');
+    expect((await store.query(ctx, { entityTypeId: 'Task', filter: { 'attributes.i': { $gte: 0 } }, limit: 10 })).items).toHaveLength(10);
+    expect((await store.query(ctx, { entityTypeId: 'Task', limit: 1000 })).items).toHaveLength(120);
+    await store.close();
+  });
 });

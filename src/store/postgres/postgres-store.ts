@@ -1,8 +1,7 @@
 import pg from 'pg';
 import type { PoolClient } from 'pg';
-import { Query } from 'mingo';
 import { UeeError, silentLogger, type EntityVersion, type Logger, type TenantContext } from '../../core/index.js';
-import type { CommitBatch, CommitResult, EntityQuery, EntityStore, StoreLimits } from '../port.js';
+import type { CommitBatch, CommitResult, EntityQuery, EntityStore, StoreLimitsInput } from '../port.js';
 import { decodeCursor } from '../cursor.js';
 import { commitContext, namedEntityIds, planCommit, type CurrentVersion } from '../commit-plan.js';
 import { normaliseEntityQuery, normaliseHistory, toPage } from '../query.js';
@@ -34,7 +33,7 @@ export interface PostgresStoreOptions {
   /** Connections in the pool. @default 10 */
   poolSize?: number;
   /** @default DEFAULT_STORE_LIMITS */
-  limits?: Partial<StoreLimits>;
+  limits?: StoreLimitsInput;
   /** @default silentLogger */
   logger?: Logger;
 }
@@ -179,23 +178,23 @@ class PostgresStore implements EntityStore {
   query(ctx: TenantContext, query: EntityQuery): ReturnType<EntityStore['query']> {
     return this.#core.run(async () => {
       const tk = await this.#core.scope(ctx);
-      const q = normaliseEntityQuery(query);
+      const q = normaliseEntityQuery(query, this.#core.limits.filter);
       const keys = pgKeys(q.sort, 'doc', { entityId: { expr: 'entity_id', cast: 'text' }, version: { expr: 'version', cast: 'integer' } }, [
         { expr: 'entity_id', cast: 'text', dir: 1, notNull: true },
         { expr: 'tenant_key', cast: 'text', dir: 1, notNull: true },
       ]);
       const after = q.cursor === undefined ? undefined : decodeCursor(q.cursor, q.hash, keys.length);
-      const acceptsAll = Object.keys(q.filter).length === 0;
-      const match = new Query(q.filter, {});
+      const acceptsAll = q.compiled.acceptsAll;
+      const scan = q.compiled.scan();
       const p = new Params();
       const where = ['is_latest', `entity_type_id = ${p.add(q.entityTypeId)}`, `tenant_key = ANY(${p.add(visibleTenantKeys(tk), 'text[]')})`];
       if (!q.includeDeleted) where.push('NOT deleted');
       const rows = await runKeyset(
         this.#core.pool,
-        { table: 'entity_versions', columns: ['doc'], where, params: p.values, keys, after, limit: q.limit, acceptsAll },
+        { table: 'entity_versions', columns: acceptsAll ? ['doc'] : ['doc', 'pg_column_size(doc) AS bytes'], where, params: p.values, keys, after, limit: q.limit, acceptsAll },
         (row) => {
           const v = readVersion(row.doc, { entityTypeId: q.entityTypeId });
-          return acceptsAll || match.test(v) ? v : undefined;
+          return acceptsAll || scan.test(v, row.bytes as number) ? v : undefined;
         },
       );
       return toPage(rows, q.limit, q.hash, (r) => r.keys, (r) => r.item);

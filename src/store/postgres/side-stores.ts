@@ -1,4 +1,3 @@
-import { Query } from 'mingo';
 import { TenantIdSchema, parseOrThrow, type JsonObject, type ReadModelOp } from '../../core/index.js';
 import type { BlobStore, Outbox, ReadModelDoc, ReadModelStore, TenantConfigStore, TenantRecord, TenantRegistry } from '../port.js';
 import { decodeCursor } from '../cursor.js';
@@ -104,19 +103,19 @@ export function pgReadModels(core: PgCore): ReadModelStore {
       core.run(async () => {
         const tk = await core.scope(ctx);
         prepareViewKey(view);
-        const nq = normaliseReadModelQuery(view, q);
+        const nq = normaliseReadModelQuery(view, q, core.limits.filter);
         const keys = pgKeys(nq.sort, 'doc', {}, [{ expr: 'id', cast: 'text', dir: 1, notNull: true }]);
         const after = nq.cursor === undefined ? undefined : decodeCursor(nq.cursor, nq.hash, keys.length);
-        const match = new Query(nq.filter, {});
-        const acceptsAll = Object.keys(nq.filter).length === 0;
+        const scan = nq.compiled.scan();
+        const acceptsAll = nq.compiled.acceptsAll;
         const p = new Params();
         const where = [`tenant_key = ${p.add(tk)}`, `view = ${p.add(view)}`];
         const rows = await runKeyset(
           core.pool,
-          { table: 'read_models', columns: ['id', 'doc', 'updated_at'], where, params: p.values, keys, after, limit: nq.limit, acceptsAll },
+          { table: 'read_models', columns: ['id', 'doc', 'updated_at', 'pg_column_size(doc) AS bytes'], where, params: p.values, keys, after, limit: nq.limit, acceptsAll },
           (row) => {
             const doc = toDoc(view, row as unknown as ReadModelRow);
-            return acceptsAll || match.test(doc.doc) ? doc : undefined;
+            return acceptsAll || scan.test(doc.doc, row.bytes as number) ? doc : undefined;
           },
         );
         return toPage(rows, nq.limit, nq.hash, (r) => r.keys, (r) => r.item);
