@@ -9,6 +9,7 @@ import Database from 'better-sqlite3';
 import type { TenantContext } from '../src/core/index.js';
 import { openSqliteStore } from '../src/store/index.js';
 import { printResult, printTable } from './_table.js';
+import { postgresSection } from './_store-postgres.js';
 
 const SINGLE = 2000;
 const BATCH = 100;
@@ -130,7 +131,20 @@ export async function main(): Promise<Record<string, number>> {
       `\nraw batched inserts writing the same rows as the port (row + outbox event): ${Math.round(rawSameRows).toLocaleString('en-US')} writes/s ` +
         `(port overhead against it: ${overhead(portBatch, rawSameRows)}%)\n`,
     );
+    // PostgreSQL: the port beside raw `pg` on the same server, in the same run.
+    const pgf = await postgresSection(attributes);
+    printTable(
+      ['PostgreSQL operation', 'ops/s', 'raw pg ops/s', 'port/raw overhead %'],
+      [
+        ['single put (autocommit)', pgf.pgSinglePutPerSec, pgf.pgRawSingleInsertPerSec, `${overhead(pgf.pgSinglePutPerSec, pgf.pgRawSingleInsertPerSec)}%`],
+        [`batched commit (${BATCH} writes/tx), writes/s`, pgf.pgBatchedWritesPerSec, pgf.pgRawBatchedInsertsPerSec, `${overhead(pgf.pgBatchedWritesPerSec, pgf.pgRawBatchedInsertsPerSec)}%`],
+        ['  same, raw writing the same rows (row + outbox)', pgf.pgBatchedWritesPerSec, pgf.pgRawBatchedSameRowsPerSec, `${overhead(pgf.pgBatchedWritesPerSec, pgf.pgRawBatchedSameRowsPerSec)}%`],
+        ['get by id', pgf.pgGetPerSec, pgf.pgRawGetPerSec, `${overhead(pgf.pgGetPerSec, pgf.pgRawGetPerSec)}%`],
+        [`query ${QUERY_LIMIT} rows`, pgf.pgQueryPerSec, pgf.pgRawQueryPerSec, `${overhead(pgf.pgQueryPerSec, pgf.pgRawQueryPerSec)}%`],
+      ],
+    );
     const figures = {
+      ...pgf,
       singlePutPerSec: Math.round(portSingle),
       rawSingleInsertPerSec: Math.round(rawSingle),
       batchedWritesPerSec: Math.round(portBatch),

@@ -193,8 +193,9 @@ class PostgresStore implements EntityStore {
         this.#core.pool,
         { table: 'entity_versions', columns: acceptsAll ? ['doc'] : ['doc', 'pg_column_size(doc) AS bytes'], where, params: p.values, keys, after, limit: q.limit, acceptsAll },
         (row) => {
-          const v = readVersion(row.doc, { entityTypeId: q.entityTypeId });
-          return acceptsAll || scan.test(v, row.bytes as number) ? v : undefined;
+          // Filter the stored JSON first and validate only the matches: most of a scan's rows are dropped.
+          if (!acceptsAll && !scan.test(row.doc, row.bytes as number)) return undefined;
+          return readVersion(row.doc, { entityTypeId: q.entityTypeId });
         },
       );
       return toPage(rows, q.limit, q.hash, (r) => r.keys, (r) => r.item);

@@ -114,8 +114,8 @@ export function pgReadModels(core: PgCore): ReadModelStore {
           core.pool,
           { table: 'read_models', columns: ['id', 'doc', 'updated_at', 'pg_column_size(doc) AS bytes'], where, params: p.values, keys, after, limit: nq.limit, acceptsAll },
           (row) => {
-            const doc = toDoc(view, row as unknown as ReadModelRow);
-            return acceptsAll || scan.test(doc.doc, row.bytes as number) ? doc : undefined;
+            if (!acceptsAll && !scan.test(row.doc, row.bytes as number)) return undefined;
+            return toDoc(view, row as unknown as ReadModelRow);
           },
         );
         return toPage(rows, nq.limit, nq.hash, (r) => r.keys, (r) => r.item);
