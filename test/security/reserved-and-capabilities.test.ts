@@ -290,6 +290,20 @@ describe('SECA capabilities: deny by default, user scope on reads and writes, mo
     await globexStillHealthy();
   }, 60_000);
 
+  it('SECA-21: a plugin restricted to some entity types cannot overwrite, read or learn the type of an entity outside them', async () => {
+    const fixtures = [{ entityId: 'sec-9', entityTypeId: 'Secret', attributes: { pin: 9 } }];
+    const manifest = { capabilities: ['writeEntities'], restrictedEntityTypes: ['Note'] };
+    const writer = await upload(acme, await hostCallModule('write_entity', { entityId: 'sec-9', entityTypeId: 'Note', attributes: {} }));
+    const w = ok(await call(acme, 'plugin_test', { artifact: writer, manifest, fixtures, events: [{ type: 'Go' }] }));
+    const answer = answerOf(w.runs[0]);
+    expect(answer).toMatchObject({ ok: false, error: { code: 'CAPABILITY_DENIED' } });
+    expect(JSON.stringify(answer)).not.toContain('Secret');
+    expect(w.runs[0].effects.writes).toEqual([]);
+    const reader = await upload(acme, await hostCallModule('read_entity', { entityId: 'sec-9' }));
+    const r = ok(await call(acme, 'plugin_test', { artifact: reader, manifest: { capabilities: ['readEntities'], restrictedEntityTypes: ['Note'] }, fixtures, events: [{ type: 'Go' }] }));
+    expect(answerOf(r.runs[0])).toEqual({ ok: true, value: null });
+  });
+
   it('SECA-12: call_model outside the manifest\'s models is CAPABILITY_DENIED in the host', async () => {
     const artifact = await upload(acme, await hostCallModule('call_model', { model: 'not-allowed', input: { q: 1 } }));
     const pluginId = await deploy(acme, { name: 'Acme.Modeller', subscribeTo: ['Ask'], capabilities: ['invokeModels'], models: ['allowed-only'] }, artifact);
