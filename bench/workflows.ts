@@ -11,6 +11,7 @@ import { TimerService } from '../src/app/index.js';
 import { silentLogger, type EntityWrite, type TenantContext } from '../src/core/index.js';
 import { TIMER_ENTITY_TYPE } from '../src/runtime/index.js';
 import { openSqliteStore, type EntityStore } from '../src/store/index.js';
+import { WorkflowService } from '../src/workflows/index.js';
 import { median, printResult, printTable } from './_table.js';
 
 const SIZES = [0, 10_000, 100_000];
@@ -21,6 +22,8 @@ const POLLS = 20;
 const SCAN_POLLS = 3;
 const LAG_TIMERS = 400;
 
+/** Timers are platform entities: the bench writes them as the runtime's commits do. */
+const PLATFORM = { kind: 'system' as const, id: 'bench' };
 const ctxOf = (tenantId: string): TenantContext => ({ tenantId, actor: 'bench' });
 
 function timer(fireAt: string, status: string, i: number): EntityWrite {
@@ -38,7 +41,7 @@ async function seed(store: EntityStore, n: number): Promise<void> {
       const kind = i % 10;
       writes.push(kind === 0 ? timer(later, 'scheduled', i) : timer(past, kind % 2 === 0 ? 'fired' : 'cancelled', i));
     }
-    await store.commit(ctxOf(tenant), { writes });
+    await store.commit(ctxOf(tenant), { writes, source: PLATFORM });
   }
 }
 
@@ -87,14 +90,14 @@ async function measure(n: number): Promise<Row> {
     // Raw baseline: a bare store write of one timer entity per commit.
     const future = new Date(Date.now() + 7200_000).toISOString();
     const b0 = performance.now();
-    for (let i = 0; i < BASELINE_WRITES; i++) await store.put(ctxOf(TENANTS[i % TENANTS.length]!), timer(future, 'cancelled', -i));
+    for (let i = 0; i < BASELINE_WRITES; i++) await store.put(ctxOf(TENANTS[i % TENANTS.length]!), timer(future, 'cancelled', -i), { source: PLATFORM });
     const baselineWritesPerSec = BASELINE_WRITES / ((performance.now() - b0) / 1000);
 
     // Firing: FIRE timers already due, fired by rounds of the indexed service (each a commit of write + event).
     const due = new Date(Date.now() - 1000).toISOString();
     for (let start = 0; start < FIRE; start += 500) {
       const writes = Array.from({ length: 500 }, (_, k) => timer(due, 'scheduled', n + start + k));
-      await store.commit(ctxOf(TENANTS[(start / 500) % TENANTS.length]!), { writes });
+      await store.commit(ctxOf(TENANTS[(start / 500) % TENANTS.length]!), { writes, source: PLATFORM });
     }
     const f0 = performance.now();
     let fired = 0;
@@ -109,7 +112,7 @@ async function measure(n: number): Promise<Row> {
     const lagService = new TimerService(store, { logger: silentLogger });
     const base = Date.now() + 300;
     for (let i = 0; i < LAG_TIMERS; i++) {
-      await store.put(ctxOf(TENANTS[i % TENANTS.length]!), timer(new Date(base + (i * 2000) / LAG_TIMERS).toISOString(), 'scheduled', -100_000 - i));
+      await store.put(ctxOf(TENANTS[i % TENANTS.length]!), timer(new Date(base + (i * 2000) / LAG_TIMERS).toISOString(), 'scheduled', -100_000 - i), { source: PLATFORM });
     }
     lagService.start();
     const deadline = Date.now() + 10_000;
@@ -123,13 +126,45 @@ async function measure(n: number): Promise<Row> {
   }
 }
 
+const TRANSITIONS = 2000;
+
+/** Workflow transitions/s (each: read instance + definition, one commit with history, events and view row) beside a bare store write. */
+async function transitions(): Promise<{ perSec: number; rawWritesPerSec: number }> {
+  const dir = mkdtempSync(join(tmpdir(), 'uee-bench-wf-'));
+  const store = await openSqliteStore({ path: join(dir, 'store.db') });
+  try {
+    await store.tenants.create('t1');
+    const ctx = ctxOf('t1');
+    const wf = new WorkflowService(store, { logger: silentLogger });
+    await wf.define(ctx, { name: 'toggle', initial: 'a', states: { a: {}, b: {}, done: { final: true } }, transitions: [{ name: 'flip', from: 'a', to: 'b' }, { name: 'flop', from: 'b', to: 'a' }, { name: 'finish', from: ['a', 'b'], to: 'done' }] });
+    // Instances of 20 transitions each, so history size stays realistic.
+    const t0 = performance.now();
+    let done = 0;
+    while (done < TRANSITIONS) {
+      const inst = await wf.start(ctx, 'toggle');
+      for (let k = 0; k < 20 && done < TRANSITIONS; k++, done++) await wf.advance(ctx, inst.instanceId, k % 2 === 0 ? 'flip' : 'flop');
+    }
+    const perSec = TRANSITIONS / ((performance.now() - t0) / 1000);
+    const r0 = performance.now();
+    for (let i = 0; i < TRANSITIONS; i++) await store.put(ctx, { entityTypeId: 'Raw', attributes: { i } });
+    return { perSec, rawWritesPerSec: TRANSITIONS / ((performance.now() - r0) / 1000) };
+  } finally {
+    await store.close();
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
 const rows: Row[] = [];
 for (const n of SIZES) rows.push(await measure(n));
+const tr = await transitions();
 printTable(
   ['stored timers', 'poll, nothing due (ms)', 'old scan poll (ms)', 'timers fired/s', 'raw store write/s', 'fired / raw', 'lag p50 (ms)', 'lag p95 (ms)'],
   rows.map((r) => [r.stored, r.pollMs, r.scanPollMs, r.firedPerSec, r.baselineWritesPerSec, r.firedPerSec / r.baselineWritesPerSec, r.lagP50Ms, r.lagP95Ms]),
 );
+printTable(['workflow transitions/s', 'raw store write/s', 'ratio'], [[tr.perSec, tr.rawWritesPerSec, tr.perSec / tr.rawWritesPerSec]]);
 printResult('workflows', {
+  transitionsPerSec: Math.round(tr.perSec),
+  transitionsRawWritesPerSec: Math.round(tr.rawWritesPerSec),
   machine: '2-core shared dev VM',
   store: 'sqlite',
   timers: rows.map((r) => ({
