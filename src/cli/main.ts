@@ -39,7 +39,7 @@ MCP (HTTP at /mcp and /sse with "start"; stdio with "mcp"):
                             UEE_TOKENS               bearer tokens: token=admin,token2=tenant:acme:ro (or JSON); unset:
                                                      "start" generates a local admin token (DATA_DIR/local-admin-token)
                             UEE_MCP_ANONYMOUS        principal for requests without a token (default none = 401)
-  --token TOKEN             UEE_MCP_TOKEN            "mcp": act as this configured token's principal
+  --token TOKEN             UEE_MCP_TOKEN            "mcp": act as this configured token's principal; "status": the admin token to ask with
   --identity P              UEE_MCP_IDENTITY         "mcp": act as admin | tenant:<id> | tenant:<id>:ro (default admin)
                             UEE_MCP_ALLOWED_HOSTS    extra Host names accepted (DNS-rebinding allow-list)
                             UEE_MCP_ALLOWED_ORIGINS  extra Origins accepted
@@ -116,8 +116,8 @@ async function main(argv: string[]): Promise<number> {
       return runMcp(config, logger);
     }
     case 'status': {
-      // the local admin token of `uee start` (when it generated one) authenticates the status call
-      const token = process.env.UEE_TOKEN ?? readLocalToken(resolve(values['data-dir'] ?? process.env.UEE_DATA_DIR ?? '.uee'));
+      // --token, else UEE_TOKEN / UEE_MCP_TOKEN, else the local admin token of `uee start` (when it generated one)
+      const token = values.token ?? process.env.UEE_TOKEN ?? process.env.UEE_MCP_TOKEN ?? readLocalToken(resolve(values['data-dir'] ?? process.env.UEE_DATA_DIR ?? '.uee'));
       return runStatus(values.url ?? process.env.UEE_URL ?? 'http://127.0.0.1:7070', token);
     }
     default:

@@ -2,9 +2,8 @@ import type { Logger } from '../core/index.js';
 import { toUeeError } from '../core/index.js';
 import type { UeeConfig } from '../config/index.js';
 import { UeeApp } from '../app/index.js';
-import { HttpServer } from '../server/index.js';
+import { HttpServer, mountModelEndpoint, mountStatus } from '../server/index.js';
 import { McpHost, mountMcp } from '../server/mcp/index.js';
-import { createOpenAiHandler } from '../model-gateway/index.js';
 import { warmCompiler } from '../compiler/index.js';
 import { startBanner, withLocalToken } from './local-token.js';
 
@@ -18,20 +17,13 @@ export async function runStart(configured: UeeConfig, logger: Logger): Promise<n
   // in its worker, and one throwaway compile heats the TypeScript checker and Wizer.
   const warm = warmCompiler(logger.child({ component: 'compiler' }));
   const app = await UeeApp.create(config, logger);
-  const http = new HttpServer(logger.child({ component: 'http' }))
-    .route('GET', '/healthz', () => Promise.resolve({ ok: app.state === 'running' }))
-    .route('GET', '/status', async () => ({ ...(await app.status()), compiler: warm.state() }));
+  const http = new HttpServer(logger.child({ component: 'http' }));
   const mcpLogger = logger.child({ component: 'mcp' });
   const mcp = mountMcp(http, McpHost.create(app, mcpLogger), mcpLogger);
-  // The OpenAI-compatible model endpoint accepts the same bearer tokens: admin → global scope, tenant → its tenant.
-  http.mount(
-    '/v1',
-    createOpenAiHandler({
-      gateway: app.gateway,
-      tokenDigests: new Map(config.mcp.tokens.map((t) => [t.sha256, t.principal.kind === 'tenant' ? t.principal.tenantId : null])),
-      logger: logger.child({ component: 'openai-endpoint' }),
-    }),
-  );
+  // /healthz (bare liveness), /status (admin) and the OpenAI-compatible /v1 share MCP's front door:
+  // same tokens, same Host guard, same per-principal request rate.
+  mountStatus(http, app, mcp.door, () => ({ compiler: warm.state() }));
+  mountModelEndpoint(http, app, mcp.door, logger.child({ component: 'openai-endpoint' }));
   let address;
   try {
     address = await http.listen(config.http.host, config.http.port);

@@ -2,7 +2,7 @@ import { UeeError } from '../core/index.js';
 
 /**
  * Prints a running server's status as JSON; an unreachable server is a clear `BACKEND_UNAVAILABLE`.
- * `token` (when given) is sent as a bearer token.
+ * `token` (when given) is sent as a bearer token; `/status` answers admin tokens only.
  */
 export async function runStatus(baseUrl: string, token?: string): Promise<number> {
   let url: URL;
@@ -27,6 +27,11 @@ export async function runStatus(baseUrl: string, token?: string): Promise<number
     });
   }
   const body = await response.text();
+  if (response.status === 401 || response.status === 403) {
+    throw new UeeError(response.status === 401 ? 'UNAUTHORIZED' : 'TENANT_FORBIDDEN', `the server at ${url.origin} answers /status to admin tokens only (HTTP ${response.status})`, {
+      hint: 'pass an admin token of UEE_TOKENS with --token (or UEE_MCP_TOKEN); GET /healthz answers liveness without one',
+    });
+  }
   process.stdout.write(body + '\n');
   return response.ok ? 0 : 1;
 }

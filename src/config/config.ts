@@ -3,6 +3,7 @@ import { resolve } from 'node:path';
 import { z } from 'zod';
 import { UeeError } from '../core/index.js';
 import { MCP_SETTING_ENV, parseMcpSettings, type McpConfig } from './mcp-settings.js';
+import { parseFrontDoorSettings, type FrontDoorConfig } from './front-door-settings.js';
 
 /** Where entities, read models, config and the outbox live. */
 export type StoreConfig =
@@ -39,6 +40,8 @@ export interface UeeConfig {
   };
   /** MCP server: tokens, stdio identity, DNS-rebinding allow-lists. */
   mcp: McpConfig;
+  /** Per-principal limits of the front door: sessions, streams, request rate, sandboxes (environment only). */
+  frontDoor: FrontDoorConfig;
 }
 
 /** Raw settings as they come from flags and environment (all optional strings). */
@@ -198,6 +201,7 @@ export function loadConfig(flags: RawSettings, env: NodeJS.ProcessEnv = process.
       conformanceFixtures: raw.mcpConformanceFixtures,
       host: raw.host ?? '127.0.0.1',
     }),
+    frontDoor: parseFrontDoorSettings(env),
   };
 }
 

@@ -55,3 +55,5 @@ export {
   requiredCapabilities,
 } from './capabilities.js';
 export type { Capability, HostFunctionName } from './capabilities.js';
+export { PrincipalPool, PrincipalRateLimiter, principalKey } from './principal-limits.js';
+export type { NamedLimit, PoolHold, PrincipalPoolOptions, PrincipalRateOptions } from './principal-limits.js';

@@ -52,7 +52,7 @@ export { MemoryAuditLog } from './audit/memory-audit.js';
 export { SqliteAuditLog } from './audit/sqlite-audit.js';
 export type { AuditLog, AuditRecord, AuditQuery, UsageSummary, UsageGroup } from './audit/port.js';
 export { createOpenAiHandler, toBase64Float32 } from './http/openai-endpoint.js';
-export type { OpenAiEndpointOptions } from './http/openai-endpoint.js';
+export type { OpenAiEndpointOptions, EndpointCaller } from './http/openai-endpoint.js';
 export { openAiErrorFor } from './http/openai-errors.js';
 export { listGatewayModels, testModelCall, gatewayUsage, recentCalls } from './admin.js';
 export type { ModelListing } from './admin.js';

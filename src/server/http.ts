@@ -29,6 +29,7 @@ export function httpStatusFor(error: UeeError): number {
     case 'PAYLOAD_TOO_LARGE':
       return 413;
     case 'RATE_LIMITED':
+    case 'LIMIT_EXCEEDED':
     case 'BUDGET_EXCEEDED':
       return 429;
     case 'BACKEND_UNAVAILABLE':

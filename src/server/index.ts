@@ -1,2 +1,3 @@
 export { HttpServer, sendJson, httpStatusFor } from './http.js';
 export type { RouteHandler } from './http.js';
+export { mountStatus, mountModelEndpoint } from './routes.js';

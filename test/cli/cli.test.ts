@@ -18,11 +18,13 @@ describe('uee CLI', () => {
     for (const d of disposers.splice(0)) d();
   });
 
-  it('CLI-1: start serves /healthz and /status on the embedded default, and SIGTERM drains and exits 0', async () => {
+  it('CLI-1: start serves a bare /healthz to anyone and /status to admin tokens only, and SIGTERM drains and exits 0', async () => {
     const dir = tempDir('uee-cli');
     disposers.push(() => dir[Symbol.dispose]());
+    const admin = 'admin-token-0123456789abcdef';
+    const acme = 'acme-token-0123456789abcdef';
     const child = spawn(process.execPath, [BIN, 'start', '--port', '0', '--data-dir', dir.path, '--log-level', 'warn'], {
-      env: cleanEnv,
+      env: { ...cleanEnv, UEE_TOKENS: `${admin}=admin,${acme}=tenant:default` },
       stdio: ['ignore', 'pipe', 'pipe'],
     });
     disposers.push(() => child.kill('SIGKILL'));
@@ -32,16 +34,34 @@ describe('uee CLI', () => {
       });
       child.once('exit', (code) => reject(new Error(`exited early with ${code}`)));
     });
-    const health = (await (await fetch(`http://127.0.0.1:${ready.port}/healthz`)).json()) as { ok: boolean };
-    expect(health.ok).toBe(true);
-    const status = (await (await fetch(`http://127.0.0.1:${ready.port}/status`)).json()) as { store: { kind: string }; bus: { kind: string }; tenants: number };
+    const base = `http://127.0.0.1:${ready.port}`;
+    const health = (await (await fetch(`${base}/healthz`)).json()) as Record<string, unknown>;
+    expect(health).toEqual({ ok: true });
+    // Details need an admin token, and the Host guard applies.
+    expect((await fetch(`${base}/status`)).status).toBe(401);
+    expect((await fetch(`${base}/status`, { headers: { authorization: `Bearer ${acme}` } })).status).toBe(403);
+    const rebound = await new Promise<number>((resolve, reject) => {
+      void import('node:http').then(({ request }) => {
+        const r = request({ host: '127.0.0.1', port: ready.port, path: '/status', headers: { host: 'evil.example', authorization: `Bearer ${admin}` } }, (res) => {
+          res.resume();
+          resolve(res.statusCode ?? 0);
+        });
+        r.on('error', reject);
+        r.end();
+      });
+    });
+    expect(rebound).toBe(403);
+    const status = (await (await fetch(`${base}/status`, { headers: { authorization: `Bearer ${admin}` } })).json()) as { store: { kind: string }; bus: { kind: string }; tenants: number };
     expect(status.store.kind).toBe('sqlite');
     expect(status.bus.kind).toBe('embedded');
     expect(status.tenants).toBe(1);
 
-    const statusCmd = runSync(['status', '--url', `http://127.0.0.1:${ready.port}`]);
+    const statusCmd = runSync(['status', '--url', base, '--token', admin]);
     expect(statusCmd.status).toBe(0);
     expect(JSON.parse(statusCmd.stdout)).toMatchObject({ state: 'running' });
+    const anonymous = runSync(['status', '--url', base]);
+    expect(anonymous.status).toBe(1);
+    expect(anonymous.stderr).toContain('--token');
 
     const exit = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
     child.kill('SIGTERM');

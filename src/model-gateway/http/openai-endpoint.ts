@@ -14,11 +14,24 @@ export interface OpenAiEndpointOptions {
   tokens?: Record<string, string | null> | ReadonlyMap<string, string | null>;
   /** Like `tokens`, keyed by the token's SHA-256 hex (how the server configuration keeps them). */
   tokenDigests?: ReadonlyMap<string, string | null>;
+  /**
+   * Authenticates (and rate-limits) a request instead of `tokens`: returns the caller's tenant and
+   * whether it is read-only, or throws a `UeeError` (`UNAUTHORIZED`, `RATE_LIMITED`, …). Read-only
+   * callers may list models but not call them: a call spends the tenant's model quota.
+   */
+  admit?: (req: IncomingMessage) => EndpointCaller;
   /** The mount prefix. @default "/v1" */
   prefix?: string;
   /** Largest accepted request body. @default 4 MiB */
   maxBodyBytes?: number;
   logger?: Logger;
+}
+
+/** Who calls the endpoint, as {@link OpenAiEndpointOptions.admit} returns it. */
+export interface EndpointCaller {
+  tenantId: string | null;
+  readOnly: boolean;
+  actor: string;
 }
 
 const ChatBodySchema = z.looseObject({
@@ -53,11 +66,23 @@ export function createOpenAiHandler(options: OpenAiEndpointOptions): (req: Incom
   const byHash = new Map([...entries.map(([token, tenant]): [string, string | null] => [sha256(token), tenant]), ...(options.tokenDigests ?? [])]);
   const { gateway } = options;
 
-  const authenticate = (req: IncomingMessage): TenantContext => {
+  const authenticate = (req: IncomingMessage): TenantContext & { readOnly: boolean } => {
+    if (options.admit) {
+      const caller = options.admit(req);
+      return { tenantId: caller.tenantId, actor: caller.actor, readOnly: caller.readOnly };
+    }
     const match = /^Bearer\s+(\S+)$/i.exec(req.headers.authorization ?? '');
     const tenantId = match ? byHash.get(sha256(match[1]!)) : undefined;
     if (tenantId === undefined) throw new UeeError('UNAUTHORIZED', 'missing or unknown bearer token', { hint: 'send Authorization: Bearer <tenant token>' });
-    return { tenantId, actor: `api-token:${tenantId ?? 'global'}` };
+    return { tenantId, actor: `api-token:${tenantId ?? 'global'}`, readOnly: false };
+  };
+  const spending = (caller: { readOnly: boolean }): void => {
+    if (caller.readOnly) {
+      throw new UeeError('TENANT_FORBIDDEN', 'this token is read-only: it may list models but not call them (a call spends the tenant\'s model quota)', {
+        details: { reason: 'READ_ONLY' },
+        hint: 'use a read-write token of the tenant for model calls',
+      });
+    }
   };
 
   return async (req, res) => {
@@ -75,6 +100,7 @@ export function createOpenAiHandler(options: OpenAiEndpointOptions): (req: Incom
         if (!m) throw new UeeError('NOT_FOUND', `unknown model "${id}"`, { details: { model: id } });
         return sendJson(res, 200, modelObject(m));
       }
+      if (req.method === 'POST') spending(ctx);
       if (req.method === 'POST' && path === '/chat/completions') return await chat(ctx, parseOrThrow(ChatBodySchema, await readJson(req, maxBody), 'chat completion request'), res, controller.signal);
       if (req.method === 'POST' && path === '/embeddings') return await embeddings(ctx, parseOrThrow(EmbeddingBodySchema, await readJson(req, maxBody), 'embedding request'), res, controller.signal);
       throw new UeeError('NOT_FOUND', `no route ${req.method ?? 'GET'} ${prefix}${path}`);

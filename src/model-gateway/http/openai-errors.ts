@@ -23,6 +23,7 @@ export function openAiErrorFor(e: UeeError): { status: number; type: string; cod
     case 'QUOTA_EXCEEDED':
       return { status: 429, type: 'insufficient_quota', code: 'insufficient_quota' };
     case 'RATE_LIMITED':
+    case 'LIMIT_EXCEEDED':
       return { status: 429, type: 'requests', code: 'rate_limit_exceeded' };
     case 'CIRCUIT_OPEN':
     case 'CLOSED':

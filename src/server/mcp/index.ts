@@ -15,3 +15,5 @@ export { coreResources } from './resources.js';
 export type { ResourceSpec, ResourceContext } from './resources.js';
 export { corePrompts } from './prompts.js';
 export type { PromptSpec } from './prompts.js';
+export { FrontDoor, sendRefusal, sendLimited } from './front-door.js';
+export type { Admission } from './front-door.js';

@@ -1,11 +1,12 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { McpServer } from '@modelcontextprotocol/sdk/server/mcp.js';
 import { SSEServerTransport } from '@modelcontextprotocol/sdk/server/sse.js';
-import type { Logger, Principal } from '../../core/index.js';
-import { samePrincipal, sendJsonRpcError, sendUnauthorized, type TokenAuthenticator } from './auth.js';
+import type { Logger, PoolHold, Principal } from '../../core/index.js';
+import { UeeError } from '../../core/index.js';
+import { samePrincipal, sendJsonRpcError } from './auth.js';
+import { sendLimited, sendRefusal, type FrontDoor } from './front-door.js';
 import { readJsonBody } from './body.js';
 import type { McpHost } from './host.js';
-import type { OriginGuard } from './origin-guard.js';
 import { toUeeError } from '../../core/index.js';
 
 /** Where clients of the legacy transport POST their messages (`?sessionId=` appended by the SDK). */
@@ -15,32 +16,42 @@ interface Session {
   transport: SSEServerTransport;
   server: McpServer;
   principal: Principal;
+  lastSeen: number;
+  hold: PoolHold;
 }
 
 /**
  * The deprecated HTTP+SSE transport (protocol 2024-11-05) for older clients: `GET /sse` opens the
- * event stream and announces `POST /sse/messages?sessionId=…`. Same DNS-rebinding check, same
- * authentication, and a session answers only to its own principal.
+ * event stream and announces `POST /sse/messages?sessionId=…`. Same {@link FrontDoor} as `/mcp`; a
+ * session answers only to its own principal; each principal holds at most its share of streams, and
+ * a stream that posts no message for `streamIdleMs` is closed.
  */
 export class LegacySseEndpoint {
   readonly #sessions = new Map<string, Session>();
+  readonly #sweeper: NodeJS.Timeout;
+  readonly #idleMs: number;
   #closed = false;
 
   constructor(
     private readonly host: McpHost,
-    private readonly auth: TokenAuthenticator,
-    private readonly guard: OriginGuard,
+    private readonly door: FrontDoor,
     private readonly logger: Logger,
-    private readonly options: { maxSessions?: number; maxBodyBytes: number },
-  ) {}
+    private readonly options: { maxBodyBytes: number; idleMs?: number },
+  ) {
+    this.#idleMs = options.idleMs ?? door.limits.streamIdleMs;
+    this.#sweeper = setInterval(() => this.#sweep(), Math.max(250, Math.min(30_000, Math.floor(this.#idleMs / 4)))).unref();
+  }
+
+  /** Number of open streams. */
+  get streamCount(): number {
+    return this.#sessions.size;
+  }
 
   /** Handles one request under `/sse`. */
   async handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
     const url = new URL(req.url ?? '/', 'http://localhost');
-    const refused = this.guard.check(req);
-    if (refused) return sendJsonRpcError(res, 403, -32000, `Forbidden: ${refused}`);
-    const auth = this.auth.authenticate(req);
-    if (!auth.ok) return sendUnauthorized(res, auth);
+    const auth = this.door.admit(req);
+    if (!auth.ok) return sendRefusal(res, auth);
     if (this.#closed) return sendJsonRpcError(res, 503, -32000, 'server is shutting down');
 
     if (url.pathname === '/sse') {
@@ -53,6 +64,7 @@ export class LegacySseEndpoint {
       if (!sessionId) return sendJsonRpcError(res, 400, -32000, 'Bad Request: sessionId query parameter is required');
       const session = this.#sessions.get(sessionId);
       if (!session || !samePrincipal(session.principal, auth.principal)) return sendJsonRpcError(res, 404, -32001, 'Session not found');
+      session.lastSeen = Date.now();
       let body: unknown;
       try {
         body = await readJsonBody(req, this.options.maxBodyBytes);
@@ -67,28 +79,59 @@ export class LegacySseEndpoint {
   }
 
   async #open(principal: Principal, res: ServerResponse): Promise<void> {
-    if (this.#sessions.size >= (this.options.maxSessions ?? 1000)) {
-      return sendJsonRpcError(res, 503, -32000, 'too many MCP sessions; retry later', { 'retry-after': '5' });
+    let hold: PoolHold;
+    try {
+      hold = this.door.streams.acquire(principal);
+    } catch (err) {
+      if (err instanceof UeeError) return sendLimited(res, err);
+      throw err;
     }
     const transport = new SSEServerTransport(SSE_MESSAGES_PATH, res);
     const id = transport.sessionId;
     transport.onclose = () => {
       this.#sessions.delete(id);
+      hold.release();
       this.logger.debug('mcp sse session closed', { sessionId: id });
     };
-    const server = await this.host.connect(principal, transport);
-    this.#sessions.set(id, { transport, server, principal });
     res.on('close', () => {
-      if (this.#sessions.delete(id)) void server.close().catch(() => undefined);
+      hold.release();
+      const session = this.#sessions.get(id);
+      if (session && this.#sessions.delete(id)) void session.server.close().catch(() => undefined);
     });
+    let server: McpServer;
+    try {
+      server = await this.host.connect(principal, transport);
+    } catch (err) {
+      hold.release();
+      throw err;
+    }
+    if (res.closed) {
+      hold.release();
+      void server.close().catch(() => undefined);
+      return;
+    }
+    this.#sessions.set(id, { transport, server, principal, lastSeen: Date.now(), hold });
     this.logger.debug('mcp sse session opened', { sessionId: id, principal: principal.id });
   }
 
   /** Closes every session. Idempotent. */
+  #sweep(): void {
+    const now = Date.now();
+    for (const [id, session] of this.#sessions) {
+      if (now - session.lastSeen <= this.#idleMs) continue;
+      this.#sessions.delete(id);
+      session.hold.release();
+      this.logger.debug('mcp sse stream idle: closed', { sessionId: id });
+      void session.server.close().catch(() => undefined);
+    }
+  }
+
   async close(): Promise<void> {
     this.#closed = true;
+    clearInterval(this.#sweeper);
     const sessions = [...this.#sessions.values()];
     this.#sessions.clear();
+    for (const s of sessions) s.hold.release();
     await Promise.all(sessions.map((s) => s.server.close().catch(() => undefined)));
   }
 }

@@ -3,19 +3,17 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { McpServer } from '@modelcontextprotocol/sdk/server/mcp.js';
 import { StreamableHTTPServerTransport } from '@modelcontextprotocol/sdk/server/streamableHttp.js';
 import { isInitializeRequest } from '@modelcontextprotocol/sdk/types.js';
-import type { Logger, Principal } from '../../core/index.js';
-import { toUeeError } from '../../core/index.js';
-import { samePrincipal, sendJsonRpcError, sendUnauthorized, type TokenAuthenticator } from './auth.js';
+import type { Logger, PoolHold, Principal } from '../../core/index.js';
+import { UeeError, toUeeError } from '../../core/index.js';
+import { samePrincipal, sendJsonRpcError } from './auth.js';
+import { sendLimited, sendRefusal, type FrontDoor } from './front-door.js';
 import { readJsonBody } from './body.js';
 import type { McpHost } from './host.js';
-import type { OriginGuard } from './origin-guard.js';
 import { ReplayBuffer } from './replay-buffer.js';
 
 /** Options of {@link StreamableHttpEndpoint}. */
 export interface StreamableHttpOptions {
-  /** Max live sessions; new ones get 503 beyond it. @default 1000 */
-  maxSessions?: number;
-  /** Sessions idle this long are closed. @default 1_800_000 (30 min) */
+  /** Sessions idle this long are closed. @default the front door's `sessionIdleMs` */
   idleMs?: number;
   /** Max POST body bytes. */
   maxBodyBytes: number;
@@ -26,29 +24,29 @@ interface Session {
   server: McpServer;
   principal: Principal;
   lastSeen: number;
+  /** The principal's share of the session pool, released when the session ends. */
+  hold: PoolHold;
 }
 
 /**
  * The Streamable HTTP transport at `/mcp`: stateful sessions (`Mcp-Session-Id`), each with its own
- * `McpServer` bound to the principal that initialized it, and resumable SSE streams. Every request is
- * checked for DNS rebinding and authenticated; a session answers only to its own principal.
+ * `McpServer` bound to the principal that initialized it, and resumable SSE streams. Every request
+ * passes the {@link FrontDoor} (DNS-rebinding guard, authentication, the principal's request rate); a
+ * session answers only to its own principal, and each principal holds at most its share of sessions.
  */
 export class StreamableHttpEndpoint {
   readonly #sessions = new Map<string, Session>();
   readonly #sweeper: NodeJS.Timeout;
-  readonly #maxSessions: number;
   readonly #idleMs: number;
   #closed = false;
 
   constructor(
     private readonly host: McpHost,
-    private readonly auth: TokenAuthenticator,
-    private readonly guard: OriginGuard,
+    private readonly door: FrontDoor,
     private readonly logger: Logger,
     private readonly options: StreamableHttpOptions,
   ) {
-    this.#maxSessions = options.maxSessions ?? 1000;
-    this.#idleMs = options.idleMs ?? 30 * 60 * 1000;
+    this.#idleMs = options.idleMs ?? door.limits.sessionIdleMs;
     this.#sweeper = setInterval(() => void this.#sweep(), Math.min(60_000, this.#idleMs)).unref();
   }
 
@@ -61,10 +59,8 @@ export class StreamableHttpEndpoint {
   async handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
     const path = (req.url ?? '/').split('?')[0];
     if (path !== '/mcp') return sendJsonRpcError(res, 404, -32601, `no MCP endpoint at ${path}`);
-    const refused = this.guard.check(req);
-    if (refused) return sendJsonRpcError(res, 403, -32000, `Forbidden: ${refused}`);
-    const auth = this.auth.authenticate(req);
-    if (!auth.ok) return sendUnauthorized(res, auth);
+    const auth = this.door.admit(req);
+    if (!auth.ok) return sendRefusal(res, auth);
     if (this.#closed) return sendJsonRpcError(res, 503, -32000, 'server is shutting down');
 
     const method = req.method ?? 'GET';
@@ -97,8 +93,12 @@ export class StreamableHttpEndpoint {
   }
 
   async #open(principal: Principal, req: IncomingMessage, res: ServerResponse, body: unknown): Promise<void> {
-    if (this.#sessions.size >= this.#maxSessions) {
-      return sendJsonRpcError(res, 503, -32000, 'too many MCP sessions; retry later', { 'retry-after': '5' });
+    let hold: PoolHold;
+    try {
+      hold = this.door.sessions.acquire(principal);
+    } catch (err) {
+      if (err instanceof UeeError) return sendLimited(res, err);
+      throw err;
     }
     // Filled once connected; the SDK initializes the session (below) only after that.
     const bound: { server?: McpServer } = {};
@@ -107,7 +107,7 @@ export class StreamableHttpEndpoint {
       eventStore: new ReplayBuffer(),
       retryInterval: 500,
       onsessioninitialized: (id) => {
-        if (bound.server) this.#sessions.set(id, { transport, server: bound.server, principal, lastSeen: Date.now() });
+        if (bound.server) this.#sessions.set(id, { transport, server: bound.server, principal, lastSeen: Date.now(), hold });
         this.logger.debug('mcp session opened', { sessionId: id, principal: principal.id });
       },
       onsessionclosed: (id) => {
@@ -117,14 +117,23 @@ export class StreamableHttpEndpoint {
     transport.onclose = () => {
       if (transport.sessionId) this.#drop(transport.sessionId);
     };
-    bound.server = await this.host.connect(principal, transport);
-    await transport.handleRequest(req, res, body);
+    try {
+      bound.server = await this.host.connect(principal, transport);
+      await transport.handleRequest(req, res, body);
+    } finally {
+      // An initialize the SDK refused never became a session: give the share back.
+      if (transport.sessionId === undefined || !this.#sessions.has(transport.sessionId)) {
+        hold.release();
+        if (transport.sessionId === undefined) void bound.server?.close().catch(() => undefined);
+      }
+    }
   }
 
   #drop(id: string): void {
     const session = this.#sessions.get(id);
     if (!session) return;
     this.#sessions.delete(id);
+    session.hold.release();
     this.logger.debug('mcp session closed', { sessionId: id });
     void session.server.close().catch(() => undefined);
   }
@@ -134,6 +143,7 @@ export class StreamableHttpEndpoint {
     for (const [id, session] of this.#sessions) {
       if (now - session.lastSeen > this.#idleMs) {
         this.#sessions.delete(id);
+        session.hold.release();
         await session.server.close().catch(() => undefined);
       }
     }
@@ -145,6 +155,7 @@ export class StreamableHttpEndpoint {
     clearInterval(this.#sweeper);
     const sessions = [...this.#sessions.values()];
     this.#sessions.clear();
+    for (const s of sessions) s.hold.release();
     await Promise.all(sessions.map((s) => s.server.close().catch(() => undefined)));
   }
 }
