@@ -44,15 +44,31 @@ export interface ChatOutput {
   finishReason: 'stop' | 'length';
 }
 
-/** Canonical embedding input: one or more texts. */
-export const EmbeddingInputSchema = z.union([
-  z.string().transform((s) => ({ input: [s] as string[] })),
-  z.array(z.string()).min(1).max(2048).transform((a) => ({ input: a })),
-  z.object({
-    input: z.union([z.string().transform((s) => [s]), z.array(z.string()).min(1).max(2048)]),
-    dimensions: z.number().int().positive().max(8192).optional(),
-  }),
-]);
+/** Longest text one embedding input may hold (about OpenAI's 8,192-token input limit). */
+export const MAX_EMBEDDING_INPUT_CHARS = 32_768;
+/** Most texts in one embedding call. */
+export const MAX_EMBEDDING_INPUTS = 2048;
+/** Most output values (texts × dimensions) one embedding call may produce. */
+export const MAX_EMBEDDING_VALUES = 524_288;
+
+const EmbeddingText = z.string().max(MAX_EMBEDDING_INPUT_CHARS, `each embedding input may hold at most ${MAX_EMBEDDING_INPUT_CHARS} characters: split longer texts`);
+
+/** Canonical embedding input: one or more texts, bounded in length, count and output size. */
+export const EmbeddingInputSchema = z
+  .union([
+    EmbeddingText.transform((s) => ({ input: [s] as string[] })),
+    z.array(EmbeddingText).min(1).max(MAX_EMBEDDING_INPUTS).transform((a) => ({ input: a })),
+    z.object({
+      input: z.union([EmbeddingText.transform((s) => [s]), z.array(EmbeddingText).min(1).max(MAX_EMBEDDING_INPUTS)]),
+      dimensions: z.number().int().positive().max(8192).optional(),
+    }),
+  ])
+  .superRefine((v, ctx) => {
+    const values = v.input.length * ('dimensions' in v && v.dimensions !== undefined ? v.dimensions : 256);
+    if (values > MAX_EMBEDDING_VALUES) {
+      ctx.addIssue({ code: 'custom', message: `${v.input.length} inputs × dimensions = ${values} output values, over ${MAX_EMBEDDING_VALUES} per call: send fewer inputs or fewer dimensions` });
+    }
+  });
 /** A validated embedding input. */
 export type EmbeddingInput = { input: string[]; dimensions?: number | undefined };
 

@@ -53,8 +53,10 @@ export class BuiltinProvider implements ModelProvider {
       case 'hashed-ngram': {
         const input = call.input as EmbeddingInput;
         const dims = input.dimensions ?? (typeof def.params.dimensions === 'number' ? def.params.dimensions : DEFAULT_EMBEDDING_DIMENSIONS);
-        const output: EmbeddingOutput = { embeddings: input.input.map((t) => hashedNgramEmbedding(t, dims)), dimensions: dims };
-        return Promise.resolve({ output, inputTokens, outputTokens: 0 });
+        return embedInSlices(input.input, dims, call.signal).then((embeddings) => {
+          const output: EmbeddingOutput = { embeddings, dimensions: dims };
+          return { output, inputTokens, outputTokens: 0 };
+        });
       }
       case 'echo': {
         const output = this.#echo(call);
@@ -88,4 +90,26 @@ export class BuiltinProvider implements ModelProvider {
     const template = typeof def.params.template === 'string' ? def.params.template : undefined;
     return echoChat(call.input as ChatInput, { maxTokens: maxOutputTokens('chat', call.input, def.maxOutputTokens), ...(template === undefined ? {} : { template }) });
   }
+}
+
+/** Characters embedded between two yields to the event loop. */
+const SLICE_CHARS = 16_384;
+
+/**
+ * Embeds texts in slices of about {@link SLICE_CHARS} characters, yielding to the event loop between
+ * slices, so a large batch never holds the main thread for more than one slice; an abort stops it.
+ */
+async function embedInSlices(texts: readonly string[], dims: number, signal: AbortSignal): Promise<number[][]> {
+  const out: number[][] = [];
+  let since = 0;
+  for (const text of texts) {
+    if (since >= SLICE_CHARS) {
+      await new Promise<void>((resolve) => setImmediate(resolve));
+      since = 0;
+      if (signal.aborted) throw new UeeError('TIMEOUT', 'embedding aborted', { retryable: true });
+    }
+    out.push(hashedNgramEmbedding(text, dims));
+    since += text.length + dims;
+  }
+  return out;
 }

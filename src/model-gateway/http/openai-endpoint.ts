@@ -153,12 +153,21 @@ export function createOpenAiHandler(options: OpenAiEndpointOptions): (req: Incom
     const r = await gateway.call(ctx, { model: body.model, input, signal, source: 'api' });
     const out = r.output as EmbeddingOutput;
     const base64 = body.encoding_format === 'base64';
-    sendJson(res, 200, {
-      object: 'list',
-      model: r.model,
-      data: out.embeddings.map((v, index) => ({ object: 'embedding', index, embedding: base64 ? toBase64Float32(v) : v })),
-      usage: { prompt_tokens: r.usage.inputTokens, total_tokens: r.usage.inputTokens },
-    });
+    // Serialised one vector at a time, yielding between slices: a large batch never holds the main thread.
+    res.writeHead(200, { 'content-type': 'application/json; charset=utf-8' });
+    res.write(`{"object":"list","model":${JSON.stringify(r.model)},"data":[`);
+    let since = 0;
+    for (const [index, v] of out.embeddings.entries()) {
+      const piece = JSON.stringify({ object: 'embedding', index, embedding: base64 ? toBase64Float32(v) : v });
+      res.write(index === 0 ? piece : `,${piece}`);
+      since += v.length;
+      if (since >= 16_384) {
+        since = 0;
+        await new Promise<void>((resolve) => setImmediate(resolve));
+        if (signal.aborted) return void res.destroy();
+      }
+    }
+    res.end(`],"usage":${JSON.stringify({ prompt_tokens: r.usage.inputTokens, total_tokens: r.usage.inputTokens })}}`);
   }
 }
 

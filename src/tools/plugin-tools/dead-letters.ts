@@ -6,6 +6,7 @@ import type { ToolContext } from '../define-tool.js';
 import { defineTool } from '../define-tool.js';
 import { EventOut, JsonObjectArg, PluginNameArg, TenantArg } from '../schemas.js';
 import { resolveScope } from '../scope.js';
+import { assertMaySpend } from './sandbox-gate.js';
 import { RunOut, SandboxArgs, runSandbox, type SandboxPlugin } from './sandbox.js';
 import { ArtifactArg, PluginRefArgs, notFound, resolvePlugin } from './shared.js';
 import { SandboxOut, TestedPluginOut, artifactPlugin } from './test-tool.js';
@@ -52,17 +53,18 @@ export const deadLetterList = defineTool({
     name: PluginNameArg.optional().describe('Only dead letters of this plugin'),
     limit: z.number().int().min(1).max(1000).optional().describe('Max entries (default 50)'),
   }),
-  output: z.object({ deadLetters: z.array(DeadLetterOut), scanned: z.number().int() }),
+  output: z.object({ deadLetters: z.array(DeadLetterOut), scanned: z.number().int().describe('Dead letters visible to this token that were considered') }),
   annotations: { readOnlyHint: true, destructiveHint: false, idempotentHint: true },
   async run(ctx, args) {
     const tenantId = ctx.principal.kind === 'admin' && args.tenantId !== undefined ? (await resolveScope(ctx, args.tenantId)).tenantId : undefined;
-    const all = await ctx.app.bus.deadLetters({ count: SCAN });
-    const letters = all
+    // Only what this principal may see is counted: the size of other tenants' dead letters is theirs.
+    const visible = (await ctx.app.bus.deadLetters({ count: SCAN })).filter((l) => visibleLetter(ctx, l, tenantId));
+    const letters = visible
       .reverse()
-      .filter((l) => visibleLetter(ctx, l, tenantId) && (args.name === undefined || groupPlugin(l.group)?.name === args.name))
+      .filter((l) => args.name === undefined || groupPlugin(l.group)?.name === args.name)
       .slice(0, args.limit ?? 50)
       .map(out);
-    return { deadLetters: letters, scanned: all.length };
+    return { deadLetters: letters, scanned: visible.length };
   },
   summarize: (o) => `${o.deadLetters.length} dead letter${o.deadLetters.length === 1 ? '' : 's'}`,
 });
@@ -93,6 +95,7 @@ export const deadLetterReplay = defineTool({
   }),
   annotations: { readOnlyHint: true, destructiveHint: false, idempotentHint: true },
   async run(ctx, args) {
+    assertMaySpend(ctx.principal, args.models);
     const letter = (await ctx.app.bus.deadLetters({ count: SCAN })).find((l) => l.id === args.deadLetterId);
     if (!letter || !visibleLetter(ctx, letter, undefined)) {
       throw new UeeError('NOT_FOUND', `dead letter ${args.deadLetterId} not found`, { hint: 'call dead_letter_list for the ids visible to this token' });

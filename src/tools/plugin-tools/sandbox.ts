@@ -11,6 +11,7 @@ import { forRuntime } from '../../model-gateway/index.js';
 import type { ToolContext } from '../define-tool.js';
 import { EntityIdArg, EntityTypeArg, EventTypeArg, JsonObjectArg, ViewArg, text } from '../schemas.js';
 import { cancellable, checkCancelled } from './shared.js';
+import { SANDBOX_WORKER_LIMITS, assertMaySpend, sandboxGate } from './sandbox-gate.js';
 
 /** A fixture entity seeded into the sandbox before the events run. */
 export const FixtureArg = z.strictObject({
@@ -104,16 +105,23 @@ export interface SandboxOptions {
  */
 export async function runSandbox(ctx: ToolContext, plugin: SandboxPlugin, events: SandboxEvent[], options: SandboxOptions): Promise<{ runs: RunResult[]; sandbox: { store: string; entitiesSeeded: number } }> {
   const app = ctx.app;
+  assertMaySpend(ctx.principal, options.models);
+  // Counted before anything starts: a principal's sandboxes (threads and memory) are capped.
+  const hold = sandboxGate(app).acquire(ctx.principal, plugin.manifest.maximumResourceBudget.memoryPages);
   const total = events.length + 2;
-  await ctx.progress(0, total, 'preparing the sandbox');
-  const store = await openSqliteStore({ path: ':memory:', limits: { maxAttributeBytes: app.config.limits.maxAttributeBytes } });
+  let store: EntityStore | undefined;
   let host: ExecutionHost | undefined;
   try {
+    await ctx.progress(0, total, 'preparing the sandbox');
+    store = await openSqliteStore({ path: ':memory:', limits: { maxAttributeBytes: app.config.limits.maxAttributeBytes } });
     const scope: TenantContext = { tenantId: options.tenantId, actor: `sandbox:${ctx.principal.id}` };
     if (options.tenantId !== null) await store.tenants.create(options.tenantId);
     const seeded = await seed(store, scope, plugin.name, options);
     checkCancelled(ctx.signal);
-    host = await cancellable(ctx.signal, ExecutionHost.create({ services: services(app, store, options.models), workers: 1, budgetCeiling: app.config.runtime.budgetCeiling, logger: ctx.logger }));
+    host = await cancellable(
+      ctx.signal,
+      ExecutionHost.create({ services: services(app, store, options.models), workers: 1, budgetCeiling: app.config.runtime.budgetCeiling, logger: ctx.logger, resourceLimits: { ...SANDBOX_WORKER_LIMITS } }),
+    );
     const id = `sandbox-${Date.now().toString(36)}`;
     const m = plugin.manifest;
     await host.load({
@@ -172,7 +180,8 @@ export async function runSandbox(ctx: ToolContext, plugin: SandboxPlugin, events
     return { runs, sandbox: { store: 'sqlite :memory: (discarded)', entitiesSeeded: seeded } };
   } finally {
     await host?.close().catch(() => undefined);
-    await store.close().catch(() => undefined);
+    await store?.close().catch(() => undefined);
+    hold.release();
   }
 }
 

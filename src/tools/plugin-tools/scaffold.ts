@@ -129,8 +129,11 @@ export const pluginScaffold = defineTool({
       model: null,
       note: 'template with TODOs: no chat model other than the built-in echo template is configured',
     };
-    const model = args.draft && args.language === 'ts' && args.kind !== 'model' ? draftingModel(ctx, tenantId) : undefined;
+    // Drafting spends the tenant's model quota: read-only tokens get the template.
+    const readOnly = ctx.principal.kind === 'tenant' && ctx.principal.readOnly;
+    const model = args.draft && !readOnly && args.language === 'ts' && args.kind !== 'model' ? draftingModel(ctx, tenantId) : undefined;
     if (!args.draft) draftedBy.note = 'template with TODOs (draft: false)';
+    else if (readOnly && draftingModel(ctx, tenantId)) draftedBy.note = 'template with TODOs: this token is read-only, and drafting with a model would spend the tenant\'s model quota';
     else if (args.language !== 'ts' && draftingModel(ctx, tenantId)) draftedBy.note = 'template with TODOs: model drafting is offered for TypeScript only';
     if (model !== undefined) {
       await ctx.progress(0, 2, `drafting the handler with ${model}`);

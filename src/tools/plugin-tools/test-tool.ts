@@ -7,6 +7,7 @@ import { defineTool } from '../define-tool.js';
 import { JsonObjectArg, TenantArg } from '../schemas.js';
 import { resolveScope } from '../scope.js';
 import { loadArtifact } from './compile.js';
+import { assertMaySpend } from './sandbox-gate.js';
 import { RunOut, SandboxArgs, TestEventArg, runSandbox, type SandboxPlugin } from './sandbox.js';
 import { ArtifactArg, PluginRefArgs, resolvePlugin } from './shared.js';
 
@@ -74,6 +75,7 @@ export const pluginTest = defineTool({
   output: z.object({ plugin: TestedPluginOut, sandbox: SandboxOut, runs: z.array(RunOut), passed: z.number().int(), failed: z.number().int() }),
   annotations: { readOnlyHint: true, destructiveHint: false, idempotentHint: true },
   async run(ctx, args) {
+    assertMaySpend(ctx.principal, args.models);
     const scope = await resolveScope(ctx, args.tenantId);
     let plugin: SandboxPlugin;
     let source: 'artifact' | 'deployed';

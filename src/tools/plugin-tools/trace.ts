@@ -38,7 +38,7 @@ export const eventTrace = defineTool({
     ),
     deadLetters: z.array(z.object({ id: z.string(), eventId: z.string(), plugin: z.string().nullable(), code: z.string(), message: z.string() })),
     logs: z.array(z.object({ eventId: z.string(), plugin: z.string(), level: z.string(), message: z.string() })),
-    scanned: z.number().int(),
+    scanned: z.number().int().describe('Retained bus entries of this tenant that were scanned'),
     truncated: z.boolean().describe('The scan stopped at maxScan: older or newer chain events may be missing'),
   }),
   annotations: { readOnlyHint: true, destructiveHint: false, idempotentHint: true },
@@ -51,18 +51,22 @@ export const eventTrace = defineTool({
     const max = args.maxScan ?? 50_000;
     const entries: Array<{ id: string; event: EventEnvelope }> = [];
     let start = '-';
+    let read = 0;
     let scanned = 0;
     let truncated = false;
     for (;;) {
-      if (scanned >= max) {
+      if (read >= max) {
         truncated = true;
         break;
       }
-      const want = Math.min(PAGE, max - scanned) + (start === '-' ? 0 : 1);
+      const want = Math.min(PAGE, max - read) + (start === '-' ? 0 : 1);
       const page = await bus.range(start, want);
       const fresh = page.filter((e) => e.id !== start);
-      scanned += fresh.length;
-      entries.push(...fresh.filter((e) => e.event.tenantId === scope.tenantId));
+      read += fresh.length;
+      // Only the caller's own entries are counted: other tenants' traffic is not theirs to measure.
+      const own = fresh.filter((e) => e.event.tenantId === scope.tenantId);
+      scanned += own.length;
+      entries.push(...own);
       const last = page[page.length - 1];
       if (!last || page.length < want || ctx.signal.aborted) break;
       start = last.id;
