@@ -96,7 +96,7 @@ describe('FD front-door limits per principal (real HTTP, real MCP clients)', () 
     expect(body.error.data).toMatchObject({ code: 'LIMIT_EXCEEDED', retryable: true, details: { limit: 'perPrincipal', max: 5, setting: 'UEE_MCP_SESSIONS_PER_PRINCIPAL' } });
     expect(body.error.data.hint).toContain('UEE_MCP_SESSIONS_PER_PRINCIPAL');
     expect(Number(refused[0]!.headers.get('retry-after'))).toBeGreaterThan(0);
-    await Promise.all(flood.map((r) => (r.bodyUsed ? undefined : r.body?.cancel())));
+    for (const r of flood) if (!r.bodyUsed) await r.body?.cancel();
 
     // Another tenant, a read-write token of the same tenant, and the admin open sessions and work.
     await works(await open(server.url, server.tokens.globex));
@@ -165,7 +165,7 @@ describe('FD front-door limits per principal (real HTTP, real MCP clients)', () 
     const init = mcp.find((r) => r.status === 429);
     expect(init).toBeDefined();
     expect(((await init!.json()) as any).error.data).toMatchObject({ code: 'RATE_LIMITED', details: { setting: 'UEE_REQUESTS_PER_SECOND' } });
-    await Promise.all([...flood, ...mcp].map((r) => (r.bodyUsed ? undefined : r.body?.cancel())));
+    for (const r of [...flood, ...mcp]) if (!r.bodyUsed) await r.body?.cancel();
     const globex = await open(server.url, server.tokens.globex);
     const admin = await open(server.url, server.tokens.admin);
     for (let i = 0; i < 3; i++) {
@@ -210,8 +210,8 @@ describe('FD front-door limits per principal (real HTTP, real MCP clients)', () 
     const acme = await open(server.url, server.tokens.acme);
     const globex = await open(server.url, server.tokens.globex);
     const wat = '(module (memory (export "memory") 1) (func (export "handle") (result i32) (i32.const 0)))';
-    const compiled = sc(await call(acme, 'plugin_compile', { source: { language: 'wat', files: { 'main.wat': wat } } }));
-    const gCompiled = sc(await call(globex, 'plugin_compile', { source: { language: 'wat', files: { 'main.wat': wat } } }));
+    const compiled = { artifact: String(sc(await call(acme, 'plugin_compile', { source: { language: 'wat', files: { 'main.wat': wat } } })).artifact) };
+    const gCompiled = { artifact: String(sc(await call(globex, 'plugin_compile', { source: { language: 'wat', files: { 'main.wat': wat } } })).artifact) };
     const ro = await open(server.url, server.tokens.acmeRo);
     const test = (c: Client, artifact: string, manifest: Record<string, unknown> = {}) => call(c, 'plugin_test', { artifact, manifest, events: [{ type: 'Ping' }, { type: 'Ping' }] });
 
@@ -259,7 +259,7 @@ describe('FD front-door limits per principal (real HTTP, real MCP clients)', () 
     const server = s;
     const acme = await open(server.url, server.tokens.acme);
     const globex = await open(server.url, server.tokens.globex);
-    const emitted = sc(await call(acme, 'event_emit', { type: 'Ping', payload: {} })).event.eventId as string;
+    const emitted: string = sc(await call(acme, 'event_emit', { type: 'Ping', payload: {} })).event.eventId;
     const trace = async (): Promise<any> => {
       for (let i = 0; i < 100; i++) {
         const r = await call(acme, 'event_trace', { eventId: emitted });
@@ -277,7 +277,7 @@ describe('FD front-door limits per principal (real HTTP, real MCP clients)', () 
 
     // Dead letters of globex do not show in acme's count.
     const group = 'fd-8-test';
-    await server.app.bus.ensureGroup(group, '0');
+    await server.app.bus.ensureGroup(group, 'earliest');
     const deliveries = await server.app.bus.read(group, 'c1', { count: 1000 });
     for (const d of deliveries.filter((x) => x.event.tenantId === 'globex')) await server.app.bus.deadLetter(group, d, { code: 'PLUGIN_ERROR', message: 'x' });
     const acmeLetters = sc(await call(acme, 'dead_letter_list', {}));

@@ -1,6 +1,6 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Principal } from '../../core/index.js';
-import { PrincipalPool, PrincipalRateLimiter, UeeError } from '../../core/index.js';
+import { PrincipalPool, PrincipalRateLimiter, type UeeError } from '../../core/index.js';
 import { FRONT_DOOR_ENV, type FrontDoorConfig, type UeeConfig } from '../../config/index.js';
 import { sendJsonRpcError, sendUnauthorized, TokenAuthenticator, type AuthResult } from './auth.js';
 import { OriginGuard } from './origin-guard.js';
