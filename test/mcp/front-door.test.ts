@@ -153,11 +153,14 @@ describe('FD front-door limits per principal (real HTTP, real MCP clients)', () 
   it('FD-4 one token flooding requests is RATE_LIMITED with retry-after; another tenant and the admin are not slowed', async () => {
     s = await startFull({ UEE_REQUESTS_PER_SECOND: '5', UEE_REQUEST_BURST: '20' });
     const server = s;
+    const started = Date.now();
     const inits = Array.from({ length: 10 }, () => initialize(server.url, server.tokens.acmeRo));
     const flood = await Promise.all(Array.from({ length: 100 }, () => fetch(new URL('/v1/models', server.url), { headers: { authorization: `Bearer ${server.tokens.acmeRo}` } })));
+    const elapsedS = (Date.now() - started) / 1000;
     const limited = flood.filter((r) => r.status === 429);
-    expect(flood.filter((r) => r.status === 200).length).toBeLessThanOrEqual(21);
-    expect(limited.length).toBeGreaterThanOrEqual(79);
+    // The bucket: 20 at once, then 5 per second of however long the flood took on this machine.
+    expect(flood.filter((r) => r.status === 200).length).toBeLessThanOrEqual(20 + Math.ceil(elapsedS * 5) + 1);
+    expect(limited.length).toBeGreaterThanOrEqual(100 - (20 + Math.ceil(elapsedS * 5) + 1));
     expect(Number(limited[0]!.headers.get('retry-after'))).toBeGreaterThan(0);
     expect(((await limited[0]!.json()) as any).error.code).toBe('rate_limit_exceeded');
     // The same token is limited on MCP too: it is one principal with one bucket.
