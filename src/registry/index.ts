@@ -8,5 +8,7 @@ export {
   SubscriptionFilterSchema,
   PLUGIN_ENTITY_TYPE,
   checkManifestFilter,
+  budgetHint,
+  RESOURCE_BUDGET_FIELDS,
 } from './manifest.js';
 export type { PluginManifest, PluginManifestInput, PluginAttributes, ResourceBudget } from './manifest.js';

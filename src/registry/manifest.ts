@@ -123,3 +123,20 @@ export function checkManifestFilter(manifest: Pick<PluginManifest, 'filter'>, li
     });
   }
 }
+
+/** The `maximumResourceBudget` fields a manifest can set. */
+export const RESOURCE_BUDGET_FIELDS: readonly string[] = Object.keys(ResourceBudgetSchema.shape);
+
+/**
+ * The hint for a `BUDGET_EXCEEDED` on `limit`: raise `maximumResourceBudget.<limit>` when the
+ * manifest can set it; otherwise say the limit is fixed by the platform (never a setting that does
+ * not exist).
+ */
+export function budgetHint(limit: unknown, pluginName?: string): string {
+  const of = pluginName === undefined ? '' : ` of ${pluginName}`;
+  if (typeof limit === 'string' && RESOURCE_BUDGET_FIELDS.includes(limit)) {
+    return `raise maximumResourceBudget.${limit} in the manifest${of}, or do less per event`;
+  }
+  const name = typeof limit === 'string' ? limit : 'this limit';
+  return `${name} is fixed by the platform, not a manifest setting: do less per event (fewer or smaller allocations, host calls or outputs)`;
+}

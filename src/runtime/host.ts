@@ -10,6 +10,21 @@ import { WorkerPool, type JobOutcome } from './pool.js';
 import type { InstanceCacheLimits } from './protocol.js';
 import { DEFAULT_RATE_LIMITS, TokenBuckets, type RateLimitOptions } from './rate-limit.js';
 import type { HostServices } from './services.js';
+
+/**
+ * Failures the JS engine reports with a fixed text, re-worded here: its guest-side budgets
+ * (interrupt checks, heap) are platform defaults no manifest can change, so the hint names what can.
+ */
+const ENGINE_ERRORS: Partial<Record<string, { message: string; hint: string }>> = {
+  FUEL_EXHAUSTED: {
+    message: 'the plugin ran out of its JS interrupt budget (a fixed platform limit): it looped too long in one call',
+    hint: 'look for an unbounded loop and do less work per event; the wall-clock limit is maximumResourceBudget.timeoutMs',
+  },
+  OUT_OF_MEMORY: {
+    message: 'the plugin exceeded the JS heap limit of the engine (a fixed platform limit)',
+    hint: 'keep less data in memory per event (stream or page through data instead of collecting it)',
+  },
+};
 import { DEFAULT_BUDGET, type InvocationInput, type InvocationResult, type LoadedPluginSpec, type ResourceBudget, type Usage } from './types.js';
 
 /** Options of {@link ExecutionHost.create}. */
@@ -385,8 +400,11 @@ export class ExecutionHost {
         } catch {
           // A plain-text error message.
         }
+        const engine = pluginCode === undefined ? undefined : ENGINE_ERRORS[pluginCode];
+        if (engine !== undefined) message = engine.message;
         return fail(new UeeError('PLUGIN_ERROR', message === '' ? `the plugin returned ${d.rc ?? 'an error'}` : message, {
           details: { rc: d.rc ?? 0, ...(pluginCode === undefined ? {} : { pluginCode }) },
+          ...(engine === undefined ? {} : { hint: engine.hint }),
         }));
       }
       case 'ok':

@@ -30,7 +30,10 @@ const INFO: Partial<Record<ErrorCode, { meaning: string; hint: string }>> = {
   CLOSED: { meaning: 'The server is shutting down.', hint: 'retry against a running server' },
   CAPABILITY_DENIED: { meaning: 'A plugin used a host function its capabilities do not grant.', hint: 'add the capability named in details to the manifest and redeploy' },
   RESERVED_NAME: { meaning: 'The entity type, event type or read-model view belongs to the platform (uee.*, entity/plugin/timer lifecycle, WorkflowSpawned); only the service that owns it writes it.', hint: 'use a name of your own; start workflows with spawn_workflow, deploy plugins with plugin_deploy' },
-  BUDGET_EXCEEDED: { meaning: 'A plugin exceeded its resource budget.', hint: 'raise the budget named in details in maximumResourceBudget, or do less per event' },
+  BUDGET_EXCEEDED: {
+    meaning: 'A plugin exceeded its resource budget.',
+    hint: 'when details.limit is timeoutMs, memoryPages, hostCalls, modelCalls, emits or outputBytes, raise maximumResourceBudget.<that field> in the manifest; other limits are fixed by the platform: do less per event',
+  },
   RATE_LIMITED: { meaning: 'Too many calls.', hint: 'wait and retry' },
   LIMIT_EXCEEDED: { meaning: 'This principal holds as many sessions, streams or sandboxes as it may (or the server does in total).', hint: 'close sessions or streams you no longer use, or wait for your running sandboxes; details name the limit and its setting' },
   TIMEOUT: { meaning: 'The operation took too long.', hint: 'retry; for a plugin run, raise maximumResourceBudget.timeoutMs in the manifest; for a compile, move module-level work into a handler' },

@@ -2,7 +2,7 @@ import { z } from 'zod';
 import type { EntityVersion, EventEnvelope, JsonObject, TenantContext } from '../../core/index.js';
 import { UeeError, isUeeError, toUeeError } from '../../core/index.js';
 import type { UeeApp } from '../../app/index.js';
-import type { PluginManifest } from '../../registry/index.js';
+import { budgetHint, type PluginManifest } from '../../registry/index.js';
 import { mayTouch } from '../../router/index.js';
 import { ExecutionHost, commitEffects, createLocalModelGateway, createStoreHostServices, isEmptyEffects, type EffectSet } from '../../runtime/index.js';
 import { openSqliteStore } from '../../store/index.js';
@@ -281,7 +281,7 @@ export function errorOut(error: UeeError, plugin: { name: string }): NonNullable
         ? `add ${missing.map((c) => `"${c}"`).join(', ')} to the manifest's capabilities of ${plugin.name}`
         : (hint ?? `the handler did something its manifest does not allow (${error.message}); grant it or change the handler`);
   } else if (error.code === 'BUDGET_EXCEEDED') {
-    hint ??= `raise maximumResourceBudget.${typeof details.limit === 'string' ? details.limit : '<details.limit>'} in the manifest of ${plugin.name}, or do less per event`;
+    hint ??= budgetHint(details.limit, plugin.name);
   } else if (error.code === 'TIMEOUT') {
     hint ??= 'raise maximumResourceBudget.timeoutMs, or make the handler faster';
   }
