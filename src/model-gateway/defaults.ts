@@ -25,7 +25,9 @@ export const DEFAULT_MODELS: ModelDefinitionInput[] = [
     target: 'hashed-ngram',
     description: 'Deterministic 256-d hashed character n-gram embedding, L2-normalised (lexical similarity, not semantic).',
     params: { dimensions: 256 },
-    timeoutMs: 1000,
+    // Computed in slices that yield to the event loop, so a maximal batch (2,048 texts) takes seconds
+    // on a busy machine without holding it; the timeout can now fire, so it leaves room for that.
+    timeoutMs: 10_000,
     cacheTtlMs: 300_000,
   },
   {
