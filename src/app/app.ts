@@ -92,7 +92,7 @@ export class UeeApp {
     const relay = new OutboxRelay(store.outbox, bus, { logger: logger.child({ component: 'outbox-relay' }) });
     const registry = new PluginRegistry(store, store.blobs, pluginInspector(config.runtime.budgetCeiling), bus);
     const wasmRunner = new RegistryWasmModelRunner(registry, logger.child({ component: 'model-plugins' }));
-    const gateway = await createModelGateway({ logger: logger.child({ component: 'model-gateway' }), wasmRunner });
+    const gateway = await createModelGateway({ logger: logger.child({ component: 'model-gateway' }), wasmRunner, ...(config.modelQuotas ? { quotas: config.modelQuotas } : {}) });
     const pluginLogs = new PluginLogStore();
     let runtime: RuntimeParts | undefined;
     let kickTimers: TimerService | undefined;

@@ -3,7 +3,8 @@ import { resolve } from 'node:path';
 import { z } from 'zod';
 import { UeeError } from '../core/index.js';
 import { MCP_SETTING_ENV, parseMcpSettings, type McpConfig } from './mcp-settings.js';
-import { parseFrontDoorSettings, type FrontDoorConfig } from './front-door-settings.js';
+import { parseFrontDoorSettings, parseModelQuotas, type FrontDoorConfig } from './front-door-settings.js';
+import type { QuotaConfig } from '../model-gateway/policy/quotas.js';
 
 /** Where entities, read models, config and the outbox live. */
 export type StoreConfig =
@@ -42,6 +43,8 @@ export interface UeeConfig {
   mcp: McpConfig;
   /** Per-principal limits of the front door: sessions, streams, request rate, sandboxes (environment only). */
   frontDoor: FrontDoorConfig;
+  /** Model gateway quotas per tenant and plugin (`UEE_MODEL_QUOTAS`, JSON). @default none */
+  modelQuotas: QuotaConfig | undefined;
 }
 
 /** Raw settings as they come from flags and environment (all optional strings). */
@@ -202,6 +205,7 @@ export function loadConfig(flags: RawSettings, env: NodeJS.ProcessEnv = process.
       host: raw.host ?? '127.0.0.1',
     }),
     frontDoor: parseFrontDoorSettings(env),
+    modelQuotas: parseModelQuotas(env),
   };
 }
 

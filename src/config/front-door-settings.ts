@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { UeeError } from '../core/index.js';
+import { QuotaConfigSchema, type QuotaConfig } from '../model-gateway/policy/quotas.js';
 
 /**
  * Limits of the front door, each per principal (one bearer token, or the stdio identity) and, where
@@ -92,4 +93,32 @@ export function parseFrontDoorSettings(env: NodeJS.ProcessEnv): FrontDoorConfig 
     });
   }
   return c;
+}
+
+/** Environment variable of the model gateway's quotas. */
+export const MODEL_QUOTAS_ENV = 'UEE_MODEL_QUOTAS';
+
+/**
+ * Parses `UEE_MODEL_QUOTAS`: JSON of the gateway's quota configuration (`tenantDefault`, `tenants`,
+ * `pluginDefault`, `plugins`, `leaseMs`), e.g. `{"tenantDefault":{"tokens":100000,"concurrency":4}}`.
+ * Unset: no quotas. A bad value is `CONFIG_INVALID` naming the variable.
+ */
+export function parseModelQuotas(env: NodeJS.ProcessEnv): QuotaConfig | undefined {
+  const raw = env[MODEL_QUOTAS_ENV];
+  if (raw === undefined || raw.trim() === '') return undefined;
+  let json: unknown;
+  try {
+    json = JSON.parse(raw);
+  } catch {
+    throw new UeeError('CONFIG_INVALID', `setting ${MODEL_QUOTAS_ENV}: not valid JSON`, { details: { env: MODEL_QUOTAS_ENV }, hint: 'use e.g. {"tenantDefault":{"tokens":100000,"concurrency":4}}' });
+  }
+  const result = QuotaConfigSchema.safeParse(json);
+  if (!result.success) {
+    const issue = result.error.issues[0];
+    throw new UeeError('CONFIG_INVALID', `setting ${MODEL_QUOTAS_ENV}: ${issue?.path.join('.') ?? ''} ${issue?.message ?? 'invalid'}`, {
+      details: { env: MODEL_QUOTAS_ENV },
+      hint: 'keys: tenantDefault, tenants, pluginDefault, plugins (each {windowMs, calls, tokens, cost, callsPerSecond, concurrency}) and leaseMs',
+    });
+  }
+  return json as QuotaConfig;
 }

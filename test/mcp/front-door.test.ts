@@ -287,4 +287,20 @@ describe('FD front-door limits per principal (real HTTP, real MCP clients)', () 
     expect(acmeLetters).toMatchObject({ deadLetters: [], scanned: 0 });
     expect(sc(await call(globex, 'dead_letter_list', {})).scanned).toBe(5);
   }, 60_000);
+
+  it('FD-9 operator settings: UEE_MODEL_QUOTAS reaches the gateway per tenant; bad values are CONFIG_INVALID naming the variable', async () => {
+    s = await startFull({ ...PLENTY, UEE_MODEL_QUOTAS: '{"tenants":{"acme":{"calls":2}}}' });
+    const server = s;
+    const embed = (token: string) =>
+      fetch(new URL('/v1/embeddings', server.url), { method: 'POST', headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' }, body: JSON.stringify({ model: 'embed.small', input: `text ${Math.random()}` }) });
+    expect((await embed(server.tokens.acme)).status).toBe(200);
+    expect((await embed(server.tokens.acme)).status).toBe(200);
+    const third = await embed(server.tokens.acme);
+    expect(third.status).toBe(429);
+    expect(((await third.json()) as any).error.code).toBe('insufficient_quota');
+    for (let i = 0; i < 3; i++) expect((await embed(server.tokens.globex)).status).toBe(200);
+    for (const [name, value] of [['UEE_MODEL_QUOTAS', '{nope'], ['UEE_MODEL_QUOTAS', '{"tenants":{"acme":{"calls":-1}}}'], ['UEE_MCP_SESSIONS_PER_PRINCIPAL', '0'], ['UEE_REQUESTS_PER_SECOND', 'fast']] as const) {
+      expect(() => loadConfig({}, { [name]: value }), name).toThrow(expect.objectContaining({ code: 'CONFIG_INVALID', message: expect.stringContaining(name) }));
+    }
+  }, 60_000);
 });
