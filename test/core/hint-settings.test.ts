@@ -38,11 +38,14 @@ const SURFACES: Array<{ file: string; text: string }> = [
 SURFACES.push({ file: 'error catalogue', text: JSON.stringify(errorCatalogue()) });
 
 /**
- * Environment variables something actually reads: the config's tables and direct `process.env` reads
- * in the source and the tests (test-only variables such as a PostgreSQL URL). `UEE_INIT_ERROR` is the
- * JS engine's stderr marker, not a variable.
+ * Environment variables something actually reads: the config's tables (every `'UEE_…'` literal in
+ * src/config), direct `process.env` reads in the source and the tests (test-only variables such as a
+ * PostgreSQL URL). `UEE_INIT_ERROR` is the JS engine's stderr marker, not a variable.
  */
 const ENV_NAMES = new Set<string>([...Object.values(SETTING_ENV), ...Object.values(MCP_SETTING_ENV), 'UEE_INIT_ERROR']);
+for (const file of files(join(ROOT, 'src', 'config'), /\.ts$/)) {
+  for (const m of readFileSync(file, 'utf8').matchAll(/['"](UEE_[A-Z0-9_]+)['"]/g)) ENV_NAMES.add(m[1]!);
+}
 for (const file of [...files(join(ROOT, 'src'), /\.ts$/), ...files(join(ROOT, 'test'), /\.ts$/), ...files(join(ROOT, 'bench'), /\.ts$/)]) {
   for (const m of readFileSync(file, 'utf8').matchAll(/process\.env(?:\.|\[')(UEE_[A-Z0-9_]+)/g)) ENV_NAMES.add(m[1]!);
 }
