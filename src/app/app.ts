@@ -80,7 +80,11 @@ export class UeeApp {
   /** Opens the backends, registers bootstrap tenants and starts the relay. */
   static async create(config: UeeConfig, logger: Logger, options: UeeAppOptions = {}): Promise<UeeApp> {
     if (config.store.kind === 'sqlite' || config.bus.kind === 'embedded') mkdirSync(config.dataDir, { recursive: true });
-    const store = await openStore(config.store, { maxAttributeBytes: config.limits.maxAttributeBytes, logger });
+    const store = await openStore(config.store, {
+      maxAttributeBytes: config.limits.maxAttributeBytes,
+      filter: { maxScanMs: config.limits.queryScanMs, maxDocumentsExamined: config.limits.queryMaxDocs },
+      logger,
+    });
     let bus: EventBus;
     try {
       bus = await openBus(config.bus, { logger });

@@ -1,11 +1,15 @@
 import type { Logger } from '../core/index.js';
 import type { EventBus } from '../bus/port.js';
 import type { EntityStore } from '../store/port.js';
+import type { FilterLimits } from '../store/filter.js';
 import type { BusConfig, StoreConfig } from '../config/index.js';
 
 /** Opens the entity store named by the config (drivers load only when used). */
-export async function openStore(config: StoreConfig, options: { maxAttributeBytes: number; logger: Logger }): Promise<EntityStore> {
-  const limits = { maxAttributeBytes: options.maxAttributeBytes };
+export async function openStore(
+  config: StoreConfig,
+  options: { maxAttributeBytes: number; filter?: Partial<FilterLimits>; logger: Logger },
+): Promise<EntityStore> {
+  const limits = { maxAttributeBytes: options.maxAttributeBytes, ...(options.filter === undefined ? {} : { filter: options.filter }) };
   if (config.kind === 'sqlite') {
     const { openSqliteStore } = await import('../store/sqlite/index.js');
     return openSqliteStore({ path: config.path, limits, logger: options.logger });

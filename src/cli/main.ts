@@ -32,6 +32,8 @@ Options (each also read from the environment variable shown):
   --max-workers-per-tenant N UEE_MAX_WORKERS_PER_TENANT hard cap on workers one tenant's calls hold (default: workers; each active tenant gets its fair part)
   --max-timeout-ms N        UEE_MAX_TIMEOUT_MS       upper bound on a manifest's timeoutMs (default 10000)
   --max-memory-pages N      UEE_MAX_MEMORY_PAGES     upper bound on a manifest's memoryPages (default 4096 = 256 MiB)
+  --query-scan-ms N         UEE_QUERY_SCAN_MS        main-thread ms one filtered query may scan before QUERY_TOO_COSTLY (default 100)
+  --query-max-docs N        UEE_QUERY_MAX_DOCS       documents one filtered query may examine before QUERY_TOO_COSTLY (default 20000)
   --url URL                 UEE_URL                  server to query with "status" (default http://127.0.0.1:7070)
                             UEE_TOKEN                "status": bearer token (default: the local admin token in the data dir)
 
@@ -69,6 +71,8 @@ async function main(argv: string[]): Promise<number> {
         'max-workers-per-tenant': { type: 'string' },
         'max-timeout-ms': { type: 'string' },
         'max-memory-pages': { type: 'string' },
+        'query-scan-ms': { type: 'string' },
+        'query-max-docs': { type: 'string' },
         url: { type: 'string' },
         token: { type: 'string' },
         identity: { type: 'string' },
@@ -101,6 +105,8 @@ async function main(argv: string[]): Promise<number> {
     maxWorkersPerTenant: values['max-workers-per-tenant'],
     maxTimeoutMs: values['max-timeout-ms'],
     maxMemoryPages: values['max-memory-pages'],
+    queryScanMs: values['query-scan-ms'],
+    queryMaxDocs: values['query-max-docs'],
     token: values.token,
     identity: values.identity,
   };

@@ -2,6 +2,7 @@ import { availableParallelism } from 'node:os';
 import { resolve } from 'node:path';
 import { z } from 'zod';
 import { UeeError } from '../core/index.js';
+import { DEFAULT_FILTER_LIMITS } from '../store/filter.js';
 import { MCP_SETTING_ENV, parseMcpSettings, type McpConfig } from './mcp-settings.js';
 import { parseFrontDoorSettings, parseModelQuotas, type FrontDoorConfig } from './front-door-settings.js';
 import type { QuotaConfig } from '../model-gateway/policy/quotas.js';
@@ -24,7 +25,8 @@ export interface UeeConfig {
   bus: BusConfig;
   http: { host: string; port: number };
   log: { level: 'debug' | 'info' | 'warn' | 'error' };
-  limits: { maxAttributeBytes: number };
+  /** Store limits; `queryScanMs` and `queryMaxDocs` bound a filtered scan on the main thread (FilterLimits maxScanMs, maxDocumentsExamined). */
+  limits: { maxAttributeBytes: number; queryScanMs: number; queryMaxDocs: number };
   /** Tenants created at start-up if missing. @default ["default"] */
   bootstrapTenants: string[];
   /** Grace period for draining on SIGINT/SIGTERM before forcing exit. @default 10000 */
@@ -72,6 +74,10 @@ export interface RawSettings {
   maxTimeoutMs?: string | undefined;
   /** Upper bound on a manifest's `maximumResourceBudget.memoryPages`. */
   maxMemoryPages?: string | undefined;
+  /** Main-thread milliseconds one filtered query may scan for (then QUERY_TOO_COSTLY). */
+  queryScanMs?: string | undefined;
+  /** Documents one filtered query may examine to fill a page (then QUERY_TOO_COSTLY). */
+  queryMaxDocs?: string | undefined;
   /** MCP bearer tokens: JSON or `token=admin,token2=tenant:acme:ro`. */
   tokens?: string | undefined;
   /** Principal of HTTP MCP requests without a token (`none`, `admin`, `tenant:<id>[:ro]`). */
@@ -104,6 +110,8 @@ export const SETTING_ENV: Record<keyof RawSettings, string> = {
   maxWorkersPerTenant: 'UEE_MAX_WORKERS_PER_TENANT',
   maxTimeoutMs: 'UEE_MAX_TIMEOUT_MS',
   maxMemoryPages: 'UEE_MAX_MEMORY_PAGES',
+  queryScanMs: 'UEE_QUERY_SCAN_MS',
+  queryMaxDocs: 'UEE_QUERY_MAX_DOCS',
   tokens: MCP_SETTING_ENV.tokens,
   mcpAnonymous: MCP_SETTING_ENV.anonymous,
   identity: MCP_SETTING_ENV.identity,
@@ -157,6 +165,8 @@ export function loadConfig(flags: RawSettings, env: NodeJS.ProcessEnv = process.
     hopLimit: parseWith(intSetting('hopLimit', 'hop-limit', 1, 256), raw.hopLimit ?? '16', 'hopLimit'),
     maxTimeoutMs: parseWith(intSetting('maxTimeoutMs', 'max-timeout-ms', 1, 60_000), raw.maxTimeoutMs ?? '10000', 'maxTimeoutMs'),
     maxMemoryPages: parseWith(intSetting('maxMemoryPages', 'max-memory-pages', 1, 16_384), raw.maxMemoryPages ?? '4096', 'maxMemoryPages'),
+    queryScanMs: parseWith(intSetting('queryScanMs', 'query-scan-ms', 1, 60_000), raw.queryScanMs ?? String(DEFAULT_FILTER_LIMITS.maxScanMs), 'queryScanMs'),
+    queryMaxDocs: parseWith(intSetting('queryMaxDocs', 'query-max-docs', 1, 10_000_000), raw.queryMaxDocs ?? String(DEFAULT_FILTER_LIMITS.maxDocumentsExamined), 'queryMaxDocs'),
   };
   const maxWorkersPerTenant = parseWith(
     intSetting('maxWorkersPerTenant', 'max-workers-per-tenant', 1, 64),
@@ -184,7 +194,7 @@ export function loadConfig(flags: RawSettings, env: NodeJS.ProcessEnv = process.
     bus: parseBus(raw.bus, embeddedPath, raw.redisPrefix ?? 'uee:'),
     http: { host: raw.host ?? '127.0.0.1', port: parsed.port },
     log: { level: level as UeeConfig['log']['level'] },
-    limits: { maxAttributeBytes: parsed.maxAttributeBytes },
+    limits: { maxAttributeBytes: parsed.maxAttributeBytes, queryScanMs: parsed.queryScanMs, queryMaxDocs: parsed.queryMaxDocs },
     bootstrapTenants: tenants,
     shutdownGraceMs: parsed.shutdownGraceMs,
     runtime: {

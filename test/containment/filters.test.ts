@@ -213,3 +213,25 @@ describe('hostile filters: every path is bounded and typed', () => {
     expect(await invocations(acme, 'Acme.Evil')).toBe(0);
   }, 90_000);
 });
+
+describe('operator settings of the filter budget', () => {
+  it('CF-8 UEE_QUERY_MAX_DOCS bounds the documents a filtered query examines; a bad value is CONFIG_INVALID naming it', async () => {
+    const small = await startServer({ UEE_QUERY_MAX_DOCS: '3' });
+    try {
+      const client = await connectHttp(small.url, small.tokens.acme);
+      try {
+        for (let i = 0; i < 5; i++) await ok(call(client, 'entity_put', { entityTypeId: 'Doc', attributes: { n: i } }));
+        const r = await call(client, 'entity_query', { entityTypeId: 'Doc', filter: { 'attributes.n': 99 } });
+        expect(sc(r).code).toBe('QUERY_TOO_COSTLY');
+        expect(JSON.stringify(sc(r))).toContain('maxDocumentsExamined');
+        // Unfiltered pages are not scans: they still answer.
+        expect((await ok(call(client, 'entity_query', { entityTypeId: 'Doc', limit: 5 }))).items).toHaveLength(5);
+      } finally {
+        await client.close();
+      }
+    } finally {
+      await small.close();
+    }
+    await expect(startServer({ UEE_QUERY_SCAN_MS: '0' })).rejects.toMatchObject({ code: 'CONFIG_INVALID' });
+  }, 60_000);
+});
