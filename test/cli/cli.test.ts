@@ -69,7 +69,7 @@ describe('uee CLI', () => {
   }, 60_000);
 
   it('CLI-2: a bad store URL is a CONFIG_INVALID error naming the setting, not a stack trace', () => {
-    const r = runSync(['start', '--store', 'postgres://nope', '--port', '0']);
+    const r = runSync(['start', '--store', 'cassandra://nope', '--port', '0']);
     expect(r.status).toBe(2);
     expect(r.stderr).toContain('CONFIG_INVALID');
     expect(r.stderr).toContain('--store (UEE_STORE)');
