@@ -82,7 +82,17 @@ async function startHttp(tasks: readonly EvalTask[], dataDir: string): Promise<H
 async function runOne(task: EvalTask, endpoint: Endpoint, transport: 'http' | 'stdio', agentName: string, agent: Agent): Promise<TaskResult> {
   const session = await EvalSession.connect(endpoint);
   try {
-    if (task.setup) await task.setup(session);
+    if (task.setup) {
+      try {
+        await task.setup(session);
+      } catch (err) {
+        const message = err instanceof Error ? err.message : String(err);
+        return {
+          task: task.id, title: task.title, transport, agent: agentName, solved: false, detail: `task setup failed: ${message}`,
+          toolCalls: 0, errors: 0, errorsFixed: 0, errorCodes: [], tokensToAgent: 0, wallMs: 0, agentError: 'setup failed',
+        };
+      }
+    }
     const started = performance.now();
     let agentError: string | undefined;
     try {

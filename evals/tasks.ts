@@ -373,7 +373,7 @@ export const TASKS: EvalTask[] = [
       'whose handler is slow. Make it fast (p50 well under its current latency) while keeping the view correct: one doc per ' +
       'player, id = player, doc {player, best}.',
     async setup(s) {
-      await setupDeploy(s, { 'main.ts': LEADERBOARD_SLOW }, manifest('Games.Leaderboard', ['ScoreRecorded'], ['updateReadModels'], { maximumResourceBudget: { timeoutMs: 20_000 } }));
+      await setupDeploy(s, { 'main.ts': LEADERBOARD_SLOW }, manifest('Games.Leaderboard', ['ScoreRecorded'], ['updateReadModels'], { maximumResourceBudget: { timeoutMs: 10_000 } }));
     },
     async reference(s) {
       await s.tools();
