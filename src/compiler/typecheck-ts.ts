@@ -9,6 +9,7 @@
  * warm check only parses and checks the user's files. `typescript` is imported lazily on first use.
  */
 import { readdirSync, readFileSync } from 'node:fs';
+import { createRequire } from 'node:module';
 import { join, posix } from 'node:path';
 import type * as TS from 'typescript';
 import type { Diagnostic } from './types.js';
@@ -42,10 +43,11 @@ const shared = new Map<string, TS.SourceFile>();
 let sdkSources: Map<string, string> | undefined;
 let sdkRootSeen: string | undefined;
 
-async function loadTs(): Promise<Ts> {
-  // typescript is CommonJS: the namespace arrives as the default export under Node ESM.
-  tsModule ??= ((await import('typescript')) as unknown as { default: Ts }).default;
-  return tsModule;
+function loadTs(): Promise<Ts> {
+  // require, not import(): typescript is CommonJS, and through the ESM loader a registered tsx hook
+  // re-reads its 9 MB source (1-2 s more at the first compile)
+  tsModule ??= createRequire(import.meta.url)('typescript') as Ts;
+  return Promise.resolve(tsModule);
 }
 
 function compilerOptions(ts: Ts): TS.CompilerOptions {
