@@ -8,8 +8,10 @@ export type {
   GroupInfo,
   GroupStart,
   PendingEntry,
+  PruneOptions,
   PublishResult,
   ReadOptions,
+  RouteItem,
   StreamEntry,
 } from './port.js';
 export { openEmbeddedBus } from './embedded/index.js';

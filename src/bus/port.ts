@@ -63,6 +63,22 @@ export interface ReadOptions {
   blockMs?: number;
 }
 
+/** One entry of a {@link EventBus.route} call: acked in the source group, queued into `groups`. */
+export interface RouteItem {
+  /** The entry id in the stream (as delivered to the source group). */
+  id: string;
+  /** Queues (created with {@link EventBus.ensureQueue}) that must receive the entry; may be empty. */
+  groups: readonly string[];
+}
+
+/** Options of {@link EventBus.pruneConsumers}. */
+export interface PruneOptions {
+  /** Consumers idle at least this long, with nothing pending, are removed. */
+  idleMs: number;
+  /** Also removes this consumer (e.g. the caller's own, at shutdown) when it has nothing pending. */
+  consumer?: string;
+}
+
 /** Options for reclaiming a dead consumer's stale entries (XAUTOCLAIM semantics). */
 export interface ClaimOptions {
   /** Only entries idle at least this long. */
@@ -80,8 +96,31 @@ export interface EventBus {
   readonly kind: string;
   /** Appends events in order; duplicates (same eventId) are skipped. */
   publish(events: EventEnvelope[]): Promise<PublishResult>;
-  /** Creates a group if missing (idempotent). */
+  /** Creates a group if missing (idempotent). It reads the stream's entries from `start` on. */
   ensureGroup(group: string, start?: GroupStart): Promise<void>;
+  /**
+   * Creates a queue if missing (idempotent): a group that never reads the stream's tail and receives
+   * only the entries {@link route} puts into it, in the order they are routed. `read`, `ack`,
+   * `pending`, `claimStale`, `deadLetter`, `groupInfo` and `pruneConsumers` work on it as on any
+   * group (`lag` = entries queued, not yet delivered). A plain group of the same name (an older
+   * per-plugin group) is turned into a queue; its undelivered entries are queued where the backend
+   * can do so atomically (embedded), else dropped with a warning (Redis).
+   */
+  ensureQueue(group: string): Promise<void>;
+  /**
+   * Hands entries over from `fromGroup` to queues, atomically: each entry is acked in `fromGroup`
+   * and, only if it was still pending there, queued into each of its `groups` in the same step — so
+   * an entry is never acked without being queued (a crash leaves it pending in `fromGroup`), and two
+   * processes routing the same entry queue it once. Returns how many entries were handed over.
+   * `NOT_FOUND` (nothing done) when a target queue does not exist.
+   */
+  route(fromGroup: string, items: readonly RouteItem[]): Promise<number>;
+  /**
+   * Removes consumers that hold no pending entries and are idle ≥ `idleMs` (or are named by
+   * `consumer`), so restarts do not accumulate dead consumers. Atomic per consumer: one that holds
+   * pending entries is never removed. Returns how many were removed.
+   */
+  pruneConsumers(group: string, options: PruneOptions): Promise<number>;
   /** Delivers never-delivered entries to `consumer`, making them pending until acked. */
   read(group: string, consumer: string, options?: ReadOptions): Promise<Delivery[]>;
   /** Acknowledges entries; returns how many were pending. */
@@ -110,7 +149,12 @@ export interface EventBus {
 
 /** Bus tuning every adapter honours. */
 export interface BusOptions {
-  /** Approximate max entries kept in the stream (older ones are trimmed). @default 1_000_000 */
+  /**
+   * Approximate max entries kept in the stream. Older entries are trimmed, but never one a group or
+   * queue still needs (undelivered or pending): a stream held over the cap by a lagging group stays
+   * longer and the bus logs a `retention held back` warning naming the group, instead of dropping
+   * the entries silently. @default 1_000_000
+   */
   maxLength: number;
   /** How long an eventId is remembered for de-duplication. @default 24 h */
   dedupeWindowMs: number;

@@ -1,6 +1,6 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import { isUeeError, newId, type EventEnvelope } from '../../src/core/index.js';
-import type { BusOptions, EventBus } from '../../src/bus/index.js';
+import type { BusOptions, Delivery, EventBus } from '../../src/bus/index.js';
 import { CORRUPT_EVENT_TYPE } from '../../src/bus/index.js';
 
 /**
@@ -305,19 +305,119 @@ export function busConformance(name: string, open: OpenBus): void {
       await expectCode(bus.deadLetters(), 'CLOSED');
     });
 
-    it('BUS-13: retention trims the oldest entries beyond maxLength (approximately)', async () => {
+    it('BUS-13: retention trims the oldest entries beyond maxLength (approximately) once every group has them', async () => {
       const bus = await openBus({ maxLength: 10 });
       await bus.ensureGroup('g', 'earliest');
       const events = makeEvents(300);
-      for (let i = 0; i < events.length; i += 10) await bus.publish(events.slice(i, i + 10));
+      for (let i = 0; i < events.length; i += 10) {
+        await bus.publish(events.slice(i, i + 10));
+        const got = await bus.read('g', 'c', { count: 100 });
+        await bus.ack('g', got.map((d) => d.id));
+      }
+      await bus.publish(makeEvents(200)); // retention runs as publishing goes on
       const length = await bus.length();
       expect(length).toBeGreaterThanOrEqual(10);
-      expect(length).toBeLessThan(200); // Redis trims whole stream nodes (100 entries each)
-      const got = await bus.read('g', 'c', { count: 1_000 });
-      expect(got.length).toBe(length);
-      expect(got[got.length - 1]?.event.eventId).toBe(events[events.length - 1]?.eventId);
+      expect(length).toBeLessThan(300); // Redis trims whole stream nodes (100 entries each)
       // Trimmed entries stay de-duplicated: publishing them again appends nothing.
       expect((await bus.publish([events[0]!])).ids).toEqual([null]);
+    });
+
+    it('BUS-13b: retention never trims what a group still needs: a group that read nothing gets every event', async () => {
+      const bus = await openBus({ maxLength: 10 });
+      await bus.ensureGroup('g', 'earliest');
+      await bus.ensureGroup('fast', 'earliest');
+      const events = makeEvents(300);
+      for (let i = 0; i < events.length; i += 10) {
+        await bus.publish(events.slice(i, i + 10));
+        await bus.ack('fast', (await bus.read('fast', 'c', { count: 100 })).map((d) => d.id));
+      }
+      const got: Delivery[] = [];
+      for (let batch = await bus.read('g', 'c', { count: 100 }); batch.length > 0; batch = await bus.read('g', 'c', { count: 100 })) {
+        // A pending (delivered, unacked) entry is needed too: publishing more must not trim it.
+        if (got.length === 0) await bus.publish(makeEvents(50));
+        got.push(...batch);
+      }
+      expect(got.slice(0, 300).map((d) => d.event.eventId)).toEqual(events.map((e) => e.eventId));
+      const claimed = await bus.claimStale('g', 'c2', { minIdleMs: 0, count: 1_000 });
+      expect(claimed.length).toBe(got.length);
+      await bus.ack('g', got.map((d) => d.id));
+      await bus.ack('fast', (await bus.read('fast', 'c', { count: 10_000 })).map((d) => d.id));
+      await bus.publish(makeEvents(200));
+      expect(await bus.length()).toBeLessThan(400); // caught up: retention resumes
+    });
+
+    it('BUS-17: route hands entries from a group to queues atomically: acked there, queued here, in order, once', async () => {
+      const bus = await openBus();
+      await bus.ensureGroup('dispatch', 'earliest');
+      await bus.ensureQueue('qa');
+      await bus.ensureQueue('qb');
+      await bus.ensureQueue('qa'); // idempotent
+      const events = makeEvents(6);
+      await bus.publish(events);
+      const read = await bus.read('dispatch', 'd', { count: 10 });
+      const items = read.map((d, i) => ({ id: d.id, groups: i % 3 === 0 ? [] : i % 2 === 0 ? ['qa'] : ['qa', 'qb'] }));
+      expect(await bus.route('dispatch', items)).toBe(6);
+      expect(await bus.route('dispatch', items)).toBe(0); // already handed over: nothing queued twice
+      expect((await bus.groupInfo('dispatch')).pending).toBe(0);
+      expect((await bus.groupInfo('qa')).lag).toBe(4);
+      const a = await bus.read('qa', 'c', { count: 10 });
+      expect(a.map((d) => d.event.eventId)).toEqual([1, 2, 4, 5].map((i) => events[i]!.eventId));
+      expect(a.every((d) => d.deliveryCount === 1)).toBe(true);
+      const b = await bus.read('qb', 'c', { count: 10 });
+      expect(b.map((d) => d.event.eventId)).toEqual([1, 5].map((i) => events[i]!.eventId));
+      expect(await bus.read('qa', 'c', { count: 10 })).toEqual([]);
+      // A queue is a group: pending, claim, ack, dead letters.
+      expect((await bus.groupInfo('qa')).pending).toBe(4);
+      const claimed = await bus.claimStale('qa', 'c2', { minIdleMs: 0, count: 1 });
+      expect(claimed.map((d) => [d.event.eventId, d.deliveryCount])).toEqual([[events[1]!.eventId, 2]]);
+      await bus.deadLetter('qa', claimed[0]!, { code: 'X', message: 'y' });
+      expect((await bus.deadLetters({ group: 'qa' })).map((l) => l.event.eventId)).toEqual([events[1]!.eventId]);
+      expect(await bus.ack('qa', a.slice(1).map((d) => d.id))).toBe(3);
+      expect((await bus.groupInfo('qa')).pending).toBe(0);
+      // Routing into a queue that does not exist changes nothing.
+      await bus.publish([makeEvent()]);
+      const [next] = await bus.read('dispatch', 'd');
+      await expectCode(bus.route('dispatch', [{ id: next!.id, groups: ['qa', 'nope'] }]), 'NOT_FOUND');
+      expect((await bus.groupInfo('dispatch')).pending).toBe(1);
+      expect((await bus.groupInfo('qa')).lag).toBe(0);
+    });
+
+    it('BUS-18: a queue keeps what it needs across retention, and a blocked queue read wakes on route', async () => {
+      const bus = await openBus({ maxLength: 10 });
+      await bus.ensureGroup('dispatch', 'earliest');
+      await bus.ensureQueue('slow');
+      const events = makeEvents(200);
+      for (let i = 0; i < events.length; i += 10) {
+        await bus.publish(events.slice(i, i + 10));
+        const read = await bus.read('dispatch', 'd', { count: 100 });
+        await bus.route('dispatch', read.map((d) => ({ id: d.id, groups: ['slow'] })));
+      }
+      const got: Delivery[] = [];
+      for (let batch = await bus.read('slow', 'c', { count: 64 }); batch.length > 0; batch = await bus.read('slow', 'c', { count: 64 })) got.push(...batch);
+      expect(got.map((d) => d.event.eventId)).toEqual(events.map((e) => e.eventId));
+      const waiting = bus.read('slow', 'c', { count: 10, blockMs: 5_000 });
+      await sleep(30);
+      const late = makeEvent();
+      await bus.publish([late]);
+      const [d] = await bus.read('dispatch', 'd');
+      await bus.route('dispatch', [{ id: d!.id, groups: ['slow'] }]);
+      expect((await waiting).map((x) => x.event.eventId)).toEqual([late.eventId]);
+    });
+
+    it('BUS-19: pruneConsumers removes idle consumers and the named one, never one holding pending entries', async () => {
+      const bus = await openBus();
+      await bus.ensureGroup('g', 'earliest');
+      await bus.publish(makeEvents(3));
+      await bus.read('g', 'busy', { count: 1 });
+      await bus.read('g', 'done', { count: 1 }).then((ds) => bus.ack('g', ds.map((d) => d.id)));
+      await bus.read('g', 'me', { count: 1 }).then((ds) => bus.ack('g', ds.map((d) => d.id)));
+      expect((await bus.groupInfo('g')).consumers.map((c) => c.name).sort()).toEqual(['busy', 'done', 'me']);
+      expect(await bus.pruneConsumers('g', { idleMs: 60_000, consumer: 'busy' })).toBe(0);
+      expect(await bus.pruneConsumers('g', { idleMs: 60_000, consumer: 'me' })).toBe(1);
+      await sleep(20);
+      expect(await bus.pruneConsumers('g', { idleMs: 10 })).toBe(1);
+      expect((await bus.groupInfo('g')).consumers.map((c) => c.name)).toEqual(['busy']);
+      expect((await bus.pending('g')).length).toBe(1);
     });
 
     it('BUS-14: bad input is rejected with typed errors and nothing is published', async () => {

@@ -9,13 +9,15 @@ import type {
   GroupInfo,
   GroupStart,
   PendingEntry,
+  PruneOptions,
   PublishResult,
   ReadOptions,
+  RouteItem,
   StreamEntry,
 } from '../port.js';
 import { checkPublishBatch, decodeDeadRecord, decodeEntry, encodeDeadRecord, isCorrupt, type CorruptEntry } from '../shared/codec.js';
 import { BusLifecycle, screenEntries, type CorruptSink } from '../shared/lifecycle.js';
-import { checkClaimOptions, checkCount, checkEntryIds, checkName, checkReadOptions, entrySeq } from '../shared/options.js';
+import { checkClaimOptions, checkCount, checkEntryIds, checkName, checkPruneOptions, checkReadOptions, entrySeq } from '../shared/options.js';
 import { notifyPublished, waitForPublish } from './notifier.js';
 import { prepareBusStatements, type BusStatements } from './schema.js';
 
@@ -47,6 +49,9 @@ export class EmbeddedBus implements EventBus {
   #sinceDeadTrim: number;
   #sincePurge = 0;
   #lastPurge = 0;
+  #lastHeldWarning = 0;
+  /** Queues known to exist (queues are never deleted), so `route` checks each target once. */
+  readonly #queues = new Set<string>();
 
   constructor(db: Database, key: string, options: BusOptions, logger: Logger) {
     this.#db = db;
@@ -90,7 +95,7 @@ export class EmbeddedBus implements EventBus {
     this.#sinceTrim += appended;
     if (this.#sinceTrim >= this.#trimEvery && last > 0) {
       this.#sinceTrim = 0;
-      st.trimEntries.run(last - this.#opts.maxLength);
+      this.#trim(last);
     }
     this.#sincePurge += appended;
     if (this.#sincePurge >= PURGE_EVERY || now - this.#lastPurge >= PURGE_INTERVAL_MS) {
@@ -99,6 +104,99 @@ export class EmbeddedBus implements EventBus {
       st.purgeDedupe.run(cutoff);
     }
     return ids;
+  }
+
+  /**
+   * Trims the oldest entries beyond `maxLength`, but never one a group still needs: the cut stops
+   * before the oldest entry any group has pending, queued or unread. A stream held over its cap is
+   * reported (a warning naming the group, at most once a minute), never silently shortened.
+   */
+  #trim(last: number): void {
+    const st = this.#st;
+    const wanted = last - this.#opts.maxLength;
+    const needed = st.oldestNeeded.get();
+    const cut = needed?.n == null ? wanted : Math.min(wanted, needed.n - 1);
+    if (cut > 0) st.trimEntries.run(cut);
+    if (cut < wanted && Date.now() - this.#lastHeldWarning >= PURGE_INTERVAL_MS) {
+      this.#lastHeldWarning = Date.now();
+      this.#log.warn('retention held back: a group still needs entries beyond maxLength', {
+        group: needed?.grp ?? null,
+        keptOverCap: wanted - Math.max(cut, 0),
+        maxLength: this.#opts.maxLength,
+      });
+    }
+  }
+
+  ensureQueue(group: string): Promise<void> {
+    return this.#run(() => {
+      checkName(group, 'group');
+      this.#db
+        .transaction(() => {
+          const st = this.#st;
+          const existing = st.group.get(group);
+          if (existing === undefined) {
+            const last = st.lastEntry.get();
+            st.createQueue.run(group, last?.ms ?? 0, last?.n ?? 0);
+          } else if (existing.routed === 0) {
+            st.queueUnread.run(group, existing.last_n);
+            st.markRouted.run(group);
+          }
+        })
+        .immediate();
+      this.#queues.add(group);
+    });
+  }
+
+  route(fromGroup: string, items: readonly RouteItem[]): Promise<number> {
+    return this.#run(() => {
+      checkName(fromGroup, 'group');
+      checkEntryIds(items.map((i) => i.id));
+      for (const item of items) for (const g of item.groups) this.#assertQueue(g);
+      if (items.length === 0) return 0;
+      const st = this.#st;
+      const routed = this.#db
+        .transaction(() => {
+          let handed = 0;
+          for (const item of items) {
+            const n = entrySeq(item.id);
+            if (st.deletePending.run(fromGroup, n).changes === 0) continue;
+            const ms = Number(item.id.slice(0, item.id.indexOf('-')));
+            for (const g of item.groups) st.enqueue.run(g, n, ms);
+            handed++;
+          }
+          return handed;
+        })
+        .immediate();
+      if (routed > 0) notifyPublished(this.#key);
+      return routed;
+    });
+  }
+
+  #assertQueue(group: string): void {
+    if (this.#queues.has(group)) return;
+    checkName(group, 'group');
+    if (this.#st.group.get(group)?.routed !== 1) {
+      throw new UeeError('NOT_FOUND', `no queue "${group}"`, { details: { group }, hint: 'create it with ensureQueue first' });
+    }
+    this.#queues.add(group);
+  }
+
+  pruneConsumers(group: string, options: PruneOptions): Promise<number> {
+    return this.#run(() => {
+      checkName(group, 'group');
+      const { idleMs, consumer } = checkPruneOptions(options);
+      return this.#db
+        .transaction(() => {
+          const st = this.#st;
+          const idle = st.idleConsumers.all(group, Date.now() - idleMs, consumer ?? '');
+          for (const c of idle) {
+            st.deleteConsumer.run(group, c.consumer);
+            this.#knownConsumers.delete(`${group}\u0000${c.consumer}`);
+          }
+          return idle.length;
+        })
+        .immediate();
+    });
   }
 
   ensureGroup(group: string, start: GroupStart = 'latest'): Promise<void> {
@@ -139,6 +237,7 @@ export class EmbeddedBus implements EventBus {
     const st = this.#st;
     const before = this.#groupRow(group);
     const consumerKey = `${group}\u0000${consumer}`;
+    if (before.routed === 1) return this.#readQueued(group, consumer, consumerKey, count);
     // Cheap unlocked check first, so idle polling never takes the write lock.
     if (st.hasAfter.get(before.last_n) === undefined && this.#knownConsumers.has(consumerKey)) return [];
     const rows = this.#db
@@ -149,6 +248,28 @@ export class EmbeddedBus implements EventBus {
         if (found.length > 0) st.deliverAfter.run(group, consumer, now, g.last_n, count);
         const tail = found[found.length - 1];
         if (tail) st.advanceGroup.run(tail.ms, tail.n, group);
+        st.touchConsumer.run(group, consumer, now);
+        return found;
+      })
+      .immediate();
+    this.#knownConsumers.add(consumerKey);
+    return rows.map((row) => decodeEntry(`${row.ms}-${row.n}`, row.data, 1));
+  }
+
+  /** A queue's read: its oldest queued entries become pending for `consumer`. */
+  #readQueued(group: string, consumer: string, consumerKey: string, count: number): Array<Delivery | CorruptEntry> {
+    const st = this.#st;
+    if (st.hasQueued.get(group) === undefined && this.#knownConsumers.has(consumerKey)) return [];
+    const rows = this.#db
+      .transaction(() => {
+        const now = Date.now();
+        const found = st.queuedEntries.all(group, count);
+        const tail = found[found.length - 1];
+        if (tail) {
+          st.deliverQueued.run(consumer, now, group, tail.n);
+          st.dequeue.run(group, tail.n);
+          st.advanceGroup.run(tail.ms, tail.n, group);
+        }
         st.touchConsumer.run(group, consumer, now);
         return found;
       })
@@ -282,7 +403,8 @@ export class EmbeddedBus implements EventBus {
         const consumers = st.consumers.all(group).map((c) => ({ name: c.consumer, pending: pendingBy.get(c.consumer) ?? 0, idleMs: Math.max(0, now - c.seen_at) }));
         let pending = 0;
         for (const c of pendingBy.values()) pending += c;
-        return { group, pending, lag: st.countAfter.get(g.last_n)?.c ?? 0, consumers, lastDeliveredId: `${g.last_ms}-${g.last_n}` };
+        const lag = g.routed === 1 ? (st.countQueued.get(group)?.c ?? 0) : (st.countAfter.get(g.last_n)?.c ?? 0);
+        return { group, pending, lag, consumers, lastDeliveredId: `${g.last_ms}-${g.last_n}` };
       })();
     });
   }
@@ -307,7 +429,7 @@ export class EmbeddedBus implements EventBus {
     });
   }
 
-  #groupRow(group: string): { last_ms: number; last_n: number } {
+  #groupRow(group: string): { last_ms: number; last_n: number; routed: number } {
     const row = this.#st.group.get(group);
     if (!row) throw new UeeError('NOT_FOUND', `no consumer group "${group}"`, { details: { group }, hint: 'create it with ensureGroup first' });
     return row;

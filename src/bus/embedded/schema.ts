@@ -4,7 +4,8 @@ import type { Database, Statement } from 'better-sqlite3';
  * Tables of the embedded event log, prefixed `bus_` because they share the SQLite file of the entity
  * store. `n` is the log position (AUTOINCREMENT: never reused, contiguous because only a prefix is
  * ever trimmed); an entry's id is `ms-n`, so ids are ordered like Redis stream ids and an id maps to
- * its row without a lookup. `bus_pending` is the pending entries list (PEL) of every group.
+ * its row without a lookup. `bus_pending` is the pending entries list (PEL) of every group;
+ * `bus_queued` holds the entries routed into a queue (a group with `routed = 1`) and not yet read.
  */
 const DDL = `
 CREATE TABLE IF NOT EXISTS bus_entries (
@@ -20,7 +21,14 @@ CREATE INDEX IF NOT EXISTS bus_dedupe_at ON bus_dedupe (at);
 CREATE TABLE IF NOT EXISTS bus_groups (
   grp TEXT PRIMARY KEY,
   last_ms INTEGER NOT NULL,
-  last_n INTEGER NOT NULL
+  last_n INTEGER NOT NULL,
+  routed INTEGER NOT NULL DEFAULT 0
+) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS bus_queued (
+  grp TEXT NOT NULL,
+  n INTEGER NOT NULL,
+  ms INTEGER NOT NULL,
+  PRIMARY KEY (grp, n)
 ) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS bus_consumers (
   grp TEXT NOT NULL,
@@ -51,7 +59,12 @@ export function applyBusSchema(db: Database, path: string): void {
   if (path !== ':memory:') db.pragma('journal_mode = WAL');
   db.pragma('synchronous = NORMAL');
   db.pragma('busy_timeout = 5000');
-  db.transaction(() => db.exec(DDL)).immediate();
+  db.transaction(() => {
+    db.exec(DDL);
+    // Files created before queues existed: add the column (the table is WITHOUT ROWID; ADD COLUMN works).
+    const columns = db.prepare<[], { name: string }>('PRAGMA table_info(bus_groups)').all();
+    if (!columns.some((c) => c.name === 'routed')) db.exec('ALTER TABLE bus_groups ADD COLUMN routed INTEGER NOT NULL DEFAULT 0');
+  }).immediate();
 }
 
 /** Row shapes returned by {@link prepareBusStatements}. */
@@ -70,6 +83,7 @@ export interface PendingRow {
 export interface GroupRow {
   last_ms: number;
   last_n: number;
+  routed: number;
 }
 
 /** Every statement the embedded bus runs, prepared once per connection. */
@@ -89,7 +103,35 @@ export function prepareBusStatements(db: Database) {
     entriesFrom: s<[number, number], EntryRow>('SELECT n, ms, data FROM bus_entries WHERE n >= ? ORDER BY n LIMIT ?'),
     entryData: s<[number], { data: string }>('SELECT data FROM bus_entries WHERE n = ?'),
     countAfter: s<[number], { c: number }>('SELECT count(*) AS c FROM bus_entries WHERE n > ?'),
-    group: s<[string], GroupRow>('SELECT last_ms, last_n FROM bus_groups WHERE grp = ?'),
+    group: s<[string], GroupRow>('SELECT last_ms, last_n, routed FROM bus_groups WHERE grp = ?'),
+    createQueue: s<[string, number, number]>('INSERT INTO bus_groups (grp, last_ms, last_n, routed) VALUES (?, ?, ?, 1) ON CONFLICT (grp) DO NOTHING'),
+    // A plain group turned into a queue keeps what it has not read yet: its unread tail is queued.
+    queueUnread: s<[string, number]>('INSERT OR IGNORE INTO bus_queued (grp, n, ms) SELECT ?, n, ms FROM bus_entries WHERE n > ?'),
+    markRouted: s<[string]>('UPDATE bus_groups SET routed = 1 WHERE grp = ?'),
+    enqueue: s<[string, number, number]>('INSERT OR IGNORE INTO bus_queued (grp, n, ms) VALUES (?, ?, ?)'),
+    hasQueued: s<[string], { n: number }>('SELECT n FROM bus_queued WHERE grp = ? LIMIT 1'),
+    queuedEntries: s<[string, number], EntryRow>(
+      'SELECT q.n AS n, q.ms AS ms, e.data AS data FROM bus_queued q JOIN bus_entries e ON e.n = q.n WHERE q.grp = ? ORDER BY q.n LIMIT ?',
+    ),
+    deliverQueued: s<[string, number, string, number]>(
+      'INSERT OR REPLACE INTO bus_pending (grp, n, ms, consumer, delivered_at, deliveries) SELECT grp, n, ms, ?, ?, 1 FROM bus_queued WHERE grp = ? AND n <= ?',
+    ),
+    dequeue: s<[string, number]>('DELETE FROM bus_queued WHERE grp = ? AND n <= ?'),
+    countQueued: s<[string], { c: number }>('SELECT count(*) AS c FROM bus_queued WHERE grp = ?'),
+    // The oldest entry any group still needs: its first pending or queued entry, or (plain groups)
+    // the first entry it has not read. Retention never trims from there on. One index seek per group.
+    oldestNeeded: s<[], { n: number | null; grp: string | null }>(
+      `SELECT n, grp FROM (
+         SELECT (SELECT p.n FROM bus_pending p WHERE p.grp = g.grp ORDER BY p.n LIMIT 1) AS n, g.grp AS grp FROM bus_groups g
+         UNION ALL SELECT (SELECT q.n FROM bus_queued q WHERE q.grp = g.grp ORDER BY q.n LIMIT 1), g.grp FROM bus_groups g WHERE g.routed = 1
+         UNION ALL SELECT last_n + 1, grp FROM bus_groups WHERE routed = 0
+       ) WHERE n IS NOT NULL ORDER BY n LIMIT 1`,
+    ),
+    idleConsumers: s<[string, number, string], { consumer: string }>(
+      `SELECT c.consumer FROM bus_consumers c WHERE c.grp = ? AND (c.seen_at <= ? OR c.consumer = ?)
+         AND NOT EXISTS (SELECT 1 FROM bus_pending p WHERE p.grp = c.grp AND p.consumer = c.consumer)`,
+    ),
+    deleteConsumer: s<[string, string]>('DELETE FROM bus_consumers WHERE grp = ? AND consumer = ?'),
     createGroup: s<[string, number, number]>('INSERT INTO bus_groups (grp, last_ms, last_n) VALUES (?, ?, ?) ON CONFLICT (grp) DO NOTHING'),
     advanceGroup: s<[number, number, string]>('UPDATE bus_groups SET last_ms = ?, last_n = ? WHERE grp = ?'),
     touchConsumer: s<[string, string, number]>(

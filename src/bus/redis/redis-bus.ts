@@ -10,27 +10,39 @@ import type {
   GroupInfo,
   GroupStart,
   PendingEntry,
+  PruneOptions,
   PublishResult,
   ReadOptions,
+  RouteItem,
   StreamEntry,
 } from '../port.js';
 import { checkPublishBatch, decodeDeadRecord, encodeDeadRecord, isCorrupt, rawExcerpt, type CorruptEntry } from '../shared/codec.js';
 import { BusLifecycle, screenEntries, type CorruptSink } from '../shared/lifecycle.js';
-import { checkClaimOptions, checkCount, checkEntryIds, checkName, checkReadOptions } from '../shared/options.js';
+import { checkClaimOptions, checkCount, checkEntryIds, checkName, checkPruneOptions, checkReadOptions } from '../shared/options.js';
 import { BlockingPool, toBusError } from './connection.js';
-import { CLAIM_LUA, DEAD_LETTER_LUA, PUBLISH_LUA } from './scripts.js';
+import { CLAIM_LUA, DEAD_LETTER_LUA, PRUNE_LUA, PUBLISH_LUA, ROUTE_LUA, TRIM_LUA, TRIM_QUEUE_LUA } from './scripts.js';
 import { countAfter, fieldsToRecord, parseEntries } from './replies.js';
 
 /** Events per publish script call; larger batches are pipelined in chunks (each chunk atomic). */
 const PUBLISH_CHUNK = 1_000;
 /** How long close() waits for QUIT before dropping the connection. */
 const QUIT_TIMEOUT_MS = 1_000;
+/** How long "this group is not a queue" is believed before asking Redis again. */
+const PLAIN_GROUP_TTL_MS = 5_000;
+/** A queue is trimmed after this many acks on it (in this process). */
+const QUEUE_TRIM_EVERY = 500;
+/** A "retention held back" warning is logged at most this often. */
+const HELD_WARNING_EVERY_MS = 60_000;
 
 type RawEntry = [string, string[] | null];
 interface BusCommands {
   ueePublish(numKeys: number, ...args: Array<string | number>): Promise<Array<string | null>>;
   ueeClaim(stream: string, group: string, consumer: string, minIdleMs: number, count: number): Promise<[RawEntry[], number[], number]>;
   ueeDeadLetter(stream: string, dead: string, group: string, maxDead: number, ...pairs: string[]): Promise<number>;
+  ueeTrim(stream: string, maxLength: number): Promise<[number, string]>;
+  ueeTrimQueue(queue: string): Promise<number>;
+  ueeRoute(numKeys: number, ...args: Array<string | number>): Promise<number>;
+  ueePrune(stream: string, group: string, minIdleMs: number, consumer: string): Promise<number>;
 }
 
 /** Key names of one bus. */
@@ -38,6 +50,8 @@ export interface RedisBusKeys {
   stream: string;
   dead: string;
   dedupePrefix: string;
+  /** Prefix of queue streams: queue `g` is the stream `<queuePrefix>g` with one group `g`. */
+  queuePrefix: string;
 }
 
 /**
@@ -58,24 +72,67 @@ export class RedisBus implements EventBus {
   readonly #safeUrl: string;
   readonly #life = new BusLifecycle('redis');
   readonly #blocking: BlockingPool;
+  /** Groups known to be queues (never un-made), and plain groups with when that was checked. */
+  readonly #queues = new Set<string>();
+  readonly #plain = new Map<string, number>();
+  readonly #acksSinceTrim = new Map<string, number>();
+  readonly #trimEvery: number;
+  #sinceTrim = 0;
+  #lastHeldWarning = 0;
 
   constructor(redis: Redis, keys: RedisBusKeys, options: BusOptions, logger: Logger, safeUrl: string) {
     redis.defineCommand('ueePublish', { lua: PUBLISH_LUA });
     redis.defineCommand('ueeClaim', { lua: CLAIM_LUA, numberOfKeys: 1 });
     redis.defineCommand('ueeDeadLetter', { lua: DEAD_LETTER_LUA, numberOfKeys: 2 });
+    redis.defineCommand('ueeTrim', { lua: TRIM_LUA, numberOfKeys: 1 });
+    redis.defineCommand('ueeTrimQueue', { lua: TRIM_QUEUE_LUA, numberOfKeys: 1 });
+    redis.defineCommand('ueeRoute', { lua: ROUTE_LUA });
+    redis.defineCommand('ueePrune', { lua: PRUNE_LUA, numberOfKeys: 1 });
     this.#redis = redis as Redis & BusCommands;
     this.#keys = keys;
     this.#opts = options;
     this.#log = logger;
     this.#safeUrl = safeUrl;
     this.#blocking = new BlockingPool(redis);
+    // Retention runs every ~10% of the cap (at most every 1,000 appends), as in the embedded bus.
+    this.#trimEvery = Math.min(1_000, Math.max(1, Math.ceil(options.maxLength / 10)));
+  }
+
+  /** The stream a group reads: its queue stream for a queue, else the event stream. */
+  async #streamOf(group: string): Promise<string> {
+    if (this.#queues.has(group)) return this.#keys.queuePrefix + group;
+    const checked = this.#plain.get(group);
+    if (checked !== undefined && Date.now() - checked < PLAIN_GROUP_TTL_MS) return this.#keys.stream;
+    if ((await this.#redis.exists(this.#keys.queuePrefix + group)) === 1) {
+      this.#queues.add(group);
+      this.#plain.delete(group);
+      return this.#keys.queuePrefix + group;
+    }
+    this.#plain.set(group, Date.now());
+    return this.#keys.stream;
+  }
+
+  /** Trims the event stream when due, never past what a group still needs (see TRIM_LUA). */
+  async #maybeTrim(appended: number): Promise<void> {
+    this.#sinceTrim += appended;
+    if (this.#sinceTrim < this.#trimEvery) return;
+    this.#sinceTrim = 0;
+    const [kept, holder] = await this.#redis.ueeTrim(this.#keys.stream, this.#opts.maxLength);
+    if (Number(kept) > 0 && Date.now() - this.#lastHeldWarning >= HELD_WARNING_EVERY_MS) {
+      this.#lastHeldWarning = Date.now();
+      this.#log.warn('retention held back: a group still needs entries beyond maxLength', { group: holder, keptOverCap: Number(kept), maxLength: this.#opts.maxLength });
+    }
   }
 
   publish(events: EventEnvelope[]): Promise<PublishResult> {
     return this.#run(async () => {
       const encoded = checkPublishBatch(events);
       if (encoded.length === 0) return { ids: [] };
-      if (encoded.length <= PUBLISH_CHUNK) return { ids: await this.#redis.ueePublish(...this.#publishArgs(events, encoded, 0, encoded.length)) };
+      if (encoded.length <= PUBLISH_CHUNK) {
+        const ids = await this.#redis.ueePublish(...this.#publishArgs(events, encoded, 0, encoded.length));
+        await this.#maybeTrim(ids.length);
+        return { ids };
+      }
       const pipe = this.#redis.pipeline() as ChainableCommander & BusCommands;
       for (let start = 0; start < encoded.length; start += PUBLISH_CHUNK) {
         void pipe.ueePublish(...this.#publishArgs(events, encoded, start, Math.min(encoded.length, start + PUBLISH_CHUNK)));
@@ -85,6 +142,7 @@ export class RedisBus implements EventBus {
         if (err) throw err;
         ids.push(...(result as Array<string | null>));
       }
+      await this.#maybeTrim(ids.length);
       return { ids };
     });
   }
@@ -113,6 +171,69 @@ export class RedisBus implements EventBus {
     });
   }
 
+  ensureQueue(group: string): Promise<void> {
+    return this.#run(async () => {
+      checkName(group, 'group');
+      const queue = this.#keys.queuePrefix + group;
+      try {
+        await this.#redis.xgroup('CREATE', queue, group, '0', 'MKSTREAM');
+      } catch (err) {
+        if (!(err instanceof Error && err.message.startsWith('BUSYGROUP'))) throw err;
+      }
+      // An older per-plugin group of this name on the event stream would hold retention back forever.
+      const legacy = ((await this.#redis.xinfo('GROUPS', this.#keys.stream).catch(() => [])) as unknown[][])
+        .map(fieldsToRecord)
+        .find((g) => g.name === group);
+      if (legacy) {
+        await this.#redis.xgroup('DESTROY', this.#keys.stream, group);
+        this.#log.warn('a plain group became a queue; its undelivered entries were dropped', { group, pending: Number(legacy.pending ?? 0), lag: Number(legacy.lag ?? 0) });
+      }
+      this.#queues.add(group);
+      this.#plain.delete(group);
+    });
+  }
+
+  route(fromGroup: string, items: readonly RouteItem[]): Promise<number> {
+    return this.#run(async () => {
+      checkName(fromGroup, 'group');
+      checkEntryIds(items.map((i) => i.id));
+      if (items.length === 0) return 0;
+      const keyIndex = new Map<string, number>();
+      const keys: string[] = [this.#keys.stream];
+      const args: Array<string | number> = [fromGroup];
+      for (const item of items) {
+        args.push(item.id, item.groups.length);
+        for (const g of item.groups) {
+          let index = keyIndex.get(g);
+          if (index === undefined) {
+            checkName(g, 'group');
+            keys.push(this.#keys.queuePrefix + g);
+            index = keys.length;
+            keyIndex.set(g, index);
+          }
+          args.push(index);
+        }
+      }
+      try {
+        return await this.#redis.ueeRoute(keys.length, ...keys, ...args);
+      } catch (err) {
+        if (err instanceof Error && err.message.startsWith('NOQUEUE')) {
+          const queue = err.message.slice('NOQUEUE '.length).trim().slice(this.#keys.queuePrefix.length);
+          throw new UeeError('NOT_FOUND', `no queue "${queue}"`, { details: { group: queue }, hint: 'create it with ensureQueue first' });
+        }
+        throw err;
+      }
+    });
+  }
+
+  pruneConsumers(group: string, options: PruneOptions): Promise<number> {
+    return this.#run(async () => {
+      checkName(group, 'group');
+      const { idleMs, consumer } = checkPruneOptions(options);
+      return this.#redis.ueePrune(await this.#streamOf(group), group, idleMs, consumer ?? '');
+    });
+  }
+
   async read(group: string, consumer: string, options?: ReadOptions): Promise<Delivery[]> {
     this.#life.assertOpen();
     checkName(group, 'group');
@@ -130,7 +251,8 @@ export class RedisBus implements EventBus {
   }
 
   async #readGroup(group: string, consumer: string, count: number, blockMs: number): Promise<Array<Delivery | CorruptEntry>> {
-    const args = ['GROUP', group, consumer, 'COUNT', count, ...(blockMs > 0 ? ['BLOCK', blockMs] : []), 'STREAMS', this.#keys.stream, '>'];
+    const stream = await this.#guard(() => this.#streamOf(group));
+    const args = ['GROUP', group, consumer, 'COUNT', count, ...(blockMs > 0 ? ['BLOCK', blockMs] : []), 'STREAMS', stream, '>'];
     let reply: unknown;
     if (blockMs === 0) {
       reply = await this.#guard(() => this.#redis.call('XREADGROUP', ...args));
@@ -154,7 +276,14 @@ export class RedisBus implements EventBus {
       checkName(group, 'group');
       checkEntryIds(ids);
       if (ids.length === 0) return 0;
-      return this.#redis.xack(this.#keys.stream, group, ...ids);
+      const stream = await this.#streamOf(group);
+      const acked = await this.#redis.xack(stream, group, ...ids);
+      if (stream !== this.#keys.stream) {
+        const since = (this.#acksSinceTrim.get(group) ?? 0) + acked;
+        this.#acksSinceTrim.set(group, since >= QUEUE_TRIM_EVERY ? 0 : since);
+        if (since >= QUEUE_TRIM_EVERY) await this.#redis.ueeTrimQueue(stream);
+      }
+      return acked;
     });
   }
 
@@ -163,7 +292,7 @@ export class RedisBus implements EventBus {
       checkName(group, 'group');
       const count = checkCount(options?.count, 'pending');
       const consumer = options?.consumer === undefined ? [] : [checkName(options.consumer, 'consumer')];
-      const rows = (await this.#redis.call('XPENDING', this.#keys.stream, group, '-', '+', count, ...consumer)) as Array<[string, string, number, number]>;
+      const rows = (await this.#redis.call('XPENDING', await this.#streamOf(group), group, '-', '+', count, ...consumer)) as Array<[string, string, number, number]>;
       return rows.map(([id, owner, idleMs, deliveryCount]) => ({ id, consumer: owner, idleMs: Number(idleMs), deliveryCount: Number(deliveryCount) }));
     });
   }
@@ -173,7 +302,7 @@ export class RedisBus implements EventBus {
       checkName(group, 'group');
       checkName(consumer, 'consumer');
       const { minIdleMs, count } = checkClaimOptions(options);
-      const [entries, counts, deleted] = await this.#redis.ueeClaim(this.#keys.stream, group, consumer, minIdleMs, count);
+      const [entries, counts, deleted] = await this.#redis.ueeClaim(await this.#streamOf(group), group, consumer, minIdleMs, count);
       if (deleted > 0) this.#log.info('claimed entries were trimmed from the stream; dropped from the PEL', { group, deleted });
       const decoded = parseEntries(entries, (i) => Number(counts[i] ?? 1));
       return screenEntries(decoded, group, this.#corruptSink(group), this.#log);
@@ -185,7 +314,7 @@ export class RedisBus implements EventBus {
       checkName(group, 'group');
       checkEntryIds([delivery.id]);
       const record = encodeDeadRecord(group, delivery, error, attempts, new Date());
-      await this.#redis.ueeDeadLetter(this.#keys.stream, this.#keys.dead, group, this.#opts.maxDeadLetters, delivery.id, record);
+      await this.#redis.ueeDeadLetter(await this.#streamOf(group), this.#keys.dead, group, this.#opts.maxDeadLetters, delivery.id, record);
     });
   }
 
@@ -194,7 +323,7 @@ export class RedisBus implements EventBus {
       this.#run(async () => {
         const now = new Date();
         const pairs = letters.flatMap(({ delivery, error }) => [delivery.id, encodeDeadRecord(group, delivery, error, undefined, now)]);
-        await this.#redis.ueeDeadLetter(this.#keys.stream, this.#keys.dead, group, this.#opts.maxDeadLetters, ...pairs);
+        await this.#redis.ueeDeadLetter(await this.#streamOf(group), this.#keys.dead, group, this.#opts.maxDeadLetters, ...pairs);
       });
   }
 
@@ -235,13 +364,14 @@ export class RedisBus implements EventBus {
   groupInfo(group: string): Promise<GroupInfo> {
     return this.#run(async () => {
       checkName(group, 'group');
-      const groups = (await this.#redis.xinfo('GROUPS', this.#keys.stream)) as unknown[][];
+      const stream = await this.#streamOf(group);
+      const groups = (await this.#redis.xinfo('GROUPS', stream).catch(() => [])) as unknown[][];
       const info = groups.map(fieldsToRecord).find((g) => g.name === group);
       if (!info) throw new UeeError('NOT_FOUND', `no consumer group "${group}"`, { details: { group }, hint: 'create it with ensureGroup first' });
-      const consumers = ((await this.#redis.xinfo('CONSUMERS', this.#keys.stream, group)) as unknown[][]).map(fieldsToRecord);
+      const consumers = ((await this.#redis.xinfo('CONSUMERS', stream, group)) as unknown[][]).map(fieldsToRecord);
       const last = info['last-delivered-id'];
       const lastDeliveredId = typeof last === 'string' ? last : '0-0';
-      const lag = info.lag === undefined || info.lag === null ? await countAfter(this.#redis, this.#keys.stream, lastDeliveredId) : Number(info.lag);
+      const lag = info.lag === undefined || info.lag === null ? await countAfter(this.#redis, stream, lastDeliveredId) : Number(info.lag);
       return {
         group,
         pending: Number(info.pending ?? 0),

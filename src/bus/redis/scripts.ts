@@ -5,15 +5,15 @@
 
 /**
  * Publish. KEYS[1] = stream, KEYS[2..] = one de-duplication key per event; ARGV[1] = window (ms),
- * ARGV[2] = max stream length, ARGV[3..] = the encoded events. An event is appended only when its
- * key could be created (SET NX PX), so each eventId is appended exactly once per window, including
- * twice in one batch. Returns the new ids, `false` (nil) for duplicates.
+ * ARGV[2] = unused (retention is {@link TRIM_LUA}'s), ARGV[3..] = the encoded events. An event is
+ * appended only when its key could be created (SET NX PX), so each eventId is appended exactly once
+ * per window, including twice in one batch. Returns the new ids, `false` (nil) for duplicates.
  */
 export const PUBLISH_LUA = `
 local ids = {}
 for i = 2, #KEYS do
   if redis.call('SET', KEYS[i], '1', 'NX', 'PX', ARGV[1]) then
-    ids[i - 1] = redis.call('XADD', KEYS[1], 'MAXLEN', '~', ARGV[2], '*', 'e', ARGV[i + 1])
+    ids[i - 1] = redis.call('XADD', KEYS[1], '*', 'e', ARGV[i + 1])
   else
     ids[i - 1] = false
   end
@@ -65,4 +65,127 @@ for i = 3, #ARGV, 2 do
   end
 end
 return n
+`;
+
+/** Lua helpers shared by the retention scripts: stream ids compared as (ms, seq) numbers. */
+const ID_HELPERS = `
+local function parse(id)
+  local dash = string.find(id, '-', 1, true)
+  return tonumber(string.sub(id, 1, dash - 1)), tonumber(string.sub(id, dash + 1))
+end
+local function less(a, b)
+  local am, as = parse(a)
+  local bm, bs = parse(b)
+  return am < bm or (am == bm and as < bs)
+end
+local function after(id)
+  local m, s = parse(id)
+  return m .. '-' .. (s + 1)
+end
+local function field(flat, name)
+  for i = 1, #flat, 2 do if flat[i] == name then return flat[i + 1] end end
+  return nil
+end
+-- The oldest id any group of the stream still needs (first pending, else first unread), or nil.
+local function oldest_needed(key)
+  local needed, holder = nil, nil
+  for _, g in ipairs(redis.call('XINFO', 'GROUPS', key)) do
+    local name = field(g, 'name')
+    local mine = after(field(g, 'last-delivered-id'))
+    if tonumber(field(g, 'pending')) > 0 then
+      local first = redis.call('XPENDING', key, name)[2]
+      if first and less(first, mine) then mine = first end
+    end
+    if needed == nil or less(mine, needed) then needed, holder = mine, name end
+  end
+  return needed, holder
+end
+`;
+
+/**
+ * Retention of the event stream. KEYS[1] = stream; ARGV[1] = max length. Trims the oldest entries
+ * beyond the cap, but never one a group still needs (pending or unread): when the cap would cut into
+ * them, trims only up to the oldest needed entry. Returns { entries kept over the cap (0 when none),
+ * the group holding them back }.
+ */
+export const TRIM_LUA = `${ID_HELPERS}
+local max = tonumber(ARGV[1])
+local len = redis.call('XLEN', KEYS[1])
+if len <= max then return { 0, '' } end
+local excess = len - max
+local needed, holder = oldest_needed(KEYS[1])
+if needed == nil then
+  redis.call('XTRIM', KEYS[1], 'MAXLEN', '~', max)
+  return { 0, '' }
+end
+local probe = math.min(excess, 10000)
+local before = redis.call('XRANGE', KEYS[1], '-', '(' .. needed, 'COUNT', probe)
+if #before >= excess then
+  redis.call('XTRIM', KEYS[1], 'MAXLEN', '~', max)
+  return { 0, '' }
+end
+redis.call('XTRIM', KEYS[1], 'MINID', needed)
+if #before >= probe then return { 0, '' } end
+return { excess - #before, holder }
+`;
+
+/**
+ * Retention of one queue (a stream with a single group): drops the entries before the group's first
+ * pending or unread one. KEYS[1] = queue stream. Returns how many were trimmed.
+ */
+export const TRIM_QUEUE_LUA = `${ID_HELPERS}
+if redis.call('EXISTS', KEYS[1]) == 0 then return 0 end
+local needed = oldest_needed(KEYS[1])
+if needed == nil then return 0 end
+return redis.call('XTRIM', KEYS[1], 'MINID', needed)
+`;
+
+/**
+ * Hand-over from a group to queues. KEYS[1] = stream, KEYS[2..] = queue streams; ARGV[1] = source
+ * group, then per entry: id, number of targets k, k indexes into KEYS. Each entry is acked in the
+ * source group and, only if it was still pending there, copied into each target queue — one atomic
+ * step, so an entry is never acked without being queued, and is queued once. A missing queue fails
+ * the whole call before anything changes. Returns how many entries were handed over.
+ */
+export const ROUTE_LUA = `
+for i = 2, #KEYS do
+  if redis.call('EXISTS', KEYS[i]) == 0 then return redis.error_reply('NOQUEUE ' .. KEYS[i]) end
+end
+local handed = 0
+local i = 2
+while i <= #ARGV do
+  local id = ARGV[i]
+  local k = tonumber(ARGV[i + 1])
+  if redis.call('XACK', KEYS[1], ARGV[1], id) == 1 then
+    handed = handed + 1
+    if k > 0 then
+      local e = redis.call('XRANGE', KEYS[1], id, id)[1]
+      if e then
+        for j = 1, k do redis.call('XADD', KEYS[tonumber(ARGV[i + 1 + j])], '*', unpack(e[2])) end
+      end
+    end
+  end
+  i = i + 2 + k
+end
+return handed
+`;
+
+/**
+ * Removes idle consumers without pending entries. KEYS[1] = stream; ARGV = group, min idle (ms),
+ * consumer to remove regardless of idleness (or ''). Atomic, so a consumer that reads meanwhile
+ * keeps its entries. Returns how many were removed.
+ */
+export const PRUNE_LUA = `
+local removed = 0
+for _, c in ipairs(redis.call('XINFO', 'CONSUMERS', KEYS[1], ARGV[1])) do
+  local name, pending, idle
+  for i = 1, #c, 2 do
+    if c[i] == 'name' then name = c[i + 1] elseif c[i] == 'pending' then pending = c[i + 1] elseif c[i] == 'idle' then idle = c[i + 1] end
+  end
+  if tonumber(pending) == 0 and (tonumber(idle) >= tonumber(ARGV[2]) or name == ARGV[3]) then
+    redis.call('XGROUP', 'DELCONSUMER', KEYS[1], ARGV[1], name)
+    removed = removed + 1
+  end
+end
+return removed
 `;

@@ -1,6 +1,6 @@
 import { z } from 'zod';
 import { UeeError, parseOrThrow } from '../../core/index.js';
-import { DEFAULT_BUS_OPTIONS, type BusOptions, type ClaimOptions, type ReadOptions } from '../port.js';
+import { DEFAULT_BUS_OPTIONS, type BusOptions, type ClaimOptions, type PruneOptions, type ReadOptions } from '../port.js';
 
 const BusOptionsSchema = z
   .object({
@@ -47,6 +47,15 @@ export function checkClaimOptions(options: ClaimOptions): { minIdleMs: number; c
     throw new UeeError('VALIDATION_FAILED', `minIdleMs must be a non-negative number, got ${String(minIdleMs)}`, { details: { minIdleMs } });
   }
   return { minIdleMs: Math.floor(minIdleMs), count: checkCount(options.count, 'claim') };
+}
+
+/** Normalised {@link PruneOptions}. */
+export function checkPruneOptions(options: PruneOptions): { idleMs: number; consumer: string | undefined } {
+  const idleMs = options.idleMs;
+  if (!Number.isFinite(idleMs) || idleMs < 0) {
+    throw new UeeError('VALIDATION_FAILED', `idleMs must be a non-negative number, got ${String(idleMs)}`, { details: { idleMs } });
+  }
+  return { idleMs: Math.floor(idleMs), consumer: options.consumer === undefined ? undefined : checkName(options.consumer, 'consumer') };
 }
 
 const NAME_RE = /^[^\s]{1,200}$/;
