@@ -123,9 +123,9 @@ export class PluginRegistry {
     if (request.dryRun) return { applied: false, plugin: draft, capabilityDiff, warnings };
 
     await this.binaries.put(inspection.bytes);
-    // The plugin's consumer group exists before its PluginInstalled commit, so every event committed
-    // after the deploy reaches it (routers skip the few in between: no version was enabled yet).
-    await this.bus?.ensureGroup(pluginGroup(manifest.name, ctx.tenantId), 'latest');
+    // The plugin's delivery queue exists before its PluginInstalled commit, so a router queues events
+    // for it as soon as its routing table has the version (the deploy tool refreshes the local one).
+    await this.bus?.ensureQueue(pluginGroup(manifest.name, ctx.tenantId));
     const written = await this.store.put(
       ctx,
       { entityTypeId: PLUGIN_ENTITY_TYPE, attributes: attributes, expectedVersion: 0, eventType: 'PluginInstalled' },

@@ -1,5 +1,12 @@
-export { Router, isSpawnOf, mayTouch, PINS_VIEW, WORKFLOW_SPAWNED } from './router.js';
+export { Router } from './router.js';
 export type { RouterOptions, RouterState } from './router.js';
+export { isSpawnOf, mayTouch, subscriptionMatches, SubscriptionIndex, WORKFLOW_SPAWNED } from './subscriptions.js';
+export type { RouteEntry } from './subscriptions.js';
+export { PINS_VIEW, VersionResolver } from './versions.js';
+export { DISPATCH_GROUP, Dispatcher } from './dispatcher.js';
+export { QueueWorker } from './delivery.js';
+export { DeliveryHandler, isRetryable } from './handling.js';
+export type { DeliveryResult, HandlingOptions } from './handling.js';
 export { RouterMetrics } from './metrics.js';
 export type { PluginMetricsSnapshot } from './metrics.js';
 export type { HandleInput, InvocationOutcome, PluginInvoker } from './types.js';

@@ -1,0 +1,146 @@
+import type { Logger } from '../core/index.js';
+import { toUeeError } from '../core/index.js';
+import type { Delivery, EventBus } from '../bus/port.js';
+import type { DeliveryHandler } from './handling.js';
+import type { SettingsCache } from './input.js';
+import type { RouteEntry } from './subscriptions.js';
+
+/** Tuning of one queue worker. */
+export interface DeliveryOptions {
+  /** Deliveries read per round. */
+  batchSize: number;
+  /** Deliveries of one logical plugin in flight at once (same entity/chain still in order). */
+  concurrency: number;
+  /** Entries idle this long in another consumer are reclaimed. */
+  claimIdleMs: number;
+  /** Consumers of the queue idle this long with nothing pending are removed. */
+  consumerIdleMs: number;
+  /** First wait when the queue is empty; doubles up to `pollMs`. */
+  idleMs: number;
+  /** Longest wait on an empty queue (routes queued by other processes are seen this late). */
+  pollMs: number;
+}
+
+/**
+ * Reads one logical plugin's queue and hands each delivery to the {@link DeliveryHandler}: the
+ * plugin progresses at its own pace, so a slow or failing plugin holds back nobody else. Deliveries
+ * that share an ordering key (the entity, else the correlation chain) run one after another in
+ * queue order; each is acked as soon as it is done — never after the whole batch — so another
+ * process reclaiming stale entries never takes one already handled. When a delivery is left pending
+ * (stopping) or fails unexpectedly, the deliveries behind it on the same key are not started.
+ */
+export class QueueWorker {
+  #stopped = false;
+  #loop: Promise<void> | undefined;
+  #wake: (() => void) | undefined;
+  #woken = false;
+
+  constructor(
+    readonly route: RouteEntry,
+    private readonly bus: EventBus,
+    private readonly consumer: string,
+    private readonly handler: DeliveryHandler,
+    private readonly options: DeliveryOptions,
+    private readonly log: Logger,
+  ) {}
+
+  /** Starts the loop (once). */
+  start(): void {
+    this.#loop ??= this.#run();
+  }
+
+  /** Something was queued: stop waiting. */
+  wake(): void {
+    this.#woken = true;
+    this.#wake?.();
+  }
+
+  /** Stops after the deliveries in flight; leaves the rest pending. Idempotent. */
+  async stop(): Promise<void> {
+    this.#stopped = true;
+    this.wake();
+    await this.#loop;
+  }
+
+  get stopped(): boolean {
+    return this.#stopped;
+  }
+
+  async #run(): Promise<void> {
+    const { bus, route, consumer, options } = this;
+    let lastClaim = 0;
+    let idle = options.idleMs;
+    while (!this.#stopped) {
+      try {
+        let deliveries: Delivery[] = [];
+        const now = Date.now();
+        if (now - lastClaim >= options.claimIdleMs / 2) {
+          lastClaim = now;
+          deliveries = await bus.claimStale(route.group, consumer, { minIdleMs: options.claimIdleMs, count: options.batchSize });
+          await bus.pruneConsumers(route.group, { idleMs: options.consumerIdleMs });
+        }
+        this.#woken = false;
+        if (deliveries.length === 0) deliveries = await bus.read(route.group, consumer, { count: options.batchSize });
+        if (deliveries.length === 0) {
+          await this.#idle(idle);
+          idle = Math.min(idle * 2, options.pollMs);
+          continue;
+        }
+        idle = options.idleMs;
+        await this.#handleBatch(deliveries);
+        // Embedded backends answer synchronously: yield a macrotask so I/O is never starved.
+        await new Promise((resolve) => setImmediate(resolve));
+      } catch (err) {
+        const error = toUeeError(err);
+        if (error.code === 'CLOSED') return;
+        this.log.error('queue worker failed; backing off', { code: error.code, error: error.message });
+        await this.#idle(500);
+      }
+    }
+    // A clean stop removes this process's consumer when it holds nothing.
+    await bus.pruneConsumers(route.group, { idleMs: Number.MAX_SAFE_INTEGER, consumer }).catch(() => undefined);
+  }
+
+  #idle(ms: number): Promise<void> {
+    if (this.#woken || this.#stopped) return Promise.resolve();
+    return new Promise((resolve) => {
+      const done = (): void => {
+        clearTimeout(timer);
+        this.#wake = undefined;
+        resolve();
+      };
+      const timer = setTimeout(done, ms);
+      this.#wake = done;
+    });
+  }
+
+  /** Runs a batch with up to `concurrency` deliveries in flight, chained per ordering key. */
+  async #handleBatch(deliveries: Delivery[]): Promise<void> {
+    const settings: SettingsCache = new Map();
+    const chains = new Map<string, Promise<boolean>>();
+    const inflight = new Set<Promise<void>>();
+    let failure: unknown;
+    for (const delivery of deliveries) {
+      if (this.#stopped || failure !== undefined) break;
+      while (inflight.size >= this.options.concurrency) await Promise.race(inflight);
+      const key = delivery.event.entityId !== undefined ? `e:${delivery.event.entityId}` : `c:${delivery.event.correlationId}`;
+      const run = (chains.get(key) ?? Promise.resolve(true)).then(async (previousDone) => {
+        if (!previousDone) return false; // the one before is still pending: keep the order
+        const result = await this.handler.handle(this.route, delivery, this.log, settings, () => this.#stopped);
+        if (result === 'done') await this.bus.ack(this.route.group, [delivery.id]);
+        return result !== 'left';
+      });
+      chains.set(key, run);
+      const tracked: Promise<void> = run.then(
+        () => void inflight.delete(tracked),
+        (err: unknown) => {
+          inflight.delete(tracked);
+          failure ??= err;
+        },
+      );
+      inflight.add(tracked);
+    }
+    await Promise.all(inflight);
+    if (failure !== undefined) throw toUeeError(failure);
+  }
+}

@@ -1,0 +1,100 @@
+import type { Logger, UeeError } from '../core/index.js';
+import type { PluginRecord } from '../registry/index.js';
+import { toUeeError } from '../core/index.js';
+import type { Delivery, EventBus, RouteItem } from '../bus/port.js';
+import type { RouteEntry, SubscriptionIndex } from './subscriptions.js';
+
+/** The one consumer group that reads the event stream; every process's dispatcher shares it. */
+export const DISPATCH_GROUP = 'uee.dispatch';
+
+/** Tuning of the dispatcher. */
+export interface DispatchOptions {
+  /** Entries read per round. */
+  batchSize: number;
+  /** Entries idle this long in another process's dispatcher are reclaimed. */
+  claimIdleMs: number;
+  /** Dispatcher consumers idle this long with nothing pending are removed. */
+  consumerIdleMs: number;
+  /** How long one read waits for new entries (it wakes at once on a publish). */
+  blockMs: number;
+}
+
+/**
+ * Reads the event stream once (group {@link DISPATCH_GROUP}), matches each event against the
+ * subscription index, and hands it to the queues of the logical plugins it concerns with one atomic
+ * bus step per batch (`route`: queued there and acked here together — an event is never acked
+ * before it is queued for every plugin it concerns; a crash before the step leaves it pending here,
+ * and it is routed again, once). Events that concern nobody are just acked.
+ */
+export class Dispatcher<R extends RouteEntry> {
+  #stopped = false;
+  #loop: Promise<void> | undefined;
+
+  constructor(
+    private readonly bus: EventBus,
+    private readonly consumer: string,
+    private readonly index: () => SubscriptionIndex<R>,
+    private readonly queued: (routes: ReadonlySet<R>) => void,
+    private readonly options: DispatchOptions,
+    private readonly log: Logger,
+  ) {}
+
+  /** Creates the group if needed and starts the loop. */
+  async start(): Promise<void> {
+    await this.bus.ensureGroup(DISPATCH_GROUP, 'latest');
+    this.#loop ??= this.#run();
+  }
+
+  /** Stops after the batch in flight. Idempotent. */
+  async stop(): Promise<void> {
+    this.#stopped = true;
+    await this.#loop;
+  }
+
+  /** Routes one batch now (the loop's step; also used by tests and benches). Returns how many were read. */
+  async dispatchOnce(blockMs = 0): Promise<number> {
+    const deliveries = await this.bus.read(DISPATCH_GROUP, this.consumer, { count: this.options.batchSize, blockMs });
+    await this.#route(deliveries);
+    return deliveries.length;
+  }
+
+  async #run(): Promise<void> {
+    let lastClaim = 0;
+    while (!this.#stopped) {
+      try {
+        const now = Date.now();
+        if (now - lastClaim >= this.options.claimIdleMs / 2) {
+          lastClaim = now;
+          const stale = await this.bus.claimStale(DISPATCH_GROUP, this.consumer, { minIdleMs: this.options.claimIdleMs, count: this.options.batchSize });
+          await this.#route(stale);
+          await this.bus.pruneConsumers(DISPATCH_GROUP, { idleMs: this.options.consumerIdleMs });
+        }
+        await this.dispatchOnce(this.options.blockMs);
+      } catch (err) {
+        const error = toUeeError(err);
+        if (error.code === 'CLOSED') return;
+        this.log.error('dispatcher failed; backing off', { code: error.code, error: error.message });
+        await new Promise((resolve) => setTimeout(resolve, 500));
+      }
+    }
+    await this.bus.pruneConsumers(DISPATCH_GROUP, { idleMs: Number.MAX_SAFE_INTEGER, consumer: this.consumer }).catch(() => undefined);
+  }
+
+  readonly #refused = (plugin: PluginRecord, err: UeeError): void =>
+    this.log.warn('subscription filter refused', { plugin: plugin.id, code: err.code, error: err.message });
+
+  async #route(deliveries: Delivery[]): Promise<void> {
+    if (deliveries.length === 0) return;
+    const index = this.index();
+    const touched = new Set<R>();
+    const items: RouteItem[] = new Array<RouteItem>(deliveries.length);
+    for (let i = 0; i < deliveries.length; i++) {
+      const d = deliveries[i]!;
+      const routes = index.match(d.event, this.#refused);
+      for (const r of routes) touched.add(r);
+      items[i] = { id: d.id, groups: routes.map((r) => r.group) };
+    }
+    await this.bus.route(DISPATCH_GROUP, items);
+    if (touched.size > 0) this.queued(touched);
+  }
+}

@@ -1,0 +1,151 @@
+import type { EventEnvelope, Logger, SerializedError, UeeError } from '../core/index.js';
+import { toUeeError } from '../core/index.js';
+import type { DeadLetter, Delivery, EventBus } from '../bus/port.js';
+import type { EntityStore } from '../store/port.js';
+import type { PluginRecord } from '../registry/index.js';
+import { quarantinedDelivery } from '../runtime/quarantine.js';
+import { buildInput, type SettingsCache } from './input.js';
+import type { RouterMetrics } from './metrics.js';
+import { isSpawnOf, subscriptionMatches, type RouteEntry } from './subscriptions.js';
+import type { InvocationOutcome, PluginInvoker } from './types.js';
+import type { VersionResolver } from './versions.js';
+
+/**
+ * What became of one delivery: `done` (handled or not for this plugin: ack it), `dead` (dead-lettered,
+ * which acked it), `left` (stopped before a retry: stays pending, to be handled again later).
+ */
+export type DeliveryResult = 'done' | 'dead' | 'left';
+
+/** Retry policy of {@link DeliveryHandler}. */
+export interface HandlingOptions {
+  /** Max chain depth; deeper events are dead-lettered with HOP_LIMIT_EXCEEDED. */
+  hopLimit: number;
+  /** Attempts per delivery (counting earlier deliveries of it) before it is dead-lettered. */
+  maxAttempts: number;
+  /** First retry delay; doubles each attempt. */
+  backoffMs: number;
+}
+
+/**
+ * Failures that come out the same on every attempt: dead-lettered at once, never retried.
+ * Everything else (timeouts, traps, busy backends) is retried with backoff.
+ */
+const DETERMINISTIC = new Set([
+  'CAPABILITY_DENIED',
+  'INVALID_MODULE',
+  'HOP_LIMIT_EXCEEDED',
+  'VALIDATION_FAILED',
+  'PAYLOAD_TOO_LARGE',
+  'CHAIN_BUDGET_EXCEEDED',
+]);
+
+/** Whether a failure may succeed when tried again. */
+export function isRetryable(error: SerializedError): boolean {
+  return !DETERMINISTIC.has(error.code);
+}
+
+/**
+ * Handles one delivery of one logical plugin: resolves the version, checks that the version's
+ * subscription really wants the event, invokes it (effects commit under the idempotency key
+ * `eventId:queue`), retries retryable failures with exponential backoff, and dead-letters the rest
+ * with every attempt's error. A router that stops between attempts leaves the delivery pending
+ * instead of dead-lettering a failure that might have succeeded.
+ */
+export class DeliveryHandler {
+  constructor(
+    private readonly deps: {
+      store: EntityStore;
+      bus: EventBus;
+      invoker: PluginInvoker;
+      versions: VersionResolver;
+      metrics: RouterMetrics;
+      /** The logical plugin of a queue, for a tenant's workflow shadowing a global one of the same name. */
+      routeOf: (group: string) => RouteEntry | undefined;
+      /** The queue of a logical plugin name in a tenant. */
+      groupOf: (name: string, tenantId: string | null) => string;
+      options: HandlingOptions;
+    },
+  ) {}
+
+  /** Handles `delivery` on `route`; `stopping()` is asked before each retry. */
+  async handle(route: RouteEntry, delivery: Delivery, log: Logger, settings: SettingsCache, stopping: () => boolean): Promise<DeliveryResult> {
+    const { bus, metrics, versions, options } = this.deps;
+    const event = delivery.event;
+    const plugin = versions.resolve(route, event);
+    if (!plugin || !(await this.#wants(plugin, event, log))) return 'done';
+    const fields = { eventId: event.eventId, correlationId: event.correlationId, pluginId: plugin.id, plugin: plugin.attributes.name };
+    if (event.hop >= options.hopLimit) {
+      const error = { code: 'HOP_LIMIT_EXCEEDED', message: `event is ${event.hop} hops deep; the limit is ${options.hopLimit}` };
+      log.warn('hop limit exceeded; dead-lettering', fields);
+      await bus.deadLetter(route.group, delivery, error, [{ at: new Date().toISOString(), ...error }]);
+      metrics.deadLettered(plugin.id, plugin.attributes.name);
+      return 'dead';
+    }
+    // A delivery the process died during, again and again, is dead-lettered before it runs again.
+    const crashed = quarantinedDelivery(delivery.deliveryCount);
+    if (crashed !== null) {
+      const error = { code: crashed.code, message: crashed.message };
+      log.error('delivery quarantined: the process died during it repeatedly', { ...fields, deliveryCount: delivery.deliveryCount });
+      await bus.deadLetter(route.group, delivery, error, [{ at: new Date().toISOString(), ...error }]);
+      metrics.deadLettered(plugin.id, plugin.attributes.name);
+      return 'dead';
+    }
+    const attempts: DeadLetter['attempts'] = [];
+    for (let attempt = delivery.deliveryCount; ; attempt++) {
+      const outcome = await this.#invoke(route, plugin, event, settings);
+      metrics.record(plugin.id, plugin.attributes.name, outcome.durationMs, outcome.ok ? undefined : outcome.error.code);
+      if (outcome.ok) return 'done';
+      attempts.push({ at: new Date().toISOString(), code: outcome.error.code, message: outcome.error.message });
+      log.warn('plugin invocation failed', { ...fields, attempt, code: outcome.error.code, error: outcome.error.message });
+      const retryable = isRetryable(outcome.error);
+      if (retryable && attempt < options.maxAttempts && stopping()) return 'left';
+      if (attempt >= options.maxAttempts || !retryable) {
+        await bus.deadLetter(route.group, delivery, { code: outcome.error.code, message: outcome.error.message }, attempts);
+        metrics.deadLettered(plugin.id, plugin.attributes.name);
+        return 'dead';
+      }
+      metrics.retried(plugin.id, plugin.attributes.name);
+      await sleep(options.backoffMs * 2 ** (attempts.length - 1));
+      if (stopping()) return 'left';
+    }
+  }
+
+  async #invoke(route: RouteEntry, plugin: PluginRecord, event: EventEnvelope, settings: SettingsCache): Promise<InvocationOutcome> {
+    const started = performance.now();
+    try {
+      const input = await buildInput(this.deps.store, plugin, event, settings);
+      return await this.deps.invoker.invoke(plugin, input, { idempotencyKey: `${event.eventId}:${route.group}` });
+    } catch (err) {
+      return { ok: false, error: toUeeError(err).toJSON(), durationMs: performance.now() - started };
+    }
+  }
+
+  /** The exact decision the index approximated: this version's subscription, spawn target, user scope. */
+  async #wants(plugin: PluginRecord, event: EventEnvelope, log: Logger): Promise<boolean> {
+    const a = plugin.attributes;
+    // `spawn_workflow` addresses a workflow by name: its `WorkflowSpawned` event reaches that workflow
+    // whether or not it subscribes to the type. Scope still applies, and a tenant's own workflow of
+    // that name shadows a global one. Subscription filters do not: a spawn names its target.
+    if (isSpawnOf(plugin, event)) {
+      if (a.tenantScope !== 'global') return event.tenantId === plugin.tenantId;
+      const own = event.tenantId === null ? undefined : this.deps.routeOf(this.deps.groupOf(a.name, event.tenantId));
+      return own === undefined || this.deps.versions.resolve(own, event) === undefined;
+    }
+    const refused = (err: UeeError): void => log.warn('subscription filter refused', { plugin: plugin.id, code: err.code, error: err.message });
+    if (!subscriptionMatches(plugin, event, refused)) return false;
+    if (a.tenantScope === 'user') {
+      if (event.entityId === undefined) return false;
+      try {
+        const entity = await this.deps.store.get({ tenantId: event.tenantId, actor: 'system:router' }, event.entityId);
+        return entity.ownerId === a.ownerId;
+      } catch {
+        return false;
+      }
+    }
+    return true;
+  }
+}
+
+function sleep(ms: number): Promise<void> {
+  return new Promise((resolve) => setTimeout(resolve, ms));
+}

@@ -1,0 +1,48 @@
+import { createHash } from 'node:crypto';
+import type { EntityVersion, EventEnvelope, JsonObject, TenantContext } from '../core/index.js';
+import { UeeError } from '../core/index.js';
+import type { EntityStore } from '../store/port.js';
+import type { PluginRecord } from '../registry/index.js';
+import { mayTouch } from './subscriptions.js';
+import type { HandleInput } from './types.js';
+
+/** Tenant settings read once per (tenant, plugin) per batch, not per event. */
+export type SettingsCache = Map<string, Promise<JsonObject>>;
+
+/**
+ * Builds a plugin's `handle` input: the event, its entity (only for a plugin that may read entities
+ * of that type — deny by default, and only then is the store read worth it), the merged settings and
+ * the deterministic context.
+ */
+export async function buildInput(store: EntityStore, plugin: PluginRecord, event: EventEnvelope, settings: SettingsCache): Promise<HandleInput> {
+  const ctx: TenantContext = { tenantId: event.tenantId, actor: `plugin:${plugin.id}@${plugin.attributes.pluginVersion}` };
+  let entity: EntityVersion | undefined;
+  if (event.entityId !== undefined && plugin.attributes.capabilities.includes('readEntities') && mayTouch(plugin, event.entityTypeId)) {
+    try {
+      entity = await store.get(ctx, event.entityId, event.entityVersion === undefined ? {} : { version: event.entityVersion });
+    } catch (err) {
+      if (!(err instanceof UeeError && err.code === 'NOT_FOUND')) throw err;
+    }
+  }
+  let tenantSettings: Promise<JsonObject> | undefined;
+  if (event.tenantId !== null) {
+    const key = `${event.tenantId}\u0000${plugin.attributes.name}`;
+    tenantSettings = settings.get(key);
+    if (tenantSettings === undefined) {
+      tenantSettings = store.config.getPlugin(ctx, plugin.attributes.name);
+      settings.set(key, tenantSettings);
+    }
+  }
+  const resolvedSettings: JsonObject = tenantSettings === undefined ? {} : await tenantSettings;
+  return {
+    event,
+    ...(entity ? { entity } : {}),
+    settings: { ...plugin.attributes.settings, ...resolvedSettings },
+    context: {
+      now: event.occurredAt,
+      randomSeed: createHash('sha256').update(`${event.eventId}:${plugin.id}`).digest('hex').slice(0, 32),
+      tenantId: event.tenantId,
+      plugin: { id: plugin.id, name: plugin.attributes.name, version: plugin.attributes.pluginVersion },
+    },
+  };
+}

@@ -1,0 +1,135 @@
+import type { EventEnvelope, UeeError } from '../core/index.js';
+import { matchesSubscription } from '../store/index.js';
+import type { PluginRecord } from '../registry/index.js';
+
+/** The event type `spawn_workflow` commits; its `payload.workflow` names the workflow plugin to run. */
+export const WORKFLOW_SPAWNED = 'WorkflowSpawned';
+
+/** One logical plugin (a name in a scope) and its versions, newest first: what the index points at. */
+export interface RouteEntry {
+  /** The logical plugin's key, also the name of its delivery queue. */
+  readonly group: string;
+  readonly name: string;
+  readonly tenantId: string | null;
+  versions: PluginRecord[];
+}
+
+/** Index key of "any tenant" (global-scope plugins) and "any entity type". */
+const ANY = '*';
+/** Index key of events without an entity type. */
+const NO_ENTITY_TYPE = '\u0000none';
+
+type Leaf<R> = Map<string, Set<R>>;
+
+/**
+ * The subscription index: event type → tenant → entity type → logical plugins. Matching an event
+ * costs a few map look-ups plus a check of the candidates it names, whatever the number of plugins
+ * and tenants — the cost follows the plugins an event concerns. Built from scratch on every routing
+ * table refresh (immutable afterwards), so readers never see a half-updated index.
+ *
+ * Each version of a logical plugin is indexed by its own subscription; a route is a candidate when
+ * any of its enabled versions may want the event. The exact decision (which version, its filter,
+ * user scope) is taken again when the delivery is handled, so an index that is a little stale or
+ * coarse never delivers to the wrong version — at worst it queues an event that is then skipped.
+ */
+export class SubscriptionIndex<R extends RouteEntry> {
+  readonly #byType = new Map<string, Map<string, Leaf<R>>>();
+  readonly #workflows = new Map<string, Set<R>>();
+  readonly size: number;
+
+  constructor(routes: Iterable<R>) {
+    let size = 0;
+    for (const route of routes) {
+      size++;
+      for (const version of route.versions) {
+        if (version.attributes.status !== 'enabled') continue;
+        const a = version.attributes;
+        if (a.kind === 'workflow') add(this.#workflows, a.name, route);
+        const tenantKey = a.tenantScope === 'global' ? ANY : tenantKeyOf(version.tenantId);
+        for (const type of a.subscribeTo) {
+          let byTenant = this.#byType.get(type);
+          if (!byTenant) this.#byType.set(type, (byTenant = new Map<string, Leaf<R>>()));
+          let byEntity = byTenant.get(tenantKey);
+          if (!byEntity) byTenant.set(tenantKey, (byEntity = new Map<string, Set<R>>()));
+          for (const key of entityKeysOf(version)) add(byEntity, key, route);
+        }
+      }
+    }
+    this.size = size;
+  }
+
+  /**
+   * The logical plugins `event` concerns: each candidate of the index that has an enabled version
+   * whose subscription (type, scope, entity types, `filter.where`) matches, plus — for a
+   * `WorkflowSpawned` event — the workflow plugins it names. Distinct, in no particular order.
+   */
+  match(event: EventEnvelope, onRefused?: (plugin: PluginRecord, err: UeeError) => void): R[] {
+    const out = new Set<R>();
+    const byTenant = this.#byType.get(event.type);
+    if (byTenant) {
+      const entityKey = event.entityTypeId ?? NO_ENTITY_TYPE;
+      for (const tenantKey of [tenantKeyOf(event.tenantId), ANY]) {
+        const byEntity = byTenant.get(tenantKey);
+        if (!byEntity) continue;
+        for (const key of [entityKey, ANY]) {
+          for (const route of byEntity.get(key) ?? []) {
+            if (out.has(route)) continue;
+            if (route.versions.some((v) => v.attributes.status === 'enabled' && subscriptionMatches(v, event, onRefused && ((err) => onRefused(v, err))))) out.add(route);
+          }
+        }
+      }
+    }
+    if (event.type === WORKFLOW_SPAWNED && typeof event.payload.workflow === 'string') {
+      for (const route of this.#workflows.get(event.payload.workflow) ?? []) out.add(route);
+    }
+    return [...out];
+  }
+}
+
+function add<K, R>(map: Map<K, Set<R>>, key: K, route: R): void {
+  let set = map.get(key);
+  if (!set) map.set(key, (set = new Set()));
+  set.add(route);
+}
+
+function tenantKeyOf(tenantId: string | null): string {
+  return tenantId === null ? '\u0000global' : `t:${tenantId}`;
+}
+
+/** The entity-type keys a version is indexed under (see {@link subscriptionMatches}). */
+function entityKeysOf(plugin: PluginRecord): string[] {
+  const a = plugin.attributes;
+  const restricted = a.restrictedEntityTypes;
+  if (a.filter?.entityTypes) return a.filter.entityTypes.filter((t) => restricted === undefined || restricted.includes(t));
+  // A restricted plugin still gets events that name no entity type.
+  if (restricted !== undefined) return [...restricted, NO_ENTITY_TYPE];
+  return [ANY];
+}
+
+/** Whether `event` spawns `plugin`: a `WorkflowSpawned` event naming this workflow plugin. */
+export function isSpawnOf(plugin: PluginRecord, event: EventEnvelope): boolean {
+  return event.type === WORKFLOW_SPAWNED && plugin.attributes.kind === 'workflow' && event.payload.workflow === plugin.attributes.name;
+}
+
+/** Whether the plugin's `restrictedEntityTypes` allow an entity type. */
+export function mayTouch(plugin: PluginRecord, entityTypeId: string | undefined): boolean {
+  const restricted = plugin.attributes.restrictedEntityTypes;
+  return restricted === undefined || (entityTypeId !== undefined && restricted.includes(entityTypeId));
+}
+
+/**
+ * Whether one version's subscription matches an event, without the store: event type, tenant scope,
+ * entity types and `filter.where`. (User scope — the entity's owner — needs a store read and is
+ * checked when the delivery is handled.)
+ */
+export function subscriptionMatches(plugin: PluginRecord, event: EventEnvelope, onRefused?: (err: UeeError) => void): boolean {
+  const a = plugin.attributes;
+  if (!a.subscribeTo.includes(event.type)) return false;
+  if (a.tenantScope !== 'global' && event.tenantId !== plugin.tenantId) return false;
+  if (!mayTouch(plugin, event.entityTypeId) && event.entityTypeId !== undefined) return false;
+  if (a.filter?.entityTypes && (event.entityTypeId === undefined || !a.filter.entityTypes.includes(event.entityTypeId))) return false;
+  // The store's bounded evaluator (compiled once per filter object, metered): a filter over its cost
+  // budget matches nothing and is reported through `onRefused`.
+  if (a.filter?.where && !matchesSubscription(a.filter.where, event, onRefused)) return false;
+  return true;
+}
