@@ -6,6 +6,7 @@ export type {
   Delivery,
   EventBus,
   GroupInfo,
+  GroupOptions,
   GroupStart,
   PendingEntry,
   PruneOptions,

@@ -12,6 +12,16 @@ export interface Delivery {
 /** Where a new consumer group starts reading. */
 export type GroupStart = 'earliest' | 'latest';
 
+/** Options of {@link EventBus.ensureGroup}. */
+export interface GroupOptions {
+  /**
+   * `hold` (default): retention never trims an entry this group has not delivered or acked.
+   * `advisory`: the group is best-effort (e.g. a catalogue read on demand): retention ignores it,
+   * and it silently skips entries trimmed before it read them.
+   */
+  retention?: 'hold' | 'advisory';
+}
+
 /** One entry pending (delivered, not acknowledged) in a group. */
 export interface PendingEntry {
   id: string;
@@ -97,7 +107,7 @@ export interface EventBus {
   /** Appends events in order; duplicates (same eventId) are skipped. */
   publish(events: EventEnvelope[]): Promise<PublishResult>;
   /** Creates a group if missing (idempotent). It reads the stream's entries from `start` on. */
-  ensureGroup(group: string, start?: GroupStart): Promise<void>;
+  ensureGroup(group: string, start?: GroupStart, options?: GroupOptions): Promise<void>;
   /**
    * Creates a queue if missing (idempotent): a group that never reads the stream's tail and receives
    * only the entries {@link route} puts into it, in the order they are routed. `read`, `ack`,

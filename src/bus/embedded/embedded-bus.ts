@@ -7,6 +7,7 @@ import type {
   Delivery,
   EventBus,
   GroupInfo,
+  GroupOptions,
   GroupStart,
   PendingEntry,
   PruneOptions,
@@ -199,13 +200,13 @@ export class EmbeddedBus implements EventBus {
     });
   }
 
-  ensureGroup(group: string, start: GroupStart = 'latest'): Promise<void> {
+  ensureGroup(group: string, start: GroupStart = 'latest', options?: GroupOptions): Promise<void> {
     return this.#run(() => {
       checkName(group, 'group');
       this.#db
         .transaction(() => {
           const last = start === 'latest' ? this.#st.lastEntry.get() : undefined;
-          this.#st.createGroup.run(group, last?.ms ?? 0, last?.n ?? 0);
+          this.#st.createGroup.run(group, last?.ms ?? 0, last?.n ?? 0, options?.retention === 'advisory' ? 1 : 0);
         })
         .immediate();
     });

@@ -22,7 +22,8 @@ CREATE TABLE IF NOT EXISTS bus_groups (
   grp TEXT PRIMARY KEY,
   last_ms INTEGER NOT NULL,
   last_n INTEGER NOT NULL,
-  routed INTEGER NOT NULL DEFAULT 0
+  routed INTEGER NOT NULL DEFAULT 0,
+  advisory INTEGER NOT NULL DEFAULT 0
 ) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS bus_queued (
   grp TEXT NOT NULL,
@@ -64,6 +65,7 @@ export function applyBusSchema(db: Database, path: string): void {
     // Files created before queues existed: add the column (the table is WITHOUT ROWID; ADD COLUMN works).
     const columns = db.prepare<[], { name: string }>('PRAGMA table_info(bus_groups)').all();
     if (!columns.some((c) => c.name === 'routed')) db.exec('ALTER TABLE bus_groups ADD COLUMN routed INTEGER NOT NULL DEFAULT 0');
+    if (!columns.some((c) => c.name === 'advisory')) db.exec('ALTER TABLE bus_groups ADD COLUMN advisory INTEGER NOT NULL DEFAULT 0');
   }).immediate();
 }
 
@@ -122,9 +124,9 @@ export function prepareBusStatements(db: Database) {
     // the first entry it has not read. Retention never trims from there on. One index seek per group.
     oldestNeeded: s<[], { n: number | null; grp: string | null }>(
       `SELECT n, grp FROM (
-         SELECT (SELECT p.n FROM bus_pending p WHERE p.grp = g.grp ORDER BY p.n LIMIT 1) AS n, g.grp AS grp FROM bus_groups g
+         SELECT (SELECT p.n FROM bus_pending p WHERE p.grp = g.grp ORDER BY p.n LIMIT 1) AS n, g.grp AS grp FROM bus_groups g WHERE g.advisory = 0
          UNION ALL SELECT (SELECT q.n FROM bus_queued q WHERE q.grp = g.grp ORDER BY q.n LIMIT 1), g.grp FROM bus_groups g WHERE g.routed = 1
-         UNION ALL SELECT last_n + 1, grp FROM bus_groups WHERE routed = 0
+         UNION ALL SELECT last_n + 1, grp FROM bus_groups WHERE routed = 0 AND advisory = 0
        ) WHERE n IS NOT NULL ORDER BY n LIMIT 1`,
     ),
     idleConsumers: s<[string, number, string], { consumer: string }>(
@@ -132,7 +134,9 @@ export function prepareBusStatements(db: Database) {
          AND NOT EXISTS (SELECT 1 FROM bus_pending p WHERE p.grp = c.grp AND p.consumer = c.consumer)`,
     ),
     deleteConsumer: s<[string, string]>('DELETE FROM bus_consumers WHERE grp = ? AND consumer = ?'),
-    createGroup: s<[string, number, number]>('INSERT INTO bus_groups (grp, last_ms, last_n) VALUES (?, ?, ?) ON CONFLICT (grp) DO NOTHING'),
+    createGroup: s<[string, number, number, number]>(
+      'INSERT INTO bus_groups (grp, last_ms, last_n, advisory) VALUES (?, ?, ?, ?) ON CONFLICT (grp) DO UPDATE SET advisory = excluded.advisory',
+    ),
     advanceGroup: s<[number, number, string]>('UPDATE bus_groups SET last_ms = ?, last_n = ? WHERE grp = ?'),
     touchConsumer: s<[string, string, number]>(
       'INSERT INTO bus_consumers (grp, consumer, seen_at) VALUES (?, ?, ?) ON CONFLICT (grp, consumer) DO UPDATE SET seen_at = excluded.seen_at',

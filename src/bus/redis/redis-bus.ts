@@ -8,6 +8,7 @@ import type {
   Delivery,
   EventBus,
   GroupInfo,
+  GroupOptions,
   GroupStart,
   PendingEntry,
   PruneOptions,
@@ -39,8 +40,8 @@ interface BusCommands {
   ueePublish(numKeys: number, ...args: Array<string | number>): Promise<Array<string | null>>;
   ueeClaim(stream: string, group: string, consumer: string, minIdleMs: number, count: number): Promise<[RawEntry[], number[], number]>;
   ueeDeadLetter(stream: string, dead: string, group: string, maxDead: number, ...pairs: string[]): Promise<number>;
-  ueeTrim(stream: string, maxLength: number): Promise<[number, string]>;
-  ueeTrimQueue(queue: string): Promise<number>;
+  ueeTrim(stream: string, advisory: string, maxLength: number): Promise<[number, string]>;
+  ueeTrimQueue(queue: string, none: string): Promise<number>;
   ueeRoute(numKeys: number, ...args: Array<string | number>): Promise<number>;
   ueePrune(stream: string, group: string, minIdleMs: number, consumer: string): Promise<number>;
 }
@@ -50,6 +51,8 @@ export interface RedisBusKeys {
   stream: string;
   dead: string;
   dedupePrefix: string;
+  /** Set of the advisory groups (retention ignores them). */
+  advisory: string;
   /** Prefix of queue streams: queue `g` is the stream `<queuePrefix>g` with one group `g`. */
   queuePrefix: string;
 }
@@ -84,8 +87,8 @@ export class RedisBus implements EventBus {
     redis.defineCommand('ueePublish', { lua: PUBLISH_LUA });
     redis.defineCommand('ueeClaim', { lua: CLAIM_LUA, numberOfKeys: 1 });
     redis.defineCommand('ueeDeadLetter', { lua: DEAD_LETTER_LUA, numberOfKeys: 2 });
-    redis.defineCommand('ueeTrim', { lua: TRIM_LUA, numberOfKeys: 1 });
-    redis.defineCommand('ueeTrimQueue', { lua: TRIM_QUEUE_LUA, numberOfKeys: 1 });
+    redis.defineCommand('ueeTrim', { lua: TRIM_LUA, numberOfKeys: 2 });
+    redis.defineCommand('ueeTrimQueue', { lua: TRIM_QUEUE_LUA, numberOfKeys: 2 });
     redis.defineCommand('ueeRoute', { lua: ROUTE_LUA });
     redis.defineCommand('ueePrune', { lua: PRUNE_LUA, numberOfKeys: 1 });
     this.#redis = redis as Redis & BusCommands;
@@ -117,7 +120,7 @@ export class RedisBus implements EventBus {
     this.#sinceTrim += appended;
     if (this.#sinceTrim < this.#trimEvery) return;
     this.#sinceTrim = 0;
-    const [kept, holder] = await this.#redis.ueeTrim(this.#keys.stream, this.#opts.maxLength);
+    const [kept, holder] = await this.#redis.ueeTrim(this.#keys.stream, this.#keys.advisory, this.#opts.maxLength);
     if (Number(kept) > 0 && Date.now() - this.#lastHeldWarning >= HELD_WARNING_EVERY_MS) {
       this.#lastHeldWarning = Date.now();
       this.#log.warn('retention held back: a group still needs entries beyond maxLength', { group: holder, keptOverCap: Number(kept), maxLength: this.#opts.maxLength });
@@ -160,9 +163,11 @@ export class RedisBus implements EventBus {
     return [size + 1, ...args];
   }
 
-  ensureGroup(group: string, start: GroupStart = 'latest'): Promise<void> {
+  ensureGroup(group: string, start: GroupStart = 'latest', options?: GroupOptions): Promise<void> {
     return this.#run(async () => {
       checkName(group, 'group');
+      if (options?.retention === 'advisory') await this.#redis.sadd(this.#keys.advisory, group);
+      else await this.#redis.srem(this.#keys.advisory, group);
       try {
         await this.#redis.xgroup('CREATE', this.#keys.stream, group, start === 'latest' ? '$' : '0', 'MKSTREAM');
       } catch (err) {
@@ -281,7 +286,7 @@ export class RedisBus implements EventBus {
       if (stream !== this.#keys.stream) {
         const since = (this.#acksSinceTrim.get(group) ?? 0) + acked;
         this.#acksSinceTrim.set(group, since >= QUEUE_TRIM_EVERY ? 0 : since);
-        if (since >= QUEUE_TRIM_EVERY) await this.#redis.ueeTrimQueue(stream);
+        if (since >= QUEUE_TRIM_EVERY) await this.#redis.ueeTrimQueue(stream, this.#keys.advisory);
       }
       return acked;
     });

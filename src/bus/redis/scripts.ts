@@ -87,23 +87,26 @@ local function field(flat, name)
   return nil
 end
 -- The oldest id any group of the stream still needs (first pending, else first unread), or nil.
-local function oldest_needed(key)
+-- Groups in the set named by advisory are ignored.
+local function oldest_needed(key, advisory)
   local needed, holder = nil, nil
   for _, g in ipairs(redis.call('XINFO', 'GROUPS', key)) do
     local name = field(g, 'name')
-    local mine = after(field(g, 'last-delivered-id'))
-    if tonumber(field(g, 'pending')) > 0 then
-      local first = redis.call('XPENDING', key, name)[2]
-      if first and less(first, mine) then mine = first end
+    if redis.call('SISMEMBER', advisory, name) == 0 then
+      local mine = after(field(g, 'last-delivered-id'))
+      if tonumber(field(g, 'pending')) > 0 then
+        local first = redis.call('XPENDING', key, name)[2]
+        if first and less(first, mine) then mine = first end
+      end
+      if needed == nil or less(mine, needed) then needed, holder = mine, name end
     end
-    if needed == nil or less(mine, needed) then needed, holder = mine, name end
   end
   return needed, holder
 end
 `;
 
 /**
- * Retention of the event stream. KEYS[1] = stream; ARGV[1] = max length. Trims the oldest entries
+ * Retention of the event stream. KEYS[1] = stream, KEYS[2] = the set of advisory groups; ARGV[1] = max length. Trims the oldest entries
  * beyond the cap, but never one a group still needs (pending or unread): when the cap would cut into
  * them, trims only up to the oldest needed entry. Returns { entries kept over the cap (0 when none),
  * the group holding them back }.
@@ -113,7 +116,7 @@ local max = tonumber(ARGV[1])
 local len = redis.call('XLEN', KEYS[1])
 if len <= max then return { 0, '' } end
 local excess = len - max
-local needed, holder = oldest_needed(KEYS[1])
+local needed, holder = oldest_needed(KEYS[1], KEYS[2])
 if needed == nil then
   redis.call('XTRIM', KEYS[1], 'MAXLEN', '~', max)
   return { 0, '' }
@@ -131,11 +134,11 @@ return { excess - #before, holder }
 
 /**
  * Retention of one queue (a stream with a single group): drops the entries before the group's first
- * pending or unread one. KEYS[1] = queue stream. Returns how many were trimmed.
+ * pending or unread one. KEYS[1] = queue stream, KEYS[2] = the set of advisory groups. Returns how many were trimmed.
  */
 export const TRIM_QUEUE_LUA = `${ID_HELPERS}
 if redis.call('EXISTS', KEYS[1]) == 0 then return 0 end
-local needed = oldest_needed(KEYS[1])
+local needed = oldest_needed(KEYS[1], KEYS[2])
 if needed == nil then return 0 end
 return redis.call('XTRIM', KEYS[1], 'MINID', needed)
 `;

@@ -47,7 +47,8 @@ export class EventCatalogue {
 
   async #refresh(): Promise<void> {
     const { bus } = this.app;
-    await bus.ensureGroup(CATALOGUE_GROUP, 'earliest');
+    // Read on demand only: best-effort, so it never holds the stream's retention back.
+    await bus.ensureGroup(CATALOGUE_GROUP, 'earliest', { retention: 'advisory' });
     for (let seen = 0; seen < MAX_PER_REFRESH; ) {
       const deliveries = await bus.read(CATALOGUE_GROUP, this.#consumer, { count: 500 });
       if (deliveries.length === 0) return;
