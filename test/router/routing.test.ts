@@ -1,0 +1,63 @@
+/**
+ * ROUTER-ROUTING: events are read once and queued only for the plugins they concern; every other
+ * plugin's queue stays untouched, and a plugin that cannot keep up holds back no one.
+ */
+import { afterEach, beforeAll, describe, expect, it } from 'vitest';
+import type { UeeApp } from '../../src/app/index.js';
+import { pluginGroup } from '../../src/registry/index.js';
+import { DISPATCH_GROUP } from '../../src/router/index.js';
+import { BACKENDS, deployProbe, drained, marks, newSite, openApp, probeWasm, refresh, until, type AppSite } from './harness.js';
+
+let probe: Uint8Array;
+beforeAll(async () => {
+  probe = await probeWasm();
+}, 300_000);
+
+const acme = { tenantId: 'acme', actor: 'user:test' };
+
+describe.each(BACKENDS)('routing by subscription ($name bus)', ({ name }) => {
+  let site: AppSite & { dispose(): Promise<void> };
+  let app: UeeApp;
+  afterEach(async () => {
+    await app?.close();
+    await site?.dispose();
+  });
+
+  it('ROUTER-10 an event reaches only the queues of the plugins it concerns; the others are never delivered anything', async () => {
+    site = newSite(name, 'routing');
+    app = await openApp(site);
+    await deployProbe(app, probe, { name: 'Marker', subscribeTo: ['TaskCreated'], tenantScope: 'tenant', tenantId: 'acme', settings: { mode: 'mark', marker: 'm' } });
+    const bystanders: string[] = [];
+    for (let i = 0; i < 12; i++) {
+      const variant = i % 3;
+      const manifest =
+        variant === 0
+          ? { name: `OtherType${i}`, subscribeTo: [`Other${i}`] }
+          : variant === 1
+            ? { name: `OtherTenant${i}`, subscribeTo: ['TaskCreated'], tenantScope: 'tenant' as const, tenantId: 'globex' }
+            : { name: `OtherEntity${i}`, subscribeTo: ['TaskCreated'], filter: { entityTypes: ['Note'] } };
+      await deployProbe(app, probe, { ...manifest, settings: { mode: 'mark', marker: `x${i}` } });
+      bystanders.push(pluginGroup(manifest.name, 'tenantId' in manifest ? manifest.tenantId : null));
+    }
+    await refresh(app);
+    const before = new Map<string, string>();
+    for (const g of bystanders) before.set(g, (await app.bus.groupInfo(g)).lastDeliveredId);
+    const markerBefore = (await app.bus.groupInfo(pluginGroup('Marker', 'acme'))).lastDeliveredId;
+    for (let i = 0; i < 20; i++) await app.store.put(acme, { entityTypeId: 'Task', attributes: { i }, eventType: 'TaskCreated' });
+    await until('20 marks', async () => ((await marks(app, 'acme')).filter((m) => m.marker === 'm').length >= 20 ? true : undefined));
+    await drained(app, pluginGroup('Marker', 'acme'));
+    await until('the dispatcher to drain', async () => {
+      const info = await app.bus.groupInfo(DISPATCH_GROUP);
+      return info.pending === 0 && info.lag === 0 ? true : undefined;
+    });
+    for (const g of bystanders) {
+      const info = await app.bus.groupInfo(g);
+      expect({ g, lastDeliveredId: info.lastDeliveredId, lag: info.lag, pending: info.pending }).toEqual({ g, lastDeliveredId: before.get(g), lag: 0, pending: 0 });
+    }
+    expect((await app.bus.groupInfo(pluginGroup('Marker', 'acme'))).lastDeliveredId).not.toBe(markerBefore);
+    expect((await marks(app, 'acme')).filter((m) => m.marker === 'm')).toHaveLength(20);
+    expect((await marks(app, 'acme')).filter((m) => m.marker !== 'm')).toEqual([]);
+    const invoked = app.runtime!.router.metrics.snapshot().filter((m) => m.invocations > 0).map((m) => m.name);
+    expect(invoked).toEqual(['Marker']);
+  });
+});
