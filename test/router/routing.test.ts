@@ -37,7 +37,7 @@ describe.each(BACKENDS)('routing by subscription ($name bus)', ({ name }) => {
             ? { name: `OtherTenant${i}`, subscribeTo: ['TaskCreated'], tenantScope: 'tenant' as const, tenantId: 'globex' }
             : { name: `OtherEntity${i}`, subscribeTo: ['TaskCreated'], filter: { entityTypes: ['Note'] } };
       await deployProbe(app, probe, { ...manifest, settings: { mode: 'mark', marker: `x${i}` } });
-      bystanders.push(pluginGroup(manifest.name, 'tenantId' in manifest ? manifest.tenantId : null));
+      bystanders.push(pluginGroup(manifest.name, 'tenantId' in manifest ? (manifest.tenantId ?? null) : null));
     }
     await refresh(app);
     const before = new Map<string, string>();
