@@ -13,6 +13,7 @@ import { loadConfig, type RawSettings } from '../../src/config/index.js';
 import { silentLogger, type EntityVersion, type EventEnvelope, type JsonObject } from '../../src/core/index.js';
 import type { PluginManifestInput, PluginRecord } from '../../src/registry/index.js';
 import { compileJs, ensureEngine } from '../../src/compiler/index.js';
+import { DISPATCH_GROUP } from '../../src/router/index.js';
 import { TEST_REDIS_URL, randomPrefix, tempDir } from '../helpers.js';
 import { buildWat } from '../runtime/wat.js';
 
@@ -181,11 +182,18 @@ export class Observer {
   }
 }
 
-/** Waits until a plugin group has nothing pending and nothing undelivered. */
+/**
+ * Waits until a plugin's queue has nothing pending and nothing undelivered — after the outbox is
+ * empty and the dispatcher has routed everything on the stream (else an event still on its way to
+ * the queue would be missed).
+ */
 export async function drained(app: UeeApp, group: string, timeoutMs = 20_000): Promise<void> {
   await until(`group ${group} to drain`, async () => {
     await app.relay.flush();
+    if ((await app.store.outbox.size()) !== 0) return undefined;
+    const dispatch = await app.bus.groupInfo(DISPATCH_GROUP);
+    if (dispatch.pending !== 0 || dispatch.lag !== 0) return undefined;
     const info = await app.bus.groupInfo(group);
-    return info.pending === 0 && info.lag === 0 && (await app.store.outbox.size()) === 0 ? true : undefined;
+    return info.pending === 0 && info.lag === 0 ? true : undefined;
   }, timeoutMs);
 }
