@@ -423,6 +423,18 @@ export function busConformance(name: string, open: OpenBus): void {
       expect((await bus.pending('g')).length).toBe(1);
     });
 
+    it('BUS-3b: the default de-duplication window outlives a relay restart: an event published again seconds later is still dropped', async () => {
+      // The outbox's exactly-once claim rests on this window (24 h by default): a relay that crashed
+      // after publishing republishes its batch after a restart, seconds or minutes later.
+      const bus = await openBus();
+      await bus.ensureGroup('g', 'earliest');
+      const event = makeEvent();
+      expect((await bus.publish([event])).ids[0]).not.toBeNull();
+      await sleep(1_500);
+      expect((await bus.publish([event])).ids).toEqual([null]);
+      expect((await bus.read('g', 'c', { count: 10 })).map((d) => d.event.eventId)).toEqual([event.eventId]);
+    });
+
     it('BUS-14: bad input is rejected with typed errors and nothing is published', async () => {
       const bus = await openBus();
       await bus.ensureGroup('g', 'earliest');
