@@ -1,0 +1,110 @@
+// Routing benchmark: events/s end to end (bus publish → dispatcher → queue → host → ack, no-op plugin)
+// with 1, 100 and 1,000 deployed plugins of which ONE is concerned, and with 1,000 tenants × 1 plugin
+// (events spread over the tenants), on the embedded bus and on Redis, beside the raw publish rate of
+// the same backend measured in the same run. Goal: 1,000 plugins within 20% of 1.
+// Run: npm run bench -- routing      (UEE_BENCH_REDIS_URL, default redis://127.0.0.1:6379; UEE_BENCH_EVENTS, default 5000)
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { randomBytes } from 'node:crypto';
+import { Redis } from 'ioredis';
+import { newId, silentLogger, type EventEnvelope } from '../src/core/index.js';
+import { UeeApp } from '../src/app/index.js';
+import { loadConfig } from '../src/config/index.js';
+import { buildWat } from '../test/runtime/wat.js';
+import { printResult, printTable } from './_table.js';
+
+const REDIS_URL = process.env.UEE_BENCH_REDIS_URL ?? 'redis://127.0.0.1:6379';
+const EVENTS = Number(process.env.UEE_BENCH_EVENTS ?? 5000);
+const noopWasm = await buildWat('noop');
+const rows: Array<Array<string | number>> = [];
+const figures: Record<string, number> = {};
+
+function tick(tenantId: string): EventEnvelope {
+  const eventId = newId();
+  return { eventId, type: 'Tick', tenantId, payload: {}, occurredAt: new Date().toISOString(), correlationId: eventId, causationId: null, hop: 0, source: { kind: 'api', id: 'bench' } };
+}
+
+interface Scenario {
+  label: string;
+  key: string;
+  /** Plugins deployed: [name, tenantId | null (global), event type]. */
+  plugins: Array<[string, string | null, string]>;
+  tenants: string[];
+}
+
+const scenario = (plugins: number): Scenario => ({
+  label: `${plugins} plugin${plugins === 1 ? '' : 's'}, 1 concerned`,
+  key: `plugins${plugins}`,
+  plugins: [['Concerned', null, 'Tick'], ...Array.from({ length: plugins - 1 }, (_, i): [string, string | null, string] => [`Other${i}`, null, `Other${i}`])],
+  tenants: ['acme'],
+});
+const tenants = Array.from({ length: 1000 }, (_, i) => `t${i}`);
+const scenarios: Scenario[] = [
+  scenario(1),
+  scenario(100),
+  scenario(1000),
+  { label: '1,000 tenants × 1 plugin, events spread', key: 'tenants1000', plugins: tenants.map((t): [string, string | null, string] => ['PerTenant', t, 'Tick']), tenants },
+];
+
+for (const backend of ['embedded', 'redis'] as const) {
+  for (const s of scenarios) {
+    const dataDir = mkdtempSync(join(tmpdir(), 'uee-bench-routing-'));
+    const redisPrefix = `uee-bench:${randomBytes(4).toString('hex')}:`;
+    const config = loadConfig({ dataDir, tenants: 'acme', workers: '2', logLevel: 'error', ...(backend === 'redis' ? { bus: REDIS_URL, redisPrefix } : {}) }, {});
+    const app = await UeeApp.create(config, silentLogger, { router: { refreshMs: 60_000 } });
+    try {
+      for (const t of s.tenants) if (t !== 'acme') await app.store.tenants.create(t);
+      for (const [name, tenantId, type] of s.plugins) {
+        await app.registry.deploy('bench', {
+          manifest: { name, subscribeTo: [type], ...(tenantId === null ? {} : { tenantScope: 'tenant' as const, tenantId }) },
+          wasm: noopWasm,
+        });
+      }
+      await app.runtime!.router.refresh();
+      const invoked = (): number => app.runtime!.router.metrics.snapshot().reduce((sum, m) => sum + m.invocations, 0);
+      const run = async (n: number): Promise<number> => {
+        const events = Array.from({ length: n }, (_, i) => tick(s.tenants[i % s.tenants.length]!));
+        const target = invoked() + n;
+        const start = performance.now();
+        for (let i = 0; i < n; i += 500) await app.bus.publish(events.slice(i, i + 500));
+        while (invoked() < target) await new Promise((r) => setTimeout(r, 5));
+        return n / ((performance.now() - start) / 1000);
+      };
+      const raw = async (n: number): Promise<number> => {
+        const events = Array.from({ length: n }, () => ({ ...tick('acme'), type: 'Raw' }));
+        const start = performance.now();
+        for (let i = 0; i < n; i += 500) await app.bus.publish(events.slice(i, i + 500));
+        return n / ((performance.now() - start) / 1000);
+      };
+      await run(Math.min(1000, EVENTS));
+      const rate = await run(EVENTS);
+      if (s.key === 'plugins1') {
+        const base = await raw(EVENTS);
+        rows.push([backend, 'raw bus publish (baseline)', base, '']);
+        figures[`${backend}RawPublishPerSec`] = Math.round(base);
+      }
+      const one = figures[`${backend}Plugins1EventsPerSec`];
+      rows.push([backend, s.label, rate, one === undefined ? '1.00' : (rate / one).toFixed(2)]);
+      figures[`${backend}${s.key[0]!.toUpperCase()}${s.key.slice(1)}EventsPerSec`] = Math.round(rate);
+    } finally {
+      await app.close();
+      rmSync(dataDir, { recursive: true, force: true });
+      if (backend === 'redis') {
+        const redis = new Redis(REDIS_URL);
+        let cursor = '0';
+        do {
+          const [next, keys] = await redis.scan(cursor, 'MATCH', `${redisPrefix}*`, 'COUNT', 1000);
+          cursor = next;
+          if (keys.length > 0) await redis.del(...keys);
+        } while (cursor !== '0');
+        await redis.quit();
+      }
+    }
+  }
+  const one = figures[`${backend}Plugins1EventsPerSec`] ?? NaN;
+  figures[`${backend}Ratio1000vs1`] = Number(((figures[`${backend}Plugins1000EventsPerSec`] ?? NaN) / one).toFixed(2));
+  figures[`${backend}RatioTenants1000vs1`] = Number(((figures[`${backend}Tenants1000EventsPerSec`] ?? NaN) / one).toFixed(2));
+}
+printTable(['bus', 'deployed', 'events/s', 'vs 1 plugin'], rows);
+printResult('routing', { events: EVENTS, ...figures });
