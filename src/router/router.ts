@@ -154,7 +154,8 @@ export class Router {
       else next.set(key, [p]);
     }
     await this.#versions.load(this.store);
-    this.invoker.retain(new Set(plugins.map((p) => p.id)));
+    // Disabled versions are never routed to: unloading them gives their instances' memory back.
+    this.invoker.retain(new Set(plugins.filter((p) => p.attributes.status === 'enabled').map((p) => p.id)));
     const failed: string[] = [];
     for (const [key, versions] of next) {
       versions.sort((a, b) => b.attributes.pluginVersion - a.attributes.pluginVersion);
