@@ -105,7 +105,7 @@ export class DeliveryHandler {
         return 'dead';
       }
       metrics.retried(plugin.id, plugin.attributes.name);
-      await sleep(options.backoffMs * 2 ** (attempts.length - 1));
+      await sleepUnless(options.backoffMs * 2 ** (attempts.length - 1), stopping);
       if (stopping()) return 'left';
     }
   }
@@ -146,6 +146,12 @@ export class DeliveryHandler {
   }
 }
 
-function sleep(ms: number): Promise<void> {
-  return new Promise((resolve) => setTimeout(resolve, ms));
+/** Sleeps `ms`, waking early (checked every 50 ms) once `stopping()` — a backoff never holds a shutdown. */
+async function sleepUnless(ms: number, stopping: () => boolean): Promise<void> {
+  const until = Date.now() + ms;
+  while (!stopping()) {
+    const left = until - Date.now();
+    if (left <= 0) return;
+    await new Promise((resolve) => setTimeout(resolve, Math.min(left, 50)));
+  }
 }

@@ -6,7 +6,7 @@ import { afterEach, beforeAll, describe, expect, it } from 'vitest';
 import type { UeeApp } from '../../src/app/index.js';
 import { pluginGroup } from '../../src/registry/index.js';
 import { DISPATCH_GROUP } from '../../src/router/index.js';
-import { BACKENDS, deployProbe, drained, marks, newSite, openApp, probeWasm, refresh, until, type AppSite } from './harness.js';
+import { BACKENDS, deployProbe, drained, marks, newSite, openApp, probeWasm, refresh, until, watModule, type AppSite } from './harness.js';
 
 let probe: Uint8Array;
 beforeAll(async () => {
@@ -60,4 +60,38 @@ describe.each(BACKENDS)('routing by subscription ($name bus)', ({ name }) => {
     const invoked = app.runtime!.router.metrics.snapshot().filter((m) => m.invocations > 0).map((m) => m.name);
     expect(invoked).toEqual(['Marker']);
   });
+});
+
+describe('routing lifecycle (embedded bus)', () => {
+  let site: AppSite & { dispose(): Promise<void> };
+  afterEach(async () => {
+    await site?.dispose();
+  });
+
+  it('ROUTER-11 a router stopped between retries leaves the failing delivery pending (not dead-lettered); a restart retries it', async () => {
+    site = newSite('embedded', 'routing-stop');
+    const trapper = await watModule('trap-mid-writes');
+    let app = await openApp(site, {}, { router: { refreshMs: 200, backoffMs: 60_000, maxAttempts: 3 } });
+    await app.registry.deploy('user:test', { manifest: { name: 'Trapper', subscribeTo: ['TaskCreated'], capabilities: ['writeEntities', 'emitEvents'] }, wasm: trapper });
+    await refresh(app);
+    await app.store.put(acme, { entityTypeId: 'Task', attributes: { i: 1 }, eventType: 'TaskCreated' });
+    await until('the first failure', () => (app.runtime!.router.metrics.snapshot().some((m) => m.name === 'Trapper' && m.invocations >= 1) ? true : undefined));
+    const stopping = Date.now();
+    await app.close();
+    expect(Date.now() - stopping).toBeLessThan(30_000); // the 60 s backoff did not hold the shutdown
+    app = await openApp(site, {}, { router: { refreshMs: 200, backoffMs: 10, maxAttempts: 3, claimIdleMs: 100 } });
+    try {
+      const group = pluginGroup('Trapper', null);
+      // Still pending after the stop: nothing was dead-lettered by the shutdown itself.
+      const letters = await until('the dead letter after the restart', async () => {
+        const l = await app.bus.deadLetters({ group });
+        return l.length > 0 ? l : undefined;
+      });
+      expect(letters).toHaveLength(1);
+      // Attempts span both processes: the restart's delivery count continues from the first.
+      expect(app.runtime!.router.metrics.snapshot().find((m) => m.name === 'Trapper')?.invocations).toBeGreaterThanOrEqual(1);
+    } finally {
+      await app.close();
+    }
+  }, 60_000);
 });
