@@ -3,13 +3,13 @@ import type { Logger } from '../core/index.js';
 import { toUeeError } from '../core/index.js';
 import type { EventBus } from '../bus/port.js';
 import type { EntityStore } from '../store/port.js';
-import type { UeeConfig } from '../config/index.js';
+import type { BusConfig, UeeConfig } from '../config/index.js';
 import { redact } from '../config/index.js';
 import { openBus, openStore } from './backends.js';
 import { OutboxRelay } from './outbox-relay.js';
 import { ExecutionHost, createStoreHostServices } from '../runtime/index.js';
 import { PluginRegistry } from '../registry/index.js';
-import { Router, type RouterOptions } from '../router/index.js';
+import { InMemoryChainCounter, RedisChainCounter, Router, SqliteChainCounter, type ChainCounter, type RouterOptions } from '../router/index.js';
 import { createModelGateway, forRuntime, type DefaultModelGateway } from '../model-gateway/index.js';
 import { pluginInspector } from './module-inspector.js';
 import { HostPluginInvoker } from './plugin-invoker.js';
@@ -111,6 +111,7 @@ export class UeeApp {
     if (config.runtime.enabled) {
       let host: ExecutionHost | undefined;
       let timers: TimerService | undefined;
+      let chainCounter: ChainCounter | undefined;
       try {
         host = await ExecutionHost.create({
           services: createStoreHostServices({ store, models: forRuntime(gateway) }),
@@ -125,6 +126,8 @@ export class UeeApp {
           ...options.router,
           logger: logger.child({ component: 'router' }),
           hopLimit: config.runtime.hopLimit,
+          chainLimits: { maxEvents: config.runtime.chainMaxEvents, maxInvocations: config.runtime.chainMaxInvocations },
+          chainCounter: (chainCounter = await openChainCounter(config.bus)),
         });
         await router.start();
         timers = new TimerService(store, { ...options.timers, logger: logger.child({ component: 'timers' }) });
@@ -135,7 +138,7 @@ export class UeeApp {
         runtime = { host, router, timers };
       } catch (err) {
         // A half-built app must not leak workers, connections or the relay loop.
-        for (const step of [() => workflows.stop(), () => timers?.stop(), () => host?.close(), () => relay.stop(), () => gateway.close(), () => bus.close(), () => store.close()]) {
+        for (const step of [() => workflows.stop(), () => timers?.stop(), () => host?.close(), () => chainCounter?.close(), () => relay.stop(), () => gateway.close(), () => bus.close(), () => store.close()]) {
           await Promise.resolve()
             .then(step)
             .catch(() => undefined);
@@ -209,4 +212,13 @@ export class UeeApp {
 function describeLocation(config: UeeConfig['store'] | UeeConfig['bus']): string {
   if ('path' in config) return config.path;
   return redact(config.url);
+}
+
+/**
+ * Chain budgets are counted next to the bus, which every process routing the same events shares:
+ * in Redis under the bus prefix, or in the embedded bus's SQLite file (in memory for `:memory:`).
+ */
+async function openChainCounter(bus: BusConfig): Promise<ChainCounter> {
+  if (bus.kind === 'redis') return RedisChainCounter.create(bus.url, bus.prefix);
+  return bus.path === ':memory:' ? new InMemoryChainCounter() : SqliteChainCounter.open(bus.path);
 }

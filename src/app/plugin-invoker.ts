@@ -1,9 +1,9 @@
-import type { Logger } from '../core/index.js';
+import { toUeeError, type Logger } from '../core/index.js';
 import type { EntityStore } from '../store/port.js';
 import type { ExecutionHost, LoadedPluginSpec } from '../runtime/index.js';
 import { commitEffects, isEmptyEffects } from '../runtime/index.js';
 import type { PluginRecord, PluginRegistry } from '../registry/index.js';
-import type { HandleInput, InvocationOutcome, PluginInvoker } from '../router/index.js';
+import type { HandleInput, InvocationOutcome, InvokeOptions, PluginInvoker } from '../router/index.js';
 import type { PluginLogStore } from './plugin-logs.js';
 
 /**
@@ -22,7 +22,7 @@ export class HostPluginInvoker implements PluginInvoker {
     private readonly logger: Logger,
   ) {}
 
-  async invoke(plugin: PluginRecord, input: HandleInput, options: { idempotencyKey: string }): Promise<InvocationOutcome> {
+  async invoke(plugin: PluginRecord, input: HandleInput, options: InvokeOptions): Promise<InvocationOutcome> {
     await this.#ensureLoaded(plugin);
     const { event } = input;
     const result = await this.host.invoke(plugin.id, {
@@ -48,6 +48,15 @@ export class HostPluginInvoker implements PluginInvoker {
     if (!result.ok) return { ok: false, error: result.error.toJSON(), durationMs: result.usage.durationMs };
     let committed = false;
     if (!isEmptyEffects(result.effects)) {
+      const e = result.effects;
+      // The chain's event budget is spent before the commit: effects that do not fit are never committed.
+      if (options.beforeCommit !== undefined) {
+        try {
+          await options.beforeCommit(e.writes.length + e.timers.length + e.events.length);
+        } catch (err) {
+          return { ok: false, error: toUeeError(err).toJSON(), durationMs: result.usage.durationMs };
+        }
+      }
       await commitEffects(
         this.store,
         { tenantId: event.tenantId, actor: `plugin:${plugin.id}@${plugin.attributes.pluginVersion}` },

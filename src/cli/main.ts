@@ -29,6 +29,8 @@ Options (each also read from the environment variable shown):
   --runtime on|off          UEE_RUNTIME              run plugins in this process (default on)
   --workers N               UEE_WORKERS              execution-host worker threads (default: cores, max 8)
   --hop-limit N             UEE_HOP_LIMIT            max depth of plugin event chains (default 16)
+  --chain-max-events N      UEE_CHAIN_MAX_EVENTS     max events one chain's plugins may commit (default 1000)
+  --chain-max-invocations N UEE_CHAIN_MAX_INVOCATIONS max plugin invocations of one chain (default 2000)
   --max-workers-per-tenant N UEE_MAX_WORKERS_PER_TENANT hard cap on workers one tenant's calls hold (default: workers; each active tenant gets its fair part)
   --max-timeout-ms N        UEE_MAX_TIMEOUT_MS       upper bound on a manifest's timeoutMs (default 10000)
   --max-memory-pages N      UEE_MAX_MEMORY_PAGES     upper bound on a manifest's memoryPages (default 4096 = 256 MiB)
@@ -68,6 +70,8 @@ async function main(argv: string[]): Promise<number> {
         runtime: { type: 'string' },
         workers: { type: 'string' },
         'hop-limit': { type: 'string' },
+        'chain-max-events': { type: 'string' },
+        'chain-max-invocations': { type: 'string' },
         'max-workers-per-tenant': { type: 'string' },
         'max-timeout-ms': { type: 'string' },
         'max-memory-pages': { type: 'string' },
@@ -102,6 +106,8 @@ async function main(argv: string[]): Promise<number> {
     runtime: values.runtime,
     workers: values.workers,
     hopLimit: values['hop-limit'],
+    chainMaxEvents: values['chain-max-events'],
+    chainMaxInvocations: values['chain-max-invocations'],
     maxWorkersPerTenant: values['max-workers-per-tenant'],
     maxTimeoutMs: values['max-timeout-ms'],
     maxMemoryPages: values['max-memory-pages'],

@@ -36,6 +36,9 @@ export interface UeeConfig {
     enabled: boolean;
     workers: number;
     hopLimit: number;
+    /** Per-chain (correlation id) totals: events committed by its plugins, plugin invocations. @default 1000, 2000 */
+    chainMaxEvents: number;
+    chainMaxInvocations: number;
     /** Hard cap on the workers one tenant's calls may hold (below it, each active tenant gets its fair part). @default workers */
     maxWorkersPerTenant: number;
     /** Operator upper bounds on manifest budgets, checked at deploy and load. @default { timeoutMs: 10000, memoryPages: 4096 } */
@@ -68,6 +71,10 @@ export interface RawSettings {
   workers?: string | undefined;
   /** Max depth of plugin event chains. */
   hopLimit?: string | undefined;
+  /** Total events one chain's plugins may commit. */
+  chainMaxEvents?: string | undefined;
+  /** Total plugin invocations one chain may cause. */
+  chainMaxInvocations?: string | undefined;
   /** Workers one tenant's plugin calls may hold at once. */
   maxWorkersPerTenant?: string | undefined;
   /** Upper bound on a manifest's `maximumResourceBudget.timeoutMs`. */
@@ -107,6 +114,8 @@ export const SETTING_ENV: Record<keyof RawSettings, string> = {
   runtime: 'UEE_RUNTIME',
   workers: 'UEE_WORKERS',
   hopLimit: 'UEE_HOP_LIMIT',
+  chainMaxEvents: 'UEE_CHAIN_MAX_EVENTS',
+  chainMaxInvocations: 'UEE_CHAIN_MAX_INVOCATIONS',
   maxWorkersPerTenant: 'UEE_MAX_WORKERS_PER_TENANT',
   maxTimeoutMs: 'UEE_MAX_TIMEOUT_MS',
   maxMemoryPages: 'UEE_MAX_MEMORY_PAGES',
@@ -163,6 +172,8 @@ export function loadConfig(flags: RawSettings, env: NodeJS.ProcessEnv = process.
     shutdownGraceMs: parseWith(intSetting('shutdownGraceMs', 'shutdown-grace-ms', 0, 600_000), raw.shutdownGraceMs ?? '10000', 'shutdownGraceMs'),
     workers: parseWith(intSetting('workers', 'workers', 1, 64), raw.workers ?? String(Math.max(1, Math.min(availableParallelism(), 8))), 'workers'),
     hopLimit: parseWith(intSetting('hopLimit', 'hop-limit', 1, 256), raw.hopLimit ?? '16', 'hopLimit'),
+    chainMaxEvents: parseWith(intSetting('chainMaxEvents', 'chain-max-events', 1, 10_000_000), raw.chainMaxEvents ?? '1000', 'chainMaxEvents'),
+    chainMaxInvocations: parseWith(intSetting('chainMaxInvocations', 'chain-max-invocations', 1, 10_000_000), raw.chainMaxInvocations ?? '2000', 'chainMaxInvocations'),
     maxTimeoutMs: parseWith(intSetting('maxTimeoutMs', 'max-timeout-ms', 1, 60_000), raw.maxTimeoutMs ?? '10000', 'maxTimeoutMs'),
     maxMemoryPages: parseWith(intSetting('maxMemoryPages', 'max-memory-pages', 1, 16_384), raw.maxMemoryPages ?? '4096', 'maxMemoryPages'),
     queryScanMs: parseWith(intSetting('queryScanMs', 'query-scan-ms', 1, 60_000), raw.queryScanMs ?? String(DEFAULT_FILTER_LIMITS.maxScanMs), 'queryScanMs'),
@@ -201,6 +212,8 @@ export function loadConfig(flags: RawSettings, env: NodeJS.ProcessEnv = process.
       enabled: runtimeSwitch === 'on',
       workers: parsed.workers,
       hopLimit: parsed.hopLimit,
+      chainMaxEvents: parsed.chainMaxEvents,
+      chainMaxInvocations: parsed.chainMaxInvocations,
       maxWorkersPerTenant,
       budgetCeiling: { timeoutMs: parsed.maxTimeoutMs, memoryPages: parsed.maxMemoryPages },
     },

@@ -4,6 +4,7 @@ import type { DeadLetter, Delivery, EventBus } from '../bus/port.js';
 import type { EntityStore } from '../store/port.js';
 import type { PluginRecord } from '../registry/index.js';
 import { quarantinedDelivery } from '../runtime/quarantine.js';
+import type { ChainBudget } from './chain-budget.js';
 import { buildInput, type SettingsCache } from './input.js';
 import type { RouterMetrics } from './metrics.js';
 import { isSpawnOf, subscriptionMatches, type RouteEntry } from './subscriptions.js';
@@ -37,6 +38,7 @@ const DETERMINISTIC = new Set([
   'VALIDATION_FAILED',
   'PAYLOAD_TOO_LARGE',
   'CHAIN_BUDGET_EXCEEDED',
+  'RESERVED_NAME',
 ]);
 
 /** Whether a failure may succeed when tried again. */
@@ -63,6 +65,8 @@ export class DeliveryHandler {
       routeOf: (group: string) => RouteEntry | undefined;
       /** The queue of a logical plugin name in a tenant. */
       groupOf: (name: string, tenantId: string | null) => string;
+      /** Per-chain (correlation id) totals of invocations and events, shared by the deployment's processes. */
+      budget: ChainBudget;
       options: HandlingOptions;
     },
   ) {}
@@ -113,8 +117,18 @@ export class DeliveryHandler {
   async #invoke(route: RouteEntry, plugin: PluginRecord, event: EventEnvelope, settings: SettingsCache): Promise<InvocationOutcome> {
     const started = performance.now();
     try {
-      const input = await buildInput(this.deps.store, plugin, event, settings);
-      return await this.deps.invoker.invoke(plugin, input, { idempotencyKey: `${event.eventId}:${route.group}` });
+      const { budget } = this.deps;
+      // Every attempt spends one invocation of the chain's budget (overlapping the input's reads); a
+      // chain that used it up is refused before the plugin runs, and a commit that would take the
+      // chain over its event budget is not made. Both answer CHAIN_BUDGET_EXCEEDED: dead-lettered.
+      const [input] = await Promise.all([
+        buildInput(this.deps.store, plugin, event, settings),
+        budget.spend(event.tenantId, event.correlationId, 'invocations', 1),
+      ]);
+      return await this.deps.invoker.invoke(plugin, input, {
+        idempotencyKey: `${event.eventId}:${route.group}`,
+        beforeCommit: (events) => budget.spend(event.tenantId, event.correlationId, 'events', events),
+      });
     } catch (err) {
       return { ok: false, error: toUeeError(err).toJSON(), durationMs: performance.now() - started };
     }

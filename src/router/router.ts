@@ -7,6 +7,7 @@ import type { EntityStore } from '../store/port.js';
 import { pluginGroup, type PluginRecord, type PluginRegistry } from '../registry/index.js';
 import { QueueWorker } from './delivery.js';
 import { Dispatcher } from './dispatcher.js';
+import { ChainBudget, DEFAULT_CHAIN_LIMITS, InMemoryChainCounter, type ChainCounter, type ChainLimits } from './chain-budget.js';
 import { DeliveryHandler } from './handling.js';
 import { RouterMetrics } from './metrics.js';
 import { SubscriptionIndex, type RouteEntry } from './subscriptions.js';
@@ -46,6 +47,19 @@ export interface RouterOptions {
    * Above 1, one slow plugin can occupy several workers at once. @default 1
    */
   concurrency?: number;
+  /**
+   * Totals one chain (all events sharing a correlation id, in one tenant) may spend: plugin
+   * invocations and events committed by its plugins. Beyond them deliveries are dead-lettered with
+   * CHAIN_BUDGET_EXCEEDED. The hop limit bounds a chain's depth; this bounds its volume.
+   * @default { maxEvents: 1000, maxInvocations: 2000 }
+   */
+  chainLimits?: Partial<ChainLimits>;
+  /**
+   * Where chain totals are counted. Processes sharing a bus must share it, or each spends the full
+   * budget (the app passes one on the bus's own backend). Closed by {@link Router.stop}.
+   * @default an in-process counter
+   */
+  chainCounter?: ChainCounter;
   logger: Logger;
 }
 
@@ -77,7 +91,8 @@ export class Router {
   readonly #dispatcher: Dispatcher<Route>;
   #refreshTimer: NodeJS.Timeout | undefined;
   #refreshing: Promise<void> | undefined;
-  readonly #opts: Required<Omit<RouterOptions, 'consumerName' | 'logger'>>;
+  readonly #opts: Required<Omit<RouterOptions, 'consumerName' | 'logger' | 'chainLimits' | 'chainCounter'>>;
+  readonly #budget: ChainBudget;
 
   constructor(
     private readonly store: EntityStore,
@@ -99,6 +114,7 @@ export class Router {
       pollMs: options.pollMs ?? 500,
       concurrency: Math.max(1, Math.floor(options.concurrency ?? 1)),
     };
+    this.#budget = new ChainBudget(options.chainCounter ?? new InMemoryChainCounter(), { ...DEFAULT_CHAIN_LIMITS, ...options.chainLimits });
     this.#handler = new DeliveryHandler({
       store,
       bus,
@@ -107,6 +123,7 @@ export class Router {
       metrics: this.metrics,
       routeOf: (group) => this.#routes.get(group),
       groupOf: pluginGroup,
+      budget: this.#budget,
       options: { hopLimit: this.#opts.hopLimit, maxAttempts: this.#opts.maxAttempts, backoffMs: this.#opts.backoffMs },
     });
     this.#dispatcher = new Dispatcher<Route>(
@@ -216,6 +233,7 @@ export class Router {
   /** Stops the dispatcher and every worker after their deliveries in flight. Idempotent. */
   async stop(): Promise<void> {
     if (this.#state === 'stopped' || this.#state === 'idle') {
+      if (this.#state === 'idle') await this.#budget.close().catch(() => undefined);
       this.#state = 'stopped';
       return;
     }
@@ -224,6 +242,7 @@ export class Router {
     await this.#refreshing?.catch(() => undefined);
     await this.#dispatcher.stop();
     await Promise.allSettled([...this.#routes.values()].map((r) => r.worker?.stop() ?? Promise.resolve()));
+    await this.#budget.close().catch(() => undefined);
     this.#state = 'stopped';
   }
 }

@@ -19,12 +19,24 @@ export type InvocationOutcome =
   | { ok: true; output: unknown; committed: boolean; durationMs: number }
   | { ok: false; error: SerializedError; durationMs: number };
 
+/** How the router asks for one invocation. */
+export interface InvokeOptions {
+  /** Effects commit under this key exactly once. */
+  idempotencyKey: string;
+  /**
+   * Called with the number of events a successful invocation's commit would produce (one per entity
+   * write, timer change and emitted event) before anything is committed; when it throws, nothing is
+   * committed and the invocation fails with its error (the chain budget's `CHAIN_BUDGET_EXCEEDED`).
+   */
+  beforeCommit?: (events: number) => Promise<void>;
+}
+
 /**
  * Runs one plugin version on one event and commits its buffered effects atomically, keyed by the
  * idempotency key, so a redelivered event never applies them twice. The runtime implements it.
  */
 export interface PluginInvoker {
-  invoke(plugin: PluginRecord, input: HandleInput, options: { idempotencyKey: string }): Promise<InvocationOutcome>;
+  invoke(plugin: PluginRecord, input: HandleInput, options: InvokeOptions): Promise<InvocationOutcome>;
   /** Drops cached instances of versions that are gone. */
   retain(pluginIds: ReadonlySet<string>): void;
 }

@@ -44,6 +44,10 @@ const INFO: Partial<Record<ErrorCode, { meaning: string; hint: string }>> = {
   PLUGIN_OUTPUT_INVALID: { meaning: 'The plugin output failed validation.', hint: 'make the handler return the documented output shape (docs/plugin-abi.md)' },
   INVALID_MODULE: { meaning: 'The WebAssembly module is not a valid UEE plugin.', hint: 'compile again and check the exports listed in docs/plugin-abi.md' },
   HOP_LIMIT_EXCEEDED: { meaning: 'An event chain exceeded the hop limit (likely a cycle).', hint: 'break the cycle between plugins that emit each other\'s events' },
+  CHAIN_BUDGET_EXCEEDED: {
+    meaning: 'An event chain (one correlation id) used up its operator budget of plugin invocations or events (a loop that fans out); the delivery was dead-lettered and the effects of the invocation that would exceed it were not committed.',
+    hint: 'stop the plugin from emitting the events that trigger it again; an operator can raise --chain-max-events or --chain-max-invocations',
+  },
   COMPILE_FAILED: { meaning: 'The sources did not compile.', hint: 'fix the diagnostics at the given positions' },
   UNAUTHORIZED: { meaning: 'The credentials are missing or invalid.', hint: 'send a valid bearer token' },
   TIMER_HORIZON_EXCEEDED: { meaning: 'A timer was scheduled further ahead than the configured horizon.', hint: 'schedule within the horizon (details.horizonMs) and re-schedule from the fired timer to wait longer' },

@@ -1,0 +1,124 @@
+/**
+ * CHAIN-*: per-chain volume budgets. The hop limit bounds a chain's depth; a plugin that emits two
+ * copies of its own trigger grows a chain as 2^hop within that depth. The router counts, per tenant
+ * and correlation id, the plugin invocations and the events committed by plugins, in a counter the
+ * deployment's processes share (the bus's backend), and dead-letters with CHAIN_BUDGET_EXCEEDED
+ * beyond the operator's limits — never committing the emits that would cross the event budget.
+ */
+import { afterEach, beforeAll, describe, expect, it } from 'vitest';
+import type { UeeApp } from '../../src/app/index.js';
+import { UeeError, type ErrorCode, type EventEnvelope } from '../../src/core/index.js';
+import { pluginGroup } from '../../src/registry/index.js';
+import { isRetryable } from '../../src/router/index.js';
+import { BACKENDS, Observer, deployProbe, drained, marks, newSite, openApp, probeWasm, refresh, until, type AppSite } from '../router/harness.js';
+
+let probe: Uint8Array;
+beforeAll(async () => {
+  probe = await probeWasm();
+}, 300_000);
+
+const acme = { tenantId: 'acme', actor: 'user:test' };
+const globex = { tenantId: 'globex', actor: 'user:test' };
+const AMP = pluginGroup('Amp', 'acme');
+
+/** Tenant acme's self-amplifying plugin (two `Amp` per `Amp`) and tenant globex's healthy one. */
+async function deployAttack(app: UeeApp): Promise<void> {
+  await deployProbe(app, probe, { name: 'Amp', tenantScope: 'tenant', tenantId: 'acme', subscribeTo: ['Amp'], settings: { mode: 'emit', emitType: 'Amp', emitCount: 2 } });
+  await deployProbe(app, probe, { name: 'Healthy', tenantScope: 'tenant', tenantId: 'globex', subscribeTo: ['TaskCreated'], settings: { mode: 'mark', marker: 'healthy' } });
+}
+
+/** Successful runs of the amplifier in an app (each committed its two emits). */
+function ampSuccesses(app: UeeApp): number {
+  return app.runtime!.router.metrics.snapshot().filter((s) => s.name === 'Amp').reduce((n, s) => n + s.successes, 0);
+}
+
+/** Waits for the chain to be cut (a dead letter) and everything routed to be handled. */
+async function cut(app: UeeApp): Promise<void> {
+  await until('a chain budget dead letter', async () => ((await app.bus.deadLetters({ group: AMP })).length > 0 ? true : undefined), 60_000);
+  await drained(app, AMP, 60_000);
+}
+
+function ampEvents(events: EventEnvelope[], correlationId: string): EventEnvelope[] {
+  return events.filter((e) => e.type === 'Amp' && e.correlationId === correlationId);
+}
+
+describe.each(BACKENDS)('chain volume budgets ($name bus)', ({ name }) => {
+  let site: (AppSite & { dispose(): Promise<void> }) | undefined;
+  const apps: UeeApp[] = [];
+  afterEach(async () => {
+    for (const a of apps.splice(0)) await a.close();
+    await site?.dispose();
+    site = undefined;
+  });
+
+  it('CHAIN-1 a self-amplifying plugin stops at the event budget: nothing over it is committed, every dead letter is CHAIN_BUDGET_EXCEEDED, the other tenant keeps working', async () => {
+    site = newSite(name, 'chain');
+    // Within the hop limit the chain could grow to 2^10 invocations: only the volume budget stops it at 41 events.
+    const app = await openApp(site, { hopLimit: '10', chainMaxEvents: '41', chainMaxInvocations: '100000' });
+    apps.push(app);
+    const observer = new Observer(app);
+    await deployAttack(app);
+    await refresh(app);
+    const root = await app.store.commit(acme, { events: [{ type: 'Amp', payload: {} }] });
+    const correlationId = root.events[0]!.correlationId;
+    // Meanwhile, the other tenant's plugin handles its events.
+    const tasks = [];
+    for (let i = 0; i < 5; i++) tasks.push(await app.store.put(globex, { entityTypeId: 'Task', attributes: { i }, eventType: 'TaskCreated' }));
+    await until('the healthy tenant handled every task', async () => ((await marks(app, 'globex')).filter((m) => m.marker === 'healthy').length === 5 ? true : undefined), 60_000);
+    await cut(app);
+
+    const emitted = ampEvents(await observer.poll(), correlationId).filter((e) => e.hop > 0);
+    // 41 events allowed, two per invocation: 20 invocations commit (40 events); the 21st would cross it and commits nothing.
+    expect(emitted.length).toBeLessThanOrEqual(41);
+    expect(emitted.length % 2).toBe(0);
+    expect(ampSuccesses(app)).toBeLessThanOrEqual(20);
+    expect(ampSuccesses(app)).toBe(emitted.length / 2);
+    const dead = await app.bus.deadLetters({ group: AMP, count: 1000 });
+    expect(dead.length).toBeGreaterThan(0);
+    for (const d of dead) expect(d.error.code).toBe('CHAIN_BUDGET_EXCEEDED');
+    // Deterministic: dead-lettered at the first attempt, never retried.
+    for (const d of dead) expect(d.attempts).toHaveLength(1);
+    const healthy = (await marks(app, 'globex')).filter((m) => m.marker === 'healthy');
+    expect(healthy.map((m) => m.sourceEntity).sort()).toEqual(tasks.map((t) => t.entityId).sort());
+    expect(await marks(app, 'acme')).toEqual([]);
+  });
+
+  it('CHAIN-2 the invocation budget holds across two processes sharing the backends; a new chain gets its own budget', async () => {
+    site = newSite(name, 'chain2');
+    const limits = { hopLimit: '10', chainMaxEvents: '1000000', chainMaxInvocations: '30' };
+    const first = await openApp(site, limits);
+    apps.push(first);
+    const second = await openApp(site, limits);
+    apps.push(second);
+    const observer = new Observer(first);
+    await deployAttack(first);
+    await refresh(first);
+    await refresh(second);
+    const root = await first.store.commit(acme, { events: [{ type: 'Amp', payload: {} }] });
+    const correlationId = root.events[0]!.correlationId;
+    await cut(first);
+    await drained(second, AMP, 60_000);
+
+    const runs = ampSuccesses(first) + ampSuccesses(second);
+    // Both processes together: at most the budget, whoever ran them (each spending its own would allow 60).
+    expect(runs).toBeLessThanOrEqual(30);
+    expect(runs).toBeGreaterThan(0);
+    const emitted = ampEvents(await observer.poll(), correlationId).filter((e) => e.hop > 0);
+    expect(emitted.length).toBe(2 * runs);
+    const dead = [...(await first.bus.deadLetters({ group: AMP, count: 1000 }))];
+    expect(dead.length).toBeGreaterThan(0);
+    for (const d of dead) expect(d.error.code).toBe('CHAIN_BUDGET_EXCEEDED');
+
+    // The budget is per chain, not per plugin: a new root event is handled again.
+    const again = await first.store.commit(acme, { events: [{ type: 'Amp', payload: {} }] });
+    await until('the new chain to run', async () => (ampEvents(await observer.poll(), again.events[0]!.correlationId).length > 1 ? true : undefined), 60_000);
+  });
+});
+
+describe('deterministic failures are not retried', () => {
+  it('CHAIN-3 CHAIN_BUDGET_EXCEEDED and RESERVED_NAME come out the same on every attempt: not retryable', () => {
+    const codes: ErrorCode[] = ['CHAIN_BUDGET_EXCEEDED', 'RESERVED_NAME', 'HOP_LIMIT_EXCEEDED', 'CAPABILITY_DENIED'];
+    for (const code of codes) expect(isRetryable(new UeeError(code, 'x').toJSON())).toBe(false);
+    expect(isRetryable(new UeeError('TIMEOUT', 'x').toJSON())).toBe(true);
+  });
+});
