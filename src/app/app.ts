@@ -9,7 +9,7 @@ import { openBus, openStore } from './backends.js';
 import { OutboxRelay } from './outbox-relay.js';
 import { ExecutionHost, createStoreHostServices } from '../runtime/index.js';
 import { PluginRegistry } from '../registry/index.js';
-import { InMemoryChainCounter, RedisChainCounter, Router, SqliteChainCounter, type ChainCounter, type RouterOptions } from '../router/index.js';
+import { DISPATCH_GROUP, InMemoryChainCounter, RedisChainCounter, Router, SqliteChainCounter, type ChainCounter, type RouterOptions } from '../router/index.js';
 import { createModelGateway, forRuntime, type DefaultModelGateway } from '../model-gateway/index.js';
 import { pluginInspector } from './module-inspector.js';
 import { HostPluginInvoker } from './plugin-invoker.js';
@@ -89,6 +89,16 @@ export class UeeApp {
     try {
       bus = await openBus(config.bus, { logger });
     } catch (err) {
+      await store.close();
+      throw err;
+    }
+    try {
+      // The dispatcher's group must exist before this process publishes anything: created later (by
+      // the first router to start), it would begin at the stream's tail and never route what came
+      // before — e.g. events committed while every process ran with `--runtime off`.
+      await bus.ensureGroup(DISPATCH_GROUP, 'latest');
+    } catch (err) {
+      await bus.close();
       await store.close();
       throw err;
     }

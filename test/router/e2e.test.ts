@@ -146,4 +146,21 @@ describe.each(BACKENDS)('router end to end ($name bus)', ({ name }) => {
       expect(seqs).toEqual(Array.from({ length: STEPS }, (_, i) => i));
     }
   });
+  it('ROUTER-12 events committed while no process ran a router are routed once one starts (the dispatcher group exists from the first open)', async () => {
+    site = newSite(name, 'e2e');
+    const producer = await openApp(site, { runtime: 'off' });
+    try {
+      await deployProbe(producer, probe, { name: 'Late', subscribeTo: ['TaskCreated'], settings: { mode: 'mark', marker: 'late' } });
+      const task = await producer.store.put(acme, { entityTypeId: 'Task', attributes: { title: 'before any router' }, eventType: 'TaskCreated' });
+      await producer.relay.flush();
+      app = await openApp(site);
+      const seen = await until('the plugin write for an event published before the router started', async () => {
+        const m = (await marks(app, 'acme')).filter((x) => x.sourceEntity === task.entityId);
+        return m.length > 0 ? m : undefined;
+      });
+      expect(seen).toHaveLength(1);
+    } finally {
+      await producer.close();
+    }
+  });
 });
