@@ -39,15 +39,16 @@ SURFACES.push({ file: 'error catalogue', text: JSON.stringify(errorCatalogue()) 
 
 /**
  * Environment variables something actually reads: the config's tables (every `'UEE_…'` literal in
- * src/config), direct `process.env` reads in the source and the tests (test-only variables such as a
+ * src/config), direct environment reads in the source, the tests, the benches, the evals and the scripts (test-only variables such as a
  * PostgreSQL URL). `UEE_INIT_ERROR` is the JS engine's stderr marker, not a variable.
  */
 const ENV_NAMES = new Set<string>([...Object.values(SETTING_ENV), ...Object.values(MCP_SETTING_ENV), 'UEE_INIT_ERROR']);
 for (const file of files(join(ROOT, 'src', 'config'), /\.ts$/)) {
   for (const m of readFileSync(file, 'utf8').matchAll(/['"](UEE_[A-Z0-9_]+)['"]/g)) ENV_NAMES.add(m[1]!);
 }
-for (const file of [...files(join(ROOT, 'src'), /\.ts$/), ...files(join(ROOT, 'test'), /\.ts$/), ...files(join(ROOT, 'bench'), /\.ts$/)]) {
-  for (const m of readFileSync(file, 'utf8').matchAll(/process\.env(?:\.|\[')(UEE_[A-Z0-9_]+)/g)) ENV_NAMES.add(m[1]!);
+for (const file of ['src', 'test', 'bench', 'evals', 'scripts'].flatMap((dir) => files(join(ROOT, dir), /\.ts$/))) {
+  // `process.env.X`, `env.X` where `env` is the environment handed in (evals), and `env['X']`.
+  for (const m of readFileSync(file, 'utf8').matchAll(/\benv(?:\.|\[')(UEE_[A-Z0-9_]+)/g)) ENV_NAMES.add(m[1]!);
 }
 
 function occurrences(pattern: RegExp): Array<{ file: string; match: string; name: string }> {
