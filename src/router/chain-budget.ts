@@ -19,7 +19,21 @@ export interface SpendOutcome {
 export interface ChainCounter {
   readonly kind: string;
   spend(tenantId: string | null, correlationId: string, resource: ChainResource, amount: number, limit: number): Promise<SpendOutcome>;
+  /**
+   * Many chains in one round trip, each granted as much of its `amount` as fits under `limit`
+   * (possibly 0); answers the granted amounts in order. Atomic per line like {@link spend}.
+   */
+  spendUpTo(lines: readonly SpendLine[]): Promise<number[]>;
   close(): Promise<void>;
+}
+
+/** One line of {@link ChainCounter.spendUpTo}. */
+export interface SpendLine {
+  tenantId: string | null;
+  correlationId: string;
+  resource: ChainResource;
+  amount: number;
+  limit: number;
 }
 
 /** How long a chain's counters live from its first spend: 24 h (a chain continued by timers later starts over). */
@@ -38,20 +52,35 @@ export class InMemoryChainCounter implements ChainCounter {
   constructor(private readonly ttlMs = CHAIN_COUNTER_TTL_MS) {}
 
   spend(tenantId: string | null, correlationId: string, resource: ChainResource, amount: number, limit: number): Promise<SpendOutcome> {
+    const c = this.#counter(counterKey(tenantId, correlationId, resource));
+    if (c.used + amount > limit) return Promise.resolve({ ok: false, used: c.used });
+    c.used += amount;
+    return Promise.resolve({ ok: true, used: c.used });
+  }
+
+  spendUpTo(lines: readonly SpendLine[]): Promise<number[]> {
+    return Promise.resolve(
+      lines.map((l) => {
+        const c = this.#counter(counterKey(l.tenantId, l.correlationId, l.resource));
+        const granted = Math.max(0, Math.min(l.amount, l.limit - c.used));
+        c.used += granted;
+        return granted;
+      }),
+    );
+  }
+
+  #counter(key: string): { used: number; expiresAt: number } {
     const now = Date.now();
     if (now >= this.#nextSweep) {
       this.#nextSweep = now + 60_000;
       for (const [k, c] of this.#counters) if (c.expiresAt <= now) this.#counters.delete(k);
     }
-    const key = counterKey(tenantId, correlationId, resource);
     let c = this.#counters.get(key);
     if (c === undefined || c.expiresAt <= now) {
       c = { used: 0, expiresAt: now + this.ttlMs };
       this.#counters.set(key, c);
     }
-    if (c.used + amount > limit) return Promise.resolve({ ok: false, used: c.used });
-    c.used += amount;
-    return Promise.resolve({ ok: true, used: c.used });
+    return c;
   }
 
   close(): Promise<void> {
@@ -69,6 +98,7 @@ export class SqliteChainCounter implements ChainCounter {
   readonly kind = 'sqlite';
   #nextSweep = 0;
   readonly #spend: (key: string, amount: number, limit: number, now: number) => SpendOutcome;
+  readonly #spendUpTo: (lines: readonly SpendLine[], now: number) => number[];
   readonly #sweep: Database.Statement<[number]>;
 
   private constructor(
@@ -76,6 +106,7 @@ export class SqliteChainCounter implements ChainCounter {
     private readonly ttlMs: number,
   ) {
     db.pragma('journal_mode = WAL');
+    db.pragma('synchronous = NORMAL');
     db.pragma('busy_timeout = 5000');
     db.exec('CREATE TABLE IF NOT EXISTS bus_chain_budget (k TEXT PRIMARY KEY, used INTEGER NOT NULL, expires_at INTEGER NOT NULL)');
     const get = db.prepare<[string], { used: number; expires_at: number }>('SELECT used, expires_at FROM bus_chain_budget WHERE k = ?');
@@ -90,6 +121,18 @@ export class SqliteChainCounter implements ChainCounter {
       return { ok: true, used: used + amount };
     });
     this.#spend = (key, amount, limit, now) => spend.immediate(key, amount, limit, now);
+    const upTo = db.transaction((lines: readonly SpendLine[], now: number): number[] =>
+      lines.map((l) => {
+        const key = counterKey(l.tenantId, l.correlationId, l.resource);
+        const row = get.get(key);
+        const live = row !== undefined && row.expires_at > now;
+        const used = live ? row.used : 0;
+        const granted = Math.max(0, Math.min(l.amount, l.limit - used));
+        if (granted > 0) put.run(key, used + granted, live ? row.expires_at : now + this.ttlMs);
+        return granted;
+      }),
+    );
+    this.#spendUpTo = (lines, now) => upTo.immediate(lines, now);
   }
 
   /** Opens the counters on the embedded bus file. Throws `BACKEND_UNAVAILABLE`. */
@@ -105,12 +148,20 @@ export class SqliteChainCounter implements ChainCounter {
   }
 
   spend(tenantId: string | null, correlationId: string, resource: ChainResource, amount: number, limit: number): Promise<SpendOutcome> {
+    return Promise.resolve(this.#spend(counterKey(tenantId, correlationId, resource), amount, limit, this.#now()));
+  }
+
+  spendUpTo(lines: readonly SpendLine[]): Promise<number[]> {
+    return Promise.resolve(lines.length === 0 ? [] : this.#spendUpTo(lines, this.#now()));
+  }
+
+  #now(): number {
     const now = Date.now();
     if (now >= this.#nextSweep) {
       this.#nextSweep = now + 60_000;
       this.#sweep.run(now);
     }
-    return Promise.resolve(this.#spend(counterKey(tenantId, correlationId, resource), amount, limit, now));
+    return now;
   }
 
   close(): Promise<void> {
@@ -126,6 +177,20 @@ if used + amount > tonumber(ARGV[2]) then return {0, used} end
 used = redis.call('INCRBY', KEYS[1], amount)
 if used == amount then redis.call('PEXPIRE', KEYS[1], ARGV[3]) end
 return {1, used}`;
+
+// KEYS: counters; ARGV[1]: ttlMs, then amount, limit per key. Grants each what fits (maybe 0).
+const SPEND_UP_TO = `local out = {}
+for i = 1, #KEYS do
+  local used = tonumber(redis.call('GET', KEYS[i]) or '0')
+  local granted = math.min(tonumber(ARGV[i * 2]), tonumber(ARGV[i * 2 + 1]) - used)
+  if granted > 0 then
+    if redis.call('INCRBY', KEYS[i], granted) == granted then redis.call('PEXPIRE', KEYS[i], ARGV[1]) end
+  else
+    granted = 0
+  end
+  out[i] = granted
+end
+return out`;
 
 /** Counters in Redis (next to the Redis bus, under its prefix): one Lua script per spend, atomic across processes. */
 export class RedisChainCounter implements ChainCounter {
@@ -147,11 +212,23 @@ export class RedisChainCounter implements ChainCounter {
       throw new UeeError('BACKEND_UNAVAILABLE', 'cannot connect the chain budget counters to Redis', { cause: err, retryable: true, hint: 'check the Redis URL given with --bus' });
     }
     redis.defineCommand('ueeChainSpend', { numberOfKeys: 1, lua: SPEND });
+    redis.defineCommand('ueeChainSpendUpTo', { lua: SPEND_UP_TO });
     return new RedisChainCounter(redis, `${prefix}chain:`, ttlMs);
   }
 
+  #key(tenantId: string | null, correlationId: string, resource: ChainResource): string {
+    return `${this.prefix}${tenantId ?? '-'}:${resource === 'events' ? 'e' : 'i'}:${correlationId}`;
+  }
+
+  async spendUpTo(lines: readonly SpendLine[]): Promise<number[]> {
+    if (lines.length === 0) return [];
+    const keys = lines.map((l) => this.#key(l.tenantId, l.correlationId, l.resource));
+    const args = [String(this.ttlMs), ...lines.flatMap((l) => [String(l.amount), String(l.limit)])];
+    return (this.redis as unknown as { ueeChainSpendUpTo(n: number, ...a: string[]): Promise<number[]> }).ueeChainSpendUpTo(keys.length, ...keys, ...args);
+  }
+
   async spend(tenantId: string | null, correlationId: string, resource: ChainResource, amount: number, limit: number): Promise<SpendOutcome> {
-    const key = `${this.prefix}${tenantId ?? '-'}:${resource === 'events' ? 'e' : 'i'}:${correlationId}`;
+    const key = this.#key(tenantId, correlationId, resource);
     const [ok, used] = await (this.redis as unknown as { ueeChainSpend(k: string, a: string, l: string, t: string): Promise<[number, number]> }).ueeChainSpend(
       key,
       String(amount),
@@ -201,17 +278,64 @@ export class ChainBudget {
     const outcome = await this.counter.spend(tenantId, correlationId, resource, amount, limit);
     if (outcome.ok) return;
     // Only a counter at its limit stays exhausted for every amount; a big batch that did not fit may leave room for a smaller one.
-    if (outcome.used >= limit) {
-      if (this.#exhausted.size >= 10_000) this.#exhausted.delete(this.#exhausted.keys().next().value!);
-      this.#exhausted.set(key, Date.now() + Math.min(this.ttlMs, 3600_000));
-    }
+    if (outcome.used >= limit) this.#markExhausted(key);
     throw exceeded(resource, limit, correlationId);
+  }
+
+  /**
+   * Spends one invocation for each event of a batch about to be handled, in ONE counter round trip
+   * (the hot path: not one per delivery). Answers the invocations granted per chain (see
+   * {@link take}); a chain granted less than asked is remembered as exhausted. A granted invocation
+   * the router then does not use (the event was filtered out, hop-limited) stays spent.
+   */
+  async prepay(events: ReadonlyArray<{ tenantId: string | null; correlationId: string }>): Promise<Prepaid> {
+    const wanted = new Map<string, { tenantId: string | null; correlationId: string; amount: number }>();
+    const now = Date.now();
+    for (const e of events) {
+      const key = counterKey(e.tenantId, e.correlationId, 'invocations');
+      if ((this.#exhausted.get(key) ?? 0) > now) continue;
+      const w = wanted.get(key);
+      if (w) w.amount++;
+      else wanted.set(key, { tenantId: e.tenantId, correlationId: e.correlationId, amount: 1 });
+    }
+    const prepaid: Prepaid = new Map();
+    if (wanted.size === 0) return prepaid;
+    const lines = [...wanted.values()].map((w) => ({ ...w, resource: 'invocations' as const, limit: this.limits.maxInvocations }));
+    const granted = await this.counter.spendUpTo(lines);
+    let i = 0;
+    for (const [key, w] of wanted) {
+      const g = granted[i++] ?? 0;
+      if (g > 0) prepaid.set(key, g);
+      if (g < w.amount) this.#markExhausted(key);
+    }
+    return prepaid;
+  }
+
+  /** Spends one invocation of the chain: from `prepaid` when it holds one, else on the counter. Throws `CHAIN_BUDGET_EXCEEDED`. */
+  async invocation(tenantId: string | null, correlationId: string, prepaid: Prepaid | undefined): Promise<void> {
+    if (prepaid !== undefined) {
+      const key = counterKey(tenantId, correlationId, 'invocations');
+      const left = prepaid.get(key) ?? 0;
+      if (left > 0) {
+        prepaid.set(key, left - 1);
+        return;
+      }
+    }
+    await this.spend(tenantId, correlationId, 'invocations', 1);
+  }
+
+  #markExhausted(key: string): void {
+    if (this.#exhausted.size >= 10_000) this.#exhausted.delete(this.#exhausted.keys().next().value!);
+    this.#exhausted.set(key, Date.now() + Math.min(this.ttlMs, 3600_000));
   }
 
   close(): Promise<void> {
     return this.counter.close();
   }
 }
+
+/** Invocations a batch's chains were granted in advance ({@link ChainBudget.prepay}), spent by {@link ChainBudget.invocation}. */
+export type Prepaid = Map<string, number>;
 
 function exceeded(resource: ChainResource, limit: number, correlationId: string): UeeError {
   const setting = resource === 'events' ? '--chain-max-events (UEE_CHAIN_MAX_EVENTS)' : '--chain-max-invocations (UEE_CHAIN_MAX_INVOCATIONS)';

@@ -117,6 +117,8 @@ export class QueueWorker {
   /** Runs a batch with up to `concurrency` deliveries in flight, chained per ordering key. */
   async #handleBatch(deliveries: Delivery[]): Promise<void> {
     const settings: SettingsCache = new Map();
+    // The batch's chain invocations, spent on the shared counter in one round trip.
+    const prepaid = await this.handler.prepay(deliveries.map((d) => d.event));
     const chains = new Map<string, Promise<boolean>>();
     const inflight = new Set<Promise<void>>();
     let failure: unknown;
@@ -126,7 +128,7 @@ export class QueueWorker {
       const key = delivery.event.entityId !== undefined ? `e:${delivery.event.entityId}` : `c:${delivery.event.correlationId}`;
       const run = (chains.get(key) ?? Promise.resolve(true)).then(async (previousDone) => {
         if (!previousDone) return false; // the one before is still pending: keep the order
-        const result = await this.handler.handle(this.route, delivery, this.log, settings, () => this.#stopped);
+        const result = await this.handler.handle(this.route, delivery, this.log, settings, () => this.#stopped, prepaid);
         if (result === 'done') await this.bus.ack(this.route.group, [delivery.id]);
         return result !== 'left';
       });

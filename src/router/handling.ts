@@ -4,7 +4,7 @@ import type { DeadLetter, Delivery, EventBus } from '../bus/port.js';
 import type { EntityStore } from '../store/port.js';
 import type { PluginRecord } from '../registry/index.js';
 import { quarantinedDelivery } from '../runtime/quarantine.js';
-import type { ChainBudget } from './chain-budget.js';
+import type { ChainBudget, Prepaid } from './chain-budget.js';
 import { buildInput, type SettingsCache } from './input.js';
 import type { RouterMetrics } from './metrics.js';
 import { isSpawnOf, subscriptionMatches, type RouteEntry } from './subscriptions.js';
@@ -71,8 +71,16 @@ export class DeliveryHandler {
     },
   ) {}
 
-  /** Handles `delivery` on `route`; `stopping()` is asked before each retry. */
-  async handle(route: RouteEntry, delivery: Delivery, log: Logger, settings: SettingsCache, stopping: () => boolean): Promise<DeliveryResult> {
+  /** Spends one chain invocation per event of a batch in one round trip (see {@link ChainBudget.prepay}). */
+  prepay(events: ReadonlyArray<{ tenantId: string | null; correlationId: string }>): Promise<Prepaid> {
+    return this.deps.budget.prepay(events);
+  }
+
+  /**
+   * Handles `delivery` on `route`; `stopping()` is asked before each retry. Invocations are taken
+   * from `prepaid` (the batch's {@link prepay}) while it holds some for the chain.
+   */
+  async handle(route: RouteEntry, delivery: Delivery, log: Logger, settings: SettingsCache, stopping: () => boolean, prepaid?: Prepaid): Promise<DeliveryResult> {
     const { bus, metrics, versions, options } = this.deps;
     const event = delivery.event;
     const plugin = versions.resolve(route, event);
@@ -96,7 +104,7 @@ export class DeliveryHandler {
     }
     const attempts: DeadLetter['attempts'] = [];
     for (let attempt = delivery.deliveryCount; ; attempt++) {
-      const outcome = await this.#invoke(route, plugin, event, settings);
+      const outcome = await this.#invoke(route, plugin, event, settings, prepaid);
       metrics.record(plugin.id, plugin.attributes.name, outcome.durationMs, outcome.ok ? undefined : outcome.error.code);
       if (outcome.ok) return 'done';
       attempts.push({ at: new Date().toISOString(), code: outcome.error.code, message: outcome.error.message });
@@ -114,7 +122,7 @@ export class DeliveryHandler {
     }
   }
 
-  async #invoke(route: RouteEntry, plugin: PluginRecord, event: EventEnvelope, settings: SettingsCache): Promise<InvocationOutcome> {
+  async #invoke(route: RouteEntry, plugin: PluginRecord, event: EventEnvelope, settings: SettingsCache, prepaid: Prepaid | undefined): Promise<InvocationOutcome> {
     const started = performance.now();
     try {
       const { budget } = this.deps;
@@ -123,7 +131,7 @@ export class DeliveryHandler {
       // chain over its event budget is not made. Both answer CHAIN_BUDGET_EXCEEDED: dead-lettered.
       const [input] = await Promise.all([
         buildInput(this.deps.store, plugin, event, settings),
-        budget.spend(event.tenantId, event.correlationId, 'invocations', 1),
+        budget.invocation(event.tenantId, event.correlationId, prepaid),
       ]);
       return await this.deps.invoker.invoke(plugin, input, {
         idempotencyKey: `${event.eventId}:${route.group}`,
