@@ -9,8 +9,10 @@ import { afterEach, beforeAll, describe, expect, it } from 'vitest';
 import type { UeeApp } from '../../src/app/index.js';
 import { UeeError, type ErrorCode, type EventEnvelope } from '../../src/core/index.js';
 import { pluginGroup } from '../../src/registry/index.js';
-import { isRetryable } from '../../src/router/index.js';
-import { BACKENDS, Observer, deployProbe, drained, marks, newSite, openApp, probeWasm, refresh, until, type AppSite } from '../router/harness.js';
+import { join } from 'node:path';
+import { ChainBudget, InMemoryChainCounter, RedisChainCounter, SqliteChainCounter, isRetryable, type ChainCounter } from '../../src/router/index.js';
+import { TEST_REDIS_URL, randomPrefix, tempDir } from '../helpers.js';
+import { BACKENDS, Observer, deleteRedisKeys, deployProbe, drained, marks, newSite, openApp, probeWasm, refresh, until, type AppSite } from '../router/harness.js';
 
 let probe: Uint8Array;
 beforeAll(async () => {
@@ -120,5 +122,65 @@ describe('deterministic failures are not retried', () => {
     const codes: ErrorCode[] = ['CHAIN_BUDGET_EXCEEDED', 'RESERVED_NAME', 'HOP_LIMIT_EXCEEDED', 'CAPABILITY_DENIED'];
     for (const code of codes) expect(isRetryable(new UeeError(code, 'x').toJSON())).toBe(false);
     expect(isRetryable(new UeeError('TIMEOUT', 'x').toJSON())).toBe(true);
+  });
+});
+
+describe('chain counters', () => {
+  const kinds: Array<[string, (path: string, prefix: string, ttlMs?: number) => Promise<ChainCounter[]>]> = [
+    ['memory', () => Promise.resolve([new InMemoryChainCounter()])],
+    // Two counters on one file / one prefix stand for two processes of one deployment.
+    ['sqlite', (path, _p, ttl) => Promise.resolve([SqliteChainCounter.open(path, ttl), SqliteChainCounter.open(path, ttl)])],
+    ['redis', async (_f, prefix, ttl) => [await RedisChainCounter.create(TEST_REDIS_URL, prefix, ttl), await RedisChainCounter.create(TEST_REDIS_URL, prefix, ttl)]],
+  ];
+
+  it.each(kinds)('CHAIN-4 %s: racing spends never pass the limit together; partial grants; tenants and chains are apart; a counter expires', async (_kind, open) => {
+    using dir = tempDir('uee-chain-counter');
+    const prefix = randomPrefix('chain');
+    const counters = await open(join(dir.path, 'bus.db'), prefix, 300);
+    try {
+      const at = (i: number): ChainCounter => counters[i % counters.length]!;
+      // 100 racing spends of 1 against a limit of 37, spread over the "processes".
+      const outcomes = await Promise.all(Array.from({ length: 100 }, (_, i) => at(i).spend('acme', 'c1', 'invocations', 1, 37)));
+      expect(outcomes.filter((o) => o.ok)).toHaveLength(37);
+      // Up-to grants: what is left, then nothing; other tenant, other chain and other resource untouched.
+      const granted = await at(1).spendUpTo([
+        { tenantId: 'acme', correlationId: 'c1', resource: 'invocations', amount: 5, limit: 40 },
+        { tenantId: 'acme', correlationId: 'c1', resource: 'invocations', amount: 5, limit: 40 },
+        { tenantId: 'globex', correlationId: 'c1', resource: 'invocations', amount: 5, limit: 40 },
+        { tenantId: 'acme', correlationId: 'c2', resource: 'invocations', amount: 5, limit: 40 },
+        { tenantId: 'acme', correlationId: 'c1', resource: 'events', amount: 5, limit: 40 },
+      ]);
+      expect(granted).toEqual([3, 0, 5, 5, 5]);
+      // All-or-nothing spend: 36 more events do not fit under 40 (5 spent), 35 do.
+      expect((await at(0).spend('acme', 'c1', 'events', 36, 40)).ok).toBe(false);
+      expect(await at(0).spend('acme', 'c1', 'events', 35, 40)).toEqual({ ok: true, used: 40 });
+      if (_kind !== 'memory') {
+        await new Promise((resolve) => setTimeout(resolve, 400));
+        expect((await at(1).spend('acme', 'c1', 'invocations', 1, 37)).ok).toBe(true);
+      }
+    } finally {
+      for (const c of counters) await c.close();
+      if (_kind === 'redis') await deleteRedisKeys(prefix);
+    }
+  });
+
+  it('CHAIN-5 ChainBudget: a batch prepays per chain in one call; a chain seen exhausted is refused without asking the counter', async () => {
+    const counter = new InMemoryChainCounter();
+    let calls = 0;
+    const counting: ChainCounter = {
+      kind: 'counting',
+      spend: (...a) => (calls++, counter.spend(...a)),
+      spendUpTo: (lines) => (calls++, counter.spendUpTo(lines)),
+      close: () => counter.close(),
+    };
+    const budget = new ChainBudget(counting, { maxEvents: 10, maxInvocations: 3 });
+    const events = Array.from({ length: 5 }, () => ({ tenantId: 'acme', correlationId: 'c' }));
+    const prepaid = await budget.prepay(events);
+    expect(calls).toBe(1);
+    for (let i = 0; i < 3; i++) await budget.invocation('acme', 'c', prepaid);
+    expect(calls).toBe(1);
+    await expect(budget.invocation('acme', 'c', prepaid)).rejects.toMatchObject({ code: 'CHAIN_BUDGET_EXCEEDED' });
+    expect(calls).toBe(1);
+    await expect(budget.spend('acme', 'c', 'events', 11)).rejects.toMatchObject({ code: 'CHAIN_BUDGET_EXCEEDED', hint: expect.stringContaining('--chain-max-events') });
   });
 });
