@@ -158,7 +158,15 @@ describe.skipIf(skipped || !available)(title, { timeout: 240_000 }, () => {
   }
 
   it('INTEROP-CONFORMANCE: the official suite passes every active and pending server scenario against /mcp', async () => {
-    const fixtures = await startUee({ UEE_MCP_CONFORMANCE_FIXTURES: '1', UEE_MCP_ANONYMOUS: 'admin' });
+    // The suite is one principal driving ~30 scenario clients back to back, each with its own session
+    // it never closes: the per-principal front-door limits meant for one agent are raised for it.
+    const fixtures = await startUee({
+      UEE_MCP_CONFORMANCE_FIXTURES: '1',
+      UEE_MCP_ANONYMOUS: 'admin',
+      UEE_MCP_SESSIONS_PER_PRINCIPAL: '1000',
+      UEE_REQUESTS_PER_SECOND: '10000',
+      UEE_REQUEST_BURST: '10000',
+    });
     using out = tempDir('uee-conformance');
     try {
       for (const suite of ['active', 'pending']) {
