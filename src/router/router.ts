@@ -172,7 +172,7 @@ export class Router {
     }
     await this.#versions.load(this.store);
     // Disabled versions are never routed to: unloading them gives their instances' memory back.
-    this.invoker.retain(new Set(plugins.map((p) => p.id)));
+    this.invoker.retain(new Set(plugins.filter((p) => p.attributes.status === 'enabled').map((p) => p.id)));
     const failed: string[] = [];
     for (const [key, versions] of next) {
       versions.sort((a, b) => b.attributes.pluginVersion - a.attributes.pluginVersion);

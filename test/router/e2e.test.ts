@@ -163,4 +163,21 @@ describe.each(BACKENDS)('router end to end ($name bus)', ({ name }) => {
       await producer.close();
     }
   });
+  it('ROUTER-13 disabling a version unloads it (its instances and memory are released); enabling it again loads it back and it handles events', async () => {
+    await open();
+    const v = await deployProbe(app, probe, { name: 'Unload', subscribeTo: ['TaskCreated'], settings: { mode: 'mark', marker: 'u' } });
+    await refresh(app);
+    const put = (title: string) => app.store.put(acme, { entityTypeId: 'Task', attributes: { title }, eventType: 'TaskCreated' });
+    await put('first');
+    await until('the first mark', async () => ((await marks(app, 'acme')).length === 1 ? true : undefined));
+    expect(app.runtime?.host.has(v.id)).toBe(true);
+    await app.registry.setStatus({ tenantId: null, actor: 'user:admin' }, v.id, 'disabled');
+    await refresh(app);
+    expect(app.runtime?.host.has(v.id)).toBe(false);
+    await app.registry.setStatus({ tenantId: null, actor: 'user:admin' }, v.id, 'enabled');
+    await refresh(app);
+    await put('second');
+    await until('a mark after re-enabling', async () => ((await marks(app, 'acme')).length === 2 ? true : undefined));
+    expect(await app.bus.deadLetters()).toEqual([]);
+  });
 });
