@@ -10,7 +10,7 @@ import { OutboxRelay } from './outbox-relay.js';
 import { ExecutionHost, createStoreHostServices } from '../runtime/index.js';
 import { PluginRegistry } from '../registry/index.js';
 import { DISPATCH_GROUP, InMemoryChainCounter, RedisChainCounter, Router, SqliteChainCounter, type ChainCounter, type RouterOptions } from '../router/index.js';
-import { createModelGateway, forRuntime, type DefaultModelGateway } from '../model-gateway/index.js';
+import { RedisLedger, createModelGateway, forRuntime, type DefaultModelGateway } from '../model-gateway/index.js';
 import { pluginInspector } from './module-inspector.js';
 import { HostPluginInvoker } from './plugin-invoker.js';
 import { RegistryWasmModelRunner } from './wasm-model-runner.js';
@@ -106,7 +106,22 @@ export class UeeApp {
     const relay = new OutboxRelay(store.outbox, bus, { logger: logger.child({ component: 'outbox-relay' }) });
     const registry = new PluginRegistry(store, store.blobs, pluginInspector(config.runtime.budgetCeiling), bus);
     const wasmRunner = new RegistryWasmModelRunner(registry, logger.child({ component: 'model-plugins' }));
-    const gateway = await createModelGateway({ logger: logger.child({ component: 'model-gateway' }), wasmRunner, ...(config.modelQuotas ? { quotas: config.modelQuotas } : {}) });
+    // Quotas and concurrency leases are counted where every process sharing the bus sees them: in
+    // Redis beside a Redis bus, so N processes cannot each spend a tenant's whole quota.
+    let ledger: RedisLedger | undefined;
+    try {
+      ledger = config.bus.kind === 'redis' ? await RedisLedger.create({ url: config.bus.url, prefix: `${config.bus.prefix}gw:` }) : undefined;
+    } catch (err) {
+      await bus.close();
+      await store.close();
+      throw err;
+    }
+    const gateway = await createModelGateway({
+      logger: logger.child({ component: 'model-gateway' }),
+      wasmRunner,
+      ...(config.modelQuotas ? { quotas: config.modelQuotas } : {}),
+      ...(ledger ? { ledger, ownLedger: true } : {}),
+    });
     const pluginLogs = new PluginLogStore();
     let runtime: RuntimeParts | undefined;
     let kickTimers: TimerService | undefined;

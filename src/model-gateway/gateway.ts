@@ -40,6 +40,8 @@ export interface ModelGatewayOptions {
   quotas?: QuotaConfig;
   /** Where budgets are counted. @default a new {@link InMemoryLedger} (owned: closed with the gateway) */
   ledger?: BudgetLedger;
+  /** Close a given {@link ledger} with the gateway (one the gateway makes itself is always closed). @default false */
+  ownLedger?: boolean;
   /** Where calls are recorded. @default a new {@link MemoryAuditLog} */
   audit?: AuditLog;
   /** Result-cache size. @default 10000 */
@@ -88,7 +90,7 @@ export class DefaultModelGateway implements ModelGateway {
     this.registry = ModelRegistry.create({ models, tenants: options.tenants ?? {} }, this.#providers.keys());
     this.#ledger = options.ledger ?? new InMemoryLedger();
     this.audit = options.audit ?? new MemoryAuditLog();
-    this.#owned = { ledger: options.ledger === undefined, audit: options.audit === undefined };
+    this.#owned = { ledger: options.ledger === undefined || options.ownLedger === true, audit: options.audit === undefined };
     this.policy = new QuotaPolicy(options.quotas ?? {}, this.#ledger);
     this.#breakers = new CircuitBreakers(options.breaker);
     this.cache = new ResultCache<Outcome>({ maxEntries: options.cacheEntries ?? 10_000 });
