@@ -36,8 +36,13 @@ export interface SpendLine {
   limit: number;
 }
 
-/** How long a chain's counters live from its first spend: 24 h (a chain continued by timers later starts over). */
-export const CHAIN_COUNTER_TTL_MS = 24 * 3600 * 1000;
+/**
+ * How long a chain's counters live from its first spend: 1 h. A runaway chain exhausts its budget in
+ * seconds; a chain kept alive longer (timers) gets a fresh budget each hour, so its volume is bounded
+ * per hour. Counters exist only for chains that went past their root (see {@link ChainBudget}), so the
+ * counters held are the chains of the last hour that had follow-ups.
+ */
+export const CHAIN_COUNTER_TTL_MS = 3600 * 1000;
 
 function counterKey(tenantId: string | null, correlationId: string, resource: ChainResource): string {
   return `${tenantId ?? '-'}\u0000${correlationId}\u0000${resource === 'events' ? 'e' : 'i'}`;
@@ -254,10 +259,23 @@ export interface ChainLimits {
 /** Defaults of {@link ChainLimits}. */
 export const DEFAULT_CHAIN_LIMITS: ChainLimits = { maxEvents: 1000, maxInvocations: 2000 };
 
+/** What the budget needs of an event: its chain and its depth. */
+export interface ChainEvent {
+  tenantId: string | null;
+  correlationId: string;
+  hop: number;
+}
+
 /**
  * The router's view of chain budgets: spends on the shared {@link ChainCounter}, and remembers
  * chains it saw exhausted (a counter never goes down within its lifetime), so the flood behind a
  * runaway chain is refused without a round trip.
+ *
+ * Handling a chain's root event (hop 0) is free: its invocations are bounded by the plugins
+ * subscribed to it and its commits by their manifests' emit budgets, and most events never chain,
+ * so they cost no counter (no round trip, no stored key). Everything from hop 1 on is counted:
+ * a chain may cause at most `maxInvocations` invocations and `maxEvents` events beyond its root's
+ * own handlers.
  */
 export class ChainBudget {
   readonly #exhausted = new Map<string, number>();
@@ -267,6 +285,11 @@ export class ChainBudget {
     readonly limits: ChainLimits,
     private readonly ttlMs = CHAIN_COUNTER_TTL_MS,
   ) {}
+
+  /** Spends the events a commit caused by `event` produces (see {@link spend}); free at the root, like its invocations. */
+  events(event: ChainEvent, amount: number): Promise<void> {
+    return event.hop === 0 ? Promise.resolve() : this.spend(event.tenantId, event.correlationId, 'events', amount);
+  }
 
   /** Spends `amount` of `resource` on the chain; throws `CHAIN_BUDGET_EXCEEDED` when it does not fit. */
   async spend(tenantId: string | null, correlationId: string, resource: ChainResource, amount: number): Promise<void> {
@@ -288,10 +311,11 @@ export class ChainBudget {
    * {@link take}); a chain granted less than asked is remembered as exhausted. A granted invocation
    * the router then does not use (the event was filtered out, hop-limited) stays spent.
    */
-  async prepay(events: ReadonlyArray<{ tenantId: string | null; correlationId: string }>): Promise<Prepaid> {
+  async prepay(events: ReadonlyArray<ChainEvent>): Promise<Prepaid> {
     const wanted = new Map<string, { tenantId: string | null; correlationId: string; amount: number }>();
     const now = Date.now();
     for (const e of events) {
+      if (e.hop === 0) continue;
       const key = counterKey(e.tenantId, e.correlationId, 'invocations');
       if ((this.#exhausted.get(key) ?? 0) > now) continue;
       const w = wanted.get(key);
@@ -312,7 +336,9 @@ export class ChainBudget {
   }
 
   /** Spends one invocation of the chain: from `prepaid` when it holds one, else on the counter. Throws `CHAIN_BUDGET_EXCEEDED`. */
-  async invocation(tenantId: string | null, correlationId: string, prepaid: Prepaid | undefined): Promise<void> {
+  async invocation(event: ChainEvent, prepaid: Prepaid | undefined): Promise<void> {
+    if (event.hop === 0) return;
+    const { tenantId, correlationId } = event;
     if (prepaid !== undefined) {
       const key = counterKey(tenantId, correlationId, 'invocations');
       const left = prepaid.get(key) ?? 0;

@@ -4,7 +4,7 @@ import type { DeadLetter, Delivery, EventBus } from '../bus/port.js';
 import type { EntityStore } from '../store/port.js';
 import type { PluginRecord } from '../registry/index.js';
 import { quarantinedDelivery } from '../runtime/quarantine.js';
-import type { ChainBudget, Prepaid } from './chain-budget.js';
+import type { ChainBudget, ChainEvent, Prepaid } from './chain-budget.js';
 import { buildInput, type SettingsCache } from './input.js';
 import type { RouterMetrics } from './metrics.js';
 import { isSpawnOf, subscriptionMatches, type RouteEntry } from './subscriptions.js';
@@ -72,7 +72,7 @@ export class DeliveryHandler {
   ) {}
 
   /** Spends one chain invocation per event of a batch in one round trip (see {@link ChainBudget.prepay}). */
-  prepay(events: ReadonlyArray<{ tenantId: string | null; correlationId: string }>): Promise<Prepaid> {
+  prepay(events: ReadonlyArray<ChainEvent>): Promise<Prepaid> {
     return this.deps.budget.prepay(events);
   }
 
@@ -131,11 +131,11 @@ export class DeliveryHandler {
       // chain over its event budget is not made. Both answer CHAIN_BUDGET_EXCEEDED: dead-lettered.
       const [input] = await Promise.all([
         buildInput(this.deps.store, plugin, event, settings),
-        budget.invocation(event.tenantId, event.correlationId, prepaid),
+        budget.invocation(event, prepaid),
       ]);
       return await this.deps.invoker.invoke(plugin, input, {
         idempotencyKey: `${event.eventId}:${route.group}`,
-        beforeCommit: (events) => budget.spend(event.tenantId, event.correlationId, 'events', events),
+        beforeCommit: (events) => budget.events(event, events),
       });
     } catch (err) {
       return { ok: false, error: toUeeError(err).toJSON(), durationMs: performance.now() - started };

@@ -11,4 +11,4 @@ export { RouterMetrics } from './metrics.js';
 export type { PluginMetricsSnapshot } from './metrics.js';
 export type { HandleInput, InvocationOutcome, InvokeOptions, PluginInvoker } from './types.js';
 export { ChainBudget, CHAIN_COUNTER_TTL_MS, DEFAULT_CHAIN_LIMITS, InMemoryChainCounter, RedisChainCounter, SqliteChainCounter } from './chain-budget.js';
-export type { ChainCounter, ChainLimits, ChainResource, SpendOutcome } from './chain-budget.js';
+export type { ChainCounter, ChainEvent, ChainLimits, ChainResource, Prepaid, SpendLine, SpendOutcome } from './chain-budget.js';

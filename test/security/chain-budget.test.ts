@@ -70,10 +70,11 @@ describe.each(BACKENDS)('chain volume budgets ($name bus)', ({ name }) => {
     await cut(app);
 
     const emitted = ampEvents(await observer.poll(), correlationId).filter((e) => e.hop > 0);
-    // 41 events allowed, two per invocation: 20 invocations commit (40 events); the 21st would cross it and commits nothing.
-    expect(emitted.length).toBeLessThanOrEqual(41);
+    // The root's handler is free (2 events); then 41 events allowed, two per invocation: 20 invocations
+    // commit (40 events); the 21st would cross the budget and commits nothing.
+    expect(emitted.length).toBeLessThanOrEqual(2 + 41);
     expect(emitted.length % 2).toBe(0);
-    expect(ampSuccesses(app)).toBeLessThanOrEqual(20);
+    expect(ampSuccesses(app)).toBeLessThanOrEqual(1 + 20);
     expect(ampSuccesses(app)).toBe(emitted.length / 2);
     const dead = await app.bus.deadLetters({ group: AMP, count: 1000 });
     expect(dead.length).toBeGreaterThan(0);
@@ -102,8 +103,9 @@ describe.each(BACKENDS)('chain volume budgets ($name bus)', ({ name }) => {
     await drained(second, AMP, 60_000);
 
     const runs = ampSuccesses(first) + ampSuccesses(second);
-    // Both processes together: at most the budget, whoever ran them (each spending its own would allow 60).
-    expect(runs).toBeLessThanOrEqual(30);
+    // Both processes together: the root's handler plus at most the budget, whoever ran them (each
+    // spending its own would allow 61).
+    expect(runs).toBeLessThanOrEqual(1 + 30);
     expect(runs).toBeGreaterThan(0);
     const emitted = ampEvents(await observer.poll(), correlationId).filter((e) => e.hop > 0);
     expect(emitted.length).toBe(2 * runs);
@@ -164,7 +166,7 @@ describe('chain counters', () => {
     }
   });
 
-  it('CHAIN-5 ChainBudget: a batch prepays per chain in one call; a chain seen exhausted is refused without asking the counter', async () => {
+  it('CHAIN-5 ChainBudget: a root costs no counter call; a batch prepays per chain in one call; a chain seen exhausted is refused without asking the counter', async () => {
     const counter = new InMemoryChainCounter();
     let calls = 0;
     const counting: ChainCounter = {
@@ -174,13 +176,19 @@ describe('chain counters', () => {
       close: () => counter.close(),
     };
     const budget = new ChainBudget(counting, { maxEvents: 10, maxInvocations: 3 });
-    const events = Array.from({ length: 5 }, () => ({ tenantId: 'acme', correlationId: 'c' }));
-    const prepaid = await budget.prepay(events);
+    const root = { tenantId: 'acme', correlationId: 'c', hop: 0 };
+    const next = { ...root, hop: 1 };
+    // A chain's root is handled without touching the counter (most events never chain).
+    await budget.prepay([root, root]);
+    await budget.invocation(root, undefined);
+    await budget.events(root, 5);
+    expect(calls).toBe(0);
+    const prepaid = await budget.prepay(Array.from({ length: 5 }, () => next));
     expect(calls).toBe(1);
-    for (let i = 0; i < 3; i++) await budget.invocation('acme', 'c', prepaid);
+    for (let i = 0; i < 3; i++) await budget.invocation(next, prepaid);
     expect(calls).toBe(1);
-    await expect(budget.invocation('acme', 'c', prepaid)).rejects.toMatchObject({ code: 'CHAIN_BUDGET_EXCEEDED' });
+    await expect(budget.invocation(next, prepaid)).rejects.toMatchObject({ code: 'CHAIN_BUDGET_EXCEEDED' });
     expect(calls).toBe(1);
-    await expect(budget.spend('acme', 'c', 'events', 11)).rejects.toMatchObject({ code: 'CHAIN_BUDGET_EXCEEDED', hint: expect.stringContaining('--chain-max-events') });
+    await expect(budget.events(next, 11)).rejects.toMatchObject({ code: 'CHAIN_BUDGET_EXCEEDED', hint: expect.stringContaining('--chain-max-events') });
   });
 });
