@@ -19,12 +19,19 @@ export interface DispatchOptions {
   blockMs: number;
 }
 
+/** Event types after which the routing table must be reloaded before anything later is routed. */
+export const ROUTE_CHANGING_EVENTS: ReadonlySet<string> = new Set(['PluginInstalled', 'PluginEnabled', 'PluginDisabled']);
+
 /**
  * Reads the event stream once (group {@link DISPATCH_GROUP}), matches each event against the
  * subscription index, and hands it to the queues of the logical plugins it concerns with one atomic
  * bus step per batch (`route`: queued there and acked here together — an event is never acked
  * before it is queued for every plugin it concerns; a crash before the step leaves it pending here,
  * and it is routed again, once). Events that concern nobody are just acked.
+ *
+ * A plugin lifecycle event (deploy, enable, disable — from this process or any other) reloads the
+ * routing table before any later entry is routed: an event published after a deploy in stream order
+ * reaches the new version, and one published after a new plugin's deploy is never missed by it.
  */
 export class Dispatcher<R extends RouteEntry> {
   #stopped = false;
@@ -37,6 +44,7 @@ export class Dispatcher<R extends RouteEntry> {
     private readonly queued: (routes: ReadonlySet<R>) => void,
     private readonly options: DispatchOptions,
     private readonly log: Logger,
+    private readonly reload: () => Promise<void> = () => Promise.resolve(),
   ) {}
 
   /** Creates the group if needed and starts the loop. */
@@ -84,15 +92,28 @@ export class Dispatcher<R extends RouteEntry> {
     this.log.warn('subscription filter refused', { plugin: plugin.id, code: err.code, error: err.message });
 
   async #route(deliveries: Delivery[]): Promise<void> {
-    if (deliveries.length === 0) return;
+    let start = 0;
+    while (start < deliveries.length) {
+      let end = start;
+      while (end < deliveries.length && !ROUTE_CHANGING_EVENTS.has(deliveries[end]!.event.type)) end++;
+      // The lifecycle event itself is routed with the table it was published under.
+      const changes = end < deliveries.length;
+      await this.#routeSlice(deliveries, start, changes ? end + 1 : end);
+      if (changes) await this.reload();
+      start = end + 1;
+    }
+  }
+
+  async #routeSlice(deliveries: Delivery[], from: number, to: number): Promise<void> {
+    if (to <= from) return;
     const index = this.index();
     const touched = new Set<R>();
-    const items: RouteItem[] = new Array<RouteItem>(deliveries.length);
-    for (let i = 0; i < deliveries.length; i++) {
+    const items: RouteItem[] = new Array<RouteItem>(to - from);
+    for (let i = from; i < to; i++) {
       const d = deliveries[i]!;
       const routes = index.match(d.event, this.#refused);
       for (const r of routes) touched.add(r);
-      items[i] = { id: d.id, groups: routes.map((r) => r.group) };
+      items[i - from] = { id: d.id, groups: routes.map((r) => r.group) };
     }
     await this.bus.route(DISPATCH_GROUP, items);
     if (touched.size > 0) this.queued(touched);

@@ -91,6 +91,7 @@ export class Router {
   readonly #dispatcher: Dispatcher<Route>;
   #refreshTimer: NodeJS.Timeout | undefined;
   #refreshing: Promise<void> | undefined;
+  #refreshQueued: Promise<void> | undefined;
   readonly #opts: Required<Omit<RouterOptions, 'consumerName' | 'logger' | 'chainLimits' | 'chainCounter'>>;
   readonly #budget: ChainBudget;
 
@@ -135,6 +136,7 @@ export class Router {
       },
       { batchSize: Math.max(this.#opts.batchSize, 256), claimIdleMs: this.#opts.claimIdleMs, consumerIdleMs: this.#opts.consumerIdleMs, blockMs: 100 },
       options.logger.child({ component: 'dispatcher' }),
+      () => this.refresh(),
     );
   }
 
@@ -155,10 +157,21 @@ export class Router {
     this.#refreshTimer.unref();
   }
 
-  /** Reloads plugins and pins from the store; starts workers for new routes, stops emptied ones. */
+  /**
+   * Reloads plugins and pins from the store; starts workers for new routes, stops emptied ones. The
+   * returned promise settles after a reload that began after this call (a reload already in flight
+   * may have read the store before the change the caller is waiting for); callers share reloads.
+   */
   refresh(): Promise<void> {
-    this.#refreshing ??= this.#refresh().finally(() => (this.#refreshing = undefined));
-    return this.#refreshing;
+    if (this.#refreshQueued) return this.#refreshQueued;
+    const run = (): Promise<void> => {
+      this.#refreshQueued = undefined;
+      this.#refreshing = this.#refresh().finally(() => (this.#refreshing = undefined));
+      return this.#refreshing;
+    };
+    if (!this.#refreshing) return run();
+    this.#refreshQueued = this.#refreshing.catch(() => undefined).then(run);
+    return this.#refreshQueued;
   }
 
   async #refresh(): Promise<void> {
@@ -239,6 +252,7 @@ export class Router {
     }
     this.#state = 'stopping';
     clearInterval(this.#refreshTimer);
+    await this.#refreshQueued?.catch(() => undefined);
     await this.#refreshing?.catch(() => undefined);
     await this.#dispatcher.stop();
     await Promise.allSettled([...this.#routes.values()].map((r) => r.worker?.stop() ?? Promise.resolve()));
