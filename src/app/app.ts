@@ -132,6 +132,9 @@ export class UeeApp {
         relay.kick();
         kickTimers?.kick();
       },
+      // A workflow's model calls are billed and audited like a plugin's, under the workflow's name.
+      callModel: async (ctx, r) => (await gateway.call(ctx, { model: r.model, input: r.input, eventId: r.eventId, pluginName: `workflow:${r.workflow}` })).output,
+      models: (tenantId) => gateway.listModels(tenantId).map((m) => m.name),
     });
     if (config.runtime.enabled) {
       let host: ExecutionHost | undefined;

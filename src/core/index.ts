@@ -40,6 +40,9 @@ export {
   isReservedEventType,
   isReservedView,
   reservedName,
+  WORKFLOW_DEFINITION_TYPE,
+  workflowDefinitionId,
+  workflowNamespaceOf,
 } from './reserved.js';
 export type { ReservedCheckBatch } from './reserved.js';
 export { createLogger, silentLogger } from './logger.js';

@@ -28,6 +28,7 @@ export const PLATFORM_EVENT_TYPES: ReadonlySet<string> = new Set([
   'WorkflowTransitioned',
   'WorkflowMigrated',
   'WorkflowTimer',
+  'WorkflowModelCall',
   'TimerScheduled',
   'TimerCancelled',
   'TimerFired',
@@ -35,6 +36,27 @@ export const PLATFORM_EVENT_TYPES: ReadonlySet<string> = new Set([
   'BusEntryCorrupt',
   'ModelInferenceRequested',
 ]);
+
+/** Entity type of workflow definitions (one entity per workflow name; its versions are the definition versions). */
+export const WORKFLOW_DEFINITION_TYPE = 'uee.workflow.definition';
+
+/** The entity id of a tenant's workflow definition named `name`. */
+export function workflowDefinitionId(name: string): string {
+  return `wfdef:${name}`;
+}
+
+/**
+ * The workflow whose transition-event namespace an event type enters: `Order.Paid` → `Order`
+ * (transition events are `<workflow>.<state>`; workflow names have no dot). Once a tenant defines
+ * workflow `Order`, only the workflow service publishes `Order.*` events there — a principal or a
+ * plugin publishing `Order.Paid` would fake a transition to every plugin reacting to it.
+ */
+export function workflowNamespaceOf(eventType: string): string | null {
+  const dot = eventType.indexOf('.');
+  if (dot <= 0) return null;
+  const name = eventType.slice(0, dot);
+  return /^[a-zA-Z][a-zA-Z0-9_-]{0,63}$/.test(name) ? name : null;
+}
 
 /** Whether an entity type belongs to the platform. */
 export function isReservedEntityType(entityTypeId: string): boolean {

@@ -1,4 +1,4 @@
-import { UeeError, newId, type EntityVersion, type EventEnvelope, type EventSource, type JsonObject, type TenantContext } from '../core/index.js';
+import { UeeError, WORKFLOW_DEFINITION_TYPE, newId, reservedName, workflowDefinitionId, workflowNamespaceOf, type EntityVersion, type EventEnvelope, type EventSource, type JsonObject, type TenantContext } from '../core/index.js';
 import type { CommitResult } from './port.js';
 import { GLOBAL_TENANT_KEY, type ParsedWrite, type PreparedBatch } from './shared.js';
 
@@ -149,9 +149,36 @@ export interface CommitPlan {
   result: CommitResult;
 }
 
-/** Entity ids a batch names explicitly (minted ids need no lookup). */
+/** Entity ids a batch names explicitly (minted ids need no lookup), and the workflow definitions its events' namespaces need. */
 export function namedEntityIds(batch: PreparedBatch): string[] {
-  return [...new Set(batch.writes.flatMap((w) => (w.entityId === undefined ? [] : [w.entityId])))];
+  return [...new Set([...batch.writes.flatMap((w) => (w.entityId === undefined ? [] : [w.entityId])), ...workflowNamespaces(batch).keys()])];
+}
+
+/**
+ * For a principal's or a plugin's batch: the definition ids of the workflows whose transition-event
+ * namespace (`<workflow>.*`) its events enter, each with the first event type that does.
+ */
+function workflowNamespaces(batch: PreparedBatch): Map<string, string> {
+  const out = new Map<string, string>();
+  const kind = batch.source?.kind ?? 'api';
+  if (kind !== 'api' && kind !== 'plugin') return out;
+  const types = [...batch.events.map((e) => e.type), ...batch.writes.flatMap((w) => (w.eventType === undefined ? [] : [w.eventType]))];
+  for (const type of types) {
+    const ns = workflowNamespaceOf(type);
+    if (ns !== null && !out.has(workflowDefinitionId(ns))) out.set(workflowDefinitionId(ns), type);
+  }
+  return out;
+}
+
+/** Refuses events in the namespace of a workflow the tenant defined: only the workflow service publishes its transitions. */
+function assertNoTransitionForgery(cc: CommitContext, lookup: LatestLookup): void {
+  for (const [definitionId, type] of workflowNamespaces(cc.batch)) {
+    const def = lookup(cc.tenantKey, definitionId);
+    if (def !== null && def.entityTypeId === WORKFLOW_DEFINITION_TYPE) {
+      const workflow = definitionId.slice(definitionId.indexOf(':') + 1);
+      throw reservedName('event type', type, `${workflow}.* are the transition events of workflow ${workflow}, published by the platform: advance the instance (workflow_advance), or name your event outside ${workflow}.*`);
+    }
+  }
 }
 
 /**
@@ -160,6 +187,7 @@ export function namedEntityIds(batch: PreparedBatch): string[] {
  * transaction rolls back whole.
  */
 export function planCommit(cc: CommitContext, lookup: LatestLookup): CommitPlan {
+  assertNoTransitionForgery(cc, lookup);
   const pending = new Map<string, { current: CurrentVersion; index: number }>();
   const supersede: string[] = [];
   const versions: PlannedVersion[] = [];

@@ -21,6 +21,17 @@ export const ActionSchema = z.union([
   z.strictObject({ set: JsonObjectSchema.describe('Keys merged into the instance context') }),
   z.strictObject({ setTimer: z.strictObject({ afterMs: z.number().int().min(0), transition: NameSchema, payload: JsonObjectSchema.optional() }) }),
   z.strictObject({ spawn: z.strictObject({ workflow: NameSchema, input: JsonObjectSchema.optional() }) }),
+  z.strictObject({
+    callModel: z
+      .strictObject({
+        model: z.string().min(1).max(128).describe('A model of the gateway (models_list)'),
+        input: z.union([z.string().max(65_536), JsonObjectSchema]).optional().describe('The model input; default: the instance context'),
+        then: NameSchema.describe('Transition taken with the answer (in event.payload.result)'),
+        onError: NameSchema.optional().describe('Transition taken when the call fails (event.payload.error)'),
+        resultKey: NameSchema.optional().describe('Context key the answer is stored under (default: modelResult)'),
+      })
+      .describe('Calls a model after the commit, through the gateway on the tenant budget, then takes `then` (or `onError`)'),
+  }),
 ]);
 /** One action. */
 export type WorkflowAction = z.infer<typeof ActionSchema>;
@@ -168,6 +179,9 @@ export function validateDefinition(def: WorkflowDefinition, others: ReadonlyMap<
   if (!Object.values(def.states).some((s) => s.final === true)) problems.push('no final state');
   for (const { where, action } of actionsOf(def)) {
     if ('setTimer' in action && !names.has(action.setTimer.transition)) problems.push(`${where}: setTimer names unknown transition ${action.setTimer.transition}`);
+    if ('callModel' in action) {
+      for (const t of [action.callModel.then, action.callModel.onError]) if (t !== undefined && !names.has(t)) problems.push(`${where}: callModel names unknown transition ${t}`);
+    }
   }
   // Spawn cycles across this tenant's definitions (this one replacing its previous version).
   const graph = new Map<string, string[]>([...others].map(([n, d]) => [n, spawnsOf(d)]));

@@ -1,6 +1,8 @@
 import {
   UeeError,
+  WORKFLOW_DEFINITION_TYPE,
   isUeeError,
+  workflowDefinitionId,
   newId,
   toUeeError,
   type Causation,
@@ -27,14 +29,15 @@ import {
   type WorkflowDefinition,
 } from './definition.js';
 
-/** Entity type of workflow definitions (one entity per workflow name; its versions are the definition versions). */
-export const WORKFLOW_DEFINITION_TYPE = 'uee.workflow.definition';
+export { WORKFLOW_DEFINITION_TYPE };
 /** Entity type of workflow instances. */
 export const WORKFLOW_INSTANCE_TYPE = 'uee.workflow.instance';
 /** Read model of instances (state, time in state, stuck), kept current in every transition's commit. */
 export const WORKFLOW_VIEW = 'uee.workflows.instances';
 /** Event type of workflow timers (state timeouts, `setTimer` actions); the service advances on them. */
 export const WORKFLOW_TIMER_EVENT = 'WorkflowTimer';
+/** Event type of a `callModel` action: the service calls the model after the commit, then advances. */
+export const WORKFLOW_MODEL_CALL_EVENT = 'WorkflowModelCall';
 /** The timer owner name of the workflow service (see {@link timerEntityId}). */
 export const WORKFLOW_TIMER_OWNER = 'uee.workflows';
 const ACTOR = 'system:workflows';
@@ -77,10 +80,13 @@ export interface WorkflowInstance {
 
 /** Why a transition happens (recorded in history; a cause event continues its chain). */
 export interface TransitionCause {
-  kind: 'api' | 'timer' | 'event' | 'spawn' | 'migration';
+  kind: 'api' | 'timer' | 'event' | 'spawn' | 'migration' | 'model';
   id: string;
   event?: EventEnvelope;
 }
+
+/** How the service calls a model for a `callModel` action: through the gateway, billed to the tenant. */
+export type WorkflowModelCaller = (ctx: TenantContext, request: { model: string; input: unknown; eventId: string; workflow: string }) => Promise<unknown>;
 
 /** Options of {@link WorkflowService}. */
 export interface WorkflowServiceOptions {
@@ -91,6 +97,10 @@ export interface WorkflowServiceOptions {
   timerHorizonMs?: number;
   /** Called after each commit (e.g. to kick the outbox relay and the timer service). */
   afterCommit?: () => void;
+  /** Calls models for `callModel` actions; without it such actions fail to their `onError` transition. */
+  callModel?: WorkflowModelCaller;
+  /** Model names a tenant may call: `define` refuses a `callModel` naming another. */
+  models?: (tenantId: string | null) => string[];
 }
 
 interface Change {
@@ -133,6 +143,7 @@ export class WorkflowService {
     others.delete(def.name);
     validateDefinition(def, others);
     this.#checkHorizon(def);
+    this.#checkModels(ctx, def);
     const out = { definition: def, mermaid: mermaid(def), transitionEvents: transitionEvents(def) };
     if (options.dryRun === true) return { ...out, version: null, applied: false };
     const v = await this.store.put(
@@ -188,6 +199,19 @@ export class WorkflowService {
       const d = normaliseDefinition(v.attributes);
       return { name: d.name, version: v.version, states: Object.keys(d.states), transitionEvents: transitionEvents(d) };
     });
+  }
+
+  #checkModels(ctx: TenantContext, def: WorkflowDefinition): void {
+    if (this.options.models === undefined) return;
+    const known = this.options.models(ctx.tenantId);
+    const actions = [...def.transitions.flatMap((t) => t.actions ?? []), ...Object.values(def.states).flatMap((s) => s.onEnter ?? [])];
+    const unknown = [...new Set(actions.flatMap((a) => ('callModel' in a && !known.includes(a.callModel.model) ? [a.callModel.model] : [])))];
+    if (unknown.length > 0) {
+      throw new UeeError('WORKFLOW_INVALID', `workflow ${def.name} calls unknown model${unknown.length > 1 ? 's' : ''} ${unknown.join(', ')}`, {
+        details: { workflow: def.name, problems: unknown.map((m) => `callModel: unknown model ${m}`), models: known },
+        hint: `use one of: ${known.join(', ') || '(no model is configured)'}`,
+      });
+    }
   }
 
   #checkHorizon(def: WorkflowDefinition): void {
@@ -246,7 +270,7 @@ export class WorkflowService {
     ctx: TenantContext,
     instanceId: string,
     transition: string,
-    options: { payload?: JsonObject; cause?: TransitionCause; expectedVersion?: number; dryRun?: boolean } = {},
+    options: { payload?: JsonObject; cause?: TransitionCause; expectedVersion?: number; dryRun?: boolean; merge?: JsonObject } = {},
   ): Promise<{ instance: WorkflowInstance; from: string; to: string }> {
     const inst = await this.get(ctx, instanceId);
     if (options.expectedVersion !== undefined && options.expectedVersion !== inst.version) {
@@ -274,7 +298,7 @@ export class WorkflowService {
     const cause = options.cause ?? { kind: 'api' as const, id: ctx.actor };
     const change: Change = { writes: [], events: [], readModelOps: [] };
     const at = new Date(this.#now()).toISOString();
-    const context = { ...a.context };
+    const context = { ...a.context, ...(options.merge ?? {}) };
     const defs = new Map([[a.workflow, { definition, version }]]);
     // Leaving: retire the state's timeout timer.
     if (definition.states[a.state]?.timeout !== undefined) await this.#cancelTimer(ctx, change, `${instanceId}:${inst.version}:timeout`);
@@ -399,7 +423,18 @@ export class WorkflowService {
       else if ('emit' in a) change.events.push({ type: a.emit.type, entityId: s.instanceId, entityTypeId: WORKFLOW_INSTANCE_TYPE, payload: { workflow: s.workflow, instanceId: s.instanceId, ...(a.emit.payload ?? {}) } });
       else if ('write' in a) change.writes.push({ entityTypeId: a.write.entityTypeId, attributes: a.write.attributes, ...(a.write.entityId === undefined ? {} : { entityId: a.write.entityId }) });
       else if ('setTimer' in a) this.#timer(ctx, change, `${s.instanceId}:${s.version}:timer:${n}`, a.setTimer.afterMs, { workflow: s.workflow, instanceId: s.instanceId, transition: a.setTimer.transition, instanceVersion: s.version, ...(a.setTimer.payload ?? {}) });
-      else if ('spawn' in a) {
+      else if ('callModel' in a) {
+        const c = a.callModel;
+        change.events.push({
+          type: WORKFLOW_MODEL_CALL_EVENT,
+          entityId: s.instanceId,
+          entityTypeId: WORKFLOW_INSTANCE_TYPE,
+          payload: {
+            workflow: s.workflow, instanceId: s.instanceId, instanceVersion: s.version, model: c.model, input: c.input ?? { ...s.context }, then: c.then,
+            ...(c.onError === undefined ? {} : { onError: c.onError }), resultKey: c.resultKey ?? 'modelResult',
+          },
+        });
+      } else if ('spawn' in a) {
         const d = s.defs.get(a.spawn.workflow);
         if (d === undefined) throw new UeeError('NOT_FOUND', `unknown workflow ${a.spawn.workflow}`, { details: { workflow: a.spawn.workflow }, hint: 'define the spawned workflow first' });
         const child = `wf:${a.spawn.workflow}:${newId()}`;
@@ -516,6 +551,34 @@ export class WorkflowService {
     await this.#loop?.catch(() => undefined);
   }
 
+  /**
+   * Runs a `callModel` action: calls the model once the instance is still at the version that asked
+   * (a redelivery after the answer was applied finds a newer version and does nothing), then takes
+   * `then` with the answer — or `onError` with the error — written with `expectedVersion`, so at most
+   * one of them commits. The call is billed to the tenant through the gateway like a plugin's.
+   */
+  async #modelCall(ctx: TenantContext, event: EventEnvelope): Promise<void> {
+    const p = event.payload as unknown as ModelCallPayload;
+    if (typeof p.instanceId !== 'string' || typeof p.instanceVersion !== 'number' || typeof p.model !== 'string' || typeof p.then !== 'string') return;
+    const inst = await this.get(ctx, p.instanceId);
+    if (inst.version !== p.instanceVersion) return;
+    const cause: TransitionCause = { kind: 'model', id: p.model, event };
+    let result: unknown;
+    try {
+      if (this.options.callModel === undefined) throw new UeeError('MODEL_UNAVAILABLE', 'no model gateway is configured for workflows');
+      result = await this.options.callModel(ctx, { model: p.model, input: p.input, eventId: event.eventId, workflow: p.workflow });
+    } catch (err) {
+      const e = toUeeError(err);
+      if (p.onError === undefined) {
+        this.options.logger.warn('workflow model call failed and the workflow declares no onError transition', { instanceId: p.instanceId, model: p.model, code: e.code, error: e.message });
+        return;
+      }
+      await this.advance(ctx, p.instanceId, p.onError, { payload: { model: p.model, error: { code: e.code, message: e.message } }, expectedVersion: p.instanceVersion, cause });
+      return;
+    }
+    await this.advance(ctx, p.instanceId, p.then, { payload: { model: p.model, result }, merge: { [p.resultKey]: result }, expectedVersion: p.instanceVersion, cause });
+  }
+
   /** Reacts to one bus event (see {@link startConsuming}); never throws for a stale or foreign event. */
   async handle(event: EventEnvelope): Promise<void> {
     const ctx: TenantContext = { tenantId: event.tenantId, actor: ACTOR };
@@ -526,6 +589,8 @@ export class WorkflowService {
         const inst = await this.get(ctx, p.instanceId);
         if (inst.version !== p.instanceVersion) return;
         await this.advance(ctx, p.instanceId, p.transition, { payload: p, expectedVersion: p.instanceVersion, cause: { kind: 'timer', id: String(event.source.id), event } });
+      } else if (event.type === WORKFLOW_MODEL_CALL_EVENT && event.source.kind === 'workflow') {
+        await this.#modelCall(ctx, event);
       } else if (event.type === 'WorkflowSpawned' && typeof event.payload.workflow === 'string') {
         const name = event.payload.workflow;
         try {
@@ -548,8 +613,20 @@ export class WorkflowService {
   }
 }
 
+/** The payload of a {@link WORKFLOW_MODEL_CALL_EVENT}. */
+interface ModelCallPayload {
+  workflow: string;
+  instanceId: string;
+  instanceVersion: number;
+  model: string;
+  input: unknown;
+  then: string;
+  onError?: string;
+  resultKey: string;
+}
+
 function definitionId(name: string): string {
-  return `wfdef:${name}`;
+  return workflowDefinitionId(name);
 }
 
 function causeRecord(c: TransitionCause): JsonObject {

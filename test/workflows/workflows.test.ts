@@ -10,7 +10,7 @@ import type { PluginManifestInput } from '../../src/registry/index.js';
 import { pluginGroup } from '../../src/registry/index.js';
 import { TIMER_ENTITY_TYPE } from '../../src/runtime/index.js';
 import { WORKFLOW_INSTANCE_TYPE, type WorkflowService } from '../../src/workflows/index.js';
-import { TEST_APP_OPTIONS, Observer, allOfType, compiledTs, drained, newSite, openApp, refresh, until, type AppSite } from '../router/harness.js';
+import { BACKENDS, TEST_APP_OPTIONS, Observer, allOfType, compiledTs, drained, newSite, openApp, refresh, until, type AppSite } from '../router/harness.js';
 
 let probe: Uint8Array;
 beforeAll(async () => {
@@ -53,7 +53,7 @@ const CRM = {
   ],
 };
 
-describe('declared workflows (embedded bus)', () => {
+describe.each(BACKENDS)('declared workflows ($name bus)', ({ name }) => {
   let site: AppSite & { dispose(): Promise<void> };
   let app: UeeApp;
   let wf: WorkflowService;
@@ -62,7 +62,7 @@ describe('declared workflows (embedded bus)', () => {
     await site?.dispose();
   });
   const open = async (): Promise<void> => {
-    site = newSite('embedded', 'workflows');
+    site = newSite(name, 'workflows');
     app = await openApp(site, {}, { ...TEST_APP_OPTIONS, timers: { intervalMs: 25 }, workflows: { intervalMs: 20 } });
     wf = app.workflows;
   };
@@ -209,7 +209,7 @@ describe('declared workflows (embedded bus)', () => {
 
   it('WF-VIEW-1 views list instances by state with time in state, and stuck ones', async () => {
     let now = Date.parse('2026-12-01T00:00:00.000Z');
-    site = newSite('embedded', 'workflows');
+    site = newSite(name, 'workflows');
     app = await openApp(site, {}, { ...TEST_APP_OPTIONS, workflows: { now: () => now } });
     wf = app.workflows;
     await wf.define(acme, CRM);
@@ -242,5 +242,62 @@ describe('declared workflows (embedded bus)', () => {
     await wf.advance(acme, old.instanceId, 'Done');
     expect((await wf.get(acme, old.instanceId)).attributes.history.map((h) => h.cause.kind)).toEqual(['api', 'api', 'migration', 'api']);
     expect((await allOfType(app, 'acme', WORKFLOW_INSTANCE_TYPE)).length).toBe(2);
+  });
+
+  it('WF-MODEL-1 a callModel action calls the model through the gateway after the commit and takes `then` with the answer; a failing call takes `onError`', async () => {
+    await open();
+    const TRIAGE = {
+      name: 'triage',
+      initial: 'new',
+      states: { new: {}, scoring: {}, scored: { final: true }, failed: { final: true } },
+      transitions: [
+        { name: 'score', from: 'new', to: 'scoring', actions: [{ callModel: { model: 'task.prioritizer.v2', then: 'scored', onError: 'failed', resultKey: 'priority' } }] },
+        { name: 'scored', from: 'scoring', to: 'scored', guard: { 'event.payload.result.priority': { $gte: 0 } } },
+        { name: 'failed', from: 'scoring', to: 'failed' },
+      ],
+    };
+    // A model the gateway does not know is refused at definition, naming the ones that exist.
+    const unknown = await expectCode(wf.define(acme, { ...TRIAGE, transitions: TRIAGE.transitions.map((t) => (t.name === 'score' ? { ...t, actions: [{ callModel: { model: 'no.such.model', then: 'scored' } }] } : t)) }), 'WORKFLOW_INVALID');
+    expect(unknown.hint).toContain('task.prioritizer.v2');
+    await wf.define(acme, TRIAGE);
+    const good = await wf.start(acme, 'triage', { context: { dueInDays: 1, estimateHours: 2, importance: 5 } });
+    const bad = await wf.start(acme, 'triage', { context: { dueInDays: 'tomorrow' } });
+    await wf.advance(acme, good.instanceId, 'score');
+    await wf.advance(acme, bad.instanceId, 'score');
+    const scored = await until('the model answer applied', async () => {
+      const i = await wf.get(acme, good.instanceId);
+      return i.attributes.state === 'scored' ? i : undefined;
+    });
+    const expected = (await app.gateway.call(acme, { model: 'task.prioritizer.v2', input: { dueInDays: 1, estimateHours: 2, importance: 5 } })).output as { priority: number };
+    expect(scored.attributes.context.priority).toEqual(expected);
+    expect(scored.attributes.history.map((h) => [h.to, h.cause.kind])).toEqual([['new', 'api'], ['scoring', 'api'], ['scored', 'model']]);
+    const failed = await until('the failing call handled', async () => {
+      const i = await wf.get(acme, bad.instanceId);
+      return i.attributes.state === 'failed' ? i : undefined;
+    });
+    expect(failed.version).toBe(3);
+    // The call is billed and audited like a plugin's, under the workflow's name.
+    const audit = app.gateway.audit.query({ tenantId: 'acme' });
+    expect(audit.filter((r) => r.pluginName === 'workflow:triage').length).toBeGreaterThanOrEqual(2);
+  });
+
+  it('WF-RESERVED-1 once a workflow is defined, only the platform publishes its transition events: a principal or a plugin faking one is refused', async () => {
+    await open();
+    // Before the definition the name is free; another tenant's definition does not claim it.
+    await app.store.commit(acme, { events: [{ type: 'task-flow.Done', payload: { early: true } }] });
+    await wf.define({ tenantId: 'globex', actor: 'user:test' }, SEED);
+    await app.store.commit(acme, { events: [{ type: 'task-flow.Done', payload: { stillFree: true } }] });
+    await wf.define(acme, SEED);
+    const forged = await expectCode(app.store.commit(acme, { events: [{ type: 'task-flow.Done', payload: { forged: true } }] }), 'RESERVED_NAME');
+    expect(forged.hint).toContain('workflow_advance');
+    await expectCode(app.store.put(acme, { entityTypeId: 'Note', attributes: {}, eventType: 'task-flow.Draft' }), 'RESERVED_NAME');
+    await expectCode(
+      app.store.commit(acme, { events: [{ type: 'task-flow.Done', payload: {} }], source: { kind: 'plugin', id: 'p1' } }),
+      'RESERVED_NAME',
+    );
+    // Nothing of a refused commit was written; other names with a dot stay free; the platform still publishes.
+    await app.store.commit(acme, { events: [{ type: 'invoice.Sent', payload: {} }] });
+    const inst = await wf.start(acme, 'task-flow');
+    await wf.advance(acme, inst.instanceId, 'InProgress');
   });
 });
