@@ -26,3 +26,5 @@ export { openMongoStore } from './mongodb/index.js';
 export type { MongoStoreOptions } from './mongodb/index.js';
 export { openPostgresStore } from './postgres/index.js';
 export type { PostgresStoreOptions } from './postgres/index.js';
+export { filterShape, probesOf, suggestIndex } from './query-index.js';
+export type { ExplainRequest, IndexInfo, IndexSpec, IndexTarget, QueryIndexStore, QueryPlan, SlowQuery } from './query-index.js';

@@ -12,6 +12,7 @@ import type {
   TenantContext,
 } from '../core/index.js';
 import { DEFAULT_FILTER_LIMITS, type FilterLimits } from './filter.js';
+import type { QueryIndexStore } from './query-index.js';
 
 /** Options for reading one entity. */
 export interface GetOptions {
@@ -162,6 +163,8 @@ export interface EntityStore {
   readonly config: TenantConfigStore;
   readonly outbox: Outbox;
   readonly blobs: BlobStore;
+  /** Per-tenant indexes, explain and the slow-query log; absent on adapters that evaluate filters natively without them. */
+  readonly indexes?: QueryIndexStore;
 
   /** Writes one entity version (a one-write {@link commit}). */
   put(ctx: TenantContext, write: EntityWrite, options?: { causation?: Causation; source?: EventSource }): Promise<EntityVersion>;
@@ -202,10 +205,20 @@ export interface StoreLimits {
   maxBatchSize: number;
   /** Bounds on query filters and on the work of evaluating them. @default DEFAULT_FILTER_LIMITS */
   filter: FilterLimits;
+  /** Max query indexes one tenant may declare (each covers only that tenant's rows). @default 8 */
+  maxIndexesPerTenant: number;
+  /** Queries slower than this many milliseconds go to the tenant's slow-query log. @default 25 */
+  slowQueryMs: number;
 }
 
 /** Store limits as callers give them: any subset, the filter limits partial too. */
 export type StoreLimitsInput = Partial<Omit<StoreLimits, 'filter'>> & { filter?: Partial<FilterLimits> };
 
 /** Defaults for {@link StoreLimits}. */
-export const DEFAULT_STORE_LIMITS: StoreLimits = { maxAttributeBytes: 1024 * 1024, maxBatchSize: 1000, filter: DEFAULT_FILTER_LIMITS };
+export const DEFAULT_STORE_LIMITS: StoreLimits = {
+  maxAttributeBytes: 1024 * 1024,
+  maxBatchSize: 1000,
+  filter: DEFAULT_FILTER_LIMITS,
+  maxIndexesPerTenant: 8,
+  slowQueryMs: 25,
+};

@@ -110,7 +110,26 @@ export interface KeyedRow<T> {
  * Runs a keyset query, streaming rows in order through `accept` (which returns the item, or
  * undefined to skip the row) until `limit + 1` items are collected.
  */
-export function runKeyset<T>(cache: StatementCache, q: KeysetQuery, accept: (row: Record<string, unknown>) => T | undefined): Array<KeyedRow<T>> {
+export function runKeyset<T>(
+  cache: StatementCache,
+  q: KeysetQuery,
+  accept: (row: Record<string, unknown>) => T | undefined,
+  onSql?: (sql: string, params: unknown[]) => void,
+): Array<KeyedRow<T>> {
+  const { sql, params } = keysetSql(q);
+  onSql?.(sql, params);
+  const out: Array<KeyedRow<T>> = [];
+  for (const row of cache.get(sql).iterate(...params) as IterableIterator<Record<string, unknown>>) {
+    const item = accept(row);
+    if (item === undefined) continue;
+    out.push({ item, keys: q.keys.map((_, i) => row[`k${i}`]) });
+    if (out.length > q.limit) break;
+  }
+  return out;
+}
+
+/** The SQL and parameters of a keyset query. */
+export function keysetSql(q: KeysetQuery): { sql: string; params: unknown[] } {
   const select = q.keys.map((k, i) => `${k.expr} AS k${i}`);
   const params: unknown[] = q.keys.flatMap((k) => k.params);
   const where = [...q.where];
@@ -126,12 +145,5 @@ export function runKeyset<T>(cache: StatementCache, q: KeysetQuery, accept: (row
     sql += ' LIMIT ?';
     params.push(q.limit + 1);
   }
-  const out: Array<KeyedRow<T>> = [];
-  for (const row of cache.get(sql).iterate(...params) as IterableIterator<Record<string, unknown>>) {
-    const item = accept(row);
-    if (item === undefined) continue;
-    out.push({ item, keys: q.keys.map((_, i) => row[`k${i}`]) });
-    if (out.length > q.limit) break;
-  }
-  return out;
+  return { sql, params };
 }

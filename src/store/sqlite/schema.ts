@@ -1,8 +1,8 @@
 import type { Database } from 'better-sqlite3';
 import { UeeError } from '../../core/index.js';
 
-/** Schema version stored in `PRAGMA user_version` (2 added the `timer_due` index; `IF NOT EXISTS` upgrades a version-1 file). */
-export const SCHEMA_VERSION = 2;
+/** Schema version stored in `PRAGMA user_version` (2 added the `timer_due` index, 3 the `query_indexes` registry; `IF NOT EXISTS` upgrades older files). */
+export const SCHEMA_VERSION = 3;
 
 /** Due timers across scopes, answered from the `timer_due` partial index (see {@link EntityStore.dueTimers}). */
 export const TIMER_DUE_SQL = `SELECT doc FROM entity_versions INDEXED BY timer_due
@@ -66,6 +66,16 @@ CREATE TABLE IF NOT EXISTS blobs (
   bytes BLOB NOT NULL,
   created_at TEXT NOT NULL
 );
+-- Per-tenant query indexes (query-index.ts); each row names one SQLite index.
+CREATE TABLE IF NOT EXISTS query_indexes (
+  name TEXT PRIMARY KEY,
+  tenant_key TEXT NOT NULL,
+  target TEXT NOT NULL,
+  scope TEXT NOT NULL,
+  field TEXT NOT NULL,
+  created_at TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS query_indexes_by_scope ON query_indexes (tenant_key, target, scope);
 CREATE TABLE IF NOT EXISTS idempotency (
   tenant_key TEXT NOT NULL,
   key TEXT NOT NULL,

@@ -1,4 +1,4 @@
-import { TenantIdSchema, parseOrThrow, type JsonObject, type ReadModelOp, type TenantContext } from '../../core/index.js';
+import { TenantIdSchema, parseOrThrow, type JsonObject, type Page, type ReadModelOp, type TenantContext } from '../../core/index.js';
 import type { BlobStore, Outbox, ReadModelDoc, ReadModelStore, TenantConfigStore, TenantRecord, TenantRegistry } from '../port.js';
 import { decodeCursor } from '../cursor.js';
 import { normaliseReadModelQuery, toPage } from '../query.js';
@@ -19,6 +19,8 @@ import {
 } from '../shared.js';
 import { runKeyset, sqlKeys } from './keyset.js';
 import type { SqliteCore } from './core.js';
+import type { SqliteIndexes } from './query-index.js';
+import type { QueryPlan } from '../query-index.js';
 
 /** The tenant registry, read models, config and outbox of the SQLite adapter. */
 
@@ -73,7 +75,7 @@ interface ReadModelRow {
 }
 
 /** Read models: strictly per tenant key (a tenant sees only its own views). */
-export function sqliteReadModels(core: SqliteCore): ReadModelStore {
+export function sqliteReadModels(core: SqliteCore, indexes: SqliteIndexes): ReadModelStore {
   const scope = (ctx: TenantContext): string => {
     const tk = tenantKeyOf(ctx);
     core.requireTenant(tk);
@@ -108,28 +110,54 @@ export function sqliteReadModels(core: SqliteCore): ReadModelStore {
         if (row === undefined) throw readModelNotFound(view, id);
         return toDoc(view, row);
       }),
-    query: (ctx, view, q) =>
-      core.run(() => {
-        const tk = scope(ctx);
-        prepareViewKey(view);
-        const nq = normaliseReadModelQuery(view, q, core.limits.filter);
-        const keys = sqlKeys(nq.sort, 'doc', {}, [{ expr: 'id', params: [], dir: 1 }]);
-        const after = nq.cursor === undefined ? undefined : decodeCursor(nq.cursor, nq.hash, keys.length);
-        const scan = nq.compiled.scan();
-        const acceptsAll = nq.compiled.acceptsAll;
-        const rows = runKeyset(
-          core.cache,
-          { table: 'read_models', columns: ['id', 'doc', 'updated_at'], where: ['tenant_key = ?', 'view = ?'], whereParams: [tk, view], keys, after, limit: nq.limit, acceptsAll },
-          (row) => {
-            const r = row as unknown as ReadModelRow;
-            if (acceptsAll) return toDoc(view, r);
-            const raw = parseJsonOrText(r.doc);
-            return scan.test(raw, r.doc.length) ? { view, id: r.id, doc: readJsonObject(raw, { view, id: r.id }), updatedAt: r.updated_at } : undefined;
-          },
-        );
-        return toPage(rows, nq.limit, nq.hash, (r) => r.keys, (r) => r.item);
-      }),
+    query: (ctx, view, q) => core.run(() => queryReadModel(core, indexes, scope(ctx), view, q)),
   };
+}
+
+/**
+ * One read-model query: through an index probe when one applies (see query-index.ts), else a
+ * metered scan of the view; either way every row read is evaluated by the reference evaluator.
+ * `capture` receives the plan (explain).
+ */
+export function queryReadModel(
+  core: SqliteCore,
+  indexes: SqliteIndexes,
+  tk: string,
+  view: string,
+  q: Parameters<ReadModelStore['query']>[2],
+  capture?: QueryPlan,
+): Page<ReadModelDoc> {
+  prepareViewKey(view);
+  const nq = normaliseReadModelQuery(view, q, core.limits.filter);
+  const keys = sqlKeys(nq.sort, 'doc', {}, [{ expr: 'id', params: [], dir: 1 }]);
+  const after = nq.cursor === undefined ? undefined : decodeCursor(nq.cursor, nq.hash, keys.length);
+  const scan = nq.compiled.scan();
+  const acceptsAll = nq.compiled.acceptsAll;
+  const toDoc = (r: ReadModelRow, raw: unknown = r.doc): ReadModelDoc => ({ view, id: r.id, doc: readJsonObject(raw, { view, id: r.id }), updatedAt: r.updated_at });
+  return indexes.run({ target: 'readModel', scope: view, tenantKey: tk }, nq.filter, capture, (access, onSql) => {
+    const rows = runKeyset(
+      core.cache,
+      {
+        table: 'read_models',
+        columns: ['id', 'doc', 'updated_at'],
+        where: ['tenant_key = ?', 'view = ?', ...(access.where === null ? [] : [access.where.sql])],
+        whereParams: [tk, view, ...(access.where?.params ?? [])],
+        keys,
+        after,
+        limit: nq.limit,
+        acceptsAll,
+      },
+      (row) => {
+        const r = row as unknown as ReadModelRow;
+        if (acceptsAll) return toDoc(r);
+        const raw = parseJsonOrText(r.doc);
+        return scan.test(raw, r.doc.length) ? toDoc(r, raw) : undefined;
+      },
+      onSql,
+    );
+    const page = toPage(rows, nq.limit, nq.hash, (r) => r.keys, (r) => r.item);
+    return { result: page, examined: acceptsAll ? rows.length : scan.stats.documents, returned: page.items.length };
+  });
 }
 
 /** Tenant and per-plugin settings. */

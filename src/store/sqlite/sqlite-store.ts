@@ -1,5 +1,5 @@
 import Database from 'better-sqlite3';
-import { UeeError, silentLogger, type EntityVersion, type Logger, type TenantContext } from '../../core/index.js';
+import { UeeError, silentLogger, type EntityVersion, type Logger, type Page, type TenantContext } from '../../core/index.js';
 import type { CommitBatch, CommitResult, EntityQuery, EntityStore, StoreLimitsInput } from '../port.js';
 import { decodeCursor } from '../cursor.js';
 import { commitContext, planCommit, type CurrentVersion } from '../commit-plan.js';
@@ -19,7 +19,9 @@ import {
 import { SqliteCore, sqliteError } from './core.js';
 import { runKeyset, sqlKeys } from './keyset.js';
 import { TIMER_DUE_SQL, applySchema } from './schema.js';
-import { applyReadModelOp, sqliteConfig, sqliteOutbox, sqliteBlobs, sqliteReadModels, sqliteTenants } from './side-stores.js';
+import { applyReadModelOp, queryReadModel, sqliteConfig, sqliteOutbox, sqliteBlobs, sqliteReadModels, sqliteTenants } from './side-stores.js';
+import { SqliteIndexes } from './query-index.js';
+import { emptyPlan, parseExplainRequest, parseIndexSpec, type QueryIndexStore, type QueryPlan } from '../query-index.js';
 
 /** Options for {@link openSqliteStore}. */
 export interface SqliteStoreOptions {
@@ -48,13 +50,17 @@ class SqliteStore implements EntityStore {
   readonly config;
   readonly outbox;
   readonly blobs;
+  readonly indexes: QueryIndexStore;
   readonly #core: SqliteCore;
+  readonly #indexes: SqliteIndexes;
   readonly #commitTx: (tenantKey: string, ctx: TenantContext, batch: PreparedBatch) => CommitResult;
 
   constructor(core: SqliteCore) {
     this.#core = core;
+    this.#indexes = new SqliteIndexes(core);
     this.tenants = sqliteTenants(core);
-    this.readModels = sqliteReadModels(core);
+    this.readModels = sqliteReadModels(core, this.#indexes);
+    this.indexes = this.#indexStore();
     this.config = sqliteConfig(core);
     this.outbox = sqliteOutbox(core);
     this.blobs = sqliteBlobs(core);
@@ -149,31 +155,63 @@ class SqliteStore implements EntityStore {
   }
 
   query(ctx: TenantContext, query: EntityQuery): ReturnType<EntityStore['query']> {
-    return this.#core.run(() => {
-      const tk = this.#scope(ctx);
-      const q = normaliseEntityQuery(query, this.#core.limits.filter);
-      const keys = sqlKeys(q.sort, 'doc', { entityId: 'entity_id', version: 'version' }, [
-        { expr: 'entity_id', params: [], dir: 1 },
-        { expr: 'tenant_key', params: [], dir: 1 },
-      ]);
-      const after = q.cursor === undefined ? undefined : decodeCursor(q.cursor, q.hash, keys.length);
-      const acceptsAll = q.compiled.acceptsAll;
-      const scan = q.compiled.scan();
-      const [own, global = own] = visibleTenantKeys(tk);
+    return this.#core.run(() => this.#query(this.#scope(ctx), query));
+  }
+
+  #query(tk: string, query: EntityQuery, capture?: QueryPlan): Page<EntityVersion> {
+    const q = normaliseEntityQuery(query, this.#core.limits.filter);
+    const keys = sqlKeys(q.sort, 'doc', { entityId: 'entity_id', version: 'version' }, [
+      { expr: 'entity_id', params: [], dir: 1 },
+      { expr: 'tenant_key', params: [], dir: 1 },
+    ]);
+    const after = q.cursor === undefined ? undefined : decodeCursor(q.cursor, q.hash, keys.length);
+    const acceptsAll = q.compiled.acceptsAll;
+    const scan = q.compiled.scan();
+    const [own, global = own] = visibleTenantKeys(tk);
+    return this.#indexes.run({ target: 'entities', scope: q.entityTypeId, tenantKey: tk }, q.filter, capture, (access, onSql) => {
       const where = ['is_latest = 1', 'entity_type_id = ?', 'tenant_key IN (?, ?)'];
       if (!q.includeDeleted) where.push('deleted = 0');
+      if (access.where !== null) where.push(access.where.sql);
       const rows = runKeyset(
         this.#core.cache,
-        { table: 'entity_versions', columns: ['doc'], where, whereParams: [q.entityTypeId, own, global], keys, after, limit: q.limit, acceptsAll },
+        { table: 'entity_versions', columns: ['doc'], where, whereParams: [q.entityTypeId, own, global, ...(access.where?.params ?? [])], keys, after, limit: q.limit, acceptsAll },
         (row) => {
           if (acceptsAll) return readVersion(row.doc, { entityTypeId: q.entityTypeId });
           // Filter the parsed JSON first and validate only the matches: most of a scan's rows are dropped.
           const raw = parseJsonOrText(row.doc);
           return scan.test(raw, (row.doc as string).length) ? readVersion(raw, { entityTypeId: q.entityTypeId }) : undefined;
         },
+        onSql,
       );
-      return toPage(rows, q.limit, q.hash, (r) => r.keys, (r) => r.item);
+      const page = toPage(rows, q.limit, q.hash, (r) => r.keys, (r) => r.item);
+      return { result: page, examined: acceptsAll ? rows.length : scan.stats.documents, returned: page.items.length };
     });
+  }
+
+  #indexStore(): QueryIndexStore {
+    const core = this.#core;
+    const idx = this.#indexes;
+    return {
+      list: (ctx) => core.run(() => idx.list(this.#scope(ctx))),
+      add: (ctx, spec) => core.run(() => idx.add(this.#scope(ctx), parseIndexSpec(spec))),
+      drop: (ctx, name) => core.run(() => idx.drop(this.#scope(ctx), name)),
+      slowQueries: (ctx, limit) => core.run(() => idx.slow.list(this.#scope(ctx), limit)),
+      explain: (ctx, req) =>
+        core.run(() => {
+          const tk = this.#scope(ctx);
+          const r = parseExplainRequest(req);
+          const plan = emptyPlan(r.target, r.scope, r.filter);
+          const q = { ...(r.filter === undefined ? {} : { filter: r.filter }), ...(r.sort === undefined ? {} : { sort: r.sort }), ...(r.limit === undefined ? {} : { limit: r.limit }) };
+          try {
+            if (r.target === 'entities') this.#query(tk, { entityTypeId: r.scope, ...q }, plan);
+            else queryReadModel(core, idx, tk, r.scope, q, plan);
+          } catch (err) {
+            // A refused query is still explained: the plan says why (error) and what would help.
+            if (!(err instanceof UeeError) || err.code !== 'QUERY_TOO_COSTLY') throw err;
+          }
+          return plan;
+        }),
+    };
   }
 
   dueTimers(now: string, limit: number): Promise<EntityVersion[]> {
