@@ -109,7 +109,12 @@ const CHUNK = 256;
  * undefined to skip the row) until `limit + 1` items are collected. When rows are tested here,
  * they are fetched in chunks, each chunk continuing after the last row of the previous one.
  */
-export async function runKeyset<T>(db: Queryable, q: KeysetQuery, accept: (row: Record<string, unknown>) => T | undefined): Promise<Array<KeyedRow<T>>> {
+export async function runKeyset<T>(
+  db: Queryable,
+  q: KeysetQuery,
+  accept: (row: Record<string, unknown>) => T | undefined,
+  onSql?: (sql: string, params: unknown[]) => void,
+): Promise<Array<KeyedRow<T>>> {
   const out: Array<KeyedRow<T>> = [];
   let after = q.after;
   const chunk = q.acceptsAll ? q.limit + 1 : Math.max(q.limit + 1, CHUNK);
@@ -121,6 +126,7 @@ export async function runKeyset<T>(db: Queryable, q: KeysetQuery, accept: (row: 
     const select = q.keys.map((k, i) => `${k.expr} AS k${i}`);
     const order = q.keys.map((k, i) => `k${i} ${k.dir === 1 ? 'ASC' : 'DESC'}`);
     const sql = `SELECT ${[...q.columns, ...select].join(', ')} FROM ${q.table} WHERE ${where.join(' AND ')} ORDER BY ${order.join(', ')} LIMIT ${p.add(chunk)}`;
+    onSql?.(sql, p.values);
     const { rows } = await db.query(sql, p.values);
     for (const row of rows) {
       const item = accept(row);

@@ -1,6 +1,6 @@
 import pg from 'pg';
 import type { PoolClient } from 'pg';
-import { UeeError, silentLogger, type EntityVersion, type Logger, type TenantContext } from '../../core/index.js';
+import { UeeError, silentLogger, type EntityVersion, type Logger, type Page, type TenantContext } from '../../core/index.js';
 import type { CommitBatch, CommitResult, EntityQuery, EntityStore, StoreLimitsInput } from '../port.js';
 import { decodeCursor } from '../cursor.js';
 import { commitContext, namedEntityIds, planCommit, type CurrentVersion } from '../commit-plan.js';
@@ -18,7 +18,9 @@ import {
 import { PgCore, lockKey, pgError, type Queryable } from './core.js';
 import { Params, pgKeys, runKeyset } from './keyset.js';
 import { SCHEMA_NAME, TIMER_DUE_SQL, applySchema, quoteSchema } from './schema.js';
-import { applyReadModelOp, pgBlobs, pgConfig, pgOutbox, pgReadModels, pgTenants } from './side-stores.js';
+import { applyReadModelOp, pgBlobs, pgConfig, pgOutbox, pgReadModels, pgTenants, queryReadModel } from './side-stores.js';
+import { PgIndexes } from './query-index.js';
+import { emptyPlan, parseExplainRequest, parseIndexSpec, type QueryIndexStore, type QueryPlan } from '../query-index.js';
 
 /** Options for {@link openPostgresStore}. */
 export interface PostgresStoreOptions {
@@ -66,12 +68,16 @@ class PostgresStore implements EntityStore {
   readonly config;
   readonly outbox;
   readonly blobs;
+  readonly indexes: QueryIndexStore;
   readonly #core: PgCore;
+  readonly #indexes: PgIndexes;
 
   constructor(core: PgCore) {
     this.#core = core;
+    this.#indexes = new PgIndexes(core);
     this.tenants = pgTenants(core);
-    this.readModels = pgReadModels(core);
+    this.readModels = pgReadModels(core, this.#indexes);
+    this.indexes = this.#indexStore();
     this.config = pgConfig(core);
     this.outbox = pgOutbox(core);
     this.blobs = pgBlobs(core);
@@ -176,30 +182,70 @@ class PostgresStore implements EntityStore {
   }
 
   query(ctx: TenantContext, query: EntityQuery): ReturnType<EntityStore['query']> {
-    return this.#core.run(async () => {
-      const tk = await this.#core.scope(ctx);
-      const q = normaliseEntityQuery(query, this.#core.limits.filter);
-      const keys = pgKeys(q.sort, 'doc', { entityId: { expr: 'entity_id', cast: 'text' }, version: { expr: 'version', cast: 'integer' } }, [
-        { expr: 'entity_id', cast: 'text', dir: 1, notNull: true },
-        { expr: 'tenant_key', cast: 'text', dir: 1, notNull: true },
-      ]);
-      const after = q.cursor === undefined ? undefined : decodeCursor(q.cursor, q.hash, keys.length);
-      const acceptsAll = q.compiled.acceptsAll;
-      const scan = q.compiled.scan();
-      const p = new Params();
-      const where = ['is_latest', `entity_type_id = ${p.add(q.entityTypeId)}`, `tenant_key = ANY(${p.add(visibleTenantKeys(tk), 'text[]')})`];
-      if (!q.includeDeleted) where.push('NOT deleted');
+    return this.#core.run(async () => this.#query(await this.#core.scope(ctx), query));
+  }
+
+  async #query(tk: string, query: EntityQuery, capture?: QueryPlan): Promise<Page<EntityVersion>> {
+    const q = normaliseEntityQuery(query, this.#core.limits.filter);
+    const keys = pgKeys(q.sort, 'doc', { entityId: { expr: 'entity_id', cast: 'text' }, version: { expr: 'version', cast: 'integer' } }, [
+      { expr: 'entity_id', cast: 'text', dir: 1, notNull: true },
+      { expr: 'tenant_key', cast: 'text', dir: 1, notNull: true },
+    ]);
+    const after = q.cursor === undefined ? undefined : decodeCursor(q.cursor, q.hash, keys.length);
+    const acceptsAll = q.compiled.acceptsAll;
+    const scan = q.compiled.scan();
+    const p = new Params();
+    const where = ['is_latest', `entity_type_id = ${p.add(q.entityTypeId)}`, `tenant_key = ANY(${p.add(visibleTenantKeys(tk), 'text[]')})`];
+    if (!q.includeDeleted) where.push('NOT deleted');
+    return this.#indexes.run({ target: 'entities', scope: q.entityTypeId, tenantKey: tk }, q.filter, capture, p, async (probe, onSql) => {
       const rows = await runKeyset(
         this.#core.pool,
-        { table: 'entity_versions', columns: acceptsAll ? ['doc'] : ['doc', 'pg_column_size(doc) AS bytes'], where, params: p.values, keys, after, limit: q.limit, acceptsAll },
+        {
+          table: 'entity_versions',
+          columns: acceptsAll ? ['doc'] : ['doc', 'pg_column_size(doc) AS bytes'],
+          where: probe === null ? where : [...where, probe],
+          params: p.values,
+          keys,
+          after,
+          limit: q.limit,
+          acceptsAll,
+        },
         (row) => {
           // Filter the stored JSON first and validate only the matches: most of a scan's rows are dropped.
           if (!acceptsAll && !scan.test(row.doc, row.bytes as number)) return undefined;
           return readVersion(row.doc, { entityTypeId: q.entityTypeId });
         },
+        onSql,
       );
-      return toPage(rows, q.limit, q.hash, (r) => r.keys, (r) => r.item);
+      const page = toPage(rows, q.limit, q.hash, (r) => r.keys, (r) => r.item);
+      return { result: page, examined: acceptsAll ? rows.length : scan.stats.documents, returned: page.items.length };
     });
+  }
+
+  #indexStore(): QueryIndexStore {
+    const core = this.#core;
+    const idx = this.#indexes;
+    return {
+      list: (ctx) => core.run(async () => idx.list(await core.scope(ctx))),
+      add: (ctx, spec) => core.run(async () => idx.add(await core.scope(ctx), parseIndexSpec(spec))),
+      drop: (ctx, name) => core.run(async () => idx.drop(await core.scope(ctx), name)),
+      slowQueries: (ctx, limit) => core.run(async () => idx.slow.list(await core.scope(ctx), limit)),
+      explain: (ctx, req) =>
+        core.run(async () => {
+          const tk = await core.scope(ctx);
+          const r = parseExplainRequest(req);
+          const plan = emptyPlan(r.target, r.scope, r.filter);
+          const q = { ...(r.filter === undefined ? {} : { filter: r.filter }), ...(r.sort === undefined ? {} : { sort: r.sort }), ...(r.limit === undefined ? {} : { limit: r.limit }) };
+          try {
+            if (r.target === 'entities') await this.#query(tk, { entityTypeId: r.scope, ...q }, plan);
+            else await queryReadModel(core, idx, tk, r.scope, q, plan);
+          } catch (err) {
+            // A refused query is still explained: the plan says why (error) and what would help.
+            if (!(err instanceof UeeError) || err.code !== 'QUERY_TOO_COSTLY') throw err;
+          }
+          return plan;
+        }),
+    };
   }
 
   dueTimers(now: string, limit: number): Promise<EntityVersion[]> {

@@ -71,6 +71,15 @@ CREATE TABLE IF NOT EXISTS blobs (
   bytes bytea NOT NULL,
   created_at text NOT NULL
 );
+CREATE TABLE IF NOT EXISTS query_indexes (
+  name text COLLATE "C" PRIMARY KEY,
+  tenant_key text COLLATE "C" NOT NULL,
+  target text NOT NULL,
+  scope text COLLATE "C" NOT NULL,
+  field text NOT NULL,
+  created_at text NOT NULL
+);
+CREATE INDEX IF NOT EXISTS query_indexes_by_scope ON query_indexes (tenant_key, target, scope);
 CREATE TABLE IF NOT EXISTS idempotency (
   tenant_key text COLLATE "C" NOT NULL,
   key text COLLATE "C" NOT NULL,

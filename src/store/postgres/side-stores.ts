@@ -1,4 +1,4 @@
-import { TenantIdSchema, parseOrThrow, type JsonObject, type ReadModelOp } from '../../core/index.js';
+import { TenantIdSchema, parseOrThrow, type JsonObject, type Page, type ReadModelOp } from '../../core/index.js';
 import type { BlobStore, Outbox, ReadModelDoc, ReadModelStore, TenantConfigStore, TenantRecord, TenantRegistry } from '../port.js';
 import { decodeCursor } from '../cursor.js';
 import { normaliseReadModelQuery, toPage } from '../query.js';
@@ -16,6 +16,8 @@ import {
   unknownTenant,
 } from '../shared.js';
 import type { PgCore, Queryable } from './core.js';
+import type { PgIndexes } from './query-index.js';
+import type { QueryPlan } from '../query-index.js';
 import { Params, pgKeys, runKeyset } from './keyset.js';
 
 /** The tenant registry, read models, config, outbox and blobs of the PostgreSQL adapter. */
@@ -73,7 +75,7 @@ interface ReadModelRow {
 }
 
 /** Read models: strictly per tenant key (a tenant sees only its own views). */
-export function pgReadModels(core: PgCore): ReadModelStore {
+export function pgReadModels(core: PgCore, indexes: PgIndexes): ReadModelStore {
   const toDoc = (view: string, r: ReadModelRow): ReadModelDoc => ({ view, id: r.id, doc: readJsonObject(r.doc, { view, id: r.id }), updatedAt: r.updated_at });
   return {
     upsert: (ctx, view, id, doc) =>
@@ -99,28 +101,50 @@ export function pgReadModels(core: PgCore): ReadModelStore {
         if (row === undefined) throw readModelNotFound(view, id);
         return toDoc(view, row);
       }),
-    query: (ctx, view, q) =>
-      core.run(async () => {
-        const tk = await core.scope(ctx);
-        prepareViewKey(view);
-        const nq = normaliseReadModelQuery(view, q, core.limits.filter);
-        const keys = pgKeys(nq.sort, 'doc', {}, [{ expr: 'id', cast: 'text', dir: 1, notNull: true }]);
-        const after = nq.cursor === undefined ? undefined : decodeCursor(nq.cursor, nq.hash, keys.length);
-        const scan = nq.compiled.scan();
-        const acceptsAll = nq.compiled.acceptsAll;
-        const p = new Params();
-        const where = [`tenant_key = ${p.add(tk)}`, `view = ${p.add(view)}`];
-        const rows = await runKeyset(
-          core.pool,
-          { table: 'read_models', columns: ['id', 'doc', 'updated_at', 'pg_column_size(doc) AS bytes'], where, params: p.values, keys, after, limit: nq.limit, acceptsAll },
-          (row) => {
-            if (!acceptsAll && !scan.test(row.doc, row.bytes as number)) return undefined;
-            return toDoc(view, row as unknown as ReadModelRow);
-          },
-        );
-        return toPage(rows, nq.limit, nq.hash, (r) => r.keys, (r) => r.item);
-      }),
+    query: (ctx, view, q) => core.run(async () => queryReadModel(core, indexes, await core.scope(ctx), view, q)),
   };
+}
+
+/** One read-model query, through an index probe when one applies (see query-index.ts); `capture` receives the plan. */
+export async function queryReadModel(
+  core: PgCore,
+  indexes: PgIndexes,
+  tk: string,
+  view: string,
+  q: Parameters<ReadModelStore['query']>[2],
+  capture?: QueryPlan,
+): Promise<Page<ReadModelDoc>> {
+  prepareViewKey(view);
+  const nq = normaliseReadModelQuery(view, q, core.limits.filter);
+  const keys = pgKeys(nq.sort, 'doc', {}, [{ expr: 'id', cast: 'text', dir: 1, notNull: true }]);
+  const after = nq.cursor === undefined ? undefined : decodeCursor(nq.cursor, nq.hash, keys.length);
+  const scan = nq.compiled.scan();
+  const acceptsAll = nq.compiled.acceptsAll;
+  const p = new Params();
+  const where = [`tenant_key = ${p.add(tk)}`, `view = ${p.add(view)}`];
+  return indexes.run({ target: 'readModel', scope: view, tenantKey: tk }, nq.filter, capture, p, async (probe, onSql) => {
+    const rows = await runKeyset(
+      core.pool,
+      {
+        table: 'read_models',
+        columns: ['id', 'doc', 'updated_at', 'pg_column_size(doc) AS bytes'],
+        where: probe === null ? where : [...where, probe],
+        params: p.values,
+        keys,
+        after,
+        limit: nq.limit,
+        acceptsAll,
+      },
+      (row) => {
+        if (!acceptsAll && !scan.test(row.doc, row.bytes as number)) return undefined;
+        const r = row as unknown as ReadModelRow;
+        return { view, id: r.id, doc: readJsonObject(r.doc, { view, id: r.id }), updatedAt: r.updated_at };
+      },
+      onSql,
+    );
+    const page = toPage(rows, nq.limit, nq.hash, (r) => r.keys, (r) => r.item);
+    return { result: page, examined: acceptsAll ? rows.length : scan.stats.documents, returned: page.items.length };
+  });
 }
 
 /** Tenant and per-plugin settings. */
