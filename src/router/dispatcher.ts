@@ -1,4 +1,4 @@
-import type { Logger, UeeError } from '../core/index.js';
+import type { EventEnvelope, Logger, UeeError } from '../core/index.js';
 import type { PluginRecord } from '../registry/index.js';
 import { toUeeError } from '../core/index.js';
 import type { Delivery, EventBus, RouteItem } from '../bus/port.js';
@@ -44,7 +44,7 @@ export class Dispatcher<R extends RouteEntry> {
     private readonly queued: (routes: ReadonlySet<R>) => void,
     private readonly options: DispatchOptions,
     private readonly log: Logger,
-    private readonly reload: () => Promise<void> = () => Promise.resolve(),
+    private readonly reload: (changes: readonly EventEnvelope[]) => Promise<void> = () => Promise.resolve(),
   ) {}
 
   /** Creates the group if needed and starts the loop. */
@@ -99,7 +99,7 @@ export class Dispatcher<R extends RouteEntry> {
       // The lifecycle event itself is routed with the table it was published under.
       const changes = end < deliveries.length;
       await this.#routeSlice(deliveries, start, changes ? end + 1 : end);
-      if (changes) await this.reload();
+      if (changes) await this.reload([deliveries[end]!.event]);
       start = end + 1;
     }
   }

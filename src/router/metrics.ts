@@ -16,6 +16,7 @@ const RESERVOIR = 2048;
 
 /** Per-plugin metrics: cheap to record on the hot path, percentiles computed on read. */
 export class RouterMetrics {
+  #invocations = 0;
   readonly #plugins = new Map<string, { name: string; counts: Omit<PluginMetricsSnapshot, 'pluginId' | 'name' | 'latencyMs' | 'errors'>; errors: Map<string, number>; latencies: Float64Array; next: number; filled: number; max: number }>();
 
   #entry(pluginId: string, name: string) {
@@ -39,6 +40,7 @@ export class RouterMetrics {
   record(pluginId: string, name: string, durationMs: number, errorCode?: string): void {
     const e = this.#entry(pluginId, name);
     e.counts.invocations++;
+    this.#invocations++;
     if (errorCode === undefined) e.counts.successes++;
     else {
       e.errors.set(errorCode, (e.errors.get(errorCode) ?? 0) + 1);
@@ -59,6 +61,11 @@ export class RouterMetrics {
   /** Counts a dead-lettered delivery. */
   deadLettered(pluginId: string, name: string): void {
     this.#entry(pluginId, name).counts.deadLettered++;
+  }
+
+  /** Invocations of every plugin version since start: O(1), for progress polling (a snapshot sorts every reservoir). */
+  get invocations(): number {
+    return this.#invocations;
   }
 
   /** Snapshot of one plugin version, or of all when `pluginId` is omitted. */

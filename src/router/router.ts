@@ -63,6 +63,11 @@ export interface RouterOptions {
   logger: Logger;
 }
 
+/** Versions newest first. */
+function byVersion(versions: PluginRecord[]): PluginRecord[] {
+  return versions.sort((a, b) => b.attributes.pluginVersion - a.attributes.pluginVersion);
+}
+
 /** One logical plugin: its versions and its queue's worker. */
 interface Route extends RouteEntry {
   worker?: QueueWorker;
@@ -92,6 +97,7 @@ export class Router {
   #refreshTimer: NodeJS.Timeout | undefined;
   #refreshing: Promise<void> | undefined;
   #refreshQueued: Promise<void> | undefined;
+  #tableLock: Promise<void> = Promise.resolve();
   readonly #opts: Required<Omit<RouterOptions, 'consumerName' | 'logger' | 'chainLimits' | 'chainCounter'>>;
   readonly #budget: ChainBudget;
 
@@ -136,7 +142,7 @@ export class Router {
       },
       { batchSize: Math.max(this.#opts.batchSize, 256), claimIdleMs: this.#opts.claimIdleMs, consumerIdleMs: this.#opts.consumerIdleMs, blockMs: 100 },
       options.logger.child({ component: 'dispatcher' }),
-      () => this.refresh(),
+      (changes) => this.#applyChanges(changes),
     );
   }
 
@@ -166,12 +172,19 @@ export class Router {
     if (this.#refreshQueued) return this.#refreshQueued;
     const run = (): Promise<void> => {
       this.#refreshQueued = undefined;
-      this.#refreshing = this.#refresh().finally(() => (this.#refreshing = undefined));
+      this.#refreshing = this.#exclusive(() => this.#refresh()).finally(() => (this.#refreshing = undefined));
       return this.#refreshing;
     };
     if (!this.#refreshing) return run();
     this.#refreshQueued = this.#refreshing.catch(() => undefined).then(run);
     return this.#refreshQueued;
+  }
+
+  /** Runs table changes one at a time (a full reload and a lifecycle event's update never interleave). */
+  #exclusive(fn: () => Promise<void>): Promise<void> {
+    const next = this.#tableLock.then(fn);
+    this.#tableLock = next.catch(() => undefined);
+    return next;
   }
 
   async #refresh(): Promise<void> {
@@ -184,28 +197,14 @@ export class Router {
       else next.set(key, [p]);
     }
     await this.#versions.load(this.store);
-    // Disabled versions are never routed to: unloading them gives their instances' memory back.
-    this.invoker.retain(new Set(plugins.filter((p) => p.attributes.status === 'enabled').map((p) => p.id)));
     const failed: string[] = [];
     for (const [key, versions] of next) {
-      versions.sort((a, b) => b.attributes.pluginVersion - a.attributes.pluginVersion);
       const existing = this.#routes.get(key);
       if (existing) {
-        existing.versions = versions;
+        existing.versions = byVersion(versions);
         continue;
       }
-      const first = versions[0]!;
-      const route: Route = { group: key, name: first.attributes.name, tenantId: first.tenantId, versions };
-      // The queue must exist before the index sends anything to it; a failure is retried next refresh.
-      try {
-        await this.bus.ensureQueue(route.group);
-      } catch (err) {
-        failed.push(key);
-        this.options.logger.warn('creating a plugin queue failed; retrying at the next refresh', { group: key, error: toUeeError(err).message });
-        continue;
-      }
-      this.#routes.set(key, route);
-      if (this.#state === 'running') this.#startWorker(route);
+      if (!(await this.#addRoute(key, versions))) failed.push(key);
     }
     const stopping: Array<Promise<void>> = [];
     for (const [key, route] of this.#routes) {
@@ -214,9 +213,61 @@ export class Router {
         if (route.worker) stopping.push(route.worker.stop());
       }
     }
-    this.#index = new SubscriptionIndex(this.#routes.values());
+    this.#tableChanged();
     await Promise.all(stopping);
     if (failed.length > 0 && this.#state === 'running') setTimeout(() => void this.refresh().catch(() => undefined), Math.min(this.#opts.refreshMs, 1000)).unref();
+  }
+
+  /**
+   * Applies plugin lifecycle events (deploy, enable, disable) read by the dispatcher: each names the
+   * plugin entity it changed, so only that version is read back from the store — O(1) store reads
+   * per deploy instead of a full reload (one query per tenant), which made N deploys cost O(N²).
+   * Anything it cannot apply that way falls back to a full reload.
+   */
+  #applyChanges(changes: readonly EventEnvelope[]): Promise<void> {
+    return this.#exclusive(async () => {
+      for (const event of changes) {
+        if (event.entityId === undefined) return this.#refresh();
+        let plugin: PluginRecord;
+        try {
+          plugin = await this.registry.get({ tenantId: event.tenantId, actor: 'system:router' }, event.entityId);
+        } catch (err) {
+          if (toUeeError(err).code === 'NOT_FOUND') continue;
+          throw err;
+        }
+        if (plugin.attributes.kind === 'model' || plugin.tenantId !== event.tenantId) continue;
+        const key = pluginGroup(plugin.attributes.name, plugin.tenantId);
+        const route = this.#routes.get(key);
+        if (route) route.versions = byVersion([...route.versions.filter((v) => v.id !== plugin.id), plugin]);
+        else if (!(await this.#addRoute(key, [plugin]))) return this.#refresh();
+      }
+      this.#tableChanged();
+    });
+  }
+
+  /** A new route: its queue first (the index must not send anything to a missing queue), then its worker. */
+  async #addRoute(key: string, versions: PluginRecord[]): Promise<boolean> {
+    const sorted = byVersion(versions);
+    const first = sorted[0]!;
+    const route: Route = { group: key, name: first.attributes.name, tenantId: first.tenantId, versions: sorted };
+    try {
+      await this.bus.ensureQueue(route.group);
+    } catch (err) {
+      this.options.logger.warn('creating a plugin queue failed; retrying at the next refresh', { group: key, error: toUeeError(err).message });
+      return false;
+    }
+    this.#routes.set(key, route);
+    if (this.#state === 'running') this.#startWorker(route);
+    return true;
+  }
+
+  /** Rebuilds the index from the routes and keeps only enabled versions loaded. */
+  #tableChanged(): void {
+    const enabled = new Set<string>();
+    for (const route of this.#routes.values()) for (const v of route.versions) if (v.attributes.status === 'enabled') enabled.add(v.id);
+    // Disabled versions are never routed to: unloading them gives their instances' memory back.
+    this.invoker.retain(enabled);
+    this.#index = new SubscriptionIndex(this.#routes.values());
   }
 
   #startWorker(route: Route): void {
