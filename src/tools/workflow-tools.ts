@@ -136,7 +136,7 @@ export const workflowMigrate = defineTool({
 export const workflowInspect = defineTool({
   name: 'workflow_inspect',
   title: 'Inspect workflow instance',
-  description: 'An instance: current state, context, definition version, the full history of transitions with their causes, the transitions allowed now, and the time in state.',
+  description: 'An instance: current state, context, definition version, its history of transitions with their causes (the newest 100; historyDropped counts older ones, kept in the instance entity versions), the transitions allowed now, and the time in state.',
   input: z.strictObject({ tenantId: TenantArg, instanceId: EntityIdArg }),
   output: z.object({ instance: InstanceOut, allowed: z.array(z.object({ transition: z.string(), to: z.string(), guarded: z.boolean() })), timeInStateMs: z.number() }),
   annotations: { readOnlyHint: true, destructiveHint: false, idempotentHint: true },

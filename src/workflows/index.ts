@@ -10,11 +10,13 @@ export {
 } from './definition.js';
 export type { DefinitionInput, WorkflowAction, WorkflowDefinition } from './definition.js';
 export {
+  MAX_INLINE_HISTORY,
   WORKFLOW_DEFINITION_TYPE,
   WORKFLOW_INSTANCE_TYPE,
+  WORKFLOW_MODEL_CALL_EVENT,
   WORKFLOW_TIMER_EVENT,
   WORKFLOW_TIMER_OWNER,
   WORKFLOW_VIEW,
   WorkflowService,
 } from './service.js';
-export type { HistoryEntry, InstanceAttributes, TransitionCause, WorkflowInstance, WorkflowServiceOptions } from './service.js';
+export type { HistoryEntry, InstanceAttributes, TransitionCause, WorkflowInstance, WorkflowModelCaller, WorkflowServiceOptions } from './service.js';

@@ -44,6 +44,12 @@ const ACTOR = 'system:workflows';
 const GROUP = 'uee.workflows';
 /** Commits of the workflow service are a platform source: it owns the `uee.workflow.*` types and view. */
 const SOURCE: EventSource = { kind: 'workflow', id: ACTOR };
+/**
+ * History entries kept inline on an instance (the newest); older ones stay in the instance entity's
+ * earlier versions (one version per transition), so a long-running instance never outgrows the
+ * attribute size limit.
+ */
+export const MAX_INLINE_HISTORY = 100;
 /** Longest spawn chain (a workflow spawning one spawning one …). */
 const MAX_SPAWN_DEPTH = 8;
 
@@ -69,6 +75,8 @@ export interface InstanceAttributes extends JsonObject {
   history: HistoryEntry[];
   /** Workflows that spawned this one, outermost first. */
   ancestry: string[];
+  /** Entries dropped from the front of `history` (read them from the instance's earlier versions). */
+  historyDropped?: number;
 }
 
 /** An instance as the service answers it. */
@@ -313,7 +321,7 @@ export class WorkflowService {
       status: definition.states[chosen.to]?.final === true ? 'done' : 'active',
       context,
       enteredAt: at,
-      history: [...a.history, entry],
+      ...appendHistory(a, entry),
     };
     this.#enterState(ctx, change, definition, instanceId, attributes, after, inst.version);
     const next: WorkflowInstance = { instanceId, version: after, attributes };
@@ -343,7 +351,7 @@ export class WorkflowService {
       state,
       status: definition.states[state]?.final === true ? 'done' : 'active',
       enteredAt: state === a.state ? a.enteredAt : at,
-      history: [...a.history, { from: a.state, to: state, transition: null, at, cause: { kind: 'migration', id: ctx.actor, fromVersion: a.definitionVersion }, definitionVersion: toVersion }],
+      ...appendHistory(a, { from: a.state, to: state, transition: null, at, cause: { kind: 'migration', id: ctx.actor, fromVersion: a.definitionVersion }, definitionVersion: toVersion }),
     };
     const change: Change = { writes: [], events: [], readModelOps: [] };
     this.#enterState(ctx, change, definition, instanceId, attributes, inst.version + 1, inst.version, 'WorkflowMigrated');
@@ -627,6 +635,14 @@ interface ModelCallPayload {
 
 function definitionId(name: string): string {
   return workflowDefinitionId(name);
+}
+
+/** The history with `entry` appended, its oldest entries dropped past {@link MAX_INLINE_HISTORY}. */
+function appendHistory(a: InstanceAttributes, entry: HistoryEntry): { history: HistoryEntry[]; historyDropped?: number } {
+  const history = [...a.history, entry];
+  const over = history.length - MAX_INLINE_HISTORY;
+  if (over <= 0) return { history };
+  return { history: history.slice(over), historyDropped: (a.historyDropped ?? 0) + over };
 }
 
 function causeRecord(c: TransitionCause): JsonObject {

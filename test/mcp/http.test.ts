@@ -91,6 +91,10 @@ describe('MCP over Streamable HTTP: tools', () => {
     const catalogue = await acme.readResource({ uri: 'uee://catalogue/event-types' });
     const text = (catalogue.contents[0] as { text: string }).text;
     expect(JSON.parse(text).tenants[0].eventTypes.map((e: { type: string }) => e.type)).toContain('TaskNudged');
+    // A declared workflow's transition events are listed before any instance has taken them.
+    await s.app.workflows.define({ tenantId: 'acme', actor: 'user:test' }, { name: 'review', states: ['Open', 'Closed'], transitions: { Open: ['Closed'] } });
+    const after = JSON.parse(((await acme.readResource({ uri: 'uee://catalogue/event-types' })).contents[0] as { text: string }).text);
+    expect(after.tenants[0].workflowEvents).toEqual([{ workflow: 'review', version: 1, eventTypes: ['WorkflowTransitioned', 'review.Open', 'review.Closed'] }]);
   });
 
   it('MCP-T6: read models and tenant settings', async () => {

@@ -9,7 +9,7 @@ import { isUeeError, type ErrorCode, type UeeError } from '../../src/core/index.
 import type { PluginManifestInput } from '../../src/registry/index.js';
 import { pluginGroup } from '../../src/registry/index.js';
 import { TIMER_ENTITY_TYPE } from '../../src/runtime/index.js';
-import { WORKFLOW_INSTANCE_TYPE, type WorkflowService } from '../../src/workflows/index.js';
+import { MAX_INLINE_HISTORY, WORKFLOW_INSTANCE_TYPE, type WorkflowService } from '../../src/workflows/index.js';
 import { BACKENDS, TEST_APP_OPTIONS, Observer, allOfType, compiledTs, drained, newSite, openApp, refresh, until, type AppSite } from '../router/harness.js';
 
 let probe: Uint8Array;
@@ -299,5 +299,20 @@ describe.each(BACKENDS)('declared workflows ($name bus)', ({ name }) => {
     await app.store.commit(acme, { events: [{ type: 'invoice.Sent', payload: {} }] });
     const inst = await wf.start(acme, 'task-flow');
     await wf.advance(acme, inst.instanceId, 'InProgress');
+  });
+
+  it('WF-HISTORY-1 a long-running instance keeps its newest history inline and counts the rest, so it never outgrows the size limit', async () => {
+    await open();
+    await wf.define(acme, { name: 'pinger', initial: 'on', states: { on: {}, off: { final: true } }, transitions: [{ name: 'ping', from: 'on', to: 'on' }, { name: 'stop', from: 'on', to: 'off' }] });
+    const inst = await wf.start(acme, 'pinger');
+    for (let i = 0; i < MAX_INLINE_HISTORY + 10; i++) await wf.advance(acme, inst.instanceId, 'ping', { payload: { i } });
+    const got = await wf.get(acme, inst.instanceId);
+    expect(got.attributes.history).toHaveLength(MAX_INLINE_HISTORY);
+    expect(got.attributes.historyDropped).toBe(11);
+    expect(got.attributes.history.at(-1)).toMatchObject({ from: 'on', to: 'on', transition: 'ping' });
+    // The dropped entries are the instance's earlier versions.
+    expect((await app.store.get(acme, inst.instanceId, { version: 1 })).attributes.history).toHaveLength(1);
+    await wf.advance(acme, inst.instanceId, 'stop');
+    expect((await wf.get(acme, inst.instanceId)).attributes).toMatchObject({ state: 'off', historyDropped: 12 });
   });
 });

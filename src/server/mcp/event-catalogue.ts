@@ -95,7 +95,10 @@ export class EventCatalogue {
   }
 
   /** The catalogue as a principal may see it: its tenant's types, or (admin) every tenant's. */
-  async list(principal: Principal): Promise<{ builtIn: string[]; tenants: Array<{ tenantId: string | null; eventTypes: EventTypeEntry[] }> }> {
+  async list(principal: Principal): Promise<{
+    builtIn: string[];
+    tenants: Array<{ tenantId: string | null; eventTypes: EventTypeEntry[]; workflowEvents: Array<{ workflow: string; version: number; eventTypes: string[] }> }>;
+  }> {
     try {
       await this.refresh();
     } catch (err) {
@@ -107,7 +110,9 @@ export class EventCatalogue {
     for (const tenantId of scopes) {
       const page = await this.app.store.readModels.query({ tenantId, actor: principal.id }, CATALOGUE_VIEW, { limit: 1000 });
       const eventTypes = page.items.map((d) => d.doc as unknown as EventTypeEntry);
-      if (eventTypes.length > 0 || principal.kind === 'tenant') tenants.push({ tenantId, eventTypes });
+      // Declared workflows' transition events, subscribable before any instance has taken them.
+      const workflowEvents = (await this.app.workflows.listDefinitions({ tenantId, actor: principal.id })).map((d) => ({ workflow: d.name, version: d.version, eventTypes: d.transitionEvents }));
+      if (eventTypes.length > 0 || workflowEvents.length > 0 || principal.kind === 'tenant') tenants.push({ tenantId, eventTypes, workflowEvents });
     }
     return { builtIn: BUILT_IN, tenants };
   }

@@ -66,7 +66,7 @@ export function coreResources(): ResourceSpec[] {
       uri: 'uee://catalogue/event-types',
       name: 'event-types',
       title: 'Event type catalogue',
-      description: 'Event types seen on the bus, per tenant visible to you: counts, first/last seen, entity types, payload keys and sources.',
+      description: 'Event types seen on the bus, per tenant visible to you (counts, first/last seen, entity types, payload keys, sources), and the transition events of declared workflows.',
       mimeType: 'application/json',
       read: async (ctx) => json(await ctx.catalogue.list(ctx.principal)),
     },
