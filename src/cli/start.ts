@@ -13,8 +13,8 @@ import { startBanner, withLocalToken } from './local-token.js';
  */
 export async function runStart(configured: UeeConfig, logger: Logger): Promise<number> {
   const { config, local } = withLocalToken(configured);
-  // The compiler warms while the app opens: the engine is built here if npm ci did not, binaryen loads
-  // in its worker, and one throwaway compile heats the TypeScript checker and Wizer.
+  // The compiler warms while the app opens: the engine is built here if npm ci did not, a compiler
+  // thread loads TypeScript and its lib, and one throwaway compile heats esbuild and Wizer.
   const warm = warmCompiler(logger.child({ component: 'compiler' }));
   const app = await UeeApp.create(config, logger);
   const http = new HttpServer(logger.child({ component: 'http' }));

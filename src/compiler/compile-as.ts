@@ -8,6 +8,7 @@ import { UeeError } from '../core/errors.js';
 import { findRepoRoot } from './engine-build.js';
 import { buildReport, checkContract } from './inspect.js';
 import { checkSources, resolveLimits, withDeadline } from './limits.js';
+import { runInWorker } from './worker-pool.js';
 import type { CompileLimits, CompileResult, Diagnostic } from './types.js';
 import { parseWasm, setMemoryMaximum } from '../core/wasm/index.js';
 
@@ -19,6 +20,8 @@ export interface CompileAsOptions extends CompileLimits {
   entry: string;
   /** asc optimisation level 0–3. @default 3 */
   optimizeLevel?: number;
+  /** Cancels the compile: the compiler thread running asc is terminated at once (`CANCELLED`). */
+  signal?: AbortSignal;
 }
 
 const PACKAGES: Record<string, string> = {
@@ -53,14 +56,27 @@ export function parseAscDiagnostics(stderr: string): Diagnostic[] {
 }
 
 /**
- * Compiles an AssemblyScript plugin. Throws `PAYLOAD_TOO_LARGE`, `VALIDATION_FAILED`,
- * `COMPILE_FAILED` (with `details.diagnostics`, file:line:col) or `TIMEOUT`.
+ * Compiles an AssemblyScript plugin on a compiler thread (`worker-pool.ts`), so a timeout or a
+ * cancel stops asc at once. Throws `PAYLOAD_TOO_LARGE`, `VALIDATION_FAILED`, `COMPILE_FAILED` (with
+ * `details.diagnostics`, file:line:col), `TIMEOUT` or `CANCELLED`.
  */
 export async function compileAssemblyScript(options: CompileAsOptions): Promise<CompileResult> {
   const limits = resolveLimits(options);
   checkSources(options.files, options.entry, limits.maxSourceBytes);
+  const { signal: outer, ...rest } = options;
+  return withDeadline(
+    limits.timeoutMs,
+    'AssemblyScript compile',
+    (_remaining, signal) => runInWorker<CompileResult>({ op: 'asc', options: rest }, signal),
+    outer,
+  );
+}
+
+/** The compile itself, in the calling thread (a compiler thread runs it; see {@link compileAssemblyScript}). */
+export async function compileAssemblyScriptHere(options: Omit<CompileAsOptions, 'signal'>): Promise<CompileResult> {
+  const limits = resolveLimits(options);
   const root = findRepoRoot();
-  return withDeadline(limits.timeoutMs, 'AssemblyScript compile', async () => {
+  {
     const t0 = performance.now();
     ascPromise ??= import('assemblyscript/asc').then((m) => m.default as unknown as AscApi);
     const asc = await ascPromise;
@@ -114,5 +130,5 @@ export async function compileAssemblyScript(options: CompileAsOptions): Promise<
       });
     }
     return { wasm, report: buildReport(wasm, 'assemblyscript', all, timings, info) };
-  });
+  }
 }

@@ -11,10 +11,10 @@ import type { EngineArtifact } from './engine-build.js';
 import { findRepoRoot, onEngineBuild, sharedEngine } from './engine-build.js';
 import { checkContract, buildReport } from './inspect.js';
 import { JS_PRELUDE, entryWrapper } from './js-prelude.js';
-import { checkSources, resolveLimits, withDeadline } from './limits.js';
-import { typeCheckTs } from './typecheck-ts.js';
+import { checkSources, compileCancelled, resolveLimits, withDeadline } from './limits.js';
+import type { TypeCheckResult } from './typecheck-ts.js';
+import { runInWorker } from './worker-pool.js';
 import { finishModule, runWizer } from './snapshot.js';
-import { warmBinaryen } from './binaryen-host.js';
 import type { CompileLimits, CompileResult, Diagnostic } from './types.js';
 import { HOST_FUNCTIONS } from '../core/capabilities.js';
 import { parseWasm } from '../core/wasm/index.js';
@@ -60,6 +60,11 @@ export interface CompileJsOptions extends CompileLimits {
    * the one-time build of the JS engine), so a caller can relay it as MCP progress.
    */
   onPhase?: (message: string) => void;
+  /**
+   * Cancels the compile: the type-checking thread is terminated and the Wizer process killed at once;
+   * the call rejects with `CANCELLED`.
+   */
+  signal?: AbortSignal;
 }
 
 /**
@@ -73,70 +78,111 @@ async function engineFor(options: CompileJsOptions): Promise<EngineArtifact> {
     options.onPhase?.('building the QuickJS engine for JS/TS plugins (once per install, a few minutes; npm ci normally does this)'),
   );
   try {
-    return await pending;
+    return await (options.signal ? cancellable(options.signal, pending) : pending);
   } finally {
     unsubscribe();
   }
 }
 
+/** `work`, or `CANCELLED` as soon as `signal` aborts (the work itself is shared and goes on). */
+function cancellable<T>(signal: AbortSignal, work: Promise<T>): Promise<T> {
+  if (signal.aborted) return Promise.reject(compileCancelled());
+  return new Promise<T>((resolve, reject) => {
+    const onAbort = (): void => reject(compileCancelled());
+    signal.addEventListener('abort', onAbort, { once: true });
+    work.then(resolve, reject).finally(() => signal.removeEventListener('abort', onAbort));
+  });
+}
+
 /**
- * Compiles a JS/TS plugin to a finished module with its artifact report.
+ * Compiles a JS/TS plugin to a finished module with its artifact report. The TypeScript check runs
+ * on a compiler thread while the engine is found, the sources bundled and the engine snapshotted,
+ * and type errors take precedence over later failures.
  * Throws `UeeError`: `PAYLOAD_TOO_LARGE` (sources over the limit), `VALIDATION_FAILED` (bad options),
  * `COMPILE_FAILED` (syntax, resolution, type or top-level errors; `details.diagnostics` has file:line:col,
- * type errors also `code: "TS<number>"`),
- * `TIMEOUT` (over `timeoutMs`).
+ * type errors also `code: "TS<number>"`), `TIMEOUT` (over `timeoutMs`), `CANCELLED` (`signal` aborted:
+ * the checker thread and the Wizer process are stopped).
  */
 export async function compileJs(options: CompileJsOptions): Promise<CompileResult> {
   const limits = resolveLimits(options);
   checkSources(options.files, options.entry, limits.maxSourceBytes);
-  // binaryen loads in its worker while the engine, bundle, type check and snapshot run
-  warmBinaryen().catch(() => undefined);
-  const engineStarted = performance.now();
-  const engine = await engineFor(options);
-  const engineMs = Math.round((performance.now() - engineStarted) * 10) / 10;
-  options.onPhase?.('compiling');
-  return withDeadline(limits.timeoutMs, 'JS compile', async (remaining) => {
-    const timings: Record<string, number> = {};
-    let t = performance.now();
-    const lap = (name: string): void => {
-      const now = performance.now();
-      timings[name] = Math.round((now - t) * 10) / 10;
-      t = now;
-    };
-    timings.engine = engineMs;
-    const sdkRoot = join(findRepoRoot(), 'sdk');
-    let bundle;
-    try {
-      bundle = await bundleJs(options.files, options.entry, sdkRoot, entryWrapper);
-    } catch (err) {
-      if (err instanceof BundleError) throw compileFailed(err.diagnostics, 'bundling failed');
-      throw err;
-    }
-    lap('bundle');
-    let typeDiagnostics: readonly Diagnostic[] = [];
-    if (options.typeCheck ?? TS_ENTRY.test(options.entry)) {
-      typeDiagnostics = (await typeCheckTs(options.files, options.entry, sdkRoot)).diagnostics;
-      lap('typecheck');
-      if (typeDiagnostics.some((d) => d.severity === 'error')) throw compileFailed(typeDiagnostics, 'type check failed');
-    }
-    const exported = new Set(bundle.entryExports);
-    const keep = options.exports ?? [
-      ...(exported.has('handle') || !exported.has('infer') ? ['handle' as const] : []),
-      ...(exported.has('infer') ? ['infer' as const] : []),
-    ];
-    const hostFunctions = usedHostFunctions(bundle.code, HOST_FUNCTIONS);
-    const snapshot = await runWizer(engine.wasmPath, `${JS_PRELUDE}\n\0${bundle.code}`, remaining());
-    lap('snapshot');
-    const wasm = await finishModule(snapshot, {
-      keepExports: keep,
-      hostFunctions,
-      features: engine.features,
-      memoryMaxPages: limits.memoryMaxPages,
-    });
-    lap('postprocess');
-    const info = parseWasm(wasm);
-    const diagnostics: Diagnostic[] = [...bundle.warnings, ...typeDiagnostics, ...checkContract(info)];
-    (options.logger ?? silentLogger).debug('compiled JS plugin', { size: wasm.length, timings });
-    return { wasm, report: buildReport(wasm, 'js', diagnostics, timings, info) };
-  });
+  const sdkRoot = join(findRepoRoot(), 'sdk');
+  const checking = new AbortController();
+  const stopChecking = (): void => checking.abort(options.signal?.reason);
+  options.signal?.addEventListener('abort', stopChecking, { once: true });
+  const t0 = performance.now();
+  const typeCheck = options.typeCheck ?? TS_ENTRY.test(options.entry);
+  const check = typeCheck
+    ? runInWorker<TypeCheckResult>({ op: 'typecheck', files: options.files, entry: options.entry, sdkRoot }, checking.signal)
+        .then((r) => ({ ...r, ms: Math.round((performance.now() - t0) * 10) / 10 }))
+    : undefined;
+  check?.catch(() => undefined);
+  try {
+    const engineStarted = performance.now();
+    const engine = await engineFor(options);
+    const engineMs = Math.round((performance.now() - engineStarted) * 10) / 10;
+    options.onPhase?.('compiling');
+    return await withDeadline(
+      limits.timeoutMs,
+      'JS compile',
+      async (remaining, signal) => {
+        signal.addEventListener('abort', () => checking.abort(signal.reason), { once: true });
+        const timings: Record<string, number> = {};
+        let t = performance.now();
+        const lap = (name: string): void => {
+          const now = performance.now();
+          timings[name] = Math.round((now - t) * 10) / 10;
+          t = now;
+        };
+        timings.engine = engineMs;
+        let bundle;
+        try {
+          bundle = await bundleJs(options.files, options.entry, sdkRoot, entryWrapper);
+        } catch (err) {
+          if (err instanceof BundleError) throw compileFailed(err.diagnostics, 'bundling failed');
+          throw err;
+        }
+        lap('bundle');
+        /** Type errors, which win over any later failure. */
+        const typeErrors = async (): Promise<readonly Diagnostic[]> => {
+          if (!check) return [];
+          const result = await check;
+          timings.typecheck = result.ms;
+          if (result.diagnostics.some((d) => d.severity === 'error')) throw compileFailed(result.diagnostics, 'type check failed');
+          return result.diagnostics;
+        };
+        const exported = new Set(bundle.entryExports);
+        const keep = options.exports ?? [
+          ...(exported.has('handle') || !exported.has('infer') ? ['handle' as const] : []),
+          ...(exported.has('infer') ? ['infer' as const] : []),
+        ];
+        const hostFunctions = usedHostFunctions(bundle.code, HOST_FUNCTIONS);
+        let wasm: Uint8Array;
+        try {
+          const snapshot = await runWizer(engine.wasmPath, `${JS_PRELUDE}\n\0${bundle.code}`, remaining(), signal);
+          lap('snapshot');
+          wasm = await finishModule(snapshot, {
+            keepExports: keep,
+            hostFunctions,
+            features: engine.features,
+            memoryMaxPages: limits.memoryMaxPages,
+          });
+          lap('postprocess');
+        } catch (err) {
+          await typeErrors();
+          throw err;
+        }
+        const typeDiagnostics = await typeErrors();
+        timings.total = Math.round((performance.now() - t0) * 10) / 10;
+        const info = parseWasm(wasm);
+        const diagnostics: Diagnostic[] = [...bundle.warnings, ...typeDiagnostics, ...checkContract(info)];
+        (options.logger ?? silentLogger).debug('compiled JS plugin', { size: wasm.length, timings });
+        return { wasm, report: buildReport(wasm, 'js', diagnostics, timings, info) };
+      },
+      options.signal,
+    );
+  } finally {
+    // a compile that failed otherwise lets its check finish on the warm thread (tens of ms) rather than lose that thread
+    options.signal?.removeEventListener('abort', stopChecking);
+  }
 }

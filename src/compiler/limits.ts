@@ -38,17 +38,36 @@ export function checkSources(files: Record<string, string>, entry: string, maxBy
   }
 }
 
+/** The `CANCELLED` error of a compile stopped by its caller. */
+export function compileCancelled(): UeeError {
+  return new UeeError('CANCELLED', 'the compile was cancelled', { hint: 'compile again if the result is still needed' });
+}
+
 /**
  * Runs `fn` with a wall-clock budget: `remaining()` tells child steps how long they may take, and the
- * whole call rejects with `TIMEOUT` when the budget is spent.
+ * whole call rejects with `TIMEOUT` when the budget is spent, or with `CANCELLED` when `outer`
+ * aborts. Either way the `signal` given to `fn` aborts (its reason is that error), so the steps
+ * running then (compiler threads, child processes) are stopped, not only abandoned.
  */
-export async function withDeadline<T>(ms: number, what: string, fn: (remaining: () => number) => Promise<T>): Promise<T> {
+export async function withDeadline<T>(
+  ms: number,
+  what: string,
+  fn: (remaining: () => number, signal: AbortSignal) => Promise<T>,
+  outer?: AbortSignal,
+): Promise<T> {
+  if (outer?.aborted) throw compileCancelled();
   const deadline = Date.now() + ms;
+  const controller = new AbortController();
   let timer: NodeJS.Timeout | undefined;
-  const timeout = new Promise<never>((_, reject) => {
+  let onAbort: (() => void) | undefined;
+  const stopped = new Promise<never>((_, reject) => {
+    const stop = (err: UeeError): void => {
+      controller.abort(err);
+      reject(err);
+    };
     timer = setTimeout(
       () =>
-        reject(
+        stop(
           new UeeError('TIMEOUT', `${what} exceeded ${ms} ms`, {
             details: { timeoutMs: ms },
             retryable: true,
@@ -59,10 +78,16 @@ export async function withDeadline<T>(ms: number, what: string, fn: (remaining: 
         ),
       ms,
     );
+    onAbort = () => stop(compileCancelled());
+    outer?.addEventListener('abort', onAbort, { once: true });
   });
+  const work = fn(() => Math.max(1, deadline - Date.now()), controller.signal);
   try {
-    return await Promise.race([fn(() => Math.max(1, deadline - Date.now())), timeout]);
+    return await Promise.race([work, stopped]);
   } finally {
     clearTimeout(timer);
+    if (onAbort) outer?.removeEventListener('abort', onAbort);
+    work.catch(() => undefined);
+    stopped.catch(() => undefined);
   }
 }

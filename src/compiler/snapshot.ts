@@ -2,10 +2,11 @@
  * Turns the generic engine plus one plugin bundle into a finished module:
  * 1. Wizer (pinned 10.0.0) runs `wizer.initialize`, which evaluates the prelude and the bundle read
  *    from stdin, and snapshots the initialised memory.
- * 2. binaryen post-processing (in a worker thread, `binaryen-worker.mjs`): keep only the plugin's entry exports, replace `extism:host/user`
- *    imports the source never names with stubs (so the deploy-time capability check sees only what is
- *    used), replace every WASI import with a stub (no ambient authority), with features set to
- *    exactly what the engine's objects use (Node 20 rejects encodings of newer features).
+ * 2. Post-processing in one linear pass (`stub-imports.ts`): keep only the plugin's entry exports,
+ *    replace `extism:host/user` imports the source never names with stubs (so the deploy-time
+ *    capability check sees only what is used), replace every WASI import with a stub (no ambient
+ *    authority). Encodings that pass does not know fall back to binaryen in a worker thread
+ *    (`binaryen-worker.mjs`), with features set to exactly what the engine's objects use.
  * 3. A memory maximum is written into the memory section.
  */
 import { execFile } from 'node:child_process';
@@ -17,6 +18,8 @@ import { UeeError } from '../core/errors.js';
 import { setMemoryMaximum } from '../core/wasm/index.js';
 
 import { runBinaryen } from './binaryen-host.js';
+import type { ImportFate } from './stub-imports.js';
+import { UnsupportedWasm, stubImports } from './stub-imports.js';
 
 /** Path of the native wizer binary shipped by `@bytecodealliance/wizer-<platform>`. */
 export function wizerPath(): string {
@@ -43,8 +46,11 @@ export function parseInitFailure(stderr: string): InitFailure | undefined {
   return { phase: m[1] ?? '', message: m[2] ?? '', stack: (m[3] ?? '').split('\nError:')[0]?.trim() ?? '' };
 }
 
-/** Runs Wizer over the engine with `payload` on stdin; returns the snapshot bytes. */
-export async function runWizer(enginePath: string, payload: string, timeoutMs: number): Promise<Uint8Array> {
+/**
+ * Runs Wizer over the engine with `payload` on stdin; returns the snapshot bytes. When `signal`
+ * aborts, the Wizer process is killed and the call rejects with the signal's reason.
+ */
+export async function runWizer(enginePath: string, payload: string, timeoutMs: number, signal?: AbortSignal): Promise<Uint8Array> {
   const dir = await mkdtemp(join(tmpdir(), 'uee-wizer-'));
   const out = join(dir, 'out.wasm');
   try {
@@ -53,9 +59,10 @@ export async function runWizer(enginePath: string, payload: string, timeoutMs: n
         wizerPath(),
         [enginePath, '-o', out, '--allow-wasi', '--inherit-stdio', 'true', '--init-func', 'wizer.initialize',
           '--wasm-bulk-memory', 'true'],
-        { timeout: timeoutMs, maxBuffer: 8 * 1024 * 1024, killSignal: 'SIGKILL' },
+        { timeout: timeoutMs, maxBuffer: 8 * 1024 * 1024, killSignal: 'SIGKILL', ...(signal ? { signal } : {}) },
         (err, _stdout, stderr) => {
           if (!err) return resolve();
+          if (signal?.aborted) return reject(signal.reason instanceof UeeError ? signal.reason : (err as Error));
           const failure = parseInitFailure(stderr);
           if (failure) {
             return reject(new UeeError('COMPILE_FAILED', `plugin top-level code failed: ${failure.message}`, {
@@ -94,8 +101,27 @@ export interface FinishOptions {
   readonly validate?: boolean;
 }
 
-/** Post-processes a Wizer snapshot into the finished plugin module (see the file comment), in the binaryen worker. */
+const KEEP: ImportFate = { kind: 'keep' };
+const ZERO: ImportFate = { kind: 'stub', body: 'zero' };
+const TRAP: ImportFate = { kind: 'stub', body: 'unreachable' };
+const ENOSYS: ImportFate = { kind: 'stub', body: { i32: 52 } };
+
+/** Post-processes a Wizer snapshot into the finished plugin module (see the file comment). */
 export async function finishModule(snapshot: Uint8Array, options: FinishOptions): Promise<Uint8Array> {
+  try {
+    const out = stubImports(snapshot, {
+      keepExports: options.keepExports,
+      fate: (module, name, results) => {
+        if (module === 'extism:host/user') return options.hostFunctions.has(name) ? KEEP : ZERO;
+        // proc_exit must not return; the rest answer ENOSYS (52), which the engine never reaches at run time
+        if (module.startsWith('wasi')) return name === 'proc_exit' || results.length === 0 ? TRAP : ENOSYS;
+        return KEEP;
+      },
+    });
+    return setMemoryMaximum(out, options.memoryMaxPages);
+  } catch (err) {
+    if (!(err instanceof UnsupportedWasm)) throw err;
+  }
   const out = await runBinaryen({
     snapshot,
     keepExports: [...options.keepExports],

@@ -94,8 +94,8 @@ export function entryOf(sources: Sources): string {
 }
 
 /**
- * Compiles sources with the toolchain of their language, reporting progress every second and
- * abandoning the compile when the call is cancelled. COMPILE_FAILED carries `details.diagnostics`
+ * Compiles sources with the toolchain of their language, reporting progress every second. A cancelled
+ * call stops the compile itself (its compiler thread and child processes), not only its result. COMPILE_FAILED carries `details.diagnostics`
  * and a message and hint naming `file:line:col`.
  */
 export async function compileSources(ctx: ToolContext, sources: Sources): Promise<CompileResult> {
@@ -124,8 +124,8 @@ export async function compileSources(ctx: ToolContext, sources: Sources): Promis
       sources.language === 'wat'
         ? compileWat({ source: sources.files[entry] ?? '' })
         : sources.language === 'assemblyscript'
-          ? compileAssemblyScript({ files: sources.files, entry })
-          : compileJs({ files: sources.files, entry, logger: ctx.logger, onPhase });
+          ? compileAssemblyScript({ files: sources.files, entry, signal: ctx.signal })
+          : compileJs({ files: sources.files, entry, logger: ctx.logger, onPhase, signal: ctx.signal });
     return await cancellable(ctx.signal, work);
   } catch (err) {
     throw sharpen(err);
