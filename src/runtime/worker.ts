@@ -64,6 +64,8 @@ interface Instance {
   initialized: boolean;
   /** When it was last put back idle (performance.now()). */
   idleSince: number;
+  /** Linear-memory bytes it held when it was parked idle (counted in {@link idleTotal}). */
+  parkedBytes: number;
 }
 
 interface Entry {
@@ -278,7 +280,7 @@ async function instantiate(load: LoadMessage): Promise<Instance> {
     functions: { [KERNEL_NAMESPACE]: kernel, [USER_NAMESPACE]: user },
   });
   const instance = (await plugin.getInstance()) as unknown as { exports: Record<string, unknown> };
-  return { plugin, exports: instance.exports, key: null, uses: 0, initialized: false, idleSince: performance.now() };
+  return { plugin, exports: instance.exports, key: null, uses: 0, initialized: false, idleSince: performance.now(), parkedBytes: 0 };
 }
 
 function prepareSpare(entry: Entry): Promise<Instance> {
@@ -287,7 +289,7 @@ function prepareSpare(entry: Entry): Promise<Instance> {
   void p.then(
     (inst) => {
       if (entry.preparing === p) entry.preparing = null;
-      if (plugins.get(entry.load.pluginId) === entry) entry.idle.push(inst);
+      if (plugins.get(entry.load.pluginId) === entry) park(entry, inst);
     },
     () => {
       if (entry.preparing === p) entry.preparing = null;
@@ -298,7 +300,7 @@ function prepareSpare(entry: Entry): Promise<Instance> {
 
 async function acquire(entry: Entry, key: string): Promise<{ inst: Instance; us: number }> {
   const i = entry.idle.findIndex((x) => x.key === null || x.key === key);
-  if (i >= 0) return { inst: entry.idle.splice(i, 1)[0]!, us: 0 };
+  if (i >= 0) return { inst: unpark(entry.idle.splice(i, 1)[0]!), us: 0 };
   if (entry.preparing !== null) {
     await entry.preparing.catch(() => undefined);
     return acquire(entry, key);
@@ -318,10 +320,11 @@ function release(entry: Entry, inst: Instance, reusable: boolean): void {
     // reset() truncates Extism's block list, so its index space never overflows between calls.
     void inst.plugin.reset();
     inst.idleSince = performance.now();
-    entry.idle.push(inst);
+    park(entry, inst);
     // One warm instance per recent tenant, a few at most: many tenants must not pin many memories.
-    if (entry.idle.length > MAX_IDLE_INSTANCES) drop(entry.idle.shift()!);
-    trimIdle();
+    if (entry.idle.length > MAX_IDLE_INSTANCES) drop(unpark(entry.idle.shift()!));
+    // Only over budget is the LRU pass worth its cost (it walks every plugin's idle instances).
+    if (idleTotal > init.instances.idleBytes) trimIdle();
     return;
   }
   drop(inst);
@@ -355,6 +358,26 @@ function maybeCollect(): void {
 }
 
 /**
+ * Linear-memory bytes of every idle instance in this worker, kept up to date as instances are parked
+ * and taken, so a call's release checks the budget in O(1) — walking every plugin's idle instances
+ * on each call made a call's cost grow with the number of plugins loaded (1,000 tenants' plugins).
+ */
+let idleTotal = 0;
+
+function park(entry: Entry, inst: Instance): void {
+  inst.parkedBytes = instanceBytes(inst);
+  idleTotal += inst.parkedBytes;
+  entry.idle.push(inst);
+}
+
+/** Call with an instance just removed from an `idle` list. */
+function unpark(inst: Instance): Instance {
+  idleTotal -= inst.parkedBytes;
+  inst.parkedBytes = 0;
+  return inst;
+}
+
+/**
  * Keeps idle instances of all plugins within `idleBytes` (least recently used released first) and
  * releases those idle longer than `idleMs`, so memory follows use, not history.
  */
@@ -366,12 +389,15 @@ function trimIdle(now = performance.now()): void {
   for (const x of all) {
     if (kept + x.bytes <= init.instances.idleBytes && now - x.inst.idleSince < init.instances.idleMs) {
       kept += x.bytes;
+      x.inst.parkedBytes = x.bytes;
       continue;
     }
     const i = x.entry.idle.indexOf(x.inst);
     if (i >= 0) x.entry.idle.splice(i, 1);
+    x.inst.parkedBytes = 0;
     drop(x.inst);
   }
+  idleTotal = kept;
   maybeCollect();
 }
 
@@ -443,6 +469,7 @@ async function invoke(msg: InvokeMessage): Promise<DoneMessage> {
 }
 
 function onLoad(msg: LoadMessage): void {
+  for (const inst of plugins.get(msg.pluginId)?.idle.splice(0) ?? []) drop(unpark(inst));
   plugins.set(msg.pluginId, { load: msg, idle: [], preparing: null });
 }
 
@@ -455,7 +482,7 @@ port.on('message', (msg: ToWorker) => {
       const entry = plugins.get(msg.pluginId);
       plugins.delete(msg.pluginId);
       // A disabled plugin's instances give their memory back now, not at some later collection.
-      for (const inst of entry?.idle.splice(0) ?? []) drop(inst);
+      for (const inst of entry?.idle.splice(0) ?? []) drop(unpark(inst));
       if (entry?.preparing) void entry.preparing.then(drop, () => undefined);
       maybeCollect();
       break;

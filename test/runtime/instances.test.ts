@@ -19,7 +19,32 @@ async function counts(eventsPerInstance: number, tenants: string[]): Promise<num
   }
 }
 
+/** Calls each plugin id in turn (one tenant) and returns each call's count on its instance. */
+async function lruCounts(idleBytes: number, calls: string[]): Promise<number[]> {
+  const rt = await openRuntime({ workers: 1, instances: { idleBytes } });
+  try {
+    const wasm = await buildWat('counter');
+    for (const id of new Set(calls)) await rt.host.load({ id, name: id, version: '1', kind: 'event', capabilities: [], wasm });
+    const out: number[] = [];
+    for (const id of calls) {
+      const r = await rt.host.invoke(id, { event: makeEvent('acme') });
+      if (!r.ok) throw new Error(r.error.message);
+      out.push((r.output as { n: number }).n);
+    }
+    return out;
+  } finally {
+    await rt.close();
+  }
+}
+
 describe('instance policy', () => {
+  it('RT-INST-4 idle instances across plugins stay within idleBytes, least recently used released first', async () => {
+    const page = 64 * 1024;
+    // Room for two idle instances of one page: c1 is the least recently used when c3 is parked.
+    expect(await lruCounts(2 * page, ['c1', 'c2', 'c3', 'c3', 'c2', 'c1'])).toEqual([1, 1, 1, 2, 2, 1]);
+    expect(await lruCounts(64 * page, ['c1', 'c2', 'c3', 'c3', 'c2', 'c1'])).toEqual([1, 1, 1, 2, 2, 2]);
+  });
+
   it('RT-INST-1 reuses an instance only within one tenant, never across tenants', async () => {
     expect(await counts(1000, ['acme', 'acme', 'globex', 'acme', 'globex'])).toEqual([1, 2, 1, 3, 2]);
   });
