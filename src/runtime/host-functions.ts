@@ -165,12 +165,22 @@ export class CallHost {
         // host functions: emitEvents does not grant them.
         if (isReservedEventType(r.type)) throw reservedName('event type', r.type);
         if (r.entityTypeId !== undefined && isReservedEntityType(r.entityTypeId)) throw reservedName('entity type', r.entityTypeId);
-        this.#countEmit();
-        const eventId = newId();
-        const ev = { eventId, type: r.type, ...(r.entityId ? { entityId: r.entityId } : {}), ...(r.entityTypeId ? { entityTypeId: r.entityTypeId } : {}), payload: r.payload ?? {} };
-        this.#addBytes(ev);
-        this.effects.events.push(ev);
-        return { eventId };
+        // An event names an entity only within the plugin's scope: a user-scoped (or type-restricted)
+        // plugin cannot announce something about an entity it may not see (another owner's document),
+        // which plugins reacting to the event would take as a fact about that entity.
+        if (r.entityId !== undefined && (this.plugin.tenantScope === 'user' || this.plugin.restrictedEntityTypes !== null)) {
+          const entityId = r.entityId;
+          return this.#current(entityId).then((named) => {
+            if (named !== null && !this.visible(named)) {
+              throw new UeeError('CAPABILITY_DENIED', `entity ${entityId} is outside this plugin's scope; an event cannot name it`, {
+                details: { entityId },
+                hint: this.plugin.tenantScope === 'user' ? "name only the owner's entities (manifest ownerId), or none" : 'name an entity of a type in restrictedEntityTypes, or none',
+              });
+            }
+            return this.#emit(r);
+          });
+        }
+        return this.#emit(r);
       }
       case 'update_read_model': {
         const op = parseOrThrow(ReadModelOpSchema, request, 'update_read_model request');
@@ -213,6 +223,15 @@ export class CallHost {
         return { eventId };
       }
     }
+  }
+
+  #emit(r: z.output<typeof EmitEvent>): { eventId: string } {
+    this.#countEmit();
+    const eventId = newId();
+    const ev = { eventId, type: r.type, ...(r.entityId ? { entityId: r.entityId } : {}), ...(r.entityTypeId ? { entityTypeId: r.entityTypeId } : {}), payload: r.payload ?? {} };
+    this.#addBytes(ev);
+    this.effects.events.push(ev);
+    return { eventId };
   }
 
   #countEmit(): void {

@@ -405,6 +405,33 @@ describe('SECA artifacts belong to the tenant that uploaded them', () => {
     const acmeId = await deploy(acme, { name: 'Acme.Original', subscribeTo: ['Never'] }, artifact);
     expect(JSON.stringify(ok(await call(acme, 'plugin_source', { pluginId: acmeId })).files)).toContain('acme secret');
   });
+  it('SECA-23: a user-scoped plugin cannot emit an event naming another owner\'s entity; its owner\'s entities it may name', async () => {
+    const fixtures = [
+      { entityId: 'bob-doc', entityTypeId: 'Doc', attributes: { diary: 'bob' }, ownerId: 'bob' },
+      { entityId: 'alice-doc', entityTypeId: 'Doc', attributes: {}, ownerId: 'alice' },
+    ];
+    const forge = await upload(acme, await hostCallModule('emit_event', { type: 'DocApproved', entityId: 'bob-doc', entityTypeId: 'Doc' }));
+    const forgeId = await deploy(acme, { name: 'Acme.AliceForger', subscribeTo: ['Touch'], capabilities: ['emitEvents'], tenantScope: 'user', ownerId: 'alice' }, forge);
+    const r = ok(await call(acme, 'plugin_test', { pluginId: forgeId, fixtures, events: [{ type: 'Touch', entityId: 'alice-doc' }] }));
+    expect(answerOf(r.runs[0])).toMatchObject({ ok: false, error: { code: 'CAPABILITY_DENIED' } });
+    expect(r.runs[0].effects.emits).toEqual([]);
+    const own = await upload(acme, await hostCallModule('emit_event', { type: 'DocApproved', entityId: 'alice-doc', entityTypeId: 'Doc' }));
+    const ownId = await deploy(acme, { name: 'Acme.AliceAnnouncer', subscribeTo: ['Touch'], capabilities: ['emitEvents'], tenantScope: 'user', ownerId: 'alice' }, own);
+    const r2 = ok(await call(acme, 'plugin_test', { pluginId: ownId, fixtures, events: [{ type: 'Touch', entityId: 'alice-doc' }] }));
+    expect(answerOf(r2.runs[0])).toMatchObject({ ok: true });
+    expect(r2.runs[0].effects.emits).toHaveLength(1);
+  }, 60_000);
+
+  it('SECA-22: a global plugin\'s source and manifest are the operator\'s: a tenant gets TENANT_FORBIDDEN, the admin reads them', async () => {
+    const files = { 'main.wat': '(module (memory (export "memory") 1) (func (export "handle") (result i32) (i32.const 0)) (; operator secret ;))' };
+    const artifact = ok(await call(admin, 'plugin_compile', { source: { language: 'wat', files } })).artifact as string;
+    const pluginId = await deploy(admin, { name: 'Ops.Global', subscribeTo: ['Never'], settings: { apiKey: 'operator-key' } }, artifact);
+    const denied = sc(await call(acme, 'plugin_source', { pluginId }));
+    expect(denied.code).toBe('TENANT_FORBIDDEN');
+    expect(JSON.stringify(denied)).not.toContain('operator');
+    const own = ok(await call(admin, 'plugin_source', { pluginId }));
+    expect(JSON.stringify(own.files)).toContain('operator secret');
+  });
 });
 
 describe('SECA after a restart on the same data', () => {

@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { UeeError } from '../../core/index.js';
 import { defineTool } from '../define-tool.js';
 import { EntityIdArg, PluginNameArg, TenantArg, text } from '../schemas.js';
 import { resolveScope } from '../scope.js';
@@ -61,7 +62,7 @@ export const pluginSource = defineTool({
   title: 'Plugin source',
   description:
     'Returns the source files recorded with a deployed version (pluginId, or name + version; default latest), its ' +
-    'language and manifest. Modules deployed without source return no files. NOT_FOUND for versions not visible.',
+    'language and manifest. Modules deployed without source return no files. NOT_FOUND for versions not visible; TENANT_FORBIDDEN for global plugins (admins only).',
   input: z.strictObject({ tenantId: TenantArg, ...PluginRefArgs, file: text(128).optional().describe('Only this file') }),
   output: z.object({
     plugin: PluginOut,
@@ -73,6 +74,14 @@ export const pluginSource = defineTool({
   async run(ctx, args) {
     const scope = args.tenantId === undefined ? undefined : (await resolveScope(ctx, args.tenantId)).tenantId;
     const p = await resolvePlugin(ctx, args, scope);
+    // A global plugin runs on every tenant's events, but its code and manifest (settings included)
+    // are the operator's: a tenant sees that it exists (plugin_list), not what it contains.
+    if (p.tenantId === null && ctx.principal.kind === 'tenant') {
+      throw new UeeError('TENANT_FORBIDDEN', `plugin ${p.attributes.name} is global; its source is visible to administrators only`, {
+        details: { pluginId: p.id, name: p.attributes.name },
+        hint: 'plugin_list and plugin_metrics show what a global plugin does for your tenant',
+      });
+    }
     const { pluginVersion: _v, status: _s, source, binary: _b, exports: _e, imports: _i, deployedAt: _d, language, ...manifest } = p.attributes;
     let files = source?.files ?? {};
     if (args.file !== undefined) {
