@@ -15,6 +15,7 @@ import { pluginInspector } from './module-inspector.js';
 import { HostPluginInvoker } from './plugin-invoker.js';
 import { RegistryWasmModelRunner } from './wasm-model-runner.js';
 import { PluginLogStore } from './plugin-logs.js';
+import { InvocationRecords, type InvocationRecordsOptions } from './invocation-records.js';
 import { TimerService, type TimerServiceOptions } from './timer-service.js';
 import { WorkflowService } from '../workflows/index.js';
 
@@ -51,6 +52,8 @@ export interface UeeAppOptions {
   timers?: Omit<TimerServiceOptions, 'logger'>;
   /** Workflow service tuning (a test clock, a shorter claim of a crashed process's events). @default {} */
   workflows?: { now?: () => number; claimIdleMs?: number; intervalMs?: number };
+  /** Invocation-record tuning (e.g. a short `flushMs`). @default {} */
+  records?: Omit<InvocationRecordsOptions, 'logger' | 'retentionMs'>;
 }
 
 /**
@@ -75,6 +78,8 @@ export class UeeApp {
     readonly logger: Logger,
     /** Declared workflows: definitions, instances, enforced transitions (see {@link WorkflowService}). */
     readonly workflows: WorkflowService,
+    /** Invocation records: the router's recorder and retention (absent with `--records-retention-hours 0`). */
+    readonly records: InvocationRecords | undefined,
   ) {}
 
   /** Opens the backends, registers bootstrap tenants and starts the relay. */
@@ -123,6 +128,11 @@ export class UeeApp {
       ...(ledger ? { ledger, ownLedger: true } : {}),
     });
     const pluginLogs = new PluginLogStore();
+    const records =
+      config.records.retentionHours > 0
+        ? new InvocationRecords(store.invocations, { retentionMs: config.records.retentionHours * 3_600_000, logger: logger.child({ component: 'invocation-records' }), ...options.records })
+        : undefined;
+    records?.start();
     let runtime: RuntimeParts | undefined;
     let kickTimers: TimerService | undefined;
     const workflows = new WorkflowService(store, {
@@ -156,6 +166,7 @@ export class UeeApp {
           hopLimit: config.runtime.hopLimit,
           chainLimits: { maxEvents: config.runtime.chainMaxEvents, maxInvocations: config.runtime.chainMaxInvocations },
           chainCounter: (chainCounter = await openChainCounter(config.bus)),
+          ...(records === undefined ? {} : { recorder: records }),
         });
         await router.start();
         timers = new TimerService(store, { ...options.timers, logger: logger.child({ component: 'timers' }) });
@@ -166,7 +177,7 @@ export class UeeApp {
         runtime = { host, router, timers };
       } catch (err) {
         // A half-built app must not leak workers, connections or the relay loop.
-        for (const step of [() => workflows.stop(), () => timers?.stop(), () => host?.close(), () => chainCounter?.close(), () => relay.stop(), () => gateway.close(), () => bus.close(), () => store.close()]) {
+        for (const step of [() => workflows.stop(), () => timers?.stop(), () => host?.close(), () => chainCounter?.close(), () => records?.close(), () => relay.stop(), () => gateway.close(), () => bus.close(), () => store.close()]) {
           await Promise.resolve()
             .then(step)
             .catch(() => undefined);
@@ -181,7 +192,7 @@ export class UeeApp {
       busLocation: describeLocation(config.bus),
       runtime: config.runtime.enabled ? `${config.runtime.workers} workers` : 'off',
     });
-    return new UeeApp(config, store, bus, relay, registry, gateway, pluginLogs, runtime, logger, workflows);
+    return new UeeApp(config, store, bus, relay, registry, gateway, pluginLogs, runtime, logger, workflows, records);
   }
 
   /** Current lifecycle state. */
@@ -222,6 +233,7 @@ export class UeeApp {
       ['timers', () => this.runtime?.timers.stop() ?? Promise.resolve()],
       ['router', () => this.runtime?.router.stop() ?? Promise.resolve()],
       ['runtime', () => this.runtime?.host.close() ?? Promise.resolve()],
+      ['invocation records', () => this.records?.close() ?? Promise.resolve()],
       ['relay', () => this.relay.stop()],
       ['model gateway', () => this.gateway.close()],
       ['bus', () => this.bus.close()],

@@ -3,7 +3,7 @@ import type { EntityStore } from '../store/port.js';
 import type { ExecutionHost, LoadedPluginSpec } from '../runtime/index.js';
 import { commitEffects, isEmptyEffects } from '../runtime/index.js';
 import type { PluginRecord, PluginRegistry } from '../registry/index.js';
-import type { HandleInput, InvocationOutcome, InvokeOptions, PluginInvoker } from '../router/index.js';
+import type { CommittedEffects, HandleInput, InvocationOutcome, InvokeOptions, PluginInvoker } from '../router/index.js';
 import type { PluginLogStore } from './plugin-logs.js';
 
 /**
@@ -45,8 +45,11 @@ export class HostPluginInvoker implements PluginInvoker {
         })),
       );
     }
-    if (!result.ok) return { ok: false, error: result.error.toJSON(), durationMs: result.usage.durationMs };
+    const { durationMs, ...usage } = result.usage;
+    const facts = { usage, models: result.models ?? [] };
+    if (!result.ok) return { ok: false, error: result.error.toJSON(), durationMs, ...facts };
     let committed = false;
+    let effects: CommittedEffects = { committed: false, writes: [], events: [], readModelOps: 0, timers: 0 };
     if (!isEmptyEffects(result.effects)) {
       const e = result.effects;
       // The chain's event budget is spent before the commit: effects that do not fit are never committed.
@@ -54,10 +57,10 @@ export class HostPluginInvoker implements PluginInvoker {
         try {
           await options.beforeCommit(e.writes.length + e.timers.length + e.events.length);
         } catch (err) {
-          return { ok: false, error: toUeeError(err).toJSON(), durationMs: result.usage.durationMs };
+          return { ok: false, error: toUeeError(err).toJSON(), durationMs, ...facts };
         }
       }
-      await commitEffects(
+      const commit = await commitEffects(
         this.store,
         { tenantId: event.tenantId, actor: `plugin:${plugin.id}@${plugin.attributes.pluginVersion}` },
         result.effects,
@@ -69,8 +72,15 @@ export class HostPluginInvoker implements PluginInvoker {
         },
       );
       committed = true;
+      effects = {
+        committed: commit.applied,
+        writes: commit.versions.map((v) => ({ entityId: v.entityId, entityTypeId: v.entityTypeId, version: v.version })),
+        events: commit.events.map((ev) => ({ eventId: ev.eventId, type: ev.type })),
+        readModelOps: e.readModelOps.length,
+        timers: e.timers.length,
+      };
     }
-    return { ok: true, output: result.output, committed, durationMs: result.usage.durationMs };
+    return { ok: true, output: result.output, committed, durationMs, ...facts, effects };
   }
 
   retain(pluginIds: ReadonlySet<string>): void {

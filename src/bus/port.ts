@@ -143,6 +143,11 @@ export interface EventBus {
   deadLetter(group: string, delivery: Delivery, error: { code: string; message: string }, attempts?: DeadLetter['attempts']): Promise<void>;
   /** Dead letters, oldest first, optionally of one group. */
   deadLetters(options?: { group?: string; count?: number }): Promise<DeadLetter[]>;
+  /**
+   * Removes dead letters by id (unknown ids are ignored) and returns how many were removed — a
+   * letter removed by one caller is not counted by another. Used once a redrive succeeded.
+   */
+  deleteDeadLetters(ids: readonly string[]): Promise<number>;
   /** Progress of a group (pending, lag, consumers). `NOT_FOUND` for an unknown group. */
   groupInfo(group: string): Promise<GroupInfo>;
   /** Number of entries currently retained in the stream. */

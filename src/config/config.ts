@@ -50,6 +50,8 @@ export interface UeeConfig {
   frontDoor: FrontDoorConfig;
   /** Model gateway quotas per tenant and plugin (`UEE_MODEL_QUOTAS`, JSON). @default none */
   modelQuotas: QuotaConfig | undefined;
+  /** Invocation records: kept this many hours, then purged; 0 records nothing. @default 72 */
+  records: { retentionHours: number };
 }
 
 /** Raw settings as they come from flags and environment (all optional strings). */
@@ -77,6 +79,8 @@ export interface RawSettings {
   chainMaxInvocations?: string | undefined;
   /** Workers one tenant's plugin calls may hold at once. */
   maxWorkersPerTenant?: string | undefined;
+  /** Hours invocation records are kept (0: none are written). */
+  recordsRetentionHours?: string | undefined;
   /** Upper bound on a manifest's `maximumResourceBudget.timeoutMs`. */
   maxTimeoutMs?: string | undefined;
   /** Upper bound on a manifest's `maximumResourceBudget.memoryPages`. */
@@ -117,6 +121,7 @@ export const SETTING_ENV: Record<keyof RawSettings, string> = {
   chainMaxEvents: 'UEE_CHAIN_MAX_EVENTS',
   chainMaxInvocations: 'UEE_CHAIN_MAX_INVOCATIONS',
   maxWorkersPerTenant: 'UEE_MAX_WORKERS_PER_TENANT',
+  recordsRetentionHours: 'UEE_RECORDS_RETENTION_HOURS',
   maxTimeoutMs: 'UEE_MAX_TIMEOUT_MS',
   maxMemoryPages: 'UEE_MAX_MEMORY_PAGES',
   queryScanMs: 'UEE_QUERY_SCAN_MS',
@@ -174,6 +179,7 @@ export function loadConfig(flags: RawSettings, env: NodeJS.ProcessEnv = process.
     hopLimit: parseWith(intSetting('hopLimit', 'hop-limit', 1, 256), raw.hopLimit ?? '16', 'hopLimit'),
     chainMaxEvents: parseWith(intSetting('chainMaxEvents', 'chain-max-events', 1, 10_000_000), raw.chainMaxEvents ?? '1000', 'chainMaxEvents'),
     chainMaxInvocations: parseWith(intSetting('chainMaxInvocations', 'chain-max-invocations', 1, 10_000_000), raw.chainMaxInvocations ?? '2000', 'chainMaxInvocations'),
+    recordsRetentionHours: parseWith(intSetting('recordsRetentionHours', 'records-retention-hours', 0, 24 * 366), raw.recordsRetentionHours ?? '72', 'recordsRetentionHours'),
     maxTimeoutMs: parseWith(intSetting('maxTimeoutMs', 'max-timeout-ms', 1, 60_000), raw.maxTimeoutMs ?? '10000', 'maxTimeoutMs'),
     maxMemoryPages: parseWith(intSetting('maxMemoryPages', 'max-memory-pages', 1, 16_384), raw.maxMemoryPages ?? '4096', 'maxMemoryPages'),
     queryScanMs: parseWith(intSetting('queryScanMs', 'query-scan-ms', 1, 60_000), raw.queryScanMs ?? String(DEFAULT_FILTER_LIMITS.maxScanMs), 'queryScanMs'),
@@ -229,6 +235,7 @@ export function loadConfig(flags: RawSettings, env: NodeJS.ProcessEnv = process.
     }),
     frontDoor: parseFrontDoorSettings(env),
     modelQuotas: parseModelQuotas(env),
+    records: { retentionHours: parsed.recordsRetentionHours },
   };
 }
 

@@ -8,7 +8,8 @@ import type { ChainBudget, ChainEvent, Prepaid } from './chain-budget.js';
 import { buildInput, type SettingsCache } from './input.js';
 import type { RouterMetrics } from './metrics.js';
 import { isSpawnOf, subscriptionMatches, type RouteEntry } from './subscriptions.js';
-import type { InvocationOutcome, PluginInvoker } from './types.js';
+import type { InvocationOutcome, InvocationRecorder, PluginInvoker } from './types.js';
+import type { InvocationRecord } from '../store/invocations.js';
 import type { VersionResolver } from './versions.js';
 
 /**
@@ -68,6 +69,8 @@ export class DeliveryHandler {
       /** Per-chain (correlation id) totals of invocations and events, shared by the deployment's processes. */
       budget: ChainBudget;
       options: HandlingOptions;
+      /** Where one record per attempt goes; none: nothing is recorded. */
+      recorder?: InvocationRecorder;
     },
   ) {}
 
@@ -87,9 +90,10 @@ export class DeliveryHandler {
     if (!plugin || !(await this.#wants(plugin, event, log))) return 'done';
     const fields = { eventId: event.eventId, correlationId: event.correlationId, pluginId: plugin.id, plugin: plugin.attributes.name };
     if (event.hop >= options.hopLimit) {
-      const error = { code: 'HOP_LIMIT_EXCEEDED', message: `event is ${event.hop} hops deep; the limit is ${options.hopLimit}` };
+      const error = { code: 'HOP_LIMIT_EXCEEDED' as const, message: `event is ${event.hop} hops deep; the limit is ${options.hopLimit}` };
       log.warn('hop limit exceeded; dead-lettering', fields);
       await bus.deadLetter(route.group, delivery, error, [{ at: new Date().toISOString(), ...error }]);
+      this.#record(plugin, event, delivery.deliveryCount, 'dead', { ok: false, error: { ...error, retryable: false }, durationMs: 0 });
       metrics.deadLettered(plugin.id, plugin.attributes.name);
       return 'dead';
     }
@@ -99,6 +103,7 @@ export class DeliveryHandler {
       const error = { code: crashed.code, message: crashed.message };
       log.error('delivery quarantined: the process died during it repeatedly', { ...fields, deliveryCount: delivery.deliveryCount });
       await bus.deadLetter(route.group, delivery, error, [{ at: new Date().toISOString(), ...error }]);
+      this.#record(plugin, event, delivery.deliveryCount, 'dead', { ok: false, error: { ...error, retryable: false }, durationMs: 0 });
       metrics.deadLettered(plugin.id, plugin.attributes.name);
       return 'dead';
     }
@@ -106,20 +111,71 @@ export class DeliveryHandler {
     for (let attempt = delivery.deliveryCount; ; attempt++) {
       const outcome = await this.#invoke(route, plugin, event, settings, prepaid);
       metrics.record(plugin.id, plugin.attributes.name, outcome.durationMs, outcome.ok ? undefined : outcome.error.code);
-      if (outcome.ok) return 'done';
+      if (outcome.ok) {
+        this.#record(plugin, event, attempt, 'ok', outcome);
+        return 'done';
+      }
       attempts.push({ at: new Date().toISOString(), code: outcome.error.code, message: outcome.error.message });
       log.warn('plugin invocation failed', { ...fields, attempt, code: outcome.error.code, error: outcome.error.message });
       const retryable = isRetryable(outcome.error);
-      if (retryable && attempt < options.maxAttempts && stopping()) return 'left';
+      if (retryable && attempt < options.maxAttempts && stopping()) {
+        this.#record(plugin, event, attempt, 'left', outcome);
+        return 'left';
+      }
       if (attempt >= options.maxAttempts || !retryable) {
         await bus.deadLetter(route.group, delivery, { code: outcome.error.code, message: outcome.error.message }, attempts);
+        this.#record(plugin, event, attempt, 'dead', outcome);
         metrics.deadLettered(plugin.id, plugin.attributes.name);
         return 'dead';
       }
+      this.#record(plugin, event, attempt, 'retry', outcome);
       metrics.retried(plugin.id, plugin.attributes.name);
       await sleepUnless(options.backoffMs * 2 ** (attempts.length - 1), stopping);
       if (stopping()) return 'left';
     }
+  }
+
+  /**
+   * Re-delivers a dead letter's event to `plugin` once, for real: the same input, chain budget and
+   * idempotency key (`eventId:queue`) as a live delivery, so its effects commit at most once however
+   * often it is redriven. No retries: the outcome is recorded (`trigger: 'redrive'`) and returned.
+   */
+  async redrive(route: RouteEntry, plugin: PluginRecord, event: EventEnvelope, deadLetterId: string, attempt: number): Promise<InvocationOutcome> {
+    const outcome = await this.#invoke(route, plugin, event, new Map(), undefined);
+    this.deps.metrics.record(plugin.id, plugin.attributes.name, outcome.durationMs, outcome.ok ? undefined : outcome.error.code);
+    this.#record(plugin, event, attempt, outcome.ok ? 'ok' : 'dead', outcome, deadLetterId);
+    return outcome;
+  }
+
+  /** Hands one attempt's record to the recorder (buffered: never waits for the store). */
+  #record(plugin: PluginRecord, event: EventEnvelope, attempt: number, result: InvocationRecord['outcome'], outcome: InvocationOutcome, deadLetterId?: string): void {
+    const recorder = this.deps.recorder;
+    if (recorder === undefined) return;
+    const effects = outcome.effects;
+    recorder.record({
+      tenantId: event.tenantId,
+      at: new Date().toISOString(),
+      event: {
+        eventId: event.eventId,
+        type: event.type,
+        correlationId: event.correlationId,
+        causationId: event.causationId,
+        hop: event.hop,
+        ...(event.entityId === undefined ? {} : { entityId: event.entityId }),
+        ...(event.entityTypeId === undefined ? {} : { entityTypeId: event.entityTypeId }),
+      },
+      plugin: { id: plugin.id, name: plugin.attributes.name, version: plugin.attributes.pluginVersion },
+      attempt,
+      trigger: deadLetterId === undefined ? 'router' : 'redrive',
+      outcome: result,
+      ...(outcome.ok ? {} : { error: { code: outcome.error.code, message: outcome.error.message } }),
+      durationMs: outcome.durationMs,
+      usage: outcome.usage ?? { hostCalls: 0, modelCalls: 0, emits: 0, outputBytes: 0 },
+      effects: effects === undefined ? { committed: false, writes: [], events: [], readModelOps: 0, timers: 0, omitted: 0 } : { ...effects, omitted: 0 },
+      models: outcome.models ?? [],
+      ...(event.experiment === undefined ? {} : { experiment: { id: event.experiment.id, variant: event.experiment.variant } }),
+      ...(deadLetterId === undefined ? {} : { deadLetterId }),
+    });
   }
 
   async #invoke(route: RouteEntry, plugin: PluginRecord, event: EventEnvelope, settings: SettingsCache, prepaid: Prepaid | undefined): Promise<InvocationOutcome> {

@@ -9,6 +9,6 @@ export { DeliveryHandler, isRetryable } from './handling.js';
 export type { DeliveryResult, HandlingOptions } from './handling.js';
 export { RouterMetrics } from './metrics.js';
 export type { PluginMetricsSnapshot } from './metrics.js';
-export type { HandleInput, InvocationOutcome, InvokeOptions, PluginInvoker } from './types.js';
+export type { CommittedEffects, HandleInput, InvocationFacts, InvocationOutcome, InvocationRecorder, InvokeOptions, PluginInvoker } from './types.js';
 export { ChainBudget, CHAIN_COUNTER_TTL_MS, DEFAULT_CHAIN_LIMITS, InMemoryChainCounter, RedisChainCounter, SqliteChainCounter } from './chain-budget.js';
 export type { ChainCounter, ChainEvent, ChainLimits, ChainResource, Prepaid, SpendLine, SpendOutcome } from './chain-budget.js';

@@ -1,8 +1,8 @@
 import { randomBytes } from 'node:crypto';
 import { hostname } from 'node:os';
 import type { EventEnvelope, Logger } from '../core/index.js';
-import { toUeeError } from '../core/index.js';
-import type { EventBus } from '../bus/port.js';
+import { UeeError, toUeeError } from '../core/index.js';
+import type { DeadLetter, EventBus } from '../bus/port.js';
 import type { EntityStore } from '../store/port.js';
 import { pluginGroup, type PluginRecord, type PluginRegistry } from '../registry/index.js';
 import { QueueWorker } from './delivery.js';
@@ -11,7 +11,7 @@ import { ChainBudget, DEFAULT_CHAIN_LIMITS, InMemoryChainCounter, type ChainCoun
 import { DeliveryHandler } from './handling.js';
 import { RouterMetrics } from './metrics.js';
 import { SubscriptionIndex, type RouteEntry } from './subscriptions.js';
-import type { PluginInvoker } from './types.js';
+import type { InvocationOutcome, InvocationRecorder, PluginInvoker } from './types.js';
 import { VersionResolver } from './versions.js';
 
 /** Router tuning. */
@@ -65,6 +65,8 @@ export interface RouterOptions {
    * @default an in-process counter
    */
   chainCounter?: ChainCounter;
+  /** Where one invocation record per attempt goes (see {@link InvocationRecorder}). @default none */
+  recorder?: InvocationRecorder;
   logger: Logger;
 }
 
@@ -103,7 +105,7 @@ export class Router {
   #refreshing: Promise<void> | undefined;
   #refreshQueued: Promise<void> | undefined;
   #tableLock: Promise<void> = Promise.resolve();
-  readonly #opts: Required<Omit<RouterOptions, 'consumerName' | 'logger' | 'chainLimits' | 'chainCounter'>>;
+  readonly #opts: Required<Omit<RouterOptions, 'consumerName' | 'logger' | 'chainLimits' | 'chainCounter' | 'recorder'>>;
   readonly #budget: ChainBudget;
 
   constructor(
@@ -137,6 +139,7 @@ export class Router {
       groupOf: pluginGroup,
       budget: this.#budget,
       options: { hopLimit: this.#opts.hopLimit, maxAttempts: this.#opts.maxAttempts, backoffMs: this.#opts.backoffMs },
+      ...(options.recorder === undefined ? {} : { recorder: options.recorder }),
     });
     this.#dispatcher = new Dispatcher<Route>(
       bus,
@@ -298,6 +301,35 @@ export class Router {
   resolve(route: { name: string; versions: PluginRecord[] }, event: EventEnvelope): PluginRecord | undefined {
     return this.#versions.resolve(route, event);
   }
+
+  /**
+   * Re-delivers a dead letter's event, for real, to `plugin` (a version of the letter's logical
+   * plugin): one attempt through the live delivery path, its effects committed under the same
+   * idempotency key as the original delivery — so however often a letter is redriven, by however many
+   * processes, its effects commit at most once — and its outcome recorded with `trigger: 'redrive'`.
+   * One redrive of a letter at a time in this process (`LIMIT_EXCEEDED` for a second). The caller
+   * deletes the letter once this succeeds.
+   */
+  async redrive(letter: DeadLetter, plugin: PluginRecord): Promise<InvocationOutcome> {
+    if (this.#state !== 'running') throw new UeeError('CLOSED', `the router is ${this.#state}`, { hint: 'redrive on a running process (uee start with --runtime on)' });
+    const route = this.#routes.get(letter.group);
+    if (route === undefined || pluginGroup(plugin.attributes.name, plugin.tenantId) !== letter.group) {
+      throw new UeeError('NOT_FOUND', `plugin ${plugin.attributes.name} v${plugin.attributes.pluginVersion} does not serve the dead letter's queue ${letter.group}`, {
+        hint: 'redrive to a version of the plugin that dead-lettered the event (plugin_list shows its versions)',
+      });
+    }
+    if (this.#redriving.has(letter.id)) {
+      throw new UeeError('LIMIT_EXCEEDED', `dead letter ${letter.id} is being redriven already`, { hint: 'wait for that redrive to finish, then list the dead letters again' });
+    }
+    this.#redriving.add(letter.id);
+    try {
+      return await this.#handler.redrive(route, plugin, letter.event, letter.id, letter.attempts.length + 1);
+    } finally {
+      this.#redriving.delete(letter.id);
+    }
+  }
+
+  readonly #redriving = new Set<string>();
 
   /** Stops the dispatcher and every worker after their deliveries in flight. Idempotent. */
   async stop(): Promise<void> {

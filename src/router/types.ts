@@ -1,5 +1,6 @@
 import type { EntityVersion, EventEnvelope, JsonObject, SerializedError } from '../core/index.js';
 import type { PluginRecord } from '../registry/index.js';
+import type { InvocationRecordDraft } from '../store/invocations.js';
 
 /** The input of a plugin's `handle` (docs/plugin-abi.md). */
 export interface HandleInput {
@@ -14,10 +15,36 @@ export interface HandleInput {
   };
 }
 
+/** What an invocation committed, by id (the invocation record's `effects`). */
+export interface CommittedEffects {
+  /** False when nothing was committed: no effects, or the idempotency key had been committed before. */
+  committed: boolean;
+  writes: Array<{ entityId: string; entityTypeId: string; version: number }>;
+  events: Array<{ eventId: string; type: string }>;
+  readModelOps: number;
+  timers: number;
+}
+
+/** What the host counted during an invocation, for its record. */
+export interface InvocationFacts {
+  usage?: { hostCalls: number; modelCalls: number; emits: number; outputBytes: number };
+  /** One entry per `call_model`. */
+  models?: Array<{ model: string; ok: boolean; durationMs: number; code?: string }>;
+  effects?: CommittedEffects;
+}
+
 /** What one invocation did: on success its effects were committed (or there were none). */
 export type InvocationOutcome =
-  | { ok: true; output: unknown; committed: boolean; durationMs: number }
-  | { ok: false; error: SerializedError; durationMs: number };
+  | ({ ok: true; output: unknown; committed: boolean; durationMs: number } & InvocationFacts)
+  | ({ ok: false; error: SerializedError; durationMs: number } & InvocationFacts);
+
+/**
+ * Where the router leaves one invocation record per attempt. `record` must not block or throw: an
+ * implementation buffers and writes in batches, so recording costs the delivery path next to nothing.
+ */
+export interface InvocationRecorder {
+  record(draft: InvocationRecordDraft): void;
+}
 
 /** How the router asks for one invocation. */
 export interface InvokeOptions {

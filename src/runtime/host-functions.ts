@@ -26,6 +26,7 @@ import type { HostCallAnswer } from './pool.js';
 import type { TokenBuckets } from './rate-limit.js';
 import { overlayReadModel } from './read-overlay.js';
 import type { HostServices } from './services.js';
+import type { ModelCallNote } from './types.js';
 import type { ResourceBudget, TenantScope } from './types.js';
 
 /** What the host functions need to know about the plugin being run. */
@@ -77,6 +78,9 @@ const SpawnWorkflow = z.object({ workflow: z.string().min(1).max(128), input: Js
 /** Thrown by a handler to end the whole call (budget breach): answered with the fatal flag. */
 class Fatal extends Error {}
 
+/** Model calls noted per invocation (the budget's `modelCalls` bounds them anyway). */
+export const MAX_MODEL_NOTES = 20;
+
 /**
  * The main-thread side of one call: implements every host function against {@link HostServices},
  * enforcing capability-independent policy (tenant scope, `restrictedEntityTypes`, rate limits,
@@ -88,6 +92,8 @@ export class CallHost {
   /** The fatal error that ended the call, when a budget was breached here. */
   failure: UeeError | null = null;
   modelCalls = 0;
+  /** One note per `call_model` answered (for invocation records), at most {@link MAX_MODEL_NOTES}. */
+  readonly models: ModelCallNote[] = [];
   emits = 0;
   effectBytes = 0;
   /** Buffered entity versions by id, oldest first: what the plugin's own reads see first. */
@@ -198,13 +204,25 @@ export class CallHost {
         }
         if (++this.modelCalls > this.plugin.budget.modelCalls) this.#fail('modelCalls', `more than ${this.plugin.budget.modelCalls} model calls in one event`);
         const p = this.plugin;
-        return this.deps.services.callModel(this.ctx, {
-          model: r.model,
-          input: r.input,
-          plugin: { id: p.id, name: p.name, version: String(p.version) },
-          eventId: this.event.eventId,
-          ...(p.models === null ? {} : { allowedModels: [...p.models] }),
-        });
+        const started = performance.now();
+        const note = (ok: boolean, code?: string): void => {
+          if (this.models.length < MAX_MODEL_NOTES) this.models.push({ model: r.model, ok, durationMs: performance.now() - started, ...(code === undefined ? {} : { code }) });
+        };
+        return this.deps.services
+          .callModel(this.ctx, {
+            model: r.model,
+            input: r.input,
+            plugin: { id: p.id, name: p.name, version: String(p.version) },
+            eventId: this.event.eventId,
+            ...(p.models === null ? {} : { allowedModels: [...p.models] }),
+          })
+          .then(
+            (value) => (note(true), value),
+            (err: unknown) => {
+              note(false, toUeeError(err).code);
+              throw err;
+            },
+          );
       }
       case 'schedule_timer': {
         const t = parseOrThrow(ScheduleTimer, request, 'schedule_timer request');

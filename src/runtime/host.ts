@@ -361,7 +361,7 @@ export class ExecutionHost {
     const logs = done?.logs ?? [];
     const fail = (error: UeeError): InvocationResult => {
       this.#logger.debug('plugin call failed', { pluginId: loaded.spec.id, code: error.code, message: error.message });
-      return { ok: false, error, usage, logs };
+      return { ok: false, error, usage, logs, models: call.models };
     };
     if (outcome.kind === 'timeout') {
       return fail(new UeeError('TIMEOUT', `the call overran its ${budget.timeoutMs} ms budget`, {
@@ -423,7 +423,7 @@ export class ExecutionHost {
         return fail(new UeeError('PLUGIN_OUTPUT_INVALID', 'the plugin output is not JSON', { details: { bytes: d.outputBytes } }));
       }
     }
-    return { ok: true, output, effects: call.effects, usage, logs };
+    return { ok: true, output, effects: call.effects, usage, logs, models: call.models };
   }
 
   #assertRunning(): void {

@@ -102,5 +102,14 @@ export interface PluginLogLine {
 
 /** The outcome of {@link ExecutionHost.invoke}: effects only on success, never on failure. */
 export type InvocationResult =
-  | { ok: true; output: unknown; effects: EffectSet; usage: Usage; logs: PluginLogLine[] }
-  | { ok: false; error: UeeError; usage: Usage; logs: PluginLogLine[] };
+  | { ok: true; output: unknown; effects: EffectSet; usage: Usage; logs: PluginLogLine[]; models?: ModelCallNote[] }
+  | { ok: false; error: UeeError; usage: Usage; logs: PluginLogLine[]; models?: ModelCallNote[] };
+
+/** One `call_model` of an invocation: which model, whether it answered, how long it took (see {@link InvocationResult}). */
+export interface ModelCallNote {
+  model: string;
+  ok: boolean;
+  durationMs: number;
+  /** The error code of a failed call. */
+  code?: string;
+}

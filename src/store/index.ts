@@ -16,6 +16,8 @@ export type {
   TenantRecord,
   TenantRegistry,
 } from './port.js';
+export { InvocationRecordSchema, RECORD_CAPS, PURGE_BATCH, prepareInvocationRecord } from './invocations.js';
+export type { InvocationRecord, InvocationRecordDraft, InvocationQuery, InvocationRecordStore } from './invocations.js';
 export { openSqliteStore } from './sqlite/index.js';
 export type { SqliteStoreOptions } from './sqlite/index.js';
 export { validateFilter, filterLimits, DEFAULT_FILTER_LIMITS, MAX_FILTER_DEPTH, MAX_REGEX_LENGTH } from './filter.js';

@@ -13,6 +13,7 @@ import type {
 } from '../core/index.js';
 import { DEFAULT_FILTER_LIMITS, type FilterLimits } from './filter.js';
 import type { QueryIndexStore } from './query-index.js';
+import type { InvocationRecordStore } from './invocations.js';
 
 /** Options for reading one entity. */
 export interface GetOptions {
@@ -165,6 +166,8 @@ export interface EntityStore {
   readonly blobs: BlobStore;
   /** Per-tenant indexes, explain and the slow-query log; absent on adapters that evaluate filters natively without them. */
   readonly indexes?: QueryIndexStore;
+  /** What each plugin attempt did with each event (see {@link InvocationRecordStore}). */
+  readonly invocations: InvocationRecordStore;
 
   /** Writes one entity version (a one-write {@link commit}). */
   put(ctx: TenantContext, write: EntityWrite, options?: { causation?: Causation; source?: EventSource }): Promise<EntityVersion>;

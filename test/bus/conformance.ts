@@ -250,6 +250,19 @@ export function busConformance(name: string, open: OpenBus): void {
       expect((await bus.groupInfo('g')).pending).toBe(0);
     });
 
+    it('BUS-9b: deleteDeadLetters removes the named letters once; unknown ids are ignored', async () => {
+      const bus = await openBus();
+      await bus.ensureGroup('g', 'earliest');
+      await bus.publish(makeEvents(2));
+      const [d1, d2] = await bus.read('g', 'c1', { count: 2 });
+      await bus.deadLetter('g', d1!, { code: 'PLUGIN_ERROR', message: 'bad' });
+      await bus.deadLetter('g', d2!, { code: 'PLUGIN_ERROR', message: 'bad' });
+      const [l1, l2] = await bus.deadLetters();
+      expect(await bus.deleteDeadLetters([l1!.id, '1-999999'])).toBe(1);
+      expect(await bus.deleteDeadLetters([l1!.id])).toBe(0);
+      expect((await bus.deadLetters()).map((l) => l.id)).toEqual([l2!.id]);
+    });
+
     it('BUS-10: groupInfo reports pending, lag, consumers and last delivered id; NOT_FOUND for an unknown group', async () => {
       const bus = await openBus();
       await bus.ensureGroup('g', 'earliest');

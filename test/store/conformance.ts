@@ -5,6 +5,7 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { isId, isUeeError, type EntityVersion, type ErrorCode, type TenantContext, type UeeError } from '../../src/core/index.js';
 import type { EntityStore } from '../../src/store/index.js';
 import { tenantCtx } from '../helpers.js';
+import { invocationConformance } from './invocations-conformance.js';
 
 const A: TenantContext = tenantCtx('acme', 'user:alice');
 const B: TenantContext = tenantCtx('globex', 'user:bob');
@@ -547,6 +548,8 @@ export function storeConformance(name: string, open: () => Promise<EntityStore>)
         expect((await store.dueTimers('2027-01-01T00:00:00.000Z', 10)).map((v) => v.version)).toEqual([3]);
       });
     });
+
+    invocationConformance(() => store);
 
     describe('lifecycle', () => {
       it('L01 close is idempotent and later calls are CLOSED', async () => {

@@ -380,6 +380,18 @@ export class EmbeddedBus implements EventBus {
     });
   }
 
+  deleteDeadLetters(ids: readonly string[]): Promise<number> {
+    return this.#run(() => {
+      checkEntryIds([...ids]);
+      const del = this.#st.deleteDead;
+      let n = 0;
+      this.#db.transaction(() => {
+        for (const id of ids) n += del.run(entrySeq(id), Number(id.slice(0, id.indexOf('-')))).changes;
+      })();
+      return n;
+    });
+  }
+
   range(startId: string, count: number): Promise<StreamEntry[]> {
     return this.#run(() => {
       if (startId !== '-') checkEntryIds([startId]);

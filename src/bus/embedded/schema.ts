@@ -166,6 +166,7 @@ export function prepareBusStatements(db: Database) {
     insertDead: s<[number, string, string]>('INSERT INTO bus_dead (ms, grp, data) VALUES (?, ?, ?)'),
     lastDead: s<[], { n: number }>('SELECT n FROM bus_dead ORDER BY n DESC LIMIT 1'),
     trimDead: s<[number]>('DELETE FROM bus_dead WHERE n <= ?'),
+    deleteDead: s<[number, number]>('DELETE FROM bus_dead WHERE n = ? AND ms = ?'),
     dead: s<[number], EntryRow>('SELECT n, ms, data FROM bus_dead ORDER BY n LIMIT ?'),
     deadOf: s<[string, number], EntryRow>('SELECT n, ms, data FROM bus_dead WHERE grp = ? ORDER BY n LIMIT ?'),
   };

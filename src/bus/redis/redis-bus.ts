@@ -356,6 +356,13 @@ export class RedisBus implements EventBus {
     });
   }
 
+  deleteDeadLetters(ids: readonly string[]): Promise<number> {
+    return this.#run(async () => {
+      checkEntryIds([...ids]);
+      return ids.length === 0 ? 0 : await this.#redis.xdel(this.#keys.dead, ...ids);
+    });
+  }
+
   range(startId: string, count: number): Promise<StreamEntry[]> {
     return this.#run(async () => {
       if (startId !== '-') checkEntryIds([startId]);

@@ -1,3 +1,4 @@
+import { ensureInvocationIndexes, type InvocationDoc } from './invocations.js';
 import { MongoError, type Binary, type ClientSession, type Collection, type Db, type MongoClient } from 'mongodb';
 import { UeeError, toUeeError, type JsonObject, type Logger, type TenantContext } from '../../core/index.js';
 import type { CommitResult, StoreLimits } from '../port.js';
@@ -59,6 +60,7 @@ export interface Collections {
   counters: Collection<CounterDoc>;
   idempotency: Collection<IdempotencyDoc>;
   blobs: Collection<BlobDoc>;
+  invocations: Collection<InvocationDoc>;
 }
 
 /** Collections of a database, by their fixed names. */
@@ -73,6 +75,7 @@ export function collectionsOf(db: Db): Collections {
     counters: db.collection<CounterDoc>('counters'),
     idempotency: db.collection<IdempotencyDoc>('idempotency'),
     blobs: db.collection<BlobDoc>('blobs'),
+    invocations: db.collection<InvocationDoc>('invocations'),
   };
 }
 
@@ -85,6 +88,7 @@ export async function ensureIndexes(c: Collections): Promise<void> {
   // Scheduled timers by due time (EntityStore.dueTimers): a timer leaves this partial index as soon as
   // a newer version supersedes it or it stops being 'scheduled', so retired timers cost the poll nothing.
   await c.versions.createIndex({ 'attributes.fireAt': 1, entityId: 1 }, { name: 'timer_due', partialFilterExpression: { ...TIMER_DUE_FILTER } });
+  await ensureInvocationIndexes(c.invocations);
 }
 
 /** The partial-index filter of `timer_due`; {@link EntityStore.dueTimers} queries must include it. */

@@ -1,3 +1,4 @@
+import { mongoInvocations } from './invocations.js';
 import { MongoClient, MongoError, type ClientSession, type Document } from 'mongodb';
 import { UeeError, silentLogger, type EntityVersion, type Logger, type TenantContext } from '../../core/index.js';
 import type { CommitBatch, CommitResult, EntityQuery, EntityStore, StoreLimitsInput } from '../port.js';
@@ -41,6 +42,7 @@ class MongoStore implements EntityStore {
   readonly config;
   readonly outbox;
   readonly blobs;
+  readonly invocations;
   readonly #core: MongoCore;
 
   constructor(core: MongoCore) {
@@ -50,6 +52,7 @@ class MongoStore implements EntityStore {
     this.config = mongoConfig(core);
     this.outbox = mongoOutbox(core);
     this.blobs = mongoBlobs(core);
+    this.invocations = mongoInvocations(core);
   }
 
   async #owner(tk: string, entityId: string): Promise<{ key: string; latest: EntityVersion }> {

@@ -1,3 +1,4 @@
+import { pgInvocations } from './invocations.js';
 import pg from 'pg';
 import type { PoolClient } from 'pg';
 import { UeeError, silentLogger, type EntityVersion, type Logger, type Page, type TenantContext } from '../../core/index.js';
@@ -69,6 +70,7 @@ class PostgresStore implements EntityStore {
   readonly outbox;
   readonly blobs;
   readonly indexes: QueryIndexStore;
+  readonly invocations;
   readonly #core: PgCore;
   readonly #indexes: PgIndexes;
 
@@ -81,6 +83,7 @@ class PostgresStore implements EntityStore {
     this.config = pgConfig(core);
     this.outbox = pgOutbox(core);
     this.blobs = pgBlobs(core);
+    this.invocations = pgInvocations(core);
   }
 
   async #latest(db: Queryable, keys: string[], ids: string[]): Promise<Map<string, EntityVersion>> {

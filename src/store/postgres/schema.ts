@@ -1,5 +1,6 @@
 import type { Pool } from 'pg';
 import { UeeError } from '../../core/index.js';
+import { INVOCATIONS_DDL } from './invocations.js';
 
 /** Schema version recorded in `uee_schema`. */
 export const SCHEMA_VERSION = 1;
@@ -106,6 +107,7 @@ export async function applySchema(pool: Pool, schema: string): Promise<void> {
     await client.query(`CREATE SCHEMA IF NOT EXISTS ${quoteSchema(schema)}`);
     await client.query(`SET LOCAL search_path TO ${quoteSchema(schema)}`);
     await client.query(DDL);
+    await client.query(INVOCATIONS_DDL);
     const { rows } = await client.query<{ version: number }>('SELECT max(version) AS version FROM uee_schema');
     const current = rows[0]?.version ?? null;
     if (current !== null && current > SCHEMA_VERSION) {

@@ -22,6 +22,7 @@ import { TIMER_DUE_SQL, applySchema } from './schema.js';
 import { applyReadModelOp, queryReadModel, sqliteConfig, sqliteOutbox, sqliteBlobs, sqliteReadModels, sqliteTenants } from './side-stores.js';
 import { SqliteIndexes } from './query-index.js';
 import { emptyPlan, parseExplainRequest, parseIndexSpec, type QueryIndexStore, type QueryPlan } from '../query-index.js';
+import { sqliteInvocations } from './invocations.js';
 
 /** Options for {@link openSqliteStore}. */
 export interface SqliteStoreOptions {
@@ -51,6 +52,7 @@ class SqliteStore implements EntityStore {
   readonly outbox;
   readonly blobs;
   readonly indexes: QueryIndexStore;
+  readonly invocations;
   readonly #core: SqliteCore;
   readonly #indexes: SqliteIndexes;
   readonly #commitTx: (tenantKey: string, ctx: TenantContext, batch: PreparedBatch) => CommitResult;
@@ -64,6 +66,7 @@ class SqliteStore implements EntityStore {
     this.config = sqliteConfig(core);
     this.outbox = sqliteOutbox(core);
     this.blobs = sqliteBlobs(core);
+    this.invocations = sqliteInvocations(core);
     const tx = core.db.transaction((tk: string, ctx: TenantContext, batch: PreparedBatch) => this.#commitInTx(tk, ctx, batch));
     // IMMEDIATE takes the write lock up front, so concurrent writers queue instead of deadlocking.
     this.#commitTx = (tk, ctx, batch) => tx.immediate(tk, ctx, batch);

@@ -1,6 +1,8 @@
 import { z } from 'zod';
 import type { EntityVersion } from '../../core/index.js';
 import { UeeError, isUeeError } from '../../core/index.js';
+import type { PluginRecord } from '../../registry/index.js';
+import { PINS_VIEW } from '../../router/index.js';
 import type { DeadLetter } from '../../bus/index.js';
 import type { ToolContext } from '../define-tool.js';
 import { defineTool } from '../define-tool.js';
@@ -8,7 +10,7 @@ import { EventOut, JsonObjectArg, PluginNameArg, TenantArg } from '../schemas.js
 import { resolveScope } from '../scope.js';
 import { assertMaySpend } from './sandbox-gate.js';
 import { RunOut, SandboxArgs, runSandbox, type SandboxPlugin } from './sandbox.js';
-import { ArtifactArg, PluginRefArgs, notFound, resolvePlugin } from './shared.js';
+import { ArtifactArg, PluginRefArgs, notFound, resolvePlugin, versionsOf } from './shared.js';
 import { SandboxOut, TestedPluginOut, artifactPlugin } from './test-tool.js';
 
 const SCAN = 10_000;
@@ -75,8 +77,8 @@ export const deadLetterReplay = defineTool({
   title: 'Replay dead letter (sandbox)',
   description:
     'Runs a dead-lettered event (id from dead_letter_list) against another plugin version — an artifact from ' +
-    'plugin_compile, a deployed version (pluginId, or name + version), or by default the newest enabled version of ' +
-    'the plugin that failed — in the same isolated sandbox as plugin_test. The event\'s entity is copied (read-only) ' +
+    'plugin_compile, a deployed version (pluginId, or name + version), or by default the version that handles it now ' +
+    '(tenant pin, else newest enabled) of the plugin that failed — in the same isolated sandbox as plugin_test. The event\'s entity is copied (read-only) ' +
     'from the real store into the sandbox. Returns the run (output, effects, logs, usage, error) and whether it now ' +
     'succeeds. Nothing is written to real data and the dead letter stays where it is.',
   input: z.strictObject({
@@ -110,7 +112,10 @@ export const deadLetterReplay = defineTool({
       const owner = groupPlugin(letter.group);
       const ref = args.pluginId !== undefined || args.name !== undefined ? { pluginId: args.pluginId, name: args.name, version: args.version } : { pluginId: undefined, name: owner?.name, version: args.version };
       if (ref.name === undefined && ref.pluginId === undefined) throw notFound(`dead letter ${letter.id} belongs to no plugin; pass pluginId or artifact`);
-      const record = await resolvePlugin(ctx, ref, args.pluginId === undefined ? (owner?.tenantId ?? null) : undefined);
+      // No version named: the one that would handle the event now (pin, else newest enabled), never a disabled one.
+      const effective = ref.pluginId === undefined && ref.version === undefined && ref.name === owner?.name;
+      const record = effective ? await effectiveVersion(ctx, letter) : await resolvePlugin(ctx, ref, args.pluginId === undefined ? (owner?.tenantId ?? null) : undefined);
+      if (record === undefined) throw notFound(`plugin ${ref.name ?? '?'} has no enabled version; pass version to replay on a disabled one`);
       plugin = { name: record.attributes.name, version: record.attributes.pluginVersion, manifest: record.attributes, tenantId: record.tenantId, wasm: await ctx.app.registry.binary(record) };
       source = 'deployed';
     }
@@ -139,6 +144,23 @@ export const deadLetterReplay = defineTool({
       ? `replayed ${o.deadLetter.event.type} on ${o.plugin.name} v${o.plugin.version}: now succeeds (was ${o.deadLetter.error.code})`
       : `replayed ${o.deadLetter.event.type} on ${o.plugin.name} v${o.plugin.version}: still fails with ${o.run.error?.code ?? '?'} (hint: ${o.run.error?.hint ?? ''})`,
 });
+
+/** The version that handles the letter's event now: the tenant's pin when enabled, else the newest enabled version. */
+export async function effectiveVersion(ctx: ToolContext, letter: DeadLetter): Promise<PluginRecord | undefined> {
+  const owner = groupPlugin(letter.group);
+  if (owner === null) return undefined;
+  const versions = (await versionsOf(ctx, owner.name, owner.tenantId)).filter((p) => p.tenantId === owner.tenantId);
+  let pinned: number | undefined;
+  if (letter.event.tenantId !== null) {
+    try {
+      pinned = Number((await ctx.app.store.readModels.get({ tenantId: letter.event.tenantId, actor: 'system:router' }, PINS_VIEW, owner.name)).doc.version);
+    } catch (err) {
+      if (!isUeeError(err, 'NOT_FOUND')) throw err;
+    }
+  }
+  const enabled = versions.filter((p) => p.attributes.status === 'enabled');
+  return enabled.find((p) => p.attributes.pluginVersion === pinned) ?? enabled[0];
+}
 
 /** The event's entity from the real store (read only), at the event's version when it names one. */
 async function realEntity(ctx: ToolContext, tenantId: string | null, entityId: string | undefined, version: number | undefined): Promise<EntityVersion | undefined> {

@@ -9,8 +9,9 @@ import { pluginList, pluginLogs, pluginMetrics, pluginSource } from './observe.j
 import { pluginScaffold } from './scaffold.js';
 import { pluginTest } from './test-tool.js';
 import { eventTrace } from './trace.js';
+import { deadLetterRedrive, invocationList } from './records.js';
 
-export { pluginScaffold, pluginCompile, pluginTest, pluginDeploy, pluginConfigure, pluginList, pluginSource, pluginLogs, pluginMetrics, deadLetterList, deadLetterReplay, eventTrace };
+export { pluginScaffold, pluginCompile, pluginTest, pluginDeploy, pluginConfigure, pluginList, pluginSource, pluginLogs, pluginMetrics, deadLetterList, deadLetterReplay, deadLetterRedrive, eventTrace, invocationList };
 export { modelList, modelCall, modelUsage, modelTools } from '../model-tools.js';
 export { runSandbox } from './sandbox.js';
 export type { SandboxPlugin, SandboxOptions, RunResult } from './sandbox.js';
@@ -35,7 +36,9 @@ export function pluginTools(): ToolDefinition[] {
     pluginMetrics,
     deadLetterList,
     deadLetterReplay,
+    deadLetterRedrive,
     eventTrace,
+    invocationList,
     ...modelTools(),
     ...workflowTools(),
   ];

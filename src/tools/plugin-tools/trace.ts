@@ -5,6 +5,8 @@ import { defineTool } from '../define-tool.js';
 import { EntityIdArg, TenantArg } from '../schemas.js';
 import { resolveScope } from '../scope.js';
 import { groupPlugin } from './dead-letters.js';
+import { RecordsOut, flushedRecords } from './records.js';
+import type { InvocationRecord } from '../../store/index.js';
 
 const PAGE = 1000;
 
@@ -14,8 +16,9 @@ export const eventTrace = defineTool({
   title: 'Trace event',
   description:
     'Follows an event\'s chain: every retained bus event with the same correlationId, arranged by causationId into a ' +
-    'tree (depth, parent), with the dead letters and plugin log lines of those events. Use it to see what a plugin ' +
-    'did in response to an event, and where a chain stopped. Scans at most `maxScan` retained bus entries.',
+    'tree (depth, parent), with the dead letters, plugin log lines and invocation records (which version ran each event, ' +
+    'outcome, error, committed effects) of those events. Use it to see what a plugin did with an event and where a chain ' +
+    'stopped. Scans at most `maxScan` retained bus entries; events trimmed from the bus are still traced from their records.',
   input: z.strictObject({
     tenantId: TenantArg,
     eventId: EntityIdArg.describe('Any event of the chain'),
@@ -38,6 +41,7 @@ export const eventTrace = defineTool({
     ),
     deadLetters: z.array(z.object({ id: z.string(), eventId: z.string(), plugin: z.string().nullable(), code: z.string(), message: z.string() })),
     logs: z.array(z.object({ eventId: z.string(), plugin: z.string(), level: z.string(), message: z.string() })),
+    invocations: RecordsOut,
     scanned: z.number().int().describe('Retained bus entries of this tenant that were scanned'),
     truncated: z.boolean().describe('The scan stopped at maxScan: older or newer chain events may be missing'),
   }),
@@ -72,12 +76,19 @@ export const eventTrace = defineTool({
       start = last.id;
     }
     const target = entries.find((e) => e.event.eventId === args.eventId);
-    if (!target) {
-      throw new UeeError('NOT_FOUND', `event ${args.eventId} not found on the bus`, {
-        hint: truncated ? 'raise maxScan' : 'check the eventId and tenantId; events not yet relayed or trimmed from the stream cannot be traced',
+    // Records outlive the bus's retention: an event trimmed from the stream is still found by them.
+    let recorded: InvocationRecord[] = [];
+    if (ctx.app.records !== undefined) {
+      await flushedRecords(ctx);
+      const correlation = target?.event.correlationId ?? (await ctx.app.store.invocations.query(scope, { eventId: args.eventId, limit: 1 })).items[0]?.event.correlationId;
+      if (correlation !== undefined) recorded = (await ctx.app.store.invocations.query(scope, { correlationId: correlation, limit: 1000 })).items.reverse();
+    }
+    if (!target && recorded.length === 0) {
+      throw new UeeError('NOT_FOUND', `event ${args.eventId} not found on the bus or in the invocation records`, {
+        hint: truncated ? 'raise maxScan' : 'check the eventId and tenantId; events not yet relayed, or trimmed from the stream with no records left, cannot be traced',
       });
     }
-    const correlationId = target.event.correlationId;
+    const correlationId = target?.event.correlationId ?? recorded[0]!.event.correlationId;
     const chain = entries.filter((e) => e.event.correlationId === correlationId);
     const byId = new Map(chain.map((e) => [e.event.eventId, e]));
     const depthOf = (id: string, seen = new Set<string>()): number => {
@@ -86,7 +97,7 @@ export const eventTrace = defineTool({
       seen.add(parent);
       return 1 + depthOf(parent, seen);
     };
-    const ids = new Set(chain.map((e) => e.event.eventId));
+    const ids = new Set([...chain.map((e) => e.event.eventId), ...recorded.map((r) => r.event.eventId)]);
     const letters = (await bus.deadLetters({ count: 10_000 })).filter((l) => ids.has(l.event.eventId));
     const logs = [...ids].flatMap((eventId) => ctx.app.pluginLogs.query({ eventId, tenantId: scope.tenantId, limit: 100 }));
     return {
@@ -104,9 +115,12 @@ export const eventTrace = defineTool({
       })),
       deadLetters: letters.map((l) => ({ id: l.id, eventId: l.event.eventId, plugin: groupPlugin(l.group)?.name ?? null, code: l.error.code, message: l.error.message })),
       logs: logs.map((l) => ({ eventId: l.eventId, plugin: l.pluginName, level: l.level, message: l.message })),
+      invocations: recorded,
       scanned,
       truncated,
     };
   },
-  summarize: (o) => `${o.events.length} event(s) in chain ${o.correlationId}: ${o.events.map((e) => `${'  '.repeat(e.depth)}${e.type}`).join(' → ')}${o.deadLetters.length > 0 ? `; ${o.deadLetters.length} dead letter(s)` : ''}`,
+  summarize: (o) =>
+    `${o.events.length} event(s) in chain ${o.correlationId}: ${o.events.map((e) => `${'  '.repeat(e.depth)}${e.type}`).join(' → ')}` +
+    `${o.deadLetters.length > 0 ? `; ${o.deadLetters.length} dead letter(s)` : ''}; ${o.invocations.length} invocation record(s)`,
 });

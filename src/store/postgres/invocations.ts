@@ -1,0 +1,89 @@
+import type { InvocationRecordStore } from '../invocations.js';
+import { PURGE_BATCH, invocationPage, normaliseInvocationQuery, prepareInvocationRecord, readInvocationRecord } from '../invocations.js';
+import type { PgCore } from './core.js';
+
+/** Invocation records of the PostgreSQL adapter; mirrors the SQLite table (indexes lead with the tenant key). */
+export const INVOCATIONS_DDL = `
+CREATE TABLE IF NOT EXISTS invocations (
+  tenant_key text COLLATE "C" NOT NULL,
+  record_id text COLLATE "C" NOT NULL,
+  at text COLLATE "C" NOT NULL,
+  event_id text COLLATE "C" NOT NULL,
+  correlation_id text COLLATE "C" NOT NULL,
+  entity_id text COLLATE "C",
+  plugin_name text COLLATE "C" NOT NULL,
+  plugin_id text COLLATE "C" NOT NULL,
+  outcome text NOT NULL,
+  experiment_id text COLLATE "C",
+  doc json NOT NULL,
+  PRIMARY KEY (tenant_key, record_id)
+);
+CREATE INDEX IF NOT EXISTS invocations_by_event ON invocations (tenant_key, event_id, record_id);
+CREATE INDEX IF NOT EXISTS invocations_by_correlation ON invocations (tenant_key, correlation_id, record_id);
+CREATE INDEX IF NOT EXISTS invocations_by_entity ON invocations (tenant_key, entity_id, record_id) WHERE entity_id IS NOT NULL;
+CREATE INDEX IF NOT EXISTS invocations_by_plugin ON invocations (tenant_key, plugin_name, record_id);
+CREATE INDEX IF NOT EXISTS invocations_by_experiment ON invocations (tenant_key, experiment_id, record_id) WHERE experiment_id IS NOT NULL;
+CREATE INDEX IF NOT EXISTS invocations_by_at ON invocations (at);
+`;
+
+const COLUMNS = [
+  ['eventId', 'event_id'],
+  ['correlationId', 'correlation_id'],
+  ['entityId', 'entity_id'],
+  ['plugin', 'plugin_name'],
+  ['pluginId', 'plugin_id'],
+  ['outcome', 'outcome'],
+  ['experimentId', 'experiment_id'],
+] as const;
+
+/** Invocation records on PostgreSQL: one multi-row insert per append. */
+export function pgInvocations(core: PgCore): InvocationRecordStore {
+  return {
+    append: (records) =>
+      core.run(async () => {
+        if (records.length === 0) return;
+        const values: unknown[] = [];
+        const rows: string[] = [];
+        for (const draft of records) {
+          const r = prepareInvocationRecord(draft);
+          const base = values.length;
+          values.push(r.tenantId ?? '', r.recordId, r.at, r.event.eventId, r.event.correlationId, r.event.entityId ?? null, r.plugin.name, r.plugin.id, r.outcome, r.experiment?.id ?? null, JSON.stringify(r));
+          rows.push(`(${Array.from({ length: 11 }, (_, i) => `$${base + i + 1}`).join(', ')})`);
+        }
+        await core.pool.query(
+          `INSERT INTO invocations (tenant_key, record_id, at, event_id, correlation_id, entity_id, plugin_name, plugin_id, outcome, experiment_id, doc)
+           VALUES ${rows.join(', ')} ON CONFLICT (tenant_key, record_id) DO NOTHING`,
+          values,
+        );
+      }),
+    query: (ctx, query) =>
+      core.run(async () => {
+        const tk = await core.scope(ctx);
+        const q = normaliseInvocationQuery(query);
+        const params: unknown[] = [tk];
+        const where = ['tenant_key = $1'];
+        const add = (sql: string, v: unknown): void => {
+          params.push(v);
+          where.push(`${sql} $${params.length}`);
+        };
+        for (const [key, column] of COLUMNS) {
+          const v = q[key];
+          if (v !== undefined) add(`${column} =`, v);
+        }
+        if (q.from !== undefined) add('at >=', q.from);
+        if (q.to !== undefined) add('at <', q.to);
+        if (q.after !== undefined) add('record_id <', q.after);
+        params.push(q.limit + 1);
+        const { rows } = await core.pool.query<{ doc: unknown }>(`SELECT doc FROM invocations WHERE ${where.join(' AND ')} ORDER BY record_id DESC LIMIT $${params.length}`, params);
+        return invocationPage(rows.map((r) => readInvocationRecord(r.doc)), q);
+      }),
+    purgeBefore: (before, limit = PURGE_BATCH) =>
+      core.run(async () => {
+        const result = await core.pool.query(
+          'DELETE FROM invocations WHERE ctid IN (SELECT ctid FROM invocations WHERE at < $1 ORDER BY at LIMIT $2)',
+          [new Date(before).toISOString(), Math.min(Math.max(1, limit), PURGE_BATCH)],
+        );
+        return result.rowCount ?? 0;
+      }),
+  };
+}

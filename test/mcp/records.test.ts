@@ -1,0 +1,145 @@
+/* eslint-disable @typescript-eslint/no-explicit-any, @typescript-eslint/no-unsafe-return -- assertions over arbitrary JSON results */
+// RECORDS: invocation records, event_trace over them, and redrive of dead letters — through a real
+// MCP client against the real composition root (SQLite store, embedded bus, wasm built from source).
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { Client } from '@modelcontextprotocol/sdk/client/index.js';
+import { CallToolResultSchema, type CallToolResult } from '@modelcontextprotocol/sdk/types.js';
+import { call, connectHttp, sc, startServer, type TestServer } from './helpers.js';
+
+const BROKEN = `import { on, PluginError } from 'uee:plugin';
+on('JobQueued', () => { throw new PluginError('BROKEN', 'this version is broken'); });
+`;
+const FIXED = `import { on, writeEntity } from 'uee:plugin';
+on('JobQueued', (input) => {
+  const done = writeEntity({ entityTypeId: 'JobDone', attributes: { job: input.event.eventId } });
+  return { done: done.entityId };
+});
+`;
+
+async function callWith(client: Client, name: string, args: Record<string, unknown>): Promise<CallToolResult> {
+  return (await client.callTool({ name, arguments: args }, CallToolResultSchema, { timeout: 120_000 })) as CallToolResult;
+}
+
+function ok(result: CallToolResult): Record<string, any> {
+  if (result.isError) throw new Error(`tool failed: ${JSON.stringify(result.structuredContent)}`);
+  return sc(result);
+}
+
+async function until<T>(fn: () => Promise<T | undefined>, ms = 30_000): Promise<T> {
+  const end = Date.now() + ms;
+  for (;;) {
+    const v = await fn();
+    if (v !== undefined) return v;
+    if (Date.now() > end) throw new Error('condition not reached in time');
+    await new Promise((r) => setTimeout(r, 100));
+  }
+}
+
+describe('invocation records and redrive over MCP', () => {
+  let s: TestServer;
+  let acme: Client;
+  let globex: Client;
+
+  beforeAll(async () => {
+    s = await startServer();
+    [acme, globex] = await Promise.all([connectHttp(s.url, s.tokens.acme), connectHttp(s.url, s.tokens.globex)]);
+  }, 60_000);
+
+  afterAll(async () => {
+    await Promise.allSettled([acme, globex].map((c) => c.close()));
+    await s?.close();
+  });
+
+  const jobsDone = async (): Promise<string[]> => ok(await call(acme, 'entity_query', { entityTypeId: 'JobDone', limit: 1000 })).items.map((i: any) => i.attributes.job);
+
+  it('REDRIVE-1 after a fix, dead letters succeed on the fixed version exactly once and leave the dead-letter list', async () => {
+    const broken = ok(await callWith(acme, 'plugin_compile', { source: { language: 'ts', files: { 'main.ts': BROKEN } } }));
+    const fixed = ok(await callWith(acme, 'plugin_compile', { source: { language: 'ts', files: { 'main.ts': FIXED } } }));
+    const manifest = { name: 'Acme.Jobs', subscribeTo: ['JobQueued'], capabilities: ['writeEntities'] };
+    ok(await call(acme, 'plugin_deploy', { manifest, artifact: broken.artifact }));
+    const events: string[] = [];
+    for (let i = 0; i < 3; i++) events.push(ok(await call(acme, 'event_emit', { type: 'JobQueued', payload: { n: i } })).event.eventId);
+    const letters = await until(async () => {
+      const list = ok(await call(acme, 'dead_letter_list', { name: 'Acme.Jobs' })).deadLetters;
+      return list.length === 3 ? list : undefined;
+    });
+    // The fix (v2), then a newer broken version (v3) that is disabled: the effective version is v2.
+    ok(await call(acme, 'plugin_deploy', { manifest, artifact: fixed.artifact }));
+    ok(await call(acme, 'plugin_deploy', { manifest, artifact: broken.artifact }));
+    ok(await call(acme, 'plugin_configure', { name: 'Acme.Jobs', action: 'disable', version: 3 }));
+
+    // Replay (sandbox) picks the newest ENABLED version, not the disabled v3.
+    const replay = ok(await callWith(acme, 'dead_letter_replay', { deadLetterId: letters[0].id }));
+    expect(replay).toMatchObject({ nowSucceeds: true, plugin: { version: 2 } });
+
+    const plan = ok(await call(acme, 'dead_letter_redrive', { name: 'Acme.Jobs' }));
+    expect(plan.dryRun).toBe(true);
+    expect(plan.items.map((i: any) => [i.result, i.version])).toEqual([['planned', 2], ['planned', 2], ['planned', 2]]);
+    expect(ok(await call(acme, 'dead_letter_list', { name: 'Acme.Jobs' })).deadLetters).toHaveLength(3);
+    expect(await jobsDone()).toEqual([]);
+    expect(sc(await call(globex, 'dead_letter_redrive', { deadLetterIds: [letters[0].id], dryRun: false })).code).toBe('NOT_FOUND');
+
+    // A letter redriven twice before anyone deletes it (two processes racing) commits its effects once.
+    const letter0 = (await s.app.bus.deadLetters()).find((l) => l.id === letters[0].id)!;
+    const v2 = (await s.app.registry.listAll()).find((p) => p.attributes.name === 'Acme.Jobs' && p.attributes.pluginVersion === 2)!;
+    const first = await s.app.runtime!.router.redrive(letter0, v2);
+    const second = await s.app.runtime!.router.redrive(letter0, v2);
+    expect([first.ok, second.ok]).toEqual([true, true]);
+    expect([first.effects?.committed, second.effects?.committed]).toEqual([true, false]);
+    expect(await jobsDone()).toEqual([letter0.event.eventId]);
+
+    // Two redrives at once: the letters are handled once, whichever call gets them.
+    const ids = letters.map((l: any) => l.id);
+    const [a, b] = await Promise.all([
+      callWith(acme, 'dead_letter_redrive', { deadLetterIds: ids, dryRun: false }),
+      callWith(acme, 'dead_letter_redrive', { name: 'Acme.Jobs', dryRun: false }),
+    ]);
+    const succeeded = [a, b].filter((r) => !r.isError).reduce((n, r) => n + (sc(r).succeeded as number), 0);
+    expect(succeeded).toBeGreaterThanOrEqual(3);
+    expect((await jobsDone()).sort()).toEqual([...events].sort());
+    expect(ok(await call(acme, 'dead_letter_list', { name: 'Acme.Jobs' })).deadLetters).toEqual([]);
+
+    // Redriving again finds nothing, and the effects are still there once.
+    expect(sc(await call(acme, 'dead_letter_redrive', { deadLetterIds: ids, dryRun: false })).code).toBe('NOT_FOUND');
+    expect(ok(await call(acme, 'dead_letter_redrive', { name: 'Acme.Jobs', dryRun: false })).items).toEqual([]);
+    expect((await jobsDone()).sort()).toEqual([...events].sort());
+
+    // The outcome is recorded: a redrive record per event on v2 with the committed write's id.
+    const records = ok(await call(acme, 'invocation_list', { name: 'Acme.Jobs', outcome: 'ok' })).records;
+    const redriven = records.filter((r: any) => r.trigger === 'redrive' && r.effects.committed);
+    expect(redriven.map((r: any) => r.event.eventId).sort()).toEqual([...events].sort());
+    expect(redriven.every((r: any) => r.plugin.version === 2 && r.effects.writes[0].entityTypeId === 'JobDone' && ids.includes(r.deadLetterId))).toBe(true);
+    const dead = ok(await call(acme, 'invocation_list', { eventId: events[0], outcome: 'dead' })).records;
+    expect(dead[0]).toMatchObject({ plugin: { version: 1 }, trigger: 'router', error: { code: 'PLUGIN_ERROR' } });
+  }, 120_000);
+
+  it('RECORDS-1 every handled (event, plugin) is recorded; event_trace shows the records; tenants see only their own', async () => {
+    const fixed = ok(await callWith(acme, 'plugin_compile', { source: { language: 'ts', files: { 'main.ts': FIXED.replaceAll('JobQueued', 'Ping') } } }));
+    ok(await call(acme, 'plugin_deploy', { manifest: { name: 'Acme.Ping', subscribeTo: ['Ping'], capabilities: ['writeEntities'] }, artifact: fixed.artifact }));
+    const emitted = ok(await call(acme, 'event_emit', { type: 'Ping', payload: {} })).event;
+    const [record] = await until(async () => {
+      const r = ok(await call(acme, 'invocation_list', { eventId: emitted.eventId })).records;
+      return r.length > 0 ? r : undefined;
+    });
+    expect(record).toMatchObject({
+      tenantId: 'acme',
+      event: { eventId: emitted.eventId, type: 'Ping', correlationId: emitted.correlationId },
+      plugin: { name: 'Acme.Ping', version: 1 },
+      attempt: 1,
+      trigger: 'router',
+      outcome: 'ok',
+      usage: { hostCalls: 1 },
+      effects: { committed: true, writes: [{ entityTypeId: 'JobDone', version: 1 }], events: [{ type: 'EntityCreated' }] },
+      models: [],
+    });
+    expect(record.durationMs).toBeGreaterThan(0);
+    const byCorrelation = ok(await call(acme, 'invocation_list', { correlationId: emitted.correlationId })).records;
+    expect(byCorrelation.map((r: any) => r.recordId)).toContain(record.recordId);
+    const byEntity = ok(await call(acme, 'invocation_list', { entityId: record.effects.writes[0].entityId })).records;
+    expect(byEntity).toEqual([]); // the write is an effect, not the event's entity
+    const trace = ok(await call(acme, 'event_trace', { eventId: emitted.eventId }));
+    expect(trace.invocations.map((r: any) => r.recordId)).toContain(record.recordId);
+    expect(ok(await call(globex, 'invocation_list', {})).records).toEqual([]);
+    expect(ok(await call(globex, 'invocation_list', { eventId: emitted.eventId })).records).toEqual([]);
+  }, 120_000);
+});
