@@ -1,4 +1,4 @@
-/* eslint-disable @typescript-eslint/no-explicit-any, @typescript-eslint/no-unsafe-return -- assertions over arbitrary JSON results */
+/* eslint-disable @typescript-eslint/no-explicit-any, @typescript-eslint/no-unsafe-call, @typescript-eslint/no-unsafe-return, @typescript-eslint/no-unsafe-argument -- assertions over arbitrary JSON results */
 // RECORDS: invocation records, event_trace over them, and redrive of dead letters — through a real
 // MCP client against the real composition root (SQLite store, embedded bus, wasm built from source).
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
