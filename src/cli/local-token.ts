@@ -55,7 +55,7 @@ export function withLocalToken(config: UeeConfig): { config: UeeConfig; local?: 
     }
   }
   const sha256 = hashToken(token);
-  const principal = parsePrincipalSpec('admin', `token:${sha256.slice(0, 12)}`);
+  const principal = parsePrincipalSpec('admin:reviewer', `token:${sha256.slice(0, 12)}`);
   if (!principal) throw new UeeError('INTERNAL', 'admin principal spec rejected');
   return { config: { ...config, mcp: { ...config.mcp, tokens: [{ sha256, principal }] } }, local: { token, path, created } };
 }

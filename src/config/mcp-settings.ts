@@ -73,19 +73,25 @@ export function hashToken(token: string): string {
 }
 
 const TOKEN_RE = /^[\x21-\x7e]{16,512}$/;
-const PRINCIPAL_HINT = 'principals are "admin", "tenant:<tenantId>" or "tenant:<tenantId>:ro"';
+const PRINCIPAL_HINT = 'principals are "admin", "admin:reviewer", "tenant:<tenantId>", "tenant:<tenantId>:ro" or "tenant:<tenantId>:reviewer"';
 
 /**
- * Parses a principal spec: `admin`, `tenant:<id>`, `tenant:<id>:ro` or `tenant:<id>:rw`. `id` names the
+ * Parses a principal spec: `admin`, `admin:reviewer`, `tenant:<id>`, `tenant:<id>:ro`, `tenant:<id>:rw` or
+ * `tenant:<id>:reviewer` (a human who may approve change proposals). `id` names the
  * principal (it is recorded as `createdBy` on writes).
  */
 export function parsePrincipalSpec(spec: string, id: string): Principal | undefined {
   const parts = spec.trim().split(':');
-  if (parts.length === 1 && parts[0] === 'admin') return { kind: 'admin', id };
+  if (parts[0] === 'admin' && parts.length <= 2) {
+    if (parts.length === 1) return { kind: 'admin', id };
+    return parts[1] === 'reviewer' ? { kind: 'admin', id, reviewer: true } : undefined;
+  }
   if (parts[0] !== 'tenant' || parts.length < 2 || parts.length > 3) return undefined;
   const tenantId = TenantIdSchema.safeParse(parts[1]);
   if (!tenantId.success) return undefined;
   const mode = parts[2] ?? 'rw';
+  // `reviewer`: a human's read-write token that may also approve other principals' proposals.
+  if (mode === 'reviewer') return { kind: 'tenant', id, tenantId: tenantId.data, readOnly: false, reviewer: true };
   if (mode !== 'ro' && mode !== 'rw') return undefined;
   return { kind: 'tenant', id, tenantId: tenantId.data, readOnly: mode === 'ro' };
 }

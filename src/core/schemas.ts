@@ -57,12 +57,14 @@ function findForbiddenKey(value: unknown, depth: number): string | undefined {
 
 /** Who acts: an administrator (any tenant, global data) or a tenant principal (its tenant only). */
 export const PrincipalSchema = z.discriminatedUnion('kind', [
-  z.object({ kind: z.literal('admin'), id: z.string().min(1) }),
+  z.object({ kind: z.literal('admin'), id: z.string().min(1), reviewer: z.boolean().optional() }),
   z.object({
     kind: z.literal('tenant'),
     id: z.string().min(1),
     tenantId: TenantIdSchema,
     readOnly: z.boolean().default(false),
+    /** A human reviewer: may approve or reject other principals' change proposals (never its own). */
+    reviewer: z.boolean().optional(),
   }),
 ]);
 export type Principal = z.infer<typeof PrincipalSchema>;

@@ -1,8 +1,9 @@
-import type { z } from 'zod';
+import { z } from 'zod';
 import type { RequestHandlerExtra } from '@modelcontextprotocol/sdk/shared/protocol.js';
 import type { ContentBlock, ServerNotification, ServerRequest } from '@modelcontextprotocol/sdk/types.js';
 import type { Logger, Principal } from '../core/index.js';
 import type { UeeApp } from '../app/index.js';
+import { ProposalRefSchema, RationaleArg } from './schemas.js';
 
 /** MCP tool annotations (hints for clients; never trusted for security). */
 export interface ToolAnnotations {
@@ -66,6 +67,60 @@ export interface ToolSpec<I extends z.ZodType<Record<string, unknown>>, O extend
   content?(output: z.output<O>): ContentBlock[];
   /** Replaces the JSON Schema derived from `input` (for fixtures that need `$defs`/`$ref` verbatim). */
   inputJsonSchema?: Record<string, unknown>;
+  /**
+   * Makes applying calls subject to the tenant's review policy: the tool gains `rationale` (input) and
+   * `proposal` (output), and a call the policy holds becomes a change proposal instead of a change.
+   * The tool must take `dryRun` and return `dryRun` and `applied`.
+   */
+  review?: ReviewHooks;
+}
+
+/** Source files of a change, before and after, for the reviewers' side-by-side diff. */
+export interface ReviewFile {
+  path: string;
+  before: string | null;
+  after: string | null;
+}
+
+/** What reviewers read besides the plan: diffs, warnings, estimates. JSON data. */
+export interface ReviewBundle {
+  files: ReviewFile[];
+  capabilities: { before: string[]; after: string[] };
+  /** Manifest and budget fields that change (JSON values). */
+  manifest: Array<{ field: string; before: unknown; after: unknown }>;
+  warnings: string[];
+  /** Free-form facts: estimated model cost, simulation results, what could not be computed. */
+  notes: string[];
+}
+
+/** The facts a review policy decides on, and the bundle reviewers read. */
+export interface ChangeReview {
+  /** The scope whose policy applies (null: global). */
+  tenantId: string | null;
+  /** What changes, e.g. `plugin:Acme.Notes`. */
+  target: string;
+  capabilitiesAdded: string[];
+  subscriptionsAdded: string[];
+  /** The resource budget the change leaves in force (for budget thresholds). */
+  budget: Record<string, number>;
+  bundle: ReviewBundle;
+}
+
+/** How a reviewable tool describes a change from its arguments and its dry-run output. */
+export interface ReviewHooks {
+  /** Cheap scope of a call before any dry run, when known from the principal and arguments alone. */
+  scope?(ctx: ToolContext, args: Record<string, unknown>): string | null | undefined;
+  describe(ctx: ToolContext, args: Record<string, unknown>, dryRun: Record<string, unknown>): Promise<ChangeReview>;
+}
+
+/**
+ * Where applying calls of reviewable tools are checked against review policies (the review service).
+ * `intercept` answers the output to return instead of running (a proposal) or `undefined` to run.
+ */
+export interface ToolGate {
+  intercept(def: ToolDefinition, args: Record<string, unknown>, rationale: string | undefined, ctx: ToolContext): Promise<Record<string, unknown> | undefined>;
+  /** Records a change applied at once (policy allowed it). */
+  applied(def: ToolDefinition, args: Record<string, unknown>, rationale: string | undefined, ctx: ToolContext, output: Record<string, unknown>): Promise<void>;
 }
 
 /** A registered tool: a {@link ToolSpec} with its types erased for the registry. */
@@ -81,6 +136,7 @@ export interface ToolDefinition {
   summarize(output: Record<string, unknown>): string;
   content?(output: Record<string, unknown>): ContentBlock[];
   readonly inputJsonSchema?: Record<string, unknown>;
+  readonly review?: ReviewHooks;
 }
 
 const TOOL_NAME_RE = /^[a-z][a-z0-9_]{1,63}$/;
@@ -95,17 +151,25 @@ export function defineTool<I extends z.ZodType<Record<string, unknown>>, O exten
 ): ToolDefinition {
   if (!TOOL_NAME_RE.test(spec.name)) throw new Error(`tool name "${spec.name}" must be snake_case`);
   if (spec.annotations.readOnlyHint && spec.annotations.destructiveHint) throw new Error(`tool ${spec.name}: read-only tools cannot be destructive`);
+  let input: z.ZodType<Record<string, unknown>> = spec.input;
+  let output: z.ZodType<Record<string, unknown>> = spec.output;
+  if (spec.review) {
+    if (!(spec.input instanceof z.ZodObject) || !(spec.output instanceof z.ZodObject)) throw new Error(`tool ${spec.name}: reviewable tools take and return objects`);
+    input = spec.input.extend({ rationale: RationaleArg });
+    output = spec.output.extend({ proposal: ProposalRefSchema.optional().describe('Set when the change is held for human review (applied: false)') });
+  }
   return {
     name: spec.name,
     title: spec.title,
     description: spec.description,
-    input: spec.input,
-    output: spec.output,
+    input,
+    output,
     annotations: spec.annotations,
     adminOnly: spec.adminOnly ?? false,
     run: (ctx, args) => spec.run(ctx, args as z.output<I>),
     summarize: (output) => (spec.summarize ? spec.summarize(output as z.output<O>) : `${spec.title}: ok`),
     ...(spec.content ? { content: (output: Record<string, unknown>) => spec.content?.(output as z.output<O>) ?? [] } : {}),
     ...(spec.inputJsonSchema ? { inputJsonSchema: spec.inputJsonSchema } : {}),
+    ...(spec.review ? { review: spec.review } : {}),
   };
 }

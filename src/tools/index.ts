@@ -5,7 +5,7 @@ import { readModelGet, readModelQuery } from './read-model-tools.js';
 import { tenantConfigGet, tenantConfigSet, tenantCreate, tenantList } from './tenant-tools.js';
 
 export { defineTool } from './define-tool.js';
-export type { ToolAnnotations, ToolContext, ToolDefinition, ToolSpec, ClientLogLevel } from './define-tool.js';
+export type { ToolAnnotations, ToolContext, ToolDefinition, ToolSpec, ClientLogLevel, ToolGate, ReviewHooks, ReviewBundle, ReviewFile, ChangeReview } from './define-tool.js';
 export { ToolRegistry, errorResult } from './registry.js';
 export { guardArguments } from './input-guard.js';
 export type { InputLimits } from './input-guard.js';
@@ -29,12 +29,14 @@ export {
   LimitArg,
   CursorArg,
   DryRunArg,
+  RationaleArg,
+  ProposalRefSchema,
   PlanSchema,
   ToolErrorSchema,
   EntityOut,
   EventOut,
 } from './schemas.js';
-export type { Plan, ToolError } from './schemas.js';
+export type { Plan, ToolError, ProposalRef } from './schemas.js';
 export { entityGet, entityPut, entityQuery, entityHistory, readModelGet, readModelQuery, eventEmit, tenantList, tenantCreate, tenantConfigGet, tenantConfigSet };
 
 /** The entity, read-model, event and tenant tools: the first half of the MCP surface. */

@@ -1,7 +1,7 @@
 import type { CallToolResult, Tool } from '@modelcontextprotocol/sdk/types.js';
 import type { Principal } from '../core/index.js';
 import { UeeError, parseOrThrow, toUeeError } from '../core/index.js';
-import type { ToolContext, ToolDefinition } from './define-tool.js';
+import type { ToolContext, ToolDefinition, ToolGate } from './define-tool.js';
 import { defaultHint } from './error-catalogue.js';
 import { guardArguments, type InputLimits } from './input-guard.js';
 import { inputJsonSchema, outputJsonSchema } from './json-schema.js';
@@ -27,8 +27,20 @@ function permits(principal: Principal, def: ToolDefinition): 'ok' | 'admin-only'
  */
 export class ToolRegistry {
   readonly #tools = new Map<string, Listed>();
+  #gate: ToolGate | undefined;
 
   constructor(private readonly limits: InputLimits) {}
+
+  /** Puts applying calls of reviewable tools under review policies (see `src/review`). */
+  setGate(gate: ToolGate): this {
+    this.#gate = gate;
+    return this;
+  }
+
+  /** A registered tool's definition. */
+  definition(name: string): ToolDefinition | undefined {
+    return this.#tools.get(name)?.def;
+  }
 
   /** Adds tools; a duplicate name is a programming error. */
   add(...defs: ToolDefinition[]): this {
@@ -83,9 +95,20 @@ export class ToolRegistry {
           hint: 'use a read-write token for changes; read-only tokens can call the read-only tools only',
         });
       }
-      const args = parseOrThrow(def.input, guardArguments(rawArgs, this.limits), `arguments of ${def.name}`);
+      let args = parseOrThrow(def.input, guardArguments(rawArgs, this.limits), `arguments of ${def.name}`);
       throwIfAborted(ctx.signal);
-      const raw = await def.run(ctx, args);
+      let raw: unknown;
+      const gate = def.review ? this.#gate : undefined;
+      if (gate && def.review) {
+        const { rationale, ...rest } = args;
+        args = rest;
+        const why = typeof rationale === 'string' ? rationale : undefined;
+        if (args.dryRun !== true) raw = await gate.intercept(def, args, why, ctx);
+        if (raw === undefined) {
+          raw = await def.run(ctx, args);
+          if (args.dryRun !== true) await gate.applied(def, args, why, ctx, raw as Record<string, unknown>);
+        }
+      } else raw = await def.run(ctx, args);
       throwIfAborted(ctx.signal);
       const parsed = def.output.safeParse(raw);
       if (!parsed.success) {

@@ -83,6 +83,24 @@ export const PlanSchema = z.object({
 /** A {@link PlanSchema} value. */
 export type Plan = z.infer<typeof PlanSchema>;
 
+/** `rationale` of reviewable tools: why the agent makes the change (reviewers read it). */
+export const RationaleArg = z
+  .string()
+  .min(1)
+  .max(4000)
+  .optional()
+  .describe('Why you make this change; required when the review policy holds it for human approval');
+
+/** A change held for review: returned (with applied:false) instead of applying it. */
+export const ProposalRefSchema = z.object({
+  id: z.string(),
+  status: z.string(),
+  reason: z.string().describe('Why the tenant\'s review policy holds it'),
+  approvalsNeeded: z.number().int(),
+});
+/** A {@link ProposalRefSchema} value. */
+export type ProposalRef = z.infer<typeof ProposalRefSchema>;
+
 /** The structured content of every failed tool call. */
 export const ToolErrorSchema = z
   .object({

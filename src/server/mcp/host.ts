@@ -17,6 +17,7 @@ import { EventCatalogue } from './event-catalogue.js';
 import { corePrompts, type PromptSpec } from './prompts.js';
 import { coreResources, type ResourceSpec } from './resources.js';
 import { registerFixtures, fixtureTools } from './fixtures.js';
+import { ReviewService, reviewTools } from '../../review/index.js';
 
 /** Options of {@link McpHost.create}. */
 export interface McpHostOptions {
@@ -43,6 +44,8 @@ const INSTRUCTIONS = [
  */
 export class McpHost {
   readonly tools: ToolRegistry;
+  /** Review policies and change proposals; the gate of every reviewable tool. */
+  readonly review: ReviewService;
   readonly catalogue: EventCatalogue;
   readonly #resources: ResourceSpec[];
   readonly #prompts: PromptSpec[];
@@ -56,6 +59,8 @@ export class McpHost {
     this.#fixtures = options.conformanceFixtures ?? app.config.mcp.conformanceFixtures;
     this.tools = new ToolRegistry({ maxArgumentBytes: app.config.limits.maxAttributeBytes + 256 * 1024 });
     this.tools.add(...coreTools(), ...pluginTools(), ...(options.tools ?? []), ...(this.#fixtures ? fixtureTools() : []));
+    this.review = new ReviewService(app, this.tools, logger.child({ component: 'review' }));
+    this.tools.setGate(this.review).add(...reviewTools(this.review));
     this.#resources = [...coreResources(), ...(options.resources ?? [])];
     this.#prompts = [...corePrompts(), ...(options.prompts ?? [])];
     this.catalogue = new EventCatalogue(app, logger.child({ component: 'mcp-catalogue' }));

@@ -9,6 +9,7 @@ import { DryRunArg, JsonObjectArg, PlanSchema, PluginNameArg, TenantArg, type Pl
 import { resolveScope, scopeLabel } from '../scope.js';
 import { pinOf } from './deploy.js';
 import { assertMayChange, mayChange, notFound, versionsOf } from './shared.js';
+import { configureReview } from './review-hooks.js';
 
 type Step =
   | { kind: 'settings'; settings: JsonObject }
@@ -44,6 +45,7 @@ export const pluginConfigure = defineTool({
   }),
   output: z.object({ dryRun: z.boolean(), applied: z.boolean(), action: z.string(), plan: PlanSchema, before: StateOut, after: StateOut }),
   annotations: { readOnlyHint: false, destructiveHint: true, idempotentHint: true },
+  review: configureReview,
   async run(ctx, args) {
     const scope = await resolveScope(ctx, args.tenantId);
     const versions = await versionsOf(ctx, args.name, scope.tenantId);

@@ -10,6 +10,7 @@ import { GLOBAL_LABEL } from '../scope.js';
 import { artifactInfo, compileSources, loadArtifact, storeArtifact } from './compile.js';
 import { graphWarnings, scanEmits, type GraphNode } from './graph.js';
 import { ArtifactArg, SourcesArg, visiblePlugins } from './shared.js';
+import { deployReview } from './review-hooks.js';
 
 /** A node key of the plugin graph. */
 function nodeKey(name: string, tenantId: string | null): string {
@@ -82,6 +83,7 @@ export const pluginDeploy = defineTool({
     warnings: z.array(z.string()),
   }),
   annotations: { readOnlyHint: false, destructiveHint: false, idempotentHint: false },
+  review: deployReview,
   async run(ctx, args) {
     const raw = scopeManifest(ctx, args.manifest);
     const manifest = parseOrThrow(PluginManifestSchema, raw, 'plugin manifest');
