@@ -137,6 +137,13 @@ export interface EventBus {
   ack(group: string, ids: string[]): Promise<number>;
   /** Pending entries of a group, oldest first. */
   pending(group: string, options?: { consumer?: string; count?: number }): Promise<PendingEntry[]>;
+  /**
+   * Renews `consumer`'s lease on entries it holds while it works on them: their idle time starts
+   * again, so {@link claimStale} in another process does not take an entry that is merely waiting
+   * behind others of its batch. The delivery count is unchanged; entries no longer held by `consumer`
+   * (acked, or claimed by another) are skipped. Returns how many were renewed.
+   */
+  renew(group: string, consumer: string, ids: string[]): Promise<number>;
   /** Moves entries idle ≥ minIdleMs to `consumer` and returns them (delivery count + 1). */
   claimStale(group: string, consumer: string, options: ClaimOptions): Promise<Delivery[]>;
   /** Writes the entry to the dead-letter stream and acks it in the group, atomically where the backend allows. */

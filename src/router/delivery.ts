@@ -25,8 +25,9 @@ export interface DeliveryOptions {
  * Reads one logical plugin's queue and hands each delivery to the {@link DeliveryHandler}: the
  * plugin progresses at its own pace, so a slow or failing plugin holds back nobody else. Deliveries
  * that share an ordering key (the entity, else the correlation chain) run one after another in
- * queue order; each is acked as soon as it is done — never after the whole batch — so another
- * process reclaiming stale entries never takes one already handled. When a delivery is left pending
+ * queue order; each is acked as soon as it is done — never after the whole batch — and the rest of
+ * the batch's lease is renewed while it waits, so another process reclaiming stale entries never
+ * takes one already handled or still in hand. When a delivery is left pending
  * (stopping) or fails unexpectedly, the deliveries behind it on the same key are not started.
  */
 export class QueueWorker {
@@ -122,6 +123,14 @@ export class QueueWorker {
     const chains = new Map<string, Promise<boolean>>();
     const inflight = new Set<Promise<void>>();
     let failure: unknown;
+    // The batch's lease: entries still held here are renewed well before they look stale, so
+    // another process's claimStale never takes one that is only waiting behind others of the batch
+    // (it would run twice, out of order, and count towards the crash quarantine).
+    const held = new Set(deliveries.map((d) => d.id));
+    const lease = setInterval(() => {
+      if (held.size === 0) return;
+      this.bus.renew(this.route.group, this.consumer, [...held]).catch((err: unknown) => this.log.warn('renewing a queue lease failed', { error: toUeeError(err).message }));
+    }, Math.max(20, Math.floor(this.options.claimIdleMs / 3)));
     for (const delivery of deliveries) {
       if (this.#stopped || failure !== undefined) break;
       while (inflight.size >= this.options.concurrency) await Promise.race(inflight);
@@ -130,6 +139,8 @@ export class QueueWorker {
         if (!previousDone) return false; // the one before is still pending: keep the order
         const result = await this.handler.handle(this.route, delivery, this.log, settings, () => this.#stopped, prepaid);
         if (result === 'done') await this.bus.ack(this.route.group, [delivery.id]);
+        // Left pending (stopping): no longer renewed, so another process may take it over.
+        held.delete(delivery.id);
         return result !== 'left';
       });
       chains.set(key, run);
@@ -142,7 +153,7 @@ export class QueueWorker {
       );
       inflight.add(tracked);
     }
-    await Promise.all(inflight);
+    await Promise.all(inflight).finally(() => clearInterval(lease));
     if (failure !== undefined) throw toUeeError(failure);
   }
 }

@@ -420,6 +420,27 @@ export function busConformance(name: string, open: OpenBus): void {
       expect((await waiting).map((x) => x.event.eventId)).toEqual([late.eventId]);
     });
 
+    it('BUS-20: renew restarts the idle time of entries the consumer still holds, without a delivery; others are left alone', async () => {
+      const bus = await openBus();
+      await bus.ensureGroup('g', 'earliest');
+      await bus.publish(makeEvents(3));
+      const mine = await bus.read('g', 'c1', { count: 2 });
+      const theirs = await bus.read('g', 'c2', { count: 1 });
+      await sleep(120);
+      expect(await bus.renew('g', 'c1', [...mine.map((d) => d.id), theirs[0]!.id])).toBe(2);
+      // Renewed: not stale. Not renewed (held by c2): stale, and still c2's until claimed.
+      const claimed = await bus.claimStale('g', 'c3', { minIdleMs: 100 });
+      expect(claimed.map((d) => d.id)).toEqual([theirs[0]!.id]);
+      const owners = (await bus.pending('g')).map((p) => [p.id, p.consumer, p.deliveryCount]);
+      expect(owners).toEqual([
+        [mine[0]!.id, 'c1', 1],
+        [mine[1]!.id, 'c1', 1],
+        [theirs[0]!.id, 'c3', 2],
+      ]);
+      await bus.ack('g', [mine[0]!.id]);
+      expect(await bus.renew('g', 'c1', [mine[0]!.id, mine[1]!.id])).toBe(1);
+    });
+
     it('BUS-19: pruneConsumers removes idle consumers and the named one, never one holding pending entries', async () => {
       const bus = await openBus();
       await bus.ensureGroup('g', 'earliest');

@@ -288,6 +288,16 @@ export class EmbeddedBus implements EventBus {
     });
   }
 
+  renew(group: string, consumer: string, ids: string[]): Promise<number> {
+    return this.#run(() => {
+      checkName(group, 'group');
+      checkName(consumer, 'consumer');
+      checkEntryIds(ids);
+      if (ids.length === 0) return 0;
+      return this.#st.renewPending.run(Date.now(), group, consumer, JSON.stringify(ids.map(entrySeq))).changes;
+    });
+  }
+
   pending(group: string, options?: { consumer?: string; count?: number }): Promise<PendingEntry[]> {
     return this.#run(() => {
       checkName(group, 'group');

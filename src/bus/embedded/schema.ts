@@ -157,6 +157,9 @@ export function prepareBusStatements(db: Database) {
     staleFrom: s<[string, number, number, number], PendingRow>(
       'SELECT n, ms, consumer, delivered_at, deliveries FROM bus_pending WHERE grp = ? AND n > ? AND delivered_at <= ? ORDER BY n LIMIT ?',
     ),
+    renewPending: s<[number, string, string, string]>(
+      'UPDATE bus_pending SET delivered_at = ? WHERE grp = ? AND consumer = ? AND n IN (SELECT value FROM json_each(?))',
+    ),
     claimPending: s<[string, number, string, number]>(
       'UPDATE bus_pending SET consumer = ?, delivered_at = ?, deliveries = deliveries + 1 WHERE grp = ? AND n = ?',
     ),

@@ -21,7 +21,7 @@ import { checkPublishBatch, decodeDeadRecord, encodeDeadRecord, isCorrupt, rawEx
 import { BusLifecycle, screenEntries, type CorruptSink } from '../shared/lifecycle.js';
 import { checkClaimOptions, checkCount, checkEntryIds, checkName, checkPruneOptions, checkReadOptions } from '../shared/options.js';
 import { BlockingPool, toBusError } from './connection.js';
-import { CLAIM_LUA, DEAD_LETTER_LUA, PRUNE_LUA, PUBLISH_LUA, ROUTE_LUA, TRIM_LUA, TRIM_QUEUE_LUA } from './scripts.js';
+import { CLAIM_LUA, DEAD_LETTER_LUA, PRUNE_LUA, PUBLISH_LUA, RENEW_LUA, ROUTE_LUA, TRIM_LUA, TRIM_QUEUE_LUA } from './scripts.js';
 import { countAfter, fieldsToRecord, parseEntries } from './replies.js';
 
 /** Events per publish script call; larger batches are pipelined in chunks (each chunk atomic). */
@@ -40,6 +40,7 @@ interface BusCommands {
   ueePublish(numKeys: number, ...args: Array<string | number>): Promise<Array<string | null>>;
   ueeClaim(stream: string, group: string, consumer: string, minIdleMs: number, count: number): Promise<[RawEntry[], number[], number]>;
   ueeDeadLetter(stream: string, dead: string, group: string, maxDead: number, ...pairs: string[]): Promise<number>;
+  ueeRenew(stream: string, group: string, consumer: string, ...ids: string[]): Promise<number>;
   ueeTrim(stream: string, advisory: string, maxLength: number): Promise<[number, string]>;
   ueeTrimQueue(queue: string, none: string): Promise<number>;
   ueeRoute(numKeys: number, ...args: Array<string | number>): Promise<number>;
@@ -86,6 +87,7 @@ export class RedisBus implements EventBus {
   constructor(redis: Redis, keys: RedisBusKeys, options: BusOptions, logger: Logger, safeUrl: string) {
     redis.defineCommand('ueePublish', { lua: PUBLISH_LUA });
     redis.defineCommand('ueeClaim', { lua: CLAIM_LUA, numberOfKeys: 1 });
+    redis.defineCommand('ueeRenew', { lua: RENEW_LUA, numberOfKeys: 1 });
     redis.defineCommand('ueeDeadLetter', { lua: DEAD_LETTER_LUA, numberOfKeys: 2 });
     redis.defineCommand('ueeTrim', { lua: TRIM_LUA, numberOfKeys: 2 });
     redis.defineCommand('ueeTrimQueue', { lua: TRIM_QUEUE_LUA, numberOfKeys: 2 });
@@ -274,6 +276,16 @@ export class RedisBus implements EventBus {
     }
     const streams = reply as Array<[string, RawEntry[]]> | null;
     return parseEntries(streams?.[0]?.[1] ?? [], () => 1);
+  }
+
+  renew(group: string, consumer: string, ids: string[]): Promise<number> {
+    return this.#run(async () => {
+      checkName(group, 'group');
+      checkName(consumer, 'consumer');
+      checkEntryIds(ids);
+      if (ids.length === 0) return 0;
+      return Number(await this.#redis.ueeRenew(await this.#streamOf(group), group, consumer, ...ids));
+    });
   }
 
   ack(group: string, ids: string[]): Promise<number> {

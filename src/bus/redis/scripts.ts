@@ -51,6 +51,23 @@ return { entries, counts, deleted }
 `;
 
 /**
+ * Lease renewal. KEYS[1] = stream; ARGV = group, consumer, ids. Each entry still pending for that
+ * consumer is claimed again by it with JUSTID (idle time reset, delivery count unchanged); an entry
+ * another consumer took meanwhile is left alone. Returns how many were renewed.
+ */
+export const RENEW_LUA = `
+local n = 0
+for i = 3, #ARGV do
+  local p = redis.call('XPENDING', KEYS[1], ARGV[1], ARGV[i], ARGV[i], 1)[1]
+  if p and p[2] == ARGV[2] then
+    redis.call('XCLAIM', KEYS[1], ARGV[1], ARGV[2], 0, ARGV[i], 'JUSTID')
+    n = n + 1
+  end
+end
+return n
+`;
+
+/**
  * Dead-letter. KEYS[1] = stream, KEYS[2] = dead-letter stream; ARGV = group, max dead letters, then
  * (entry id, record) pairs. Each entry is acked and, only if it was still pending, appended to the
  * dead-letter stream: two workers racing on a reclaimed entry record it once. Returns how many were
