@@ -93,7 +93,7 @@ static int g_result_set;
 
 #define DEFAULT_FUEL 20000                    /* interrupt checks, each ~10k bytecode polls */
 #define DEFAULT_HEAP_BYTES (32u * 1024 * 1024) /* on top of the snapshot's own heap */
-#define JS_STACK_BYTES (512 * 1024)            /* the linker gives the shadow stack 1 MiB */
+#define JS_STACK_BYTES (3584 * 1024)           /* the linker gives the shadow stack 4 MiB */
 
 /* Called by the patched quickjs.c instead of gettimeofday(): the host's clock for this event. */
 int64_t uee_now_ms(void) { return g_now_ms; }
@@ -109,17 +109,31 @@ static void *uee_malloc(JSMallocState *s, size_t size) {
     s->malloc_size += malloc_usable_size(p) + 8;
     return p;
 }
+/* While Wizer is initialising, freed memory is zeroed: the snapshot stores only non-zero bytes, so
+ * the parser's scratch buffers and the payload would otherwise ship in every module. */
+static void free_zeroed(void *ptr) {
+    if (g_initializing) memset(ptr, 0, malloc_usable_size(ptr));
+    free(ptr);
+}
 static void uee_free(JSMallocState *s, void *ptr) {
     if (!ptr) return;
     s->malloc_count--;
     s->malloc_size -= malloc_usable_size(ptr) + 8;
-    free(ptr);
+    free_zeroed(ptr);
 }
 static void *uee_realloc(JSMallocState *s, void *ptr, size_t size) {
     if (!ptr) return size == 0 ? NULL : uee_malloc(s, size);
     size_t old = malloc_usable_size(ptr);
     if (size == 0) { uee_free(s, ptr); return NULL; }
     if (s->malloc_size + size - old > s->malloc_limit) { g_oom = 1; return NULL; }
+    if (g_initializing) {
+        void *n = malloc(size);
+        if (!n) { g_oom = 1; return NULL; }
+        memcpy(n, ptr, old < size ? old : size);
+        free_zeroed(ptr);
+        s->malloc_size += malloc_usable_size(n) - old;
+        return n;
+    }
     void *p = realloc(ptr, size);
     if (!p) { g_oom = 1; return NULL; }
     s->malloc_size += malloc_usable_size(p) - old;
@@ -319,10 +333,17 @@ extern void __wasm_call_ctors(void);
 
 EXPORT("wizer.initialize") void uee_initialize(void) {
     __wasm_call_ctors();
+    g_initializing = 1;
     size_t cap = 1 << 16, len = 0;
     char *buf = malloc(cap);
     for (;;) {
-        if (len + 1 >= cap) { cap *= 2; buf = realloc(buf, cap); }
+        if (len + 1 >= cap) {
+            char *bigger = malloc(cap * 2);
+            memcpy(bigger, buf, len);
+            free_zeroed(buf);
+            buf = bigger;
+            cap *= 2;
+        }
         ssize_t n = read(0, buf + len, cap - len - 1);
         if (n <= 0) break;
         len += (size_t)n;
@@ -345,8 +366,8 @@ EXPORT("wizer.initialize") void uee_initialize(void) {
     if (JS_IsException(r)) { report_exception(g_ctx, "plugin"); exit(4); }
     JS_FreeValue(g_ctx, r);
     drain_jobs();
-    free(buf);
     JS_RunGC(g_rt);
+    free_zeroed(buf);
     g_initializing = 0;
 }
 

@@ -13,6 +13,9 @@
  *   binary value, so the patch detects an exact tie from a long expansion and nudges the value one ulp
  *   away from zero before the final printf.
  * - `JS_SetRandomSeed` is added so `Math.random` is reseeded from `context.randomSeed` per event.
+ * - String building is linear, not quadratic: `s += x` on a local hands the string to the
+ *   concatenation instead of duplicating it (reference count 1), and a concatenation whose left side
+ *   nobody else holds grows it in place with 50% slack (like a vector) instead of copying both sides.
  */
 import { UeeError } from '../core/errors.js';
 
@@ -62,6 +65,57 @@ static inline int uee_gettimeofday(struct timeval *tv) {
 #endif
 `;
 
+/*
+ * Called before a generic generic add: when the left operand is a string held only by the stack and by the
+ * variable the next instruction overwrites ([dup] put_loc, set_loc, put_var_ref…), the variable's
+ * reference is dropped early so JS_ConcatString sees reference count 1 and extends in place. Only for
+ * a primitive right operand: converting an object could run user code that reads the variable.
+ */
+const RELEASE_TARGET = `
+static inline void uee_release_target(const uint8_t *pc, JSValue op1, JSValue op2, JSValue *var_buf, JSVarRef **var_refs)
+{
+    JSString *p;
+    JSValue *pv = NULL;
+    int op, tag2 = JS_VALUE_GET_NORM_TAG(op2);
+    if (JS_VALUE_GET_TAG(op1) != JS_TAG_STRING)
+        return;
+    if (tag2 != JS_TAG_STRING && tag2 != JS_TAG_INT && tag2 != JS_TAG_FLOAT64 && tag2 != JS_TAG_BOOL &&
+        tag2 != JS_TAG_NULL && tag2 != JS_TAG_UNDEFINED)
+        return;
+    p = JS_VALUE_GET_STRING(op1);
+    if (p->header.ref_count != 2 || p->atom_type)
+        return;
+    op = *pc;
+    if (op == OP_dup)
+        op = *++pc;
+    switch (op) {
+    case OP_put_loc: case OP_set_loc: case OP_put_loc_check:
+        pv = &var_buf[get_u16(pc + 1)]; break;
+    case OP_put_loc8: case OP_set_loc8:
+        pv = &var_buf[pc[1]]; break;
+    case OP_put_loc0: case OP_put_loc1: case OP_put_loc2: case OP_put_loc3:
+        pv = &var_buf[op - OP_put_loc0]; break;
+    case OP_set_loc0: case OP_set_loc1: case OP_set_loc2: case OP_set_loc3:
+        pv = &var_buf[op - OP_set_loc0]; break;
+    case OP_put_var_ref: case OP_set_var_ref: case OP_put_var_ref_check:
+        if (var_refs) pv = var_refs[get_u16(pc + 1)]->pvalue;
+        break;
+    case OP_put_var_ref0: case OP_put_var_ref1: case OP_put_var_ref2: case OP_put_var_ref3:
+        if (var_refs) pv = var_refs[op - OP_put_var_ref0]->pvalue;
+        break;
+    case OP_set_var_ref0: case OP_set_var_ref1: case OP_set_var_ref2: case OP_set_var_ref3:
+        if (var_refs) pv = var_refs[op - OP_set_var_ref0]->pvalue;
+        break;
+    default:
+        return;
+    }
+    if (pv && JS_VALUE_GET_TAG(*pv) == JS_TAG_STRING && JS_VALUE_GET_PTR(*pv) == (void *)p) {
+        *pv = JS_UNDEFINED;
+        p->header.ref_count--;
+    }
+}
+`;
+
 /** The replacements, in order; each `find` must occur exactly once. */
 export const QUICKJS_PATCH: readonly Replacement[] = [
   {
@@ -82,6 +136,60 @@ export const QUICKJS_PATCH: readonly Replacement[] = [
     find: '#endif /* CONFIG_PRINTF_RNDN */\n    }\n    js_ecvt1(d, n_digits, decpt, sign, buf, rounding_mode,',
     replace:
       '#endif /* CONFIG_PRINTF_RNDN */\n#ifdef __wasi__\n        d = uee_fix_tie_e(d, n_digits);\n#endif\n    }\n    js_ecvt1(d, n_digits, decpt, sign, buf, rounding_mode,',
+  },
+  {
+    // s += x on a local: give the string to JS_ConcatString so it can be extended in place
+    find: `                    op1 = JS_ConcatString(ctx, JS_DupValue(ctx, *pv), op1);
+                    if (JS_IsException(op1))
+                        goto exception;
+                    set_value(ctx, pv, op1);`,
+    replace: `                    {
+                        JSValue uee_cur = *pv;
+                        *pv = JS_UNDEFINED;
+                        op1 = JS_ConcatString(ctx, uee_cur, op1);
+                        if (JS_IsException(op1))
+                            goto exception;
+                        *pv = op1;
+                    }`,
+  },
+  {
+    // s = s + x where s is a local or closure variable about to be overwritten: drop its reference
+    find: 'static JSValue JS_CallInternal(JSContext *caller_ctx, JSValueConst func_obj,',
+    replace: `${RELEASE_TARGET}\nstatic JSValue JS_CallInternal(JSContext *caller_ctx, JSValueConst func_obj,`,
+  },
+  {
+    find: '                add_slow:\n                    if (js_add_slow(ctx, sp))',
+    replace: '                add_slow:\n                    uee_release_target(pc, op1, op2, var_buf, var_refs);\n                    if (js_add_slow(ctx, sp))',
+  },
+  {
+    // an unshared left side grows with slack instead of being copied with the right side
+    find: '    ret = JS_ConcatString1(ctx, p1, p2);\n    JS_FreeValue(ctx, op1);',
+    replace: `    if (p1->header.ref_count == 1 && p1->is_wide_char == p2->is_wide_char && !p1->atom_type
+    &&  p1->len + p2->len >= 256 && p1->len + p2->len <= JS_STRING_LEN_MAX) {
+        size_t uee_len = p1->len + p2->len, uee_cap = uee_len + (uee_len >> 1);
+        JSString *uee_np;
+        if (uee_cap > JS_STRING_LEN_MAX) uee_cap = JS_STRING_LEN_MAX;
+        uee_np = js_realloc(ctx, p1, sizeof(JSString) + (uee_cap << p1->is_wide_char) + 1 - p1->is_wide_char);
+        if (!uee_np) {
+            JS_FreeValue(ctx, op1);
+            JS_FreeValue(ctx, op2);
+            return JS_EXCEPTION;
+        }
+        p1 = uee_np;
+        op1 = JS_MKPTR(JS_TAG_STRING, p1);
+        if (p1->is_wide_char) {
+            memcpy(p1->u.str16 + p1->len, p2->u.str16, p2->len << 1);
+            p1->len += p2->len;
+        } else {
+            memcpy(p1->u.str8 + p1->len, p2->u.str8, p2->len);
+            p1->len += p2->len;
+            p1->u.str8[p1->len] = '\0';
+        }
+        JS_FreeValue(ctx, op2);
+        return op1;
+    }
+    ret = JS_ConcatString1(ctx, p1, p2);
+    JS_FreeValue(ctx, op1);`,
   },
 ];
 

@@ -49,7 +49,7 @@ export interface ExecutionHostOptions {
   bridgeBytes?: number;
   /** After a deadline passes inside a host call, how long the plugin may take to unwind before its worker is killed. @default 20 */
   timeoutGraceMs?: number;
-  /** V8 heap limits of each worker, a backstop behind the per-plugin memory caps. @default { maxOldGenerationSizeMb: 256, maxYoungGenerationSizeMb: 32, stackSizeMb: 4 } */
+  /** V8 heap limits of each worker, a backstop behind the per-plugin memory caps. @default { maxOldGenerationSizeMb: 256, maxYoungGenerationSizeMb: 32, stackSizeMb: 16 } */
   resourceLimits?: ResourceLimits;
   /** How long `close()` waits for running calls before terminating workers. @default 5000 */
   closeGraceMs?: number;
@@ -215,7 +215,7 @@ export class ExecutionHost {
       activeWindowMs: options.activeTenantWindowMs ?? 30_000,
       instances: { idleBytes: 256 * 1024 * 1024, idleMs: 60_000, ...options.instances },
       bridgeBytes: options.bridgeBytes ?? 2 * 1024 * 1024,
-      resourceLimits: options.resourceLimits ?? { maxOldGenerationSizeMb: 256, maxYoungGenerationSizeMb: 32, stackSizeMb: 4 },
+      resourceLimits: options.resourceLimits ?? { maxOldGenerationSizeMb: 256, maxYoungGenerationSizeMb: 32, stackSizeMb: 16 },
       timeoutGraceMs: options.timeoutGraceMs ?? 20,
       logger: options.logger ?? silentLogger,
     });

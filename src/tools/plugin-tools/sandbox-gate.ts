@@ -7,7 +7,7 @@ import type { UeeApp } from '../../app/index.js';
  * V8 heap limits of a sandbox's worker thread: smaller than the runtime's workers, and part of
  * what a sandbox reserves from its principal's memory share.
  */
-export const SANDBOX_WORKER_LIMITS = { maxOldGenerationSizeMb: 64, maxYoungGenerationSizeMb: 16, stackSizeMb: 4 } as const;
+export const SANDBOX_WORKER_LIMITS = { maxOldGenerationSizeMb: 64, maxYoungGenerationSizeMb: 16, stackSizeMb: 16 } as const;
 
 const WORKER_MB = SANDBOX_WORKER_LIMITS.maxOldGenerationSizeMb + SANDBOX_WORKER_LIMITS.maxYoungGenerationSizeMb + SANDBOX_WORKER_LIMITS.stackSizeMb;
 
