@@ -14,8 +14,10 @@ const WRAPPER = '\0uee-entry.js';
 
 /** Result of bundling. */
 export interface BundleResult {
-  /** The IIFE script evaluated by the engine after its prelude. */
+  /** The IIFE script evaluated by the engine after its prelude (strict mode, names kept). */
   readonly code: string;
+  /** Where each line of `code` came from, for stacks that name the author's files ({@link LineMap}). */
+  readonly lineMap: LineMap;
   /** Names the entry module exports. */
   readonly entryExports: readonly string[];
   readonly warnings: readonly Diagnostic[];
@@ -36,8 +38,6 @@ function toDiagnostic(m: Message, severity: Diagnostic['severity']): Diagnostic 
   let hint: string | undefined;
   if (/Could not resolve/.test(m.text)) {
     hint = 'Only relative imports between the given files and "uee:plugin" resolve; npm packages are not available — add the code as a file.';
-  } else if (/Big integer literals/.test(m.text)) {
-    hint = 'BigInt is not supported by the plugin engine; use numbers or strings.';
   }
   const note = m.notes[0]?.text;
   return {
@@ -96,7 +96,10 @@ export async function bundleJs(
     bundle: true,
     write: false,
     platform: 'neutral',
-    target: 'es2019',
+    // QuickJS 2021-03-27 parses ES2020 (BigInt included); newer syntax is lowered by esbuild
+    target: 'es2020',
+    // class and function names survive bundling: two files' `class Item` stay "Item", not "Item2"
+    keepNames: true,
     logLevel: 'silent',
     treeShaking: true,
     legalComments: 'none',
@@ -117,10 +120,17 @@ export async function bundleJs(
       ...common,
       entryPoints: [WRAPPER],
       format: 'iife',
+      // ES modules are strict; an IIFE script is not unless it says so
+      banner: { js: "'use strict';" },
+      sourcemap: 'external',
+      sourcesContent: false,
+      outdir: '/uee-out',
       plugins: [memoryPlugin(normFiles, sdkEntry, wrapper(`./${entryPath}`))],
     });
-    const code = out.outputFiles[0]?.text ?? '';
-    return { code, entryExports, warnings: [...meta.warnings, ...out.warnings].map((w) => toDiagnostic(w, 'warning')) };
+    const code = out.outputFiles.find((f) => f.path.endsWith('.js'))?.text ?? '';
+    const map = out.outputFiles.find((f) => f.path.endsWith('.map'))?.text;
+    const lineMap = map ? lineMapOf(JSON.parse(map) as RawSourceMap, sdkRoot) : { sources: [], lines: [] };
+    return { code, lineMap, entryExports, warnings: [...meta.warnings, ...out.warnings].map((w) => toDiagnostic(w, 'warning')) };
   } catch (err) {
     const failure = err as { errors?: Message[]; warnings?: Message[] };
     if (Array.isArray(failure.errors)) {
@@ -131,6 +141,67 @@ export async function bundleJs(
     }
     throw err;
   }
+}
+
+/**
+ * Per generated line of the bundle, the author's file and line it came from: `lines[i]` (line i+1 of
+ * the bundle) is `source * 65536 + line`, or -1. QuickJS stacks name lines, not columns, so the first
+ * mapped segment of each line is enough.
+ */
+export interface LineMap {
+  readonly sources: readonly string[];
+  readonly lines: readonly number[];
+}
+
+interface RawSourceMap {
+  readonly sources: readonly string[];
+  readonly mappings: string;
+}
+
+const B64 = 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/';
+
+function decodeVlq(segment: string): number[] {
+  const out: number[] = [];
+  let value = 0;
+  let shift = 0;
+  for (const ch of segment) {
+    const digit = B64.indexOf(ch);
+    value += (digit & 31) << shift;
+    if (digit & 32) {
+      shift += 5;
+    } else {
+      out.push(value & 1 ? -(value >>> 1) : value >>> 1);
+      value = 0;
+      shift = 0;
+    }
+  }
+  return out;
+}
+
+/** Reduces an esbuild source map to a {@link LineMap} with the author's file names. */
+export function lineMapOf(map: RawSourceMap, sdkRoot: string): LineMap {
+  const sdk = join(sdkRoot, 'ts').replace(/\\/g, '/');
+  const sources = map.sources.map((s) => {
+    const name = s.replace(/^.*uee-src:/, '');
+    const abs = name.replace(/^(\.\.\/)+/, '/');
+    return abs.startsWith(sdk) ? `uee:plugin/${abs.slice(sdk.length + 1)}` : name;
+  });
+  const lines: number[] = [];
+  let src = 0;
+  let line = 0;
+  for (const text of map.mappings.split(';')) {
+    let first = -1;
+    for (const seg of text.split(',')) {
+      if (seg === '') continue;
+      const f = decodeVlq(seg);
+      if (f.length < 4) continue;
+      src += f[1] ?? 0;
+      line += f[2] ?? 0;
+      if (first < 0) first = src * 65536 + line + 1;
+    }
+    lines.push(first);
+  }
+  return { sources, lines };
 }
 
 /** Host functions a bundle names (`Host.<name>`); a dynamic `Host[...]` access keeps them all. */

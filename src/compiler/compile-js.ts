@@ -10,7 +10,8 @@ import { BundleError, bundleJs, usedHostFunctions } from './bundle-js.js';
 import type { EngineArtifact } from './engine-build.js';
 import { findRepoRoot, onEngineBuild, sharedEngine } from './engine-build.js';
 import { checkContract, buildReport } from './inspect.js';
-import { JS_PRELUDE, entryWrapper } from './js-prelude.js';
+import { entryWrapper, preludeFor } from './js-prelude.js';
+import { polyfillsFor, stdlibScript } from './stdlib.js';
 import { checkSources, compileCancelled, resolveLimits, withDeadline } from './limits.js';
 import type { TypeCheckResult } from './typecheck-ts.js';
 import { runInWorker } from './worker-pool.js';
@@ -159,7 +160,8 @@ export async function compileJs(options: CompileJsOptions): Promise<CompileResul
         const hostFunctions = usedHostFunctions(bundle.code, HOST_FUNCTIONS);
         let wasm: Uint8Array;
         try {
-          const snapshot = await runWizer(engine.wasmPath, `${JS_PRELUDE}\n\0${bundle.code}`, remaining(), signal);
+          const prelude = `${await stdlibScript(polyfillsFor(bundle.code))}\n${preludeFor(bundle.lineMap)}`;
+          const snapshot = await runWizer(engine.wasmPath, `${prelude}\0${bundle.code}`, remaining(), signal);
           lap('snapshot');
           wasm = await finishModule(snapshot, {
             keepExports: keep,

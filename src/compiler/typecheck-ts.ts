@@ -3,8 +3,10 @@
  * (type-stripping) esbuild bundle runs. The program sees only:
  * - the user's files (in memory, under a virtual root),
  * - the SDK (`sdk/ts/*.ts`) as the module `uee:plugin`,
- * - `lib.es2020` (no DOM, no `@types`: plugins have no ambient authority) plus `console`, which the
- *   engine prelude provides.
+ * - the ES libs of what the engine and its standard library provide ({@link ENGINE_LIBS}: ES2023,
+ *   the ES2024/2025 built-ins core-js adds, no SharedArrayBuffer/Atomics, no resizable buffers) plus
+ *   the Web APIs of `engine/stdlib` ({@link GLOBALS}); no DOM, no `@types`: plugins have no ambient
+ *   authority. test/compiler/stdlib.test.ts checks every declared global exists in the engine.
  * Options are `strict` with `noEmit`. Parsed lib and SDK `SourceFile`s are cached per process, so a
  * warm check only parses and checks the user's files. `typescript` is imported lazily on first use.
  */
@@ -23,17 +25,97 @@ const SDK_ROOT = '/uee-sdk/';
 const SDK_INDEX = `${SDK_ROOT}index.ts`;
 /** Globals the engine prelude defines for every plugin. */
 const GLOBALS_FILE = `${SDK_ROOT}globals.d.ts`;
-const GLOBALS = `/** The engine's console: every method writes through the host \`log\` function. */
+export const GLOBALS = `/** The engine's console: formats like Node's util.format and writes through the host \`log\` function. */
 interface Console {
   log(...data: unknown[]): void;
   info(...data: unknown[]): void;
   debug(...data: unknown[]): void;
   warn(...data: unknown[]): void;
   error(...data: unknown[]): void;
+  trace(...data: unknown[]): void;
+  dir(item?: unknown, options?: { depth?: number | null }): void;
+  table(...data: unknown[]): void;
+  assert(condition?: boolean, ...data: unknown[]): void;
+  count(label?: string): void;
+  countReset(label?: string): void;
+  group(...data: unknown[]): void;
+  groupCollapsed(...data: unknown[]): void;
+  groupEnd(): void;
+  time(label?: string): void;
+  timeEnd(label?: string): void;
+  timeLog(label?: string, ...data: unknown[]): void;
 }
 declare var console: Console;
+interface TextEncoderEncodeIntoResult { read: number; written: number }
+declare class TextEncoder {
+  readonly encoding: 'utf-8';
+  encode(input?: string): Uint8Array;
+  encodeInto(source: string, destination: Uint8Array): TextEncoderEncodeIntoResult;
+}
+declare class TextDecoder {
+  constructor(label?: string, options?: { fatal?: boolean; ignoreBOM?: boolean });
+  readonly encoding: string;
+  readonly fatal: boolean;
+  readonly ignoreBOM: boolean;
+  decode(input?: ArrayBuffer | ArrayBufferView, options?: { stream?: boolean }): string;
+}
+type URLSearchParamsInit = string | URLSearchParams | Record<string, string> | Iterable<[string, string]>;
+declare class URLSearchParams implements Iterable<[string, string]> {
+  constructor(init?: URLSearchParamsInit);
+  readonly size: number;
+  append(name: string, value: string): void;
+  delete(name: string, value?: string): void;
+  get(name: string): string | null;
+  getAll(name: string): string[];
+  has(name: string, value?: string): boolean;
+  set(name: string, value: string): void;
+  sort(): void;
+  toString(): string;
+  forEach(callback: (value: string, key: string, parent: URLSearchParams) => void): void;
+  entries(): IterableIterator<[string, string]>;
+  keys(): IterableIterator<string>;
+  values(): IterableIterator<string>;
+  [Symbol.iterator](): IterableIterator<[string, string]>;
+}
+declare class URL {
+  constructor(url: string | URL, base?: string | URL);
+  static canParse(url: string | URL, base?: string | URL): boolean;
+  static parse(url: string | URL, base?: string | URL): URL | null;
+  hash: string; host: string; hostname: string; href: string; readonly origin: string; password: string;
+  pathname: string; port: string; protocol: string; search: string; readonly searchParams: URLSearchParams;
+  username: string;
+  toString(): string;
+  toJSON(): string;
+}
+declare class DOMException extends Error {
+  constructor(message?: string, name?: string);
+  readonly code: number;
+}
+declare function atob(data: string): string;
+declare function btoa(data: string): string;
+declare function structuredClone<T = unknown>(value: T, options?: { transfer?: unknown[] }): T;
+declare function queueMicrotask(callback: () => void): void;
+/** Random values drawn from the per-event seed (context.randomSeed): replays draw the same; not for secrets. */
+declare var crypto: {
+  getRandomValues<T extends Int8Array | Uint8Array | Uint8ClampedArray | Int16Array | Uint16Array | Int32Array | Uint32Array | BigInt64Array | BigUint64Array>(array: T): T;
+  randomUUID(): \`\${string}-\${string}-\${string}-\${string}-\${string}\`;
+};
 `;
-const LIB = 'lib.es2020.d.ts';
+/**
+ * The ES lib files plugins are checked against: what the engine (QuickJS 2021-03-27 with BigInt) and
+ * its standard library provide. Leaf files only, so no lib pulls in one that is left out.
+ */
+export const ENGINE_LIBS = [
+  'es5', 'es2015.core', 'es2015.collection', 'es2015.generator', 'es2015.iterable', 'es2015.promise', 'es2015.proxy',
+  'es2015.reflect', 'es2015.symbol', 'es2015.symbol.wellknown', 'es2016.array.include', 'es2017.object',
+  'es2017.string', 'es2017.intl', 'es2017.typedarrays', 'es2018.asyncgenerator', 'es2018.asynciterable',
+  'es2018.intl', 'es2018.promise', 'es2018.regexp', 'es2019.array', 'es2019.object', 'es2019.string', 'es2019.symbol',
+  'es2019.intl', 'es2020.bigint', 'es2020.date', 'es2020.promise', 'es2020.string', 'es2020.symbol.wellknown',
+  'es2020.intl', 'es2020.number', 'es2021.promise', 'es2021.string', 'es2021.weakref', 'es2021.intl', 'es2022.array',
+  'es2022.error', 'es2022.intl', 'es2022.object', 'es2022.string', 'es2023.array', 'es2023.collection',
+  'es2024.collection', 'es2024.object', 'es2024.promise', 'es2024.string', 'esnext.collection', 'esnext.iterator',
+].map((l) => `lib.${l}.d.ts`);
+
 const CHECKED = /\.(ts|tsx|mts|cts)$/;
 
 let tsModule: Ts | undefined;
@@ -53,10 +135,10 @@ function compilerOptions(ts: Ts): TS.CompilerOptions {
   return {
     strict: true,
     noEmit: true,
-    target: ts.ScriptTarget.ES2020,
+    target: ts.ScriptTarget.ES2022,
     module: ts.ModuleKind.ESNext,
     moduleResolution: ts.ModuleResolutionKind.Bundler,
-    lib: [LIB],
+    lib: ENGINE_LIBS,
     types: [],
     allowJs: true,
     checkJs: false,
@@ -94,7 +176,7 @@ export interface TypeCheckResult {
 /** Hints for the TS errors agents hit most, keyed by code. */
 const HINTS: Record<number, string> = {
   2307: 'Only relative imports between the given files and "uee:plugin" resolve; npm packages and Node modules are not available.',
-  2304: 'Plugins see ES2020 globals and console only (no DOM, no Node, no timers or fetch); import what you need from "uee:plugin".',
+  2304: 'Plugins see ES2023 built-ins, console, TextEncoder/TextDecoder, URL, atob/btoa, structuredClone, crypto and queueMicrotask (no DOM, no Node, no timers or fetch); import what you need from "uee:plugin".',
   2353: 'Remove or rename the property: the request types of "uee:plugin" are in sdk/ts/types.ts.',
   2561: 'Rename the property as suggested: the request types of "uee:plugin" are in sdk/ts/types.ts.',
   2551: 'Use the suggested name.',
