@@ -17,6 +17,7 @@ export { Value, Kind, parse } from "./json";
 @external("extism:host/user", "cancel_timer") declare function cancel_timer(req: u64): u64;
 @external("extism:host/user", "spawn_workflow") declare function spawn_workflow(req: u64): u64;
 @external("extism:host/user", "log") declare function log_(req: u64): u64;
+@external("extism:host/user", "record_metric") declare function record_metric(req: u64): u64;
 @external("extism:host/env", "error_set") declare function error_set(offset: u64): void;
 @external("extism:host/env", "length") declare function extism_length(offset: u64): u64;
 
@@ -67,6 +68,8 @@ export function getTenantConfig(): HostResult { return answer(get_tenant_config(
 export function callModel(req: Value): HostResult { return answer(call_model(request(req))); }
 /** `{ fireAt? | delayMs?, type, payload?, timerId? }` → `{ timerId }`. */
 export function scheduleTimer(req: Value): HostResult { return answer(schedule_timer(request(req))); }
+/** Records a custom experiment metric (summed per name within the event; `uee.*` and built-in names refused). */
+export function recordMetric(name: string, value: f64): HostResult { return answer(record_metric(request(Value.obj().setStr("name", name).setNum("value", value)))); }
 /** Cancels a timer. */
 export function cancelTimer(timerId: string): HostResult {
   return answer(cancel_timer(request(Value.obj().setStr("timerId", timerId))));

@@ -3,7 +3,7 @@ import type { EntityStore } from '../store/port.js';
 import type { ExecutionHost, LoadedPluginSpec } from '../runtime/index.js';
 import { commitEffects, isEmptyEffects } from '../runtime/index.js';
 import type { PluginRecord, PluginRegistry } from '../registry/index.js';
-import type { CommittedEffects, HandleInput, InvocationOutcome, InvokeOptions, PluginInvoker } from '../router/index.js';
+import type { CommittedEffects, HandleInput, InvocationOutcome, InvokeOptions, PluginInvoker, PreviewOutcome } from '../router/index.js';
 import type { PluginLogStore } from './plugin-logs.js';
 
 /**
@@ -23,14 +23,8 @@ export class HostPluginInvoker implements PluginInvoker {
   ) {}
 
   async invoke(plugin: PluginRecord, input: HandleInput, options: InvokeOptions): Promise<InvocationOutcome> {
-    await this.#ensureLoaded(plugin);
+    const result = await this.#run(plugin, input);
     const { event } = input;
-    const result = await this.host.invoke(plugin.id, {
-      event,
-      ...(input.entity ? { entity: input.entity } : {}),
-      settings: input.settings,
-      context: { now: input.context.now, randomSeed: input.context.randomSeed },
-    });
     if (result.logs.length > 0) {
       const at = new Date().toISOString();
       this.logs.append(
@@ -80,7 +74,24 @@ export class HostPluginInvoker implements PluginInvoker {
         timers: e.timers.length,
       };
     }
-    return { ok: true, output: result.output, committed, durationMs, ...facts, effects };
+    return { ok: true, output: result.output, committed, durationMs, ...facts, effects, buffered: result.effects };
+  }
+
+  /** Runs the version with its effects captured, never committed, and its log lines dropped (shadow runs). */
+  async preview(plugin: PluginRecord, input: HandleInput): Promise<PreviewOutcome> {
+    const result = await this.#run(plugin, input);
+    if (!result.ok) return { ok: false, error: result.error.toJSON(), durationMs: result.usage.durationMs };
+    return { ok: true, output: result.output, effects: result.effects, durationMs: result.usage.durationMs };
+  }
+
+  async #run(plugin: PluginRecord, input: HandleInput): ReturnType<ExecutionHost['invoke']> {
+    await this.#ensureLoaded(plugin);
+    return this.host.invoke(plugin.id, {
+      event: input.event,
+      ...(input.entity ? { entity: input.entity } : {}),
+      settings: input.settings,
+      context: { now: input.context.now, randomSeed: input.context.randomSeed },
+    });
   }
 
   retain(pluginIds: ReadonlySet<string>): void {

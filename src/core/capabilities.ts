@@ -32,6 +32,7 @@ export const HOST_FUNCTIONS = [
   'cancel_timer',
   'spawn_workflow',
   'log',
+  'record_metric',
 ] as const;
 
 /** One of {@link HOST_FUNCTIONS}. */
@@ -54,6 +55,8 @@ export const HOST_FUNCTION_CAPABILITY: Readonly<Record<HostFunctionName, Capabil
   cancel_timer: 'executeTimers',
   spawn_workflow: 'spawnWorkflows',
   log: null,
+  // Custom experiment metrics touch no data: granted to every plugin, like `log` (names are checked).
+  record_metric: null,
 };
 
 /** Whether `name` is one of the {@link HOST_FUNCTIONS}. */
@@ -61,7 +64,7 @@ export function isHostFunction(name: string): name is HostFunctionName {
   return Object.hasOwn(HOST_FUNCTION_CAPABILITY, name);
 }
 
-/** Host functions granted by a set of capabilities (always including `log`), in {@link HOST_FUNCTIONS} order. */
+/** Host functions granted by a set of capabilities (always including `log` and `record_metric`), in {@link HOST_FUNCTIONS} order. */
 export function grantedHostFunctions(capabilities: Iterable<Capability>): Set<HostFunctionName> {
   const granted = new Set(capabilities);
   return new Set(HOST_FUNCTIONS.filter((fn) => {

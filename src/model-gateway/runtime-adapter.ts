@@ -9,6 +9,8 @@ export interface RuntimeModelCall {
   eventId: string;
   /** The plugin manifest's `models` allow-list, as the runtime sends it (absent: every model). */
   allowedModels?: readonly string[];
+  /** Told the cost of the call once it is served (experiments count model cost per invocation). */
+  onCost?: (cost: number) => void;
 }
 
 /**
@@ -21,17 +23,18 @@ export function forRuntime(
   allowedModels?: (plugin: RuntimeModelCall['plugin']) => readonly string[] | undefined,
 ): { call(ctx: TenantContext, request: RuntimeModelCall): Promise<unknown> } {
   return {
-    call: async (ctx, r) =>
-      (
-        await gateway.call(ctx, {
-          model: r.model,
-          input: r.input,
-          pluginId: r.plugin.id,
-          pluginName: r.plugin.name,
-          eventId: r.eventId,
-          allowedModels: r.allowedModels ?? allowedModels?.(r.plugin),
-          source: 'plugin',
-        })
-      ).output,
+    call: async (ctx, r) => {
+      const res = await gateway.call(ctx, {
+        model: r.model,
+        input: r.input,
+        pluginId: r.plugin.id,
+        pluginName: r.plugin.name,
+        eventId: r.eventId,
+        allowedModels: r.allowedModels ?? allowedModels?.(r.plugin),
+        source: 'plugin',
+      });
+      r.onCost?.(res.usage.cost);
+      return res.output;
+    },
   };
 }

@@ -8,9 +8,11 @@ import type { ChainBudget, ChainEvent, Prepaid } from './chain-budget.js';
 import { buildInput, type SettingsCache } from './input.js';
 import type { RouterMetrics } from './metrics.js';
 import { isSpawnOf, subscriptionMatches, type RouteEntry } from './subscriptions.js';
-import type { InvocationOutcome, InvocationRecorder, PluginInvoker } from './types.js';
+import type { HandleInput, InvocationOutcome, InvocationRecorder, PluginInvoker } from './types.js';
 import type { InvocationRecord } from '../store/invocations.js';
-import type { VersionResolver } from './versions.js';
+import type { VersionChoice, VersionResolver } from './versions.js';
+import type { ExperimentMonitor } from './experiments.js';
+import type { InvocationSample, ShadowSide } from '../experiments/index.js';
 
 /**
  * What became of one delivery: `done` (handled or not for this plugin: ack it), `dead` (dead-lettered,
@@ -62,6 +64,8 @@ export class DeliveryHandler {
       invoker: PluginInvoker;
       versions: VersionResolver;
       metrics: RouterMetrics;
+      /** Per-variant counters, guardrails and shadow comparisons of running experiments. */
+      experiments: ExperimentMonitor;
       /** The logical plugin of a queue, for a tenant's workflow shadowing a global one of the same name. */
       routeOf: (group: string) => RouteEntry | undefined;
       /** The queue of a logical plugin name in a tenant. */
@@ -86,8 +90,9 @@ export class DeliveryHandler {
   async handle(route: RouteEntry, delivery: Delivery, log: Logger, settings: SettingsCache, stopping: () => boolean, prepaid?: Prepaid): Promise<DeliveryResult> {
     const { bus, metrics, versions, options } = this.deps;
     const event = delivery.event;
-    const plugin = versions.resolve(route, event);
-    if (!plugin || !(await this.#wants(plugin, event, log))) return 'done';
+    const choice = versions.choose(route, event);
+    if (!choice || !(await this.#wants(choice.plugin, event, log))) return 'done';
+    let { plugin, arm } = choice;
     const fields = { eventId: event.eventId, correlationId: event.correlationId, pluginId: plugin.id, plugin: plugin.attributes.name };
     if (event.hop >= options.hopLimit) {
       const error = { code: 'HOP_LIMIT_EXCEEDED' as const, message: `event is ${event.hop} hops deep; the limit is ${options.hopLimit}` };
@@ -109,26 +114,44 @@ export class DeliveryHandler {
     }
     const attempts: DeadLetter['attempts'] = [];
     for (let attempt = delivery.deliveryCount; ; attempt++) {
-      const outcome = await this.#invoke(route, plugin, event, settings, prepaid);
+      const current = arm === undefined ? event : tagged(event, arm);
+      const { outcome, input } = await this.#invoke(route, plugin, current, settings, prepaid);
       metrics.record(plugin.id, plugin.attributes.name, outcome.durationMs, outcome.ok ? undefined : outcome.error.code);
+      if (arm !== undefined && event.tenantId !== null) {
+        // A failing candidate commits nothing: its failure is counted, and the event goes to control
+        // at once — never lost, never dead-lettered for the candidate, never committed twice.
+        const control = !outcome.ok && arm.variant !== arm.experiment.variants[0] ? versions.control(route, arm.experiment) : undefined;
+        this.deps.experiments.record(event.tenantId, arm.experiment, arm.variant.name, sampleOf(outcome, control !== undefined));
+        if (control !== undefined && !outcome.ok) {
+          this.#record(plugin, current, attempt, 'retry', outcome);
+          attempts.push({ at: new Date().toISOString(), code: outcome.error.code, message: `variant ${arm.variant.name}: ${outcome.error.message}` });
+          log.warn('experiment candidate failed; handing the event to control', { ...fields, experiment: arm.experiment.id, variant: arm.variant.name, code: outcome.error.code });
+          plugin = control;
+          arm = { experiment: arm.experiment, variant: arm.experiment.variants[0]! };
+          attempt--;
+          continue;
+        }
+      }
       if (outcome.ok) {
-        this.#record(plugin, event, attempt, 'ok', outcome);
+        this.#record(plugin, current, attempt, 'ok', outcome);
+        this.#shadow(route, event, settings, input === undefined ? undefined : outcome);
         return 'done';
       }
       attempts.push({ at: new Date().toISOString(), code: outcome.error.code, message: outcome.error.message });
       log.warn('plugin invocation failed', { ...fields, attempt, code: outcome.error.code, error: outcome.error.message });
       const retryable = isRetryable(outcome.error);
       if (retryable && attempt < options.maxAttempts && stopping()) {
-        this.#record(plugin, event, attempt, 'left', outcome);
+        this.#record(plugin, current, attempt, 'left', outcome);
         return 'left';
       }
       if (attempt >= options.maxAttempts || !retryable) {
         await bus.deadLetter(route.group, delivery, { code: outcome.error.code, message: outcome.error.message }, attempts);
-        this.#record(plugin, event, attempt, 'dead', outcome);
+        this.#record(plugin, current, attempt, 'dead', outcome);
         metrics.deadLettered(plugin.id, plugin.attributes.name);
+        this.#shadow(route, event, settings, input === undefined ? undefined : outcome);
         return 'dead';
       }
-      this.#record(plugin, event, attempt, 'retry', outcome);
+      this.#record(plugin, current, attempt, 'retry', outcome);
       metrics.retried(plugin.id, plugin.attributes.name);
       await sleepUnless(options.backoffMs * 2 ** (attempts.length - 1), stopping);
       if (stopping()) return 'left';
@@ -141,7 +164,7 @@ export class DeliveryHandler {
    * often it is redriven. No retries: the outcome is recorded (`trigger: 'redrive'`) and returned.
    */
   async redrive(route: RouteEntry, plugin: PluginRecord, event: EventEnvelope, deadLetterId: string, attempt: number): Promise<InvocationOutcome> {
-    const outcome = await this.#invoke(route, plugin, event, new Map(), undefined);
+    const { outcome } = await this.#invoke(route, plugin, event, new Map(), undefined);
     this.deps.metrics.record(plugin.id, plugin.attributes.name, outcome.durationMs, outcome.ok ? undefined : outcome.error.code);
     this.#record(plugin, event, attempt, outcome.ok ? 'ok' : 'dead', outcome, deadLetterId);
     return outcome;
@@ -178,23 +201,42 @@ export class DeliveryHandler {
     });
   }
 
-  async #invoke(route: RouteEntry, plugin: PluginRecord, event: EventEnvelope, settings: SettingsCache, prepaid: Prepaid | undefined): Promise<InvocationOutcome> {
+  /**
+   * A running shadow run on the route: the candidate handles a copy of the event — its own input (its
+   * manifest settings, the same entity version and context as live) — with its effects captured.
+   */
+  #shadow(route: RouteEntry, event: EventEnvelope, settings: SettingsCache, live: InvocationOutcome | undefined): void {
+    if (live === undefined || event.tenantId === null) return;
+    const shadow = this.deps.versions.shadow(route, event);
+    if (shadow === undefined) return;
+    const { invoker, store } = this.deps;
+    const side: ShadowSide = live.ok ? { ok: true, effects: live.buffered ?? { writes: [], events: [], readModelOps: [], timers: [] } } : { ok: false, error: live.error };
+    this.deps.experiments.shadow(event.tenantId, shadow.experiment, event, side, async () => {
+      try {
+        const r = await invoker.preview(shadow.plugin, await buildInput(store, shadow.plugin, event, settings));
+        return r.ok ? { ok: true, effects: r.effects } : { ok: false, error: r.error };
+      } catch (err) {
+        return { ok: false, error: toUeeError(err).toJSON() };
+      }
+    });
+  }
+
+  async #invoke(route: RouteEntry, plugin: PluginRecord, event: EventEnvelope, settings: SettingsCache, prepaid: Prepaid | undefined): Promise<{ outcome: InvocationOutcome; input?: HandleInput }> {
     const started = performance.now();
+    let input: HandleInput | undefined;
     try {
       const { budget } = this.deps;
       // Every attempt spends one invocation of the chain's budget (overlapping the input's reads); a
       // chain that used it up is refused before the plugin runs, and a commit that would take the
       // chain over its event budget is not made. Both answer CHAIN_BUDGET_EXCEEDED: dead-lettered.
-      const [input] = await Promise.all([
-        buildInput(this.deps.store, plugin, event, settings),
-        budget.invocation(event, prepaid),
-      ]);
-      return await this.deps.invoker.invoke(plugin, input, {
+      [input] = await Promise.all([buildInput(this.deps.store, plugin, event, settings), budget.invocation(event, prepaid)]);
+      const outcome = await this.deps.invoker.invoke(plugin, input, {
         idempotencyKey: `${event.eventId}:${route.group}`,
         beforeCommit: (events) => budget.events(event, events),
       });
+      return { outcome, input };
     } catch (err) {
-      return { ok: false, error: toUeeError(err).toJSON(), durationMs: performance.now() - started };
+      return { outcome: { ok: false, error: toUeeError(err).toJSON(), durationMs: performance.now() - started }, ...(input === undefined ? {} : { input }) };
     }
   }
 
@@ -222,6 +264,31 @@ export class DeliveryHandler {
     }
     return true;
   }
+}
+
+/**
+ * The event as the chosen arm's version sees it: tagged with the experiment and variant, so the
+ * events its commit emits carry the arm down the chain. A tag of another experiment is kept (the
+ * chain's root decided it); this experiment then assigns by hash further down.
+ */
+function tagged(event: EventEnvelope, arm: NonNullable<VersionChoice['arm']>): EventEnvelope {
+  const tag = event.experiment;
+  if (tag !== undefined && tag.id !== arm.experiment.id) return event;
+  if (tag?.variant === arm.variant.name) return event;
+  return { ...event, experiment: { id: arm.experiment.id, variant: arm.variant.name } };
+}
+
+/** What an experiment counts of one invocation. */
+function sampleOf(outcome: InvocationOutcome, fellBack: boolean): InvocationSample {
+  const u = outcome.usage;
+  return {
+    ok: outcome.ok,
+    durationMs: outcome.durationMs,
+    fellBack,
+    ...(u === undefined
+      ? {}
+      : { hostCalls: u.hostCalls, modelCalls: u.modelCalls, emits: u.emits, outputBytes: u.outputBytes, modelCost: u.modelCost ?? 0, ...(outcome.ok && u.metrics !== undefined ? { metrics: u.metrics } : {}) }),
+  };
 }
 
 /** Sleeps `ms`, waking early (checked every 50 ms) once `stopping()` — a backoff never holds a shutdown. */

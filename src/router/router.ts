@@ -13,6 +13,7 @@ import { RouterMetrics } from './metrics.js';
 import { SubscriptionIndex, type RouteEntry } from './subscriptions.js';
 import type { InvocationOutcome, InvocationRecorder, PluginInvoker } from './types.js';
 import { VersionResolver } from './versions.js';
+import { ExperimentMonitor } from './experiments.js';
 
 /** Router tuning. */
 export interface RouterOptions {
@@ -99,6 +100,8 @@ export class Router {
   #routes = new Map<string, Route>();
   #index = new SubscriptionIndex<Route>([]);
   readonly #versions = new VersionResolver();
+  /** Live figures, guardrails and shadow comparisons of the experiments this router routes by. */
+  readonly experiments: ExperimentMonitor;
   readonly #handler: DeliveryHandler;
   readonly #dispatcher: Dispatcher<Route>;
   #refreshTimer: NodeJS.Timeout | undefined;
@@ -129,12 +132,14 @@ export class Router {
       concurrency: Math.max(1, Math.floor(options.concurrency ?? 1)),
     };
     this.#budget = new ChainBudget(options.chainCounter ?? new InMemoryChainCounter(), { ...DEFAULT_CHAIN_LIMITS, ...options.chainLimits });
+    this.experiments = new ExperimentMonitor(store, this.#versions, options.logger.child({ component: 'experiments' }));
     this.#handler = new DeliveryHandler({
       store,
       bus,
       invoker,
       versions: this.#versions,
       metrics: this.metrics,
+      experiments: this.experiments,
       routeOf: (group) => this.#routes.get(group),
       groupOf: pluginGroup,
       budget: this.#budget,
@@ -344,6 +349,7 @@ export class Router {
     await this.#refreshing?.catch(() => undefined);
     await this.#dispatcher.stop();
     await Promise.allSettled([...this.#routes.values()].map((r) => r.worker?.stop() ?? Promise.resolve()));
+    await this.experiments.drain();
     await this.#budget.close().catch(() => undefined);
     this.#state = 'stopped';
   }

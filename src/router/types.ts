@@ -1,6 +1,7 @@
 import type { EntityVersion, EventEnvelope, JsonObject, SerializedError } from '../core/index.js';
 import type { PluginRecord } from '../registry/index.js';
 import type { InvocationRecordDraft } from '../store/invocations.js';
+import type { EffectLists } from '../experiments/index.js';
 
 /** The input of a plugin's `handle` (docs/plugin-abi.md). */
 export interface HandleInput {
@@ -27,15 +28,30 @@ export interface CommittedEffects {
 
 /** What the host counted during an invocation, for its record. */
 export interface InvocationFacts {
-  usage?: { hostCalls: number; modelCalls: number; emits: number; outputBytes: number };
+  usage?: InvocationUsage;
   /** One entry per `call_model`. */
   models?: Array<{ model: string; ok: boolean; durationMs: number; code?: string }>;
   effects?: CommittedEffects;
 }
 
+/** What an invocation consumed (the host's usage), with what experiments count besides. */
+export interface InvocationUsage {
+  hostCalls: number;
+  modelCalls: number;
+  emits: number;
+  outputBytes: number;
+  /** Model cost spent through the gateway. */
+  modelCost?: number;
+  /** Custom metrics recorded with `record_metric`. */
+  metrics?: Record<string, number>;
+}
+
+/** Effects of a call (writes, emitted events, read-model operations, timers), as the host buffered them. */
+export type { EffectLists } from '../experiments/index.js';
+
 /** What one invocation did: on success its effects were committed (or there were none). */
 export type InvocationOutcome =
-  | ({ ok: true; output: unknown; committed: boolean; durationMs: number } & InvocationFacts)
+  | ({ ok: true; output: unknown; committed: boolean; durationMs: number; /** The effects as buffered (shadow diffs). */ buffered?: EffectLists } & InvocationFacts)
   | ({ ok: false; error: SerializedError; durationMs: number } & InvocationFacts);
 
 /**
@@ -45,6 +61,11 @@ export type InvocationOutcome =
 export interface InvocationRecorder {
   record(draft: InvocationRecordDraft): void;
 }
+
+/** What a {@link PluginInvoker.preview} did: the effects it would have committed, or its failure. */
+export type PreviewOutcome =
+  | { ok: true; output: unknown; effects: EffectLists; durationMs: number }
+  | { ok: false; error: SerializedError; durationMs: number };
 
 /** How the router asks for one invocation. */
 export interface InvokeOptions {
@@ -64,6 +85,8 @@ export interface InvokeOptions {
  */
 export interface PluginInvoker {
   invoke(plugin: PluginRecord, input: HandleInput, options: InvokeOptions): Promise<InvocationOutcome>;
+  /** Runs a version on an input with its effects captured and never committed (shadow runs). */
+  preview(plugin: PluginRecord, input: HandleInput): Promise<PreviewOutcome>;
   /** Drops cached instances of versions that are gone. */
   retain(pluginIds: ReadonlySet<string>): void;
 }

@@ -73,6 +73,13 @@ const ScheduleTimer = z
   .strict()
   .refine((t) => (t.fireAt === undefined) !== (t.delayMs === undefined), { message: 'give exactly one of fireAt and delayMs' });
 const CancelTimer = z.object({ timerId: EntityIdSchema }).strict();
+const RecordMetric = z
+  .object({ name: z.string().regex(/^[A-Za-z][A-Za-z0-9_.-]{0,63}$/, 'a metric name is a letter then up to 63 letters, digits, "_", "-", "."'), value: z.number().finite() })
+  .strict();
+/** Distinct custom metrics one call may record. */
+export const MAX_CALL_METRICS = 16;
+/** Metric names the platform reports itself: a plugin cannot record a number under them. */
+export const BUILTIN_METRICS: ReadonlySet<string> = new Set(['successRate', 'latencyMs', 'modelCost', 'hostCalls', 'modelCalls', 'emits', 'outputBytes', 'exposures', 'fallbacks']);
 const SpawnWorkflow = z.object({ workflow: z.string().min(1).max(128), input: JsonObjectSchema.optional() }).strict();
 
 /** Thrown by a handler to end the whole call (budget breach): answered with the fatal flag. */
@@ -94,6 +101,11 @@ export class CallHost {
   modelCalls = 0;
   /** One note per `call_model` answered (for invocation records), at most {@link MAX_MODEL_NOTES}. */
   readonly models: ModelCallNote[] = [];
+  /** Gateway cost of this call's model calls. */
+  modelCost = 0;
+  /** Custom metrics (`record_metric`), summed per name. */
+  readonly metrics: Record<string, number> = {};
+  metricCount = 0;
   emits = 0;
   effectBytes = 0;
   /** Buffered entity versions by id, oldest first: what the plugin's own reads see first. */
@@ -215,6 +227,7 @@ export class CallHost {
             plugin: { id: p.id, name: p.name, version: String(p.version) },
             eventId: this.event.eventId,
             ...(p.models === null ? {} : { allowedModels: [...p.models] }),
+            onCost: (cost: number) => void (this.modelCost += cost),
           })
           .then(
             (value) => (note(true), value),
@@ -231,6 +244,8 @@ export class CallHost {
       }
       case 'cancel_timer':
         return this.#cancelTimer(parseOrThrow(CancelTimer, request, 'cancel_timer request').timerId);
+      case 'record_metric':
+        return this.#recordMetric(parseOrThrow(RecordMetric, request, 'record_metric request'));
       case 'spawn_workflow': {
         const r = parseOrThrow(SpawnWorkflow, request, 'spawn_workflow request');
         this.#countEmit();
@@ -250,6 +265,27 @@ export class CallHost {
     this.#addBytes(ev);
     this.effects.events.push(ev);
     return { eventId };
+  }
+
+  /**
+   * `record_metric`: a number reported to the experiments this invocation belongs to, summed per name
+   * within the call and kept only when the call succeeds. Platform names (`uee.*` and the built-in
+   * metrics) are refused with RESERVED_NAME, so a plugin cannot pose as the platform's figures.
+   */
+  #recordMetric(r: { name: string; value: number }): Record<string, never> {
+    if (r.name.toLowerCase().startsWith('uee.') || BUILTIN_METRICS.has(r.name)) {
+      throw new UeeError('RESERVED_NAME', `metric ${r.name} is reserved for the platform`, {
+        details: { metric: r.name },
+        hint: `name the metric outside "uee." and the built-in metrics (${[...BUILTIN_METRICS].join(', ')})`,
+      });
+    }
+    if (this.metrics[r.name] === undefined) {
+      if (this.metricCount >= MAX_CALL_METRICS) throw new UeeError('LIMIT_EXCEEDED', `more than ${MAX_CALL_METRICS} distinct metrics in one event`, { hint: 'record fewer metric names per event' });
+      this.metricCount++;
+      this.metrics[r.name] = 0;
+    }
+    this.metrics[r.name]! += r.value;
+    return {};
   }
 
   #countEmit(): void {

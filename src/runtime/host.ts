@@ -357,6 +357,8 @@ export class ExecutionHost {
       modelCalls: call.modelCalls,
       emits: call.emits,
       outputBytes: (done?.outputBytes ?? 0) + call.effectBytes,
+      ...(call.modelCost === 0 ? {} : { modelCost: call.modelCost }),
+      ...(call.metricCount === 0 ? {} : { metrics: call.metrics }),
     };
     const logs = done?.logs ?? [];
     const fail = (error: UeeError): InvocationResult => {

@@ -11,6 +11,8 @@ export interface ModelCallRequest {
   eventId: string;
   /** The plugin's manifest `models` allow-list (absent: every model); the gateway checks it again. */
   allowedModels?: readonly string[];
+  /** Told the call's cost once served (summed per invocation for experiment reports). */
+  onCost?: (cost: number) => void;
 }
 
 /**

@@ -91,6 +91,10 @@ export interface Usage {
   emits: number;
   /** JSON bytes of the output plus the buffered effects. */
   outputBytes: number;
+  /** Model cost spent through the gateway (its cost units). @default 0 */
+  modelCost?: number;
+  /** Custom metrics the plugin recorded with `record_metric` (summed per name within the call). */
+  metrics?: Record<string, number>;
 }
 
 /** A line the plugin logged (through `log` or the kernel's `log_*`). */

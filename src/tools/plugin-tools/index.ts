@@ -10,8 +10,9 @@ import { pluginScaffold } from './scaffold.js';
 import { pluginTest } from './test-tool.js';
 import { eventTrace } from './trace.js';
 import { deadLetterRedrive, invocationList } from './records.js';
+import { experimentEnd, experimentReport, experimentStart } from './experiments.js';
 
-export { pluginScaffold, pluginCompile, pluginTest, pluginDeploy, pluginConfigure, pluginList, pluginSource, pluginLogs, pluginMetrics, deadLetterList, deadLetterReplay, deadLetterRedrive, eventTrace, invocationList };
+export { pluginScaffold, pluginCompile, pluginTest, pluginDeploy, pluginConfigure, pluginList, pluginSource, pluginLogs, pluginMetrics, deadLetterList, deadLetterReplay, deadLetterRedrive, eventTrace, invocationList, experimentStart, experimentReport, experimentEnd };
 export { modelList, modelCall, modelUsage, modelTools } from '../model-tools.js';
 export { runSandbox } from './sandbox.js';
 export type { SandboxPlugin, SandboxOptions, RunResult } from './sandbox.js';
@@ -39,6 +40,9 @@ export function pluginTools(): ToolDefinition[] {
     deadLetterRedrive,
     eventTrace,
     invocationList,
+    experimentStart,
+    experimentReport,
+    experimentEnd,
     ...modelTools(),
     ...workflowTools(),
   ];
