@@ -1,13 +1,14 @@
 /**
  * Entry of a compiler worker thread (started by `worker-pool.ts`, bundled to plain JS by
  * `worker-entry.ts` when running from sources). It runs the CPU-bound, in-process toolchain steps
- * that a cancel must be able to stop at once: the TypeScript check and the AssemblyScript compiler.
+ * that a cancel must be able to stop at once: the TypeScript check, the AssemblyScript compiler and clang (C).
  * One job at a time: `{ id, job }` in, `{ id, result }` or `{ id, error }` out. A cancel terminates
  * the thread; nothing here needs cleaning up.
  */
 import { parentPort } from 'node:worker_threads';
 import { toUeeError } from '../core/errors.js';
 import { compileAssemblyScriptHere } from './compile-as.js';
+import { compileCHere } from './compile-c.js';
 import { saveTypeScriptCache } from './ts-loader.js';
 import { typeCheckTs } from './typecheck-ts.js';
 import type { WorkerJob, WorkerReply } from './worker-protocol.js';
@@ -21,6 +22,8 @@ async function run(job: WorkerJob): Promise<unknown> {
     }
     case 'asc':
       return compileAssemblyScriptHere(job.options);
+    case 'clang':
+      return compileCHere(job.options);
   }
 }
 

@@ -1,5 +1,5 @@
 /**
- * Plugin toolchains: JS/TS (QuickJS engine snapshotted with Wizer), AssemblyScript, WAT, and
+ * Plugin toolchains: JS/TS (QuickJS engine snapshotted with Wizer), AssemblyScript, Rust, C, WAT, and
  * validation of uploaded Extism modules. Every compile returns the module and an artifact report;
  * failures are `UeeError`s (`COMPILE_FAILED`, `VALIDATION_FAILED`, `PAYLOAD_TOO_LARGE`, `TIMEOUT`).
  */
@@ -7,6 +7,10 @@ export { compileJs } from './compile-js.js';
 export type { CompileJsOptions } from './compile-js.js';
 export { compileAssemblyScript } from './compile-as.js';
 export type { CompileAsOptions } from './compile-as.js';
+export { compileRust, DEFAULT_RUSTC } from './compile-rust.js';
+export type { CompileRustOptions } from './compile-rust.js';
+export { compileC } from './compile-c.js';
+export type { CompileCOptions } from './compile-c.js';
 export { compileWat } from './compile-wat.js';
 export type { CompileWatOptions } from './compile-wat.js';
 export { inspectWasm, checkContract } from './inspect.js';

@@ -24,7 +24,7 @@ export interface Diagnostic {
 export type { Capability };
 
 /** Which toolchain produced a module. */
-export type SourceLanguage = 'js' | 'assemblyscript' | 'wat' | 'wasm';
+export type SourceLanguage = 'js' | 'assemblyscript' | 'rust' | 'c' | 'wat' | 'wasm';
 
 /** What every compile (and `inspectWasm`) reports about the module. */
 export interface ArtifactReport {

@@ -1,5 +1,5 @@
 /** Re-exports for the compiler tests, plus a code check that does not depend on class identity. */
-export { compileJs, compileAssemblyScript, compileWat, inspectWasm } from '../../src/compiler/index.js';
+export { compileJs, compileAssemblyScript, compileRust, compileC, compileWat, inspectWasm } from '../../src/compiler/index.js';
 
 /** True when `err` carries the given UeeError code. */
 export function isUeeErrorLike(err: unknown, code: string): boolean {

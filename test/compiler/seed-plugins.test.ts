@@ -3,7 +3,7 @@
  * AssemblyScript, run on Extism with the same fake host: same outputs, same effects, same errors.
  */
 import { beforeAll, describe, expect, it } from 'vitest';
-import { compileAssemblyScript, compileJs } from './compile-helpers.js';
+import { compileAssemblyScript, compileJs, compileRust } from './compile-helpers.js';
 import { eventInput, FakeHost, fixture, load, sharedEngine } from './plugin-host.js';
 import type { EngineArtifact } from '../../src/compiler/index.js';
 
@@ -30,11 +30,13 @@ const task = (over: object = {}) => ({
   ...over,
 });
 
-describe('seed plugins in TS and AssemblyScript', () => {
-  it('SEED-1 TaskPrioritizer: model score into metadata, read model, suggestion; identical in both languages', async () => {
+describe('seed plugins in TS, AssemblyScript and Rust', () => {
+  it('SEED-1 TaskPrioritizer: model score into metadata, read model, suggestion; identical in TS, AssemblyScript and Rust', async () => {
     const { ts, as } = await buildBoth('task-prioritizer');
+    const rust = await compileRust({ entry: 'lib.rs', files: { 'lib.rs': await fixture('rust/task-prioritizer.rs') } });
+    expect(rust.report.capabilities).toEqual(['invokeModels', 'readEntities', 'updateReadModels', 'writeEntities', 'emitEvents'].sort());
     const results = [];
-    for (const wasm of [ts, as]) {
+    for (const wasm of [ts, as, rust.wasm]) {
       for (const modelAnswer of [0.91234, 'not-a-number']) {
         const host = new FakeHost();
         host.modelAnswer = modelAnswer;
@@ -47,7 +49,7 @@ describe('seed plugins in TS and AssemblyScript', () => {
         results.push({ outcome, effects: host.effects, calls: host.calls.map((c) => c.fn) });
       }
     }
-    const [tsModel, tsHeuristic, asModel, asHeuristic] = results;
+    const [tsModel, tsHeuristic, asModel, asHeuristic, rustModel, rustHeuristic] = results;
     expect(tsModel!.outcome).toEqual({ ok: true, output: { entityId: 'task-1', score: 0.912, version: 4 } });
     expect(tsModel!.effects).toEqual([
       {
@@ -64,7 +66,9 @@ describe('seed plugins in TS and AssemblyScript', () => {
     expect(tsHeuristic!.outcome).toEqual({ ok: true, output: { entityId: 'task-1', score: 1, version: 4 } });
     expect(asModel).toEqual(tsModel);
     expect(asHeuristic).toEqual(tsHeuristic);
-  });
+    expect(rustModel).toEqual(tsModel);
+    expect(rustHeuristic).toEqual(tsHeuristic);
+  }, 240_000);
 
   it('SEED-2 workflow: Draft→InProgress→Done allowed, Draft→Done refused with INVALID_TRANSITION, in both languages', async () => {
     const { ts, as } = await buildBoth('workflow');

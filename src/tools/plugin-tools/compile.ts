@@ -1,7 +1,7 @@
 import { z } from 'zod';
 import { UeeError, isUeeError, type TenantContext } from '../../core/index.js';
 import type { UeeApp } from '../../app/index.js';
-import { compileAssemblyScript, compileJs, compileWat, inspectWasm, type ArtifactReport, type CompileResult, type Diagnostic } from '../../compiler/index.js';
+import { compileAssemblyScript, compileC, compileJs, compileRust, compileWat, inspectWasm, type ArtifactReport, type CompileResult, type Diagnostic } from '../../compiler/index.js';
 import type { ToolContext } from '../define-tool.js';
 import { defineTool } from '../define-tool.js';
 import { CapabilityArg, SourcesArg, cancellable, type Sources } from './shared.js';
@@ -82,7 +82,11 @@ export async function loadArtifact(ctx: ToolContext, sha256: string): Promise<Ui
 export function entryOf(sources: Sources): string {
   if (sources.entry !== undefined) return sources.entry;
   const names = Object.keys(sources.files);
-  const preferred = sources.language === 'wat' ? ['main.wat', 'plugin.wat'] : ['main.ts', 'index.ts', 'main.js', 'index.js', 'plugin.ts'];
+  const preferred =
+    sources.language === 'wat' ? ['main.wat', 'plugin.wat']
+    : sources.language === 'rust' ? ['lib.rs', 'main.rs']
+    : sources.language === 'c' ? ['main.c', 'plugin.c']
+    : ['main.ts', 'index.ts', 'main.js', 'index.js', 'plugin.ts'];
   const found = preferred.find((n) => n in sources.files) ?? (names.length === 1 ? names[0] : undefined);
   if (found === undefined) {
     throw new UeeError('VALIDATION_FAILED', 'cannot tell the entry file', {
@@ -125,7 +129,11 @@ export async function compileSources(ctx: ToolContext, sources: Sources): Promis
         ? compileWat({ source: sources.files[entry] ?? '' })
         : sources.language === 'assemblyscript'
           ? compileAssemblyScript({ files: sources.files, entry, signal: ctx.signal })
-          : compileJs({ files: sources.files, entry, logger: ctx.logger, onPhase, signal: ctx.signal });
+          : sources.language === 'rust'
+            ? compileRust({ files: sources.files, entry, signal: ctx.signal })
+            : sources.language === 'c'
+              ? compileC({ files: sources.files, entry, signal: ctx.signal })
+              : compileJs({ files: sources.files, entry, logger: ctx.logger, onPhase, signal: ctx.signal });
     return await cancellable(ctx.signal, work);
   } catch (err) {
     throw sharpen(err);
@@ -197,11 +205,12 @@ export const pluginCompile = defineTool({
   name: 'plugin_compile',
   title: 'Compile plugin',
   description:
-    'Compiles plugin sources (ts/js with the `uee:plugin` SDK, assemblyscript with "uee-plugin", or wat) into a ' +
+    'Compiles plugin sources (ts/js with the `uee:plugin` SDK, assemblyscript with "uee-plugin", rust with `uee_plugin`, c with ' +
+    '"uee_plugin.h", or wat) into a ' +
     'WebAssembly module, or validates an uploaded module (wasmBase64). Stores the module and returns its sha256 as ' +
     '`artifact` (pass it to plugin_test and plugin_deploy) with a report: size, exports, imports, host functions, ' +
     'required capabilities (and, when you pass `capabilities`, which are missing), diagnostics. Compile errors come ' +
-    'back as COMPILE_FAILED naming file:line:col. TS compiles take 1-3 s; progress is reported.',
+    'back as COMPILE_FAILED naming file:line:col. TS compiles take ~1 s (Rust/C several); progress is reported.',
   input: z
     .strictObject({
       source: SourcesArg.optional(),

@@ -23,7 +23,7 @@ export const PluginIdArg = z
 export const CapabilityArg = z.enum(CAPABILITIES);
 
 /** Source languages the tools compile. `ts` covers JavaScript too. */
-export const LanguageArg = z.enum(['ts', 'js', 'assemblyscript', 'wat']).describe('ts (TypeScript/JavaScript), assemblyscript or wat');
+export const LanguageArg = z.enum(['ts', 'js', 'assemblyscript', 'rust', 'c', 'wat']).describe('ts (TypeScript/JavaScript), assemblyscript, rust, c or wat');
 /** A {@link LanguageArg} value. */
 export type SourceLanguageArg = z.infer<typeof LanguageArg>;
 
