@@ -88,6 +88,8 @@ export class UeeApp {
     const store = await openStore(config.store, {
       maxAttributeBytes: config.limits.maxAttributeBytes,
       filter: { maxScanMs: config.limits.queryScanMs, maxDocumentsExamined: config.limits.queryMaxDocs },
+      slowQueryMs: config.limits.slowQueryMs,
+      maxIndexesPerTenant: config.limits.maxIndexesPerTenant,
       logger,
     });
     let bus: EventBus;

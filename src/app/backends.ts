@@ -7,9 +7,14 @@ import type { BusConfig, StoreConfig } from '../config/index.js';
 /** Opens the entity store named by the config (drivers load only when used). */
 export async function openStore(
   config: StoreConfig,
-  options: { maxAttributeBytes: number; filter?: Partial<FilterLimits>; logger: Logger },
+  options: { maxAttributeBytes: number; filter?: Partial<FilterLimits>; slowQueryMs?: number; maxIndexesPerTenant?: number; logger: Logger },
 ): Promise<EntityStore> {
-  const limits = { maxAttributeBytes: options.maxAttributeBytes, ...(options.filter === undefined ? {} : { filter: options.filter }) };
+  const limits = {
+    maxAttributeBytes: options.maxAttributeBytes,
+    ...(options.filter === undefined ? {} : { filter: options.filter }),
+    ...(options.slowQueryMs === undefined ? {} : { slowQueryMs: options.slowQueryMs }),
+    ...(options.maxIndexesPerTenant === undefined ? {} : { maxIndexesPerTenant: options.maxIndexesPerTenant }),
+  };
   if (config.kind === 'sqlite') {
     const { openSqliteStore } = await import('../store/sqlite/index.js');
     return openSqliteStore({ path: config.path, limits, logger: options.logger });

@@ -37,6 +37,8 @@ Options (each also read from the environment variable shown):
   --max-memory-pages N      UEE_MAX_MEMORY_PAGES     upper bound on a manifest's memoryPages (default 4096 = 256 MiB)
   --query-scan-ms N         UEE_QUERY_SCAN_MS        main-thread ms one filtered query may scan before QUERY_TOO_COSTLY (default 100)
   --query-max-docs N        UEE_QUERY_MAX_DOCS       documents one filtered query may examine before QUERY_TOO_COSTLY (default 20000)
+  --slow-query-ms N         UEE_SLOW_QUERY_MS        queries slower than this go to the tenant's slow-query log (default 25)
+  --max-indexes-per-tenant N UEE_MAX_INDEXES_PER_TENANT query indexes one tenant may declare (default 8)
   --url URL                 UEE_URL                  server to query with "status" (default http://127.0.0.1:7070)
                             UEE_TOKEN                "status": bearer token (default: the local admin token in the data dir)
 
@@ -79,6 +81,8 @@ async function main(argv: string[]): Promise<number> {
         'max-memory-pages': { type: 'string' },
         'query-scan-ms': { type: 'string' },
         'query-max-docs': { type: 'string' },
+        'slow-query-ms': { type: 'string' },
+        'max-indexes-per-tenant': { type: 'string' },
         url: { type: 'string' },
         token: { type: 'string' },
         identity: { type: 'string' },
@@ -116,6 +120,8 @@ async function main(argv: string[]): Promise<number> {
     maxMemoryPages: values['max-memory-pages'],
     queryScanMs: values['query-scan-ms'],
     queryMaxDocs: values['query-max-docs'],
+    slowQueryMs: values['slow-query-ms'],
+    maxIndexesPerTenant: values['max-indexes-per-tenant'],
     token: values.token,
     identity: values.identity,
   };

@@ -26,7 +26,7 @@ export interface UeeConfig {
   http: { host: string; port: number };
   log: { level: 'debug' | 'info' | 'warn' | 'error' };
   /** Store limits; `queryScanMs` and `queryMaxDocs` bound a filtered scan on the main thread (FilterLimits maxScanMs, maxDocumentsExamined). */
-  limits: { maxAttributeBytes: number; queryScanMs: number; queryMaxDocs: number };
+  limits: { maxAttributeBytes: number; queryScanMs: number; queryMaxDocs: number; slowQueryMs: number; maxIndexesPerTenant: number };
   /** Tenants created at start-up if missing. @default ["default"] */
   bootstrapTenants: string[];
   /** Grace period for draining on SIGINT/SIGTERM before forcing exit. @default 10000 */
@@ -89,6 +89,10 @@ export interface RawSettings {
   queryScanMs?: string | undefined;
   /** Documents one filtered query may examine to fill a page (then QUERY_TOO_COSTLY). */
   queryMaxDocs?: string | undefined;
+  /** Queries slower than this go to the tenant's slow-query log. @default 25 */
+  slowQueryMs?: string | undefined;
+  /** Query indexes one tenant may declare. @default 8 */
+  maxIndexesPerTenant?: string | undefined;
   /** MCP bearer tokens: JSON or `token=admin,token2=tenant:acme:ro`. */
   tokens?: string | undefined;
   /** Principal of HTTP MCP requests without a token (`none`, `admin`, `tenant:<id>[:ro]`). */
@@ -126,6 +130,8 @@ export const SETTING_ENV: Record<keyof RawSettings, string> = {
   maxMemoryPages: 'UEE_MAX_MEMORY_PAGES',
   queryScanMs: 'UEE_QUERY_SCAN_MS',
   queryMaxDocs: 'UEE_QUERY_MAX_DOCS',
+  slowQueryMs: 'UEE_SLOW_QUERY_MS',
+  maxIndexesPerTenant: 'UEE_MAX_INDEXES_PER_TENANT',
   tokens: MCP_SETTING_ENV.tokens,
   mcpAnonymous: MCP_SETTING_ENV.anonymous,
   identity: MCP_SETTING_ENV.identity,
@@ -184,6 +190,8 @@ export function loadConfig(flags: RawSettings, env: NodeJS.ProcessEnv = process.
     maxMemoryPages: parseWith(intSetting('maxMemoryPages', 'max-memory-pages', 1, 16_384), raw.maxMemoryPages ?? '4096', 'maxMemoryPages'),
     queryScanMs: parseWith(intSetting('queryScanMs', 'query-scan-ms', 1, 60_000), raw.queryScanMs ?? String(DEFAULT_FILTER_LIMITS.maxScanMs), 'queryScanMs'),
     queryMaxDocs: parseWith(intSetting('queryMaxDocs', 'query-max-docs', 1, 10_000_000), raw.queryMaxDocs ?? String(DEFAULT_FILTER_LIMITS.maxDocumentsExamined), 'queryMaxDocs'),
+    slowQueryMs: parseWith(intSetting('slowQueryMs', 'slow-query-ms', 1, 600_000), raw.slowQueryMs ?? '25', 'slowQueryMs'),
+    maxIndexesPerTenant: parseWith(intSetting('maxIndexesPerTenant', 'max-indexes-per-tenant', 1, 256), raw.maxIndexesPerTenant ?? '8', 'maxIndexesPerTenant'),
   };
   const maxWorkersPerTenant = parseWith(
     intSetting('maxWorkersPerTenant', 'max-workers-per-tenant', 1, 64),
@@ -211,7 +219,13 @@ export function loadConfig(flags: RawSettings, env: NodeJS.ProcessEnv = process.
     bus: parseBus(raw.bus, embeddedPath, raw.redisPrefix ?? 'uee:'),
     http: { host: raw.host ?? '127.0.0.1', port: parsed.port },
     log: { level: level as UeeConfig['log']['level'] },
-    limits: { maxAttributeBytes: parsed.maxAttributeBytes, queryScanMs: parsed.queryScanMs, queryMaxDocs: parsed.queryMaxDocs },
+    limits: {
+      maxAttributeBytes: parsed.maxAttributeBytes,
+      queryScanMs: parsed.queryScanMs,
+      queryMaxDocs: parsed.queryMaxDocs,
+      slowQueryMs: parsed.slowQueryMs,
+      maxIndexesPerTenant: parsed.maxIndexesPerTenant,
+    },
     bootstrapTenants: tenants,
     shutdownGraceMs: parsed.shutdownGraceMs,
     runtime: {

@@ -64,9 +64,10 @@ export interface QueryPlan {
   error: string | null;
 }
 
-/** A query recorded in the slow-query log. */
+/** A query recorded in the slow-query log: its plan and, for the tenant that ran it, the filter itself. */
 export interface SlowQuery extends Omit<QueryPlan, 'backendPlan'> {
   at: string;
+  filter: JsonObject;
 }
 
 /** A query to explain: the same shape as an entity or read-model query. */
@@ -249,12 +250,12 @@ export class SlowQueryLog {
   constructor(readonly thresholdMs: number) {}
 
   /** Records the plan when it was slow or failed. */
-  record(tenantKey: string, plan: QueryPlan): void {
+  record(tenantKey: string, plan: QueryPlan, filter: JsonObject): void {
     if (plan.ms < this.thresholdMs && plan.error === null) return;
     const { backendPlan: _b, ...rest } = plan;
     let list = this.#byTenant.get(tenantKey);
     if (list === undefined) this.#byTenant.set(tenantKey, (list = []));
-    list.push({ ...rest, at: new Date().toISOString() });
+    list.push({ ...rest, at: new Date().toISOString(), filter });
     if (list.length > SLOW_PER_TENANT) list.shift();
   }
 

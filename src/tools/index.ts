@@ -2,6 +2,7 @@ import type { ToolDefinition } from './define-tool.js';
 import { entityGet, entityHistory, entityPut, entityQuery } from './entity-tools.js';
 import { eventEmit } from './event-tools.js';
 import { readModelGet, readModelQuery } from './read-model-tools.js';
+import { queryExplain, queryIndex } from './query-tools.js';
 import { tenantConfigGet, tenantConfigSet, tenantCreate, tenantList } from './tenant-tools.js';
 
 export { defineTool } from './define-tool.js';
@@ -37,11 +38,11 @@ export {
   EventOut,
 } from './schemas.js';
 export type { Plan, ToolError, ProposalRef } from './schemas.js';
-export { entityGet, entityPut, entityQuery, entityHistory, readModelGet, readModelQuery, eventEmit, tenantList, tenantCreate, tenantConfigGet, tenantConfigSet };
+export { entityGet, entityPut, entityQuery, entityHistory, readModelGet, readModelQuery, queryExplain, queryIndex, eventEmit, tenantList, tenantCreate, tenantConfigGet, tenantConfigSet };
 
 /** The entity, read-model, event and tenant tools: the first half of the MCP surface. */
 export function coreTools(): ToolDefinition[] {
-  return [entityGet, entityPut, entityQuery, entityHistory, readModelGet, readModelQuery, eventEmit, tenantList, tenantCreate, tenantConfigGet, tenantConfigSet];
+  return [entityGet, entityPut, entityQuery, entityHistory, readModelGet, readModelQuery, queryExplain, queryIndex, eventEmit, tenantList, tenantCreate, tenantConfigGet, tenantConfigSet];
 }
 
 /**

@@ -206,7 +206,7 @@ export class PgIndexes {
         const { rows } = await this.core.pool.query<{ 'QUERY PLAN': string }>(`EXPLAIN ${sql.sql}`, sql.params);
         capture.backendPlan = rows.map((r) => r['QUERY PLAN']);
       }
-      this.slow.record(s.tenantKey, plan);
+      this.slow.record(s.tenantKey, plan, filter);
     }
   }
 }

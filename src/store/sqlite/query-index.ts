@@ -211,7 +211,7 @@ export class SqliteIndexes {
         const rows = this.core.cache.get(`EXPLAIN QUERY PLAN ${sql.sql}`).all(...sql.params) as Array<{ detail: string }>;
         capture.backendPlan = rows.map((r) => r.detail);
       }
-      this.slow.record(s.tenantKey, plan);
+      this.slow.record(s.tenantKey, plan, filter);
     }
   }
 }
