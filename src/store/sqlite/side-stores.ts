@@ -138,7 +138,8 @@ export function queryReadModel(
     const rows = runKeyset(
       core.cache,
       {
-        table: 'read_models',
+        // With a probe, drive the query from the probe's rowids: never let the planner walk the view in sort order instead.
+        table: access.where === null ? 'read_models' : 'read_models NOT INDEXED',
         columns: ['id', 'doc', 'updated_at'],
         where: ['tenant_key = ?', 'view = ?', ...(access.where === null ? [] : [access.where.sql])],
         whereParams: [tk, view, ...(access.where?.params ?? [])],

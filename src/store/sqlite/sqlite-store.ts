@@ -177,7 +177,7 @@ class SqliteStore implements EntityStore {
       if (access.where !== null) where.push(access.where.sql);
       const rows = runKeyset(
         this.#core.cache,
-        { table: 'entity_versions', columns: ['doc'], where, whereParams: [q.entityTypeId, own, global, ...(access.where?.params ?? [])], keys, after, limit: q.limit, acceptsAll },
+        { table: access.where === null ? 'entity_versions' : 'entity_versions NOT INDEXED', columns: ['doc'], where, whereParams: [q.entityTypeId, own, global, ...(access.where?.params ?? [])], keys, after, limit: q.limit, acceptsAll },
         (row) => {
           if (acceptsAll) return readVersion(row.doc, { entityTypeId: q.entityTypeId });
           // Filter the parsed JSON first and validate only the matches: most of a scan's rows are dropped.
