@@ -74,6 +74,7 @@ export function startBanner(baseUrl: string, local: LocalToken | undefined): str
     `    Claude Code:  claude mcp add --transport http uee ${mcpUrl} --header "Authorization: Bearer ${token}"`,
     `    Cursor / VS Code / Claude Desktop (JSON): {"uee": {"type": "http", "url": "${mcpUrl}", "headers": {"Authorization": "Bearer ${token}"}}}`,
     '    or over stdio, no token:  npx uee mcp',
+    `  review agents' changes: ${baseUrl}/review${local ? `#token=${local.token}` : ' (paste a reviewer token)'}  or  npx uee proposals list`,
     '  see the state: npx uee status',
     '',
   ];

@@ -4,6 +4,7 @@ import { loadConfig, type RawSettings } from '../config/index.js';
 import { runStart } from './start.js';
 import { runStatus } from './status.js';
 import { runMcp } from './mcp.js';
+import { runProposals } from './proposals.js';
 import { readLocalToken } from './local-token.js';
 import { resolve } from 'node:path';
 
@@ -12,6 +13,8 @@ const USAGE = `Usage: uee <command> [options]
 Commands:
   start     run the UEE server (embedded SQLite store and event log by default)
   status    ask a running server for its status
+  proposals review agents' change proposals on a running server:
+            list [--status S] [--tenant T] | show ID | approve ID [--comment C] | reject ID --comment C | rebase ID
   mcp       serve MCP over stdio (for MCP clients that spawn a command)
   help      show this text
 
@@ -39,8 +42,8 @@ Options (each also read from the environment variable shown):
   --query-max-docs N        UEE_QUERY_MAX_DOCS       documents one filtered query may examine before QUERY_TOO_COSTLY (default 20000)
   --slow-query-ms N         UEE_SLOW_QUERY_MS        queries slower than this go to the tenant's slow-query log (default 25)
   --max-indexes-per-tenant N UEE_MAX_INDEXES_PER_TENANT query indexes one tenant may declare (default 8)
-  --url URL                 UEE_URL                  server to query with "status" (default http://127.0.0.1:7070)
-                            UEE_TOKEN                "status": bearer token (default: the local admin token in the data dir)
+  --url URL                 UEE_URL                  server to query with "status" / "proposals" (default http://127.0.0.1:7070)
+                            UEE_TOKEN                "status" / "proposals": bearer token (default: the local admin token in the data dir)
 
 MCP (HTTP at /mcp and /sse with "start"; stdio with "mcp"):
                             UEE_TOKENS               bearer tokens: token=admin,token2=tenant:acme:ro (or JSON); unset:
@@ -86,6 +89,9 @@ async function main(argv: string[]): Promise<number> {
         url: { type: 'string' },
         token: { type: 'string' },
         identity: { type: 'string' },
+        status: { type: 'string' },
+        tenant: { type: 'string' },
+        comment: { type: 'string' },
         help: { type: 'boolean', short: 'h' },
       },
     });
@@ -140,6 +146,10 @@ async function main(argv: string[]): Promise<number> {
       // --token, else UEE_TOKEN / UEE_MCP_TOKEN, else the local admin token of `uee start` (when it generated one)
       const token = values.token ?? process.env.UEE_TOKEN ?? process.env.UEE_MCP_TOKEN ?? readLocalToken(resolve(values['data-dir'] ?? process.env.UEE_DATA_DIR ?? '.uee'));
       return runStatus(values.url ?? process.env.UEE_URL ?? 'http://127.0.0.1:7070', token);
+    }
+    case 'proposals': {
+      const token = values.token ?? process.env.UEE_TOKEN ?? process.env.UEE_MCP_TOKEN ?? readLocalToken(resolve(values['data-dir'] ?? process.env.UEE_DATA_DIR ?? '.uee'));
+      return runProposals(values.url ?? process.env.UEE_URL ?? 'http://127.0.0.1:7070', token, positionals.slice(1), { status: values.status, tenant: values.tenant, comment: values.comment });
     }
     default:
       throw new UeeError('CONFIG_INVALID', `unknown command "${command}"`, { hint: 'run "uee help" for the commands' });

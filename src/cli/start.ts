@@ -2,7 +2,7 @@ import type { Logger } from '../core/index.js';
 import { toUeeError } from '../core/index.js';
 import type { UeeConfig } from '../config/index.js';
 import { UeeApp } from '../app/index.js';
-import { HttpServer, mountModelEndpoint, mountStatus } from '../server/index.js';
+import { HttpServer, mountModelEndpoint, mountReviewPage, mountStatus } from '../server/index.js';
 import { McpHost, mountMcp } from '../server/mcp/index.js';
 import { warmCompiler } from '../compiler/index.js';
 import { startBanner, withLocalToken } from './local-token.js';
@@ -19,11 +19,14 @@ export async function runStart(configured: UeeConfig, logger: Logger): Promise<n
   const app = await UeeApp.create(config, logger);
   const http = new HttpServer(logger.child({ component: 'http' }));
   const mcpLogger = logger.child({ component: 'mcp' });
-  const mcp = mountMcp(http, McpHost.create(app, mcpLogger), mcpLogger);
+  const mcpHost = McpHost.create(app, mcpLogger);
+  const mcp = mountMcp(http, mcpHost, mcpLogger);
   // /healthz (bare liveness), /status (admin) and the OpenAI-compatible /v1 share MCP's front door:
   // same tokens, same Host guard, same per-principal request rate.
   mountStatus(http, app, mcp.door, () => ({ compiler: warm.state() }));
   mountModelEndpoint(http, app, mcp.door, logger.child({ component: 'openai-endpoint' }));
+  // The review page (/review) and its API: proposals, diffs, approvals, plugins, live charts, dead letters.
+  mountReviewPage(http, { app, door: mcp.door, review: mcpHost.review, tools: mcpHost.tools, logger: logger.child({ component: 'review' }) });
   let address;
   try {
     address = await http.listen(config.http.host, config.http.port);

@@ -6,8 +6,8 @@ import { createOpenAiHandler, type EndpointCaller } from '../model-gateway/index
 import type { HttpServer } from './http.js';
 import type { FrontDoor } from './mcp/front-door.js';
 
-/** The front door's verdict as a thrown `UeeError` (for JSON routes and the `/v1` endpoint). */
-function admitOrThrow(door: FrontDoor, req: IncomingMessage, res: ServerResponse | undefined): ReturnType<FrontDoor['admit']> & { ok: true } {
+/** The front door's verdict as a thrown `UeeError` (for JSON routes, the review API and the `/v1` endpoint). */
+export function admitOrThrow(door: FrontDoor, req: IncomingMessage, res: ServerResponse | undefined): ReturnType<FrontDoor['admit']> & { ok: true } {
   const a = door.admit(req);
   if (a.ok) return a;
   if (a.reason === 'forbidden') throw new UeeError('TENANT_FORBIDDEN', `Forbidden: ${a.message}`, { details: { reason: 'HOST_NOT_ALLOWED' }, hint: 'call the server by an allowed host name (UEE_MCP_ALLOWED_HOSTS)' });

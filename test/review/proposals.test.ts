@@ -1,37 +1,13 @@
 /* eslint-disable @typescript-eslint/no-explicit-any, @typescript-eslint/no-unsafe-argument, @typescript-eslint/no-unsafe-call, @typescript-eslint/no-unsafe-return -- assertions over arbitrary JSON results */
-import { createHash, randomBytes } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import type { CallToolResult } from '@modelcontextprotocol/sdk/types.js';
-import type { Principal } from '../../src/core/index.js';
 import { call, connectHttp, sc, startServer, type TestServer } from '../mcp/helpers.js';
-
-/** A noop plugin in WAT: its source is recorded, so reviewers get a source diff. */
-export const NOOP_V1 = '(module\n  (memory (export "memory") 1)\n  (func (export "handle") (result i32)\n    (i32.const 0)))\n';
-export const NOOP_V2 = '(module\n  (memory (export "memory") 1)\n  ;; v2: same behaviour, new comment\n  (func (export "handle") (result i32)\n    (i32.const 0)))\n';
+import { NOOP_V1, NOOP_V2, principalOf, reviewTokens, tokensEnv } from './helpers.js';
 
 function ok(result: CallToolResult): Record<string, any> {
   if (result.isError) throw new Error(`tool failed: ${JSON.stringify(result.structuredContent)}`);
   return sc(result);
-}
-
-export function reviewTokens() {
-  const t = () => randomBytes(24).toString('hex');
-  return { admin: t(), agent: t(), reviewer: t(), reviewer2: t(), globex: t() };
-}
-
-/** UEE_TOKENS for a review test: an admin reviewer, an agent and two human reviewers of acme. */
-export function tokensEnv(tk: ReturnType<typeof reviewTokens>): string {
-  return `${tk.admin}=admin:reviewer,${tk.agent}=tenant:acme,${tk.reviewer}=tenant:acme:reviewer,${tk.reviewer2}=tenant:acme:reviewer,${tk.globex}=tenant:globex`;
-}
-
-export function principalOf(s: TestServer, token: string): Principal {
-  const found = s.app.config.mcp.tokens.find((t) => t.principal && t.sha256 === createHashHex(token));
-  if (!found) throw new Error('unknown token');
-  return found.principal;
-}
-function createHashHex(token: string): string {
-  return createHash('sha256').update(token).digest('hex');
 }
 
 const manifest = (capabilities: string[]) => ({ name: 'Acme.Noop', subscribeTo: ['Ping'], capabilities });

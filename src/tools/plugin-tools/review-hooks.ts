@@ -1,5 +1,5 @@
 import type { JsonObject } from '../../core/index.js';
-import type { PluginRecord } from '../../registry/index.js';
+import { PluginManifestSchema, type PluginRecord } from '../../registry/index.js';
 import type { ChangeReview, ReviewFile, ReviewHooks, ToolContext } from '../define-tool.js';
 import { artifactInfo } from './compile.js';
 import { versionsOf } from './shared.js';
@@ -59,14 +59,18 @@ export const deployReview: ReviewHooks = {
   scope: (ctx) => (ctx.principal.kind === 'tenant' ? ctx.principal.tenantId : undefined),
   async describe(ctx, args, dry) {
     const d = dry as { name: string; tenantId: string | null; warnings: string[]; capabilityDiff: { previousVersion: number | null }; subscribeTo: string[] };
-    const manifest = (args.manifest ?? {}) as Record<string, unknown>;
+    // the manifest with its defaults, as the registry stores it (the dry run already validated it)
+    const raw = (args.manifest ?? {}) as Record<string, unknown>;
+    const p = ctx.principal;
+    const parsed = PluginManifestSchema.safeParse(p.kind === 'tenant' ? { ...raw, tenantScope: raw.tenantScope ?? 'tenant', tenantId: p.tenantId } : raw);
+    const manifest = (parsed.success ? parsed.data : raw) as Record<string, unknown>;
     const source = args.source as { files?: Record<string, string> } | undefined;
     const files = source?.files ?? (typeof args.artifact === 'string' ? artifactInfo(ctx, args.artifact)?.source?.files : undefined);
     const previous =
       d.capabilityDiff.previousVersion === null
         ? undefined
         : (await versionsOf(ctx, d.name, ctx.principal.kind === 'admin' ? d.tenantId : undefined)).find((v) => v.attributes.pluginVersion === d.capabilityDiff.previousVersion);
-    const after = { ...manifest, subscribeTo: d.subscribeTo, capabilities: manifest.capabilities ?? [], tenantScope: manifest.tenantScope ?? 'tenant' };
+    const after = { ...manifest, subscribeTo: d.subscribeTo, capabilities: manifest.capabilities ?? [] };
     const cmp = compare(previous, after, files);
     const budget = { ...numbers(previous?.attributes.maximumResourceBudget), ...cmp.budget };
     return {

@@ -1,0 +1,116 @@
+import { mkdirSync } from 'node:fs';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { Client } from '@modelcontextprotocol/sdk/client/index.js';
+import { chromium, type Browser, type Page } from 'playwright-core';
+import { loadConfig } from '../../src/config/index.js';
+import { UeeApp } from '../../src/app/index.js';
+import { silentLogger } from '../../src/core/index.js';
+import { HttpServer, mountReviewPage } from '../../src/server/index.js';
+import { McpHost, mountMcp, type McpHttpEndpoints } from '../../src/server/mcp/index.js';
+import { tempDir } from '../helpers.js';
+import { call, connectHttp, sc } from '../mcp/helpers.js';
+import { NOOP_V1, NOOP_V2, reviewTokens, tokensEnv } from './helpers.js';
+
+/** Screenshots of the browser tests (git-ignored). */
+const ARTIFACTS = join(import.meta.dirname, '..', '..', '.artifacts', 'review');
+
+describe('REVIEW-PAGE: the review page in headless Chromium', () => {
+  const tk = reviewTokens();
+  const dir = tempDir('uee-review');
+  let app: UeeApp;
+  let http: HttpServer;
+  let host: McpHost;
+  let endpoints: McpHttpEndpoints;
+  let url = '';
+  let agent: Client;
+  let browser: Browser;
+  let page: Page;
+
+  beforeAll(async () => {
+    mkdirSync(ARTIFACTS, { recursive: true });
+    const config = loadConfig({ dataDir: dir.path, port: '0', tenants: 'acme,globex' }, { UEE_TOKENS: tokensEnv(tk) });
+    app = await UeeApp.create(config, silentLogger);
+    http = new HttpServer(silentLogger);
+    host = McpHost.create(app, silentLogger);
+    endpoints = mountMcp(http, host, silentLogger);
+    mountReviewPage(http, { app, door: endpoints.door, review: host.review, tools: host.tools, logger: silentLogger });
+    const address = await http.listen('127.0.0.1', 0);
+    url = `http://127.0.0.1:${address.port}`;
+    agent = await connectHttp(url, tk.agent);
+    const put = await fetch(`${url}/review/api/policy?tenantId=acme`, { method: 'PUT', headers: { authorization: `Bearer ${tk.admin}` }, body: JSON.stringify({ mode: 'risky', capabilityIncrease: true }) });
+    expect(put.status).toBe(200);
+    browser = await chromium.launch({ executablePath: '/usr/bin/chromium', headless: true, args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking'] });
+    page = await browser.newPage({ viewport: { width: 1280, height: 900 } });
+  }, 120_000);
+
+  afterAll(async () => {
+    await browser?.close();
+    await agent?.close();
+    await endpoints?.close();
+    http?.destroy();
+    await http?.close();
+    await app?.close();
+    dir[Symbol.dispose]();
+  });
+
+  it('REVIEW-PAGE-1: open the page, find the pending proposal, read its side-by-side diff with the capability highlighted, approve it, see the plugin deployed', async () => {
+    const v1 = sc(await call(agent, 'plugin_deploy', { manifest: { name: 'Acme.Noop', subscribeTo: ['Ping'] }, source: { language: 'wat', files: { 'main.wat': NOOP_V1 } } }));
+    expect(v1.applied).toBe(true);
+    const held = sc(await call(agent, 'plugin_deploy', { manifest: { name: 'Acme.Noop', subscribeTo: ['Ping'], capabilities: ['invokeModels'] }, source: { language: 'wat', files: { 'main.wat': NOOP_V2 } }, rationale: 'summaries need a model' }));
+    expect(held.proposal.status).toBe('pending');
+
+    await page.goto(`${url}/review#token=${tk.reviewer}`);
+    expect(page.url()).not.toContain('token=');
+    const row = page.locator(`#proposals tr[data-id="${held.proposal.id}"]`);
+    await row.waitFor();
+    expect(await row.textContent()).toContain('adds capabilities invokeModels');
+    await row.click();
+    await page.locator('table.diff').waitFor();
+    const changed = page.locator('table.diff tr.add td.r, table.diff tr.change td.r');
+    expect(await changed.allTextContents()).toContain('  ;; v2: same behaviour, new comment');
+    expect(await page.locator('.caps .cap-added').allTextContents()).toEqual(['+ invokeModels']);
+    // only what changes is listed: the capabilities, not the defaults both versions share
+    expect(await page.locator('#manifest-diff tbody td:first-child').allTextContents()).toEqual(['capabilities']);
+    await page.screenshot({ path: join(ARTIFACTS, 'proposal.png'), fullPage: true });
+
+    await page.fill('#comment', 'ok for the summary feature');
+    await page.click('#approve');
+    await page.locator('#result[data-status="applied"]').waitFor();
+    await page.screenshot({ path: join(ARTIFACTS, 'approved.png'), fullPage: true });
+
+    await page.click('#tabs button[data-tab="plugins"]');
+    await page.locator('#plugins tr[data-plugin="Acme.Noop@2"]').waitFor();
+    const deployed = (await app.registry.versions({ tenantId: 'acme', actor: 't' }, 'Acme.Noop')).map((p) => [p.attributes.pluginVersion, p.attributes.capabilities]);
+    expect(deployed).toContainEqual([2, ['invokeModels']]);
+    await page.click('#tabs button[data-tab="audit"]');
+    await page.locator('#audit tbody tr').first().waitFor();
+    const audit = await page.locator('#audit tbody').textContent();
+    expect(audit).toContain('approved');
+    expect(audit).toContain('applied');
+  }, 120_000);
+
+  it('REVIEW-PAGE-2: the proposing agent\'s token cannot approve from the page; without a token the API answers 401', async () => {
+    const held = sc(await call(agent, 'plugin_deploy', { manifest: { name: 'Acme.Noop', subscribeTo: ['Ping'], capabilities: ['invokeModels', 'readEntities'] }, source: { language: 'wat', files: { 'main.wat': NOOP_V1 } }, rationale: 'reads' }));
+    const agentPage = await browser.newPage();
+    await agentPage.goto(`${url}/review#token=${tk.agent}`);
+    await agentPage.locator(`#proposals tr[data-id="${held.proposal.id}"]`).click();
+    await agentPage.click('#approve');
+    await agentPage.locator('#result[data-status="error"]').waitFor();
+    expect(await agentPage.locator('#result').textContent()).toContain('TENANT_FORBIDDEN');
+    await agentPage.close();
+    expect((await fetch(`${url}/review/api/proposals`)).status).toBe(401);
+    const versions = await app.registry.versions({ tenantId: 'acme', actor: 't' }, 'Acme.Noop');
+    expect(versions.map((v) => v.attributes.pluginVersion).sort()).toEqual([1, 2]);
+  }, 60_000);
+
+  it('REVIEW-PAGE-3: live per-plugin latency and error charts are drawn by uPlot once the plugin handles events', async () => {
+    const emitted = await call(agent, 'event_emit', { type: 'Ping', payload: {} });
+    expect(emitted.isError).toBeFalsy();
+    await expect.poll(() => (app.runtime?.router.metrics.snapshot() ?? []).some((m) => m.name === 'Acme.Noop' && m.invocations > 0), { timeout: 20_000 }).toBe(true);
+    await page.click('#tabs button[data-tab="metrics"]');
+    await page.locator('.plugin-charts .chart.latency .uplot canvas').first().waitFor({ timeout: 20_000 });
+    await page.locator('.plugin-charts .chart.errors .uplot canvas').first().waitFor();
+    await page.screenshot({ path: join(ARTIFACTS, 'metrics.png'), fullPage: true });
+  }, 60_000);
+});
