@@ -126,12 +126,22 @@ export class PluginRegistry {
     // The plugin's delivery queue exists before its PluginInstalled commit, so a router queues events
     // for it as soon as its routing table has the version (the deploy tool refreshes the local one).
     await this.bus?.ensureQueue(pluginGroup(manifest.name, ctx.tenantId));
-    const written = await this.store.put(
-      ctx,
-      { entityTypeId: PLUGIN_ENTITY_TYPE, attributes: attributes, expectedVersion: 0, eventType: 'PluginInstalled' },
-      { source: { kind: 'system', id: actor } },
-    );
-    return { applied: true, plugin: toRecord(written), capabilityDiff, warnings };
+    // A version number is taken by creating the entity whose id it names ("must not exist yet"):
+    // two deploys racing — in one process or several sharing the store — never get the same number;
+    // the loser moves on to the next free one.
+    for (let attempt = 0; ; attempt++) {
+      try {
+        const written = await this.store.put(
+          ctx,
+          { entityId: pluginVersionId(ctx.tenantId, manifest.name, attributes.pluginVersion), entityTypeId: PLUGIN_ENTITY_TYPE, attributes, expectedVersion: 0, eventType: 'PluginInstalled' },
+          { source: { kind: 'system', id: actor } },
+        );
+        return { applied: true, plugin: toRecord(written), capabilityDiff, warnings };
+      } catch (err) {
+        if (!(err instanceof UeeError && err.code === 'VERSION_CONFLICT') || attempt >= MAX_VERSION_RACES) throw err;
+        attributes.pluginVersion++;
+      }
+    }
   }
 
   /** Every version of a plugin name in a scope, newest first. */
@@ -200,6 +210,17 @@ export class PluginRegistry {
   async binary(record: PluginRecord): Promise<Uint8Array> {
     return this.binaries.get(record.attributes.binary.sha256);
   }
+}
+
+/** Deploys racing for version numbers give up after this many lost races. */
+const MAX_VERSION_RACES = 32;
+
+/**
+ * The entity id of one version of a logical plugin: unique per (scope, name, version), so creating
+ * it claims the version number atomically in any store.
+ */
+export function pluginVersionId(tenantId: string | null, name: string, version: number): string {
+  return `plugin-${createHash('sha256').update(`${tenantId ?? '*'}\u0000${name}`).digest('hex').slice(0, 24)}-v${version}`;
 }
 
 /** Consumer-group name of a logical plugin (a name within a scope); all its versions share it. */
