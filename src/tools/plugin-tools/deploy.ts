@@ -8,7 +8,7 @@ import { defineTool } from '../define-tool.js';
 import { DryRunArg, JsonObjectArg, PlanSchema, type Plan } from '../schemas.js';
 import { GLOBAL_LABEL } from '../scope.js';
 import { artifactInfo, compileSources, loadArtifact, storeArtifact } from './compile.js';
-import { graphWarnings, scanEmits, type GraphNode } from './graph.js';
+import { graphWarnings, scanEmits, scanOutputs, type GraphNode } from './graph.js';
 import { ArtifactArg, SourcesArg, visiblePlugins } from './shared.js';
 import { deployReview } from './review-hooks.js';
 
@@ -20,6 +20,18 @@ function nodeKey(name: string, tenantId: string | null): string {
 /** What a plugin publishes: declared `emits`, else a scan of its recorded sources. */
 export function emitsOf(p: PluginRecord): string[] {
   return p.attributes.emits ?? scanEmits(p.attributes.source?.files ?? {});
+}
+
+/** A deployed (or planned) plugin as a node of the subscribe→emit graph: outputs with entity types, filter's entity types. */
+function graphNode(key: string, m: Pick<PluginManifest, 'subscribeTo' | 'emits' | 'filter'>, files: Record<string, string> | undefined): GraphNode {
+  const outputs = m.emits !== undefined ? m.emits.map((type) => ({ type })) : scanOutputs(files ?? {});
+  return {
+    key,
+    subscribeTo: m.subscribeTo,
+    emits: [...new Set(outputs.map((o) => o.type))],
+    outputs,
+    ...(m.filter?.entityTypes === undefined ? {} : { entityTypes: m.filter.entityTypes }),
+  };
 }
 
 /** Applies the tenant principal's rules to a manifest: own tenant only, never global. */
@@ -112,8 +124,8 @@ export const pluginDeploy = defineTool({
     const emits = manifest.emits !== undefined ? { types: manifest.emits, from: 'manifest' as const } : source ? { types: scanEmits(source.files), from: 'source-scan' as const } : { types: [], from: 'unknown' as const };
 
     const others = latestEnabled(await visiblePlugins(ctx)).filter((p) => !(p.attributes.name === manifest.name && p.tenantId === tenantId));
-    const node: GraphNode = { key: nodeKey(manifest.name, tenantId), subscribeTo: manifest.subscribeTo, emits: emits.types };
-    const graph = graphWarnings(node, others.map((p) => ({ key: nodeKey(p.attributes.name, p.tenantId), subscribeTo: p.attributes.subscribeTo, emits: emitsOf(p) })));
+    const node = graphNode(nodeKey(manifest.name, tenantId), manifest, source?.files);
+    const graph = graphWarnings(node, others.map((p) => graphNode(nodeKey(p.attributes.name, p.tenantId), p.attributes, p.attributes.source?.files)));
     const { tenants, pinnedElsewhere } = await affected(ctx, manifest, tenantId);
     const warnings = [...planned.warnings, ...graph.warnings];
     if (pinnedElsewhere.length > 0) warnings.push(`tenants pinned to another version keep it: ${pinnedElsewhere.join(', ')}`);

@@ -16,8 +16,8 @@ export { pluginScaffold, pluginCompile, pluginTest, pluginDeploy, pluginConfigur
 export { modelList, modelCall, modelUsage, modelTools } from '../model-tools.js';
 export { runSandbox } from './sandbox.js';
 export type { SandboxPlugin, SandboxOptions, RunResult } from './sandbox.js';
-export { scanEmits, graphWarnings } from './graph.js';
-export type { GraphNode } from './graph.js';
+export { scanEmits, scanOutputs, graphWarnings } from './graph.js';
+export type { GraphNode, GraphOutput } from './graph.js';
 export { sdkTypings } from './scaffold.js';
 
 /**
