@@ -142,7 +142,7 @@ describe('MCP plugin-lifecycle and model tools', () => {
   it('PT-4: plugin_test runs an artifact in a sandbox: effects, logs and usage come back, the real store and bus are untouched', async () => {
     const compiled = ok(await callWith(acme, 'plugin_compile', { source: { language: 'ts', files: { 'main.ts': WRITER } } }));
     writerArtifact = compiled.artifact;
-    expect(compiled.requiredCapabilities).toEqual(['writeEntities', 'emitEvents', 'updateReadModels'].sort());
+    expect(compiled.requiredCapabilities).toEqual(['writeEntities', 'emitEvents', 'updateReadModels', 'readEntities'].sort()); // readEntities: WRITER reads input.entity
     const busBefore = await s.app.bus.length();
     const progress: string[] = [];
     const result = ok(
@@ -199,7 +199,7 @@ describe('MCP plugin-lifecycle and model tools', () => {
     const plan = ok(await call(acme, 'plugin_deploy', { manifest: full, artifact: writerArtifact, dryRun: true }));
     expect(plan).toMatchObject({ dryRun: true, applied: false, pluginId: null, version: 1, tenantId: 'acme', affectedTenants: ['acme'] });
     expect(plan.capabilityDiff).toEqual({ added: ['writeEntities', 'emitEvents', 'updateReadModels'], removed: [], previousVersion: null });
-    expect(plan.emits).toEqual({ types: ['NoteCreated'], from: 'source-scan' });
+    expect(plan.emits).toEqual({ types: ['EntityCreated', 'NoteCreated'], from: 'source-scan' }); // EntityCreated: its writeEntity of a Note
     expect(plan.plan.eventTypes).toContain('PluginInstalled');
     expect(sc(await call(acme, 'plugin_list', {})).plugins).toEqual([]);
 
@@ -373,7 +373,8 @@ describe('MCP plugin-lifecycle and model tools', () => {
     const all = ['readEntities', 'writeEntities', 'emitEvents', 'updateReadModels', 'accessTenantConfig', 'invokeModels', 'executeTimers', 'spawnWorkflows'];
     const wf = ok(await call(admin, 'plugin_scaffold', { name: 'Flow', kind: 'workflow', events: ['StepRequested', 'StepDone'], capabilities: all }));
     const compiled = ok(await callWith(admin, 'plugin_compile', { source: { language: 'ts', files: wf.files } }));
-    expect(compiled.requiredCapabilities).toEqual([]);
+    // The template reads input.entity (the workflow state), which the runtime hands only with readEntities.
+    expect(compiled.requiredCapabilities).toEqual(['readEntities']);
     expect(wf.files['main.ts']).toContain('// spawnWorkflows:');
   }, 60_000);
 

@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { sourceCapabilities } from './source-capabilities.js';
 import { UeeError, isUeeError, type TenantContext } from '../../core/index.js';
 import type { UeeApp } from '../../app/index.js';
 import { compileAssemblyScript, compileC, compileJs, compileRust, compileWat, inspectWasm, type ArtifactReport, type CompileResult, type Diagnostic } from '../../compiler/index.js';
@@ -175,7 +176,7 @@ export const ReportOut = z.object({
   exports: z.array(z.object({ name: z.string(), kind: z.string() })),
   imports: z.array(z.object({ module: z.string(), name: z.string(), kind: z.string() })),
   hostFunctions: z.array(z.string()),
-  requiredCapabilities: z.array(z.string()).describe('Capabilities the manifest must grant for this module to load'),
+  requiredCapabilities: z.array(z.string()).describe('Capabilities the manifest must grant: to load (imports) and to see input.entity (readEntities)'),
   missingCapabilities: z.array(z.string()).describe('Required capabilities not in the `capabilities` you passed'),
   memory: z.object({ min: z.number().int(), max: z.number().int().optional() }).optional(),
   diagnostics: z.array(DiagnosticOut),
@@ -183,7 +184,9 @@ export const ReportOut = z.object({
 });
 
 /** A report plus artifact id in the {@link ReportOut} shape. */
-export function reportOut(report: ArtifactReport, declared: readonly string[] | undefined): z.infer<typeof ReportOut> {
+export function reportOut(report: ArtifactReport, declared: readonly string[] | undefined, files?: Record<string, string>): z.infer<typeof ReportOut> {
+  const extra = sourceCapabilities(files).filter((c) => !report.capabilities.includes(c.capability));
+  const required = [...report.capabilities, ...extra.map((c) => c.capability)].sort();
   return {
     artifact: report.sha256,
     language: report.language,
@@ -192,10 +195,13 @@ export function reportOut(report: ArtifactReport, declared: readonly string[] | 
     exports: report.exports.map((e) => ({ ...e })),
     imports: report.imports.map((i) => ({ ...i })),
     hostFunctions: [...report.hostFunctions],
-    requiredCapabilities: [...report.capabilities],
-    missingCapabilities: declared === undefined ? [] : report.capabilities.filter((c) => !declared.includes(c)),
+    requiredCapabilities: required,
+    missingCapabilities: declared === undefined ? [] : required.filter((c) => !declared.includes(c)),
     ...(report.memory ? { memory: { ...report.memory } } : {}),
-    diagnostics: report.diagnostics.map((d) => ({ ...d })),
+    diagnostics: [
+      ...report.diagnostics.map((d) => ({ ...d })),
+      ...extra.map((c) => ({ severity: 'warning' as const, file: c.file, message: c.reason, hint: `declare "${c.capability}" in the manifest's capabilities, or input.entity is undefined` })),
+    ],
     timings: { ...report.timings },
   };
 }
@@ -237,7 +243,7 @@ export const pluginCompile = defineTool({
       ...(args.source ? { source: { language: args.source.language, files: args.source.files } } : {}),
     });
     await ctx.progress(1, 1, 'compiled');
-    return reportOut(result.report, args.capabilities);
+    return reportOut(result.report, args.capabilities, args.source?.files);
   },
   summarize: (o) =>
     `artifact ${o.artifact.slice(0, 12)}… ${o.size} bytes, needs [${o.requiredCapabilities.join(', ')}]` +

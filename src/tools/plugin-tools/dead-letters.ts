@@ -116,7 +116,7 @@ export const deadLetterReplay = defineTool({
       const effective = ref.pluginId === undefined && ref.version === undefined && ref.name === owner?.name;
       const record = effective ? await effectiveVersion(ctx, letter) : await resolvePlugin(ctx, ref, args.pluginId === undefined ? (owner?.tenantId ?? null) : undefined);
       if (record === undefined) throw notFound(`plugin ${ref.name ?? '?'} has no enabled version; pass version to replay on a disabled one`);
-      plugin = { name: record.attributes.name, version: record.attributes.pluginVersion, manifest: record.attributes, tenantId: record.tenantId, wasm: await ctx.app.registry.binary(record) };
+      plugin = { id: record.id, name: record.attributes.name, version: record.attributes.pluginVersion, manifest: record.attributes, tenantId: record.tenantId, wasm: await ctx.app.registry.binary(record) };
       source = 'deployed';
     }
     const entity = await realEntity(ctx, event.tenantId, event.entityId, event.entityVersion);

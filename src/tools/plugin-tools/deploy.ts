@@ -8,6 +8,7 @@ import { defineTool } from '../define-tool.js';
 import { DryRunArg, JsonObjectArg, PlanSchema, type Plan } from '../schemas.js';
 import { GLOBAL_LABEL } from '../scope.js';
 import { artifactInfo, compileSources, loadArtifact, storeArtifact } from './compile.js';
+import { sourceCapabilities } from './source-capabilities.js';
 import { graphWarnings, scanEmits, scanOutputs, type GraphNode } from './graph.js';
 import { ArtifactArg, SourcesArg, visiblePlugins } from './shared.js';
 import { deployReview } from './review-hooks.js';
@@ -128,6 +129,9 @@ export const pluginDeploy = defineTool({
     const graph = graphWarnings(node, others.map((p) => graphNode(nodeKey(p.attributes.name, p.tenantId), p.attributes, p.attributes.source?.files)));
     const { tenants, pinnedElsewhere } = await affected(ctx, manifest, tenantId);
     const warnings = [...planned.warnings, ...graph.warnings];
+    for (const c of sourceCapabilities(source?.files)) {
+      if (!manifest.capabilities.includes(c.capability)) warnings.push(`${c.reason}: without "${c.capability}" in capabilities, input.entity is undefined at run time`);
+    }
     if (pinnedElsewhere.length > 0) warnings.push(`tenants pinned to another version keep it: ${pinnedElsewhere.join(', ')}`);
     if (emits.from === 'unknown' && manifest.capabilities.includes('emitEvents')) {
       warnings.push('emitted event types are unknown (no source, no manifest.emits): chains and cycles could not be checked; declare "emits" in the manifest');

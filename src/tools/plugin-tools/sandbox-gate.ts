@@ -73,11 +73,11 @@ export function sandboxGate(app: UeeApp): SandboxGate {
 }
 
 /** Read-only principals may not spend: a sandbox with `models: "gateway"` would call the tenant's real models. */
-export function assertMaySpend(principal: Principal, models: 'stub' | 'gateway'): void {
+export function assertMaySpend(principal: Principal, models: 'offline' | 'stub' | 'gateway'): void {
   if (models === 'gateway' && principal.kind === 'tenant' && principal.readOnly) {
     throw new UeeError('TENANT_FORBIDDEN', 'this token is read-only: models "gateway" would spend the tenant\'s model quota', {
       details: { reason: 'READ_ONLY', argument: 'models' },
-      hint: 'use models: "stub" (the default) with a read-only token, or a read-write token for real model calls',
+      hint: 'use models: "offline" (the default) or "stub" with a read-only token, or a read-write token for real model calls',
     });
   }
 }

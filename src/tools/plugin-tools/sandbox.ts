@@ -1,13 +1,14 @@
+import { createHash } from 'node:crypto';
 import { z } from 'zod';
 import type { EntityVersion, EventEnvelope, JsonObject, TenantContext } from '../../core/index.js';
 import { UeeError, isUeeError, toUeeError } from '../../core/index.js';
 import type { UeeApp } from '../../app/index.js';
 import { budgetHint, type PluginManifest } from '../../registry/index.js';
 import { mayTouch } from '../../router/index.js';
-import { ExecutionHost, commitEffects, createLocalModelGateway, createStoreHostServices, isEmptyEffects, type EffectSet } from '../../runtime/index.js';
+import { ExecutionHost, commitEffects, createLocalModelGateway, createStoreHostServices, isEmptyEffects, type EffectSet, type ModelGateway } from '../../runtime/index.js';
 import { openSqliteStore } from '../../store/index.js';
 import type { EntityStore } from '../../store/port.js';
-import { forRuntime } from '../../model-gateway/index.js';
+import { BUILTIN_PROVIDER, forRuntime } from '../../model-gateway/index.js';
 import type { ToolContext } from '../define-tool.js';
 import { EntityIdArg, EntityTypeArg, EventTypeArg, JsonObjectArg, ViewArg, text } from '../schemas.js';
 import { cancellable, checkCancelled } from './shared.js';
@@ -35,9 +36,12 @@ export const ReadModelFixtureArg = z.strictObject({ view: ViewArg, id: text(256)
 
 /** Which models `call_model` reaches in a sandbox. */
 export const ModelsModeArg = z
-  .enum(['stub', 'gateway'])
-  .default('stub')
-  .describe('stub (default): a deterministic local model, nothing leaves the sandbox; gateway: the real model gateway (counts against the tenant quota, audited)');
+  .enum(['offline', 'stub', 'gateway'])
+  .default('offline')
+  .describe('offline (default): built-in offline models run for real, any other model is answered by a deterministic stub (flagged in stubbedModels); stub: every model stubbed; gateway: the real gateway (tenant quota, audited)');
+
+/** How `call_model` is answered in a sandbox (see {@link ModelsModeArg}). */
+export type ModelsMode = z.infer<typeof ModelsModeArg>;
 
 /** The sandbox-related inputs shared by plugin_test and dead_letter_replay. */
 export const SandboxArgs = {
@@ -61,12 +65,15 @@ export const RunOut = z.object({
   logs: z.array(z.object({ level: z.string(), message: z.string(), fields: Json.optional() })),
   usage: UsageOut,
   error: z.object({ code: z.string(), message: z.string(), hint: z.string(), details: Json.optional() }).optional(),
+  stubbedModels: z.array(z.string()).optional().describe('Models answered by the deterministic stub, not the real model: their outputs are not real'),
 });
 /** A {@link RunOut} value. */
 export type RunResult = z.infer<typeof RunOut>;
 
 /** What a sandbox run needs to know about the plugin. */
 export interface SandboxPlugin {
+  /** The deployed version's id (its random seed derives from it, as in the runtime); artifacts have none. */
+  id?: string;
   name: string;
   version: string | number;
   manifest: Pick<PluginManifest, 'kind' | 'capabilities' | 'maximumResourceBudget' | 'settings' | 'subscribeTo'> &
@@ -91,7 +98,7 @@ export interface SandboxOptions {
   readModels?: Array<z.infer<typeof ReadModelFixtureArg>>;
   tenantConfig?: JsonObject;
   pluginSettings?: JsonObject;
-  models: 'stub' | 'gateway';
+  models: ModelsMode;
   /** Commit each successful event's effects to the sandbox store so later events see them. @default true */
   chain?: boolean;
 }
@@ -118,11 +125,12 @@ export async function runSandbox(ctx: ToolContext, plugin: SandboxPlugin, events
     if (options.tenantId !== null) await store.tenants.create(options.tenantId);
     const seeded = await seed(store, scope, plugin.name, options);
     checkCancelled(ctx.signal);
+    const stubbed = new Set<string>();
     host = await cancellable(
       ctx.signal,
-      ExecutionHost.create({ services: services(app, store, options.models), workers: 1, budgetCeiling: app.config.runtime.budgetCeiling, logger: ctx.logger, resourceLimits: { ...SANDBOX_WORKER_LIMITS } }),
+      ExecutionHost.create({ services: services(app, store, options.models, stubbed), workers: 1, budgetCeiling: app.config.runtime.budgetCeiling, logger: ctx.logger, resourceLimits: { ...SANDBOX_WORKER_LIMITS } }),
     );
-    const id = `sandbox-${Date.now().toString(36)}`;
+    const id = plugin.id ?? `sandbox-${Date.now().toString(36)}`;
     const m = plugin.manifest;
     await host.load({
       id,
@@ -146,9 +154,13 @@ export async function runSandbox(ctx: ToolContext, plugin: SandboxPlugin, events
       const entity = await entityOf(store, scope, plugin, event, item.entity);
       const settings = { ...m.settings, ...(options.pluginSettings ?? {}) };
       const running = host;
+      stubbed.clear();
+      // Exactly the runtime's input (router/input.ts): the entity only with readEntities, at the
+      // event's version; the event's time as `now`; the seed from (eventId, version id).
+      const context = { now: event.occurredAt, randomSeed: createHash('sha256').update(`${event.eventId}:${id}`).digest('hex').slice(0, 32) };
       const result = await cancellable(
         ctx.signal,
-        running.invoke(id, { event, ...(entity ? { entity } : {}), settings }),
+        running.invoke(id, { event, ...(entity ? { entity } : {}), settings, context }),
         () => void running.close().catch(() => undefined),
       );
       const run: RunResult = {
@@ -160,6 +172,7 @@ export async function runSandbox(ctx: ToolContext, plugin: SandboxPlugin, events
         logs: result.logs.map((l) => ({ level: l.level, message: l.message, ...(l.fields ? { fields: l.fields } : {}) })),
         usage: result.usage,
         ...(result.ok ? {} : { error: errorOut(result.error, plugin) }),
+        ...(stubbed.size > 0 ? { stubbedModels: [...stubbed].sort() } : {}),
       };
       if (result.ok && (options.chain ?? true) && !isEmptyEffects(result.effects)) {
         try {
@@ -185,8 +198,29 @@ export async function runSandbox(ctx: ToolContext, plugin: SandboxPlugin, events
   }
 }
 
-function services(app: UeeApp, store: EntityStore, models: 'stub' | 'gateway') {
-  return createStoreHostServices({ store, models: models === 'gateway' ? forRuntime(app.gateway) : createLocalModelGateway() });
+/**
+ * The sandbox's host services. Model calls: `gateway` → the real gateway; `offline` → the real
+ * gateway for models served by the built-in offline provider (pure CPU, no secrets, nothing leaves
+ * the machine), the stub for any other; `stub` → the stub. Every stubbed model is noted in `stubbed`.
+ */
+function services(app: UeeApp, store: EntityStore, mode: ModelsMode, stubbed: Set<string>) {
+  const real = forRuntime(app.gateway);
+  const stub = createLocalModelGateway();
+  const offline = (model: string, tenantId: string | null): boolean => {
+    try {
+      return app.gateway.registry.resolve(model, tenantId).provider === BUILTIN_PROVIDER;
+    } catch {
+      return false;
+    }
+  };
+  const models: ModelGateway = {
+    call(ctx, request) {
+      if (mode === 'gateway' || (mode === 'offline' && offline(request.model, ctx.tenantId))) return real.call(ctx, request);
+      stubbed.add(request.model);
+      return stub.call(ctx, request);
+    },
+  };
+  return createStoreHostServices({ store, models });
 }
 
 async function seed(store: EntityStore, scope: TenantContext, pluginName: string, options: SandboxOptions): Promise<number> {
@@ -246,9 +280,18 @@ async function entityOf(store: EntityStore, scope: TenantContext, plugin: Sandbo
   const m = plugin.manifest;
   if (!m.capabilities.includes('readEntities')) return undefined;
   if (!mayTouch({ attributes: { restrictedEntityTypes: m.restrictedEntityTypes } } as Parameters<typeof mayTouch>[0], event.entityTypeId)) return undefined;
-  const entity = given ?? (await latest(store, { ...scope, tenantId: event.tenantId }, event.entityId)) ?? undefined;
+  const entity = given ?? (await atVersion(store, { ...scope, tenantId: event.tenantId }, event.entityId, event.entityVersion)) ?? undefined;
   if (entity !== undefined && m.tenantScope === 'user' && entity.ownerId !== m.ownerId) return undefined;
   return entity;
+}
+
+async function atVersion(store: EntityStore, scope: TenantContext, entityId: string, version: number | undefined): Promise<EntityVersion | null> {
+  try {
+    return await store.get(scope, entityId, version === undefined ? {} : { version });
+  } catch (err) {
+    if (isUeeError(err, 'NOT_FOUND')) return null;
+    throw err;
+  }
 }
 
 async function latest(store: EntityStore, scope: TenantContext, entityId: string): Promise<EntityVersion | null> {

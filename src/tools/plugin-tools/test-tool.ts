@@ -6,7 +6,8 @@ import type { ToolContext } from '../define-tool.js';
 import { defineTool } from '../define-tool.js';
 import { JsonObjectArg, TenantArg } from '../schemas.js';
 import { resolveScope } from '../scope.js';
-import { loadArtifact } from './compile.js';
+import { artifactInfo, loadArtifact } from './compile.js';
+import { sourceCapabilities } from './source-capabilities.js';
 import { assertMaySpend } from './sandbox-gate.js';
 import { RunOut, SandboxArgs, TestEventArg, runSandbox, type SandboxPlugin } from './sandbox.js';
 import { ArtifactArg, PluginRefArgs, resolvePlugin } from './shared.js';
@@ -35,13 +36,15 @@ export async function artifactPlugin(
 ): Promise<SandboxPlugin> {
   const wasm = await loadArtifact(ctx, artifact);
   const report = inspectWasm(wasm);
+  // What the module needs, reading input.entity included (see plugin_compile's requiredCapabilities).
+  const needed = [...new Set([...report.capabilities, ...sourceCapabilities(artifactInfo(ctx, artifact)?.source?.files).map((c) => c.capability)])];
   const { tenantScope: _s, tenantId: _t, ownerId: _o, ...rest } = manifest ?? {};
   const kind = rest.kind === 'model' ? 'model' : rest.kind === 'workflow' ? 'workflow' : 'event';
   const parsed: PluginManifest = parseOrThrow(
     PluginManifestSchema,
     {
       name: 'sandbox-test',
-      capabilities: [...report.capabilities],
+      capabilities: needed,
       ...rest,
       kind,
       subscribeTo: Array.isArray(rest.subscribeTo) && rest.subscribeTo.length > 0 ? rest.subscribeTo : kind === 'model' ? [] : eventTypes,
@@ -90,7 +93,7 @@ export const pluginTest = defineTool({
       source = 'artifact';
     } else {
       const record = await resolvePlugin(ctx, args, scope.tenantId);
-      plugin = { name: record.attributes.name, version: record.attributes.pluginVersion, manifest: record.attributes, tenantId: record.tenantId, wasm: await ctx.app.registry.binary(record) };
+      plugin = { id: record.id, name: record.attributes.name, version: record.attributes.pluginVersion, manifest: record.attributes, tenantId: record.tenantId, wasm: await ctx.app.registry.binary(record) };
       source = 'deployed';
     }
     const { runs, sandbox } = await runSandbox(
@@ -117,6 +120,10 @@ export const pluginTest = defineTool({
   },
   summarize: (o) => {
     const failure = o.runs.find((r) => !r.ok)?.error;
-    return `${o.passed}/${o.runs.length} events ok in the sandbox${failure ? `; first failure ${failure.code}: ${failure.message} (hint: ${failure.hint})` : ''}`;
+    const stubbed = [...new Set(o.runs.flatMap((r) => r.stubbedModels ?? []))];
+    return (
+      `${o.passed}/${o.runs.length} events ok in the sandbox${failure ? `; first failure ${failure.code}: ${failure.message} (hint: ${failure.hint})` : ''}` +
+      (stubbed.length > 0 ? `; STUBBED models (outputs not real): ${stubbed.join(', ')}` : '')
+    );
   },
 });
