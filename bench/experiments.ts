@@ -8,7 +8,7 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { newId, silentLogger, type EventEnvelope, type JsonObject } from '../src/core/index.js';
+import { newId, silentLogger, type EventEnvelope } from '../src/core/index.js';
 import { UeeApp } from '../src/app/index.js';
 import { loadConfig } from '../src/config/index.js';
 import { EXPERIMENTS_VIEW, parseExperiment } from '../src/experiments/index.js';
@@ -45,7 +45,7 @@ async function measure(setup: Setup): Promise<number> {
         startedAt: new Date().toISOString(),
         createdBy: 'bench',
       };
-      await app.store.readModels.upsert({ tenantId: 'acme', actor: 'bench' }, EXPERIMENTS_VIEW, 'bench', doc as unknown as JsonObject);
+      await app.store.readModels.upsert({ tenantId: 'acme', actor: 'bench' }, EXPERIMENTS_VIEW, 'bench', doc);
     }
     await app.runtime!.router.refresh();
     const invoked = (): number => app.runtime!.router.metrics.invocations;
