@@ -40,9 +40,9 @@ SURFACES.push({ file: 'error catalogue', text: JSON.stringify(errorCatalogue()) 
 /**
  * Environment variables something actually reads: the config's tables (every `'UEE_…'` literal in
  * src/config), direct environment reads in the source, the tests, the benches, the evals and the scripts (test-only variables such as a
- * PostgreSQL URL). `UEE_INIT_ERROR` is the JS engine's stderr marker, not a variable.
+ * PostgreSQL URL). `UEE_INIT_ERROR` is the JS engine's stderr marker and `UEE_EXPORT` the C SDK's export macro, not variables.
  */
-const ENV_NAMES = new Set<string>([...Object.values(SETTING_ENV), ...Object.values(MCP_SETTING_ENV), 'UEE_INIT_ERROR']);
+const ENV_NAMES = new Set<string>([...Object.values(SETTING_ENV), ...Object.values(MCP_SETTING_ENV), 'UEE_INIT_ERROR', 'UEE_EXPORT']);
 for (const file of files(join(ROOT, 'src', 'config'), /\.ts$/)) {
   for (const m of readFileSync(file, 'utf8').matchAll(/['"](UEE_[A-Z0-9_]+)['"]/g)) ENV_NAMES.add(m[1]!);
 }

@@ -15,7 +15,7 @@ describe('EXP-7 an agent runs an experiment with MCP tools only', () => {
   const transcript: string[] = [];
 
   beforeAll(async () => {
-    s = await startServer();
+    s = await startServer({ UEE_REQUESTS_PER_SECOND: '10000', UEE_REQUEST_BURST: '10000' }); // a scripted agent sends faster than a person's rate
     agent = await connectHttp(s.url, s.tokens.acme);
   }, 60_000);
 

@@ -106,12 +106,13 @@ describe.each(BACKENDS)('queue leases ($name bus)', ({ name }) => {
 
   it('ROUTER-14 a batch behind a slow handler keeps its lease: another consumer claiming stale entries takes none of it', async () => {
     site = newSite(name, 'routing-lease');
-    const claimIdleMs = 300;
+    const claimIdleMs = 150;
     app = await openApp(site, {}, { router: { refreshMs: 200, claimIdleMs, concurrency: 1 } });
     await app.registry.deploy('user:test', { manifest: { name: 'Spinner', subscribeTo: ['Tick'], capabilities: [] }, wasm: await watModule('spin') });
     await refresh(app);
     const group = pluginGroup('Spinner', null);
-    const n = 12;
+    // Enough spinning events that the batch outlives the claim threshold many times over on a fast machine.
+    const n = 48;
     await app.store.commit(acme, { events: Array.from({ length: n }, (_, i) => ({ type: 'Tick', payload: { seq: i } })) });
     // Another process's worker, as it sees the queue: it reclaims whatever looks stale.
     const stolen: string[] = [];
