@@ -5,15 +5,14 @@
  * exactly once (each effect committed once — none lost, none doubled) and nothing was dead-lettered.
  * `UEE_CHAOS_EVENTS` sets the stream's length (default 3,000; the issue's run uses 20,000).
  */
-import { spawn, type ChildProcess } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
 import { join } from 'node:path';
-import { createInterface } from 'node:readline';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import type { UeeApp } from '../../src/app/index.js';
 import { pluginGroup } from '../../src/registry/index.js';
 import { TEST_POSTGRES_URL, dropSchemas, randomSchema } from '../store/postgres-helpers.js';
 import { tempDir } from '../helpers.js';
-import { deployProbe, drained, marks, newSite, openApp, probeWasm, until, type AppSite } from './harness.js';
+import { deployProbe, drained, marks, newSite, openApp, probeWasm, until, killChild, spawnChild, type AppSite } from './harness.js';
 
 const EVENTS = Number(process.env.UEE_CHAOS_EVENTS ?? 3000);
 const KILL_EVERY_MS = 3000;
@@ -25,29 +24,16 @@ beforeAll(async () => {
 const schemas: string[] = [];
 afterAll(() => dropSchemas(schemas));
 
-async function startWorker(site: AppSite, store: string): Promise<ChildProcess> {
-  const child = spawn(process.execPath, ['--import', 'tsx', join(import.meta.dirname, 'chaos-child.ts'), JSON.stringify({ site, store })], { stdio: ['ignore', 'pipe', 'pipe'] });
-  let stderr = '';
-  child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
-  await new Promise<void>((resolve, reject) => {
-    createInterface({ input: child.stdout }).on('line', (line) => line === 'READY' && resolve());
-    child.once('exit', (code) => reject(new Error(`worker exited ${code}: ${stderr}`)));
-  });
-  return child;
+function startWorker(site: AppSite, store: string): Promise<ChildProcess> {
+  return spawnChild(join(import.meta.dirname, 'chaos-child.ts'), { site, store }, 'READY');
 }
 
-function kill(child: ChildProcess): Promise<void> {
-  if (child.exitCode !== null || child.signalCode !== null) return Promise.resolve();
-  const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
-  child.kill('SIGKILL');
-  return exited;
-}
 
 describe('chaos: three worker processes on PostgreSQL + Redis, one SIGKILLed every few seconds', () => {
   const disposers: Array<() => Promise<void> | void> = [];
   const workers = new Set<ChildProcess>();
   afterEach(async () => {
-    for (const w of workers) await kill(w);
+    for (const w of workers) await killChild(w);
     workers.clear();
     for (const d of disposers.splice(0).reverse()) await d();
   });
@@ -82,7 +68,7 @@ describe('chaos: three worker processes on PostgreSQL + Redis, one SIGKILLed eve
         if (!producing) break;
         const victim = [...workers][Math.floor(Math.random() * workers.size)]!;
         workers.delete(victim);
-        await kill(victim);
+        await killChild(victim);
         kills++;
         workers.add(await startWorker(workerSite(), store));
       }

@@ -3,13 +3,12 @@
  * data dir and Redis prefix finishes it. Every event is handled by every subscribed plugin, and no
  * plugin effect is applied twice.
  */
-import { spawn, type ChildProcess } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
 import { join } from 'node:path';
-import { createInterface } from 'node:readline';
 import { afterEach, beforeAll, describe, expect, it } from 'vitest';
 import type { UeeApp } from '../../src/app/index.js';
 import { pluginGroup } from '../../src/registry/index.js';
-import { BACKENDS, deployProbe, drained, marks, newSite, openApp, probeWasm, until, type AppSite } from './harness.js';
+import { BACKENDS, deployProbe, drained, marks, newSite, openApp, probeWasm, until, killChild, spawnChild, type AppSite } from './harness.js';
 
 let probe: Uint8Array;
 beforeAll(async () => {
@@ -17,23 +16,10 @@ beforeAll(async () => {
 }, 600_000);
 
 /** Starts the child app and resolves once its router runs. */
-async function startChild(site: AppSite): Promise<ChildProcess> {
-  const child = spawn(process.execPath, ['--import', 'tsx', join(import.meta.dirname, 'child-app.ts'), JSON.stringify(site)], { stdio: ['ignore', 'pipe', 'pipe'] });
-  let stderr = '';
-  child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
-  await new Promise<void>((resolve, reject) => {
-    createInterface({ input: child.stdout }).on('line', (line) => line === 'READY' && resolve());
-    child.once('exit', (code) => reject(new Error(`child exited ${code}: ${stderr}`)));
-  });
-  return child;
+function startChild(site: AppSite): Promise<ChildProcess> {
+  return spawnChild(join(import.meta.dirname, 'child-app.ts'), site, 'READY');
 }
 
-function kill(child: ChildProcess): Promise<void> {
-  if (child.exitCode !== null || child.signalCode !== null) return Promise.resolve();
-  const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
-  child.kill('SIGKILL');
-  return exited;
-}
 
 const acme = { tenantId: 'acme', actor: 'user:test' };
 
@@ -42,7 +28,7 @@ describe.each(BACKENDS)('crash mid-stream ($name bus)', ({ name }) => {
   const apps: UeeApp[] = [];
   let child: ChildProcess | undefined;
   afterEach(async () => {
-    if (child) await kill(child);
+    if (child) await killChild(child);
     for (const a of apps.splice(0)) await a.close();
     await site?.dispose();
   });
@@ -73,13 +59,13 @@ describe.each(BACKENDS)('crash mid-stream ($name bus)', ({ name }) => {
       if (killedAt >= 0 || seq % 10 !== 9) return;
       const done = (await marks(producer, 'acme')).length;
       if (done >= 250) {
-        await kill(child!);
+        await killChild(child!);
         killedAt = seq;
         marksAtKill = (await marks(producer, 'acme')).length;
       }
     });
     if (killedAt < 0) {
-      await kill(child);
+      await killChild(child);
       killedAt = TOTAL - 1;
       marksAtKill = (await marks(producer, 'acme')).length;
     }

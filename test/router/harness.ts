@@ -3,10 +3,12 @@
  * (SQLite store in a temp dir; embedded bus or Redis with a random prefix), plugin fixtures compiled
  * once and cached by content hash, and a bounded poller instead of sleeps.
  */
+import { spawn, type ChildProcess } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { existsSync, mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { createInterface } from 'node:readline';
 import { Redis } from 'ioredis';
 import { UeeApp, type UeeAppOptions } from '../../src/app/index.js';
 import { loadConfig, type RawSettings } from '../../src/config/index.js';
@@ -196,4 +198,27 @@ export async function drained(app: UeeApp, group: string, timeoutMs = 20_000): P
     const info = await app.bus.groupInfo(group);
     return info.pending === 0 && info.lag === 0 ? true : undefined;
   }, timeoutMs);
+}
+
+/**
+ * Runs `script` (a TypeScript file) in a child Node process with `arg` as its JSON argument, and
+ * resolves once it prints `readyLine`; rejects with its stderr if it exits first.
+ */
+export async function spawnChild(script: string, arg: unknown, readyLine: string): Promise<ChildProcess> {
+  const child = spawn(process.execPath, ['--import', 'tsx', script, JSON.stringify(arg)], { stdio: ['ignore', 'pipe', 'pipe'] });
+  let stderr = '';
+  child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
+  await new Promise<void>((resolve, reject) => {
+    createInterface({ input: child.stdout }).on('line', (line) => line === readyLine && resolve());
+    child.once('exit', (code) => reject(new Error(`child ${script} exited ${code}: ${stderr}`)));
+  });
+  return child;
+}
+
+/** SIGKILLs a child process (if still running) and resolves once it has exited. */
+export function killChild(child: ChildProcess): Promise<void> {
+  if (child.exitCode !== null || child.signalCode !== null) return Promise.resolve();
+  const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
+  child.kill('SIGKILL');
+  return exited;
 }

@@ -4,40 +4,26 @@
  * because the count lives in the bus (its delivery count), not in the process that died. The other
  * tenant's healthy plugin keeps working afterwards.
  */
-import { spawn, type ChildProcess } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
 import { join } from 'node:path';
-import { createInterface } from 'node:readline';
 import { afterEach, describe, expect, it } from 'vitest';
 import type { UeeApp } from '../../src/app/index.js';
 import { pluginGroup } from '../../src/registry/index.js';
 import { DEFAULT_UNFINISHED_DELIVERIES } from '../../src/runtime/index.js';
-import { marks, newSite, openApp, probeWasm, deployProbe, until, watModule, type AppSite } from '../router/harness.js';
+import { marks, newSite, openApp, probeWasm, deployProbe, until, watModule, killChild, spawnChild, type AppSite } from '../router/harness.js';
 
 /** Starts the child app and resolves once a plugin call of tenant acme holds a worker. */
-async function startBusyChild(site: AppSite): Promise<ChildProcess> {
-  const child = spawn(process.execPath, ['--import', 'tsx', join(import.meta.dirname, 'quarantine-child.ts'), JSON.stringify(site)], { stdio: ['ignore', 'pipe', 'pipe'] });
-  let stderr = '';
-  child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
-  await new Promise<void>((resolve, reject) => {
-    createInterface({ input: child.stdout }).on('line', (line) => line === 'BUSY' && resolve());
-    child.once('exit', (code) => reject(new Error(`child exited ${code}: ${stderr}`)));
-  });
-  return child;
+function startBusyChild(site: AppSite): Promise<ChildProcess> {
+  return spawnChild(join(import.meta.dirname, 'quarantine-child.ts'), site, 'BUSY');
 }
 
-function kill(child: ChildProcess): Promise<void> {
-  if (child.exitCode !== null || child.signalCode !== null) return Promise.resolve();
-  const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
-  child.kill('SIGKILL');
-  return exited;
-}
 
 describe('SEC-RT quarantine across restarts', () => {
   let site: (AppSite & { dispose(): Promise<void> }) | undefined;
   const apps: UeeApp[] = [];
   let child: ChildProcess | undefined;
   afterEach(async () => {
-    if (child) await kill(child);
+    if (child) await killChild(child);
     for (const a of apps.splice(0)) await a.close();
     await site?.dispose();
   });
@@ -58,7 +44,7 @@ describe('SEC-RT quarantine across restarts', () => {
 
     for (let death = 1; death <= DEFAULT_UNFINISHED_DELIVERIES; death++) {
       child = await startBusyChild(site);
-      await kill(child);
+      await killChild(child);
       child = undefined;
     }
     const group = pluginGroup('Killer', 'acme');

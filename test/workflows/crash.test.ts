@@ -3,31 +3,17 @@
  * process runs the app (timer service + workflow consumer) and is killed while timeouts fall due; a
  * new app on the same store and bus finishes the job.
  */
-import { spawn, type ChildProcess } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
 import { join } from 'node:path';
-import { createInterface } from 'node:readline';
 import { afterEach, describe, expect, it } from 'vitest';
 import type { UeeApp } from '../../src/app/index.js';
 import { TIMER_ENTITY_TYPE } from '../../src/runtime/index.js';
-import { Observer, TEST_APP_OPTIONS, allOfType, newSite, openApp, until, type AppSite } from '../router/harness.js';
+import { Observer, TEST_APP_OPTIONS, allOfType, newSite, openApp, until, killChild, spawnChild, type AppSite } from '../router/harness.js';
 
-async function startChild(site: AppSite): Promise<ChildProcess> {
-  const child = spawn(process.execPath, ['--import', 'tsx', join(import.meta.dirname, 'child-app.ts'), JSON.stringify(site)], { stdio: ['ignore', 'pipe', 'pipe'] });
-  let stderr = '';
-  child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
-  await new Promise<void>((resolve, reject) => {
-    createInterface({ input: child.stdout }).on('line', (line) => line === 'READY' && resolve());
-    child.once('exit', (code) => reject(new Error(`child exited ${code}: ${stderr}`)));
-  });
-  return child;
+function startChild(site: AppSite): Promise<ChildProcess> {
+  return spawnChild(join(import.meta.dirname, 'child-app.ts'), site, 'READY');
 }
 
-function kill(child: ChildProcess): Promise<void> {
-  if (child.exitCode !== null || child.signalCode !== null) return Promise.resolve();
-  const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
-  child.kill('SIGKILL');
-  return exited;
-}
 
 const acme = { tenantId: 'acme', actor: 'user:test' };
 const N = 24;
@@ -46,7 +32,7 @@ describe('workflow timers across a crash (embedded bus)', () => {
   let app: UeeApp | undefined;
   let child: ChildProcess | undefined;
   afterEach(async () => {
-    if (child) await kill(child);
+    if (child) await killChild(child);
     await app?.close();
     await site?.dispose();
   });
@@ -66,7 +52,7 @@ describe('workflow timers across a crash (embedded bus)', () => {
     // A process fires some of them and is killed mid-way.
     child = await startChild(site);
     await new Promise((r) => setTimeout(r, 900));
-    await kill(child);
+    await killChild(child);
     child = undefined;
     // After restart, every timeout fires and every instance expires.
     app = await openApp(site, {}, { ...TEST_APP_OPTIONS, timers: { intervalMs: 20 }, workflows: { intervalMs: 10, claimIdleMs: 500 } });
