@@ -41,6 +41,7 @@ export {
   isReservedView,
   reservedName,
   WORKFLOW_DEFINITION_TYPE,
+  WORKFLOW_NAME_PATTERN,
   workflowDefinitionId,
   workflowNamespaceOf,
 } from './reserved.js';

@@ -40,6 +40,9 @@ export const PLATFORM_EVENT_TYPES: ReadonlySet<string> = new Set([
 /** Entity type of workflow definitions (one entity per workflow name; its versions are the definition versions). */
 export const WORKFLOW_DEFINITION_TYPE = 'uee.workflow.definition';
 
+/** What a workflow (and state, transition) name looks like: no dot, so `<workflow>.<state>` splits once. */
+export const WORKFLOW_NAME_PATTERN = /^[a-zA-Z][a-zA-Z0-9_-]{0,63}$/;
+
 /** The entity id of a tenant's workflow definition named `name`. */
 export function workflowDefinitionId(name: string): string {
   return `wfdef:${name}`;
@@ -55,7 +58,7 @@ export function workflowNamespaceOf(eventType: string): string | null {
   const dot = eventType.indexOf('.');
   if (dot <= 0) return null;
   const name = eventType.slice(0, dot);
-  return /^[a-zA-Z][a-zA-Z0-9_-]{0,63}$/.test(name) ? name : null;
+  return WORKFLOW_NAME_PATTERN.test(name) ? name : null;
 }
 
 /** Whether an entity type belongs to the platform. */

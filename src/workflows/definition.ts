@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { EntityTypeIdSchema, EventTypeSchema, JsonObjectSchema, UeeError, type JsonObject } from '../core/index.js';
+import { EntityTypeIdSchema, EventTypeSchema, JsonObjectSchema, UeeError, WORKFLOW_NAME_PATTERN, type JsonObject } from '../core/index.js';
 import { validateFilter } from '../store/index.js';
 
 /**
@@ -11,7 +11,7 @@ import { validateFilter } from '../store/index.js';
  * unreachable states, dead ends that are not final, malformed guards, spawn cycles).
  */
 
-const NAME = /^[a-zA-Z][a-zA-Z0-9_-]{0,63}$/;
+const NAME = WORKFLOW_NAME_PATTERN;
 const NameSchema = z.string().regex(NAME, 'names are 1-64 letters, digits, "_" or "-", starting with a letter');
 
 /** A side effect of a transition (or of entering a state), committed atomically with it. */
