@@ -44,7 +44,9 @@ export class HostPluginInvoker implements PluginInvoker {
     if (!result.ok) return { ok: false, error: result.error.toJSON(), durationMs, ...facts };
     let committed = false;
     let effects: CommittedEffects = { committed: false, writes: [], events: [], readModelOps: 0, timers: 0 };
-    if (!isEmptyEffects(result.effects)) {
+    // An invocation that called models records its key even with no effects: a redelivery then finds
+    // it committed and does not pay for the model calls again.
+    if (!isEmptyEffects(result.effects) || usage.modelCalls > 0) {
       const e = result.effects;
       // The chain's event budget is spent before the commit: effects that do not fit are never committed.
       if (options.beforeCommit !== undefined) {

@@ -94,6 +94,14 @@ export class DeliveryHandler {
     if (!choice || !(await this.#wants(choice.plugin, event, log))) return 'done';
     let { plugin, arm } = choice;
     const fields = { eventId: event.eventId, correlationId: event.correlationId, pluginId: plugin.id, plugin: plugin.attributes.name };
+    // A redelivery (the process died, or its ack was lost, after the commit) whose effects committed
+    // is acked without running the plugin again: no model calls spent twice, no run against its own
+    // earlier write, no quarantine for a crash that happened after the work was done.
+    if (delivery.deliveryCount > 1 && (await this.#committed(route, event))) {
+      log.info('redelivery already committed; acking without running the plugin', { ...fields, deliveryCount: delivery.deliveryCount });
+      metrics.skippedCommitted();
+      return 'done';
+    }
     if (event.hop >= options.hopLimit) {
       const error = { code: 'HOP_LIMIT_EXCEEDED' as const, message: `event is ${event.hop} hops deep; the limit is ${options.hopLimit}` };
       log.warn('hop limit exceeded; dead-lettering', fields);
@@ -221,6 +229,11 @@ export class DeliveryHandler {
     });
   }
 
+  /** Whether the effects of `event` on `route` have been committed (under the key {@link idempotencyKeyOf}). */
+  async #committed(route: RouteEntry, event: EventEnvelope): Promise<boolean> {
+    return this.deps.store.committed({ tenantId: event.tenantId, actor: 'system:router' }, idempotencyKeyOf(event, route));
+  }
+
   async #invoke(route: RouteEntry, plugin: PluginRecord, event: EventEnvelope, settings: SettingsCache, prepaid: Prepaid | undefined): Promise<{ outcome: InvocationOutcome; input?: HandleInput }> {
     const started = performance.now();
     let input: HandleInput | undefined;
@@ -231,7 +244,7 @@ export class DeliveryHandler {
       // chain over its event budget is not made. Both answer CHAIN_BUDGET_EXCEEDED: dead-lettered.
       [input] = await Promise.all([buildInput(this.deps.store, plugin, event, settings), budget.invocation(event, prepaid)]);
       const outcome = await this.deps.invoker.invoke(plugin, input, {
-        idempotencyKey: `${event.eventId}:${route.group}`,
+        idempotencyKey: idempotencyKeyOf(event, route),
         beforeCommit: (events) => budget.events(event, events),
       });
       return { outcome, input };
@@ -264,6 +277,14 @@ export class DeliveryHandler {
     }
     return true;
   }
+}
+
+/**
+ * The key a delivery's effects commit under: the event and the logical plugin (its queue), not the
+ * version, so a redelivery resolved to another version still commits once.
+ */
+export function idempotencyKeyOf(event: EventEnvelope, route: { group: string }): string {
+  return `${event.eventId}:${route.group}`;
 }
 
 /**

@@ -63,6 +63,18 @@ export class RouterMetrics {
     this.#entry(pluginId, name).counts.deadLettered++;
   }
 
+  /** Redeliveries acked without running the plugin: their effects had committed already (the ack was lost). */
+  get alreadyCommitted(): number {
+    return this.#alreadyCommitted;
+  }
+
+  /** Counts a redelivery found committed before it ran. */
+  skippedCommitted(): void {
+    this.#alreadyCommitted++;
+  }
+
+  #alreadyCommitted = 0;
+
   /** Invocations of every plugin version since start: O(1), for progress polling (a snapshot sorts every reservoir). */
   get invocations(): number {
     return this.#invocations;

@@ -180,6 +180,12 @@ export interface EntityStore {
   /** All-or-nothing batch; see {@link CommitBatch}. */
   commit(ctx: TenantContext, batch: CommitBatch): Promise<CommitResult>;
   /**
+   * Whether a commit under `idempotencyKey` has been made in the context's tenant: one primary-key
+   * lookup. The router asks it before re-running a redelivered event, so a delivery whose effects
+   * committed but whose ack was lost never runs the plugin again.
+   */
+  committed(ctx: TenantContext, idempotencyKey: string): Promise<boolean>;
+  /**
    * Due timers, for the timer service only (it crosses tenants: never expose it to a tenant).
    *
    * Contract: the latest, non-deleted versions of entity type {@link TIMER_INDEX_TYPE} whose

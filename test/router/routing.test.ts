@@ -128,3 +128,40 @@ describe.each(BACKENDS)('queue leases ($name bus)', ({ name }) => {
     await drained(app, group);
   }, 90_000);
 });
+
+describe.each(BACKENDS)('redelivery after commit ($name bus)', ({ name }) => {
+  let site: AppSite & { dispose(): Promise<void> };
+  let app: UeeApp;
+  afterEach(async () => {
+    await app?.close();
+    await site?.dispose();
+  });
+
+  it('ROUTER-15 a delivery whose effects committed but whose ack was lost is acked on redelivery without running the plugin again', async () => {
+    site = newSite(name, 'routing-redeliver');
+    app = await openApp(site, {}, { router: { refreshMs: 200, claimIdleMs: 200, backoffMs: 20, concurrency: 1 } });
+    await deployProbe(app, probe, { name: 'Marker', subscribeTo: ['TaskCreated'], settings: { mode: 'mark', marker: 'm' } });
+    await refresh(app);
+    const group = pluginGroup('Marker', null);
+    // The process "dies" between commit and ack: the first ack of the queue is lost, so the entry
+    // stays pending and is reclaimed as stale (delivery count 2).
+    const bus = app.bus;
+    const ack = bus.ack.bind(bus);
+    let lost = 0;
+    bus.ack = (g, ids) => {
+      if (g === group && lost === 0) {
+        lost++;
+        return Promise.resolve();
+      }
+      return ack(g, ids);
+    };
+    await app.store.put(acme, { entityTypeId: 'Task', attributes: { i: 1 }, eventType: 'TaskCreated' });
+    const router = app.runtime!.router;
+    await until('the redelivery to be found committed', () => (router.metrics.alreadyCommitted >= 1 ? true : undefined));
+    await drained(app, group);
+    expect(lost).toBe(1);
+    expect(router.metrics.snapshot().find((m) => m.name === 'Marker')?.invocations).toBe(1);
+    expect(await marks(app, 'acme')).toHaveLength(1);
+    expect(await app.bus.deadLetters({ group })).toEqual([]);
+  }, 60_000);
+});

@@ -412,6 +412,14 @@ export function storeConformance(name: string, open: () => Promise<EntityStore>)
         expect((await store.commit(B, batch)).applied).toBe(true);
       });
 
+      it('C02b committed() answers whether a key was committed in the tenant, without committing anything', async () => {
+        expect(await store.committed(A, 'evt-2:plugin@1')).toBe(false);
+        await store.commit(A, { idempotencyKey: 'evt-2:plugin@1', writes: [{ entityTypeId: 'Task', attributes: { a: 2 } }] });
+        expect(await store.committed(A, 'evt-2:plugin@1')).toBe(true);
+        expect(await store.committed(B, 'evt-2:plugin@1')).toBe(false);
+        expect(await store.committed(A, 'evt-3:plugin@1')).toBe(false);
+      });
+
       it('C03 the outbox holds one event per write then the extra events, in order, with chain metadata', async () => {
         const causation = { eventId: 'cause-1', correlationId: 'root-1', hop: 2, experiment: { id: 'exp', variant: 'b' } };
         const source = { kind: 'plugin' as const, id: 'plugin:p@1' };

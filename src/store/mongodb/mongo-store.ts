@@ -118,6 +118,13 @@ class MongoStore implements EntityStore {
     });
   }
 
+  committed(ctx: TenantContext, idempotencyKey: string): Promise<boolean> {
+    return this.#core.run(async () => {
+      const tk = await this.#core.scope(ctx);
+      return (await this.#core.c.idempotency.countDocuments({ _id: { tk, key: idempotencyKey } }, { limit: 1 })) > 0;
+    });
+  }
+
   async put(...[ctx, write, options]: Parameters<EntityStore['put']>): Promise<EntityVersion> {
     const result = await this.commit(ctx, { writes: [write], ...options });
     return result.versions[0]!;

@@ -47,6 +47,7 @@ const LATEST_SQL = 'SELECT tenant_key, entity_id, doc FROM entity_versions WHERE
 const VERSION_SQL = 'SELECT doc FROM entity_versions WHERE tenant_key = $1 AND entity_id = $2 AND version = $3';
 const LOCK_SQL = 'SELECT pg_advisory_xact_lock(k) FROM unnest($1::bigint[]) WITH ORDINALITY AS t(k, i) ORDER BY i';
 const IDEMPOTENCY_GET_SQL = 'SELECT result FROM idempotency WHERE tenant_key = $1 AND key = $2';
+const IDEMPOTENCY_HAS_SQL = 'SELECT 1 FROM idempotency WHERE tenant_key = $1 AND key = $2';
 const IDEMPOTENCY_PUT_SQL = 'INSERT INTO idempotency (tenant_key, key, result, created_at) VALUES ($1, $2, $3, $4)';
 const SUPERSEDE_SQL = 'UPDATE entity_versions SET is_latest = false WHERE tenant_key = $1 AND entity_id = ANY($2::text[]) AND is_latest';
 const INSERT_SQL =
@@ -143,6 +144,14 @@ class PostgresStore implements EntityStore {
       const tk = await this.#core.scope(ctx);
       const prepared = prepareBatch(batch, this.#core.limits);
       return this.#core.transaction((client) => this.#commitInTx(client, tk, ctx, prepared));
+    });
+  }
+
+  committed(ctx: TenantContext, idempotencyKey: string): Promise<boolean> {
+    return this.#core.run(async () => {
+      const tk = await this.#core.scope(ctx);
+      const { rows } = await this.#core.pool.query(IDEMPOTENCY_HAS_SQL, [tk, idempotencyKey]);
+      return rows.length > 0;
     });
   }
 

@@ -41,6 +41,7 @@ const INSERT_SQL =
 const SUPERSEDE_SQL = 'UPDATE entity_versions SET is_latest = 0 WHERE tenant_key = ? AND entity_id = ? AND is_latest = 1';
 const OUTBOX_SQL = 'INSERT INTO outbox (event) VALUES (?)';
 const IDEMPOTENCY_GET_SQL = 'SELECT result FROM idempotency WHERE tenant_key = ? AND key = ?';
+const IDEMPOTENCY_HAS_SQL = 'SELECT 1 AS ok FROM idempotency WHERE tenant_key = ? AND key = ?';
 const IDEMPOTENCY_PUT_SQL = 'INSERT INTO idempotency (tenant_key, key, result, created_at) VALUES (?, ?, ?, ?)';
 
 /** The embedded entity store on better-sqlite3. Every call is synchronous underneath. */
@@ -120,6 +121,10 @@ class SqliteStore implements EntityStore {
       const tk = this.#scope(ctx);
       return this.#commitTx(tk, ctx, prepareBatch(batch, this.#core.limits));
     });
+  }
+
+  committed(ctx: TenantContext, idempotencyKey: string): Promise<boolean> {
+    return this.#core.run(() => this.#core.cache.get(IDEMPOTENCY_HAS_SQL).get(this.#scope(ctx), idempotencyKey) !== undefined);
   }
 
   async put(...[ctx, write, options]: Parameters<EntityStore['put']>): Promise<EntityVersion> {
