@@ -151,7 +151,7 @@ describe.each(BACKENDS)('redelivery after commit ($name bus)', ({ name }) => {
     bus.ack = (g, ids) => {
       if (g === group && lost === 0) {
         lost++;
-        return Promise.resolve();
+        return Promise.resolve(0);
       }
       return ack(g, ids);
     };
