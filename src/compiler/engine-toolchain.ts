@@ -21,7 +21,8 @@ export interface CToolchain {
   link(objects: Record<string, Uint8Array>, flags: readonly string[]): Promise<Uint8Array>;
 }
 
-const SYSROOTS = ['/usr/share/wasi-sysroot', '/usr/lib/wasi-sysroot', '/opt/wasi-sdk/share/wasi-sysroot'];
+/** Where a wasi-libc sysroot for the system clang may be. */
+export const SYSROOTS = ['/usr/share/wasi-sysroot', '/usr/lib/wasi-sysroot', '/opt/wasi-sdk/share/wasi-sysroot'];
 
 async function which(cmd: string): Promise<string | undefined> {
   try {
