@@ -35,6 +35,8 @@ export async function runStart(configured: UeeConfig, logger: Logger): Promise<n
     throw err;
   }
   logger.info('listening', { url: `http://${address.address}:${address.port}` });
+  // Proposals a stopped process left "applying" are settled (applied, back to pending, or failed).
+  const stopRecovery = mcpHost.review.startRecovery();
   // Machine-readable readiness line for supervisors and tests.
   process.stdout.write(JSON.stringify({ ready: true, port: address.port, host: address.address }) + '\n');
   const host = address.address.includes(':') ? `[${address.address}]` : address.address;
@@ -51,6 +53,7 @@ export async function runStart(configured: UeeConfig, logger: Logger): Promise<n
         return;
       }
       shuttingDown = true;
+      stopRecovery();
       logger.info('draining', { signal, graceMs: config.shutdownGraceMs });
       const force = setTimeout(() => {
         logger.error('grace period over: forcing exit', { graceMs: config.shutdownGraceMs });

@@ -60,7 +60,7 @@ export type Proposal = ProposalAttributes & { id: string; tenantId: string | nul
 export const AuditEntrySchema = z.object({
   at: z.string(),
   actor: z.string(),
-  action: z.enum(['proposed', 'approved', 'rejected', 'applied', 'apply-failed', 'stale', 'revised', 'rebased', 'withdrawn', 'auto-applied', 'policy-set']),
+  action: z.enum(['proposed', 'approved', 'rejected', 'applied', 'apply-failed', 'stale', 'revised', 'rebased', 'withdrawn', 'auto-applied', 'policy-set', 'recovered']),
   proposalId: z.string().nullable(),
   tool: z.string().nullable(),
   target: z.string().nullable(),

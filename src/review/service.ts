@@ -100,6 +100,7 @@ export class ReviewService implements ToolGate {
     const known = hooks.scope?.(ctx, args);
     // The common case costs one read: a scope whose policy applies everything at once needs no dry run.
     if (known !== undefined && (await this.policy(known)).mode === 'auto') return undefined;
+    args = hooks.prepare?.(args) ?? args;
     const dry = await this.#dryRun(def, args, ctx);
     const change = await hooks.describe(ctx, args, dry);
     const policy = await this.policy(change.tenantId);
@@ -122,7 +123,7 @@ export class ReviewService implements ToolGate {
       proposedBy: ctx.principal,
       proposedAt: now,
       revision: 1,
-      base: baseOf(dry),
+      base: this.#base(def, dry),
       target: change.target,
       plan: (dry as { plan: ProposalAttributes['plan'] }).plan,
       capabilitiesAdded: change.capabilitiesAdded,
@@ -206,11 +207,18 @@ export class ReviewService implements ToolGate {
     if (p.approvals.some((a) => a.by === principal.id)) {
       throw new UeeError('VALIDATION_FAILED', `you already approved ${id}`, { hint: `it needs ${p.approvalsNeeded} approvals from different reviewers; ${p.approvals.length} so far` });
     }
+    // The policy in force now decides, not the one of proposal time: approvals from reviewers no
+    // longer listed stop counting, and a raised N raises what this proposal needs.
+    const policy = await this.policy(p.tenantId);
+    if (policy.approvers.length > 0 && !policy.approvers.includes(principal.id)) {
+      throw new UeeError('TENANT_FORBIDDEN', `the current review policy names the approvers, and ${principal.id} is not one of them`, { details: { approvers: policy.approvers }, hint: `ask one of: ${policy.approvers.join(', ')}` });
+    }
     const at = new Date().toISOString();
-    const approvals = [...p.approvals, { by: principal.id, at, comment }];
-    const approved = await this.#write(p, principal.id, { approvals, comments: [...p.comments, { by: principal.id, at, action: 'approved', text: comment }] });
-    await this.#audit(p.tenantId, { actor: principal.id, action: 'approved', proposalId: id, tool: p.tool, target: p.target, outcome: `${approvals.length}/${p.approvalsNeeded} approvals`, comment });
-    if (approvals.length < p.approvalsNeeded) return approved;
+    const approvals = [...p.approvals.filter((a) => policy.approvers.length === 0 || policy.approvers.includes(a.by)), { by: principal.id, at, comment }];
+    const needed = Math.max(p.approvalsNeeded, policy.approvals);
+    const approved = await this.#write(p, principal.id, { approvals, approvalsNeeded: needed, approvers: policy.approvers, comments: [...p.comments, { by: principal.id, at, action: 'approved', text: comment }] });
+    await this.#audit(p.tenantId, { actor: principal.id, action: 'approved', proposalId: id, tool: p.tool, target: p.target, outcome: `${approvals.length}/${needed} approvals`, comment });
+    if (approvals.length < needed) return approved;
     return this.#apply(approved, principal.id);
   }
 
@@ -254,10 +262,10 @@ export class ReviewService implements ToolGate {
       return withdrawn;
     }
     const def = this.#tool(p.tool);
-    const args = { ...(change.arguments ?? p.arguments), dryRun: false };
+    const args = change.arguments === undefined ? { ...p.arguments, dryRun: false } : { ...(def.review!.prepare?.(change.arguments) ?? change.arguments), dryRun: false };
     const parsed = parseOrThrow(def.input, { ...args, rationale: change.rationale ?? p.rationale }, `arguments of ${def.name}`);
     delete parsed.rationale;
-    const ctx = detachedToolContext(this.app, p.proposedBy, this.logger, def.name);
+    const ctx = detachedToolContext(this.app, this.#proposer(p), this.logger, def.name);
     const dry = await this.#dryRun(def, parsed, ctx);
     const review = await def.review!.describe(ctx, parsed, dry);
     if (review.tenantId !== p.tenantId) throw new UeeError('VALIDATION_FAILED', 'a revision cannot move a proposal to another scope', { hint: `call ${def.name} again for a change in another scope` });
@@ -268,7 +276,7 @@ export class ReviewService implements ToolGate {
       arguments: { ...parsed, dryRun: false },
       rationale: change.rationale ?? p.rationale,
       revision: p.revision + 1,
-      base: baseOf(dry),
+      base: this.#base(def, dry),
       plan: (dry as { plan: ProposalAttributes['plan'] }).plan,
       reason: holdReason(policy, review) ?? p.reason,
       capabilitiesAdded: review.capabilitiesAdded,
@@ -285,13 +293,88 @@ export class ReviewService implements ToolGate {
     return revised;
   }
 
+  // ---------------------------------------------------------------- crash recovery
+
+  /**
+   * Settles proposals left `applying` by a process that stopped mid-apply (claims older than
+   * `olderThanMs`, so a live apply of another process is left alone). Re-planned on the current state:
+   * - the plan still hashes to the reviewed base → nothing was applied: back to `pending`, approvals
+   *   reset (reviewers approve again: the server stopped in between);
+   * - else the tool's `finished` hook tells whether the change is in force (deploy: the newest version
+   *   is this module, deployed since the claim; configure: re-planning it changes nothing; experiments:
+   *   the experiment exists / ended so) → `applied`;
+   * - else `failed` with the reason. Every settlement is audited (actor `uee`).
+   */
+  async recover(options: { olderThanMs?: number } = {}): Promise<Proposal[]> {
+    const admin: Principal = { kind: 'admin', id: 'uee:review-recovery' };
+    const cutoff = Date.now() - (options.olderThanMs ?? 120_000);
+    const settled: Proposal[] = [];
+    for (const p of await this.list(admin, { status: 'applying', limit: 1000 })) {
+      if (Date.parse(p.updatedAt) > cutoff) continue;
+      try {
+        settled.push(await this.#recoverOne(p));
+      } catch (err) {
+        this.logger.error('proposal recovery failed', { proposalId: p.id, error: err });
+      }
+    }
+    return settled;
+  }
+
+  /** Runs {@link recover} now and every `everyMs` (timer unref'd); returns a stop function. */
+  startRecovery(everyMs = 60_000): () => void {
+    const run = (): void => void this.recover().catch((err: unknown) => this.logger.error('proposal recovery failed', { error: err }));
+    run();
+    const timer = setInterval(run, everyMs);
+    timer.unref();
+    return () => clearInterval(timer);
+  }
+
+  async #recoverOne(p: Proposal): Promise<Proposal> {
+    const def = this.#tool(p.tool);
+    const ctx = detachedToolContext(this.app, this.#proposer(p), this.logger, def.name);
+    const at = new Date().toISOString();
+    let dry: Record<string, unknown> | undefined;
+    try {
+      dry = await this.#dryRun(def, p.arguments, ctx);
+    } catch {
+      dry = undefined;
+    }
+    let patch: Partial<ProposalAttributes>;
+    let outcome: string;
+    if (dry !== undefined && this.#base(def, dry) === p.base) {
+      outcome = 'interrupted before applying (the state is still the reviewed base): back to pending, approve again';
+      patch = { status: 'pending', approvals: [], comments: [...p.comments, { by: 'uee', at, action: 'recovered', text: outcome }] };
+    } else if ((await def.review!.finished?.(ctx, p.arguments, dry, p.updatedAt).catch(() => undefined)) === true) {
+      outcome = 'applied (confirmed after a restart: the change is in force)';
+      patch = { status: 'applied', outcome: { at, by: 'uee', ok: true, summary: outcome } };
+    } else {
+      outcome = 'interrupted while applying (the server stopped) and the state changed since review: it could not be confirmed the change is in force; check the current state and propose again';
+      patch = { status: 'failed', outcome: { at, by: 'uee', ok: false, summary: outcome } };
+    }
+    const done = await this.#write(p, 'uee', patch);
+    await this.#audit(p.tenantId, { actor: 'uee', action: 'recovered', proposalId: p.id, tool: p.tool, target: p.target, outcome: `${done.status}: ${outcome}` });
+    this.logger.warn('proposal left applying was settled', { proposalId: p.id, status: done.status });
+    return done;
+  }
+
   // ---------------------------------------------------------------- internals
 
   async #apply(p: Proposal, approver: string): Promise<Proposal> {
     // Claiming the proposal (pending → applying, with expectedVersion) makes one approver the applier.
     const claimed = await this.#write(p, approver, { status: 'applying' });
     const def = this.#tool(p.tool);
-    const ctx = detachedToolContext(this.app, p.proposedBy, this.logger, def.name);
+    // The change runs with the proposer's authority as configured NOW, never the principal stored at
+    // proposal time: a token revoked (or turned read-only, or moved to another tenant) meanwhile
+    // voids its proposals, however many humans approved them.
+    const current = this.#currentPrincipal(p.proposedBy.id);
+    const voided =
+      current === undefined
+        ? `the proposer's token (${p.proposedBy.id}) is no longer configured (revoked)`
+        : current.kind !== p.proposedBy.kind || (current.kind === 'tenant' && (current.readOnly || p.proposedBy.kind !== 'tenant' || current.tenantId !== p.proposedBy.tenantId))
+          ? `the proposer's token (${p.proposedBy.id}) no longer has the authority it proposed with (now ${current.kind === 'tenant' ? `tenant ${current.tenantId}${current.readOnly ? ', read-only' : ''}` : current.kind})`
+          : undefined;
+    if (voided !== undefined) return this.#failed(claimed, approver, new UeeError('TENANT_FORBIDDEN', `${voided}; nothing was applied`, { hint: 'an agent with a valid token proposes the change again' }));
+    const ctx = detachedToolContext(this.app, current!, this.logger, def.name);
     const at = (): string => new Date().toISOString();
     let dry: Record<string, unknown>;
     try {
@@ -299,7 +382,7 @@ export class ReviewService implements ToolGate {
     } catch (err) {
       return this.#failed(claimed, approver, err);
     }
-    if (baseOf(dry) !== p.base) {
+    if (this.#base(def, dry) !== p.base) {
       const stale = await this.#write(claimed, approver, {
         status: 'stale',
         approvals: [],
@@ -352,6 +435,24 @@ export class ReviewService implements ToolGate {
     if (p.status !== 'pending') {
       throw new UeeError('VALIDATION_FAILED', `proposal ${p.id} is ${p.status}`, { details: { status: p.status }, hint: p.status === 'stale' ? 'rebase it first, then review the new plan' : 'only pending proposals are decided' });
     }
+  }
+
+  /** The principal a principal id stands for in the current configuration (tokens, anonymous, stdio). */
+  #currentPrincipal(id: string): Principal | undefined {
+    const mcp = this.app.config.mcp;
+    for (const t of mcp.tokens) if (t.principal.id === id) return t.principal;
+    if (mcp.anonymous?.id === id) return mcp.anonymous;
+    if (mcp.stdioPrincipal.id === id) return mcp.stdioPrincipal;
+    return undefined;
+  }
+
+  /** The proposer as configured now, else as stored (for re-planning only; applying re-checks). */
+  #proposer(p: Proposal): Principal {
+    return this.#currentPrincipal(p.proposedBy.id) ?? p.proposedBy;
+  }
+
+  #base(def: ToolDefinition, dry: Record<string, unknown>): string {
+    return baseOf(def.review?.base?.(dry) ?? dry);
   }
 
   #tool(name: string): ToolDefinition {

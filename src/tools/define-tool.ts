@@ -91,6 +91,51 @@ export interface ReviewBundle {
   warnings: string[];
   /** Free-form facts: estimated model cost, simulation results, what could not be computed. */
   notes: string[];
+  /** The running and the proposed version run on recorded real events, effects side by side. */
+  simulation?: ReviewSimulation;
+  /** Estimated model use and cost of the proposed version at the recent event rate. */
+  cost?: ReviewCost;
+  /** The subscribe→emit graph around the change: what it triggers, what triggers it, chain/cycle warnings. */
+  graph?: { triggers: string[]; triggeredBy: string[]; warnings: string[] };
+}
+
+/** One event's outcome on one version in a review simulation. */
+export interface SimulatedRun {
+  ok: boolean;
+  error?: string;
+  writes: number;
+  emits: string[];
+  readModelUpdates: number;
+  timers: number;
+  modelCalls: number;
+  modelCost: number;
+  durationMs: number;
+  /** Short digest of the effects, to compare before and after. */
+  effects: string;
+}
+
+/** Simulation results of a review bundle (see `simulateOnRecorded`). */
+export interface ReviewSimulation {
+  /** Where the events came from, e.g. "last 12 recorded TaskCreated events of acme". */
+  source: string;
+  before: { version: number | null; ok: number; failed: number } | null;
+  after: { version: number | string; ok: number; failed: number };
+  /** Events whose effects differ between the two versions. */
+  changed: number;
+  rows: Array<{ eventId: string; type: string; occurredAt: string; before: SimulatedRun | null; after: SimulatedRun; same: boolean }>;
+  stubbedModels: string[];
+}
+
+/** Estimated model use of a change. */
+export interface ReviewCost {
+  modelCallsPerEvent: { before: number | null; after: number };
+  costPerEvent: { before: number | null; after: number };
+  eventsPerDay: number;
+  callsPerDay: number;
+  costPerDay: number;
+  /** Calls per day at the budget's modelCalls cap (the worst case). */
+  maxCallsPerDay: number | null;
+  basis: string;
 }
 
 /** The facts a review policy decides on, and the bundle reviewers read. */
@@ -110,6 +155,15 @@ export interface ChangeReview {
 export interface ReviewHooks {
   /** Cheap scope of a call before any dry run, when known from the principal and arguments alone. */
   scope?(ctx: ToolContext, args: Record<string, unknown>): string | null | undefined;
+  /** Fixes arguments a proposal must keep stable across re-plans (e.g. a generated id). */
+  prepare?(args: Record<string, unknown>): Record<string, unknown>;
+  /** The part of a dry-run result a proposal's base hashes (default: all but dryRun/applied/ids). */
+  base?(dryRun: Record<string, unknown>): Record<string, unknown>;
+  /**
+   * After a crash while applying: whether the change is in force now, made since `since` (the claim
+   * time). `dryRun` is the re-planned dry run, or undefined when re-planning failed. `undefined`: cannot tell.
+   */
+  finished?(ctx: ToolContext, args: Record<string, unknown>, dryRun: Record<string, unknown> | undefined, since: string): Promise<boolean | undefined>;
   describe(ctx: ToolContext, args: Record<string, unknown>, dryRun: Record<string, unknown>): Promise<ChangeReview>;
 }
 

@@ -6,7 +6,7 @@ import { queryExplain, queryIndex } from './query-tools.js';
 import { tenantConfigGet, tenantConfigSet, tenantCreate, tenantList } from './tenant-tools.js';
 
 export { defineTool } from './define-tool.js';
-export type { ToolAnnotations, ToolContext, ToolDefinition, ToolSpec, ClientLogLevel, ToolGate, ReviewHooks, ReviewBundle, ReviewFile, ChangeReview } from './define-tool.js';
+export type { ToolAnnotations, ToolContext, ToolDefinition, ToolSpec, ClientLogLevel, ToolGate, ReviewHooks, ReviewBundle, ReviewFile, ChangeReview, ReviewSimulation, ReviewCost, SimulatedRun } from './define-tool.js';
 export { ToolRegistry, errorResult } from './registry.js';
 export { guardArguments } from './input-guard.js';
 export type { InputLimits } from './input-guard.js';

@@ -9,6 +9,7 @@ import { defineTool } from '../define-tool.js';
 import { DryRunArg, PlanSchema, PluginNameArg, TenantArg, type Plan } from '../schemas.js';
 import { resolveScope } from '../scope.js';
 import { notFound, versionsOf } from './shared.js';
+import { experimentEndReview, experimentStartReview } from './review-hooks.js';
 
 const ExperimentIdArg = z.string().regex(/^[a-z0-9][a-z0-9_-]{0,63}$/, 'lower-case letters, digits, "_" and "-"').describe('Experiment id');
 const VersionArg = z.number().int().positive().max(1_000_000);
@@ -80,6 +81,7 @@ export const experimentStart = defineTool({
   }),
   output: z.object({ dryRun: z.boolean(), applied: z.boolean(), experiment: ExperimentOut, plan: PlanSchema }),
   annotations: { readOnlyHint: false, destructiveHint: false, idempotentHint: false },
+  review: experimentStartReview,
   async run(ctx, args) {
     const scope = await tenantScope(ctx, args.tenantId);
     const invalid = (message: string, path: string, hint: string): UeeError => new UeeError('VALIDATION_FAILED', message, { details: { issues: [{ path, message }] }, hint });
@@ -200,6 +202,7 @@ export const experimentEnd = defineTool({
   input: z.strictObject({ tenantId: TenantArg, id: ExperimentIdArg, action: z.enum(['stop', 'promote']), variant: z.string().max(32).optional(), dryRun: DryRunArg }),
   output: z.object({ dryRun: z.boolean(), applied: z.boolean(), experiment: ExperimentOut, pins: z.record(z.string(), z.number()), plan: PlanSchema }),
   annotations: { readOnlyHint: false, destructiveHint: true, idempotentHint: false },
+  review: experimentEndReview,
   async run(ctx, args) {
     const scope = await tenantScope(ctx, args.tenantId);
     const exp = await loadExperiment(ctx, scope, args.id);

@@ -10,6 +10,7 @@ import { CursorArg, DryRunArg, EntityIdArg, LimitArg, PlanSchema, PluginNameArg,
 import { GLOBAL_LABEL, resolveScope } from '../scope.js';
 import { effectiveVersion, groupPlugin } from './dead-letters.js';
 import { versionsOf } from './shared.js';
+import { redriveReview } from './review-hooks.js';
 
 /** Invocation records on the wire: the stored shape, described once (a full schema would cost tools/list bytes). */
 export const RecordsOut = z
@@ -92,8 +93,9 @@ export const deadLetterRedrive = defineTool({
     limit: z.number().int().min(1).max(100).optional().describe('Max letters (default 100)'),
     dryRun: DryRunArg.default(true),
   }),
-  output: z.object({ dryRun: z.boolean(), plan: PlanSchema, items: z.array(RedriveItem), succeeded: z.number().int(), failed: z.number().int() }),
+  output: z.object({ dryRun: z.boolean(), applied: z.boolean(), plan: PlanSchema, items: z.array(RedriveItem), succeeded: z.number().int(), failed: z.number().int() }),
   annotations: { readOnlyHint: false, destructiveHint: true, idempotentHint: true },
+  review: redriveReview,
   async run(ctx, args) {
     if (args.deadLetterIds === undefined && args.name === undefined) {
       throw new UeeError('VALIDATION_FAILED', 'pick dead letters: pass deadLetterIds or name', { details: { issues: [{ path: 'deadLetterIds', message: 'deadLetterIds or name is required' }] }, hint: 'call dead_letter_list for ids' });
@@ -129,7 +131,7 @@ export const deadLetterRedrive = defineTool({
       tenants: [...new Set(letters.map((l) => l.event.tenantId ?? GLOBAL_LABEL))],
       eventTypes: [...new Set(letters.map((l) => l.event.type))],
     };
-    if (args.dryRun) return { dryRun: true, plan, items, succeeded: 0, failed: 0 };
+    if (args.dryRun) return { dryRun: true, applied: false, plan, items, succeeded: 0, failed: 0 };
     const router = ctx.app.runtime?.router;
     if (router === undefined) throw new UeeError('BACKEND_UNAVAILABLE', 'this process runs no plugins (--runtime off)', { hint: 'call dead_letter_redrive on a server started with --runtime on' });
     for (const [i, letter] of letters.entries()) {
@@ -147,7 +149,7 @@ export const deadLetterRedrive = defineTool({
       await ctx.progress(i + 1, letters.length, `${letter.event.type}: ${item.result}`);
     }
     const succeeded = items.filter((i) => i.result === 'succeeded').length;
-    return { dryRun: false, plan, items, succeeded, failed: items.filter((i) => i.result === 'failed').length };
+    return { dryRun: false, applied: true, plan, items, succeeded, failed: items.filter((i) => i.result === 'failed').length };
   },
   summarize: (o) => (o.dryRun ? `dry run: ${o.plan.summary}` : `redrove: ${o.succeeded} succeeded (removed from dead letters), ${o.failed} failed${o.items.find((i) => i.error) ? `; first error ${o.items.find((i) => i.error)!.error!.code}` : ''}`),
 });

@@ -1,5 +1,9 @@
+import { randomBytes } from 'node:crypto';
 import type { JsonObject } from '../../core/index.js';
+import { isUeeError } from '../../core/index.js';
+import { EXPERIMENTS_VIEW } from '../../experiments/index.js';
 import { PluginManifestSchema, type PluginRecord } from '../../registry/index.js';
+import { PINS_VIEW } from '../../router/index.js';
 import type { ChangeReview, ReviewFile, ReviewHooks, ToolContext } from '../define-tool.js';
 import { artifactInfo } from './compile.js';
 import { versionsOf } from './shared.js';
@@ -57,6 +61,13 @@ const NO_SIMULATION = 'simulation on recorded events: not available for this cha
 /** Review of `plugin_deploy`: the new version against the newest enabled one of the same name and scope. */
 export const deployReview: ReviewHooks = {
   scope: (ctx) => (ctx.principal.kind === 'tenant' ? ctx.principal.tenantId : undefined),
+  // applied when the newest version of the name is this module, created since the claim
+  async finished(ctx, _args, dry, since) {
+    const d = dry as { name?: string; tenantId?: string | null; artifact?: string; capabilityDiff?: { previousVersion: number | null } } | undefined;
+    if (d?.name === undefined || d.capabilityDiff?.previousVersion == null) return undefined;
+    const newest = (await versionsOf(ctx, d.name, ctx.principal.kind === 'admin' ? (d.tenantId ?? null) : undefined)).find((v) => v.attributes.pluginVersion === d.capabilityDiff!.previousVersion);
+    return newest !== undefined && newest.attributes.binary.sha256 === d.artifact && newest.attributes.deployedAt >= since;
+  },
   async describe(ctx, args, dry) {
     const d = dry as { name: string; tenantId: string | null; warnings: string[]; capabilityDiff: { previousVersion: number | null }; subscribeTo: string[] };
     // the manifest with its defaults, as the registry stores it (the dry run already validated it)
@@ -91,6 +102,12 @@ export const deployReview: ReviewHooks = {
 /** Review of `plugin_configure`: the effective version before and after, and the settings. */
 export const configureReview: ReviewHooks = {
   scope: (ctx, args) => (ctx.principal.kind === 'tenant' ? ctx.principal.tenantId : (args.tenantId as string | null | undefined)),
+  // settings/enable/disable/pin/unpin state a target: done when re-planning it changes nothing; a rollback is relative (cannot tell)
+  finished(_ctx, args, dry) {
+    const d = dry as { before?: unknown; after?: unknown } | undefined;
+    if (args.action === 'rollback' || d?.before === undefined) return Promise.resolve(undefined);
+    return Promise.resolve(JSON.stringify(d.before) === JSON.stringify(d.after));
+  },
   async describe(ctx, args, dry) {
     const name = String(args.name);
     const tenantId = ctx.principal.kind === 'tenant' ? ctx.principal.tenantId : ((args.tenantId as string | null | undefined) ?? null);
@@ -130,3 +147,175 @@ export function planOnlyReview(target: (ctx: ToolContext, args: Record<string, u
     },
   };
 }
+
+// ---------------------------------------------------------------- experiments and redrives
+
+/** A tenant's pin of a plugin name, or null. */
+async function pinned(ctx: ToolContext, tenantId: string, name: string): Promise<number | null> {
+  try {
+    const doc = await ctx.app.store.readModels.get({ tenantId, actor: ctx.principal.id }, PINS_VIEW, name);
+    return typeof doc.doc.version === 'number' ? doc.doc.version : null;
+  } catch (err) {
+    if (isUeeError(err, 'NOT_FOUND')) return null;
+    throw err;
+  }
+}
+
+/** The version handling a tenant's events of a plugin now (outside experiments): its pin, else the newest enabled. */
+export async function effectiveRecord(ctx: ToolContext, name: string, tenantId: string | null): Promise<PluginRecord | undefined> {
+  const versions = await versionsOf(ctx, name, ctx.principal.kind === 'admin' ? tenantId : undefined);
+  const pin = tenantId === null ? null : await pinned(ctx, tenantId, name);
+  const enabled = versions.filter((p) => p.attributes.status === 'enabled').sort((a, b) => b.attributes.pluginVersion - a.attributes.pluginVersion);
+  return enabled.find((p) => p.attributes.pluginVersion === pin) ?? enabled[0];
+}
+
+/** Compares, plugin by plugin, the versions traffic goes to now with the versions a change sends it to. */
+async function versionsChange(
+  ctx: ToolContext,
+  tenantId: string | null,
+  from: Record<string, number | null>,
+  to: Record<string, number>,
+): Promise<Pick<ChangeReview, 'capabilitiesAdded' | 'subscriptionsAdded' | 'budget'> & { bundle: Omit<ChangeReview['bundle'], 'warnings' | 'notes'> }> {
+  const caps = new Set<string>();
+  const subs = new Set<string>();
+  const budget: Record<string, number> = {};
+  const files: ReviewFile[] = [];
+  const manifest: ChangeReview['bundle']['manifest'] = [];
+  const before: string[] = [];
+  const after: string[] = [];
+  for (const [name, version] of Object.entries(to)) {
+    const versions = await versionsOf(ctx, name, ctx.principal.kind === 'admin' ? tenantId : undefined);
+    const at = (v: number | null | undefined): PluginRecord | undefined => (v === null || v === undefined ? undefined : versions.find((p) => p.attributes.pluginVersion === v));
+    const b = at(from[name]);
+    const a = at(version);
+    if (a === undefined || b?.id === a.id) continue;
+    const cmp = compare(b, a.attributes, a.attributes.source?.files);
+    cmp.capabilitiesAdded.forEach((c) => caps.add(c));
+    cmp.subscriptionsAdded.forEach((s) => subs.add(s));
+    for (const [k, v] of Object.entries(cmp.budget)) budget[k] = Math.max(budget[k] ?? 0, v);
+    const label = (f: string): string => (Object.keys(to).length > 1 ? `${name}: ${f}` : f);
+    files.push(...cmp.bundle.files.map((f) => ({ ...f, path: label(f.path) })));
+    manifest.push(...cmp.bundle.manifest.map((m) => ({ ...m, field: label(m.field) })));
+    before.push(...cmp.bundle.capabilities.before.map((c) => label(c)));
+    after.push(...cmp.bundle.capabilities.after.map((c) => label(c)));
+  }
+  return { capabilitiesAdded: [...caps].sort(), subscriptionsAdded: [...subs].sort(), budget, bundle: { files, capabilities: { before, after }, manifest } };
+}
+
+const tenantOf = (ctx: ToolContext, args: Record<string, unknown>): string | null | undefined => (ctx.principal.kind === 'tenant' ? ctx.principal.tenantId : (args.tenantId as string | null | undefined));
+
+/**
+ * Review of `experiment_start`. The candidates run on real traffic (a split commits their effects; a
+ * shadow run calls their models), so under a "risky" policy a candidate version with capabilities,
+ * subscriptions or budgets beyond the version in force waits like a deploy adding them would.
+ */
+export const experimentStartReview: ReviewHooks = {
+  scope: tenantOf,
+  // a generated id would differ on every re-plan: the proposal fixes it once
+  prepare: (args) => (args.id === undefined ? { ...args, id: `exp-${randomBytes(4).toString('hex')}` } : args),
+  base: (dry) => {
+    const e = dry.experiment as Record<string, unknown>;
+    const { startedAt: _s, ...rest } = e;
+    return { experiment: rest, plan: dry.plan };
+  },
+  async finished(ctx, args) {
+    const tenantId = tenantOf(ctx, args) ?? null;
+    if (tenantId === null || typeof args.id !== 'string') return undefined;
+    const doc = await ctx.app.store.readModels.get({ tenantId, actor: ctx.principal.id }, EXPERIMENTS_VIEW, args.id).catch(() => undefined);
+    return doc !== undefined;
+  },
+  async describe(ctx, args, dry) {
+    const d = dry as { experiment: { id: string; kind: string; plugins: string[]; variants: Array<{ name: string; weight: number; versions: Record<string, number> }> } };
+    const tenantId = tenantOf(ctx, args) ?? null;
+    const e = d.experiment;
+    const now: Record<string, number | null> = {};
+    for (const name of e.plugins) now[name] = (await effectiveRecord(ctx, name, tenantId))?.attributes.pluginVersion ?? null;
+    const total = e.variants.reduce((s, v) => s + v.weight, 0);
+    const merged: Record<string, number> = {};
+    const notes: string[] = [];
+    let change: Awaited<ReturnType<typeof versionsChange>> | undefined;
+    for (const v of e.variants) {
+      const c = await versionsChange(ctx, tenantId, now, v.versions);
+      if (change === undefined) change = c;
+      else {
+        change.capabilitiesAdded = [...new Set([...change.capabilitiesAdded, ...c.capabilitiesAdded])].sort();
+        change.subscriptionsAdded = [...new Set([...change.subscriptionsAdded, ...c.subscriptionsAdded])].sort();
+        for (const [k, n] of Object.entries(c.budget)) change.budget[k] = Math.max(change.budget[k] ?? 0, n);
+        change.bundle.files.push(...c.bundle.files);
+        change.bundle.manifest.push(...c.bundle.manifest);
+        change.bundle.capabilities.after.push(...c.bundle.capabilities.after.filter((x) => !change!.bundle.capabilities.after.includes(x)));
+        if (change.bundle.capabilities.before.length === 0) change.bundle.capabilities.before = c.bundle.capabilities.before;
+      }
+      Object.assign(merged, v.versions);
+      notes.push(
+        e.kind === 'shadow'
+          ? `${v.name}: ${JSON.stringify(v.versions)} ${v === e.variants[0] ? 'stays live' : 'runs on copies of live events (effects captured, never committed; model calls are real)'}`
+          : `${v.name}: ${JSON.stringify(v.versions)} gets ${total > 0 ? Math.round((100 * v.weight) / total) : 0}% of the chains (effects committed for real)`,
+      );
+    }
+    const c = change!;
+    return {
+      tenantId,
+      target: `experiment:${e.id}`,
+      capabilitiesAdded: c.capabilitiesAdded,
+      subscriptionsAdded: c.subscriptionsAdded,
+      budget: c.budget,
+      bundle: { ...c.bundle, warnings: [], notes: [`versions in force now: ${JSON.stringify(now)}`, ...notes] },
+    };
+  },
+};
+
+/** Review of `experiment_end`: a promotion makes the winner's versions effective (pins), like a pin would. */
+export const experimentEndReview: ReviewHooks = {
+  scope: tenantOf,
+  async finished(ctx, args) {
+    const tenantId = tenantOf(ctx, args) ?? null;
+    if (tenantId === null) return undefined;
+    const doc = await ctx.app.store.readModels.get({ tenantId, actor: ctx.principal.id }, EXPERIMENTS_VIEW, String(args.id)).catch(() => undefined);
+    return doc !== undefined && doc.doc.status === (args.action === 'stop' ? 'stopped' : 'promoted');
+  },
+  async describe(ctx, args, dry) {
+    const d = dry as { experiment: { id: string; variants: Array<{ name: string; versions: Record<string, number> }> }; pins: Record<string, number> };
+    const tenantId = tenantOf(ctx, args) ?? null;
+    const control = d.experiment.variants[0]?.versions ?? {};
+    const c = await versionsChange(ctx, tenantId, control, d.pins);
+    return {
+      tenantId,
+      target: `experiment:${d.experiment.id}`,
+      ...c,
+      bundle: { ...c.bundle, warnings: [], notes: [`${args.action === 'promote' ? 'promotes' : 'stops'}: pins ${JSON.stringify(d.pins)} (control was ${JSON.stringify(control)})`] },
+    };
+  },
+};
+
+/**
+ * Review of `dead_letter_redrive`. A redrive commits effects for real, but on the version that already
+ * handles live events it adds nothing a "risky" policy watches; redriving onto another `version` is
+ * compared with the version in force (capabilities, subscriptions, budget) like a pin to it.
+ */
+export const redriveReview: ReviewHooks = {
+  scope: (ctx, args) => (ctx.principal.kind === 'tenant' ? ctx.principal.tenantId : (args.tenantId as string | null | undefined)),
+  async describe(ctx, args, dry) {
+    const d = dry as { items: Array<{ deadLetterId: string; type: string; plugin: string | null; version: number | null; result: string }> };
+    const tenantId = (ctx.principal.kind === 'tenant' ? ctx.principal.tenantId : (args.tenantId as string | null | undefined)) ?? null;
+    const byPlugin = new Map<string, number>();
+    for (const i of d.items) if (i.plugin !== null && i.version !== null && i.result === 'planned') byPlugin.set(i.plugin, i.version);
+    const now: Record<string, number | null> = {};
+    for (const name of byPlugin.keys()) now[name] = (await effectiveRecord(ctx, name, tenantId))?.attributes.pluginVersion ?? null;
+    const c = await versionsChange(ctx, tenantId, now, Object.fromEntries(byPlugin));
+    const planned = d.items.filter((i) => i.result === 'planned');
+    return {
+      tenantId,
+      target: `dead-letters:${[...new Set(d.items.map((i) => i.plugin ?? '?'))].join(',')}`,
+      ...c,
+      bundle: {
+        ...c.bundle,
+        warnings: [],
+        notes: [
+          `re-delivers ${planned.length} dead letter(s) for real (${[...new Set(planned.map((i) => i.type))].join(', ')}); effects commit at most once; successes leave the dead-letter list`,
+          ...(c.bundle.files.length + c.bundle.manifest.length > 0 ? ['runs on a version other than the one in force: see its diff'] : []),
+        ],
+      },
+    };
+  },
+};
