@@ -17,6 +17,7 @@ import { RegistryWasmModelRunner } from './wasm-model-runner.js';
 import { PluginLogStore } from './plugin-logs.js';
 import { InvocationRecords, type InvocationRecordsOptions } from './invocation-records.js';
 import { TimerService, type TimerServiceOptions } from './timer-service.js';
+import { JournalRetention } from './journal-retention.js';
 import { WorkflowService } from '../workflows/index.js';
 
 /** Lifecycle of the application: `running` → `draining` → `closed`. */
@@ -80,6 +81,8 @@ export class UeeApp {
     readonly workflows: WorkflowService,
     /** Invocation records: the router's recorder and retention (absent with `--records-retention-hours 0`). */
     readonly records: InvocationRecords | undefined,
+    /** Event-journal retention (absent with `--journal-retention-hours 0`: entries are kept). */
+    readonly journalRetention: JournalRetention | undefined,
   ) {}
 
   /** Opens the backends, registers bootstrap tenants and starts the relay. */
@@ -135,6 +138,9 @@ export class UeeApp {
         ? new InvocationRecords(store.invocations, { retentionMs: config.records.retentionHours * 3_600_000, logger: logger.child({ component: 'invocation-records' }), ...options.records })
         : undefined;
     records?.start();
+    const journalRetention =
+      config.journal.retentionHours > 0 ? new JournalRetention(store.journal, { retentionMs: config.journal.retentionHours * 3_600_000, logger: logger.child({ component: 'journal' }) }) : undefined;
+    journalRetention?.start();
     let runtime: RuntimeParts | undefined;
     let kickTimers: TimerService | undefined;
     const workflows = new WorkflowService(store, {
@@ -179,7 +185,7 @@ export class UeeApp {
         runtime = { host, router, timers };
       } catch (err) {
         // A half-built app must not leak workers, connections or the relay loop.
-        for (const step of [() => workflows.stop(), () => timers?.stop(), () => host?.close(), () => chainCounter?.close(), () => records?.close(), () => relay.stop(), () => gateway.close(), () => bus.close(), () => store.close()]) {
+        for (const step of [() => workflows.stop(), () => timers?.stop(), () => host?.close(), () => chainCounter?.close(), () => records?.close(), () => journalRetention?.stop(), () => relay.stop(), () => gateway.close(), () => bus.close(), () => store.close()]) {
           await Promise.resolve()
             .then(step)
             .catch(() => undefined);
@@ -194,7 +200,7 @@ export class UeeApp {
       busLocation: describeLocation(config.bus),
       runtime: config.runtime.enabled ? `${config.runtime.workers} workers` : 'off',
     });
-    return new UeeApp(config, store, bus, relay, registry, gateway, pluginLogs, runtime, logger, workflows, records);
+    return new UeeApp(config, store, bus, relay, registry, gateway, pluginLogs, runtime, logger, workflows, records, journalRetention);
   }
 
   /** Current lifecycle state. */
@@ -236,6 +242,7 @@ export class UeeApp {
       ['router', () => this.runtime?.router.stop() ?? Promise.resolve()],
       ['runtime', () => this.runtime?.host.close() ?? Promise.resolve()],
       ['invocation records', () => this.records?.close() ?? Promise.resolve()],
+      ['journal retention', () => Promise.resolve(this.journalRetention?.stop())],
       ['relay', () => this.relay.stop()],
       ['model gateway', () => this.gateway.close()],
       ['bus', () => this.bus.close()],

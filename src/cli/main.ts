@@ -36,6 +36,7 @@ Options (each also read from the environment variable shown):
   --chain-max-invocations N UEE_CHAIN_MAX_INVOCATIONS max plugin invocations of one chain (default 2000)
   --max-workers-per-tenant N UEE_MAX_WORKERS_PER_TENANT hard cap on workers one tenant's calls hold (default: workers; each active tenant gets its fair part)
   --records-retention-hours N UEE_RECORDS_RETENTION_HOURS hours invocation records are kept; 0 records none (default 72)
+  --journal-retention-hours N UEE_JOURNAL_RETENTION_HOURS hours event-journal entries are kept; 0 keeps them (default 0)
   --max-timeout-ms N        UEE_MAX_TIMEOUT_MS       upper bound on a manifest's timeoutMs (default 10000)
   --max-memory-pages N      UEE_MAX_MEMORY_PAGES     upper bound on a manifest's memoryPages (default 4096 = 256 MiB)
   --query-scan-ms N         UEE_QUERY_SCAN_MS        main-thread ms one filtered query may scan before QUERY_TOO_COSTLY (default 100)
@@ -78,6 +79,7 @@ async function main(argv: string[]): Promise<number> {
         'hop-limit': { type: 'string' },
         'chain-max-events': { type: 'string' },
         'records-retention-hours': { type: 'string' },
+        'journal-retention-hours': { type: 'string' },
         'chain-max-invocations': { type: 'string' },
         'max-workers-per-tenant': { type: 'string' },
         'max-timeout-ms': { type: 'string' },
@@ -120,6 +122,7 @@ async function main(argv: string[]): Promise<number> {
     hopLimit: values['hop-limit'],
     chainMaxEvents: values['chain-max-events'],
     recordsRetentionHours: values['records-retention-hours'],
+    journalRetentionHours: values['journal-retention-hours'],
     chainMaxInvocations: values['chain-max-invocations'],
     maxWorkersPerTenant: values['max-workers-per-tenant'],
     maxTimeoutMs: values['max-timeout-ms'],

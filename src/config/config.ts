@@ -52,6 +52,8 @@ export interface UeeConfig {
   modelQuotas: QuotaConfig | undefined;
   /** Invocation records: kept this many hours, then purged; 0 records nothing. @default 72 */
   records: { retentionHours: number };
+  /** Event journal: entries kept this many hours, then purged; 0 keeps them forever (projections rebuild from it). @default 0 */
+  journal: { retentionHours: number };
 }
 
 /** Raw settings as they come from flags and environment (all optional strings). */
@@ -81,6 +83,8 @@ export interface RawSettings {
   maxWorkersPerTenant?: string | undefined;
   /** Hours invocation records are kept (0: none are written). */
   recordsRetentionHours?: string | undefined;
+  /** Hours event-journal entries are kept (0: forever). */
+  journalRetentionHours?: string | undefined;
   /** Upper bound on a manifest's `maximumResourceBudget.timeoutMs`. */
   maxTimeoutMs?: string | undefined;
   /** Upper bound on a manifest's `maximumResourceBudget.memoryPages`. */
@@ -126,6 +130,7 @@ export const SETTING_ENV: Record<keyof RawSettings, string> = {
   chainMaxInvocations: 'UEE_CHAIN_MAX_INVOCATIONS',
   maxWorkersPerTenant: 'UEE_MAX_WORKERS_PER_TENANT',
   recordsRetentionHours: 'UEE_RECORDS_RETENTION_HOURS',
+  journalRetentionHours: 'UEE_JOURNAL_RETENTION_HOURS',
   maxTimeoutMs: 'UEE_MAX_TIMEOUT_MS',
   maxMemoryPages: 'UEE_MAX_MEMORY_PAGES',
   queryScanMs: 'UEE_QUERY_SCAN_MS',
@@ -186,6 +191,7 @@ export function loadConfig(flags: RawSettings, env: NodeJS.ProcessEnv = process.
     chainMaxEvents: parseWith(intSetting('chainMaxEvents', 'chain-max-events', 1, 10_000_000), raw.chainMaxEvents ?? '1000', 'chainMaxEvents'),
     chainMaxInvocations: parseWith(intSetting('chainMaxInvocations', 'chain-max-invocations', 1, 10_000_000), raw.chainMaxInvocations ?? '2000', 'chainMaxInvocations'),
     recordsRetentionHours: parseWith(intSetting('recordsRetentionHours', 'records-retention-hours', 0, 24 * 366), raw.recordsRetentionHours ?? '72', 'recordsRetentionHours'),
+    journalRetentionHours: parseWith(intSetting('journalRetentionHours', 'journal-retention-hours', 0, 24 * 366 * 10), raw.journalRetentionHours ?? '0', 'journalRetentionHours'),
     maxTimeoutMs: parseWith(intSetting('maxTimeoutMs', 'max-timeout-ms', 1, 60_000), raw.maxTimeoutMs ?? '10000', 'maxTimeoutMs'),
     maxMemoryPages: parseWith(intSetting('maxMemoryPages', 'max-memory-pages', 1, 16_384), raw.maxMemoryPages ?? '4096', 'maxMemoryPages'),
     queryScanMs: parseWith(intSetting('queryScanMs', 'query-scan-ms', 1, 60_000), raw.queryScanMs ?? String(DEFAULT_FILTER_LIMITS.maxScanMs), 'queryScanMs'),
@@ -250,6 +256,7 @@ export function loadConfig(flags: RawSettings, env: NodeJS.ProcessEnv = process.
     frontDoor: parseFrontDoorSettings(env),
     modelQuotas: parseModelQuotas(env),
     records: { retentionHours: parsed.recordsRetentionHours },
+    journal: { retentionHours: parsed.journalRetentionHours },
   };
 }
 

@@ -14,6 +14,7 @@ import type {
 import { DEFAULT_FILTER_LIMITS, type FilterLimits } from './filter.js';
 import type { QueryIndexStore } from './query-index.js';
 import type { InvocationRecordStore } from './invocations.js';
+import type { EventJournal } from './journal.js';
 
 /** Options for reading one entity. */
 export interface GetOptions {
@@ -168,6 +169,8 @@ export interface EntityStore {
   readonly indexes?: QueryIndexStore;
   /** What each plugin attempt did with each event (see {@link InvocationRecordStore}). */
   readonly invocations: InvocationRecordStore;
+  /** Every committed event, per tenant, kept after publication (see {@link EventJournal}). */
+  readonly journal: EventJournal;
 
   /** Writes one entity version (a one-write {@link commit}). */
   put(ctx: TenantContext, write: EntityWrite, options?: { causation?: Causation; source?: EventSource }): Promise<EntityVersion>;

@@ -6,6 +6,7 @@ import { isId, isUeeError, type EntityVersion, type ErrorCode, type TenantContex
 import type { EntityStore } from '../../src/store/index.js';
 import { tenantCtx } from '../helpers.js';
 import { invocationConformance } from './invocations-conformance.js';
+import { journalConformance } from './journal-conformance.js';
 
 const A: TenantContext = tenantCtx('acme', 'user:alice');
 const B: TenantContext = tenantCtx('globex', 'user:bob');
@@ -558,6 +559,7 @@ export function storeConformance(name: string, open: () => Promise<EntityStore>)
     });
 
     invocationConformance(() => store);
+    journalConformance(() => store);
 
     describe('lifecycle', () => {
       it('L01 close is idempotent and later calls are CLOSED', async () => {

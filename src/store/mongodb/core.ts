@@ -1,4 +1,5 @@
 import { ensureInvocationIndexes, type InvocationDoc } from './invocations.js';
+import { ensureJournalIndexes, type JournalDoc } from './journal.js';
 import { MongoError, type Binary, type ClientSession, type Collection, type Db, type MongoClient } from 'mongodb';
 import { UeeError, toUeeError, type JsonObject, type Logger, type TenantContext } from '../../core/index.js';
 import type { CommitResult, StoreLimits } from '../port.js';
@@ -61,6 +62,7 @@ export interface Collections {
   idempotency: Collection<IdempotencyDoc>;
   blobs: Collection<BlobDoc>;
   invocations: Collection<InvocationDoc>;
+  journal: Collection<JournalDoc>;
 }
 
 /** Collections of a database, by their fixed names. */
@@ -76,6 +78,7 @@ export function collectionsOf(db: Db): Collections {
     idempotency: db.collection<IdempotencyDoc>('idempotency'),
     blobs: db.collection<BlobDoc>('blobs'),
     invocations: db.collection<InvocationDoc>('invocations'),
+    journal: db.collection<JournalDoc>('event_journal'),
   };
 }
 
@@ -89,6 +92,7 @@ export async function ensureIndexes(c: Collections): Promise<void> {
   // a newer version supersedes it or it stops being 'scheduled', so retired timers cost the poll nothing.
   await c.versions.createIndex({ 'attributes.fireAt': 1, entityId: 1 }, { name: 'timer_due', partialFilterExpression: { ...TIMER_DUE_FILTER } });
   await ensureInvocationIndexes(c.invocations);
+  await ensureJournalIndexes(c.journal);
 }
 
 /** The partial-index filter of `timer_due`; {@link EntityStore.dueTimers} queries must include it. */

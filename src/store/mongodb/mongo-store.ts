@@ -1,4 +1,5 @@
 import { mongoInvocations } from './invocations.js';
+import { appendJournal, mongoJournal } from './journal.js';
 import { MongoClient, MongoError, type ClientSession, type Document } from 'mongodb';
 import { UeeError, silentLogger, type EntityVersion, type Logger, type TenantContext } from '../../core/index.js';
 import type { CommitBatch, CommitResult, EntityQuery, EntityStore, StoreLimitsInput } from '../port.js';
@@ -43,6 +44,7 @@ class MongoStore implements EntityStore {
   readonly outbox;
   readonly blobs;
   readonly invocations;
+  readonly journal;
   readonly #core: MongoCore;
 
   constructor(core: MongoCore) {
@@ -53,6 +55,7 @@ class MongoStore implements EntityStore {
     this.outbox = mongoOutbox(core);
     this.blobs = mongoBlobs(core);
     this.invocations = mongoInvocations(core);
+    this.journal = mongoJournal(core);
   }
 
   async #owner(tk: string, entityId: string): Promise<{ key: string; latest: EntityVersion }> {
@@ -94,6 +97,7 @@ class MongoStore implements EntityStore {
     if (plan.events.length > 0) {
       const first = await reserveSeqs(this.#core, plan.events.length, session);
       await c.outbox.insertMany(plan.events.map((event, i) => ({ _id: first + i, event })), { session });
+      await appendJournal(this.#core, tk, plan.events, first, session);
     }
     if (batch.idempotencyKey !== undefined) {
       await c.idempotency.insertOne({ _id: { tk, key: batch.idempotencyKey }, result: plan.result, createdAt: cc.createdAt }, { session });

@@ -1,4 +1,5 @@
 import { pgInvocations } from './invocations.js';
+import { appendJournal, pgJournal } from './journal.js';
 import pg from 'pg';
 import type { PoolClient } from 'pg';
 import { UeeError, silentLogger, type EntityVersion, type Logger, type Page, type TenantContext } from '../../core/index.js';
@@ -72,6 +73,7 @@ class PostgresStore implements EntityStore {
   readonly blobs;
   readonly indexes: QueryIndexStore;
   readonly invocations;
+  readonly journal;
   readonly #core: PgCore;
   readonly #indexes: PgIndexes;
 
@@ -85,6 +87,7 @@ class PostgresStore implements EntityStore {
     this.outbox = pgOutbox(core);
     this.blobs = pgBlobs(core);
     this.invocations = pgInvocations(core);
+    this.journal = pgJournal(core);
   }
 
   async #latest(db: Queryable, keys: string[], ids: string[]): Promise<Map<string, EntityVersion>> {
@@ -132,10 +135,13 @@ class PostgresStore implements EntityStore {
       ]);
     }
     for (const op of batch.readModelOps) await applyReadModelOp(client, tk, op, cc.createdAt);
-    if (plan.events.length > 0) await client.query(OUTBOX_SQL, [plan.events.map((e) => JSON.stringify(e))]);
+    const json = plan.events.map((e) => JSON.stringify(e));
+    if (plan.events.length > 0) await client.query(OUTBOX_SQL, [json]);
     if (batch.idempotencyKey !== undefined) {
       await client.query(IDEMPOTENCY_PUT_SQL, [tk, batch.idempotencyKey, JSON.stringify(plan.result), cc.createdAt]);
     }
+    // Last: the tenant's journal head stays locked only from here to COMMIT.
+    await appendJournal(client, tk, plan.events, json);
     return plan.result;
   }
 

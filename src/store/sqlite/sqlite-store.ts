@@ -23,6 +23,7 @@ import { applyReadModelOp, queryReadModel, sqliteConfig, sqliteOutbox, sqliteBlo
 import { SqliteIndexes } from './query-index.js';
 import { emptyPlan, parseExplainRequest, parseIndexSpec, type QueryIndexStore, type QueryPlan } from '../query-index.js';
 import { sqliteInvocations } from './invocations.js';
+import { appendJournal, sqliteJournal } from './journal.js';
 
 /** Options for {@link openSqliteStore}. */
 export interface SqliteStoreOptions {
@@ -54,6 +55,7 @@ class SqliteStore implements EntityStore {
   readonly blobs;
   readonly indexes: QueryIndexStore;
   readonly invocations;
+  readonly journal;
   readonly #core: SqliteCore;
   readonly #indexes: SqliteIndexes;
   readonly #commitTx: (tenantKey: string, ctx: TenantContext, batch: PreparedBatch) => CommitResult;
@@ -68,6 +70,7 @@ class SqliteStore implements EntityStore {
     this.outbox = sqliteOutbox(core);
     this.blobs = sqliteBlobs(core);
     this.invocations = sqliteInvocations(core);
+    this.journal = sqliteJournal(core);
     const tx = core.db.transaction((tk: string, ctx: TenantContext, batch: PreparedBatch) => this.#commitInTx(tk, ctx, batch));
     // IMMEDIATE takes the write lock up front, so concurrent writers queue instead of deadlocking.
     this.#commitTx = (tk, ctx, batch) => tx.immediate(tk, ctx, batch);
@@ -109,7 +112,9 @@ class SqliteStore implements EntityStore {
     }
     for (const op of batch.readModelOps) applyReadModelOp(this.#core, tk, op, cc.createdAt);
     const outbox = cache.get(OUTBOX_SQL);
-    for (const e of plan.events) outbox.run(JSON.stringify(e));
+    const json = plan.events.map((e) => JSON.stringify(e));
+    for (const e of json) outbox.run(e);
+    appendJournal(this.#core, tk, plan.events, json);
     if (batch.idempotencyKey !== undefined) {
       cache.get(IDEMPOTENCY_PUT_SQL).run(tk, batch.idempotencyKey, JSON.stringify(plan.result), cc.createdAt);
     }
