@@ -1,4 +1,5 @@
 import { UeeError } from '../core/index.js';
+import type { ReviewCost, ReviewSimulation, SimulatedRun } from '../tools/index.js';
 
 /** A proposal as the review API answers it (the fields the CLI prints). */
 interface ProposalView {
@@ -16,7 +17,15 @@ interface ProposalView {
   approvals: Array<{ by: string; at: string; comment: string }>;
   capabilitiesAdded: string[];
   plan: { summary: string; changes: Array<{ action: string; target: string; detail?: string }> };
-  bundle: { capabilities: { before: string[]; after: string[] }; manifest: Array<{ field: string; before: unknown; after: unknown }>; warnings: string[]; notes: string[] };
+  bundle: {
+    capabilities: { before: string[]; after: string[] };
+    manifest: Array<{ field: string; before: unknown; after: unknown }>;
+    warnings: string[];
+    notes: string[];
+    simulation?: ReviewSimulation;
+    cost?: ReviewCost;
+    graph?: { triggers: string[]; triggeredBy: string[]; warnings: string[] };
+  };
   comments: Array<{ by: string; at: string; action: string; text: string }>;
   outcome: { summary: string; ok: boolean } | null;
 }
@@ -72,6 +81,11 @@ export function formatProposal(p: ProposalView, diffs: DiffView[]): string {
     ...(p.bundle.manifest.length === 0 ? [] : ['', '## Manifest', ...p.bundle.manifest.map((m) => `- ${m.field}: ${JSON.stringify(m.before)} → ${JSON.stringify(m.after)}`)]),
     ...(p.bundle.warnings.length === 0 ? [] : ['', '## Warnings', ...p.bundle.warnings.map((w) => `- ${w}`)]),
     ...(p.bundle.notes.length === 0 ? [] : ['', '## Notes', ...p.bundle.notes.map((n) => `- ${n}`)]),
+    ...simulationLines(p.bundle.simulation),
+    ...costLines(p.bundle.cost),
+    ...(p.bundle.graph === undefined
+      ? []
+      : ['', '## Chain', `- triggers: ${p.bundle.graph.triggers.join(', ') || 'nothing'}`, `- triggered by: ${p.bundle.graph.triggeredBy.join(', ') || 'nothing'}`, ...p.bundle.graph.warnings.map((w) => `- **${w}**`)]),
   ];
   for (const d of diffs) {
     lines.push('', `## ${d.path}`, '```diff');
@@ -86,6 +100,39 @@ export function formatProposal(p: ProposalView, diffs: DiffView[]): string {
   }
   lines.push('', '## Comments', ...p.comments.map((c) => `- ${c.at} ${c.by} ${c.action}${c.text ? `: ${c.text}` : ''}`));
   return lines.join('\n') + '\n';
+}
+
+function run(r: SimulatedRun | null): string {
+  if (r === null) return '—';
+  if (!r.ok) return `FAILS ${r.error ?? ''}`;
+  const parts = [`${r.writes} write(s)`, ...(r.emits.length > 0 ? [`emits ${r.emits.join(',')}`] : []), ...(r.modelCalls > 0 ? [`${r.modelCalls} model call(s)`] : [])];
+  return `${parts.join(', ')} [${r.effects}]`;
+}
+
+function simulationLines(s: ReviewSimulation | undefined): string[] {
+  if (s === undefined) return [];
+  const head = s.before === null ? `v${s.after.version}: ${s.after.ok} ok, ${s.after.failed} failed` : `v${s.before.version} → v${s.after.version}: ok ${s.before.ok} → ${s.after.ok}, failed ${s.before.failed} → ${s.after.failed}; effects differ on ${s.changed} of ${s.rows.length}`;
+  return [
+    '',
+    '## Simulation on recorded events',
+    `${s.source}: ${head}${s.stubbedModels.length > 0 ? ` (stubbed models: ${s.stubbedModels.join(', ')})` : ''}`,
+    '',
+    '| event | type | running version | proposed version | |',
+    '|---|---|---|---|---|',
+    ...s.rows.map((r) => `| ${r.eventId.slice(0, 12)} | ${r.type} | ${run(r.before)} | ${run(r.after)} | ${r.before === null ? 'new' : r.same ? 'same' : '**differs**'} |`),
+  ];
+}
+
+function costLines(c: ReviewCost | undefined): string[] {
+  if (c === undefined) return [];
+  const b = (x: number | null): string => (x === null ? '—' : String(Math.round(x * 100) / 100));
+  return [
+    '',
+    '## Estimated model cost',
+    `- model calls per event: ${b(c.modelCallsPerEvent.before)} → ${b(c.modelCallsPerEvent.after)}; cost per event ${b(c.costPerEvent.before)} → ${b(c.costPerEvent.after)}`,
+    `- at ${c.eventsPerDay} events/day: ${c.callsPerDay} calls/day, cost ${c.costPerDay}/day (budget cap: ${c.maxCallsPerDay ?? '—'} calls/day)`,
+    `- basis: ${c.basis}`,
+  ];
 }
 
 /** `uee proposals …`: the review API from a terminal, with a reviewer token. */

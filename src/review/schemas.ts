@@ -1,6 +1,6 @@
 import { z } from 'zod';
 import { PrincipalSchema } from '../core/index.js';
-import { PlanSchema } from '../tools/index.js';
+import { PlanSchema, type ReviewCost, type ReviewSimulation } from '../tools/index.js';
 
 /** Entity type of change proposals (platform data: tenants cannot write it through any API). */
 export const PROPOSAL_TYPE = 'uee.proposal';
@@ -43,6 +43,9 @@ export const ProposalAttributesSchema = z.object({
     manifest: z.array(z.object({ field: z.string(), before: z.unknown(), after: z.unknown() })),
     warnings: z.array(z.string()),
     notes: z.array(z.string()),
+    simulation: z.custom<ReviewSimulation>((v) => v !== null && typeof v === 'object').optional(),
+    cost: z.custom<ReviewCost>((v) => v !== null && typeof v === 'object').optional(),
+    graph: z.object({ triggers: z.array(z.string()), triggeredBy: z.array(z.string()), warnings: z.array(z.string()) }).optional(),
   }),
   approvalsNeeded: z.number().int(),
   approvers: z.array(z.string()),

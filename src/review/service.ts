@@ -2,7 +2,7 @@ import { createHash, randomBytes } from 'node:crypto';
 import type { Logger, Principal, TenantContext } from '../core/index.js';
 import { UeeError, isUeeError, parseOrThrow } from '../core/index.js';
 import type { UeeApp } from '../app/index.js';
-import type { ProposalRef, ToolContext, ToolDefinition, ToolGate, ToolRegistry } from '../tools/index.js';
+import type { ChangeReview, ProposalRef, ToolContext, ToolDefinition, ToolGate, ToolRegistry } from '../tools/index.js';
 import { detachedToolContext } from './context.js';
 import { DEFAULT_POLICY, ReviewPolicySchema, holdReason, type ReviewPolicy } from './policy.js';
 import {
@@ -106,6 +106,7 @@ export class ReviewService implements ToolGate {
     const policy = await this.policy(change.tenantId);
     const reason = holdReason(policy, change);
     if (reason === null) return undefined;
+    const bundle = await this.#enrich(def, args, dry, change, ctx);
     if (rationale === undefined) {
       throw new UeeError('VALIDATION_FAILED', `this change needs human approval (${reason}) and a rationale`, {
         details: { issues: [{ path: 'rationale', message: 'required when the change is held for review' }], reason },
@@ -128,7 +129,7 @@ export class ReviewService implements ToolGate {
       plan: (dry as { plan: ProposalAttributes['plan'] }).plan,
       capabilitiesAdded: change.capabilitiesAdded,
       subscriptionsAdded: change.subscriptionsAdded,
-      bundle: change.bundle,
+      bundle,
       approvalsNeeded: policy.approvals,
       approvers: policy.approvers,
       approvals: [],
@@ -281,7 +282,7 @@ export class ReviewService implements ToolGate {
       reason: holdReason(policy, review) ?? p.reason,
       capabilitiesAdded: review.capabilitiesAdded,
       subscriptionsAdded: review.subscriptionsAdded,
-      bundle: review.bundle,
+      bundle: change.dryRun === true ? review.bundle : await this.#enrich(def, parsed, dry, review, ctx),
       approvalsNeeded: policy.approvals,
       approvers: policy.approvers,
       approvals: [],
@@ -449,6 +450,18 @@ export class ReviewService implements ToolGate {
   /** The proposer as configured now, else as stored (for re-planning only; applying re-checks). */
   #proposer(p: Proposal): Principal {
     return this.#currentPrincipal(p.proposedBy.id) ?? p.proposedBy;
+  }
+
+  /** The bundle with the hooks' costly part (simulation, cost); a failure there becomes a note. */
+  async #enrich(def: ToolDefinition, args: Record<string, unknown>, dry: Record<string, unknown>, change: ChangeReview, ctx: ToolContext): Promise<ProposalAttributes['bundle']> {
+    if (!def.review?.enrich) return change.bundle;
+    try {
+      const { notes, ...extra } = await def.review.enrich(ctx, args, dry, change);
+      return { ...change.bundle, ...extra, notes: [...change.bundle.notes, ...(notes ?? [])] };
+    } catch (err) {
+      this.logger.warn('review bundle enrichment failed', { tool: def.name, error: err });
+      return { ...change.bundle, notes: [...change.bundle.notes, `simulation failed: ${isUeeError(err) ? err.message : 'internal error'}`] };
+    }
   }
 
   #base(def: ToolDefinition, dry: Record<string, unknown>): string {

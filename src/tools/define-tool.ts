@@ -165,6 +165,11 @@ export interface ReviewHooks {
    */
   finished?(ctx: ToolContext, args: Record<string, unknown>, dryRun: Record<string, unknown> | undefined, since: string): Promise<boolean | undefined>;
   describe(ctx: ToolContext, args: Record<string, unknown>, dryRun: Record<string, unknown>): Promise<ChangeReview>;
+  /**
+   * The costly part of the bundle (simulation on recorded events, cost estimate), computed only for a
+   * change that is held for review (and on revisions). `notes` are appended to the bundle's notes.
+   */
+  enrich?(ctx: ToolContext, args: Record<string, unknown>, dryRun: Record<string, unknown>, change: ChangeReview): Promise<Pick<ReviewBundle, 'simulation' | 'cost'> & { notes?: string[] }>;
 }
 
 /**

@@ -4,8 +4,10 @@ import { isUeeError } from '../../core/index.js';
 import { EXPERIMENTS_VIEW } from '../../experiments/index.js';
 import { PluginManifestSchema, type PluginRecord } from '../../registry/index.js';
 import { PINS_VIEW } from '../../router/index.js';
-import type { ChangeReview, ReviewFile, ReviewHooks, ToolContext } from '../define-tool.js';
-import { artifactInfo } from './compile.js';
+import type { ChangeReview, ReviewBundle, ReviewFile, ReviewHooks, ToolContext } from '../define-tool.js';
+import { artifactInfo, loadArtifact } from './compile.js';
+import { simulateOnRecorded } from './review-simulation.js';
+import type { SandboxPlugin } from './sandbox.js';
 import { versionsOf } from './shared.js';
 
 /** Manifest fields reviewers compare between the running version and the proposed one. */
@@ -56,7 +58,23 @@ function modelNote(caps: string[], budget: Record<string, number>): string[] {
   return [`estimated model cost: up to ${budget.modelCalls ?? '?'} model call(s) per handled event (maximumResourceBudget.modelCalls), charged to the tenant's model quota`];
 }
 
-const NO_SIMULATION = 'simulation on recorded events: not available for this change (no recorded-event simulator is registered)';
+/** A deployed version as the sandbox runs it. */
+async function sandboxOf(ctx: ToolContext, p: PluginRecord): Promise<SandboxPlugin> {
+  return { id: p.id, name: p.attributes.name, version: p.attributes.pluginVersion, manifest: p.attributes, tenantId: p.tenantId, wasm: await ctx.app.registry.binary(p) };
+}
+
+/** Simulation and cost of a change, or a note saying why there are none (never fails the proposal). */
+async function simulate(ctx: ToolContext, tenantId: string | null, before: PluginRecord | undefined, after: () => Promise<SandboxPlugin | undefined>): Promise<Pick<ReviewBundle, 'simulation' | 'cost'> & { notes?: string[] }> {
+  try {
+    const plugin = await after();
+    if (plugin === undefined) return { notes: ['simulation on recorded events: the proposed version\'s module is not available'] };
+    const r = await simulateOnRecorded(ctx, { tenantId, before, after: plugin });
+    return { ...(r.simulation ? { simulation: r.simulation } : {}), ...(r.cost ? { cost: r.cost } : {}), ...(r.note ? { notes: [r.note] } : {}) };
+  } catch (err) {
+    ctx.logger.warn('review simulation failed', { error: err });
+    return { notes: [`simulation on recorded events failed: ${isUeeError(err) ? err.message : 'internal error'}`] };
+  }
+}
 
 /** Review of `plugin_deploy`: the new version against the newest enabled one of the same name and scope. */
 export const deployReview: ReviewHooks = {
@@ -69,7 +87,7 @@ export const deployReview: ReviewHooks = {
     return newest !== undefined && newest.attributes.binary.sha256 === d.artifact && newest.attributes.deployedAt >= since;
   },
   async describe(ctx, args, dry) {
-    const d = dry as { name: string; tenantId: string | null; warnings: string[]; capabilityDiff: { previousVersion: number | null }; subscribeTo: string[] };
+    const d = dry as { name: string; tenantId: string | null; warnings: string[]; capabilityDiff: { previousVersion: number | null }; subscribeTo: string[]; triggers: string[]; triggeredBy: string[] };
     // the manifest with its defaults, as the registry stores it (the dry run already validated it)
     const raw = (args.manifest ?? {}) as Record<string, unknown>;
     const p = ctx.principal;
@@ -93,9 +111,21 @@ export const deployReview: ReviewHooks = {
       bundle: {
         ...cmp.bundle,
         warnings: d.warnings,
-        notes: [...(files === undefined ? ['the new version has no recorded source (deployed from bytes): only the manifest can be reviewed'] : []), ...modelNote(cmp.bundle.capabilities.after, budget), NO_SIMULATION],
+        notes: [...(files === undefined ? ['the new version has no recorded source (deployed from bytes): only the manifest can be reviewed'] : []), ...modelNote(cmp.bundle.capabilities.after, budget)],
+        graph: { triggers: d.triggers, triggeredBy: d.triggeredBy, warnings: d.warnings.filter((w) => w.startsWith('cycle') || /chain|trigger/i.test(w)) },
       },
     };
+  },
+  async enrich(ctx, args, dry) {
+    const d = dry as { name: string; version: number; tenantId: string | null; artifact: string; capabilityDiff: { previousVersion: number | null } };
+    const raw = (args.manifest ?? {}) as Record<string, unknown>;
+    const p = ctx.principal;
+    const parsed = PluginManifestSchema.safeParse(p.kind === 'tenant' ? { ...raw, tenantScope: raw.tenantScope ?? 'tenant', tenantId: p.tenantId } : raw);
+    if (!parsed.success) return { notes: ['simulation on recorded events: the manifest does not parse'] };
+    const previous =
+      d.capabilityDiff.previousVersion === null ? undefined : (await versionsOf(ctx, d.name, p.kind === 'admin' ? d.tenantId : undefined)).find((v) => v.attributes.pluginVersion === d.capabilityDiff.previousVersion);
+    const scope = p.kind === 'tenant' ? p.tenantId : d.tenantId;
+    return simulate(ctx, scope, previous, async () => ({ name: d.name, version: d.version, manifest: parsed.data, tenantId: d.tenantId, wasm: await loadArtifact(ctx, d.artifact) }));
   },
 };
 
@@ -135,6 +165,17 @@ export const configureReview: ReviewHooks = {
         notes: [`effective version v${d.before.effectiveVersion ?? 'none'} → v${d.after.effectiveVersion ?? 'none'}`, ...modelNote(cmp.bundle.capabilities.after, cmp.budget)],
       },
     };
+  },
+  // a change of the effective version (pin, unpin, rollback, enable, disable) runs both on recorded events
+  async enrich(ctx, args, dry) {
+    const d = dry as { before: { effectiveVersion: number | null }; after: { effectiveVersion: number | null } };
+    if (d.before.effectiveVersion === d.after.effectiveVersion || d.after.effectiveVersion === null) return {};
+    const name = String(args.name);
+    const tenantId = ctx.principal.kind === 'tenant' ? ctx.principal.tenantId : ((args.tenantId as string | null | undefined) ?? null);
+    const versions = await versionsOf(ctx, name, ctx.principal.kind === 'admin' ? tenantId : undefined);
+    const at = (v: number | null): PluginRecord | undefined => versions.find((p) => p.attributes.pluginVersion === v);
+    const after = at(d.after.effectiveVersion);
+    return simulate(ctx, tenantId, at(d.before.effectiveVersion), async () => (after === undefined ? undefined : sandboxOf(ctx, after)));
   },
 };
 
