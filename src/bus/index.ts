@@ -1,4 +1,4 @@
-export { DEFAULT_BUS_OPTIONS } from './port.js';
+export { DEFAULT_BUS_OPTIONS, queueLeaseName } from './port.js';
 export type {
   BusOptions,
   ClaimOptions,

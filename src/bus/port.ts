@@ -155,6 +155,22 @@ export interface EventBus {
    * letter removed by one caller is not counted by another. Used once a redrive succeeded.
    */
   deleteDeadLetters(ids: readonly string[]): Promise<number>;
+  /**
+   * Removes a queue (created with {@link ensureQueue}) with everything it holds: queued and pending
+   * entries, consumers, its lease. Its dead letters stay (they are records). Idempotent; used when
+   * the logical plugin it served is gone, so a deleted plugin leaves no keys or rows behind.
+   */
+  deleteQueue(group: string): Promise<void>;
+  /**
+   * Takes or renews the lease `name` for `owner` for `ttlMs`: true when `owner` holds it afterwards
+   * (it was free, had expired, or was already `owner`'s), false while another owner holds it. One
+   * atomic step, shared by every process on the bus: the router makes one process at a time the
+   * reader of a queue (and of the dispatch group), so events of one entity are handled in order
+   * however many processes share the work.
+   */
+  lease(name: string, owner: string, ttlMs: number): Promise<boolean>;
+  /** Gives the lease up if `owner` holds it (a clean stop hands it over at once). Idempotent. */
+  releaseLease(name: string, owner: string): Promise<void>;
   /** Progress of a group (pending, lag, consumers). `NOT_FOUND` for an unknown group. */
   groupInfo(group: string): Promise<GroupInfo>;
   /** Number of entries currently retained in the stream. */
@@ -167,6 +183,11 @@ export interface EventBus {
   range?(startId: string, count: number): Promise<StreamEntry[]>;
   /** Idempotent; blocked reads return early. */
   close(): Promise<void>;
+}
+
+/** The lease that makes one process at a time the reader of queue `group` ({@link EventBus.deleteQueue} removes it too). */
+export function queueLeaseName(group: string): string {
+  return `q:${group}`;
 }
 
 /** Bus tuning every adapter honours. */

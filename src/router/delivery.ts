@@ -1,6 +1,7 @@
 import type { Logger } from '../core/index.js';
 import { toUeeError } from '../core/index.js';
-import type { Delivery, EventBus } from '../bus/port.js';
+import { queueLeaseName, type Delivery, type EventBus } from '../bus/port.js';
+import { Lease } from './lease.js';
 import type { DeliveryHandler } from './handling.js';
 import type { SettingsCache } from './input.js';
 import type { RouteEntry } from './subscriptions.js';
@@ -29,12 +30,20 @@ export interface DeliveryOptions {
  * the batch's lease is renewed while it waits, so another process reclaiming stale entries never
  * takes one already handled or still in hand. When a delivery is left pending
  * (stopping) or fails unexpectedly, the deliveries behind it on the same key are not started.
+ *
+ * Only the process holding the queue's bus lease reads it, so across processes too a queue is
+ * handled in its order; a process taking the lease over handles what the previous owner left
+ * pending before reading anything new.
  */
 export class QueueWorker {
   #stopped = false;
   #loop: Promise<void> | undefined;
   #wake: (() => void) | undefined;
   #woken = false;
+  /** One process at a time reads the queue, so the queue's order is the handling order. */
+  readonly #lease: Lease;
+  /** Just took the queue over: what the previous owner left pending is handled before anything new. */
+  #catchingUp = false;
 
   constructor(
     readonly route: RouteEntry,
@@ -43,7 +52,9 @@ export class QueueWorker {
     private readonly handler: DeliveryHandler,
     private readonly options: DeliveryOptions,
     private readonly log: Logger,
-  ) {}
+  ) {
+    this.#lease = new Lease(bus, queueLeaseName(route.group), consumer, options.claimIdleMs);
+  }
 
   /** Starts the loop (once). */
   start(): void {
@@ -73,12 +84,29 @@ export class QueueWorker {
     let idle = options.idleMs;
     while (!this.#stopped) {
       try {
+        const lease = await this.#lease.keep();
+        if (!lease.held) {
+          // Another process reads this queue: wait for its lease to lapse (it died) or be released.
+          await this.#pause(this.#lease.retryMs);
+          continue;
+        }
+        if (lease.fresh) this.#catchingUp = true;
         let deliveries: Delivery[] = [];
         const now = Date.now();
-        if (now - lastClaim >= options.claimIdleMs / 2) {
+        if (this.#catchingUp || now - lastClaim >= options.claimIdleMs / 2) {
           lastClaim = now;
           deliveries = await bus.claimStale(route.group, consumer, { minIdleMs: options.claimIdleMs, count: options.batchSize });
           await bus.pruneConsumers(route.group, { idleMs: options.consumerIdleMs });
+        }
+        if (this.#catchingUp && deliveries.length === 0) {
+          // Entries the previous owner still holds (renewed while it finishes its batch) or left
+          // (it died) come before anything newer: nothing new is read until none is pending.
+          const left = await bus.pending(route.group, { count: 1 });
+          if (left.length > 0) {
+            await this.#pause(Math.max(10, Math.min(options.claimIdleMs - left[0]!.idleMs, options.pollMs)));
+            continue;
+          }
+          this.#catchingUp = false;
         }
         this.#woken = false;
         if (deliveries.length === 0) deliveries = await bus.read(route.group, consumer, { count: options.batchSize });
@@ -98,8 +126,18 @@ export class QueueWorker {
         await this.#idle(500);
       }
     }
-    // A clean stop removes this process's consumer when it holds nothing.
+    // A clean stop removes this process's consumer when it holds nothing, and hands the queue over.
     await bus.pruneConsumers(route.group, { idleMs: Number.MAX_SAFE_INTEGER, consumer }).catch(() => undefined);
+    if (this.#lease.held) await this.#lease.release().catch(() => undefined);
+  }
+
+  /** Sleeps `ms` (a wake does not end it: only a stop does). */
+  async #pause(ms: number): Promise<void> {
+    const until = Date.now() + ms;
+    while (!this.#stopped && Date.now() < until) {
+      this.#woken = false;
+      await this.#idle(until - Date.now());
+    }
   }
 
   #idle(ms: number): Promise<void> {
@@ -128,6 +166,8 @@ export class QueueWorker {
     // (it would run twice, out of order, and count towards the crash quarantine).
     const held = new Set(deliveries.map((d) => d.id));
     const lease = setInterval(() => {
+      // The queue's lease too: a long batch must not let another process start reading behind it.
+      this.#lease.keep().catch((err: unknown) => this.log.warn('renewing a queue lease failed', { error: toUeeError(err).message }));
       if (held.size === 0) return;
       this.bus.renew(this.route.group, this.consumer, [...held]).catch((err: unknown) => this.log.warn('renewing a queue lease failed', { error: toUeeError(err).message }));
     }, Math.max(20, Math.floor(this.options.claimIdleMs / 3)));

@@ -3,6 +3,7 @@ import type { PluginRecord } from '../registry/index.js';
 import { toUeeError } from '../core/index.js';
 import type { Delivery, EventBus, RouteItem } from '../bus/port.js';
 import type { RouteEntry, SubscriptionIndex } from './subscriptions.js';
+import { Lease } from './lease.js';
 
 /** The one consumer group that reads the event stream; every process's dispatcher shares it. */
 export const DISPATCH_GROUP = 'uee.dispatch';
@@ -23,7 +24,8 @@ export interface DispatchOptions {
 export const ROUTE_CHANGING_EVENTS: ReadonlySet<string> = new Set(['PluginInstalled', 'PluginEnabled', 'PluginDisabled']);
 
 /**
- * Reads the event stream once (group {@link DISPATCH_GROUP}), matches each event against the
+ * Reads the event stream once (group {@link DISPATCH_GROUP}; one process at a time, the holder of
+ * the bus lease of that name, so queues receive events in stream order), matches each event against the
  * subscription index, and hands it to the queues of the logical plugins it concerns with one atomic
  * bus step per batch (`route`: queued there and acked here together — an event is never acked
  * before it is queued for every plugin it concerns; a crash before the step leaves it pending here,
@@ -68,16 +70,35 @@ export class Dispatcher<R extends RouteEntry> {
 
   async #run(): Promise<void> {
     let lastClaim = 0;
+    let catchingUp = false;
+    const lease = new Lease(this.bus, DISPATCH_GROUP, this.consumer, this.options.claimIdleMs);
     while (!this.#stopped) {
       try {
+        const state = await lease.keep();
+        if (!state.held) {
+          // Another process dispatches: one at a time, so queues receive events in stream order.
+          await this.#sleep(lease.retryMs);
+          continue;
+        }
+        if (state.fresh) catchingUp = true;
         const now = Date.now();
-        if (now - lastClaim >= this.options.claimIdleMs / 2) {
+        if (catchingUp || now - lastClaim >= this.options.claimIdleMs / 2) {
           lastClaim = now;
           const stale = await this.bus.claimStale(DISPATCH_GROUP, this.consumer, { minIdleMs: this.options.claimIdleMs, count: this.options.batchSize });
           await this.#route(stale);
           await this.bus.pruneConsumers(DISPATCH_GROUP, { idleMs: this.options.consumerIdleMs });
+          if (catchingUp) {
+            if (stale.length > 0) continue;
+            // What the previous dispatcher read and did not route is routed before anything newer.
+            const left = await this.bus.pending(DISPATCH_GROUP, { count: 1 });
+            if (left.length > 0) {
+              await this.#sleep(Math.max(10, Math.min(this.options.claimIdleMs - left[0]!.idleMs, 500)));
+              continue;
+            }
+            catchingUp = false;
+          }
         }
-        await this.dispatchOnce(this.options.blockMs);
+        await this.dispatchOnce(Math.min(this.options.blockMs, lease.ttlMs / 4));
       } catch (err) {
         const error = toUeeError(err);
         if (error.code === 'CLOSED') return;
@@ -86,6 +107,13 @@ export class Dispatcher<R extends RouteEntry> {
       }
     }
     await this.bus.pruneConsumers(DISPATCH_GROUP, { idleMs: Number.MAX_SAFE_INTEGER, consumer: this.consumer }).catch(() => undefined);
+    if (lease.held) await lease.release().catch(() => undefined);
+  }
+
+  /** Sleeps up to `ms`, in steps, so a stop is not held. */
+  async #sleep(ms: number): Promise<void> {
+    const until = Date.now() + ms;
+    while (!this.#stopped && Date.now() < until) await new Promise((resolve) => setTimeout(resolve, Math.min(50, until - Date.now())));
   }
 
   readonly #refused = (plugin: PluginRecord, err: UeeError): void =>

@@ -441,6 +441,43 @@ export function busConformance(name: string, open: OpenBus): void {
       expect(await bus.renew('g', 'c1', [mine[0]!.id, mine[1]!.id])).toBe(1);
     });
 
+    it('BUS-21: a lease has one owner at a time across bus instances; it is renewed by its owner, taken once expired or released', async () => {
+      const a = await openBus();
+      const b = await openBus();
+      expect(await a.lease('q:x', 'p1', 150)).toBe(true);
+      expect(await b.lease('q:x', 'p2', 150)).toBe(false);
+      expect(await a.lease('q:x', 'p1', 150)).toBe(true); // renewed
+      expect(await b.lease('q:y', 'p2', 150)).toBe(true); // another lease is independent
+      await sleep(200);
+      expect(await b.lease('q:x', 'p2', 10_000)).toBe(true); // expired: taken over
+      expect(await a.lease('q:x', 'p1', 150)).toBe(false);
+      await a.releaseLease('q:x', 'p1'); // not the owner: nothing happens
+      expect(await a.lease('q:x', 'p1', 150)).toBe(false);
+      await b.releaseLease('q:x', 'p2');
+      expect(await a.lease('q:x', 'p1', 150)).toBe(true);
+      await expectCode(a.lease('bad name', 'p1', 100), 'VALIDATION_FAILED');
+    });
+
+    it('BUS-22: deleteQueue removes a queue with its queued and pending entries and its lease; idempotent; the event stream is untouched', async () => {
+      const bus = await openBus();
+      await bus.ensureGroup('dispatch', 'earliest');
+      await bus.ensureQueue('gone');
+      await bus.publish(makeEvents(4));
+      const read = await bus.read('dispatch', 'd', { count: 10 });
+      await bus.route('dispatch', read.map((d) => ({ id: d.id, groups: ['gone'] })));
+      await bus.read('gone', 'c', { count: 1 });
+      expect(await bus.lease('q:gone', 'c', 60_000)).toBe(true);
+      await bus.deleteQueue('gone');
+      await bus.deleteQueue('gone');
+      await expectCode(bus.groupInfo('gone'), 'NOT_FOUND');
+      await expectCode(bus.route('dispatch', [{ id: read[0]!.id, groups: ['gone'] }]), 'NOT_FOUND');
+      expect(await bus.lease('q:gone', 'other', 60_000)).toBe(true); // its lease went with it
+      expect(await bus.length()).toBe(4);
+      await bus.ensureQueue('gone');
+      const info = await bus.groupInfo('gone');
+      expect([info.pending, info.lag]).toEqual([0, 0]);
+    });
+
     it('BUS-19: pruneConsumers removes idle consumers and the named one, never one holding pending entries', async () => {
       const bus = await openBus();
       await bus.ensureGroup('g', 'earliest');

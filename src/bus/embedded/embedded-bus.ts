@@ -1,5 +1,6 @@
 import type { Database } from 'better-sqlite3';
 import { UeeError, toUeeError, type EventEnvelope, type Logger } from '../../core/index.js';
+import { queueLeaseName } from '../port.js';
 import type {
   BusOptions,
   ClaimOptions,
@@ -145,6 +146,42 @@ export class EmbeddedBus implements EventBus {
         })
         .immediate();
       this.#queues.add(group);
+    });
+  }
+
+  deleteQueue(group: string): Promise<void> {
+    return this.#run(() => {
+      checkName(group, 'group');
+      const st = this.#st;
+      this.#db
+        .transaction(() => {
+          const existing = st.group.get(group);
+          if (existing === undefined || existing.routed === 0) return;
+          st.deleteGroupQueued.run(group);
+          st.deleteGroupPending.run(group);
+          st.deleteGroupConsumers.run(group);
+          st.deleteGroup.run(group);
+          st.deleteLease.run(queueLeaseName(group));
+        })
+        .immediate();
+      this.#queues.delete(group);
+    });
+  }
+
+  lease(name: string, owner: string, ttlMs: number): Promise<boolean> {
+    return this.#run(() => {
+      checkName(name, 'lease');
+      checkName(owner, 'owner');
+      const now = Date.now();
+      return this.#st.lease.run(name, owner, now + Math.max(1, Math.floor(ttlMs)), now).changes > 0;
+    });
+  }
+
+  releaseLease(name: string, owner: string): Promise<void> {
+    return this.#run(() => {
+      checkName(name, 'lease');
+      checkName(owner, 'owner');
+      this.#st.releaseLease.run(name, owner);
     });
   }
 

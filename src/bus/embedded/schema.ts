@@ -46,6 +46,11 @@ CREATE TABLE IF NOT EXISTS bus_pending (
   deliveries INTEGER NOT NULL,
   PRIMARY KEY (grp, n)
 ) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS bus_leases (
+  name TEXT PRIMARY KEY,
+  owner TEXT NOT NULL,
+  expires_at INTEGER NOT NULL
+) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS bus_dead (
   n INTEGER PRIMARY KEY AUTOINCREMENT,
   ms INTEGER NOT NULL,
@@ -166,6 +171,15 @@ export function prepareBusStatements(db: Database) {
     pendingByConsumer: s<[string], { consumer: string; c: number }>(
       'SELECT consumer, count(*) AS c FROM bus_pending WHERE grp = ? GROUP BY consumer',
     ),
+    lease: s<[string, string, number, number]>(
+      'INSERT INTO bus_leases (name, owner, expires_at) VALUES (?, ?, ?) ON CONFLICT (name) DO UPDATE SET owner = excluded.owner, expires_at = excluded.expires_at WHERE bus_leases.owner = excluded.owner OR bus_leases.expires_at <= ?',
+    ),
+    releaseLease: s<[string, string]>('DELETE FROM bus_leases WHERE name = ? AND owner = ?'),
+    deleteLease: s<[string]>('DELETE FROM bus_leases WHERE name = ?'),
+    deleteGroup: s<[string]>('DELETE FROM bus_groups WHERE grp = ?'),
+    deleteGroupQueued: s<[string]>('DELETE FROM bus_queued WHERE grp = ?'),
+    deleteGroupPending: s<[string]>('DELETE FROM bus_pending WHERE grp = ?'),
+    deleteGroupConsumers: s<[string]>('DELETE FROM bus_consumers WHERE grp = ?'),
     insertDead: s<[number, string, string]>('INSERT INTO bus_dead (ms, grp, data) VALUES (?, ?, ?)'),
     lastDead: s<[], { n: number }>('SELECT n FROM bus_dead ORDER BY n DESC LIMIT 1'),
     trimDead: s<[number]>('DELETE FROM bus_dead WHERE n <= ?'),

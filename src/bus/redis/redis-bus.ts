@@ -1,6 +1,7 @@
 import type { ChainableCommander, Redis } from 'ioredis';
 import type { EventEnvelope, Logger } from '../../core/index.js';
 import { UeeError } from '../../core/index.js';
+import { queueLeaseName } from '../port.js';
 import type {
   BusOptions,
   ClaimOptions,
@@ -21,7 +22,7 @@ import { checkPublishBatch, decodeDeadRecord, encodeDeadRecord, isCorrupt, rawEx
 import { BusLifecycle, screenEntries, type CorruptSink } from '../shared/lifecycle.js';
 import { checkClaimOptions, checkCount, checkEntryIds, checkName, checkPruneOptions, checkReadOptions } from '../shared/options.js';
 import { BlockingPool, toBusError } from './connection.js';
-import { CLAIM_LUA, DEAD_LETTER_LUA, PRUNE_LUA, PUBLISH_LUA, RENEW_LUA, ROUTE_LUA, TRIM_LUA, TRIM_QUEUE_LUA } from './scripts.js';
+import { CLAIM_LUA, DEAD_LETTER_LUA, LEASE_LUA, PRUNE_LUA, PUBLISH_LUA, RELEASE_LUA, RENEW_LUA, ROUTE_LUA, TRIM_LUA, TRIM_QUEUE_LUA } from './scripts.js';
 import { countAfter, fieldsToRecord, parseEntries } from './replies.js';
 
 /** Events per publish script call; larger batches are pipelined in chunks (each chunk atomic). */
@@ -45,6 +46,8 @@ interface BusCommands {
   ueeTrimQueue(queue: string, none: string): Promise<number>;
   ueeRoute(numKeys: number, ...args: Array<string | number>): Promise<number>;
   ueePrune(stream: string, group: string, minIdleMs: number, consumer: string): Promise<number>;
+  ueeLease(key: string, owner: string, ttlMs: number): Promise<number>;
+  ueeRelease(key: string, owner: string): Promise<number>;
 }
 
 /** Key names of one bus. */
@@ -56,6 +59,8 @@ export interface RedisBusKeys {
   advisory: string;
   /** Prefix of queue streams: queue `g` is the stream `<queuePrefix>g` with one group `g`. */
   queuePrefix: string;
+  /** Prefix of lease keys (strings holding the owner, with a TTL). */
+  leasePrefix: string;
 }
 
 /**
@@ -93,6 +98,8 @@ export class RedisBus implements EventBus {
     redis.defineCommand('ueeTrimQueue', { lua: TRIM_QUEUE_LUA, numberOfKeys: 2 });
     redis.defineCommand('ueeRoute', { lua: ROUTE_LUA });
     redis.defineCommand('ueePrune', { lua: PRUNE_LUA, numberOfKeys: 1 });
+    redis.defineCommand('ueeLease', { lua: LEASE_LUA, numberOfKeys: 1 });
+    redis.defineCommand('ueeRelease', { lua: RELEASE_LUA, numberOfKeys: 1 });
     this.#redis = redis as Redis & BusCommands;
     this.#keys = keys;
     this.#opts = options;
@@ -197,6 +204,32 @@ export class RedisBus implements EventBus {
       }
       this.#queues.add(group);
       this.#plain.delete(group);
+    });
+  }
+
+  deleteQueue(group: string): Promise<void> {
+    return this.#run(async () => {
+      checkName(group, 'group');
+      // Only a queue stream is removed: never the event stream a plain group of this name reads.
+      await this.#redis.del(this.#keys.queuePrefix + group, this.#keys.leasePrefix + queueLeaseName(group));
+      this.#queues.delete(group);
+      this.#acksSinceTrim.delete(group);
+    });
+  }
+
+  lease(name: string, owner: string, ttlMs: number): Promise<boolean> {
+    return this.#run(async () => {
+      checkName(name, 'lease');
+      checkName(owner, 'owner');
+      return Number(await this.#redis.ueeLease(this.#keys.leasePrefix + name, owner, Math.max(1, Math.floor(ttlMs)))) === 1;
+    });
+  }
+
+  releaseLease(name: string, owner: string): Promise<void> {
+    return this.#run(async () => {
+      checkName(name, 'lease');
+      checkName(owner, 'owner');
+      await this.#redis.ueeRelease(this.#keys.leasePrefix + name, owner);
     });
   }
 

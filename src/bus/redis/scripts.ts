@@ -209,3 +209,22 @@ for _, c in ipairs(redis.call('XINFO', 'CONSUMERS', KEYS[1], ARGV[1])) do
 end
 return removed
 `;
+
+/**
+ * Lease. KEYS[1] = lease key; ARGV = owner, ttl (ms). Taken when free (or expired: the key is gone)
+ * or renewed when the owner holds it. Returns 1 when the owner holds it afterwards, else 0.
+ */
+export const LEASE_LUA = `
+local cur = redis.call('GET', KEYS[1])
+if cur == false or cur == ARGV[1] then
+  redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[2])
+  return 1
+end
+return 0
+`;
+
+/** Lease release. KEYS[1] = lease key; ARGV = owner. Deletes the key only if the owner holds it. */
+export const RELEASE_LUA = `
+if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end
+return 0
+`;
