@@ -119,7 +119,7 @@ function simulationLines(s: ReviewSimulation | undefined): string[] {
     '',
     '| event | type | running version | proposed version | |',
     '|---|---|---|---|---|',
-    ...s.rows.map((r) => `| ${r.eventId.slice(0, 12)} | ${r.type} | ${run(r.before)} | ${run(r.after)} | ${r.before === null ? 'new' : r.same ? 'same' : '**differs**'} |`),
+    ...s.rows.map((r) => `| …${r.eventId.slice(-12)} | ${r.type} | ${run(r.before)} | ${run(r.after)} | ${r.before === null ? 'new' : r.same ? 'same' : '**differs**'} |`),
   ];
 }
 

@@ -116,6 +116,21 @@ export function mountReviewPage(http: HttpServer, deps: ReviewPageDeps): void {
     if (head === 'policy' && method === 'PUT') return { policy: await review.setPolicy(principal, oneScope(principal, req), await readJsonBody(req, 64 * 1024)) };
     if (head === 'plugins' && method === 'GET') return readTool(principal, 'plugin_list', {});
     if (head === 'dead-letters' && method === 'GET') return readTool(principal, 'dead_letter_list', { limit: 100 });
+    if (head === 'experiments' && method === 'GET') {
+      // a tenant sees its own; an admin one tenant (?tenantId=) or every tenant's
+      const scope = scopeParam(req);
+      const tenants = principal.kind === 'tenant' ? [principal.tenantId] : scope != null ? [scope] : (await app.store.tenants.list()).map((t) => t.tenantId);
+      const experiments: unknown[] = [];
+      for (const tenantId of tenants) {
+        const args = principal.kind === 'tenant' ? {} : { tenantId };
+        const listed = (await readTool(principal, 'experiment_report', args)).experiments as Array<{ id: string; startedAt: string }>;
+        for (const e of listed.sort((a, b) => b.startedAt.localeCompare(a.startedAt)).slice(0, 20)) {
+          const r = await readTool(principal, 'experiment_report', { ...args, id: e.id });
+          experiments.push({ tenantId, experiment: (r.experiments as unknown[])[0], variants: r.variants ?? [], shadow: r.shadow ?? null, recommendation: r.recommendation ?? '' });
+        }
+      }
+      return { experiments };
+    }
     if (head === 'metrics' && method === 'GET') {
       const visible = new Set(((await readTool(principal, 'plugin_list', {})).plugins as Array<{ pluginId: string }>).map((p) => p.pluginId));
       const all = app.runtime?.router.metrics.snapshot() ?? [];

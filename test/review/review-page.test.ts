@@ -11,6 +11,7 @@ import { McpHost, mountMcp, type McpHttpEndpoints } from '../../src/server/mcp/i
 import { tempDir } from '../helpers.js';
 import { call, connectHttp, sc } from '../mcp/helpers.js';
 import { NOOP_V1, NOOP_V2, reviewTokens, tokensEnv } from './helpers.js';
+import { LOOP, NOTES_V1, NOTES_V2 } from './plugins.js';
 
 /** Screenshots of the browser tests (git-ignored). */
 const ARTIFACTS = join(import.meta.dirname, '..', '..', '.artifacts', 'review');
@@ -113,4 +114,55 @@ describe('REVIEW-PAGE: the review page in headless Chromium', () => {
     await page.locator('.plugin-charts .chart.errors .uplot canvas').first().waitFor();
     await page.screenshot({ path: join(ARTIFACTS, 'metrics.png'), fullPage: true });
   }, 60_000);
+  it('REVIEW-PAGE-4: the bundle\'s simulation on recorded events, model cost and chain warnings are on the page', async () => {
+    const ts = (text: string) => ({ language: 'ts', files: { 'main.ts': text } });
+    const slow = { timeout: 120_000 };
+    const policy = (mode: string) => fetch(`${url}/review/api/policy?tenantId=acme`, { method: 'PUT', headers: { authorization: `Bearer ${tk.admin}` }, body: JSON.stringify({ mode }) });
+    expect((await policy('auto')).status).toBe(200);
+    const v1 = sc(await agent.callTool({ name: 'plugin_deploy', arguments: { manifest: { name: 'Acme.Notes', subscribeTo: ['TaskCreated'], capabilities: ['writeEntities'] }, source: ts(NOTES_V1) } }, undefined, slow) as never);
+    expect(v1.applied, JSON.stringify(v1)).toBe(true);
+    for (const title of ['a', 'b', 'c']) await call(agent, 'event_emit', { type: 'TaskCreated', payload: { title } });
+    await expect.poll(async () => ((await app.store.query({ tenantId: 'acme', actor: 't' }, { entityTypeId: 'Note', limit: 10 })).items.length), { timeout: 30_000 }).toBe(3);
+    expect((await policy('risky')).status).toBe(200);
+    const held = sc(await agent.callTool({ name: 'plugin_deploy', arguments: { manifest: { name: 'Acme.Notes', subscribeTo: ['TaskCreated'], capabilities: ['writeEntities', 'invokeModels'] }, source: ts(NOTES_V2), rationale: 'score tasks' } }, undefined, slow) as never);
+    expect(held.applied).toBe(false);
+    const loop = sc(await agent.callTool({ name: 'plugin_deploy', arguments: { manifest: { name: 'Acme.Loop', subscribeTo: ['Looped'], emits: ['Looped'], capabilities: ['emitEvents'] }, source: ts(LOOP), rationale: 'loop' } }, undefined, slow) as never);
+    expect(loop.applied).toBe(false);
+
+    await page.click('#tabs button[data-tab="proposals"]');
+    await page.locator(`#proposals tr[data-id="${held.proposal.id}"]`).click();
+    await page.locator('#simulation table.simulation').waitFor();
+    expect(await page.locator('#simulation tbody tr').count()).toBe(3);
+    expect(await page.locator('#simulation tbody tr.sim-differs').count()).toBe(3);
+    expect(await page.locator('#simulation-summary').textContent()).toContain('v1 → v2');
+    expect(await page.locator('#simulation tbody tr').first().textContent()).toContain('1 model call(s)');
+    expect(await page.locator('#cost-per-day').textContent()).toMatch(/model calls\/day/);
+    await page.screenshot({ path: join(ARTIFACTS, 'simulation.png'), fullPage: true });
+
+    await page.locator(`#proposals tr[data-id="${loop.proposal.id}"]`).click();
+    await page.locator('#chain .chain-warning').first().waitFor();
+    expect(await page.locator('#chain').textContent()).toContain('cycle');
+    expect(await page.locator('#detail').textContent()).toContain('no retained event of Looped');
+    await page.screenshot({ path: join(ARTIFACTS, 'chain.png'), fullPage: true });
+  }, 180_000);
+
+  it('REVIEW-PAGE-5: an experiment\'s report with confidence-interval plots drawn by uPlot', async () => {
+    const started = sc(await call(agent, 'experiment_start', { id: 'noop-ab', plugins: ['Acme.Noop'], key: 'correlation', variants: [{ name: 'control', version: 1 }, { name: 'candidate', version: 2 }] }));
+    expect(started.applied).toBe(true);
+    for (let i = 0; i < 16; i++) await call(agent, 'event_emit', { type: 'Ping', payload: { i } });
+    await expect
+      .poll(async () => {
+        const r = sc(await call(agent, 'experiment_report', { id: 'noop-ab' }));
+        return (r.variants as Array<{ exposures: number }>).every((v) => v.exposures > 0);
+      }, { timeout: 30_000 })
+      .toBe(true);
+    await page.click('#tabs button[data-tab="experiments"]');
+    const card = page.locator('article.experiment[data-id="noop-ab"]');
+    await card.waitFor();
+    await card.locator('.ci-chart .uplot canvas').nth(1).waitFor();
+    expect(await card.locator('.ci-chart').count()).toBe(2);
+    expect(await card.locator('table.variants tbody tr').count()).toBe(2);
+    expect(await card.locator('table.variants tbody tr').nth(1).textContent()).toMatch(/p=/);
+    await page.screenshot({ path: join(ARTIFACTS, 'experiment.png'), fullPage: true });
+  }, 120_000);
 });

@@ -59,6 +59,7 @@ const loaders = {
   plugins: loadPlugins,
   metrics: loadMetrics,
   'dead-letters': loadDeadLetters,
+  experiments: loadExperiments,
   audit: loadAudit,
 };
 
@@ -159,6 +160,7 @@ async function openProposal(id) {
       : el('table', { id: 'manifest-diff' }, el('thead', {}, el('tr', {}, el('th', { text: 'Manifest field' }), el('th', { text: 'Running' }), el('th', { text: 'Proposed' }))), el('tbody', {}, ...p.bundle.manifest.map((m) => el('tr', {}, el('td', { text: m.field }), el('td', { text: JSON.stringify(m.before) }), el('td', { text: JSON.stringify(m.after) }))))),
     ...p.bundle.warnings.map((w) => el('p', { class: 'warn', text: `⚠ ${w}` })),
     ...p.bundle.notes.map((n) => el('p', { class: 'muted', text: n })),
+    ...bundleSections(p.bundle),
     el('h3', { text: 'Source' }),
     ...(diffs.length === 0 ? [el('p', { class: 'muted', text: 'no source files recorded' })] : diffs.flatMap((d) => [el('h4', { text: d.path }), diffTable(d)])),
     el('h3', { text: 'Comments' }),
@@ -174,6 +176,144 @@ async function openProposal(id) {
     result,
   );
   box.scrollIntoView({ block: 'start' });
+}
+
+// The costly part of the bundle: simulation on recorded events, model cost, the chain around the change.
+function runText(r) {
+  if (r === null) return '—';
+  if (!r.ok) return `fails: ${r.error ?? ''}`;
+  const parts = [`${r.writes} write(s)`];
+  if (r.emits.length > 0) parts.push(`emits ${r.emits.join(', ')}`);
+  if (r.readModelUpdates > 0) parts.push(`${r.readModelUpdates} read-model update(s)`);
+  if (r.modelCalls > 0) parts.push(`${r.modelCalls} model call(s)`);
+  return `${parts.join(' · ')} · ${r.durationMs} ms · effects ${r.effects}`;
+}
+
+function bundleSections(b) {
+  const out = [];
+  const sim = b.simulation;
+  if (sim) {
+    const head = sim.before === null ? `v${sim.after.version}: ${sim.after.ok} ok, ${sim.after.failed} failed (no version in force to compare with)` : `v${sim.before.version} → v${sim.after.version}: ok ${sim.before.ok} → ${sim.after.ok}, failed ${sim.before.failed} → ${sim.after.failed}; effects differ on ${sim.changed} of ${sim.rows.length} events`;
+    out.push(
+      el('section', { id: 'simulation' },
+        el('h3', { text: 'Simulation on recorded events' }),
+        el('p', { id: 'simulation-summary', text: `${sim.source}: ${head}` }),
+        sim.stubbedModels.length > 0 ? el('p', { class: 'warn', text: `stubbed models (outputs not real): ${sim.stubbedModels.join(', ')}` }) : '',
+        el('table', { class: 'simulation' },
+          el('thead', {}, el('tr', {}, el('th', { text: 'Event' }), el('th', { text: 'Type' }), el('th', { text: 'Running version' }), el('th', { text: 'Proposed version' }), el('th', { text: '' }))),
+          el('tbody', {}, ...sim.rows.map((r) => {
+            const verdict = r.before === null ? 'new' : r.same ? 'same' : 'differs';
+            return el('tr', { class: `sim-${verdict}`, 'data-event': r.eventId },
+              el('td', { text: `…${r.eventId.slice(-12)}`, title: `${r.eventId} · ${r.occurredAt}` }),
+              el('td', { text: r.type }),
+              el('td', { class: r.before && !r.before.ok ? 'fails' : '', text: runText(r.before) }),
+              el('td', { class: r.after.ok ? '' : 'fails', text: runText(r.after) }),
+              el('td', {}, el('span', { class: `verdict ${verdict}`, text: verdict })));
+          })))));
+  }
+  const c = b.cost;
+  if (c) {
+    const n = (x) => (x === null ? '—' : String(Math.round(x * 1000) / 1000));
+    out.push(
+      el('section', { id: 'cost' },
+        el('h3', { text: 'Estimated model cost' }),
+        el('ul', {},
+          el('li', { text: `model calls per event: ${n(c.modelCallsPerEvent.before)} → ${n(c.modelCallsPerEvent.after)}; cost per event: ${n(c.costPerEvent.before)} → ${n(c.costPerEvent.after)}` }),
+          el('li', { id: 'cost-per-day', text: `at ${c.eventsPerDay} matching events/day: ${c.callsPerDay} model calls/day, cost ${c.costPerDay}/day; budget cap ${c.maxCallsPerDay ?? '—'} calls/day` }),
+          el('li', { class: 'muted', text: c.basis }))));
+  }
+  const g = b.graph;
+  if (g && (g.triggers.length > 0 || g.triggeredBy.length > 0 || g.warnings.length > 0)) {
+    out.push(
+      el('section', { id: 'chain' },
+        el('h3', { text: 'Chain' }),
+        el('p', { text: `triggers: ${g.triggers.join(', ') || 'nothing'} · triggered by: ${g.triggeredBy.join(', ') || 'nothing'}` }),
+        ...g.warnings.map((w) => el('p', { class: 'warn chain-warning', text: `⚠ ${w}` }))));
+  }
+  return out;
+}
+
+// ---------------------------------------------------------------- experiments (uPlot interval plots)
+$('#exp-go').addEventListener('click', () => void refresh());
+
+// Error bars: uPlot draws the means as points; this hook draws each variant's 95% interval as a whisker.
+function whiskers(lowIdx, highIdx, color) {
+  return (u) => {
+    const ctx = u.ctx;
+    ctx.save();
+    ctx.strokeStyle = color;
+    ctx.lineWidth = 2 * devicePixelRatio;
+    const xs = u.data[0];
+    for (let i = 0; i < xs.length; i++) {
+      const x = u.valToPos(xs[i], 'x', true);
+      const lo = u.valToPos(u.data[lowIdx][i], 'y', true);
+      const hi = u.valToPos(u.data[highIdx][i], 'y', true);
+      const w = 8 * devicePixelRatio;
+      ctx.beginPath();
+      ctx.moveTo(x, lo); ctx.lineTo(x, hi);
+      ctx.moveTo(x - w, lo); ctx.lineTo(x + w, lo);
+      ctx.moveTo(x - w, hi); ctx.lineTo(x + w, hi);
+      ctx.stroke();
+    }
+    ctx.restore();
+  };
+}
+
+function ciChart(title, names, estimates, color) {
+  const xs = names.map((_, i) => i);
+  const mean = estimates.map((e) => e.mean);
+  const low = estimates.map((e) => e.low);
+  const high = estimates.map((e) => e.high);
+  const box = el('div', { class: 'chart ci-chart', 'data-metric': title });
+  const dot = { show: true, size: 9, fill: color };
+  const hidden = { show: false };
+  const pad = Math.max(1e-9, (Math.max(...high) - Math.min(...low)) * 0.15);
+  new window.uPlot(
+    {
+      title: `${title} (mean, 95% interval)`,
+      width: 360,
+      height: 200,
+      legend: { show: false },
+      scales: { x: { time: false, range: [-0.5, names.length - 0.5] }, y: { range: [Math.min(...low) - pad, Math.max(...high) + pad] } },
+      axes: [{ splits: () => xs, values: (_u, splits) => splits.map((i) => names[i] ?? '') }, {}],
+      series: [{}, { label: 'mean', stroke: color, paths: () => null, points: dot }, { label: 'low', paths: () => null, points: hidden }, { label: 'high', paths: () => null, points: hidden }],
+      hooks: { draw: [whiskers(2, 3, color)] },
+    },
+    [xs, mean, low, high],
+    box,
+  );
+  return box;
+}
+
+async function loadExperiments() {
+  const t = $('#exp-tenant').value.trim();
+  const { experiments } = await api(`experiments${t ? `?tenantId=${encodeURIComponent(t)}` : ''}`);
+  const list = $('#experiments');
+  list.replaceChildren();
+  if (experiments.length === 0) list.append(el('p', { class: 'muted', text: 'no experiments yet (agents start them with experiment_start)' }));
+  for (const x of experiments) {
+    const e = x.experiment;
+    const variants = x.variants ?? [];
+    const names = variants.map((v) => v.variant);
+    const card = el('article', { class: 'experiment', 'data-id': e.id },
+      el('h3', { text: `${e.id} · ${e.kind} · ${e.plugins.join(', ')}` }),
+      el('p', {}, el('span', { class: `status ${e.status === 'running' ? 'pending' : 'applied'}`, text: e.status }), ` ${x.tenantId} · started ${new Date(e.startedAt).toLocaleString()}${e.reason ? ` · ${e.reason}` : ''}`),
+      el('p', { class: 'recommendation', text: x.recommendation ?? '' }));
+    if (variants.length > 0) {
+      card.append(
+        el('table', { class: 'variants' },
+          el('thead', {}, el('tr', {}, ...['Variant', 'Exposures', 'Success rate [95%]', 'Latency ms [95%]', 'vs control: success', 'vs control: latency'].map((h) => el('th', { text: h })))),
+          el('tbody', {}, ...variants.map((v) => {
+            const ci = (m) => `${m.mean} [${m.low}, ${m.high}]`;
+            const cmp = (c) => (c ? `${c.diff > 0 ? '+' : ''}${c.diff} [${c.low}, ${c.high}] p=${c.pValue}${c.significant ? ' ✱' : ''}` : '—');
+            return el('tr', {}, el('td', { text: v.variant }), el('td', { text: String(v.exposures) }), el('td', { text: ci(v.successRate) }), el('td', { text: ci(v.latencyMs) }), el('td', { text: cmp(v.vsControl?.successRate) }), el('td', { text: cmp(v.vsControl?.latencyMs) }));
+          }))),
+        el('div', { class: 'ci-charts' }, ciChart('success rate', names, variants.map((v) => v.successRate), '#1f8f4a'), ciChart('latency ms', names, variants.map((v) => v.latencyMs), '#2f6fde')),
+      );
+    }
+    if (x.shadow) card.append(el('p', { class: 'muted', text: `shadow: ${x.shadow.compared ?? 0} events compared, ${x.shadow.different ?? 0} different` }));
+    list.append(card);
+  }
 }
 
 // ---------------------------------------------------------------- plugins, dead letters, audit
