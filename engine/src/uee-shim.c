@@ -142,9 +142,15 @@ static void *uee_realloc(JSMallocState *s, void *ptr, size_t size) {
 static size_t uee_usable_size(const void *ptr) { return malloc_usable_size((void *)ptr); }
 static const JSMallocFunctions MALLOC_FUNCS = {uee_malloc, uee_free, uee_realloc, uee_usable_size};
 
+/* Called every ~10,000 interrupt polls (bytecode branches and calls, 256-step slices of a regex
+ * match, string-search and generic-array steps). The input_length call is the runtime's deadline
+ * probe: the UEE runtime answers it like any kernel call, but once the call's deadline has passed it
+ * ends the call from inside it (TIMEOUT), so a runaway call stops without the worker being killed.
+ * Elsewhere (plain Extism) it is a harmless query. */
 static int interrupt_handler(JSRuntime *rt, void *opaque) {
     (void)rt; (void)opaque;
     if (g_initializing) return 0;
+    (void)extism_input_length();
     if (--g_fuel > 0) return 0;
     g_interrupted = 1;
     return 1;

@@ -12,7 +12,7 @@ import { fileURLToPath } from 'node:url';
 import { UeeError } from '../core/errors.js';
 import type { Logger } from '../core/logger.js';
 import { silentLogger } from '../core/logger.js';
-import { QUICKJS_APPENDIX, QUICKJS_PATCH, patchQuickjs } from './engine-patch.js';
+import { LIBREGEXP_PATCH, QUICKJS_APPENDIX, QUICKJS_PATCH, patchLibregexp, patchQuickjs } from './engine-patch.js';
 import type { CToolchain } from './engine-toolchain.js';
 import { SYSROOTS, systemToolchain, yowaspToolchain } from './engine-toolchain.js';
 import { readTargetFeatures } from '../core/wasm/index.js';
@@ -77,10 +77,11 @@ async function loadSources(root: string): Promise<Sources> {
   }
   for (const f of [...QUICKJS_FILES, ...QUICKJS_HEADERS]) files[f] = await readFile(join(qdir, f), 'utf8');
   files['quickjs.c'] = patchQuickjs(files['quickjs.c'] ?? '');
+  files['libregexp.c'] = patchLibregexp(files['libregexp.c'] ?? '');
   for (const f of SHIM_FILES) files[f] = await readFile(join(root, 'engine', 'src', f), 'utf8');
   const h = createHash('sha256');
   for (const name of Object.keys(files).sort()) h.update(name).update('\0').update(files[name] ?? '').update('\0');
-  h.update(JSON.stringify([ENGINE_CFLAGS, ENGINE_LDFLAGS, QUICKJS_PATCH.length, QUICKJS_APPENDIX]));
+  h.update(JSON.stringify([ENGINE_CFLAGS, ENGINE_LDFLAGS, QUICKJS_PATCH.length, LIBREGEXP_PATCH.length, QUICKJS_APPENDIX]));
   return { files, hashInput: h.digest('hex') };
 }
 

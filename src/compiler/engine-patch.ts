@@ -16,6 +16,12 @@
  * - String building is linear, not quadratic: `s += x` on a local hands the string to the
  *   concatenation instead of duplicating it (reference count 1), and a concatenation whose left side
  *   nobody else holds grows it in place with 50% slack (like a vector) instead of copying both sides.
+ * - Native work that ran without ever polling the interrupt handler now polls it, so the engine's
+ *   fuel and the runtime's deadline stop it like a bytecode loop: regex backtracking (libregexp.c,
+ *   {@link LIBREGEXP_PATCH}: `/(a+)+$/` on `'aaaa…b'` ran for hours), the default `sort` comparison,
+ *   string search (`indexOf`, `includes`, `split`, `replaceAll`: O(n·m)), and the element accessors
+ *   behind generic array loops (`Array.prototype.indexOf.call({ length: 2 ** 53 - 1 }, 1)`), and
+ *   BigInt arithmetic (libbf's allocator: `(2n ** 3000000n).toString()`).
  */
 import { UeeError } from '../core/errors.js';
 
@@ -116,6 +122,28 @@ static inline void uee_release_target(const uint8_t *pc, JSValue op1, JSValue op
 }
 `;
 
+/**
+ * Interrupt polls where upstream has none, so a long native operation stops within the call's budget
+ * like a bytecode loop does (the shim's interrupt handler spends fuel and asks the host whether the
+ * call's deadline passed). `uee_poll_units` charges `n` bytecode-poll units at once.
+ */
+const POLL_UNITS = `
+/* UEE: charge n interrupt-poll units for native work (regex steps, string search, generic array loops). */
+static __exception int uee_poll_units(JSContext *ctx, int n)
+{
+    ctx->interrupt_counter -= n;
+    if (unlikely(ctx->interrupt_counter <= 0))
+        return __js_poll_interrupts(ctx);
+    return 0;
+}
+
+/* UEE: called by libregexp every 256 steps of a match; nonzero ends the match (exception pending). */
+int lre_check_timeout(void *opaque)
+{
+    return uee_poll_units((JSContext *)opaque, 256) != 0;
+}
+`;
+
 /** The replacements, in order; each `find` must occur exactly once. */
 export const QUICKJS_PATCH: readonly Replacement[] = [
   {
@@ -191,6 +219,265 @@ export const QUICKJS_PATCH: readonly Replacement[] = [
     ret = JS_ConcatString1(ctx, p1, p2);
     JS_FreeValue(ctx, op1);`,
   },
+  {
+    // the polling helpers, right after the interpreter's own
+    find: `static inline __exception int js_poll_interrupts(JSContext *ctx)
+{
+    if (unlikely(--ctx->interrupt_counter <= 0)) {
+        return __js_poll_interrupts(ctx);
+    } else {
+        return 0;
+    }
+}
+`,
+    replace: `static inline __exception int js_poll_interrupts(JSContext *ctx)
+{
+    if (unlikely(--ctx->interrupt_counter <= 0)) {
+        return __js_poll_interrupts(ctx);
+    } else {
+        return 0;
+    }
+}
+${POLL_UNITS}`,
+  },
+  {
+    // BigInt arithmetic and conversion (libbf) never return to the interpreter: poll from its allocator,
+    // which a long multiplication or toString calls again and again; a stop fails the allocation
+    find: `static void *js_bf_realloc(void *opaque, void *ptr, size_t size)
+{
+    JSRuntime *rt = opaque;
+    return js_realloc_rt(rt, ptr, size);
+}`,
+    replace: `static void *js_bf_realloc(void *opaque, void *ptr, size_t size)
+{
+    JSRuntime *rt = opaque;
+    static int uee_bf_polls;
+    if (size != 0 && rt->interrupt_handler && ++uee_bf_polls >= 64) {
+        uee_bf_polls = 0;
+        if (rt->interrupt_handler(rt, rt->interrupt_opaque))
+            return NULL;
+    }
+    return js_realloc_rt(rt, ptr, size);
+}`,
+  },
+  {
+    // generic array loops (join, indexOf, lastIndexOf, includes, reverse, fill, copyWithin, splice…
+    // over array-likes such as { length: 2 ** 53 - 1 }) go through these element accessors
+    find: `JSValue JS_GetPropertyUint32(JSContext *ctx, JSValueConst this_obj,
+                             uint32_t idx)
+{
+`,
+    replace: `JSValue JS_GetPropertyUint32(JSContext *ctx, JSValueConst this_obj,
+                             uint32_t idx)
+{
+    if (js_poll_interrupts(ctx))
+        return JS_EXCEPTION;
+`,
+  },
+  {
+    find: `static int JS_TryGetPropertyInt64(JSContext *ctx, JSValueConst obj, int64_t idx, JSValue *pval)
+{
+    JSValue val = JS_UNDEFINED;
+    JSAtom prop;
+    int present;
+`,
+    replace: `static int JS_TryGetPropertyInt64(JSContext *ctx, JSValueConst obj, int64_t idx, JSValue *pval)
+{
+    JSValue val = JS_UNDEFINED;
+    JSAtom prop;
+    int present;
+
+    if (js_poll_interrupts(ctx)) {
+        *pval = JS_UNDEFINED;
+        return -1;
+    }
+`,
+  },
+  {
+    find: `static JSValue JS_GetPropertyInt64(JSContext *ctx, JSValueConst obj, int64_t idx)
+{
+    JSAtom prop;
+    JSValue val;
+`,
+    replace: `static JSValue JS_GetPropertyInt64(JSContext *ctx, JSValueConst obj, int64_t idx)
+{
+    JSAtom prop;
+    JSValue val;
+
+    if (js_poll_interrupts(ctx))
+        return JS_EXCEPTION;
+`,
+  },
+  {
+    find: `int JS_SetPropertyInt64(JSContext *ctx, JSValueConst this_obj,
+                        int64_t idx, JSValue val)
+{
+    JSAtom prop;
+    int res;
+`,
+    replace: `int JS_SetPropertyInt64(JSContext *ctx, JSValueConst this_obj,
+                        int64_t idx, JSValue val)
+{
+    JSAtom prop;
+    int res;
+
+    if (js_poll_interrupts(ctx)) {
+        JS_FreeValue(ctx, val);
+        return -1;
+    }
+`,
+  },
+  {
+    find: `int JS_DeletePropertyInt64(JSContext *ctx, JSValueConst obj, int64_t idx, int flags)
+{
+    JSAtom prop;
+    int res;
+`,
+    replace: `int JS_DeletePropertyInt64(JSContext *ctx, JSValueConst obj, int64_t idx, int flags)
+{
+    JSAtom prop;
+    int res;
+
+    if (js_poll_interrupts(ctx))
+        return -1;
+`,
+  },
+  {
+    // Array.prototype.sort's default (string) comparison calls no JS, so it never polled
+    find: `    int cmp;
+
+    if (psc->exception)
+        return 0;
+
+    if (psc->has_method) {`,
+    replace: `    int cmp;
+
+    if (psc->exception)
+        return 0;
+    if (js_poll_interrupts(ctx))
+        goto exception;
+
+    if (psc->has_method) {`,
+  },
+  {
+    // string search is O(n·m) in the worst case: charge it, and stop it
+    find: `static int string_indexof(JSString *p1, JSString *p2, int from)
+{
+    /* assuming 0 <= from <= p1->len */
+    int c, i, j, len1 = p1->len, len2 = p2->len;
+    if (len2 == 0)
+        return from;
+    for (i = from, c = string_get(p2, 0); i + len2 <= len1; i = j + 1) {
+        j = string_indexof_char(p1, c, i);
+        if (j < 0 || j + len2 > len1)
+            break;
+`,
+    replace: `/* UEE: returns -2 when interrupted (exception pending). */
+static int string_indexof(JSContext *ctx, JSString *p1, JSString *p2, int from)
+{
+    /* assuming 0 <= from <= p1->len */
+    int c, i, j, len1 = p1->len, len2 = p2->len;
+    if (len2 == 0)
+        return from;
+    for (i = from, c = string_get(p2, 0); i + len2 <= len1; i = j + 1) {
+        j = string_indexof_char(p1, c, i);
+        if (j < 0 || j + len2 > len1)
+            break;
+        if (uee_poll_units(ctx, 1 + (len2 >> 6)))
+            return -2;
+`,
+  },
+  {
+    find: '            pos = string_indexof(sp, searchp, endOfLastMatch);\n',
+    replace: '            pos = string_indexof(ctx, sp, searchp, endOfLastMatch);\n            if (pos == -2)\n                goto exception;\n',
+  },
+  {
+    find: '        e = string_indexof(sp, rp, q);\n',
+    replace: '        e = string_indexof(ctx, sp, rp, q);\n        if (e == -2)\n            goto exception;\n',
+  },
+  {
+    find: `        for (i = start;; i += inc) {
+            if (!string_cmp(p, p1, i, 0, v_len)) {`,
+    replace: `        for (i = start;; i += inc) {
+            if (uee_poll_units(ctx, 1 + (v_len >> 6)))
+                goto fail;
+            if (!string_cmp(p, p1, i, 0, v_len)) {`,
+  },
+  {
+    find: `        for (i = start;; i++) {
+            if (!string_cmp(p, p1, i, 0, v_len)) {
+                ret = 1;`,
+    replace: `        for (i = start;; i++) {
+            if (uee_poll_units(ctx, 1 + (v_len >> 6)))
+                goto fail;
+            if (!string_cmp(p, p1, i, 0, v_len)) {
+                ret = 1;`,
+  },
+  {
+    // a regex match interrupted by lre_check_timeout (-2) already has its exception pending
+    find: `        } else {
+            JS_ThrowInternalError(ctx, "out of memory in regexp execution");
+            goto fail;
+        }
+        JS_FreeValue(ctx, str_val);`,
+    replace: `        } else if (ret == -2) {
+            goto fail;
+        } else {
+            JS_ThrowInternalError(ctx, "out of memory in regexp execution");
+            goto fail;
+        }
+        JS_FreeValue(ctx, str_val);`,
+  },
+  {
+    find: `            } else {
+                JS_ThrowInternalError(ctx, "out of memory in regexp execution");
+                goto fail;
+            }
+            break;`,
+    replace: `            } else if (ret == -2) {
+                goto fail;
+            } else {
+                JS_ThrowInternalError(ctx, "out of memory in regexp execution");
+                goto fail;
+            }
+            break;`,
+  },
+];
+
+/**
+ * Our patch to libregexp.c: the backtracking matcher polls `lre_check_timeout` (defined in quickjs.c
+ * by {@link QUICKJS_PATCH}) every 256 steps, and returns -2 when it says stop. A catastrophic pattern
+ * such as `/(a+)+$/` on `'aaaa…b'` otherwise runs for hours inside one native call.
+ */
+export const LIBREGEXP_PATCH: readonly Replacement[] = [
+  {
+    find: '    void *opaque; /* used for stack overflow check */\n',
+    replace: '    void *opaque; /* used for stack overflow check */\n    int uee_poll_counter;\n',
+  },
+  {
+    find: 'static intptr_t lre_exec_backtrack(REExecContext *s, uint8_t **capture,',
+    replace: 'int lre_check_timeout(void *opaque);\n\n/* UEE: returns -2 when interrupted. */\nstatic intptr_t lre_exec_backtrack(REExecContext *s, uint8_t **capture,',
+  },
+  {
+    find: `    for(;;) {
+        //        printf("top=%p: pc=%d\\n", th_list.top, (int)(pc - (bc_buf + RE_HEADER_LEN)));
+        opcode = *pc++;`,
+    replace: `    for(;;) {
+        if (unlikely(--s->uee_poll_counter <= 0)) {
+            s->uee_poll_counter = 256;
+            if (lre_check_timeout(s->opaque))
+                return -2;
+        }
+        opcode = *pc++;`,
+  },
+  {
+    find: '                    if (res == -1)\n                        return res;',
+    replace: '                    if (res == -1 || res == -2)\n                        return res;',
+  },
+  {
+    find: '    s->opaque = opaque;\n\n    s->state_size',
+    replace: '    s->opaque = opaque;\n    s->uee_poll_counter = 256;\n\n    s->state_size',
+  },
 ];
 
 /** Appended to quickjs.c: the seed hook the shim needs (JSContext is opaque outside quickjs.c). */
@@ -201,8 +488,17 @@ void JS_SetRandomSeed(JSContext *ctx, uint64_t seed) { ctx->random_state = seed 
 
 /** Applies {@link QUICKJS_PATCH} to quickjs.c; throws `INTERNAL` when the sources do not match. */
 export function patchQuickjs(source: string): string {
+  return applyPatch(source, QUICKJS_PATCH) + QUICKJS_APPENDIX;
+}
+
+/** Applies {@link LIBREGEXP_PATCH} to libregexp.c; throws `INTERNAL` when the sources do not match. */
+export function patchLibregexp(source: string): string {
+  return applyPatch(source, LIBREGEXP_PATCH);
+}
+
+function applyPatch(source: string, patch: readonly Replacement[]): string {
   let out = source;
-  for (const r of QUICKJS_PATCH) {
+  for (const r of patch) {
     const first = out.indexOf(r.find);
     if (first < 0 || out.indexOf(r.find, first + 1) >= 0) {
       throw new UeeError('INTERNAL', 'QuickJS sources do not match the UEE patch', {
@@ -212,5 +508,5 @@ export function patchQuickjs(source: string): string {
     }
     out = out.slice(0, first) + r.replace + out.slice(first + r.find.length);
   }
-  return out + QUICKJS_APPENDIX;
+  return out;
 }

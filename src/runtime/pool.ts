@@ -95,10 +95,11 @@ const TIMEOUT_ANSWER = errorAnswer('TIMEOUT', 'the call ran out of time');
 
 /**
  * A fixed-size pool of our own worker threads. Each job runs on one idle worker; a watchdog timer
- * per job kills the worker when the job overruns its `timeoutMs` (or, when the overrun happens
- * while the main thread is answering a host call, answers `TIMEOUT` and kills it only if the
- * plugin does not unwind within the grace period), then starts a replacement with every loaded
- * module. Other workers keep serving throughout.
+ * per job settles it as `timeout` when it overruns its `timeoutMs` and ends the call: parked in a
+ * host call, the call is answered `TIMEOUT`; running, the worker is told (`BRIDGE.CANCEL`) and ends
+ * it at the plugin's next kernel call. Only a plugin that does not unwind within the grace period
+ * costs its worker: it is killed and a replacement started with every loaded module. Other workers
+ * keep serving throughout.
  *
  * Scheduling is fair between shares (tenants): one FIFO queue per share, served round-robin, with a
  * cap on the workers a share and a plugin may hold (see {@link PoolJob}). Within a share, jobs start
@@ -394,7 +395,13 @@ export class WorkerPool {
       }, this.#options.timeoutGraceMs);
       return;
     }
-    this.#kill(slot, 'call overran its timeout');
+    // Running in the plugin: ask the worker to end the call at its next kernel call (the JS engine
+    // probes every few thousand polls, also inside a regex match or a long native loop); kill it only
+    // if the plugin does not unwind within the grace period (a wasm loop that never calls the kernel).
+    Atomics.store(slot.i32, BRIDGE.CANCEL, r.id);
+    r.grace = setTimeout(() => {
+      if (slot.running === r) this.#kill(slot, 'call overran its timeout');
+    }, this.#options.timeoutGraceMs);
   }
 
   #kill(slot: Slot, reason: string): void {

@@ -20,6 +20,11 @@ export const BRIDGE = {
   SEQ: 3,
   /** Answer flags (`FLAG_FATAL`). */
   FLAGS: 4,
+  /**
+   * Id of a call whose deadline passed (written by the main thread): the worker ends that call at its
+   * next kernel call (the JS engine probes with `input_length` from its interrupt handler).
+   */
+  CANCEL: 5,
   /** Where the payload bytes start. */
   DATA_OFFSET: 64,
   STATE_IDLE: 0,

@@ -1,8 +1,9 @@
 /**
  * Runtime worker entry: runs plugins with @extism/extism in main-thread mode (inside this worker
  * thread), from modules compiled once by the main thread. Every call is synchronous here: host
- * calls that need the main thread block on the Atomics bridge. The main thread's watchdog kills
- * this thread when a call overruns, so nothing here needs to defend against a runaway loop.
+ * calls that need the main thread block on the Atomics bridge. At a call's deadline the main thread
+ * writes its id to `BRIDGE.CANCEL`, and the next kernel call ends it; a plugin that never calls the
+ * kernel is killed with this thread by the main thread's watchdog after a short grace.
  */
 import { setFlagsFromString } from 'node:v8';
 import { runInNewContext } from 'node:vm';
@@ -75,6 +76,8 @@ interface Entry {
 }
 
 interface CallState {
+  /** The invoke message's id (what the main thread writes to `BRIDGE.CANCEL` at the deadline). */
+  id: number;
   entry: Entry;
   ctx: CallContext | null;
   input: Uint8Array;
@@ -101,6 +104,17 @@ let seq = 0;
 function current(): CallState {
   if (active === null) throw new CallAborted('kernel call outside of a plugin call');
   return active;
+}
+
+/**
+ * Ends the call when the main thread cancelled it (its deadline passed; the main thread already
+ * answered TIMEOUT). Kernel calls check it, so a plugin that calls the kernel now and then — the JS
+ * engine from its interrupt handler — unwinds at once instead of costing its worker.
+ */
+function checkCancel(st: CallState): void {
+  if (Atomics.load(i32, BRIDGE.CANCEL) !== st.id) return;
+  st.abortedByHost = true;
+  abort(st, 'TIMEOUT', 'the call overran its deadline');
 }
 
 function abort(st: CallState, code: string, message: string, details?: Record<string, unknown>): never {
@@ -142,6 +156,7 @@ const kernel = {
   alloc(ctx: CallContext, size: bigint): bigint {
     const st = current();
     if (st.abort) throw new CallAborted(st.abort.message);
+    checkCancel(st);
     if (size < 0n || size > BigInt(st.entry.load.limits.blockBytes)) {
       abort(st, 'BUDGET_EXCEEDED', `allocation of ${size} bytes exceeds the memory budget`, { limit: 'memoryPages' });
     }
@@ -156,7 +171,12 @@ const kernel = {
     }
     return st.inputAddr;
   },
-  input_length: (): bigint => BigInt(current().input.length),
+  input_length(): bigint {
+    const st = current();
+    if (st.abort) throw new CallAborted(st.abort.message);
+    checkCancel(st);
+    return BigInt(st.input.length);
+  },
   input_load_u8: (_ctx: CallContext, addr: bigint): number => current().inputView.getUint8(Number(addr & OFFSET_MASK)),
   input_load_u64: (_ctx: CallContext, addr: bigint): bigint => current().inputView.getBigUint64(Number(addr & OFFSET_MASK), true),
   output_set(ctx: CallContext, addr: bigint, length: bigint): void {
@@ -221,6 +241,7 @@ function hostFunction(name: string, fnId: number) {
   return (ctx: CallContext, addr: bigint): bigint => {
     const st = current();
     if (st.abort) throw new CallAborted(st.abort.message);
+    checkCancel(st);
     if (++st.hostCalls > st.entry.load.limits.hostCalls) {
       abort(st, 'BUDGET_EXCEEDED', `more than ${st.entry.load.limits.hostCalls} host calls in one call`, { limit: 'hostCalls' });
     }
@@ -409,6 +430,7 @@ async function invoke(msg: InvokeMessage): Promise<DoneMessage> {
   if (entry === undefined) return { ...base, status: 'aborted', abort: { code: 'NOT_FOUND', message: `plugin ${msg.pluginId} is not loaded in this worker` } };
   const input = encoder.encode(msg.input);
   const st: CallState = {
+    id: msg.id,
     entry,
     ctx: null,
     input,
