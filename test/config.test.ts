@@ -65,4 +65,21 @@ describe('config', () => {
     expect((caught as Error).message).toContain('UEE_STORE');
     expect((caught as Error).message).not.toContain('secret');
   });
+
+  it('CFG-NPM-1: npm settings from UEE_NPM_*: registry, cache under the data dir, allow/deny lists, limits; bad values are CONFIG_INVALID', () => {
+    const d = loadConfig({ dataDir: '/tmp/uee-x' }, {}).npm;
+    expect(d).toMatchObject({ registry: 'https://registry.npmjs.org', cacheDir: '/tmp/uee-x/npm-cache', allow: [], deny: [], maxPackages: 64 });
+    const c = loadConfig({}, { UEE_NPM_REGISTRY: 'http://127.0.0.1:4873', UEE_NPM_ALLOW: 'ms, dayjs,@acme/*', UEE_NPM_DENY: 'evil', UEE_NPM_MAX_BYTES: '1000000', UEE_NPM_CACHE_DIR: '/tmp/npmc' }).npm;
+    expect(c).toMatchObject({ registry: 'http://127.0.0.1:4873', allow: ['ms', 'dayjs', '@acme/*'], deny: ['evil'], maxBytes: 1_000_000, cacheDir: '/tmp/npmc' });
+    for (const env of [{ UEE_NPM_REGISTRY: 'ftp://x' }, { UEE_NPM_MAX_PACKAGES: '0' }]) {
+      let caught: unknown;
+      try {
+        loadConfig({}, env);
+      } catch (err) {
+        caught = err;
+      }
+      expect(isUeeError(caught, 'CONFIG_INVALID')).toBe(true);
+      expect((caught as Error).message).toContain(Object.keys(env)[0]);
+    }
+  });
 });

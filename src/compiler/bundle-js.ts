@@ -1,8 +1,10 @@
 /**
  * Bundles in-memory TS/JS files (ES modules) into one script for the engine with esbuild. Imports
  * resolve inside `files` (relative paths, with or without extension, `index.*`), plus `uee:plugin`
- * (the SDK runtime in `sdk/ts`). Nothing else is reachable: no npm packages, no file system.
+ * (the SDK runtime in `sdk/ts`), plus — when the compile declared npm dependencies — bare imports from
+ * the `node_modules` tree `npm-deps.ts` laid out for them. Node built-ins are never reachable.
  */
+import { isBuiltin } from 'node:module';
 import { join, posix } from 'node:path';
 import type { Message, Plugin } from 'esbuild';
 import { build } from 'esbuild';
@@ -36,8 +38,11 @@ function toDiagnostic(m: Message, severity: Diagnostic['severity']): Diagnostic 
   const loc = m.location;
   const file = loc?.file.replace(`${NS}:`, '');
   let hint: string | undefined;
-  if (/Could not resolve/.test(m.text)) {
-    hint = 'Only relative imports between the given files and "uee:plugin" resolve; npm packages are not available — add the code as a file.';
+  const detail = m.detail as { uee?: string } | undefined;
+  if (detail?.uee === 'not-pure') {
+    hint = 'plugins run without Node built-ins: pick a pure-JS package (or one with a browser build)';
+  } else if (/Could not resolve/.test(m.text)) {
+    hint = 'Relative imports between the given files, "uee:plugin" and declared npm dependencies resolve: declare the package in source.dependencies ({ "name": "range" }) or add the code as a file.';
   }
   const note = m.notes[0]?.text;
   return {
@@ -45,25 +50,49 @@ function toDiagnostic(m: Message, severity: Diagnostic['severity']): Diagnostic 
     ...(file ? { file } : {}),
     ...(loc ? { line: loc.line, col: loc.column + 1, lineText: loc.lineText } : {}),
     message: m.text,
+    ...(detail?.uee === 'not-pure' ? { code: 'DEPENDENCY_NOT_PURE' } : {}),
     ...(hint ? { hint } : note ? { hint: note } : {}),
   };
 }
 
-function memoryPlugin(files: Record<string, string>, sdkEntry: string, wrapper: string | undefined): Plugin {
+const isBare = (p: string): boolean => !p.startsWith('.') && !p.startsWith('/') && !/^[a-z]+:/i.test(p.replace(/^node:/, ''));
+
+function memoryPlugin(files: Record<string, string>, sdkEntry: string, wrapper: string | undefined, modulesRoot: string | undefined): Plugin {
   const find = (p: string): string | undefined => EXTENSIONS.map((e) => normal(p + e)).find((c) => c in files);
+  const builtin = (spec: string, by: string): { errors: { text: string; detail: unknown }[] } => ({
+    errors: [{ text: `"${spec}" is a Node built-in, which plugins do not have (imported by ${by})`, detail: { uee: 'not-pure', module: spec, importer: by } }],
+  });
+  const packageOf = (path: string): string => {
+    const m = /node_modules\/((?:@[^/]+\/)?[^/]+)\/(?!.*node_modules\/)/.exec(path.replace(/\\/g, '/'));
+    return m?.[1] ?? path;
+  };
   return {
     name: 'uee-memory',
     setup(b) {
       b.onResolve({ filter: /^uee:plugin$/ }, () => ({ path: sdkEntry }));
-      b.onResolve({ filter: /.*/ }, (args) => {
+      b.onResolve({ filter: /.*/ }, async (args) => {
         if (args.path === WRAPPER) return { path: WRAPPER, namespace: NS };
-        if (args.namespace === 'file') return undefined; // inside the SDK: normal resolution
+        if (args.namespace === 'file') {
+          // inside the SDK or an npm package: normal resolution, Node built-ins refused
+          if (modulesRoot !== undefined && args.importer.startsWith(modulesRoot) && isBare(args.path) && isBuiltin(args.path)) {
+            return builtin(args.path, packageOf(args.importer));
+          }
+          return undefined;
+        }
         const base = args.importer && args.importer !== WRAPPER ? posix.dirname(args.importer) : '';
         const isRelative = args.path.startsWith('.') || args.path.startsWith('/');
+        if (!isRelative && args.kind !== 'entry-point' && modulesRoot !== undefined && isBare(args.path)) {
+          if (isBuiltin(args.path)) return builtin(args.path, args.importer);
+          const r = await b.resolve(args.path, { kind: args.kind, resolveDir: modulesRoot, importer: join(modulesRoot, 'plugin.js'), namespace: 'file' });
+          if (r.errors.length > 0) {
+            return { errors: [{ text: `Could not resolve "${args.path}" (not among the declared dependencies)` }] };
+          }
+          return { path: r.path, namespace: r.namespace, ...(r.sideEffects === false ? { sideEffects: false } : {}) };
+        }
         const found = isRelative || args.kind === 'entry-point' ? find(posix.join(base, args.path)) : undefined;
         if (found === undefined) {
           return {
-            errors: [{ text: `Could not resolve "${args.path}"${isRelative ? '' : ' (npm packages are not available)'}` }],
+            errors: [{ text: `Could not resolve "${args.path}"${isRelative ? '' : ' (npm packages must be declared in dependencies)'}` }],
           };
         }
         return { path: found, namespace: NS };
@@ -87,6 +116,7 @@ export async function bundleJs(
   entry: string,
   sdkRoot: string,
   wrapper: (entryPath: string) => string,
+  modulesRoot?: string,
 ): Promise<BundleResult> {
   const normFiles: Record<string, string> = {};
   for (const [k, v] of Object.entries(files)) normFiles[normal(k)] = v;
@@ -104,6 +134,9 @@ export async function bundleJs(
     treeShaking: true,
     legalComments: 'none',
     charset: 'utf8',
+    // npm packages: ESM builds first, then CommonJS (esbuild's neutral platform has no default)
+    mainFields: ['module', 'main'] as string[],
+    ...(modulesRoot === undefined ? {} : { define: { 'process.env.NODE_ENV': '"production"' } }),
   } as const;
   try {
     // pass 1: learn what the entry exports (the metafile lists exports of ESM outputs)
@@ -112,7 +145,7 @@ export async function bundleJs(
       entryPoints: [entryPath],
       format: 'esm',
       metafile: true,
-      plugins: [memoryPlugin(normFiles, sdkEntry, undefined)],
+      plugins: [memoryPlugin(normFiles, sdkEntry, undefined, modulesRoot)],
     });
     const entryExports = Object.values(meta.metafile.outputs)[0]?.exports ?? [];
     // pass 2: the script the engine evaluates
@@ -125,7 +158,7 @@ export async function bundleJs(
       sourcemap: 'external',
       sourcesContent: false,
       outdir: '/uee-out',
-      plugins: [memoryPlugin(normFiles, sdkEntry, wrapper(`./${entryPath}`))],
+      plugins: [memoryPlugin(normFiles, sdkEntry, wrapper(`./${entryPath}`), modulesRoot)],
     });
     const code = out.outputFiles.find((f) => f.path.endsWith('.js'))?.text ?? '';
     const map = out.outputFiles.find((f) => f.path.endsWith('.map'))?.text;
@@ -184,7 +217,10 @@ export function lineMapOf(map: RawSourceMap, sdkRoot: string): LineMap {
   const sources = map.sources.map((s) => {
     const name = s.replace(/^.*uee-src:/, '');
     const abs = name.replace(/^(\.\.\/)+/, '/');
-    return abs.startsWith(sdk) ? `uee:plugin/${abs.slice(sdk.length + 1)}` : name;
+    if (abs.startsWith(sdk)) return `uee:plugin/${abs.slice(sdk.length + 1)}`;
+    // an npm package: name it from its node_modules folder, not from the shared cache's path
+    const nm = name.indexOf('node_modules/');
+    return nm >= 0 ? name.slice(nm) : name;
   });
   const lines: number[] = [];
   let src = 0;

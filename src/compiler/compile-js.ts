@@ -7,6 +7,7 @@ import { UeeError } from '../core/errors.js';
 import type { Logger } from '../core/logger.js';
 import { silentLogger } from '../core/logger.js';
 import { BundleError, bundleJs, usedHostFunctions } from './bundle-js.js';
+import { resolveDependencies, type DependencyTree, type NpmSettings } from './npm-deps.js';
 import type { EngineArtifact } from './engine-build.js';
 import { findRepoRoot, onEngineBuild, sharedEngine } from './engine-build.js';
 import { checkContract, buildReport } from './inspect.js';
@@ -41,6 +42,14 @@ export interface CompileJsOptions extends CompileLimits {
   files: Record<string, string>;
   /** The entry file; it exports `handle`/`infer` or declares handlers with `on()` from `uee:plugin`. */
   entry: string;
+  /**
+   * Pure-JS npm packages the sources import, name → semver range (`{ "ms": "^2.1.3" }`): resolved from
+   * the registry into the shared cache (see `npm-deps.ts`), bundled with the plugin, and listed with
+   * exact versions and licences in the report's `dependencies`. @default none
+   */
+  dependencies?: Record<string, string>;
+  /** Registry, cache, allow/deny lists and limits for `dependencies`. @default DEFAULT_NPM_SETTINGS */
+  npm?: Partial<NpmSettings>;
   /**
    * Entry exports of the module. @default `infer` when the entry exports `infer`, and `handle` unless
    * the entry exports `infer` but not `handle`
@@ -114,7 +123,7 @@ export async function compileJs(options: CompileJsOptions): Promise<CompileResul
   const t0 = performance.now();
   const typeCheck = options.typeCheck ?? TS_ENTRY.test(options.entry);
   const check = typeCheck
-    ? runInWorker<TypeCheckResult>({ op: 'typecheck', files: options.files, entry: options.entry, sdkRoot }, checking.signal)
+    ? runInWorker<TypeCheckResult>({ op: 'typecheck', files: options.files, entry: options.entry, sdkRoot, packages: Object.keys(options.dependencies ?? {}) }, checking.signal)
         .then((r) => ({ ...r, ms: Math.round((performance.now() - t0) * 10) / 10 }))
     : undefined;
   check?.catch(() => undefined);
@@ -136,11 +145,25 @@ export async function compileJs(options: CompileJsOptions): Promise<CompileResul
           t = now;
         };
         timings.engine = engineMs;
+        let tree: DependencyTree | undefined;
+        if (options.dependencies !== undefined && Object.keys(options.dependencies).length > 0) {
+          tree = await resolveDependencies(options.dependencies, options.npm);
+          lap('dependencies');
+        }
         let bundle;
         try {
-          bundle = await bundleJs(options.files, options.entry, sdkRoot, entryWrapper);
+          bundle = await bundleJs(options.files, options.entry, sdkRoot, entryWrapper, tree?.root);
         } catch (err) {
-          if (err instanceof BundleError) throw compileFailed(err.diagnostics, 'bundling failed');
+          if (err instanceof BundleError) {
+            const native = err.diagnostics.find((d) => d.code === 'DEPENDENCY_NOT_PURE');
+            if (native) {
+              throw new UeeError('DEPENDENCY_NOT_PURE', native.message, {
+                details: { diagnostics: err.diagnostics, ...(native.file ? { file: native.file } : {}) },
+                hint: native.hint ?? 'pick a pure-JS package',
+              });
+            }
+            throw compileFailed(err.diagnostics, 'bundling failed');
+          }
           throw err;
         }
         lap('bundle');
@@ -179,7 +202,10 @@ export async function compileJs(options: CompileJsOptions): Promise<CompileResul
         const info = parseWasm(wasm);
         const diagnostics: Diagnostic[] = [...bundle.warnings, ...typeDiagnostics, ...checkContract(info)];
         (options.logger ?? silentLogger).debug('compiled JS plugin', { size: wasm.length, timings });
-        return { wasm, report: buildReport(wasm, 'js', diagnostics, timings, info) };
+        const report = buildReport(wasm, 'js', diagnostics, timings, info);
+        if (tree === undefined) return { wasm, report };
+        const dependencies = tree.packages.map(({ name, version, license, integrity }) => ({ name, version, license, integrity }));
+        return { wasm, report: { ...report, dependencies } };
       },
       options.signal,
     );

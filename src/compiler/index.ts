@@ -20,5 +20,7 @@ export { warmCompiler } from './warm.js';
 export type { CompilerWarmUp, WarmState } from './warm.js';
 export type { EngineArtifact, EngineBuildOptions } from './engine-build.js';
 export { DEFAULT_LIMITS } from './types.js';
+export { DEFAULT_NPM_SETTINGS, resolveDependencies } from './npm-deps.js';
+export type { DependencyTree, NpmSettings, ResolvedPackage } from './npm-deps.js';
 export { HOST_FUNCTIONS, HOST_FUNCTION_CAPABILITY as HOST_FUNCTION_CAPABILITIES } from '../core/capabilities.js';
-export type { ArtifactReport, Capability, CompileLimits, CompileResult, Diagnostic, SourceLanguage } from './types.js';
+export type { ArtifactReport, BundledPackage, Capability, CompileLimits, CompileResult, Diagnostic, SourceLanguage } from './types.js';

@@ -175,7 +175,7 @@ export interface TypeCheckResult {
 
 /** Hints for the TS errors agents hit most, keyed by code. */
 const HINTS: Record<number, string> = {
-  2307: 'Only relative imports between the given files and "uee:plugin" resolve; npm packages and Node modules are not available.',
+  2307: 'Only relative imports between the given files, "uee:plugin" and declared npm dependencies resolve: declare the package in source.dependencies ({ "name": "range" }); Node modules are not available.',
   2304: 'Plugins see ES2023 built-ins, console, TextEncoder/TextDecoder, URL, atob/btoa, structuredClone, crypto and queueMicrotask (no DOM, no Node, no timers or fetch); import what you need from "uee:plugin".',
   2353: 'Remove or rename the property: the request types of "uee:plugin" are in sdk/ts/types.ts.',
   2561: 'Rename the property as suggested: the request types of "uee:plugin" are in sdk/ts/types.ts.',
@@ -193,14 +193,19 @@ const DEFAULT_HINT = 'Fix the type error and compile again (or pass typeCheck: f
 /**
  * Type-checks the TypeScript files reachable from `entry` (a `.ts`/`.tsx`/`.mts` file). `.js` files
  * are read for their inferred types but not checked. Diagnostics of the SDK and lib are not reported.
+ * `packages` (the compile's declared npm dependencies) are declared as untyped modules (`any`): the
+ * check runs before the packages are fetched.
  */
-export async function typeCheckTs(files: Record<string, string>, entry: string, sdkRoot: string): Promise<TypeCheckResult> {
+export async function typeCheckTs(files: Record<string, string>, entry: string, sdkRoot: string, packages: readonly string[] = []): Promise<TypeCheckResult> {
   const ts = await loadTs();
   const started = performance.now();
   const options = compilerOptions(ts);
   const sdk = readSdk(sdkRoot);
   const user = new Map<string, string>();
   for (const [k, v] of Object.entries(files)) user.set(SRC_ROOT + normal(k), v);
+  const depsFile = `${SRC_ROOT}__uee_npm_dependencies.d.ts`;
+  const roots = packages.length > 0 ? [depsFile] : [];
+  if (packages.length > 0) user.set(depsFile, packages.map((p) => `declare module ${JSON.stringify(p)};\ndeclare module ${JSON.stringify(`${p}/*`)};\n`).join(''));
   const libDir = posix.dirname(ts.getDefaultLibFilePath(options).replace(/\\/g, '/'));
   const contents = (fileName: string): string | undefined => {
     const f = fileName.replace(/\\/g, '/');
@@ -247,7 +252,7 @@ export async function typeCheckTs(files: Record<string, string>, entry: string, 
     },
   };
   const entryName = SRC_ROOT + normal(entry);
-  const program = ts.createProgram({ rootNames: [entryName, GLOBALS_FILE], options, host });
+  const program = ts.createProgram({ rootNames: [entryName, GLOBALS_FILE, ...roots], options, host });
   const found: TS.Diagnostic[] = [...program.getOptionsDiagnostics(), ...program.getGlobalDiagnostics()];
   for (const sf of program.getSourceFiles()) {
     if (!user.has(sf.fileName) || !CHECKED.test(sf.fileName)) continue;

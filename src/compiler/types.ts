@@ -46,6 +46,18 @@ export interface ArtifactReport {
   readonly diagnostics: readonly Diagnostic[];
   /** Wall time of the compile phases, in ms. */
   readonly timings: Readonly<Record<string, number>>;
+  /** npm packages bundled into the module (JS plugins that declared dependencies), exact versions. */
+  readonly dependencies?: readonly BundledPackage[];
+}
+
+/** An npm package bundled into a JS plugin. */
+export interface BundledPackage {
+  readonly name: string;
+  readonly version: string;
+  /** SPDX licence expression from its package.json, or "UNKNOWN". */
+  readonly license: string;
+  /** Integrity of the tarball it came from (`sha512-…`). */
+  readonly integrity: string;
 }
 
 /** A finished module with its report. */

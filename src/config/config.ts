@@ -6,6 +6,8 @@ import { DEFAULT_FILTER_LIMITS } from '../store/filter.js';
 import { MCP_SETTING_ENV, parseMcpSettings, type McpConfig } from './mcp-settings.js';
 import { parseFrontDoorSettings, parseModelQuotas, type FrontDoorConfig } from './front-door-settings.js';
 import type { QuotaConfig } from '../model-gateway/policy/quotas.js';
+import type { NpmSettings } from '../compiler/npm-deps.js';
+import { parseNpmSettings } from './npm-settings.js';
 
 /** Where entities, read models, config and the outbox live. */
 export type StoreConfig =
@@ -54,6 +56,8 @@ export interface UeeConfig {
   records: { retentionHours: number };
   /** Event journal: entries kept this many hours, then purged; 0 keeps them forever (projections rebuild from it). @default 0 */
   journal: { retentionHours: number };
+  /** npm dependencies of JS plugins: registry, cache, allow/deny lists, limits (environment only, `UEE_NPM_*`). */
+  npm: NpmSettings;
 }
 
 /** Raw settings as they come from flags and environment (all optional strings). */
@@ -257,6 +261,7 @@ export function loadConfig(flags: RawSettings, env: NodeJS.ProcessEnv = process.
     modelQuotas: parseModelQuotas(env),
     records: { retentionHours: parsed.recordsRetentionHours },
     journal: { retentionHours: parsed.journalRetentionHours },
+    npm: parseNpmSettings(env, dataDir),
   };
 }
 

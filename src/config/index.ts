@@ -4,3 +4,4 @@ export { parseTokens, parsePrincipalSpec, hashToken, parseMcpSettings, MCP_SETTI
 export type { McpConfig, McpToken, RawMcpSettings } from './mcp-settings.js';
 export { parseFrontDoorSettings, parseModelQuotas, FRONT_DOOR_ENV, MODEL_QUOTAS_ENV } from './front-door-settings.js';
 export type { FrontDoorConfig } from './front-door-settings.js';
+export { parseNpmSettings, NPM_ENV } from './npm-settings.js';

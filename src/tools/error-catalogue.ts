@@ -53,6 +53,11 @@ const INFO: Partial<Record<ErrorCode, { meaning: string; hint: string }>> = {
   TIMER_HORIZON_EXCEEDED: { meaning: 'A timer was scheduled further ahead than the configured horizon.', hint: 'schedule within the horizon (details.horizonMs) and re-schedule from the fired timer to wait longer' },
   ILLEGAL_TRANSITION: { meaning: 'The workflow instance cannot take that transition from its current state.', hint: 'pick one of details.allowed, or inspect the instance with workflow_inspect' },
   WORKFLOW_INVALID: { meaning: 'A workflow definition is malformed (unknown or unreachable states, dead ends, bad guards, spawn cycles).', hint: 'fix the problems listed in details.problems and validate again with workflow_validate' },
+  DEPENDENCY_NOT_FOUND: { meaning: 'A declared npm dependency (or one of its own) does not exist on the registry, or no version satisfies its range.', hint: 'check the package name and use a range that includes an existing version (details.latest)' },
+  DEPENDENCY_DENIED: { meaning: "An npm package in the plugin's dependency tree is on the operator's deny-list, or not on its allow-list.", hint: 'use another package (details.allowed lists the allowed ones) or write the code as a plugin file' },
+  DEPENDENCY_TOO_LARGE: { meaning: 'The npm dependency tree has too many packages or unpacks to too many bytes (details.limit).', hint: 'depend on fewer or smaller packages' },
+  DEPENDENCY_NOT_PURE: { meaning: 'An npm package needs native code, an install script or Node built-ins (fs, net, …), which plugins do not have.', hint: 'pick a pure-JS alternative' },
+  REGISTRY_UNAVAILABLE: { meaning: 'The npm registry could not be reached and the package is not in the local cache.', hint: 'retry later; packages fetched once compile offline' },
   INTERNAL: { meaning: 'An unexpected server fault.', hint: 'retry once; if it persists, report it with the time of the call' },
 };
 

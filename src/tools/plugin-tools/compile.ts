@@ -111,6 +111,13 @@ export async function compileSources(ctx: ToolContext, sources: Sources): Promis
       hint: `add ${entry} to files or set entry to one of: ${Object.keys(sources.files).join(', ')}`,
     });
   }
+  const dependencies = sources.dependencies ?? {};
+  if (Object.keys(dependencies).length > 0 && sources.language !== 'ts' && sources.language !== 'js') {
+    throw new UeeError('VALIDATION_FAILED', `dependencies are for ts/js plugins, not ${sources.language}`, {
+      details: { issues: [{ path: 'source.dependencies', message: 'only for language ts or js' }] },
+      hint: 'remove source.dependencies, or vendor the code into the sources',
+    });
+  }
   const started = Date.now();
   let tick = 0;
   let phase = 'compiling';
@@ -134,7 +141,7 @@ export async function compileSources(ctx: ToolContext, sources: Sources): Promis
             ? compileRust({ files: sources.files, entry, signal: ctx.signal })
             : sources.language === 'c'
               ? compileC({ files: sources.files, entry, signal: ctx.signal })
-              : compileJs({ files: sources.files, entry, logger: ctx.logger, onPhase, signal: ctx.signal });
+              : compileJs({ files: sources.files, entry, dependencies, npm: ctx.app.config.npm, logger: ctx.logger, onPhase, signal: ctx.signal });
     return await cancellable(ctx.signal, work);
   } catch (err) {
     throw sharpen(err);
@@ -181,6 +188,10 @@ export const ReportOut = z.object({
   memory: z.object({ min: z.number().int(), max: z.number().int().optional() }).optional(),
   diagnostics: z.array(DiagnosticOut),
   timings: z.record(z.string(), z.number()),
+  dependencies: z
+    .array(z.object({ name: z.string(), version: z.string(), license: z.string(), integrity: z.string() }))
+    .optional()
+    .describe('npm packages bundled into the module: exact versions and licences'),
 });
 
 /** A report plus artifact id in the {@link ReportOut} shape. */
@@ -203,6 +214,7 @@ export function reportOut(report: ArtifactReport, declared: readonly string[] | 
       ...extra.map((c) => ({ severity: 'warning' as const, file: c.file, message: c.reason, hint: `declare "${c.capability}" in the manifest's capabilities, or input.entity is undefined` })),
     ],
     timings: { ...report.timings },
+    ...(report.dependencies ? { dependencies: report.dependencies.map((d) => ({ ...d })) } : {}),
   };
 }
 

@@ -45,6 +45,10 @@ export const SourcesArg = z.strictObject({
   language: LanguageArg,
   files: SourceFilesArg,
   entry: FileNameArg.optional().describe('Entry file (default: main.ts / main.wat, or the only file)'),
+  dependencies: z
+    .record(z.string().max(214), z.string().max(64))
+    .optional()
+    .describe('ts/js only: pure-JS npm packages the sources import, name → semver range, e.g. { "ms": "^2.1.3", "dayjs": "^1.11.0" }; resolved from the registry and bundled (no install scripts, native code or Node built-ins)'),
 });
 /** A {@link SourcesArg} value. */
 export type Sources = z.infer<typeof SourcesArg>;
