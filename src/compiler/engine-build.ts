@@ -137,7 +137,7 @@ function toolchainProbe(): string[] {
 export async function engineHashQuick(root: string = findRepoRoot()): Promise<string> {
   const stampPath = join(root, 'engine', 'build', 'hash.stamp.json');
   const salt = createHash('sha256')
-    .update(JSON.stringify([ENGINE_CFLAGS, ENGINE_LDFLAGS, QUICKJS_PATCH, QUICKJS_APPENDIX, toolchainProbe()]))
+    .update(JSON.stringify([ENGINE_CFLAGS, ENGINE_LDFLAGS, QUICKJS_PATCH, LIBREGEXP_PATCH, QUICKJS_APPENDIX, toolchainProbe()]))
     .digest('hex');
   const inputs = [
     ...[...QUICKJS_FILES, ...QUICKJS_HEADERS].map((f) => join(root, QUICKJS_DIR, f)),
