@@ -47,7 +47,7 @@ export interface ExecutionHostOptions {
   eventsPerInstance?: number;
   /** Bytes of each worker's host-call bridge buffer; larger answers travel by message. @default 2 MiB */
   bridgeBytes?: number;
-  /** After a deadline passes inside a host call, how long the plugin may take to unwind before its worker is killed. @default 20 */
+  /** After a deadline passes, how long the plugin may take to unwind (at its next kernel call, or answering TIMEOUT to a host call) before its worker is killed: room for a loaded machine to schedule the worker. @default 100 */
   timeoutGraceMs?: number;
   /** V8 heap limits of each worker, a backstop behind the per-plugin memory caps. @default { maxOldGenerationSizeMb: 256, maxYoungGenerationSizeMb: 32, stackSizeMb: 16 } */
   resourceLimits?: ResourceLimits;
@@ -216,7 +216,7 @@ export class ExecutionHost {
       instances: { idleBytes: 256 * 1024 * 1024, idleMs: 60_000, ...options.instances },
       bridgeBytes: options.bridgeBytes ?? 2 * 1024 * 1024,
       resourceLimits: options.resourceLimits ?? { maxOldGenerationSizeMb: 256, maxYoungGenerationSizeMb: 32, stackSizeMb: 16 },
-      timeoutGraceMs: options.timeoutGraceMs ?? 20,
+      timeoutGraceMs: options.timeoutGraceMs ?? 100,
       logger: options.logger ?? silentLogger,
     });
     return new ExecutionHost(pool, options);
