@@ -8,7 +8,7 @@ import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { llmAgent, modelFromEnv } from './llm-agent.js';
-import { markdownTable, referenceAgent, runEvals, type TaskResult } from './runner.js';
+import { markdownTable, referenceAgent, runEvals, runnableOn, type TaskResult } from './runner.js';
 import { TASKS } from './tasks.js';
 
 const { values } = parseArgs({
@@ -32,7 +32,8 @@ const agentName = agentKind === 'llm' && model ? `llm:${model.model}` : 'referen
 
 const results: TaskResult[] = [];
 for (const transport of transports) {
-  process.stderr.write(`evals: ${tasks.length} tasks over ${transport} with the ${agentName} agent…\n`);
+  const skipped = tasks.filter((t) => !runnableOn([t], transport).length).map((t) => t.id);
+  process.stderr.write(`evals: ${tasks.length - skipped.length} tasks over ${transport} with the ${agentName} agent${skipped.length ? ` (not on ${transport}: ${skipped.join(', ')} — needs the HTTP review API)` : ''}…\n`);
   results.push(...(await runEvals({ tasks, transport, agentName, agent })));
 }
 const table = markdownTable(results);

@@ -9,7 +9,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
-import { EvalSession, type Endpoint } from './session.js';
+import { EvalSession, httpReviewer, type Endpoint } from './session.js';
 import type { EvalTask } from './tasks.js';
 
 const ROOT = join(import.meta.dirname, '..');
@@ -41,22 +41,32 @@ export interface TaskResult {
 }
 
 const tenantOf = (task: EvalTask) => `ev-${task.id}`.slice(0, 60);
+/**
+ * Flags of every eval server: queries over 1 ms enter the tenant's slow-query log (the slow-query
+ * task's view holds a few thousand documents, which a scan reads in a few ms here).
+ */
+const SERVER_FLAGS = ['--slow-query-ms', '1'];
+/** How often the scripted human reviewer looks at the review queue while the agent works. */
+const HUMAN_ROUND_MS = 300;
 
 interface HttpServer {
   url: string;
   tokens: Map<string, string>;
+  /** Per tenant: the token of its human reviewer (`tenant:<id>:reviewer`). */
+  reviewerTokens: Map<string, string>;
   stop(): Promise<void>;
 }
 
 async function startHttp(tasks: readonly EvalTask[], dataDir: string): Promise<HttpServer> {
   const tokens = new Map(tasks.map((t) => [tenantOf(t), randomBytes(24).toString('hex')]));
+  const reviewerTokens = new Map(tasks.filter((t) => t.human).map((t) => [tenantOf(t), randomBytes(24).toString('hex')]));
   const env: NodeJS.ProcessEnv = {
     ...process.env,
-    UEE_TOKENS: [...tokens].map(([tenant, token]) => `${token}=tenant:${tenant}`).join(','),
+    UEE_TOKENS: [...[...tokens].map(([tenant, token]) => `${token}=tenant:${tenant}`), ...[...reviewerTokens].map(([tenant, token]) => `${token}=tenant:${tenant}:reviewer`)].join(','),
   };
   const child: ChildProcess = spawn(
     process.execPath,
-    [BIN, 'start', '--port', '0', '--data-dir', dataDir, '--log-level', 'warn', '--tenants', [...tokens.keys()].join(',')],
+    [BIN, 'start', '--port', '0', '--data-dir', dataDir, '--log-level', 'warn', '--tenants', [...tokens.keys()].join(','), ...SERVER_FLAGS],
     { env, stdio: ['ignore', 'pipe', 'pipe'] },
   );
   let stderr = '';
@@ -71,6 +81,7 @@ async function startHttp(tasks: readonly EvalTask[], dataDir: string): Promise<H
   return {
     url: `http://127.0.0.1:${port}`,
     tokens,
+    reviewerTokens,
     async stop() {
       child.kill('SIGTERM');
       await exit;
@@ -79,8 +90,11 @@ async function startHttp(tasks: readonly EvalTask[], dataDir: string): Promise<H
 }
 
 /** Runs one task in a fresh session and scores it. */
-async function runOne(task: EvalTask, endpoint: Endpoint, transport: 'http' | 'stdio', agentName: string, agent: Agent): Promise<TaskResult> {
+async function runOne(task: EvalTask, endpoint: Endpoint, transport: 'http' | 'stdio', agentName: string, agent: Agent, reviewerToken?: string): Promise<TaskResult> {
   const session = await EvalSession.connect(endpoint);
+  if (endpoint.transport === 'http' && reviewerToken !== undefined) session.human = httpReviewer(endpoint.url, reviewerToken);
+  let reviewing = false;
+  let humanRounds: Promise<void> = Promise.resolve();
   try {
     if (task.setup) {
       try {
@@ -95,11 +109,23 @@ async function runOne(task: EvalTask, endpoint: Endpoint, transport: 'http' | 's
     }
     const started = performance.now();
     let agentError: string | undefined;
+    const human = session.human;
+    if (task.human && human) {
+      reviewing = true;
+      humanRounds = (async () => {
+        while (reviewing) {
+          await task.human!(human).catch(() => undefined); // a failed round is retried next round
+          await new Promise((r) => setTimeout(r, HUMAN_ROUND_MS));
+        }
+      })();
+    }
     try {
       await agent(task, session);
     } catch (err) {
       agentError = err instanceof Error ? err.message : String(err);
     }
+    reviewing = false;
+    await humanRounds;
     const wallMs = Math.round(performance.now() - started);
     const check = await task.check(session);
     const { stats } = session;
@@ -119,6 +145,8 @@ async function runOne(task: EvalTask, endpoint: Endpoint, transport: 'http' | 's
       ...(agentError !== undefined ? { agentError } : {}),
     };
   } finally {
+    reviewing = false;
+    await humanRounds;
     await session.close();
   }
 }
@@ -131,28 +159,34 @@ export interface RunOptions {
   agent: Agent;
 }
 
-/** Runs the tasks one after another on one transport. */
+/** The tasks that can run on `transport` (tasks with a human reviewer need HTTP's review API). */
+export function runnableOn(tasks: readonly EvalTask[], transport: 'http' | 'stdio'): EvalTask[] {
+  return tasks.filter((t) => (t.transports ?? ['http', 'stdio']).includes(transport));
+}
+
+/** Runs the tasks one after another on one transport (skipping those that cannot run on it: {@link runnableOn}). */
 export async function runEvals(options: RunOptions): Promise<TaskResult[]> {
   const dataDir = mkdtempSync(join(tmpdir(), 'uee-evals-'));
   const results: TaskResult[] = [];
+  const tasks = runnableOn(options.tasks, options.transport);
   try {
     if (options.transport === 'http') {
-      const server = await startHttp(options.tasks, dataDir);
+      const server = await startHttp(tasks, dataDir);
       try {
-        for (const task of options.tasks) {
+        for (const task of tasks) {
           const endpoint: Endpoint = { transport: 'http', url: server.url, token: server.tokens.get(tenantOf(task))! };
-          results.push(await runOne(task, endpoint, 'http', options.agentName, options.agent));
+          results.push(await runOne(task, endpoint, 'http', options.agentName, options.agent, server.reviewerTokens.get(tenantOf(task))));
         }
       } finally {
         await server.stop();
       }
     } else {
-      for (const task of options.tasks) {
+      for (const task of tasks) {
         const tenant = tenantOf(task);
         const endpoint: Endpoint = {
           transport: 'stdio',
           command: process.execPath,
-          args: [BIN, 'mcp', '--data-dir', join(dataDir, tenant), '--log-level', 'error', '--tenants', tenant, '--identity', `tenant:${tenant}`],
+          args: [BIN, 'mcp', '--data-dir', join(dataDir, tenant), '--log-level', 'error', '--tenants', tenant, '--identity', `tenant:${tenant}`, ...SERVER_FLAGS],
         };
         results.push(await runOne(task, endpoint, 'stdio', options.agentName, options.agent));
       }

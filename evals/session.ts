@@ -36,9 +36,36 @@ export interface SessionStats {
   bytesToAgent: number;
 }
 
+/**
+ * A human at the review page, scripted: calls the review API (`/review/api/<path>`) with the task
+ * tenant's reviewer token. Only HTTP runs have one (stdio has no review API).
+ */
+export interface HumanReviewer {
+  api(method: 'GET' | 'POST' | 'PUT', path: string, body?: unknown): Promise<Record<string, unknown>>;
+}
+
+/** A {@link HumanReviewer} for the server at `url`, acting with `token`. */
+export function httpReviewer(url: string, token: string): HumanReviewer {
+  return {
+    async api(method, path, body) {
+      const res = await fetch(new URL(`/review/api/${path}`, url), {
+        method,
+        headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' },
+        ...(body === undefined ? {} : { body: JSON.stringify(body) }),
+        signal: AbortSignal.timeout(120_000),
+      });
+      const json = (await res.json().catch(() => ({}))) as Record<string, unknown>;
+      if (!res.ok) throw new Error(`review API ${method} ${path}: ${res.status} ${JSON.stringify(json)}`);
+      return json;
+    },
+  };
+}
+
 /** An MCP client session that counts what the agent does and sees. */
 export class EvalSession {
   readonly stats: SessionStats = { toolCalls: 0, errors: [], bytesToAgent: 0 };
+  /** The tenant's human reviewer (HTTP runs only); never part of the agent's counted work. */
+  human: HumanReviewer | undefined;
   private toolsCache: Tool[] | undefined;
 
   private constructor(private readonly client: Client) {}

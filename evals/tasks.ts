@@ -4,7 +4,7 @@
  * a check that scores the task from the resulting state — it probes the live system (emits an event,
  * reads entities, read models, plugin versions) and never trusts what the agent said.
  */
-import type { EvalSession } from './session.js';
+import type { EvalSession, HumanReviewer } from './session.js';
 
 /** Outcome of a task's check. */
 export interface CheckResult {
@@ -22,6 +22,13 @@ export interface EvalTask {
   /** The scripted reference agent: only counted tool calls. */
   reference: (s: EvalSession) => Promise<void>;
   check: (s: EvalSession) => Promise<CheckResult>;
+  /** Transports the task can run on (default both): a task needing a human reviewer needs the HTTP review API. */
+  transports?: readonly ('http' | 'stdio')[];
+  /**
+   * One round of the scripted human reviewer, called every few hundred ms while the agent works
+   * (the same for a reference or an LLM agent). Needs `session.human`, so the task is HTTP-only.
+   */
+  human?: (h: HumanReviewer) => Promise<void>;
 }
 
 type Obj = Record<string, unknown>;
@@ -189,6 +196,50 @@ on('TaskCreated', ({ event }) => {
 });
 `;
 
+const QUOTER = (discountPct: number) => `import { on, writeEntity } from 'uee:plugin';
+
+on('QuoteRequested', ({ event }) => {
+  const p = event.payload as { quoteId: string; total: number };
+  writeEntity({ entityTypeId: 'Quote', attributes: { quoteId: p.quoteId, total: p.total, discount: Math.round(p.total * ${discountPct}) / 100 } });
+});
+`;
+
+const NOTIFIER_V1 = `import { on, writeEntity } from 'uee:plugin';
+
+on('UserSignedUp', ({ event }) => {
+  writeEntity({ entityTypeId: 'Notice', attributes: { user: String(event.payload.user) } });
+});
+`;
+const NOTIFIER_V2 = `import { on, writeEntity, emitEvent } from 'uee:plugin';
+
+on('UserSignedUp', ({ event }) => {
+  const user = String(event.payload.user);
+  writeEntity({ entityTypeId: 'Notice', attributes: { user } });
+  emitEvent({ type: 'WelcomeDue', payload: { user } });
+});
+`;
+const WELCOME_MAILER = `import { on, writeEntity } from 'uee:plugin';
+
+on('WelcomeDue', ({ event }) => {
+  writeEntity({ entityTypeId: 'Welcome', attributes: { user: String(event.payload.user) } });
+});
+`;
+
+/** Loads the "scores" view: \`size\` docs per ScoresImported event (a few thousand in all, so a scan is measurable). */
+const SCORES_IMPORTER = `import { on, updateReadModel } from 'uee:plugin';
+
+const REGIONS = ['eu', 'us', 'apac'];
+on('ScoresImported', ({ event }) => {
+  const p = event.payload as { batch: number; size: number };
+  for (let i = 0; i < p.size; i++) {
+    const n = p.batch * p.size + i;
+    updateReadModel({ op: 'upsert', view: 'scores', id: 's' + n, doc: { player: 'p' + (n % 1500), region: REGIONS[n % 3], score: n % 1000 } });
+  }
+});
+`;
+const SCORE_BATCHES = 2;
+const SCORE_BATCH_SIZE = 1000;
+
 // ——— tasks ————————————————————————————————————————————————————————————————————————
 
 export const TASKS: EvalTask[] = [
@@ -277,7 +328,7 @@ export const TASKS: EvalTask[] = [
     prompt:
       'The plugin "Shop.Receipts" fails on some PaymentReceived events and they end up dead-lettered. Find the failing event, ' +
       'fix the plugin (keep its behaviour: a Receipt entity {paymentId, amount as a 2-decimal string}), deploy the fix, and ' +
-      'redrive the failed event so its Receipt exists.',
+      'redrive the dead letter so its Receipt exists and the dead-letter list is empty.',
     async setup(s) {
       await setupDeploy(s, { 'main.ts': RECEIPT_BAD }, manifest('Shop.Receipts', ['PaymentReceived'], ['writeEntities']));
       await s.must('event_emit', { type: 'PaymentReceived', payload: { paymentId: 'pay-broken', amount: '12.5' } }, false);
@@ -298,12 +349,17 @@ export const TASKS: EvalTask[] = [
       const replay = await s.must('dead_letter_replay', { deadLetterId: letter.id, artifact: compiled.artifact, manifest: { capabilities: ['writeEntities'] } });
       if (replay.nowSucceeds !== true) throw new Error('replay still fails');
       await s.must('plugin_deploy', { manifest: manifest('Shop.Receipts', ['PaymentReceived'], ['writeEntities']), artifact: compiled.artifact });
-      const event = letter.event as Obj;
-      await s.must('event_emit', { type: String(event.type), payload: event.payload, idempotencyKey: `redrive-${String(event.eventId)}` });
+      await s.must('dead_letter_redrive', { deadLetterIds: [letter.id], dryRun: true });
+      const redrive = await s.must('dead_letter_redrive', { deadLetterIds: [letter.id], dryRun: false });
+      if (redrive.succeeded !== 1) throw new Error(`redrive did not succeed: ${JSON.stringify(redrive.items)}`);
     },
     async check(s) {
       const r = await findEntity(s, 'Receipt', { paymentId: 'pay-broken' });
-      return { solved: (r?.attributes as Obj | undefined)?.amount === '12.50', detail: r ? `Receipt ${JSON.stringify(r.attributes)}` : 'the failed payment still has no Receipt' };
+      const left = ((await s.must('dead_letter_list', { name: 'Shop.Receipts' }, false)).deadLetters as Obj[]).length;
+      return {
+        solved: (r?.attributes as Obj | undefined)?.amount === '12.50' && left === 0,
+        detail: `${r ? `Receipt ${JSON.stringify(r.attributes)}` : 'the failed payment still has no Receipt'}; ${left} dead letter(s) left`,
+      };
     },
   },
   {
@@ -367,7 +423,7 @@ export const TASKS: EvalTask[] = [
   },
   {
     id: 'slow-read-model',
-    title: 'Optimise a slow read model',
+    title: 'Speed up a slow read-model handler',
     prompt:
       'The read model "leaderboard" (best score per player, from ScoreRecorded {player, score}) is maintained by "Games.Leaderboard", ' +
       'whose handler is slow. Make it fast (p50 well under its current latency) while keeping the view correct: one doc per ' +
@@ -440,6 +496,169 @@ export const TASKS: EvalTask[] = [
       const taskId = String((task.entity as Obj).entityId);
       const w = await findEntity(s, 'TaskWelcome', { taskId });
       return { solved: w !== undefined, detail: w ? 'TaskWelcome written' : 'still nothing for a new task' };
+    },
+  },
+  {
+    id: 'experiment',
+    title: 'A/B experiment of two versions, read the report, promote',
+    prompt:
+      'Version 2 of "Shop.Quoter" (it adds a 5% discount to each Quote) is deployed, but this tenant is pinned to version 1. ' +
+      'Run a 50/50 A/B experiment of version 1 (control) against version 2 (candidate), send at least 30 QuoteRequested events ' +
+      '{quoteId, total} yourself, read the experiment report, and promote version 2 unless it succeeds significantly less ' +
+      'than version 1 (then stop the experiment instead).',
+    async setup(s) {
+      const m = manifest('Shop.Quoter', ['QuoteRequested'], ['writeEntities']);
+      await setupDeploy(s, { 'main.ts': QUOTER(0) }, m);
+      await setupDeploy(s, { 'main.ts': QUOTER(5) }, m);
+      await s.must('plugin_configure', { name: 'Shop.Quoter', action: 'pin', version: 1 }, false);
+    },
+    async reference(s) {
+      await s.tools();
+      await s.must('plugin_configure', { name: 'Shop.Quoter', action: 'pin', version: 1, dryRun: true }); // reads versions and the pin
+      const args = {
+        plugins: ['Shop.Quoter'],
+        id: 'quoter-v2',
+        variants: [{ name: 'control', weight: 50, version: 1 }, { name: 'candidate', weight: 50, version: 2 }],
+        guardrails: { maxErrorRate: 0.2, minSamples: 10 },
+      };
+      await s.must('experiment_start', { ...args, dryRun: true });
+      await s.must('experiment_start', args);
+      const N = 30;
+      const prefix = probeId('q');
+      for (let i = 0; i < N; i++) await s.must('event_emit', { type: 'QuoteRequested', payload: { quoteId: `${prefix}-${i}`, total: 100 + i } });
+      // wait (uncounted) until every event was handled, then read the report once
+      await waitFor(async () => {
+        const r = await s.call('experiment_report', { id: 'quoter-v2' }, false);
+        const seen = r.ok ? ((r.value.variants as Obj[] | undefined) ?? []).reduce((n, v) => n + Number(v.exposures), 0) : 0;
+        return seen >= N ? true : undefined;
+      }, 60_000);
+      const report = await s.must('experiment_report', { id: 'quoter-v2' });
+      const candidate = ((report.variants as Obj[] | undefined) ?? []).find((v) => v.variant === 'candidate');
+      const vs = ((candidate?.vsControl as Obj | undefined)?.successRate ?? {}) as Obj;
+      const worse = vs.significant === true && Number(vs.diff) < 0;
+      const action = worse ? 'stop' : 'promote';
+      await s.must('experiment_end', { id: 'quoter-v2', action, dryRun: true });
+      await s.must('experiment_end', { id: 'quoter-v2', action });
+    },
+    async check(s) {
+      const list = (await s.must('experiment_report', {}, false)).experiments as Obj[];
+      const exp = list.find((e) => (e.plugins as string[]).includes('Shop.Quoter') && e.status === 'promoted');
+      if (!exp) return { solved: false, detail: `no promoted experiment on Shop.Quoter (${list.map((e) => `${String(e.id)}: ${String(e.status)}`).join(', ') || 'none'})` };
+      const winner = (exp.variants as Obj[]).find((v) => v.name === exp.winner);
+      const winnerVersion = (winner?.versions as Record<string, number> | undefined)?.['Shop.Quoter'];
+      const report = await s.must('experiment_report', { id: exp.id }, false);
+      const exposures = ((report.variants as Obj[] | undefined) ?? []).map((v) => Number(v.exposures));
+      const bothRan = exposures.length >= 2 && exposures.every((n) => n >= 5) && exposures.reduce((a, b) => a + b, 0) >= 30;
+      const quoteId = probeId('probe');
+      await s.must('event_emit', { type: 'QuoteRequested', payload: { quoteId, total: 200 } }, false);
+      const q = await findEntity(s, 'Quote', { quoteId });
+      const byV2 = createdBy(q).endsWith('@2') && (q?.attributes as Obj | undefined)?.discount === 10;
+      return {
+        solved: winnerVersion === 2 && bothRan && byV2,
+        detail: `experiment ${String(exp.id)} promoted ${String(exp.winner)} (v${String(winnerVersion)}); exposures [${exposures.join(', ')}]; new quote by ${createdBy(q) || 'nobody'}`,
+      };
+    },
+  },
+  {
+    id: 'review-flow',
+    title: 'A change held for human review: propose, get approved, deployed',
+    prompt:
+      '"Crm.Notifier" writes a Notice entity {user} for each UserSignedUp event. Change it to also emit a WelcomeDue event ' +
+      '{user} after writing (a mailer plugin already listens to WelcomeDue). This tenant\'s review policy holds risky ' +
+      'changes (such as adding a capability) for a human reviewer: explain the change in the rationale, and make sure the ' +
+      'new version is live once a reviewer approved it.',
+    transports: ['http'],
+    async setup(s) {
+      if (!s.human) throw new Error('the review-flow task needs the HTTP review API');
+      await setupDeploy(s, { 'main.ts': NOTIFIER_V1 }, manifest('Crm.Notifier', ['UserSignedUp'], ['writeEntities']));
+      await setupDeploy(s, { 'main.ts': WELCOME_MAILER }, manifest('Crm.WelcomeMailer', ['WelcomeDue'], ['writeEntities']));
+      await s.human.api('PUT', 'policy', { mode: 'risky' });
+    },
+    // The reviewer approves a change that only adds emitEvents and says why; anything else is rejected with a comment.
+    async human(h) {
+      const pending = (await h.api('GET', 'proposals?status=pending')).proposals as Obj[];
+      for (const p of pending) {
+        const added = (p.capabilitiesAdded as string[] | undefined) ?? [];
+        const why = typeof p.rationale === 'string' ? p.rationale.trim() : '';
+        const path = `proposals/${encodeURIComponent(String(p.id))}`;
+        if (why.length >= 10 && added.every((c) => c === 'emitEvents')) await h.api('POST', `${path}/approve`, { comment: 'ok: it only adds emitEvents' });
+        else await h.api('POST', `${path}/reject`, { comment: `rejected: ${why.length < 10 ? 'say why in the rationale' : `only emitEvents may be added, not ${added.join(', ')}`}` });
+      }
+    },
+    async reference(s) {
+      await s.tools();
+      await s.must('plugin_source', { name: 'Crm.Notifier' });
+      const m = manifest('Crm.Notifier', ['UserSignedUp'], ['writeEntities', 'emitEvents'], { emits: ['WelcomeDue'] });
+      const compiled = await s.must('plugin_compile', { source: { language: 'ts', files: { 'main.ts': NOTIFIER_V2 }, entry: 'main.ts' }, capabilities: m.capabilities });
+      const held = await s.must('plugin_deploy', {
+        manifest: m,
+        artifact: compiled.artifact,
+        rationale: 'Emit WelcomeDue {user} after the Notice so Crm.WelcomeMailer sends the welcome; adds only emitEvents.',
+      });
+      if (held.applied === true) return;
+      const id = String((held.proposal as Obj).id);
+      // wait (uncounted) for the reviewer, then read the outcome once
+      await waitFor(async () => {
+        const r = await s.call('proposal_list', { id }, false);
+        const p = r.ok ? (r.value.proposals as Obj[])[0] : undefined;
+        return p && p.status !== 'pending' ? p : undefined;
+      }, 60_000);
+      const final = ((await s.must('proposal_list', { id })).proposals as Obj[])[0];
+      if (final?.status !== 'applied') throw new Error(`proposal ${id} is ${String(final?.status)}: ${JSON.stringify(final?.comments)}`);
+    },
+    async check(s) {
+      if (!s.human) return { solved: false, detail: 'no review API on this transport' };
+      const applied = ((await s.human.api('GET', 'proposals?status=applied')).proposals as Obj[]).filter(
+        (p) => p.tool === 'plugin_deploy' && String(p.target).includes('Crm.Notifier') && (p.approvals as Obj[]).length > 0,
+      );
+      const latest = ((await s.must('plugin_list', { name: 'Crm.Notifier', latestOnly: true }, false)).plugins as Obj[])[0];
+      const caps = (latest?.capabilities as string[] | undefined) ?? [];
+      const user = probeId('u');
+      await s.must('event_emit', { type: 'UserSignedUp', payload: { user } }, false);
+      const welcome = await findEntity(s, 'Welcome', { user });
+      return {
+        solved: applied.length > 0 && caps.includes('emitEvents') && welcome !== undefined,
+        detail: `${applied.length} approved+applied proposal(s); Crm.Notifier v${String(latest?.version)} [${caps.join(', ')}]; Welcome ${welcome ? 'written' : 'missing'}`,
+      };
+    },
+  },
+  {
+    id: 'slow-query-index',
+    title: 'Index the slowest read-model query (query_explain → query_index)',
+    prompt:
+      'Queries on the read model "scores" (docs {player, region, score}, written by "Games.ScoresImporter") have become slow. ' +
+      'Find the slowest query on it in this tenant\'s slow-query log, add the index its plan suggests (look at the dry run ' +
+      'first), and check that the plan changed from a scan to an index.',
+    async setup(s) {
+      await setupDeploy(s, { 'main.ts': SCORES_IMPORTER }, manifest('Games.ScoresImporter', ['ScoresImported'], ['updateReadModels']));
+      for (let batch = 0; batch < SCORE_BATCHES; batch++) await s.must('event_emit', { type: 'ScoresImported', payload: { batch, size: SCORE_BATCH_SIZE } }, false);
+      for (let batch = 0; batch < SCORE_BATCHES; batch++) {
+        const last = `s${(batch + 1) * SCORE_BATCH_SIZE - 1}`;
+        const loaded = await waitFor(async () => ((await s.call('read_model_get', { view: 'scores', id: last }, false)).ok ? true : undefined), 60_000);
+        if (!loaded) throw new Error(`the scores view never got ${last}`);
+      }
+      // the application's traffic: a cheap query and the expensive one (by player)
+      await s.call('read_model_query', { view: 'scores', filter: { region: 'eu' }, limit: 5 }, false);
+      for (const player of ['p17', 'p1200', 'p999']) await s.call('read_model_query', { view: 'scores', filter: { player, score: { $gte: 0 } } }, false);
+    },
+    async reference(s) {
+      await s.tools();
+      const slow = ((await s.must('query_explain', {})).slow as Obj[]).filter((q) => q.scope === 'scores' && q.suggestedIndex);
+      const slowest = slow[0];
+      if (!slowest) throw new Error('no slow query on scores with a suggested index');
+      const { target, scope, field } = slowest.suggestedIndex as Obj;
+      await s.must('query_index', { action: 'add', target, scope, field, filter: slowest.filter, dryRun: true });
+      const done = await s.must('query_index', { action: 'add', target, scope, field, filter: slowest.filter });
+      if ((done.after as Obj | null)?.access !== 'index') throw new Error(`the plan after is ${JSON.stringify(done.after)}`);
+    },
+    async check(s) {
+      const indexes = (await s.must('query_index', { action: 'list' }, false)).indexes as Obj[];
+      const onPlayer = indexes.find((i) => i.target === 'readModel' && i.scope === 'scores' && i.field === 'player');
+      const plan = (await s.must('query_explain', { target: 'readModel', scope: 'scores', filter: { player: 'p42', score: { $gte: 0 } } }, false)).plan as Obj;
+      return {
+        solved: onPlayer !== undefined && plan.access === 'index' && Number(plan.rowsExamined) < SCORE_BATCHES * SCORE_BATCH_SIZE,
+        detail: `indexes [${indexes.map((i) => `${String(i.scope)}.${String(i.field)}`).join(', ')}]; a query by player: ${String(plan.access)}, ${String(plan.rowsExamined)} rows examined`,
+      };
     },
   },
 ];
