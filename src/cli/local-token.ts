@@ -60,8 +60,12 @@ export function withLocalToken(config: UeeConfig): { config: UeeConfig; local?: 
   return { config: { ...config, mcp: { ...config.mcp, tokens: [{ sha256, principal }] } }, local: { token, path, created } };
 }
 
-/** The lines `uee start` prints for a local user: where the server is and how to connect a client. */
-export function startBanner(baseUrl: string, local: LocalToken | undefined): string {
+/**
+ * The lines `uee start` prints for a local user: where the server is and how to connect a client.
+ * `stdio` (the CLI script and data directory) adds the stdio config for clients without HTTP
+ * support in their config file (Claude Desktop).
+ */
+export function startBanner(baseUrl: string, local: LocalToken | undefined, stdio?: { bin: string; dataDir: string }): string {
   const mcpUrl = `${baseUrl}/mcp`;
   const token = local?.token ?? '<your token from UEE_TOKENS>';
   const lines = [
@@ -72,8 +76,10 @@ export function startBanner(baseUrl: string, local: LocalToken | undefined): str
       : '  tokens: from UEE_TOKENS',
     '  connect an MCP client:',
     `    Claude Code:  claude mcp add --transport http uee ${mcpUrl} --header "Authorization: Bearer ${token}"`,
-    `    Cursor / VS Code / Claude Desktop (JSON): {"uee": {"type": "http", "url": "${mcpUrl}", "headers": {"Authorization": "Bearer ${token}"}}}`,
-    '    or over stdio, no token:  npx uee mcp',
+    `    Cursor / VS Code (JSON): {"uee": {"type": "http", "url": "${mcpUrl}", "headers": {"Authorization": "Bearer ${token}"}}}`,
+    stdio
+      ? `    Claude Desktop, or any client over stdio (no token; stop this server first, or give it another --data-dir): {"uee": {"command": "${process.execPath}", "args": ${JSON.stringify([stdio.bin, 'mcp', '--data-dir', stdio.dataDir])}}}`
+      : '    or over stdio, no token:  npx uee mcp',
     `  review agents' changes: ${baseUrl}/review${local ? `#token=${local.token}` : ' (paste a reviewer token)'}  or  npx uee proposals list`,
     '  see the state: npx uee status',
     '',

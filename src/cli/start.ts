@@ -1,3 +1,4 @@
+import { fileURLToPath } from 'node:url';
 import type { Logger } from '../core/index.js';
 import { toUeeError } from '../core/index.js';
 import type { UeeConfig } from '../config/index.js';
@@ -40,7 +41,7 @@ export async function runStart(configured: UeeConfig, logger: Logger): Promise<n
   // Machine-readable readiness line for supervisors and tests.
   process.stdout.write(JSON.stringify({ ready: true, port: address.port, host: address.address }) + '\n');
   const host = address.address.includes(':') ? `[${address.address}]` : address.address;
-  process.stderr.write(startBanner(`http://${host}:${address.port}`, local));
+  process.stderr.write(startBanner(`http://${host}:${address.port}`, local, { bin: fileURLToPath(new URL('../../bin/uee.mjs', import.meta.url)), dataDir: config.dataDir }));
 
   return new Promise<number>((resolve) => {
     let shuttingDown = false;

@@ -137,14 +137,14 @@ function toolchainProbe(): string[] {
 export async function engineHashQuick(root: string = findRepoRoot()): Promise<string> {
   const stampPath = join(root, 'engine', 'build', 'hash.stamp.json');
   const salt = createHash('sha256')
-    .update(JSON.stringify([ENGINE_CFLAGS, ENGINE_LDFLAGS, QUICKJS_PATCH, LIBREGEXP_PATCH, QUICKJS_APPENDIX, toolchainProbe()]))
+    .update(JSON.stringify([root, ENGINE_CFLAGS, ENGINE_LDFLAGS, QUICKJS_PATCH, LIBREGEXP_PATCH, QUICKJS_APPENDIX, toolchainProbe()]))
     .digest('hex');
   const inputs = [
     ...[...QUICKJS_FILES, ...QUICKJS_HEADERS].map((f) => join(root, QUICKJS_DIR, f)),
     ...SHIM_FILES.map((f) => join(root, 'engine', 'src', f)),
     join(root, 'node_modules', '@yowasp', 'clang', 'package.json'),
   ];
-  const stamped = readStamp<string>(stampPath, salt);
+  const stamped = readStamp<string>(stampPath, salt, inputs);
   if (stamped !== undefined) return stamped;
   const { hash } = await engineHash(root);
   writeStamp(stampPath, salt, inputs, hash);

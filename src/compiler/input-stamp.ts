@@ -23,8 +23,12 @@ function statOf(path: string): [string, number, number] | undefined {
   }
 }
 
-/** The value stored by {@link writeStamp} under `stampPath` when `salt` and every input are unchanged. */
-export function readStamp<T>(stampPath: string, salt: string): T | undefined {
+/**
+ * The value stored by {@link writeStamp} under `stampPath` when `salt` and every input are unchanged
+ * (and, when `expected` is given, the stamp covers exactly those paths: a stamp copied from another
+ * checkout names that checkout's files and must not vouch for this one's).
+ */
+export function readStamp<T>(stampPath: string, salt: string, expected?: readonly string[]): T | undefined {
   let stamp: StampFile<T>;
   try {
     stamp = JSON.parse(readFileSync(stampPath, 'utf8')) as StampFile<T>;
@@ -32,6 +36,7 @@ export function readStamp<T>(stampPath: string, salt: string): T | undefined {
     return undefined;
   }
   if (stamp.salt !== salt || !Array.isArray(stamp.inputs) || stamp.inputs.length === 0) return undefined;
+  if (expected !== undefined && (expected.length !== stamp.inputs.length || expected.some((p, i) => stamp.inputs[i]?.[0] !== p))) return undefined;
   for (const [path, size, mtimeMs] of stamp.inputs) {
     const now = statOf(path);
     if (now === undefined || now[1] !== size || now[2] !== mtimeMs) return undefined;

@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { readStamp, writeStamp } from '../../src/compiler/input-stamp.js';
 
-/** STAMP-1..3: the input stamps that let a process skip the engine hash and the worker bundle. */
+/** STAMP-1..4: the input stamps that let a process skip the engine hash and the worker bundle. */
 describe('input stamps', () => {
   const dir = mkdtempSync(join(tmpdir(), 'uee-stamp-'));
   afterAll(() => rmSync(dir, { recursive: true, force: true }));
@@ -39,5 +39,14 @@ describe('input stamps', () => {
     expect(readStamp(stamp, 's')).toBeUndefined();
     writeStamp(stamp, 's', [a, join(dir, 'missing.c')], 'v');
     expect(readStamp(stamp, 's')).toBeUndefined();
+  });
+
+  it('STAMP-4: with the expected inputs given, a stamp over other paths (another checkout\'s copy) is a miss', () => {
+    writeFileSync(a, 'int a;');
+    writeFileSync(b, 'int b;');
+    writeStamp(stamp, 's', [a, b], 'v');
+    expect(readStamp(stamp, 's', [a, b])).toBe('v');
+    expect(readStamp(stamp, 's', [a, join(dir, 'elsewhere', 'b.h')])).toBeUndefined();
+    expect(readStamp(stamp, 's', [a])).toBeUndefined();
   });
 });
