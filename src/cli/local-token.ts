@@ -78,7 +78,7 @@ export function startBanner(baseUrl: string, local: LocalToken | undefined, stdi
     `    Claude Code:  claude mcp add --transport http uee ${mcpUrl} --header "Authorization: Bearer ${token}"`,
     `    Cursor / VS Code (JSON): {"uee": {"type": "http", "url": "${mcpUrl}", "headers": {"Authorization": "Bearer ${token}"}}}`,
     stdio
-      ? `    Claude Desktop, or any client over stdio (no token; stop this server first, or give it another --data-dir): {"uee": {"command": "${process.execPath}", "args": ${JSON.stringify([stdio.bin, 'mcp', '--data-dir', stdio.dataDir])}}}`
+      ? `    Claude Desktop or any stdio client (no token, same data): {"uee": {"command": "${process.execPath}", "args": ${JSON.stringify([stdio.bin, 'mcp', '--data-dir', stdio.dataDir])}}}`
       : '    or over stdio, no token:  npx uee mcp',
     `  review agents' changes: ${baseUrl}/review${local ? `#token=${local.token}` : ' (paste a reviewer token)'}  or  npx uee proposals list`,
     '  see the state: npx uee status',

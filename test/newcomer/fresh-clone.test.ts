@@ -67,6 +67,19 @@ describe('NEWCOMER: a fresh clone, the README quick start', () => {
     expect(scripts.postinstall).toContain('engine/build.ts');
   });
 
+  it('NEWCOMER-CLONE-1b: every dependency install script is reviewed in allowScripts (npm 12 skips unreviewed ones: no native SQLite, no esbuild binary)', () => {
+    const allow = (JSON.parse(readFileSync(join(clone, 'package.json'), 'utf8')) as { allowScripts?: Record<string, boolean> }).allowScripts ?? {};
+    expect(allow['better-sqlite3']).toBe(true);
+    expect(allow.esbuild).toBe(true);
+    const [major, minor] = execFileSync('npm', ['--version'], { encoding: 'utf8' }).trim().split('.').map(Number);
+    if (major! < 11 || (major === 11 && minor! < 16)) {
+      console.warn(`[NEWCOMER-CLONE-1b] npm ${major}.${minor} has no approve-scripts (npm >= 11.16): the pending-scripts check is skipped`);
+      return;
+    }
+    const pending = execFileSync('npm', ['approve-scripts', '--allow-scripts-pending'], { cwd: clone, env: cleanEnv, encoding: 'utf8' });
+    expect(pending).toContain('No packages with unreviewed install scripts');
+  }, 60_000);
+
   it('NEWCOMER-CLONE-2: the install hook leaves the JS engine ready', () => {
     const out = execFileSync('npm', ['run', '--silent', 'postinstall'], { cwd: clone, env: cleanEnv, encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] });
     expect(out).toBe('');
