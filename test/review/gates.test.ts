@@ -80,6 +80,7 @@ describe('REVIEW: every mutating action under review, applied with current autho
     ok(await call(agent, 'plugin_deploy', { manifest: { name: 'Acme.Exp', subscribeTo: ['Ping'], capabilities: [] }, source: wat(NOOP_V1) }));
     ok(await call(agent, 'plugin_deploy', { manifest: { name: 'Acme.Exp', subscribeTo: ['Ping'], capabilities: ['invokeModels'] }, source: wat(NOOP_V2) }));
     ok(await call(agent, 'plugin_configure', { name: 'Acme.Exp', action: 'pin', version: 1 }));
+    for (let i = 0; i < 2; i++) ok(await call(agent, 'event_emit', { type: 'Ping', payload: { i } }));
     await policy({ mode: 'risky' });
     const variants = [{ name: 'control', version: 1 }, { name: 'candidate', version: 2 }];
     const start = ok(await call(agent, 'experiment_start', { plugins: ['Acme.Exp'], variants, rationale: 'try the model' }));
@@ -89,6 +90,9 @@ describe('REVIEW: every mutating action under review, applied with current autho
     const shown = await s.host.review.get(reviewer(), start.proposal.id);
     expect(shown.bundle.files.map((f) => f.path)).toEqual(['main.wat']);
     expect(shown.bundle.notes.join('\n')).toContain('50% of the chains');
+    // control and candidate ran on the recorded Pings: same (empty) effects
+    expect(shown.bundle.simulation).toMatchObject({ before: { version: 1 }, after: { version: 2 }, changed: 0 });
+    expect(shown.bundle.simulation!.rows.length).toBeGreaterThanOrEqual(2);
     // the generated experiment id is fixed at proposal time: approval starts exactly that experiment
     const started = await s.host.review.approve(reviewer(), start.proposal.id);
     expect(started.status).toBe('applied');
@@ -122,6 +126,10 @@ describe('REVIEW: every mutating action under review, applied with current autho
     const held = ok(await call(agent, 'dead_letter_redrive', { deadLetterIds: [letters[0].id], dryRun: false, rationale: 'v2 fixes it' }));
     expect(held.applied).toBe(false);
     expect(held.proposal.status).toBe('pending');
+    // the bundle ran the letter's own event on the version it is redriven to: it succeeds now
+    const sim = (await s.host.review.get(reviewer(), held.proposal.id)).bundle.simulation!;
+    expect(sim.source).toContain('dead-lettered');
+    expect(sim.rows.map((r) => [r.type, r.before, r.after.ok])).toEqual([['JobQueued', null, true]]);
     expect(ok(await call(agent, 'dead_letter_list', { name: 'Acme.Jobs' })).deadLetters).toHaveLength(2);
     expect((await s.host.review.approve(reviewer(), held.proposal.id)).status).toBe('applied');
     expect(ok(await call(agent, 'dead_letter_list', { name: 'Acme.Jobs' })).deadLetters).toHaveLength(1);

@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto';
-import type { JsonObject } from '../../core/index.js';
+import type { EventEnvelope, JsonObject } from '../../core/index.js';
 import { isUeeError } from '../../core/index.js';
 import { EXPERIMENTS_VIEW } from '../../experiments/index.js';
 import { PluginManifestSchema, type PluginRecord } from '../../registry/index.js';
@@ -64,11 +64,17 @@ async function sandboxOf(ctx: ToolContext, p: PluginRecord): Promise<SandboxPlug
 }
 
 /** Simulation and cost of a change, or a note saying why there are none (never fails the proposal). */
-async function simulate(ctx: ToolContext, tenantId: string | null, before: PluginRecord | undefined, after: () => Promise<SandboxPlugin | undefined>): Promise<Pick<ReviewBundle, 'simulation' | 'cost'> & { notes?: string[] }> {
+async function simulate(
+  ctx: ToolContext,
+  tenantId: string | null,
+  before: PluginRecord | undefined,
+  after: () => Promise<SandboxPlugin | undefined>,
+  events?: { events: EventEnvelope[]; source: string },
+): Promise<Pick<ReviewBundle, 'simulation' | 'cost'> & { notes?: string[] }> {
   try {
     const plugin = await after();
     if (plugin === undefined) return { notes: ['simulation on recorded events: the proposed version\'s module is not available'] };
-    const r = await simulateOnRecorded(ctx, { tenantId, before, after: plugin });
+    const r = await simulateOnRecorded(ctx, { tenantId, before, after: plugin, ...(events ? { events } : {}) });
     return { ...(r.simulation ? { simulation: r.simulation } : {}), ...(r.cost ? { cost: r.cost } : {}), ...(r.note ? { notes: [r.note] } : {}) };
   } catch (err) {
     ctx.logger.warn('review simulation failed', { error: err });
@@ -304,7 +310,22 @@ export const experimentStartReview: ReviewHooks = {
       bundle: { ...c.bundle, warnings: [], notes: [`versions in force now: ${JSON.stringify(now)}`, ...notes] },
     };
   },
+  enrich(ctx, args, dry) {
+    const e = (dry as { experiment: { plugins: string[]; variants: Array<{ versions: Record<string, number> }> } }).experiment;
+    return simulateVariants(ctx, tenantOf(ctx, args) ?? null, e.plugins, e.variants[0]?.versions ?? {}, e.variants[1]?.versions);
+  },
 };
+
+/** Control's and a candidate's versions of the experiment's first plugin, run on recorded events. */
+async function simulateVariants(ctx: ToolContext, tenantId: string | null, plugins: string[], control: Record<string, number>, candidate: Record<string, number> | undefined): Promise<Pick<ReviewBundle, 'simulation' | 'cost'> & { notes?: string[] }> {
+  const name = plugins[0];
+  if (name === undefined || candidate === undefined || control[name] === candidate[name]) return {};
+  const versions = await versionsOf(ctx, name, ctx.principal.kind === 'admin' ? tenantId : undefined);
+  const at = (v: number | undefined): PluginRecord | undefined => versions.find((p) => p.attributes.pluginVersion === v);
+  const after = at(candidate[name]);
+  const r = await simulate(ctx, tenantId, at(control[name]), async () => (after === undefined ? undefined : sandboxOf(ctx, after)));
+  return plugins.length > 1 ? { ...r, notes: [...(r.notes ?? []), `simulation covers ${name} only (first of ${plugins.join(', ')})`] } : r;
+}
 
 /** Review of `experiment_end`: a promotion makes the winner's versions effective (pins), like a pin would. */
 export const experimentEndReview: ReviewHooks = {
@@ -326,6 +347,10 @@ export const experimentEndReview: ReviewHooks = {
       ...c,
       bundle: { ...c.bundle, warnings: [], notes: [`${args.action === 'promote' ? 'promotes' : 'stops'}: pins ${JSON.stringify(d.pins)} (control was ${JSON.stringify(control)})`] },
     };
+  },
+  enrich(ctx, args, dry) {
+    const d = dry as { experiment: { plugins: string[]; variants: Array<{ versions: Record<string, number> }> }; pins: Record<string, number> };
+    return simulateVariants(ctx, tenantOf(ctx, args) ?? null, d.experiment.plugins, d.experiment.variants[0]?.versions ?? {}, d.pins);
   },
 };
 
@@ -358,5 +383,23 @@ export const redriveReview: ReviewHooks = {
         ],
       },
     };
+  },
+  // the letters' own events on the version each is redriven to: will they succeed now, with what effects?
+  async enrich(ctx, args, dry) {
+    const d = dry as { items: Array<{ deadLetterId: string; plugin: string | null; version: number | null; result: string }> };
+    const planned = d.items.filter((i) => i.result === 'planned' && i.plugin !== null && i.version !== null);
+    const first = planned[0];
+    if (first === undefined) return {};
+    const same = planned.filter((i) => i.plugin === first.plugin && i.version === first.version);
+    const tenantId = (ctx.principal.kind === 'tenant' ? ctx.principal.tenantId : (args.tenantId as string | null | undefined)) ?? null;
+    const ids = new Set(same.map((i) => i.deadLetterId));
+    const letters = (await ctx.app.bus.deadLetters({ count: 10_000 })).filter((l) => ids.has(l.id)).slice(0, 20);
+    const target = (await versionsOf(ctx, first.plugin!, ctx.principal.kind === 'admin' ? tenantId : undefined)).find((p) => p.attributes.pluginVersion === first.version);
+    const r = await simulate(ctx, tenantId, undefined, async () => (target === undefined ? undefined : sandboxOf(ctx, target)), {
+      events: letters.map((l) => l.event),
+      source: `the ${letters.length} dead-lettered event(s) redriven to ${first.plugin} v${first.version}`,
+    });
+    const { cost: _c, ...rest } = r;
+    return planned.length > same.length ? { ...rest, notes: [...(rest.notes ?? []), `simulation covers the letters of ${first.plugin} v${first.version} only`] } : rest;
   },
 };

@@ -95,13 +95,20 @@ const mean = (xs: number[]): number => (xs.length === 0 ? 0 : xs.reduce((a, b) =
  */
 export async function simulateOnRecorded(
   ctx: ToolContext,
-  options: { tenantId: string | null; before: PluginRecord | undefined; after: SandboxPlugin; limit?: number },
+  options: {
+    tenantId: string | null;
+    before: PluginRecord | undefined;
+    after: SandboxPlugin;
+    limit?: number;
+    /** Run on these events instead of the newest recorded matching ones (e.g. the dead letters a redrive re-delivers). */
+    events?: { events: EventEnvelope[]; source: string };
+  },
 ): Promise<{ simulation?: ReviewSimulation; cost?: ReviewCost; note?: string }> {
   const { after, before } = options;
   const probe = { id: '(proposed)', entityVersion: 1, tenantId: after.tenantId, attributes: { ...after.manifest, tenantScope: after.manifest.tenantScope ?? (after.tenantId === null ? 'global' : 'tenant') } } as unknown as PluginRecord;
-  let found;
+  let found: Awaited<ReturnType<typeof recordedEvents>>;
   try {
-    found = await recordedEvents(ctx, probe, options.limit ?? SIMULATION_EVENTS);
+    found = options.events !== undefined ? { events: options.events.events, perDay: 0, scanned: 0 } : await recordedEvents(ctx, probe, options.limit ?? SIMULATION_EVENTS);
   } catch (err) {
     return { note: `simulation on recorded events: the bus could not be read (${toUeeError(err).message})` };
   }
@@ -130,7 +137,7 @@ export async function simulateOnRecorded(
   const stubbed = [...new Set([...afterRuns, ...(beforeRuns ?? [])].flatMap((r) => r.stubbedModels ?? []))].sort();
   const count = (runs: RunResult[]): { ok: number; failed: number } => ({ ok: runs.filter((r) => r.ok).length, failed: runs.filter((r) => !r.ok).length });
   const simulation: ReviewSimulation = {
-    source: `the newest ${found.events.length} retained ${types} event(s)${options.tenantId === null ? '' : ` of ${options.tenantId}`} (${found.scanned} bus entries scanned)`,
+    source: options.events?.source ?? `the newest ${found.events.length} retained ${types} event(s)${options.tenantId === null ? '' : ` of ${options.tenantId}`} (${found.scanned} bus entries scanned)`,
     before: before === undefined || beforeRuns === undefined ? null : { version: before.attributes.pluginVersion, ...count(beforeRuns) },
     after: { version: after.version, ...count(afterRuns) },
     changed: rows.filter((r) => r.before !== null && !r.same).length,
