@@ -51,10 +51,11 @@ HOST_IMPORT(schedule_timer)
 HOST_IMPORT(cancel_timer)
 HOST_IMPORT(spawn_workflow)
 HOST_IMPORT(log)
+HOST_IMPORT(record_metric)
 
 static const char *const HOST_NAMES[] = {
     "read_entity", "write_entity", "emit_event", "query_read_model", "update_read_model", "get_tenant_config",
-    "call_model", "schedule_timer", "cancel_timer", "spawn_workflow", "log",
+    "call_model", "schedule_timer", "cancel_timer", "spawn_workflow", "log", "record_metric",
 };
 #define HOST_COUNT ((int)(sizeof(HOST_NAMES) / sizeof(HOST_NAMES[0])))
 
@@ -73,6 +74,7 @@ static uint64_t call_host(int i, uint64_t req) {
     case 7: return uee_host_schedule_timer(req);
     case 8: return uee_host_cancel_timer(req);
     case 9: return uee_host_spawn_workflow(req);
+    case 11: return uee_host_record_metric(req);
     default: return uee_host_log(req);
     }
 }

@@ -126,6 +126,15 @@ export function spawnWorkflow(request: SpawnWorkflowRequest): { eventId: string 
   return unwrap('spawn_workflow', Host.spawn_workflow(request));
 }
 
+/**
+ * Records a custom metric for this invocation (always allowed, no capability): values of the same
+ * name are summed per call and reported with the plugin's metrics (`plugin_metrics`, experiments).
+ * `name` is a letter then up to 63 letters, digits, `_`, `-`, `.`; built-in names (latencyMs, …) are refused.
+ */
+export function recordMetric(name: string, value: number): void {
+  unwrap('record_metric', Host.record_metric({ name, value }));
+}
+
 /** Writes a structured log line (always allowed, rate-limited by the host). Never throws. */
 export function log(level: LogLevel, message: string, fields?: JsonObject): void {
   Host.log(fields === undefined ? { level, message } : { level, message, fields });

@@ -20,7 +20,8 @@ export type HostFunctionName =
   | 'schedule_timer'
   | 'cancel_timer'
   | 'spawn_workflow'
-  | 'log';
+  | 'log'
+  | 'record_metric';
 
 /** Every host function answers with this envelope. */
 export type HostResponse<T> = { ok: true; value: T } | { ok: false; error: { code: string; message: string } };

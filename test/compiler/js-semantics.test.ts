@@ -107,7 +107,7 @@ describe('compileJs semantics', () => {
     const { outcome, report } = await run(src, eventInput('X'), host);
     expect(outcome).toEqual({ ok: true, output: { raw: { ok: true, value: { eventId: 'ev-1' } }, caught: 'CAPABILITY_DENIED' } });
     // hostCall names functions dynamically, so every host import stays linked
-    expect(report.hostFunctions.length).toBe(11);
+    expect(report.hostFunctions.length).toBe(12);
   });
 
   it('JS-7 a syntax error is reported with file:line:col', async () => {
