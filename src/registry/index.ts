@@ -1,4 +1,4 @@
-export { PluginRegistry, scopeContext, pluginGroup, trustedScope } from './registry.js';
+export { PluginRegistry, scopeContext, pluginGroup, pluginVersionId, trustedScope } from './registry.js';
 export type { PluginRecord, ModuleInspection, ModuleInspector, BinaryStore, DeployRequest, DeployResult } from './registry.js';
 export {
   PluginManifestSchema,

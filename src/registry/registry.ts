@@ -144,15 +144,53 @@ export class PluginRegistry {
     }
   }
 
-  /** Every version of a plugin name in a scope, newest first. */
+  /**
+   * Every version of a plugin name in a scope, newest first. Read by id, never by a filtered scan:
+   * version N of a name is the entity {@link pluginVersionId}(scope, name, N) and numbers are taken
+   * one after another from 1, so the newest is found in O(log N) primary-key reads and the versions
+   * are then read by id — the cost follows this plugin's versions, not how many plugins the scope
+   * holds (a filtered scan over a scope of 1,000 plugins ran out of its query budget).
+   */
   async versions(ctx: TenantContext, name: string): Promise<PluginRecord[]> {
-    const page = await this.store.query(ctx, {
-      entityTypeId: PLUGIN_ENTITY_TYPE,
-      filter: { 'attributes.name': name, tenantId: ctx.tenantId },
-      sort: { 'attributes.pluginVersion': -1 },
-      limit: 1000,
-    });
-    return page.items.map(toRecord);
+    const newest = await this.#newestVersion(ctx, name);
+    const out: PluginRecord[] = [];
+    for (let top = newest; top >= 1; top -= VERSION_READ_BATCH) {
+      const numbers = Array.from({ length: Math.min(VERSION_READ_BATCH, top) }, (_, i) => top - i);
+      const found = await Promise.all(numbers.map((n) => this.#version(ctx, name, n)));
+      for (const r of found) if (r !== undefined) out.push(r);
+    }
+    return out;
+  }
+
+  /** Version `n` of a name in the context's own scope, or undefined. */
+  async #version(ctx: TenantContext, name: string, n: number): Promise<PluginRecord | undefined> {
+    try {
+      const entity = await this.store.get(ctx, pluginVersionId(ctx.tenantId, name, n));
+      if (entity.entityTypeId !== PLUGIN_ENTITY_TYPE || entity.tenantId !== ctx.tenantId) return undefined;
+      return toRecord(entity);
+    } catch (err) {
+      if (err instanceof UeeError && err.code === 'NOT_FOUND') return undefined;
+      throw err;
+    }
+  }
+
+  /** The highest version number of a name (0 when none): doubling, then bisection over existence. */
+  async #newestVersion(ctx: TenantContext, name: string): Promise<number> {
+    const exists = async (n: number): Promise<boolean> => (await this.#version(ctx, name, n)) !== undefined;
+    if (!(await exists(1))) return 0;
+    let low = 1;
+    let high = 2;
+    while (await exists(high)) {
+      low = high;
+      high *= 2;
+    }
+    // Invariant: `low` exists, `high` does not.
+    while (high - low > 1) {
+      const mid = Math.floor((low + high) / 2);
+      if (await exists(mid)) low = mid;
+      else high = mid;
+    }
+    return low;
   }
 
   /** All plugin versions visible in a scope (a tenant sees its own and global ones). */
@@ -211,6 +249,9 @@ export class PluginRegistry {
     return this.binaries.get(record.attributes.binary.sha256);
   }
 }
+
+/** Versions read at once by {@link PluginRegistry.versions}. */
+const VERSION_READ_BATCH = 16;
 
 /** Deploys racing for version numbers give up after this many lost races. */
 const MAX_VERSION_RACES = 32;
