@@ -5,10 +5,8 @@
  * figures are estimated as bytes / 4, the usual rule of thumb for English and JSON with GPT-style
  * tokenizers; no tokenizer is run.
  */
-import { Client } from '@modelcontextprotocol/sdk/client/index.js';
-import { StdioClientTransport } from '@modelcontextprotocol/sdk/client/stdio.js';
-import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
-import { CallToolResultSchema, type CallToolResult, type Tool } from '@modelcontextprotocol/sdk/types.js';
+import { Client, StreamableHTTPClientTransport, type Tool } from '@modelcontextprotocol/client';
+import { StdioClientTransport } from '@modelcontextprotocol/client/stdio';
 
 /** A failed tool call as the agent saw it. */
 export interface SeenError {
@@ -101,7 +99,7 @@ export class EvalSession {
 
   /** Calls a tool as the agent; `counted: false` for the task's own setup and checks. */
   async call(name: string, args: Record<string, unknown>, counted = true): Promise<ToolOutcome> {
-    const result = (await this.client.callTool({ name, arguments: args }, CallToolResultSchema, { timeout: 180_000 })) as CallToolResult;
+    const result = (await this.client.callTool({ name, arguments: args }, { timeout: 180_000 }));
     const text = result.content.map((c) => (c.type === 'text' ? c.text : '')).join('\n');
     const sc = (result.structuredContent ?? {}) as Record<string, unknown>;
     if (counted) {

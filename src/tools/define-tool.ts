@@ -1,6 +1,5 @@
 import { z } from 'zod';
-import type { RequestHandlerExtra } from '@modelcontextprotocol/sdk/shared/protocol.js';
-import type { ContentBlock, ServerNotification, ServerRequest } from '@modelcontextprotocol/sdk/types.js';
+import type { ContentBlock, ServerContext } from '@modelcontextprotocol/server';
 import type { Logger, Principal } from '../core/index.js';
 import type { UeeApp } from '../app/index.js';
 import { ProposalRefSchema, RationaleArg } from './schemas.js';
@@ -37,8 +36,8 @@ export interface ToolContext {
   progress(progress: number, total?: number, message?: string): Promise<void>;
   /** Sends a log message to the client (honours the level it set with `logging/setLevel`). */
   log(level: ClientLogLevel, message: string): Promise<void>;
-  /** The raw MCP request context (sampling, elicitation, SSE stream control). Protocol fixtures only. */
-  readonly mcp: RequestHandlerExtra<ServerRequest, ServerNotification>;
+  /** The raw MCP request context (sampling, elicitation); absent outside MCP. Protocol fixtures only. */
+  readonly mcp?: ServerContext;
 }
 
 /**

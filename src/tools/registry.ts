@@ -1,4 +1,4 @@
-import type { CallToolResult, Tool } from '@modelcontextprotocol/sdk/types.js';
+import type { CallToolResult, Tool } from '@modelcontextprotocol/server';
 import type { Principal } from '../core/index.js';
 import { UeeError, parseOrThrow, toUeeError } from '../core/index.js';
 import type { ToolContext, ToolDefinition, ToolGate } from './define-tool.js';
@@ -51,7 +51,7 @@ export class ToolRegistry {
         title: def.title,
         description: def.description,
         inputSchema: (def.inputJsonSchema ?? inputJsonSchema(def.input)) as Tool['inputSchema'],
-        outputSchema: outputJsonSchema(def.output) as Tool['outputSchema'],
+        outputSchema: outputJsonSchema(def.output),
         annotations: { title: def.title, openWorldHint: false, ...def.annotations },
       };
       this.#tools.set(def.name, { def, listing });

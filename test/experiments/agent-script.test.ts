@@ -1,8 +1,7 @@
 /* eslint-disable @typescript-eslint/no-explicit-any -- assertions over arbitrary JSON results */
 import { readFileSync } from 'node:fs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { Client } from '@modelcontextprotocol/sdk/client/index.js';
-import { CallToolResultSchema, type CallToolResult } from '@modelcontextprotocol/sdk/types.js';
+import type { Client } from '@modelcontextprotocol/client';
 import { connectHttp, sc, startServer, type TestServer } from '../mcp/helpers.js';
 
 /**
@@ -25,9 +24,9 @@ describe('EXP-7 an agent runs an experiment with MCP tools only', () => {
   });
 
   async function use(name: string, args: Record<string, unknown>): Promise<Record<string, any>> {
-    const result = (await agent.callTool({ name, arguments: args }, CallToolResultSchema, { timeout: 120_000 }).catch((err: unknown) => {
+    const result = (await agent.callTool({ name, arguments: args }, { timeout: 120_000 }).catch((err: unknown) => {
       throw new Error(`${name} threw ${String(err)}\n${transcript.join('\n')}`);
-    })) as CallToolResult;
+    }));
     const first = result.content[0];
     transcript.push(`${name} → ${first?.type === 'text' ? first.text.split('\n')[0] : ''}`);
     if (result.isError) throw new Error(`${name} failed: ${JSON.stringify(result.structuredContent)}\n${transcript.join('\n')}`);

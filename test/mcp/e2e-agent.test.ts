@@ -1,7 +1,6 @@
 /* eslint-disable @typescript-eslint/no-explicit-any, @typescript-eslint/no-unsafe-call -- assertions over arbitrary JSON results */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { Client } from '@modelcontextprotocol/sdk/client/index.js';
-import { CallToolResultSchema, type CallToolResult } from '@modelcontextprotocol/sdk/types.js';
+import type { Client } from '@modelcontextprotocol/client';
 import { connectHttp, sc, startServer, type TestServer } from './helpers.js';
 
 /**
@@ -25,7 +24,7 @@ describe('E2E: an agent builds and deploys a plugin with MCP tools only', () => 
 
   /** One tool call as an agent makes it: stop at the first failure and show its code and hint. */
   async function use(name: string, args: Record<string, unknown>): Promise<Record<string, any>> {
-    const result = (await agent.callTool({ name, arguments: args }, CallToolResultSchema, { timeout: 120_000 })) as CallToolResult;
+    const result = (await agent.callTool({ name, arguments: args }, { timeout: 120_000 }));
     const first = result.content[0];
     transcript.push(`${name} → ${first?.type === 'text' ? first.text.split('\n')[0] : ''}`);
     if (result.isError) throw new Error(`${name} failed: ${JSON.stringify(result.structuredContent)}\n${transcript.join('\n')}`);

@@ -1,7 +1,7 @@
 /* eslint-disable @typescript-eslint/no-explicit-any -- assertions over arbitrary JSON results */
-import { request } from 'node:http';
+import { request, type ClientRequest } from 'node:http';
 import { afterEach, describe, expect, it } from 'vitest';
-import type { Client } from '@modelcontextprotocol/sdk/client/index.js';
+import type { Client } from '@modelcontextprotocol/client';
 import { UeeApp } from '../../src/app/index.js';
 import { loadConfig } from '../../src/config/index.js';
 import { silentLogger } from '../../src/core/index.js';
@@ -83,43 +83,64 @@ async function initialize(url: string, token: string): Promise<Response> {
   return fetch(new URL('/mcp', url), { method: 'POST', headers: { ...MCP_HEADERS, authorization: `Bearer ${token}` }, body: JSON.stringify(INIT) });
 }
 
+/** A POST to /mcp whose body never completes: it holds one share of the token's requests in flight until destroyed. */
+function slowUpload(port: number, token: string): ClientRequest {
+  const req = request({ host: '127.0.0.1', port, path: '/mcp', method: 'POST', headers: { ...MCP_HEADERS, authorization: `Bearer ${token}`, 'content-length': '4096' } });
+  req.on('error', () => undefined);
+  req.write('{"jsonrpc":"2.0",');
+  return req;
+}
+
+async function until(predicate: () => boolean): Promise<void> {
+  for (let i = 0; i < 500 && !predicate(); i++) await new Promise((r) => setTimeout(r, 10));
+  expect(predicate()).toBe(true);
+}
+
 describe('FD front-door limits per principal (real HTTP, real MCP clients)', () => {
-  it('FD-1 one token opening hundreds of MCP sessions gets LIMIT_EXCEEDED after its share; other tenants and the admin keep working', async () => {
+  it('FD-1 /mcp is stateless: no session is issued; one token with its share of requests in flight gets LIMIT_EXCEEDED; other tenants and the admin keep working', async () => {
     s = await startFull({ ...PLENTY, UEE_MCP_SESSIONS_PER_PRINCIPAL: '5', UEE_MCP_SESSIONS_MAX: '50' });
     const server = s;
-    const flood = await Promise.all(Array.from({ length: 200 }, () => initialize(server.url, server.tokens.acmeRo)));
-    const opened = flood.filter((r) => r.status === 200);
-    const refused = flood.filter((r) => r.status === 429);
-    expect(opened).toHaveLength(5);
-    expect(refused).toHaveLength(195);
-    const body = (await refused[0]!.json()) as any;
+    const init = await initialize(server.url, server.tokens.acmeRo);
+    expect(init.status).toBe(200);
+    expect(init.headers.get('mcp-session-id')).toBeNull();
+    await init.text();
+    expect(server.endpoints.streamable.inFlight).toBe(0);
+
+    // Five uploads that never finish hold the token's five shares; the sixth request is refused.
+    const held = Array.from({ length: 5 }, () => slowUpload(server.port, server.tokens.acmeRo));
+    await until(() => server.endpoints.streamable.inFlight === 5);
+    const refused = await initialize(server.url, server.tokens.acmeRo);
+    expect(refused.status).toBe(429);
+    const body = (await refused.json()) as any;
     expect(body.error.data).toMatchObject({ code: 'LIMIT_EXCEEDED', retryable: true, details: { limit: 'perPrincipal', max: 5, setting: 'UEE_MCP_SESSIONS_PER_PRINCIPAL' } });
     expect(body.error.data.hint).toContain('UEE_MCP_SESSIONS_PER_PRINCIPAL');
-    expect(Number(refused[0]!.headers.get('retry-after'))).toBeGreaterThan(0);
-    for (const r of flood) if (!r.bodyUsed) await r.body?.cancel();
+    expect(Number(refused.headers.get('retry-after'))).toBeGreaterThan(0);
 
-    // Another tenant, a read-write token of the same tenant, and the admin open sessions and work.
+    // Another tenant, a read-write token of the same tenant, and the admin work meanwhile.
     await works(await open(server.url, server.tokens.globex));
     await works(await open(server.url, server.tokens.acme));
     await works(await open(server.url, server.tokens.admin));
 
-    // Closing a session gives its share back.
-    const id = opened[0]!.headers.get('mcp-session-id')!;
-    const del = await fetch(new URL('/mcp', server.url), { method: 'DELETE', headers: { authorization: `Bearer ${server.tokens.acmeRo}`, 'mcp-session-id': id, 'mcp-protocol-version': '2025-11-25' } });
-    expect(del.status).toBe(200);
+    // A finished exchange gives its share back.
+    held.pop()!.destroy();
+    await until(() => server.endpoints.streamable.inFlight === 4);
     expect((await initialize(server.url, server.tokens.acmeRo)).status).toBe(200);
-    expect((await initialize(server.url, server.tokens.acmeRo)).status).toBe(429);
+    for (const h of held) h.destroy();
   }, 60_000);
 
-  it('FD-2 the server-wide session cap never locks out the admin', async () => {
+  it('FD-2 the server-wide cap of requests in flight never locks out the admin', async () => {
     s = await startFull({ ...PLENTY, UEE_MCP_SESSIONS_PER_PRINCIPAL: '4', UEE_MCP_SESSIONS_MAX: '6' });
     const server = s;
-    for (let i = 0; i < 4; i++) expect((await initialize(server.url, server.tokens.acmeRo)).status).toBe(200);
-    for (let i = 0; i < 2; i++) expect((await initialize(server.url, server.tokens.acme)).status).toBe(200);
+    const held = [
+      ...Array.from({ length: 4 }, () => slowUpload(server.port, server.tokens.acmeRo)),
+      ...Array.from({ length: 2 }, () => slowUpload(server.port, server.tokens.acme)),
+    ];
+    await until(() => server.endpoints.streamable.inFlight === 6);
     const full = await initialize(server.url, server.tokens.globex);
     expect(full.status).toBe(429);
     expect(((await full.json()) as any).error.data.details).toMatchObject({ limit: 'total', setting: 'UEE_MCP_SESSIONS_MAX' });
     await works(await open(server.url, server.tokens.admin));
+    for (const h of held) h.destroy();
   }, 60_000);
 
   it('FD-3 one token holding SSE streams gets LIMIT_EXCEEDED after its share; idle streams expire; others keep their SSE access', async () => {

@@ -1,9 +1,9 @@
 /* eslint-disable @typescript-eslint/no-explicit-any -- assertions over arbitrary JSON results */
 import { randomBytes } from 'node:crypto';
-import { Client } from '@modelcontextprotocol/sdk/client/index.js';
-import { SSEClientTransport } from '@modelcontextprotocol/sdk/client/sse.js';
-import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
-import { CallToolResultSchema, type CallToolResult } from '@modelcontextprotocol/sdk/types.js';
+import { Client } from '@modelcontextprotocol/client';
+import { SSEClientTransport } from '@modelcontextprotocol/client';
+import { StreamableHTTPClientTransport } from '@modelcontextprotocol/client';
+import { type CallToolResult } from '@modelcontextprotocol/client';
 import { loadConfig } from '../../src/config/index.js';
 import { UeeApp } from '../../src/app/index.js';
 import { silentLogger } from '../../src/core/index.js';
@@ -64,17 +64,25 @@ export async function startServer(env: Record<string, string> = {}): Promise<Tes
   };
 }
 
-/** A connected SDK client over Streamable HTTP. */
-export async function connectHttp(url: string, token?: string): Promise<Client> {
-  const client = new Client({ name: 'uee-test', version: '1.0.0' });
+/** The protocol revisions UEE serves; `legacy` is the 2025-11-25 handshake (`initialize`). */
+export type Revision = '2026-07-28' | '2025-11-25';
+
+/** A v2 SDK client speaking `revision` (2026-07-28 by default: no handshake, per-request `_meta`). */
+export function newClient(revision: Revision = '2026-07-28'): Client {
+  return new Client({ name: 'uee-test', version: '1.0.0' }, revision === '2026-07-28' ? { versionNegotiation: { mode: { pin: '2026-07-28' } } } : {});
+}
+
+/** A connected v2 SDK client over Streamable HTTP, speaking `revision` (2026-07-28 by default). */
+export async function connectHttp(url: string, token?: string, revision: Revision = '2026-07-28'): Promise<Client> {
+  const client = newClient(revision);
   const headers: Record<string, string> = token ? { authorization: `Bearer ${token}` } : {};
   await client.connect(new StreamableHTTPClientTransport(new URL('/mcp', url), { requestInit: { headers } }));
   return client;
 }
 
-/** A connected SDK client over the legacy SSE transport. */
+/** A connected SDK client over the legacy SSE transport (2025-11-25 handshake). */
 export async function connectSse(url: string, token?: string): Promise<Client> {
-  const client = new Client({ name: 'uee-test', version: '1.0.0' });
+  const client = newClient('2025-11-25');
   const headers: Record<string, string> = token ? { authorization: `Bearer ${token}` } : {};
   await client.connect(new SSEClientTransport(new URL('/sse', url), { requestInit: { headers } }));
   return client;
@@ -82,7 +90,7 @@ export async function connectSse(url: string, token?: string): Promise<Client> {
 
 /** Calls a tool through the SDK client (which also validates structuredContent against outputSchema). */
 export async function call(client: Client, name: string, args: Record<string, unknown> = {}): Promise<CallToolResult> {
-  return (await client.callTool({ name, arguments: args }, CallToolResultSchema)) as CallToolResult;
+  return (await client.callTool({ name, arguments: args }));
 }
 
 /** The structured content of a result, typed loosely for assertions. */

@@ -1,7 +1,7 @@
 /* eslint-disable @typescript-eslint/no-explicit-any, @typescript-eslint/no-unsafe-call, @typescript-eslint/no-unsafe-return, @typescript-eslint/no-unsafe-argument -- assertions over arbitrary JSON results */
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
-import type { Client } from '@modelcontextprotocol/sdk/client/index.js';
-import { CallToolResultSchema, type CallToolResult } from '@modelcontextprotocol/sdk/types.js';
+import type { Client } from '@modelcontextprotocol/client';
+import { type CallToolResult } from '@modelcontextprotocol/client';
 import { compileWat } from '../../src/compiler/index.js';
 import { pluginTools } from '../../src/tools/index.js';
 import { call, connectHttp, sc, startServer, type TestServer } from './helpers.js';
@@ -30,7 +30,7 @@ on('JobQueued', (input) => { log('info', 'fixed'); return { ok: true, type: inpu
 type CallOptions = { onprogress?: (p: { progress: number; total?: number; message?: string }) => void };
 
 async function callWith(client: Client, name: string, args: Record<string, unknown>, options: CallOptions = {}): Promise<CallToolResult> {
-  return (await client.callTool({ name, arguments: args }, CallToolResultSchema, { ...options, timeout: 120_000 })) as CallToolResult;
+  return (await client.callTool({ name, arguments: args }, { ...options, timeout: 120_000 }));
 }
 
 function ok(result: CallToolResult): Record<string, any> {
@@ -382,7 +382,6 @@ describe('MCP plugin-lifecycle and model tools', () => {
     const controller = new AbortController();
     const pending = admin.callTool(
       { name: 'plugin_compile', arguments: { source: { language: 'ts', files: { 'main.ts': "import { on } from 'uee:plugin';\non('Slow', () => ({ slow: " + Date.now() + " }));\n" } } } },
-      CallToolResultSchema,
       { signal: controller.signal },
     );
     setTimeout(() => controller.abort(), 50);

@@ -2,8 +2,8 @@
 // RECORDS: invocation records, event_trace over them, and redrive of dead letters — through a real
 // MCP client against the real composition root (SQLite store, embedded bus, wasm built from source).
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { Client } from '@modelcontextprotocol/sdk/client/index.js';
-import { CallToolResultSchema, type CallToolResult } from '@modelcontextprotocol/sdk/types.js';
+import type { Client } from '@modelcontextprotocol/client';
+import { type CallToolResult } from '@modelcontextprotocol/client';
 import { call, connectHttp, sc, startServer, type TestServer } from './helpers.js';
 
 const BROKEN = `import { on, PluginError } from 'uee:plugin';
@@ -17,7 +17,7 @@ on('JobQueued', (input) => {
 `;
 
 async function callWith(client: Client, name: string, args: Record<string, unknown>): Promise<CallToolResult> {
-  return (await client.callTool({ name, arguments: args }, CallToolResultSchema, { timeout: 120_000 })) as CallToolResult;
+  return (await client.callTool({ name, arguments: args }, { timeout: 120_000 }));
 }
 
 function ok(result: CallToolResult): Record<string, any> {

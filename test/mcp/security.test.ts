@@ -1,6 +1,6 @@
 /* eslint-disable @typescript-eslint/no-explicit-any, @typescript-eslint/no-unsafe-return -- assertions over arbitrary JSON results */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { Client } from '@modelcontextprotocol/sdk/client/index.js';
+import type { Client } from '@modelcontextprotocol/client';
 import { call, connectHttp, connectSse, sc, startServer, type TestServer } from './helpers.js';
 
 let s: TestServer;
@@ -21,20 +21,25 @@ async function post(path: string, body: unknown, headers: Record<string, string>
   });
 }
 
+/** The JSON-RPC message of a response, whether sent as JSON or as one SSE event. */
+async function message(res: Response): Promise<any> {
+  const raw = await res.text();
+  const line = raw.split('\n').find((l) => l.startsWith('data: ') && l.length > 6);
+  return JSON.parse(line ? line.slice(6) : raw);
+}
+
 /** Opens a raw session and returns a function posting tools/call bodies (text, so keys like __proto__ survive). */
 async function rawSession(token: string): Promise<(argsJson: string) => Promise<any>> {
   const init = await post('/mcp', INIT, { authorization: `Bearer ${token}` });
-  const sessionId = init.headers.get('mcp-session-id')!;
   await init.text();
-  const h = { authorization: `Bearer ${token}`, 'mcp-session-id': sessionId, 'mcp-protocol-version': '2025-11-25' };
+  // Stateless: no Mcp-Session-Id comes back, and none is needed.
+  const h = { authorization: `Bearer ${token}`, 'mcp-protocol-version': '2025-11-25' };
   await (await post('/mcp', { jsonrpc: '2.0', method: 'notifications/initialized' }, h)).text();
   let id = 10;
   return async (text: string) => {
     const res = await post('/mcp', `{"jsonrpc":"2.0","id":${++id},"method":"tools/call","params":${text}}`, h);
-    const raw = await res.text();
-    const line = raw.split('\n').find((l) => l.startsWith('data: ') && l.length > 6);
-    const message = JSON.parse(line ? line.slice(6) : raw);
-    return message.result ?? message;
+    const m = await message(res);
+    return m.result ?? m;
   };
 }
 
@@ -66,23 +71,27 @@ describe('MCP HTTP security', () => {
     await expect(connectSse(s.url, 'x'.repeat(40))).rejects.toThrow();
   });
 
-  it('SEC-3: a session answers only to the principal that opened it', async () => {
+  it('SEC-3: /mcp is stateless: no session is issued, and every request acts as its own token whatever session header it carries', async () => {
     const init = await post('/mcp', INIT, { authorization: `Bearer ${s.tokens.acme}` });
-    const sessionId = init.headers.get('mcp-session-id')!;
+    expect(init.status).toBe(200);
+    expect(init.headers.get('mcp-session-id')).toBeNull();
     await init.text();
-    expect(sessionId).toBeTruthy();
-    const hijack = await post('/mcp', { jsonrpc: '2.0', id: 2, method: 'tools/list' }, { authorization: `Bearer ${s.tokens.globex}`, 'mcp-session-id': sessionId });
-    expect(hijack.status).toBe(404);
-    const unknown = await post('/mcp', { jsonrpc: '2.0', id: 2, method: 'tools/list' }, { authorization: `Bearer ${s.tokens.acme}`, 'mcp-session-id': 'nope' });
-    expect(unknown.status).toBe(404);
+    const list = async (token: string) => {
+      const res = await post('/mcp', { jsonrpc: '2.0', id: 2, method: 'tools/list' }, { authorization: `Bearer ${token}`, 'mcp-session-id': 'made-up', 'mcp-protocol-version': '2025-11-25' });
+      expect(res.status).toBe(200);
+      return ((await message(res)).result.tools as { name: string }[]).map((t) => t.name);
+    };
+    expect(await list(s.tokens.acme)).toContain('entity_put');
+    expect(await list(s.tokens.acmeRo)).not.toContain('entity_put');
+    expect((await post('/mcp', { jsonrpc: '2.0', id: 2, method: 'tools/list' }, { authorization: 'Bearer not-a-real-token-at-all', 'mcp-session-id': 'made-up' })).status).toBe(401);
   });
 
-  it('SEC-4: bad requests get 4xx: no session, bad JSON, wrong method, oversized body', async () => {
+  it('SEC-4: bad requests get 4xx: bad JSON, wrong method, session operations on a stateless endpoint, oversized body', async () => {
     const auth = { authorization: `Bearer ${s.tokens.acme}` };
-    expect((await post('/mcp', { jsonrpc: '2.0', id: 1, method: 'tools/list' }, auth)).status).toBe(400);
     expect((await post('/mcp', '{not json', auth)).status).toBe(400);
     expect((await fetch(new URL('/mcp', s.url), { method: 'PUT', headers: auth })).status).toBe(405);
-    expect((await fetch(new URL('/mcp', s.url), { method: 'GET', headers: auth })).status).toBe(400);
+    expect((await fetch(new URL('/mcp', s.url), { method: 'GET', headers: { ...auth, accept: 'text/event-stream' } })).status).toBe(405);
+    expect((await fetch(new URL('/mcp', s.url), { method: 'DELETE', headers: auth })).status).toBe(405);
     const huge = await post('/mcp', JSON.stringify({ ...INIT, pad: 'x'.repeat(6 * 1024 * 1024) }), auth);
     expect(huge.status).toBe(413);
     expect((await fetch(new URL('/mcp/elsewhere', s.url), { method: 'POST', headers: auth })).status).toBe(404);

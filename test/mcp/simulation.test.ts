@@ -2,8 +2,8 @@
 // SIM: plugin_test hands a plugin exactly what the runtime would, runs built-in offline models for
 // real and flags every stubbed one; plugin_compile's requiredCapabilities covers reading input.entity.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { Client } from '@modelcontextprotocol/sdk/client/index.js';
-import { CallToolResultSchema, type CallToolResult } from '@modelcontextprotocol/sdk/types.js';
+import type { Client } from '@modelcontextprotocol/client';
+import { type CallToolResult } from '@modelcontextprotocol/client';
 import { connectHttp, sc, startServer, type TestServer } from './helpers.js';
 
 const SEES = `import { on } from 'uee:plugin';
@@ -18,7 +18,7 @@ on('TaskCreated', () => {
 `;
 
 async function callWith(client: Client, name: string, args: Record<string, unknown>): Promise<CallToolResult> {
-  return (await client.callTool({ name, arguments: args }, CallToolResultSchema, { timeout: 120_000 })) as CallToolResult;
+  return (await client.callTool({ name, arguments: args }, { timeout: 120_000 }));
 }
 function ok(result: CallToolResult): Record<string, any> {
   if (result.isError) throw new Error(`tool failed: ${JSON.stringify(result.structuredContent)}`);

@@ -1,16 +1,16 @@
 /* eslint-disable @typescript-eslint/no-unsafe-call -- assertions over arbitrary JSON results */
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { Client } from '@modelcontextprotocol/sdk/client/index.js';
-import { StdioClientTransport } from '@modelcontextprotocol/sdk/client/stdio.js';
+import type { Client } from '@modelcontextprotocol/client';
+import { StdioClientTransport } from '@modelcontextprotocol/client/stdio';
 import { PLANNED_TOOL_NAMES } from '../../src/tools/index.js';
 import { tempDir } from '../helpers.js';
-import { call, connectSse, sc, startServer, type TestServer } from './helpers.js';
+import { call, connectHttp, connectSse, newClient, sc, startServer, type Revision, type TestServer } from './helpers.js';
 
 const ROOT = join(import.meta.dirname, '..', '..');
 
-async function connectStdio(dataDir: string, extraEnv: Record<string, string> = {}): Promise<Client> {
-  const client = new Client({ name: 'uee-test', version: '1.0.0' });
+async function connectStdio(dataDir: string, extraEnv: Record<string, string> = {}, revision: Revision = '2026-07-28'): Promise<Client> {
+  const client = newClient(revision);
   await client.connect(
     new StdioClientTransport({
       command: process.execPath,
@@ -23,10 +23,11 @@ async function connectStdio(dataDir: string, extraEnv: Record<string, string> = 
 }
 
 describe('MCP over stdio (uee mcp)', () => {
-  it('MCP-S1: the default stdio principal is admin: tools, calls, errors, resources and prompts', async () => {
+  it('MCP-S1: the default stdio principal is admin: tools, calls, errors, resources and prompts (2026-07-28)', async () => {
     using dir = tempDir('uee-mcp-stdio');
     const client = await connectStdio(dir.path);
     try {
+      expect(client.getNegotiatedProtocolVersion()).toBe('2026-07-28');
       const { tools } = await client.listTools();
       expect(tools.map((t) => t.name)).toContain('tenant_create');
       const put = await call(client, 'entity_put', { tenantId: 'acme', entityTypeId: 'Task', attributes: { title: 'over stdio' } });
@@ -50,10 +51,11 @@ describe('MCP over stdio (uee mcp)', () => {
     }
   });
 
-  it('MCP-S2: --identity makes stdio a read-only tenant principal', async () => {
+  it('MCP-S2: --identity makes stdio a read-only tenant principal (2025-11-25 handshake)', async () => {
     using dir = tempDir('uee-mcp-stdio');
-    const client = await connectStdio(dir.path, { UEE_MCP_IDENTITY: 'tenant:acme:ro' });
+    const client = await connectStdio(dir.path, { UEE_MCP_IDENTITY: 'tenant:acme:ro' }, '2025-11-25');
     try {
+      expect(client.getNegotiatedProtocolVersion()).toBe('2025-11-25');
       const names = (await client.listTools()).tools.map((t) => t.name);
       expect(names).not.toContain('entity_put');
       const r = await call(client, 'entity_put', { entityTypeId: 'Task', attributes: {} });
@@ -63,6 +65,55 @@ describe('MCP over stdio (uee mcp)', () => {
     } finally {
       await client.close();
     }
+  });
+});
+
+describe('MCP protocol revisions over stateless Streamable HTTP (/mcp)', () => {
+  let s: TestServer;
+  beforeAll(async () => {
+    s = await startServer();
+  });
+  afterAll(async () => {
+    await s?.close();
+  });
+
+  for (const revision of ['2026-07-28', '2025-11-25'] as const) {
+    it(`MCP-R1-${revision}: a v2 SDK client speaking ${revision} lists, calls, fails typed, reads resources and prompts`, async () => {
+      const client = await connectHttp(s.url, s.tokens.acme, revision);
+      try {
+        expect(client.getNegotiatedProtocolVersion()).toBe(revision);
+        expect(client.getProtocolEra()).toBe(revision === '2026-07-28' ? 'modern' : 'legacy');
+        expect((await client.listTools()).tools.map((t) => t.name)).toContain('entity_put');
+        const put = await call(client, 'entity_put', { entityTypeId: 'Rev', attributes: { revision } });
+        expect(sc(await call(client, 'entity_get', { entityId: sc(put).entity.entityId })).entity.attributes.revision).toBe(revision);
+        expect(sc(await call(client, 'entity_get', { entityId: 'missing' }))).toMatchObject({ code: 'NOT_FOUND', hint: expect.any(String) });
+        const abi = await client.readResource({ uri: 'uee://docs/plugin-abi' });
+        expect((abi.contents[0] as { text: string }).text).toContain('Host functions');
+        expect((await client.listPrompts()).prompts.length).toBeGreaterThanOrEqual(3);
+      } finally {
+        await client.close();
+      }
+    });
+  }
+
+  it('MCP-R2: 2026-07-28 list results carry cache hints; server/discover offers it (2025-11-25 clients use initialize)', async () => {
+    const headers = { 'content-type': 'application/json', accept: 'application/json, text/event-stream', authorization: `Bearer ${s.tokens.acme}`, 'mcp-protocol-version': '2026-07-28' };
+    const meta = {
+      'io.modelcontextprotocol/protocolVersion': '2026-07-28',
+      'io.modelcontextprotocol/clientInfo': { name: 'raw', version: '1' },
+      'io.modelcontextprotocol/clientCapabilities': {},
+    };
+    const rpc = async (method: string) => {
+      const res = await fetch(new URL('/mcp', s.url), { method: 'POST', headers: { ...headers, 'mcp-method': method }, body: JSON.stringify({ jsonrpc: '2.0', id: 1, method, params: { _meta: meta } }) });
+      const raw = await res.text();
+      const line = raw.split('\n').find((l) => l.startsWith('data: '));
+      return JSON.parse(line ? line.slice(6) : raw) as { result?: Record<string, unknown>; error?: unknown };
+    };
+    const discover = await rpc('server/discover');
+    expect(discover.error, JSON.stringify(discover)).toBeUndefined();
+    expect(discover.result!.supportedVersions).toContain('2026-07-28');
+    const list = await rpc('tools/list');
+    expect(list.result).toMatchObject({ ttlMs: 60_000, cacheScope: 'private' });
   });
 });
 

@@ -5,8 +5,8 @@
  * tenants never see each other's instances.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { Client } from '@modelcontextprotocol/sdk/client/index.js';
-import type { CallToolResult } from '@modelcontextprotocol/sdk/types.js';
+import type { Client } from '@modelcontextprotocol/client';
+import type { CallToolResult } from '@modelcontextprotocol/client';
 import { call, connectHttp, sc, startServer, type TestServer } from './helpers.js';
 
 function ok(result: CallToolResult): Record<string, any> {

@@ -6,8 +6,8 @@
  * nothing committed, globex unaffected.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { Client } from '@modelcontextprotocol/sdk/client/index.js';
-import type { CallToolResult } from '@modelcontextprotocol/sdk/types.js';
+import type { Client } from '@modelcontextprotocol/client';
+import type { CallToolResult } from '@modelcontextprotocol/client';
 import { newId, type EventEnvelope } from '../../src/core/index.js';
 import { ExecutionHost, commitEffects, createLocalModelGateway, createStoreHostServices, type ModelCallRequest } from '../../src/runtime/index.js';
 import { PLUGIN_ENTITY_TYPE } from '../../src/registry/index.js';

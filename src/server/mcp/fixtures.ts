@@ -4,16 +4,15 @@
  * the real transports, session handling and tool framework instead of being skipped. Test only.
  */
 import { z } from 'zod';
-import { ResourceTemplate, type McpServer } from '@modelcontextprotocol/sdk/server/mcp.js';
-import { completable } from '@modelcontextprotocol/sdk/server/completable.js';
-import {
-  CreateMessageResultSchema,
-  ElicitResultSchema,
-  SubscribeRequestSchema,
-  UnsubscribeRequestSchema,
-} from '@modelcontextprotocol/sdk/types.js';
+import { completable, ResourceTemplate, type McpServer, type ServerContext } from '@modelcontextprotocol/server';
 import { UeeError } from '../../core/index.js';
 import { defineTool, type ToolDefinition } from '../../tools/index.js';
+
+/** The MCP request context of a fixture call (fixtures run over MCP only). */
+function mcpOf(ctx: { mcp?: ServerContext }): ServerContext {
+  if (!ctx.mcp) throw new UeeError('VALIDATION_FAILED', 'this fixture needs an MCP client', { hint: 'call it over MCP' });
+  return ctx.mcp;
+}
 
 /** A 1×1 red PNG. */
 const PNG = 'iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mP8z8DwHwAFBQIAX8jx0gAAAABJRU5ErkJggg==';
@@ -94,10 +93,7 @@ export function fixtureTools(): ToolDefinition[] {
     defineTool({
       name: 'test_sampling', title: 'Sampling', description: 'Conformance fixture: asks the client to sample.', input: z.strictObject({ prompt: z.string().max(10_000) }), output: Text, annotations: ro,
       async run(ctx, args) {
-        const result = await ctx.mcp.sendRequest(
-          { method: 'sampling/createMessage', params: { messages: [{ role: 'user', content: { type: 'text', text: args.prompt } }], maxTokens: 100 } },
-          CreateMessageResultSchema,
-        );
+        const result = await mcpOf(ctx).mcpReq.requestSampling({ messages: [{ role: 'user', content: { type: 'text', text: args.prompt } }], maxTokens: 100 });
         const content = result.content as { type: string; text?: string };
         return { text: `LLM response: ${content.type === 'text' ? content.text ?? '' : '[non-text]'}` };
       },
@@ -106,19 +102,15 @@ export function fixtureTools(): ToolDefinition[] {
     defineTool({
       name: 'test_elicitation', title: 'Elicitation', description: 'Conformance fixture: asks the user.', input: z.strictObject({ message: z.string().max(10_000) }), output: Text, annotations: ro,
       async run(ctx, args) {
-        const result = await ctx.mcp.sendRequest(
-          {
-            method: 'elicitation/create',
-            params: {
+        const result = await mcpOf(ctx).mcpReq.elicitInput(
+          ({
               message: args.message,
               requestedSchema: {
                 type: 'object',
                 properties: { username: { type: 'string', description: "User's response" }, email: { type: 'string', description: "User's email address" } },
                 required: ['username', 'email'],
               },
-            },
-          },
-          ElicitResultSchema,
+            }),
         );
         return { text: `User response: action=${result.action}, content=${JSON.stringify(result.content ?? {})}` };
       },
@@ -127,10 +119,8 @@ export function fixtureTools(): ToolDefinition[] {
     defineTool({
       name: 'test_elicitation_sep1034_defaults', title: 'Elicitation defaults', description: 'Conformance fixture: elicitation with defaults.', input: none, output: Text, annotations: ro,
       async run(ctx) {
-        const result = await ctx.mcp.sendRequest(
-          {
-            method: 'elicitation/create',
-            params: {
+        const result = await mcpOf(ctx).mcpReq.elicitInput(
+          ({
               message: 'Please review and update the form fields with defaults',
               requestedSchema: {
                 type: 'object',
@@ -142,9 +132,7 @@ export function fixtureTools(): ToolDefinition[] {
                   verified: { type: 'boolean', description: 'Verification status', default: true },
                 },
               },
-            },
-          },
-          ElicitResultSchema,
+            }),
         );
         return { text: `Elicitation completed: action=${result.action}, content=${JSON.stringify(result.content ?? {})}` };
       },
@@ -153,10 +141,8 @@ export function fixtureTools(): ToolDefinition[] {
     defineTool({
       name: 'test_elicitation_sep1330_enums', title: 'Elicitation enums', description: 'Conformance fixture: elicitation with enum variants.', input: none, output: Text, annotations: ro,
       async run(ctx) {
-        const result = await ctx.mcp.sendRequest(
-          {
-            method: 'elicitation/create',
-            params: {
+        const result = await mcpOf(ctx).mcpReq.elicitInput(
+          ({
               message: 'Please select options from the enum fields',
               requestedSchema: {
                 type: 'object',
@@ -176,9 +162,7 @@ export function fixtureTools(): ToolDefinition[] {
                   },
                 },
               },
-            },
-          } as never,
-          ElicitResultSchema,
+            }),
         );
         return { text: `Elicitation completed: action=${result.action}, content=${JSON.stringify(result.content ?? {})}` };
       },
@@ -201,7 +185,7 @@ export function fixtureTools(): ToolDefinition[] {
       name: 'test_reconnection', title: 'Reconnection', description: 'Conformance fixture: closes its SSE stream mid-call (SEP-1699 polling).', input: none, output: Text, annotations: ro,
       async run(ctx) {
         await sleep(50, ctx.signal);
-        ctx.mcp.closeSSEStream?.();
+        ctx.mcp?.http?.closeSSE?.();
         await sleep(200, ctx.signal);
         return { text: 'Reconnection test completed' };
       },
@@ -229,11 +213,11 @@ export function registerFixtures(mcp: McpServer): void {
     }),
   );
   const subscriptions = new Set<string>();
-  mcp.server.setRequestHandler(SubscribeRequestSchema, (req) => {
+  mcp.server.setRequestHandler('resources/subscribe', (req) => {
     subscriptions.add(req.params.uri);
     return {};
   });
-  mcp.server.setRequestHandler(UnsubscribeRequestSchema, (req) => {
+  mcp.server.setRequestHandler('resources/unsubscribe', (req) => {
     subscriptions.delete(req.params.uri);
     return {};
   });

@@ -22,7 +22,7 @@ export class FrontDoor {
   readonly auth: TokenAuthenticator;
   readonly guard: OriginGuard;
   readonly rate: PrincipalRateLimiter;
-  /** Live `/mcp` sessions. */
+  /** `/mcp` exchanges in flight (Streamable HTTP is stateless: one share per request while it runs). */
   readonly sessions: PrincipalPool;
   /** Open `/sse` streams. */
   readonly streams: PrincipalPool;
@@ -36,11 +36,11 @@ export class FrontDoor {
     const named = (key: keyof FrontDoorConfig) => ({ limit: limits[key], setting: FRONT_DOOR_ENV[key] });
     this.rate = new PrincipalRateLimiter({ perSecond: named('requestsPerSecond'), burst: named('requestBurst') });
     this.sessions = new PrincipalPool({
-      what: 'MCP sessions',
+      what: 'concurrent MCP requests',
       perPrincipal: named('sessionsPerPrincipal'),
       total: named('sessionsMax'),
-      advice: 'close sessions you no longer use (HTTP DELETE /mcp with their Mcp-Session-Id); idle ones close by themselves',
-      retryAfterMs: 5000,
+      advice: 'wait for your calls in flight to finish (or cancel them) before sending more',
+      retryAfterMs: 1000,
     });
     this.streams = new PrincipalPool({
       what: 'SSE streams',

@@ -1,14 +1,4 @@
-import { McpServer } from '@modelcontextprotocol/sdk/server/mcp.js';
-import type { RequestHandlerExtra } from '@modelcontextprotocol/sdk/shared/protocol.js';
-import type { Transport } from '@modelcontextprotocol/sdk/shared/transport.js';
-import {
-  CallToolRequestSchema,
-  ListToolsRequestSchema,
-  SetLevelRequestSchema,
-  type LoggingLevel,
-  type ServerNotification,
-  type ServerRequest,
-} from '@modelcontextprotocol/sdk/types.js';
+import { McpServer, type AuthInfo, type CacheHint, type McpRequestContext, type ServerContext, type Transport } from '@modelcontextprotocol/server';
 import type { Logger, Principal } from '../../core/index.js';
 import { UeeError } from '../../core/index.js';
 import type { UeeApp } from '../../app/index.js';
@@ -29,7 +19,22 @@ export interface McpHostOptions {
   conformanceFixtures?: boolean;
 }
 
-const LEVELS: LoggingLevel[] = ['debug', 'info', 'notice', 'warning', 'error', 'critical', 'alert', 'emergency'];
+/** The protocol revisions served on every transport (newest first). */
+export const PROTOCOL_REVISIONS = ['2026-07-28', '2025-11-25'] as const;
+
+/**
+ * Cache hints of the 2026-07-28 list results. Tool, prompt and resource lists depend only on the
+ * principal (not on data), so a client may reuse them for a minute; `private` because they differ
+ * per token.
+ */
+const LIST_CACHE: CacheHint = { ttlMs: 60_000, cacheScope: 'private' };
+
+/** What an HTTP front end hands the server factory in `authInfo.extra`. */
+interface UeeAuthExtra {
+  principal: Principal;
+  /** Calls of this exchange whose raw arguments were refused before the SDK parsed them. */
+  poisoned?: Map<string | number, UeeError>;
+}
 
 const INSTRUCTIONS = [
   'UEE (Universal Entity Engine): versioned multi-tenant entities, an event bus, and sandboxed WebAssembly plugins.',
@@ -82,59 +87,58 @@ export class McpHost {
     return this.#resources;
   }
 
+  /** The `authInfo` an HTTP front end passes for `principal` (read back by {@link McpHost.factory}). */
+  static authInfo(principal: Principal, poisoned?: Map<string | number, UeeError>): AuthInfo {
+    const extra: UeeAuthExtra = { principal, ...(poisoned ? { poisoned } : {}) };
+    return { token: 'uee', clientId: principal.id, scopes: [], extra: extra as unknown as Record<string, unknown> };
+  }
+
   /**
-   * Creates the session's server and connects it to `transport`. Raw `tools/call` messages are
-   * inspected before the SDK parses them, because its parsing silently drops a top-level `__proto__`
-   * key: such a call is answered `VALIDATION_FAILED` instead of running without the key.
+   * The server factory of the v2 SDK's serving entries (`createMcpHandler`, `serveStdio`): a fresh
+   * server per HTTP exchange (or per stdio connection), acting as the principal the front end put in
+   * `authInfo` (HTTP), else `fallback` (stdio). Nothing is kept between exchanges: any front end can
+   * answer any request.
+   */
+  factory(fallback?: Principal, poisoned?: Map<string | number, UeeError>): (ctx: McpRequestContext) => McpServer {
+    return (ctx) => {
+      const extra = ctx.authInfo?.extra as UeeAuthExtra | undefined;
+      const principal = extra?.principal ?? fallback;
+      if (!principal) throw new UeeError('INTERNAL', 'MCP request without a principal', { hint: 'authenticate before serving MCP' });
+      return this.createServer(principal, extra?.poisoned ?? poisoned ?? new Map<string | number, UeeError>());
+    };
+  }
+
+  /**
+   * Creates a server for `principal` and connects it to `transport` (the legacy SSE transport, tests).
+   * Raw `tools/call` messages are inspected before the SDK parses them (see {@link guardTransport}).
    */
   async connect(principal: Principal, transport: Transport): Promise<McpServer> {
     const poisoned = new Map<string | number, UeeError>();
     const server = this.createServer(principal, poisoned);
-    await server.connect(transport);
-    const onmessage = transport.onmessage;
-    if (onmessage) {
-      transport.onmessage = (message, extra) => {
-        const m = message as { id?: string | number; method?: string; params?: { arguments?: unknown } };
-        const args = m.params?.arguments;
-        if (m.method === 'tools/call' && m.id !== undefined && args !== null && typeof args === 'object' && !Array.isArray(args)) {
-          try {
-            guardArguments(args, { maxArgumentBytes: Number.MAX_SAFE_INTEGER });
-          } catch (err) {
-            if (err instanceof UeeError) poisoned.set(m.id, err);
-          }
-        }
-        onmessage.call(transport, message, extra);
-      };
-    }
+    await server.connect(guardTransport(transport, poisoned));
     return server;
   }
 
-  /** A new MCP server for one session, acting as `principal`; prefer {@link McpHost.connect}. */
+  /** A new MCP server acting as `principal`; prefer {@link McpHost.factory} or {@link McpHost.connect}. */
   createServer(principal: Principal, poisoned: Map<string | number, UeeError> = new Map()): McpServer {
     const mcp = new McpServer(
       { name: 'uee', title: 'Universal Entity Engine', version: '0.1.0' },
       {
-        capabilities: { logging: {}, resources: this.#fixtures ? { subscribe: true } : {}, prompts: {} },
+        capabilities: { logging: {}, tools: { listChanged: false }, resources: this.#fixtures ? { subscribe: true } : {}, prompts: {} },
         instructions: INSTRUCTIONS,
+        cacheHints: { 'tools/list': LIST_CACHE, 'prompts/list': LIST_CACHE, 'resources/list': LIST_CACHE, 'resources/templates/list': LIST_CACHE },
       },
     );
     const server = mcp.server;
-    let minLevel: LoggingLevel = 'info';
-    server.setRequestHandler(SetLevelRequestSchema, (req) => {
-      minLevel = req.params.level;
-      return {};
-    });
-
-    server.registerCapabilities({ tools: { listChanged: false } });
-    server.setRequestHandler(ListToolsRequestSchema, () => ({ tools: this.tools.list(principal) }));
-    server.setRequestHandler(CallToolRequestSchema, (req, extra) => {
-      const refused = poisoned.get(extra.requestId);
+    server.setRequestHandler('tools/list', () => ({ tools: this.tools.list(principal) }));
+    server.setRequestHandler('tools/call', (req, ctx) => {
+      const refused = poisoned.get(ctx.mcpReq.id);
       if (refused) {
-        poisoned.delete(extra.requestId);
+        poisoned.delete(ctx.mcpReq.id);
         return errorResult(refused);
       }
-      const ctx = this.#toolContext(principal, req.params.name, extra, () => minLevel);
-      return this.tools.call(req.params.name, req.params.arguments, ctx);
+      const toolCtx = this.#toolContext(principal, req.params.name, ctx);
+      return this.tools.call(req.params.name, req.params.arguments, toolCtx);
     });
 
     for (const spec of this.#resources) {
@@ -153,30 +157,55 @@ export class McpHost {
     return mcp;
   }
 
-  #toolContext(
-    principal: Principal,
-    tool: string,
-    extra: RequestHandlerExtra<ServerRequest, ServerNotification>,
-    level: () => LoggingLevel,
-  ): ToolContext {
-    const progressToken = extra._meta?.progressToken;
+  #toolContext(principal: Principal, tool: string, ctx: ServerContext): ToolContext {
+    const progressToken = ctx.mcpReq._meta?.progressToken;
     return {
       principal,
       app: this.app,
-      signal: extra.signal,
-      logger: this.logger.child({ tool, principal: principal.id, requestId: String(extra.requestId) }),
-      mcp: extra,
+      signal: ctx.mcpReq.signal,
+      logger: this.logger.child({ tool, principal: principal.id, requestId: String(ctx.mcpReq.id) }),
+      mcp: ctx,
       progress: async (progress, total, message) => {
         if (progressToken === undefined) return;
-        await extra.sendNotification({
+        await ctx.mcpReq.notify({
           method: 'notifications/progress',
           params: { progressToken, progress, ...(total === undefined ? {} : { total }), ...(message === undefined ? {} : { message }) },
         });
       },
-      log: async (lvl, message) => {
-        if (LEVELS.indexOf(lvl) < LEVELS.indexOf(level())) return;
-        await extra.sendNotification({ method: 'notifications/message', params: { level: lvl, logger: tool, data: message } });
-      },
+      // The SDK honours the client's level (logging/setLevel on 2025-11-25, the request's _meta on 2026-07-28).
+      log: (lvl, message) => ctx.mcpReq.log(lvl, message, tool),
     };
+  }
+}
+
+/**
+ * Inspects raw `tools/call` messages before the SDK parses them, because its parsing silently drops a
+ * top-level `__proto__` key: such a call is answered `VALIDATION_FAILED` (via `poisoned`) instead of
+ * running without the key. Returns a transport whose `onmessage` the SDK sets as usual.
+ */
+export function guardTransport<T extends Transport>(transport: T, poisoned: Map<string | number, UeeError>): T {
+  let handler: Transport['onmessage'];
+  Object.defineProperty(transport, 'onmessage', {
+    configurable: true,
+    get: () => handler,
+    set: (fn: Transport['onmessage']) => {
+      handler = fn && ((message, extra) => {
+        inspectMessage(message, poisoned);
+        fn(message, extra);
+      });
+    },
+  });
+  return transport;
+}
+
+/** Records a `tools/call` whose raw arguments {@link guardArguments} refuses (see {@link guardTransport}). */
+export function inspectMessage(message: unknown, poisoned: Map<string | number, UeeError>): void {
+  const m = message as { id?: string | number; method?: string; params?: { arguments?: unknown } };
+  const args = m?.params?.arguments;
+  if (m?.method !== 'tools/call' || m.id === undefined || args === null || typeof args !== 'object' || Array.isArray(args)) return;
+  try {
+    guardArguments(args, { maxArgumentBytes: Number.MAX_SAFE_INTEGER });
+  } catch (err) {
+    if (err instanceof UeeError) poisoned.set(m.id, err);
   }
 }

@@ -1,19 +1,69 @@
+import { randomUUID } from 'node:crypto';
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import type { McpServer } from '@modelcontextprotocol/sdk/server/mcp.js';
-import { SSEServerTransport } from '@modelcontextprotocol/sdk/server/sse.js';
+import type { JSONRPCMessage, McpServer, Transport } from '@modelcontextprotocol/server';
 import type { Logger, PoolHold, Principal } from '../../core/index.js';
 import { UeeError } from '../../core/index.js';
 import { samePrincipal, sendJsonRpcError } from './auth.js';
 import { sendLimited, sendRefusal, type FrontDoor } from './front-door.js';
 import { readJsonBody } from './body.js';
-import type { McpHost } from './host.js';
+import { guardTransport, type McpHost } from './host.js';
 import { toUeeError } from '../../core/index.js';
 
 /** Where clients of the legacy transport POST their messages (`?sessionId=` appended by the SDK). */
 export const SSE_MESSAGES_PATH = '/sse/messages';
 
+/**
+ * The server side of the HTTP+SSE transport (2024-11-05). The v2 SDK has none (it ships only the
+ * Streamable HTTP and stdio server transports; its client still speaks SSE), so this is the v1 SDK's
+ * `SSEServerTransport` reduced to what UEE needs: one event stream per session announcing the POST
+ * endpoint, messages posted there delivered to the connected server.
+ */
+class SseServerTransport implements Transport {
+  readonly sessionId = randomUUID();
+  onclose?: () => void;
+  onerror?: (error: Error) => void;
+  onmessage?: Transport['onmessage'];
+  #closed = false;
+
+  constructor(
+    private readonly endpoint: string,
+    private readonly res: ServerResponse,
+  ) {}
+
+  start(): Promise<void> {
+    this.res.writeHead(200, { 'content-type': 'text/event-stream', 'cache-control': 'no-cache, no-transform', connection: 'keep-alive' });
+    this.res.write(`event: endpoint\ndata: ${this.endpoint}?sessionId=${this.sessionId}\n\n`);
+    this.res.once('close', () => this.#onClosed());
+    return Promise.resolve();
+  }
+
+  /** Delivers a posted message (or batch) and answers 202. */
+  handlePostMessage(res: ServerResponse, body: unknown): void {
+    res.writeHead(202, { 'content-type': 'text/plain' }).end('Accepted');
+    for (const message of Array.isArray(body) ? body : [body]) this.onmessage?.(message as JSONRPCMessage);
+  }
+
+  send(message: JSONRPCMessage): Promise<void> {
+    if (this.#closed) return Promise.reject(new Error('SSE stream closed'));
+    this.res.write(`event: message\ndata: ${JSON.stringify(message)}\n\n`);
+    return Promise.resolve();
+  }
+
+  close(): Promise<void> {
+    this.res.end();
+    this.#onClosed();
+    return Promise.resolve();
+  }
+
+  #onClosed(): void {
+    if (this.#closed) return;
+    this.#closed = true;
+    this.onclose?.();
+  }
+}
+
 interface Session {
-  transport: SSEServerTransport;
+  transport: SseServerTransport;
   server: McpServer;
   principal: Principal;
   lastSeen: number;
@@ -73,7 +123,7 @@ export class LegacySseEndpoint {
         if (error.code === 'PAYLOAD_TOO_LARGE') return sendJsonRpcError(res, 413, -32600, error.message, { connection: 'close' });
         return sendJsonRpcError(res, 400, -32700, error.message);
       }
-      return session.transport.handlePostMessage(req, res, body);
+      return session.transport.handlePostMessage(res, body);
     }
     return sendJsonRpcError(res, 404, -32601, `no MCP endpoint at ${url.pathname}`);
   }
@@ -86,31 +136,30 @@ export class LegacySseEndpoint {
       if (err instanceof UeeError) return sendLimited(res, err);
       throw err;
     }
-    const transport = new SSEServerTransport(SSE_MESSAGES_PATH, res);
+    const transport = new SseServerTransport(SSE_MESSAGES_PATH, res);
     const id = transport.sessionId;
-    transport.onclose = () => {
-      this.#sessions.delete(id);
-      hold.release();
-      this.logger.debug('mcp sse session closed', { sessionId: id });
-    };
     res.on('close', () => {
       hold.release();
       const session = this.#sessions.get(id);
       if (session && this.#sessions.delete(id)) void session.server.close().catch(() => undefined);
+      this.logger.debug('mcp sse session closed', { sessionId: id });
     });
-    let server: McpServer;
+    // Registered before connecting: the endpoint event goes out on connect, and a quick client posts at once.
+    const poisoned = new Map<string | number, UeeError>();
+    const server = this.host.createServer(principal, poisoned);
+    this.#sessions.set(id, { transport, server, principal, lastSeen: Date.now(), hold });
     try {
-      server = await this.host.connect(principal, transport);
+      await server.connect(guardTransport(transport, poisoned));
     } catch (err) {
+      this.#sessions.delete(id);
       hold.release();
       throw err;
     }
-    if (res.closed) {
+    if (res.closed && this.#sessions.delete(id)) {
       hold.release();
       void server.close().catch(() => undefined);
       return;
     }
-    this.#sessions.set(id, { transport, server, principal, lastSeen: Date.now(), hold });
     this.logger.debug('mcp sse session opened', { sessionId: id, principal: principal.id });
   }
 

@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import type { GetPromptResult } from '@modelcontextprotocol/sdk/types.js';
+import type { GetPromptResult } from '@modelcontextprotocol/server';
 
 /** A prompt: named arguments (all strings, as MCP requires) and a text built from them. */
 export interface PromptSpec {

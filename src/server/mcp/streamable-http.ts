@@ -1,58 +1,58 @@
-import { randomUUID } from 'node:crypto';
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import type { McpServer } from '@modelcontextprotocol/sdk/server/mcp.js';
-import { StreamableHTTPServerTransport } from '@modelcontextprotocol/sdk/server/streamableHttp.js';
-import { isInitializeRequest } from '@modelcontextprotocol/sdk/types.js';
-import type { Logger, PoolHold, Principal } from '../../core/index.js';
+import { Readable } from 'node:stream';
+import { finished } from 'node:stream/promises';
+import { createMcpHandler, type AuthInfo, type McpHttpHandler } from '@modelcontextprotocol/server';
+import type { Logger, PoolHold } from '../../core/index.js';
 import { UeeError, toUeeError } from '../../core/index.js';
-import { samePrincipal, sendJsonRpcError } from './auth.js';
+import { sendJsonRpcError } from './auth.js';
 import { sendLimited, sendRefusal, type FrontDoor } from './front-door.js';
 import { readJsonBody } from './body.js';
-import type { McpHost } from './host.js';
-import { ReplayBuffer } from './replay-buffer.js';
+import { inspectMessage, McpHost } from './host.js';
 
 /** Options of {@link StreamableHttpEndpoint}. */
 export interface StreamableHttpOptions {
-  /** Sessions idle this long are closed. @default the front door's `sessionIdleMs` */
-  idleMs?: number;
   /** Max POST body bytes. */
   maxBodyBytes: number;
 }
 
-interface Session {
-  transport: StreamableHTTPServerTransport;
-  server: McpServer;
-  principal: Principal;
-  lastSeen: number;
-  /** The principal's share of the session pool, released when the session ends. */
-  hold: PoolHold;
-}
-
 /**
- * The Streamable HTTP transport at `/mcp`: stateful sessions (`Mcp-Session-Id`), each with its own
- * `McpServer` bound to the principal that initialized it, and resumable SSE streams. Every request
- * passes the {@link FrontDoor} (DNS-rebinding guard, authentication, the principal's request rate); a
- * session answers only to its own principal, and each principal holds at most its share of sessions.
+ * The Streamable HTTP transport at `/mcp`, stateless: every HTTP exchange is served by a fresh server
+ * from {@link McpHost.factory} through the v2 SDK's `createMcpHandler`, and nothing is kept between
+ * exchanges, so any number of front ends sharing one store and bus can sit behind a plain
+ * (non-sticky) load balancer.
+ *
+ * - 2026-07-28 requests (per-request `_meta` envelope, `server/discover`) are served natively.
+ * - 2025-11-25 (and older) requests are served by the SDK's stateless fallback: `initialize` is
+ *   answered without an `Mcp-Session-Id`, every later request stands alone, GET and DELETE answer
+ *   405. What 2025-11-25 cannot do statelessly — server-to-client requests (sampling, elicitation)
+ *   and resumable streams — needs a connection: use stdio or the legacy SSE transport for those.
+ *
+ * Every request passes the {@link FrontDoor} first (DNS-rebinding guard, authentication, the
+ * principal's request rate) and holds one of the principal's share of concurrent exchanges
+ * (`UEE_MCP_SESSIONS_PER_PRINCIPAL`, `UEE_MCP_SESSIONS_MAX`) from the moment it is admitted — body
+ * upload included — until its response ends.
  */
 export class StreamableHttpEndpoint {
-  readonly #sessions = new Map<string, Session>();
-  readonly #sweeper: NodeJS.Timeout;
-  readonly #idleMs: number;
+  readonly #handler: McpHttpHandler;
+  #inFlight = 0;
   #closed = false;
 
   constructor(
-    private readonly host: McpHost,
+    host: McpHost,
     private readonly door: FrontDoor,
     private readonly logger: Logger,
     private readonly options: StreamableHttpOptions,
   ) {
-    this.#idleMs = options.idleMs ?? door.limits.sessionIdleMs;
-    this.#sweeper = setInterval(() => void this.#sweep(), Math.min(60_000, this.#idleMs)).unref();
+    this.#handler = createMcpHandler(host.factory(), {
+      legacy: 'stateless',
+      maxRequestBodySize: options.maxBodyBytes,
+      onerror: (error) => this.logger.debug('mcp http exchange refused or failed', { error: error.message }),
+    });
   }
 
-  /** Number of live sessions. */
-  get sessionCount(): number {
-    return this.#sessions.size;
+  /** Number of HTTP exchanges being served right now. */
+  get inFlight(): number {
+    return this.#inFlight;
   }
 
   /** Handles one request to `/mcp`. */
@@ -67,9 +67,23 @@ export class StreamableHttpEndpoint {
     if (method !== 'POST' && method !== 'GET' && method !== 'DELETE') {
       return sendJsonRpcError(res, 405, -32000, 'Method not allowed', { allow: 'GET, POST, DELETE' });
     }
-    const sessionHeader = req.headers['mcp-session-id'];
-    const sessionId = Array.isArray(sessionHeader) ? sessionHeader[0] : sessionHeader;
+    let hold: PoolHold;
+    try {
+      hold = this.door.sessions.acquire(auth.principal);
+    } catch (err) {
+      if (err instanceof UeeError) return sendLimited(res, err);
+      throw err;
+    }
+    this.#inFlight++;
+    try {
+      await this.#serve(req, res, method, McpHost.authInfo(auth.principal, new Map()));
+    } finally {
+      this.#inFlight--;
+      hold.release();
+    }
+  }
 
+  async #serve(req: IncomingMessage, res: ServerResponse, method: string, authInfo: AuthInfo): Promise<void> {
     let body: unknown;
     if (method === 'POST') {
       try {
@@ -79,87 +93,45 @@ export class StreamableHttpEndpoint {
         if (error.code === 'PAYLOAD_TOO_LARGE') return sendJsonRpcError(res, 413, -32600, error.message, { connection: 'close' });
         return sendJsonRpcError(res, 400, -32700, error.message);
       }
+      const { poisoned } = authInfo.extra as { poisoned: Map<string | number, UeeError> };
+      for (const message of Array.isArray(body) ? body : [body]) inspectMessage(message, poisoned);
     }
-
-    if (sessionId === undefined) {
-      if (method === 'POST' && isInitialize(body)) return this.#open(auth.principal, req, res, body);
-      return sendJsonRpcError(res, 400, -32000, 'Bad Request: Mcp-Session-Id header is required (initialize first)');
-    }
-    const session = this.#sessions.get(sessionId);
-    // Another principal's session answers exactly like an unknown one.
-    if (!session || !samePrincipal(session.principal, auth.principal)) return sendJsonRpcError(res, 404, -32001, 'Session not found');
-    session.lastSeen = Date.now();
-    await session.transport.handleRequest(req, res, body);
+    const aborted = new AbortController();
+    res.once('close', () => aborted.abort());
+    const request = new Request(new URL(req.url ?? '/mcp', 'http://uee.invalid'), { method, headers: webHeaders(req), signal: aborted.signal });
+    const response = await this.#handler.fetch(request, { authInfo, ...(method === 'POST' ? { parsedBody: body } : {}) });
+    await writeResponse(res, response);
   }
 
-  async #open(principal: Principal, req: IncomingMessage, res: ServerResponse, body: unknown): Promise<void> {
-    let hold: PoolHold;
-    try {
-      hold = this.door.sessions.acquire(principal);
-    } catch (err) {
-      if (err instanceof UeeError) return sendLimited(res, err);
-      throw err;
-    }
-    // Filled once connected; the SDK initializes the session (below) only after that.
-    const bound: { server?: McpServer } = {};
-    const transport: StreamableHTTPServerTransport = new StreamableHTTPServerTransport({
-      sessionIdGenerator: () => randomUUID(),
-      eventStore: new ReplayBuffer(),
-      retryInterval: 500,
-      onsessioninitialized: (id) => {
-        if (bound.server) this.#sessions.set(id, { transport, server: bound.server, principal, lastSeen: Date.now(), hold });
-        this.logger.debug('mcp session opened', { sessionId: id, principal: principal.id });
-      },
-      onsessionclosed: (id) => {
-        this.#drop(id);
-      },
-    });
-    transport.onclose = () => {
-      if (transport.sessionId) this.#drop(transport.sessionId);
-    };
-    try {
-      bound.server = await this.host.connect(principal, transport);
-      await transport.handleRequest(req, res, body);
-    } finally {
-      // An initialize the SDK refused never became a session: give the share back.
-      if (transport.sessionId === undefined || !this.#sessions.has(transport.sessionId)) {
-        hold.release();
-        if (transport.sessionId === undefined) void bound.server?.close().catch(() => undefined);
-      }
-    }
-  }
-
-  #drop(id: string): void {
-    const session = this.#sessions.get(id);
-    if (!session) return;
-    this.#sessions.delete(id);
-    session.hold.release();
-    this.logger.debug('mcp session closed', { sessionId: id });
-    void session.server.close().catch(() => undefined);
-  }
-
-  async #sweep(): Promise<void> {
-    const now = Date.now();
-    for (const [id, session] of this.#sessions) {
-      if (now - session.lastSeen > this.#idleMs) {
-        this.#sessions.delete(id);
-        session.hold.release();
-        await session.server.close().catch(() => undefined);
-      }
-    }
-  }
-
-  /** Closes every session. Idempotent. */
+  /** Stops answering and aborts exchanges in flight. Idempotent. */
   async close(): Promise<void> {
+    if (this.#closed) return;
     this.#closed = true;
-    clearInterval(this.#sweeper);
-    const sessions = [...this.#sessions.values()];
-    this.#sessions.clear();
-    for (const s of sessions) s.hold.release();
-    await Promise.all(sessions.map((s) => s.server.close().catch(() => undefined)));
+    await this.#handler.close();
   }
 }
 
-function isInitialize(body: unknown): boolean {
-  return Array.isArray(body) ? body.some((m) => isInitializeRequest(m)) : isInitializeRequest(body);
+function webHeaders(req: IncomingMessage): Headers {
+  const headers = new Headers();
+  for (const [name, value] of Object.entries(req.headers)) {
+    if (value === undefined) continue;
+    headers.set(name, Array.isArray(value) ? value.join(', ') : value);
+  }
+  return headers;
+}
+
+/** Writes a fetch `Response` to a Node response, streaming SSE bodies until either side closes. */
+async function writeResponse(res: ServerResponse, response: Response): Promise<void> {
+  const headers: Record<string, string> = {};
+  response.headers.forEach((value, name) => (headers[name] = value));
+  res.writeHead(response.status, headers);
+  if (!response.body) {
+    res.end();
+    return;
+  }
+  res.flushHeaders();
+  const body = Readable.fromWeb(response.body);
+  res.once('close', () => body.destroy());
+  body.pipe(res);
+  await finished(res).catch(() => undefined);
 }
