@@ -96,6 +96,21 @@ describe('MCP protocol revisions over stateless Streamable HTTP (/mcp)', () => {
     });
   }
 
+  it('MCP-R3: a v1 SDK client (@modelcontextprotocol/sdk 1.x, the 2025-11-25 client most agents run) works over stateless /mcp', async () => {
+    const { Client: V1Client } = await import('@modelcontextprotocol/sdk/client/index.js');
+    const { StreamableHTTPClientTransport: V1Http } = await import('@modelcontextprotocol/sdk/client/streamableHttp.js');
+    const client = new V1Client({ name: 'uee-v1', version: '1.0.0' });
+    await client.connect(new V1Http(new URL('/mcp', s.url), { requestInit: { headers: { authorization: `Bearer ${s.tokens.acme}` } } }));
+    try {
+      expect(client.getServerVersion()?.name).toBe('uee');
+      expect((await client.listTools()).tools.map((t) => t.name)).toContain('entity_put');
+      const put = (await client.callTool({ name: 'entity_put', arguments: { entityTypeId: 'V1', attributes: { via: 'v1' } } })) as { structuredContent?: { entity?: { version?: number } } };
+      expect(put.structuredContent?.entity?.version).toBe(1);
+    } finally {
+      await client.close();
+    }
+  });
+
   it('MCP-R2: 2026-07-28 list results carry cache hints; server/discover offers it (2025-11-25 clients use initialize)', async () => {
     const headers = { 'content-type': 'application/json', accept: 'application/json, text/event-stream', authorization: `Bearer ${s.tokens.acme}`, 'mcp-protocol-version': '2026-07-28' };
     const meta = {

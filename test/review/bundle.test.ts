@@ -2,8 +2,8 @@
 // REVIEW-13..14: the review bundle runs the running and the proposed version on recorded real events
 // (effects before/after), estimates model cost, and carries chain/cycle warnings.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { Client } from '@modelcontextprotocol/sdk/client/index.js';
-import { CallToolResultSchema, type CallToolResult } from '@modelcontextprotocol/sdk/types.js';
+import type { Client } from '@modelcontextprotocol/client';
+import { type CallToolResult } from '@modelcontextprotocol/client';
 import { call, connectHttp, sc, startServer, type TestServer } from '../mcp/helpers.js';
 import { principalOf, reviewTokens, tokensEnv } from './helpers.js';
 import { LOOP, NOTES_V1, NOTES_V2 } from './plugins.js';
@@ -13,7 +13,7 @@ function ok(result: CallToolResult): Record<string, any> {
   return sc(result);
 }
 async function slow(client: Client, name: string, args: Record<string, unknown>): Promise<CallToolResult> {
-  return (await client.callTool({ name, arguments: args }, CallToolResultSchema, { timeout: 120_000 })) as CallToolResult;
+  return (await client.callTool({ name, arguments: args }, { timeout: 120_000 }));
 }
 
 describe('REVIEW: the bundle simulates on recorded events, estimates model cost, warns about chains', () => {

@@ -3,8 +3,8 @@
 // redrive); applying re-checks the proposer's current authority and the current policy; a crash
 // while applying is settled on start; every action is audited with actor and time.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { Client } from '@modelcontextprotocol/sdk/client/index.js';
-import { CallToolResultSchema, type CallToolResult } from '@modelcontextprotocol/sdk/types.js';
+import type { Client } from '@modelcontextprotocol/client';
+import { type CallToolResult } from '@modelcontextprotocol/client';
 import { PROPOSAL_TYPE } from '../../src/review/index.js';
 import { call, connectHttp, sc, startServer, type TestServer } from '../mcp/helpers.js';
 import { NOOP_V1, NOOP_V2, principalOf, reviewTokens, tokensEnv } from './helpers.js';
@@ -14,7 +14,7 @@ function ok(result: CallToolResult): Record<string, any> {
   return sc(result);
 }
 async function slow(client: Client, name: string, args: Record<string, unknown>): Promise<CallToolResult> {
-  return (await client.callTool({ name, arguments: args }, CallToolResultSchema, { timeout: 120_000 })) as CallToolResult;
+  return (await client.callTool({ name, arguments: args }, { timeout: 120_000 }));
 }
 async function until<T>(fn: () => Promise<T | undefined>, ms = 30_000): Promise<T> {
   const end = Date.now() + ms;

@@ -119,14 +119,14 @@ describe('REVIEW-PAGE: the review page in headless Chromium', () => {
     const slow = { timeout: 120_000 };
     const policy = (mode: string) => fetch(`${url}/review/api/policy?tenantId=acme`, { method: 'PUT', headers: { authorization: `Bearer ${tk.admin}` }, body: JSON.stringify({ mode }) });
     expect((await policy('auto')).status).toBe(200);
-    const v1 = sc(await agent.callTool({ name: 'plugin_deploy', arguments: { manifest: { name: 'Acme.Notes', subscribeTo: ['TaskCreated'], capabilities: ['writeEntities'] }, source: ts(NOTES_V1) } }, undefined, slow) as never);
+    const v1 = sc(await agent.callTool({ name: 'plugin_deploy', arguments: { manifest: { name: 'Acme.Notes', subscribeTo: ['TaskCreated'], capabilities: ['writeEntities'] }, source: ts(NOTES_V1) } }, slow));
     expect(v1.applied, JSON.stringify(v1)).toBe(true);
     for (const title of ['a', 'b', 'c']) await call(agent, 'event_emit', { type: 'TaskCreated', payload: { title } });
     await expect.poll(async () => ((await app.store.query({ tenantId: 'acme', actor: 't' }, { entityTypeId: 'Note', limit: 10 })).items.length), { timeout: 30_000 }).toBe(3);
     expect((await policy('risky')).status).toBe(200);
-    const held = sc(await agent.callTool({ name: 'plugin_deploy', arguments: { manifest: { name: 'Acme.Notes', subscribeTo: ['TaskCreated'], capabilities: ['writeEntities', 'invokeModels'] }, source: ts(NOTES_V2), rationale: 'score tasks' } }, undefined, slow) as never);
+    const held = sc(await agent.callTool({ name: 'plugin_deploy', arguments: { manifest: { name: 'Acme.Notes', subscribeTo: ['TaskCreated'], capabilities: ['writeEntities', 'invokeModels'] }, source: ts(NOTES_V2), rationale: 'score tasks' } }, slow));
     expect(held.applied).toBe(false);
-    const loop = sc(await agent.callTool({ name: 'plugin_deploy', arguments: { manifest: { name: 'Acme.Loop', subscribeTo: ['Looped'], emits: ['Looped'], capabilities: ['emitEvents'] }, source: ts(LOOP), rationale: 'loop' } }, undefined, slow) as never);
+    const loop = sc(await agent.callTool({ name: 'plugin_deploy', arguments: { manifest: { name: 'Acme.Loop', subscribeTo: ['Looped'], emits: ['Looped'], capabilities: ['emitEvents'] }, source: ts(LOOP), rationale: 'loop' } }, slow));
     expect(loop.applied).toBe(false);
 
     await page.click('#tabs button[data-tab="proposals"]');
