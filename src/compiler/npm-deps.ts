@@ -198,6 +198,13 @@ export async function resolveDependencies(dependencies: Record<string, string>, 
     .map(([name, range]) => ({ name, range, parentPath: '', requiredBy: '' }));
   while (queue.length > 0) {
     const { name, range, parentPath, requiredBy } = queue.shift()!;
+    // names and versions from the registry become cache paths: never trust their shape
+    if (!NAME.test(name) || name.length > 214) {
+      throw new UeeError('CORRUPT_DATA', `${requiredBy} depends on "${name}", which is not an npm package name`, {
+        details: { package: name, requiredBy },
+        hint: 'use another version of the package that requires it',
+      });
+    }
     checkPolicy(name, settings, requiredBy);
     // Already visible from the parent with a satisfying version: reuse it (node's lookup walks up).
     let reused = false;
@@ -310,7 +317,7 @@ async function fetchPackage(
     });
   }
   const tagged = p['dist-tags']?.[range];
-  const version = tagged ?? semver.maxSatisfying(Object.keys(p.versions), range);
+  const version = tagged !== undefined ? semver.valid(tagged) : semver.maxSatisfying(Object.keys(p.versions).filter((v) => semver.valid(v) !== null), range);
   const v = version === null ? undefined : p.versions[version];
   if (version === null || v === undefined) {
     const latest = p['dist-tags']?.latest;

@@ -9,7 +9,9 @@ import { compileJs } from '../../src/compiler/index.js';
 import type { CompileJsOptions } from '../../src/compiler/index.js';
 import { tempDir } from '../helpers.js';
 import { FakeHost, load, sharedEngine } from './plugin-host.js';
-import { startRegistry, type FakeRegistry } from './npm-registry.js';
+import { startRegistry, tarball, type FakeRegistry } from './npm-registry.js';
+import { untar } from '../../src/compiler/npm-deps.js';
+import { gunzipSync } from 'node:zlib';
 
 let registry: FakeRegistry;
 const cache = tempDir('uee-npm-cache');
@@ -38,6 +40,7 @@ beforeAll(async () => {
     evil: { '1.0.0': { files: { 'index.js': 'module.exports = 1;' }, main: 'index.js' } },
     'needs-evil': { '1.0.0': { files: { 'index.js': "module.exports = require('evil');" }, main: 'index.js', dependencies: { evil: '^1.0.0' } } },
     tampered: { '1.0.0': { files: { 'index.js': 'module.exports = "good";' }, main: 'index.js', tamper: true } },
+    'path-escape': { '1.0.0': { files: { 'index.js': 'module.exports = 1;' }, main: 'index.js', dependencies: { '../../../x': '1.0.0' } } },
   });
 }, 60_000);
 afterAll(async () => {
@@ -126,6 +129,9 @@ describe('npm dependencies from a local registry', () => {
     expect(install).toMatchObject({ code: 'DEPENDENCY_NOT_PURE', details: { package: 'has-install' } });
     const tampered = await rejection(compile({ 'main.js': "import t from 'tampered'; export const handle = () => t;" }, { tampered: '1.0.0' }));
     expect(tampered).toMatchObject({ code: 'CORRUPT_DATA', details: { package: 'tampered' } });
+    // a registry naming a dependency that would become a path outside the cache
+    const escape = await rejection(compile({ 'main.js': "import t from 'path-escape'; export const handle = () => t;" }, { 'path-escape': '1.0.0' }));
+    expect(escape).toMatchObject({ code: 'CORRUPT_DATA', details: { package: '../../../x', requiredBy: 'path-escape@1.0.0' } });
   }, 60_000);
 
   it('NPM-6 offline: cached packages compile with the registry unreachable; an uncached one is REGISTRY_UNAVAILABLE', async () => {
@@ -138,6 +144,11 @@ describe('npm dependencies from a local registry', () => {
     expect(uncached).toMatchObject({ code: 'REGISTRY_UNAVAILABLE', retryable: true });
     expect(uncached.hint).toMatch(/cached/);
   }, 60_000);
+
+  it('NPM-8 a tarball entry that leaves the package is CORRUPT_DATA; regular entries unpack without the package/ prefix', () => {
+    expect([...untar(gunzipSync(tarball({ 'a.js': '1', 'lib/b.js': '2' })), 'x@1').keys()]).toEqual(['a.js', 'lib/b.js']);
+    expect(() => untar(gunzipSync(tarball({ '../../evil.js': 'x' })), 'x@1')).toThrow(expect.objectContaining({ code: 'CORRUPT_DATA' }));
+  });
 
   it('NPM-7 invalid declarations are VALIDATION_FAILED naming the entry', async () => {
     const bad = await rejection(compile({ 'main.js': 'export const handle = () => 1;' }, { 'Bad Name': '1.0.0', ok: 'git+https://x/y.git' }));
