@@ -18,6 +18,7 @@ import { PluginLogStore } from './plugin-logs.js';
 import { InvocationRecords, type InvocationRecordsOptions } from './invocation-records.js';
 import { TimerService, type TimerServiceOptions } from './timer-service.js';
 import { JournalRetention } from './journal-retention.js';
+import { ProjectionService, type ProjectionServiceOptions } from '../projections/index.js';
 import { WorkflowService } from '../workflows/index.js';
 
 /** Lifecycle of the application: `running` → `draining` → `closed`. */
@@ -55,6 +56,8 @@ export interface UeeAppOptions {
   workflows?: { now?: () => number; claimIdleMs?: number; intervalMs?: number };
   /** Invocation-record tuning (e.g. a short `flushMs`). @default {} */
   records?: Omit<InvocationRecordsOptions, 'logger' | 'retentionMs'>;
+  /** Projection maintenance tuning (e.g. a short `pollMs`). @default {} */
+  projections?: Omit<ProjectionServiceOptions, 'logger'>;
 }
 
 /**
@@ -83,6 +86,8 @@ export class UeeApp {
     readonly records: InvocationRecords | undefined,
     /** Event-journal retention (absent with `--journal-retention-hours 0`: entries are kept). */
     readonly journalRetention: JournalRetention | undefined,
+    /** Declarative projections: definitions, incremental maintenance from the journal, rebuilds. */
+    readonly projections: ProjectionService,
   ) {}
 
   /** Opens the backends, registers bootstrap tenants and starts the relay. */
@@ -141,6 +146,8 @@ export class UeeApp {
     const journalRetention =
       config.journal.retentionHours > 0 ? new JournalRetention(store.journal, { retentionMs: config.journal.retentionHours * 3_600_000, logger: logger.child({ component: 'journal' }) }) : undefined;
     journalRetention?.start();
+    const projections = new ProjectionService(store, { logger: logger.child({ component: 'projections' }), ...options.projections });
+    projections.start();
     let runtime: RuntimeParts | undefined;
     let kickTimers: TimerService | undefined;
     const workflows = new WorkflowService(store, {
@@ -185,7 +192,7 @@ export class UeeApp {
         runtime = { host, router, timers };
       } catch (err) {
         // A half-built app must not leak workers, connections or the relay loop.
-        for (const step of [() => workflows.stop(), () => timers?.stop(), () => host?.close(), () => chainCounter?.close(), () => records?.close(), () => journalRetention?.stop(), () => relay.stop(), () => gateway.close(), () => bus.close(), () => store.close()]) {
+        for (const step of [() => workflows.stop(), () => timers?.stop(), () => host?.close(), () => chainCounter?.close(), () => records?.close(), () => journalRetention?.stop(), () => projections.stop(), () => relay.stop(), () => gateway.close(), () => bus.close(), () => store.close()]) {
           await Promise.resolve()
             .then(step)
             .catch(() => undefined);
@@ -200,7 +207,7 @@ export class UeeApp {
       busLocation: describeLocation(config.bus),
       runtime: config.runtime.enabled ? `${config.runtime.workers} workers` : 'off',
     });
-    return new UeeApp(config, store, bus, relay, registry, gateway, pluginLogs, runtime, logger, workflows, records, journalRetention);
+    return new UeeApp(config, store, bus, relay, registry, gateway, pluginLogs, runtime, logger, workflows, records, journalRetention, projections);
   }
 
   /** Current lifecycle state. */
@@ -243,6 +250,7 @@ export class UeeApp {
       ['runtime', () => this.runtime?.host.close() ?? Promise.resolve()],
       ['invocation records', () => this.records?.close() ?? Promise.resolve()],
       ['journal retention', () => Promise.resolve(this.journalRetention?.stop())],
+      ['projections', () => Promise.resolve(this.projections.stop())],
       ['relay', () => this.relay.stop()],
       ['model gateway', () => this.gateway.close()],
       ['bus', () => this.bus.close()],

@@ -99,6 +99,12 @@ export interface ReadModelStore {
   upsert(ctx: TenantContext, view: string, id: string, doc: JsonObject): Promise<ReadModelDoc>;
   /** Returns whether a document was deleted. */
   delete(ctx: TenantContext, view: string, id: string): Promise<boolean>;
+  /**
+   * Deletes up to `limit` (1..10000, @default 5000) documents of a whole view, in one transaction;
+   * returns how many (call again until it answers fewer than `limit`). Bounded so dropping a large
+   * view never holds the store for long.
+   */
+  deleteView(ctx: TenantContext, view: string, limit?: number): Promise<number>;
   /** `NOT_FOUND` when absent (or another tenant's). */
   get(ctx: TenantContext, view: string, id: string): Promise<ReadModelDoc>;
   /** Filter and sort apply to the document itself; the id is the tie-breaker. */

@@ -301,3 +301,8 @@ export function parseJsonOrText(text: unknown): unknown {
     return text;
   }
 }
+
+/** The bounded batch of {@link ReadModelStore.deleteView}. */
+export function deleteViewLimit(limit: number | undefined): number {
+  return Number.isFinite(limit) ? Math.min(10_000, Math.max(1, Math.floor(limit!))) : 5000;
+}

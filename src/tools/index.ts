@@ -3,6 +3,7 @@ import { entityGet, entityHistory, entityPut, entityQuery } from './entity-tools
 import { eventEmit } from './event-tools.js';
 import { readModelGet, readModelQuery } from './read-model-tools.js';
 import { queryExplain, queryIndex } from './query-tools.js';
+import { projectionDefine, projectionDrop, projectionGet, projectionList, projectionRebuild } from './projection-tools.js';
 import { tenantConfigGet, tenantConfigSet, tenantCreate, tenantList } from './tenant-tools.js';
 
 export { defineTool } from './define-tool.js';
@@ -38,11 +39,11 @@ export {
   EventOut,
 } from './schemas.js';
 export type { Plan, ToolError, ProposalRef } from './schemas.js';
-export { entityGet, entityPut, entityQuery, entityHistory, readModelGet, readModelQuery, queryExplain, queryIndex, eventEmit, tenantList, tenantCreate, tenantConfigGet, tenantConfigSet };
+export { entityGet, entityPut, entityQuery, entityHistory, readModelGet, readModelQuery, queryExplain, queryIndex, projectionDefine, projectionRebuild, projectionList, projectionGet, projectionDrop, eventEmit, tenantList, tenantCreate, tenantConfigGet, tenantConfigSet };
 
 /** The entity, read-model, event and tenant tools: the first half of the MCP surface. */
 export function coreTools(): ToolDefinition[] {
-  return [entityGet, entityPut, entityQuery, entityHistory, readModelGet, readModelQuery, queryExplain, queryIndex, eventEmit, tenantList, tenantCreate, tenantConfigGet, tenantConfigSet];
+  return [entityGet, entityPut, entityQuery, entityHistory, readModelGet, readModelQuery, queryExplain, queryIndex, projectionDefine, projectionRebuild, projectionList, projectionGet, projectionDrop, eventEmit, tenantList, tenantCreate, tenantConfigGet, tenantConfigSet];
 }
 
 /**

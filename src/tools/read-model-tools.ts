@@ -22,7 +22,8 @@ export const readModelGet = defineTool({
   annotations: { readOnlyHint: true, destructiveHint: false, idempotentHint: true },
   async run(ctx, args) {
     const scope = await resolveScope(ctx, args.tenantId);
-    return { doc: await ctx.app.store.readModels.get(scope, args.view, args.id) };
+    const doc = await ctx.app.store.readModels.get(scope, await ctx.app.projections.resolveView(scope, args.view), args.id);
+    return { doc: { ...doc, view: args.view } };
   },
   summarize: (o) => `${o.doc.view}/${o.doc.id} (updated ${o.doc.updatedAt})`,
 });
@@ -38,7 +39,8 @@ export const readModelQuery = defineTool({
   async run(ctx, args) {
     const scope = await resolveScope(ctx, args.tenantId);
     const { tenantId: _t, view, ...q } = args;
-    return ctx.app.store.readModels.query(scope, view, q);
+    const page = await ctx.app.store.readModels.query(scope, await ctx.app.projections.resolveView(scope, view), q);
+    return { ...page, items: page.items.map((d) => ({ ...d, view })) };
   },
   summarize: (o) => `${o.items.length} document${o.items.length === 1 ? '' : 's'}${o.nextCursor ? ' (more: pass nextCursor)' : ''}`,
 });

@@ -6,6 +6,7 @@ import { prefixFilter } from '../filter.js';
 import { normaliseReadModelQuery, toPage } from '../query.js';
 import {
   blobAddress,
+  deleteViewLimit,
   blobNotFound,
   checkBlob,
   prepareReadModelOp,
@@ -77,6 +78,13 @@ export function mongoReadModels(core: MongoCore): ReadModelStore {
         const tk = await core.scope(ctx);
         const op = prepareReadModelOp({ op: 'delete', view, id }, core.limits);
         return (await applyReadModelOps(core, tk, [op], '')) > 0;
+      }),
+    deleteView: (ctx, view, limit) =>
+      core.run(async () => {
+        const tk = await core.scope(ctx);
+        prepareViewKey(view);
+        const ids = (await core.c.readModels.find({ tk, view }).limit(deleteViewLimit(limit)).project<{ _id: ReadModelDocument['_id'] }>({ _id: 1 }).toArray()).map((d) => d._id);
+        return ids.length === 0 ? 0 : (await core.c.readModels.deleteMany({ _id: { $in: ids } })).deletedCount;
       }),
     get: (ctx, view, id) =>
       core.run(async () => {

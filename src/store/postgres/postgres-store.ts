@@ -20,7 +20,7 @@ import {
 import { PgCore, lockKey, pgError, type Queryable } from './core.js';
 import { Params, pgKeys, runKeyset } from './keyset.js';
 import { SCHEMA_NAME, TIMER_DUE_SQL, applySchema, quoteSchema } from './schema.js';
-import { applyReadModelOp, pgBlobs, pgConfig, pgOutbox, pgReadModels, pgTenants, queryReadModel } from './side-stores.js';
+import { applyReadModelOps, pgBlobs, pgConfig, pgOutbox, pgReadModels, pgTenants, queryReadModel } from './side-stores.js';
 import { PgIndexes } from './query-index.js';
 import { emptyPlan, parseExplainRequest, parseIndexSpec, type QueryIndexStore, type QueryPlan } from '../query-index.js';
 
@@ -134,7 +134,7 @@ class PostgresStore implements EntityStore {
         vs.map((p) => JSON.stringify(p.version)),
       ]);
     }
-    for (const op of batch.readModelOps) await applyReadModelOp(client, tk, op, cc.createdAt);
+    await applyReadModelOps(client, tk, batch.readModelOps, cc.createdAt);
     const json = plan.events.map((e) => JSON.stringify(e));
     if (plan.events.length > 0) await client.query(OUTBOX_SQL, [json]);
     if (batch.idempotencyKey !== undefined) {

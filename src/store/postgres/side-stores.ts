@@ -4,6 +4,7 @@ import { decodeCursor } from '../cursor.js';
 import { normaliseReadModelQuery, toPage } from '../query.js';
 import {
   blobAddress,
+  deleteViewLimit,
   blobNotFound,
   checkBlob,
   prepareReadModelOp,
@@ -68,6 +69,36 @@ export async function applyReadModelOp(db: Queryable, tenantKey: string, op: Rea
   return (rowCount ?? 0) > 0;
 }
 
+const UPSERT_MANY_SQL =
+  'INSERT INTO read_models (tenant_key, view, id, doc, updated_at) SELECT $1, v, i, d, $5 FROM unnest($2::text[], $3::text[], $4::jsonb[]) AS u(v, i, d) ' +
+  'ON CONFLICT (tenant_key, view, id) DO UPDATE SET doc = excluded.doc, updated_at = excluded.updated_at';
+
+/**
+ * Applies a commit's read-model ops in order, with one statement per run of upserts of distinct
+ * documents (a commit refolding a projection page writes hundreds): the same effect as one
+ * statement per op, since a run holds each document once and deletes split runs.
+ */
+export async function applyReadModelOps(db: Queryable, tenantKey: string, ops: ReadModelOp[], now: string): Promise<void> {
+  let run: Array<Extract<ReadModelOp, { op: 'upsert' }>> = [];
+  let keys = new Set<string>();
+  const flush = async (): Promise<void> => {
+    if (run.length === 1) await applyReadModelOp(db, tenantKey, run[0]!, now);
+    else if (run.length > 1) await db.query(UPSERT_MANY_SQL, [tenantKey, run.map((o) => o.view), run.map((o) => o.id), run.map((o) => JSON.stringify(o.doc)), now]);
+    run = [];
+    keys = new Set();
+  };
+  for (const op of ops) {
+    const key = `${op.view}\u0000${op.id}`;
+    if (op.op === 'delete' || keys.has(key)) await flush();
+    if (op.op === 'delete') await applyReadModelOp(db, tenantKey, op, now);
+    else {
+      run.push(op);
+      keys.add(key);
+    }
+  }
+  await flush();
+}
+
 interface ReadModelRow {
   id: string;
   doc: unknown;
@@ -91,6 +122,13 @@ export function pgReadModels(core: PgCore, indexes: PgIndexes): ReadModelStore {
         const tk = await core.scope(ctx);
         const op = prepareReadModelOp({ op: 'delete', view, id }, core.limits);
         return applyReadModelOp(core.pool, tk, op, '');
+      }),
+    deleteView: (ctx, view, limit) =>
+      core.run(async () => {
+        const tk = await core.scope(ctx);
+        prepareViewKey(view);
+        const sql = 'DELETE FROM read_models WHERE (tenant_key, view, id) IN (SELECT tenant_key, view, id FROM read_models WHERE tenant_key = $1 AND view = $2 LIMIT $3)';
+        return (await core.pool.query(sql, [tk, view, deleteViewLimit(limit)])).rowCount ?? 0;
       }),
     get: (ctx, view, id) =>
       core.run(async () => {

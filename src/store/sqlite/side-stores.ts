@@ -4,6 +4,7 @@ import { decodeCursor } from '../cursor.js';
 import { normaliseReadModelQuery, toPage } from '../query.js';
 import {
   blobAddress,
+  deleteViewLimit,
   blobNotFound,
   checkBlob,
   prepareReadModelOp,
@@ -101,6 +102,14 @@ export function sqliteReadModels(core: SqliteCore, indexes: SqliteIndexes): Read
         const tk = scope(ctx);
         const op = prepareReadModelOp({ op: 'delete', view, id }, core.limits);
         return applyReadModelOp(core, tk, op, '');
+      }),
+    deleteView: (ctx, view, limit) =>
+      core.run(() => {
+        const tk = scope(ctx);
+        prepareViewKey(view);
+        return core.cache
+          .get('DELETE FROM read_models WHERE rowid IN (SELECT rowid FROM read_models WHERE tenant_key = ? AND view = ? LIMIT ?)')
+          .run(tk, view, deleteViewLimit(limit)).changes;
       }),
     get: (ctx, view, id) =>
       core.run(() => {

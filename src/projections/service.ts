@@ -1,0 +1,469 @@
+import { z } from 'zod';
+import { UeeError, isReservedView, newId, toUeeError, type EventEnvelope, type JsonObject, type Logger, type ReadModelOp, type TenantContext } from '../core/index.js';
+import type { EntityStore } from '../store/index.js';
+import { applyEvent, compileProjection, keyOf, ProjectionDefinitionSchema, type CompiledProjection, type ProjectionDefinition } from './definition.js';
+
+/**
+ * The platform side of declarative projections: definitions, incremental maintenance from the
+ * event journal, rebuilds into a new version and the atomic swap.
+ *
+ * Storage, all in the tenant's read models:
+ * - `uee.projections/<name>`: the {@link ProjectionState} — the definition and which version readers see;
+ * - `uee.pv.<name>.<version>`: the documents of one version (readers ask for view `<name>` and are
+ *   sent to the active version by {@link ProjectionService.resolveView});
+ * - `uee.projection-checkpoints/<name>.<version>`: the journal position a version reflects.
+ *
+ * Exactly once: one step folds a page of journal entries after the version's checkpoint and commits
+ * the changed documents and the new checkpoint together, under the idempotency key
+ * `uee.proj:<buildId>:<checkpoint>`. A second maintainer (another process, a redelivered or retried
+ * step) starting from the same checkpoint commits nothing, so every event affects a version once; the
+ * journal itself holds each event id once. Steps are bounded (one journal page, at most
+ * `batchEvents` events), so the main thread is never held long.
+ */
+
+/** The stored state of one projection. */
+export interface ProjectionState {
+  name: string;
+  /** The latest definition; a rebuild builds it. */
+  definition: ProjectionDefinition;
+  definedAt: string;
+  /** What readers see (null until the first rebuild swaps a version in). */
+  active: { version: number; buildId: string; definition: ProjectionDefinition; swappedAt: string } | null;
+  /** The version the last swap replaced: kept (not maintained) until the next rebuild or drop. */
+  retired: number | null;
+  /** A rebuild under way (or interrupted: the next rebuild starts over). */
+  building: { version: number; buildId: string; startedAt: string } | null;
+  /** Highest version number used. */
+  lastVersion: number;
+}
+
+const StateSchema = z.object({
+  name: z.string(),
+  definition: ProjectionDefinitionSchema,
+  definedAt: z.string(),
+  active: z.object({ version: z.number().int(), buildId: z.string(), definition: ProjectionDefinitionSchema, swappedAt: z.string() }).nullable(),
+  retired: z.number().int().nullable(),
+  building: z.object({ version: z.number().int(), buildId: z.string(), startedAt: z.string() }).nullable(),
+  lastVersion: z.number().int(),
+});
+
+const CheckpointSchema = z.object({ position: z.number().int(), applied: z.number().int(), skipped: z.number().int() });
+type Checkpoint = z.infer<typeof CheckpointSchema>;
+
+/** View of projection states. */
+export const PROJECTIONS_VIEW = 'uee.projections';
+/** View of version checkpoints. */
+export const CHECKPOINTS_VIEW = 'uee.projection-checkpoints';
+
+/** The read-model view holding version `version` of projection `name`. */
+export function versionView(name: string, version: number): string {
+  return `uee.pv.${name}.${version}`;
+}
+
+const SOURCE = { kind: 'system', id: 'projections' } as const;
+/** Documents kept in one maintainer's cache before it starts over (it then reads misses from the store). */
+const CACHE_MAX = 50_000;
+/** Journal positions a dry run looks back over. */
+const DRY_RUN_SPAN = 5000;
+
+/** Progress of a rebuild. */
+export interface RebuildProgress {
+  phase: 'scan' | 'swap' | 'done';
+  version: number;
+  position: number;
+  head: number;
+  applied: number;
+}
+
+/** One version being maintained: its checkpoint and a cache of documents valid at it. */
+class Maintained {
+  /** Documents as of `validAt` (null: known absent). */
+  readonly cache = new Map<string, JsonObject | null>();
+  /** The checkpoint the cache reflects; -1 when unknown. */
+  validAt = -1;
+  /** Every document of the version is in the cache (a fresh version, never evicted): a miss means absent. */
+  complete = false;
+  #chain: Promise<unknown> = Promise.resolve();
+
+  constructor(
+    readonly ctx: TenantContext,
+    readonly name: string,
+    readonly version: number,
+    readonly buildId: string,
+    readonly p: CompiledProjection,
+  ) {}
+
+  /** Runs `fn` after every earlier call on this version: steps never overlap in one process. */
+  serial<T>(fn: () => Promise<T>): Promise<T> {
+    const next = this.#chain.then(fn, fn);
+    this.#chain = next.catch(() => undefined);
+    return next;
+  }
+
+  forget(): void {
+    this.cache.clear();
+    this.validAt = -1;
+    this.complete = false;
+  }
+}
+
+/** Result of one maintenance step. */
+interface StepResult {
+  position: number;
+  head: number;
+  end: boolean;
+  applied: number;
+}
+
+/** Options of {@link ProjectionService}. */
+export interface ProjectionServiceOptions {
+  logger: Logger;
+  /** Events folded per step (one commit). Keep under the store's maxBatchSize. @default 500 */
+  batchEvents?: number;
+  /** How often active projections are brought up to date. @default 250 */
+  pollMs?: number;
+  /** How often the set of projections is re-read (others' defines, drops and swaps). @default 5000 */
+  refreshMs?: number;
+}
+
+/** Declarative projections of one application (see the module comment). */
+export class ProjectionService {
+  readonly #maintained = new Map<string, Maintained>();
+  readonly #rebuilding = new Set<string>();
+  readonly #batch: number;
+  #timer: NodeJS.Timeout | undefined;
+  #lastRefresh = 0;
+  #ticking = false;
+  #stopped = false;
+
+  constructor(
+    private readonly store: EntityStore,
+    private readonly options: ProjectionServiceOptions,
+  ) {
+    this.#batch = Math.max(1, Math.min(900, options.batchEvents ?? 500));
+  }
+
+  // ---- definitions -------------------------------------------------------------------------
+
+  /** The state of `name`, or null. */
+  async #state(ctx: TenantContext, name: string): Promise<ProjectionState | null> {
+    try {
+      const d = await this.store.readModels.get(ctx, PROJECTIONS_VIEW, name);
+      return StateSchema.parse(d.doc);
+    } catch (err) {
+      if (err instanceof UeeError && err.code === 'NOT_FOUND') return null;
+      throw err;
+    }
+  }
+
+  async #requireState(ctx: TenantContext, name: string): Promise<ProjectionState> {
+    const s = await this.#state(ctx, name);
+    if (s === null) throw new UeeError('NOT_FOUND', `no projection "${String(name).slice(0, 100)}" in this tenant`, { details: { name }, hint: 'projection_list shows the defined projections; projection_define adds one' });
+    return s;
+  }
+
+  async #save(ctx: TenantContext, s: ProjectionState): Promise<void> {
+    await this.store.readModels.upsert(ctx, PROJECTIONS_VIEW, s.name, s as unknown as JsonObject);
+  }
+
+  /**
+   * Defines (or redefines) a projection. A new definition takes effect with the next rebuild
+   * ({@link rebuild}); until then readers keep the active version. With `dryRun`, nothing is stored
+   * and the definition is folded over the tenant's recent events instead: a sample of the documents
+   * it would produce.
+   */
+  async define(ctx: TenantContext, raw: unknown, options: { dryRun?: boolean; sample?: number } = {}): Promise<{ state: ProjectionState | null; sample: JsonObject[]; stats: { events: number; applied: number; skipped: number } | null; rebuildRequired: boolean }> {
+    const p = compileProjection(raw);
+    const def = p.definition;
+    const existing = await this.#state(ctx, def.name);
+    if (existing === null) {
+      const taken = await this.store.readModels.query(ctx, def.name, { limit: 1 });
+      if (taken.items.length > 0) {
+        throw new UeeError('VALIDATION_FAILED', `view "${def.name}" already holds documents written by plugins or tools`, { details: { name: def.name }, hint: 'name the projection differently, or delete the documents of that view first' });
+      }
+    }
+    if (options.dryRun === true) {
+      const { sample, stats } = await this.#dryRun(ctx, p, Math.max(1, Math.min(50, options.sample ?? 10)));
+      return { state: existing, sample, stats, rebuildRequired: true };
+    }
+    const now = new Date().toISOString();
+    const state: ProjectionState = existing === null
+      ? { name: def.name, definition: def, definedAt: now, active: null, retired: null, building: null, lastVersion: 0 }
+      : { ...existing, definition: def, definedAt: now };
+    await this.#save(ctx, state);
+    const same = state.active !== null && JSON.stringify(state.active.definition) === JSON.stringify(def);
+    return { state, sample: [], stats: null, rebuildRequired: !same };
+  }
+
+  async #dryRun(ctx: TenantContext, p: CompiledProjection, n: number): Promise<{ sample: JsonObject[]; stats: { events: number; applied: number; skipped: number } }> {
+    const { head } = await this.store.journal.info(ctx);
+    let after = Math.max(0, head - DRY_RUN_SPAN);
+    const events: EventEnvelope[] = [];
+    for (;;) {
+      const page = await this.store.journal.read(ctx, { after, types: p.definition.events, limit: 1000 });
+      events.push(...page.entries.map((e) => e.event));
+      if (page.end || page.next >= head) break;
+      after = page.next;
+    }
+    const docs = new Map<string, JsonObject>();
+    let applied = 0;
+    for (const e of events) {
+      const k = keyOf(p, e);
+      if (k === null) continue;
+      applied++;
+      docs.delete(k);
+      docs.set(k, applyEvent(p, k, docs.get(k) ?? null, e));
+    }
+    // Most recently touched first.
+    return { sample: [...docs.values()].reverse().slice(0, n), stats: { events: events.length, applied, skipped: events.length - applied } };
+  }
+
+  /** Every projection of the tenant. */
+  async list(ctx: TenantContext): Promise<ProjectionState[]> {
+    const page = await this.store.readModels.query(ctx, PROJECTIONS_VIEW, { limit: 1000 });
+    return page.items.map((d) => StateSchema.parse(d.doc));
+  }
+
+  /** One projection with where its active version stands in the journal. */
+  async get(ctx: TenantContext, name: string): Promise<{ state: ProjectionState; position: number | null; head: number; applied: number; skipped: number }> {
+    const state = await this.#requireState(ctx, name);
+    const { head } = await this.store.journal.info(ctx);
+    const cp = state.active === null ? null : await this.#checkpoint(ctx, name, state.active.version);
+    return { state, position: cp?.position ?? null, head, applied: cp?.applied ?? 0, skipped: cp?.skipped ?? 0 };
+  }
+
+  /** Removes a projection and every version's documents. Returns the documents deleted. */
+  async drop(ctx: TenantContext, name: string): Promise<number> {
+    const state = await this.#requireState(ctx, name);
+    await this.store.readModels.delete(ctx, PROJECTIONS_VIEW, name);
+    this.#maintained.delete(this.#id(ctx, name));
+    let deleted = 0;
+    const versions = new Set([state.active?.version, state.retired, state.building?.version].filter((v): v is number => typeof v === 'number'));
+    for (const v of versions) deleted += await this.#clearVersion(ctx, name, v);
+    return deleted;
+  }
+
+  /**
+   * The view a reader's `view` names: the active version's for a projection, `view` itself otherwise.
+   * `NOT_FOUND` for a projection defined but never built.
+   */
+  async resolveView(ctx: TenantContext, view: string): Promise<string> {
+    if (isReservedView(view)) return view;
+    const state = await this.#state(ctx, view);
+    if (state === null) return view;
+    if (state.active === null) throw new UeeError('NOT_FOUND', `projection "${view}" has not been built yet`, { details: { view }, hint: 'run projection_rebuild to build it from the event history' });
+    return versionView(view, state.active.version);
+  }
+
+  // ---- maintenance --------------------------------------------------------------------------
+
+  #id(ctx: TenantContext, name: string): string {
+    return `${ctx.tenantId ?? ''}\u0000${name}`;
+  }
+
+  async #checkpoint(ctx: TenantContext, name: string, version: number): Promise<Checkpoint> {
+    try {
+      return CheckpointSchema.parse((await this.store.readModels.get(ctx, CHECKPOINTS_VIEW, `${name}.${version}`)).doc);
+    } catch (err) {
+      if (err instanceof UeeError && err.code === 'NOT_FOUND') return { position: 0, applied: 0, skipped: 0 };
+      throw err;
+    }
+  }
+
+  async #clearVersion(ctx: TenantContext, name: string, version: number): Promise<number> {
+    let total = 0;
+    for (;;) {
+      const n = await this.store.readModels.deleteView(ctx, versionView(name, version), 5000);
+      total += n;
+      if (n < 5000) break;
+    }
+    await this.store.readModels.delete(ctx, CHECKPOINTS_VIEW, `${name}.${version}`);
+    return total;
+  }
+
+  async #docs(m: Maintained, keys: string[]): Promise<void> {
+    const view = versionView(m.name, m.version);
+    const missing = keys.filter((k) => !m.cache.has(k));
+    if (m.complete) {
+      for (const k of missing) m.cache.set(k, null);
+      return;
+    }
+    for (let i = 0; i < missing.length; i += 64) {
+      await Promise.all(
+        missing.slice(i, i + 64).map(async (k) => {
+          try {
+            m.cache.set(k, (await this.store.readModels.get(m.ctx, view, k)).doc);
+          } catch (err) {
+            if (!(err instanceof UeeError) || err.code !== 'NOT_FOUND') throw err;
+            m.cache.set(k, null);
+          }
+        }),
+      );
+    }
+  }
+
+  /** Folds one journal page into version `m` and commits it with its checkpoint (see the module comment). */
+  #step(m: Maintained): Promise<StepResult> {
+    return m.serial(async () => {
+      const cp = await this.#checkpoint(m.ctx, m.name, m.version);
+      if (cp.position !== m.validAt) {
+        const fresh = m.complete && m.validAt === -1 && cp.position === 0;
+        m.cache.clear();
+        m.complete = fresh;
+        m.validAt = cp.position;
+      }
+      const page = await this.store.journal.read(m.ctx, { after: cp.position, types: m.p.definition.events, limit: this.#batch });
+      if (page.next === cp.position) return { position: cp.position, head: page.head, end: true, applied: cp.applied };
+      const keyed: Array<[string, EventEnvelope]> = [];
+      let skipped = 0;
+      for (const e of page.entries) {
+        const k = keyOf(m.p, e.event);
+        if (k === null) skipped++;
+        else keyed.push([k, e.event]);
+      }
+      await this.#docs(m, [...new Set(keyed.map(([k]) => k))]);
+      const changed = new Map<string, JsonObject>();
+      for (const [k, e] of keyed) changed.set(k, applyEvent(m.p, k, changed.get(k) ?? m.cache.get(k) ?? null, e));
+      const next: Checkpoint = { position: page.next, applied: cp.applied + keyed.length, skipped: cp.skipped + skipped };
+      const view = versionView(m.name, m.version);
+      const ops: ReadModelOp[] = [...changed].map(([id, doc]) => ({ op: 'upsert', view, id, doc }));
+      ops.push({ op: 'upsert', view: CHECKPOINTS_VIEW, id: `${m.name}.${m.version}`, doc: next });
+      const r = await this.store.commit(m.ctx, { idempotencyKey: `uee.proj:${m.buildId}:${cp.position}`, readModelOps: ops, source: SOURCE });
+      if (!r.applied) {
+        // Another maintainer committed this page first: start over from the stored checkpoint.
+        m.forget();
+        return { position: cp.position, head: page.head, end: false, applied: cp.applied };
+      }
+      for (const [k, d] of changed) m.cache.set(k, d);
+      if (m.cache.size > CACHE_MAX) {
+        m.cache.clear();
+        m.complete = false;
+      }
+      m.validAt = page.next;
+      return { position: page.next, head: page.head, end: page.end, applied: next.applied };
+    });
+  }
+
+  /** The maintainer of the active version of `name` (null when none is active). */
+  async #active(ctx: TenantContext, name: string): Promise<Maintained | null> {
+    const state = await this.#requireState(ctx, name);
+    return this.#adopt(ctx, state);
+  }
+
+  #adopt(ctx: TenantContext, state: ProjectionState): Maintained | null {
+    const id = this.#id(ctx, state.name);
+    if (state.active === null) {
+      this.#maintained.delete(id);
+      return null;
+    }
+    const known = this.#maintained.get(id);
+    if (known !== undefined && known.buildId === state.active.buildId) return known;
+    const m = new Maintained({ tenantId: ctx.tenantId, actor: 'system:projections' }, state.name, state.active.version, state.active.buildId, compileProjection(state.active.definition));
+    this.#maintained.set(id, m);
+    return m;
+  }
+
+  /** Brings the active version of `name` up to the journal's head; returns its position. */
+  async catchUp(ctx: TenantContext, name: string): Promise<number> {
+    const m = await this.#active(ctx, name);
+    if (m === null) return 0;
+    for (;;) {
+      const r = await this.#step(m);
+      if (r.end) return r.position;
+    }
+  }
+
+  /**
+   * Builds the latest definition of `name` from the whole retained journal into a new version, then
+   * swaps readers to it in one write. Readers see the previous version (maintained as usual) until the
+   * swap, and the new one after; events committed during the scan are folded in by the scan itself,
+   * which runs until it reaches the head, and any after that by the maintainer of the new version.
+   * One rebuild per projection at a time in this process (`VERSION_CONFLICT` otherwise).
+   */
+  async rebuild(ctx: TenantContext, name: string, options: { onProgress?: (p: RebuildProgress) => Promise<void> | void; signal?: AbortSignal } = {}): Promise<RebuildProgress & { retired: number | null; oldest: number | null }> {
+    const id = this.#id(ctx, name);
+    if (this.#rebuilding.has(id)) throw new UeeError('VERSION_CONFLICT', `a rebuild of projection "${name}" is already running`, { details: { name }, hint: 'wait for it (projection_get shows building) and call again if needed' });
+    this.#rebuilding.add(id);
+    try {
+      const state = await this.#requireState(ctx, name);
+      const p = compileProjection(state.definition);
+      const version = state.lastVersion + 1;
+      const buildId = newId();
+      await this.#save(ctx, { ...state, lastVersion: version, building: { version, buildId, startedAt: new Date().toISOString() } });
+      // Leftovers of an interrupted rebuild that used this number are cleared first.
+      await this.#clearVersion(ctx, name, version);
+      const m = new Maintained({ tenantId: ctx.tenantId, actor: 'system:projections' }, name, version, buildId, p);
+      m.complete = true;
+      const { oldest } = await this.store.journal.info(ctx);
+      let r: StepResult;
+      do {
+        if (options.signal?.aborted === true) throw new UeeError('CANCELLED', `rebuild of projection "${name}" cancelled`, { hint: 'call projection_rebuild again; it starts over' });
+        r = await this.#step(m);
+        await options.onProgress?.({ phase: 'scan', version, position: r.position, head: r.head, applied: r.applied });
+      } while (!r.end);
+      const fresh = await this.#requireState(ctx, name);
+      if (fresh.building?.buildId !== buildId) {
+        await this.#clearVersion(ctx, name, version);
+        throw new UeeError('VERSION_CONFLICT', `projection "${name}" changed during the rebuild (another rebuild or a drop)`, { details: { name }, hint: 'projection_get shows its state; call projection_rebuild again' });
+      }
+      await options.onProgress?.({ phase: 'swap', version, position: r.position, head: r.head, applied: r.applied });
+      const swapped: ProjectionState = { ...fresh, active: { version, buildId, definition: state.definition, swappedAt: new Date().toISOString() }, retired: fresh.active?.version ?? null, building: null };
+      await this.#save(ctx, swapped);
+      this.#maintained.set(id, m);
+      if (fresh.retired !== null) await this.#clearVersion(ctx, name, fresh.retired);
+      r = await this.#step(m);
+      const done: RebuildProgress = { phase: 'done', version, position: r.position, head: r.head, applied: r.applied };
+      await options.onProgress?.(done);
+      return { ...done, retired: swapped.retired, oldest };
+    } finally {
+      this.#rebuilding.delete(id);
+    }
+  }
+
+  // ---- background -----------------------------------------------------------------------------
+
+  /** Starts keeping every tenant's active projections up to date (polling the journal). */
+  start(): void {
+    if (this.#timer !== undefined || this.#stopped) return;
+    this.#timer = setInterval(() => void this.tick(), this.options.pollMs ?? 250);
+    this.#timer.unref();
+  }
+
+  /** One maintenance round: re-reads the projection set when due, then steps every active version to its head (bounded per round). */
+  async tick(): Promise<void> {
+    if (this.#ticking || this.#stopped) return;
+    this.#ticking = true;
+    try {
+      if (Date.now() - this.#lastRefresh >= (this.options.refreshMs ?? 5000)) await this.#refresh();
+      for (const m of [...this.#maintained.values()]) {
+        for (let i = 0; i < 20 && !this.#stopped; i++) {
+          const r = await this.#step(m).catch((err: unknown) => {
+            this.options.logger.warn('projection step failed', { tenantId: m.ctx.tenantId, projection: m.name, error: toUeeError(err).message });
+            return null;
+          });
+          if (r === null || r.end) break;
+        }
+      }
+    } finally {
+      this.#ticking = false;
+    }
+  }
+
+  async #refresh(): Promise<void> {
+    this.#lastRefresh = Date.now();
+    const scopes: TenantContext[] = [{ tenantId: null, actor: 'system:projections' }, ...(await this.store.tenants.list()).map((t) => ({ tenantId: t.tenantId, actor: 'system:projections' }))];
+    const live = new Set<string>();
+    for (const ctx of scopes) {
+      for (const s of await this.list(ctx)) {
+        if (this.#adopt(ctx, s) !== null) live.add(this.#id(ctx, s.name));
+      }
+    }
+    for (const id of [...this.#maintained.keys()]) if (!live.has(id)) this.#maintained.delete(id);
+  }
+
+  /** Stops the background loop. Idempotent. */
+  stop(): void {
+    this.#stopped = true;
+    clearInterval(this.#timer);
+  }
+}
