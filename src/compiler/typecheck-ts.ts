@@ -7,12 +7,16 @@
  *   the ES2024/2025 built-ins core-js adds, no SharedArrayBuffer/Atomics, no resizable buffers) plus
  *   the Web APIs of `engine/stdlib` ({@link GLOBALS}); no DOM, no `@types`: plugins have no ambient
  *   authority. test/compiler/stdlib.test.ts checks every declared global exists in the engine.
- * Options are `strict` with `noEmit`. Parsed lib and SDK `SourceFile`s are cached per process, so a
- * warm check only parses and checks the user's files. `typescript` is imported lazily on first use.
+ * Options are `strict` with `noEmit`. The lib is read without its comments ({@link stripLibComments},
+ * cached per TypeScript version under node_modules/.cache/uee/ and primed by `npm ci`): a third of
+ * the text, so a fresh thread's first check parses it faster. Parsed lib and SDK `SourceFile`s are
+ * cached per process, so a warm check only parses and checks the user's files. `typescript` is
+ * imported lazily on first use.
  */
-import { readdirSync, readFileSync } from 'node:fs';
-import { join, posix } from 'node:path';
+import { mkdirSync, readdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
+import { dirname, join, posix } from 'node:path';
 import type * as TS from 'typescript';
+import { findRepoRoot } from './engine-build.js';
 import { loadTypeScript } from './ts-loader.js';
 import type { Diagnostic } from './types.js';
 
@@ -161,6 +165,55 @@ function readSdk(sdkRoot: string): Map<string, string> {
   return out;
 }
 
+/**
+ * A lib file's text without its comments (kept: `///` directives), which parses in less than half
+ * the time (the lib is 490 KB, two thirds of it JSDoc). Types and declarations are untouched; only
+ * positions inside lib files move, and lib diagnostics are never reported.
+ */
+export function stripLibComments(ts: Ts, text: string): string {
+  const scanner = ts.createScanner(ts.ScriptTarget.Latest, false, ts.LanguageVariant.Standard, text);
+  const out: string[] = [];
+  for (let kind = scanner.scan(); kind !== ts.SyntaxKind.EndOfFileToken; kind = scanner.scan()) {
+    const token = scanner.getTokenText();
+    if (kind === ts.SyntaxKind.SingleLineCommentTrivia) {
+      if (token.startsWith('///')) out.push(token);
+    } else if (kind === ts.SyntaxKind.MultiLineCommentTrivia) out.push(' ');
+    else out.push(token);
+  }
+  return out.join('');
+}
+
+let strippedLibs: Map<string, string> | undefined;
+
+/**
+ * The {@link ENGINE_LIBS} without comments, by file name: from `node_modules/.cache/uee/`
+ * (keyed by the TypeScript version; `npm ci` primes it), else stripped now and cached there.
+ */
+function engineLibs(ts: Ts, libDir: string): Map<string, string> {
+  if (strippedLibs) return strippedLibs;
+  const file = join(findRepoRoot(), 'node_modules', '.cache', 'uee', `ts-libs-${ts.version}.json`);
+  let texts: Record<string, string> | undefined;
+  try {
+    texts = JSON.parse(readFileSync(file, 'utf8')) as Record<string, string>;
+    if (ENGINE_LIBS.some((l) => typeof texts![l] !== 'string')) texts = undefined;
+  } catch {
+    texts = undefined;
+  }
+  if (texts === undefined) {
+    texts = Object.fromEntries(ENGINE_LIBS.map((l) => [l, stripLibComments(ts, readFileSync(join(libDir, l), 'utf8'))]));
+    try {
+      mkdirSync(dirname(file), { recursive: true });
+      const temp = `${file}.${process.pid}.${Date.now()}.tmp`;
+      writeFileSync(temp, JSON.stringify(texts));
+      renameSync(temp, file);
+    } catch {
+      // read-only install: strip again next process
+    }
+  }
+  strippedLibs = new Map(Object.entries(texts).map(([l, t]) => [`${libDir}/${l}`, t]));
+  return strippedLibs;
+}
+
 const toOptions = (v: TS.ScriptTarget | TS.CreateSourceFileOptions): TS.CreateSourceFileOptions => (typeof v === 'number' ? { languageVersion: v } : v);
 
 const normal = (p: string): string => posix.normalize(p.replace(/\\/g, '/')).replace(/^\.?\//, '');
@@ -207,9 +260,10 @@ export async function typeCheckTs(files: Record<string, string>, entry: string, 
   const roots = packages.length > 0 ? [depsFile] : [];
   if (packages.length > 0) user.set(depsFile, packages.map((p) => `declare module ${JSON.stringify(p)};\ndeclare module ${JSON.stringify(`${p}/*`)};\n`).join(''));
   const libDir = posix.dirname(ts.getDefaultLibFilePath(options).replace(/\\/g, '/'));
+  const libs = engineLibs(ts, libDir);
   const contents = (fileName: string): string | undefined => {
     const f = fileName.replace(/\\/g, '/');
-    return user.get(f) ?? sdk.get(f) ?? (f.startsWith(`${libDir}/`) ? ts.sys.readFile(f) : undefined);
+    return user.get(f) ?? sdk.get(f) ?? (f.startsWith(`${libDir}/`) ? (libs.get(f) ?? ts.sys.readFile(f)) : undefined);
   };
   const host: TS.CompilerHost = {
     getSourceFile(fileName, languageVersion) {
