@@ -3,8 +3,7 @@
  * deny-list taken from the operator's configuration (`UEE_NPM_REGISTRY`, `UEE_NPM_DENY`).
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { Client } from '@modelcontextprotocol/sdk/client/index.js';
-import { CallToolResultSchema, type CallToolResult } from '@modelcontextprotocol/sdk/types.js';
+import type { CallToolResult, Client } from '@modelcontextprotocol/client';
 import { connectHttp, sc, startServer, type TestServer } from './helpers.js';
 import { startRegistry, type FakeRegistry } from '../compiler/npm-registry.js';
 
@@ -13,7 +12,7 @@ let server: TestServer;
 let acme: Client;
 
 const compile = async (args: Record<string, unknown>): Promise<CallToolResult> =>
-  (await acme.callTool({ name: 'plugin_compile', arguments: args }, CallToolResultSchema, { timeout: 120_000 })) as CallToolResult;
+  await acme.callTool({ name: 'plugin_compile', arguments: args }, { timeout: 120_000 });
 
 beforeAll(async () => {
   registry = await startRegistry({
