@@ -29,6 +29,7 @@ Options (each also read from the environment variable shown):
   --redis-prefix P          UEE_REDIS_PREFIX         key prefix on Redis (default uee:)
   --tenants A,B             UEE_TENANTS              tenants created at start (default "default")
   --shutdown-grace-ms N     UEE_SHUTDOWN_GRACE_MS    drain time on SIGINT/SIGTERM before forcing (default 10000)
+  --review-recovery-grace-ms N  UEE_REVIEW_RECOVERY_GRACE_MS  a proposal "applying" longer than this was left by a stopped process (default 120000)
   --runtime on|off          UEE_RUNTIME              run plugins in this process (default on)
   --workers N               UEE_WORKERS              execution-host worker threads (default: cores, max 8)
   --hop-limit N             UEE_HOP_LIMIT            max depth of plugin event chains (default 16)
@@ -74,6 +75,7 @@ async function main(argv: string[]): Promise<number> {
         'redis-prefix': { type: 'string' },
         tenants: { type: 'string' },
         'shutdown-grace-ms': { type: 'string' },
+        'review-recovery-grace-ms': { type: 'string' },
         runtime: { type: 'string' },
         workers: { type: 'string' },
         'hop-limit': { type: 'string' },
@@ -117,6 +119,7 @@ async function main(argv: string[]): Promise<number> {
     redisPrefix: values['redis-prefix'],
     tenants: values.tenants,
     shutdownGraceMs: values['shutdown-grace-ms'],
+    reviewRecoveryGraceMs: values['review-recovery-grace-ms'],
     runtime: values.runtime,
     workers: values.workers,
     hopLimit: values['hop-limit'],

@@ -33,6 +33,8 @@ export interface UeeConfig {
   bootstrapTenants: string[];
   /** Grace period for draining on SIGINT/SIGTERM before forcing exit. @default 10000 */
   shutdownGraceMs: number;
+  /** A proposal claimed "applying" longer ago than this is settled as left by a stopped process. @default 120000 */
+  reviewRecoveryGraceMs: number;
   /** The plugin runtime in this process: router + execution host. */
   runtime: {
     enabled: boolean;
@@ -73,6 +75,7 @@ export interface RawSettings {
   mongoDatabase?: string | undefined;
   tenants?: string | undefined;
   shutdownGraceMs?: string | undefined;
+  reviewRecoveryGraceMs?: string | undefined;
   /** `on` (default) or `off`: whether this process runs plugins. */
   runtime?: string | undefined;
   /** Worker threads of the execution host. */
@@ -127,6 +130,7 @@ export const SETTING_ENV: Record<keyof RawSettings, string> = {
   mongoDatabase: 'UEE_MONGO_DATABASE',
   tenants: 'UEE_TENANTS',
   shutdownGraceMs: 'UEE_SHUTDOWN_GRACE_MS',
+  reviewRecoveryGraceMs: 'UEE_REVIEW_RECOVERY_GRACE_MS',
   runtime: 'UEE_RUNTIME',
   workers: 'UEE_WORKERS',
   hopLimit: 'UEE_HOP_LIMIT',
@@ -190,6 +194,7 @@ export function loadConfig(flags: RawSettings, env: NodeJS.ProcessEnv = process.
     port: parseWith(intSetting('port', 'port', 0, 65535), raw.port ?? '7070', 'port'),
     maxAttributeBytes: parseWith(intSetting('maxAttributeBytes', 'max-attribute-bytes', 1024, 64 * 1024 * 1024), raw.maxAttributeBytes ?? String(1024 * 1024), 'maxAttributeBytes'),
     shutdownGraceMs: parseWith(intSetting('shutdownGraceMs', 'shutdown-grace-ms', 0, 600_000), raw.shutdownGraceMs ?? '10000', 'shutdownGraceMs'),
+    reviewRecoveryGraceMs: parseWith(intSetting('reviewRecoveryGraceMs', 'review-recovery-grace-ms', 0, 86_400_000), raw.reviewRecoveryGraceMs ?? '120000', 'reviewRecoveryGraceMs'),
     workers: parseWith(intSetting('workers', 'workers', 1, 64), raw.workers ?? String(Math.max(1, Math.min(availableParallelism(), 8))), 'workers'),
     hopLimit: parseWith(intSetting('hopLimit', 'hop-limit', 1, 256), raw.hopLimit ?? '16', 'hopLimit'),
     chainMaxEvents: parseWith(intSetting('chainMaxEvents', 'chain-max-events', 1, 10_000_000), raw.chainMaxEvents ?? '1000', 'chainMaxEvents'),
@@ -238,6 +243,7 @@ export function loadConfig(flags: RawSettings, env: NodeJS.ProcessEnv = process.
     },
     bootstrapTenants: tenants,
     shutdownGraceMs: parsed.shutdownGraceMs,
+    reviewRecoveryGraceMs: parsed.reviewRecoveryGraceMs,
     runtime: {
       enabled: runtimeSwitch === 'on',
       workers: parsed.workers,

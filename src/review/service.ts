@@ -308,7 +308,7 @@ export class ReviewService implements ToolGate {
    */
   async recover(options: { olderThanMs?: number } = {}): Promise<Proposal[]> {
     const admin: Principal = { kind: 'admin', id: 'uee:review-recovery' };
-    const cutoff = Date.now() - (options.olderThanMs ?? 120_000);
+    const cutoff = Date.now() - (options.olderThanMs ?? this.app.config.reviewRecoveryGraceMs);
     const settled: Proposal[] = [];
     for (const p of await this.list(admin, { status: 'applying', limit: 1000 })) {
       if (Date.parse(p.updatedAt) > cutoff) continue;
