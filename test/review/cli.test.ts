@@ -5,7 +5,7 @@ import { spawn } from 'node:child_process';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { Client } from '@modelcontextprotocol/sdk/client/index.js';
+import type { Client } from '@modelcontextprotocol/client';
 import { tempDir } from '../helpers.js';
 import { call, connectHttp, sc } from '../mcp/helpers.js';
 import { NOOP_V1, NOOP_V2, reviewTokens, tokensEnv } from './helpers.js';
