@@ -1,7 +1,6 @@
 /* eslint-disable @typescript-eslint/no-explicit-any -- assertions over arbitrary JSON results */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { Client } from '@modelcontextprotocol/sdk/client/index.js';
-import { CallToolResultSchema, type CallToolResult } from '@modelcontextprotocol/sdk/types.js';
+import type { CallToolResult, Client } from '@modelcontextprotocol/client';
 import { tenantCtx } from '../helpers.js';
 import { call, connectHttp, sc, startServer, type TestServer } from './helpers.js';
 
@@ -46,7 +45,7 @@ describe('PT-PROJ: projections over MCP', () => {
     expect(notBuilt.hint).toContain('projection_rebuild');
 
     const progress: number[] = [];
-    const rebuilt = (await agent.callTool({ name: 'projection_rebuild', arguments: { name: 'totals' } }, CallToolResultSchema, { onprogress: (p) => progress.push(p.progress), timeout: 120_000 })) as CallToolResult;
+    const rebuilt: CallToolResult = await agent.callTool({ name: 'projection_rebuild', arguments: { name: 'totals' } }, { onprogress: (p: { progress: number }) => progress.push(p.progress), timeout: 120_000 });
     expect(rebuilt.isError).toBeFalsy();
     expect(sc(rebuilt)).toMatchObject({ version: 1, position: 3000, head: 3000, applied: 3000 });
     expect(progress.length).toBeGreaterThan(0);
