@@ -122,8 +122,21 @@ export async function compileJs(options: CompileJsOptions): Promise<CompileResul
   options.signal?.addEventListener('abort', stopChecking, { once: true });
   const t0 = performance.now();
   const typeCheck = options.typeCheck ?? TS_ENTRY.test(options.entry);
+  // npm dependencies are resolved first (in parallel with finding the engine): the type check reads
+  // the packages' own declarations from the laid-out tree
+  const packages = Object.keys(options.dependencies ?? {});
+  const resolving: Promise<DependencyTree | undefined> =
+    packages.length > 0 ? resolveDependencies(options.dependencies ?? {}, options.npm) : Promise.resolve(undefined);
+  resolving.catch(() => undefined);
+  const resolvedMs = resolving.then(() => Math.round((performance.now() - t0) * 10) / 10, () => 0);
   const check = typeCheck
-    ? runInWorker<TypeCheckResult>({ op: 'typecheck', files: options.files, entry: options.entry, sdkRoot, packages: Object.keys(options.dependencies ?? {}) }, checking.signal)
+    ? resolving
+        .then((tree) =>
+          runInWorker<TypeCheckResult>(
+            { op: 'typecheck', files: options.files, entry: options.entry, sdkRoot, packages, ...(tree ? { typesRoot: tree.root } : {}) },
+            checking.signal,
+          ),
+        )
         .then((r) => ({ ...r, ms: Math.round((performance.now() - t0) * 10) / 10 }))
     : undefined;
   check?.catch(() => undefined);
@@ -145,10 +158,10 @@ export async function compileJs(options: CompileJsOptions): Promise<CompileResul
           t = now;
         };
         timings.engine = engineMs;
-        let tree: DependencyTree | undefined;
-        if (options.dependencies !== undefined && Object.keys(options.dependencies).length > 0) {
-          tree = await resolveDependencies(options.dependencies, options.npm);
-          lap('dependencies');
+        const tree = await resolving;
+        if (tree !== undefined) {
+          timings.dependencies = await resolvedMs;
+          t = performance.now();
         }
         let bundle;
         try {

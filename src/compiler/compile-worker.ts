@@ -16,7 +16,7 @@ import type { WorkerJob, WorkerReply } from './worker-protocol.js';
 async function run(job: WorkerJob): Promise<unknown> {
   switch (job.op) {
     case 'typecheck': {
-      const result = await typeCheckTs(job.files, job.entry, job.sdkRoot, job.packages);
+      const result = await typeCheckTs(job.files, job.entry, job.sdkRoot, job.packages, job.typesRoot);
       saveTypeScriptCache();
       return result;
     }

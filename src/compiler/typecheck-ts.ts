@@ -246,23 +246,38 @@ const DEFAULT_HINT = 'Fix the type error and compile again (or pass typeCheck: f
 /**
  * Type-checks the TypeScript files reachable from `entry` (a `.ts`/`.tsx`/`.mts` file). `.js` files
  * are read for their inferred types but not checked. Diagnostics of the SDK and lib are not reported.
- * `packages` (the compile's declared npm dependencies) are declared as untyped modules (`any`): the
- * check runs before the packages are fetched.
+ * `packages` (the compile's declared npm dependencies) resolve from `typesRoot` (the laid-out
+ * `node_modules` tree) when they ship TypeScript declarations; otherwise they are untyped modules (`any`).
  */
-export async function typeCheckTs(files: Record<string, string>, entry: string, sdkRoot: string, packages: readonly string[] = []): Promise<TypeCheckResult> {
+export async function typeCheckTs(
+  files: Record<string, string>,
+  entry: string,
+  sdkRoot: string,
+  packages: readonly string[] = [],
+  typesRoot?: string,
+): Promise<TypeCheckResult> {
   const ts = await loadTs();
   const started = performance.now();
   const options = compilerOptions(ts);
   const sdk = readSdk(sdkRoot);
   const user = new Map<string, string>();
   for (const [k, v] of Object.entries(files)) user.set(SRC_ROOT + normal(k), v);
-  const depsFile = `${SRC_ROOT}__uee_npm_dependencies.d.ts`;
-  const roots = packages.length > 0 ? [depsFile] : [];
-  if (packages.length > 0) user.set(depsFile, packages.map((p) => `declare module ${JSON.stringify(p)};\ndeclare module ${JSON.stringify(`${p}/*`)};\n`).join(''));
   const libDir = posix.dirname(ts.getDefaultLibFilePath(options).replace(/\\/g, '/'));
   const libs = engineLibs(ts, libDir);
+  const typesDir = typesRoot === undefined ? undefined : `${typesRoot.replace(/\\/g, '/').replace(/\/$/, '')}/`;
+  const inTypes = (f: string): boolean => typesDir !== undefined && f.startsWith(typesDir);
+  const declares = (file: string | undefined): boolean => file !== undefined && /\.d\.[cm]?ts$/.test(file);
+  // a package without declarations is an untyped module; the checker prefers an ambient declaration
+  // over a resolved file, so only those get one
+  const untyped = packages.filter(
+    (p) => typesDir === undefined || !declares(ts.resolveModuleName(p, `${typesDir}index.ts`, options, ts.sys).resolvedModule?.resolvedFileName),
+  );
+  const depsFile = `${SRC_ROOT}__uee_npm_dependencies.d.ts`;
+  const roots = untyped.length > 0 ? [depsFile] : [];
+  if (untyped.length > 0) user.set(depsFile, untyped.map((p) => `declare module ${JSON.stringify(p)};\ndeclare module ${JSON.stringify(`${p}/*`)};\n`).join(''));
   const contents = (fileName: string): string | undefined => {
     const f = fileName.replace(/\\/g, '/');
+    if (inTypes(f)) return ts.sys.readFile(f);
     return user.get(f) ?? sdk.get(f) ?? (f.startsWith(`${libDir}/`) ? (libs.get(f) ?? ts.sys.readFile(f)) : undefined);
   };
   const host: TS.CompilerHost = {
@@ -292,6 +307,7 @@ export async function typeCheckTs(files: Record<string, string>, entry: string, 
     readFile: (f) => contents(f),
     directoryExists: (d) => {
       const dir = d.replace(/\\/g, '/').replace(/\/?$/, '/');
+      if (typesDir !== undefined && (dir.startsWith(typesDir) || typesDir.startsWith(dir))) return ts.sys.directoryExists(dir);
       return dir === SRC_ROOT || dir === SDK_ROOT || [...user.keys()].some((k) => k.startsWith(dir)) || dir.startsWith(`${libDir}/`);
     },
     resolveModuleNameLiterals(literals, containingFile, _redirect, opts) {
@@ -299,8 +315,16 @@ export async function typeCheckTs(files: Record<string, string>, entry: string, 
         if (lit.text === 'uee:plugin') {
           return { resolvedModule: { resolvedFileName: SDK_INDEX, extension: ts.Extension.Ts, isExternalLibraryImport: false } };
         }
-        // only relative imports resolve (like the bundler); bare names stay unresolved (TS2307)
-        if (!lit.text.startsWith('.') && !lit.text.startsWith('/')) return { resolvedModule: undefined };
+        // relative imports resolve (like the bundler); bare names only into the npm tree, and only to
+        // declarations (a package without them is the ambient untyped module); others stay TS2307
+        if (!lit.text.startsWith('.') && !lit.text.startsWith('/')) {
+          if (typesDir === undefined || (inTypes(containingFile) === false && !packages.some((p) => lit.text === p || lit.text.startsWith(`${p}/`)))) {
+            return { resolvedModule: undefined };
+          }
+          const r = ts.resolveModuleName(lit.text, inTypes(containingFile) ? containingFile : `${typesDir}index.ts`, opts, host);
+          const file = r.resolvedModule?.resolvedFileName ?? '';
+          return declares(file) ? r : { resolvedModule: undefined };
+        }
         return ts.resolveModuleName(lit.text, containingFile, opts, host);
       });
     },

@@ -5,7 +5,7 @@ import type { CompileCOptions } from './compile-c.js';
 
 /** A job for a compiler thread. */
 export type WorkerJob =
-  | { readonly op: 'typecheck'; readonly files: Record<string, string>; readonly entry: string; readonly sdkRoot: string; readonly packages?: readonly string[] }
+  | { readonly op: 'typecheck'; readonly files: Record<string, string>; readonly entry: string; readonly sdkRoot: string; readonly packages?: readonly string[]; readonly typesRoot?: string }
   | { readonly op: 'asc'; readonly options: Omit<CompileAsOptions, 'signal'> }
   | { readonly op: 'clang'; readonly options: Omit<CompileCOptions, 'signal'> };
 

@@ -40,6 +40,12 @@ beforeAll(async () => {
     evil: { '1.0.0': { files: { 'index.js': 'module.exports = 1;' }, main: 'index.js' } },
     'needs-evil': { '1.0.0': { files: { 'index.js': "module.exports = require('evil');" }, main: 'index.js', dependencies: { evil: '^1.0.0' } } },
     tampered: { '1.0.0': { files: { 'index.js': 'module.exports = "good";' }, main: 'index.js', tamper: true } },
+    'typed-add': {
+      '1.0.0': {
+        files: { 'index.js': 'exports.add = (a, b) => a + b;', 'index.d.ts': 'export declare function add(a: number, b: number): number;\n' },
+        main: 'index.js',
+      },
+    },
     'path-escape': { '1.0.0': { files: { 'index.js': 'module.exports = 1;' }, main: 'index.js', dependencies: { '../../../x': '1.0.0' } } },
   });
 }, 60_000);
@@ -149,6 +155,16 @@ describe('npm dependencies from a local registry', () => {
     expect([...untar(gunzipSync(tarball({ 'a.js': '1', 'lib/b.js': '2' })), 'x@1').keys()]).toEqual(['a.js', 'lib/b.js']);
     expect(() => untar(gunzipSync(tarball({ '../../evil.js': 'x' })), 'x@1')).toThrow(expect.objectContaining({ code: 'CORRUPT_DATA' }));
   });
+
+  it('NPM-9 TypeScript sees a package\'s own declarations (a misuse is a type error); a package without them is untyped', async () => {
+    const files = (call: string) => ({ 'main.ts': `import { add } from 'typed-add';\nimport pad from 'pad-lite';\nexport function handle(): string { return pad(${call}, 4); }\n` });
+    const deps = { 'typed-add': '1.0.0', 'pad-lite': '1.1.0' };
+    const ok = await compileJs({ files: files('add(1, 2)'), entry: 'main.ts', dependencies: deps, npm: { registry: registry.url, cacheDir: cache.path }, engine: await sharedEngine() });
+    expect(await run(ok.wasm, {})).toBe('0003');
+    const bad = await rejection(compileJs({ files: files("add(1, 'two')"), entry: 'main.ts', dependencies: deps, npm: { registry: registry.url, cacheDir: cache.path }, engine: await sharedEngine() }));
+    expect(bad.code).toBe('COMPILE_FAILED');
+    expect(bad.message).toMatch(/main\.ts:3:\d+: TS2345/);
+  }, 60_000);
 
   it('NPM-7 invalid declarations are VALIDATION_FAILED naming the entry', async () => {
     const bad = await rejection(compile({ 'main.js': 'export const handle = () => 1;' }, { 'Bad Name': '1.0.0', ok: 'git+https://x/y.git' }));
