@@ -57,7 +57,7 @@ describe('PT-PROJ: projections over MCP', () => {
 
     // Maintained incrementally by the platform's background loop from here on (no explicit catch-up).
     await s.app.store.commit(tenantCtx('acme'), { events: [{ type: 'OrderPlaced', payload: { customerId: 'c3', amount: 1 } }] });
-    await expect.poll(async () => (await use(agent, 'read_model_get', { view: 'totals', id: 'c3' })).doc.doc.orders, { timeout: 30_000, interval: 100 }).toBe(151);
+    await expect.poll(async (): Promise<unknown> => (await use(agent, 'read_model_get', { view: 'totals', id: 'c3' })).doc.doc.orders as unknown, { timeout: 30_000, interval: 100 }).toBe(151);
     expect((await use(agent, 'projection_get', { name: 'totals' })).projection).toMatchObject({ version: 1, lag: 0, applied: 3001 });
 
     // globex sees neither the projection nor acme's documents.
