@@ -27,8 +27,12 @@ export interface UeeConfig {
   bus: BusConfig;
   http: { host: string; port: number };
   log: { level: 'debug' | 'info' | 'warn' | 'error' };
-  /** Store limits; `queryScanMs` and `queryMaxDocs` bound a filtered scan on the main thread (FilterLimits maxScanMs, maxDocumentsExamined). */
-  limits: { maxAttributeBytes: number; queryScanMs: number; queryMaxDocs: number; slowQueryMs: number; maxIndexesPerTenant: number };
+  /**
+   * Store limits; `queryScanMs` and `queryMaxDocs` bound a filtered scan on the main thread (FilterLimits
+   * maxScanMs, maxDocumentsExamined). `maxCompileMs` is the operator ceiling of a compile's wall-clock
+   * time (plugin_compile `timeoutMs` may ask for less, never more). @default maxCompileMs 60000
+   */
+  limits: { maxAttributeBytes: number; queryScanMs: number; queryMaxDocs: number; slowQueryMs: number; maxIndexesPerTenant: number; maxCompileMs: number };
   /** Tenants created at start-up if missing. @default ["default"] */
   bootstrapTenants: string[];
   /** Grace period for draining on SIGINT/SIGTERM before forcing exit. @default 10000 */
@@ -104,6 +108,8 @@ export interface RawSettings {
   slowQueryMs?: string | undefined;
   /** Query indexes one tenant may declare. @default 8 */
   maxIndexesPerTenant?: string | undefined;
+  /** Upper bound on a compile's wall-clock time (plugin_compile timeoutMs). @default 60000 */
+  maxCompileMs?: string | undefined;
   /** MCP bearer tokens: JSON or `token=admin,token2=tenant:acme:ro`. */
   tokens?: string | undefined;
   /** Principal of HTTP MCP requests without a token (`none`, `admin`, `tenant:<id>[:ro]`). */
@@ -145,6 +151,7 @@ export const SETTING_ENV: Record<keyof RawSettings, string> = {
   queryMaxDocs: 'UEE_QUERY_MAX_DOCS',
   slowQueryMs: 'UEE_SLOW_QUERY_MS',
   maxIndexesPerTenant: 'UEE_MAX_INDEXES_PER_TENANT',
+  maxCompileMs: 'UEE_MAX_COMPILE_MS',
   tokens: MCP_SETTING_ENV.tokens,
   mcpAnonymous: MCP_SETTING_ENV.anonymous,
   identity: MCP_SETTING_ENV.identity,
@@ -207,6 +214,7 @@ export function loadConfig(flags: RawSettings, env: NodeJS.ProcessEnv = process.
     queryMaxDocs: parseWith(intSetting('queryMaxDocs', 'query-max-docs', 1, 10_000_000), raw.queryMaxDocs ?? String(DEFAULT_FILTER_LIMITS.maxDocumentsExamined), 'queryMaxDocs'),
     slowQueryMs: parseWith(intSetting('slowQueryMs', 'slow-query-ms', 1, 600_000), raw.slowQueryMs ?? '25', 'slowQueryMs'),
     maxIndexesPerTenant: parseWith(intSetting('maxIndexesPerTenant', 'max-indexes-per-tenant', 1, 256), raw.maxIndexesPerTenant ?? '8', 'maxIndexesPerTenant'),
+    maxCompileMs: parseWith(intSetting('maxCompileMs', 'max-compile-ms', 1000, 600_000), raw.maxCompileMs ?? '60000', 'maxCompileMs'),
   };
   const maxWorkersPerTenant = parseWith(
     intSetting('maxWorkersPerTenant', 'max-workers-per-tenant', 1, 64),
@@ -240,6 +248,7 @@ export function loadConfig(flags: RawSettings, env: NodeJS.ProcessEnv = process.
       queryMaxDocs: parsed.queryMaxDocs,
       slowQueryMs: parsed.slowQueryMs,
       maxIndexesPerTenant: parsed.maxIndexesPerTenant,
+      maxCompileMs: parsed.maxCompileMs,
     },
     bootstrapTenants: tenants,
     shutdownGraceMs: parsed.shutdownGraceMs,

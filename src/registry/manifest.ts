@@ -52,7 +52,11 @@ const PluginManifestBaseSchema = z
      */
     emits: z.array(EventTypeSchema).max(128).optional(),
     capabilities: z.array(z.enum(CAPABILITIES)).max(CAPABILITIES.length).default([]),
-    /** `global`: every tenant's events; `tenant`: one tenant's; `user`: one owner's entities in one tenant. */
+    /**
+     * `global`: every tenant's events; `tenant`: one tenant's; `user`: one owner's entities in one tenant.
+     * The registry's default is `global`; plugin_deploy first applies the caller's tenant (see
+     * TENANT_SCOPE_DEFAULT in src/tools/plugin-tools/manifest-scope.ts), and the schema agents read says so.
+     */
     tenantScope: z.enum(['global', 'tenant', 'user']).default('global'),
     /** Required for `tenant` and `user` scope. */
     tenantId: TenantIdSchema.optional(),

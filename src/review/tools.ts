@@ -1,9 +1,10 @@
 import { z } from 'zod';
-import { defineTool, DryRunArg, JsonObjectArg, PlanSchema, TenantArg, text, type ToolDefinition } from '../tools/index.js';
+import { UeeError } from '../core/index.js';
+import { defineTool, DryRunArg, JsonObjectArg, PlanSchema, resolveScope, TenantArg, text, type ToolDefinition } from '../tools/index.js';
 import { PROPOSAL_STATUSES, type Proposal } from './schemas.js';
 import type { ReviewService } from './service.js';
 
-const ProposalIdArg = z.string().max(80).regex(/^pr:[^:]+:[0-9a-f]{12}$/, 'a proposal id, e.g. pr:acme:0123456789ab').describe('Proposal id');
+const ProposalIdArg = z.string().max(80).regex(/^pr:[^:]+:[0-9a-f]{12}$/, 'a proposal id, e.g. pr:acme:0123456789ab');
 
 const ProposalOut = z.object({
   id: z.string(),
@@ -52,9 +53,7 @@ export function reviewTools(review: ReviewService): ToolDefinition[] {
   const list = defineTool({
     name: 'proposal_list',
     title: 'List change proposals',
-    description:
-      'Changes held for human review (a tool answered applied:false with `proposal`). Without `id`: newest first, ' +
-      'optionally by status. With `id`: that proposal in full (plan, arguments, review bundle). Includes reviewers\' comments.',
+    description: 'Changes held for human review (applied: false with `proposal`).',
     input: z.strictObject({ id: ProposalIdArg.optional(), status: z.enum(PROPOSAL_STATUSES).optional(), tenantId: TenantArg }),
     output: z.object({ proposals: z.array(ProposalOut) }),
     annotations: { readOnlyHint: true, destructiveHint: false, idempotentHint: true },
@@ -68,21 +67,27 @@ export function reviewTools(review: ReviewService): ToolDefinition[] {
   const revise = defineTool({
     name: 'proposal_revise',
     title: 'Revise a change proposal',
-    description:
-      'Revises a pending or stale proposal: new tool `arguments` (the full set) and/or `rationale` re-plan it and reset ' +
-      'approvals; neither rebases it on the current state; `withdraw` drops it. Only humans approve.',
+    description: 'Revises (arguments, rationale; approvals reset) or withdraws a pending proposal.',
     input: z.strictObject({
+      tenantId: TenantArg,
       id: ProposalIdArg,
-      arguments: JsonObjectArg.optional().describe('Replacement arguments of the proposed tool call'),
+      arguments: JsonObjectArg.optional().describe('All new arguments'),
       rationale: text(4000).optional(),
-      comment: text(4000).optional().describe('Answer to the reviewers'),
+      comment: text(4000).optional(),
       withdraw: z.boolean().optional(),
       dryRun: DryRunArg,
     }),
     output: z.object({ dryRun: z.boolean(), proposal: ProposalOut }),
     annotations: { readOnlyHint: false, destructiveHint: false, idempotentHint: false },
     async run(ctx, args) {
-      const p = await review.revise(ctx.principal, args.id, args);
+      const { tenantId, ...change } = args;
+      if (tenantId !== undefined) {
+        // The one way every tool takes a tenant: a proposal of another scope is as absent as a missing one.
+        if (ctx.principal.kind === 'tenant') await resolveScope(ctx, tenantId);
+        const current = await review.get(ctx.principal, args.id);
+        if (current.tenantId !== tenantId) throw new UeeError('NOT_FOUND', `proposal ${args.id} not found in ${tenantId ?? 'the global scope'}`, { hint: 'call proposal_list with the same tenantId' });
+      }
+      const p = await review.revise(ctx.principal, args.id, change);
       return { dryRun: args.dryRun, proposal: out(p, true) };
     },
     summarize: (o) => `${o.dryRun ? 'dry run: ' : ''}${o.proposal.id} is ${o.proposal.status} (revision ${o.proposal.revision}): ${o.proposal.plan?.summary ?? ''}`,

@@ -230,7 +230,7 @@ export function checkIndexSpec(spec: IndexSpec): void {
 export function tooManyIndexes(max: number): UeeError {
   return new UeeError('LIMIT_EXCEEDED', `a tenant may have at most ${max} indexes`, {
     details: { limit: 'maxIndexesPerTenant', max },
-    hint: 'drop an unused index first (read_model_index with action "list" shows use counts)',
+    hint: 'drop an unused index first (query_index with action "list" shows use counts)',
   });
 }
 

@@ -214,7 +214,7 @@ export function defineTool<I extends z.ZodType<Record<string, unknown>>, O exten
   if (spec.review) {
     if (!(spec.input instanceof z.ZodObject) || !(spec.output instanceof z.ZodObject)) throw new Error(`tool ${spec.name}: reviewable tools take and return objects`);
     input = spec.input.extend({ rationale: RationaleArg });
-    output = spec.output.extend({ proposal: ProposalRefSchema.optional().describe('Set when the change is held for human review (applied: false)') });
+    output = spec.output.extend({ proposal: ProposalRefSchema.optional().describe('Set when held for human review') });
   }
   return {
     name: spec.name,

@@ -27,12 +27,11 @@ const PageOut = z.object({ items: z.array(EntityOut), nextCursor: z.string().nul
 export const entityGet = defineTool({
   name: 'entity_get',
   title: 'Get entity',
-  description:
-    'Reads one entity (latest version, or `version`). Answers NOT_FOUND when it does not exist or belongs to another tenant.',
+  description: "One entity (latest, or `version`). NOT_FOUND when absent or another tenant's.",
   input: z.strictObject({
     tenantId: TenantArg,
     entityId: EntityIdArg,
-    version: z.number().int().positive().max(Number.MAX_SAFE_INTEGER).optional().describe('A specific version (default: latest)'),
+    version: z.number().int().positive().max(Number.MAX_SAFE_INTEGER).optional().describe('Default latest'),
   }),
   output: z.object({ entity: EntityOut }),
   annotations: { readOnlyHint: true, destructiveHint: false, idempotentHint: true },
@@ -48,21 +47,17 @@ export const entityGet = defineTool({
 export const entityPut = defineTool({
   name: 'entity_put',
   title: 'Put entity',
-  description:
-    'Creates an entity (omit entityId to mint one) or writes its next version. Pass expectedVersion for optimistic ' +
-    'concurrency (0 = must not exist yet; VERSION_CONFLICT when stale). The write and its event (EntityCreated / ' +
-    'EntityUpdated / EntityDeleted, or eventType) commit together and reach the bus through the outbox. ' +
-    'dryRun: validates and returns the plan without writing.',
+  description: 'Creates (no entityId: minted) or writes the next version of an entity, with its event. expectedVersion 0: create only; stale: VERSION_CONFLICT.',
   input: z.strictObject({
     tenantId: TenantArg,
     entityId: EntityIdArg.optional(),
     entityTypeId: EntityTypeArg,
-    attributes: JsonObjectArg.describe('The full attribute document of the new version'),
+    attributes: JsonObjectArg,
     metadata: JsonObjectArg.optional(),
     ownerId: text(256).nullable().optional(),
-    expectedVersion: z.number().int().nonnegative().max(Number.MAX_SAFE_INTEGER).optional().describe('Version you last read; 0 = create only'),
-    eventType: EventTypeArg.optional().describe('Event type announced for this write (default EntityCreated/EntityUpdated/EntityDeleted)'),
-    deleted: z.boolean().optional().describe('Write a tombstone (the history is kept)'),
+    expectedVersion: z.number().int().nonnegative().max(Number.MAX_SAFE_INTEGER).optional().describe('0: create only'),
+    eventType: EventTypeArg.optional().describe('Default EntityCreated/Updated/Deleted'),
+    deleted: z.boolean().optional(),
     dryRun: DryRunArg,
   }),
   output: z.object({
@@ -147,9 +142,7 @@ function planPut(
 export const entityQuery = defineTool({
   name: 'entity_query',
   title: 'Query entities',
-  description:
-    'Lists the latest versions of one entity type visible to the tenant, filtered (MongoDB-style, on entityId, ' +
-    'version, ownerId, createdAt, attributes.*, metadata.*), sorted and paged (pass nextCursor back as cursor).',
+  description: 'Latest versions of an entity type: MongoDB-style filter (attributes.*, metadata.*, version…), sort, pages.',
   input: z.strictObject({
     tenantId: TenantArg,
     entityTypeId: EntityTypeArg,
@@ -157,7 +150,7 @@ export const entityQuery = defineTool({
     sort: SortArg.optional(),
     limit: LimitArg,
     cursor: CursorArg,
-    includeDeleted: z.boolean().optional().describe('Include tombstoned entities (default false)'),
+    includeDeleted: z.boolean().optional(),
   }),
   output: PageOut,
   annotations: { readOnlyHint: true, destructiveHint: false, idempotentHint: true },
@@ -173,7 +166,7 @@ export const entityQuery = defineTool({
 export const entityHistory = defineTool({
   name: 'entity_history',
   title: 'Entity history',
-  description: 'Lists the versions of one entity, newest first, paged. NOT_FOUND when it is not visible to the tenant.',
+  description: 'Versions of one entity, newest first, paged.',
   input: z.strictObject({ tenantId: TenantArg, entityId: EntityIdArg, limit: LimitArg, cursor: CursorArg }),
   output: PageOut,
   annotations: { readOnlyHint: true, destructiveHint: false, idempotentHint: true },

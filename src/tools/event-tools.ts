@@ -8,17 +8,14 @@ import { resolveScope, scopeLabel } from './scope.js';
 export const eventEmit = defineTool({
   name: 'event_emit',
   title: 'Emit event',
-  description:
-    'Publishes an event in the tenant: it is committed to the store\'s outbox and relayed to the bus, where ' +
-    'subscribed plugins react to it. With idempotencyKey, emitting again with the same key publishes nothing ' +
-    'and returns the first event (applied: false). dryRun: validates and returns the plan.',
+  description: 'Publishes an event in the tenant; subscribed plugins react. A repeated idempotencyKey publishes nothing.',
   input: z.strictObject({
     tenantId: TenantArg,
     type: EventTypeArg,
-    entityId: EntityIdArg.optional().describe('The entity the event is about'),
+    entityId: EntityIdArg.optional(),
     entityTypeId: EntityTypeArg.optional(),
-    payload: JsonObjectArg.optional().describe('Event payload (JSON object)'),
-    idempotencyKey: safeName(z.string().min(1).max(200), 'idempotencyKey').optional().describe('Makes retries safe'),
+    payload: JsonObjectArg.optional(),
+    idempotencyKey: safeName(z.string().min(1).max(200), 'idempotencyKey').optional(),
     dryRun: DryRunArg,
   }),
   output: z.object({

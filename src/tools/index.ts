@@ -11,7 +11,7 @@ export type { ToolAnnotations, ToolContext, ToolDefinition, ToolSpec, ClientLogL
 export { ToolRegistry, errorResult } from './registry.js';
 export { guardArguments } from './input-guard.js';
 export type { InputLimits } from './input-guard.js';
-export { inputJsonSchema, outputJsonSchema } from './json-schema.js';
+export { inputJsonSchema, outputJsonSchema, namedShapes } from './json-schema.js';
 export { resolveScope, scopeLabel, GLOBAL_LABEL } from './scope.js';
 export { errorCatalogue, defaultHint } from './error-catalogue.js';
 export type { ErrorCodeInfo } from './error-catalogue.js';
@@ -69,4 +69,16 @@ export const PLANNED_TOOL_NAMES = [
   'model_usage',
 ] as const;
 
-export { pluginTools } from './plugin-tools/index.js';
+export { pluginTools, sdkTypings, typingsUri, SDK_TYPINGS, TENANT_SCOPE_DEFAULT } from './plugin-tools/index.js';
+export type { TypingsLanguage } from './plugin-tools/index.js';
+
+import { EntityOut, EventOut, PlanSchema, ProposalRefSchema } from './schemas.js';
+import { DeadLetterOut } from './plugin-tools/dead-letters.js';
+import { ExperimentOut } from './plugin-tools/experiments.js';
+import { RunOut } from './plugin-tools/sandbox.js';
+import { DiagnosticOut } from './plugin-tools/compile.js';
+import { PluginOut } from './plugin-tools/shared.js';
+import { PluginListingOut } from './plugin-tools/observe.js';
+
+/** The shapes tool results share, named in output schemas (`uee://schemas/shapes` serves them). */
+export const SHARED_SHAPES = [EntityOut, EventOut, PlanSchema, ProposalRefSchema, RunOut, DeadLetterOut, ExperimentOut, DiagnosticOut, PluginOut, PluginListingOut] as const;

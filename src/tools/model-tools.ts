@@ -10,18 +10,15 @@ const ModelNameArg = z
   .max(256)
   .regex(/^[A-Za-z0-9][A-Za-z0-9_.:/-]*$/, 'model names are letters, digits, ".", "_", "-", ":" and "/"')
   .refine((v) => !v.includes('..'), 'model names must not contain ".."')
-  .describe('Registry model name, e.g. "task.prioritizer.v2"');
+  .describe('e.g. "task.prioritizer.v2" (model_list)');
 
-const IsoArg = z.iso.datetime({ offset: true }).describe('ISO 8601 time');
+const IsoArg = z.iso.datetime({ offset: true });
 
 /** `model_list`: the gateway's models visible to the tenant. */
 export const modelList = defineTool({
   name: 'model_list',
   title: 'List models',
-  description:
-    'Lists the models plugins (and model_call) can use in the tenant: name, kind (chat, embedding, scorer, wasm), ' +
-    'provider, description, fallback chain, cache TTL, timeout, cost per unit and the provider circuit state. ' +
-    'Tenant overrides are applied; no provider secrets are ever shown.',
+  description: 'Models usable in the tenant: kind, provider, fallbacks, cost, circuit state.',
   input: z.strictObject({ tenantId: TenantArg }),
   output: z.object({
     models: z.array(
@@ -50,15 +47,11 @@ export const modelList = defineTool({
 export const modelCall = defineTool({
   name: 'model_call',
   title: 'Call model (test)',
-  description:
-    'Calls a model once through the gateway as a test, attributed to the tenant (quotas apply, the call is audited ' +
-    'with source "admin"). Input by kind — chat: a string or {messages, temperature?, max_tokens?, response_format?}; ' +
-    'embedding: a string or {input}; scorer: a feature object (e.g. {dueInDays, estimateHours, importance}). Returns ' +
-    'the output, the model and provider that answered, tokens, cost, cache status and latency.',
+  description: 'Calls a model once as a test (quota, audit). Input: chat, string or {messages}; embedding, string or {input}; scorer, features.',
   input: z.strictObject({
     tenantId: TenantArg,
     model: ModelNameArg,
-    input: z.union([text(100_000), JsonObjectArg]).describe('The model input (see description)'),
+    input: z.union([text(100_000), JsonObjectArg]).describe('By model kind (see description)'),
   }),
   output: z.object({
     output: z.unknown(),
@@ -92,17 +85,14 @@ const SummaryOut = z.object({
 export const modelUsage = defineTool({
   name: 'model_usage',
   title: 'Model usage',
-  description:
-    'Model usage of the tenant from the gateway audit log: totals grouped by plugin, model or tenant (default: by ' +
-    'plugin; by model when `plugin` is given), the current quota windows (used/limit), and optionally the most recent ' +
-    'calls. Filter by plugin name and time range.',
+  description: "The tenant's model usage by plugin, model or tenant, with quota windows.",
   input: z.strictObject({
     tenantId: TenantArg,
     plugin: PluginNameArg.optional(),
     since: IsoArg.optional(),
     until: IsoArg.optional(),
     by: z.enum(['plugin', 'model', 'tenant']).optional(),
-    recent: z.number().int().min(0).max(500).optional().describe('Also return this many recent calls (default 0)'),
+    recent: z.number().int().min(0).max(500).optional(),
   }),
   output: z.object({
     tenantId: z.string().nullable(),

@@ -7,9 +7,9 @@ import { resolveScope } from './scope.js';
 
 /** Query plans, slow queries and per-tenant indexes (issue 17): what an agent reads and changes to make a query fast. */
 
-const TargetArg = z.enum(['entities', 'readModel']).describe('entities (scope = entity type) or readModel (scope = view)');
-const ScopeArg = z.string().min(1).max(128).describe('Entity type id or view name');
-const FieldArg = z.string().min(1).max(256).describe('Dotted path, e.g. "attributes.status" (entities) or "status" (view)');
+const TargetArg = z.enum(['entities', 'readModel']);
+const ScopeArg = z.string().min(1).max(128);
+const FieldArg = z.string().min(1).max(256).describe('e.g. "attributes.status" or a view field');
 
 // Loose output shapes: these results are read by agents, and each field listed here would cost tools/list bytes.
 const PlanOut = z.record(z.string(), z.unknown()).describe('{access: index|scan, index, probe, fallback, rowsExamined, rowsReturned, ms, backendPlan, suggestedIndex, error}');
@@ -26,8 +26,7 @@ function indexesOf(store: EntityStore): QueryIndexStore {
 export const queryExplain = defineTool({
   name: 'query_explain',
   title: 'Explain query / slow queries',
-  description:
-    'With target+scope: runs the entity or read-model query and returns its plan {access: index|scan, index, rowsExamined, rowsReturned, ms, backendPlan, suggestedIndex}. Without: the tenant\'s slow or refused queries (filter, plan), slowest first.',
+  description: "With target+scope: a query's plan (index or scan, rows, suggestedIndex). Without: the tenant's slow queries.",
   input: z.strictObject({ tenantId: TenantArg, target: TargetArg.optional(), scope: ScopeArg.optional(), filter: FilterArg.optional(), sort: SortArg.optional() }),
   output: z.object({ plan: PlanOut.optional(), slow: z.array(PlanOut).optional() }),
   annotations: { readOnlyHint: true, destructiveHint: false, idempotentHint: true },
@@ -48,16 +47,15 @@ export const queryExplain = defineTool({
 export const queryIndex = defineTool({
   name: 'query_index',
   title: 'Manage query indexes',
-  description:
-    'list | add | drop a tenant index on one field of an entity type or view (query_explain proposes one: suggestedIndex). With `filter`, add/drop return the plan before and after (dryRun: after is predicted).',
+  description: 'list, add or drop a tenant index on a field of an entity type or view; with filter, the plan before and after.',
   input: z.strictObject({
     tenantId: TenantArg,
     action: z.enum(['list', 'add', 'drop']),
     target: TargetArg.optional(),
     scope: ScopeArg.optional(),
     field: FieldArg.optional(),
-    name: z.string().max(64).optional().describe('Index name (drop)'),
-    filter: FilterArg.optional().describe('A query to plan before and after'),
+    name: z.string().max(64).optional().describe('For drop'),
+    filter: FilterArg.optional().describe('Query to plan before and after'),
     dryRun: DryRunArg,
   }),
   output: z.object({ dryRun: z.boolean(), indexes: z.array(IndexOut), plan: PlanSchema.optional(), before: PlanOut.nullable(), after: PlanOut.nullable() }),

@@ -10,13 +10,13 @@ const DocOut = z.object({
   updatedAt: z.string(),
 });
 
-const DocIdArg = safeName(z.string().min(1).max(256), 'id').describe('Document id within the view');
+const DocIdArg = safeName(z.string().min(1).max(256), 'id');
 
 /** `read_model_get`: one read-model document. */
 export const readModelGet = defineTool({
   name: 'read_model_get',
   title: 'Get read-model document',
-  description: 'Reads one document of a read-model view (views are maintained by plugins). NOT_FOUND when absent or another tenant\'s.',
+  description: 'One document of a read-model view. NOT_FOUND when absent.',
   input: z.strictObject({ tenantId: TenantArg, view: ViewArg, id: DocIdArg }),
   output: z.object({ doc: DocOut }),
   annotations: { readOnlyHint: true, destructiveHint: false, idempotentHint: true },
@@ -32,7 +32,7 @@ export const readModelGet = defineTool({
 export const readModelQuery = defineTool({
   name: 'read_model_query',
   title: 'Query read model',
-  description: 'Lists documents of a read-model view, filtered (MongoDB-style on the document), sorted and paged.',
+  description: 'Documents of a read-model view: filter, sort, pages.',
   input: z.strictObject({ tenantId: TenantArg, view: ViewArg, filter: FilterArg.optional(), sort: SortArg.optional(), limit: LimitArg, cursor: CursorArg }),
   output: z.object({ items: z.array(DocOut), nextCursor: z.string().nullable() }),
   annotations: { readOnlyHint: true, destructiveHint: false, idempotentHint: true },

@@ -47,12 +47,12 @@ export class ToolRegistry {
     for (const def of defs) {
       if (this.#tools.has(def.name)) throw new Error(`tool "${def.name}" is registered twice`);
       const listing: Tool = {
+        // No title: agents read names, and 42 titles were 1 KB of every listing; hosts fall back to the name.
         name: def.name,
-        title: def.title,
         description: def.description,
         inputSchema: (def.inputJsonSchema ?? inputJsonSchema(def.input)) as Tool['inputSchema'],
         outputSchema: outputJsonSchema(def.output),
-        annotations: { title: def.title, openWorldHint: false, ...def.annotations },
+        annotations: listedAnnotations(def.annotations),
       };
       this.#tools.set(def.name, { def, listing });
     }
@@ -78,7 +78,8 @@ export class ToolRegistry {
    * Runs one call: guard → validate → permission → run → check output. Never throws for tool-level
    * failures: they become `isError` results with `{ code, message, hint }` (no stack, no cause).
    */
-  async call(name: string, rawArgs: unknown, ctx: ToolContext): Promise<CallToolResult> {
+  async call(name: string, rawArgs: unknown, context: ToolContext): Promise<CallToolResult> {
+    const ctx = withMonotonicProgress(context);
     const tool = this.#tools.get(name);
     if (!tool) {
       return errorResult(new UeeError('NOT_FOUND', `unknown tool "${name}"`, { hint: 'call tools/list for the available tools' }));
@@ -129,6 +130,25 @@ export class ToolRegistry {
   }
 }
 
+/**
+ * The context with a `progress` that never goes backwards: a report not above the last one is
+ * dropped (MCP: progress MUST increase), so no tool can send a client a decreasing sequence.
+ */
+function withMonotonicProgress(ctx: ToolContext): ToolContext {
+  let last = Number.NEGATIVE_INFINITY;
+  return {
+    ...ctx,
+    progress: (progress, total, message) => {
+      if (!(progress > last)) {
+        ctx.logger.debug('progress not above the last report: dropped', { progress, last });
+        return Promise.resolve();
+      }
+      last = progress;
+      return ctx.progress(progress, total, message);
+    },
+  };
+}
+
 function throwIfAborted(signal: AbortSignal): void {
   if (signal.aborted) throw new UeeError('CANCELLED', 'the call was cancelled', { hint: 'call again if the result is still needed' });
 }
@@ -156,4 +176,21 @@ function safeDetails(details: Record<string, unknown>): Record<string, unknown> 
   } catch {
     return {};
   }
+}
+
+/**
+ * The annotations as listed: the hints whose value differs from the MCP defaults (readOnlyHint false,
+ * destructiveHint true, idempotentHint false, openWorldHint true), so every hint is known and none is
+ * spelled twice. `destructiveHint` and `idempotentHint` mean something only for tools that change
+ * something, so read-only tools list `readOnlyHint` and `openWorldHint` alone.
+ */
+export function listedAnnotations(a: ToolDefinition['annotations']): NonNullable<Tool['annotations']> {
+  const out: NonNullable<Tool['annotations']> = {};
+  if (a.readOnlyHint) out.readOnlyHint = true;
+  else {
+    if (!a.destructiveHint) out.destructiveHint = false;
+    if (a.idempotentHint) out.idempotentHint = true;
+  }
+  if (a.openWorldHint !== true) out.openWorldHint = false;
+  return out;
 }

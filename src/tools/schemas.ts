@@ -35,37 +35,36 @@ export function text(max: number, description?: string): z.ZodString {
  */
 export const TenantArg = safeName(TenantIdSchema.max(64), 'tenantId')
   .nullable()
-  .optional()
-  .describe('Tenant to act on. Tenant tokens: omit (own tenant). Admin tokens: required; null = global scope.');
+  .optional();
 
 /** An entity id argument. */
-export const EntityIdArg = safeName(EntityIdSchema.max(128), 'entityId').describe('Entity id');
+export const EntityIdArg = safeName(EntityIdSchema.max(128), 'entityId');
 /** An entity type argument. */
-export const EntityTypeArg = safeName(EntityTypeIdSchema.max(128), 'entityTypeId').describe('Entity type id, e.g. "Task"');
+export const EntityTypeArg = safeName(EntityTypeIdSchema.max(128), 'entityTypeId');
 /** An event type argument. */
-export const EventTypeArg = safeName(EventTypeSchema.max(128), 'type').describe('Event type, e.g. "TaskCreated"');
+export const EventTypeArg = safeName(EventTypeSchema.max(128), 'type');
 /** A read-model view name. */
 export const ViewArg = safeName(
   z.string().max(128).regex(/^[a-zA-Z][a-zA-Z0-9_.-]{0,127}$/, 'view names are 1-128 chars, starting with a letter'),
   'view',
-).describe('Read-model view name');
+);
 /** A plugin name as used in per-plugin tenant settings. */
 export const PluginNameArg = safeName(
   z.string().max(128).regex(/^[A-Za-z][A-Za-z0-9_.-]{0,127}$/, 'plugin names are 1-128 chars, starting with a letter'),
   'plugin',
-).describe('Plugin name');
+);
 /** A JSON object argument (keys `__proto__`, `constructor`, `prototype` rejected at any depth). */
 export const JsonObjectArg = JsonObjectSchema;
 /** A MongoDB-style filter. */
-export const FilterArg = JsonObjectSchema.describe('MongoDB-style filter, e.g. {"attributes.status": "Open", "version": {"$gte": 2}}');
+export const FilterArg = JsonObjectSchema.describe('MongoDB-style, e.g. {"attributes.status":"Open"}');
 /** A sort spec. */
-export const SortArg = SortSchema.refine((s) => Object.keys(s).length <= 8, 'at most 8 sort fields').describe('Sort: field → 1 or -1, e.g. {"attributes.priority": -1}');
+export const SortArg = SortSchema.refine((s) => Object.keys(s).length <= 8, 'at most 8 sort fields');
 /** A page size. */
-export const LimitArg = z.number().int().min(1).max(1000).optional().describe('Page size, 1-1000 (default 100)');
+export const LimitArg = z.number().int().min(1).max(1000).optional().describe('Page size (default 100)');
 /** An opaque cursor from a previous page. */
-export const CursorArg = z.string().max(2048).optional().describe('nextCursor of the previous page');
+export const CursorArg = z.string().max(2048).optional().describe('From nextCursor');
 /** `dryRun` of mutating tools. */
-export const DryRunArg = z.boolean().default(false).describe('Validate and return the plan without applying anything');
+export const DryRunArg = z.boolean().default(false);
 
 /** What a mutating tool would do (or did): shown before anything is applied when `dryRun` is set. */
 export const PlanSchema = z.object({
@@ -79,7 +78,7 @@ export const PlanSchema = z.object({
   ),
   tenants: z.array(z.string()).describe('Tenants affected ("(global)" for the global scope)'),
   eventTypes: z.array(z.string()).describe('Event types that will be published'),
-});
+}).meta({ id: 'Plan' });
 /** A {@link PlanSchema} value. */
 export type Plan = z.infer<typeof PlanSchema>;
 
@@ -89,7 +88,7 @@ export const RationaleArg = z
   .min(1)
   .max(4000)
   .optional()
-  .describe('Why you make this change; required when the review policy holds it for human approval');
+  .describe('Why (for reviewers)');
 
 /** A change held for review: returned (with applied:false) instead of applying it. */
 export const ProposalRefSchema = z.object({
@@ -97,7 +96,7 @@ export const ProposalRefSchema = z.object({
   status: z.string(),
   reason: z.string().describe('Why the tenant\'s review policy holds it'),
   approvalsNeeded: z.number().int(),
-});
+}).meta({ id: 'Proposal' });
 /** A {@link ProposalRefSchema} value. */
 export type ProposalRef = z.infer<typeof ProposalRefSchema>;
 
@@ -127,7 +126,7 @@ export const EntityOut = z.object({
   createdBy: z.string(),
   causationId: z.string().nullable(),
   deleted: z.boolean(),
-});
+}).meta({ id: 'Entity' });
 
 /** The wire shape of an event envelope. */
 export const EventOut = z.object({
@@ -143,4 +142,4 @@ export const EventOut = z.object({
   causationId: z.string().nullable(),
   hop: z.number().int(),
   source: z.object({ kind: z.string(), id: z.string() }),
-});
+}).meta({ id: 'Event' });

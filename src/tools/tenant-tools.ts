@@ -12,7 +12,7 @@ const TenantOut = z.object({ tenantId: z.string(), name: z.string(), createdAt: 
 export const tenantList = defineTool({
   name: 'tenant_list',
   title: 'List tenants',
-  description: 'Lists every registered tenant (admin tokens only).',
+  description: 'Every registered tenant (admin tokens only).',
   input: z.strictObject({}),
   output: z.object({ tenants: z.array(TenantOut) }),
   annotations: { readOnlyHint: true, destructiveHint: false, idempotentHint: true },
@@ -27,10 +27,10 @@ export const tenantList = defineTool({
 export const tenantCreate = defineTool({
   name: 'tenant_create',
   title: 'Create tenant',
-  description: 'Registers a tenant (admin tokens only). Creating an existing tenant changes nothing and returns it (created: false).',
+  description: 'Registers a tenant (admin tokens only); an existing one is returned (created: false).',
   input: z.strictObject({
-    tenantId: safeName(TenantIdSchema.max(64), 'tenantId').describe('1-64 letters, digits, "_" or "-"'),
-    name: text(200).optional().describe('Display name (default: the id)'),
+    tenantId: safeName(TenantIdSchema.max(64), 'tenantId'),
+    name: text(200).optional().describe('Default the id'),
     dryRun: DryRunArg,
   }),
   output: z.object({ dryRun: z.boolean(), created: z.boolean(), plan: PlanSchema, tenant: TenantOut.nullable() }),
@@ -73,7 +73,7 @@ const ConfigOut = z.object({ tenantId: z.string(), plugin: z.string().nullable()
 export const tenantConfigGet = defineTool({
   name: 'tenant_config_get',
   title: 'Get tenant settings',
-  description: 'Reads a tenant\'s settings, or with `plugin` its per-plugin settings (what get_tenant_config returns to that plugin). {} when nothing was set.',
+  description: "A tenant's settings, or with `plugin` its per-plugin settings (what get_tenant_config answers).",
   input: z.strictObject({ tenantId: TenantArg, plugin: PluginNameArg.optional() }),
   output: ConfigOut,
   annotations: { readOnlyHint: true, destructiveHint: false, idempotentHint: true },
@@ -89,14 +89,12 @@ export const tenantConfigGet = defineTool({
 export const tenantConfigSet = defineTool({
   name: 'tenant_config_set',
   title: 'Set tenant settings',
-  description:
-    'Writes a tenant\'s settings, or with `plugin` its per-plugin settings. Replaces the whole document unless ' +
-    'merge is true (top-level keys merged; a null value removes a key). dryRun: returns the plan and the resulting settings.',
+  description: "Writes a tenant's settings, or with `plugin` its per-plugin settings (merge: null removes a key).",
   input: z.strictObject({
     tenantId: TenantArg,
     plugin: PluginNameArg.optional(),
-    settings: JsonObjectArg.describe('Settings document (JSON object)'),
-    merge: z.boolean().default(false).describe('Merge top-level keys into the current settings instead of replacing them'),
+    settings: JsonObjectArg,
+    merge: z.boolean().default(false).describe('Merge top-level keys'),
     dryRun: DryRunArg,
   }),
   output: z.object({ dryRun: z.boolean(), plan: PlanSchema, previous: z.record(z.string(), z.unknown()), settings: z.record(z.string(), z.unknown()) }),

@@ -13,11 +13,8 @@ import { resolveScope, scopeLabel } from './scope.js';
 const WorkflowNameArg = z.string().regex(/^[a-zA-Z][a-zA-Z0-9_-]{0,63}$/).describe('Workflow name, e.g. "order"');
 const DefinitionArg = z
   .record(z.string(), z.unknown())
-  .describe(
-    'The definition. Compact (the seed\'s): { name, states: ["Draft","InProgress","Done"], transitions: { Draft: ["InProgress"], InProgress: ["Done"] } } ' +
-      '(transitions are named after their target; states without exits are final). Full: { name, initial, states: { S: { final?, timeout?: { afterMs, transition }, stuckAfterMs?, onEnter?: [actions] } }, ' +
-      'transitions: [{ name, from: S | [S], to, guard?: <filter over { instance: { state, context }, event: { payload } }>, actions?: [ { emit: { type, payload? } } | { write: { entityTypeId, entityId?, attributes } } | { set: {…context} } | { setTimer: { afterMs, transition } } | { spawn: { workflow, input? } } ] }] }',
-  );
+  .describe('Definition (JSON Schema: uee://schemas/workflow-definition), or compact: {name, states: [names], transitions: {From: [To]}}');
+
 const InstanceOut = z.object({ instanceId: z.string(), version: z.number(), attributes: z.record(z.string(), z.unknown()) });
 
 function plan(summary: string, scope: TenantContext, changes: z.infer<typeof PlanSchema>['changes'], eventTypes: string[]): z.infer<typeof PlanSchema> {
@@ -28,10 +25,7 @@ function plan(summary: string, scope: TenantContext, changes: z.infer<typeof Pla
 export const workflowDefine = defineTool({
   name: 'workflow_define',
   title: 'Define workflow',
-  description:
-    'Declares a workflow as data (states, transitions, guards, actions, timeouts) and validates it: unknown or unreachable states, dead ends that are not final, ' +
-    'bad guards, spawn cycles and timers beyond the horizon are refused (WORKFLOW_INVALID lists every problem). Defining an existing name stores a new version; ' +
-    'running instances keep theirs. Returns a Mermaid diagram and the transition event types other plugins can subscribe to (<workflow>.<state>). dryRun: validate only.',
+  description: 'Declares a workflow as data and validates it (WORKFLOW_INVALID lists every problem); returns a Mermaid diagram.',
   input: z.strictObject({ tenantId: TenantArg, definition: DefinitionArg, dryRun: DryRunArg }),
   output: z.object({ dryRun: z.boolean(), applied: z.boolean(), version: z.number().nullable(), mermaid: z.string(), transitionEvents: z.array(z.string()), plan: PlanSchema }),
   annotations: { readOnlyHint: false, destructiveHint: false, idempotentHint: false },
@@ -54,7 +48,7 @@ export const workflowDefine = defineTool({
 export const workflowValidate = defineTool({
   name: 'workflow_validate',
   title: 'Validate workflow',
-  description: 'Validates a workflow definition exactly as workflow_define does, without storing it; answers the Mermaid diagram and transition events, or WORKFLOW_INVALID with every problem.',
+  description: 'Validates a workflow definition as workflow_define does, without storing it.',
   input: z.strictObject({ tenantId: TenantArg, definition: DefinitionArg }),
   output: z.object({ valid: z.boolean(), mermaid: z.string(), transitionEvents: z.array(z.string()) }),
   annotations: { readOnlyHint: true, destructiveHint: false, idempotentHint: true },
@@ -70,7 +64,7 @@ export const workflowValidate = defineTool({
 export const workflowStart = defineTool({
   name: 'workflow_start',
   title: 'Start workflow instance',
-  description: 'Starts an instance of a defined workflow (latest version) in its initial state with an optional context. NOT_FOUND for an unknown workflow. dryRun: returns the instance it would create.',
+  description: 'Starts an instance of a workflow (latest version).',
   input: z.strictObject({ tenantId: TenantArg, workflow: WorkflowNameArg, context: JsonObjectArg.optional(), dryRun: DryRunArg }),
   output: z.object({ dryRun: z.boolean(), instance: InstanceOut, plan: PlanSchema }),
   annotations: { readOnlyHint: false, destructiveHint: false, idempotentHint: false },
@@ -90,14 +84,12 @@ export const workflowStart = defineTool({
 export const workflowAdvance = defineTool({
   name: 'workflow_advance',
   title: 'Advance workflow instance',
-  description:
-    'Takes a named transition on an instance. ILLEGAL_TRANSITION (details.allowed lists the legal ones) when the current state has no such transition or its guard refuses; ' +
-    'VERSION_CONFLICT when expectedVersion is stale or another transition won a race. Nothing changes on failure. dryRun: returns the resulting instance without committing.',
+  description: 'Takes a named transition; ILLEGAL_TRANSITION or VERSION_CONFLICT change nothing.',
   input: z.strictObject({
     tenantId: TenantArg,
-    instanceId: EntityIdArg.describe('Instance id (from workflow_start or workflow_list)'),
-    transition: WorkflowNameArg.describe('Transition name'),
-    payload: JsonObjectArg.optional().describe('Seen by guards as event.payload'),
+    instanceId: EntityIdArg.describe('From workflow_start or workflow_list'),
+    transition: WorkflowNameArg.describe('A transition name (workflow_inspect lists the allowed ones)'),
+    payload: JsonObjectArg.optional().describe('Guards read it as event.payload'),
     expectedVersion: z.number().int().positive().optional(),
     dryRun: DryRunArg,
   }),
@@ -120,7 +112,7 @@ export const workflowAdvance = defineTool({
 export const workflowMigrate = defineTool({
   name: 'workflow_migrate',
   title: 'Migrate workflow instance',
-  description: 'Moves a running instance to another version of its definition, explicitly; stateMap renames states the new version lacks. Recorded in its history. dryRun: show the result only.',
+  description: 'Moves an instance to another definition version; stateMap renames missing states.',
   input: z.strictObject({ tenantId: TenantArg, instanceId: EntityIdArg, toVersion: z.number().int().positive(), stateMap: z.record(z.string(), z.string()).optional(), dryRun: DryRunArg }),
   output: z.object({ dryRun: z.boolean(), instance: InstanceOut, plan: PlanSchema }),
   annotations: { readOnlyHint: false, destructiveHint: false, idempotentHint: false },
@@ -136,7 +128,7 @@ export const workflowMigrate = defineTool({
 export const workflowInspect = defineTool({
   name: 'workflow_inspect',
   title: 'Inspect workflow instance',
-  description: 'An instance: current state, context, definition version, its history of transitions with their causes (the newest 100; historyDropped counts older ones, kept in the instance entity versions), the transitions allowed now, and the time in state.',
+  description: 'An instance: state, context, history, transitions allowed now, time in state.',
   input: z.strictObject({ tenantId: TenantArg, instanceId: EntityIdArg }),
   output: z.object({ instance: InstanceOut, allowed: z.array(z.object({ transition: z.string(), to: z.string(), guarded: z.boolean() })), timeInStateMs: z.number() }),
   annotations: { readOnlyHint: true, destructiveHint: false, idempotentHint: true },
@@ -152,7 +144,7 @@ export const workflowInspect = defineTool({
 export const workflowList = defineTool({
   name: 'workflow_list',
   title: 'List workflows',
-  description: 'Without workflow/state/stuck: the defined workflows with versions and transition events. Otherwise instances from the platform-kept view, with time in state; stuck: instances past their state\'s stuckAfterMs.',
+  description: 'No filter: the workflows. With workflow, state or stuck: instances.',
   input: z.strictObject({ tenantId: TenantArg, workflow: WorkflowNameArg.optional(), state: z.string().max(64).optional(), stuck: z.boolean().optional(), limit: z.number().int().min(1).max(1000).optional(), cursor: CursorArg }),
   output: z.object({
     definitions: z.array(z.object({ name: z.string(), version: z.number(), states: z.array(z.string()), transitionEvents: z.array(z.string()) })).optional(),

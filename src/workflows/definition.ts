@@ -24,7 +24,7 @@ export const ActionSchema = z.union([
   z.strictObject({
     callModel: z
       .strictObject({
-        model: z.string().min(1).max(128).describe('A model of the gateway (models_list)'),
+        model: z.string().min(1).max(128).describe('A model of the gateway (model_list)'),
         input: z.union([z.string().max(65_536), JsonObjectSchema]).optional().describe('The model input; default: the instance context'),
         then: NameSchema.describe('Transition taken with the answer (in event.payload.result)'),
         onError: NameSchema.optional().describe('Transition taken when the call fails (event.payload.error)'),

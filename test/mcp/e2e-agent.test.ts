@@ -46,7 +46,9 @@ describe('E2E: an agent builds and deploys a plugin with MCP tools only', () => 
       capabilities: ['writeEntities'],
       description: 'When a user signs up, write a WelcomeNote entity for them.',
     });
-    expect(scaffold.typings['sdk/ts/index.ts']).toContain('export function writeEntity');
+    expect(scaffold.typings).toEqual({ resource: 'uee://sdk/typings/ts' });
+    const typings = await agent.readResource({ uri: scaffold.typings.resource });
+    expect((typings.contents[0] as { text: string }).text).toContain('export function writeEntity');
 
     // 2. edit the handler where the template says TODO
     const entry: string = scaffold.entry;

@@ -24,15 +24,18 @@ afterAll(async () => {
 });
 
 describe('MCP over Streamable HTTP: tools', () => {
-  it('MCP-T1: every tool lists input and output schemas and all three annotations', async () => {
+  it('MCP-T1: every tool lists input and output schemas and annotations whose hints (MCP defaults applied) are the tool\'s', async () => {
     const { tools } = await admin.listTools();
     expect(tools.map((t) => t.name).sort()).toEqual(s.host.tools.names().sort());
     for (const tool of tools) {
       expect(tool.inputSchema.type, tool.name).toBe('object');
-      expect((tool.inputSchema as { additionalProperties?: unknown }).additionalProperties, tool.name).toBe(false);
       expect(tool.outputSchema?.type, tool.name).toBe('object');
       expect(typeof tool.description).toBe('string');
-      for (const hint of ['readOnlyHint', 'destructiveHint', 'idempotentHint'] as const) expect(typeof tool.annotations?.[hint], `${tool.name}.${hint}`).toBe('boolean');
+      const def = s.host.tools.definition(tool.name)!.annotations;
+      const a = { readOnlyHint: false, destructiveHint: true, idempotentHint: false, openWorldHint: true, ...tool.annotations };
+      expect(a.readOnlyHint, tool.name).toBe(def.readOnlyHint);
+      expect(a.openWorldHint, tool.name).toBe(def.openWorldHint ?? false);
+      if (!def.readOnlyHint) expect([a.destructiveHint, a.idempotentHint], tool.name).toEqual([def.destructiveHint, def.idempotentHint]);
     }
   });
 

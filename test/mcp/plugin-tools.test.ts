@@ -78,7 +78,7 @@ describe('MCP plugin-lifecycle and model tools', () => {
       const t = byName.get(def.name);
       expect(t, def.name).toBeDefined();
       expect(t!.outputSchema, def.name).toBeDefined();
-      expect(t!.annotations?.readOnlyHint, def.name).toBe(def.annotations.readOnlyHint);
+      expect(t!.annotations?.readOnlyHint ?? false, def.name).toBe(def.annotations.readOnlyHint); // MCP default: false
     }
     const ro = (await acmeRo.listTools()).tools.map((t) => t.name);
     expect(ro).toEqual(expect.arrayContaining(['plugin_list', 'plugin_test', 'model_list', 'event_trace']));
@@ -92,16 +92,16 @@ describe('MCP plugin-lifecycle and model tools', () => {
     expect(scaffold.files['main.ts']).toContain("from 'uee:plugin'");
     expect(scaffold.files['main.ts']).toContain('TODO');
     expect(scaffold.manifest).toMatchObject({ name: 'Acme.Notes', subscribeTo: ['TaskCreated'], tenantScope: 'tenant', tenantId: 'acme' });
-    expect(Object.keys(scaffold.typings)).toEqual(expect.arrayContaining(['sdk/ts/index.ts', 'sdk/ts/types.ts']));
+    expect(scaffold.typings).toEqual({ resource: 'uee://sdk/typings/ts' });
     expect(scaffold.draftedBy).toMatchObject({ kind: 'template', model: null });
-    const compiled = ok(await callWith(acme, 'plugin_compile', { source: { language: 'ts', files: scaffold.files }, capabilities: scaffold.manifest.capabilities }));
+    const compiled = ok(await callWith(acme, 'plugin_compile', { source: { language: 'ts', files: scaffold.files }, capabilities: scaffold.manifest.capabilities, detail: 'full' }));
     expect(compiled.artifact).toMatch(/^[0-9a-f]{64}$/);
     expect(compiled.exports.map((e: { name: string }) => e.name)).toContain('handle');
     expect(compiled.missingCapabilities).toEqual([]);
 
     const model = ok(await call(admin, 'plugin_scaffold', { name: 'Scorer', kind: 'model' }));
     expect(model.manifest).toMatchObject({ kind: 'model', tenantScope: 'global', subscribeTo: [] });
-    const modelCompiled = ok(await callWith(admin, 'plugin_compile', { source: { language: 'ts', files: model.files } }));
+    const modelCompiled = ok(await callWith(admin, 'plugin_compile', { source: { language: 'ts', files: model.files }, detail: 'full' }));
     expect(modelCompiled.exports.map((e: { name: string }) => e.name)).toContain('infer');
 
     const wat = ok(await call(admin, 'plugin_scaffold', { name: 'Bare', language: 'wat', events: ['Ping'] }));

@@ -151,8 +151,10 @@ describe('MCP tool argument fuzzing', () => {
     }
     const fuzzed = await s.app.store.query({ tenantId: 'acme', actor: 't' }, { entityTypeId: 'Fuzz', includeDeleted: true });
     expect(fuzzed.items).toEqual([]);
-    // Not an object at all: refused by the SDK's protocol layer with a JSON-RPC error (-32602/-32603).
-    expect((await send('{"name":"entity_get","arguments":[1,2]}')).error.code).toBeLessThan(-32000);
+    // Not an object at all: a VALIDATION_FAILED tool result (issue 16), not a JSON-RPC protocol error.
+    const notObject = await send('{"name":"entity_get","arguments":[1,2]}');
+    expect(notObject.isError).toBe(true);
+    expect(notObject.structuredContent.code).toBe('VALIDATION_FAILED');
     expect(await s.app.store.outbox.size()).toBe(outboxBefore);
     expect(await s.app.bus.length()).toBe(busBefore);
     expect(({} as Record<string, unknown>).isAdmin).toBeUndefined();

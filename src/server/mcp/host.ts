@@ -40,7 +40,8 @@ const INSTRUCTIONS = [
   'UEE (Universal Entity Engine): versioned multi-tenant entities, an event bus, and sandboxed WebAssembly plugins.',
   'Tenant tokens act on their own tenant (omit tenantId); admin tokens must pass tenantId (null = global scope).',
   'Mutating tools take dryRun and return a plan first. Failures are isError results with structuredContent {code, message, hint}: follow the hint.',
-  'Resources: uee://docs/plugin-abi (host API), uee://schemas/plugin-manifest, uee://catalogue/errors, uee://catalogue/event-types.',
+  'Output schemas give the result shape in one line; named shapes (Entity, Plan, …) are in uee://schemas/shapes.',
+  'Resources: uee://docs/sdk, uee://sdk/typings/<language>, uee://docs/plugin-abi (host API), uee://schemas/plugin-manifest, uee://catalogue/errors, uee://catalogue/event-types.',
 ].join('\n');
 
 /**
@@ -198,11 +199,27 @@ export function guardTransport<T extends Transport>(transport: T, poisoned: Map<
   return transport;
 }
 
+/** The VALIDATION_FAILED of tool arguments that are not a JSON object (an array, a string, null…). */
+function notAnObject(args: unknown): UeeError {
+  const kind = Array.isArray(args) ? 'an array' : args === null ? 'null' : `a ${typeof args}`;
+  return new UeeError('VALIDATION_FAILED', `tool arguments must be a JSON object, got ${kind}`, {
+    details: { issues: [{ path: 'arguments', message: `expected an object, got ${kind}` }] },
+    hint: 'send arguments as an object keyed by argument name, e.g. {"entityId": "t-1"} (see the tool\'s inputSchema in tools/list)',
+  });
+}
+
 /** Records a `tools/call` whose raw arguments {@link guardArguments} refuses (see {@link guardTransport}). */
 export function inspectMessage(message: unknown, poisoned: Map<string | number, UeeError>): void {
   const m = message as { id?: string | number; method?: string; params?: { arguments?: unknown } };
   const args = m?.params?.arguments;
-  if (m?.method !== 'tools/call' || m.id === undefined || args === null || typeof args !== 'object' || Array.isArray(args)) return;
+  if (m?.method !== 'tools/call' || m.id === undefined || args === undefined) return;
+  if (args === null || typeof args !== 'object' || Array.isArray(args)) {
+    // The SDK would refuse the request with a protocol error (-32603); a tool result with a typed code
+    // tells the agent what to fix. The call goes on with no arguments and is answered from `poisoned`.
+    poisoned.set(m.id, notAnObject(args));
+    m.params = { ...m.params, arguments: {} };
+    return;
+  }
   try {
     guardArguments(args, { maxArgumentBytes: Number.MAX_SAFE_INTEGER });
   } catch (err) {

@@ -29,18 +29,13 @@ type State = z.infer<typeof StateOut>;
 export const pluginConfigure = defineTool({
   name: 'plugin_configure',
   title: 'Configure plugin',
-  description:
-    'Changes how a plugin runs, by action: "settings" (per-tenant plugin settings, merged over the manifest ' +
-    'defaults), "enable"/"disable" (a version; default the latest), "pin" (the tenant\'s events go to `version`), ' +
-    '"unpin", "rollback" (back to the version before the effective one: disables the current and re-enables the ' +
-    'previous when you own the plugin; pins the previous for your tenant when the plugin is global). dryRun returns ' +
-    'the plan and the predicted state. The router is refreshed after applying. Tenant tokens cannot change global plugins.',
+  description: "settings, enable/disable, pin/unpin (the tenant's version) or rollback a plugin. Tenant tokens: not global plugins.",
   input: z.strictObject({
     tenantId: TenantArg,
     name: PluginNameArg,
     action: z.enum(['settings', 'enable', 'disable', 'pin', 'unpin', 'rollback']),
-    settings: JsonObjectArg.optional().describe('For "settings": the full settings object'),
-    version: z.number().int().positive().max(1_000_000).optional().describe('For enable/disable/pin: the version'),
+    settings: JsonObjectArg.optional().describe('For settings: the full object'),
+    version: z.number().int().positive().max(1_000_000).optional().describe('For enable, disable, pin'),
     dryRun: DryRunArg,
   }),
   output: z.object({ dryRun: z.boolean(), applied: z.boolean(), action: z.string(), plan: PlanSchema, before: StateOut, after: StateOut }),

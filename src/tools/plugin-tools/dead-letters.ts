@@ -22,7 +22,7 @@ export function groupPlugin(group: string): { name: string; tenantId: string | n
   return { tenantId: m[1] === '*' ? null : m[1]!, name: m[2]! };
 }
 
-const DeadLetterOut = z.object({
+export const DeadLetterOut = z.object({
   id: z.string().describe('Dead-letter id: pass it to dead_letter_replay'),
   group: z.string(),
   plugin: z.object({ name: z.string(), tenantId: z.string().nullable() }).nullable(),
@@ -31,7 +31,7 @@ const DeadLetterOut = z.object({
   error: z.object({ code: z.string(), message: z.string() }),
   attempts: z.array(z.object({ at: z.string(), code: z.string(), message: z.string() })),
   deadAt: z.string(),
-});
+}).meta({ id: 'DeadLetter' });
 
 function visibleLetter(ctx: ToolContext, letter: DeadLetter, tenantId: string | null | undefined): boolean {
   if (ctx.principal.kind === 'tenant') return letter.event.tenantId === ctx.principal.tenantId;
@@ -46,13 +46,10 @@ function out(letter: DeadLetter): z.infer<typeof DeadLetterOut> {
 export const deadLetterList = defineTool({
   name: 'dead_letter_list',
   title: 'List dead letters',
-  description:
-    'Lists dead-lettered deliveries, newest first: the event, which plugin (consumer group) gave up, the final error ' +
-    'and every attempt. Tenant tokens see only their tenant\'s events. Replay one against another version with ' +
-    'dead_letter_replay.',
+  description: 'Dead-lettered deliveries, newest first: event, plugin, final error, attempts.',
   input: z.strictObject({
     tenantId: TenantArg,
-    name: PluginNameArg.optional().describe('Only dead letters of this plugin'),
+    name: PluginNameArg.optional(),
     limit: z.number().int().min(1).max(1000).optional().describe('Max entries (default 50)'),
   }),
   output: z.object({ deadLetters: z.array(DeadLetterOut), scanned: z.number().int().describe('Dead letters visible to this token that were considered') }),
@@ -75,17 +72,13 @@ export const deadLetterList = defineTool({
 export const deadLetterReplay = defineTool({
   name: 'dead_letter_replay',
   title: 'Replay dead letter (sandbox)',
-  description:
-    'Runs a dead-lettered event (id from dead_letter_list) against another plugin version — an artifact from ' +
-    'plugin_compile, a deployed version (pluginId, or name + version), or by default the version that handles it now ' +
-    '(tenant pin, else newest enabled) of the plugin that failed — in the same isolated sandbox as plugin_test. The event\'s entity is copied (read-only) ' +
-    'from the real store into the sandbox. Returns the run (output, effects, logs, usage, error) and whether it now ' +
-    'succeeds. Nothing is written to real data and the dead letter stays where it is.',
+  description: "Runs a dead letter's event on another version (default current) in plugin_test's sandbox: does the fix work?",
   input: z.strictObject({
+    tenantId: TenantArg,
     deadLetterId: z.string().regex(/^\d+-\d+$/, 'a dead-letter id looks like "1700000000000-12"'),
     artifact: ArtifactArg.optional(),
     ...PluginRefArgs,
-    manifest: JsonObjectArg.optional().describe('For artifacts: manifest fields to test with'),
+    manifest: JsonObjectArg.optional().describe('For artifacts: manifest fields'),
     ...SandboxArgs,
   }),
   output: z.object({
@@ -99,8 +92,9 @@ export const deadLetterReplay = defineTool({
   async run(ctx, args) {
     assertMaySpend(ctx.principal, args.models);
     const letter = (await ctx.app.bus.deadLetters({ count: SCAN })).find((l) => l.id === args.deadLetterId);
-    if (!letter || !visibleLetter(ctx, letter, undefined)) {
-      throw new UeeError('NOT_FOUND', `dead letter ${args.deadLetterId} not found`, { hint: 'call dead_letter_list for the ids visible to this token' });
+    if (typeof args.tenantId === 'string' || ctx.principal.kind === 'tenant') await resolveScope(ctx, args.tenantId);
+    if (!letter || !visibleLetter(ctx, letter, args.tenantId)) {
+      throw new UeeError('NOT_FOUND', `dead letter ${args.deadLetterId} not found`, { hint: 'call dead_letter_list (with the same tenantId) for the ids visible to this token' });
     }
     const event = letter.event;
     let plugin: SandboxPlugin;

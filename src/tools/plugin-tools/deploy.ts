@@ -5,8 +5,9 @@ import { PluginManifestSchema, type PluginManifest, type PluginManifestInput, ty
 import { PINS_VIEW } from '../../router/index.js';
 import type { ToolContext } from '../define-tool.js';
 import { defineTool } from '../define-tool.js';
-import { DryRunArg, JsonObjectArg, PlanSchema, type Plan } from '../schemas.js';
-import { GLOBAL_LABEL } from '../scope.js';
+import { DryRunArg, JsonObjectArg, PlanSchema, TenantArg, type Plan } from '../schemas.js';
+import { GLOBAL_LABEL, resolveScope } from '../scope.js';
+import { scopeManifest } from './manifest-scope.js';
 import { artifactInfo, compileSources, loadArtifact, storeArtifact } from './compile.js';
 import { sourceCapabilities } from './source-capabilities.js';
 import { graphWarnings, scanEmits, scanOutputs, type GraphNode } from './graph.js';
@@ -35,22 +36,6 @@ function graphNode(key: string, m: Pick<PluginManifest, 'subscribeTo' | 'emits' 
   };
 }
 
-/** Applies the tenant principal's rules to a manifest: own tenant only, never global. */
-function scopeManifest(ctx: ToolContext, manifest: Record<string, unknown>): Record<string, unknown> {
-  const p = ctx.principal;
-  if (p.kind === 'admin') return manifest;
-  const scope = manifest.tenantScope ?? 'tenant';
-  if (scope === 'global') {
-    throw new UeeError('TENANT_FORBIDDEN', 'a tenant token cannot deploy global plugins', {
-      hint: `set "tenantScope": "tenant" (your tenant ${p.tenantId} is used) or ask an administrator`,
-    });
-  }
-  if (manifest.tenantId !== undefined && manifest.tenantId !== p.tenantId) {
-    throw new UeeError('TENANT_FORBIDDEN', `this token acts only on tenant "${p.tenantId}"`, { hint: 'omit manifest.tenantId (your tenant is used)' });
-  }
-  return { ...manifest, tenantScope: scope, tenantId: p.tenantId };
-}
-
 /** Checks the module's needs against the declared capabilities with a hint naming what to add. */
 function checkCapabilities(manifest: PluginManifest, needed: readonly string[], hostFunctions: readonly string[]): void {
   const missing = needed.filter((c) => !(manifest.capabilities as readonly string[]).includes(c));
@@ -65,17 +50,12 @@ function checkCapabilities(manifest: PluginManifest, needed: readonly string[], 
 export const pluginDeploy = defineTool({
   name: 'plugin_deploy',
   title: 'Deploy plugin',
-  description:
-    'Deploys a new version of a plugin from a compiled `artifact` (sha256 from plugin_compile) or from `source` ' +
-    '(compiled now), with its `manifest` (name, kind, subscribeTo, capabilities, tenantScope, maximumResourceBudget, ' +
-    'settings, optional emits). dryRun: returns the plan — the new version number, the capability diff against the ' +
-    'running version, affected tenants and event types, and chain/cycle warnings from the subscribe→emit graph — ' +
-    'without changing anything. Applying creates the version (enabled) and refreshes the router. Tenant tokens ' +
-    'deploy tenant-scoped plugins of their own tenant. CAPABILITY_DENIED names the capabilities to add.',
+  description: 'Deploys a plugin version (artifact or source, manifest). dryRun: version, capability diff, tenants, cycle warnings.',
   input: z.strictObject({
-    manifest: JsonObjectArg.describe('Plugin manifest (see resource uee://schemas/plugin-manifest)'),
+    tenantId: TenantArg,
+    manifest: JsonObjectArg.describe('Schema: uee://schemas/plugin-manifest'),
     artifact: ArtifactArg.optional(),
-    source: SourcesArg.optional().describe('Sources to compile (or, with artifact, to record as the source)'),
+    source: SourcesArg.optional().describe('Compiled, or with artifact recorded'),
     dryRun: DryRunArg,
   }),
   output: z.object({
@@ -98,7 +78,8 @@ export const pluginDeploy = defineTool({
   annotations: { readOnlyHint: false, destructiveHint: false, idempotentHint: false },
   review: deployReview,
   async run(ctx, args) {
-    const raw = scopeManifest(ctx, args.manifest);
+    if (typeof args.tenantId === 'string') await resolveScope(ctx, args.tenantId);
+    const raw = scopeManifest(ctx, args.manifest, args.tenantId);
     const manifest = parseOrThrow(PluginManifestSchema, raw, 'plugin manifest');
     if (args.artifact === undefined && args.source === undefined) {
       throw new UeeError('VALIDATION_FAILED', 'pass artifact (from plugin_compile) or source', {

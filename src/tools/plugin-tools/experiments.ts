@@ -11,10 +11,10 @@ import { resolveScope } from '../scope.js';
 import { notFound, versionsOf } from './shared.js';
 import { experimentEndReview, experimentStartReview } from './review-hooks.js';
 
-const ExperimentIdArg = z.string().regex(/^[a-z0-9][a-z0-9_-]{0,63}$/, 'lower-case letters, digits, "_" and "-"').describe('Experiment id');
+const ExperimentIdArg = z.string().regex(/^[a-z0-9][a-z0-9_-]{0,63}$/, 'lower-case letters, digits, "_" and "-"');
 const VersionArg = z.number().int().positive().max(1_000_000);
 
-const ExperimentOut = z.object({
+export const ExperimentOut = z.object({
   id: z.string(),
   kind: z.enum(['split', 'shadow']),
   status: z.enum(['running', 'stopped', 'promoted']),
@@ -26,7 +26,7 @@ const ExperimentOut = z.object({
   endedAt: z.string().optional(),
   reason: z.string().optional(),
   winner: z.string().optional(),
-});
+}).meta({ id: 'Experiment' });
 
 function experimentOut(e: Experiment): z.infer<typeof ExperimentOut> {
   const { final: _final, createdBy: _by, ...rest } = e;
@@ -61,17 +61,13 @@ async function listExperiments(ctx: ToolContext, scope: TenantContext): Promise<
 export const experimentStart = defineTool({
   name: 'experiment_start',
   title: 'Start experiment',
-  description:
-    'Splits a tenant\'s traffic between plugin versions. kind "split": each chain (hash of its root event\'s key) runs one variant end to end; ' +
-    'variants[0] is control; guardrails (maxErrorRate, maxLatencyMs p95, maxCostPerEvent, minSamples) stop it and restore control; ' +
-    'a failing candidate hands the event to control. kind "shadow": control stays live, variants[1] runs on copies with effects captured, ' +
-    'never committed. A variant gives `version` (all plugins) or `versions` {plugin: version}. Removes the plugins\' pins. Report: experiment_report.',
+  description: "Splits a tenant's traffic between plugin versions (split: variants[0] is control, guardrails stop it; shadow: variants[1] runs uncommitted).",
   input: z.strictObject({
     tenantId: TenantArg,
     id: ExperimentIdArg.optional(),
-    plugins: z.array(PluginNameArg).min(1).max(16).describe('The logical plugins (names) the variants cover'),
+    plugins: z.array(PluginNameArg).min(1).max(16),
     kind: z.enum(['split', 'shadow']).default('split'),
-    key: z.enum(['entity', 'tenant', 'correlation']).default('entity').describe('What is hashed at the chain root'),
+    key: z.enum(['entity', 'tenant', 'correlation']).default('entity'),
     variants: z
       .array(z.strictObject({ name: z.string().regex(/^[A-Za-z0-9_-]{1,32}$/), weight: z.number().min(0).max(1_000_000).default(1), version: VersionArg.optional(), versions: z.record(PluginNameArg, VersionArg).optional() }))
       .min(2)
@@ -138,10 +134,7 @@ const VariantReportOut = z.record(z.string(), z.unknown());
 export const experimentReport = defineTool({
   name: 'experiment_report',
   title: 'Experiment report',
-  description:
-    'Without id: the tenant\'s experiments. With id: per variant exposures, successRate, latencyMs, modelCost, budgetPerEvent, custom metrics ' +
-    '(mean + 95% interval), and vsControl (difference, interval, p-value, significant at p<0.05); for a shadow run, events compared/same/different ' +
-    'and the differing effects event by event (onlyLive / onlyCandidate).',
+  description: "The tenant's experiments, or one with per-variant figures and significance vs control.",
   input: z.strictObject({ tenantId: TenantArg, id: ExperimentIdArg.optional() }),
   output: z.object({
     experiments: z.array(ExperimentOut),
@@ -196,9 +189,7 @@ function recommend(exp: Experiment, variants: ReturnType<typeof report>, snap: E
 export const experimentEnd = defineTool({
   name: 'experiment_end',
   title: 'End experiment',
-  description:
-    'Ends a running experiment. action "stop": control\'s versions are pinned (a shadow run just stops). action "promote": `variant`\'s versions are pinned ' +
-    '(default: the only candidate). Final figures are kept for experiment_report.',
+  description: "Ends an experiment: stop (pins control's versions) or promote (pins `variant`'s).",
   input: z.strictObject({ tenantId: TenantArg, id: ExperimentIdArg, action: z.enum(['stop', 'promote']), variant: z.string().max(32).optional(), dryRun: DryRunArg }),
   output: z.object({ dryRun: z.boolean(), applied: z.boolean(), experiment: ExperimentOut, pins: z.record(z.string(), z.number()), plan: PlanSchema }),
   annotations: { readOnlyHint: false, destructiveHint: true, idempotentHint: false },

@@ -18,7 +18,9 @@ export { runSandbox } from './sandbox.js';
 export type { SandboxPlugin, SandboxOptions, RunResult } from './sandbox.js';
 export { scanEmits, scanOutputs, graphWarnings } from './graph.js';
 export type { GraphNode, GraphOutput } from './graph.js';
-export { sdkTypings } from './scaffold.js';
+export { sdkTypings, typingsUri, SDK_TYPINGS } from './scaffold.js';
+export { TENANT_SCOPE_DEFAULT } from './manifest-scope.js';
+export type { TypingsLanguage } from './scaffold.js';
 
 /**
  * The plugin-lifecycle tools (scaffold, compile, test, deploy, configure, observe, dead letters,

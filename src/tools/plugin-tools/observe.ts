@@ -1,27 +1,28 @@
 import { z } from 'zod';
 import { UeeError } from '../../core/index.js';
+import type { PluginRecord } from '../../registry/index.js';
 import { defineTool } from '../define-tool.js';
 import { EntityIdArg, PluginNameArg, TenantArg, text } from '../schemas.js';
 import { resolveScope } from '../scope.js';
 import { pinOf } from './deploy.js';
 import { PluginOut, PluginRefArgs, resolvePlugin, summarize, visiblePlugins } from './shared.js';
 
+/** A plugin version as plugin_list shows it: with the tenant's pin of its name. */
+export const PluginListingOut = PluginOut.extend({ pinnedVersion: z.number().int().nullable().describe('This tenant\'s pin of the plugin name, if any') }).meta({ id: 'PluginListing' });
+
 /** `plugin_list`: plugins and their versions visible to the principal. */
 export const pluginList = defineTool({
   name: 'plugin_list',
   title: 'List plugins',
-  description:
-    'Lists deployed plugin versions, newest first: id, name, version, status, kind, scope, subscriptions, ' +
-    'capabilities, binary. Tenant tokens see their tenant\'s plugins and the global ones (with their tenant\'s pins); ' +
-    'admin tokens see all, or one tenant\'s view with tenantId. Filter by name or status.',
+  description: "Deployed plugin versions, newest first, with the tenant's pins.",
   input: z.strictObject({
     tenantId: TenantArg,
     name: PluginNameArg.optional(),
     status: z.enum(['enabled', 'disabled']).optional(),
-    latestOnly: z.boolean().optional().describe('Only the newest version of each plugin (default false)'),
+    latestOnly: z.boolean().optional(),
   }),
   output: z.object({
-    plugins: z.array(PluginOut.extend({ pinnedVersion: z.number().int().nullable().describe('This tenant\'s pin of the plugin name, if any') })),
+    plugins: z.array(PluginListingOut),
   }),
   annotations: { readOnlyHint: true, destructiveHint: false, idempotentHint: true },
   async run(ctx, args) {
@@ -60,10 +61,8 @@ export const pluginList = defineTool({
 export const pluginSource = defineTool({
   name: 'plugin_source',
   title: 'Plugin source',
-  description:
-    'Returns the source files recorded with a deployed version (pluginId, or name + version; default latest), its ' +
-    'language and manifest. Modules deployed without source return no files. NOT_FOUND for versions not visible; TENANT_FORBIDDEN for global plugins (admins only).',
-  input: z.strictObject({ tenantId: TenantArg, ...PluginRefArgs, file: text(128).optional().describe('Only this file') }),
+  description: 'Source files, language and manifest recorded with a deployed version.',
+  input: z.strictObject({ tenantId: TenantArg, ...PluginRefArgs, file: text(128).optional() }),
   output: z.object({
     plugin: PluginOut,
     language: z.string(),
@@ -109,16 +108,13 @@ const LogLineOut = z.object({
 export const pluginLogs = defineTool({
   name: 'plugin_logs',
   title: 'Plugin logs',
-  description:
-    'Recent log lines written by plugins (log()/console.*) while handling real events, newest first, filtered by ' +
-    'plugin (pluginId or name), minimum level and eventId. Tenant tokens see only lines of their tenant\'s events. ' +
-    'Kept in memory per process (1000 lines per plugin version).',
+  description: 'Recent plugin log lines on real events, newest first (in memory, 1000 per version).',
   input: z.strictObject({
     tenantId: TenantArg,
     pluginId: PluginRefArgs.pluginId,
     name: PluginNameArg.optional(),
-    level: z.enum(['debug', 'info', 'warn', 'error']).optional().describe('Minimum level'),
-    eventId: EntityIdArg.optional().describe('Only lines of this event'),
+    level: z.enum(['debug', 'info', 'warn', 'error']).optional(),
+    eventId: EntityIdArg.optional(),
     limit: z.number().int().min(1).max(1000).optional().describe('Max lines (default 100)'),
   }),
   output: z.object({ lines: z.array(LogLineOut) }),
@@ -145,11 +141,8 @@ export const pluginLogs = defineTool({
 export const pluginMetrics = defineTool({
   name: 'plugin_metrics',
   title: 'Plugin metrics',
-  description:
-    'Invocation counters (successes, errors by code, timeouts, budget breaches, retries, dead letters) and latency ' +
-    'percentiles per plugin version, since this process started. Tenant tokens see their own tenant-scoped plugins ' +
-    '(global plugins aggregate every tenant, so their metrics are for admins). Empty when the runtime is off.',
-  input: z.strictObject({ pluginId: PluginRefArgs.pluginId, name: PluginNameArg.optional() }),
+  description: 'Counters and latency per plugin version since start (errors by code, timeouts, retries, dead letters).',
+  input: z.strictObject({ tenantId: TenantArg, pluginId: PluginRefArgs.pluginId, name: PluginNameArg.optional() }),
   output: z.object({
     runtime: z.boolean(),
     plugins: z.array(
@@ -172,7 +165,11 @@ export const pluginMetrics = defineTool({
   async run(ctx, args) {
     const router = ctx.app.runtime?.router;
     if (!router) return { runtime: false, plugins: [] };
-    const visible = new Map((await visiblePlugins(ctx)).filter((p) => ctx.principal.kind === 'admin' || p.tenantId !== null).map((p) => [p.id, p]));
+    // Tenant tokens see their tenant-scoped plugins (a global plugin's counters aggregate every tenant);
+    // an admin's tenantId shows what that tenant's token would see, null the global plugins.
+    const scope = ctx.principal.kind === 'tenant' || args.tenantId !== undefined ? await resolveScope(ctx, args.tenantId) : undefined;
+    const inScope = (p: PluginRecord): boolean => (scope === undefined ? true : scope.tenantId === null ? p.tenantId === null : p.tenantId === scope.tenantId);
+    const visible = new Map((await visiblePlugins(ctx)).filter(inScope).map((p) => [p.id, p]));
     if (args.pluginId !== undefined && !visible.has(args.pluginId)) await resolvePlugin(ctx, { pluginId: args.pluginId });
     const plugins = router.metrics
       .snapshot(args.pluginId)

@@ -33,9 +33,7 @@ function recordsOff(): UeeError {
 export const invocationList = defineTool({
   name: 'invocation_list',
   title: 'List invocation records',
-  description:
-    'What deployed plugins did with events, newest first: one record per attempt (version, outcome, error, duration, usage, ' +
-    'committed effects with ids, model calls). Filter by eventId, correlationId, entityId, plugin name, outcome, experimentId, time.',
+  description: 'Plugin attempts on events, newest first: outcome, error, usage, committed effects.',
   input: z.strictObject({
     tenantId: TenantArg,
     eventId: EntityIdArg.optional(),
@@ -80,16 +78,12 @@ const RedriveItem = z.object({
 export const deadLetterRedrive = defineTool({
   name: 'dead_letter_redrive',
   title: 'Redrive dead letters',
-  description:
-    'Re-delivers dead letters FOR REAL (unlike dead_letter_replay): each event runs once on the version that handles it now ' +
-    '(tenant pin, else newest enabled) or on `version`; effects commit at most once (same idempotency key as the original ' +
-    'delivery); a success deletes the letter, a failure keeps it. Outcomes are recorded (invocation_list trigger "redrive"). ' +
-    'Pick letters by ids or by plugin name. dryRun (default true) returns the plan.',
+  description: 'Re-delivers dead letters FOR REAL on the current version (or `version`); a success deletes the letter. dryRun defaults to true.',
   input: z.strictObject({
     tenantId: TenantArg,
     deadLetterIds: z.array(z.string().regex(/^\d+-\d+$/)).min(1).max(100).optional(),
-    name: PluginNameArg.optional().describe('All dead letters of this plugin (up to limit)'),
-    version: z.number().int().min(1).optional().describe('Run on this version instead of the effective one'),
+    name: PluginNameArg.optional(),
+    version: z.number().int().min(1).optional(),
     limit: z.number().int().min(1).max(100).optional().describe('Max letters (default 100)'),
     dryRun: DryRunArg.default(true),
   }),

@@ -9,6 +9,7 @@ import { artifactInfo, loadArtifact } from './compile.js';
 import { simulateOnRecorded } from './review-simulation.js';
 import type { SandboxPlugin } from './sandbox.js';
 import { versionsOf } from './shared.js';
+import { scopeManifest } from './manifest-scope.js';
 
 /** Manifest fields reviewers compare between the running version and the proposed one. */
 const MANIFEST_FIELDS = ['kind', 'tenantScope', 'subscribeTo', 'emits', 'capabilities', 'restrictedEntityTypes', 'maximumResourceBudget', 'settings'] as const;
@@ -84,7 +85,7 @@ async function simulate(
 
 /** Review of `plugin_deploy`: the new version against the newest enabled one of the same name and scope. */
 export const deployReview: ReviewHooks = {
-  scope: (ctx) => (ctx.principal.kind === 'tenant' ? ctx.principal.tenantId : undefined),
+  scope: (ctx, args) => (ctx.principal.kind === 'tenant' ? ctx.principal.tenantId : args.tenantId === null || typeof args.tenantId === 'string' ? args.tenantId : undefined),
   // applied when the newest version of the name is this module, created since the claim
   async finished(ctx, _args, dry, since) {
     const d = dry as { name?: string; tenantId?: string | null; artifact?: string; capabilityDiff?: { previousVersion: number | null } } | undefined;
@@ -96,8 +97,7 @@ export const deployReview: ReviewHooks = {
     const d = dry as { name: string; tenantId: string | null; warnings: string[]; capabilityDiff: { previousVersion: number | null }; subscribeTo: string[]; triggers: string[]; triggeredBy: string[] };
     // the manifest with its defaults, as the registry stores it (the dry run already validated it)
     const raw = (args.manifest ?? {}) as Record<string, unknown>;
-    const p = ctx.principal;
-    const parsed = PluginManifestSchema.safeParse(p.kind === 'tenant' ? { ...raw, tenantScope: raw.tenantScope ?? 'tenant', tenantId: p.tenantId } : raw);
+    const parsed = PluginManifestSchema.safeParse(scopeManifest(ctx, raw, args.tenantId as string | null | undefined));
     const manifest = (parsed.success ? parsed.data : raw) as Record<string, unknown>;
     const source = args.source as { files?: Record<string, string> } | undefined;
     const files = source?.files ?? (typeof args.artifact === 'string' ? artifactInfo(ctx, args.artifact)?.source?.files : undefined);

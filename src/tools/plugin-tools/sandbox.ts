@@ -16,7 +16,7 @@ import { SANDBOX_WORKER_LIMITS, assertMaySpend, sandboxGate } from './sandbox-ga
 
 /** A fixture entity seeded into the sandbox before the events run. */
 export const FixtureArg = z.strictObject({
-  entityId: EntityIdArg.optional().describe('Id to give it (default: minted)'),
+  entityId: EntityIdArg.optional().describe('Default minted'),
   entityTypeId: EntityTypeArg,
   attributes: JsonObjectArg,
   metadata: JsonObjectArg.optional(),
@@ -26,7 +26,7 @@ export const FixtureArg = z.strictObject({
 /** An event to run the plugin on (an envelope is built around it in the sandbox). */
 export const TestEventArg = z.strictObject({
   type: EventTypeArg,
-  entityId: EntityIdArg.optional().describe('The entity the event is about (seed it with fixtures)'),
+  entityId: EntityIdArg.optional().describe('Its entity (seed it in fixtures)'),
   entityTypeId: EntityTypeArg.optional(),
   payload: JsonObjectArg.optional(),
 });
@@ -38,17 +38,17 @@ export const ReadModelFixtureArg = z.strictObject({ view: ViewArg, id: text(256)
 export const ModelsModeArg = z
   .enum(['offline', 'stub', 'gateway'])
   .default('offline')
-  .describe('offline (default): built-in offline models run for real, any other model is answered by a deterministic stub (flagged in stubbedModels); stub: every model stubbed; gateway: the real gateway (tenant quota, audited)');
+  .describe('offline: built-in models real, others stubbed; stub: all; gateway: real (quota)');
 
 /** How `call_model` is answered in a sandbox (see {@link ModelsModeArg}). */
 export type ModelsMode = z.infer<typeof ModelsModeArg>;
 
 /** The sandbox-related inputs shared by plugin_test and dead_letter_replay. */
 export const SandboxArgs = {
-  fixtures: z.array(FixtureArg).max(200).optional().describe('Entities to seed into the sandbox store'),
-  readModels: z.array(ReadModelFixtureArg).max(200).optional().describe('Read-model documents to seed'),
-  tenantConfig: JsonObjectArg.optional().describe('Tenant config seen by get_tenant_config'),
-  pluginSettings: JsonObjectArg.optional().describe('Per-tenant plugin settings (merged over manifest settings)'),
+  fixtures: z.array(FixtureArg).max(200).optional().describe('Entities to seed'),
+  readModels: z.array(ReadModelFixtureArg).max(200).optional().describe('Views to seed'),
+  tenantConfig: JsonObjectArg.optional(),
+  pluginSettings: JsonObjectArg.optional(),
   models: ModelsModeArg,
 };
 
@@ -66,7 +66,7 @@ export const RunOut = z.object({
   usage: UsageOut,
   error: z.object({ code: z.string(), message: z.string(), hint: z.string(), details: Json.optional() }).optional(),
   stubbedModels: z.array(z.string()).optional().describe('Models answered by the deterministic stub, not the real model: their outputs are not real'),
-});
+}).meta({ id: 'SandboxRun' });
 /** A {@link RunOut} value. */
 export type RunResult = z.infer<typeof RunOut>;
 

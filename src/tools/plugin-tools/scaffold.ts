@@ -26,16 +26,27 @@ function findSdkRoot(): string {
   }
 }
 
-const TYPINGS: Record<'ts' | 'assemblyscript' | 'wat', string[]> = {
+/** The languages with SDK typings, and the repository files that are their typings. */
+export const SDK_TYPINGS = {
   ts: ['sdk/ts/index.ts', 'sdk/ts/types.ts'],
   assemblyscript: ['sdk/as/index.ts', 'sdk/as/json.ts'],
+  rust: ['sdk/rust/uee_plugin.rs'],
+  c: ['sdk/c/uee_plugin.h'],
   wat: ['docs/plugin-abi.md'],
-};
+} as const satisfies Record<string, readonly string[]>;
+
+/** A language of {@link SDK_TYPINGS}. */
+export type TypingsLanguage = keyof typeof SDK_TYPINGS;
+
+/** The resource serving a language's SDK typings once (instead of every plugin_scaffold answer). */
+export function typingsUri(language: TypingsLanguage): string {
+  return `uee://sdk/typings/${language}`;
+}
 
 /** SDK sources (the typings agents code against) for a language, by repository path. */
-export function sdkTypings(language: 'ts' | 'assemblyscript' | 'wat'): Record<string, string> {
+export function sdkTypings(language: TypingsLanguage): Record<string, string> {
   const root = findSdkRoot();
-  return Object.fromEntries(TYPINGS[language].filter((p) => existsSync(join(root, p))).map((p) => [p, readFileSync(join(root, p), 'utf8')]));
+  return Object.fromEntries(SDK_TYPINGS[language].filter((p) => existsSync(join(root, p))).map((p) => [p, readFileSync(join(root, p), 'utf8')]));
 }
 
 /** A chat model of the gateway that is a real model (not the built-in echo template), if any. */
@@ -87,28 +98,29 @@ async function draftWithModel(ctx: ToolContext, model: string, tenantId: string 
 export const pluginScaffold = defineTool({
   name: 'plugin_scaffold',
   title: 'Scaffold plugin',
-  description:
-    'Generates a plugin skeleton that compiles as is: source files (TypeScript using the `uee:plugin` SDK, ' +
-    'AssemblyScript using "uee-plugin", or WAT), a manifest (subscriptions, capabilities, scope) and the SDK typings ' +
-    'to code against. When the model gateway has a real chat model (not the built-in echo template), the handler is ' +
-    'drafted by it (and checked to compile); otherwise it is a template with TODOs and commented examples of each ' +
-    'declared capability. Next: edit → plugin_compile → plugin_test → plugin_deploy.',
+  description: 'A plugin skeleton that compiles as is (files, manifest), drafted by a chat model if one is configured. SDK typings: resource named in `typings`.',
   input: z.strictObject({
     tenantId: TenantArg,
     name: PluginNameArg,
     kind: z.enum(['event', 'workflow', 'model']).default('event'),
     language: z.enum(['ts', 'assemblyscript', 'wat']).default('ts'),
-    events: z.array(EventTypeArg).max(32).default([]).describe('Event types to handle (event and workflow plugins need at least one)'),
+    events: z.array(EventTypeArg).max(32).default([]).describe('Event types to handle (≥1 unless kind model)'),
     capabilities: z.array(CapabilityArg).max(16).default([]),
-    description: text(4000, 'What the plugin should do (used for the drafted handler)').optional(),
-    draft: z.boolean().default(true).describe('Draft the handler with a configured chat model when there is one'),
+    description: text(4000, 'What it should do (for the draft)').optional(),
+    draft: z.boolean().default(true),
+    includeTypings: z.boolean().default(false).describe('Inline the SDK typings'),
   }),
   output: z.object({
     language: z.enum(['ts', 'assemblyscript', 'wat']),
     entry: z.string(),
     files: z.record(z.string(), z.string()),
     manifest: z.record(z.string(), z.unknown()),
-    typings: z.record(z.string(), z.string()).describe('SDK sources by path (what `uee:plugin` / "uee-plugin" resolve to)'),
+    typings: z
+      .object({
+        resource: z.string().describe('uee://sdk/typings/<language>: read it once (resources/read)'),
+        files: z.record(z.string(), z.string()).optional().describe('With includeTypings: SDK sources by path'),
+      })
+      .describe('The SDK typings to code against (what `uee:plugin` / "uee-plugin" resolve to)'),
     draftedBy: z.object({ kind: z.enum(['template', 'model']), model: z.string().nullable(), note: z.string() }),
     nextSteps: z.array(z.string()),
   }),
@@ -159,7 +171,7 @@ export const pluginScaffold = defineTool({
       entry,
       files: { [entry]: source },
       manifest,
-      typings: sdkTypings(language),
+      typings: { resource: typingsUri(language), ...(args.includeTypings ? { files: sdkTypings(language) } : {}) },
       draftedBy,
       nextSteps: [
         `edit ${entry}: replace the TODOs`,

@@ -9,7 +9,7 @@ import { GLOBAL_LABEL } from '../scope.js';
 export const ArtifactArg = z
   .string()
   .regex(/^[0-9a-f]{64}$/, 'an artifact is the 64-hex-digit sha256 plugin_compile returned')
-  .describe('sha256 of a module compiled (or uploaded) with plugin_compile');
+  .describe('sha256 from plugin_compile');
 
 /** A plugin version id (the id of its `uee.plugin` entity). */
 export const PluginIdArg = z
@@ -17,13 +17,13 @@ export const PluginIdArg = z
   .min(1)
   .max(128)
   .refine((v) => !isPathLike(v), 'pluginId must not look like a path')
-  .describe('Plugin version id (pluginId from plugin_list or plugin_deploy)');
+  ;
 
 /** A capability name. */
 export const CapabilityArg = z.enum(CAPABILITIES);
 
 /** Source languages the tools compile. `ts` covers JavaScript too. */
-export const LanguageArg = z.enum(['ts', 'js', 'assemblyscript', 'rust', 'c', 'wat']).describe('ts (TypeScript/JavaScript), assemblyscript, rust, c or wat');
+export const LanguageArg = z.enum(['ts', 'js', 'assemblyscript', 'rust', 'c', 'wat']);
 /** A {@link LanguageArg} value. */
 export type SourceLanguageArg = z.infer<typeof LanguageArg>;
 
@@ -38,13 +38,13 @@ const FileNameArg = z
 export const SourceFilesArg = z
   .record(FileNameArg, z.string().max(1_048_576))
   .refine((files) => Object.keys(files).length >= 1 && Object.keys(files).length <= 64, '1 to 64 source files')
-  .describe('Source files by relative path, e.g. {"main.ts": "import { on } from \'uee:plugin\'; …"}');
+  .describe('Files by path, e.g. {"main.ts": "…"}');
 
 /** Sources to compile: language, files and entry file. */
 export const SourcesArg = z.strictObject({
   language: LanguageArg,
   files: SourceFilesArg,
-  entry: FileNameArg.optional().describe('Entry file (default: main.ts / main.wat, or the only file)'),
+  entry: FileNameArg.optional().describe('Default main.ts/main.wat or the only file'),
   dependencies: z
     .record(z.string().max(214), z.string().max(64))
     .optional()
@@ -56,8 +56,8 @@ export type Sources = z.infer<typeof SourcesArg>;
 /** Which deployed version a tool acts on: an id, or a name with an optional version. */
 export const PluginRefArgs = {
   pluginId: PluginIdArg.optional(),
-  name: PluginNameArg.optional().describe('Plugin name (with version, or the latest version)'),
-  version: z.number().int().positive().max(1_000_000).optional().describe('Plugin version number (default: latest)'),
+  name: PluginNameArg.optional(),
+  version: z.number().int().positive().max(1_000_000).optional(),
 };
 
 /** The wire shape of a deployed plugin version. */
@@ -77,7 +77,7 @@ export const PluginOut = z.object({
   binary: z.object({ sha256: z.string(), size: z.number().int() }),
   hasSource: z.boolean(),
   deployedAt: z.string(),
-});
+}).meta({ id: 'PluginVersion' });
 /** A {@link PluginOut} value. */
 export type PluginSummary = z.infer<typeof PluginOut>;
 

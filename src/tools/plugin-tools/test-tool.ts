@@ -59,20 +59,13 @@ export async function artifactPlugin(
 export const pluginTest = defineTool({
   name: 'plugin_test',
   title: 'Test plugin (sandbox)',
-  description:
-    'Runs a compiled artifact (sha256 from plugin_compile) or a deployed version (pluginId, or name + version) on ' +
-    'the given events in an ISOLATED sandbox: a fresh in-memory store seeded with `fixtures`, `readModels`, ' +
-    '`tenantConfig` and `pluginSettings`, and an execution host of its own. Returns per event the output, the effects ' +
-    'it would have (entity writes, emitted events, read-model updates, timers), logs, budget use and the error with a ' +
-    'hint. Effects of one event are applied to the sandbox so later events see them; nothing touches real data. ' +
-    'For an artifact, `manifest` may set kind, capabilities (default: what the module needs), maximumResourceBudget, ' +
-    'settings, restrictedEntityTypes. Progress is reported per event.',
+  description: 'Runs an artifact or deployed version on events in an isolated seeded sandbox: output, effects, logs, usage, error per event.',
   input: z.strictObject({
     tenantId: TenantArg,
     artifact: ArtifactArg.optional(),
     ...PluginRefArgs,
-    manifest: JsonObjectArg.optional().describe('For artifacts: manifest fields to test with (capabilities, budget, settings…)'),
-    events: z.array(TestEventArg).min(1).max(50).describe('Events to run, in order'),
+    manifest: JsonObjectArg.optional().describe('For artifacts: manifest fields'),
+    events: z.array(TestEventArg).min(1).max(50).describe('Run in order'),
     ...SandboxArgs,
   }),
   output: z.object({ plugin: TestedPluginOut, sandbox: SandboxOut, runs: z.array(RunOut), passed: z.number().int(), failed: z.number().int() }),

@@ -14,15 +14,11 @@ const PAGE = 1000;
 export const eventTrace = defineTool({
   name: 'event_trace',
   title: 'Trace event',
-  description:
-    'Follows an event\'s chain: every retained bus event with the same correlationId, arranged by causationId into a ' +
-    'tree (depth, parent), with the dead letters, plugin log lines and invocation records (which version ran each event, ' +
-    'outcome, error, committed effects) of those events. Use it to see what a plugin did with an event and where a chain ' +
-    'stopped. Scans at most `maxScan` retained bus entries; events trimmed from the bus are still traced from their records.',
+  description: "An event's chain as a tree, with the dead letters, logs and invocation records of its events.",
   input: z.strictObject({
     tenantId: TenantArg,
-    eventId: EntityIdArg.describe('Any event of the chain'),
-    maxScan: z.number().int().min(100).max(200_000).optional().describe('Bus entries to scan at most (default 50000)'),
+    eventId: EntityIdArg,
+    maxScan: z.number().int().min(100).max(200_000).optional().describe('Default 50000'),
   }),
   output: z.object({
     correlationId: z.string(),
