@@ -46,10 +46,10 @@ function failure(r: InvocationResult): Extract<InvocationResult, { ok: false }> 
   return r;
 }
 
-/** Median latency of `n` sequential calls of the echo plugin for tenant globex. */
-async function echoLatency(n: number): Promise<number> {
+/** Median latency of `n` sequential calls of the echo plugin for tenant globex (and at least until `until()`). */
+async function echoLatency(n: number, until: () => boolean = () => true): Promise<number> {
   const times: number[] = [];
-  for (let i = 0; i < n; i++) {
+  for (let i = 0; i < n || (!until() && i < 100_000); i++) {
     const t0 = performance.now();
     const r = await rt.host.invoke('echo', { event: makeEvent('globex', { payload: { n: i } }) });
     times.push(performance.now() - t0);
@@ -57,7 +57,7 @@ async function echoLatency(n: number): Promise<number> {
     expect(r.output).toEqual({ n: i });
   }
   times.sort((a, b) => a - b);
-  return times[Math.floor(n / 2)]!;
+  return times[Math.floor(times.length / 2)]!;
 }
 
 describe('JS plugins: long native work is stopped at the deadline, inside the engine', () => {
@@ -76,7 +76,7 @@ describe('JS plugins: long native work is stopped at the deadline, inside the en
   it('JS-CONTAIN-2 tenant A attacking with a hostile regex: tenant B\'s events are processed at about their baseline latency', async () => {
     await rt.host.load({ id: 'redos', name: 'redos', version: '1', kind: 'event', capabilities: [], wasm: await wasmOf(HOSTILE['regex test']!), budget: { timeoutMs: TIMEOUT_MS } });
     await echoLatency(5); // warm
-    const baseline = await echoLatency(30);
+    const baseline = await echoLatency(300);
     const before = rt.host.stats().replacements;
     let attacking = true;
     let attacks = 0;
@@ -92,10 +92,11 @@ describe('JS plugins: long native work is stopped at the deadline, inside the en
       while (attacking) failure(await rt.host.invoke('redos', { event: makeEvent('acme') }));
     })();
     await new Promise((resolve) => setTimeout(resolve, 50));
-    const underAttack = await echoLatency(30);
+    // across several attacks: each one's deadline, cancel and unwind happen while B's events flow
+    const underAttack = await echoLatency(30, () => attacks >= 3);
     attacking = false;
     await Promise.all([attacker, attacker2]);
-    expect(attacks).toBeGreaterThan(0);
+    expect(attacks).toBeGreaterThanOrEqual(3);
     expect(rt.host.stats().replacements).toBe(before);
     // B waits at most for one of A's calls to end (its fair share of workers frees within a timeout),
     // never behind a queue of A's work: the median stays near the baseline.
