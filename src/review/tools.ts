@@ -71,7 +71,7 @@ export function reviewTools(review: ReviewService): ToolDefinition[] {
     input: z.strictObject({
       tenantId: TenantArg,
       id: ProposalIdArg,
-      arguments: JsonObjectArg.optional().describe('All new arguments'),
+      arguments: JsonObjectArg.optional(),
       rationale: text(4000).optional(),
       comment: text(4000).optional(),
       withdraw: z.boolean().optional(),

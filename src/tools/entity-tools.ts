@@ -31,7 +31,7 @@ export const entityGet = defineTool({
   input: z.strictObject({
     tenantId: TenantArg,
     entityId: EntityIdArg,
-    version: z.number().int().positive().max(Number.MAX_SAFE_INTEGER).optional().describe('Default latest'),
+    version: z.number().int().positive().max(Number.MAX_SAFE_INTEGER).optional(),
   }),
   output: z.object({ entity: EntityOut }),
   annotations: { readOnlyHint: true, destructiveHint: false, idempotentHint: true },
@@ -47,7 +47,7 @@ export const entityGet = defineTool({
 export const entityPut = defineTool({
   name: 'entity_put',
   title: 'Put entity',
-  description: 'Creates (no entityId: minted) or writes the next version of an entity, with its event. expectedVersion 0: create only; stale: VERSION_CONFLICT.',
+  description: 'Creates (no entityId: minted) or writes the next version of an entity, with its event. expectedVersion 0: create only.',
   input: z.strictObject({
     tenantId: TenantArg,
     entityId: EntityIdArg.optional(),
@@ -55,8 +55,8 @@ export const entityPut = defineTool({
     attributes: JsonObjectArg,
     metadata: JsonObjectArg.optional(),
     ownerId: text(256).nullable().optional(),
-    expectedVersion: z.number().int().nonnegative().max(Number.MAX_SAFE_INTEGER).optional().describe('0: create only'),
-    eventType: EventTypeArg.optional().describe('Default EntityCreated/Updated/Deleted'),
+    expectedVersion: z.number().int().nonnegative().max(Number.MAX_SAFE_INTEGER).optional(),
+    eventType: EventTypeArg.optional(),
     deleted: z.boolean().optional(),
     dryRun: DryRunArg,
   }),

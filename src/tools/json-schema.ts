@@ -106,8 +106,9 @@ function dropKeys(node: unknown, key?: string): unknown {
   const out: Json = {};
   for (const [k, v] of Object.entries(node as Json)) {
     if (key !== 'properties' && INPUT_DROPPED.has(k)) continue;
-    // Sanity caps (±2^53 from zod, a million versions) say nothing an agent can act on.
+    // Sanity caps (±2^53 from zod, a million versions) and "positive" for versions say nothing an agent can act on.
     if (key !== 'properties' && (k === 'maximum' || k === 'minimum') && Math.abs(v as number) >= 1_000_000) continue;
+    if (key !== 'properties' && k === 'exclusiveMinimum' && v === 0) continue;
     if (key !== 'properties' && k === 'additionalProperties' && v === true) continue;
     // An absent flag is false everywhere; only `default: true` tells something.
     if (key !== 'properties' && k === 'default' && v === false) continue;
@@ -173,7 +174,7 @@ function shape(node: Json, depth: number): string {
 }
 
 /** Longest result picture before nested objects lose detail (see {@link resultPicture}). */
-const MAX_RESULT_CHARS = 200;
+const MAX_RESULT_CHARS = 150;
 
 /** `name: type` for a top-level result field: scalars get their type, nested values their picture. */
 function fieldType(node: Json, depth: number): string {

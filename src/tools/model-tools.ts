@@ -10,7 +10,7 @@ const ModelNameArg = z
   .max(256)
   .regex(/^[A-Za-z0-9][A-Za-z0-9_.:/-]*$/, 'model names are letters, digits, ".", "_", "-", ":" and "/"')
   .refine((v) => !v.includes('..'), 'model names must not contain ".."')
-  .describe('e.g. "task.prioritizer.v2" (model_list)');
+  .describe('See model_list');
 
 const IsoArg = z.iso.datetime({ offset: true });
 
@@ -47,11 +47,11 @@ export const modelList = defineTool({
 export const modelCall = defineTool({
   name: 'model_call',
   title: 'Call model (test)',
-  description: 'Calls a model once as a test (quota, audit). Input: chat, string or {messages}; embedding, string or {input}; scorer, features.',
+  description: 'Calls a model once as a test (quota, audit). Input: chat, string or {messages}; embedding, string; scorer, features.',
   input: z.strictObject({
     tenantId: TenantArg,
     model: ModelNameArg,
-    input: z.union([text(100_000), JsonObjectArg]).describe('By model kind (see description)'),
+    input: z.union([text(100_000), JsonObjectArg]),
   }),
   output: z.object({
     output: z.unknown(),

@@ -6,7 +6,7 @@ import { resolveScope } from './scope.js';
 
 /** Declarative projections (issue 17): define a view as a fold of events, rebuild it from the journal, list, drop. */
 
-const NameArg = ViewArg.describe('Projection = view name');
+const NameArg = ViewArg;
 const PathArg = z.string().min(1).max(256);
 // Loose output shapes: agents read them, and every listed field costs tools/list bytes.
 const Rec = z.record(z.string(), z.unknown());
@@ -25,8 +25,7 @@ function summary(s: ProjectionState): Record<string, unknown> {
 export const projectionDefine = defineTool({
   name: 'projection_define',
   title: 'Define projection',
-  description:
-    'Defines view `name` as a fold of `events` into one doc per `key` (path in the event, e.g. payload.customerId): fields ← paths, aggregates count|sum|min|max|last, optional filter. dryRun: sample docs from recent events. Takes effect with projection_rebuild.',
+  description: 'Defines view `name` as a fold of `events` into one doc per `key` (event path): fields, aggregates, filter. dryRun: sample docs. Build with projection_rebuild.',
   input: z.strictObject({
     tenantId: TenantArg,
     name: NameArg,
@@ -52,8 +51,7 @@ export const projectionDefine = defineTool({
 export const projectionRebuild = defineTool({
   name: 'projection_rebuild',
   title: 'Rebuild projection',
-  description:
-    'Builds the projection from the event journal into a new version while readers keep the old one, then swaps atomically. Long-running: sends progress (position/head). Returns the new version.',
+  description: 'Builds the projection from the event journal into a new version, then swaps atomically (progress: position/head).',
   input: z.strictObject({ tenantId: TenantArg, name: NameArg }),
   output: z.object({ version: z.number(), position: z.number(), head: z.number(), applied: z.number(), retired: z.number().nullable(), oldest: z.number().nullable() }),
   annotations: { readOnlyHint: false, destructiveHint: true, idempotentHint: false },
@@ -78,7 +76,7 @@ export const projectionRebuild = defineTool({
 export const projectionList = defineTool({
   name: 'projection_list',
   title: 'List projections',
-  description: 'The tenant\'s projections: {name, version (active), building, pending (definition not yet built), events}.',
+  description: "The tenant's projections.",
   input: z.strictObject({ tenantId: TenantArg }),
   output: z.object({ projections: z.array(Rec) }),
   annotations: { readOnlyHint: true, destructiveHint: false, idempotentHint: true },
@@ -93,7 +91,7 @@ export const projectionList = defineTool({
 export const projectionGet = defineTool({
   name: 'projection_get',
   title: 'Get projection',
-  description: 'One projection: definition, active version, its journal position, head and lag, applied/skipped event counts.',
+  description: 'One projection: definition, active version, journal position, lag, counts.',
   input: z.strictObject({ tenantId: TenantArg, name: NameArg }),
   output: z.object({ projection: Rec }),
   annotations: { readOnlyHint: true, destructiveHint: false, idempotentHint: true },
@@ -109,7 +107,7 @@ export const projectionGet = defineTool({
 export const projectionDrop = defineTool({
   name: 'projection_drop',
   title: 'Drop projection',
-  description: 'Removes a projection and every version of its documents.',
+  description: 'Removes a projection and all its documents.',
   input: z.strictObject({ tenantId: TenantArg, name: NameArg, dryRun: DryRunArg }),
   output: z.object({ dryRun: z.boolean(), deleted: z.number() }),
   annotations: { readOnlyHint: false, destructiveHint: true, idempotentHint: true },

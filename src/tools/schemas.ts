@@ -56,13 +56,13 @@ export const PluginNameArg = safeName(
 /** A JSON object argument (keys `__proto__`, `constructor`, `prototype` rejected at any depth). */
 export const JsonObjectArg = JsonObjectSchema;
 /** A MongoDB-style filter. */
-export const FilterArg = JsonObjectSchema.describe('MongoDB-style, e.g. {"attributes.status":"Open"}');
+export const FilterArg = JsonObjectSchema.describe('MongoDB-style');
 /** A sort spec. */
 export const SortArg = SortSchema.refine((s) => Object.keys(s).length <= 8, 'at most 8 sort fields');
 /** A page size. */
-export const LimitArg = z.number().int().min(1).max(1000).optional().describe('Page size (default 100)');
+export const LimitArg = z.number().int().min(1).max(1000).optional();
 /** An opaque cursor from a previous page. */
-export const CursorArg = z.string().max(2048).optional().describe('From nextCursor');
+export const CursorArg = z.string().max(2048).optional();
 /** `dryRun` of mutating tools. */
 export const DryRunArg = z.boolean().default(false);
 
@@ -88,7 +88,7 @@ export const RationaleArg = z
   .min(1)
   .max(4000)
   .optional()
-  .describe('Why (for reviewers)');
+  ;
 
 /** A change held for review: returned (with applied:false) instead of applying it. */
 export const ProposalRefSchema = z.object({

@@ -30,7 +30,7 @@ export const tenantCreate = defineTool({
   description: 'Registers a tenant (admin tokens only); an existing one is returned (created: false).',
   input: z.strictObject({
     tenantId: safeName(TenantIdSchema.max(64), 'tenantId'),
-    name: text(200).optional().describe('Default the id'),
+    name: text(200).optional(),
     dryRun: DryRunArg,
   }),
   output: z.object({ dryRun: z.boolean(), created: z.boolean(), plan: PlanSchema, tenant: TenantOut.nullable() }),
@@ -94,7 +94,7 @@ export const tenantConfigSet = defineTool({
     tenantId: TenantArg,
     plugin: PluginNameArg.optional(),
     settings: JsonObjectArg,
-    merge: z.boolean().default(false).describe('Merge top-level keys'),
+    merge: z.boolean().default(false),
     dryRun: DryRunArg,
   }),
   output: z.object({ dryRun: z.boolean(), plan: PlanSchema, previous: z.record(z.string(), z.unknown()), settings: z.record(z.string(), z.unknown()) }),

@@ -10,7 +10,7 @@ import { resolveScope, scopeLabel } from './scope.js';
  * validate, start, advance, migrate, inspect and list. Mutating ones take `dryRun`.
  */
 
-const WorkflowNameArg = z.string().regex(/^[a-zA-Z][a-zA-Z0-9_-]{0,63}$/).describe('Workflow name, e.g. "order"');
+const WorkflowNameArg = z.string().regex(/^[a-zA-Z][a-zA-Z0-9_-]{0,63}$/).describe('e.g. "order"');
 const DefinitionArg = z
   .record(z.string(), z.unknown())
   .describe('Definition (JSON Schema: uee://schemas/workflow-definition), or compact: {name, states: [names], transitions: {From: [To]}}');
@@ -87,9 +87,9 @@ export const workflowAdvance = defineTool({
   description: 'Takes a named transition; ILLEGAL_TRANSITION or VERSION_CONFLICT change nothing.',
   input: z.strictObject({
     tenantId: TenantArg,
-    instanceId: EntityIdArg.describe('From workflow_start or workflow_list'),
-    transition: WorkflowNameArg.describe('A transition name (workflow_inspect lists the allowed ones)'),
-    payload: JsonObjectArg.optional().describe('Guards read it as event.payload'),
+    instanceId: EntityIdArg,
+    transition: WorkflowNameArg,
+    payload: JsonObjectArg.optional(),
     expectedVersion: z.number().int().positive().optional(),
     dryRun: DryRunArg,
   }),

@@ -289,13 +289,13 @@ export function reportOut(report: ArtifactReport, declared: readonly string[] | 
 export const pluginCompile = defineTool({
   name: 'plugin_compile',
   title: 'Compile plugin',
-  description: 'Compiles sources (SDK: uee://docs/sdk) or checks a module (wasmBase64) into a stored `artifact`. detail full: exports, imports, timings.',
+  description: 'Compiles sources (SDK: uee://docs/sdk) or checks a module (wasmBase64) into a stored `artifact`. detail full adds exports, imports.',
   input: z
     .strictObject({
       tenantId: TenantArg,
       source: SourcesArg.optional(),
-      wasmBase64: z.string().max(22_400_000).optional().describe('A module built elsewhere'),
-      capabilities: z.array(CapabilityArg).max(16).optional().describe('To report the missing ones'),
+      wasmBase64: z.string().max(22_400_000).optional(),
+      capabilities: z.array(CapabilityArg).max(16).optional(),
       detail: z.enum(['summary', 'full']).default('summary'),
       timeoutMs: z.number().int().min(1000).max(600_000).optional().describe('Default and cap: UEE_MAX_COMPILE_MS'),
     })

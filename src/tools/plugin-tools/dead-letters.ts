@@ -50,7 +50,7 @@ export const deadLetterList = defineTool({
   input: z.strictObject({
     tenantId: TenantArg,
     name: PluginNameArg.optional(),
-    limit: z.number().int().min(1).max(1000).optional().describe('Max entries (default 50)'),
+    limit: z.number().int().min(1).max(1000).optional(),
   }),
   output: z.object({ deadLetters: z.array(DeadLetterOut), scanned: z.number().int().describe('Dead letters visible to this token that were considered') }),
   annotations: { readOnlyHint: true, destructiveHint: false, idempotentHint: true },
@@ -78,7 +78,7 @@ export const deadLetterReplay = defineTool({
     deadLetterId: z.string().regex(/^\d+-\d+$/, 'a dead-letter id looks like "1700000000000-12"'),
     artifact: ArtifactArg.optional(),
     ...PluginRefArgs,
-    manifest: JsonObjectArg.optional().describe('For artifacts: manifest fields'),
+    manifest: JsonObjectArg.optional(),
     ...SandboxArgs,
   }),
   output: z.object({

@@ -55,7 +55,7 @@ export const pluginDeploy = defineTool({
     tenantId: TenantArg,
     manifest: JsonObjectArg.describe('Schema: uee://schemas/plugin-manifest'),
     artifact: ArtifactArg.optional(),
-    source: SourcesArg.optional().describe('Compiled, or with artifact recorded'),
+    source: SourcesArg.optional(),
     dryRun: DryRunArg,
   }),
   output: z.object({

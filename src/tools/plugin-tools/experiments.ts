@@ -61,7 +61,7 @@ async function listExperiments(ctx: ToolContext, scope: TenantContext): Promise<
 export const experimentStart = defineTool({
   name: 'experiment_start',
   title: 'Start experiment',
-  description: "Splits a tenant's traffic between plugin versions (split: variants[0] is control, guardrails stop it; shadow: variants[1] runs uncommitted).",
+  description: "Splits a tenant's traffic between plugin versions (split: variants[0] is control; shadow: variants[1] runs uncommitted).",
   input: z.strictObject({
     tenantId: TenantArg,
     id: ExperimentIdArg.optional(),

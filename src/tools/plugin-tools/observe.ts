@@ -115,7 +115,7 @@ export const pluginLogs = defineTool({
     name: PluginNameArg.optional(),
     level: z.enum(['debug', 'info', 'warn', 'error']).optional(),
     eventId: EntityIdArg.optional(),
-    limit: z.number().int().min(1).max(1000).optional().describe('Max lines (default 100)'),
+    limit: z.number().int().min(1).max(1000).optional(),
   }),
   output: z.object({ lines: z.array(LogLineOut) }),
   annotations: { readOnlyHint: true, destructiveHint: false, idempotentHint: true },

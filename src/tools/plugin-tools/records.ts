@@ -78,13 +78,13 @@ const RedriveItem = z.object({
 export const deadLetterRedrive = defineTool({
   name: 'dead_letter_redrive',
   title: 'Redrive dead letters',
-  description: 'Re-delivers dead letters FOR REAL on the current version (or `version`); a success deletes the letter. dryRun defaults to true.',
+  description: 'Re-delivers dead letters FOR REAL on the current version (or `version`); a success deletes the letter.',
   input: z.strictObject({
     tenantId: TenantArg,
     deadLetterIds: z.array(z.string().regex(/^\d+-\d+$/)).min(1).max(100).optional(),
     name: PluginNameArg.optional(),
     version: z.number().int().min(1).optional(),
-    limit: z.number().int().min(1).max(100).optional().describe('Max letters (default 100)'),
+    limit: z.number().int().min(1).max(100).optional(),
     dryRun: DryRunArg.default(true),
   }),
   output: z.object({ dryRun: z.boolean(), applied: z.boolean(), plan: PlanSchema, items: z.array(RedriveItem), succeeded: z.number().int(), failed: z.number().int() }),

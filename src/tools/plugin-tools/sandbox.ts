@@ -38,7 +38,7 @@ export const ReadModelFixtureArg = z.strictObject({ view: ViewArg, id: text(256)
 export const ModelsModeArg = z
   .enum(['offline', 'stub', 'gateway'])
   .default('offline')
-  .describe('offline: built-in models real, others stubbed; stub: all; gateway: real (quota)');
+  .describe('offline: built-in real, others stubbed');
 
 /** How `call_model` is answered in a sandbox (see {@link ModelsModeArg}). */
 export type ModelsMode = z.infer<typeof ModelsModeArg>;

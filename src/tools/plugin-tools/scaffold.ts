@@ -98,17 +98,17 @@ async function draftWithModel(ctx: ToolContext, model: string, tenantId: string 
 export const pluginScaffold = defineTool({
   name: 'plugin_scaffold',
   title: 'Scaffold plugin',
-  description: 'A plugin skeleton that compiles as is (files, manifest), drafted by a chat model if one is configured. SDK typings: resource named in `typings`.',
+  description: 'A plugin skeleton that compiles as is (files, manifest), drafted by a chat model if configured. SDK typings: the resource in `typings`.',
   input: z.strictObject({
     tenantId: TenantArg,
     name: PluginNameArg,
     kind: z.enum(['event', 'workflow', 'model']).default('event'),
     language: z.enum(['ts', 'assemblyscript', 'wat']).default('ts'),
-    events: z.array(EventTypeArg).max(32).default([]).describe('Event types to handle (≥1 unless kind model)'),
+    events: z.array(EventTypeArg).max(32).default([]).describe('≥1 unless kind model'),
     capabilities: z.array(CapabilityArg).max(16).default([]),
     description: text(4000, 'What it should do (for the draft)').optional(),
     draft: z.boolean().default(true),
-    includeTypings: z.boolean().default(false).describe('Inline the SDK typings'),
+    includeTypings: z.boolean().default(false),
   }),
   output: z.object({
     language: z.enum(['ts', 'assemblyscript', 'wat']),

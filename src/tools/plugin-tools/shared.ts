@@ -9,7 +9,7 @@ import { GLOBAL_LABEL } from '../scope.js';
 export const ArtifactArg = z
   .string()
   .regex(/^[0-9a-f]{64}$/, 'an artifact is the 64-hex-digit sha256 plugin_compile returned')
-  .describe('sha256 from plugin_compile');
+  .describe('From plugin_compile');
 
 /** A plugin version id (the id of its `uee.plugin` entity). */
 export const PluginIdArg = z

@@ -64,7 +64,7 @@ export const pluginTest = defineTool({
     tenantId: TenantArg,
     artifact: ArtifactArg.optional(),
     ...PluginRefArgs,
-    manifest: JsonObjectArg.optional().describe('For artifacts: manifest fields'),
+    manifest: JsonObjectArg.optional(),
     events: z.array(TestEventArg).min(1).max(50).describe('Run in order'),
     ...SandboxArgs,
   }),

@@ -18,7 +18,7 @@ export const eventTrace = defineTool({
   input: z.strictObject({
     tenantId: TenantArg,
     eventId: EntityIdArg,
-    maxScan: z.number().int().min(100).max(200_000).optional().describe('Default 50000'),
+    maxScan: z.number().int().min(100).max(200_000).optional(),
   }),
   output: z.object({
     correlationId: z.string(),
