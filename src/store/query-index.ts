@@ -239,40 +239,77 @@ export function indexNotFound(name: string): UeeError {
   return new UeeError('NOT_FOUND', `no index ${name} in this tenant`, { details: { name }, hint: 'list the indexes to see their names' });
 }
 
-const SLOW_PER_TENANT = 50;
+/** Slow queries kept per tenant. */
+export const SLOW_PER_TENANT = 50;
 
 /**
- * Slow and refused queries per tenant, kept in memory (the last {@link SLOW_PER_TENANT} of each
- * tenant): a tenant reads only its own.
+ * Where an adapter keeps the slow-query log and index use counts so they survive a restart. Writes
+ * are rare by construction: a slow (or refused) query is already slow, and use counts are flushed in
+ * batches ({@link IndexUses}).
+ */
+export interface QueryStatsSink {
+  /** Stores one slow query of a tenant, keeping only its last {@link SLOW_PER_TENANT}. */
+  saveSlow(tenantKey: string, entry: SlowQuery): void;
+  /** Adds counted uses to stored indexes (names that no longer exist are ignored). */
+  addUses(deltas: ReadonlyMap<string, number>): void;
+}
+
+/**
+ * Slow and refused queries per tenant: the last {@link SLOW_PER_TENANT} of each tenant, in memory
+ * and, with a sink, in the store (then `list` is the adapter's read of it). A tenant reads only its own.
  */
 export class SlowQueryLog {
   readonly #byTenant = new Map<string, SlowQuery[]>();
-  constructor(readonly thresholdMs: number) {}
+  constructor(
+    readonly thresholdMs: number,
+    readonly sink?: QueryStatsSink,
+  ) {}
 
   /** Records the plan when it was slow or failed. */
   record(tenantKey: string, plan: QueryPlan, filter: JsonObject): void {
     if (plan.ms < this.thresholdMs && plan.error === null) return;
     const { backendPlan: _b, ...rest } = plan;
+    const entry: SlowQuery = { ...rest, at: new Date().toISOString(), filter };
     let list = this.#byTenant.get(tenantKey);
     if (list === undefined) this.#byTenant.set(tenantKey, (list = []));
-    list.push({ ...rest, at: new Date().toISOString(), filter });
+    list.push(entry);
     if (list.length > SLOW_PER_TENANT) list.shift();
+    this.sink?.saveSlow(tenantKey, entry);
   }
 
-  /** Slowest first. */
+  /** Slowest first (of what this process recorded). */
   list(tenantKey: string, limit = 20): SlowQuery[] {
-    return [...(this.#byTenant.get(tenantKey) ?? [])].sort((a, b) => b.ms - a.ms).slice(0, limit);
+    return slowestFirst(this.#byTenant.get(tenantKey) ?? [], limit);
   }
 }
 
-/** Counts index uses since the store opened. */
+/** Slow queries, slowest first, at most `limit`. */
+export function slowestFirst(entries: SlowQuery[], limit = 20): SlowQuery[] {
+  return [...entries].sort((a, b) => b.ms - a.ms).slice(0, Math.max(1, Math.min(SLOW_PER_TENANT, Math.floor(limit))));
+}
+
+/** Uses counted before a flush to the sink. */
+const USES_FLUSH_EVERY = 32;
+
+/** Counts index uses; with a sink, flushed to the store every {@link USES_FLUSH_EVERY} uses of an index and on `flush()`. */
 export class IndexUses {
-  readonly #uses = new Map<string, number>();
+  readonly #pending = new Map<string, number>();
+  constructor(readonly sink?: QueryStatsSink) {}
   hit(name: string): void {
-    this.#uses.set(name, (this.#uses.get(name) ?? 0) + 1);
+    const n = (this.#pending.get(name) ?? 0) + 1;
+    this.#pending.set(name, n);
+    if (this.sink !== undefined && n >= USES_FLUSH_EVERY) this.flush();
   }
+  /** Uses not yet flushed (all uses without a sink). */
   of(name: string): number {
-    return this.#uses.get(name) ?? 0;
+    return this.#pending.get(name) ?? 0;
+  }
+  /** Hands pending counts to the sink. */
+  flush(): void {
+    if (this.sink === undefined || this.#pending.size === 0) return;
+    const deltas = new Map(this.#pending);
+    this.#pending.clear();
+    this.sink.addUses(deltas);
   }
 }
 

@@ -1,6 +1,7 @@
-import { afterAll } from 'vitest';
+import { afterAll, describe } from 'vitest';
 import { openPostgresStore } from '../../src/store/index.js';
 import { queryConformance } from './query-conformance.js';
+import { queryStatsPersistence } from './query-stats-persistence.js';
 import { TEST_POSTGRES_URL, dropSchemas, randomSchema } from './postgres-helpers.js';
 
 // A random schema per store; all of them are dropped at the end.
@@ -16,3 +17,9 @@ queryConformance(
   },
   { stringRanges: false },
 );
+
+describe('postgres query stats', () => {
+  const schema = randomSchema('qs');
+  schemas.push(schema);
+  queryStatsPersistence(() => openPostgresStore({ url: TEST_POSTGRES_URL, schema, limits: { slowQueryMs: 1_000_000, filter: { maxDocumentsExamined: 100 } } }));
+});

@@ -247,7 +247,7 @@ class PostgresStore implements EntityStore {
       list: (ctx) => core.run(async () => idx.list(await core.scope(ctx))),
       add: (ctx, spec) => core.run(async () => idx.add(await core.scope(ctx), parseIndexSpec(spec))),
       drop: (ctx, name) => core.run(async () => idx.drop(await core.scope(ctx), name)),
-      slowQueries: (ctx, limit) => core.run(async () => idx.slow.list(await core.scope(ctx), limit)),
+      slowQueries: (ctx, limit) => core.run(async () => idx.slowQueries(await core.scope(ctx), limit)),
       explain: (ctx, req) =>
         core.run(async () => {
           const tk = await core.scope(ctx);
@@ -276,6 +276,7 @@ class PostgresStore implements EntityStore {
 
   async close(): Promise<void> {
     if (this.#core.closed) return;
+    await this.#indexes.flush().catch(() => undefined);
     this.#core.closed = true;
     try {
       await this.#core.pool.end();

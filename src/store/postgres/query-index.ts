@@ -1,7 +1,11 @@
 import { UeeError, type JsonObject } from '../../core/index.js';
 import {
   IndexUses,
+  SLOW_PER_TENANT,
   SlowQueryLog,
+  slowestFirst,
+  type QueryStatsSink,
+  type SlowQuery,
   checkIndexSpec,
   chooseProbe,
   describeProbe,
@@ -83,15 +87,74 @@ interface IndexRow {
   scope: string;
   field: string;
   created_at: string;
+  uses?: string | number;
+}
+
+/** Slow queries kept across restarts and the stored use counts of indexes (no version bump: older UEEs ignore both). */
+export const QUERY_STATS_DDL = `
+CREATE TABLE IF NOT EXISTS slow_queries (
+  id bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+  tenant_key text COLLATE "C" NOT NULL,
+  entry json NOT NULL
+);
+CREATE INDEX IF NOT EXISTS slow_queries_by_tenant ON slow_queries (tenant_key, id);
+ALTER TABLE query_indexes ADD COLUMN IF NOT EXISTS uses bigint NOT NULL DEFAULT 0;
+`;
+
+/** Writes are queued off the query path (one at a time, in order); `settled` waits for them. */
+class PgStatsSink implements QueryStatsSink {
+  #chain: Promise<void> = Promise.resolve();
+  constructor(readonly core: PgCore) {}
+  #enqueue(what: string, fn: () => Promise<unknown>): void {
+    this.#chain = this.#chain.then(async () => {
+      if (this.core.closed) return;
+      try {
+        await fn();
+      } catch (err) {
+        this.core.logger.warn(`saving ${what} failed`, { error: err instanceof Error ? err.message : String(err) });
+      }
+    });
+  }
+  saveSlow(tenantKey: string, entry: SlowQuery): void {
+    this.#enqueue('a slow query', async () => {
+      await this.core.pool.query('INSERT INTO slow_queries (tenant_key, entry) VALUES ($1, $2)', [tenantKey, JSON.stringify(entry)]);
+      await this.core.pool.query('DELETE FROM slow_queries WHERE tenant_key = $1 AND id <= (SELECT id FROM slow_queries WHERE tenant_key = $1 ORDER BY id DESC LIMIT 1 OFFSET $2)', [tenantKey, SLOW_PER_TENANT]);
+    });
+  }
+  addUses(deltas: ReadonlyMap<string, number>): void {
+    this.#enqueue('index use counts', () =>
+      this.core.pool.query('UPDATE query_indexes q SET uses = q.uses + d.n FROM unnest($1::text[], $2::bigint[]) AS d(name, n) WHERE q.name = d.name', [[...deltas.keys()], [...deltas.values()]]),
+    );
+  }
+  /** Resolves when every queued write has been tried. */
+  settled(): Promise<void> {
+    return this.#chain;
+  }
 }
 
 /** Indexes, probes, use counts and the slow-query log of one PostgreSQL store. */
 export class PgIndexes {
   readonly slow: SlowQueryLog;
-  readonly uses = new IndexUses();
+  readonly uses: IndexUses;
+  readonly #sink: PgStatsSink;
 
   constructor(readonly core: PgCore) {
-    this.slow = new SlowQueryLog(core.limits.slowQueryMs);
+    this.#sink = new PgStatsSink(core);
+    this.slow = new SlowQueryLog(core.limits.slowQueryMs, this.#sink);
+    this.uses = new IndexUses(this.#sink);
+  }
+
+  /** The tenant's stored slow queries, slowest first (after the queued writes of this process). */
+  async slowQueries(tenantKey: string, limit?: number): Promise<SlowQuery[]> {
+    await this.#sink.settled();
+    const { rows } = await this.core.pool.query<{ entry: SlowQuery }>('SELECT entry FROM slow_queries WHERE tenant_key = $1 ORDER BY id DESC LIMIT $2', [tenantKey, SLOW_PER_TENANT]);
+    return slowestFirst(rows.map((r) => r.entry), limit);
+  }
+
+  /** Flushes pending use counts and waits for every queued write (before the pool closes). */
+  async flush(): Promise<void> {
+    this.uses.flush();
+    await this.#sink.settled();
   }
 
   async #rows(tenantKey: string, target?: IndexTarget, scope?: string): Promise<IndexRow[]> {
@@ -105,7 +168,7 @@ export class PgIndexes {
   async #info(r: IndexRow): Promise<IndexInfo> {
     const { rows } = await this.core.pool.query<{ n: string | null }>('SELECT pg_relation_size(to_regclass(quote_ident($1)))::text AS n', [r.name]);
     const n = rows[0]?.n;
-    return { name: r.name, target: r.target, scope: r.scope, field: r.field, createdAt: r.created_at, sizeBytes: n == null ? null : Number(n), uses: this.uses.of(r.name) };
+    return { name: r.name, target: r.target, scope: r.scope, field: r.field, createdAt: r.created_at, sizeBytes: n == null ? null : Number(n), uses: Number(r.uses ?? 0) + this.uses.of(r.name) };
   }
 
   async list(tenantKey: string): Promise<IndexInfo[]> {

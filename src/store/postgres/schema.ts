@@ -2,6 +2,7 @@ import type { Pool } from 'pg';
 import { UeeError } from '../../core/index.js';
 import { INVOCATIONS_DDL } from './invocations.js';
 import { JOURNAL_DDL } from './journal.js';
+import { QUERY_STATS_DDL } from './query-index.js';
 
 /** Schema version recorded in `uee_schema`. */
 export const SCHEMA_VERSION = 1;
@@ -110,6 +111,7 @@ export async function applySchema(pool: Pool, schema: string): Promise<void> {
     await client.query(DDL);
     await client.query(INVOCATIONS_DDL);
     await client.query(JOURNAL_DDL);
+    await client.query(QUERY_STATS_DDL);
     const { rows } = await client.query<{ version: number }>('SELECT max(version) AS version FROM uee_schema');
     const current = rows[0]?.version ?? null;
     if (current !== null && current > SCHEMA_VERSION) {

@@ -1,7 +1,11 @@
 import { UeeError, type JsonObject } from '../../core/index.js';
 import {
   IndexUses,
+  SLOW_PER_TENANT,
   SlowQueryLog,
+  slowestFirst,
+  type QueryStatsSink,
+  type SlowQuery,
   checkIndexSpec,
   chooseProbe,
   describeProbe,
@@ -87,6 +91,43 @@ interface IndexRow {
   scope: string;
   field: string;
   created_at: string;
+  uses?: number;
+}
+
+/** Slow queries kept across restarts (the last SLOW_PER_TENANT per tenant); `uses` is added to query_indexes by {@link applyQueryStatsSchema}. */
+export const QUERY_STATS_DDL = `
+CREATE TABLE IF NOT EXISTS slow_queries (
+  id INTEGER PRIMARY KEY AUTOINCREMENT,
+  tenant_key TEXT NOT NULL,
+  entry TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS slow_queries_by_tenant ON slow_queries (tenant_key, id);
+`;
+
+/** Creates the stats table and adds `query_indexes.uses` to files from before it (no version bump: older UEEs ignore both). */
+export function applyQueryStatsSchema(db: SqliteCore['db']): void {
+  db.exec(QUERY_STATS_DDL);
+  const columns = db.prepare('PRAGMA table_info(query_indexes)').all() as Array<{ name: string }>;
+  if (!columns.some((c) => c.name === 'uses')) db.exec('ALTER TABLE query_indexes ADD COLUMN uses INTEGER NOT NULL DEFAULT 0');
+}
+
+function sqliteStatsSink(core: SqliteCore): QueryStatsSink {
+  return {
+    saveSlow: (tenantKey, entry) => {
+      if (core.closed) return;
+      core.cache.get('INSERT INTO slow_queries (tenant_key, entry) VALUES (?, ?)').run(tenantKey, JSON.stringify(entry));
+      core.cache
+        .get('DELETE FROM slow_queries WHERE tenant_key = ? AND id <= (SELECT id FROM slow_queries WHERE tenant_key = ? ORDER BY id DESC LIMIT 1 OFFSET ?)')
+        .run(tenantKey, tenantKey, SLOW_PER_TENANT);
+    },
+    addUses: (deltas) => {
+      if (core.closed) return;
+      const add = core.cache.get('UPDATE query_indexes SET uses = uses + ? WHERE name = ?');
+      core.db.transaction(() => {
+        for (const [name, n] of deltas) add.run(n, name);
+      })();
+    },
+  };
 }
 
 /** What {@link SqliteIndexes.access} decided for one query. */
@@ -98,10 +139,18 @@ export interface Access {
 /** Indexes, probes, use counts and the slow-query log of one SQLite store. */
 export class SqliteIndexes {
   readonly slow: SlowQueryLog;
-  readonly uses = new IndexUses();
+  readonly uses: IndexUses;
 
   constructor(readonly core: SqliteCore) {
-    this.slow = new SlowQueryLog(core.limits.slowQueryMs);
+    const sink = sqliteStatsSink(core);
+    this.slow = new SlowQueryLog(core.limits.slowQueryMs, sink);
+    this.uses = new IndexUses(sink);
+  }
+
+  /** The tenant's stored slow queries, slowest first. */
+  slowQueries(tenantKey: string, limit?: number): SlowQuery[] {
+    const rows = this.core.cache.get('SELECT entry FROM slow_queries WHERE tenant_key = ? ORDER BY id DESC LIMIT ?').all(tenantKey, SLOW_PER_TENANT) as Array<{ entry: string }>;
+    return slowestFirst(rows.map((r) => JSON.parse(r.entry) as SlowQuery), limit);
   }
 
   #rows(tenantKey: string, target?: IndexTarget, scope?: string): IndexRow[] {
@@ -111,7 +160,7 @@ export class SqliteIndexes {
 
   #info(r: IndexRow): IndexInfo {
     const size = this.core.cache.get('SELECT sum(pgsize) AS n FROM dbstat WHERE name = ?').get(r.name) as { n: number | null } | undefined;
-    return { name: r.name, target: r.target, scope: r.scope, field: r.field, createdAt: r.created_at, sizeBytes: size?.n ?? null, uses: this.uses.of(r.name) };
+    return { name: r.name, target: r.target, scope: r.scope, field: r.field, createdAt: r.created_at, sizeBytes: size?.n ?? null, uses: (r.uses ?? 0) + this.uses.of(r.name) };
   }
 
   list(tenantKey: string): IndexInfo[] {

@@ -2,6 +2,7 @@ import type { Database } from 'better-sqlite3';
 import { UeeError } from '../../core/index.js';
 import { INVOCATIONS_DDL } from './invocations.js';
 import { JOURNAL_DDL } from './journal.js';
+import { applyQueryStatsSchema } from './query-index.js';
 
 /** Schema version stored in `PRAGMA user_version` (2 added the `timer_due` index, 3 the `query_indexes` registry; `IF NOT EXISTS` upgrades older files). */
 export const SCHEMA_VERSION = 3;
@@ -111,6 +112,7 @@ export function applySchema(db: Database, path: string): void {
     // Added without a version bump: an older UEE ignores the table.
     db.exec(INVOCATIONS_DDL);
     db.exec(JOURNAL_DDL);
+    applyQueryStatsSchema(db);
     db.pragma(`user_version = ${SCHEMA_VERSION}`);
   }).immediate();
 }

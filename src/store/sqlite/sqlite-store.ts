@@ -208,7 +208,7 @@ class SqliteStore implements EntityStore {
       list: (ctx) => core.run(() => idx.list(this.#scope(ctx))),
       add: (ctx, spec) => core.run(() => idx.add(this.#scope(ctx), parseIndexSpec(spec))),
       drop: (ctx, name) => core.run(() => idx.drop(this.#scope(ctx), name)),
-      slowQueries: (ctx, limit) => core.run(() => idx.slow.list(this.#scope(ctx), limit)),
+      slowQueries: (ctx, limit) => core.run(() => idx.slowQueries(this.#scope(ctx), limit)),
       explain: (ctx, req) =>
         core.run(() => {
           const tk = this.#scope(ctx);
@@ -237,6 +237,11 @@ class SqliteStore implements EntityStore {
 
   close(): Promise<void> {
     if (this.#core.closed) return Promise.resolve();
+    try {
+      this.#indexes.uses.flush();
+    } catch (err) {
+      this.#core.logger.warn('saving index use counts failed', { error: sqliteError(err).message });
+    }
     this.#core.closed = true;
     try {
       this.#core.db.close();
