@@ -34,7 +34,7 @@ export function corePrompts(): PromptSpec[] {
             `Build a UEE event plugin. Goal: ${a.goal ?? '(describe the goal)'}`,
             `It reacts to ${a.eventType ?? 'the event type that fits the goal'}${a.tenantId ? ` in tenant ${a.tenantId}` : ''}.`,
             '',
-            '1. Read the resources uee://docs/plugin-abi (host functions and the capability each needs), uee://schemas/plugin-manifest and uee://catalogue/event-types (event types and payload keys really seen).',
+            '1. Read the resources uee://docs/sdk (the SDK of your language; its typings: uee://sdk/typings/ts), uee://docs/plugin-abi (host functions and the capability each needs), uee://schemas/plugin-manifest and uee://catalogue/event-types (event types and payload keys really seen).',
             '2. Look at real data first: entity_query on the entity type involved, entity_get on one example.',
             '3. plugin_scaffold with name, kind "event", language, events, the minimal capabilities and the goal as description.',
             '4. plugin_compile; fix every diagnostic at its position, and check the required capabilities it reports.',
