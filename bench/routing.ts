@@ -56,10 +56,8 @@ for (const backend of (['embedded', 'redis'] as const).filter((b) => BACKENDS?.h
   for (const s of scenarios.filter((x) => SCENARIOS?.has(x.key) ?? true)) {
     const dataDir = mkdtempSync(join(tmpdir(), 'uee-bench-routing-'));
     const redisPrefix = `uee-bench:${randomBytes(4).toString('hex')}:`;
-    // queryScanMs raised: a deploy looks up its name's earlier versions with a filtered query over the
-    // scope's plugin entities, which with 1,000 global plugins on a loaded VM overruns the default 100 ms
-    // scan budget (QUERY_TOO_COSTLY) — a cost of deploying, not of routing, which is what this measures.
-    const config = loadConfig({ dataDir, tenants: 'acme', workers: '2', logLevel: 'error', queryScanMs: '10000', ...(backend === 'redis' ? { bus: REDIS_URL, redisPrefix } : {}) }, {});
+    // Default query budgets: a deploy reads its name's earlier versions by id (no scan of the scope).
+    const config = loadConfig({ dataDir, tenants: 'acme', workers: '2', logLevel: 'error', ...(backend === 'redis' ? { bus: REDIS_URL, redisPrefix } : {}) }, {});
     const app = await UeeApp.create(config, silentLogger, { router: { refreshMs: 60_000 } });
     try {
       for (const t of s.tenants) if (t !== 'acme') await app.store.tenants.create(t);

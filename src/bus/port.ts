@@ -171,6 +171,12 @@ export interface EventBus {
   lease(name: string, owner: string, ttlMs: number): Promise<boolean>;
   /** Gives the lease up if `owner` holds it (a clean stop hands it over at once). Idempotent. */
   releaseLease(name: string, owner: string): Promise<void>;
+  /**
+   * Adds `add` (default 0: a read) to the counter `name` (0 when new) and returns its value, in one
+   * atomic step shared by every process on the bus. A cheap watermark: the router bumps one when it
+   * applies a routing-table change, and other processes reload their table only when it moved.
+   */
+  counter(name: string, add?: number): Promise<number>;
   /** Progress of a group (pending, lag, consumers). `NOT_FOUND` for an unknown group. */
   groupInfo(group: string): Promise<GroupInfo>;
   /** Number of entries currently retained in the stream. */

@@ -47,7 +47,16 @@ export class Dispatcher<R extends RouteEntry> {
     private readonly options: DispatchOptions,
     private readonly log: Logger,
     private readonly reload: (changes: readonly EventEnvelope[]) => Promise<void> = () => Promise.resolve(),
+    /** Called when this process becomes the dispatcher, before it routes anything (reload the table). */
+    private readonly onLead: () => Promise<void> = () => Promise.resolve(),
   ) {}
+
+  #lease: Lease | undefined;
+
+  /** Whether this process is the dispatcher now (holds the lease): it alone removes queues. */
+  get leading(): boolean {
+    return this.#lease?.held ?? false;
+  }
 
   /** Creates the group if needed and starts the loop. */
   async start(): Promise<void> {
@@ -72,6 +81,7 @@ export class Dispatcher<R extends RouteEntry> {
     let lastClaim = 0;
     let catchingUp = false;
     const lease = new Lease(this.bus, DISPATCH_GROUP, this.consumer, this.options.claimIdleMs);
+    this.#lease = lease;
     while (!this.#stopped) {
       try {
         const state = await lease.keep();
@@ -80,7 +90,11 @@ export class Dispatcher<R extends RouteEntry> {
           await this.#sleep(lease.retryMs);
           continue;
         }
-        if (state.fresh) catchingUp = true;
+        if (state.fresh) {
+          // Another process dispatched until now: its table may be newer than this one's.
+          catchingUp = true;
+          await this.onLead();
+        }
         const now = Date.now();
         if (catchingUp || now - lastClaim >= this.options.claimIdleMs / 2) {
           lastClaim = now;

@@ -1,4 +1,4 @@
-export { Router } from './router.js';
+export { TABLE_WATERMARK, Router } from './router.js';
 export type { RouterOptions, RouterState } from './router.js';
 export { isSpawnOf, mayTouch, subscriptionMatches, SubscriptionIndex, WORKFLOW_SPAWNED } from './subscriptions.js';
 export type { RouteEntry } from './subscriptions.js';

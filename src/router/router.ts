@@ -79,7 +79,15 @@ function byVersion(versions: PluginRecord[]): PluginRecord[] {
 /** One logical plugin: its versions and its queue's worker. */
 interface Route extends RouteEntry {
   worker?: QueueWorker;
+  /** No enabled version: no worker, not indexed, and its queue removed (by the dispatching process). */
+  parked?: boolean;
 }
+
+/** The bus counter bumped whenever a routing table change is applied (see {@link EventBus.counter}). */
+export const TABLE_WATERMARK = 'uee.routing-table';
+
+/** Without a watermark change, the table is still reloaded in full every this many `refreshMs` (a safety net). */
+const FULL_REFRESH_EVERY = 30;
 
 /** Lifecycle of a router. */
 export type RouterState = 'idle' | 'running' | 'stopping' | 'stopped';
@@ -108,6 +116,11 @@ export class Router {
   #refreshing: Promise<void> | undefined;
   #refreshQueued: Promise<void> | undefined;
   #tableLock: Promise<void> = Promise.resolve();
+  /** The table watermark this process's table reflects; undefined before the first read. */
+  #watermark: number | undefined;
+  #lastFullRefresh = 0;
+  /** Queues being removed (their worker stopping, then the queue deleted): a route coming back waits for it. */
+  readonly #parking = new Map<string, Promise<void>>();
   readonly #opts: Required<Omit<RouterOptions, 'consumerName' | 'logger' | 'chainLimits' | 'chainCounter' | 'recorder'>>;
   readonly #budget: ChainBudget;
 
@@ -156,7 +169,13 @@ export class Router {
       { batchSize: Math.max(this.#opts.batchSize, 256), claimIdleMs: this.#opts.claimIdleMs, consumerIdleMs: this.#opts.consumerIdleMs, blockMs: 100 },
       options.logger.child({ component: 'dispatcher' }),
       (changes) => this.#applyChanges(changes),
+      () => this.refresh(),
     );
+  }
+
+  /** Whether this process is the one dispatching the event stream now. */
+  get leading(): boolean {
+    return this.#dispatcher.leading;
   }
 
   /** Current lifecycle state. */
@@ -168,12 +187,26 @@ export class Router {
   async start(): Promise<void> {
     if (this.#state !== 'idle') return;
     this.#state = 'running';
+    this.#watermark = await this.bus.counter(TABLE_WATERMARK);
     await this.refresh();
     await this.#dispatcher.start();
     this.#refreshTimer = setInterval(() => {
-      this.refresh().catch((err: unknown) => this.options.logger.warn('routing table refresh failed', { error: toUeeError(err).message }));
+      this.#tick().catch((err: unknown) => this.options.logger.warn('routing table refresh failed', { error: toUeeError(err).message }));
     }, this.#opts.refreshMs);
     this.#refreshTimer.unref();
+  }
+
+  /**
+   * The periodic check: one bus read of the table watermark; the table is reloaded only when another
+   * process applied a change since (or, as a safety net, every {@link FULL_REFRESH_EVERY} periods) —
+   * not one registry query per tenant every `refreshMs`.
+   */
+  async #tick(): Promise<void> {
+    if (this.#refreshing !== undefined) return;
+    const mark = await this.bus.counter(TABLE_WATERMARK);
+    if (mark === this.#watermark && Date.now() - this.#lastFullRefresh < FULL_REFRESH_EVERY * this.#opts.refreshMs) return;
+    this.#watermark = mark;
+    await this.refresh();
   }
 
   /**
@@ -201,6 +234,7 @@ export class Router {
   }
 
   async #refresh(): Promise<void> {
+    this.#lastFullRefresh = Date.now();
     const plugins = (await this.registry.listAll()).filter((p) => p.attributes.kind !== 'model');
     const next = new Map<string, PluginRecord[]>();
     for (const p of plugins) {
@@ -219,15 +253,14 @@ export class Router {
       }
       if (!(await this.#addRoute(key, versions))) failed.push(key);
     }
-    const stopping: Array<Promise<void>> = [];
     for (const [key, route] of this.#routes) {
       if (!next.has(key)) {
+        // Gone from the registry: its worker stops and (by the dispatching process) its queue goes.
         this.#routes.delete(key);
-        if (route.worker) stopping.push(route.worker.stop());
+        this.#park(route);
       }
     }
-    this.#tableChanged();
-    await Promise.all(stopping);
+    await this.#tableChanged();
     if (failed.length > 0 && this.#state === 'running') setTimeout(() => void this.refresh().catch(() => undefined), Math.min(this.#opts.refreshMs, 1000)).unref();
   }
 
@@ -254,8 +287,39 @@ export class Router {
         if (route) route.versions = byVersion([...route.versions.filter((v) => v.id !== plugin.id), plugin]);
         else if (!(await this.#addRoute(key, [plugin]))) return this.#refresh();
       }
-      this.#tableChanged();
+      await this.#tableChanged();
+      if (changes.length > 0) await this.#bumpWatermark();
     });
+  }
+
+  /** Tells other processes the table changed; a bump right after the one this table reflects needs no reload here. */
+  async #bumpWatermark(): Promise<void> {
+    const mark = await this.bus.counter(TABLE_WATERMARK, 1);
+    if (this.#watermark !== undefined && mark === this.#watermark + 1) this.#watermark = mark;
+  }
+
+  /**
+   * Stops a route's worker (after its deliveries in flight) and, when this process is the dispatcher
+   * — which applies lifecycle events in stream order, so its view of the table is the one events are
+   * routed by — removes its queue: a deleted or disabled plugin leaves no queue, consumers or lease.
+   */
+  #park(route: Route): void {
+    route.parked = true;
+    const worker = route.worker;
+    route.worker = undefined;
+    const previous = this.#parking.get(route.group) ?? Promise.resolve();
+    const parking = previous
+      .then(async () => {
+        await worker?.stop();
+        const current = this.#routes.get(route.group);
+        const needed = current !== undefined && !current.parked;
+        if (!needed && this.#dispatcher.leading) await this.bus.deleteQueue(route.group);
+      })
+      .catch((err: unknown) => this.options.logger.warn('removing a plugin queue failed', { group: route.group, error: toUeeError(err).message }))
+      .finally(() => {
+        if (this.#parking.get(route.group) === parking) this.#parking.delete(route.group);
+      });
+    this.#parking.set(route.group, parking);
   }
 
   /** A new route: its queue first (the index must not send anything to a missing queue), then its worker. */
@@ -264,23 +328,49 @@ export class Router {
     const first = sorted[0]!;
     const route: Route = { group: key, name: first.attributes.name, tenantId: first.tenantId, versions: sorted };
     try {
+      await this.#parking.get(key);
       await this.bus.ensureQueue(route.group);
     } catch (err) {
       this.options.logger.warn('creating a plugin queue failed; retrying at the next refresh', { group: key, error: toUeeError(err).message });
       return false;
     }
     this.#routes.set(key, route);
-    if (this.#state === 'running') this.#startWorker(route);
     return true;
   }
 
-  /** Rebuilds the index from the routes and keeps only enabled versions loaded. */
-  #tableChanged(): void {
+  /**
+   * Rebuilds the index from the routes and keeps only enabled versions loaded. A route without an
+   * enabled version is parked (no worker polling an idle queue; its queue removed); one that has an
+   * enabled version again gets its queue back before it is indexed, then its worker.
+   */
+  async #tableChanged(): Promise<void> {
     const enabled = new Set<string>();
-    for (const route of this.#routes.values()) for (const v of route.versions) if (v.attributes.status === 'enabled') enabled.add(v.id);
+    for (const route of this.#routes.values()) {
+      let active = false;
+      for (const v of route.versions) {
+        if (v.attributes.status !== 'enabled') continue;
+        enabled.add(v.id);
+        active = true;
+      }
+      if (!active) {
+        if (!route.parked) this.#park(route);
+        continue;
+      }
+      if (route.parked) {
+        try {
+          await this.#parking.get(route.group);
+          await this.bus.ensureQueue(route.group);
+          route.parked = false;
+        } catch (err) {
+          this.options.logger.warn('recreating a plugin queue failed; retrying at the next refresh', { group: route.group, error: toUeeError(err).message });
+          continue;
+        }
+      }
+      if (route.worker === undefined && this.#state === 'running') this.#startWorker(route);
+    }
     // Disabled versions are never routed to: unloading them gives their instances' memory back.
     this.invoker.retain(enabled);
-    this.#index = new SubscriptionIndex(this.#routes.values());
+    this.#index = new SubscriptionIndex([...this.#routes.values()].filter((r) => !r.parked));
   }
 
   #startWorker(route: Route): void {
@@ -349,6 +439,7 @@ export class Router {
     await this.#refreshing?.catch(() => undefined);
     await this.#dispatcher.stop();
     await Promise.allSettled([...this.#routes.values()].map((r) => r.worker?.stop() ?? Promise.resolve()));
+    await Promise.allSettled([...this.#parking.values()]);
     await this.experiments.drain();
     await this.#budget.close().catch(() => undefined);
     this.#state = 'stopped';

@@ -478,6 +478,17 @@ export function busConformance(name: string, open: OpenBus): void {
       expect([info.pending, info.lag]).toEqual([0, 0]);
     });
 
+    it('BUS-23: a counter is shared by bus instances: add returns the new value, 0 reads it, a new one is 0', async () => {
+      const a = await openBus();
+      const b = await openBus();
+      expect(await a.counter('table')).toBe(0);
+      expect(await a.counter('table', 1)).toBe(1);
+      expect(await b.counter('table', 2)).toBe(3);
+      expect(await a.counter('table')).toBe(3);
+      expect(await b.counter('other')).toBe(0);
+      await expectCode(a.counter('table', 0.5), 'VALIDATION_FAILED');
+    });
+
     it('BUS-19: pruneConsumers removes idle consumers and the named one, never one holding pending entries', async () => {
       const bus = await openBus();
       await bus.ensureGroup('g', 'earliest');

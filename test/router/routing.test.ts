@@ -5,7 +5,9 @@
 import { afterEach, beforeAll, describe, expect, it } from 'vitest';
 import type { UeeApp } from '../../src/app/index.js';
 import { pluginGroup } from '../../src/registry/index.js';
-import { DISPATCH_GROUP } from '../../src/router/index.js';
+import { Redis } from 'ioredis';
+import { DISPATCH_GROUP, TABLE_WATERMARK } from '../../src/router/index.js';
+import { TEST_REDIS_URL } from '../helpers.js';
 import { BACKENDS, deployProbe, drained, marks, newSite, openApp, probeWasm, refresh, until, watModule, type AppSite } from './harness.js';
 
 let probe: Uint8Array;
@@ -165,3 +167,69 @@ describe.each(BACKENDS)('redelivery after commit ($name bus)', ({ name }) => {
     expect(await app.bus.deadLetters({ group })).toEqual([]);
   }, 60_000);
 });
+
+describe.each(BACKENDS)('routing table housekeeping ($name bus)', ({ name }) => {
+  let site: AppSite & { dispose(): Promise<void> };
+  let app: UeeApp;
+  afterEach(async () => {
+    await app?.close();
+    await site?.dispose();
+  });
+
+  it('ROUTER-16 disabling a plugin removes its queue (no keys or rows left); enabling it brings the queue back and it handles events again', async () => {
+    site = newSite(name, 'routing-park');
+    app = await openApp(site, {}, { router: { refreshMs: 200, backoffMs: 20 } });
+    const plugin = await deployProbe(app, probe, { name: 'Parked', subscribeTo: ['TaskCreated'], settings: { mode: 'mark', marker: 'p' } });
+    await refresh(app);
+    const group = pluginGroup('Parked', null);
+    await app.store.put(acme, { entityTypeId: 'Task', attributes: { i: 1 }, eventType: 'TaskCreated' });
+    await until('the first mark', async () => ((await marks(app, 'acme')).length === 1 ? true : undefined));
+    await until('the dispatching lease', () => (app.runtime!.router.leading ? true : undefined));
+    await app.registry.setStatus({ tenantId: null, actor: 'admin' }, plugin.id, 'disabled');
+    await until('the queue to be removed', async () => {
+      try {
+        await app.bus.groupInfo(group);
+        return undefined;
+      } catch {
+        return true;
+      }
+    });
+    if (name === 'redis') expect(await redisKeys(`${site.redisPrefix}*${group}*`)).toEqual([]);
+    await app.registry.setStatus({ tenantId: null, actor: 'admin' }, plugin.id, 'enabled');
+    await until('the queue to be back', async () => ((await app.bus.groupInfo(group).catch(() => undefined)) === undefined ? undefined : true));
+    await app.store.put(acme, { entityTypeId: 'Task', attributes: { i: 2 }, eventType: 'TaskCreated' });
+    await until('the second mark', async () => ((await marks(app, 'acme')).length === 2 ? true : undefined));
+    await drained(app, group);
+  }, 60_000);
+
+  it('ROUTER-17 the periodic refresh reads one watermark, not the registry: the table is reloaded only when another process moved it', async () => {
+    site = newSite(name, 'routing-watermark');
+    app = await openApp(site, {}, { router: { refreshMs: 20, backoffMs: 20 } });
+    // Becoming the dispatcher reloads the table once (another process may have dispatched before).
+    await until('the dispatching lease', () => (app.runtime!.router.leading ? true : undefined));
+    await new Promise((r) => setTimeout(r, 50));
+    const registry = app.registry;
+    const listAll = registry.listAll.bind(registry);
+    let reloads = 0;
+    registry.listAll = () => {
+      reloads++;
+      return listAll();
+    };
+    // 25 periods without a change: no reload (the safety-net full reload comes after 30).
+    await new Promise((r) => setTimeout(r, 500));
+    const idle = reloads;
+    // Another process applied a lifecycle change: it bumped the watermark.
+    await app.bus.counter(TABLE_WATERMARK, 1);
+    await until('a reload', () => (reloads > idle ? true : undefined));
+    expect(idle).toBe(0);
+  }, 30_000);
+});
+
+async function redisKeys(pattern: string): Promise<string[]> {
+  const redis = new Redis(TEST_REDIS_URL);
+  try {
+    return await redis.keys(pattern);
+  } finally {
+    await redis.quit();
+  }
+}

@@ -19,7 +19,7 @@ import type {
 } from '../port.js';
 import { checkPublishBatch, decodeDeadRecord, decodeEntry, encodeDeadRecord, isCorrupt, type CorruptEntry } from '../shared/codec.js';
 import { BusLifecycle, screenEntries, type CorruptSink } from '../shared/lifecycle.js';
-import { checkClaimOptions, checkCount, checkEntryIds, checkName, checkPruneOptions, checkReadOptions, entrySeq } from '../shared/options.js';
+import { checkClaimOptions, checkCounterAdd, checkCount, checkEntryIds, checkName, checkPruneOptions, checkReadOptions, entrySeq } from '../shared/options.js';
 import { notifyPublished, waitForPublish } from './notifier.js';
 import { prepareBusStatements, type BusStatements } from './schema.js';
 
@@ -174,6 +174,15 @@ export class EmbeddedBus implements EventBus {
       checkName(owner, 'owner');
       const now = Date.now();
       return this.#st.lease.run(name, owner, now + Math.max(1, Math.floor(ttlMs)), now).changes > 0;
+    });
+  }
+
+  counter(name: string, add = 0): Promise<number> {
+    return this.#run(() => {
+      checkName(name, 'counter');
+      const by = checkCounterAdd(add);
+      if (by === 0) return this.#st.readCounter.get(name)?.n ?? 0;
+      return this.#st.addCounter.get(name, by)!.n;
     });
   }
 

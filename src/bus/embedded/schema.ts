@@ -51,6 +51,10 @@ CREATE TABLE IF NOT EXISTS bus_leases (
   owner TEXT NOT NULL,
   expires_at INTEGER NOT NULL
 ) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS bus_counters (
+  name TEXT PRIMARY KEY,
+  n INTEGER NOT NULL
+) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS bus_dead (
   n INTEGER PRIMARY KEY AUTOINCREMENT,
   ms INTEGER NOT NULL,
@@ -174,6 +178,8 @@ export function prepareBusStatements(db: Database) {
     lease: s<[string, string, number, number]>(
       'INSERT INTO bus_leases (name, owner, expires_at) VALUES (?, ?, ?) ON CONFLICT (name) DO UPDATE SET owner = excluded.owner, expires_at = excluded.expires_at WHERE bus_leases.owner = excluded.owner OR bus_leases.expires_at <= ?',
     ),
+    addCounter: s<[string, number], { n: number }>('INSERT INTO bus_counters (name, n) VALUES (?, ?) ON CONFLICT (name) DO UPDATE SET n = bus_counters.n + excluded.n RETURNING n'),
+    readCounter: s<[string], { n: number }>('SELECT n FROM bus_counters WHERE name = ?'),
     releaseLease: s<[string, string]>('DELETE FROM bus_leases WHERE name = ? AND owner = ?'),
     deleteLease: s<[string]>('DELETE FROM bus_leases WHERE name = ?'),
     deleteGroup: s<[string]>('DELETE FROM bus_groups WHERE grp = ?'),

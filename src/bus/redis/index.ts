@@ -30,6 +30,6 @@ export async function openRedisBus(options: RedisBusOptions): Promise<EventBus> 
   const safeUrl = redactUrl(options.url);
   const logger = (options.logger ?? silentLogger).child({ component: 'bus', bus: 'redis' });
   const redis = await connectRedis(options.url, logger);
-  const keys = { stream: `${prefix}events`, dead: `${prefix}dead`, dedupePrefix: `${prefix}dedupe:`, queuePrefix: `${prefix}q:`, advisory: `${prefix}advisory-groups`, leasePrefix: `${prefix}lease:` };
+  const keys = { stream: `${prefix}events`, dead: `${prefix}dead`, dedupePrefix: `${prefix}dedupe:`, queuePrefix: `${prefix}q:`, advisory: `${prefix}advisory-groups`, leasePrefix: `${prefix}lease:`, counterPrefix: `${prefix}counter:` };
   return new RedisBus(redis, keys, busOptions, logger, safeUrl);
 }

@@ -20,7 +20,7 @@ import type {
 } from '../port.js';
 import { checkPublishBatch, decodeDeadRecord, encodeDeadRecord, isCorrupt, rawExcerpt, type CorruptEntry } from '../shared/codec.js';
 import { BusLifecycle, screenEntries, type CorruptSink } from '../shared/lifecycle.js';
-import { checkClaimOptions, checkCount, checkEntryIds, checkName, checkPruneOptions, checkReadOptions } from '../shared/options.js';
+import { checkClaimOptions, checkCounterAdd, checkCount, checkEntryIds, checkName, checkPruneOptions, checkReadOptions } from '../shared/options.js';
 import { BlockingPool, toBusError } from './connection.js';
 import { CLAIM_LUA, DEAD_LETTER_LUA, LEASE_LUA, PRUNE_LUA, PUBLISH_LUA, RELEASE_LUA, RENEW_LUA, ROUTE_LUA, TRIM_LUA, TRIM_QUEUE_LUA } from './scripts.js';
 import { countAfter, fieldsToRecord, parseEntries } from './replies.js';
@@ -61,6 +61,8 @@ export interface RedisBusKeys {
   queuePrefix: string;
   /** Prefix of lease keys (strings holding the owner, with a TTL). */
   leasePrefix: string;
+  /** Prefix of counter keys (integers). */
+  counterPrefix: string;
 }
 
 /**
@@ -222,6 +224,13 @@ export class RedisBus implements EventBus {
       checkName(name, 'lease');
       checkName(owner, 'owner');
       return Number(await this.#redis.ueeLease(this.#keys.leasePrefix + name, owner, Math.max(1, Math.floor(ttlMs)))) === 1;
+    });
+  }
+
+  counter(name: string, add = 0): Promise<number> {
+    return this.#run(async () => {
+      checkName(name, 'counter');
+      return Number(await this.#redis.incrby(this.#keys.counterPrefix + name, checkCounterAdd(add)));
     });
   }
 

@@ -61,7 +61,7 @@ export function checkPruneOptions(options: PruneOptions): { idleMs: number; cons
 const NAME_RE = /^[^\s]{1,200}$/;
 
 /** Checks a group or consumer name: 1-200 characters, no whitespace. */
-export function checkName(value: string, what: 'group' | 'consumer' | 'lease' | 'owner'): string {
+export function checkName(value: string, what: 'group' | 'consumer' | 'lease' | 'owner' | 'counter'): string {
   if (typeof value !== 'string' || !NAME_RE.test(value)) {
     throw new UeeError('VALIDATION_FAILED', `${what} names are 1-200 characters without whitespace, got ${JSON.stringify(value)}`, {
       details: { [what]: value },
@@ -84,4 +84,12 @@ export function checkEntryIds(ids: readonly string[]): void {
 /** The sequence part of an `ms-seq` entry id (already checked by {@link checkEntryIds}). */
 export function entrySeq(id: string): number {
   return Number(id.slice(id.indexOf('-') + 1));
+}
+
+/** Checks a counter increment: a safe integer (`VALIDATION_FAILED` otherwise). */
+export function checkCounterAdd(add: number): number {
+  if (!Number.isSafeInteger(add)) {
+    throw new UeeError('VALIDATION_FAILED', `a counter increment is an integer, got ${String(add)}`, { details: { add }, hint: 'pass 0 to read the counter, or a whole number to add' });
+  }
+  return add;
 }

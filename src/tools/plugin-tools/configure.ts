@@ -8,7 +8,7 @@ import { defineTool } from '../define-tool.js';
 import { DryRunArg, JsonObjectArg, PlanSchema, PluginNameArg, TenantArg, type Plan } from '../schemas.js';
 import { resolveScope, scopeLabel } from '../scope.js';
 import { pinOf } from './deploy.js';
-import { assertMayChange, mayChange, notFound, versionsOf } from './shared.js';
+import { assertMayChange, mayChange, notFound, versionsOf, routingChanged } from './shared.js';
 import { configureReview } from './review-hooks.js';
 
 type Step =
@@ -69,7 +69,7 @@ export const pluginConfigure = defineTool({
       else if (s.kind === 'pin') await ctx.app.store.readModels.upsert(scope, PINS_VIEW, args.name, { version: s.version });
       else await ctx.app.store.readModels.delete(scope, PINS_VIEW, args.name);
     }
-    await ctx.app.runtime?.router.refresh();
+    await routingChanged(ctx);
     const now = await stateOf(ctx, scope, args.name, await versionsOf(ctx, args.name, scope.tenantId));
     return { dryRun: false, applied: true, action: args.action, plan: planOut, before, after: now };
   },

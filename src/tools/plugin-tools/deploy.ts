@@ -11,7 +11,7 @@ import { scopeManifest } from './manifest-scope.js';
 import { artifactInfo, compileSources, loadArtifact, storeArtifact } from './compile.js';
 import { sourceCapabilities } from './source-capabilities.js';
 import { graphWarnings, scanEmits, scanOutputs, type GraphNode } from './graph.js';
-import { ArtifactArg, SourcesArg, visiblePlugins } from './shared.js';
+import { ArtifactArg, SourcesArg, visiblePlugins, routingChanged } from './shared.js';
 import { deployReview } from './review-hooks.js';
 
 /** A node key of the plugin graph. */
@@ -149,7 +149,7 @@ export const pluginDeploy = defineTool({
     };
     if (args.dryRun) return { dryRun: true, applied: false, pluginId: null, ...out };
     const result = await ctx.app.registry.deploy(ctx.principal.id, { ...request, dryRun: false });
-    await ctx.app.runtime?.router.refresh();
+    await routingChanged(ctx);
     return { dryRun: false, applied: true, pluginId: result.plugin.id, ...out, version: result.plugin.attributes.pluginVersion };
   },
   summarize: (o) =>

@@ -8,7 +8,7 @@ import type { ToolContext } from '../define-tool.js';
 import { defineTool } from '../define-tool.js';
 import { DryRunArg, PlanSchema, PluginNameArg, TenantArg, type Plan } from '../schemas.js';
 import { resolveScope } from '../scope.js';
-import { notFound, versionsOf } from './shared.js';
+import { notFound, versionsOf, routingChanged } from './shared.js';
 import { experimentEndReview, experimentStartReview } from './review-hooks.js';
 
 const ExperimentIdArg = z.string().regex(/^[a-z0-9][a-z0-9_-]{0,63}$/, 'lower-case letters, digits, "_" and "-"');
@@ -122,7 +122,7 @@ export const experimentStart = defineTool({
     for (const name of pinned) await ctx.app.store.readModels.delete(scope, PINS_VIEW, name);
     const { id: _id, ...doc } = experiment;
     await ctx.app.store.readModels.upsert(scope, EXPERIMENTS_VIEW, id, JSON.parse(JSON.stringify(doc)) as JsonObject);
-    await ctx.app.runtime?.router.refresh();
+    await routingChanged(ctx);
     return { dryRun: false, applied: true, experiment: out, plan };
   },
   summarize: (o) => `${o.dryRun ? 'dry run: ' : ''}${o.plan.summary}`,
@@ -217,7 +217,7 @@ export const experimentEnd = defineTool({
     const final = figures(ctx, scope.tenantId, exp);
     const status = args.action === 'stop' ? 'stopped' : 'promoted';
     await endExperiment(ctx.app.store, scope.tenantId, exp, { status, reason: `${args.action === 'stop' ? 'stopped' : `promoted ${winner ?? ''}`} by ${ctx.principal.id}`, actor: ctx.principal.id, ...(winner === undefined ? {} : { winner }), final });
-    await ctx.app.runtime?.router.refresh();
+    await routingChanged(ctx);
     return { dryRun: false, applied: true, experiment: experimentOut(await loadExperiment(ctx, scope, exp.id)), pins, plan };
   },
   summarize: (o) => `${o.dryRun ? 'dry run: ' : ''}${o.plan.summary}`,

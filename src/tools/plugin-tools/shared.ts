@@ -4,6 +4,7 @@ import type { PluginRecord } from '../../registry/index.js';
 import type { ToolContext } from '../define-tool.js';
 import { EventTypeArg, PluginNameArg, TenantArg, isPathLike } from '../schemas.js';
 import { GLOBAL_LABEL } from '../scope.js';
+import { TABLE_WATERMARK } from '../../router/index.js';
 
 /** A content address of a compiled module (hex sha256), as `plugin_compile` returns it. */
 export const ArtifactArg = z
@@ -211,4 +212,14 @@ export async function cancellable<T>(signal: AbortSignal, work: Promise<T>, onCa
     off?.();
     work.catch(() => undefined);
   }
+}
+
+/**
+ * After a change routing depends on (deploy, status, pin, experiment): moves the routing-table
+ * watermark, so every process's router reloads its table at its next check (a front end with the
+ * runtime off included), then reloads this process's table now.
+ */
+export async function routingChanged(ctx: ToolContext): Promise<void> {
+  await ctx.app.bus.counter(TABLE_WATERMARK, 1);
+  await ctx.app.runtime?.router.refresh();
 }
