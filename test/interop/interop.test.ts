@@ -12,12 +12,15 @@ import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { tempDir } from '../helpers.js';
 import { makeTokens } from '../mcp/helpers.js';
-import { CONFORMANCE, INSPECTOR, INTEROP, INTEROP_FILES, NODE22, ROOT } from './paths.js';
+import { CONFORMANCE, CONFORMANCE_NEXT, INSPECTOR, INTEROP, INTEROP_FILES, NODE22, ROOT } from './paths.js';
 
 const UEE = join(ROOT, 'bin', 'uee.mjs');
 /** The 0.1 suite's expected failures on stateless HTTP (see the file for why). */
 const BASELINE_2025 = join(import.meta.dirname, 'conformance-2025-11-25-baseline.yml');
-const BASELINE_SCENARIOS = readFileSync(BASELINE_2025, 'utf8').split('\n').filter((l) => l.startsWith('  - ')).map((l) => l.slice(4).trim());
+/** The 0.2 suite's expected failures against 2026-07-28 (see the file for why). */
+const BASELINE_2026 = join(import.meta.dirname, 'conformance-2026-07-28-baseline.yml');
+const scenarios = (file: string) => readFileSync(file, 'utf8').split('\n').filter((l) => l.startsWith('  - ')).map((l) => l.slice(4).trim());
+const BASELINE_SCENARIOS = scenarios(BASELINE_2025);
 const skipped = process.env.UEE_SKIP_INTEROP === '1';
 const available = INTEROP_FILES.every((p) => existsSync(p));
 const run = promisify(execFile);
@@ -192,6 +195,40 @@ describe.skipIf(skipped || !available)(title, { timeout: 240_000 }, () => {
         expect(code, stdout.slice(-2000)).toBe(0);
         expect(stdout).toMatch(/Total: \d+ passed/);
       }
+    } finally {
+      await fixtures.close();
+    }
+  });
+  it('INTEROP-CONFORMANCE-2026-07-28: the 0.2 suite (--requirements 2026-07-28) passes against /mcp but its baseline (missing fixtures, Tasks)', async () => {
+    const fixtures = await startUee({
+      UEE_MCP_CONFORMANCE_FIXTURES: '1',
+      UEE_MCP_ANONYMOUS: 'admin',
+      UEE_MCP_SESSIONS_PER_PRINCIPAL: '1000',
+      UEE_REQUESTS_PER_SECOND: '10000',
+      UEE_REQUEST_BURST: '10000',
+    });
+    using out = tempDir('uee-conformance-next');
+    try {
+      let stdout = '';
+      let code = 0;
+      try {
+        ({ stdout } = await run(NODE22, [CONFORMANCE_NEXT, 'server', '--url', `${fixtures.url}/mcp`, '--requirements', '2026-07-28', '--expected-failures', BASELINE_2026, '-o', out.path], {
+          cwd: out.path,
+          env: { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '/tmp' },
+          timeout: 200_000,
+          maxBuffer: 32 * 1024 * 1024,
+        }));
+      } catch (err) {
+        const e = err as { code?: number; stdout?: string };
+        stdout = e.stdout ?? '';
+        code = e.code ?? -1;
+      }
+      const baseline = scenarios(BASELINE_2026);
+      const failed = stdout.split('\n').filter((l) => l.startsWith('✗')).map((l) => l.slice(2).split(':')[0]!);
+      expect(failed.filter((f) => !baseline.includes(f)), 'failures outside the baseline').toEqual([]);
+      const passed = stdout.split('\n').filter((l) => l.startsWith('✓')).map((l) => l.slice(2).split(':')[0]!);
+      expect(passed).toEqual(expect.arrayContaining(['tools-list', 'tools-call-with-progress', 'caching', 'http-header-validation', 'dns-rebinding-protection']));
+      expect(code, stdout.slice(-2000)).toBe(0);
     } finally {
       await fixtures.close();
     }

