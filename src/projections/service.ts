@@ -434,11 +434,15 @@ export class ProjectionService {
     if (this.#ticking || this.#stopped) return;
     this.#ticking = true;
     try {
-      if (Date.now() - this.#lastRefresh >= (this.options.refreshMs ?? 5000)) await this.#refresh();
+      if (Date.now() - this.#lastRefresh >= (this.options.refreshMs ?? 5000)) {
+        await this.#refresh().catch((err: unknown) => {
+          if (!this.#stopped) this.options.logger.warn('reading the projection set failed', { error: toUeeError(err).message });
+        });
+      }
       for (const m of [...this.#maintained.values()]) {
         for (let i = 0; i < 20 && !this.#stopped; i++) {
           const r = await this.#step(m).catch((err: unknown) => {
-            this.options.logger.warn('projection step failed', { tenantId: m.ctx.tenantId, projection: m.name, error: toUeeError(err).message });
+            if (!this.#stopped) this.options.logger.warn('projection step failed', { tenantId: m.ctx.tenantId, projection: m.name, error: toUeeError(err).message });
             return null;
           });
           if (r === null || r.end) break;
