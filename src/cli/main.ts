@@ -2,6 +2,7 @@ import { parseArgs } from 'node:util';
 import { createLogger, toUeeError, UeeError } from '../core/index.js';
 import { loadConfig, type RawSettings } from '../config/index.js';
 import { runStart } from './start.js';
+import { runWorker } from './worker.js';
 import { runStatus } from './status.js';
 import { runMcp } from './mcp.js';
 import { runProposals } from './proposals.js';
@@ -12,6 +13,8 @@ const USAGE = `Usage: uee <command> [options]
 
 Commands:
   start     run the UEE server (embedded SQLite store and event log by default)
+  worker    run plugin work only (router + runtime, no HTTP/MCP front door) on a shared
+            Redis bus and store; any number of workers and front ends share the work
   status    ask a running server for its status
   proposals review agents' change proposals on a running server:
             list [--status S] [--tenant T] | show ID | approve ID [--comment C] | reject ID --comment C | rebase ID
@@ -145,6 +148,11 @@ async function main(argv: string[]): Promise<number> {
       const config = loadConfig(flags);
       const logger = createLogger({ level: config.log.level, fields: { service: 'uee' } });
       return runStart(config, logger);
+    }
+    case 'worker': {
+      const config = loadConfig(flags);
+      const logger = createLogger({ level: config.log.level, fields: { service: 'uee', role: 'worker' } });
+      return runWorker(config, logger);
     }
     case 'mcp': {
       const config = loadConfig(flags);
