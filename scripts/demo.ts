@@ -100,7 +100,9 @@ try {
       manifest: { name, kind: 'event', tenantScope: 'global', subscribeTo, capabilities, ...extra },
       artifact: compiled.artifact,
     });
-    out(`  deployed ${name} v${String(d.version)} (${String(compiled.size)} bytes, compiled in ${Object.values(compiled.timings as Record<string, number>).reduce((a, b) => a + b, 0).toFixed(0)} ms)`);
+    // Timings come with `detail: "full"` only (plugin_compile keeps its default result lean).
+    const ms = Object.values((compiled.timings ?? {}) as Record<string, number>).reduce((a, b) => a + b, 0);
+    out(`  deployed ${name} v${String(d.version)} (${String(compiled.size)} bytes${ms > 0 ? `, compiled in ${ms.toFixed(0)} ms` : ''})`);
   };
   await deploy('DivFlo.TaskPrioritizer', PRIORITIZER, ['TaskCreated'], ['invokeModels', 'updateReadModels', 'emitEvents'], {
     models: ['task.prioritizer.v2'],
