@@ -31,6 +31,8 @@ const waiting: (() => void)[] = [];
 let nextId = 1;
 /** Threads started and not yet exited. */
 let alive = 0;
+/** Threads that have exited since the process started (a cancel shows as one more). */
+let exited = 0;
 
 function fromWire(e: SerializedError): UeeError {
   return new UeeError(e.code, e.message, {
@@ -66,6 +68,7 @@ async function spawn(): Promise<Thread> {
   worker.on('error', lost);
   worker.on('exit', (code) => {
     alive--;
+    exited++;
     lost(new Error(`exited with code ${code}`));
   });
   return thread;
@@ -158,9 +161,12 @@ function replaceWarm(): void {
   if (warmSdkRoot !== undefined && !idle.some((t) => t.warm)) void warmCompilerThread(warmSdkRoot);
 }
 
-/** Compiler threads: idle, running a job, and alive (started, not exited — tests check that a cancel stopped one). */
-export function compilerThreadCount(): { idle: number; busy: number; alive: number } {
-  return { idle: idle.length, busy: busy.size, alive };
+/**
+ * Compiler threads: idle, running a job, alive (started, not exited) and exited so far — tests check
+ * that a cancel stopped one.
+ */
+export function compilerThreadCount(): { idle: number; busy: number; alive: number; exited: number } {
+  return { idle: idle.length, busy: busy.size, alive, exited };
 }
 
 /** Terminates every thread (tests, benches, shutdown). Running jobs reject. */
