@@ -16,8 +16,8 @@ beforeAll(async () => {
 }, 600_000);
 
 /** Starts the child app and resolves once its router runs. */
-function startChild(site: AppSite): Promise<ChildProcess> {
-  return spawnChild(join(import.meta.dirname, 'child-app.ts'), site, 'READY');
+function startChild(site: AppSite, claimIdleMs?: number): Promise<ChildProcess> {
+  return spawnChild(join(import.meta.dirname, 'child-app.ts'), { ...site, ...(claimIdleMs === undefined ? {} : { claimIdleMs }) }, 'READY');
 }
 
 
@@ -93,4 +93,36 @@ describe.each(BACKENDS)('crash mid-stream ($name bus)', ({ name }) => {
     expect(await restarted.bus.deadLetters()).toEqual([]);
     process.stdout.write(`ROUTER-7 ${name}: killed after producing ${killedAt + 1} events with ${marksAtKill}/${2 * TOTAL} effects committed and ${pendingAtKill} deliveries pending; the restarted app finished the rest\n`);
   }, 180_000);
+});
+
+// The embedded bus can tell a crashed process (same machine, pid gone) from a slow one; Redis waits out the thresholds.
+describe('crash restart (embedded bus)', () => {
+  let site: AppSite & { dispose(): Promise<void> };
+  const apps: UeeApp[] = [];
+  let child: ChildProcess | undefined;
+  afterEach(async () => {
+    if (child) await killChild(child);
+    for (const a of apps.splice(0)) await a.close();
+    await site?.dispose();
+  });
+
+  it('ROUTER-7b after a SIGKILL the restarted process routes at once: leases and entries of a crashed process are not waited out', async () => {
+    // Thresholds far above the test's time limit: without the crash check, nothing moves in time.
+    const claimIdleMs = 120_000;
+    site = newSite('embedded', 'crash-b');
+    const producer = await openApp(site, { runtime: 'off' });
+    apps.push(producer);
+    await deployProbe(producer, probe, { name: 'CrashC', subscribeTo: ['Tick'], settings: { mode: 'mark', marker: 'C' } });
+    child = await startChild(site, claimIdleMs);
+    for (let seq = 0; seq < 60; seq++) await producer.store.commit(acme, { events: [{ type: 'Tick', payload: { seq } }] });
+    await until('the child handling events', async () => ((await marks(producer, 'acme')).length >= 10 ? true : undefined), 60_000);
+    await killChild(child);
+    for (let seq = 60; seq < 80; seq++) await producer.store.commit(acme, { events: [{ type: 'Tick', payload: { seq } }] });
+    await producer.relay.flush();
+    const restarted = await openApp(site, {}, { router: { refreshMs: 100, claimIdleMs } });
+    apps.push(restarted);
+    await until('every event handled', async () => ((await marks(restarted, 'acme')).length >= 80 ? true : undefined), 60_000);
+    const seqs = (await marks(restarted, 'acme')).map((m) => Number(m.seq)).sort((a, b) => a - b);
+    expect(seqs).toEqual(Array.from({ length: 80 }, (_, i) => i));
+  }, 150_000);
 });

@@ -20,6 +20,7 @@ import type {
 import { checkPublishBatch, decodeDeadRecord, decodeEntry, encodeDeadRecord, isCorrupt, type CorruptEntry } from '../shared/codec.js';
 import { BusLifecycle, screenEntries, type CorruptSink } from '../shared/lifecycle.js';
 import { checkClaimOptions, checkCounterAdd, checkCount, checkEntryIds, checkName, checkPruneOptions, checkReadOptions, entrySeq } from '../shared/options.js';
+import { isCertainlyGone, thisProcess, type ProcessIdentity } from './liveness.js';
 import { notifyPublished, waitForPublish } from './notifier.js';
 import { prepareBusStatements, type BusStatements } from './schema.js';
 
@@ -46,6 +47,9 @@ export class EmbeddedBus implements EventBus {
   readonly #life = new BusLifecycle('embedded');
   readonly #abort = new AbortController();
   readonly #knownConsumers = new Set<string>();
+  /** This process, and the consumer/owner names it has registered as its own in `bus_processes`. */
+  readonly #me: ProcessIdentity = thisProcess();
+  readonly #registered = new Set<string>();
   readonly #trimEvery: number;
   #sinceTrim: number;
   #sinceDeadTrim: number;
@@ -173,7 +177,16 @@ export class EmbeddedBus implements EventBus {
       checkName(name, 'lease');
       checkName(owner, 'owner');
       const now = Date.now();
-      return this.#st.lease.run(name, owner, now + Math.max(1, Math.floor(ttlMs)), now).changes > 0;
+      const until = now + Math.max(1, Math.floor(ttlMs));
+      return this.#db
+        .transaction(() => {
+          this.#register(owner, now);
+          if (this.#st.lease.run(name, owner, until, now).changes > 0) return true;
+          // Held by a process that crashed (its pid is gone): taken over now, not when its TTL lapses.
+          const held = this.#st.leaseOwner.get(name, now);
+          return held !== undefined && this.#isGone(held.owner) && this.#st.takeLeaseFrom.run(owner, until, name, held.owner).changes > 0;
+        })
+        .immediate();
     });
   }
 
@@ -296,6 +309,7 @@ export class EmbeddedBus implements EventBus {
         const tail = found[found.length - 1];
         if (tail) st.advanceGroup.run(tail.ms, tail.n, group);
         st.touchConsumer.run(group, consumer, now);
+        this.#register(consumer, now);
         return found;
       })
       .immediate();
@@ -318,6 +332,7 @@ export class EmbeddedBus implements EventBus {
           st.advanceGroup.run(tail.ms, tail.n, group);
         }
         st.touchConsumer.run(group, consumer, now);
+        this.#register(consumer, now);
         return found;
       })
       .immediate();
@@ -358,6 +373,25 @@ export class EmbeddedBus implements EventBus {
     });
   }
 
+  /** Records (once per name) that `name` is this process's, inside the caller's transaction. */
+  #register(name: string, now: number): void {
+    if (this.#registered.has(name)) return;
+    const me = this.#me;
+    this.#st.registerProcess.run(name, me.host, me.boot, me.pidns, me.pid, now);
+    this.#registered.add(name);
+  }
+
+  /**
+   * Whether the process behind a consumer or owner name certainly crashed (see {@link isCertainlyGone}).
+   * Checked afresh each time: a fixed consumer name (`consumerName`) is registered again by the
+   * process that reuses it.
+   */
+  #isGone(name: string): boolean {
+    if (this.#registered.has(name)) return false;
+    const who = this.#st.processOf.get(name);
+    return who !== undefined && isCertainlyGone(who, this.#me);
+  }
+
   async claimStale(group: string, consumer: string, options: ClaimOptions): Promise<Delivery[]> {
     this.#life.assertOpen();
     checkName(group, 'group');
@@ -370,6 +404,9 @@ export class EmbeddedBus implements EventBus {
           const st = this.#st;
           const now = Date.now();
           const claimed: Array<Delivery | CorruptEntry> = [];
+          this.#register(consumer, now);
+          // What a crashed process held is stale now: nobody is working on it.
+          for (const { consumer: holder } of st.pendingByConsumer.all(group)) if (holder !== consumer && this.#isGone(holder)) st.expirePendingOf.run(group, holder);
           for (const row of st.staleFrom.all(group, 0, now - minIdleMs, count)) {
             const entry = st.entryData.get(row.n);
             if (entry === undefined) {

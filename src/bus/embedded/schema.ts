@@ -51,6 +51,16 @@ CREATE TABLE IF NOT EXISTS bus_leases (
   owner TEXT NOT NULL,
   expires_at INTEGER NOT NULL
 ) WITHOUT ROWID;
+-- The process behind each consumer and lease owner name, so a process sharing the file can tell a
+-- crashed one (its pid gone) from a slow one without waiting for leases and claims to lapse.
+CREATE TABLE IF NOT EXISTS bus_processes (
+  name TEXT PRIMARY KEY,
+  host TEXT NOT NULL,
+  boot TEXT NOT NULL,
+  pidns TEXT NOT NULL,
+  pid INTEGER NOT NULL,
+  seen_at INTEGER NOT NULL
+) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS bus_counters (
   name TEXT PRIMARY KEY,
   n INTEGER NOT NULL
@@ -142,6 +152,13 @@ export function prepareBusStatements(db: Database) {
       `SELECT c.consumer FROM bus_consumers c WHERE c.grp = ? AND (c.seen_at <= ? OR c.consumer = ?)
          AND NOT EXISTS (SELECT 1 FROM bus_pending p WHERE p.grp = c.grp AND p.consumer = c.consumer)`,
     ),
+    registerProcess: s<[string, string, string, string, number, number]>(
+      'INSERT OR REPLACE INTO bus_processes (name, host, boot, pidns, pid, seen_at) VALUES (?, ?, ?, ?, ?, ?)',
+    ),
+    processOf: s<[string], { host: string; boot: string; pidns: string; pid: number }>('SELECT host, boot, pidns, pid FROM bus_processes WHERE name = ?'),
+    leaseOwner: s<[string, number], { owner: string }>('SELECT owner FROM bus_leases WHERE name = ? AND expires_at > ?'),
+    takeLeaseFrom: s<[string, number, string, string]>('UPDATE bus_leases SET owner = ?, expires_at = ? WHERE name = ? AND owner = ?'),
+    expirePendingOf: s<[string, string]>('UPDATE bus_pending SET delivered_at = 0 WHERE grp = ? AND consumer = ?'),
     deleteConsumer: s<[string, string]>('DELETE FROM bus_consumers WHERE grp = ? AND consumer = ?'),
     createGroup: s<[string, number, number, number]>(
       'INSERT INTO bus_groups (grp, last_ms, last_n, advisory) VALUES (?, ?, ?, ?) ON CONFLICT (grp) DO UPDATE SET advisory = excluded.advisory',
