@@ -146,7 +146,7 @@ export class UeeApp {
     const journalRetention =
       config.journal.retentionHours > 0 ? new JournalRetention(store.journal, { retentionMs: config.journal.retentionHours * 3_600_000, logger: logger.child({ component: 'journal' }) }) : undefined;
     journalRetention?.start();
-    const projections = new ProjectionService(store, { logger: logger.child({ component: 'projections' }), ...options.projections });
+    const projections = new ProjectionService(store, { logger: logger.child({ component: 'projections' }), maxDocuments: config.projections.maxDocuments, ...options.projections });
     projections.start();
     let runtime: RuntimeParts | undefined;
     let kickTimers: TimerService | undefined;
@@ -167,7 +167,7 @@ export class UeeApp {
       let chainCounter: ChainCounter | undefined;
       try {
         host = await ExecutionHost.create({
-          services: createStoreHostServices({ store, models: forRuntime(gateway) }),
+          services: createStoreHostServices({ store, models: forRuntime(gateway), resolveView: (ctx, view) => projections.resolveViewCached(ctx, view) }),
           workers: config.runtime.workers,
           maxWorkersPerTenant: config.runtime.maxWorkersPerTenant,
           budgetCeiling: config.runtime.budgetCeiling,

@@ -41,6 +41,7 @@ Options (each also read from the environment variable shown):
   --max-workers-per-tenant N UEE_MAX_WORKERS_PER_TENANT hard cap on workers one tenant's calls hold (default: workers; each active tenant gets its fair part)
   --records-retention-hours N UEE_RECORDS_RETENTION_HOURS hours invocation records are kept; 0 records none (default 72)
   --journal-retention-hours N UEE_JOURNAL_RETENTION_HOURS hours event-journal entries are kept; 0 keeps them (default 0)
+  --projection-max-documents N UEE_PROJECTION_MAX_DOCUMENTS documents per projection per tenant (default 1000000)
   --max-timeout-ms N        UEE_MAX_TIMEOUT_MS       upper bound on a manifest's timeoutMs (default 10000)
   --max-memory-pages N      UEE_MAX_MEMORY_PAGES     upper bound on a manifest's memoryPages (default 4096 = 256 MiB)
   --query-scan-ms N         UEE_QUERY_SCAN_MS        main-thread ms one filtered query may scan before QUERY_TOO_COSTLY (default 100)
@@ -86,6 +87,7 @@ async function main(argv: string[]): Promise<number> {
         'chain-max-events': { type: 'string' },
         'records-retention-hours': { type: 'string' },
         'journal-retention-hours': { type: 'string' },
+        'projection-max-documents': { type: 'string' },
         'chain-max-invocations': { type: 'string' },
         'max-workers-per-tenant': { type: 'string' },
         'max-timeout-ms': { type: 'string' },
@@ -131,6 +133,7 @@ async function main(argv: string[]): Promise<number> {
     chainMaxEvents: values['chain-max-events'],
     recordsRetentionHours: values['records-retention-hours'],
     journalRetentionHours: values['journal-retention-hours'],
+    projectionMaxDocuments: values['projection-max-documents'],
     chainMaxInvocations: values['chain-max-invocations'],
     maxWorkersPerTenant: values['max-workers-per-tenant'],
     maxTimeoutMs: values['max-timeout-ms'],

@@ -62,6 +62,8 @@ export interface UeeConfig {
   records: { retentionHours: number };
   /** Event journal: entries kept this many hours, then purged; 0 keeps them forever (projections rebuild from it). @default 0 */
   journal: { retentionHours: number };
+  /** Declarative projections: documents one projection of one tenant may hold (past it, it stops with LIMIT_EXCEEDED). @default 1000000 */
+  projections: { maxDocuments: number };
   /** npm dependencies of JS plugins: registry, cache, allow/deny lists, limits (environment only, `UEE_NPM_*`). */
   npm: NpmSettings;
 }
@@ -96,6 +98,7 @@ export interface RawSettings {
   recordsRetentionHours?: string | undefined;
   /** Hours event-journal entries are kept (0: forever). */
   journalRetentionHours?: string | undefined;
+  projectionMaxDocuments?: string | undefined;
   /** Upper bound on a manifest's `maximumResourceBudget.timeoutMs`. */
   maxTimeoutMs?: string | undefined;
   /** Upper bound on a manifest's `maximumResourceBudget.memoryPages`. */
@@ -145,6 +148,7 @@ export const SETTING_ENV: Record<keyof RawSettings, string> = {
   maxWorkersPerTenant: 'UEE_MAX_WORKERS_PER_TENANT',
   recordsRetentionHours: 'UEE_RECORDS_RETENTION_HOURS',
   journalRetentionHours: 'UEE_JOURNAL_RETENTION_HOURS',
+  projectionMaxDocuments: 'UEE_PROJECTION_MAX_DOCUMENTS',
   maxTimeoutMs: 'UEE_MAX_TIMEOUT_MS',
   maxMemoryPages: 'UEE_MAX_MEMORY_PAGES',
   queryScanMs: 'UEE_QUERY_SCAN_MS',
@@ -208,6 +212,7 @@ export function loadConfig(flags: RawSettings, env: NodeJS.ProcessEnv = process.
     chainMaxInvocations: parseWith(intSetting('chainMaxInvocations', 'chain-max-invocations', 1, 10_000_000), raw.chainMaxInvocations ?? '2000', 'chainMaxInvocations'),
     recordsRetentionHours: parseWith(intSetting('recordsRetentionHours', 'records-retention-hours', 0, 24 * 366), raw.recordsRetentionHours ?? '72', 'recordsRetentionHours'),
     journalRetentionHours: parseWith(intSetting('journalRetentionHours', 'journal-retention-hours', 0, 24 * 366 * 10), raw.journalRetentionHours ?? '0', 'journalRetentionHours'),
+    projectionMaxDocuments: parseWith(intSetting('projectionMaxDocuments', 'projection-max-documents', 1, 1_000_000_000), raw.projectionMaxDocuments ?? '1000000', 'projectionMaxDocuments'),
     maxTimeoutMs: parseWith(intSetting('maxTimeoutMs', 'max-timeout-ms', 1, 60_000), raw.maxTimeoutMs ?? '10000', 'maxTimeoutMs'),
     maxMemoryPages: parseWith(intSetting('maxMemoryPages', 'max-memory-pages', 1, 16_384), raw.maxMemoryPages ?? '4096', 'maxMemoryPages'),
     queryScanMs: parseWith(intSetting('queryScanMs', 'query-scan-ms', 1, 60_000), raw.queryScanMs ?? String(DEFAULT_FILTER_LIMITS.maxScanMs), 'queryScanMs'),
@@ -276,6 +281,7 @@ export function loadConfig(flags: RawSettings, env: NodeJS.ProcessEnv = process.
     modelQuotas: parseModelQuotas(env),
     records: { retentionHours: parsed.recordsRetentionHours },
     journal: { retentionHours: parsed.journalRetentionHours },
+    projections: { maxDocuments: parsed.projectionMaxDocuments },
     npm: parseNpmSettings(env, dataDir),
   };
 }

@@ -1,6 +1,7 @@
 import { z } from 'zod';
-import { UeeError, isReservedView, newId, toUeeError, type EventEnvelope, type JsonObject, type Logger, type ReadModelOp, type TenantContext } from '../core/index.js';
-import type { EntityStore } from '../store/index.js';
+import { UeeError, isReservedView, type ErrorCode, newId, toUeeError, type EventEnvelope, type JsonObject, type Logger, type ReadModelOp, type TenantContext } from '../core/index.js';
+import type { EntityStore, IndexInfo, QueryIndexStore } from '../store/index.js';
+import { checkIndexSpec } from '../store/query-index.js';
 import { applyEvent, compileProjection, keyOf, ProjectionDefinitionSchema, type CompiledProjection, type ProjectionDefinition } from './definition.js';
 
 /**
@@ -35,6 +36,19 @@ export interface ProjectionState {
   building: { version: number; buildId: string; startedAt: string } | null;
   /** Highest version number used. */
   lastVersion: number;
+  /** Fields indexed on every version (query_index on the projection name): created on a new version before its swap, dropped with an old one. */
+  indexes: string[];
+  /** Why the projection stopped (maintenance of `version`) or why its last rebuild failed; cleared by a successful rebuild. */
+  error: ProjectionError | null;
+}
+
+/** A typed failure recorded in a projection's state (e.g. `LIMIT_EXCEEDED` past `maxDocuments`). */
+export interface ProjectionError {
+  code: string;
+  message: string;
+  during: 'maintenance' | 'rebuild';
+  version: number;
+  at: string;
 }
 
 const StateSchema = z.object({
@@ -45,9 +59,11 @@ const StateSchema = z.object({
   retired: z.number().int().nullable(),
   building: z.object({ version: z.number().int(), buildId: z.string(), startedAt: z.string() }).nullable(),
   lastVersion: z.number().int(),
+  indexes: z.array(z.string()).default([]),
+  error: z.object({ code: z.string(), message: z.string(), during: z.enum(['maintenance', 'rebuild']), version: z.number().int(), at: z.string() }).nullable().default(null),
 });
 
-const CheckpointSchema = z.object({ position: z.number().int(), applied: z.number().int(), skipped: z.number().int() });
+const CheckpointSchema = z.object({ position: z.number().int(), applied: z.number().int(), skipped: z.number().int(), docs: z.number().int().default(0) });
 type Checkpoint = z.infer<typeof CheckpointSchema>;
 
 /** View of projection states. */
@@ -124,13 +140,28 @@ export interface ProjectionServiceOptions {
   pollMs?: number;
   /** How often the set of projections is re-read (others' defines, drops and swaps). @default 5000 */
   refreshMs?: number;
+  /** Documents one projection (one version) of one tenant may hold; past it the projection stops with `LIMIT_EXCEEDED`. @default 1000000 */
+  maxDocuments?: number;
+  /** How long a resolved view name (projection → active version) is reused before the state is read again; a swap in this process invalidates it at once. @default 1000 */
+  resolveCacheMs?: number;
+  /** Clock of the resolve cache (tests). @default Date.now */
+  now?: () => number;
+}
+
+/** The parts of a physical version view, or null for any other view. */
+export function parseVersionView(view: string): { name: string; version: number } | null {
+  const m = /^uee\.pv\.(.+)\.(\d+)$/.exec(view);
+  return m === null ? null : { name: m[1]!, version: Number(m[2]) };
 }
 
 /** Declarative projections of one application (see the module comment). */
 export class ProjectionService {
   readonly #maintained = new Map<string, Maintained>();
   readonly #rebuilding = new Set<string>();
+  /** Resolved views by tenant and name: the physical view (or the name itself) and when it was read. */
+  readonly #resolved = new Map<string, { view: string | null; at: number }>();
   readonly #batch: number;
+  readonly #maxDocs: number;
   #timer: NodeJS.Timeout | undefined;
   #lastRefresh = 0;
   #ticking = false;
@@ -141,6 +172,7 @@ export class ProjectionService {
     private readonly options: ProjectionServiceOptions,
   ) {
     this.#batch = Math.max(1, Math.min(900, options.batchEvents ?? 500));
+    this.#maxDocs = Math.max(1, options.maxDocuments ?? 1_000_000);
   }
 
   // ---- definitions -------------------------------------------------------------------------
@@ -164,6 +196,7 @@ export class ProjectionService {
 
   async #save(ctx: TenantContext, s: ProjectionState): Promise<void> {
     await this.store.readModels.upsert(ctx, PROJECTIONS_VIEW, s.name, s as unknown as JsonObject);
+    this.#resolved.delete(this.#id(ctx, s.name));
   }
 
   /**
@@ -188,7 +221,7 @@ export class ProjectionService {
     }
     const now = new Date().toISOString();
     const state: ProjectionState = existing === null
-      ? { name: def.name, definition: def, definedAt: now, active: null, retired: null, building: null, lastVersion: 0 }
+      ? { name: def.name, definition: def, definedAt: now, active: null, retired: null, building: null, lastVersion: 0, indexes: [], error: null }
       : { ...existing, definition: def, definedAt: now };
     await this.#save(ctx, state);
     const same = state.active !== null && JSON.stringify(state.active.definition) === JSON.stringify(def);
@@ -225,11 +258,11 @@ export class ProjectionService {
   }
 
   /** One projection with where its active version stands in the journal. */
-  async get(ctx: TenantContext, name: string): Promise<{ state: ProjectionState; position: number | null; head: number; applied: number; skipped: number }> {
+  async get(ctx: TenantContext, name: string): Promise<{ state: ProjectionState; position: number | null; head: number; applied: number; skipped: number; documents: number }> {
     const state = await this.#requireState(ctx, name);
     const { head } = await this.store.journal.info(ctx);
     const cp = state.active === null ? null : await this.#checkpoint(ctx, name, state.active.version);
-    return { state, position: cp?.position ?? null, head, applied: cp?.applied ?? 0, skipped: cp?.skipped ?? 0 };
+    return { state, position: cp?.position ?? null, head, applied: cp?.applied ?? 0, skipped: cp?.skipped ?? 0, documents: cp?.docs ?? 0 };
   }
 
   /** Removes a projection and every version's documents. Returns the documents deleted. */
@@ -237,6 +270,7 @@ export class ProjectionService {
     const state = await this.#requireState(ctx, name);
     await this.store.readModels.delete(ctx, PROJECTIONS_VIEW, name);
     this.#maintained.delete(this.#id(ctx, name));
+    this.#resolved.delete(this.#id(ctx, name));
     let deleted = 0;
     const versions = new Set([state.active?.version, state.retired, state.building?.version].filter((v): v is number => typeof v === 'number'));
     for (const v of versions) deleted += await this.#clearVersion(ctx, name, v);
@@ -255,6 +289,68 @@ export class ProjectionService {
     return versionView(view, state.active.version);
   }
 
+  /**
+   * {@link resolveView} for hot paths (plugins' host functions): the answer is reused for
+   * `resolveCacheMs` (default 1 s). A swap or drop in this process invalidates it at once; one in
+   * another process is seen after at most that long — meanwhile readers see the version the swap
+   * retired, which is kept (frozen) until the next rebuild, so never an empty view.
+   * `null` for a projection defined but never built.
+   */
+  async resolveViewCached(ctx: TenantContext, view: string): Promise<string | null> {
+    if (isReservedView(view)) return view;
+    const id = this.#id(ctx, view);
+    const hit = this.#resolved.get(id);
+    const now = (this.options.now ?? Date.now)();
+    if (hit !== undefined && now - hit.at < (this.options.resolveCacheMs ?? 1000)) return hit.view;
+    let resolved: string | null;
+    try {
+      resolved = await this.resolveView(ctx, view);
+    } catch (err) {
+      if (!(err instanceof UeeError) || err.code !== 'NOT_FOUND') throw err;
+      resolved = null;
+    }
+    if (this.#resolved.size > 10_000) this.#resolved.clear();
+    this.#resolved.set(id, { view: resolved, at: now });
+    return resolved;
+  }
+
+  // ---- indexes ------------------------------------------------------------------------------
+
+  /** Whether `name` is a projection of the tenant. */
+  async isProjection(ctx: TenantContext, name: string): Promise<boolean> {
+    return !isReservedView(name) && (await this.#state(ctx, name)) !== null;
+  }
+
+  /**
+   * Indexes `field` on projection `name`: on its active version (and one being built) now, and on
+   * every later version before it is swapped in. Returns the active version's index (null before the first build).
+   */
+  async addIndex(ctx: TenantContext, name: string, field: string): Promise<IndexInfo | null> {
+    const idx = this.#indexes();
+    const state = await this.#requireState(ctx, name);
+    checkIndexSpec({ target: 'readModel', scope: name, field });
+    if (!state.indexes.includes(field)) await this.#save(ctx, { ...state, indexes: [...state.indexes, field] });
+    if (state.building !== null) await idx.add(ctx, { target: 'readModel', scope: versionView(name, state.building.version), field });
+    return state.active === null ? null : idx.add(ctx, { target: 'readModel', scope: versionView(name, state.active.version), field });
+  }
+
+  /** Stops indexing `field` on projection `name` and drops its index on every version. Returns whether one was declared. */
+  async dropIndex(ctx: TenantContext, name: string, field: string): Promise<boolean> {
+    const idx = this.#indexes();
+    const state = await this.#state(ctx, name);
+    const declared = state?.indexes.includes(field) ?? false;
+    if (state !== null && declared) await this.#save(ctx, { ...state, indexes: state.indexes.filter((f) => f !== field) });
+    for (const i of await idx.list(ctx)) {
+      if (i.target === 'readModel' && i.field === field && parseVersionView(i.scope)?.name === name) await idx.drop(ctx, i.name);
+    }
+    return declared;
+  }
+
+  #indexes(): QueryIndexStore {
+    if (this.store.indexes === undefined) throw new UeeError('VALIDATION_FAILED', `the ${this.store.kind} store has no query indexes`, { hint: 'run UEE on SQLite or PostgreSQL to use query indexes' });
+    return this.store.indexes;
+  }
+
   // ---- maintenance --------------------------------------------------------------------------
 
   #id(ctx: TenantContext, name: string): string {
@@ -265,12 +361,16 @@ export class ProjectionService {
     try {
       return CheckpointSchema.parse((await this.store.readModels.get(ctx, CHECKPOINTS_VIEW, `${name}.${version}`)).doc);
     } catch (err) {
-      if (err instanceof UeeError && err.code === 'NOT_FOUND') return { position: 0, applied: 0, skipped: 0 };
+      if (err instanceof UeeError && err.code === 'NOT_FOUND') return { position: 0, applied: 0, skipped: 0, docs: 0 };
       throw err;
     }
   }
 
   async #clearVersion(ctx: TenantContext, name: string, version: number): Promise<number> {
+    const view = versionView(name, version);
+    if (this.store.indexes !== undefined) {
+      for (const i of await this.store.indexes.list(ctx)) if (i.target === 'readModel' && i.scope === view) await this.store.indexes.drop(ctx, i.name);
+    }
     let total = 0;
     for (;;) {
       const n = await this.store.readModels.deleteView(ctx, versionView(name, version), 5000);
@@ -323,8 +423,19 @@ export class ProjectionService {
       }
       await this.#docs(m, [...new Set(keyed.map(([k]) => k))]);
       const changed = new Map<string, JsonObject>();
-      for (const [k, e] of keyed) changed.set(k, applyEvent(m.p, k, changed.get(k) ?? m.cache.get(k) ?? null, e));
-      const next: Checkpoint = { position: page.next, applied: cp.applied + keyed.length, skipped: cp.skipped + skipped };
+      let added = 0;
+      for (const [k, e] of keyed) {
+        const prior = changed.get(k) ?? m.cache.get(k) ?? null;
+        if (prior === null) added++;
+        changed.set(k, applyEvent(m.p, k, prior, e));
+      }
+      const next: Checkpoint = { position: page.next, applied: cp.applied + keyed.length, skipped: cp.skipped + skipped, docs: cp.docs + added };
+      if (next.docs > this.#maxDocs) {
+        throw new UeeError('LIMIT_EXCEEDED', `projection "${m.name}" would hold more than ${this.#maxDocs} documents`, {
+          details: { name: m.name, limit: 'maxDocuments', max: this.#maxDocs, docs: next.docs },
+          hint: 'narrow the projection (a coarser key or a filter) with projection_define and rebuild, or raise --projection-max-documents',
+        });
+      }
       const view = versionView(m.name, m.version);
       const ops: ReadModelOp[] = [...changed].map(([id, doc]) => ({ op: 'upsert', view, id, doc }));
       ops.push({ op: 'upsert', view: CHECKPOINTS_VIEW, id: `${m.name}.${m.version}`, doc: next });
@@ -344,15 +455,9 @@ export class ProjectionService {
     });
   }
 
-  /** The maintainer of the active version of `name` (null when none is active). */
-  async #active(ctx: TenantContext, name: string): Promise<Maintained | null> {
-    const state = await this.#requireState(ctx, name);
-    return this.#adopt(ctx, state);
-  }
-
   #adopt(ctx: TenantContext, state: ProjectionState): Maintained | null {
     const id = this.#id(ctx, state.name);
-    if (state.active === null) {
+    if (state.active === null || (state.error?.during === 'maintenance' && state.error.version === state.active.version)) {
       this.#maintained.delete(id);
       return null;
     }
@@ -365,12 +470,30 @@ export class ProjectionService {
 
   /** Brings the active version of `name` up to the journal's head; returns its position. */
   async catchUp(ctx: TenantContext, name: string): Promise<number> {
-    const m = await this.#active(ctx, name);
+    const state = await this.#requireState(ctx, name);
+    if (state.error?.during === 'maintenance' && state.error.version === state.active?.version) {
+      throw new UeeError(state.error.code as ErrorCode, state.error.message, { details: { name }, hint: 'the projection stopped; fix its definition with projection_define and run projection_rebuild' });
+    }
+    const m = this.#adopt(ctx, state);
     if (m === null) return 0;
     for (;;) {
-      const r = await this.#step(m);
+      const r = await this.#step(m).catch((err: unknown) => this.#stopOnLimit(m, err));
       if (r.end) return r.position;
     }
+  }
+
+  /** Records a `LIMIT_EXCEEDED` of the maintained version `m` in its state and stops maintaining it; rethrows `err`. */
+  async #stopOnLimit(m: Maintained, err: unknown): Promise<never> {
+    if (err instanceof UeeError && err.code === 'LIMIT_EXCEEDED') {
+      const id = this.#id(m.ctx, m.name);
+      if (this.#maintained.get(id) === m) this.#maintained.delete(id);
+      const state = await this.#state(m.ctx, m.name);
+      if (state?.active?.buildId === m.buildId) {
+        await this.#save(m.ctx, { ...state, error: { code: err.code, message: err.message, during: 'maintenance', version: m.version, at: new Date().toISOString() } });
+        this.options.logger.warn('projection stopped', { tenantId: m.ctx.tenantId, projection: m.name, error: err.message });
+      }
+    }
+    throw err;
   }
 
   /**
@@ -396,22 +519,34 @@ export class ProjectionService {
       m.complete = true;
       const { oldest } = await this.store.journal.info(ctx);
       let r: StepResult;
-      do {
-        if (options.signal?.aborted === true) throw new UeeError('CANCELLED', `rebuild of projection "${name}" cancelled`, { hint: 'call projection_rebuild again; it starts over' });
-        r = await this.#step(m);
-        await options.onProgress?.({ phase: 'scan', version, position: r.position, head: r.head, applied: r.applied });
-      } while (!r.end);
+      try {
+        do {
+          if (options.signal?.aborted === true) throw new UeeError('CANCELLED', `rebuild of projection "${name}" cancelled`, { hint: 'call projection_rebuild again; it starts over' });
+          r = await this.#step(m);
+          await options.onProgress?.({ phase: 'scan', version, position: r.position, head: r.head, applied: r.applied });
+        } while (!r.end);
+      } catch (err) {
+        if (err instanceof UeeError && err.code === 'LIMIT_EXCEEDED') {
+          // The version is abandoned: readers keep the active one; the state says why.
+          await this.#clearVersion(ctx, name, version);
+          const now = await this.#state(ctx, name);
+          if (now?.building?.buildId === buildId) await this.#save(ctx, { ...now, building: null, error: { code: err.code, message: err.message, during: 'rebuild', version, at: new Date().toISOString() } });
+        }
+        throw err;
+      }
       const fresh = await this.#requireState(ctx, name);
       if (fresh.building?.buildId !== buildId) {
         await this.#clearVersion(ctx, name, version);
         throw new UeeError('VERSION_CONFLICT', `projection "${name}" changed during the rebuild (another rebuild or a drop)`, { details: { name }, hint: 'projection_get shows its state; call projection_rebuild again' });
       }
+      // Indexes declared on the projection exist on the new version before readers are sent to it.
+      for (const field of fresh.indexes) await this.#indexes().add(ctx, { target: 'readModel', scope: versionView(name, version), field });
       await options.onProgress?.({ phase: 'swap', version, position: r.position, head: r.head, applied: r.applied });
-      const swapped: ProjectionState = { ...fresh, active: { version, buildId, definition: state.definition, swappedAt: new Date().toISOString() }, retired: fresh.active?.version ?? null, building: null };
+      const swapped: ProjectionState = { ...fresh, active: { version, buildId, definition: state.definition, swappedAt: new Date().toISOString() }, retired: fresh.active?.version ?? null, building: null, error: null };
       await this.#save(ctx, swapped);
       this.#maintained.set(id, m);
       if (fresh.retired !== null) await this.#clearVersion(ctx, name, fresh.retired);
-      r = await this.#step(m);
+      r = await this.#step(m).catch((err: unknown) => this.#stopOnLimit(m, err));
       const done: RebuildProgress = { phase: 'done', version, position: r.position, head: r.head, applied: r.applied };
       await options.onProgress?.(done);
       return { ...done, retired: swapped.retired, oldest };
@@ -441,7 +576,7 @@ export class ProjectionService {
       }
       for (const m of [...this.#maintained.values()]) {
         for (let i = 0; i < 20 && !this.#stopped; i++) {
-          const r = await this.#step(m).catch((err: unknown) => {
+          const r = await this.#step(m).catch((err: unknown) => this.#stopOnLimit(m, err)).catch((err: unknown) => {
             if (!this.#stopped) this.options.logger.warn('projection step failed', { tenantId: m.ctx.tenantId, projection: m.name, error: toUeeError(err).message });
             return null;
           });

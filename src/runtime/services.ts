@@ -61,8 +61,13 @@ export interface HostServices {
 }
 
 /** {@link HostServices} backed by an {@link EntityStore} and a {@link ModelGateway}. */
-export function createStoreHostServices(options: { store: EntityStore; models: ModelGateway }): HostServices {
-  const { store, models } = options;
+export function createStoreHostServices(options: {
+  store: EntityStore;
+  models: ModelGateway;
+  /** Sends a view name to the view holding its documents (a projection's active version); null: nothing to read yet. */
+  resolveView?: (ctx: TenantContext, view: string) => Promise<string | null>;
+}): HostServices {
+  const { store, models, resolveView } = options;
   return {
     async readEntity(ctx, entityId, version) {
       try {
@@ -72,7 +77,9 @@ export function createStoreHostServices(options: { store: EntityStore; models: M
         throw err;
       }
     },
-    async queryReadModel(ctx, view, query) {
+    async queryReadModel(ctx, name, query) {
+      const view = resolveView === undefined ? name : await resolveView(ctx, name);
+      if (view === null) return [];
       const page = await store.readModels.query(ctx, view, {
         ...(query.filter === undefined ? {} : { filter: query.filter }),
         ...(query.sort === undefined ? {} : { sort: query.sort }),

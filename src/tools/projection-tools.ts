@@ -18,6 +18,9 @@ function summary(s: ProjectionState): Record<string, unknown> {
     building: s.building?.version ?? null,
     pending: s.active === null || JSON.stringify(s.active.definition) !== JSON.stringify(s.definition),
     events: s.definition.events,
+    status: s.error === null ? 'ok' : s.error.during === 'maintenance' && s.error.version === s.active?.version ? 'stopped' : 'rebuildFailed',
+    ...(s.error === null ? {} : { error: { code: s.error.code, message: s.error.message } }),
+    ...(s.indexes.length === 0 ? {} : { indexes: s.indexes }),
   };
 }
 
@@ -98,7 +101,7 @@ export const projectionGet = defineTool({
   async run(ctx, args) {
     const scope = await resolveScope(ctx, args.tenantId);
     const r = await ctx.app.projections.get(scope, args.name);
-    return { projection: { ...summary(r.state), definition: r.state.definition, position: r.position, head: r.head, lag: r.position === null ? null : r.head - r.position, applied: r.applied, skipped: r.skipped } };
+    return { projection: { ...summary(r.state), definition: r.state.definition, position: r.position, head: r.head, lag: r.position === null ? null : r.head - r.position, applied: r.applied, skipped: r.skipped, documents: r.documents } };
   },
   summarize: (o) => `${String(o.projection.name)} v${String(o.projection.version)} lag ${String(o.projection.lag)}`,
 });

@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { UeeError } from '../core/index.js';
+import { parseVersionView } from '../projections/index.js';
 import type { EntityStore, QueryIndexStore, QueryPlan } from '../store/index.js';
 import { defineTool } from './define-tool.js';
 import { DryRunArg, FilterArg, PlanSchema, SortArg, TenantArg, type Plan } from './schemas.js';
@@ -35,7 +36,8 @@ export const queryExplain = defineTool({
     const idx = indexesOf(ctx.app.store);
     const { tenantId: _t, target, scope: on, ...q } = args;
     if (target === undefined || on === undefined) return { slow: (await idx.slowQueries(scope)).map((x) => ({ ...x })) };
-    return { plan: { ...(await idx.explain(scope, { target, scope: on, ...q })) } };
+    const physical = target === 'readModel' ? await ctx.app.projections.resolveView(scope, on) : on;
+    return { plan: { ...(await idx.explain(scope, { target, scope: physical, ...q })) } };
   },
   summarize: (o) =>
     o.plan === undefined
@@ -65,7 +67,12 @@ export const queryIndex = defineTool({
     const idx = indexesOf(ctx.app.store);
     const tenant = scope.tenantId ?? '(global)';
     const rec = (x: object): Record<string, unknown> => ({ ...x });
-    if (args.action === 'list') return { dryRun: args.dryRun, indexes: (await idx.list(scope)).map(rec), before: null, after: null };
+    // An index on a projection's version view is shown with the projection it follows.
+    const shown = (i: { scope: string }): Record<string, unknown> => {
+      const pv = parseVersionView(i.scope);
+      return pv === null ? { ...i } : { ...i, projection: pv.name };
+    };
+    if (args.action === 'list') return { dryRun: args.dryRun, indexes: (await idx.list(scope)).map(shown), before: null, after: null };
     let target = args.target;
     let on = args.scope;
     let field = args.field;
@@ -74,12 +81,17 @@ export const queryIndex = defineTool({
       const found = existing.find((i) => i.name === args.name);
       if (found === undefined) throw new UeeError('NOT_FOUND', `no index ${String(args.name)} in this tenant`, { hint: 'call query_index with action "list" for the names' });
       ({ target, scope: on, field } = found);
+      const pv = target === 'readModel' ? parseVersionView(on) : null;
+      if (pv !== null) on = pv.name;
     }
     if (target === undefined || on === undefined || field === undefined) {
       throw new UeeError('VALIDATION_FAILED', 'add needs target, scope and field', { hint: 'pass the suggestedIndex of query_explain as target, scope and field' });
     }
     const spec = { target, scope: on, field };
-    const explain = (): Promise<QueryPlan> | null => (args.filter === undefined ? null : idx.explain(scope, { target: spec.target, scope: spec.scope, filter: args.filter }));
+    // A projection's indexes are declared on its name and follow it from version to version.
+    const projection = target === 'readModel' && (await ctx.app.projections.isProjection(scope, on));
+    const explain = async (): Promise<QueryPlan | null> =>
+      args.filter === undefined ? null : idx.explain(scope, { target: spec.target, scope: projection ? await ctx.app.projections.resolveView(scope, on) : spec.scope, filter: args.filter });
     const before = await explain();
     const plan: Plan = {
       summary: `${args.action} index on ${target} ${on}.${field}`,
@@ -94,12 +106,14 @@ export const queryIndex = defineTool({
           : args.action === 'add'
             ? { ...before, access: 'index' as const, index: '(new)', probe: `${field} (predicted)`, suggestedIndex: null, backendPlan: [], rowsExamined: before.rowsReturned, ms: 0 }
             : { ...before, access: 'scan' as const, index: null, probe: null, backendPlan: [], ms: 0 };
-      return { dryRun: true, indexes: existing.map(rec), plan, before: before && rec(before), after: after && rec(after) };
+      return { dryRun: true, indexes: existing.map(shown), plan, before: before && rec(before), after: after && rec(after) };
     }
-    if (args.action === 'add') await idx.add(scope, spec);
+    if (projection && args.action === 'add') await ctx.app.projections.addIndex(scope, on, field);
+    else if (projection) await ctx.app.projections.dropIndex(scope, on, field);
+    else if (args.action === 'add') await idx.add(scope, spec);
     else await idx.drop(scope, args.name!);
     const after = await explain();
-    return { dryRun: false, indexes: (await idx.list(scope)).map(rec), plan, before: before && rec(before), after: after && rec(after) };
+    return { dryRun: false, indexes: (await idx.list(scope)).map(shown), plan, before: before && rec(before), after: after && rec(after) };
   },
   summarize: (o) =>
     `${o.dryRun ? 'dry run: ' : ''}${o.indexes.length} index${o.indexes.length === 1 ? '' : 'es'}` +

@@ -72,4 +72,23 @@ describe('PT-PROJ: projections over MCP', () => {
     expect(await use(agent, 'projection_drop', { name: 'totals' })).toMatchObject({ dryRun: false, deleted: 20 });
     expect((await use(agent, 'projection_list', {})).projections).toEqual([]);
   }, 120_000);
+
+  it('PT-PROJ-2: query_explain and query_index take the projection name; its index follows it across rebuilds; status in projection_get', async () => {
+    await use(agent, 'projection_define', { ...def, name: 'totals2' });
+    await agent.callTool({ name: 'projection_rebuild', arguments: { name: 'totals2' } }, { timeout: 120_000 });
+    const q = { target: 'readModel', scope: 'totals2', filter: { _key: 'c3' } };
+    expect((await use(agent, 'query_explain', q)).plan).toMatchObject({ access: 'scan', rowsReturned: 1 });
+    const added = await use(agent, 'query_index', { action: 'add', ...q, field: '_key' });
+    expect(added.after).toMatchObject({ access: 'index', rowsReturned: 1 });
+    const ix = (added.indexes as any[]).find((i: any) => i.projection === 'totals2');
+    expect(ix).toMatchObject({ field: '_key', scope: 'uee.pv.totals2.1' });
+    await agent.callTool({ name: 'projection_rebuild', arguments: { name: 'totals2' } }, { timeout: 120_000 });
+    expect((await use(agent, 'query_explain', q)).plan).toMatchObject({ access: 'index', rowsReturned: 1 });
+    expect((await use(agent, 'projection_get', { name: 'totals2' })).projection).toMatchObject({ version: 2, status: 'ok', indexes: ['_key'], documents: 20 });
+    // Dropping the index by the name of either version's index stops it following the projection.
+    await use(agent, 'query_index', { action: 'drop', name: ix.name });
+    expect(((await use(agent, 'query_index', { action: 'list' })).indexes as any[]).filter((i: any) => i.projection === 'totals2')).toEqual([]);
+    expect((await use(agent, 'projection_get', { name: 'totals2' })).projection.indexes).toBeUndefined();
+    await use(agent, 'projection_drop', { name: 'totals2' });
+  }, 120_000);
 });

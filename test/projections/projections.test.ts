@@ -4,7 +4,8 @@ import { join } from 'node:path';
 import { afterAll, afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { newId, silentLogger, type JsonObject, type TenantContext } from '../../src/core/index.js';
 import { openPostgresStore, openSqliteStore, type EntityStore } from '../../src/store/index.js';
-import { ProjectionService, versionView, type ProjectionDefinition } from '../../src/projections/index.js';
+import { CHECKPOINTS_VIEW, PROJECTIONS_VIEW, ProjectionService, versionView, type ProjectionDefinition } from '../../src/projections/index.js';
+import { createLocalModelGateway, createStoreHostServices } from '../../src/runtime/index.js';
 import { tempDir, tenantCtx } from '../helpers.js';
 import { expectCode } from '../store/conformance.js';
 import { TEST_POSTGRES_URL, dropSchemas, randomSchema } from '../store/postgres-helpers.js';
@@ -265,5 +266,100 @@ describe.each(backends)('projections on %s', (_name, open) => {
     expect(await svc.list(A)).toEqual([]);
     expect((await store.readModels.query(A, versionView(ORDERS.name, 2))).items).toEqual([]);
     expect(await svc.resolveView(A, ORDERS.name)).toBe(ORDERS.name);
+  });
+
+  it('PROJ-7 plugins read a projection by name (its active version); a swap elsewhere is seen after resolveCacheMs at most; plugins cannot write its views', async () => {
+    const host = createStoreHostServices({ store, models: createLocalModelGateway(), resolveView: (c, v) => svc.resolveViewCached(c, v) });
+    await commitEvents(store, A, 0, 200, 100);
+    await svc.define(A, ORDERS);
+    // Defined, never built: nothing to read (not an error for a plugin).
+    expect(await host.queryReadModel(A, ORDERS.name, {})).toEqual([]);
+    await svc.rebuild(A, ORDERS.name);
+    const want = expected(200);
+    expect((await host.queryReadModel(A, ORDERS.name, { limit: 1000 })).length).toBe(want.size);
+    // A swap in this process is seen at once (the cached name is invalidated).
+    await svc.define(A, { name: ORDERS.name, events: ['OrderPlaced'], key: 'payload.customerId', aggregates: { n: { op: 'count' } } });
+    await svc.rebuild(A, ORDERS.name);
+    expect(await svc.resolveViewCached(A, ORDERS.name)).toBe(versionView(ORDERS.name, 2));
+    expect((await host.queryReadModel(A, ORDERS.name, { limit: 1 }))[0]!.doc).toHaveProperty('n');
+    // Another process: its cached answer lasts at most resolveCacheMs, and meanwhile names the retired (kept) version.
+    let clock = 0;
+    const other = new ProjectionService(store, { logger: silentLogger, resolveCacheMs: 1000, now: () => clock });
+    expect(await other.resolveViewCached(A, ORDERS.name)).toBe(versionView(ORDERS.name, 2));
+    await svc.rebuild(A, ORDERS.name);
+    expect(await other.resolveViewCached(A, ORDERS.name)).toBe(versionView(ORDERS.name, 2));
+    expect((await store.readModels.query(A, versionView(ORDERS.name, 2), { limit: 1 })).items).toHaveLength(1);
+    clock += 999;
+    expect(await other.resolveViewCached(A, ORDERS.name)).toBe(versionView(ORDERS.name, 2));
+    clock += 1;
+    expect(await other.resolveViewCached(A, ORDERS.name)).toBe(versionView(ORDERS.name, 3));
+    // Tenant B has no such projection: its view of that name is its own.
+    expect(await host.queryReadModel(B, ORDERS.name, {})).toEqual([]);
+    // The physical views, states and checkpoints are the platform's: a plugin's write is refused.
+    for (const view of [versionView(ORDERS.name, 3), PROJECTIONS_VIEW, CHECKPOINTS_VIEW]) {
+      await expectCode(store.commit(A, { readModelOps: [{ op: 'upsert', view, id: 'x', doc: { forged: true } }], source: { kind: 'plugin', id: 'p1' } }), 'RESERVED_NAME');
+    }
+  });
+
+  it('PROJ-8 an index declared on a projection exists on each new version before its swap and goes with the old version', async () => {
+    await commitEvents(store, A, 0, 2000);
+    await svc.define(A, ORDERS);
+    expect(await svc.addIndex(A, ORDERS.name, 'region')).toBeNull();
+    await svc.rebuild(A, ORDERS.name);
+    const onView = async (): Promise<string[]> => (await store.indexes!.list(A)).filter((i) => i.field === 'region').map((i) => i.scope).sort();
+    expect(await onView()).toEqual([versionView(ORDERS.name, 1)]);
+    let atSwap: string[] = [];
+    await svc.rebuild(A, ORDERS.name, {
+      onProgress: async (p) => {
+        if (p.phase === 'swap') atSwap = await onView();
+      },
+    });
+    expect(atSwap).toContain(versionView(ORDERS.name, 2));
+    // The first query after the swap is already indexed.
+    const plan = await store.indexes!.explain(A, { target: 'readModel', scope: await svc.resolveView(A, ORDERS.name), filter: { region: 'r1' } });
+    expect(plan.access).toBe('index');
+    await svc.rebuild(A, ORDERS.name);
+    // Version 1 (cleared by this rebuild) took its index along; 2 is retired and kept, 3 is active.
+    expect(await onView()).toEqual([versionView(ORDERS.name, 2), versionView(ORDERS.name, 3)]);
+    expect(await svc.dropIndex(A, ORDERS.name, 'region')).toBe(true);
+    expect(await onView()).toEqual([]);
+    await svc.rebuild(A, ORDERS.name);
+    expect(await onView()).toEqual([]);
+    await svc.addIndex(A, ORDERS.name, 'region');
+    await svc.drop(A, ORDERS.name);
+    expect(await onView()).toEqual([]);
+  });
+
+  it('PROJ-9 a projection past maxDocuments stops with LIMIT_EXCEEDED in its state; other tenants go on', async () => {
+    const capped = new ProjectionService(store, { logger: silentLogger, maxDocuments: 100, refreshMs: 0 });
+    try {
+      for (const ctx of [A, B]) {
+        await capped.define(ctx, ORDERS);
+        await capped.rebuild(ctx, ORDERS.name);
+      }
+      await commitEvents(store, A, 0, 3000); // 300 customers
+      await store.commit(B, { events: [{ type: 'OrderPlaced', payload: { customerId: 'b1', amount: 1 } }] });
+      await capped.tick();
+      const a = await capped.get(A, ORDERS.name);
+      expect(a.state.error).toMatchObject({ code: 'LIMIT_EXCEEDED', during: 'maintenance', version: 1 });
+      expect(a.documents).toBeLessThanOrEqual(100);
+      await expectCode(capped.catchUp(A, ORDERS.name).then(() => capped.catchUp(A, ORDERS.name)), 'LIMIT_EXCEEDED');
+      const b = await capped.get(B, ORDERS.name);
+      expect(b.state.error).toBeNull();
+      expect(b).toMatchObject({ position: 1, documents: 1 });
+      // B keeps being maintained; A is no longer stepped.
+      await store.commit(B, { events: [{ type: 'OrderPlaced', payload: { customerId: 'b2', amount: 1 } }] });
+      const aPos = a.position;
+      await capped.tick();
+      expect((await capped.get(B, ORDERS.name)).documents).toBe(2);
+      expect((await capped.get(A, ORDERS.name)).position).toBe(aPos);
+      // A rebuild past the cap fails the same way; readers keep version 1.
+      await expectCode(capped.rebuild(A, ORDERS.name), 'LIMIT_EXCEEDED');
+      const after = await capped.get(A, ORDERS.name);
+      expect(after.state).toMatchObject({ active: { version: 1 }, building: null, error: { code: 'LIMIT_EXCEEDED', during: 'rebuild', version: 2 } });
+      expect((await store.readModels.query(A, versionView(ORDERS.name, 2))).items).toEqual([]);
+    } finally {
+      capped.stop();
+    }
   });
 });
