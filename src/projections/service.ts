@@ -366,11 +366,13 @@ export class ProjectionService {
     }
   }
 
+  async #dropIndexesOf(ctx: TenantContext, view: string): Promise<void> {
+    if (this.store.indexes === undefined) return;
+    for (const i of await this.store.indexes.list(ctx)) if (i.target === 'readModel' && i.scope === view) await this.store.indexes.drop(ctx, i.name);
+  }
+
   async #clearVersion(ctx: TenantContext, name: string, version: number): Promise<number> {
-    const view = versionView(name, version);
-    if (this.store.indexes !== undefined) {
-      for (const i of await this.store.indexes.list(ctx)) if (i.target === 'readModel' && i.scope === view) await this.store.indexes.drop(ctx, i.name);
-    }
+    await this.#dropIndexesOf(ctx, versionView(name, version));
     let total = 0;
     for (;;) {
       const n = await this.store.readModels.deleteView(ctx, versionView(name, version), 5000);
@@ -525,6 +527,9 @@ export class ProjectionService {
           r = await this.#step(m);
           await options.onProgress?.({ phase: 'scan', version, position: r.position, head: r.head, applied: r.applied });
         } while (!r.end);
+        // Indexes declared on the projection exist on the new version before readers are sent to it
+        // (one declared meanwhile is added to the building version by addIndex).
+        for (const field of (await this.#requireState(ctx, name)).indexes) await this.#indexes().add(ctx, { target: 'readModel', scope: versionView(name, version), field });
       } catch (err) {
         if (err instanceof UeeError && err.code === 'LIMIT_EXCEEDED') {
           // The version is abandoned: readers keep the active one; the state says why.
@@ -539,13 +544,13 @@ export class ProjectionService {
         await this.#clearVersion(ctx, name, version);
         throw new UeeError('VERSION_CONFLICT', `projection "${name}" changed during the rebuild (another rebuild or a drop)`, { details: { name }, hint: 'projection_get shows its state; call projection_rebuild again' });
       }
-      // Indexes declared on the projection exist on the new version before readers are sent to it.
-      for (const field of fresh.indexes) await this.#indexes().add(ctx, { target: 'readModel', scope: versionView(name, version), field });
       await options.onProgress?.({ phase: 'swap', version, position: r.position, head: r.head, applied: r.applied });
       const swapped: ProjectionState = { ...fresh, active: { version, buildId, definition: state.definition, swappedAt: new Date().toISOString() }, retired: fresh.active?.version ?? null, building: null, error: null };
       await this.#save(ctx, swapped);
       this.#maintained.set(id, m);
       if (fresh.retired !== null) await this.#clearVersion(ctx, name, fresh.retired);
+      // The retired version is no longer read (but by another process's cache for a moment): its indexes go now, so each counts once against the tenant's limit between rebuilds.
+      if (fresh.active !== null) await this.#dropIndexesOf(ctx, versionView(name, fresh.active.version));
       r = await this.#step(m).catch((err: unknown) => this.#stopOnLimit(m, err));
       const done: RebuildProgress = { phase: 'done', version, position: r.position, head: r.head, applied: r.applied };
       await options.onProgress?.(done);

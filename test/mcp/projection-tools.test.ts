@@ -85,8 +85,10 @@ describe('PT-PROJ: projections over MCP', () => {
     await agent.callTool({ name: 'projection_rebuild', arguments: { name: 'totals2' } }, { timeout: 120_000 });
     expect((await use(agent, 'query_explain', q)).plan).toMatchObject({ access: 'index', rowsReturned: 1 });
     expect((await use(agent, 'projection_get', { name: 'totals2' })).projection).toMatchObject({ version: 2, status: 'ok', indexes: ['_key'], documents: 20 });
-    // Dropping the index by the name of either version's index stops it following the projection.
-    await use(agent, 'query_index', { action: 'drop', name: ix.name });
+    // The index moved to version 2 with the swap; dropping it by name stops it following the projection.
+    const moved = ((await use(agent, 'query_index', { action: 'list' })).indexes as any[]).filter((i: any) => i.projection === 'totals2');
+    expect(moved).toMatchObject([{ field: '_key', scope: 'uee.pv.totals2.2' }]);
+    await use(agent, 'query_index', { action: 'drop', name: moved[0].name });
     expect(((await use(agent, 'query_index', { action: 'list' })).indexes as any[]).filter((i: any) => i.projection === 'totals2')).toEqual([]);
     expect((await use(agent, 'projection_get', { name: 'totals2' })).projection.indexes).toBeUndefined();
     await use(agent, 'projection_drop', { name: 'totals2' });

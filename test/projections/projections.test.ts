@@ -314,13 +314,14 @@ describe.each(backends)('projections on %s', (_name, open) => {
         if (p.phase === 'swap') atSwap = await onView();
       },
     });
-    expect(atSwap).toContain(versionView(ORDERS.name, 2));
+    expect(atSwap).toEqual([versionView(ORDERS.name, 1), versionView(ORDERS.name, 2)]);
+    // The retired version's index goes at the swap: one per declared field between rebuilds.
+    expect(await onView()).toEqual([versionView(ORDERS.name, 2)]);
     // The first query after the swap is already indexed.
     const plan = await store.indexes!.explain(A, { target: 'readModel', scope: await svc.resolveView(A, ORDERS.name), filter: { region: 'r1' } });
     expect(plan.access).toBe('index');
     await svc.rebuild(A, ORDERS.name);
-    // Version 1 (cleared by this rebuild) took its index along; 2 is retired and kept, 3 is active.
-    expect(await onView()).toEqual([versionView(ORDERS.name, 2), versionView(ORDERS.name, 3)]);
+    expect(await onView()).toEqual([versionView(ORDERS.name, 3)]);
     expect(await svc.dropIndex(A, ORDERS.name, 'region')).toBe(true);
     expect(await onView()).toEqual([]);
     await svc.rebuild(A, ORDERS.name);
@@ -328,6 +329,22 @@ describe.each(backends)('projections on %s', (_name, open) => {
     await svc.addIndex(A, ORDERS.name, 'region');
     await svc.drop(A, ORDERS.name);
     expect(await onView()).toEqual([]);
+  });
+
+  it('PROJ-10 a rebuild that cannot index its new version (tenant index limit) fails typed, leaves the active version and says why', async () => {
+    const full = new ProjectionService(store, { logger: silentLogger });
+    await commitEvents(store, A, 0, 200, 100);
+    await full.define(A, ORDERS);
+    await full.rebuild(A, ORDERS.name);
+    await full.addIndex(A, ORDERS.name, 'region');
+    // Fill the tenant's remaining index slots with indexes of another view.
+    for (let i = (await store.indexes!.list(A)).length; i < 8; i++) await store.indexes!.add(A, { target: 'readModel', scope: 'other', field: `f${i}` });
+    await expectCode(full.rebuild(A, ORDERS.name), 'LIMIT_EXCEEDED');
+    const s = (await full.get(A, ORDERS.name)).state;
+    expect(s).toMatchObject({ active: { version: 1 }, building: null, error: { code: 'LIMIT_EXCEEDED', during: 'rebuild', version: 2 } });
+    expect((await store.readModels.query(A, versionView(ORDERS.name, 2))).items).toEqual([]);
+    expect(await full.resolveView(A, ORDERS.name)).toBe(versionView(ORDERS.name, 1));
+    full.stop();
   });
 
   it('PROJ-9 a projection past maxDocuments stops with LIMIT_EXCEEDED in its state; other tenants go on', async () => {
