@@ -3,8 +3,23 @@
  * server scenarios). Served only with `UEE_MCP_CONFORMANCE_FIXTURES=1`, so that every scenario exercises
  * the real transports, session handling and tool framework instead of being skipped. Test only.
  */
+import { randomBytes } from 'node:crypto';
 import { z } from 'zod';
-import { completable, ResourceTemplate, type McpServer, type ServerContext } from '@modelcontextprotocol/server';
+import {
+  acceptedContent,
+  CLIENT_CAPABILITIES_META_KEY,
+  completable,
+  createRequestStateCodec,
+  inputRequired,
+  inputResponse,
+  ResourceTemplate,
+  type CallToolResult,
+  type InputRequest,
+  type InputRequiredResult,
+  type McpServer,
+  type ServerContext,
+  type Tool,
+} from '@modelcontextprotocol/server';
 import { UeeError } from '../../core/index.js';
 import { defineTool, type ToolDefinition } from '../../tools/index.js';
 
@@ -170,12 +185,28 @@ export function fixtureTools(): ToolDefinition[] {
     }),
     defineTool({
       name: 'json_schema_2020_12_tool', title: 'JSON Schema 2020-12', description: 'Tool with JSON Schema 2020-12 features',
-      input: z.strictObject({ name: z.string().max(1000).optional(), address: z.strictObject({ street: z.string().max(1000).optional(), city: z.string().max(1000).optional() }).optional() }),
+      input: z.strictObject({
+        name: z.string().max(1000).optional(),
+        address: z.strictObject({ street: z.string().max(1000).optional(), city: z.string().max(1000).optional() }).optional(),
+        contactMethod: z.enum(['phone', 'email']).optional(),
+        phone: z.string().max(1000).optional(),
+        email: z.string().max(1000).optional(),
+      }),
       inputJsonSchema: {
         $schema: 'https://json-schema.org/draft/2020-12/schema',
         type: 'object',
-        $defs: { address: { type: 'object', properties: { street: { type: 'string' }, city: { type: 'string' } } } },
-        properties: { name: { type: 'string' }, address: { $ref: '#/$defs/address' } },
+        $defs: { address: { $anchor: 'addressDef', type: 'object', properties: { street: { type: 'string' }, city: { type: 'string' } } } },
+        properties: {
+          name: { type: 'string' },
+          address: { $ref: '#/$defs/address' },
+          contactMethod: { type: 'string', enum: ['phone', 'email'] },
+          phone: { type: 'string' },
+          email: { type: 'string' },
+        },
+        allOf: [{ anyOf: [{ required: ['phone'] }, { required: ['email'] }] }],
+        if: { properties: { contactMethod: { const: 'phone' } }, required: ['contactMethod'] },
+        then: { required: ['phone'] },
+        else: { required: ['email'] },
         additionalProperties: false,
       },
       output: Text, annotations: ro,
@@ -222,6 +253,7 @@ export function registerFixtures(mcp: McpServer): void {
     return {};
   });
 
+  registerRawFixturePrompt(mcp);
   mcp.registerPrompt('test_simple_prompt', { title: 'Simple prompt', description: 'Conformance fixture prompt' }, () => ({
     messages: [{ role: 'user', content: { type: 'text', text: 'This is a simple prompt for testing.' } }],
   }));
@@ -253,4 +285,109 @@ export function registerFixtures(mcp: McpServer): void {
       { role: 'user', content: { type: 'text', text: 'Please analyze the image above.' } },
     ],
   }));
+}
+
+/** A fixture tool answering `tools/call` with raw protocol results (multi-round-trip `input_required`), outside UEE's tool framework. */
+export interface RawFixtureTool {
+  readonly tool: Tool;
+  call(args: Record<string, unknown>, ctx: ServerContext): CallToolResult | InputRequiredResult | Promise<CallToolResult | InputRequiredResult>;
+}
+
+/** Signs the fixtures' `requestState` (HMAC, per-process key: one process serves every round in the suite). */
+const stateCodec = createRequestStateCodec({ key: randomBytes(32) });
+
+/** `ServerOptions.requestState` of a server with fixtures: an echoed state the codec did not mint is refused (-32602). */
+export const fixtureRequestState = { verify: (state: string, ctx: ServerContext): Promise<unknown> => stateCodec.verify(state, ctx) };
+
+const text = (t: string): CallToolResult => ({ content: [{ type: 'text', text: t }] });
+const form = (message: string, properties: Record<string, { type: 'string' } | { type: 'boolean' }>): InputRequest =>
+  inputRequired.elicit({ message, requestedSchema: { type: 'object', properties, required: Object.keys(properties) } });
+const ask = (t: string, maxTokens = 50): InputRequest => inputRequired.createMessage({ messages: [{ role: 'user', content: { type: 'text', text: t } }], maxTokens });
+const raw = (name: string, description: string, call: RawFixtureTool['call'], inputSchema: Tool['inputSchema'] = { type: 'object', properties: {} }): RawFixtureTool => ({
+  tool: { name, description, inputSchema, annotations: ro },
+  call,
+});
+
+/** The fixtures of the 0.2 suite's `input-required-result-*`, `server-stateless` and `http-custom-header-*` scenarios. */
+export function rawFixtureTools(): RawFixtureTool[] {
+  return [
+    raw('test_input_required_result_elicitation', 'Conformance fixture: asks for the user name in an input_required round.', (_args, ctx) => {
+      const answer = acceptedContent<{ name?: unknown }>(ctx.mcpReq.inputResponses, 'user_name');
+      if (typeof answer?.name !== 'string') return inputRequired({ inputRequests: { user_name: form('What is your name?', { name: { type: 'string' } }) } });
+      return text(`Hello, ${answer.name}!`);
+    }),
+    raw('test_input_required_result_sampling', 'Conformance fixture: asks the client to sample in an input_required round.', (_args, ctx) => {
+      const view = inputResponse(ctx.mcpReq.inputResponses, 'sample_request');
+      if (view.kind !== 'sampling') return inputRequired({ inputRequests: { sample_request: ask('What is the capital of France?', 100) } });
+      return text('Sampled.');
+    }),
+    raw('test_input_required_result_list_roots', 'Conformance fixture: asks for the client roots in an input_required round.', (_args, ctx) => {
+      const view = inputResponse(ctx.mcpReq.inputResponses, 'roots_request');
+      if (view.kind !== 'roots') return inputRequired({ inputRequests: { roots_request: inputRequired.listRoots() } });
+      return text(`Roots: ${view.roots.map((r) => r.uri).join(', ')}`);
+    }),
+    raw('test_input_required_result_request_state', 'Conformance fixture: round-trips signed request state.', async (_args, ctx) => {
+      const answer = acceptedContent<{ ok?: unknown }>(ctx.mcpReq.inputResponses, 'confirm');
+      if (answer === undefined) {
+        return inputRequired({ inputRequests: { confirm: form('Proceed?', { ok: { type: 'boolean' } }) }, requestState: await stateCodec.mint({ tool: 'request_state' }) });
+      }
+      return text(`state-ok: confirmed=${String(answer.ok)}`);
+    }),
+    raw('test_input_required_result_multiple_inputs', 'Conformance fixture: asks for elicitation, sampling and roots in one round.', async (_args, ctx) => {
+      const responses = ctx.mcpReq.inputResponses;
+      if (acceptedContent(responses, 'user_name') === undefined && inputResponse(responses, 'greeting').kind === 'missing' && inputResponse(responses, 'client_roots').kind === 'missing') {
+        return inputRequired({
+          inputRequests: { user_name: form('Name?', { name: { type: 'string' } }), greeting: ask('Say hello.'), client_roots: inputRequired.listRoots() },
+          requestState: await stateCodec.mint({ tool: 'multiple_inputs' }),
+        });
+      }
+      return text('All inputs received.');
+    }),
+    raw('test_input_required_result_multi_round', 'Conformance fixture: collects input over two rounds.', async (_args, ctx) => {
+      const round = ctx.mcpReq.requestState<{ round?: number }>()?.round ?? 0;
+      if (round === 0) return inputRequired({ inputRequests: { step1: form('Step 1: your name?', { name: { type: 'string' } }) }, requestState: await stateCodec.mint({ round: 1 }) });
+      if (round === 1) return inputRequired({ inputRequests: { step2: form('Step 2: favourite colour?', { color: { type: 'string' } }) }, requestState: await stateCodec.mint({ round: 2 }) });
+      return text('Multi-round flow complete.');
+    }),
+    raw('test_input_required_result_tampered_state', 'Conformance fixture: signed state; a tampered one is refused before the handler.', async (_args, ctx) => {
+      if (acceptedContent(ctx.mcpReq.inputResponses, 'confirm') === undefined) {
+        return inputRequired({ inputRequests: { confirm: form('Confirm?', { ok: { type: 'boolean' } }) }, requestState: await stateCodec.mint({ tool: 'tampered_state' }) });
+      }
+      return text('State verified.');
+    }),
+    raw('test_input_required_result_capabilities', "Conformance fixture: asks only for what the request's client capabilities declare.", async (_args, ctx) => {
+      const responses = ctx.mcpReq.inputResponses;
+      if (acceptedContent(responses, 'elicit_input') !== undefined || inputResponse(responses, 'sample_input').kind === 'sampling') return text('Capability-scoped inputs received.');
+      const envelope = ctx.mcpReq.envelope as Record<string, { elicitation?: unknown; sampling?: unknown } | undefined> | undefined;
+      const declared = envelope?.[CLIENT_CAPABILITIES_META_KEY] ?? {};
+      const requests: Record<string, InputRequest> = {};
+      if (declared.elicitation !== undefined) requests.elicit_input = form('Provide input', { value: { type: 'string' } });
+      if (declared.sampling !== undefined) requests.sample_input = ask('Say hi.');
+      if (Object.keys(requests).length === 0) return text('The client declared no input capabilities.');
+      return inputRequired({ inputRequests: requests, requestState: await stateCodec.mint({ tool: 'capabilities' }) });
+    }),
+    // server-stateless: the round needs sampling; a request that did not declare it is answered -32021 by the SDK.
+    raw('test_missing_capability', 'Conformance fixture: needs the sampling capability.', (_args, ctx) => {
+      if (inputResponse(ctx.mcpReq.inputResponses, 'sample').kind !== 'sampling') return inputRequired({ inputRequests: { sample: ask('Ping.', 10) } });
+      return text('Sampled.');
+    }),
+    // http-custom-header-server-validation: the SDK checks Mcp-Param-Region against the body before dispatch.
+    raw(
+      'test_custom_header',
+      'Conformance fixture: its region argument is mirrored in the Mcp-Param-Region header.',
+      (args) => text(`region=${String(args.region)}`),
+      { type: 'object', properties: { region: { type: 'string', 'x-mcp-header': 'Region' } }, required: ['region'] },
+    ),
+  ];
+}
+
+/** The prompt of the `input-required-result-non-tool-request` scenario (input_required on `prompts/get`). */
+export function registerRawFixturePrompt(mcp: McpServer): void {
+  mcp.registerPrompt('test_input_required_result_prompt', { title: 'Prompt asking for context', description: 'Conformance fixture: asks for context before rendering' }, (ctx) => {
+    const answer = acceptedContent<{ context?: unknown }>(ctx.mcpReq.inputResponses, 'user_context');
+    if (typeof answer?.context !== 'string') {
+      return inputRequired({ inputRequests: { user_context: inputRequired.elicit({ message: 'What context should the prompt use?', requestedSchema: { type: 'object', properties: { context: { type: 'string' } }, required: ['context'] } }) } });
+    }
+    return { messages: [{ role: 'user', content: { type: 'text', text: `Prompt with context: ${answer.context}` } }] };
+  });
 }

@@ -6,7 +6,7 @@ import { ToolRegistry, coreTools, pluginTools, errorResult, guardArguments, type
 import { EventCatalogue } from './event-catalogue.js';
 import { corePrompts, type PromptSpec } from './prompts.js';
 import { coreResources, type ResourceSpec } from './resources.js';
-import { registerFixtures, fixtureTools } from './fixtures.js';
+import { registerFixtures, fixtureTools, fixtureRequestState, rawFixtureTools, type RawFixtureTool } from './fixtures.js';
 import { ReviewService, reviewTools } from '../../review/index.js';
 
 /** Options of {@link McpHost.create}. */
@@ -56,6 +56,8 @@ export class McpHost {
   readonly #resources: ResourceSpec[];
   readonly #prompts: PromptSpec[];
   readonly #fixtures: boolean;
+  /** Conformance fixtures answering with raw protocol results (input_required rounds, x-mcp-header); empty without fixtures. */
+  readonly #rawFixtures: ReadonlyMap<string, RawFixtureTool>;
 
   private constructor(
     readonly app: UeeApp,
@@ -63,6 +65,7 @@ export class McpHost {
     options: McpHostOptions,
   ) {
     this.#fixtures = options.conformanceFixtures ?? app.config.mcp.conformanceFixtures;
+    this.#rawFixtures = new Map(this.#fixtures ? rawFixtureTools().map((f) => [f.tool.name, f]) : []);
     this.tools = new ToolRegistry({ maxArgumentBytes: app.config.limits.maxAttributeBytes + 256 * 1024 });
     this.tools.add(...coreTools(), ...pluginTools(), ...(options.tools ?? []), ...(this.#fixtures ? fixtureTools() : []));
     this.review = new ReviewService(app, this.tools, logger.child({ component: 'review' }));
@@ -128,11 +131,20 @@ export class McpHost {
         capabilities: { logging: {}, tools: { listChanged: false }, resources: this.#fixtures ? { subscribe: true } : {}, prompts: {} },
         instructions: INSTRUCTIONS,
         cacheHints: { 'tools/list': LIST_CACHE, 'prompts/list': LIST_CACHE, 'resources/list': LIST_CACHE, 'resources/templates/list': LIST_CACHE },
+        ...(this.#fixtures ? { requestState: fixtureRequestState } : {}),
       },
     );
     const server = mcp.server;
-    server.setRequestHandler('tools/list', () => ({ tools: this.tools.list(principal) }));
+    const raw = this.#rawFixtures;
+    server.setRequestHandler('tools/list', () => ({ tools: [...this.tools.list(principal), ...[...raw.values()].map((f) => f.tool)] }));
+    if (raw.size > 0) {
+      // The HTTP entry checks Mcp-Param-* headers against the schema of a tool the McpServer knows.
+      const known = mcp.toolInputSchemaJson.bind(mcp);
+      mcp.toolInputSchemaJson = (name: string) => raw.get(name)?.tool.inputSchema ?? known(name);
+    }
     server.setRequestHandler('tools/call', (req, ctx) => {
+      const fixture = raw.get(req.params.name);
+      if (fixture) return fixture.call(req.params.arguments ?? {}, ctx);
       const refused = poisoned.get(ctx.mcpReq.id);
       if (refused) {
         poisoned.delete(ctx.mcpReq.id);
