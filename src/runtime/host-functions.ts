@@ -203,9 +203,17 @@ export class CallHost {
       case 'update_read_model': {
         const op = parseOrThrow(ReadModelOpSchema, request, 'update_read_model request');
         if (isReservedView(op.view)) throw reservedName('read-model view', op.view);
-        this.#addBytes(op);
-        this.effects.readModelOps.push(op);
-        return {};
+        const add = (): object => {
+          this.#addBytes(op);
+          this.effects.readModelOps.push(op);
+          return {};
+        };
+        const projection = this.deps.services.isProjection?.(this.ctx, op.view);
+        if (projection === undefined) return add();
+        return projection.then((is) => {
+          if (is) throw reservedName('read-model view', op.view, 'a projection is written only by the platform, from the events it folds (projection_get lists them): emit one of those, or write a view of another name');
+          return add();
+        });
       }
       case 'get_tenant_config':
         return this.deps.services.getTenantConfig(this.ctx, this.plugin.name);

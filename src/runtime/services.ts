@@ -57,6 +57,8 @@ export interface HostServices {
   readEntity(ctx: TenantContext, entityId: string, version?: number): Promise<EntityVersion | null>;
   queryReadModel(ctx: TenantContext, view: string, query: ReadModelQuery): Promise<Array<{ id: string; doc: JsonObject }>>;
   getTenantConfig(ctx: TenantContext, pluginName: string): Promise<{ tenant: JsonObject; plugin: JsonObject }>;
+  /** Whether `view` names a declarative projection (maintained by the platform only: plugins may not write it). */
+  isProjection?(ctx: TenantContext, view: string): Promise<boolean>;
   callModel(ctx: TenantContext, request: ModelCallRequest): Promise<unknown>;
 }
 
@@ -95,5 +97,6 @@ export function createStoreHostServices(options: {
       return { tenant, plugin };
     },
     callModel: (ctx, request) => models.call(ctx, request),
+    isProjection: async (ctx, view) => resolveView !== undefined && (await resolveView(ctx, view)) !== view,
   };
 }

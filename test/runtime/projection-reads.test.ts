@@ -52,4 +52,14 @@ describe('projections through host functions', () => {
     expect(r.ok && r.effects.readModelOps).toEqual([]);
     expect((await store.readModels.get(A, versionView('totals', 1), 'c1')).doc).toMatchObject({ total: 12 });
   });
+
+  it('RT-PROJ-3 update_read_model on a projection\'s name is refused too (its documents come only from events); other views are written', async () => {
+    for (const [id, view, ok] of [['named', 'totals', false], ['plain', 'notes', true]] as const) {
+      const REQUEST = JSON.stringify({ op: 'upsert', view, id: 'c1', doc: { total: 1 } });
+      await host.load({ id, name: id, version: '1', kind: 'event', capabilities: ['updateReadModels'], wasm: await buildWat('host-call', { FN: 'update_read_model', REQUEST }) });
+      const r = await host.invoke(id, { event: makeEvent('acme') });
+      expect(output(r)).toMatchObject(ok ? { ok: true } : { ok: false, error: { code: 'RESERVED_NAME' } });
+      expect(r.ok && r.effects.readModelOps.length).toBe(ok ? 1 : 0);
+    }
+  });
 });
