@@ -199,7 +199,7 @@ describe.skipIf(skipped || !available)(title, { timeout: 240_000 }, () => {
       await fixtures.close();
     }
   });
-  it('INTEROP-CONFORMANCE-2026-07-28: the 0.2 suite (--requirements 2026-07-28) passes against /mcp but its baseline (Tasks, one SHOULD warning)', async () => {
+  it('INTEROP-CONFORMANCE-2026-07-28: the 0.2 suite (--requirements 2026-07-28) passes against /mcp but its baseline (the Tasks extension)', async () => {
     const fixtures = await startUee({
       UEE_MCP_CONFORMANCE_FIXTURES: '1',
       UEE_MCP_ANONYMOUS: 'admin',

@@ -18,6 +18,7 @@ import {
   type InputRequiredResult,
   type McpServer,
   type ServerContext,
+  type ServerNotifier,
   type Tool,
 } from '@modelcontextprotocol/server';
 import { UeeError } from '../../core/index.js';
@@ -309,8 +310,17 @@ const raw = (name: string, description: string, call: RawFixtureTool['call'], in
 });
 
 /** The fixtures of the 0.2 suite's `input-required-result-*`, `server-stateless` and `http-custom-header-*` scenarios. */
-export function rawFixtureTools(): RawFixtureTool[] {
+export function rawFixtureTools(listeners: ReadonlySet<ServerNotifier>): RawFixtureTool[] {
   return [
+    // server-stateless: "mutate" the prompt (tool) list so that open subscriptions/listen streams are told.
+    raw('test_trigger_prompt_change', 'Conformance fixture: announces a prompt list change to listen streams.', () => {
+      for (const n of listeners) n.promptsChanged();
+      return text('prompts list_changed published');
+    }),
+    raw('test_trigger_tool_change', 'Conformance fixture: announces a tool list change to listen streams.', () => {
+      for (const n of listeners) n.toolsChanged();
+      return text('tools list_changed published');
+    }),
     raw('test_input_required_result_elicitation', 'Conformance fixture: asks for the user name in an input_required round.', (_args, ctx) => {
       const answer = acceptedContent<{ name?: unknown }>(ctx.mcpReq.inputResponses, 'user_name');
       if (typeof answer?.name !== 'string') return inputRequired({ inputRequests: { user_name: form('What is your name?', { name: { type: 'string' } }) } });

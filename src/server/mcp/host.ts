@@ -1,4 +1,4 @@
-import { McpServer, type AuthInfo, type CacheHint, type McpRequestContext, type ServerContext, type Transport } from '@modelcontextprotocol/server';
+import { McpServer, type AuthInfo, type ServerNotifier, type CacheHint, type McpRequestContext, type ServerContext, type Transport } from '@modelcontextprotocol/server';
 import type { Logger, Principal } from '../../core/index.js';
 import { UeeError } from '../../core/index.js';
 import type { UeeApp } from '../../app/index.js';
@@ -58,6 +58,8 @@ export class McpHost {
   readonly #fixtures: boolean;
   /** Conformance fixtures answering with raw protocol results (input_required rounds, x-mcp-header); empty without fixtures. */
   readonly #rawFixtures: ReadonlyMap<string, RawFixtureTool>;
+  /** Publish sides of the `subscriptions/listen` streams of the HTTP endpoints serving this host. */
+  readonly listenNotifiers = new Set<ServerNotifier>();
 
   private constructor(
     readonly app: UeeApp,
@@ -65,7 +67,7 @@ export class McpHost {
     options: McpHostOptions,
   ) {
     this.#fixtures = options.conformanceFixtures ?? app.config.mcp.conformanceFixtures;
-    this.#rawFixtures = new Map(this.#fixtures ? rawFixtureTools().map((f) => [f.tool.name, f]) : []);
+    this.#rawFixtures = new Map(this.#fixtures ? rawFixtureTools(this.listenNotifiers).map((f) => [f.tool.name, f]) : []);
     this.tools = new ToolRegistry({ maxArgumentBytes: app.config.limits.maxAttributeBytes + 256 * 1024 });
     this.tools.add(...coreTools(), ...pluginTools(), ...(options.tools ?? []), ...(this.#fixtures ? fixtureTools() : []));
     this.review = new ReviewService(app, this.tools, logger.child({ component: 'review' }));

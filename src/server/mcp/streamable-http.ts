@@ -38,7 +38,7 @@ export class StreamableHttpEndpoint {
   #closed = false;
 
   constructor(
-    host: McpHost,
+    private readonly host: McpHost,
     private readonly door: FrontDoor,
     private readonly logger: Logger,
     private readonly options: StreamableHttpOptions,
@@ -48,6 +48,7 @@ export class StreamableHttpEndpoint {
       maxRequestBodySize: options.maxBodyBytes,
       onerror: (error) => this.logger.debug('mcp http exchange refused or failed', { error: error.message }),
     });
+    host.listenNotifiers.add(this.#handler.notify);
   }
 
   /** Number of HTTP exchanges being served right now. */
@@ -107,6 +108,7 @@ export class StreamableHttpEndpoint {
   async close(): Promise<void> {
     if (this.#closed) return;
     this.#closed = true;
+    this.host.listenNotifiers.delete(this.#handler.notify);
     await this.#handler.close();
   }
 }
