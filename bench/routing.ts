@@ -18,9 +18,9 @@ const REDIS_URL = process.env.UEE_BENCH_REDIS_URL ?? 'redis://127.0.0.1:6379';
 const EVENTS = Number(process.env.UEE_BENCH_EVENTS ?? 5000);
 // Optional filters for quick runs: UEE_BENCH_BACKENDS=embedded, UEE_BENCH_SCENARIOS=plugins1,tenants1000
 // (keep plugins1 in the list: it is the baseline the ratios are taken against).
-const only = (name: string): Set<string> | undefined => (process.env[name] ? new Set(process.env[name].split(',')) : undefined);
-const BACKENDS = only('UEE_BENCH_BACKENDS');
-const SCENARIOS = only('UEE_BENCH_SCENARIOS');
+const only = (list: string | undefined): Set<string> | undefined => (list ? new Set(list.split(',')) : undefined);
+const BACKENDS = only(process.env.UEE_BENCH_BACKENDS);
+const SCENARIOS = only(process.env.UEE_BENCH_SCENARIOS);
 const noopWasm = await buildWat('noop');
 const rows: Array<Array<string | number>> = [];
 const figures: Record<string, number> = {};
