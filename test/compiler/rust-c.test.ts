@@ -78,7 +78,9 @@ describe('Rust plugins', () => {
     const slow = `${RUST_ECHO}\n${Array.from({ length: 400 }, (_, i) => `pub fn f${i}(v: &Value) -> String { format!("{:?}{}", v, ${i}) }`).join('\n')}`;
     const controller = new AbortController();
     const work = compileRust({ entry: 'lib.rs', files: { 'lib.rs': slow }, optimizeLevel: 3, signal: controller.signal }).catch((e: unknown) => e);
-    await new Promise((r) => setTimeout(r, 300));
+    // rustc is running (on a loaded machine its start may take longer than any fixed pause)
+    const started = Date.now() + 30_000;
+    while (childCount('rustc') === 0 && Date.now() < started) await new Promise((r) => setTimeout(r, 20));
     expect(childCount('rustc')).toBe(1);
     const abortedAt = performance.now();
     controller.abort();
