@@ -13,7 +13,7 @@ import { HttpServer } from '../../src/server/index.js';
 import { McpHost, mountMcp, type McpHttpEndpoints } from '../../src/server/mcp/index.js';
 import { tempDir } from '../helpers.js';
 import { newSite, openApp } from '../router/harness.js';
-import { TEST_POSTGRES_URL, dropSchemas, randomSchema } from '../store/postgres-helpers.js';
+import { dropSchemas, randomSchema, schemaUrl } from '../store/postgres-helpers.js';
 import { connectHttp, makeTokens, sc, type Revision } from './helpers.js';
 
 interface FrontEnd {
@@ -57,7 +57,7 @@ describe('LB: two front ends behind a round-robin proxy (PostgreSQL + Redis)', (
   beforeAll(async () => {
     const schema = randomSchema('mcplb');
     schemas.push(schema);
-    const store = `${TEST_POSTGRES_URL}${TEST_POSTGRES_URL.includes('?') ? '&' : '?'}schema=${schema}`;
+    const store = schemaUrl(schema);
     const extra = { store, tokens: `${tokens.admin}=admin,${tokens.acme}=tenant:acme`, tenants: 'acme' };
     for (const dataDir of [site.dataDir, otherDir.path]) {
       const app = await openApp({ ...site, dataDir }, extra);

@@ -10,7 +10,7 @@ import { join } from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import type { UeeApp } from '../../src/app/index.js';
 import { pluginGroup } from '../../src/registry/index.js';
-import { TEST_POSTGRES_URL, dropSchemas, randomSchema } from '../store/postgres-helpers.js';
+import { dropSchemas, randomSchema, schemaUrl } from '../store/postgres-helpers.js';
 import { tempDir } from '../helpers.js';
 import { deployProbe, drained, marks, newSite, openApp, probeWasm, until, killChild, spawnChild, type AppSite } from './harness.js';
 
@@ -41,7 +41,7 @@ describe('chaos: three worker processes on PostgreSQL + Redis, one SIGKILLed eve
   it('ROUTER-CHAOS-1 every event is handled by each plugin it concerns exactly once: 0 lost, 0 effects applied twice, no dead letters', async () => {
     const schema = randomSchema('chaos');
     schemas.push(schema);
-    const store = `${TEST_POSTGRES_URL}${TEST_POSTGRES_URL.includes('?') ? '&' : '?'}schema=${schema}`;
+    const store = schemaUrl(schema);
     const site = newSite('redis', 'chaos');
     disposers.push(() => site.dispose());
     // The producer writes and deploys only; the workers do all the routing and handling.

@@ -4,7 +4,7 @@
  */
 import { afterAll, afterEach, describe, expect, it } from 'vitest';
 import { tempDir } from '../helpers.js';
-import { TEST_POSTGRES_URL, dropSchemas, randomSchema } from '../store/postgres-helpers.js';
+import { dropSchemas, randomSchema, schemaUrl } from '../store/postgres-helpers.js';
 import { newSite, openApp, watModule } from './harness.js';
 
 const schemas: string[] = [];
@@ -30,7 +30,7 @@ describe('concurrent deploys', () => {
     // Two processes' apps on one PostgreSQL schema.
     const schema = randomSchema('deployrace');
     schemas.push(schema);
-    const store = `${TEST_POSTGRES_URL}${TEST_POSTGRES_URL.includes('?') ? '&' : '?'}schema=${schema}`;
+    const store = schemaUrl(schema);
     const pgSite = newSite('redis', 'deploy-race-pg');
     disposers.push(() => pgSite.dispose());
     const otherDir = tempDir('uee-deploy-race');

@@ -10,7 +10,7 @@ import { join } from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import type { UeeApp } from '../../src/app/index.js';
 import { pluginGroup } from '../../src/registry/index.js';
-import { TEST_POSTGRES_URL, dropSchemas, randomSchema } from '../store/postgres-helpers.js';
+import { dropSchemas, randomSchema, schemaUrl } from '../store/postgres-helpers.js';
 import { tempDir } from '../helpers.js';
 import { allOfType, deployProbe, drained, newSite, openApp, probeWasm, killChild, spawnChild, type AppSite } from './harness.js';
 
@@ -36,7 +36,7 @@ describe('per-entity order across worker processes (PostgreSQL + Redis)', () => 
   it('ROUTER-ORDER-1 three processes, one SIGKILLed mid-run: every plugin handles each entity\'s events once each, in stream order', async () => {
     const schema = randomSchema('order');
     schemas.push(schema);
-    const store = `${TEST_POSTGRES_URL}${TEST_POSTGRES_URL.includes('?') ? '&' : '?'}schema=${schema}`;
+    const store = schemaUrl(schema);
     const site = newSite('redis', 'order');
     disposers.push(() => site.dispose());
     const producer: UeeApp = await openApp(site, { store, runtime: 'off' });

@@ -9,7 +9,7 @@ import { createInterface } from 'node:readline';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import type { UeeApp } from '../../src/app/index.js';
 import { pluginGroup } from '../../src/registry/index.js';
-import { TEST_POSTGRES_URL, dropSchemas, randomSchema } from '../store/postgres-helpers.js';
+import { dropSchemas, randomSchema, schemaUrl } from '../store/postgres-helpers.js';
 import { TEST_REDIS_URL, tempDir } from '../helpers.js';
 import { deployProbe, drained, killChild, marks, newSite, openApp, probeWasm, until } from './harness.js';
 
@@ -45,7 +45,7 @@ describe('uee worker', () => {
   it('ROUTER-WORKER-1 two workers handle every event once; a SIGTERMed one drains and exits 0, the other carries on', async () => {
     const schema = randomSchema('worker');
     schemas.push(schema);
-    const store = `${TEST_POSTGRES_URL}${TEST_POSTGRES_URL.includes('?') ? '&' : '?'}schema=${schema}`;
+    const store = schemaUrl(schema);
     const site = newSite('redis', 'worker');
     disposers.push(() => site.dispose());
     const front: UeeApp = await openApp(site, { store, runtime: 'off' });

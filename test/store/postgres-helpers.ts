@@ -9,6 +9,11 @@ export function randomSchema(label = 't'): string {
   return `uee_test_${label}_${randomBytes(6).toString('hex')}`;
 }
 
+/** The test database's URL with `schema` as the store's schema. */
+export function schemaUrl(schema: string): string {
+  return `${TEST_POSTGRES_URL}${TEST_POSTGRES_URL.includes('?') ? '&' : '?'}schema=${schema}`;
+}
+
 /** Drops test schemas and everything in them. */
 export async function dropSchemas(schemas: string[]): Promise<void> {
   if (schemas.length === 0) return;

@@ -8,7 +8,7 @@ import type { UeeApp } from '../../src/app/index.js';
 import { pluginGroup } from '../../src/registry/index.js';
 import { tempDir } from '../helpers.js';
 import { deployProbe, drained, marks, newSite, openApp, probeWasm, refresh, until, type AppSite } from '../router/harness.js';
-import { TEST_POSTGRES_URL, dropSchemas, randomSchema } from './postgres-helpers.js';
+import { dropSchemas, randomSchema, schemaUrl } from './postgres-helpers.js';
 
 let probe: Uint8Array;
 beforeAll(async () => {
@@ -32,7 +32,7 @@ describe('two app instances on one PostgreSQL store and one Redis bus', () => {
     disposers.push(() => site.dispose());
     const otherDir = tempDir('uee-pgapps');
     disposers.push(() => otherDir[Symbol.dispose]());
-    const store = `${TEST_POSTGRES_URL}${TEST_POSTGRES_URL.includes('?') ? '&' : '?'}schema=${schema}`;
+    const store = schemaUrl(schema);
     const one = await openApp(site, { store });
     disposers.push(() => one.close());
     const two = await openApp({ ...site, dataDir: otherDir.path }, { store });
