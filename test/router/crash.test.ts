@@ -20,19 +20,21 @@ function startChild(site: AppSite, claimIdleMs?: number): Promise<ChildProcess> 
   return spawnChild(join(import.meta.dirname, 'child-app.ts'), { ...site, ...(claimIdleMs === undefined ? {} : { claimIdleMs }) }, 'READY');
 }
 
-
 const acme = { tenantId: 'acme', actor: 'user:test' };
 
-describe.each(BACKENDS)('crash mid-stream ($name bus)', ({ name }) => {
-  let site: AppSite & { dispose(): Promise<void> };
-  const apps: UeeApp[] = [];
-  let child: ChildProcess | undefined;
-  afterEach(async () => {
-    if (child) await killChild(child);
-    for (const a of apps.splice(0)) await a.close();
-    await site?.dispose();
-  });
+// What a test started: its child process, apps and site, stopped and removed after it.
+let site: (AppSite & { dispose(): Promise<void> }) | undefined;
+const apps: UeeApp[] = [];
+let child: ChildProcess | undefined;
+afterEach(async () => {
+  if (child) await killChild(child);
+  child = undefined;
+  for (const a of apps.splice(0)) await a.close();
+  await site?.dispose();
+  site = undefined;
+});
 
+describe.each(BACKENDS)('crash mid-stream ($name bus)', ({ name }) => {
   it('ROUTER-7 SIGKILL mid-stream: after restart every event is handled by every plugin exactly once', async () => {
     site = newSite(name, 'crash');
     // A producer without runtime deploys the plugins and writes the stream.
@@ -97,15 +99,6 @@ describe.each(BACKENDS)('crash mid-stream ($name bus)', ({ name }) => {
 
 // The embedded bus can tell a crashed process (same machine, pid gone) from a slow one; Redis waits out the thresholds.
 describe('crash restart (embedded bus)', () => {
-  let site: AppSite & { dispose(): Promise<void> };
-  const apps: UeeApp[] = [];
-  let child: ChildProcess | undefined;
-  afterEach(async () => {
-    if (child) await killChild(child);
-    for (const a of apps.splice(0)) await a.close();
-    await site?.dispose();
-  });
-
   it('ROUTER-7b after a SIGKILL the restarted process routes at once: leases and entries of a crashed process are not waited out', async () => {
     // Thresholds far above the test's time limit: without the crash check, nothing moves in time.
     const claimIdleMs = 120_000;
