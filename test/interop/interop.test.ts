@@ -21,6 +21,35 @@ const BASELINE_2025 = join(import.meta.dirname, 'conformance-2025-11-25-baseline
 const BASELINE_2026 = join(import.meta.dirname, 'conformance-2026-07-28-baseline.yml');
 const scenarios = (file: string) => readFileSync(file, 'utf8').split('\n').filter((l) => l.startsWith('  - ')).map((l) => l.slice(4).trim());
 const BASELINE_SCENARIOS = scenarios(BASELINE_2025);
+
+/**
+ * A UEE serving the conformance fixtures. A suite is one principal driving ~30 scenario clients back
+ * to back: the per-principal front-door limits meant for one agent are raised for it.
+ */
+function startConformanceUee(): ReturnType<typeof startUee> {
+  return startUee({
+    UEE_MCP_CONFORMANCE_FIXTURES: '1',
+    UEE_MCP_ANONYMOUS: 'admin',
+    UEE_MCP_SESSIONS_PER_PRINCIPAL: '1000',
+    UEE_REQUESTS_PER_SECOND: '10000',
+    UEE_REQUEST_BURST: '10000',
+  });
+}
+
+/** Runs a conformance suite (Node 22) in `cwd`: its output, exit code, and the scenarios it marks ✗ and ✓. */
+async function runSuite(args: string[], cwd: string): Promise<{ stdout: string; code: number; failed: string[]; passed: string[] }> {
+  let stdout = '';
+  let code = 0;
+  try {
+    ({ stdout } = await run(NODE22, args, { cwd, env: { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '/tmp' }, timeout: 200_000, maxBuffer: 32 * 1024 * 1024 }));
+  } catch (err) {
+    const e = err as { code?: number; stdout?: string };
+    stdout = e.stdout ?? '';
+    code = e.code ?? -1;
+  }
+  const marked = (mark: string): string[] => stdout.split('\n').filter((l) => l.startsWith(mark)).map((l) => l.slice(2).split(':')[0]!);
+  return { stdout, code, failed: marked('✗'), passed: marked('✓') };
+}
 const skipped = process.env.UEE_SKIP_INTEROP === '1';
 const available = INTEROP_FILES.every((p) => existsSync(p));
 const run = promisify(execFile);
@@ -164,34 +193,12 @@ describe.skipIf(skipped || !available)(title, { timeout: 240_000 }, () => {
   }
 
   it('INTEROP-CONFORMANCE-2025-11-25: the 0.1 suite passes every active and pending server scenario against /mcp but the baseline (server-to-client requests over stateless HTTP)', async () => {
-    // The suite is one principal driving ~30 scenario clients back to back: the per-principal
-    // front-door limits meant for one agent are raised for it.
-    const fixtures = await startUee({
-      UEE_MCP_CONFORMANCE_FIXTURES: '1',
-      UEE_MCP_ANONYMOUS: 'admin',
-      UEE_MCP_SESSIONS_PER_PRINCIPAL: '1000',
-      UEE_REQUESTS_PER_SECOND: '10000',
-      UEE_REQUEST_BURST: '10000',
-    });
+    const fixtures = await startConformanceUee();
     using out = tempDir('uee-conformance');
     try {
       for (const suite of ['active', 'pending']) {
-        let stdout = '';
-        let code = 0;
-        try {
-          ({ stdout } = await run(NODE22, [CONFORMANCE, 'server', '--url', `${fixtures.url}/mcp`, '--suite', suite, '--expected-failures', BASELINE_2025, '-o', out.path], {
-            cwd: out.path,
-            env: { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '/tmp' },
-            timeout: 200_000,
-            maxBuffer: 32 * 1024 * 1024,
-          }));
-        } catch (err) {
-          const e = err as { code?: number; stdout?: string };
-          stdout = e.stdout ?? '';
-          code = e.code ?? -1;
-        }
-        const failed = stdout.split('\n').filter((l) => l.startsWith('✗')).map((l) => l.slice(2).split(':')[0]);
-        expect(failed.filter((f) => !BASELINE_SCENARIOS.includes(f!)), `${suite} suite failures outside the baseline`).toEqual([]);
+        const { stdout, code, failed } = await runSuite([CONFORMANCE, 'server', '--url', `${fixtures.url}/mcp`, '--suite', suite, '--expected-failures', BASELINE_2025, '-o', out.path], out.path);
+        expect(failed.filter((f) => !BASELINE_SCENARIOS.includes(f)), `${suite} suite failures outside the baseline`).toEqual([]);
         expect(code, stdout.slice(-2000)).toBe(0);
         expect(stdout).toMatch(/Total: \d+ passed/);
       }
@@ -200,33 +207,12 @@ describe.skipIf(skipped || !available)(title, { timeout: 240_000 }, () => {
     }
   });
   it('INTEROP-CONFORMANCE-2026-07-28: the 0.2 suite (--requirements 2026-07-28) passes against /mcp but its baseline (the Tasks extension)', async () => {
-    const fixtures = await startUee({
-      UEE_MCP_CONFORMANCE_FIXTURES: '1',
-      UEE_MCP_ANONYMOUS: 'admin',
-      UEE_MCP_SESSIONS_PER_PRINCIPAL: '1000',
-      UEE_REQUESTS_PER_SECOND: '10000',
-      UEE_REQUEST_BURST: '10000',
-    });
+    const fixtures = await startConformanceUee();
     using out = tempDir('uee-conformance-next');
     try {
-      let stdout = '';
-      let code = 0;
-      try {
-        ({ stdout } = await run(NODE22, [CONFORMANCE_NEXT, 'server', '--url', `${fixtures.url}/mcp`, '--requirements', '2026-07-28', '--expected-failures', BASELINE_2026, '-o', out.path], {
-          cwd: out.path,
-          env: { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '/tmp' },
-          timeout: 200_000,
-          maxBuffer: 32 * 1024 * 1024,
-        }));
-      } catch (err) {
-        const e = err as { code?: number; stdout?: string };
-        stdout = e.stdout ?? '';
-        code = e.code ?? -1;
-      }
+      const { stdout, code, failed, passed } = await runSuite([CONFORMANCE_NEXT, 'server', '--url', `${fixtures.url}/mcp`, '--requirements', '2026-07-28', '--expected-failures', BASELINE_2026, '-o', out.path], out.path);
       const baseline = scenarios(BASELINE_2026);
-      const failed = stdout.split('\n').filter((l) => l.startsWith('✗')).map((l) => l.slice(2).split(':')[0]!);
       expect(failed.filter((f) => !baseline.includes(f)), 'failures outside the baseline').toEqual([]);
-      const passed = stdout.split('\n').filter((l) => l.startsWith('✓')).map((l) => l.slice(2).split(':')[0]!);
       expect(passed).toEqual(expect.arrayContaining(['tools-list', 'tools-call-with-progress', 'caching', 'http-header-validation', 'dns-rebinding-protection']));
       expect(code, stdout.slice(-2000)).toBe(0);
     } finally {
