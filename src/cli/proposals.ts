@@ -1,5 +1,5 @@
 import { UeeError } from '../core/index.js';
-import type { ReviewCost, ReviewSimulation, SimulatedRun } from '../tools/index.js';
+import type { ReviewBundle, ReviewCost, ReviewSimulation, SimulatedRun } from '../tools/index.js';
 
 /** A proposal as the review API answers it (the fields the CLI prints). */
 interface ProposalView {
@@ -17,15 +17,7 @@ interface ProposalView {
   approvals: Array<{ by: string; at: string; comment: string }>;
   capabilitiesAdded: string[];
   plan: { summary: string; changes: Array<{ action: string; target: string; detail?: string }> };
-  bundle: {
-    capabilities: { before: string[]; after: string[] };
-    manifest: Array<{ field: string; before: unknown; after: unknown }>;
-    warnings: string[];
-    notes: string[];
-    simulation?: ReviewSimulation;
-    cost?: ReviewCost;
-    graph?: { triggers: string[]; triggeredBy: string[]; warnings: string[] };
-  };
+  bundle: Omit<ReviewBundle, 'files'>;
   comments: Array<{ by: string; at: string; action: string; text: string }>;
   outcome: { summary: string; ok: boolean } | null;
 }
