@@ -9,12 +9,10 @@ import { QuotaConfigSchema, type QuotaConfig } from '../model-gateway/policy/quo
  * too but are exempt from the totals, so an operator can always get in.
  */
 export interface FrontDoorConfig {
-  /** Live Streamable HTTP sessions (`/mcp`) of one principal. @default 16 */
+  /** `/mcp` requests of one principal in flight at once (`/mcp` is stateless: there are no sessions to keep). @default 16 */
   sessionsPerPrincipal: number;
-  /** Live `/mcp` sessions in total (non-admin principals). @default 1000 */
+  /** `/mcp` requests in flight in total (non-admin principals). @default 1000 */
   sessionsMax: number;
-  /** A `/mcp` session without requests this long is closed. @default 1800000 (30 min) */
-  sessionIdleMs: number;
   /** Open legacy SSE streams (`/sse`) of one principal. @default 4 */
   streamsPerPrincipal: number;
   /** Open `/sse` streams in total (non-admin principals). @default 256 */
@@ -39,7 +37,6 @@ export interface FrontDoorConfig {
 export const FRONT_DOOR_ENV: Record<keyof FrontDoorConfig, string> = {
   sessionsPerPrincipal: 'UEE_MCP_SESSIONS_PER_PRINCIPAL',
   sessionsMax: 'UEE_MCP_SESSIONS_MAX',
-  sessionIdleMs: 'UEE_MCP_SESSION_IDLE_MS',
   streamsPerPrincipal: 'UEE_SSE_STREAMS_PER_PRINCIPAL',
   streamsMax: 'UEE_SSE_STREAMS_MAX',
   streamIdleMs: 'UEE_SSE_IDLE_MS',
@@ -56,7 +53,6 @@ const int = (min: number, max: number, fallback: number) => z.coerce.number().in
 const FrontDoorSchema = z.object({
   sessionsPerPrincipal: int(1, 100_000, 16),
   sessionsMax: int(1, 1_000_000, 1000),
-  sessionIdleMs: int(1000, 86_400_000, 30 * 60_000),
   streamsPerPrincipal: int(1, 100_000, 4),
   streamsMax: int(1, 1_000_000, 256),
   streamIdleMs: int(1000, 86_400_000, 5 * 60_000),
