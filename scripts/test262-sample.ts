@@ -7,7 +7,9 @@
  * skips module, sloppy-only and raw tests (plugins are strict ES modules), and runs each test — the
  * harness files it includes, then its source, in strict mode — through indirect eval inside one
  * compiled plugin (compileJs + Extism, a fresh instance per test) and inside a fresh `vm` context
- * on Node. Negative tests pass when they throw the named error. Prints a table and one JSON line.
+ * on Node. Negative tests pass when they throw the named error. Prints a table and one JSON line;
+ * `UEE_TEST262_FAILURES=1` lists the engine's failures and `UEE_TEST262_TRACE=1` each test as it starts
+ * (on stderr).
  */
 import createPlugin from '@extism/extism';
 import type { Plugin } from '@extism/extism';
@@ -24,7 +26,10 @@ const DIRS = ['built-ins/Array', 'built-ins/String', 'built-ins/JSON', 'built-in
 const git = (...args: string[]): string => execFileSync('git', ['--git-dir', gitDir, ...args], { encoding: 'utf8', maxBuffer: 256 * 1024 * 1024 });
 const show = (path: string): string => git('show', `HEAD:${path}`);
 
+// The engine's core-js polyfills are bundled per plugin for the names its code mentions; a test's code
+// arrives here at run time, so the runner mentions them all, as a plugin using them would.
 const RUNNER = String.raw`
+globalThis.__polyfillNames = 'a.at a.findLast a.toReversed a.toSorted a.toSpliced a.with a.fromAsync a.hasOwn a.groupBy a.isWellFormed a.cause a.withResolvers a.try a.union Iterator RegExp.escape a.sumPrecise atob btoa DOMException queueMicrotask structuredClone URL';
 export async function handle(input) {
   const { src, negative, isAsync } = input.event.payload;
   const printed = [];
@@ -123,6 +128,7 @@ const failures: string[] = [];
 for (const t of tests) {
   const c = byDir[t.dir]!;
   c.total++;
+  if (process.env.UEE_TEST262_TRACE) process.stderr.write(`> ${t.path}\n`);
   const input = JSON.stringify({ event: { eventId: 'e', type: 'T', payload: { src: t.src, negative: t.negative, isAsync: t.isAsync } }, settings: {}, context: { now: '2026-12-01T00:00:00.000Z', randomSeed: '00' } });
   let ours: string;
   try {

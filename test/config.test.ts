@@ -71,7 +71,9 @@ describe('config', () => {
     expect(d).toMatchObject({ registry: 'https://registry.npmjs.org', cacheDir: '/tmp/uee-x/npm-cache', allow: [], deny: [], maxPackages: 64 });
     const c = loadConfig({}, { UEE_NPM_REGISTRY: 'http://127.0.0.1:4873', UEE_NPM_ALLOW: 'ms, dayjs,@acme/*', UEE_NPM_DENY: 'evil', UEE_NPM_MAX_BYTES: '1000000', UEE_NPM_CACHE_DIR: '/tmp/npmc' }).npm;
     expect(c).toMatchObject({ registry: 'http://127.0.0.1:4873', allow: ['ms', 'dayjs', '@acme/*'], deny: ['evil'], maxBytes: 1_000_000, cacheDir: '/tmp/npmc' });
-    for (const env of [{ UEE_NPM_REGISTRY: 'ftp://x' }, { UEE_NPM_MAX_PACKAGES: '0' }]) {
+    expect(d.tarballOrigins).toEqual([]);
+    expect(loadConfig({}, { UEE_NPM_TARBALL_ORIGINS: 'https://files.example.com/path, http://127.0.0.1:8080' }).npm.tarballOrigins).toEqual(['https://files.example.com', 'http://127.0.0.1:8080']);
+    for (const env of [{ UEE_NPM_REGISTRY: 'ftp://x' }, { UEE_NPM_MAX_PACKAGES: '0' }, { UEE_NPM_TARBALL_ORIGINS: 'files.example.com' }]) {
       let caught: unknown;
       try {
         loadConfig({}, env);

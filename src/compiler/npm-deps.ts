@@ -10,6 +10,9 @@
  *   unpacked in memory (gzip output capped, regular files only, no path escaping the package) into
  *   `<cacheDir>/pkg/<sha512 hex>/`, once per content. Install scripts never run: a package that
  *   declares one (`hasInstallScript`), ships a `binding.gyp` or `.node` binaries is refused as not pure.
+ * - Tarballs come only from the registry's own origin (or an origin on the operator's
+ *   `tarballOrigins`): a `dist.tarball` URL elsewhere in the metadata is refused before any request,
+ *   so a registry (or a package published to a mirror) cannot point the server at an arbitrary host.
  * - Limits: packages in the tree, unpacked bytes of the tree; an operator allow-list (when non-empty,
  *   only matching names) and deny-list (`name` or `@scope/*`), applied to every package in the tree.
  * - Offline: when the registry cannot be reached, a range is resolved among the versions already in
@@ -44,6 +47,11 @@ export interface NpmSettings {
   maxBytes: number;
   /** Per registry request. @default 15000 */
   requestTimeoutMs: number;
+  /**
+   * Origins (`https://host[:port]`) tarballs may be fetched from besides the registry's own, for a
+   * registry whose metadata points at a separate file host. @default []
+   */
+  tarballOrigins: readonly string[];
 }
 
 /** Defaults of {@link NpmSettings}. */
@@ -55,6 +63,7 @@ export const DEFAULT_NPM_SETTINGS: NpmSettings = {
   maxPackages: 64,
   maxBytes: 16 * 1024 * 1024,
   requestTimeoutMs: 15_000,
+  tarballOrigins: [],
 };
 
 /** One package of a resolved tree, as the artifact report lists it. */
@@ -286,6 +295,28 @@ function packageDir(settings: NpmSettings, integrity: string): string {
   return join(settings.cacheDir, 'pkg', `${integrity.split('-')[0]}-${hex.slice(0, 64)}`);
 }
 
+/**
+ * The tarball URL of `name@version`, resolved against the registry; refused with `DEPENDENCY_DENIED`
+ * unless it is http(s) on the registry's origin or on one of `settings.tarballOrigins`.
+ */
+export function tarballUrl(name: string, version: string, tarball: string, settings: NpmSettings, registry = settings.registry): string {
+  let url: URL | undefined;
+  try {
+    url = new URL(tarball, `${registry.replace(/\/+$/, '')}/`);
+  } catch {
+    url = undefined;
+  }
+  const allowed = [new URL(registry).origin, ...settings.tarballOrigins.map((o) => new URL(o).origin)];
+  if (url === undefined || (url.protocol !== 'https:' && url.protocol !== 'http:') || !allowed.includes(url.origin)) {
+    const origin = url === undefined ? null : url.origin;
+    throw new UeeError('DEPENDENCY_DENIED', `the registry's tarball for ${name}@${version} is not on the registry's origin: ${origin ?? tarball.slice(0, 200)}`, {
+      details: { package: name, version, tarball: tarball.slice(0, 500), tarballOrigin: origin, allowedOrigins: allowed },
+      hint: `use a registry that serves its own tarballs; the operator may allow that origin with UEE_NPM_TARBALL_ORIGINS`,
+    });
+  }
+  return url.href;
+}
+
 /** The cached metadata of a package when the registry is unreachable: the versions in the cache. */
 async function cachedPackument(settings: NpmSettings, name: string, reason: string): Promise<Packument> {
   const dir = join(settings.cacheDir, 'index', fileName(name));
@@ -343,9 +374,10 @@ async function fetchPackage(
   const cached = await readFile(join(dir, '.uee-package.json'), 'utf8').then((t) => JSON.parse(t) as CachedPackage, () => undefined);
   if (cached !== undefined) return cached;
   if (v.dist.tarball === '') throw unavailable(settings, `${name}@${version}`, 'offline and the tarball is not cached');
+  const url = tarballUrl(name, version, v.dist.tarball, settings, registry);
   let res: Response;
   try {
-    res = await fetchWithTimeout(v.dist.tarball.startsWith('http') ? v.dist.tarball : `${registry}/${v.dist.tarball}`, settings);
+    res = await fetchWithTimeout(url, settings);
   } catch (err) {
     throw unavailable(settings, `${name}@${version}`, err instanceof Error ? err.message : String(err));
   }

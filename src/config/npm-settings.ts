@@ -10,6 +10,7 @@ export const NPM_ENV = {
   deny: 'UEE_NPM_DENY',
   maxPackages: 'UEE_NPM_MAX_PACKAGES',
   maxBytes: 'UEE_NPM_MAX_BYTES',
+  tarballOrigins: 'UEE_NPM_TARBALL_ORIGINS',
 } as const;
 
 const list = (raw: string | undefined): string[] => (raw ?? '').split(',').map((s) => s.trim()).filter((s) => s.length > 0);
@@ -30,7 +31,8 @@ function int(env: NodeJS.ProcessEnv, key: 'maxPackages' | 'maxBytes', fallback: 
 /**
  * npm dependencies of JS plugins: the registry, the shared package cache (default
  * `<dataDir>/npm-cache`), the operator's allow- and deny-lists (comma-separated names or `@scope/*`),
- * and the per-plugin limits on packages and unpacked bytes.
+ * the per-plugin limits on packages and unpacked bytes, and the origins besides the registry's that
+ * tarballs may come from.
  */
 export function parseNpmSettings(env: NodeJS.ProcessEnv, dataDir: string): NpmSettings {
   const registry = env[NPM_ENV.registry] || DEFAULT_NPM_SETTINGS.registry;
@@ -40,6 +42,18 @@ export function parseNpmSettings(env: NodeJS.ProcessEnv, dataDir: string): NpmSe
       hint: 'e.g. https://registry.npmjs.org or your mirror',
     });
   }
+  const tarballOrigins = list(env[NPM_ENV.tarballOrigins]).map((raw) => {
+    try {
+      const u = new URL(raw);
+      if (u.protocol === 'https:' || u.protocol === 'http:') return u.origin;
+    } catch {
+      // reported below
+    }
+    throw new UeeError('CONFIG_INVALID', `${NPM_ENV.tarballOrigins} must list http(s) origins, got "${raw}"`, {
+      details: { setting: 'tarballOrigins', env: NPM_ENV.tarballOrigins },
+      hint: 'e.g. https://files.example.com,https://cdn.example.com:8443',
+    });
+  });
   return {
     registry,
     cacheDir: resolve(env[NPM_ENV.cacheDir] || resolve(dataDir, 'npm-cache')),
@@ -48,5 +62,6 @@ export function parseNpmSettings(env: NodeJS.ProcessEnv, dataDir: string): NpmSe
     maxPackages: int(env, 'maxPackages', DEFAULT_NPM_SETTINGS.maxPackages, 10_000),
     maxBytes: int(env, 'maxBytes', DEFAULT_NPM_SETTINGS.maxBytes, 1024 * 1024 * 1024),
     requestTimeoutMs: DEFAULT_NPM_SETTINGS.requestTimeoutMs,
+    tarballOrigins,
   };
 }

@@ -14,10 +14,16 @@ import { untar } from '../../src/compiler/npm-deps.js';
 import { gunzipSync } from 'node:zlib';
 
 let registry: FakeRegistry;
+/** Another origin serving a tarball that `registry`'s metadata points at. */
+let fileHost: FakeRegistry;
 const cache = tempDir('uee-npm-cache');
 
+const OFFSITE = { files: { 'index.js': 'module.exports = "offsite";' }, main: 'index.js' };
+
 beforeAll(async () => {
+  fileHost = await startRegistry({ offsite: { '1.0.0': OFFSITE } });
   registry = await startRegistry({
+    offsite: { '1.0.0': { ...OFFSITE, tarballBase: fileHost.url } },
     'pad-lite': {
       '1.0.0': { files: { 'index.js': "module.exports = (s, n) => String(s).padStart(n, '0'); module.exports.v = '1.0.0';" }, main: 'index.js' },
       '1.1.0': { files: { 'index.js': "module.exports = (s, n) => String(s).padStart(n, '0'); module.exports.v = '1.1.0';" }, main: 'index.js', license: 'ISC' },
@@ -51,6 +57,7 @@ beforeAll(async () => {
 }, 60_000);
 afterAll(async () => {
   await registry?.close();
+  await fileHost?.close();
   cache[Symbol.dispose]();
 });
 
@@ -149,6 +156,17 @@ describe('npm dependencies from a local registry', () => {
     const uncached = await rejection(compile({ 'main.js': "import e from 'evil'; export const handle = () => e;" }, { evil: '1.0.0' }, { registry: dead }));
     expect(uncached).toMatchObject({ code: 'REGISTRY_UNAVAILABLE', retryable: true });
     expect(uncached.hint).toMatch(/cached/);
+  }, 60_000);
+
+  it('NPM-10 a tarball the metadata places on another origin is DEPENDENCY_DENIED before any request to it, unless the operator allows that origin', async () => {
+    const files = { 'main.js': "import o from 'offsite'; export const handle = () => o;" };
+    const denied = await rejection(compile(files, { offsite: '1.0.0' }));
+    expect(denied).toMatchObject({ code: 'DEPENDENCY_DENIED', details: { package: 'offsite', tarballOrigin: fileHost.url, allowedOrigins: [registry.url] } });
+    expect(denied.hint).toContain('UEE_NPM_TARBALL_ORIGINS');
+    expect(fileHost.hits.filter((h) => h.endsWith('.tgz'))).toEqual([]);
+    const allowed = await compile(files, { offsite: '1.0.0' }, { tarballOrigins: [fileHost.url] });
+    expect(await run(allowed.wasm, {})).toBe('offsite');
+    expect(fileHost.hits.filter((h) => h.endsWith('.tgz'))).toEqual(['/offsite/-/offsite-1.0.0.tgz']);
   }, 60_000);
 
   it('NPM-8 a tarball entry that leaves the package is CORRUPT_DATA; regular entries unpack without the package/ prefix', () => {

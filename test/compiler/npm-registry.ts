@@ -17,6 +17,8 @@ export interface FakeVersion {
   hasInstallScript?: boolean;
   /** Serve bytes that do not match the advertised integrity. */
   tamper?: boolean;
+  /** Advertise the tarball at this base URL (another origin) instead of the registry's own. */
+  tarballBase?: string;
 }
 
 /** A ustar archive with every file under `package/`. */
@@ -69,7 +71,7 @@ export async function startRegistry(packages: Record<string, Record<string, Fake
         version,
         ...(v.dependencies ? { dependencies: v.dependencies } : {}),
         ...(v.hasInstallScript ? { hasInstallScript: true } : {}),
-        dist: { tarball: `${base}/${file}`, integrity: `sha512-${createHash('sha512').update(tgz).digest('base64')}` },
+        dist: { tarball: `${v.tarballBase ?? base}/${file}`, integrity: `sha512-${createHash('sha512').update(tgz).digest('base64')}` },
       };
     }
     const latest = Object.keys(versions).pop();
