@@ -12,7 +12,8 @@ import { fileURLToPath } from 'node:url';
 import { UeeError } from '../core/errors.js';
 import type { Logger } from '../core/logger.js';
 import { silentLogger } from '../core/logger.js';
-import { LIBREGEXP_PATCH, QUICKJS_APPENDIX, QUICKJS_PATCH, patchLibregexp, patchQuickjs } from './engine-patch.js';
+import { LIBREGEXP_PATCH, QUICKJS_APPENDIX, QUICKJS_PATCH, patchLibbf, patchLibregexp, patchQuickjs } from './engine-patch.js';
+import { LIBBF_PATCH, LIBREGEXP_SEMANTICS_PATCH, QUICKJS_SEMANTICS_PATCH } from './engine-patch-semantics.js';
 import type { CToolchain } from './engine-toolchain.js';
 import { SYSROOTS, systemToolchain, yowaspToolchain } from './engine-toolchain.js';
 import { readTargetFeatures } from '../core/wasm/index.js';
@@ -78,6 +79,7 @@ async function loadSources(root: string): Promise<Sources> {
   for (const f of [...QUICKJS_FILES, ...QUICKJS_HEADERS]) files[f] = await readFile(join(qdir, f), 'utf8');
   files['quickjs.c'] = patchQuickjs(files['quickjs.c'] ?? '');
   files['libregexp.c'] = patchLibregexp(files['libregexp.c'] ?? '');
+  files['libbf.c'] = patchLibbf(files['libbf.c'] ?? '');
   for (const f of SHIM_FILES) files[f] = await readFile(join(root, 'engine', 'src', f), 'utf8');
   const h = createHash('sha256');
   for (const name of Object.keys(files).sort()) h.update(name).update('\0').update(files[name] ?? '').update('\0');
@@ -137,7 +139,7 @@ function toolchainProbe(): string[] {
 export async function engineHashQuick(root: string = findRepoRoot()): Promise<string> {
   const stampPath = join(root, 'engine', 'build', 'hash.stamp.json');
   const salt = createHash('sha256')
-    .update(JSON.stringify([root, ENGINE_CFLAGS, ENGINE_LDFLAGS, QUICKJS_PATCH, LIBREGEXP_PATCH, QUICKJS_APPENDIX, toolchainProbe()]))
+    .update(JSON.stringify([root, ENGINE_CFLAGS, ENGINE_LDFLAGS, QUICKJS_PATCH, LIBREGEXP_PATCH, QUICKJS_SEMANTICS_PATCH, LIBREGEXP_SEMANTICS_PATCH, LIBBF_PATCH, QUICKJS_APPENDIX, toolchainProbe()]))
     .digest('hex');
   const inputs = [
     ...[...QUICKJS_FILES, ...QUICKJS_HEADERS].map((f) => join(root, QUICKJS_DIR, f)),

@@ -24,6 +24,7 @@
  *   BigInt arithmetic (libbf's allocator: `(2n ** 3000000n).toString()`).
  */
 import { UeeError } from '../core/errors.js';
+import { LIBBF_PATCH, LIBREGEXP_SEMANTICS_PATCH, QUICKJS_SEMANTICS_PATCH } from './engine-patch-semantics.js';
 
 interface Replacement {
   readonly find: string;
@@ -486,14 +487,22 @@ export const QUICKJS_APPENDIX = `
 void JS_SetRandomSeed(JSContext *ctx, uint64_t seed) { ctx->random_state = seed ? seed : 1; }
 `;
 
-/** Applies {@link QUICKJS_PATCH} to quickjs.c; throws `INTERNAL` when the sources do not match. */
+/**
+ * Applies {@link QUICKJS_PATCH}, then the semantics patch of `engine-patch-semantics.ts`, to
+ * quickjs.c; throws `INTERNAL` when the sources do not match.
+ */
 export function patchQuickjs(source: string): string {
-  return applyPatch(source, QUICKJS_PATCH) + QUICKJS_APPENDIX;
+  return applyPatch(applyPatch(source, QUICKJS_PATCH), QUICKJS_SEMANTICS_PATCH) + QUICKJS_APPENDIX;
 }
 
-/** Applies {@link LIBREGEXP_PATCH} to libregexp.c; throws `INTERNAL` when the sources do not match. */
+/** Applies {@link LIBREGEXP_PATCH}, then the `v`-flag classes, to libregexp.c; throws `INTERNAL` when the sources do not match. */
 export function patchLibregexp(source: string): string {
-  return applyPatch(source, LIBREGEXP_PATCH);
+  return applyPatch(applyPatch(source, LIBREGEXP_PATCH), LIBREGEXP_SEMANTICS_PATCH);
+}
+
+/** Applies the interrupt polls of `engine-patch-semantics.ts` to libbf.c; throws `INTERNAL` when the sources do not match. */
+export function patchLibbf(source: string): string {
+  return applyPatch(source, LIBBF_PATCH);
 }
 
 function applyPatch(source: string, patch: readonly Replacement[]): string {

@@ -198,5 +198,8 @@ export const CASES_A: readonly (readonly [string, string])[] = [
   ['regexp', '"The Quick".replace(/\\b(\\w)/g, (m) => m.toLowerCase())'],
   ['regexp', '/(\\d+)\\s\\1/.test("12 12")'],
   ['regexp', '[..."a1b2".matchAll(/[a-z](\\d)/g)].map((m) => m[1])'],
+  ['regexp', '[/[A-Z]/ui.test("a"), /[à-þ]/i.test("É"), /\\p{Lu}/ui.test("q"), /\\W/ui.test("ſ"), /[^a-z]/i.test("A")]'],
+  ['regexp', '{ const m = /(?<k>\\w+)=(?<v>\\w*)/d.exec(" a=1"); return [m.indices[0], m.indices.groups.k, m.indices.groups.v, /x/d.flags]; }'],
+  ['regexp', '["Ünïcödé 42!".match(/[\\p{L}--[a-z]]/gv), /^[\\q{ab|cd}e]+$/v.test("abecd"), /[[0-9]&&[^5]]+/v.exec("1256")[0]]'],
   ['regexp', 'new RegExp("x", "g").global'],
 ];

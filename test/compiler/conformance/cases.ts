@@ -70,6 +70,11 @@ export const CONFORMANCE: readonly (readonly [string, string])[] = [
   ['built-ins/RegExp', '{ assert.compareArray("a-b_c".split(/[-_]/), ["a", "b", "c"]); assert.sameValue(/\\bfoo\\b/.test("a foo."), true); }'],
   ['built-ins/RegExp', '{ assert.sameValue(/[^]/.test("\\n"), true); assert.sameValue(/\\cJ/.test("\\n"), true); }'],
   ['built-ins/RegExp', '{ let n = 0; "aaa".replace(/a/g, () => { n++; return ""; }); assert.sameValue(n, 3); }'],
+  ['built-ins/RegExp', '{ const m = /(?<y>\\d{4})-(?<m>\\d\\d)?/d.exec("on 2024-"); assert.compareArray(m.indices[0], [3, 8]); assert.compareArray(m.indices.groups.y, [3, 7]); assert.sameValue(m.indices.groups.m, undefined); assert.sameValue(m.indices[2], undefined); }'],
+  ['built-ins/RegExp', '{ assert.sameValue(/a/dgimsy.flags, "dgimsy"); assert.sameValue(new RegExp("a", "vg").flags, "gv"); assert.sameValue(/a/v.unicodeSets, true); assert.sameValue(/a/v.unicode, false); assert.sameValue(/a/u.hasIndices, false); assert.throws(SyntaxError, () => new RegExp("a", "uv")); }'],
+  ['built-ins/RegExp', '{ assert.sameValue(/^[[a-z]&&[^aeiou]]+$/v.test("rhythm"), true); assert.sameValue(/^[[a-z]&&[^aeiou]]+$/v.test("rhyme"), false); assert.sameValue(/[\\p{ASCII}--\\p{L}--\\d]/v.exec("ab1-")[0], "-"); }'],
+  ['built-ins/RegExp', '{ const re = /^[\\q{abc|ab|d}x-z]+$/v; assert.sameValue(re.test("abcdyab"), true); assert.sameValue(re.test("abca"), false); assert.sameValue("xxabcz".match(/[\\q{abc}z]+/v)[0], "abcz"); }'],
+  ['built-ins/RegExp', '{ assert.throws(SyntaxError, () => new RegExp("[^\\\\q{ab}]", "v")); assert.throws(SyntaxError, () => new RegExp("[a-z--b]", "v")); assert.throws(SyntaxError, () => new RegExp("[(]", "v")); assert.sameValue(/[\\p{L}&&\\p{Lu}]/vi.test("Q"), true); }'],
   // built-ins/Date
   ['built-ins/Date', '{ assert.sameValue(new Date(2016, 6).getMonth(), 6); assert.sameValue(Date.UTC(2016, 6), 1467331200000); }'],
   ['built-ins/Date', '{ assert.sameValue(new Date(8.64e15).getTime(), 8.64e15); assert.sameValue(new Date(8.64e15 + 1).getTime(), NaN); }'],
