@@ -113,7 +113,7 @@ export const ENGINE_LIBS = [
   'es5', 'es2015.core', 'es2015.collection', 'es2015.generator', 'es2015.iterable', 'es2015.promise', 'es2015.proxy',
   'es2015.reflect', 'es2015.symbol', 'es2015.symbol.wellknown', 'es2016.array.include', 'es2017.object',
   'es2017.string', 'es2017.intl', 'es2017.typedarrays', 'es2018.asyncgenerator', 'es2018.asynciterable',
-  'es2018.intl', 'es2018.promise', 'es2018.regexp', 'es2019.array', 'es2019.object', 'es2019.string', 'es2019.symbol',
+  'es2018.intl', 'es2018.promise', 'es2018.regexp', 'es2022.regexp', 'es2024.regexp', 'es2019.array', 'es2019.object', 'es2019.string', 'es2019.symbol',
   'es2019.intl', 'es2020.bigint', 'es2020.date', 'es2020.promise', 'es2020.string', 'es2020.symbol.wellknown',
   'es2020.intl', 'es2020.number', 'es2021.promise', 'es2021.string', 'es2021.weakref', 'es2021.intl', 'es2022.array',
   'es2022.error', 'es2022.intl', 'es2022.object', 'es2022.string', 'es2023.array', 'es2023.collection',
@@ -139,7 +139,8 @@ function compilerOptions(ts: Ts): TS.CompilerOptions {
   return {
     strict: true,
     noEmit: true,
-    target: ts.ScriptTarget.ES2022,
+    // ES2024: the syntax the engine parses (RegExp v flag; TypeScript gates regex flags on the target)
+    target: ts.ScriptTarget.ES2024,
     module: ts.ModuleKind.ESNext,
     moduleResolution: ts.ModuleResolutionKind.Bundler,
     lib: ENGINE_LIBS,

@@ -140,6 +140,19 @@ describe('compileJs semantics', () => {
     expect(outcome.ok ? null : outcome.error.code).toBe('OUT_OF_MEMORY');
   });
 
+  it('JS-11 a TypeScript plugin type-checks and runs the RegExp d and v flags (indices, set difference, \\q{} strings, getters)', async () => {
+    const { outcome } = await run(
+      String.raw`export function handle() {
+         const m = /(?<key>\w+)=(?<value>\w*)/d.exec(' a=12')!;
+         const vowelless = /^[[a-z]--[aeiou]]+$/v;
+         return { whole: m.indices![0], value: m.indices!.groups!['value'], flags: /x/dv.flags, sets: [vowelless.unicodeSets, vowelless.unicode],
+                  matches: [vowelless.test('rhythm'), vowelless.test('rhyme'), /^[\q{ch|sh}a-z]+$/v.test('chash')] };
+       }`,
+      eventInput('T'),
+    );
+    expect(outcome).toEqual({ ok: true, output: { whole: [1, 5], value: [3, 5], flags: 'dv', sets: [true, false], matches: [true, false, true] } });
+  });
+
   it('JS-10 top-level code runs at compile time and may not call the host', async () => {
     const err = await compileJs({
       engine,
