@@ -33,6 +33,7 @@ export async function runMcp(config: UeeConfig, logger: Logger): Promise<number>
   force.unref();
   try {
     await session.close();
+    await host.close();
     await app.close();
   } catch (err) {
     logger.error('shutdown failed', { error: toUeeError(err).message });

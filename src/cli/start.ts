@@ -63,7 +63,7 @@ export async function runStart(configured: UeeConfig, logger: Logger): Promise<n
       }, config.shutdownGraceMs);
       force.unref();
       // MCP sessions hold long-lived streams: end them first so the listener can close.
-      Promise.all([mcp.close().then(() => http.close()), app.close()])
+      Promise.all([mcp.close().then(() => http.close()), mcpHost.close().then(() => app.close())])
         .then(() => {
           clearTimeout(force);
           logger.info('stopped cleanly');

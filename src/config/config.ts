@@ -124,6 +124,7 @@ export interface RawSettings {
   mcpAllowedHosts?: string | undefined;
   mcpAllowedOrigins?: string | undefined;
   mcpConformanceFixtures?: string | undefined;
+  mcpTaskTtlMs?: string | undefined;
 }
 
 /** Environment variable behind each setting: the name error messages quote. */
@@ -163,6 +164,7 @@ export const SETTING_ENV: Record<keyof RawSettings, string> = {
   mcpAllowedHosts: MCP_SETTING_ENV.allowedHosts,
   mcpAllowedOrigins: MCP_SETTING_ENV.allowedOrigins,
   mcpConformanceFixtures: MCP_SETTING_ENV.conformanceFixtures,
+  mcpTaskTtlMs: MCP_SETTING_ENV.taskTtlMs,
 };
 
 /** Reads every setting from an environment. */
@@ -275,6 +277,7 @@ export function loadConfig(flags: RawSettings, env: NodeJS.ProcessEnv = process.
       allowedHosts: raw.mcpAllowedHosts,
       allowedOrigins: raw.mcpAllowedOrigins,
       conformanceFixtures: raw.mcpConformanceFixtures,
+      taskTtlMs: raw.mcpTaskTtlMs,
       host: raw.host ?? '127.0.0.1',
     }),
     frontDoor: parseFrontDoorSettings(env),

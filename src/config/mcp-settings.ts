@@ -25,6 +25,8 @@ export interface McpConfig {
   allowedOrigins: string[];
   /** Serves the official conformance suite's fixture tools, resources and prompts. Test only. @default false */
   conformanceFixtures: boolean;
+  /** How long a finished MCP task stays readable (`tasks/get`), counted from its creation. @default 3600000 (1 h) */
+  taskTtlMs: number;
 }
 
 /** Raw MCP settings as they come from flags and environment. */
@@ -36,6 +38,7 @@ export interface RawMcpSettings {
   allowedHosts?: string | undefined;
   allowedOrigins?: string | undefined;
   conformanceFixtures?: string | undefined;
+  taskTtlMs?: string | undefined;
   host: string;
 }
 
@@ -48,6 +51,7 @@ export const MCP_SETTING_ENV = {
   allowedHosts: 'UEE_MCP_ALLOWED_HOSTS',
   allowedOrigins: 'UEE_MCP_ALLOWED_ORIGINS',
   conformanceFixtures: 'UEE_MCP_CONFORMANCE_FIXTURES',
+  taskTtlMs: 'UEE_MCP_TASK_TTL_MS',
 } as const;
 
 const FLAGS: Record<keyof typeof MCP_SETTING_ENV, string> = {
@@ -58,6 +62,7 @@ const FLAGS: Record<keyof typeof MCP_SETTING_ENV, string> = {
   allowedHosts: '--mcp-allowed-hosts',
   allowedOrigins: '--mcp-allowed-origins',
   conformanceFixtures: '--mcp-conformance-fixtures',
+  taskTtlMs: '--mcp-task-ttl-ms',
 };
 
 function mcpError(key: keyof typeof MCP_SETTING_ENV, message: string, hint: string): UeeError {
@@ -188,5 +193,9 @@ export function parseMcpSettings(raw: RawMcpSettings): McpConfig {
   });
   const flag = raw.conformanceFixtures ?? '0';
   if (!['0', '1', 'true', 'false'].includes(flag)) throw mcpError('conformanceFixtures', `expected 0 or 1, got "${flag}"`, 'set 1 only in conformance tests');
-  return { tokens, anonymous, stdioPrincipal, allowedHosts, allowedOrigins, conformanceFixtures: flag === '1' || flag === 'true' };
+  const ttl = raw.taskTtlMs === undefined ? 3_600_000 : Number(raw.taskTtlMs);
+  if (!Number.isInteger(ttl) || ttl < 1000 || ttl > 7 * 86_400_000) {
+    throw mcpError('taskTtlMs', `expected whole milliseconds from 1000 to 604800000, got "${raw.taskTtlMs}"`, 'e.g. 3600000 keeps finished tasks for an hour');
+  }
+  return { tokens, anonymous, stdioPrincipal, allowedHosts, allowedOrigins, conformanceFixtures: flag === '1' || flag === 'true', taskTtlMs: ttl };
 }

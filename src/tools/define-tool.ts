@@ -55,6 +55,12 @@ export interface ToolSpec<I extends z.ZodType<Record<string, unknown>>, O extend
   annotations: ToolAnnotations;
   /** Only admin principals may see and call it. @default false */
   adminOnly?: boolean;
+  /**
+   * Long-running work a client may run as an MCP task (tasks extension): listed as
+   * `execution.taskSupport: "optional"`; a call from a client that declares the extension answers a
+   * task at once and runs in the background, cancellable with `tasks/cancel`. @default undefined (never a task)
+   */
+  taskSupport?: 'optional';
   /** Runs the tool with validated arguments; throws `UeeError` on failure. */
   run(ctx: ToolContext, args: z.output<I>): Promise<z.input<O>>;
   /** One line for the text content. @default a generic "<title>: ok" line */
@@ -190,6 +196,7 @@ export interface ToolDefinition {
   readonly output: z.ZodType<Record<string, unknown>>;
   readonly annotations: ToolAnnotations;
   readonly adminOnly: boolean;
+  readonly taskSupport?: 'optional';
   run(ctx: ToolContext, args: Record<string, unknown>): Promise<unknown>;
   summarize(output: Record<string, unknown>): string;
   content?(output: Record<string, unknown>): ContentBlock[];
@@ -224,6 +231,7 @@ export function defineTool<I extends z.ZodType<Record<string, unknown>>, O exten
     output,
     annotations: spec.annotations,
     adminOnly: spec.adminOnly ?? false,
+    ...(spec.taskSupport ? { taskSupport: spec.taskSupport } : {}),
     run: (ctx, args) => spec.run(ctx, args as z.output<I>),
     summarize: (output) => (spec.summarize ? spec.summarize(output as z.output<O>) : `${spec.title}: ok`),
     ...(spec.content ? { content: (output: Record<string, unknown>) => spec.content?.(output as z.output<O>) ?? [] } : {}),

@@ -53,6 +53,7 @@ export const projectionDefine = defineTool({
 /** `projection_rebuild`: build the latest definition from the journal into a new version, then swap. */
 export const projectionRebuild = defineTool({
   name: 'projection_rebuild',
+  taskSupport: 'optional',
   title: 'Rebuild projection',
   description: 'Builds the projection from the event journal into a new version, then swaps atomically (progress: position/head).',
   input: z.strictObject({ tenantId: TenantArg, name: NameArg }),

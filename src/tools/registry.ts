@@ -53,6 +53,7 @@ export class ToolRegistry {
         inputSchema: (def.inputJsonSchema ?? inputJsonSchema(def.input)) as Tool['inputSchema'],
         outputSchema: outputJsonSchema(def.output),
         annotations: listedAnnotations(def.annotations),
+        ...(def.taskSupport ? { execution: { taskSupport: def.taskSupport } } : {}),
       };
       this.#tools.set(def.name, { def, listing });
     }

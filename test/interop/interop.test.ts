@@ -206,7 +206,7 @@ describe.skipIf(skipped || !available)(title, { timeout: 240_000 }, () => {
       await fixtures.close();
     }
   });
-  it('INTEROP-CONFORMANCE-2026-07-28: the 0.2 suite (--requirements 2026-07-28) passes against /mcp but its baseline (the Tasks extension)', async () => {
+  it('INTEROP-CONFORMANCE-2026-07-28: the 0.2 suite (--requirements 2026-07-28) passes against /mcp, the Tasks extension included', async () => {
     const fixtures = await startConformanceUee();
     using out = tempDir('uee-conformance-next');
     try {
@@ -214,6 +214,8 @@ describe.skipIf(skipped || !available)(title, { timeout: 240_000 }, () => {
       const baseline = scenarios(BASELINE_2026);
       expect(failed.filter((f) => !baseline.includes(f)), 'failures outside the baseline').toEqual([]);
       expect(passed).toEqual(expect.arrayContaining(['tools-list', 'tools-call-with-progress', 'caching', 'http-header-validation', 'dns-rebinding-protection']));
+      const tasks = ['lifecycle', 'capability-negotiation', 'wire-fields', 'request-state-removal', 'mrtr-input', 'request-headers', 'dispatch-and-envelope', 'required-task-error', 'mrtr-composition'];
+      expect(passed, 'the Tasks extension scenarios').toEqual(expect.arrayContaining(tasks.map((t) => `tasks-${t}`)));
       expect(code, stdout.slice(-2000)).toBe(0);
     } finally {
       await fixtures.close();

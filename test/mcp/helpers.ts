@@ -58,6 +58,7 @@ export async function startServer(env: Record<string, string> = {}): Promise<Tes
       await endpoints.close();
       http.destroy();
       await http.close();
+      await host.close();
       await app.close();
       dir[Symbol.dispose]();
     },

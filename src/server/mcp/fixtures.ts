@@ -23,6 +23,7 @@ import {
 } from '@modelcontextprotocol/server';
 import { UeeError } from '../../core/index.js';
 import { defineTool, type ToolDefinition } from '../../tools/index.js';
+import type { TaskHandle, TaskOutcome } from './task-runner.js';
 
 /** The MCP request context of a fixture call (fixtures run over MCP only). */
 function mcpOf(ctx: { mcp?: ServerContext }): ServerContext {
@@ -400,4 +401,63 @@ export function registerRawFixturePrompt(mcp: McpServer): void {
     }
     return { messages: [{ role: 'user', content: { type: 'text', text: `Prompt with context: ${answer.context}` } }] };
   });
+}
+
+/**
+ * A fixture of the 0.2 suite's `tasks-*` scenarios: a tool that runs as a task (tasks extension).
+ * `call` either answers a multi-round-trip round itself or returns the task's work.
+ */
+export interface TaskFixtureTool {
+  readonly tool: Tool;
+  readonly taskSupport: 'optional' | 'required';
+  call(args: Record<string, unknown>, ctx: ServerContext): InputRequiredResult | ((task: TaskHandle) => Promise<TaskOutcome>);
+}
+
+const done = (t: string): TaskOutcome => ({ result: text(t) });
+const taskTool = (name: string, description: string, taskSupport: 'optional' | 'required', call: TaskFixtureTool['call'], properties: Record<string, unknown> = {}): TaskFixtureTool => ({
+  tool: { name, description, inputSchema: { type: 'object', properties } as Tool['inputSchema'], annotations: ro, execution: { taskSupport } },
+  taskSupport,
+  call,
+});
+
+/** `greet` (sync only) and the task fixtures of the `tasks-*` scenarios. */
+export function taskFixtureTools(): { greet: RawFixtureTool; tasks: TaskFixtureTool[] } {
+  return {
+    greet: raw('greet', 'Conformance fixture: greets synchronously (never a task).', (args) => text(`Hello, ${String(args.name)}!`), {
+      type: 'object',
+      properties: { name: { type: 'string' } },
+    }),
+    tasks: [
+      taskTool('slow_compute', 'Conformance fixture: sleeps `seconds`, then answers (a task).', 'optional', (args) => async (task) => {
+        const seconds = typeof args.seconds === 'number' ? Math.min(Math.max(args.seconds, 0), 600) : 1;
+        await sleep(seconds * 1000, task.signal);
+        return done(`computed ${typeof args.label === 'string' ? args.label : ''} after ${seconds}s`);
+      }, { seconds: { type: 'number' }, label: { type: 'string' } }),
+      taskTool('failing_job', 'Conformance fixture: a task whose tool result is an error.', 'required', () => async (task) => {
+        await sleep(300, task.signal);
+        return { result: { isError: true, content: [{ type: 'text', text: 'failing_job always fails' }] } };
+      }),
+      taskTool('protocol_error_job', 'Conformance fixture: a task that ends in a protocol error.', 'optional', () => async (task) => {
+        await sleep(100, task.signal);
+        return { error: { code: -32603, message: 'protocol_error_job always fails with an internal error' } };
+      }),
+      taskTool('confirm_delete', 'Conformance fixture: a task that asks to confirm before it ends.', 'optional', (args) => async (task) => {
+        const answers = await task.requestInput({ confirm: form(`Delete ${String(args.filename)}?`, { confirm: { type: 'boolean' } }) });
+        return done(`confirm_delete ${String(args.filename)}: ${JSON.stringify(answers.confirm ?? null)}`);
+      }, { filename: { type: 'string' } }),
+      taskTool('multi_input', 'Conformance fixture: a task that asks two questions at once.', 'optional', () => async (task) => {
+        const answers = await task.requestInput({ first: form('First?', { name: { type: 'string' } }), second: form('Second?', { name: { type: 'string' } }) });
+        return done(`multi_input: ${Object.keys(answers).sort().join(', ')}`);
+      }),
+      taskTool('test_tool_with_task', 'Conformance fixture: asks for a name (input_required), then answers as a task.', 'required', (_args, ctx) => {
+        const answer = acceptedContent<{ name?: unknown }>(ctx.mcpReq.inputResponses, 'user_name');
+        if (typeof answer?.name !== 'string') return inputRequired({ inputRequests: { user_name: form('What is your name?', { name: { type: 'string' } }) } });
+        const name = answer.name;
+        return async (task) => {
+          await sleep(50, task.signal);
+          return done(`Hello, ${name}!`);
+        };
+      }),
+    ],
+  };
 }

@@ -1,4 +1,4 @@
-import { McpServer, type AuthInfo, type ServerNotifier, type CacheHint, type McpRequestContext, type ServerContext, type Transport } from '@modelcontextprotocol/server';
+import { McpServer, MissingRequiredClientCapabilityError, ProtocolError, ProtocolErrorCode, type AuthInfo, type ServerNotifier, type CacheHint, type CallToolResult, type McpRequestContext, type ServerContext, type Transport } from '@modelcontextprotocol/server';
 import type { Logger, Principal } from '../../core/index.js';
 import { UeeError } from '../../core/index.js';
 import type { UeeApp } from '../../app/index.js';
@@ -6,7 +6,10 @@ import { ToolRegistry, coreTools, pluginTools, errorResult, guardArguments, type
 import { EventCatalogue } from './event-catalogue.js';
 import { corePrompts, type PromptSpec } from './prompts.js';
 import { coreResources, type ResourceSpec } from './resources.js';
-import { registerFixtures, fixtureTools, fixtureRequestState, rawFixtureTools, type RawFixtureTool } from './fixtures.js';
+import { registerFixtures, fixtureTools, fixtureRequestState, rawFixtureTools, taskFixtureTools, type RawFixtureTool, type TaskFixtureTool } from './fixtures.js';
+import { TaskRunner, type DetailedTask, type TaskHandle, type TaskOutcome, type TaskRunnerOptions } from './task-runner.js';
+import { registerTaskMethods, TASKS_EXTENSION, declaresTasks } from './task-methods.js';
+import { taskScope } from './task-store.js';
 import { ReviewService, reviewTools } from '../../review/index.js';
 
 /** Options of {@link McpHost.create}. */
@@ -17,6 +20,8 @@ export interface McpHostOptions {
   prompts?: PromptSpec[];
   /** Serve the conformance suite's fixtures. @default app.config.mcp.conformanceFixtures */
   conformanceFixtures?: boolean;
+  /** Task timings (tests shorten them). @default DEFAULT_TASK_OPTIONS with ttlMs from app.config.mcp.taskTtlMs */
+  tasks?: Partial<TaskRunnerOptions>;
 }
 
 /** The protocol revisions served on every transport (newest first). */
@@ -60,6 +65,10 @@ export class McpHost {
   readonly #rawFixtures: ReadonlyMap<string, RawFixtureTool>;
   /** Publish sides of the `subscriptions/listen` streams of the HTTP endpoints serving this host. */
   readonly listenNotifiers = new Set<ServerNotifier>();
+  /** MCP tasks run by this process, and answers for every task in the shared store. */
+  readonly tasks: TaskRunner;
+  /** Task fixtures (conformance only) by tool name. */
+  readonly #taskFixtures: ReadonlyMap<string, TaskFixtureTool>;
 
   private constructor(
     readonly app: UeeApp,
@@ -67,7 +76,10 @@ export class McpHost {
     options: McpHostOptions,
   ) {
     this.#fixtures = options.conformanceFixtures ?? app.config.mcp.conformanceFixtures;
-    this.#rawFixtures = new Map(this.#fixtures ? rawFixtureTools(this.listenNotifiers).map((f) => [f.tool.name, f]) : []);
+    const taskFixtures = this.#fixtures ? taskFixtureTools() : undefined;
+    this.#rawFixtures = new Map(this.#fixtures && taskFixtures ? [...rawFixtureTools(this.listenNotifiers), taskFixtures.greet].map((f) => [f.tool.name, f]) : []);
+    this.#taskFixtures = new Map((taskFixtures?.tasks ?? []).map((f) => [f.tool.name, f]));
+    this.tasks = new TaskRunner(app.store, logger.child({ component: 'mcp-tasks' }), { ttlMs: app.config.mcp.taskTtlMs, ...options.tasks });
     this.tools = new ToolRegistry({ maxArgumentBytes: app.config.limits.maxAttributeBytes + 256 * 1024 });
     this.tools.add(...coreTools(), ...pluginTools(), ...(options.tools ?? []), ...(this.#fixtures ? fixtureTools() : []));
     this.review = new ReviewService(app, this.tools, logger.child({ component: 'review' }));
@@ -81,6 +93,11 @@ export class McpHost {
   /** Builds the host for an application. */
   static create(app: UeeApp, logger: Logger, options: McpHostOptions = {}): McpHost {
     return new McpHost(app, logger, options);
+  }
+
+  /** Stops the tasks this process runs (they become failed). Idempotent. */
+  close(): Promise<void> {
+    return this.tasks.close();
   }
 
   /** Prompts offered (for tests and docs). */
@@ -130,7 +147,13 @@ export class McpHost {
     const mcp = new McpServer(
       { name: 'uee', title: 'Universal Entity Engine', version: '0.1.0' },
       {
-        capabilities: { logging: {}, tools: { listChanged: false }, resources: this.#fixtures ? { subscribe: true } : {}, prompts: {} },
+        capabilities: {
+          logging: {},
+          tools: { listChanged: false },
+          resources: this.#fixtures ? { subscribe: true } : {},
+          prompts: {},
+          extensions: { [TASKS_EXTENSION]: {} },
+        },
         instructions: INSTRUCTIONS,
         cacheHints: { 'tools/list': LIST_CACHE, 'prompts/list': LIST_CACHE, 'resources/list': LIST_CACHE, 'resources/templates/list': LIST_CACHE },
         ...(this.#fixtures ? { requestState: fixtureRequestState } : {}),
@@ -138,23 +161,39 @@ export class McpHost {
     );
     const server = mcp.server;
     const raw = this.#rawFixtures;
-    server.setRequestHandler('tools/list', () => ({ tools: [...this.tools.list(principal), ...[...raw.values()].map((f) => f.tool)] }));
+    const taskFixtures = this.#taskFixtures;
+    server.setRequestHandler('tools/list', () => ({
+      tools: [...this.tools.list(principal), ...[...raw.values(), ...taskFixtures.values()].map((f) => f.tool)],
+    }));
     if (raw.size > 0) {
       // The HTTP entry checks Mcp-Param-* headers against the schema of a tool the McpServer knows.
       const known = mcp.toolInputSchemaJson.bind(mcp);
       mcp.toolInputSchemaJson = (name: string) => raw.get(name)?.tool.inputSchema ?? known(name);
     }
-    server.setRequestHandler('tools/call', (req, ctx) => {
-      const fixture = raw.get(req.params.name);
+    server.setRequestHandler('tools/call', async (req, ctx) => {
+      const name = req.params.name;
+      const fixture = raw.get(name);
       if (fixture) return fixture.call(req.params.arguments ?? {}, ctx);
+      const taskFixture = taskFixtures.get(name);
+      if (taskFixture) return this.#callTaskFixture(principal, taskFixture, req.params.arguments ?? {}, ctx);
       const refused = poisoned.get(ctx.mcpReq.id);
       if (refused) {
         poisoned.delete(ctx.mcpReq.id);
         return errorResult(refused);
       }
-      const toolCtx = this.#toolContext(principal, req.params.name, ctx);
-      return this.tools.call(req.params.name, req.params.arguments, toolCtx);
+      const toolCtx = this.#toolContext(principal, name, ctx);
+      if (this.tools.definition(name)?.taskSupport && declaresTasks(ctx)) {
+        const args = req.params.arguments;
+        // The task outlives this request: its own signal (tasks/cancel), no progress or log stream.
+        return taskCreated(
+          await this.tasks.start(taskScope(principal), principal.id, name, async (task) => ({
+            result: await this.tools.call(name, args, { ...toolCtx, signal: task.signal, progress: () => Promise.resolve(), log: () => Promise.resolve() }),
+          })),
+        );
+      }
+      return this.tools.call(name, req.params.arguments, toolCtx);
     });
+    registerTaskMethods(server, this.tasks, taskScope(principal));
 
     for (const spec of this.#resources) {
       mcp.registerResource(spec.name, spec.uri, { title: spec.title, description: spec.description, mimeType: spec.mimeType }, async (uri) => ({
@@ -170,6 +209,28 @@ export class McpHost {
     }
     if (this.#fixtures) registerFixtures(mcp);
     return mcp;
+  }
+
+  /** A task fixture: a task when the request declares the extension; else run inline (optional) or -32021 (required). */
+  async #callTaskFixture(principal: Principal, fixture: TaskFixtureTool, args: Record<string, unknown>, ctx: ServerContext) {
+    const declared = declaresTasks(ctx);
+    if (fixture.taskSupport === 'required' && !declared) {
+      throw new MissingRequiredClientCapabilityError(
+        { requiredCapabilities: { extensions: { [TASKS_EXTENSION]: {} } } },
+        `${fixture.tool.name} runs only as a task: declare the ${TASKS_EXTENSION} extension in the request's client capabilities`,
+      );
+    }
+    const step = fixture.call(args, ctx);
+    if (typeof step !== 'function') return step;
+    if (declared) return taskCreated(await this.tasks.start(taskScope(principal), principal.id, fixture.tool.name, step));
+    const inline: TaskHandle = {
+      taskId: 'inline',
+      signal: ctx.mcpReq.signal,
+      requestInput: () => Promise.reject(new ProtocolError(ProtocolErrorCode.InvalidRequest, 'input needs a task: declare the tasks extension')),
+    };
+    const outcome: TaskOutcome = await step(inline);
+    if ('error' in outcome) throw new ProtocolError(outcome.error.code, outcome.error.message, outcome.error.data);
+    return outcome.result;
   }
 
   #toolContext(principal: Principal, tool: string, ctx: ServerContext): ToolContext {
@@ -191,6 +252,12 @@ export class McpHost {
       log: (lvl, message) => ctx.mcpReq.log(lvl, message, tool),
     };
   }
+}
+
+/** The `CreateTaskResult` of a started task: flat (no `task` wrapper), `resultType: "task"`. */
+function taskCreated(task: DetailedTask) {
+  const { taskId, status, createdAt, lastUpdatedAt, ttlMs, pollIntervalMs } = task;
+  return { resultType: 'task', taskId, status, createdAt, lastUpdatedAt, ttlMs, pollIntervalMs } as unknown as CallToolResult;
 }
 
 /**

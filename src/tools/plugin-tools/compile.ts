@@ -288,6 +288,7 @@ export function reportOut(report: ArtifactReport, declared: readonly string[] | 
 /** `plugin_compile`: sources (or an uploaded module) → stored artifact + report. */
 export const pluginCompile = defineTool({
   name: 'plugin_compile',
+  taskSupport: 'optional',
   title: 'Compile plugin',
   description: 'Compiles sources (SDK: uee://docs/sdk) or checks a module (wasmBase64) into a stored `artifact`. detail full adds exports, imports.',
   input: z

@@ -71,6 +71,7 @@ export const deadLetterList = defineTool({
 /** `dead_letter_replay`: re-runs a dead-lettered event against a version, in the sandbox. */
 export const deadLetterReplay = defineTool({
   name: 'dead_letter_replay',
+  taskSupport: 'optional',
   title: 'Replay dead letter (sandbox)',
   description: "Runs a dead letter's event on another version (default current) in plugin_test's sandbox: does the fix work?",
   input: z.strictObject({

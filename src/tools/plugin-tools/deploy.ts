@@ -49,6 +49,7 @@ function checkCapabilities(manifest: PluginManifest, needed: readonly string[], 
 /** `plugin_deploy`: plans (dryRun) or creates a new plugin version. */
 export const pluginDeploy = defineTool({
   name: 'plugin_deploy',
+  taskSupport: 'optional',
   title: 'Deploy plugin',
   description: 'Deploys a plugin version (artifact or source, manifest). dryRun: version, capability diff, tenants, cycle warnings.',
   input: z.strictObject({

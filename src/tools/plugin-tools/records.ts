@@ -77,6 +77,7 @@ const RedriveItem = z.object({
 /** `dead_letter_redrive`: re-delivers dead letters for real. */
 export const deadLetterRedrive = defineTool({
   name: 'dead_letter_redrive',
+  taskSupport: 'optional',
   title: 'Redrive dead letters',
   description: 'Re-delivers dead letters FOR REAL on the current version (or `version`); a success deletes the letter.',
   input: z.strictObject({

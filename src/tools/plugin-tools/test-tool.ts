@@ -58,6 +58,7 @@ export async function artifactPlugin(
 /** `plugin_test`: runs an artifact or a deployed version on events in an isolated sandbox. */
 export const pluginTest = defineTool({
   name: 'plugin_test',
+  taskSupport: 'optional',
   title: 'Test plugin (sandbox)',
   description: 'Runs an artifact or deployed version on events in an isolated seeded sandbox: output, effects, logs, usage, error per event.',
   input: z.strictObject({
