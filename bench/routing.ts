@@ -86,7 +86,10 @@ for (const backend of (['embedded', 'redis'] as const).filter((b) => BACKENDS?.h
         return n / ((performance.now() - start) / 1000);
       };
       await run(Math.min(1000, EVENTS));
+      const before = app.runtime!.host.stats();
       const rate = await run(EVENTS);
+      const after = app.runtime!.host.stats();
+      const perBatch = (after.batchedCalls - before.batchedCalls) / Math.max(1, after.batches - before.batches);
       if (s.key === 'plugins1') {
         const base = await raw(EVENTS);
         rows.push([backend, 'raw bus publish (baseline)', base, '']);
@@ -95,6 +98,7 @@ for (const backend of (['embedded', 'redis'] as const).filter((b) => BACKENDS?.h
       const one = figures[`${backend}Plugins1EventsPerSec`];
       rows.push([backend, s.label, rate, one === undefined ? '1.00' : (rate / one).toFixed(2)]);
       figures[`${backend}${s.key[0]!.toUpperCase()}${s.key.slice(1)}EventsPerSec`] = Math.round(rate);
+      figures[`${backend}${s.key[0]!.toUpperCase()}${s.key.slice(1)}CallsPerBatch`] = Number(perBatch.toFixed(1));
     } finally {
       await app.close();
       rmSync(dataDir, { recursive: true, force: true });

@@ -1,6 +1,6 @@
 export { ERROR_CODES, UeeError, isUeeError, toUeeError } from './errors.js';
 export type { ErrorCode, SerializedError, UeeErrorOptions } from './errors.js';
-export { newId, idTimestamp, isId } from './ids.js';
+export { newId, idTimestamp, isId, eventSeed } from './ids.js';
 export {
   TenantIdSchema,
   EntityIdSchema,

@@ -10,7 +10,10 @@ import type { RouteEntry } from './subscriptions.js';
 export interface DeliveryOptions {
   /** Deliveries read per round. */
   batchSize: number;
-  /** Deliveries of one logical plugin in flight at once (same entity/chain still in order). */
+  /**
+   * Deliveries of one logical plugin in flight at once (same entity/chain still in order), across
+   * the batches read: above `batchSize`, the next batch is read and prepared while one runs.
+   */
   concurrency: number;
   /** Entries idle this long in another consumer are reclaimed. */
   claimIdleMs: number;
@@ -44,6 +47,18 @@ export class QueueWorker {
   readonly #lease: Lease;
   /** Just took the queue over: what the previous owner left pending is handled before anything new. */
   #catchingUp = false;
+  /** The last delivery started per ordering key (entity, else correlation chain), across batches. */
+  readonly #chains = new Map<string, Promise<boolean>>();
+  /** Deliveries in flight. */
+  readonly #inflight = new Set<Promise<void>>();
+  /** Ids of the deliveries read and not yet done or left: their entries are renewed. */
+  readonly #held = new Set<string>();
+  /** The first unexpected failure of a delivery in flight. */
+  #failure: unknown;
+  #renewer: NodeJS.Timeout | undefined;
+  /** Acks waiting for this turn's flush, and the flush. */
+  #acks: string[] = [];
+  #acking: Promise<void> | undefined;
 
   constructor(
     readonly route: RouteEntry,
@@ -80,6 +95,15 @@ export class QueueWorker {
 
   async #run(): Promise<void> {
     const { bus, route, consumer, options } = this;
+    // The lease of what is in hand: entries still held here are renewed well before they look stale,
+    // so another process's claimStale never takes one that is only waiting behind others (it would
+    // run twice, out of order, and count towards the crash quarantine).
+    this.#renewer = setInterval(() => {
+      // The queue's lease too: long work must not let another process start reading behind it.
+      this.#lease.keep().catch((err: unknown) => this.log.warn('renewing a queue lease failed', { error: toUeeError(err).message }));
+      if (this.#held.size === 0) return;
+      this.bus.renew(this.route.group, this.consumer, [...this.#held]).catch((err: unknown) => this.log.warn('renewing a queue lease failed', { error: toUeeError(err).message }));
+    }, Math.max(20, Math.floor(this.options.claimIdleMs / 3)));
     let lastClaim = 0;
     let idle = options.idleMs;
     while (!this.#stopped) {
@@ -116,16 +140,23 @@ export class QueueWorker {
           continue;
         }
         idle = options.idleMs;
-        await this.#handleBatch(deliveries);
+        // Submitted, not finished: the next batch is read and prepared while this one runs.
+        await this.#submit(deliveries);
         // Embedded backends answer synchronously: yield a macrotask so I/O is never starved.
         await new Promise((resolve) => setImmediate(resolve));
       } catch (err) {
         const error = toUeeError(err);
-        if (error.code === 'CLOSED') return;
+        if (error.code === 'CLOSED') {
+          await this.#drain().catch(() => undefined);
+          clearInterval(this.#renewer);
+          return;
+        }
         this.log.error('queue worker failed; backing off', { code: error.code, error: error.message });
         await this.#idle(500);
       }
     }
+    await this.#drain().catch(() => undefined);
+    clearInterval(this.#renewer);
     // A clean stop removes this process's consumer when it holds nothing, and hands the queue over.
     await bus.pruneConsumers(route.group, { idleMs: Number.MAX_SAFE_INTEGER, consumer }).catch(() => undefined);
     if (this.#lease.held) await this.#lease.release().catch(() => undefined);
@@ -153,47 +184,74 @@ export class QueueWorker {
     });
   }
 
-  /** Runs a batch with up to `concurrency` deliveries in flight, chained per ordering key. */
-  async #handleBatch(deliveries: Delivery[]): Promise<void> {
+  /**
+   * Starts a batch's deliveries, chained per ordering key behind every earlier delivery of that key
+   * (also of earlier batches still in flight), with at most `concurrency` in flight; resolves once
+   * all are started, so the caller reads the next batch while these run. A delivery that failed
+   * unexpectedly stops the submitting: what is in flight finishes, then the failure is thrown.
+   */
+  async #submit(deliveries: Delivery[]): Promise<void> {
     const settings: SettingsCache = new Map();
     // The batch's chain invocations, spent on the shared counter in one round trip.
     const prepaid = await this.handler.prepay(deliveries.map((d) => d.event));
-    const chains = new Map<string, Promise<boolean>>();
-    const inflight = new Set<Promise<void>>();
-    let failure: unknown;
-    // The batch's lease: entries still held here are renewed well before they look stale, so
-    // another process's claimStale never takes one that is only waiting behind others of the batch
-    // (it would run twice, out of order, and count towards the crash quarantine).
-    const held = new Set(deliveries.map((d) => d.id));
-    const lease = setInterval(() => {
-      // The queue's lease too: a long batch must not let another process start reading behind it.
-      this.#lease.keep().catch((err: unknown) => this.log.warn('renewing a queue lease failed', { error: toUeeError(err).message }));
-      if (held.size === 0) return;
-      this.bus.renew(this.route.group, this.consumer, [...held]).catch((err: unknown) => this.log.warn('renewing a queue lease failed', { error: toUeeError(err).message }));
-    }, Math.max(20, Math.floor(this.options.claimIdleMs / 3)));
+    for (const d of deliveries) this.#held.add(d.id);
     for (const delivery of deliveries) {
-      if (this.#stopped || failure !== undefined) break;
-      while (inflight.size >= this.options.concurrency) await Promise.race(inflight);
+      while (this.#inflight.size >= this.options.concurrency && this.#failure === undefined) await Promise.race(this.#inflight);
+      if (this.#stopped || this.#failure !== undefined) {
+        // Not started: left pending (no longer renewed), for this process or another to take up.
+        this.#held.delete(delivery.id);
+        continue;
+      }
       const key = delivery.event.entityId !== undefined ? `e:${delivery.event.entityId}` : `c:${delivery.event.correlationId}`;
-      const run = (chains.get(key) ?? Promise.resolve(true)).then(async (previousDone) => {
+      const run = (this.#chains.get(key) ?? Promise.resolve(true)).then(async (previousDone) => {
         if (!previousDone) return false; // the one before is still pending: keep the order
         const result = await this.handler.handle(this.route, delivery, this.log, settings, () => this.#stopped, prepaid);
-        if (result === 'done') await this.bus.ack(this.route.group, [delivery.id]);
-        // Left pending (stopping): no longer renewed, so another process may take it over.
-        held.delete(delivery.id);
+        if (result === 'done') await this.#ack(delivery.id);
         return result !== 'left';
       });
-      chains.set(key, run);
+      this.#chains.set(key, run);
       const tracked: Promise<void> = run.then(
-        () => void inflight.delete(tracked),
+        () => undefined,
         (err: unknown) => {
-          inflight.delete(tracked);
-          failure ??= err;
+          this.#failure ??= err;
         },
-      );
-      inflight.add(tracked);
+      ).finally(() => {
+        // Done or left pending: no longer renewed, so another process may take a pending one over.
+        this.#held.delete(delivery.id);
+        this.#inflight.delete(tracked);
+        if (this.#chains.get(key) === run) this.#chains.delete(key);
+      });
+      this.#inflight.add(tracked);
     }
-    await Promise.all(inflight).finally(() => clearInterval(lease));
-    if (failure !== undefined) throw toUeeError(failure);
+    if (this.#failure !== undefined) {
+      await this.#drain();
+      const failure = this.#failure;
+      this.#failure = undefined;
+      this.#chains.clear();
+      throw toUeeError(failure);
+    }
+  }
+
+  /** Waits for every delivery in flight. */
+  async #drain(): Promise<void> {
+    while (this.#inflight.size > 0) await Promise.all(this.#inflight);
+  }
+
+  /**
+   * Acks one delivery as soon as it is done. The acks of deliveries finishing in the same turn of
+   * the event loop (a batch's results arrive together) go to the bus in one call: one transaction /
+   * round trip instead of one each, and still never after the whole batch.
+   */
+  #ack(id: string): Promise<void> {
+    this.#acks.push(id);
+    this.#acking ??= new Promise<void>((resolve, reject) => {
+      setImmediate(() => {
+        const ids = this.#acks;
+        this.#acks = [];
+        this.#acking = undefined;
+        this.bus.ack(this.route.group, ids).then(() => resolve(), reject);
+      });
+    });
+    return this.#acking;
   }
 }

@@ -1,6 +1,5 @@
-import { createHash } from 'node:crypto';
 import type { EntityVersion, EventEnvelope, JsonObject, TenantContext } from '../core/index.js';
-import { UeeError } from '../core/index.js';
+import { UeeError, eventSeed } from '../core/index.js';
 import type { EntityStore } from '../store/port.js';
 import type { PluginRecord } from '../registry/index.js';
 import { mayTouch } from './subscriptions.js';
@@ -40,7 +39,7 @@ export async function buildInput(store: EntityStore, plugin: PluginRecord, event
     settings: { ...plugin.attributes.settings, ...resolvedSettings },
     context: {
       now: event.occurredAt,
-      randomSeed: createHash('sha256').update(`${event.eventId}:${plugin.id}`).digest('hex').slice(0, 32),
+      randomSeed: eventSeed(event.eventId, plugin.id),
       tenantId: event.tenantId,
       plugin: { id: plugin.id, name: plugin.attributes.name, version: plugin.attributes.pluginVersion },
     },

@@ -47,10 +47,12 @@ export interface RouterOptions {
    */
   pollMs?: number;
   /**
-   * Deliveries of one logical plugin in flight at once, spread over the host's workers. Events about
-   * the same entity (or, without an entity, of the same correlation chain) are still handled one
-   * after another in stream order; only unrelated events overlap. `1` handles strictly in order.
-   * Above 1, one slow plugin can occupy several workers at once. @default 1
+   * Deliveries of one logical plugin in flight at once. Events about the same entity (or, without an
+   * entity, of the same correlation chain) are still handled one after another in stream order; only
+   * unrelated events overlap — which is what lets the host send them to a worker in batches, and the
+   * queue read and prepare its next batch while one runs (two batches in flight at the default). A
+   * plugin still holds at most the host's `maxWorkersPerPlugin` workers and its tenant's fair part.
+   * `1` handles strictly in order, one at a time. @default 2 × batchSize
    */
   concurrency?: number;
   /**
@@ -142,7 +144,7 @@ export class Router {
       refreshMs: options.refreshMs ?? 2000,
       idleMs: options.idleMs ?? options.pollMs ?? 500,
       pollMs: options.pollMs ?? 500,
-      concurrency: Math.max(1, Math.floor(options.concurrency ?? 1)),
+      concurrency: Math.max(1, Math.floor(options.concurrency ?? 2 * (options.batchSize ?? 64))),
     };
     this.#budget = new ChainBudget(options.chainCounter ?? new InMemoryChainCounter(), { ...DEFAULT_CHAIN_LIMITS, ...options.chainLimits });
     this.experiments = new ExperimentMonitor(store, this.#versions, options.logger.child({ component: 'experiments' }));

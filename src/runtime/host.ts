@@ -1,9 +1,8 @@
-import { createHash } from 'node:crypto';
 import { availableParallelism } from 'node:os';
 import type { ResourceLimits } from 'node:worker_threads';
 import { UeeError, type ErrorCode, ERROR_CODES } from '../core/errors.js';
 import { silentLogger, type Logger } from '../core/logger.js';
-import type { EntityVersion, TenantContext } from '../core/index.js';
+import { eventSeed, type EntityVersion, type TenantContext } from '../core/index.js';
 import { CallHost, type PluginPolicy } from './host-functions.js';
 import { prepareModule, type PreparedModule } from './module-loader.js';
 import { WorkerPool, type JobOutcome } from './pool.js';
@@ -64,6 +63,17 @@ export interface ExecutionHostOptions {
    * are active, so one tenant's slow or runaway plugins cannot hold the whole pool. @default workers
    */
   maxWorkersPerTenant?: number;
+  /**
+   * Most calls of one plugin and tenant sent to a worker in one message (one hand-off and one
+   * watchdog per batch; each call keeps its own deadline, result and effects). @default 256
+   */
+  maxBatch?: number;
+  /**
+   * Expected work one batch may hold a worker for, in ms: a plugin averaging `d` ms per call gets
+   * batches of `floor(batchTargetMs / d)` calls (1 to `maxBatch`), so a slow plugin's calls still go
+   * one by one and a batch never makes another tenant wait longer than single calls would. @default 10
+   */
+  batchTargetMs?: number;
   /** Workers the calls of one plugin version may hold at once. @default max(1, workers - 1) */
   maxWorkersPerPlugin?: number;
   /** How long a tenant counts as active (for its fair part) after its last call. @default 30000 */
@@ -145,6 +155,9 @@ interface Loaded {
 /** Lifecycle of an {@link ExecutionHost}. */
 export type HostState = 'running' | 'closing' | 'closed';
 
+/** Times a call interrupted by another call of its batch is run again before it fails as `WORKER_CRASHED` (retryable). */
+const MAX_RERUNS = 3;
+
 const isErrorCode = (code: string): code is ErrorCode => (ERROR_CODES as readonly string[]).includes(code);
 
 /**
@@ -214,6 +227,8 @@ export class ExecutionHost {
       maxWorkersPerPlugin: perPlugin,
       activeWindowMs: options.activeTenantWindowMs ?? 30_000,
       instances: { idleBytes: 256 * 1024 * 1024, idleMs: 60_000, ...options.instances },
+      maxBatch: Math.max(1, Math.floor(options.maxBatch ?? 256)),
+      batchTargetMs: options.batchTargetMs ?? 10,
       bridgeBytes: options.bridgeBytes ?? 2 * 1024 * 1024,
       resourceLimits: options.resourceLimits ?? { maxOldGenerationSizeMb: 256, maxYoungGenerationSizeMb: 32, stackSizeMb: 16 },
       timeoutGraceMs: options.timeoutGraceMs ?? 100,
@@ -228,8 +243,18 @@ export class ExecutionHost {
   }
 
   /** Pool figures for health checks and benchmarks. */
-  stats(): { workers: number; queued: number; replacements: number; plugins: number; shares: Record<string, { running: number; queued: number }> } {
-    return { workers: this.#pool.size, queued: this.#pool.queued, replacements: this.#pool.replacements, plugins: this.#plugins.size, shares: this.#pool.shares() };
+  stats(): {
+    workers: number;
+    queued: number;
+    replacements: number;
+    plugins: number;
+    shares: Record<string, { running: number; queued: number }>;
+    /** Batches sent to workers and the calls in them, since start. */
+    batches: number;
+    batchedCalls: number;
+  } {
+    const pool = this.#pool;
+    return { workers: pool.size, queued: pool.queued, replacements: pool.replacements, plugins: this.#plugins.size, shares: pool.shares(), batches: pool.batches, batchedCalls: pool.batchedJobs };
   }
 
   /**
@@ -309,13 +334,11 @@ export class ExecutionHost {
     }
     const ctx: TenantContext = { tenantId: event.tenantId, actor: `plugin:${spec.name}@${spec.version}` };
     const now = input.context?.now ?? event.occurredAt;
-    const randomSeed = input.context?.randomSeed ?? createHash('sha256').update(`${event.eventId}:${pluginId}`).digest('hex').slice(0, 32);
-    const call = new CallHost(policy, ctx, { eventId: event.eventId, now }, {
-      services: this.#services,
-      pluginLimits: this.#pluginLimits,
-      tenantLimits: this.#tenantLimits,
-    });
+    const randomSeed = input.context?.randomSeed ?? eventSeed(event.eventId, pluginId);
     const context = { now, randomSeed, tenantId: event.tenantId, plugin: { id: spec.id, name: spec.name, version: spec.version } };
+    const newCall = (): CallHost =>
+      new CallHost(policy, ctx, { eventId: event.eventId, now }, { services: this.#services, pluginLimits: this.#pluginLimits, tenantLimits: this.#tenantLimits });
+    let call = newCall();
     const entity = input.entity !== undefined && input.entity !== null && this.#canSee(call, input.entity) ? input.entity : undefined;
     const payload =
       spec.kind === 'model'
@@ -324,14 +347,23 @@ export class ExecutionHost {
     const crashKey = `${event.eventId}:${spec.tenantId ?? ''}:${spec.name}`;
     const crashes = this.#crashes.get(crashKey) ?? 0;
     if (crashes >= this.#crashQuarantine) return { ok: false, error: quarantined(crashes, spec.name), usage: zero, logs: [] };
-    const outcome = await this.#pool.run({
-      share: event.tenantId ?? '',
-      pluginId,
-      input: JSON.stringify(payload),
-      instanceKey: event.tenantId ?? '',
-      timeoutMs: policy.budget.timeoutMs,
-      hostCall: (fnId, request) => call.hostCall(fnId, request),
-    });
+    const text = JSON.stringify(payload);
+    let outcome: JobOutcome;
+    for (let rerun = 0; ; rerun++) {
+      const host = call;
+      outcome = await this.#pool.run({
+        share: event.tenantId ?? '',
+        pluginId,
+        input: text,
+        instanceKey: event.tenantId ?? '',
+        timeoutMs: policy.budget.timeoutMs,
+        hostCall: (fnId, request) => host.hostCall(fnId, request),
+      });
+      // Another call of its batch lost the worker: this one's result (and anything its host calls
+      // buffered) is gone, so it runs again from scratch — innocent, never failed for it.
+      if (outcome.kind !== 'interrupted' || rerun >= MAX_RERUNS || this.#state !== 'running') break;
+      call = newCall();
+    }
     if (outcome.kind === 'crashed' && this.#state === 'running') this.#noteCrash(crashKey);
     return this.#result(loaded, call, outcome, this.#crashes.get(crashKey) ?? 0);
   }
@@ -369,6 +401,14 @@ export class ExecutionHost {
       return fail(new UeeError('TIMEOUT', `the call overran its ${budget.timeoutMs} ms budget`, {
         details: { limit: 'timeoutMs', budget: budget.timeoutMs },
         hint: 'raise maximumResourceBudget.timeoutMs or make the plugin faster',
+        retryable: true,
+      }));
+    }
+    if (outcome.kind === 'interrupted') {
+      if (this.#state !== 'running') return fail(new UeeError('CLOSED', 'the execution host closed during the call'));
+      return fail(new UeeError('WORKER_CRASHED', `the call was interrupted ${MAX_RERUNS + 1} times by other calls of its batch losing the worker: ${outcome.message}`, {
+        details: { reason: outcome.message, interrupted: true },
+        hint: 'other events of this plugin keep killing their worker (see plugin_logs and dead_letter_list); the delivery is retried',
         retryable: true,
       }));
     }

@@ -2,7 +2,7 @@ import { MessageChannel, Worker } from 'node:worker_threads';
 import type { MessagePort, ResourceLimits } from 'node:worker_threads';
 import type { Logger } from '../core/logger.js';
 import { BRIDGE, MAX_REQUEST_BYTES, errorAnswer } from './protocol.js';
-import type { DoneMessage, FromWorker, InstanceCacheLimits, LoadMessage, ToWorker, WorkerInit } from './protocol.js';
+import type { BatchDoneMessage, DoneMessage, FromWorker, InstanceCacheLimits, LoadMessage, ToWorker, WorkerInit } from './protocol.js';
 import { workerEntry } from './worker-entry.js';
 
 /** Options of a {@link WorkerPool}, complete (see `ExecutionHostOptions` for defaults). */
@@ -26,6 +26,17 @@ export interface PoolOptions {
   activeWindowMs: number;
   /** How each worker keeps idle instances. */
   instances: InstanceCacheLimits;
+  /**
+   * Most jobs sent to a worker in one message (same share, plugin and instance key, in queue order).
+   * 1 sends every job alone.
+   */
+  maxBatch: number;
+  /**
+   * Expected work one batch may hold a worker for: a plugin whose calls took `d` ms on average
+   * (moving average, per plugin) gets batches of `floor(batchTargetMs / d)` jobs (1 to `maxBatch`),
+   * so batching a slow plugin never holds a worker longer than sending its jobs one by one would.
+   */
+  batchTargetMs: number;
   logger: Logger;
 }
 
@@ -52,27 +63,44 @@ export interface PoolJob {
   hostCall(fnId: number, request: string): Promise<HostCallAnswer> | HostCallAnswer;
 }
 
-/** How a job ended, seen from the main thread. */
+/**
+ * How a job ended, seen from the main thread. `interrupted`: the job never ran to a result because
+ * its worker was lost to ANOTHER job of its batch (that one overran or crashed); nothing it did
+ * counts, and the caller runs it again.
+ */
 export type JobOutcome =
   | { kind: 'done'; done: DoneMessage; durationMs: number }
   | { kind: 'timeout'; durationMs: number }
-  | { kind: 'crashed'; message: string; durationMs: number };
+  | { kind: 'crashed'; message: string; durationMs: number }
+  | { kind: 'interrupted'; message: string; durationMs: number };
 
-interface Running {
+/** One job of a batch on a worker. */
+interface RunningJob {
   id: number;
   job: PoolJob;
   resolve: (outcome: JobOutcome) => void;
-  started: number;
-  timer: NodeJS.Timeout;
-  grace: NodeJS.Timeout | null;
-  /** Sequence number of the host call the main thread is answering, if any. */
-  hostSeq: number | null;
   settled: boolean;
+}
+
+/** A batch on a worker: its jobs in batch order and its one watchdog. */
+interface Running {
+  jobs: Map<number, RunningJob>;
+  share: string;
+  pluginId: string;
+  started: number;
+  /** The batch's one watchdog timer (re-armed for each job's own deadline, only when it fires). */
+  timer: NodeJS.Timeout | null;
+  /** Sequence number of the host call the main thread is answering, if any, and its job. */
+  hostSeq: number | null;
+  hostJob: RunningJob | null;
+  /** A job whose deadline passed and that was told to unwind (0: none). */
+  cancelled: number;
 }
 
 interface Slot {
   worker: Worker;
   i32: Int32Array;
+  i64: BigInt64Array;
   buf: Buffer;
   overflow: MessagePort;
   ready: boolean;
@@ -92,18 +120,24 @@ interface Share {
 }
 
 const TIMEOUT_ANSWER = errorAnswer('TIMEOUT', 'the call ran out of time');
+/** Weight of the newest call in a plugin's moving average of call time. */
+const COST_WEIGHT = 0.25;
 
 /**
- * A fixed-size pool of our own worker threads. Each job runs on one idle worker; a watchdog timer
- * per job settles it as `timeout` when it overruns its `timeoutMs` and ends the call: parked in a
- * host call, the call is answered `TIMEOUT`; running, the worker is told (`BRIDGE.CANCEL`) and ends
- * it at the plugin's next kernel call. Only a plugin that does not unwind within the grace period
- * costs its worker: it is killed and a replacement started with every loaded module. Other workers
- * keep serving throughout.
+ * A fixed-size pool of our own worker threads. Jobs go to an idle worker in batches — one message
+ * and one watchdog per batch — of jobs of one share, plugin and instance key, sized so a batch holds
+ * a worker for about `batchTargetMs` (see {@link PoolOptions.batchTargetMs}). The worker runs the
+ * batch's jobs one after another and writes which one runs, and since when, to the bridge header;
+ * the watchdog fires at that job's own deadline and settles only it as `timeout` and ends the call:
+ * parked in a host call, the call is answered `TIMEOUT`; running, the worker is told
+ * (`BRIDGE.CANCEL`) and ends it at the plugin's next kernel call, then goes on with the batch. Only a
+ * plugin that does not unwind within the grace period costs its worker: it is killed and a
+ * replacement started with every loaded module; the batch's other unfinished jobs come back
+ * `interrupted` (to be run again), never failed. Other workers keep serving throughout.
  *
  * Scheduling is fair between shares (tenants): one FIFO queue per share, served round-robin, with a
- * cap on the workers a share and a plugin may hold (see {@link PoolJob}). Within a share, jobs start
- * in arrival order, skipping jobs of a plugin at its own cap.
+ * cap on the workers a share and a plugin may hold (see {@link PoolJob}); a batch holds one worker.
+ * Within a share, jobs start in arrival order, skipping jobs of a plugin at its own cap.
  */
 export class WorkerPool {
   readonly #options: PoolOptions;
@@ -114,14 +148,21 @@ export class WorkerPool {
   readonly #runningPerPlugin = new Map<string, number>();
   /** When each share last submitted a job (performance.now()), oldest first. */
   readonly #lastActive = new Map<string, number>();
+  /** Moving average of each plugin's call time (ms), which sizes its batches. */
+  readonly #cost = new Map<string, number>();
   #queued = 0;
   readonly #modules = new Map<string, LoadMessage>();
   #nextId = 1;
   #closing = false;
+  #closed = false;
+  #pumpScheduled = false;
   #idleWaiters: Array<() => void> = [];
   #startFailures = 0;
   /** Workers replaced after a timeout or a crash, since start. */
   replacements = 0;
+  /** Batches sent to workers, and the jobs in them, since start (bench/routing reads the mean). */
+  batches = 0;
+  batchedJobs = 0;
 
   private constructor(options: PoolOptions, entry: URL) {
     this.#options = options;
@@ -158,18 +199,27 @@ export class WorkerPool {
   /** Makes a module available to every worker, present and future. */
   load(msg: LoadMessage): void {
     this.#modules.set(msg.pluginId, msg);
+    this.#cost.delete(msg.pluginId);
     for (const slot of this.#slots) this.#post(slot, msg);
   }
 
   /** Forgets a module everywhere. */
   unload(pluginId: string): void {
     this.#modules.delete(pluginId);
+    this.#cost.delete(pluginId);
     for (const slot of this.#slots) this.#post(slot, { t: 'unload', pluginId });
   }
 
-  /** Runs a job on the next idle worker its share may use. Never rejects. */
+  /**
+   * Runs a job on the next idle worker its share may use, in a batch with the jobs queued beside it.
+   * Never rejects.
+   */
   run(job: PoolJob): Promise<JobOutcome> {
     return new Promise((resolve) => {
+      if (this.#closed) {
+        resolve({ kind: 'crashed', message: 'the runtime closed', durationMs: 0 });
+        return;
+      }
       let share = this.#shares.get(job.share);
       if (share === undefined) {
         share = { queue: [], running: 0 };
@@ -179,7 +229,16 @@ export class WorkerPool {
       this.#queued++;
       this.#lastActive.delete(job.share);
       this.#lastActive.set(job.share, performance.now());
-      this.#pump();
+      // Start on the next macrotask, not now: the jobs a caller submits in one go (a queue batch
+      // whose inputs resolve over a few microtasks) then leave in one batch instead of the first
+      // alone and the rest after it.
+      if (!this.#pumpScheduled) {
+        this.#pumpScheduled = true;
+        setImmediate(() => {
+          this.#pumpScheduled = false;
+          this.#pump();
+        });
+      }
     });
   }
 
@@ -192,11 +251,17 @@ export class WorkerPool {
         new Promise<void>((resolve) => setTimeout(resolve, graceMs).unref()),
       ]);
     }
+    this.#closed = true;
     const slots = [...this.#slots];
     this.#slots.clear();
     for (const slot of slots) {
       slot.dead = true;
-      if (slot.running !== null) this.#settle(slot.running, { kind: 'crashed', message: 'the runtime closed', durationMs: 0 });
+      const r = slot.running;
+      slot.running = null;
+      if (r !== null) {
+        if (r.timer !== null) clearTimeout(r.timer);
+        for (const j of r.jobs.values()) this.#settle(j, { kind: 'crashed', message: 'the runtime closed', durationMs: 0 });
+      }
     }
     for (const share of this.#shares.values()) {
       for (const q of share.queue.splice(0)) q.resolve({ kind: 'crashed', message: 'the runtime closed', durationMs: 0 });
@@ -217,7 +282,16 @@ export class WorkerPool {
       // Never inherit the parent's loaders (tsx, vitest): the worker script is plain JS.
       execArgv: ['--disable-warning=ExperimentalWarning'],
     });
-    const slot: Slot = { worker, i32: new Int32Array(sab), buf: Buffer.from(sab), overflow: channel.port1, ready: false, dead: false, running: null };
+    const slot: Slot = {
+      worker,
+      i32: new Int32Array(sab),
+      i64: new BigInt64Array(sab, 0, BRIDGE.DATA_OFFSET / 8),
+      buf: Buffer.from(sab),
+      overflow: channel.port1,
+      ready: false,
+      dead: false,
+      running: null,
+    };
     this.#slots.add(slot);
     for (const msg of this.#modules.values()) this.#post(slot, msg);
     const ready = new Promise<void>((resolve, reject) => {
@@ -266,21 +340,48 @@ export class WorkerPool {
     }
   }
 
-  /** Takes the next job to start: round-robin over shares under their cap, FIFO within a share. */
-  #next(): Queued | undefined {
+  /** Jobs of `pluginId` one batch may hold: its expected work within `batchTargetMs`. */
+  #batchLimit(pluginId: string): number {
+    const cost = this.#cost.get(pluginId);
+    // Unmeasured: one job alone, to learn what a call costs before several wait behind it.
+    if (cost === undefined) return 1;
+    return Math.max(1, Math.min(this.#options.maxBatch, Math.floor(this.#options.batchTargetMs / Math.max(cost, 0.001))));
+  }
+
+  /**
+   * Takes the next batch to start: round-robin over shares under their cap, FIFO within a share; the
+   * batch is the first job a plugin under its cap has, with the same plugin's later jobs for the same
+   * instance key (queue order kept), up to its {@link #batchLimit}.
+   */
+  #next(): Queued[] | undefined {
     const cap = this.#shareCap();
     for (const [key, share] of this.#shares) {
       if (share.queue.length === 0 || share.running >= cap) continue;
       const i = share.queue.findIndex((q) => (this.#runningPerPlugin.get(q.job.pluginId) ?? 0) < this.#options.maxWorkersPerPlugin);
       if (i < 0) continue;
-      const [q] = share.queue.splice(i, 1);
-      this.#queued--;
+      const first = share.queue[i]!;
+      const limit = this.#batchLimit(first.job.pluginId);
+      let batch: Queued[];
+      if (limit === 1) {
+        share.queue.splice(i, 1);
+        batch = [first];
+      } else {
+        batch = [];
+        const rest: Queued[] = share.queue.slice(0, i);
+        for (let j = i; j < share.queue.length; j++) {
+          const q = share.queue[j]!;
+          if (batch.length < limit && q.job.pluginId === first.job.pluginId && q.job.instanceKey === first.job.instanceKey) batch.push(q);
+          else rest.push(q);
+        }
+        share.queue = rest;
+      }
+      this.#queued -= batch.length;
       share.running++;
-      this.#runningPerPlugin.set(q!.job.pluginId, (this.#runningPerPlugin.get(q!.job.pluginId) ?? 0) + 1);
+      this.#runningPerPlugin.set(first.job.pluginId, (this.#runningPerPlugin.get(first.job.pluginId) ?? 0) + 1);
       // Served: this share goes to the back of the round.
       this.#shares.delete(key);
       this.#shares.set(key, share);
-      return q;
+      return batch;
     }
     return undefined;
   }
@@ -301,55 +402,68 @@ export class WorkerPool {
     return Math.min(fair, this.#options.maxWorkersPerTenant);
   }
 
-  /** A job stopped holding its worker (done, timed out, or its worker died). */
-  #finished(job: PoolJob): void {
-    const share = this.#shares.get(job.share);
+  /** A batch stopped holding its worker (done, or its worker died). */
+  #finished(r: Running): void {
+    const share = this.#shares.get(r.share);
     if (share !== undefined) {
       share.running--;
-      if (share.running <= 0 && share.queue.length === 0) this.#shares.delete(job.share);
+      if (share.running <= 0 && share.queue.length === 0) this.#shares.delete(r.share);
     }
-    const n = (this.#runningPerPlugin.get(job.pluginId) ?? 1) - 1;
-    if (n <= 0) this.#runningPerPlugin.delete(job.pluginId);
-    else this.#runningPerPlugin.set(job.pluginId, n);
+    const n = (this.#runningPerPlugin.get(r.pluginId) ?? 1) - 1;
+    if (n <= 0) this.#runningPerPlugin.delete(r.pluginId);
+    else this.#runningPerPlugin.set(r.pluginId, n);
   }
 
-  #start(slot: Slot, q: Queued): void {
-    const id = this.#nextId++;
-    const running: Running = {
-      id,
-      job: q.job,
-      resolve: q.resolve,
-      started: performance.now(),
-      timer: setTimeout(() => this.#deadline(slot, running), q.job.timeoutMs),
-      grace: null,
-      hostSeq: null,
-      settled: false,
-    };
+  #start(slot: Slot, batch: Queued[]): void {
+    const first = batch[0]!.job;
+    const jobs = new Map<number, RunningJob>();
+    for (const q of batch) {
+      const id = this.#nextId++;
+      jobs.set(id, { id, job: q.job, resolve: q.resolve, settled: false });
+    }
+    const running: Running = { jobs, share: first.share, pluginId: first.pluginId, started: performance.now(), timer: null, hostSeq: null, hostJob: null, cancelled: 0 };
     slot.running = running;
-    this.#post(slot, { t: 'invoke', id, pluginId: q.job.pluginId, input: q.job.input, instanceKey: q.job.instanceKey });
+    this.batches++;
+    this.batchedJobs += batch.length;
+    this.#arm(slot, running, first.timeoutMs);
+    this.#post(slot, { t: 'batch', jobs: [...jobs.values()].map((j) => ({ id: j.id, pluginId: j.job.pluginId, input: j.job.input, instanceKey: j.job.instanceKey })) });
   }
 
-  #settle(r: Running, outcome: JobOutcome): void {
-    if (r.settled) return;
-    r.settled = true;
-    clearTimeout(r.timer);
-    r.resolve(outcome);
+  #settle(j: RunningJob, outcome: JobOutcome): void {
+    if (j.settled) return;
+    j.settled = true;
+    j.resolve(outcome);
   }
 
-  #done(slot: Slot, msg: DoneMessage): void {
+  #done(slot: Slot, msg: BatchDoneMessage): void {
     const r = slot.running;
-    if (r === null || r.id !== msg.id) return;
-    if (r.grace !== null) clearTimeout(r.grace);
+    if (r === null || !r.jobs.has(msg.done[0]?.id ?? -1)) return;
+    if (r.timer !== null) clearTimeout(r.timer);
     slot.running = null;
-    this.#finished(r.job);
-    this.#settle(r, { kind: 'done', done: msg, durationMs: performance.now() - r.started });
+    this.#finished(r);
+    for (const d of msg.done) {
+      const j = r.jobs.get(d.id);
+      if (j === undefined) continue;
+      if (!j.settled) {
+        const prev = this.#cost.get(r.pluginId);
+        this.#cost.set(r.pluginId, prev === undefined ? d.durationMs : prev + COST_WEIGHT * (d.durationMs - prev));
+      }
+      this.#settle(j, { kind: 'done', done: d, durationMs: d.durationMs });
+    }
+    for (const j of r.jobs.values()) this.#settle(j, { kind: 'crashed', message: 'the worker returned no result for the call', durationMs: 0 });
     this.#pump();
+  }
+
+  /** The job of `r` the worker runs now (per the bridge header), if any. */
+  #current(slot: Slot, r: Running): RunningJob | undefined {
+    return r.jobs.get(Atomics.load(slot.i32, BRIDGE.RUNNING));
   }
 
   #hostCall(slot: Slot): void {
     const r = slot.running;
     const seq = Atomics.load(slot.i32, BRIDGE.SEQ);
-    if (r === null || r.settled) {
+    const j = r === null ? undefined : this.#current(slot, r);
+    if (r === null || j === undefined || j.settled) {
       // The call was given up (deadline passed): end it at once.
       this.#answer(slot, { body: TIMEOUT_ANSWER, fatal: true });
       return;
@@ -358,10 +472,12 @@ export class WorkerPool {
     const length = slot.i32[BRIDGE.LENGTH]!;
     const request = slot.buf.toString('utf8', BRIDGE.DATA_OFFSET, BRIDGE.DATA_OFFSET + length);
     r.hostSeq = seq;
-    const answer = r.job.hostCall(fnId, request);
+    r.hostJob = j;
+    const answer = j.job.hostCall(fnId, request);
     const deliver = (a: HostCallAnswer): void => {
       if (slot.running !== r || r.hostSeq !== seq || slot.dead) return;
       r.hostSeq = null;
+      r.hostJob = null;
       this.#answer(slot, a);
     };
     if (answer instanceof Promise) {
@@ -383,25 +499,47 @@ export class WorkerPool {
     Atomics.notify(slot.i32, BRIDGE.STATE);
   }
 
-  #deadline(slot: Slot, r: Running): void {
-    if (r.settled || slot.running !== r) return;
-    this.#settle(r, { kind: 'timeout', durationMs: performance.now() - r.started });
-    if (r.hostSeq !== null && !slot.dead) {
+  #arm(slot: Slot, r: Running, ms: number): void {
+    r.timer = setTimeout(() => this.#watchdog(slot, r), Math.max(1, Math.ceil(ms)));
+  }
+
+  /**
+   * The batch's watchdog: looks at the job the worker runs now. Before its deadline it sleeps until
+   * then; past it, it settles that job as `timeout` and ends the call (see the class comment); a job
+   * already told to unwind and still running after the grace period costs the worker.
+   */
+  #watchdog(slot: Slot, r: Running): void {
+    r.timer = null;
+    if (slot.running !== r || slot.dead) return;
+    const j = this.#current(slot, r);
+    if (j === undefined) {
+      // Between two calls, or the batch has not started yet: look again at the first deadline possible.
+      this.#arm(slot, r, Math.min(...[...r.jobs.values()].filter((x) => !x.settled).map((x) => x.job.timeoutMs), this.#options.timeoutGraceMs));
+      return;
+    }
+    if (r.cancelled === j.id) {
+      this.#kill(slot, r.hostJob === j ? 'did not unwind after TIMEOUT' : 'call overran its timeout');
+      return;
+    }
+    const startedAt = Number(Atomics.load(slot.i64, BRIDGE.STARTED_AT_BIG));
+    const left = startedAt + j.job.timeoutMs - Date.now();
+    if (left > 0) {
+      this.#arm(slot, r, left);
+      return;
+    }
+    this.#settle(j, { kind: 'timeout', durationMs: Date.now() - startedAt });
+    r.cancelled = j.id;
+    if (r.hostJob === j && r.hostSeq !== null) {
       // The worker is parked in the bridge: answer TIMEOUT, which ends the call without a kill.
       r.hostSeq = null;
       this.#answer(slot, { body: TIMEOUT_ANSWER, fatal: true });
-      r.grace = setTimeout(() => {
-        if (slot.running === r) this.#kill(slot, 'did not unwind after TIMEOUT');
-      }, this.#options.timeoutGraceMs);
-      return;
+    } else {
+      // Running in the plugin: ask the worker to end the call at its next kernel call (the JS engine
+      // probes every few thousand polls, also inside a regex match or a long native loop); kill it
+      // only if the plugin does not unwind within the grace period (a wasm loop that never calls the kernel).
+      Atomics.store(slot.i32, BRIDGE.CANCEL, j.id);
     }
-    // Running in the plugin: ask the worker to end the call at its next kernel call (the JS engine
-    // probes every few thousand polls, also inside a regex match or a long native loop); kill it only
-    // if the plugin does not unwind within the grace period (a wasm loop that never calls the kernel).
-    Atomics.store(slot.i32, BRIDGE.CANCEL, r.id);
-    r.grace = setTimeout(() => {
-      if (slot.running === r) this.#kill(slot, 'call overran its timeout');
-    }, this.#options.timeoutGraceMs);
+    this.#arm(slot, r, this.#options.timeoutGraceMs);
   }
 
   #kill(slot: Slot, reason: string): void {
@@ -419,9 +557,16 @@ export class WorkerPool {
     const r = slot.running;
     slot.running = null;
     if (r !== null) {
-      if (r.grace !== null) clearTimeout(r.grace);
-      this.#finished(r.job);
-      this.#settle(r, { kind: 'crashed', message: reason, durationMs: performance.now() - r.started });
+      if (r.timer !== null) clearTimeout(r.timer);
+      this.#finished(r);
+      // The job running when the worker went is the one that took it down; the batch's others
+      // (done but unreported, or not started) are innocent: they come back to be run again.
+      const culprit = Atomics.load(slot.i32, BRIDGE.RUNNING);
+      const durationMs = performance.now() - r.started;
+      for (const j of r.jobs.values()) {
+        if (j.id === culprit || this.#closing) this.#settle(j, { kind: 'crashed', message: reason, durationMs });
+        else this.#settle(j, { kind: 'interrupted', message: `another call of its batch lost the worker: ${reason}`, durationMs: 0 });
+      }
     }
     if (this.#closing) {
       this.#pump();

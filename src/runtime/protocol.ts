@@ -3,7 +3,7 @@ import type { PluginLogLine } from './types.js';
 
 /**
  * The wire between the main thread and a runtime worker: structured-clone messages for control
- * (load, invoke, done) and, for host calls, the "Atomics bridge": the worker writes the request
+ * (load, a batch of calls, the batch's results) and, for host calls, the "Atomics bridge": the worker writes the request
  * into a SharedArrayBuffer, rings the main thread with a tiny message and blocks in `Atomics.wait`
  * until the main thread has written the answer and notified it.
  */
@@ -25,6 +25,13 @@ export const BRIDGE = {
    * next kernel call (the JS engine probes with `input_length` from its interrupt handler).
    */
   CANCEL: 5,
+  /**
+   * Id of the call of a batch the worker is running now (0 between calls): host calls and the
+   * batch's one watchdog are attributed to it without a message per call.
+   */
+  RUNNING: 6,
+  /** BigInt64 index (bytes 32-39) of when the RUNNING call started, `Date.now()` in ms. */
+  STARTED_AT_BIG: 4,
   /** Where the payload bytes start. */
   DATA_OFFSET: 64,
   STATE_IDLE: 0,
@@ -101,9 +108,8 @@ export interface UnloadMessage {
   pluginId: string;
 }
 
-/** Main → worker: run one call. */
-export interface InvokeMessage {
-  t: 'invoke';
+/** One call of a {@link BatchMessage}. */
+export interface InvokeJob {
   id: number;
   pluginId: string;
   /** The JSON input. */
@@ -112,15 +118,24 @@ export interface InvokeMessage {
   instanceKey: string;
 }
 
+/**
+ * Main → worker: run these calls one after another (one message and one watchdog per batch, not per
+ * call). Each call is independent: a trap, budget breach or timeout ends that call only, and the
+ * worker goes on with the next; the results come back together in one {@link BatchDoneMessage}.
+ */
+export interface BatchMessage {
+  t: 'batch';
+  jobs: InvokeJob[];
+}
+
 /** Main → worker. */
-export type ToWorker = LoadMessage | UnloadMessage | InvokeMessage;
+export type ToWorker = LoadMessage | UnloadMessage | BatchMessage;
 
 /** How a call ended inside the worker. */
 export type DoneStatus = 'ok' | 'error' | 'trap' | 'aborted';
 
-/** Worker → main: a call finished. */
+/** How one call of a batch finished. */
 export interface DoneMessage {
-  t: 'done';
   id: number;
   status: DoneStatus;
   /** The export's return value (`ok`/`error`). */
@@ -135,6 +150,14 @@ export interface DoneMessage {
   droppedLogs: number;
   /** Microseconds spent creating the instance for this call (0 when one was reused or prepared). */
   instantiateUs: number;
+  /** Wall-clock milliseconds the call took inside the worker. */
+  durationMs: number;
+}
+
+/** Worker → main: every call of a batch finished (in the batch's order). */
+export interface BatchDoneMessage {
+  t: 'done';
+  done: DoneMessage[];
 }
 
 /** Worker → main: a host call waits in the bridge. */
@@ -148,7 +171,7 @@ export interface ReadyMessage {
 }
 
 /** Worker → main. */
-export type FromWorker = DoneMessage | HostCallMessage | ReadyMessage;
+export type FromWorker = BatchDoneMessage | HostCallMessage | ReadyMessage;
 
 /** How a worker keeps idle plugin instances (see `ExecutionHostOptions.instances`). */
 export interface InstanceCacheLimits {

@@ -13,13 +13,14 @@ import type { CallContext, Plugin } from '@extism/extism';
 import { HOST_FUNCTIONS } from '../core/capabilities.js';
 import { KERNEL_NAMESPACE, USER_NAMESPACE } from '../core/wasm/index.js';
 import { BRIDGE, MAX_LOG_LINE_BYTES, MAX_REQUEST_BYTES, MAX_REQUEST_DEPTH, errorAnswer, jsonDepthExceeds, okAnswer } from './protocol.js';
-import type { DoneMessage, FromWorker, InvokeMessage, LoadMessage, ToWorker, WorkerInit } from './protocol.js';
+import type { BatchDoneMessage, BatchMessage, DoneMessage, FromWorker, InvokeJob, LoadMessage, ToWorker, WorkerInit } from './protocol.js';
 import type { PluginLogLine } from './types.js';
 
 if (parentPort === null) throw new Error('the runtime worker must run in a worker thread');
 const port = parentPort;
 const init = workerData as WorkerInit;
 const i32 = new Int32Array(init.sab);
+const i64 = new BigInt64Array(init.sab, 0, BRIDGE.DATA_OFFSET / 8);
 const u8 = new Uint8Array(init.sab);
 const dataCapacity = init.sab.byteLength - BRIDGE.DATA_OFFSET;
 const encoder = new TextEncoder();
@@ -424,9 +425,9 @@ function trimIdle(now = performance.now()): void {
 
 setInterval(() => trimIdle(), Math.max(100, Math.min(init.instances.idleMs, 5000))).unref();
 
-async function invoke(msg: InvokeMessage): Promise<DoneMessage> {
+async function invoke(msg: InvokeJob): Promise<DoneMessage> {
   const entry = plugins.get(msg.pluginId);
-  const base = { t: 'done' as const, id: msg.id, outputBytes: 0, hostCalls: 0, logs: [], droppedLogs: 0, instantiateUs: 0 };
+  const base = { id: msg.id, outputBytes: 0, hostCalls: 0, logs: [], droppedLogs: 0, instantiateUs: 0, durationMs: 0 };
   if (entry === undefined) return { ...base, status: 'aborted', abort: { code: 'NOT_FOUND', message: `plugin ${msg.pluginId} is not loaded in this worker` } };
   const input = encoder.encode(msg.input);
   const st: CallState = {
@@ -509,24 +510,48 @@ port.on('message', (msg: ToWorker) => {
       maybeCollect();
       break;
     }
-    case 'invoke':
-      void invoke(msg).then(
-        (done) => port.postMessage(done),
-        (err: unknown) =>
-          port.postMessage({
-            t: 'done',
-            id: msg.id,
-            status: 'aborted',
-            abort: { code: 'INTERNAL', message: err instanceof Error ? err.message : String(err) },
-            outputBytes: 0,
-            hostCalls: 0,
-            logs: [],
-            droppedLogs: 0,
-            instantiateUs: 0,
-          } satisfies DoneMessage),
-      );
+    case 'batch':
+      // Messages are handled one at a time only while nothing awaits: chain the batches so two
+      // never interleave (the main thread sends the next only after this one's results anyway).
+      batches = batches.then(() => runBatch(msg));
       break;
   }
 });
+
+let batches: Promise<void> = Promise.resolve();
+
+/**
+ * Runs a batch's calls in order and answers once with every result. Before each call its id and
+ * start time go to the bridge header (`RUNNING`, `STARTED_AT_BIG`): the main thread attributes host
+ * calls to it and its one watchdog per batch measures each call's own deadline from there.
+ */
+async function runBatch(msg: BatchMessage): Promise<void> {
+  const done: DoneMessage[] = [];
+  for (const job of msg.jobs) {
+    const t0 = performance.now();
+    Atomics.store(i64, BRIDGE.STARTED_AT_BIG, BigInt(Date.now()));
+    Atomics.store(i32, BRIDGE.RUNNING, job.id);
+    let d: DoneMessage;
+    try {
+      d = await invoke(job);
+    } catch (err) {
+      d = {
+        id: job.id,
+        status: 'aborted',
+        abort: { code: 'INTERNAL', message: err instanceof Error ? err.message : String(err) },
+        outputBytes: 0,
+        hostCalls: 0,
+        logs: [],
+        droppedLogs: 0,
+        instantiateUs: 0,
+        durationMs: 0,
+      };
+    }
+    d.durationMs = performance.now() - t0;
+    done.push(d);
+  }
+  Atomics.store(i32, BRIDGE.RUNNING, 0);
+  port.postMessage({ t: 'done', done } satisfies BatchDoneMessage);
+}
 
 port.postMessage({ t: 'ready' } satisfies FromWorker);

@@ -1,7 +1,6 @@
-import { createHash } from 'node:crypto';
 import { z } from 'zod';
 import type { EntityVersion, EventEnvelope, JsonObject, TenantContext } from '../../core/index.js';
-import { UeeError, isUeeError, toUeeError } from '../../core/index.js';
+import { UeeError, eventSeed, isUeeError, toUeeError } from '../../core/index.js';
 import type { UeeApp } from '../../app/index.js';
 import { budgetHint, type PluginManifest } from '../../registry/index.js';
 import { mayTouch } from '../../router/index.js';
@@ -157,7 +156,7 @@ export async function runSandbox(ctx: ToolContext, plugin: SandboxPlugin, events
       stubbed.clear();
       // Exactly the runtime's input (router/input.ts): the entity only with readEntities, at the
       // event's version; the event's time as `now`; the seed from (eventId, version id).
-      const context = { now: event.occurredAt, randomSeed: createHash('sha256').update(`${event.eventId}:${id}`).digest('hex').slice(0, 32) };
+      const context = { now: event.occurredAt, randomSeed: eventSeed(event.eventId, id) };
       const result = await cancellable(
         ctx.signal,
         running.invoke(id, { event, ...(entity ? { entity } : {}), settings, context }),
