@@ -13,6 +13,7 @@ export {
   EventSourceSchema,
   ExperimentTagSchema,
   EventEnvelopeSchema,
+  isEventEnvelope,
   EventDraftSchema,
   ReadModelOpSchema,
   SortSchema,
