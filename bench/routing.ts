@@ -2,6 +2,10 @@
 // with 1, 100 and 1,000 deployed plugins of which ONE is concerned, and with 1,000 tenants × 1 plugin
 // (events spread over the tenants), on the embedded bus and on Redis, beside the raw publish rate of
 // the same backend measured in the same run. Goal: 1,000 plugins within 20% of 1.
+// Also one plugin doing one host call and one entity write per event, and both 1-plugin cases on the
+// one-call-per-message path (maxBatch 1, concurrency 1: the relay race before batching), paired in
+// the same run. Goals: the no-op and the writing plugin ≥ 40% of the raw publish rate embedded,
+// ≥ 50% on Redis.
 // Run: npm run bench -- routing      (UEE_BENCH_REDIS_URL, default redis://127.0.0.1:6379; UEE_BENCH_EVENTS, default 5000)
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -17,11 +21,13 @@ import { printResult, printTable } from './_table.js';
 const REDIS_URL = process.env.UEE_BENCH_REDIS_URL ?? 'redis://127.0.0.1:6379';
 const EVENTS = Number(process.env.UEE_BENCH_EVENTS ?? 5000);
 // Optional filters for quick runs: UEE_BENCH_BACKENDS=embedded, UEE_BENCH_SCENARIOS=plugins1,tenants1000
+// (scenario keys: plugins1, plugins1Unbatched, write1, write1Unbatched, plugins100, plugins1000, tenants1000)
 // (keep plugins1 in the list: it is the baseline the ratios are taken against).
 const only = (list: string | undefined): Set<string> | undefined => (list ? new Set(list.split(',')) : undefined);
 const BACKENDS = only(process.env.UEE_BENCH_BACKENDS);
 const SCENARIOS = only(process.env.UEE_BENCH_SCENARIOS);
 const noopWasm = await buildWat('noop');
+const writeWasm = await buildWat('read-write');
 const rows: Array<Array<string | number>> = [];
 const figures: Record<string, number> = {};
 
@@ -36,6 +42,10 @@ interface Scenario {
   /** Plugins deployed: [name, tenantId | null (global), event type]. */
   plugins: Array<[string, string | null, string]>;
   tenants: string[];
+  /** The plugin: the no-op, or one host call (read_entity) and one entity write. @default noop */
+  wasm?: 'write';
+  /** The one-call-per-message path: no batches to workers, one delivery in flight per queue. */
+  unbatched?: boolean;
 }
 
 const scenario = (plugins: number): Scenario => ({
@@ -47,6 +57,9 @@ const scenario = (plugins: number): Scenario => ({
 const tenants = Array.from({ length: 1000 }, (_, i) => `t${i}`);
 const scenarios: Scenario[] = [
   scenario(1),
+  { ...scenario(1), label: '1 plugin, one call per message (maxBatch 1, concurrency 1)', key: 'plugins1Unbatched', unbatched: true },
+  { ...scenario(1), label: '1 plugin: 1 host call + 1 entity write', key: 'write1', wasm: 'write' },
+  { ...scenario(1), label: '1 plugin: 1 host call + 1 entity write, one call per message', key: 'write1Unbatched', wasm: 'write', unbatched: true },
   scenario(100),
   scenario(1000),
   { label: '1,000 tenants × 1 plugin, events spread', key: 'tenants1000', plugins: tenants.map((t): [string, string | null, string] => ['PerTenant', t, 'Tick']), tenants },
@@ -58,13 +71,21 @@ for (const backend of (['embedded', 'redis'] as const).filter((b) => BACKENDS?.h
     const redisPrefix = `uee-bench:${randomBytes(4).toString('hex')}:`;
     // Default query budgets: a deploy reads its name's earlier versions by id (no scan of the scope).
     const config = loadConfig({ dataDir, tenants: 'acme', workers: '2', logLevel: 'error', ...(backend === 'redis' ? { bus: REDIS_URL, redisPrefix } : {}) }, {});
-    const app = await UeeApp.create(config, silentLogger, { router: { refreshMs: 60_000 } });
+    const app = await UeeApp.create(config, silentLogger, {
+      router: { refreshMs: 60_000, ...(s.unbatched ? { concurrency: 1 } : {}) },
+      ...(s.unbatched ? { host: { maxBatch: 1 } } : {}),
+    });
     try {
       for (const t of s.tenants) if (t !== 'acme') await app.store.tenants.create(t);
       for (const [name, tenantId, type] of s.plugins) {
         await app.registry.deploy('bench', {
-          manifest: { name, subscribeTo: [type], ...(tenantId === null ? {} : { tenantScope: 'tenant' as const, tenantId }) },
-          wasm: noopWasm,
+          manifest: {
+            name,
+            subscribeTo: [type],
+            ...(s.wasm === 'write' ? { capabilities: ['readEntities' as const, 'writeEntities' as const] } : {}),
+            ...(tenantId === null ? {} : { tenantScope: 'tenant' as const, tenantId }),
+          },
+          wasm: s.wasm === 'write' ? writeWasm : noopWasm,
         });
       }
       await app.runtime!.router.refresh();
@@ -92,13 +113,16 @@ for (const backend of (['embedded', 'redis'] as const).filter((b) => BACKENDS?.h
       const perBatch = (after.batchedCalls - before.batchedCalls) / Math.max(1, after.batches - before.batches);
       if (s.key === 'plugins1') {
         const base = await raw(EVENTS);
-        rows.push([backend, 'raw bus publish (baseline)', base, '']);
+        rows.push([backend, 'raw bus publish (baseline)', base, '', '100%', '']);
         figures[`${backend}RawPublishPerSec`] = Math.round(base);
       }
       const one = figures[`${backend}Plugins1EventsPerSec`];
-      rows.push([backend, s.label, rate, one === undefined ? '1.00' : (rate / one).toFixed(2)]);
-      figures[`${backend}${s.key[0]!.toUpperCase()}${s.key.slice(1)}EventsPerSec`] = Math.round(rate);
-      figures[`${backend}${s.key[0]!.toUpperCase()}${s.key.slice(1)}CallsPerBatch`] = Number(perBatch.toFixed(1));
+      const rawRate = figures[`${backend}RawPublishPerSec`];
+      const Key = `${backend}${s.key[0]!.toUpperCase()}${s.key.slice(1)}`;
+      rows.push([backend, s.label, rate, one === undefined ? '1.00' : (rate / one).toFixed(2), rawRate === undefined ? '' : `${((100 * rate) / rawRate).toFixed(0)}%`, perBatch.toFixed(1)]);
+      figures[`${Key}EventsPerSec`] = Math.round(rate);
+      if (rawRate !== undefined) figures[`${Key}PctOfRaw`] = Math.round((100 * rate) / rawRate);
+      figures[`${Key}CallsPerBatch`] = Number(perBatch.toFixed(1));
     } finally {
       await app.close();
       rmSync(dataDir, { recursive: true, force: true });
@@ -118,5 +142,5 @@ for (const backend of (['embedded', 'redis'] as const).filter((b) => BACKENDS?.h
   figures[`${backend}Ratio1000vs1`] = Number(((figures[`${backend}Plugins1000EventsPerSec`] ?? NaN) / one).toFixed(2));
   figures[`${backend}RatioTenants1000vs1`] = Number(((figures[`${backend}Tenants1000EventsPerSec`] ?? NaN) / one).toFixed(2));
 }
-printTable(['bus', 'deployed', 'events/s', 'vs 1 plugin'], rows);
+printTable(['bus', 'deployed', 'events/s', 'vs 1 plugin', 'of raw publish', 'calls per batch'], rows);
 printResult('routing', { events: EVENTS, ...figures });

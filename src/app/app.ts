@@ -7,7 +7,7 @@ import type { BusConfig, UeeConfig } from '../config/index.js';
 import { redact } from '../config/index.js';
 import { openBus, openStore } from './backends.js';
 import { OutboxRelay } from './outbox-relay.js';
-import { ExecutionHost, createStoreHostServices } from '../runtime/index.js';
+import { ExecutionHost, createStoreHostServices, type ExecutionHostOptions } from '../runtime/index.js';
 import { PluginRegistry } from '../registry/index.js';
 import { DISPATCH_GROUP, InMemoryChainCounter, RedisChainCounter, Router, SqliteChainCounter, type ChainCounter, type RouterOptions } from '../router/index.js';
 import { RedisLedger, createModelGateway, forRuntime, type DefaultModelGateway } from '../model-gateway/index.js';
@@ -58,6 +58,8 @@ export interface UeeAppOptions {
   records?: Omit<InvocationRecordsOptions, 'logger' | 'retentionMs'>;
   /** Projection maintenance tuning (e.g. a short `pollMs`). @default {} */
   projections?: Omit<ProjectionServiceOptions, 'logger'>;
+  /** Execution-host tuning (e.g. `maxBatch: 1` for the one-call-per-message path bench/routing compares). @default {} */
+  host?: Pick<ExecutionHostOptions, 'maxBatch' | 'batchTargetMs'>;
 }
 
 /**
@@ -172,6 +174,7 @@ export class UeeApp {
           maxWorkersPerTenant: config.runtime.maxWorkersPerTenant,
           budgetCeiling: config.runtime.budgetCeiling,
           logger: logger.child({ component: 'runtime' }),
+          ...options.host,
         });
         wasmRunner.attach(host);
         const invoker = new HostPluginInvoker(host, registry, store, pluginLogs, logger.child({ component: 'invoker' }));
