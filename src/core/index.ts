@@ -7,6 +7,7 @@ export {
   EntityTypeIdSchema,
   EventTypeSchema,
   JsonObjectSchema,
+  isJsonObject,
   PrincipalSchema,
   EntityVersionSchema,
   EntityWriteSchema,

@@ -35,6 +35,14 @@ export const JsonObjectSchema = z.preprocess((value, ctx) => {
 }, z.record(z.string(), z.unknown()));
 export type JsonObject = Record<string, unknown>;
 
+/**
+ * Whether `value` is a plain JSON object that {@link JsonObjectSchema} accepts unchanged: the same
+ * checks without zod's copy, for hot paths that read back documents the store itself wrote.
+ */
+export function isJsonObject(value: unknown): value is JsonObject {
+  return value !== null && typeof value === 'object' && !Array.isArray(value) && findForbiddenKey(value, 0) === undefined;
+}
+
 const FORBIDDEN_KEYS = new Set(['__proto__', 'constructor', 'prototype']);
 const MAX_DEPTH = 64;
 

@@ -33,9 +33,19 @@ export interface NormalisedQuery {
 /** Entity fields a query may sort on besides `attributes.*` and `metadata.*`. */
 const ENTITY_SORT_FIELDS = new Set(['entityId', 'entityTypeId', 'tenantId', 'ownerId', 'version', 'createdAt', 'createdBy']);
 
+const LimitSchema = z.number().int().min(1).max(MAX_PAGE_SIZE);
+
 function limitOf(limit: unknown): number {
   if (limit === undefined) return DEFAULT_PAGE_SIZE;
-  return parseOrThrow(z.number().int().min(1).max(MAX_PAGE_SIZE), limit, 'page size (limit)');
+  // Hot path: a well-formed limit needs no zod; zod words the error otherwise.
+  if (typeof limit === 'number' && Number.isInteger(limit) && limit >= 1 && limit <= MAX_PAGE_SIZE) return limit;
+  return parseOrThrow(LimitSchema, limit, 'page size (limit)');
+}
+
+/** `hash` computed on first use: only cursors (a page with a next one, or a cursor given) need it. */
+function lazyHash<T extends object>(base: T, shape: () => unknown): T & { hash: string } {
+  let hash: string | undefined;
+  return Object.defineProperty(base, 'hash', { enumerable: true, get: () => (hash ??= queryHash(shape())) }) as T & { hash: string };
 }
 
 function sortOf(sort: unknown, allowed: (field: string) => boolean): SortKey[] {
@@ -81,16 +91,13 @@ export function normaliseEntityQuery(
   const filter = compiled.filter;
   const sort = sortOf(query.sort, (f) => ENTITY_SORT_FIELDS.has(f) || f.startsWith('attributes.') || f.startsWith('metadata.'));
   const includeDeleted = query.includeDeleted === true;
-  return {
+  return lazyHash({ entityTypeId, filter, compiled, sort, limit: limitOf(query.limit), cursor: cursorOf(query.cursor), includeDeleted }, () => ({
+    k: 'entities',
     entityTypeId,
     filter,
-    compiled,
     sort,
-    limit: limitOf(query.limit),
-    cursor: cursorOf(query.cursor),
     includeDeleted,
-    hash: queryHash({ k: 'entities', entityTypeId, filter, sort, includeDeleted }),
-  };
+  }));
 }
 
 /** Validates a read-model query; sort fields are document paths, the document id is the tie-breaker. */
@@ -102,7 +109,7 @@ export function normaliseReadModelQuery(
   const compiled = compileFilter(q.filter, limits);
   const filter = compiled.filter;
   const sort = sortOf(q.sort, () => true);
-  return { filter, compiled, sort, limit: limitOf(q.limit), cursor: cursorOf(q.cursor), hash: queryHash({ k: 'readModels', view, filter, sort }) };
+  return lazyHash({ filter, compiled, sort, limit: limitOf(q.limit), cursor: cursorOf(q.cursor) }, () => ({ k: 'readModels', view, filter, sort }));
 }
 
 /** Validates history options; pages go newest first, keyed by version. */
@@ -112,14 +119,15 @@ export function normaliseHistory(entityId: string, options: HistoryOptions = {})
 
 /**
  * Builds a page from up to `limit + 1` rows: the extra row only proves there is a next page, whose
- * cursor is the sort-key position of the last row returned.
+ * cursor is the sort-key position of the last row returned. `hash` may be a thunk, called only
+ * when there is a next page.
  */
-export function toPage<R, T>(rows: R[], limit: number, hash: string, keysOf: (row: R) => unknown[], itemOf: (row: R) => T): Page<T> {
+export function toPage<R, T>(rows: R[], limit: number, hash: string | (() => string), keysOf: (row: R) => unknown[], itemOf: (row: R) => T): Page<T> {
   const more = rows.length > limit;
   const kept = more ? rows.slice(0, limit) : rows;
   const last = kept[kept.length - 1];
   return {
     items: kept.map(itemOf),
-    nextCursor: more && last !== undefined ? encodeCursor(hash, keysOf(last)) : null,
+    nextCursor: more && last !== undefined ? encodeCursor(typeof hash === 'string' ? hash : hash(), keysOf(last)) : null,
   };
 }

@@ -200,15 +200,33 @@ export function queryConformance(
       const s = await openStore({ filter: { maxDocumentsExamined: 4 } });
       await load(s, A);
       await s.indexes!.add(A, { target: 'readModel', scope: 'board', field: 'status' });
-      const narrow = await s.indexes!.explain(A, { target: 'readModel', scope: 'board', filter: { status: 'closed' } });
+      // Sorted on another field, the probe's candidates are counted before they are read (see QC06 for the index's own order).
+      const narrow = await s.indexes!.explain(A, { target: 'readModel', scope: 'board', filter: { status: 'closed' }, sort: { n: 1 } });
       expect(narrow.access).toBe('index');
-      const wide = await s.indexes!.explain(A, { target: 'readModel', scope: 'board', filter: { status: 'open' } });
+      const wide = await s.indexes!.explain(A, { target: 'readModel', scope: 'board', filter: { status: 'open' }, sort: { n: 1 } });
       expect(wide.access).toBe('scan');
       expect(wide.fallback).toContain('maxDocumentsExamined');
       expect(wide.error).toBe('QUERY_TOO_COSTLY');
       const slow = await s.indexes!.slowQueries(A);
       expect(slow.some((q) => q.error === 'QUERY_TOO_COSTLY' && q.target === 'readModel')).toBe(true);
       expect(await s.indexes!.slowQueries(B)).toEqual([]);
+    });
+
+    it('QC06 in the default order an equality probe is metered like a scan: a page that fills within maxDocumentsExamined is answered, one that cannot is QUERY_TOO_COSTLY', async () => {
+      const s = await openStore({ filter: { maxDocumentsExamined: 4 } });
+      await load(s, A);
+      await s.indexes!.add(A, { target: 'readModel', scope: 'board', field: 'status' });
+      // Six candidates (five "open", one array), more than the cap: the first page of one still fills after two of them.
+      const first = await s.readModels.query(A, 'board', { filter: { status: 'open' }, limit: 1 });
+      expect(first.items.map((d) => d.id)).toEqual(['d00']);
+      const plan = await s.indexes!.explain(A, { target: 'readModel', scope: 'board', filter: { status: 'open' }, limit: 1 });
+      expect(plan).toMatchObject({ rowsReturned: 1, error: null });
+      expect(plan.rowsExamined).toBeLessThanOrEqual(4);
+      // SQLite streams the probe in id order (nothing counted first); PostgreSQL counts it and scans.
+      if (name === 'sqlite') expect(plan).toMatchObject({ access: 'index', fallback: null });
+      const all = await s.indexes!.explain(A, { target: 'readModel', scope: 'board', filter: { status: 'open' } });
+      expect(all.error).toBe('QUERY_TOO_COSTLY');
+      await expectCode(s.readModels.query(A, 'board', { filter: { status: 'open' } }), 'QUERY_TOO_COSTLY');
     });
   });
 }

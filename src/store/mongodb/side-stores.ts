@@ -103,7 +103,7 @@ export function mongoReadModels(core: MongoCore): ReadModelStore {
         const parts = [{ tk, view }, prefixFilter(nq.filter, 'doc.')];
         if (nq.cursor !== undefined) parts.push(afterFilter(keys, decodeCursor(nq.cursor, nq.hash, keys.length)));
         const rows = await core.c.readModels.find({ $and: parts }).sort(sortDocument(keys)).limit(nq.limit + 1).maxTimeMS(core.limits.filter.maxQueryMs).toArray();
-        return toPage(rows, nq.limit, nq.hash, (r) => keys.map((k) => keyValue(r, k.field)), toDoc);
+        return toPage(rows, nq.limit, () => nq.hash, (r) => keys.map((k) => keyValue(r, k.field)), toDoc);
       }),
   };
 }

@@ -180,7 +180,7 @@ export async function queryReadModel(
       },
       onSql,
     );
-    const page = toPage(rows, nq.limit, nq.hash, (r) => r.keys, (r) => r.item);
+    const page = toPage(rows, nq.limit, () => nq.hash, (r) => r.keys, (r) => r.item);
     return { result: page, examined: acceptsAll ? rows.length : scan.stats.documents, returned: page.items.length };
   });
 }

@@ -88,7 +88,9 @@ export class StatementCache {
 
 /** A keyset query: `columns` are selected as they are, `keys` as k0…kn. */
 export interface KeysetQuery {
+  /** Table name, or a derived table `(SELECT …)` whose `?`s are `tableParams`. */
   table: string;
+  tableParams?: unknown[];
   columns: string[];
   where: string[];
   whereParams: unknown[];
@@ -132,6 +134,7 @@ export function runKeyset<T>(
 export function keysetSql(q: KeysetQuery): { sql: string; params: unknown[] } {
   const select = q.keys.map((k, i) => `${k.expr} AS k${i}`);
   const params: unknown[] = q.keys.flatMap((k) => k.params);
+  if (q.tableParams !== undefined) params.push(...q.tableParams);
   const where = [...q.where];
   params.push(...q.whereParams);
   if (q.after !== undefined) {

@@ -32,8 +32,10 @@ import type { SqliteCore } from './core.js';
  *
  * so a document whose path crosses an array is always a candidate (X'00' is read by every probe),
  * missing and null share X'01', and scalars keep SQLite's type order (numbers < text < blob), which
- * lets ranges stay within one type. Probes force the index (`INDEXED BY`) and are counted before
- * they are read, so their work is bounded by `maxDocumentsExamined` candidates.
+ * lets ranges stay within one type. Probes force the index (`INDEXED BY`). An equality probe read
+ * in the index's order is streamed (rows come in query order, the metered evaluator stops the
+ * query past `maxDocumentsExamined`); any other probe is counted before it is read, so its work is
+ * bounded by `maxDocumentsExamined` candidates.
  */
 
 /** Where a query reads: its table, tenant and view or type. */
@@ -132,14 +134,53 @@ function sqliteStatsSink(core: SqliteCore): QueryStatsSink {
 
 /** What {@link SqliteIndexes.access} decided for one query. */
 export interface Access {
-  /** Extra WHERE condition restricting the query to the probe's candidates, if an index is used. */
+  /** Extra WHERE condition restricting the query to the probe's counted candidates, if an index is used that way. */
   where: { sql: string; params: unknown[] } | null;
+  /**
+   * A derived table to read from instead of the table, if the probe is streamed: one arm per probe
+   * value over the index, merged by SQLite in the index's id order (no sorter), so rows arrive in
+   * the query's order and the metered evaluator bounds the work; nothing is counted first.
+   */
+  from: { sql: string; params: unknown[] } | null;
+}
+
+/** Probe values (sentinels included) up to which an equality probe is streamed rather than counted. */
+const MAX_STREAM_ARMS = 8;
+
+/**
+ * The streamed form of an equality probe, or undefined when it has too many values: `SELECT *` of
+ * the index for each value, `UNION ALL`. Each arm reads the index in (value, id) order, so SQLite
+ * merges the arms in id order and pushes the keyset condition into each of them.
+ */
+function streamSql(s: QueryScope, name: string, p: Probe, texts: Map<string, string>): { sql: string; params: unknown[] } | undefined {
+  if (p.kind !== 'eq') return undefined;
+  const bound = new Map<string, string | number>();
+  for (const v of p.values) if (v !== null) bound.set(`${typeof bind(v)}:${String(bind(v))}`, bind(v));
+  const marks = [...bound.values()].map(() => '?');
+  marks.push(`X'00'`);
+  if (p.values.includes(null)) marks.push(`X'01'`);
+  if (marks.length > MAX_STREAM_ARMS) return undefined;
+  // The text depends only on the index and the marks: built once (index names are per tenant, scope and field).
+  const key = `${name}\u0000${marks.join(',')}`;
+  let sql = texts.get(key);
+  if (sql === undefined) {
+    const e = probeExpr(p.field);
+    const arm = (m: string): string => `SELECT * FROM ${TABLES[s.target].table} INDEXED BY "${name}" WHERE ${scopeCondition(s)} AND ${e} = ${m}`;
+    if (texts.size >= 1024) texts.clear();
+    texts.set(key, (sql = `(${marks.map(arm).join(' UNION ALL ')})`));
+  }
+  return { sql, params: [...bound.values()] };
 }
 
 /** Indexes, probes, use counts and the slow-query log of one SQLite store. */
 export class SqliteIndexes {
   readonly slow: SlowQueryLog;
   readonly uses: IndexUses;
+  /** Index rows per (tenant, target, scope), valid while the file's schema version is {@link #schemaVersion}. */
+  readonly #scopes = new Map<string, IndexRow[]>();
+  /** SQL text of streamed probes, by index and probe marks. */
+  readonly #streamTexts = new Map<string, string>();
+  #schemaVersion = -1;
 
   constructor(readonly core: SqliteCore) {
     const sink = sqliteStatsSink(core);
@@ -161,6 +202,26 @@ export class SqliteIndexes {
   #info(r: IndexRow): IndexInfo {
     const size = this.core.cache.get('SELECT sum(pgsize) AS n FROM dbstat WHERE name = ?').get(r.name) as { n: number | null } | undefined;
     return { name: r.name, target: r.target, scope: r.scope, field: r.field, createdAt: r.created_at, sizeBytes: size?.n ?? null, uses: (r.uses ?? 0) + this.uses.of(r.name) };
+  }
+
+  /**
+   * The scope's indexes, cached. Every index is created and dropped together with its row in one
+   * transaction, which changes the schema version: a change by any connection (another process
+   * too) empties the cache, so a query never names an index that is gone.
+   */
+  #scopeRows(s: QueryScope): IndexRow[] {
+    const version = this.core.cache.get('PRAGMA schema_version').pluck().get() as number;
+    if (version !== this.#schemaVersion) {
+      this.#scopes.clear();
+      this.#schemaVersion = version;
+    }
+    const key = `${s.tenantKey}\u0000${s.target}\u0000${s.scope}`;
+    let rows = this.#scopes.get(key);
+    if (rows === undefined) {
+      if (this.#scopes.size >= 4096) this.#scopes.clear();
+      this.#scopes.set(key, (rows = this.#rows(s.tenantKey, s.target, s.scope)));
+    }
+    return rows;
   }
 
   list(tenantKey: string): IndexInfo[] {
@@ -188,6 +249,7 @@ export class SqliteIndexes {
           .run(row.name, row.tenant_key, row.target, row.scope, row.field, row.created_at);
       })
       .immediate();
+    this.#scopes.clear();
     return this.#info(row);
   }
 
@@ -201,36 +263,44 @@ export class SqliteIndexes {
         this.core.cache.get('DELETE FROM query_indexes WHERE name = ?').run(row.name);
       })
       .immediate();
+    this.#scopes.clear();
     return true;
   }
 
   /**
-   * Picks the access path of a query and notes it in `plan`: a probe through one of the scope's
-   * indexes when the filter has an indexable conjunct on an indexed field and the probe returns at
-   * most `maxDocumentsExamined` candidates, else a scan.
+   * Picks the access path of a query and notes it in `plan`. With an indexable conjunct on an
+   * indexed field: when the caller reads in the index's order (`ordered`, the default id order) and
+   * the probe is an equality on a few values, the probe is streamed (see {@link Access.from}) and
+   * bounded like a scan by the metered evaluator; otherwise its candidates are counted first and
+   * read only when there are at most `maxDocumentsExamined` of them, else the query scans.
    */
-  access(s: QueryScope, filter: JsonObject, plan: QueryPlan): Access {
+  access(s: QueryScope, filter: JsonObject, plan: QueryPlan, ordered = false): Access {
     const probes = probesOf(filter);
-    if (probes.length === 0) return { where: null };
-    const indexes = this.#rows(s.tenantKey, s.target, s.scope);
+    if (probes.length === 0) return { where: null, from: null };
+    const indexes = this.#scopeRows(s);
     const probe = chooseProbe(probes, (f) => indexes.some((r) => r.field === f));
     if (probe === undefined) {
       plan.suggestedIndex = suggestIndex(s.target, s.scope, filter);
-      return { where: null };
+      return { where: null, from: null };
     }
     const index = indexes.find((r) => r.field === probe.field)!;
-    const candidates = probeSql(s, index.name, probe);
-    const cap = this.core.limits.filter.maxDocumentsExamined;
-    const counted = this.core.cache.get(`SELECT count(*) AS n FROM (${candidates.sql} LIMIT ?)`).get(...candidates.params, cap + 1) as { n: number };
-    if (counted.n > cap) {
-      plan.fallback = `the probe ${describeProbe(probe)} matches more than ${cap} documents (maxDocumentsExamined): scanned instead`;
-      return { where: null };
+    const stream = ordered ? streamSql(s, index.name, probe, this.#streamTexts) : undefined;
+    let where: Access['where'] = null;
+    if (stream === undefined) {
+      const candidates = probeSql(s, index.name, probe);
+      const cap = this.core.limits.filter.maxDocumentsExamined;
+      const counted = this.core.cache.get(`SELECT count(*) AS n FROM (${candidates.sql} LIMIT ?)`).get(...candidates.params, cap + 1) as { n: number };
+      if (counted.n > cap) {
+        plan.fallback = `the probe ${describeProbe(probe)} matches more than ${cap} documents (maxDocumentsExamined): scanned instead`;
+        return { where: null, from: null };
+      }
+      where = { sql: `rowid IN (${candidates.sql})`, params: candidates.params };
     }
     this.uses.hit(index.name);
     plan.access = 'index';
     plan.index = index.name;
     plan.probe = describeProbe(probe);
-    return { where: { sql: `rowid IN (${candidates.sql})`, params: candidates.params } };
+    return { where, from: stream ?? null };
   }
 
   /**
@@ -242,12 +312,13 @@ export class SqliteIndexes {
     filter: JsonObject,
     capture: QueryPlan | undefined,
     body: (access: Access, onSql: (sql: string, params: unknown[]) => void) => { result: T; examined: number; returned: number },
+    ordered = false,
   ): T {
     const plan = capture ?? emptyPlan(s.target, s.scope, filter);
     const started = performance.now();
     let sql: { sql: string; params: unknown[] } | undefined;
     try {
-      const out = body(this.access(s, filter, plan), (text, params) => (sql = { sql: text, params }));
+      const out = body(this.access(s, filter, plan, ordered), (text, params) => (sql = { sql: text, params }));
       plan.rowsExamined = out.examined;
       plan.rowsReturned = out.returned;
       return out.result;

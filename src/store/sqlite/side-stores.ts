@@ -147,8 +147,10 @@ export function queryReadModel(
     const rows = runKeyset(
       core.cache,
       {
-        // With a probe, drive the query from the probe's rowids: never let the planner walk the view in sort order instead.
-        table: access.where === null ? 'read_models' : 'read_models NOT INDEXED',
+        // A streamed probe reads the index's arms; a counted one drives the query from its rowids (never
+        // let the planner walk the view in sort order instead).
+        table: access.from !== null ? access.from.sql : access.where === null ? 'read_models' : 'read_models NOT INDEXED',
+        tableParams: access.from?.params ?? [],
         columns: ['id', 'doc', 'updated_at'],
         where: ['tenant_key = ?', 'view = ?', ...(access.where === null ? [] : [access.where.sql])],
         whereParams: [tk, view, ...(access.where?.params ?? [])],
@@ -165,9 +167,9 @@ export function queryReadModel(
       },
       onSql,
     );
-    const page = toPage(rows, nq.limit, nq.hash, (r) => r.keys, (r) => r.item);
+    const page = toPage(rows, nq.limit, () => nq.hash, (r) => r.keys, (r) => r.item);
     return { result: page, examined: acceptsAll ? rows.length : scan.stats.documents, returned: page.items.length };
-  });
+  }, /* ordered: the default order (by id) is the index's */ nq.sort.length === 0);
 }
 
 /** Tenant and per-plugin settings. */

@@ -196,7 +196,7 @@ class SqliteStore implements EntityStore {
         },
         onSql,
       );
-      const page = toPage(rows, q.limit, q.hash, (r) => r.keys, (r) => r.item);
+      const page = toPage(rows, q.limit, () => q.hash, (r) => r.keys, (r) => r.item);
       return { result: page, examined: acceptsAll ? rows.length : scan.stats.documents, returned: page.items.length };
     });
   }
