@@ -70,6 +70,9 @@ export function scopeCondition(s: QueryScope): string {
 /** Whether PostgreSQL can answer a probe through the index exactly as a superset. */
 const pushable = (p: Probe): boolean => p.kind === 'eq' || typeof p.value === 'number';
 
+/** How long a scope's index list is reused by queries (explain always reads it afresh). */
+const SCOPE_CACHE_MS = 1000;
+
 function probeCondition(p: Probe, params: Params): string {
   const e = probeExpr(p.field);
   if (p.kind === 'eq') {
@@ -137,6 +140,8 @@ export class PgIndexes {
   readonly slow: SlowQueryLog;
   readonly uses: IndexUses;
   readonly #sink: PgStatsSink;
+  /** Index rows per (tenant, target, scope) and when they were read (see {@link #scopeRows}). */
+  readonly #scopes = new Map<string, { rows: IndexRow[]; at: number }>();
 
   constructor(readonly core: PgCore) {
     this.#sink = new PgStatsSink(core);
@@ -171,6 +176,23 @@ export class PgIndexes {
     return { name: r.name, target: r.target, scope: r.scope, field: r.field, createdAt: r.created_at, sizeBytes: n == null ? null : Number(n), uses: Number(r.uses ?? 0) + this.uses.of(r.name) };
   }
 
+  /**
+   * The scope's indexes, reused for {@link SCOPE_CACHE_MS}: an add or drop in this process empties
+   * the cache at once; one in another process is seen within that time. PostgreSQL is never forced
+   * onto an index (the probe is a plain condition), so a stale list changes a plan, never a result;
+   * explain reads the list afresh.
+   */
+  async #scopeRows(s: QueryScope, fresh: boolean): Promise<IndexRow[]> {
+    const key = `${s.tenantKey}\u0000${s.target}\u0000${s.scope}`;
+    const hit = this.#scopes.get(key);
+    const now = Date.now();
+    if (!fresh && hit !== undefined && now - hit.at < SCOPE_CACHE_MS) return hit.rows;
+    const rows = await this.#rows(s.tenantKey, s.target, s.scope);
+    if (this.#scopes.size >= 4096) this.#scopes.clear();
+    this.#scopes.set(key, { rows, at: now });
+    return rows;
+  }
+
   async list(tenantKey: string): Promise<IndexInfo[]> {
     return Promise.all((await this.#rows(tenantKey)).map((r) => this.#info(r)));
   }
@@ -193,6 +215,7 @@ export class PgIndexes {
       throw err;
     }
     const row: IndexRow = { name, tenant_key: tenantKey, target: spec.target, scope: spec.scope, field: spec.field, created_at: new Date().toISOString() };
+    this.#scopes.clear();
     await this.core.pool.query('INSERT INTO query_indexes (name, tenant_key, target, scope, field, created_at) VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT (name) DO NOTHING', [
       row.name,
       row.tenant_key,
@@ -209,6 +232,7 @@ export class PgIndexes {
     if (row === undefined) return false;
     await this.core.pool.query(`DROP INDEX CONCURRENTLY IF EXISTS "${row.name}"`);
     await this.core.pool.query('DELETE FROM query_indexes WHERE name = $1', [row.name]);
+    this.#scopes.clear();
     return true;
   }
 
@@ -216,10 +240,10 @@ export class PgIndexes {
    * Picks the access path (as the SQLite adapter does) and returns the extra WHERE condition of a
    * probe, its placeholders taken from `params`, or null for a scan.
    */
-  async access(s: QueryScope, filter: JsonObject, plan: QueryPlan, params: Params): Promise<string | null> {
+  async access(s: QueryScope, filter: JsonObject, plan: QueryPlan, params: Params, fresh = false): Promise<string | null> {
     const probes = probesOf(filter).filter(pushable);
     if (probes.length === 0) return null;
-    const indexes = await this.#rows(s.tenantKey, s.target, s.scope);
+    const indexes = await this.#scopeRows(s, fresh);
     const probe = chooseProbe(probes, (f) => indexes.some((r) => r.field === f));
     if (probe === undefined) {
       plan.suggestedIndex = suggestIndex(s.target, s.scope, filter);
@@ -256,7 +280,7 @@ export class PgIndexes {
     const started = performance.now();
     let sql: { sql: string; params: unknown[] } | undefined;
     try {
-      const out = await body(await this.access(s, filter, plan, params), (text, values) => (sql = { sql: text, params: values }));
+      const out = await body(await this.access(s, filter, plan, params, capture !== undefined), (text, values) => (sql = { sql: text, params: values }));
       plan.rowsExamined = out.examined;
       plan.rowsReturned = out.returned;
       return out.result;
