@@ -36,6 +36,12 @@ export interface ProjectionState {
   building: { version: number; buildId: string; startedAt: string } | null;
   /** Highest version number used. */
   lastVersion: number;
+  /**
+   * Minted when the projection is first defined: the rebuild and swap fences (idempotency keys)
+   * of a dropped and re-defined projection never collide with the old one's. Absent in states
+   * stored before it (fenced as '').
+   */
+  lifeId?: string;
   /** Fields indexed on every version (query_index on the projection name): created on a new version before its swap, dropped with an old one. */
   indexes: string[];
   /** Why the projection stopped (maintenance of `version`) or why its last rebuild failed; cleared by a successful rebuild. */
@@ -59,6 +65,7 @@ const StateSchema = z.object({
   retired: z.number().int().nullable(),
   building: z.object({ version: z.number().int(), buildId: z.string(), startedAt: z.string() }).nullable(),
   lastVersion: z.number().int(),
+  lifeId: z.string().optional(),
   indexes: z.array(z.string()).default([]),
   error: z.object({ code: z.string(), message: z.string(), during: z.enum(['maintenance', 'rebuild']), version: z.number().int(), at: z.string() }).nullable().default(null),
 });
@@ -200,6 +207,21 @@ export class ProjectionService {
   }
 
   /**
+   * Saves the state only if no process (this one or another on the same store) has committed
+   * `fence` before: the state write and the fence commit together, so of two processes racing
+   * through the same transition exactly one applies it. Returns whether this one did.
+   */
+  async #saveFenced(ctx: TenantContext, s: ProjectionState, fence: string): Promise<boolean> {
+    const r = await this.store.commit(ctx, {
+      idempotencyKey: `uee.projection.${fence}:${s.name}:${s.lifeId ?? ''}`,
+      readModelOps: [{ op: 'upsert', view: PROJECTIONS_VIEW, id: s.name, doc: s as unknown as JsonObject }],
+      source: { kind: 'system', id: 'projections' },
+    });
+    this.#resolved.delete(this.#id(ctx, s.name));
+    return r.applied;
+  }
+
+  /**
    * Defines (or redefines) a projection. A new definition takes effect with the next rebuild
    * ({@link rebuild}); until then readers keep the active version. With `dryRun`, nothing is stored
    * and the definition is folded over the tenant's recent events instead: a sample of the documents
@@ -221,7 +243,7 @@ export class ProjectionService {
     }
     const now = new Date().toISOString();
     const state: ProjectionState = existing === null
-      ? { name: def.name, definition: def, definedAt: now, active: null, retired: null, building: null, lastVersion: 0, indexes: [], error: null }
+      ? { name: def.name, definition: def, definedAt: now, active: null, retired: null, building: null, lastVersion: 0, lifeId: newId(), indexes: [], error: null }
       : { ...existing, definition: def, definedAt: now };
     await this.#save(ctx, state);
     const same = state.active !== null && JSON.stringify(state.active.definition) === JSON.stringify(def);
@@ -503,7 +525,9 @@ export class ProjectionService {
    * swaps readers to it in one write. Readers see the previous version (maintained as usual) until the
    * swap, and the new one after; events committed during the scan are folded in by the scan itself,
    * which runs until it reaches the head, and any after that by the maintainer of the new version.
-   * One rebuild per projection at a time in this process (`VERSION_CONFLICT` otherwise).
+   * One rebuild per projection at a time in this process (`VERSION_CONFLICT` otherwise); across
+   * processes sharing the store, a version number is claimed and a swap made under idempotency fences
+   * in the store, so two rebuilds never build into one version and never both swap.
    */
   async rebuild(ctx: TenantContext, name: string, options: { onProgress?: (p: RebuildProgress) => Promise<void> | void; signal?: AbortSignal } = {}): Promise<RebuildProgress & { retired: number | null; oldest: number | null }> {
     const id = this.#id(ctx, name);
@@ -514,7 +538,12 @@ export class ProjectionService {
       const p = compileProjection(state.definition);
       const version = state.lastVersion + 1;
       const buildId = newId();
-      await this.#save(ctx, { ...state, lastVersion: version, building: { version, buildId, startedAt: new Date().toISOString() } });
+      // Each version number is claimed once per store: a second process that read the same state gets
+      // VERSION_CONFLICT here; one that read it after this claim builds the next number, and only the
+      // later claim may swap (the check before the swap).
+      if (!(await this.#saveFenced(ctx, { ...state, lastVersion: version, building: { version, buildId, startedAt: new Date().toISOString() } }, `build:${version}`))) {
+        throw new UeeError('VERSION_CONFLICT', `another process started a rebuild of projection "${name}" first`, { details: { name, version }, hint: 'wait for it (projection_get shows building) and call again if needed' });
+      }
       // Leftovers of an interrupted rebuild that used this number are cleared first.
       await this.#clearVersion(ctx, name, version);
       const m = new Maintained({ tenantId: ctx.tenantId, actor: 'system:projections' }, name, version, buildId, p);
@@ -546,7 +575,12 @@ export class ProjectionService {
       }
       await options.onProgress?.({ phase: 'swap', version, position: r.position, head: r.head, applied: r.applied });
       const swapped: ProjectionState = { ...fresh, active: { version, buildId, definition: state.definition, swappedAt: new Date().toISOString() }, retired: fresh.active?.version ?? null, building: null, error: null };
-      await this.#save(ctx, swapped);
+      // Readers move away from a given active version once: of two rebuilds that both passed the check
+      // above (another process's claim landing between it and here), one swaps, the other stops.
+      if (!(await this.#saveFenced(ctx, swapped, `swap:${fresh.active?.buildId ?? 'none'}`))) {
+        await this.#clearVersion(ctx, name, version);
+        throw new UeeError('VERSION_CONFLICT', `another rebuild of projection "${name}" swapped first`, { details: { name, version }, hint: 'projection_get shows the active version; call projection_rebuild again if needed' });
+      }
       this.#maintained.set(id, m);
       if (fresh.retired !== null) await this.#clearVersion(ctx, name, fresh.retired);
       // The retired version is no longer read (but by another process's cache for a moment): its indexes go now, so each counts once against the tenant's limit between rebuilds.

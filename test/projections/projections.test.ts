@@ -380,3 +380,109 @@ describe.each(backends)('projections on %s', (_name, open) => {
     }
   });
 });
+
+// Two processes on one store: two handles (connections/pools) and two services, as two apps would have.
+const sharedBackends: Array<[string, () => Promise<[EntityStore, EntityStore]>]> = [
+  [
+    'sqlite',
+    async () => {
+      const path = join(dir.path, `shared-${newId()}.db`);
+      return [await openSqliteStore({ path }), await openSqliteStore({ path })];
+    },
+  ],
+  [
+    'postgres',
+    async () => {
+      const schema = randomSchema('projx');
+      schemas.push(schema);
+      const first = await openPostgresStore({ url: TEST_POSTGRES_URL, schema });
+      return [first, await openPostgresStore({ url: TEST_POSTGRES_URL, schema })];
+    },
+  ],
+];
+
+describe.each(sharedBackends)('projection rebuilds across processes on %s', (_name, openBoth) => {
+  it('PROJ-11 two processes rebuilding one projection at once never build into one version nor both swap; the view stays exact', async () => {
+    const [s1, s2] = await openBoth();
+    const svc1 = new ProjectionService(s1, { logger: silentLogger, batchEvents: 200 });
+    const svc2 = new ProjectionService(s2, { logger: silentLogger, batchEvents: 200 });
+    try {
+      await s1.tenants.create('acme');
+      await svc1.define(A, ORDERS);
+      await commitEvents(s1, A, 0, 2000);
+      const swaps: Array<{ version: number; retired: number | null }> = [];
+      for (let round = 0; round < 3; round++) {
+        const results = await Promise.allSettled([svc1.rebuild(A, ORDERS.name), svc2.rebuild(A, ORDERS.name)]);
+        for (const r of results) {
+          if (r.status === 'fulfilled') swaps.push({ version: r.value.version, retired: r.value.retired });
+          else expect(r.reason).toMatchObject({ code: 'VERSION_CONFLICT' });
+        }
+        expect(results.some((r) => r.status === 'fulfilled')).toBe(true);
+      }
+      // Every swap replaced the version the previous swap put in: none was lost or done twice from one state.
+      swaps.sort((a, b) => a.version - b.version);
+      swaps.forEach((s, i) => expect(s.retired).toBe(i === 0 ? null : swaps[i - 1]!.version));
+      const state = (await svc2.get(A, ORDERS.name)).state;
+      expect(state.active?.version).toBe(swaps.at(-1)?.version);
+      expect(state.building).toBeNull();
+      expect(await viewDocs(s2, A, await svc2.resolveView(A, ORDERS.name))).toEqual(expected(2000));
+      // Versions that lost were cleared: only the active and the retired one hold documents.
+      for (let v = 1; v <= state.lastVersion; v++) {
+        const held = (await s1.readModels.query(A, versionView(ORDERS.name, v), { limit: 1 })).items.length;
+        expect(held, `version ${v}`).toBe(v === state.active?.version || v === state.retired ? 1 : 0);
+      }
+    } finally {
+      svc1.stop();
+      svc2.stop();
+      await s1.close();
+      await s2.close();
+    }
+  }, 120_000);
+
+  it('PROJ-12 two rebuilds that both passed their last check before the swap: exactly one swaps, the other stops and clears its version', async () => {
+    const [s1, s2] = await openBoth();
+    const svc1 = new ProjectionService(s1, { logger: silentLogger });
+    const svc2 = new ProjectionService(s2, { logger: silentLogger });
+    try {
+      await s1.tenants.create('acme');
+      await svc1.define(A, ORDERS);
+      await commitEvents(s1, A, 0, 500);
+      // Process 1 pauses at its swap; process 2 claims the next version, builds it and reaches its swap too.
+      let arrived2!: () => void;
+      const atSwap2 = new Promise<void>((resolve) => (arrived2 = resolve));
+      let open!: () => void;
+      const gate = new Promise<void>((resolve) => (open = resolve));
+      let second: ReturnType<ProjectionService['rebuild']> | undefined;
+      const first = svc1.rebuild(A, ORDERS.name, {
+        onProgress: async (p) => {
+          if (p.phase !== 'swap') return;
+          second = svc2.rebuild(A, ORDERS.name, {
+            onProgress: async (q) => {
+              if (q.phase !== 'swap') return;
+              arrived2();
+              await gate;
+            },
+          });
+          second.catch(() => undefined);
+          await Promise.race([atSwap2, second.then(() => undefined, () => undefined)]);
+          open();
+        },
+      });
+      const results = await Promise.allSettled([first, first.then(() => second!, () => second!)]);
+      const won = results.filter((r) => r.status === 'fulfilled');
+      expect(won).toHaveLength(1);
+      const lost = results.find((r) => r.status === 'rejected') as PromiseRejectedResult;
+      expect(lost.reason).toMatchObject({ code: 'VERSION_CONFLICT' });
+      const state = (await svc2.get(A, ORDERS.name)).state;
+      expect(state).toMatchObject({ active: { version: (won[0] as PromiseFulfilledResult<{ version: number }>).value.version }, retired: null, building: null });
+      expect(await viewDocs(s2, A, await svc2.resolveView(A, ORDERS.name))).toEqual(expected(500));
+      const other = state.active!.version === 1 ? 2 : 1;
+      expect((await s1.readModels.query(A, versionView(ORDERS.name, other), { limit: 1 })).items).toEqual([]);
+    } finally {
+      svc1.stop();
+      svc2.stop();
+      await s1.close();
+      await s2.close();
+    }
+  });
+});
