@@ -211,7 +211,12 @@ export function installIntl(global) {
   const Intl = { NumberFormat, DateTimeFormat, Collator, PluralRules, getCanonicalLocales: (l) => [].concat(l ?? []) };
   Object.defineProperty(Intl, Symbol.toStringTag, { value: 'Intl', configurable: true });
   Object.defineProperty(global, 'Intl', { value: Intl, writable: true, configurable: true });
-  const method = (proto, name, fn) => Object.defineProperty(proto, name, { value: { [name]: fn }[name], writable: true, configurable: true });
+  // ECMA-402's lengths: 0 for the toLocale*String methods (all arguments optional), 1 for localeCompare
+  const method = (proto, name, fn, length = 0) => {
+    const value = { [name]: fn }[name];
+    Object.defineProperty(value, 'length', { value: length, configurable: true });
+    Object.defineProperty(proto, name, { value, writable: true, configurable: true });
+  };
   method(Number.prototype, 'toLocaleString', function (locales, options) {
     return new NumberFormat(locales, options).format(this.valueOf());
   });
@@ -232,5 +237,5 @@ export function installIntl(global) {
   const collator = new Collator();
   method(String.prototype, 'localeCompare', function (that, locales, options) {
     return (options ? new Collator(locales, options) : collator).compare(String(this), String(that));
-  });
+  }, 1);
 }

@@ -18,6 +18,7 @@ import type { CToolchain } from './engine-toolchain.js';
 import { SYSROOTS, systemToolchain, yowaspToolchain } from './engine-toolchain.js';
 import { readTargetFeatures } from '../core/wasm/index.js';
 import { readStamp, writeStamp } from './input-stamp.js';
+import { unicodePropsHeader } from './engine-unicode.js';
 
 /** QuickJS sources compiled into the engine (libbf for BigInt). */
 const QUICKJS_FILES = ['quickjs.c', 'libregexp.c', 'libunicode.c', 'cutils.c', 'libbf.c'] as const;
@@ -80,6 +81,7 @@ async function loadSources(root: string): Promise<Sources> {
   files['quickjs.c'] = patchQuickjs(files['quickjs.c'] ?? '');
   files['libregexp.c'] = patchLibregexp(files['libregexp.c'] ?? '');
   files['libbf.c'] = patchLibbf(files['libbf.c'] ?? '');
+  files['uee-unicode-props.h'] = unicodePropsHeader(root, files['libunicode-table.h'] ?? '');
   for (const f of SHIM_FILES) files[f] = await readFile(join(root, 'engine', 'src', f), 'utf8');
   const h = createHash('sha256');
   for (const name of Object.keys(files).sort()) h.update(name).update('\0').update(files[name] ?? '').update('\0');
@@ -139,7 +141,7 @@ function toolchainProbe(): string[] {
 export async function engineHashQuick(root: string = findRepoRoot()): Promise<string> {
   const stampPath = join(root, 'engine', 'build', 'hash.stamp.json');
   const salt = createHash('sha256')
-    .update(JSON.stringify([root, ENGINE_CFLAGS, ENGINE_LDFLAGS, QUICKJS_PATCH, LIBREGEXP_PATCH, QUICKJS_SEMANTICS_PATCH, LIBREGEXP_SEMANTICS_PATCH, LIBBF_PATCH, QUICKJS_APPENDIX, toolchainProbe()]))
+    .update(JSON.stringify([root, ENGINE_CFLAGS, ENGINE_LDFLAGS, QUICKJS_PATCH, LIBREGEXP_PATCH, QUICKJS_SEMANTICS_PATCH, LIBREGEXP_SEMANTICS_PATCH, LIBBF_PATCH, QUICKJS_APPENDIX, toolchainProbe(), process.versions.unicode, process.versions.icu]))
     .digest('hex');
   const inputs = [
     ...[...QUICKJS_FILES, ...QUICKJS_HEADERS].map((f) => join(root, QUICKJS_DIR, f)),

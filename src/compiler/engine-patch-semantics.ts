@@ -8,14 +8,19 @@
  *   strings, and compiled as `u`-mode bytecode: a class without strings is one range, one with strings
  *   an alternation of the strings (longest first) and the range. Properties of strings
  *   (`\p{RGI_Emoji}`) are not supported (SyntaxError).
+ * - `\p{…}` answers from the building Node's Unicode data (`engine-unicode.ts`), not Unicode 13.
  * - Case-insensitive classes hold the case variants of every member (upstream added A-Z for a-z only).
  * - The `d` and `v` flags do not fit the bytecode header's flag byte: they ride in one byte appended
  *   to the bytecode string (after the group names, which nothing reads past), and the `hasIndices`,
  *   `unicodeSets`, `unicode` and `flags` getters read them there.
+ * - Date setters convert all their arguments before answering NaN for an invalid date (test262's
+ *   arg-coercion-order and date-value-read-before-tonumber cases).
  * - BigInt (libbf) arithmetic polls the interrupt handler inside its long limb loops (each NTT stage,
  *   each row of a schoolbook multiplication), not only from its allocator: one multiplication of two
  *   multi-million-bit numbers used to run past the call's deadline and its grace period.
  */
+
+import { UNICODE_LOOKUP } from './engine-unicode.js';
 
 interface Replacement {
   readonly find: string;
@@ -459,8 +464,22 @@ done:
 }
 `;
 
-/** Patches to libregexp.c for the v flag and case-insensitive classes. */
+/** Patches to libregexp.c for the v flag, case-insensitive classes and current Unicode properties. */
 export const LIBREGEXP_SEMANTICS_PATCH: readonly Replacement[] = [
+  {
+    find: 'static int parse_unicode_property(REParseState *s, CharRange *cr,\n',
+    replace: `${UNICODE_LOOKUP}\nstatic int parse_unicode_property(REParseState *s, CharRange *cr,\n`,
+  },
+  {
+    // \p{…} from the generated table of the building Node's Unicode (engine-unicode.ts) first
+    find: '    p++;\n    //    printf("name=%s value=%s\\n", name, value);\n',
+    replace:
+      '    p++;\n    ret = uee_unicode_lookup(cr, s->opaque, name, value);\n    if (ret == -1)\n        goto out_of_memory;\n    if (ret == 0)\n        goto uee_found;\n',
+  },
+  {
+    find: '    if (is_inv) {\n        if (cr_invert(cr)) {\n            cr_free(cr);\n            return -1;\n        }\n    }\n    *pp = p;\n    return 0;\n out_of_memory:',
+    replace: ' uee_found:\n    if (is_inv) {\n        if (cr_invert(cr)) {\n            cr_free(cr);\n            return -1;\n        }\n    }\n    *pp = p;\n    return 0;\n out_of_memory:',
+  },
   {
     find: `static int cr_canonicalize(CharRange *cr)
 {
@@ -584,8 +603,41 @@ static int uee_bf_interrupt(void *opaque)
 }
 `;
 
-/** Patches to quickjs.c: the d and v flags, and libbf's interrupt hook. */
+/** Patches to quickjs.c: the d and v flags, Date setters' argument coercion, and libbf's interrupt hook. */
 export const QUICKJS_SEMANTICS_PATCH: readonly Replacement[] = [
+  {
+    // Date setters convert every argument (valueOf runs) even on an invalid date or after a NaN
+    // argument, reading the time value first, as the spec orders it
+    find: `    if (res && argc > 0) {
+        n = end_field - first_field;
+        if (argc < n)
+            n = argc;
+        for(i = 0; i < n; i++) {
+            if (JS_ToFloat64(ctx, &a, argv[i]))
+                return JS_EXCEPTION;
+            if (!isfinite(a))
+                goto done;
+            fields[first_field + i] = trunc(a);
+        }
+        d = set_date_fields(fields, is_local);
+    }`,
+    replace: `    if (argc > 0) {
+        BOOL uee_finite = TRUE;
+        n = end_field - first_field;
+        if (argc < n)
+            n = argc;
+        for(i = 0; i < n; i++) {
+            if (JS_ToFloat64(ctx, &a, argv[i]))
+                return JS_EXCEPTION;
+            if (!isfinite(a))
+                uee_finite = FALSE;
+            else
+                fields[first_field + i] = trunc(a);
+        }
+        if (res && uee_finite)
+            d = set_date_fields(fields, is_local);
+    }`,
+  },
   {
     find: 'static JSValue js_compile_regexp(JSContext *ctx, JSValueConst pattern,\n                                 JSValueConst flags)\n{',
     replace: `${FLAG_DEFINES}\nstatic JSValue js_compile_regexp(JSContext *ctx, JSValueConst pattern,\n                                 JSValueConst flags)\n{`,
