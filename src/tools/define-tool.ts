@@ -56,9 +56,10 @@ export interface ToolSpec<I extends z.ZodType<Record<string, unknown>>, O extend
   /** Only admin principals may see and call it. @default false */
   adminOnly?: boolean;
   /**
-   * Long-running work a client may run as an MCP task (tasks extension): listed as
-   * `execution.taskSupport: "optional"`; a call from a client that declares the extension answers a
-   * task at once and runs in the background, cancellable with `tasks/cancel`. @default undefined (never a task)
+   * Long-running work a client may run as an MCP task (tasks extension, 2026-07-28): a call whose
+   * request declares the extension answers a task at once and runs in the background, cancellable
+   * with `tasks/cancel`; other calls run as usual. Not in `tools/list` (2026-07-28 deleted
+   * `execution`; the server instructions name these tools). @default undefined (never a task)
    */
   taskSupport?: 'optional';
   /** Runs the tool with validated arguments; throws `UeeError` on failure. */

@@ -53,7 +53,6 @@ export class ToolRegistry {
         inputSchema: (def.inputJsonSchema ?? inputJsonSchema(def.input)) as Tool['inputSchema'],
         outputSchema: outputJsonSchema(def.output),
         annotations: listedAnnotations(def.annotations),
-        ...(def.taskSupport ? { execution: { taskSupport: def.taskSupport } } : {}),
       };
       this.#tools.set(def.name, { def, listing });
     }

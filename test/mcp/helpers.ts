@@ -98,3 +98,59 @@ export async function call(client: Client, name: string, args: Record<string, un
 export function sc(result: CallToolResult): Record<string, any> {
   return (result.structuredContent ?? {}) as Record<string, any>;
 }
+
+/** A JSON-RPC answer: `result` or `error`. */
+export interface RpcAnswer {
+  result?: Record<string, any>;
+  error?: { code: number; message: string; data?: any };
+}
+
+/**
+ * One raw 2026-07-28 request over `/mcp` (per-request `_meta` envelope and the standard headers), for
+ * the tasks extension that the v2 client has no API for. `tasks: true` declares
+ * `io.modelcontextprotocol/tasks` in the request's client capabilities.
+ */
+export async function rpc2026(url: string, token: string, method: string, params: Record<string, unknown>, options: { tasks?: boolean } = {}): Promise<RpcAnswer> {
+  const name = method === 'tools/call' ? params.name : method.startsWith('tasks/') ? params.taskId : undefined;
+  const res = await fetch(new URL('/mcp', url), {
+    method: 'POST',
+    headers: {
+      'content-type': 'application/json',
+      accept: 'application/json, text/event-stream',
+      authorization: `Bearer ${token}`,
+      'mcp-protocol-version': '2026-07-28',
+      'mcp-method': method,
+      ...(typeof name === 'string' ? { 'mcp-name': name } : {}),
+    },
+    body: JSON.stringify({
+      jsonrpc: '2.0',
+      id: 1,
+      method,
+      params: {
+        ...params,
+        _meta: {
+          'io.modelcontextprotocol/protocolVersion': '2026-07-28',
+          'io.modelcontextprotocol/clientInfo': { name: 'uee-test', version: '1.0.0' },
+          'io.modelcontextprotocol/clientCapabilities': options.tasks === false ? {} : { extensions: { 'io.modelcontextprotocol/tasks': {} } },
+        },
+      },
+    }),
+  });
+  const text = await res.text();
+  // JSON, or an SSE stream whose last data line is the answer.
+  const json = res.headers.get('content-type')?.includes('event-stream')
+    ? text.split('\n').filter((l) => l.startsWith('data: ')).map((l) => l.slice(6)).at(-1) ?? '{}'
+    : text;
+  return JSON.parse(json) as RpcAnswer;
+}
+
+/** Polls `tasks/get` until `done(task)` or `ms` pass; the last answer. */
+export async function pollTask(url: string, token: string, taskId: string, done: (task: Record<string, any>) => boolean, ms = 60_000): Promise<Record<string, any>> {
+  const end = performance.now() + ms;
+  for (;;) {
+    const answer = await rpc2026(url, token, 'tasks/get', { taskId });
+    const task = answer.result ?? { error: answer.error };
+    if (done(task) || performance.now() > end) return task;
+    await new Promise((r) => setTimeout(r, 50));
+  }
+}

@@ -14,10 +14,12 @@ import { McpHost, mountMcp, type McpHttpEndpoints } from '../../src/server/mcp/i
 import { tempDir } from '../helpers.js';
 import { newSite, openApp } from '../router/harness.js';
 import { dropSchemas, randomSchema, schemaUrl } from '../store/postgres-helpers.js';
-import { connectHttp, makeTokens, sc, type Revision } from './helpers.js';
+import { compilerThreadCount, stopCompilerThreads } from '../../src/compiler/worker-pool.js';
+import { connectHttp, makeTokens, pollTask, rpc2026, sc, type Revision } from './helpers.js';
 
 interface FrontEnd {
   app: UeeApp;
+  host: McpHost;
   http: HttpServer;
   endpoints: McpHttpEndpoints;
   port: number;
@@ -62,9 +64,10 @@ describe('LB: two front ends behind a round-robin proxy (PostgreSQL + Redis)', (
     for (const dataDir of [site.dataDir, otherDir.path]) {
       const app = await openApp({ ...site, dataDir }, extra);
       const http = new HttpServer(silentLogger);
-      const endpoints = mountMcp(http, McpHost.create(app, silentLogger), silentLogger);
+      const host = McpHost.create(app, silentLogger);
+      const endpoints = mountMcp(http, host, silentLogger);
       const { port } = await http.listen('127.0.0.1', 0);
-      fronts.push({ app, http, endpoints, port });
+      fronts.push({ app, host, http, endpoints, port });
     }
     proxy = roundRobin(fronts.map((f) => f.port));
     url = `http://127.0.0.1:${await proxy.listen()}`;
@@ -76,12 +79,50 @@ describe('LB: two front ends behind a round-robin proxy (PostgreSQL + Redis)', (
       await f.endpoints.close();
       f.http.destroy();
       await f.http.close();
+      await f.host.close();
       await f.app.close();
     }
     await site.dispose();
     otherDir[Symbol.dispose]();
     await dropSchemas(schemas);
+    await stopCompilerThreads();
   });
+
+  it('LB-TASKS-1: a task started on front end A is read and cancelled through front end B (one PostgreSQL store); A\'s compiler thread exits within 1 s of the cancel', async () => {
+    const [a, b] = fronts.map((f) => `http://127.0.0.1:${f.port}`) as [string, string];
+    // A finished task: started on A, its result read on B.
+    const small = { language: 'ts', files: { 'main.ts': "import { on } from 'uee:plugin';\non('Ping', () => null);\n" } };
+    const quick = await rpc2026(a, tokens.acme, 'tools/call', { name: 'plugin_compile', arguments: { source: small } });
+    expect(quick.result).toMatchObject({ resultType: 'task' });
+    const readOnB = await pollTask(b, tokens.acme, quick.result!.taskId as string, (t) => t.status !== 'working');
+    expect(readOnB, JSON.stringify(readOnB.error)).toMatchObject({ status: 'completed', result: { structuredContent: { artifact: expect.stringMatching(/^[0-9a-f]{64}$/) } } });
+
+    // A long one: started on A, cancelled on B; the cancel reaches A through the store.
+    const big = Array.from({ length: 11_000 }, (_, i) => `export function f${i}(a: number, b: string): string { return b + String(a * ${i}); }`).join('\n');
+    const busyBefore = compilerThreadCount().busy;
+    const created = await rpc2026(a, tokens.acme, 'tools/call', {
+      name: 'plugin_compile',
+      arguments: { source: { language: 'ts', files: { 'main.ts': "import './big';\nimport { on } from 'uee:plugin';\non('Slow', () => null);\n", 'big.ts': big } } },
+    });
+    const taskId = created.result!.taskId as string;
+    const deadline = performance.now() + 60_000;
+    while (compilerThreadCount().busy <= busyBefore && performance.now() < deadline) await new Promise((r) => setTimeout(r, 10));
+    expect(compilerThreadCount().busy).toBeGreaterThan(busyBefore);
+    expect((await rpc2026(b, tokens.acme, 'tasks/get', { taskId })).result).toMatchObject({ taskId, status: 'working' });
+    expect(fronts[0]!.host.tasks.running, 'A runs it').toBe(1);
+    expect(fronts[1]!.host.tasks.running, 'B does not').toBe(0);
+    const exitedBefore = compilerThreadCount().exited;
+    const cancelledAt = performance.now();
+    expect((await rpc2026(b, tokens.acme, 'tasks/cancel', { taskId })).result).toMatchObject({ resultType: 'complete' });
+    while (!(compilerThreadCount().exited > exitedBefore && compilerThreadCount().busy === busyBefore) && performance.now() - cancelledAt < 1000) {
+      await new Promise((r) => setTimeout(r, 10));
+    }
+    const lagMs = performance.now() - cancelledAt;
+    expect({ stopped: compilerThreadCount().exited > exitedBefore, withinOneSecond: lagMs < 1000 }).toEqual({ stopped: true, withinOneSecond: true });
+    expect((await pollTask(b, tokens.acme, taskId, (t) => t.status !== 'working')).status).toBe('cancelled');
+    // Another tenant's token on either front end does not find it.
+    expect((await rpc2026(b, tokens.admin, 'tasks/get', { taskId })).error?.code).toBe(-32602);
+  }, 180_000);
 
   for (const revision of ['2026-07-28', '2025-11-25'] as const satisfies readonly Revision[]) {
     it(`LB-1-${revision}: one agent's compile → test → deploy → emit session, every request to the next front end`, async () => {

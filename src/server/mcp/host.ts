@@ -41,13 +41,21 @@ interface UeeAuthExtra {
   poisoned?: Map<string | number, UeeError>;
 }
 
-const INSTRUCTIONS = [
+const INSTRUCTIONS: readonly string[] = [
   'UEE (Universal Entity Engine): versioned multi-tenant entities, an event bus, and sandboxed WebAssembly plugins.',
   'Tenant tokens act on their own tenant (omit tenantId); admin tokens must pass tenantId (null = global scope).',
   'Mutating tools take dryRun and return a plan first. Failures are isError results with structuredContent {code, message, hint}: follow the hint.',
   'Output schemas give the result shape in one line; named shapes (Entity, Plan, …) are in uee://schemas/shapes.',
   'Resources: uee://docs/sdk, uee://sdk/typings/<language>, uee://docs/plugin-abi (host API), uee://schemas/plugin-manifest, uee://catalogue/errors, uee://catalogue/event-types.',
-].join('\n');
+];
+
+/** The instructions, naming the tools that run as tasks for clients declaring the tasks extension. */
+function instructions(taskTools: string[]): string {
+  return [
+    ...INSTRUCTIONS,
+    `Tasks (protocol 2026-07-28, declare the io.modelcontextprotocol/tasks extension): ${taskTools.join(', ')} answer a task at once; poll tasks/get (result inlined when completed), stop with tasks/cancel.`,
+  ].join('\n');
+}
 
 /**
  * Everything the MCP transports share: the tool, resource and prompt registries, the event catalogue,
@@ -69,6 +77,7 @@ export class McpHost {
   readonly tasks: TaskRunner;
   /** Task fixtures (conformance only) by tool name. */
   readonly #taskFixtures: ReadonlyMap<string, TaskFixtureTool>;
+  readonly #instructions: string;
 
   private constructor(
     readonly app: UeeApp,
@@ -82,6 +91,7 @@ export class McpHost {
     this.tasks = new TaskRunner(app.store, logger.child({ component: 'mcp-tasks' }), { ttlMs: app.config.mcp.taskTtlMs, ...options.tasks });
     this.tools = new ToolRegistry({ maxArgumentBytes: app.config.limits.maxAttributeBytes + 256 * 1024 });
     this.tools.add(...coreTools(), ...pluginTools(), ...(options.tools ?? []), ...(this.#fixtures ? fixtureTools() : []));
+    this.#instructions = instructions(this.tools.names().filter((name) => this.tools.definition(name)?.taskSupport));
     this.review = new ReviewService(app, this.tools, logger.child({ component: 'review' }));
     this.tools.setGate(this.review).add(...reviewTools(this.review));
     this.#resources = [...coreResources(), ...(options.resources ?? [])];
@@ -154,7 +164,7 @@ export class McpHost {
           prompts: {},
           extensions: { [TASKS_EXTENSION]: {} },
         },
-        instructions: INSTRUCTIONS,
+        instructions: this.#instructions,
         cacheHints: { 'tools/list': LIST_CACHE, 'prompts/list': LIST_CACHE, 'resources/list': LIST_CACHE, 'resources/templates/list': LIST_CACHE },
         ...(this.#fixtures ? { requestState: fixtureRequestState } : {}),
       },

@@ -226,7 +226,7 @@ export class TaskRunner {
     if (cancelled) doc.status = 'cancelled';
     else if ('result' in outcome) {
       doc.status = 'completed';
-      doc.result = outcome.result;
+      doc.resultJson = JSON.stringify(outcome.result);
     } else {
       doc.status = 'failed';
       doc.error = outcome.error;
@@ -238,7 +238,7 @@ export class TaskRunner {
       const error = toUeeError(err);
       this.logger.warn('task result not stored', { taskId: doc.taskId, code: error.code });
       const failed: TaskDoc = { ...doc, status: 'failed', error: { code: INTERNAL, message: 'the task result could not be stored', data: { code: error.code } } };
-      delete failed.result;
+      delete failed.resultJson;
       await this.store.put(entry.scope, failed).catch(() => undefined);
     }
     const controls = (await this.store.controls(entry.scope, [doc.taskId]).catch(() => undefined))?.get(doc.taskId);
@@ -343,7 +343,7 @@ function detailed(doc: TaskDoc): DetailedTask {
     ttlMs: doc.ttlMs,
     pollIntervalMs: doc.pollIntervalMs,
     ...(doc.status === 'input_required' && doc.inputRequests ? { inputRequests: doc.inputRequests } : {}),
-    ...(doc.status === 'completed' && doc.result ? { result: doc.result } : {}),
+    ...(doc.status === 'completed' && doc.resultJson !== undefined ? { result: JSON.parse(doc.resultJson) as Record<string, unknown> } : {}),
     ...(doc.status === 'failed' && doc.error ? { error: doc.error } : {}),
   };
 }

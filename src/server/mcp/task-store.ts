@@ -46,7 +46,11 @@ export const TaskDocSchema = z.object({
   /** Who started it (principal id), for logs. */
   principal: z.string(),
   inputRequests: z.record(z.string(), z.unknown()).optional(),
-  result: z.record(z.string(), z.unknown()).optional(),
+  /**
+   * The tool result as JSON text: a string, because results may carry characters a store cannot keep
+   * in a JSON column (PostgreSQL refuses U+0000 in jsonb), which JSON text escapes.
+   */
+  resultJson: z.string().optional(),
   error: TaskErrorSchema.optional(),
 });
 export type TaskDoc = z.infer<typeof TaskDocSchema>;
