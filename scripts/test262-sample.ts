@@ -34,6 +34,9 @@ export async function handle(input) {
   const { src, negative, isAsync } = input.event.payload;
   const printed = [];
   globalThis.print = (m) => { printed.push(String(m)); };
+  // the test runs in a strict indirect eval, where doneprintHandle's function $DONE stays local;
+  // asyncHelpers' asyncTest looks for a global one (as in a script on Node)
+  if (isAsync) globalThis.$DONE = (e) => { printed.push(e ? 'Test262:AsyncTestFailure:' + (e && e.name ? e.name + ': ' + e.message : 'Test262Error: ' + String(e)) : 'Test262:AsyncTestComplete'); };
   globalThis.$262 = { global: globalThis, evalScript: (s) => (0, eval)(s), gc: () => undefined, detachArrayBuffer: () => { throw new Error('detachArrayBuffer unsupported'); }, createRealm: () => { throw new Error('createRealm unsupported'); } };
   try {
     (0, eval)(src);

@@ -13,6 +13,7 @@
  * - The `d` and `v` flags do not fit the bytecode header's flag byte: they ride in one byte appended
  *   to the bytecode string (after the group names, which nothing reads past), and the `hasIndices`,
  *   `unicodeSets`, `unicode` and `flags` getters read them there.
+ * - String methods look up `Symbol.replace` & co. only on object arguments (ES2024).
  * - Date setters convert all their arguments before answering NaN for an invalid date (test262's
  *   arg-coercion-order and date-value-read-before-tonumber cases).
  * - BigInt (libbf) arithmetic polls the interrupt handler inside its long limb loops (each NTT stage,
@@ -605,6 +606,17 @@ static int uee_bf_interrupt(void *opaque)
 
 /** Patches to quickjs.c: the d and v flags, Date setters' argument coercion, and libbf's interrupt hook. */
 export const QUICKJS_SEMANTICS_PATCH: readonly Replacement[] = [
+  // String.prototype.match/matchAll/search/replace/replaceAll/split look up Symbol.match etc. only on
+  // an object argument (ES2024): a string primitive no longer reaches String.prototype[Symbol.replace]
+  { find: '    if (!JS_IsUndefined(regexp) && !JS_IsNull(regexp)) {\n', replace: '    if (JS_IsObject(regexp)) {\n' },
+  {
+    find: '    if (!JS_IsUndefined(searchValue) && !JS_IsNull(searchValue)) {\n        JSValue replacer;\n',
+    replace: '    if (JS_IsObject(searchValue)) {\n        JSValue replacer;\n',
+  },
+  {
+    find: '    if (!JS_IsUndefined(separator) && !JS_IsNull(separator)) {\n        JSValue splitter;\n',
+    replace: '    if (JS_IsObject(separator)) {\n        JSValue splitter;\n',
+  },
   {
     // Date setters convert every argument (valueOf runs) even on an invalid date or after a NaN
     // argument, reading the time value first, as the spec orders it
@@ -634,7 +646,9 @@ export const QUICKJS_SEMANTICS_PATCH: readonly Replacement[] = [
             else
                 fields[first_field + i] = trunc(a);
         }
-        if (res && uee_finite)
+        if (!res)
+            return JS_NAN; /* an invalid date stays as it is (a valueOf may have set it) */
+        if (uee_finite)
             d = set_date_fields(fields, is_local);
     }`,
   },
