@@ -56,6 +56,8 @@ export class QueueWorker {
   /** The first unexpected failure of a delivery in flight. */
   #failure: unknown;
   #renewer: NodeJS.Timeout | undefined;
+  /** Wakes `#submit` waiting for room in the window. */
+  #slotFreed: (() => void) | undefined;
   /** Acks waiting for this turn's flush, and the flush. */
   #acks: string[] = [];
   #acking: Promise<void> | undefined;
@@ -196,7 +198,9 @@ export class QueueWorker {
     const prepaid = await this.handler.prepay(deliveries.map((d) => d.event));
     for (const d of deliveries) this.#held.add(d.id);
     for (const delivery of deliveries) {
-      while (this.#inflight.size >= this.options.concurrency && this.#failure === undefined) await Promise.race(this.#inflight);
+      // One waiter, woken when a delivery finishes: a Promise.race over everything in flight would
+      // attach `concurrency` reactions per delivery.
+      while (this.#inflight.size >= this.options.concurrency && this.#failure === undefined) await new Promise<void>((resolve) => (this.#slotFreed = resolve));
       if (this.#stopped || this.#failure !== undefined) {
         // Not started: left pending (no longer renewed), for this process or another to take up.
         this.#held.delete(delivery.id);
@@ -220,6 +224,9 @@ export class QueueWorker {
         this.#held.delete(delivery.id);
         this.#inflight.delete(tracked);
         if (this.#chains.get(key) === run) this.#chains.delete(key);
+        const wake = this.#slotFreed;
+        this.#slotFreed = undefined;
+        wake?.();
       });
       this.#inflight.add(tracked);
     }

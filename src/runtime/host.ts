@@ -65,7 +65,8 @@ export interface ExecutionHostOptions {
   maxWorkersPerTenant?: number;
   /**
    * Most calls of one plugin and tenant sent to a worker in one message (one hand-off and one
-   * watchdog per batch; each call keeps its own deadline, result and effects). @default 256
+   * watchdog per batch; each call keeps its own deadline, result and effects). With the router's
+   * default window of 2 × its batchSize (64) in flight, one batch runs while the next waits. @default 64
    */
   maxBatch?: number;
   /**
@@ -227,7 +228,7 @@ export class ExecutionHost {
       maxWorkersPerPlugin: perPlugin,
       activeWindowMs: options.activeTenantWindowMs ?? 30_000,
       instances: { idleBytes: 256 * 1024 * 1024, idleMs: 60_000, ...options.instances },
-      maxBatch: Math.max(1, Math.floor(options.maxBatch ?? 256)),
+      maxBatch: Math.max(1, Math.floor(options.maxBatch ?? 64)),
       batchTargetMs: options.batchTargetMs ?? 10,
       bridgeBytes: options.bridgeBytes ?? 2 * 1024 * 1024,
       resourceLimits: options.resourceLimits ?? { maxOldGenerationSizeMb: 256, maxYoungGenerationSizeMb: 32, stackSizeMb: 16 },
