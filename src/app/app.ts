@@ -179,6 +179,7 @@ export class UeeApp {
         wasmRunner.attach(host);
         const invoker = new HostPluginInvoker(host, registry, store, pluginLogs, logger.child({ component: 'invoker' }));
         const router = new Router(store, bus, registry, invoker, {
+          heartbeatMs: config.runtime.heartbeatMs,
           ...options.router,
           logger: logger.child({ component: 'router' }),
           hopLimit: config.runtime.hopLimit,

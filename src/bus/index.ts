@@ -8,6 +8,7 @@ export type {
   GroupInfo,
   GroupOptions,
   GroupStart,
+  LeaseOptions,
   PendingEntry,
   PruneOptions,
   PublishResult,

@@ -95,6 +95,24 @@ export interface ClaimOptions {
   minIdleMs: number;
   /** @default 100 */
   count?: number;
+  /**
+   * Also claims, whatever their idle time, entries held by consumers whose process has no live
+   * heartbeat (see {@link EventBus.heartbeat}; consumers are named like heartbeat owners), so a
+   * crashed process's entries move in about a heartbeat TTL instead of `minIdleMs`. Ignored by
+   * backends without heartbeats. @default false
+   */
+  deadOwners?: boolean;
+}
+
+/** Options of {@link EventBus.lease}. */
+export interface LeaseOptions {
+  /**
+   * The lease is bound to the owner's process heartbeat ({@link EventBus.heartbeat}) instead of a
+   * TTL of its own: it needs no renewing, is taken only by an owner whose own heartbeat lives, and
+   * is taken over from an owner as soon as its heartbeat has lapsed. Backends without heartbeats use
+   * `ttlMs`. @default false
+   */
+  liveness?: boolean;
 }
 
 /**
@@ -168,7 +186,14 @@ export interface EventBus {
    * reader of a queue (and of the dispatch group), so events of one entity are handled in order
    * however many processes share the work.
    */
-  lease(name: string, owner: string, ttlMs: number): Promise<boolean>;
+  lease(name: string, owner: string, ttlMs: number, options?: LeaseOptions): Promise<boolean>;
+  /**
+   * Optional: a process heartbeat. Keeps `owner`'s liveness key for `ttlMs` (`0` ends it at once: a
+   * clean stop). Leases taken with `liveness` and entries of consumers named `owner` stay `owner`'s
+   * while the key lives and are taken over once it lapses. Returns whether the key still lived
+   * before this call (false on the first beat, or after a lapse: what `owner` held may have moved).
+   */
+  heartbeat?(owner: string, ttlMs: number): Promise<boolean>;
   /** Gives the lease up if `owner` holds it (a clean stop hands it over at once). Idempotent. */
   releaseLease(name: string, owner: string): Promise<void>;
   /**

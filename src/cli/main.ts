@@ -37,6 +37,7 @@ Options (each also read from the environment variable shown):
   --workers N               UEE_WORKERS              execution-host worker threads (default: cores, max 8)
   --hop-limit N             UEE_HOP_LIMIT            max depth of plugin event chains (default 16)
   --chain-max-events N      UEE_CHAIN_MAX_EVENTS     max events one chain's plugins may commit (default 1000)
+  --heartbeat-ms N          UEE_HEARTBEAT_MS         TTL of a router process's heartbeat on Redis; a crashed one's queues move within ~1.5x (default 5000, 0 = off)
   --chain-max-invocations N UEE_CHAIN_MAX_INVOCATIONS max plugin invocations of one chain (default 2000)
   --max-workers-per-tenant N UEE_MAX_WORKERS_PER_TENANT hard cap on workers one tenant's calls hold (default: workers; each active tenant gets its fair part)
   --records-retention-hours N UEE_RECORDS_RETENTION_HOURS hours invocation records are kept; 0 records none (default 72)
@@ -85,6 +86,7 @@ async function main(argv: string[]): Promise<number> {
         workers: { type: 'string' },
         'hop-limit': { type: 'string' },
         'chain-max-events': { type: 'string' },
+        'heartbeat-ms': { type: 'string' },
         'records-retention-hours': { type: 'string' },
         'journal-retention-hours': { type: 'string' },
         'projection-max-documents': { type: 'string' },
@@ -131,6 +133,7 @@ async function main(argv: string[]): Promise<number> {
     workers: values.workers,
     hopLimit: values['hop-limit'],
     chainMaxEvents: values['chain-max-events'],
+    heartbeatMs: values['heartbeat-ms'],
     recordsRetentionHours: values['records-retention-hours'],
     journalRetentionHours: values['journal-retention-hours'],
     projectionMaxDocuments: values['projection-max-documents'],

@@ -46,6 +46,8 @@ export interface UeeConfig {
     hopLimit: number;
     /** Per-chain (correlation id) totals: events committed by its plugins, plugin invocations. @default 1000, 2000 */
     chainMaxEvents: number;
+    /** TTL of a router process's heartbeat on Redis (ms; 0 = off): a crashed process's leases and entries move within ~1.5× it. */
+    heartbeatMs: number;
     chainMaxInvocations: number;
     /** Hard cap on the workers one tenant's calls may hold (below it, each active tenant gets its fair part). @default workers */
     maxWorkersPerTenant: number;
@@ -90,6 +92,7 @@ export interface RawSettings {
   hopLimit?: string | undefined;
   /** Total events one chain's plugins may commit. */
   chainMaxEvents?: string | undefined;
+  heartbeatMs?: string | undefined;
   /** Total plugin invocations one chain may cause. */
   chainMaxInvocations?: string | undefined;
   /** Workers one tenant's plugin calls may hold at once. */
@@ -145,6 +148,7 @@ export const SETTING_ENV: Record<keyof RawSettings, string> = {
   workers: 'UEE_WORKERS',
   hopLimit: 'UEE_HOP_LIMIT',
   chainMaxEvents: 'UEE_CHAIN_MAX_EVENTS',
+  heartbeatMs: 'UEE_HEARTBEAT_MS',
   chainMaxInvocations: 'UEE_CHAIN_MAX_INVOCATIONS',
   maxWorkersPerTenant: 'UEE_MAX_WORKERS_PER_TENANT',
   recordsRetentionHours: 'UEE_RECORDS_RETENTION_HOURS',
@@ -211,6 +215,7 @@ export function loadConfig(flags: RawSettings, env: NodeJS.ProcessEnv = process.
     workers: parseWith(intSetting('workers', 'workers', 1, 64), raw.workers ?? String(Math.max(1, Math.min(availableParallelism(), 8))), 'workers'),
     hopLimit: parseWith(intSetting('hopLimit', 'hop-limit', 1, 256), raw.hopLimit ?? '16', 'hopLimit'),
     chainMaxEvents: parseWith(intSetting('chainMaxEvents', 'chain-max-events', 1, 10_000_000), raw.chainMaxEvents ?? '1000', 'chainMaxEvents'),
+    heartbeatMs: parseWith(intSetting('heartbeatMs', 'heartbeat-ms', 0, 600_000), raw.heartbeatMs ?? '5000', 'heartbeatMs'),
     chainMaxInvocations: parseWith(intSetting('chainMaxInvocations', 'chain-max-invocations', 1, 10_000_000), raw.chainMaxInvocations ?? '2000', 'chainMaxInvocations'),
     recordsRetentionHours: parseWith(intSetting('recordsRetentionHours', 'records-retention-hours', 0, 24 * 366), raw.recordsRetentionHours ?? '72', 'recordsRetentionHours'),
     journalRetentionHours: parseWith(intSetting('journalRetentionHours', 'journal-retention-hours', 0, 24 * 366 * 10), raw.journalRetentionHours ?? '0', 'journalRetentionHours'),
@@ -265,6 +270,7 @@ export function loadConfig(flags: RawSettings, env: NodeJS.ProcessEnv = process.
       workers: parsed.workers,
       hopLimit: parsed.hopLimit,
       chainMaxEvents: parsed.chainMaxEvents,
+      heartbeatMs: parsed.heartbeatMs,
       chainMaxInvocations: parsed.chainMaxInvocations,
       maxWorkersPerTenant,
       budgetCeiling: { timeoutMs: parsed.maxTimeoutMs, memoryPages: parsed.maxMemoryPages },

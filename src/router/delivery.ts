@@ -2,6 +2,7 @@ import type { Logger } from '../core/index.js';
 import { toUeeError } from '../core/index.js';
 import { queueLeaseName, type Delivery, type EventBus } from '../bus/port.js';
 import { Lease } from './lease.js';
+import type { ProcessLiveness } from './liveness.js';
 import type { DeliveryHandler } from './handling.js';
 import type { SettingsCache } from './input.js';
 import type { RouteEntry } from './subscriptions.js';
@@ -23,6 +24,8 @@ export interface DeliveryOptions {
   idleMs: number;
   /** Longest wait on an empty queue (routes queued by other processes are seen this late). */
   pollMs: number;
+  /** This process's heartbeat (Redis): the queue lease is bound to it, and a dead process's entries move at once. */
+  liveness?: ProcessLiveness | undefined;
 }
 
 /**
@@ -70,7 +73,7 @@ export class QueueWorker {
     private readonly options: DeliveryOptions,
     private readonly log: Logger,
   ) {
-    this.#lease = new Lease(bus, queueLeaseName(route.group), consumer, options.claimIdleMs);
+    this.#lease = new Lease(bus, queueLeaseName(route.group), consumer, options.claimIdleMs, options.liveness);
   }
 
   /** Starts the loop (once). */
@@ -121,7 +124,7 @@ export class QueueWorker {
         const now = Date.now();
         if (this.#catchingUp || now - lastClaim >= options.claimIdleMs / 2) {
           lastClaim = now;
-          deliveries = await bus.claimStale(route.group, consumer, { minIdleMs: options.claimIdleMs, count: options.batchSize });
+          deliveries = await bus.claimStale(route.group, consumer, { minIdleMs: options.claimIdleMs, count: options.batchSize, deadOwners: options.liveness !== undefined });
           await bus.pruneConsumers(route.group, { idleMs: options.consumerIdleMs });
         }
         if (this.#catchingUp && deliveries.length === 0) {
@@ -209,6 +212,8 @@ export class QueueWorker {
       const key = delivery.event.entityId !== undefined ? `e:${delivery.event.entityId}` : `c:${delivery.event.correlationId}`;
       const run = (this.#chains.get(key) ?? Promise.resolve(true)).then(async (previousDone) => {
         if (!previousDone) return false; // the one before is still pending: keep the order
+        // The queue may have moved to another process (this one's heartbeat lapsed): start nothing more.
+        if (!this.#lease.held) return false;
         const result = await this.handler.handle(this.route, delivery, this.log, settings, () => this.#stopped, prepaid);
         if (result === 'done') await this.#ack(delivery.id);
         return result !== 'left';

@@ -4,6 +4,7 @@ import { toUeeError } from '../core/index.js';
 import type { Delivery, EventBus, RouteItem } from '../bus/port.js';
 import type { RouteEntry, SubscriptionIndex } from './subscriptions.js';
 import { Lease } from './lease.js';
+import type { ProcessLiveness } from './liveness.js';
 
 /** The one consumer group that reads the event stream; every process's dispatcher shares it. */
 export const DISPATCH_GROUP = 'uee.dispatch';
@@ -18,6 +19,8 @@ export interface DispatchOptions {
   consumerIdleMs: number;
   /** How long one read waits for new entries (it wakes at once on a publish). */
   blockMs: number;
+  /** This process's heartbeat (Redis): the dispatch lease is bound to it, and a dead dispatcher's entries move at once. */
+  liveness?: ProcessLiveness | undefined;
 }
 
 /** Event types after which the routing table must be reloaded before anything later is routed. */
@@ -80,7 +83,7 @@ export class Dispatcher<R extends RouteEntry> {
   async #run(): Promise<void> {
     let lastClaim = 0;
     let catchingUp = false;
-    const lease = new Lease(this.bus, DISPATCH_GROUP, this.consumer, this.options.claimIdleMs);
+    const lease = new Lease(this.bus, DISPATCH_GROUP, this.consumer, this.options.claimIdleMs, this.options.liveness);
     this.#lease = lease;
     while (!this.#stopped) {
       try {
@@ -98,7 +101,7 @@ export class Dispatcher<R extends RouteEntry> {
         const now = Date.now();
         if (catchingUp || now - lastClaim >= this.options.claimIdleMs / 2) {
           lastClaim = now;
-          const stale = await this.bus.claimStale(DISPATCH_GROUP, this.consumer, { minIdleMs: this.options.claimIdleMs, count: this.options.batchSize });
+          const stale = await this.bus.claimStale(DISPATCH_GROUP, this.consumer, { minIdleMs: this.options.claimIdleMs, count: this.options.batchSize, deadOwners: this.options.liveness !== undefined });
           await this.#route(stale);
           await this.bus.pruneConsumers(DISPATCH_GROUP, { idleMs: this.options.consumerIdleMs });
           if (catchingUp) {

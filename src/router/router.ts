@@ -14,6 +14,8 @@ import { SubscriptionIndex, type RouteEntry } from './subscriptions.js';
 import type { InvocationOutcome, InvocationRecorder, PluginInvoker } from './types.js';
 import { VersionResolver } from './versions.js';
 import { ExperimentMonitor } from './experiments.js';
+import { ProcessLiveness } from './liveness.js';
+import type { DispatchOptions } from './dispatcher.js';
 
 /** Router tuning. */
 export interface RouterOptions {
@@ -29,6 +31,14 @@ export interface RouterOptions {
   batchSize?: number;
   /** Entries idle this long in another consumer are reclaimed. @default 30000 */
   claimIdleMs?: number;
+  /**
+   * TTL of this process's heartbeat on buses that have one (Redis; beaten every quarter of it). The
+   * dispatch and queue leases are bound to it instead of `claimIdleMs`: holding them costs no bus
+   * call, and a crashed process's leases and pending entries move to another within about 1.5× this
+   * (plus one claim), not after `claimIdleMs`. A process paused or cut off longer than half of it
+   * starts no new delivery. `0` turns heartbeats off (leases then live `claimIdleMs`). @default 5000
+   */
+  heartbeatMs?: number;
   /** Consumers idle this long holding nothing are removed (restarts leave no dead consumers). @default 600000 */
   consumerIdleMs?: number;
   /** How often the routing table is reloaded from the store (other processes' deploys). @default 2000 */
@@ -124,6 +134,9 @@ export class Router {
   /** Queues being removed (their worker stopping, then the queue deleted): a route coming back waits for it. */
   readonly #parking = new Map<string, Promise<void>>();
   readonly #opts: Required<Omit<RouterOptions, 'consumerName' | 'logger' | 'chainLimits' | 'chainCounter' | 'recorder'>>;
+  /** This process's heartbeat (Redis); undefined on buses without one. */
+  #liveness: ProcessLiveness | undefined;
+  readonly #dispatchOptions: DispatchOptions;
   readonly #budget: ChainBudget;
 
   constructor(
@@ -140,6 +153,7 @@ export class Router {
       backoffMs: options.backoffMs ?? 50,
       batchSize: options.batchSize ?? 64,
       claimIdleMs: options.claimIdleMs ?? 30_000,
+      heartbeatMs: options.heartbeatMs ?? 5000,
       consumerIdleMs: options.consumerIdleMs ?? 600_000,
       refreshMs: options.refreshMs ?? 2000,
       idleMs: options.idleMs ?? options.pollMs ?? 500,
@@ -168,7 +182,7 @@ export class Router {
       (routes) => {
         for (const r of routes) r.worker?.wake();
       },
-      { batchSize: Math.max(this.#opts.batchSize, 256), claimIdleMs: this.#opts.claimIdleMs, consumerIdleMs: this.#opts.consumerIdleMs, blockMs: 100 },
+      (this.#dispatchOptions = { batchSize: Math.max(this.#opts.batchSize, 256), claimIdleMs: this.#opts.claimIdleMs, consumerIdleMs: this.#opts.consumerIdleMs, blockMs: 100 }),
       options.logger.child({ component: 'dispatcher' }),
       (changes) => this.#applyChanges(changes),
       () => this.refresh(),
@@ -189,6 +203,9 @@ export class Router {
   async start(): Promise<void> {
     if (this.#state !== 'idle') return;
     this.#state = 'running';
+    // The heartbeat first: every lease this process takes is bound to it.
+    this.#liveness = await ProcessLiveness.start(this.bus, this.consumer, this.#opts.heartbeatMs, this.options.logger.child({ component: 'liveness' }));
+    this.#dispatchOptions.liveness = this.#liveness;
     this.#watermark = await this.bus.counter(TABLE_WATERMARK);
     await this.refresh();
     await this.#dispatcher.start();
@@ -388,6 +405,7 @@ export class Router {
         consumerIdleMs: this.#opts.consumerIdleMs,
         idleMs: this.#opts.idleMs,
         pollMs: this.#opts.pollMs,
+        liveness: this.#liveness,
       },
       this.options.logger.child({ group: route.group }),
     );
@@ -444,6 +462,8 @@ export class Router {
     await Promise.allSettled([...this.#parking.values()]);
     await this.experiments.drain();
     await this.#budget.close().catch(() => undefined);
+    // Last: until now another process must not take over what this one was finishing.
+    await this.#liveness?.stop();
     this.#state = 'stopped';
   }
 }

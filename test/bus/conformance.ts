@@ -29,7 +29,7 @@ export function makeEvent(overrides: Partial<EventEnvelope> = {}): EventEnvelope
   };
 }
 
-function makeEvents(n: number): EventEnvelope[] {
+export function makeEvents(n: number): EventEnvelope[] {
   return Array.from({ length: n }, (_, i) => makeEvent({ payload: { i } }));
 }
 

@@ -3,7 +3,7 @@ import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from
 import { openRedisBus } from '../../src/bus/index.js';
 import { isUeeError } from '../../src/core/index.js';
 import { TEST_REDIS_URL, randomPrefix } from '../helpers.js';
-import { busConformance, expectCorruptEntryDeadLettered } from './conformance.js';
+import { busConformance, expectCorruptEntryDeadLettered, makeEvents } from './conformance.js';
 
 let admin: Redis;
 let prefix = '';
@@ -33,6 +33,53 @@ async function deleteKeys(redis: Redis, keyPrefix: string): Promise<void> {
 busConformance('redis streams', (options) => openRedisBus({ url: TEST_REDIS_URL, prefix, ...(options ? { options } : {}) }));
 
 describe('redis bus specifics', () => {
+  it('BUS-R-LIVE-1: a liveness lease is its owner\'s while its heartbeat lives (no TTL of its own), taken once it lapses, never by a caller without a heartbeat', async () => {
+    const a = await openRedisBus({ url: TEST_REDIS_URL, prefix });
+    const b = await openRedisBus({ url: TEST_REDIS_URL, prefix });
+    try {
+      expect(await a.heartbeat!('p1', 300)).toBe(false); // first beat
+      expect(await a.heartbeat!('p1', 300)).toBe(true);
+      expect(await b.lease('q:x', 'p2', 10, { liveness: true })).toBe(false); // p2 has no heartbeat: takes nothing
+      expect(await a.lease('q:x', 'p1', 10, { liveness: true })).toBe(true);
+      await b.heartbeat!('p2', 60_000);
+      await new Promise((r) => setTimeout(r, 150));
+      await a.heartbeat!('p1', 300);
+      await new Promise((r) => setTimeout(r, 150));
+      // Far past the lease's ttlMs (10): still p1's, as its heartbeat lives.
+      expect(await b.lease('q:x', 'p2', 10, { liveness: true })).toBe(false);
+      await new Promise((r) => setTimeout(r, 400)); // p1's heartbeat lapses
+      expect(await b.lease('q:x', 'p2', 10, { liveness: true })).toBe(true);
+      expect(await a.heartbeat!('p1', 300)).toBe(false); // p1 learns it had lapsed
+      expect(await a.lease('q:x', 'p1', 10, { liveness: true })).toBe(false);
+      await b.heartbeat!('p2', 0); // a clean stop ends the heartbeat: the lease moves at once
+      expect(await a.lease('q:x', 'p1', 10, { liveness: true })).toBe(true);
+    } finally {
+      await a.close();
+      await b.close();
+    }
+  });
+
+  it('BUS-R-LIVE-2: claimStale with deadOwners takes a dead consumer\'s entries at once, whatever their idle time, in stream order — never a live one\'s', async () => {
+    const bus = await openRedisBus({ url: TEST_REDIS_URL, prefix });
+    try {
+      await bus.ensureGroup('g', 'earliest');
+      await bus.publish(makeEvents(6));
+      await bus.heartbeat!('live', 60_000);
+      await bus.heartbeat!('dead', 60_000);
+      const dead = await bus.read('g', 'dead', { count: 3 });
+      const live = await bus.read('g', 'live', { count: 3 });
+      expect(await bus.claimStale('g', 'taker', { minIdleMs: 60_000, deadOwners: true })).toEqual([]); // both alive
+      await bus.heartbeat!('dead', 0);
+      const claimed = await bus.claimStale('g', 'taker', { minIdleMs: 60_000, deadOwners: true });
+      expect(claimed.map((d) => d.id)).toEqual(dead.map((d) => d.id));
+      expect(claimed.every((d) => d.deliveryCount === 2)).toBe(true);
+      expect(await bus.claimStale('g', 'other', { minIdleMs: 60_000 })).toEqual([]); // without deadOwners: idle time only
+      expect((await bus.pending('g', { consumer: 'live' })).map((p) => p.id)).toEqual(live.map((d) => d.id));
+    } finally {
+      await bus.close();
+    }
+  });
+
   it('BUS-R1: a garbage entry XADDed to the stream becomes a CORRUPT_DATA dead letter and the consumer continues', async () => {
     const bus = await openRedisBus({ url: TEST_REDIS_URL, prefix });
     try {

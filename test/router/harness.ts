@@ -200,6 +200,9 @@ export async function drained(app: UeeApp, group: string, timeoutMs = 20_000): P
   }, timeoutMs);
 }
 
+/** What a child printed after its ready word (e.g. chaos-child's router consumer name). */
+export const readyLines = new WeakMap<ChildProcess, string>();
+
 /**
  * Runs `script` (a TypeScript file) in a child Node process with `arg` as its JSON argument, and
  * resolves once it prints `readyLine`; rejects with its stderr if it exits first.
@@ -209,7 +212,11 @@ export async function spawnChild(script: string, arg: unknown, readyLine: string
   let stderr = '';
   child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
   await new Promise<void>((resolve, reject) => {
-    createInterface({ input: child.stdout }).on('line', (line) => line === readyLine && resolve());
+    createInterface({ input: child.stdout }).on('line', (line) => {
+      if (line !== readyLine && !line.startsWith(`${readyLine} `)) return;
+      readyLines.set(child, line.slice(readyLine.length).trim());
+      resolve();
+    });
     child.once('exit', (code) => reject(new Error(`child ${script} exited ${code}: ${stderr}`)));
   });
   return child;

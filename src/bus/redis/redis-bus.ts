@@ -11,6 +11,7 @@ import type {
   GroupInfo,
   GroupOptions,
   GroupStart,
+  LeaseOptions,
   PendingEntry,
   PruneOptions,
   PublishResult,
@@ -22,7 +23,7 @@ import { checkPublishBatch, decodeDeadRecord, encodeDeadRecord, isCorrupt, rawEx
 import { BusLifecycle, screenEntries, type CorruptSink } from '../shared/lifecycle.js';
 import { checkClaimOptions, checkCounterAdd, checkCount, checkEntryIds, checkName, checkPruneOptions, checkReadOptions } from '../shared/options.js';
 import { BlockingPool, toBusError } from './connection.js';
-import { CLAIM_LUA, DEAD_LETTER_LUA, LEASE_LUA, PRUNE_LUA, PUBLISH_LUA, RELEASE_LUA, RENEW_LUA, ROUTE_LUA, TRIM_LUA, TRIM_QUEUE_LUA } from './scripts.js';
+import { CLAIM_LUA, DEAD_LETTER_LUA, HEARTBEAT_LUA, LEASE_LIVE_LUA, LEASE_LUA, PRUNE_LUA, PUBLISH_LUA, RELEASE_LUA, RENEW_LUA, ROUTE_LUA, TRIM_LUA, TRIM_QUEUE_LUA } from './scripts.js';
 import { countAfter, fieldsToRecord, parseEntries } from './replies.js';
 
 /** Events per publish script call; larger batches are pipelined in chunks (each chunk atomic). */
@@ -37,9 +38,16 @@ const QUEUE_TRIM_EVERY = 500;
 const HELD_WARNING_EVERY_MS = 60_000;
 
 type RawEntry = [string, string[] | null];
+
+/** Orders stream entry ids (`ms-seq`) numerically. */
+function compareEntryIds(a: string, b: string): number {
+  const [am = 0, as = 0] = a.split('-').map(Number);
+  const [bm = 0, bs = 0] = b.split('-').map(Number);
+  return am - bm || as - bs;
+}
 interface BusCommands {
   ueePublish(numKeys: number, ...args: Array<string | number>): Promise<Array<string | null>>;
-  ueeClaim(stream: string, group: string, consumer: string, minIdleMs: number, count: number): Promise<[RawEntry[], number[], number]>;
+  ueeClaim(stream: string, group: string, consumer: string, minIdleMs: number, count: number, alivePrefix: string): Promise<[RawEntry[], number[], number]>;
   ueeDeadLetter(stream: string, dead: string, group: string, maxDead: number, ...pairs: string[]): Promise<number>;
   ueeRenew(stream: string, group: string, consumer: string, ...ids: string[]): Promise<number>;
   ueeTrim(stream: string, advisory: string, maxLength: number): Promise<[number, string]>;
@@ -48,6 +56,8 @@ interface BusCommands {
   ueePrune(stream: string, group: string, minIdleMs: number, consumer: string): Promise<number>;
   ueeLease(key: string, owner: string, ttlMs: number): Promise<number>;
   ueeRelease(key: string, owner: string): Promise<number>;
+  ueeLeaseLive(key: string, aliveKey: string, owner: string, alivePrefix: string): Promise<number>;
+  ueeHeartbeat(key: string, ttlMs: number): Promise<number>;
 }
 
 /** Key names of one bus. */
@@ -63,6 +73,8 @@ export interface RedisBusKeys {
   leasePrefix: string;
   /** Prefix of counter keys (integers). */
   counterPrefix: string;
+  /** Prefix of process heartbeat keys (`<alivePrefix><owner>`, with a TTL). */
+  alivePrefix: string;
 }
 
 /**
@@ -102,6 +114,8 @@ export class RedisBus implements EventBus {
     redis.defineCommand('ueePrune', { lua: PRUNE_LUA, numberOfKeys: 1 });
     redis.defineCommand('ueeLease', { lua: LEASE_LUA, numberOfKeys: 1 });
     redis.defineCommand('ueeRelease', { lua: RELEASE_LUA, numberOfKeys: 1 });
+    redis.defineCommand('ueeLeaseLive', { lua: LEASE_LIVE_LUA, numberOfKeys: 2 });
+    redis.defineCommand('ueeHeartbeat', { lua: HEARTBEAT_LUA, numberOfKeys: 1 });
     this.#redis = redis as Redis & BusCommands;
     this.#keys = keys;
     this.#opts = options;
@@ -219,11 +233,22 @@ export class RedisBus implements EventBus {
     });
   }
 
-  lease(name: string, owner: string, ttlMs: number): Promise<boolean> {
+  lease(name: string, owner: string, ttlMs: number, options?: LeaseOptions): Promise<boolean> {
     return this.#run(async () => {
       checkName(name, 'lease');
       checkName(owner, 'owner');
+      if (options?.liveness === true) {
+        return Number(await this.#redis.ueeLeaseLive(this.#keys.leasePrefix + name, this.#keys.alivePrefix + owner, owner, this.#keys.alivePrefix)) === 1;
+      }
       return Number(await this.#redis.ueeLease(this.#keys.leasePrefix + name, owner, Math.max(1, Math.floor(ttlMs)))) === 1;
+    });
+  }
+
+  heartbeat(owner: string, ttlMs: number): Promise<boolean> {
+    return this.#run(async () => {
+      checkName(owner, 'owner');
+      if (!Number.isFinite(ttlMs) || ttlMs < 0) throw new UeeError('VALIDATION_FAILED', `heartbeat ttlMs must be a non-negative number, got ${String(ttlMs)}`, { details: { ttlMs } });
+      return Number(await this.#redis.ueeHeartbeat(this.#keys.alivePrefix + owner, Math.floor(ttlMs))) === 1;
     });
   }
 
@@ -361,9 +386,11 @@ export class RedisBus implements EventBus {
       checkName(group, 'group');
       checkName(consumer, 'consumer');
       const { minIdleMs, count } = checkClaimOptions(options);
-      const [entries, counts, deleted] = await this.#redis.ueeClaim(await this.#streamOf(group), group, consumer, minIdleMs, count);
+      const alive = options.deadOwners === true ? this.#keys.alivePrefix : '';
+      const [entries, counts, deleted] = await this.#redis.ueeClaim(await this.#streamOf(group), group, consumer, minIdleMs, count, alive);
       if (deleted > 0) this.#log.info('claimed entries were trimmed from the stream; dropped from the PEL', { group, deleted });
-      const decoded = parseEntries(entries, (i) => Number(counts[i] ?? 1));
+      // Dead owners' entries and idle ones come from two scans: handed back in stream order.
+      const decoded = parseEntries(entries, (i) => Number(counts[i] ?? 1)).sort((a, b) => compareEntryIds(a.id, b.id));
       return screenEntries(decoded, group, this.#corruptSink(group), this.#log);
     });
   }

@@ -24,7 +24,9 @@ return ids
 /**
  * Claim stale entries. KEYS[1] = stream; ARGV = group, consumer, min idle (ms), count. Runs XAUTOCLAIM
  * from the start of the PEL until `count` entries are claimed or the PEL is scanned (bounded), and
- * reads each claimed entry's new delivery count with XPENDING in the same script. Entries trimmed
+ * reads each claimed entry's new delivery count with XPENDING in the same script; ARGV[5] = heartbeat
+ * key prefix ('' for none): entries of consumers without a live heartbeat come first, whatever their
+ * idle time (the result is sorted by id by the caller). Entries trimmed
  * from the stream are dropped from the PEL by Redis 7 (third reply element) or come back as nil
  * (Redis 6.2); neither is returned. Returns { entries, counts, deletedCount }.
  */
@@ -32,7 +34,31 @@ export const CLAIM_LUA = `
 local want = tonumber(ARGV[4])
 local cursor = '0-0'
 local entries, counts, deleted = {}, {}, 0
+-- Entries of consumers whose process heartbeat has lapsed (ARGV[5] = the heartbeat key prefix, or
+-- '' for none) are taken whatever their idle time: the owner is gone, not slow. Bounded scan.
+if ARGV[5] ~= '' then
+  local alive = {}
+  for _, p in ipairs(redis.call('XPENDING', KEYS[1], ARGV[1], '-', '+', 1000)) do
+    if #entries >= want then break end
+    local owner = p[2]
+    if owner ~= ARGV[2] then
+      if alive[owner] == nil then alive[owner] = redis.call('EXISTS', ARGV[5] .. owner) == 1 end
+      if not alive[owner] then
+        local got = redis.call('XCLAIM', KEYS[1], ARGV[1], ARGV[2], 0, p[1])
+        local entry = got[1]
+        if type(entry) == 'table' and entry[2] then
+          entries[#entries + 1] = entry
+          counts[#counts + 1] = p[4] + 1
+        else
+          redis.call('XACK', KEYS[1], ARGV[1], p[1])
+          deleted = deleted + 1
+        end
+      end
+    end
+  end
+end
 for _ = 1, 16 do
+  if #entries >= want then break end
   local reply = redis.call('XAUTOCLAIM', KEYS[1], ARGV[1], ARGV[2], ARGV[3], cursor, 'COUNT', want - #entries)
   cursor = reply[1]
   for _, entry in ipairs(reply[2]) do
@@ -227,4 +253,36 @@ return 0
 export const RELEASE_LUA = `
 if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end
 return 0
+`;
+
+/**
+ * Lease bound to a process heartbeat. KEYS[1] = lease key, KEYS[2] = the caller's heartbeat key;
+ * ARGV = owner, heartbeat key prefix. The lease key has no TTL: it is the owner's while the owner's
+ * heartbeat key lives. Taken when free or held by an owner whose heartbeat has lapsed — and only by a
+ * caller whose own heartbeat lives (a process that lapsed must not take work). Returns 1 when the
+ * owner holds it afterwards, else 0.
+ */
+export const LEASE_LIVE_LUA = `
+local cur = redis.call('GET', KEYS[1])
+if cur == ARGV[1] then return 1 end
+if redis.call('EXISTS', KEYS[2]) == 0 then return 0 end
+if cur == false or redis.call('EXISTS', ARGV[2] .. cur) == 0 then
+  redis.call('SET', KEYS[1], ARGV[1])
+  return 1
+end
+return 0
+`;
+
+/**
+ * Process heartbeat. KEYS[1] = heartbeat key; ARGV[1] = TTL (ms; 0 deletes the key). Returns 1 when
+ * the key still lived before this call, else 0 (first beat, or the heartbeat had lapsed).
+ */
+export const HEARTBEAT_LUA = `
+local had = redis.call('EXISTS', KEYS[1])
+if tonumber(ARGV[1]) <= 0 then
+  redis.call('DEL', KEYS[1])
+else
+  redis.call('SET', KEYS[1], '1', 'PX', ARGV[1])
+end
+return had
 `;
