@@ -12,52 +12,9 @@ import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { compileJs, ensureEngine } from '../src/compiler/index.js';
 import { median, printResult, printTable } from './_table.js';
+import { KINDS, WORKLOADS, workloadInput } from './_js-workloads.js';
 
-const WORKLOADS = String.raw`
-const lcg = (seed) => () => (seed = (seed * 1103515245 + 12345) % 2147483648) / 2147483648;
-const TEXT = (() => {
-  const words = ['alpha', 'beta', 'gamma', 'delta', 'mail', 'user', 'example'];
-  const r = lcg(7);
-  let s = '';
-  while (s.length < 100000) s += r() < 0.05 ? ' u' + Math.floor(r() * 1000) + '@example.com' : ' ' + words[Math.floor(r() * words.length)];
-  return s;
-})();
-const RECORDS = Array.from({ length: 1000 }, (_, i) => ({ id: i, name: 'task ' + i, tags: ['a', 'b'], done: i % 2 === 0, score: i / 7 }));
-export const work = {
-  sort() {
-    const r = lcg(1);
-    const xs = Array.from({ length: 10000 }, () => r());
-    xs.sort((a, b) => a - b);
-    return xs[5000];
-  },
-  json() {
-    const text = JSON.stringify(RECORDS);
-    return JSON.parse(text).length + text.length;
-  },
-  regex() {
-    const mails = TEXT.match(/\b\w+@\w+\.com\b/g).length;
-    return mails + TEXT.replace(/a(l|m)/g, 'A$1').length;
-  },
-  string() {
-    let s = '';
-    for (let i = 0; i < 100000; i++) s += 'abcdefghij';
-    return s.length;
-  },
-  arith() {
-    let acc = 0;
-    for (let i = 0; i < 1000000; i++) acc = (acc + ((i * i) % 7)) | 0;
-    return acc;
-  },
-};
-export function handle(input) {
-  return work[input.event.payload.kind]();
-}
-`;
-const KINDS = ['sort', 'json', 'regex', 'string', 'arith'] as const;
 const ROUNDS = Number(process.env.UEE_BENCH_ROUNDS ?? 15);
-
-const input = (kind: string): string =>
-  JSON.stringify({ event: { eventId: 'e', type: 'Bench', tenantId: 't', payload: { kind } }, settings: {}, context: { now: '2026-11-26T12:00:00.000Z', randomSeed: '00', budget: { fuel: 1e9 } } });
 
 const engine = await ensureEngine();
 const { wasm } = await compileJs({ engine, entry: 'bench.js', files: { 'bench.js': WORKLOADS }, typeCheck: false });
@@ -72,7 +29,7 @@ const mod = (await import(pathToFileURL(file).href)) as { handle: (i: unknown) =
 const rows: Array<Array<string | number>> = [];
 const figures: Record<string, unknown> = {};
 for (const kind of KINDS) {
-  const text = input(kind);
+  const text = workloadInput(kind);
   const parsed = JSON.parse(text) as unknown;
   const ours: number[] = [];
   const node: number[] = [];
