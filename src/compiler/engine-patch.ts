@@ -26,7 +26,8 @@
 import { UeeError } from '../core/errors.js';
 import { LIBBF_PATCH, LIBREGEXP_SEMANTICS_PATCH, QUICKJS_SEMANTICS_PATCH } from './engine-patch-semantics.js';
 
-interface Replacement {
+/** One exact-text replacement in a C source. */
+export interface Replacement {
   readonly find: string;
   readonly replace: string;
 }
@@ -505,7 +506,8 @@ export function patchLibbf(source: string): string {
   return applyPatch(source, LIBBF_PATCH);
 }
 
-function applyPatch(source: string, patch: readonly Replacement[]): string {
+/** Applies `patch` to `source`; throws `INTERNAL` unless each `find` occurs exactly once. */
+export function applyPatch(source: string, patch: readonly Replacement[]): string {
   let out = source;
   for (const r of patch) {
     const first = out.indexOf(r.find);
