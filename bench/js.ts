@@ -3,7 +3,7 @@
  * 100 KB, building a 1 MB string with +=, a 1e6-step arithmetic loop) run as one compiled plugin on
  * @extism/extism (main thread) and, in the same process, as the same ES module on Node 20. Prints
  * per-call medians, the ratio to Node for each, then one JSON line. Goals: ≤ 3× Node on each, the
- * 1 MB string build ≤ 50 ms.
+ * 1 MB string build ≤ 50 ms. `UEE_BENCH_ENGINE=path/engine.wasm` benches that engine build instead.
  */
 import createPlugin from '@extism/extism';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
@@ -16,7 +16,11 @@ import { KINDS, WORKLOADS, workloadInput } from './_js-workloads.js';
 
 const ROUNDS = Number(process.env.UEE_BENCH_ROUNDS ?? 15);
 
-const engine = await ensureEngine();
+// UEE_BENCH_ENGINE=path/to/engine.wasm benches another engine build than the one the sources make
+const enginePath = process.env.UEE_BENCH_ENGINE;
+const engine = enginePath
+  ? { hash: enginePath, wasmPath: enginePath, features: [], toolchain: 'given', buildMs: 0 }
+  : await ensureEngine();
 const { wasm } = await compileJs({ engine, entry: 'bench.js', files: { 'bench.js': WORKLOADS }, typeCheck: false });
 const plugin = await createPlugin({ wasm: [{ data: wasm }] }, { useWasi: false, functions: { 'extism:host/user': {} } });
 if (await plugin.functionExists('_initialize')) await plugin.call('_initialize');
