@@ -1,12 +1,13 @@
 /**
- * Speed patches to QuickJS 2021-03-27, applied after the semantic patch of `engine-patch.ts` (kept
- * apart so changes to the engine's behaviour and to its speed are reviewed separately). Each block
+ * Speed patches to QuickJS 2021-03-27, applied after the semantic patches (`engine-patch.ts`,
+ * `engine-patch-semantics.ts`; kept apart so changes to the engine's behaviour and to its speed are
+ * reviewed separately). Each block
  * is named and changes no observable result; what it measured is in the README ("JS engine vs
  * Node 20"). Profile with `node --import tsx scripts/js-profile.ts`, compare two engines with
  * `node --import tsx scripts/js-engines.ts`.
  *
- * - `UEE_PERF_FMOD`: `%` on integral doubles (|x| < 2^63, |y| ≤ 2^53) is an exact int64 remainder; wasi-libc's
- *   `fmod` shifts one bit per exponent step in software (42% of the arithmetic loop's time).
+ * - `UEE_PERF_FMOD`: `%` on integral doubles (|x| < 2^63, |y| ≤ 2^53) is an exact int64 remainder;
+ *   wasi-libc's `fmod` shifts one bit per exponent step in software (42% of the arithmetic loop).
  * - `UEE_PERF_NUMBERS`: an int and a double meet in `+ - * / %` without the generic conversion path
  *   (`ToPrimitive`, `ToNumeric`, operator overloading checks), as two doubles already did; an integral
  *   `%` result is stored as an int so the next operations take the int fast paths again; `x++`/`x--`
