@@ -46,6 +46,10 @@ const ENV_NAMES = new Set<string>([...Object.values(SETTING_ENV), ...Object.valu
 for (const file of files(join(ROOT, 'src', 'config'), /\.ts$/)) {
   for (const m of readFileSync(file, 'utf8').matchAll(/['"](UEE_[A-Z0-9_]+)['"]/g)) ENV_NAMES.add(m[1]!);
 }
+// The engine patches' C macros and named patch blocks (`UEE_PERF_FMOD`, `UEE_RE_HAS_INDICES`, …) are C names, not variables.
+for (const file of files(join(ROOT, 'src', 'compiler'), /^engine-patch.*\.ts$/)) {
+  for (const m of readFileSync(file, 'utf8').matchAll(/\b(UEE_[A-Z0-9_]*[A-Z0-9])\b/g)) ENV_NAMES.add(m[1]!);
+}
 for (const file of ['src', 'test', 'bench', 'evals', 'scripts'].flatMap((dir) => files(join(ROOT, dir), /\.ts$/))) {
   // `process.env.X`, `env.X` where `env` is the environment handed in (evals), and `env['X']`.
   for (const m of readFileSync(file, 'utf8').matchAll(/\benv(?:\.|\[')(UEE_[A-Z0-9_]+)/g)) ENV_NAMES.add(m[1]!);
