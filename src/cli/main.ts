@@ -8,6 +8,7 @@ import { runMcp } from './mcp.js';
 import { runProposals } from './proposals.js';
 import { readLocalToken } from './local-token.js';
 import { resolve } from 'node:path';
+import { CLI_OPTIONS } from './options.js';
 
 const USAGE = `Usage: uee <command> [options]
 
@@ -70,43 +71,7 @@ async function main(argv: string[]): Promise<number> {
       args: argv,
       allowPositionals: true,
       strict: true,
-      options: {
-        'data-dir': { type: 'string' },
-        store: { type: 'string' },
-        bus: { type: 'string' },
-        host: { type: 'string' },
-        port: { type: 'string' },
-        'log-level': { type: 'string' },
-        'max-attribute-bytes': { type: 'string' },
-        'redis-prefix': { type: 'string' },
-        tenants: { type: 'string' },
-        'shutdown-grace-ms': { type: 'string' },
-        'review-recovery-grace-ms': { type: 'string' },
-        runtime: { type: 'string' },
-        workers: { type: 'string' },
-        'hop-limit': { type: 'string' },
-        'chain-max-events': { type: 'string' },
-        'heartbeat-ms': { type: 'string' },
-        'records-retention-hours': { type: 'string' },
-        'journal-retention-hours': { type: 'string' },
-        'projection-max-documents': { type: 'string' },
-        'chain-max-invocations': { type: 'string' },
-        'max-workers-per-tenant': { type: 'string' },
-        'max-timeout-ms': { type: 'string' },
-        'max-memory-pages': { type: 'string' },
-        'query-scan-ms': { type: 'string' },
-        'query-max-docs': { type: 'string' },
-        'slow-query-ms': { type: 'string' },
-        'max-indexes-per-tenant': { type: 'string' },
-        'max-compile-ms': { type: 'string' },
-        url: { type: 'string' },
-        token: { type: 'string' },
-        identity: { type: 'string' },
-        status: { type: 'string' },
-        tenant: { type: 'string' },
-        comment: { type: 'string' },
-        help: { type: 'boolean', short: 'h' },
-      },
+      options: CLI_OPTIONS,
     });
   } catch (err) {
     throw new UeeError('CONFIG_INVALID', (err as Error).message, { hint: 'run "uee help" for the options' });

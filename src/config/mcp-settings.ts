@@ -54,20 +54,17 @@ export const MCP_SETTING_ENV = {
   taskTtlMs: 'UEE_MCP_TASK_TTL_MS',
 } as const;
 
-const FLAGS: Record<keyof typeof MCP_SETTING_ENV, string> = {
-  tokens: '--tokens',
-  anonymous: '--mcp-anonymous',
-  identity: '--identity',
+/** The command-line flag of a setting, where `uee` has one (the others are environment-only). */
+const FLAGS: Partial<Record<keyof typeof MCP_SETTING_ENV, string>> = {
   token: '--token',
-  allowedHosts: '--mcp-allowed-hosts',
-  allowedOrigins: '--mcp-allowed-origins',
-  conformanceFixtures: '--mcp-conformance-fixtures',
-  taskTtlMs: '--mcp-task-ttl-ms',
+  identity: '--identity',
 };
 
 function mcpError(key: keyof typeof MCP_SETTING_ENV, message: string, hint: string): UeeError {
-  return new UeeError('CONFIG_INVALID', `setting ${FLAGS[key]} (${MCP_SETTING_ENV[key]}): ${message}`, {
-    details: { setting: key, flag: FLAGS[key], env: MCP_SETTING_ENV[key] },
+  const flag = FLAGS[key];
+  const env = MCP_SETTING_ENV[key];
+  return new UeeError('CONFIG_INVALID', `setting ${flag === undefined ? env : `${flag} (${env})`}: ${message}`, {
+    details: { setting: key, ...(flag === undefined ? {} : { flag }), env },
     hint,
   });
 }

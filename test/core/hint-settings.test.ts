@@ -9,6 +9,7 @@ import { UeeError } from '../../src/core/index.js';
 import { makeEvent, openRuntime } from '../runtime/setup.js';
 import { buildWat } from '../runtime/wat.js';
 import { DEFAULT_FILTER_LIMITS } from '../../src/store/index.js';
+import { CLI_OPTIONS } from '../../src/cli/options.js';
 
 /**
  * Hints must name settings that exist. Every hint, message and document an agent or operator reads
@@ -78,6 +79,13 @@ describe('hints name settings that exist', () => {
       .filter((o) => !ENV_NAMES.has(o.name))
       .map((o) => `${o.file}: ${o.match}`);
     expect([...new Set(bad)]).toEqual([]);
+  });
+
+  it('HINT-8 every command-line flag the configuration and the CLI name is one `uee` parses', () => {
+    const sources = [...files(join(ROOT, 'src', 'config'), /\.ts$/), join(ROOT, 'src', 'cli', 'main.ts')];
+    const named = sources.flatMap((file) => [...readFileSync(file, 'utf8').matchAll(/(?<![\w-])--([a-z][a-z-]*[a-z])\b/g)].map((m) => `${relative(ROOT, file)}: --${m[1]!}`));
+    expect(named.length).toBeGreaterThan(10);
+    expect([...new Set(named.filter((n) => !(n.split(': --')[1]! in CLI_OPTIONS)))]).toEqual([]);
   });
 
   it('HINT-4 filter limits named in docs and hints are fields of FilterLimits', () => {
