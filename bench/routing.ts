@@ -6,17 +6,28 @@
 // one-call-per-message path (maxBatch 1, concurrency 1: the relay race before batching), paired in
 // the same run. Goals: the no-op and the writing plugin ≥ 40% of the raw publish rate embedded,
 // ≥ 50% on Redis.
-// Run: npm run bench -- routing      (UEE_BENCH_REDIS_URL, default redis://127.0.0.1:6379; UEE_BENCH_EVENTS, default 5000)
+// Scenario `processes` (Redis + PostgreSQL): the same events handled by 1, then 2 `uee worker`
+// processes (separate Node processes, one host worker thread each) sharing one Redis bus and one
+// PostgreSQL store, fed by a producer with no runtime; four global no-op plugins, so there are four
+// queues to share. Deliveries/s from the first publish to every queue drained.
+// Run: npm run bench -- routing      (UEE_BENCH_REDIS_URL, default redis://127.0.0.1:6379; UEE_BENCH_EVENTS, default 5000;
+//      UEE_TEST_POSTGRES_URL for the processes scenario, default postgres://postgres@127.0.0.1:5432/test)
+import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
+import { createInterface } from 'node:readline';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { randomBytes } from 'node:crypto';
 import { Redis } from 'ioredis';
+import pg from 'pg';
 import { newId, silentLogger, type EventEnvelope } from '../src/core/index.js';
 import { UeeApp } from '../src/app/index.js';
 import { loadConfig } from '../src/config/index.js';
 import { buildWat } from '../test/runtime/wat.js';
 import { printResult, printTable } from './_table.js';
+import { BENCH_POSTGRES_URL } from './_store-postgres.js';
+import { DISPATCH_GROUP } from '../src/router/index.js';
+import { pluginGroup } from '../src/registry/index.js';
 
 const REDIS_URL = process.env.UEE_BENCH_REDIS_URL ?? 'redis://127.0.0.1:6379';
 const EVENTS = Number(process.env.UEE_BENCH_EVENTS ?? 5000);
@@ -142,5 +153,92 @@ for (const backend of (['embedded', 'redis'] as const).filter((b) => BACKENDS?.h
   figures[`${backend}Ratio1000vs1`] = Number(((figures[`${backend}Plugins1000EventsPerSec`] ?? NaN) / one).toFixed(2));
   figures[`${backend}RatioTenants1000vs1`] = Number(((figures[`${backend}Tenants1000EventsPerSec`] ?? NaN) / one).toFixed(2));
 }
+async function deleteRedisPrefix(prefix: string): Promise<void> {
+  const redis = new Redis(REDIS_URL);
+  let cursor = '0';
+  do {
+    const [next, keys] = await redis.scan(cursor, 'MATCH', `${prefix}*`, 'COUNT', 1000);
+    cursor = next;
+    if (keys.length > 0) await redis.del(...keys);
+  } while (cursor !== '0');
+  await redis.quit();
+}
+
+/** Starts `uee worker` with `env`; resolves once it reports ready. */
+async function startWorker(env: Record<string, string>): Promise<ChildProcess> {
+  const bin = join(import.meta.dirname, '..', 'bin', 'uee.mjs');
+  const clean = Object.fromEntries(Object.entries(process.env).filter(([k]) => !k.startsWith('UEE_')));
+  const child = spawn(process.execPath, [bin, 'worker'], { env: { ...clean, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
+  let stderr = '';
+  child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
+  await new Promise<void>((resolve, reject) => {
+    createInterface({ input: child.stdout }).on('line', (line) => line.includes('"role":"worker"') && resolve());
+    child.once('exit', (code) => reject(new Error(`worker exited ${String(code)}: ${stderr}`)));
+  });
+  return child;
+}
+
+async function stopWorker(child: ChildProcess): Promise<void> {
+  if (child.exitCode !== null || child.signalCode !== null) return;
+  const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
+  child.kill('SIGTERM');
+  await exited;
+}
+
+if ((BACKENDS?.has('redis') ?? true) && (SCENARIOS?.has('processes') ?? true)) {
+  const PLUGINS = 4;
+  for (const processes of [1, 2]) {
+    const dataDir = mkdtempSync(join(tmpdir(), 'uee-bench-routing-'));
+    const redisPrefix = `uee-bench:${randomBytes(4).toString('hex')}:`;
+    const schema = `uee_bench_${randomBytes(5).toString('hex')}`;
+    const store = `${BENCH_POSTGRES_URL}${BENCH_POSTGRES_URL.includes('?') ? '&' : '?'}schema=${schema}`;
+    const producer = await UeeApp.create(loadConfig({ dataDir, tenants: 'acme', runtime: 'off', logLevel: 'error', bus: REDIS_URL, redisPrefix, store }, {}), silentLogger);
+    const workers: ChildProcess[] = [];
+    const dirs: string[] = [dataDir];
+    try {
+      for (let i = 0; i < PLUGINS; i++) await producer.registry.deploy('bench', { manifest: { name: `Shared${i}`, subscribeTo: ['Tick'] }, wasm: noopWasm });
+      for (let i = 0; i < processes; i++) {
+        const dir = mkdtempSync(join(tmpdir(), 'uee-bench-worker-'));
+        dirs.push(dir);
+        workers.push(await startWorker({ UEE_DATA_DIR: dir, UEE_STORE: store, UEE_BUS: REDIS_URL, UEE_REDIS_PREFIX: redisPrefix, UEE_TENANTS: 'acme', UEE_LOG_LEVEL: 'error', UEE_WORKERS: '1' }));
+      }
+      const groups = Array.from({ length: PLUGINS }, (_, i) => pluginGroup(`Shared${i}`, null));
+      const drained = async (): Promise<boolean> => {
+        const dispatch = await producer.bus.groupInfo(DISPATCH_GROUP);
+        if (dispatch.lag !== 0 || dispatch.pending !== 0) return false;
+        for (const g of groups) {
+          const info = await producer.bus.groupInfo(g).catch(() => undefined);
+          if (info === undefined || info.lag !== 0 || info.pending !== 0) return false;
+        }
+        return true;
+      };
+      const run = async (n: number): Promise<number> => {
+        const events = Array.from({ length: n }, () => tick('acme'));
+        const start = performance.now();
+        for (let i = 0; i < n; i += 500) await producer.bus.publish(events.slice(i, i + 500));
+        while (!(await drained())) await new Promise((r) => setTimeout(r, 20));
+        return (n * PLUGINS) / ((performance.now() - start) / 1000);
+      };
+      // Warm-up: every worker has loaded the table and taken its share of the queues.
+      await new Promise((r) => setTimeout(r, 3000));
+      await run(Math.min(500, EVENTS));
+      const rate = await run(EVENTS);
+      const one = figures.redisPg1ProcessDeliveriesPerSec;
+      rows.push(['redis + pg', `${processes} worker process${processes === 1 ? '' : 'es'}, ${PLUGINS} plugins (deliveries/s)`, rate, one === undefined ? '1.00 (vs 1 process)' : `${(rate / one).toFixed(2)} (vs 1 process)`, '', '']);
+      figures[`redisPg${processes}Process${processes === 1 ? '' : 'es'}DeliveriesPerSec`] = Math.round(rate);
+    } finally {
+      for (const w of workers) await stopWorker(w);
+      await producer.close();
+      for (const d of dirs) rmSync(d, { recursive: true, force: true });
+      await deleteRedisPrefix(redisPrefix);
+      const client = new pg.Client({ connectionString: BENCH_POSTGRES_URL });
+      await client.connect();
+      await client.query(`DROP SCHEMA IF EXISTS "${schema}" CASCADE`);
+      await client.end();
+    }
+  }
+  figures.redisPgRatio2vs1Processes = Number(((figures.redisPg2ProcessesDeliveriesPerSec ?? NaN) / (figures.redisPg1ProcessDeliveriesPerSec ?? NaN)).toFixed(2));
+}
+
 printTable(['bus', 'deployed', 'events/s', 'vs 1 plugin', 'of raw publish', 'calls per batch'], rows);
 printResult('routing', { events: EVENTS, ...figures });

@@ -316,7 +316,18 @@ export async function openPostgresStore(options: PostgresStoreOptions): Promise<
       cause,
     });
   }
-  const pool = new pg.Pool({ connectionString: options.url, max: poolSize, options: `-c search_path=${quoteSchema(schema)}`, connectionTimeoutMillis: 5000, application_name: 'uee' });
+  // Server settings given in the URL (`?options=-c x=y`, as libpq takes them) are kept beside the
+  // schema's search_path (pg lets the URL's own `options` override the pool's, so it is taken out).
+  const serverOptions = url.searchParams.get('options')?.trim();
+  const connectionUrl = new URL(url.href);
+  connectionUrl.searchParams.delete('options');
+  const pool = new pg.Pool({
+    connectionString: connectionUrl.href,
+    max: poolSize,
+    options: `${serverOptions ? `${serverOptions} ` : ''}-c search_path=${quoteSchema(schema)}`,
+    connectionTimeoutMillis: 5000,
+    application_name: 'uee',
+  });
   // An idle connection dropped by the server must not crash the process; the next query reconnects.
   pool.on('error', (err) => logger.warn('PostgreSQL connection error', { error: err.message }));
   try {
