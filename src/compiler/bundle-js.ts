@@ -55,6 +55,17 @@ function toDiagnostic(m: Message, severity: Diagnostic['severity']): Diagnostic 
   };
 }
 
+/** Both passes bundle the author's files, so each of their warnings comes twice. */
+function uniqueDiagnostics(list: Diagnostic[]): Diagnostic[] {
+  const seen = new Set<string>();
+  return list.filter((d) => {
+    const key = `${d.file ?? ''}:${d.line ?? 0}:${d.col ?? 0}:${d.message}`;
+    if (seen.has(key)) return false;
+    seen.add(key);
+    return true;
+  });
+}
+
 const isBare = (p: string): boolean => !p.startsWith('.') && !p.startsWith('/') && !/^[a-z]+:/i.test(p.replace(/^node:/, ''));
 
 function memoryPlugin(files: Record<string, string>, sdkEntry: string, wrapper: string | undefined, modulesRoot: string | undefined): Plugin {
@@ -108,14 +119,14 @@ function memoryPlugin(files: Record<string, string>, sdkEntry: string, wrapper: 
 }
 
 /**
- * Bundles `files` from `entry`. `wrapper(entry)` is the generated entry that imports the user's and
+ * Bundles `files` from `entry`. `wrapper(entry, exports)` is the generated entry that imports the user's and
  * registers its exports. Throws {@link BundleError} with positioned diagnostics.
  */
 export async function bundleJs(
   files: Record<string, string>,
   entry: string,
   sdkRoot: string,
-  wrapper: (entryPath: string) => string,
+  wrapper: (entryPath: string, exports: readonly string[]) => string,
   modulesRoot?: string,
 ): Promise<BundleResult> {
   const normFiles: Record<string, string> = {};
@@ -158,12 +169,12 @@ export async function bundleJs(
       sourcemap: 'external',
       sourcesContent: false,
       outdir: '/uee-out',
-      plugins: [memoryPlugin(normFiles, sdkEntry, wrapper(`./${entryPath}`), modulesRoot)],
+      plugins: [memoryPlugin(normFiles, sdkEntry, wrapper(`./${entryPath}`, entryExports), modulesRoot)],
     });
     const code = out.outputFiles.find((f) => f.path.endsWith('.js'))?.text ?? '';
     const map = out.outputFiles.find((f) => f.path.endsWith('.map'))?.text;
     const lineMap = map ? lineMapOf(JSON.parse(map) as RawSourceMap, sdkRoot) : { sources: [], lines: [] };
-    return { code, lineMap, entryExports, warnings: [...meta.warnings, ...out.warnings].map((w) => toDiagnostic(w, 'warning')) };
+    return { code, lineMap, entryExports, warnings: uniqueDiagnostics([...meta.warnings, ...out.warnings].map((w) => toDiagnostic(w, 'warning'))) };
   } catch (err) {
     const failure = err as { errors?: Message[]; warnings?: Message[] };
     if (Array.isArray(failure.errors)) {

@@ -109,12 +109,12 @@ export function preludeFor(lineMap: LineMap): string {
 }
 
 /** The generated bundle entry: imports the user's entry and registers its `handle`/`infer` exports. */
-export function entryWrapper(entryPath: string): string {
+export function entryWrapper(entryPath: string, exports: readonly string[]): string {
+  // Only the entry points the module has: naming a missing one makes esbuild warn on every compile.
   return [
     `import * as m from ${JSON.stringify(entryPath)};`,
     `const r = globalThis.__uee;`,
-    `if (typeof m.handle === 'function') r.handle = m.handle;`,
-    `if (typeof m.infer === 'function') r.infer = m.infer;`,
+    ...['handle', 'infer'].filter((name) => exports.includes(name)).map((name) => `if (typeof m.${name} === 'function') r.${name} = m.${name};`),
     '',
   ].join('\n');
 }
