@@ -28,19 +28,26 @@ CREATE TABLE IF NOT EXISTS journal_heads (
 );
 `;
 
-const HEAD_BUMP_SQL =
-  'INSERT INTO journal_heads (tenant_key, position) VALUES ($1, $2) ON CONFLICT (tenant_key) DO UPDATE SET position = journal_heads.position + excluded.position RETURNING position';
-const INSERT_SQL =
+/**
+ * A commit's events into the outbox and the journal in one statement: one round trip, and the
+ * serialised events cross the wire once ($2) for both tables. The head bump's row lock is taken here,
+ * so the caller runs this last, just before COMMIT. Data-modifying CTEs always run to completion, and
+ * the outbox's identity is drawn in event order as before.
+ */
+const EVENTS_SQL =
+  'WITH ob AS (INSERT INTO outbox (event) SELECT e FROM unnest($2::json[]) WITH ORDINALITY AS o(e, i) ORDER BY i), ' +
+  'h AS (INSERT INTO journal_heads (tenant_key, position) VALUES ($1, $6::bigint) ON CONFLICT (tenant_key) DO UPDATE SET position = journal_heads.position + excluded.position RETURNING position) ' +
   'INSERT INTO event_journal (tenant_key, position, event_id, type, occurred_at, event) ' +
-  'SELECT $1, $2::bigint + i, id, t, at, e FROM unnest($3::text[], $4::text[], $5::text[], $6::json[]) WITH ORDINALITY AS u(id, t, at, e, i) ORDER BY i ' +
+  'SELECT $1, h.position - $6::bigint + i, id, t, at, e FROM h, unnest($3::text[], $4::text[], $5::text[], $2::json[]) WITH ORDINALITY AS u(id, t, at, e, i) ORDER BY i ' +
   'ON CONFLICT (tenant_key, event_id) DO NOTHING';
 
-/** Appends a commit's events inside the caller's transaction; call it last, just before COMMIT. */
-export async function appendJournal(client: Queryable, tenantKey: string, events: EventEnvelope[], json: string[]): Promise<void> {
+/**
+ * Writes a commit's events (serialised once, `json[i]` for `events[i]`) to the outbox and appends them
+ * to the journal, inside the caller's transaction; call it last, just before COMMIT.
+ */
+export async function appendOutboxAndJournal(client: Queryable, tenantKey: string, events: EventEnvelope[], json: string[]): Promise<void> {
   if (events.length === 0) return;
-  const { rows } = await client.query<{ position: string }>(HEAD_BUMP_SQL, [tenantKey, events.length]);
-  const first = Number(rows[0]!.position) - events.length;
-  await client.query(INSERT_SQL, [tenantKey, first, events.map((e) => e.eventId), events.map((e) => e.type), events.map((e) => e.occurredAt), json]);
+  await client.query(EVENTS_SQL, [tenantKey, json, events.map((e) => e.eventId), events.map((e) => e.type), events.map((e) => e.occurredAt), events.length]);
 }
 
 /** The journal port on PostgreSQL. */

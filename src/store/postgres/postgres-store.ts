@@ -1,5 +1,5 @@
 import { pgInvocations } from './invocations.js';
-import { appendJournal, pgJournal } from './journal.js';
+import { appendOutboxAndJournal, pgJournal } from './journal.js';
 import pg from 'pg';
 import type { PoolClient } from 'pg';
 import { UeeError, silentLogger, type EntityVersion, type Logger, type Page, type TenantContext } from '../../core/index.js';
@@ -54,7 +54,6 @@ const SUPERSEDE_SQL = 'UPDATE entity_versions SET is_latest = false WHERE tenant
 const INSERT_SQL =
   'INSERT INTO entity_versions (tenant_key, entity_id, version, entity_type_id, is_latest, deleted, doc) ' +
   'SELECT $1, * FROM unnest($2::text[], $3::integer[], $4::text[], $5::boolean[], $6::boolean[], $7::jsonb[])';
-const OUTBOX_SQL = 'INSERT INTO outbox (event) SELECT e FROM unnest($1::json[]) WITH ORDINALITY AS t(e, i) ORDER BY i';
 
 /**
  * The entity store on PostgreSQL. A commit is one transaction: it first takes an advisory lock per
@@ -135,13 +134,11 @@ class PostgresStore implements EntityStore {
       ]);
     }
     await applyReadModelOps(client, tk, batch.readModelOps, cc.createdAt);
-    const json = plan.events.map((e) => JSON.stringify(e));
-    if (plan.events.length > 0) await client.query(OUTBOX_SQL, [json]);
     if (batch.idempotencyKey !== undefined) {
       await client.query(IDEMPOTENCY_PUT_SQL, [tk, batch.idempotencyKey, JSON.stringify(plan.result), cc.createdAt]);
     }
-    // Last: the tenant's journal head stays locked only from here to COMMIT.
-    await appendJournal(client, tk, plan.events, json);
+    // Last, one statement for outbox and journal: the tenant's journal head stays locked only from here to COMMIT.
+    await appendOutboxAndJournal(client, tk, plan.events, plan.events.map((e) => JSON.stringify(e)));
     return plan.result;
   }
 
