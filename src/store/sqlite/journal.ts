@@ -4,9 +4,14 @@ import { readEvent, tenantKeyOf } from '../shared.js';
 import type { SqliteCore } from './core.js';
 
 /**
- * The event journal of the SQLite adapter (see journal.ts). `seq` is the rowid; positions come from
- * `journal_heads`, bumped in the commit's transaction (SQLite has one writer, so commit order is
- * position order). The unique (tenant, event id) index makes a re-committed event id a no-op.
+ * The event journal of the SQLite adapter (see journal.ts). `seq` is the rowid. SQLite has one
+ * writer and a commit runs in an IMMEDIATE transaction, so a commit numbers its events from the
+ * tenant's head read in that transaction, and commit order is position order. The head is the
+ * highest position the tenant's live entries hold, or the `journal_heads` row if higher: purges
+ * record there the highest position they delete (older files also hold the heads earlier versions
+ * bumped per commit; a re-committed event id, ignored, raises it to the position it took), so
+ * positions are never reused, and a commit writes no head row (one B-tree page fewer in its WAL
+ * frames). The unique (tenant, event id) index makes a re-committed event id a no-op.
  */
 export const JOURNAL_DDL = `
 CREATE TABLE IF NOT EXISTS event_journal (
@@ -26,19 +31,30 @@ CREATE TABLE IF NOT EXISTS journal_heads (
 );
 `;
 
-const HEAD_BUMP_SQL =
-  'INSERT INTO journal_heads (tenant_key, position) VALUES (?, ?) ON CONFLICT (tenant_key) DO UPDATE SET position = position + excluded.position RETURNING position';
+/** The tenant's head (see above); both probes are one index seek. */
+const HEAD_SQL =
+  'SELECT max(coalesce((SELECT position FROM journal_heads WHERE tenant_key = ?), 0), coalesce((SELECT max(position) FROM event_journal WHERE tenant_key = ?), 0)) AS position';
 const INSERT_SQL = 'INSERT OR IGNORE INTO event_journal (tenant_key, position, event_id, type, occurred_at, event) VALUES (?, ?, ?, ?, ?, ?)';
+const RAISE_HEAD_SQL = 'INSERT INTO journal_heads (tenant_key, position) VALUES (?, ?) ON CONFLICT (tenant_key) DO UPDATE SET position = max(position, excluded.position)';
+/** Keeps, per tenant, the highest position a purge is about to delete. */
+const KEEP_HEADS_SQL =
+  'INSERT INTO journal_heads (tenant_key, position) SELECT tenant_key, max(position) FROM event_journal WHERE seq <= ? GROUP BY tenant_key ' +
+  'ON CONFLICT (tenant_key) DO UPDATE SET position = max(position, excluded.position)';
 
-/** Appends a commit's events (already serialised for the outbox) inside the caller's transaction. */
+function headOf(core: SqliteCore, tenantKey: string): number {
+  return (core.cache.get(HEAD_SQL).get(tenantKey, tenantKey) as { position: number }).position;
+}
+
+/** Appends a commit's events (already serialised for the outbox) inside the caller's IMMEDIATE transaction. */
 export function appendJournal(core: SqliteCore, tenantKey: string, events: EventEnvelope[], json: string[]): void {
   if (events.length === 0) return;
-  const { position: last } = core.cache.get(HEAD_BUMP_SQL).get(tenantKey, events.length) as { position: number };
   const insert = core.cache.get(INSERT_SQL);
-  let position = last - events.length;
+  let position = headOf(core, tenantKey);
   for (let i = 0; i < events.length; i++) {
     const e = events[i]!;
-    insert.run(tenantKey, ++position, e.eventId, e.type, e.occurredAt, json[i]!);
+    // A re-committed event id is ignored but still takes its position (as on the other stores); only
+    // then is the head row written, since no live entry holds that position.
+    if (insert.run(tenantKey, ++position, e.eventId, e.type, e.occurredAt, json[i]!).changes === 0) core.cache.get(RAISE_HEAD_SQL).run(tenantKey, position);
   }
 }
 
@@ -49,7 +65,7 @@ export function sqliteJournal(core: SqliteCore): EventJournal {
     core.requireTenant(tk);
     return tk;
   };
-  const head = (tk: string): number => (core.cache.get('SELECT position FROM journal_heads WHERE tenant_key = ?').get(tk) as { position: number } | undefined)?.position ?? 0;
+  const head = (tk: string): number => headOf(core, tk);
   return {
     read: (ctx, query) =>
       core.run(() => {
@@ -82,7 +98,12 @@ export function sqliteJournal(core: SqliteCore): EventJournal {
           upTo = r.seq;
         }
         if (upTo < 0) return 0;
-        return core.cache.get('DELETE FROM event_journal WHERE seq <= ?').run(upTo).changes;
+        return core.db
+          .transaction(() => {
+            core.cache.get(KEEP_HEADS_SQL).run(upTo);
+            return core.cache.get('DELETE FROM event_journal WHERE seq <= ?').run(upTo).changes;
+          })
+          .immediate();
       }),
   };
 }
