@@ -62,8 +62,15 @@ async function echoLatency(n: number, until: () => boolean = () => true): Promis
   return times[Math.floor(times.length / 2)]!;
 }
 
+/**
+ * The BigInt cases are sized to outlast the deadline on a loaded machine, but an idle one finishes
+ * (or fills the 32 MiB heap) within it, so they prove nothing by time: JS-CONTAIN-3 proves libbf's
+ * polls by fuel, which counts polls, not milliseconds.
+ */
+const TIMED = Object.keys(HOSTILE).filter((name) => !name.startsWith('BigInt'));
+
 describe('JS plugins: long native work is stopped at the deadline, inside the engine', () => {
-  it.each(Object.keys(HOSTILE))('JS-CONTAIN-1 %s: TIMEOUT at the deadline, the worker survives', async (name) => {
+  it.each(TIMED)('JS-CONTAIN-1 %s: TIMEOUT at the deadline, the worker survives', async (name) => {
     const id = `hostile-${name.replace(/\W+/g, '-')}`;
     await rt.host.load({ id, name: id, version: '1', kind: 'event', capabilities: [], wasm: await wasmOf(HOSTILE[name]!), budget: { timeoutMs: TIMEOUT_MS } });
     const before = rt.host.stats().replacements;
@@ -107,7 +114,7 @@ describe('JS plugins: long native work is stopped at the deadline, inside the en
 });
 
 describe('JS engine without the runtime: the interrupt budget (fuel) stops native work too', () => {
-  it.each(['regex test', 'string indexOf', 'array-like indexOf', 'sparse join', 'BigInt toString', 'BigInt multiply'])('JS-CONTAIN-3 %s ends with FUEL_EXHAUSTED', async (name) => {
+  it.each(['regex test', 'string indexOf', 'array-like indexOf', 'sparse join', 'BigInt toString', 'BigInt multiply', 'BigInt schoolbook'])('JS-CONTAIN-3 %s ends with FUEL_EXHAUSTED', async (name) => {
     const loaded = await load(await wasmOf(HOSTILE[name]!), new FakeHost());
     try {
       const out = await loaded.call({ event: makeEvent('acme'), context: { budget: { fuel: 20 } } });
