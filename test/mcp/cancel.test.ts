@@ -7,19 +7,8 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Client } from '@modelcontextprotocol/client';
 import { compilerThreadCount, stopCompilerThreads } from '../../src/compiler/worker-pool.js';
-import { connectHttp, startServer, type TestServer } from './helpers.js';
+import { connectHttp, startServer, type TestServer, BIG_TS, until } from './helpers.js';
 
-// ~930 KB of TypeScript: the check takes seconds, far longer than the cancel may.
-const BIG_TS = Array.from({ length: 11_000 }, (_, i) => `export function f${i}(a: number, b: string): string { return b + String(a * ${i}); }`).join('\n');
-
-async function until(check: () => boolean, ms: number): Promise<boolean> {
-  const end = performance.now() + ms;
-  while (performance.now() < end) {
-    if (check()) return true;
-    await new Promise((r) => setTimeout(r, 10));
-  }
-  return check();
-}
 
 describe('cancelling plugin_compile over MCP', () => {
   let s: TestServer;

@@ -154,3 +154,16 @@ export async function pollTask(url: string, token: string, taskId: string, done:
     await new Promise((r) => setTimeout(r, 50));
   }
 }
+
+/** ~930 KB of TypeScript: its type check takes seconds, far longer than a cancel may. */
+export const BIG_TS = Array.from({ length: 11_000 }, (_, i) => `export function f${i}(a: number, b: string): string { return b + String(a * ${i}); }`).join('\n');
+
+/** Polls `check` every 10 ms for up to `ms`; its last answer. */
+export async function until(check: () => boolean, ms: number): Promise<boolean> {
+  const end = performance.now() + ms;
+  while (performance.now() < end) {
+    if (check()) return true;
+    await new Promise((r) => setTimeout(r, 10));
+  }
+  return check();
+}

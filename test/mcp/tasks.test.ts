@@ -10,22 +10,11 @@ import { silentLogger } from '../../src/core/index.js';
 import { compilerThreadCount, stopCompilerThreads } from '../../src/compiler/worker-pool.js';
 import { TaskRunner } from '../../src/server/mcp/task-runner.js';
 import { taskScope, type TaskDoc } from '../../src/server/mcp/task-store.js';
-import { pollTask, rpc2026, startServer, type TestServer } from './helpers.js';
+import { pollTask, rpc2026, startServer, type TestServer, BIG_TS, until } from './helpers.js';
 
-// ~930 KB of TypeScript: the check takes seconds, far longer than the cancel may.
-const BIG_TS = Array.from({ length: 11_000 }, (_, i) => `export function f${i}(a: number, b: string): string { return b + String(a * ${i}); }`).join('\n');
 const bigCompile = { language: 'ts', files: { 'main.ts': "import './big';\nimport { on } from 'uee:plugin';\non('Slow', () => null);\n", 'big.ts': BIG_TS } };
 const smallCompile = { language: 'ts', files: { 'main.ts': "import { on } from 'uee:plugin';\non('Ping', () => null);\n" } };
 const terminal = (t: Record<string, any>) => ['completed', 'failed', 'cancelled'].includes(t.status as string);
-
-async function until(check: () => boolean, ms: number): Promise<boolean> {
-  const end = performance.now() + ms;
-  while (performance.now() < end) {
-    if (check()) return true;
-    await new Promise((r) => setTimeout(r, 10));
-  }
-  return check();
-}
 
 describe('MCP tasks on one front end', () => {
   let s: TestServer;
