@@ -131,6 +131,10 @@ function capped(s: string, n: number): string {
 /** Applies {@link RECORD_CAPS} and assigns a `recordId` when missing. Pure: every adapter calls it. */
 export function prepareInvocationRecord(draft: InvocationRecordDraft): InvocationRecord {
   const e = draft.effects;
+  // The common record (no error, nothing over a cap, no models or metrics) is stored as it is: no copies.
+  if (draft.error === undefined && draft.metrics === undefined && draft.models.length === 0 && e.writes.length <= RECORD_CAPS.effects && e.events.length <= RECORD_CAPS.effects) {
+    return draft.recordId === undefined ? { ...draft, recordId: newId(Date.parse(draft.at) || Date.now()) } : (draft as InvocationRecord);
+  }
   const writes = e.writes.slice(0, RECORD_CAPS.effects);
   const events = e.events.slice(0, RECORD_CAPS.effects);
   const metrics = draft.metrics === undefined ? undefined : Object.entries(draft.metrics).filter(([, v]) => Number.isFinite(v)).slice(0, RECORD_CAPS.metrics);

@@ -107,6 +107,23 @@ export function invocationConformance(store: () => EntityStore): void {
       expect(Object.keys(r!.metrics!)).toHaveLength(RECORD_CAPS.metrics);
     });
 
+    it('IR04b a record with nothing but too many effects (no error, models or metrics) is capped too', async () => {
+      const s = store();
+      const many = Array.from({ length: RECORD_CAPS.effects + 7 }, (_, i) => ({ eventId: `ev-out-${i}`, type: 'TaskTriaged' }));
+      await s.invocations.append([draft('acme', '2026-12-01T06:00:00.000Z', { effects: { committed: true, writes: [], events: many, readModelOps: 0, timers: 0, omitted: 1 } })]);
+      const [r] = await all(s, A);
+      expect(r!.effects.events).toHaveLength(RECORD_CAPS.effects);
+      expect(r!.effects.omitted).toBe(8);
+    });
+
+    it('IR04c many records in one append (more than one multi-row statement) are all stored, none twice', async () => {
+      const s = store();
+      const drafts = Array.from({ length: 70 }, (_, i) => draft('acme', new Date(Date.UTC(2026, 11, 1, 6, 0, 0, i)).toISOString(), { recordId: `r-${String(i).padStart(3, '0')}` }));
+      await s.invocations.append(drafts);
+      await s.invocations.append(drafts.slice(0, 40));
+      expect((await all(s, A)).map((r) => r.recordId)).toEqual(drafts.map((d) => d.recordId).reverse());
+    });
+
     it('IR05 retention deletes records older than the cutoff, in bounded batches, and nothing newer', async () => {
       const s = store();
       await s.invocations.append([

@@ -30,9 +30,19 @@ CREATE INDEX IF NOT EXISTS invocations_by_experiment ON invocations (tenant_key,
 CREATE INDEX IF NOT EXISTS invocations_by_at ON invocations (at);
 `;
 
-const INSERT_SQL = `INSERT OR IGNORE INTO invocations
+const INSERT_HEAD = `INSERT OR IGNORE INTO invocations
   (tenant_key, record_id, at, event_id, correlation_id, entity_id, plugin_name, plugin_id, outcome, experiment_id, doc)
-  VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`;
+  VALUES `;
+const ROW = '(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)';
+/** Rows per multi-row INSERT (11 parameters each, far below SQLite's limit): one statement call for many records. */
+const ROWS_PER_INSERT = 32;
+const INSERT_ONE_SQL = INSERT_HEAD + ROW;
+const INSERT_MANY_SQL = INSERT_HEAD + Array.from({ length: ROWS_PER_INSERT }, () => ROW).join(', ');
+
+/** Appends one record's column values (the order of {@link ROW}) to `out`. */
+function pushRow(out: unknown[], r: InvocationRecord): void {
+  out.push(r.tenantId ?? '', r.recordId, r.at, r.event.eventId, r.event.correlationId, r.event.entityId ?? null, r.plugin.name, r.plugin.id, r.outcome, r.experiment?.id ?? null, JSON.stringify(r));
+}
 
 const COLUMNS = [
   ['eventId', 'event_id'],
@@ -47,9 +57,22 @@ const COLUMNS = [
 /** Invocation records on SQLite. */
 export function sqliteInvocations(core: SqliteCore): InvocationRecordStore {
   const insertMany = core.db.transaction((records: InvocationRecord[]) => {
-    const insert = core.cache.get(INSERT_SQL);
-    for (const r of records) {
-      insert.run(r.tenantId ?? '', r.recordId, r.at, r.event.eventId, r.event.correlationId, r.event.entityId ?? null, r.plugin.name, r.plugin.id, r.outcome, r.experiment?.id ?? null, JSON.stringify(r));
+    let i = 0;
+    if (records.length >= ROWS_PER_INSERT) {
+      const many = core.cache.get(INSERT_MANY_SQL);
+      const params: unknown[] = [];
+      for (; i + ROWS_PER_INSERT <= records.length; i += ROWS_PER_INSERT) {
+        params.length = 0;
+        for (let j = i; j < i + ROWS_PER_INSERT; j++) pushRow(params, records[j]!);
+        many.run(params);
+      }
+    }
+    const one = core.cache.get(INSERT_ONE_SQL);
+    const params: unknown[] = [];
+    for (; i < records.length; i++) {
+      params.length = 0;
+      pushRow(params, records[i]!);
+      one.run(params);
     }
   });
   return {
