@@ -64,6 +64,7 @@ export class HostPluginInvoker implements PluginInvoker {
           eventId: event.eventId,
           pluginId: plugin.id,
           idempotencyKey: options.idempotencyKey,
+          ...(options.fence === undefined ? {} : { fence: options.fence }),
           causation: { eventId: event.eventId, correlationId: event.correlationId, hop: event.hop, experiment: event.experiment },
         },
       );

@@ -45,6 +45,7 @@ export const ERROR_CODES = [
   'DEPENDENCY_TOO_LARGE',
   'DEPENDENCY_NOT_PURE',
   'REGISTRY_UNAVAILABLE',
+  'FENCED',
 ] as const;
 
 /** One of {@link ERROR_CODES}. */

@@ -73,7 +73,9 @@ export class QueueWorker {
     private readonly options: DeliveryOptions,
     private readonly log: Logger,
   ) {
-    this.#lease = new Lease(bus, queueLeaseName(route.group), consumer, options.claimIdleMs, options.liveness);
+    // Fenced: every commit made under the queue carries the lease's token, so a holder that was paused
+    // past its lease cannot commit after another process took the queue over.
+    this.#lease = new Lease(bus, queueLeaseName(route.group), consumer, options.claimIdleMs, options.liveness, true);
   }
 
   /** Starts the loop (once). */
@@ -213,8 +215,9 @@ export class QueueWorker {
       const run = (this.#chains.get(key) ?? Promise.resolve(true)).then(async (previousDone) => {
         if (!previousDone) return false; // the one before is still pending: keep the order
         // The queue may have moved to another process (this one's heartbeat lapsed): start nothing more.
-        if (!this.#lease.held) return false;
-        const result = await this.handler.handle(this.route, delivery, this.log, settings, () => this.#stopped, prepaid);
+        const fence = this.#lease.fence;
+        if (fence === undefined) return false;
+        const result = await this.handler.handle(this.route, delivery, this.log, settings, () => this.#stopped, prepaid, fence);
         if (result === 'done') await this.#ack(delivery.id);
         return result !== 'left';
       });

@@ -2,6 +2,8 @@ import type { EventEnvelope, Logger, SerializedError, UeeError } from '../core/i
 import { toUeeError } from '../core/index.js';
 import type { DeadLetter, Delivery, EventBus } from '../bus/port.js';
 import type { EntityStore } from '../store/port.js';
+import type { CommitFence } from '../store/index.js';
+import type { HeldFence } from './lease.js';
 import type { PluginRecord } from '../registry/index.js';
 import { quarantinedDelivery } from '../runtime/quarantine.js';
 import type { ChainBudget, ChainEvent, Prepaid } from './chain-budget.js';
@@ -85,9 +87,12 @@ export class DeliveryHandler {
 
   /**
    * Handles `delivery` on `route`; `stopping()` is asked before each retry. Invocations are taken
-   * from `prepaid` (the batch's {@link prepay}) while it holds some for the chain.
+   * from `prepaid` (the batch's {@link prepay}) while it holds some for the chain. Effects commit
+   * under `lease`'s fence: a commit the store refuses as `FENCED` (the queue was taken over while
+   * this process was paused) leaves the delivery pending — not acked, retried or dead-lettered here —
+   * for the new holder, and marks the lease lost.
    */
-  async handle(route: RouteEntry, delivery: Delivery, log: Logger, settings: SettingsCache, stopping: () => boolean, prepaid?: Prepaid): Promise<DeliveryResult> {
+  async handle(route: RouteEntry, delivery: Delivery, log: Logger, settings: SettingsCache, stopping: () => boolean, prepaid?: Prepaid, lease?: HeldFence): Promise<DeliveryResult> {
     const { bus, metrics, versions, options } = this.deps;
     const event = delivery.event;
     const choice = versions.choose(route, event);
@@ -123,7 +128,13 @@ export class DeliveryHandler {
     const attempts: DeadLetter['attempts'] = [];
     for (let attempt = delivery.deliveryCount; ; attempt++) {
       const current = arm === undefined ? event : tagged(event, arm);
-      const { outcome, input } = await this.#invoke(route, plugin, current, settings, prepaid);
+      const { outcome, input } = await this.#invoke(route, plugin, current, settings, prepaid, lease?.fence);
+      if (!outcome.ok && outcome.error.code === 'FENCED') {
+        lease?.lost(Number(outcome.error.details?.current ?? 0));
+        log.warn('commit fenced: the queue was taken over; leaving the delivery to its new holder', { ...fields, deliveryCount: delivery.deliveryCount });
+        this.#record(plugin, current, attempt, 'left', outcome);
+        return 'left';
+      }
       metrics.record(plugin.id, plugin.attributes.name, outcome.durationMs, outcome.ok ? undefined : outcome.error.code);
       if (arm !== undefined && event.tenantId !== null) {
         // A failing candidate commits nothing: its failure is counted, and the event goes to control
@@ -234,7 +245,7 @@ export class DeliveryHandler {
     return this.deps.store.committed({ tenantId: event.tenantId, actor: 'system:router' }, idempotencyKeyOf(event, route));
   }
 
-  async #invoke(route: RouteEntry, plugin: PluginRecord, event: EventEnvelope, settings: SettingsCache, prepaid: Prepaid | undefined): Promise<{ outcome: InvocationOutcome; input?: HandleInput }> {
+  async #invoke(route: RouteEntry, plugin: PluginRecord, event: EventEnvelope, settings: SettingsCache, prepaid: Prepaid | undefined, fence?: CommitFence): Promise<{ outcome: InvocationOutcome; input?: HandleInput }> {
     const started = performance.now();
     let input: HandleInput | undefined;
     try {
@@ -246,6 +257,7 @@ export class DeliveryHandler {
       const outcome = await this.deps.invoker.invoke(plugin, input, {
         idempotencyKey: idempotencyKeyOf(event, route),
         beforeCommit: (events) => budget.events(event, events),
+        ...(fence === undefined ? {} : { fence }),
       });
       return { outcome, input };
     } catch (err) {

@@ -1,5 +1,19 @@
 import type { EventBus } from '../bus/port.js';
+import type { CommitFence } from '../store/index.js';
 import type { ProcessLiveness } from './liveness.js';
+
+/**
+ * The bus counter fencing tokens are drawn from: one for every lease, so no key is left behind per
+ * queue, and strictly increasing per lease because it is strictly increasing overall.
+ */
+export const FENCE_COUNTER = 'uee.fence';
+
+/** A lease's fence as a delivery carries it: the token to commit under, and how to report it stale. */
+export interface HeldFence {
+  readonly fence: CommitFence;
+  /** The store refused this token (`FENCED`, a later holder committed `current`): the lease is treated as lost. */
+  lost(current: number): void;
+}
 
 /** What {@link Lease.keep} found: whether this process holds the lease, and whether it just took it. */
 export interface LeaseState {
@@ -26,14 +40,32 @@ export class Lease {
   #lastTry = Number.NEGATIVE_INFINITY;
   /** Liveness generation under which the lease was last confirmed; -1 when not held. */
   #generation = -1;
+  /** The fence of the current holding (fenced leases only). */
+  #fence: HeldFence | undefined;
+  /** The greatest token the store refused this lease with: the next token must be above it. */
+  #refusedAt = 0;
 
+  /**
+   * @param fenced draw a fencing token ({@link fence}) each time the lease is taken, for the store to
+   *   check on every commit made under it. @default false
+   */
   constructor(
     private readonly bus: EventBus,
     readonly name: string,
     private readonly owner: string,
     readonly ttlMs: number,
     private readonly liveness?: ProcessLiveness,
+    private readonly fenced = false,
   ) {}
+
+  /**
+   * The fence of the current holding: its token was drawn after the lease was taken and before it was
+   * confirmed once more, so every holder that takes the lease later draws a greater one. Undefined when
+   * not held or not fenced.
+   */
+  get fence(): HeldFence | undefined {
+    return this.held ? this.#fence : undefined;
+  }
 
   /** Whether this process may act as the owner now (local check, no bus call). */
   get held(): boolean {
@@ -59,7 +91,8 @@ export class Lease {
       // Held before under this generation: re-confirmed, not taken over (nobody could have taken it).
       const continued = this.#generation === live.generation;
       const generation = live.generation;
-      const held = await this.bus.lease(this.name, this.owner, this.ttlMs, { liveness: true });
+      let held = await this.bus.lease(this.name, this.owner, this.ttlMs, { liveness: true });
+      if (held && !continued && this.fenced) held = await this.#drawToken(() => this.bus.lease(this.name, this.owner, this.ttlMs, { liveness: true }));
       this.#generation = held ? generation : -1;
       return { held, fresh: held && !continued };
     }
@@ -67,15 +100,43 @@ export class Lease {
     const wasHeld = this.held;
     if (now - this.#lastTry < this.retryMs) return { held: wasHeld, fresh: false };
     this.#lastTry = now;
-    const held = await this.bus.lease(this.name, this.owner, this.ttlMs);
+    let held = await this.bus.lease(this.name, this.owner, this.ttlMs);
+    if (held && (!wasHeld || this.#fence === undefined) && this.fenced) held = await this.#drawToken(() => this.bus.lease(this.name, this.owner, this.ttlMs));
     this.#until = held ? now + Math.floor(this.ttlMs * 0.8) : 0;
     return { held, fresh: held && !wasHeld };
+  }
+
+  /**
+   * Draws a new token for a holding just taken, then confirms the lease once more: a token drawn
+   * while the lease was still this process's is below whatever a later taker draws (that one draws
+   * after taking it, so after this confirmation). A token not above one the store refused is raised
+   * past it — the counter may have been reset (a new bus on an old store). Returns whether the lease
+   * is held with a fence.
+   */
+  async #drawToken(confirm: () => Promise<boolean>): Promise<boolean> {
+    this.#fence = undefined;
+    let token = await this.bus.counter(FENCE_COUNTER, 1);
+    if (token <= this.#refusedAt) token = await this.bus.counter(FENCE_COUNTER, this.#refusedAt - token + 1);
+    if (!(await confirm())) return false;
+    const fence: CommitFence = { key: this.name, token };
+    this.#fence = {
+      fence,
+      lost: (current) => {
+        if (this.#fence?.fence !== fence) return; // an older holding's refusal
+        this.#refusedAt = Math.max(this.#refusedAt, current);
+        this.#fence = undefined;
+        this.#until = 0;
+        this.#generation = -1;
+      },
+    };
+    return true;
   }
 
   /** Gives the lease up (a clean stop: another process takes over at once). */
   async release(): Promise<void> {
     this.#until = 0;
     this.#generation = -1;
+    this.#fence = undefined;
     await this.bus.releaseLease(this.name, this.owner);
   }
 }

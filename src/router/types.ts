@@ -1,6 +1,7 @@
 import type { EntityVersion, EventEnvelope, JsonObject, SerializedError } from '../core/index.js';
 import type { PluginRecord } from '../registry/index.js';
 import type { InvocationRecordDraft } from '../store/invocations.js';
+import type { CommitFence } from '../store/fence.js';
 import type { EffectLists } from '../experiments/index.js';
 
 /** The input of a plugin's `handle` (docs/plugin-abi.md). */
@@ -77,6 +78,8 @@ export interface InvokeOptions {
    * committed and the invocation fails with its error (the chain budget's `CHAIN_BUDGET_EXCEEDED`).
    */
   beforeCommit?: (events: number) => Promise<void>;
+  /** The queue lease's fence the commit carries (see {@link CommitFence}): a stale holder's commit answers `FENCED`. */
+  fence?: CommitFence;
 }
 
 /**

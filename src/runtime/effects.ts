@@ -1,6 +1,7 @@
 import { createHash } from 'node:crypto';
 import { assertMayWriteReserved, type Causation, type EntityWrite, type EventDraft, type JsonObject, type ReadModelOp, type TenantContext } from '../core/index.js';
 import type { CommitResult, EntityStore } from '../store/port.js';
+import type { CommitFence } from '../store/fence.js';
 
 /**
  * Effects a plugin buffers while handling one event. They leave the host only when `handle`
@@ -113,6 +114,8 @@ export interface CommitMeta {
   causation: Causation;
   /** Overrides the default `${eventId}:${pluginId}` key (the router keys by logical plugin, so a redelivery handled by a newer version still applies once). */
   idempotencyKey?: string;
+  /** The router queue lease's fence: the store refuses the commit (`FENCED`) once a later holder committed. */
+  fence?: CommitFence;
 }
 
 /** The idempotency key of a (event, plugin version) commit. */
@@ -175,5 +178,6 @@ export async function commitEffects(
     readModelOps: effects.readModelOps,
     causation: meta.causation,
     source: { kind: 'plugin', id: meta.pluginId },
+    ...(meta.fence === undefined ? {} : { fence: meta.fence }),
   });
 }

@@ -30,5 +30,7 @@ export { openPostgresStore } from './postgres/index.js';
 export type { PostgresStoreOptions } from './postgres/index.js';
 export { filterShape, probesOf, suggestIndex } from './query-index.js';
 export type { ExplainRequest, IndexInfo, IndexSpec, IndexTarget, QueryIndexStore, QueryPlan, SlowQuery } from './query-index.js';
+export { fenceDecision, fencedError } from './fence.js';
+export type { CommitFence } from './fence.js';
 export { JOURNAL_PURGE_BATCH, JOURNAL_SCAN_SPAN } from './journal.js';
 export type { EventJournal, JournalEntry, JournalInfo, JournalPage, JournalQuery } from './journal.js';

@@ -15,6 +15,7 @@ import { DEFAULT_FILTER_LIMITS, type FilterLimits } from './filter.js';
 import type { QueryIndexStore } from './query-index.js';
 import type { InvocationRecordStore } from './invocations.js';
 import type { EventJournal } from './journal.js';
+import type { CommitFence } from './fence.js';
 
 /** Options for reading one entity. */
 export interface GetOptions {
@@ -63,6 +64,12 @@ export interface CommitBatch {
   causation?: Causation;
   /** @default { kind: 'api', id: ctx.actor } */
   source?: EventSource;
+  /**
+   * The committer's lease fence (see {@link CommitFence}): checked and raised in the commit's own
+   * transaction, before the idempotency key; a token smaller than one already committed under the
+   * key answers `FENCED` and nothing is applied.
+   */
+  fence?: CommitFence;
 }
 
 /** What a commit produced. */

@@ -141,6 +141,7 @@ const BatchSchema = z
     readModelOps: z.array(ReadModelOpSchema).default([]),
     causation: CausationSchema.optional(),
     source: EventSourceSchema.optional(),
+    fence: z.object({ key: z.string().min(1).max(512), token: z.number().int().positive() }).strict().optional(),
   })
   .strict();
 

@@ -58,6 +58,7 @@ const INFO: Partial<Record<ErrorCode, { meaning: string; hint: string }>> = {
   DEPENDENCY_TOO_LARGE: { meaning: 'The npm dependency tree has too many packages or unpacks to too many bytes (details.limit).', hint: 'depend on fewer or smaller packages' },
   DEPENDENCY_NOT_PURE: { meaning: 'An npm package needs native code, an install script or Node built-ins (fs, net, …), which plugins do not have.', hint: 'pick a pure-JS alternative' },
   REGISTRY_UNAVAILABLE: { meaning: 'The npm registry could not be reached and the package is not in the local cache.', hint: 'retry later; packages fetched once compile offline' },
+  FENCED: { meaning: 'A commit carried the fencing token of a lease another process has since taken over (this process was paused or cut off past its lease); nothing was committed.', hint: 'nothing to do: the process holding the lease now handles the delivery' },
   INTERNAL: { meaning: 'An unexpected server fault.', hint: 'retry once; if it persists, report it with the time of the call' },
 };
 

@@ -421,6 +421,27 @@ export function storeConformance(name: string, open: () => Promise<EntityStore>)
         expect(await store.committed(A, 'evt-3:plugin@1')).toBe(false);
       });
 
+      it('C02c FENCE a commit whose lease token is older than one already committed under the key is refused (FENCED) and applies nothing, in any tenant; equal and newer tokens commit', async () => {
+        const fence = (token: number): { key: string; token: number } => ({ key: 'q:plugin:*:P', token });
+        expect((await store.commit(A, { fence: fence(1), idempotencyKey: 'f-1', writes: [{ entityId: 'f-1', entityTypeId: 'Task', attributes: { by: 1 } }] })).applied).toBe(true);
+        expect((await store.commit(B, { fence: fence(1), writes: [{ entityId: 'f-2', entityTypeId: 'Task', attributes: { by: 1 } }] })).applied).toBe(true);
+        // The lease moved: its new holder (token 2) commits; the old holder (token 1) is fenced out.
+        expect((await store.commit(B, { fence: fence(2), writes: [{ entityId: 'f-2', entityTypeId: 'Task', attributes: { by: 2 } }] })).applied).toBe(true);
+        const size = await store.outbox.size();
+        const err = await expectCode(store.commit(A, { fence: fence(1), idempotencyKey: 'f-3', writes: [{ entityId: 'f-1', entityTypeId: 'Task', attributes: { by: 1, again: true } }], events: [{ type: 'Late' }] }), 'FENCED');
+        expect(err.details).toMatchObject({ key: 'q:plugin:*:P', token: 1, current: 2 });
+        expect(await store.committed(A, 'f-3')).toBe(false);
+        expect((await store.get(A, 'f-1')).version).toBe(1);
+        expect(await store.outbox.size()).toBe(size);
+        // Even a key the old holder committed before is answered FENCED now, not replayed as success.
+        await expectCode(store.commit(A, { fence: fence(1), idempotencyKey: 'f-1', writes: [{ entityId: 'f-1', entityTypeId: 'Task', attributes: { by: 1 } }] }), 'FENCED');
+        // Fences are per key: another queue's token 1 is untouched by this one's 2.
+        expect((await store.commit(A, { fence: { key: 'q:plugin:acme:Q', token: 1 }, writes: [{ entityTypeId: 'Task', attributes: {} }] })).applied).toBe(true);
+        expect((await store.commit(A, { fence: fence(2), writes: [{ entityTypeId: 'Task', attributes: {} }] })).applied).toBe(true);
+        expect((await store.commit(A, { fence: fence(5), writes: [{ entityTypeId: 'Task', attributes: {} }] })).applied).toBe(true);
+        await expectCode(store.commit(A, { fence: fence(4), writes: [{ entityTypeId: 'Task', attributes: {} }] }), 'FENCED');
+      });
+
       it('C03 the outbox holds one event per write then the extra events, in order, with chain metadata', async () => {
         const causation = { eventId: 'cause-1', correlationId: 'root-1', hop: 2, experiment: { id: 'exp', variant: 'b' } };
         const source = { kind: 'plugin' as const, id: 'plugin:p@1' };

@@ -1,5 +1,6 @@
 import { ensureInvocationIndexes, type InvocationDoc } from './invocations.js';
 import { ensureJournalIndexes, type JournalDoc } from './journal.js';
+import type { FenceDoc } from './fence.js';
 import { MongoError, type Binary, type ClientSession, type Collection, type Db, type MongoClient } from 'mongodb';
 import { UeeError, toUeeError, type JsonObject, type Logger, type TenantContext } from '../../core/index.js';
 import type { CommitResult, StoreLimits } from '../port.js';
@@ -63,6 +64,8 @@ export interface Collections {
   blobs: Collection<BlobDoc>;
   invocations: Collection<InvocationDoc>;
   journal: Collection<JournalDoc>;
+  /** Commit fences (see CommitFence). */
+  fences: Collection<FenceDoc>;
 }
 
 /** Collections of a database, by their fixed names. */
@@ -79,6 +82,7 @@ export function collectionsOf(db: Db): Collections {
     blobs: db.collection<BlobDoc>('blobs'),
     invocations: db.collection<InvocationDoc>('invocations'),
     journal: db.collection<JournalDoc>('event_journal'),
+    fences: db.collection<FenceDoc>('commit_fences'),
   };
 }
 

@@ -16,6 +16,7 @@ import {
   visibleTenantKeys,
   type PreparedBatch,
 } from '../shared.js';
+import { checkFence } from './fence.js';
 import { DUPLICATE_KEY, MongoCore, TIMER_DUE_FILTER, collectionsOf, ensureIndexes, mongoError, type VersionDoc } from './core.js';
 import { afterFilter, keyValue, sortDocument, withTieBreakers, type MongoKey } from './keyset.js';
 import { applyReadModelOps, mongoConfig, mongoOutbox, mongoBlobs, mongoReadModels, mongoTenants, reserveSeqs } from './side-stores.js';
@@ -74,6 +75,7 @@ class MongoStore implements EntityStore {
 
   async #commitInTx(session: ClientSession, tk: string, ctx: TenantContext, batch: PreparedBatch): Promise<CommitResult> {
     const { c } = this.#core;
+    await checkFence(c.fences, batch.fence, session);
     if (batch.idempotencyKey !== undefined) {
       const prior = await c.idempotency.findOne({ _id: { tk, key: batch.idempotencyKey } }, { session });
       if (prior !== null) return readIdempotentResult(prior.result, { idempotencyKey: batch.idempotencyKey });

@@ -22,6 +22,7 @@ import { Params, pgKeys, runKeyset } from './keyset.js';
 import { SCHEMA_NAME, TIMER_DUE_SQL, applySchema, quoteSchema } from './schema.js';
 import { applyReadModelOps, pgBlobs, pgConfig, pgOutbox, pgReadModels, pgTenants, queryReadModel } from './side-stores.js';
 import { PgIndexes } from './query-index.js';
+import { checkFence } from './fence.js';
 import { emptyPlan, parseExplainRequest, parseIndexSpec, type QueryIndexStore, type QueryPlan } from '../query-index.js';
 
 /** Options for {@link openPostgresStore}. */
@@ -43,6 +44,7 @@ export interface PostgresStoreOptions {
 }
 
 const URL_SETTING = 'store URL (--store / UEE_STORE)';
+
 
 const LATEST_SQL = 'SELECT tenant_key, entity_id, doc FROM entity_versions WHERE tenant_key = ANY($1::text[]) AND entity_id = ANY($2::text[]) AND is_latest';
 const VERSION_SQL = 'SELECT doc FROM entity_versions WHERE tenant_key = $1 AND entity_id = $2 AND version = $3';
@@ -112,6 +114,7 @@ class PostgresStore implements EntityStore {
     const locks = ids.map((id) => lockKey(`e/${tk}/${id}`));
     if (batch.idempotencyKey !== undefined) locks.push(lockKey(`i/${tk}/${batch.idempotencyKey}`));
     if (locks.length > 0) await client.query(LOCK_SQL, [[...new Set(locks)].sort((a, b) => (a < b ? -1 : a > b ? 1 : 0)).map(String)]);
+    await checkFence(client, batch.fence);
     if (batch.idempotencyKey !== undefined) {
       const { rows } = await client.query<{ result: unknown }>(IDEMPOTENCY_GET_SQL, [tk, batch.idempotencyKey]);
       const prior = rows[0];

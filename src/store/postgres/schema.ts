@@ -90,6 +90,10 @@ CREATE TABLE IF NOT EXISTS idempotency (
   created_at text NOT NULL,
   PRIMARY KEY (tenant_key, key)
 );
+CREATE TABLE IF NOT EXISTS commit_fences (
+  key text COLLATE "C" PRIMARY KEY,
+  token bigint NOT NULL
+);
 `;
 
 /** Quotes a validated schema name. */

@@ -86,6 +86,10 @@ CREATE TABLE IF NOT EXISTS idempotency (
   created_at TEXT NOT NULL,
   PRIMARY KEY (tenant_key, key)
 );
+CREATE TABLE IF NOT EXISTS commit_fences (
+  key TEXT PRIMARY KEY,
+  token INTEGER NOT NULL
+);
 `;
 
 /**

@@ -24,6 +24,7 @@ import { SqliteIndexes } from './query-index.js';
 import { emptyPlan, parseExplainRequest, parseIndexSpec, type QueryIndexStore, type QueryPlan } from '../query-index.js';
 import { sqliteInvocations } from './invocations.js';
 import { appendJournal, sqliteJournal } from './journal.js';
+import { checkFence } from './fence.js';
 
 /** Options for {@link openSqliteStore}. */
 export interface SqliteStoreOptions {
@@ -98,6 +99,7 @@ class SqliteStore implements EntityStore {
 
   #commitInTx(tk: string, ctx: TenantContext, batch: PreparedBatch): CommitResult {
     const { cache } = this.#core;
+    checkFence(this.#core, batch.fence);
     if (batch.idempotencyKey !== undefined) {
       const row = cache.get(IDEMPOTENCY_GET_SQL).get(tk, batch.idempotencyKey) as { result: string } | undefined;
       if (row !== undefined) return readIdempotentResult(row.result, { idempotencyKey: batch.idempotencyKey });

@@ -1,0 +1,30 @@
+import type { PoolClient } from 'pg';
+import { fenceDecision, fencedError, type CommitFence } from '../fence.js';
+
+const FENCE_GET_SQL = 'SELECT token FROM commit_fences WHERE key = $1';
+const FENCE_SHARE_SQL = 'SELECT token FROM commit_fences WHERE key = $1 FOR SHARE';
+const FENCE_RAISE_SQL =
+  'INSERT INTO commit_fences (key, token) VALUES ($1, $2) ON CONFLICT (key) DO UPDATE SET token = EXCLUDED.token WHERE commit_fences.token < EXCLUDED.token RETURNING token';
+
+/**
+ * Checks (and raises) a commit's fence inside its READ COMMITTED transaction (see {@link CommitFence}).
+ *
+ * The current holder's commits take the fence row FOR SHARE, so they run side by side; a new holder's
+ * first commit raises the token with an exclusive row lock, which waits for every commit of the older
+ * token still open (they commit before it) — and any commit of the older token that comes later
+ * reads the raised token and is refused. No share lock is held before a raise (two first commits of
+ * the new token would otherwise deadlock upgrading); ON CONFLICT locks the row even when its WHERE
+ * does not update it, so the loser of two raises re-reads under a lock it already holds.
+ */
+export async function checkFence(client: PoolClient, fence: CommitFence | undefined): Promise<void> {
+  if (fence === undefined) return;
+  const { rows } = await client.query<{ token: string }>(FENCE_GET_SQL, [fence.key]);
+  const seen = rows[0] === undefined ? undefined : Number(rows[0].token);
+  if (fenceDecision(fence, seen) === 'raise') {
+    const raised = await client.query(FENCE_RAISE_SQL, [fence.key, fence.token]);
+    if (raised.rows.length > 0) return;
+  }
+  const locked = await client.query<{ token: string }>(FENCE_SHARE_SQL, [fence.key]);
+  const current = Number(locked.rows[0]?.token ?? 0);
+  if (fenceDecision(fence, current) !== 'ok') throw fencedError(fence, current);
+}
