@@ -5,7 +5,9 @@ import { openEmbeddedBus } from '../../src/bus/index.js';
 import { isUeeError } from '../../src/core/index.js';
 import { tempDir } from '../helpers.js';
 import { killChild, spawnChild } from '../router/harness.js';
-import { busConformance, expectCorruptEntryDeadLettered, makeEvent } from './conformance.js';
+import { busConformance, expectCorruptEntryDeadLettered, makeEvent, makeEvents } from './conformance.js';
+
+const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 
 let dir: ReturnType<typeof tempDir> | undefined;
 let file = '';
@@ -51,6 +53,61 @@ describe('embedded bus specifics', () => {
     await memory.close();
     const err = await openEmbeddedBus({ path: file, options: { maxLength: 0 } }).catch((e: unknown) => e);
     expect(isUeeError(err, 'CONFIG_INVALID')).toBe(true);
+  });
+
+  it('BUS-E3: a plain group keeps a batch as one pending run; a partial claim, renew or ack changes only the entries it names', async () => {
+    const bus = await openEmbeddedBus({ path: file });
+    try {
+      await bus.ensureGroup('g', 'earliest');
+      await bus.publish(makeEvents(10));
+      const read = await bus.read('g', 'a', { count: 10 });
+      const runs = (): number => {
+        const raw = new Database(file);
+        const n = (raw.prepare("SELECT count(*) AS c FROM bus_leased WHERE grp = 'g'").get() as { c: number }).c;
+        raw.close();
+        return n;
+      };
+      expect(runs()).toBe(1);
+      await sleep(30);
+      // Entries 3..5 taken over by b (second delivery); the rest stays a's, delivered once.
+      await bus.ack('g', [read[0]!.id, read[1]!.id]);
+      const claimed = await bus.claimStale('g', 'b', { minIdleMs: 10, count: 3 });
+      expect(claimed.map((d) => [d.id, d.deliveryCount])).toEqual(read.slice(2, 5).map((d) => [d.id, 2]));
+      expect(await bus.renew('g', 'a', [read[6]!.id, read[2]!.id])).toBe(1);
+      const pending = await bus.pending('g');
+      expect(pending.map((p) => [p.id, p.consumer, p.deliveryCount])).toEqual(read.slice(2).map((d, i) => [d.id, i < 3 ? 'b' : 'a', i < 3 ? 2 : 1]));
+      // Claimed and renewed entries were touched after the others' 30 ms: each is less idle than any other.
+      const touched = new Set([...read.slice(2, 5), read[6]!].map((d) => d.id));
+      const idle = (mine: boolean): number[] => pending.filter((p) => touched.has(p.id) === mine).map((p) => p.idleMs);
+      expect(Math.max(...idle(true))).toBeLessThan(Math.min(...idle(false)));
+      expect(await bus.ack('g', read.map((d) => d.id))).toBe(8);
+      expect(await bus.pending('g')).toEqual([]);
+      expect(runs()).toBe(0);
+    } finally {
+      await bus.close();
+    }
+  });
+
+  it('BUS-E4: a file whose plain groups still list pending entries one row each (older UEE) opens with the same pending entries', async () => {
+    const before = await openEmbeddedBus({ path: file });
+    await before.ensureGroup('g', 'earliest');
+    await before.publish(makeEvents(4));
+    const read = await before.read('g', 'old', { count: 4 });
+    await before.close();
+    // Rewrite the runs as the per-entry rows an older UEE wrote.
+    const raw = new Database(file);
+    raw.exec(`INSERT INTO bus_pending (grp, n, ms, consumer, delivered_at, deliveries)
+                SELECT r.grp, e.n, e.ms, r.consumer, r.delivered_at, 3 FROM bus_leased r JOIN bus_entries e ON e.n BETWEEN r.lo AND r.hi;
+              DELETE FROM bus_leased;`);
+    raw.close();
+    const after = await openEmbeddedBus({ path: file });
+    try {
+      expect((await after.pending('g')).map((p) => [p.id, p.consumer, p.deliveryCount])).toEqual(read.map((d) => [d.id, 'old', 3]));
+      expect(await after.ack('g', [read[1]!.id])).toBe(1);
+      expect((await after.claimStale('g', 'new', { minIdleMs: 0 })).map((d) => d.id)).toEqual([read[0]!.id, read[2]!.id, read[3]!.id]);
+    } finally {
+      await after.close();
+    }
   });
 
   it('BUS-E-CRASH-1: a lease and entries held by a process that crashed are taken over at once, a live holder keeps them', async () => {

@@ -22,6 +22,7 @@ import { BusLifecycle, screenEntries, type CorruptSink } from '../shared/lifecyc
 import { checkClaimOptions, checkCounterAdd, checkCount, checkEntryIds, checkName, checkPruneOptions, checkReadOptions, entrySeq } from '../shared/options.js';
 import { isCertainlyGone, thisProcess, type ProcessIdentity } from './liveness.js';
 import { notifyPublished, waitForPublish } from './notifier.js';
+import { ackRuns, claimRuns, renewRuns, sortedPositions } from './runs.js';
 import { prepareBusStatements, type BusStatements } from './schema.js';
 
 /** Polling backoff of blocked reads (for publishes from other processes), first and last step. */
@@ -145,6 +146,8 @@ export class EmbeddedBus implements EventBus {
             st.createQueue.run(group, last?.ms ?? 0, last?.n ?? 0);
           } else if (existing.routed === 0) {
             st.queueUnread.run(group, existing.last_n);
+            st.runsToPending.run(group);
+            st.deleteGroupRuns.run(group);
             st.markRouted.run(group);
           }
         })
@@ -163,6 +166,7 @@ export class EmbeddedBus implements EventBus {
           if (existing === undefined || existing.routed === 0) return;
           st.deleteGroupQueued.run(group);
           st.deleteGroupPending.run(group);
+          st.deleteGroupRuns.run(group);
           st.deleteGroupConsumers.run(group);
           st.deleteGroup.run(group);
           st.deleteLease.run(queueLeaseName(group));
@@ -217,9 +221,11 @@ export class EmbeddedBus implements EventBus {
       const routed = this.#db
         .transaction(() => {
           let handed = 0;
+          // Which entries were still pending in fromGroup (each is handed over once).
+          const still = this.#groupRow(fromGroup).routed === 1 ? undefined : new Set(ackRuns(st, fromGroup, sortedPositions(items.map((i) => entrySeq(i.id)))));
           for (const item of items) {
             const n = entrySeq(item.id);
-            if (st.deletePending.run(fromGroup, n).changes === 0) continue;
+            if (still === undefined ? st.deletePending.run(fromGroup, n).changes === 0 : !still.delete(n)) continue;
             const ms = Number(item.id.slice(0, item.id.indexOf('-')));
             for (const g of item.groups) st.enqueue.run(g, n, ms);
             handed++;
@@ -305,9 +311,12 @@ export class EmbeddedBus implements EventBus {
         const g = this.#groupRow(group);
         const now = Date.now();
         const found = st.entriesAfter.all(g.last_n, count);
-        if (found.length > 0) st.deliverAfter.run(group, consumer, now, g.last_n, count);
         const tail = found[found.length - 1];
-        if (tail) st.advanceGroup.run(tail.ms, tail.n, group);
+        if (tail) {
+          // One pending run for the whole batch: its positions are consecutive in the log.
+          st.insertRun.run(group, found[0]!.n, tail.n, consumer, now, 1);
+          st.advanceGroup.run(tail.ms, tail.n, group);
+        }
         st.touchConsumer.run(group, consumer, now);
         this.#register(consumer, now);
         return found;
@@ -345,7 +354,15 @@ export class EmbeddedBus implements EventBus {
       checkName(group, 'group');
       checkEntryIds(ids);
       if (ids.length === 0) return 0;
-      return this.#st.deletePendingMany.run(group, JSON.stringify(ids.map(entrySeq))).changes;
+      const st = this.#st;
+      return this.#db
+        .transaction(() => {
+          const g = st.group.get(group);
+          if (g === undefined) return 0;
+          if (g.routed === 1) return st.deletePendingMany.run(group, JSON.stringify(ids.map(entrySeq))).changes;
+          return ackRuns(st, group, sortedPositions(ids.map(entrySeq))).length;
+        })
+        .immediate();
     });
   }
 
@@ -355,7 +372,15 @@ export class EmbeddedBus implements EventBus {
       checkName(consumer, 'consumer');
       checkEntryIds(ids);
       if (ids.length === 0) return 0;
-      return this.#st.renewPending.run(Date.now(), group, consumer, JSON.stringify(ids.map(entrySeq))).changes;
+      const st = this.#st;
+      return this.#db
+        .transaction(() => {
+          const g = st.group.get(group);
+          if (g === undefined) return 0;
+          if (g.routed === 1) return st.renewPending.run(Date.now(), group, consumer, JSON.stringify(ids.map(entrySeq))).changes;
+          return renewRuns(st, group, consumer, sortedPositions(ids.map(entrySeq)), Date.now());
+        })
+        .immediate();
     });
   }
 
@@ -363,11 +388,12 @@ export class EmbeddedBus implements EventBus {
     return this.#run(() => {
       checkName(group, 'group');
       const count = checkCount(options?.count, 'pending');
-      this.#groupRow(group);
+      const st = this.#st;
+      const queue = this.#groupRow(group).routed === 1;
       const rows =
         options?.consumer === undefined
-          ? this.#st.pending.all(group, count)
-          : this.#st.pendingOf.all(group, checkName(options.consumer, 'consumer'), count);
+          ? (queue ? st.pending : st.runPending).all(group, count)
+          : (queue ? st.pendingOf : st.runPendingOf).all(group, checkName(options.consumer, 'consumer'), count);
       const now = Date.now();
       return rows.map((r) => ({ id: `${r.ms}-${r.n}`, consumer: r.consumer, idleMs: Math.max(0, now - r.delivered_at), deliveryCount: r.deliveries }));
     });
@@ -400,13 +426,20 @@ export class EmbeddedBus implements EventBus {
     const entries = this.#guard(() =>
       this.#db
         .transaction(() => {
-          this.#groupRow(group);
+          const queue = this.#groupRow(group).routed === 1;
           const st = this.#st;
           const now = Date.now();
           const claimed: Array<Delivery | CorruptEntry> = [];
           this.#register(consumer, now);
           // What a crashed process held is stale now: nobody is working on it.
-          for (const { consumer: holder } of st.pendingByConsumer.all(group)) if (holder !== consumer && this.#isGone(holder)) st.expirePendingOf.run(group, holder);
+          for (const { consumer: holder } of queue ? st.pendingByConsumer.all(group) : st.runHolders.all(group)) {
+            if (holder !== consumer && this.#isGone(holder)) (queue ? st.expirePendingOf : st.expireRunsOf).run(group, holder);
+          }
+          if (!queue) {
+            for (const row of claimRuns(st, group, consumer, now - minIdleMs, count, now)) claimed.push(decodeEntry(`${row.ms}-${row.n}`, row.data, row.deliveries));
+            st.touchConsumer.run(group, consumer, now);
+            return claimed;
+          }
           for (const row of st.staleFrom.all(group, 0, now - minIdleMs, count)) {
             const entry = st.entryData.get(row.n);
             if (entry === undefined) {
@@ -438,11 +471,13 @@ export class EmbeddedBus implements EventBus {
   /** Acks the entry and, if it was still pending, records the dead letter (so a race records it once). */
   #deadLetterOne(group: string, id: string, data: string): void {
     const st = this.#st;
-    if (st.deletePending.run(group, entrySeq(id)).changes === 0) return;
-    const n = Number(st.insertDead.run(Date.now(), group, data).lastInsertRowid);
+    const n = entrySeq(id);
+    const g = st.group.get(group);
+    if (g === undefined || (g.routed === 1 ? st.deletePending.run(group, n).changes === 0 : ackRuns(st, group, [n]).length === 0)) return;
+    const dead = Number(st.insertDead.run(Date.now(), group, data).lastInsertRowid);
     if (++this.#sinceDeadTrim >= Math.min(1_000, Math.max(1, Math.ceil(this.#opts.maxDeadLetters / 10)))) {
       this.#sinceDeadTrim = 0;
-      st.trimDead.run(n - this.#opts.maxDeadLetters);
+      st.trimDead.run(dead - this.#opts.maxDeadLetters);
     }
   }
 
@@ -504,7 +539,7 @@ export class EmbeddedBus implements EventBus {
       return this.#db.transaction(() => {
         const g = this.#groupRow(group);
         const st = this.#st;
-        const pendingBy = new Map(st.pendingByConsumer.all(group).map((r) => [r.consumer, r.c]));
+        const pendingBy = new Map((g.routed === 1 ? st.pendingByConsumer : st.runPendingByConsumer).all(group).map((r) => [r.consumer, r.c]));
         const now = Date.now();
         const consumers = st.consumers.all(group).map((c) => ({ name: c.consumer, pending: pendingBy.get(c.consumer) ?? 0, idleMs: Math.max(0, now - c.seen_at) }));
         let pending = 0;

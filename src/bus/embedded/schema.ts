@@ -4,8 +4,11 @@ import type { Database, Statement } from 'better-sqlite3';
  * Tables of the embedded event log, prefixed `bus_` because they share the SQLite file of the entity
  * store. `n` is the log position (AUTOINCREMENT: never reused, contiguous because only a prefix is
  * ever trimmed); an entry's id is `ms-n`, so ids are ordered like Redis stream ids and an id maps to
- * its row without a lookup. `bus_pending` is the pending entries list (PEL) of every group;
- * `bus_queued` holds the entries routed into a queue (a group with `routed = 1`) and not yet read.
+ * its row without a lookup. A plain group's pending entries list (PEL) is `bus_leased`: one row per
+ * run of consecutive log positions delivered together (a read makes one run, whatever its size; an
+ * ack or claim of part of a run splits it), so reading and acking a batch writes one row, not one per
+ * entry. A queue's (a group with `routed = 1`) PEL is `bus_pending`, one row per entry (its entries
+ * are not consecutive in the log); `bus_queued` holds the entries routed into a queue and not yet read.
  */
 const DDL = `
 CREATE TABLE IF NOT EXISTS bus_entries (
@@ -46,6 +49,16 @@ CREATE TABLE IF NOT EXISTS bus_pending (
   deliveries INTEGER NOT NULL,
   PRIMARY KEY (grp, n)
 ) WITHOUT ROWID;
+-- Pending runs of plain groups: positions lo..hi (those still in the log) delivered to consumer.
+CREATE TABLE IF NOT EXISTS bus_leased (
+  grp TEXT NOT NULL,
+  lo INTEGER NOT NULL,
+  hi INTEGER NOT NULL,
+  consumer TEXT NOT NULL,
+  delivered_at INTEGER NOT NULL,
+  deliveries INTEGER NOT NULL,
+  PRIMARY KEY (grp, lo)
+) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS bus_leases (
   name TEXT PRIMARY KEY,
   owner TEXT NOT NULL,
@@ -85,6 +98,10 @@ export function applyBusSchema(db: Database, path: string): void {
     const columns = db.prepare<[], { name: string }>('PRAGMA table_info(bus_groups)').all();
     if (!columns.some((c) => c.name === 'routed')) db.exec('ALTER TABLE bus_groups ADD COLUMN routed INTEGER NOT NULL DEFAULT 0');
     if (!columns.some((c) => c.name === 'advisory')) db.exec('ALTER TABLE bus_groups ADD COLUMN advisory INTEGER NOT NULL DEFAULT 0');
+    // Files written before plain groups kept runs: their per-entry PEL rows become one-entry runs.
+    db.exec(`INSERT OR IGNORE INTO bus_leased (grp, lo, hi, consumer, delivered_at, deliveries)
+               SELECT p.grp, p.n, p.n, p.consumer, p.delivered_at, p.deliveries FROM bus_pending p JOIN bus_groups g ON g.grp = p.grp WHERE g.routed = 0;
+             DELETE FROM bus_pending WHERE grp IN (SELECT grp FROM bus_groups WHERE routed = 0);`);
   }).immediate();
 }
 
@@ -97,6 +114,14 @@ export interface EntryRow {
 export interface PendingRow {
   n: number;
   ms: number;
+  consumer: string;
+  delivered_at: number;
+  deliveries: number;
+}
+/** One pending run of a plain group: log positions `lo..hi` delivered together. */
+export interface RunRow {
+  lo: number;
+  hi: number;
   consumer: string;
   delivered_at: number;
   deliveries: number;
@@ -144,13 +169,15 @@ export function prepareBusStatements(db: Database) {
     oldestNeeded: s<[], { n: number | null; grp: string | null }>(
       `SELECT n, grp FROM (
          SELECT (SELECT p.n FROM bus_pending p WHERE p.grp = g.grp ORDER BY p.n LIMIT 1) AS n, g.grp AS grp FROM bus_groups g WHERE g.advisory = 0
+         UNION ALL SELECT (SELECT r.lo FROM bus_leased r WHERE r.grp = g.grp ORDER BY r.lo LIMIT 1), g.grp FROM bus_groups g WHERE g.advisory = 0 AND g.routed = 0
          UNION ALL SELECT (SELECT q.n FROM bus_queued q WHERE q.grp = g.grp ORDER BY q.n LIMIT 1), g.grp FROM bus_groups g WHERE g.routed = 1
          UNION ALL SELECT last_n + 1, grp FROM bus_groups WHERE routed = 0 AND advisory = 0
        ) WHERE n IS NOT NULL ORDER BY n LIMIT 1`,
     ),
     idleConsumers: s<[string, number, string], { consumer: string }>(
       `SELECT c.consumer FROM bus_consumers c WHERE c.grp = ? AND (c.seen_at <= ? OR c.consumer = ?)
-         AND NOT EXISTS (SELECT 1 FROM bus_pending p WHERE p.grp = c.grp AND p.consumer = c.consumer)`,
+         AND NOT EXISTS (SELECT 1 FROM bus_pending p WHERE p.grp = c.grp AND p.consumer = c.consumer)
+         AND NOT EXISTS (SELECT 1 FROM bus_leased r WHERE r.grp = c.grp AND r.consumer = c.consumer)`,
     ),
     registerProcess: s<[string, string, string, string, number, number]>(
       'INSERT OR REPLACE INTO bus_processes (name, host, boot, pidns, pid, seen_at) VALUES (?, ?, ?, ?, ?, ?)',
@@ -169,9 +196,34 @@ export function prepareBusStatements(db: Database) {
     ),
     consumers: s<[string], { consumer: string; seen_at: number }>('SELECT consumer, seen_at FROM bus_consumers WHERE grp = ? ORDER BY consumer'),
     // One statement per batch: the PEL rows of a read, and the deletions of an ack (ids as a JSON array).
-    deliverAfter: s<[string, string, number, number, number]>(
-      'INSERT OR REPLACE INTO bus_pending (grp, n, ms, consumer, delivered_at, deliveries) SELECT ?, n, ms, ?, ?, 1 FROM bus_entries WHERE n > ? ORDER BY n LIMIT ?',
+    // Pending runs of plain groups (see runs.ts).
+    insertRun: s<[string, number, number, string, number, number]>('INSERT INTO bus_leased (grp, lo, hi, consumer, delivered_at, deliveries) VALUES (?, ?, ?, ?, ?, ?)'),
+    deleteRun: s<[string, number]>('DELETE FROM bus_leased WHERE grp = ? AND lo = ?'),
+    touchRun: s<[number, string, number]>('UPDATE bus_leased SET delivered_at = ? WHERE grp = ? AND lo = ?'),
+    runsOverlapping: s<[string, number, number], RunRow>(
+      'SELECT lo, hi, consumer, delivered_at, deliveries FROM bus_leased WHERE grp = ? AND lo <= ? AND hi >= ? ORDER BY lo',
     ),
+    staleRuns: s<[string, number], RunRow>('SELECT lo, hi, consumer, delivered_at, deliveries FROM bus_leased WHERE grp = ? AND delivered_at <= ? ORDER BY lo'),
+    entriesBetween: s<[number, number, number], EntryRow>('SELECT n, ms, data FROM bus_entries WHERE n >= ? AND n <= ? ORDER BY n LIMIT ?'),
+    runPending: s<[string, number], PendingRow>(
+      `SELECT e.n AS n, e.ms AS ms, r.consumer AS consumer, r.delivered_at AS delivered_at, r.deliveries AS deliveries
+         FROM bus_leased r JOIN bus_entries e ON e.n >= r.lo AND e.n <= r.hi WHERE r.grp = ? ORDER BY e.n LIMIT ?`,
+    ),
+    runPendingOf: s<[string, string, number], PendingRow>(
+      `SELECT e.n AS n, e.ms AS ms, r.consumer AS consumer, r.delivered_at AS delivered_at, r.deliveries AS deliveries
+         FROM bus_leased r JOIN bus_entries e ON e.n >= r.lo AND e.n <= r.hi WHERE r.grp = ? AND r.consumer = ? ORDER BY e.n LIMIT ?`,
+    ),
+    runPendingByConsumer: s<[string], { consumer: string; c: number }>(
+      'SELECT r.consumer AS consumer, count(*) AS c FROM bus_leased r JOIN bus_entries e ON e.n >= r.lo AND e.n <= r.hi WHERE r.grp = ? GROUP BY r.consumer',
+    ),
+    runHolders: s<[string], { consumer: string }>('SELECT DISTINCT consumer FROM bus_leased WHERE grp = ?'),
+    expireRunsOf: s<[string, string]>('UPDATE bus_leased SET delivered_at = 0 WHERE grp = ? AND consumer = ?'),
+    // A plain group turned into a queue: its runs become per-entry PEL rows.
+    runsToPending: s<[string]>(
+      `INSERT OR REPLACE INTO bus_pending (grp, n, ms, consumer, delivered_at, deliveries)
+         SELECT r.grp, e.n, e.ms, r.consumer, r.delivered_at, r.deliveries FROM bus_leased r JOIN bus_entries e ON e.n >= r.lo AND e.n <= r.hi WHERE r.grp = ?`,
+    ),
+    deleteGroupRuns: s<[string]>('DELETE FROM bus_leased WHERE grp = ?'),
     deletePending: s<[string, number]>('DELETE FROM bus_pending WHERE grp = ? AND n = ?'),
     deletePendingMany: s<[string, string]>('DELETE FROM bus_pending WHERE grp = ? AND n IN (SELECT value FROM json_each(?))'),
     pending: s<[string, number], PendingRow>(

@@ -1,0 +1,118 @@
+import type { BusStatements, RunRow } from './schema.js';
+
+/**
+ * The pending entries list of a plain group, kept as runs (`bus_leased`): a read delivers
+ * consecutive log positions to one consumer at one time, so it is stored as ONE row `lo..hi` with
+ * the consumer, delivery time and delivery count they share, instead of one row per entry. What
+ * touches only part of a run (an ack, a renew or a claim of some of its entries) splits it, so every
+ * position keeps exactly the state a per-entry row would have had. Runs of a group never overlap;
+ * a position of a run whose entry was trimmed (advisory groups only) is not pending any more.
+ *
+ * Every function runs inside the caller's transaction.
+ */
+
+/** Metadata shared by the positions of one run. */
+type RunMeta = Pick<RunRow, 'consumer' | 'delivered_at' | 'deliveries'>;
+
+/** Writes `lo..hi` as a run (nothing when empty). */
+function put(st: BusStatements, group: string, lo: number, hi: number, meta: RunMeta): void {
+  if (lo <= hi) st.insertRun.run(group, lo, hi, meta.consumer, meta.delivered_at, meta.deliveries);
+}
+
+/**
+ * Rewrites `run` with the positions `hits` (ascending, distinct, within the run) given `patch`, or
+ * removed when `patch` is null; the other positions keep the run's own state.
+ */
+function split(st: BusStatements, group: string, run: RunRow, hits: readonly number[], patch: RunMeta | null): void {
+  st.deleteRun.run(group, run.lo);
+  let from = run.lo;
+  let i = 0;
+  while (i < hits.length) {
+    const first = hits[i]!;
+    let last = first;
+    while (i + 1 < hits.length && hits[i + 1] === last + 1) last = hits[++i]!;
+    i++;
+    put(st, group, from, first - 1, run);
+    if (patch !== null) put(st, group, first, last, patch);
+    from = last + 1;
+  }
+  put(st, group, from, run.hi, run);
+}
+
+/** The positions of `sorted` within `run`, from index `at` on; returns them and the next index. */
+function within(sorted: readonly number[], at: number, run: RunRow): [number[], number] {
+  let i = at;
+  while (i < sorted.length && sorted[i]! < run.lo) i++;
+  const hits: number[] = [];
+  while (i < sorted.length && sorted[i]! <= run.hi) hits.push(sorted[i++]!);
+  return [hits, i];
+}
+
+/** Ascending, distinct. */
+export function sortedPositions(ns: Iterable<number>): number[] {
+  return [...new Set(ns)].sort((a, b) => a - b);
+}
+
+/** Removes the positions `sorted` (ascending, distinct) from the group's runs; returns those that were pending. */
+export function ackRuns(st: BusStatements, group: string, sorted: readonly number[]): number[] {
+  if (sorted.length === 0) return [];
+  const removed: number[] = [];
+  let at = 0;
+  for (const run of st.runsOverlapping.all(group, sorted[sorted.length - 1]!, sorted[0]!)) {
+    const [hits, next] = within(sorted, at, run);
+    at = next;
+    if (hits.length === 0) continue;
+    if (hits.length === run.hi - run.lo + 1) st.deleteRun.run(group, run.lo);
+    else split(st, group, run, hits, null);
+    for (const n of hits) removed.push(n);
+  }
+  return removed;
+}
+
+/** Restarts the idle time of the positions `sorted` that `consumer` holds; returns how many. */
+export function renewRuns(st: BusStatements, group: string, consumer: string, sorted: readonly number[], now: number): number {
+  if (sorted.length === 0) return 0;
+  let renewed = 0;
+  let at = 0;
+  for (const run of st.runsOverlapping.all(group, sorted[sorted.length - 1]!, sorted[0]!)) {
+    const [hits, next] = within(sorted, at, run);
+    at = next;
+    if (hits.length === 0 || run.consumer !== consumer) continue;
+    if (hits.length === run.hi - run.lo + 1) st.touchRun.run(now, group, run.lo);
+    else split(st, group, run, hits, { consumer, delivered_at: now, deliveries: run.deliveries });
+    renewed += hits.length;
+  }
+  return renewed;
+}
+
+/** One entry taken over by {@link claimRuns}. */
+export interface ClaimedRow {
+  n: number;
+  ms: number;
+  data: string;
+  /** The delivery count, this claim included. */
+  deliveries: number;
+}
+
+/**
+ * Moves up to `count` entries idle since `staleBefore` or earlier to `consumer`, oldest first
+ * (delivery count + 1). Positions whose entries were trimmed are dropped from the list, as
+ * XAUTOCLAIM drops deleted entries.
+ */
+export function claimRuns(st: BusStatements, group: string, consumer: string, staleBefore: number, count: number, now: number): ClaimedRow[] {
+  const claimed: ClaimedRow[] = [];
+  for (const run of st.staleRuns.all(group, staleBefore)) {
+    const left = count - claimed.length;
+    if (left <= 0) break;
+    const rows = st.entriesBetween.all(run.lo, run.hi, left);
+    st.deleteRun.run(group, run.lo);
+    const first = rows[0];
+    const last = rows[rows.length - 1];
+    if (first === undefined || last === undefined) continue; // every entry of the run was trimmed
+    put(st, group, first.n, last.n, { consumer, delivered_at: now, deliveries: run.deliveries + 1 });
+    // Fewer rows than asked: the run held no more entries (the rest of its positions are gaps).
+    if (rows.length === left) put(st, group, last.n + 1, run.hi, run);
+    for (const row of rows) claimed.push({ n: row.n, ms: row.ms, data: row.data, deliveries: run.deliveries + 1 });
+  }
+  return claimed;
+}
