@@ -5,6 +5,7 @@ import { Lease } from './lease.js';
 import type { ProcessLiveness } from './liveness.js';
 import type { DeliveryHandler } from './handling.js';
 import type { SettingsCache } from './input.js';
+import type { Prepaid } from './chain-budget.js';
 import type { RouteEntry } from './subscriptions.js';
 
 /** Tuning of one queue worker. */
@@ -212,22 +213,11 @@ export class QueueWorker {
         continue;
       }
       const key = delivery.event.entityId !== undefined ? `e:${delivery.event.entityId}` : `c:${delivery.event.correlationId}`;
-      const run = (this.#chains.get(key) ?? Promise.resolve(true)).then(async (previousDone) => {
-        if (!previousDone) return false; // the one before is still pending: keep the order
-        // The queue may have moved to another process (this one's heartbeat lapsed): start nothing more.
-        const fence = this.#lease.fence;
-        if (fence === undefined) return false;
-        const result = await this.handler.handle(this.route, delivery, this.log, settings, () => this.#stopped, prepaid, fence);
-        if (result === 'done') await this.#ack(delivery.id);
-        return result !== 'left';
-      });
+      const previous = this.#chains.get(key);
+      // Nothing earlier of its key in flight: started now, without a hop through a resolved promise.
+      const run = previous === undefined ? this.#deliver(delivery, settings, prepaid) : previous.then((previousDone) => (previousDone ? this.#deliver(delivery, settings, prepaid) : false));
       this.#chains.set(key, run);
-      const tracked: Promise<void> = run.then(
-        () => undefined,
-        (err: unknown) => {
-          this.#failure ??= err;
-        },
-      ).finally(() => {
+      const settle = (): void => {
         // Done or left pending: no longer renewed, so another process may take a pending one over.
         this.#held.delete(delivery.id);
         this.#inflight.delete(tracked);
@@ -235,6 +225,10 @@ export class QueueWorker {
         const wake = this.#slotFreed;
         this.#slotFreed = undefined;
         wake?.();
+      };
+      const tracked: Promise<void> = run.then(settle, (err: unknown) => {
+        this.#failure ??= err;
+        settle();
       });
       this.#inflight.add(tracked);
     }
@@ -245,6 +239,19 @@ export class QueueWorker {
       this.#chains.clear();
       throw toUeeError(failure);
     }
+  }
+
+  /**
+   * Handles one delivery whose predecessors of its key are done; acks it when done. Resolves whether
+   * the deliveries behind it on its key may start (false: it was left pending, keep the order).
+   */
+  async #deliver(delivery: Delivery, settings: SettingsCache, prepaid: Prepaid): Promise<boolean> {
+    // The queue may have moved to another process (this one's heartbeat lapsed): start nothing more.
+    const fence = this.#lease.fence;
+    if (fence === undefined) return false;
+    const result = await this.handler.handle(this.route, delivery, this.log, settings, () => this.#stopped, prepaid, fence);
+    if (result === 'done') await this.#ack(delivery.id);
+    return result !== 'left';
   }
 
   /** Waits for every delivery in flight. */

@@ -14,34 +14,39 @@ export type SettingsCache = Map<string, Promise<JsonObject>>;
  * the deterministic context.
  */
 export async function buildInput(store: EntityStore, plugin: PluginRecord, event: EventEnvelope, settings: SettingsCache): Promise<HandleInput> {
-  const ctx: TenantContext = { tenantId: event.tenantId, actor: `plugin:${plugin.id}@${plugin.attributes.pluginVersion}` };
+  const a = plugin.attributes;
   let entity: EntityVersion | undefined;
-  if (event.entityId !== undefined && plugin.attributes.capabilities.includes('readEntities') && mayTouch(plugin, event.entityTypeId)) {
+  if (event.entityId !== undefined && a.capabilities.includes('readEntities') && mayTouch(plugin, event.entityTypeId)) {
+    const ctx: TenantContext = { tenantId: event.tenantId, actor: `plugin:${plugin.id}@${a.pluginVersion}` };
     try {
       entity = await store.get(ctx, event.entityId, event.entityVersion === undefined ? {} : { version: event.entityVersion });
     } catch (err) {
       if (!(err instanceof UeeError && err.code === 'NOT_FOUND')) throw err;
     }
   }
-  let tenantSettings: Promise<JsonObject> | undefined;
+  let merged: JsonObject = a.settings;
   if (event.tenantId !== null) {
-    const key = `${event.tenantId}\u0000${plugin.attributes.name}`;
-    tenantSettings = settings.get(key);
+    const key = `${event.tenantId}\u0000${a.name}`;
+    let tenantSettings = settings.get(key);
     if (tenantSettings === undefined) {
-      tenantSettings = store.config.getPlugin(ctx, plugin.attributes.name);
+      tenantSettings = store.config.getPlugin({ tenantId: event.tenantId, actor: `plugin:${plugin.id}@${a.pluginVersion}` }, a.name);
       settings.set(key, tenantSettings);
     }
+    const own = await tenantSettings;
+    // The manifest's settings object is shared by every input of the version: copied only when a
+    // tenant's own settings change it, never mutated.
+    if (Object.keys(own).length > 0) merged = { ...a.settings, ...own };
   }
-  const resolvedSettings: JsonObject = tenantSettings === undefined ? {} : await tenantSettings;
-  return {
+  const input: HandleInput = {
     event,
-    ...(entity ? { entity } : {}),
-    settings: { ...plugin.attributes.settings, ...resolvedSettings },
+    settings: merged,
     context: {
       now: event.occurredAt,
       randomSeed: eventSeed(event.eventId, plugin.id),
       tenantId: event.tenantId,
-      plugin: { id: plugin.id, name: plugin.attributes.name, version: plugin.attributes.pluginVersion },
+      plugin: { id: plugin.id, name: a.name, version: a.pluginVersion },
     },
   };
+  if (entity !== undefined) input.entity = entity;
+  return input;
 }

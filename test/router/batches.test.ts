@@ -18,7 +18,7 @@ describe.each(BACKENDS)('batches through the router ($name bus)', ({ name }) => 
 
   it('ROUTER-BATCH-1 a trapping event in the middle of a batch is retried and dead-lettered alone; every other event of the batch commits exactly once', async () => {
     site = newSite(name, 'batches');
-    // The default window (2 × batchSize in flight), so the plugin's calls travel in batches.
+    // The default window (4 × batchSize in flight), so the plugin's calls travel in batches.
     app = await openApp(site, {}, { router: { refreshMs: 200, backoffMs: 20 } });
     const acme = { tenantId: 'acme', actor: 'user:test' };
     // batch-mixed: traps when the input carries "@T", else buffers a write of entity batch-1.
