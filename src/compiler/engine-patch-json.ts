@@ -23,9 +23,12 @@
  *   double result is read without the conversion call.
  * - `UEE_JSON_PARSE_STRING`: a quoted string (JSON, or a JS literal) of printable ASCII without
  *   escapes is made with one exact allocation instead of a growing buffer shrunk at its end.
- * - `UEE_JSON_STRINGIFY`: `JSON.stringify` without the per-value churn: an array element's key string
- *   is made only when a `toJSON` function or a replacer will receive it (it was a `printf` per
- *   element), an object's keys are read as atoms (no array of key strings, no string → atom lookup per
+ * - `UEE_JSON_PARSE_NUMBER`: a number token of the strict JSON grammar is converted directly
+ *   (`uee_strtod`, what `js_atof` ends in) instead of through the generic literal parser; one outside
+ *   it is a SyntaxError, as in Node (a fix: `JSON.parse("-01")` was -1, `JSON.parse("1.")` 1).
+ * - `UEE_JSON_STRINGIFY`: `JSON.stringify` without the per-value churn: a key string (an element's
+ *   index, a property's name) is made only when a `toJSON` function or a replacer will receive it
+ *   (it was a `printf` per array element), an object's keys are read as atoms (no array of key strings, no string → atom lookup per
  *   property), keys and string values are quoted straight into the output buffer, numbers printed
  *   into it, and with no indentation no indent strings are concatenated per object. Order, `toJSON`,
  *   getters, proxies, replacer and cycle errors take the same steps as before.
@@ -366,33 +369,84 @@ static int uee_json_number(StringBuffer *b, JSValueConst val)
     return string_buffer_puts8(b, buf);
 }
 
-/* js_json_check for an element of an array: its key string is made only if a toJSON function (an
-   object or a BigInt may have one) or a replacer will receive it. */
-static JSValue uee_json_check_index(JSContext *ctx, JSONStringifyContext *jsc, JSValueConst holder,
-                                    JSValue val, int64_t i)
+/* js_json_check with the key made only when something receives it: a toJSON function (looked up
+   once, as there) or a replacer. The key is the atom's string, or the index's when atom is
+   JS_ATOM_NULL. (The key was a printf'd index string for every array element.) */
+static JSValue uee_json_key(JSContext *ctx, JSAtom atom, int64_t idx)
 {
-    JSValue key, r;
-    switch (JS_VALUE_GET_TAG(val)) {
+    return atom != JS_ATOM_NULL ? JS_AtomToString(ctx, atom) : JS_ToStringFree(ctx, JS_NewInt64(ctx, idx));
+}
+static JSValue uee_json_check_key(JSContext *ctx, JSONStringifyContext *jsc, JSValueConst holder,
+                                  JSValue val, JSAtom atom, int64_t idx)
+{
+    JSValue key = JS_UNDEFINED, v, f;
+    JSValueConst args[2];
+
+    if (JS_IsObject(val)
+#ifdef CONFIG_BIGNUM
+        || JS_IsBigInt(ctx, val)
+#endif
+        ) {
+        f = JS_GetProperty(ctx, val, JS_ATOM_toJSON);
+        if (JS_IsException(f))
+            goto exception;
+        if (JS_IsFunction(ctx, f)) {
+            key = uee_json_key(ctx, atom, idx);
+            if (JS_IsException(key)) {
+                JS_FreeValue(ctx, f);
+                goto exception;
+            }
+            v = JS_CallFree(ctx, f, val, 1, (JSValueConst *)&key);
+            JS_FreeValue(ctx, val);
+            val = v;
+            if (JS_IsException(val))
+                goto exception;
+        } else {
+            JS_FreeValue(ctx, f);
+        }
+    }
+    if (!JS_IsUndefined(jsc->replacer_func)) {
+        if (JS_IsUndefined(key)) {
+            key = uee_json_key(ctx, atom, idx);
+            if (JS_IsException(key))
+                goto exception;
+        }
+        args[0] = key;
+        args[1] = val;
+        v = JS_Call(ctx, jsc->replacer_func, holder, 2, args);
+        JS_FreeValue(ctx, val);
+        val = v;
+        if (JS_IsException(val))
+            goto exception;
+    }
+    JS_FreeValue(ctx, key);
+    /* what js_json_check keeps */
+    switch (JS_VALUE_GET_NORM_TAG(val)) {
+    case JS_TAG_OBJECT:
+        if (JS_IsFunction(ctx, val))
+            break;
+    case JS_TAG_STRING:
     case JS_TAG_INT:
     case JS_TAG_FLOAT64:
-    case JS_TAG_STRING:
+#ifdef CONFIG_BIGNUM
+    case JS_TAG_BIG_FLOAT:
+#endif
     case JS_TAG_BOOL:
     case JS_TAG_NULL:
-    case JS_TAG_UNDEFINED:
-        if (JS_IsUndefined(jsc->replacer_func))
-            return js_json_check(ctx, jsc, holder, val, JS_UNDEFINED);
-        break;
+#ifdef CONFIG_BIGNUM
+    case JS_TAG_BIG_INT:
+#endif
+    case JS_TAG_EXCEPTION:
+        return val;
     default:
         break;
     }
-    key = JS_ToStringFree(ctx, JS_NewInt64(ctx, i));
-    if (JS_IsException(key)) {
-        JS_FreeValue(ctx, val);
-        return JS_EXCEPTION;
-    }
-    r = js_json_check(ctx, jsc, holder, val, key);
+    JS_FreeValue(ctx, val);
+    return JS_UNDEFINED;
+ exception:
     JS_FreeValue(ctx, key);
-    return r;
+    JS_FreeValue(ctx, val);
+    return JS_EXCEPTION;
 }
 
 static int js_json_to_str(JSContext *ctx, JSONStringifyContext *jsc, JSValueConst holder, JSValue val,
@@ -422,21 +476,7 @@ static int uee_json_object(JSContext *ctx, JSONStringifyContext *jsc, JSValueCon
         v = JS_GetProperty(ctx, val, atom);
         if (JS_IsException(v))
             goto done;
-        if (JS_IsObject(v) || !JS_IsUndefined(jsc->replacer_func) || JS_VALUE_GET_TAG(v) == JS_TAG_BIG_INT
-#ifdef CONFIG_BIGNUM
-            || JS_VALUE_GET_TAG(v) == JS_TAG_BIG_FLOAT || JS_VALUE_GET_TAG(v) == JS_TAG_BIG_DECIMAL
-#endif
-            ) {
-            key = JS_AtomToString(ctx, atom);
-            if (JS_IsException(key)) {
-                JS_FreeValue(ctx, v);
-                goto done;
-            }
-            v = js_json_check(ctx, jsc, val, v, key);
-            JS_FreeValue(ctx, key);
-        } else {
-            v = js_json_check(ctx, jsc, val, v, JS_UNDEFINED);
-        }
+        v = uee_json_check_key(ctx, jsc, val, v, atom, 0);
         if (JS_IsException(v))
             goto done;
         if (JS_IsUndefined(v))
@@ -573,7 +613,7 @@ static int js_json_to_str(JSContext *ctx, JSONStringifyContext *jsc,
                 JS_FreeValue(ctx, prop);
                 prop = JS_UNDEFINED;`,
     replace: `                /* UEE_JSON_STRINGIFY: the key string only when a toJSON or replacer gets it */
-                v = uee_json_check_index(ctx, jsc, val, v, i);`,
+                v = uee_json_check_key(ctx, jsc, val, v, JS_ATOM_NULL, i);`,
   },
   {
     // UEE_JSON_STRINGIFY: ordinary objects without a property list
@@ -697,6 +737,65 @@ static JSValue js_array_sort(JSContext *ctx, JSValueConst this_val,
     for(;;) {
         if (p >= s->buf_end)
             goto invalid_char;`,
+  },
+  {
+    // UEE_JSON_PARSE_NUMBER: a number of the strict JSON grammar straight to its value
+    find: `    parse_number:
+        {
+            JSValue ret;
+            int flags, radix;
+            if (!s->ext_json) {`,
+    replace: `    parse_number:
+        if (!s->ext_json) {
+            /* UEE_JSON_PARSE_NUMBER: -?(0|[1-9][0-9]*)(.[0-9]+)?([eE][+-]?[0-9]+)? is what js_atof
+               would read here too, and its value is uee_strtod's (js_strtod's for radix 10). Anything
+               else is not JSON ("-01" and "1." parsed as -1 and 1; "1e" and "1.e5" failed one token
+               later): a SyntaxError here, as in Node. Longer than 63 characters: js_atof. */
+            const uint8_t *q = p;
+            char nbuf[64];
+            if (*q == '-')
+                q++;
+            if (*q == '0') {
+                q++;
+                if (is_digit(*q))
+                    goto uee_number_bad;
+            } else {
+                while (is_digit(*q))
+                    q++;
+            }
+            if (*q == '.') {
+                q++;
+                if (!is_digit(*q))
+                    goto uee_number_bad;
+                while (is_digit(*q))
+                    q++;
+            }
+            if (*q == 'e' || *q == 'E') {
+                q++;
+                if (*q == '+' || *q == '-')
+                    q++;
+                if (!is_digit(*q))
+                    goto uee_number_bad;
+                while (is_digit(*q))
+                    q++;
+            }
+            if (q - p >= (int)sizeof(nbuf))
+                goto uee_number_slow;
+            memcpy(nbuf, p, q - p);
+            nbuf[q - p] = '\\0';
+            s->token.val = TOK_NUMBER;
+            s->token.u.num.val = JS_NewFloat64(s->ctx, uee_strtod(nbuf, NULL));
+            p = q;
+            break;
+        uee_number_bad:
+            js_parse_error(s, "invalid number in JSON");
+            goto fail;
+        }
+    uee_number_slow:
+        {
+            JSValue ret;
+            int flags, radix;
+            if (!s->ext_json) {`,
   },
 ];
 

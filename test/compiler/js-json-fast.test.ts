@@ -111,6 +111,21 @@ const CASES: readonly Case[] = [
   // UEE_JSON_PARSE_STRING: strings without escapes in one allocation; escapes, non-ASCII, DEL and errors as before
   ['parse', `[JSON.parse('"abc"'), JSON.parse('""'), JSON.parse('"a\\\\u0041\\\\n\\\\"\\\\\\\\"'), JSON.parse('"é😀x"'), JSON.parse('"\x7f~ !"'),
      JSON.parse('{"k":"v","":"e","a b":"c\\\\"d","k2":["x","y\\\\/z"]}'), 'lit' + "eral" + '\x7f' + "it's" + 'say "hi"', \`tpl\${1}\`]`],
+  // UEE_JSON_PARSE_NUMBER: the strict JSON number grammar directly, everything else as before
+  ['parse', `['0', '-0', '-0.0', '0.5', '-0.5e-3', '1E+2', '1e-2', '12345678901234567890', '1.7976931348623157e308', '2e308', '-2e-400', '123456789012345678901234567890e-10',
+     '[1,-2,3.5,4e1,-0,0.1e1]', '{"a":-1.5E-3}', '9007199254740993', ' 42 ', '1'.repeat(70)].map((t) => { const v = JSON.parse(t); return typeof v === 'number' ? (Object.is(v, -0) ? '-0' : String(v)) : JSON.stringify(v); })`],
+  ['parse', `JSON.parse('-01')`],
+  ['parse', `JSON.parse('1.')`],
+  ['parse', `JSON.parse('1e')`],
+  ['parse', `JSON.parse('0x10')`],
+  ['parse', `JSON.parse('.5')`],
+  ['parse', `JSON.parse('+1')`],
+  ['parse', `JSON.parse('1_000')`],
+  ['parse', `JSON.parse('[1n]')`],
+  // a key string is made only for a toJSON function or a replacer; toJSON is looked up once per value
+  ['stringify', `{ const log = []; const t = { get toJSON() { log.push('lookup'); return undefined; }, v: 1 };
+     const s = JSON.stringify({ a: t, b: [t, { toJSON(k) { log.push('call ' + typeof k + ' ' + k); return k; } }], c: { d: { toJSON(k) { return k + '!'; } } } });
+     return [s, log]; }`],
   ['parse', `JSON.parse('"abc')`],
   ['parse', `JSON.parse('"a\tb"')`],
   ['parse', `JSON.parse("'single'")`],
