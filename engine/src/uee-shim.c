@@ -102,30 +102,52 @@ int64_t uee_now_ms(void) { return g_now_ms; }
 void JS_SetRandomSeed(JSContext *ctx, uint64_t seed); /* added to quickjs.c by the build patch */
 
 /* ---- allocator with accounting, so JS_SetMemoryLimit works and a breach is observable -------- */
+/* The usable size of a block, counted per allocation and free. wasi-libc's dlmalloc (no mmap) keeps an
+ * in-use chunk's size in the word before the block, with 3 flag bits, and the block is that less the
+ * one-word head: read inline, malloc_usable_size is a call per allocation and free. Checked against
+ * malloc_usable_size at start-up (usable_size_check), so another allocator keeps the call. */
+static int g_usable_inline;
+static inline size_t usable_size(void *p) {
+    if (g_usable_inline) return (((size_t *)p)[-1] & ~(size_t)7) - sizeof(size_t);
+    return malloc_usable_size(p);
+}
+static void usable_size_check(void) {
+    static const size_t sizes[] = {1, 7, 8, 13, 24, 100, 1000, 4096, 70000};
+    int ok = 1;
+    for (unsigned i = 0; i < sizeof sizes / sizeof sizes[0]; i++) {
+        void *p = malloc(sizes[i]);
+        if (!p) return;
+        g_usable_inline = 1;
+        if (usable_size(p) != malloc_usable_size(p) || malloc_usable_size(p) < sizes[i]) ok = 0;
+        g_usable_inline = 0;
+        free(p);
+    }
+    g_usable_inline = ok;
+}
 static void *uee_malloc(JSMallocState *s, size_t size) {
     g_mstate = s;
     if (s->malloc_size + size + 8 > s->malloc_limit) { g_oom = 1; return NULL; }
     void *p = malloc(size);
     if (!p) { g_oom = 1; return NULL; }
     s->malloc_count++;
-    s->malloc_size += malloc_usable_size(p) + 8;
+    s->malloc_size += usable_size(p) + 8;
     return p;
 }
 /* While Wizer is initialising, freed memory is zeroed: the snapshot stores only non-zero bytes, so
  * the parser's scratch buffers and the payload would otherwise ship in every module. */
 static void free_zeroed(void *ptr) {
-    if (g_initializing) memset(ptr, 0, malloc_usable_size(ptr));
+    if (g_initializing) memset(ptr, 0, usable_size(ptr));
     free(ptr);
 }
 static void uee_free(JSMallocState *s, void *ptr) {
     if (!ptr) return;
     s->malloc_count--;
-    s->malloc_size -= malloc_usable_size(ptr) + 8;
+    s->malloc_size -= usable_size(ptr) + 8;
     free_zeroed(ptr);
 }
 static void *uee_realloc(JSMallocState *s, void *ptr, size_t size) {
     if (!ptr) return size == 0 ? NULL : uee_malloc(s, size);
-    size_t old = malloc_usable_size(ptr);
+    size_t old = usable_size(ptr);
     if (size == 0) { uee_free(s, ptr); return NULL; }
     if (s->malloc_size + size - old > s->malloc_limit) { g_oom = 1; return NULL; }
     if (g_initializing) {
@@ -133,15 +155,15 @@ static void *uee_realloc(JSMallocState *s, void *ptr, size_t size) {
         if (!n) { g_oom = 1; return NULL; }
         memcpy(n, ptr, old < size ? old : size);
         free_zeroed(ptr);
-        s->malloc_size += malloc_usable_size(n) - old;
+        s->malloc_size += usable_size(n) - old;
         return n;
     }
     void *p = realloc(ptr, size);
     if (!p) { g_oom = 1; return NULL; }
-    s->malloc_size += malloc_usable_size(p) - old;
+    s->malloc_size += usable_size(p) - old;
     return p;
 }
-static size_t uee_usable_size(const void *ptr) { return malloc_usable_size((void *)ptr); }
+static size_t uee_usable_size(const void *ptr) { return usable_size((void *)ptr); }
 static const JSMallocFunctions MALLOC_FUNCS = {uee_malloc, uee_free, uee_realloc, uee_usable_size};
 
 /* Called every ~10,000 interrupt polls (bytecode branches and calls, 256-step slices of a regex
@@ -361,6 +383,7 @@ EXPORT("wizer.initialize") void uee_initialize(void) {
     if (prelude_len == len) { fprintf(stderr, "UEE_INIT_ERROR payload: missing NUL separator\n"); exit(2); }
 
     g_initializing = 1;
+    usable_size_check();
     g_rt = JS_NewRuntime2(&MALLOC_FUNCS, NULL);
     JS_SetMaxStackSize(g_rt, JS_STACK_BYTES);
     JS_SetInterruptHandler(g_rt, interrupt_handler, NULL);
