@@ -180,6 +180,12 @@ export interface EventBus {
    */
   deleteQueue(group: string): Promise<void>;
   /**
+   * Optional: the names of every queue on the bus (created with {@link ensureQueue}, not deleted), in
+   * no particular order. Housekeeping compares them with the plugins that exist, to remove the queues
+   * of plugins gone while no process that could remove them was running. O(queues); call it rarely.
+   */
+  queues?(): Promise<string[]>;
+  /**
    * Takes or renews the lease `name` for `owner` for `ttlMs`: true when `owner` holds it afterwards
    * (it was free, had expired, or was already `owner`'s), false while another owner holds it. One
    * atomic step, shared by every process on the bus: the router makes one process at a time the

@@ -15,6 +15,7 @@ import type { InvocationOutcome, InvocationRecorder, PluginInvoker } from './typ
 import { VersionResolver } from './versions.js';
 import { ExperimentMonitor } from './experiments.js';
 import { ProcessLiveness } from './liveness.js';
+import { OrphanSweeper } from './orphans.js';
 import type { DispatchOptions } from './dispatcher.js';
 
 /** Router tuning. */
@@ -41,6 +42,12 @@ export interface RouterOptions {
   heartbeatMs?: number;
   /** Consumers idle this long holding nothing are removed (restarts leave no dead consumers). @default 600000 */
   consumerIdleMs?: number;
+  /**
+   * The dispatcher looks for orphaned queues (of plugins with no enabled version, e.g. deleted while
+   * no process was running) every quarter of this, and removes one found orphaned for this long
+   * ({@link OrphanSweeper}). @default 60000
+   */
+  orphanGraceMs?: number;
   /** How often the routing table is reloaded from the store (other processes' deploys). @default 2000 */
   refreshMs?: number;
   /**
@@ -158,11 +165,13 @@ export class Router {
       claimIdleMs: options.claimIdleMs ?? 30_000,
       heartbeatMs: options.heartbeatMs ?? 5000,
       consumerIdleMs: options.consumerIdleMs ?? 600_000,
+      orphanGraceMs: options.orphanGraceMs ?? 60_000,
       refreshMs: options.refreshMs ?? 2000,
       idleMs: options.idleMs ?? options.pollMs ?? 500,
       pollMs: options.pollMs ?? 500,
       concurrency: Math.max(1, Math.floor(options.concurrency ?? 4 * (options.batchSize ?? 64))),
     };
+    this.#orphans = new OrphanSweeper(bus, this.#opts.orphanGraceMs, options.logger.child({ component: 'housekeeping' }));
     this.#budget = new ChainBudget(options.chainCounter ?? new InMemoryChainCounter(), { ...DEFAULT_CHAIN_LIMITS, ...options.chainLimits });
     this.experiments = new ExperimentMonitor(store, this.#versions, options.logger.child({ component: 'experiments' }));
     this.#handler = new DeliveryHandler({
@@ -225,10 +234,32 @@ export class Router {
    */
   async #tick(): Promise<void> {
     if (this.#refreshing !== undefined) return;
+    await this.#sweepOrphans();
     const mark = await this.bus.counter(TABLE_WATERMARK);
     if (mark === this.#watermark && Date.now() - this.#lastFullRefresh < FULL_REFRESH_EVERY * this.#opts.refreshMs) return;
     this.#watermark = mark;
     await this.refresh();
+  }
+
+  /**
+   * The dispatcher's housekeeping: queues no enabled plugin version routes to are removed (see
+   * {@link OrphanSweeper}), at most every `orphanGraceMs / 4`, under the table lock.
+   */
+  async #sweepOrphans(): Promise<void> {
+    const now = Date.now();
+    if (!this.#dispatcher.leading || now - this.#lastSweep < this.#opts.orphanGraceMs / 4) return;
+    this.#lastSweep = now;
+    const routed = (group: string): boolean => {
+      const route = this.#routes.get(group);
+      return (route !== undefined && !route.parked) || this.#parking.has(group);
+    };
+    const wanted = async (): Promise<ReadonlySet<string>> => {
+      const plugins = await this.registry.listAll();
+      return new Set(plugins.filter((p) => p.attributes.kind !== 'model' && p.attributes.status === 'enabled').map((p) => pluginGroup(p.attributes.name, p.tenantId)));
+    };
+    await this.#exclusive(async () => {
+      await this.#orphans.sweep(routed, wanted);
+    });
   }
 
   /**
@@ -448,6 +479,8 @@ export class Router {
   }
 
   readonly #redriving = new Set<string>();
+  #lastSweep = 0;
+  readonly #orphans: OrphanSweeper;
 
   /** Stops the dispatcher and every worker after their deliveries in flight. Idempotent. */
   async stop(): Promise<void> {

@@ -478,6 +478,18 @@ export function busConformance(name: string, open: OpenBus): void {
       expect([info.pending, info.lag]).toEqual([0, 0]);
     });
 
+    it('BUS-22b: queues() lists every queue, from any instance of the bus: not plain groups, not deleted queues', async () => {
+      const a = await openBus();
+      const b = await openBus();
+      await a.ensureGroup('plain', 'earliest');
+      await a.ensureQueue('plugin:*:one');
+      await b.ensureQueue('plugin:acme:two');
+      await a.ensureQueue('plugin:acme:gone');
+      await b.deleteQueue('plugin:acme:gone');
+      expect((await a.queues!()).sort()).toEqual(['plugin:*:one', 'plugin:acme:two']);
+      expect((await b.queues!()).sort()).toEqual(['plugin:*:one', 'plugin:acme:two']);
+    });
+
     it('BUS-23: a counter is shared by bus instances: add returns the new value, 0 reads it, a new one is 0', async () => {
       const a = await openBus();
       const b = await openBus();

@@ -176,6 +176,10 @@ export class EmbeddedBus implements EventBus {
     });
   }
 
+  queues(): Promise<string[]> {
+    return this.#run(() => this.#st.queueNames.all().map((r) => r.grp));
+  }
+
   lease(name: string, owner: string, ttlMs: number): Promise<boolean> {
     return this.#run(() => {
       checkName(name, 'lease');

@@ -252,6 +252,7 @@ export function prepareBusStatements(db: Database) {
     releaseLease: s<[string, string]>('DELETE FROM bus_leases WHERE name = ? AND owner = ?'),
     deleteLease: s<[string]>('DELETE FROM bus_leases WHERE name = ?'),
     deleteGroup: s<[string]>('DELETE FROM bus_groups WHERE grp = ?'),
+    queueNames: s<[], { grp: string }>('SELECT grp FROM bus_groups WHERE routed = 1'),
     deleteGroupQueued: s<[string]>('DELETE FROM bus_queued WHERE grp = ?'),
     deleteGroupPending: s<[string]>('DELETE FROM bus_pending WHERE grp = ?'),
     deleteGroupConsumers: s<[string]>('DELETE FROM bus_consumers WHERE grp = ?'),

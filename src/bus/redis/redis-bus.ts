@@ -233,6 +233,20 @@ export class RedisBus implements EventBus {
     });
   }
 
+  queues(): Promise<string[]> {
+    return this.#run(async () => {
+      const prefix = this.#keys.queuePrefix;
+      const out: string[] = [];
+      let cursor = '0';
+      do {
+        const [next, keys] = await this.#redis.scan(cursor, 'MATCH', `${prefix.replace(/[*?[\]\\]/g, '\\$&')}*`, 'COUNT', 1000);
+        cursor = next;
+        for (const k of keys) out.push(k.slice(prefix.length));
+      } while (cursor !== '0');
+      return [...new Set(out)];
+    });
+  }
+
   lease(name: string, owner: string, ttlMs: number, options?: LeaseOptions): Promise<boolean> {
     return this.#run(async () => {
       checkName(name, 'lease');

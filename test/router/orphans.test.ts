@@ -1,0 +1,117 @@
+/**
+ * ROUTER-ORPHAN: queues of plugins that no longer route anywhere are removed even when no process saw
+ * the change happen — a plugin entity deleted or disabled while nothing ran — by the dispatcher's
+ * housekeeping sweep (`OrphanSweeper`), and never the queue a plugin being deployed is about to get.
+ */
+import { Redis } from 'ioredis';
+import { afterEach, beforeAll, describe, expect, it } from 'vitest';
+import type { UeeApp } from '../../src/app/index.js';
+import type { TenantContext } from '../../src/core/index.js';
+import { PLUGIN_ENTITY_TYPE, pluginGroup } from '../../src/registry/index.js';
+import { TEST_REDIS_URL } from '../helpers.js';
+import { BACKENDS, deployProbe, drained, marks, newSite, openApp, probeWasm, until, type AppSite } from './harness.js';
+
+/** Short enough for a test; the sweep runs every quarter of it. */
+const GRACE_MS = 3000;
+const admin: TenantContext = { tenantId: null, actor: 'admin' };
+const acme: TenantContext = { tenantId: 'acme', actor: 'user:test' };
+
+let probe: Uint8Array;
+beforeAll(async () => {
+  probe = await probeWasm();
+}, 600_000);
+
+async function queueExists(app: UeeApp, group: string): Promise<boolean> {
+  return app.bus.groupInfo(group).then(
+    () => true,
+    () => false,
+  );
+}
+
+async function redisKeys(pattern: string): Promise<string[]> {
+  const redis = new Redis(TEST_REDIS_URL);
+  try {
+    return await redis.keys(pattern);
+  } finally {
+    await redis.quit();
+  }
+}
+
+describe.each(BACKENDS)('orphaned queues ($name bus)', ({ name }) => {
+  let site: AppSite & { dispose(): Promise<void> };
+  const apps: UeeApp[] = [];
+  afterEach(async () => {
+    for (const a of apps.splice(0).reverse()) await a.close();
+    await site?.dispose();
+  });
+  const router = { refreshMs: 100, backoffMs: 20, orphanGraceMs: GRACE_MS };
+
+  it('ROUTER-ORPHAN-1 a plugin deleted, and one disabled, while no process ran: the next dispatcher removes their queues (stream, group, consumers, lease); live plugins keep theirs', async () => {
+    site = newSite(name, 'orphans');
+    const offline = await openApp(site, { runtime: 'off' });
+    const deleted = await deployProbe(offline, probe, { name: 'Deleted', subscribeTo: ['TaskCreated'], settings: { mode: 'mark', marker: 'd' } });
+    const disabled = await deployProbe(offline, probe, { name: 'Disabled', subscribeTo: ['TaskCreated'], settings: { mode: 'mark', marker: 'x' } });
+    await deployProbe(offline, probe, { name: 'Live', subscribeTo: ['TaskCreated'], settings: { mode: 'mark', marker: 'l' } });
+    const gone = [pluginGroup('Deleted', null), pluginGroup('Disabled', null)];
+    const live = pluginGroup('Live', null);
+    // The queues exist (a deploy creates its queue), with a consumer and a lease, as a router leaves them.
+    for (const g of gone) {
+      await offline.bus.read(g, 'old-process', { count: 1 });
+      await offline.bus.lease(`q:${g}`, 'old-process', 1);
+    }
+    // Gone while nothing routed: the entity tombstoned, the other disabled.
+    await offline.store.put(admin, { entityId: deleted.id, entityTypeId: PLUGIN_ENTITY_TYPE, attributes: deleted.attributes, deleted: true }, { source: { kind: 'system', id: 'test' } });
+    await offline.registry.setStatus(admin, disabled.id, 'disabled');
+    for (const g of gone) expect(await queueExists(offline, g)).toBe(true);
+    await offline.close();
+
+    const app = await openApp(site, {}, { router });
+    apps.push(app);
+    await until('the dispatching lease', () => (app.runtime!.router.leading ? true : undefined));
+    await until('the orphaned queues to be removed', async () => ((await Promise.all(gone.map((g) => queueExists(app, g)))).every((e) => !e) ? true : undefined), 6 * GRACE_MS);
+    if (name === 'redis') for (const g of gone) expect(await redisKeys(`${site.redisPrefix}*${g}*`)).toEqual([]);
+    expect(await app.bus.queues!()).toEqual([live]);
+    await app.store.put(acme, { entityTypeId: 'Task', attributes: { i: 1 }, eventType: 'TaskCreated' });
+    await drained(app, live);
+    expect((await marks(app, 'acme')).map((m) => m.marker)).toEqual(['l']);
+    // Enabled again: its queue comes back and it handles events.
+    await app.registry.setStatus(admin, disabled.id, 'enabled');
+    await until('the queue to be back', async () => ((await queueExists(app, gone[1]!)) ? true : undefined));
+    await app.store.put(acme, { entityTypeId: 'Task', attributes: { i: 2 }, eventType: 'TaskCreated' });
+    await drained(app, gone[1]!);
+    expect((await marks(app, 'acme')).map((m) => m.marker).sort()).toEqual(['l', 'l', 'x']);
+  }, 120_000);
+
+  it('ROUTER-ORPHAN-2 the queue a deploy creates before it commits the plugin is not swept meanwhile, however many sweeps see it first', async () => {
+    site = newSite(name, 'orphans-deploy');
+    const app = await openApp(site, {}, { router });
+    apps.push(app);
+    await until('the dispatching lease', () => (app.runtime!.router.leading ? true : undefined));
+    let sweeps = 0;
+    const list = app.bus.queues!.bind(app.bus);
+    app.bus.queues = () => {
+      sweeps++;
+      return list();
+    };
+    const group = pluginGroup('Soon', 'acme');
+    // The deploy's first step, then its commit held back while two sweeps run to the end (the third has
+    // started): without the grace, the first would mark the queue and the second remove it.
+    const put = app.store.put.bind(app.store);
+    let held = false;
+    app.store.put = async (...args: Parameters<typeof put>) => {
+      if (!held && args[1].entityTypeId === PLUGIN_ENTITY_TYPE) {
+        held = true;
+        const from = sweeps;
+        await until('two sweeps during the deploy', () => (sweeps >= from + 3 ? true : undefined), 6 * GRACE_MS);
+        expect(await queueExists(app, group)).toBe(true);
+      }
+      return put(...args);
+    };
+    await deployProbe(app, probe, { name: 'Soon', tenantScope: 'tenant', tenantId: 'acme', subscribeTo: ['TaskCreated'], settings: { mode: 'mark', marker: 's' } });
+    expect(held).toBe(true);
+    await app.runtime!.router.refresh();
+    await app.store.put(acme, { entityTypeId: 'Task', attributes: { i: 1 }, eventType: 'TaskCreated' });
+    await drained(app, group);
+    expect((await marks(app, 'acme')).map((m) => m.marker)).toEqual(['s']);
+  }, 120_000);
+});
