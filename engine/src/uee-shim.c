@@ -108,7 +108,9 @@ void JS_SetRandomSeed(JSContext *ctx, uint64_t seed); /* added to quickjs.c by t
  * malloc_usable_size at start-up (usable_size_check), so another allocator keeps the call. */
 static int g_usable_inline;
 static inline size_t usable_size(void *p) {
-    if (g_usable_inline) return (((size_t *)p)[-1] & ~(size_t)7) - sizeof(size_t);
+    /* volatile: the word is outside the block malloc returned, so clang may otherwise fold the read
+       of a block it has just seen allocated (it did: the start-up check failed) */
+    if (g_usable_inline) return (*(volatile size_t *)((char *)p - sizeof(size_t)) & ~(size_t)7) - sizeof(size_t);
     return malloc_usable_size(p);
 }
 static void usable_size_check(void) {
