@@ -16,6 +16,7 @@ import { LIBREGEXP_PATCH, QUICKJS_APPENDIX, QUICKJS_PATCH, patchLibbf, patchLibr
 import { LIBBF_PATCH, LIBREGEXP_SEMANTICS_PATCH, QUICKJS_SEMANTICS_PATCH } from './engine-patch-semantics.js';
 import { LIBREGEXP_PERF_PATCH, QUICKJS_PERF_PATCH, patchLibregexpPerf, patchQuickjsPerf } from './engine-patch-perf.js';
 import { QUICKJS_JSON_PATCH, patchQuickjsJson } from './engine-patch-json.js';
+import { LIBREGEXP_REGEX_PATCH, QUICKJS_REGEX_PATCH, patchLibregexpRegex, patchQuickjsRegex } from './engine-patch-regex.js';
 import type { CToolchain } from './engine-toolchain.js';
 import { SYSROOTS, systemToolchain, yowaspToolchain } from './engine-toolchain.js';
 import { readTargetFeatures } from '../core/wasm/index.js';
@@ -80,8 +81,8 @@ async function loadSources(root: string): Promise<Sources> {
     throw new UeeError('INTERNAL', `QuickJS sources not found at ${QUICKJS_DIR}`, { hint: 'Run npm ci (package qjsc).' });
   }
   for (const f of [...QUICKJS_FILES, ...QUICKJS_HEADERS]) files[f] = await readFile(join(qdir, f), 'utf8');
-  files['quickjs.c'] = patchQuickjsJson(patchQuickjsPerf(patchQuickjs(files['quickjs.c'] ?? '')));
-  files['libregexp.c'] = patchLibregexpPerf(patchLibregexp(files['libregexp.c'] ?? ''));
+  files['quickjs.c'] = patchQuickjsRegex(patchQuickjsJson(patchQuickjsPerf(patchQuickjs(files['quickjs.c'] ?? ''))));
+  files['libregexp.c'] = patchLibregexpRegex(patchLibregexpPerf(patchLibregexp(files['libregexp.c'] ?? '')));
   files['libbf.c'] = patchLibbf(files['libbf.c'] ?? '');
   files['uee-unicode-props.h'] = unicodePropsHeader(root, files['libunicode-table.h'] ?? '');
   for (const f of SHIM_FILES) files[f] = await readFile(join(root, 'engine', 'src', f), 'utf8');
@@ -143,7 +144,7 @@ function toolchainProbe(): string[] {
 export async function engineHashQuick(root: string = findRepoRoot()): Promise<string> {
   const stampPath = join(root, 'engine', 'build', 'hash.stamp.json');
   const salt = createHash('sha256')
-    .update(JSON.stringify([root, ENGINE_CFLAGS, ENGINE_LDFLAGS, QUICKJS_PATCH, LIBREGEXP_PATCH, QUICKJS_SEMANTICS_PATCH, LIBREGEXP_SEMANTICS_PATCH, LIBBF_PATCH, QUICKJS_PERF_PATCH, LIBREGEXP_PERF_PATCH, QUICKJS_JSON_PATCH, QUICKJS_APPENDIX, toolchainProbe(), process.versions.unicode, process.versions.icu]))
+    .update(JSON.stringify([root, ENGINE_CFLAGS, ENGINE_LDFLAGS, QUICKJS_PATCH, LIBREGEXP_PATCH, QUICKJS_SEMANTICS_PATCH, LIBREGEXP_SEMANTICS_PATCH, LIBBF_PATCH, QUICKJS_PERF_PATCH, LIBREGEXP_PERF_PATCH, QUICKJS_JSON_PATCH, QUICKJS_REGEX_PATCH, LIBREGEXP_REGEX_PATCH, QUICKJS_APPENDIX, toolchainProbe(), process.versions.unicode, process.versions.icu]))
     .digest('hex');
   const inputs = [
     ...[...QUICKJS_FILES, ...QUICKJS_HEADERS].map((f) => join(root, QUICKJS_DIR, f)),
