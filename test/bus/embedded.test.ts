@@ -110,6 +110,25 @@ describe('embedded bus specifics', () => {
     }
   });
 
+  it('BUS-E5: an entry routed to queues reads back from each queue as published (the queue read reuses the envelope the group read decoded)', async () => {
+    const bus = await openEmbeddedBus({ path: file });
+    try {
+      await bus.ensureGroup('d', 'earliest');
+      await bus.ensureQueue('q1');
+      await bus.ensureQueue('q2');
+      const events = makeEvents(5);
+      await bus.publish(events);
+      const read = await bus.read('d', 'c', { count: 5 });
+      expect(await bus.route('d', read.map((d, i) => ({ id: d.id, groups: i % 2 === 0 ? ['q1', 'q2'] : ['q1'] })))).toBe(5);
+      const q1 = await bus.read('q1', 'c', { count: 10 });
+      const q2 = await bus.read('q2', 'c', { count: 10 });
+      expect(q1.map((d) => [d.id, d.event, d.deliveryCount])).toEqual(read.map((d, i) => [d.id, events[i], 1]));
+      expect(q2.map((d) => [d.id, d.event])).toEqual([0, 2, 4].map((i) => [read[i]!.id, events[i]]));
+    } finally {
+      await bus.close();
+    }
+  });
+
   it('BUS-E-CRASH-1: a lease and entries held by a process that crashed are taken over at once, a live holder keeps them', async () => {
     const bus = await openEmbeddedBus({ path: file });
     const group = 'g-crash';

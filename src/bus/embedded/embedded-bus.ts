@@ -31,6 +31,9 @@ const POLL_MAX_MS = 50;
 /** Purge expired de-duplication keys at least this often (and every {@link PURGE_EVERY} appends). */
 const PURGE_INTERVAL_MS = 60_000;
 const PURGE_EVERY = 5_000;
+/** Bounds of the hand-off of decoded envelopes from plain-group reads to queue reads (entries, stored characters). */
+const HANDOFF_MAX_ENTRIES = 4_096;
+const HANDOFF_MAX_CHARS = 8_000_000;
 
 /**
  * The embedded event bus: a durable log in SQLite with Redis Streams consumer-group semantics.
@@ -59,6 +62,14 @@ export class EmbeddedBus implements EventBus {
   #lastHeldWarning = 0;
   /** Queues known to exist (queues are never deleted), so `route` checks each target once. */
   readonly #queues = new Set<string>();
+  /**
+   * Envelopes a plain-group read (the dispatcher's) decoded and checked, by log position, oldest
+   * first: the queue read that takes the entry next gets the same object instead of parsing the
+   * stored text again (the log is append-only, so the text is the one decoded). Each is handed out
+   * once; bounded by {@link HANDOFF_MAX_ENTRIES} and {@link HANDOFF_MAX_CHARS}, oldest dropped first.
+   */
+  readonly #handoff = new Map<number, { event: EventEnvelope; chars: number }>();
+  #handoffChars = 0;
 
   constructor(db: Database, key: string, options: BusOptions, logger: Logger) {
     this.#db = db;
@@ -327,7 +338,35 @@ export class EmbeddedBus implements EventBus {
       })
       .immediate();
     this.#knownConsumers.add(consumerKey);
-    return rows.map((row) => decodeEntry(`${row.ms}-${row.n}`, row.data, 1));
+    const out = new Array<Delivery | CorruptEntry>(rows.length);
+    for (let i = 0; i < rows.length; i++) {
+      const row = rows[i]!;
+      const entry = decodeEntry(`${row.ms}-${row.n}`, row.data, 1);
+      if (!isCorrupt(entry)) this.#keep(row.n, entry.event, row.data.length);
+      out[i] = entry;
+    }
+    return out;
+  }
+
+  #keep(n: number, event: EventEnvelope, chars: number): void {
+    const handoff = this.#handoff;
+    if (chars > HANDOFF_MAX_CHARS / 4 || handoff.has(n)) return;
+    handoff.set(n, { event, chars });
+    this.#handoffChars += chars;
+    while (handoff.size > HANDOFF_MAX_ENTRIES || this.#handoffChars > HANDOFF_MAX_CHARS) {
+      const [oldest, kept] = handoff.entries().next().value as [number, { chars: number }];
+      handoff.delete(oldest);
+      this.#handoffChars -= kept.chars;
+    }
+  }
+
+  /** The entry a queue read takes: the envelope handed off by the plain-group read that decoded it, else decoded now. */
+  #taken(n: number, ms: number, data: string): Delivery | CorruptEntry {
+    const kept = this.#handoff.get(n);
+    if (kept === undefined) return decodeEntry(`${ms}-${n}`, data, 1);
+    this.#handoff.delete(n);
+    this.#handoffChars -= kept.chars;
+    return { id: `${ms}-${n}`, event: kept.event, deliveryCount: 1 };
   }
 
   /** A queue's read: its oldest queued entries become pending for `consumer`. */
@@ -350,7 +389,7 @@ export class EmbeddedBus implements EventBus {
       })
       .immediate();
     this.#knownConsumers.add(consumerKey);
-    return rows.map((row) => decodeEntry(`${row.ms}-${row.n}`, row.data, 1));
+    return rows.map((row) => this.#taken(row.n, row.ms, row.data));
   }
 
   ack(group: string, ids: string[]): Promise<number> {
