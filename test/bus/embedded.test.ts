@@ -88,21 +88,35 @@ describe('embedded bus specifics', () => {
     }
   });
 
-  it('BUS-E4: a file whose plain groups still list pending entries one row each (older UEE) opens with the same pending entries', async () => {
+  it('BUS-E4: a file whose groups and queues list pending entries one row each (older UEE) opens with the same pending and unread entries', async () => {
     const before = await openEmbeddedBus({ path: file });
     await before.ensureGroup('g', 'earliest');
     await before.publish(makeEvents(4));
     const read = await before.read('g', 'old', { count: 4 });
+    await before.ensureGroup('d', 'earliest');
+    await before.ensureQueue('q');
+    const routed = await before.read('d', 'c', { count: 4 });
+    await before.route('d', [{ id: routed[0]!.id, groups: ['q'] }]);
+    await before.read('q', 'w', { count: 10 });
     await before.close();
-    // Rewrite the runs as the per-entry rows an older UEE wrote.
+    // Rewrite the runs as the per-entry rows an older UEE wrote (a queue's pending entry is not in
+    // bus_queued there, which held only unread rows); queue entries 2-4 unread, the queue's cursor at
+    // entry 3 (an older UEE read queue rows in position order whatever its cursor).
     const raw = new Database(file);
     raw.exec(`INSERT INTO bus_pending (grp, n, ms, consumer, delivered_at, deliveries)
-                SELECT r.grp, e.n, e.ms, r.consumer, r.delivered_at, 3 FROM bus_leased r JOIN bus_entries e ON e.n BETWEEN r.lo AND r.hi;
-              DELETE FROM bus_leased;`);
+                SELECT r.grp, e.n, e.ms, r.consumer, r.delivered_at, CASE r.grp WHEN 'q' THEN 1 ELSE 3 END FROM bus_leased r JOIN bus_entries e ON e.n BETWEEN r.lo AND r.hi;
+              DELETE FROM bus_queued WHERE grp = 'q';
+              DELETE FROM bus_leased;
+              UPDATE bus_groups SET last_n = last_n + 2 WHERE grp = 'q';
+              INSERT INTO bus_queued (grp, n, ms) SELECT 'q', n, ms FROM bus_entries ORDER BY n LIMIT 3 OFFSET 1;`);
     raw.close();
     const after = await openEmbeddedBus({ path: file });
     try {
       expect((await after.pending('g')).map((p) => [p.id, p.consumer, p.deliveryCount])).toEqual(read.map((d) => [d.id, 'old', 3]));
+      expect((await after.pending('q')).map((p) => [p.id, p.consumer, p.deliveryCount])).toEqual([[read[0]!.id, 'w', 1]]);
+      expect((await after.read('q', 'w', { count: 10 })).map((d) => d.id)).toEqual(read.slice(1).map((d) => d.id));
+      expect(await after.ack('q', read.map((d) => d.id))).toBe(4);
+      expect((await after.groupInfo('q')).lag).toBe(0);
       expect(await after.ack('g', [read[1]!.id])).toBe(1);
       expect((await after.claimStale('g', 'new', { minIdleMs: 0 })).map((d) => d.id)).toEqual([read[0]!.id, read[2]!.id, read[3]!.id]);
     } finally {
@@ -124,6 +138,31 @@ describe('embedded bus specifics', () => {
       const q2 = await bus.read('q2', 'c', { count: 10 });
       expect(q1.map((d) => [d.id, d.event, d.deliveryCount])).toEqual(read.map((d, i) => [d.id, events[i], 1]));
       expect(q2.map((d) => [d.id, d.event])).toEqual([0, 2, 4].map((i) => [read[i]!.id, events[i]]));
+    } finally {
+      await bus.close();
+    }
+  });
+
+  it('BUS-E6: an entry routed to a queue after later ones were read from it is still read, once, and acked like the others', async () => {
+    const bus = await openEmbeddedBus({ path: file });
+    try {
+      await bus.ensureGroup('d', 'earliest');
+      await bus.ensureQueue('q');
+      await bus.publish(makeEvents(4));
+      const [e1, e2, e3, e4] = await bus.read('d', 'c', { count: 4 });
+      expect(await bus.route('d', [e1!, e3!].map((d) => ({ id: d.id, groups: ['q'] })))).toBe(2);
+      expect((await bus.read('q', 'w', { count: 10 })).map((d) => d.id)).toEqual([e1!.id, e3!.id]);
+      // e2 sorts between entries already read from q: routed now, it is unread, not pending.
+      expect(await bus.route('d', [{ id: e2!.id, groups: ['q'] }])).toBe(1);
+      expect((await bus.groupInfo('q')).lag).toBe(1);
+      expect((await bus.read('q', 'w', { count: 10 })).map((d) => d.id)).toEqual([e2!.id]);
+      expect(await bus.read('q', 'w', { count: 10 })).toEqual([]);
+      expect((await bus.pending('q')).map((p) => [p.id, p.deliveryCount])).toEqual([e1, e2, e3].map((d) => [d!.id, 1]));
+      expect(await bus.route('d', [{ id: e4!.id, groups: ['q'] }])).toBe(1);
+      expect((await bus.read('q', 'w', { count: 10 })).map((d) => d.id)).toEqual([e4!.id]);
+      expect(await bus.ack('q', [e1, e2, e3, e4].map((d) => d!.id))).toBe(4);
+      expect(await bus.pending('q')).toEqual([]);
+      expect((await bus.groupInfo('q')).lag).toBe(0);
     } finally {
       await bus.close();
     }

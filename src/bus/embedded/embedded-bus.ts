@@ -22,8 +22,8 @@ import { BusLifecycle, screenEntries, type CorruptSink } from '../shared/lifecyc
 import { checkClaimOptions, checkCounterAdd, checkCount, checkEntryIds, checkName, checkPruneOptions, checkReadOptions, entrySeq } from '../shared/options.js';
 import { isCertainlyGone, thisProcess, type ProcessIdentity } from './liveness.js';
 import { notifyPublished, waitForPublish } from './notifier.js';
-import { ackRuns, claimRuns, renewRuns, sortedPositions } from './runs.js';
-import { prepareBusStatements, type BusStatements } from './schema.js';
+import { ackQueued, ackRuns, claimRuns, renewRuns, sortedPositions } from './runs.js';
+import { prepareBusStatements, type BusStatements, type GroupRow, type QueuedRow } from './schema.js';
 
 /** Polling backoff of blocked reads (for publishes from other processes), first and last step. */
 const POLL_MIN_MS = 2;
@@ -157,8 +157,7 @@ export class EmbeddedBus implements EventBus {
             st.createQueue.run(group, last?.ms ?? 0, last?.n ?? 0);
           } else if (existing.routed === 0) {
             st.queueUnread.run(group, existing.last_n);
-            st.runsToPending.run(group);
-            st.deleteGroupRuns.run(group);
+            st.runsToQueued.run(group);
             st.markRouted.run(group);
           }
         })
@@ -176,7 +175,6 @@ export class EmbeddedBus implements EventBus {
           const existing = st.group.get(group);
           if (existing === undefined || existing.routed === 0) return;
           st.deleteGroupQueued.run(group);
-          st.deleteGroupPending.run(group);
           st.deleteGroupRuns.run(group);
           st.deleteGroupConsumers.run(group);
           st.deleteGroup.run(group);
@@ -237,12 +235,22 @@ export class EmbeddedBus implements EventBus {
         .transaction(() => {
           let handed = 0;
           // Which entries were still pending in fromGroup (each is handed over once).
-          const still = this.#groupRow(fromGroup).routed === 1 ? undefined : new Set(ackRuns(st, fromGroup, sortedPositions(items.map((i) => entrySeq(i.id)))));
+          const still = new Set(this.#ackIn(fromGroup, this.#groupRow(fromGroup), sortedPositions(items.map((i) => entrySeq(i.id)))));
+          // Each target queue's cursor: a row routed at or below it is read late (see schema.ts).
+          const cursors = new Map<string, number>();
           for (const item of items) {
             const n = entrySeq(item.id);
-            if (still === undefined ? st.deletePending.run(fromGroup, n).changes === 0 : !still.delete(n)) continue;
+            if (!still.delete(n)) continue;
             const ms = Number(item.id.slice(0, item.id.indexOf('-')));
-            for (const g of item.groups) st.enqueue.run(g, n, ms);
+            for (const g of item.groups) {
+              if (st.enqueue.run(g, n, ms).changes === 0) continue;
+              let cursor = cursors.get(g);
+              if (cursor === undefined) cursors.set(g, (cursor = this.#groupRow(g).last_n));
+              if (n <= cursor) {
+                ackRuns(st, g, [n]); // the position is no run's: the row is unread
+                st.markLate.run(g);
+              }
+            }
             handed++;
           }
           return handed;
@@ -251,6 +259,11 @@ export class EmbeddedBus implements EventBus {
       if (routed > 0) notifyPublished(this.#key);
       return routed;
     });
+  }
+
+  /** Acks `sorted` positions in a group (in the caller's transaction); returns those that were pending. */
+  #ackIn(group: string, row: { routed: number }, sorted: readonly number[]): number[] {
+    return row.routed === 1 ? ackQueued(this.#st, group, sorted) : ackRuns(this.#st, group, sorted);
   }
 
   #assertQueue(group: string): void {
@@ -318,7 +331,7 @@ export class EmbeddedBus implements EventBus {
     const st = this.#st;
     const before = this.#groupRow(group);
     const consumerKey = `${group}\u0000${consumer}`;
-    if (before.routed === 1) return this.#readQueued(group, consumer, consumerKey, count);
+    if (before.routed === 1) return this.#readQueued(group, consumer, consumerKey, count, before);
     // Cheap unlocked check first, so idle polling never takes the write lock.
     if (st.hasAfter.get(before.last_n) === undefined && this.#knownConsumers.has(consumerKey)) return [];
     const rows = this.#db
@@ -369,27 +382,36 @@ export class EmbeddedBus implements EventBus {
     return { id: `${ms}-${n}`, event: kept.event, deliveryCount: 1 };
   }
 
-  /** A queue's read: its oldest queued entries become pending for `consumer`. */
-  #readQueued(group: string, consumer: string, consumerKey: string, count: number): Array<Delivery | CorruptEntry> {
+  /**
+   * A queue's read: its oldest unread rows become pending for `consumer` — one run over them (the
+   * rows stay until acked). Unread rows are those above the cursor, unless some were routed late.
+   */
+  #readQueued(group: string, consumer: string, consumerKey: string, count: number, before: GroupRow): Array<Delivery | CorruptEntry> {
     const st = this.#st;
-    if (st.hasQueued.get(group) === undefined && this.#knownConsumers.has(consumerKey)) return [];
+    if (before.late === 0 && st.hasQueuedAfter.get(group, before.last_n) === undefined && this.#knownConsumers.has(consumerKey)) return [];
     const rows = this.#db
       .transaction(() => {
         const now = Date.now();
-        const found = st.queuedEntries.all(group, count);
-        const tail = found[found.length - 1];
-        if (tail) {
-          st.deliverQueued.run(consumer, now, group, tail.n);
-          st.dequeue.run(group, tail.n);
-          st.advanceGroup.run(tail.ms, tail.n, group);
+        const g = this.#groupRow(group);
+        let found: QueuedRow[];
+        if (g.late === 0) {
+          found = st.queuedAfter.all(group, g.last_n, count);
+          if (found.length > 0) st.insertRun.run(group, found[0]!.n, found[found.length - 1]!.n, consumer, now, 1);
+        } else {
+          // Rows routed below the cursor: every row no run covers, one run each (rare).
+          found = st.queuedUncovered.all(group, count);
+          for (const row of found) st.insertRun.run(group, row.n, row.n, consumer, now, 1);
+          if (found.length < count) st.clearLate.run(group);
         }
+        const tail = found[found.length - 1];
+        if (tail && tail.n > g.last_n) st.advanceGroup.run(tail.ms, tail.n, group);
         st.touchConsumer.run(group, consumer, now);
         this.#register(consumer, now);
         return found;
       })
       .immediate();
     this.#knownConsumers.add(consumerKey);
-    return rows.map((row) => this.#taken(row.n, row.ms, row.data));
+    return rows.map((row) => (row.data === null ? decodeEntry(`${row.ms}-${row.n}`, undefined, 1) : this.#taken(row.n, row.ms, row.data)));
   }
 
   ack(group: string, ids: string[]): Promise<number> {
@@ -401,9 +423,7 @@ export class EmbeddedBus implements EventBus {
       return this.#db
         .transaction(() => {
           const g = st.group.get(group);
-          if (g === undefined) return 0;
-          if (g.routed === 1) return st.deletePendingMany.run(group, JSON.stringify(ids.map(entrySeq))).changes;
-          return ackRuns(st, group, sortedPositions(ids.map(entrySeq))).length;
+          return g === undefined ? 0 : this.#ackIn(group, g, sortedPositions(ids.map(entrySeq))).length;
         })
         .immediate();
     });
@@ -419,9 +439,7 @@ export class EmbeddedBus implements EventBus {
       return this.#db
         .transaction(() => {
           const g = st.group.get(group);
-          if (g === undefined) return 0;
-          if (g.routed === 1) return st.renewPending.run(Date.now(), group, consumer, JSON.stringify(ids.map(entrySeq))).changes;
-          return renewRuns(st, group, consumer, sortedPositions(ids.map(entrySeq)), Date.now());
+          return g === undefined ? 0 : renewRuns(st, g.routed === 1 ? 'queue' : 'log', group, consumer, sortedPositions(ids.map(entrySeq)), Date.now());
         })
         .immediate();
     });
@@ -435,8 +453,8 @@ export class EmbeddedBus implements EventBus {
       const queue = this.#groupRow(group).routed === 1;
       const rows =
         options?.consumer === undefined
-          ? (queue ? st.pending : st.runPending).all(group, count)
-          : (queue ? st.pendingOf : st.runPendingOf).all(group, checkName(options.consumer, 'consumer'), count);
+          ? (queue ? st.queueRunPending : st.runPending).all(group, count)
+          : (queue ? st.queueRunPendingOf : st.runPendingOf).all(group, checkName(options.consumer, 'consumer'), count);
       const now = Date.now();
       return rows.map((r) => ({ id: `${r.ms}-${r.n}`, consumer: r.consumer, idleMs: Math.max(0, now - r.delivered_at), deliveryCount: r.deliveries }));
     });
@@ -475,24 +493,8 @@ export class EmbeddedBus implements EventBus {
           const claimed: Array<Delivery | CorruptEntry> = [];
           this.#register(consumer, now);
           // What a crashed process held is stale now: nobody is working on it.
-          for (const { consumer: holder } of queue ? st.pendingByConsumer.all(group) : st.runHolders.all(group)) {
-            if (holder !== consumer && this.#isGone(holder)) (queue ? st.expirePendingOf : st.expireRunsOf).run(group, holder);
-          }
-          if (!queue) {
-            for (const row of claimRuns(st, group, consumer, now - minIdleMs, count, now)) claimed.push(decodeEntry(`${row.ms}-${row.n}`, row.data, row.deliveries));
-            st.touchConsumer.run(group, consumer, now);
-            return claimed;
-          }
-          for (const row of st.staleFrom.all(group, 0, now - minIdleMs, count)) {
-            const entry = st.entryData.get(row.n);
-            if (entry === undefined) {
-              // Trimmed away: drop it from the PEL, as XAUTOCLAIM does in Redis 7.
-              st.deletePending.run(group, row.n);
-              continue;
-            }
-            st.claimPending.run(consumer, now, group, row.n);
-            claimed.push(decodeEntry(`${row.ms}-${row.n}`, entry.data, row.deliveries + 1));
-          }
+          for (const { consumer: holder } of st.runHolders.all(group)) if (holder !== consumer && this.#isGone(holder)) st.expireRunsOf.run(group, holder);
+          for (const row of claimRuns(st, queue ? 'queue' : 'log', group, consumer, now - minIdleMs, count, now)) claimed.push(decodeEntry(`${row.ms}-${row.n}`, row.data, row.deliveries));
           st.touchConsumer.run(group, consumer, now);
           return claimed;
         })
@@ -516,7 +518,7 @@ export class EmbeddedBus implements EventBus {
     const st = this.#st;
     const n = entrySeq(id);
     const g = st.group.get(group);
-    if (g === undefined || (g.routed === 1 ? st.deletePending.run(group, n).changes === 0 : ackRuns(st, group, [n]).length === 0)) return;
+    if (g === undefined || this.#ackIn(group, g, [n]).length === 0) return;
     const dead = Number(st.insertDead.run(Date.now(), group, data).lastInsertRowid);
     if (++this.#sinceDeadTrim >= Math.min(1_000, Math.max(1, Math.ceil(this.#opts.maxDeadLetters / 10)))) {
       this.#sinceDeadTrim = 0;
@@ -582,12 +584,12 @@ export class EmbeddedBus implements EventBus {
       return this.#db.transaction(() => {
         const g = this.#groupRow(group);
         const st = this.#st;
-        const pendingBy = new Map((g.routed === 1 ? st.pendingByConsumer : st.runPendingByConsumer).all(group).map((r) => [r.consumer, r.c]));
+        const pendingBy = new Map((g.routed === 1 ? st.queueRunPendingByConsumer : st.runPendingByConsumer).all(group).map((r) => [r.consumer, r.c]));
         const now = Date.now();
         const consumers = st.consumers.all(group).map((c) => ({ name: c.consumer, pending: pendingBy.get(c.consumer) ?? 0, idleMs: Math.max(0, now - c.seen_at) }));
         let pending = 0;
         for (const c of pendingBy.values()) pending += c;
-        const lag = g.routed === 1 ? (st.countQueued.get(group)?.c ?? 0) : (st.countAfter.get(g.last_n)?.c ?? 0);
+        const lag = g.routed === 1 ? (st.countUnread.get(group)?.c ?? 0) : (st.countAfter.get(g.last_n)?.c ?? 0);
         return { group, pending, lag, consumers, lastDeliveredId: `${g.last_ms}-${g.last_n}` };
       })();
     });
@@ -613,7 +615,7 @@ export class EmbeddedBus implements EventBus {
     });
   }
 
-  #groupRow(group: string): { last_ms: number; last_n: number; routed: number } {
+  #groupRow(group: string): GroupRow {
     const row = this.#st.group.get(group);
     if (!row) throw new UeeError('NOT_FOUND', `no consumer group "${group}"`, { details: { group }, hint: 'create it with ensureGroup first' });
     return row;

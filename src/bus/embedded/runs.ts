@@ -1,15 +1,23 @@
 import type { BusStatements, RunRow } from './schema.js';
 
 /**
- * The pending entries list of a plain group, kept as runs (`bus_leased`): a read delivers
- * consecutive log positions to one consumer at one time, so it is stored as ONE row `lo..hi` with
- * the consumer, delivery time and delivery count they share, instead of one row per entry. What
- * touches only part of a run (an ack, a renew or a claim of some of its entries) splits it, so every
- * position keeps exactly the state a per-entry row would have had. Runs of a group never overlap;
- * a position of a run whose entry was trimmed (advisory groups only) is not pending any more.
+ * The pending entries list (PEL) of a group, kept as runs (`bus_leased`): a read delivers the next
+ * entries to one consumer at one time, so it is stored as ONE row `lo..hi` with the consumer,
+ * delivery time and delivery count they share, instead of one row per entry. What touches only part
+ * of a run (a renew or a claim of some of its entries; on a plain group also an ack) splits it, so
+ * every entry keeps exactly the state a per-entry row would have had. Runs of a group never overlap.
+ *
+ * - `log` (a plain group): a run's positions are log positions, read consecutively; an ack removes
+ *   them from the run. A position whose entry was trimmed (advisory groups only) is not pending.
+ * - `queue`: a run's positions are those of the queue's `bus_queued` rows read together; the rows
+ *   stay until acked, so an entry is pending while its row exists under a run, and an ack deletes
+ *   the row (and the run once it covers no row).
  *
  * Every function runs inside the caller's transaction.
  */
+
+/** What the positions of a group's runs are (see above). */
+export type RunKind = 'log' | 'queue';
 
 /** Metadata shared by the positions of one run. */
 type RunMeta = Pick<RunRow, 'consumer' | 'delivered_at' | 'deliveries'>;
@@ -53,7 +61,7 @@ export function sortedPositions(ns: Iterable<number>): number[] {
   return [...new Set(ns)].sort((a, b) => a - b);
 }
 
-/** Removes the positions `sorted` (ascending, distinct) from the group's runs; returns those that were pending. */
+/** Acks the positions `sorted` (ascending, distinct) of a plain group; returns those that were pending. */
 export function ackRuns(st: BusStatements, group: string, sorted: readonly number[]): number[] {
   if (sorted.length === 0) return [];
   const removed: number[] = [];
@@ -69,15 +77,32 @@ export function ackRuns(st: BusStatements, group: string, sorted: readonly numbe
   return removed;
 }
 
-/** Restarts the idle time of the positions `sorted` that `consumer` holds; returns how many. */
-export function renewRuns(st: BusStatements, group: string, consumer: string, sorted: readonly number[], now: number): number {
-  if (sorted.length === 0) return 0;
-  let renewed = 0;
+/** Acks the positions `sorted` (ascending, distinct) of a queue: deletes their rows; returns those that were pending. */
+export function ackQueued(st: BusStatements, group: string, sorted: readonly number[]): number[] {
+  if (sorted.length === 0) return [];
+  const removed: number[] = [];
   let at = 0;
   for (const run of st.runsOverlapping.all(group, sorted[sorted.length - 1]!, sorted[0]!)) {
     const [hits, next] = within(sorted, at, run);
     at = next;
-    if (hits.length === 0 || run.consumer !== consumer) continue;
+    if (hits.length === 0) continue;
+    for (const n of hits) if (st.dequeueOne.run(group, n).changes > 0) removed.push(n);
+    if (st.anyQueuedBetween.get(group, run.lo, run.hi) === undefined) st.deleteRun.run(group, run.lo);
+  }
+  return removed;
+}
+
+/** Restarts the idle time of the positions `sorted` that `consumer` holds; returns how many. */
+export function renewRuns(st: BusStatements, kind: RunKind, group: string, consumer: string, sorted: readonly number[], now: number): number {
+  if (sorted.length === 0) return 0;
+  let renewed = 0;
+  let at = 0;
+  for (const run of st.runsOverlapping.all(group, sorted[sorted.length - 1]!, sorted[0]!)) {
+    const [all, next] = within(sorted, at, run);
+    at = next;
+    if (all.length === 0 || run.consumer !== consumer) continue;
+    const hits = kind === 'log' ? all : all.filter((n) => st.isQueued.get(group, n) !== undefined);
+    if (hits.length === 0) continue;
     if (hits.length === run.hi - run.lo + 1) st.touchRun.run(now, group, run.lo);
     else split(st, group, run, hits, { consumer, delivered_at: now, deliveries: run.deliveries });
     renewed += hits.length;
@@ -99,20 +124,24 @@ export interface ClaimedRow {
  * (delivery count + 1). Positions whose entries were trimmed are dropped from the list, as
  * XAUTOCLAIM drops deleted entries.
  */
-export function claimRuns(st: BusStatements, group: string, consumer: string, staleBefore: number, count: number, now: number): ClaimedRow[] {
+export function claimRuns(st: BusStatements, kind: RunKind, group: string, consumer: string, staleBefore: number, count: number, now: number): ClaimedRow[] {
   const claimed: ClaimedRow[] = [];
+  let left = count;
   for (const run of st.staleRuns.all(group, staleBefore)) {
-    const left = count - claimed.length;
     if (left <= 0) break;
-    const rows = st.entriesBetween.all(run.lo, run.hi, left);
+    const rows = kind === 'log' ? st.entriesBetween.all(run.lo, run.hi, left) : st.queuedBetween.all(group, run.lo, run.hi, left);
     st.deleteRun.run(group, run.lo);
     const first = rows[0];
     const last = rows[rows.length - 1];
-    if (first === undefined || last === undefined) continue; // every entry of the run was trimmed
+    if (first === undefined || last === undefined) continue; // nothing of the run is left
     put(st, group, first.n, last.n, { consumer, delivered_at: now, deliveries: run.deliveries + 1 });
-    // Fewer rows than asked: the run held no more entries (the rest of its positions are gaps).
+    // Fewer rows than asked: the run held no more entries.
     if (rows.length === left) put(st, group, last.n + 1, run.hi, run);
-    for (const row of rows) claimed.push({ n: row.n, ms: row.ms, data: row.data, deliveries: run.deliveries + 1 });
+    left -= rows.length;
+    for (const row of rows) {
+      if (row.data === null) st.dequeueOne.run(group, row.n); // its entry is gone from the log: dropped, as XAUTOCLAIM does
+      else claimed.push({ n: row.n, ms: row.ms, data: row.data, deliveries: run.deliveries + 1 });
+    }
   }
   return claimed;
 }

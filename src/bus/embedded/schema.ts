@@ -4,11 +4,14 @@ import type { Database, Statement } from 'better-sqlite3';
  * Tables of the embedded event log, prefixed `bus_` because they share the SQLite file of the entity
  * store. `n` is the log position (AUTOINCREMENT: never reused, contiguous because only a prefix is
  * ever trimmed); an entry's id is `ms-n`, so ids are ordered like Redis stream ids and an id maps to
- * its row without a lookup. A plain group's pending entries list (PEL) is `bus_leased`: one row per
- * run of consecutive log positions delivered together (a read makes one run, whatever its size; an
- * ack or claim of part of a run splits it), so reading and acking a batch writes one row, not one per
- * entry. A queue's (a group with `routed = 1`) PEL is `bus_pending`, one row per entry (its entries
- * are not consecutive in the log); `bus_queued` holds the entries routed into a queue and not yet read.
+ * its row without a lookup. Every group's pending entries list (PEL) is `bus_leased`: one row per
+ * run of positions delivered together (a read makes one run, whatever its size; a renew or claim of
+ * part of a run splits it), so a read writes one row, not one per entry (see runs.ts). For a plain
+ * group the positions are log positions (an ack splits the run); for a queue (`routed = 1`) they are
+ * the positions of its `bus_queued` rows, which hold the entries routed into it until they are acked:
+ * a row covered by a run is pending, any other is unread (`last_n` is the highest position read;
+ * `late = 1` when a row at or below it may be unread: routed after later ones were read).
+ * `bus_pending` is no longer written (files from before are converted at open).
  */
 const DDL = `
 CREATE TABLE IF NOT EXISTS bus_entries (
@@ -98,10 +101,14 @@ export function applyBusSchema(db: Database, path: string): void {
     const columns = db.prepare<[], { name: string }>('PRAGMA table_info(bus_groups)').all();
     if (!columns.some((c) => c.name === 'routed')) db.exec('ALTER TABLE bus_groups ADD COLUMN routed INTEGER NOT NULL DEFAULT 0');
     if (!columns.some((c) => c.name === 'advisory')) db.exec('ALTER TABLE bus_groups ADD COLUMN advisory INTEGER NOT NULL DEFAULT 0');
-    // Files written before plain groups kept runs: their per-entry PEL rows become one-entry runs.
+    if (!columns.some((c) => c.name === 'late')) db.exec('ALTER TABLE bus_groups ADD COLUMN late INTEGER NOT NULL DEFAULT 0');
+    // Files written before runs: per-entry PEL rows become one-entry runs, a queue's pending entries
+    // go back into its rows, and a queue with rows at or below its cursor looks for unread ones.
     db.exec(`INSERT OR IGNORE INTO bus_leased (grp, lo, hi, consumer, delivered_at, deliveries)
-               SELECT p.grp, p.n, p.n, p.consumer, p.delivered_at, p.deliveries FROM bus_pending p JOIN bus_groups g ON g.grp = p.grp WHERE g.routed = 0;
-             DELETE FROM bus_pending WHERE grp IN (SELECT grp FROM bus_groups WHERE routed = 0);`);
+               SELECT p.grp, p.n, p.n, p.consumer, p.delivered_at, p.deliveries FROM bus_pending p JOIN bus_groups g ON g.grp = p.grp;
+             INSERT OR IGNORE INTO bus_queued (grp, n, ms) SELECT p.grp, p.n, p.ms FROM bus_pending p JOIN bus_groups g ON g.grp = p.grp WHERE g.routed = 1;
+             DELETE FROM bus_pending;
+             UPDATE bus_groups SET late = 1 WHERE routed = 1 AND late = 0 AND EXISTS (SELECT 1 FROM bus_queued q WHERE q.grp = bus_groups.grp AND q.n <= bus_groups.last_n);`);
   }).immediate();
 }
 
@@ -110,6 +117,12 @@ export interface EntryRow {
   n: number;
   ms: number;
   data: string;
+}
+/** A queue row with its entry's text (null: the entry is gone from the log). */
+export interface QueuedRow {
+  n: number;
+  ms: number;
+  data: string | null;
 }
 export interface PendingRow {
   n: number;
@@ -130,6 +143,7 @@ export interface GroupRow {
   last_ms: number;
   last_n: number;
   routed: number;
+  late: number;
 }
 
 /** Every statement the embedded bus runs, prepared once per connection. */
@@ -149,34 +163,43 @@ export function prepareBusStatements(db: Database) {
     entriesFrom: s<[number, number], EntryRow>('SELECT n, ms, data FROM bus_entries WHERE n >= ? ORDER BY n LIMIT ?'),
     entryData: s<[number], { data: string }>('SELECT data FROM bus_entries WHERE n = ?'),
     countAfter: s<[number], { c: number }>('SELECT count(*) AS c FROM bus_entries WHERE n > ?'),
-    group: s<[string], GroupRow>('SELECT last_ms, last_n, routed FROM bus_groups WHERE grp = ?'),
+    group: s<[string], GroupRow>('SELECT last_ms, last_n, routed, late FROM bus_groups WHERE grp = ?'),
     createQueue: s<[string, number, number]>('INSERT INTO bus_groups (grp, last_ms, last_n, routed) VALUES (?, ?, ?, 1) ON CONFLICT (grp) DO NOTHING'),
     // A plain group turned into a queue keeps what it has not read yet: its unread tail is queued.
     queueUnread: s<[string, number]>('INSERT OR IGNORE INTO bus_queued (grp, n, ms) SELECT ?, n, ms FROM bus_entries WHERE n > ?'),
     markRouted: s<[string]>('UPDATE bus_groups SET routed = 1 WHERE grp = ?'),
     enqueue: s<[string, number, number]>('INSERT OR IGNORE INTO bus_queued (grp, n, ms) VALUES (?, ?, ?)'),
-    hasQueued: s<[string], { n: number }>('SELECT n FROM bus_queued WHERE grp = ? LIMIT 1'),
-    queuedEntries: s<[string, number], EntryRow>(
-      'SELECT q.n AS n, q.ms AS ms, e.data AS data FROM bus_queued q JOIN bus_entries e ON e.n = q.n WHERE q.grp = ? ORDER BY q.n LIMIT ?',
+    hasQueuedAfter: s<[string, number], { n: number }>('SELECT n FROM bus_queued WHERE grp = ? AND n > ? LIMIT 1'),
+    // A queue's unread rows: above its cursor (the common case), or (late = 1) any row no run covers.
+    queuedAfter: s<[string, number, number], QueuedRow>(
+      'SELECT q.n AS n, q.ms AS ms, e.data AS data FROM bus_queued q LEFT JOIN bus_entries e ON e.n = q.n WHERE q.grp = ? AND q.n > ? ORDER BY q.n LIMIT ?',
     ),
-    deliverQueued: s<[string, number, string, number]>(
-      'INSERT OR REPLACE INTO bus_pending (grp, n, ms, consumer, delivered_at, deliveries) SELECT grp, n, ms, ?, ?, 1 FROM bus_queued WHERE grp = ? AND n <= ?',
+    queuedUncovered: s<[string, number], QueuedRow>(
+      `SELECT q.n AS n, q.ms AS ms, e.data AS data FROM bus_queued q LEFT JOIN bus_entries e ON e.n = q.n
+         WHERE q.grp = ? AND NOT EXISTS (SELECT 1 FROM bus_leased r WHERE r.grp = q.grp AND r.lo <= q.n AND r.hi >= q.n) ORDER BY q.n LIMIT ?`,
     ),
-    dequeue: s<[string, number]>('DELETE FROM bus_queued WHERE grp = ? AND n <= ?'),
-    countQueued: s<[string], { c: number }>('SELECT count(*) AS c FROM bus_queued WHERE grp = ?'),
+    queuedBetween: s<[string, number, number, number], QueuedRow>(
+      'SELECT q.n AS n, q.ms AS ms, e.data AS data FROM bus_queued q LEFT JOIN bus_entries e ON e.n = q.n WHERE q.grp = ? AND q.n >= ? AND q.n <= ? ORDER BY q.n LIMIT ?',
+    ),
+    anyQueuedBetween: s<[string, number, number], { n: number }>('SELECT n FROM bus_queued WHERE grp = ? AND n >= ? AND n <= ? LIMIT 1'),
+    isQueued: s<[string, number], { n: number }>('SELECT n FROM bus_queued WHERE grp = ? AND n = ?'),
+    dequeueOne: s<[string, number]>('DELETE FROM bus_queued WHERE grp = ? AND n = ?'),
+    markLate: s<[string]>('UPDATE bus_groups SET late = 1 WHERE grp = ? AND late = 0'),
+    clearLate: s<[string]>('UPDATE bus_groups SET late = 0 WHERE grp = ?'),
+    countUnread: s<[string], { c: number }>(
+      'SELECT count(*) AS c FROM bus_queued q WHERE q.grp = ? AND NOT EXISTS (SELECT 1 FROM bus_leased r WHERE r.grp = q.grp AND r.lo <= q.n AND r.hi >= q.n)',
+    ),
     // The oldest entry any group still needs: its first pending or queued entry, or (plain groups)
     // the first entry it has not read. Retention never trims from there on. One index seek per group.
     oldestNeeded: s<[], { n: number | null; grp: string | null }>(
       `SELECT n, grp FROM (
-         SELECT (SELECT p.n FROM bus_pending p WHERE p.grp = g.grp ORDER BY p.n LIMIT 1) AS n, g.grp AS grp FROM bus_groups g WHERE g.advisory = 0
-         UNION ALL SELECT (SELECT r.lo FROM bus_leased r WHERE r.grp = g.grp ORDER BY r.lo LIMIT 1), g.grp FROM bus_groups g WHERE g.advisory = 0 AND g.routed = 0
+         SELECT (SELECT r.lo FROM bus_leased r WHERE r.grp = g.grp ORDER BY r.lo LIMIT 1) AS n, g.grp AS grp FROM bus_groups g WHERE g.advisory = 0 AND g.routed = 0
          UNION ALL SELECT (SELECT q.n FROM bus_queued q WHERE q.grp = g.grp ORDER BY q.n LIMIT 1), g.grp FROM bus_groups g WHERE g.routed = 1
          UNION ALL SELECT last_n + 1, grp FROM bus_groups WHERE routed = 0 AND advisory = 0
        ) WHERE n IS NOT NULL ORDER BY n LIMIT 1`,
     ),
     idleConsumers: s<[string, number, string], { consumer: string }>(
       `SELECT c.consumer FROM bus_consumers c WHERE c.grp = ? AND (c.seen_at <= ? OR c.consumer = ?)
-         AND NOT EXISTS (SELECT 1 FROM bus_pending p WHERE p.grp = c.grp AND p.consumer = c.consumer)
          AND NOT EXISTS (SELECT 1 FROM bus_leased r WHERE r.grp = c.grp AND r.consumer = c.consumer)`,
     ),
     registerProcess: s<[string, string, string, string, number, number]>(
@@ -185,7 +208,6 @@ export function prepareBusStatements(db: Database) {
     processOf: s<[string], { host: string; boot: string; pidns: string; pid: number }>('SELECT host, boot, pidns, pid FROM bus_processes WHERE name = ?'),
     leaseOwner: s<[string, number], { owner: string }>('SELECT owner FROM bus_leases WHERE name = ? AND expires_at > ?'),
     takeLeaseFrom: s<[string, number, string, string]>('UPDATE bus_leases SET owner = ?, expires_at = ? WHERE name = ? AND owner = ?'),
-    expirePendingOf: s<[string, string]>('UPDATE bus_pending SET delivered_at = 0 WHERE grp = ? AND consumer = ?'),
     deleteConsumer: s<[string, string]>('DELETE FROM bus_consumers WHERE grp = ? AND consumer = ?'),
     createGroup: s<[string, number, number, number]>(
       'INSERT INTO bus_groups (grp, last_ms, last_n, advisory) VALUES (?, ?, ?, ?) ON CONFLICT (grp) DO UPDATE SET advisory = excluded.advisory',
@@ -195,8 +217,7 @@ export function prepareBusStatements(db: Database) {
       'INSERT INTO bus_consumers (grp, consumer, seen_at) VALUES (?, ?, ?) ON CONFLICT (grp, consumer) DO UPDATE SET seen_at = excluded.seen_at',
     ),
     consumers: s<[string], { consumer: string; seen_at: number }>('SELECT consumer, seen_at FROM bus_consumers WHERE grp = ? ORDER BY consumer'),
-    // One statement per batch: the PEL rows of a read, and the deletions of an ack (ids as a JSON array).
-    // Pending runs of plain groups (see runs.ts).
+    // Pending runs (see runs.ts): over log positions for a plain group, over its rows for a queue.
     insertRun: s<[string, number, number, string, number, number]>('INSERT INTO bus_leased (grp, lo, hi, consumer, delivered_at, deliveries) VALUES (?, ?, ?, ?, ?, ?)'),
     deleteRun: s<[string, number]>('DELETE FROM bus_leased WHERE grp = ? AND lo = ?'),
     touchRun: s<[number, string, number]>('UPDATE bus_leased SET delivered_at = ? WHERE grp = ? AND lo = ?'),
@@ -216,34 +237,24 @@ export function prepareBusStatements(db: Database) {
     runPendingByConsumer: s<[string], { consumer: string; c: number }>(
       'SELECT r.consumer AS consumer, count(*) AS c FROM bus_leased r JOIN bus_entries e ON e.n >= r.lo AND e.n <= r.hi WHERE r.grp = ? GROUP BY r.consumer',
     ),
+    queueRunPending: s<[string, number], PendingRow>(
+      `SELECT q.n AS n, q.ms AS ms, r.consumer AS consumer, r.delivered_at AS delivered_at, r.deliveries AS deliveries
+         FROM bus_leased r JOIN bus_queued q ON q.grp = r.grp AND q.n >= r.lo AND q.n <= r.hi WHERE r.grp = ? ORDER BY q.n LIMIT ?`,
+    ),
+    queueRunPendingOf: s<[string, string, number], PendingRow>(
+      `SELECT q.n AS n, q.ms AS ms, r.consumer AS consumer, r.delivered_at AS delivered_at, r.deliveries AS deliveries
+         FROM bus_leased r JOIN bus_queued q ON q.grp = r.grp AND q.n >= r.lo AND q.n <= r.hi WHERE r.grp = ? AND r.consumer = ? ORDER BY q.n LIMIT ?`,
+    ),
+    queueRunPendingByConsumer: s<[string], { consumer: string; c: number }>(
+      'SELECT r.consumer AS consumer, count(*) AS c FROM bus_leased r JOIN bus_queued q ON q.grp = r.grp AND q.n >= r.lo AND q.n <= r.hi WHERE r.grp = ? GROUP BY r.consumer',
+    ),
     runHolders: s<[string], { consumer: string }>('SELECT DISTINCT consumer FROM bus_leased WHERE grp = ?'),
     expireRunsOf: s<[string, string]>('UPDATE bus_leased SET delivered_at = 0 WHERE grp = ? AND consumer = ?'),
-    // A plain group turned into a queue: its runs become per-entry PEL rows.
-    runsToPending: s<[string]>(
-      `INSERT OR REPLACE INTO bus_pending (grp, n, ms, consumer, delivered_at, deliveries)
-         SELECT r.grp, e.n, e.ms, r.consumer, r.delivered_at, r.deliveries FROM bus_leased r JOIN bus_entries e ON e.n >= r.lo AND e.n <= r.hi WHERE r.grp = ?`,
+    // A plain group turned into a queue: its pending entries become queue rows (its runs stay).
+    runsToQueued: s<[string]>(
+      'INSERT OR IGNORE INTO bus_queued (grp, n, ms) SELECT r.grp, e.n, e.ms FROM bus_leased r JOIN bus_entries e ON e.n >= r.lo AND e.n <= r.hi WHERE r.grp = ?',
     ),
     deleteGroupRuns: s<[string]>('DELETE FROM bus_leased WHERE grp = ?'),
-    deletePending: s<[string, number]>('DELETE FROM bus_pending WHERE grp = ? AND n = ?'),
-    deletePendingMany: s<[string, string]>('DELETE FROM bus_pending WHERE grp = ? AND n IN (SELECT value FROM json_each(?))'),
-    pending: s<[string, number], PendingRow>(
-      'SELECT n, ms, consumer, delivered_at, deliveries FROM bus_pending WHERE grp = ? ORDER BY n LIMIT ?',
-    ),
-    pendingOf: s<[string, string, number], PendingRow>(
-      'SELECT n, ms, consumer, delivered_at, deliveries FROM bus_pending WHERE grp = ? AND consumer = ? ORDER BY n LIMIT ?',
-    ),
-    staleFrom: s<[string, number, number, number], PendingRow>(
-      'SELECT n, ms, consumer, delivered_at, deliveries FROM bus_pending WHERE grp = ? AND n > ? AND delivered_at <= ? ORDER BY n LIMIT ?',
-    ),
-    renewPending: s<[number, string, string, string]>(
-      'UPDATE bus_pending SET delivered_at = ? WHERE grp = ? AND consumer = ? AND n IN (SELECT value FROM json_each(?))',
-    ),
-    claimPending: s<[string, number, string, number]>(
-      'UPDATE bus_pending SET consumer = ?, delivered_at = ?, deliveries = deliveries + 1 WHERE grp = ? AND n = ?',
-    ),
-    pendingByConsumer: s<[string], { consumer: string; c: number }>(
-      'SELECT consumer, count(*) AS c FROM bus_pending WHERE grp = ? GROUP BY consumer',
-    ),
     lease: s<[string, string, number, number]>(
       'INSERT INTO bus_leases (name, owner, expires_at) VALUES (?, ?, ?) ON CONFLICT (name) DO UPDATE SET owner = excluded.owner, expires_at = excluded.expires_at WHERE bus_leases.owner = excluded.owner OR bus_leases.expires_at <= ?',
     ),
@@ -254,7 +265,6 @@ export function prepareBusStatements(db: Database) {
     deleteGroup: s<[string]>('DELETE FROM bus_groups WHERE grp = ?'),
     queueNames: s<[], { grp: string }>('SELECT grp FROM bus_groups WHERE routed = 1'),
     deleteGroupQueued: s<[string]>('DELETE FROM bus_queued WHERE grp = ?'),
-    deleteGroupPending: s<[string]>('DELETE FROM bus_pending WHERE grp = ?'),
     deleteGroupConsumers: s<[string]>('DELETE FROM bus_consumers WHERE grp = ?'),
     insertDead: s<[number, string, string]>('INSERT INTO bus_dead (ms, grp, data) VALUES (?, ?, ?)'),
     lastDead: s<[], { n: number }>('SELECT n FROM bus_dead ORDER BY n DESC LIMIT 1'),
