@@ -1,4 +1,4 @@
-import type { EventEnvelope } from '../core/index.js';
+import type { EventEnvelope, UeeError } from '../core/index.js';
 
 /** One delivery of one stream entry to one consumer of a group. */
 export interface Delivery {
@@ -81,6 +81,26 @@ export interface RouteItem {
   groups: readonly string[];
 }
 
+/** One queue's part of an {@link EventBus.readQueues} call. */
+export interface QueueRead {
+  /** A queue created with {@link EventBus.ensureQueue}. */
+  group: string;
+  /** Max entries read from this queue (1-10000). */
+  count: number;
+}
+
+/** One queue's part of an {@link EventBus.ackQueues} call. */
+export interface QueueAck {
+  group: string;
+  ids: string[];
+}
+
+/**
+ * One queue's outcome in a multi-queue call: each queue succeeds or fails on its own (an unknown
+ * queue fails only its own part), so queues batched together never fail each other.
+ */
+export type QueueOutcome<T> = { ok: true; value: T } | { ok: false; error: UeeError };
+
 /** Options of {@link EventBus.pruneConsumers}. */
 export interface PruneOptions {
   /** Consumers idle at least this long, with nothing pending, are removed. */
@@ -153,6 +173,16 @@ export interface EventBus {
   read(group: string, consumer: string, options?: ReadOptions): Promise<Delivery[]>;
   /** Acknowledges entries; returns how many were pending. */
   ack(group: string, ids: string[]): Promise<number>;
+  /**
+   * Optional: {@link read} of many queues for one consumer in one step (one SQLite transaction, one
+   * Redis pipeline), never blocking: outcome `i` is what `read(reads[i].group, consumer, { count })`
+   * would have returned, with the same guarantees (each entry delivered to one consumer, corrupt
+   * entries dead-lettered). Lets a process serving many small queues pay one bus round trip per
+   * round instead of one per queue; each queue keeps its own order, pending list and lease.
+   */
+  readQueues?(consumer: string, reads: readonly QueueRead[]): Promise<Array<QueueOutcome<Delivery[]>>>;
+  /** Optional: {@link ack} of many queues in one step; outcome `i` is `ack(acks[i].group, acks[i].ids)`. */
+  ackQueues?(acks: readonly QueueAck[]): Promise<Array<QueueOutcome<number>>>;
   /** Pending entries of a group, oldest first. */
   pending(group: string, options?: { consumer?: string; count?: number }): Promise<PendingEntry[]>;
   /**

@@ -2,6 +2,7 @@ import type { Logger } from '../core/index.js';
 import { toUeeError } from '../core/index.js';
 import { queueLeaseName, type Delivery, type EventBus } from '../bus/port.js';
 import { Lease } from './lease.js';
+import { QueueIo } from './queue-io.js';
 import type { ProcessLiveness } from './liveness.js';
 import type { DeliveryHandler } from './handling.js';
 import type { SettingsCache } from './input.js';
@@ -27,6 +28,11 @@ export interface DeliveryOptions {
   pollMs: number;
   /** This process's heartbeat (Redis): the queue lease is bound to it, and a dead process's entries move at once. */
   liveness?: ProcessLiveness | undefined;
+  /**
+   * The process's shared queue I/O: this worker's reads and acks go to the bus together with other
+   * queues' in one call per turn. @default one of its own (coalesced per queue only)
+   */
+  io?: QueueIo | undefined;
 }
 
 /**
@@ -62,9 +68,8 @@ export class QueueWorker {
   #renewer: NodeJS.Timeout | undefined;
   /** Wakes `#submit` waiting for room in the window. */
   #slotFreed: (() => void) | undefined;
-  /** Acks waiting for this turn's flush, and the flush. */
-  #acks: string[] = [];
-  #acking: Promise<void> | undefined;
+  /** Reads and acks, coalesced with other queues' (see {@link QueueIo}). */
+  readonly #io: QueueIo;
 
   constructor(
     readonly route: RouteEntry,
@@ -77,6 +82,7 @@ export class QueueWorker {
     // Fenced: every commit made under the queue carries the lease's token, so a holder that was paused
     // past its lease cannot commit after another process took the queue over.
     this.#lease = new Lease(bus, queueLeaseName(route.group), consumer, options.claimIdleMs, options.liveness, true);
+    this.#io = options.io ?? new QueueIo(bus, consumer);
   }
 
   /** Starts the loop (once). */
@@ -141,7 +147,7 @@ export class QueueWorker {
           this.#catchingUp = false;
         }
         this.#woken = false;
-        if (deliveries.length === 0) deliveries = await bus.read(route.group, consumer, { count: options.batchSize });
+        if (deliveries.length === 0) deliveries = await this.#io.read(route.group, options.batchSize);
         if (deliveries.length === 0) {
           await this.#idle(idle);
           idle = Math.min(idle * 2, options.pollMs);
@@ -261,19 +267,11 @@ export class QueueWorker {
 
   /**
    * Acks one delivery as soon as it is done. The acks of deliveries finishing in the same turn of
-   * the event loop (a batch's results arrive together) go to the bus in one call: one transaction /
-   * round trip instead of one each, and still never after the whole batch.
+   * the event loop (a batch's results arrive together), of this queue and of every other queue of
+   * the process, go to the bus in one call ({@link QueueIo}): one transaction / round trip instead
+   * of one each, and still never after the whole batch.
    */
   #ack(id: string): Promise<void> {
-    this.#acks.push(id);
-    this.#acking ??= new Promise<void>((resolve, reject) => {
-      setImmediate(() => {
-        const ids = this.#acks;
-        this.#acks = [];
-        this.#acking = undefined;
-        this.bus.ack(this.route.group, ids).then(() => resolve(), reject);
-      });
-    });
-    return this.#acking;
+    return this.#io.ack(this.route.group, id);
   }
 }

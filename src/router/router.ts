@@ -6,6 +6,7 @@ import type { DeadLetter, EventBus } from '../bus/port.js';
 import type { EntityStore } from '../store/port.js';
 import { pluginGroup, type PluginRecord, type PluginRegistry } from '../registry/index.js';
 import { QueueWorker } from './delivery.js';
+import { QueueIo } from './queue-io.js';
 import { Dispatcher } from './dispatcher.js';
 import { ChainBudget, DEFAULT_CHAIN_LIMITS, InMemoryChainCounter, type ChainCounter, type ChainLimits } from './chain-budget.js';
 import { DeliveryHandler } from './handling.js';
@@ -148,6 +149,8 @@ export class Router {
   #liveness: ProcessLiveness | undefined;
   readonly #dispatchOptions: DispatchOptions;
   readonly #budget: ChainBudget;
+  /** Every queue worker's reads and acks, one bus call per turn for all queues. */
+  readonly queueIo: QueueIo;
 
   constructor(
     private readonly store: EntityStore,
@@ -172,6 +175,7 @@ export class Router {
       concurrency: Math.max(1, Math.floor(options.concurrency ?? 4 * (options.batchSize ?? 64))),
     };
     this.#orphans = new OrphanSweeper(bus, this.#opts.orphanGraceMs, options.logger.child({ component: 'housekeeping' }));
+    this.queueIo = new QueueIo(bus, this.consumer);
     this.#budget = new ChainBudget(options.chainCounter ?? new InMemoryChainCounter(), { ...DEFAULT_CHAIN_LIMITS, ...options.chainLimits });
     this.experiments = new ExperimentMonitor(store, this.#versions, options.logger.child({ component: 'experiments' }));
     this.#handler = new DeliveryHandler({
@@ -440,6 +444,7 @@ export class Router {
         idleMs: this.#opts.idleMs,
         pollMs: this.#opts.pollMs,
         liveness: this.#liveness,
+        io: this.queueIo,
       },
       this.options.logger.child({ group: route.group }),
     );

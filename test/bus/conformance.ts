@@ -398,6 +398,44 @@ export function busConformance(name: string, open: OpenBus): void {
       expect((await bus.groupInfo('qa')).lag).toBe(0);
     });
 
+    it('BUS-24: readQueues / ackQueues serve many queues in one call exactly as read / ack each; an unknown queue fails only its own part', async () => {
+      const bus = await openBus();
+      if (bus.readQueues === undefined || bus.ackQueues === undefined) return;
+      await bus.ensureGroup('dispatch', 'earliest');
+      for (const q of ['qa', 'qb', 'qc']) await bus.ensureQueue(q);
+      const events = makeEvents(7);
+      await bus.publish(events);
+      const read = await bus.read('dispatch', 'd', { count: 10 });
+      // qa: 0,2,4,6 (hot); qb: 1; qc: nothing.
+      await bus.route('dispatch', read.map((d, i) => ({ id: d.id, groups: i % 2 === 0 ? ['qa'] : i === 1 ? ['qb'] : [] })));
+      const out = await bus.readQueues('c1', [
+        { group: 'qa', count: 3 },
+        { group: 'nope', count: 10 },
+        { group: 'qb', count: 10 },
+        { group: 'qc', count: 10 },
+      ]);
+      expect(out.map((o) => (o.ok ? o.value.map((d) => d.event.eventId) : o.error.code))).toEqual([
+        [0, 2, 4].map((i) => events[i]!.eventId),
+        'NOT_FOUND',
+        [events[1]!.eventId],
+        [],
+      ]);
+      const [qa, , qb] = out.map((o) => (o.ok ? o.value : []));
+      expect([...qa!, ...qb!].every((d) => d.deliveryCount === 1)).toBe(true);
+      // Delivered to c1 exactly as read() would: pending there, the rest still queued, in order.
+      expect((await bus.pending('qa')).map((p) => [p.id, p.consumer])).toEqual(qa!.map((d) => [d.id, 'c1']));
+      expect((await bus.read('qa', 'c2', { count: 10 })).map((d) => d.event.eventId)).toEqual([events[6]!.eventId]);
+      const acked = await bus.ackQueues([
+        { group: 'qa', ids: qa!.map((d) => d.id) },
+        { group: 'qb', ids: [...qb!.map((d) => d.id), qb![0]!.id] },
+        { group: 'qc', ids: [] },
+      ]);
+      expect(acked.map((o) => (o.ok ? o.value : o.error.code))).toEqual([3, 1, 0]);
+      expect((await bus.groupInfo('qa')).pending).toBe(1);
+      expect((await bus.groupInfo('qb')).pending).toBe(0);
+      expect((await bus.readQueues('c1', [{ group: 'qa', count: 10 }, { group: 'qb', count: 10 }])).map((o) => o.ok && o.value.length)).toEqual([0, 0]);
+    });
+
     it('BUS-18: a queue keeps what it needs across retention, and a blocked queue read wakes on route', async () => {
       const bus = await openBus({ maxLength: 10 });
       await bus.ensureGroup('dispatch', 'earliest');

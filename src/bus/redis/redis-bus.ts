@@ -15,6 +15,9 @@ import type {
   PendingEntry,
   PruneOptions,
   PublishResult,
+  QueueAck,
+  QueueOutcome,
+  QueueRead,
   ReadOptions,
   RouteItem,
   StreamEntry,
@@ -357,6 +360,93 @@ export class RedisBus implements EventBus {
     }
     const streams = reply as Array<[string, RawEntry[]]> | null;
     return parseEntries(streams?.[0]?.[1] ?? [], () => 1);
+  }
+
+  /**
+   * Reads many queues for one consumer in ONE pipeline (see {@link EventBus.readQueues}): one
+   * non-blocking XREADGROUP per queue (each queue is its own stream and group), sent and answered
+   * together; a queue whose command fails (e.g. deleted: `NOT_FOUND`) fails only its own part.
+   */
+  async readQueues(consumer: string, reads: readonly QueueRead[]): Promise<Array<QueueOutcome<Delivery[]>>> {
+    this.#life.assertOpen();
+    checkName(consumer, 'consumer');
+    const out = new Array<QueueOutcome<Delivery[]>>(reads.length);
+    const todo: Array<{ i: number; group: string }> = [];
+    const pipe = this.#redis.pipeline();
+    for (let i = 0; i < reads.length; i++) {
+      const { group, count } = reads[i]!;
+      try {
+        checkName(group, 'group');
+        const n = checkReadOptions({ count }).count;
+        const stream = await this.#guard(() => this.#streamOf(group));
+        if (stream === this.#keys.stream) throw new UeeError('NOT_FOUND', `no queue "${group}"`, { details: { group }, hint: 'create it with ensureQueue first' });
+        void pipe.call('XREADGROUP', 'GROUP', group, consumer, 'COUNT', n, 'STREAMS', stream, '>');
+        todo.push({ i, group });
+      } catch (err) {
+        out[i] = { ok: false, error: toBusError(err, this.#safeUrl, this.#life.closed) };
+      }
+    }
+    if (todo.length === 0) return out;
+    const replies = (await this.#guard(() => pipe.exec())) ?? [];
+    for (let k = 0; k < todo.length; k++) {
+      const { i, group } = todo[k]!;
+      const [err, reply] = replies[k] ?? [new Error('no reply to a pipelined XREADGROUP'), null];
+      if (err) {
+        out[i] = { ok: false, error: toBusError(err, this.#safeUrl, this.#life.closed) };
+        continue;
+      }
+      try {
+        const entries = parseEntries((reply as Array<[string, RawEntry[]]> | null)?.[0]?.[1] ?? [], () => 1);
+        out[i] = { ok: true, value: entries.length === 0 ? [] : await screenEntries(entries, group, this.#corruptSink(group), this.#log) };
+      } catch (e) {
+        out[i] = { ok: false, error: toBusError(e, this.#safeUrl, this.#life.closed) };
+      }
+    }
+    return out;
+  }
+
+  /** Acks of many queues in ONE pipeline (see {@link EventBus.ackQueues}); queues due a trim are trimmed after. */
+  ackQueues(acks: readonly QueueAck[]): Promise<Array<QueueOutcome<number>>> {
+    return this.#run(async () => {
+      const out = new Array<QueueOutcome<number>>(acks.length);
+      const todo: Array<{ i: number; group: string; stream: string }> = [];
+      const pipe = this.#redis.pipeline();
+      for (let i = 0; i < acks.length; i++) {
+        const { group, ids } = acks[i]!;
+        try {
+          checkName(group, 'group');
+          checkEntryIds(ids);
+          if (ids.length === 0) {
+            out[i] = { ok: true, value: 0 };
+            continue;
+          }
+          const stream = await this.#streamOf(group);
+          void pipe.xack(stream, group, ...ids);
+          todo.push({ i, group, stream });
+        } catch (err) {
+          out[i] = { ok: false, error: toBusError(err, this.#safeUrl, this.#life.closed) };
+        }
+      }
+      if (todo.length === 0) return out;
+      const replies = (await pipe.exec()) ?? [];
+      const trims: string[] = [];
+      for (let k = 0; k < todo.length; k++) {
+        const { i, group, stream } = todo[k]!;
+        const [err, reply] = replies[k] ?? [new Error('no reply to a pipelined XACK'), null];
+        if (err) {
+          out[i] = { ok: false, error: toBusError(err, this.#safeUrl, this.#life.closed) };
+          continue;
+        }
+        const acked = Number(reply);
+        out[i] = { ok: true, value: acked };
+        if (stream === this.#keys.stream) continue;
+        const since = (this.#acksSinceTrim.get(group) ?? 0) + acked;
+        this.#acksSinceTrim.set(group, since >= QUEUE_TRIM_EVERY ? 0 : since);
+        if (since >= QUEUE_TRIM_EVERY) trims.push(stream);
+      }
+      for (const stream of trims) await this.#redis.ueeTrimQueue(stream, this.#keys.advisory);
+      return out;
+    });
   }
 
   renew(group: string, consumer: string, ids: string[]): Promise<number> {

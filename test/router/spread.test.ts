@@ -1,0 +1,67 @@
+/**
+ * ROUTER-SPREAD: many tenants × 1 plugin. The queue workers of one process read and ack their
+ * queues together (one bus call per turn for every queue that asks), yet each queue stays on its
+ * own: one tenant's hot queue or failing plugin never takes the turn of the others.
+ */
+import { afterEach, beforeAll, describe, expect, it } from 'vitest';
+import type { UeeApp } from '../../src/app/index.js';
+import { BACKENDS, deployProbe, marks, newSite, openApp, probeWasm, refresh, until, watModule, type AppSite } from './harness.js';
+
+let probe: Uint8Array;
+beforeAll(async () => {
+  probe = await probeWasm();
+}, 300_000);
+
+describe.each(BACKENDS)('many small queues read together ($name bus)', ({ name }) => {
+  let site: AppSite & { dispose(): Promise<void> };
+  let app: UeeApp;
+  afterEach(async () => {
+    await app?.close();
+    await site?.dispose();
+  });
+
+  it('ROUTER-SPREAD-1 behind one tenant\'s hot slow queue and another\'s failing plugin, 30 tenants\' events are each handled once, long before the hot queue drains, with several queues per bus read', async () => {
+    site = newSite(name, 'spread');
+    app = await openApp(site, {}, { router: { refreshMs: 200, backoffMs: 20, concurrency: 4 } });
+    const quiet = Array.from({ length: 30 }, (_, i) => `t${i}`);
+    for (const t of ['hot', 'failing', ...quiet]) await app.store.tenants.create(t);
+    await app.registry.deploy('user:test', { manifest: { name: 'Hot', subscribeTo: ['Tick'], tenantScope: 'tenant', tenantId: 'hot', capabilities: [] }, wasm: await watModule('spin') });
+    await app.registry.deploy('user:test', { manifest: { name: 'Failing', subscribeTo: ['Tick'], tenantScope: 'tenant', tenantId: 'failing', capabilities: [] }, wasm: await watModule('fail') });
+    for (const t of quiet) await deployProbe(app, probe, { name: 'Quiet', subscribeTo: ['Tick'], tenantScope: 'tenant', tenantId: t, settings: { mode: 'mark', marker: t } });
+    await refresh(app);
+    const router = app.runtime!.router;
+    const handled = (plugin: string): number => router.metrics.snapshot().filter((m) => m.name === plugin).reduce((n, m) => n + m.invocations, 0);
+    const flood = 120;
+    await app.store.commit({ tenantId: 'hot', actor: 'user:test' }, { events: Array.from({ length: flood }, (_, i) => ({ type: 'Tick', payload: { seq: i } })) });
+    await app.store.commit({ tenantId: 'failing', actor: 'user:test' }, { events: Array.from({ length: 40 }, (_, i) => ({ type: 'Tick', payload: { seq: i } })) });
+    // Published after the flood and the failures, so behind them in the stream.
+    const per = 4;
+    const sent = new Map<string, string[]>();
+    for (const t of quiet) {
+      const { events } = await app.store.commit({ tenantId: t, actor: 'user:test' }, { events: Array.from({ length: per }, (_, i) => ({ type: 'Tick', payload: { seq: i } })) });
+      sent.set(t, events.map((e) => e.eventId));
+    }
+    const readsBefore = { calls: router.queueIo.readCalls, queues: router.queueIo.queueReads };
+    await until(
+      'every quiet tenant\'s events handled',
+      async () => {
+        for (const t of quiet) if ((await marks(app, t)).length < per) return undefined;
+        return true;
+      },
+      90_000,
+    );
+    const hotDoneWhenQuietDone = handled('Hot');
+    // Each event once, by its own tenant's plugin (no queue served another's entries, none twice).
+    for (const t of quiet) {
+      const seen = (await marks(app, t)).map((m) => String(m.sourceEvent)).sort();
+      expect(seen).toEqual([...sent.get(t)!].sort());
+    }
+    const calls = router.queueIo.readCalls - readsBefore.calls;
+    const queues = router.queueIo.queueReads - readsBefore.queues;
+    process.stdout.write(`ROUTER-SPREAD-1 (${name}): quiet tenants done when ${hotDoneWhenQuietDone} of ${flood} hot events were; ${queues} queue reads in ${calls} bus calls\n`);
+    expect(hotDoneWhenQuietDone).toBeLessThan(flood / 2);
+    // The reads were shared: on average more than one queue per bus call.
+    expect(queues).toBeGreaterThan(calls);
+    await until('the hot queue drained', () => (handled('Hot') >= flood ? true : undefined), 150_000);
+  }, 300_000);
+});
