@@ -1,69 +1,72 @@
 /**
  * ROUTER-CHAOS-1: three worker processes share one PostgreSQL store and one Redis bus while a
  * producer writes ≥ 20,000 events about many entities over several plugins (two global, one per
- * tenant) and two tenants. During the run one worker is SIGKILLed every few seconds and a new one
- * started, some are restarted gracefully in the middle of a batch (SIGTERM: in-flight deliveries
- * finish, the rest is left pending for the next owner), and the event stream is trimmed all along
- * (another bus instance on the same stream with a small `maxLength` publishes filler events, so
- * retention runs every few hundred appends). Afterwards every plugin's record of every entity is
- * exactly the sequence of that entity's events it subscribed to — none lost, none applied twice, in
- * stream order — nothing is dead-lettered, and every queue's lag and pending count is back to 0.
+ * tenant) and six tenants. From the first event until the last one is handled, one worker is stopped
+ * every few seconds and a new one started: mostly SIGKILLed, every third restarted gracefully in
+ * the middle of a batch (SIGTERM: in-flight deliveries finish, the rest is left pending for the next
+ * owner). The event stream is trimmed all along (another bus instance on the same stream with a
+ * small `maxLength` keeps publishing filler events, so retention runs every few hundred appends while
+ * the queues lag behind). Afterwards every plugin's record of every entity is exactly the sequence of
+ * that entity's events it subscribed to — none lost, none applied twice, in stream order — nothing is
+ * dead-lettered, and after the last kill every queue's lag and pending count is back to 0.
  *
- * The probe plugin appends `payload.seq` to one entity per (plugin, entity) by read-then-write, so
- * an event handled twice, skipped, concurrently or out of order shows in the list.
- * `UEE_CHAOS_EVENTS` sets the stream's length (default 20,000: 221 s on the loaded 2-core dev VM).
+ * The probe plugin appends `payload.seq` to one record per (plugin, entity) by read-then-write, so
+ * an event handled twice, skipped, concurrently or out of order shows in the list. Each queue has
+ * several deliveries of one entity within its concurrency window, so without the per-entity chaining
+ * they would overlap (and lose updates).
+ * `UEE_CHAOS_EVENTS` sets the stream's length (default 20,000).
  *
- * Speed: the run's wall time was the store's fsync per commit, serialised per tenant by the
- * journal head's row lock (30 effects/s on a loaded 2-core machine); process crashes — what this
- * test is about — never lose a committed PostgreSQL transaction, so the test's store connections use
- * `synchronous_commit=off` (the durability of PostgreSQL's own crash is its business, not the router's).
+ * Speed: one entity's deliveries run one after another, each a plugin call, a few PostgreSQL round
+ * trips and a commit (a tenant's commits queue on its journal head's row lock). The run is bound by
+ * its queues' longest run of one-after-another handlings, so the events are spread evenly over 8
+ * queues (2 global plugins and 6 tenants' own), 8 entities per tenant and 6 journal heads, 16
+ * deliveries in flight per queue: each queue runs 8 chains side by side, ~310 handlings deep at 20,000
+ * events — against ~2,200 when 2 tenants × 3 entities carried a global plugin's third of the events. Process crashes
+ * — what this test is about — never lose a committed PostgreSQL transaction, so the store
+ * connections use `synchronous_commit=off` (the durability of PostgreSQL's own crash is its business,
+ * not the router's).
  */
-import type { ChildProcess } from 'node:child_process';
-import { join } from 'node:path';
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import type { UeeApp } from '../../src/app/index.js';
+import { describe, expect, it } from 'vitest';
 import { openRedisBus } from '../../src/bus/index.js';
 import type { EventEnvelope } from '../../src/core/index.js';
 import { newId } from '../../src/core/index.js';
 import { pluginGroup } from '../../src/registry/index.js';
 import { DISPATCH_GROUP } from '../../src/router/index.js';
-import { dropSchemas, randomSchema, schemaUrl } from '../store/postgres-helpers.js';
-import { TEST_REDIS_URL, tempDir } from '../helpers.js';
-import { allOfType, deployProbe, drained, newSite, openApp, probeWasm, until, killChild, spawnChild, type AppSite } from './harness.js';
+import { TEST_REDIS_URL } from '../helpers.js';
+import { appendRecords, deployProbe, drained, killChild, processSuite, recordMismatches, stopChild, until, type WorkerProcessOptions } from './harness.js';
 
 const EVENTS = Number(process.env.UEE_CHAOS_EVENTS ?? 20_000);
 const KILL_EVERY_MS = 3000;
-/** Every this many kills, the victim is stopped gracefully (SIGTERM mid-batch) instead of SIGKILLed. */
+/** Every this many stops, the victim is stopped gracefully (SIGTERM mid-batch) instead of SIGKILLed. */
 const GRACEFUL_EVERY = 3;
-const TENANTS = ['acme', 'globex'];
-const ENTITIES_PER_TENANT = 3;
-const PER_COMMIT = 100;
-/** The plugin each event type concerns, by marker: two global ones and one per tenant. */
-const TYPES = [
-  { type: 'StepA', marker: 'A' },
-  { type: 'StepB', marker: 'B' },
-  { type: 'StepT', marker: 'T' },
-] as const;
+const TENANTS = ['acme', 'globex', 'initech', 'umbrella', 'hooli', 'wonka'];
+const ENTITIES_PER_TENANT = 8;
+/** Events per commit, all of one tenant (tenants take turns): 16 for each global plugin, 96 for the tenant's. */
+const PER_COMMIT = 128;
+/**
+ * The plugins, by marker: two global ones and one per tenant. Of every 8 events one is for each
+ * global plugin and 6 for the tenant's, so each of the 8 queues gets the same share of the events.
+ */
+const PLUGINS = { A: 'ChaosA', B: 'ChaosB', T: 'ChaosT' } as const;
+const CYCLE = ['A', 'T', 'T', 'T', 'B', 'T', 'T', 'T'] as const;
 /** The retention cap of the trimming bus instance. */
 const TRIM_TO = 500;
+/**
+ * The workers: 1 s heartbeats (a SIGKILLed worker's queues move within ~1.5 s, ROUTER-LIVE-1) and
+ * 16 deliveries in flight per queue. A queue's events rotate over 8 entities of a tenant, so 16 in
+ * flight hold each entity twice: only the per-entity chaining keeps those two apart.
+ */
+const WORKER: WorkerProcessOptions = { router: { heartbeatMs: 1000, concurrency: 16, refreshMs: 1000 } };
 
-let probe: Uint8Array;
-beforeAll(async () => {
-  probe = await probeWasm();
-}, 600_000);
-const schemas: string[] = [];
-afterAll(() => dropSchemas(schemas));
-
-function startWorker(site: AppSite, store: string): Promise<ChildProcess> {
-  // A 1 s heartbeat: a SIGKILLed worker's queues move within ~1.5 s (ROUTER-LIVE-1), not the lease TTL.
-  return spawnChild(join(import.meta.dirname, 'chaos-child.ts'), { site, store, router: { heartbeatMs: 1000 } }, 'READY');
-}
-
-/** Event `seq`: its tenant (alternating per commit), entity and type. */
-function eventOf(seq: number): { tenantId: string; entityId: string; type: string; marker: string } {
+/** Event `seq`: its tenant, entity, type and the marker of the plugin it concerns. */
+function eventOf(seq: number): { tenantId: string; entityId: string; type: string; marker: keyof typeof PLUGINS } {
   const tenantId = TENANTS[Math.floor(seq / PER_COMMIT) % TENANTS.length]!;
-  const { type, marker } = TYPES[seq % TYPES.length]!;
-  return { tenantId, entityId: `${tenantId}-e${Math.floor(seq / TYPES.length) % ENTITIES_PER_TENANT}`, type, marker };
+  const i = seq % PER_COMMIT;
+  const marker = CYCLE[i % CYCLE.length]!;
+  // The event's rank among its plugin's events in this commit: consecutive ones rotate over the entities.
+  const slot = i % CYCLE.length;
+  const rank = Math.floor(i / CYCLE.length) * (marker === 'T' ? 6 : 1) + (marker === 'T' ? slot - (slot < 4 ? 1 : 2) : 0);
+  return { tenantId, entityId: `${tenantId}-e${rank % ENTITIES_PER_TENANT}`, type: `Step${marker}`, marker };
 }
 
 function filler(n: number): EventEnvelope[] {
@@ -73,65 +76,62 @@ function filler(n: number): EventEnvelope[] {
   });
 }
 
-describe('chaos: three worker processes on PostgreSQL + Redis, one SIGKILLed every few seconds', () => {
-  const disposers: Array<() => Promise<void> | void> = [];
-  const workers = new Set<ChildProcess>();
-  afterEach(async () => {
-    for (const w of workers) await killChild(w);
-    workers.clear();
-    for (const d of disposers.splice(0).reverse()) await d();
-  });
+const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
 
-  it(`ROUTER-CHAOS-1 ${EVENTS} events, SIGKILLs, graceful restarts mid-batch and a trimmed stream: 0 lost, 0 applied twice, per-entity order kept, no dead letters, lag back to 0`, async () => {
-    const schema = randomSchema('chaos');
-    schemas.push(schema);
-    const store = `${schemaUrl(schema)}&options=${encodeURIComponent('-c synchronous_commit=off')}`;
-    const site = newSite('redis', 'chaos');
-    disposers.push(() => site.dispose());
+describe('chaos: three worker processes on PostgreSQL + Redis, one SIGKILLed every few seconds', () => {
+  const suite = processSuite();
+
+  it(`ROUTER-CHAOS-1 ${EVENTS} events, SIGKILLs and graceful restarts mid-batch until the last event is handled, a trimmed stream: 0 lost, 0 applied twice, per-entity order kept, no dead letters, lag back to 0`, async () => {
+    const { producer, site, startWorker } = await suite.cluster('chaos', { serverOptions: '-c synchronous_commit=off', settings: { tenants: TENANTS.join(',') } });
     // The producer writes and deploys only; the workers do all the routing and handling.
-    const producer: UeeApp = await openApp(site, { store, runtime: 'off' });
-    disposers.push(() => producer.close());
-    await deployProbe(producer, probe, { name: 'ChaosA', subscribeTo: ['StepA'], settings: { mode: 'append', marker: 'A' } });
-    await deployProbe(producer, probe, { name: 'ChaosB', subscribeTo: ['StepB'], settings: { mode: 'append', marker: 'B' } });
-    for (const tenantId of TENANTS) {
-      await deployProbe(producer, probe, { name: 'ChaosT', tenantScope: 'tenant', tenantId, subscribeTo: ['StepT'], settings: { mode: 'append', marker: 'T' } });
+    const workersUp = Promise.all([0, 1, 2].map(() => startWorker(WORKER)));
+    for (const marker of ['A', 'B'] as const) {
+      await deployProbe(producer, suite.probe, { name: PLUGINS[marker], subscribeTo: [`Step${marker}`], settings: { mode: 'append', marker } });
     }
-    const groups = [pluginGroup('ChaosA', null), pluginGroup('ChaosB', null), ...TENANTS.map((t) => pluginGroup('ChaosT', t))];
+    for (const tenantId of TENANTS) {
+      await deployProbe(producer, suite.probe, { name: PLUGINS.T, tenantScope: 'tenant', tenantId, subscribeTo: ['StepT'], settings: { mode: 'append', marker: 'T' } });
+    }
+    const groups = [pluginGroup(PLUGINS.A, null), pluginGroup(PLUGINS.B, null), ...TENANTS.map((t) => pluginGroup(PLUGINS.T, t))];
     // Another bus instance on the same stream with a small cap: its publishes run retention.
     const trimmer = await openRedisBus({ url: TEST_REDIS_URL, prefix: site.redisPrefix, options: { maxLength: TRIM_TO } });
-    disposers.push(() => trimmer.close());
-    const workerSite = (): AppSite => {
-      const dir = tempDir('uee-chaos-worker');
-      disposers.push(() => dir[Symbol.dispose]());
-      return { ...site, dataDir: dir.path };
-    };
-    for (let i = 0; i < 3; i++) workers.add(await startWorker(workerSite(), store));
+    suite.defer(() => trimmer.close());
+    await workersUp;
 
-    // Produce while a killer replaces a random worker every few seconds.
+    /** Work not yet done: unpublished outbox rows, undispatched and unhandled entries. */
+    const outstanding = async (): Promise<number> => {
+      let n = (await producer.store.outbox.size()) + (await producer.bus.groupInfo(DISPATCH_GROUP).then((i) => i.lag + i.pending));
+      for (const g of groups) n += await producer.bus.groupInfo(g).then((i) => i.lag + i.pending);
+      return n;
+    };
+
+    // A killer replaces a random worker every few seconds until every event is handled.
     const started = Date.now();
-    let producing = true;
-    let kills = 0;
-    let restarts = 0;
+    let handled = false;
+    let producedMs = Infinity;
+    const stops: Array<{ atMs: number; outstanding: number; graceful: boolean }> = [];
     const killer = (async () => {
-      while (producing) {
-        await new Promise((r) => setTimeout(r, KILL_EVERY_MS));
-        if (!producing) break;
-        const victim = [...workers][Math.floor(Math.random() * workers.size)]!;
-        workers.delete(victim);
-        if ((kills + restarts + 1) % GRACEFUL_EVERY === 0) {
-          // A router restarted mid-batch: drains what is in flight, leaves the rest, releases its leases.
-          const exited = new Promise<number | null>((resolve) => victim.once('exit', (code) => resolve(code)));
-          victim.kill('SIGTERM');
-          expect(await exited).toBe(0);
-          restarts++;
-        } else {
-          await killChild(victim);
-          kills++;
-        }
-        workers.add(await startWorker(workerSite(), store));
+      while (!handled) {
+        await sleep(KILL_EVERY_MS);
+        if (handled) break;
+        const before = await outstanding();
+        const victim = [...suite.workers][Math.floor(Math.random() * suite.workers.size)]!;
+        suite.workers.delete(victim);
+        const graceful = (stops.length + 1) % GRACEFUL_EVERY === 0;
+        // Graceful: a router restarted mid-batch drains what is in flight, leaves the rest, releases its leases.
+        if (graceful) expect(await stopChild(victim)).toBe(0);
+        else await killChild(victim);
+        stops.push({ atMs: Date.now() - started, outstanding: before, graceful });
+        await startWorker(WORKER);
       }
     })();
     let fillers = 0;
+    const trimming = (async () => {
+      while (!handled) {
+        fillers += (await trimmer.publish(filler(20))).ids.length;
+        await sleep(1000);
+      }
+    })();
+
     for (let seq = 0; seq < EVENTS; seq += PER_COMMIT) {
       const n = Math.min(PER_COMMIT, EVENTS - seq);
       const { tenantId } = eventOf(seq);
@@ -141,17 +141,25 @@ describe('chaos: three worker processes on PostgreSQL + Redis, one SIGKILLed eve
           return { type: e.type, entityId: e.entityId, payload: { seq: seq + i } };
         }),
       });
-      if ((seq / PER_COMMIT) % 10 === 0) fillers += (await trimmer.publish(filler(50))).ids.length;
     }
-    const producedMs = Date.now() - started;
-    // Keep the chaos going until at least three SIGKILLs and one graceful restart happened.
-    await until('three kills and a restart', () => (kills >= 3 && restarts >= 1 ? true : undefined), 120_000);
-    producing = false;
-    await killer;
+    producedMs = Date.now() - started;
+    try {
+      // (A killer that failed — a graceful stop that did not exit 0 — fails the test at once.)
+      await Promise.race([until('every event handled', async () => ((await outstanding()) === 0 ? true : undefined), 900_000), killer]);
+    } finally {
+      handled = true;
+      await Promise.all([killer, trimming]);
+    }
+    const handledMs = Date.now() - started;
 
-    // Lag recovers: the dispatch group and every queue drain to 0 pending, 0 lag.
-    for (const g of groups) await drained(producer, g, 600_000);
-    const doneMs = Date.now() - started;
+    // The chaos went on to the end: the last stop found work still to do, after the last event was written.
+    const last = stops.at(-1);
+    expect(stops.filter((s) => !s.graceful).length).toBeGreaterThanOrEqual(3);
+    expect(stops.filter((s) => s.graceful).length).toBeGreaterThanOrEqual(1);
+    expect(last?.atMs).toBeGreaterThan(producedMs);
+    expect(last?.outstanding).toBeGreaterThan(0);
+    // Lag recovers after the last kill: the dispatch group and every queue drain to 0 pending, 0 lag.
+    for (const g of groups) await drained(producer, g, 120_000);
     const dispatch = await producer.bus.groupInfo(DISPATCH_GROUP);
     expect([dispatch.lag, dispatch.pending]).toEqual([0, 0]);
     // The stream was trimmed (retention ran on the trimmer's publishes all along, held back only by
@@ -167,24 +175,15 @@ describe('chaos: three worker processes on PostgreSQL + Redis, one SIGKILLed eve
       if (list) list.push(seq);
       else expected.set(key, [seq]);
     }
-    const got = new Map<string, number[]>();
-    for (const tenantId of TENANTS) {
-      for (const v of await allOfType(producer, tenantId, 'Order')) got.set(`${String(v.attributes.marker)}:${String(v.attributes.entity)}`, v.attributes.seqs as number[]);
-    }
-    const wrong: string[] = [];
-    let effects = 0;
-    for (const [key, seqs] of expected) {
-      const list = got.get(key) ?? [];
-      effects += list.length;
-      if (JSON.stringify(list) !== JSON.stringify(seqs)) wrong.push(`${key}: ${list.length} of ${seqs.length}, first difference at ${list.findIndex((s, i) => s !== seqs[i])}`);
-    }
-    expect(wrong.slice(0, 20)).toEqual([]);
-    expect(got.size).toBe(expected.size);
-    expect(effects).toBe(EVENTS);
+    const got = await appendRecords(producer, TENANTS);
+    expect(recordMismatches(expected, got).slice(0, 20)).toEqual([]);
+    expect([...got.values()].reduce((n, seqs) => n + seqs.length, 0)).toBe(EVENTS);
     expect(await producer.bus.deadLetters()).toEqual([]);
     process.stdout.write(
-      `ROUTER-CHAOS-1: ${EVENTS} events (+${fillers} fillers, stream trimmed to ${retained}) over ${groups.length} queues, ${expected.size} entity records, ` +
-        `${kills} SIGKILLs + ${restarts} graceful restarts of 3 worker processes; produced in ${producedMs} ms, all handled in ${doneMs} ms: every effect once, in order\n`,
+      `ROUTER-CHAOS-1: ${EVENTS} events (+${fillers} fillers, stream trimmed to ${retained}) over ${groups.length} queues, ${expected.size} entity records; ` +
+        `${stops.filter((s) => !s.graceful).length} SIGKILLs + ${stops.filter((s) => s.graceful).length} graceful restarts of 3 worker processes; ` +
+        `produced in ${producedMs} ms, all handled in ${handledMs} ms: every effect once, in order. ` +
+        `Stops at ms (outstanding): ${stops.map((s) => `${s.atMs}${s.graceful ? 'g' : ''}(${s.outstanding})`).join(' ')}\n`,
     );
   }, 1_200_000);
 });

@@ -1,7 +1,8 @@
 /**
  * Shared harness of the router end-to-end suites: a real {@link UeeApp} built from a config object
  * (SQLite store in a temp dir; embedded bus or Redis with a random prefix), plugin fixtures compiled
- * once and cached by content hash, and a bounded poller instead of sleeps.
+ * once and cached by content hash, a bounded poller instead of sleeps, and the shared setup of the
+ * multi-process suites ({@link processSuite}: PostgreSQL + Redis + worker processes).
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { createHash } from 'node:crypto';
@@ -9,76 +10,19 @@ import { existsSync, mkdirSync, readFileSync, renameSync, writeFileSync } from '
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
-import { Redis } from 'ioredis';
-import { UeeApp, type UeeAppOptions } from '../../src/app/index.js';
-import { loadConfig, type RawSettings } from '../../src/config/index.js';
-import { silentLogger, type EntityVersion, type EventEnvelope, type JsonObject } from '../../src/core/index.js';
+import { afterAll, afterEach, beforeAll } from 'vitest';
+import type { UeeApp } from '../../src/app/index.js';
+import type { RawSettings } from '../../src/config/index.js';
+import type { EntityVersion, EventEnvelope, JsonObject } from '../../src/core/index.js';
 import type { PluginManifestInput, PluginRecord } from '../../src/registry/index.js';
 import { compileJs, ensureEngine } from '../../src/compiler/index.js';
-import { DISPATCH_GROUP } from '../../src/router/index.js';
-import { TEST_REDIS_URL, randomPrefix, tempDir } from '../helpers.js';
+import { DISPATCH_GROUP, type RouterOptions } from '../../src/router/index.js';
+import { tempDir } from '../helpers.js';
 import { buildWat } from '../runtime/wat.js';
+import { dropSchemas, randomSchema, schemaUrl } from '../store/postgres-helpers.js';
+import { newSite, openApp, type AppSite } from './app-site.js';
 
-/** The two bus backends every suite runs against. */
-export const BACKENDS = [{ name: 'embedded' as const }, { name: 'redis' as const }];
-export type BackendName = (typeof BACKENDS)[number]['name'];
-
-/** Settings of one test app: where it lives and which bus it uses. */
-export interface AppSite {
-  dataDir: string;
-  backend: BackendName;
-  redisPrefix: string;
-}
-
-/** A fresh site (temp dir + random Redis prefix); `dispose()` removes the dir and the Redis keys. */
-export function newSite(backend: BackendName, label = 'router'): AppSite & { dispose(): Promise<void> } {
-  const dir = tempDir(`uee-${label}`);
-  const redisPrefix = randomPrefix(label);
-  return {
-    dataDir: dir.path,
-    backend,
-    redisPrefix,
-    async dispose() {
-      if (backend === 'redis') await deleteRedisKeys(redisPrefix);
-      dir[Symbol.dispose]();
-    },
-  };
-}
-
-/** Deletes every Redis key under a prefix. */
-export async function deleteRedisKeys(prefix: string): Promise<void> {
-  const redis = new Redis(TEST_REDIS_URL);
-  try {
-    let cursor = '0';
-    do {
-      const [next, keys] = await redis.scan(cursor, 'MATCH', `${prefix}*`, 'COUNT', 1000);
-      cursor = next;
-      if (keys.length > 0) await redis.del(...keys);
-    } while (cursor !== '0');
-  } finally {
-    await redis.quit();
-  }
-}
-
-/** Raw settings of a site, as the CLI would pass them (an empty environment is used). */
-export function siteSettings(site: AppSite, extra: RawSettings = {}): RawSettings {
-  return {
-    dataDir: site.dataDir,
-    ...(site.backend === 'redis' ? { bus: TEST_REDIS_URL, redisPrefix: site.redisPrefix } : {}),
-    tenants: 'acme,globex',
-    workers: '2',
-    logLevel: 'error',
-    ...extra,
-  };
-}
-
-/** Router tuning for tests: fast table refresh, short backoff, and pipelined deliveries (the path with per-entity chaining). */
-export const TEST_APP_OPTIONS: UeeAppOptions = { router: { refreshMs: 200, backoffMs: 20, concurrency: 4 } };
-
-/** Opens the real composition root on a site. */
-export function openApp(site: AppSite, extra: RawSettings = {}, options: UeeAppOptions = TEST_APP_OPTIONS): Promise<UeeApp> {
-  return UeeApp.create(loadConfig(siteSettings(site, extra), {}), silentLogger, options);
-}
+export { BACKENDS, TEST_APP_OPTIONS, deleteRedisKeys, newSite, openApp, siteSettings, type AppSite, type BackendName } from './app-site.js';
 
 /** Polls `probe` until it returns a value other than undefined, or fails after `timeoutMs` with `what`. */
 export async function until<T>(what: string, probe: () => Promise<T | undefined> | T | undefined, timeoutMs = 20_000): Promise<T> {
@@ -228,4 +172,123 @@ export function killChild(child: ChildProcess): Promise<void> {
   const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
   child.kill('SIGKILL');
   return exited;
+}
+
+/** What a worker process of the multi-process suites (chaos-child.ts) is started with. */
+export interface WorkerProcessOptions {
+  /** Router option overrides (over chaos-child's test tuning). */
+  router?: Partial<RouterOptions>;
+  /** Setting overrides (over {@link siteSettings}), e.g. `workers`. */
+  settings?: RawSettings;
+}
+
+/** A producer app (no runtime) on a fresh PostgreSQL schema and Redis prefix, and worker processes beside it. */
+export interface ProcessCluster {
+  /** Writes and deploys; routes and handles nothing (runtime off). */
+  producer: UeeApp;
+  site: AppSite;
+  /** The store URL every process of the cluster uses. */
+  store: string;
+  /** A fresh data dir for one more process on the cluster (its local files), removed after the test. */
+  dataDir: () => string;
+  /** Starts a chaos-child worker process on the cluster, tracked in {@link ProcessSuite.workers}. */
+  startWorker: (options?: WorkerProcessOptions) => Promise<ChildProcess>;
+}
+
+/** The per-file state {@link processSuite} sets up and tears down. */
+export interface ProcessSuite {
+  /** The probe module, compiled once for the file (beforeAll). */
+  readonly probe: Uint8Array;
+  /** Worker processes still running: SIGKILLed after each test (a test removes the ones it stops itself). */
+  readonly workers: Set<ChildProcess>;
+  /** Runs `dispose` after the current test, in reverse order of registration. */
+  defer: (dispose: () => Promise<void> | void) => void;
+  /** A {@link ProcessCluster}; `serverOptions` are PostgreSQL settings for every connection (`-c name=value`). */
+  cluster(label: string, options?: { serverOptions?: string; settings?: RawSettings }): Promise<ProcessCluster>;
+}
+
+/**
+ * The setup every multi-process suite (PostgreSQL store + Redis bus + worker processes) shares,
+ * registered as the calling file's hooks: the probe compiled once (beforeAll); after each test every
+ * worker process still running SIGKILLed (a SIGSTOPped one too) and the test's disposers run
+ * (afterEach); the test schemas dropped (afterAll).
+ */
+export function processSuite(): ProcessSuite {
+  let probe: Uint8Array | undefined;
+  const schemas: string[] = [];
+  const disposers: Array<() => Promise<void> | void> = [];
+  const workers = new Set<ChildProcess>();
+  beforeAll(async () => {
+    probe = await probeWasm();
+  }, 600_000);
+  afterEach(async () => {
+    for (const w of workers) await killChild(w);
+    workers.clear();
+    for (const d of disposers.splice(0).reverse()) await d();
+  });
+  afterAll(() => dropSchemas(schemas));
+  const defer = (dispose: () => Promise<void> | void): void => void disposers.push(dispose);
+  return {
+    get probe() {
+      if (probe === undefined) throw new Error('processSuite: the probe is compiled in beforeAll');
+      return probe;
+    },
+    workers,
+    defer,
+    async cluster(label, options = {}) {
+      const schema = randomSchema(label);
+      schemas.push(schema);
+      const store = options.serverOptions === undefined ? schemaUrl(schema) : `${schemaUrl(schema)}&options=${encodeURIComponent(options.serverOptions)}`;
+      const site = newSite('redis', label);
+      defer(() => site.dispose());
+      const producer = await openApp(site, { store, runtime: 'off', ...options.settings });
+      defer(() => producer.close());
+      const dataDir = (): string => {
+        const dir = tempDir(`uee-${label}-worker`);
+        defer(() => dir[Symbol.dispose]());
+        return dir.path;
+      };
+      const startWorker = async (worker: WorkerProcessOptions = {}): Promise<ChildProcess> => {
+        const child = await spawnChild(CHAOS_CHILD, { site: { ...site, dataDir: dataDir() }, store, ...worker }, 'READY');
+        workers.add(child);
+        return child;
+      };
+      return { producer, site, store, dataDir, startWorker };
+    },
+  };
+}
+
+const CHAOS_CHILD = join(import.meta.dirname, 'chaos-child.ts');
+
+/** SIGTERMs a worker process (a graceful stop: it finishes what is in flight) and resolves with its exit code. */
+export function stopChild(child: ChildProcess): Promise<number | null> {
+  const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
+  child.kill('SIGTERM');
+  return exited;
+}
+
+/** Every `Order` record the probe's append mode wrote in these tenants: `seqs` by `marker:entity`. */
+export async function appendRecords(app: UeeApp, tenants: readonly string[]): Promise<Map<string, number[]>> {
+  const got = new Map<string, number[]>();
+  for (const tenantId of tenants) {
+    for (const v of await allOfType(app, tenantId, 'Order')) got.set(`${String(v.attributes.marker)}:${String(v.attributes.entity)}`, v.attributes.seqs as number[]);
+  }
+  return got;
+}
+
+/**
+ * The records of `got` that are not exactly `expected` (same keys): a lost, doubled or reordered
+ * event shows as a difference, described by its lengths and first differing position.
+ */
+export function recordMismatches(expected: ReadonlyMap<string, readonly number[]>, got: ReadonlyMap<string, readonly number[]>): string[] {
+  const wrong: string[] = [];
+  for (const [key, seqs] of expected) {
+    const list = got.get(key) ?? [];
+    if (list.length !== seqs.length || list.some((s, i) => s !== seqs[i])) {
+      const at = list.findIndex((s, i) => s !== seqs[i]);
+      wrong.push(`${key}: ${list.length} of ${seqs.length}, first difference at ${at < 0 ? Math.min(list.length, seqs.length) : at}: ${JSON.stringify(list.slice(Math.max(0, at - 2), at + 6))}`);
+    }
+  }
+  for (const key of got.keys()) if (!expected.has(key)) wrong.push(`${key}: not expected`);
+  return wrong;
 }

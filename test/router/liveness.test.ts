@@ -8,16 +8,14 @@
  * transaction it had open still holds its entity locks: PostgreSQL, not the bus, decides when those go.)
  */
 import type { ChildProcess } from 'node:child_process';
-import { join } from 'node:path';
 import { Redis } from 'ioredis';
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import type { UeeApp } from '../../src/app/index.js';
 import { pluginGroup } from '../../src/registry/index.js';
 import { DISPATCH_GROUP } from '../../src/router/index.js';
 import { queueLeaseName } from '../../src/bus/index.js';
-import { dropSchemas, randomSchema, schemaUrl } from '../store/postgres-helpers.js';
-import { TEST_REDIS_URL, tempDir } from '../helpers.js';
-import { allOfType, deployProbe, drained, killChild, newSite, openApp, probeWasm, readyLines, spawnChild, until, type AppSite } from './harness.js';
+import { TEST_REDIS_URL } from '../helpers.js';
+import { appendRecords, deployProbe, drained, killChild, processSuite, readyLines, recordMismatches, until, type AppSite } from './harness.js';
 
 const HEARTBEAT_MS = 1000;
 /** The old takeover bound (entries idle this long, leases living this long): far beyond the heartbeat. */
@@ -25,42 +23,15 @@ const CLAIM_IDLE_MS = 60_000;
 const ENTITIES = 6;
 const TENANTS = ['acme', 'globex'];
 
-let probe: Uint8Array;
-beforeAll(async () => {
-  probe = await probeWasm();
-}, 600_000);
-const schemas: string[] = [];
-afterAll(() => dropSchemas(schemas));
-
 describe('process heartbeats on Redis (PostgreSQL store, worker processes)', () => {
-  const disposers: Array<() => Promise<void> | void> = [];
-  const workers = new Set<ChildProcess>();
-  afterEach(async () => {
-    for (const w of workers) {
-      w.kill('SIGCONT');
-      await killChild(w);
-    }
-    workers.clear();
-    for (const d of disposers.splice(0).reverse()) await d();
-  });
+  const suite = processSuite();
+  const workers = suite.workers;
 
-  async function setUp(label: string): Promise<{ producer: UeeApp; site: AppSite & { dispose(): Promise<void> }; start: () => Promise<ChildProcess>; groups: string[] }> {
-    const schema = randomSchema(label);
-    schemas.push(schema);
-    const store = schemaUrl(schema);
-    const site = newSite('redis', label);
-    disposers.push(() => site.dispose());
-    const producer = await openApp(site, { store, runtime: 'off' });
-    disposers.push(() => producer.close());
-    await deployProbe(producer, probe, { name: 'LiveG', subscribeTo: ['Step'], settings: { mode: 'append', marker: 'G' } });
-    for (const tenantId of TENANTS) await deployProbe(producer, probe, { name: 'LiveT', tenantScope: 'tenant', tenantId, subscribeTo: ['Step'], settings: { mode: 'append', marker: 'T' } });
-    const start = async (): Promise<ChildProcess> => {
-      const dir = tempDir(`uee-${label}-worker`);
-      disposers.push(() => dir[Symbol.dispose]());
-      const child = await spawnChild(join(import.meta.dirname, 'chaos-child.ts'), { site: { ...site, dataDir: dir.path }, store, router: { heartbeatMs: HEARTBEAT_MS, claimIdleMs: CLAIM_IDLE_MS } }, 'READY');
-      workers.add(child);
-      return child;
-    };
+  async function setUp(label: string): Promise<{ producer: UeeApp; site: AppSite; start: () => Promise<ChildProcess>; groups: string[] }> {
+    const { producer, site, startWorker } = await suite.cluster(label);
+    await deployProbe(producer, suite.probe, { name: 'LiveG', subscribeTo: ['Step'], settings: { mode: 'append', marker: 'G' } });
+    for (const tenantId of TENANTS) await deployProbe(producer, suite.probe, { name: 'LiveT', tenantScope: 'tenant', tenantId, subscribeTo: ['Step'], settings: { mode: 'append', marker: 'T' } });
+    const start = (): Promise<ChildProcess> => startWorker({ router: { heartbeatMs: HEARTBEAT_MS, claimIdleMs: CLAIM_IDLE_MS } });
     return { producer, site, start, groups: [pluginGroup('LiveG', null), ...TENANTS.map((t) => pluginGroup('LiveT', t))] };
   }
 
@@ -88,20 +59,9 @@ describe('process heartbeats on Redis (PostgreSQL store, worker processes)', () 
     const expected = new Map<string, number[]>();
     for (let n = 0; n < seq; n++) {
       const entity = `${TENANTS[Math.floor(n / 12) % 2]!}-e${n % ENTITIES}`;
-      expected.set(entity, [...(expected.get(entity) ?? []), n]);
+      for (const marker of ['G', 'T']) expected.set(`${marker}:${entity}`, [...(expected.get(`${marker}:${entity}`) ?? []), n]);
     }
-    const got = new Map<string, number[]>();
-    for (const tenantId of TENANTS) {
-      for (const v of await allOfType(producer, tenantId, 'Order')) got.set(`${String(v.attributes.marker)}:${String(v.attributes.entity)}`, v.attributes.seqs as number[]);
-    }
-    const wrong: string[] = [];
-    for (const [entity, seqs] of expected) {
-      for (const marker of ['G', 'T']) {
-        const list = got.get(`${marker}:${entity}`) ?? [];
-        if (JSON.stringify(list) !== JSON.stringify(seqs)) wrong.push(`${marker}:${entity}: ${JSON.stringify(list.slice(-12))}…`);
-      }
-    }
-    expect(wrong).toEqual([]);
+    expect(recordMismatches(expected, await appendRecords(producer, TENANTS))).toEqual([]);
     expect(await producer.bus.deadLetters()).toEqual([]);
   }
 

@@ -1,7 +1,7 @@
 // Child process of SEC-RT-12: runs a real UeeApp (runtime on) on a site until SIGKILLed. Prints
 // READY once the router runs and BUSY while some plugin call of tenant acme holds a worker.
 // argv[2] = JSON { dataDir, backend, redisPrefix }.
-import { openApp, type AppSite } from '../router/harness.js';
+import { openApp, type AppSite } from '../router/app-site.js';
 
 const site = JSON.parse(process.argv[2]!) as AppSite;
 const app = await openApp(site, {}, { router: { refreshMs: 100, claimIdleMs: 300 } });
