@@ -24,6 +24,7 @@ import { newId, silentLogger, type EventEnvelope } from '../src/core/index.js';
 import { UeeApp } from '../src/app/index.js';
 import { loadConfig } from '../src/config/index.js';
 import { buildWat } from '../test/runtime/wat.js';
+import { deleteRedisKeys } from '../test/router/app-site.js';
 import { printResult, printTable } from './_table.js';
 import { BENCH_POSTGRES_URL } from './_store-postgres.js';
 import { DISPATCH_GROUP } from '../src/router/index.js';
@@ -137,16 +138,7 @@ for (const backend of (['embedded', 'redis'] as const).filter((b) => BACKENDS?.h
     } finally {
       await app.close();
       rmSync(dataDir, { recursive: true, force: true });
-      if (backend === 'redis') {
-        const redis = new Redis(REDIS_URL);
-        let cursor = '0';
-        do {
-          const [next, keys] = await redis.scan(cursor, 'MATCH', `${redisPrefix}*`, 'COUNT', 1000);
-          cursor = next;
-          if (keys.length > 0) await redis.del(...keys);
-        } while (cursor !== '0');
-        await redis.quit();
-      }
+      if (backend === 'redis') await deleteRedisKeys(redisPrefix, REDIS_URL);
     }
   }
   const one = figures[`${backend}Plugins1EventsPerSec`] ?? NaN;

@@ -34,9 +34,9 @@ export function newSite(backend: BackendName, label = 'router'): AppSite & { dis
   };
 }
 
-/** Deletes every Redis key under a prefix. */
-export async function deleteRedisKeys(prefix: string): Promise<void> {
-  const redis = new Redis(TEST_REDIS_URL);
+/** Deletes every Redis key under a prefix (of the test Redis, or the one at `url`). */
+export async function deleteRedisKeys(prefix: string, url = TEST_REDIS_URL): Promise<void> {
+  const redis = new Redis(url);
   try {
     let cursor = '0';
     do {
