@@ -27,6 +27,10 @@
  *   (`$$ $& $\` $' $n $nn`; `$<name>` on a pattern with named groups takes the generic path); a
  *   replacement function is called with the same arguments after all matches are found, as the spec
  *   orders it. `lastIndex` ends at 0, as the final failing `exec` leaves it.
+ * - `UEE_PERF_REGEX_TEST` (quickjs.c): `RegExp.prototype.test` on such a RegExp (any flags) runs the
+ *   builtin exec's steps — `lastIndex` read and converted, the match, `lastIndex` written for `g`/`y` —
+ *   without building the result object it throws away. Its argument becomes a string before `exec` is
+ *   looked up, as the spec orders it (QuickJS looked `exec` up first).
  */
 import type { Replacement } from './engine-patch.js';
 import { applyPatch } from './engine-patch.js';
@@ -553,20 +557,16 @@ export const LIBREGEXP_REGEX_PATCH: readonly Replacement[] = [
 const LOOP = String.raw`
 /* UEE_PERF_REGEX_LOOP: the RegExp when rx is a global RegExp whose per-match exec steps no code can
    observe (see engine-patch-regex.ts), else NULL. */
-static JSRegExp *uee_plain_global_regexp(JSContext *ctx, JSValueConst rx, int full_unicode)
+static JSRegExp *uee_plain_regexp(JSContext *ctx, JSValueConst rx)
 {
     JSObject *p, *proto;
     JSShapeProperty *prs;
     JSProperty *pr;
-    int flags;
 
     if (JS_VALUE_GET_TAG(rx) != JS_TAG_OBJECT)
         return NULL;
     p = JS_VALUE_GET_OBJ(rx);
     if (p->class_id != JS_CLASS_REGEXP || !p->u.regexp.bytecode)
-        return NULL;
-    flags = lre_get_flags(p->u.regexp.bytecode->u.str8);
-    if (!(flags & LRE_FLAG_GLOBAL) || !(flags & LRE_FLAG_UTF16) != !full_unicode)
         return NULL;
     if (find_own_property(&pr, p, JS_ATOM_exec))
         return NULL;
@@ -582,6 +582,59 @@ static JSRegExp *uee_plain_global_regexp(JSContext *ctx, JSValueConst rx, int fu
         !JS_IsCFunction(ctx, pr->u.value, js_regexp_exec, 0))
         return NULL;
     return &p->u.regexp;
+}
+
+static JSRegExp *uee_plain_global_regexp(JSContext *ctx, JSValueConst rx, int full_unicode)
+{
+    JSRegExp *re = uee_plain_regexp(ctx, rx);
+    int flags;
+    if (!re)
+        return NULL;
+    flags = lre_get_flags(re->bytecode->u.str8);
+    if (!(flags & LRE_FLAG_GLOBAL) || !(flags & LRE_FLAG_UTF16) != !full_unicode)
+        return NULL;
+    return re;
+}
+
+/* UEE_PERF_REGEX_TEST: RegExp.prototype.test on a plain RegExp: the builtin exec's steps (lastIndex
+   read and converted, matched, lastIndex written for g/y) without building the result object. str is
+   a string. */
+static JSValue uee_regexp_test(JSContext *ctx, JSValueConst rx, JSRegExp *re, JSValueConst str_val)
+{
+    JSString *str = JS_VALUE_GET_STRING(str_val);
+    const uint8_t *bc;
+    uint8_t **capture;
+    int re_flags, ret;
+    int64_t last_index;
+
+    if (JS_ToLengthFree(ctx, &last_index, JS_GetProperty(ctx, rx, JS_ATOM_lastIndex)))
+        return JS_EXCEPTION;
+    /* read after lastIndex's conversion, which may have called compile() */
+    bc = re->bytecode->u.str8;
+    re_flags = lre_get_flags(bc);
+    if ((re_flags & (LRE_FLAG_GLOBAL | LRE_FLAG_STICKY)) == 0)
+        last_index = 0;
+    if (last_index > str->len) {
+        ret = 2;
+    } else {
+        capture = alloca(sizeof(capture[0]) * lre_get_capture_count(bc) * 2);
+        ret = lre_exec(capture, bc, str->u.str8, last_index, str->len, str->is_wide_char, ctx);
+        if (ret == 1 && (re_flags & (LRE_FLAG_GLOBAL | LRE_FLAG_STICKY))) {
+            if (JS_SetProperty(ctx, rx, JS_ATOM_lastIndex,
+                               JS_NewInt32(ctx, (capture[1] - str->u.str8) >> str->is_wide_char)) < 0)
+                return JS_EXCEPTION;
+        }
+    }
+    if (ret < 0) {
+        if (ret != -2)
+            JS_ThrowInternalError(ctx, "out of memory in regexp execution");
+        return JS_EXCEPTION;
+    }
+    if (ret != 1 && (ret == 2 || (re_flags & (LRE_FLAG_GLOBAL | LRE_FLAG_STICKY)))) {
+        if (JS_SetProperty(ctx, rx, JS_ATOM_lastIndex, JS_NewInt32(ctx, 0)) < 0)
+            return JS_EXCEPTION;
+    }
+    return JS_NewBool(ctx, ret == 1);
 }
 
 /* TRUE when the replacement may hold a $<name> that the generic GetSubstitution would look up */
@@ -805,9 +858,42 @@ fail:
 /** The regex speed patches to quickjs.c, after the semantic and `UEE_PERF_*` ones. */
 export const QUICKJS_REGEX_PATCH: readonly Replacement[] = [
   {
-    // UEE_PERF_REGEX_LOOP helpers, before their first use
-    find: 'static JSValue js_regexp_Symbol_match(JSContext *ctx, JSValueConst this_val,\n',
-    replace: `${LOOP}static JSValue js_regexp_Symbol_match(JSContext *ctx, JSValueConst this_val,\n`,
+    // UEE_PERF_REGEX_LOOP and UEE_PERF_REGEX_TEST helpers, before their first use
+    find: 'static JSValue js_regexp_test(JSContext *ctx, JSValueConst this_val,\n',
+    replace: `${LOOP}static JSValue js_regexp_test(JSContext *ctx, JSValueConst this_val,\n`,
+  },
+  {
+    // UEE_PERF_REGEX_TEST: the argument becomes a string first (as the spec orders it), then a plain
+    // RegExp skips the result object
+    find: `    JSValue val;
+    BOOL ret;
+
+    val = JS_RegExpExec(ctx, this_val, argv[0]);
+    if (JS_IsException(val))
+        return JS_EXCEPTION;
+    ret = !JS_IsNull(val);`,
+    replace: `    JSValue val;
+    BOOL ret;
+
+    if (JS_IsObject(this_val)) {
+        JSValue uee_str = JS_ToString(ctx, argv[0]);
+        JSRegExp *uee_re;
+        if (JS_IsException(uee_str))
+            return JS_EXCEPTION;
+        uee_re = uee_plain_regexp(ctx, this_val);
+        if (uee_re) {
+            val = uee_regexp_test(ctx, this_val, uee_re, uee_str);
+            JS_FreeValue(ctx, uee_str);
+            return val;
+        }
+        val = JS_RegExpExec(ctx, this_val, uee_str);
+        JS_FreeValue(ctx, uee_str);
+    } else {
+        val = JS_RegExpExec(ctx, this_val, argv[0]);
+    }
+    if (JS_IsException(val))
+        return JS_EXCEPTION;
+    ret = !JS_IsNull(val);`,
   },
   {
     // UEE_PERF_REGEX_LOOP: [Symbol.match] of a global plain RegExp

@@ -60,6 +60,22 @@ const CASES: readonly Case[] = [
      'abcabc'.replace(/(?<=a)b/g, 'X'), 'abcabc'.replace(/b(?=c)/g, 'Y'), 'Line1\\nline2\\nLINE3'.match(/^l\\w+/gim), 'a.b*c'.replace(/[.*]/g, '\\\\$&'),
      'ĀāĂ'.replace(/ā/g, 'x'), 'ĀāĂ'.match(/[Ā-ă]/g), 'aé😀'.replace(/./gu, (c) => c.codePointAt(0) + ','), 'x😀y'.match(/[😀]/gu),
      '😀'.match(/[\\ud800-\\udbff]/g), 'a😀b'.replace(/\\p{Emoji_Presentation}/gu, '?'), 'a😀b'.replace(/[\\p{L}--[b]]/gv, '_')]`],
+  // RegExp.prototype.test without the result object
+  ['test', `{ const g = /a/g; const y = /a/y; const out = [];
+     for (let i = 0; i < 4; i++) out.push(g.test('aba'), g.lastIndex, y.test('aab'), y.lastIndex);
+     const r = /b/g; let reads = 0; r.lastIndex = { valueOf() { reads++; return 1; } }; out.push(r.test('abc'), r.lastIndex, reads);
+     const plain = /b/; plain.lastIndex = { valueOf() { reads++; return 9; } }; out.push(plain.test('abc'), plain.lastIndex === 9 ? 'kept' : plain.lastIndex, reads);
+     const far = /a/g; far.lastIndex = 99; out.push(far.test('aaa'), far.lastIndex);
+     const c = /x/g; c.lastIndex = { valueOf() { c.compile('y', 'g'); return 0; } }; out.push(c.test('xy'), c.lastIndex, c.source);
+     const ro = /a/g; Object.defineProperty(ro, 'lastIndex', { writable: false, value: 0 }); try { out.push(ro.test('a')); } catch (e) { out.push(e instanceof TypeError); }
+     const roy = /a/; Object.defineProperty(roy, 'lastIndex', { writable: false, value: 0 }); out.push(roy.test('a'));
+     const own = /a/; let calls = 0; own.exec = function (s) { calls++; return null; }; out.push(own.test('a'), calls);
+     out.push(RegExp.prototype.test.call({ exec() { return {}; } }, 'x'));
+     try { RegExp.prototype.test.call('a', 'a'); } catch (e) { out.push(e instanceof TypeError); }
+     const log = []; const lr = /a/; Object.defineProperty(lr, 'exec', { get() { log.push('exec'); return RegExp.prototype.exec; } });
+     lr.test({ toString() { log.push('toString'); return 'a'; } }); out.push(log.join());
+     out.push(/\\bfoo\\b/.test('a foo b'), /^\\d+$/.test('12a'), /é/u.test('xé'), /\\ud83d/u.test('\\ud83d\\ude00'), /(?<=a)b/.test('ab'), /a/.test());
+     return out; }`],
   // the first-character scan, also on exec/test/search/split (every lre_exec)
   ['first', `['foo foofoo _foo -foo foo_', 'Āfoo éfoo ffoo', 'foo'].map((s) => [s.match(/\\bfoo/g), s.match(/\\b[^\\w\\s]+/g), s.match(/\\b\\w+/g),
      s.search(/\\bfoo\\b/), s.split(/\\b\\w\\w/), /\\Bfoo/.exec(s), s.match(/\\b(?:foo|_)/g)])`],
