@@ -29,6 +29,7 @@ export const CLI_OPTIONS = {
   'query-max-docs': { type: 'string' },
   'slow-query-ms': { type: 'string' },
   'max-indexes-per-tenant': { type: 'string' },
+  'max-subscribers-per-type': { type: 'string' },
   'max-compile-ms': { type: 'string' },
   url: { type: 'string' },
   token: { type: 'string' },

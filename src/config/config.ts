@@ -32,7 +32,7 @@ export interface UeeConfig {
    * maxScanMs, maxDocumentsExamined). `maxCompileMs` is the operator ceiling of a compile's wall-clock
    * time (plugin_compile `timeoutMs` may ask for less, never more). @default maxCompileMs 60000
    */
-  limits: { maxAttributeBytes: number; queryScanMs: number; queryMaxDocs: number; slowQueryMs: number; maxIndexesPerTenant: number; maxCompileMs: number };
+  limits: { maxAttributeBytes: number; queryScanMs: number; queryMaxDocs: number; slowQueryMs: number; maxIndexesPerTenant: number; maxCompileMs: number; maxSubscribersPerType: number };
   /** Tenants created at start-up if missing. @default ["default"] */
   bootstrapTenants: string[];
   /** Grace period for draining on SIGINT/SIGTERM before forcing exit. @default 10000 */
@@ -114,6 +114,7 @@ export interface RawSettings {
   slowQueryMs?: string | undefined;
   /** Query indexes one tenant may declare. @default 8 */
   maxIndexesPerTenant?: string | undefined;
+  maxSubscribersPerType?: string | undefined;
   /** Upper bound on a compile's wall-clock time (plugin_compile timeoutMs). @default 60000 */
   maxCompileMs?: string | undefined;
   /** MCP bearer tokens: JSON or `token=admin,token2=tenant:acme:ro`. */
@@ -160,6 +161,7 @@ export const SETTING_ENV: Record<keyof RawSettings, string> = {
   queryMaxDocs: 'UEE_QUERY_MAX_DOCS',
   slowQueryMs: 'UEE_SLOW_QUERY_MS',
   maxIndexesPerTenant: 'UEE_MAX_INDEXES_PER_TENANT',
+  maxSubscribersPerType: 'UEE_MAX_SUBSCRIBERS_PER_TYPE',
   maxCompileMs: 'UEE_MAX_COMPILE_MS',
   tokens: MCP_SETTING_ENV.tokens,
   mcpAnonymous: MCP_SETTING_ENV.anonymous,
@@ -226,6 +228,7 @@ export function loadConfig(flags: RawSettings, env: NodeJS.ProcessEnv = process.
     queryMaxDocs: parseWith(intSetting('queryMaxDocs', 'query-max-docs', 1, 10_000_000), raw.queryMaxDocs ?? String(DEFAULT_FILTER_LIMITS.maxDocumentsExamined), 'queryMaxDocs'),
     slowQueryMs: parseWith(intSetting('slowQueryMs', 'slow-query-ms', 1, 600_000), raw.slowQueryMs ?? '25', 'slowQueryMs'),
     maxIndexesPerTenant: parseWith(intSetting('maxIndexesPerTenant', 'max-indexes-per-tenant', 1, 256), raw.maxIndexesPerTenant ?? '8', 'maxIndexesPerTenant'),
+    maxSubscribersPerType: parseWith(intSetting('maxSubscribersPerType', 'max-subscribers-per-type', 1, 10_000), raw.maxSubscribersPerType ?? '64', 'maxSubscribersPerType'),
     maxCompileMs: parseWith(intSetting('maxCompileMs', 'max-compile-ms', 1000, 600_000), raw.maxCompileMs ?? '60000', 'maxCompileMs'),
   };
   const maxWorkersPerTenant = parseWith(
@@ -260,6 +263,7 @@ export function loadConfig(flags: RawSettings, env: NodeJS.ProcessEnv = process.
       queryMaxDocs: parsed.queryMaxDocs,
       slowQueryMs: parsed.slowQueryMs,
       maxIndexesPerTenant: parsed.maxIndexesPerTenant,
+      maxSubscribersPerType: parsed.maxSubscribersPerType,
       maxCompileMs: parsed.maxCompileMs,
     },
     bootstrapTenants: tenants,

@@ -1,4 +1,6 @@
 export { PluginRegistry, scopeContext, pluginGroup, pluginVersionId, trustedScope } from './registry.js';
+export { DEFAULT_REGISTRY_LIMITS } from './subscriber-limit.js';
+export type { RegistryLimits } from './subscriber-limit.js';
 export type { PluginRecord, ModuleInspection, ModuleInspector, BinaryStore, DeployRequest, DeployResult } from './registry.js';
 export {
   PluginManifestSchema,

@@ -12,6 +12,7 @@ import {
   type PluginManifest,
   type PluginManifestInput,
 } from './manifest.js';
+import { DEFAULT_REGISTRY_LIMITS, checkSubscriberLimit, type RegistryLimits } from './subscriber-limit.js';
 
 /** A deployed plugin version as the runtime and tools see it. */
 export interface PluginRecord {
@@ -78,6 +79,7 @@ export class PluginRegistry {
     private readonly binaries: BinaryStore,
     private readonly inspect: ModuleInspector,
     private readonly bus?: EventBus,
+    private readonly limits: RegistryLimits = DEFAULT_REGISTRY_LIMITS,
   ) {}
 
   /** Validates a manifest and module and deploys a new version (or returns the plan when `dryRun`). */
@@ -86,6 +88,7 @@ export class PluginRegistry {
     checkManifestFilter(manifest);
     const ctx = scopeContext(manifest, actor);
     if (ctx.tenantId !== null) await this.store.tenants.get(ctx.tenantId);
+    await checkSubscriberLimit(this.store, ctx, manifest, this.limits.maxSubscribersPerType);
     const inspection = await this.inspect(request.wasm, {
       kind: manifest.kind,
       capabilities: manifest.capabilities,
@@ -230,6 +233,7 @@ export class PluginRegistry {
     if (current.tenantId !== ctx.tenantId) {
       throw new UeeError('TENANT_FORBIDDEN', `plugin ${id} is global; only an administrator can ${status === 'enabled' ? 'enable' : 'disable'} it`);
     }
+    if (status === 'enabled') await checkSubscriberLimit(this.store, ctx, current.attributes, this.limits.maxSubscribersPerType);
     const written = await this.store.put(
       ctx,
       {

@@ -23,6 +23,9 @@ export interface DispatchOptions {
   liveness?: ProcessLiveness | undefined;
 }
 
+/** Queue appends (event × concerned queue) one `route` step carries at most (one event's fan-out is never split). */
+export const MAX_FANOUT_PER_STEP = 4096;
+
 /** Event types after which the routing table must be reloaded before anything later is routed. */
 export const ROUTE_CHANGING_EVENTS: ReadonlySet<string> = new Set(['PluginInstalled', 'PluginEnabled', 'PluginDisabled']);
 
@@ -153,12 +156,23 @@ export class Dispatcher<R extends RouteEntry> {
     if (to <= from) return;
     const index = this.index();
     const touched = new Set<R>();
-    const items: RouteItem[] = new Array<RouteItem>(to - from);
+    let items: RouteItem[] = [];
+    let pairs = 0;
     for (let i = from; i < to; i++) {
       const d = deliveries[i]!;
       const routes = index.match(d.event, this.#refused);
+      // One atomic step holds at most MAX_FANOUT_PER_STEP appends (plus one event): a batch of events
+      // with a wide fan-out goes in several steps, in order, with a macrotask between them, so it
+      // never holds the bus (an embedded write transaction, a Lua script) or the main thread for long.
+      if (pairs > 0 && pairs + routes.length > MAX_FANOUT_PER_STEP) {
+        await this.bus.route(DISPATCH_GROUP, items);
+        items = [];
+        pairs = 0;
+        await new Promise((resolve) => setImmediate(resolve));
+      }
       for (const r of routes) touched.add(r);
-      items[i - from] = { id: d.id, groups: routes.map((r) => r.group) };
+      items.push({ id: d.id, groups: routes.map((r) => r.group) });
+      pairs += routes.length;
     }
     await this.bus.route(DISPATCH_GROUP, items);
     if (touched.size > 0) this.queued(touched);
