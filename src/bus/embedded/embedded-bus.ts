@@ -433,23 +433,21 @@ export class EmbeddedBus implements EventBus {
   }
 
   /**
-   * Reads many queues for one consumer in ONE transaction (see {@link EventBus.readQueues}): queues
-   * with nothing queued are answered by the unlocked check alone, the rest each read as
-   * {@link #readQueued} would, so a round over hundreds of small queues costs one write lock.
+   * Reads many queues for one consumer in ONE transaction (see {@link EventBus.readQueues}): each
+   * queue is read exactly as {@link read} reads it ({@link #readQueued}: its unlocked "anything
+   * unread?" check, then its read as a savepoint of the outer transaction), so a round over hundreds
+   * of small queues takes the write lock and commits once. An unknown queue fails only its own part.
    */
   async readQueues(consumer: string, reads: readonly QueueRead[]): Promise<Array<QueueOutcome<Delivery[]>>> {
     this.#life.assertOpen();
     checkName(consumer, 'consumer');
-    const st = this.#st;
     const out = new Array<QueueOutcome<Delivery[]>>(reads.length);
     const todo: Array<{ i: number; group: string; count: number }> = [];
     for (let i = 0; i < reads.length; i++) {
       const { group, count } = reads[i]!;
       try {
         checkName(group, 'group');
-        const n = checkReadOptions({ count }).count;
-        if (st.hasQueued.get(group) === undefined && this.#knownConsumers.has(`${group}\u0000${consumer}`)) out[i] = { ok: true, value: [] };
-        else todo.push({ i, group, count: n });
+        todo.push({ i, group, count: checkReadOptions({ count }).count });
       } catch (err) {
         out[i] = { ok: false, error: toUeeError(err) };
       }
@@ -457,64 +455,62 @@ export class EmbeddedBus implements EventBus {
     if (todo.length === 0) return out;
     const found = this.#guard(() =>
       this.#db
-        .transaction(() => {
-          const now = Date.now();
-          this.#register(consumer, now);
-          return todo.map(({ group, count }) => {
-            const g = st.group.get(group);
-            if (g?.routed !== 1) return new UeeError('NOT_FOUND', `no queue "${group}"`, { details: { group }, hint: 'create it with ensureQueue first' });
-            const rows = st.queuedEntries.all(group, count);
-            const tail = rows[rows.length - 1];
-            if (tail) {
-              st.deliverQueued.run(consumer, now, group, tail.n);
-              st.dequeue.run(group, tail.n);
-              st.advanceGroup.run(tail.ms, tail.n, group);
+        .transaction(() =>
+          todo.map(({ group, count }): Array<Delivery | CorruptEntry> | UeeError => {
+            try {
+              const g = this.#groupRow(group);
+              if (g.routed !== 1) return new UeeError('NOT_FOUND', `no queue "${group}"`, { details: { group }, hint: 'create it with ensureQueue first' });
+              return this.#readQueued(group, consumer, `${group}\u0000${consumer}`, count, g);
+            } catch (err) {
+              if (err instanceof UeeError) return err;
+              throw err;
             }
-            st.touchConsumer.run(group, consumer, now);
-            return rows;
-          });
-        })
+          }),
+        )
         .immediate(),
     );
     for (let k = 0; k < todo.length; k++) {
       const { i, group } = todo[k]!;
-      const rows = found[k]!;
-      if (rows instanceof UeeError) {
-        out[i] = { ok: false, error: rows };
-        continue;
-      }
-      this.#knownConsumers.add(`${group}\u0000${consumer}`);
-      try {
-        const entries = rows.map((row) => decodeEntry(`${row.ms}-${row.n}`, row.data, 1));
-        out[i] = { ok: true, value: await screenEntries(entries, group, this.#corruptSink(group), this.#log) };
-      } catch (err) {
-        out[i] = { ok: false, error: toUeeError(err) };
+      const entries = found[k]!;
+      if (entries instanceof UeeError) out[i] = { ok: false, error: entries };
+      else if (entries.length === 0) out[i] = { ok: true, value: [] };
+      else {
+        try {
+          out[i] = { ok: true, value: await screenEntries(entries, group, this.#corruptSink(group), this.#log) };
+        } catch (err) {
+          out[i] = { ok: false, error: toUeeError(err) };
+        }
       }
     }
     return out;
   }
 
-  /** Acks of many queues in ONE transaction (see {@link EventBus.ackQueues}). */
+  /** Acks of many queues in ONE transaction (see {@link EventBus.ackQueues}), each as {@link ack} acks it. */
   ackQueues(acks: readonly QueueAck[]): Promise<Array<QueueOutcome<number>>> {
     return this.#run(() => {
       const out = new Array<QueueOutcome<number>>(acks.length);
-      const todo: Array<{ i: number; group: string; seqs: string }> = [];
+      const todo: Array<{ i: number; group: string; ids: string[] }> = [];
       for (let i = 0; i < acks.length; i++) {
         const { group, ids } = acks[i]!;
         try {
           checkName(group, 'group');
           checkEntryIds(ids);
           if (ids.length === 0) out[i] = { ok: true, value: 0 };
-          else todo.push({ i, group, seqs: JSON.stringify(ids.map(entrySeq)) });
+          else todo.push({ i, group, ids });
         } catch (err) {
           out[i] = { ok: false, error: toUeeError(err) };
         }
       }
       if (todo.length === 0) return out;
-      const del = this.#st.deletePendingMany;
-      this.#db.transaction(() => {
-        for (const { i, group, seqs } of todo) out[i] = { ok: true, value: del.run(group, seqs).changes };
-      }).immediate();
+      const st = this.#st;
+      this.#db
+        .transaction(() => {
+          for (const { i, group, ids } of todo) {
+            const g = st.group.get(group);
+            out[i] = { ok: true, value: g === undefined ? 0 : this.#ackIn(group, g, sortedPositions(ids.map(entrySeq))).length };
+          }
+        })
+        .immediate();
       return out;
     });
   }
