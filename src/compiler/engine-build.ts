@@ -12,7 +12,7 @@ import { fileURLToPath } from 'node:url';
 import { UeeError } from '../core/errors.js';
 import type { Logger } from '../core/logger.js';
 import { silentLogger } from '../core/logger.js';
-import { LIBREGEXP_PATCH, QUICKJS_APPENDIX, QUICKJS_PATCH, patchLibbf, patchLibregexp, patchQuickjs } from './engine-patch.js';
+import { LIBREGEXP_PATCH, QUICKJS_APPENDIX, QUICKJS_PATCH, applyPatch, patchLibbf, patchLibregexp, patchQuickjs } from './engine-patch.js';
 import { LIBBF_PATCH, LIBREGEXP_SEMANTICS_PATCH, QUICKJS_SEMANTICS_PATCH } from './engine-patch-semantics.js';
 import { LIBREGEXP_PERF_PATCH, QUICKJS_PERF_PATCH, patchLibregexpPerf, patchQuickjsPerf } from './engine-patch-perf.js';
 import { QUICKJS_JSON_PATCH, patchQuickjsJson } from './engine-patch-json.js';
@@ -22,6 +22,8 @@ import { SYSROOTS, systemToolchain, yowaspToolchain } from './engine-toolchain.j
 import { readTargetFeatures } from '../core/wasm/index.js';
 import { readStamp, writeStamp } from './input-stamp.js';
 import { unicodePropsHeader } from './engine-unicode.js';
+import { emojiStringsHeader } from './engine-emoji.js';
+import { LIBREGEXP_CONFORMANCE_PATCH, QUICKJS_CONFORMANCE_PATCH } from './engine-patch-conformance.js';
 
 /** QuickJS sources compiled into the engine (libbf for BigInt). */
 const QUICKJS_FILES = ['quickjs.c', 'libregexp.c', 'libunicode.c', 'cutils.c', 'libbf.c'] as const;
@@ -81,10 +83,11 @@ async function loadSources(root: string): Promise<Sources> {
     throw new UeeError('INTERNAL', `QuickJS sources not found at ${QUICKJS_DIR}`, { hint: 'Run npm ci (package qjsc).' });
   }
   for (const f of [...QUICKJS_FILES, ...QUICKJS_HEADERS]) files[f] = await readFile(join(qdir, f), 'utf8');
-  files['quickjs.c'] = patchQuickjsRegex(patchQuickjsJson(patchQuickjsPerf(patchQuickjs(files['quickjs.c'] ?? ''))));
-  files['libregexp.c'] = patchLibregexpRegex(patchLibregexpPerf(patchLibregexp(files['libregexp.c'] ?? '')));
+  files['quickjs.c'] = applyPatch(patchQuickjsRegex(patchQuickjsJson(patchQuickjsPerf(patchQuickjs(files['quickjs.c'] ?? '')))), QUICKJS_CONFORMANCE_PATCH);
+  files['libregexp.c'] = applyPatch(patchLibregexpRegex(patchLibregexpPerf(patchLibregexp(files['libregexp.c'] ?? ''))), LIBREGEXP_CONFORMANCE_PATCH);
   files['libbf.c'] = patchLibbf(files['libbf.c'] ?? '');
   files['uee-unicode-props.h'] = unicodePropsHeader(root, files['libunicode-table.h'] ?? '');
+  files['uee-emoji-strings.h'] = emojiStringsHeader(root);
   for (const f of SHIM_FILES) files[f] = await readFile(join(root, 'engine', 'src', f), 'utf8');
   const h = createHash('sha256');
   for (const name of Object.keys(files).sort()) h.update(name).update('\0').update(files[name] ?? '').update('\0');
@@ -144,7 +147,7 @@ function toolchainProbe(): string[] {
 export async function engineHashQuick(root: string = findRepoRoot()): Promise<string> {
   const stampPath = join(root, 'engine', 'build', 'hash.stamp.json');
   const salt = createHash('sha256')
-    .update(JSON.stringify([root, ENGINE_CFLAGS, ENGINE_LDFLAGS, QUICKJS_PATCH, LIBREGEXP_PATCH, QUICKJS_SEMANTICS_PATCH, LIBREGEXP_SEMANTICS_PATCH, LIBBF_PATCH, QUICKJS_PERF_PATCH, LIBREGEXP_PERF_PATCH, QUICKJS_JSON_PATCH, QUICKJS_REGEX_PATCH, LIBREGEXP_REGEX_PATCH, QUICKJS_APPENDIX, toolchainProbe(), process.versions.unicode, process.versions.icu]))
+    .update(JSON.stringify([root, ENGINE_CFLAGS, ENGINE_LDFLAGS, QUICKJS_PATCH, LIBREGEXP_PATCH, QUICKJS_SEMANTICS_PATCH, LIBREGEXP_SEMANTICS_PATCH, LIBBF_PATCH, QUICKJS_PERF_PATCH, LIBREGEXP_PERF_PATCH, QUICKJS_JSON_PATCH, QUICKJS_REGEX_PATCH, LIBREGEXP_REGEX_PATCH, QUICKJS_CONFORMANCE_PATCH, LIBREGEXP_CONFORMANCE_PATCH, QUICKJS_APPENDIX, toolchainProbe(), process.versions.unicode, process.versions.icu]))
     .digest('hex');
   const inputs = [
     ...[...QUICKJS_FILES, ...QUICKJS_HEADERS].map((f) => join(root, QUICKJS_DIR, f)),
