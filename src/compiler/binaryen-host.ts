@@ -98,6 +98,11 @@ export async function runBinaryen(req: BinaryenRequest): Promise<Uint8Array> {
   return reply.wasm;
 }
 
+/** Whether this process has started the binaryen worker (the JS compile path must not need it: COMPILE-FAST-1). */
+export function binaryenStarted(): boolean {
+  return current !== undefined;
+}
+
 /** Stops the worker (tests and benches that want a fresh one). */
 export async function stopBinaryen(): Promise<void> {
   const w = current;

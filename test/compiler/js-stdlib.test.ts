@@ -84,6 +84,31 @@ describe('JS module semantics', () => {
     const fine = await compileJs({ engine, entry: 'main.ts', files: { 'main.ts': 'export const handle = () => ["a-b".replaceAll("-", "+"), [1, 2].at(-1), Object.hasOwn({}, "x"), new TextEncoder().encode("é").length];' } });
     expect(fine.wasm.length).toBeGreaterThan(0);
   });
+
+  it('JS-STD-8 intrinsics are captured before the plugin runs: replacing JSON or Date.parse changes neither the input, the output, the clock, the errors nor the logs', async () => {
+    const files = {
+      'main.ts': `import { readEntity } from 'uee:plugin';
+        JSON.stringify = () => '"hijacked"';
+        JSON.parse = () => ({ hijacked: true });
+        Date.parse = () => 0;
+        export function handle(input: { event: { type: string; payload: { fail?: boolean } } }) {
+          console.log('seen', input.event.type);
+          if (input.event.payload.fail) throw new RangeError('typed');
+          return { type: input.event.type, now: new Date().toISOString(), entity: readEntity('task-1'), list: [1, 'two', null] };
+        }`,
+    };
+    const host = new FakeHost();
+    host.addEntity({ entityId: 'task-1', entityTypeId: 'task', version: 1, attributes: { title: 't' } });
+    const { wasm } = await compileJs({ engine, entry: 'main.ts', files });
+    const p = await load(wasm, host);
+    const ok = await p.call(eventInput('TaskCreated'));
+    const failed = await p.call(eventInput('TaskCreated', { event: { payload: { fail: true } } }));
+    await p.close();
+    expect(ok).toEqual({ ok: true, output: { type: 'TaskCreated', now: '2026-11-26T12:00:00.000Z', entity: { entityId: 'task-1', entityTypeId: 'task', version: 1, attributes: { title: 't' } }, list: [1, 'two', null] } });
+    expect(failed.ok).toBe(false);
+    if (!failed.ok) expect(failed.error.message).toContain('RangeError: typed');
+    expect(logs(host)).toEqual(['seen TaskCreated', 'seen TaskCreated']);
+  });
 });
 
 describe('JS standard library', () => {
