@@ -9,7 +9,7 @@
  * compiled plugin (compileJs + Extism, a fresh instance per test) and inside a fresh `vm` context
  * on Node. Negative tests pass when they throw the named error. Prints a table and one JSON line;
  * `UEE_TEST262_FAILURES=1` lists the engine's failures and `UEE_TEST262_TRACE=1` each test as it starts
- * (on stderr).
+ * (on stderr); `UEE_TEST262_ONLY=<regex>` runs only the sampled tests whose path matches.
  */
 import createPlugin from '@extism/extism';
 import type { Plugin } from '@extism/extism';
@@ -22,6 +22,8 @@ process.on('unhandledRejection', () => undefined);
 const [gitDir, perDirArg] = process.argv.slice(2);
 if (!gitDir) throw new Error('usage: scripts/test262-sample.ts <test262 git dir> [tests per directory]');
 const PER_DIR = Number(perDirArg ?? 60);
+// UEE_TEST262_ONLY=<regex>: run only the sampled tests whose path matches (the sample itself is unchanged)
+const ONLY = process.env.UEE_TEST262_ONLY ? new RegExp(process.env.UEE_TEST262_ONLY) : undefined;
 const DIRS = ['built-ins/Array', 'built-ins/String', 'built-ins/JSON', 'built-ins/RegExp', 'built-ins/Date', 'built-ins/Promise', 'built-ins/Map', 'language'];
 const git = (...args: string[]): string => execFileSync('git', ['--git-dir', gitDir, ...args], { encoding: 'utf8', maxBuffer: 256 * 1024 * 1024 });
 const show = (path: string): string => git('show', `HEAD:${path}`);
@@ -85,7 +87,8 @@ const files = git('ls-tree', '-r', '--name-only', 'HEAD', ...DIRS.map((d) => `te
 for (const dir of DIRS) {
   const mine = files.filter((f) => f.startsWith(`test/${dir}/`)).sort();
   const step = Math.max(1, Math.floor(mine.length / PER_DIR));
-  for (let i = 0; i < mine.length && tests.filter((t) => t.dir === dir).length < PER_DIR; i += step) {
+  let taken = 0;
+  for (let i = 0; i < mine.length && taken < PER_DIR; i += step) {
     const path = mine[i] ?? '';
     const text = show(path);
     const m = meta(text);
@@ -93,6 +96,8 @@ for (const dir of DIRS) {
       skipped[dir] = (skipped[dir] ?? 0) + 1;
       continue;
     }
+    taken++;
+    if (ONLY && !ONLY.test(path)) continue;
     const isAsync = m.flags.includes('async');
     const includes = ['assert.js', 'sta.js', ...(isAsync ? ['doneprintHandle.js'] : []), ...m.includes];
     const src = `"use strict";\n${includes.map(harness).join('\n')}\n${text}`;
