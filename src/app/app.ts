@@ -19,7 +19,7 @@ import { InvocationRecords, type InvocationRecordsOptions } from './invocation-r
 import { TimerService, type TimerServiceOptions } from './timer-service.js';
 import { JournalRetention } from './journal-retention.js';
 import { ProjectionService, type ProjectionServiceOptions } from '../projections/index.js';
-import { WorkflowService } from '../workflows/index.js';
+import { WORKFLOW_EVENT_TYPES, WORKFLOW_QUEUE, WorkflowService } from '../workflows/index.js';
 
 /** Lifecycle of the application: `running` → `draining` → `closed`. */
 export type AppState = 'running' | 'draining' | 'closed';
@@ -186,6 +186,8 @@ export class UeeApp {
           chainLimits: { maxEvents: config.runtime.chainMaxEvents, maxInvocations: config.runtime.chainMaxInvocations },
           chainCounter: (chainCounter = await openChainCounter(config.bus)),
           ...(records === undefined ? {} : { recorder: records }),
+          // The workflow service below reads only its own event types, queued for it by the dispatcher.
+          serviceQueues: [{ group: WORKFLOW_QUEUE, types: WORKFLOW_EVENT_TYPES }],
         });
         await router.start();
         timers = new TimerService(store, { ...options.timers, logger: logger.child({ component: 'timers' }) });

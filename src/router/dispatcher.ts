@@ -26,6 +26,18 @@ export interface DispatchOptions {
 /** Queue appends (event × concerned queue) one `route` step carries at most (one event's fan-out is never split). */
 export const MAX_FANOUT_PER_STEP = 4096;
 
+/**
+ * A queue of a platform service (the workflow service): every event of one of `types` is queued
+ * there too, in the same atomic step as the plugins it concerns, so the service reads only the
+ * events it handles instead of the whole stream through a group of its own.
+ */
+export interface ServiceQueue {
+  /** The queue's name (created by the router with `ensureQueue` before anything is routed). */
+  readonly group: string;
+  /** The event types it receives. */
+  readonly types: readonly string[];
+}
+
 /** Event types after which the routing table must be reloaded before anything later is routed. */
 export const ROUTE_CHANGING_EVENTS: ReadonlySet<string> = new Set(['PluginInstalled', 'PluginEnabled', 'PluginDisabled']);
 
@@ -55,7 +67,15 @@ export class Dispatcher<R extends RouteEntry> {
     private readonly reload: (changes: readonly EventEnvelope[]) => Promise<void> = () => Promise.resolve(),
     /** Called when this process becomes the dispatcher, before it routes anything (reload the table). */
     private readonly onLead: () => Promise<void> = () => Promise.resolve(),
-  ) {}
+    services: readonly ServiceQueue[] = [],
+  ) {
+    for (const s of services) {
+      for (const type of s.types) this.#services.set(type, [...(this.#services.get(type) ?? []), s.group]);
+    }
+  }
+
+  /** Event type → service queues that receive it. */
+  readonly #services = new Map<string, string[]>();
 
   #lease: Lease | undefined;
 
@@ -161,18 +181,21 @@ export class Dispatcher<R extends RouteEntry> {
     for (let i = from; i < to; i++) {
       const d = deliveries[i]!;
       const routes = index.match(d.event, this.#refused);
+      const groups = routes.map((r) => r.group);
+      const services = this.#services.get(d.event.type);
+      if (services !== undefined) groups.push(...services);
       // One atomic step holds at most MAX_FANOUT_PER_STEP appends (plus one event): a batch of events
       // with a wide fan-out goes in several steps, in order, with a macrotask between them, so it
       // never holds the bus (an embedded write transaction, a Lua script) or the main thread for long.
-      if (pairs > 0 && pairs + routes.length > MAX_FANOUT_PER_STEP) {
+      if (pairs > 0 && pairs + groups.length > MAX_FANOUT_PER_STEP) {
         await this.bus.route(DISPATCH_GROUP, items);
         items = [];
         pairs = 0;
         await new Promise((resolve) => setImmediate(resolve));
       }
       for (const r of routes) touched.add(r);
-      items.push({ id: d.id, groups: routes.map((r) => r.group) });
-      pairs += routes.length;
+      items.push({ id: d.id, groups });
+      pairs += groups.length;
     }
     await this.bus.route(DISPATCH_GROUP, items);
     if (touched.size > 0) this.queued(touched);

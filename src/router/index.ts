@@ -7,6 +7,7 @@ export type { VersionChoice } from './versions.js';
 export { ExperimentMonitor, endExperiment, SHADOW_CONCURRENCY, SHADOW_DIFFS_KEPT } from './experiments.js';
 export type { EndRequest, ExperimentSnapshot, ShadowSnapshot } from './experiments.js';
 export { DISPATCH_GROUP, Dispatcher } from './dispatcher.js';
+export type { ServiceQueue } from './dispatcher.js';
 export { QueueWorker } from './delivery.js';
 export { DeliveryHandler, isRetryable } from './handling.js';
 export type { DeliveryResult, HandlingOptions } from './handling.js';

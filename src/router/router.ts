@@ -17,7 +17,7 @@ import { VersionResolver } from './versions.js';
 import { ExperimentMonitor } from './experiments.js';
 import { ProcessLiveness } from './liveness.js';
 import { OrphanSweeper } from './orphans.js';
-import type { DispatchOptions } from './dispatcher.js';
+import type { DispatchOptions, ServiceQueue } from './dispatcher.js';
 
 /** Router tuning. */
 export interface RouterOptions {
@@ -91,6 +91,12 @@ export interface RouterOptions {
   chainCounter?: ChainCounter;
   /** Where one invocation record per attempt goes (see {@link InvocationRecorder}). @default none */
   recorder?: InvocationRecorder;
+  /**
+   * Queues of platform services (the workflow service's): the dispatcher queues every event of their
+   * types there too, in the same atomic step as the plugins' queues. Created at {@link Router.start}.
+   * @default none
+   */
+  serviceQueues?: readonly ServiceQueue[];
   logger: Logger;
 }
 
@@ -144,7 +150,7 @@ export class Router {
   #lastFullRefresh = 0;
   /** Queues being removed (their worker stopping, then the queue deleted): a route coming back waits for it. */
   readonly #parking = new Map<string, Promise<void>>();
-  readonly #opts: Required<Omit<RouterOptions, 'consumerName' | 'logger' | 'chainLimits' | 'chainCounter' | 'recorder'>>;
+  readonly #opts: Required<Omit<RouterOptions, 'consumerName' | 'logger' | 'chainLimits' | 'chainCounter' | 'recorder' | 'serviceQueues'>>;
   /** This process's heartbeat (Redis); undefined on buses without one. */
   #liveness: ProcessLiveness | undefined;
   readonly #dispatchOptions: DispatchOptions;
@@ -202,6 +208,7 @@ export class Router {
       options.logger.child({ component: 'dispatcher' }),
       (changes) => this.#applyChanges(changes),
       () => this.refresh(),
+      options.serviceQueues,
     );
   }
 
@@ -224,6 +231,8 @@ export class Router {
     this.#dispatchOptions.liveness = this.#liveness;
     this.#watermark = await this.bus.counter(TABLE_WATERMARK);
     await this.refresh();
+    // Before the dispatcher routes anything to them (route() refuses a queue that does not exist).
+    for (const s of this.options.serviceQueues ?? []) await this.bus.ensureQueue(s.group);
     await this.#dispatcher.start();
     this.#refreshTimer = setInterval(() => {
       this.#tick().catch((err: unknown) => this.options.logger.warn('routing table refresh failed', { error: toUeeError(err).message }));

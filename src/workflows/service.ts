@@ -41,7 +41,18 @@ export const WORKFLOW_MODEL_CALL_EVENT = 'WorkflowModelCall';
 /** The timer owner name of the workflow service (see {@link timerEntityId}). */
 export const WORKFLOW_TIMER_OWNER = 'uee.workflows';
 const ACTOR = 'system:workflows';
-const GROUP = 'uee.workflows';
+/** Event type of a spawn request; the service starts an instance when it names a declared workflow. */
+const WORKFLOW_SPAWNED_EVENT = 'WorkflowSpawned';
+/**
+ * The service's queue on the bus: the router's dispatcher queues only {@link WORKFLOW_EVENT_TYPES}
+ * into it (in the same atomic step as the plugins' queues), so an event of any other type costs the
+ * service nothing. Same name as the group it used to read the whole stream through: `ensureQueue`
+ * turns that group into this queue.
+ */
+export const WORKFLOW_QUEUE = 'uee.workflows';
+/** The event types the service reacts to: what the dispatcher queues into {@link WORKFLOW_QUEUE}. */
+export const WORKFLOW_EVENT_TYPES: readonly string[] = [WORKFLOW_TIMER_EVENT, WORKFLOW_MODEL_CALL_EVENT, WORKFLOW_SPAWNED_EVENT];
+const GROUP = WORKFLOW_QUEUE;
 /** Commits of the workflow service are a platform source: it owns the `uee.workflow.*` types and view. */
 const SOURCE: EventSource = { kind: 'workflow', id: ACTOR };
 /**
@@ -124,8 +135,9 @@ interface Change {
  * transition events, the actions' writes/emits/timers/spawned instances and the view update — or
  * nothing at all. A running instance keeps the definition version it started on until an explicit
  * {@link migrate}. State timeouts and `setTimer` actions are `uee.timer`s owned by the service; it
- * consumes their `WorkflowTimer` events (and `WorkflowSpawned` events naming a declared workflow)
- * from the bus through its own consumer group.
+ * consumes their `WorkflowTimer` events (and `WorkflowModelCall` events, and `WorkflowSpawned` events
+ * naming a declared workflow) from its queue {@link WORKFLOW_QUEUE}, into which the router's
+ * dispatcher queues only those types.
  */
 export class WorkflowService {
   readonly #now: () => number;
@@ -515,7 +527,10 @@ export class WorkflowService {
   /**
    * Consumes `WorkflowTimer` events (advancing the named instance when it is still at the version
    * that set the timer — so a redelivered or stale timer changes nothing) and `WorkflowSpawned`
-   * events naming a declared workflow (starting an instance, once per event).
+   * events naming a declared workflow (starting an instance, once per event), read from
+   * {@link WORKFLOW_QUEUE}: the router must route {@link WORKFLOW_EVENT_TYPES} there (its
+   * `serviceQueues`). An event is acked only after it was handled, so a crash leaves it pending here,
+   * and it is claimed again after `claimIdleMs`.
    */
   startConsuming(bus: EventBus, options: { intervalMs?: number; claimIdleMs?: number } = {}): void {
     if (this.#running) return;
@@ -524,7 +539,7 @@ export class WorkflowService {
     const claimIdleMs = options.claimIdleMs ?? 10_000;
     let lastClaim = 0;
     this.#loop = (async () => {
-      await bus.ensureGroup(GROUP, 'earliest');
+      await bus.ensureQueue(GROUP);
       while (this.#running) {
         let n = 0;
         try {
@@ -599,7 +614,7 @@ export class WorkflowService {
         await this.advance(ctx, p.instanceId, p.transition, { payload: p, expectedVersion: p.instanceVersion, cause: { kind: 'timer', id: String(event.source.id), event } });
       } else if (event.type === WORKFLOW_MODEL_CALL_EVENT && event.source.kind === 'workflow') {
         await this.#modelCall(ctx, event);
-      } else if (event.type === 'WorkflowSpawned' && typeof event.payload.workflow === 'string') {
+      } else if (event.type === WORKFLOW_SPAWNED_EVENT && typeof event.payload.workflow === 'string') {
         const name = event.payload.workflow;
         try {
           await this.definition(ctx, name);

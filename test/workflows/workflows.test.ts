@@ -9,7 +9,7 @@ import { isUeeError, type ErrorCode, type UeeError } from '../../src/core/index.
 import type { PluginManifestInput } from '../../src/registry/index.js';
 import { pluginGroup } from '../../src/registry/index.js';
 import { TIMER_ENTITY_TYPE } from '../../src/runtime/index.js';
-import { MAX_INLINE_HISTORY, WORKFLOW_INSTANCE_TYPE, type WorkflowService } from '../../src/workflows/index.js';
+import { MAX_INLINE_HISTORY, WORKFLOW_EVENT_TYPES, WORKFLOW_INSTANCE_TYPE, WORKFLOW_QUEUE, type WorkflowService } from '../../src/workflows/index.js';
 import { BACKENDS, TEST_APP_OPTIONS, Observer, allOfType, compiledTs, drained, newSite, openApp, refresh, until, type AppSite } from '../router/harness.js';
 
 let probe: Uint8Array;
@@ -314,5 +314,29 @@ describe.each(BACKENDS)('declared workflows ($name bus)', ({ name }) => {
     expect((await app.store.get(acme, inst.instanceId, { version: 1 })).attributes.history).toHaveLength(1);
     await wf.advance(acme, inst.instanceId, 'stop');
     expect((await wf.get(acme, inst.instanceId)).attributes).toMatchObject({ state: 'off', historyDropped: 12 });
+  });
+
+  it('WF-SPAWN-2 a plugin spawning a declared workflow starts one instance, through the service\'s queue; events of other types never reach the service', async () => {
+    await open();
+    const seen: string[] = [];
+    const handle = wf.handle.bind(wf);
+    wf.handle = (event) => {
+      seen.push(event.type);
+      return handle(event);
+    };
+    await wf.define(acme, { name: 'signup', initial: 'new', states: { new: {}, done: { final: true } }, transitions: [{ name: 'finish', from: 'new', to: 'done' }] });
+    await deploy({ name: 'Spawner', subscribeTo: ['SignupRequested'], settings: { mode: 'spawn', workflow: 'signup' } });
+    await refresh(app);
+    await app.store.commit(acme, { events: [...Array.from({ length: 20 }, (_, i) => ({ type: 'Noise', payload: { i } })), { type: 'SignupRequested', payload: {} }] });
+    const [instance] = await until('the spawned instance', async () => {
+      const items = (await wf.list(acme, { workflow: 'signup' })).items;
+      return items.length > 0 ? items : undefined;
+    });
+    expect(instance).toMatchObject({ workflow: 'signup', state: 'new' });
+    await drained(app, pluginGroup('Spawner', null));
+    await drained(app, WORKFLOW_QUEUE);
+    expect((await wf.list(acme, { workflow: 'signup' })).items).toHaveLength(1);
+    expect(seen).toContain('WorkflowSpawned');
+    expect(seen.filter((t) => !WORKFLOW_EVENT_TYPES.includes(t))).toEqual([]);
   });
 });
