@@ -18,7 +18,6 @@ import { createInterface } from 'node:readline';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { randomBytes } from 'node:crypto';
-import { Redis } from 'ioredis';
 import pg from 'pg';
 import { newId, silentLogger, type EventEnvelope } from '../src/core/index.js';
 import { UeeApp } from '../src/app/index.js';
@@ -145,16 +144,6 @@ for (const backend of (['embedded', 'redis'] as const).filter((b) => BACKENDS?.h
   figures[`${backend}Ratio1000vs1`] = Number(((figures[`${backend}Plugins1000EventsPerSec`] ?? NaN) / one).toFixed(2));
   figures[`${backend}RatioTenants1000vs1`] = Number(((figures[`${backend}Tenants1000EventsPerSec`] ?? NaN) / one).toFixed(2));
 }
-async function deleteRedisPrefix(prefix: string): Promise<void> {
-  const redis = new Redis(REDIS_URL);
-  let cursor = '0';
-  do {
-    const [next, keys] = await redis.scan(cursor, 'MATCH', `${prefix}*`, 'COUNT', 1000);
-    cursor = next;
-    if (keys.length > 0) await redis.del(...keys);
-  } while (cursor !== '0');
-  await redis.quit();
-}
 
 /** Starts `uee worker` with `env`; resolves once it reports ready. */
 async function startWorker(env: Record<string, string>): Promise<ChildProcess> {
@@ -222,7 +211,7 @@ if ((BACKENDS?.has('redis') ?? true) && (SCENARIOS?.has('processes') ?? true)) {
       for (const w of workers) await stopWorker(w);
       await producer.close();
       for (const d of dirs) rmSync(d, { recursive: true, force: true });
-      await deleteRedisPrefix(redisPrefix);
+      await deleteRedisKeys(redisPrefix, REDIS_URL);
       const client = new pg.Client({ connectionString: BENCH_POSTGRES_URL });
       await client.connect();
       await client.query(`DROP SCHEMA IF EXISTS "${schema}" CASCADE`);
