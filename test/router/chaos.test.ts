@@ -145,7 +145,7 @@ describe('chaos: three worker processes on PostgreSQL + Redis, one SIGKILLed eve
     producedMs = Date.now() - started;
     try {
       // (A killer that failed — a graceful stop that did not exit 0 — fails the test at once.)
-      await Promise.race([until('every event handled', async () => ((await outstanding()) === 0 ? true : undefined), 900_000), killer]);
+      await Promise.race([until('every event handled', async () => ((await outstanding()) === 0 ? true : undefined), 1_100_000), killer]);
     } finally {
       handled = true;
       await Promise.all([killer, trimming]);
