@@ -13,7 +13,7 @@
 // Run: npm run bench -- routing      (UEE_BENCH_REDIS_URL, default redis://127.0.0.1:6379; UEE_BENCH_EVENTS, default 5000;
 //      UEE_TEST_POSTGRES_URL for the processes scenario, default postgres://postgres@127.0.0.1:5432/test)
 import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { createInterface } from 'node:readline';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -40,6 +40,18 @@ const SCENARIOS = only(process.env.UEE_BENCH_SCENARIOS);
 const noopWasm = await buildWat('noop');
 const writeWasm = await buildWat('read-write');
 const rows: Array<Array<string | number>> = [];
+/**
+ * CPU time of the main thread so far, in µs (Linux: /proc; NaN elsewhere). On a loaded machine the
+ * events/s of one run move 2× with the load, its CPU per event far less: the main thread is the bound.
+ */
+function mainThreadCpuUs(): number {
+  try {
+    const fields = readFileSync(`/proc/self/task/${process.pid}/stat`, 'utf8').split(') ')[1]!.split(' ');
+    return ((Number(fields[11]) + Number(fields[12])) * 1_000_000) / 100;
+  } catch {
+    return NaN;
+  }
+}
 const figures: Record<string, number> = {};
 
 function tick(tenantId: string): EventEnvelope {
@@ -103,12 +115,15 @@ for (const backend of (['embedded', 'redis'] as const).filter((b) => BACKENDS?.h
       // O(1): a snapshot sorts every plugin's latency reservoir, which polled every 5 ms with 1,000
       // plugins would measure the bench's own polling.
       const invoked = (): number => app.runtime!.router.metrics.invocations;
+      let mainCpuPerEvent = NaN;
       const run = async (n: number): Promise<number> => {
         const events = Array.from({ length: n }, (_, i) => tick(s.tenants[i % s.tenants.length]!));
         const target = invoked() + n;
         const start = performance.now();
+        const cpu = mainThreadCpuUs();
         for (let i = 0; i < n; i += 500) await app.bus.publish(events.slice(i, i + 500));
         while (invoked() < target) await new Promise((r) => setTimeout(r, 5));
+        mainCpuPerEvent = (mainThreadCpuUs() - cpu) / n;
         return n / ((performance.now() - start) / 1000);
       };
       const raw = async (n: number): Promise<number> => {
@@ -134,6 +149,7 @@ for (const backend of (['embedded', 'redis'] as const).filter((b) => BACKENDS?.h
       figures[`${Key}EventsPerSec`] = Math.round(rate);
       if (rawRate !== undefined) figures[`${Key}PctOfRaw`] = Math.round((100 * rate) / rawRate);
       figures[`${Key}CallsPerBatch`] = Number(perBatch.toFixed(1));
+      figures[`${Key}MainThreadCpuUsPerEvent`] = Math.round(mainCpuPerEvent);
     } finally {
       await app.close();
       rmSync(dataDir, { recursive: true, force: true });
