@@ -1,0 +1,82 @@
+/**
+ * JS-STRCAT: building a string with `+=` / `s = s + x` appends in place when the variable holds the
+ * string's only reference (src/compiler/engine-patch.ts: add_loc, uee_release_target, the slack
+ * growth in JS_ConcatString; src/compiler/engine-patch-string.ts: `let` locals reach add_loc). A
+ * string another reference still holds (a variable, an array element, a property, a closure) must
+ * never change; every case answers exactly as Node 20 does. The heap limit still stops a huge build.
+ */
+import createPlugin from '@extism/extism';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { compileJs } from '../../src/compiler/index.js';
+import type { EngineArtifact } from '../../src/compiler/index.js';
+import { tempDir } from '../helpers.js';
+import { batteryModule, compare, runOnNode, type Case, type CaseOutput } from './battery/harness.js';
+import { eventInput, FakeHost, load, sharedEngine } from './plugin-host.js';
+
+/** Snapshots of a string as it grows, kept by length and tail, so a later in-place append shows. */
+const SNAP = `const snap = (xs) => xs.map((x) => x.length + ':' + x.slice(-5) + ':' + x.slice(0, 3));`;
+
+const CASES: readonly Case[] = [
+  // aliasing: a second variable, array elements, across the 256-char slack threshold
+  ['alias-let', `{ let s = ''; const kept = []; for (let i = 0; i < 3000; i++) { s += 'ab' + (i % 10); if (i % 37 === 0) kept.push(s); } let a = s; s += 'x'; return [snap(kept), a.length, a.slice(-3), s.length, s.slice(-3)]; }`],
+  ['alias-let', `{ let s = 'q'.repeat(300); let a = s; s += 'x'; s += 'y'; let b = s; s += 7; s += 'zz'; return [a, b, s]; }`],
+  ['alias-var', `{ var s = ''; var kept = []; for (var i = 0; i < 3000; i++) { s += 'cd'; if (i % 41 === 0) kept.push(s); } var a = s; s += 'x'; return [snap(kept), a.length, a.slice(-2), s.slice(-2)]; }`],
+  ['alias-plus', `{ let s = ''; const kept = []; const t = 'ef'; for (let i = 0; i < 3000; i++) { s = s + t; if (i % 43 === 0) kept.push(s); } const a = s; s = s + 'x'; return [snap(kept), a.length, s.length]; }`],
+  ['alias-self', `{ let s = 'ab'.repeat(200); s += s; let a = s; s = s + s; s += a; return [a.length, s.length, s === a + a + a]; }`],
+  // closures: the variable captured by a closure, appended inside and outside it
+  ['closure', `{ let s = ''; const add = (x) => { s += x; }; const get = () => s; const kept = []; for (let i = 0; i < 2000; i++) { add('gh'); if (i % 53 === 0) kept.push(get()); } const g = get(); s += 'x'; add('y'); return [snap(kept), g.length, g.slice(-2), s.slice(-3)]; }`],
+  ['closure', `{ const fs = []; for (let i = 0; i < 3; i++) { let s = 'k'.repeat(300); fs.push(() => s); s += i; } const before = fs.map((f) => f()); return before.map((x) => x.length + x.slice(-1)); }`],
+  // object properties: appended in place on a property, and a local whose string a property holds
+  ['property', `{ const o = { s: '' }; const kept = []; for (let i = 0; i < 2000; i++) { o.s += 'ij'; if (i % 59 === 0) kept.push(o.s); } return [snap(kept), o.s.length]; }`],
+  ['property', `{ let s = ''; const o = {}; const m = new Map(); for (let i = 0; i < 2000; i++) { s += 'kl'; if (i % 61 === 0) { o['p' + i] = s; m.set(i, s); } } s += 'zz'; return [Object.values(o).map((x) => x.length), [...m.values()].map((x) => x.slice(-2)), s.slice(-4)]; }`],
+  // 16-bit strings, width changes, surrogate halves joined by separate appends
+  ['wide', `{ let s = 'é'.repeat(300); let a = s; s += '😀'; let b = s; s += 'ab'; s += '\\ud83d'; let c = s; s += '\\ude00'; return [a.length, b.length, c.length, s.length, [...s].length, s.codePointAt(s.length - 2), c.charCodeAt(c.length - 1), a === 'é'.repeat(300)]; }`],
+  ['wide', `{ let s = ''; const kept = []; for (let i = 0; i < 1500; i++) { s += i % 3 === 0 ? 'Ā' : 'ab'; if (i % 47 === 0) kept.push(s); } let t = 'x'.repeat(400); const u = t; t += '\\u0101'; t += 'y'; return [snap(kept), u.length, u.slice(-1), t.length, t.slice(-2)]; }`],
+  ['wide', `{ let s = 'a'.repeat(260); const kept = []; for (let i = 0; i < 600; i++) { s += String.fromCharCode(0xd800 + (i % 4)); s += String.fromCharCode(0xdc00 + (i % 7)); if (i % 71 === 0) kept.push(s); } return [snap(kept).map(encodeURIComponent), [...s].length, s.normalize().length]; }`],
+  // the rewritten let forms keep their results and their TDZ and const errors
+  ['let-forms', `{ const f = (a) => { let s = 'p'; let t = 'q'; let n = 2147483647; let m = 1; let x = 1; let u; s += a; s += t; s += 3; n += 1; m += 5; x += 'a'; u += 1; let o = { valueOf() { return 5; } }; o += 1; return [s, n, m, x, u, o]; }; return [f('A'), f(7), f(null)]; }`],
+  ['let-forms', `{ const r = []; try { (() => { s += 'x'; let s = 'b'; return s; })(); } catch (e) { r.push(e.name); } let k = 0; const inc = () => { k += 2; }; inc(); inc(); let w = 'v'; const g = () => 'w'; w += g(); return [r, k, w]; }`],
+  ['let-forms', `{ let s = 'ab'.repeat(200); let seen = -1; const o = { toString() { seen = s.length; s = 'changed'; return 'o'; } }; s += o; return [seen, s.length, s.slice(0, 7), s.slice(-1)]; }`],
+];
+
+let engine: EngineArtifact;
+const dir = tempDir('uee-strcat');
+
+beforeAll(async () => {
+  engine = await sharedEngine();
+}, 20 * 60_000);
+afterAll(() => {
+  dir[Symbol.dispose]();
+});
+
+describe('string building appends in place without changing shared strings', () => {
+  it('JS-STRCAT-1 aliasing, closures, properties, 16-bit strings and let forms answer as Node 20 does', async () => {
+    const source = batteryModule(CASES, SNAP);
+    const { wasm } = await compileJs({ engine, entry: 'strcat.js', files: { 'strcat.js': source }, typeCheck: false, timeoutMs: 120_000 });
+    const plugin = await createPlugin({ wasm: [{ data: wasm }] }, { useWasi: false, functions: { 'extism:host/user': {} } });
+    try {
+      if (await plugin.functionExists('_initialize')) await plugin.call('_initialize');
+      const ours: CaseOutput[] = [];
+      for (let i = 0; i < CASES.length; i++) {
+        const input = JSON.stringify({ event: { eventId: 'e', type: 'T', tenantId: 't', payload: { i } }, settings: {}, context: { now: '2026-11-26T12:00:00.000Z', randomSeed: '00', budget: { fuel: 1e9 } } });
+        ours.push(JSON.parse((await plugin.call('handle', input))?.text() ?? 'null') as CaseOutput);
+      }
+      const node = await runOnNode(source, CASES.length, dir.path);
+      expect(compare(CASES, ours, node).mismatches).toEqual([]);
+    } finally {
+      await plugin.close();
+    }
+  }, 10 * 60_000);
+
+  it('JS-STRCAT-2 a string built with += past the heap limit stops with OUT_OF_MEMORY', async () => {
+    const src = `export function handle() { let s = ''; for (let i = 0; ; i++) s += 'abcdefghij'.repeat(50); }`;
+    const { wasm } = await compileJs({ engine, entry: 'main.ts', files: { 'main.ts': src } });
+    const p = await load(wasm, new FakeHost());
+    try {
+      const outcome = await p.call(eventInput('X', { context: { budget: { heapBytes: 4 * 1024 * 1024 } } }));
+      expect(outcome.ok ? null : outcome.error.code).toBe('OUT_OF_MEMORY');
+    } finally {
+      await p.close();
+    }
+  }, 10 * 60_000);
+});
