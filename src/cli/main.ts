@@ -50,7 +50,7 @@ Options (each also read from the environment variable shown):
   --query-max-docs N        UEE_QUERY_MAX_DOCS       documents one filtered query may examine before QUERY_TOO_COSTLY (default 20000)
   --slow-query-ms N         UEE_SLOW_QUERY_MS        queries slower than this go to the tenant's slow-query log (default 25)
   --max-indexes-per-tenant N UEE_MAX_INDEXES_PER_TENANT query indexes one tenant may declare (default 8)
-  --max-subscribers-per-type N UEE_MAX_SUBSCRIBERS_PER_TYPE plugins one tenant (or the global scope) may subscribe to one event type (default 64)
+  --max-subscribers-per-type N UEE_MAX_SUBSCRIBERS_PER_TYPE plugins one tenant may subscribe to one event type (default 64; the global scope is not limited)
   --max-compile-ms N        UEE_MAX_COMPILE_MS       ceiling of a compile's wall-clock time; plugin_compile timeoutMs may ask for less (default 60000)
   --url URL                 UEE_URL                  server to query with "status" / "proposals" (default http://127.0.0.1:7070)
                             UEE_TOKEN                "status" / "proposals": bearer token (default: the local admin token in the data dir)
