@@ -3,12 +3,10 @@
  * case exercises one patched path at its edges (-0, NaN, ±2^53, int32 overflow, subnormals,
  * surrogates, lastIndex…) and must answer exactly as Node 20 does.
  */
-import createPlugin from '@extism/extism';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { compileJs } from '../../src/compiler/index.js';
 import type { EngineArtifact } from '../../src/compiler/index.js';
 import { tempDir } from '../helpers.js';
-import { batteryModule, compare, runOnNode, type Case, type CaseOutput } from './battery/harness.js';
+import { engineAgainstNode, type Case } from './battery/harness.js';
 import { sharedEngine } from './plugin-host.js';
 
 const PAIRS = `[[1, 0.5], [0.5, 1], [2147483647, 1], [-2147483648, 1], [2147483647, 0.5], [-0, 0], [0, -0], [-0, -0],
@@ -54,20 +52,6 @@ afterAll(() => {
 
 describe('engine speed patches keep JavaScript answers', () => {
   it('JS-FAST-1 number, dtoa, strtod and regex fast paths answer as Node 20 does', async () => {
-    const source = batteryModule(CASES);
-    const { wasm } = await compileJs({ engine, entry: 'fast.js', files: { 'fast.js': source }, typeCheck: false, timeoutMs: 120_000 });
-    const plugin = await createPlugin({ wasm: [{ data: wasm }] }, { useWasi: false, functions: { 'extism:host/user': {} } });
-    try {
-      if (await plugin.functionExists('_initialize')) await plugin.call('_initialize');
-      const ours: CaseOutput[] = [];
-      for (let i = 0; i < CASES.length; i++) {
-        const input = JSON.stringify({ event: { eventId: 'e', type: 'T', tenantId: 't', payload: { i } }, settings: {}, context: { now: '2026-11-26T12:00:00.000Z', randomSeed: '00', budget: { fuel: 1e9 } } });
-        ours.push(JSON.parse((await plugin.call('handle', input))?.text() ?? 'null') as CaseOutput);
-      }
-      const node = await runOnNode(source, CASES.length, dir.path);
-      expect(compare(CASES, ours, node).mismatches).toEqual([]);
-    } finally {
-      await plugin.close();
-    }
+    expect((await engineAgainstNode(engine, CASES, dir.path)).mismatches).toEqual([]);
   }, 10 * 60_000);
 });

@@ -6,12 +6,11 @@
  * carries of the shortest digits, wide decimals, decimal integers past 2^64, sort's stability and
  * comparator results) and must answer exactly as Node 20 does.
  */
-import createPlugin from '@extism/extism';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { compileJs } from '../../src/compiler/index.js';
 import type { EngineArtifact } from '../../src/compiler/index.js';
 import { tempDir } from '../helpers.js';
-import { batteryModule, compare, runOnNode, type Case, type CaseOutput } from './battery/harness.js';
+import { engineAgainstNode, type Case } from './battery/harness.js';
 import { eventInput, FakeHost, load, sharedEngine } from './plugin-host.js';
 
 /** Deterministic doubles over every magnitude the table covers and beyond, shared by the cases. */
@@ -165,21 +164,7 @@ afterAll(() => {
 
 describe('engine JSON and number patches keep JavaScript answers', () => {
   it('JS-FAST-2 JSON.stringify, JSON.parse, shortest digits, wide decimals and % answer as Node 20 does', async () => {
-    const source = batteryModule(CASES, PREAMBLE);
-    const { wasm } = await compileJs({ engine, entry: 'json.js', files: { 'json.js': source }, typeCheck: false, timeoutMs: 120_000 });
-    const plugin = await createPlugin({ wasm: [{ data: wasm }] }, { useWasi: false, functions: { 'extism:host/user': {} } });
-    try {
-      if (await plugin.functionExists('_initialize')) await plugin.call('_initialize');
-      const ours: CaseOutput[] = [];
-      for (let i = 0; i < CASES.length; i++) {
-        const input = JSON.stringify({ event: { eventId: 'e', type: 'T', tenantId: 't', payload: { i } }, settings: {}, context: { now: '2026-11-26T12:00:00.000Z', randomSeed: '00', budget: { fuel: 1e9 } } });
-        ours.push(JSON.parse((await plugin.call('handle', input))?.text() ?? 'null') as CaseOutput);
-      }
-      const node = await runOnNode(source, CASES.length, dir.path);
-      expect(compare(CASES, ours, node).mismatches).toEqual([]);
-    } finally {
-      await plugin.close();
-    }
+    expect((await engineAgainstNode(engine, CASES, dir.path, PREAMBLE)).mismatches).toEqual([]);
   }, 10 * 60_000);
 
   it('JS-FAST-3 the fast paths stay inside the budgets: a stringify larger than the heap is OUT_OF_MEMORY, a long sort FUEL_EXHAUSTED', async () => {

@@ -6,12 +6,10 @@
  * surrogates), the in-place greedy loop and its no-give-back rule, the on-stack backtrack states —
  * and must answer exactly as Node 20 does.
  */
-import createPlugin from '@extism/extism';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { compileJs } from '../../src/compiler/index.js';
 import type { EngineArtifact } from '../../src/compiler/index.js';
 import { tempDir } from '../helpers.js';
-import { batteryModule, compare, runOnNode, type Case, type CaseOutput } from './battery/harness.js';
+import { engineAgainstNode, type Case } from './battery/harness.js';
 import { sharedEngine } from './plugin-host.js';
 
 const TEXTS = String.raw`['', 'a', 'al am', ' u1@example.com alpha u22@ex.com x@y.org', 'u1@example.com', 'x u1@example.comx a@b.com_',
@@ -109,20 +107,6 @@ afterAll(() => {
 
 describe('engine regex speed patches keep JavaScript answers', () => {
   it('JS-REGEX-FAST-1 match/replace loop, first-char scan and greedy fast paths answer as Node 20 does', async () => {
-    const source = batteryModule(CASES);
-    const { wasm } = await compileJs({ engine, entry: 'regex.js', files: { 'regex.js': source }, typeCheck: false, timeoutMs: 120_000 });
-    const plugin = await createPlugin({ wasm: [{ data: wasm }] }, { useWasi: false, functions: { 'extism:host/user': {} } });
-    try {
-      if (await plugin.functionExists('_initialize')) await plugin.call('_initialize');
-      const ours: CaseOutput[] = [];
-      for (let i = 0; i < CASES.length; i++) {
-        const input = JSON.stringify({ event: { eventId: 'e', type: 'T', tenantId: 't', payload: { i } }, settings: {}, context: { now: '2026-11-26T12:00:00.000Z', randomSeed: '00', budget: { fuel: 1e9 } } });
-        ours.push(JSON.parse((await plugin.call('handle', input))?.text() ?? 'null') as CaseOutput);
-      }
-      const node = await runOnNode(source, CASES.length, dir.path);
-      expect(compare(CASES, ours, node).mismatches).toEqual([]);
-    } finally {
-      await plugin.close();
-    }
+    expect((await engineAgainstNode(engine, CASES, dir.path)).mismatches).toEqual([]);
   }, 10 * 60_000);
 });

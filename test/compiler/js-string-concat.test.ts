@@ -5,12 +5,11 @@
  * string another reference still holds (a variable, an array element, a property, a closure) must
  * never change; every case answers exactly as Node 20 does. The heap limit still stops a huge build.
  */
-import createPlugin from '@extism/extism';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { compileJs } from '../../src/compiler/index.js';
 import type { EngineArtifact } from '../../src/compiler/index.js';
 import { tempDir } from '../helpers.js';
-import { batteryModule, compare, runOnNode, type Case, type CaseOutput } from './battery/harness.js';
+import { engineAgainstNode, type Case } from './battery/harness.js';
 import { eventInput, FakeHost, load, sharedEngine } from './plugin-host.js';
 
 /** Snapshots of a string as it grows, kept by length and tail, so a later in-place append shows. */
@@ -51,21 +50,7 @@ afterAll(() => {
 
 describe('string building appends in place without changing shared strings', () => {
   it('JS-STRCAT-1 aliasing, closures, properties, 16-bit strings and let forms answer as Node 20 does', async () => {
-    const source = batteryModule(CASES, SNAP);
-    const { wasm } = await compileJs({ engine, entry: 'strcat.js', files: { 'strcat.js': source }, typeCheck: false, timeoutMs: 120_000 });
-    const plugin = await createPlugin({ wasm: [{ data: wasm }] }, { useWasi: false, functions: { 'extism:host/user': {} } });
-    try {
-      if (await plugin.functionExists('_initialize')) await plugin.call('_initialize');
-      const ours: CaseOutput[] = [];
-      for (let i = 0; i < CASES.length; i++) {
-        const input = JSON.stringify({ event: { eventId: 'e', type: 'T', tenantId: 't', payload: { i } }, settings: {}, context: { now: '2026-11-26T12:00:00.000Z', randomSeed: '00', budget: { fuel: 1e9 } } });
-        ours.push(JSON.parse((await plugin.call('handle', input))?.text() ?? 'null') as CaseOutput);
-      }
-      const node = await runOnNode(source, CASES.length, dir.path);
-      expect(compare(CASES, ours, node).mismatches).toEqual([]);
-    } finally {
-      await plugin.close();
-    }
+    expect((await engineAgainstNode(engine, CASES, dir.path, SNAP)).mismatches).toEqual([]);
   }, 10 * 60_000);
 
   it('JS-STRCAT-2 a string built with += past the heap limit stops with OUT_OF_MEMORY', async () => {

@@ -6,11 +6,13 @@
  * `console.log`. One call per case, so a case that breaks its call (a trap, the heap limit) costs
  * only itself.
  */
+import createPlugin from '@extism/extism';
 import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { execFile } from 'node:child_process';
 import { promisify } from 'node:util';
+import { compileJs, type EngineArtifact } from '../../../src/compiler/index.js';
 
 const run = promisify(execFile);
 
@@ -129,4 +131,32 @@ export function compare(cases: readonly Case[], engine: readonly CaseOutput[], n
     else mismatches.push({ index: i, area, source, engine: e, node: n });
   });
   return { byArea, mismatches };
+}
+
+/**
+ * Runs every case on `engine` as a bare Extism plugin on this thread (compiled without the type
+ * check, one call per case, the runtime's input shape): the quick way the engine-patch tests compare
+ * a patched path with Node, without a host or a store.
+ */
+export async function runOnEngine(engine: EngineArtifact, source: string, count: number): Promise<CaseOutput[]> {
+  const { wasm } = await compileJs({ engine, entry: 'battery.js', files: { 'battery.js': source }, typeCheck: false, timeoutMs: 120_000 });
+  const plugin = await createPlugin({ wasm: [{ data: wasm }] }, { useWasi: false, functions: { 'extism:host/user': {} } });
+  try {
+    if (await plugin.functionExists('_initialize')) await plugin.call('_initialize');
+    const out: CaseOutput[] = [];
+    for (let i = 0; i < count; i++) {
+      const input = JSON.stringify({ event: { eventId: 'e', type: 'T', tenantId: 't', payload: { i } }, settings: {}, context: { now: '2026-11-26T12:00:00.000Z', randomSeed: '00', budget: { fuel: 1e9 } } });
+      out.push(JSON.parse((await plugin.call('handle', input))?.text() ?? 'null') as CaseOutput);
+    }
+    return out;
+  } finally {
+    await plugin.close();
+  }
+}
+
+/** The cases as one battery module (after `preamble`) on `engine` ({@link runOnEngine}) and on Node 20 in `dir`, compared. */
+export async function engineAgainstNode(engine: EngineArtifact, cases: readonly Case[], dir: string, preamble = ''): Promise<Comparison> {
+  const source = batteryModule(cases, preamble);
+  const ours = await runOnEngine(engine, source, cases.length);
+  return compare(cases, ours, await runOnNode(source, cases.length, dir));
 }
