@@ -47,13 +47,19 @@ function split(st: BusStatements, group: string, run: RunRow, hits: readonly num
   put(st, group, from, run.hi, run);
 }
 
-/** The positions of `sorted` within `run`, from index `at` on; returns them and the next index. */
-function within(sorted: readonly number[], at: number, run: RunRow): [number[], number] {
-  let i = at;
-  while (i < sorted.length && sorted[i]! < run.lo) i++;
-  const hits: number[] = [];
-  while (i < sorted.length && sorted[i]! <= run.hi) hits.push(sorted[i++]!);
-  return [hits, i];
+/**
+ * The runs of `group` holding some of the positions `sorted` (ascending, distinct), each with those
+ * positions (ascending), in run order; runs holding none are skipped.
+ */
+function* runsHolding(st: BusStatements, group: string, sorted: readonly number[]): Generator<[RunRow, number[]]> {
+  if (sorted.length === 0) return;
+  let i = 0;
+  for (const run of st.runsOverlapping.all(group, sorted[sorted.length - 1]!, sorted[0]!)) {
+    while (i < sorted.length && sorted[i]! < run.lo) i++;
+    const hits: number[] = [];
+    while (i < sorted.length && sorted[i]! <= run.hi) hits.push(sorted[i++]!);
+    if (hits.length > 0) yield [run, hits];
+  }
 }
 
 /** Ascending, distinct. */
@@ -63,13 +69,8 @@ export function sortedPositions(ns: Iterable<number>): number[] {
 
 /** Acks the positions `sorted` (ascending, distinct) of a plain group; returns those that were pending. */
 export function ackRuns(st: BusStatements, group: string, sorted: readonly number[]): number[] {
-  if (sorted.length === 0) return [];
   const removed: number[] = [];
-  let at = 0;
-  for (const run of st.runsOverlapping.all(group, sorted[sorted.length - 1]!, sorted[0]!)) {
-    const [hits, next] = within(sorted, at, run);
-    at = next;
-    if (hits.length === 0) continue;
+  for (const [run, hits] of runsHolding(st, group, sorted)) {
     if (hits.length === run.hi - run.lo + 1) st.deleteRun.run(group, run.lo);
     else split(st, group, run, hits, null);
     for (const n of hits) removed.push(n);
@@ -79,13 +80,8 @@ export function ackRuns(st: BusStatements, group: string, sorted: readonly numbe
 
 /** Acks the positions `sorted` (ascending, distinct) of a queue: deletes their rows; returns those that were pending. */
 export function ackQueued(st: BusStatements, group: string, sorted: readonly number[]): number[] {
-  if (sorted.length === 0) return [];
   const removed: number[] = [];
-  let at = 0;
-  for (const run of st.runsOverlapping.all(group, sorted[sorted.length - 1]!, sorted[0]!)) {
-    const [hits, next] = within(sorted, at, run);
-    at = next;
-    if (hits.length === 0) continue;
+  for (const [run, hits] of runsHolding(st, group, sorted)) {
     for (const n of hits) if (st.dequeueOne.run(group, n).changes > 0) removed.push(n);
     if (st.anyQueuedBetween.get(group, run.lo, run.hi) === undefined) st.deleteRun.run(group, run.lo);
   }
@@ -94,13 +90,9 @@ export function ackQueued(st: BusStatements, group: string, sorted: readonly num
 
 /** Restarts the idle time of the positions `sorted` that `consumer` holds; returns how many. */
 export function renewRuns(st: BusStatements, kind: RunKind, group: string, consumer: string, sorted: readonly number[], now: number): number {
-  if (sorted.length === 0) return 0;
   let renewed = 0;
-  let at = 0;
-  for (const run of st.runsOverlapping.all(group, sorted[sorted.length - 1]!, sorted[0]!)) {
-    const [all, next] = within(sorted, at, run);
-    at = next;
-    if (all.length === 0 || run.consumer !== consumer) continue;
+  for (const [run, all] of runsHolding(st, group, sorted)) {
+    if (run.consumer !== consumer) continue;
     const hits = kind === 'log' ? all : all.filter((n) => st.isQueued.get(group, n) !== undefined);
     if (hits.length === 0) continue;
     if (hits.length === run.hi - run.lo + 1) st.touchRun.run(now, group, run.lo);
