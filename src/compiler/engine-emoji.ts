@@ -20,8 +20,7 @@
  * against test262's generated list when written). Generated at engine-build time (~20-40 s), cached
  * per Unicode version beside the property table in `node_modules/.cache/uee/`; nothing is committed.
  */
-import { existsSync, mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { cachedHeader, cByteTable, leb128 } from './engine-unicode.js';
 
 /** The properties of strings, in the order of the generated table; RGI_Emoji is their union. */
 export const STRING_PROPERTIES = [
@@ -112,15 +111,6 @@ export function emojiStrings(): Record<(typeof STRING_PROPERTIES)[number], strin
   };
 }
 
-function leb128(n: number, into: number[]): void {
-  let v = n;
-  while (v >= 0x80) {
-    into.push((v & 0x7f) | 0x80);
-    v = Math.floor(v / 128);
-  }
-  into.push(v);
-}
-
 /**
  * The C header: `uee_emoji_data` holds each property's strings (code point count, then the code
  * points as LEB128), `uee_emoji_index` names each property's slice, in {@link STRING_PROPERTIES} order.
@@ -128,7 +118,7 @@ function leb128(n: number, into: number[]): void {
 export function generateEmojiHeader(): string {
   const strings = emojiStrings();
   const bytes: number[] = [];
-  const index: string[] = [];
+  const index: Array<[string, number, number]> = [];
   for (const prop of STRING_PROPERTIES) {
     const list = strings[prop].slice().sort();
     const offset = bytes.length;
@@ -137,30 +127,12 @@ export function generateEmojiHeader(): string {
       leb128(points.length, bytes);
       for (const p of points) leb128(p, bytes);
     }
-    index.push(`    { "${prop}", ${offset}, ${list.length} },`);
+    index.push([prop, offset, list.length]);
   }
-  const lines: string[] = [];
-  for (let i = 0; i < bytes.length; i += 24) lines.push(`    ${bytes.slice(i, i + 24).join(',')},`);
-  return [
-    `/* Generated at engine-build time from Node ${process.version} (Unicode ${process.versions.unicode}) by src/compiler/engine-emoji.ts. */`,
-    `static const uint8_t uee_emoji_data[${bytes.length}] = {`,
-    ...lines,
-    '};',
-    'static const struct { const char *name; uint32_t offset, count; } uee_emoji_index[] = {',
-    ...index,
-    '};',
-    '',
-  ].join('\n');
+  return cByteTable({ generator: 'engine-emoji.ts', data: 'uee_emoji_data', bytes, index: 'uee_emoji_index', keyField: 'name', rows: index });
 }
 
 /** The generated header, cached per Unicode version in `<root>/node_modules/.cache/uee/`. */
 export function emojiStringsHeader(root: string): string {
-  const dir = join(root, 'node_modules', '.cache', 'uee');
-  const file = join(dir, `uee-emoji-strings-${process.versions.unicode}-${process.versions.icu}.h`);
-  if (existsSync(file)) return readFileSync(file, 'utf8');
-  const text = generateEmojiHeader();
-  mkdirSync(dir, { recursive: true });
-  writeFileSync(`${file}.tmp-${process.pid}`, text);
-  renameSync(`${file}.tmp-${process.pid}`, file);
-  return text;
+  return cachedHeader(root, 'uee-emoji-strings', generateEmojiHeader);
 }

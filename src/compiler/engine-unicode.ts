@@ -59,7 +59,8 @@ function ranges(prop: string, low: string, high: string): number[] {
   return out;
 }
 
-function leb128(n: number, into: number[]): void {
+/** Appends `n` (a non-negative integer) to `into` as unsigned LEB128. */
+export function leb128(n: number, into: number[]): void {
   let v = n;
   while (v >= 0x80) {
     into.push((v & 0x7f) | 0x80);
@@ -108,15 +109,30 @@ export function generateUnicodeProps(quickjsTable: string): string {
     }
   }
   index.sort((a, b) => (a.key < b.key ? -1 : a.key > b.key ? 1 : 0));
+  return cByteTable({
+    generator: 'engine-unicode.ts',
+    data: 'uee_uprop_data',
+    bytes,
+    index: 'uee_uprop_index',
+    keyField: 'key',
+    rows: index.map((e) => [e.key, e.offset, e.count]),
+  });
+}
+
+/**
+ * A generated C header: the byte array `data` and the index `index` of `{ keyField, offset, count }`
+ * rows naming slices of it, with a comment saying which Node (and Unicode) made it and by which file.
+ */
+export function cByteTable(t: { generator: string; data: string; bytes: readonly number[]; index: string; keyField: string; rows: ReadonlyArray<readonly [string, number, number]> }): string {
   const lines: string[] = [];
-  for (let i = 0; i < bytes.length; i += 24) lines.push(`    ${bytes.slice(i, i + 24).join(',')},`);
+  for (let i = 0; i < t.bytes.length; i += 24) lines.push(`    ${t.bytes.slice(i, i + 24).join(',')},`);
   return [
-    `/* Generated at engine-build time from Node ${process.version} (Unicode ${process.versions.unicode}) by src/compiler/engine-unicode.ts. */`,
-    `static const uint8_t uee_uprop_data[${bytes.length}] = {`,
+    `/* Generated at engine-build time from Node ${process.version} (Unicode ${process.versions.unicode}) by src/compiler/${t.generator}. */`,
+    `static const uint8_t ${t.data}[${t.bytes.length}] = {`,
     ...lines,
     '};',
-    'static const struct { const char *key; uint32_t offset, count; } uee_uprop_index[] = {',
-    ...index.map((e) => `    { "${e.key}", ${e.offset}, ${e.count} },`),
+    `static const struct { const char *${t.keyField}; uint32_t offset, count; } ${t.index}[] = {`,
+    ...t.rows.map(([key, offset, count]) => `    { "${key}", ${offset}, ${count} },`),
     '};',
     '',
   ].join('\n');
@@ -127,10 +143,19 @@ export function generateUnicodeProps(quickjsTable: string): string {
  * seconds to generate; every process that hashes the engine's inputs reads it).
  */
 export function unicodePropsHeader(root: string, quickjsTable: string): string {
+  return cachedHeader(root, 'uee-unicode-props', () => generateUnicodeProps(quickjsTable));
+}
+
+/**
+ * A header generated from this Node's Unicode data, cached in `<root>/node_modules/.cache/uee/` as
+ * `<name>-<Unicode version>-<ICU version>.h` (written to a temporary file, then renamed, so
+ * concurrent builds never read half of one).
+ */
+export function cachedHeader(root: string, name: string, generate: () => string): string {
   const dir = join(root, 'node_modules', '.cache', 'uee');
-  const file = join(dir, `uee-unicode-props-${process.versions.unicode}-${process.versions.icu}.h`);
+  const file = join(dir, `${name}-${process.versions.unicode}-${process.versions.icu}.h`);
   if (existsSync(file)) return readFileSync(file, 'utf8');
-  const text = generateUnicodeProps(quickjsTable);
+  const text = generate();
   mkdirSync(dir, { recursive: true });
   writeFileSync(`${file}.tmp-${process.pid}`, text);
   renameSync(`${file}.tmp-${process.pid}`, file);
