@@ -10,6 +10,7 @@ import { existsSync, mkdirSync, readFileSync, renameSync, writeFileSync } from '
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
+import { Redis } from 'ioredis';
 import { afterAll, afterEach, beforeAll } from 'vitest';
 import type { UeeApp } from '../../src/app/index.js';
 import type { RawSettings } from '../../src/config/index.js';
@@ -17,12 +18,22 @@ import type { EntityVersion, EventEnvelope, JsonObject } from '../../src/core/in
 import type { PluginManifestInput, PluginRecord } from '../../src/registry/index.js';
 import { compileJs, ensureEngine } from '../../src/compiler/index.js';
 import { DISPATCH_GROUP, type RouterOptions } from '../../src/router/index.js';
-import { tempDir } from '../helpers.js';
+import { TEST_REDIS_URL, tempDir } from '../helpers.js';
 import { buildWat } from '../runtime/wat.js';
 import { dropSchemas, randomSchema, schemaUrl } from '../store/postgres-helpers.js';
 import { newSite, openApp, type AppSite } from './app-site.js';
 
 export { BACKENDS, TEST_APP_OPTIONS, deleteRedisKeys, newSite, openApp, siteSettings, type AppSite, type BackendName } from './app-site.js';
+
+/** The keys of the test Redis matching `pattern` (what a removal must have left: nothing). */
+export async function redisKeys(pattern: string): Promise<string[]> {
+  const redis = new Redis(TEST_REDIS_URL);
+  try {
+    return await redis.keys(pattern);
+  } finally {
+    await redis.quit();
+  }
+}
 
 /** Polls `probe` until it returns a value other than undefined, or fails after `timeoutMs` with `what`. */
 export async function until<T>(what: string, probe: () => Promise<T | undefined> | T | undefined, timeoutMs = 20_000): Promise<T> {

@@ -3,14 +3,12 @@
  * the change happen — a plugin entity deleted or disabled while nothing ran — by the dispatcher's
  * housekeeping sweep (`OrphanSweeper`), and never the queue a plugin being deployed is about to get.
  */
-import { Redis } from 'ioredis';
 import { afterEach, beforeAll, describe, expect, it } from 'vitest';
 import type { UeeApp } from '../../src/app/index.js';
 import type { TenantContext } from '../../src/core/index.js';
 import { PLUGIN_ENTITY_TYPE, pluginGroup } from '../../src/registry/index.js';
 import { WORKFLOW_QUEUE } from '../../src/workflows/index.js';
-import { TEST_REDIS_URL } from '../helpers.js';
-import { BACKENDS, deployProbe, drained, marks, newSite, openApp, probeWasm, until, type AppSite } from './harness.js';
+import { BACKENDS, deployProbe, drained, marks, newSite, openApp, probeWasm, until, redisKeys, type AppSite } from './harness.js';
 
 /** Short enough for a test; the sweep runs every quarter of it. */
 const GRACE_MS = 3000;
@@ -27,15 +25,6 @@ async function queueExists(app: UeeApp, group: string): Promise<boolean> {
     () => true,
     () => false,
   );
-}
-
-async function redisKeys(pattern: string): Promise<string[]> {
-  const redis = new Redis(TEST_REDIS_URL);
-  try {
-    return await redis.keys(pattern);
-  } finally {
-    await redis.quit();
-  }
 }
 
 describe.each(BACKENDS)('orphaned queues ($name bus)', ({ name }) => {

@@ -5,10 +5,8 @@
 import { afterEach, beforeAll, describe, expect, it } from 'vitest';
 import type { UeeApp } from '../../src/app/index.js';
 import { pluginGroup } from '../../src/registry/index.js';
-import { Redis } from 'ioredis';
 import { DISPATCH_GROUP, TABLE_WATERMARK } from '../../src/router/index.js';
-import { TEST_REDIS_URL } from '../helpers.js';
-import { BACKENDS, deployProbe, drained, marks, newSite, openApp, probeWasm, refresh, until, watModule, type AppSite } from './harness.js';
+import { BACKENDS, deployProbe, drained, marks, newSite, openApp, probeWasm, refresh, until, watModule, redisKeys, type AppSite } from './harness.js';
 
 let probe: Uint8Array;
 beforeAll(async () => {
@@ -224,15 +222,6 @@ describe.each(BACKENDS)('routing table housekeeping ($name bus)', ({ name }) => 
     expect(idle).toBe(0);
   }, 30_000);
 });
-
-async function redisKeys(pattern: string): Promise<string[]> {
-  const redis = new Redis(TEST_REDIS_URL);
-  try {
-    return await redis.keys(pattern);
-  } finally {
-    await redis.quit();
-  }
-}
 
 describe('one tenant cannot stall routing for others (embedded bus)', () => {
   let site: AppSite & { dispose(): Promise<void> };
