@@ -35,6 +35,156 @@ const FLAG_DEFINES = String.raw`
 #define UEE_RE_HAS_INDICES (1 << 9)
 `;
 
+/**
+ * Emitting a v-mode class with strings. The semantic patch inserted one split per string at the
+ * front (as upstream does for `a|b|c`), so matching pushed a backtrack state for every string before
+ * trying the first, and a match left all the untried ones on the stack: `^\p{RGI_Emoji}+$` over
+ * test262's 3,953 emoji (~2,700 strings) filled the 32 MB heap, and building the bytecode moved it
+ * once per string. Strings are now grouped by the code point they start with (their last one in a
+ * lookbehind), case-folded under `i`: strings starting differently cannot match at the same place, so
+ * only the order inside a group matters (longest first, as the spec wants). Each group is one
+ * alternative of a chain — split to the next group, its first code point, then its strings' tails
+ * (longest first) — followed by the single code points, then the empty string. A match leaves at most
+ * one state per chain level, and a position is tried against one split per group, not per string.
+ */
+const EMIT_CLASS = String.raw`typedef struct {
+    const uint32_t *e;
+    uint32_t key;
+} UeeAlt;
+
+static int uee_alt_cmp(const void *a, const void *b)
+{
+    const UeeAlt *x = a, *y = b;
+    if (x->key != y->key)
+        return x->key < y->key ? -1 : 1;
+    if (x->e[0] != y->e[0])
+        return x->e[0] > y->e[0] ? -1 : 1;
+    return 0;
+}
+
+/* Patches the gotos listed in ends (offsets of their u32) to jump to the current end of the bytecode. */
+static void uee_patch_ends(REParseState *s, DynBuf *ends, size_t from)
+{
+    size_t i;
+    for (i = from; i < ends->size; i += sizeof(int)) {
+        int pos = *(const int *)(ends->buf + i);
+        put_u32(s->byte_code.buf + pos, s->byte_code.size - (pos + 4));
+    }
+    ends->size = from;
+}
+
+/* Emits a class (a range, or a chain of string groups, code points and the empty string), frees it. */
+static int uee_emit_class_set(REParseState *s, UeeClassSet cs, BOOL is_backward_dir)
+{
+    UeeAlt *alts = NULL;
+    DynBuf ends;
+    size_t off, n = 0, i, j, k, groups = 0;
+    int has_empty = 0, ret = -1, total, done = 0, pos, split;
+    const uint32_t *e;
+
+    if (cs.strs.size == 0) {
+        if (is_backward_dir)
+            re_emit_op(s, REOP_prev);
+        ret = re_emit_range(s, &cs.cr);
+        if (is_backward_dir)
+            re_emit_op(s, REOP_prev);
+        uee_cs_free(&cs);
+        return ret;
+    }
+    dbuf_init2(&ends, s->opaque, lre_realloc);
+    for (off = 0; off < cs.strs.size; off += ((size_t)e[0] + 1) * 4) {
+        e = (const uint32_t *)(cs.strs.buf + off);
+        n++;
+    }
+    alts = lre_realloc(s->opaque, NULL, n * sizeof(UeeAlt) + 1);
+    if (!alts)
+        goto oom;
+    for (off = 0, n = 0; off < cs.strs.size; off += ((size_t)e[0] + 1) * 4) {
+        e = (const uint32_t *)(cs.strs.buf + off);
+        if (e[0] == 0) {
+            has_empty = 1;
+            continue;
+        }
+        alts[n].e = e;
+        alts[n].key = e[is_backward_dir ? e[0] : 1];
+        if (s->ignore_case)
+            alts[n].key = lre_canonicalize(alts[n].key, s->is_utf16);
+        n++;
+    }
+    qsort(alts, n, sizeof(UeeAlt), uee_alt_cmp);
+    for (i = 0; i < n; i = j) {
+        for (j = i + 1; j < n && alts[j].key == alts[i].key; j++)
+            continue;
+        groups++;
+    }
+    total = (int)groups + (cs.cr.len > 0) + has_empty;
+    for (i = 0; i < n; i = j) {
+        size_t group_ends = ends.size;
+        for (j = i + 1; j < n && alts[j].key == alts[i].key; j++)
+            continue;
+        split = ++done < total ? re_emit_op_u32(s, REOP_split_next_first, 0) : -1;
+        uee_emit_cp(s, alts[i].key, is_backward_dir);
+        for (k = i; k < j; k++) {
+            const uint32_t *x = alts[k].e;
+            uint32_t m, len = x[0];
+            int inner = k + 1 < j ? re_emit_op_u32(s, REOP_split_next_first, 0) : -1;
+            /* the tail: every code point but the first matched (the last in a lookbehind) */
+            for (m = 1; m < len; m++)
+                uee_emit_cp(s, x[1 + (is_backward_dir ? len - 1 - m : m)], is_backward_dir);
+            if (inner >= 0) {
+                pos = re_emit_op_u32(s, REOP_goto, 0);
+                if (dbuf_put(&ends, (const uint8_t *)&pos, sizeof(int)))
+                    goto oom;
+                put_u32(s->byte_code.buf + inner, s->byte_code.size - (inner + 4));
+            }
+        }
+        uee_patch_ends(s, &ends, group_ends);
+        if (split >= 0) {
+            pos = re_emit_op_u32(s, REOP_goto, 0);
+            if (dbuf_put(&ends, (const uint8_t *)&pos, sizeof(int)))
+                goto oom;
+            put_u32(s->byte_code.buf + split, s->byte_code.size - (split + 4));
+        }
+    }
+    if (cs.cr.len > 0) {
+        split = ++done < total ? re_emit_op_u32(s, REOP_split_next_first, 0) : -1;
+        if (is_backward_dir)
+            re_emit_op(s, REOP_prev);
+        if (re_emit_range(s, &cs.cr))
+            goto fail;
+        if (is_backward_dir)
+            re_emit_op(s, REOP_prev);
+        if (split >= 0) {
+            pos = re_emit_op_u32(s, REOP_goto, 0);
+            if (dbuf_put(&ends, (const uint8_t *)&pos, sizeof(int)))
+                goto oom;
+            put_u32(s->byte_code.buf + split, s->byte_code.size - (split + 4));
+        }
+    }
+    /* the empty string, if any, is the last alternative: nothing to emit */
+    uee_patch_ends(s, &ends, 0);
+    ret = s->byte_code.error ? re_parse_out_of_memory(s) : 0;
+    goto fail;
+oom:
+    ret = re_parse_out_of_memory(s);
+fail:
+    lre_realloc(s->opaque, alts, 0);
+    dbuf_free(&ends);
+    uee_cs_free(&cs);
+    return ret;
+}
+
+/* A v-mode class as a term: a range, or (?:longest string|..|[code points]|empty string) with strings */
+static int uee_parse_class_set_term(REParseState *s, const uint8_t **pp, BOOL is_backward_dir)
+{
+    UeeClassSet cs;
+
+    if (uee_parse_class_set(s, &cs, pp))
+        return -1;
+    return uee_emit_class_set(s, cs, is_backward_dir);
+}`;
+
+
 /** v-mode character classes, compiled into libregexp.c before re_parse_term. */
 const CLASS_SETS = String.raw`
 /* UEE: RegExp v flag (unicodeSets). A class is a set of code points (cr) plus strings of 0 or >= 2
@@ -327,77 +477,7 @@ static void uee_emit_cp(REParseState *s, uint32_t c, BOOL is_backward_dir)
         re_emit_op(s, REOP_prev);
 }
 
-/* One alternative of a class with strings: a string (e), or the code points (e == NULL). */
-static int uee_emit_class_alt(REParseState *s, const CharRange *cr, const uint32_t *e, int start, int *first, BOOL is_backward_dir)
-{
-    int len, pos = 0, ret = 0;
-    uint32_t k;
-
-    if (!*first) {
-        len = s->byte_code.size - start;
-        if (dbuf_insert(&s->byte_code, start, 5))
-            return re_parse_out_of_memory(s);
-        s->byte_code.buf[start] = REOP_split_next_first;
-        put_u32(s->byte_code.buf + start + 1, len + 5);
-        pos = re_emit_op_u32(s, REOP_goto, 0);
-    }
-    if (e) {
-        for (k = 0; k < e[0]; k++)
-            uee_emit_cp(s, e[1 + (is_backward_dir ? e[0] - 1 - k : k)], is_backward_dir);
-    } else {
-        if (is_backward_dir)
-            re_emit_op(s, REOP_prev);
-        ret = re_emit_range(s, cr);
-        if (is_backward_dir)
-            re_emit_op(s, REOP_prev);
-    }
-    if (!*first)
-        put_u32(s->byte_code.buf + pos, s->byte_code.size - pos - 4);
-    *first = 0;
-    return ret;
-}
-
-/* A v-mode class as a term: a range, or (?:longest string|..|[code points]|empty string) with strings */
-static int uee_parse_class_set_term(REParseState *s, const uint8_t **pp, BOOL is_backward_dir)
-{
-    UeeClassSet cs;
-    int ret = 0, first = 1, start;
-    uint32_t max_len = 1, n;
-    size_t off;
-    const uint32_t *e;
-
-    if (uee_parse_class_set(s, &cs, pp))
-        return -1;
-    if (cs.strs.size == 0) {
-        if (is_backward_dir)
-            re_emit_op(s, REOP_prev);
-        ret = re_emit_range(s, &cs.cr);
-        if (is_backward_dir)
-            re_emit_op(s, REOP_prev);
-        uee_cs_free(&cs);
-        return ret;
-    }
-    for (off = 0; off < cs.strs.size; off += ((size_t)e[0] + 1) * 4) {
-        e = (const uint32_t *)(cs.strs.buf + off);
-        if (e[0] > max_len)
-            max_len = e[0];
-    }
-    start = s->byte_code.size;
-    for (n = max_len + 1; n-- > 0 && ret == 0;) {
-        if (n == 1) {
-            if (cs.cr.len > 0)
-                ret = uee_emit_class_alt(s, &cs.cr, NULL, start, &first, is_backward_dir);
-            continue;
-        }
-        for (off = 0; off < cs.strs.size && ret == 0; off += ((size_t)e[0] + 1) * 4) {
-            e = (const uint32_t *)(cs.strs.buf + off);
-            if (e[0] == n)
-                ret = uee_emit_class_alt(s, &cs.cr, e, start, &first, is_backward_dir);
-        }
-    }
-    uee_cs_free(&cs);
-    return ret;
-}
+${EMIT_CLASS}
 `;
 
 /**
