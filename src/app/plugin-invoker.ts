@@ -1,9 +1,9 @@
 import { toUeeError, type Logger } from '../core/index.js';
 import type { EntityStore } from '../store/port.js';
-import type { ExecutionHost, LoadedPluginSpec } from '../runtime/index.js';
+import type { ExecutionHost, InvocationInput, LoadedPluginSpec } from '../runtime/index.js';
 import { commitEffects, isEmptyEffects } from '../runtime/index.js';
 import type { PluginRecord, PluginRegistry } from '../registry/index.js';
-import type { CommittedEffects, HandleInput, InvocationOutcome, InvokeOptions, PluginInvoker, PreviewOutcome } from '../router/index.js';
+import type { CommittedEffects, HandleInput, InvocationOutcome, InvocationUsage, InvokeOptions, PluginInvoker, PreviewOutcome } from '../router/index.js';
 import type { PluginLogStore } from './plugin-logs.js';
 
 /**
@@ -39,9 +39,14 @@ export class HostPluginInvoker implements PluginInvoker {
         })),
       );
     }
-    const { durationMs, ...usage } = result.usage;
-    const facts = { usage, models: result.models ?? [] };
-    if (!result.ok) return { ok: false, error: result.error.toJSON(), durationMs, ...facts };
+    // Built field by field (no rest or spreads): one outcome per delivery is on the hot path.
+    const u = result.usage;
+    const durationMs = u.durationMs;
+    const usage: InvocationUsage = { hostCalls: u.hostCalls, modelCalls: u.modelCalls, emits: u.emits, outputBytes: u.outputBytes };
+    if (u.modelCost !== undefined) usage.modelCost = u.modelCost;
+    if (u.metrics !== undefined) usage.metrics = u.metrics;
+    const models = result.models ?? [];
+    if (!result.ok) return { ok: false, error: result.error.toJSON(), durationMs, usage, models };
     let committed = false;
     let effects: CommittedEffects = { committed: false, writes: [], events: [], readModelOps: 0, timers: 0 };
     // An invocation that called models records its key even with no effects: a redelivery then finds
@@ -53,7 +58,7 @@ export class HostPluginInvoker implements PluginInvoker {
         try {
           await options.beforeCommit(e.writes.length + e.timers.length + e.events.length);
         } catch (err) {
-          return { ok: false, error: toUeeError(err).toJSON(), durationMs, ...facts };
+          return { ok: false, error: toUeeError(err).toJSON(), durationMs, usage, models };
         }
       }
       const commit = await commitEffects(
@@ -77,7 +82,7 @@ export class HostPluginInvoker implements PluginInvoker {
         timers: e.timers.length,
       };
     }
-    return { ok: true, output: result.output, committed, durationMs, ...facts, effects, buffered: result.effects };
+    return { ok: true, output: result.output, committed, durationMs, usage, models, effects, buffered: result.effects };
   }
 
   /** Runs the version with its effects captured, never committed, and its log lines dropped (shadow runs). */
@@ -89,12 +94,9 @@ export class HostPluginInvoker implements PluginInvoker {
 
   async #run(plugin: PluginRecord, input: HandleInput): ReturnType<ExecutionHost['invoke']> {
     await this.#ensureLoaded(plugin);
-    return this.host.invoke(plugin.id, {
-      event: input.event,
-      ...(input.entity ? { entity: input.entity } : {}),
-      settings: input.settings,
-      context: { now: input.context.now, randomSeed: input.context.randomSeed },
-    });
+    const hostInput: InvocationInput = { event: input.event, settings: input.settings, context: { now: input.context.now, randomSeed: input.context.randomSeed } };
+    if (input.entity) hostInput.entity = input.entity;
+    return this.host.invoke(plugin.id, hostInput);
   }
 
   retain(pluginIds: ReadonlySet<string>): void {

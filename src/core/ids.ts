@@ -82,6 +82,10 @@ export function eventSeed(eventId: string, pluginId: string): string {
   b = mix32(b ^ a);
   c = mix32(c ^ b);
   d = mix32(d ^ c);
-  const hex = (n: number): string => n.toString(16).padStart(8, '0');
-  return hex(a) + hex(b) + hex(c) + hex(d);
+  return hex8(a) + hex8(b) + hex8(c) + hex8(d);
+}
+
+/** 8 hex digits of an unsigned 32-bit number. */
+function hex8(n: number): string {
+  return n.toString(16).padStart(8, '0');
 }

@@ -223,19 +223,13 @@ export class QueueWorker {
       // Nothing earlier of its key in flight: started now, without a hop through a resolved promise.
       const run = previous === undefined ? this.#deliver(delivery, settings, prepaid) : previous.then((previousDone) => (previousDone ? this.#deliver(delivery, settings, prepaid) : false));
       this.#chains.set(key, run);
-      const settle = (): void => {
-        // Done or left pending: no longer renewed, so another process may take a pending one over.
-        this.#held.delete(delivery.id);
-        this.#inflight.delete(tracked);
-        if (this.#chains.get(key) === run) this.#chains.delete(key);
-        const wake = this.#slotFreed;
-        this.#slotFreed = undefined;
-        wake?.();
-      };
-      const tracked: Promise<void> = run.then(settle, (err: unknown) => {
-        this.#failure ??= err;
-        settle();
-      });
+      const tracked: Promise<void> = run.then(
+        () => this.#settled(delivery.id, key, run, tracked),
+        (err: unknown) => {
+          this.#failure ??= err;
+          this.#settled(delivery.id, key, run, tracked);
+        },
+      );
       this.#inflight.add(tracked);
     }
     if (this.#failure !== undefined) {
@@ -245,6 +239,16 @@ export class QueueWorker {
       this.#chains.clear();
       throw toUeeError(failure);
     }
+  }
+
+  /** A delivery finished or was left pending: no longer renewed (another process may take a pending one over), its slot freed. */
+  #settled(id: string, key: string, run: Promise<boolean>, tracked: Promise<void>): void {
+    this.#held.delete(id);
+    this.#inflight.delete(tracked);
+    if (this.#chains.get(key) === run) this.#chains.delete(key);
+    const wake = this.#slotFreed;
+    this.#slotFreed = undefined;
+    wake?.();
   }
 
   /**

@@ -1,5 +1,5 @@
 import type { EventEnvelope, Logger, SerializedError, UeeError } from '../core/index.js';
-import { toUeeError } from '../core/index.js';
+import { newId, toUeeError } from '../core/index.js';
 import type { DeadLetter, Delivery, EventBus } from '../bus/port.js';
 import type { EntityStore } from '../store/port.js';
 import type { CommitFence } from '../store/index.js';
@@ -10,7 +10,7 @@ import type { ChainBudget, ChainEvent, Prepaid } from './chain-budget.js';
 import { buildInput, type SettingsCache } from './input.js';
 import type { RouterMetrics } from './metrics.js';
 import { isSpawnOf, subscriptionMatches, type RouteEntry } from './subscriptions.js';
-import type { HandleInput, InvocationOutcome, InvocationRecorder, PluginInvoker } from './types.js';
+import type { HandleInput, InvocationOutcome, InvocationRecorder, InvokeOptions, PluginInvoker } from './types.js';
 import type { InvocationRecord, InvocationRecordDraft } from '../store/invocations.js';
 import type { VersionChoice, VersionResolver } from './versions.js';
 import type { ExperimentMonitor } from './experiments.js';
@@ -202,9 +202,12 @@ export class DeliveryHandler {
     if (event.entityTypeId !== undefined) identity.entityTypeId = event.entityTypeId;
     const a = plugin.attributes;
     const effects = outcome.effects;
+    const now = Date.now();
     const draft: InvocationRecordDraft = {
+      // Assigned here (the time-ordered id of `at`, as the store would) so the store keeps the draft as it is.
+      recordId: newId(now),
       tenantId: event.tenantId,
-      at: new Date().toISOString(),
+      at: new Date(now).toISOString(),
       event: identity,
       plugin: { id: plugin.id, name: a.name, version: a.pluginVersion },
       attempt,
@@ -258,11 +261,10 @@ export class DeliveryHandler {
       // chain that used it up is refused before the plugin runs, and a commit that would take the
       // chain over its event budget is not made. Both answer CHAIN_BUDGET_EXCEEDED: dead-lettered.
       [input] = await Promise.all([buildInput(this.deps.store, plugin, event, settings), budget.invocation(event, prepaid)]);
-      const outcome = await this.deps.invoker.invoke(plugin, input, {
-        idempotencyKey: idempotencyKeyOf(event, route),
-        beforeCommit: (events) => budget.events(event, events),
-        ...(fence === undefined ? {} : { fence }),
-      });
+      // Bound, not an arrow in the literal: the loader names every such closure (a defineProperty per event).
+      const options: InvokeOptions = { idempotencyKey: idempotencyKeyOf(event, route), beforeCommit: budget.events.bind(budget, event) };
+      if (fence !== undefined) options.fence = fence;
+      const outcome = await this.deps.invoker.invoke(plugin, input, options);
       return { outcome, input };
     } catch (err) {
       return { outcome: { ok: false, error: toUeeError(err).toJSON(), durationMs: performance.now() - started }, ...(input === undefined ? {} : { input }) };
@@ -280,8 +282,7 @@ export class DeliveryHandler {
       const own = event.tenantId === null ? undefined : this.deps.routeOf(this.deps.groupOf(a.name, event.tenantId));
       return own === undefined || this.deps.versions.resolve(own, event) === undefined;
     }
-    const refused = (err: UeeError): void => log.warn('subscription filter refused', { plugin: plugin.id, code: err.code, error: err.message });
-    if (!subscriptionMatches(plugin, event, refused)) return false;
+    if (!subscriptionMatches(plugin, event, (err: UeeError) => log.warn('subscription filter refused', { plugin: plugin.id, code: err.code, error: err.message }))) return false;
     if (a.tenantScope === 'user') {
       if (event.entityId === undefined) return false;
       try {

@@ -24,7 +24,7 @@ const ENGINE_ERRORS: Partial<Record<string, { message: string; hint: string }>> 
     hint: 'keep less data in memory per event (stream or page through data instead of collecting it)',
   },
 };
-import { DEFAULT_BUDGET, type InvocationInput, type InvocationResult, type LoadedPluginSpec, type ResourceBudget, type Usage } from './types.js';
+import { DEFAULT_BUDGET, type InvocationInput, type InvocationResult, type LoadedPluginSpec, type PluginLogLine, type ResourceBudget, type Usage } from './types.js';
 
 /** Options of {@link ExecutionHost.create}. */
 export interface ExecutionHostOptions {
@@ -160,6 +160,11 @@ export type HostState = 'running' | 'closing' | 'closed';
 const MAX_RERUNS = 3;
 
 const isErrorCode = (code: string): code is ErrorCode => (ERROR_CODES as readonly string[]).includes(code);
+
+/** The usage of a call that never ran. */
+function zeroUsage(): Usage {
+  return { durationMs: 0, hostCalls: 0, modelCalls: 0, emits: 0, outputBytes: 0 };
+}
 
 /**
  * The plugin execution host: loads plugin versions (validated, memory-capped, compiled once),
@@ -319,11 +324,10 @@ export class ExecutionHost {
    * `BUDGET_EXCEEDED`, `PLUGIN_OUTPUT_INVALID`, `TENANT_FORBIDDEN`, `NOT_FOUND`, `CLOSED`) and no effects.
    */
   async invoke(pluginId: string, input: InvocationInput): Promise<InvocationResult> {
-    const zero: Usage = { durationMs: 0, hostCalls: 0, modelCalls: 0, emits: 0, outputBytes: 0 };
-    if (this.#state !== 'running') return { ok: false, error: new UeeError('CLOSED', 'the execution host is closed'), usage: zero, logs: [] };
+    if (this.#state !== 'running') return { ok: false, error: new UeeError('CLOSED', 'the execution host is closed'), usage: zeroUsage(), logs: [] };
     const loaded = this.#plugins.get(pluginId);
     if (loaded === undefined) {
-      return { ok: false, error: new UeeError('NOT_FOUND', `plugin ${pluginId} is not loaded`, { details: { pluginId } }), usage: zero, logs: [] };
+      return { ok: false, error: new UeeError('NOT_FOUND', `plugin ${pluginId} is not loaded`, { details: { pluginId } }), usage: zeroUsage(), logs: [] };
     }
     const { spec, policy } = loaded;
     const event = input.event;
@@ -331,23 +335,19 @@ export class ExecutionHost {
       const error = new UeeError('TENANT_FORBIDDEN', `plugin ${spec.name} serves tenant ${String(spec.tenantId)} only`, {
         details: { pluginId, eventTenantId: event.tenantId },
       });
-      return { ok: false, error, usage: zero, logs: [] };
+      return { ok: false, error, usage: zeroUsage(), logs: [] };
     }
     const ctx: TenantContext = { tenantId: event.tenantId, actor: `plugin:${spec.name}@${spec.version}` };
     const now = input.context?.now ?? event.occurredAt;
     const randomSeed = input.context?.randomSeed ?? eventSeed(event.eventId, pluginId);
     const context = { now, randomSeed, tenantId: event.tenantId, plugin: { id: spec.id, name: spec.name, version: spec.version } };
-    const newCall = (): CallHost =>
-      new CallHost(policy, ctx, { eventId: event.eventId, now }, { services: this.#services, pluginLimits: this.#pluginLimits, tenantLimits: this.#tenantLimits });
-    let call = newCall();
+    let call = this.#newCall(policy, ctx, event.eventId, now);
     const entity = input.entity !== undefined && input.entity !== null && this.#canSee(call, input.entity) ? input.entity : undefined;
-    const payload =
-      spec.kind === 'model'
-        ? { model: input.model?.model ?? '', input: input.model?.input ?? null, context }
-        : { event, ...(entity === undefined ? {} : { entity }), settings: input.settings ?? {}, context };
+    // JSON.stringify leaves out an undefined `entity`: no spread of a conditional object per call.
+    const payload = spec.kind === 'model' ? { model: input.model?.model ?? '', input: input.model?.input ?? null, context } : { event, entity, settings: input.settings ?? {}, context };
     const crashKey = `${event.eventId}:${spec.tenantId ?? ''}:${spec.name}`;
     const crashes = this.#crashes.get(crashKey) ?? 0;
-    if (crashes >= this.#crashQuarantine) return { ok: false, error: quarantined(crashes, spec.name), usage: zero, logs: [] };
+    if (crashes >= this.#crashQuarantine) return { ok: false, error: quarantined(crashes, spec.name), usage: zeroUsage(), logs: [] };
     const text = JSON.stringify(payload);
     let outcome: JobOutcome;
     for (let rerun = 0; ; rerun++) {
@@ -358,15 +358,20 @@ export class ExecutionHost {
         input: text,
         instanceKey: event.tenantId ?? '',
         timeoutMs: policy.budget.timeoutMs,
-        hostCall: (fnId, request) => host.hostCall(fnId, request),
+        // Bound, not an arrow in the literal: the loader names every such closure (a defineProperty per call).
+        hostCall: host.hostCall.bind(host),
       });
       // Another call of its batch lost the worker: this one's result (and anything its host calls
       // buffered) is gone, so it runs again from scratch — innocent, never failed for it.
       if (outcome.kind !== 'interrupted' || rerun >= MAX_RERUNS || this.#state !== 'running') break;
-      call = newCall();
+      call = this.#newCall(policy, ctx, event.eventId, now);
     }
     if (outcome.kind === 'crashed' && this.#state === 'running') this.#noteCrash(crashKey);
     return this.#result(loaded, call, outcome, this.#crashes.get(crashKey) ?? 0);
+  }
+
+  #newCall(policy: PluginPolicy, ctx: TenantContext, eventId: string, now: string): CallHost {
+    return new CallHost(policy, ctx, { eventId, now }, { services: this.#services, pluginLimits: this.#pluginLimits, tenantLimits: this.#tenantLimits });
   }
 
   #noteCrash(key: string): void {
@@ -390,33 +395,29 @@ export class ExecutionHost {
       modelCalls: call.modelCalls,
       emits: call.emits,
       outputBytes: (done?.outputBytes ?? 0) + call.effectBytes,
-      ...(call.modelCost === 0 ? {} : { modelCost: call.modelCost }),
-      ...(call.metricCount === 0 ? {} : { metrics: call.metrics }),
     };
+    if (call.modelCost !== 0) usage.modelCost = call.modelCost;
+    if (call.metricCount !== 0) usage.metrics = call.metrics;
     const logs = done?.logs ?? [];
-    const fail = (error: UeeError): InvocationResult => {
-      this.#logger.debug('plugin call failed', { pluginId: loaded.spec.id, code: error.code, message: error.message });
-      return { ok: false, error, usage, logs, models: call.models };
-    };
     if (outcome.kind === 'timeout') {
-      return fail(new UeeError('TIMEOUT', `the call overran its ${budget.timeoutMs} ms budget`, {
+      return this.#fail(loaded, usage, logs, call, new UeeError('TIMEOUT', `the call overran its ${budget.timeoutMs} ms budget`, {
         details: { limit: 'timeoutMs', budget: budget.timeoutMs },
         hint: 'raise maximumResourceBudget.timeoutMs or make the plugin faster',
         retryable: true,
       }));
     }
     if (outcome.kind === 'interrupted') {
-      if (this.#state !== 'running') return fail(new UeeError('CLOSED', 'the execution host closed during the call'));
-      return fail(new UeeError('WORKER_CRASHED', `the call was interrupted ${MAX_RERUNS + 1} times by other calls of its batch losing the worker: ${outcome.message}`, {
+      if (this.#state !== 'running') return this.#fail(loaded, usage, logs, call, new UeeError('CLOSED', 'the execution host closed during the call'));
+      return this.#fail(loaded, usage, logs, call, new UeeError('WORKER_CRASHED', `the call was interrupted ${MAX_RERUNS + 1} times by other calls of its batch losing the worker: ${outcome.message}`, {
         details: { reason: outcome.message, interrupted: true },
         hint: 'other events of this plugin keep killing their worker (see plugin_logs and dead_letter_list); the delivery is retried',
         retryable: true,
       }));
     }
     if (outcome.kind === 'crashed') {
-      if (this.#state !== 'running') return fail(new UeeError('CLOSED', 'the execution host closed during the call'));
-      if (crashes >= this.#crashQuarantine) return fail(quarantined(crashes, loaded.spec.name, outcome.message));
-      return fail(new UeeError('WORKER_CRASHED', `the worker running the call died: ${outcome.message}`, {
+      if (this.#state !== 'running') return this.#fail(loaded, usage, logs, call, new UeeError('CLOSED', 'the execution host closed during the call'));
+      if (crashes >= this.#crashQuarantine) return this.#fail(loaded, usage, logs, call, quarantined(crashes, loaded.spec.name, outcome.message));
+      return this.#fail(loaded, usage, logs, call, new UeeError('WORKER_CRASHED', `the worker running the call died: ${outcome.message}`, {
         details: { reason: outcome.message, crashes },
         hint: 'the plugin exhausted its worker (V8 heap or stack); it is retried once, then dead-lettered',
         retryable: true,
@@ -425,13 +426,13 @@ export class ExecutionHost {
     const d = outcome.done;
     switch (d.status) {
       case 'aborted': {
-        if (call.failure !== null) return fail(call.failure);
+        if (call.failure !== null) return this.#fail(loaded, usage, logs, call, call.failure);
         const a = d.abort;
-        if (a === undefined) return fail(new UeeError('TIMEOUT', 'the call was ended by the host'));
-        return fail(new UeeError(isErrorCode(a.code) ? a.code : 'INTERNAL', a.message, { ...(a.details ? { details: a.details } : {}) }));
+        if (a === undefined) return this.#fail(loaded, usage, logs, call, new UeeError('TIMEOUT', 'the call was ended by the host'));
+        return this.#fail(loaded, usage, logs, call, new UeeError(isErrorCode(a.code) ? a.code : 'INTERNAL', a.message, { ...(a.details ? { details: a.details } : {}) }));
       }
       case 'trap':
-        return fail(new UeeError('PLUGIN_TRAP', `the plugin trapped: ${d.text ?? 'unknown trap'}`, { details: { trap: d.text ?? '' } }));
+        return this.#fail(loaded, usage, logs, call, new UeeError('PLUGIN_TRAP', `the plugin trapped: ${d.text ?? 'unknown trap'}`, { details: { trap: d.text ?? '' } }));
       case 'error': {
         const text = d.text ?? '';
         let pluginCode: string | undefined;
@@ -445,7 +446,7 @@ export class ExecutionHost {
         }
         const engine = pluginCode === undefined ? undefined : ENGINE_ERRORS[pluginCode];
         if (engine !== undefined) message = engine.message;
-        return fail(new UeeError('PLUGIN_ERROR', message === '' ? `the plugin returned ${d.rc ?? 'an error'}` : message, {
+        return this.#fail(loaded, usage, logs, call, new UeeError('PLUGIN_ERROR', message === '' ? `the plugin returned ${d.rc ?? 'an error'}` : message, {
           details: { rc: d.rc ?? 0, ...(pluginCode === undefined ? {} : { pluginCode }) },
           ...(engine === undefined ? {} : { hint: engine.hint }),
         }));
@@ -454,7 +455,7 @@ export class ExecutionHost {
         break;
     }
     if (usage.outputBytes > budget.outputBytes) {
-      return fail(new UeeError('BUDGET_EXCEEDED', `output and effects are ${usage.outputBytes} bytes, over ${budget.outputBytes}`, {
+      return this.#fail(loaded, usage, logs, call, new UeeError('BUDGET_EXCEEDED', `output and effects are ${usage.outputBytes} bytes, over ${budget.outputBytes}`, {
         details: { limit: 'outputBytes', budget: budget.outputBytes, actual: usage.outputBytes },
       }));
     }
@@ -463,10 +464,15 @@ export class ExecutionHost {
       try {
         output = JSON.parse(d.text);
       } catch {
-        return fail(new UeeError('PLUGIN_OUTPUT_INVALID', 'the plugin output is not JSON', { details: { bytes: d.outputBytes } }));
+        return this.#fail(loaded, usage, logs, call, new UeeError('PLUGIN_OUTPUT_INVALID', 'the plugin output is not JSON', { details: { bytes: d.outputBytes } }));
       }
     }
     return { ok: true, output, effects: call.effects, usage, logs, models: call.models };
+  }
+
+  #fail(loaded: Loaded, usage: Usage, logs: PluginLogLine[], call: CallHost, error: UeeError): InvocationResult {
+    this.#logger.debug('plugin call failed', { pluginId: loaded.spec.id, code: error.code, message: error.message });
+    return { ok: false, error, usage, logs, models: call.models };
   }
 
   #assertRunning(): void {
