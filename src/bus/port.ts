@@ -194,8 +194,13 @@ export interface EventBus {
   renew(group: string, consumer: string, ids: string[]): Promise<number>;
   /** Moves entries idle ≥ minIdleMs to `consumer` and returns them (delivery count + 1). */
   claimStale(group: string, consumer: string, options: ClaimOptions): Promise<Delivery[]>;
-  /** Writes the entry to the dead-letter stream and acks it in the group, atomically where the backend allows. */
-  deadLetter(group: string, delivery: Delivery, error: { code: string; message: string }, attempts?: DeadLetter['attempts']): Promise<void>;
+  /**
+   * Writes the entry to the dead-letter stream and acks it in the group, in one atomic step, once
+   * (only if it was still pending). With `holder`, only while that consumer still holds the entry: a
+   * process whose entry was claimed by another (it paused past its lease) never dead-letters what the
+   * new holder is handling. Returns whether the letter was recorded.
+   */
+  deadLetter(group: string, delivery: Delivery, error: { code: string; message: string }, attempts?: DeadLetter['attempts'], holder?: string): Promise<boolean>;
   /** Dead letters, oldest first, optionally of one group. */
   deadLetters(options?: { group?: string; count?: number }): Promise<DeadLetter[]>;
   /**

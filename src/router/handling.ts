@@ -63,6 +63,8 @@ export class DeliveryHandler {
     private readonly deps: {
       store: EntityStore;
       bus: EventBus;
+      /** This process's consumer name in every queue: it dead-letters only entries it still holds. */
+      consumer: string;
       invoker: PluginInvoker;
       versions: VersionResolver;
       metrics: RouterMetrics;
@@ -93,7 +95,7 @@ export class DeliveryHandler {
    * for the new holder, and marks the lease lost.
    */
   async handle(route: RouteEntry, delivery: Delivery, log: Logger, settings: SettingsCache, stopping: () => boolean, prepaid?: Prepaid, lease?: HeldFence): Promise<DeliveryResult> {
-    const { bus, metrics, versions, options } = this.deps;
+    const { metrics, versions, options } = this.deps;
     const event = delivery.event;
     const choice = versions.choose(route, event);
     if (!choice || !(await this.#wants(choice.plugin, event, log))) return 'done';
@@ -110,7 +112,7 @@ export class DeliveryHandler {
     if (event.hop >= options.hopLimit) {
       const error = { code: 'HOP_LIMIT_EXCEEDED' as const, message: `event is ${event.hop} hops deep; the limit is ${options.hopLimit}` };
       log.warn('hop limit exceeded; dead-lettering', fields);
-      await bus.deadLetter(route.group, delivery, error, [{ at: new Date().toISOString(), ...error }]);
+      if (!(await this.#deadLetter(route, delivery, error, [{ at: new Date().toISOString(), ...error }], log))) return 'left';
       this.#record(plugin, event, delivery.deliveryCount, 'dead', { ok: false, error: { ...error, retryable: false }, durationMs: 0 });
       metrics.deadLettered(plugin.id, plugin.attributes.name);
       return 'dead';
@@ -120,7 +122,7 @@ export class DeliveryHandler {
     if (crashed !== null) {
       const error = { code: crashed.code, message: crashed.message };
       log.error('delivery quarantined: the process died during it repeatedly', { ...fields, deliveryCount: delivery.deliveryCount });
-      await bus.deadLetter(route.group, delivery, error, [{ at: new Date().toISOString(), ...error }]);
+      if (!(await this.#deadLetter(route, delivery, error, [{ at: new Date().toISOString(), ...error }], log))) return 'left';
       this.#record(plugin, event, delivery.deliveryCount, 'dead', { ok: false, error: { ...error, retryable: false }, durationMs: 0 });
       metrics.deadLettered(plugin.id, plugin.attributes.name);
       return 'dead';
@@ -164,7 +166,10 @@ export class DeliveryHandler {
         return 'left';
       }
       if (attempt >= options.maxAttempts || !retryable) {
-        await bus.deadLetter(route.group, delivery, { code: outcome.error.code, message: outcome.error.message }, attempts);
+        if (!(await this.#deadLetter(route, delivery, { code: outcome.error.code, message: outcome.error.message }, attempts, log))) {
+          this.#record(plugin, current, attempt, 'left', outcome);
+          return 'left';
+        }
         this.#record(plugin, current, attempt, 'dead', outcome);
         metrics.deadLettered(plugin.id, plugin.attributes.name);
         this.#shadow(route, event, settings, input === undefined ? undefined : outcome);
@@ -175,6 +180,20 @@ export class DeliveryHandler {
       await sleepUnless(options.backoffMs * 2 ** (attempts.length - 1), stopping);
       if (stopping()) return 'left';
     }
+  }
+
+  /**
+   * Dead-letters the delivery if this process still holds its entry, and says whether it did. Not
+   * held: the process paused past its lease and another claimed the entry — that one handles it
+   * afresh, and may well succeed (this process's failure may have been transient), so the delivery is
+   * left to it rather than dead-lettered under it. Acks need no such check: one is sent only once the
+   * delivery's effects are committed (idempotently, under the queue's fence) or there were none, so
+   * it is right whoever holds the entry by then, and the new holder's own ack finds it done.
+   */
+  async #deadLetter(route: RouteEntry, delivery: Delivery, error: DeadLetter['error'], attempts: DeadLetter['attempts'], log: Logger): Promise<boolean> {
+    if (await this.deps.bus.deadLetter(route.group, delivery, error, attempts, this.deps.consumer)) return true;
+    log.warn('not dead-lettered: another process claimed the delivery (this one lost the queue) and handles it', { eventId: delivery.event.eventId, code: error.code });
+    return false;
   }
 
   /**

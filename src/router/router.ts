@@ -187,6 +187,7 @@ export class Router {
     this.#handler = new DeliveryHandler({
       store,
       bus,
+      consumer: this.consumer,
       invoker,
       versions: this.#versions,
       metrics: this.metrics,

@@ -250,6 +250,30 @@ export function busConformance(name: string, open: OpenBus): void {
       expect((await bus.groupInfo('g')).pending).toBe(0);
     });
 
+    it('BUS-9c: deadLetter with a holder records only while that consumer holds the entry: not once another claimed it', async () => {
+      const bus = await openBus();
+      await bus.ensureQueue('q');
+      await bus.ensureGroup('g', 'earliest');
+      await bus.publish(makeEvents(1));
+      const [entry] = await bus.read('g', 'd1', { count: 1 });
+      await bus.route('g', [{ id: entry!.id, groups: ['q'] }]);
+      for (const group of ['g2', 'q']) {
+        if (group === 'g2') await bus.ensureGroup('g2', 'earliest');
+        const [d] = await bus.read(group, 'c1', { count: 1 });
+        // c1 paused past its lease: c2 claimed the entry and is handling it.
+        const [claimed] = await bus.claimStale(group, 'c2', { minIdleMs: 0 });
+        expect(await bus.deadLetter(group, d!, { code: 'TIMEOUT', message: 'stale holder' }, [], 'c1')).toBe(false);
+        expect((await bus.pending(group)).map((p) => [p.id, p.consumer])).toEqual([[d!.id, 'c2']]);
+        expect(await bus.deadLetter(group, claimed!, { code: 'TIMEOUT', message: 'holder' }, [], 'c2')).toBe(true);
+        expect(await bus.deadLetter(group, claimed!, { code: 'TIMEOUT', message: 'again' }, [], 'c2')).toBe(false);
+        expect((await bus.pending(group)).length).toBe(0);
+      }
+      expect((await bus.deadLetters()).map((l) => [l.group, l.error.message])).toEqual([
+        ['g2', 'holder'],
+        ['q', 'holder'],
+      ]);
+    });
+
     it('BUS-9b: deleteDeadLetters removes the named letters once; unknown ids are ignored', async () => {
       const bus = await openBus();
       await bus.ensureGroup('g', 'earliest');

@@ -13,7 +13,7 @@
  */
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import type { CommitBatch, CommitResult } from '../../src/store/index.js';
-import { isUeeError, type TenantContext } from '../../src/core/index.js';
+import { UeeError, isUeeError, type TenantContext } from '../../src/core/index.js';
 import { pluginGroup } from '../../src/registry/index.js';
 import { queueLeaseName } from '../../src/bus/index.js';
 import { dropSchemas, randomSchema, schemaUrl } from '../store/postgres-helpers.js';
@@ -39,11 +39,16 @@ describe('commit fencing (Redis bus, PostgreSQL store, two routers)', () => {
     for (const d of disposers.splice(0).reverse()) await d();
   });
 
-  it('ROUTER-FENCE-1 a router paused past its lease with a commit in hand is refused (FENCED) when it wakes, and does not ack: the new holder\'s effects stand, once, in order', async () => {
-    const schema = randomSchema('fence');
+  /**
+   * Router A handles seq 0 of entity x1 alone, then router B joins on the same Redis and schema.
+   * `pauseA()` arms A's pause: its heartbeat calls stop reaching Redis until `wake()`, so B takes the
+   * queue and the entries A held.
+   */
+  async function twoRouters(label: string) {
+    const schema = randomSchema(label);
     schemas.push(schema);
     const store = schemaUrl(schema);
-    const site = newSite('redis', 'fence');
+    const site = newSite('redis', label);
     disposers.push(() => site.dispose());
     const options = { router: { refreshMs: 200, backoffMs: 20, concurrency: 4, heartbeatMs: HEARTBEAT_MS, claimIdleMs: CLAIM_IDLE_MS } };
     const a = await openApp(site, { store }, options);
@@ -60,7 +65,6 @@ describe('commit fencing (Redis bus, PostgreSQL store, two routers)', () => {
     const b = await openApp({ ...site, dataDir: dir.path }, { store }, options);
     disposers.push(() => b.close());
 
-    // A's pause: armed for its next fenced commit.
     let wake!: () => void;
     const woken = new Promise<void>((resolve) => (wake = resolve));
     let paused = false;
@@ -69,11 +73,24 @@ describe('commit fencing (Redis bus, PostgreSQL store, two routers)', () => {
       if (paused) await woken;
       return beat(owner, ttlMs);
     };
+    const redis = new Redis(TEST_REDIS_URL);
+    disposers.push(() => redis.quit().then(() => undefined));
+    const takenOver = (): Promise<true> =>
+      until('B to take the queue over', async () => ((await redis.get(`${site.redisPrefix}lease:${queueLeaseName(group)}`)) === b.runtime!.router.consumer ? true : undefined));
+    const pauseA = (): void => {
+      paused = true;
+    };
+    return { a, b, group, step, seqs, woken, wake, pauseA, takenOver };
+  }
+
+  it('ROUTER-FENCE-1 a router paused past its lease with a commit in hand is refused (FENCED) when it wakes, and does not ack: the new holder\'s effects stand, once, in order', async () => {
+    const { a, b, group, step, seqs, woken, wake, pauseA, takenOver } = await twoRouters('fence');
+    // A's pause: armed for its next fenced commit.
     const commit = a.store.commit.bind(a.store);
     let stale: Promise<CommitResult> | undefined;
     a.store.commit = (ctx: TenantContext, batch: CommitBatch): Promise<CommitResult> => {
       if (batch.fence === undefined || stale !== undefined) return commit(ctx, batch);
-      paused = true;
+      pauseA();
       stale = woken.then(() => commit(ctx, batch));
       return stale;
     };
@@ -87,9 +104,7 @@ describe('commit fencing (Redis bus, PostgreSQL store, two routers)', () => {
 
     await step(1);
     await until('A to reach its commit of seq 1 and pause', () => (stale !== undefined ? true : undefined));
-    const redis = new Redis(TEST_REDIS_URL);
-    disposers.push(() => redis.quit().then(() => undefined));
-    await until('B to take the queue over', async () => ((await redis.get(`${site.redisPrefix}lease:${queueLeaseName(group)}`)) === b.runtime!.router.consumer ? true : undefined));
+    await takenOver();
     // B handles what A held (seq 1), then the entity's next event.
     await until('B to handle seq 1', async () => ((await seqs()).length === 2 ? true : undefined));
     await step(2);
@@ -108,6 +123,43 @@ describe('commit fencing (Redis bus, PostgreSQL store, two routers)', () => {
     expect(await seqs()).toEqual([0, 1, 2, 3]);
     // The stale holder acked nothing of the queue it no longer held.
     expect(acksAfterWake).toEqual([]);
+    expect(await b.bus.deadLetters()).toEqual([]);
+  }, 120_000);
+
+  it('ROUTER-FENCE-3 a router paused past its lease on its way to dead-letter a delivery does not dead-letter it when it wakes: the new holder claimed it and handles it', async () => {
+    const { a, b, group, step, seqs, woken, wake, pauseA, takenOver } = await twoRouters('fencedead');
+    // A's attempt fails for good (a deterministic refusal of its commit): it goes to dead-letter, and pauses there.
+    const commit = a.store.commit.bind(a.store);
+    a.store.commit = (ctx: TenantContext, batch: CommitBatch): Promise<CommitResult> =>
+      batch.fence === undefined ? commit(ctx, batch) : Promise.reject(new UeeError('VALIDATION_FAILED', 'refused in A only'));
+    const deadLetter = a.bus.deadLetter.bind(a.bus);
+    let stale: Promise<boolean> | undefined;
+    a.bus.deadLetter = (...args) => {
+      pauseA();
+      stale = woken.then(() => deadLetter(...args));
+      return stale;
+    };
+    // B's ack of the claimed entry waits until A has woken and tried: B holds the entry meanwhile.
+    let staleDone!: () => void;
+    const tried = new Promise<void>((resolve) => (staleDone = resolve));
+    const ack = b.bus.ack.bind(b.bus);
+    b.bus.ack = async (g, ids) => {
+      if (g === group) await tried;
+      return ack(g, ids);
+    };
+
+    await step(1);
+    await until('A to reach its dead letter of seq 1 and pause', () => (stale !== undefined ? true : undefined));
+    await takenOver();
+    await until('B to handle seq 1', async () => ((await seqs()).length === 2 ? true : undefined));
+    wake();
+    const recorded = await stale!;
+    staleDone();
+    expect(recorded).toBe(false);
+
+    await step(2);
+    await drained(b, group, 30_000);
+    expect(await seqs()).toEqual([0, 1, 2]);
     expect(await b.bus.deadLetters()).toEqual([]);
   }, 120_000);
 });

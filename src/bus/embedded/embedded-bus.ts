@@ -25,7 +25,7 @@ import { BusLifecycle, screenEntries, type CorruptSink } from '../shared/lifecyc
 import { checkClaimOptions, checkCounterAdd, checkCount, checkEntryIds, checkName, checkPruneOptions, checkReadOptions, entrySeq } from '../shared/options.js';
 import { isCertainlyGone, thisProcess, type ProcessIdentity } from './liveness.js';
 import { notifyPublished, waitForPublish } from './notifier.js';
-import { ackQueued, ackRuns, claimRuns, renewRuns, sortedPositions } from './runs.js';
+import { ackQueued, ackRuns, claimRuns, renewRuns, runHolder, sortedPositions } from './runs.js';
 import { prepareBusStatements, type BusStatements, type GroupRow, type QueuedRow } from './schema.js';
 
 /** Polling backoff of blocked reads (for publishes from other processes), first and last step. */
@@ -590,26 +590,31 @@ export class EmbeddedBus implements EventBus {
     return screenEntries(entries, group, this.#corruptSink(group), this.#log);
   }
 
-  deadLetter(group: string, delivery: Delivery, error: { code: string; message: string }, attempts?: DeadLetter['attempts']): Promise<void> {
+  deadLetter(group: string, delivery: Delivery, error: { code: string; message: string }, attempts?: DeadLetter['attempts'], holder?: string): Promise<boolean> {
     return this.#run(() => {
       checkName(group, 'group');
       checkEntryIds([delivery.id]);
+      if (holder !== undefined) checkName(holder, 'consumer');
       const data = encodeDeadRecord(group, delivery, error, attempts, new Date());
-      this.#db.transaction(() => this.#deadLetterOne(group, delivery.id, data)).immediate();
+      return this.#db.transaction(() => this.#deadLetterOne(group, delivery.id, data, holder)).immediate();
     });
   }
 
-  /** Acks the entry and, if it was still pending, records the dead letter (so a race records it once). */
-  #deadLetterOne(group: string, id: string, data: string): void {
+  /**
+   * Acks the entry and, if it was still pending (and held by `holder`, when given), records the dead
+   * letter (so a race records it once); returns whether it did.
+   */
+  #deadLetterOne(group: string, id: string, data: string, holder?: string): boolean {
     const st = this.#st;
     const n = entrySeq(id);
     const g = st.group.get(group);
-    if (g === undefined || this.#ackIn(group, g, [n]).length === 0) return;
+    if (g === undefined || (holder !== undefined && runHolder(st, group, n) !== holder) || this.#ackIn(group, g, [n]).length === 0) return false;
     const dead = Number(st.insertDead.run(Date.now(), group, data).lastInsertRowid);
     if (++this.#sinceDeadTrim >= Math.min(1_000, Math.max(1, Math.ceil(this.#opts.maxDeadLetters / 10)))) {
       this.#sinceDeadTrim = 0;
       st.trimDead.run(dead - this.#opts.maxDeadLetters);
     }
+    return true;
   }
 
   #corruptSink(group: string): CorruptSink {

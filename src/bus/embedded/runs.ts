@@ -88,6 +88,12 @@ export function ackQueued(st: BusStatements, group: string, sorted: readonly num
   return removed;
 }
 
+/** The consumer whose run holds position `n` (pending or not: an ack decides that), or undefined. */
+export function runHolder(st: BusStatements, group: string, n: number): string | undefined {
+  for (const [run] of runsHolding(st, group, [n])) return run.consumer;
+  return undefined;
+}
+
 /** Restarts the idle time of the positions `sorted` that `consumer` holds; returns how many. */
 export function renewRuns(st: BusStatements, kind: RunKind, group: string, consumer: string, sorted: readonly number[], now: number): number {
   let renewed = 0;

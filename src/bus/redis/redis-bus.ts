@@ -51,7 +51,7 @@ function compareEntryIds(a: string, b: string): number {
 interface BusCommands {
   ueePublish(numKeys: number, ...args: Array<string | number>): Promise<Array<string | null>>;
   ueeClaim(stream: string, group: string, consumer: string, minIdleMs: number, count: number, alivePrefix: string): Promise<[RawEntry[], number[], number]>;
-  ueeDeadLetter(stream: string, dead: string, group: string, maxDead: number, ...pairs: string[]): Promise<number>;
+  ueeDeadLetter(stream: string, dead: string, group: string, maxDead: number, holder: string, ...pairs: string[]): Promise<number>;
   ueeRenew(stream: string, group: string, consumer: string, ...ids: string[]): Promise<number>;
   ueeTrim(stream: string, advisory: string, maxLength: number): Promise<[number, string]>;
   ueeTrimQueue(queue: string, none: string): Promise<number>;
@@ -499,12 +499,13 @@ export class RedisBus implements EventBus {
     });
   }
 
-  deadLetter(group: string, delivery: Delivery, error: { code: string; message: string }, attempts?: DeadLetter['attempts']): Promise<void> {
+  deadLetter(group: string, delivery: Delivery, error: { code: string; message: string }, attempts?: DeadLetter['attempts'], holder?: string): Promise<boolean> {
     return this.#run(async () => {
       checkName(group, 'group');
       checkEntryIds([delivery.id]);
       const record = encodeDeadRecord(group, delivery, error, attempts, new Date());
-      await this.#redis.ueeDeadLetter(await this.#streamOf(group), this.#keys.dead, group, this.#opts.maxDeadLetters, delivery.id, record);
+      const recorded = await this.#redis.ueeDeadLetter(await this.#streamOf(group), this.#keys.dead, group, this.#opts.maxDeadLetters, holder === undefined ? '' : checkName(holder, 'consumer'), delivery.id, record);
+      return Number(recorded) === 1;
     });
   }
 
@@ -513,7 +514,7 @@ export class RedisBus implements EventBus {
       this.#run(async () => {
         const now = new Date();
         const pairs = letters.flatMap(({ delivery, error }) => [delivery.id, encodeDeadRecord(group, delivery, error, undefined, now)]);
-        await this.#redis.ueeDeadLetter(await this.#streamOf(group), this.#keys.dead, group, this.#opts.maxDeadLetters, ...pairs);
+        await this.#redis.ueeDeadLetter(await this.#streamOf(group), this.#keys.dead, group, this.#opts.maxDeadLetters, '', ...pairs);
       });
   }
 

@@ -94,15 +94,21 @@ return n
 `;
 
 /**
- * Dead-letter. KEYS[1] = stream, KEYS[2] = dead-letter stream; ARGV = group, max dead letters, then
- * (entry id, record) pairs. Each entry is acked and, only if it was still pending, appended to the
- * dead-letter stream: two workers racing on a reclaimed entry record it once. Returns how many were
- * recorded.
+ * Dead-letter. KEYS[1] = stream, KEYS[2] = dead-letter stream; ARGV = group, max dead letters, holder
+ * ('' for any), then (entry id, record) pairs. Each entry is acked and, only if it was still pending
+ * (and held by the holder, when one is named), appended to the dead-letter stream: two workers racing
+ * on a reclaimed entry record it once, and one whose entry was claimed by another records nothing.
+ * Returns how many were recorded.
  */
 export const DEAD_LETTER_LUA = `
 local n = 0
-for i = 3, #ARGV, 2 do
-  if redis.call('XACK', KEYS[1], ARGV[1], ARGV[i]) == 1 then
+for i = 4, #ARGV, 2 do
+  local held = ARGV[3] == ''
+  if not held then
+    local p = redis.call('XPENDING', KEYS[1], ARGV[1], ARGV[i], ARGV[i], 1)[1]
+    held = p ~= nil and p[2] == ARGV[3]
+  end
+  if held and redis.call('XACK', KEYS[1], ARGV[1], ARGV[i]) == 1 then
     redis.call('XADD', KEYS[2], 'MAXLEN', '~', ARGV[2], '*', 'g', ARGV[1], 'd', ARGV[i + 1])
     n = n + 1
   end
