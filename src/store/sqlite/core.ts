@@ -3,6 +3,7 @@ import { UeeError, toUeeError, type Logger } from '../../core/index.js';
 import { GLOBAL_TENANT_KEY, assertOpen, isValidTenantId, unknownTenant } from '../shared.js';
 import type { StoreLimits } from '../port.js';
 import { StatementCache } from './keyset.js';
+import { CommitGroup } from './commit-group.js';
 
 /**
  * What every part of the SQLite adapter shares: the connection, the statement cache, limits and
@@ -11,6 +12,8 @@ import { StatementCache } from './keyset.js';
 export class SqliteCore {
   closed = false;
   readonly cache: StatementCache;
+  /** Entity commits waiting to be written together (see {@link CommitGroup}). */
+  readonly commits: CommitGroup;
   /** Registered tenants seen so far; tenants are never removed, so a hit needs no query. */
   readonly #known = new Set<string>();
 
@@ -20,6 +23,7 @@ export class SqliteCore {
     readonly logger: Logger,
   ) {
     this.cache = new StatementCache(db);
+    this.commits = new CommitGroup(db, sqliteError);
   }
 
   /** Throws `CLOSED` after close. */
@@ -29,11 +33,13 @@ export class SqliteCore {
 
   /**
    * Runs a synchronous store operation as a promise: `CLOSED` after close, and driver errors
-   * turned into `UeeError`s (a busy database is retryable `BACKEND_UNAVAILABLE`).
+   * turned into `UeeError`s (a busy database is retryable `BACKEND_UNAVAILABLE`). The waiting
+   * commits are written first, so every call sees the commits called before it.
    */
   run<T>(fn: () => T): Promise<T> {
     try {
       this.assertOpen();
+      this.commits.flush();
       return Promise.resolve(fn());
     } catch (err) {
       return Promise.reject(sqliteError(err));

@@ -94,7 +94,8 @@ CREATE TABLE IF NOT EXISTS commit_fences (
 
 /**
  * Durability: WAL with `synchronous = NORMAL`. A committed transaction is in the WAL file before
- * `COMMIT` returns, so killing the process (SIGKILL, crash) never loses it; only an OS crash or power
+ * `COMMIT` returns (and an entity commit answers only after its group's `COMMIT`: see `CommitGroup`),
+ * so killing the process (SIGKILL, crash) never loses it; only an OS crash or power
  * loss can drop the last few transactions, which is outside our threat model (FULL would fsync on
  * every commit and cost most of the write throughput). `busy_timeout` lets the embedded bus and
  * other processes share the file.

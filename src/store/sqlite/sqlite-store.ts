@@ -59,7 +59,6 @@ class SqliteStore implements EntityStore {
   readonly journal;
   readonly #core: SqliteCore;
   readonly #indexes: SqliteIndexes;
-  readonly #commitTx: (tenantKey: string, ctx: TenantContext, batch: PreparedBatch) => CommitResult;
 
   constructor(core: SqliteCore) {
     this.#core = core;
@@ -72,9 +71,6 @@ class SqliteStore implements EntityStore {
     this.blobs = sqliteBlobs(core);
     this.invocations = sqliteInvocations(core);
     this.journal = sqliteJournal(core);
-    const tx = core.db.transaction((tk: string, ctx: TenantContext, batch: PreparedBatch) => this.#commitInTx(tk, ctx, batch));
-    // IMMEDIATE takes the write lock up front, so concurrent writers queue instead of deadlocking.
-    this.#commitTx = (tk, ctx, batch) => tx.immediate(tk, ctx, batch);
   }
 
   #scope(ctx: TenantContext): string {
@@ -123,11 +119,19 @@ class SqliteStore implements EntityStore {
     return plan.result;
   }
 
+  /**
+   * Validated now, written with the other commits of this turn (see `CommitGroup`): its own checks,
+   * in its own savepoint, inside one IMMEDIATE transaction for the group.
+   */
   commit(ctx: TenantContext, batch: CommitBatch): Promise<CommitResult> {
-    return this.#core.run(() => {
+    try {
+      this.#core.assertOpen();
       const tk = this.#scope(ctx);
-      return this.#commitTx(tk, ctx, prepareBatch(batch, this.#core.limits));
-    });
+      const prepared = prepareBatch(batch, this.#core.limits);
+      return this.#core.commits.add(() => this.#commitInTx(tk, ctx, prepared));
+    } catch (err) {
+      return Promise.reject(sqliteError(err));
+    }
   }
 
   committed(ctx: TenantContext, idempotencyKey: string): Promise<boolean> {
@@ -239,6 +243,8 @@ class SqliteStore implements EntityStore {
 
   close(): Promise<void> {
     if (this.#core.closed) return Promise.resolve();
+    // Commits called before close are written, not left waiting for a group that would never run.
+    this.#core.commits.flush();
     try {
       this.#indexes.uses.flush();
     } catch (err) {
