@@ -110,12 +110,15 @@ describe('sqlite group commit', () => {
     expect((await store.journal.read(A, {})).entries.map((e) => e.event.entityId)).toEqual(['before', 'after']);
   });
 
-  it('STORE-GC-4 calls take effect in call order: a read made after a commit (not yet awaited) sees it, and close writes the waiting commits', async () => {
+  it('STORE-GC-4 calls take effect in call order: a read made after a commit (not yet awaited) sees it, a commit after that read still commits, and close writes the waiting commits', async () => {
     await open();
     const committing = store.commit(A, { writes: [task('early')] });
     const read = store.get(A, 'early');
+    // Made after the read wrote the group early, in the same turn: it must get a group of its own.
+    const later = store.commit(A, { writes: [task('later')] });
     expect((await read).version).toBe(1);
-    await committing;
+    expect((await committing).applied).toBe(true);
+    expect((await later).applied).toBe(true);
     const waiting = store.commit(A, { writes: [task('at-close')] });
     await store.close();
     expect((await waiting).applied).toBe(true);
