@@ -1,7 +1,7 @@
 /**
  * String-building patches to QuickJS 2021-03-27, applied after the regex patches
- * (`engine-patch-regex.ts`). Changes no observable result; test/compiler/js-string-concat.test.ts
- * holds the cases (aliasing, closures, properties, 16-bit strings, the heap limit).
+ * (`engine-patch-regex.ts`). test/compiler/js-string-concat.test.ts holds the cases (aliasing,
+ * closures, properties, 16-bit strings, the heap limit, `valueOf` that assigns the variable).
  *
  * - UEE_PERF_ADD_LOC_CHECK: `s += x` on a `let` local compiled to `get_loc_check(n) x add dup
  *   put_loc_check(n) drop` (the TDZ-checked forms), so it missed upstream's `x add_loc(n)` rewrite
@@ -12,6 +12,12 @@
  *   an argument on the right, would read the variable after the right side's `valueOf` ran), so the variable cannot be uninitialized when
  *   `add_loc` runs; `put_loc_check`'s check could then never fire. `add_loc` appends in place only
  *   when the variable holds the string's sole reference (JS_ConcatString's reference-count test).
+ * - UEE_ADD_LOC_ORDER: `s += x` reads `s` before `x` becomes a primitive, so a `valueOf`/`toString`
+ *   of `x` that assigns `s` changes neither the sum nor the result stored (`s` is `'ab'`, `o`'s
+ *   `valueOf` sets `s = 'zz'` and returns `'o'`: `s += o` leaves `'abo'`, as on Node). Upstream's
+ *   `add_loc` (the `var`-local form of `s += x`, with `x` a local, an argument or a closure variable)
+ *   converted `x` first and appended it to the variable's value of that moment; an object on the
+ *   right now takes the generic add, which reads the variable first.
  */
 import type { Replacement } from './engine-patch.js';
 import { applyPatch } from './engine-patch.js';
@@ -61,6 +67,13 @@ export const QUICKJS_STRING_PATCH: readonly Replacement[] = [
             if (OPTIMIZE) {
                 /* transformation:
                    get_loc(n) post_dec put_loc(n) drop -> dec_loc(n)`,
+  },
+  {
+    find: '                } else if (JS_VALUE_GET_TAG(*pv) == JS_TAG_STRING) {\n',
+    replace: `                } else if (JS_VALUE_GET_TAG(*pv) == JS_TAG_STRING && !JS_IsObject(sp[-1])) {
+                    /* UEE_ADD_LOC_ORDER: an object's valueOf/toString may assign the variable; the
+                       generic add below reads the variable first, as \`s += x\` does */
+`,
   },
 ];
 

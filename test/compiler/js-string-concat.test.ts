@@ -3,7 +3,9 @@
  * string's only reference (src/compiler/engine-patch.ts: add_loc, uee_release_target, the slack
  * growth in JS_ConcatString; src/compiler/engine-patch-string.ts: `let` locals reach add_loc). A
  * string another reference still holds (a variable, an array element, a property, a closure) must
- * never change; every case answers exactly as Node 20 does. The heap limit still stops a huge build.
+ * never change; a right side whose valueOf or toString assigns the variable changes neither the sum
+ * nor the stored result (src/compiler/engine-patch-string.ts: UEE_ADD_LOC_ORDER); every case answers
+ * exactly as Node 20 does. The heap limit still stops a huge build.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { compileJs } from '../../src/compiler/index.js';
@@ -36,6 +38,13 @@ const CASES: readonly Case[] = [
   ['let-forms', `{ const f = (a) => { let s = 'p'; let t = 'q'; let n = 2147483647; let m = 1; let x = 1; let u; s += a; s += t; s += 3; n += 1; m += 5; x += 'a'; u += 1; let o = { valueOf() { return 5; } }; o += 1; return [s, n, m, x, u, o]; }; return [f('A'), f(7), f(null)]; }`],
   ['let-forms', `{ const r = []; try { (() => { s += 'x'; let s = 'b'; return s; })(); } catch (e) { r.push(e.name); } let k = 0; const inc = () => { k += 2; }; inc(); inc(); let w = 'v'; const g = () => 'w'; w += g(); return [r, k, w]; }`],
   ['let-forms', `{ let s = 'ab'.repeat(200); let seen = -1; const o = { toString() { seen = s.length; s = 'changed'; return 'o'; } }; s += o; return [seen, s.length, s.slice(0, 7), s.slice(-1)]; }`],
+  // the right side's valueOf/toString assigns the variable: the sum and the stored result use the value read before it ran
+  ['valueof', `{ var s = 'ab'; var o = { valueOf() { s = 'zz'; return 'o'; } }; var t = 'ab'; var p = { toString() { t = 'zz'; return 'p'; } }; s += o; t += p; return [s, t]; }`],
+  ['valueof', `{ var s = 'ab'; var seen; var o = { valueOf() { seen = s; s += '!'; return 'o'; } }; var i = 0; for (; i < 3; i++) s += o; return [s, seen]; }`],
+  ['valueof', `{ var s = 'x'.repeat(300); var keep; var o = { valueOf() { keep = s; s = 5; return 'o'; } }; s += o; var u = 'ab'; var q = { [Symbol.toPrimitive](h) { u = h; return 1; } }; u += q; return [s.length, s.slice(-2), keep.length, u]; }`],
+  ['valueof', `{ var s = 'ab'; const f = () => { s = 'zz'; }; var o = { valueOf() { f(); return 'o'; } }; s += o; var t = 'ab'; var e = { valueOf() { t = 'zz'; throw new RangeError('x'); } }; try { t += e; } catch (err) { return [s, t, err.name]; } }`],
+  ['valueof', `{ var s = 'ab'; var o = { valueOf() { s = 'zz'; return 'o'; } }; s = s + o; let t = 'ab'; const p = { valueOf() { t = 'zz'; return 'p'; } }; t += p; const g = ((a) => { var b = { valueOf() { a = 'zz'; return 'b'; } }; a += b; return a; }); return [s, t, g('ab')]; }`],
+  ['valueof', `{ let s = 'ab'; const o = { valueOf() { s = 'zz'; return 'o'; } }; const g = () => { s += o; return s; }; var n = 1; var m = { valueOf() { n = 100; return 2; } }; n += m; return [g(), n]; }`],
 ];
 
 let engine: EngineArtifact;
