@@ -31,7 +31,7 @@ const show = (path: string): string => git('show', `HEAD:${path}`);
 // The engine's core-js polyfills are bundled per plugin for the names its code mentions; a test's code
 // arrives here at run time, so the runner mentions them all, as a plugin using them would.
 const RUNNER = String.raw`
-globalThis.__polyfillNames = 'a.at a.findLast a.toReversed a.toSorted a.toSpliced a.with a.fromAsync a.hasOwn a.groupBy a.isWellFormed a.cause a.withResolvers a.try a.union Iterator RegExp.escape a.sumPrecise atob btoa DOMException queueMicrotask structuredClone URL';
+globalThis.__polyfillNames = 'a.at a.findLast a.toReversed a.toSorted a.toSpliced a.with a.fromAsync a.hasOwn a.groupBy a.isWellFormed a.cause a.withResolvers a.try a.union Iterator RegExp.escape a.sumPrecise a.rawJSON a.isRawJSON a.getOrInsert a.getOrInsertComputed atob btoa DOMException queueMicrotask structuredClone URL';
 export async function handle(input) {
   const { src, negative, isAsync } = input.event.payload;
   const printed = [];

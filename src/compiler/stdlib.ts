@@ -3,7 +3,7 @@
  * snapshot time, before the prelude (so nothing of it runs per call):
  * - always: `engine/stdlib/index.js` (TextEncoder/TextDecoder, crypto, the console formatter, a loose
  *   Date.parse, a small en-US Intl, Number#toString(radix));
- * - per plugin: the core-js modules for the ES2022-2025 built-ins and Web APIs the engine lacks, each
+ * - per plugin: the core-js modules for the ES2022-2026 built-ins and Web APIs the engine lacks, each
  *   only when the plugin's bundle names what it provides ({@link POLYFILLS}), the way usage-based
  *   polyfill injection works. All of core-js would add ~1 MB to every module; a plugin pays only for
  *   what it names. A name reached only dynamically (`obj[name]`) is not seen: {@link ALL_POLYFILLS}.
@@ -45,6 +45,9 @@ export const POLYFILLS: readonly Polyfill[] = [
   [/\bIterator\b|\.toArray\b|\.take\(|\.drop\(|\b(values|keys|entries)\(\)\s*\.|function\s*\*|\*\s*\[Symbol\.iterator\]/, ITERATOR_HELPERS],
   [/\bRegExp\s*\.\s*escape\b/, ['es.regexp.escape']],
   [/\bsumPrecise\b/, ['es.math.sum-precise']],
+  // JSON.stringify writes a raw JSON value's text only through core-js's own stringify
+  [/\b(raw|isRaw)JSON\b/, ['es.json.raw-json', 'es.json.is-raw-json', 'es.json.stringify']],
+  [/\bgetOrInsert(Computed)?\b/, ['es.map.get-or-insert', 'es.map.get-or-insert-computed', 'es.weak-map.get-or-insert', 'es.weak-map.get-or-insert-computed']],
   [/\batob\b/, [...DOM_EXCEPTION, 'web.atob']],
   [/\bbtoa\b/, [...DOM_EXCEPTION, 'web.btoa']],
   [/\b(DOMException|crypto)\b/, DOM_EXCEPTION],

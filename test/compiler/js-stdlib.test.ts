@@ -156,6 +156,28 @@ describe('JS standard library', () => {
     expect(uses.size - bare.size).toBeGreaterThan(100_000);
   });
 
+  it('JS-STD-9 JSON.rawJSON, JSON.isRawJSON and Map/WeakMap getOrInsert(Computed) are there when named, as the spec has them', async () => {
+    const { outcome } = await run({
+      'main.ts': `export function handle() {
+        const J = JSON as any;
+        const big = J.rawJSON('9007199254740993');
+        const m = new Map<string, unknown>([['a', 1]]) as any;
+        const w = new WeakMap() as any;
+        const k = {};
+        let bad = '';
+        try { J.rawJSON(' 1'); } catch (e) { bad = (e as Error).name; }
+        return { text: JSON.stringify({ big, list: [J.rawJSON('"x"'), 2] }), isRaw: [J.isRawJSON(big), J.isRawJSON({ rawJSON: '1' })], frozen: Object.isFrozen(big), bad,
+          map: [m.getOrInsert('a', 9), m.getOrInsert('b', 2), m.getOrInsertComputed('c', (key: string) => key + '!'), [...m]],
+          weak: [w.getOrInsert(k, 5), w.getOrInsertComputed(k, () => 6)] };
+      }`,
+    });
+    expect(outcome).toEqual({
+      ok: true,
+      output: { text: '{"big":9007199254740993,"list":["x",2]}', isRaw: [true, false], frozen: true, bad: 'SyntaxError',
+        map: [1, 2, 'c!', [['a', 1], ['b', 2], ['c', 'c!']]], weak: [5, 5] },
+    });
+  });
+
   it('JS-STD-7 Date.parse takes the common non-ISO formats; Number#toString(radix) prints fractions', async () => {
     const { outcome } = await run({
       'main.ts': `export function handle() {
