@@ -426,7 +426,13 @@ export class WorkerPool {
     this.batches++;
     this.batchedJobs += batch.length;
     this.#arm(slot, running, first.timeoutMs);
-    this.#post(slot, { t: 'batch', jobs: [...jobs.values()].map((j) => ({ id: j.id, pluginId: j.job.pluginId, input: j.job.input, instanceKey: j.job.instanceKey })) });
+    const ids: number[] = [];
+    const inputs: string[] = [];
+    for (const j of jobs.values()) {
+      ids.push(j.id);
+      inputs.push(j.job.input);
+    }
+    this.#post(slot, { t: 'batch', pluginId: first.pluginId, instanceKey: first.instanceKey, ids, inputs });
   }
 
   #settle(j: RunningJob, outcome: JobOutcome): void {
@@ -437,11 +443,13 @@ export class WorkerPool {
 
   #done(slot: Slot, msg: BatchDoneMessage): void {
     const r = slot.running;
-    if (r === null || !r.jobs.has(msg.done[0]?.id ?? -1)) return;
+    if (r === null) return;
+    const done = JSON.parse(msg.done) as DoneMessage[];
+    if (!r.jobs.has(done[0]?.id ?? -1)) return;
     if (r.timer !== null) clearTimeout(r.timer);
     slot.running = null;
     this.#finished(r);
-    for (const d of msg.done) {
+    for (const d of done) {
       const j = r.jobs.get(d.id);
       if (j === undefined) continue;
       if (!j.settled) {

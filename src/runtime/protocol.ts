@@ -108,7 +108,7 @@ export interface UnloadMessage {
   pluginId: string;
 }
 
-/** One call of a {@link BatchMessage}. */
+/** One call of a {@link BatchMessage}, as the worker runs it. */
 export interface InvokeJob {
   id: number;
   pluginId: string;
@@ -125,7 +125,15 @@ export interface InvokeJob {
  */
 export interface BatchMessage {
   t: 'batch';
-  jobs: InvokeJob[];
+  /** Every call of a batch is of one plugin and one instance key. */
+  pluginId: string;
+  instanceKey: string;
+  /**
+   * The calls as parallel arrays of primitives (ids, and each call's JSON input), not an object per
+   * call: the structured clone of an object per call cost the main thread a few µs per call.
+   */
+  ids: number[];
+  inputs: string[];
 }
 
 /** Main → worker. */
@@ -154,10 +162,14 @@ export interface DoneMessage {
   durationMs: number;
 }
 
-/** Worker → main: every call of a batch finished (in the batch's order). */
+/**
+ * Worker → main: every call of a batch finished (in the batch's order). `done` is the JSON text of
+ * the {@link DoneMessage}s: cloning one string and parsing it costs the main thread ~2 µs per call,
+ * the structured clone of the objects 4–9 µs (v8 serializer, measured under load).
+ */
 export interface BatchDoneMessage {
   t: 'done';
-  done: DoneMessage[];
+  done: string;
 }
 
 /** Worker → main: a host call waits in the bridge. */

@@ -527,7 +527,8 @@ let batches: Promise<void> = Promise.resolve();
  */
 async function runBatch(msg: BatchMessage): Promise<void> {
   const done: DoneMessage[] = [];
-  for (const job of msg.jobs) {
+  for (let k = 0; k < msg.ids.length; k++) {
+    const job: InvokeJob = { id: msg.ids[k]!, pluginId: msg.pluginId, input: msg.inputs[k]!, instanceKey: msg.instanceKey };
     const t0 = performance.now();
     Atomics.store(i64, BRIDGE.STARTED_AT_BIG, BigInt(Date.now()));
     Atomics.store(i32, BRIDGE.RUNNING, job.id);
@@ -551,7 +552,7 @@ async function runBatch(msg: BatchMessage): Promise<void> {
     done.push(d);
   }
   Atomics.store(i32, BRIDGE.RUNNING, 0);
-  port.postMessage({ t: 'done', done } satisfies BatchDoneMessage);
+  port.postMessage({ t: 'done', done: JSON.stringify(done) } satisfies BatchDoneMessage);
 }
 
 port.postMessage({ t: 'ready' } satisfies FromWorker);
