@@ -192,6 +192,17 @@ export interface EventBus {
    * (acked, or claimed by another) are skipped. Returns how many were renewed.
    */
   renew(group: string, consumer: string, ids: string[]): Promise<number>;
+  /**
+   * Hands back deliveries `consumer` leaves unfinished knowingly — it is stopping, or lost the queue
+   * to another process (its commit was refused `FENCED`) — without counting them: the delivery count
+   * tells how often an entry's delivery ended with its process dead, which the crash quarantine reads,
+   * and these did not. Each is given with the delivery count it was delivered with. An entry
+   * `consumer` still holds at that count gets its count lowered by one and is made stale at once, so
+   * the next {@link claimStale} (by any consumer) takes it without waiting and restores the count; an
+   * entry another consumer claimed from it since (its count is above the given one) gets its count
+   * lowered by one and is otherwise left alone. Atomic per entry. Returns how many were handed back.
+   */
+  handBack(group: string, consumer: string, deliveries: ReadonlyArray<Pick<Delivery, 'id' | 'deliveryCount'>>): Promise<number>;
   /** Moves entries idle ≥ minIdleMs to `consumer` and returns them (delivery count + 1). */
   claimStale(group: string, consumer: string, options: ClaimOptions): Promise<Delivery[]>;
   /**

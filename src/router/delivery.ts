@@ -63,6 +63,12 @@ export class QueueWorker {
   readonly #inflight = new Set<Promise<void>>();
   /** Ids of the deliveries read and not yet done or left: their entries are renewed. */
   readonly #held = new Set<string>();
+  /**
+   * Deliveries left unfinished on purpose (stopping, the queue lost, the entity's earlier delivery
+   * left): handed back to the bus uncounted ({@link EventBus.handBack}) before the next read, so the
+   * crash quarantine never counts them as deliveries the process died during.
+   */
+  #left: Delivery[] = [];
   /** The first unexpected failure of a delivery in flight. */
   #failure: unknown;
   #renewer: NodeJS.Timeout | undefined;
@@ -122,6 +128,7 @@ export class QueueWorker {
     let idle = options.idleMs;
     while (!this.#stopped) {
       try {
+        if (this.#left.length > 0) await this.#handBackLeft();
         const lease = await this.#lease.keep();
         if (!lease.held) {
           // Another process reads this queue: wait for its lease to lapse (it died) or be released.
@@ -171,6 +178,7 @@ export class QueueWorker {
     }
     await this.#drain().catch(() => undefined);
     clearInterval(this.#renewer);
+    await this.#handBackLeft();
     // A clean stop removes this process's consumer when it holds nothing, and hands the queue over.
     await bus.pruneConsumers(route.group, { idleMs: Number.MAX_SAFE_INTEGER, consumer }).catch(() => undefined);
     if (this.#lease.held) await this.#lease.release().catch(() => undefined);
@@ -216,6 +224,7 @@ export class QueueWorker {
       if (this.#stopped || this.#failure !== undefined) {
         // Not started: left pending (no longer renewed), for this process or another to take up.
         this.#held.delete(delivery.id);
+        this.#left.push(delivery);
         continue;
       }
       const key = delivery.event.entityId !== undefined ? `e:${delivery.event.entityId}` : `c:${delivery.event.correlationId}`;
@@ -224,10 +233,10 @@ export class QueueWorker {
       const run = previous === undefined ? this.#deliver(delivery, settings, prepaid) : previous.then((previousDone) => (previousDone ? this.#deliver(delivery, settings, prepaid) : false));
       this.#chains.set(key, run);
       const tracked: Promise<void> = run.then(
-        () => this.#settled(delivery.id, key, run, tracked),
+        (done) => this.#settled(delivery, key, run, tracked, !done),
         (err: unknown) => {
           this.#failure ??= err;
-          this.#settled(delivery.id, key, run, tracked);
+          this.#settled(delivery, key, run, tracked, false);
         },
       );
       this.#inflight.add(tracked);
@@ -242,8 +251,9 @@ export class QueueWorker {
   }
 
   /** A delivery finished or was left pending: no longer renewed (another process may take a pending one over), its slot freed. */
-  #settled(id: string, key: string, run: Promise<boolean>, tracked: Promise<void>): void {
-    this.#held.delete(id);
+  #settled(delivery: Delivery, key: string, run: Promise<boolean>, tracked: Promise<void>, left: boolean): void {
+    this.#held.delete(delivery.id);
+    if (left) this.#left.push(delivery);
     this.#inflight.delete(tracked);
     if (this.#chains.get(key) === run) this.#chains.delete(key);
     const wake = this.#slotFreed;
@@ -262,6 +272,15 @@ export class QueueWorker {
     const result = await this.handler.handle(this.route, delivery, this.log, settings, () => this.#stopped, prepaid, fence);
     if (result === 'done') await this.#ack(delivery.id);
     return result !== 'left';
+  }
+
+  /** Hands the deliveries left unfinished back to the bus (see {@link #left}); one bus call. */
+  async #handBackLeft(): Promise<void> {
+    const left = this.#left;
+    if (left.length === 0) return;
+    this.#left = [];
+    // Not handed back: they stay pending and count as unfinished at their next claim, as before.
+    await this.bus.handBack(this.route.group, this.consumer, left).catch((err: unknown) => this.log.warn('handing back deliveries left unfinished failed', { error: toUeeError(err).message }));
   }
 
   /** Waits for every delivery in flight. */

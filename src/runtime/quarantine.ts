@@ -6,7 +6,8 @@ import { UeeError } from '../core/errors.js';
  * process died during it (a fatal V8 error, an abort, a kill): a worker that merely dies is
  * reported by the host as `WORKER_CRASHED` and counted there. The count is per read, not per
  * start: events read in the same batch as the one that killed the process are counted too, hence
- * a margin of three.
+ * a margin of three. Deliveries a live process leaves unfinished on purpose — it is stopping, or its
+ * queue was taken over (a commit refused `FENCED`) — are handed back uncounted (`EventBus.handBack`).
  */
 export const DEFAULT_UNFINISHED_DELIVERIES = 3;
 

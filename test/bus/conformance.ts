@@ -503,6 +503,32 @@ export function busConformance(name: string, open: OpenBus): void {
       expect(await bus.renew('g', 'c1', [mine[0]!.id, mine[1]!.id])).toBe(1);
     });
 
+    it('BUS-20b: handBack lowers the delivery count of entries left unfinished knowingly: one still held turns stale at once, one claimed by another since keeps its owner', async () => {
+      const bus = await openBus();
+      await bus.publish(makeEvents(3));
+      await bus.ensureGroup('g', 'earliest');
+      await bus.ensureGroup('src', 'earliest');
+      await bus.ensureQueue('q');
+      await bus.route('src', (await bus.read('src', 'd', { count: 3 })).map((d) => ({ id: d.id, groups: ['q'] })));
+      for (const group of ['g', 'q']) {
+        const [d0, d1, d2] = await bus.read(group, 'c1', { count: 3 });
+        // c1 paused; c2 claimed d0 meanwhile. c1 wakes, is fenced, and hands back d0 and d1.
+        await bus.claimStale(group, 'c2', { minIdleMs: 0, count: 1 });
+        expect(await bus.handBack(group, 'c1', [d0!, d1!])).toBe(2);
+        expect((await bus.pending(group)).map((p) => [p.id, p.consumer, p.deliveryCount])).toEqual([
+          [d0!.id, 'c2', 1],
+          [d1!.id, 'c1', 0],
+          [d2!.id, 'c1', 1],
+        ]);
+        // Stale at once, and the claim restores the count: the handed-back delivery is not counted.
+        const claimed = await bus.claimStale(group, 'c3', { minIdleMs: 60_000 });
+        expect(claimed.map((d) => [d.id, d.deliveryCount])).toEqual([[d1!.id, 1]]);
+        // Only at the count it was delivered with, and only once.
+        expect(await bus.handBack(group, 'c1', [{ id: d2!.id, deliveryCount: 2 }, { id: d0!.id, deliveryCount: 1 }, d1!])).toBe(0);
+        expect((await bus.pending(group)).map((p) => p.deliveryCount)).toEqual([1, 1, 1]);
+      }
+    });
+
     it('BUS-21: a lease has one owner at a time across bus instances; it is renewed by its owner, taken once expired or released', async () => {
       const a = await openBus();
       const b = await openBus();

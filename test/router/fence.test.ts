@@ -12,7 +12,8 @@
  * held) and the commit waits, until B has handled that event and the next one of the same entity.
  */
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import type { CommitBatch, CommitResult } from '../../src/store/index.js';
+import { fencedError, type CommitBatch, type CommitResult } from '../../src/store/index.js';
+import { DEFAULT_UNFINISHED_DELIVERIES } from '../../src/runtime/quarantine.js';
 import { UeeError, isUeeError, type TenantContext } from '../../src/core/index.js';
 import { pluginGroup } from '../../src/registry/index.js';
 import { queueLeaseName } from '../../src/bus/index.js';
@@ -185,5 +186,28 @@ describe('commit fencing after a bus reset (embedded bus, SQLite store)', () => 
     await drained(app, group, 30_000);
     expect((await allOfType(app, 'acme', 'Order'))[0]?.attributes.seqs).toEqual([0, 1, 2]);
     expect(await app.bus.deadLetters()).toEqual([]);
+  }, 60_000);
+
+  it('ROUTER-FENCE-4 a delivery refused FENCED again and again is handed back uncounted: it is never quarantined as if the process had died during it', async () => {
+    const site = newSite('embedded', 'fence-count');
+    disposers.push(() => site.dispose());
+    const app = await openApp(site, {}, { router: { refreshMs: 200, backoffMs: 20, concurrency: 4, claimIdleMs: 600 } });
+    disposers.push(() => app.close());
+    await deployProbe(app, probe, { name: 'Refused', subscribeTo: ['Step'], settings: { mode: 'append', marker: 'R' } });
+    await app.runtime!.router.refresh();
+    // Each time the queue is taken again, its first commits are refused as if another holder had
+    // committed meanwhile — more times than the crash quarantine tolerates unfinished deliveries.
+    let refusals = DEFAULT_UNFINISHED_DELIVERIES + 1;
+    const commit = app.store.commit.bind(app.store);
+    app.store.commit = (ctx: TenantContext, batch: CommitBatch): Promise<CommitResult> => {
+      if (batch.fence === undefined || refusals === 0) return commit(ctx, batch);
+      refusals--;
+      return Promise.reject(fencedError(batch.fence, batch.fence.token + 1));
+    };
+    await app.store.commit(acme, { events: [{ type: 'Step', entityId: 'x1', payload: { seq: 1 } }] });
+    await drained(app, pluginGroup('Refused', null), 30_000);
+    expect(refusals).toBe(0);
+    expect(await app.bus.deadLetters()).toEqual([]);
+    expect((await allOfType(app, 'acme', 'Order'))[0]?.attributes.seqs).toEqual([1]);
   }, 60_000);
 });

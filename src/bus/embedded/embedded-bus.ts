@@ -25,7 +25,7 @@ import { BusLifecycle, screenEntries, type CorruptSink } from '../shared/lifecyc
 import { checkClaimOptions, checkCounterAdd, checkCount, checkEntryIds, checkName, checkPruneOptions, checkReadOptions, entrySeq } from '../shared/options.js';
 import { isCertainlyGone, thisProcess, type ProcessIdentity } from './liveness.js';
 import { notifyPublished, waitForPublish } from './notifier.js';
-import { ackQueued, ackRuns, claimRuns, renewRuns, runHolder, sortedPositions } from './runs.js';
+import { ackQueued, ackRuns, claimRuns, handBackRuns, renewRuns, runHolder, sortedPositions } from './runs.js';
 import { prepareBusStatements, type BusStatements, type GroupRow, type QueuedRow } from './schema.js';
 
 /** Polling backoff of blocked reads (for publishes from other processes), first and last step. */
@@ -526,6 +526,23 @@ export class EmbeddedBus implements EventBus {
         .transaction(() => {
           const g = st.group.get(group);
           return g === undefined ? 0 : renewRuns(st, g.routed === 1 ? 'queue' : 'log', group, consumer, sortedPositions(ids.map(entrySeq)), Date.now());
+        })
+        .immediate();
+    });
+  }
+
+  handBack(group: string, consumer: string, deliveries: ReadonlyArray<Pick<Delivery, 'id' | 'deliveryCount'>>): Promise<number> {
+    return this.#run(() => {
+      checkName(group, 'group');
+      checkName(consumer, 'consumer');
+      checkEntryIds(deliveries.map((d) => d.id));
+      if (deliveries.length === 0) return 0;
+      const seen = new Map(deliveries.map((d) => [entrySeq(d.id), d.deliveryCount]));
+      const st = this.#st;
+      return this.#db
+        .transaction(() => {
+          const g = st.group.get(group);
+          return g === undefined ? 0 : handBackRuns(st, g.routed === 1 ? 'queue' : 'log', group, consumer, seen);
         })
         .immediate();
     });

@@ -108,6 +108,24 @@ export function renewRuns(st: BusStatements, kind: RunKind, group: string, consu
   return renewed;
 }
 
+/**
+ * Hands back positions `consumer` leaves unfinished, each given with the delivery count it was
+ * delivered with (see `EventBus.handBack`): held by `consumer` at that count, its count is lowered
+ * by one and it is made stale; claimed by another since (a greater count), its count alone is
+ * lowered. Returns how many.
+ */
+export function handBackRuns(st: BusStatements, kind: RunKind, group: string, consumer: string, seen: ReadonlyMap<number, number>): number {
+  let handed = 0;
+  for (const [run, all] of runsHolding(st, group, sortedPositions(seen.keys()))) {
+    const mine = run.consumer === consumer;
+    const hits = all.filter((n) => (kind === 'log' || st.isQueued.get(group, n) !== undefined) && (mine ? run.deliveries === seen.get(n) : run.deliveries > seen.get(n)!));
+    if (hits.length === 0) continue;
+    split(st, group, run, hits, { consumer: run.consumer, delivered_at: mine ? 0 : run.delivered_at, deliveries: run.deliveries - 1 });
+    handed += hits.length;
+  }
+  return handed;
+}
+
 /** One entry taken over by {@link claimRuns}. */
 export interface ClaimedRow {
   n: number;

@@ -26,7 +26,7 @@ import { checkPublishBatch, decodeDeadRecord, encodeDeadRecord, isCorrupt, rawEx
 import { BusLifecycle, screenEntries, type CorruptSink } from '../shared/lifecycle.js';
 import { checkClaimOptions, checkCounterAdd, checkCount, checkEntryIds, checkName, checkPruneOptions, checkReadOptions } from '../shared/options.js';
 import { BlockingPool, toBusError } from './connection.js';
-import { CLAIM_LUA, DEAD_LETTER_LUA, HEARTBEAT_LUA, LEASE_LIVE_LUA, LEASE_LUA, PRUNE_LUA, PUBLISH_LUA, RELEASE_LUA, RENEW_LUA, ROUTE_LUA, TRIM_LUA, TRIM_QUEUE_LUA } from './scripts.js';
+import { CLAIM_LUA, DEAD_LETTER_LUA, HAND_BACK_LUA, HEARTBEAT_LUA, LEASE_LIVE_LUA, LEASE_LUA, PRUNE_LUA, PUBLISH_LUA, RELEASE_LUA, RENEW_LUA, ROUTE_LUA, TRIM_LUA, TRIM_QUEUE_LUA } from './scripts.js';
 import { countAfter, fieldsToRecord, parseEntries } from './replies.js';
 
 /** Events per publish script call; larger batches are pipelined in chunks (each chunk atomic). */
@@ -53,6 +53,7 @@ interface BusCommands {
   ueeClaim(stream: string, group: string, consumer: string, minIdleMs: number, count: number, alivePrefix: string): Promise<[RawEntry[], number[], number]>;
   ueeDeadLetter(stream: string, dead: string, group: string, maxDead: number, holder: string, ...pairs: string[]): Promise<number>;
   ueeRenew(stream: string, group: string, consumer: string, ...ids: string[]): Promise<number>;
+  ueeHandBack(stream: string, group: string, consumer: string, ...idCounts: string[]): Promise<number>;
   ueeTrim(stream: string, advisory: string, maxLength: number): Promise<[number, string]>;
   ueeTrimQueue(queue: string, none: string): Promise<number>;
   ueeRoute(numKeys: number, ...args: Array<string | number>): Promise<number>;
@@ -110,6 +111,7 @@ export class RedisBus implements EventBus {
     redis.defineCommand('ueePublish', { lua: PUBLISH_LUA });
     redis.defineCommand('ueeClaim', { lua: CLAIM_LUA, numberOfKeys: 1 });
     redis.defineCommand('ueeRenew', { lua: RENEW_LUA, numberOfKeys: 1 });
+    redis.defineCommand('ueeHandBack', { lua: HAND_BACK_LUA, numberOfKeys: 1 });
     redis.defineCommand('ueeDeadLetter', { lua: DEAD_LETTER_LUA, numberOfKeys: 2 });
     redis.defineCommand('ueeTrim', { lua: TRIM_LUA, numberOfKeys: 2 });
     redis.defineCommand('ueeTrimQueue', { lua: TRIM_QUEUE_LUA, numberOfKeys: 2 });
@@ -456,6 +458,16 @@ export class RedisBus implements EventBus {
       checkEntryIds(ids);
       if (ids.length === 0) return 0;
       return Number(await this.#redis.ueeRenew(await this.#streamOf(group), group, consumer, ...ids));
+    });
+  }
+
+  handBack(group: string, consumer: string, deliveries: ReadonlyArray<Pick<Delivery, 'id' | 'deliveryCount'>>): Promise<number> {
+    return this.#run(async () => {
+      checkName(group, 'group');
+      checkName(consumer, 'consumer');
+      checkEntryIds(deliveries.map((d) => d.id));
+      if (deliveries.length === 0) return 0;
+      return Number(await this.#redis.ueeHandBack(await this.#streamOf(group), group, consumer, ...deliveries.flatMap((d) => [d.id, String(d.deliveryCount)])));
     });
   }
 

@@ -94,6 +94,29 @@ return n
 `;
 
 /**
+ * Hand back (see EventBus.handBack). KEYS[1] = stream; ARGV = group, consumer, then (entry id,
+ * delivery count it was delivered with) pairs. XCLAIM to the entry's current owner with RETRYCOUNT
+ * sets the count without moving it; IDLE of the server time in whole seconds makes it stale (XCLAIM
+ * treats an IDLE above the clock as 0). Returns how many were handed back.
+ */
+export const HAND_BACK_LUA = `
+local now = redis.call('TIME')[1] .. '000'
+local n = 0
+for i = 3, #ARGV, 2 do
+  local p = redis.call('XPENDING', KEYS[1], ARGV[1], ARGV[i], ARGV[i], 1)[1]
+  local seen = tonumber(ARGV[i + 1])
+  if p and p[2] == ARGV[2] and p[4] == seen then
+    redis.call('XCLAIM', KEYS[1], ARGV[1], p[2], 0, ARGV[i], 'IDLE', now, 'RETRYCOUNT', seen - 1, 'JUSTID')
+    n = n + 1
+  elseif p and p[2] ~= ARGV[2] and p[4] > seen then
+    redis.call('XCLAIM', KEYS[1], ARGV[1], p[2], 0, ARGV[i], 'IDLE', p[3], 'RETRYCOUNT', p[4] - 1, 'JUSTID')
+    n = n + 1
+  end
+end
+return n
+`;
+
+/**
  * Dead-letter. KEYS[1] = stream, KEYS[2] = dead-letter stream; ARGV = group, max dead letters, holder
  * ('' for any), then (entry id, record) pairs. Each entry is acked and, only if it was still pending
  * (and held by the holder, when one is named), appended to the dead-letter stream: two workers racing
