@@ -10,7 +10,8 @@
  *   range is now checked first. The same check guards a typed array's `indexOf`/`includes` of a
  *   double beyond int64.
  * - `split` with a RegExp puts an unmatched capture in its result as undefined, not as the string
- *   `"undefined"`.
+ *   `"undefined"`; an `exec` result has its keys in the spec's order (`index`, `input`, `groups`,
+ *   then `indices`; upstream created `groups` first), as `Object.keys` and spreading show.
  * - Running out of stack throws a RangeError ("Maximum call stack size exceeded"), as Node does, not
  *   QuickJS's non-standard InternalError.
  * - RegExp `v` flag properties of strings: `\p{RGI_Emoji}`, `\p{Basic_Emoji}`,
@@ -55,6 +56,28 @@ export const QUICKJS_CONFORMANCE_PATCH: readonly Replacement[] = [
     // undefined, not the string "undefined"
     find: '                    sub = JS_ToStringFree(ctx, JS_GetPropertyInt64(ctx, z, i));\n',
     replace: '                    sub = JS_GetPropertyInt64(ctx, z, i);\n',
+  },
+  {
+    // RegExpBuiltinExec creates index, input, then groups (then indices): the result's key order
+    find: `        if (JS_DefinePropertyValue(ctx, obj, JS_ATOM_groups,
+                                   groups, prop_flags) < 0)
+            goto fail;
+        if (JS_DefinePropertyValue(ctx, obj, JS_ATOM_index,
+                                   JS_NewInt32(ctx, (capture[0] - str_buf) >> shift), prop_flags) < 0)
+            goto fail;
+        if (JS_DefinePropertyValue(ctx, obj, JS_ATOM_input, str_val, prop_flags) < 0)
+            goto fail1;
+`,
+    replace: `        if (JS_DefinePropertyValue(ctx, obj, JS_ATOM_index,
+                                   JS_NewInt32(ctx, (capture[0] - str_buf) >> shift), prop_flags) < 0)
+            goto fail;
+        if (JS_DefinePropertyValue(ctx, obj, JS_ATOM_input, str_val, prop_flags) < 0) {
+            JS_FreeValue(ctx, groups);
+            goto fail1;
+        }
+        if (JS_DefinePropertyValue(ctx, obj, JS_ATOM_groups, groups, prop_flags) < 0)
+            goto fail1;
+`,
   },
 ];
 

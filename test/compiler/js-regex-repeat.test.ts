@@ -5,7 +5,7 @@
  * emits (`*`, `+`, `?`, `{n}`, `{n,}`, `{n,m}`, greedy and lazy, forwards and in a lookbehind) and
  * every path a match takes (exec, the C loop of match/replace, the first-character scan, matchAll,
  * `d` indices, named groups, split, whose result holds an unmatched capture as undefined) must answer
- * exactly as Node 20 does.
+ * exactly as Node 20 does, and a match result's keys come in the spec's order.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { EngineArtifact } from '../../src/compiler/index.js';
@@ -46,6 +46,8 @@ const CASES: readonly Case[] = [
      s.replace(/\\b\\w(?:(\\d)|(\\w))*/g, '($1,$2)'), /(?:(\\d)|([a-z]))+/.exec(s)])`],
   // split keeps an unmatched capture undefined
   ['split', `['ab', 'abab ba', ''].map((s) => [s.split(/(x)?b/), s.split(/(a)|(b)/), s.split(/(a)|(b)/, 3), s.split(/(?<n>x)?(?=a)/)])`],
+  // the result's own keys in the spec's order, on exec, match, matchAll and with d
+  ['keys', `[Object.keys(/a/.exec('a')), Object.keys(/(?<x>a)(b)?/d.exec('a')), Object.keys([...'aa'.matchAll(/a/g)][1]), JSON.stringify({ ...'ab'.match(/(?<x>a)/) })]`],
   // a long subject: the reset and the empty check cost no correctness at depth
   ['long', `{ const s = 'ab'.repeat(3000) + 'c'; const m = /(?:(a)|(b))*c/.exec(s); const e = /(?:x?)*$/.exec('y'.repeat(2000));
      return [m[0].length, m[1], m[2], e[0], e.index, /(?:(a)|(b)|)*$/.exec(s.slice(0, 2000))]; }`],
