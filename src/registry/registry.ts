@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import type { EntityVersion, TenantContext } from '../core/index.js';
+import type { EntityVersion, EntityWrite, TenantContext } from '../core/index.js';
 import { UeeError, parseOrThrow } from '../core/index.js';
 import type { EntityStore } from '../store/port.js';
 import type { EventBus } from '../bus/port.js';
@@ -12,7 +12,7 @@ import {
   type PluginManifest,
   type PluginManifestInput,
 } from './manifest.js';
-import { DEFAULT_REGISTRY_LIMITS, checkSubscriberLimit, type RegistryLimits } from './subscriber-limit.js';
+import { DEFAULT_REGISTRY_LIMITS, checkSubscriberLimit, isGuardConflict, type RegistryLimits } from './subscriber-limit.js';
 
 /** A deployed plugin version as the runtime and tools see it. */
 export interface PluginRecord {
@@ -88,7 +88,7 @@ export class PluginRegistry {
     checkManifestFilter(manifest);
     const ctx = scopeContext(manifest, actor);
     if (ctx.tenantId !== null) await this.store.tenants.get(ctx.tenantId);
-    await checkSubscriberLimit(this.store, ctx, manifest, this.limits.maxSubscribersPerType);
+    let guard = await checkSubscriberLimit(this.store, ctx, manifest, this.limits.maxSubscribersPerType);
     const inspection = await this.inspect(request.wasm, {
       kind: manifest.kind,
       capabilities: manifest.capabilities,
@@ -131,18 +131,17 @@ export class PluginRegistry {
     await this.bus?.ensureQueue(pluginGroup(manifest.name, ctx.tenantId));
     // A version number is taken by creating the entity whose id it names ("must not exist yet"):
     // two deploys racing — in one process or several sharing the store — never get the same number;
-    // the loser moves on to the next free one.
+    // the loser moves on to the next free one. The subscriber guard commits with it: a deploy or
+    // enable that took a subscriber slot meanwhile sends this one back to the check.
     for (let attempt = 0; ; attempt++) {
       try {
-        const written = await this.store.put(
-          ctx,
-          { entityId: pluginVersionId(ctx.tenantId, manifest.name, attributes.pluginVersion), entityTypeId: PLUGIN_ENTITY_TYPE, attributes, expectedVersion: 0, eventType: 'PluginInstalled' },
-          { source: { kind: 'system', id: actor } },
-        );
-        return { applied: true, plugin: toRecord(written), capabilityDiff, warnings };
+        const write: EntityWrite = { entityId: pluginVersionId(ctx.tenantId, manifest.name, attributes.pluginVersion), entityTypeId: PLUGIN_ENTITY_TYPE, attributes, expectedVersion: 0, eventType: 'PluginInstalled' };
+        const written = await this.store.commit(ctx, { writes: guard === undefined ? [write] : [write, guard], source: { kind: 'system', id: actor } });
+        return { applied: true, plugin: toRecord(written.versions[0]!), capabilityDiff, warnings };
       } catch (err) {
         if (!(err instanceof UeeError && err.code === 'VERSION_CONFLICT') || attempt >= MAX_VERSION_RACES) throw err;
-        attributes.pluginVersion++;
+        if (isGuardConflict(err)) guard = await checkSubscriberLimit(this.store, ctx, manifest, this.limits.maxSubscribersPerType);
+        else attributes.pluginVersion++;
       }
     }
   }
@@ -233,19 +232,23 @@ export class PluginRegistry {
     if (current.tenantId !== ctx.tenantId) {
       throw new UeeError('TENANT_FORBIDDEN', `plugin ${id} is global; only an administrator can ${status === 'enabled' ? 'enable' : 'disable'} it`);
     }
-    if (status === 'enabled') await checkSubscriberLimit(this.store, ctx, current.attributes, this.limits.maxSubscribersPerType);
-    const written = await this.store.put(
-      ctx,
-      {
-        entityId: id,
-        entityTypeId: PLUGIN_ENTITY_TYPE,
-        expectedVersion: current.entityVersion,
-        attributes: { ...current.attributes, status },
-        eventType: status === 'enabled' ? 'PluginEnabled' : 'PluginDisabled',
-      },
-      { source: { kind: 'system', id: ctx.actor } },
-    );
-    return toRecord(written);
+    const write: EntityWrite = {
+      entityId: id,
+      entityTypeId: PLUGIN_ENTITY_TYPE,
+      expectedVersion: current.entityVersion,
+      attributes: { ...current.attributes, status },
+      eventType: status === 'enabled' ? 'PluginEnabled' : 'PluginDisabled',
+    };
+    // An enable takes a subscriber slot: its guard commits with it, and a slot taken meanwhile sends it back to the check.
+    for (let attempt = 0; ; attempt++) {
+      const guard = status === 'enabled' ? await checkSubscriberLimit(this.store, ctx, current.attributes, this.limits.maxSubscribersPerType) : undefined;
+      try {
+        const written = await this.store.commit(ctx, { writes: guard === undefined ? [write] : [write, guard], source: { kind: 'system', id: ctx.actor } });
+        return toRecord(written.versions[0]!);
+      } catch (err) {
+        if (!isGuardConflict(err) || attempt >= MAX_VERSION_RACES) throw err;
+      }
+    }
   }
 
   /** The module bytes of a version. */
@@ -257,7 +260,7 @@ export class PluginRegistry {
 /** Versions read at once by {@link PluginRegistry.versions}. */
 const VERSION_READ_BATCH = 16;
 
-/** Deploys racing for version numbers give up after this many lost races. */
+/** Deploys racing for version numbers, and deploys or enables for a subscriber slot, give up after this many lost races. */
 const MAX_VERSION_RACES = 32;
 
 /**

@@ -1,5 +1,5 @@
-import type { TenantContext } from '../core/index.js';
-import { UeeError } from '../core/index.js';
+import type { EntityWrite, TenantContext } from '../core/index.js';
+import { UeeError, toUeeError } from '../core/index.js';
 import type { EntityStore } from '../store/port.js';
 import { PLUGIN_ENTITY_TYPE, type PluginManifest } from './manifest.js';
 
@@ -18,14 +18,29 @@ export interface RegistryLimits {
 /** Defaults for {@link RegistryLimits}. */
 export const DEFAULT_REGISTRY_LIMITS: RegistryLimits = { maxSubscribersPerType: 64 };
 
+/** Entity type of a tenant's subscriber guard (see {@link checkSubscriberLimit}). */
+export const SUBSCRIBER_GUARD_TYPE = 'uee.subscriber-guard';
+/** The guard's entity id (one per tenant scope). */
+const SUBSCRIBER_GUARD_ID = 'uee-subscriber-guard';
+
 /**
  * Refuses a tenant's deploy that would make more than `limit` of its logical plugins subscribe to one
  * of the manifest's event types (`LIMIT_EXCEEDED`, naming the type and the setting). The deployed
  * name itself does not count twice: a new version of a subscribed plugin replaces it. One filtered
  * query over the scope's plugin entities, read page by page. Enabling a version again is checked too.
+ *
+ * Returns the write that makes the check hold at commit, to be committed with the plugin's own write
+ * (undefined when the limit does not apply): the tenant's guard entity at the version read before
+ * counting. Every deploy or enable that adds a subscriber writes it, so of two racing for the last
+ * slot — in one process or in several sharing the store — the second to commit fails
+ * `VERSION_CONFLICT` on the guard ({@link isGuardConflict}) and checks again, seeing the first.
  */
-export async function checkSubscriberLimit(store: EntityStore, ctx: TenantContext, manifest: Pick<PluginManifest, 'name' | 'kind' | 'subscribeTo'>, limit: number): Promise<void> {
-  if (ctx.tenantId === null || manifest.kind === 'model' || manifest.subscribeTo.length === 0) return;
+export async function checkSubscriberLimit(store: EntityStore, ctx: TenantContext, manifest: Pick<PluginManifest, 'name' | 'kind' | 'subscribeTo'>, limit: number): Promise<EntityWrite | undefined> {
+  if (ctx.tenantId === null || manifest.kind === 'model' || manifest.subscribeTo.length === 0) return undefined;
+  const guard = await store.get(ctx, SUBSCRIBER_GUARD_ID).catch((err: unknown) => {
+    if (toUeeError(err).code === 'NOT_FOUND') return undefined;
+    throw err;
+  });
   const types = new Set(manifest.subscribeTo);
   const names = new Map<string, Set<string>>([...types].map((t) => [t, new Set<string>()]));
   let cursor: string | undefined;
@@ -51,4 +66,11 @@ export async function checkSubscriberLimit(store: EntityStore, ctx: TenantContex
       hint: `disable a plugin of this tenant subscribed to ${type} (plugin_list, plugin_configure), or ask an operator to raise --max-subscribers-per-type (UEE_MAX_SUBSCRIBERS_PER_TYPE)`,
     });
   }
+  const version = guard?.version ?? 0;
+  return { entityId: SUBSCRIBER_GUARD_ID, entityTypeId: SUBSCRIBER_GUARD_TYPE, expectedVersion: version, attributes: { checks: version + 1 }, eventType: 'PluginSubscribersChecked' };
+}
+
+/** Whether a commit failed because another deploy or enable moved the tenant's subscriber guard: check again. */
+export function isGuardConflict(err: unknown): boolean {
+  return err instanceof UeeError && err.code === 'VERSION_CONFLICT' && err.details?.entityId === SUBSCRIBER_GUARD_ID;
 }

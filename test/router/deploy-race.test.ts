@@ -1,8 +1,12 @@
 /**
  * ROUTER-DEPLOY-1: deploys of one plugin name racing each other — in one process, or in two
  * processes sharing a PostgreSQL store — each get a version number of their own.
+ * ROUTER-DEPLOY-2: deploys and enables racing for a tenant's last subscriber slot on an event type
+ * (--max-subscribers-per-type) — in one process, or in two sharing a PostgreSQL store — take it once.
  */
 import { afterAll, afterEach, describe, expect, it } from 'vitest';
+import { isUeeError } from '../../src/core/index.js';
+import type { UeeApp } from '../../src/app/index.js';
 import { tempDir } from '../helpers.js';
 import { dropSchemas, randomSchema, schemaUrl } from '../store/postgres-helpers.js';
 import { newSite, openApp, watModule } from './harness.js';
@@ -42,5 +46,46 @@ describe('concurrent deploys', () => {
     const raced = await Promise.all([one, two, one, two].map((a) => a.registry.deploy('user:test', { manifest, wasm })));
     expect(raced.map((r) => r.plugin.attributes.pluginVersion).sort()).toEqual([1, 2, 3, 4]);
     expect((await one.registry.versions({ tenantId: null, actor: 'test' }, 'Raced')).map((p) => p.attributes.pluginVersion)).toEqual([4, 3, 2, 1]);
+  }, 120_000);
+
+  it('ROUTER-DEPLOY-2 deploys and an enable racing for a tenant\'s last subscriber slot on a type take it once: the others are refused LIMIT_EXCEEDED (one process on SQLite, two on PostgreSQL)', async () => {
+    const wasm = await watModule('noop');
+    const acme = { tenantId: 'acme', actor: 'user:test' };
+    const subscriber = (name: string) => ({ name, tenantScope: 'tenant' as const, tenantId: 'acme', subscribeTo: ['Tick'], capabilities: [] });
+    const limit = { runtime: 'off', maxSubscribersPerType: '2' };
+    /** One subscriber enabled and one disabled leave one slot; four new names and the disabled one's enable race for it. */
+    const race = async (apps: UeeApp[]): Promise<void> => {
+      const first = apps[0]!;
+      await first.registry.deploy('user:test', { manifest: subscriber('Held'), wasm });
+      const parked = (await first.registry.deploy('user:test', { manifest: subscriber('Parked'), wasm })).plugin;
+      await first.registry.setStatus(acme, parked.id, 'disabled');
+      const attempts = [
+        ...['A', 'B', 'C', 'D'].map((name, i) => apps[i % apps.length]!.registry.deploy('user:test', { manifest: subscriber(name), wasm })),
+        apps[apps.length - 1]!.registry.setStatus(acme, parked.id, 'enabled'),
+      ];
+      const outcomes = await Promise.allSettled(attempts);
+      expect(outcomes.map((o) => (o.status === 'fulfilled' ? 'ok' : isUeeError(o.reason) ? o.reason.code : String(o.reason))).sort()).toEqual(['LIMIT_EXCEEDED', 'LIMIT_EXCEEDED', 'LIMIT_EXCEEDED', 'LIMIT_EXCEEDED', 'ok']);
+      const subscribed = (await first.registry.listAll()).filter((p) => p.tenantId === 'acme' && p.attributes.status === 'enabled' && p.attributes.subscribeTo.includes('Tick'));
+      expect(subscribed).toHaveLength(2);
+    };
+
+    const site = newSite('embedded', 'fanout-race');
+    disposers.push(() => site.dispose());
+    const app = await openApp(site, limit);
+    disposers.push(() => app.close());
+    await race([app]);
+
+    const schema = randomSchema('fanoutrace');
+    schemas.push(schema);
+    const store = schemaUrl(schema);
+    const pgSite = newSite('redis', 'fanout-race-pg');
+    disposers.push(() => pgSite.dispose());
+    const otherDir = tempDir('uee-fanout-race');
+    disposers.push(() => otherDir[Symbol.dispose]());
+    const one = await openApp(pgSite, { ...limit, store });
+    disposers.push(() => one.close());
+    const two = await openApp({ ...pgSite, dataDir: otherDir.path }, { ...limit, store });
+    disposers.push(() => two.close());
+    await race([one, two]);
   }, 120_000);
 });
