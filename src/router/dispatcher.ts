@@ -68,6 +68,11 @@ export class Dispatcher<R extends RouteEntry> {
     /** Called when this process becomes the dispatcher, before it routes anything (reload the table). */
     private readonly onLead: () => Promise<void> = () => Promise.resolve(),
     services: readonly ServiceQueue[] = [],
+    /**
+     * Every queue worker of the process looks at its queue now: called when this process stops being
+     * the dispatcher, as what the next one routes here wakes no worker (see `DeliveryOptions.dispatching`).
+     */
+    private readonly wakeAll: () => void = () => undefined,
   ) {
     for (const s of services) {
       for (const type of s.types) this.#services.set(type, [...(this.#services.get(type) ?? []), s.group]);
@@ -108,14 +113,21 @@ export class Dispatcher<R extends RouteEntry> {
     let catchingUp = false;
     const lease = new Lease(this.bus, DISPATCH_GROUP, this.consumer, this.options.claimIdleMs, this.options.liveness);
     this.#lease = lease;
+    let leading = false;
     while (!this.#stopped) {
       try {
         const state = await lease.keep();
         if (!state.held) {
+          if (leading) {
+            // Another process dispatches now: what it routes here wakes no worker, so they poll again.
+            leading = false;
+            this.wakeAll();
+          }
           // Another process dispatches: one at a time, so queues receive events in stream order.
           await this.#sleep(lease.retryMs);
           continue;
         }
+        leading = true;
         if (state.fresh) {
           // Another process dispatched until now: its table may be newer than this one's.
           catchingUp = true;

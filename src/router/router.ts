@@ -60,7 +60,8 @@ export interface RouterOptions {
   idleMs?: number;
   /**
    * Longest wait of a queue worker on an empty queue. Queues filled by this process's dispatcher wake
-   * their worker at once; this bounds how late deliveries routed by another process are seen.
+   * their worker at once; this bounds how late deliveries routed by another process are seen. While
+   * this process dispatches, nothing is routed by another, and empty queues wait up to 10× this.
    * @default 500
    */
   pollMs?: number;
@@ -210,6 +211,9 @@ export class Router {
       (changes) => this.#applyChanges(changes),
       () => this.refresh(),
       options.serviceQueues,
+      () => {
+        for (const r of this.#routes.values()) r.worker?.wake();
+      },
     );
   }
 
@@ -453,6 +457,7 @@ export class Router {
         consumerIdleMs: this.#opts.consumerIdleMs,
         idleMs: this.#opts.idleMs,
         pollMs: this.#opts.pollMs,
+        dispatching: () => this.#dispatcher.leading,
         liveness: this.#liveness,
         io: this.queueIo,
       },

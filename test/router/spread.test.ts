@@ -5,6 +5,7 @@
  */
 import { afterEach, beforeAll, describe, expect, it } from 'vitest';
 import type { UeeApp } from '../../src/app/index.js';
+import { DISPATCHING_POLL_FACTOR } from '../../src/router/delivery.js';
 import { BACKENDS, deployProbe, marks, newSite, openApp, probeWasm, refresh, until, watModule, type AppSite } from './harness.js';
 
 let probe: Uint8Array;
@@ -64,4 +65,25 @@ describe.each(BACKENDS)('many small queues read together ($name bus)', ({ name }
     expect(queues).toBeGreaterThan(calls);
     await until('the hot queue drained', () => (handled('Hot') >= flood ? true : undefined), 150_000);
   }, 300_000);
+  it('ROUTER-SPREAD-3 while this process dispatches, idle queues are polled at most every 10 × pollMs (every delivery wakes its worker): 20 idle queues cost a fraction of the reads', async () => {
+    site = newSite(name, 'spread3');
+    const pollMs = 20;
+    app = await openApp(site, {}, { router: { refreshMs: 60_000, pollMs } });
+    const tenants = Array.from({ length: 20 }, (_, i) => `q${i}`);
+    for (const t of tenants) await app.store.tenants.create(t);
+    for (const t of tenants) await deployProbe(app, probe, { name: 'Idle', subscribeTo: ['Tick'], tenantScope: 'tenant', tenantId: t, settings: { mode: 'mark', marker: t } });
+    await refresh(app);
+    const router = app.runtime!.router;
+    await until('this process dispatches', () => (router.leading ? true : undefined));
+    const before = router.queueIo.queueReads;
+    const started = Date.now();
+    await new Promise((resolve) => setTimeout(resolve, 2000));
+    const elapsed = Date.now() - started;
+    const reads = router.queueIo.queueReads - before;
+    process.stdout.write(`ROUTER-SPREAD-3 (${name}): ${reads} reads of ${tenants.length} idle queues in ${elapsed} ms (pollMs ${pollMs})\n`);
+    // Every 10 × pollMs, plus the doubling waits up to it (20, 40, 80, 160 ms) and one in progress.
+    expect(reads).toBeLessThanOrEqual(tenants.length * (6 + elapsed / (DISPATCHING_POLL_FACTOR * pollMs)));
+    // …and still polled: a delivery nobody woke the worker for is found.
+    expect(reads).toBeGreaterThan(0);
+  }, 120_000);
 });
