@@ -282,7 +282,9 @@ export class QueueWorker {
    */
   async #deliver(delivery: Delivery, settings: SettingsCache, prepaid: Prepaid): Promise<boolean> {
     // The queue may have moved to another process (this one's heartbeat lapsed): start nothing more.
-    const fence = this.#lease.fence;
+    // A beat that only came late is waited out instead: leaving this delivery pending while the
+    // holding goes on would let the deliveries read after it run first.
+    const fence = this.#lease.fence ?? (await this.#lease.regained(() => this.#stopped));
     if (fence === undefined) return false;
     const result = await this.handler.handle(this.route, delivery, this.log, settings, () => this.#stopped, prepaid, fence);
     if (result === 'done') await this.#ack(delivery.id);

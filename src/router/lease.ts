@@ -132,6 +132,25 @@ export class Lease {
     return true;
   }
 
+  /**
+   * Waits out a lapse of the local view of a heartbeat-bound holding (a beat came late: the event loop
+   * or Redis was slow). Resolves with the holding's fence once a beat finds the heartbeat still alive
+   * under the same generation — nobody can have taken the lease meanwhile, so work started under it
+   * may go on, in order — or undefined once the holding is over (the heartbeat was found lapsed, the
+   * lease was lost or released, or `stop()`). TTL leases resolve undefined at once: their lapse may
+   * mean the lease moved.
+   */
+  async regained(stop: () => boolean): Promise<HeldFence | undefined> {
+    const live = this.liveness;
+    if (live === undefined) return undefined;
+    const generation = this.#generation;
+    while (generation !== -1 && this.#generation === generation && live.generation === generation && !stop()) {
+      if (live.alive) return this.fence;
+      await new Promise((resolve) => setTimeout(resolve, Math.max(5, Math.floor(live.ttlMs / 20))));
+    }
+    return undefined;
+  }
+
   /** Gives the lease up (a clean stop: another process takes over at once). */
   async release(): Promise<void> {
     this.#until = 0;

@@ -1,0 +1,45 @@
+/**
+ * ROUTER-LEASE: a queue lease bound to the process heartbeat. A beat that comes late (the local view
+ * of liveness lapses) does not end the holding: work under it waits and goes on with the same fence
+ * once a beat finds the heartbeat still alive. A heartbeat found lapsed ends it: nothing goes on.
+ */
+import { describe, expect, it } from 'vitest';
+import type { EventBus } from '../../src/bus/index.js';
+import { Lease } from '../../src/router/lease.js';
+import type { ProcessLiveness } from '../../src/router/liveness.js';
+
+/** A heartbeat whose local view the test sets. */
+function fakeLiveness(): { alive: boolean; generation: number; ttlMs: number } {
+  return { alive: true, generation: 0, ttlMs: 100 };
+}
+
+/** A bus that grants every lease and counts fencing tokens. */
+function grantingBus(): EventBus {
+  let token = 0;
+  return { lease: () => Promise.resolve(true), counter: (_name: string, add = 0) => Promise.resolve((token += add)) } as unknown as EventBus;
+}
+
+describe('heartbeat-bound lease', () => {
+  it('ROUTER-LEASE-1 a late beat is waited out with the same fence; a heartbeat found lapsed ends the holding', async () => {
+    const live = fakeLiveness();
+    const lease = new Lease(grantingBus(), 'q', 'me', 1000, live as unknown as ProcessLiveness, true);
+    expect(await lease.keep()).toEqual({ held: true, fresh: true });
+    const fence = lease.fence;
+    expect(fence).toBeDefined();
+
+    live.alive = false; // a beat is late
+    expect(lease.fence).toBeUndefined();
+    const waiting = lease.regained(() => false);
+    setTimeout(() => (live.alive = true), 30); // the next beat finds the heartbeat alive
+    expect(await waiting).toBe(fence);
+
+    live.alive = false;
+    const ended = lease.regained(() => false);
+    setTimeout(() => {
+      live.generation++; // the next beat finds the heartbeat had lapsed: the lease may have moved
+      live.alive = true;
+    }, 30);
+    expect(await ended).toBeUndefined();
+    expect(lease.fence).toBeUndefined();
+  });
+});
