@@ -152,7 +152,8 @@ export interface EventBus {
    * `pending`, `claimStale`, `deadLetter`, `groupInfo` and `pruneConsumers` work on it as on any
    * group (`lag` = entries queued, not yet delivered). A plain group of the same name (an older
    * per-plugin group) is turned into a queue; its undelivered entries are queued where the backend
-   * can do so atomically (embedded), else dropped with a warning (Redis).
+   * can do so atomically (embedded), else dead-lettered (`UPGRADED_TO_QUEUE`, logged as an error) for a
+   * redrive (Redis) — never dropped.
    */
   ensureQueue(group: string): Promise<void>;
   /**

@@ -103,6 +103,21 @@ describe('redis bus specifics', () => {
     expect(JSON.stringify(err.toJSON())).not.toContain('s3cret');
   });
 
+  it('BUS-R-UPGRADE: a plain group turned into a queue dead-letters what it had not finished (pending and unread), never drops it', async () => {
+    const bus = await openRedisBus({ url: TEST_REDIS_URL, prefix });
+    try {
+      await bus.ensureGroup('up', 'earliest');
+      const { ids } = await bus.publish(Array.from({ length: 3 }, (_, i) => ({ eventId: `up-${i}`, type: 'T', tenantId: null, payload: {}, occurredAt: new Date().toISOString(), correlationId: `up-${i}`, causationId: null, hop: 0, source: { kind: 'system' as const, id: 'x' } })));
+      await bus.read('up', 'old-worker', { count: 1 });
+      await bus.ensureQueue('up');
+      const letters = await bus.deadLetters({ group: 'up' });
+      expect(letters.map((l) => [l.originalId, l.event.eventId, l.error.code])).toEqual(ids.map((id, i) => [id, `up-${i}`, 'UPGRADED_TO_QUEUE']));
+      expect(((await admin.xinfo('GROUPS', `${prefix}events`)) as unknown[][]).length).toBe(0);
+    } finally {
+      await bus.close();
+    }
+  });
+
   it('BUS-R3: keys live under the prefix: <prefix>events, <prefix>dead, <prefix>dedupe:<eventId>', async () => {
     const bus = await openRedisBus({ url: TEST_REDIS_URL, prefix });
     try {

@@ -41,6 +41,10 @@ const QUEUE_TRIM_EVERY = 500;
 const HELD_WARNING_EVERY_MS = 60_000;
 
 type RawEntry = [string, string[] | null];
+/** The consumer an upgrade reads a legacy plain group's entries as, to dead-letter them. */
+const LEGACY_UPGRADER = 'uee-upgrade';
+/** Entries of a legacy plain group dead-lettered per call. */
+const LEGACY_BATCH = 500;
 
 /** Orders stream entry ids (`ms-seq`) numerically. */
 function compareEntryIds(a: string, b: string): number {
@@ -220,12 +224,42 @@ export class RedisBus implements EventBus {
         .map(fieldsToRecord)
         .find((g) => g.name === group);
       if (legacy) {
+        const deadLettered = await this.#deadLetterLegacy(group);
         await this.#redis.xgroup('DESTROY', this.#keys.stream, group);
-        this.#log.warn('a plain group became a queue; its undelivered entries were dropped', { group, pending: Number(legacy.pending ?? 0), lag: Number(legacy.lag ?? 0) });
+        if (deadLettered > 0) this.#log.error('a plain group became a queue; its unfinished entries were dead-lettered: redrive them to handle them', { group, deadLettered });
       }
       this.#queues.add(group);
       this.#plain.delete(group);
     });
+  }
+
+  /**
+   * Dead-letters what an older plain group of this name on the event stream has not finished — its
+   * pending entries, then those it never read — before the group is destroyed: they cannot move into
+   * the queue atomically on Redis, and dropping them would lose them silently. Each letter is
+   * recorded once even when two processes upgrade at once (the dead-letter script acks first).
+   * Returns how many letters were recorded.
+   */
+  async #deadLetterLegacy(group: string): Promise<number> {
+    const stream = this.#keys.stream;
+    const error = { code: 'UPGRADED_TO_QUEUE', message: `delivered to the plain group ${group} before it became a queue; not handled there` };
+    let recorded = 0;
+    const letters = async (raw: RawEntry[]): Promise<number> => {
+      const valid = await screenEntries(parseEntries(raw, () => 1), group, this.#corruptSink(group), this.#log);
+      const now = new Date();
+      if (valid.length === 0) return raw.length;
+      recorded += Number(await this.#redis.ueeDeadLetter(stream, this.#keys.dead, group, this.#opts.maxDeadLetters, '', ...valid.flatMap((d) => [d.id, encodeDeadRecord(group, d, error, undefined, now)])));
+      return raw.length;
+    };
+    for (;;) {
+      const [, pending] = (await this.#redis.call('XAUTOCLAIM', stream, group, LEGACY_UPGRADER, 0, '0-0', 'COUNT', LEGACY_BATCH)) as [string, RawEntry[]];
+      if ((await letters(pending.filter((e) => e !== null))) === 0) break;
+    }
+    for (;;) {
+      const reply = (await this.#redis.call('XREADGROUP', 'GROUP', group, LEGACY_UPGRADER, 'COUNT', LEGACY_BATCH, 'STREAMS', stream, '>')) as Array<[string, RawEntry[]]> | null;
+      if ((await letters(reply?.[0]?.[1] ?? [])) === 0) break;
+    }
+    return recorded;
   }
 
   deleteQueue(group: string): Promise<void> {
