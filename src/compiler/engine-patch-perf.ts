@@ -27,6 +27,9 @@
  *   plain scan and runs the backtracking matcher only there, instead of pushing and popping a
  *   backtrack state for every position of the implicit leading `.*?` loop. The scan polls the
  *   interrupt handler every 4,096 characters, as the matcher does every 256 steps.
+ * - `UEE_PERF_CMP_BRANCH`: `<`, `<=`, `>`, `>=`, `==`, `!=` of two ints followed by `if_false` (a
+ *   loop's or an `if`'s condition) branch at once instead of pushing the boolean for the next
+ *   dispatch to pop; the branch polls the interrupt handler as `if_false` does.
  */
 import type { Replacement } from './engine-patch.js';
 import { applyPatch } from './engine-patch.js';
@@ -145,6 +148,31 @@ static double uee_strtod(const char *p, char **endp)
 
 /** The speed patches, in order; each `find` must occur exactly once (after the semantic patch). */
 export const QUICKJS_PERF_PATCH: readonly Replacement[] = [
+  {
+    // UEE_PERF_CMP_BRANCH (the lines end in the macro's backslashes)
+    find: `                if (likely(JS_VALUE_IS_BOTH_INT(op1, op2))) {           \\
+                    sp[-2] = JS_NewBool(ctx, JS_VALUE_GET_INT(op1) binary_op JS_VALUE_GET_INT(op2)); \\
+                    sp--;                                               \\
+                } else {                                                \\
+`,
+    replace: `                if (likely(JS_VALUE_IS_BOTH_INT(op1, op2))) {           \\
+                    int uee_res = JS_VALUE_GET_INT(op1) binary_op JS_VALUE_GET_INT(op2); \\
+                    if (*pc == OP_if_false8 || *pc == OP_if_false) {    \\
+                        /* UEE_PERF_CMP_BRANCH: the if_false's work */  \\
+                        sp -= 2;                                        \\
+                        if (uee_res)                                    \\
+                            pc += *pc == OP_if_false8 ? 2 : 5;          \\
+                        else                                            \\
+                            pc += 1 + (*pc == OP_if_false8 ? (int8_t)pc[1] : (int32_t)get_u32(pc + 1)); \\
+                        if (unlikely(js_poll_interrupts(ctx)))          \\
+                            goto exception;                             \\
+                        BREAK;                                          \\
+                    }                                                   \\
+                    sp[-2] = JS_NewBool(ctx, uee_res);                  \\
+                    sp--;                                               \\
+                } else {                                                \\
+`,
+  },
   {
     // UEE_PERF_FMOD + UEE_PERF_STRTOD helpers, before their first use (the number conversions)
     find: 'static double js_strtod(const char *p, int radix, BOOL is_float)\n',

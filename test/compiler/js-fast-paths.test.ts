@@ -1,7 +1,7 @@
 /**
  * JS-FAST: the engine's speed patches (src/compiler/engine-patch-perf.ts) change no answer. Each
  * case exercises one patched path at its edges (-0, NaN, ±2^53, int32 overflow, subnormals,
- * surrogates, lastIndex…) and must answer exactly as Node 20 does.
+ * surrogates, lastIndex, int comparisons that branch…) and must answer exactly as Node 20 does.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { EngineArtifact } from '../../src/compiler/index.js';
@@ -21,6 +21,14 @@ const CASES: readonly Case[] = [
   ['numbers', `{ let i = 2147483646; const a = [i++, i++, i, i--, i--, i]; let j = -2147483647; const b = [j--, j--, j, j++]; let k = 1.5; const c = [k++, k, k--, k];
      let s = '5'; const d = [s++, s]; let o = { valueOf() { return 9; } }; const e = [o++, o]; let z = -0; const f = [z++, z]; let n = null; const g = [n--, n];
      const arr = [1]; const h = [arr[0]++, arr[0]]; return [a, b, c, d, e, f, g, h]; }`],
+  // an int comparison branching at once: each operator both ways at the int32 edges, a float or a
+  // string operand (no fusion), an if_false with a 32-bit offset (a body of over 127 bytes), break
+  ['cmp-branch', `{ const xs = [-2147483648, -1, 0, 1, 2147483647]; const r = []; for (const a of xs) for (const b of xs) { let n = 0;
+     if (a < b) n += 1; if (a <= b) n += 2; if (a > b) n += 4; if (a >= b) n += 8; if (a == b) n += 16; if (a != b) n += 32; r.push(n); }
+     let m = 0; for (let i = 0; i < 3.5; i += 0.5) m++; let k = 0; while (k < 300) { k++; if (k == 150) break; } let t = 0; for (let i = 'a'; i < 'd'; i = String.fromCharCode(i.charCodeAt(0) + 1)) t++;
+     let big = 0; for (let i = 0; i < 4; i++) { big += i * 3 + 1; big ^= i << 2; big += i % 3; big -= i >> 1; big += i * 5 + 2; big ^= i << 3; big += i % 5;
+       big -= i >> 2; big += i * 7 + 3; big ^= i << 4; big += i % 7; big -= i >> 3; big += i * 9 + 4; big ^= i << 5; big += i % 9; }
+     return [r.join(), m, k, t, big]; }`],
   ['dtoa', `[1/3, 2/3, 0.1, 0.1 + 0.2, 1e21, 1e-7, 123456789012345680000, 5e-324, 2.2250738585072014e-308, 2.225073858507201e-308,
      1.7976931348623157e308, 4.35, 0.000001, 1.5e-10, 100, 1/7, 12345.678, -0.1, 9007199254740993, 0.3, 1e15, 1e16, 123e-20,
      -1.5e-7, 2 ** -1074 * 3, 2 ** -1022 * 1.5].map(String)`],
