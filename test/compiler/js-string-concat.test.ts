@@ -1,7 +1,8 @@
 /**
  * JS-STRCAT: building a string with `+=` / `s = s + x` appends in place when the variable holds the
  * string's only reference (src/compiler/engine-patch.ts: add_loc, uee_release_target, the slack
- * growth in JS_ConcatString; src/compiler/engine-patch-string.ts: `let` locals reach add_loc). A
+ * growth in JS_ConcatString; src/compiler/engine-patch-string.ts: `let` locals reach add_loc, inc_loc
+ * and dec_loc through their TDZ-checked forms, and add_loc appends in place without a call). A
  * string another reference still holds (a variable, an array element, a property, a closure) must
  * never change; a right side whose valueOf or toString assigns the variable changes neither the sum
  * nor the stored result (src/compiler/engine-patch-string.ts: UEE_ADD_LOC_ORDER); every case answers
@@ -45,6 +46,10 @@ const CASES: readonly Case[] = [
   ['valueof', `{ var s = 'ab'; const f = () => { s = 'zz'; }; var o = { valueOf() { f(); return 'o'; } }; s += o; var t = 'ab'; var e = { valueOf() { t = 'zz'; throw new RangeError('x'); } }; try { t += e; } catch (err) { return [s, t, err.name]; } }`],
   ['valueof', `{ var s = 'ab'; var o = { valueOf() { s = 'zz'; return 'o'; } }; s = s + o; let t = 'ab'; const p = { valueOf() { t = 'zz'; return 'p'; } }; t += p; const g = ((a) => { var b = { valueOf() { a = 'zz'; return 'b'; } }; a += b; return a; }); return [s, t, g('ab')]; }`],
   ['valueof', `{ let s = 'ab'; const o = { valueOf() { s = 'zz'; return 'o'; } }; const g = () => { s += o; return s; }; var n = 1; var m = { valueOf() { n = 100; return 2; } }; n += m; return [g(), n]; }`],
+  // the checked increments and decrements: TDZ errors, the int32 edges, strings, BigInts, valueOf
+  ['let-forms', `{ const r = []; for (const f of [() => { i++; let i = 0; }, () => { --i; let i = 0; }, () => { i--; let i = 0; }, () => { s += 1; let s = 0; }]) { try { f(); r.push('none'); } catch (e) { r.push(e.name); } }
+     let a = 2147483647, b = -2147483648, c = '5', d = 5n, e = { valueOf() { return 1.5; } }, f = 0, g = null, h; a++; ++a; b--; --b; c++; d--; ++d; ++d; e++; f++; ++f; f--; --f; --f; g++; h++;
+     let n = 0; for (let i = 0; i < 5; ++i) for (let j = 5; j > 0; j--) n++; return [r, a, b, c, typeof c, String(d), e, f, g, h, n]; }`],
 ];
 
 let engine: EngineArtifact;
