@@ -132,8 +132,15 @@ export class QueueWorker {
     // so another process's claimStale never takes one that is only waiting behind others (it would
     // run twice, out of order, and count towards the crash quarantine).
     this.#renewer = setInterval(() => {
-      // The queue's lease too: long work must not let another process start reading behind it.
-      this.#lease.keep().catch((err: unknown) => this.log.warn('renewing a queue lease failed', { error: toUeeError(err).message }));
+      // The queue's lease too: long work must not let another process start reading behind it. Taken
+      // back here after a lapse (the loop is waiting for room), it is a takeover like the loop's own:
+      // what the other holder left pending comes before anything read later.
+      this.#lease
+        .keep()
+        .then((lease) => {
+          if (lease.fresh) this.#catchingUp = true;
+        })
+        .catch((err: unknown) => this.log.warn('renewing a queue lease failed', { error: toUeeError(err).message }));
       if (this.#held.size === 0) return;
       this.bus.renew(this.route.group, this.consumer, [...this.#held]).catch((err: unknown) => this.log.warn('renewing a queue lease failed', { error: toUeeError(err).message }));
     }, Math.max(20, Math.floor(this.options.claimIdleMs / 3)));

@@ -1,0 +1,72 @@
+/**
+ * ROUTER-LEASE-RENEW: a queue's lease retaken by the worker's renewal timer (its loop waiting for
+ * room behind a slow delivery) is a takeover like any other: what the previous holder left pending
+ * is handled before anything read later, so an entity's events keep their queue order.
+ */
+import { join } from 'node:path';
+import { afterEach, expect, it } from 'vitest';
+import { silentLogger, type EventEnvelope } from '../../src/core/index.js';
+import { openEmbeddedBus, queueLeaseName, type EventBus } from '../../src/bus/index.js';
+import { QueueWorker, type DeliveryHandler } from '../../src/router/index.js';
+import { tempDir } from '../helpers.js';
+import { makeEvent } from '../bus/conformance.js';
+import { until } from './harness.js';
+
+const disposers: Array<() => Promise<void> | void> = [];
+afterEach(async () => {
+  for (const d of disposers.splice(0).reverse()) await d();
+});
+
+it('ROUTER-LEASE-RENEW-1 a lease the renewal timer takes back after another holder left entries pending: those entries are handled before newer ones of the same entity', async () => {
+  const dir = tempDir('uee-lease-renew');
+  const bus: EventBus = await openEmbeddedBus({ path: join(dir.path, 'bus.db') });
+  disposers.push(() => dir[Symbol.dispose](), () => bus.close());
+  const queue = 'plugin:acme/Slow';
+  await bus.ensureGroup('d', 'earliest');
+  await bus.ensureQueue(queue);
+  /** Publishes `events` and routes them to the queue, in order. */
+  const enqueue = async (...events: EventEnvelope[]): Promise<void> => {
+    await bus.publish(events);
+    const read = await bus.read('d', 'dispatcher', { count: events.length });
+    await bus.route('d', read.map((d) => ({ id: d.id, groups: [queue] })));
+  };
+
+  const handled: string[] = [];
+  let release!: () => void;
+  const held = new Promise<void>((resolve) => (release = resolve));
+  const handler = {
+    prepay: () => Promise.resolve(new Map()),
+    handle: async (_route: unknown, delivery: { event: EventEnvelope }) => {
+      // The first delivery is slow: the loop waits for room (concurrency 1), only the timer renews.
+      if (delivery.event.payload['name'] === 'slow') await held;
+      handled.push(String(delivery.event.payload['name']));
+      return 'done';
+    },
+  } as unknown as DeliveryHandler;
+  const claimIdleMs = 600;
+  const worker = new QueueWorker({ group: queue, name: 'Slow', tenantId: 'acme', versions: [] }, bus, 'me', handler, { batchSize: 1, concurrency: 1, claimIdleMs, consumerIdleMs: 600_000, idleMs: 5, pollMs: 20 }, silentLogger);
+  await enqueue(makeEvent({ entityId: 'b', payload: { name: 'slow' } }), makeEvent({ entityId: 'c', payload: { name: 'waiting' } }));
+  worker.start();
+  disposers.push(() => worker.stop());
+  await until('the loop waiting for room behind the slow delivery', async () => ((await bus.pending(queue)).length === 2 ? true : undefined));
+
+  // This process stalls past the lease (its event loop blocked: no timer runs), and meanwhile another
+  // takes the queue over, reads an event of entity `a`, and goes away holding it.
+  const stalledUntil = Date.now() + claimIdleMs + 100;
+  while (Date.now() < stalledUntil);
+  expect(await bus.lease(queueLeaseName(queue), 'other', claimIdleMs)).toBe(true);
+  await enqueue(makeEvent({ entityId: 'a', payload: { name: 'first' } }));
+  expect((await bus.read(queue, 'other', { count: 1 })).map((d) => d.event.payload['name'])).toEqual(['first']);
+  await bus.releaseLease(queueLeaseName(queue), 'other');
+  // Only the renewal timer asks for the lease now (the loop is still waiting for room): it takes it back.
+  await until('the lease taken back', async () => {
+    const mine = await bus.lease(queueLeaseName(queue), 'probe', claimIdleMs);
+    if (mine) await bus.releaseLease(queueLeaseName(queue), 'probe');
+    return mine ? undefined : true;
+  });
+  await enqueue(makeEvent({ entityId: 'a', payload: { name: 'second' } }));
+  release();
+  await until('every event handled', () => (handled.length === 4 ? true : undefined), 30_000);
+  // `first` waited for the other holder's entry to go stale, then came before `second`.
+  expect(handled.filter((n) => n === 'first' || n === 'second')).toEqual(['first', 'second']);
+}, 60_000);
