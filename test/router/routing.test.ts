@@ -202,7 +202,9 @@ describe.each(BACKENDS)('routing table housekeeping ($name bus)', ({ name }) => 
 
   it('ROUTER-17 the periodic refresh reads one watermark, not the registry: the table is reloaded only when another process moved it', async () => {
     site = newSite(name, 'routing-watermark');
-    app = await openApp(site, {}, { router: { refreshMs: 20, backoffMs: 20 } });
+    // 50 ms periods: the safety-net full reload (every 30 periods, timed from the last full one) is
+    // 1.5 s away, well past the idle window below even when a loaded machine delays the setup.
+    app = await openApp(site, {}, { router: { refreshMs: 50, backoffMs: 20 } });
     // Becoming the dispatcher reloads the table once (another process may have dispatched before).
     await until('the dispatching lease', () => (app.runtime!.router.leading ? true : undefined));
     await new Promise((r) => setTimeout(r, 50));
@@ -213,7 +215,7 @@ describe.each(BACKENDS)('routing table housekeeping ($name bus)', ({ name }) => 
       reloads++;
       return listAll();
     };
-    // 25 periods without a change: no reload (the safety-net full reload comes after 30).
+    // 10 periods without a change: no reload.
     await new Promise((r) => setTimeout(r, 500));
     const idle = reloads;
     // Another process applied a lifecycle change: it bumped the watermark.
