@@ -87,16 +87,16 @@ describe.each(BACKENDS)('orphaned queues ($name bus)', ({ name }) => {
     const group = pluginGroup('Soon', 'acme');
     // The deploy's first step, then its commit held back while two sweeps run to the end (the third has
     // started): without the grace, the first would mark the queue and the second remove it.
-    const put = app.store.put.bind(app.store);
+    const commit = app.store.commit.bind(app.store);
     let held = false;
-    app.store.put = async (...args: Parameters<typeof put>) => {
-      if (!held && args[1].entityTypeId === PLUGIN_ENTITY_TYPE) {
+    app.store.commit = async (...args: Parameters<typeof commit>) => {
+      if (!held && (args[1].writes ?? []).some((w) => w.entityTypeId === PLUGIN_ENTITY_TYPE)) {
         held = true;
         const from = sweeps;
         await until('two sweeps during the deploy', () => (sweeps >= from + 3 ? true : undefined), 6 * GRACE_MS);
         expect(await queueExists(app, group)).toBe(true);
       }
-      return put(...args);
+      return commit(...args);
     };
     await deployProbe(app, probe, { name: 'Soon', tenantScope: 'tenant', tenantId: 'acme', subscribeTo: ['TaskCreated'], settings: { mode: 'mark', marker: 's' } });
     expect(held).toBe(true);
