@@ -92,7 +92,8 @@ export class DeliveryHandler {
    * from `prepaid` (the batch's {@link prepay}) while it holds some for the chain. Effects commit
    * under `lease`'s fence: a commit the store refuses as `FENCED` (the queue was taken over while
    * this process was paused) leaves the delivery pending — not acked, retried or dead-lettered here —
-   * for the new holder, and marks the lease lost.
+   * for the new holder, and marks the lease lost. Each attempt starts only while that holding lasts
+   * ({@link HeldFence.holding}, a local check): a retry whose backoff outlived it is left the same way.
    */
   async handle(route: RouteEntry, delivery: Delivery, log: Logger, settings: SettingsCache, stopping: () => boolean, prepaid?: Prepaid, lease?: HeldFence): Promise<DeliveryResult> {
     const { metrics, versions, options } = this.deps;
@@ -129,6 +130,15 @@ export class DeliveryHandler {
     }
     const attempts: DeadLetter['attempts'] = [];
     for (let attempt = delivery.deliveryCount; ; attempt++) {
+      // Each attempt (a retry after its backoff above all) runs only under the holding the delivery
+      // started under: a process paused past its lease meanwhile leaves it to the new holder, which
+      // claimed the entry and runs it itself — the plugin, and its model calls, run once per attempt.
+      let held = lease === undefined || lease.holding(stopping);
+      if (typeof held !== 'boolean') held = await held;
+      if (!held) {
+        log.warn('queue lease lost before an attempt; leaving the delivery to its new holder', { ...fields, attempt });
+        return 'left';
+      }
       const current = arm === undefined ? event : tagged(event, arm);
       const { outcome, input } = await this.#invoke(route, plugin, current, settings, prepaid, lease?.fence);
       if (!outcome.ok && outcome.error.code === 'FENCED') {

@@ -13,6 +13,14 @@ export interface HeldFence {
   readonly fence: CommitFence;
   /** The store refused this token (`FENCED`, a later holder committed `current`): the lease is treated as lost. */
   lost(current: number): void;
+  /**
+   * Whether the holding this fence was drawn for is still this process's, asked before each attempt
+   * of a delivery: true at once (no bus call) while the lease's local view is valid and no later
+   * holding replaced it; after a lapse of that view, a heartbeat-bound holding is waited out as in
+   * {@link Lease.regained} (true once a beat confirms it under the same generation); false once the
+   * holding is over — another process may have taken the queue and the entry, and runs it itself.
+   */
+  holding(stop: () => boolean): boolean | Promise<boolean>;
 }
 
 /** What {@link Lease.keep} found: whether this process holds the lease, and whether it just took it. */
@@ -127,6 +135,11 @@ export class Lease {
         this.#fence = undefined;
         this.#until = 0;
         this.#generation = -1;
+      },
+      holding: (stop) => {
+        if (this.#fence?.fence !== fence) return false;
+        if (this.held) return true;
+        return this.regained(stop).then((held) => held?.fence === fence);
       },
     };
     return true;
