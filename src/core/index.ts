@@ -40,6 +40,7 @@ export {
   assertMayWriteReserved,
   isReservedEntityType,
   isReservedEventType,
+  isInternalEventType,
   isReservedView,
   reservedName,
   WORKFLOW_DEFINITION_TYPE,

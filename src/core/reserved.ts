@@ -71,6 +71,18 @@ export function isReservedEventType(type: string): boolean {
   return PLATFORM_EVENT_TYPES.has(type) || type.toLowerCase().startsWith(RESERVED_PREFIX);
 }
 
+/**
+ * Whether an event type is platform-internal bookkeeping: the `uee.` namespace (e.g. the subscriber
+ * guard's {@link isReservedEventType reserved} writes). The store announces every write with an event,
+ * so such events are published with their commit, but the router hands them to no plugin, whatever it
+ * subscribes to: they never reach a tenant's plugin nor spend its chain budget. (The facts in
+ * {@link PLATFORM_EVENT_TYPES} — entity, plugin, workflow and timer lifecycle — are routed as usual.)
+ */
+export function isInternalEventType(type: string): boolean {
+  return INTERNAL_EVENT_TYPE.test(type);
+}
+const INTERNAL_EVENT_TYPE = /^uee\./i;
+
 /** Whether a read-model view belongs to the platform. */
 export function isReservedView(view: string): boolean {
   return view.toLowerCase().startsWith(RESERVED_PREFIX);

@@ -1,5 +1,5 @@
 export { PluginRegistry, scopeContext, pluginGroup, pluginVersionId, trustedScope } from './registry.js';
-export { DEFAULT_REGISTRY_LIMITS } from './subscriber-limit.js';
+export { DEFAULT_REGISTRY_LIMITS, SUBSCRIBER_GUARD_EVENT, SUBSCRIBER_GUARD_TYPE } from './subscriber-limit.js';
 export type { RegistryLimits } from './subscriber-limit.js';
 export type { PluginRecord, ModuleInspection, ModuleInspector, BinaryStore, DeployRequest, DeployResult } from './registry.js';
 export {

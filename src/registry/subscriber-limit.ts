@@ -20,6 +20,11 @@ export const DEFAULT_REGISTRY_LIMITS: RegistryLimits = { maxSubscribersPerType: 
 
 /** Entity type of a tenant's subscriber guard (see {@link checkSubscriberLimit}). */
 export const SUBSCRIBER_GUARD_TYPE = 'uee.subscriber-guard';
+/**
+ * The event type of a guard write: platform-internal ({@link isInternalEventType}), so the bookkeeping
+ * event published in the tenant's stream with every deploy or enable reaches none of its plugins.
+ */
+export const SUBSCRIBER_GUARD_EVENT = 'uee.subscriber-guard.checked';
 /** The guard's entity id (one per tenant scope). */
 const SUBSCRIBER_GUARD_ID = 'uee-subscriber-guard';
 
@@ -67,7 +72,7 @@ export async function checkSubscriberLimit(store: EntityStore, ctx: TenantContex
     });
   }
   const version = guard?.version ?? 0;
-  return { entityId: SUBSCRIBER_GUARD_ID, entityTypeId: SUBSCRIBER_GUARD_TYPE, expectedVersion: version, attributes: { checks: version + 1 }, eventType: 'PluginSubscribersChecked' };
+  return { entityId: SUBSCRIBER_GUARD_ID, entityTypeId: SUBSCRIBER_GUARD_TYPE, expectedVersion: version, attributes: { checks: version + 1 }, eventType: SUBSCRIBER_GUARD_EVENT };
 }
 
 /** Whether a commit failed because another deploy or enable moved the tenant's subscriber guard: check again. */

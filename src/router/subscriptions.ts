@@ -1,4 +1,4 @@
-import type { EventEnvelope, UeeError } from '../core/index.js';
+import { isInternalEventType, type EventEnvelope, type UeeError } from '../core/index.js';
 import { matchesSubscription } from '../store/index.js';
 import type { PluginRecord } from '../registry/index.js';
 
@@ -47,6 +47,8 @@ export class SubscriptionIndex<R extends RouteEntry> {
         if (a.kind === 'workflow') add(this.#workflows, a.name, route);
         const tenantKey = a.tenantScope === 'global' ? ANY : tenantKeyOf(version.tenantId);
         for (const type of a.subscribeTo) {
+          // Platform-internal events reach no plugin (see isInternalEventType).
+          if (isInternalEventType(type)) continue;
           let byTenant = this.#byType.get(type);
           if (!byTenant) this.#byType.set(type, (byTenant = new Map<string, Leaf<R>>()));
           let byEntity = byTenant.get(tenantKey);
@@ -124,7 +126,7 @@ export function mayTouch(plugin: PluginRecord, entityTypeId: string | undefined)
  */
 export function subscriptionMatches(plugin: PluginRecord, event: EventEnvelope, onRefused?: (err: UeeError) => void): boolean {
   const a = plugin.attributes;
-  if (!a.subscribeTo.includes(event.type)) return false;
+  if (!a.subscribeTo.includes(event.type) || isInternalEventType(event.type)) return false;
   if (a.tenantScope !== 'global' && event.tenantId !== plugin.tenantId) return false;
   if (!mayTouch(plugin, event.entityTypeId) && event.entityTypeId !== undefined) return false;
   if (a.filter?.entityTypes && (event.entityTypeId === undefined || !a.filter.entityTypes.includes(event.entityTypeId))) return false;
