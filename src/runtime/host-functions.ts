@@ -110,6 +110,13 @@ export class CallHost {
   effectBytes = 0;
   /** Buffered entity versions by id, oldest first: what the plugin's own reads see first. */
   readonly #overlay = new Map<string, EntityVersion[]>();
+  /**
+   * The store's latest version of each entity this call read (or null), read once per call: a
+   * `write_entity` after the plugin's own `read_entity` of that id (read, then write) checks scope
+   * and numbers the version against that read instead of a second store read. The commit numbers
+   * versions against the store as it is then, as it always did.
+   */
+  #stored: Map<string, Promise<EntityVersion | null>> | undefined;
 
   constructor(
     readonly plugin: PluginPolicy,
@@ -335,8 +342,19 @@ export class CallHost {
       const hit = version === undefined ? buffered[buffered.length - 1] : buffered.find((v) => v.version === version);
       if (hit !== undefined) return this.visible(hit) ? hit : null;
     }
-    const v = await this.deps.services.readEntity(this.ctx, entityId, version);
+    const v = await (version === undefined ? this.#storedLatest(entityId) : this.deps.services.readEntity(this.ctx, entityId, version));
     return v !== null && this.visible(v) ? v : null;
+  }
+
+  /** The store's latest version of `entityId`, read once per call (see {@link #stored}). */
+  #storedLatest(entityId: string): Promise<EntityVersion | null> {
+    this.#stored ??= new Map();
+    let read = this.#stored.get(entityId);
+    if (read === undefined) {
+      read = this.deps.services.readEntity(this.ctx, entityId);
+      this.#stored.set(entityId, read);
+    }
+    return read;
   }
 
   async #queryReadModel(r: z.output<typeof QueryReadModel>): Promise<{ items: Array<{ id: string; doc: JsonObject }> }> {
@@ -411,7 +429,7 @@ export class CallHost {
   async #current(entityId: string): Promise<EntityVersion | null> {
     const buffered = this.#overlay.get(entityId);
     if (buffered !== undefined) return buffered[buffered.length - 1] ?? null;
-    return this.deps.services.readEntity(this.ctx, entityId);
+    return this.#storedLatest(entityId);
   }
 
   #buffer(v: EntityVersion): void {

@@ -72,6 +72,7 @@ export function createStoreHostServices(options: {
   const { store, models, resolveView } = options;
   return {
     async readEntity(ctx, entityId, version) {
+      if (store.find !== undefined) return store.find(ctx, entityId, version === undefined ? {} : { version });
       try {
         return await store.get(ctx, entityId, version === undefined ? {} : { version });
       } catch (err) {

@@ -189,6 +189,12 @@ export interface EntityStore {
   put(ctx: TenantContext, write: EntityWrite, options?: { causation?: Causation; source?: EventSource }): Promise<EntityVersion>;
   /** `NOT_FOUND` when absent, another tenant's, or the version does not exist. */
   get(ctx: TenantContext, entityId: string, options?: GetOptions): Promise<EntityVersion>;
+  /**
+   * {@link get} answering `null` instead of `NOT_FOUND` (other failures still reject): for callers
+   * that expect absence, such as a plugin's `read_entity`, where building and catching an error per
+   * miss costs more than the read. Optional: without it, callers catch `get`'s `NOT_FOUND`.
+   */
+  find?(ctx: TenantContext, entityId: string, options?: GetOptions): Promise<EntityVersion | null>;
   /** Versions of one entity, newest first. `NOT_FOUND` when the entity is not visible. */
   history(ctx: TenantContext, entityId: string, options?: HistoryOptions): Promise<Page<EntityVersion>>;
   /** Latest versions of one type matching a filter, with keyset pagination. */

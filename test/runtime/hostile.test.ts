@@ -139,6 +139,35 @@ describe('hostile plugin battery: each attack is contained and the host keeps wo
     expect(r.effects.writes).toHaveLength(0);
   });
 
+  it("RT-HOST-11b a write after the plugin's own read of the entity is checked as strictly: the call's one store read serves both", async () => {
+    await rt.store.put(tenantCtx(null, 'admin:test'), { entityId: 'global-ref2', entityTypeId: 'Task', attributes: { shared: true } });
+    await load('read-overwrite', 'read-then-write', { capabilities: ['readEntities', 'writeEntities'] }, {
+      READ: JSON.stringify({ entityId: 'global-ref2' }),
+      WRITE: JSON.stringify({ entityId: 'global-ref2', entityTypeId: 'Task', attributes: { shared: false } }),
+    });
+    const r = await rt.host.invoke('read-overwrite', { event: makeEvent('acme') });
+    if (!r.ok) throw new Error(r.error.message);
+    expect(r.output).toMatchObject({ ok: false, error: { code: 'TENANT_FORBIDDEN' } });
+    expect(r.effects.writes).toHaveLength(0);
+    // An entity its type restriction hides: the read answers null, the write is still refused.
+    await rt.store.put(tenantCtx('acme'), { entityId: 'hidden-1', entityTypeId: 'Secret', attributes: { s: 1 } });
+    await load('read-hidden', 'read-then-write', { capabilities: ['readEntities', 'writeEntities'], restrictedEntityTypes: ['Task'] }, {
+      READ: JSON.stringify({ entityId: 'hidden-1' }),
+      WRITE: JSON.stringify({ entityId: 'hidden-1', entityTypeId: 'Task', attributes: { s: 2 } }),
+    });
+    const hidden = await rt.host.invoke('read-hidden', { event: makeEvent('acme') });
+    if (!hidden.ok) throw new Error(hidden.error.message);
+    expect(hidden.output).toMatchObject({ ok: false, error: { code: 'CAPABILITY_DENIED' } });
+    expect(hidden.effects.writes).toHaveLength(0);
+    // Its own entity: read (absent) then written, numbered 1.
+    await load('read-own', 'read-then-write', { capabilities: ['readEntities', 'writeEntities'] }, {
+      READ: JSON.stringify({ entityId: 'own-1' }),
+      WRITE: JSON.stringify({ entityId: 'own-1', entityTypeId: 'Task', attributes: { n: 1 } }),
+    });
+    const own = await rt.host.invoke('read-own', { event: makeEvent('acme') });
+    expect(own.ok && own.output).toEqual({ ok: true, value: { entityId: 'own-1', version: 1 } });
+  });
+
   it('RT-HOST-12 after the whole battery the pool is at full strength and serves a burst', async () => {
     await expect.poll(() => rt.host.stats().workers, { timeout: 5000 }).toBe(2);
     const results = await Promise.all(Array.from({ length: 200 }, () => rt.host.invoke('healthy', { event: makeEvent('acme') })));

@@ -92,6 +92,23 @@ export function storeConformance(name: string, open: () => Promise<EntityStore>)
         await expectCode(store.get(A, 'missing'), 'NOT_FOUND');
       });
 
+      it('E02b find (where the store has it) answers what get answers, and null where get is NOT_FOUND', async () => {
+        if (store.find === undefined) return;
+        await store.put(G, { entityId: 'g-f', entityTypeId: 'Task', attributes: { g: 1 } });
+        await store.put(A, { entityId: 't-f', entityTypeId: 'Task', attributes: { n: 1 } });
+        await store.put(A, { entityId: 't-f', entityTypeId: 'Task', attributes: { n: 2 } });
+        expect(await store.find(A, 't-f')).toEqual(await store.get(A, 't-f'));
+        expect(await store.find(A, 't-f', { version: 1 })).toEqual(await store.get(A, 't-f', { version: 1 }));
+        expect(await store.find(A, 'g-f')).toEqual(await store.get(A, 'g-f'));
+        expect(await store.find(A, 't-f', { version: 3 })).toBeNull();
+        expect(await store.find(A, 'missing')).toBeNull();
+        // Another tenant's entity is absent, exactly like a missing one; an unknown tenant still fails.
+        expect(await store.find(B, 't-f')).toBeNull();
+        expect(await store.find(B, 't-f', { version: 1 })).toBeNull();
+        expect(await store.find(G, 't-f')).toBeNull();
+        await expectCode(store.find(NOBODY, 't-f'), 'UNKNOWN_TENANT');
+      });
+
       it('E03 history lists versions newest first across pages with no gaps', async () => {
         for (let n = 1; n <= 5; n++) await store.put(A, { entityId: 'h-1', entityTypeId: 'Task', attributes: { n } });
         const first = await store.history(A, 'h-1', { limit: 2 });

@@ -156,6 +156,23 @@ class SqliteStore implements EntityStore {
     });
   }
 
+  find(...[ctx, entityId, options]: Parameters<EntityStore['get']>): Promise<EntityVersion | null> {
+    return this.#core.run(() => {
+      const tk = this.#scope(ctx);
+      const id = prepareEntityId(entityId);
+      // #owner without its NOT_FOUND: the same keys in the same order, absence answered null.
+      for (const key of visibleTenantKeys(tk)) {
+        const latest = this.#latest(key, id);
+        if (latest === null) continue;
+        const version = options?.version;
+        if (version === undefined || version === latest.version) return latest;
+        const row = Number.isInteger(version) ? (this.#core.cache.get(VERSION_SQL).get(key, id, version) as { doc: string } | undefined) : undefined;
+        return row === undefined ? null : readVersion(row.doc, { entityId: id, version });
+      }
+      return null;
+    });
+  }
+
   history(...[ctx, entityId, options]: Parameters<EntityStore['history']>): ReturnType<EntityStore['history']> {
     return this.#core.run(() => {
       const tk = this.#scope(ctx);
