@@ -134,13 +134,9 @@ export class QueueWorker {
     this.#renewer = setInterval(() => {
       // The queue's lease too: long work must not let another process start reading behind it. Taken
       // back here after a lapse (the loop is waiting for room), it is a takeover like the loop's own:
-      // what the other holder left pending comes before anything read later.
-      this.#lease
-        .keep()
-        .then((lease) => {
-          if (lease.fresh) this.#catchingUp = true;
-        })
-        .catch((err: unknown) => this.log.warn('renewing a queue lease failed', { error: toUeeError(err).message }));
+      // the lease records the catch-up owed and the loop takes it, so what the other holder left
+      // pending comes before anything read later.
+      this.#lease.keep().catch((err: unknown) => this.log.warn('renewing a queue lease failed', { error: toUeeError(err).message }));
       if (this.#held.size === 0) return;
       this.bus.renew(this.route.group, this.consumer, [...this.#held]).catch((err: unknown) => this.log.warn('renewing a queue lease failed', { error: toUeeError(err).message }));
     }, Math.max(20, Math.floor(this.options.claimIdleMs / 3)));
@@ -149,13 +145,12 @@ export class QueueWorker {
     while (!this.#stopped) {
       try {
         if (this.#left.length > 0) await this.#handBackLeft();
-        const lease = await this.#lease.keep();
-        if (!lease.held) {
+        if (!(await this.#lease.keep())) {
           // Another process reads this queue: wait for its lease to lapse (it died) or be released.
           await this.#pause(this.#lease.retryMs);
           continue;
         }
-        if (lease.fresh) this.#catchingUp = true;
+        if (this.#lease.takeCatchUp()) this.#catchingUp = true;
         let deliveries: Delivery[] = [];
         const now = Date.now();
         if (this.#catchingUp || now - lastClaim >= options.claimIdleMs / 2) {

@@ -116,8 +116,7 @@ export class Dispatcher<R extends RouteEntry> {
     let leading = false;
     while (!this.#stopped) {
       try {
-        const state = await lease.keep();
-        if (!state.held) {
+        if (!(await lease.keep())) {
           if (leading) {
             // Another process dispatches now: what it routes here wakes no worker, so they poll again.
             leading = false;
@@ -128,7 +127,7 @@ export class Dispatcher<R extends RouteEntry> {
           continue;
         }
         leading = true;
-        if (state.fresh) {
+        if (lease.takeCatchUp()) {
           // Another process dispatched until now: its table may be newer than this one's.
           catchingUp = true;
           await this.onLead();

@@ -23,8 +23,8 @@ export interface HeldFence {
   holding(stop: () => boolean): boolean | Promise<boolean>;
 }
 
-/** What {@link Lease.keep} found: whether this process holds the lease, and whether it just took it. */
-export interface LeaseState {
+/** What one attempt found: whether this process holds the lease, and whether it just took it. */
+interface LeaseState {
   held: boolean;
   /** Taken by this call (it was another's or nobody's): whatever the previous owner left pending comes first. */
   fresh: boolean;
@@ -52,6 +52,8 @@ export class Lease {
   #fence: HeldFence | undefined;
   /** The greatest token the store refused this lease with: the next token must be above it. */
   #refusedAt = 0;
+  /** Taken fresh by some {@link keep} since the last {@link takeCatchUp}: a catch-up is owed. */
+  #catchUpOwed = false;
 
   /**
    * @param fenced draw a fencing token ({@link fence}) each time the lease is taken, for the store to
@@ -88,8 +90,28 @@ export class Lease {
     return Math.max(10, Math.floor(this.ttlMs / 3));
   }
 
-  /** Renews the lease when due, or tries to take it when due; else answers from the local view. */
-  async keep(): Promise<LeaseState> {
+  /**
+   * Renews the lease when due, or tries to take it when due; else answers from the local view.
+   * Returns whether this process holds it. Whichever caller takes it fresh (the loop or a renewal
+   * timer), the catch-up it calls for is recorded here until {@link takeCatchUp}.
+   */
+  async keep(): Promise<boolean> {
+    const state = await this.#keep();
+    if (state.fresh) this.#catchUpOwed = true;
+    return state.held;
+  }
+
+  /**
+   * Whether the lease was taken fresh (it was another's or nobody's) since the last call — whatever
+   * the previous owner left pending comes first — and clears that. The reading loop's to consume.
+   */
+  takeCatchUp(): boolean {
+    const owed = this.#catchUpOwed;
+    this.#catchUpOwed = false;
+    return owed;
+  }
+
+  async #keep(): Promise<LeaseState> {
     const live = this.liveness;
     if (live !== undefined) {
       if (this.held) return { held: true, fresh: false };

@@ -2,6 +2,8 @@
  * ROUTER-LEASE: a queue lease bound to the process heartbeat. A beat that comes late (the local view
  * of liveness lapses) does not end the holding: work under it waits and goes on with the same fence
  * once a beat finds the heartbeat still alive. A heartbeat found lapsed ends it: nothing goes on.
+ * Whichever keep() takes a lease fresh, the catch-up it owes is latched in the lease until the
+ * reading loop takes it.
  */
 import { describe, expect, it } from 'vitest';
 import type { EventBus } from '../../src/bus/index.js';
@@ -23,7 +25,8 @@ describe('heartbeat-bound lease', () => {
   it('ROUTER-LEASE-1 a late beat is waited out with the same fence; a heartbeat found lapsed ends the holding', async () => {
     const live = fakeLiveness();
     const lease = new Lease(grantingBus(), 'q', 'me', 1000, live as unknown as ProcessLiveness, true);
-    expect(await lease.keep()).toEqual({ held: true, fresh: true });
+    expect(await lease.keep()).toBe(true);
+    expect(lease.takeCatchUp()).toBe(true);
     const fence = lease.fence;
     expect(fence).toBeDefined();
 
@@ -41,5 +44,28 @@ describe('heartbeat-bound lease', () => {
     }, 30);
     expect(await ended).toBeUndefined();
     expect(lease.fence).toBeUndefined();
+  });
+});
+
+describe('catch-up latch', () => {
+  it('ROUTER-LEASE-2 a lease taken fresh by any keep() owes one catch-up until the reader takes it; a renewal does not clear it', async () => {
+    let granted = true;
+    const bus = { lease: () => Promise.resolve(granted), counter: () => Promise.resolve(1) } as unknown as EventBus;
+    // TTL lease (embedded): a 30 ms TTL, so attempts are due every 10 ms.
+    const lease = new Lease(bus, 'q', 'me', 30);
+    const due = (): Promise<void> => new Promise((resolve) => setTimeout(resolve, 15));
+    expect(lease.takeCatchUp()).toBe(false);
+    expect(await lease.keep()).toBe(true); // taken fresh (say, by the renewal timer)
+    await due();
+    expect(await lease.keep()).toBe(true); // renewed (the loop): not fresh, and the latch stays
+    expect(lease.takeCatchUp()).toBe(true);
+    expect(lease.takeCatchUp()).toBe(false); // owed once
+    granted = false;
+    await due();
+    expect(await lease.keep()).toBe(false); // lost
+    granted = true;
+    await due();
+    expect(await lease.keep()).toBe(true); // taken fresh again
+    expect(lease.takeCatchUp()).toBe(true);
   });
 });
