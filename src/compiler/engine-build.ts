@@ -25,6 +25,7 @@ import { unicodePropsHeader } from './engine-unicode.js';
 import { emojiStringsHeader } from './engine-emoji.js';
 import { LIBREGEXP_CONFORMANCE_PATCH, QUICKJS_CONFORMANCE_PATCH } from './engine-patch-conformance.js';
 import { QUICKJS_OPCODE_PATCH, QUICKJS_STRING_PATCH, patchQuickjsOpcodes, patchQuickjsString } from './engine-patch-string.js';
+import { QUICKJS_SPEED_PATCH, patchQuickjsSpeed } from './engine-patch-speed.js';
 
 /** QuickJS sources compiled into the engine (libbf for BigInt). */
 const QUICKJS_FILES = ['quickjs.c', 'libregexp.c', 'libunicode.c', 'cutils.c', 'libbf.c'] as const;
@@ -84,7 +85,7 @@ async function loadSources(root: string): Promise<Sources> {
     throw new UeeError('INTERNAL', `QuickJS sources not found at ${QUICKJS_DIR}`, { hint: 'Run npm ci (package qjsc).' });
   }
   for (const f of [...QUICKJS_FILES, ...QUICKJS_HEADERS]) files[f] = await readFile(join(qdir, f), 'utf8');
-  files['quickjs.c'] = patchQuickjsString(applyPatch(patchQuickjsRegex(patchQuickjsJson(patchQuickjsPerf(patchQuickjs(files['quickjs.c'] ?? '')))), QUICKJS_CONFORMANCE_PATCH));
+  files['quickjs.c'] = patchQuickjsSpeed(patchQuickjsString(applyPatch(patchQuickjsRegex(patchQuickjsJson(patchQuickjsPerf(patchQuickjs(files['quickjs.c'] ?? '')))), QUICKJS_CONFORMANCE_PATCH)));
   files['quickjs-opcode.h'] = patchQuickjsOpcodes(files['quickjs-opcode.h'] ?? '');
   files['libregexp.c'] = applyPatch(patchLibregexpRegex(patchLibregexpPerf(patchLibregexp(files['libregexp.c'] ?? ''))), LIBREGEXP_CONFORMANCE_PATCH);
   files['libbf.c'] = patchLibbf(files['libbf.c'] ?? '');
@@ -149,7 +150,7 @@ function toolchainProbe(): string[] {
 export async function engineHashQuick(root: string = findRepoRoot()): Promise<string> {
   const stampPath = join(root, 'engine', 'build', 'hash.stamp.json');
   const salt = createHash('sha256')
-    .update(JSON.stringify([root, ENGINE_CFLAGS, ENGINE_LDFLAGS, QUICKJS_PATCH, LIBREGEXP_PATCH, QUICKJS_SEMANTICS_PATCH, LIBREGEXP_SEMANTICS_PATCH, LIBBF_PATCH, QUICKJS_PERF_PATCH, LIBREGEXP_PERF_PATCH, QUICKJS_JSON_PATCH, QUICKJS_REGEX_PATCH, LIBREGEXP_REGEX_PATCH, QUICKJS_CONFORMANCE_PATCH, LIBREGEXP_CONFORMANCE_PATCH, QUICKJS_STRING_PATCH, QUICKJS_OPCODE_PATCH, QUICKJS_APPENDIX, toolchainProbe(), process.versions.unicode, process.versions.icu]))
+    .update(JSON.stringify([root, ENGINE_CFLAGS, ENGINE_LDFLAGS, QUICKJS_PATCH, LIBREGEXP_PATCH, QUICKJS_SEMANTICS_PATCH, LIBREGEXP_SEMANTICS_PATCH, LIBBF_PATCH, QUICKJS_PERF_PATCH, LIBREGEXP_PERF_PATCH, QUICKJS_JSON_PATCH, QUICKJS_REGEX_PATCH, LIBREGEXP_REGEX_PATCH, QUICKJS_CONFORMANCE_PATCH, LIBREGEXP_CONFORMANCE_PATCH, QUICKJS_STRING_PATCH, QUICKJS_OPCODE_PATCH, QUICKJS_SPEED_PATCH, QUICKJS_APPENDIX, toolchainProbe(), process.versions.unicode, process.versions.icu]))
     .digest('hex');
   const inputs = [
     ...[...QUICKJS_FILES, ...QUICKJS_HEADERS].map((f) => join(root, QUICKJS_DIR, f)),

@@ -1,5 +1,5 @@
 /**
- * JS-FAST: the engine's speed patches (src/compiler/engine-patch-perf.ts) change no answer. Each
+ * JS-FAST: the engine's speed patches (src/compiler/engine-patch-perf.ts, engine-patch-speed.ts) change no answer. Each
  * case exercises one patched path at its edges (-0, NaN, ±2^53, int32 overflow, subnormals,
  * surrogates, lastIndex, int comparisons that branch…) and must answer exactly as Node 20 does.
  */
@@ -48,6 +48,85 @@ const CASES: readonly Case[] = [
        'abc'.match(/Ā/g), /ü/.test('xü'), 'aaaa'.split(/a/), 'xAy'.replace(/A/g, '$\`'), 'banana'.lastIndexOf('a'), /a(?=l)/.exec('amal').index]; }`],
 ];
 
+// UEE_PERF_TDZ: every TDZ error that can happen still happens (a reference before the declaration,
+// a jump over it, a loop entering its scope again, a derived constructor's this), and the checks it
+// drops (references after the initialization) answer as before
+const TDZ_CASES: readonly Case[] = [
+  // a reference before the declaration, in the same function and through a closure
+  ['tdz', `{ const r = []; try { x; } catch (e) { r.push(e.name); } try { x = 2; } catch (e) { r.push(e.name); } try { typeof x; } catch (e) { r.push(e.name); } let x = 1; x++; r.push(x); return r; }`],
+  ['tdz', `{ const f = () => v; let r; try { f(); } catch (e) { r = e.name; } let v = 2; v += 3; return [r, f(), v]; }`],
+  ['tdz', `{ try { let x = x + 1; return x; } catch (e) { return e.name; } }`],
+  ['tdz', `{ try { const [a, b = a, c = d, d] = [1]; return [a, b, c, d]; } catch (e) { return e.name; } }`],
+  // a jump over the declaration: switch cases share one scope
+  ['tdz', `[0, 1, 2].map((k) => { try { switch (k) { case 0: let y = 10; y++; return y; case 1: return y; default: y = 5; return y; } } catch (e) { return e.name; } })`],
+  ['tdz', `[0, 1].map((k) => { switch (k) { case 0: let y = 1; case 1: try { return y; } catch (e) { return e.name; } } })`],
+  // labelled break and continue around a declaration, loops that enter the scope again
+  ['tdz', `{ const r = []; out: for (let i = 0; i < 4; i++) { if (i === 1) continue; if (i === 3) break out; let w = i * 2; w += 1; r.push(w); } return r; }`],
+  ['tdz', `{ const r = []; for (let j = 0; j < 3; j++) { try { if (j > 0) r.push(z); } catch (e) { r.push(e.name); } let z = j; z *= 3; r.push(z); } return r; }`],
+  ['tdz', `{ const fns = []; for (let i = 0; i < 3; i++) { fns.push(() => i); i += 0; } let k = 0; while (k < 3) { let c = k; fns.push(() => c); k++; } return fns.map((f) => f()); }`],
+  ['tdz', `{ let s = 0; for (const v of [1, 2, 3]) { let t = v; t *= 2; s += t; } for (const k in { a: 1, b: 2 }) { const u = k + k; s += u.length; } return s; }`],
+  ['tdz', `{ let n = 0; do { let a = n; a += 2; n = a; } while (n < 9); let m = 0; while (true) { let b = m; if (b > 4) break; m = b + 1; } return [n, m]; }`],
+  // try/catch/finally around declarations
+  ['tdz', `{ const r = []; try { let t = 1; t++; r.push(t); throw new Error('e'); } catch (e) { let q = e.message; q += '!'; r.push(q); } finally { let f = 3; f--; r.push(f); } return r; }`],
+  ['tdz', `{ const r = []; try { r.push(g); } catch (e) { r.push(e.name); } let g = (() => { try { throw 1; } catch { return 7; } })(); g++; r.push(g); return r; }`],
+  ['tdz', `{ let c = 0; const r = []; for (;;) { c++; try { if (c === 2) throw new Error('x'); let h = c; if (c > 3) break; r.push(h); } catch (e) { r.push(e.message); } } return r; }`],
+  // conditional initializers, class bindings, generators, derived constructors
+  ['tdz', `{ const f = (c) => { let m = c && c + 1; let o = c ?? 5; let p = c ? 'y' : 'n'; return [m, o, p]; }; return [f(0), f(2), f(null)]; }`],
+  ['tdz', `{ const r = []; try { new C(); } catch (e) { r.push(e.name); } class C { m() { return C.name; } } r.push(new C().m()); return r; }`],
+  ['tdz', `{ function* g() { let a = 1; yield a; a++; const b = yield a; yield b * 2; } const it = g(); return [it.next().value, it.next().value, it.next(21).value]; }`],
+  ['tdz', `{ class A { constructor() { this.a = 1; } } let r; class B extends A { constructor() { try { this.x = 1; } catch (e) { r = e.name; } super(); this.b = 2; } } const o = new B(); return [r, o.a, o.b]; }`],
+  ['tdz', `{ let acc = 0; for (let i = 46000; i < 46100; i++) acc = (acc + ((i * i) % 7)) | 0; return acc; }`],
+];
+
+// UEE_PERF_SORT_SUB: sort with (a, b) => a - b or b - a on numbers at their edges (-0 and 0 keep their
+// order, ±Infinity, subnormals, 2^53), on values that are not numbers (calls the comparator:
+// valueOf, BigInt's TypeError), and other two-argument bodies that must not be taken for it
+const SORT_PREAMBLE = `const key = (x) => (Object.is(x, -0) ? '-0' : typeof x === 'object' && x !== null ? 'o' + x.valueOf() : String(x));
+const called = (f) => (a, b) => { const d = f(a, b); return d; };
+const same = (xs, f) => xs.slice().sort(f).map(key).join() === xs.slice().sort(called(f)).map(key).join();
+const NUMS = [3, 1, 2.5, -0, 0, -0, 0, Infinity, -Infinity, 1e308, -1e308, 5e-324, -5e-324, 2 ** 53, 2 ** 53 + 2, 0.1, 2147483647, -2147483648, 2 ** 31, -(2 ** 31) - 1, 7, 7, 1.5];`;
+const SORT_CASES: readonly Case[] = [
+  ['sort-sub', `NUMS.slice().sort((a, b) => a - b).map(key)`],
+  ['sort-sub', `NUMS.slice().sort((a, b) => b - a).map(key)`],
+  ['sort-sub', `NUMS.slice().sort((b, a) => a - b).map(key)`],
+  ['sort-sub', `NUMS.slice().sort(function (a, b) { return a - b; }).map(key)`],
+  ['sort-sub', `NUMS.slice().sort((a, b, c) => a - b).map(key)`],
+  ['sort-sub', `[0, -0, 0, -0, 1, -0].sort((a, b) => a - b).map(key)`],
+  ['sort-sub', `[3, '10', 2, '9', 1, '1', true, null, false, [4], '2.5'].sort((a, b) => a - b).map(key)`],
+  ['sort-sub', `[{ valueOf: () => 3 }, 1, { valueOf: () => 0 }, 2, { valueOf: () => -1 }].sort((a, b) => a - b).map(key)`],
+  ['sort-sub', `[5, undefined, 3, , 1, undefined, 2].sort((a, b) => a - b).map(key)`],
+  ['sort-sub', `{ try { return [3n, 1n, 2n].sort((a, b) => a - b).map(String); } catch (e) { return e.name; } }`],
+  ['sort-sub', `{ try { return [3, 1n].sort((a, b) => a - b).map(String); } catch (e) { return e.name; } }`],
+  ['sort-sub', `Array.from({ length: 300 }, (_, i) => ((i * 7919) % 301) / 3 - 40).sort((a, b) => a - b).join()`],
+  // NaN makes a comparator inconsistent (engines order it differently): compared with calling it
+  ['sort-sub', `[same([3, NaN, 1, -0, 0, NaN, 2, Infinity, -Infinity, Infinity, 5], (a, b) => a - b), same([NaN, 1, NaN, 0, -1], (a, b) => b - a)]`],
+  // other two-argument bodies are not taken for a subtraction
+  ['sort-sub', `[same([3, 1, 2, 5, 4, 0], (a, b) => a * b), same([3, 1, 2, 5, 4, 0], (a, b) => a + b), same([3, 1, 2, 5, 4, 0], (a, b) => b / a), same([3, 1, 2, 5, 4, 0], (a, b) => a % b), same([3, 1, 2, 5, 4, 0, 9, 8], (a, b) => a - a), same([3, 1, 2, 5, 4, 0, 9, 8], (a, b) => b - b)]`],
+  ['sort-sub', `{ const o = [1, 2, 3]; const r = o.sort((a, b) => a - b); return [r === o, Object.keys(o).length]; }`],
+  ['sort-sub', `{ const al = { length: 4, 0: 9, 1: -0, 2: 0, 3: -1 }; Array.prototype.sort.call(al, (a, b) => a - b); return [al[0], key(al[1]), key(al[2]), al[3]]; }`],
+];
+
+// UEE_PERF_EXEC_RESULT: exec results made from the context's shape answer as before: keys, order and
+// attributes, groups, d-flag indices, many or unmatched captures, and results changed after the fact
+// (a property added, deleted or redefined, a frozen one) leave the next results as they were
+const EXEC_PREAMBLE = `const desc = (o) => Object.entries(Object.getOwnPropertyDescriptors(o)).map(([k, d]) => k + ':' + (d.writable ? 'w' : '') + (d.enumerable ? 'e' : '') + (d.configurable ? 'c' : ''));`;
+const EXEC_CASES: readonly Case[] = [
+  ['exec-result', `{ const m = /a(l|m)/.exec('xx al'); return [m, m.length, m.index, m.input, m.groups, Object.keys(m), Array.isArray(m), desc(m)]; }`],
+  ['exec-result', `{ const m = /(?<w>\\w+)@(?<d>\\w+)/.exec('to u1@ex.com'); return [m, Object.keys(m), Object.keys(m.groups), Object.getPrototypeOf(m.groups), m.groups.w]; }`],
+  ['exec-result', `[/(a)|(b)/.exec('b'), /(a)(b)(c)(d)(e)(f)(g)(h)(i)(j)(k)/.exec('xabcdefghijk'), /x*/.exec('abc'), /b/.exec('abc'), /z/.exec('abc'), /é(l)/.exec('xél'), /(\\ud83d)?\\ude00/u.exec('a😀')]`],
+  // results share a shape: changing one leaves the others as they were
+  ['exec-result', `{ const r1 = /a/.exec('ba'), r2 = /a/.exec('ca'); r1.extra = 1; delete r2.index; Object.defineProperty(r1, 'input', { enumerable: false }); const r3 = /a/.exec('da');
+     return [Object.keys(r1), Object.keys(r2), r1.index, r2.index, Object.keys(r3), desc(r3), r3.index, r3.input]; }`],
+  ['exec-result', `{ const r1 = /a(b)/.exec('ab'); Object.freeze(r1); const r2 = /a(b)/.exec('xab'); r2.push('z'); r2.length = 1; let e; try { r1.q = 1; } catch (x) { e = x.name; }
+     return [Object.isFrozen(r1), Object.isExtensible(r2), Object.isFrozen(/a/.exec('a')), r2, r2.length, e, r1, JSON.stringify(r1), r1.map((x) => x + '!'), [...r1], r1.slice(1)]; }`],
+  ['exec-result', `{ const m = /a(?<x>b)?/d.exec('zab'); const n = /a(c)?/d.exec('a'); return [Object.keys(m), m.indices, m.indices.groups, Object.keys(n), n.indices]; }`],
+  ['exec-result', `[...'al am ax'.matchAll(/a(l|m)?/g)].map((m) => [m.length, m.index, m.input, m[1], Object.keys(m), m.groups])`],
+  ['exec-result', `['x al am'.match(/a(l)/), 'x al am'.match(/a(l)/g), 'x al'.replace(/a(l)/, (...a) => JSON.stringify(a)), 'a-b_c'.split(/([-_])/), 'aXbX'.replace(/X/g, (m, i) => i)]`],
+  ['exec-result', `{ const re = /a(l|m)/g; const out = []; let m; while ((m = re.exec('al am al')) !== null) out.push([m.index, m[0], m[1], re.lastIndex, m.length]); const y = /a/y; y.lastIndex = 1; return [out, y.exec('ba'), y.lastIndex, y.exec('ba'), y.lastIndex]; }`],
+  ['exec-result', `{ class R extends RegExp { exec(s) { const m = super.exec(s); if (m) m.sub = true; return m; } } const m = new R('a(b)').exec('ab'); return [m, Object.keys(m), 'ab'.replace(new R('a(b)'), '$1$1'), [...'abab'.matchAll(new R('a(b)', 'g'))].map((x) => x.sub)]; }`],
+  ['exec-result', `{ const ms = []; for (let i = 0; i < 50; i++) ms.push(/(\\d+)-(\\d+)/.exec('n ' + i + '-' + (i * 2))); return ms.map((m) => m[1] + ':' + m[2] + '@' + m.index + '/' + m.length).join(); }`],
+];
+
 let engine: EngineArtifact;
 const dir = tempDir('uee-fast-paths');
 
@@ -61,5 +140,14 @@ afterAll(() => {
 describe('engine speed patches keep JavaScript answers', () => {
   it('JS-FAST-1 number, dtoa, strtod and regex fast paths answer as Node 20 does', async () => {
     expect((await engineAgainstNode(engine, CASES, dir.path)).mismatches).toEqual([]);
+  }, 10 * 60_000);
+  it('JS-FAST-2 locals without TDZ checks still throw before their initialization, as Node 20 does', async () => {
+    expect((await engineAgainstNode(engine, TDZ_CASES, dir.path)).mismatches).toEqual([]);
+  }, 10 * 60_000);
+  it('JS-FAST-3 sort with a subtraction comparator orders as calling it does', async () => {
+    expect((await engineAgainstNode(engine, SORT_CASES, dir.path, SORT_PREAMBLE)).mismatches).toEqual([]);
+  }, 10 * 60_000);
+  it('JS-FAST-4 RegExp exec results made from a kept shape answer as Node 20 does', async () => {
+    expect((await engineAgainstNode(engine, EXEC_CASES, dir.path, EXEC_PREAMBLE)).mismatches).toEqual([]);
   }, 10 * 60_000);
 });
