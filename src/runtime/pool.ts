@@ -85,8 +85,11 @@ interface RunningJob {
 /** A batch on a worker: its jobs in batch order and its one watchdog. */
 interface Running {
   jobs: Map<number, RunningJob>;
-  share: string;
-  pluginId: string;
+  /** The shares and plugins the batch counts against (one of each, unless it gathers several queues' calls). */
+  shares: string[];
+  pluginIds: string[];
+  /** Gathers several shares' or plugins' calls: the calls behind one that overruns are taken back. */
+  mixed: boolean;
   started: number;
   /** The batch's one watchdog timer (re-armed for each job's own deadline, only when it fires). */
   timer: NodeJS.Timeout | null;
@@ -352,38 +355,78 @@ export class WorkerPool {
    * Takes the next batch to start: round-robin over shares under their cap, FIFO within a share; the
    * batch is the first job a plugin under its cap has, with the same plugin's later jobs for the same
    * instance key (queue order kept), up to its {@link #batchLimit}.
+   *
+   * When that leaves room in the batch's expected work (`batchTargetMs`, by the plugins' measured
+   * call times), the next shares in the round join it the same way, each with its own plugin and
+   * instance key: with 1,000 tenants × 1 plugin and events spread over them, a tenant's queue holds a
+   * few events at a time, and one worker message (and its answer) per 3–5 calls was the main thread's
+   * largest cost. Each share and plugin in the batch counts one worker held, as in a batch of its own;
+   * only plugins whose call time is known join another's batch; and a call of such a batch that
+   * overruns the batch's expected time gets the calls behind it taken back to run elsewhere (see
+   * {@link #takeBack}), so one tenant's hanging plugin holds up only its own calls.
    */
-  #next(): Queued[] | undefined {
+  #next(): { batch: Queued[]; shares: string[]; pluginIds: string[] } | undefined {
     const cap = this.#shareCap();
+    const maxPerPlugin = this.#options.maxWorkersPerPlugin;
+    let batch: Queued[] | undefined;
+    const shares: string[] = [];
+    const pluginIds: string[] = [];
+    let room = 0;
+    // Shares looked at for one batch: with 1,000 tenants the round is long, and a batch is full long before its end.
+    let looked = 0;
     for (const [key, share] of this.#shares) {
       if (share.queue.length === 0 || share.running >= cap) continue;
-      const i = share.queue.findIndex((q) => (this.#runningPerPlugin.get(q.job.pluginId) ?? 0) < this.#options.maxWorkersPerPlugin);
+      if (batch !== undefined && ++looked > 2 * this.#options.maxBatch) break;
+      const i = share.queue.findIndex((q) => pluginIds.includes(q.job.pluginId) || (this.#runningPerPlugin.get(q.job.pluginId) ?? 0) < maxPerPlugin);
       if (i < 0) continue;
       const first = share.queue[i]!;
-      const limit = this.#batchLimit(first.job.pluginId);
-      let batch: Queued[];
+      const cost = this.#cost.get(first.job.pluginId);
+      let limit = this.#batchLimit(first.job.pluginId);
+      if (batch !== undefined) {
+        // Joining another share's batch: only a plugin whose call time is known, within the room left.
+        if (cost === undefined) continue;
+        limit = Math.min(limit, this.#options.maxBatch - batch.length, Math.floor(room / Math.max(cost, 0.001)));
+        if (limit < 1) continue;
+      }
+      let taken: Queued[];
       if (limit === 1) {
         share.queue.splice(i, 1);
-        batch = [first];
+        taken = [first];
       } else {
-        batch = [];
+        taken = [];
         const rest: Queued[] = share.queue.slice(0, i);
         for (let j = i; j < share.queue.length; j++) {
           const q = share.queue[j]!;
-          if (batch.length < limit && q.job.pluginId === first.job.pluginId && q.job.instanceKey === first.job.instanceKey) batch.push(q);
+          if (taken.length < limit && q.job.pluginId === first.job.pluginId && q.job.instanceKey === first.job.instanceKey) taken.push(q);
           else rest.push(q);
         }
         share.queue = rest;
       }
-      this.#queued -= batch.length;
+      this.#queued -= taken.length;
       share.running++;
-      this.#runningPerPlugin.set(first.job.pluginId, (this.#runningPerPlugin.get(first.job.pluginId) ?? 0) + 1);
-      // Served: this share goes to the back of the round.
+      shares.push(key);
+      if (!pluginIds.includes(first.job.pluginId)) {
+        pluginIds.push(first.job.pluginId);
+        this.#runningPerPlugin.set(first.job.pluginId, (this.#runningPerPlugin.get(first.job.pluginId) ?? 0) + 1);
+      }
+      if (batch === undefined) {
+        batch = taken;
+        if (cost === undefined) break;
+        room = this.#options.batchTargetMs - taken.length * cost;
+      } else {
+        for (const q of taken) batch.push(q);
+        room -= taken.length * cost!;
+      }
+      if (batch.length >= this.#options.maxBatch || room <= 0) break;
+    }
+    if (batch === undefined) return undefined;
+    // Served: these shares go to the back of the round.
+    for (const key of shares) {
+      const share = this.#shares.get(key)!;
       this.#shares.delete(key);
       this.#shares.set(key, share);
-      return batch;
     }
-    return undefined;
+    return { batch, shares, pluginIds };
   }
 
   /** Workers one share may hold now: its fair part among the active shares, within the hard cap. */
@@ -404,35 +447,112 @@ export class WorkerPool {
 
   /** A batch stopped holding its worker (done, or its worker died). */
   #finished(r: Running): void {
-    const share = this.#shares.get(r.share);
-    if (share !== undefined) {
-      share.running--;
-      if (share.running <= 0 && share.queue.length === 0) this.#shares.delete(r.share);
-    }
-    const n = (this.#runningPerPlugin.get(r.pluginId) ?? 1) - 1;
-    if (n <= 0) this.#runningPerPlugin.delete(r.pluginId);
-    else this.#runningPerPlugin.set(r.pluginId, n);
+    this.#release(r.shares, r.pluginIds);
   }
 
-  #start(slot: Slot, batch: Queued[]): void {
+  /** These shares and plugins hold one worker less. */
+  #release(shares: readonly string[], pluginIds: readonly string[]): void {
+    for (const key of shares) {
+      const share = this.#shares.get(key);
+      if (share === undefined) continue;
+      share.running--;
+      if (share.running <= 0 && share.queue.length === 0) this.#shares.delete(key);
+    }
+    for (const pluginId of pluginIds) {
+      const n = (this.#runningPerPlugin.get(pluginId) ?? 1) - 1;
+      if (n <= 0) this.#runningPerPlugin.delete(pluginId);
+      else this.#runningPerPlugin.set(pluginId, n);
+    }
+  }
+
+  #start(slot: Slot, { batch, shares, pluginIds }: { batch: Queued[]; shares: string[]; pluginIds: string[] }): void {
     const first = batch[0]!.job;
     const jobs = new Map<number, RunningJob>();
     for (const q of batch) {
       const id = this.#nextId++;
       jobs.set(id, { id, job: q.job, resolve: q.resolve, settled: false });
     }
-    const running: Running = { jobs, share: first.share, pluginId: first.pluginId, started: performance.now(), timer: null, hostSeq: null, hostJob: null, cancelled: 0 };
+    const mixed = shares.length > 1 || pluginIds.length > 1;
+    const running: Running = { jobs, shares, pluginIds, mixed, started: performance.now(), timer: null, hostSeq: null, hostJob: null, cancelled: 0 };
     slot.running = running;
     this.batches++;
     this.batchedJobs += batch.length;
-    this.#arm(slot, running, first.timeoutMs);
+    this.#arm(slot, running, mixed ? Math.min(first.timeoutMs, this.#overrunMs) : first.timeoutMs);
     const ids: number[] = [];
     const inputs: string[] = [];
     for (const j of jobs.values()) {
       ids.push(j.id);
       inputs.push(j.job.input);
     }
-    this.#post(slot, { t: 'batch', pluginId: first.pluginId, instanceKey: first.instanceKey, ids, inputs });
+    if (!mixed) {
+      this.#post(slot, { t: 'batch', pluginId: first.pluginId, instanceKey: first.instanceKey, ids, inputs });
+      return;
+    }
+    const jobPlugins: string[] = [];
+    const jobKeys: string[] = [];
+    for (const j of jobs.values()) {
+      jobPlugins.push(j.job.pluginId);
+      jobKeys.push(j.job.instanceKey);
+    }
+    // The worker sees this before the batch (the message orders it): it claims each call from here.
+    Atomics.store(slot.i32, BRIDGE.CLAIM, 0);
+    this.#post(slot, { t: 'batch', pluginId: first.pluginId, instanceKey: first.instanceKey, ids, inputs, pluginIds: jobPlugins, instanceKeys: jobKeys });
+  }
+
+  /** How long one call of a gathered batch may run before the calls behind it are taken back: twice the batch's expected work. */
+  get #overrunMs(): number {
+    return Math.max(1, 2 * this.#options.batchTargetMs);
+  }
+
+  /**
+   * Takes back the calls of a gathered batch its worker has not started (the one it runs overran
+   * {@link #overrunMs}): one compare-and-exchange on `BRIDGE.CLAIM` from the running call's id to
+   * -1, so the worker never starts them (it ends the batch after that call) and they go back to the
+   * front of their shares' queues, in order, for the next free worker. The shares and plugins that
+   * no longer have a call in the batch stop counting it. Nothing happens if the worker moved to the
+   * next call meanwhile (the watchdog looks again).
+   */
+  #takeBack(r: Running, slot: Slot): void {
+    const claimed = Atomics.load(slot.i32, BRIDGE.CLAIM);
+    if (claimed <= 0 || !r.jobs.has(claimed)) return;
+    const behind: RunningJob[] = [];
+    let seen = false;
+    for (const j of r.jobs.values()) {
+      if (seen) behind.push(j);
+      else if (j.id === claimed) seen = true;
+    }
+    if (behind.length === 0) {
+      r.mixed = false;
+      return;
+    }
+    if (Atomics.compareExchange(slot.i32, BRIDGE.CLAIM, claimed, -1) !== claimed) return;
+    r.mixed = false;
+    for (const j of behind) r.jobs.delete(j.id);
+    const keptShares = new Set<string>();
+    const keptPlugins = new Set<string>();
+    for (const j of r.jobs.values()) {
+      keptShares.add(j.job.share);
+      keptPlugins.add(j.job.pluginId);
+    }
+    const back = new Map<string, Queued[]>();
+    for (const j of behind) {
+      let list = back.get(j.job.share);
+      if (list === undefined) back.set(j.job.share, (list = []));
+      list.push({ job: j.job, resolve: j.resolve });
+    }
+    for (const [key, list] of back) {
+      let share = this.#shares.get(key);
+      if (share === undefined) this.#shares.set(key, (share = { queue: [], running: 0 }));
+      share.queue = [...list, ...share.queue];
+      this.#queued += list.length;
+    }
+    this.#release(
+      r.shares.filter((k) => !keptShares.has(k)),
+      r.pluginIds.filter((p) => !keptPlugins.has(p)),
+    );
+    r.shares = r.shares.filter((k) => keptShares.has(k));
+    r.pluginIds = r.pluginIds.filter((p) => keptPlugins.has(p));
+    this.#pump();
   }
 
   #settle(j: RunningJob, outcome: JobOutcome): void {
@@ -453,8 +573,9 @@ export class WorkerPool {
       const j = r.jobs.get(d.id);
       if (j === undefined) continue;
       if (!j.settled) {
-        const prev = this.#cost.get(r.pluginId);
-        this.#cost.set(r.pluginId, prev === undefined ? d.durationMs : prev + COST_WEIGHT * (d.durationMs - prev));
+        const pluginId = j.job.pluginId;
+        const prev = this.#cost.get(pluginId);
+        this.#cost.set(pluginId, prev === undefined ? d.durationMs : prev + COST_WEIGHT * (d.durationMs - prev));
       }
       this.#settle(j, { kind: 'done', done: d, durationMs: d.durationMs });
     }
@@ -522,7 +643,7 @@ export class WorkerPool {
     const j = this.#current(slot, r);
     if (j === undefined) {
       // Between two calls, or the batch has not started yet: look again at the first deadline possible.
-      this.#arm(slot, r, Math.min(...[...r.jobs.values()].filter((x) => !x.settled).map((x) => x.job.timeoutMs), this.#options.timeoutGraceMs));
+      this.#arm(slot, r, Math.min(...[...r.jobs.values()].filter((x) => !x.settled).map((x) => x.job.timeoutMs), this.#options.timeoutGraceMs, r.mixed ? this.#overrunMs : Infinity));
       return;
     }
     if (r.cancelled === j.id) {
@@ -530,9 +651,11 @@ export class WorkerPool {
       return;
     }
     const startedAt = Number(Atomics.load(slot.i64, BRIDGE.STARTED_AT_BIG));
-    const left = startedAt + j.job.timeoutMs - Date.now();
+    const now = Date.now();
+    if (r.mixed && now - startedAt >= this.#overrunMs) this.#takeBack(r, slot);
+    const left = startedAt + j.job.timeoutMs - now;
     if (left > 0) {
-      this.#arm(slot, r, left);
+      this.#arm(slot, r, r.mixed ? Math.min(left, Math.max(1, startedAt + this.#overrunMs - now)) : left);
       return;
     }
     this.#settle(j, { kind: 'timeout', durationMs: Date.now() - startedAt });

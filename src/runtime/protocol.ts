@@ -30,6 +30,15 @@ export const BRIDGE = {
    * batch's one watchdog are attributed to it without a message per call.
    */
   RUNNING: 6,
+  /**
+   * A batch of several shares' calls ({@link BatchMessage.pluginIds}): the id of the last call the
+   * worker started (0 before the first; reset by the main thread before it sends the batch). The
+   * worker moves it from the previous call's id to the next one's with a compare-and-exchange
+   * before starting each call; the main thread takes the calls not started yet back by moving it
+   * from the running call's id to -1, so exactly one side gets each call (the worker then ends the
+   * batch after the call it runs).
+   */
+  CLAIM: 7,
   /** BigInt64 index (bytes 32-39) of when the RUNNING call started, `Date.now()` in ms. */
   STARTED_AT_BIG: 4,
   /** Where the payload bytes start. */
@@ -125,7 +134,7 @@ export interface InvokeJob {
  */
 export interface BatchMessage {
   t: 'batch';
-  /** Every call of a batch is of one plugin and one instance key. */
+  /** The plugin and instance key of every call (of the first call when `pluginIds` is given). */
   pluginId: string;
   instanceKey: string;
   /**
@@ -134,6 +143,13 @@ export interface BatchMessage {
    */
   ids: number[];
   inputs: string[];
+  /**
+   * A batch gathering calls of several plugins or instance keys (several tenants' queues): each
+   * call's own plugin and instance key, and the worker claims each call through `BRIDGE.CLAIM`
+   * before it starts it, so the main thread can take back the calls behind one that overruns.
+   */
+  pluginIds?: string[];
+  instanceKeys?: string[];
 }
 
 /** Main → worker. */

@@ -527,8 +527,16 @@ let batches: Promise<void> = Promise.resolve();
  */
 async function runBatch(msg: BatchMessage): Promise<void> {
   const done: DoneMessage[] = [];
+  const { pluginIds, instanceKeys } = msg;
+  let claimed = 0;
   for (let k = 0; k < msg.ids.length; k++) {
-    const job: InvokeJob = { id: msg.ids[k]!, pluginId: msg.pluginId, input: msg.inputs[k]!, instanceKey: msg.instanceKey };
+    const id = msg.ids[k]!;
+    if (pluginIds !== undefined) {
+      // The main thread took the calls not started back (the one before overran): end the batch here.
+      if (Atomics.compareExchange(i32, BRIDGE.CLAIM, claimed, id) !== claimed) break;
+      claimed = id;
+    }
+    const job: InvokeJob = { id, pluginId: pluginIds?.[k] ?? msg.pluginId, input: msg.inputs[k]!, instanceKey: instanceKeys?.[k] ?? msg.instanceKey };
     const t0 = performance.now();
     Atomics.store(i64, BRIDGE.STARTED_AT_BIG, BigInt(Date.now()));
     Atomics.store(i32, BRIDGE.RUNNING, job.id);
