@@ -1,5 +1,5 @@
 import type { EntityWrite, TenantContext } from '../core/index.js';
-import { UeeError, toUeeError } from '../core/index.js';
+import { UeeError } from '../core/index.js';
 import type { EntityStore } from '../store/port.js';
 import { PLUGIN_ENTITY_TYPE, type PluginManifest } from './manifest.js';
 
@@ -42,10 +42,7 @@ const SUBSCRIBER_GUARD_ID = 'uee-subscriber-guard';
  */
 export async function checkSubscriberLimit(store: EntityStore, ctx: TenantContext, manifest: Pick<PluginManifest, 'name' | 'kind' | 'subscribeTo'>, limit: number): Promise<EntityWrite | undefined> {
   if (ctx.tenantId === null || manifest.kind === 'model' || manifest.subscribeTo.length === 0) return undefined;
-  const guard = await store.get(ctx, SUBSCRIBER_GUARD_ID).catch((err: unknown) => {
-    if (toUeeError(err).code === 'NOT_FOUND') return undefined;
-    throw err;
-  });
+  const guard = await store.find(ctx, SUBSCRIBER_GUARD_ID);
   const types = new Set(manifest.subscribeTo);
   const names = new Map<string, Set<string>>([...types].map((t) => [t, new Set<string>()]));
   let cursor: string | undefined;

@@ -1,5 +1,5 @@
 import type { EntityVersion, EventEnvelope, JsonObject, TenantContext } from '../core/index.js';
-import { UeeError, eventSeed } from '../core/index.js';
+import { eventSeed } from '../core/index.js';
 import type { EntityStore } from '../store/port.js';
 import type { PluginRecord } from '../registry/index.js';
 import { mayTouch } from './subscriptions.js';
@@ -18,11 +18,8 @@ export async function buildInput(store: EntityStore, plugin: PluginRecord, event
   let entity: EntityVersion | undefined;
   if (event.entityId !== undefined && a.capabilities.includes('readEntities') && mayTouch(plugin, event.entityTypeId)) {
     const ctx: TenantContext = { tenantId: event.tenantId, actor: `plugin:${plugin.id}@${a.pluginVersion}` };
-    try {
-      entity = await store.get(ctx, event.entityId, event.entityVersion === undefined ? {} : { version: event.entityVersion });
-    } catch (err) {
-      if (!(err instanceof UeeError && err.code === 'NOT_FOUND')) throw err;
-    }
+    // Many events name an entity that does not exist (plain events about an id): a miss builds no error.
+    entity = (await store.find(ctx, event.entityId, event.entityVersion === undefined ? undefined : { version: event.entityVersion })) ?? undefined;
   }
   let merged: JsonObject = a.settings;
   if (event.tenantId !== null) {

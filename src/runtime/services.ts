@@ -1,5 +1,4 @@
 import { createHash } from 'node:crypto';
-import { isUeeError } from '../core/errors.js';
 import type { EntityVersion, JsonObject, Sort, TenantContext } from '../core/index.js';
 import type { EntityStore } from '../store/port.js';
 
@@ -71,15 +70,8 @@ export function createStoreHostServices(options: {
 }): HostServices {
   const { store, models, resolveView } = options;
   return {
-    async readEntity(ctx, entityId, version) {
-      if (store.find !== undefined) return store.find(ctx, entityId, version === undefined ? {} : { version });
-      try {
-        return await store.get(ctx, entityId, version === undefined ? {} : { version });
-      } catch (err) {
-        if (isUeeError(err, 'NOT_FOUND')) return null;
-        throw err;
-      }
-    },
+    // A miss is a common answer (a plugin checking whether it wrote something yet): no error built for it.
+    readEntity: (ctx, entityId, version) => store.find(ctx, entityId, version === undefined ? undefined : { version }),
     async queryReadModel(ctx, name, query) {
       const view = resolveView === undefined ? name : await resolveView(ctx, name);
       if (view === null) return [];

@@ -190,11 +190,12 @@ export interface EntityStore {
   /** `NOT_FOUND` when absent, another tenant's, or the version does not exist. */
   get(ctx: TenantContext, entityId: string, options?: GetOptions): Promise<EntityVersion>;
   /**
-   * {@link get} answering `null` instead of `NOT_FOUND` (other failures still reject): for callers
-   * that expect absence, such as a plugin's `read_entity`, where building and catching an error per
-   * miss costs more than the read. Optional: without it, callers catch `get`'s `NOT_FOUND`.
+   * {@link get} answering `null` instead of `NOT_FOUND`, with no error built (a `UeeError` captures a
+   * stack); other failures (`UNKNOWN_TENANT`, `VALIDATION_FAILED`, `CLOSED`…) still reject. For
+   * callers that expect absence — a plugin's `read_entity`, the router's input of an event naming an
+   * id with no entity — where building and catching an error per miss costs more than the read.
    */
-  find?(ctx: TenantContext, entityId: string, options?: GetOptions): Promise<EntityVersion | null>;
+  find(ctx: TenantContext, entityId: string, options?: GetOptions): Promise<EntityVersion | null>;
   /** Versions of one entity, newest first. `NOT_FOUND` when the entity is not visible. */
   history(ctx: TenantContext, entityId: string, options?: HistoryOptions): Promise<Page<EntityVersion>>;
   /** Latest versions of one type matching a filter, with keyset pagination. */

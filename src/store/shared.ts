@@ -103,6 +103,11 @@ export function entityNotFound(entityId: string, version?: number): UeeError {
   });
 }
 
+/** Throws `err`: for `??` chains (`found ?? throwError(entityNotFound(id))`). */
+export function throwError(err: Error): never {
+  throw err;
+}
+
 /** The one `NOT_FOUND` for read-model documents. */
 export function readModelNotFound(view: string, id: string): UeeError {
   return new UeeError('NOT_FOUND', `read-model document "${view}/${id}" not found`, {

@@ -92,8 +92,7 @@ export function storeConformance(name: string, open: () => Promise<EntityStore>)
         await expectCode(store.get(A, 'missing'), 'NOT_FOUND');
       });
 
-      it('E02b find (where the store has it) answers what get answers, and null where get is NOT_FOUND', async () => {
-        if (store.find === undefined) return;
+      it('E02b find answers what get answers, and null where get is NOT_FOUND; other failures still reject', async () => {
         await store.put(G, { entityId: 'g-f', entityTypeId: 'Task', attributes: { g: 1 } });
         await store.put(A, { entityId: 't-f', entityTypeId: 'Task', attributes: { n: 1 } });
         await store.put(A, { entityId: 't-f', entityTypeId: 'Task', attributes: { n: 2 } });
@@ -107,6 +106,9 @@ export function storeConformance(name: string, open: () => Promise<EntityStore>)
         expect(await store.find(B, 't-f', { version: 1 })).toBeNull();
         expect(await store.find(G, 't-f')).toBeNull();
         await expectCode(store.find(NOBODY, 't-f'), 'UNKNOWN_TENANT');
+        expect(await store.find(A, 't-f', { version: 1.5 })).toBeNull();
+        expect(await store.find(A, 'missing', { version: 1 })).toBeNull();
+        await expectCode(store.find(A, ''), 'VALIDATION_FAILED');
       });
 
       it('E03 history lists versions newest first across pages with no gaps', async () => {
@@ -299,6 +301,7 @@ export function storeConformance(name: string, open: () => Promise<EntityStore>)
           () => store.put(NOBODY, { entityTypeId: 'Task', attributes: {} }),
           () => store.get(NOBODY, 'x'),
           () => store.get(NOBODY, 'x', { version: 1 }),
+          () => store.find(NOBODY, 'x'),
           () => store.history(NOBODY, 'x'),
           () => store.query(NOBODY, { entityTypeId: 'Task' }),
           () => store.commit(NOBODY, { events: [{ type: 'Ping' }] }),

@@ -8,6 +8,7 @@ import { commitContext, namedEntityIds, planCommit, type CurrentVersion } from '
 import { normaliseEntityQuery, normaliseHistory, toPage } from '../query.js';
 import {
   entityNotFound,
+  throwError,
   normaliseLimits,
   prepareBatch,
   prepareEntityId,
@@ -60,12 +61,17 @@ class MongoStore implements EntityStore {
   }
 
   async #owner(tk: string, entityId: string): Promise<{ key: string; latest: EntityVersion }> {
+    return (await this.#find(tk, entityId)) ?? throwError(entityNotFound(entityId));
+  }
+
+  /** The tenant key an entity visible to `tk` lives under, with its latest version; undefined when none. */
+  async #find(tk: string, entityId: string): Promise<{ key: string; latest: EntityVersion } | undefined> {
     const found = await this.#core.c.versions.find({ tk: { $in: visibleTenantKeys(tk) }, entityId, latest: true }).toArray();
     for (const key of visibleTenantKeys(tk)) {
       const doc = found.find((d) => d.tk === key);
       if (doc !== undefined) return { key, latest: this.#read(doc) };
     }
-    throw entityNotFound(entityId);
+    return undefined;
   }
 
   #read(doc: Document): EntityVersion {
@@ -137,16 +143,23 @@ class MongoStore implements EntityStore {
   }
 
   get(...[ctx, entityId, options]: Parameters<EntityStore['get']>): Promise<EntityVersion> {
-    return this.#core.run(async () => {
-      const tk = await this.#core.scope(ctx);
-      const id = prepareEntityId(entityId);
-      const { key, latest } = await this.#owner(tk, id);
-      const version = options?.version;
-      if (version === undefined || version === latest.version) return latest;
-      const doc = Number.isInteger(version) ? await this.#core.c.versions.findOne({ tk: key, entityId: id, version }) : null;
-      if (doc === null) throw entityNotFound(id, version);
-      return this.#read(doc);
-    });
+    return this.#core.run(async () => (await this.#get(ctx, entityId, options)) ?? throwError(entityNotFound(entityId, options?.version)));
+  }
+
+  find(...[ctx, entityId, options]: Parameters<EntityStore['find']>): Promise<EntityVersion | null> {
+    return this.#core.run(() => this.#get(ctx, entityId, options));
+  }
+
+  /** {@link get} answering null where it answers NOT_FOUND: one path for both, no error built on a miss. */
+  async #get(...[ctx, entityId, options]: Parameters<EntityStore['get']>): Promise<EntityVersion | null> {
+    const tk = await this.#core.scope(ctx);
+    const id = prepareEntityId(entityId);
+    const found = await this.#find(tk, id);
+    if (found === undefined) return null;
+    const version = options?.version;
+    if (version === undefined || version === found.latest.version) return found.latest;
+    const doc = Number.isInteger(version) ? await this.#core.c.versions.findOne({ tk: found.key, entityId: id, version }) : null;
+    return doc === null ? null : this.#read(doc);
   }
 
   history(...[ctx, entityId, options]: Parameters<EntityStore['history']>): ReturnType<EntityStore['history']> {

@@ -9,6 +9,7 @@ import { commitContext, namedEntityIds, planCommit, type CurrentVersion } from '
 import { normaliseEntityQuery, normaliseHistory, toPage } from '../query.js';
 import {
   entityNotFound,
+  throwError,
   normaliseLimits,
   prepareBatch,
   prepareEntityId,
@@ -100,13 +101,18 @@ class PostgresStore implements EntityStore {
 
   /** The tenant key that owns `entityId` from the context's view (own first, then global). */
   async #owner(tk: string, entityId: string): Promise<{ key: string; latest: EntityVersion }> {
+    return (await this.#find(tk, entityId)) ?? throwError(entityNotFound(entityId));
+  }
+
+  /** The tenant key an entity visible to `tk` lives under, with its latest version; undefined when none. */
+  async #find(tk: string, entityId: string): Promise<{ key: string; latest: EntityVersion } | undefined> {
     const keys = visibleTenantKeys(tk);
     const found = await this.#latest(this.#core.pool, keys, [entityId]);
     for (const key of keys) {
       const latest = found.get(`${key}/${entityId}`);
       if (latest !== undefined) return { key, latest };
     }
-    throw entityNotFound(entityId);
+    return undefined;
   }
 
   async #commitInTx(client: PoolClient, tk: string, ctx: TenantContext, batch: PreparedBatch): Promise<CommitResult> {
@@ -167,17 +173,24 @@ class PostgresStore implements EntityStore {
   }
 
   get(...[ctx, entityId, options]: Parameters<EntityStore['get']>): Promise<EntityVersion> {
-    return this.#core.run(async () => {
-      const tk = await this.#core.scope(ctx);
-      const id = prepareEntityId(entityId);
-      const { key, latest } = await this.#owner(tk, id);
-      const version = options?.version;
-      if (version === undefined || version === latest.version) return latest;
-      const rows = Number.isInteger(version) && Math.abs(version) < 2 ** 31 ? (await this.#core.pool.query<{ doc: unknown }>(VERSION_SQL, [key, id, version])).rows : [];
-      const row = rows[0];
-      if (row === undefined) throw entityNotFound(id, version);
-      return readVersion(row.doc, { entityId: id, version });
-    });
+    return this.#core.run(async () => (await this.#get(ctx, entityId, options)) ?? throwError(entityNotFound(entityId, options?.version)));
+  }
+
+  find(...[ctx, entityId, options]: Parameters<EntityStore['find']>): Promise<EntityVersion | null> {
+    return this.#core.run(() => this.#get(ctx, entityId, options));
+  }
+
+  /** {@link get} answering null where it answers NOT_FOUND: one path for both, no error built on a miss. */
+  async #get(...[ctx, entityId, options]: Parameters<EntityStore['get']>): Promise<EntityVersion | null> {
+    const tk = await this.#core.scope(ctx);
+    const id = prepareEntityId(entityId);
+    const found = await this.#find(tk, id);
+    if (found === undefined) return null;
+    const version = options?.version;
+    if (version === undefined || version === found.latest.version) return found.latest;
+    const rows = Number.isInteger(version) && Math.abs(version) < 2 ** 31 ? (await this.#core.pool.query<{ doc: unknown }>(VERSION_SQL, [found.key, id, version])).rows : [];
+    const row = rows[0];
+    return row === undefined ? null : readVersion(row.doc, { entityId: id, version });
   }
 
   history(...[ctx, entityId, options]: Parameters<EntityStore['history']>): ReturnType<EntityStore['history']> {

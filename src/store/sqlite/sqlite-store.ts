@@ -6,6 +6,7 @@ import { commitContext, planCommit, type CurrentVersion } from '../commit-plan.j
 import { normaliseEntityQuery, normaliseHistory, toPage } from '../query.js';
 import {
   entityNotFound,
+  throwError,
   normaliseLimits,
   prepareBatch,
   prepareEntityId,
@@ -86,11 +87,16 @@ class SqliteStore implements EntityStore {
 
   /** The tenant key that owns `entityId` from the context's view (own first, then global). */
   #owner(tenantKey: string, entityId: string): { key: string; latest: EntityVersion } {
+    return this.#find(tenantKey, entityId) ?? throwError(entityNotFound(entityId));
+  }
+
+  /** The tenant key an entity visible to `tenantKey` lives under, with its latest version; undefined when none. */
+  #find(tenantKey: string, entityId: string): { key: string; latest: EntityVersion } | undefined {
     for (const key of visibleTenantKeys(tenantKey)) {
       const latest = this.#latest(key, entityId);
       if (latest !== null) return { key, latest };
     }
-    throw entityNotFound(entityId);
+    return undefined;
   }
 
   #commitInTx(tk: string, ctx: TenantContext, batch: PreparedBatch): CommitResult {
@@ -144,34 +150,25 @@ class SqliteStore implements EntityStore {
   }
 
   get(...[ctx, entityId, options]: Parameters<EntityStore['get']>): Promise<EntityVersion> {
-    return this.#core.run(() => {
-      const tk = this.#scope(ctx);
-      const id = prepareEntityId(entityId);
-      const { key, latest } = this.#owner(tk, id);
-      const version = options?.version;
-      if (version === undefined || version === latest.version) return latest;
-      const row = Number.isInteger(version) ? (this.#core.cache.get(VERSION_SQL).get(key, id, version) as { doc: string } | undefined) : undefined;
-      if (row === undefined) throw entityNotFound(id, version);
-      return readVersion(row.doc, { entityId: id, version });
-    });
+    return this.#core.run(() => this.#get(ctx, entityId, options) ?? throwError(entityNotFound(entityId, options?.version)));
   }
 
-  find(...[ctx, entityId, options]: Parameters<EntityStore['get']>): Promise<EntityVersion | null> {
-    return this.#core.run(() => {
-      const tk = this.#scope(ctx);
-      const id = prepareEntityId(entityId);
-      // #owner without its NOT_FOUND: the same keys in the same order, absence answered null.
-      for (const key of visibleTenantKeys(tk)) {
-        const latest = this.#latest(key, id);
-        if (latest === null) continue;
-        const version = options?.version;
-        if (version === undefined || version === latest.version) return latest;
-        const row = Number.isInteger(version) ? (this.#core.cache.get(VERSION_SQL).get(key, id, version) as { doc: string } | undefined) : undefined;
-        return row === undefined ? null : readVersion(row.doc, { entityId: id, version });
-      }
-      return null;
-    });
+  find(...[ctx, entityId, options]: Parameters<EntityStore['find']>): Promise<EntityVersion | null> {
+    return this.#core.run(() => this.#get(ctx, entityId, options));
   }
+
+  /** {@link get} answering null where it answers NOT_FOUND: one path for both, no error built on a miss. */
+  #get(...[ctx, entityId, options]: Parameters<EntityStore['get']>): EntityVersion | null {
+    const tk = this.#scope(ctx);
+    const id = prepareEntityId(entityId);
+    const found = this.#find(tk, id);
+    if (found === undefined) return null;
+    const version = options?.version;
+    if (version === undefined || version === found.latest.version) return found.latest;
+    const row = Number.isInteger(version) ? (this.#core.cache.get(VERSION_SQL).get(found.key, id, version) as { doc: string } | undefined) : undefined;
+    return row === undefined ? null : readVersion(row.doc, { entityId: id, version });
+  }
+
 
   history(...[ctx, entityId, options]: Parameters<EntityStore['history']>): ReturnType<EntityStore['history']> {
     return this.#core.run(() => {
