@@ -1,0 +1,97 @@
+/**
+ * Which live process should own which queue, for splitting the queue leases among the processes
+ * sharing a bus instead of all going to the first one. NOT WIRED INTO THE ROUTER YET: the handover
+ * around it (issue 10) is not landed — see the README's scale-out paragraph.
+ *
+ * Every process computes the same assignment from the same inputs — the live members (the bus's
+ * heartbeat set) and the queues of the routing table — so they agree without talking: bounded-load
+ * rendezvous hashing. Queues are taken in the order of their
+ * hash; each goes to the member with the highest score for it (a hash of member and queue) among
+ * those holding fewer than `ceil(queues / members)`. Each member gets a fair share (4 queues over 2
+ * processes: 2 each, where plain rendezvous gives 4–0 one time in eight), and a member joining or
+ * leaving moves mostly the queues that member gains or loses.
+ *
+ * The assignment only says who should take a queue's lease; the lease alone decides who reads it.
+ * While views differ (a member seen by one process and not yet by another) a queue may be wanted by
+ * two processes — the lease arbitrates — or by none for up to a beat.
+ */
+export function assignQueues(members: readonly string[], queues: Iterable<string>): Map<string, string> {
+  const out = new Map<string, string>();
+  const ms = [...new Set(members)].sort();
+  if (ms.length === 0) return out;
+  const qs = [...new Set(queues)].map((q) => ({ q, h: hash32(q) })).sort((a, b) => a.h - b.h || (a.q < b.q ? -1 : a.q > b.q ? 1 : 0));
+  const cap = Math.ceil(qs.length / ms.length);
+  const load = new Array<number>(ms.length).fill(0);
+  for (const { q } of qs) {
+    let best = -1;
+    let bestScore = -1;
+    for (let i = 0; i < ms.length; i++) {
+      if (load[i]! >= cap) continue;
+      const score = hash32(`${ms[i]!}\n${q}`);
+      if (score > bestScore) {
+        best = i;
+        bestScore = score;
+      }
+    }
+    load[best]!++;
+    out.set(q, ms[best]!);
+  }
+  return out;
+}
+
+/** FNV-1a over the UTF-16 code units, then murmur3's finalizer: an unsigned 32-bit hash. */
+function hash32(s: string): number {
+  let h = 0x811c9dc5;
+  for (let i = 0; i < s.length; i++) {
+    h ^= s.charCodeAt(i);
+    h = Math.imul(h, 0x01000193);
+  }
+  h ^= h >>> 16;
+  h = Math.imul(h, 0x85ebca6b);
+  h ^= h >>> 13;
+  h = Math.imul(h, 0xc2b2ae35);
+  h ^= h >>> 16;
+  return h >>> 0;
+}
+
+/** This process's current share: answers {@link owns} per queue from the last assignment. */
+export class QueueShare {
+  #owners = new Map<string, string>();
+  #members: readonly string[] = [];
+  #queues: readonly string[] = [];
+
+  constructor(readonly self: string) {}
+
+  /**
+   * Recomputes the assignment; returns the queues whose owner changed (to or from this process), or
+   * none when nothing changed.
+   */
+  update(members: readonly string[], queues: Iterable<string>): string[] {
+    const ms = members.includes(this.self) ? [...members] : [...members, this.self];
+    const qs = [...queues];
+    ms.sort();
+    qs.sort();
+    if (same(ms, this.#members) && same(qs, this.#queues)) return [];
+    this.#members = ms;
+    this.#queues = qs;
+    const next = assignQueues(ms, qs);
+    const changed: string[] = [];
+    for (const q of qs) if ((next.get(q) === this.self) !== (this.#owners.get(q) === this.self)) changed.push(q);
+    this.#owners = next;
+    return changed;
+  }
+
+  /** Whether this process should hold queue `group` (a queue outside the last assignment: no). */
+  owns(group: string): boolean {
+    return this.#owners.get(group) === this.self;
+  }
+
+  /** The members the last assignment was made among. */
+  get members(): readonly string[] {
+    return this.#members;
+  }
+}
+
+function same(a: readonly string[], b: readonly string[]): boolean {
+  return a.length === b.length && a.every((x, i) => x === b[i]);
+}
