@@ -37,6 +37,8 @@ const EVENTS = Number(process.env.UEE_BENCH_EVENTS ?? 5000);
 const only = (list: string | undefined): Set<string> | undefined => (list ? new Set(list.split(',')) : undefined);
 const BACKENDS = only(process.env.UEE_BENCH_BACKENDS);
 const SCENARIOS = only(process.env.UEE_BENCH_SCENARIOS);
+// UEE_BENCH_RECORDS=off: no invocation records (what recording costs, against a run with them).
+const RECORDS_OFF = process.env.UEE_BENCH_RECORDS === 'off';
 const noopWasm = await buildWat('noop');
 const writeWasm = await buildWat('read-write');
 const rows: Array<Array<string | number>> = [];
@@ -93,7 +95,10 @@ for (const backend of (['embedded', 'redis'] as const).filter((b) => BACKENDS?.h
     const dataDir = mkdtempSync(join(tmpdir(), 'uee-bench-routing-'));
     const redisPrefix = `uee-bench:${randomBytes(4).toString('hex')}:`;
     // Default query budgets: a deploy reads its name's earlier versions by id (no scan of the scope).
-    const config = loadConfig({ dataDir, tenants: 'acme', workers: '2', logLevel: 'error', ...(backend === 'redis' ? { bus: REDIS_URL, redisPrefix } : {}) }, {});
+    const config = loadConfig(
+      { dataDir, tenants: 'acme', workers: '2', logLevel: 'error', ...(RECORDS_OFF ? { recordsRetentionHours: '0' } : {}), ...(backend === 'redis' ? { bus: REDIS_URL, redisPrefix } : {}) },
+      {},
+    );
     const app = await UeeApp.create(config, silentLogger, {
       router: { refreshMs: 60_000, ...(s.unbatched ? { concurrency: 1 } : {}) },
       ...(s.unbatched ? { host: { maxBatch: 1 } } : {}),

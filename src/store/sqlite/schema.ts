@@ -1,6 +1,6 @@
 import type { Database } from 'better-sqlite3';
 import { UeeError } from '../../core/index.js';
-import { INVOCATIONS_DDL } from './invocations.js';
+import { INVOCATIONS_DDL } from './invocations-sql.js';
 import { JOURNAL_DDL } from './journal.js';
 import { applyQueryStatsSchema } from './query-index.js';
 
@@ -114,8 +114,9 @@ export function applySchema(db: Database, path: string): void {
   }
   db.transaction(() => {
     db.exec(DDL);
-    // Added without a version bump: an older UEE ignores the table.
-    db.exec(INVOCATIONS_DDL);
+    // Added without a version bump: an older UEE ignores the table. A file-backed store keeps its
+    // records in its records file instead (see records-thread.ts), an in-memory one here.
+    if (path === ':memory:') db.exec(INVOCATIONS_DDL);
     db.exec(JOURNAL_DDL);
     applyQueryStatsSchema(db);
     db.pragma(`user_version = ${SCHEMA_VERSION}`);

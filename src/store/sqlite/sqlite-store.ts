@@ -23,7 +23,8 @@ import { TIMER_DUE_SQL, applySchema } from './schema.js';
 import { applyReadModelOp, queryReadModel, sqliteConfig, sqliteOutbox, sqliteBlobs, sqliteReadModels, sqliteTenants } from './side-stores.js';
 import { SqliteIndexes } from './query-index.js';
 import { emptyPlan, parseExplainRequest, parseIndexSpec, type QueryIndexStore, type QueryPlan } from '../query-index.js';
-import { sqliteInvocations } from './invocations.js';
+import { sqliteInvocations, type SqliteRecordsFile } from './invocations.js';
+import { RecordsThread, openRecordsFile, recordsPathOf } from './records-thread.js';
 import { appendJournal, sqliteJournal } from './journal.js';
 import { checkFence } from './fence.js';
 
@@ -60,8 +61,10 @@ class SqliteStore implements EntityStore {
   readonly journal;
   readonly #core: SqliteCore;
   readonly #indexes: SqliteIndexes;
+  readonly #records: SqliteRecordsFile | undefined;
 
-  constructor(core: SqliteCore) {
+  constructor(core: SqliteCore, records?: SqliteRecordsFile) {
+    this.#records = records;
     this.#core = core;
     this.#indexes = new SqliteIndexes(core);
     this.tenants = sqliteTenants(core);
@@ -70,7 +73,7 @@ class SqliteStore implements EntityStore {
     this.config = sqliteConfig(core);
     this.outbox = sqliteOutbox(core);
     this.blobs = sqliteBlobs(core);
-    this.invocations = sqliteInvocations(core);
+    this.invocations = sqliteInvocations(core, records);
     this.journal = sqliteJournal(core);
   }
 
@@ -255,8 +258,8 @@ class SqliteStore implements EntityStore {
     });
   }
 
-  close(): Promise<void> {
-    if (this.#core.closed) return Promise.resolve();
+  async close(): Promise<void> {
+    if (this.#core.closed) return;
     // Commits called before close are written, not left waiting for a group that would never run.
     this.#core.commits.flush();
     try {
@@ -270,7 +273,15 @@ class SqliteStore implements EntityStore {
     } catch (err) {
       this.#core.logger.warn('closing the SQLite store failed', { error: sqliteError(err).message });
     }
-    return Promise.resolve();
+    // Records appended before close are written (the thread answers them first), then it ends.
+    if (this.#records !== undefined) {
+      await this.#records.thread.close();
+      try {
+        this.#records.db.close();
+      } catch (err) {
+        this.#core.logger.warn('closing the SQLite records file failed', { error: sqliteError(err).message });
+      }
+    }
   }
 }
 
@@ -292,14 +303,19 @@ export function openSqliteStore(options: SqliteStoreOptions): Promise<EntityStor
         cause,
       });
     }
+    let records: SqliteRecordsFile | undefined;
     try {
       applySchema(db, options.path);
+      if (options.path !== ':memory:') {
+        const path = recordsPathOf(options.path);
+        records = { db: openRecordsFile((p) => new Database(p), db, options.path), thread: new RecordsThread(path, logger) };
+      }
     } catch (err) {
       db.close();
       throw sqliteError(err);
     }
     logger.debug('sqlite store open', { path: options.path });
-    return Promise.resolve(new SqliteStore(new SqliteCore(db, limits, logger)));
+    return Promise.resolve(new SqliteStore(new SqliteCore(db, limits, logger), records));
   } catch (err) {
     return Promise.reject(sqliteError(err));
   }

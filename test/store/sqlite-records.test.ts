@@ -1,0 +1,211 @@
+// RECORDS-THREAD: a file-backed SQLite store keeps its invocation records in its records file,
+// written by the records thread; the recorder (InvocationRecords) buffers them off the delivery path.
+// What must hold whatever thread writes them: flush() settles only once everything recorded before
+// it is readable, every record is either written or counted dropped, close loses nothing appended
+// before it, a tenant reads only its own records, and records an older UEE kept in the store file
+// stay readable.
+import { spawn } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import { join } from 'node:path';
+import Database from 'better-sqlite3';
+import { afterAll, describe, expect, it } from 'vitest';
+import { silentLogger } from '../../src/core/index.js';
+import { InvocationRecords } from '../../src/app/index.js';
+import { openSqliteStore, type EntityStore, type InvocationRecordDraft, type InvocationRecordStore } from '../../src/store/index.js';
+import { recordsPathOf } from '../../src/store/sqlite/records-thread.js';
+import { tempDir, tenantCtx } from '../helpers.js';
+import { draft } from './invocations-conformance.js';
+
+const dir = tempDir('uee-records');
+afterAll(() => dir[Symbol.dispose]());
+let n = 0;
+const A = tenantCtx('acme');
+const B = tenantCtx('globex');
+
+async function fileStore(): Promise<{ store: EntityStore; path: string }> {
+  const path = join(dir.path, `store-${n++}.db`);
+  const store = await openSqliteStore({ path });
+  await store.tenants.create('acme');
+  await store.tenants.create('globex');
+  return { store, path };
+}
+
+async function count(store: EntityStore, ctx = A): Promise<number> {
+  return (await store.invocations.query(ctx, { limit: 1000 })).items.length;
+}
+
+const at = (i: number): string => new Date(Date.UTC(2026, 11, 1, 6, 0, 0, i)).toISOString();
+
+describe('invocation records on a file-backed SQLite store', () => {
+  it('RECORDS-THREAD-1 flush() settles only once every record recorded before it is readable, in two batches and a partial one', async () => {
+    const { store } = await fileStore();
+    const records = new InvocationRecords(store.invocations, { retentionMs: 3_600_000, flushMs: 60_000, batchSize: 100, logger: silentLogger });
+    try {
+      for (let i = 0; i < 250; i++) records.record(draft('acme', at(i)));
+      await records.flush();
+      expect(await count(store)).toBe(250);
+      expect(records.written).toBe(250);
+      expect(records.dropped).toBe(0);
+      // Recorded after that flush: the next flush waits for them too.
+      for (let i = 0; i < 3; i++) records.record(draft('acme', at(300 + i)));
+      await records.flush();
+      expect(await count(store)).toBe(253);
+    } finally {
+      await records.close();
+      await store.close();
+    }
+  });
+
+  it('RECORDS-THREAD-2 records live in the records file beside the store file, and a tenant reads only its own', async () => {
+    const { store, path } = await fileStore();
+    try {
+      await store.invocations.append([draft('acme', at(1)), draft('globex', at(2)), draft(null, at(3))]);
+      expect(existsSync(recordsPathOf(path))).toBe(true);
+      expect(recordsPathOf(path)).toBe(join(dir.path, `store-${n - 1}.records.db`));
+      const acme = (await store.invocations.query(A)).items;
+      expect(acme.map((r) => r.tenantId)).toEqual(['acme']);
+      expect((await store.invocations.query(B)).items.map((r) => r.tenantId)).toEqual(['globex']);
+      expect((await store.invocations.query(tenantCtx(null))).items.map((r) => r.tenantId)).toEqual([null]);
+      // Asking for another tenant's event by id finds nothing.
+      expect((await store.invocations.query(B, { eventId: acme[0]!.event.eventId })).items).toEqual([]);
+      const main = new Database(path, { readonly: true });
+      try {
+        expect(main.prepare("SELECT name FROM sqlite_master WHERE name = 'invocations'").get()).toBeUndefined();
+      } finally {
+        main.close();
+      }
+    } finally {
+      await store.close();
+    }
+  });
+
+  it('RECORDS-THREAD-3 closing the store writes every record appended before close (not awaited), and they read back after reopening', async () => {
+    const { store, path } = await fileStore();
+    const appended = store.invocations.append(Array.from({ length: 300 }, (_, i) => draft('acme', at(i))));
+    await store.close();
+    await appended;
+    await expect(store.invocations.append([draft('acme', at(999))])).rejects.toMatchObject({ code: 'CLOSED' });
+    const again = await openSqliteStore({ path });
+    try {
+      expect(await count(again)).toBe(300);
+    } finally {
+      await again.close();
+    }
+  });
+
+  it('RECORDS-THREAD-4 closing the recorder then the store (the app shutdown order) keeps what was only buffered', async () => {
+    const { store, path } = await fileStore();
+    const records = new InvocationRecords(store.invocations, { retentionMs: 3_600_000, flushMs: 60_000, batchSize: 1000, logger: silentLogger });
+    for (let i = 0; i < 40; i++) records.record(draft('acme', at(i)));
+    await records.close();
+    await store.close();
+    const again = await openSqliteStore({ path });
+    try {
+      expect(await count(again)).toBe(40);
+    } finally {
+      await again.close();
+    }
+  });
+
+  it('RECORDS-THREAD-5 retention runs in the thread: older records go, newer stay, counted', async () => {
+    const { store } = await fileStore();
+    try {
+      await store.invocations.append([draft('acme', '2026-11-01T00:00:00.000Z'), draft('globex', '2026-11-02T00:00:00.000Z'), draft('acme', '2026-12-01T00:00:00.000Z')]);
+      expect(await store.invocations.purgeBefore('2026-11-15T00:00:00.000Z')).toBe(2);
+      expect(await count(store)).toBe(1);
+      expect(await count(store, B)).toBe(0);
+      await expect(store.invocations.purgeBefore('not a time')).rejects.toBeTruthy();
+    } finally {
+      await store.close();
+    }
+  });
+
+  it('RECORDS-THREAD-6 records an older UEE kept in the store file are moved to the records file on open', async () => {
+    const { store, path } = await fileStore();
+    await store.close();
+    const old = new Database(path);
+    const { INVOCATIONS_DDL } = await import('../../src/store/sqlite/invocations-sql.js');
+    old.exec(INVOCATIONS_DDL);
+    const legacy = { ...draft('acme', at(5)), recordId: '0193c7a0-0000-7000-8000-000000000001' };
+    old
+      .prepare('INSERT INTO invocations (tenant_key, record_id, at, event_id, correlation_id, entity_id, plugin_name, plugin_id, outcome, experiment_id, doc) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)')
+      .run('acme', legacy.recordId, legacy.at, legacy.event.eventId, legacy.event.correlationId, legacy.event.entityId ?? null, legacy.plugin.name, legacy.plugin.id, legacy.outcome, null, JSON.stringify(legacy));
+    old.close();
+    const again = await openSqliteStore({ path });
+    try {
+      expect((await again.invocations.query(A)).items.map((r) => r.recordId)).toEqual([legacy.recordId]);
+    } finally {
+      await again.close();
+    }
+    const main = new Database(path, { readonly: true });
+    expect(main.prepare("SELECT name FROM sqlite_master WHERE name = 'invocations'").get()).toBeUndefined();
+    main.close();
+  });
+
+  it('RECORDS-THREAD-8 a process that shuts down, or only asks for a flush and runs out of work, exits cleanly with every record written', async () => {
+    for (const mode of ['close', 'drain'] as const) {
+      const path = join(dir.path, `child-${mode}.db`);
+      const child = spawn(process.execPath, ['--import', 'tsx', join(import.meta.dirname, 'child-records-writer.ts'), path, mode], { stdio: ['ignore', 'pipe', 'pipe'] });
+      let out = '';
+      child.stdout.on('data', (d: Buffer) => (out += d.toString()));
+      child.stderr.on('data', (d: Buffer) => (out += d.toString()));
+      const code = await new Promise<number | null>((resolve) => child.once('exit', resolve));
+      expect({ mode, code, closed: out.includes('closed') }).toEqual({ mode, code: 0, closed: mode === 'close' });
+      const store = await openSqliteStore({ path });
+      try {
+        expect({ mode, records: await count(store) }).toEqual({ mode, records: 50 });
+      } finally {
+        await store.close();
+      }
+    }
+  }, 120_000);
+});
+
+/** A store whose appends wait until released, or fail. */
+function heldStore(): { store: InvocationRecordStore; appended: InvocationRecordDraft[]; release: () => void; failNext: () => void } {
+  let gate: { promise: Promise<void>; resolve: () => void } | undefined;
+  const hold = (): void => {
+    let resolve!: () => void;
+    gate = { promise: new Promise<void>((r) => (resolve = r)), resolve };
+  };
+  hold();
+  let fail = false;
+  const appended: InvocationRecordDraft[] = [];
+  return {
+    appended,
+    release: () => gate?.resolve(),
+    failNext: () => (fail = true),
+    store: {
+      append: async (records) => {
+        await gate?.promise;
+        if (fail) {
+          fail = false;
+          throw new Error('disk full');
+        }
+        appended.push(...records);
+      },
+      query: () => Promise.resolve({ items: [], nextCursor: null }),
+      purgeBefore: () => Promise.resolve(0),
+    },
+  };
+}
+
+describe('InvocationRecords bounds', () => {
+  it('RECORDS-THREAD-7 beyond maxBuffered records are dropped and counted, never lost silently: written + dropped = recorded', async () => {
+    const held = heldStore();
+    const records = new InvocationRecords(held.store, { retentionMs: 3_600_000, flushMs: 60_000, batchSize: 10, maxBuffered: 25, logger: silentLogger });
+    for (let i = 0; i < 40; i++) records.record(draft('acme', at(i)));
+    expect(records.dropped).toBe(15);
+    held.release();
+    await records.flush();
+    expect(records.written).toBe(25);
+    expect(held.appended).toHaveLength(25);
+    // A batch the store refuses is counted dropped too.
+    held.failNext();
+    for (let i = 0; i < 4; i++) records.record(draft('acme', at(100 + i)));
+    await records.flush();
+    expect(records.dropped).toBe(19);
+    expect(records.written + records.dropped).toBe(44);
+    await records.close();
+  });
+});
