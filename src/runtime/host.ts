@@ -46,8 +46,15 @@ export interface ExecutionHostOptions {
   eventsPerInstance?: number;
   /** Bytes of each worker's host-call bridge buffer; larger answers travel by message. @default 2 MiB */
   bridgeBytes?: number;
-  /** After a deadline passes, how long the plugin may take to unwind (at its next kernel call, or answering TIMEOUT to a host call) before its worker is killed: room for a loaded machine to schedule the worker. @default 100 */
+  /**
+   * After a deadline passes, how much CPU time the worker thread gets to unwind the plugin (at its
+   * next kernel call, or answering TIMEOUT to a host call) before it is killed; counted in the
+   * thread's CPU time where Linux tells it, so a loaded machine that does not schedule the worker
+   * costs nothing, and capped at 20 × this of wall-clock time. @default 100
+   */
   timeoutGraceMs?: number;
+  /** Where a worker thread's CPU time is read (tests stand in a starved thread here). @default /proc/<pid>/task/<tid>/stat */
+  readThreadCpu?: (statPath: string | undefined) => number | undefined;
   /** V8 heap limits of each worker, a backstop behind the per-plugin memory caps. @default { maxOldGenerationSizeMb: 256, maxYoungGenerationSizeMb: 32, stackSizeMb: 16 } */
   resourceLimits?: ResourceLimits;
   /** How long `close()` waits for running calls before terminating workers. @default 5000 */
@@ -238,6 +245,7 @@ export class ExecutionHost {
       bridgeBytes: options.bridgeBytes ?? 2 * 1024 * 1024,
       resourceLimits: options.resourceLimits ?? { maxOldGenerationSizeMb: 256, maxYoungGenerationSizeMb: 32, stackSizeMb: 16 },
       timeoutGraceMs: options.timeoutGraceMs ?? 100,
+      ...(options.readThreadCpu === undefined ? {} : { readThreadCpu: options.readThreadCpu }),
       logger: options.logger ?? silentLogger,
     });
     return new ExecutionHost(pool, options);

@@ -1,3 +1,4 @@
+import { readFileSync } from 'node:fs';
 import { MessageChannel, Worker } from 'node:worker_threads';
 import type { MessagePort, ResourceLimits } from 'node:worker_threads';
 import type { Logger } from '../core/logger.js';
@@ -11,8 +12,10 @@ export interface PoolOptions {
   /** Bytes of each worker's bridge buffer; at least 1 MiB + 64 so every legal request fits. */
   bridgeBytes: number;
   resourceLimits: ResourceLimits;
-  /** After a deadline passes during a host call, how long the plugin gets to unwind before its worker is killed. */
+  /** After a deadline passes, how much CPU time (ms) the worker thread gets to unwind the call before it is killed (see `unwindGraceLeft`). */
   timeoutGraceMs: number;
+  /** Reads a worker thread's CPU time (ms) from its `/proc/<pid>/task/<tid>/stat`. @default {@link threadCpuMs} */
+  readThreadCpu?: (statPath: string | undefined) => number | undefined;
   /**
    * Hard cap on the workers the jobs of one share (tenant) may hold at once. Below it, a share's
    * fair part is `floor(size / active shares)` (at least 1), where a share is active while it
@@ -98,6 +101,8 @@ interface Running {
   hostJob: RunningJob | null;
   /** A job whose deadline passed and that was told to unwind (0: none). */
   cancelled: number;
+  /** When the worker was told to unwind `cancelled`: wall clock (ms) and the worker thread's CPU time (ms, when readable). */
+  cancelledAt?: { wallMs: number; cpuMs: number | undefined };
 }
 
 interface Slot {
@@ -109,6 +114,8 @@ interface Slot {
   ready: boolean;
   dead: boolean;
   running: Running | null;
+  /** The worker thread's CPU-time file (Linux), see {@link threadCpuMs}. */
+  cpuStat?: string;
 }
 
 interface Queued {
@@ -123,6 +130,36 @@ interface Share {
 }
 
 const TIMEOUT_ANSWER = errorAnswer('TIMEOUT', 'the call ran out of time');
+
+/** A starved worker is killed at the latest after this many grace periods of wall clock (see `#graceLeft`). */
+const GRACE_WALL_FACTOR = 20;
+/** The resolution of a thread's CPU time in /proc (USER_HZ = 100). */
+const CPU_TICK_MS = 10;
+
+/**
+ * How much longer (ms) a cancelled call may take to unwind, `wallMs` after the cancel with `cpuMs` of
+ * CPU used by its worker thread since: none once it had `graceMs` of CPU, or {@link GRACE_WALL_FACTOR}
+ * × `graceMs` of wall clock; else until one of the two could be reached (at least one CPU tick).
+ */
+export function unwindGraceLeft(graceMs: number, wallMs: number, cpuMs: number): number {
+  const wallLeft = GRACE_WALL_FACTOR * graceMs - wallMs;
+  if (cpuMs >= graceMs || wallLeft <= 0) return 0;
+  return Math.max(CPU_TICK_MS, Math.min(graceMs - cpuMs, wallLeft));
+}
+
+/** The CPU time (user + system, ms) a thread has used, from its `/proc/<pid>/task/<tid>/stat`; undefined when unreadable. */
+export function threadCpuMs(statPath: string | undefined): number | undefined {
+  if (statPath === undefined) return undefined;
+  try {
+    const stat = readFileSync(statPath, 'latin1');
+    // Fields after the command name (which may hold spaces and parentheses): state is field 3, utime 14, stime 15.
+    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    const ticks = Number(fields[11]) + Number(fields[12]);
+    return Number.isFinite(ticks) ? ticks * CPU_TICK_MS : undefined;
+  } catch {
+    return undefined; // the thread is gone
+  }
+}
 /** Weight of the newest call in a plugin's moving average of call time. */
 const COST_WEIGHT = 0.25;
 
@@ -302,6 +339,7 @@ export class WorkerPool {
         if (msg.t === 'host') this.#hostCall(slot);
         else if (msg.t === 'done') this.#done(slot, msg);
         else {
+          if (msg.cpuStat !== undefined) slot.cpuStat = msg.cpuStat;
           slot.ready = true;
           this.#startFailures = 0;
           resolve();
@@ -647,6 +685,11 @@ export class WorkerPool {
       return;
     }
     if (r.cancelled === j.id) {
+      const more = this.#graceLeft(slot, r);
+      if (more > 0) {
+        this.#arm(slot, r, more);
+        return;
+      }
       this.#kill(slot, r.hostJob === j ? 'did not unwind after TIMEOUT' : 'call overran its timeout');
       return;
     }
@@ -660,6 +703,7 @@ export class WorkerPool {
     }
     this.#settle(j, { kind: 'timeout', durationMs: Date.now() - startedAt });
     r.cancelled = j.id;
+    r.cancelledAt = { wallMs: performance.now(), cpuMs: this.#readCpu(slot.cpuStat) };
     if (r.hostJob === j && r.hostSeq !== null) {
       // The worker is parked in the bridge: answer TIMEOUT, which ends the call without a kill.
       r.hostSeq = null;
@@ -671,6 +715,27 @@ export class WorkerPool {
       Atomics.store(slot.i32, BRIDGE.CANCEL, j.id);
     }
     this.#arm(slot, r, this.#options.timeoutGraceMs);
+  }
+
+  /**
+   * How much longer a cancelled call may take to unwind. The grace period is CPU time the worker
+   * thread got after the cancel, not wall-clock time: on a loaded machine a worker may not run at
+   * all for longer than the grace period, and killing it then punishes an engine that would have
+   * unwound at its next poll (and every innocent call queued on that worker with it). A plugin that
+   * never unwinds (a wasm loop that never calls the kernel) burns the CPU and is killed after the same
+   * grace of CPU; a starved one after at most {@link GRACE_WALL_FACTOR} × the grace period of wall
+   * clock. Where the thread's CPU time cannot be read (not Linux), the grace period is wall clock.
+   */
+  #graceLeft(slot: Slot, r: Running): number {
+    const at = r.cancelledAt;
+    if (at === undefined || at.cpuMs === undefined) return 0;
+    const cpu = this.#readCpu(slot.cpuStat);
+    if (cpu === undefined) return 0;
+    return unwindGraceLeft(this.#options.timeoutGraceMs, performance.now() - at.wallMs, cpu - at.cpuMs);
+  }
+
+  #readCpu(statPath: string | undefined): number | undefined {
+    return (this.#options.readThreadCpu ?? threadCpuMs)(statPath);
   }
 
   #kill(slot: Slot, reason: string): void {

@@ -196,6 +196,8 @@ export interface HostCallMessage {
 /** Worker → main: the worker is ready for work. */
 export interface ReadyMessage {
   t: 'ready';
+  /** Where the main thread reads this worker thread's CPU time (`/proc/<pid>/task/<tid>/stat`; Linux only). */
+  cpuStat?: string;
 }
 
 /** Worker → main. */

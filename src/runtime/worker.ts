@@ -5,6 +5,7 @@
  * writes its id to `BRIDGE.CANCEL`, and the next kernel call ends it; a plugin that never calls the
  * kernel is killed with this thread by the main thread's watchdog after a short grace.
  */
+import { readlinkSync } from 'node:fs';
 import { setFlagsFromString } from 'node:v8';
 import { runInNewContext } from 'node:vm';
 import { parentPort, receiveMessageOnPort, workerData } from 'node:worker_threads';
@@ -563,4 +564,14 @@ async function runBatch(msg: BatchMessage): Promise<void> {
   port.postMessage({ t: 'done', done: JSON.stringify(done) } satisfies BatchDoneMessage);
 }
 
-port.postMessage({ t: 'ready' } satisfies FromWorker);
+/** This thread's CPU-time file, so the watchdog's grace period counts the CPU the plugin got to unwind. */
+function cpuStatPath(): string | undefined {
+  try {
+    return `/proc/${readlinkSync('/proc/thread-self')}/stat`;
+  } catch {
+    return undefined; // not Linux: the grace period is wall-clock time only
+  }
+}
+
+const cpuStat = cpuStatPath();
+port.postMessage({ t: 'ready', ...(cpuStat === undefined ? {} : { cpuStat }) } satisfies FromWorker);
