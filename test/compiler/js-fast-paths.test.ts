@@ -3,11 +3,8 @@
  * case exercises one patched path at its edges (-0, NaN, ±2^53, int32 overflow, subnormals,
  * surrogates, lastIndex, int comparisons that branch…) and must answer exactly as Node 20 does.
  */
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { EngineArtifact } from '../../src/compiler/index.js';
-import { tempDir } from '../helpers.js';
-import { engineAgainstNode, type Case } from './battery/harness.js';
-import { sharedEngine } from './plugin-host.js';
+import { describeAgainstNode } from './battery/against-node.js';
+import type { Case } from './battery/harness.js';
 
 const PAIRS = `[[1, 0.5], [0.5, 1], [2147483647, 1], [-2147483648, 1], [2147483647, 0.5], [-0, 0], [0, -0], [-0, -0],
   [-1, 0.5], [2 ** 53, 1], [-7, 2], [7, -2], [-7, -2], [-2147483648, -1], [5, 0], [-5, 0], [0, 5], [-0, 5],
@@ -127,27 +124,10 @@ const EXEC_CASES: readonly Case[] = [
   ['exec-result', `{ const ms = []; for (let i = 0; i < 50; i++) ms.push(/(\\d+)-(\\d+)/.exec('n ' + i + '-' + (i * 2))); return ms.map((m) => m[1] + ':' + m[2] + '@' + m.index + '/' + m.length).join(); }`],
 ];
 
-let engine: EngineArtifact;
-const dir = tempDir('uee-fast-paths');
-
-beforeAll(async () => {
-  engine = await sharedEngine();
-}, 20 * 60_000);
-afterAll(() => {
-  dir[Symbol.dispose]();
-});
-
-describe('engine speed patches keep JavaScript answers', () => {
-  it('JS-FAST-1 number, dtoa, strtod and regex fast paths answer as Node 20 does', async () => {
-    expect((await engineAgainstNode(engine, CASES, dir.path)).mismatches).toEqual([]);
-  }, 10 * 60_000);
-  it('JS-FAST-2 locals without TDZ checks still throw before their initialization, as Node 20 does', async () => {
-    expect((await engineAgainstNode(engine, TDZ_CASES, dir.path)).mismatches).toEqual([]);
-  }, 10 * 60_000);
-  it('JS-FAST-3 sort with a subtraction comparator orders as calling it does', async () => {
-    expect((await engineAgainstNode(engine, SORT_CASES, dir.path, SORT_PREAMBLE)).mismatches).toEqual([]);
-  }, 10 * 60_000);
-  it('JS-FAST-4 RegExp exec results made from a kept shape answer as Node 20 does', async () => {
-    expect((await engineAgainstNode(engine, EXEC_CASES, dir.path, EXEC_PREAMBLE)).mismatches).toEqual([]);
-  }, 10 * 60_000);
+describeAgainstNode('engine speed patches keep JavaScript answers', 'JS-FAST-1 number, dtoa, strtod and regex fast paths answer as Node 20 does', CASES, {
+  also: [
+    { name: 'JS-FAST-2 locals without TDZ checks still throw before their initialization, as Node 20 does', cases: TDZ_CASES },
+    { name: 'JS-FAST-3 sort with a subtraction comparator orders as calling it does', cases: SORT_CASES, preamble: SORT_PREAMBLE },
+    { name: 'JS-FAST-4 RegExp exec results made from a kept shape answer as Node 20 does', cases: EXEC_CASES, preamble: EXEC_PREAMBLE },
+  ],
 });

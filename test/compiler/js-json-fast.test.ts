@@ -6,12 +6,11 @@
  * carries of the shortest digits, wide decimals, decimal integers past 2^64, sort's stability and
  * comparator results) and must answer exactly as Node 20 does.
  */
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { expect, it } from 'vitest';
 import { compileJs } from '../../src/compiler/index.js';
-import type { EngineArtifact } from '../../src/compiler/index.js';
-import { tempDir } from '../helpers.js';
-import { engineAgainstNode, type Case } from './battery/harness.js';
-import { eventInput, FakeHost, load, sharedEngine } from './plugin-host.js';
+import { describeAgainstNode } from './battery/against-node.js';
+import type { Case } from './battery/harness.js';
+import { eventInput, FakeHost, load } from './plugin-host.js';
 
 /** Deterministic doubles over every magnitude the table covers and beyond, shared by the cases. */
 const PREAMBLE = String.raw`
@@ -152,43 +151,32 @@ const CASES: readonly Case[] = [
      .flatMap((a) => [7, -7, 2 ** 52, 3, 1, -1, 2 ** 53 - 1, 1e15, 2 ** 53, 0, 0.5, 46341].map((b) => { const r = a % b; return Object.is(r, -0) ? '-0' : String(r); })).join(' ')`],
 ];
 
-let engine: EngineArtifact;
-const dir = tempDir('uee-json-fast');
-
-beforeAll(async () => {
-  engine = await sharedEngine();
-}, 20 * 60_000);
-afterAll(() => {
-  dir[Symbol.dispose]();
-});
-
-describe('engine JSON and number patches keep JavaScript answers', () => {
-  it('JS-FAST-2 JSON.stringify, JSON.parse, shortest digits, wide decimals and % answer as Node 20 does', async () => {
-    expect((await engineAgainstNode(engine, CASES, dir.path, PREAMBLE)).mismatches).toEqual([]);
-  }, 10 * 60_000);
-
-  it('JS-FAST-3 the fast paths stay inside the budgets: a stringify larger than the heap is OUT_OF_MEMORY, a long sort FUEL_EXHAUSTED', async () => {
-    const src = `export function handle(input: any) {
-      if (input.event.type === 'Stringify') { const s = 'x'.repeat(1 << 20); return JSON.stringify({ a: Array.from({ length: 64 }, () => s) }).length; }
-      if (input.event.type === 'Build') { (globalThis as any).xs = Array.from({ length: 200000 }, (_, i) => (i * 7919) % 200000); return 'built'; }
-      if (input.event.type === 'Sort') { const xs = (globalThis as any).xs; xs.sort((a: number, b: number) => a - b); return xs[0]; }
-      if (input.event.type === 'SortDefault') { const xs = (globalThis as any).xs; xs.sort(); return xs[0]; }
-      return JSON.stringify({ ok: [1, 'two', 3.5] });
-    }`;
-    const { wasm } = await compileJs({ engine, entry: 'main.ts', files: { 'main.ts': src }, timeoutMs: 120_000 });
-    const p = await load(wasm, new FakeHost());
-    try {
-      const big = await p.call(eventInput('Stringify', { context: { budget: { heapBytes: 8 * 1024 * 1024 } } }));
-      expect(big.ok ? null : big.error.code).toBe('OUT_OF_MEMORY');
-      // the array is built with the default fuel; only the sort's comparisons poll under fuel 3
-      expect(await p.call(eventInput('Build'))).toEqual({ ok: true, output: 'built' });
-      const sorted = await p.call(eventInput('Sort', { context: { budget: { fuel: 3 } } }));
-      expect(sorted.ok ? null : sorted.error.code).toBe('FUEL_EXHAUSTED');
-      const sortedDefault = await p.call(eventInput('SortDefault', { context: { budget: { fuel: 3 } } }));
-      expect(sortedDefault.ok ? null : sortedDefault.error.code).toBe('FUEL_EXHAUSTED');
-      expect(await p.call(eventInput('Fine'))).toEqual({ ok: true, output: '{"ok":[1,"two",3.5]}' });
-    } finally {
-      await p.close();
-    }
-  }, 10 * 60_000);
+describeAgainstNode('engine JSON and number patches keep JavaScript answers', 'JS-FAST-2 JSON.stringify, JSON.parse, shortest digits, wide decimals and % answer as Node 20 does', CASES, {
+  preamble: PREAMBLE,
+  more: (engine) => {
+    it('JS-FAST-3 the fast paths stay inside the budgets: a stringify larger than the heap is OUT_OF_MEMORY, a long sort FUEL_EXHAUSTED', async () => {
+      const src = `export function handle(input: any) {
+        if (input.event.type === 'Stringify') { const s = 'x'.repeat(1 << 20); return JSON.stringify({ a: Array.from({ length: 64 }, () => s) }).length; }
+        if (input.event.type === 'Build') { (globalThis as any).xs = Array.from({ length: 200000 }, (_, i) => (i * 7919) % 200000); return 'built'; }
+        if (input.event.type === 'Sort') { const xs = (globalThis as any).xs; xs.sort((a: number, b: number) => a - b); return xs[0]; }
+        if (input.event.type === 'SortDefault') { const xs = (globalThis as any).xs; xs.sort(); return xs[0]; }
+        return JSON.stringify({ ok: [1, 'two', 3.5] });
+      }`;
+      const { wasm } = await compileJs({ engine: engine(), entry: 'main.ts', files: { 'main.ts': src }, timeoutMs: 120_000 });
+      const p = await load(wasm, new FakeHost());
+      try {
+        const big = await p.call(eventInput('Stringify', { context: { budget: { heapBytes: 8 * 1024 * 1024 } } }));
+        expect(big.ok ? null : big.error.code).toBe('OUT_OF_MEMORY');
+        // the array is built with the default fuel; only the sort's comparisons poll under fuel 3
+        expect(await p.call(eventInput('Build'))).toEqual({ ok: true, output: 'built' });
+        const sorted = await p.call(eventInput('Sort', { context: { budget: { fuel: 3 } } }));
+        expect(sorted.ok ? null : sorted.error.code).toBe('FUEL_EXHAUSTED');
+        const sortedDefault = await p.call(eventInput('SortDefault', { context: { budget: { fuel: 3 } } }));
+        expect(sortedDefault.ok ? null : sortedDefault.error.code).toBe('FUEL_EXHAUSTED');
+        expect(await p.call(eventInput('Fine'))).toEqual({ ok: true, output: '{"ok":[1,"two",3.5]}' });
+      } finally {
+        await p.close();
+      }
+    }, 10 * 60_000);
+  },
 });

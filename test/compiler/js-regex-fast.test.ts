@@ -6,11 +6,8 @@
  * surrogates), the in-place greedy loop and its no-give-back rule, the on-stack backtrack states —
  * and must answer exactly as Node 20 does.
  */
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { EngineArtifact } from '../../src/compiler/index.js';
-import { tempDir } from '../helpers.js';
-import { engineAgainstNode, type Case } from './battery/harness.js';
-import { sharedEngine } from './plugin-host.js';
+import { describeAgainstNode } from './battery/against-node.js';
+import type { Case } from './battery/harness.js';
 
 const TEXTS = String.raw`['', 'a', 'al am', ' u1@example.com alpha u22@ex.com x@y.org', 'u1@example.com', 'x u1@example.comx a@b.com_',
   '_a@b.com-c@d.com', 'Āal am ü@x.com v@w.com', 'é@é.com ab@cd.com', '\ud83d\ude00am\ud83d\ude00al', '\ud83dal\ude00',
@@ -95,18 +92,4 @@ const CASES: readonly Case[] = [
      /(?:a|b)*c/.test('ab'.repeat(2000)), ('ab'.repeat(2000) + 'c').match(/(?:a|b)*c/)[0].length, ('ab'.repeat(300) + 'c').replace(/(x)?(?:a|b)*(c)/g, '[$1$2]').length]; }`],
 ];
 
-let engine: EngineArtifact;
-const dir = tempDir('uee-regex-fast');
-
-beforeAll(async () => {
-  engine = await sharedEngine();
-}, 20 * 60_000);
-afterAll(() => {
-  dir[Symbol.dispose]();
-});
-
-describe('engine regex speed patches keep JavaScript answers', () => {
-  it('JS-REGEX-FAST-1 match/replace loop, first-char scan and greedy fast paths answer as Node 20 does', async () => {
-    expect((await engineAgainstNode(engine, CASES, dir.path)).mismatches).toEqual([]);
-  }, 10 * 60_000);
-});
+describeAgainstNode('engine regex speed patches keep JavaScript answers', 'JS-REGEX-FAST-1 match/replace loop, first-char scan and greedy fast paths answer as Node 20 does', CASES);

@@ -7,11 +7,8 @@
  * `d` indices, named groups, split, whose result holds an unmatched capture as undefined) must answer
  * exactly as Node 20 does, and a match result's keys come in the spec's order.
  */
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { EngineArtifact } from '../../src/compiler/index.js';
-import { tempDir } from '../helpers.js';
-import { engineAgainstNode, type Case } from './battery/harness.js';
-import { sharedEngine } from './plugin-host.js';
+import { describeAgainstNode } from './battery/against-node.js';
+import type { Case } from './battery/harness.js';
 
 /** [pattern, subject] pairs, each answered by `exec`. */
 const EXEC: readonly (readonly [string, string])[] = [
@@ -53,18 +50,4 @@ const CASES: readonly Case[] = [
      return [m[0].length, m[1], m[2], e[0], e.index, /(?:(a)|(b)|)*$/.exec(s.slice(0, 2000))]; }`],
 ];
 
-let engine: EngineArtifact;
-const dir = tempDir('uee-regex-repeat');
-
-beforeAll(async () => {
-  engine = await sharedEngine();
-}, 20 * 60_000);
-afterAll(() => {
-  dir[Symbol.dispose]();
-});
-
-describe('RegExp quantifiers repeat as the spec says', () => {
-  it('JS-REGEX-REPEAT-1 captures reset each iteration and empty iterations fail, in every loop form and match path, as on Node 20', async () => {
-    expect((await engineAgainstNode(engine, CASES, dir.path)).mismatches).toEqual([]);
-  }, 10 * 60_000);
-});
+describeAgainstNode('RegExp quantifiers repeat as the spec says', 'JS-REGEX-REPEAT-1 captures reset each iteration and empty iterations fail, in every loop form and match path, as on Node 20', CASES);

@@ -8,12 +8,11 @@
  * nor the stored result (src/compiler/engine-patch-string.ts: UEE_ADD_LOC_ORDER); every case answers
  * exactly as Node 20 does. The heap limit still stops a huge build.
  */
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { expect, it } from 'vitest';
 import { compileJs } from '../../src/compiler/index.js';
-import type { EngineArtifact } from '../../src/compiler/index.js';
-import { tempDir } from '../helpers.js';
-import { engineAgainstNode, type Case } from './battery/harness.js';
-import { eventInput, FakeHost, load, sharedEngine } from './plugin-host.js';
+import { describeAgainstNode } from './battery/against-node.js';
+import type { Case } from './battery/harness.js';
+import { eventInput, FakeHost, load } from './plugin-host.js';
 
 /** Snapshots of a string as it grows, kept by length and tail, so a later in-place append shows. */
 const SNAP = `const snap = (xs) => xs.map((x) => x.length + ':' + x.slice(-5) + ':' + x.slice(0, 3));`;
@@ -52,30 +51,19 @@ const CASES: readonly Case[] = [
      let n = 0; for (let i = 0; i < 5; ++i) for (let j = 5; j > 0; j--) n++; return [r, a, b, c, typeof c, String(d), e, f, g, h, n]; }`],
 ];
 
-let engine: EngineArtifact;
-const dir = tempDir('uee-strcat');
-
-beforeAll(async () => {
-  engine = await sharedEngine();
-}, 20 * 60_000);
-afterAll(() => {
-  dir[Symbol.dispose]();
-});
-
-describe('string building appends in place without changing shared strings', () => {
-  it('JS-STRCAT-1 aliasing, closures, properties, 16-bit strings and let forms answer as Node 20 does', async () => {
-    expect((await engineAgainstNode(engine, CASES, dir.path, SNAP)).mismatches).toEqual([]);
-  }, 10 * 60_000);
-
-  it('JS-STRCAT-2 a string built with += past the heap limit stops with OUT_OF_MEMORY', async () => {
-    const src = `export function handle() { let s = ''; for (let i = 0; ; i++) s += 'abcdefghij'.repeat(50); }`;
-    const { wasm } = await compileJs({ engine, entry: 'main.ts', files: { 'main.ts': src } });
-    const p = await load(wasm, new FakeHost());
-    try {
-      const outcome = await p.call(eventInput('X', { context: { budget: { heapBytes: 4 * 1024 * 1024 } } }));
-      expect(outcome.ok ? null : outcome.error.code).toBe('OUT_OF_MEMORY');
-    } finally {
-      await p.close();
-    }
-  }, 10 * 60_000);
+describeAgainstNode('string building appends in place without changing shared strings', 'JS-STRCAT-1 aliasing, closures, properties, 16-bit strings and let forms answer as Node 20 does', CASES, {
+  preamble: SNAP,
+  more: (engine) => {
+    it('JS-STRCAT-2 a string built with += past the heap limit stops with OUT_OF_MEMORY', async () => {
+      const src = `export function handle() { let s = ''; for (let i = 0; ; i++) s += 'abcdefghij'.repeat(50); }`;
+      const { wasm } = await compileJs({ engine: engine(), entry: 'main.ts', files: { 'main.ts': src } });
+      const p = await load(wasm, new FakeHost());
+      try {
+        const outcome = await p.call(eventInput('X', { context: { budget: { heapBytes: 4 * 1024 * 1024 } } }));
+        expect(outcome.ok ? null : outcome.error.code).toBe('OUT_OF_MEMORY');
+      } finally {
+        await p.close();
+      }
+    }, 10 * 60_000);
+  },
 });
