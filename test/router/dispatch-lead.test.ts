@@ -3,29 +3,20 @@
  * delivery queued is its own dispatcher's, which wakes them); once it stops dispatching, it wakes
  * them all, so what the next dispatcher routes to them is seen within `pollMs` again.
  */
-import { join } from 'node:path';
-import { afterEach, expect, it } from 'vitest';
+import { expect, it } from 'vitest';
 import { silentLogger } from '../../src/core/index.js';
-import { openEmbeddedBus } from '../../src/bus/index.js';
-import type { EventBus } from '../../src/bus/index.js';
 import { DISPATCH_GROUP, Dispatcher, SubscriptionIndex } from '../../src/router/index.js';
-import { tempDir } from '../helpers.js';
-import { until } from './harness.js';
+import { embeddedBusSuite, until } from './harness.js';
 
-const disposers: Array<() => Promise<void> | void> = [];
-afterEach(async () => {
-  for (const d of disposers.splice(0).reverse()) await d();
-});
+const openBus = embeddedBusSuite('uee-lead');
 
 it('ROUTER-LEAD-1 a dispatcher that loses its lease to another process wakes every queue worker of its process, once', async () => {
-  const dir = tempDir('uee-lead');
-  const bus: EventBus = await openEmbeddedBus({ path: join(dir.path, 'bus.db') });
-  disposers.push(() => dir[Symbol.dispose](), () => bus.close());
+  const { bus, stopFirst } = await openBus();
   let wakes = 0;
   // A short lease (600 ms) so the loss is seen within a fraction of a second.
   const dispatcher = new Dispatcher(bus, 'me', () => new SubscriptionIndex([]), () => undefined, { batchSize: 64, claimIdleMs: 600, consumerIdleMs: 600_000, blockMs: 20 }, silentLogger, undefined, undefined, [], () => wakes++);
   await dispatcher.start();
-  disposers.push(() => dispatcher.stop());
+  stopFirst(() => dispatcher.stop());
   await until('dispatching', () => (dispatcher.leading ? true : undefined));
   expect(wakes).toBe(0);
   // Another process takes the lease over (this one's lapsed: released here, then taken at once).

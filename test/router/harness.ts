@@ -16,6 +16,7 @@ import type { UeeApp } from '../../src/app/index.js';
 import type { RawSettings } from '../../src/config/index.js';
 import type { EntityVersion, EventEnvelope, JsonObject } from '../../src/core/index.js';
 import type { PluginManifestInput, PluginRecord } from '../../src/registry/index.js';
+import { openEmbeddedBus, type EventBus } from '../../src/bus/index.js';
 import { compileJs, ensureEngine } from '../../src/compiler/index.js';
 import { DISPATCH_GROUP, type RouterOptions } from '../../src/router/index.js';
 import { TEST_REDIS_URL, tempDir } from '../helpers.js';
@@ -270,6 +271,38 @@ export function processSuite(): ProcessSuite {
 }
 
 const CHAOS_CHILD = join(import.meta.dirname, 'chaos-child.ts');
+
+/** One test's temporary embedded bus ({@link embeddedBusSuite}). */
+export interface TestBus {
+  bus: EventBus;
+  /** Stops `stop` (a router part using the bus) after the test, before the bus is closed. */
+  stopFirst: (stop: () => Promise<void> | void) => void;
+}
+
+/**
+ * Per-test temporary embedded buses (in a temp dir) for router-part tests without an app. After each
+ * test the parts registered with `stopFirst` are stopped, last first, and only then are the buses
+ * closed and their directories removed (also when a stop fails): a part stopped after its bus is
+ * closed leaks timers and fails intermittently.
+ */
+export function embeddedBusSuite(label: string): () => Promise<TestBus> {
+  const stops: Array<() => Promise<void> | void> = [];
+  const closes: Array<() => Promise<void> | void> = [];
+  afterEach(async () => {
+    try {
+      for (const stop of stops.splice(0).reverse()) await stop();
+    } finally {
+      for (const close of closes.splice(0).reverse()) await close();
+    }
+  });
+  return async () => {
+    const dir = tempDir(label);
+    closes.push(() => dir[Symbol.dispose]());
+    const bus = await openEmbeddedBus({ path: join(dir.path, 'bus.db') });
+    closes.push(() => bus.close());
+    return { bus, stopFirst: (stop) => void stops.push(stop) };
+  };
+}
 
 /** SIGTERMs a worker process (a graceful stop: it finishes what is in flight) and resolves with its exit code. */
 export function stopChild(child: ChildProcess): Promise<number | null> {

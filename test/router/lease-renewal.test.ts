@@ -3,24 +3,17 @@
  * room behind a slow delivery) is a takeover like any other: what the previous holder left pending
  * is handled before anything read later, so an entity's events keep their queue order.
  */
-import { join } from 'node:path';
-import { afterEach, expect, it } from 'vitest';
+import { expect, it } from 'vitest';
 import { silentLogger, type EventEnvelope } from '../../src/core/index.js';
-import { openEmbeddedBus, queueLeaseName, type EventBus } from '../../src/bus/index.js';
+import { queueLeaseName } from '../../src/bus/index.js';
 import { QueueWorker, type DeliveryHandler } from '../../src/router/index.js';
-import { tempDir } from '../helpers.js';
 import { makeEvent } from '../bus/conformance.js';
-import { until } from './harness.js';
+import { embeddedBusSuite, until } from './harness.js';
 
-const disposers: Array<() => Promise<void> | void> = [];
-afterEach(async () => {
-  for (const d of disposers.splice(0).reverse()) await d();
-});
+const openBus = embeddedBusSuite('uee-lease-renew');
 
 it('ROUTER-LEASE-RENEW-1 a lease the renewal timer takes back after another holder left entries pending: those entries are handled before newer ones of the same entity', async () => {
-  const dir = tempDir('uee-lease-renew');
-  const bus: EventBus = await openEmbeddedBus({ path: join(dir.path, 'bus.db') });
-  disposers.push(() => dir[Symbol.dispose](), () => bus.close());
+  const { bus, stopFirst } = await openBus();
   const queue = 'plugin:acme/Slow';
   await bus.ensureGroup('d', 'earliest');
   await bus.ensureQueue(queue);
@@ -47,7 +40,7 @@ it('ROUTER-LEASE-RENEW-1 a lease the renewal timer takes back after another hold
   const worker = new QueueWorker({ group: queue, name: 'Slow', tenantId: 'acme', versions: [] }, bus, 'me', handler, { batchSize: 1, concurrency: 1, claimIdleMs, consumerIdleMs: 600_000, idleMs: 5, pollMs: 20 }, silentLogger);
   await enqueue(makeEvent({ entityId: 'b', payload: { name: 'slow' } }), makeEvent({ entityId: 'c', payload: { name: 'waiting' } }));
   worker.start();
-  disposers.push(() => worker.stop());
+  stopFirst(() => worker.stop());
   await until('the loop waiting for room behind the slow delivery', async () => ((await bus.pending(queue)).length === 2 ? true : undefined));
 
   // This process stalls past the lease (its event loop blocked: no timer runs), and meanwhile another
