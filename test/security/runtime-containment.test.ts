@@ -213,7 +213,7 @@ describe('SEC-RT memory follows use: idle and unloaded instances give their memo
       // Each instance touches 4096 pages (256 MiB): memory the worker would keep while the instance is cached.
       const wasm = await buildWat('touch-memory', { RAW_PAGES: '4000' });
       const baseline = process.memoryUsage().rss;
-      await rt.host.load({ id: 'big', name: 'big', version: '1', kind: 'event', capabilities: [], budget: { memoryPages: 4096 }, wasm });
+      await rt.host.load({ id: 'big', name: 'big', version: '1', kind: 'event', capabilities: [], budget: { memoryPages: 4096, timeoutMs: 10_000 }, wasm });
       output(await rt.host.invoke('big', { event: makeEvent('acme') }));
       const held = process.memoryUsage().rss;
       rt.host.unload('big');
