@@ -10,6 +10,7 @@ export {
   SubscriptionFilterSchema,
   PLUGIN_ENTITY_TYPE,
   checkManifestFilter,
+  checkManifestSubscriptions,
   budgetHint,
   RESOURCE_BUDGET_FIELDS,
 } from './manifest.js';

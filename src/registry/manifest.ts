@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { CAPABILITIES, EntityTypeIdSchema, EventTypeSchema, JsonObjectSchema, TenantIdSchema, UeeError, isUeeError } from '../core/index.js';
+import { CAPABILITIES, EntityTypeIdSchema, EventTypeSchema, JsonObjectSchema, PLATFORM_EVENT_TYPES, RESERVED_PREFIX, TenantIdSchema, UeeError, isInternalEventType, isUeeError, reservedName } from '../core/index.js';
 import { validateFilter, type FilterLimits } from '../store/filter.js';
 
 /** A plugin name such as `DivFlo.TaskPrioritizer`. */
@@ -106,6 +106,21 @@ export type PluginAttributes = z.infer<typeof PluginAttributesSchema>;
 
 /** Entity type of plugin entities. */
 export const PLUGIN_ENTITY_TYPE = 'uee.plugin';
+
+/**
+ * Throws `RESERVED_NAME` for a subscription to a platform-internal event type (the `uee.` namespace):
+ * the router hands such events to no plugin (see `isInternalEventType`), so the subscription could
+ * never fire — refused at deploy instead of accepted and silently dead.
+ */
+export function checkManifestSubscriptions(manifest: Pick<PluginManifest, 'subscribeTo'>): void {
+  const internal = manifest.subscribeTo.find((type) => isInternalEventType(type));
+  if (internal === undefined) return;
+  throw reservedName(
+    'event type',
+    internal,
+    `${RESERVED_PREFIX}* events are the platform's own bookkeeping and reach no plugin; subscribe to your own event types or to the platform's facts (${[...PLATFORM_EVENT_TYPES].slice(0, 6).join(', ')}, …)`,
+  );
+}
 
 /**
  * Throws `INVALID_FILTER` (details.path `filter.where…`) unless the manifest's subscription filter

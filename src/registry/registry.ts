@@ -8,6 +8,7 @@ import {
   PluginAttributesSchema,
   PluginManifestSchema,
   checkManifestFilter,
+  checkManifestSubscriptions,
   type PluginAttributes,
   type PluginManifest,
   type PluginManifestInput,
@@ -86,6 +87,7 @@ export class PluginRegistry {
   async deploy(actor: string, request: DeployRequest): Promise<DeployResult> {
     const manifest = parseOrThrow(PluginManifestSchema, request.manifest, 'plugin manifest');
     checkManifestFilter(manifest);
+    checkManifestSubscriptions(manifest);
     const ctx = scopeContext(manifest, actor);
     if (ctx.tenantId !== null) await this.store.tenants.get(ctx.tenantId);
     let guard = await checkSubscriberLimit(this.store, ctx, manifest, this.limits.maxSubscribersPerType);

@@ -5,7 +5,7 @@
 import { describe, expect, it } from 'vitest';
 import { newId, type EventEnvelope } from '../../src/core/index.js';
 import type { PluginRecord } from '../../src/registry/index.js';
-import { SubscriptionIndex, type RouteEntry } from '../../src/router/index.js';
+import { SubscriptionIndex, subscriptionMatches, type RouteEntry } from '../../src/router/index.js';
 
 function plugin(name: string, tenantId: string | null, attrs: Record<string, unknown>): PluginRecord {
   return {
@@ -59,6 +59,15 @@ describe('subscription index', () => {
     expect(names(index.match(event({ tenantId: 'globex' })))).toEqual(['GlobalAll', 'GlobexTasks']);
     expect(names(index.match(event({ tenantId: null })))).toEqual(['GlobalAll']);
     expect(names(index.match(event({ type: 'Unrelated' })))).toEqual([]);
+  });
+
+  it('ROUTER-IDX-INTERNAL a stored subscription to a platform-internal (uee.) type, from before deploys refused it, never matches', () => {
+    const stored = plugin('OldWatcher', 'acme', { subscribeTo: ['uee.subscriber-guard.checked', 'TaskCreated'] });
+    const index = new SubscriptionIndex([route(stored)]);
+    const guardEvent = event({ type: 'uee.subscriber-guard.checked', entityTypeId: 'uee.subscriber-guard', entityId: 'uee-subscriber-guard' });
+    expect(names(index.match(guardEvent))).toEqual([]);
+    expect(subscriptionMatches(stored, guardEvent)).toBe(false);
+    expect(names(index.match(event({})))).toEqual(['OldWatcher']);
   });
 
   it('ROUTER-IDX-2 entity types: filter.entityTypes and restrictedEntityTypes (which still lets entity-less events through)', () => {
