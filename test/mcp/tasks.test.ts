@@ -8,6 +8,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { silentLogger } from '../../src/core/index.js';
 import { compilerThreadCount, stopCompilerThreads } from '../../src/compiler/worker-pool.js';
+import { lateness } from '../timing.js';
 import { TaskRunner } from '../../src/server/mcp/task-runner.js';
 import { taskScope, type TaskDoc } from '../../src/server/mcp/task-store.js';
 import { pollTask, rpc2026, startServer, type TestServer, BIG_TS, until } from './helpers.js';
@@ -42,9 +43,12 @@ describe('MCP tasks on one front end', () => {
     const ack = await rpc2026(s.url, s.tokens.acme, 'tasks/cancel', { taskId });
     expect(ack.result).toMatchObject({ resultType: 'complete' });
     expect(Object.keys(ack.result!).filter((k) => k !== 'resultType' && k !== '_meta'), 'an empty ack').toEqual([]);
-    const stopped = await until(() => compilerThreadCount().exited > exitedBefore && compilerThreadCount().busy === busyBefore, 1000);
+    // The baseline: a plain 1 s timer started with the cancel waits for the same loaded machine.
+    const timer = lateness(1000, cancelledAt);
+    const stopped = await until(() => compilerThreadCount().exited > exitedBefore && compilerThreadCount().busy === busyBefore, 10_000);
     const lagMs = performance.now() - cancelledAt;
-    expect({ stopped, withinOneSecond: lagMs < 1000 }).toEqual({ stopped: true, withinOneSecond: true });
+    const boundMs = 1000 + (await timer);
+    expect({ stopped, withinOneSecond: lagMs < boundMs }).toEqual({ stopped: true, withinOneSecond: true });
     expect((await pollTask(s.url, s.tokens.acme, taskId, terminal)).status).toBe('cancelled');
   }, 120_000);
 
