@@ -19,7 +19,7 @@ import { pluginGroup } from '../../src/registry/index.js';
 import { queueLeaseName } from '../../src/bus/index.js';
 import { dropSchemas, randomSchema, schemaUrl } from '../store/postgres-helpers.js';
 import { TEST_REDIS_URL, tempDir } from '../helpers.js';
-import { allOfType, deployProbe, drained, newSite, openApp, probeWasm, until } from './harness.js';
+import { allOfType, deployProbe, drained, newSite, openApp, pausableHeartbeat, probeWasm, until } from './harness.js';
 import { Redis } from 'ioredis';
 
 const HEARTBEAT_MS = 600;
@@ -66,21 +66,11 @@ describe('commit fencing (Redis bus, PostgreSQL store, two routers)', () => {
     const b = await openApp({ ...site, dataDir: dir.path }, { store }, options);
     disposers.push(() => b.close());
 
-    let wake!: () => void;
-    const woken = new Promise<void>((resolve) => (wake = resolve));
-    let paused = false;
-    const beat = a.bus.heartbeat!.bind(a.bus);
-    a.bus.heartbeat = async (owner, ttlMs) => {
-      if (paused) await woken;
-      return beat(owner, ttlMs);
-    };
+    const { pause: pauseA, wake, woken } = pausableHeartbeat(a);
     const redis = new Redis(TEST_REDIS_URL);
     disposers.push(() => redis.quit().then(() => undefined));
     const takenOver = (): Promise<true> =>
       until('B to take the queue over', async () => ((await redis.get(`${site.redisPrefix}lease:${queueLeaseName(group)}`)) === b.runtime!.router.consumer ? true : undefined));
-    const pauseA = (): void => {
-      paused = true;
-    };
     return { a, b, group, step, seqs, woken, wake, pauseA, takenOver };
   }
 

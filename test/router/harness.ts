@@ -336,3 +336,24 @@ export function recordMismatches(expected: ReadonlyMap<string, readonly number[]
   for (const key of got.keys()) if (!expected.has(key)) wrong.push(`${key}: not expected`);
   return wrong;
 }
+
+/** A process's pause as it looks from outside: once `pause()`d, its heartbeats stop reaching the bus until `wake()`. */
+export interface PausableHeartbeat {
+  pause: () => void;
+  wake: () => void;
+  /** Settles at `wake()`. */
+  woken: Promise<void>;
+}
+
+/** Wraps `app`'s bus heartbeat so a test can pause it (a GC pause, SIGSTOP or a network cut, seen from the bus). */
+export function pausableHeartbeat(app: UeeApp): PausableHeartbeat {
+  let wake!: () => void;
+  const woken = new Promise<void>((resolve) => (wake = resolve));
+  let paused = false;
+  const beat = app.bus.heartbeat!.bind(app.bus);
+  app.bus.heartbeat = async (owner, ttlMs) => {
+    if (paused) await woken;
+    return beat(owner, ttlMs);
+  };
+  return { pause: () => void (paused = true), wake, woken };
+}

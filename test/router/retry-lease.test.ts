@@ -19,7 +19,7 @@ import { queueLeaseName, type Delivery } from '../../src/bus/index.js';
 import type { PluginInvoker } from '../../src/router/index.js';
 import { dropSchemas, randomSchema, schemaUrl } from '../store/postgres-helpers.js';
 import { tempDir } from '../helpers.js';
-import { deployProbe, drained, marks, newSite, openApp, probeWasm, until } from './harness.js';
+import { deployProbe, drained, marks, newSite, openApp, pausableHeartbeat, probeWasm, until } from './harness.js';
 
 /** The retry's backoff: long enough for the pause and the takeover to happen inside it. */
 const BACKOFF_MS = 3000;
@@ -143,15 +143,8 @@ describe('a retry after the queue lease was lost (Redis bus, PostgreSQL store, t
     disposers.push(() => b.close());
 
     // A's pause, as it looks from outside: its heartbeat stops reaching Redis until `wake()`.
-    let wake!: () => void;
-    const woken = new Promise<void>((resolve) => (wake = resolve));
-    let paused = false;
-    const beat = a.bus.heartbeat!.bind(a.bus);
-    a.bus.heartbeat = async (owner, ttlMs) => {
-      if (paused) await woken;
-      return beat(owner, ttlMs);
-    };
-    const inA = countInvocations(a, () => (paused = true));
+    const { pause, wake } = pausableHeartbeat(a);
+    const inA = countInvocations(a, pause);
     const inB = countInvocations(b);
     const left = handBacks(a, group);
 

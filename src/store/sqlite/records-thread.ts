@@ -1,12 +1,10 @@
-import { createHash } from 'node:crypto';
-import { existsSync } from 'node:fs';
-import { rename, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
-import { extname, join } from 'node:path';
-import { fileURLToPath, pathToFileURL } from 'node:url';
+import { extname } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { Worker } from 'node:worker_threads';
 import type { Database } from 'better-sqlite3';
 import { UeeError, type Logger } from '../../core/index.js';
+import { bundleWorkerScript, oncePerProcess } from '../../core/worker-script.js';
 import type { InvocationRecordDraft } from '../invocations.js';
 import { INVOCATIONS_DDL } from './invocations-sql.js';
 import { sqliteError } from './core.js';
@@ -67,39 +65,12 @@ export function openRecordsFile(open: (path: string) => Database, store: Databas
   }
 }
 
-let cached: Promise<URL> | null = null;
-
-/** The writer thread's script: the sibling `.js` in a build, an esbuild bundle (once per process) from sources (see runtime/worker-entry.ts). */
-function entry(): Promise<URL> {
-  cached ??= (async () => {
-    const here = import.meta.url;
-    if (!here.endsWith('.ts')) return new URL('./records-worker.js', here);
-    const { build } = await import('esbuild');
-    const result = await build({
-      entryPoints: [fileURLToPath(new URL('./records-worker.ts', here))],
-      bundle: true,
-      platform: 'node',
-      format: 'esm',
-      target: 'node20',
-      write: false,
-      logLevel: 'silent',
-      legalComments: 'none',
-    });
-    const code = result.outputFiles[0]?.contents;
-    if (code === undefined) throw new Error('esbuild produced no records worker bundle');
-    const file = join(tmpdir(), `uee-records-worker-${createHash('sha256').update(code).digest('hex').slice(0, 16)}.mjs`);
-    if (!existsSync(file)) {
-      const temp = `${file}.${process.pid}.${Date.now()}.tmp`;
-      await writeFile(temp, code);
-      await rename(temp, file);
-    }
-    return pathToFileURL(file);
-  })().catch((err: unknown) => {
-    cached = null;
-    throw err;
-  });
-  return cached;
-}
+/** The writer thread's script: the sibling `.js` in a build, an esbuild bundle (once per process) from sources (see core/worker-script.ts). */
+const entry = oncePerProcess(async (): Promise<URL> => {
+  const here = import.meta.url;
+  if (!here.endsWith('.ts')) return new URL('./records-worker.js', here);
+  return (await bundleWorkerScript(fileURLToPath(new URL('./records-worker.ts', here)), tmpdir(), 'uee-records-worker')).url;
+});
 
 interface Pending {
   resolve: (n: number) => void;
