@@ -64,3 +64,4 @@ export {
 export type { Capability, HostFunctionName } from './capabilities.js';
 export { PrincipalPool, PrincipalRateLimiter, principalKey } from './principal-limits.js';
 export type { NamedLimit, PoolHold, PrincipalPoolOptions, PrincipalRateOptions } from './principal-limits.js';
+export { hash32 } from './hash.js';

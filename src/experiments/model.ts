@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import type { EventEnvelope } from '../core/index.js';
+import { hash32, type EventEnvelope } from '../core/index.js';
 
 /**
  * Experiments are platform data: one document per experiment in the tenant's read-model view
@@ -92,19 +92,4 @@ export function assignVariant(experiment: Pick<Experiment, 'id' | 'variants'>, v
     if (point < acc) return v;
   }
   return experiment.variants[experiment.variants.length - 1]!;
-}
-
-/** FNV-1a over UTF-16 code units, then murmur3's fmix32 to spread the bits. */
-function hash32(text: string): number {
-  let h = 0x811c9dc5;
-  for (let i = 0; i < text.length; i++) {
-    h ^= text.charCodeAt(i);
-    h = Math.imul(h, 0x01000193);
-  }
-  h ^= h >>> 16;
-  h = Math.imul(h, 0x85ebca6b);
-  h ^= h >>> 13;
-  h = Math.imul(h, 0xc2b2ae35);
-  h ^= h >>> 16;
-  return h >>> 0;
 }

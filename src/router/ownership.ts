@@ -1,3 +1,5 @@
+import { hash32 } from '../core/index.js';
+
 /**
  * Which live process should own which queue, for splitting the queue leases among the processes
  * sharing a bus instead of all going to the first one. NOT WIRED INTO THE ROUTER YET: the handover
@@ -39,20 +41,6 @@ export function assignQueues(members: readonly string[], queues: Iterable<string
   return out;
 }
 
-/** FNV-1a over the UTF-16 code units, then murmur3's finalizer: an unsigned 32-bit hash. */
-function hash32(s: string): number {
-  let h = 0x811c9dc5;
-  for (let i = 0; i < s.length; i++) {
-    h ^= s.charCodeAt(i);
-    h = Math.imul(h, 0x01000193);
-  }
-  h ^= h >>> 16;
-  h = Math.imul(h, 0x85ebca6b);
-  h ^= h >>> 13;
-  h = Math.imul(h, 0xc2b2ae35);
-  h ^= h >>> 16;
-  return h >>> 0;
-}
 
 /** This process's current share: answers {@link owns} per queue from the last assignment. */
 export class QueueShare {
