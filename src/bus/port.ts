@@ -204,7 +204,15 @@ export interface EventBus {
    * lowered by one and is otherwise left alone. Atomic per entry. Returns how many were handed back.
    */
   handBack(group: string, consumer: string, deliveries: ReadonlyArray<Pick<Delivery, 'id' | 'deliveryCount'>>): Promise<number>;
-  /** Moves entries idle ≥ minIdleMs to `consumer` and returns them (delivery count + 1). */
+  /**
+   * Moves entries idle ≥ minIdleMs (or held by a dead process, see {@link ClaimOptions.deadOwners})
+   * to `consumer` and returns them in stream order (delivery count + 1). Only a prefix of the pending
+   * entries is taken: the scan stops at the first entry still held — by another consumer or by
+   * `consumer` itself — that is neither idle that long nor a dead process's, so an entry is never
+   * claimed while an older one is in someone's hands. The previous holder of a queue may still be
+   * finishing (or be about to hand back) an older delivery of the same entity: claiming past it would
+   * let the newer run first.
+   */
   claimStale(group: string, consumer: string, options: ClaimOptions): Promise<Delivery[]>;
   /**
    * Writes the entry to the dead-letter stream and acks it in the group, in one atomic step, once

@@ -80,6 +80,27 @@ describe('redis bus specifics', () => {
     }
   });
 
+  it('BUS-R-LIVE-3: claimStale with deadOwners does not take a dead consumer\'s entries past an older one a live consumer still holds', async () => {
+    const bus = await openRedisBus({ url: TEST_REDIS_URL, prefix });
+    try {
+      await bus.ensureGroup('g', 'earliest');
+      await bus.publish(makeEvents(6));
+      await bus.heartbeat!('live', 60_000);
+      await bus.heartbeat!('dead', 60_000);
+      // The live process read first (a previous holder finishing its batch), the dead one after it.
+      const live = await bus.read('g', 'live', { count: 3 });
+      const dead = await bus.read('g', 'dead', { count: 3 });
+      await bus.heartbeat!('dead', 0);
+      expect(await bus.claimStale('g', 'taker', { minIdleMs: 60_000, deadOwners: true })).toEqual([]);
+      // Once the live one hands its entries back, everything comes in stream order.
+      expect(await bus.handBack('g', 'live', live)).toBe(3);
+      const claimed = await bus.claimStale('g', 'taker', { minIdleMs: 60_000, deadOwners: true });
+      expect(claimed.map((d) => d.id)).toEqual([...live, ...dead].map((d) => d.id));
+    } finally {
+      await bus.close();
+    }
+  });
+
   it('BUS-R1: a garbage entry XADDed to the stream becomes a CORRUPT_DATA dead letter and the consumer continues', async () => {
     const bus = await openRedisBus({ url: TEST_REDIS_URL, prefix });
     try {

@@ -1,5 +1,7 @@
 // Child process for the crash-safety test: consumes group "g1" as consumer "c1", printing "A <id>"
-// after each ack; every third batch it leaves unacked (as if it crashed while handling) until SIGKILLed.
+// for each entry it acks, before the ack (a SIGKILL between an ack and a line printed after it would
+// hide an entry the group did receive; one printed and then not acked stays pending and is reclaimed);
+// every third batch it leaves unacked (as if it crashed while handling) until SIGKILLed.
 import { silentLogger } from '../../src/core/index.js';
 import { openBus } from '../../src/app/index.js';
 import type { BusConfig } from '../../src/config/index.js';
@@ -15,6 +17,6 @@ for (let round = 0; ; round++) {
     process.stdout.write(batch.map((d) => `U ${d.id}\n`).join(''));
     continue;
   }
-  await bus.ack('g1', batch.map((d) => d.id));
   process.stdout.write(batch.map((d) => `A ${d.id}\n`).join(''));
+  await bus.ack('g1', batch.map((d) => d.id));
 }

@@ -126,6 +126,15 @@ export function handBackRuns(st: BusStatements, kind: RunKind, group: string, co
   return handed;
 }
 
+/** The position of the oldest entry held and not idle since `staleBefore` (a run with none left does not count); Infinity when none. */
+function firstHeld(st: BusStatements, kind: RunKind, group: string, staleBefore: number): number {
+  for (const run of st.freshRuns.all(group, staleBefore)) {
+    const first = kind === 'log' ? st.entriesBetween.all(run.lo, run.hi, 1)[0] : st.anyQueuedBetween.get(group, run.lo, run.hi);
+    if (first !== undefined) return first.n;
+  }
+  return Number.POSITIVE_INFINITY;
+}
+
 /** One entry taken over by {@link claimRuns}. */
 export interface ClaimedRow {
   n: number;
@@ -137,14 +146,16 @@ export interface ClaimedRow {
 
 /**
  * Moves up to `count` entries idle since `staleBefore` or earlier to `consumer`, oldest first
- * (delivery count + 1). Positions whose entries were trimmed are dropped from the list, as
- * XAUTOCLAIM drops deleted entries.
+ * (delivery count + 1), up to the first entry still held (not idle that long) by anyone: nothing is
+ * claimed past an entry still in someone's hands (see `EventBus.claimStale`). Positions whose entries
+ * were trimmed are dropped from the list, as XAUTOCLAIM drops deleted entries.
  */
 export function claimRuns(st: BusStatements, kind: RunKind, group: string, consumer: string, staleBefore: number, count: number, now: number): ClaimedRow[] {
   const claimed: ClaimedRow[] = [];
+  const held = firstHeld(st, kind, group, staleBefore);
   let left = count;
   for (const run of st.staleRuns.all(group, staleBefore)) {
-    if (left <= 0) break;
+    if (left <= 0 || run.lo > held) break;
     const rows = kind === 'log' ? st.entriesBetween.all(run.lo, run.hi, left) : st.queuedBetween.all(group, run.lo, run.hi, left);
     st.deleteRun.run(group, run.lo);
     const first = rows[0];

@@ -46,12 +46,6 @@ const LEGACY_UPGRADER = 'uee-upgrade';
 /** Entries of a legacy plain group dead-lettered per call. */
 const LEGACY_BATCH = 500;
 
-/** Orders stream entry ids (`ms-seq`) numerically. */
-function compareEntryIds(a: string, b: string): number {
-  const [am = 0, as = 0] = a.split('-').map(Number);
-  const [bm = 0, bs = 0] = b.split('-').map(Number);
-  return am - bm || as - bs;
-}
 interface BusCommands {
   ueePublish(numKeys: number, ...args: Array<string | number>): Promise<Array<string | null>>;
   ueeClaim(stream: string, group: string, consumer: string, minIdleMs: number, count: number, alivePrefix: string): Promise<[RawEntry[], number[], number]>;
@@ -86,8 +80,8 @@ export interface RedisBusKeys {
 }
 
 /**
- * The Redis Streams event bus. One stream holds the events; consumer groups, the PEL, XAUTOCLAIM and
- * delivery counts are Redis's own. Publishing, claiming and dead-lettering are Lua scripts (one round
+ * The Redis Streams event bus. One stream holds the events; consumer groups, the PEL and delivery
+ * counts are Redis's own. Publishing, claiming and dead-lettering are Lua scripts (one round
  * trip, atomic); blocking reads use dedicated connections that `close()` disconnects.
  *
  * Stream entries are validated with the envelope schema when read back. An entry that is not a
@@ -539,8 +533,8 @@ export class RedisBus implements EventBus {
       const alive = options.deadOwners === true ? this.#keys.alivePrefix : '';
       const [entries, counts, deleted] = await this.#redis.ueeClaim(await this.#streamOf(group), group, consumer, minIdleMs, count, alive);
       if (deleted > 0) this.#log.info('claimed entries were trimmed from the stream; dropped from the PEL', { group, deleted });
-      // Dead owners' entries and idle ones come from two scans: handed back in stream order.
-      const decoded = parseEntries(entries, (i) => Number(counts[i] ?? 1)).sort((a, b) => compareEntryIds(a.id, b.id));
+      // One scan of the PEL in stream order (see CLAIM_LUA): already in order.
+      const decoded = parseEntries(entries, (i) => Number(counts[i] ?? 1));
       return screenEntries(decoded, group, this.#corruptSink(group), this.#log);
     });
   }

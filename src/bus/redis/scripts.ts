@@ -22,56 +22,41 @@ return ids
 `;
 
 /**
- * Claim stale entries. KEYS[1] = stream; ARGV = group, consumer, min idle (ms), count. Runs XAUTOCLAIM
- * from the start of the PEL until `count` entries are claimed or the PEL is scanned (bounded), and
- * reads each claimed entry's new delivery count with XPENDING in the same script; ARGV[5] = heartbeat
- * key prefix ('' for none): entries of consumers without a live heartbeat come first, whatever their
- * idle time (the result is sorted by id by the caller). Entries trimmed
- * from the stream are dropped from the PEL by Redis 7 (third reply element) or come back as nil
- * (Redis 6.2); neither is returned. Returns { entries, counts, deletedCount }.
+ * Claim stale entries (see EventBus.claimStale). KEYS[1] = stream; ARGV = group, consumer, min idle
+ * ms, count, heartbeat key prefix ('' for none). Walks the PEL in stream order, a page at a time, and
+ * claims each entry that is idle long enough or held by a consumer whose process heartbeat has lapsed
+ * (the owner is gone, not slow); it stops at the first entry that is neither, whoever holds it, so
+ * nothing is claimed past an entry still in someone's hands. Entries trimmed from the stream are
+ * dropped from the PEL and counted. Returns { entries, delivery counts, dropped }.
  */
 export const CLAIM_LUA = `
 local want = tonumber(ARGV[4])
-local cursor = '0-0'
+local minIdle = tonumber(ARGV[3])
 local entries, counts, deleted = {}, {}, 0
--- Entries of consumers whose process heartbeat has lapsed (ARGV[5] = the heartbeat key prefix, or
--- '' for none) are taken whatever their idle time: the owner is gone, not slow. Bounded scan.
-if ARGV[5] ~= '' then
-  local alive = {}
-  for _, p in ipairs(redis.call('XPENDING', KEYS[1], ARGV[1], '-', '+', 1000)) do
-    if #entries >= want then break end
-    local owner = p[2]
-    if owner ~= ARGV[2] then
-      if alive[owner] == nil then alive[owner] = redis.call('EXISTS', ARGV[5] .. owner) == 1 end
-      if not alive[owner] then
-        local got = redis.call('XCLAIM', KEYS[1], ARGV[1], ARGV[2], 0, p[1])
-        local entry = got[1]
-        if type(entry) == 'table' and entry[2] then
-          entries[#entries + 1] = entry
-          counts[#counts + 1] = p[4] + 1
-        else
-          redis.call('XACK', KEYS[1], ARGV[1], p[1])
-          deleted = deleted + 1
-        end
-      end
-    end
-  end
-end
+local alive = {}
+local start = '-'
 for _ = 1, 16 do
-  if #entries >= want then break end
-  local reply = redis.call('XAUTOCLAIM', KEYS[1], ARGV[1], ARGV[2], ARGV[3], cursor, 'COUNT', want - #entries)
-  cursor = reply[1]
-  for _, entry in ipairs(reply[2]) do
-    if type(entry) == 'table' then
+  local page = redis.call('XPENDING', KEYS[1], ARGV[1], start, '+', want - #entries)
+  if #page == 0 then break end
+  for _, p in ipairs(page) do
+    local owner = p[2]
+    local take = p[3] >= minIdle
+    if not take and ARGV[5] ~= '' and owner ~= ARGV[2] then
+      if alive[owner] == nil then alive[owner] = redis.call('EXISTS', ARGV[5] .. owner) == 1 end
+      take = not alive[owner]
+    end
+    if not take then return { entries, counts, deleted } end
+    local entry = redis.call('XCLAIM', KEYS[1], ARGV[1], ARGV[2], 0, p[1])[1]
+    if type(entry) == 'table' and entry[2] then
       entries[#entries + 1] = entry
-      local p = redis.call('XPENDING', KEYS[1], ARGV[1], entry[1], entry[1], 1)
-      counts[#counts + 1] = (p[1] and p[1][4]) or 1
+      counts[#counts + 1] = p[4] + 1
     else
+      redis.call('XACK', KEYS[1], ARGV[1], p[1])
       deleted = deleted + 1
     end
   end
-  if reply[3] then deleted = deleted + #reply[3] end
-  if cursor == '0-0' or #entries >= want then break end
+  if #entries >= want then break end
+  start = '(' .. page[#page][1]
 end
 return { entries, counts, deleted }
 `;
