@@ -40,6 +40,7 @@ export {
   assertMayWriteReserved,
   isReservedEntityType,
   isReservedEventType,
+  isInternalEvent,
   isInternalEventType,
   isReservedView,
   reservedName,

@@ -83,6 +83,22 @@ export function isInternalEventType(type: string): boolean {
 }
 const INTERNAL_EVENT_TYPE = /^uee\./i;
 
+/** The store's generic announcements of a write (an entity write without an event type of its own). */
+const ENTITY_LIFECYCLE_TYPES: ReadonlySet<string> = new Set(['EntityCreated', 'EntityUpdated', 'EntityDeleted']);
+
+/**
+ * Whether an event is platform-internal bookkeeping, which the router hands to no plugin: an
+ * {@link isInternalEventType internal type}, or the store's generic announcement (`EntityCreated`,
+ * `EntityUpdated`, `EntityDeleted`) of a write to a platform entity type (a review proposal, a
+ * workflow instance or plugin entity written without a fact of its own). Platform writes a tenant's
+ * plugins may react to carry a fact type instead (`PluginInstalled`, `TimerScheduled`,
+ * `WorkflowStarted`, …), which is routed as usual. Costs a set look-up for every other event.
+ */
+export function isInternalEvent(event: { readonly type: string; readonly entityTypeId?: string | undefined }): boolean {
+  if (ENTITY_LIFECYCLE_TYPES.has(event.type)) return event.entityTypeId !== undefined && isReservedEntityType(event.entityTypeId);
+  return isInternalEventType(event.type);
+}
+
 /** Whether a read-model view belongs to the platform. */
 export function isReservedView(view: string): boolean {
   return view.toLowerCase().startsWith(RESERVED_PREFIX);

@@ -1,4 +1,4 @@
-import { isInternalEventType, type EventEnvelope, type UeeError } from '../core/index.js';
+import { isInternalEvent, isInternalEventType, type EventEnvelope, type UeeError } from '../core/index.js';
 import { matchesSubscription } from '../store/index.js';
 import type { PluginRecord } from '../registry/index.js';
 
@@ -68,7 +68,8 @@ export class SubscriptionIndex<R extends RouteEntry> {
   match(event: EventEnvelope, onRefused?: (plugin: PluginRecord, err: UeeError) => void): R[] {
     const out = new Set<R>();
     const byTenant = this.#byType.get(event.type);
-    if (byTenant) {
+    // A platform entity's generic announcement reaches no plugin (see isInternalEvent).
+    if (byTenant && !isInternalEvent(event)) {
       const entityKey = event.entityTypeId ?? NO_ENTITY_TYPE;
       for (const tenantKey of [tenantKeyOf(event.tenantId), ANY]) {
         const byEntity = byTenant.get(tenantKey);
@@ -126,7 +127,7 @@ export function mayTouch(plugin: PluginRecord, entityTypeId: string | undefined)
  */
 export function subscriptionMatches(plugin: PluginRecord, event: EventEnvelope, onRefused?: (err: UeeError) => void): boolean {
   const a = plugin.attributes;
-  if (!a.subscribeTo.includes(event.type) || isInternalEventType(event.type)) return false;
+  if (!a.subscribeTo.includes(event.type) || isInternalEvent(event)) return false;
   if (a.tenantScope !== 'global' && event.tenantId !== plugin.tenantId) return false;
   if (!mayTouch(plugin, event.entityTypeId) && event.entityTypeId !== undefined) return false;
   if (a.filter?.entityTypes && (event.entityTypeId === undefined || !a.filter.entityTypes.includes(event.entityTypeId))) return false;

@@ -4,11 +4,15 @@
  * announces that write with an event in the tenant's stream; a tenant plugin subscribed to it — by
  * its type, or by the type the guard used to carry — never receives it (nor spends its chain budget
  * on it), while the platform's facts (PluginInstalled) and the tenant's own events still reach it.
+ * Nor does the store's generic announcement (EntityCreated / EntityUpdated / EntityDeleted) of a write
+ * to a platform entity type — a review proposal, a workflow instance — reach a plugin subscribed to it.
  */
 import { afterEach, beforeAll, describe, expect, it } from 'vitest';
 import type { UeeApp } from '../../src/app/index.js';
 import type { TenantContext } from '../../src/core/index.js';
 import { SUBSCRIBER_GUARD_EVENT, SUBSCRIBER_GUARD_TYPE, pluginGroup } from '../../src/registry/index.js';
+import { PROPOSAL_TYPE } from '../../src/review/index.js';
+import { WORKFLOW_INSTANCE_TYPE } from '../../src/workflows/index.js';
 import { BACKENDS, Observer, deployProbe, drained, marks, newSite, openApp, probeWasm, until, type AppSite } from './harness.js';
 
 const acme: TenantContext = { tenantId: 'acme', actor: 'user:test' };
@@ -57,6 +61,37 @@ describe.each(BACKENDS)('platform-internal events ($name bus)', ({ name }) => {
     expect([...new Set((await marks(app, 'acme')).map((m) => m.sourceType))].sort()).toEqual(['PluginInstalled', 'ThingMade']);
     // The refused deploy committed nothing: one Watcher version, the one deployed after it.
     expect((await app.registry.versions(acme, 'Watcher')).map((v) => v.attributes.pluginVersion)).toEqual([1]);
+    expect(await app.bus.deadLetters()).toEqual([]);
+  }, 60_000);
+
+  it('ROUTER-INTERNAL-2 the store\'s EntityCreated / EntityUpdated / EntityDeleted of a platform entity (a review proposal, a workflow instance) reach no plugin; the tenant\'s own entities\' still do', async () => {
+    site = newSite(name, 'internal2');
+    app = await openApp(site, {}, { router: { refreshMs: 200, backoffMs: 20, concurrency: 4 } });
+    const observer = new Observer(app);
+    const tenant = { tenantScope: 'tenant' as const, tenantId: 'acme' };
+    // Updates and deletes of anything (its own Mark writes are creates: no loop); creates of two types, by filter.
+    await deployProbe(app, probe, { name: 'Changes', ...tenant, subscribeTo: ['EntityUpdated', 'EntityDeleted'], settings: { mode: 'mark', marker: 'u' } });
+    await deployProbe(app, probe, { name: 'Creates', ...tenant, subscribeTo: ['EntityCreated'], filter: { entityTypes: ['Thing', PROPOSAL_TYPE] }, settings: { mode: 'mark', marker: 'c' } });
+    await app.runtime!.router.refresh();
+    const system = { source: { kind: 'system' as const, id: 'test' } };
+    for (const entityTypeId of [PROPOSAL_TYPE, WORKFLOW_INSTANCE_TYPE]) {
+      const created = await app.store.put(acme, { entityTypeId, attributes: { status: 'pending' } }, system);
+      await app.store.put(acme, { entityId: created.entityId, entityTypeId, expectedVersion: 1, attributes: { status: 'applied' } }, system);
+      await app.store.commit(acme, { writes: [{ entityId: created.entityId, entityTypeId, expectedVersion: 2, attributes: {}, deleted: true }], source: system.source });
+    }
+    const thing = await app.store.put(acme, { entityTypeId: 'Thing', attributes: { n: 1 } });
+    await app.store.put(acme, { entityId: thing.entityId, entityTypeId: 'Thing', expectedVersion: 1, attributes: { n: 2 } });
+    await app.store.commit(acme, { writes: [{ entityId: thing.entityId, entityTypeId: 'Thing', expectedVersion: 2, attributes: {}, deleted: true }] });
+    await until('both plugins to see the Thing\'s last event', async () => ((await marks(app, 'acme')).some((m) => m.sourceType === 'EntityDeleted') ? true : undefined));
+    await drained(app, pluginGroup('Changes', 'acme'));
+    await drained(app, pluginGroup('Creates', 'acme'));
+
+    // The platform entities' announcements are on the bus...
+    const platform = (await observer.poll()).filter((e) => e.entityTypeId === PROPOSAL_TYPE || e.entityTypeId === WORKFLOW_INSTANCE_TYPE);
+    expect(platform.map((e) => e.type)).toEqual(['EntityCreated', 'EntityUpdated', 'EntityDeleted', 'EntityCreated', 'EntityUpdated', 'EntityDeleted']);
+    // ...and reached neither plugin: only the Thing's three events did.
+    const seen = (await marks(app, 'acme')).map((m) => `${String(m.marker)}:${String(m.sourceType)}:${m.sourceEntity === thing.entityId ? 'thing' : String(m.sourceEntity)}`);
+    expect(seen.sort()).toEqual(['c:EntityCreated:thing', 'u:EntityDeleted:thing', 'u:EntityUpdated:thing']);
     expect(await app.bus.deadLetters()).toEqual([]);
   }, 60_000);
 });
