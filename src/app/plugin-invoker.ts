@@ -23,7 +23,7 @@ export class HostPluginInvoker implements PluginInvoker {
   ) {}
 
   async invoke(plugin: PluginRecord, input: HandleInput, options: InvokeOptions): Promise<InvocationOutcome> {
-    const result = await this.#run(plugin, input);
+    const result = await this.#run(plugin, input, options.wanted);
     const { event } = input;
     if (result.logs.length > 0) {
       const at = new Date().toISOString();
@@ -92,11 +92,11 @@ export class HostPluginInvoker implements PluginInvoker {
     return { ok: true, output: result.output, effects: result.effects, durationMs: result.usage.durationMs };
   }
 
-  async #run(plugin: PluginRecord, input: HandleInput): ReturnType<ExecutionHost['invoke']> {
+  async #run(plugin: PluginRecord, input: HandleInput, wanted?: () => boolean): ReturnType<ExecutionHost['invoke']> {
     await this.#ensureLoaded(plugin);
     const hostInput: InvocationInput = { event: input.event, settings: input.settings, context: { now: input.context.now, randomSeed: input.context.randomSeed } };
     if (input.entity) hostInput.entity = input.entity;
-    return this.host.invoke(plugin.id, hostInput);
+    return this.host.invoke(plugin.id, hostInput, wanted === undefined ? undefined : { wanted });
   }
 
   retain(pluginIds: ReadonlySet<string>): void {

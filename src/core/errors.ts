@@ -51,6 +51,12 @@ export const ERROR_CODES = [
 /** One of {@link ERROR_CODES}. */
 export type ErrorCode = (typeof ERROR_CODES)[number];
 
+/**
+ * `details.reason` of the `CANCELLED` answer for a plugin call dropped unrun because its caller no
+ * longer wanted it when a worker came free (the router's queue lease it was made under had ended).
+ */
+export const NOT_WANTED = 'not-wanted';
+
 /** Options for {@link UeeError}. */
 export interface UeeErrorOptions {
   /** Structured facts about the failure (ids, limits, offending field). Must be JSON-serialisable. */

@@ -1,4 +1,4 @@
-export { ERROR_CODES, UeeError, isUeeError, toUeeError } from './errors.js';
+export { ERROR_CODES, NOT_WANTED, UeeError, isUeeError, toUeeError } from './errors.js';
 export type { ErrorCode, SerializedError, UeeErrorOptions } from './errors.js';
 export { newId, idTimestamp, isId, eventSeed } from './ids.js';
 export {

@@ -1,8 +1,7 @@
 import type { EventEnvelope, Logger, SerializedError, UeeError } from '../core/index.js';
-import { newId, toUeeError } from '../core/index.js';
+import { NOT_WANTED, newId, toUeeError } from '../core/index.js';
 import type { DeadLetter, Delivery, EventBus } from '../bus/port.js';
 import type { EntityStore } from '../store/port.js';
-import type { CommitFence } from '../store/index.js';
 import type { HeldFence } from './lease.js';
 import type { PluginRecord } from '../registry/index.js';
 import { quarantinedDelivery } from '../runtime/quarantine.js';
@@ -140,7 +139,11 @@ export class DeliveryHandler {
         return 'left';
       }
       const current = arm === undefined ? event : tagged(event, arm);
-      const { outcome, input } = await this.#invoke(route, plugin, current, settings, prepaid, lease?.fence);
+      const { outcome, input } = await this.#invoke(route, plugin, current, settings, prepaid, lease);
+      if (!outcome.ok && outcome.error.code === 'CANCELLED' && outcome.error.details?.reason === NOT_WANTED) {
+        log.warn('queue lease lost while the call waited for a worker; leaving the delivery to its new holder', { ...fields, attempt });
+        return 'left';
+      }
       if (!outcome.ok && outcome.error.code === 'FENCED') {
         lease?.lost(Number(outcome.error.details?.current ?? 0));
         log.warn('commit fenced: the queue was taken over; leaving the delivery to its new holder', { ...fields, deliveryCount: delivery.deliveryCount });
@@ -281,7 +284,7 @@ export class DeliveryHandler {
     return this.deps.store.committed({ tenantId: event.tenantId, actor: 'system:router' }, idempotencyKeyOf(event, route));
   }
 
-  async #invoke(route: RouteEntry, plugin: PluginRecord, event: EventEnvelope, settings: SettingsCache, prepaid: Prepaid | undefined, fence?: CommitFence): Promise<{ outcome: InvocationOutcome; input?: HandleInput }> {
+  async #invoke(route: RouteEntry, plugin: PluginRecord, event: EventEnvelope, settings: SettingsCache, prepaid: Prepaid | undefined, lease?: HeldFence): Promise<{ outcome: InvocationOutcome; input?: HandleInput }> {
     const started = performance.now();
     let input: HandleInput | undefined;
     try {
@@ -292,7 +295,11 @@ export class DeliveryHandler {
       [input] = await Promise.all([buildInput(this.deps.store, plugin, event, settings), budget.invocation(event, prepaid)]);
       // Bound, not an arrow in the literal: the loader names every such closure (a defineProperty per event).
       const options: InvokeOptions = { idempotencyKey: idempotencyKeyOf(event, route), beforeCommit: budget.events.bind(budget, event) };
-      if (fence !== undefined) options.fence = fence;
+      if (lease !== undefined) {
+        options.fence = lease.fence;
+        // A call still waiting for a worker when the holding ends is dropped unrun: the new holder runs it.
+        options.wanted = notEnded.bind(lease);
+      }
       const outcome = await this.deps.invoker.invoke(plugin, input, options);
       return { outcome, input };
     } catch (err) {
@@ -323,6 +330,11 @@ export class DeliveryHandler {
     }
     return true;
   }
+}
+
+/** `wanted` of a call made under a queue holding (bound to the holding's {@link HeldFence}). */
+function notEnded(this: HeldFence): boolean {
+  return !this.ended();
 }
 
 /**

@@ -21,6 +21,13 @@ export interface HeldFence {
    * holding is over — another process may have taken the queue and the entry, and runs it itself.
    */
   holding(stop: () => boolean): boolean | Promise<boolean>;
+  /**
+   * Whether the holding is certainly over, at once and with no bus call: a later holding replaced it,
+   * the lease was lost or released, or its local view lapsed with no way back (a TTL lease, which
+   * another process may take; a heartbeat found lapsed, a new generation). A heartbeat-bound holding
+   * whose beat is only late is not over: work under it goes on in order once a beat confirms it.
+   */
+  ended(): boolean;
 }
 
 /** What one attempt found: whether this process holds the lease, and whether it just took it. */
@@ -162,6 +169,12 @@ export class Lease {
         if (this.#fence?.fence !== fence) return false;
         if (this.held) return true;
         return this.regained(stop).then((held) => held?.fence === fence);
+      },
+      ended: () => {
+        if (this.#fence?.fence !== fence) return true;
+        if (this.held) return false;
+        const live = this.liveness;
+        return live === undefined || this.#generation === -1 || live.generation !== this.#generation;
       },
     };
     return true;

@@ -80,6 +80,12 @@ export interface InvokeOptions {
   beforeCommit?: (events: number) => Promise<void>;
   /** The queue lease's fence the commit carries (see {@link CommitFence}): a stale holder's commit answers `FENCED`. */
   fence?: CommitFence;
+  /**
+   * Asked when the call leaves the runtime's queue for a worker: false drops it unrun (answered
+   * `CANCELLED`, `details.reason` `not-wanted`). The router answers whether the queue holding the
+   * delivery started under has certainly ended ({@link HeldFence.ended}).
+   */
+  wanted?: () => boolean;
 }
 
 /**

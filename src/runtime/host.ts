@@ -1,6 +1,6 @@
 import { availableParallelism } from 'node:os';
 import type { ResourceLimits } from 'node:worker_threads';
-import { UeeError, type ErrorCode, ERROR_CODES } from '../core/errors.js';
+import { NOT_WANTED, UeeError, type ErrorCode, ERROR_CODES } from '../core/errors.js';
 import { silentLogger, type Logger } from '../core/logger.js';
 import { eventSeed, type EntityVersion, type TenantContext } from '../core/index.js';
 import { CallHost, type PluginPolicy } from './host-functions.js';
@@ -173,6 +173,16 @@ function zeroUsage(): Usage {
   return { durationMs: 0, hostCalls: 0, modelCalls: 0, emits: 0, outputBytes: 0 };
 }
 
+/** Per-call options of {@link ExecutionHost.invoke}. */
+export interface InvokeCallOptions {
+  /**
+   * Asked once, when the call leaves the pool's queue for a worker: false drops it unrun, answered
+   * `CANCELLED` with `details.reason` {@link NOT_WANTED} — the router's queue lease it was made under
+   * ended while it waited, and the new holder runs the delivery itself. Cheap; must not throw.
+   */
+  wanted?: (() => boolean) | undefined;
+}
+
 /**
  * The plugin execution host: loads plugin versions (validated, memory-capped, compiled once),
  * runs `handle`/`infer` calls on a pool of worker threads under a watchdog, answers host calls
@@ -331,7 +341,7 @@ export class ExecutionHost {
    * `{ ok: false, error }` with a `UeeError` code (`TIMEOUT`, `PLUGIN_TRAP`, `PLUGIN_ERROR`,
    * `BUDGET_EXCEEDED`, `PLUGIN_OUTPUT_INVALID`, `TENANT_FORBIDDEN`, `NOT_FOUND`, `CLOSED`) and no effects.
    */
-  async invoke(pluginId: string, input: InvocationInput): Promise<InvocationResult> {
+  async invoke(pluginId: string, input: InvocationInput, options?: InvokeCallOptions): Promise<InvocationResult> {
     if (this.#state !== 'running') return { ok: false, error: new UeeError('CLOSED', 'the execution host is closed'), usage: zeroUsage(), logs: [] };
     const loaded = this.#plugins.get(pluginId);
     if (loaded === undefined) {
@@ -368,6 +378,7 @@ export class ExecutionHost {
         timeoutMs: policy.budget.timeoutMs,
         // Bound, not an arrow in the literal: the loader names every such closure (a defineProperty per call).
         hostCall: host.hostCall.bind(host),
+        wanted: options?.wanted,
       });
       // Another call of its batch lost the worker: this one's result (and anything its host calls
       // buffered) is gone, so it runs again from scratch — innocent, never failed for it.
@@ -407,6 +418,9 @@ export class ExecutionHost {
     if (call.modelCost !== 0) usage.modelCost = call.modelCost;
     if (call.metricCount !== 0) usage.metrics = call.metrics;
     const logs = done?.logs ?? [];
+    if (outcome.kind === 'dropped') {
+      return { ok: false, error: new UeeError('CANCELLED', 'the call was dropped before it ran: its caller no longer wanted it when a worker came free', { details: { reason: NOT_WANTED } }), usage, logs: [] };
+    }
     if (outcome.kind === 'timeout') {
       return this.#fail(loaded, usage, logs, call, new UeeError('TIMEOUT', `the call overran its ${budget.timeoutMs} ms budget`, {
         details: { limit: 'timeoutMs', budget: budget.timeoutMs },

@@ -1,4 +1,4 @@
-export { ExecutionHost, BUDGET_CEILING_SETTINGS, DEFAULT_BUDGET_CEILING, checkBudgetCeiling } from './host.js';
+export { ExecutionHost, type InvokeCallOptions, BUDGET_CEILING_SETTINGS, DEFAULT_BUDGET_CEILING, checkBudgetCeiling } from './host.js';
 export type { BudgetCeiling, ExecutionHostOptions, HostState, LoadedPluginInfo } from './host.js';
 export { DEFAULT_UNFINISHED_DELIVERIES, quarantinedDelivery } from './quarantine.js';
 export { DEFAULT_BUDGET } from './types.js';

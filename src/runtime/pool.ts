@@ -64,15 +64,23 @@ export interface PoolJob {
   timeoutMs: number;
   /** Answers a host call of this job; must not throw (answer `ok:false` instead). */
   hostCall(fnId: number, request: string): Promise<HostCallAnswer> | HostCallAnswer;
+  /**
+   * Asked when the job leaves the queue for a worker: false drops it unrun (`dropped`) — its caller
+   * no longer wants it (the router's queue lease it was submitted under has ended while it waited, and
+   * the new holder runs the delivery itself). Must be cheap and must not throw. @default always wanted
+   */
+  wanted?: (() => boolean) | undefined;
 }
 
 /**
  * How a job ended, seen from the main thread. `interrupted`: the job never ran to a result because
  * its worker was lost to ANOTHER job of its batch (that one overran or crashed); nothing it did
- * counts, and the caller runs it again.
+ * counts, and the caller runs it again. `dropped`: the job was not wanted any more when its turn
+ * came ({@link PoolJob.wanted}) and never ran.
  */
 export type JobOutcome =
   | { kind: 'done'; done: DoneMessage; durationMs: number }
+  | { kind: 'dropped'; durationMs: number }
   | { kind: 'timeout'; durationMs: number }
   | { kind: 'crashed'; message: string; durationMs: number }
   | { kind: 'interrupted'; message: string; durationMs: number };
@@ -374,11 +382,34 @@ export class WorkerPool {
       if (free === undefined) break;
       const next = this.#next();
       if (next === undefined) break;
+      // Nothing of the batch is wanted any more: its workers are released and the round goes on.
+      if (!this.#dropUnwanted(next)) continue;
       this.#start(free, next);
     }
     if (this.#idleWaiters.length > 0 && ![...this.#slots].some((s) => s.running !== null)) {
       for (const resolve of this.#idleWaiters.splice(0)) resolve();
     }
+  }
+
+  /**
+   * Resolves the batch's jobs whose caller no longer wants them ({@link PoolJob.wanted}) as `dropped`
+   * and removes them; false when none is left, with the batch's shares and plugins released. One
+   * check per job, as it leaves the queue: a job may have waited long behind others.
+   */
+  #dropUnwanted(next: { batch: Queued[]; shares: string[]; pluginIds: string[] }): boolean {
+    let kept: Queued[] | undefined;
+    for (const [i, q] of next.batch.entries()) {
+      const wanted = q.job.wanted === undefined || q.job.wanted();
+      if (!wanted) {
+        kept ??= next.batch.slice(0, i);
+        q.resolve({ kind: 'dropped', durationMs: 0 });
+      } else kept?.push(q);
+    }
+    if (kept === undefined) return true;
+    next.batch = kept;
+    if (kept.length > 0) return true;
+    this.#release(next.shares, next.pluginIds);
+    return false;
   }
 
   /** Jobs of `pluginId` one batch may hold: its expected work within `batchTargetMs`. */

@@ -45,6 +45,31 @@ describe('heartbeat-bound lease', () => {
     expect(await ended).toBeUndefined();
     expect(lease.fence).toBeUndefined();
   });
+
+  it('ROUTER-LEASE-3 ended() is true only once the holding is certainly over: not while a beat is late, yes after a new generation or a later holding', async () => {
+    const live = fakeLiveness();
+    const lease = new Lease(grantingBus(), 'q', 'me', 1000, live as unknown as ProcessLiveness, true);
+    expect(await lease.keep()).toBe(true);
+    const first = lease.fence!;
+    expect(first.ended()).toBe(false);
+    live.alive = false; // a late beat: the holding may go on
+    expect(first.ended()).toBe(false);
+    live.generation++; // found lapsed: over
+    live.alive = true;
+    expect(first.ended()).toBe(true);
+    await new Promise((resolve) => setTimeout(resolve, 60)); // the next attempt is due (every TTL / 2)
+    expect(await lease.keep()).toBe(true); // taken again, under a new fence
+    const second = lease.fence!;
+    expect(second).not.toBe(first);
+    expect([first.ended(), second.ended()]).toEqual([true, false]);
+    // A TTL lease (embedded) whose local view lapsed may be another's by now.
+    const ttl = new Lease(grantingBus(), 'q2', 'me', 30, undefined, true);
+    expect(await ttl.keep()).toBe(true);
+    const held = ttl.fence!;
+    expect(held.ended()).toBe(false);
+    await new Promise((resolve) => setTimeout(resolve, 40));
+    expect(held.ended()).toBe(true);
+  });
 });
 
 describe('catch-up latch', () => {

@@ -119,6 +119,53 @@ describe('a retry after the queue lease was lost (embedded bus)', () => {
   }, 60_000);
 });
 
+describe('a call waiting for a worker when the queue lease is lost (embedded bus)', () => {
+  it('ROUTER-RETRY-LEASE-3 a call still queued for a worker when its process stalled past the lease is dropped unrun: the delivery is left (not dead-lettered), handed back, and runs once at the next holding', async () => {
+    const claimIdleMs = 600;
+    const site = newSite('embedded', 'queued-lease');
+    disposers.push(() => site.dispose());
+    const app = await openApp(site, {}, { router: { refreshMs: 200, concurrency: 4, claimIdleMs } });
+    disposers.push(() => app.close());
+    await deployProbe(app, probe, { name: 'Slow', subscribeTo: ['Step'], settings: { mode: 'mark', marker: 'S' } });
+    await app.runtime!.router.refresh();
+    const group = pluginGroup('Slow', null);
+    const left = handBacks(app, group);
+    // The first call: the process stalls past its lease after the attempt began (its holding checked)
+    // and before the call reaches a worker; meanwhile another consumer takes the queue's lease. (The
+    // entry is still this process's: a drop taken for a failure would dead-letter it.)
+    const invoker = (app.runtime!.router as unknown as { invoker: PluginInvoker }).invoker;
+    const invoke = invoker.invoke.bind(invoker);
+    let calls = 0;
+    let holding: NodeJS.Timeout | undefined;
+    invoker.invoke = async (plugin, input, options) => {
+      if (++calls === 1) {
+        const stalledUntil = Date.now() + claimIdleMs + 100;
+        while (Date.now() < stalledUntil);
+        expect(await app.bus.lease(queueLeaseName(group), 'other', claimIdleMs)).toBe(true);
+        holding = setInterval(() => void app.bus.lease(queueLeaseName(group), 'other', claimIdleMs), 100);
+      }
+      return invoke(plugin, input, options);
+    };
+    disposers.push(() => clearInterval(holding));
+
+    await app.store.commit(acme, { events: [{ type: 'Step', entityId: 'x1', payload: { seq: 1 } }] });
+    await until('the stalled holder to leave the delivery', () => (left.length > 0 ? true : undefined), 30_000);
+    // The plugin did not run (no mark, no commit while another holds the queue), nor was it dead-lettered.
+    await new Promise((resolve) => setTimeout(resolve, 300));
+    expect(await marks(app, 'acme')).toEqual([]);
+    expect(calls).toBe(1);
+    expect(await app.bus.deadLetters()).toEqual([]);
+
+    // The other consumer goes away: the worker takes the queue back and runs the delivery, once.
+    clearInterval(holding);
+    await app.bus.releaseLease(queueLeaseName(group), 'other');
+    await drained(app, group, 30_000);
+    expect(calls).toBe(2);
+    expect((await marks(app, 'acme')).map((m) => m.seq)).toEqual([1]);
+    expect(await app.bus.deadLetters()).toEqual([]);
+  }, 60_000);
+});
+
 describe('a retry after the queue lease was lost (Redis bus, PostgreSQL store, two routers)', () => {
   it('ROUTER-RETRY-LEASE-2 a router paused past its heartbeat during a retry\'s backoff, another router taking the queue over, runs the plugin once: the new holder runs the retry, the paused one leaves it when it wakes', async () => {
     const heartbeatMs = 600;
