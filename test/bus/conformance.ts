@@ -74,6 +74,19 @@ export async function expectCorruptEntryDeadLettered(bus: EventBus, inject: () =
   expect((await bus.groupInfo('g')).pending).toBe(0);
 }
 
+/**
+ * Publishes `n` events into a plain group `g` and, routed, a queue `q` (both unread), and returns
+ * their names: a test of pending-entry rules runs on both kinds.
+ */
+async function groupAndQueue(bus: EventBus, n: number): Promise<['g', 'q']> {
+  await bus.publish(makeEvents(n));
+  await bus.ensureGroup('g', 'earliest');
+  await bus.ensureGroup('src', 'earliest');
+  await bus.ensureQueue('q');
+  await bus.route('src', (await bus.read('src', 'd', { count: n })).map((d) => ({ id: d.id, groups: ['q'] })));
+  return ['g', 'q'];
+}
+
 /** The event bus conformance suite: every adapter must pass all of it against its real backend. */
 export function busConformance(name: string, open: OpenBus): void {
   describe(`EventBus conformance: ${name}`, () => {
@@ -206,12 +219,7 @@ export function busConformance(name: string, open: OpenBus): void {
 
     it('BUS-7b: claimStale takes stale entries in stream order up to the first one still in hand — another consumer\'s or the claimer\'s own — and none past it', async () => {
       const bus = await openBus();
-      await bus.publish(makeEvents(6));
-      await bus.ensureGroup('g', 'earliest');
-      await bus.ensureGroup('src', 'earliest');
-      await bus.ensureQueue('q');
-      await bus.route('src', (await bus.read('src', 'd', { count: 6 })).map((d) => ({ id: d.id, groups: ['q'] })));
-      for (const group of ['g', 'q']) {
+      for (const group of await groupAndQueue(bus, 6)) {
         const first = await bus.read(group, 'c1', { count: 2 });
         const middle = await bus.read(group, 'c2', { count: 2 });
         const last = await bus.read(group, 'c3', { count: 2 });
@@ -533,12 +541,7 @@ export function busConformance(name: string, open: OpenBus): void {
 
     it('BUS-20b: handBack lowers the delivery count of entries left unfinished knowingly: one still held turns stale at once, one claimed by another since keeps its owner', async () => {
       const bus = await openBus();
-      await bus.publish(makeEvents(3));
-      await bus.ensureGroup('g', 'earliest');
-      await bus.ensureGroup('src', 'earliest');
-      await bus.ensureQueue('q');
-      await bus.route('src', (await bus.read('src', 'd', { count: 3 })).map((d) => ({ id: d.id, groups: ['q'] })));
-      for (const group of ['g', 'q']) {
+      for (const group of await groupAndQueue(bus, 3)) {
         const [d0, d1, d2] = await bus.read(group, 'c1', { count: 3 });
         // c1 paused; c2 claimed d0 meanwhile. c1 wakes, is fenced, and hands back d0 and d1.
         await bus.claimStale(group, 'c2', { minIdleMs: 0, count: 1 });

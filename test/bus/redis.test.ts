@@ -1,6 +1,6 @@
 import { Redis } from 'ioredis';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import { openRedisBus } from '../../src/bus/index.js';
+import { openRedisBus, type Delivery, type EventBus } from '../../src/bus/index.js';
 import { isUeeError } from '../../src/core/index.js';
 import { TEST_REDIS_URL, randomPrefix } from '../helpers.js';
 import { busConformance, expectCorruptEntryDeadLettered, makeEvents } from './conformance.js';
@@ -32,6 +32,20 @@ async function deleteKeys(redis: Redis, keyPrefix: string): Promise<void> {
 
 busConformance('redis streams', (options) => openRedisBus({ url: TEST_REDIS_URL, prefix, ...(options ? { options } : {}) }));
 
+/**
+ * Group `g` with six events, read three each by consumers `live` and `dead` (both with a heartbeat;
+ * `first` reads first, so holds the older three).
+ */
+async function liveAndDead(bus: EventBus, first: 'live' | 'dead'): Promise<{ live: Delivery[]; dead: Delivery[] }> {
+  await bus.ensureGroup('g', 'earliest');
+  await bus.publish(makeEvents(6));
+  await bus.heartbeat!('live', 60_000);
+  await bus.heartbeat!('dead', 60_000);
+  const a = await bus.read('g', first, { count: 3 });
+  const b = await bus.read('g', first === 'live' ? 'dead' : 'live', { count: 3 });
+  return first === 'live' ? { live: a, dead: b } : { live: b, dead: a };
+}
+
 describe('redis bus specifics', () => {
   it('BUS-R-LIVE-1: a liveness lease is its owner\'s while its heartbeat lives (no TTL of its own), taken once it lapses, never by a caller without a heartbeat', async () => {
     const a = await openRedisBus({ url: TEST_REDIS_URL, prefix });
@@ -62,12 +76,7 @@ describe('redis bus specifics', () => {
   it('BUS-R-LIVE-2: claimStale with deadOwners takes a dead consumer\'s entries at once, whatever their idle time, in stream order — never a live one\'s', async () => {
     const bus = await openRedisBus({ url: TEST_REDIS_URL, prefix });
     try {
-      await bus.ensureGroup('g', 'earliest');
-      await bus.publish(makeEvents(6));
-      await bus.heartbeat!('live', 60_000);
-      await bus.heartbeat!('dead', 60_000);
-      const dead = await bus.read('g', 'dead', { count: 3 });
-      const live = await bus.read('g', 'live', { count: 3 });
+      const { live, dead } = await liveAndDead(bus, 'dead');
       expect(await bus.claimStale('g', 'taker', { minIdleMs: 60_000, deadOwners: true })).toEqual([]); // both alive
       await bus.heartbeat!('dead', 0);
       const claimed = await bus.claimStale('g', 'taker', { minIdleMs: 60_000, deadOwners: true });
@@ -83,13 +92,8 @@ describe('redis bus specifics', () => {
   it('BUS-R-LIVE-3: claimStale with deadOwners does not take a dead consumer\'s entries past an older one a live consumer still holds', async () => {
     const bus = await openRedisBus({ url: TEST_REDIS_URL, prefix });
     try {
-      await bus.ensureGroup('g', 'earliest');
-      await bus.publish(makeEvents(6));
-      await bus.heartbeat!('live', 60_000);
-      await bus.heartbeat!('dead', 60_000);
       // The live process read first (a previous holder finishing its batch), the dead one after it.
-      const live = await bus.read('g', 'live', { count: 3 });
-      const dead = await bus.read('g', 'dead', { count: 3 });
+      const { live, dead } = await liveAndDead(bus, 'live');
       await bus.heartbeat!('dead', 0);
       expect(await bus.claimStale('g', 'taker', { minIdleMs: 60_000, deadOwners: true })).toEqual([]);
       // Once the live one hands its entries back, everything comes in stream order.

@@ -166,10 +166,12 @@ describe.each(ledgers)('GW-BILL quotas that cannot be gamed, on the %s ledger', 
 
   it('GW-LEASE-2 a call that runs for many lease lifetimes keeps the cap; a holder that stops renewing frees its slot after one lease', async () => {
     const ledger = await setup();
-    const policy = new QuotaPolicy({ tenants: { acme: { concurrency: 1 } }, leaseMs: 150 }, ledger);
+    // Leases of 600 ms, renewed every 200 ms: a renewal timer up to ~400 ms late (a loaded machine) is
+    // still in time, and the waits below still span several lifetimes.
+    const policy = new QuotaPolicy({ tenants: { acme: { concurrency: 1 } }, leaseMs: 600 }, ledger);
     const long = await policy.reserve('acme', undefined, { tokens: 0, cost: 0 });
     for (let i = 0; i < 4; i++) {
-      await wait(150);
+      await wait(600);
       await expect(policy.reserve('acme', undefined, { tokens: 0, cost: 0 })).rejects.toMatchObject({ code: 'RATE_LIMITED', details: { dimension: 'concurrency' } });
     }
     await policy.settle(long, { tokens: 0, cost: 0 });
@@ -177,7 +179,7 @@ describe.each(ledgers)('GW-BILL quotas that cannot be gamed, on the %s ledger', 
     expect((await policy.usage('acme')).concurrency).toEqual({ used: 1, limit: 1 });
     // A process that died: its timer stops, nothing releases the lease.
     clearInterval(next.renewal);
-    await wait(250);
+    await wait(900);
     const after = await policy.reserve('acme', undefined, { tokens: 0, cost: 0 });
     await policy.settle(after, { tokens: 0, cost: 0 });
   });

@@ -1,11 +1,10 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { join } from 'node:path';
-import type { TenantContext } from '../../src/core/index.js';
-import { ExecutionHost, createStoreHostServices, type InvocationResult, type ModelGateway } from '../../src/runtime/index.js';
+import { ExecutionHost, createStoreHostServices, type InvocationResult } from '../../src/runtime/index.js';
 import { openSqliteStore } from '../../src/store/index.js';
 import type { EntityStore } from '../../src/store/port.js';
 import { tempDir } from '../helpers.js';
-import { makeEvent } from './setup.js';
+import { countingGateway, makeEvent } from './setup.js';
 import { buildWat } from './wat.js';
 
 // Calls of several tenants' plugins (one queue each, a few events at a time) travel to a worker in
@@ -15,16 +14,7 @@ import { buildWat } from './wat.js';
 const TENANTS = Array.from({ length: 6 }, (_, i) => `g${i}`);
 /** Per tenant: how long its model call takes (ms), and how many model calls it made. */
 const delays = new Map<string, number>();
-const modelCalls = new Map<string, number>();
-const gateway: ModelGateway = {
-  call: async (ctx: TenantContext) => {
-    const tenant = ctx.tenantId ?? '';
-    modelCalls.set(tenant, (modelCalls.get(tenant) ?? 0) + 1);
-    const ms = delays.get(tenant) ?? 0;
-    if (ms > 0) await new Promise((resolve) => setTimeout(resolve, ms));
-    return { tenant };
-  },
-};
+const { gateway, calls: modelCalls } = countingGateway((tenant) => delays.get(tenant) ?? 0);
 
 let host: ExecutionHost;
 let store: EntityStore;

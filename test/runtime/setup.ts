@@ -23,14 +23,13 @@ export function testGateway(slowMs = 2000): ModelGateway {
 }
 
 /** Opens the fixture; close it in `afterAll`. */
-export async function openRuntime(options: Partial<ExecutionHostOptions> = {}): Promise<RuntimeFixture> {
+export async function openRuntime(options: Partial<ExecutionHostOptions> = {}, { models = testGateway(), tenants = ['acme', 'globex'] }: { models?: ModelGateway; tenants?: string[] } = {}): Promise<RuntimeFixture> {
   const dir = tempDir('uee-runtime');
   const store = await openSqliteStore({ path: join(dir.path, 'store.db') });
-  await store.tenants.create('acme');
-  await store.tenants.create('globex');
+  for (const t of tenants) await store.tenants.create(t);
   const host = await ExecutionHost.create({
     workers: 2,
-    services: createStoreHostServices({ store, models: testGateway() }),
+    services: createStoreHostServices({ store, models }),
     ...options,
   });
   return {
@@ -59,4 +58,22 @@ export function makeEvent(tenantId: string | null, overrides: Partial<EventEnvel
     source: { kind: 'api', id: 'user:test' },
     ...overrides,
   };
+}
+
+/**
+ * A model gateway that counts calls per tenant (`calls`) and answers `{ tenant }` after
+ * `delayOf(tenant)` ms (0: at once).
+ */
+export function countingGateway(delayOf: (tenant: string) => number): { gateway: ModelGateway; calls: Map<string, number> } {
+  const calls = new Map<string, number>();
+  const gateway: ModelGateway = {
+    call: async (ctx) => {
+      const tenant = ctx.tenantId ?? '';
+      calls.set(tenant, (calls.get(tenant) ?? 0) + 1);
+      const ms = delayOf(tenant);
+      if (ms > 0) await new Promise((resolve) => setTimeout(resolve, ms));
+      return { tenant };
+    },
+  };
+  return { gateway, calls };
 }

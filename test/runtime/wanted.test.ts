@@ -5,45 +5,26 @@
  * new holder — while the calls queued beside it run as usual.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { join } from 'node:path';
-import { NOT_WANTED, type TenantContext } from '../../src/core/index.js';
-import { ExecutionHost, createStoreHostServices, type ModelGateway } from '../../src/runtime/index.js';
-import { openSqliteStore } from '../../src/store/index.js';
-import type { EntityStore } from '../../src/store/port.js';
-import { tempDir } from '../helpers.js';
-import { makeEvent } from './setup.js';
+import { NOT_WANTED } from '../../src/core/index.js';
+import type { ExecutionHost } from '../../src/runtime/index.js';
+import { countingGateway, makeEvent, openRuntime, type RuntimeFixture } from './setup.js';
 import { buildWat } from './wat.js';
 
-const modelCalls = new Map<string, number>();
 let slowMs = 0;
-const gateway: ModelGateway = {
-  call: async (ctx: TenantContext) => {
-    const tenant = ctx.tenantId ?? '';
-    modelCalls.set(tenant, (modelCalls.get(tenant) ?? 0) + 1);
-    if (tenant === 'busy' && slowMs > 0) await new Promise((resolve) => setTimeout(resolve, slowMs));
-    return { tenant };
-  },
-};
+const { gateway, calls: modelCalls } = countingGateway((tenant) => (tenant === 'busy' ? slowMs : 0));
 
+let runtime: RuntimeFixture;
 let host: ExecutionHost;
-let store: EntityStore;
-let dir: ReturnType<typeof tempDir>;
 
 beforeAll(async () => {
-  dir = tempDir('uee-wanted');
-  store = await openSqliteStore({ path: join(dir.path, 'store.db') });
-  for (const t of ['busy', 'acme']) await store.tenants.create(t);
   // One worker: a slow call holds it while the others wait in the queue.
-  host = await ExecutionHost.create({ workers: 1, services: createStoreHostServices({ store, models: gateway }) });
+  runtime = await openRuntime({ workers: 1 }, { models: gateway, tenants: ['busy', 'acme'] });
+  host = runtime.host;
   const sleepy = await buildWat('sleep-call');
   for (const t of ['busy', 'acme']) await host.load({ id: `model-${t}`, name: 'model', version: '1', kind: 'event', capabilities: ['invokeModels'], wasm: sleepy, budget: { timeoutMs: 10_000 } });
   for (const t of ['busy', 'acme']) expect((await host.invoke(`model-${t}`, { event: makeEvent(t) })).ok).toBe(true);
 });
-afterAll(async () => {
-  await host?.close();
-  await store?.close();
-  dir?.[Symbol.dispose]();
-});
+afterAll(() => runtime?.close());
 
 describe('calls no longer wanted', () => {
   it('RT-WANTED-1 a queued call whose caller stopped wanting it is answered CANCELLED not-wanted without running; the call queued beside it runs', async () => {
