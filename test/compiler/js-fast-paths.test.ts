@@ -126,8 +126,8 @@ const EXEC_CASES: readonly Case[] = [
 
 describeAgainstNode('engine speed patches keep JavaScript answers', 'JS-FAST-1 number, dtoa, strtod and regex fast paths answer as Node 20 does', CASES, {
   also: [
-    { name: 'JS-FAST-2 locals without TDZ checks still throw before their initialization, as Node 20 does', cases: TDZ_CASES },
-    { name: 'JS-FAST-3 sort with a subtraction comparator orders as calling it does', cases: SORT_CASES, preamble: SORT_PREAMBLE },
-    { name: 'JS-FAST-4 RegExp exec results made from a kept shape answer as Node 20 does', cases: EXEC_CASES, preamble: EXEC_PREAMBLE },
+    { name: 'JS-FAST-5 locals without TDZ checks still throw before their initialization, as Node 20 does', cases: TDZ_CASES },
+    { name: 'JS-FAST-6 sort with a subtraction comparator orders as calling it does', cases: SORT_CASES, preamble: SORT_PREAMBLE },
+    { name: 'JS-FAST-7 RegExp exec results made from a kept shape answer as Node 20 does', cases: EXEC_CASES, preamble: EXEC_PREAMBLE },
   ],
 });
