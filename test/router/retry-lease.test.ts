@@ -155,6 +155,8 @@ describe('a call waiting for a worker when the queue lease is lost (embedded bus
     expect(await marks(app, 'acme')).toEqual([]);
     expect(calls).toBe(1);
     expect(await app.bus.deadLetters()).toEqual([]);
+    // Left at once: no failed invocation counted, no retry waited out.
+    expect(app.runtime!.router.metrics.snapshot().filter((m) => m.retries > 0 || Object.keys(m.errors).length > 0)).toEqual([]);
 
     // The other consumer goes away: the worker takes the queue back and runs the delivery, once.
     clearInterval(holding);
