@@ -93,9 +93,9 @@ const scenarios: Scenario[] = [
 ];
 
 for (const backend of (['embedded', 'redis'] as const).filter((b) => BACKENDS?.has(b) ?? true)) {
-  // A first, unreported run of the 1-plugin case warms the process (JIT, worker threads' code,
-  // SQLite page cache): measured first and cold, the baseline every ratio divides by came out ~30%
-  // below the same case measured later in the run (11,427 vs 17,109 events/s with 1,000 plugins).
+  // A first, unreported run of the 1-plugin case, so no figure is the process's first (JIT). Alone it
+  // did not remove the first scenario's deficit (13,570 vs 18,386 events/s with 100 plugins): that was
+  // the previous app's garbage, collected below between scenarios.
   const warmup: Scenario = { ...scenario(1), key: 'warmup' };
   for (const s of [warmup, ...scenarios.filter((x) => SCENARIOS?.has(x.key) ?? true)]) {
     const dataDir = mkdtempSync(join(tmpdir(), 'uee-bench-routing-'));
@@ -127,6 +127,7 @@ for (const backend of (['embedded', 'redis'] as const).filter((b) => BACKENDS?.h
       // plugins would measure the bench's own polling.
       const invoked = (): number => app.runtime!.router.metrics.invocations;
       let mainCpuPerEvent = NaN;
+      /** Events/s of `n` events end to end; sets mainCpuPerEvent to this run's. */
       const run = async (n: number): Promise<number> => {
         const events = Array.from({ length: n }, (_, i) => tick(s.tenants[i % s.tenants.length]!));
         const target = invoked() + n;
@@ -150,9 +151,12 @@ for (const backend of (['embedded', 'redis'] as const).filter((b) => BACKENDS?.h
       }
       const before = app.runtime!.host.stats();
       // The median of three runs: one run of this VM moves ±25% with what else the host does.
-      const rates: number[] = [];
-      for (let i = 0; i < REPEATS; i++) rates.push(await run(EVENTS));
-      const rate = rates.sort((a, b) => a - b)[Math.floor(REPEATS / 2)]!;
+      const runs: Array<{ rate: number; cpu: number }> = [];
+      for (let i = 0; i < REPEATS; i++) runs.push({ rate: await run(EVENTS), cpu: mainCpuPerEvent });
+      const median = runs.sort((a, b) => a.rate - b.rate)[Math.floor(REPEATS / 2)]!;
+      const rate = median.rate;
+      // The main thread's CPU per event is the median run's too, not the last one's.
+      mainCpuPerEvent = median.cpu;
       const after = app.runtime!.host.stats();
       const perBatch = (after.batchedCalls - before.batchedCalls) / Math.max(1, after.batches - before.batches);
       if (s.key === 'plugins1') {

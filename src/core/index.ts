@@ -41,6 +41,7 @@ export {
   isReservedEntityType,
   isReservedEventType,
   isInternalEvent,
+  ENTITY_LIFECYCLE_TYPES,
   isInternalEventType,
   isReservedView,
   reservedName,

@@ -84,7 +84,7 @@ export function isInternalEventType(type: string): boolean {
 const INTERNAL_EVENT_TYPE = /^uee\./i;
 
 /** The store's generic announcements of a write (an entity write without an event type of its own). */
-const ENTITY_LIFECYCLE_TYPES: ReadonlySet<string> = new Set(['EntityCreated', 'EntityUpdated', 'EntityDeleted']);
+export const ENTITY_LIFECYCLE_TYPES: ReadonlySet<string> = new Set(['EntityCreated', 'EntityUpdated', 'EntityDeleted']);
 
 /**
  * Whether an event is platform-internal bookkeeping, which the router hands to no plugin: an
@@ -112,7 +112,7 @@ export function reservedName(what: 'entity type' | 'event type' | 'read-model vi
       hint ??
       (what === 'event type' && name === 'WorkflowSpawned'
         ? 'start a workflow with spawn_workflow (capability spawnWorkflows)'
-        : what === 'event type' && /^Entity(Created|Updated|Deleted)$/.test(name)
+        : what === 'event type' && ENTITY_LIFECYCLE_TYPES.has(name)
           ? 'omit eventType: the store announces EntityCreated / EntityUpdated / EntityDeleted itself; or name your own event type'
           : `use a name outside the platform's namespace (not starting with "${RESERVED_PREFIX}", not one of ${[...PLATFORM_EVENT_TYPES].join(', ')})`),
   });

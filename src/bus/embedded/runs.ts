@@ -126,15 +126,6 @@ export function handBackRuns(st: BusStatements, kind: RunKind, group: string, co
   return handed;
 }
 
-/** The position of the oldest entry held and not idle since `staleBefore` (a run with none left does not count); Infinity when none. */
-function firstHeld(st: BusStatements, kind: RunKind, group: string, staleBefore: number): number {
-  for (const run of st.freshRuns.all(group, staleBefore)) {
-    const first = kind === 'log' ? st.entriesBetween.all(run.lo, run.hi, 1)[0] : st.anyQueuedBetween.get(group, run.lo, run.hi);
-    if (first !== undefined) return first.n;
-  }
-  return Number.POSITIVE_INFINITY;
-}
-
 /** One entry taken over by {@link claimRuns}. */
 export interface ClaimedRow {
   n: number;
@@ -152,10 +143,15 @@ export interface ClaimedRow {
  */
 export function claimRuns(st: BusStatements, kind: RunKind, group: string, consumer: string, staleBefore: number, count: number, now: number): ClaimedRow[] {
   const claimed: ClaimedRow[] = [];
-  const held = firstHeld(st, kind, group, staleBefore);
   let left = count;
-  for (const run of st.staleRuns.all(group, staleBefore)) {
-    if (left <= 0 || run.lo > held) break;
+  for (const run of st.runs.all(group)) {
+    if (left <= 0) break;
+    if (run.delivered_at > staleBefore) {
+      // Still in someone's hands: the claim ends here, unless nothing of the run is left.
+      const held = kind === 'log' ? st.entriesBetween.all(run.lo, run.hi, 1)[0] : st.anyQueuedBetween.get(group, run.lo, run.hi);
+      if (held !== undefined) break;
+      continue;
+    }
     const rows = kind === 'log' ? st.entriesBetween.all(run.lo, run.hi, left) : st.queuedBetween.all(group, run.lo, run.hi, left);
     st.deleteRun.run(group, run.lo);
     const first = rows[0];

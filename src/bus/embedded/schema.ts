@@ -224,8 +224,7 @@ export function prepareBusStatements(db: Database) {
     runsOverlapping: s<[string, number, number], RunRow>(
       'SELECT lo, hi, consumer, delivered_at, deliveries FROM bus_leased WHERE grp = ? AND lo <= ? AND hi >= ? ORDER BY lo',
     ),
-    staleRuns: s<[string, number], RunRow>('SELECT lo, hi, consumer, delivered_at, deliveries FROM bus_leased WHERE grp = ? AND delivered_at <= ? ORDER BY lo'),
-    freshRuns: s<[string, number], RunRow>('SELECT lo, hi, consumer, delivered_at, deliveries FROM bus_leased WHERE grp = ? AND delivered_at > ? ORDER BY lo'),
+    runs: s<[string], RunRow>('SELECT lo, hi, consumer, delivered_at, deliveries FROM bus_leased WHERE grp = ? ORDER BY lo'),
     entriesBetween: s<[number, number, number], EntryRow>('SELECT n, ms, data FROM bus_entries WHERE n >= ? AND n <= ? ORDER BY n LIMIT ?'),
     runPending: s<[string, number], PendingRow>(
       `SELECT e.n AS n, e.ms AS ms, r.consumer AS consumer, r.delivered_at AS delivered_at, r.deliveries AS deliveries

@@ -1,5 +1,5 @@
 import type { EventEnvelope, Logger, Principal, TenantContext } from '../../core/index.js';
-import { isUeeError, toUeeError } from '../../core/index.js';
+import { ENTITY_LIFECYCLE_TYPES, isUeeError, toUeeError } from '../../core/index.js';
 import type { UeeApp } from '../../app/index.js';
 
 /** Consumer group through which the catalogue sees every event on the bus. */
@@ -18,7 +18,7 @@ export interface EventTypeEntry {
   sources: string[];
 }
 
-const BUILT_IN = ['EntityCreated', 'EntityUpdated', 'EntityDeleted'];
+const BUILT_IN = [...ENTITY_LIFECYCLE_TYPES];
 const MAX_LIST = 32;
 const MAX_PER_REFRESH = 5000;
 
