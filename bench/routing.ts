@@ -19,6 +19,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { randomBytes } from 'node:crypto';
 import pg from 'pg';
+import { Redis } from 'ioredis';
+import { queueLeaseName } from '../src/bus/index.js';
 import { newId, silentLogger, type EventEnvelope } from '../src/core/index.js';
 import { UeeApp } from '../src/app/index.js';
 import { loadConfig } from '../src/config/index.js';
@@ -246,6 +248,13 @@ if ((BACKENDS?.has('redis') ?? true) && (SCENARIOS?.has('processes') ?? true)) {
       await new Promise((r) => setTimeout(r, 3000));
       await run(Math.min(500, EVENTS));
       const rate = await run(EVENTS);
+      // The split of the queues among the processes: the most queue leases one process holds (of PLUGINS).
+      const redis = new Redis(REDIS_URL);
+      const owners = await redis.mget(...groups.map((g) => `${redisPrefix}lease:${queueLeaseName(g)}`));
+      await redis.quit();
+      const held = new Map<string, number>();
+      for (const o of owners) if (o !== null) held.set(o, (held.get(o) ?? 0) + 1);
+      figures[`redisPg${processes}Process${processes === 1 ? '' : 'es'}BusiestHolds`] = Math.max(0, ...held.values());
       const one = figures.redisPg1ProcessDeliveriesPerSec;
       rows.push(['redis + pg', `${processes} worker process${processes === 1 ? '' : 'es'}, ${PLUGINS} plugins (deliveries/s)`, rate, one === undefined ? '1.00 (vs 1 process)' : `${(rate / one).toFixed(2)} (vs 1 process)`, '', '']);
       figures[`redisPg${processes}Process${processes === 1 ? '' : 'es'}DeliveriesPerSec`] = Math.round(rate);

@@ -255,6 +255,13 @@ export interface EventBus {
    * before this call (false on the first beat, or after a lapse: what `owner` held may have moved).
    */
   heartbeat?(owner: string, ttlMs: number): Promise<boolean>;
+  /**
+   * Optional, with {@link heartbeat}: keeps `owner` on the roster `name` for `ttlMs` (`0` takes it off
+   * at once) and returns the roster's members whose process heartbeat lives, sorted. The router's
+   * roster of queue readers: every process computes the same split of the queues from it (see
+   * `assignQueues`). A member whose heartbeat lapsed is left out at once, before its entry expires.
+   */
+  roster?(name: string, owner: string, ttlMs: number): Promise<string[]>;
   /** Gives the lease up if `owner` holds it (a clean stop hands it over at once). Idempotent. */
   releaseLease(name: string, owner: string): Promise<void>;
   /**

@@ -43,7 +43,20 @@ export interface DeliveryOptions {
    * queues' in one call per turn. @default one of its own (coalesced per queue only)
    */
   io?: QueueIo | undefined;
+  /**
+   * Whether the split of the queues among the live processes (see `QueueShare`) gives this queue to
+   * this process now. A queue another live process should read is handed over: the deliveries in
+   * flight finish, the rest stays pending, the lease is released, and the other process's catch-up
+   * takes it from there. Such a queue is not asked for again before {@link FOREIGN_QUEUE_TTLS}
+   * heartbeat TTLs have passed without its owner taking it (a safety net for views of the roster that differ for a beat, an owner that cannot read the queue); then this process reads
+   * one batch and hands it over again.
+   * @default always this process's (one process on the bus)
+   */
+  owns?: (() => boolean) | undefined;
 }
+
+/** How long a queue the split gives to another process is left to it before this process reads a batch of it anyway, in heartbeat TTLs. */
+export const FOREIGN_QUEUE_TTLS = 2;
 
 /** How much longer an empty queue waits between polls while this process dispatches (see {@link DeliveryOptions.dispatching}). */
 export const DISPATCHING_POLL_FACTOR = 10;
@@ -89,6 +102,10 @@ export class QueueWorker {
   #slotFreed: (() => void) | undefined;
   /** Reads and acks, coalesced with other queues' (see {@link QueueIo}). */
   readonly #io: QueueIo;
+  /** Since when the split has given this queue to another process without this one asking for it (undefined: it is this process's). */
+  #foreignSince: number | undefined;
+  /** Handed over since the split last gave this queue away (or since this process last asked for it anyway). */
+  #handedOver = false;
 
   constructor(
     readonly route: RouteEntry,
@@ -136,7 +153,8 @@ export class QueueWorker {
       // back here after a lapse (the loop is waiting for room), it is a takeover like the loop's own:
       // the lease records the catch-up owed and the loop takes it, so what the other holder left
       // pending comes before anything read later.
-      this.#lease.keep().catch((err: unknown) => this.log.warn('renewing a queue lease failed', { error: toUeeError(err).message }));
+      // (A queue handed over is not taken back here: only while it is this process's or work is in hand.)
+      if (this.#held.size > 0 || this.#mine()) this.#lease.keep().catch((err: unknown) => this.log.warn('renewing a queue lease failed', { error: toUeeError(err).message }));
       if (this.#held.size === 0) return;
       this.bus.renew(this.route.group, this.consumer, [...this.#held]).catch((err: unknown) => this.log.warn('renewing a queue lease failed', { error: toUeeError(err).message }));
     }, Math.max(20, Math.floor(this.options.claimIdleMs / 3)));
@@ -145,6 +163,25 @@ export class QueueWorker {
     while (!this.#stopped) {
       try {
         if (this.#left.length > 0) await this.#handBackLeft();
+        if (!this.#mine()) {
+          // Handed over once each time the queue becomes another's — also when the lease does not look
+          // held here: a holding whose local view lapsed (a late heartbeat) may still name this
+          // process on the bus, and nobody else could take it.
+          if (!this.#handedOver || this.#lease.held || this.#inflight.size > 0) {
+            await this.#handOver();
+            continue;
+          }
+          const wait = this.#foreignSince! + this.#foreignMs() - Date.now();
+          if (wait > 0) {
+            // The owner reads it; a change of the split wakes this loop.
+            this.#woken = false;
+            await this.#idle(wait);
+            continue;
+          }
+          // Left alone that long: asked for (and, if taken, one batch read and handed over again).
+          this.#foreignSince = Date.now();
+          this.#handedOver = false;
+        }
         if (!(await this.#lease.keep())) {
           // Another process reads this queue: wait for its lease to lapse (it died) or be released.
           await this.#pause(this.#lease.retryMs);
@@ -300,6 +337,41 @@ export class QueueWorker {
     this.#left = [];
     // Not handed back: they stay pending and count as unfinished at their next claim, as before.
     await this.bus.handBack(this.route.group, this.consumer, left).catch((err: unknown) => this.log.warn('handing back deliveries left unfinished failed', { error: toUeeError(err).message }));
+  }
+
+  /** Whether the split gives this queue to this process; keeps {@link #foreignSince}. */
+  #mine(): boolean {
+    if (this.options.owns === undefined || this.options.owns()) {
+      this.#foreignSince = undefined;
+      this.#handedOver = false;
+      return true;
+    }
+    this.#foreignSince ??= Date.now();
+    return false;
+  }
+
+  #foreignMs(): number {
+    return FOREIGN_QUEUE_TTLS * (this.options.liveness?.ttlMs ?? this.options.claimIdleMs);
+  }
+
+  /**
+   * Hands the queue to the process the split gives it to: what is in flight finishes (and is acked),
+   * what was left goes back to the bus, then the lease is released — the new owner's catch-up takes
+   * whatever is still pending before reading anything new, so per-entity order holds across the move.
+   */
+  async #handOver(): Promise<void> {
+    await this.#drain();
+    if (this.#failure !== undefined) {
+      this.log.error('a delivery failed unexpectedly before the queue was handed over', { error: toUeeError(this.#failure).message });
+      this.#failure = undefined;
+      this.#chains.clear();
+    }
+    await this.#handBackLeft();
+    this.#catchingUp = false;
+    await this.#lease.release();
+    this.#handedOver = true;
+    this.#foreignSince = Date.now();
+    this.log.debug('queue handed over to the process the split gives it to', { group: this.route.group });
   }
 
   /** Waits for every delivery in flight. */

@@ -2,8 +2,9 @@ import { hash32 } from '../core/index.js';
 
 /**
  * Which live process should own which queue, for splitting the queue leases among the processes
- * sharing a bus instead of all going to the first one. NOT WIRED INTO THE ROUTER YET: the handover
- * around it (issue 10) is not landed — see the README's scale-out paragraph.
+ * sharing a bus instead of all going to the first one. The router reads the members from the bus's
+ * roster of routers (every quarter heartbeat) and each queue worker asks for its queue's lease only
+ * when the split gives the queue to its process, handing it over when the split moves it away.
  *
  * Every process computes the same assignment from the same inputs — the live members (the bus's
  * heartbeat set) and the queues of the routing table — so they agree without talking: bounded-load

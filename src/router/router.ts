@@ -16,6 +16,7 @@ import type { InvocationOutcome, InvocationRecorder, PluginInvoker } from './typ
 import { VersionResolver } from './versions.js';
 import { ExperimentMonitor } from './experiments.js';
 import { ProcessLiveness } from './liveness.js';
+import { QueueShare } from './ownership.js';
 import { OrphanSweeper } from './orphans.js';
 import type { DispatchOptions, ServiceQueue } from './dispatcher.js';
 
@@ -116,6 +117,9 @@ interface Route extends RouteEntry {
 /** The bus counter bumped whenever a routing table change is applied (see {@link EventBus.counter}). */
 export const TABLE_WATERMARK = 'uee.routing-table';
 
+/** The bus roster every running router keeps itself on (see {@link EventBus.roster}): the queues are split among its live members. */
+export const ROUTER_ROSTER = 'uee.routers';
+
 /** Without a watermark change, the table is still reloaded in full every this many `refreshMs` (a safety net). */
 const FULL_REFRESH_EVERY = 30;
 
@@ -158,6 +162,14 @@ export class Router {
   readonly #budget: ChainBudget;
   /** Every queue worker's reads and acks, one bus call per turn for all queues. */
   readonly queueIo: QueueIo;
+  /**
+   * The split of the queues among the live routers on the bus (Redis, with heartbeats): each queue's
+   * lease is taken by the process the split gives it to. Undefined on a bus without rosters: every
+   * queue is this process's to take.
+   */
+  #share: QueueShare | undefined;
+  #rosterTimer: NodeJS.Timeout | undefined;
+  #rostering: Promise<void> | undefined;
 
   constructor(
     private readonly store: EntityStore,
@@ -234,6 +246,13 @@ export class Router {
     // The heartbeat first: every lease this process takes is bound to it.
     this.#liveness = await ProcessLiveness.start(this.bus, this.consumer, this.#opts.heartbeatMs, this.options.logger.child({ component: 'liveness' }));
     this.#dispatchOptions.liveness = this.#liveness;
+    // Then the roster: the split is known before any worker asks for a queue's lease.
+    if (this.#liveness !== undefined && this.bus.roster !== undefined) {
+      this.#share = new QueueShare(this.consumer);
+      await this.#callRoll();
+      this.#rosterTimer = setInterval(() => void this.#callRoll(), Math.max(10, Math.floor(this.#opts.heartbeatMs / 4)));
+      this.#rosterTimer.unref();
+    }
     this.#watermark = await this.bus.counter(TABLE_WATERMARK);
     await this.refresh();
     // Before the dispatcher routes anything to them (route() refuses a queue that does not exist).
@@ -295,6 +314,34 @@ export class Router {
     if (!this.#refreshing) return run();
     this.#refreshQueued = this.#refreshing.catch(() => undefined).then(run);
     return this.#refreshQueued;
+  }
+
+  /**
+   * Keeps this process on the bus's roster of routers ({@link ROUTER_ROSTER}) and splits the queues
+   * again among its live members: a process joining, draining or dying moves queues (their workers
+   * are woken to hand a queue over or ask for it). One bus call per quarter heartbeat.
+   */
+  #callRoll(): Promise<void> {
+    this.#rostering ??= (async () => {
+      try {
+        const members = await this.bus.roster!(ROUTER_ROSTER, this.consumer, this.#opts.heartbeatMs);
+        this.#reshare(members);
+      } catch (err) {
+        this.options.logger.warn('reading the roster of routers failed', { error: toUeeError(err).message });
+      }
+    })().finally(() => (this.#rostering = undefined));
+    return this.#rostering;
+  }
+
+  /** Splits the routed queues among `members` (default: the last roster read); wakes the workers of queues that changed hands. */
+  #reshare(members?: readonly string[]): void {
+    const share = this.#share;
+    if (share === undefined) return;
+    const queues: string[] = [];
+    for (const route of this.#routes.values()) if (!route.parked) queues.push(route.group);
+    const changed = share.update(members ?? share.members, queues);
+    if (changed.length > 0) this.options.logger.debug('queues split again among the routers', { members: share.members.length, changed: changed.length });
+    for (const group of changed) this.#routes.get(group)?.worker?.wake();
   }
 
   /** Runs table changes one at a time (a full reload and a lifecycle event's update never interleave). */
@@ -442,6 +489,7 @@ export class Router {
     // Disabled versions are never routed to: unloading them gives their instances' memory back.
     this.invoker.retain(enabled);
     this.#index = new SubscriptionIndex([...this.#routes.values()].filter((r) => !r.parked));
+    this.#reshare();
   }
 
   #startWorker(route: Route): void {
@@ -460,6 +508,7 @@ export class Router {
         dispatching: () => this.#dispatcher.leading,
         liveness: this.#liveness,
         io: this.queueIo,
+        owns: this.#share === undefined ? undefined : () => this.#share!.owns(route.group),
       },
       this.options.logger.child({ group: route.group }),
     );
@@ -518,6 +567,9 @@ export class Router {
     await Promise.allSettled([...this.#parking.values()]);
     await this.experiments.drain();
     await this.#budget.close().catch(() => undefined);
+    clearInterval(this.#rosterTimer);
+    await this.#rostering;
+    if (this.#share !== undefined) await this.bus.roster!(ROUTER_ROSTER, this.consumer, 0).catch(() => undefined);
     // Last: until now another process must not take over what this one was finishing.
     await this.#liveness?.stop();
     this.#state = 'stopped';

@@ -73,6 +73,33 @@ describe('redis bus specifics', () => {
     }
   });
 
+  it('BUS-R-ROSTER-1: a roster lists its members whose heartbeat lives, sorted; a lapsed heartbeat drops a member at once, an expired entry and a ttl of 0 remove it', async () => {
+    const a = await openRedisBus({ url: TEST_REDIS_URL, prefix });
+    const b = await openRedisBus({ url: TEST_REDIS_URL, prefix });
+    try {
+      await a.heartbeat!('p2', 60_000);
+      await b.heartbeat!('p1', 300);
+      expect(await a.roster!('routers', 'p2', 60_000)).toEqual(['p2']);
+      expect(await b.roster!('routers', 'p1', 60_000)).toEqual(['p1', 'p2']);
+      expect(await a.roster!('others', 'p2', 60_000)).toEqual(['p2']); // rosters are apart
+      await new Promise((r) => setTimeout(r, 400)); // p1's heartbeat lapses; its roster entry lives on
+      expect(await a.roster!('routers', 'p2', 60_000)).toEqual(['p2']);
+      await b.heartbeat!('p1', 60_000); // back: counted again while its entry lives
+      expect(await a.roster!('routers', 'p2', 60_000)).toEqual(['p1', 'p2']);
+      await b.roster!('routers', 'p1', 0); // a clean stop takes it off
+      expect(await a.roster!('routers', 'p2', 60_000)).toEqual(['p2']);
+      await b.roster!('routers', 'p1', 200); // an entry not refreshed expires, heartbeat or not
+      expect(await a.roster!('routers', 'p2', 60_000)).toEqual(['p1', 'p2']);
+      await new Promise((r) => setTimeout(r, 300));
+      expect(await a.roster!('routers', 'p2', 60_000)).toEqual(['p2']);
+      await expect(a.roster!('routers', 'p2', -1)).rejects.toMatchObject({ code: 'VALIDATION_FAILED' });
+      await expect(a.roster!('', 'p2', 1000)).rejects.toMatchObject({ code: 'VALIDATION_FAILED' });
+    } finally {
+      await a.close();
+      await b.close();
+    }
+  });
+
   it('BUS-R-LIVE-2: claimStale with deadOwners takes a dead consumer\'s entries at once, whatever their idle time, in stream order — never a live one\'s', async () => {
     const bus = await openRedisBus({ url: TEST_REDIS_URL, prefix });
     try {

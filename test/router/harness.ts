@@ -5,7 +5,7 @@
  * multi-process suites ({@link processSuite}: PostgreSQL + Redis + worker processes).
  */
 import { spawn, type ChildProcess } from 'node:child_process';
-import { createHash } from 'node:crypto';
+import { createHash, randomBytes } from 'node:crypto';
 import { existsSync, mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -19,6 +19,7 @@ import type { PluginManifestInput, PluginRecord } from '../../src/registry/index
 import { openEmbeddedBus, type EventBus } from '../../src/bus/index.js';
 import { compileJs, ensureEngine } from '../../src/compiler/index.js';
 import { DISPATCH_GROUP, type RouterOptions } from '../../src/router/index.js';
+import { assignQueues } from '../../src/router/ownership.js';
 import { TEST_REDIS_URL, tempDir } from '../helpers.js';
 import { buildWat } from '../runtime/wat.js';
 import { dropSchemas, randomSchema, schemaUrl } from '../store/postgres-helpers.js';
@@ -356,4 +357,17 @@ export function pausableHeartbeat(app: UeeApp): PausableHeartbeat {
     return beat(owner, ttlMs);
   };
   return { pause: () => void (paused = true), wake, woken };
+}
+
+/**
+ * Router names (`consumerName`) for two processes on one bus such that the split of the queues among
+ * them gives `group` to the first: for tests where the first process must hold the queue until the
+ * test pauses it (the split would otherwise hand it to the second one half the time).
+ */
+export function firstOwns(group: string): { first: string; second: string } {
+  const first = `first-${randomBytes(4).toString('hex')}`;
+  for (let i = 0; ; i++) {
+    const second = `second-${i}-${randomBytes(2).toString('hex')}`;
+    if (assignQueues([first, second], [group]).get(group) === first) return { first, second };
+  }
 }

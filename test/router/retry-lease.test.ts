@@ -19,7 +19,7 @@ import { queueLeaseName, type Delivery } from '../../src/bus/index.js';
 import type { PluginInvoker } from '../../src/router/index.js';
 import { dropSchemas, randomSchema, schemaUrl } from '../store/postgres-helpers.js';
 import { tempDir } from '../helpers.js';
-import { deployProbe, drained, marks, newSite, openApp, pausableHeartbeat, probeWasm, until } from './harness.js';
+import { deployProbe, drained, firstOwns, marks, newSite, openApp, pausableHeartbeat, probeWasm, until } from './harness.js';
 
 /** The retry's backoff: long enough for the pause and the takeover to happen inside it. */
 const BACKOFF_MS = 3000;
@@ -178,17 +178,19 @@ describe('a retry after the queue lease was lost (Redis bus, PostgreSQL store, t
     disposers.push(() => site.dispose());
     // claimIdleMs far beyond the heartbeat: only the heartbeat moves the queue in this test's time.
     const options = { router: { refreshMs: 200, backoffMs: BACKOFF_MS, concurrency: 4, heartbeatMs, claimIdleMs: 60_000 } };
-    const a = await openApp(site, { store }, options);
+    const group = pluginGroup('Flaky', null);
+    // The split of the queues gives the queue to A while both live (to B while A's heartbeat lapsed).
+    const names = firstOwns(group);
+    const a = await openApp(site, { store }, { router: { ...options.router, consumerName: names.first } });
     disposers.push(() => a.close());
     await deployProbe(a, probe, { name: 'Flaky', subscribeTo: ['Step'], settings: { mode: 'mark', marker: 'F' } });
     await a.runtime!.router.refresh();
-    const group = pluginGroup('Flaky', null);
     const step = (seq: number) => a.store.commit(acme, { events: [{ type: 'Step', entityId: 'x1', payload: { seq } }] });
     await step(0);
     await until('A to handle seq 0', async () => ((await marks(a, 'acme')).length === 1 ? true : undefined));
     const dir = tempDir('uee-retry-lease-b');
     disposers.push(() => dir[Symbol.dispose]());
-    const b = await openApp({ ...site, dataDir: dir.path }, { store }, options);
+    const b = await openApp({ ...site, dataDir: dir.path }, { store }, { router: { ...options.router, consumerName: names.second } });
     disposers.push(() => b.close());
 
     // A's pause, as it looks from outside: its heartbeat stops reaching Redis until `wake()`.

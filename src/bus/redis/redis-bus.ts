@@ -26,7 +26,7 @@ import { checkPublishBatch, decodeDeadRecord, encodeDeadRecord, isCorrupt, rawEx
 import { BusLifecycle, screenEntries, type CorruptSink } from '../shared/lifecycle.js';
 import { checkClaimOptions, checkCounterAdd, checkCount, checkEntryIds, checkName, checkPruneOptions, checkReadOptions } from '../shared/options.js';
 import { BlockingPool, toBusError } from './connection.js';
-import { CLAIM_LUA, DEAD_LETTER_LUA, HAND_BACK_LUA, HEARTBEAT_LUA, LEASE_LIVE_LUA, LEASE_LUA, PRUNE_LUA, PUBLISH_LUA, RELEASE_LUA, RENEW_LUA, ROUTE_LUA, TRIM_LUA, TRIM_QUEUE_LUA } from './scripts.js';
+import { CLAIM_LUA, DEAD_LETTER_LUA, HAND_BACK_LUA, HEARTBEAT_LUA, LEASE_LIVE_LUA, LEASE_LUA, PRUNE_LUA, PUBLISH_LUA, RELEASE_LUA, RENEW_LUA, ROSTER_LUA, ROUTE_LUA, TRIM_LUA, TRIM_QUEUE_LUA } from './scripts.js';
 import { countAfter, fieldsToRecord, parseEntries } from './replies.js';
 
 /** Events per publish script call; larger batches are pipelined in chunks (each chunk atomic). */
@@ -60,6 +60,7 @@ interface BusCommands {
   ueeRelease(key: string, owner: string): Promise<number>;
   ueeLeaseLive(key: string, aliveKey: string, owner: string, alivePrefix: string): Promise<number>;
   ueeHeartbeat(key: string, ttlMs: number): Promise<number>;
+  ueeRoster(key: string, owner: string, ttlMs: number, alivePrefix: string): Promise<string[]>;
 }
 
 /** Key names of one bus. */
@@ -77,6 +78,8 @@ export interface RedisBusKeys {
   counterPrefix: string;
   /** Prefix of process heartbeat keys (`<alivePrefix><owner>`, with a TTL). */
   alivePrefix: string;
+  /** Prefix of rosters (`<rosterPrefix><name>`, a sorted set of members by expiry). */
+  rosterPrefix: string;
 }
 
 /**
@@ -119,6 +122,7 @@ export class RedisBus implements EventBus {
     redis.defineCommand('ueeRelease', { lua: RELEASE_LUA, numberOfKeys: 1 });
     redis.defineCommand('ueeLeaseLive', { lua: LEASE_LIVE_LUA, numberOfKeys: 2 });
     redis.defineCommand('ueeHeartbeat', { lua: HEARTBEAT_LUA, numberOfKeys: 1 });
+    redis.defineCommand('ueeRoster', { lua: ROSTER_LUA, numberOfKeys: 1 });
     this.#redis = redis as Redis & BusCommands;
     this.#keys = keys;
     this.#opts = options;
@@ -296,6 +300,15 @@ export class RedisBus implements EventBus {
       checkName(owner, 'owner');
       if (!Number.isFinite(ttlMs) || ttlMs < 0) throw new UeeError('VALIDATION_FAILED', `heartbeat ttlMs must be a non-negative number, got ${String(ttlMs)}`, { details: { ttlMs } });
       return Number(await this.#redis.ueeHeartbeat(this.#keys.alivePrefix + owner, Math.floor(ttlMs))) === 1;
+    });
+  }
+
+  roster(name: string, owner: string, ttlMs: number): Promise<string[]> {
+    return this.#run(async () => {
+      checkName(name, 'roster');
+      checkName(owner, 'owner');
+      if (!Number.isFinite(ttlMs) || ttlMs < 0) throw new UeeError('VALIDATION_FAILED', `roster ttlMs must be a non-negative number, got ${String(ttlMs)}`, { details: { ttlMs } });
+      return await this.#redis.ueeRoster(this.#keys.rosterPrefix + name, owner, Math.floor(ttlMs), this.#keys.alivePrefix);
     });
   }
 

@@ -300,3 +300,28 @@ else
 end
 return had
 `;
+
+/**
+ * Roster. KEYS[1] = roster key (a sorted set: member -> expiry, Redis server time in ms); ARGV = owner,
+ * TTL (ms; 0 removes the owner), heartbeat key prefix. Drops expired members, then returns the members
+ * whose heartbeat key lives, in lexical order. Server time: the processes' clocks never decide who
+ * counts.
+ */
+export const ROSTER_LUA = `
+local t = redis.call('TIME')
+local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+local ttl = tonumber(ARGV[2])
+if ttl > 0 then
+  redis.call('ZADD', KEYS[1], now + ttl, ARGV[1])
+  redis.call('PEXPIRE', KEYS[1], ttl)
+else
+  redis.call('ZREM', KEYS[1], ARGV[1])
+end
+redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', now)
+local out = {}
+for _, m in ipairs(redis.call('ZRANGE', KEYS[1], 0, -1)) do
+  if redis.call('EXISTS', ARGV[3] .. m) == 1 then out[#out + 1] = m end
+end
+table.sort(out)
+return out
+`;
