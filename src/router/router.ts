@@ -463,6 +463,7 @@ export class Router {
    */
   async #tableChanged(): Promise<void> {
     const enabled = new Set<string>();
+    const starting: Route[] = [];
     for (const route of this.#routes.values()) {
       let active = false;
       for (const v of route.versions) {
@@ -484,12 +485,14 @@ export class Router {
           continue;
         }
       }
-      if (route.worker === undefined && this.#state === 'running') this.#startWorker(route);
+      if (route.worker === undefined && this.#state === 'running') starting.push(route);
     }
     // Disabled versions are never routed to: unloading them gives their instances' memory back.
     this.invoker.retain(enabled);
     this.#index = new SubscriptionIndex([...this.#routes.values()].filter((r) => !r.parked));
+    // The split first: a new worker's first turn already knows whether its queue is this process's.
     this.#reshare();
+    for (const route of starting) if (this.#state === 'running' && route.worker === undefined && !route.parked) this.#startWorker(route);
   }
 
   #startWorker(route: Route): void {
