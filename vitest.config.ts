@@ -31,6 +31,9 @@ const ALONE = [
   'test/mcp/front-door.test.ts',
   'test/mcp/plugin-tools.test.ts',
   'test/mcp/records.test.ts',
+  'test/mcp/query-agent.test.ts',
+  'test/router/subscriptions.test.ts',
+  'test/store/filter-compile.test.ts',
 ];
 
 export default defineConfig({
