@@ -92,6 +92,12 @@ describe('redis bus specifics', () => {
       expect(await a.roster!('routers', 'p2', 60_000)).toEqual(['p1', 'p2']);
       await new Promise((r) => setTimeout(r, 300));
       expect(await a.roster!('routers', 'p2', 60_000)).toEqual(['p2']);
+      // Members with different TTLs (processes with different heartbeats): a short one written last
+      // does not shorten the roster's life below the long one's entry.
+      await b.roster!('routers', 'p1', 60_000);
+      await a.roster!('routers', 'p2', 200);
+      await new Promise((r) => setTimeout(r, 300));
+      expect(await a.roster!('routers', 'p2', 60_000)).toEqual(['p1', 'p2']);
       await expect(a.roster!('routers', 'p2', -1)).rejects.toMatchObject({ code: 'VALIDATION_FAILED' });
       await expect(a.roster!('', 'p2', 1000)).rejects.toMatchObject({ code: 'VALIDATION_FAILED' });
     } finally {
