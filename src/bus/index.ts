@@ -14,6 +14,7 @@ export type {
   PublishResult,
   ReadOptions,
   RouteItem,
+  SignalHandlers,
   StreamEntry,
 } from './port.js';
 export { openEmbeddedBus } from './embedded/index.js';

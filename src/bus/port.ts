@@ -135,6 +135,15 @@ export interface LeaseOptions {
   liveness?: boolean;
 }
 
+/** What a {@link EventBus.listen} subscription calls. */
+export interface SignalHandlers {
+  message(message: string): void;
+  /** The subscription is (again) in place: messages signalled while it was not are lost. */
+  ready?(): void;
+  /** The subscription's connection is lost: no message arrives until `ready` again. */
+  lost?(): void;
+}
+
 /**
  * The event bus port: one append-only stream of events per bus, read by consumer groups with
  * at-least-once delivery. Publishing is idempotent by `eventId` (within the retention window), so a
@@ -262,6 +271,20 @@ export interface EventBus {
    * `assignQueues`). A member whose heartbeat lapsed is left out at once, before its entry expires.
    */
   roster?(name: string, owner: string, ttlMs: number): Promise<string[]>;
+  /**
+   * Optional: sends `message` to the listeners of `channel` ({@link listen}) in every process on the
+   * bus, this one's included. At most once, and only to listeners connected at that moment: for hints
+   * that save a poll (the router's cross-process wake-up), never for anything that must arrive.
+   */
+  signal?(channel: string, message: string): Promise<void>;
+  /**
+   * Optional, with {@link signal}: calls `handlers.message` for each message signalled on `channel`
+   * from now on, `handlers.ready` each time the subscription is in place (the first time and again
+   * after a lost connection: what was signalled meanwhile is lost, so the listener re-checks what it
+   * would have been told) and `handlers.lost` when it is not. Resolves once it is in place; the
+   * function it answers stops listening.
+   */
+  listen?(channel: string, handlers: SignalHandlers): Promise<() => void>;
   /** Gives the lease up if `owner` holds it (a clean stop hands it over at once). Idempotent. */
   releaseLease(name: string, owner: string): Promise<void>;
   /**

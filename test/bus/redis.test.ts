@@ -20,6 +20,15 @@ afterEach(async () => {
   await deleteKeys(admin, prefix);
 });
 
+/** Waits (up to 5 s) for `probe` to hold. */
+async function until(probe: () => boolean): Promise<void> {
+  const deadline = Date.now() + 5_000;
+  while (!probe()) {
+    if (Date.now() > deadline) throw new Error('timed out waiting');
+    await new Promise((r) => setTimeout(r, 10));
+  }
+}
+
 /** Deletes every key under `prefix` (SCAN + DEL). */
 async function deleteKeys(redis: Redis, keyPrefix: string): Promise<void> {
   let cursor = '0';
@@ -103,6 +112,47 @@ describe('redis bus specifics', () => {
     } finally {
       await a.close();
       await b.close();
+    }
+  });
+
+  it('BUS-R-SIGNAL-1: a signal reaches the listeners of its channel on the same prefix, again after their connection was cut (re-subscribed before ready), and none after they stop', async () => {
+    const a = await openRedisBus({ url: TEST_REDIS_URL, prefix });
+    const b = await openRedisBus({ url: TEST_REDIS_URL, prefix });
+    const other = await openRedisBus({ url: TEST_REDIS_URL, prefix: `${prefix}other:` });
+    try {
+      const got: string[] = [];
+      const strangers: string[] = [];
+      let ready = 0;
+      let lost = 0;
+      const stop = await b.listen!('queued', { message: (m) => got.push(m), ready: () => ready++, lost: () => lost++ });
+      expect(ready).toBe(1);
+      await other.listen!('queued', { message: (m) => strangers.push(m) });
+      await a.signal!('queued', 'one\ntwo');
+      await until(() => got.length === 1);
+      expect(got).toEqual(['one\ntwo']);
+
+      // The subscriber connection is cut: lost, then ready once it is subscribed again.
+      const list = (await admin.client('LIST')) as string;
+      const name = `uee-signals:${prefix}signal:`;
+      const ids = list.split('\n').filter((l) => l.includes(` name=${name} `)).map((l) => /\bid=(\d+)/.exec(l)![1]!);
+      expect(ids).toHaveLength(1);
+      await admin.client('KILL', 'ID', ids[0]!);
+      await until(() => lost === 1 && ready === 2);
+      await a.signal!('queued', 'three');
+      await until(() => got.length === 2);
+      expect(got[1]).toBe('three');
+
+      stop();
+      await a.signal!('queued', 'four');
+      await a.signal!('elsewhere', 'five');
+      await new Promise((r) => setTimeout(r, 150));
+      expect(got).toHaveLength(2);
+      expect(strangers).toEqual([]); // another prefix is another bus
+      await expect(a.signal!('', 'x')).rejects.toMatchObject({ code: 'VALIDATION_FAILED' });
+    } finally {
+      await a.close();
+      await b.close();
+      await other.close();
     }
   });
 

@@ -10,7 +10,7 @@ export interface RedisBusOptions {
   url: string;
   /**
    * Prefix of every key: `<prefix>events` (the stream), `<prefix>dead` (dead letters),
-   * `<prefix>dedupe:<eventId>` (de-duplication keys), `<prefix>q:<group>` (queues), `<prefix>lease:<name>` (leases), `<prefix>alive:<owner>` (process heartbeats), `<prefix>roster:<name>` (rosters of live processes). For Redis Cluster, put a hash tag in it
+   * `<prefix>dedupe:<eventId>` (de-duplication keys), `<prefix>q:<group>` (queues), `<prefix>lease:<name>` (leases), `<prefix>alive:<owner>` (process heartbeats), `<prefix>roster:<name>` (rosters of live processes), `<prefix>signal:<channel>` (pub/sub channels of `signal`). For Redis Cluster, put a hash tag in it
    * (e.g. `{uee}:`) so the scripts' keys share a slot. @default "uee:"
    */
   prefix?: string;
@@ -30,6 +30,6 @@ export async function openRedisBus(options: RedisBusOptions): Promise<EventBus> 
   const safeUrl = redactUrl(options.url);
   const logger = (options.logger ?? silentLogger).child({ component: 'bus', bus: 'redis' });
   const redis = await connectRedis(options.url, logger);
-  const keys = { stream: `${prefix}events`, dead: `${prefix}dead`, dedupePrefix: `${prefix}dedupe:`, queuePrefix: `${prefix}q:`, advisory: `${prefix}advisory-groups`, leasePrefix: `${prefix}lease:`, counterPrefix: `${prefix}counter:`, alivePrefix: `${prefix}alive:`, rosterPrefix: `${prefix}roster:` };
+  const keys = { stream: `${prefix}events`, dead: `${prefix}dead`, dedupePrefix: `${prefix}dedupe:`, queuePrefix: `${prefix}q:`, advisory: `${prefix}advisory-groups`, leasePrefix: `${prefix}lease:`, counterPrefix: `${prefix}counter:`, alivePrefix: `${prefix}alive:`, rosterPrefix: `${prefix}roster:`, signalPrefix: `${prefix}signal:` };
   return new RedisBus(redis, keys, busOptions, logger, safeUrl);
 }

@@ -20,12 +20,14 @@ import type {
   QueueRead,
   ReadOptions,
   RouteItem,
+  SignalHandlers,
   StreamEntry,
 } from '../port.js';
 import { checkPublishBatch, decodeDeadRecord, encodeDeadRecord, isCorrupt, rawExcerpt, type CorruptEntry } from '../shared/codec.js';
 import { BusLifecycle, screenEntries, type CorruptSink } from '../shared/lifecycle.js';
 import { checkClaimOptions, checkCounterAdd, checkCount, checkEntryIds, checkName, checkPruneOptions, checkReadOptions } from '../shared/options.js';
 import { BlockingPool, toBusError } from './connection.js';
+import { SignalListeners } from './signals.js';
 import { CLAIM_LUA, DEAD_LETTER_LUA, HAND_BACK_LUA, HEARTBEAT_LUA, LEASE_LIVE_LUA, LEASE_LUA, PRUNE_LUA, PUBLISH_LUA, RELEASE_LUA, RENEW_LUA, ROSTER_LUA, ROUTE_LUA, TRIM_LUA, TRIM_QUEUE_LUA } from './scripts.js';
 import { countAfter, fieldsToRecord, parseEntries } from './replies.js';
 
@@ -80,6 +82,8 @@ export interface RedisBusKeys {
   alivePrefix: string;
   /** Prefix of rosters (`<rosterPrefix><name>`, a sorted set of members by expiry). */
   rosterPrefix: string;
+  /** Prefix of the pub/sub channels of {@link RedisBus.signal} (`<signalPrefix><channel>`). */
+  signalPrefix: string;
 }
 
 /**
@@ -100,6 +104,7 @@ export class RedisBus implements EventBus {
   readonly #safeUrl: string;
   readonly #life = new BusLifecycle('redis');
   readonly #blocking: BlockingPool;
+  readonly #signals: SignalListeners;
   /** Groups known to be queues (never un-made), and plain groups with when that was checked. */
   readonly #queues = new Set<string>();
   readonly #plain = new Map<string, number>();
@@ -129,6 +134,7 @@ export class RedisBus implements EventBus {
     this.#log = logger;
     this.#safeUrl = safeUrl;
     this.#blocking = new BlockingPool(redis);
+    this.#signals = new SignalListeners(redis, logger, `uee-signals:${keys.signalPrefix}`.replace(/\s/g, '_'));
     // Retention runs every ~10% of the cap (at most every 1,000 appends), as in the embedded bus.
     this.#trimEvery = Math.min(1_000, Math.max(1, Math.ceil(options.maxLength / 10)));
   }
@@ -357,6 +363,21 @@ export class RedisBus implements EventBus {
         }
         throw err;
       }
+    });
+  }
+
+  /** PUBLISH on `<prefix>signal:<channel>`: Redis's pub/sub, at most once, to the subscribers of the moment. */
+  signal(channel: string, message: string): Promise<void> {
+    return this.#run(async () => {
+      checkName(channel, 'channel');
+      await this.#redis.publish(this.#keys.signalPrefix + channel, message);
+    });
+  }
+
+  listen(channel: string, handlers: SignalHandlers): Promise<() => void> {
+    return this.#run(async () => {
+      checkName(channel, 'channel');
+      return this.#signals.listen(this.#keys.signalPrefix + channel, handlers);
     });
   }
 
@@ -640,6 +661,7 @@ export class RedisBus implements EventBus {
   close(): Promise<void> {
     return this.#life.close(async () => {
       this.#blocking.closeAll();
+      this.#signals.close();
       // Graceful QUIT, but never wait long for a server that has gone away.
       let timer: NodeJS.Timeout | undefined;
       try {

@@ -61,7 +61,7 @@ export function checkPruneOptions(options: PruneOptions): { idleMs: number; cons
 const NAME_RE = /^[^\s]{1,200}$/;
 
 /** Checks a group or consumer name: 1-200 characters, no whitespace. */
-export function checkName(value: string, what: 'group' | 'consumer' | 'lease' | 'owner' | 'counter' | 'roster'): string {
+export function checkName(value: string, what: 'group' | 'consumer' | 'lease' | 'owner' | 'counter' | 'roster' | 'channel'): string {
   if (typeof value !== 'string' || !NAME_RE.test(value)) {
     throw new UeeError('VALIDATION_FAILED', `${what} names are 1-200 characters without whitespace, got ${JSON.stringify(value)}`, {
       details: { [what]: value },
