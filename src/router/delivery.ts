@@ -27,15 +27,15 @@ export interface DeliveryOptions {
   /** Longest wait on an empty queue (routes queued by other processes are seen this late). */
   pollMs: number;
   /**
-   * Whether this process dispatches the event stream now. Then every delivery queued is queued by this
-   * process, whose dispatcher wakes the worker at once, so an empty queue is polled only every
-   * {@link DISPATCHING_POLL_FACTOR} × `pollMs` (at most `claimIdleMs / 2`, the pace of the worker's
-   * claims of stale entries), as a safety net: 1,000 idle queues polled every 500 ms
-   * cost 2,000 bus reads a second. The dispatcher wakes every worker when it stops dispatching (the next
-   * dispatcher's deliveries are seen within `pollMs` again); a process that becomes the dispatcher
-   * had its workers polling every `pollMs` until then. @default never
+   * Whether every delivery queued for this worker wakes it now: this process dispatches the event
+   * stream (its dispatcher wakes the worker at once), or it hears the dispatching process's
+   * signals (the router's `QUEUED_SIGNAL`). Then an empty queue is polled only every
+   * {@link WOKEN_POLL_FACTOR} × `pollMs` (at most `claimIdleMs / 2`, the pace of the worker's claims
+   * of stale entries), as a safety net: 1,000 idle queues polled every 500 ms cost 2,000 bus reads a
+   * second. Whoever turns it off wakes the workers (the dispatcher when it stops dispatching, the
+   * router when its signal subscription is lost), so they poll every `pollMs` again. @default never
    */
-  dispatching?: (() => boolean) | undefined;
+  woken?: (() => boolean) | undefined;
   /** This process's heartbeat (Redis): the queue lease is bound to it, and a dead process's entries move at once. */
   liveness?: ProcessLiveness | undefined;
   /**
@@ -58,8 +58,8 @@ export interface DeliveryOptions {
 /** How long a queue the split gives to another process is left to it before this process reads a batch of it anyway, in heartbeat TTLs. */
 export const FOREIGN_QUEUE_TTLS = 2;
 
-/** How much longer an empty queue waits between polls while this process dispatches (see {@link DeliveryOptions.dispatching}). */
-export const DISPATCHING_POLL_FACTOR = 10;
+/** How much longer an empty queue waits between polls while every delivery queued for it wakes it (see {@link DeliveryOptions.woken}). */
+export const WOKEN_POLL_FACTOR = 10;
 
 /**
  * Reads one logical plugin's queue and hands each delivery to the {@link DeliveryHandler}: the
@@ -209,7 +209,7 @@ export class QueueWorker {
         if (deliveries.length === 0) deliveries = await this.#io.read(route.group, options.batchSize);
         if (deliveries.length === 0) {
           // Never past the next periodic claim of stale entries, whose pace stays what it was.
-          const longest = options.dispatching?.() === true ? Math.min(DISPATCHING_POLL_FACTOR * options.pollMs, Math.max(options.pollMs, options.claimIdleMs / 2)) : options.pollMs;
+          const longest = options.woken?.() === true ? Math.min(WOKEN_POLL_FACTOR * options.pollMs, Math.max(options.pollMs, options.claimIdleMs / 2)) : options.pollMs;
           await this.#idle(Math.min(idle, longest));
           idle = Math.min(idle * 2, longest);
           continue;

@@ -70,7 +70,7 @@ export class Dispatcher<R extends RouteEntry> {
     services: readonly ServiceQueue[] = [],
     /**
      * Every queue worker of the process looks at its queue now: called when this process stops being
-     * the dispatcher, as what the next one routes here wakes no worker (see `DeliveryOptions.dispatching`).
+     * the dispatcher, as what the next one routes here wakes no worker unless this process hears its signals (see `DeliveryOptions.woken`).
      */
     private readonly wakeAll: () => void = () => undefined,
   ) {

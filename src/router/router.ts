@@ -120,6 +120,14 @@ export const TABLE_WATERMARK = 'uee.routing-table';
 /** The bus roster every running router keeps itself on (see {@link EventBus.roster}): the queues are split among its live members. */
 export const ROUTER_ROSTER = 'uee.routers';
 
+/**
+ * The bus signal channel (see {@link EventBus.signal}) on which the dispatching router names the
+ * queues it filled that the split gives to other processes: their workers are woken at once instead
+ * of finding the deliveries at their next poll. A message is the sender's consumer name, then one
+ * queue group per line.
+ */
+export const QUEUED_SIGNAL = 'uee.queued';
+
 /** Without a watermark change, the table is still reloaded in full every this many `refreshMs` (a safety net). */
 const FULL_REFRESH_EVERY = 30;
 
@@ -170,6 +178,13 @@ export class Router {
   #share: QueueShare | undefined;
   #rosterTimer: NodeJS.Timeout | undefined;
   #rostering: Promise<void> | undefined;
+  /**
+   * Whether this process hears the dispatcher's {@link QUEUED_SIGNAL}s now: then a queue filled by
+   * another process's dispatcher wakes its worker here as one filled by this process's own does, and
+   * empty queues are polled at the slow pace.
+   */
+  #hearing = false;
+  #stopListening: (() => void) | undefined;
 
   constructor(
     private readonly store: EntityStore,
@@ -215,9 +230,7 @@ export class Router {
       bus,
       this.consumer,
       () => this.#index,
-      (routes) => {
-        for (const r of routes) r.worker?.wake();
-      },
+      (routes) => this.#queued(routes),
       (this.#dispatchOptions = { batchSize: Math.max(this.#opts.batchSize, 256), claimIdleMs: this.#opts.claimIdleMs, consumerIdleMs: this.#opts.consumerIdleMs, blockMs: 100 }),
       options.logger.child({ component: 'dispatcher' }),
       (changes) => this.#applyChanges(changes),
@@ -252,6 +265,7 @@ export class Router {
       await this.#callRoll();
       this.#rosterTimer = setInterval(() => void this.#callRoll(), Math.max(10, Math.floor(this.#opts.heartbeatMs / 4)));
       this.#rosterTimer.unref();
+      await this.#listen();
     }
     this.#watermark = await this.bus.counter(TABLE_WATERMARK);
     await this.refresh();
@@ -331,6 +345,56 @@ export class Router {
       }
     })().finally(() => (this.#rostering = undefined));
     return this.#rostering;
+  }
+
+  /**
+   * The dispatcher filled `routes`' queues: this process's workers are woken; the queues the split
+   * gives to other processes are named in one {@link QUEUED_SIGNAL} for their workers there.
+   */
+  #queued(routes: ReadonlySet<Route>): void {
+    const share = this.#share;
+    let others: string[] | undefined;
+    for (const r of routes) {
+      if (share === undefined || share.owns(r.group)) r.worker?.wake();
+      else (others ??= [this.consumer]).push(r.group);
+    }
+    if (others === undefined || this.bus.signal === undefined) return;
+    this.bus.signal(QUEUED_SIGNAL, others.join('\n')).catch((err: unknown) => {
+      // A hint only: the owners find the deliveries at their next poll.
+      this.options.logger.debug('signalling queued deliveries failed', { error: toUeeError(err).message });
+    });
+  }
+
+  /**
+   * Listens for other processes' {@link QUEUED_SIGNAL}s (a bus with `signal` and `listen`). While the
+   * subscription is down, empty queues are polled every `pollMs` again; when it is back every worker
+   * looks at its queue (what was signalled meanwhile is lost).
+   */
+  async #listen(): Promise<void> {
+    if (this.bus.listen === undefined || this.bus.signal === undefined) return;
+    const wakeAll = (): void => {
+      for (const r of this.#routes.values()) r.worker?.wake();
+    };
+    try {
+      this.#stopListening = await this.bus.listen(QUEUED_SIGNAL, {
+        message: (message) => {
+          const lines = message.split('\n');
+          if (lines[0] === this.consumer) return;
+          for (let i = 1; i < lines.length; i++) this.#routes.get(lines[i]!)?.worker?.wake();
+        },
+        ready: () => {
+          this.#hearing = true;
+          wakeAll();
+        },
+        lost: () => {
+          this.#hearing = false;
+          // Workers waiting at the slow pace come back to `pollMs`.
+          wakeAll();
+        },
+      });
+    } catch (err) {
+      this.options.logger.warn('listening for queued deliveries failed; other processes\' deliveries are found by polling', { error: toUeeError(err).message });
+    }
   }
 
   /** Splits the routed queues among `members` (default: the last roster read); wakes the workers of queues that changed hands. */
@@ -508,7 +572,7 @@ export class Router {
         consumerIdleMs: this.#opts.consumerIdleMs,
         idleMs: this.#opts.idleMs,
         pollMs: this.#opts.pollMs,
-        dispatching: () => this.#dispatcher.leading,
+        woken: () => this.#hearing || this.#dispatcher.leading,
         liveness: this.#liveness,
         io: this.queueIo,
         owns: this.#share === undefined ? undefined : () => this.#share!.owns(route.group),
@@ -571,6 +635,8 @@ export class Router {
     await this.experiments.drain();
     await this.#budget.close().catch(() => undefined);
     clearInterval(this.#rosterTimer);
+    this.#stopListening?.();
+    this.#hearing = false;
     await this.#rostering;
     if (this.#share !== undefined) await this.bus.roster!(ROUTER_ROSTER, this.consumer, 0).catch(() => undefined);
     // Last: until now another process must not take over what this one was finishing.

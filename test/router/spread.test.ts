@@ -5,7 +5,7 @@
  */
 import { afterEach, beforeAll, describe, expect, it } from 'vitest';
 import type { UeeApp } from '../../src/app/index.js';
-import { DISPATCHING_POLL_FACTOR } from '../../src/router/delivery.js';
+import { WOKEN_POLL_FACTOR } from '../../src/router/delivery.js';
 import { BACKENDS, deployProbe, marks, newSite, openApp, probeWasm, refresh, until, watModule, type AppSite } from './harness.js';
 
 let probe: Uint8Array;
@@ -82,7 +82,7 @@ describe.each(BACKENDS)('many small queues read together ($name bus)', ({ name }
     const reads = router.queueIo.queueReads - before;
     process.stdout.write(`ROUTER-SPREAD-3 (${name}): ${reads} reads of ${tenants.length} idle queues in ${elapsed} ms (pollMs ${pollMs})\n`);
     // Every 10 × pollMs, plus the doubling waits up to it (20, 40, 80, 160 ms) and one in progress.
-    expect(reads).toBeLessThanOrEqual(tenants.length * (6 + elapsed / (DISPATCHING_POLL_FACTOR * pollMs)));
+    expect(reads).toBeLessThanOrEqual(tenants.length * (6 + elapsed / (WOKEN_POLL_FACTOR * pollMs)));
     // …and still polled: a delivery nobody woke the worker for is found.
     expect(reads).toBeGreaterThan(0);
   }, 120_000);

@@ -1,0 +1,113 @@
+/**
+ * ROUTER-SHARE-3: a queue the split gives to a process that does not dispatch is woken across
+ * processes. The dispatching router names the queues it filled for other processes in one bus
+ * signal (`QUEUED_SIGNAL`); their routers wake those workers at once, as a dispatcher wakes its own
+ * process's. Before, such a worker found its deliveries at its next poll: after a quiet spell up to
+ * `pollMs` late (500 ms by default), half the queues of a two-process deployment.
+ *
+ * Two routers share one Redis and one PostgreSQL schema in this process; A dispatches. Plugin and
+ * router names are picked so the split gives plugin `Near`'s queue to A and `Far`'s to B. After each
+ * quiet spell one event concerns both: how long `Far`'s effect takes to appear is compared with
+ * `Near`'s (A's own queue, woken in-process: the baseline, measured in the same rounds).
+ */
+import { Redis } from 'ioredis';
+import { afterAll, afterEach, beforeAll, expect, it } from 'vitest';
+import { randomBytes } from 'node:crypto';
+import { queueLeaseName } from '../../src/bus/index.js';
+import { pluginGroup } from '../../src/registry/index.js';
+import { assignQueues } from '../../src/router/ownership.js';
+import { dropSchemas, randomSchema, schemaUrl } from '../store/postgres-helpers.js';
+import { TEST_REDIS_URL, tempDir } from '../helpers.js';
+import { deployProbe, marks, newSite, openApp, probeWasm, until } from './harness.js';
+
+const POLL_MS = 1500;
+const ROUNDS = 5;
+const acme = { tenantId: 'acme', actor: 'user:test' };
+
+let probe: Uint8Array;
+beforeAll(async () => {
+  probe = await probeWasm();
+}, 600_000);
+const schemas: string[] = [];
+afterAll(() => dropSchemas(schemas));
+const disposers: Array<() => Promise<void> | void> = [];
+afterEach(async () => {
+  for (const d of disposers.splice(0).reverse()) await d();
+});
+
+/** Router and plugin names for which the split of the two plugins' queues gives `near` to `a`, `far` to `b`. */
+function names(): { a: string; b: string; near: string; far: string } {
+  const a = `a-${randomBytes(3).toString('hex')}`;
+  const b = `b-${randomBytes(3).toString('hex')}`;
+  for (let i = 0; ; i++) {
+    const near = `Near${i}`;
+    const far = `Far${i}`;
+    const split = assignQueues([a, b], [pluginGroup(near, null), pluginGroup(far, null)]);
+    if (split.get(pluginGroup(near, null)) === a && split.get(pluginGroup(far, null)) === b) return { a, b, near, far };
+  }
+}
+
+const median = (xs: number[]): number => [...xs].sort((x, y) => x - y)[Math.floor(xs.length / 2)]!;
+
+it('ROUTER-SHARE-3 a queue held by a process that does not dispatch is woken across processes: its delivery after a quiet spell is as prompt as the dispatching process\'s own', async () => {
+  const schema = randomSchema('share3');
+  schemas.push(schema);
+  const site = newSite('redis', 'share3');
+  disposers.push(() => site.dispose());
+  const n = names();
+  // claimIdleMs far above pollMs: a woken worker's longest wait on an empty queue is 10 × pollMs.
+  const router = { refreshMs: 200, backoffMs: 20, concurrency: 4, heartbeatMs: 600, pollMs: POLL_MS, claimIdleMs: 60_000 };
+  const a = await openApp(site, { store: schemaUrl(schema) }, { router: { ...router, consumerName: n.a } });
+  disposers.push(() => a.close());
+  await until('A to dispatch', () => (a.runtime!.router.leading ? true : undefined));
+  const dir = tempDir('uee-share3-b');
+  disposers.push(() => dir[Symbol.dispose]());
+  const b = await openApp({ ...site, dataDir: dir.path }, { store: schemaUrl(schema) }, { router: { ...router, consumerName: n.b } });
+  disposers.push(() => b.close());
+  await deployProbe(a, probe, { name: n.near, subscribeTo: ['Ping'], settings: { mode: 'mark', marker: 'near' } });
+  await deployProbe(a, probe, { name: n.far, subscribeTo: ['Ping'], settings: { mode: 'mark', marker: 'far' } });
+  await a.runtime!.router.refresh();
+  await b.runtime!.router.refresh();
+
+  const redis = new Redis(TEST_REDIS_URL);
+  disposers.push(() => redis.quit().then(() => undefined));
+  const holder = (plugin: string): Promise<string | null> => redis.get(`${site.redisPrefix}lease:${queueLeaseName(pluginGroup(plugin, null))}`);
+  const seen = async (marker: string, entityId: string): Promise<boolean> => (await marks(a, 'acme')).some((m) => m.marker === marker && m.sourceEntity === entityId);
+
+  const near: number[] = [];
+  const far: number[] = [];
+  for (let round = 0; round <= ROUNDS; round++) {
+    const entityId = `p${round}`;
+    const t0 = Date.now();
+    await a.store.commit(acme, { events: [{ type: 'Ping', entityId }] });
+    let nearMs: number | undefined;
+    let farMs: number | undefined;
+    await until(`round ${round}: both plugins' marks`, async () => {
+      if (nearMs === undefined && (await seen('near', entityId))) nearMs = Date.now() - t0;
+      if (farMs === undefined && (await seen('far', entityId))) farMs = Date.now() - t0;
+      return nearMs !== undefined && farMs !== undefined ? true : undefined;
+    }, 60_000);
+    if (round === 0) {
+      // Warm-up: each process holds the queue the split gives it before anything is measured.
+      await until('the split: Near on A, Far on B', async () => ((await holder(n.near)) === n.a && (await holder(n.far)) === n.b ? true : undefined));
+      expect(a.runtime!.router.leading).toBe(true);
+      expect(b.runtime!.router.leading).toBe(false);
+    } else {
+      near.push(nearMs!);
+      far.push(farMs!);
+    }
+    // A quiet spell: the workers' waits grow to their longest.
+    await new Promise((r) => setTimeout(r, POLL_MS + 500));
+  }
+  console.info(`ROUTER-SHARE-3 ms after the commit, Near (A, dispatching) ${near.join('/')}; Far (B) ${far.join('/')}`);
+  // Polling, B would find the event a uniformly spread part of `pollMs` late (a median of ~750 ms).
+  expect(median(far)).toBeLessThan(median(near) + POLL_MS / 10);
+
+  // Woken by signals, B polls its empty queue as rarely as the dispatching process does: its waits
+  // double from pollMs past it (1.5, 3, 6 s…) instead of staying at pollMs (a read every 1.5 s).
+  const before = b.runtime!.router.queueIo.queueReads;
+  await new Promise((r) => setTimeout(r, 4 * POLL_MS));
+  const reads = b.runtime!.router.queueIo.queueReads - before;
+  console.info(`ROUTER-SHARE-3 B's reads of its empty queue in ${4 * POLL_MS} ms: ${reads}`);
+  expect(reads).toBeLessThanOrEqual(2);
+}, 120_000);
