@@ -494,6 +494,18 @@ export function busConformance(name: string, open: OpenBus): void {
       expect((await bus.groupInfo('qa')).pending).toBe(1);
       expect((await bus.groupInfo('qb')).pending).toBe(0);
       expect((await bus.readQueues('c1', [{ group: 'qa', count: 10 }, { group: 'qb', count: 10 }])).map((o) => o.ok && o.value.length)).toEqual([0, 0]);
+      // A queue deleted after this bus has read it (known to it as a queue) fails its own part only.
+      const more = makeEvents(2);
+      await bus.publish(more);
+      const next = await bus.read('dispatch', 'd', { count: 10 });
+      await bus.route('dispatch', next.map((d) => ({ id: d.id, groups: ['qa', 'qc'] })));
+      await bus.deleteQueue('qb');
+      const after = await bus.readQueues('c1', [
+        { group: 'qa', count: 10 },
+        { group: 'qb', count: 10 },
+        { group: 'qc', count: 1 },
+      ]);
+      expect(after.map((o) => (o.ok ? o.value.map((d) => d.event.eventId) : o.error.code))).toEqual([more.map((e) => e.eventId), 'NOT_FOUND', [more[0]!.eventId]]);
     });
 
     it('BUS-18: a queue keeps what it needs across retention, and a blocked queue read wakes on route', async () => {

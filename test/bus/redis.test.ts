@@ -156,6 +156,36 @@ describe('redis bus specifics', () => {
     }
   });
 
+  it('BUS-R-QUEUES-1: a queue another process deleted fails only its own part of a multi-queue read (one script for all the queues)', async () => {
+    const a = await openRedisBus({ url: TEST_REDIS_URL, prefix });
+    try {
+      await a.ensureGroup('dispatch', 'earliest');
+      for (const q of ['qa', 'qb', 'qc']) await a.ensureQueue(q);
+      const events = makeEvents(3);
+      await a.publish(events);
+      const read = await a.read('dispatch', 'd', { count: 10 });
+      await a.route('dispatch', read.map((d) => ({ id: d.id, groups: ['qa', 'qb', 'qc'] })));
+      // Known to this bus as queues; then the queue stream goes, behind its back.
+      expect((await a.readQueues!('c', [{ group: 'qb', count: 1 }])).map((o) => o.ok)).toEqual([true]);
+      await admin.del(`${prefix}q:qb`);
+      const out = await a.readQueues!('c', [
+        { group: 'qa', count: 10 },
+        { group: 'qb', count: 10 },
+        { group: 'qc', count: 2 },
+      ]);
+      expect(out.map((o) => (o.ok ? o.value.map((d) => d.event.eventId) : o.error.code))).toEqual([events.map((e) => e.eventId), 'NOT_FOUND', events.slice(0, 2).map((e) => e.eventId)]);
+      const [qa, , qc] = out.map((o) => (o.ok ? o.value : []));
+      const acked = await a.ackQueues!([
+        { group: 'qa', ids: qa!.map((d) => d.id) },
+        { group: 'qc', ids: qc!.map((d) => d.id) },
+      ]);
+      expect(acked.map((o) => o.ok && o.value)).toEqual([3, 2]);
+      expect((await a.groupInfo('qc')).pending).toBe(0);
+    } finally {
+      await a.close();
+    }
+  });
+
   it('BUS-R-LIVE-2: claimStale with deadOwners takes a dead consumer\'s entries at once, whatever their idle time, in stream order — never a live one\'s', async () => {
     const bus = await openRedisBus({ url: TEST_REDIS_URL, prefix });
     try {

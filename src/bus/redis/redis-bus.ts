@@ -26,9 +26,10 @@ import type {
 import { checkPublishBatch, decodeDeadRecord, encodeDeadRecord, isCorrupt, rawExcerpt, type CorruptEntry } from '../shared/codec.js';
 import { BusLifecycle, screenEntries, type CorruptSink } from '../shared/lifecycle.js';
 import { checkClaimOptions, checkCounterAdd, checkCount, checkEntryIds, checkName, checkPruneOptions, checkReadOptions } from '../shared/options.js';
+import { ReplyError } from 'ioredis';
 import { BlockingPool, toBusError } from './connection.js';
 import { SignalListeners } from './signals.js';
-import { CLAIM_LUA, DEAD_LETTER_LUA, HAND_BACK_LUA, HEARTBEAT_LUA, LEASE_LIVE_LUA, LEASE_LUA, PRUNE_LUA, PUBLISH_LUA, RELEASE_LUA, RENEW_LUA, ROSTER_LUA, ROUTE_LUA, TRIM_LUA, TRIM_QUEUE_LUA } from './scripts.js';
+import { ACK_QUEUES_LUA, CLAIM_LUA, DEAD_LETTER_LUA, HAND_BACK_LUA, HEARTBEAT_LUA, LEASE_LIVE_LUA, LEASE_LUA, PRUNE_LUA, PUBLISH_LUA, READ_QUEUES_LUA, RELEASE_LUA, RENEW_LUA, ROSTER_LUA, ROUTE_LUA, TRIM_LUA, TRIM_QUEUE_LUA } from './scripts.js';
 import { countAfter, fieldsToRecord, parseEntries } from './replies.js';
 
 /** Events per publish script call; larger batches are pipelined in chunks (each chunk atomic). */
@@ -63,6 +64,8 @@ interface BusCommands {
   ueeLeaseLive(key: string, aliveKey: string, owner: string, alivePrefix: string): Promise<number>;
   ueeHeartbeat(key: string, ttlMs: number): Promise<number>;
   ueeRoster(key: string, owner: string, ttlMs: number, alivePrefix: string): Promise<string[]>;
+  ueeReadQueues(numKeys: number, ...args: Array<string | number>): Promise<Array<RawEntry[] | string>>;
+  ueeAckQueues(numKeys: number, ...args: Array<string | number>): Promise<Array<number | string>>;
 }
 
 /** Key names of one bus. */
@@ -128,6 +131,8 @@ export class RedisBus implements EventBus {
     redis.defineCommand('ueeLeaseLive', { lua: LEASE_LIVE_LUA, numberOfKeys: 2 });
     redis.defineCommand('ueeHeartbeat', { lua: HEARTBEAT_LUA, numberOfKeys: 1 });
     redis.defineCommand('ueeRoster', { lua: ROSTER_LUA, numberOfKeys: 1 });
+    redis.defineCommand('ueeReadQueues', { lua: READ_QUEUES_LUA });
+    redis.defineCommand('ueeAckQueues', { lua: ACK_QUEUES_LUA });
     this.#redis = redis as Redis & BusCommands;
     this.#keys = keys;
     this.#opts = options;
@@ -427,40 +432,42 @@ export class RedisBus implements EventBus {
   }
 
   /**
-   * Reads many queues for one consumer in ONE pipeline (see {@link EventBus.readQueues}): one
-   * non-blocking XREADGROUP per queue (each queue is its own stream and group), sent and answered
-   * together; a queue whose command fails (e.g. deleted: `NOT_FOUND`) fails only its own part.
+   * Reads many queues for one consumer in ONE command (see {@link EventBus.readQueues}): a script
+   * doing one non-blocking XREADGROUP per queue (each queue is its own stream and group); a queue
+   * whose read fails (e.g. deleted: `NOT_FOUND`) fails only its own part.
    */
   async readQueues(consumer: string, reads: readonly QueueRead[]): Promise<Array<QueueOutcome<Delivery[]>>> {
     this.#life.assertOpen();
     checkName(consumer, 'consumer');
     const out = new Array<QueueOutcome<Delivery[]>>(reads.length);
     const todo: Array<{ i: number; group: string }> = [];
-    const pipe = this.#redis.pipeline();
+    const keys: string[] = [];
+    const args: Array<string | number> = [consumer];
     for (let i = 0; i < reads.length; i++) {
       const { group, count } = reads[i]!;
       try {
         checkName(group, 'group');
         const n = checkReadOptions({ count }).count;
-        const stream = await this.#guard(() => this.#streamOf(group));
+        const stream = this.#queues.has(group) ? this.#keys.queuePrefix + group : await this.#guard(() => this.#streamOf(group));
         if (stream === this.#keys.stream) throw new UeeError('NOT_FOUND', `no queue "${group}"`, { details: { group }, hint: 'create it with ensureQueue first' });
-        void pipe.call('XREADGROUP', 'GROUP', group, consumer, 'COUNT', n, 'STREAMS', stream, '>');
+        keys.push(stream);
+        args.push(group, n);
         todo.push({ i, group });
       } catch (err) {
         out[i] = { ok: false, error: toBusError(err, this.#safeUrl, this.#life.closed) };
       }
     }
     if (todo.length === 0) return out;
-    const replies = (await this.#guard(() => pipe.exec())) ?? [];
+    const replies = await this.#guard(() => this.#redis.ueeReadQueues(keys.length, ...keys, ...args));
     for (let k = 0; k < todo.length; k++) {
       const { i, group } = todo[k]!;
-      const [err, reply] = replies[k] ?? [new Error('no reply to a pipelined XREADGROUP'), null];
-      if (err) {
-        out[i] = { ok: false, error: toBusError(err, this.#safeUrl, this.#life.closed) };
+      const reply = replies[k];
+      if (typeof reply === 'string' || reply === undefined) {
+        out[i] = { ok: false, error: toBusError(new ReplyError(reply ?? 'no reply for this queue'), this.#safeUrl, this.#life.closed) };
         continue;
       }
       try {
-        const entries = parseEntries((reply as Array<[string, RawEntry[]]> | null)?.[0]?.[1] ?? [], () => 1);
+        const entries = parseEntries(reply, () => 1);
         out[i] = { ok: true, value: entries.length === 0 ? [] : await screenEntries(entries, group, this.#corruptSink(group), this.#log) };
       } catch (e) {
         out[i] = { ok: false, error: toBusError(e, this.#safeUrl, this.#life.closed) };
@@ -469,12 +476,13 @@ export class RedisBus implements EventBus {
     return out;
   }
 
-  /** Acks of many queues in ONE pipeline (see {@link EventBus.ackQueues}); queues due a trim are trimmed after. */
+  /** Acks of many queues in ONE command (see {@link EventBus.ackQueues}); queues due a trim are trimmed after. */
   ackQueues(acks: readonly QueueAck[]): Promise<Array<QueueOutcome<number>>> {
     return this.#run(async () => {
       const out = new Array<QueueOutcome<number>>(acks.length);
       const todo: Array<{ i: number; group: string; stream: string }> = [];
-      const pipe = this.#redis.pipeline();
+      const keys: string[] = [];
+      const args: string[] = [];
       for (let i = 0; i < acks.length; i++) {
         const { group, ids } = acks[i]!;
         try {
@@ -484,21 +492,22 @@ export class RedisBus implements EventBus {
             out[i] = { ok: true, value: 0 };
             continue;
           }
-          const stream = await this.#streamOf(group);
-          void pipe.xack(stream, group, ...ids);
+          const stream = this.#queues.has(group) ? this.#keys.queuePrefix + group : await this.#streamOf(group);
+          keys.push(stream);
+          args.push(group, String(ids.length), ...ids);
           todo.push({ i, group, stream });
         } catch (err) {
           out[i] = { ok: false, error: toBusError(err, this.#safeUrl, this.#life.closed) };
         }
       }
       if (todo.length === 0) return out;
-      const replies = (await pipe.exec()) ?? [];
+      const replies = await this.#redis.ueeAckQueues(keys.length, ...keys, ...args);
       const trims: string[] = [];
       for (let k = 0; k < todo.length; k++) {
         const { i, group, stream } = todo[k]!;
-        const [err, reply] = replies[k] ?? [new Error('no reply to a pipelined XACK'), null];
-        if (err) {
-          out[i] = { ok: false, error: toBusError(err, this.#safeUrl, this.#life.closed) };
+        const reply = replies[k];
+        if (typeof reply === 'string' || reply === undefined) {
+          out[i] = { ok: false, error: toBusError(new ReplyError(reply ?? 'no reply for this queue'), this.#safeUrl, this.#life.closed) };
           continue;
         }
         const acked = Number(reply);

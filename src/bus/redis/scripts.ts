@@ -326,3 +326,40 @@ end
 table.sort(out)
 return out
 `;
+
+/**
+ * Reads of many queues for one consumer in one step (one command instead of one XREADGROUP each in a
+ * pipeline: with 1,000 tenants' queues read a few entries at a time, the client's per-command cost
+ * was the run's). KEYS = queue streams; ARGV = consumer, then per queue its group and count. Answers
+ * per queue the new entries it read (an array, maybe empty) or the error message of its own
+ * XREADGROUP (a string: e.g. NOGROUP for a queue deleted meanwhile), so one queue's failure fails
+ * only its own part.
+ */
+export const READ_QUEUES_LUA = `
+local out = {}
+for i = 1, #KEYS do
+  local ok, r = pcall(redis.call, 'XREADGROUP', 'GROUP', ARGV[2 * i], ARGV[1], 'COUNT', ARGV[2 * i + 1], 'STREAMS', KEYS[i], '>')
+  if ok then
+    if r then out[i] = r[1][2] else out[i] = {} end
+  else
+    out[i] = type(r) == 'table' and r.err or tostring(r)
+  end
+end
+return out
+`;
+
+/**
+ * Acks in many queues in one step. KEYS = streams; ARGV = per stream its group, the number of ids,
+ * then the ids. Answers per stream the number acked, or its own XACK's error message (a string).
+ */
+export const ACK_QUEUES_LUA = `
+local out = {}
+local a = 1
+for i = 1, #KEYS do
+  local n = tonumber(ARGV[a + 1])
+  local ok, r = pcall(redis.call, 'XACK', KEYS[i], ARGV[a], unpack(ARGV, a + 2, a + 1 + n))
+  a = a + 2 + n
+  if ok then out[i] = r else out[i] = type(r) == 'table' and r.err or tostring(r) end
+end
+return out
+`;
