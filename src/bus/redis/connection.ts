@@ -66,6 +66,15 @@ export async function connectRedis(url: string, logger: Logger): Promise<Redis> 
   return client;
 }
 
+/** An error reply of the server (`message`, e.g. one command's inside a script's answer) as a `UeeError`. */
+export function replyError(message: string, safeUrl: string, cause?: unknown): UeeError {
+  // Redis replies start with an error code word; matching it is Redis's protocol, not ours.
+  if (message.startsWith('NOGROUP') || message.includes('no such key')) {
+    return new UeeError('NOT_FOUND', `consumer group or stream not found: ${message}`, { hint: 'create the group with ensureGroup first', cause });
+  }
+  return new UeeError('INTERNAL', `redis bus: ${message}`, { cause, details: { url: safeUrl } });
+}
+
 /**
  * Maps a driver error to a `UeeError`: NOGROUP / missing stream → `NOT_FOUND`, other server
  * replies → `INTERNAL`, connection failures → retryable `BACKEND_UNAVAILABLE`.
@@ -73,13 +82,7 @@ export async function connectRedis(url: string, logger: Logger): Promise<Redis> 
 export function toBusError(err: unknown, safeUrl: string, closed: boolean): UeeError {
   if (err instanceof UeeError) return err;
   const message = err instanceof Error ? err.message : String(err);
-  if (err instanceof ReplyError) {
-    // Redis replies start with an error code word; matching it is Redis's protocol, not ours.
-    if (message.startsWith('NOGROUP') || message.includes('no such key')) {
-      return new UeeError('NOT_FOUND', `consumer group or stream not found: ${message}`, { hint: 'create the group with ensureGroup first', cause: err });
-    }
-    return new UeeError('INTERNAL', `redis bus: ${message}`, { cause: err, details: { url: safeUrl } });
-  }
+  if (err instanceof ReplyError) return replyError(message, safeUrl, err);
   if (closed) return new UeeError('CLOSED', 'the redis event bus is closed', { cause: err });
   return new UeeError('BACKEND_UNAVAILABLE', `redis bus at ${safeUrl} is unavailable: ${message}`, {
     retryable: true,

@@ -26,8 +26,7 @@ import type {
 import { checkPublishBatch, decodeDeadRecord, encodeDeadRecord, isCorrupt, rawExcerpt, type CorruptEntry } from '../shared/codec.js';
 import { BusLifecycle, screenEntries, type CorruptSink } from '../shared/lifecycle.js';
 import { checkClaimOptions, checkCounterAdd, checkCount, checkEntryIds, checkName, checkPruneOptions, checkReadOptions } from '../shared/options.js';
-import { ReplyError } from 'ioredis';
-import { BlockingPool, toBusError } from './connection.js';
+import { BlockingPool, replyError, toBusError } from './connection.js';
 import { SignalListeners } from './signals.js';
 import { ACK_QUEUES_LUA, CLAIM_LUA, DEAD_LETTER_LUA, HAND_BACK_LUA, HEARTBEAT_LUA, LEASE_LIVE_LUA, LEASE_LUA, PRUNE_LUA, PUBLISH_LUA, READ_QUEUES_LUA, RELEASE_LUA, RENEW_LUA, ROSTER_LUA, ROUTE_LUA, TRIM_LUA, TRIM_QUEUE_LUA } from './scripts.js';
 import { countAfter, fieldsToRecord, parseEntries } from './replies.js';
@@ -463,7 +462,7 @@ export class RedisBus implements EventBus {
       const { i, group } = todo[k]!;
       const reply = replies[k];
       if (typeof reply === 'string' || reply === undefined) {
-        out[i] = { ok: false, error: toBusError(new ReplyError(reply ?? 'no reply for this queue'), this.#safeUrl, this.#life.closed) };
+        out[i] = { ok: false, error: replyError(reply ?? 'no reply for this queue', this.#safeUrl) };
         continue;
       }
       try {
@@ -507,7 +506,7 @@ export class RedisBus implements EventBus {
         const { i, group, stream } = todo[k]!;
         const reply = replies[k];
         if (typeof reply === 'string' || reply === undefined) {
-          out[i] = { ok: false, error: toBusError(new ReplyError(reply ?? 'no reply for this queue'), this.#safeUrl, this.#life.closed) };
+          out[i] = { ok: false, error: replyError(reply ?? 'no reply for this queue', this.#safeUrl) };
           continue;
         }
         const acked = Number(reply);
