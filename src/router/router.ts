@@ -185,6 +185,8 @@ export class Router {
    */
   #hearing = false;
   #stopListening: (() => void) | undefined;
+  /** A subscription attempt in flight (one that failed is tried again at the next roster call). */
+  #subscribing: Promise<void> | undefined;
 
   constructor(
     private readonly store: EntityStore,
@@ -340,6 +342,7 @@ export class Router {
       try {
         const members = await this.bus.roster!(ROUTER_ROSTER, this.consumer, this.#opts.heartbeatMs);
         this.#reshare(members);
+        if (this.#stopListening === undefined && this.#state === 'running') void this.#listen();
       } catch (err) {
         this.options.logger.warn('reading the roster of routers failed', { error: toUeeError(err).message });
       }
@@ -370,8 +373,13 @@ export class Router {
    * subscription is down, empty queues are polled every `pollMs` again; when it is back every worker
    * looks at its queue (what was signalled meanwhile is lost).
    */
-  async #listen(): Promise<void> {
-    if (this.bus.listen === undefined || this.bus.signal === undefined) return;
+  #listen(): Promise<void> {
+    this.#subscribing ??= this.#subscribe().finally(() => (this.#subscribing = undefined));
+    return this.#subscribing;
+  }
+
+  async #subscribe(): Promise<void> {
+    if (this.bus.listen === undefined || this.bus.signal === undefined || this.#stopListening !== undefined) return;
     const wakeAll = (): void => {
       for (const r of this.#routes.values()) r.worker?.wake();
     };
@@ -393,7 +401,7 @@ export class Router {
         },
       });
     } catch (err) {
-      this.options.logger.warn('listening for queued deliveries failed; other processes\' deliveries are found by polling', { error: toUeeError(err).message });
+      this.options.logger.warn('listening for queued deliveries failed (tried again at the next roster call); other processes\' deliveries are found by polling meanwhile', { error: toUeeError(err).message });
     }
   }
 
@@ -635,9 +643,10 @@ export class Router {
     await this.experiments.drain();
     await this.#budget.close().catch(() => undefined);
     clearInterval(this.#rosterTimer);
+    await this.#rostering;
+    await this.#subscribing;
     this.#stopListening?.();
     this.#hearing = false;
-    await this.#rostering;
     if (this.#share !== undefined) await this.bus.roster!(ROUTER_ROSTER, this.consumer, 0).catch(() => undefined);
     // Last: until now another process must not take over what this one was finishing.
     await this.#liveness?.stop();
