@@ -8,7 +8,9 @@
  * Two routers share one Redis and one PostgreSQL schema in this process; A dispatches. Plugin and
  * router names are picked so the split gives plugin `Near`'s queue to A and `Far`'s to B. After each
  * quiet spell one event concerns both: how long `Far`'s effect takes to appear is compared with
- * `Near`'s (A's own queue, woken in-process: the baseline, measured in the same rounds).
+ * `Near`'s (A's own queue, woken in-process: the baseline, measured in the same rounds). Then: B polls
+ * its empty queue at the slow pace while it hears the signals, and a signal lost while the
+ * subscriptions' connections are cut costs no poll wait (B wakes its workers once subscribed again).
  */
 import { Redis } from 'ioredis';
 import { afterAll, afterEach, beforeAll, expect, it } from 'vitest';
@@ -110,4 +112,17 @@ it('ROUTER-SHARE-3 a queue held by a process that does not dispatch is woken acr
   const reads = b.runtime!.router.queueIo.queueReads - before;
   console.info(`ROUTER-SHARE-3 B's reads of its empty queue in ${4 * POLL_MS} ms: ${reads}`);
   expect(reads).toBeLessThanOrEqual(2);
+
+  // The signal subscriptions' connections are cut and an event follows at once: its signal is sent
+  // while nobody listens (lost). When B's router is subscribed again (ioredis reconnects after
+  // ~200 ms) it wakes its workers, so the delivery is found then, not at B's next poll (pollMs).
+  const clients = ((await redis.client('LIST')) as string).split('\n').filter((l) => l.includes(` name=uee-signals:${site.redisPrefix}`));
+  expect(clients).toHaveLength(2); // A's and B's
+  for (const line of clients) await redis.client('KILL', 'ID', /\bid=(\d+)/.exec(line)![1]!);
+  const t0 = Date.now();
+  await a.store.commit(acme, { events: [{ type: 'Ping', entityId: 'lost' }] });
+  await until("Far's mark after the lost signal", async () => ((await seen('far', 'lost')) ? true : undefined), 60_000);
+  const lostMs = Date.now() - t0;
+  console.info(`ROUTER-SHARE-3 Far's mark ${lostMs} ms after a commit whose signal was lost`);
+  expect(lostMs).toBeLessThan(POLL_MS / 2);
 }, 120_000);
