@@ -7,8 +7,14 @@ import type { Outbox } from '../store/port.js';
 export interface OutboxRelayOptions {
   /** Max events moved per round. @default 500 */
   batchSize?: number;
-  /** Poll interval when the outbox is empty. @default 5 */
+  /** Poll interval when the outbox is empty (the first one, when the outbox tells of commits). @default 5 */
   idleMs?: number;
+  /**
+   * With an outbox that tells of this process's commits (`Outbox.onAppended`, which wakes the relay at
+   * once), the wait on an empty outbox doubles from `idleMs` up to this: only commits of other
+   * processes sharing the store (each of which relays its own) are left to polling. @default 250
+   */
+  maxIdleMs?: number;
   /** Back-off after a failed round (bus down). @default 500 */
   errorBackoffMs?: number;
   logger: Logger;
@@ -29,8 +35,12 @@ export class OutboxRelay {
   #wake: (() => void) | undefined;
   #loop: Promise<void>;
   #published = 0;
+  /** A kick came since the current round began: a commit it did not see may be waiting. */
+  #kicked = false;
+  readonly #told: (() => void) | undefined;
   readonly #batchSize: number;
   readonly #idleMs: number;
+  readonly #maxIdleMs: number;
   readonly #errorBackoffMs: number;
 
   constructor(
@@ -40,6 +50,8 @@ export class OutboxRelay {
   ) {
     this.#batchSize = options.batchSize ?? 500;
     this.#idleMs = options.idleMs ?? 5;
+    this.#told = outbox.onAppended?.(() => this.kick());
+    this.#maxIdleMs = this.#told === undefined ? this.#idleMs : Math.max(this.#idleMs, options.maxIdleMs ?? 250);
     this.#errorBackoffMs = options.errorBackoffMs ?? 500;
     this.#loop = this.#run();
   }
@@ -56,6 +68,7 @@ export class OutboxRelay {
 
   /** Ends an idle wait at once (call after a commit to cut latency). */
   kick(): void {
+    this.#kicked = true;
     this.#wake?.();
   }
 
@@ -75,6 +88,7 @@ export class OutboxRelay {
     this.#state = 'stopping';
     this.kick();
     await this.#loop;
+    this.#told?.();
     this.#state = 'stopped';
   }
 
@@ -88,11 +102,16 @@ export class OutboxRelay {
   }
 
   async #run(): Promise<void> {
+    let idle = this.#idleMs;
     while (this.#state === 'running') {
       let moved = 0;
-      let delay = this.#idleMs;
+      let delay: number;
+      this.#kicked = false;
       try {
         moved = await this.#round();
+        if (moved === 0 && this.#kicked) continue; // committed while this round read
+        delay = idle;
+        idle = Math.min(idle * 2, this.#maxIdleMs);
       } catch (err) {
         const error = toUeeError(err);
         if (error.code === 'CLOSED') break;
@@ -100,6 +119,7 @@ export class OutboxRelay {
         delay = this.#errorBackoffMs;
       }
       if (moved > 0) {
+        idle = this.#idleMs;
         // Embedded backends answer synchronously: yield a macrotask so I/O (HTTP, Redis) is never starved.
         await new Promise((resolve) => setImmediate(resolve));
         continue;

@@ -140,6 +140,12 @@ export interface Outbox {
   markPublished(seqs: number[]): Promise<void>;
   /** Number of unpublished entries. */
   size(): Promise<number>;
+  /**
+   * Optional: calls `listener` after each commit through this store object that put events in the
+   * outbox (so a relay need not poll for them). Commits of other processes sharing the store are not
+   * told: a relay still polls for those, less often. Returns a function that stops it.
+   */
+  onAppended?(listener: () => void): () => void;
 }
 
 /**

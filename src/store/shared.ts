@@ -326,3 +326,17 @@ export function parseJsonOrText(text: unknown): unknown {
 export function deleteViewLimit(limit: number | undefined): number {
   return Number.isFinite(limit) ? Math.min(10_000, Math.max(1, Math.floor(limit!))) : 5000;
 }
+
+/** The listeners of `Outbox.onAppended`: told after a commit through this store object put events in its outbox. */
+export class AppendSignal {
+  readonly #listeners = new Set<() => void>();
+
+  on(listener: () => void): () => void {
+    this.#listeners.add(listener);
+    return () => void this.#listeners.delete(listener);
+  }
+
+  notify(): void {
+    for (const l of this.#listeners) l();
+  }
+}

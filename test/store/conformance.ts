@@ -72,6 +72,23 @@ export function storeConformance(name: string, open: () => Promise<EntityStore>)
     }
 
     describe('entities', () => {
+      it('E00 the outbox tells its listeners of each commit that put events in it — not of one without events, a replayed idempotency key or a refused commit', async () => {
+        if (store.outbox.onAppended === undefined) return;
+        let told = 0;
+        const stop = store.outbox.onAppended(() => told++);
+        await store.commit(A, { events: [{ type: 'Ping', entityId: 'p1' }], idempotencyKey: 'k1' });
+        expect(told).toBe(1);
+        await store.commit(A, { events: [{ type: 'Ping', entityId: 'p1' }], idempotencyKey: 'k1' });
+        await store.commit(A, { readModelOps: [{ op: 'upsert', view: 'board', id: 'c', doc: { a: 1 } }] });
+        await expectCode(store.commit(A, { readModelOps: [{ op: 'upsert', view: '9bad', id: 'x', doc: {} }] }), 'VALIDATION_FAILED');
+        expect(told).toBe(1);
+        await store.put(A, { entityTypeId: 'Task', attributes: { title: 'a' } });
+        expect(told).toBe(2);
+        stop();
+        await store.put(A, { entityTypeId: 'Task', attributes: { title: 'b' } });
+        expect(told).toBe(2);
+      });
+
       it('E01 put creates version 1 with a minted UUIDv7 and announces it in the outbox', async () => {
         const v = await store.put(A, { entityTypeId: 'Task', attributes: { title: 'a' } });
         expect(isId(v.entityId)).toBe(true);

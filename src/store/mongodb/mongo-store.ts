@@ -7,6 +7,7 @@ import { decodeCursor } from '../cursor.js';
 import { commitContext, namedEntityIds, planCommit, type CurrentVersion } from '../commit-plan.js';
 import { normaliseEntityQuery, normaliseHistory, toPage } from '../query.js';
 import {
+  AppendSignal,
   entityNotFound,
   throwError,
   normaliseLimits,
@@ -49,12 +50,14 @@ class MongoStore implements EntityStore {
   readonly journal;
   readonly #core: MongoCore;
 
+  readonly #appended = new AppendSignal();
+
   constructor(core: MongoCore) {
     this.#core = core;
     this.tenants = mongoTenants(core);
     this.readModels = mongoReadModels(core);
     this.config = mongoConfig(core);
-    this.outbox = mongoOutbox(core);
+    this.outbox = { ...mongoOutbox(core), onAppended: (listener: () => void) => this.#appended.on(listener) };
     this.blobs = mongoBlobs(core);
     this.invocations = mongoInvocations(core);
     this.journal = mongoJournal(core);
@@ -118,7 +121,9 @@ class MongoStore implements EntityStore {
       const tk = await this.#core.scope(ctx);
       const prepared = prepareBatch(batch, this.#core.limits);
       try {
-        return await this.#core.transaction((session) => this.#commitInTx(session, tk, ctx, prepared));
+        const result = await this.#core.transaction((session) => this.#commitInTx(session, tk, ctx, prepared));
+        if (result.applied && result.events.length > 0) this.#appended.notify();
+        return result;
       } catch (err) {
         // Two commits raced on one idempotency key: the loser answers the winner's result.
         if (prepared.idempotencyKey !== undefined && err instanceof MongoError && err.code === DUPLICATE_KEY) {

@@ -8,6 +8,7 @@ import { decodeCursor } from '../cursor.js';
 import { commitContext, namedEntityIds, planCommit, type CurrentVersion } from '../commit-plan.js';
 import { normaliseEntityQuery, normaliseHistory, toPage } from '../query.js';
 import {
+  AppendSignal,
   entityNotFound,
   throwError,
   normaliseLimits,
@@ -79,6 +80,8 @@ class PostgresStore implements EntityStore {
   readonly #core: PgCore;
   readonly #indexes: PgIndexes;
 
+  readonly #appended = new AppendSignal();
+
   constructor(core: PgCore) {
     this.#core = core;
     this.#indexes = new PgIndexes(core);
@@ -86,7 +89,7 @@ class PostgresStore implements EntityStore {
     this.readModels = pgReadModels(core, this.#indexes);
     this.indexes = this.#indexStore();
     this.config = pgConfig(core);
-    this.outbox = pgOutbox(core);
+    this.outbox = { ...pgOutbox(core), onAppended: (listener: () => void) => this.#appended.on(listener) };
     this.blobs = pgBlobs(core);
     this.invocations = pgInvocations(core);
     this.journal = pgJournal(core);
@@ -155,7 +158,9 @@ class PostgresStore implements EntityStore {
     return this.#core.run(async () => {
       const tk = await this.#core.scope(ctx);
       const prepared = prepareBatch(batch, this.#core.limits);
-      return this.#core.transaction((client) => this.#commitInTx(client, tk, ctx, prepared));
+      const result = await this.#core.transaction((client) => this.#commitInTx(client, tk, ctx, prepared));
+      if (result.applied && result.events.length > 0) this.#appended.notify();
+      return result;
     });
   }
 

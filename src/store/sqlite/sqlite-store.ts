@@ -5,6 +5,7 @@ import { decodeCursor } from '../cursor.js';
 import { commitContext, planCommit, type CurrentVersion } from '../commit-plan.js';
 import { normaliseEntityQuery, normaliseHistory, toPage } from '../query.js';
 import {
+  AppendSignal,
   entityNotFound,
   throwError,
   normaliseLimits,
@@ -62,6 +63,7 @@ class SqliteStore implements EntityStore {
   readonly #core: SqliteCore;
   readonly #indexes: SqliteIndexes;
   readonly #records: SqliteRecordsFile | undefined;
+  readonly #appended = new AppendSignal();
 
   constructor(core: SqliteCore, records?: SqliteRecordsFile) {
     this.#records = records;
@@ -71,7 +73,7 @@ class SqliteStore implements EntityStore {
     this.readModels = sqliteReadModels(core, this.#indexes);
     this.indexes = this.#indexStore();
     this.config = sqliteConfig(core);
-    this.outbox = sqliteOutbox(core);
+    this.outbox = { ...sqliteOutbox(core), onAppended: (listener: () => void) => this.#appended.on(listener) };
     this.blobs = sqliteBlobs(core);
     this.invocations = sqliteInvocations(core, records);
     this.journal = sqliteJournal(core);
@@ -121,6 +123,9 @@ class SqliteStore implements EntityStore {
     const outbox = cache.get(OUTBOX_SQL);
     const json = plan.events.map((e) => JSON.stringify(e));
     for (const e of json) outbox.run(e);
+    // Told inside the group's transaction: a relay woken now peeks after it (every other store call
+    // writes the waiting group first), and finds nothing if the group was rolled back.
+    if (json.length > 0) this.#appended.notify();
     appendJournal(this.#core, tk, plan.events, json);
     if (batch.idempotencyKey !== undefined) {
       cache.get(IDEMPOTENCY_PUT_SQL).run(tk, batch.idempotencyKey, JSON.stringify(plan.result), cc.createdAt);
