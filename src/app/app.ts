@@ -53,7 +53,7 @@ export interface UeeAppOptions {
   /** Timer service tuning (e.g. a short `intervalMs`, or a test clock). @default {} */
   timers?: Omit<TimerServiceOptions, 'logger'>;
   /** Workflow service tuning (a test clock, a shorter claim of a crashed process's events). @default {} */
-  workflows?: { now?: () => number; claimIdleMs?: number; intervalMs?: number };
+  workflows?: { now?: () => number; claimIdleMs?: number; intervalMs?: number; maxIntervalMs?: number };
   /** Invocation-record tuning (e.g. a short `flushMs`). @default {} */
   records?: Omit<InvocationRecordsOptions, 'logger' | 'retentionMs'>;
   /** Projection maintenance tuning (e.g. a short `pollMs`). @default {} */
@@ -187,14 +187,14 @@ export class UeeApp {
           chainCounter: (chainCounter = await openChainCounter(config.bus)),
           ...(records === undefined ? {} : { recorder: records }),
           // The workflow service below reads only its own event types, queued for it by the dispatcher.
-          serviceQueues: [{ group: WORKFLOW_QUEUE, types: WORKFLOW_EVENT_TYPES }],
+          serviceQueues: [{ group: WORKFLOW_QUEUE, types: WORKFLOW_EVENT_TYPES, queued: () => workflows.wake() }],
         });
         await router.start();
         timers = new TimerService(store, { ...options.timers, logger: logger.child({ component: 'timers' }) });
         timers.start();
         kickTimers = timers;
         // Timer and spawn events drive instances only where plugins run (the runtime's processes).
-        workflows.startConsuming(bus, { ...(options.workflows?.claimIdleMs === undefined ? {} : { claimIdleMs: options.workflows.claimIdleMs }), ...(options.workflows?.intervalMs === undefined ? {} : { intervalMs: options.workflows.intervalMs }) });
+        workflows.startConsuming(bus, { ...(options.workflows?.claimIdleMs === undefined ? {} : { claimIdleMs: options.workflows.claimIdleMs }), ...(options.workflows?.intervalMs === undefined ? {} : { intervalMs: options.workflows.intervalMs }), ...(options.workflows?.maxIntervalMs === undefined ? {} : { maxIntervalMs: options.workflows.maxIntervalMs }) });
         runtime = { host, router, timers };
       } catch (err) {
         // A half-built app must not leak workers, connections or the relay loop.

@@ -36,6 +36,8 @@ export interface ServiceQueue {
   readonly group: string;
   /** The event types it receives. */
   readonly types: readonly string[];
+  /** Called after this process queued something there: its consumer in this process reads at once instead of at its next poll. */
+  readonly queued?: () => void;
 }
 
 /** Event types after which the routing table must be reloaded before anything later is routed. */
@@ -76,11 +78,14 @@ export class Dispatcher<R extends RouteEntry> {
   ) {
     for (const s of services) {
       for (const type of s.types) this.#services.set(type, [...(this.#services.get(type) ?? []), s.group]);
+      if (s.queued !== undefined) this.#serviceWakes.set(s.group, s.queued);
     }
   }
 
   /** Event type → service queues that receive it. */
   readonly #services = new Map<string, string[]>();
+  /** Service queue → its consumer's wake-up. */
+  readonly #serviceWakes = new Map<string, () => void>();
 
   #lease: Lease | undefined;
 
@@ -187,14 +192,19 @@ export class Dispatcher<R extends RouteEntry> {
     if (to <= from) return;
     const index = this.index();
     const touched = new Set<R>();
+    let services: Set<string> | undefined;
     let items: RouteItem[] = [];
     let pairs = 0;
     for (let i = from; i < to; i++) {
       const d = deliveries[i]!;
       const routes = index.match(d.event, this.#refused);
       const groups = routes.map((r) => r.group);
-      const services = this.#services.get(d.event.type);
-      if (services !== undefined) groups.push(...services);
+      const serviceGroups = this.#services.get(d.event.type);
+      if (serviceGroups !== undefined) {
+        groups.push(...serviceGroups);
+        services ??= new Set();
+        for (const g of serviceGroups) services.add(g);
+      }
       // One atomic step holds at most MAX_FANOUT_PER_STEP appends (plus one event): a batch of events
       // with a wide fan-out goes in several steps, in order, with a macrotask between them, so it
       // never holds the bus (an embedded write transaction, a Lua script) or the main thread for long.
@@ -210,5 +220,6 @@ export class Dispatcher<R extends RouteEntry> {
     }
     await this.bus.route(DISPATCH_GROUP, items);
     if (touched.size > 0) this.queued(touched);
+    if (services !== undefined) for (const g of services) this.#serviceWakes.get(g)?.();
   }
 }

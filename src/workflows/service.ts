@@ -145,6 +145,8 @@ export class WorkflowService {
   #loop: Promise<void> | undefined;
   #running = false;
   #wake: (() => void) | undefined;
+  /** A wake came while the loop was reading: read again before waiting. */
+  #kicked = false;
 
   constructor(
     private readonly store: EntityStore,
@@ -532,16 +534,23 @@ export class WorkflowService {
    * `serviceQueues`). An event is acked only after it was handled, so a crash leaves it pending here,
    * and it is claimed again after `claimIdleMs`.
    */
-  startConsuming(bus: EventBus, options: { intervalMs?: number; claimIdleMs?: number } = {}): void {
+  startConsuming(bus: EventBus, options: { intervalMs?: number; maxIntervalMs?: number; claimIdleMs?: number } = {}): void {
     if (this.#running) return;
     this.#running = true;
     const consumer = `wf-${newId()}`;
     const claimIdleMs = options.claimIdleMs ?? 10_000;
     let lastClaim = 0;
+    // An idle queue is polled less and less (50 ms doubling to 1 s): the router wakes this loop when
+    // this process queues a workflow event ({@link wake}), so polling only finds other processes' and
+    // entries to claim.
+    const first = options.intervalMs ?? 50;
+    const longest = Math.max(first, options.maxIntervalMs ?? 1_000);
+    let interval = first;
     this.#loop = (async () => {
       await bus.ensureQueue(GROUP);
       while (this.#running) {
         let n = 0;
+        this.#kicked = false;
         try {
           // Entries a crashed process read but never acked come back after claimIdleMs.
           const claim = Date.now() - lastClaim >= Math.min(claimIdleMs, 1000);
@@ -557,14 +566,23 @@ export class WorkflowService {
           if (e.code === 'CLOSED') break;
           this.options.logger.warn('workflow event handling failed; retrying', { code: e.code, error: e.message });
         }
-        if (n === 0 && this.#running) {
+        if (n > 0) interval = first;
+        else if (!this.#kicked && this.#running) {
           await new Promise<void>((resolve) => {
-            const t = setTimeout(resolve, options.intervalMs ?? 50);
+            const t = setTimeout(resolve, interval);
             this.#wake = () => (clearTimeout(t), resolve());
           });
+          this.#wake = undefined;
+          interval = Math.min(interval * 2, longest);
         }
       }
     })();
+  }
+
+  /** Makes the consuming loop read its queue now (the router queued a workflow event in this process). */
+  wake(): void {
+    this.#kicked = true;
+    this.#wake?.();
   }
 
   /** Stops consuming. Idempotent. */

@@ -339,4 +339,21 @@ describe.each(BACKENDS)('declared workflows ($name bus)', ({ name }) => {
     expect(seen).toContain('WorkflowSpawned');
     expect(seen.filter((t) => !WORKFLOW_EVENT_TYPES.includes(t))).toEqual([]);
   });
+
+  it('WF-SPAWN-3 an idle service polls its queue less and less, and the router wakes it when it queues a workflow event: a spawn after a quiet spell is handled at once, not at the next poll', async () => {
+    site = newSite(name, 'workflows');
+    // Waits of 20 ms doubling to 10 s: after 6 s idle the service is in a wait of ~5 s.
+    app = await openApp(site, {}, { ...TEST_APP_OPTIONS, timers: { intervalMs: 25 }, workflows: { intervalMs: 20, maxIntervalMs: 10_000 } });
+    wf = app.workflows;
+    await wf.define(acme, { name: 'signup', initial: 'new', states: { new: {}, done: { final: true } }, transitions: [{ name: 'finish', from: 'new', to: 'done' }] });
+    await deploy({ name: 'Spawner', subscribeTo: ['SignupRequested'], settings: { mode: 'spawn', workflow: 'signup' } });
+    await refresh(app);
+    await new Promise((r) => setTimeout(r, 6_000));
+    const t0 = Date.now();
+    await app.store.commit(acme, { events: [{ type: 'SignupRequested', payload: {} }] });
+    await until('the spawned instance', async () => ((await wf.list(acme, { workflow: 'signup' })).items.length > 0 ? true : undefined));
+    const ms = Date.now() - t0;
+    console.info(`WF-SPAWN-3 (${name}) instance ${ms} ms after the commit`);
+    expect(ms).toBeLessThan(1_500);
+  }, 30_000);
 });

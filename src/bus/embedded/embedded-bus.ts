@@ -28,9 +28,14 @@ import { notifyPublished, waitForPublish } from './notifier.js';
 import { ackQueued, ackRuns, claimRuns, handBackRuns, renewRuns, runHolder, sortedPositions } from './runs.js';
 import { prepareBusStatements, type BusStatements, type GroupRow, type QueuedRow } from './schema.js';
 
-/** Polling backoff of blocked reads (for publishes from other processes), first and last step. */
+/**
+ * Polling backoff of blocked reads (for publishes from other processes: this process's own wake the
+ * readers at once), first and last step. The step reached is kept for the group's next blocked read
+ * while they come back empty, so an idle reader that blocks again and again (the dispatcher, every
+ * 100 ms) polls every {@link POLL_MAX_MS} instead of restarting at 2 ms each time.
+ */
 const POLL_MIN_MS = 2;
-const POLL_MAX_MS = 50;
+const POLL_MAX_MS = 100;
 /** Purge expired de-duplication keys at least this often (and every {@link PURGE_EVERY} appends). */
 const PURGE_INTERVAL_MS = 60_000;
 const PURGE_EVERY = 5_000;
@@ -51,6 +56,8 @@ export class EmbeddedBus implements EventBus {
   readonly #opts: BusOptions;
   readonly #log: Logger;
   readonly #key: string;
+  /** Per group: the polling step its last blocked read ended at, empty (see {@link POLL_MIN_MS}). */
+  readonly #pollStep = new Map<string, number>();
   readonly #life = new BusLifecycle('embedded');
   readonly #abort = new AbortController();
   readonly #knownConsumers = new Set<string>();
@@ -314,19 +321,24 @@ export class EmbeddedBus implements EventBus {
     checkName(consumer, 'consumer');
     const { count, blockMs } = checkReadOptions(options);
     const deadline = Date.now() + blockMs;
-    let delay = POLL_MIN_MS;
+    let delay = this.#pollStep.get(group) ?? POLL_MIN_MS;
     for (;;) {
       if (this.#life.closed) return [];
       const entries = this.#guard(() => this.#readOnce(group, consumer, count));
       if (entries.length > 0) {
+        this.#pollStep.delete(group);
         const valid = await screenEntries(entries, group, this.#corruptSink(group), this.#log);
         if (valid.length > 0 || blockMs === 0) return valid;
         continue;
       }
       const left = deadline - Date.now();
-      if (left <= 0) return [];
-      await waitForPublish(this.#key, Math.min(delay, left), this.#abort.signal);
-      delay = Math.min(delay * 2, POLL_MAX_MS);
+      if (left <= 0) {
+        if (blockMs > 0) this.#pollStep.set(group, delay);
+        return [];
+      }
+      // Woken early by a publish in this process: the next wait starts short again.
+      if (await waitForPublish(this.#key, Math.min(delay, left), this.#abort.signal)) delay = POLL_MIN_MS;
+      else delay = Math.min(delay * 2, POLL_MAX_MS);
     }
   }
 

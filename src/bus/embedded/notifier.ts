@@ -13,26 +13,29 @@ export function notifyPublished(key: string): void {
 }
 
 /**
- * Resolves after `ms`, on a publish to `key`, or when `signal` aborts, whichever comes first.
+ * Resolves after `ms`, on a publish to `key`, or when `signal` aborts, whichever comes first: true
+ * when woken by a publish.
  */
-export function waitForPublish(key: string, ms: number, signal: AbortSignal): Promise<void> {
+export function waitForPublish(key: string, ms: number, signal: AbortSignal): Promise<boolean> {
   return new Promise((resolve) => {
     if (signal.aborted) {
-      resolve();
+      resolve(false);
       return;
     }
     let waiters = channels.get(key);
     if (!waiters) channels.set(key, (waiters = new Set()));
     const set = waiters;
-    const done = (): void => {
+    const finish = (published: boolean): void => {
       clearTimeout(timer);
       signal.removeEventListener('abort', done);
-      set.delete(done);
+      set.delete(wake);
       if (set.size === 0 && channels.get(key) === set) channels.delete(key);
-      resolve();
+      resolve(published);
     };
+    const done = (): void => finish(false);
+    const wake = (): void => finish(true);
     const timer = setTimeout(done, ms);
     signal.addEventListener('abort', done, { once: true });
-    set.add(done);
+    set.add(wake);
   });
 }
