@@ -91,6 +91,19 @@ export async function compiledTs(name: string, helpers: string[] = []): Promise<
   return wasm;
 }
 
+/**
+ * The setup of a file whose routers run on PostgreSQL: the probe module loaded before its tests, and
+ * the schemas they create (pushed into `schemas`) dropped after them.
+ */
+export function probeSuite(timeoutMs = 600_000): { probe: Uint8Array; readonly schemas: string[] } {
+  const suite: { probe: Uint8Array; schemas: string[] } = { probe: new Uint8Array(0), schemas: [] };
+  beforeAll(async () => {
+    suite.probe = await probeWasm();
+  }, timeoutMs);
+  afterAll(() => dropSchemas(suite.schemas));
+  return suite;
+}
+
 /** The probe module (test/fixtures/plugins/ts/router-probe.ts). */
 export function probeWasm(): Promise<Uint8Array> {
   return compiledTs('router-probe');

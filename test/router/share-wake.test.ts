@@ -13,25 +13,20 @@
  * subscriptions' connections are cut costs no poll wait (B wakes its workers once subscribed again).
  */
 import { Redis } from 'ioredis';
-import { afterAll, afterEach, beforeAll, expect, it } from 'vitest';
+import { afterEach, expect, it } from 'vitest';
 import { randomBytes } from 'node:crypto';
 import { queueLeaseName } from '../../src/bus/index.js';
 import { pluginGroup } from '../../src/registry/index.js';
 import { assignQueues } from '../../src/router/ownership.js';
-import { dropSchemas, randomSchema, schemaUrl } from '../store/postgres-helpers.js';
+import { randomSchema, schemaUrl } from '../store/postgres-helpers.js';
 import { TEST_REDIS_URL, tempDir } from '../helpers.js';
-import { deployProbe, marks, newSite, openApp, probeWasm, until } from './harness.js';
+import { deployProbe, marks, newSite, openApp, probeSuite, until } from './harness.js';
 
 const POLL_MS = 1500;
 const ROUNDS = 5;
 const acme = { tenantId: 'acme', actor: 'user:test' };
 
-let probe: Uint8Array;
-beforeAll(async () => {
-  probe = await probeWasm();
-}, 600_000);
-const schemas: string[] = [];
-afterAll(() => dropSchemas(schemas));
+const suite = probeSuite();
 const disposers: Array<() => Promise<void> | void> = [];
 afterEach(async () => {
   for (const d of disposers.splice(0).reverse()) await d();
@@ -53,7 +48,7 @@ const median = (xs: number[]): number => [...xs].sort((x, y) => x - y)[Math.floo
 
 it('ROUTER-SHARE-3 a queue held by a process that does not dispatch is woken across processes: its delivery after a quiet spell is as prompt as the dispatching process\'s own', async () => {
   const schema = randomSchema('share3');
-  schemas.push(schema);
+  suite.schemas.push(schema);
   const site = newSite('redis', 'share3');
   disposers.push(() => site.dispose());
   const n = names();
@@ -66,8 +61,8 @@ it('ROUTER-SHARE-3 a queue held by a process that does not dispatch is woken acr
   disposers.push(() => dir[Symbol.dispose]());
   const b = await openApp({ ...site, dataDir: dir.path }, { store: schemaUrl(schema) }, { router: { ...router, consumerName: n.b } });
   disposers.push(() => b.close());
-  await deployProbe(a, probe, { name: n.near, subscribeTo: ['Ping'], settings: { mode: 'mark', marker: 'near' } });
-  await deployProbe(a, probe, { name: n.far, subscribeTo: ['Ping'], settings: { mode: 'mark', marker: 'far' } });
+  await deployProbe(a, suite.probe, { name: n.near, subscribeTo: ['Ping'], settings: { mode: 'mark', marker: 'near' } });
+  await deployProbe(a, suite.probe, { name: n.far, subscribeTo: ['Ping'], settings: { mode: 'mark', marker: 'far' } });
   await a.runtime!.router.refresh();
   await b.runtime!.router.refresh();
 
