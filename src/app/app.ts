@@ -194,7 +194,7 @@ export class UeeApp {
         timers.start();
         kickTimers = timers;
         // Timer and spawn events drive instances only where plugins run (the runtime's processes).
-        workflows.startConsuming(bus, { ...(options.workflows?.claimIdleMs === undefined ? {} : { claimIdleMs: options.workflows.claimIdleMs }), ...(options.workflows?.intervalMs === undefined ? {} : { intervalMs: options.workflows.intervalMs }), ...(options.workflows?.maxIntervalMs === undefined ? {} : { maxIntervalMs: options.workflows.maxIntervalMs }) });
+        workflows.startConsuming(bus, options.workflows ?? {});
         runtime = { host, router, timers };
       } catch (err) {
         // A half-built app must not leak workers, connections or the relay loop.
