@@ -143,9 +143,15 @@ export class RedisBus implements EventBus {
     this.#trimEvery = Math.min(1_000, Math.max(1, Math.ceil(options.maxLength / 10)));
   }
 
+  /** The queue stream of a group already known to be a queue, without a round trip (or an await). */
+  #knownQueue(group: string): string | undefined {
+    return this.#queues.has(group) ? this.#keys.queuePrefix + group : undefined;
+  }
+
   /** The stream a group reads: its queue stream for a queue, else the event stream. */
   async #streamOf(group: string): Promise<string> {
-    if (this.#queues.has(group)) return this.#keys.queuePrefix + group;
+    const known = this.#knownQueue(group);
+    if (known !== undefined) return known;
     const checked = this.#plain.get(group);
     if (checked !== undefined && Date.now() - checked < PLAIN_GROUP_TTL_MS) return this.#keys.stream;
     if ((await this.#redis.exists(this.#keys.queuePrefix + group)) === 1) {
@@ -447,7 +453,7 @@ export class RedisBus implements EventBus {
       try {
         checkName(group, 'group');
         const n = checkReadOptions({ count }).count;
-        const stream = this.#queues.has(group) ? this.#keys.queuePrefix + group : await this.#guard(() => this.#streamOf(group));
+        const stream = this.#knownQueue(group) ?? (await this.#guard(() => this.#streamOf(group)));
         if (stream === this.#keys.stream) throw new UeeError('NOT_FOUND', `no queue "${group}"`, { details: { group }, hint: 'create it with ensureQueue first' });
         keys.push(stream);
         args.push(group, n);
@@ -491,7 +497,7 @@ export class RedisBus implements EventBus {
             out[i] = { ok: true, value: 0 };
             continue;
           }
-          const stream = this.#queues.has(group) ? this.#keys.queuePrefix + group : await this.#streamOf(group);
+          const stream = this.#knownQueue(group) ?? (await this.#streamOf(group));
           keys.push(stream);
           args.push(group, String(ids.length), ...ids);
           todo.push({ i, group, stream });
