@@ -1,5 +1,5 @@
 import type { Logger } from '../core/index.js';
-import { toUeeError } from '../core/index.js';
+import { Doorbell, toUeeError } from '../core/index.js';
 import type { EventBus } from '../bus/port.js';
 import type { Outbox } from '../store/port.js';
 
@@ -32,11 +32,10 @@ export type RelayState = 'running' | 'stopping' | 'stopped';
  */
 export class OutboxRelay {
   #state: RelayState = 'running';
-  #wake: (() => void) | undefined;
   #loop: Promise<void>;
   #published = 0;
-  /** A kick came since the current round began: a commit it did not see may be waiting. */
-  #kicked = false;
+  /** Rung by a commit ({@link kick}) and by {@link stop}; rung since a round began: a commit it did not see may be waiting. */
+  readonly #bell = new Doorbell();
   readonly #told: (() => void) | undefined;
   readonly #batchSize: number;
   readonly #idleMs: number;
@@ -68,8 +67,7 @@ export class OutboxRelay {
 
   /** Ends an idle wait at once (call after a commit to cut latency). */
   kick(): void {
-    this.#kicked = true;
-    this.#wake?.();
+    this.#bell.ring();
   }
 
   /** Moves everything currently in the outbox; resolves when it is empty. */
@@ -105,18 +103,17 @@ export class OutboxRelay {
     let idle = this.#idleMs;
     while (this.#state === 'running') {
       let moved = 0;
-      let delay: number;
-      this.#kicked = false;
+      this.#bell.clear();
       try {
         moved = await this.#round();
-        if (moved === 0 && this.#kicked) continue; // committed while this round read
-        delay = idle;
-        idle = Math.min(idle * 2, this.#maxIdleMs);
       } catch (err) {
         const error = toUeeError(err);
         if (error.code === 'CLOSED') break;
         this.options.logger.warn('outbox relay round failed; retrying', { code: error.code, error: error.message });
-        delay = this.#errorBackoffMs;
+        // Commits do not cut this wait short (each would retry a failing bus at once); a stop does.
+        const until = Date.now() + this.#errorBackoffMs;
+        while (this.#state === 'running' && Date.now() < until) await this.#bell.wait(until - Date.now());
+        continue;
       }
       if (moved > 0) {
         idle = this.#idleMs;
@@ -124,14 +121,9 @@ export class OutboxRelay {
         await new Promise((resolve) => setImmediate(resolve));
         continue;
       }
-      await new Promise<void>((resolve) => {
-        const timer = setTimeout(resolve, delay);
-        this.#wake = () => {
-          clearTimeout(timer);
-          resolve();
-        };
-      });
-      this.#wake = undefined;
+      if (this.#bell.rung) continue; // committed while this round read
+      await this.#bell.wait(idle);
+      idle = Math.min(idle * 2, this.#maxIdleMs);
     }
     // Drain what is left so a graceful stop leaves nothing behind.
     try {

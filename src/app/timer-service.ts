@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import {
+  Doorbell,
   EntityIdSchema,
   EventTypeSchema,
   JsonObjectSchema,
@@ -104,8 +105,8 @@ export class TimerService {
   #state: TimerServiceState = 'idle';
   #loop: Promise<void> | undefined;
   #rounds: Promise<unknown> = Promise.resolve();
-  #wake: (() => void) | undefined;
-  #kicked = false;
+  /** Rung by {@link kick} and {@link stop}; a kick during a round starts the next round at once. */
+  readonly #bell = new Doorbell();
   #fired = 0;
   #conflicts = 0;
   #dead = 0;
@@ -162,8 +163,7 @@ export class TimerService {
 
   /** Looks for due timers now instead of at the end of the current interval. */
   kick(): void {
-    this.#kicked = true;
-    this.#wake?.();
+    this.#bell.ring();
   }
 
   /**
@@ -183,7 +183,7 @@ export class TimerService {
       return;
     }
     this.#state = 'stopping';
-    this.#wake?.();
+    this.#bell.ring();
     await this.#loop;
     await this.#rounds;
     this.#state = 'stopped';
@@ -200,19 +200,7 @@ export class TimerService {
         this.options.logger.warn('timer round failed; retrying', { code: error.code, error: error.message });
       }
       if (this.#state !== 'running') break;
-      if (this.#kicked) {
-        this.#kicked = false;
-        continue;
-      }
-      await new Promise<void>((resolve) => {
-        const timer = setTimeout(resolve, delay);
-        this.#wake = () => {
-          clearTimeout(timer);
-          resolve();
-        };
-      });
-      this.#wake = undefined;
-      this.#kicked = false;
+      await this.#bell.wait(delay);
     }
   }
 

@@ -67,3 +67,4 @@ export type { Capability, HostFunctionName } from './capabilities.js';
 export { PrincipalPool, PrincipalRateLimiter, principalKey } from './principal-limits.js';
 export type { NamedLimit, PoolHold, PrincipalPoolOptions, PrincipalRateOptions } from './principal-limits.js';
 export { hash32 } from './hash.js';
+export { Doorbell } from './doorbell.js';

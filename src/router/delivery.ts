@@ -1,5 +1,5 @@
 import type { Logger } from '../core/index.js';
-import { toUeeError } from '../core/index.js';
+import { Doorbell, toUeeError } from '../core/index.js';
 import { queueLeaseName, type Delivery, type EventBus } from '../bus/port.js';
 import { Lease } from './lease.js';
 import { QueueIo } from './queue-io.js';
@@ -77,8 +77,8 @@ export const WOKEN_POLL_FACTOR = 10;
 export class QueueWorker {
   #stopped = false;
   #loop: Promise<void> | undefined;
-  #wake: (() => void) | undefined;
-  #woken = false;
+  /** Rung when something was queued, when the split changes and on stop. */
+  readonly #bell = new Doorbell();
   /** One process at a time reads the queue, so the queue's order is the handling order. */
   readonly #lease: Lease;
   /** Just took the queue over: what the previous owner left pending is handled before anything new. */
@@ -128,8 +128,7 @@ export class QueueWorker {
 
   /** Something was queued: stop waiting. */
   wake(): void {
-    this.#woken = true;
-    this.#wake?.();
+    this.#bell.ring();
   }
 
   /** Stops after the deliveries in flight; leaves the rest pending. Idempotent. */
@@ -174,7 +173,7 @@ export class QueueWorker {
           const wait = this.#foreignSince! + this.#foreignMs() - Date.now();
           if (wait > 0) {
             // The owner reads it; a change of the split wakes this loop.
-            this.#woken = false;
+            this.#bell.clear();
             await this.#idle(wait);
             continue;
           }
@@ -205,7 +204,7 @@ export class QueueWorker {
           }
           this.#catchingUp = false;
         }
-        this.#woken = false;
+        this.#bell.clear();
         if (deliveries.length === 0) deliveries = await this.#io.read(route.group, options.batchSize);
         if (deliveries.length === 0) {
           // Never past the next periodic claim of stale entries, whose pace stays what it was.
@@ -242,22 +241,14 @@ export class QueueWorker {
   async #pause(ms: number): Promise<void> {
     const until = Date.now() + ms;
     while (!this.#stopped && Date.now() < until) {
-      this.#woken = false;
+      this.#bell.clear();
       await this.#idle(until - Date.now());
     }
   }
 
-  #idle(ms: number): Promise<void> {
-    if (this.#woken || this.#stopped) return Promise.resolve();
-    return new Promise((resolve) => {
-      const done = (): void => {
-        clearTimeout(timer);
-        this.#wake = undefined;
-        resolve();
-      };
-      const timer = setTimeout(done, ms);
-      this.#wake = done;
-    });
+  /** Sleeps `ms`, less when woken (also by a wake since the last read) or stopped. */
+  async #idle(ms: number): Promise<void> {
+    if (!this.#stopped) await this.#bell.wait(ms);
   }
 
   /**

@@ -1,6 +1,6 @@
 import type { EventEnvelope, Logger, UeeError } from '../core/index.js';
 import type { PluginRecord } from '../registry/index.js';
-import { toUeeError } from '../core/index.js';
+import { Doorbell, toUeeError } from '../core/index.js';
 import type { Delivery, EventBus, RouteItem } from '../bus/port.js';
 import type { RouteEntry, SubscriptionIndex } from './subscriptions.js';
 import { Lease } from './lease.js';
@@ -57,6 +57,8 @@ export const ROUTE_CHANGING_EVENTS: ReadonlySet<string> = new Set(['PluginInstal
  */
 export class Dispatcher<R extends RouteEntry> {
   #stopped = false;
+  /** Rung by {@link stop}: ends a wait at once. */
+  readonly #bell = new Doorbell();
   #loop: Promise<void> | undefined;
 
   constructor(
@@ -103,6 +105,7 @@ export class Dispatcher<R extends RouteEntry> {
   /** Stops after the batch in flight. Idempotent. */
   async stop(): Promise<void> {
     this.#stopped = true;
+    this.#bell.ring();
     await this.#loop;
   }
 
@@ -159,17 +162,16 @@ export class Dispatcher<R extends RouteEntry> {
         const error = toUeeError(err);
         if (error.code === 'CLOSED') return;
         this.log.error('dispatcher failed; backing off', { code: error.code, error: error.message });
-        await new Promise((resolve) => setTimeout(resolve, 500));
+        await this.#sleep(500);
       }
     }
     await this.bus.pruneConsumers(DISPATCH_GROUP, { idleMs: Number.MAX_SAFE_INTEGER, consumer: this.consumer }).catch(() => undefined);
     if (lease.held) await lease.release().catch(() => undefined);
   }
 
-  /** Sleeps up to `ms`, in steps, so a stop is not held. */
+  /** Sleeps `ms`, less when stopped. */
   async #sleep(ms: number): Promise<void> {
-    const until = Date.now() + ms;
-    while (!this.#stopped && Date.now() < until) await new Promise((resolve) => setTimeout(resolve, Math.min(50, until - Date.now())));
+    if (!this.#stopped) await this.#bell.wait(ms);
   }
 
   readonly #refused = (plugin: PluginRecord, err: UeeError): void =>

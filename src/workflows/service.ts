@@ -1,4 +1,5 @@
 import {
+  Doorbell,
   UeeError,
   WORKFLOW_DEFINITION_TYPE,
   isUeeError,
@@ -144,9 +145,8 @@ export class WorkflowService {
   readonly #horizonMs: number;
   #loop: Promise<void> | undefined;
   #running = false;
-  #wake: (() => void) | undefined;
-  /** A wake came while the loop was reading: read again before waiting. */
-  #kicked = false;
+  /** Rung by {@link wake} and {@link stop}; rung while the loop was reading: it reads again before waiting. */
+  readonly #bell = new Doorbell();
 
   constructor(
     private readonly store: EntityStore,
@@ -550,7 +550,7 @@ export class WorkflowService {
       await bus.ensureQueue(GROUP);
       while (this.#running) {
         let n = 0;
-        this.#kicked = false;
+        this.#bell.clear();
         try {
           // Entries a crashed process read but never acked come back after claimIdleMs.
           const claim = Date.now() - lastClaim >= Math.min(claimIdleMs, 1000);
@@ -567,28 +567,20 @@ export class WorkflowService {
           this.options.logger.warn('workflow event handling failed; retrying', { code: e.code, error: e.message });
         }
         if (n > 0) interval = first;
-        else if (!this.#kicked && this.#running) {
-          await new Promise<void>((resolve) => {
-            const t = setTimeout(resolve, interval);
-            this.#wake = () => (clearTimeout(t), resolve());
-          });
-          this.#wake = undefined;
-          interval = Math.min(interval * 2, longest);
-        }
+        else if (this.#running && !(await this.#bell.wait(interval))) interval = Math.min(interval * 2, longest);
       }
     })();
   }
 
   /** Makes the consuming loop read its queue now (the router queued a workflow event in this process). */
   wake(): void {
-    this.#kicked = true;
-    this.#wake?.();
+    this.#bell.ring();
   }
 
   /** Stops consuming. Idempotent. */
   async stop(): Promise<void> {
     this.#running = false;
-    this.#wake?.();
+    this.#bell.ring();
     await this.#loop?.catch(() => undefined);
   }
 

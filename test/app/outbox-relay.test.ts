@@ -72,3 +72,41 @@ it('RELAY-2 a commit of another store object on the same file (another process) 
   }
   expect(relay.published).toBe(1);
 }, 30_000);
+
+it('RELAY-3 a failing bus is retried at the error backoff however many commits ring, loses nothing, and does not hold a stop', async () => {
+  const { store, bus } = await site();
+  let failing = true;
+  let attempts = 0;
+  const flaky = {
+    publish: (events: Parameters<EventBus['publish']>[0]) => {
+      attempts++;
+      return failing ? Promise.reject(new Error('bus down')) : bus.publish(events);
+    },
+  } as unknown as EventBus;
+  const relay = new OutboxRelay(store.outbox, flaky, { idleMs: 5, maxIdleMs: 200, errorBackoffMs: 2_000, logger: silentLogger });
+  // ~100 commits over ~1.5 s, each ringing the relay: retried at each would be ~100 attempts.
+  const t0 = Date.now();
+  for (let i = 0; Date.now() - t0 < 1_500; i++) {
+    await store.commit(ctx, { events: [{ type: 'Ping', entityId: `p${i}` }] });
+    await sleep(10);
+  }
+  const committed = (await store.outbox.peek(1_000)).length;
+  console.info(`RELAY-3 ${committed} commits during the outage, ${attempts} publish attempts`);
+  expect(committed).toBeGreaterThan(20);
+  expect(attempts).toBeLessThanOrEqual(3);
+  failing = false;
+  while ((await bus.length()) < committed) {
+    if (Date.now() - t0 > 10_000) throw new Error(`only ${await bus.length()} of ${committed} reached the bus`);
+    await sleep(20);
+  }
+  // Failing again: the relay is in its 2 s error wait when stopped; the stop does not wait it out (half of it would be far more than a stop takes).
+  failing = true;
+  await store.commit(ctx, { events: [{ type: 'Ping', entityId: 'last' }] });
+  await sleep(50);
+  const s0 = performance.now();
+  await relay.stop(); // drains once (fails, logged) and returns
+  const stopMs = performance.now() - s0;
+  console.info(`RELAY-3 stop during the error wait took ${stopMs.toFixed(0)} ms`);
+  expect(stopMs).toBeLessThan(1_000);
+  expect(await bus.length()).toBe(committed);
+}, 30_000);

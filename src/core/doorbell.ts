@@ -1,0 +1,52 @@
+/**
+ * The wait of a polling loop that others can cut short: a relay told of a commit, a worker told that
+ * its queue received something, a loop being stopped.
+ *
+ * A ring is never lost: one that comes while nobody waits (the loop is reading) ends the next wait at
+ * once, so a loop that read "nothing" just before something arrived does not sleep past it. A loop
+ * that must not read twice for one ring calls {@link clear} when it starts reading.
+ */
+export class Doorbell {
+  #rung = false;
+  #wake: (() => void) | undefined;
+
+  /** Ends the current wait now, or the next one at once. */
+  ring(): void {
+    this.#rung = true;
+    this.#wake?.();
+  }
+
+  /** Whether it rang since the last {@link clear} or wait. */
+  get rung(): boolean {
+    return this.#rung;
+  }
+
+  /** Forgets the rings so far (the loop is about to look at everything they were for). */
+  clear(): void {
+    this.#rung = false;
+  }
+
+  /**
+   * Waits `ms`, or until a ring (one since the last clear or wait ends it at once). Resolves `true`
+   * when a ring ended it; either way the rings so far are forgotten.
+   */
+  async wait(ms: number): Promise<boolean> {
+    if (this.#rung) {
+      this.#rung = false;
+      return true;
+    }
+    const rung = await new Promise<boolean>((resolve) => {
+      const timer = setTimeout(() => {
+        this.#wake = undefined;
+        resolve(false);
+      }, ms);
+      this.#wake = () => {
+        clearTimeout(timer);
+        this.#wake = undefined;
+        resolve(true);
+      };
+    });
+    this.#rung = false;
+    return rung;
+  }
+}
