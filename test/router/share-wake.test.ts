@@ -11,11 +11,13 @@
  * `Near`'s (A's own queue, woken in-process: the baseline, measured in the same rounds). Then: B polls
  * its empty queue at the slow pace while it hears the signals, and a signal lost while the
  * subscriptions' connections are cut costs no poll wait (B wakes its workers once subscribed again).
+ * B's first attempt to subscribe fails: it is retried at its next roster call.
  */
 import { Redis } from 'ioredis';
-import { afterEach, expect, it } from 'vitest';
+import { afterEach, expect, it, vi } from 'vitest';
 import { randomBytes } from 'node:crypto';
 import { queueLeaseName } from '../../src/bus/index.js';
+import { RedisBus } from '../../src/bus/redis/redis-bus.js';
 import { pluginGroup } from '../../src/registry/index.js';
 import { assignQueues } from '../../src/router/ownership.js';
 import { randomSchema, schemaUrl } from '../store/postgres-helpers.js';
@@ -57,17 +59,27 @@ it('ROUTER-SHARE-3 a queue held by a process that does not dispatch is woken acr
   const a = await openApp(site, { store: schemaUrl(schema) }, { router: { ...router, consumerName: n.a } });
   disposers.push(() => a.close());
   await until('A to dispatch', () => (a.runtime!.router.leading ? true : undefined));
+  const redis = new Redis(TEST_REDIS_URL);
+  disposers.push(() => redis.quit().then(() => undefined));
+  const signalClients = async (): Promise<string[]> =>
+    ((await redis.client('LIST')) as string).split('\n').filter((l) => l.includes(` name=uee-signals:${site.redisPrefix}`));
+  await until("A's signal subscription", async () => ((await signalClients()).length === 1 ? true : undefined));
+  // B's first attempt to listen fails (Redis refusing the subscription): it is tried again at its
+  // next roster call, so B still hears the signals below.
+  const listen = vi.spyOn(RedisBus.prototype, 'listen').mockRejectedValueOnce(new Error('subscription refused (test)'));
+  disposers.push(() => listen.mockRestore());
   const dir = tempDir('uee-share3-b');
   disposers.push(() => dir[Symbol.dispose]());
   const b = await openApp({ ...site, dataDir: dir.path }, { store: schemaUrl(schema) }, { router: { ...router, consumerName: n.b } });
   disposers.push(() => b.close());
+  await until("B's signal subscription, after its first attempt failed", async () => ((await signalClients()).length === 2 ? true : undefined));
+  expect(listen).toHaveBeenCalledTimes(2);
+  listen.mockRestore();
   await deployProbe(a, suite.probe, { name: n.near, subscribeTo: ['Ping'], settings: { mode: 'mark', marker: 'near' } });
   await deployProbe(a, suite.probe, { name: n.far, subscribeTo: ['Ping'], settings: { mode: 'mark', marker: 'far' } });
   await a.runtime!.router.refresh();
   await b.runtime!.router.refresh();
 
-  const redis = new Redis(TEST_REDIS_URL);
-  disposers.push(() => redis.quit().then(() => undefined));
   const holder = (plugin: string): Promise<string | null> => redis.get(`${site.redisPrefix}lease:${queueLeaseName(pluginGroup(plugin, null))}`);
   const seen = async (marker: string, entityId: string): Promise<boolean> => (await marks(a, 'acme')).some((m) => m.marker === marker && m.sourceEntity === entityId);
 
@@ -111,7 +123,7 @@ it('ROUTER-SHARE-3 a queue held by a process that does not dispatch is woken acr
   // The signal subscriptions' connections are cut and an event follows at once: its signal is sent
   // while nobody listens (lost). When B's router is subscribed again (ioredis reconnects after
   // ~200 ms) it wakes its workers, so the delivery is found then, not at B's next poll (pollMs).
-  const clients = ((await redis.client('LIST')) as string).split('\n').filter((l) => l.includes(` name=uee-signals:${site.redisPrefix}`));
+  const clients = await signalClients();
   expect(clients).toHaveLength(2); // A's and B's
   for (const line of clients) await redis.client('KILL', 'ID', /\bid=(\d+)/.exec(line)![1]!);
   const t0 = Date.now();
