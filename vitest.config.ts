@@ -1,4 +1,6 @@
+import { relative } from 'node:path';
 import { defineConfig } from 'vitest/config';
+import { BaseSequencer, type TestSpecification } from 'vitest/node';
 
 /**
  * Test files that run alone, one at a time, after everything else: the multi-process suites (they
@@ -37,12 +39,59 @@ const ALONE = [
   'test/store/filter-compile.test.ts',
 ];
 
+/**
+ * The shared group's files that take ~15 s or more (measured in CI on 2026-12-02), longest first.
+ * Two workers take files in order, so these start first and the short ones fill in around them
+ * (longest-first scheduling): on a fresh clone, with no timing cache, vitest kept the files' own
+ * order and started the two longest (226 s and 104 s) at 194 s and 690 s, so the group ended at
+ * 795 s instead of ~560.
+ */
+const SLOW_FIRST = [
+  'test/interop/interop.test.ts',
+  'test/evals/reference-agents.test.ts',
+  'test/cli/cli.test.ts',
+  'test/workflows/workflows.test.ts',
+  'test/projections/projections.test.ts',
+  'test/review/cli.test.ts',
+  'test/cli/newcomer-start.test.ts',
+  'test/newcomer/fresh-clone.test.ts',
+  'test/mcp/transports.test.ts',
+  'test/router/e2e.test.ts',
+  'test/compiler/js-stdlib.test.ts',
+  'test/review/review-page.test.ts',
+  'test/router/plugins.test.ts',
+  'test/mcp/surface.test.ts',
+  'test/router/orphans.test.ts',
+  'test/compiler/js-battery.test.ts',
+  'test/compiler/rust-c.test.ts',
+  'test/store/postgres.test.ts',
+];
+
+/** Vitest's order (groups, projects, its timing cache when it has one), with {@link SLOW_FIRST} ahead of the rest. */
+class SlowFirstSequencer extends BaseSequencer {
+  override async sort(files: TestSpecification[]): Promise<TestSpecification[]> {
+    const sorted = await super.sort(files);
+    const rank = (f: TestSpecification): number => {
+      const i = SLOW_FIRST.indexOf(relative(f.project.config.root, f.moduleId));
+      return i === -1 ? SLOW_FIRST.length : i;
+    };
+    // Stable: within a project, unlisted files keep vitest's order.
+    return sorted.sort((a, b) => {
+      const group = a.project.config.sequence.groupOrder - b.project.config.sequence.groupOrder;
+      if (group !== 0) return group;
+      if (a.project.name !== b.project.name) return a.project.name < b.project.name ? -1 : 1;
+      return rank(a) - rank(b);
+    });
+  }
+}
+
 export default defineConfig({
   test: {
     testTimeout: 30_000,
     hookTimeout: 120_000,
     globalSetup: ['test/global-setup.ts'],
     pool: 'forks',
+    sequence: { sequencer: SlowFirstSequencer },
     reporters: ['default'],
     projects: [
       // Two files at a time: most of a file's time is spent waiting (on Redis, PostgreSQL, child
