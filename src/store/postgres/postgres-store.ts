@@ -24,7 +24,7 @@ import { Params, pgKeys, runKeyset } from './keyset.js';
 import { SCHEMA_NAME, TIMER_DUE_SQL, applySchema, quoteSchema } from './schema.js';
 import { applyReadModelOps, pgBlobs, pgConfig, pgOutbox, pgReadModels, pgTenants, queryReadModel } from './side-stores.js';
 import { PgIndexes } from './query-index.js';
-import { checkFence } from './fence.js';
+import { FencesSeen, checkFence } from './fence.js';
 import { emptyPlan, parseExplainRequest, parseIndexSpec, type QueryIndexStore, type QueryPlan } from '../query-index.js';
 
 /** Options for {@link openPostgresStore}. */
@@ -81,6 +81,8 @@ class PostgresStore implements EntityStore {
   readonly #indexes: PgIndexes;
 
   readonly #appended = new AppendSignal();
+  /** Lease fences read committed at a token: the next commit under it skips the read (see {@link checkFence}). */
+  readonly #fences = new FencesSeen();
 
   constructor(core: PgCore) {
     this.#core = core;
@@ -123,7 +125,7 @@ class PostgresStore implements EntityStore {
     const locks = ids.map((id) => lockKey(`e/${tk}/${id}`));
     if (batch.idempotencyKey !== undefined) locks.push(lockKey(`i/${tk}/${batch.idempotencyKey}`));
     if (locks.length > 0) await client.query(LOCK_SQL, [[...new Set(locks)].sort((a, b) => (a < b ? -1 : a > b ? 1 : 0)).map(String)]);
-    await checkFence(client, batch.fence);
+    await checkFence(client, batch.fence, this.#fences);
     if (batch.idempotencyKey !== undefined) {
       const { rows } = await client.query<{ result: unknown }>(IDEMPOTENCY_GET_SQL, [tk, batch.idempotencyKey]);
       const prior = rows[0];
