@@ -4,7 +4,8 @@
  *
  * A ring is never lost: one that comes while nobody waits (the loop is reading) ends the next wait at
  * once, so a loop that read "nothing" just before something arrived does not sleep past it. A loop
- * that must not read twice for one ring calls {@link clear} when it starts reading.
+ * that must not read twice for one ring calls {@link clear} when it starts reading. One loop waits on a
+ * bell at a time (a second concurrent wait would take the first one's wake-up).
  */
 export class Doorbell {
   #rung = false;
