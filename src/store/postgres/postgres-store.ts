@@ -51,7 +51,27 @@ const URL_SETTING = 'store URL (--store / UEE_STORE)';
 const LATEST_SQL = 'SELECT tenant_key, entity_id, doc FROM entity_versions WHERE tenant_key = ANY($1::text[]) AND entity_id = ANY($2::text[]) AND is_latest';
 const VERSION_SQL = 'SELECT doc FROM entity_versions WHERE tenant_key = $1 AND entity_id = $2 AND version = $3';
 const LOCK_SQL = 'SELECT pg_advisory_xact_lock(k) FROM unnest($1::bigint[]) WITH ORDINALITY AS t(k, i) ORDER BY i';
-const IDEMPOTENCY_GET_SQL = 'SELECT result FROM idempotency WHERE tenant_key = $1 AND key = $2';
+/** A row of {@link LATEST_SQL} (or of {@link PRIOR_AND_LATEST_SQL}, whose prior-result row has no entity). */
+interface LatestRow {
+  tenant_key: string;
+  entity_id: string | null;
+  doc: unknown;
+}
+
+/** The latest versions read, by `tenantKey/entityId` (rows without an entity skipped). */
+function latestVersions(rows: readonly LatestRow[]): Map<string, EntityVersion> {
+  const out = new Map<string, EntityVersion>();
+  for (const r of rows) if (r.entity_id !== null) out.set(`${r.tenant_key}/${r.entity_id}`, readVersion(r.doc, { entityId: r.entity_id }));
+  return out;
+}
+
+/**
+ * A keyed commit's two reads after its locks in one round trip: the result of an earlier commit
+ * under the key (a row with `result`), and the latest versions of the entities it names.
+ */
+const PRIOR_AND_LATEST_SQL =
+  'SELECT NULL AS tenant_key, NULL AS entity_id, NULL::jsonb AS doc, result FROM idempotency WHERE tenant_key = $3 AND key = $4 ' +
+  'UNION ALL SELECT tenant_key, entity_id, doc, NULL::json FROM entity_versions WHERE tenant_key = ANY($1::text[]) AND entity_id = ANY($2::text[]) AND is_latest';
 const IDEMPOTENCY_HAS_SQL = 'SELECT 1 FROM idempotency WHERE tenant_key = $1 AND key = $2';
 const IDEMPOTENCY_PUT_SQL = 'INSERT INTO idempotency (tenant_key, key, result, created_at) VALUES ($1, $2, $3, $4)';
 const SUPERSEDE_SQL = 'UPDATE entity_versions SET is_latest = false WHERE tenant_key = $1 AND entity_id = ANY($2::text[]) AND is_latest';
@@ -98,10 +118,8 @@ class PostgresStore implements EntityStore {
   }
 
   async #latest(db: Queryable, keys: string[], ids: string[]): Promise<Map<string, EntityVersion>> {
-    const { rows } = await db.query<{ tenant_key: string; entity_id: string; doc: unknown }>(LATEST_SQL, [keys, ids]);
-    const out = new Map<string, EntityVersion>();
-    for (const r of rows) out.set(`${r.tenant_key}/${r.entity_id}`, readVersion(r.doc, { entityId: r.entity_id }));
-    return out;
+    const { rows } = await db.query<LatestRow>(LATEST_SQL, [keys, ids]);
+    return latestVersions(rows);
   }
 
   /** The tenant key that owns `entityId` from the context's view (own first, then global). */
@@ -126,12 +144,15 @@ class PostgresStore implements EntityStore {
     if (batch.idempotencyKey !== undefined) locks.push(lockKey(`i/${tk}/${batch.idempotencyKey}`));
     if (locks.length > 0) await client.query(LOCK_SQL, [[...new Set(locks)].sort((a, b) => (a < b ? -1 : a > b ? 1 : 0)).map(String)]);
     await checkFence(client, batch.fence, this.#fences);
+    let current: Map<string, EntityVersion>;
     if (batch.idempotencyKey !== undefined) {
-      const { rows } = await client.query<{ result: unknown }>(IDEMPOTENCY_GET_SQL, [tk, batch.idempotencyKey]);
-      const prior = rows[0];
+      const { rows } = await client.query<LatestRow & { result: unknown }>(PRIOR_AND_LATEST_SQL, [visibleTenantKeys(tk), ids, tk, batch.idempotencyKey]);
+      const prior = rows.find((r) => r.entity_id === null);
       if (prior !== undefined) return readIdempotentResult(prior.result, { idempotencyKey: batch.idempotencyKey });
+      current = latestVersions(rows);
+    } else {
+      current = ids.length > 0 ? await this.#latest(client, visibleTenantKeys(tk), ids) : new Map<string, EntityVersion>();
     }
-    const current = ids.length > 0 ? await this.#latest(client, visibleTenantKeys(tk), ids) : new Map<string, EntityVersion>();
     const cc = commitContext(ctx, tk, batch);
     const plan = planCommit(cc, (key, id): CurrentVersion | null => current.get(`${key}/${id}`) ?? null);
     if (plan.supersede.length > 0) await client.query(SUPERSEDE_SQL, [tk, plan.supersede]);
