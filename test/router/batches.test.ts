@@ -18,8 +18,9 @@ describe.each(BACKENDS)('batches through the router ($name bus)', ({ name }) => 
 
   it('ROUTER-BATCH-1 a trapping event in the middle of a batch is retried and dead-lettered alone; every other event of the batch commits exactly once', async () => {
     site = newSite(name, 'batches');
-    // The default window (4 × batchSize in flight), so the plugin's calls travel in batches.
-    app = await openApp(site, {}, { router: { refreshMs: 200, backoffMs: 20 } });
+    // The default window (4 × batchSize in flight), so the plugin's calls travel in batches; a batch
+    // may hold 1 s of expected work, so a loaded machine (calls of several ms) still gathers them.
+    app = await openApp(site, {}, { router: { refreshMs: 200, backoffMs: 20 }, host: { batchTargetMs: 1000 } });
     const acme = { tenantId: 'acme', actor: 'user:test' };
     // batch-mixed: traps when the input carries "@T", else buffers a write of entity batch-1.
     await deployProbe(app, await watModule('batch-mixed'), { name: 'Mixed', subscribeTo: ['Tick'], capabilities: ['writeEntities'] });
