@@ -1,7 +1,7 @@
 import type { Logger } from '../core/index.js';
 import { Doorbell, toUeeError } from '../core/index.js';
 import { queueLeaseName, type Delivery, type EventBus } from '../bus/port.js';
-import { Lease } from './lease.js';
+import { Lease, type HeldFence } from './lease.js';
 import { QueueIo } from './queue-io.js';
 import type { ProcessLiveness } from './liveness.js';
 import type { DeliveryHandler } from './handling.js';
@@ -151,7 +151,8 @@ export class QueueWorker {
       // The queue's lease too: long work must not let another process start reading behind it. Taken
       // back here after a lapse (the loop is waiting for room), it is a takeover like the loop's own:
       // the lease records the catch-up owed and the loop takes it, so what the other holder left
-      // pending comes before anything read later.
+      // pending comes before anything read later — also before what the loop had read under the
+      // lapsed holding and not started yet: that is left pending too (see #deliver).
       // (A queue handed over is not taken back here: only while it is this process's or work is in hand.)
       if (this.#held.size > 0 || this.#mine()) this.#lease.keep().catch((err: unknown) => this.log.warn('renewing a queue lease failed', { error: toUeeError(err).message }));
       if (this.#held.size === 0) return;
@@ -187,6 +188,8 @@ export class QueueWorker {
           continue;
         }
         if (this.#lease.takeCatchUp()) this.#catchingUp = true;
+        // What is read now runs under this holding only (see #deliver).
+        const holding = this.#lease.fence;
         let deliveries: Delivery[] = [];
         const now = Date.now();
         if (this.#catchingUp || now - lastClaim >= options.claimIdleMs / 2) {
@@ -215,7 +218,7 @@ export class QueueWorker {
         }
         idle = options.idleMs;
         // Submitted, not finished: the next batch is read and prepared while this one runs.
-        await this.#submit(deliveries);
+        await this.#submit(deliveries, holding);
         // Embedded backends answer synchronously: yield a macrotask so I/O is never starved.
         await new Promise((resolve) => setImmediate(resolve));
       } catch (err) {
@@ -257,7 +260,7 @@ export class QueueWorker {
    * all are started, so the caller reads the next batch while these run. A delivery that failed
    * unexpectedly stops the submitting: what is in flight finishes, then the failure is thrown.
    */
-  async #submit(deliveries: Delivery[]): Promise<void> {
+  async #submit(deliveries: Delivery[], holding: HeldFence | undefined): Promise<void> {
     const settings: SettingsCache = new Map();
     // The batch's chain invocations, spent on the shared counter in one round trip.
     const prepaid = await this.handler.prepay(deliveries.map((d) => d.event));
@@ -275,7 +278,7 @@ export class QueueWorker {
       const key = delivery.event.entityId !== undefined ? `e:${delivery.event.entityId}` : `c:${delivery.event.correlationId}`;
       const previous = this.#chains.get(key);
       // Nothing earlier of its key in flight: started now, without a hop through a resolved promise.
-      const run = previous === undefined ? this.#deliver(delivery, settings, prepaid) : previous.then((previousDone) => (previousDone ? this.#deliver(delivery, settings, prepaid) : false));
+      const run = previous === undefined ? this.#deliver(delivery, settings, prepaid, holding) : previous.then((previousDone) => (previousDone ? this.#deliver(delivery, settings, prepaid, holding) : false));
       this.#chains.set(key, run);
       const tracked: Promise<void> = run.then(
         (done) => this.#settled(delivery, key, run, tracked, !done),
@@ -307,15 +310,19 @@ export class QueueWorker {
   }
 
   /**
-   * Handles one delivery whose predecessors of its key are done; acks it when done. Resolves whether
-   * the deliveries behind it on its key may start (false: it was left pending, keep the order).
+   * Handles one delivery whose predecessors of its key are done, under the holding of the queue's
+   * lease it was read under; acks it when done. Resolves whether the deliveries behind it on its key
+   * may start (false: it was left pending, keep the order).
    */
-  async #deliver(delivery: Delivery, settings: SettingsCache, prepaid: Prepaid): Promise<boolean> {
+  async #deliver(delivery: Delivery, settings: SettingsCache, prepaid: Prepaid, readUnder: HeldFence | undefined): Promise<boolean> {
     // The queue may have moved to another process (this one's heartbeat lapsed): start nothing more.
     // A beat that only came late is waited out instead: leaving this delivery pending while the
     // holding goes on would let the deliveries read after it run first.
     const fence = this.#lease.fence ?? (await this.#lease.regained(() => this.#stopped));
-    if (fence === undefined) return false;
+    // A later holding (the renewal timer took the lease back while this batch waited for room) owes a
+    // catch-up first: an earlier delivery of this entity may have been left pending in the gap, or
+    // claimed by the holder in between and left — running this one now would overtake it.
+    if (fence === undefined || fence !== readUnder) return false;
     const result = await this.handler.handle(this.route, delivery, this.log, settings, () => this.#stopped, prepaid, fence);
     if (result === 'done') await this.#ack(delivery.id);
     return result !== 'left';

@@ -63,3 +63,61 @@ it('ROUTER-LEASE-RENEW-1 a lease the renewal timer takes back after another hold
   // `first` waited for the other holder's entry to go stale, then came before `second`.
   expect(handled.filter((n) => n === 'first' || n === 'second')).toEqual(['first', 'second']);
 }, 60_000);
+
+it('ROUTER-LEASE-RENEW-2 deliveries read under a holding that lapsed are not started under the holding the renewal timer takes back: an entity event left pending in the gap is not overtaken by the next one of its batch', async () => {
+  const { bus, stopFirst } = await openBus();
+  const queue = 'plugin:acme/Gap';
+  await bus.ensureGroup('d', 'earliest');
+  await bus.ensureQueue(queue);
+  const handled: string[] = [];
+  const gates = new Map<string, () => void>();
+  const gated = new Map<string, Promise<void>>();
+  for (const name of ['s', 'x']) gated.set(name, new Promise<void>((resolve) => gates.set(name, resolve)));
+  const handler = {
+    prepay: () => Promise.resolve(new Map()),
+    handle: async (_route: unknown, delivery: { event: EventEnvelope }) => {
+      const name = String(delivery.event.payload['name']);
+      await gated.get(name);
+      handled.push(name);
+      return 'done';
+    },
+  } as unknown as DeliveryHandler;
+  const claimIdleMs = 600;
+  // One batch of five, two in flight: s (entity b) and x (entity c) run and wait at their gates; a1
+  // waits for room.
+  const worker = new QueueWorker({ group: queue, name: 'Gap', tenantId: 'acme', versions: [] }, bus, 'me', handler, { batchSize: 5, concurrency: 2, claimIdleMs, consumerIdleMs: 600_000, idleMs: 5, pollMs: 20 }, silentLogger);
+  const events = [
+    makeEvent({ entityId: 'b', payload: { name: 's' } }),
+    makeEvent({ entityId: 'c', payload: { name: 'x' } }),
+    makeEvent({ entityId: 'a', payload: { name: 'a1' } }),
+    makeEvent({ entityId: 'b', payload: { name: 'b2' } }),
+    makeEvent({ entityId: 'a', payload: { name: 'a2' } }),
+  ];
+  await bus.publish(events);
+  const read = await bus.read('d', 'dispatcher', { count: events.length });
+  await bus.route('d', read.map((d) => ({ id: d.id, groups: [queue] })));
+  worker.start();
+  stopFirst(() => worker.stop());
+  await until('the batch read, two deliveries in flight', async () => ((await bus.pending(queue)).length === 5 ? true : undefined));
+
+  // This process stalls past its lease; another process takes the lease (and holds it for now).
+  const stalledUntil = Date.now() + claimIdleMs + 100;
+  while (Date.now() < stalledUntil);
+  expect(await bus.lease(queueLeaseName(queue), 'other', claimIdleMs)).toBe(true);
+  // x finishes: a1 starts with no holding and is left pending; b2 takes the free slot behind s (same
+  // entity), so a2 waits for room.
+  gates.get('x')!();
+  await until('x handled', () => (handled.includes('x') ? true : undefined));
+  await bus.releaseLease(queueLeaseName(queue), 'other');
+  // The renewal timer (the loop still waits for room) takes the lease back: a new holding.
+  await until('the lease taken back', async () => {
+    const mine = await bus.lease(queueLeaseName(queue), 'probe', claimIdleMs);
+    if (mine) await bus.releaseLease(queueLeaseName(queue), 'probe');
+    return mine ? undefined : true;
+  });
+  gates.get('s')!();
+  await until('every event handled', () => (handled.length === 5 ? true : undefined), 30_000);
+  // Entity a's events in their queue order (a2 ran before a1 when the rest of the batch ran under the new holding).
+  expect(handled.filter((n) => n.startsWith('a'))).toEqual(['a1', 'a2']);
+  expect(handled.filter((n) => n === 's' || n === 'b2')).toEqual(['s', 'b2']);
+}, 60_000);
