@@ -111,8 +111,7 @@ export class OutboxRelay {
         if (error.code === 'CLOSED') break;
         this.options.logger.warn('outbox relay round failed; retrying', { code: error.code, error: error.message });
         // Commits do not cut this wait short (each would retry a failing bus at once); a stop does.
-        const until = Date.now() + this.#errorBackoffMs;
-        while (this.#state === 'running' && Date.now() < until) await this.#bell.wait(until - Date.now());
+        await this.#bell.waitOut(this.#errorBackoffMs, () => this.#state !== 'running');
         continue;
       }
       if (moved > 0) {

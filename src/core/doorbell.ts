@@ -50,4 +50,10 @@ export class Doorbell {
     this.#rung = false;
     return rung;
   }
+
+  /** Waits the whole `ms` — rings do not end it — unless `stopped()` is true at a ring (or at the start). */
+  async waitOut(ms: number, stopped: () => boolean): Promise<void> {
+    const until = Date.now() + ms;
+    while (!stopped() && Date.now() < until) await this.wait(until - Date.now());
+  }
 }

@@ -241,12 +241,8 @@ export class QueueWorker {
   }
 
   /** Sleeps `ms` (a wake does not end it: only a stop does). */
-  async #pause(ms: number): Promise<void> {
-    const until = Date.now() + ms;
-    while (!this.#stopped && Date.now() < until) {
-      this.#bell.clear();
-      await this.#idle(until - Date.now());
-    }
+  #pause(ms: number): Promise<void> {
+    return this.#bell.waitOut(ms, () => this.#stopped);
   }
 
   /** Sleeps `ms`, less when woken (also by a wake since the last read) or stopped. */

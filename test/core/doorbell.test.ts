@@ -22,3 +22,17 @@ it('DOORBELL-1 a ring ends the wait in progress; a ring while nobody waits ends 
   bell.clear();
   expect(await bell.wait(5)).toBe(false);
 }, 10_000);
+
+it('DOORBELL-2 waitOut is not ended by a ring, only by a ring once stopped() is true', async () => {
+  const bell = new Doorbell();
+  let stopped = false;
+  const out = bell.waitOut(60_000, () => stopped);
+  setTimeout(() => bell.ring(), 5);
+  setTimeout(() => {
+    stopped = true;
+    bell.ring();
+  }, 40);
+  await out;
+  // Ended by the first ring, it would have returned while stopped() was still false.
+  expect(stopped).toBe(true);
+}, 10_000);

@@ -18,28 +18,28 @@ const FENCE_RAISE_SQL =
  */
 export async function checkFence(client: PoolClient, fence: CommitFence | undefined, seen: FencesSeen): Promise<void> {
   if (fence === undefined) return;
-  if (seen.get(fence.key) === fence.token) {
-    // Seen committed at this token: it is never lowered, so there is nothing to raise — only the
-    // shared lock to take (one round trip instead of two, on every commit of a lease's holder).
-    const locked = await client.query<{ token: string }>(FENCE_SHARE_SQL, [fence.key]);
-    const current = Number(locked.rows[0]?.token ?? 0);
-    if (current > fence.token) throw fencedError(fence, current);
-    if (current === fence.token) return;
-    // Below what was seen (cannot happen: tokens only rise): forget it and run the commit again the long way.
-    seen.delete(fence.key);
-    throw Object.assign(new Error(`fence ${fence.key} below the token seen`), { code: '40001' });
-  }
-  const { rows } = await client.query<{ token: string }>(FENCE_GET_SQL, [fence.key]);
-  const stored = rows[0] === undefined ? undefined : Number(rows[0].token);
-  if (fenceDecision(fence, stored) === 'raise') {
-    const raised = await client.query(FENCE_RAISE_SQL, [fence.key, fence.token]);
-    // Raised in this transaction, which may still roll back: remembered at the next commit's read.
-    if (raised.rows.length > 0) return;
+  // Seen committed at this token: it is never lowered, so there is nothing to raise — only the shared
+  // lock to take (one round trip instead of two, on every commit of a lease's holder).
+  const known = seen.get(fence.key) === fence.token;
+  if (!known) {
+    const { rows } = await client.query<{ token: string }>(FENCE_GET_SQL, [fence.key]);
+    const stored = rows[0] === undefined ? undefined : Number(rows[0].token);
+    if (fenceDecision(fence, stored) === 'raise') {
+      const raised = await client.query(FENCE_RAISE_SQL, [fence.key, fence.token]);
+      // Raised in this transaction, which may still roll back: remembered at the next commit's read.
+      if (raised.rows.length > 0) return;
+    }
   }
   const locked = await client.query<{ token: string }>(FENCE_SHARE_SQL, [fence.key]);
   const current = Number(locked.rows[0]?.token ?? 0);
-  if (fenceDecision(fence, current) !== 'ok') throw fencedError(fence, current);
-  seen.remember(fence.key, current);
+  if (fenceDecision(fence, current) === 'ok') {
+    seen.remember(fence.key, current);
+    return;
+  }
+  if (!known) throw fencedError(fence, current);
+  // Below the token seen committed (cannot happen: tokens only rise): forget it and run the commit again the long way.
+  seen.delete(fence.key);
+  throw Object.assign(new Error(`fence ${fence.key} below the token seen`), { code: '40001' });
 }
 
 /**
