@@ -1,5 +1,4 @@
 import {
-  Doorbell,
   UeeError,
   WORKFLOW_DEFINITION_TYPE,
   isUeeError,
@@ -20,6 +19,7 @@ import {
 import { DEFAULT_TIMER_HORIZON_MS, TIMER_ENTITY_TYPE, timerEntityId, type TimerRecord } from '../runtime/index.js';
 import { compileFilter, type EntityStore } from '../store/index.js';
 import type { EventBus } from '../bus/index.js';
+import { WorkflowConsumer, type WorkflowConsumerOptions } from './consumer.js';
 import {
   mermaid,
   normaliseDefinition,
@@ -143,10 +143,8 @@ interface Change {
 export class WorkflowService {
   readonly #now: () => number;
   readonly #horizonMs: number;
-  #loop: Promise<void> | undefined;
-  #running = false;
-  /** Rung by {@link wake} and {@link stop}; rung while the loop was reading: it reads again before waiting. */
-  readonly #bell = new Doorbell();
+  /** Reads {@link WORKFLOW_QUEUE} once {@link startConsuming} was called. */
+  #consumer: WorkflowConsumer | undefined;
 
   constructor(
     private readonly store: EntityStore,
@@ -531,57 +529,25 @@ export class WorkflowService {
    * that set the timer — so a redelivered or stale timer changes nothing) and `WorkflowSpawned`
    * events naming a declared workflow (starting an instance, once per event), read from
    * {@link WORKFLOW_QUEUE}: the router must route {@link WORKFLOW_EVENT_TYPES} there (its
-   * `serviceQueues`). An event is acked only after it was handled, so a crash leaves it pending here,
-   * and it is claimed again after `claimIdleMs`.
+   * `serviceQueues`). Several at once, the tenants taking turns (see {@link WorkflowConsumer}: one
+   * tenant's slow model calls never hold another's timers). An event is acked only after it was
+   * handled, so a crash leaves it pending here, and it is claimed again after `claimIdleMs`.
    */
-  startConsuming(bus: EventBus, options: { intervalMs?: number; maxIntervalMs?: number; claimIdleMs?: number } = {}): void {
-    if (this.#running) return;
-    this.#running = true;
-    const consumer = `wf-${newId()}`;
-    const claimIdleMs = options.claimIdleMs ?? 10_000;
-    let lastClaim = 0;
-    // An idle queue is polled less and less (50 ms doubling to 1 s): the router wakes this loop when
-    // this process queues a workflow event ({@link wake}), so polling only finds other processes' and
-    // entries to claim.
-    const first = options.intervalMs ?? 50;
-    const longest = Math.max(first, options.maxIntervalMs ?? 1_000);
-    let interval = first;
-    this.#loop = (async () => {
-      await bus.ensureQueue(GROUP);
-      while (this.#running) {
-        let n = 0;
-        this.#bell.clear();
-        try {
-          // Entries a crashed process read but never acked come back after claimIdleMs.
-          const claim = Date.now() - lastClaim >= Math.min(claimIdleMs, 1000);
-          if (claim) lastClaim = Date.now();
-          const deliveries = claim
-            ? [...(await bus.claimStale(GROUP, consumer, { minIdleMs: claimIdleMs, count: 100 })), ...(await bus.read(GROUP, consumer, { count: 100, blockMs: 0 }))]
-            : await bus.read(GROUP, consumer, { count: 100, blockMs: 0 });
-          n = deliveries.length;
-          for (const d of deliveries) await this.handle(d.event);
-          if (n > 0) await bus.ack(GROUP, deliveries.map((d) => d.id));
-        } catch (err) {
-          const e = toUeeError(err);
-          if (e.code === 'CLOSED') break;
-          this.options.logger.warn('workflow event handling failed; retrying', { code: e.code, error: e.message });
-        }
-        if (n > 0) interval = first;
-        else if (this.#running && !(await this.#bell.wait(interval))) interval = Math.min(interval * 2, longest);
-      }
-    })();
+  startConsuming(bus: EventBus, options: WorkflowConsumerOptions = {}): void {
+    if (this.#consumer !== undefined) return;
+    this.#consumer = new WorkflowConsumer(bus, GROUP, `wf-${newId()}`, (event) => this.handle(event), options, this.options.logger);
   }
 
   /** Makes the consuming loop read its queue now (the router queued a workflow event in this process). */
   wake(): void {
-    this.#bell.ring();
+    this.#consumer?.wake();
   }
 
-  /** Stops consuming. Idempotent. */
+  /** Stops consuming (the events in hand are finished). Idempotent. */
   async stop(): Promise<void> {
-    this.#running = false;
-    this.#bell.ring();
-    await this.#loop?.catch(() => undefined);
+    const consumer = this.#consumer;
+    this.#consumer = undefined;
+    await consumer?.stop().catch(() => undefined);
   }
 
   /**
