@@ -138,6 +138,9 @@ interface StepResult {
   applied: number;
 }
 
+/** Steps (journal pages folded) one tenant's projections take per maintenance round, all together. */
+export const STEPS_PER_TENANT_ROUND = 20;
+
 /** Options of {@link ProjectionService}. */
 export interface ProjectionServiceOptions {
   logger: Logger;
@@ -171,6 +174,8 @@ export class ProjectionService {
   readonly #maxDocs: number;
   #timer: NodeJS.Timeout | undefined;
   #lastRefresh = 0;
+  /** Per tenant: which of its projections steps first in the next round. */
+  readonly #turns = new Map<string, number>();
   #ticking = false;
   #stopped = false;
 
@@ -603,7 +608,10 @@ export class ProjectionService {
     this.#timer.unref();
   }
 
-  /** One maintenance round: re-reads the projection set when due, then steps every active version to its head (bounded per round). */
+  /**
+   * One maintenance round: re-reads the projection set when due, then steps the active versions
+   * towards their heads — at most {@link STEPS_PER_TENANT_ROUND} steps per tenant, shared by its projections.
+   */
   async tick(): Promise<void> {
     if (this.#ticking || this.#stopped) return;
     this.#ticking = true;
@@ -613,15 +621,33 @@ export class ProjectionService {
           if (!this.#stopped) this.options.logger.warn('reading the projection set failed', { error: toUeeError(err).message });
         });
       }
-      for (const m of [...this.#maintained.values()]) {
-        for (let i = 0; i < 20 && !this.#stopped; i++) {
+      const byTenant = new Map<string, Maintained[]>();
+      for (const m of this.#maintained.values()) {
+        const key = m.ctx.tenantId ?? '';
+        const list = byTenant.get(key);
+        if (list === undefined) byTenant.set(key, [m]);
+        else list.push(m);
+      }
+      for (const [tenant, list] of byTenant) {
+        // A tenant's projections share its steps of the round, one step each in turn, starting where
+        // its last round stopped: many projections behind (one tenant's hundreds) take that tenant
+        // more rounds, not every other tenant's round.
+        let at = (this.#turns.get(tenant) ?? 0) % list.length;
+        const ended = new Set<Maintained>();
+        for (let steps = 0; steps < STEPS_PER_TENANT_ROUND && ended.size < list.length && !this.#stopped; ) {
+          const m = list[at]!;
+          at = (at + 1) % list.length;
+          if (ended.has(m)) continue;
+          steps++;
           const r = await this.#step(m).catch((err: unknown) => this.#stopOnLimit(m, err)).catch((err: unknown) => {
             if (!this.#stopped) this.options.logger.warn('projection step failed', { tenantId: m.ctx.tenantId, projection: m.name, error: toUeeError(err).message });
             return null;
           });
-          if (r === null || r.end) break;
+          if (r === null || r.end) ended.add(m);
         }
+        this.#turns.set(tenant, at);
       }
+      for (const tenant of this.#turns.keys()) if (!byTenant.has(tenant)) this.#turns.delete(tenant);
     } finally {
       this.#ticking = false;
     }

@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { afterAll, afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { newId, silentLogger, type JsonObject, type TenantContext } from '../../src/core/index.js';
 import { openPostgresStore, openSqliteStore, type EntityStore } from '../../src/store/index.js';
-import { CHECKPOINTS_VIEW, PROJECTIONS_VIEW, ProjectionService, versionView, type ProjectionDefinition } from '../../src/projections/index.js';
+import { CHECKPOINTS_VIEW, PROJECTIONS_VIEW, ProjectionService, STEPS_PER_TENANT_ROUND, versionView, type ProjectionDefinition } from '../../src/projections/index.js';
 import { createLocalModelGateway, createStoreHostServices } from '../../src/runtime/index.js';
 import { tempDir, tenantCtx } from '../helpers.js';
 import { expectCode } from '../store/conformance.js';
@@ -485,4 +485,60 @@ describe.each(sharedBackends)('projection rebuilds across processes on %s', (_na
       await s2.close();
     }
   });
+
+});
+
+describe.each(backends)('projection maintenance shared by tenants on %s', (_name, open) => {
+  let store: EntityStore;
+  beforeEach(async () => {
+    store = await open();
+    await store.tenants.create('acme');
+    await store.tenants.create('globex');
+  });
+  afterEach(async () => {
+    await store.close();
+  });
+
+  it('PROJ-13 one tenant\'s many projections behind share that tenant\'s steps of a maintenance round: another tenant\'s projection is stepped after at most STEPS_PER_TENANT_ROUND of them', async () => {
+    // Every journal read of the maintenance, in order, by tenant.
+    const reads: Array<string | null> = [];
+    const journal = store.journal;
+    const read: typeof journal.read = (ctx, q) => {
+      reads.push(ctx.tenantId);
+      return journal.read(ctx, q);
+    };
+    const bound = <T extends object>(target: T, override: Partial<Record<keyof T, unknown>>): T =>
+      new Proxy(target, {
+        get: (t, k) => {
+          if (k in override) return override[k as keyof T];
+          const v: unknown = Reflect.get(t, k, t);
+          return typeof v === 'function' ? (v as (...a: unknown[]) => unknown).bind(t) : v;
+        },
+      });
+    const counted = bound(store, { journal: bound(journal, { read }) });
+    const maint = new ProjectionService(counted, { logger: silentLogger, batchEvents: 10 });
+    const names = Array.from({ length: 10 }, (_, i) => `acmeView${i}`);
+    for (const name of names) {
+      await maint.define(A, { ...ORDERS, name });
+      await maint.rebuild(A, name);
+    }
+    await maint.define(B, ORDERS);
+    await maint.rebuild(B, ORDERS.name);
+    // acme: 1,000 events behind on each of ten projections (~90 steps each); globex: 5 events.
+    await commitEvents(store, A, 0, 1000);
+    await commitEvents(store, B, 0, 5);
+    reads.length = 0;
+    await maint.tick();
+    const firstGlobex = reads.indexOf('globex');
+    expect(firstGlobex).toBeGreaterThanOrEqual(0);
+    // Each of acme's projections stepping up to 20 times first: 200 reads before globex's.
+    expect(reads.slice(0, firstGlobex).filter((t) => t === 'acme').length).toBeLessThanOrEqual(STEPS_PER_TENANT_ROUND);
+    expect((await maint.get(B, ORDERS.name)).position).toBe(5);
+    // acme's projections took turns: every one of them moved.
+    for (const name of names) expect((await maint.get(A, name)).position).toBeGreaterThan(0);
+    // The next rounds carry on where this one stopped, until all are at the head.
+    for (let i = 0; i < 60; i++) await maint.tick();
+    for (const name of names) expect((await maint.get(A, name)).position).toBe(1000);
+    maint.stop();
+  }, 60_000);
 });
