@@ -9,6 +9,7 @@
  * before rustc runs.
  */
 import { execFile } from 'node:child_process';
+import { lowerPriority } from './priority.js';
 import { createHash } from 'node:crypto';
 import { existsSync } from 'node:fs';
 import { mkdir, mkdtemp, readFile, rename, rm, writeFile } from 'node:fs/promises';
@@ -99,13 +100,14 @@ export function parseRustcDiagnostics(stderr: string, files: ReadonlySet<string>
 
 function run(cmd: string, args: string[], cwd: string, timeoutMs: number, signal?: AbortSignal): Promise<{ stderr: string; error?: Error }> {
   return new Promise((resolve) => {
-    execFile(
+    const child = execFile(
       cmd,
       args,
       // an empty environment: nothing of the server reaches the compiler (PATH for its linker only)
       { cwd, env: { PATH: '/usr/bin:/bin', HOME: cwd }, timeout: timeoutMs, killSignal: 'SIGKILL', maxBuffer: 16 * 1024 * 1024, ...(signal ? { signal } : {}) },
       (error, _stdout, stderr) => resolve({ stderr, ...(error ? { error } : {}) }),
     );
+    lowerPriority(child.pid);
   });
 }
 

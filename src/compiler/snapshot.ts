@@ -10,6 +10,7 @@
  * 3. A memory maximum is written into the memory section.
  */
 import { execFile } from 'node:child_process';
+import { lowerPriority } from './priority.js';
 import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { createRequire } from 'node:module';
 import { tmpdir } from 'node:os';
@@ -79,6 +80,7 @@ export async function runWizer(enginePath: string, payload: string, timeoutMs: n
           reject(new UeeError('COMPILE_FAILED', 'wizer failed to snapshot the engine', { details: { stderr: stderr.slice(-2000) }, cause: err }));
         },
       );
+      lowerPriority(child.pid);
       child.stdin?.end(payload);
     });
     return new Uint8Array(await readFile(out));

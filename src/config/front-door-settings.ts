@@ -31,6 +31,10 @@ export interface FrontDoorConfig {
   sandboxMemoryMbPerPrincipal: number;
   /** Memory all running sandboxes may reserve, MiB. @default 1024 */
   sandboxMemoryMbMax: number;
+  /** Compiles (`plugin_compile`, `plugin_deploy` from source, `plugin_scaffold`) one principal may run at once; WAT is not counted. @default 2 */
+  compilesPerPrincipal: number;
+  /** Compiles running at once in total (non-admin principals): each is a CPU-bound thread or process. @default 4 */
+  compilesMax: number;
 }
 
 /** Environment variable behind each front-door limit. */
@@ -46,6 +50,8 @@ export const FRONT_DOOR_ENV: Record<keyof FrontDoorConfig, string> = {
   sandboxesMax: 'UEE_SANDBOXES_MAX',
   sandboxMemoryMbPerPrincipal: 'UEE_SANDBOX_MEMORY_MB_PER_PRINCIPAL',
   sandboxMemoryMbMax: 'UEE_SANDBOX_MEMORY_MB_MAX',
+  compilesPerPrincipal: 'UEE_COMPILES_PER_PRINCIPAL',
+  compilesMax: 'UEE_COMPILES_MAX',
 };
 
 const int = (min: number, max: number, fallback: number) => z.coerce.number().int().min(min).max(max).default(fallback);
@@ -62,6 +68,8 @@ const FrontDoorSchema = z.object({
   sandboxesMax: int(1, 4096, 4),
   sandboxMemoryMbPerPrincipal: int(16, 1_048_576, 512),
   sandboxMemoryMbMax: int(16, 1_048_576, 1024),
+  compilesPerPrincipal: int(1, 1024, 2),
+  compilesMax: int(1, 4096, 4),
 });
 
 /** Reads and validates the front-door limits from the environment; a bad value is `CONFIG_INVALID` naming its variable. */

@@ -1,4 +1,5 @@
 /* eslint-disable @typescript-eslint/no-explicit-any -- assertions over arbitrary JSON results */
+import { readFileSync, readdirSync } from 'node:fs';
 import { request, type ClientRequest } from 'node:http';
 import { afterEach, describe, expect, it } from 'vitest';
 import type { Client } from '@modelcontextprotocol/client';
@@ -252,6 +253,51 @@ describe('FD front-door limits per principal (real HTTP, real MCP clients)', () 
     expect(sc(big)).toMatchObject({ code: 'LIMIT_EXCEEDED', details: { setting: 'UEE_SANDBOX_MEMORY_MB_PER_PRINCIPAL' } });
     // Once the batch is over, the share is back.
     expect(sc(await test(ro, compiled.artifact))).toMatchObject({ passed: 2 });
+  }, 120_000);
+
+  it('FD-10 compiles are capped per principal (a burst beyond is LIMIT_EXCEEDED naming the setting, WAT not counted); another tenant still compiles; compiler processes run at a lower priority', async () => {
+    s = await startFull({ ...PLENTY, UEE_COMPILES_PER_PRINCIPAL: '2', UEE_COMPILES_MAX: '100' });
+    const server = s;
+    const acme = await open(server.url, server.tokens.acme);
+    const globex = await open(server.url, server.tokens.globex);
+    // Top-level code that never ends: Wizer runs it until the compile's time limit.
+    const spin = { language: 'ts', files: { 'main.ts': 'let n = 0;\nwhile (n >= 0) n = (n + 1) % 1000;\nexport function handle(): void {}\n' } };
+    const burst = Array.from({ length: 4 }, () => call(acme, 'plugin_compile', { source: spin, timeoutMs: 6000 }));
+    // While two spin, the compiler processes this server started run at niceness 10.
+    const niceness = (): number[] => {
+      const out: number[] = [];
+      for (const pid of readdirSync('/proc').filter((d) => /^\d+$/.test(d))) {
+        try {
+          const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+          const [comm, rest] = [stat.slice(stat.indexOf('(') + 1, stat.lastIndexOf(')')), stat.slice(stat.lastIndexOf(')') + 2).split(' ')];
+          // Fields after the command: state, ppid, …; niceness is field 19 of the line (16 of the rest).
+          if (comm.includes('wizer') && Number(rest[1]) === process.pid) out.push(Number(rest[16]));
+        } catch {
+          // gone meanwhile
+        }
+      }
+      return out;
+    };
+    let seen: number[] = [];
+    for (let i = 0; i < 400 && seen.length === 0; i++) {
+      await new Promise((r) => setTimeout(r, 25));
+      seen = niceness();
+    }
+    expect(seen.length).toBeGreaterThan(0);
+    for (const n of seen) expect(n).toBe(10);
+    // WAT is assembled on the spot: not counted.
+    const wat = '(module (memory (export "memory") 1) (func (export "handle") (result i32) (i32.const 0)))';
+    expect(sc(await call(acme, 'plugin_compile', { source: { language: 'wat', files: { 'main.wat': wat } } })).artifact).toBeTruthy();
+    // Another tenant's compile goes through meanwhile.
+    const ok = { language: 'ts', files: { 'main.ts': 'export function handle(): void {}\n' } };
+    expect(sc(await call(globex, 'plugin_compile', { source: ok })).artifact).toBeTruthy();
+    const results = await Promise.all(burst);
+    const refused = results.filter((r) => r.isError && sc(r).code === 'LIMIT_EXCEEDED');
+    expect(refused).toHaveLength(2);
+    for (const r of refused) expect(sc(r)).toMatchObject({ details: { setting: 'UEE_COMPILES_PER_PRINCIPAL', max: 2 } });
+    expect(results.filter((r) => r.isError && sc(r).code === 'TIMEOUT')).toHaveLength(2);
+    // Once they are over, the share is back.
+    expect(sc(await call(acme, 'plugin_compile', { source: ok })).artifact).toBeTruthy();
   }, 120_000);
 
   it('FD-7 nothing but a bare liveness answer without a token: /status needs an admin token and an allowed Host', async () => {

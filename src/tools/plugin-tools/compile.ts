@@ -6,6 +6,7 @@ import { compileAssemblyScript, compileC, compileJs, compileRust, compileWat, in
 import type { ToolContext } from '../define-tool.js';
 import { defineTool } from '../define-tool.js';
 import { CapabilityArg, SourcesArg, cancellable, type Sources } from './shared.js';
+import { compileGate } from './sandbox-gate.js';
 import { TenantArg } from '../schemas.js';
 import { resolveScope } from '../scope.js';
 
@@ -167,6 +168,8 @@ export async function compileSources(ctx: ToolContext, sources: Sources, options
   }
   const ceiling = ctx.app.config.limits.maxCompileMs;
   const timeoutMs = Math.min(options.timeoutMs ?? ceiling, ceiling);
+  // WAT is assembled in a few ms on this thread; every other language runs a compiler thread or process.
+  const hold = sources.language === 'wat' ? undefined : compileGate(ctx.app).acquire(ctx.principal);
   const started = Date.now();
   let phase = 'compiling';
   await progress.start(`compiling ${entry} (${sources.language})`);
@@ -192,6 +195,7 @@ export async function compileSources(ctx: ToolContext, sources: Sources, options
     throw sharpen(err, timeoutMs, ceiling);
   } finally {
     clearInterval(timer);
+    hold?.release();
   }
 }
 

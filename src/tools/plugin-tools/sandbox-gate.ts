@@ -81,3 +81,23 @@ export function assertMaySpend(principal: Principal, models: 'offline' | 'stub' 
     });
   }
 }
+
+const compileGates = new WeakMap<UeeApp, PrincipalPool>();
+
+/**
+ * Admission of compiles: each runs a CPU-bound compiler thread or process (the TypeScript check,
+ * Wizer, asc, rustc, clang), so one principal may run at most `compilesPerPrincipal` at once and all
+ * non-admin principals together `compilesMax` — a burst of compiles from one token is refused with
+ * `LIMIT_EXCEEDED` instead of starting a process each and taking the server's cores from every
+ * tenant's events.
+ */
+export function compileGate(app: UeeApp): PrincipalPool {
+  let gate = compileGates.get(app);
+  if (!gate) {
+    const limits = app.config.frontDoor;
+    const named = (key: 'compilesPerPrincipal' | 'compilesMax') => ({ limit: limits[key], setting: FRONT_DOOR_ENV[key] });
+    gate = new PrincipalPool({ what: 'running compiles', perPrincipal: named('compilesPerPrincipal'), total: named('compilesMax'), advice: 'wait for your running compiles to finish', retryAfterMs: 2000 });
+    compileGates.set(app, gate);
+  }
+  return gate;
+}
