@@ -15,6 +15,13 @@ export interface WorkflowConsumerOptions {
   perTenant?: number;
   /** Events read and not done yet, at most: reading goes on past a tenant at its cap up to this. @default 1000 */
   maxHeld?: number;
+  /**
+   * Events of one tenant in hand (waiting or running), at most: what the consumer reads of a tenant
+   * beyond this is parked — left pending and not renewed, so it is claimed again after `claimIdleMs`
+   * (here or in another process) — and reading goes on to the other tenants' events behind it.
+   * @default maxHeld / 10 (at least `perTenant`)
+   */
+  maxHeldPerTenant?: number;
 }
 
 /** The key under which a tenant's events take turns (the platform's own events: the empty string). */
@@ -25,10 +32,12 @@ type TenantKey = string;
  * `concurrency` in all and `perTenant` per tenant, the tenants taking turns — so one tenant's slow
  * model calls, or a burst of its timers, delay another tenant's events by a turn, not by the whole
  * backlog (handled one by one, 100 spawns calling a 10 s model held every tenant's timers for 17
- * minutes). The queue is one for all tenants and is read in order, so this holds while a tenant's
- * backlog fits in `maxHeld`; a larger flood still delays the others' events behind it (by the
- * flood's size over `perTenant`, not over 1). Events of one instance run one after another, in
- * queue order.
+ * minutes). The queue is one for all tenants and is read in order: what is read of a tenant past
+ * `maxHeldPerTenant` in hand is parked (left pending, claimed again after `claimIdleMs`), so a
+ * tenant's flood does not fill the consumer's hands and keep the others' events unread. Events of
+ * one instance in hand run one after another, in queue order; a parked one may come back after a
+ * later one of its instance, as it may when several processes read this queue side by side — every
+ * workflow event applies only at the instance version it names, so a late one changes nothing.
  *
  * Each event is acked once handled; one that fails stays pending and is claimed again after
  * `claimIdleMs` (here or by another process). Everything read and not done is renewed, so another
@@ -49,6 +58,11 @@ export class WorkflowConsumer {
   readonly #concurrency: number;
   readonly #perTenant: number;
   readonly #maxHeld: number;
+  readonly #maxHeldPerTenant: number;
+  /** Events in hand per tenant (waiting or running). */
+  readonly #heldPerTenant = new Map<TenantKey, number>();
+  /** Events parked since start: read past a tenant's share, left to be claimed again (tests read it). */
+  parked = 0;
 
   constructor(
     private readonly bus: EventBus,
@@ -61,6 +75,7 @@ export class WorkflowConsumer {
     this.#concurrency = Math.max(1, options.concurrency ?? 32);
     this.#perTenant = Math.max(1, Math.min(this.#concurrency, options.perTenant ?? 4));
     this.#maxHeld = Math.max(this.#concurrency, options.maxHeld ?? 1000);
+    this.#maxHeldPerTenant = Math.max(this.#perTenant, options.maxHeldPerTenant ?? Math.floor(this.#maxHeld / 10));
     this.#loop = this.#run();
   }
 
@@ -122,8 +137,16 @@ export class WorkflowConsumer {
 
   #enqueue(d: Delivery): void {
     if (this.#held.has(d.id)) return;
-    this.#held.add(d.id);
     const tenant = d.event.tenantId ?? '';
+    const inHand = this.#heldPerTenant.get(tenant) ?? 0;
+    if (inHand >= this.#maxHeldPerTenant) {
+      // Parked: pending here and not renewed, so claimed again once idle claimIdleMs — one tenant's
+      // flood never fills the consumer's hands and keeps the other tenants' events unread.
+      this.parked++;
+      return;
+    }
+    this.#heldPerTenant.set(tenant, inHand + 1);
+    this.#held.add(d.id);
     const list = this.#waiting.get(tenant);
     if (list === undefined) this.#waiting.set(tenant, [d]);
     else list.push(d);
@@ -156,6 +179,9 @@ export class WorkflowConsumer {
     const tracked: Promise<void> = run.then(() => {
       this.#inflight.delete(tracked);
       this.#held.delete(d.id);
+      const inHand = (this.#heldPerTenant.get(tenant) ?? 1) - 1;
+      if (inHand <= 0) this.#heldPerTenant.delete(tenant);
+      else this.#heldPerTenant.set(tenant, inHand);
       if (this.#chains.get(key) === run) this.#chains.delete(key);
       const n = (this.#runningPerTenant.get(tenant) ?? 1) - 1;
       if (n <= 0) this.#runningPerTenant.delete(tenant);

@@ -124,3 +124,15 @@ it('WF-FAIR-2 events in hand — waiting for the model or for their turn — are
   await until('globex scored', async () => ((await site.scored('globex', site.globexId)) ? true : undefined));
   await until('the queue drained', async () => ((await site.bus.pending(WORKFLOW_QUEUE)).length === 0 ? true : undefined));
 }, 60_000);
+
+it('WF-FAIR-3 a tenant\'s flood past its share of events in hand is parked, not held: the consumer reads on to another tenant\'s event behind it, and the parked events are handled later', async () => {
+  const claimIdleMs = 300;
+  // Hands for 8 events, 4 of one tenant: acme's thirty calls would fill them and keep globex's unread.
+  const site = await open(30, { intervalMs: 10, claimIdleMs, concurrency: 8, maxHeld: 8, maxHeldPerTenant: 4 });
+  await until('globex scored', async () => ((await site.scored('globex', site.globexId)) ? true : undefined));
+  expect(site.acmeMostInFlight()).toBe(4);
+  site.release();
+  await until('every acme instance scored', async () => ((await Promise.all(site.acmeIds.map((id) => site.scored('acme', id)))).every(Boolean) ? true : undefined), 30_000);
+  await until('the queue drained', async () => ((await site.bus.pending(WORKFLOW_QUEUE)).length === 0 ? true : undefined));
+  expect(site.acmeMostInFlight()).toBeLessThanOrEqual(4);
+}, 60_000);
