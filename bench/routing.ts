@@ -18,6 +18,8 @@ import { createInterface } from 'node:readline';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { randomBytes } from 'node:crypto';
+import { Session } from 'node:inspector/promises';
+import { writeFileSync } from 'node:fs';
 import pg from 'pg';
 import { Redis } from 'ioredis';
 import { queueLeaseName } from '../src/bus/index.js';
@@ -43,6 +45,9 @@ const BACKENDS = only(process.env.UEE_BENCH_BACKENDS);
 const SCENARIOS = only(process.env.UEE_BENCH_SCENARIOS);
 // UEE_BENCH_RECORDS=off: no invocation records (what recording costs, against a run with them).
 const RECORDS_OFF = process.env.UEE_BENCH_RECORDS === 'off';
+// UEE_BENCH_PROFILE=dir: a CPU profile of the main thread during each scenario's measured runs only
+// (not its deploys), written to dir/<backend>-<scenario>.cpuprofile.
+const PROFILE_DIR = process.env.UEE_BENCH_PROFILE;
 const noopWasm = await buildWat('noop');
 const writeWasm = await buildWat('read-write');
 const rows: Array<Array<string | number>> = [];
@@ -154,7 +159,18 @@ for (const backend of (['embedded', 'redis'] as const).filter((b) => BACKENDS?.h
       const before = app.runtime!.host.stats();
       // The median of three runs: one run of this VM moves ±25% with what else the host does.
       const runs: Array<{ rate: number; cpu: number }> = [];
+      const profiler = PROFILE_DIR === undefined ? undefined : new Session();
+      if (profiler !== undefined) {
+        profiler.connect();
+        await profiler.post('Profiler.enable');
+        await profiler.post('Profiler.start');
+      }
       for (let i = 0; i < REPEATS; i++) runs.push({ rate: await run(EVENTS), cpu: mainCpuPerEvent });
+      if (profiler !== undefined) {
+        const { profile } = await profiler.post('Profiler.stop');
+        writeFileSync(join(PROFILE_DIR!, `${backend}-${s.key}.cpuprofile`), JSON.stringify(profile));
+        profiler.disconnect();
+      }
       const median = runs.sort((a, b) => a.rate - b.rate)[Math.floor(REPEATS / 2)]!;
       const rate = median.rate;
       // The main thread's CPU per event is the median run's too, not the last one's.
