@@ -1,5 +1,6 @@
 import type { Database } from 'better-sqlite3';
 import { UeeError, toUeeError, type EventEnvelope, type Logger } from '../../core/index.js';
+import type { WalHold } from '../../core/wal-checkpointer.js';
 import { queueLeaseName } from '../port.js';
 import type {
   BusOptions,
@@ -52,6 +53,8 @@ const HANDOFF_MAX_CHARS = 8_000_000;
 export class EmbeddedBus implements EventBus {
   readonly kind = 'embedded';
   readonly #db: Database;
+  /** The file's place in the WAL checkpoint thread (see core/wal-checkpointer.ts). */
+  readonly #wal: WalHold | undefined;
   readonly #st: BusStatements;
   readonly #opts: BusOptions;
   readonly #log: Logger;
@@ -81,8 +84,15 @@ export class EmbeddedBus implements EventBus {
   readonly #handoff = new Map<number, { event: EventEnvelope; chars: number }>();
   #handoffChars = 0;
 
-  constructor(db: Database, key: string, options: BusOptions, logger: Logger) {
+  constructor(
+    db: Database,
+    key: string,
+    options: BusOptions,
+    logger: Logger,
+    wal?: WalHold,
+  ) {
     this.#db = db;
+    this.#wal = wal;
     this.#st = prepareBusStatements(db);
     this.#opts = options;
     this.#log = logger;
@@ -726,6 +736,7 @@ export class EmbeddedBus implements EventBus {
   close(): Promise<void> {
     return this.#life.close(() => {
       this.#abort.abort();
+      this.#wal?.release();
       try {
         this.#db.close();
       } catch (err) {

@@ -4,6 +4,7 @@ import Database from 'better-sqlite3';
 import { UeeError, silentLogger, toUeeError, type Logger } from '../../core/index.js';
 import type { BusOptions, EventBus } from '../port.js';
 import { resolveBusOptions } from '../shared/options.js';
+import { holdWal, type WalCheckpointer } from '../../core/wal-checkpointer.js';
 import { EmbeddedBus } from './embedded-bus.js';
 import { applyBusSchema } from './schema.js';
 
@@ -15,6 +16,8 @@ export interface EmbeddedBusOptions {
   options?: Partial<BusOptions>;
   /** @default silentLogger */
   logger?: Logger;
+  /** Who checkpoints the file's WAL (see `SqliteStoreOptions.checkpoints`): the process's checkpoint thread by default. */
+  checkpoints?: WalCheckpointer | false;
 }
 
 /**
@@ -40,7 +43,7 @@ export function openEmbeddedBus(options: EmbeddedBusOptions): Promise<EventBus> 
     }
     // In-process wake-ups are keyed by the file, so buses sharing it wake each other's readers.
     const key = memory ? `memory:${randomUUID()}` : resolve(options.path);
-    return Promise.resolve(new EmbeddedBus(db, key, busOptions, logger));
+    return Promise.resolve(new EmbeddedBus(db, key, busOptions, logger, holdWal(options.checkpoints, db, options.path, logger)));
   } catch (err) {
     return Promise.reject(toUeeError(err));
   }

@@ -28,6 +28,7 @@ import { sqliteInvocations, type SqliteRecordsFile } from './invocations.js';
 import { RecordsThread, openRecordsFile, recordsPathOf } from './records-thread.js';
 import { appendJournal, sqliteJournal } from './journal.js';
 import { checkFence } from './fence.js';
+import { holdWal, type WalCheckpointer, type WalHold } from '../../core/wal-checkpointer.js';
 
 /** Options for {@link openSqliteStore}. */
 export interface SqliteStoreOptions {
@@ -37,6 +38,11 @@ export interface SqliteStoreOptions {
   limits?: StoreLimitsInput;
   /** @default silentLogger */
   logger?: Logger;
+  /**
+   * Who checkpoints the file's WAL: the process's checkpoint thread by default, another
+   * {@link WalCheckpointer}, or `false` for the connection itself on the main thread (SQLite's default).
+   */
+  checkpoints?: WalCheckpointer | false;
 }
 
 const LATEST_SQL = 'SELECT doc FROM entity_versions WHERE tenant_key = ? AND entity_id = ? ORDER BY version DESC LIMIT 1';
@@ -63,10 +69,13 @@ class SqliteStore implements EntityStore {
   readonly #core: SqliteCore;
   readonly #indexes: SqliteIndexes;
   readonly #records: SqliteRecordsFile | undefined;
+  /** The file's place in the WAL checkpoint thread (see core/wal-checkpointer.ts). */
+  readonly #wal: WalHold | undefined;
   readonly #appended = new AppendSignal();
 
-  constructor(core: SqliteCore, records?: SqliteRecordsFile) {
+  constructor(core: SqliteCore, records?: SqliteRecordsFile, wal?: WalHold) {
     this.#records = records;
+    this.#wal = wal;
     this.#core = core;
     this.#indexes = new SqliteIndexes(core);
     this.tenants = sqliteTenants(core);
@@ -273,6 +282,7 @@ class SqliteStore implements EntityStore {
       this.#core.logger.warn('saving index use counts failed', { error: sqliteError(err).message });
     }
     this.#core.closed = true;
+    this.#wal?.release();
     try {
       this.#core.db.close();
     } catch (err) {
@@ -320,7 +330,7 @@ export function openSqliteStore(options: SqliteStoreOptions): Promise<EntityStor
       throw sqliteError(err);
     }
     logger.debug('sqlite store open', { path: options.path });
-    return Promise.resolve(new SqliteStore(new SqliteCore(db, limits, logger), records));
+    return Promise.resolve(new SqliteStore(new SqliteCore(db, limits, logger), records, holdWal(options.checkpoints, db, options.path, logger)));
   } catch (err) {
     return Promise.reject(sqliteError(err));
   }
