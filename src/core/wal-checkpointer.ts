@@ -62,10 +62,10 @@ export class WalCheckpointer {
   /** Threads told to close after the last file was released: their exit is not a failure. */
   readonly #closed = new WeakSet<Worker>();
 
-  /** Checkpoints `path` (the file `db` is open on) in the thread while held. A no-op for `:memory:`. */
-  hold(db: Database, path: string, logger: Logger): WalHold {
+  /** Checkpoints `path` (the file `db` is open on) in the thread while held. A no-op for `:memory:`. `logger` is told if the thread fails. */
+  hold(db: Database, path: string, logger?: Logger): WalHold {
     if (path === ':memory:' || path === '' || this.#failed) return { release: () => {} };
-    this.#logger = logger;
+    if (logger !== undefined) this.#logger = logger;
     const file = resolve(path);
     let dbs = this.#held.get(file);
     const first = dbs === undefined;

@@ -1,6 +1,7 @@
 import Database from 'better-sqlite3';
 import { Redis } from 'ioredis';
 import { UeeError } from '../core/index.js';
+import { walCheckpoints, type WalHold } from '../core/wal-checkpointer.js';
 
 /** What a chain spends: plugin invocations, and events its plugins' commits produce. */
 export type ChainResource = 'events' | 'invocations';
@@ -105,14 +106,18 @@ export class SqliteChainCounter implements ChainCounter {
   readonly #spend: (key: string, amount: number, limit: number, now: number) => SpendOutcome;
   readonly #spendUpTo: (lines: readonly SpendLine[], now: number) => number[];
   readonly #sweep: Database.Statement<[number]>;
+  /** The bus file's place in the WAL checkpoint thread: this connection's commits do not checkpoint it on the main thread either. */
+  readonly #wal: WalHold;
 
   private constructor(
     private readonly db: Database.Database,
     private readonly ttlMs: number,
+    path: string,
   ) {
     db.pragma('journal_mode = WAL');
     db.pragma('synchronous = NORMAL');
     db.pragma('busy_timeout = 5000');
+    this.#wal = walCheckpoints.hold(db, path);
     db.exec('CREATE TABLE IF NOT EXISTS bus_chain_budget (k TEXT PRIMARY KEY, used INTEGER NOT NULL, expires_at INTEGER NOT NULL)');
     const get = db.prepare<[string], { used: number; expires_at: number }>('SELECT used, expires_at FROM bus_chain_budget WHERE k = ?');
     const put = db.prepare<[string, number, number]>('INSERT INTO bus_chain_budget (k, used, expires_at) VALUES (?, ?, ?) ON CONFLICT (k) DO UPDATE SET used = excluded.used, expires_at = excluded.expires_at');
@@ -143,7 +148,7 @@ export class SqliteChainCounter implements ChainCounter {
   /** Opens the counters on the embedded bus file. Throws `BACKEND_UNAVAILABLE`. */
   static open(path: string, ttlMs = CHAIN_COUNTER_TTL_MS): SqliteChainCounter {
     try {
-      return new SqliteChainCounter(new Database(path), ttlMs);
+      return new SqliteChainCounter(new Database(path), ttlMs, path);
     } catch (err) {
       throw new UeeError('BACKEND_UNAVAILABLE', `cannot open the chain budget counters at ${path}: ${err instanceof Error ? err.message : String(err)}`, {
         cause: err,
@@ -170,6 +175,7 @@ export class SqliteChainCounter implements ChainCounter {
   }
 
   close(): Promise<void> {
+    this.#wal.release();
     if (this.db.open) this.db.close();
     return Promise.resolve();
   }

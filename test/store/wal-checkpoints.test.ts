@@ -12,6 +12,7 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { silentLogger } from '../../src/core/index.js';
 import { DEFAULT_AUTOCHECKPOINT_PAGES, HELD_AUTOCHECKPOINT_PAGES, WalCheckpointer, walCheckpoints } from '../../src/core/wal-checkpointer.js';
 import { openEmbeddedBus } from '../../src/bus/index.js';
+import { SqliteChainCounter } from '../../src/router/index.js';
 import { openSqliteStore } from '../../src/store/index.js';
 import { tempDir, tenantCtx } from '../helpers.js';
 
@@ -100,13 +101,17 @@ describe('WAL checkpoints off the main thread', () => {
     await again.close();
   }, 15_000);
 
-  it('WAL-CKPT-4 by default the store and the bus use the process\'s checkpoint thread; with checkpoints: false the connection checkpoints its own file', async () => {
+  it('WAL-CKPT-4 by default the store, the bus and the chain counters on the bus file use the process\'s checkpoint thread; with checkpoints: false the connection checkpoints its own file', async () => {
     const path = join(dir.path, `default-${n++}.db`);
     const store = await openSqliteStore({ path });
     const bus = await openEmbeddedBus({ path });
     expect(walCheckpoints.files).toContain(path);
     await store.close();
     await bus.close();
+    expect(walCheckpoints.files).not.toContain(path);
+    const counters = SqliteChainCounter.open(path);
+    expect(walCheckpoints.files).toContain(path);
+    await counters.close();
     expect(walCheckpoints.files).not.toContain(path);
     const own = join(dir.path, `own-${n++}.db`);
     const alone = await openSqliteStore({ path: own, checkpoints: false });
