@@ -14,6 +14,7 @@ export {
   EventSourceSchema,
   ExperimentTagSchema,
   EventEnvelopeSchema,
+  isEntityVersion,
   isEventEnvelope,
   EventDraftSchema,
   ReadModelOpSchema,

@@ -192,6 +192,30 @@ export function isEventEnvelope(value: unknown): value is EventEnvelope {
   return true;
 }
 
+const VERSION_KEYS = new Set(Object.keys(EntityVersionSchema.shape));
+
+/**
+ * A fast check that `value` (freshly parsed JSON, or a driver's fresh document) is an
+ * {@link EntityVersion} exactly as {@link EntityVersionSchema} would return it: the same patterns,
+ * the same required and nullable fields, `deleted` present (the schema would add it), and no key the
+ * schema does not know (it would strip it). Like {@link isEventEnvelope} it answers `true` only for
+ * values the schema accepts unchanged; a `false` is settled by the schema. The stores read every
+ * entity version back with it (host calls' reads, a commit's current versions, query pages).
+ */
+export function isEntityVersion(value: unknown): value is EntityVersion {
+  if (!isPlainObject(value) || !hasOnlyKeys(value, VERSION_KEYS)) return false;
+  const v = value;
+  if (typeof v.entityId !== 'string' || !ENTITY_ID_RE.test(v.entityId)) return false;
+  if (typeof v.entityTypeId !== 'string' || !ENTITY_TYPE_ID_RE.test(v.entityTypeId)) return false;
+  if (v.tenantId !== null && (typeof v.tenantId !== 'string' || !TENANT_ID_RE.test(v.tenantId))) return false;
+  if (v.ownerId !== null && typeof v.ownerId !== 'string') return false;
+  if (!Number.isSafeInteger(v.version) || (v.version as number) <= 0) return false;
+  if (!isJsonObject(v.attributes) || !isJsonObject(v.metadata)) return false;
+  if (typeof v.createdAt !== 'string' || typeof v.createdBy !== 'string') return false;
+  if (v.causationId !== null && typeof v.causationId !== 'string') return false;
+  return typeof v.deleted === 'boolean';
+}
+
 /** An event a caller asks to publish; the store or bus fills in ids, time and chain metadata. */
 export const EventDraftSchema = z
   .object({

@@ -9,6 +9,8 @@ import {
   EventSourceSchema,
   ExperimentTagSchema,
   JsonObjectSchema,
+  isEntityVersion,
+  isEventEnvelope,
   isJsonObject,
   ReadModelOpSchema,
   TenantIdSchema,
@@ -241,7 +243,12 @@ function corrupt(what: string, where: Record<string, unknown>, cause: unknown): 
   });
 }
 
-function parseStored<S extends z.ZodType>(schema: S, raw: unknown, what: string, where: Record<string, unknown>): z.output<S> {
+/**
+ * `raw` (JSON text or a driver's fresh object) checked against `schema`; `CORRUPT_DATA` when invalid.
+ * `accepts`, when given, is a fast check that answers true only for values the schema returns
+ * unchanged (see `isEntityVersion`): what it accepts skips zod's copy, the rest is settled by zod.
+ */
+function parseStored<S extends z.ZodType>(schema: S, raw: unknown, what: string, where: Record<string, unknown>, accepts?: (value: unknown) => value is z.output<S>): z.output<S> {
   let value = raw;
   if (typeof raw === 'string') {
     try {
@@ -250,6 +257,7 @@ function parseStored<S extends z.ZodType>(schema: S, raw: unknown, what: string,
       throw corrupt(what, where, cause);
     }
   }
+  if (accepts?.(value) === true) return value;
   const result = schema.safeParse(value);
   if (!result.success) throw corrupt(what, { ...where, issues: result.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`) }, result.error);
   return result.data;
@@ -257,12 +265,12 @@ function parseStored<S extends z.ZodType>(schema: S, raw: unknown, what: string,
 
 /** An entity version read back from storage (JSON text or object); `CORRUPT_DATA` when invalid. */
 export function readVersion(raw: unknown, where: Record<string, unknown>): EntityVersion {
-  return parseStored(EntityVersionSchema, raw, 'entity version', where);
+  return parseStored(EntityVersionSchema, raw, 'entity version', where, isEntityVersion);
 }
 
 /** An event read back from storage; `CORRUPT_DATA` when invalid. */
 export function readEvent(raw: unknown, where: Record<string, unknown>): EventEnvelope {
-  return parseStored(EventEnvelopeSchema, raw, 'event', where);
+  return parseStored(EventEnvelopeSchema, raw, 'event', where, isEventEnvelope);
 }
 
 /** A JSON object (read-model doc, settings) read back from storage; `CORRUPT_DATA` when invalid. */
