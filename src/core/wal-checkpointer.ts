@@ -43,8 +43,9 @@ const entry = oncePerProcess(async (): Promise<URL> => {
  * Takes the WAL checkpoints of the process's SQLite files off the main thread. In WAL mode SQLite
  * copies the log back into the database file whenever a commit leaves it past 1,000 pages, on the
  * thread that committed, with an fsync: on the embedded default every store commit and bus write is
- * on the main thread, and those checkpoints were ~15% of its time routing no-op events (paired runs
- * of `bench/routing` with and without them, 2026-12-03). While a connection is held here, one
+ * on the main thread, so every ~1,000 pages one of them stopped the event loop for 5–11 ms
+ * (`bench/checkpoints`, 2026-12-03: commits over 5 ms 187 → 24 per round, p99 6.07 → 1.10 ms, 1.15×
+ * commits/s; the remaining ones are the held bound below). While a connection is held here, one
  * thread checkpoints its file PASSIVE (never waiting for a reader or a writer) every 25 ms while the
  * log grows, and the connection itself only past {@link HELD_AUTOCHECKPOINT_PAGES}. If the thread
  * cannot start, cannot open a file or dies, the connections go back to SQLite's default.
@@ -97,7 +98,7 @@ export class WalCheckpointer {
   #release(file: string, db: Database): void {
     const dbs = this.#held.get(file);
     if (dbs === undefined || !dbs.delete(db)) return;
-    if (db.open) autocheckpoint(db, DEFAULT_AUTOCHECKPOINT_PAGES);
+    autocheckpoint(db, DEFAULT_AUTOCHECKPOINT_PAGES);
     if (dbs.size > 0) return;
     this.#held.delete(file);
     this.#post({ op: 'unwatch', path: file });

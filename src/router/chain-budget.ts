@@ -117,7 +117,6 @@ export class SqliteChainCounter implements ChainCounter {
     db.pragma('journal_mode = WAL');
     db.pragma('synchronous = NORMAL');
     db.pragma('busy_timeout = 5000');
-    this.#wal = walCheckpoints.hold(db, path);
     db.exec('CREATE TABLE IF NOT EXISTS bus_chain_budget (k TEXT PRIMARY KEY, used INTEGER NOT NULL, expires_at INTEGER NOT NULL)');
     const get = db.prepare<[string], { used: number; expires_at: number }>('SELECT used, expires_at FROM bus_chain_budget WHERE k = ?');
     const put = db.prepare<[string, number, number]>('INSERT INTO bus_chain_budget (k, used, expires_at) VALUES (?, ?, ?) ON CONFLICT (k) DO UPDATE SET used = excluded.used, expires_at = excluded.expires_at');
@@ -143,6 +142,8 @@ export class SqliteChainCounter implements ChainCounter {
       }),
     );
     this.#spendUpTo = (lines, now) => upTo.immediate(lines, now);
+    // Last: a constructor that threw above leaves nothing held.
+    this.#wal = walCheckpoints.hold(db, path);
   }
 
   /** Opens the counters on the embedded bus file. Throws `BACKEND_UNAVAILABLE`. */
