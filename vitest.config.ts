@@ -28,6 +28,7 @@ const ALONE = [
   'test/security/runtime-containment.test.ts',
   'test/router/fanout.test.ts',
   'test/router/spread.test.ts',
+  'test/router/in-hand-app.test.ts',
   'test/router/share-wake.test.ts',
   'test/router/routing.test.ts',
   'test/compiler/cancel.test.ts',

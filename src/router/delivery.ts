@@ -8,6 +8,7 @@ import type { DeliveryHandler } from './handling.js';
 import type { SettingsCache } from './input.js';
 import type { Prepaid } from './chain-budget.js';
 import type { RouteEntry } from './subscriptions.js';
+import type { Acquisition, InHandBudget } from './in-hand.js';
 
 /** Tuning of one queue worker. */
 export interface DeliveryOptions {
@@ -53,6 +54,12 @@ export interface DeliveryOptions {
    * @default always this process's (one process on the bus)
    */
   owns?: (() => boolean) | undefined;
+  /**
+   * The process's bound on deliveries in hand across every queue ({@link InHandBudget}): room is
+   * asked for before each read and given back per delivery finished or left. @default unbounded
+   * across queues (each still holds at most `concurrency` plus one batch)
+   */
+  budget?: InHandBudget | undefined;
 }
 
 /** How long a queue the split gives to another process is left to it before this process reads a batch of it anyway, in heartbeat TTLs. */
@@ -106,6 +113,8 @@ export class QueueWorker {
   #foreignSince: number | undefined;
   /** Handed over since the split last gave this queue away (or since this process last asked for it anyway). */
   #handedOver = false;
+  /** The wait for room in the process's budget, while there is one (a stop cancels it). */
+  #waitingRoom: Acquisition | undefined;
 
   constructor(
     readonly route: RouteEntry,
@@ -135,6 +144,7 @@ export class QueueWorker {
   async stop(): Promise<void> {
     this.#stopped = true;
     this.wake();
+    this.#waitingRoom?.cancel();
     await this.#loop;
   }
 
@@ -195,6 +205,8 @@ export class QueueWorker {
         if (this.#catchingUp || now - lastClaim >= options.claimIdleMs / 2) {
           lastClaim = now;
           deliveries = await bus.claimStale(route.group, consumer, { minIdleMs: options.claimIdleMs, count: options.batchSize, deadOwners: options.liveness !== undefined });
+          // Not asked for: held past the budget if need be (rare: a takeover, a stale entry).
+          options.budget?.take(this, deliveries.length);
           await bus.pruneConsumers(route.group, { idleMs: options.consumerIdleMs });
         }
         if (this.#catchingUp && deliveries.length === 0) {
@@ -208,7 +220,7 @@ export class QueueWorker {
           this.#catchingUp = false;
         }
         this.#bell.clear();
-        if (deliveries.length === 0) deliveries = await this.#io.read(route.group, options.batchSize);
+        if (deliveries.length === 0) deliveries = await this.#read();
         if (deliveries.length === 0) {
           // Never past the next periodic claim of stale entries, whose pace stays what it was.
           const longest = options.woken?.() === true ? Math.min(WOKEN_POLL_FACTOR * options.pollMs, Math.max(options.pollMs, options.claimIdleMs / 2)) : options.pollMs;
@@ -240,6 +252,34 @@ export class QueueWorker {
     if (this.#lease.held) await this.#lease.release().catch(() => undefined);
   }
 
+  /**
+   * Reads up to a batch, as much as the process's budget has room for: waits its turn for room,
+   * gives back what the read did not fill. Nothing when stopped meanwhile.
+   */
+  async #read(): Promise<Delivery[]> {
+    const { budget, batchSize } = this.options;
+    if (budget === undefined) return this.#io.read(this.route.group, batchSize);
+    const wait = budget.acquire(this, batchSize);
+    this.#waitingRoom = wait;
+    let room: number;
+    try {
+      room = await wait.granted;
+    } finally {
+      this.#waitingRoom = undefined;
+    }
+    if (room === 0 || this.#stopped) {
+      budget.release(this, room);
+      return [];
+    }
+    let read: Delivery[] = [];
+    try {
+      read = await this.#io.read(this.route.group, room);
+    } finally {
+      budget.release(this, room - read.length);
+    }
+    return read;
+  }
+
   /** Sleeps `ms` (a wake does not end it: only a stop does). */
   #pause(ms: number): Promise<void> {
     return this.#bell.waitOut(ms, () => this.#stopped);
@@ -259,7 +299,14 @@ export class QueueWorker {
   async #submit(deliveries: Delivery[], holding: HeldFence | undefined): Promise<void> {
     const settings: SettingsCache = new Map();
     // The batch's chain invocations, spent on the shared counter in one round trip.
-    const prepaid = await this.handler.prepay(deliveries.map((d) => d.event));
+    let prepaid: Prepaid;
+    try {
+      prepaid = await this.handler.prepay(deliveries.map((d) => d.event));
+    } catch (err) {
+      // Left pending as read (claimed again later): out of hand.
+      this.options.budget?.release(this, deliveries.length);
+      throw err;
+    }
     for (const d of deliveries) this.#held.add(d.id);
     for (const delivery of deliveries) {
       // One waiter, woken when a delivery finishes: a Promise.race over everything in flight would
@@ -269,6 +316,7 @@ export class QueueWorker {
         // Not started: left pending (no longer renewed), for this process or another to take up.
         this.#held.delete(delivery.id);
         this.#left.push(delivery);
+        this.options.budget?.release(this, 1);
         continue;
       }
       const key = delivery.event.entityId !== undefined ? `e:${delivery.event.entityId}` : `c:${delivery.event.correlationId}`;
@@ -298,6 +346,7 @@ export class QueueWorker {
   #settled(delivery: Delivery, key: string, run: Promise<boolean>, tracked: Promise<void>, left: boolean): void {
     this.#held.delete(delivery.id);
     if (left) this.#left.push(delivery);
+    this.options.budget?.release(this, 1);
     this.#inflight.delete(tracked);
     if (this.#chains.get(key) === run) this.#chains.delete(key);
     const wake = this.#slotFreed;

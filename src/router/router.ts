@@ -7,6 +7,7 @@ import type { EntityStore } from '../store/port.js';
 import { pluginGroup, type PluginRecord, type PluginRegistry } from '../registry/index.js';
 import { QueueWorker } from './delivery.js';
 import { QueueIo } from './queue-io.js';
+import { InHandBudget } from './in-hand.js';
 import { Dispatcher } from './dispatcher.js';
 import { ChainBudget, DEFAULT_CHAIN_LIMITS, InMemoryChainCounter, type ChainCounter, type ChainLimits } from './chain-budget.js';
 import { DeliveryHandler } from './handling.js';
@@ -78,6 +79,16 @@ export interface RouterOptions {
    * `1` handles strictly in order, one at a time. @default 4 × batchSize
    */
   concurrency?: number;
+  /**
+   * Deliveries this process holds in memory at once across all its queues (read and not yet done;
+   * see {@link InHandBudget}): each queue asks for room before a read and the room goes round the
+   * queues in turn. `concurrency` bounds one queue; this bounds them together, so 1,000 tenants'
+   * queues with a backlog each do not put every queued event in memory at once.
+   * At the default one queue (its window and the next batch) holds at most half, so a queue whose
+   * deliveries are slow leaves the other half to the rest; below `concurrency + batchSize` it is
+   * raised to that (one busy queue alone runs as without it). @default 2 × (concurrency + batchSize)
+   */
+  maxInHand?: number;
   /**
    * Totals one chain (all events sharing a correlation id, in one tenant) may spend: plugin
    * invocations and events committed by its plugins. Beyond them deliveries are dead-lettered with
@@ -163,13 +174,15 @@ export class Router {
   #lastFullRefresh = 0;
   /** Queues being removed (their worker stopping, then the queue deleted): a route coming back waits for it. */
   readonly #parking = new Map<string, Promise<void>>();
-  readonly #opts: Required<Omit<RouterOptions, 'consumerName' | 'logger' | 'chainLimits' | 'chainCounter' | 'recorder' | 'serviceQueues'>>;
+  readonly #opts: Required<Omit<RouterOptions, 'consumerName' | 'logger' | 'chainLimits' | 'chainCounter' | 'recorder' | 'serviceQueues' | 'maxInHand'>>;
   /** This process's heartbeat (Redis); undefined on buses without one. */
   #liveness: ProcessLiveness | undefined;
   readonly #dispatchOptions: DispatchOptions;
   readonly #budget: ChainBudget;
   /** Every queue worker's reads and acks, one bus call per turn for all queues. */
   readonly queueIo: QueueIo;
+  /** The bound on deliveries in hand across every queue of this process. */
+  readonly #inHand: InHandBudget;
   /**
    * The split of the queues among the live routers on the bus (Redis, with heartbeats): each queue's
    * lease is taken by the process the split gives it to. Undefined on a bus without rosters: every
@@ -210,6 +223,11 @@ export class Router {
       pollMs: options.pollMs ?? 500,
       concurrency: Math.max(1, Math.floor(options.concurrency ?? 4 * (options.batchSize ?? 64))),
     };
+    // Never below what one queue may hold (its window and the next batch): one busy queue runs as
+    // without it. Twice that by default, so one queue holds at most half (see InHandBudget's shares).
+    const oneQueue = this.#opts.concurrency + this.#opts.batchSize;
+    const inHand = Math.max(Math.floor(options.maxInHand ?? 2 * oneQueue), oneQueue);
+    this.#inHand = new InHandBudget(inHand, Math.max(1, Math.floor(this.#opts.batchSize / 4)));
     this.#orphans = new OrphanSweeper(bus, this.#opts.orphanGraceMs, options.logger.child({ component: 'housekeeping' }));
     this.queueIo = new QueueIo(bus, this.consumer);
     this.#budget = new ChainBudget(options.chainCounter ?? new InMemoryChainCounter(), { ...DEFAULT_CHAIN_LIMITS, ...options.chainLimits });
@@ -242,6 +260,11 @@ export class Router {
         for (const r of this.#routes.values()) r.worker?.wake();
       },
     );
+  }
+
+  /** Deliveries in hand across this process's queues (read, not yet done) against the bound ({@link RouterOptions.maxInHand}), and queues waiting for room. */
+  get inHand(): { capacity: number; held: number; waiting: number } {
+    return { capacity: this.#inHand.capacity, held: this.#inHand.capacity - this.#inHand.free, waiting: this.#inHand.waiting };
   }
 
   /** Whether this process is the one dispatching the event stream now. */
@@ -583,6 +606,7 @@ export class Router {
         woken: () => this.#hearing || this.#dispatcher.leading,
         liveness: this.#liveness,
         io: this.queueIo,
+        budget: this.#inHand,
         owns: this.#share === undefined ? undefined : () => this.#share!.owns(route.group),
       },
       this.options.logger.child({ group: route.group }),

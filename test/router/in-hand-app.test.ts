@@ -1,0 +1,87 @@
+/**
+ * ROUTER-INHAND (app): the bound on deliveries in hand holds across many queues with a backlog each,
+ * and loses nothing.
+ */
+import { afterEach, describe, expect, it } from 'vitest';
+import type { UeeApp } from '../../src/app/index.js';
+import { BACKENDS, newSite, openApp, refresh, until, watModule, type AppSite } from './harness.js';
+
+describe.each(BACKENDS)('deliveries in hand across queues ($name bus)', ({ name }) => {
+  let site: (AppSite & { dispose(): Promise<void> }) | undefined;
+  let app: UeeApp | undefined;
+  afterEach(async () => {
+    await app?.close();
+    await site?.dispose();
+    app = undefined;
+    site = undefined;
+  });
+
+  it('ROUTER-INHAND-5 40 tenants\' queues with 50 events each: never more than maxInHand deliveries in hand or waiting in the host, and every event handled once', async () => {
+    site = newSite(name, 'inhand');
+    // One queue holds at most 16 in flight + a batch of 16; 40 such queues could hold 1,280 at once.
+    const maxInHand = 64;
+    app = await openApp(site, {}, { router: { refreshMs: 60_000, batchSize: 16, concurrency: 16, maxInHand } });
+    const tenants = Array.from({ length: 40 }, (_, i) => `h${i}`);
+    for (const t of tenants) await app.store.tenants.create(t);
+    const noop = await watModule('noop');
+    for (const t of tenants) await app.registry.deploy('user:test', { manifest: { name: 'PerTenant', subscribeTo: ['Tick'], tenantScope: 'tenant', tenantId: t, capabilities: [] }, wasm: noop });
+    await refresh(app);
+    const router = app.runtime!.router;
+    expect(router.inHand.capacity).toBe(maxInHand);
+    const per = 50;
+    const before = router.metrics.invocations;
+    let maxHeld = 0;
+    let maxQueued = 0;
+    const sampler = setInterval(() => {
+      maxHeld = Math.max(maxHeld, router.inHand.held);
+      maxQueued = Math.max(maxQueued, app!.runtime!.host.stats().queued);
+    }, 1);
+    try {
+      // All published before the router reads them: every queue has its backlog at once.
+      const events = tenants.flatMap((tenantId) => Array.from({ length: per }, (_, i) => ({ eventId: `${tenantId}-${i}`, type: 'Tick', tenantId, payload: {}, occurredAt: new Date().toISOString(), correlationId: `${tenantId}-${i}`, causationId: null, hop: 0, source: { kind: 'api' as const, id: 'test' } })));
+      await app.bus.publish(events);
+      await until('every event handled', () => (router.metrics.invocations - before >= tenants.length * per ? true : undefined), 60_000);
+    } finally {
+      clearInterval(sampler);
+    }
+    process.stdout.write(`ROUTER-INHAND-5 (${name}): at most ${maxHeld} in hand, ${maxQueued} queued in the host (bound ${maxInHand})\n`);
+    expect(maxQueued).toBeLessThanOrEqual(maxInHand);
+    expect(maxHeld).toBeLessThanOrEqual(maxInHand);
+    // The bound was reached (the sampler saw the budget in use), and nothing stayed held after.
+    expect(maxHeld).toBeGreaterThan(maxInHand / 2);
+    await until('nothing in hand', () => (router.inHand.held === 0 ? true : undefined));
+    // Each event once, nothing left on any queue.
+    expect(router.metrics.invocations - before).toBe(tenants.length * per);
+    expect(await app.bus.deadLetters()).toEqual([]);
+  }, 120_000);
+
+  it('ROUTER-INHAND-6 a tenant whose deliveries are slow holds at most half the room: 20 other tenants\' events are handled while its backlog is still in hand', async () => {
+    site = newSite(name, 'inhand6');
+    // One queue holds at most 64 in flight + a batch of 64 = 128; the default bound is twice that.
+    // Had one queue all the room, the others would wait for a grant's worth (16) of its slow deliveries.
+    app = await openApp(site, {}, { router: { refreshMs: 60_000, batchSize: 64, concurrency: 64 } });
+    const router = app.runtime!.router;
+    expect(router.inHand.capacity).toBe(256);
+    const quiet = Array.from({ length: 20 }, (_, i) => `q${i}`);
+    for (const t of ['slow', ...quiet]) await app.store.tenants.create(t);
+    await app.registry.deploy('user:test', { manifest: { name: 'Slow', subscribeTo: ['Tick'], tenantScope: 'tenant', tenantId: 'slow', capabilities: [] }, wasm: await watModule('spin') });
+    const noop = await watModule('noop');
+    for (const t of quiet) await app.registry.deploy('user:test', { manifest: { name: 'Quiet', subscribeTo: ['Tick'], tenantScope: 'tenant', tenantId: t, capabilities: [] }, wasm: noop });
+    await refresh(app);
+    const handled = (plugin: string): number => router.metrics.snapshot().filter((m) => m.name === plugin).reduce((n, m) => n + m.invocations, 0);
+    // Each quiet plugin loaded first (one event each), so what follows measures room, not instantiation.
+    for (const t of quiet) await app.store.commit({ tenantId: t, actor: 'user:test' }, { events: [{ type: 'Tick', payload: {} }] });
+    await until('the quiet plugins loaded', () => (handled('Quiet') >= quiet.length ? true : undefined), 60_000);
+    const flood = 160;
+    await app.store.commit({ tenantId: 'slow', actor: 'user:test' }, { events: Array.from({ length: flood }, (_, i) => ({ type: 'Tick', payload: { seq: i } })) });
+    await until('the slow queue holds its window and a batch', () => (router.inHand.held >= 128 ? true : undefined));
+    const slowBefore = handled('Slow');
+    const per = 4;
+    for (const t of quiet) await app.store.commit({ tenantId: t, actor: 'user:test' }, { events: Array.from({ length: per }, (_, i) => ({ type: 'Tick', payload: { seq: i } })) });
+    await until('every quiet tenant\'s events handled', () => (handled('Quiet') >= quiet.length * (per + 1) ? true : undefined), 60_000);
+    const slowDone = handled('Slow') - slowBefore;
+    process.stdout.write(`ROUTER-INHAND-6 (${name}): 20 quiet tenants' ${quiet.length * per} events done while ${slowDone} of the slow tenant's ${flood} were\n`);
+    expect(slowDone).toBeLessThan(14);
+    expect(handled('Quiet')).toBe(quiet.length * (per + 1));
+  }, 120_000);
+});
