@@ -26,19 +26,26 @@ export function newId(now: number = Date.now()): string {
     lastMs = ms;
     counter = 0;
   }
-  if (poolAt + 16 > pool.length) {
+  if (poolAt + 8 > pool.length) {
     pool = randomBytes(POOL_BYTES);
     poolAt = 0;
   }
-  const bytes = Buffer.from(pool.subarray(poolAt, poolAt + 16));
-  poolAt += 16;
-  bytes.writeUIntBE(ms, 0, 6);
-  bytes[6] = 0x70 | ((counter >> 8) & 0x0f);
-  bytes[7] = counter & 0xff;
-  bytes[8] = 0x80 | (bytes[8]! & 0x3f);
-  const hex = bytes.toString('hex');
-  return `${hex.slice(0, 8)}-${hex.slice(8, 12)}-${hex.slice(12, 16)}-${hex.slice(16, 20)}-${hex.slice(20)}`;
+  // Written out from a table of byte pairs: no Buffer, hex string and slices per id (ids are minted
+  // per invocation record, per event).
+  const r = pool;
+  const j = poolAt;
+  poolAt += 8;
+  const t = ms.toString(16).padStart(12, '0');
+  return (
+    t.slice(0, 8) + '-' + t.slice(8) + '-' +
+    HEX[0x70 | ((counter >> 8) & 0x0f)]! + HEX[counter & 0xff]! + '-' +
+    HEX[0x80 | (r[j]! & 0x3f)]! + HEX[r[j + 1]!]! + '-' +
+    HEX[r[j + 2]!]! + HEX[r[j + 3]!]! + HEX[r[j + 4]!]! + HEX[r[j + 5]!]! + HEX[r[j + 6]!]! + HEX[r[j + 7]!]!
+  );
 }
+
+/** Two lower-case hex digits of every byte value. */
+const HEX: readonly string[] = Array.from({ length: 256 }, (_, i) => i.toString(16).padStart(2, '0'));
 
 /** The millisecond timestamp embedded in a UUIDv7. */
 export function idTimestamp(id: string): number {
@@ -87,5 +94,5 @@ export function eventSeed(eventId: string, pluginId: string): string {
 
 /** 8 hex digits of an unsigned 32-bit number. */
 function hex8(n: number): string {
-  return n.toString(16).padStart(8, '0');
+  return HEX[n >>> 24]! + HEX[(n >>> 16) & 0xff]! + HEX[(n >>> 8) & 0xff]! + HEX[n & 0xff]!;
 }

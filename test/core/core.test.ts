@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { EntityWriteSchema, JsonObjectSchema, UeeError, idTimestamp, isId, newId, parseOrThrow, toUeeError } from '../../src/core/index.js';
+import { EntityWriteSchema, JsonObjectSchema, UeeError, eventSeed, idTimestamp, isId, newId, parseOrThrow, toUeeError } from '../../src/core/index.js';
 
 describe('core', () => {
   it('CORE-1: ids are UUIDv7, strictly increasing within a process even in the same millisecond', () => {
@@ -10,6 +10,15 @@ describe('core', () => {
     expect(new Set(ids).size).toBe(ids.length);
     expect(Math.abs(idTimestamp(ids[0]!) - now)).toBeLessThan(1000);
     expect(ids[0]![14]).toBe('7');
+    // RFC 9562 variant bits (10xx) in every id; the random tail differs.
+    for (const id of ids) expect('89ab').toContain(id[19]);
+    expect(new Set(ids.map((id) => id.slice(19))).size).toBe(ids.length);
+  });
+
+  it('CORE-1b: an event seed is 32 hex digits, a function of (event id, plugin id) only', () => {
+    expect(eventSeed('e1', 'p1')).toBe('3ea807e6e4a964c8f0ae750604cda731');
+    expect(eventSeed('e1', 'p2')).not.toBe(eventSeed('e1', 'p1'));
+    for (let i = 0; i < 200; i++) expect(eventSeed(`event-${i}`, 'plugin')).toMatch(/^[0-9a-f]{32}$/);
   });
 
   it('CORE-2: UeeError serialises code, message, hint and details but never the cause or stack', () => {
