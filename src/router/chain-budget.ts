@@ -343,18 +343,19 @@ export class ChainBudget {
   }
 
   /** Spends one invocation of the chain: from `prepaid` when it holds one, else on the counter. Throws `CHAIN_BUDGET_EXCEEDED`. */
-  async invocation(event: ChainEvent, prepaid: Prepaid | undefined): Promise<void> {
-    if (event.hop === 0) return;
+  invocation(event: ChainEvent, prepaid: Prepaid | undefined): Promise<void> | undefined {
+    // Nothing to wait for (a root event, or paid for in advance): no promise on the per-delivery path.
+    if (event.hop === 0) return undefined;
     const { tenantId, correlationId } = event;
     if (prepaid !== undefined) {
       const key = counterKey(tenantId, correlationId, 'invocations');
       const left = prepaid.get(key) ?? 0;
       if (left > 0) {
         prepaid.set(key, left - 1);
-        return;
+        return undefined;
       }
     }
-    await this.spend(tenantId, correlationId, 'invocations', 1);
+    return this.spend(tenantId, correlationId, 'invocations', 1);
   }
 
   #markExhausted(key: string): void {

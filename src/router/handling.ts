@@ -98,7 +98,10 @@ export class DeliveryHandler {
     const { metrics, versions, options } = this.deps;
     const event = delivery.event;
     const choice = versions.choose(route, event);
-    if (!choice || !(await this.#wants(choice.plugin, event, log))) return 'done';
+    if (!choice) return 'done';
+    // Decided without a store read unless the plugin is user-scoped: no await on that path.
+    const wants = this.#wants(choice.plugin, event, log);
+    if (!(typeof wants === 'boolean' ? wants : await wants)) return 'done';
     let { plugin, arm } = choice;
     const fields = { eventId: event.eventId, correlationId: event.correlationId, pluginId: plugin.id, plugin: plugin.attributes.name };
     // A redelivery (the process died, or its ack was lost, after the commit) whose effects committed
@@ -292,7 +295,8 @@ export class DeliveryHandler {
       // Every attempt spends one invocation of the chain's budget (overlapping the input's reads); a
       // chain that used it up is refused before the plugin runs, and a commit that would take the
       // chain over its event budget is not made. Both answer CHAIN_BUDGET_EXCEEDED: dead-lettered.
-      [input] = await Promise.all([buildInput(this.deps.store, plugin, event, settings), budget.invocation(event, prepaid)]);
+      const spent = budget.invocation(event, prepaid);
+      input = spent === undefined ? await buildInput(this.deps.store, plugin, event, settings) : (await Promise.all([buildInput(this.deps.store, plugin, event, settings), spent]))[0];
       // Bound, not an arrow in the literal: the loader names every such closure (a defineProperty per event).
       const options: InvokeOptions = { idempotencyKey: idempotencyKeyOf(event, route), beforeCommit: budget.events.bind(budget, event) };
       if (lease !== undefined) {
@@ -307,8 +311,8 @@ export class DeliveryHandler {
     }
   }
 
-  /** The exact decision the index approximated: this version's subscription, spawn target, user scope. */
-  async #wants(plugin: PluginRecord, event: EventEnvelope, log: Logger): Promise<boolean> {
+  /** The exact decision the index approximated: this version's subscription, spawn target, user scope (the one that reads the store, so the one answered by a promise). */
+  #wants(plugin: PluginRecord, event: EventEnvelope, log: Logger): boolean | Promise<boolean> {
     const a = plugin.attributes;
     // `spawn_workflow` addresses a workflow by name: its `WorkflowSpawned` event reaches that workflow
     // whether or not it subscribes to the type. Scope still applies, and a tenant's own workflow of
@@ -322,8 +326,10 @@ export class DeliveryHandler {
     if (a.tenantScope === 'user') {
       if (event.entityId === undefined) return false;
       try {
-        const entity = await this.deps.store.get({ tenantId: event.tenantId, actor: 'system:router' }, event.entityId);
-        return entity.ownerId === a.ownerId;
+        return this.deps.store.get({ tenantId: event.tenantId, actor: 'system:router' }, event.entityId).then(
+          (entity) => entity.ownerId === a.ownerId,
+          () => false,
+        );
       } catch {
         return false;
       }
