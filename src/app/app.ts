@@ -32,7 +32,17 @@ export interface AppStatus {
   bus: { kind: string; location: string; length: number };
   outbox: { pending: number; published: number };
   tenants: number;
-  runtime: { enabled: boolean; workers: number; plugins: number; replacements: number; router: string };
+  runtime: {
+    enabled: boolean;
+    workers: number;
+    plugins: number;
+    replacements: number;
+    router: string;
+    /** Plugin calls waiting for a worker now. */
+    queued: number;
+    /** Deliveries the router holds now (read, not yet done) against its bound, and queues waiting for room (see `RouterOptions.maxInHand`). */
+    inHand: { capacity: number; held: number; waiting: number };
+  };
 }
 
 /** The plugin-running half of a process (absent with `--runtime off`). */
@@ -236,6 +246,8 @@ export class UeeApp {
         plugins: this.runtime?.host.stats().plugins ?? 0,
         replacements: this.runtime?.host.stats().replacements ?? 0,
         router: this.runtime?.router.state ?? 'off',
+        queued: this.runtime?.host.stats().queued ?? 0,
+        inHand: this.runtime?.router.inHand ?? { capacity: 0, held: 0, waiting: 0 },
       },
     };
   }

@@ -8,7 +8,7 @@ import type { DeliveryHandler } from './handling.js';
 import type { SettingsCache } from './input.js';
 import type { Prepaid } from './chain-budget.js';
 import type { RouteEntry } from './subscriptions.js';
-import type { Acquisition, InHandBudget } from './in-hand.js';
+import { inHandGroup, type Acquisition, type InHandBudget } from './in-hand.js';
 
 /** Tuning of one queue worker. */
 export interface DeliveryOptions {
@@ -115,6 +115,8 @@ export class QueueWorker {
   #handedOver = false;
   /** The wait for room in the process's budget, while there is one (a stop cancels it). */
   #waitingRoom: Acquisition | undefined;
+  /** The budget's group this queue counts towards: its tenant (global plugins together). */
+  readonly #tenantGroup: string;
 
   constructor(
     readonly route: RouteEntry,
@@ -128,6 +130,7 @@ export class QueueWorker {
     // past its lease cannot commit after another process took the queue over.
     this.#lease = new Lease(bus, queueLeaseName(route.group), consumer, options.claimIdleMs, options.liveness, true);
     this.#io = options.io ?? new QueueIo(bus, consumer);
+    this.#tenantGroup = inHandGroup(route.tenantId);
   }
 
   /** Starts the loop (once). */
@@ -206,7 +209,7 @@ export class QueueWorker {
           lastClaim = now;
           deliveries = await bus.claimStale(route.group, consumer, { minIdleMs: options.claimIdleMs, count: options.batchSize, deadOwners: options.liveness !== undefined });
           // Not asked for: held past the budget if need be (rare: a takeover, a stale entry).
-          options.budget?.take(this, deliveries.length);
+          options.budget?.take(this, deliveries.length, this.#tenantGroup);
           await bus.pruneConsumers(route.group, { idleMs: options.consumerIdleMs });
         }
         if (this.#catchingUp && deliveries.length === 0) {
@@ -259,7 +262,7 @@ export class QueueWorker {
   async #read(): Promise<Delivery[]> {
     const { budget, batchSize } = this.options;
     if (budget === undefined) return this.#io.read(this.route.group, batchSize);
-    const wait = budget.acquire(this, batchSize);
+    const wait = budget.acquire(this, batchSize, this.#tenantGroup);
     this.#waitingRoom = wait;
     let room: number;
     try {

@@ -1,3 +1,8 @@
+/** The budget group of a queue of `tenantId`'s plugins (null: the global plugins, together). */
+export function inHandGroup(tenantId: string | null): string {
+  return tenantId === null ? '\u0000global' : tenantId;
+}
+
 /** A wait for room in the budget; {@link InHandBudget.acquire} returns it. */
 export interface Acquisition {
   /** Resolves the slots granted (1 to the number asked for), or 0 once cancelled. */
@@ -10,6 +15,13 @@ interface Waiter {
   holder: object;
   want: number;
   resolve: (n: number) => void;
+}
+
+interface Holder {
+  held: number;
+  waits: number;
+  /** The group it counts towards (its tenant; itself when none was named). */
+  group: string | object;
 }
 
 /**
@@ -28,13 +40,21 @@ interface Waiter {
  * Room goes round: waiters are served in the order they asked, each up to its fair share (the
  * capacity divided among the holders holding or waiting), so a queue whose deliveries are slow —
  * and stay in hand long — cannot keep the room the others need. Slots nobody under their share
- * can use go to the rest in the same order (nothing is left idle while a queue waits).
+ * can use go to the rest in the same order (nothing is left idle while a queue waits). Holders
+ * belong to a group (a queue to its tenant), and no group ever holds more than `groupCap`
+ * (default half): deliveries in hand cannot be taken back, so without it a tenant with several
+ * slow queues could fill the room before anyone else asked, and every other tenant would then
+ * wait for its slow deliveries to end.
  */
 export class InHandBudget {
   #free: number;
   readonly #waiters: Waiter[] = [];
   /** Per holder holding slots or waiting (its count is the number of active holders, among which the capacity is shared). */
-  readonly #holders = new Map<object, { held: number; waits: number }>();
+  readonly #holders = new Map<object, Holder>();
+  /** Slots held per group (groups holding none are not kept). */
+  readonly #groups = new Map<string | object, number>();
+  /** Most slots one group holds. */
+  readonly groupCap: number;
   /** The smallest grant (slots come back a worker batch at a time; a read of 1 costs as much as one of 64). */
   readonly #minGrant: number;
   /** A round of grants is queued (see {@link release}). */
@@ -44,9 +64,12 @@ export class InHandBudget {
     /** Slots in all. */
     readonly capacity: number,
     minGrant = 16,
+    /** Most slots one group holds. @default half the capacity (at least one grant) */
+    groupCap?: number,
   ) {
     this.#free = capacity;
     this.#minGrant = Math.max(1, Math.min(minGrant, capacity));
+    this.groupCap = Math.max(this.#minGrant, Math.floor(groupCap ?? capacity / 2));
   }
 
   /** Slots not held now (negative after {@link take} went past the capacity). */
@@ -64,21 +87,30 @@ export class InHandBudget {
     return this.#holders.get(holder)?.held ?? 0;
   }
 
+  /** Slots the holders of `group` hold now. */
+  heldByGroup(group: string): number {
+    return this.#groups.get(group) ?? 0;
+  }
+
   /**
-   * Up to `want` slots for `holder`: at once when nobody waits and at least `min(want, minGrant)`
-   * are free; else in turn (see the class). Slots granted and not used go back through {@link release}.
+   * Up to `want` slots for `holder` (of `group`): at once when nobody waits and at least
+   * `min(want, minGrant)` are free within the group's cap; else in turn (see the class). Slots
+   * granted and not used go back through {@link release}. A holder stays in the group it first asked in.
    */
-  acquire(holder: object, want: number): Acquisition {
+  acquire(holder: object, want: number, group?: string): Acquisition {
     want = Math.max(1, Math.floor(want));
-    if (this.#waiters.length === 0 && this.#free >= Math.min(want, this.#minGrant)) {
-      const n = Math.min(want, this.#free);
-      this.#hold(holder, n);
-      return { granted: Promise.resolve(n), cancel: () => undefined };
+    const entry = this.#entry(holder, group);
+    if (this.#waiters.length === 0) {
+      const room = Math.min(want, this.#groupRoom(entry), this.#free);
+      if (room >= Math.min(want, this.#minGrant)) {
+        this.#hold(entry, room);
+        return { granted: Promise.resolve(room), cancel: () => undefined };
+      }
     }
     let waiter!: Waiter;
     const granted = new Promise<number>((resolve) => (waiter = { holder, want, resolve }));
     this.#waiters.push(waiter);
-    this.#entry(holder).waits++;
+    entry.waits++;
     // A newcomer may be under its share where the head is not.
     this.#grant();
     return {
@@ -95,9 +127,9 @@ export class InHandBudget {
     };
   }
 
-  /** Holds `n` slots for `holder` without waiting (deliveries that came without asking: claims of stale entries); may go past the capacity. */
-  take(holder: object, n: number): void {
-    if (n > 0) this.#hold(holder, n);
+  /** Holds `n` slots for `holder` (of `group`) without waiting (deliveries that came without asking: claims of stale entries); may go past the capacity and the group's cap. */
+  take(holder: object, n: number, group?: string): void {
+    if (n > 0) this.#hold(this.#entry(holder, group), n);
   }
 
   /** `holder` gives `n` slots back; the waiters are served. */
@@ -105,7 +137,11 @@ export class InHandBudget {
     if (n <= 0) return;
     const entry = this.#holders.get(holder);
     if (entry !== undefined) {
-      entry.held = Math.max(0, entry.held - n);
+      const back = Math.min(n, entry.held);
+      entry.held -= back;
+      const groupHeld = (this.#groups.get(entry.group) ?? 0) - back;
+      if (groupHeld > 0) this.#groups.set(entry.group, groupHeld);
+      else this.#groups.delete(entry.group);
       if (entry.held === 0 && entry.waits === 0) this.#holders.delete(holder);
     }
     this.#free += n;
@@ -119,15 +155,21 @@ export class InHandBudget {
     }
   }
 
-  #hold(holder: object, n: number): void {
+  #hold(entry: Holder, n: number): void {
     this.#free -= n;
-    this.#entry(holder).held += n;
+    entry.held += n;
+    this.#groups.set(entry.group, (this.#groups.get(entry.group) ?? 0) + n);
   }
 
-  #entry(holder: object): { held: number; waits: number } {
+  #entry(holder: object, group: string | undefined): Holder {
     let entry = this.#holders.get(holder);
-    if (entry === undefined) this.#holders.set(holder, (entry = { held: 0, waits: 0 }));
+    if (entry === undefined) this.#holders.set(holder, (entry = { held: 0, waits: 0, group: group ?? holder }));
     return entry;
+  }
+
+  /** Slots the holder's group may still take. */
+  #groupRoom(entry: Holder): number {
+    return this.groupCap - (this.#groups.get(entry.group) ?? 0);
   }
 
   #unwait(holder: object): void {
@@ -144,7 +186,8 @@ export class InHandBudget {
     let blocked = false;
     for (let i = 0; i < this.#waiters.length && this.#free > 0; ) {
       const w = this.#waiters[i]!;
-      const room = Math.min(w.want, share - this.heldBy(w.holder));
+      const entry = this.#holders.get(w.holder)!;
+      const room = Math.min(w.want, share - entry.held, this.#groupRoom(entry));
       if (room <= 0) {
         i++;
         continue;
@@ -153,16 +196,27 @@ export class InHandBudget {
         blocked = true;
         break;
       }
-      this.#serve(i, Math.min(room, this.#free));
+      this.#serve(i, entry, Math.min(room, this.#free));
     }
     if (blocked) return;
-    // Nobody under their share waits for what is free: the rest, in order (no room left idle).
-    while (this.#waiters.length > 0 && this.#free >= Math.min(this.#waiters[0]!.want, this.#minGrant)) this.#serve(0, Math.min(this.#waiters[0]!.want, this.#free));
+    // Nobody under their share waits for what is free: the rest, in order, within their groups'
+    // caps (no room left idle while a queue that may take it waits).
+    for (let i = 0; i < this.#waiters.length && this.#free > 0; ) {
+      const w = this.#waiters[i]!;
+      const entry = this.#holders.get(w.holder)!;
+      const room = Math.min(w.want, this.#groupRoom(entry));
+      if (room <= 0) {
+        i++;
+        continue;
+      }
+      if (this.#free < Math.min(room, this.#minGrant)) return;
+      this.#serve(i, entry, Math.min(room, this.#free));
+    }
   }
 
-  #serve(i: number, n: number): void {
+  #serve(i: number, entry: Holder, n: number): void {
     const w = i === 0 ? this.#waiters.shift()! : this.#waiters.splice(i, 1)[0]!;
-    this.#hold(w.holder, n);
+    this.#hold(entry, n);
     this.#unwait(w.holder);
     w.resolve(n);
   }

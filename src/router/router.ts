@@ -7,7 +7,7 @@ import type { EntityStore } from '../store/port.js';
 import { pluginGroup, type PluginRecord, type PluginRegistry } from '../registry/index.js';
 import { QueueWorker } from './delivery.js';
 import { QueueIo } from './queue-io.js';
-import { InHandBudget } from './in-hand.js';
+import { InHandBudget, inHandGroup } from './in-hand.js';
 import { Dispatcher } from './dispatcher.js';
 import { ChainBudget, DEFAULT_CHAIN_LIMITS, InMemoryChainCounter, type ChainCounter, type ChainLimits } from './chain-budget.js';
 import { DeliveryHandler } from './handling.js';
@@ -265,6 +265,11 @@ export class Router {
   /** Deliveries in hand across this process's queues (read, not yet done) against the bound ({@link RouterOptions.maxInHand}), and queues waiting for room. */
   get inHand(): { capacity: number; held: number; waiting: number } {
     return { capacity: this.#inHand.capacity, held: this.#inHand.capacity - this.#inHand.free, waiting: this.#inHand.waiting };
+  }
+
+  /** Deliveries this process holds now for the queues of `tenantId` (null: the global plugins'), capped at half of {@link inHand}'s capacity. */
+  inHandFor(tenantId: string | null): number {
+    return this.#inHand.heldByGroup(inHandGroup(tenantId));
   }
 
   /** Whether this process is the one dispatching the event stream now. */

@@ -97,6 +97,8 @@ describe.each(BACKENDS)('router end to end ($name bus)', ({ name }) => {
     await until('the bystander', async () => ((await marks(app, 'acme')).some((m) => m.marker === 'ok' && m.sourceEntity === task.entityId) ? true : undefined));
     expect(app.runtime!.host.stats().workers).toBe(2);
     expect((await app.status()).runtime.router).toBe('running');
+    // The operator sees the router's bound on deliveries in hand: 2 × (concurrency 4 + batchSize 64).
+    expect((await app.status()).runtime.inHand).toMatchObject({ capacity: 136, waiting: 0 });
     expect(await app.bus.deadLetters()).toHaveLength(1);
   });
 

@@ -20,7 +20,7 @@ function peek<T>(p: Promise<T>): { done: boolean; value?: T } {
 
 describe('InHandBudget', () => {
   it('ROUTER-INHAND-1 grants at once while there is room, never more than the capacity in all; a waiter is served when slots come back', async () => {
-    const budget = new InHandBudget(100, 16);
+    const budget = new InHandBudget(100, 16, 100);
     const a = {};
     const b = {};
     expect(await budget.acquire(a, 64).granted).toBe(64);
@@ -45,7 +45,7 @@ describe('InHandBudget', () => {
   });
 
   it('ROUTER-INHAND-2 a holder over its share gets nothing back while one under its share waits: the slow queue\'s releases go to the others first', async () => {
-    const budget = new InHandBudget(100, 4);
+    const budget = new InHandBudget(100, 4, 100);
     const slow = {};
     expect(await budget.acquire(slow, 100).granted).toBe(100);
     // The slow queue asks again (its next read) before the quiet one: it still comes second.
@@ -65,7 +65,7 @@ describe('InHandBudget', () => {
   });
 
   it('ROUTER-INHAND-3 waiters are served in the order they asked, each up to its share; later ones do not overtake one that does not fit yet', async () => {
-    const budget = new InHandBudget(60, 10);
+    const budget = new InHandBudget(60, 10, 60);
     const first = {};
     expect(await budget.acquire(first, 60).granted).toBe(60);
     const holders = [{}, {}, {}];
@@ -89,7 +89,7 @@ describe('InHandBudget', () => {
   });
 
   it('ROUTER-INHAND-4 a cancelled wait resolves 0 and leaves its place to the next; take holds past the capacity and release brings it back', async () => {
-    const budget = new InHandBudget(20, 10);
+    const budget = new InHandBudget(20, 10, 20);
     const a = {};
     expect(await budget.acquire(a, 20).granted).toBe(20);
     const b = {};
@@ -112,5 +112,28 @@ describe('InHandBudget', () => {
     await settle();
     expect(d).toEqual({ done: true, value: 5 });
     expect(budget.heldBy(a)).toBe(0);
+  });
+
+  it('ROUTER-INHAND-7 a group (a tenant\'s queues) never holds more than its cap, even with room free and nobody else asking; its waiters are served as the group gives back', async () => {
+    const budget = new InHandBudget(100, 4);
+    expect(budget.groupCap).toBe(50);
+    const [q1, q2, q3] = [{}, {}, {}];
+    expect(await budget.acquire(q1, 40, 'slow').granted).toBe(40);
+    // Only 10 left under the cap, though 60 are free.
+    expect(await budget.acquire(q2, 40, 'slow').granted).toBe(10);
+    const third = peek(budget.acquire(q3, 40, 'slow').granted);
+    await settle();
+    expect(third.done).toBe(false);
+    expect(budget.heldByGroup('slow')).toBe(50);
+    // Another tenant still finds its room at once: its share, with four holders active.
+    expect(await budget.acquire({}, 40, 'quiet').granted).toBe(25);
+    budget.release(q1, 20);
+    await settle();
+    expect(third).toEqual({ done: true, value: 20 });
+    expect(budget.heldByGroup('slow')).toBe(50);
+    // Holders without a group are each their own.
+    const loner = new InHandBudget(100, 4);
+    expect(await loner.acquire({}, 50).granted).toBe(50);
+    expect(await loner.acquire({}, 50).granted).toBe(50);
   });
 });
