@@ -1,7 +1,9 @@
 // Routing benchmark: events/s end to end (bus publish → dispatcher → queue → host → ack, no-op plugin)
 // with 1, 100 and 1,000 deployed plugins of which ONE is concerned, and with 1,000 tenants × 1 plugin
 // (events spread over the tenants), on the embedded bus and on Redis, beside the raw publish rate of
-// the same backend measured in the same run. Goal: 1,000 plugins within 20% of 1.
+// the same backend measured in the same run. Goal: 1,000 plugins within 20% of 1. The 1,000-tenant case
+// runs again with no bound on the deliveries the router holds across its queues (maxInHand ∞, as before
+// 2026-12-03): the in-run baseline of that bound, with the heap's peak during each scenario's runs.
 // Also one plugin doing one host call and one entity write per event, and both 1-plugin cases on the
 // one-call-per-message path (maxBatch 1, concurrency 1: the relay race before batching), paired in
 // the same run. Goals: the no-op and the writing plugin ≥ 40% of the raw publish rate embedded,
@@ -38,7 +40,7 @@ const EVENTS = Number(process.env.UEE_BENCH_EVENTS ?? 20_000);
 /** Measured runs per scenario; its figure is their median. */
 const REPEATS = 3;
 // Optional filters for quick runs: UEE_BENCH_BACKENDS=embedded, UEE_BENCH_SCENARIOS=plugins1,tenants1000
-// (scenario keys: plugins1, plugins1Unbatched, write1, write1Unbatched, plugins100, plugins1000, tenants1000)
+// (scenario keys: plugins1, plugins1Unbatched, write1, write1Unbatched, plugins100, plugins1000, tenants1000, tenants1000Unbounded)
 // (keep plugins1 in the list: it is the baseline the ratios are taken against).
 const only = (list: string | undefined): Set<string> | undefined => (list ? new Set(list.split(',')) : undefined);
 const BACKENDS = only(process.env.UEE_BENCH_BACKENDS);
@@ -80,6 +82,8 @@ interface Scenario {
   wasm?: 'write';
   /** The one-call-per-message path: no batches to workers, one delivery in flight per queue. */
   unbatched?: boolean;
+  /** No bound on deliveries in hand across queues (the router before 2026-12-03): the in-run baseline of `maxInHand`. */
+  unbounded?: boolean;
 }
 
 const scenario = (plugins: number): Scenario => ({
@@ -97,6 +101,13 @@ const scenarios: Scenario[] = [
   scenario(100),
   scenario(1000),
   { label: '1,000 tenants × 1 plugin, events spread', key: 'tenants1000', plugins: tenants.map((t): [string, string | null, string] => ['PerTenant', t, 'Tick']), tenants },
+  {
+    label: '1,000 tenants × 1 plugin, no bound on deliveries in hand',
+    key: 'tenants1000Unbounded',
+    plugins: tenants.map((t): [string, string | null, string] => ['PerTenant', t, 'Tick']),
+    tenants,
+    unbounded: true,
+  },
 ];
 
 for (const backend of (['embedded', 'redis'] as const).filter((b) => BACKENDS?.has(b) ?? true)) {
@@ -113,7 +124,7 @@ for (const backend of (['embedded', 'redis'] as const).filter((b) => BACKENDS?.h
       {},
     );
     const app = await UeeApp.create(config, silentLogger, {
-      router: { refreshMs: 60_000, ...(s.unbatched ? { concurrency: 1 } : {}) },
+      router: { refreshMs: 60_000, ...(s.unbatched ? { concurrency: 1 } : {}), ...(s.unbounded ? { maxInHand: Number.POSITIVE_INFINITY } : {}) },
       ...(s.unbatched ? { host: { maxBatch: 1 } } : {}),
     });
     try {
@@ -134,6 +145,8 @@ for (const backend of (['embedded', 'redis'] as const).filter((b) => BACKENDS?.h
       // plugins would measure the bench's own polling.
       const invoked = (): number => app.runtime!.router.metrics.invocations;
       let mainCpuPerEvent = NaN;
+      /** The most heap in use seen while a run's events were handled (sampled every 5 ms), MB. */
+      let heapPeakMb = 0;
       /** Events/s of `n` events end to end; sets mainCpuPerEvent to this run's. */
       const run = async (n: number): Promise<number> => {
         const events = Array.from({ length: n }, (_, i) => tick(s.tenants[i % s.tenants.length]!));
@@ -141,7 +154,10 @@ for (const backend of (['embedded', 'redis'] as const).filter((b) => BACKENDS?.h
         const start = performance.now();
         const cpu = mainThreadCpuUs();
         for (let i = 0; i < n; i += 500) await app.bus.publish(events.slice(i, i + 500));
-        while (invoked() < target) await new Promise((r) => setTimeout(r, 5));
+        while (invoked() < target) {
+          heapPeakMb = Math.max(heapPeakMb, process.memoryUsage().heapUsed / 2 ** 20);
+          await new Promise((r) => setTimeout(r, 5));
+        }
         mainCpuPerEvent = (mainThreadCpuUs() - cpu) / n;
         return n / ((performance.now() - start) / 1000);
       };
@@ -165,6 +181,7 @@ for (const backend of (['embedded', 'redis'] as const).filter((b) => BACKENDS?.h
         await profiler.post('Profiler.enable');
         await profiler.post('Profiler.start');
       }
+      heapPeakMb = 0;
       for (let i = 0; i < REPEATS; i++) runs.push({ rate: await run(EVENTS), cpu: mainCpuPerEvent });
       if (profiler !== undefined) {
         const { profile } = await profiler.post('Profiler.stop');
@@ -190,6 +207,7 @@ for (const backend of (['embedded', 'redis'] as const).filter((b) => BACKENDS?.h
       if (rawRate !== undefined) figures[`${Key}PctOfRaw`] = Math.round((100 * rate) / rawRate);
       figures[`${Key}CallsPerBatch`] = Number(perBatch.toFixed(1));
       figures[`${Key}MainThreadCpuUsPerEvent`] = Math.round(mainCpuPerEvent);
+      figures[`${Key}HeapPeakMb`] = Math.round(heapPeakMb);
     } finally {
       await app.close();
       rmSync(dataDir, { recursive: true, force: true });
@@ -203,6 +221,8 @@ for (const backend of (['embedded', 'redis'] as const).filter((b) => BACKENDS?.h
   const one = figures[`${backend}Plugins1EventsPerSec`] ?? NaN;
   figures[`${backend}Ratio1000vs1`] = Number(((figures[`${backend}Plugins1000EventsPerSec`] ?? NaN) / one).toFixed(2));
   figures[`${backend}RatioTenants1000vs1`] = Number(((figures[`${backend}Tenants1000EventsPerSec`] ?? NaN) / one).toFixed(2));
+  // The bound on deliveries in hand against none, the same 1,000 tenants in the same run.
+  figures[`${backend}RatioTenants1000BoundedVsUnbounded`] = Number(((figures[`${backend}Tenants1000EventsPerSec`] ?? NaN) / (figures[`${backend}Tenants1000UnboundedEventsPerSec`] ?? NaN)).toFixed(2));
 }
 
 /** Starts `uee worker` with `env`; resolves once it reports ready. */
