@@ -12,7 +12,7 @@ import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { Redis } from 'ioredis';
 import { afterAll, afterEach, beforeAll } from 'vitest';
-import type { UeeApp } from '../../src/app/index.js';
+import type { UeeApp, UeeAppOptions } from '../../src/app/index.js';
 import type { RawSettings } from '../../src/config/index.js';
 import type { EntityVersion, EventEnvelope, JsonObject } from '../../src/core/index.js';
 import type { PluginManifestInput, PluginRecord } from '../../src/registry/index.js';
@@ -23,9 +23,31 @@ import { assignQueues } from '../../src/router/ownership.js';
 import { TEST_REDIS_URL, tempDir } from '../helpers.js';
 import { buildWat } from '../runtime/wat.js';
 import { dropSchemas, randomSchema, schemaUrl } from '../store/postgres-helpers.js';
-import { newSite, openApp, type AppSite } from './app-site.js';
+import { newSite, openApp, type AppSite, type BackendName } from './app-site.js';
 
 export { BACKENDS, TEST_APP_OPTIONS, deleteRedisKeys, newSite, openApp, siteSettings, type AppSite, type BackendName } from './app-site.js';
+
+/**
+ * One app per test on a fresh site of `backend` (call inside a `describe`): `open` makes it, and it
+ * is closed and its site disposed after each test.
+ */
+export function appPerTest(backend: BackendName): { open(label: string, extra?: RawSettings, options?: UeeAppOptions): Promise<UeeApp> } {
+  let site: (AppSite & { dispose(): Promise<void> }) | undefined;
+  let app: UeeApp | undefined;
+  afterEach(async () => {
+    await app?.close();
+    await site?.dispose();
+    app = undefined;
+    site = undefined;
+  });
+  return {
+    async open(label, extra = {}, options) {
+      site = newSite(backend, label);
+      app = await openApp(site, extra, options);
+      return app;
+    },
+  };
+}
 
 /** The keys of the test Redis matching `pattern` (what a removal must have left: nothing). */
 export async function redisKeys(pattern: string): Promise<string[]> {

@@ -2,25 +2,16 @@
  * ROUTER-INHAND (app): the bound on deliveries in hand holds across many queues with a backlog each,
  * and loses nothing.
  */
-import { afterEach, describe, expect, it } from 'vitest';
-import type { UeeApp } from '../../src/app/index.js';
-import { BACKENDS, newSite, openApp, refresh, until, watModule, type AppSite } from './harness.js';
+import { describe, expect, it } from 'vitest';
+import { BACKENDS, appPerTest, refresh, until, watModule } from './harness.js';
 
 describe.each(BACKENDS)('deliveries in hand across queues ($name bus)', ({ name }) => {
-  let site: (AppSite & { dispose(): Promise<void> }) | undefined;
-  let app: UeeApp | undefined;
-  afterEach(async () => {
-    await app?.close();
-    await site?.dispose();
-    app = undefined;
-    site = undefined;
-  });
+  const apps = appPerTest(name);
 
   it('ROUTER-INHAND-5 40 tenants\' queues with 50 events each: never more than maxInHand deliveries in hand or waiting in the host, and every event handled once', async () => {
-    site = newSite(name, 'inhand');
     // One queue holds at most 16 in flight + a batch of 16; 40 such queues could hold 1,280 at once.
     const maxInHand = 64;
-    app = await openApp(site, {}, { router: { refreshMs: 60_000, batchSize: 16, concurrency: 16, maxInHand } });
+    const app = await apps.open('inhand', {}, { router: { refreshMs: 60_000, batchSize: 16, concurrency: 16, maxInHand } });
     const tenants = Array.from({ length: 40 }, (_, i) => `h${i}`);
     for (const t of tenants) await app.store.tenants.create(t);
     const noop = await watModule('noop');
@@ -34,7 +25,7 @@ describe.each(BACKENDS)('deliveries in hand across queues ($name bus)', ({ name 
     let maxQueued = 0;
     const sampler = setInterval(() => {
       maxHeld = Math.max(maxHeld, router.inHand.held);
-      maxQueued = Math.max(maxQueued, app!.runtime!.host.stats().queued);
+      maxQueued = Math.max(maxQueued, app.runtime!.host.stats().queued);
     }, 1);
     try {
       // All published before the router reads them: every queue has its backlog at once.
@@ -60,9 +51,9 @@ describe.each(BACKENDS)('deliveries in hand across queues ($name bus)', ({ name 
    * window and a batch; then 20 other tenants' warmed-up queues get 4 events each. Returns how many
    * of the slow tenant's events were handled while the 80 were.
    */
-  async function beside(slowQueues: number): Promise<{ slowDone: number; slowHeldMax: number }> {
+  async function beside(label: string, slowQueues: number): Promise<{ slowDone: number; slowHeldMax: number }> {
     // One queue holds at most 64 in flight + a batch of 64 = 128; the default bound is twice that.
-    app = await openApp(site!, {}, { router: { refreshMs: 60_000, batchSize: 64, concurrency: 64 } });
+    const app = await apps.open(label, {}, { router: { refreshMs: 60_000, batchSize: 64, concurrency: 64 } });
     const router = app.runtime!.router;
     expect(router.inHand.capacity).toBe(256);
     const quiet = Array.from({ length: 20 }, (_, i) => `q${i}`);
@@ -96,16 +87,14 @@ describe.each(BACKENDS)('deliveries in hand across queues ($name bus)', ({ name 
   }
 
   it('ROUTER-INHAND-6 a queue whose deliveries are slow holds at most half the room: 20 other tenants\' events are handled while its backlog is still in hand', async () => {
-    site = newSite(name, 'inhand6');
-    const { slowDone } = await beside(1);
+    const { slowDone } = await beside('inhand6', 1);
     process.stdout.write(`ROUTER-INHAND-6 (${name}): 20 quiet tenants' 80 events done while ${slowDone} of the slow queue's 160 were\n`);
     // Had one queue all the room, the others would wait for a grant's worth (16) of its slow deliveries.
     expect(slowDone).toBeLessThan(14);
   }, 120_000);
 
   it('ROUTER-INHAND-8 a tenant with three slow queues holds at most half the room together: the others are served while its backlogs are in hand', async () => {
-    site = newSite(name, 'inhand8');
-    const { slowDone, slowHeldMax } = await beside(3);
+    const { slowDone, slowHeldMax } = await beside('inhand8', 3);
     process.stdout.write(`ROUTER-INHAND-8 (${name}): 20 quiet tenants' 80 events done while ${slowDone} of the slow tenant's 480 were; it held at most ${slowHeldMax}\n`);
     // Without the tenant's cap its first two queues take all 256 slots, and the others wait for
     // a grant's worth (16) of slow deliveries to end.

@@ -2,10 +2,9 @@
  * ROUTER-USER: a user-scoped plugin is delivered only the events about its owner's entities (the
  * router's exact check behind the subscription index, which cannot know owners).
  */
-import { afterEach, beforeAll, describe, expect, it } from 'vitest';
-import type { UeeApp } from '../../src/app/index.js';
+import { beforeAll, describe, expect, it } from 'vitest';
 import { pluginGroup } from '../../src/registry/index.js';
-import { BACKENDS, deployProbe, marks, newSite, openApp, probeWasm, refresh, until, type AppSite } from './harness.js';
+import { BACKENDS, appPerTest, deployProbe, marks, probeWasm, refresh, until } from './harness.js';
 
 let probe: Uint8Array;
 beforeAll(async () => {
@@ -13,18 +12,10 @@ beforeAll(async () => {
 }, 300_000);
 
 describe.each(BACKENDS)('user-scoped plugins ($name bus)', ({ name }) => {
-  let site: (AppSite & { dispose(): Promise<void> }) | undefined;
-  let app: UeeApp | undefined;
-  afterEach(async () => {
-    await app?.close();
-    await site?.dispose();
-    app = undefined;
-    site = undefined;
-  });
+  const apps = appPerTest(name);
 
   it('ROUTER-USER-1 events about another owner\'s entity, an ownerless one, a missing one or none never reach a user-scoped plugin; its owner\'s do, once each', async () => {
-    site = newSite(name, 'user');
-    app = await openApp(site, {}, { router: { refreshMs: 60_000 } });
+    const app = await apps.open('user', {}, { router: { refreshMs: 60_000 } });
     const acme = { tenantId: 'acme', actor: 'user:test' };
     await app.store.commit(acme, {
       writes: [
@@ -42,10 +33,10 @@ describe.each(BACKENDS)('user-scoped plugins ($name bus)', ({ name }) => {
       const { events } = await app.store.commit(acme, { events: [{ type: 'Touch', ...(entityId === undefined ? {} : { entityId }), payload: {} }] });
       sent[entityId ?? '(none)'] = events[0]!.eventId;
     }
-    await until('the control saw all five', async () => ((await marks(app!, 'acme')).filter((m) => m.marker === 'all').length >= 5 ? true : undefined));
+    await until('the control saw all five', async () => ((await marks(app, 'acme')).filter((m) => m.marker === 'all').length >= 5 ? true : undefined));
     // Deliveries run in parallel across entities: give the user-scoped queue the same chance to finish.
     await until('the user-scoped queue drained', async () => {
-      const info = await app!.bus.groupInfo(pluginGroup('AliceOnly', 'acme'));
+      const info = await app.bus.groupInfo(pluginGroup('AliceOnly', 'acme'));
       return info.lag === 0 && info.pending === 0 ? true : undefined;
     });
     const alice = (await marks(app, 'acme')).filter((m) => m.marker === 'alice');
