@@ -43,6 +43,22 @@ describe('config', () => {
     }
   });
 
+  it('CFG-6: UEE_MAX_IN_HAND / --max-in-hand bound the router\'s deliveries in hand (0: the router\'s default); a bad value names both', () => {
+    expect(loadConfig({}, {}).runtime.maxInHand).toBe(0);
+    expect(loadConfig({}, { UEE_MAX_IN_HAND: '2000' }).runtime.maxInHand).toBe(2000);
+    expect(loadConfig({ maxInHand: '500' }, { UEE_MAX_IN_HAND: '2000' }).runtime.maxInHand).toBe(500);
+    for (const bad of ['-1', 'lots', '2000000']) {
+      let caught: unknown;
+      try {
+        loadConfig({}, { UEE_MAX_IN_HAND: bad });
+      } catch (err) {
+        caught = err;
+      }
+      expect(isUeeError(caught) && caught.code === 'CONFIG_INVALID', bad).toBe(true);
+      expect(String((caught as Error).message) + JSON.stringify((caught as { hint?: string }).hint ?? ''), bad).toMatch(/max-in-hand|UEE_MAX_IN_HAND/);
+    }
+  });
+
   it('CFG-4: mongodb URLs take the database from the path', () => {
     const c = loadConfig({ store: 'mongodb://127.0.0.1:27017/prod' }, {});
     expect(c.store).toEqual({ kind: 'mongodb', url: 'mongodb://127.0.0.1:27017/prod', database: 'prod' });

@@ -190,6 +190,7 @@ export class UeeApp {
         const invoker = new HostPluginInvoker(host, registry, store, pluginLogs, logger.child({ component: 'invoker' }));
         const router = new Router(store, bus, registry, invoker, {
           heartbeatMs: config.runtime.heartbeatMs,
+          ...(config.runtime.maxInHand > 0 ? { maxInHand: config.runtime.maxInHand } : {}),
           ...options.router,
           logger: logger.child({ component: 'router' }),
           hopLimit: config.runtime.hopLimit,

@@ -41,6 +41,7 @@ Options (each also read from the environment variable shown):
   --heartbeat-ms N          UEE_HEARTBEAT_MS         TTL of a router process's heartbeat on Redis; a crashed one's queues move within ~1.5x (default 5000, 0 = off)
   --chain-max-invocations N UEE_CHAIN_MAX_INVOCATIONS max plugin invocations of one chain (default 2000)
   --max-workers-per-tenant N UEE_MAX_WORKERS_PER_TENANT hard cap on workers one tenant's calls hold (default: workers; each active tenant gets its fair part)
+  --max-in-hand N           UEE_MAX_IN_HAND          deliveries the router holds in memory at once across its queues; a tenant's queues hold at most half (default 0: 640)
   --records-retention-hours N UEE_RECORDS_RETENTION_HOURS hours invocation records are kept; 0 records none (default 72)
   --journal-retention-hours N UEE_JOURNAL_RETENTION_HOURS hours event-journal entries are kept; 0 keeps them (default 0)
   --projection-max-documents N UEE_PROJECTION_MAX_DOCUMENTS documents per projection per tenant (default 1000000)
@@ -105,6 +106,7 @@ async function main(argv: string[]): Promise<number> {
     projectionMaxDocuments: values['projection-max-documents'],
     chainMaxInvocations: values['chain-max-invocations'],
     maxWorkersPerTenant: values['max-workers-per-tenant'],
+    maxInHand: values['max-in-hand'],
     maxTimeoutMs: values['max-timeout-ms'],
     maxMemoryPages: values['max-memory-pages'],
     queryScanMs: values['query-scan-ms'],

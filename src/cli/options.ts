@@ -18,6 +18,7 @@ export const CLI_OPTIONS = {
   'hop-limit': { type: 'string' },
   'chain-max-events': { type: 'string' },
   'heartbeat-ms': { type: 'string' },
+  'max-in-hand': { type: 'string' },
   'records-retention-hours': { type: 'string' },
   'journal-retention-hours': { type: 'string' },
   'projection-max-documents': { type: 'string' },

@@ -51,6 +51,8 @@ export interface UeeConfig {
     chainMaxInvocations: number;
     /** Hard cap on the workers one tenant's calls may hold (below it, each active tenant gets its fair part). @default workers */
     maxWorkersPerTenant: number;
+    /** Deliveries the router holds in memory at once across its queues (0: the router's default, 2 × (concurrency + batchSize) = 640). @default 0 */
+    maxInHand: number;
     /** Operator upper bounds on manifest budgets, checked at deploy and load. @default { timeoutMs: 10000, memoryPages: 4096 } */
     budgetCeiling: { timeoutMs: number; memoryPages: number };
   };
@@ -97,6 +99,8 @@ export interface RawSettings {
   chainMaxInvocations?: string | undefined;
   /** Workers one tenant's plugin calls may hold at once. */
   maxWorkersPerTenant?: string | undefined;
+  /** Deliveries the router holds at once across its queues (0: its default). */
+  maxInHand?: string | undefined;
   /** Hours invocation records are kept (0: none are written). */
   recordsRetentionHours?: string | undefined;
   /** Hours event-journal entries are kept (0: forever). */
@@ -152,6 +156,7 @@ export const SETTING_ENV: Record<keyof RawSettings, string> = {
   heartbeatMs: 'UEE_HEARTBEAT_MS',
   chainMaxInvocations: 'UEE_CHAIN_MAX_INVOCATIONS',
   maxWorkersPerTenant: 'UEE_MAX_WORKERS_PER_TENANT',
+  maxInHand: 'UEE_MAX_IN_HAND',
   recordsRetentionHours: 'UEE_RECORDS_RETENTION_HOURS',
   journalRetentionHours: 'UEE_JOURNAL_RETENTION_HOURS',
   projectionMaxDocuments: 'UEE_PROJECTION_MAX_DOCUMENTS',
@@ -219,6 +224,7 @@ export function loadConfig(flags: RawSettings, env: NodeJS.ProcessEnv = process.
     chainMaxEvents: parseWith(intSetting('chainMaxEvents', 'chain-max-events', 1, 10_000_000), raw.chainMaxEvents ?? '1000', 'chainMaxEvents'),
     heartbeatMs: parseWith(intSetting('heartbeatMs', 'heartbeat-ms', 0, 600_000), raw.heartbeatMs ?? '5000', 'heartbeatMs'),
     chainMaxInvocations: parseWith(intSetting('chainMaxInvocations', 'chain-max-invocations', 1, 10_000_000), raw.chainMaxInvocations ?? '2000', 'chainMaxInvocations'),
+    maxInHand: parseWith(intSetting('maxInHand', 'max-in-hand', 0, 1_000_000), raw.maxInHand ?? '0', 'maxInHand'),
     recordsRetentionHours: parseWith(intSetting('recordsRetentionHours', 'records-retention-hours', 0, 24 * 366), raw.recordsRetentionHours ?? '72', 'recordsRetentionHours'),
     journalRetentionHours: parseWith(intSetting('journalRetentionHours', 'journal-retention-hours', 0, 24 * 366 * 10), raw.journalRetentionHours ?? '0', 'journalRetentionHours'),
     projectionMaxDocuments: parseWith(intSetting('projectionMaxDocuments', 'projection-max-documents', 1, 1_000_000_000), raw.projectionMaxDocuments ?? '1000000', 'projectionMaxDocuments'),
@@ -277,6 +283,7 @@ export function loadConfig(flags: RawSettings, env: NodeJS.ProcessEnv = process.
       heartbeatMs: parsed.heartbeatMs,
       chainMaxInvocations: parsed.chainMaxInvocations,
       maxWorkersPerTenant,
+      maxInHand: parsed.maxInHand,
       budgetCeiling: { timeoutMs: parsed.maxTimeoutMs, memoryPages: parsed.maxMemoryPages },
     },
     mcp: parseMcpSettings({

@@ -28,23 +28,25 @@ import { newSite, openApp, type AppSite, type BackendName } from './app-site.js'
 export { BACKENDS, TEST_APP_OPTIONS, deleteRedisKeys, newSite, openApp, siteSettings, type AppSite, type BackendName } from './app-site.js';
 
 /**
- * One app per test on a fresh site of `backend` (call inside a `describe`): `open` makes it, and it
- * is closed and its site disposed after each test.
+ * Apps on fresh sites of `backend`, for one test at a time (call inside a `describe`): `open` makes one, and
+ * every app a test opened is closed and its site disposed after it.
  */
 export function appPerTest(backend: BackendName): { open(label: string, extra?: RawSettings, options?: UeeAppOptions): Promise<UeeApp> } {
-  let site: (AppSite & { dispose(): Promise<void> }) | undefined;
-  let app: UeeApp | undefined;
+  let opened: Array<{ site: AppSite & { dispose(): Promise<void> }; app?: UeeApp }> = [];
   afterEach(async () => {
-    await app?.close();
-    await site?.dispose();
-    app = undefined;
-    site = undefined;
+    const done = opened;
+    opened = [];
+    for (const { site, app } of done) {
+      await app?.close();
+      await site.dispose();
+    }
   });
   return {
     async open(label, extra = {}, options) {
-      site = newSite(backend, label);
-      app = await openApp(site, extra, options);
-      return app;
+      const entry: (typeof opened)[number] = { site: newSite(backend, label) };
+      opened.push(entry);
+      entry.app = await openApp(entry.site, extra, options);
+      return entry.app;
     },
   };
 }

@@ -102,4 +102,10 @@ describe.each(BACKENDS)('deliveries in hand across queues ($name bus)', ({ name 
     expect(slowHeldMax).toBeGreaterThan(64);
     expect(slowDone).toBeLessThan(14);
   }, 120_000);
+
+  it('ROUTER-INHAND-9 the operator\'s bound (UEE_MAX_IN_HAND) reaches the router; 0 leaves its default', async () => {
+    // The test apps' router: concurrency 4, batchSize 64 — one queue holds at most 68.
+    expect((await (await apps.open('inhand9', { maxInHand: '1000' })).status()).runtime.inHand.capacity).toBe(1000);
+    expect((await (await apps.open('inhand9b', { maxInHand: '0' })).status()).runtime.inHand.capacity).toBe(136);
+  }, 60_000);
 });
