@@ -11,8 +11,13 @@ export interface InvocationRecordsOptions {
   flushMs?: number;
   /** A buffer this full is written at once. @default 256 */
   batchSize?: number;
-  /** Records buffered at most while the store is slow or down; beyond, new ones are dropped and counted. @default 20000 */
+  /** Records buffered at most while the store is slow or down; beyond, new ones are dropped and counted. @default 40000 */
   maxBuffered?: number;
+  /**
+   * Records of one tenant buffered at most: beyond, that tenant's new ones are dropped and counted,
+   * so a tenant's flood cannot fill the buffer and cost every other tenant its records. @default maxBuffered / 2
+   */
+  maxBufferedPerTenant?: number;
   /** How often retention runs. @default 600000 (10 min) */
   purgeEveryMs?: number;
   logger: Logger;
@@ -21,8 +26,9 @@ export interface InvocationRecordsOptions {
 /**
  * The router's {@link InvocationRecorder}: `record` only appends to a buffer, and the buffer is written
  * to the store in batches (one transaction per batch) off the delivery path, so recording costs a
- * delivery next to nothing. Bounded twice: the buffer by `maxBuffered` (records beyond are dropped
- * and counted in `dropped`, never blocking a delivery) and the table by retention, which purges
+ * delivery next to nothing. Bounded twice: the buffer by `maxBuffered`, one tenant's part of it by
+ * `maxBufferedPerTenant` (records beyond are dropped and counted in `dropped`, never blocking a
+ * delivery; a tenant at its part loses only its own) and the table by retention, which purges
  * records older than `retentionMs` in batches of {@link PURGE_BATCH}. A record is written once the
  * batch holding it is flushed (≤ `flushMs` later); {@link flush} waits for everything recorded so far.
  */
@@ -34,6 +40,8 @@ export class InvocationRecords implements InvocationRecorder {
   #closed = false;
   /** Records handed to a write not yet finished. */
   #inflight = 0;
+  /** Records buffered or being written, per tenant ('' for the platform's own). */
+  readonly #perTenant = new Map<string, number>();
   /** Records dropped because the buffer was full. */
   dropped = 0;
   /** Records written to the store. */
@@ -48,7 +56,8 @@ export class InvocationRecords implements InvocationRecorder {
       retentionMs: options.retentionMs,
       flushMs: options.flushMs ?? 100,
       batchSize: options.batchSize ?? 256,
-      maxBuffered: options.maxBuffered ?? 20_000,
+      maxBuffered: options.maxBuffered ?? 40_000,
+      maxBufferedPerTenant: options.maxBufferedPerTenant ?? Math.floor((options.maxBuffered ?? 40_000) / 2),
       purgeEveryMs: options.purgeEveryMs ?? 600_000,
     };
   }
@@ -64,10 +73,13 @@ export class InvocationRecords implements InvocationRecorder {
 
   record(draft: InvocationRecordDraft): void {
     if (this.#closed) return;
-    if (this.#buffer.length + this.#inflight >= this.#opts.maxBuffered) {
-      if (this.dropped++ % 1000 === 0) this.options.logger.warn('invocation record buffer full; dropping records', { dropped: this.dropped });
+    const tenant = draft.tenantId ?? '';
+    const mine = this.#perTenant.get(tenant) ?? 0;
+    if (this.#buffer.length + this.#inflight >= this.#opts.maxBuffered || mine >= this.#opts.maxBufferedPerTenant) {
+      if (this.dropped++ % 1000 === 0) this.options.logger.warn('invocation record buffer full; dropping records', { dropped: this.dropped, tenantId: draft.tenantId, tenantFull: mine >= this.#opts.maxBufferedPerTenant });
       return;
     }
+    this.#perTenant.set(tenant, mine + 1);
     this.#buffer.push(draft);
     if (this.#buffer.length >= this.#opts.batchSize) this.#write();
     else this.#timer ??= setTimeout(() => this.#write(), this.#opts.flushMs);
@@ -115,6 +127,12 @@ export class InvocationRecords implements InvocationRecorder {
         this.options.logger.warn('writing invocation records failed; the batch is dropped', { records: batch.length, error: toUeeError(err).message });
       } finally {
         this.#inflight -= batch.length;
+        for (const d of batch) {
+          const tenant = d.tenantId ?? '';
+          const left = (this.#perTenant.get(tenant) ?? 1) - 1;
+          if (left > 0) this.#perTenant.set(tenant, left);
+          else this.#perTenant.delete(tenant);
+        }
       }
     });
   }

@@ -193,7 +193,7 @@ function heldStore(): { store: InvocationRecordStore; appended: InvocationRecord
 describe('InvocationRecords bounds', () => {
   it('RECORDS-THREAD-7 beyond maxBuffered records are dropped and counted, never lost silently: written + dropped = recorded', async () => {
     const held = heldStore();
-    const records = new InvocationRecords(held.store, { retentionMs: 3_600_000, flushMs: 60_000, batchSize: 10, maxBuffered: 25, logger: silentLogger });
+    const records = new InvocationRecords(held.store, { retentionMs: 3_600_000, flushMs: 60_000, batchSize: 10, maxBuffered: 25, maxBufferedPerTenant: 25, logger: silentLogger });
     for (let i = 0; i < 40; i++) records.record(draft('acme', at(i)));
     expect(records.dropped).toBe(15);
     held.release();
@@ -206,6 +206,26 @@ describe('InvocationRecords bounds', () => {
     await records.flush();
     expect(records.dropped).toBe(19);
     expect(records.written + records.dropped).toBe(44);
+    await records.close();
+  });
+
+  it('RECORDS-FAIR-1 a tenant whose records flood a slow store fills only its part of the buffer: another tenant\'s records are all kept, the flood\'s beyond its part dropped and counted', async () => {
+    const held = heldStore();
+    // 100 in all, 50 per tenant (the default part: half).
+    const records = new InvocationRecords(held.store, { retentionMs: 3_600_000, flushMs: 60_000, batchSize: 10, maxBuffered: 100, logger: silentLogger });
+    for (let i = 0; i < 200; i++) records.record(draft('flood', at(i)));
+    expect(records.dropped).toBe(150);
+    for (let i = 0; i < 10; i++) records.record(draft('quiet', at(500 + i)));
+    expect(records.dropped).toBe(150);
+    held.release();
+    await records.flush();
+    const by = (t: string): number => held.appended.filter((r) => r.tenantId === t).length;
+    expect([by('flood'), by('quiet')]).toEqual([50, 10]);
+    // Written, the flood's part is free again.
+    for (let i = 0; i < 20; i++) records.record(draft('flood', at(1000 + i)));
+    await records.flush();
+    expect(by('flood')).toBe(70);
+    expect(records.written + records.dropped).toBe(230);
     await records.close();
   });
 });
