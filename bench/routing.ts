@@ -93,6 +93,7 @@ const scenario = (plugins: number): Scenario => ({
   tenants: ['acme'],
 });
 const tenants = Array.from({ length: 1000 }, (_, i) => `t${i}`);
+const spread: Scenario = { label: '1,000 tenants × 1 plugin, events spread', key: 'tenants1000', plugins: tenants.map((t): [string, string | null, string] => ['PerTenant', t, 'Tick']), tenants };
 const scenarios: Scenario[] = [
   scenario(1),
   { ...scenario(1), label: '1 plugin, one call per message (maxBatch 1, concurrency 1)', key: 'plugins1Unbatched', unbatched: true },
@@ -100,14 +101,8 @@ const scenarios: Scenario[] = [
   { ...scenario(1), label: '1 plugin: 1 host call + 1 entity write, one call per message', key: 'write1Unbatched', wasm: 'write', unbatched: true },
   scenario(100),
   scenario(1000),
-  { label: '1,000 tenants × 1 plugin, events spread', key: 'tenants1000', plugins: tenants.map((t): [string, string | null, string] => ['PerTenant', t, 'Tick']), tenants },
-  {
-    label: '1,000 tenants × 1 plugin, no bound on deliveries in hand',
-    key: 'tenants1000Unbounded',
-    plugins: tenants.map((t): [string, string | null, string] => ['PerTenant', t, 'Tick']),
-    tenants,
-    unbounded: true,
-  },
+  spread,
+  { ...spread, label: '1,000 tenants × 1 plugin, no bound on deliveries in hand', key: 'tenants1000Unbounded', unbounded: true },
 ];
 
 for (const backend of (['embedded', 'redis'] as const).filter((b) => BACKENDS?.has(b) ?? true)) {

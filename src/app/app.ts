@@ -234,6 +234,7 @@ export class UeeApp {
 
   /** A snapshot for operators. */
   async status(): Promise<AppStatus> {
+    const host = this.runtime?.host.stats();
     return {
       state: this.#state,
       uptimeMs: Date.now() - this.#startedAt,
@@ -243,11 +244,11 @@ export class UeeApp {
       tenants: (await this.store.tenants.list()).length,
       runtime: {
         enabled: this.runtime !== undefined,
-        workers: this.runtime?.host.stats().workers ?? 0,
-        plugins: this.runtime?.host.stats().plugins ?? 0,
-        replacements: this.runtime?.host.stats().replacements ?? 0,
+        workers: host?.workers ?? 0,
+        plugins: host?.plugins ?? 0,
+        replacements: host?.replacements ?? 0,
         router: this.runtime?.router.state ?? 'off',
-        queued: this.runtime?.host.stats().queued ?? 0,
+        queued: host?.queued ?? 0,
         inHand: this.runtime?.router.inHand ?? { capacity: 0, held: 0, waiting: 0 },
       },
     };

@@ -52,12 +52,13 @@ export class InvocationRecords implements InvocationRecorder {
     private readonly store: InvocationRecordStore,
     private readonly options: InvocationRecordsOptions,
   ) {
+    const maxBuffered = options.maxBuffered ?? 40_000;
     this.#opts = {
       retentionMs: options.retentionMs,
       flushMs: options.flushMs ?? 100,
       batchSize: options.batchSize ?? 256,
-      maxBuffered: options.maxBuffered ?? 40_000,
-      maxBufferedPerTenant: options.maxBufferedPerTenant ?? Math.floor((options.maxBuffered ?? 40_000) / 2),
+      maxBuffered,
+      maxBufferedPerTenant: options.maxBufferedPerTenant ?? Math.floor(maxBuffered / 2),
       purgeEveryMs: options.purgeEveryMs ?? 600_000,
     };
   }

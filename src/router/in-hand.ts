@@ -182,36 +182,30 @@ export class InHandBudget {
     if (this.#free <= 0 || this.#waiters.length === 0) return;
     // Holders holding or waiting share the capacity.
     const share = Math.max(this.#minGrant, Math.floor(this.capacity / Math.max(1, this.#holders.size)));
-    // First round: in order, each up to its share; the first that does not fit yet stops it (no overtaking).
-    let blocked = false;
+    // First each up to its share; then, when nobody under their share waits for what is free, the
+    // rest (no room left idle while a queue that may take it waits).
+    if (this.#round((entry) => share - entry.held)) return;
+    this.#round(() => Number.POSITIVE_INFINITY);
+  }
+
+  /**
+   * One round over the waiters in the order they asked, each served up to `limit` and its group's
+   * cap. Returns true when one that may take room does not fit yet: it stops the round (those behind
+   * it do not overtake).
+   */
+  #round(limit: (entry: Holder) => number): boolean {
     for (let i = 0; i < this.#waiters.length && this.#free > 0; ) {
       const w = this.#waiters[i]!;
       const entry = this.#holders.get(w.holder)!;
-      const room = Math.min(w.want, share - entry.held, this.#groupRoom(entry));
+      const room = Math.min(w.want, limit(entry), this.#groupRoom(entry));
       if (room <= 0) {
         i++;
         continue;
       }
-      if (this.#free < Math.min(room, this.#minGrant)) {
-        blocked = true;
-        break;
-      }
+      if (this.#free < Math.min(room, this.#minGrant)) return true;
       this.#serve(i, entry, Math.min(room, this.#free));
     }
-    if (blocked) return;
-    // Nobody under their share waits for what is free: the rest, in order, within their groups'
-    // caps (no room left idle while a queue that may take it waits).
-    for (let i = 0; i < this.#waiters.length && this.#free > 0; ) {
-      const w = this.#waiters[i]!;
-      const entry = this.#holders.get(w.holder)!;
-      const room = Math.min(w.want, this.#groupRoom(entry));
-      if (room <= 0) {
-        i++;
-        continue;
-      }
-      if (this.#free < Math.min(room, this.#minGrant)) return;
-      this.#serve(i, entry, Math.min(room, this.#free));
-    }
+    return false;
   }
 
   #serve(i: number, entry: Holder, n: number): void {
