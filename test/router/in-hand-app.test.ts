@@ -72,7 +72,9 @@ describe.each(BACKENDS)('deliveries in hand across queues ($name bus)', ({ name 
     let slowHeldMax = 0;
     const sampler = setInterval(() => (slowHeldMax = Math.max(slowHeldMax, router.inHandFor('slow'))), 1);
     try {
-      await until('the slow tenant holds what it may', () => (router.inHand.held >= 128 ? true : undefined));
+      // Most of what it may hold (128): exactly 128 is an instant a slow delivery ending just before a
+      // read-ahead lands can skip (seen once in 10 runs, a 20 s wait for nothing).
+      await until('the slow tenant holds most of what it may', () => (router.inHandFor('slow') >= 100 ? true : undefined));
       await new Promise((resolve) => setTimeout(resolve, 50));
       const slowBefore = handled('Slow');
       const per = 4;
