@@ -40,7 +40,7 @@ const EVENTS = Number(process.env.UEE_BENCH_EVENTS ?? 20_000);
 /** Measured runs per scenario; its figure is their median. */
 const REPEATS = 3;
 // Optional filters for quick runs: UEE_BENCH_BACKENDS=embedded, UEE_BENCH_SCENARIOS=plugins1,tenants1000
-// (scenario keys: plugins1, plugins1Unbatched, write1, write1Unbatched, plugins100, plugins1000, tenants1000, tenants1000Unbounded)
+// (scenario keys: plugins1, plugins1Unbatched, write1, write1Unbatched, write1NoSpin, plugins1NoSpin, plugins100, plugins1000, tenants1000, tenants1000Unbounded)
 // (keep plugins1 in the list: it is the baseline the ratios are taken against).
 const only = (list: string | undefined): Set<string> | undefined => (list ? new Set(list.split(',')) : undefined);
 const BACKENDS = only(process.env.UEE_BENCH_BACKENDS);
@@ -84,6 +84,8 @@ interface Scenario {
   unbatched?: boolean;
   /** No bound on deliveries in hand across queues (the router before 2026-12-03): the in-run baseline of `maxInHand`. */
   unbounded?: boolean;
+  /** Host calls without the bridge's spinning (`hostCallSpin.mainMs` 0; the host before 2026-12-03): its in-run baseline. */
+  noSpin?: boolean;
 }
 
 const scenario = (plugins: number): Scenario => ({
@@ -99,6 +101,8 @@ const scenarios: Scenario[] = [
   { ...scenario(1), label: '1 plugin, one call per message (maxBatch 1, concurrency 1)', key: 'plugins1Unbatched', unbatched: true },
   { ...scenario(1), label: '1 plugin: 1 host call + 1 entity write', key: 'write1', wasm: 'write' },
   { ...scenario(1), label: '1 plugin: 1 host call + 1 entity write, one call per message', key: 'write1Unbatched', wasm: 'write', unbatched: true },
+  { ...scenario(1), label: '1 plugin: 1 host call + 1 entity write, no spinning on the host-call bridge', key: 'write1NoSpin', wasm: 'write', noSpin: true },
+  { ...scenario(1), label: '1 plugin, no spinning on the host-call bridge', key: 'plugins1NoSpin', noSpin: true },
   scenario(100),
   scenario(1000),
   spread,
@@ -120,7 +124,7 @@ for (const backend of (['embedded', 'redis'] as const).filter((b) => BACKENDS?.h
     );
     const app = await UeeApp.create(config, silentLogger, {
       router: { refreshMs: 60_000, ...(s.unbatched ? { concurrency: 1 } : {}), ...(s.unbounded ? { maxInHand: Number.POSITIVE_INFINITY } : {}) },
-      ...(s.unbatched ? { host: { maxBatch: 1 } } : {}),
+      ...(s.unbatched || s.noSpin ? { host: { ...(s.unbatched ? { maxBatch: 1 } : {}), ...(s.noSpin ? { hostCallSpin: { mainMs: 0 } } : {}) } } : {}),
     });
     try {
       for (const t of s.tenants) if (t !== 'acme') await app.store.tenants.create(t);
@@ -218,6 +222,8 @@ for (const backend of (['embedded', 'redis'] as const).filter((b) => BACKENDS?.h
   figures[`${backend}RatioTenants1000vs1`] = Number(((figures[`${backend}Tenants1000EventsPerSec`] ?? NaN) / one).toFixed(2));
   // The bound on deliveries in hand against none, the same 1,000 tenants in the same run.
   figures[`${backend}RatioTenants1000BoundedVsUnbounded`] = Number(((figures[`${backend}Tenants1000EventsPerSec`] ?? NaN) / (figures[`${backend}Tenants1000UnboundedEventsPerSec`] ?? NaN)).toFixed(2));
+  figures[`${backend}RatioWrite1SpinVsNoSpin`] = Number(((figures[`${backend}Write1EventsPerSec`] ?? NaN) / (figures[`${backend}Write1NoSpinEventsPerSec`] ?? NaN)).toFixed(2));
+  figures[`${backend}RatioPlugins1SpinVsNoSpin`] = Number((one / (figures[`${backend}Plugins1NoSpinEventsPerSec`] ?? NaN)).toFixed(2));
 }
 
 /** Starts `uee worker` with `env`; resolves once it reports ready. */

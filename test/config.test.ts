@@ -59,6 +59,22 @@ describe('config', () => {
     }
   });
 
+  it('CFG-7: UEE_HOST_CALL_SPIN_US / --host-call-spin-us set how long the main thread polls for host calls (default 1000, 0 = off); a bad value names both', () => {
+    expect(loadConfig({}, {}).runtime.hostCallSpinUs).toBe(1000);
+    expect(loadConfig({}, { UEE_HOST_CALL_SPIN_US: '0' }).runtime.hostCallSpinUs).toBe(0);
+    expect(loadConfig({ hostCallSpinUs: '250' }, { UEE_HOST_CALL_SPIN_US: '0' }).runtime.hostCallSpinUs).toBe(250);
+    for (const bad of ['-1', 'fast', '1000000']) {
+      let caught: unknown;
+      try {
+        loadConfig({}, { UEE_HOST_CALL_SPIN_US: bad });
+      } catch (err) {
+        caught = err;
+      }
+      expect(isUeeError(caught) && caught.code === 'CONFIG_INVALID', bad).toBe(true);
+      expect(String((caught as Error).message) + JSON.stringify((caught as { hint?: string }).hint ?? ''), bad).toMatch(/host-call-spin-us|UEE_HOST_CALL_SPIN_US/);
+    }
+  });
+
   it('CFG-4: mongodb URLs take the database from the path', () => {
     const c = loadConfig({ store: 'mongodb://127.0.0.1:27017/prod' }, {});
     expect(c.store).toEqual({ kind: 'mongodb', url: 'mongodb://127.0.0.1:27017/prod', database: 'prod' });

@@ -182,6 +182,7 @@ export class UeeApp {
           services: createStoreHostServices({ store, models: forRuntime(gateway), resolveView: (ctx, view) => projections.resolveViewCached(ctx, view) }),
           workers: config.runtime.workers,
           maxWorkersPerTenant: config.runtime.maxWorkersPerTenant,
+          hostCallSpin: { mainMs: config.runtime.hostCallSpinUs / 1000 },
           budgetCeiling: config.runtime.budgetCeiling,
           logger: logger.child({ component: 'runtime' }),
           ...options.host,

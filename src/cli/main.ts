@@ -42,6 +42,7 @@ Options (each also read from the environment variable shown):
   --chain-max-invocations N UEE_CHAIN_MAX_INVOCATIONS max plugin invocations of one chain (default 2000)
   --max-workers-per-tenant N UEE_MAX_WORKERS_PER_TENANT hard cap on workers one tenant's calls hold (default: workers; each active tenant gets its fair part)
   --max-in-hand N           UEE_MAX_IN_HAND          deliveries the router holds in memory at once across its queues; a tenant's queues hold at most half (default 0: 640)
+  --host-call-spin-us N     UEE_HOST_CALL_SPIN_US    µs the main thread polls the workers' host calls after one, while a core is spare (default 1000; 0 = off)
   --records-retention-hours N UEE_RECORDS_RETENTION_HOURS hours invocation records are kept; 0 records none (default 72)
   --journal-retention-hours N UEE_JOURNAL_RETENTION_HOURS hours event-journal entries are kept; 0 keeps them (default 0)
   --projection-max-documents N UEE_PROJECTION_MAX_DOCUMENTS documents per projection per tenant (default 1000000)
@@ -107,6 +108,7 @@ async function main(argv: string[]): Promise<number> {
     chainMaxInvocations: values['chain-max-invocations'],
     maxWorkersPerTenant: values['max-workers-per-tenant'],
     maxInHand: values['max-in-hand'],
+    hostCallSpinUs: values['host-call-spin-us'],
     maxTimeoutMs: values['max-timeout-ms'],
     maxMemoryPages: values['max-memory-pages'],
     queryScanMs: values['query-scan-ms'],

@@ -19,6 +19,7 @@ export const CLI_OPTIONS = {
   'chain-max-events': { type: 'string' },
   'heartbeat-ms': { type: 'string' },
   'max-in-hand': { type: 'string' },
+  'host-call-spin-us': { type: 'string' },
   'records-retention-hours': { type: 'string' },
   'journal-retention-hours': { type: 'string' },
   'projection-max-documents': { type: 'string' },

@@ -53,6 +53,8 @@ export interface UeeConfig {
     maxWorkersPerTenant: number;
     /** Deliveries the router holds in memory at once across its queues (0: the router's default, 2 × (concurrency + batchSize) = 640). @default 0 */
     maxInHand: number;
+    /** µs the main thread polls the workers' host calls after one (0: off; every host call a message). @default 1000 */
+    hostCallSpinUs: number;
     /** Operator upper bounds on manifest budgets, checked at deploy and load. @default { timeoutMs: 10000, memoryPages: 4096 } */
     budgetCeiling: { timeoutMs: number; memoryPages: number };
   };
@@ -101,6 +103,8 @@ export interface RawSettings {
   maxWorkersPerTenant?: string | undefined;
   /** Deliveries the router holds at once across its queues (0: its default). */
   maxInHand?: string | undefined;
+  /** µs the main thread polls the workers' host calls after one (0: off). */
+  hostCallSpinUs?: string | undefined;
   /** Hours invocation records are kept (0: none are written). */
   recordsRetentionHours?: string | undefined;
   /** Hours event-journal entries are kept (0: forever). */
@@ -157,6 +161,7 @@ export const SETTING_ENV: Record<keyof RawSettings, string> = {
   chainMaxInvocations: 'UEE_CHAIN_MAX_INVOCATIONS',
   maxWorkersPerTenant: 'UEE_MAX_WORKERS_PER_TENANT',
   maxInHand: 'UEE_MAX_IN_HAND',
+  hostCallSpinUs: 'UEE_HOST_CALL_SPIN_US',
   recordsRetentionHours: 'UEE_RECORDS_RETENTION_HOURS',
   journalRetentionHours: 'UEE_JOURNAL_RETENTION_HOURS',
   projectionMaxDocuments: 'UEE_PROJECTION_MAX_DOCUMENTS',
@@ -225,6 +230,7 @@ export function loadConfig(flags: RawSettings, env: NodeJS.ProcessEnv = process.
     heartbeatMs: parseWith(intSetting('heartbeatMs', 'heartbeat-ms', 0, 600_000), raw.heartbeatMs ?? '5000', 'heartbeatMs'),
     chainMaxInvocations: parseWith(intSetting('chainMaxInvocations', 'chain-max-invocations', 1, 10_000_000), raw.chainMaxInvocations ?? '2000', 'chainMaxInvocations'),
     maxInHand: parseWith(intSetting('maxInHand', 'max-in-hand', 0, 1_000_000), raw.maxInHand ?? '0', 'maxInHand'),
+    hostCallSpinUs: parseWith(intSetting('hostCallSpinUs', 'host-call-spin-us', 0, 100_000), raw.hostCallSpinUs ?? '1000', 'hostCallSpinUs'),
     recordsRetentionHours: parseWith(intSetting('recordsRetentionHours', 'records-retention-hours', 0, 24 * 366), raw.recordsRetentionHours ?? '72', 'recordsRetentionHours'),
     journalRetentionHours: parseWith(intSetting('journalRetentionHours', 'journal-retention-hours', 0, 24 * 366 * 10), raw.journalRetentionHours ?? '0', 'journalRetentionHours'),
     projectionMaxDocuments: parseWith(intSetting('projectionMaxDocuments', 'projection-max-documents', 1, 1_000_000_000), raw.projectionMaxDocuments ?? '1000000', 'projectionMaxDocuments'),
@@ -284,6 +290,7 @@ export function loadConfig(flags: RawSettings, env: NodeJS.ProcessEnv = process.
       chainMaxInvocations: parsed.chainMaxInvocations,
       maxWorkersPerTenant,
       maxInHand: parsed.maxInHand,
+      hostCallSpinUs: parsed.hostCallSpinUs,
       budgetCeiling: { timeoutMs: parsed.maxTimeoutMs, memoryPages: parsed.maxMemoryPages },
     },
     mcp: parseMcpSettings({

@@ -82,6 +82,14 @@ export interface ExecutionHostOptions {
    * one by one and a batch never makes another tenant wait longer than single calls would. @default 10
    */
   batchTargetMs?: number;
+  /**
+   * The host-call bridge's spinning (see `PoolOptions.hostCallSpin`): after a host call the main
+   * thread polls the workers' requests between its tasks until `mainMs` passed without one, and a
+   * worker spins up to `workerUs` for its answer before it sleeps, only while fewer workers run than
+   * `cores` (a core is spare for the polling). `mainMs: 0` turns it off.
+   * @default { mainMs: 1, workerUs: 150, cores: os.availableParallelism() }
+   */
+  hostCallSpin?: { mainMs?: number; workerUs?: number; cores?: number };
   /** Workers the calls of one plugin version may hold at once. @default max(1, workers - 1) */
   maxWorkersPerPlugin?: number;
   /** How long a tenant counts as active (for its fair part) after its last call. @default 30000 */
@@ -252,6 +260,11 @@ export class ExecutionHost {
       instances: { idleBytes: 256 * 1024 * 1024, idleMs: 60_000, ...options.instances },
       maxBatch: Math.max(1, Math.floor(options.maxBatch ?? 64)),
       batchTargetMs: options.batchTargetMs ?? 10,
+      hostCallSpin: {
+        mainMs: options.hostCallSpin?.mainMs ?? 1,
+        workerUs: options.hostCallSpin?.workerUs ?? 150,
+        cores: options.hostCallSpin?.cores ?? availableParallelism(),
+      },
       bridgeBytes: options.bridgeBytes ?? 2 * 1024 * 1024,
       resourceLimits: options.resourceLimits ?? { maxOldGenerationSizeMb: 256, maxYoungGenerationSizeMb: 32, stackSizeMb: 16 },
       timeoutGraceMs: options.timeoutGraceMs ?? 100,
@@ -276,9 +289,32 @@ export class ExecutionHost {
     /** Batches sent to workers and the calls in them, since start. */
     batches: number;
     batchedCalls: number;
+    /**
+     * Host calls answered since start, those seen by the main thread's polling, the requests'
+     * messages received (and of them those received while it polled: their worker gave up spinning),
+     * and whether it polls now.
+     */
+    hostCalls: number;
+    hostCallsPolled: number;
+    hostMessages: number;
+    hostMessagesWhilePolling: number;
+    polling: boolean;
   } {
     const pool = this.#pool;
-    return { workers: pool.size, queued: pool.queued, replacements: pool.replacements, plugins: this.#plugins.size, shares: pool.shares(), batches: pool.batches, batchedCalls: pool.batchedJobs };
+    return {
+      workers: pool.size,
+      queued: pool.queued,
+      replacements: pool.replacements,
+      plugins: this.#plugins.size,
+      shares: pool.shares(),
+      batches: pool.batches,
+      batchedCalls: pool.batchedJobs,
+      hostCalls: pool.hostCalls,
+      hostCallsPolled: pool.hostCallsPolled,
+      hostMessages: pool.hostMessages,
+      hostMessagesWhilePolling: pool.hostMessagesWhilePolling,
+      polling: pool.polling,
+    };
   }
 
   /**

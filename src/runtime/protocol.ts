@@ -41,6 +41,13 @@ export const BRIDGE = {
   CLAIM: 7,
   /** BigInt64 index (bytes 32-39) of when the RUNNING call started, `Date.now()` in ms. */
   STARTED_AT_BIG: 4,
+  /**
+   * 1 while the main thread polls this bridge between its tasks (see `PoolOptions.hostCallSpin`): a
+   * request then needs no message, and the worker spins a little for the answer before it sleeps.
+   * A worker that stops spinning without its answer (the main thread cleared this, or its spin time
+   * passed) posts the request's message before it sleeps, so no request waits on a poll that ended.
+   */
+  POLLING: 10,
   /** Where the payload bytes start. */
   DATA_OFFSET: 64,
   STATE_IDLE: 0,
@@ -216,6 +223,8 @@ export interface WorkerInit {
   sab: SharedArrayBuffer;
   overflow: MessagePort;
   instances: InstanceCacheLimits;
+  /** How long (µs) a host call spins for its answer while the main thread polls, before it sleeps (0: never). */
+  spinUs: number;
 }
 
 /** A host-function answer as JSON text. */
