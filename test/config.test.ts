@@ -2,6 +2,18 @@ import { describe, expect, it } from 'vitest';
 import { loadConfig } from '../src/config/index.js';
 import { isUeeError } from '../src/core/index.js';
 
+/** Loading with `variable` set to `bad` fails with CONFIG_INVALID, its message or hint matching `names`. */
+function expectInvalid(variable: string, bad: string, names: RegExp): void {
+  let caught: unknown;
+  try {
+    loadConfig({}, { [variable]: bad });
+  } catch (err) {
+    caught = err;
+  }
+  expect(isUeeError(caught) && caught.code === 'CONFIG_INVALID', bad).toBe(true);
+  expect(String((caught as Error).message) + JSON.stringify((caught as { hint?: string }).hint ?? ''), bad).toMatch(names);
+}
+
 describe('config', () => {
   it('CFG-1: defaults to the embedded store and bus in ./.uee on 127.0.0.1:7070', () => {
     const c = loadConfig({}, {});
@@ -47,32 +59,14 @@ describe('config', () => {
     expect(loadConfig({}, {}).runtime.maxInHand).toBe(0);
     expect(loadConfig({}, { UEE_MAX_IN_HAND: '2000' }).runtime.maxInHand).toBe(2000);
     expect(loadConfig({ maxInHand: '500' }, { UEE_MAX_IN_HAND: '2000' }).runtime.maxInHand).toBe(500);
-    for (const bad of ['-1', 'lots', '2000000']) {
-      let caught: unknown;
-      try {
-        loadConfig({}, { UEE_MAX_IN_HAND: bad });
-      } catch (err) {
-        caught = err;
-      }
-      expect(isUeeError(caught) && caught.code === 'CONFIG_INVALID', bad).toBe(true);
-      expect(String((caught as Error).message) + JSON.stringify((caught as { hint?: string }).hint ?? ''), bad).toMatch(/max-in-hand|UEE_MAX_IN_HAND/);
-    }
+    for (const bad of ['-1', 'lots', '2000000']) expectInvalid('UEE_MAX_IN_HAND', bad, /max-in-hand|UEE_MAX_IN_HAND/);
   });
 
   it('CFG-7: UEE_HOST_CALL_SPIN_US / --host-call-spin-us set how long the main thread polls for host calls (default 1000, 0 = off); a bad value names both', () => {
     expect(loadConfig({}, {}).runtime.hostCallSpinUs).toBe(1000);
     expect(loadConfig({}, { UEE_HOST_CALL_SPIN_US: '0' }).runtime.hostCallSpinUs).toBe(0);
     expect(loadConfig({ hostCallSpinUs: '250' }, { UEE_HOST_CALL_SPIN_US: '0' }).runtime.hostCallSpinUs).toBe(250);
-    for (const bad of ['-1', 'fast', '1000000']) {
-      let caught: unknown;
-      try {
-        loadConfig({}, { UEE_HOST_CALL_SPIN_US: bad });
-      } catch (err) {
-        caught = err;
-      }
-      expect(isUeeError(caught) && caught.code === 'CONFIG_INVALID', bad).toBe(true);
-      expect(String((caught as Error).message) + JSON.stringify((caught as { hint?: string }).hint ?? ''), bad).toMatch(/host-call-spin-us|UEE_HOST_CALL_SPIN_US/);
-    }
+    for (const bad of ['-1', 'fast', '1000000']) expectInvalid('UEE_HOST_CALL_SPIN_US', bad, /host-call-spin-us|UEE_HOST_CALL_SPIN_US/);
   });
 
   it('CFG-4: mongodb URLs take the database from the path', () => {
