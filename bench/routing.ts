@@ -124,7 +124,7 @@ for (const backend of (['embedded', 'redis'] as const).filter((b) => BACKENDS?.h
     );
     const app = await UeeApp.create(config, silentLogger, {
       router: { refreshMs: 60_000, ...(s.unbatched ? { concurrency: 1 } : {}), ...(s.unbounded ? { maxInHand: Number.POSITIVE_INFINITY } : {}) },
-      ...(s.unbatched || s.noSpin ? { host: { ...(s.unbatched ? { maxBatch: 1 } : {}), ...(s.noSpin ? { hostCallSpin: { mainMs: 0 } } : {}) } } : {}),
+      host: { ...(s.unbatched ? { maxBatch: 1 } : {}), ...(s.noSpin ? { hostCallSpin: { mainMs: 0 } } : {}) },
     });
     try {
       for (const t of s.tenants) if (t !== 'acme') await app.store.tenants.create(t);

@@ -17,7 +17,10 @@ afterEach(async () => {
 
 const CALLS = 100;
 
+/** A runtime with `hostCallSpin` and the test plugins loaded; the test's previous one is closed first. */
 async function open(hostCallSpin: ExecutionHostOptions['hostCallSpin']): Promise<RuntimeFixture> {
+  await rt?.close();
+  rt = undefined;
   rt = await openRuntime({ hostCallSpin });
   // 100 read_entity calls of an entity that does not exist, then the last answer as output.
   const wasm = await buildWat('host-call-repeat', { FN: 'read_entity', REQUEST: '{"entityId":"absent"}' });
@@ -41,8 +44,6 @@ describe('host-call bridge spinning', () => {
   it('RT-SPIN-1 while the main thread polls, requests are answered without a message each; the answers are the same as with every request a message', async () => {
     // A long spin (2 ms): on this 2-core machine the polling main thread is now and then descheduled.
     const on = await readerCall(await open({ mainMs: 50, workerUs: 2000, cores: 8 }));
-    await rt!.close();
-    rt = undefined;
     const off = await readerCall(await open({ mainMs: 0 }));
     expect(on.output).toEqual(off.output);
     expect(on.output).toEqual({ ok: true, value: null });
@@ -69,8 +70,6 @@ describe('host-call bridge spinning', () => {
     clearInterval(watch);
     expect(plain.ok).toBe(true);
     expect(polled).toBe(false);
-    await long.close();
-    rt = undefined;
     const r = await open({ mainMs: 1, cores: 8 });
     // A call busy for tens of ms after one host call: the main thread polls after that call, and stops
     // long before the call ends.
