@@ -25,6 +25,7 @@ const ALONE = [
   'test/runtime/unwind-grace.test.ts',
   'test/runtime/timer-containment.test.ts',
   'test/runtime/js-containment.test.ts',
+  'test/runtime/host-call-rate.test.ts',
   // a spinning worker and a polling main thread: counts of what each saw depend on being scheduled
   'test/runtime/host-call-spin.test.ts',
   'test/security/runtime-containment.test.ts',

@@ -44,9 +44,10 @@ export interface AppStatus {
     inHand: { capacity: number; held: number; waiting: number };
     /**
      * Host calls answered since start, those the main thread saw by polling, and the messages of
-     * workers that gave up spinning for an answer while it polled (see `UEE_HOST_CALL_SPIN_US`).
+     * workers that gave up spinning for an answer while it polled (see `UEE_HOST_CALL_SPIN_US`), and
+     * the requests over a plugin's or tenant's host-call rate, slowed to it (their worker slept, then asked again).
      */
-    hostCalls: { answered: number; polled: number; gaveUp: number };
+    hostCalls: { answered: number; polled: number; gaveUp: number; throttled: number };
   };
 }
 
@@ -256,7 +257,7 @@ export class UeeApp {
         router: this.runtime?.router.state ?? 'off',
         queued: host?.queued ?? 0,
         inHand: this.runtime?.router.inHand ?? { capacity: 0, held: 0, waiting: 0 },
-        hostCalls: { answered: host?.hostCalls ?? 0, polled: host?.hostCallsPolled ?? 0, gaveUp: host?.hostMessagesWhilePolling ?? 0 },
+        hostCalls: { answered: host?.hostCalls ?? 0, polled: host?.hostCallsPolled ?? 0, gaveUp: host?.hostMessagesWhilePolling ?? 0, throttled: host?.hostCallsThrottled ?? 0 },
       },
     };
   }

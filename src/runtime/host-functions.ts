@@ -130,10 +130,14 @@ export class CallHost {
     if (this.failure !== null) return { body: errorAnswer(this.failure.code, this.failure.message), fatal: true };
     const name = HOST_FUNCTIONS[fnId];
     if (name === undefined || name === 'log') return { body: errorAnswer('VALIDATION_FAILED', `unknown host function #${fnId}`), fatal: false };
-    if (!this.deps.pluginLimits.take(this.plugin.id)) return this.#rateLimited('plugin');
-    if (!this.deps.tenantLimits.take(this.ctx.tenantId ?? '')) {
+    // Over a rate: the worker sleeps until the bucket has refilled and asks again (the call's deadline
+    // still bounds it), so a plugin within its per-event budget is slowed to the rate, never failed.
+    const pluginWait = this.deps.pluginLimits.take(this.plugin.id);
+    if (pluginWait > 0) return { body: '', fatal: false, waitMs: pluginWait };
+    const tenantWait = this.deps.tenantLimits.take(this.ctx.tenantId ?? '');
+    if (tenantWait > 0) {
       this.deps.pluginLimits.refund(this.plugin.id);
-      return this.#rateLimited('tenant');
+      return { body: '', fatal: false, waitMs: tenantWait };
     }
     let request: unknown;
     try {
@@ -158,10 +162,6 @@ export class CallHost {
     if (err instanceof Fatal && this.failure !== null) return { body: errorAnswer(this.failure.code, this.failure.message), fatal: true };
     const e = toUeeError(err);
     return { body: errorAnswer(e.code, `${name}: ${e.message}`), fatal: false };
-  }
-
-  #rateLimited(scope: 'plugin' | 'tenant'): HostCallAnswer {
-    return { body: errorAnswer('RATE_LIMITED', `host-call rate limit of the ${scope} reached; retry later`), fatal: false };
   }
 
   #fail(limit: keyof ResourceBudget, message: string): never {

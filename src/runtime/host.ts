@@ -298,6 +298,8 @@ export class ExecutionHost {
     hostCallsPolled: number;
     hostMessages: number;
     hostMessagesWhilePolling: number;
+    /** Host calls over the plugin's or tenant's rate, slowed (their worker slept, then asked again). */
+    hostCallsThrottled: number;
     polling: boolean;
   } {
     const pool = this.#pool;
@@ -313,6 +315,7 @@ export class ExecutionHost {
       hostCallsPolled: pool.hostCallsPolled,
       hostMessages: pool.hostMessages,
       hostMessagesWhilePolling: pool.hostMessagesWhilePolling,
+      hostCallsThrottled: pool.hostCallsThrottled,
       polling: pool.polling,
     };
   }

@@ -60,6 +60,11 @@ export interface PoolOptions {
 export interface HostCallAnswer {
   body: string;
   fatal: boolean;
+  /**
+   * Not answered yet: over a host-call rate, the worker sleeps this long (at most until its call's
+   * deadline) and asks again; `body` is unused.
+   */
+  waitMs?: number;
 }
 
 /**
@@ -153,6 +158,8 @@ interface Share {
 }
 
 const TIMEOUT_ANSWER = errorAnswer('TIMEOUT', 'the call ran out of time');
+/** Longest one sleep of a worker over a host-call rate: it then asks again (the bucket may have refilled sooner for it). */
+const MAX_WAIT_US = 1_000_000;
 
 /** A starved worker is killed at the latest after this many grace periods of wall clock (see `#graceLeft`). */
 const GRACE_WALL_FACTOR = 20;
@@ -233,6 +240,8 @@ export class WorkerPool {
   hostMessages = 0;
   /** Of them, those received while the main thread polled: their worker gave up spinning (the main thread was busy longer than `workerUs`). */
   hostMessagesWhilePolling = 0;
+  /** Host calls over a rate, answered "sleep, then ask again" ({@link HostCallAnswer.waitMs}). */
+  hostCallsThrottled = 0;
 
   private constructor(options: PoolOptions, entry: URL) {
     this.#options = options;
@@ -767,6 +776,14 @@ export class WorkerPool {
   }
 
   #answer(slot: Slot, a: HostCallAnswer): void {
+    if (a.waitMs !== undefined && a.waitMs > 0 && !a.fatal) {
+      this.hostCallsThrottled++;
+      slot.i32[BRIDGE.FLAGS] = BRIDGE.FLAG_WAIT;
+      slot.i32[BRIDGE.LENGTH] = Math.min(MAX_WAIT_US, Math.max(1, Math.ceil(a.waitMs * 1000)));
+      Atomics.store(slot.i32, BRIDGE.STATE, BRIDGE.STATE_ANSWER_SAB);
+      Atomics.notify(slot.i32, BRIDGE.STATE);
+      return;
+    }
     const bytes = Buffer.byteLength(a.body);
     slot.i32[BRIDGE.FLAGS] = a.fatal ? BRIDGE.FLAG_FATAL : 0;
     if (bytes <= slot.buf.length - BRIDGE.DATA_OFFSET) {
@@ -827,6 +844,8 @@ export class WorkerPool {
       // probes every few thousand polls, also inside a regex match or a long native loop); kill it
       // only if the plugin does not unwind within the grace period (a wasm loop that never calls the kernel).
       Atomics.store(slot.i32, BRIDGE.CANCEL, j.id);
+      // Wakes a worker sleeping out a host-call rate (see HostCallAnswer.waitMs) to end the call now.
+      Atomics.notify(slot.i32, BRIDGE.CANCEL);
     }
     this.#arm(slot, r, this.#options.timeoutGraceMs);
   }

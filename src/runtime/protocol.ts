@@ -18,7 +18,7 @@ export const BRIDGE = {
   FN: 2,
   /** Sequence number of the request, echoed by the answer. */
   SEQ: 3,
-  /** Answer flags (`FLAG_FATAL`). */
+  /** Answer flags (`FLAG_FATAL`, `FLAG_WAIT`). */
   FLAGS: 4,
   /**
    * Id of a call whose deadline passed (written by the main thread): the worker ends that call at its
@@ -57,6 +57,11 @@ export const BRIDGE = {
   STATE_ANSWER_PORT: 3,
   /** The answer ends the call (budget breach or timeout): the worker aborts the plugin. */
   FLAG_FATAL: 1,
+  /**
+   * Not an answer: the call is over a host-call rate. `LENGTH` holds how many µs the worker sleeps
+   * (woken early by a `CANCEL` at its deadline) before it sends the same request again.
+   */
+  FLAG_WAIT: 2,
 } as const;
 
 /** Largest host-call request, in bytes; larger requests are answered `PAYLOAD_TOO_LARGE`. */

@@ -4,7 +4,10 @@ export interface RateLimit {
   burst: number;
 }
 
-/** Rate limits on main-thread host calls, per plugin version and per tenant. */
+/**
+ * Rate limits on main-thread host calls, per plugin version and per tenant. A call over a limit is
+ * slowed to it, never refused: its worker sleeps until the bucket has refilled and asks again.
+ */
 export interface RateLimitOptions {
   /** @default { ratePerSec: 50_000, burst: 5_000 } */
   perPlugin: RateLimit;
@@ -24,8 +27,8 @@ interface Bucket {
 }
 
 /**
- * Token buckets keyed by string. `take` never waits: it answers whether a token was available, so a
- * host call over the limit is answered `RATE_LIMITED` at once and the plugin decides.
+ * Token buckets keyed by string. `take` never waits: it answers 0 when it took the tokens, else how
+ * long until the bucket holds them (and takes nothing), so the caller decides how to wait.
  */
 export class TokenBuckets {
   readonly #limit: RateLimit;
@@ -37,8 +40,8 @@ export class TokenBuckets {
     this.#now = now;
   }
 
-  /** Takes `n` tokens from `key`'s bucket; false (and nothing taken) when not enough are left. */
-  take(key: string, n = 1): boolean {
+  /** Takes `n` tokens from `key`'s bucket and answers 0; else the ms until `n` are there (nothing taken). */
+  take(key: string, n = 1): number {
     const now = this.#now();
     let bucket = this.#buckets.get(key);
     if (bucket === undefined) {
@@ -49,9 +52,9 @@ export class TokenBuckets {
       bucket.tokens = Math.min(this.#limit.burst, bucket.tokens + ((now - bucket.at) / 1000) * this.#limit.ratePerSec);
       bucket.at = now;
     }
-    if (bucket.tokens < n) return false;
+    if (bucket.tokens < n) return ((n - bucket.tokens) / this.#limit.ratePerSec) * 1000;
     bucket.tokens -= n;
-    return true;
+    return 0;
   }
 
   /** Gives back tokens taken for a call that another limit then refused. */

@@ -219,8 +219,24 @@ function spinForAnswer(): boolean {
   return Atomics.load(i32, BRIDGE.STATE) !== BRIDGE.STATE_REQUEST;
 }
 
-/** Sends a request over the bridge and blocks until the main thread answers. */
-function bridgeCall(fnId: number, request: Uint8Array): { answer: Uint8Array; fatal: boolean } {
+/**
+ * Sends a request over the bridge and blocks until the main thread answers. A call over a host-call
+ * rate is not answered but told to wait (`FLAG_WAIT`): it sleeps that long — a deadline passing
+ * meanwhile (`CANCEL`, notified) ends the call — and sends the request again.
+ */
+function bridgeCall(st: CallState, fnId: number, request: Uint8Array): { answer: Uint8Array; fatal: boolean } {
+  for (;;) {
+    const r = bridgeRound(fnId, request);
+    if (r !== undefined) return r;
+    const cancel = Atomics.load(i32, BRIDGE.CANCEL);
+    checkCancel(st);
+    Atomics.wait(i32, BRIDGE.CANCEL, cancel, i32[BRIDGE.LENGTH]! / 1000);
+    checkCancel(st);
+  }
+}
+
+/** One request and its answer; undefined when the main thread answered "wait" (see {@link bridgeCall}). */
+function bridgeRound(fnId: number, request: Uint8Array): { answer: Uint8Array; fatal: boolean } | undefined {
   u8.set(request, BRIDGE.DATA_OFFSET);
   i32[BRIDGE.LENGTH] = request.length;
   i32[BRIDGE.FN] = fnId;
@@ -234,7 +250,9 @@ function bridgeCall(fnId: number, request: Uint8Array): { answer: Uint8Array; fa
   if (Atomics.load(i32, BRIDGE.POLLING) === 0 || !spinForAnswer()) port.postMessage(HOST_MSG);
   let state: number;
   while ((state = Atomics.load(i32, BRIDGE.STATE)) === BRIDGE.STATE_REQUEST) Atomics.wait(i32, BRIDGE.STATE, BRIDGE.STATE_REQUEST);
-  const fatal = (i32[BRIDGE.FLAGS]! & BRIDGE.FLAG_FATAL) !== 0;
+  const flags = i32[BRIDGE.FLAGS]!;
+  if ((flags & BRIDGE.FLAG_WAIT) !== 0) return undefined;
+  const fatal = (flags & BRIDGE.FLAG_FATAL) !== 0;
   let answer: Uint8Array;
   if (state === BRIDGE.STATE_ANSWER_SAB) {
     answer = u8.subarray(BRIDGE.DATA_OFFSET, BRIDGE.DATA_OFFSET + i32[BRIDGE.LENGTH]!);
@@ -276,7 +294,7 @@ function hostFunction(name: string, fnId: number) {
         return answerWith(ctx, st, errorAnswer('VALIDATION_FAILED', `${name}: the request nests deeper than ${MAX_REQUEST_DEPTH} levels`));
       }
       if (name === 'log') return answerWith(ctx, st, logCall(st, request));
-      const { answer, fatal } = bridgeCall(fnId, request);
+      const { answer, fatal } = bridgeCall(st, fnId, request);
       if (fatal) {
         st.abortedByHost = true;
         st.abort ??= { code: 'ABORTED', message: `${name}: the host ended the call` };
