@@ -14,8 +14,8 @@ export interface InvocationRecordsOptions {
   /** Records buffered at most while the store is slow or down; beyond, new ones are dropped and counted. @default 40000 */
   maxBuffered?: number;
   /**
-   * Records of one tenant buffered at most: beyond, that tenant's new ones are dropped and counted,
-   * so a tenant's flood cannot fill the buffer and cost every other tenant its records. @default maxBuffered / 2
+   * Records of one tenant buffered at most: beyond, that tenant's new ones are dropped and counted
+   * (the buffer's fair sharing among several flooding tenants is {@link InvocationRecords}'). @default maxBuffered / 2
    */
   maxBufferedPerTenant?: number;
   /** How often retention runs. @default 600000 (10 min) */
@@ -25,24 +25,36 @@ export interface InvocationRecordsOptions {
 
 /**
  * The router's {@link InvocationRecorder}: `record` only appends to a buffer, and the buffer is written
- * to the store in batches (one transaction per batch) off the delivery path, so recording costs a
- * delivery next to nothing. Bounded twice: the buffer by `maxBuffered`, one tenant's part of it by
- * `maxBufferedPerTenant` (records beyond are dropped and counted in `dropped`, never blocking a
- * delivery; a tenant at its part loses only its own) and the table by retention, which purges
- * records older than `retentionMs` in batches of {@link PURGE_BATCH}. A record is written once the
- * batch holding it is flushed (≤ `flushMs` later); {@link flush} waits for everything recorded so far.
+ * to the store in batches (one transaction per batch, one batch at a time) off the delivery path, so
+ * recording costs a delivery next to nothing. Bounded three ways: the buffer by `maxBuffered`, one
+ * tenant's part of it by `maxBufferedPerTenant`, and the table by retention, which purges records
+ * older than `retentionMs` in batches of {@link PURGE_BATCH}. Records beyond a bound are dropped and
+ * counted in `dropped`, never blocking a delivery.
+ *
+ * Shared by every tenant, the buffer is kept per tenant and fills fairly: when it is full, a tenant
+ * holding less than its fair part (`maxBuffered` over the tenants holding records) takes the place
+ * of the newest buffered record of the tenant holding the most, so tenants flooding a slow store —
+ * however many — lose their own records, never a quiet tenant's. A write takes at most `batchSize`
+ * records (a few of each tenant in turn), so most of a full buffer can still make that room. A
+ * record is written once the batch holding it is flushed (≤ `flushMs` later); {@link flush} waits
+ * for everything recorded so far.
  */
 export class InvocationRecords implements InvocationRecorder {
-  #buffer: InvocationRecordDraft[] = [];
+  /** Records not yet handed to a write, per tenant ('' for the platform's own), in the order written next. */
+  readonly #buffers = new Map<string, InvocationRecordDraft[]>();
+  #buffered = 0;
   #timer: NodeJS.Timeout | undefined;
   #purgeTimer: NodeJS.Timeout | undefined;
   #writing: Promise<void> = Promise.resolve();
+  /** A write is chained and has not taken its batch yet; `#takeAll`: it takes everything ({@link flush}). */
+  #queued = false;
+  #takeAll = false;
   #closed = false;
   /** Records handed to a write not yet finished. */
   #inflight = 0;
   /** Records buffered or being written, per tenant ('' for the platform's own). */
   readonly #perTenant = new Map<string, number>();
-  /** Records dropped because the buffer was full. */
+  /** Records dropped: a bound was reached, or the store refused their batch. */
   dropped = 0;
   /** Records written to the store. */
   written = 0;
@@ -76,19 +88,20 @@ export class InvocationRecords implements InvocationRecorder {
     if (this.#closed) return;
     const tenant = draft.tenantId ?? '';
     const mine = this.#perTenant.get(tenant) ?? 0;
-    if (this.#buffer.length + this.#inflight >= this.#opts.maxBuffered || mine >= this.#opts.maxBufferedPerTenant) {
-      if (this.dropped++ % 1000 === 0) this.options.logger.warn('invocation record buffer full; dropping records', { dropped: this.dropped, tenantId: draft.tenantId, tenantFull: mine >= this.#opts.maxBufferedPerTenant });
-      return;
-    }
+    if (mine >= this.#opts.maxBufferedPerTenant) return this.#dropped(tenant, 'its part of the buffer is full');
+    if (this.#buffered + this.#inflight >= this.#opts.maxBuffered && !this.#makeRoom(tenant, mine)) return this.#dropped(tenant, 'the buffer is full and it holds its fair part');
     this.#perTenant.set(tenant, mine + 1);
-    this.#buffer.push(draft);
-    if (this.#buffer.length >= this.#opts.batchSize) this.#write();
+    let list = this.#buffers.get(tenant);
+    if (list === undefined) this.#buffers.set(tenant, (list = []));
+    list.push(draft);
+    this.#buffered++;
+    if (this.#buffered >= this.#opts.batchSize) this.#write();
     else this.#timer ??= setTimeout(() => this.#write(), this.#opts.flushMs);
   }
 
   /** Writes everything recorded so far; settles when it is stored (or failed and was logged). */
   flush(): Promise<void> {
-    this.#write();
+    if (this.#buffered > 0) this.#write(true);
     return this.#writing;
   }
 
@@ -111,30 +124,88 @@ export class InvocationRecords implements InvocationRecorder {
     clearTimeout(this.#timer);
   }
 
-  #write(): void {
+  /**
+   * The buffer is full: a tenant under its fair part takes the place of the newest buffered record
+   * of the tenant holding the most (which must hold at least two more than it, so two tenants never
+   * trade places back and forth). False when it holds its fair part already, or nothing buffered can go.
+   */
+  #makeRoom(tenant: string, mine: number): boolean {
+    const holders = this.#perTenant.size + (this.#perTenant.has(tenant) ? 0 : 1);
+    if (mine >= this.#opts.maxBuffered / holders) return false;
+    let victim: string | undefined;
+    let most = mine + 1;
+    for (const t of this.#buffers.keys()) {
+      const held = this.#perTenant.get(t) ?? 0;
+      if (held > most) {
+        most = held;
+        victim = t;
+      }
+    }
+    if (victim === undefined) return false;
+    const list = this.#buffers.get(victim)!;
+    list.pop();
+    if (list.length === 0) this.#buffers.delete(victim);
+    this.#buffered--;
+    this.#release(victim, 1);
+    this.#dropped(victim, 'the buffer is full: its newest record made room for a tenant under its fair part');
+    return true;
+  }
+
+  #dropped(tenant: string, why: string): void {
+    if (this.dropped++ % 1000 === 0) this.options.logger.warn('invocation record buffer full; dropping records', { dropped: this.dropped, tenantId: tenant === '' ? null : tenant, why });
+  }
+
+  #release(tenant: string, n: number): void {
+    const left = (this.#perTenant.get(tenant) ?? n) - n;
+    if (left > 0) this.#perTenant.set(tenant, left);
+    else this.#perTenant.delete(tenant);
+  }
+
+  /** Chains a write (one at a time, in order: a slow store holds records in the buffer, never deliveries); `all` makes it take everything buffered. */
+  #write(all = false): void {
     clearTimeout(this.#timer);
     this.#timer = undefined;
-    if (this.#buffer.length === 0) return;
-    const batch = this.#buffer;
-    this.#buffer = [];
+    if (all) this.#takeAll = true;
+    if (this.#queued) return;
+    this.#queued = true;
+    this.#writing = this.#writing.then(() => this.#writeNext());
+  }
+
+  async #writeNext(): Promise<void> {
+    this.#queued = false;
+    const batch = this.#take(this.#takeAll ? Infinity : this.#opts.batchSize);
+    this.#takeAll = false;
+    if (batch.length === 0) return;
     this.#inflight += batch.length;
-    // One batch at a time, in order: a slow store holds records in the buffer, never deliveries.
-    this.#writing = this.#writing.then(async () => {
-      try {
-        await this.store.append(batch);
-        this.written += batch.length;
-      } catch (err) {
-        this.dropped += batch.length;
-        this.options.logger.warn('writing invocation records failed; the batch is dropped', { records: batch.length, error: toUeeError(err).message });
-      } finally {
-        this.#inflight -= batch.length;
-        for (const d of batch) {
-          const tenant = d.tenantId ?? '';
-          const left = (this.#perTenant.get(tenant) ?? 1) - 1;
-          if (left > 0) this.#perTenant.set(tenant, left);
-          else this.#perTenant.delete(tenant);
-        }
+    try {
+      await this.store.append(batch);
+      this.written += batch.length;
+    } catch (err) {
+      this.dropped += batch.length;
+      this.options.logger.warn('writing invocation records failed; the batch is dropped', { records: batch.length, error: toUeeError(err).message });
+    } finally {
+      this.#inflight -= batch.length;
+      for (const d of batch) this.#release(d.tenantId ?? '', 1);
+    }
+    if (this.#buffered >= this.#opts.batchSize) this.#write();
+    else if (this.#buffered > 0 && !this.#closed) this.#timer ??= setTimeout(() => this.#write(), this.#opts.flushMs);
+  }
+
+  /** Up to `limit` buffered records, tenant by tenant in turn (a tenant left with some goes to the back). */
+  #take(limit: number): InvocationRecordDraft[] {
+    const out: InvocationRecordDraft[] = [];
+    for (const [tenant, list] of this.#buffers) {
+      if (out.length >= limit) break;
+      const n = Math.min(list.length, limit - out.length);
+      this.#buffers.delete(tenant);
+      if (n === list.length) {
+        for (const d of list) out.push(d);
+      } else {
+        for (const d of list.splice(0, n)) out.push(d);
+        this.#buffers.set(tenant, list);
       }
-    });
+    }
+    this.#buffered -= out.length;
+    return out;
   }
 }

@@ -228,4 +228,48 @@ describe('InvocationRecords bounds', () => {
     expect(records.written + records.dropped).toBe(230);
     await records.close();
   });
+
+  it("RECORDS-FAIR-2 several tenants flooding a slow store fill the buffer: a quiet tenant's records take the place of the biggest flood's newest, and are all kept", async () => {
+    const held = heldStore();
+    // 100 in all, 50 per tenant: two floods fill it (the first 10 of a in the write the store holds).
+    const records = new InvocationRecords(held.store, { retentionMs: 3_600_000, flushMs: 60_000, batchSize: 10, maxBuffered: 100, logger: silentLogger });
+    for (let i = 0; i < 200; i++) records.record(draft(i % 2 === 0 ? 'flood-a' : 'flood-b', at(i)));
+    expect(records.dropped).toBe(100);
+    // Full, and each flood holds its fair part (50 of 100 for two) or more: its own records are dropped.
+    records.record(draft('flood-a', at(300)));
+    expect(records.dropped).toBe(101);
+    // A quiet tenant under its fair part (100 / 3): each of its records replaces a flood's newest buffered one.
+    for (let i = 0; i < 10; i++) records.record(draft('quiet', at(500 + i)));
+    expect(records.dropped).toBe(111);
+    held.release();
+    await records.flush();
+    const by = (t: string): number => held.appended.filter((r) => r.tenantId === t).length;
+    expect(by('quiet')).toBe(10);
+    expect(by('flood-a') + by('flood-b')).toBe(90);
+    // The floods lost alike: the one holding more gave up each place.
+    expect(Math.abs(by('flood-a') - by('flood-b'))).toBeLessThanOrEqual(1);
+    expect(records.written + records.dropped).toBe(211);
+    await records.close();
+  });
+
+  it('RECORDS-FAIR-3 a write takes at most batchSize records, tenant by tenant in turn, and flush writes everything recorded so far', async () => {
+    const held = heldStore();
+    const records = new InvocationRecords(held.store, { retentionMs: 3_600_000, flushMs: 60_000, batchSize: 10, maxBuffered: 1000, logger: silentLogger });
+    const batches: number[] = [];
+    const append = held.store.append.bind(held.store);
+    held.store.append = (drafts) => {
+      batches.push(drafts.length);
+      return append(drafts);
+    };
+    for (let i = 0; i < 30; i++) records.record(draft('a', at(i)));
+    for (let i = 0; i < 5; i++) records.record(draft('b', at(100 + i)));
+    held.release();
+    await new Promise((resolve) => setTimeout(resolve, 20));
+    // Full batches go as soon as they are full, one at a time; b's 5 wait with a's rest for the flush.
+    expect(batches.every((n) => n <= 10)).toBe(true);
+    await records.flush();
+    expect(held.appended.filter((r) => r.tenantId === 'b')).toHaveLength(5);
+    expect(records.written).toBe(35);
+    await records.close();
+  });
 });
