@@ -7,6 +7,7 @@ import { parentPort, workerData } from 'node:worker_threads';
 import type BetterSqlite3 from 'better-sqlite3';
 import { prepareInvocationRecord } from '../invocations.js';
 import { PURGE_SQL, recordInserter } from './invocations-sql.js';
+import { unpackRecords } from './records-codec.js';
 import type { RecordsReply, RecordsRequest, RecordsWorkerData } from './records-thread.js';
 
 const data = workerData as RecordsWorkerData;
@@ -31,8 +32,9 @@ port.on('message', (msg: RecordsRequest) => {
   let reply: RecordsReply;
   try {
     if (msg.op === 'append') {
-      insert(msg.drafts.map(prepareInvocationRecord));
-      reply = { id: msg.id, ok: true, n: msg.drafts.length };
+      const drafts = unpackRecords(msg.packed);
+      insert(drafts.map(prepareInvocationRecord));
+      reply = { id: msg.id, ok: true, n: drafts.length };
     } else if (msg.op === 'purge') {
       reply = { id: msg.id, ok: true, n: purge.run(msg.before, msg.limit).changes };
     } else {

@@ -1,0 +1,55 @@
+import { describe, expect, it } from 'vitest';
+import type { InvocationRecordDraft } from '../../src/store/invocations.js';
+import { STRIDE, packRecords, unpackRecords } from '../../src/store/sqlite/records-codec.js';
+
+// The records writer thread gets a batch as one flat array (packRecords): every field of every
+// draft must come back as it was, optional fields only where they were.
+
+const plain: InvocationRecordDraft = {
+  recordId: '0195f3d0-0000-7000-8000-000000000001',
+  tenantId: 'acme',
+  at: '2026-12-03T12:00:00.000Z',
+  event: { eventId: 'e1', type: 'TaskCreated', correlationId: 'c1', causationId: null, hop: 0 },
+  plugin: { id: 'p1', name: 'Acme.Notes', version: 2 },
+  attempt: 1,
+  trigger: 'router',
+  outcome: 'ok',
+  durationMs: 0.25,
+  usage: { hostCalls: 0, modelCalls: 0, emits: 0, outputBytes: 2 },
+  effects: { committed: false, writes: [], events: [], readModelOps: 0, timers: 0, omitted: 0 },
+  models: [],
+};
+
+const full: InvocationRecordDraft = {
+  tenantId: null,
+  at: '2026-12-03T12:00:01.000Z',
+  event: { eventId: 'e2', type: 'TaskUpdated', correlationId: 'c2', causationId: 'e1', hop: 3, entityId: 't-1', entityTypeId: 'Task' },
+  plugin: { id: 'p2', name: 'Acme.Bot', version: 7 },
+  attempt: 4,
+  trigger: 'redrive',
+  outcome: 'dead',
+  error: { code: 'PLUGIN_ERROR', message: 'boom' },
+  durationMs: 12.5,
+  usage: { hostCalls: 3, modelCalls: 1, emits: 2, outputBytes: 90, modelCost: 0.02, metrics: { hits: 2 } } as InvocationRecordDraft['usage'],
+  effects: { committed: true, writes: [{ entityId: 't-1', entityTypeId: 'Task', version: 5 }], events: [{ eventId: 'e3', type: 'Done' }], readModelOps: 2, timers: 1, omitted: 4 },
+  models: [{ model: 'm', ok: false, durationMs: 3, code: 'TIMEOUT' }],
+  experiment: { id: 'x1', variant: 'b' },
+  metrics: { latency: 3 },
+  deadLetterId: 'dl-1',
+};
+
+describe('invocation records packed for the writer thread', () => {
+  it('RECORDS-CODEC-1 every field comes back as it was, optional ones only where they were; a plain record packs to primitives only', () => {
+    const batch = [plain, full, { ...plain, recordId: undefined, tenantId: 'globex' }].map((d) => {
+      const copy = structuredClone(d);
+      if (copy.recordId === undefined) delete copy.recordId;
+      return copy;
+    });
+    const packed = packRecords(batch);
+    expect(packed).toHaveLength(batch.length * STRIDE);
+    // What the thread receives is a structured clone of the packed array.
+    expect(unpackRecords(structuredClone(packed))).toStrictEqual(batch);
+    const first = packed.slice(0, STRIDE);
+    expect(first.filter((x) => x !== null && typeof x === 'object')).toEqual([]);
+  });
+});
