@@ -13,6 +13,7 @@ import { silentLogger } from '../../src/core/index.js';
 import { DEFAULT_AUTOCHECKPOINT_PAGES, HELD_AUTOCHECKPOINT_PAGES, WalCheckpointer, walCheckpoints } from '../../src/core/wal-checkpointer.js';
 import { openEmbeddedBus } from '../../src/bus/index.js';
 import { SqliteChainCounter } from '../../src/router/index.js';
+import { SqliteAuditLog } from '../../src/model-gateway/audit/sqlite-audit.js';
 import { openSqliteStore } from '../../src/store/index.js';
 import { tempDir, tenantCtx } from '../helpers.js';
 
@@ -101,7 +102,7 @@ describe('WAL checkpoints off the main thread', () => {
     await again.close();
   }, 15_000);
 
-  it('WAL-CKPT-4 by default the store, the bus and the chain counters on the bus file use the process\'s checkpoint thread; with checkpoints: false the connection checkpoints its own file', async () => {
+  it('WAL-CKPT-4 by default the store, the bus, the chain counters on the bus file and the gateway audit log use the process\'s checkpoint thread; with checkpoints: false the connection checkpoints its own file', async () => {
     const path = join(dir.path, `default-${n++}.db`);
     const store = await openSqliteStore({ path });
     const bus = await openEmbeddedBus({ path });
@@ -112,6 +113,10 @@ describe('WAL checkpoints off the main thread', () => {
     const counters = SqliteChainCounter.open(path);
     expect(walCheckpoints.files).toContain(path);
     await counters.close();
+    expect(walCheckpoints.files).not.toContain(path);
+    const audit = new SqliteAuditLog(path);
+    expect(walCheckpoints.files).toContain(path);
+    audit.close();
     expect(walCheckpoints.files).not.toContain(path);
     const own = join(dir.path, `own-${n++}.db`);
     const alone = await openSqliteStore({ path: own, checkpoints: false });

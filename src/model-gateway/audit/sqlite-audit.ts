@@ -1,5 +1,6 @@
 import Database from 'better-sqlite3';
 import { UeeError } from '../../core/index.js';
+import { walCheckpoints, type WalHold } from '../../core/wal-checkpointer.js';
 import type { AuditLog, AuditQuery, AuditRecord, UsageGroup, UsageSummary } from './port.js';
 
 const SCHEMA = `
@@ -39,11 +40,15 @@ interface Row {
 /**
  * The durable audit log: table `gateway_audit` in a SQLite file (it may be the embedded `uee.db`;
  * this class opens its own connection in WAL mode). Owns that connection; `close()` is idempotent.
+ * Its file's WAL checkpoints run on the process's checkpoint thread (core/wal-checkpointer.ts), as
+ * the store's and the bus's do: one append per model call is a commit on the main thread, and on the
+ * shared `uee.db` a commit that found the log past 1,000 pages copied it back then and there.
  */
 export class SqliteAuditLog implements AuditLog {
   readonly kind = 'sqlite';
   readonly #db: Database.Database;
   readonly #insert: Database.Statement;
+  readonly #wal: WalHold;
   #closed = false;
 
   constructor(path: string) {
@@ -59,6 +64,8 @@ export class SqliteAuditLog implements AuditLog {
       `INSERT INTO gateway_audit VALUES (@id, @at, @tenant_id, @plugin_id, @plugin_name, @event_id, @model, @served_by, @provider, @source,
         @latency_ms, @input_tokens, @output_tokens, @cost, @cache, @attempts, @error_code, @error_message)`,
     );
+    // Last: a constructor that threw above leaves nothing held.
+    this.#wal = walCheckpoints.hold(this.#db, path);
   }
 
   append(r: AuditRecord): void {
@@ -92,6 +99,7 @@ export class SqliteAuditLog implements AuditLog {
   close(): void {
     if (this.#closed) return;
     this.#closed = true;
+    this.#wal.release();
     this.#db.close();
   }
 }
