@@ -290,7 +290,8 @@ export class ExecutionHost {
     batches: number;
     batchedCalls: number;
     /**
-     * Host calls answered since start, those seen by the main thread's polling, the requests'
+     * Host calls answered since start (a request slowed to a rate counts each time it asks), those
+     * seen by the main thread's polling, the requests'
      * messages received (and of them those received while it polled: their worker gave up spinning),
      * and whether it polls now.
      */

@@ -233,7 +233,10 @@ export class WorkerPool {
   /** Batches sent to workers, and the jobs in them, since start (bench/routing reads the mean). */
   batches = 0;
   batchedJobs = 0;
-  /** Host calls answered since start, and those of them the main thread saw by polling (no message). */
+  /**
+   * Host calls answered since start (a request slowed to a rate counts each time it asks), and those
+   * of them the main thread saw by polling (no message).
+   */
   hostCalls = 0;
   hostCallsPolled = 0;
   /** Host-call messages received (a request the poll answered first may still send one). */
