@@ -110,3 +110,25 @@ it('RELAY-3 a failing bus is retried at the error backoff however many commits r
   expect(stopMs).toBeLessThan(1_000);
   expect(await bus.length()).toBe(committed);
 }, 30_000);
+
+it('RELAY-4 a flush while the loop publishes waits for its round instead of publishing the same entries again', async () => {
+  const { store, bus } = await site();
+  let published = 0;
+  // A bus that takes a while to answer (a network round trip), so the loop's round is in flight when flush starts.
+  const slow = {
+    publish: async (events: Parameters<EventBus['publish']>[0]) => {
+      published += events.length;
+      await sleep(30);
+      return bus.publish(events);
+    },
+  } as unknown as EventBus;
+  const relay = new OutboxRelay(store.outbox, slow, { idleMs: 5, maxIdleMs: 200, logger: silentLogger });
+  disposers.push(() => relay.stop());
+  for (let k = 0; k < 5; k++) {
+    await store.commit(ctx, { events: Array.from({ length: 20 }, (_, i) => ({ type: 'Ping', entityId: `p${k}-${i}` })) });
+    await sleep(5);
+    await relay.flush();
+  }
+  expect(await bus.length()).toBe(100);
+  expect(published).toBe(100);
+});
