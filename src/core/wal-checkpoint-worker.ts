@@ -69,6 +69,7 @@ port.on('message', (msg: CheckpointerMessage) => {
     }
   } else if (msg.op === 'unwatch') {
     unwatch(msg.path);
+    port.postMessage({ path: msg.path, unwatched: true } satisfies CheckpointerReport);
   } else {
     for (const path of [...watched.keys()]) unwatch(path);
     port.close();

@@ -21,15 +21,16 @@ export interface CheckpointWorkerData {
   resolveFrom: string;
 }
 export type CheckpointerMessage = { op: 'watch'; path: string } | { op: 'unwatch'; path: string } | { op: 'close' };
-/** The thread could not open `path`: its connections checkpoint themselves again. */
-export interface CheckpointerReport {
-  path: string;
-  failed: string;
-}
+/** The thread could not open `path` (its connections checkpoint themselves again), or it has closed its connection to `path` after an `unwatch`. */
+export type CheckpointerReport = { path: string; failed: string } | { path: string; unwatched: true };
 
-/** A connection's place in the checkpointer; `release()` before closing it. */
+/**
+ * A connection's place in the checkpointer; `release()` before closing it. It settles once no thread
+ * of the checkpointer has the file open any more (at once when other connections still hold it): a
+ * caller that awaits its close and then removes the file's directory finds nothing re-created there.
+ */
 export interface WalHold {
-  release(): void;
+  release(): Promise<void>;
 }
 
 /** The thread's script: the sibling `.js` in a build, an esbuild bundle (once per process) from sources (see worker-script.ts). */
@@ -62,10 +63,13 @@ export class WalCheckpointer {
   #logger: Logger | undefined;
   /** Threads told to close after the last file was released: their exit is not a failure. */
   readonly #closed = new WeakSet<Worker>();
+  /** Per file, the releases waiting for the thread to close its connection, in the order their unwatch was posted. */
+  readonly #unwatching = new Map<string, Array<() => void>>();
+  #waiting = 0;
 
   /** Checkpoints `path` (the file `db` is open on) in the thread while held. A no-op for `:memory:`. `logger` is told if the thread fails. */
   hold(db: Database, path: string, logger?: Logger): WalHold {
-    if (path === ':memory:' || path === '' || this.#failed) return { release: () => {} };
+    if (path === ':memory:' || path === '' || this.#failed) return { release: () => Promise.resolve() };
     if (logger !== undefined) this.#logger = logger;
     const file = resolve(path);
     let dbs = this.#held.get(file);
@@ -75,13 +79,9 @@ export class WalCheckpointer {
     db.pragma(`wal_autocheckpoint = ${HELD_AUTOCHECKPOINT_PAGES}`);
     clearTimeout(this.#linger);
     if (first) this.#post({ op: 'watch', path: file });
-    let released = false;
+    let released: Promise<void> | undefined;
     return {
-      release: () => {
-        if (released) return;
-        released = true;
-        this.#release(file, db);
-      },
+      release: () => (released ??= this.#release(file, db)),
     };
   }
 
@@ -95,13 +95,45 @@ export class WalCheckpointer {
     return [...this.#held.keys()];
   }
 
-  #release(file: string, db: Database): void {
+  #release(file: string, db: Database): Promise<void> {
     const dbs = this.#held.get(file);
-    if (dbs === undefined || !dbs.delete(db)) return;
+    if (dbs === undefined || !dbs.delete(db)) return Promise.resolve();
     autocheckpoint(db, DEFAULT_AUTOCHECKPOINT_PAGES);
-    if (dbs.size > 0) return;
+    if (dbs.size > 0) return Promise.resolve();
     this.#held.delete(file);
+    const closed = this.#failed ? Promise.resolve() : this.#untilUnwatched(file);
     this.#post({ op: 'unwatch', path: file });
+    this.#lingerIfIdle();
+    return closed;
+  }
+
+  /** Settles when the thread reports it closed `file` (or is gone). Holds the process open meanwhile. */
+  #untilUnwatched(file: string): Promise<void> {
+    return new Promise<void>((resolve) => {
+      let list = this.#unwatching.get(file);
+      if (list === undefined) this.#unwatching.set(file, (list = []));
+      list.push(resolve);
+      if (this.#waiting++ === 0) void this.#worker?.then((w) => w.ref(), () => {});
+    });
+  }
+
+  #unwatched(file: string): void {
+    const list = this.#unwatching.get(file);
+    const resolve = list?.shift();
+    if (list !== undefined && list.length === 0) this.#unwatching.delete(file);
+    if (resolve === undefined) return;
+    resolve();
+    if (--this.#waiting === 0) void this.#worker?.then((w) => w.unref(), () => {});
+  }
+
+  /** Every release waiting on the thread settles (it is gone, or falls back). */
+  #settleAll(): void {
+    for (const list of this.#unwatching.values()) for (const resolve of list) resolve();
+    this.#unwatching.clear();
+    this.#waiting = 0;
+  }
+
+  #lingerIfIdle(): void {
     if (this.#held.size > 0) return;
     clearTimeout(this.#linger);
     this.#linger = setTimeout(() => {
@@ -140,12 +172,14 @@ export class WalCheckpointer {
       throw err;
     }
     worker.on('message', (report: CheckpointerReport) => {
+      if ('unwatched' in report) return this.#unwatched(report.path);
       this.#logger?.warn('the WAL checkpoint thread cannot open a file: its connections checkpoint it themselves', { path: report.path, error: report.failed });
       for (const db of this.#held.get(report.path) ?? []) autocheckpoint(db, DEFAULT_AUTOCHECKPOINT_PAGES);
     });
     worker.on('error', (err) => this.#fallBack(`the WAL checkpoint thread failed: ${err.message}`));
     worker.on('exit', (code) => {
       if (!this.#closed.has(worker)) this.#fallBack(`the WAL checkpoint thread exited (code ${code})`);
+      this.#settleAll();
     });
     // Never what keeps the process alive (a checkpoint not taken is taken by the last connection to
     // close the file). After the listeners: adding a 'message' listener refs the thread's port again.
@@ -157,6 +191,7 @@ export class WalCheckpointer {
   #fallBack(reason: string): void {
     if (this.#failed) return;
     this.#failed = true;
+    this.#settleAll();
     this.#logger?.warn(`${reason}; SQLite connections checkpoint their own WAL from now on`);
     for (const dbs of this.#held.values()) for (const db of dbs) autocheckpoint(db, DEFAULT_AUTOCHECKPOINT_PAGES);
   }

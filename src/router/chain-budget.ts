@@ -176,9 +176,10 @@ export class SqliteChainCounter implements ChainCounter {
   }
 
   close(): Promise<void> {
-    this.#wal.release();
+    // Settles once the checkpoint thread has let go of the file too.
+    const released = this.#wal.release();
     if (this.db.open) this.db.close();
-    return Promise.resolve();
+    return released;
   }
 }
 

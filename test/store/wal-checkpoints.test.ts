@@ -5,7 +5,7 @@
 // once and released when both close; if the thread dies, every held connection checkpoints its file
 // itself again. A thread left running never keeps the process alive (RECORDS-THREAD-8's child leaves
 // its store open and must exit by itself).
-import { statSync } from 'node:fs';
+import { readdirSync, readlinkSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
 import { afterAll, describe, expect, it } from 'vitest';
@@ -58,7 +58,7 @@ describe('WAL checkpoints off the main thread', () => {
       await new Promise((resolve) => setImmediate(resolve));
     }
     await until('the thread to checkpoint the file', () => statSync(path).size > before + 8_000_000);
-    hold.release();
+    await hold.release();
     expect(autocheckpoint(db)).toBe(DEFAULT_AUTOCHECKPOINT_PAGES);
     expect(cp.files).toEqual([]);
     db.close();
@@ -122,5 +122,31 @@ describe('WAL checkpoints off the main thread', () => {
     const alone = await openSqliteStore({ path: own, checkpoints: false });
     expect(walCheckpoints.files).not.toContain(own);
     await alone.close();
+  });
+  it('WAL-CKPT-5 a release settles once the thread has closed the file too: after a store or bus close nothing of the process has it open', async () => {
+    const openFds = (path: string): number => readdirSync('/proc/self/fd').filter((fd) => {
+      try {
+        return readlinkSync(`/proc/self/fd/${fd}`).startsWith(path);
+      } catch {
+        return false;
+      }
+    }).length;
+    const cp = new WalCheckpointer();
+    const { path, db } = walFile();
+    db.prepare('INSERT INTO t (body) VALUES (?)').run('x');
+    const mine = openFds(path);
+    const hold = cp.hold(db, path, silentLogger);
+    // The thread has opened the file: descriptors beside this connection's.
+    await until('the thread to open the file', () => openFds(path) > mine);
+    db.close();
+    await hold.release();
+    expect(openFds(path)).toBe(0);
+    // The same through a store and a bus on one file, each closed and awaited.
+    const shared = join(dir.path, `close-${n++}.db`);
+    const store = await openSqliteStore({ path: shared });
+    const bus = await openEmbeddedBus({ path: shared });
+    await store.close();
+    await bus.close();
+    expect(openFds(shared)).toBe(0);
   });
 });

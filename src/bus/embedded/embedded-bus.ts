@@ -763,13 +763,14 @@ export class EmbeddedBus implements EventBus {
   close(): Promise<void> {
     return this.#life.close(() => {
       this.#abort.abort();
-      this.#wal?.release();
+      // Settles once the checkpoint thread has let go of the file too.
+      const released = this.#wal?.release() ?? Promise.resolve();
       try {
         this.#db.close();
       } catch (err) {
         this.#log.warn('closing the embedded bus database failed', { error: err });
       }
-      return Promise.resolve();
+      return released;
     });
   }
 

@@ -99,7 +99,8 @@ export class SqliteAuditLog implements AuditLog {
   close(): void {
     if (this.#closed) return;
     this.#closed = true;
-    this.#wal.release();
+    // Not awaited: the port's close is synchronous.
+    void this.#wal.release();
     this.#db.close();
   }
 }

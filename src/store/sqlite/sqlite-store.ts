@@ -282,12 +282,14 @@ class SqliteStore implements EntityStore {
       this.#core.logger.warn('saving index use counts failed', { error: sqliteError(err).message });
     }
     this.#core.closed = true;
-    this.#wal?.release();
+    // Settles once the checkpoint thread has let go of the file too (awaited below).
+    const released = this.#wal?.release();
     try {
       this.#core.db.close();
     } catch (err) {
       this.#core.logger.warn('closing the SQLite store failed', { error: sqliteError(err).message });
     }
+    await released;
     // Records appended before close are written (the thread answers them first), then it ends.
     if (this.#records !== undefined) {
       await this.#records.thread.close();
