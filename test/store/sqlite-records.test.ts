@@ -161,8 +161,15 @@ describe('invocation records on a file-backed SQLite store', () => {
   }, 120_000);
 });
 
-/** A store whose appends wait until released, or fail. */
-function heldStore(): { store: InvocationRecordStore; appended: InvocationRecordDraft[]; release: () => void; failNext: () => void } {
+/** A store whose appends wait until released, or fail; it keeps what it was given, and each batch's size. */
+function heldStore(): {
+  store: InvocationRecordStore;
+  appended: InvocationRecordDraft[];
+  batches: number[];
+  written: (tenantId: string) => number;
+  release: () => void;
+  failNext: () => void;
+} {
   let gate: { promise: Promise<void>; resolve: () => void } | undefined;
   const hold = (): void => {
     let resolve!: () => void;
@@ -171,12 +178,16 @@ function heldStore(): { store: InvocationRecordStore; appended: InvocationRecord
   hold();
   let fail = false;
   const appended: InvocationRecordDraft[] = [];
+  const batches: number[] = [];
   return {
     appended,
+    batches,
+    written: (tenantId) => appended.filter((r) => r.tenantId === tenantId).length,
     release: () => gate?.resolve(),
     failNext: () => (fail = true),
     store: {
       append: async (records) => {
+        batches.push(records.length);
         await gate?.promise;
         if (fail) {
           fail = false;
@@ -190,10 +201,14 @@ function heldStore(): { store: InvocationRecordStore; appended: InvocationRecord
   };
 }
 
+/** The router's records buffer on `held`: batches of 10, written only when full or flushed. */
+const bufferOn = (held: ReturnType<typeof heldStore>, bounds: { maxBuffered: number; maxBufferedPerTenant?: number }): InvocationRecords =>
+  new InvocationRecords(held.store, { retentionMs: 3_600_000, flushMs: 60_000, batchSize: 10, ...bounds, logger: silentLogger });
+
 describe('InvocationRecords bounds', () => {
   it('RECORDS-THREAD-7 beyond maxBuffered records are dropped and counted, never lost silently: written + dropped = recorded', async () => {
     const held = heldStore();
-    const records = new InvocationRecords(held.store, { retentionMs: 3_600_000, flushMs: 60_000, batchSize: 10, maxBuffered: 25, maxBufferedPerTenant: 25, logger: silentLogger });
+    const records = bufferOn(held, { maxBuffered: 25, maxBufferedPerTenant: 25 });
     for (let i = 0; i < 40; i++) records.record(draft('acme', at(i)));
     expect(records.dropped).toBe(15);
     held.release();
@@ -212,14 +227,14 @@ describe('InvocationRecords bounds', () => {
   it('RECORDS-FAIR-1 a tenant whose records flood a slow store fills only its part of the buffer: another tenant\'s records are all kept, the flood\'s beyond its part dropped and counted', async () => {
     const held = heldStore();
     // 100 in all, 50 per tenant (the default part: half).
-    const records = new InvocationRecords(held.store, { retentionMs: 3_600_000, flushMs: 60_000, batchSize: 10, maxBuffered: 100, logger: silentLogger });
+    const records = bufferOn(held, { maxBuffered: 100 });
     for (let i = 0; i < 200; i++) records.record(draft('flood', at(i)));
     expect(records.dropped).toBe(150);
     for (let i = 0; i < 10; i++) records.record(draft('quiet', at(500 + i)));
     expect(records.dropped).toBe(150);
     held.release();
     await records.flush();
-    const by = (t: string): number => held.appended.filter((r) => r.tenantId === t).length;
+    const by = held.written;
     expect([by('flood'), by('quiet')]).toEqual([50, 10]);
     // Written, the flood's part is free again.
     for (let i = 0; i < 20; i++) records.record(draft('flood', at(1000 + i)));
@@ -232,7 +247,7 @@ describe('InvocationRecords bounds', () => {
   it("RECORDS-FAIR-2 several tenants flooding a slow store fill the buffer: a quiet tenant's records take the place of the biggest flood's newest, and are all kept", async () => {
     const held = heldStore();
     // 100 in all, 50 per tenant: two floods fill it (the first 10 of a in the write the store holds).
-    const records = new InvocationRecords(held.store, { retentionMs: 3_600_000, flushMs: 60_000, batchSize: 10, maxBuffered: 100, logger: silentLogger });
+    const records = bufferOn(held, { maxBuffered: 100 });
     for (let i = 0; i < 200; i++) records.record(draft(i % 2 === 0 ? 'flood-a' : 'flood-b', at(i)));
     expect(records.dropped).toBe(100);
     // Full, and each flood holds its fair part (50 of 100 for two) or more: its own records are dropped.
@@ -243,7 +258,7 @@ describe('InvocationRecords bounds', () => {
     expect(records.dropped).toBe(111);
     held.release();
     await records.flush();
-    const by = (t: string): number => held.appended.filter((r) => r.tenantId === t).length;
+    const by = held.written;
     expect(by('quiet')).toBe(10);
     expect(by('flood-a') + by('flood-b')).toBe(90);
     // The floods lost alike: the one holding more gave up each place.
@@ -254,21 +269,15 @@ describe('InvocationRecords bounds', () => {
 
   it('RECORDS-FAIR-3 a write takes at most batchSize records, tenant by tenant in turn, and flush writes everything recorded so far', async () => {
     const held = heldStore();
-    const records = new InvocationRecords(held.store, { retentionMs: 3_600_000, flushMs: 60_000, batchSize: 10, maxBuffered: 1000, logger: silentLogger });
-    const batches: number[] = [];
-    const append = held.store.append.bind(held.store);
-    held.store.append = (drafts) => {
-      batches.push(drafts.length);
-      return append(drafts);
-    };
+    const records = bufferOn(held, { maxBuffered: 1000 });
     for (let i = 0; i < 30; i++) records.record(draft('a', at(i)));
     for (let i = 0; i < 5; i++) records.record(draft('b', at(100 + i)));
     held.release();
     await new Promise((resolve) => setTimeout(resolve, 20));
     // Full batches go as soon as they are full, one at a time; b's 5 wait with a's rest for the flush.
-    expect(batches.every((n) => n <= 10)).toBe(true);
+    expect(held.batches.every((n) => n <= 10)).toBe(true);
     await records.flush();
-    expect(held.appended.filter((r) => r.tenantId === 'b')).toHaveLength(5);
+    expect(held.written('b')).toBe(5);
     expect(records.written).toBe(35);
     await records.close();
   });
