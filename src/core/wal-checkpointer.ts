@@ -63,9 +63,8 @@ export class WalCheckpointer {
   #logger: Logger | undefined;
   /** Threads told to close after the last file was released: their exit is not a failure. */
   readonly #closed = new WeakSet<Worker>();
-  /** Per file, the releases waiting for the thread to close its connection, in the order their unwatch was posted. */
+  /** Per file, the releases waiting for the thread to close its connection, in the order their unwatch was posted (no empty lists). */
   readonly #unwatching = new Map<string, Array<() => void>>();
-  #waiting = 0;
 
   /** Checkpoints `path` (the file `db` is open on) in the thread while held. A no-op for `:memory:`. `logger` is told if the thread fails. */
   hold(db: Database, path: string, logger?: Logger): WalHold {
@@ -110,27 +109,27 @@ export class WalCheckpointer {
   /** Settles when the thread reports it closed `file` (or is gone). Holds the process open meanwhile. */
   #untilUnwatched(file: string): Promise<void> {
     return new Promise<void>((resolve) => {
+      // The first waiter refs the thread, the last one settled unrefs it (see #unwatched).
+      if (this.#unwatching.size === 0) void this.#worker?.then((w) => w.ref(), () => {});
       let list = this.#unwatching.get(file);
       if (list === undefined) this.#unwatching.set(file, (list = []));
       list.push(resolve);
-      if (this.#waiting++ === 0) void this.#worker?.then((w) => w.ref(), () => {});
     });
   }
 
   #unwatched(file: string): void {
     const list = this.#unwatching.get(file);
     const resolve = list?.shift();
-    if (list !== undefined && list.length === 0) this.#unwatching.delete(file);
     if (resolve === undefined) return;
+    if (list!.length === 0) this.#unwatching.delete(file);
     resolve();
-    if (--this.#waiting === 0) void this.#worker?.then((w) => w.unref(), () => {});
+    if (this.#unwatching.size === 0) void this.#worker?.then((w) => w.unref(), () => {});
   }
 
   /** Every release waiting on the thread settles (it is gone, or falls back). */
   #settleAll(): void {
     for (const list of this.#unwatching.values()) for (const resolve of list) resolve();
     this.#unwatching.clear();
-    this.#waiting = 0;
   }
 
   #lingerIfIdle(): void {
