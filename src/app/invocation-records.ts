@@ -146,7 +146,7 @@ export class InvocationRecords implements InvocationRecorder {
     list.pop();
     if (list.length === 0) this.#buffers.delete(victim);
     this.#buffered--;
-    this.#release(victim, 1);
+    this.#release(victim);
     this.#dropped(victim, 'the buffer is full: its newest record made room for a tenant under its fair part');
     return true;
   }
@@ -155,8 +155,9 @@ export class InvocationRecords implements InvocationRecorder {
     if (this.dropped++ % 1000 === 0) this.options.logger.warn('invocation record buffer full; dropping records', { dropped: this.dropped, tenantId: tenant === '' ? null : tenant, why });
   }
 
-  #release(tenant: string, n: number): void {
-    const left = (this.#perTenant.get(tenant) ?? n) - n;
+  /** One record of `tenant` is no longer buffered or being written. */
+  #release(tenant: string): void {
+    const left = (this.#perTenant.get(tenant) ?? 1) - 1;
     if (left > 0) this.#perTenant.set(tenant, left);
     else this.#perTenant.delete(tenant);
   }
@@ -185,7 +186,7 @@ export class InvocationRecords implements InvocationRecorder {
       this.options.logger.warn('writing invocation records failed; the batch is dropped', { records: batch.length, error: toUeeError(err).message });
     } finally {
       this.#inflight -= batch.length;
-      for (const d of batch) this.#release(d.tenantId ?? '', 1);
+      for (const d of batch) this.#release(d.tenantId ?? '');
     }
     if (this.#buffered >= this.#opts.batchSize) this.#write();
     else if (this.#buffered > 0 && !this.#closed) this.#timer ??= setTimeout(() => this.#write(), this.#opts.flushMs);

@@ -5,9 +5,9 @@ import type { InvocationRecordDraft } from '../invocations.js';
  * one flat array of primitives per batch, {@link STRIDE} slots per record, instead of the drafts
  * themselves. Posting a draft cost the main thread a structured clone of its nine objects: in
  * bench/routing's no-op run 3.8 µs per record (2.5 packed), in bench/records 2.1–2.2 (1.4–1.5
- * packed). What is rare — effects listed, model
- * calls, an error, an experiment, metrics, a dead letter, usage beyond the four counts — travels in
- * the record's last slot as it is (undefined when there is none).
+ * packed). What is rare — effects listed, model calls, an error, an experiment, metrics, a dead
+ * letter, usage beyond the four counts — travels in the record's last slot as it is (undefined when
+ * there is none).
  */
 
 /** Slots per record. */
