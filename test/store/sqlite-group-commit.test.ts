@@ -1,5 +1,6 @@
 // Group commit of the SQLite store (src/store/sqlite/commit-group.ts): commits called in one turn share
-// one transaction, each in its own savepoint, and each keeps the guarantees it has alone.
+// one transaction (a savepoint each only when one fails half-way through its writes), and each keeps
+// the guarantees it has alone.
 import { spawn } from 'node:child_process';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
@@ -21,9 +22,9 @@ function group(store: EntityStore, batches: CommitBatch[]): Promise<Array<Promis
   return Promise.allSettled(batches.map((b) => store.commit(A, b)));
 }
 
-function reason(r: PromiseSettledResult<unknown> | undefined): { code: string; retryable: boolean; details: Record<string, unknown> } {
+function reason(r: PromiseSettledResult<unknown> | undefined): { code: string; message: string; retryable: boolean; details: Record<string, unknown> } {
   expect(r?.status).toBe('rejected');
-  return (r as PromiseRejectedResult).reason as { code: string; retryable: boolean; details: Record<string, unknown> };
+  return (r as PromiseRejectedResult).reason as { code: string; message: string; retryable: boolean; details: Record<string, unknown> };
 }
 
 describe('sqlite group commit', () => {
@@ -108,6 +109,31 @@ describe('sqlite group commit', () => {
     const retried = await group(store, [batches[0]!, batches[2]!]);
     expect(retried.map((r) => r.status === 'fulfilled' && r.value.applied)).toEqual([true, true]);
     expect((await store.journal.read(A, {})).entries.map((e) => e.event.entityId)).toEqual(['before', 'after']);
+  });
+
+  it('STORE-GC-6 a commit whose writes fail half-way is rolled back alone, its fence raise too; the others commit, and positions stay contiguous', async () => {
+    await open();
+    // RAISE(ABORT) fails the statement only: the commit's version row is already written in the
+    // group's transaction when its outbox insert fails, and the transaction goes on.
+    const raw = new Database(path);
+    raw.exec(`CREATE TRIGGER half BEFORE INSERT ON outbox WHEN json_extract(NEW.event, '$.type') = 'Half' BEGIN SELECT RAISE(ABORT, 'half'); END`);
+    raw.close();
+    const fence = (token: number): CommitBatch['fence'] => ({ key: 'q:plugin:acme:H', token });
+    await store.commit(A, { fence: fence(1), writes: [task('fenced')] });
+    const [before, half, after, stillOne] = await group(store, [
+      { idempotencyKey: 'before', writes: [task('before')] },
+      { idempotencyKey: 'half', fence: fence(2), writes: [task('half')], events: [{ type: 'Half' }] },
+      { idempotencyKey: 'after', writes: [task('after')] },
+      { idempotencyKey: 'still-1', fence: fence(1), writes: [task('still-1')] },
+    ]);
+    expect(reason(half).message).toContain('half');
+    for (const r of [before, after, stillOne]) expect(r?.status === 'fulfilled' && r.value.applied).toBe(true);
+    await expectCode(store.get(A, 'half'), 'NOT_FOUND');
+    expect(await store.committed(A, 'half')).toBe(false);
+    const types = (await store.outbox.peek(100)).map((e) => e.event.entityId);
+    expect(types).toEqual(['fenced', 'before', 'after', 'still-1']);
+    const journal = await store.journal.read(A, {});
+    expect(journal.entries.map((e) => [e.position, e.event.entityId])).toEqual([[1, 'fenced'], [2, 'before'], [3, 'after'], [4, 'still-1']]);
   });
 
   it('STORE-GC-4 calls take effect in call order: a read made after a commit (not yet awaited) sees it, a commit after that read still commits, and close writes the waiting commits', async () => {

@@ -90,15 +90,11 @@ CREATE TABLE IF NOT EXISTS bus_dead (
 CREATE INDEX IF NOT EXISTS bus_dead_by_group ON bus_dead (grp, n);
 `;
 
-/**
- * Opens the tables (idempotent) with the same settings as the store: WAL, NORMAL sync, and the
- * statement journal in memory (reads run as savepoints of one transaction; see the store's `applySchema`).
- */
+/** Opens the tables (idempotent) with the same durability settings as the store: WAL, NORMAL sync. */
 export function applyBusSchema(db: Database, path: string): void {
   if (path !== ':memory:') db.pragma('journal_mode = WAL');
   db.pragma('synchronous = NORMAL');
   db.pragma('busy_timeout = 5000');
-  db.pragma('temp_store = MEMORY');
   db.transaction(() => {
     db.exec(DDL);
     // Files created before queues existed: add the column (the table is WITHOUT ROWID; ADD COLUMN works).

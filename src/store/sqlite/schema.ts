@@ -99,20 +99,12 @@ CREATE TABLE IF NOT EXISTS commit_fences (
  * loss can drop the last few transactions, which is outside our threat model (FULL would fsync on
  * every commit and cost most of the write throughput). `busy_timeout` lets the embedded bus and
  * other processes share the file.
- *
- * `temp_store = MEMORY` keeps the statement journal in memory: each commit of a group runs in its own
- * savepoint, which copies every page it first touches into that journal, and SQLite spills the
- * journal to a temporary file past 64 KiB and then never truncates the file until the transaction
- * ends, so a group of 60 one-write commits paid ~38 µs of file writes per commit (half its cost;
- * a probe of 60 grouped one-write commits: 79 → 49 µs per commit). Sorts and temporary tables then live in memory too; the
- * store's queries are keyset pages with a LIMIT, sorted by SQLite's bounded top-N sorter.
  */
 export function applySchema(db: Database, path: string): void {
   if (path !== ':memory:') db.pragma('journal_mode = WAL');
   db.pragma('synchronous = NORMAL');
   db.pragma('busy_timeout = 5000');
   db.pragma('foreign_keys = OFF');
-  db.pragma('temp_store = MEMORY');
   const current = db.pragma('user_version', { simple: true }) as number;
   if (current > SCHEMA_VERSION) {
     throw new UeeError('CONFIG_INVALID', `store file ${path} has schema version ${current}, newer than this UEE (${SCHEMA_VERSION})`, {

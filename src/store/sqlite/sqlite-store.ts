@@ -113,33 +113,47 @@ class SqliteStore implements EntityStore {
     return undefined;
   }
 
-  #commitInTx(tk: string, ctx: TenantContext, batch: PreparedBatch): CommitResult {
+  /**
+   * A commit inside its group's transaction (see `CommitGroup`): reads and checks first, writing
+   * nothing (fence, idempotency key, versions: a refusal leaves nothing to undo), then answers the
+   * writes that apply the plan.
+   */
+  #planInTx(tk: string, ctx: TenantContext, batch: PreparedBatch): () => CommitResult {
     const { cache } = this.#core;
-    checkFence(this.#core, batch.fence);
+    const raiseFence = checkFence(this.#core, batch.fence);
     if (batch.idempotencyKey !== undefined) {
       const row = cache.get(IDEMPOTENCY_GET_SQL).get(tk, batch.idempotencyKey) as { result: string } | undefined;
-      if (row !== undefined) return readIdempotentResult(row.result, { idempotencyKey: batch.idempotencyKey });
+      if (row !== undefined) {
+        const first = readIdempotentResult(row.result, { idempotencyKey: batch.idempotencyKey });
+        return () => {
+          raiseFence?.();
+          return first;
+        };
+      }
     }
     const cc = commitContext(ctx, tk, batch);
     const plan = planCommit(cc, (key, id): CurrentVersion | null => this.#latest(key, id));
-    const supersede = cache.get(SUPERSEDE_SQL);
-    for (const id of plan.supersede) supersede.run(tk, id);
-    const insert = cache.get(INSERT_SQL);
-    for (const { version: v, latest } of plan.versions) {
-      insert.run(tk, v.entityId, v.version, v.entityTypeId, latest ? 1 : 0, v.deleted ? 1 : 0, JSON.stringify(v));
-    }
-    for (const op of batch.readModelOps) applyReadModelOp(this.#core, tk, op, cc.createdAt);
-    const outbox = cache.get(OUTBOX_SQL);
-    const json = plan.events.map((e) => JSON.stringify(e));
-    for (const e of json) outbox.run(e);
-    // Told inside the group's transaction: a relay woken now peeks after it (every other store call
-    // writes the waiting group first), and finds nothing if the group was rolled back.
-    if (json.length > 0) this.#appended.notify();
-    appendJournal(this.#core, tk, plan.events, json);
-    if (batch.idempotencyKey !== undefined) {
-      cache.get(IDEMPOTENCY_PUT_SQL).run(tk, batch.idempotencyKey, JSON.stringify(plan.result), cc.createdAt);
-    }
-    return plan.result;
+    return () => {
+      raiseFence?.();
+      const supersede = cache.get(SUPERSEDE_SQL);
+      for (const id of plan.supersede) supersede.run(tk, id);
+      const insert = cache.get(INSERT_SQL);
+      for (const { version: v, latest } of plan.versions) {
+        insert.run(tk, v.entityId, v.version, v.entityTypeId, latest ? 1 : 0, v.deleted ? 1 : 0, JSON.stringify(v));
+      }
+      for (const op of batch.readModelOps) applyReadModelOp(this.#core, tk, op, cc.createdAt);
+      const outbox = cache.get(OUTBOX_SQL);
+      const json = plan.events.map((e) => JSON.stringify(e));
+      for (const e of json) outbox.run(e);
+      // Told inside the group's transaction: a relay woken now peeks after it (every other store call
+      // writes the waiting group first), and finds nothing if the group was rolled back.
+      if (json.length > 0) this.#appended.notify();
+      appendJournal(this.#core, tk, plan.events, json);
+      if (batch.idempotencyKey !== undefined) {
+        cache.get(IDEMPOTENCY_PUT_SQL).run(tk, batch.idempotencyKey, JSON.stringify(plan.result), cc.createdAt);
+      }
+      return plan.result;
+    };
   }
 
   /**
@@ -151,7 +165,7 @@ class SqliteStore implements EntityStore {
       this.#core.assertOpen();
       const tk = this.#scope(ctx);
       const prepared = prepareBatch(batch, this.#core.limits);
-      return this.#core.commits.add(() => this.#commitInTx(tk, ctx, prepared));
+      return this.#core.commits.add(() => this.#planInTx(tk, ctx, prepared));
     } catch (err) {
       return Promise.reject(sqliteError(err));
     }
