@@ -49,6 +49,8 @@ export class CommitGroup {
         try {
           write = w.plan();
         } catch (error) {
+          // Some errors (SQLITE_FULL, IOERR, a trigger's RAISE(ROLLBACK)) roll back the whole transaction,
+          // not the statement: the earlier commits are gone too, and the later ones must not run outside it.
           if (!db.inTransaction) throw new GroupLost(error, outcomes.length);
           outcomes.push({ error });
           continue;
@@ -57,6 +59,7 @@ export class CommitGroup {
           outcomes.push({ value: write() });
         } catch (error) {
           if (!db.inTransaction) throw new GroupLost(error, outcomes.length);
+          // Only SQLite itself fails a write here (batches are validated before they are queued): rare.
           throw new HalfWritten();
         }
       }
