@@ -16,7 +16,7 @@ import { postgresSection } from './_store-postgres.js';
 const SINGLE = 2000;
 const BATCH = 100;
 const BATCHES = 40;
-/** Commits in one group (one transaction, each commit in its own savepoint): about what a worker batch's effects make. */
+/** One-write commits in one group (one transaction): about what a worker batch's effects make. */
 const GROUP = 60;
 const GROUPS = 100;
 const GETS = 5000;

@@ -443,7 +443,8 @@ export class EmbeddedBus implements EventBus {
     if (before.late === 0 && st.hasQueuedAfter.get(group, before.last_n) === undefined && this.#knownConsumers.has(consumerKey)) return [];
     const read = (): QueuedRow[] => {
       const now = Date.now();
-      const g = this.#groupRow(group);
+      // Inside readQueues' transaction `before` was read in it just now; alone, read again under the lock.
+      const g = inTransaction ? before : this.#groupRow(group);
       let found: QueuedRow[];
       if (g.late === 0) {
         found = st.queuedAfter.all(group, g.last_n, count);
