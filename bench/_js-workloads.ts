@@ -1,7 +1,7 @@
 /**
  * The workloads of `bench/js` (sort, JSON round trip, regex over 100 KB, a 1 MB string built with +=,
  * a 1e6-step arithmetic loop) as one ES module's source, shared by `bench/js.ts` and
- * `bench/js-profile.ts`, and the plugin input that selects one of them.
+ * `scripts/js-profile.ts` and `scripts/js-engines.ts`, and the plugin input that selects one of them.
  */
 export const WORKLOADS = String.raw`
 const lcg = (seed) => () => (seed = (seed * 1103515245 + 12345) % 2147483648) / 2147483648;

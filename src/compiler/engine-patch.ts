@@ -206,6 +206,9 @@ export const QUICKJS_PATCH: readonly Replacement[] = [
             return JS_EXCEPTION;
         }
         p1 = uee_np;
+        /* the capacity in characters, for UEE_PERF_APPEND (engine-patch-string.ts): hash_next is
+           unused while the string is not an atom and becoming one overwrites it */
+        p1->hash_next = uee_cap;
         op1 = JS_MKPTR(JS_TAG_STRING, p1);
         if (p1->is_wide_char) {
             memcpy(p1->u.str16 + p1->len, p2->u.str16, p2->len << 1);

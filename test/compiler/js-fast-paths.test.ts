@@ -1,5 +1,5 @@
 /**
- * JS-FAST: the engine's speed patches (src/compiler/engine-patch-perf.ts, engine-patch-speed.ts) change no answer. Each
+ * JS-FAST: the engine's speed patches (src/compiler/engine-patch-perf.ts, engine-patch-speed.ts, and engine-patch-string.ts's int comparisons and loop jumps) change no answer. Each
  * case exercises one patched path at its edges (-0, NaN, ±2^53, int32 overflow, subnormals,
  * surrogates, lastIndex, int comparisons that branch…) and must answer exactly as Node 20 does.
  */
@@ -26,6 +26,18 @@ const CASES: readonly Case[] = [
      let big = 0; for (let i = 0; i < 4; i++) { big += i * 3 + 1; big ^= i << 2; big += i % 3; big -= i >> 1; big += i * 5 + 2; big ^= i << 3; big += i % 5;
        big -= i >> 2; big += i * 7 + 3; big ^= i << 4; big += i % 7; big -= i >> 3; big += i * 9 + 4; big ^= i << 5; big += i % 9; }
      return [r.join(), m, k, t, big]; }`],
+  // a comparison with an int constant (lt_i32 … gte_i32), taken as a branch or as a value, on ints at
+  // the edges and on what is not an int (floats, strings, null, undefined, BigInts, valueOf with side
+  // effects, a throwing valueOf), and loop counters whose i++ / i-- takes the back jump (goto8, goto16)
+  ['cmp-i32', `{ const xs = [-2147483648, -2147483647, -1, -0, 0, 1, 4, 5, 6, 2147483646, 2147483647, 0.5, 4.999, 5.001, NaN, Infinity, -Infinity, '5', '4', '10', 'x', null, undefined, true, 5n, 4n, [5], { valueOf() { return 4; } }];
+     const r = xs.map((a) => { let n = 0; if (a < 5) n += 1; if (a <= 5) n += 2; if (a > 5) n += 4; if (a >= 5) n += 8; if (a < -2147483648) n += 16; if (a <= 2147483647) n += 32; if (a > -1) n += 64; if (a >= 0) n += 128;
+       const v = [a < 5, a <= -1, a > 2147483646, a >= 100000]; return [n, v.join()]; });
+     const log = []; const o = { valueOf() { log.push('v'); return 3; } }; const w = [o < 5, o > 2, o >= 3, o <= 2]; let t = ''; try { if ({ valueOf() { throw new RangeError('cmp'); } } < 5) t = 'no'; } catch (e) { t = e.name; }
+     return [r, log.join(''), w, t]; }`],
+  ['cmp-i32', `{ let a = 0; for (let i = 0; i < 10; i++) { if (i === 3) continue; a += i; } let b = 0; for (let i = 10; i > 0; i--) b = b * 3 + i; let c = 0; for (let i = 0; i <= 5; ++i) for (let j = 5; j >= 0; --j) c += i * j;
+     let d = 0; for (let i = 2147483640; i < 2147483647 + 3; i++) d++; let e = 0; for (let i = -2147483640; i > -2147483648 - 3; i--) e++; let f = 0; let k = 0; while (true) { k++; if (k >= 1000) break; f += k % 3; }
+     const fs = []; for (let i = 0; i < 4; i++) fs.push(() => i); let g = 0; for (let i = 0; i < 50; i++) { g += i * 3 + 1; g ^= i << 2; g += i % 3; g -= i >> 1; g += i * 5 + 2; g ^= i << 3; g += i % 5; g -= i >> 2; g += i * 7 + 3; g ^= i << 4; g += i % 7; g -= i >> 3; g += i * 9 + 4; g ^= i << 5; g += i % 9; g |= 0; }
+     let h = 0; let m = 10; while (m-- > 0) h += m; let q = 0; for (let i = 0.5; i < 4; i++) q += i; let p = 0; for (let i = 0; i < 3; i++) { p++; } return [a, b, c, d, e, f, fs.map((x) => x()), g, h, q, p]; }`],
   ['dtoa', `[1/3, 2/3, 0.1, 0.1 + 0.2, 1e21, 1e-7, 123456789012345680000, 5e-324, 2.2250738585072014e-308, 2.225073858507201e-308,
      1.7976931348623157e308, 4.35, 0.000001, 1.5e-10, 100, 1/7, 12345.678, -0.1, 9007199254740993, 0.3, 1e15, 1e16, 123e-20,
      -1.5e-7, 2 ** -1074 * 3, 2 ** -1022 * 1.5].map(String)`],

@@ -49,6 +49,16 @@ const CASES: readonly Case[] = [
   ['let-forms', `{ const r = []; for (const f of [() => { i++; let i = 0; }, () => { --i; let i = 0; }, () => { i--; let i = 0; }, () => { s += 1; let s = 0; }]) { try { f(); r.push('none'); } catch (e) { r.push(e.name); } }
      let a = 2147483647, b = -2147483648, c = '5', d = 5n, e = { valueOf() { return 1.5; } }, f = 0, g = null, h; a++; ++a; b--; --b; c++; d--; ++d; ++d; e++; f++; ++f; f--; --f; --f; g++; h++;
      let n = 0; for (let i = 0; i < 5; ++i) for (let j = 5; j > 0; j--) n++; return [r, a, b, c, typeof c, String(d), e, f, g, h, n]; }`],
+  // a constant appended to a local (append_atom_loc): every kind of left side, numeric and 16-bit
+  // constants, a string shared or made a property key in between, below and above the slack threshold
+  ['append-const', `{ let n = 1; n += 'a'; let u; u += 'b'; let z = null; z += 'c'; let o = { toString() { return 'o'; } }; o += 'd'; let v = { valueOf() { return 5; } }; v += 'e';
+     let b = 2n; b += 'f'; let y = Symbol.iterator; let err = ''; try { y += 'g'; } catch (e) { err = e.name; } let w = true; w += 'h'; return [n, u, z, o, v, b, err, w]; }`],
+  ['append-const', `{ let s = ''; const kept = []; for (let i = 0; i < 400; i++) { s += '123'; s += '4'; s += 'é'; s += 'xy'; if (i % 29 === 0) kept.push(s); } return [snap(kept), s.length, s.slice(-9)]; }`],
+  ['append-const', `{ let s = 'é'.repeat(300); s += 'ab'; let t = 'a'.repeat(300); t += '😀'; t += 'cd'; var v = ''; for (var i = 0; i < 500; i++) v += 'var'; return [s.length, s.slice(-3), t.length, t.slice(-4), v.length, v.slice(-4)]; }`],
+  ['append-const', `{ let s = 'k'.repeat(300); const o = {}; const kept = []; for (let i = 0; i < 200; i++) { s += 'q'; if (i % 50 === 0) { o[s] = i; kept.push(s); } } s += 'end'; const keys = Object.keys(o);
+     const m = new Map([[s, 1]]); s += 'more'; return [keys.map((k) => k.length), snap(kept), m.has(s), [...m.keys()][0].slice(-3), s.slice(-7)]; }`],
+  ['append-const', `{ let s = 'p'.repeat(300); const arr = [s]; s += 'x'; const fs = []; for (let i = 0; i < 3; i++) { let t = 'r'.repeat(260 + i); fs.push(() => t); t += 'z' + i; t += 'w'; } let c = 'a'.repeat(300); const g = () => c; c += 'b';
+     return [arr[0].length, arr[0].slice(-1), s.slice(-2), fs.map((f) => f().slice(-3)), g().slice(-2)]; }`],
 ];
 
 describeAgainstNode('string building appends in place without changing shared strings', 'JS-STRCAT-1 aliasing, closures, properties, 16-bit strings and let forms answer as Node 20 does', CASES, {
