@@ -171,6 +171,36 @@ describe('embedded bus specifics', () => {
     }
   });
 
+  it('BUS-E7: a read or lease whose transaction rolls back leaves nothing taken as written: the next one registers its process and consumer', async () => {
+    const bus = await openEmbeddedBus({ path: file });
+    const raw = new Database(file);
+    try {
+      await bus.publish(makeEvents(3));
+      await bus.ensureGroup('src', 'earliest');
+      await bus.ensureQueue('q');
+      await bus.ensureQueue('q2');
+      await bus.route('src', (await bus.read('src', 'd', { count: 3 })).map((d) => ({ id: d.id, groups: ['q', 'q2'] })));
+      const names = (sql: string): unknown[] => raw.prepare(sql).pluck().all();
+      // SQLite itself fails a write after the process and consumer rows were written in the same
+      // transaction: q2's read, after q's (one transaction for both), and the lease after its owner's row
+      raw.exec(`CREATE TRIGGER fail_c1 BEFORE INSERT ON bus_leased WHEN NEW.grp = 'q2' BEGIN SELECT RAISE(ABORT, 'injected'); END;
+                CREATE TRIGGER fail_o1 BEFORE INSERT ON bus_leases WHEN NEW.owner = 'o1' BEGIN SELECT RAISE(ABORT, 'injected'); END;`);
+      await expect(bus.readQueues('c1', [{ group: 'q', count: 10 }, { group: 'q2', count: 10 }])).rejects.toThrow(/injected/);
+      await expect(bus.lease('L', 'o1', 60_000)).rejects.toThrow(/injected/);
+      expect(names("SELECT name FROM bus_processes WHERE name IN ('c1', 'o1')")).toEqual([]);
+      raw.exec('DROP TRIGGER fail_c1; DROP TRIGGER fail_o1;');
+      // another consumer takes the queue's entries: c1's next read finds nothing unread, and still writes what was rolled back
+      expect(await bus.read('q', 'c2', { count: 10 })).toHaveLength(3);
+      expect(await bus.readQueues('c1', [{ group: 'q', count: 10 }])).toEqual([{ ok: true, value: [] }]);
+      expect(await bus.lease('L', 'o1', 60_000)).toBe(true);
+      expect(names("SELECT name FROM bus_processes WHERE name IN ('c1', 'c2', 'o1') ORDER BY name")).toEqual(['c1', 'c2', 'o1']);
+      expect(names("SELECT consumer FROM bus_consumers WHERE grp = 'q' ORDER BY consumer")).toEqual(['c1', 'c2']);
+    } finally {
+      raw.close();
+      await bus.close();
+    }
+  });
+
   it('BUS-E-CRASH-1: a lease and entries held by a process that crashed are taken over at once, a live holder keeps them', async () => {
     const bus = await openEmbeddedBus({ path: file });
     const group = 'g-crash';

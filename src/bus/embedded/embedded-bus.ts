@@ -69,6 +69,13 @@ export class EmbeddedBus implements EventBus {
   /** This process, and the consumer/owner names it has registered as its own in `bus_processes`. */
   readonly #me: ProcessIdentity = thisProcess();
   readonly #registered = new Set<string>();
+  /**
+   * Names registered and consumers seen by the transaction running now: they join {@link #registered}
+   * and {@link #knownConsumers} only when it commits (see {@link #tx}), so a rolled-back write is
+   * written again by the next transaction instead of being taken as done.
+   */
+  readonly #registering = new Set<string>();
+  readonly #seeing = new Set<string>();
   readonly #trimEvery: number;
   #sinceTrim: number;
   #sinceDeadTrim: number;
@@ -224,15 +231,13 @@ export class EmbeddedBus implements EventBus {
       checkName(owner, 'owner');
       const now = Date.now();
       const until = now + Math.max(1, Math.floor(ttlMs));
-      return this.#db
-        .transaction(() => {
-          this.#register(owner, now);
-          if (this.#st.lease.run(name, owner, until, now).changes > 0) return true;
-          // Held by a process that crashed (its pid is gone): taken over now, not when its TTL lapses.
-          const held = this.#st.leaseOwner.get(name, now);
-          return held !== undefined && this.#isGone(held.owner) && this.#st.takeLeaseFrom.run(owner, until, name, held.owner).changes > 0;
-        })
-        .immediate();
+      return this.#tx(() => {
+        this.#register(owner, now);
+        if (this.#st.lease.run(name, owner, until, now).changes > 0) return true;
+        // Held by a process that crashed (its pid is gone): taken over now, not when its TTL lapses.
+        const held = this.#st.leaseOwner.get(name, now);
+        return held !== undefined && this.#isGone(held.owner) && this.#st.takeLeaseFrom.run(owner, until, name, held.owner).changes > 0;
+      });
     });
   }
 
@@ -371,22 +376,20 @@ export class EmbeddedBus implements EventBus {
     if (before.routed === 1) return this.#readQueued(group, consumer, consumerKey, count, before);
     // Cheap unlocked check first, so idle polling never takes the write lock.
     if (st.hasAfter.get(before.last_n) === undefined && this.#knownConsumers.has(consumerKey)) return [];
-    const rows = this.#db
-      .transaction(() => {
-        const g = this.#groupRow(group);
-        const now = Date.now();
-        const found = st.entriesAfter.all(g.last_n, count);
-        const tail = found[found.length - 1];
-        if (tail) {
-          // One pending run for the whole batch: its positions are consecutive in the log.
-          st.insertRun.run(group, found[0]!.n, tail.n, consumer, now, 1);
-          st.advanceGroup.run(tail.ms, tail.n, group);
-        }
-        st.touchConsumer.run(group, consumer, now);
-        this.#register(consumer, now);
-        return found;
-      })
-      .immediate();
+    const rows = this.#tx(() => {
+      const g = this.#groupRow(group);
+      const now = Date.now();
+      const found = st.entriesAfter.all(g.last_n, count);
+      const tail = found[found.length - 1];
+      if (tail) {
+        // One pending run for the whole batch: its positions are consecutive in the log.
+        st.insertRun.run(group, found[0]!.n, tail.n, consumer, now, 1);
+        st.advanceGroup.run(tail.ms, tail.n, group);
+      }
+      st.touchConsumer.run(group, consumer, now);
+      this.#register(consumer, now);
+      return found;
+    });
     this.#knownConsumers.add(consumerKey);
     const out = new Array<Delivery | CorruptEntry>(rows.length);
     for (let i = 0; i < rows.length; i++) {
@@ -463,8 +466,9 @@ export class EmbeddedBus implements EventBus {
     };
     // Inside readQueues' transaction, no savepoint of its own: nothing here throws a UeeError after a
     // write, and a driver error rolls back the whole read (a savepoint a queue cost ~2–3 µs).
-    const rows = inTransaction ? read() : this.#db.transaction(read).immediate();
-    this.#knownConsumers.add(consumerKey);
+    const rows = inTransaction ? read() : this.#tx(read);
+    // Known once its consumer row is committed: inside readQueues' transaction, when that commits.
+    (inTransaction ? this.#seeing : this.#knownConsumers).add(consumerKey);
     return rows.map((row) => (row.data === null ? decodeEntry(`${row.ms}-${row.n}`, undefined, 1) : this.#taken(row.n, row.ms, row.data)));
   }
 
@@ -505,20 +509,18 @@ export class EmbeddedBus implements EventBus {
     }
     if (todo.length === 0) return out;
     const found = this.#guard(() =>
-      this.#db
-        .transaction(() =>
-          todo.map(({ group, count }): Array<Delivery | CorruptEntry> | UeeError => {
-            try {
-              const g = this.#groupRow(group);
-              if (g.routed !== 1) return new UeeError('NOT_FOUND', `no queue "${group}"`, { details: { group }, hint: 'create it with ensureQueue first' });
-              return this.#readQueued(group, consumer, `${group}\u0000${consumer}`, count, g, true);
-            } catch (err) {
-              if (err instanceof UeeError) return err;
-              throw err;
-            }
-          }),
-        )
-        .immediate(),
+      this.#tx(() =>
+        todo.map(({ group, count }): Array<Delivery | CorruptEntry> | UeeError => {
+          try {
+            const g = this.#groupRow(group);
+            if (g.routed !== 1) return new UeeError('NOT_FOUND', `no queue "${group}"`, { details: { group }, hint: 'create it with ensureQueue first' });
+            return this.#readQueued(group, consumer, `${group}\u0000${consumer}`, count, g, true);
+          } catch (err) {
+            if (err instanceof UeeError) return err;
+            throw err;
+          }
+        }),
+      ),
     );
     for (let k = 0; k < todo.length; k++) {
       const { i, group } = todo[k]!;
@@ -614,12 +616,25 @@ export class EmbeddedBus implements EventBus {
     });
   }
 
-  /** Records (once per name) that `name` is this process's, inside the caller's transaction. */
+  /** Records (once per name, once committed) that `name` is this process's, inside a {@link #tx} transaction. */
   #register(name: string, now: number): void {
-    if (this.#registered.has(name)) return;
+    if (this.#registered.has(name) || this.#registering.has(name)) return;
     const me = this.#me;
     this.#st.registerProcess.run(name, me.host, me.boot, me.pidns, me.pid, now);
-    this.#registered.add(name);
+    this.#registering.add(name);
+  }
+
+  /** Runs `fn` in an immediate transaction; what it registered or saw is remembered only if it commits. */
+  #tx<T>(fn: () => T): T {
+    try {
+      const out = this.#db.transaction(fn).immediate();
+      for (const name of this.#registering) this.#registered.add(name);
+      for (const key of this.#seeing) this.#knownConsumers.add(key);
+      return out;
+    } finally {
+      this.#registering.clear();
+      this.#seeing.clear();
+    }
   }
 
   /**
@@ -639,20 +654,18 @@ export class EmbeddedBus implements EventBus {
     checkName(consumer, 'consumer');
     const { minIdleMs, count } = checkClaimOptions(options);
     const entries = this.#guard(() =>
-      this.#db
-        .transaction(() => {
-          const queue = this.#groupRow(group).routed === 1;
-          const st = this.#st;
-          const now = Date.now();
-          const claimed: Array<Delivery | CorruptEntry> = [];
-          this.#register(consumer, now);
-          // What a crashed process held is stale now: nobody is working on it.
-          for (const { consumer: holder } of st.runHolders.all(group)) if (holder !== consumer && this.#isGone(holder)) st.expireRunsOf.run(group, holder);
-          for (const row of claimRuns(st, queue ? 'queue' : 'log', group, consumer, now - minIdleMs, count, now)) claimed.push(decodeEntry(`${row.ms}-${row.n}`, row.data, row.deliveries));
-          st.touchConsumer.run(group, consumer, now);
-          return claimed;
-        })
-        .immediate(),
+      this.#tx(() => {
+        const queue = this.#groupRow(group).routed === 1;
+        const st = this.#st;
+        const now = Date.now();
+        const claimed: Array<Delivery | CorruptEntry> = [];
+        this.#register(consumer, now);
+        // What a crashed process held is stale now: nobody is working on it.
+        for (const { consumer: holder } of st.runHolders.all(group)) if (holder !== consumer && this.#isGone(holder)) st.expireRunsOf.run(group, holder);
+        for (const row of claimRuns(st, queue ? 'queue' : 'log', group, consumer, now - minIdleMs, count, now)) claimed.push(decodeEntry(`${row.ms}-${row.n}`, row.data, row.deliveries));
+        st.touchConsumer.run(group, consumer, now);
+        return claimed;
+      }),
     );
     this.#knownConsumers.add(`${group}\u0000${consumer}`);
     return screenEntries(entries, group, this.#corruptSink(group), this.#log);
