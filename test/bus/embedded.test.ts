@@ -185,18 +185,39 @@ describe('embedded bus specifics', () => {
       // transaction: q2's read, after q's (one transaction for both), and the lease after its owner's row
       raw.exec(`CREATE TRIGGER fail_c1 BEFORE INSERT ON bus_leased WHEN NEW.grp = 'q2' BEGIN SELECT RAISE(ABORT, 'injected'); END;
                 CREATE TRIGGER fail_o1 BEFORE INSERT ON bus_leases WHEN NEW.owner = 'o1' BEGIN SELECT RAISE(ABORT, 'injected'); END;`);
-      await expect(bus.readQueues('c1', [{ group: 'q', count: 10 }, { group: 'q2', count: 10 }])).rejects.toThrow(/injected/);
+      await expect(bus.readQueues!('c1', [{ group: 'q', count: 10 }, { group: 'q2', count: 10 }])).rejects.toThrow(/injected/);
       await expect(bus.lease('L', 'o1', 60_000)).rejects.toThrow(/injected/);
       expect(names("SELECT name FROM bus_processes WHERE name IN ('c1', 'o1')")).toEqual([]);
       raw.exec('DROP TRIGGER fail_c1; DROP TRIGGER fail_o1;');
       // another consumer takes the queue's entries: c1's next read finds nothing unread, and still writes what was rolled back
       expect(await bus.read('q', 'c2', { count: 10 })).toHaveLength(3);
-      expect(await bus.readQueues('c1', [{ group: 'q', count: 10 }])).toEqual([{ ok: true, value: [] }]);
+      expect(await bus.readQueues!('c1', [{ group: 'q', count: 10 }])).toEqual([{ ok: true, value: [] }]);
       expect(await bus.lease('L', 'o1', 60_000)).toBe(true);
       expect(names("SELECT name FROM bus_processes WHERE name IN ('c1', 'c2', 'o1') ORDER BY name")).toEqual(['c1', 'c2', 'o1']);
       expect(names("SELECT consumer FROM bus_consumers WHERE grp = 'q' ORDER BY consumer")).toEqual(['c1', 'c2']);
     } finally {
       raw.close();
+      await bus.close();
+    }
+  });
+
+  it('BUS-E8: a reading consumer\'s seen_at is written at most once a second, so its idle time is at most that late', async () => {
+    const bus = await openEmbeddedBus({ path: file });
+    try {
+      await bus.publish(makeEvents(3));
+      await bus.ensureGroup('src', 'earliest');
+      await bus.ensureQueue('q');
+      await bus.route('src', (await bus.read('src', 'd', { count: 3 })).map((d) => ({ id: d.id, groups: ['q'] })));
+      const idle = async (): Promise<number> => (await bus.groupInfo('q')).consumers.find((c) => c.name === 'c')!.idleMs;
+      expect(await bus.read('q', 'c', { count: 1 })).toHaveLength(1);
+      await sleep(60);
+      // read again within the second: not written, its idle time runs on from the first read
+      expect(await bus.read('q', 'c', { count: 1 })).toHaveLength(1);
+      expect(await idle()).toBeGreaterThanOrEqual(60);
+      await sleep(1_000);
+      expect(await bus.read('q', 'c', { count: 1 })).toHaveLength(1);
+      expect(await idle()).toBeLessThan(500);
+    } finally {
       await bus.close();
     }
   });
