@@ -99,7 +99,10 @@ export class EmbeddedBus implements EventBus {
   #sincePurge = 0;
   #lastPurge = 0;
   #lastHeldWarning = 0;
-  /** Queues known to exist (queues are never deleted), so `route` checks each target once. */
+  /**
+   * Queues known to exist, so `route` checks each target once. `deleteQueue` forgets its queue here; one
+   * another process deleted is found missing inside `route`'s transaction, with the same NOT_FOUND.
+   */
   readonly #queues = new Set<string>();
   /**
    * Envelopes a plain-group read (the dispatcher's) decoded and checked, by log position, oldest
