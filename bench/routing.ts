@@ -50,6 +50,9 @@ const RECORDS_OFF = process.env.UEE_BENCH_RECORDS === 'off';
 // UEE_BENCH_PROFILE=dir: a CPU profile of the main thread during each scenario's measured runs only
 // (not its deploys), written to dir/<backend>-<scenario>.cpuprofile.
 const PROFILE_DIR = process.env.UEE_BENCH_PROFILE;
+// UEE_BENCH_HEAP_PROFILE=dir: the main thread's allocations during the same runs, sampled (every
+// 32 KiB, counting what GC collected too), written to dir/<backend>-<scenario>.heapprofile.
+const HEAP_PROFILE_DIR = process.env.UEE_BENCH_HEAP_PROFILE;
 const noopWasm = await buildWat('noop');
 const writeWasm = await buildWat('read-write');
 const rows: Array<Array<string | number>> = [];
@@ -180,12 +183,22 @@ for (const backend of (['embedded', 'redis'] as const).filter((b) => BACKENDS?.h
         await profiler.post('Profiler.enable');
         await profiler.post('Profiler.start');
       }
+      const heapProfiler = HEAP_PROFILE_DIR === undefined ? undefined : new Session();
+      if (heapProfiler !== undefined) {
+        heapProfiler.connect();
+        await heapProfiler.post('HeapProfiler.startSampling', { samplingInterval: 32_768, includeObjectsCollectedByMajorGC: true, includeObjectsCollectedByMinorGC: true });
+      }
       heapPeakMb = 0;
       for (let i = 0; i < REPEATS; i++) runs.push({ rate: await run(EVENTS), cpu: mainCpuPerEvent });
       if (profiler !== undefined) {
         const { profile } = await profiler.post('Profiler.stop');
         writeFileSync(join(PROFILE_DIR!, `${backend}-${s.key}.cpuprofile`), JSON.stringify(profile));
         profiler.disconnect();
+      }
+      if (heapProfiler !== undefined) {
+        const { profile } = await heapProfiler.post('HeapProfiler.stopSampling');
+        writeFileSync(join(HEAP_PROFILE_DIR!, `${backend}-${s.key}.heapprofile`), JSON.stringify(profile));
+        heapProfiler.disconnect();
       }
       const median = runs.sort((a, b) => a.rate - b.rate)[Math.floor(REPEATS / 2)]!;
       const rate = median.rate;
