@@ -39,7 +39,7 @@
  * - UEE_PERF_INC_GOTO: `inc_loc` / `dec_loc` of an int followed by a `goto` (a `for` loop's `i++` and
  *   its back jump) take the jump in the same dispatch, still polling for interrupts.
  *
- * Measured with `scripts/js-engines.ts` (the engine before these three and UEE_PERF_SWITCH against
+ * Measured with `scripts/js-engines.ts` (the engine before these and UEE_PERF_SWITCH against
  * after, same run, 15 rounds): building a 1 MB string with `+=` 2.08 → 1.13 ms, the 1e6-step
  * arithmetic loop 24.1 → 21.5 ms, sort, JSON and regex unchanged. Fusing `get_loc` into the
  * comparison as well (one opcode for `i < k`) measured no faster: the dispatch is not what is left.
@@ -196,26 +196,6 @@ const LOC_CHECK = (opcode: string, value: string): string => `
 /** The replacements, in order; each `find` must occur exactly once. */
 export const QUICKJS_STRING_PATCH: readonly Replacement[] = [
   APPEND_ATOM_PEEPHOLE,
-  {
-    find: `                    put_short_code(&bc_out, cc.op, cc.idx);
-                    dbuf_putc(&bc_out, OP_add_loc);
-                    dbuf_putc(&bc_out, idx);
-                    pos_next = cc.pos;
-                    break;
-                }
-                add_pc2line_info(s, bc_out.size, line_num);
-                put_short_code(&bc_out, op, idx);
-                break;`,
-    replace: `                    put_short_code(&bc_out, cc.op, cc.idx);
-                    dbuf_putc(&bc_out, OP_add_loc);
-                    dbuf_putc(&bc_out, idx);
-                    pos_next = cc.pos;
-                    break;
-                }
-                add_pc2line_info(s, bc_out.size, line_num);
-                put_short_code(&bc_out, op, idx);
-                break;`,
-  },
   {
     find: `                /* Optimize constant tests: \`if (0)\`, \`if (1)\`, \`if (!0)\`... */
                 if (code_match(&cc, pos_next, M2(OP_if_false, OP_if_true), -1)) {
