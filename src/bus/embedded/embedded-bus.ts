@@ -79,19 +79,21 @@ export class EmbeddedBus implements EventBus {
   readonly #pollStep = new Map<string, number>();
   readonly #life = new BusLifecycle('embedded');
   readonly #abort = new AbortController();
-  readonly #knownConsumers = new Set<string>();
   /** This process, and the consumer/owner names it has registered as its own in `bus_processes`. */
   readonly #me: ProcessIdentity = thisProcess();
   readonly #registered = new Set<string>();
   /**
-   * Names registered and consumers seen by the transaction running now: they join {@link #registered}
-   * and {@link #knownConsumers} only when it commits (see {@link #tx}), so a rolled-back write is
-   * written again by the next transaction instead of being taken as done.
+   * Per group and consumer (`group\0consumer`) whose row this process has written: when it last wrote
+   * its `seen_at` (see {@link TOUCH_EVERY_MS}). A consumer found here with nothing to read skips the
+   * write lock.
+   */
+  readonly #touched = new Map<string, number>();
+  /**
+   * Names registered and consumers touched by the transaction running now: they join
+   * {@link #registered} and {@link #touched} only when it commits (see {@link #immediate}), so a
+   * rolled-back write is written again by the next transaction instead of being taken as done.
    */
   readonly #registering = new Set<string>();
-  readonly #seeing = new Set<string>();
-  /** Per group and consumer: when this process last wrote its `seen_at` (see {@link TOUCH_EVERY_MS}); `#touching` until committed. */
-  readonly #touched = new Map<string, number>();
   readonly #touching = new Map<string, number>();
   readonly #trimEvery: number;
   #sinceTrim: number;
@@ -248,7 +250,7 @@ export class EmbeddedBus implements EventBus {
       checkName(owner, 'owner');
       const now = Date.now();
       const until = now + Math.max(1, Math.floor(ttlMs));
-      return this.#tx(() => {
+      return this.#immediate(() => {
         this.#register(owner, now);
         if (this.#st.lease.run(name, owner, until, now).changes > 0) return true;
         // Held by a process that crashed (its pid is gone): taken over now, not when its TTL lapses.
@@ -336,7 +338,6 @@ export class EmbeddedBus implements EventBus {
         const idle = st.idleConsumers.all(group, Date.now() - idleMs, consumer ?? '');
         for (const c of idle) {
           st.deleteConsumer.run(group, c.consumer);
-          this.#knownConsumers.delete(`${group}\u0000${c.consumer}`);
           this.#touched.delete(`${group}\u0000${c.consumer}`);
         }
         return idle.length;
@@ -387,8 +388,8 @@ export class EmbeddedBus implements EventBus {
     const consumerKey = `${group}\u0000${consumer}`;
     if (before.routed === 1) return this.#readQueued(group, consumer, consumerKey, count, before);
     // Cheap unlocked check first, so idle polling never takes the write lock.
-    if (st.hasAfter.get(before.last_n) === undefined && this.#knownConsumers.has(consumerKey)) return [];
-    const rows = this.#tx(() => {
+    if (st.hasAfter.get(before.last_n) === undefined && this.#touched.has(consumerKey)) return [];
+    const rows = this.#immediate(() => {
       const g = this.#groupRow(group);
       const now = Date.now();
       const found = st.entriesAfter.all(g.last_n, count);
@@ -402,7 +403,6 @@ export class EmbeddedBus implements EventBus {
       this.#register(consumer, now);
       return found;
     });
-    this.#knownConsumers.add(consumerKey);
     const out = new Array<Delivery | CorruptEntry>(rows.length);
     for (let i = 0; i < rows.length; i++) {
       const row = rows[i]!;
@@ -455,7 +455,7 @@ export class EmbeddedBus implements EventBus {
    */
   #readQueued(group: string, consumer: string, consumerKey: string, count: number, before: GroupRow, inTransaction = false): Array<Delivery | CorruptEntry> {
     const st = this.#st;
-    if (before.late === 0 && st.hasQueuedAfter.get(group, before.last_n) === undefined && this.#knownConsumers.has(consumerKey)) return [];
+    if (before.late === 0 && st.hasQueuedAfter.get(group, before.last_n) === undefined && this.#touched.has(consumerKey)) return [];
     const read = (): QueuedRow[] => {
       const now = Date.now();
       // Inside readQueues' transaction `before` was read in it just now; alone, read again under the lock.
@@ -478,9 +478,7 @@ export class EmbeddedBus implements EventBus {
     };
     // Inside readQueues' transaction, no savepoint of its own: nothing here throws a UeeError after a
     // write, and a driver error rolls back the whole read (a savepoint a queue cost ~2–3 µs).
-    const rows = inTransaction ? read() : this.#tx(read);
-    // Known once its consumer row is committed: inside readQueues' transaction, when that commits.
-    (inTransaction ? this.#seeing : this.#knownConsumers).add(consumerKey);
+    const rows = inTransaction ? read() : this.#immediate(read);
     return rows.map((row) => (row.data === null ? decodeEntry(`${row.ms}-${row.n}`, undefined, 1) : this.#taken(row.n, row.ms, row.data)));
   }
 
@@ -519,7 +517,7 @@ export class EmbeddedBus implements EventBus {
     }
     if (todo.length === 0) return out;
     const found = this.#guard(() =>
-      this.#tx(() =>
+      this.#immediate(() =>
         todo.map(({ group, count }): Array<Delivery | CorruptEntry> | UeeError => {
           try {
             const g = this.#groupRow(group);
@@ -620,7 +618,7 @@ export class EmbeddedBus implements EventBus {
     });
   }
 
-  /** Records (once per name, once committed) that `name` is this process's, inside a {@link #tx} transaction. */
+  /** Records (once per name, once committed) that `name` is this process's, inside a {@link #immediate} transaction. */
   #register(name: string, now: number): void {
     if (this.#registered.has(name) || this.#registering.has(name)) return;
     const me = this.#me;
@@ -628,33 +626,30 @@ export class EmbeddedBus implements EventBus {
     this.#registering.add(name);
   }
 
+  /** Runs `fn` in an immediate transaction; what it registered or touched is remembered only if it commits. */
   #immediate<T>(fn: () => T): T {
-    return this.#transaction.immediate(fn) as T;
+    try {
+      const out = this.#transaction.immediate(fn) as T;
+      for (const name of this.#registering) this.#registered.add(name);
+      for (const [key, at] of this.#touching) this.#touched.set(key, at);
+      return out;
+    } finally {
+      this.#registering.clear();
+      this.#touching.clear();
+    }
   }
 
   #deferred<T>(fn: () => T): T {
     return this.#transaction(fn) as T;
   }
 
-  /** Runs `fn` in an immediate transaction; what it registered or saw is remembered only if it commits. */
-  #tx<T>(fn: () => T): T {
-    try {
-      const out = this.#immediate(fn);
-      for (const name of this.#registering) this.#registered.add(name);
-      for (const key of this.#seeing) this.#knownConsumers.add(key);
-      for (const [key, at] of this.#touching) this.#touched.set(key, at);
-      return out;
-    } finally {
-      this.#registering.clear();
-      this.#seeing.clear();
-      this.#touching.clear();
-    }
-  }
-
-  /** Writes a reading consumer's `seen_at`, unless this process did less than {@link TOUCH_EVERY_MS} ago (inside a {@link #tx} transaction). */
-  #touch(group: string, consumer: string, consumerKey: string, now: number): void {
+  /**
+   * Writes a consumer's `seen_at` (inside an {@link #immediate} transaction); a read's, not when this
+   * process wrote it less than {@link TOUCH_EVERY_MS} ago.
+   */
+  #touch(group: string, consumer: string, consumerKey: string, now: number, always = false): void {
     const last = this.#touched.get(consumerKey);
-    if (last !== undefined && now - last < TOUCH_EVERY_MS && this.#knownConsumers.has(consumerKey)) return;
+    if (!always && last !== undefined && now - last < TOUCH_EVERY_MS) return;
     this.#st.touchConsumer.run(group, consumer, now);
     this.#touching.set(consumerKey, now);
   }
@@ -676,7 +671,7 @@ export class EmbeddedBus implements EventBus {
     checkName(consumer, 'consumer');
     const { minIdleMs, count } = checkClaimOptions(options);
     const entries = this.#guard(() =>
-      this.#tx(() => {
+      this.#immediate(() => {
         const queue = this.#groupRow(group).routed === 1;
         const st = this.#st;
         const now = Date.now();
@@ -685,11 +680,10 @@ export class EmbeddedBus implements EventBus {
         // What a crashed process held is stale now: nobody is working on it.
         for (const { consumer: holder } of st.runHolders.all(group)) if (holder !== consumer && this.#isGone(holder)) st.expireRunsOf.run(group, holder);
         for (const row of claimRuns(st, queue ? 'queue' : 'log', group, consumer, now - minIdleMs, count, now)) claimed.push(decodeEntry(`${row.ms}-${row.n}`, row.data, row.deliveries));
-        st.touchConsumer.run(group, consumer, now);
+        this.#touch(group, consumer, `${group}\u0000${consumer}`, now, true);
         return claimed;
       }),
     );
-    this.#knownConsumers.add(`${group}\u0000${consumer}`);
     return screenEntries(entries, group, this.#corruptSink(group), this.#log);
   }
 
