@@ -45,9 +45,10 @@ export interface AppStatus {
     /**
      * Host calls answered since start, those the main thread saw by polling, and the messages of
      * workers that gave up spinning for an answer while it polled (see `UEE_HOST_CALL_SPIN_US`), and
-     * the requests over a plugin's or tenant's host-call rate, slowed to it (their worker slept, then asked again).
+     * the requests over a plugin's or tenant's host-call rate, slowed to it (their worker slept, then asked again);
+     * `spinUs` is how long the main thread polls after a host call, as the runtime runs it.
      */
-    hostCalls: { answered: number; polled: number; gaveUp: number; throttled: number };
+    hostCalls: { answered: number; polled: number; gaveUp: number; throttled: number; spinUs: number };
   };
 }
 
@@ -257,7 +258,7 @@ export class UeeApp {
         router: this.runtime?.router.state ?? 'off',
         queued: host?.queued ?? 0,
         inHand: this.runtime?.router.inHand ?? { capacity: 0, held: 0, waiting: 0 },
-        hostCalls: { answered: host?.hostCalls ?? 0, polled: host?.hostCallsPolled ?? 0, gaveUp: host?.hostMessagesWhilePolling ?? 0, throttled: host?.hostCallsThrottled ?? 0 },
+        hostCalls: { answered: host?.hostCalls ?? 0, polled: host?.hostCallsPolled ?? 0, gaveUp: host?.hostMessagesWhilePolling ?? 0, throttled: host?.hostCallsThrottled ?? 0, spinUs: host?.hostCallSpinUs ?? 0 },
       },
     };
   }

@@ -302,6 +302,8 @@ export class ExecutionHost {
     /** Host calls over the plugin's or tenant's rate, slowed (their worker slept, then asked again). */
     hostCallsThrottled: number;
     polling: boolean;
+    /** The polling's length after a host call in µs, as the pool runs it (0: requests are always messages). */
+    hostCallSpinUs: number;
   } {
     const pool = this.#pool;
     return {
@@ -318,6 +320,7 @@ export class ExecutionHost {
       hostMessagesWhilePolling: pool.hostMessagesWhilePolling,
       hostCallsThrottled: pool.hostCallsThrottled,
       polling: pool.polling,
+      hostCallSpinUs: pool.spinUs,
     };
   }
 

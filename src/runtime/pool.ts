@@ -422,6 +422,11 @@ export class WorkerPool {
     return this.#polling;
   }
 
+  /** How long (µs) the main thread polls the bridges after a host call; 0 = never (`hostCallSpin.mainMs`). */
+  get spinUs(): number {
+    return Math.round(this.#options.hostCallSpin.mainMs * 1000);
+  }
+
   /** Workers running a batch now. */
   #runningCount(): number {
     let n = 0;

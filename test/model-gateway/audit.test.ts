@@ -3,7 +3,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import type { AuditLog, AuditRecord } from '../../src/model-gateway/index.js';
 import { MemoryAuditLog, SqliteAuditLog, createModelGateway, gatewayUsage, listGatewayModels, testModelCall } from '../../src/model-gateway/index.js';
 import { tempDir } from '../helpers.js';
-import { ctx } from './helpers.js';
+import { LONG_WINDOW_MS, ctx } from './helpers.js';
 
 const dirs: Array<{ [Symbol.dispose](): void }> = [];
 afterEach(() => {
@@ -69,7 +69,7 @@ describe('GW-AUDIT-3 the gateway records every call in SQLite (shared uee.db fil
     const dir = tempDir('gw-audit');
     dirs.push(dir);
     const audit = new SqliteAuditLog(join(dir.path, 'uee.db'));
-    const g = await createModelGateway({ audit, quotas: { plugins: { P: { calls: 2 } } } });
+    const g = await createModelGateway({ audit, quotas: { plugins: { P: { calls: 2, windowMs: LONG_WINDOW_MS } } } });
     try {
       await g.call(ctx(), { model: 'embed.small', input: 'hello', pluginId: 'pid', pluginName: 'P', eventId: 'evt1' });
       await g.call(ctx(), { model: 'embed.small', input: 'hello', pluginId: 'pid', pluginName: 'P', eventId: 'evt2' });

@@ -3,7 +3,7 @@ import { isUeeError } from '../../src/core/index.js';
 import type { BudgetLedger, ModelProvider, ProviderCall } from '../../src/model-gateway/index.js';
 import { InMemoryLedger, QuotaPolicy, RedisLedger, createModelGateway } from '../../src/model-gateway/index.js';
 import { TEST_REDIS_URL, randomPrefix } from '../helpers.js';
-import { ctx } from './helpers.js';
+import { LONG_WINDOW_MS, ctx } from './helpers.js';
 
 const wait = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 
@@ -39,7 +39,7 @@ function slowGateway(provider: ModelProvider, ledger: BudgetLedger, quotas: Reco
     ledger,
     customProviders: [provider],
     models: [{ name: 'chat.slow', kind: 'chat', provider: 'slow', target: 'x', cacheTtlMs, maxOutputTokens: 50, cost: { inputPerUnit: 0.001, outputPerUnit: 0.002 } }],
-    quotas: { tenants: { acme: { tokens: 1_000_000, cost: 1000, ...quotas } } },
+    quotas: { tenants: { acme: { tokens: 1_000_000, cost: 1000, windowMs: LONG_WINDOW_MS, ...quotas } } },
   });
 }
 

@@ -8,6 +8,13 @@ import type { ModelGateway } from '../../src/model-gateway/index.js';
 import { createOpenAiHandler } from '../../src/model-gateway/index.js';
 import { tempDir } from '../helpers.js';
 
+/**
+ * A quota window no test straddles. Windows are wall-clock (epoch-aligned): a test counting what it
+ * spent in the default 60 s window fails whenever its calls and its read fall on either side of a
+ * minute boundary (GW-BILL-2 read 0 of 30 tokens so, in about 1 run in 150).
+ */
+export const LONG_WINDOW_MS = 31 * 24 * 3_600_000;
+
 /** A gateway's OpenAI-compatible endpoint on the project's HttpServer, on a random loopback port. */
 export async function serveGateway(
   gateway: ModelGateway,

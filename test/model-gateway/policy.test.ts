@@ -3,7 +3,7 @@ import { isUeeError } from '../../src/core/index.js';
 import type { BudgetLedger } from '../../src/model-gateway/index.js';
 import { InMemoryLedger, QuotaPolicy, RedisLedger, createModelGateway } from '../../src/model-gateway/index.js';
 import { TEST_REDIS_URL, randomPrefix } from '../helpers.js';
-import { ctx } from './helpers.js';
+import { LONG_WINDOW_MS, ctx } from './helpers.js';
 
 const ledgers: Array<[string, () => Promise<{ ledger: BudgetLedger; cleanup: () => Promise<void> }>]> = [
   ['memory', () => Promise.resolve({ ledger: new InMemoryLedger(), cleanup: () => Promise.resolve() })],
@@ -26,7 +26,7 @@ describe('GW-POLICY-5 two gateways sharing one Redis ledger (two connections) ra
   it('never overspends across gateways', async () => {
     const prefix = randomPrefix('gw2');
     const [la, lb] = await Promise.all([RedisLedger.create({ url: TEST_REDIS_URL, prefix }), RedisLedger.create({ url: TEST_REDIS_URL, prefix })]);
-    const options = { models: [{ name: 'score.paid', kind: 'scorer' as const, provider: 'builtin', target: 'prioritizer', cost: { outputPerUnit: 1 } }], quotas: { tenants: { acme: { cost: 10 } } } };
+    const options = { models: [{ name: 'score.paid', kind: 'scorer' as const, provider: 'builtin', target: 'prioritizer', cost: { outputPerUnit: 1 } }], quotas: { tenants: { acme: { cost: 10, windowMs: LONG_WINDOW_MS } } } };
     const [ga, gb] = await Promise.all([createModelGateway({ ...options, ledger: la }), createModelGateway({ ...options, ledger: lb })]);
     try {
       const results = await Promise.allSettled(Array.from({ length: 50 }, (_, i) => (i % 2 === 0 ? ga : gb).call(ctx(), { model: 'score.paid', input: { dueInDays: i } })));
@@ -69,7 +69,7 @@ describe.each(ledgers)('GW-POLICY on the %s ledger', (_kind, make) => {
       ledger,
       // Each call costs exactly 1 credit: 1 input unit-priced token bucket via the scorer's fixed token count.
       models: [{ name: 'score.paid', kind: 'scorer', provider: 'builtin', target: 'prioritizer', cost: { inputPerUnit: 0, outputPerUnit: 1 } }],
-      quotas: { tenants: { acme: { cost: 100, windowMs: 3_600_000 } } },
+      quotas: { tenants: { acme: { cost: 100, windowMs: LONG_WINDOW_MS } } },
     });
     try {
       // Spend 93 of the 100 credits first, so 7 remain for the racers.
@@ -95,7 +95,7 @@ describe.each(ledgers)('GW-POLICY on the %s ledger', (_kind, make) => {
 
   it('GW-POLICY-3 tokens are reserved at their maximum and the unused part is refunded on settle', async () => {
     const ledger = await setup();
-    const policy = new QuotaPolicy({ tenants: { acme: { tokens: 1000 } } }, ledger);
+    const policy = new QuotaPolicy({ tenants: { acme: { tokens: 1000, windowMs: LONG_WINDOW_MS } } }, ledger);
     const r = await policy.reserve('acme', undefined, { tokens: 600, cost: 0 });
     await expect(policy.reserve('acme', undefined, { tokens: 600, cost: 0 })).rejects.toMatchObject({ code: 'QUOTA_EXCEEDED', details: { dimension: 'tokens', used: 600 } });
     await policy.settle(r, { tokens: 150, cost: 0 });
@@ -106,7 +106,7 @@ describe.each(ledgers)('GW-POLICY on the %s ledger', (_kind, make) => {
 
   it('GW-POLICY-4 concurrency caps, rate limits and per-plugin quotas', async () => {
     const ledger = await setup();
-    const policy = new QuotaPolicy({ tenants: { acme: { concurrency: 2, callsPerSecond: 100 } }, plugins: { Noisy: { calls: 2 } } }, ledger);
+    const policy = new QuotaPolicy({ tenants: { acme: { concurrency: 2, callsPerSecond: 100 } }, plugins: { Noisy: { calls: 2, windowMs: LONG_WINDOW_MS } } }, ledger);
     const a = await policy.reserve('acme', undefined, { tokens: 0, cost: 0 });
     await policy.reserve('acme', undefined, { tokens: 0, cost: 0 });
     await expect(policy.reserve('acme', undefined, { tokens: 0, cost: 0 })).rejects.toMatchObject({ code: 'RATE_LIMITED', details: { dimension: 'concurrency' } });

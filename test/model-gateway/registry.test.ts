@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { isUeeError } from '../../src/core/index.js';
 import { ModelRegistry, checkModelAllowed, createModelGateway, withDefaultModels } from '../../src/model-gateway/index.js';
-import { ctx } from './helpers.js';
+import { LONG_WINDOW_MS, ctx } from './helpers.js';
 
 describe('GW-REG: the model registry', () => {
   it('GW-REG-1 ships the three default models, all on the builtin provider', () => {
@@ -49,7 +49,7 @@ describe('GW-REG: the model registry', () => {
   it('GW-REG-4 the plugin manifest allow-list: exact names and prefix wildcards; denial is CAPABILITY_DENIED/MODEL_NOT_ALLOWED', async () => {
     expect(() => checkModelAllowed('embed.small', ['embed.*'])).not.toThrow();
     expect(() => checkModelAllowed('embed.small', undefined)).not.toThrow();
-    const gateway = await createModelGateway({ quotas: { tenants: { acme: { calls: 1 } } } });
+    const gateway = await createModelGateway({ quotas: { tenants: { acme: { calls: 1, windowMs: LONG_WINDOW_MS } } } });
     try {
       const err = await gateway.call(ctx(), { model: 'chat.default', input: 'x', pluginName: 'P', allowedModels: ['task.prioritizer.v2'] }).catch((e: unknown) => e);
       expect(isUeeError(err, 'CAPABILITY_DENIED')).toBe(true);

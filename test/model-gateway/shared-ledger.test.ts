@@ -8,6 +8,7 @@ import { UeeApp } from '../../src/app/index.js';
 import { loadConfig } from '../../src/config/index.js';
 import { silentLogger, toUeeError } from '../../src/core/index.js';
 import { newSite, siteSettings, TEST_APP_OPTIONS, type AppSite } from '../router/harness.js';
+import { LONG_WINDOW_MS } from './helpers.js';
 
 describe('model quotas across processes', () => {
   let site: (AppSite & { dispose(): Promise<void> }) | undefined;
@@ -19,7 +20,7 @@ describe('model quotas across processes', () => {
 
   it('GW-SHARED-1 two apps on one Redis bus grant a tenant its call quota once, not once each', async () => {
     site = newSite('redis', 'shared-ledger');
-    const env = { UEE_MODEL_QUOTAS: '{"tenants":{"acme":{"calls":2}}}' };
+    const env = { UEE_MODEL_QUOTAS: JSON.stringify({ tenants: { acme: { calls: 2, windowMs: LONG_WINDOW_MS } } }) };
     for (let i = 0; i < 2; i++) apps.push(await UeeApp.create(loadConfig(siteSettings(site, { runtime: 'off' }), env), silentLogger, TEST_APP_OPTIONS));
     const [a, b] = apps as [UeeApp, UeeApp];
     const ctx = { tenantId: 'acme', actor: 'user:test' };

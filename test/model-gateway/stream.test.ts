@@ -1,10 +1,10 @@
 import { describe, expect, it } from 'vitest';
 import { createModelGateway } from '../../src/model-gateway/index.js';
-import { ctx, rawServer } from './helpers.js';
+import { LONG_WINDOW_MS, ctx, rawServer } from './helpers.js';
 
 describe('GW-STREAM: streaming through the gateway', () => {
   it('GW-STREAM-1 streams under the same quotas; an abandoned stream releases its concurrency slot and pays for what it received', async () => {
-    const g = await createModelGateway({ quotas: { tenants: { acme: { concurrency: 1, tokens: 10_000 } } } });
+    const g = await createModelGateway({ quotas: { tenants: { acme: { concurrency: 1, tokens: 10_000, windowMs: LONG_WINDOW_MS } } } });
     try {
       const s = await g.stream(ctx(), { model: 'chat.default', input: 'a b c d e f' });
       await expect(g.stream(ctx(), { model: 'chat.default', input: 'x' })).rejects.toMatchObject({ code: 'RATE_LIMITED', details: { dimension: 'concurrency' } });
