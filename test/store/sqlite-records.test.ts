@@ -12,6 +12,8 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { silentLogger } from '../../src/core/index.js';
 import { InvocationRecords } from '../../src/app/index.js';
 import { openSqliteStore, type EntityStore, type InvocationRecordDraft, type InvocationRecordStore } from '../../src/store/index.js';
+import { normaliseInvocationQuery } from '../../src/store/invocations.js';
+import { invocationQuerySql } from '../../src/store/sqlite/invocations-sql.js';
 import { recordsPathOf } from '../../src/store/sqlite/records-thread.js';
 import { tempDir, tenantCtx } from '../helpers.js';
 import { draft } from './invocations-conformance.js';
@@ -140,6 +142,56 @@ describe('invocation records on a file-backed SQLite store', () => {
     const main = new Database(path, { readonly: true });
     expect(main.prepare("SELECT name FROM sqlite_master WHERE name = 'invocations'").get()).toBeUndefined();
     main.close();
+  });
+
+  it('RECORDS-THREAD-9 a records file with the tenant-led indexes is moved to the id-led ones on open, and every lookup is answered from an index, newest first without a sort', async () => {
+    const { store, path } = await fileStore();
+    await store.close();
+    // The layout before 2026-12-04: every lookup index led by the tenant key.
+    const old = new Database(recordsPathOf(path));
+    old.exec(`DROP INDEX invocations_event; DROP INDEX invocations_correlation; DROP INDEX invocations_entity;
+      CREATE INDEX invocations_by_event ON invocations (tenant_key, event_id, record_id);
+      CREATE INDEX invocations_by_correlation ON invocations (tenant_key, correlation_id, record_id);
+      CREATE INDEX invocations_by_entity ON invocations (tenant_key, entity_id, record_id) WHERE entity_id IS NOT NULL;`);
+    old.close();
+    const again = await openSqliteStore({ path });
+    const mine = draft('acme', at(7), { event: { eventId: 'ev-moved', type: 'TaskCreated', correlationId: 'corr-moved', causationId: null, hop: 0, entityId: 'task-moved', entityTypeId: 'Task' } });
+    try {
+      await again.invocations.append([mine, draft('globex', at(8), { event: mine.event })]);
+      await expect.poll(() => count(again), { timeout: 5000 }).toBe(1);
+      for (const q of [{ eventId: 'ev-moved' }, { correlationId: 'corr-moved' }, { entityId: 'task-moved' }]) {
+        expect((await again.invocations.query(A, q)).items.map((r) => [r.tenantId, r.event.eventId])).toEqual([['acme', 'ev-moved']]);
+      }
+    } finally {
+      await again.close();
+    }
+    const db = new Database(recordsPathOf(path), { readonly: true });
+    try {
+      const indexes = (db.prepare("SELECT name FROM sqlite_master WHERE type = 'index' AND tbl_name = 'invocations' AND sql IS NOT NULL ORDER BY name").all() as Array<{ name: string }>).map((r) => r.name);
+      expect(indexes).toEqual(['invocations_by_at', 'invocations_by_experiment', 'invocations_by_plugin', 'invocations_correlation', 'invocations_entity', 'invocations_event']);
+      const plan = (q: Record<string, unknown>): string => {
+        const { sql, params } = invocationQuerySql('acme', normaliseInvocationQuery(q));
+        return (db.prepare(`EXPLAIN QUERY PLAN ${sql}`).all(...params) as Array<{ detail: string }>).map((r) => r.detail).join('; ');
+      };
+      const cursor = { after: '0193c7a0-0000-7000-8000-000000000001' };
+      const cases: Array<[Record<string, unknown>, RegExp]> = [
+        [{}, /SEARCH invocations USING INDEX sqlite_autoindex_invocations_1 \(tenant_key=\?/],
+        [{ eventId: 'e' }, /USING INDEX invocations_event \(event_id=\? AND tenant_key=\?/],
+        [{ correlationId: 'c' }, /USING INDEX invocations_correlation \(correlation_id=\? AND tenant_key=\?/],
+        [{ entityId: 't' }, /USING INDEX invocations_entity \(entity_id=\? AND tenant_key=\?/],
+        [{ plugin: 'p' }, /USING INDEX invocations_by_plugin \(tenant_key=\? AND plugin_name=\?/],
+        [{ experimentId: 'x' }, /USING INDEX invocations_by_experiment \(tenant_key=\? AND experiment_id=\?/],
+        [{ eventId: 'e', ...cursor }, /USING INDEX invocations_event \(event_id=\? AND tenant_key=\? AND record_id<\?/],
+        [{ plugin: 'p', outcome: 'ok', from: at(0) }, /USING INDEX invocations_by_plugin \(tenant_key=\? AND plugin_name=\?/],
+      ];
+      for (const [q, index] of cases) {
+        const detail = plan(q);
+        expect(detail, JSON.stringify(q)).toMatch(index);
+        expect(detail, JSON.stringify(q)).not.toMatch(/TEMP B-TREE/);
+      }
+    } finally {
+      db.close();
+    }
   });
 
   it('RECORDS-THREAD-8 a process that shuts down, or only asks for a flush and runs out of work, exits cleanly with every record written', async () => {

@@ -3,7 +3,7 @@ import type { InvocationRecordStore } from '../invocations.js';
 import { PURGE_BATCH, invocationPage, normaliseInvocationQuery, prepareInvocationRecord, readInvocationRecord } from '../invocations.js';
 import { tenantKeyOf } from '../shared.js';
 import { sqliteError, type SqliteCore } from './core.js';
-import { PURGE_SQL, recordInserter } from './invocations-sql.js';
+import { PURGE_SQL, invocationQuerySql, recordInserter } from './invocations-sql.js';
 import { StatementCache } from './keyset.js';
 import type { RecordsThread } from './records-thread.js';
 
@@ -14,16 +14,6 @@ export interface SqliteRecordsFile {
   db: Database;
   thread: RecordsThread;
 }
-
-const COLUMNS = [
-  ['eventId', 'event_id'],
-  ['correlationId', 'correlation_id'],
-  ['entityId', 'entity_id'],
-  ['plugin', 'plugin_name'],
-  ['pluginId', 'plugin_id'],
-  ['outcome', 'outcome'],
-  ['experimentId', 'experiment_id'],
-] as const;
 
 /**
  * Invocation records on SQLite. A file-backed store keeps them in its records file (see
@@ -52,21 +42,8 @@ export function sqliteInvocations(core: SqliteCore, file?: SqliteRecordsFile): I
         const tk = tenantKeyOf(ctx);
         core.requireTenant(tk);
         const q = normaliseInvocationQuery(query);
-        const where = ['tenant_key = ?'];
-        const params: unknown[] = [tk];
-        const add = (sql: string, v: unknown): void => {
-          where.push(sql);
-          params.push(v);
-        };
-        for (const [key, column] of COLUMNS) {
-          const v = q[key];
-          if (v !== undefined) add(`${column} = ?`, v);
-        }
-        if (q.from !== undefined) add('at >= ?', q.from);
-        if (q.to !== undefined) add('at < ?', q.to);
-        if (q.after !== undefined) add('record_id < ?', q.after);
-        const sql = `SELECT doc FROM invocations WHERE ${where.join(' AND ')} ORDER BY record_id DESC LIMIT ?`;
-        const rows = reads.get(sql).all(...params, q.limit + 1) as Array<{ doc: string }>;
+        const { sql, params } = invocationQuerySql(tk, q);
+        const rows = reads.get(sql).all(...params) as Array<{ doc: string }>;
         return invocationPage(rows.map((r) => readInvocationRecord(r.doc)), q);
       }),
     purgeBefore: (before, limit = PURGE_BATCH) => {

@@ -1,0 +1,98 @@
+/**
+ * Writing invocation records into a records file, as the SQLite store's records thread does (WAL,
+ * `synchronous = NORMAL`, the store's own `recordInserter`, batches of 256): CPU per record with the
+ * records of 1 tenant and of 1,000 tenants, for the index layout of `INVOCATIONS_DDL` and, as the
+ * baseline in the same run, the layout before 2026-12-04 (every index led by the tenant key). Each
+ * file first holds 100,000 records (the tree a running store has), then 3 rounds of 40 batches are
+ * measured; the figure is the median round. Entities are drawn from 20,000 ids, so an entity's
+ * records land mid-index in both layouts.
+ * Run: npm run bench -- records-write
+ */
+import Database from 'better-sqlite3';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { newId } from '../src/core/ids.js';
+import type { InvocationRecord } from '../src/store/invocations.js';
+import { INVOCATIONS_DDL, recordInserter } from '../src/store/sqlite/invocations-sql.js';
+import { median, printResult, printTable } from './_table.js';
+
+const BATCH = 256;
+const PRELOAD = Number(process.env.UEE_BENCH_RECORDS ?? 100_000);
+const BATCHES = 40;
+const ROUNDS = 3;
+
+/** The layout before 2026-12-04: every lookup index led by the tenant key. */
+const TENANT_LED_DDL = `
+CREATE TABLE IF NOT EXISTS invocations (tenant_key TEXT NOT NULL, record_id TEXT NOT NULL, at TEXT NOT NULL, event_id TEXT NOT NULL,
+  correlation_id TEXT NOT NULL, entity_id TEXT, plugin_name TEXT NOT NULL, plugin_id TEXT NOT NULL, outcome TEXT NOT NULL,
+  experiment_id TEXT, doc TEXT NOT NULL, PRIMARY KEY (tenant_key, record_id));
+CREATE INDEX IF NOT EXISTS invocations_by_event ON invocations (tenant_key, event_id, record_id);
+CREATE INDEX IF NOT EXISTS invocations_by_correlation ON invocations (tenant_key, correlation_id, record_id);
+CREATE INDEX IF NOT EXISTS invocations_by_entity ON invocations (tenant_key, entity_id, record_id) WHERE entity_id IS NOT NULL;
+CREATE INDEX IF NOT EXISTS invocations_by_plugin ON invocations (tenant_key, plugin_name, record_id);
+CREATE INDEX IF NOT EXISTS invocations_by_experiment ON invocations (tenant_key, experiment_id, record_id) WHERE experiment_id IS NOT NULL;
+CREATE INDEX IF NOT EXISTS invocations_by_at ON invocations (at);
+`;
+
+const entities = Array.from({ length: 20_000 }, () => newId());
+let drawn = 0;
+
+/** A record as the router writes it for a no-op plugin's delivery (prepared: record id and caps applied). */
+function record(tenants: number): InvocationRecord {
+  const i = drawn++;
+  const now = Date.now();
+  const eventId = newId(now);
+  return {
+    recordId: newId(now),
+    tenantId: `tenant-${i % tenants}`,
+    at: new Date(now).toISOString(),
+    event: { eventId, type: 'TaskCreated', correlationId: eventId, causationId: null, hop: 0, entityId: entities[(i * 7919) % entities.length]!, entityTypeId: 'Task' },
+    plugin: { id: '0195f3d0-aaaa-7000-8000-000000000000', name: 'Bench.Noop', version: 1 },
+    attempt: 1,
+    trigger: 'router',
+    outcome: 'ok',
+    durationMs: 0.12,
+    usage: { hostCalls: 0, modelCalls: 0, emits: 0, outputBytes: 2 },
+    effects: { committed: false, writes: [], events: [], readModelOps: 0, timers: 0, omitted: 0 },
+    models: [],
+  };
+}
+
+/** CPU µs per record written (median round), into a fresh file with `ddl` holding {@link PRELOAD} records first. */
+function measure(ddl: string, tenants: number): number {
+  const dir = mkdtempSync(join(tmpdir(), 'uee-bench-records-'));
+  const db = new Database(join(dir, 'records.db'));
+  try {
+    db.pragma('journal_mode = WAL');
+    db.pragma('synchronous = NORMAL');
+    db.exec(ddl);
+    const insert = recordInserter(db);
+    for (let n = 0; n < PRELOAD; n += BATCH) insert(Array.from({ length: BATCH }, () => record(tenants)));
+    const rounds: number[] = [];
+    for (let r = 0; r < ROUNDS; r++) {
+      const batches = Array.from({ length: BATCHES }, () => Array.from({ length: BATCH }, () => record(tenants)));
+      const before = process.cpuUsage();
+      for (const b of batches) insert(b);
+      const used = process.cpuUsage(before);
+      rounds.push((used.user + used.system) / (BATCHES * BATCH));
+    }
+    return median(rounds);
+  } finally {
+    db.close();
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+const rows: Array<Array<string | number>> = [];
+const figures: Record<string, number> = {};
+for (const tenants of [1, 1000]) {
+  const before = measure(TENANT_LED_DDL, tenants);
+  const now = measure(INVOCATIONS_DDL, tenants);
+  rows.push([tenants, before, now, before / now]);
+  figures[`tenants${tenants}TenantLedUs`] = Math.round(before * 10) / 10;
+  figures[`tenants${tenants}Us`] = Math.round(now * 10) / 10;
+  figures[`tenants${tenants}Ratio`] = Math.round((before / now) * 100) / 100;
+}
+printTable(['tenants', 'tenant-led indexes, CPU µs/record (baseline)', 'INVOCATIONS_DDL, CPU µs/record', 'baseline ÷ this'], rows);
+printResult('records-write', { preload: PRELOAD, batch: BATCH, ...figures });
