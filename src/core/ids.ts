@@ -30,22 +30,52 @@ export function newId(now: number = Date.now()): string {
     pool = randomBytes(POOL_BYTES);
     poolAt = 0;
   }
-  // Written out from a table of byte pairs: no Buffer, hex string and slices per id (ids are minted
-  // per invocation record, per event).
-  const r = pool;
   const j = poolAt;
   poolAt += 8;
-  const t = ms.toString(16).padStart(12, '0');
-  return (
-    t.slice(0, 8) + '-' + t.slice(8) + '-' +
-    HEX[0x70 | ((counter >> 8) & 0x0f)]! + HEX[counter & 0xff]! + '-' +
-    HEX[0x80 | (r[j]! & 0x3f)]! + HEX[r[j + 1]!]! + '-' +
-    HEX[r[j + 2]!]! + HEX[r[j + 3]!]! + HEX[r[j + 4]!]! + HEX[r[j + 5]!]! + HEX[r[j + 6]!]! + HEX[r[j + 7]!]!
-  );
+  return formatUuidV7(ms, counter, pool, j);
 }
 
-/** Two lower-case hex digits of every byte value. */
-const HEX: readonly string[] = Array.from({ length: 256 }, (_, i) => i.toString(16).padStart(2, '0'));
+/** ASCII codes of the two lower-case hex digits of every byte value, at 2·b and 2·b + 1. */
+const HEX_CODES = new Uint8Array(512);
+for (let b = 0; b < 256; b++) {
+  const h = b.toString(16).padStart(2, '0');
+  HEX_CODES[2 * b] = h.charCodeAt(0);
+  HEX_CODES[2 * b + 1] = h.charCodeAt(1);
+}
+/** Where an id's or a seed's text is written before it is read out as one string (one thread: never shared across a call). */
+const ID_TEXT = Buffer.alloc(36);
+
+function putByte(at: number, b: number): void {
+  ID_TEXT[at] = HEX_CODES[2 * b]!;
+  ID_TEXT[at + 1] = HEX_CODES[2 * b + 1]!;
+}
+
+/**
+ * The text of a UUIDv7: `ms` (48 bits), version 7 and the 12-bit `counter`, variant 10 and 62 bits of
+ * `random[at..at+8)`. Written as ASCII into one buffer and read out as one flat string: ids are minted
+ * per event and per invocation record, and the same text built by `+` of 17 pieces was a rope of a
+ * dozen cons strings (~0.5 µs and ~400 bytes each, flattened again when hashed; this ~0.13 µs).
+ */
+export function formatUuidV7(ms: number, counter: number, random: Uint8Array, at: number): string {
+  const hi = Math.floor(ms / 0x1000000);
+  const lo = ms % 0x1000000;
+  putByte(0, (hi >>> 16) & 0xff);
+  putByte(2, (hi >>> 8) & 0xff);
+  putByte(4, hi & 0xff);
+  putByte(6, lo >>> 16);
+  ID_TEXT[8] = 0x2d;
+  putByte(9, (lo >>> 8) & 0xff);
+  putByte(11, lo & 0xff);
+  ID_TEXT[13] = 0x2d;
+  putByte(14, 0x70 | ((counter >> 8) & 0x0f));
+  putByte(16, counter & 0xff);
+  ID_TEXT[18] = 0x2d;
+  putByte(19, 0x80 | (random[at]! & 0x3f));
+  putByte(21, random[at + 1]!);
+  ID_TEXT[23] = 0x2d;
+  for (let k = 0; k < 6; k++) putByte(24 + 2 * k, random[at + 2 + k]!);
+  return ID_TEXT.toString('latin1', 0, 36);
+}
 
 /** The millisecond timestamp embedded in a UUIDv7. */
 export function idTimestamp(id: string): number {
@@ -73,13 +103,15 @@ function mix32(h: number): number {
  * finaliser — about 20× cheaper than the sha256 it replaces on the per-event path. Not for secrets.
  */
 export function eventSeed(eventId: string, pluginId: string): string {
-  const text = `${eventId}:${pluginId}`;
   let a = 0x811c9dc5;
   let b = 0x9e3779b9;
   let c = 0x85ebca6b;
   let d = 0xc2b2ae35;
-  for (let i = 0; i < text.length; i++) {
-    const k = text.charCodeAt(i);
+  // The characters of `${eventId}:${pluginId}`, without building that string.
+  const n = eventId.length;
+  const total = n + 1 + pluginId.length;
+  for (let i = 0; i < total; i++) {
+    const k = i < n ? eventId.charCodeAt(i) : i === n ? 0x3a : pluginId.charCodeAt(i - n - 1);
     a = Math.imul(a ^ k, 0x01000193);
     b = Math.imul(b ^ k, 0x5bd1e995);
     c = Math.imul(c ^ k, 0x27d4eb2f);
@@ -89,10 +121,17 @@ export function eventSeed(eventId: string, pluginId: string): string {
   b = mix32(b ^ a);
   c = mix32(c ^ b);
   d = mix32(d ^ c);
-  return hex8(a) + hex8(b) + hex8(c) + hex8(d);
+  putWord(0, a);
+  putWord(8, b);
+  putWord(16, c);
+  putWord(24, d);
+  return ID_TEXT.toString('latin1', 0, 32);
 }
 
-/** 8 hex digits of an unsigned 32-bit number. */
-function hex8(n: number): string {
-  return HEX[n >>> 24]! + HEX[(n >>> 16) & 0xff]! + HEX[(n >>> 8) & 0xff]! + HEX[n & 0xff]!;
+/** 8 hex digits of an unsigned 32-bit number into {@link ID_TEXT} at `at`. */
+function putWord(at: number, w: number): void {
+  putByte(at, w >>> 24);
+  putByte(at + 2, (w >>> 16) & 0xff);
+  putByte(at + 4, (w >>> 8) & 0xff);
+  putByte(at + 6, w & 0xff);
 }

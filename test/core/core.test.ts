@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { EntityWriteSchema, JsonObjectSchema, UeeError, eventSeed, idTimestamp, isId, newId, parseOrThrow, toUeeError } from '../../src/core/index.js';
+import { formatUuidV7 } from '../../src/core/ids.js';
 
 describe('core', () => {
   it('CORE-1: ids are UUIDv7, strictly increasing within a process even in the same millisecond', () => {
@@ -13,6 +14,29 @@ describe('core', () => {
     // RFC 9562 variant bits (10xx) in every id; the random tail differs.
     for (const id of ids) expect('89ab').toContain(id[19]);
     expect(new Set(ids.map((id) => id.slice(19))).size).toBe(ids.length);
+  });
+
+  it('CORE-1c: an id\'s text is its timestamp, version, counter, variant and random bytes, digit for digit, and one id\'s text never changes with the next', () => {
+    const hex = (b: number): string => b.toString(16).padStart(2, '0');
+    const reference = (ms: number, counter: number, r: number[]): string => {
+      const t = ms.toString(16).padStart(12, '0');
+      return `${t.slice(0, 8)}-${t.slice(8)}-7${counter.toString(16).padStart(3, '0')}-${hex(0x80 | (r[0]! & 0x3f))}${hex(r[1]!)}-${r.slice(2).map(hex).join('')}`;
+    };
+    const randoms = [[0, 0, 0, 0, 0, 0, 0, 0], [255, 255, 255, 255, 255, 255, 255, 255], [0x3f, 0x40, 1, 0x23, 0x45, 0x67, 0x89, 0xab]];
+    const made: Array<[string, string]> = [];
+    for (const ms of [0, 1, 0xffffff, 0x1000000, 0xff000000, 0x0123456789ab, 2 ** 48 - 1, Date.now()]) {
+      for (const counter of [0, 1, 0xabc, 0xfff]) {
+        for (const r of randoms) {
+          const padded = new Uint8Array([9, 9, ...r, 9]);
+          const id = formatUuidV7(ms, counter, padded, 2);
+          expect(id).toBe(reference(ms, counter, r));
+          expect(isId(id)).toBe(true);
+          expect(idTimestamp(id)).toBe(ms);
+          made.push([id, reference(ms, counter, r)]);
+        }
+      }
+    }
+    for (const [id, expected] of made) expect(id).toBe(expected);
   });
 
   it('CORE-1b: an event seed is 32 hex digits, a function of (event id, plugin id) only', () => {
