@@ -166,6 +166,14 @@ interface Loaded {
   spec: LoadedPluginSpec;
   policy: PluginPolicy;
   info: LoadedPluginInfo;
+  /** Built once per load, not per call: the calls' actor and their input's `context.plugin`. */
+  actor: string;
+  ref: Readonly<{ id: string; name: string; version: LoadedPluginSpec['version'] }>;
+}
+
+/** The key of an event's crashes of a plugin (see `ExecutionHostOptions.crashQuarantine`). */
+function crashKeyOf(eventId: string, spec: LoadedPluginSpec): string {
+  return `${eventId}:${spec.tenantId ?? ''}:${spec.name}`;
 }
 
 /** Lifecycle of an {@link ExecutionHost}. */
@@ -348,7 +356,7 @@ export class ExecutionHost {
       ownerId: spec.ownerId ?? null,
       models: spec.models === undefined || spec.models === null ? null : new Set(spec.models),
     };
-    this.#plugins.set(spec.id, { spec, policy, info });
+    this.#plugins.set(spec.id, { spec, policy, info, actor: `plugin:${spec.name}@${spec.version}`, ref: Object.freeze({ id: spec.id, name: spec.name, version: spec.version }) });
     this.#pool.load({
       t: 'load',
       pluginId: spec.id,
@@ -398,16 +406,15 @@ export class ExecutionHost {
       });
       return { ok: false, error, usage: zeroUsage(), logs: [] };
     }
-    const ctx: TenantContext = { tenantId: event.tenantId, actor: `plugin:${spec.name}@${spec.version}` };
+    const ctx: TenantContext = { tenantId: event.tenantId, actor: loaded.actor };
     const now = input.context?.now ?? event.occurredAt;
     const randomSeed = input.context?.randomSeed ?? eventSeed(event.eventId, pluginId);
-    const context = { now, randomSeed, tenantId: event.tenantId, plugin: { id: spec.id, name: spec.name, version: spec.version } };
+    const context = { now, randomSeed, tenantId: event.tenantId, plugin: loaded.ref };
     let call = this.#newCall(policy, ctx, event.eventId, now);
     const entity = input.entity !== undefined && input.entity !== null && this.#canSee(call, input.entity) ? input.entity : undefined;
     // JSON.stringify leaves out an undefined `entity`: no spread of a conditional object per call.
     const payload = spec.kind === 'model' ? { model: input.model?.model ?? '', input: input.model?.input ?? null, context } : { event, entity, settings: input.settings ?? {}, context };
-    const crashKey = `${event.eventId}:${spec.tenantId ?? ''}:${spec.name}`;
-    const crashes = this.#crashes.get(crashKey) ?? 0;
+    const crashes = this.#crashCount(event.eventId, spec);
     if (crashes >= this.#crashQuarantine) return { ok: false, error: quarantined(crashes, spec.name), usage: zeroUsage(), logs: [] };
     const text = JSON.stringify(payload);
     let outcome: JobOutcome;
@@ -428,12 +435,17 @@ export class ExecutionHost {
       if (outcome.kind !== 'interrupted' || rerun >= MAX_RERUNS || this.#state !== 'running') break;
       call = this.#newCall(policy, ctx, event.eventId, now);
     }
-    if (outcome.kind === 'crashed' && this.#state === 'running') this.#noteCrash(crashKey);
-    return this.#result(loaded, call, outcome, this.#crashes.get(crashKey) ?? 0);
+    if (outcome.kind === 'crashed' && this.#state === 'running') this.#noteCrash(crashKeyOf(event.eventId, spec));
+    return this.#result(loaded, call, outcome, this.#crashCount(event.eventId, spec));
   }
 
   #newCall(policy: PluginPolicy, ctx: TenantContext, eventId: string, now: string): CallHost {
     return new CallHost(policy, ctx, { eventId, now }, { services: this.#services, pluginLimits: this.#pluginLimits, tenantLimits: this.#tenantLimits });
+  }
+
+  /** How often this event crashed the plugin (no key is built while no crash is remembered). */
+  #crashCount(eventId: string, spec: LoadedPluginSpec): number {
+    return this.#crashes.size === 0 ? 0 : (this.#crashes.get(crashKeyOf(eventId, spec)) ?? 0);
   }
 
   #noteCrash(key: string): void {
