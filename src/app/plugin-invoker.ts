@@ -92,11 +92,13 @@ export class HostPluginInvoker implements PluginInvoker {
     return { ok: true, output: result.output, effects: result.effects, durationMs: result.usage.durationMs };
   }
 
-  async #run(plugin: PluginRecord, input: HandleInput, wanted?: () => boolean): ReturnType<ExecutionHost['invoke']> {
-    await this.#ensureLoaded(plugin);
+  #run(plugin: PluginRecord, input: HandleInput, wanted?: () => boolean): ReturnType<ExecutionHost['invoke']> {
     const hostInput: InvocationInput = { event: input.event, settings: input.settings, context: { now: input.context.now, randomSeed: input.context.randomSeed } };
     if (input.entity) hostInput.entity = input.entity;
-    return this.host.invoke(plugin.id, hostInput, wanted === undefined ? undefined : { wanted });
+    const options = wanted === undefined ? undefined : { wanted };
+    // Loaded already (every delivery but a version's first): no await in between.
+    if (this.host.has(plugin.id)) return this.host.invoke(plugin.id, hostInput, options);
+    return this.#ensureLoaded(plugin).then(() => this.host.invoke(plugin.id, hostInput, options));
   }
 
   retain(pluginIds: ReadonlySet<string>): void {
