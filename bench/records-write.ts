@@ -15,6 +15,7 @@ import { join } from 'node:path';
 import { newId } from '../src/core/ids.js';
 import type { InvocationRecord } from '../src/store/invocations.js';
 import { INVOCATIONS_DDL, recordInserter } from '../src/store/sqlite/invocations-sql.js';
+import { noopRecord } from './_records.js';
 import { median, printResult, printTable } from './_table.js';
 
 const BATCH = 256;
@@ -22,41 +23,24 @@ const PRELOAD = Number(process.env.UEE_BENCH_RECORDS ?? 100_000);
 const BATCHES = 40;
 const ROUNDS = 3;
 
-/** The layout before 2026-12-04: every lookup index led by the tenant key. */
-const TENANT_LED_DDL = `
-CREATE TABLE IF NOT EXISTS invocations (tenant_key TEXT NOT NULL, record_id TEXT NOT NULL, at TEXT NOT NULL, event_id TEXT NOT NULL,
-  correlation_id TEXT NOT NULL, entity_id TEXT, plugin_name TEXT NOT NULL, plugin_id TEXT NOT NULL, outcome TEXT NOT NULL,
-  experiment_id TEXT, doc TEXT NOT NULL, PRIMARY KEY (tenant_key, record_id));
-CREATE INDEX IF NOT EXISTS invocations_by_event ON invocations (tenant_key, event_id, record_id);
-CREATE INDEX IF NOT EXISTS invocations_by_correlation ON invocations (tenant_key, correlation_id, record_id);
-CREATE INDEX IF NOT EXISTS invocations_by_entity ON invocations (tenant_key, entity_id, record_id) WHERE entity_id IS NOT NULL;
-CREATE INDEX IF NOT EXISTS invocations_by_plugin ON invocations (tenant_key, plugin_name, record_id);
-CREATE INDEX IF NOT EXISTS invocations_by_experiment ON invocations (tenant_key, experiment_id, record_id) WHERE experiment_id IS NOT NULL;
-CREATE INDEX IF NOT EXISTS invocations_by_at ON invocations (at);
-`;
+/** The layout before 2026-12-04, from today's: the event, correlation and entity indexes led by the tenant key. */
+const TENANT_LED_DDL = [
+  ['invocations_event ON invocations (event_id, tenant_key, record_id)', 'invocations_by_event ON invocations (tenant_key, event_id, record_id)'],
+  ['invocations_correlation ON invocations (correlation_id, tenant_key, record_id)', 'invocations_by_correlation ON invocations (tenant_key, correlation_id, record_id)'],
+  ['invocations_entity ON invocations (entity_id, tenant_key, record_id)', 'invocations_by_entity ON invocations (tenant_key, entity_id, record_id)'],
+].reduce((ddl, [now, before]) => {
+  if (!ddl.includes(now!)) throw new Error(`INVOCATIONS_DDL has no "${now}": update the baseline`);
+  return ddl.replace(now!, before!);
+}, INVOCATIONS_DDL);
 
 const entities = Array.from({ length: 20_000 }, () => newId());
 let drawn = 0;
 
-/** A record as the router writes it for a no-op plugin's delivery (prepared: record id and caps applied). */
+/** The next no-op delivery's record, of one of `tenants` tenants in turn. */
 function record(tenants: number): InvocationRecord {
   const i = drawn++;
   const now = Date.now();
-  const eventId = newId(now);
-  return {
-    recordId: newId(now),
-    tenantId: `tenant-${i % tenants}`,
-    at: new Date(now).toISOString(),
-    event: { eventId, type: 'TaskCreated', correlationId: eventId, causationId: null, hop: 0, entityId: entities[(i * 7919) % entities.length]!, entityTypeId: 'Task' },
-    plugin: { id: '0195f3d0-aaaa-7000-8000-000000000000', name: 'Bench.Noop', version: 1 },
-    attempt: 1,
-    trigger: 'router',
-    outcome: 'ok',
-    durationMs: 0.12,
-    usage: { hostCalls: 0, modelCalls: 0, emits: 0, outputBytes: 2 },
-    effects: { committed: false, writes: [], events: [], readModelOps: 0, timers: 0, omitted: 0 },
-    models: [],
-  };
+  return noopRecord({ recordId: newId(now), eventId: newId(now), tenantId: `tenant-${i % tenants}`, at: new Date(now).toISOString(), entityId: entities[(i * 7919) % entities.length]! });
 }
 
 /** CPU µs per record written (median round), into a fresh file with `ddl` holding {@link PRELOAD} records first. */

@@ -9,27 +9,23 @@
 import { Worker } from 'node:worker_threads';
 import type { InvocationRecordDraft } from '../src/store/invocations.js';
 import { packRecords } from '../src/store/sqlite/records-codec.js';
+import { noopRecord } from './_records.js';
 import { median, printResult, printTable } from './_table.js';
 
 const BATCH = 256;
 const BATCHES = 40;
 const ROUNDS = 15;
 
-/** A record as the router writes it for a no-op plugin's delivery. */
-const draft = (i: number): InvocationRecordDraft => ({
-  recordId: `0195f3d0-${String(i).padStart(4, '0')}-7000-8000-000000000000`,
-  tenantId: `tenant-${i % 1000}`,
-  at: new Date(1_764_763_200_000 + i).toISOString(),
-  event: { eventId: `0195f3d0-${String(i).padStart(4, '0')}-7000-9000-000000000000`, type: 'Tick', correlationId: `0195f3d0-${i}`, causationId: null, hop: 0, entityId: `t-${i}`, entityTypeId: 'Task' },
-  plugin: { id: '0195f3d0-aaaa-7000-8000-000000000000', name: 'Bench.Noop', version: 1 },
-  attempt: 1,
-  trigger: 'router',
-  outcome: 'ok',
-  durationMs: 0.12,
-  usage: { hostCalls: 0, modelCalls: 0, emits: 0, outputBytes: 2 },
-  effects: { committed: false, writes: [], events: [], readModelOps: 0, timers: 0, omitted: 0 },
-  models: [],
-});
+/** The i-th record of a batch: fixed ids, tenants in turn. */
+const draft = (i: number): InvocationRecordDraft =>
+  noopRecord({
+    recordId: `0195f3d0-${String(i).padStart(4, '0')}-7000-8000-000000000000`,
+    eventId: `0195f3d0-${String(i).padStart(4, '0')}-7000-9000-000000000000`,
+    correlationId: `0195f3d0-${i}`,
+    tenantId: `tenant-${i % 1000}`,
+    at: new Date(1_764_763_200_000 + i).toISOString(),
+    entityId: `t-${i}`,
+  });
 
 const batch = Array.from({ length: BATCH }, (_, i) => draft(i));
 const sink = new Worker('require("node:worker_threads").parentPort.on("message", (m) => { if (m === "ping") require("node:worker_threads").parentPort.postMessage("pong"); });', { eval: true });

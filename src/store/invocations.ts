@@ -107,6 +107,17 @@ export interface InvocationQuery {
   cursor?: string;
 }
 
+/** The equality filters of an {@link InvocationQuery} and the column each reads (the SQL adapters'). */
+export const INVOCATION_QUERY_COLUMNS = [
+  ['eventId', 'event_id'],
+  ['correlationId', 'correlation_id'],
+  ['entityId', 'entity_id'],
+  ['plugin', 'plugin_name'],
+  ['pluginId', 'plugin_id'],
+  ['outcome', 'outcome'],
+  ['experimentId', 'experiment_id'],
+] as const;
+
 /**
  * Stored invocation records, per tenant: a context sees exactly its own tenant's records (global
  * events' records only with a global context), never another tenant's.

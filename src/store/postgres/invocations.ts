@@ -1,5 +1,5 @@
 import type { InvocationRecordStore } from '../invocations.js';
-import { PURGE_BATCH, invocationPage, normaliseInvocationQuery, prepareInvocationRecord, readInvocationRecord } from '../invocations.js';
+import { INVOCATION_QUERY_COLUMNS, PURGE_BATCH, invocationPage, normaliseInvocationQuery, prepareInvocationRecord, readInvocationRecord } from '../invocations.js';
 import type { PgCore } from './core.js';
 
 /** Invocation records of the PostgreSQL adapter; mirrors the SQLite table (indexes lead with the tenant key). */
@@ -25,16 +25,6 @@ CREATE INDEX IF NOT EXISTS invocations_by_plugin ON invocations (tenant_key, plu
 CREATE INDEX IF NOT EXISTS invocations_by_experiment ON invocations (tenant_key, experiment_id, record_id) WHERE experiment_id IS NOT NULL;
 CREATE INDEX IF NOT EXISTS invocations_by_at ON invocations (at);
 `;
-
-const COLUMNS = [
-  ['eventId', 'event_id'],
-  ['correlationId', 'correlation_id'],
-  ['entityId', 'entity_id'],
-  ['plugin', 'plugin_name'],
-  ['pluginId', 'plugin_id'],
-  ['outcome', 'outcome'],
-  ['experimentId', 'experiment_id'],
-] as const;
 
 /** Invocation records on PostgreSQL: one multi-row insert per append. */
 export function pgInvocations(core: PgCore): InvocationRecordStore {
@@ -66,7 +56,7 @@ export function pgInvocations(core: PgCore): InvocationRecordStore {
           params.push(v);
           where.push(`${sql} $${params.length}`);
         };
-        for (const [key, column] of COLUMNS) {
+        for (const [key, column] of INVOCATION_QUERY_COLUMNS) {
           const v = q[key];
           if (v !== undefined) add(`${column} =`, v);
         }

@@ -1,5 +1,5 @@
 import type { Database } from 'better-sqlite3';
-import type { InvocationRecord, NormalisedInvocationQuery } from '../invocations.js';
+import { INVOCATION_QUERY_COLUMNS, type InvocationRecord, type NormalisedInvocationQuery } from '../invocations.js';
 
 /**
  * The SQL of the SQLite invocation records, shared by the adapter (in-memory stores, reads) and the
@@ -38,16 +38,6 @@ CREATE INDEX IF NOT EXISTS invocations_by_experiment ON invocations (tenant_key,
 CREATE INDEX IF NOT EXISTS invocations_by_at ON invocations (at);
 `;
 
-const COLUMNS = [
-  ['eventId', 'event_id'],
-  ['correlationId', 'correlation_id'],
-  ['entityId', 'entity_id'],
-  ['plugin', 'plugin_name'],
-  ['pluginId', 'plugin_id'],
-  ['outcome', 'outcome'],
-  ['experimentId', 'experiment_id'],
-] as const;
-
 /** The SELECT answering one page of tenant `tk`'s records for `q` (one row more than the page: is there a next one), and its parameters. */
 export function invocationQuerySql(tk: string, q: NormalisedInvocationQuery): { sql: string; params: unknown[] } {
   const where = ['tenant_key = ?'];
@@ -56,7 +46,7 @@ export function invocationQuerySql(tk: string, q: NormalisedInvocationQuery): { 
     where.push(sql);
     params.push(v);
   };
-  for (const [key, column] of COLUMNS) {
+  for (const [key, column] of INVOCATION_QUERY_COLUMNS) {
     const v = q[key];
     if (v !== undefined) add(`${column} = ?`, v);
   }
