@@ -108,7 +108,7 @@ export interface InvocationQuery {
 }
 
 /** The equality filters of an {@link InvocationQuery} and the column each reads (the SQL adapters'). */
-export const INVOCATION_QUERY_COLUMNS = [
+const QUERY_COLUMNS = [
   ['eventId', 'event_id'],
   ['correlationId', 'correlation_id'],
   ['entityId', 'entity_id'],
@@ -168,6 +168,29 @@ export interface NormalisedInvocationQuery extends Omit<InvocationQuery, 'limit'
 }
 
 /** Validates a query's limit, times and cursor once, for every adapter. */
+/**
+ * The SQL adapters' SELECT of one page of tenant `tk`'s records for `q`, newest first, one row more
+ * than the page (is there a next one), and its parameters; `placeholder(n)` writes the n-th
+ * parameter (from 1) in the adapter's dialect (`?` on SQLite, `$n` on PostgreSQL).
+ */
+export function invocationQuerySql(tk: string, q: NormalisedInvocationQuery, placeholder: (n: number) => string): { sql: string; params: unknown[] } {
+  const params: unknown[] = [tk];
+  const where = [`tenant_key = ${placeholder(1)}`];
+  const add = (condition: string, v: unknown): void => {
+    params.push(v);
+    where.push(`${condition} ${placeholder(params.length)}`);
+  };
+  for (const [key, column] of QUERY_COLUMNS) {
+    const v = q[key];
+    if (v !== undefined) add(`${column} =`, v);
+  }
+  if (q.from !== undefined) add('at >=', q.from);
+  if (q.to !== undefined) add('at <', q.to);
+  if (q.after !== undefined) add('record_id <', q.after);
+  params.push(q.limit + 1);
+  return { sql: `SELECT doc FROM invocations WHERE ${where.join(' AND ')} ORDER BY record_id DESC LIMIT ${placeholder(params.length)}`, params };
+}
+
 export function normaliseInvocationQuery(q: InvocationQuery = {}): NormalisedInvocationQuery {
   const limit = q.limit ?? 100;
   if (!Number.isInteger(limit) || limit < 1 || limit > 1000) {

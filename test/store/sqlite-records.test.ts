@@ -13,7 +13,7 @@ import { silentLogger } from '../../src/core/index.js';
 import { InvocationRecords } from '../../src/app/index.js';
 import { openSqliteStore, type EntityStore, type InvocationRecordDraft, type InvocationRecordStore } from '../../src/store/index.js';
 import { normaliseInvocationQuery } from '../../src/store/invocations.js';
-import { invocationQuerySql } from '../../src/store/sqlite/invocations-sql.js';
+import { sqliteInvocationQuery } from '../../src/store/sqlite/invocations-sql.js';
 import { recordsPathOf } from '../../src/store/sqlite/records-thread.js';
 import { tempDir, tenantCtx } from '../helpers.js';
 import { draft } from './invocations-conformance.js';
@@ -170,7 +170,7 @@ describe('invocation records on a file-backed SQLite store', () => {
       const indexes = (db.prepare("SELECT name FROM sqlite_master WHERE type = 'index' AND tbl_name = 'invocations' AND sql IS NOT NULL ORDER BY name").all() as Array<{ name: string }>).map((r) => r.name);
       expect(indexes).toEqual(['invocations_by_at', 'invocations_by_experiment', 'invocations_by_plugin', 'invocations_correlation', 'invocations_entity', 'invocations_event']);
       const plan = (q: Record<string, unknown>): string => {
-        const { sql, params } = invocationQuerySql('acme', normaliseInvocationQuery(q));
+        const { sql, params } = sqliteInvocationQuery('acme', normaliseInvocationQuery(q));
         return (db.prepare(`EXPLAIN QUERY PLAN ${sql}`).all(...params) as Array<{ detail: string }>).map((r) => r.detail).join('; ');
       };
       const cursor = { after: '0193c7a0-0000-7000-8000-000000000001' };

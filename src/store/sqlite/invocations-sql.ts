@@ -1,5 +1,5 @@
 import type { Database } from 'better-sqlite3';
-import { INVOCATION_QUERY_COLUMNS, type InvocationRecord, type NormalisedInvocationQuery } from '../invocations.js';
+import { invocationQuerySql, type InvocationRecord, type NormalisedInvocationQuery } from '../invocations.js';
 
 /**
  * The SQL of the SQLite invocation records, shared by the adapter (in-memory stores, reads) and the
@@ -8,9 +8,9 @@ import { INVOCATION_QUERY_COLUMNS, type InvocationRecord, type NormalisedInvocat
  * key and the plugin index start with it: the event, correlation and entity indexes start with their
  * id, which is time-ordered (UUIDv7), so a record's entry goes at the end of them whatever its tenant.
  * Led by the tenant key, a batch of records of many tenants wrote one leaf page per tenant per index,
- * each a page written to the WAL at commit: 256 records of 1,000 tenants cost the records thread
- * 107 µs of CPU each, 13 µs with one tenant (`npm run bench -- records-write`). The indexes of that
- * layout are dropped when a records file is opened.
+ * each a page written to the WAL at commit: batches of 256 records of 1,000 tenants cost the records
+ * thread ~126–133 µs of CPU per record that way, ~73–83 µs this way (`npm run bench -- records-write`;
+ * one tenant ~37 µs either way). The indexes of that layout are dropped when a records file is opened.
  */
 export const INVOCATIONS_DDL = `
 CREATE TABLE IF NOT EXISTS invocations (
@@ -38,24 +38,8 @@ CREATE INDEX IF NOT EXISTS invocations_by_experiment ON invocations (tenant_key,
 CREATE INDEX IF NOT EXISTS invocations_by_at ON invocations (at);
 `;
 
-/** The SELECT answering one page of tenant `tk`'s records for `q` (one row more than the page: is there a next one), and its parameters. */
-export function invocationQuerySql(tk: string, q: NormalisedInvocationQuery): { sql: string; params: unknown[] } {
-  const where = ['tenant_key = ?'];
-  const params: unknown[] = [tk];
-  const add = (sql: string, v: unknown): void => {
-    where.push(sql);
-    params.push(v);
-  };
-  for (const [key, column] of INVOCATION_QUERY_COLUMNS) {
-    const v = q[key];
-    if (v !== undefined) add(`${column} = ?`, v);
-  }
-  if (q.from !== undefined) add('at >= ?', q.from);
-  if (q.to !== undefined) add('at < ?', q.to);
-  if (q.after !== undefined) add('record_id < ?', q.after);
-  params.push(q.limit + 1);
-  return { sql: `SELECT doc FROM invocations WHERE ${where.join(' AND ')} ORDER BY record_id DESC LIMIT ?`, params };
-}
+/** {@link invocationQuerySql} with SQLite's placeholders. */
+export const sqliteInvocationQuery = (tk: string, q: NormalisedInvocationQuery): { sql: string; params: unknown[] } => invocationQuerySql(tk, q, () => '?');
 
 /** Deletes at most `limit` records older than `before`, oldest first (see `InvocationRecordStore.purgeBefore`). */
 export const PURGE_SQL = 'DELETE FROM invocations WHERE rowid IN (SELECT rowid FROM invocations WHERE at < ? ORDER BY at LIMIT ?)';

@@ -3,7 +3,7 @@ import type { InvocationRecordStore } from '../invocations.js';
 import { PURGE_BATCH, invocationPage, normaliseInvocationQuery, prepareInvocationRecord, readInvocationRecord } from '../invocations.js';
 import { tenantKeyOf } from '../shared.js';
 import { sqliteError, type SqliteCore } from './core.js';
-import { PURGE_SQL, invocationQuerySql, recordInserter } from './invocations-sql.js';
+import { PURGE_SQL, recordInserter, sqliteInvocationQuery } from './invocations-sql.js';
 import { StatementCache } from './keyset.js';
 import type { RecordsThread } from './records-thread.js';
 
@@ -42,7 +42,7 @@ export function sqliteInvocations(core: SqliteCore, file?: SqliteRecordsFile): I
         const tk = tenantKeyOf(ctx);
         core.requireTenant(tk);
         const q = normaliseInvocationQuery(query);
-        const { sql, params } = invocationQuerySql(tk, q);
+        const { sql, params } = sqliteInvocationQuery(tk, q);
         const rows = reads.get(sql).all(...params) as Array<{ doc: string }>;
         return invocationPage(rows.map((r) => readInvocationRecord(r.doc)), q);
       }),
