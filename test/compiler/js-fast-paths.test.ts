@@ -38,6 +38,23 @@ const CASES: readonly Case[] = [
      let d = 0; for (let i = 2147483640; i < 2147483647 + 3; i++) d++; let e = 0; for (let i = -2147483640; i > -2147483648 - 3; i--) e++; let f = 0; let k = 0; while (true) { k++; if (k >= 1000) break; f += k % 3; }
      const fs = []; for (let i = 0; i < 4; i++) fs.push(() => i); let g = 0; for (let i = 0; i < 50; i++) { g += i * 3 + 1; g ^= i << 2; g += i % 3; g -= i >> 1; g += i * 5 + 2; g ^= i << 3; g += i % 5; g -= i >> 2; g += i * 7 + 3; g ^= i << 4; g += i % 7; g -= i >> 3; g += i * 9 + 4; g ^= i << 5; g += i % 9; g |= 0; }
      let h = 0; let m = 10; while (m-- > 0) h += m; let q = 0; for (let i = 0.5; i < 4; i++) q += i; let p = 0; for (let i = 0; i < 3; i++) { p++; } return [a, b, c, d, e, f, fs.map((x) => x()), g, h, q, p]; }`],
+  // a counter's step taking the loop's test with the back jump (UEE_PERF_LOOP_TEST): each comparison
+  // and direction, exits at the int32 edges (the step past 2^31 - 1 leaves ints: the test runs
+  // generically), a test of another variable than the one stepped, a counter the body also changes,
+  // while loops stepping last, continue, nested counters, a captured per-iteration binding, a body
+  // past 127 bytes (a 32-bit if_false), a test against a float or a string (not fused)
+  ['loop-test', `{ const r = []; let n = 0; for (let i = 0; i < 7; i++) n += i; r.push(n); n = 0; for (let i = 0; i <= 7; i++) n += i; r.push(n);
+     n = 0; for (let i = 9; i > 2; i--) n = n * 2 + i; r.push(n); n = 0; for (let i = 9; i >= 2; i--) n = n * 2 + i; r.push(n);
+     n = 0; for (let i = 2147483644; i < 2147483647; i++) n++; r.push(n); n = 0; for (let i = 2147483644; i <= 2147483647; i++) n++; r.push(n);
+     n = 0; for (let i = -2147483645; i > -2147483648; i--) n++; r.push(n); n = 0; for (let i = -2147483645; i >= -2147483648; i--) n++; r.push(n);
+     n = 0; let j = 0; for (let i = 0; j < 10; i++) { j += 3; n += i; } r.push(n, j); n = 0; for (let i = 0; i < 20; i++) { i += 2; n += i; } r.push(n);
+     let w = 0; n = 0; while (w < 5) { n += w; w++; } r.push(n, w); w = 10; n = 0; while (w > 0) { n += w; w--; } r.push(n, w);
+     n = 0; for (let i = 0; i < 10; i++) { if (i % 3 === 0) continue; n += i; } r.push(n);
+     n = 0; for (let i = 0; i < 4; i++) for (let k = 0; k < 3; k++) n += i * k; r.push(n);
+     const fs = []; for (let i = 0; i < 3; i++) fs.push(() => i * 10); r.push(fs.map((f) => f()));
+     let g = 0; for (let i = 0; i < 30; i++) { g += i * 3 + 1; g ^= i << 2; g += i % 3; g -= i >> 1; g += i * 5 + 2; g ^= i << 3; g += i % 5; g -= i >> 2; g += i * 7 + 3; g ^= i << 4; g += i % 7; g -= i >> 3; g += i * 9 + 4; g ^= i << 5; g += i % 9; g |= 0; } r.push(g);
+     n = 0; for (let i = 0; i < 2.5; i++) n++; r.push(n); n = 0; for (let i = 0; i < '4'; i++) n++; r.push(n); n = 0; for (let i = 0; i != 5; i++) n++; r.push(n);
+     for (let i = 0; i < 5; i++) { if (i === 3) { r.push('brk', i); break; } } let last = -1; for (var v = 0; v < 6; v++) last = v; r.push(last, v); return r; }`],
   ['dtoa', `[1/3, 2/3, 0.1, 0.1 + 0.2, 1e21, 1e-7, 123456789012345680000, 5e-324, 2.2250738585072014e-308, 2.225073858507201e-308,
      1.7976931348623157e308, 4.35, 0.000001, 1.5e-10, 100, 1/7, 12345.678, -0.1, 9007199254740993, 0.3, 1e15, 1e16, 123e-20,
      -1.5e-7, 2 ** -1074 * 3, 2 ** -1022 * 1.5].map(String)`],

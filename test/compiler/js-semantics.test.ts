@@ -123,14 +123,24 @@ describe('compileJs semantics', () => {
   });
 
   it('JS-8 an infinite loop is stopped by the interrupt handler (FUEL_EXHAUSTED) and the instance stays usable', async () => {
-    const src = `export function handle(input: any) { if (input.event.type === 'Loop') { for (;;) {} } return 'ok'; }`;
+    // besides for (;;): counted loops whose back jump takes the loop's test in the same dispatch
+    // (UEE_PERF_LOOP_TEST, engine-patch-string.ts), counting up and down, each ~2e9 steps unstopped
+    const src = `export function handle(input: any) {
+      let n = 0;
+      if (input.event.type === 'Loop') { for (;;) {} }
+      if (input.event.type === 'Up') { for (let i = 0; i < 2000000000; i++) {} }
+      if (input.event.type === 'Down') { for (let i = 2000000000; i >= 0; i--) n++; }
+      if (input.event.type === 'While') { let i = 0; while (i < 2000000000) { n++; i++; } }
+      return 'ok' + n; }`;
     const { wasm } = await compileJs({ engine, entry: 'main.ts', files: { 'main.ts': src } });
     const p = await load(wasm, new FakeHost());
-    const started = Date.now();
-    const stopped = await p.call(eventInput('Loop', { context: { budget: { fuel: 50 } } }));
-    expect(Date.now() - started).toBeLessThan(10_000);
-    expect(stopped.ok ? null : stopped.error.code).toBe('FUEL_EXHAUSTED');
-    expect(await p.call(eventInput('Fine'))).toEqual({ ok: true, output: 'ok' });
+    for (const type of ['Loop', 'Up', 'Down', 'While']) {
+      const started = Date.now();
+      const stopped = await p.call(eventInput(type, { context: { budget: { fuel: 50 } } }));
+      expect(Date.now() - started).toBeLessThan(10_000);
+      expect(stopped.ok ? null : stopped.error.code).toBe('FUEL_EXHAUSTED');
+    }
+    expect(await p.call(eventInput('Fine'))).toEqual({ ok: true, output: 'ok0' });
     await p.close();
   });
 
