@@ -96,6 +96,13 @@ const TDZ_CASES: readonly Case[] = [
   ['tdz', `{ const r = []; try { let t = 1; t++; r.push(t); throw new Error('e'); } catch (e) { let q = e.message; q += '!'; r.push(q); } finally { let f = 3; f--; r.push(f); } return r; }`],
   ['tdz', `{ const r = []; try { r.push(g); } catch (e) { r.push(e.name); } let g = (() => { try { throw 1; } catch { return 7; } })(); g++; r.push(g); return r; }`],
   ['tdz', `{ let c = 0; const r = []; for (;;) { c++; try { if (c === 2) throw new Error('x'); let h = c; if (c > 3) break; r.push(h); } catch (e) { r.push(e.message); } } return r; }`],
+  // the data flow: locals declared in one branch of an if chain (the branch's if_false jumps over the
+  // declaration to code after it) lose their checks and answer as before; a switch case reached past a
+  // declaration in an earlier case, in a loop that enters the scope again each step, still throws
+  ['tdz', `[0, 1, 2, 3].map((k) => { if (k === 0) { let s = ''; for (let i = 0; i < 3; i++) s += i; return s; } else if (k === 1) { let t = 5; t += 1; return t; }
+     if (k === 2) { let u = []; for (let i = 3; i > 0; i--) u.push(i); return u.join(); } let last = 'none'; return last; })`],
+  ['tdz', `{ let n = 0; for (let a = 0; a < 4; a++) { switch (a) { case 0: let q = a + 1; q++; n += q; break; case 2: try { n += q; } catch (e) { n += 100; } break; default: n += 1000; } } return n; }`],
+  ['tdz', `{ const r = []; for (let a = 0; a < 3; a++) { if (a === 1) { try { r.push(typeof later, later); } catch (e) { r.push(e.name); } continue; } let later = a; later++; r.push(later); } return r; }`],
   // conditional initializers, class bindings, generators, derived constructors
   ['tdz', `{ const f = (c) => { let m = c && c + 1; let o = c ?? 5; let p = c ? 'y' : 'n'; return [m, o, p]; }; return [f(0), f(2), f(null)]; }`],
   ['tdz', `{ const r = []; try { new C(); } catch (e) { r.push(e.name); } class C { m() { return C.name; } } r.push(new C().m()); return r; }`],
