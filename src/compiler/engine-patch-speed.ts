@@ -37,10 +37,12 @@ const TDZ = `
    throw or ret is unreachable, and a catch handler gets the state at its catch instruction without
    the candidates whose U lies between the two (anything in the try block may throw, and inside it only
    a U clears a bit). Passes repeat until no label's state changes (a loop's back jump lowers its head's
-   state; at most UEE_TDZ_PASSES, else nothing is dropped). A get_loc_check or put_loc_check where its
+   state; at most UEE_TDZ_PASSES, else nothing is dropped; nor past UEE_TDZ_MAX_WORDS words of label
+   state). A get_loc_check or put_loc_check where its
    candidate's bit is set cannot throw and becomes get_loc or put_loc (same size). A local declared in
    one branch of an if chain keeps its checks dropped although the branch's if_false jumps over I. */
 #define UEE_TDZ_PASSES 16
+#define UEE_TDZ_MAX_WORDS (1 << 20)
 static void uee_drop_tdz_checks(JSFunctionDef *s, uint8_t *bc, int bc_len)
 {
     int nv = s->var_count, nl = s->label_count, pos, op, idx, k, nc = 0, nw, pass, changed, final_pass = 0;
@@ -99,6 +101,10 @@ static void uee_drop_tdz_checks(JSFunctionDef *s, uint8_t *bc, int bc_len)
     if (nc == 0)
         goto done;
     nw = (nc + 31) / 32;
+    /* bounded work and memory for any function (a new Function() of megabytes compiles inside the
+       plugin's heap limit): past a million words of label state, nothing is dropped */
+    if ((int64_t)nw * (nl + 2) > UEE_TDZ_MAX_WORDS || (int64_t)nv * nl > 64 * UEE_TDZ_MAX_WORDS)
+        goto done;
     state = js_malloc(s->ctx, sizeof(uint32_t) * nw * (nl + 2));
     if (!state)
         goto done;
