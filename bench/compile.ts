@@ -21,6 +21,7 @@ import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { promisify } from 'node:util';
 import { EvalSession } from '../evals/session.js';
+import { SERVER_NODE_FLAGS } from '../src/config/node-flags.js';
 
 /** `WebAssembly` as a value (the project's lib settings only declare its namespace). */
 const Wasm = (globalThis as unknown as { WebAssembly: { compile(b: Uint8Array): Promise<object> } }).WebAssembly;
@@ -109,7 +110,7 @@ const fresh = [...freshRuns].sort((a, b) => a.firstCompileMs - b.firstCompileMs)
 async function firstCompileAfterStart(): Promise<{ readyMs: number; compileMs: number; totalMs: number; secondCompileMs: number }> {
   const dataDir = mkdtempSync(join(tmpdir(), 'uee-bench-start-'));
   const t0 = performance.now();
-  const child = spawn(process.execPath, [join(root, 'bin', 'uee.mjs'), 'start', '--port', '0', '--data-dir', dataDir, '--log-level', 'warn'], {
+  const child = spawn(process.execPath, [...SERVER_NODE_FLAGS, join(root, 'bin', 'uee.mjs'), 'start', '--port', '0', '--data-dir', dataDir, '--log-level', 'warn'], {
     env: Object.fromEntries(Object.entries(process.env).filter(([k]) => !k.startsWith('UEE_'))),
     stdio: ['ignore', 'pipe', 'ignore'],
   });

@@ -11,6 +11,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { printResult, printTable } from './_table.js';
+import { SERVER_NODE_FLAGS } from '../src/config/node-flags.js';
 
 const WINDOW_MS = Number(process.env.UEE_BENCH_IDLE_MS ?? 10_000);
 /** After the ready line: startup's own work (engine warm-up, first queries) is over. */
@@ -53,7 +54,7 @@ const stop = (c: ChildProcess): Promise<void> =>
   });
 try {
   const baseline = await start(['-e', "require('node:http').createServer().listen(0, () => console.log('ready'))"], /^ready$/);
-  const uee = await start([join(import.meta.dirname, '..', 'bin', 'uee.mjs'), 'start', '--data-dir', dir, '--port', '0'], /"ready":true/);
+  const uee = await start([...SERVER_NODE_FLAGS, join(import.meta.dirname, '..', 'bin', 'uee.mjs'), 'start', '--data-dir', dir, '--port', '0'], /"ready":true/);
   // Both measured over the same window.
   const [ueePct, basePct] = await Promise.all([measure(uee), measure(baseline)]);
   await Promise.all([stop(uee), stop(baseline)]);

@@ -35,6 +35,7 @@ import { printResult, printTable } from './_table.js';
 import { BENCH_POSTGRES_URL } from './_store-postgres.js';
 import { DISPATCH_GROUP } from '../src/router/index.js';
 import { pluginGroup } from '../src/registry/index.js';
+import { SERVER_NODE_FLAGS } from '../src/config/node-flags.js';
 
 const REDIS_URL = process.env.UEE_BENCH_REDIS_URL ?? 'redis://127.0.0.1:6379';
 const EVENTS = Number(process.env.UEE_BENCH_EVENTS ?? 20_000);
@@ -245,7 +246,7 @@ for (const backend of (['embedded', 'redis'] as const).filter((b) => BACKENDS?.h
 async function startWorker(env: Record<string, string>): Promise<ChildProcess> {
   const bin = join(import.meta.dirname, '..', 'bin', 'uee.mjs');
   const clean = Object.fromEntries(Object.entries(process.env).filter(([k]) => !k.startsWith('UEE_')));
-  const child = spawn(process.execPath, [bin, 'worker'], { env: { ...clean, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
+  const child = spawn(process.execPath, [...SERVER_NODE_FLAGS, bin, 'worker'], { env: { ...clean, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
   let stderr = '';
   child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
   await new Promise<void>((resolve, reject) => {

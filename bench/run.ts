@@ -1,8 +1,10 @@
 // `npm run bench` runs every bench program in turn; `npm run bench -- NAME [NAME…]` runs the named ones.
-// Each program runs in its own process so one bench's heap and threads never skew another's figures.
+// Each program runs in its own process so one bench's heap and threads never skew another's figures,
+// with the V8 flags a server runs with (SERVER_NODE_FLAGS): the benches build the server's parts in process.
 import { spawnSync } from 'node:child_process';
 import { existsSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
+import { SERVER_NODE_FLAGS } from '../src/config/node-flags.js';
 
 const here = import.meta.dirname;
 const all = readdirSync(here)
@@ -20,7 +22,7 @@ for (const name of names) {
     continue;
   }
   process.stdout.write(`\n=== bench ${name} ===\n`);
-  const r = spawnSync(process.execPath, ['--expose-gc', '--import', 'tsx', file], { stdio: 'inherit' });
+  const r = spawnSync(process.execPath, ['--expose-gc', ...SERVER_NODE_FLAGS, '--import', 'tsx', file], { stdio: 'inherit' });
   if (r.status !== 0) failed++;
 }
 if (failed > 0) process.exitCode = 1;

@@ -20,6 +20,7 @@ import { TimerService, type TimerServiceOptions } from './timer-service.js';
 import { JournalRetention } from './journal-retention.js';
 import { ProjectionService, type ProjectionServiceOptions } from '../projections/index.js';
 import { WORKFLOW_EVENT_TYPES, WORKFLOW_QUEUE, WorkflowService } from '../workflows/index.js';
+import { nodeFlagsInEffect } from '../config/node-flags.js';
 
 /** Lifecycle of the application: `running` → `draining` → `closed`. */
 export type AppState = 'running' | 'draining' | 'closed';
@@ -32,6 +33,8 @@ export interface AppStatus {
   bus: { kind: string; location: string; length: number };
   outbox: { pending: number; published: number };
   tenants: number;
+  /** The Node.js version and the flags the process runs with (command line, then `NODE_OPTIONS`): `npm start` and `bin/uee.mjs` pass `SERVER_NODE_FLAGS`. */
+  node: { version: string; flags: string[] };
   runtime: {
     enabled: boolean;
     workers: number;
@@ -250,6 +253,7 @@ export class UeeApp {
       bus: { kind: this.bus.kind, location: describeLocation(this.config.bus), length: await this.bus.length() },
       outbox: { pending: await this.store.outbox.size(), published: this.relay.published },
       tenants: (await this.store.tenants.list()).length,
+      node: { version: process.version, flags: nodeFlagsInEffect() },
       runtime: {
         enabled: this.runtime !== undefined,
         workers: host?.workers ?? 0,
