@@ -11,7 +11,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { printResult, printTable } from './_table.js';
-import { SERVER_NODE_FLAGS } from '../src/config/node-flags.js';
+import { SERVER_NODE_FLAGS } from '../src/cli/node-flags.js';
 
 const WINDOW_MS = Number(process.env.UEE_BENCH_IDLE_MS ?? 10_000);
 /** After the ready line: startup's own work (engine warm-up, first queries) is over. */

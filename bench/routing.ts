@@ -35,7 +35,7 @@ import { printResult, printTable } from './_table.js';
 import { BENCH_POSTGRES_URL } from './_store-postgres.js';
 import { DISPATCH_GROUP } from '../src/router/index.js';
 import { pluginGroup } from '../src/registry/index.js';
-import { SERVER_NODE_FLAGS } from '../src/config/node-flags.js';
+import { SERVER_NODE_FLAGS } from '../src/cli/node-flags.js';
 
 const REDIS_URL = process.env.UEE_BENCH_REDIS_URL ?? 'redis://127.0.0.1:6379';
 const EVENTS = Number(process.env.UEE_BENCH_EVENTS ?? 20_000);

@@ -4,7 +4,7 @@
 import { spawnSync } from 'node:child_process';
 import { existsSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
-import { SERVER_NODE_FLAGS } from '../src/config/node-flags.js';
+import { SERVER_NODE_FLAGS } from '../src/cli/node-flags.js';
 
 const here = import.meta.dirname;
 const all = readdirSync(here)

@@ -20,7 +20,6 @@ import { TimerService, type TimerServiceOptions } from './timer-service.js';
 import { JournalRetention } from './journal-retention.js';
 import { ProjectionService, type ProjectionServiceOptions } from '../projections/index.js';
 import { WORKFLOW_EVENT_TYPES, WORKFLOW_QUEUE, WorkflowService } from '../workflows/index.js';
-import { nodeFlagsInEffect } from '../config/node-flags.js';
 
 /** Lifecycle of the application: `running` → `draining` → `closed`. */
 export type AppState = 'running' | 'draining' | 'closed';
@@ -297,6 +296,12 @@ export class UeeApp {
     }
     this.#state = 'closed';
   }
+}
+
+/** The flags this process runs with: its command line's, then `NODE_OPTIONS`' (`/status`'s `node.flags`). */
+function nodeFlagsInEffect(): string[] {
+  const fromEnv = (process.env['NODE_OPTIONS'] ?? '').split(/\s+/).filter((f) => f.startsWith('-'));
+  return [...process.execArgv, ...fromEnv];
 }
 
 function describeLocation(config: UeeConfig['store'] | UeeConfig['bus']): string {

@@ -3,7 +3,7 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { afterEach, describe, expect, it } from 'vitest';
-import { SERVER_NODE_FLAGS } from '../../src/config/node-flags.js';
+import { SERVER_NODE_FLAGS } from '../../src/cli/node-flags.js';
 import { tempDir } from '../helpers.js';
 
 const ROOT = join(import.meta.dirname, '..', '..');
