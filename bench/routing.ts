@@ -7,7 +7,9 @@
 // Also one plugin doing one host call and one entity write per event, and both 1-plugin cases on the
 // one-call-per-message path (maxBatch 1, concurrency 1: the relay race before batching), paired in
 // the same run. Goals: the no-op and the writing plugin ≥ 40% of the raw publish rate embedded,
-// ≥ 50% on Redis.
+// ≥ 50% on Redis. Each row also gives the CPU spent per event (medians' run): the main thread's, the
+// whole process's (main, runtime workers, records thread) and, on Redis, the Redis server's — the
+// machine's two cores bound the sum of the last two, the main thread bounds the first.
 // Scenario `processes` (Redis + PostgreSQL): the same events handled by 1, then 2 `uee worker`
 // processes (separate Node processes, one host worker thread each) sharing one Redis bus and one
 // PostgreSQL store, fed by a producer with no runtime; four global no-op plugins, so there are four
@@ -71,6 +73,15 @@ function mainThreadCpuUs(): number {
   }
 }
 const figures: Record<string, number> = {};
+/**
+ * CPU time the Redis server has used so far, in µs (`INFO cpu`): the server shares this machine's
+ * cores with the bench, so what it spends per event bounds the Redis rows as much as our threads do.
+ */
+async function redisCpuUs(redis: Redis): Promise<number> {
+  const info = await redis.info('cpu');
+  const field = (name: string): number => Number(new RegExp(`^${name}:([\\d.]+)`, 'm').exec(info)?.[1] ?? NaN);
+  return (field('used_cpu_user') + field('used_cpu_sys')) * 1_000_000;
+}
 
 function tick(tenantId: string): EventEnvelope {
   const eventId = newId();
@@ -131,6 +142,8 @@ for (const backend of (['embedded', 'redis'] as const).filter((b) => BACKENDS?.h
       router: { refreshMs: 60_000, ...(s.unbatched ? { concurrency: 1 } : {}), ...(s.unbounded ? { maxInHand: Number.POSITIVE_INFINITY } : {}) },
       host: { ...(s.unbatched ? { maxBatch: 1 } : {}), ...(s.noSpin ? { hostCallSpin: { mainMs: 0 } } : {}) },
     });
+    // What the Redis server spends is read over a connection of its own.
+    const redisInfo = backend === 'redis' ? new Redis(REDIS_URL) : undefined;
     try {
       for (const t of s.tenants) if (t !== 'acme') await app.store.tenants.create(t);
       for (const [name, tenantId, type] of s.plugins) {
@@ -149,6 +162,9 @@ for (const backend of (['embedded', 'redis'] as const).filter((b) => BACKENDS?.h
       // plugins would measure the bench's own polling.
       const invoked = (): number => app.runtime!.router.metrics.invocations;
       let mainCpuPerEvent = NaN;
+      // All of the process's threads (main, runtime workers, records thread), and the Redis server's.
+      let processCpuPerEvent = NaN;
+      let redisCpuPerEvent = NaN;
       /** The most heap in use seen while a run's events were handled (sampled every 5 ms), MB. */
       let heapPeakMb = 0;
       /** Events/s of `n` events end to end; sets mainCpuPerEvent to this run's. */
@@ -157,6 +173,8 @@ for (const backend of (['embedded', 'redis'] as const).filter((b) => BACKENDS?.h
         const target = invoked() + n;
         const start = performance.now();
         const cpu = mainThreadCpuUs();
+        const processCpu = process.cpuUsage();
+        const redisCpu = redisInfo === undefined ? NaN : await redisCpuUs(redisInfo);
         for (let i = 0; i < n; i += 500) await app.bus.publish(events.slice(i, i + 500));
         while (invoked() < target) {
           // not process.memoryUsage(): it reads /proc for the RSS as well, ~85 µs a call on this loaded main thread
@@ -164,6 +182,9 @@ for (const backend of (['embedded', 'redis'] as const).filter((b) => BACKENDS?.h
           await new Promise((r) => setTimeout(r, 5));
         }
         mainCpuPerEvent = (mainThreadCpuUs() - cpu) / n;
+        const used = process.cpuUsage(processCpu);
+        processCpuPerEvent = (used.user + used.system) / n;
+        redisCpuPerEvent = redisInfo === undefined ? NaN : ((await redisCpuUs(redisInfo)) - redisCpu) / n;
         return n / ((performance.now() - start) / 1000);
       };
       const raw = async (n: number): Promise<number> => {
@@ -179,7 +200,7 @@ for (const backend of (['embedded', 'redis'] as const).filter((b) => BACKENDS?.h
       }
       const before = app.runtime!.host.stats();
       // The median of three runs: one run of this VM moves ±25% with what else the host does.
-      const runs: Array<{ rate: number; cpu: number }> = [];
+      const runs: Array<{ rate: number; cpu: number; processCpu: number; redisCpu: number }> = [];
       const profiler = PROFILE_DIR === undefined ? undefined : new Session();
       if (profiler !== undefined) {
         profiler.connect();
@@ -192,7 +213,7 @@ for (const backend of (['embedded', 'redis'] as const).filter((b) => BACKENDS?.h
         await heapProfiler.post('HeapProfiler.startSampling', { samplingInterval: 32_768, includeObjectsCollectedByMajorGC: true, includeObjectsCollectedByMinorGC: true });
       }
       heapPeakMb = 0;
-      for (let i = 0; i < REPEATS; i++) runs.push({ rate: await run(EVENTS), cpu: mainCpuPerEvent });
+      for (let i = 0; i < REPEATS; i++) runs.push({ rate: await run(EVENTS), cpu: mainCpuPerEvent, processCpu: processCpuPerEvent, redisCpu: redisCpuPerEvent });
       if (profiler !== undefined) {
         const { profile } = await profiler.post('Profiler.stop');
         writeFileSync(join(PROFILE_DIR!, `${backend}-${s.key}.cpuprofile`), JSON.stringify(profile));
@@ -207,24 +228,29 @@ for (const backend of (['embedded', 'redis'] as const).filter((b) => BACKENDS?.h
       const rate = median.rate;
       // The main thread's CPU per event is the median run's too, not the last one's.
       mainCpuPerEvent = median.cpu;
+      processCpuPerEvent = median.processCpu;
+      redisCpuPerEvent = median.redisCpu;
       const after = app.runtime!.host.stats();
       const perBatch = (after.batchedCalls - before.batchedCalls) / Math.max(1, after.batches - before.batches);
       if (s.key === 'plugins1') {
         const base = await raw(EVENTS);
-        rows.push([backend, 'raw bus publish (baseline)', base, '', '100%', '']);
+        rows.push([backend, 'raw bus publish (baseline)', base, '', '100%', '', '']);
         figures[`${backend}RawPublishPerSec`] = Math.round(base);
       }
       const one = figures[`${backend}Plugins1EventsPerSec`];
       const rawRate = figures[`${backend}RawPublishPerSec`];
       const Key = `${backend}${s.key[0]!.toUpperCase()}${s.key.slice(1)}`;
-      rows.push([backend, s.label, rate, one === undefined ? '1.00' : (rate / one).toFixed(2), rawRate === undefined ? '' : `${((100 * rate) / rawRate).toFixed(0)}%`, perBatch.toFixed(1)]);
+      rows.push([backend, s.label, rate, one === undefined ? '1.00' : (rate / one).toFixed(2), rawRate === undefined ? '' : `${((100 * rate) / rawRate).toFixed(0)}%`, perBatch.toFixed(1), [mainCpuPerEvent, processCpuPerEvent, ...(backend === 'redis' ? [redisCpuPerEvent] : [])].map((x) => x.toFixed(0)).join(' / ')]);
       figures[`${Key}EventsPerSec`] = Math.round(rate);
       if (rawRate !== undefined) figures[`${Key}PctOfRaw`] = Math.round((100 * rate) / rawRate);
       figures[`${Key}CallsPerBatch`] = Number(perBatch.toFixed(1));
       figures[`${Key}MainThreadCpuUsPerEvent`] = Math.round(mainCpuPerEvent);
+      figures[`${Key}ProcessCpuUsPerEvent`] = Math.round(processCpuPerEvent);
+      if (backend === 'redis') figures[`${Key}RedisServerCpuUsPerEvent`] = Math.round(redisCpuPerEvent);
       figures[`${Key}HeapPeakMb`] = Math.round(heapPeakMb);
     } finally {
       await app.close();
+      redisInfo?.disconnect();
       rmSync(dataDir, { recursive: true, force: true });
       // Each scenario starts on a collected heap: the previous app's garbage was collected during the
       // next scenario's measurement (V8's memory reducer runs seconds after allocation slows), which
@@ -309,7 +335,7 @@ if ((BACKENDS?.has('redis') ?? true) && (SCENARIOS?.has('processes') ?? true)) {
       for (const o of owners) if (o !== null) held.set(o, (held.get(o) ?? 0) + 1);
       figures[`redisPg${processes}Process${processes === 1 ? '' : 'es'}BusiestHolds`] = Math.max(0, ...held.values());
       const one = figures.redisPg1ProcessDeliveriesPerSec;
-      rows.push(['redis + pg', `${processes} worker process${processes === 1 ? '' : 'es'}, ${PLUGINS} plugins (deliveries/s)`, rate, one === undefined ? '1.00 (vs 1 process)' : `${(rate / one).toFixed(2)} (vs 1 process)`, '', '']);
+      rows.push(['redis + pg', `${processes} worker process${processes === 1 ? '' : 'es'}, ${PLUGINS} plugins (deliveries/s)`, rate, one === undefined ? '1.00 (vs 1 process)' : `${(rate / one).toFixed(2)} (vs 1 process)`, '', '', '']);
       figures[`redisPg${processes}Process${processes === 1 ? '' : 'es'}DeliveriesPerSec`] = Math.round(rate);
     } finally {
       for (const w of workers) await stopWorker(w);
@@ -325,5 +351,5 @@ if ((BACKENDS?.has('redis') ?? true) && (SCENARIOS?.has('processes') ?? true)) {
   figures.redisPgRatio2vs1Processes = Number(((figures.redisPg2ProcessesDeliveriesPerSec ?? NaN) / (figures.redisPg1ProcessDeliveriesPerSec ?? NaN)).toFixed(2));
 }
 
-printTable(['bus', 'deployed', 'events/s', 'vs 1 plugin', 'of raw publish', 'calls per batch'], rows);
+printTable(['bus', 'deployed', 'events/s', 'vs 1 plugin', 'of raw publish', 'calls per batch', 'CPU µs/event: main / process / Redis'], rows);
 printResult('routing', { events: EVENTS, ...figures });
