@@ -161,31 +161,35 @@ for (const backend of (['embedded', 'redis'] as const).filter((b) => BACKENDS?.h
       // O(1): a snapshot sorts every plugin's latency reservoir, which polled every 5 ms with 1,000
       // plugins would measure the bench's own polling.
       const invoked = (): number => app.runtime!.router.metrics.invocations;
-      let mainCpuPerEvent = NaN;
-      // All of the process's threads (main, runtime workers, records thread), and the Redis server's.
-      let processCpuPerEvent = NaN;
-      let redisCpuPerEvent = NaN;
       /** The most heap in use seen while a run's events were handled (sampled every 5 ms), MB. */
       let heapPeakMb = 0;
-      /** Events/s of `n` events end to end; sets mainCpuPerEvent to this run's. */
-      const run = async (n: number): Promise<number> => {
+      /**
+       * `n` events end to end: events/s, and the CPU µs spent per event by the main thread, by all of
+       * the process's threads (main, runtime workers, records thread) and by the Redis server (NaN
+       * embedded; its `INFO cpu` round trips are outside the timed window).
+       */
+      const run = async (n: number): Promise<{ rate: number; cpu: number; processCpu: number; redisCpu: number }> => {
         const events = Array.from({ length: n }, (_, i) => tick(s.tenants[i % s.tenants.length]!));
         const target = invoked() + n;
+        const redisCpu = redisInfo === undefined ? NaN : await redisCpuUs(redisInfo);
         const start = performance.now();
         const cpu = mainThreadCpuUs();
         const processCpu = process.cpuUsage();
-        const redisCpu = redisInfo === undefined ? NaN : await redisCpuUs(redisInfo);
         for (let i = 0; i < n; i += 500) await app.bus.publish(events.slice(i, i + 500));
         while (invoked() < target) {
           // not process.memoryUsage(): it reads /proc for the RSS as well, ~85 µs a call on this loaded main thread
           heapPeakMb = Math.max(heapPeakMb, getHeapStatistics().used_heap_size / 2 ** 20);
           await new Promise((r) => setTimeout(r, 5));
         }
-        mainCpuPerEvent = (mainThreadCpuUs() - cpu) / n;
+        const rate = n / ((performance.now() - start) / 1000);
+        const mainCpu = (mainThreadCpuUs() - cpu) / n;
         const used = process.cpuUsage(processCpu);
-        processCpuPerEvent = (used.user + used.system) / n;
-        redisCpuPerEvent = redisInfo === undefined ? NaN : ((await redisCpuUs(redisInfo)) - redisCpu) / n;
-        return n / ((performance.now() - start) / 1000);
+        return {
+          rate,
+          cpu: mainCpu,
+          processCpu: (used.user + used.system) / n,
+          redisCpu: redisInfo === undefined ? NaN : ((await redisCpuUs(redisInfo)) - redisCpu) / n,
+        };
       };
       const raw = async (n: number): Promise<number> => {
         const events = Array.from({ length: n }, () => ({ ...tick('acme'), type: 'Raw' }));
@@ -200,7 +204,7 @@ for (const backend of (['embedded', 'redis'] as const).filter((b) => BACKENDS?.h
       }
       const before = app.runtime!.host.stats();
       // The median of three runs: one run of this VM moves ±25% with what else the host does.
-      const runs: Array<{ rate: number; cpu: number; processCpu: number; redisCpu: number }> = [];
+      const runs: Array<Awaited<ReturnType<typeof run>>> = [];
       const profiler = PROFILE_DIR === undefined ? undefined : new Session();
       if (profiler !== undefined) {
         profiler.connect();
@@ -213,7 +217,7 @@ for (const backend of (['embedded', 'redis'] as const).filter((b) => BACKENDS?.h
         await heapProfiler.post('HeapProfiler.startSampling', { samplingInterval: 32_768, includeObjectsCollectedByMajorGC: true, includeObjectsCollectedByMinorGC: true });
       }
       heapPeakMb = 0;
-      for (let i = 0; i < REPEATS; i++) runs.push({ rate: await run(EVENTS), cpu: mainCpuPerEvent, processCpu: processCpuPerEvent, redisCpu: redisCpuPerEvent });
+      for (let i = 0; i < REPEATS; i++) runs.push(await run(EVENTS));
       if (profiler !== undefined) {
         const { profile } = await profiler.post('Profiler.stop');
         writeFileSync(join(PROFILE_DIR!, `${backend}-${s.key}.cpuprofile`), JSON.stringify(profile));
@@ -225,11 +229,8 @@ for (const backend of (['embedded', 'redis'] as const).filter((b) => BACKENDS?.h
         heapProfiler.disconnect();
       }
       const median = runs.sort((a, b) => a.rate - b.rate)[Math.floor(REPEATS / 2)]!;
-      const rate = median.rate;
-      // The main thread's CPU per event is the median run's too, not the last one's.
-      mainCpuPerEvent = median.cpu;
-      processCpuPerEvent = median.processCpu;
-      redisCpuPerEvent = median.redisCpu;
+      // The CPU figures are the median run's too, not the last one's.
+      const { rate, cpu: mainCpuPerEvent, processCpu: processCpuPerEvent, redisCpu: redisCpuPerEvent } = median;
       const after = app.runtime!.host.stats();
       const perBatch = (after.batchedCalls - before.batchedCalls) / Math.max(1, after.batches - before.batches);
       if (s.key === 'plugins1') {

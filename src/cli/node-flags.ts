@@ -1,8 +1,9 @@
 /**
- * The V8 flags a UEE server process runs with: `npm start`, the `uee` command (`bin/uee.mjs`'s
- * shebang), the benches (`bench/run.ts`, and `bench/routing`'s worker processes) and anything else
- * that starts one. A test keeps the three places that cannot import this list equal to it. (Not in
- * `src/config`: those are `uee`'s own flags, each one the CLI parses — HINT-8.)
+ * The V8 flags a UEE server process runs with: `npm start` and `npm run uee`, the `uee` command
+ * (`bin/uee.mjs`'s shebang), the benches (`bench/run.ts`, and `bench/routing`'s worker processes) and
+ * anything else that starts one. A test keeps the places that cannot import this list (package.json,
+ * the shebang) equal to it. (Not in `src/config`: those are `uee`'s own flags, each one the CLI
+ * parses — HINT-8.)
  *
  * `--max-semi-space-size=64`: V8's young generation is two semi-spaces of at most 16 MB by default,
  * and a scavenge copies what is still alive. A router with many queues holds hundreds of deliveries

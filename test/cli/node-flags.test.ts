@@ -16,10 +16,11 @@ describe('the V8 flags a server runs with (SERVER_NODE_FLAGS)', () => {
     for (const d of disposers.splice(0)) d();
   });
 
-  it('NODE-FLAGS-1: npm start and the bench runner pass exactly SERVER_NODE_FLAGS, and the uee command (its shebang) too', () => {
+  it('NODE-FLAGS-1: npm start, npm run uee and the bench runner pass exactly SERVER_NODE_FLAGS, and the uee command (its shebang) too', () => {
     expect(SERVER_NODE_FLAGS).toContain('--max-semi-space-size=64');
     const scripts = (JSON.parse(readFileSync(join(ROOT, 'package.json'), 'utf8')) as { scripts: Record<string, string> }).scripts;
     expect(scripts['start']).toBe(`exec node ${SERVER_NODE_FLAGS.join(' ')} bin/uee.mjs start`);
+    expect(scripts['uee']).toBe(`exec node ${SERVER_NODE_FLAGS.join(' ')} bin/uee.mjs`);
     expect(readFileSync(BIN, 'utf8').split('\n')[0]).toBe(`#!/usr/bin/env -S node ${SERVER_NODE_FLAGS.join(' ')}`);
     expect(readFileSync(join(ROOT, 'bench', 'run.ts'), 'utf8')).toContain("['--expose-gc', ...SERVER_NODE_FLAGS, '--import', 'tsx', file]");
   });
