@@ -3,7 +3,8 @@
  * 100 KB, building a 1 MB string with +=, a 1e6-step arithmetic loop) run as one compiled plugin on
  * @extism/extism (main thread) and, in the same process, as the same ES module on Node 20. Prints
  * per-call medians (after `UEE_BENCH_WARMUP`, default 3, unmeasured calls of each), the ratio to Node
- * for each, then one JSON line. Goals: ≤ 3× Node on each, the 1 MB string build ≤ 50 ms. `UEE_BENCH_ENGINE=path/engine.wasm` benches that engine build instead.
+ * for each, then what crossing the boundary costs a call with 8 KB each way (the Extism kernel vs
+ * direct I/O, same run), then one JSON line. Goals: ≤ 3× Node on each, the 1 MB string build ≤ 50 ms. `UEE_BENCH_ENGINE=path/engine.wasm` benches that engine build instead.
  */
 import createPlugin from '@extism/extism';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
@@ -11,6 +12,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { compileJs, ensureEngine } from '../src/compiler/index.js';
+import { DirectIo } from '../src/runtime/direct-io.js';
 import { median, printResult, printTable } from './_table.js';
 import { KINDS, WORKLOADS, workloadInput } from './_js-workloads.js';
 
@@ -69,4 +71,43 @@ for (const kind of KINDS) {
 await plugin.close();
 rmSync(dir, { recursive: true, force: true });
 printTable(['workload', 'engine ms/call', 'Node 20 ms/call', '× Node'], rows);
+
+/**
+ * What crossing the boundary costs a call (src/runtime/direct-io.ts): a handler echoing an 8 KB
+ * payload (8 KB in, 8 KB out) through the Extism kernel — 8 bytes per host call, as any Extism host
+ * runs the engine — and through direct I/O, as the runtime's workers run it; two instances of the
+ * same module, calls alternating, µs per call (median of `IO_CALLS`).
+ */
+const IO_CALLS = Number(process.env.UEE_BENCH_IO_CALLS ?? 400);
+const echo = (await compileJs({ engine, entry: 'echo.js', files: { 'echo.js': 'export function handle(input) { return input.event.payload.text; }' }, typeCheck: false })).wasm;
+const ioText = JSON.stringify({ ...JSON.parse(workloadInput('io')), event: { eventId: 'e', type: 'Bench', tenantId: 't', payload: { text: 'x'.repeat(8 * 1024) } } });
+const ioBytes = new TextEncoder().encode(ioText);
+const kernelPlugin = await createPlugin({ wasm: [{ data: echo }] }, { useWasi: false, functions: { 'extism:host/user': {} } });
+const directPlugin = await createPlugin({ wasm: [{ data: echo }] }, { useWasi: false, functions: { 'extism:host/user': {} } });
+for (const p of [kernelPlugin, directPlugin]) if (await p.functionExists('_initialize')) await p.call('_initialize');
+const io = DirectIo.of(((await directPlugin.getInstance()) as unknown as { exports: Record<string, unknown> }).exports);
+if (io === null) throw new Error('the engine has no direct I/O exports');
+io.enable();
+const viaKernel: number[] = [];
+const viaDirect: number[] = [];
+for (let i = 0; i < WARMUP + IO_CALLS; i++) {
+  let t = performance.now();
+  const a = (await kernelPlugin.call('handle', ioText))?.text() ?? '';
+  await kernelPlugin.reset();
+  if (i >= WARMUP) viaKernel.push(performance.now() - t);
+  t = performance.now();
+  io.stage(ioBytes);
+  await directPlugin.call('handle', '');
+  const r = io.result();
+  const b = r === null ? '' : new TextDecoder().decode(r.bytes);
+  await directPlugin.reset();
+  if (i >= WARMUP) viaDirect.push(performance.now() - t);
+  if (a !== b || a.length < 8 * 1024) throw new Error(`echo differs: kernel ${a.length} bytes, direct ${b.length}`);
+}
+await kernelPlugin.close();
+await directPlugin.close();
+const kernelUs = median(viaKernel) * 1000;
+const directUs = median(viaDirect) * 1000;
+printTable(['call I/O (8 KB in, 8 KB out)', 'µs/call'], [['Extism kernel, 8 bytes per host call (baseline)', kernelUs], ['direct I/O (the runtime)', directUs], ['kernel ÷ direct', kernelUs / directUs]]);
+figures.io = { kernelUs: Math.round(kernelUs), directUs: Math.round(directUs), speedup: Math.round((kernelUs / directUs) * 10) / 10 };
 printResult('js', { rounds: ROUNDS, warmup: WARMUP, ...figures });

@@ -93,6 +93,63 @@ static size_t g_result_len;
 static int g_result_is_error;
 static int g_result_set;
 
+/* ---- direct I/O (UEE_IO, version 1) ---------------------------------------------------------
+ * The Extism kernel moves bytes across the boundary 8 at a time (input_load_u64, load_u64,
+ * store_u64: one host call each, with a BigInt per call under V8): ~8 µs per KB in each direction,
+ * for the input, the output and every host call's request and answer. A host that knows this engine
+ * (the UEE runtime) turns direct I/O on once per instance with uee_io_enable(); from then on it
+ * copies bytes straight into and out of this module's memory:
+ * - input: before calling handle/infer the host asks uee_io_stage(len) for a buffer, writes the
+ *   input there, and the call takes it (without a staged input it reads the kernel's input as before);
+ * - output and error: left in this module's memory; after the call uee_io_flags() says which
+ *   (UEE_IO_OUTPUT / UEE_IO_ERROR) and uee_io_ptr() / uee_io_len() where;
+ * - a host call: made with request offset 0 while uee_io_flags() is UEE_IO_REQUEST and ptr/len hold
+ *   the request; the host stages its answer with uee_io_stage(len) and returns UEE_IO_STAGED.
+ * Any other answer (a block offset, or 0 for "not linked") is handled as before, so a host may
+ * still answer through the kernel. Plain Extism hosts never call uee_io_enable: nothing changes
+ * for them. Staged buffers are plain malloc (not counted against the JS heap), as block_read's are. */
+#define UEE_IO_NONE 0
+#define UEE_IO_OUTPUT 1
+#define UEE_IO_ERROR 2
+#define UEE_IO_REQUEST 3
+#define UEE_IO_STAGED 1
+static int g_io;             /* direct I/O on (set by the host) */
+static int g_io_flags;
+static const char *g_io_ptr;
+static size_t g_io_len;
+static char *g_stage;        /* the host's staged bytes, NUL-terminated, until taken */
+static size_t g_stage_len;
+static int g_stage_answer;   /* staged during a host call: its answer, never a call's input */
+
+EXPORT("uee_io_enable") int32_t uee_io_enable(void) { g_io = 1; return 1; }
+EXPORT("uee_io_flags") int32_t uee_io_flags(void) { return g_io_flags; }
+EXPORT("uee_io_ptr") uint32_t uee_io_ptr(void) { return (uint32_t)(uintptr_t)g_io_ptr; }
+EXPORT("uee_io_len") uint32_t uee_io_len(void) { return (uint32_t)g_io_len; }
+/* A buffer of len bytes for the host to fill (0: out of memory); replaces one not yet taken. */
+EXPORT("uee_io_stage") uint32_t uee_io_stage(uint32_t len) {
+    free(g_stage);
+    g_stage = malloc((size_t)len + 1);
+    g_stage_len = g_stage ? len : 0;
+    g_stage_answer = g_io_flags == UEE_IO_REQUEST;
+    if (g_stage) g_stage[len] = 0;
+    return (uint32_t)(uintptr_t)g_stage;
+}
+/* Takes the bytes staged as an answer (answer = 1) or as an input (0), the caller frees them; NULL
+   when nothing of that kind is staged (anything else staged is dropped: an answer left by a host
+   call that never returned must not become the next call's input). */
+static char *take_stage(size_t *len, int answer) {
+    char *s = g_stage;
+    *len = g_stage_len;
+    if (s && g_stage_answer != answer) {
+        free(s);
+        s = NULL;
+        *len = 0;
+    }
+    g_stage = NULL;
+    g_stage_len = 0;
+    return s;
+}
+
 #define DEFAULT_FUEL 20000                    /* interrupt checks, each ~10k bytecode polls */
 #define DEFAULT_HEAP_BYTES (32u * 1024 * 1024) /* on top of the snapshot's own heap */
 #define JS_STACK_BYTES (3584 * 1024)           /* the linker gives the shadow stack 4 MiB */
@@ -241,19 +298,39 @@ static JSValue js_host_call(JSContext *ctx, JSValueConst this_val, int argc, JSV
     const char *s = JS_ToCStringLen(ctx, &len, text);
     JS_FreeValue(ctx, text);
     if (!s) return JS_EXCEPTION;
-    uint64_t req_off = block_from(s, len);
-    JS_FreeCString(ctx, s);
-    uint64_t res_off = call_host(magic, req_off);
-    extism_free(req_off);
+    uint64_t res_off;
+    if (g_io) {
+        /* UEE_IO: the host reads the request where it is (see uee_io_enable) */
+        free(take_stage(&(size_t){0}, 1));
+        g_io_flags = UEE_IO_REQUEST;
+        g_io_ptr = s;
+        g_io_len = len;
+        res_off = call_host(magic, 0);
+        g_io_flags = UEE_IO_NONE;
+        g_io_ptr = NULL;
+        g_io_len = 0;
+        JS_FreeCString(ctx, s);
+    } else {
+        uint64_t req_off = block_from(s, len);
+        JS_FreeCString(ctx, s);
+        res_off = call_host(magic, req_off);
+        extism_free(req_off);
+    }
+    size_t res_len;
+    char *res;
+    if (g_io && res_off == UEE_IO_STAGED && g_stage) {
+        res = take_stage(&res_len, 1);
+        goto have_answer;
+    }
     if (res_off == 0) {
         char msg[160];
         snprintf(msg, sizeof msg, "host function '%s' is not linked into this module (the source never names it)",
                  HOST_NAMES[magic]);
         return host_error(ctx, "CAPABILITY_DENIED", msg);
     }
-    size_t res_len;
-    char *res = block_read(res_off, &res_len, 0);
+    res = block_read(res_off, &res_len, 0);
     extism_free(res_off);
+have_answer:
     if (!res) return JS_ThrowOutOfMemory(ctx);
     JSValue parsed = JS_ParseJSON(ctx, res, res_len, "<host response>");
     free(res);
@@ -406,7 +483,15 @@ EXPORT("wizer.initialize") void uee_initialize(void) {
 
 static int32_t run(const char *kind) {
     size_t in_len;
-    char *input = block_read(0, &in_len, 1);
+    /* the previous call's result (under UEE_IO the host reads it after the call: freed only now) */
+    free(g_result);
+    g_result = NULL;
+    g_result_len = 0;
+    g_io_flags = UEE_IO_NONE;
+    g_io_ptr = NULL;
+    g_io_len = 0;
+    char *input = g_stage ? take_stage(&in_len, 0) : NULL;
+    if (!input) input = block_read(0, &in_len, 1);
     g_interrupted = 0;
     g_oom = 0;
     g_result_set = 0;
@@ -454,6 +539,19 @@ static int32_t run(const char *kind) {
     else if (!g_result_set)
         fixed = "{\"code\":\"PROMISE_PENDING\",\"message\":\"the handler's promise never settled: there is no "
                 "event loop, so only host calls and promise chains may be awaited\"}";
+    if (g_io) {
+        /* UEE_IO: the result stays here for the host to read (freed when the next call starts) */
+        if (fixed || g_result_is_error) {
+            g_io_flags = UEE_IO_ERROR;
+            g_io_ptr = fixed ? fixed : g_result ? g_result : "{}";
+            g_io_len = fixed ? strlen(fixed) : g_result ? g_result_len : 2;
+            return 1;
+        }
+        g_io_flags = g_result ? UEE_IO_OUTPUT : UEE_IO_NONE;
+        g_io_ptr = g_result;
+        g_io_len = g_result ? g_result_len : 0;
+        return 0;
+    }
     if (fixed) {
         extism_error_set(block_from(fixed, strlen(fixed)));
         return 1;

@@ -51,6 +51,8 @@ export interface AppStatus {
      * `spinUs` is how long the main thread polls after a host call, as the runtime runs it.
      */
     hostCalls: { answered: number; polled: number; gaveUp: number; throttled: number; spinUs: number };
+    /** Calls whose input, output and host calls crossed by direct I/O (JS plugins; see docs/plugin-abi.md) instead of the Extism kernel. */
+    directIoCalls: number;
   };
 }
 
@@ -262,6 +264,7 @@ export class UeeApp {
         queued: host?.queued ?? 0,
         inHand: this.runtime?.router.inHand ?? { capacity: 0, held: 0, waiting: 0 },
         hostCalls: { answered: host?.hostCalls ?? 0, polled: host?.hostCallsPolled ?? 0, gaveUp: host?.hostMessagesWhilePolling ?? 0, throttled: host?.hostCallsThrottled ?? 0, spinUs: host?.hostCallSpinUs ?? 0 },
+        directIoCalls: host?.directIoCalls ?? 0,
       },
     };
   }

@@ -2,7 +2,7 @@
  * Turns the generic engine plus one plugin bundle into a finished module:
  * 1. Wizer (pinned 10.0.0) runs `wizer.initialize`, which evaluates the prelude and the bundle read
  *    from stdin, and snapshots the initialised memory.
- * 2. Post-processing in one linear pass (`stub-imports.ts`): keep only the plugin's entry exports,
+ * 2. Post-processing in one linear pass (`stub-imports.ts`): keep only the plugin's entry exports (and the direct-I/O ones, DIRECT_IO_EXPORTS),
  *    replace `extism:host/user` imports the source never names with stubs (so the deploy-time
  *    capability check sees only what is used), replace every WASI import with a stub (no ambient
  *    authority). Encodings that pass does not know fall back to binaryen in a worker thread
@@ -16,7 +16,7 @@ import { createRequire } from 'node:module';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { UeeError } from '../core/errors.js';
-import { setMemoryMaximum } from '../core/wasm/index.js';
+import { DIRECT_IO_EXPORTS, setMemoryMaximum } from '../core/wasm/index.js';
 
 import { runBinaryen } from './binaryen-host.js';
 import type { ImportFate } from './stub-imports.js';
@@ -112,7 +112,7 @@ const ENOSYS: ImportFate = { kind: 'stub', body: { i32: 52 } };
 export async function finishModule(snapshot: Uint8Array, options: FinishOptions): Promise<Uint8Array> {
   try {
     const out = stubImports(snapshot, {
-      keepExports: options.keepExports,
+      keepExports: [...options.keepExports, ...DIRECT_IO_EXPORTS],
       fate: (module, name, results) => {
         if (module === 'extism:host/user') return options.hostFunctions.has(name) ? KEEP : ZERO;
         // proc_exit must not return; the rest answer ENOSYS (52), which the engine never reaches at run time
@@ -126,7 +126,7 @@ export async function finishModule(snapshot: Uint8Array, options: FinishOptions)
   }
   const out = await runBinaryen({
     snapshot,
-    keepExports: [...options.keepExports],
+    keepExports: [...options.keepExports, ...DIRECT_IO_EXPORTS],
     hostFunctions: [...options.hostFunctions],
     features: [...options.features],
     validate: options.validate !== false,

@@ -305,6 +305,8 @@ export class ExecutionHost {
      */
     hostCalls: number;
     hostCallsPolled: number;
+    /** Calls whose input, output and host calls crossed by direct I/O (JS plugins: src/runtime/direct-io.ts), since start. */
+    directIoCalls: number;
     hostMessages: number;
     hostMessagesWhilePolling: number;
     /** Host calls over the plugin's or tenant's rate, slowed (their worker slept, then asked again). */
@@ -324,6 +326,7 @@ export class ExecutionHost {
       batchedCalls: pool.batchedJobs,
       hostCalls: pool.hostCalls,
       hostCallsPolled: pool.hostCallsPolled,
+      directIoCalls: pool.directIoCalls,
       hostMessages: pool.hostMessages,
       hostMessagesWhilePolling: pool.hostMessagesWhilePolling,
       hostCallsThrottled: pool.hostCallsThrottled,

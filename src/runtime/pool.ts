@@ -239,6 +239,8 @@ export class WorkerPool {
    */
   hostCalls = 0;
   hostCallsPolled = 0;
+  /** Calls whose bytes crossed by direct I/O (`DoneMessage.directIo`), since start. */
+  directIoCalls = 0;
   /** Host-call messages received (a request the poll answered first may still send one). */
   hostMessages = 0;
   /** Of them, those received while the main thread polled: their worker gave up spinning (the main thread was busy longer than `workerUs`). */
@@ -731,6 +733,7 @@ export class WorkerPool {
     for (const d of done) {
       const j = r.jobs.get(d.id);
       if (j === undefined) continue;
+      if (d.directIo === true) this.directIoCalls++;
       if (!j.settled) {
         const pluginId = j.job.pluginId;
         const prev = this.#cost.get(pluginId);

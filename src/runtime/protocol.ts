@@ -188,6 +188,8 @@ export interface DoneMessage {
   instantiateUs: number;
   /** Wall-clock milliseconds the call took inside the worker. */
   durationMs: number;
+  /** The call's input, output and host calls crossed by direct I/O (src/runtime/direct-io.ts), not the Extism kernel. */
+  directIo?: true;
 }
 
 /**

@@ -13,6 +13,7 @@ import createPlugin from '@extism/extism';
 import type { CallContext, Plugin } from '@extism/extism';
 import { HOST_FUNCTIONS } from '../core/capabilities.js';
 import { KERNEL_NAMESPACE, USER_NAMESPACE } from '../core/wasm/index.js';
+import { DirectIo, DirectIoError, IO_STAGED } from './direct-io.js';
 import { BRIDGE, MAX_LOG_LINE_BYTES, MAX_REQUEST_BYTES, MAX_REQUEST_DEPTH, errorAnswer, jsonDepthExceeds, okAnswer } from './protocol.js';
 import type { BatchDoneMessage, BatchMessage, DoneMessage, FromWorker, InvokeJob, LoadMessage, ToWorker, WorkerInit } from './protocol.js';
 import type { PluginLogLine } from './types.js';
@@ -62,6 +63,8 @@ class CallAborted extends Error {}
 interface Instance {
   plugin: Plugin;
   exports: Record<string, unknown>;
+  /** Its direct I/O ({@link DirectIo}): null when the module has none; undefined until its first call. */
+  io: DirectIo | null | undefined;
   key: string | null;
   uses: number;
   initialized: boolean;
@@ -82,6 +85,8 @@ interface CallState {
   id: number;
   entry: Entry;
   ctx: CallContext | null;
+  /** The instance's direct I/O, when it has it: input, output and host calls bypass the kernel. */
+  io: DirectIo | null;
   input: Uint8Array;
   inputView: DataView;
   inputAddr: bigint | null;
@@ -268,9 +273,14 @@ function overflowBody(received: unknown): string | undefined {
   return typeof message?.body === 'string' ? message.body : undefined;
 }
 
-function answerWith(ctx: CallContext, st: CallState, answer: Uint8Array | string): bigint {
+/** Answers a host call: staged in the module's memory when the request came by direct I/O, else as a kernel block. */
+function answerWith(ctx: CallContext, st: CallState, answer: Uint8Array | string, direct: boolean): bigint {
   const bytes = typeof answer === 'string' ? encoder.encode(answer) : answer;
   noteBlock(st, bytes.length);
+  if (direct && st.io !== null) {
+    st.io.stage(bytes);
+    return IO_STAGED;
+  }
   return ctx.store(bytes);
 }
 
@@ -282,29 +292,31 @@ function hostFunction(name: string, fnId: number) {
     if (++st.hostCalls > st.entry.load.limits.hostCalls) {
       abort(st, 'BUDGET_EXCEEDED', `more than ${st.entry.load.limits.hostCalls} host calls in one call`, { limit: 'hostCalls' });
     }
+    // Offset 0 is never a kernel block: with direct I/O on, the request is in the module's memory.
+    const direct = addr === 0n && st.io !== null;
     try {
-      const block = ctx.read(addr);
-      if (block === null) return answerWith(ctx, st, errorAnswer('VALIDATION_FAILED', `${name}: the request block does not exist`));
-      const request = block.bytes();
+      // A view of the module's memory when direct: read before the module runs again (the answer's staging).
+      const request = direct ? st.io!.request() : (ctx.read(addr)?.bytes() ?? null);
+      if (request === null) return answerWith(ctx, st, errorAnswer('VALIDATION_FAILED', `${name}: the request block does not exist`), direct);
       if (request.length > MAX_REQUEST_BYTES || request.length > dataCapacity) {
-        return answerWith(ctx, st, errorAnswer('PAYLOAD_TOO_LARGE', `${name}: request of ${request.length} bytes exceeds ${MAX_REQUEST_BYTES}`));
+        return answerWith(ctx, st, errorAnswer('PAYLOAD_TOO_LARGE', `${name}: request of ${request.length} bytes exceeds ${MAX_REQUEST_BYTES}`), direct);
       }
       // Checked before anything parses, clones or stores the request, on this side of the bridge.
       if (jsonDepthExceeds(request, MAX_REQUEST_DEPTH)) {
-        return answerWith(ctx, st, errorAnswer('VALIDATION_FAILED', `${name}: the request nests deeper than ${MAX_REQUEST_DEPTH} levels`));
+        return answerWith(ctx, st, errorAnswer('VALIDATION_FAILED', `${name}: the request nests deeper than ${MAX_REQUEST_DEPTH} levels`), direct);
       }
-      if (name === 'log') return answerWith(ctx, st, logCall(st, request));
+      if (name === 'log') return answerWith(ctx, st, logCall(st, request), direct);
       const { answer, fatal } = bridgeCall(st, fnId, request);
       if (fatal) {
         st.abortedByHost = true;
         st.abort ??= { code: 'ABORTED', message: `${name}: the host ended the call` };
         throw new CallAborted(st.abort.message);
       }
-      return answerWith(ctx, st, answer);
+      return answerWith(ctx, st, answer, direct);
     } catch (err) {
-      if (err instanceof CallAborted) throw err;
+      if (err instanceof CallAborted || err instanceof DirectIoError) throw err;
       // A failing host function answers; it never takes the worker (or the call) down.
-      return answerWith(ctx, st, errorAnswer('INTERNAL', `${name}: ${err instanceof Error ? err.message : String(err)}`));
+      return answerWith(ctx, st, errorAnswer('INTERNAL', `${name}: ${err instanceof Error ? err.message : String(err)}`), direct);
     }
   };
 }
@@ -338,7 +350,7 @@ async function instantiate(load: LoadMessage): Promise<Instance> {
     functions: { [KERNEL_NAMESPACE]: kernel, [USER_NAMESPACE]: user },
   });
   const instance = (await plugin.getInstance()) as unknown as { exports: Record<string, unknown> };
-  return { plugin, exports: instance.exports, key: null, uses: 0, initialized: false, idleSince: performance.now(), parkedBytes: 0 };
+  return { plugin, exports: instance.exports, io: undefined, key: null, uses: 0, initialized: false, idleSince: performance.now(), parkedBytes: 0 };
 }
 
 function prepareSpare(entry: Entry): Promise<Instance> {
@@ -470,6 +482,7 @@ async function invoke(msg: InvokeJob): Promise<DoneMessage> {
     id: msg.id,
     entry,
     ctx: null,
+    io: null,
     input,
     inputView: new DataView(input.buffer, input.byteOffset, input.byteLength),
     inputAddr: null,
@@ -496,29 +509,49 @@ async function invoke(msg: InvokeJob): Promise<DoneMessage> {
   inst.uses++;
   let rc = 0;
   let thrown: unknown = null;
+  let direct: ReturnType<DirectIo['result']> = null;
   active = st;
   try {
     const init = inst.exports._initialize;
     if (!inst.initialized && typeof init === 'function') (init as () => void)();
     inst.initialized = true;
+    if (inst.io === undefined) {
+      inst.io = DirectIo.of(inst.exports);
+      inst.io?.enable();
+    }
+    st.io = inst.io;
+    // Direct I/O: the input is copied into the module's memory (else it reads it through the kernel).
+    st.io?.stage(st.input);
     const fn = inst.exports[entry.load.entry] as () => unknown;
     rc = Number(fn());
+    if (st.io !== null) {
+      direct = st.io.result();
+      const limit = entry.load.limits.outputBytes;
+      if (direct?.kind === 'output' && direct.bytes.length > limit) {
+        abort(st, 'BUDGET_EXCEEDED', `output of ${direct.bytes.length} bytes exceeds the budget of ${limit}`, { limit: 'outputBytes' });
+      }
+    }
   } catch (err) {
     thrown = err;
   } finally {
     active = null;
   }
   const done: DoneMessage = { ...base, status: 'ok', hostCalls: st.hostCalls, logs: st.logs, droppedLogs: st.droppedLogs, instantiateUs: acquired.us };
+  if (st.io !== null) done.directIo = true;
   if (st.abort !== null) {
     done.status = 'aborted';
     if (!st.abortedByHost) done.abort = st.abort;
   } else if (thrown !== null) {
     done.status = 'trap';
     done.text = thrown instanceof Error ? thrown.message : typeof thrown === 'string' ? thrown : 'non-Error exception';
-  } else if (rc !== 0 || st.errorAddr !== null) {
+  } else if (rc !== 0 || st.errorAddr !== null || direct?.kind === 'error') {
     done.status = 'error';
     done.rc = rc;
-    done.text = st.ctx !== null && st.errorAddr !== null ? blockText(st.ctx, st.errorAddr).slice(0, 64 * 1024) : '';
+    if (direct?.kind === 'error') done.text = decoder.decode(direct.bytes).slice(0, 64 * 1024);
+    else done.text = st.ctx !== null && st.errorAddr !== null ? blockText(st.ctx, st.errorAddr).slice(0, 64 * 1024) : '';
+  } else if (direct?.kind === 'output') {
+    done.text = decoder.decode(direct.bytes);
+    done.outputBytes = direct.bytes.length;
   } else if (st.ctx !== null && st.outputAddr !== null) {
     done.text = blockText(st.ctx, st.outputAddr, st.outputLen);
     done.outputBytes = st.outputLen;

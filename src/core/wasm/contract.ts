@@ -73,6 +73,13 @@ export const MODULE_LIMITS = {
 /** Which kind of plugin a module serves. */
 export type ModuleKind = 'event' | 'workflow' | 'model';
 
+/**
+ * The optional direct-I/O exports (docs/plugin-abi.md, *Direct I/O*; `src/runtime/direct-io.ts`): a
+ * module exporting all of them lets the runtime copy its input, output and host-call bytes as whole
+ * ranges of its memory. The JS engine has them; the JS compiler keeps them in every module it makes.
+ */
+export const DIRECT_IO_EXPORTS = ['uee_io_enable', 'uee_io_flags', 'uee_io_ptr', 'uee_io_len', 'uee_io_stage'] as const;
+
 /** The export the runtime calls for each plugin kind. */
 export const ENTRY_EXPORT: Readonly<Record<ModuleKind, 'handle' | 'infer'>> = { event: 'handle', workflow: 'handle', model: 'infer' };
 

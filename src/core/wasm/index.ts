@@ -5,6 +5,7 @@
 export { parseWasm, readTargetFeatures, rewriteMemoryMaximum, capMemory, capTables, setMemoryMaximum, formatFuncType, sameFuncType } from './binary.js';
 export type { ExternKind, FuncType, MemoryLimits, ValType, WasmExport, WasmImport, WasmInfo } from './binary.js';
 export {
+  DIRECT_IO_EXPORTS,
   ENTRY_EXPORT,
   ENTRY_TYPE,
   HOST_FUNCTION_TYPE,

@@ -1,0 +1,197 @@
+/**
+ * DIRECT-IO-*: the JS engine's direct I/O (src/runtime/direct-io.ts, `UEE_IO` in the shim). With it
+ * on, a call's input, output, error and every host call's request and answer cross as whole byte
+ * ranges of the module's memory instead of 8 bytes per kernel call: the same answers as the kernel
+ * path, byte for byte; a module misusing it fails its own call only.
+ */
+import createPlugin from '@extism/extism';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { compileJs } from '../../src/compiler/index.js';
+import { DirectIo, DirectIoError, IO_STAGED } from '../../src/runtime/direct-io.js';
+import type { InvocationResult } from '../../src/runtime/index.js';
+import { sharedEngine } from '../compiler/plugin-host.js';
+import { buildWat } from './wat.js';
+import { makeEvent, openRuntime, type RuntimeFixture } from './setup.js';
+
+const encoder = new TextEncoder();
+const decoder = new TextDecoder();
+
+// Reads an entity (its answer is ~60 KB), logs, and returns the input's payload with the entity's
+// size: every direction of the boundary carries tens of KB, in UTF-8 beyond ASCII too.
+const SOURCE = `
+export function handle(input) {
+  const p = input.event.payload;
+  if (p.fail) throw new Error('failed: ' + p.text.slice(0, 20));
+  if (p.spin) { for (;;) {} }
+  const r = Host.read_entity({ entityId: 'big-' + p.n });
+  console.log('read', r.ok, p.text.length);
+  return { text: p.text + '|' + p.text.length, entity: r.ok ? r.value.attributes.blob.length : r.error.code, echo: r.ok ? r.value.attributes.blob.slice(-12) : null };
+}
+`;
+const TEXT = 'héllo wörld ✓ 🚀 '.repeat(6000); // ~110 KB of UTF-8
+const BLOB = 'ü'.repeat(30_000) + 'end-of-blob!';
+
+let wasm: Uint8Array;
+beforeAll(async () => {
+  wasm = (await compileJs({ files: { 'main.js': SOURCE }, entry: 'main.js', engine: await sharedEngine() })).wasm;
+}, 600_000);
+
+const inputOf = (payload: Record<string, unknown>, fuel = 1e6): string =>
+  JSON.stringify({ event: makeEvent('acme', { payload }), settings: {}, context: { now: '2026-11-26T12:00:00.000Z', randomSeed: '00', budget: { fuel } } });
+
+/** The host's answer to a request (the same on both paths). */
+function answer(fn: string, request: string): string {
+  if (fn === 'read_entity') {
+    const { entityId } = JSON.parse(request) as { entityId: string };
+    return JSON.stringify({ ok: true, value: { entityId, attributes: { blob: BLOB } } });
+  }
+  return JSON.stringify({ ok: true, value: {} });
+}
+
+type Outcome = { ok: true; output: string } | { ok: false; error: string };
+interface Ctx {
+  read(addr: bigint): { bytes(): Uint8Array } | null;
+  store(data: Uint8Array | string): bigint;
+}
+
+/**
+ * The engine on plain Extism. `direct`: direct I/O on, and the kernel's byte functions throw — a
+ * call that still moved bytes through them fails.
+ */
+async function instance(direct: boolean) {
+  let io: DirectIo | null = null;
+  const requests: string[] = [];
+  const hostFn = (fn: string) => (ctx: Ctx, addr: bigint): bigint => {
+    if (direct) {
+      const request = io!.request();
+      if (addr !== 0n || request === null) throw new Error('the request did not come by direct I/O');
+      requests.push(decoder.decode(request));
+      io!.stage(encoder.encode(answer(fn, requests.at(-1))));
+      return IO_STAGED;
+    }
+    const request = decoder.decode(ctx.read(addr)!.bytes());
+    requests.push(request);
+    return ctx.store(answer(fn, request));
+  };
+  const kernelTrap = (name: string) => () => {
+    throw new Error(`kernel ${name} used with direct I/O on`);
+  };
+  const env = direct ? Object.fromEntries(['input_load_u8', 'input_load_u64', 'load_u8', 'load_u64', 'store_u8', 'store_u64', 'alloc', 'output_set', 'error_set'].map((n) => [n, kernelTrap(n)])) : {};
+  const plugin = await createPlugin(
+    { wasm: [{ data: wasm }] },
+    { useWasi: false, functions: { 'extism:host/user': { read_entity: hostFn('read_entity'), log: hostFn('log') }, ...(direct ? { 'extism:host/env': env } : {}) } },
+  );
+  if (await plugin.functionExists('_initialize')) await plugin.call('_initialize');
+  if (direct) {
+    io = DirectIo.of(((await plugin.getInstance()) as unknown as { exports: Record<string, unknown> }).exports);
+    expect(io).not.toBeNull();
+    io!.enable();
+  }
+  return {
+    requests,
+    async call(input: string): Promise<Outcome> {
+      try {
+        if (!direct) {
+          const out = await plugin.call('handle', input);
+          return { ok: true, output: out?.text() ?? '' };
+        }
+        io!.stage(encoder.encode(input));
+        await plugin.call('handle', '');
+        const r = io!.result();
+        if (r === null) return { ok: true, output: '' };
+        const text = decoder.decode(r.bytes);
+        return r.kind === 'output' ? { ok: true, output: text } : { ok: false, error: text };
+      } catch (err) {
+        return { ok: false, error: (err as Error).message.replace(/^Plugin-originated error: /, '') };
+      }
+    },
+    close: () => plugin.close(),
+  };
+}
+
+describe('direct I/O between the runtime and the JS engine', () => {
+  it('DIRECT-IO-1: input, output, errors and host calls give the kernel path\'s bytes, without the kernel moving any', async () => {
+    const kernel = await instance(false);
+    const direct = await instance(true);
+    try {
+      const cases = [
+        inputOf({ n: 1, text: TEXT }),
+        inputOf({ n: 2, text: TEXT, fail: true }),
+        inputOf({ n: 3, text: 'x', spin: true }, 3),
+        inputOf({ n: 4, text: TEXT.slice(0, 5000) }),
+      ];
+      for (const input of cases) {
+        const a = await kernel.call(input);
+        const b = await direct.call(input);
+        // Compared whole but reported short (the texts are ~100 KB).
+        const text = (o: Outcome): string => (o.ok ? o.output : o.error);
+        expect({ ok: b.ok, length: text(b).length, start: text(b).slice(0, 80) }).toEqual({ ok: a.ok, length: text(a).length, start: text(a).slice(0, 80) });
+        expect(text(b) === text(a)).toBe(true);
+      }
+      const first = JSON.parse((await direct.call(cases[0]!) as { output: string }).output) as { text: string; entity: number; echo: string };
+      expect(first.text).toBe(`${TEXT}|${TEXT.length}`);
+      expect(first.entity).toBe(BLOB.length);
+      expect(first.echo).toBe('end-of-blob!');
+      expect(((await direct.call(cases[1]!)) as { error: string }).error).toContain('failed: héllo');
+      expect(((await direct.call(cases[2]!)) as { error: string }).error).toContain('FUEL_EXHAUSTED');
+      expect(direct.requests).toEqual(kernel.requests.concat(direct.requests.slice(kernel.requests.length)));
+      expect(direct.requests.filter((r) => r.includes('big-1'))).toHaveLength(2);
+    } finally {
+      await kernel.close();
+      await direct.close();
+    }
+  }, 120_000);
+});
+
+describe('direct I/O in the runtime', () => {
+  let rt: RuntimeFixture;
+  beforeAll(async () => {
+    rt = await openRuntime();
+    await rt.store.commit({ tenantId: 'acme', actor: 'test' }, { writes: [{ entityId: 'big-7', entityTypeId: 'Blob', attributes: { blob: BLOB } }] });
+  }, 600_000);
+  afterAll(async () => {
+    await rt?.close();
+  });
+
+  const ok = (r: InvocationResult): unknown => {
+    if (!r.ok) throw new Error(`${r.error.code}: ${r.error.message}`);
+    return r.output;
+  };
+
+  it('DIRECT-IO-2: a JS plugin\'s big input, host answer and output cross whole; the output budget still holds', async () => {
+    await rt.host.load({ id: 'js-io', name: 'js-io', version: '1', kind: 'event', capabilities: ['readEntities'], wasm });
+    const before = rt.host.stats().directIoCalls;
+    const out = ok(await rt.host.invoke('js-io', { event: makeEvent('acme', { payload: { n: 7, text: TEXT } }) })) as { text: string; entity: number; echo: string };
+    expect(out.text).toBe(`${TEXT}|${TEXT.length}`);
+    expect(out.entity).toBe(BLOB.length);
+    expect(out.echo).toBe('end-of-blob!');
+    // It crossed by direct I/O: the worker says so for each such call.
+    expect(rt.host.stats().directIoCalls).toBe(before + 1);
+    await rt.host.load({ id: 'js-io-small', name: 'js-io-small', version: '1', kind: 'event', capabilities: ['readEntities'], wasm, budget: { outputBytes: 64 * 1024 } });
+    const over = await rt.host.invoke('js-io-small', { event: makeEvent('acme', { payload: { n: 7, text: TEXT } }) });
+    expect(over.ok).toBe(false);
+    if (!over.ok) expect(over.error.code).toBe('BUDGET_EXCEEDED');
+    const fine = ok(await rt.host.invoke('js-io-small', { event: makeEvent('acme', { payload: { n: 7, text: 'short' } }) })) as { text: string };
+    expect(fine.text).toBe('short|5');
+  }, 120_000);
+
+  it('DIRECT-IO-3: a module naming memory it does not have fails its own call; the worker and others go on', async () => {
+    await rt.host.load({ id: 'bad-io', name: 'bad-io', version: '1', kind: 'event', capabilities: [], wasm: await buildWat('bad-direct-io') });
+    for (let i = 0; i < 3; i++) {
+      const r = await rt.host.invoke('bad-io', { event: makeEvent('globex') });
+      expect(r.ok).toBe(false);
+    }
+    await rt.host.load({ id: 'js-io-3', name: 'js-io-3', version: '1', kind: 'event', capabilities: ['readEntities'], wasm });
+    const out = ok(await rt.host.invoke('js-io-3', { event: makeEvent('acme', { payload: { n: 7, text: 'after' } }) })) as { text: string };
+    expect(out.text).toBe('after|5');
+  }, 120_000);
+
+  it('DIRECT-IO-4: DirectIo refuses ranges outside the module\'s memory', () => {
+    const memory = { buffer: new ArrayBuffer(65536) };
+    const io = DirectIo.of({ memory, uee_io_enable: () => 1, uee_io_flags: () => 1, uee_io_ptr: () => 65530, uee_io_len: () => 100, uee_io_stage: () => 65000 });
+    expect(io).not.toBeNull();
+    expect(() => io!.result()).toThrow(DirectIoError);
+    expect(() => io!.stage(new Uint8Array(1000))).toThrow(DirectIoError);
+    expect(DirectIo.of({ memory, uee_io_enable: () => 1 })).toBeNull();
+  });
+});
