@@ -20,6 +20,8 @@ import { DISPATCH_GROUP } from '../src/router/index.js';
 import { ExecutionHost, createLocalModelGateway, type HostServices } from '../src/runtime/index.js';
 import { wasmApi } from '../src/runtime/wasm-api.js';
 import { buildWat } from '../test/runtime/wat.js';
+import { compileJs, ensureEngine } from '../src/compiler/index.js';
+import { stubImports } from '../src/compiler/stub-imports.js';
 import { median, printResult, printTable } from './_table.js';
 
 // The host-call rate limits lifted: at a few µs a round trip, 1,000 back-to-back calls run faster than
@@ -195,6 +197,50 @@ for (const eventsPerInstance of [1000, 1]) {
   }
   await host.close();
 }
+await jsDirectIo();
+}
+
+/**
+ * A JS plugin's calls through the host: an event with a 1 KB payload, one `read_entity` answered with
+ * a 1 KB entity, a small result. The engine's direct I/O (src/runtime/direct-io.ts) against the same
+ * module with its direct-I/O exports removed (the worker then moves every byte through the Extism
+ * kernel, 8 per host call): invocations/s, sequential, rounds alternating, median of each.
+ */
+async function jsDirectIo(): Promise<void> {
+  const source = 'export function handle(input) { const r = Host.read_entity({ entityId: input.event.entityId }); return { n: input.event.payload.text.length, got: r.ok ? r.value.attributes.text.length : -1 }; }';
+  const { wasm } = await compileJs({ engine: await ensureEngine(), entry: 'p.js', files: { 'p.js': source }, typeCheck: false });
+  const kernelOnly = stubImports(wasm, { keepExports: ['handle'], fate: () => ({ kind: 'keep' }) });
+  const text = 'x'.repeat(1024);
+  const entity = { entityId: 'e1', entityTypeId: 'Task', tenantId: 'acme', ownerId: null, version: 1, attributes: { text }, metadata: {}, createdAt: new Date().toISOString(), createdBy: 'bench', causationId: null };
+  const host = await ExecutionHost.create({ services: { ...services, readEntity: () => Promise.resolve(entity as never) }, rateLimits: UNLIMITED });
+  await host.load({ id: 'js-direct', name: 'JsDirect', version: '1', kind: 'event', capabilities: ['readEntities'], wasm });
+  await host.load({ id: 'js-kernel', name: 'JsKernel', version: '1', kind: 'event', capabilities: ['readEntities'], wasm: kernelOnly });
+  const jsEvent = (): EventEnvelope => ({ ...event(), entityId: 'e1', entityTypeId: 'Task', payload: { text } });
+  const rate = async (id: string, n: number): Promise<number> => {
+    const start = performance.now();
+    for (let i = 0; i < n; i++) {
+      const r = await host.invoke(id, { event: jsEvent() });
+      if (!r.ok) throw new Error(`${id}: ${r.error.code} ${r.error.message}`);
+    }
+    return n / ((performance.now() - start) / 1000);
+  };
+  const direct: number[] = [];
+  const kernel: number[] = [];
+  for (let round = 0; round < 6; round++) {
+    const k = await rate('js-kernel', 1000);
+    const d = await rate('js-direct', 1000);
+    if (round > 0) {
+      kernel.push(k);
+      direct.push(d);
+    }
+  }
+  if (host.stats().directIoCalls === 0) throw new Error('no call used direct I/O');
+  await host.close();
+  const k = median(kernel);
+  const d = median(direct);
+  rows.push(['JS plugin, 1 KB payload + 1 KB read_entity answer: invocations/s, Extism kernel path (baseline)', k, 'inv/s', k, '']);
+  rows.push(['… the same with direct I/O (the runtime)', d, 'inv/s', d, '']);
+  Object.assign(figures, { jsKernelInvPerSec: Math.round(k), jsDirectIoInvPerSec: Math.round(d), jsDirectIoSpeedup: Math.round((d / k) * 100) / 100 });
 }
 
 /** Raw bus publish rate of the same backend, the baseline of the end-to-end figure. */
