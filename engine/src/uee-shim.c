@@ -93,7 +93,7 @@ static size_t g_result_len;
 static int g_result_is_error;
 static int g_result_set;
 
-/* ---- direct I/O (UEE_IO, version 1) ---------------------------------------------------------
+/* ---- direct I/O (uee_io_*, version 1) ---------------------------------------------------------
  * The Extism kernel moves bytes across the boundary 8 at a time (input_load_u64, load_u64,
  * store_u64: one host call each, with a BigInt per call under V8): ~8 µs per KB in each direction,
  * for the input, the output and every host call's request and answer. A host that knows this engine

@@ -1,5 +1,5 @@
 /**
- * Direct I/O with the JS engine (`UEE_IO` in engine/src/uee-shim.c). Through the Extism kernel a
+ * Direct I/O with the JS engine (the `uee_io_*` functions of engine/src/uee-shim.c). Through the Extism kernel a
  * module reads its input, its host calls' answers, and writes its output and requests 8 bytes per host
  * call (`input_load_u64`, `load_u64`, `store_u64`, each with a BigInt under V8): ~8 µs per KB in each
  * direction. A module exporting the functions below (the engine does) lets the host copy those bytes

@@ -1,5 +1,5 @@
 /**
- * DIRECT-IO-*: the JS engine's direct I/O (src/runtime/direct-io.ts, `UEE_IO` in the shim). With it
+ * DIRECT-IO-*: the JS engine's direct I/O (src/runtime/direct-io.ts, the shim's `uee_io_*`). With it
  * on, a call's input, output, error and every host call's request and answer cross as whole byte
  * ranges of the module's memory instead of 8 bytes per kernel call: the same answers as the kernel
  * path, byte for byte; a module misusing it fails its own call only.
