@@ -151,6 +151,12 @@ function noteBlock(st: CallState, bytes: number): void {
   }
 }
 
+/** Ends the call when its output is over the plugin's budget (set through the kernel or left by direct I/O alike). */
+function checkOutputBytes(st: CallState, length: number): void {
+  const limit = st.entry.load.limits.outputBytes;
+  if (length > limit) abort(st, 'BUDGET_EXCEEDED', `output of ${length} bytes exceeds the budget of ${limit}`, { limit: 'outputBytes' });
+}
+
 function blockText(ctx: CallContext, addr: bigint, length?: number): string {
   const block = ctx.read(addr);
   if (block === null) return '';
@@ -190,11 +196,7 @@ const kernel = {
     const st = current();
     st.ctx = ctx;
     if (length > ctx.length(addr)) throw new RangeError('output_set: length longer than the block');
-    if (length > BigInt(st.entry.load.limits.outputBytes)) {
-      abort(st, 'BUDGET_EXCEEDED', `output of ${length} bytes exceeds the budget of ${st.entry.load.limits.outputBytes}`, {
-        limit: 'outputBytes',
-      });
-    }
+    checkOutputBytes(st, Number(length));
     st.outputAddr = addr;
     st.outputLen = Number(length);
   },
@@ -526,10 +528,7 @@ async function invoke(msg: InvokeJob): Promise<DoneMessage> {
     rc = Number(fn());
     if (st.io !== null) {
       direct = st.io.result();
-      const limit = entry.load.limits.outputBytes;
-      if (direct?.kind === 'output' && direct.bytes.length > limit) {
-        abort(st, 'BUDGET_EXCEEDED', `output of ${direct.bytes.length} bytes exceeds the budget of ${limit}`, { limit: 'outputBytes' });
-      }
+      if (direct?.kind === 'output') checkOutputBytes(st, direct.bytes.length);
     }
   } catch (err) {
     thrown = err;
@@ -547,8 +546,8 @@ async function invoke(msg: InvokeJob): Promise<DoneMessage> {
   } else if (rc !== 0 || st.errorAddr !== null || direct?.kind === 'error') {
     done.status = 'error';
     done.rc = rc;
-    if (direct?.kind === 'error') done.text = decoder.decode(direct.bytes).slice(0, 64 * 1024);
-    else done.text = st.ctx !== null && st.errorAddr !== null ? blockText(st.ctx, st.errorAddr).slice(0, 64 * 1024) : '';
+    const text = direct?.kind === 'error' ? decoder.decode(direct.bytes) : st.ctx !== null && st.errorAddr !== null ? blockText(st.ctx, st.errorAddr) : '';
+    done.text = text.slice(0, 64 * 1024);
   } else if (direct?.kind === 'output') {
     done.text = decoder.decode(direct.bytes);
     done.outputBytes = direct.bytes.length;
