@@ -2,7 +2,8 @@
  * JS engine benchmark: `npm run bench -- js`. The same workloads (sort, JSON round trip, regex over
  * 100 KB, building a 1 MB string with +=, a 1e6-step arithmetic loop) run as one compiled plugin on
  * @extism/extism (main thread) and, in the same process, as the same ES module on Node 20. Prints
- * per-call medians (after `UEE_BENCH_WARMUP`, default 3, unmeasured calls of each), the ratio to Node
+ * per-call medians (after every workload ran in turn for `UEE_BENCH_WARMUP_MS`, default 3,000, so V8
+ * has tiered the engine up, and `UEE_BENCH_WARMUP`, default 3, unmeasured calls of each), the ratio to Node
  * for each, then what crossing the boundary costs a call with 8 KB each way (the Extism kernel vs
  * direct I/O, same run), then one JSON line. Goals: ≤ 3× Node on each, the 1 MB string build ≤ 50 ms. `UEE_BENCH_ENGINE=path/engine.wasm` benches that engine build instead.
  */
@@ -20,6 +21,10 @@ const ROUNDS = Number(process.env.UEE_BENCH_ROUNDS ?? 15);
 // unmeasured calls first, on both sides: V8 tiers the engine's wasm up to TurboFan in the background
 // (slowly on a loaded machine, so without them the median could be Liftoff code) and Node's JIT warms up
 const WARMUP = Number(process.env.UEE_BENCH_WARMUP ?? 3);
+// …and before any of it, every workload in turn on both sides for this long: V8 tiers a function up
+// once it has run enough, so a fixed count of warm-up calls measured the first workload (sort) on
+// Liftoff code (2026-12-04: sort 4.1 ms/call first in the run, 2.5 ms run after another workload).
+const WARMUP_MS = Number(process.env.UEE_BENCH_WARMUP_MS ?? 3000);
 
 // UEE_BENCH_ENGINE=path/to/engine.wasm benches another engine build than the one the sources make
 const enginePath = process.env.UEE_BENCH_ENGINE;
@@ -45,6 +50,13 @@ const collectYoung = (): void => (globalThis as { gc?: (options: { type: 'minor'
 
 const rows: Array<Array<string | number>> = [];
 const figures: Record<string, unknown> = {};
+const warmStart = performance.now();
+while (performance.now() - warmStart < WARMUP_MS) {
+  for (const kind of KINDS) {
+    await plugin.call('handle', workloadInput(kind));
+    mod.handle(JSON.parse(workloadInput(kind)));
+  }
+}
 for (const kind of KINDS) {
   const text = workloadInput(kind);
   const parsed = JSON.parse(text) as unknown;
@@ -90,6 +102,16 @@ if (io === null) throw new Error('the engine has no direct I/O exports');
 io.enable();
 const viaKernel: number[] = [];
 const viaDirect: number[] = [];
+// The echo module is compiled apart from the workloads' module: tiered up apart too.
+const ioWarmStart = performance.now();
+while (performance.now() - ioWarmStart < WARMUP_MS / 3) {
+  await kernelPlugin.call('handle', ioText);
+  await kernelPlugin.reset();
+  io.stage(ioBytes);
+  await directPlugin.call('handle', '');
+  io.result();
+  await directPlugin.reset();
+}
 for (let i = 0; i < WARMUP + IO_CALLS; i++) {
   let t = performance.now();
   const a = (await kernelPlugin.call('handle', ioText))?.text() ?? '';
@@ -110,4 +132,4 @@ const kernelUs = median(viaKernel) * 1000;
 const directUs = median(viaDirect) * 1000;
 printTable(['call I/O (8 KB in, 8 KB out)', 'µs/call'], [['Extism kernel, 8 bytes per host call (baseline)', kernelUs], ['direct I/O (the runtime)', directUs], ['kernel ÷ direct', kernelUs / directUs]]);
 figures.io = { kernelUs: Math.round(kernelUs), directUs: Math.round(directUs), speedup: Math.round((kernelUs / directUs) * 10) / 10 };
-printResult('js', { rounds: ROUNDS, warmup: WARMUP, ...figures });
+printResult('js', { rounds: ROUNDS, warmup: WARMUP, warmupMs: WARMUP_MS, ...figures });
