@@ -99,6 +99,8 @@ describe('hostile plugin battery: each attack is contained and the host keeps wo
     await load('giant', 'giant-output');
     const r = failure(await rt.host.invoke('giant', { event: makeEvent('acme') }));
     expect(r.error).toMatchObject({ code: 'BUDGET_EXCEEDED', details: { limit: 'outputBytes' } });
+    // Refused at the kernel's output_set, in the worker: the output never crosses to the main thread.
+    expect(r.error.message).toMatch(/^output of \d+ bytes exceeds the budget of \d+$/);
     await healthy();
   });
 
