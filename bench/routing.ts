@@ -6,7 +6,8 @@
 // 2026-12-03): the in-run baseline of that bound, with the heap's peak during each scenario's runs.
 // Also one plugin doing one host call and one entity write per event, and both 1-plugin cases on the
 // one-call-per-message path (maxBatch 1, concurrency 1: the relay race before batching), paired in
-// the same run. Goals: the no-op and the writing plugin ≥ 40% of the raw publish rate embedded,
+// the same run. Both plugins again in TypeScript (`plugins1Js`, `write1Js`), compiled by the platform's
+// JS toolchain: what an agent's plugin costs end to end beside the hand-written WAT module. Goals: the no-op and the writing plugin ≥ 40% of the raw publish rate embedded,
 // ≥ 50% on Redis. Each row also gives the CPU spent per event (medians' run): the main thread's, the
 // whole process's (main, runtime workers, records thread) and, on Redis, the Redis server's — the
 // machine's two cores bound the sum of the last two, the main thread bounds the first.
@@ -38,13 +39,14 @@ import { BENCH_POSTGRES_URL } from './_store-postgres.js';
 import { DISPATCH_GROUP } from '../src/router/index.js';
 import { pluginGroup } from '../src/registry/index.js';
 import { SERVER_NODE_FLAGS } from '../src/cli/node-flags.js';
+import { compileJs, ensureEngine } from '../src/compiler/index.js';
 
 const REDIS_URL = process.env.UEE_BENCH_REDIS_URL ?? 'redis://127.0.0.1:6379';
 const EVENTS = Number(process.env.UEE_BENCH_EVENTS ?? 20_000);
 /** Measured runs per scenario; its figure is their median. */
 const REPEATS = 3;
 // Optional filters for quick runs: UEE_BENCH_BACKENDS=embedded, UEE_BENCH_SCENARIOS=plugins1,tenants1000
-// (scenario keys: plugins1, plugins1Unbatched, write1, write1Unbatched, write1NoSpin, plugins1NoSpin, plugins100, plugins1000, tenants1000, tenants1000Unbounded)
+// (scenario keys: plugins1, plugins1Unbatched, write1, write1Unbatched, write1NoSpin, plugins1NoSpin, plugins1Js, write1Js, plugins100, plugins1000, tenants1000, tenants1000Unbounded)
 // (keep plugins1 in the list: it is the baseline the ratios are taken against).
 const only = (list: string | undefined): Set<string> | undefined => (list ? new Set(list.split(',')) : undefined);
 const BACKENDS = only(process.env.UEE_BENCH_BACKENDS);
@@ -59,6 +61,22 @@ const PROFILE_DIR = process.env.UEE_BENCH_PROFILE;
 const HEAP_PROFILE_DIR = process.env.UEE_BENCH_HEAP_PROFILE;
 const noopWasm = await buildWat('noop');
 const writeWasm = await buildWat('read-write');
+/** The same two plugins written in TypeScript, as agents write them, compiled by the platform's JS toolchain (only when a JS scenario runs). */
+const JS_SOURCES = {
+  js: `import { on } from 'uee:plugin';\non('Tick', () => null);\n`,
+  jsWrite: `import { on, readEntity, writeEntity } from 'uee:plugin';\non('Tick', ({ event }) => {\n  readEntity('w-' + event.eventId);\n  writeEntity({ entityId: 'w-' + event.eventId, entityTypeId: 'Task', attributes: { n: 1 } });\n  return null;\n});\n`,
+} as const;
+const jsWasm = new Map<keyof typeof JS_SOURCES, Uint8Array>();
+async function pluginWasm(kind: Scenario['wasm']): Promise<Uint8Array> {
+  if (kind === undefined) return noopWasm;
+  if (kind === 'write') return writeWasm;
+  let wasm = jsWasm.get(kind);
+  if (wasm === undefined) {
+    wasm = (await compileJs({ engine: await ensureEngine(), entry: 'main.ts', files: { 'main.ts': JS_SOURCES[kind] }, typeCheck: false })).wasm;
+    jsWasm.set(kind, wasm);
+  }
+  return wasm;
+}
 const rows: Array<Array<string | number>> = [];
 /**
  * CPU time of the main thread so far, in µs (Linux: /proc; NaN elsewhere). On a loaded machine the
@@ -94,8 +112,8 @@ interface Scenario {
   /** Plugins deployed: [name, tenantId | null (global), event type]. */
   plugins: Array<[string, string | null, string]>;
   tenants: string[];
-  /** The plugin: the no-op, or one host call (read_entity) and one entity write. @default noop */
-  wasm?: 'write';
+  /** The plugin: the no-op WAT module, or one host call (read_entity) and one entity write; `js` / `jsWrite`: the same in TypeScript, compiled to the JS engine. @default noop */
+  wasm?: 'write' | 'js' | 'jsWrite';
   /** The one-call-per-message path: no batches to workers, one delivery in flight per queue. */
   unbatched?: boolean;
   /** No bound on deliveries in hand across queues (the router before 2026-12-03): the in-run baseline of `maxInHand`. */
@@ -119,6 +137,8 @@ const scenarios: Scenario[] = [
   { ...scenario(1), label: '1 plugin: 1 host call + 1 entity write, one call per message', key: 'write1Unbatched', wasm: 'write', unbatched: true },
   { ...scenario(1), label: '1 plugin: 1 host call + 1 entity write, no spinning on the host-call bridge', key: 'write1NoSpin', wasm: 'write', noSpin: true },
   { ...scenario(1), label: '1 plugin, no spinning on the host-call bridge', key: 'plugins1NoSpin', noSpin: true },
+  { ...scenario(1), label: '1 plugin in TypeScript (the JS engine), no-op', key: 'plugins1Js', wasm: 'js' },
+  { ...scenario(1), label: '1 plugin in TypeScript: 1 host call + 1 entity write', key: 'write1Js', wasm: 'jsWrite' },
   scenario(100),
   scenario(1000),
   spread,
@@ -151,10 +171,10 @@ for (const backend of (['embedded', 'redis'] as const).filter((b) => BACKENDS?.h
           manifest: {
             name,
             subscribeTo: [type],
-            ...(s.wasm === 'write' ? { capabilities: ['readEntities' as const, 'writeEntities' as const] } : {}),
+            ...(s.wasm === 'write' || s.wasm === 'jsWrite' ? { capabilities: ['readEntities' as const, 'writeEntities' as const] } : {}),
             ...(tenantId === null ? {} : { tenantScope: 'tenant' as const, tenantId }),
           },
-          wasm: s.wasm === 'write' ? writeWasm : noopWasm,
+          wasm: await pluginWasm(s.wasm),
         });
       }
       await app.runtime!.router.refresh();
