@@ -2,7 +2,7 @@ import { availableParallelism } from 'node:os';
 import type { ResourceLimits } from 'node:worker_threads';
 import { NOT_WANTED, UeeError, type ErrorCode, ERROR_CODES } from '../core/errors.js';
 import { silentLogger, type Logger } from '../core/logger.js';
-import { eventSeed, type EntityVersion, type TenantContext } from '../core/index.js';
+import { envelopeText, eventSeed, type EntityVersion, type EventEnvelope, type JsonObject, type TenantContext } from '../core/index.js';
 import { CallHost, type PluginPolicy } from './host-functions.js';
 import { prepareModule, type PreparedModule } from './module-loader.js';
 import { WorkerPool, type JobOutcome } from './pool.js';
@@ -142,6 +142,16 @@ export function checkBudgetCeiling(budget: Partial<ResourceBudget> | undefined, 
       });
     }
   }
+}
+
+/**
+ * A `handle` call's input: exactly `JSON.stringify({ event, entity, settings, context })` (an
+ * undefined `entity` left out), with the envelope's text spliced in when it was decoded from the bus
+ * ({@link envelopeText}) rather than stringified again.
+ */
+export function handleInputText(event: EventEnvelope, entity: EntityVersion | undefined, settings: JsonObject, context: object): string {
+  const entityPart = entity === undefined ? '' : `,"entity":${JSON.stringify(entity)}`;
+  return `{"event":${envelopeText(event)}${entityPart},"settings":${JSON.stringify(settings)},"context":${JSON.stringify(context)}}`;
 }
 
 /** The answer for an (event, plugin) whose calls killed their worker `crashes` times: run no more. */
@@ -415,11 +425,9 @@ export class ExecutionHost {
     const context = { now, randomSeed, tenantId: event.tenantId, plugin: loaded.ref };
     let call = this.#newCall(policy, ctx, event.eventId, now);
     const entity = input.entity !== undefined && input.entity !== null && this.#canSee(call, input.entity) ? input.entity : undefined;
-    // JSON.stringify leaves out an undefined `entity`: no spread of a conditional object per call.
-    const payload = spec.kind === 'model' ? { model: input.model?.model ?? '', input: input.model?.input ?? null, context } : { event, entity, settings: input.settings ?? {}, context };
     const crashes = this.#crashCount(event.eventId, spec);
     if (crashes >= this.#crashQuarantine) return { ok: false, error: quarantined(crashes, spec.name), usage: zeroUsage(), logs: [] };
-    const text = JSON.stringify(payload);
+    const text = spec.kind === 'model' ? JSON.stringify({ model: input.model?.model ?? '', input: input.model?.input ?? null, context }) : handleInputText(event, entity, input.settings ?? {}, context);
     let outcome: JobOutcome;
     for (let rerun = 0; ; rerun++) {
       const host = call;
