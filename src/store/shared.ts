@@ -18,6 +18,7 @@ import {
   assertMayWriteReserved,
   jsonBytes,
   parseOrThrow,
+  rememberEnvelopeText,
   type EntityVersion,
   type EventEnvelope,
   type JsonObject,
@@ -270,7 +271,19 @@ export function readVersion(raw: unknown, where: Record<string, unknown>): Entit
 
 /** An event read back from storage; `CORRUPT_DATA` when invalid. */
 export function readEvent(raw: unknown, where: Record<string, unknown>): EventEnvelope {
-  return parseStored(EventEnvelopeSchema, raw, 'event', where, isEventEnvelope);
+  if (typeof raw !== 'string') return parseStored(EventEnvelopeSchema, raw, 'event', where, isEventEnvelope);
+  let value: unknown;
+  try {
+    value = JSON.parse(raw);
+  } catch (cause) {
+    throw corrupt('event', where, cause);
+  }
+  if (!isEventEnvelope(value)) return parseStored(EventEnvelopeSchema, value, 'event', where);
+  // Text the store wrote with JSON.stringify (SQLite's TEXT columns; PostgreSQL's json columns and
+  // MongoDB's documents arrive as objects), accepted as it is: a publish of the event (the outbox
+  // relay) and a plugin's input reuse it instead of stringifying the event again.
+  rememberEnvelopeText(value, raw);
+  return value;
 }
 
 /** A JSON object (read-model doc, settings) read back from storage; `CORRUPT_DATA` when invalid. */

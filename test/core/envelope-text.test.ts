@@ -2,6 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { envelopeText, type EntityVersion, type EventEnvelope } from '../../src/core/index.js';
 import { checkPublishBatch, decodeEntry, isCorrupt } from '../../src/bus/shared/codec.js';
 import { handleInputText } from '../../src/runtime/host.js';
+import { readEvent } from '../../src/store/shared.js';
 import { makeEvent } from '../bus/conformance.js';
 
 // A plugin's input splices in the text an envelope was decoded from instead of stringifying it again
@@ -74,5 +75,29 @@ describe('envelope text spliced into plugin inputs', () => {
   it('ENV-TEXT-4 an envelope never decoded from the bus is stringified', () => {
     const event = makeEvent({ payload: { n: 1 } });
     expect(envelopeText(event)).toBe(JSON.stringify(event));
+  });
+
+  it('ENV-TEXT-5 an event read back from a store row is published as the text the commit wrote', () => {
+    for (const [, overrides] of tricky) {
+      const stored = JSON.stringify(makeEvent(overrides));
+      const event = readEvent(stored, { table: 'outbox', seq: 1 });
+      expect(checkPublishBatch([event])).toEqual([stored]);
+    }
+    // A row the schema had to change (an unknown key stripped) is published as checked, not as stored.
+    const smuggled = JSON.stringify({ ...makeEvent(), smuggled: 1 });
+    const cleaned = readEvent(smuggled, { table: 'outbox', seq: 2 });
+    expect(checkPublishBatch([cleaned])[0]).toBe(JSON.stringify(cleaned));
+    expect(checkPublishBatch([cleaned])[0]).not.toContain('smuggled');
+    // A copy made from it carries its own fields.
+    const event = readEvent(JSON.stringify(makeEvent()), { table: 'outbox', seq: 3 });
+    expect(JSON.parse(checkPublishBatch([{ ...event, hop: 7 }])[0]!).hop).toBe(7);
+  });
+
+  it('ENV-TEXT-6 stored objects (PostgreSQL json, MongoDB documents) are checked and stringified as before', () => {
+    const event = makeEvent();
+    const read = readEvent(JSON.parse(JSON.stringify(event)) as unknown, { table: 'outbox', seq: 1 });
+    expect(checkPublishBatch([read])).toEqual([JSON.stringify(read)]);
+    expect(() => readEvent('{"eventId":', { table: 'outbox', seq: 2 })).toThrow(/stored event failed validation/);
+    expect(() => readEvent(JSON.stringify({ ...event, hop: 'x' }), { table: 'outbox', seq: 3 })).toThrow(/stored event failed validation/);
   });
 });

@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { EventEnvelopeSchema, UeeError, isEventEnvelope, rememberEnvelopeText, type EventEnvelope } from '../../core/index.js';
+import { EventEnvelopeSchema, UeeError, envelopeText, isEventEnvelope, rememberEnvelopeText, type EventEnvelope } from '../../core/index.js';
 import type { DeadLetter, Delivery } from '../port.js';
 
 /** The error code of a stream entry that is not a valid event envelope. */
@@ -29,7 +29,8 @@ export function checkPublishBatch(events: readonly EventEnvelope[]): string[] {
       });
     }
     try {
-      encoded[i] = JSON.stringify(event);
+      // An envelope read back from the store or the bus is published as the text it was read from.
+      encoded[i] = envelopeText(event as EventEnvelope);
     } catch (err) {
       throw new UeeError('VALIDATION_FAILED', `invalid event at index ${i}: not JSON-encodable`, { details: { index: i, eventId }, cause: err });
     }
