@@ -20,7 +20,7 @@ import { DISPATCH_GROUP } from '../src/router/index.js';
 import { ExecutionHost, createLocalModelGateway, type HostServices } from '../src/runtime/index.js';
 import { wasmApi } from '../src/runtime/wasm-api.js';
 import { buildWat } from '../test/runtime/wat.js';
-import { compileJs, ensureEngine } from '../src/compiler/index.js';
+import { compileJs, compileRust, ensureEngine } from '../src/compiler/index.js';
 import { stubImports } from '../src/compiler/stub-imports.js';
 import { median, printResult, printTable } from './_table.js';
 
@@ -197,50 +197,74 @@ for (const eventsPerInstance of [1000, 1]) {
   }
   await host.close();
 }
-await jsDirectIo();
+await directIo('js');
+await directIo('rust');
 }
 
 /**
- * A JS plugin's calls through the host: an event with a 1 KB payload, one `read_entity` answered with
- * a 1 KB entity, a small result. The engine's direct I/O (src/runtime/direct-io.ts) against the same
- * module with its direct-I/O exports removed (the worker then moves every byte through the Extism
- * kernel, 8 per host call): invocations/s, sequential, rounds alternating, median of each.
+ * A plugin's calls through the host: an event with a 1 KB payload, one `read_entity` answered with a
+ * 1 KB entity, a small result. Direct I/O (src/runtime/direct-io.ts: the JS engine's, and the Rust
+ * SDK's since 2026-12-04) against the same module with its direct-I/O exports removed (the worker then
+ * moves every byte through the Extism kernel, 8 per host call): invocations/s, sequential, rounds
+ * alternating, median of each.
  */
-async function jsDirectIo(): Promise<void> {
-  const source = 'export function handle(input) { const r = Host.read_entity({ entityId: input.event.entityId }); return { n: input.event.payload.text.length, got: r.ok ? r.value.attributes.text.length : -1 }; }';
-  const { wasm } = await compileJs({ engine: await ensureEngine(), entry: 'p.js', files: { 'p.js': source }, typeCheck: false });
+async function directIo(language: 'js' | 'rust'): Promise<void> {
+  let wasm: Uint8Array;
+  if (language === 'js') {
+    const source = 'export function handle(input) { const r = Host.read_entity({ entityId: input.event.entityId }); return { n: input.event.payload.text.length, got: r.ok ? r.value.attributes.text.length : -1 }; }';
+    wasm = (await compileJs({ engine: await ensureEngine(), entry: 'p.js', files: { 'p.js': source }, typeCheck: false })).wasm;
+  } else {
+    const source = `use uee_plugin::*;
+fn on_any(input: &Value) -> Result<Option<Value>, Error> {
+    let e = input.get("event");
+    let got = match read_entity(e.get("entityId").str()) { Ok(v) => v.get("attributes").get("text").str().len() as f64, Err(_) => -1.0 };
+    Ok(Some(Value::obj().set("n", e.get("payload").get("text").str().len() as f64).set("got", got)))
+}
+#[no_mangle]
+pub extern "C" fn handle() -> i32 { dispatch(&[("*", on_any)]) }
+`;
+    try {
+      wasm = (await compileRust({ entry: 'lib.rs', files: { 'lib.rs': source } })).wasm;
+    } catch (err) {
+      rows.push([`Rust plugin: not measured (${(err as Error).message.slice(0, 80)})`, 0, '', 0, '']);
+      return;
+    }
+  }
   const kernelOnly = stubImports(wasm, { keepExports: ['handle'], fate: () => ({ kind: 'keep' }) });
   const text = 'x'.repeat(1024);
   const entity = { entityId: 'e1', entityTypeId: 'Task', tenantId: 'acme', ownerId: null, version: 1, attributes: { text }, metadata: {}, createdAt: new Date().toISOString(), createdBy: 'bench', causationId: null };
   const host = await ExecutionHost.create({ services: { ...services, readEntity: () => Promise.resolve(entity as never) }, rateLimits: UNLIMITED });
-  await host.load({ id: 'js-direct', name: 'JsDirect', version: '1', kind: 'event', capabilities: ['readEntities'], wasm });
-  await host.load({ id: 'js-kernel', name: 'JsKernel', version: '1', kind: 'event', capabilities: ['readEntities'], wasm: kernelOnly });
-  const jsEvent = (): EventEnvelope => ({ ...event(), entityId: 'e1', entityTypeId: 'Task', payload: { text } });
+  await host.load({ id: 'direct', name: 'Direct', version: '1', kind: 'event', capabilities: ['readEntities'], wasm });
+  await host.load({ id: 'kernel', name: 'Kernel', version: '1', kind: 'event', capabilities: ['readEntities'], wasm: kernelOnly });
+  const ioEvent = (): EventEnvelope => ({ ...event(), entityId: 'e1', entityTypeId: 'Task', payload: { text } });
   const rate = async (id: string, n: number): Promise<number> => {
     const start = performance.now();
     for (let i = 0; i < n; i++) {
-      const r = await host.invoke(id, { event: jsEvent() });
-      if (!r.ok) throw new Error(`${id}: ${r.error.code} ${r.error.message}`);
+      const r = await host.invoke(id, { event: ioEvent() });
+      if (!r.ok) throw new Error(`${language} ${id}: ${r.error.code} ${r.error.message}`);
+      const out = r.output as { n: number; got: number };
+      if (out.n !== 1024 || out.got !== 1024) throw new Error(`${language} ${id}: answered ${JSON.stringify(out)}`);
     }
     return n / ((performance.now() - start) / 1000);
   };
   const direct: number[] = [];
   const kernel: number[] = [];
   for (let round = 0; round < 6; round++) {
-    const k = await rate('js-kernel', 1000);
-    const d = await rate('js-direct', 1000);
+    const k = await rate('kernel', 1000);
+    const d = await rate('direct', 1000);
     if (round > 0) {
       kernel.push(k);
       direct.push(d);
     }
   }
-  if (host.stats().directIoCalls === 0) throw new Error('no call used direct I/O');
+  if (host.stats().directIoCalls === 0) throw new Error(`${language}: no call used direct I/O`);
   await host.close();
   const k = median(kernel);
   const d = median(direct);
-  rows.push(['JS plugin, 1 KB payload + 1 KB read_entity answer: invocations/s, Extism kernel path (baseline)', k, 'inv/s', k, '']);
+  const name = language === 'js' ? 'JS' : 'Rust';
+  rows.push([`${name} plugin, 1 KB payload + 1 KB read_entity answer: invocations/s, Extism kernel path (baseline)`, k, 'inv/s', k, '']);
   rows.push(['… the same with direct I/O (the runtime)', d, 'inv/s', d, '']);
-  Object.assign(figures, { jsKernelInvPerSec: Math.round(k), jsDirectIoInvPerSec: Math.round(d), jsDirectIoSpeedup: Math.round((d / k) * 100) / 100 });
+  Object.assign(figures, { [`${language}KernelInvPerSec`]: Math.round(k), [`${language}DirectIoInvPerSec`]: Math.round(d), [`${language}DirectIoSpeedup`]: Math.round((d / k) * 100) / 100 });
 }
 
 /** Raw bus publish rate of the same backend, the baseline of the end-to-end figure. */

@@ -378,6 +378,81 @@ impl<'a> Parser<'a> {
 
 // ---- memory and host calls ------------------------------------------------------------------
 
+// Direct I/O (docs/plugin-abi.md, "Direct I/O"): a host that calls `uee_io_enable` (the UEE runtime)
+// copies the input, the output and each host call's request and answer as whole ranges of this
+// module's memory instead of 8 bytes per kernel call. Plain Extism hosts never enable it, and the
+// kernel path below runs unchanged.
+const IO_NONE: i32 = 0;
+const IO_OUTPUT: i32 = 1;
+const IO_ERROR: i32 = 2;
+const IO_REQUEST: i32 = 3;
+/// What a host function returns when it staged its answer with `uee_io_stage`.
+const IO_STAGED: u64 = 1;
+
+struct Io {
+    on: bool,
+    flags: i32,
+    ptr: u32,
+    len: u32,
+    /// The host's staged bytes, until taken.
+    stage: Option<Vec<u8>>,
+    /// Staged during a host call: its answer, never a call's input.
+    stage_answer: bool,
+    /// The last call's output or error, kept until the next call starts (the host reads it after the call).
+    result: Vec<u8>,
+}
+
+static mut IO: Io = Io { on: false, flags: IO_NONE, ptr: 0, len: 0, stage: None, stage_answer: false, result: Vec::new() };
+
+fn io() -> &'static mut Io {
+    // One thread (wasm32-unknown-unknown); every borrow ends before the next host function is entered.
+    unsafe { &mut *std::ptr::addr_of_mut!(IO) }
+}
+
+#[no_mangle]
+pub extern "C" fn uee_io_enable() -> i32 {
+    io().on = true;
+    1
+}
+#[no_mangle]
+pub extern "C" fn uee_io_flags() -> i32 {
+    io().flags
+}
+#[no_mangle]
+pub extern "C" fn uee_io_ptr() -> u32 {
+    io().ptr
+}
+#[no_mangle]
+pub extern "C" fn uee_io_len() -> u32 {
+    io().len
+}
+#[no_mangle]
+pub extern "C" fn uee_io_stage(len: u32) -> u32 {
+    let st = io();
+    let mut buf = vec![0u8; len as usize];
+    let ptr = buf.as_mut_ptr() as u32;
+    st.stage_answer = st.flags == IO_REQUEST;
+    st.stage = Some(buf);
+    ptr
+}
+
+/// The staged bytes of that kind (an answer, or an input); anything else staged is dropped, so an
+/// answer left by a host call that never returned never becomes the next call's input.
+fn take_stage(answer: bool) -> Option<Vec<u8>> {
+    let st = io();
+    let staged = st.stage.take()?;
+    if st.stage_answer == answer { Some(staged) } else { None }
+}
+
+/// Where the host reads this call's output (IO_OUTPUT) or error (IO_ERROR) under direct I/O.
+fn io_result(flags: i32, bytes: &[u8]) {
+    let st = io();
+    st.result = bytes.to_vec();
+    st.flags = flags;
+    st.ptr = st.result.as_ptr() as u32;
+    st.len = st.result.len() as u32;
+}
+
 fn store(bytes: &[u8]) -> u64 {
     unsafe {
         let offset = alloc(bytes.len() as u64);
@@ -413,8 +488,11 @@ fn load(offset: u64) -> Vec<u8> {
     }
 }
 
-/// The event input as text.
+/// The event input as text (staged by the host under direct I/O, else read through the kernel).
 pub fn input_string() -> String {
+    if let Some(staged) = take_stage(false) {
+        return String::from_utf8_lossy(&staged).into_owned();
+    }
     unsafe {
         let n = input_length() as usize;
         let mut out = Vec::with_capacity(n);
@@ -448,8 +526,29 @@ impl Error {
 pub type HostResult = Result<Value, Error>;
 
 fn call(f: unsafe extern "C" fn(u64) -> u64, req: &Value) -> HostResult {
-    let offset = unsafe { f(store(req.stringify().as_bytes())) };
-    let text = String::from_utf8_lossy(&load(offset)).into_owned();
+    let request = req.stringify();
+    let answer = if io().on {
+        // Direct I/O: the host reads the request where it is and stages its answer.
+        drop(take_stage(true));
+        {
+            let st = io();
+            st.flags = IO_REQUEST;
+            st.ptr = request.as_ptr() as u32;
+            st.len = request.len() as u32;
+        }
+        let offset = unsafe { f(0) };
+        let st = io();
+        st.flags = IO_NONE;
+        st.ptr = 0;
+        st.len = 0;
+        match take_stage(true) {
+            Some(staged) if offset == IO_STAGED => staged,
+            _ => load(offset),
+        }
+    } else {
+        load(unsafe { f(store(request.as_bytes())) })
+    };
+    let text = String::from_utf8_lossy(&answer).into_owned();
     let v = match parse(&text) {
         Some(v) => v,
         None => return Err(Error::new("HOST_RESPONSE_INVALID", "the host answered with invalid JSON")),
@@ -522,16 +621,29 @@ pub type Handler = fn(&Value) -> Result<Option<Value>, Error>;
 
 fn set_error(code: &str, message: &str) -> i32 {
     let text = Value::obj().set("code", code).set("message", message).stringify();
-    unsafe { error_set(store(text.as_bytes())) };
+    if io().on {
+        io_result(IO_ERROR, text.as_bytes());
+    } else {
+        unsafe { error_set(store(text.as_bytes())) };
+    }
     1
 }
 
 /// Runs the handler declared for the input's event type (`"*"` handles every type without its own);
 /// call it from the plugin's entry: `#[no_mangle] pub extern "C" fn handle() -> i32 { dispatch(&[…]) }`.
 pub fn dispatch(handlers: &[(&str, Handler)]) -> i32 {
+    // The previous call's output or error was read by the host after that call: freed only now.
+    {
+        let st = io();
+        st.result = Vec::new();
+        st.flags = IO_NONE;
+        st.ptr = 0;
+        st.len = 0;
+    }
     std::panic::set_hook(Box::new(|info| {
-        let message = info.to_string();
-        set_error("PANIC", &message);
+        // Through the kernel even under direct I/O: the trap that follows ends the call there.
+        let text = Value::obj().set("code", "PANIC").set("message", info.to_string().as_str()).stringify();
+        unsafe { error_set(store(text.as_bytes())) };
     }));
     let input = match parse(&input_string()) {
         Some(v) => v,
@@ -546,8 +658,12 @@ pub fn dispatch(handlers: &[(&str, Handler)]) -> i32 {
     match handler(&input) {
         Ok(Some(out)) => {
             let text = out.stringify();
-            let offset = store(text.as_bytes());
-            unsafe { output_set(offset, text.len() as u64) };
+            if io().on {
+                io_result(IO_OUTPUT, text.as_bytes());
+            } else {
+                let offset = store(text.as_bytes());
+                unsafe { output_set(offset, text.len() as u64) };
+            }
             0
         }
         Ok(None) => 0,

@@ -6,7 +6,7 @@
  */
 import createPlugin from '@extism/extism';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { compileJs } from '../../src/compiler/index.js';
+import { compileJs, compileRust } from '../../src/compiler/index.js';
 import { DirectIo, DirectIoError, IO_STAGED } from '../../src/runtime/direct-io.js';
 import type { InvocationResult } from '../../src/runtime/index.js';
 import { sharedEngine } from '../compiler/plugin-host.js';
@@ -55,10 +55,10 @@ interface Ctx {
 }
 
 /**
- * The engine on plain Extism. `direct`: direct I/O on, and the kernel's byte functions throw — a
- * call that still moved bytes through them fails.
+ * The engine (or `module`) on plain Extism. `direct`: direct I/O on, and the kernel's byte functions
+ * throw — a call that still moved bytes through them fails.
  */
-async function instance(direct: boolean) {
+async function instance(direct: boolean, module: Uint8Array = wasm) {
   let io: DirectIo | null = null;
   const requests: string[] = [];
   const hostFn = (fn: string) => (ctx: Ctx, addr: bigint): bigint => {
@@ -78,7 +78,7 @@ async function instance(direct: boolean) {
   };
   const env = direct ? Object.fromEntries(['input_load_u8', 'input_load_u64', 'load_u8', 'load_u64', 'store_u8', 'store_u64', 'alloc', 'output_set', 'error_set'].map((n) => [n, kernelTrap(n)])) : {};
   const plugin = await createPlugin(
-    { wasm: [{ data: wasm }] },
+    { wasm: [{ data: module }] },
     { useWasi: false, functions: { 'extism:host/user': { read_entity: hostFn('read_entity'), log: hostFn('log') }, ...(direct ? { 'extism:host/env': env } : {}) } },
   );
   if (await plugin.functionExists('_initialize')) await plugin.call('_initialize');
@@ -199,4 +199,92 @@ describe('direct I/O in the runtime', () => {
     expect(() => io!.stage(new Uint8Array(1000))).toThrow(DirectIoError);
     expect(DirectIo.of({ memory, uee_io_enable: () => 1 })).toBeNull();
   });
+});
+
+// The same plugin in Rust (sdk/rust/uee_plugin.rs implements the uee_io_* exports too).
+const RUST_SOURCE = `use uee_plugin::*;
+fn on_any(input: &Value) -> Result<Option<Value>, Error> {
+    let p = input.get("event").get("payload");
+    let text = p.get("text").str().to_string();
+    if p.get("fail").bool() {
+        return Err(Error::new("FAILED", &format!("failed: {}", text.chars().take(20).collect::<String>())));
+    }
+    if p.get("none").bool() {
+        return Ok(None);
+    }
+    let n = p.get("n").as_num().unwrap_or(0.0) as i64;
+    let r = read_entity(&format!("big-{}", n));
+    log("info", "read", None);
+    let (entity, echo) = match &r {
+        Ok(v) => {
+            let blob = v.get("attributes").get("blob").str();
+            let chars: Vec<char> = blob.chars().collect();
+            (Value::from(chars.len() as f64), Value::from(chars[chars.len() - 12..].iter().collect::<String>()))
+        }
+        Err(e) => (Value::from(e.code.as_str()), Value::Null),
+    };
+    Ok(Some(Value::obj().set("text", format!("{}|{}", text, text.chars().count())).set("entity", entity).set("echo", echo)))
+}
+#[no_mangle]
+pub extern "C" fn handle() -> i32 { dispatch(&[("*", on_any)]) }
+`;
+
+describe('direct I/O in the Rust SDK', () => {
+  let rust: Uint8Array;
+  beforeAll(async () => {
+    rust = (await compileRust({ entry: 'lib.rs', files: { 'lib.rs': RUST_SOURCE } })).wasm;
+  }, 600_000);
+
+  it('DIRECT-IO-5: a Rust plugin\'s input, output, error and host calls give the kernel path\'s bytes, without the kernel moving any', async () => {
+    const kernel = await instance(false, rust);
+    const direct = await instance(true, rust);
+    try {
+      const cases = [inputOf({ n: 1, text: TEXT }), inputOf({ n: 2, text: TEXT, fail: true }), inputOf({ n: 4, text: TEXT.slice(0, 5000) })];
+      for (const input of cases) {
+        const a = await kernel.call(input);
+        const b = await direct.call(input);
+        const text = (o: Outcome): string => (o.ok ? o.output : o.error);
+        expect({ ok: b.ok, length: text(b).length, start: text(b).slice(0, 80) }).toEqual({ ok: a.ok, length: text(a).length, start: text(a).slice(0, 80) });
+        expect(text(b) === text(a)).toBe(true);
+      }
+      const first = JSON.parse((await direct.call(cases[0]!) as { output: string }).output) as { text: string; entity: number; echo: string };
+      expect(first.text).toBe(`${TEXT}|${[...TEXT].length}`);
+      expect(first.entity).toBe(BLOB.length);
+      expect(first.echo).toBe('end-of-blob!');
+      expect(JSON.parse(((await direct.call(cases[1]!)) as { error: string }).error)).toEqual({ code: 'FAILED', message: `failed: ${[...TEXT].slice(0, 20).join('')}` });
+      // A call after an error starts clean: the error is not read as its output, nor as the answer
+      // of a call that returns nothing.
+      expect(JSON.parse(((await direct.call(cases[2]!)) as { output: string }).output).text).toBe(`${TEXT.slice(0, 5000)}|${[...TEXT.slice(0, 5000)].length}`);
+      expect((await direct.call(cases[1]!)).ok).toBe(false);
+      expect(await direct.call(inputOf({ n: 5, text: 'x', none: true }))).toEqual({ ok: true, output: '' });
+      expect(await kernel.call(inputOf({ n: 5, text: 'x', none: true }))).toEqual({ ok: true, output: '' });
+      expect(direct.requests.filter((r) => r.includes('big-1'))).toHaveLength(2);
+      expect(direct.requests.some((r) => r.includes('"level":"info"'))).toBe(true);
+    } finally {
+      await kernel.close();
+      await direct.close();
+    }
+  }, 120_000);
+
+  it('DIRECT-IO-6: through the runtime, a Rust plugin crosses by direct I/O and its output budget holds', async () => {
+    const rt = await openRuntime();
+    try {
+      await rt.store.commit({ tenantId: 'acme', actor: 'test' }, { writes: [{ entityId: 'big-7', entityTypeId: 'Blob', attributes: { blob: BLOB } }] });
+      await rt.host.load({ id: 'rust-io', name: 'rust-io', version: '1', kind: 'event', capabilities: ['readEntities'], wasm: rust });
+      const before = rt.host.stats().directIoCalls;
+      const r = await rt.host.invoke('rust-io', { event: makeEvent('acme', { payload: { n: 7, text: TEXT } }) });
+      if (!r.ok) throw new Error(`${r.error.code}: ${r.error.message}`);
+      expect(r.output).toMatchObject({ text: `${TEXT}|${[...TEXT].length}`, entity: BLOB.length, echo: 'end-of-blob!' });
+      expect(rt.host.stats().directIoCalls).toBe(before + 1);
+      await rt.host.load({ id: 'rust-io-small', name: 'rust-io-small', version: '1', kind: 'event', capabilities: ['readEntities'], wasm: rust, budget: { outputBytes: 64 * 1024 } });
+      const over = await rt.host.invoke('rust-io-small', { event: makeEvent('acme', { payload: { n: 7, text: TEXT } }) });
+      expect(over.ok).toBe(false);
+      if (!over.ok) expect(over.error.message).toMatch(/^output of \d+ bytes exceeds the budget of 65536$/);
+      const failed = await rt.host.invoke('rust-io', { event: makeEvent('acme', { payload: { n: 7, text: 'x', fail: true } }) });
+      expect(failed.ok).toBe(false);
+      if (!failed.ok) expect(failed.error).toMatchObject({ code: 'PLUGIN_ERROR', message: 'failed: x', details: { pluginCode: 'FAILED' } });
+    } finally {
+      await rt.close();
+    }
+  }, 120_000);
 });
