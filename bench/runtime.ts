@@ -20,7 +20,7 @@ import { DISPATCH_GROUP } from '../src/router/index.js';
 import { ExecutionHost, createLocalModelGateway, type HostServices } from '../src/runtime/index.js';
 import { wasmApi } from '../src/runtime/wasm-api.js';
 import { buildWat } from '../test/runtime/wat.js';
-import { compileJs, compileRust, ensureEngine } from '../src/compiler/index.js';
+import { compileAssemblyScript, compileJs, compileRust, ensureEngine } from '../src/compiler/index.js';
 import { stubImports } from '../src/compiler/stub-imports.js';
 import { median, printResult, printTable } from './_table.js';
 
@@ -199,20 +199,31 @@ for (const eventsPerInstance of [1000, 1]) {
 }
 await directIo('js');
 await directIo('rust');
+await directIo('as');
 }
 
 /**
  * A plugin's calls through the host: an event with a 1 KB payload, one `read_entity` answered with a
  * 1 KB entity, a small result. Direct I/O (src/runtime/direct-io.ts: the JS engine's, and the Rust
- * SDK's since 2026-12-04) against the same module with its direct-I/O exports removed (the worker then
+ * and AssemblyScript SDKs' since 2026-12-04) against the same module with its direct-I/O exports removed (the worker then
  * moves every byte through the Extism kernel, 8 per host call): invocations/s, sequential, rounds
  * alternating, median of each.
  */
-async function directIo(language: 'js' | 'rust'): Promise<void> {
+async function directIo(language: 'js' | 'rust' | 'as'): Promise<void> {
   let wasm: Uint8Array;
   if (language === 'js') {
     const source = 'export function handle(input) { const r = Host.read_entity({ entityId: input.event.entityId }); return { n: input.event.payload.text.length, got: r.ok ? r.value.attributes.text.length : -1 }; }';
     wasm = (await compileJs({ engine: await ensureEngine(), entry: 'p.js', files: { 'p.js': source }, typeCheck: false })).wasm;
+  } else if (language === 'as') {
+    const source = `import { Value, on, dispatch, readEntity } from "uee-plugin";
+on("*", (input: Value): Value | null => {
+  const e = input.get("event");
+  const r = readEntity(e.get("entityId").str());
+  return Value.obj().setNum("n", <f64>e.get("payload").get("text").str().length).setNum("got", r.ok ? <f64>r.value.get("attributes").get("text").str().length : -1);
+});
+export function handle(): i32 { return dispatch(); }
+`;
+    wasm = (await compileAssemblyScript({ entry: 'index.ts', files: { 'index.ts': source } })).wasm;
   } else {
     const source = `use uee_plugin::*;
 fn on_any(input: &Value) -> Result<Option<Value>, Error> {
@@ -230,7 +241,7 @@ pub extern "C" fn handle() -> i32 { dispatch(&[("*", on_any)]) }
       return;
     }
   }
-  const kernelOnly = stubImports(wasm, { keepExports: ['handle'], fate: () => ({ kind: 'keep' }) });
+  const kernelOnly = stubImports(wasm, { keepExports: ['handle', '_initialize'], fate: () => ({ kind: 'keep' }) });
   const text = 'x'.repeat(1024);
   const entity = { entityId: 'e1', entityTypeId: 'Task', tenantId: 'acme', ownerId: null, version: 1, attributes: { text }, metadata: {}, createdAt: new Date().toISOString(), createdBy: 'bench', causationId: null };
   const host = await ExecutionHost.create({ services: { ...services, readEntity: () => Promise.resolve(entity as never) }, rateLimits: UNLIMITED });
@@ -261,7 +272,7 @@ pub extern "C" fn handle() -> i32 { dispatch(&[("*", on_any)]) }
   await host.close();
   const k = median(kernel);
   const d = median(direct);
-  const name = language === 'js' ? 'JS' : 'Rust';
+  const name = language === 'js' ? 'JS' : language === 'rust' ? 'Rust' : 'AssemblyScript';
   rows.push([`${name} plugin, 1 KB payload + 1 KB read_entity answer: invocations/s, Extism kernel path (baseline)`, k, 'inv/s', k, '']);
   rows.push(['… the same with direct I/O (the runtime)', d, 'inv/s', d, '']);
   Object.assign(figures, { [`${language}KernelInvPerSec`]: Math.round(k), [`${language}DirectIoInvPerSec`]: Math.round(d), [`${language}DirectIoSpeedup`]: Math.round((d / k) * 100) / 100 });

@@ -29,14 +29,83 @@ export class HostResult {
   message: string = "";
 }
 
+// ---- direct I/O (docs/plugin-abi.md, "Direct I/O") --------------------------------------------
+// A host that calls `uee_io_enable` (the UEE runtime) copies the input, the output and each host
+// call's request and answer as whole ranges of this module's memory instead of 8 bytes per kernel
+// call. Plain Extism hosts never enable it, and the kernel path runs unchanged. compileAssemblyScript
+// exports these functions from every module that imports "uee-plugin".
+const IO_NONE: i32 = 0;
+const IO_OUTPUT: i32 = 1;
+const IO_ERROR: i32 = 2;
+const IO_REQUEST: i32 = 3;
+/** What a host function returns when it staged its answer with `uee_io_stage`. */
+const IO_STAGED: u64 = 1;
+let ioOn = false;
+let ioFlags: i32 = IO_NONE;
+let ioPtr: usize = 0;
+let ioLen: i32 = 0;
+/** The host's staged bytes, until taken; staged during a host call: its answer, never a call's input. */
+let ioStage: ArrayBuffer | null = null;
+let ioStageAnswer = false;
+/** The request of the host call in progress, and the last call's output or error (read by the host after the call): kept alive here. */
+let ioRequest: ArrayBuffer | null = null;
+let ioResult: ArrayBuffer | null = null;
+
+export function uee_io_enable(): i32 { ioOn = true; return 1; }
+export function uee_io_flags(): i32 { return ioFlags; }
+export function uee_io_ptr(): u32 { return <u32>ioPtr; }
+export function uee_io_len(): u32 { return <u32>ioLen; }
+export function uee_io_stage(len: u32): u32 {
+  const buf = new ArrayBuffer(<i32>len);
+  ioStage = buf;
+  ioStageAnswer = ioFlags == IO_REQUEST;
+  return <u32>changetype<usize>(buf);
+}
+
+/** The staged bytes of that kind; anything else staged is dropped (an answer left by a host call that never returned never becomes the next call's input). */
+function takeStage(answer: bool): ArrayBuffer | null {
+  const staged = ioStage;
+  ioStage = null;
+  if (staged === null || ioStageAnswer != answer) return null;
+  return staged;
+}
+
+function ioSet(flags: i32, bytes: ArrayBuffer | null): void {
+  ioFlags = flags;
+  ioPtr = bytes === null ? 0 : changetype<usize>(bytes);
+  ioLen = bytes === null ? 0 : bytes.byteLength;
+}
+
+/** The event input as text (staged by the host under direct I/O, else read through the kernel). */
+function inputString(): string {
+  const staged = takeStage(false);
+  return staged !== null ? String.UTF8.decode(staged) : Host.inputString();
+}
+
+// A host call is `answer(fn(request(req)))`: under direct I/O `request` leaves the request where it
+// is and passes offset 0, and `answer` takes the staged answer.
 function request(v: Value): u64 {
-  const bytes = Uint8Array.wrap(String.UTF8.encode(v.stringify()));
-  return Memory.allocateBytes(bytes).offset;
+  const bytes = String.UTF8.encode(v.stringify());
+  if (ioOn) {
+    takeStage(true);
+    ioRequest = bytes;
+    ioSet(IO_REQUEST, bytes);
+    return 0;
+  }
+  return Memory.allocateBytes(Uint8Array.wrap(bytes)).offset;
 }
 
 function answer(offset: u64): HostResult {
   const r = new HostResult();
-  const text = new Memory(offset, extism_length(offset)).toString();
+  let text: string;
+  let staged: ArrayBuffer | null = null;
+  if (ioOn) {
+    ioSet(IO_NONE, null);
+    ioRequest = null;
+    staged = takeStage(true);
+  }
+  if (staged !== null && offset == IO_STAGED) text = String.UTF8.decode(staged);
+  else text = new Memory(offset, extism_length(offset)).toString();
   const v = parse(text);
   if (v === null) { r.code = "HOST_RESPONSE_INVALID"; r.message = "the host answered with invalid JSON"; return r; }
   r.ok = v.get("ok").bool();
@@ -80,7 +149,7 @@ export function spawnWorkflow(req: Value): HostResult { return answer(spawn_work
 export function log(level: string, message: string, fields: Value | null = null): void {
   const req = Value.obj().setStr("level", level).setStr("message", message);
   if (fields !== null) req.set("fields", fields);
-  log_(request(req));
+  answer(log_(request(req)));
 }
 
 // ---- handlers -------------------------------------------------------------------------------
@@ -106,8 +175,11 @@ export function fail(code: string, message: string): void {
 }
 
 function setError(code: string, message: string): i32 {
-  const text = Value.obj().setStr("code", code).setStr("message", message).stringify();
-  error_set(Memory.allocateBytes(Uint8Array.wrap(String.UTF8.encode(text))).offset);
+  const bytes = String.UTF8.encode(Value.obj().setStr("code", code).setStr("message", message).stringify());
+  if (ioOn) {
+    ioResult = bytes;
+    ioSet(IO_ERROR, bytes);
+  } else error_set(Memory.allocateBytes(Uint8Array.wrap(bytes)).offset);
   return 1;
 }
 
@@ -117,7 +189,10 @@ function setError(code: string, message: string): i32 {
  */
 export function dispatch(): i32 {
   failCode = "";
-  const input = parse(Host.inputString());
+  // The previous call's output or error was read by the host after that call: freed only now.
+  ioResult = null;
+  ioSet(IO_NONE, null);
+  const input = parse(inputString());
   if (input === null) return setError("INPUT_INVALID", "the input is not JSON");
   const type = input.get("event").get("type").str();
   let fn: Handler | null = null;
@@ -126,11 +201,17 @@ export function dispatch(): i32 {
   if (fn === null) return 0;
   const out = fn(input);
   if (failCode.length > 0) return setError(failCode, failMessage);
-  if (out !== null) Host.output(Uint8Array.wrap(String.UTF8.encode(out.stringify())));
+  if (out !== null) {
+    const bytes = String.UTF8.encode(out.stringify());
+    if (ioOn) {
+      ioResult = bytes;
+      ioSet(IO_OUTPUT, bytes);
+    } else Host.output(Uint8Array.wrap(bytes));
+  }
   return 0;
 }
 
-/** Abort handler wired with `--use abort=`: reports the message as an error, then traps. */
+/** Abort handler wired with `--use abort=`: reports the message as an error (through the kernel even under direct I/O: the trap ends the call there), then traps. */
 export function ueeAbort(message: string | null, fileName: string | null, line: u32, column: u32): void {
   // no Array/Value here: abort can be reached while the runtime compiles Array itself
   const where = (fileName === null ? "?" : fileName) + ":" + line.toString() + ":" + column.toString();

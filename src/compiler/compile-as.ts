@@ -10,9 +10,14 @@ import { buildReport, checkContract } from './inspect.js';
 import { checkSources, resolveLimits, withDeadline } from './limits.js';
 import { runInWorker } from './worker-pool.js';
 import type { CompileLimits, CompileResult, Diagnostic } from './types.js';
-import { parseWasm, setMemoryMaximum } from '../core/wasm/index.js';
+import { DIRECT_IO_EXPORTS, parseWasm, setMemoryMaximum } from '../core/wasm/index.js';
 
 /** Options for {@link compileAssemblyScript}. */
+/** The generated entry file that re-exports the SDK's direct-I/O functions. */
+const DIRECT_IO_ENTRY = '__uee_direct_io__.ts';
+/** A source importing the SDK. */
+const USES_SDK = /from\s*["']uee-plugin["']/;
+
 export interface CompileAsOptions extends CompileLimits {
   /** Source files by relative path. */
   files: Record<string, string>;
@@ -92,9 +97,16 @@ export async function compileAssemblyScriptHere(options: Omit<CompileAsOptions, 
       if (!m || !pkg || !m[2]) return null;
       return readFile(join(root, pkg, m[2]), 'utf8').catch(() => null);
     };
+    // A module using the SDK exports its direct-I/O functions too (docs/plugin-abi.md): asc exports
+    // what every entry file exports, so they come in through a second entry of their own.
+    const entries = [normal(options.entry)];
+    if (!(DIRECT_IO_ENTRY in files) && Object.values(files).some((text) => USES_SDK.test(text))) {
+      files[DIRECT_IO_ENTRY] = `export { ${DIRECT_IO_EXPORTS.join(', ')} } from "uee-plugin";\n`;
+      entries.push(DIRECT_IO_ENTRY);
+    }
     const { error } = await asc.main(
       [
-        normal(options.entry), '--outFile', 'plugin.wasm', '--optimizeLevel', String(options.optimizeLevel ?? 3),
+        ...entries, '--outFile', 'plugin.wasm', '--optimizeLevel', String(options.optimizeLevel ?? 3),
         '--shrinkLevel', '0', '--runtime', 'incremental', '--use', 'abort=~lib/uee-plugin/index/ueeAbort',
         '--maximumMemory', String(limits.memoryMaxPages), '--noColors',
         // Top-level code runs from `_initialize` (called once per instance by the runtime), never from

@@ -6,7 +6,7 @@
  */
 import createPlugin from '@extism/extism';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { compileJs, compileRust } from '../../src/compiler/index.js';
+import { compileAssemblyScript, compileJs, compileRust } from '../../src/compiler/index.js';
 import { DirectIo, DirectIoError, IO_STAGED } from '../../src/runtime/direct-io.js';
 import type { InvocationResult } from '../../src/runtime/index.js';
 import { sharedEngine } from '../compiler/plugin-host.js';
@@ -281,6 +281,90 @@ describe('direct I/O in the Rust SDK', () => {
       expect(over.ok).toBe(false);
       if (!over.ok) expect(over.error.message).toMatch(/^output of \d+ bytes exceeds the budget of 65536$/);
       const failed = await rt.host.invoke('rust-io', { event: makeEvent('acme', { payload: { n: 7, text: 'x', fail: true } }) });
+      expect(failed.ok).toBe(false);
+      if (!failed.ok) expect(failed.error).toMatchObject({ code: 'PLUGIN_ERROR', message: 'failed: x', details: { pluginCode: 'FAILED' } });
+    } finally {
+      await rt.close();
+    }
+  }, 120_000);
+});
+
+// The same plugin in AssemblyScript (sdk/as: compileAssemblyScript exports its uee_io_* functions).
+const AS_SOURCE = `import { Value, on, dispatch, readEntity, log, fail } from "uee-plugin";
+on("*", (input: Value): Value | null => {
+  const p = input.get("event").get("payload");
+  const text = p.get("text").str();
+  if (p.get("fail").bool()) { fail("FAILED", "failed: " + text.slice(0, 20)); return null; }
+  if (p.get("none").bool()) return null;
+  if (p.get("quiet").bool()) { log("info", "quiet"); return null; }
+  const n = <i64>p.get("n").num();
+  const r = readEntity("big-" + n.toString());
+  log("info", "read");
+  const out = Value.obj().setStr("text", text + "|" + text.length.toString());
+  if (r.ok) {
+    const blob = r.value.get("attributes").get("blob").str();
+    out.setNum("entity", <f64>blob.length);
+    out.setStr("echo", blob.slice(blob.length - 12));
+  } else {
+    out.setStr("entity", r.code);
+    out.set("echo", Value.null());
+  }
+  return out;
+});
+export function handle(): i32 { return dispatch(); }
+`;
+
+describe('direct I/O in the AssemblyScript SDK', () => {
+  let as: Uint8Array;
+  beforeAll(async () => {
+    as = (await compileAssemblyScript({ entry: 'index.ts', files: { 'index.ts': AS_SOURCE } })).wasm;
+  }, 600_000);
+
+  it('DIRECT-IO-7: an AssemblyScript plugin\'s input, output, error and host calls give the kernel path\'s bytes, without the kernel moving any', async () => {
+    const kernel = await instance(false, as);
+    const direct = await instance(true, as);
+    try {
+      const cases = [inputOf({ n: 1, text: TEXT }), inputOf({ n: 2, text: TEXT, fail: true }), inputOf({ n: 4, text: TEXT.slice(0, 5000) })];
+      for (const input of cases) {
+        const a = await kernel.call(input);
+        const b = await direct.call(input);
+        const text = (o: Outcome): string => (o.ok ? o.output : o.error);
+        expect({ ok: b.ok, length: text(b).length, start: text(b).slice(0, 80) }).toEqual({ ok: a.ok, length: text(a).length, start: text(a).slice(0, 80) });
+        expect(text(b) === text(a)).toBe(true);
+      }
+      const first = JSON.parse((await direct.call(cases[0]!) as { output: string }).output) as { text: string; entity: number; echo: string };
+      expect(first).toEqual({ text: `${TEXT}|${TEXT.length}`, entity: BLOB.length, echo: 'end-of-blob!' });
+      expect(JSON.parse(((await direct.call(cases[1]!)) as { error: string }).error)).toEqual({ code: 'FAILED', message: `failed: ${TEXT.slice(0, 20)}` });
+      // A call after an error starts clean, also one that returns nothing.
+      expect((await direct.call(cases[1]!)).ok).toBe(false);
+      expect(await direct.call(inputOf({ n: 5, text: 'x', none: true }))).toEqual({ ok: true, output: '' });
+      expect(await kernel.call(inputOf({ n: 5, text: 'x', none: true }))).toEqual({ ok: true, output: '' });
+      expect(direct.requests.filter((r) => r.includes('big-1'))).toHaveLength(2);
+      // log() is a host call too: its answer is taken and the request state cleared, so a call that
+      // logs last and returns nothing leaves nothing behind for the next call's input.
+      expect(await direct.call(inputOf({ n: 6, text: 'x', quiet: true }))).toEqual({ ok: true, output: '' });
+      expect(JSON.parse(((await direct.call(inputOf({ n: 6, text: 'after' }))) as { output: string }).output).text).toBe('after|5');
+    } finally {
+      await kernel.close();
+      await direct.close();
+    }
+  }, 120_000);
+
+  it('DIRECT-IO-8: through the runtime, an AssemblyScript plugin crosses by direct I/O and its output budget holds', async () => {
+    const rt = await openRuntime();
+    try {
+      await rt.store.commit({ tenantId: 'acme', actor: 'test' }, { writes: [{ entityId: 'big-7', entityTypeId: 'Blob', attributes: { blob: BLOB } }] });
+      await rt.host.load({ id: 'as-io', name: 'as-io', version: '1', kind: 'event', capabilities: ['readEntities'], wasm: as });
+      const before = rt.host.stats().directIoCalls;
+      const r = await rt.host.invoke('as-io', { event: makeEvent('acme', { payload: { n: 7, text: TEXT } }) });
+      if (!r.ok) throw new Error(`${r.error.code}: ${r.error.message}`);
+      expect(r.output).toEqual({ text: `${TEXT}|${TEXT.length}`, entity: BLOB.length, echo: 'end-of-blob!' });
+      expect(rt.host.stats().directIoCalls).toBe(before + 1);
+      await rt.host.load({ id: 'as-io-small', name: 'as-io-small', version: '1', kind: 'event', capabilities: ['readEntities'], wasm: as, budget: { outputBytes: 64 * 1024 } });
+      const over = await rt.host.invoke('as-io-small', { event: makeEvent('acme', { payload: { n: 7, text: TEXT } }) });
+      expect(over.ok).toBe(false);
+      if (!over.ok) expect(over.error.message).toMatch(/^output of \d+ bytes exceeds the budget of 65536$/);
+      const failed = await rt.host.invoke('as-io', { event: makeEvent('acme', { payload: { n: 7, text: 'x', fail: true } }) });
       expect(failed.ok).toBe(false);
       if (!failed.ok) expect(failed.error).toMatchObject({ code: 'PLUGIN_ERROR', message: 'failed: x', details: { pluginCode: 'FAILED' } });
     } finally {
