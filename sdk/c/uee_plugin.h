@@ -4,7 +4,9 @@
  * errors, and host calls that take a JSON request and return the JSON answer
  * ({"ok":true,"value":…} or {"ok":false,"error":{"code","message"}}), with the same host functions
  * and shapes as the other SDKs (docs/sdk.md). There is no libc: memory comes from a bump allocator
- * over the module's heap (one event per instance at a time; nothing is freed until the next call).
+ * over the module's heap (one event per instance at a time). Under the UEE runtime (direct I/O) the
+ * heap starts over at each call, so keep nothing in it across calls; on another Extism host nothing
+ * is freed until the instance is replaced.
  *
  *   #include "uee_plugin.h"
  *   UEE_EXPORT("handle") int handle(void) {
@@ -88,8 +90,60 @@ static uee_str uee_from_kernel(uee_u64 off) {
   return (uee_str){ p, n };
 }
 
+/*
+ * Direct I/O (docs/plugin-abi.md, "Direct I/O"): a host that calls uee_io_enable (the UEE runtime)
+ * copies the input, the output and each host call's request and answer as whole ranges of this
+ * module's memory instead of one byte per kernel call. Plain Extism hosts never enable it, and the
+ * kernel path runs unchanged. The runtime stages each call's input just before the call: the bump
+ * heap starts over there (the previous call's output was read when that call ended).
+ */
+#define UEE_IO_NONE 0
+#define UEE_IO_OUTPUT 1
+#define UEE_IO_ERROR 2
+#define UEE_IO_REQUEST 3
+#define UEE_IO_STAGED 1
+static int uee_io_on, uee_io_fl, uee_io_stage_answer;
+static const char *uee_io_p;
+static uee_size uee_io_n;
+static char *uee_io_stage_p;
+static uee_size uee_io_stage_n;
+
+/* weak: several files may include this header, the module exports each once */
+__attribute__((weak, export_name("uee_io_enable"))) int uee_io_enable(void) { uee_io_on = 1; return 1; }
+__attribute__((weak, export_name("uee_io_flags"))) int uee_io_flags(void) { return uee_io_fl; }
+__attribute__((weak, export_name("uee_io_ptr"))) unsigned uee_io_ptr(void) { return (unsigned)(uee_size)uee_io_p; }
+__attribute__((weak, export_name("uee_io_len"))) unsigned uee_io_len(void) { return (unsigned)uee_io_n; }
+__attribute__((weak, export_name("uee_io_stage"))) unsigned uee_io_stage(unsigned len) {
+  uee_io_stage_answer = uee_io_fl == UEE_IO_REQUEST;
+  if (!uee_io_stage_answer) {
+    /* a call's input, staged just before the call: the call before is over and its output or error
+       read, so its heap is free again and nothing of it is left to read */
+    uee_heap_top = 0;
+    uee_io_fl = UEE_IO_NONE;
+    uee_io_p = 0;
+    uee_io_n = 0;
+  }
+  uee_io_stage_p = (char *)uee_alloc((uee_size)len + 1);
+  uee_io_stage_p[len] = 0;
+  uee_io_stage_n = len;
+  return (unsigned)(uee_size)uee_io_stage_p;
+}
+
+/* The staged bytes of that kind (an answer, or an input); anything else staged is dropped. */
+static int uee_io_take(int answer, uee_str *out) {
+  char *p = uee_io_stage_p;
+  uee_io_stage_p = 0;
+  if (!p || uee_io_stage_answer != answer) return 0;
+  *out = (uee_str){ p, uee_io_stage_n };
+  return 1;
+}
+
+static void uee_io_set(int flags, const char *p, uee_size n) { uee_io_fl = flags; uee_io_p = p; uee_io_n = n; }
+
 /** The event input `{ event, entity?, settings, context }` as JSON text. */
 static uee_str uee_input(void) {
+  uee_str staged;
+  if (uee_io_take(0, &staged)) return staged;
   uee_size n = (uee_size)uee_k_input_length();
   char *p = (char *)uee_alloc(n + 1);
   for (uee_size i = 0; i < n; i++) p[i] = (char)uee_k_input_load_u8(i);
@@ -98,16 +152,39 @@ static uee_str uee_input(void) {
 }
 
 /** Sets the handler's output (JSON text); returns 0 for `return uee_output(…)`. */
-static int uee_output(uee_str json) { uee_k_output_set(uee_to_kernel(json.ptr, json.len), json.len); return 0; }
+static int uee_output(uee_str json) {
+  if (uee_io_on) uee_io_set(UEE_IO_OUTPUT, json.ptr, json.len);
+  else uee_k_output_set(uee_to_kernel(json.ptr, json.len), json.len);
+  return 0;
+}
 static int uee_output_cstr(const char *json) { return uee_output((uee_str){ json, uee_strlen(json) }); }
 
 /** Fails the event with `{"code":…,"message":…}` (JSON text you built); returns 1 for `return uee_fail(…)`. */
-static int uee_fail_json(const char *error_json) { uee_k_error_set(uee_to_kernel(error_json, uee_strlen(error_json))); return 1; }
+static int uee_fail_json(const char *error_json) {
+  if (uee_io_on) uee_io_set(UEE_IO_ERROR, error_json, uee_strlen(error_json));
+  else uee_k_error_set(uee_to_kernel(error_json, uee_strlen(error_json)));
+  return 1;
+}
+
+/* A host call: under direct I/O the host reads the request where it is and stages its answer. */
+static uee_str uee_call(uee_u64 (*fn)(uee_u64), const char *request_json) {
+  uee_size n = uee_strlen(request_json);
+  if (!uee_io_on) return uee_from_kernel(fn(uee_to_kernel(request_json, n)));
+  uee_str answer;
+  uee_io_take(1, &answer);
+  int kept = uee_io_fl;
+  const char *kept_p = uee_io_p;
+  uee_size kept_n = uee_io_n;
+  uee_io_set(UEE_IO_REQUEST, request_json, n);
+  uee_u64 off = fn(0);
+  /* an output set before this call stays the output */
+  uee_io_set(kept, kept_p, kept_n);
+  if (uee_io_take(1, &answer) && off == UEE_IO_STAGED) return answer;
+  return uee_from_kernel(off);
+}
 
 #define UEE_CALL(name) \
-  static uee_str uee_host_##name(const char *request_json) { \
-    return uee_from_kernel(uee_h_##name(uee_to_kernel(request_json, uee_strlen(request_json)))); \
-  }
+  static uee_str uee_host_##name(const char *request_json) { return uee_call(uee_h_##name, request_json); }
 /* Each takes the request as JSON text and returns the host's JSON answer. */
 UEE_CALL(read_entity)
 UEE_CALL(write_entity)

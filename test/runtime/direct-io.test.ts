@@ -6,7 +6,7 @@
  */
 import createPlugin from '@extism/extism';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { compileAssemblyScript, compileJs, compileRust } from '../../src/compiler/index.js';
+import { compileAssemblyScript, compileC, compileJs, compileRust } from '../../src/compiler/index.js';
 import { DirectIo, DirectIoError, IO_STAGED } from '../../src/runtime/direct-io.js';
 import type { InvocationResult } from '../../src/runtime/index.js';
 import { sharedEngine } from '../compiler/plugin-host.js';
@@ -367,6 +367,87 @@ describe('direct I/O in the AssemblyScript SDK', () => {
       const failed = await rt.host.invoke('as-io', { event: makeEvent('acme', { payload: { n: 7, text: 'x', fail: true } }) });
       expect(failed.ok).toBe(false);
       if (!failed.ok) expect(failed.error).toMatchObject({ code: 'PLUGIN_ERROR', message: 'failed: x', details: { pluginCode: 'FAILED' } });
+    } finally {
+      await rt.close();
+    }
+  }, 120_000);
+});
+
+// A C plugin (sdk/c/uee_plugin.h has no JSON parser: it finds flags by text and echoes its input).
+const C_SOURCE = `#include "uee_plugin.h"
+static int has(uee_str s, const char *k) {
+  uee_size m = uee_strlen(k);
+  for (uee_size i = 0; i + m <= s.len; i++) { uee_size j = 0; while (j < m && s.ptr[i + j] == k[j]) j++; if (j == m) return 1; }
+  return 0;
+}
+static char *put(char *o, const char *s, uee_size n) { for (uee_size i = 0; i < n; i++) *o++ = s[i]; return o; }
+static char *num(char *o, uee_size v) { char b[24]; int k = 0; do { b[k++] = (char)('0' + v % 10); v /= 10; } while (v); while (k) *o++ = b[--k]; return o; }
+UEE_EXPORT("handle") int handle(void) {
+  uee_str in = uee_input();
+  if (has(in, "\\"fail\\":true")) return uee_fail_json("{\\"code\\":\\"FAILED\\",\\"message\\":\\"failed\\"}");
+  if (has(in, "\\"quiet\\":true")) { uee_host_log("{\\"level\\":\\"info\\",\\"message\\":\\"quiet\\"}"); return 0; }
+  if (has(in, "\\"none\\":true")) return 0;
+  uee_str a = uee_host_read_entity("{\\"entityId\\":\\"big-7\\"}");
+  uee_host_log("{\\"level\\":\\"info\\",\\"message\\":\\"read\\"}");
+  char *out = (char *)uee_alloc(in.len + 64);
+  char *o = out;
+  o = put(o, "{\\"in\\":", 6); o = num(o, in.len);
+  o = put(o, ",\\"answer\\":", 10); o = num(o, a.len);
+  o = put(o, ",\\"ok\\":", 6); o = uee_ok(a) ? put(o, "true", 4) : put(o, "false", 5);
+  o = put(o, ",\\"input\\":", 9); o = put(o, in.ptr, in.len); *o++ = '}';
+  return uee_output((uee_str){ out, (uee_size)(o - out) });
+}
+`;
+
+describe('direct I/O in the C SDK', () => {
+  let c: Uint8Array;
+  beforeAll(async () => {
+    c = (await compileC({ entry: 'main.c', files: { 'main.c': C_SOURCE } })).wasm;
+  }, 600_000);
+
+  it('DIRECT-IO-9: a C plugin\'s input, output, error and host calls give the kernel path\'s bytes, without the kernel moving any', async () => {
+    const kernel = await instance(false, c);
+    const direct = await instance(true, c);
+    try {
+      const cases = [inputOf({ n: 1, text: TEXT }), inputOf({ n: 2, text: TEXT, fail: true }), inputOf({ n: 4, text: TEXT.slice(0, 5000) })];
+      for (const input of cases) {
+        const a = await kernel.call(input);
+        const b = await direct.call(input);
+        const text = (o: Outcome): string => (o.ok ? o.output : o.error);
+        expect({ ok: b.ok, length: text(b).length, start: text(b).slice(0, 80) }).toEqual({ ok: a.ok, length: text(a).length, start: text(a).slice(0, 80) });
+        expect(text(b) === text(a)).toBe(true);
+      }
+      const first = JSON.parse((await direct.call(cases[0]!) as { output: string }).output) as { in: number; answer: number; ok: boolean; input: unknown };
+      expect(first).toEqual({ in: Buffer.byteLength(cases[0]!), answer: Buffer.byteLength(answer('read_entity', '{"entityId":"big-7"}')), ok: true, input: JSON.parse(cases[0]!) });
+      expect(await direct.call(cases[1]!)).toEqual({ ok: false, error: '{"code":"FAILED","message":"failed"}' });
+      // A call after an error starts clean, also one that returns nothing or logs last.
+      expect(await direct.call(inputOf({ n: 5, text: 'x', none: true }))).toEqual({ ok: true, output: '' });
+      expect(await direct.call(inputOf({ n: 6, text: 'x', quiet: true }))).toEqual({ ok: true, output: '' });
+      expect(JSON.parse(((await direct.call(inputOf({ n: 6, text: 'after' }))) as { output: string }).output).input.event.payload.text).toBe('after');
+      expect(await kernel.call(inputOf({ n: 5, text: 'x', none: true }))).toEqual({ ok: true, output: '' });
+    } finally {
+      await kernel.close();
+      await direct.close();
+    }
+  }, 120_000);
+
+  it('DIRECT-IO-10: through the runtime, a C plugin crosses by direct I/O and its heap starts over at each call', async () => {
+    const rt = await openRuntime();
+    try {
+      await rt.store.commit({ tenantId: 'acme', actor: 'test' }, { writes: [{ entityId: 'big-7', entityTypeId: 'Blob', attributes: { blob: BLOB } }] });
+      await rt.host.load({ id: 'c-io', name: 'c-io', version: '1', kind: 'event', capabilities: ['readEntities'], wasm: c });
+      const before = rt.host.stats().directIoCalls;
+      // 60 calls with ~110 KB of input (and ~170 KB of heap each) on one instance: ~10 MB if the bump
+      // heap kept growing, far past what the instance's memory budget allows.
+      for (let i = 0; i < 60; i++) {
+        const r = await rt.host.invoke('c-io', { event: makeEvent('acme', { payload: { n: 7, text: TEXT } }) }, { });
+        if (!r.ok) throw new Error(`call ${i}: ${r.error.code}: ${r.error.message}`);
+        expect((r.output as { ok: boolean }).ok).toBe(true);
+      }
+      expect(rt.host.stats().directIoCalls).toBe(before + 60);
+      const failed = await rt.host.invoke('c-io', { event: makeEvent('acme', { payload: { n: 7, text: 'x', fail: true } }) });
+      expect(failed.ok).toBe(false);
+      if (!failed.ok) expect(failed.error).toMatchObject({ code: 'PLUGIN_ERROR', message: 'failed', details: { pluginCode: 'FAILED' } });
     } finally {
       await rt.close();
     }
