@@ -61,7 +61,10 @@ __attribute__((weak)) void *memmove(void *d, const void *s, uee_size n) {
 __attribute__((weak)) void *memset(void *d, int c, uee_size n) { unsigned char *o = (unsigned char *)d; while (n--) *o++ = (unsigned char)c; return d; }
 
 extern unsigned char __heap_base;
-static uee_size uee_heap_top;
+/* The SDK's state is weak, not static: a plugin of several files has one heap and one direct-I/O
+   state, whichever of its files allocates or answers. */
+#define UEE_SHARED __attribute__((weak))
+UEE_SHARED uee_size uee_heap_top;
 
 /** Allocates `n` bytes from the bump heap (8-byte aligned; grows memory as needed). */
 static void *uee_alloc(uee_size n) {
@@ -102,11 +105,11 @@ static uee_str uee_from_kernel(uee_u64 off) {
 #define UEE_IO_ERROR 2
 #define UEE_IO_REQUEST 3
 #define UEE_IO_STAGED 1
-static int uee_io_on, uee_io_fl, uee_io_stage_answer;
-static const char *uee_io_p;
-static uee_size uee_io_n;
-static char *uee_io_stage_p;
-static uee_size uee_io_stage_n;
+UEE_SHARED int uee_io_on, uee_io_fl, uee_io_stage_answer;
+UEE_SHARED const char *uee_io_p;
+UEE_SHARED uee_size uee_io_n;
+UEE_SHARED char *uee_io_stage_p;
+UEE_SHARED uee_size uee_io_stage_n;
 
 /* weak: several files may include this header, the module exports each once */
 __attribute__((weak, export_name("uee_io_enable"))) int uee_io_enable(void) { uee_io_on = 1; return 1; }

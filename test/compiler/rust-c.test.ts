@@ -115,6 +115,39 @@ describe('C plugins', () => {
     await p.close();
   }, 180_000);
 
+  it('C-3 a C plugin of several files has one heap: what one file allocates never overlaps another\'s', async () => {
+    const a = `#include "uee_plugin.h"
+const char *b_note(void);
+UEE_EXPORT("handle") int handle(void) {
+  uee_str in = uee_input();
+  char *mine = (char *)uee_alloc(8);
+  for (int i = 0; i < 7; i++) mine[i] = 'a';
+  mine[7] = 0;
+  const char *theirs = b_note();
+  char *out = (char *)uee_alloc(64);
+  const char *parts[] = { "{\\"mine\\":\\"", mine, "\\",\\"theirs\\":\\"", theirs, "\\"}" };
+  uee_size n = 0;
+  for (int p = 0; p < 5; p++) for (const char *c = parts[p]; *c; c++) out[n++] = *c;
+  (void)in;
+  return uee_output((uee_str){ out, n });
+}
+`;
+    const b = `#include "uee_plugin.h"
+const char *b_note(void) {
+  /* a large block: with a heap of its own, this file's allocator starts where the other's did */
+  char *s = (char *)uee_alloc(4096);
+  for (int i = 0; i < 4095; i++) s[i] = 'b';
+  s[4095] = 0;
+  return s + 4088;
+}
+`;
+    const { wasm } = await compileC({ entry: 'a.c', files: { 'a.c': a, 'b.c': b } });
+    const host = new FakeHost();
+    const p = await load(wasm, host);
+    expect(await p.call(eventInput('TaskCreated'))).toEqual({ ok: true, output: { mine: 'aaaaaaa', theirs: 'bbbbbbb' } });
+    await p.close();
+  }, 180_000);
+
   it('C-2 errors come back with file:line:col; an absolute #include cannot reach the server', async () => {
     const err = (await compileC({ entry: 'main.c', files: { 'main.c': `${C_ECHO}\nint broken(void) { return nope; }\n` } }).catch((e: unknown) => e)) as Failure;
     expect(err.code).toBe('COMPILE_FAILED');
