@@ -109,6 +109,56 @@ async function instance(direct: boolean, module: Uint8Array = wasm) {
   };
 }
 
+type Instance = Awaited<ReturnType<typeof instance>>;
+const textOf = (o: Outcome): string => (o.ok ? o.output : o.error);
+
+/**
+ * `module` on plain Extism twice, through the kernel and by direct I/O (the kernel's byte functions
+ * throwing): each of `cases` gives the same answer byte for byte (compared whole, reported short: the
+ * texts are ~100 KB); then `more` checks the pair further.
+ */
+async function sameAsKernel(module: Uint8Array, cases: readonly string[], more: (kernel: Instance, direct: Instance) => Promise<void>): Promise<void> {
+  const kernel = await instance(false, module);
+  const direct = await instance(true, module);
+  try {
+    for (const input of cases) {
+      const a = await kernel.call(input);
+      const b = await direct.call(input);
+      expect({ ok: b.ok, length: textOf(b).length, start: textOf(b).slice(0, 80) }).toEqual({ ok: a.ok, length: textOf(a).length, start: textOf(a).slice(0, 80) });
+      expect(textOf(b) === textOf(a)).toBe(true);
+    }
+    await more(kernel, direct);
+  } finally {
+    await kernel.close();
+    await direct.close();
+  }
+}
+
+/** The SDK plugins' cases: a big input, a failure, a smaller input. */
+const SDK_CASES = [inputOf({ n: 1, text: TEXT }), inputOf({ n: 2, text: TEXT, fail: true }), inputOf({ n: 4, text: TEXT.slice(0, 5000) })];
+
+/** A runtime holding entity big-7 (a ~60 KB answer) for `body`. */
+async function inRuntime(body: (rt: RuntimeFixture) => Promise<void>): Promise<void> {
+  const rt = await openRuntime();
+  try {
+    await rt.store.commit({ tenantId: 'acme', actor: 'test' }, { writes: [{ entityId: 'big-7', entityTypeId: 'Blob', attributes: { blob: BLOB } }] });
+    await body(rt);
+  } finally {
+    await rt.close();
+  }
+}
+
+/** Through the runtime: the output budget stops `wasm`'s big output in the worker, and its failure is the plugin's typed error. */
+async function budgetAndFailure(rt: RuntimeFixture, id: string, wasm: Uint8Array, message: string): Promise<void> {
+  await rt.host.load({ id: `${id}-small`, name: `${id}-small`, version: '1', kind: 'event', capabilities: ['readEntities'], wasm, budget: { outputBytes: 64 * 1024 } });
+  const over = await rt.host.invoke(`${id}-small`, { event: makeEvent('acme', { payload: { n: 7, text: TEXT } }) });
+  expect(over.ok).toBe(false);
+  if (!over.ok) expect(over.error.message).toMatch(/^output of \d+ bytes exceeds the budget of 65536$/);
+  const failed = await rt.host.invoke(id, { event: makeEvent('acme', { payload: { n: 7, text: 'x', fail: true } }) });
+  expect(failed.ok).toBe(false);
+  if (!failed.ok) expect(failed.error).toMatchObject({ code: 'PLUGIN_ERROR', message, details: { pluginCode: 'FAILED' } });
+}
+
 describe('direct I/O between the runtime and the JS engine', () => {
   it('DIRECT-IO-1: input, output, errors and host calls give the kernel path\'s bytes, without the kernel moving any', async () => {
     const kernel = await instance(false);
@@ -236,56 +286,31 @@ describe('direct I/O in the Rust SDK', () => {
   }, 600_000);
 
   it('DIRECT-IO-5: a Rust plugin\'s input, output, error and host calls give the kernel path\'s bytes, without the kernel moving any', async () => {
-    const kernel = await instance(false, rust);
-    const direct = await instance(true, rust);
-    try {
-      const cases = [inputOf({ n: 1, text: TEXT }), inputOf({ n: 2, text: TEXT, fail: true }), inputOf({ n: 4, text: TEXT.slice(0, 5000) })];
-      for (const input of cases) {
-        const a = await kernel.call(input);
-        const b = await direct.call(input);
-        const text = (o: Outcome): string => (o.ok ? o.output : o.error);
-        expect({ ok: b.ok, length: text(b).length, start: text(b).slice(0, 80) }).toEqual({ ok: a.ok, length: text(a).length, start: text(a).slice(0, 80) });
-        expect(text(b) === text(a)).toBe(true);
-      }
-      const first = JSON.parse((await direct.call(cases[0]!) as { output: string }).output) as { text: string; entity: number; echo: string };
-      expect(first.text).toBe(`${TEXT}|${[...TEXT].length}`);
-      expect(first.entity).toBe(BLOB.length);
-      expect(first.echo).toBe('end-of-blob!');
-      expect(JSON.parse(((await direct.call(cases[1]!)) as { error: string }).error)).toEqual({ code: 'FAILED', message: `failed: ${[...TEXT].slice(0, 20).join('')}` });
+    await sameAsKernel(rust, SDK_CASES, async (kernel, direct) => {
+      const first = JSON.parse((await direct.call(SDK_CASES[0]!) as { output: string }).output) as { text: string; entity: number; echo: string };
+      expect(first).toEqual({ text: `${TEXT}|${[...TEXT].length}`, entity: BLOB.length, echo: 'end-of-blob!' });
+      expect(JSON.parse(((await direct.call(SDK_CASES[1]!)) as { error: string }).error)).toEqual({ code: 'FAILED', message: `failed: ${[...TEXT].slice(0, 20).join('')}` });
       // A call after an error starts clean: the error is not read as its output, nor as the answer
       // of a call that returns nothing.
-      expect(JSON.parse(((await direct.call(cases[2]!)) as { output: string }).output).text).toBe(`${TEXT.slice(0, 5000)}|${[...TEXT.slice(0, 5000)].length}`);
-      expect((await direct.call(cases[1]!)).ok).toBe(false);
+      expect(JSON.parse(((await direct.call(SDK_CASES[2]!)) as { output: string }).output).text).toBe(`${TEXT.slice(0, 5000)}|${[...TEXT.slice(0, 5000)].length}`);
+      expect((await direct.call(SDK_CASES[1]!)).ok).toBe(false);
       expect(await direct.call(inputOf({ n: 5, text: 'x', none: true }))).toEqual({ ok: true, output: '' });
       expect(await kernel.call(inputOf({ n: 5, text: 'x', none: true }))).toEqual({ ok: true, output: '' });
       expect(direct.requests.filter((r) => r.includes('big-1'))).toHaveLength(2);
       expect(direct.requests.some((r) => r.includes('"level":"info"'))).toBe(true);
-    } finally {
-      await kernel.close();
-      await direct.close();
-    }
+    });
   }, 120_000);
 
   it('DIRECT-IO-6: through the runtime, a Rust plugin crosses by direct I/O and its output budget holds', async () => {
-    const rt = await openRuntime();
-    try {
-      await rt.store.commit({ tenantId: 'acme', actor: 'test' }, { writes: [{ entityId: 'big-7', entityTypeId: 'Blob', attributes: { blob: BLOB } }] });
+    await inRuntime(async (rt) => {
       await rt.host.load({ id: 'rust-io', name: 'rust-io', version: '1', kind: 'event', capabilities: ['readEntities'], wasm: rust });
       const before = rt.host.stats().directIoCalls;
       const r = await rt.host.invoke('rust-io', { event: makeEvent('acme', { payload: { n: 7, text: TEXT } }) });
       if (!r.ok) throw new Error(`${r.error.code}: ${r.error.message}`);
-      expect(r.output).toMatchObject({ text: `${TEXT}|${[...TEXT].length}`, entity: BLOB.length, echo: 'end-of-blob!' });
+      expect(r.output).toEqual({ text: `${TEXT}|${[...TEXT].length}`, entity: BLOB.length, echo: 'end-of-blob!' });
       expect(rt.host.stats().directIoCalls).toBe(before + 1);
-      await rt.host.load({ id: 'rust-io-small', name: 'rust-io-small', version: '1', kind: 'event', capabilities: ['readEntities'], wasm: rust, budget: { outputBytes: 64 * 1024 } });
-      const over = await rt.host.invoke('rust-io-small', { event: makeEvent('acme', { payload: { n: 7, text: TEXT } }) });
-      expect(over.ok).toBe(false);
-      if (!over.ok) expect(over.error.message).toMatch(/^output of \d+ bytes exceeds the budget of 65536$/);
-      const failed = await rt.host.invoke('rust-io', { event: makeEvent('acme', { payload: { n: 7, text: 'x', fail: true } }) });
-      expect(failed.ok).toBe(false);
-      if (!failed.ok) expect(failed.error).toMatchObject({ code: 'PLUGIN_ERROR', message: 'failed: x', details: { pluginCode: 'FAILED' } });
-    } finally {
-      await rt.close();
-    }
+      await budgetAndFailure(rt, 'rust-io', rust, 'failed: x');
+    });
   }, 120_000);
 });
 
@@ -321,22 +346,12 @@ describe('direct I/O in the AssemblyScript SDK', () => {
   }, 600_000);
 
   it('DIRECT-IO-7: an AssemblyScript plugin\'s input, output, error and host calls give the kernel path\'s bytes, without the kernel moving any', async () => {
-    const kernel = await instance(false, as);
-    const direct = await instance(true, as);
-    try {
-      const cases = [inputOf({ n: 1, text: TEXT }), inputOf({ n: 2, text: TEXT, fail: true }), inputOf({ n: 4, text: TEXT.slice(0, 5000) })];
-      for (const input of cases) {
-        const a = await kernel.call(input);
-        const b = await direct.call(input);
-        const text = (o: Outcome): string => (o.ok ? o.output : o.error);
-        expect({ ok: b.ok, length: text(b).length, start: text(b).slice(0, 80) }).toEqual({ ok: a.ok, length: text(a).length, start: text(a).slice(0, 80) });
-        expect(text(b) === text(a)).toBe(true);
-      }
-      const first = JSON.parse((await direct.call(cases[0]!) as { output: string }).output) as { text: string; entity: number; echo: string };
+    await sameAsKernel(as, SDK_CASES, async (kernel, direct) => {
+      const first = JSON.parse((await direct.call(SDK_CASES[0]!) as { output: string }).output) as { text: string; entity: number; echo: string };
       expect(first).toEqual({ text: `${TEXT}|${TEXT.length}`, entity: BLOB.length, echo: 'end-of-blob!' });
-      expect(JSON.parse(((await direct.call(cases[1]!)) as { error: string }).error)).toEqual({ code: 'FAILED', message: `failed: ${TEXT.slice(0, 20)}` });
+      expect(JSON.parse(((await direct.call(SDK_CASES[1]!)) as { error: string }).error)).toEqual({ code: 'FAILED', message: `failed: ${TEXT.slice(0, 20)}` });
       // A call after an error starts clean, also one that returns nothing.
-      expect((await direct.call(cases[1]!)).ok).toBe(false);
+      expect((await direct.call(SDK_CASES[1]!)).ok).toBe(false);
       expect(await direct.call(inputOf({ n: 5, text: 'x', none: true }))).toEqual({ ok: true, output: '' });
       expect(await kernel.call(inputOf({ n: 5, text: 'x', none: true }))).toEqual({ ok: true, output: '' });
       expect(direct.requests.filter((r) => r.includes('big-1'))).toHaveLength(2);
@@ -344,32 +359,19 @@ describe('direct I/O in the AssemblyScript SDK', () => {
       // logs last and returns nothing leaves nothing behind for the next call's input.
       expect(await direct.call(inputOf({ n: 6, text: 'x', quiet: true }))).toEqual({ ok: true, output: '' });
       expect(JSON.parse(((await direct.call(inputOf({ n: 6, text: 'after' }))) as { output: string }).output).text).toBe('after|5');
-    } finally {
-      await kernel.close();
-      await direct.close();
-    }
+    });
   }, 120_000);
 
   it('DIRECT-IO-8: through the runtime, an AssemblyScript plugin crosses by direct I/O and its output budget holds', async () => {
-    const rt = await openRuntime();
-    try {
-      await rt.store.commit({ tenantId: 'acme', actor: 'test' }, { writes: [{ entityId: 'big-7', entityTypeId: 'Blob', attributes: { blob: BLOB } }] });
+    await inRuntime(async (rt) => {
       await rt.host.load({ id: 'as-io', name: 'as-io', version: '1', kind: 'event', capabilities: ['readEntities'], wasm: as });
       const before = rt.host.stats().directIoCalls;
       const r = await rt.host.invoke('as-io', { event: makeEvent('acme', { payload: { n: 7, text: TEXT } }) });
       if (!r.ok) throw new Error(`${r.error.code}: ${r.error.message}`);
       expect(r.output).toEqual({ text: `${TEXT}|${TEXT.length}`, entity: BLOB.length, echo: 'end-of-blob!' });
       expect(rt.host.stats().directIoCalls).toBe(before + 1);
-      await rt.host.load({ id: 'as-io-small', name: 'as-io-small', version: '1', kind: 'event', capabilities: ['readEntities'], wasm: as, budget: { outputBytes: 64 * 1024 } });
-      const over = await rt.host.invoke('as-io-small', { event: makeEvent('acme', { payload: { n: 7, text: TEXT } }) });
-      expect(over.ok).toBe(false);
-      if (!over.ok) expect(over.error.message).toMatch(/^output of \d+ bytes exceeds the budget of 65536$/);
-      const failed = await rt.host.invoke('as-io', { event: makeEvent('acme', { payload: { n: 7, text: 'x', fail: true } }) });
-      expect(failed.ok).toBe(false);
-      if (!failed.ok) expect(failed.error).toMatchObject({ code: 'PLUGIN_ERROR', message: 'failed: x', details: { pluginCode: 'FAILED' } });
-    } finally {
-      await rt.close();
-    }
+      await budgetAndFailure(rt, 'as-io', as, 'failed: x');
+    });
   }, 120_000);
 });
 
@@ -406,41 +408,26 @@ describe('direct I/O in the C SDK', () => {
   }, 600_000);
 
   it('DIRECT-IO-9: a C plugin\'s input, output, error and host calls give the kernel path\'s bytes, without the kernel moving any', async () => {
-    const kernel = await instance(false, c);
-    const direct = await instance(true, c);
-    try {
-      const cases = [inputOf({ n: 1, text: TEXT }), inputOf({ n: 2, text: TEXT, fail: true }), inputOf({ n: 4, text: TEXT.slice(0, 5000) })];
-      for (const input of cases) {
-        const a = await kernel.call(input);
-        const b = await direct.call(input);
-        const text = (o: Outcome): string => (o.ok ? o.output : o.error);
-        expect({ ok: b.ok, length: text(b).length, start: text(b).slice(0, 80) }).toEqual({ ok: a.ok, length: text(a).length, start: text(a).slice(0, 80) });
-        expect(text(b) === text(a)).toBe(true);
-      }
-      const first = JSON.parse((await direct.call(cases[0]!) as { output: string }).output) as { in: number; answer: number; ok: boolean; input: unknown };
-      expect(first).toEqual({ in: Buffer.byteLength(cases[0]!), answer: Buffer.byteLength(answer('read_entity', '{"entityId":"big-7"}')), ok: true, input: JSON.parse(cases[0]!) });
-      expect(await direct.call(cases[1]!)).toEqual({ ok: false, error: '{"code":"FAILED","message":"failed"}' });
+    await sameAsKernel(c, SDK_CASES, async (kernel, direct) => {
+      const first = JSON.parse((await direct.call(SDK_CASES[0]!) as { output: string }).output) as { in: number; answer: number; ok: boolean; input: unknown };
+      expect(first).toEqual({ in: Buffer.byteLength(SDK_CASES[0]!), answer: Buffer.byteLength(answer('read_entity', '{"entityId":"big-7"}')), ok: true, input: JSON.parse(SDK_CASES[0]!) });
+      expect(await direct.call(SDK_CASES[1]!)).toEqual({ ok: false, error: '{"code":"FAILED","message":"failed"}' });
       // A call after an error starts clean, also one that returns nothing or logs last.
       expect(await direct.call(inputOf({ n: 5, text: 'x', none: true }))).toEqual({ ok: true, output: '' });
       expect(await direct.call(inputOf({ n: 6, text: 'x', quiet: true }))).toEqual({ ok: true, output: '' });
       expect(JSON.parse(((await direct.call(inputOf({ n: 6, text: 'after' }))) as { output: string }).output).input.event.payload.text).toBe('after');
       expect(await kernel.call(inputOf({ n: 5, text: 'x', none: true }))).toEqual({ ok: true, output: '' });
-    } finally {
-      await kernel.close();
-      await direct.close();
-    }
+    });
   }, 120_000);
 
   it('DIRECT-IO-10: through the runtime, a C plugin crosses by direct I/O and its heap starts over at each call', async () => {
-    const rt = await openRuntime();
-    try {
-      await rt.store.commit({ tenantId: 'acme', actor: 'test' }, { writes: [{ entityId: 'big-7', entityTypeId: 'Blob', attributes: { blob: BLOB } }] });
+    await inRuntime(async (rt) => {
       await rt.host.load({ id: 'c-io', name: 'c-io', version: '1', kind: 'event', capabilities: ['readEntities'], wasm: c });
       const before = rt.host.stats().directIoCalls;
       // 60 calls with ~110 KB of input (and ~170 KB of heap each) on one instance: ~10 MB if the bump
       // heap kept growing, far past what the instance's memory budget allows.
       for (let i = 0; i < 60; i++) {
-        const r = await rt.host.invoke('c-io', { event: makeEvent('acme', { payload: { n: 7, text: TEXT } }) }, { });
+        const r = await rt.host.invoke('c-io', { event: makeEvent('acme', { payload: { n: 7, text: TEXT } }) });
         if (!r.ok) throw new Error(`call ${i}: ${r.error.code}: ${r.error.message}`);
         expect((r.output as { ok: boolean }).ok).toBe(true);
       }
@@ -448,8 +435,6 @@ describe('direct I/O in the C SDK', () => {
       const failed = await rt.host.invoke('c-io', { event: makeEvent('acme', { payload: { n: 7, text: 'x', fail: true } }) });
       expect(failed.ok).toBe(false);
       if (!failed.ok) expect(failed.error).toMatchObject({ code: 'PLUGIN_ERROR', message: 'failed', details: { pluginCode: 'FAILED' } });
-    } finally {
-      await rt.close();
-    }
+    });
   }, 120_000);
 });
