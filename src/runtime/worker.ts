@@ -535,8 +535,25 @@ async function invoke(msg: InvokeJob): Promise<DoneMessage> {
   } finally {
     active = null;
   }
-  const done: DoneMessage = { ...base, status: 'ok', hostCalls: st.hostCalls, logs: st.logs, droppedLogs: st.droppedLogs, instantiateUs: acquired.us };
-  if (st.io !== null) done.directIo = true;
+  // Every field in one literal, in one order (JSON leaves the undefined ones out). Built as a spread
+  // of `base` overriding some of its fields, with optional ones added after, that literal and the
+  // stores after it cost a call ~4 µs more (the JS no-op's worker time 18.5–20.5 → 15.7–16.1 µs in
+  // paired scratch runs, 2026-12-04; in a micro-run alone the spread's object stays in fast mode,
+  // so why it was slow here is not pinned down).
+  const done: DoneMessage = {
+    id: msg.id,
+    status: 'ok',
+    rc: undefined,
+    text: undefined,
+    outputBytes: 0,
+    abort: undefined,
+    hostCalls: st.hostCalls,
+    logs: st.logs,
+    droppedLogs: st.droppedLogs,
+    instantiateUs: acquired.us,
+    durationMs: 0,
+    directIo: st.io !== null ? true : undefined,
+  };
   if (st.abort !== null) {
     done.status = 'aborted';
     if (!st.abortedByHost) done.abort = st.abort;
