@@ -269,21 +269,19 @@ export function readVersion(raw: unknown, where: Record<string, unknown>): Entit
   return parseStored(EntityVersionSchema, raw, 'entity version', where, isEntityVersion);
 }
 
-/** An event read back from storage; `CORRUPT_DATA` when invalid. */
+/**
+ * An event read back from storage; `CORRUPT_DATA` when invalid. Text the store wrote with
+ * JSON.stringify (SQLite's TEXT columns; PostgreSQL's json columns and MongoDB's documents arrive as
+ * objects) that the fast check accepts as it is is remembered: a publish of the event (the outbox
+ * relay) and a plugin's input reuse it instead of stringifying the event again.
+ */
 export function readEvent(raw: unknown, where: Record<string, unknown>): EventEnvelope {
-  if (typeof raw !== 'string') return parseStored(EventEnvelopeSchema, raw, 'event', where, isEventEnvelope);
-  let value: unknown;
-  try {
-    value = JSON.parse(raw);
-  } catch (cause) {
-    throw corrupt('event', where, cause);
-  }
-  if (!isEventEnvelope(value)) return parseStored(EventEnvelopeSchema, value, 'event', where);
-  // Text the store wrote with JSON.stringify (SQLite's TEXT columns; PostgreSQL's json columns and
-  // MongoDB's documents arrive as objects), accepted as it is: a publish of the event (the outbox
-  // relay) and a plugin's input reuse it instead of stringifying the event again.
-  rememberEnvelopeText(value, raw);
-  return value;
+  const accepts = (value: unknown): value is EventEnvelope => {
+    if (!isEventEnvelope(value)) return false;
+    if (typeof raw === 'string') rememberEnvelopeText(value, raw);
+    return true;
+  };
+  return parseStored(EventEnvelopeSchema, raw, 'event', where, accepts);
 }
 
 /** A JSON object (read-model doc, settings) read back from storage; `CORRUPT_DATA` when invalid. */
