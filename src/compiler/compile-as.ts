@@ -12,12 +12,12 @@ import { runInWorker } from './worker-pool.js';
 import type { CompileLimits, CompileResult, Diagnostic } from './types.js';
 import { DIRECT_IO_EXPORTS, parseWasm, setMemoryMaximum } from '../core/wasm/index.js';
 
-/** Options for {@link compileAssemblyScript}. */
 /** The generated entry file that re-exports the SDK's direct-I/O functions. */
 const DIRECT_IO_ENTRY = '__uee_direct_io__.ts';
 /** A source importing the SDK. */
 const USES_SDK = /from\s*["']uee-plugin["']/;
 
+/** Options for {@link compileAssemblyScript}. */
 export interface CompileAsOptions extends CompileLimits {
   /** Source files by relative path. */
   files: Record<string, string>;
