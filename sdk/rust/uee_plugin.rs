@@ -444,13 +444,23 @@ fn take_stage(answer: bool) -> Option<Vec<u8>> {
     if st.stage_answer == answer { Some(staged) } else { None }
 }
 
-/// Where the host reads this call's output (IO_OUTPUT) or error (IO_ERROR) under direct I/O.
-fn io_result(flags: i32, bytes: &[u8]) {
+impl Io {
+    /// What `uee_io_flags`, `uee_io_ptr` and `uee_io_len` answer the host.
+    fn set(&mut self, flags: i32, bytes: &[u8]) {
+        self.flags = flags;
+        self.ptr = if bytes.is_empty() { 0 } else { bytes.as_ptr() as u32 };
+        self.len = bytes.len() as u32;
+    }
+}
+
+/// Where the host reads this call's output (IO_OUTPUT) or error (IO_ERROR) under direct I/O: kept
+/// here until the next call starts.
+fn io_result(flags: i32, text: String) {
+    let bytes = text.into_bytes();
     let st = io();
-    st.result = bytes.to_vec();
-    st.flags = flags;
-    st.ptr = st.result.as_ptr() as u32;
-    st.len = st.result.len() as u32;
+    st.set(flags, &bytes);
+    // Moving the Vec keeps its heap buffer where `set` saw it.
+    st.result = bytes;
 }
 
 fn store(bytes: &[u8]) -> u64 {
@@ -530,17 +540,9 @@ fn call(f: unsafe extern "C" fn(u64) -> u64, req: &Value) -> HostResult {
     let answer = if io().on {
         // Direct I/O: the host reads the request where it is and stages its answer.
         drop(take_stage(true));
-        {
-            let st = io();
-            st.flags = IO_REQUEST;
-            st.ptr = request.as_ptr() as u32;
-            st.len = request.len() as u32;
-        }
+        io().set(IO_REQUEST, request.as_bytes());
         let offset = unsafe { f(0) };
-        let st = io();
-        st.flags = IO_NONE;
-        st.ptr = 0;
-        st.len = 0;
+        io().set(IO_NONE, &[]);
         match take_stage(true) {
             Some(staged) if offset == IO_STAGED => staged,
             _ => load(offset),
@@ -622,7 +624,7 @@ pub type Handler = fn(&Value) -> Result<Option<Value>, Error>;
 fn set_error(code: &str, message: &str) -> i32 {
     let text = Value::obj().set("code", code).set("message", message).stringify();
     if io().on {
-        io_result(IO_ERROR, text.as_bytes());
+        io_result(IO_ERROR, text);
     } else {
         unsafe { error_set(store(text.as_bytes())) };
     }
@@ -633,13 +635,7 @@ fn set_error(code: &str, message: &str) -> i32 {
 /// call it from the plugin's entry: `#[no_mangle] pub extern "C" fn handle() -> i32 { dispatch(&[…]) }`.
 pub fn dispatch(handlers: &[(&str, Handler)]) -> i32 {
     // The previous call's output or error was read by the host after that call: freed only now.
-    {
-        let st = io();
-        st.result = Vec::new();
-        st.flags = IO_NONE;
-        st.ptr = 0;
-        st.len = 0;
-    }
+    io_result(IO_NONE, String::new());
     std::panic::set_hook(Box::new(|info| {
         // Through the kernel even under direct I/O: the trap that follows ends the call there.
         let text = Value::obj().set("code", "PANIC").set("message", info.to_string().as_str()).stringify();
@@ -659,7 +655,7 @@ pub fn dispatch(handlers: &[(&str, Handler)]) -> i32 {
         Ok(Some(out)) => {
             let text = out.stringify();
             if io().on {
-                io_result(IO_OUTPUT, text.as_bytes());
+                io_result(IO_OUTPUT, text);
             } else {
                 let offset = store(text.as_bytes());
                 unsafe { output_set(offset, text.len() as u64) };
