@@ -18,6 +18,19 @@ const CASES: readonly Case[] = [
   ['numbers', `{ let i = 2147483646; const a = [i++, i++, i, i--, i--, i]; let j = -2147483647; const b = [j--, j--, j, j++]; let k = 1.5; const c = [k++, k, k--, k];
      let s = '5'; const d = [s++, s]; let o = { valueOf() { return 9; } }; const e = [o++, o]; let z = -0; const f = [z++, z]; let n = null; const g = [n--, n];
      const arr = [1]; const h = [arr[0]++, arr[0]]; return [a, b, c, d, e, f, g, h]; }`],
+  // a loop's step taken by the instruction that ends the body (UEE_PERF_STEP_PEEK, engine-patch-string.ts):
+  // put_loc, drop and a constant append before i++ / i--, across the int32 edges, a counter made a
+  // float, a string or left uninitialized in between, continue, nested loops, a while loop's i++,
+  // and a step with no back jump after it
+  ['step-peek', `{ let a = 0, d = 0, f = 0, g = 0, cnt = 0; const r = [];
+     let c1 = 0; for (let i = 2147483644; i < 2147483647 + 3 && c1 < 9; i++) { c1 = c1 + 1; a = i; } for (let i = -2147483644; i > -2147483648 - 3 && c1 < 18; i--) { c1 = c1 + 1; d = i; }
+     for (let i = 0; i < 5; i++) { r.push(i); i = i + 0.5; } for (let i = 0; i < 10; i++) { if (i % 2) continue; f = i; }
+     for (let i = 0; i < 4; i++) for (let j = 0; j < 4; j++) g = g + i * j; let k = 0; while (k < 5) { cnt = cnt + 1; k++; }
+     let s = ''; for (let i = 0; i < 300; i++) s += 'ab'; let t = 'é'; for (let i = 3; i > 0; i--) t += 'x';
+     let q = 0; q = '5'; q++; let w = 1; w = 2147483647; w++; let z = 0; z = -0; z--; let v = 1; v = 3; v++; let u = 0; [1, 2].map((x) => x); u++;
+     const m = []; for (let i = 0; i < 3; i++) { Math.abs(i); m.push(i); } let n = 0; for (let i = 0; i < 6; i++) Math.max(n, i), n = i;
+     const e = []; for (const f of [() => { let p = 0; p = 1; y++; let y = 0; }, () => { let p = 0; p = 1; y--; let y = 0; }]) { try { f(); e.push('none'); } catch (x) { e.push(x.name); } }
+     return [a, d, c1, r, f, g, k, cnt, s.length, s.slice(-3), t, q, typeof q, w, z, v, u, m, n, e]; }`],
   // an int comparison branching at once: each operator both ways at the int32 edges, a float or a
   // string operand (no fusion), an if_false with a 32-bit offset (a body of over 127 bytes), break
   ['cmp-branch', `{ const xs = [-2147483648, -1, 0, 1, 2147483647]; const r = []; for (const a of xs) for (const b of xs) { let n = 0;

@@ -124,17 +124,20 @@ describe('compileJs semantics', () => {
 
   it('JS-8 an infinite loop is stopped by the interrupt handler (FUEL_EXHAUSTED) and the instance stays usable', async () => {
     // besides for (;;): counted loops whose back jump takes the loop's test in the same dispatch
-    // (UEE_PERF_LOOP_TEST, engine-patch-string.ts), counting up and down, each ~2e9 steps unstopped
+    // (UEE_PERF_LOOP_TEST, engine-patch-string.ts), counting up and down, and loops whose step the body's
+    // last instruction takes (UEE_PERF_STEP_PEEK), each ~2e9 steps unstopped
     const src = `export function handle(input: any) {
       let n = 0;
       if (input.event.type === 'Loop') { for (;;) {} }
       if (input.event.type === 'Up') { for (let i = 0; i < 2000000000; i++) {} }
       if (input.event.type === 'Down') { for (let i = 2000000000; i >= 0; i--) n++; }
       if (input.event.type === 'While') { let i = 0; while (i < 2000000000) { n++; i++; } }
+      if (input.event.type === 'Put') { for (let i = 0; i < 2000000000; i++) n = i; }
+      if (input.event.type === 'Drop') { for (let i = 2000000000; i >= 0; i--) Math.abs(i); }
       return 'ok' + n; }`;
     const { wasm } = await compileJs({ engine, entry: 'main.ts', files: { 'main.ts': src } });
     const p = await load(wasm, new FakeHost());
-    for (const type of ['Loop', 'Up', 'Down', 'While']) {
+    for (const type of ['Loop', 'Up', 'Down', 'While', 'Put', 'Drop']) {
       const started = Date.now();
       const stopped = await p.call(eventInput(type, { context: { budget: { fuel: 50 } } }));
       expect(Date.now() - started).toBeLessThan(10_000);

@@ -59,6 +59,12 @@ const CASES: readonly Case[] = [
      const m = new Map([[s, 1]]); s += 'more'; return [keys.map((k) => k.length), snap(kept), m.has(s), [...m.keys()][0].slice(-3), s.slice(-7)]; }`],
   ['append-const', `{ let s = 'p'.repeat(300); const arr = [s]; s += 'x'; const fs = []; for (let i = 0; i < 3; i++) { let t = 'r'.repeat(260 + i); fs.push(() => t); t += 'z' + i; t += 'w'; } let c = 'a'.repeat(300); const g = () => c; c += 'b';
      return [arr[0].length, arr[0].slice(-1), s.slice(-2), fs.map((f) => f().slice(-3)), g().slice(-2)]; }`],
+  // constants of up to 16 8-bit characters travel in the instruction (append_str_loc): 0, 1, 7, 8, 16
+  // and 17 characters, a NUL and bytes above 0x7f inside, numeric constants, below and above the slack
+  // threshold, and the same instruction run on a string that is shared in between
+  ['append-const', `{ const r = []; for (const start of ['', 'z'.repeat(300)]) { let s = start; for (let i = 0; i < 40; i++) { s += ''; s += 'a'; s += '1234567'; s += '12345678'; s += '0123456789abcdef'; s += '0123456789abcdefg';
+       s += 'a\\u0000b'; s += '\\xff\\xfeé'; s += '42'; s += '-0'; } r.push([s.length, s.slice(-60), [...s.slice(-8)].map((c) => c.charCodeAt(0))]); }
+     let t = 'y'.repeat(300); const kept = []; for (let i = 0; i < 30; i++) { t += 'abcdefghij'; if (i % 7 === 0) kept.push(t); } return [r, snap(kept), t.length]; }`],
 ];
 
 describeAgainstNode('string building appends in place without changing shared strings', 'JS-STRCAT-1 aliasing, closures, properties, 16-bit strings and let forms answer as Node 20 does', CASES, {
