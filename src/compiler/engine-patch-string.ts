@@ -273,7 +273,10 @@ const CMP_I32 = (op: string, c: string): string => `
  * would run them, without a dispatch of their own. Anything else (a counter that is not an int or is
  * uninitialized, an overflow) is left to the step's own handler. The step's fast path is repeated
  * here rather than jumped into: a jump into its handler from other handlers made V8's code for the
- * whole interpreter loop slower (an empty counted loop 1.3–1.5× slower, `.scratch` runs).
+ * whole interpreter loop slower (an empty counted loop 1.3–1.5× slower, `.scratch` runs). The goto
+ * decoding is written out again rather than shared with {@link LOOP_BACK} for the same reason: one
+ * inline helper for both, the same logic, made an empty loop 1.29× slower (V8's register allocation
+ * for the whole interpreter function moved).
  */
 const STEP_PEEK_MACRO = `
 /* UEE_PERF_STEP_PEEK (engine-patch-string.ts): the next instruction when it is a loop's step of an
