@@ -217,18 +217,30 @@ static inline __attribute__((always_inline)) const uint8_t *uee_loop_test(const 
 }
 `;
 
+/**
+ * C that moves `pc` to where the goto at `pc` lands, or runs `otherwise` when `pc` is not a goto;
+ * each line indented by `indent`. Written into both places that take a loop's back jump as text, not
+ * as one C helper: a shared inline helper made V8's code for the whole interpreter slower (an empty
+ * loop 1.29×), so the C stays what each place had.
+ */
+const TAKE_GOTO = (indent: string, otherwise: string): string =>
+  [
+    'if (*pc == OP_goto8)',
+    '    pc += 1 + (int8_t)pc[1];',
+    'else if (*pc == OP_goto16)',
+    '    pc += 1 + (int16_t)get_u16(pc + 1);',
+    'else if (*pc == OP_goto)',
+    '    pc += 1 + (int32_t)get_u32(pc + 1);',
+    'else',
+    `    ${otherwise}`,
+  ]
+    .map((line) => `${indent}${line}\n`)
+    .join('');
+
 /** A loop's back jump right after its counter's `inc_loc` / `dec_loc`, taken without its own dispatch. */
 const LOOP_BACK = (value: string): string => `
                     /* UEE_PERF_INC_GOTO: the goto after i++ / i-- (a for loop's back jump) taken here */
-                    if (*pc == OP_goto8)
-                        pc += 1 + (int8_t)pc[1];
-                    else if (*pc == OP_goto16)
-                        pc += 1 + (int16_t)get_u16(pc + 1);
-                    else if (*pc == OP_goto)
-                        pc += 1 + (int32_t)get_u32(pc + 1);
-                    else
-                        BREAK;
-                    pc = uee_loop_test(pc, idx, ${value}); /* UEE_PERF_LOOP_TEST */
+${TAKE_GOTO('                    ', 'BREAK;')}                    pc = uee_loop_test(pc, idx, ${value}); /* UEE_PERF_LOOP_TEST */
                     if (unlikely(js_poll_interrupts(ctx)))
                         goto exception;`;
 
@@ -273,10 +285,8 @@ const CMP_I32 = (op: string, c: string): string => `
  * would run them, without a dispatch of their own. Anything else (a counter that is not an int or is
  * uninitialized, an overflow) is left to the step's own handler. The step's fast path is repeated
  * here rather than jumped into: a jump into its handler from other handlers made V8's code for the
- * whole interpreter loop slower (an empty counted loop 1.3–1.5× slower, `.scratch` runs). The goto
- * decoding is written out again rather than shared with {@link LOOP_BACK} for the same reason: one
- * inline helper for both, the same logic, made an empty loop 1.29× slower (V8's register allocation
- * for the whole interpreter function moved).
+ * whole interpreter loop slower (an empty counted loop 1.3–1.5× slower, `.scratch` runs). The back
+ * jump is decoded by the same C text as in {@link LOOP_BACK} ({@link TAKE_GOTO}).
  */
 const STEP_PEEK_MACRO = `
 /* UEE_PERF_STEP_PEEK (engine-patch-string.ts): the next instruction when it is a loop's step of an
@@ -299,15 +309,7 @@ static inline __attribute__((always_inline)) const uint8_t *uee_step_peek(JSCont
     val += step;
     var_buf[idx] = JS_NewInt32(ctx, val);
     pc += 2;
-    if (*pc == OP_goto8)
-        pc += 1 + (int8_t)pc[1];
-    else if (*pc == OP_goto16)
-        pc += 1 + (int16_t)get_u16(pc + 1);
-    else if (*pc == OP_goto)
-        pc += 1 + (int32_t)get_u32(pc + 1);
-    else
-        return pc;
-    *jumped = TRUE;
+${TAKE_GOTO('    ', 'return pc;')}    *jumped = TRUE;
     return uee_loop_test(pc, idx, val);
 }
 #define UEE_STEP_PEEK {                                                  \\
@@ -386,6 +388,15 @@ const STEP_PEEK_HANDLERS: readonly Replacement[] = [
   },
 ];
 
+/**
+ * The fast path's end in `append_atom_loc` and `append_str_loc`: `uee_n` bytes from `src` appended to
+ * the unshared 8-bit `uee_p1` where its room is, then the loop step that may follow.
+ */
+const APPEND_HERE = (src: string): string => `                        uee_p1->len = uee_len + uee_n; /* before the copy: no reload of the header word */
+                        uee_copy8(uee_p1->u.str8 + uee_len, ${src}, uee_n);
+                        uee_p1->u.str8[uee_len + uee_n] = '\\0';
+                        UEE_STEP_PEEK`;
+
 /** TDZ check of the local an `*_loc_check` opcode names, as `get_loc_check` throws it. */
 const LOC_CHECK = (opcode: string, value: string): string => `
                 if (opcode == ${opcode} && unlikely(JS_IsUninitialized(${value}))) {
@@ -462,10 +473,7 @@ export const QUICKJS_STRING_PATCH: readonly Replacement[] = [
                     uint32_t uee_len = uee_p1->len, uee_n = uee_p2->len;
                     if (uee_p1->header.ref_count == 1 && !uee_p1->atom_type && !uee_p1->is_wide_char &&
                         !uee_p2->is_wide_char && uee_len + uee_n <= uee_p1->hash_next) {
-                        uee_p1->len = uee_len + uee_n; /* before the copy: no reload of the header word */
-                        uee_copy8(uee_p1->u.str8 + uee_len, uee_p2->u.str8, uee_n);
-                        uee_p1->u.str8[uee_len + uee_n] = '\\0';
-                        UEE_STEP_PEEK
+${APPEND_HERE('uee_p2->u.str8')}
                     }
                 }
                 *sp++ = JS_AtomToValue(ctx, uee_atom);
@@ -484,10 +492,7 @@ export const QUICKJS_STRING_PATCH: readonly Replacement[] = [
                     uint32_t uee_len = uee_p1->len;
                     if (uee_p1->header.ref_count == 1 && !uee_p1->atom_type && !uee_p1->is_wide_char &&
                         uee_len + uee_n <= uee_p1->hash_next) {
-                        uee_p1->len = uee_len + uee_n;
-                        uee_copy8(uee_p1->u.str8 + uee_len, uee_src, uee_n);
-                        uee_p1->u.str8[uee_len + uee_n] = '\\0';
-                        UEE_STEP_PEEK
+${APPEND_HERE('uee_src')}
                     }
                 }
                 {
