@@ -23,7 +23,7 @@ export class HostPluginInvoker implements PluginInvoker {
   ) {}
 
   async invoke(plugin: PluginRecord, input: HandleInput, options: InvokeOptions): Promise<InvocationOutcome> {
-    const result = await this.#run(plugin, input, options.wanted);
+    const result = await this.#run(plugin, input, options.wanted, options.eventText);
     const { event } = input;
     if (result.logs.length > 0) {
       const at = new Date().toISOString();
@@ -92,9 +92,10 @@ export class HostPluginInvoker implements PluginInvoker {
     return { ok: true, output: result.output, effects: result.effects, durationMs: result.usage.durationMs };
   }
 
-  #run(plugin: PluginRecord, input: HandleInput, wanted?: () => boolean): ReturnType<ExecutionHost['invoke']> {
+  #run(plugin: PluginRecord, input: HandleInput, wanted?: () => boolean, eventText?: string): ReturnType<ExecutionHost['invoke']> {
     const hostInput: InvocationInput = { event: input.event, settings: input.settings, context: { now: input.context.now, randomSeed: input.context.randomSeed } };
     if (input.entity) hostInput.entity = input.entity;
+    if (eventText !== undefined) hostInput.eventText = eventText;
     const options = wanted === undefined ? undefined : { wanted };
     // Loaded already (every delivery but a version's first): no await in between.
     if (this.host.has(plugin.id)) return this.host.invoke(plugin.id, hostInput, options);

@@ -7,6 +7,12 @@ export interface Delivery {
   event: EventEnvelope;
   /** How many times this entry has been delivered to this group, this one included. */
   deliveryCount: number;
+  /**
+   * The stored JSON text `event` was decoded from, when `JSON.stringify(event)` gives it back byte
+   * for byte (an entry that passed the envelope check as it is): a plugin's input splices it in
+   * instead of stringifying the envelope again. Absent when the schema had to change the value.
+   */
+  text?: string;
 }
 
 /** Where a new consumer group starts reading. */

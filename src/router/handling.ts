@@ -142,7 +142,8 @@ export class DeliveryHandler {
         return 'left';
       }
       const current = arm === undefined ? event : tagged(event, arm);
-      const { outcome, input } = await this.#invoke(route, plugin, current, settings, prepaid, lease);
+      // The stored text is the delivered envelope's, not a tagged copy's.
+      const { outcome, input } = await this.#invoke(route, plugin, current, settings, prepaid, lease, current === event ? delivery.text : undefined);
       if (!outcome.ok && outcome.error.code === 'CANCELLED' && outcome.error.details?.reason === NOT_WANTED) {
         log.warn('queue lease lost while the call waited for a worker; leaving the delivery to its new holder', { ...fields, attempt });
         return 'left';
@@ -287,7 +288,7 @@ export class DeliveryHandler {
     return this.deps.store.committed({ tenantId: event.tenantId, actor: 'system:router' }, idempotencyKeyOf(event, route));
   }
 
-  async #invoke(route: RouteEntry, plugin: PluginRecord, event: EventEnvelope, settings: SettingsCache, prepaid: Prepaid | undefined, lease?: HeldFence): Promise<{ outcome: InvocationOutcome; input?: HandleInput }> {
+  async #invoke(route: RouteEntry, plugin: PluginRecord, event: EventEnvelope, settings: SettingsCache, prepaid: Prepaid | undefined, lease?: HeldFence, eventText?: string): Promise<{ outcome: InvocationOutcome; input?: HandleInput }> {
     const started = performance.now();
     let input: HandleInput | undefined;
     try {
@@ -304,6 +305,7 @@ export class DeliveryHandler {
         // A call still waiting for a worker when the holding ends is dropped unrun: the new holder runs it.
         options.wanted = notEnded.bind(lease);
       }
+      if (eventText !== undefined) options.eventText = eventText;
       const outcome = await this.deps.invoker.invoke(plugin, input, options);
       return { outcome, input };
     } catch (err) {

@@ -86,6 +86,8 @@ export interface InvokeOptions {
    * delivery started under has certainly ended ({@link HeldFence.ended}).
    */
   wanted?: () => boolean;
+  /** `JSON.stringify(input.event)` when the caller has it (the delivery's stored text, `Delivery.text`), handed to the runtime to splice in. */
+  eventText?: string;
 }
 
 /**

@@ -146,12 +146,13 @@ export function checkBudgetCeiling(budget: Partial<ResourceBudget> | undefined, 
 
 /**
  * A `handle` call's input: exactly `JSON.stringify({ event, entity, settings, context })` (an
- * undefined `entity` left out), with the envelope's text spliced in when it was decoded from the bus
- * ({@link envelopeText}) rather than stringified again.
+ * undefined `entity` left out), with the envelope's text spliced in rather than stringified again
+ * when the caller has it (`eventText`: a bus entry's stored text, see `Delivery.text`) or the store
+ * read it ({@link envelopeText}).
  */
-export function handleInputText(event: EventEnvelope, entity: EntityVersion | undefined, settings: JsonObject, context: object): string {
+export function handleInputText(event: EventEnvelope, entity: EntityVersion | undefined, settings: JsonObject, context: object, eventText?: string): string {
   const entityPart = entity === undefined ? '' : `,"entity":${JSON.stringify(entity)}`;
-  return `{"event":${envelopeText(event)}${entityPart},"settings":${JSON.stringify(settings)},"context":${JSON.stringify(context)}}`;
+  return `{"event":${eventText ?? envelopeText(event)}${entityPart},"settings":${JSON.stringify(settings)},"context":${JSON.stringify(context)}}`;
 }
 
 /** The answer for an (event, plugin) whose calls killed their worker `crashes` times: run no more. */
@@ -427,7 +428,7 @@ export class ExecutionHost {
     const entity = input.entity !== undefined && input.entity !== null && this.#canSee(call, input.entity) ? input.entity : undefined;
     const crashes = this.#crashCount(event.eventId, spec);
     if (crashes >= this.#crashQuarantine) return { ok: false, error: quarantined(crashes, spec.name), usage: zeroUsage(), logs: [] };
-    const text = spec.kind === 'model' ? JSON.stringify({ model: input.model?.model ?? '', input: input.model?.input ?? null, context }) : handleInputText(event, entity, input.settings ?? {}, context);
+    const text = spec.kind === 'model' ? JSON.stringify({ model: input.model?.model ?? '', input: input.model?.input ?? null, context }) : handleInputText(event, entity, input.settings ?? {}, context, input.eventText);
     let outcome: JobOutcome;
     for (let rerun = 0; ; rerun++) {
       const host = call;

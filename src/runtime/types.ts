@@ -81,6 +81,12 @@ export interface InvocationInput {
   context?: InvocationContext;
   /** For `model` plugins: what `infer` receives besides the context. */
   model?: { model: string; input: unknown };
+  /**
+   * `JSON.stringify(event)`, when the caller has it already (a bus entry's stored text,
+   * `Delivery.text`): spliced into the input instead of stringifying the envelope again. The caller
+   * vouches that it is exactly that text.
+   */
+  eventText?: string;
 }
 
 /** What one call consumed. */

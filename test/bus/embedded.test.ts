@@ -222,6 +222,31 @@ describe('embedded bus specifics', () => {
     }
   });
 
+  it('BUS-E9: a delivery carries its stored text only when that text is JSON.stringify of its envelope, through the group read and every queue read', async () => {
+    const bus = await openEmbeddedBus({ path: file });
+    try {
+      await bus.ensureGroup('d', 'earliest');
+      await bus.ensureQueue('q1');
+      await bus.ensureQueue('q2');
+      await bus.publish(makeEvents(2));
+      // Written behind the bus's back: an envelope with a key the schema strips (the fast check refuses it).
+      const raw = new Database(file);
+      raw.prepare('INSERT INTO bus_entries (ms, data) VALUES (?, ?)').run(Date.now(), JSON.stringify({ ...makeEvent(), smuggled: { admin: true } }));
+      raw.close();
+      const read = await bus.read('d', 'c', { count: 10 });
+      expect(read).toHaveLength(3);
+      expect(await bus.route('d', read.map((d) => ({ id: d.id, groups: ['q1', 'q2'] })))).toBe(3);
+      for (const d of [...read, ...(await bus.read('q1', 'c', { count: 10 })), ...(await bus.read('q2', 'c', { count: 10 }))]) {
+        expect(d.event).not.toHaveProperty('smuggled');
+        if (d.text !== undefined) expect(d.text).toBe(JSON.stringify(d.event));
+      }
+      // The two published entries do carry it (the input splices it in); the stripped one does not.
+      expect(read.map((d) => d.text !== undefined)).toEqual([true, true, false]);
+    } finally {
+      await bus.close();
+    }
+  });
+
   it('BUS-E-CRASH-1: a lease and entries held by a process that crashed are taken over at once, a live holder keeps them', async () => {
     const bus = await openEmbeddedBus({ path: file });
     const group = 'g-crash';

@@ -6,15 +6,16 @@ import { readEvent } from '../../src/store/shared.js';
 import { makeEvent } from '../bus/conformance.js';
 
 // A plugin's input splices in the text an envelope was decoded from instead of stringifying it again
-// (src/core/envelope-text.ts). It must be byte for byte what JSON.stringify of the input object gives,
-// for every envelope a publish can write, and never the text of an envelope that was then changed.
+// (a bus delivery's `text`; a store row's through src/core/envelope-text.ts). It must be byte for byte
+// what JSON.stringify of the input object gives, for every envelope a publish can write, and never the
+// text of an envelope that was then changed.
 
 /** Encoded as a publish encodes it, decoded as a bus read decodes it. */
-function roundTrip(event: EventEnvelope): { raw: string; decoded: EventEnvelope } {
+function roundTrip(event: EventEnvelope): { raw: string; decoded: EventEnvelope; text: string | undefined } {
   const [raw] = checkPublishBatch([event]);
   const entry = decodeEntry('1-1', raw, 1);
   if (isCorrupt(entry)) throw new Error(`corrupt: ${entry.reason}`);
-  return { raw: raw!, decoded: entry.event };
+  return { raw: raw!, decoded: entry.event, text: entry.text };
 }
 
 const entity: EntityVersion = {
@@ -43,12 +44,14 @@ const tricky: Array<[string, Partial<EventEnvelope>]> = [
 describe('envelope text spliced into plugin inputs', () => {
   for (const [name, overrides] of tricky) {
     it(`ENV-TEXT-1 ${name}: the decoded envelope's text and the input are byte for byte JSON.stringify's`, () => {
-      const { raw, decoded } = roundTrip(makeEvent(overrides));
-      expect(envelopeText(decoded)).toBe(raw);
+      const { raw, decoded, text } = roundTrip(makeEvent(overrides));
+      expect(text).toBe(raw);
       expect(JSON.stringify(decoded)).toBe(raw);
       for (const e of [undefined, entity]) {
         for (const settings of [{}, { limit: 3, nested: { a: ['x'] } }]) {
-          expect(handleInputText(decoded, e, settings, context)).toBe(JSON.stringify({ event: decoded, entity: e, settings, context }));
+          const want = JSON.stringify({ event: decoded, entity: e, settings, context });
+          expect(handleInputText(decoded, e, settings, context, text)).toBe(want);
+          expect(handleInputText(decoded, e, settings, context)).toBe(want);
         }
       }
     });
@@ -57,6 +60,7 @@ describe('envelope text spliced into plugin inputs', () => {
   it('ENV-TEXT-2 a changed copy of a decoded envelope is stringified, not given the original text', () => {
     const { raw, decoded } = roundTrip(makeEvent());
     const copy = { ...decoded, experiment: { id: 'exp-1', variant: 'a' } };
+    expect(copy).not.toHaveProperty('text');
     expect(envelopeText(copy)).toBe(JSON.stringify(copy));
     expect(envelopeText(copy)).not.toBe(raw);
     expect(JSON.parse(handleInputText(copy, undefined, {}, context)).event.experiment).toEqual({ id: 'exp-1', variant: 'a' });
@@ -68,6 +72,7 @@ describe('envelope text spliced into plugin inputs', () => {
     const entry = decodeEntry('1-1', raw, 1);
     if (isCorrupt(entry)) throw new Error(`corrupt: ${entry.reason}`);
     expect(entry.event).not.toHaveProperty('smuggled');
+    expect(entry.text).toBeUndefined();
     expect(envelopeText(entry.event)).toBe(JSON.stringify(entry.event));
     expect(handleInputText(entry.event, undefined, {}, context)).not.toContain('smuggled');
   });

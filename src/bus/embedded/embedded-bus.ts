@@ -407,7 +407,8 @@ export class EmbeddedBus implements EventBus {
     for (let i = 0; i < rows.length; i++) {
       const row = rows[i]!;
       const entry = decodeEntry(`${row.ms}-${row.n}`, row.data, 1);
-      if (!isCorrupt(entry)) this.#keep(row.n, entry.event, row.data.length);
+      // Only an envelope its text gives back exactly: a queue read hands that text on with it (Delivery.text).
+      if (!isCorrupt(entry) && entry.text !== undefined) this.#keep(row.n, entry.event, row.data.length);
       out[i] = entry;
     }
     return out;
@@ -446,7 +447,8 @@ export class EmbeddedBus implements EventBus {
     const kept = this.#handoff.get(n);
     if (kept === undefined) return decodeEntry(`${ms}-${n}`, data, 1);
     if (--kept.takes <= 0) this.#drop(n, kept.chars);
-    return { id: `${ms}-${n}`, event: kept.event, deliveryCount: 1 };
+    // The row's text is the one the envelope was decoded from (the log is append-only).
+    return { id: `${ms}-${n}`, event: kept.event, deliveryCount: 1, text: data };
   }
 
   /**

@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { EventEnvelopeSchema, UeeError, envelopeText, isEventEnvelope, rememberEnvelopeText, type EventEnvelope } from '../../core/index.js';
+import { EventEnvelopeSchema, UeeError, envelopeText, isEventEnvelope, type EventEnvelope } from '../../core/index.js';
 import type { DeadLetter, Delivery } from '../port.js';
 
 /** The error code of a stream entry that is not a valid event envelope. */
@@ -57,11 +57,8 @@ export function decodeEntry(id: string, raw: string | undefined, deliveryCount: 
     return { id, deliveryCount, raw: raw.slice(0, RAW_EXCERPT_CHARS), reason: 'event field is not JSON' };
   }
   // The common case — an envelope as our producers write it — costs a plain check, not a zod parse.
-  if (isEventEnvelope(value)) {
-    // A plugin's input splices this text in instead of stringifying the envelope again.
-    rememberEnvelopeText(value, raw);
-    return { id, event: value, deliveryCount };
-  }
+  // A plugin's input splices the text in instead of stringifying the envelope again (Delivery.text).
+  if (isEventEnvelope(value)) return { id, event: value, deliveryCount, text: raw };
   const result = EventEnvelopeSchema.safeParse(value);
   if (result.success) return { id, event: result.data, deliveryCount };
   const issue = result.error.issues[0];
