@@ -53,6 +53,8 @@ export interface AppStatus {
     hostCalls: { answered: number; polled: number; gaveUp: number; throttled: number; spinUs: number };
     /** Calls whose input, output and host calls crossed by direct I/O (JS plugins; see docs/plugin-abi.md) instead of the Extism kernel. */
     directIoCalls: number;
+    /** Calls that started a plugin instance on their worker (a cold start: none idle there for their plugin and tenant). */
+    instancesStarted: number;
   };
 }
 
@@ -265,6 +267,7 @@ export class UeeApp {
         inHand: this.runtime?.router.inHand ?? { capacity: 0, held: 0, waiting: 0 },
         hostCalls: { answered: host?.hostCalls ?? 0, polled: host?.hostCallsPolled ?? 0, gaveUp: host?.hostMessagesWhilePolling ?? 0, throttled: host?.hostCallsThrottled ?? 0, spinUs: host?.hostCallSpinUs ?? 0 },
         directIoCalls: host?.directIoCalls ?? 0,
+        instancesStarted: host?.instancesStarted ?? 0,
       },
     };
   }

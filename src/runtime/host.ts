@@ -322,6 +322,8 @@ export class ExecutionHost {
     hostMessagesWhilePolling: number;
     /** Host calls over the plugin's or tenant's rate, slowed (their worker slept, then asked again). */
     hostCallsThrottled: number;
+    /** Calls that started a new plugin instance on their worker (a cold start: none idle there for their plugin and tenant), since start. */
+    instancesStarted: number;
     polling: boolean;
     /** The polling's length after a host call in µs, as the pool runs it (0: requests are always messages). */
     hostCallSpinUs: number;
@@ -341,6 +343,7 @@ export class ExecutionHost {
       hostMessages: pool.hostMessages,
       hostMessagesWhilePolling: pool.hostMessagesWhilePolling,
       hostCallsThrottled: pool.hostCallsThrottled,
+      instancesStarted: pool.instancesStarted,
       polling: pool.polling,
       hostCallSpinUs: pool.spinUs,
     };

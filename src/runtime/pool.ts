@@ -247,6 +247,8 @@ export class WorkerPool {
   hostMessagesWhilePolling = 0;
   /** Host calls over a rate, answered "sleep, then ask again" ({@link HostCallAnswer.waitMs}). */
   hostCallsThrottled = 0;
+  /** Calls that started a new plugin instance on their worker (none idle for their plugin and instance key there), since start. */
+  instancesStarted = 0;
 
   private constructor(options: PoolOptions, entry: URL) {
     this.#options = options;
@@ -734,6 +736,7 @@ export class WorkerPool {
       const j = r.jobs.get(d.id);
       if (j === undefined) continue;
       if (d.directIo === true) this.directIoCalls++;
+      if (d.instantiateUs > 0) this.instancesStarted++;
       if (!j.settled) {
         const pluginId = j.job.pluginId;
         const prev = this.#cost.get(pluginId);

@@ -3,15 +3,17 @@ import { capMemory, parseWasm } from '../../src/runtime/index.js';
 import { makeEvent, openRuntime } from './setup.js';
 import { buildWat } from './wat.js';
 
-async function counts(eventsPerInstance: number, tenants: string[]): Promise<number[]> {
+async function counts(eventsPerInstance: number, tenants: string[], started: number[] = []): Promise<number[]> {
   const rt = await openRuntime({ workers: 1, eventsPerInstance });
   try {
     await rt.host.load({ id: 'counter', name: 'Counter', version: '1', kind: 'event', capabilities: [], wasm: await buildWat('counter') });
     const out: number[] = [];
     for (const tenant of tenants) {
+      const before = rt.host.stats().instancesStarted;
       const r = await rt.host.invoke('counter', { event: makeEvent(tenant) });
       if (!r.ok) throw new Error(r.error.message);
       out.push((r.output as { n: number }).n);
+      started.push(rt.host.stats().instancesStarted - before);
     }
     return out;
   } finally {
@@ -47,6 +49,12 @@ describe('instance policy', () => {
 
   it('RT-INST-1 reuses an instance only within one tenant, never across tenants', async () => {
     expect(await counts(1000, ['acme', 'acme', 'globex', 'acme', 'globex'])).toEqual([1, 2, 1, 3, 2]);
+  });
+
+  it('RT-INST-5 the host counts the calls that started an instance (a cold start), not those that reused one', async () => {
+    const started: number[] = [];
+    expect(await counts(1000, ['acme', 'acme', 'globex', 'acme', 'globex'], started)).toEqual([1, 2, 1, 3, 2]);
+    expect(started).toEqual([1, 0, 1, 0, 0]);
   });
 
   it('RT-INST-2 eventsPerInstance: 1 gives every event a fresh instance', async () => {
