@@ -68,6 +68,24 @@ const CASES: readonly Case[] = [
      let g = 0; for (let i = 0; i < 30; i++) { g += i * 3 + 1; g ^= i << 2; g += i % 3; g -= i >> 1; g += i * 5 + 2; g ^= i << 3; g += i % 5; g -= i >> 2; g += i * 7 + 3; g ^= i << 4; g += i % 7; g -= i >> 3; g += i * 9 + 4; g ^= i << 5; g += i % 9; g |= 0; } r.push(g);
      n = 0; for (let i = 0; i < 2.5; i++) n++; r.push(n); n = 0; for (let i = 0; i < '4'; i++) n++; r.push(n); n = 0; for (let i = 0; i != 5; i++) n++; r.push(n);
      for (let i = 0; i < 5; i++) { if (i === 3) { r.push('brk', i); break; } } let last = -1; for (var v = 0; v < 6; v++) last = v; r.push(last, v); return r; }`],
+  // i++ and the back jump to the loop's test i < k fused into one instruction (UEE_PERF_FOR_STEP,
+  // engine-patch-string.ts): a counter the body sets to INT32_MAX - 1 and INT32_MAX (the step leaves
+  // ints), to a string, a float, -0, null or an object; a loop never entered; negative counters; the
+  // last int below k; an empty body; a shadowed counter; continue to an outer label; a generator; a
+  // throw from the body; a var counter read after the loop; a body past 127 bytes (a 32-bit back jump)
+  ['for-step', `{ const r = []; let n = 0;
+     for (let i = 0; i < 10; i++) { if (i === 2) i = 2147483646; n++; } r.push(n); n = 0; for (let i = 0; i < 10; i++) { if (i === 2) i = 2147483647; n++; if (n > 50) break; } r.push(n);
+     n = 0; for (let i = 0; i < 10; i++) { if (i === 3) i = '7'; n++; } r.push(n); n = 0; for (let i = 0; i < 10; i++) { if (i === 3) i = 6.5; n += i; } r.push(n);
+     n = 0; for (let i = 0; i < 10; i++) { if (i === 3) i = -0; n++; if (n > 50) break; } r.push(n); n = 0; for (let i = 0; i < 10; i++) { if (i === 3) i = null; n++; if (n > 50) break; } r.push(n);
+     n = 0; for (let i = 0; i < 10; i++) { if (i === 3) i = { valueOf() { return 8; } }; n++; } r.push(n); n = 0; for (let i = 0; i < 0; i++) n++; r.push(n);
+     n = 0; for (let i = -5; i < -2; i++) n += i; r.push(n); n = 0; for (let i = 0; i < 2147483647; i++) { n++; if (i === 5) i = 2147483640; } r.push(n);
+     let x = 0; for (let i = 0; i < 5; i++); for (x = 0; x < 5; x++); r.push(x); n = 0; for (let i = 0; i < 3; i++) { for (let i = 0; i < 4; i++) n++; } r.push(n);
+     n = 0; outer: for (let i = 0; i < 5; i++) { for (let j = 0; j < 5; j++) { if (j === 2) continue outer; n++; } } r.push(n);
+     function* gen() { for (let i = 0; i < 4; i++) yield i; } r.push([...gen()]);
+     let t = 'ok'; try { for (let i = 0; i < 5; i++) { if (i === 3) throw new Error('at ' + i); } } catch (e) { t = e.message; } r.push(t);
+     var vv = 0; for (vv = 0; vv < 4; vv++) {} r.push(vv);
+     n = 0; for (let i = 0; i < 300; i++) { n = (n + i * 7) % 1000; n ^= i; n += i >> 2; n -= i % 11; n = n | 0; n += i * 3; n ^= i << 1; n -= i >> 3; n += i % 13; n = n | 0; } r.push(n);
+     return r; }`],
   ['dtoa', `[1/3, 2/3, 0.1, 0.1 + 0.2, 1e21, 1e-7, 123456789012345680000, 5e-324, 2.2250738585072014e-308, 2.225073858507201e-308,
      1.7976931348623157e308, 4.35, 0.000001, 1.5e-10, 100, 1/7, 12345.678, -0.1, 9007199254740993, 0.3, 1e15, 1e16, 123e-20,
      -1.5e-7, 2 ** -1074 * 3, 2 ** -1022 * 1.5].map(String)`],

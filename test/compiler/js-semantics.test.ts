@@ -124,8 +124,9 @@ describe('compileJs semantics', () => {
 
   it('JS-8 an infinite loop is stopped by the interrupt handler (FUEL_EXHAUSTED) and the instance stays usable', async () => {
     // besides for (;;): counted loops whose back jump takes the loop's test in the same dispatch
-    // (UEE_PERF_LOOP_TEST, engine-patch-string.ts), counting up and down, and loops whose step the body's
-    // last instruction takes (UEE_PERF_STEP_PEEK), each ~2e9 steps unstopped
+    // (UEE_PERF_LOOP_TEST, engine-patch-string.ts), counting up and down, loops whose step the body's
+    // last instruction takes (UEE_PERF_STEP_PEEK), and the fused step of `i < k` (UEE_PERF_FOR_STEP,
+    // alone or taken by an append), each ~2e9 steps unstopped
     const src = `export function handle(input: any) {
       let n = 0;
       if (input.event.type === 'Loop') { for (;;) {} }
@@ -134,10 +135,11 @@ describe('compileJs semantics', () => {
       if (input.event.type === 'While') { let i = 0; while (i < 2000000000) { n++; i++; } }
       if (input.event.type === 'Put') { for (let i = 0; i < 2000000000; i++) n = i; }
       if (input.event.type === 'Drop') { for (let i = 2000000000; i >= 0; i--) Math.abs(i); }
+      if (input.event.type === 'Str') { let s = ''; for (let i = 0; i < 2000000000; i++) s += 'ab'; n = s.length; }
       return 'ok' + n; }`;
     const { wasm } = await compileJs({ engine, entry: 'main.ts', files: { 'main.ts': src } });
     const p = await load(wasm, new FakeHost());
-    for (const type of ['Loop', 'Up', 'Down', 'While', 'Put', 'Drop']) {
+    for (const type of ['Loop', 'Up', 'Down', 'While', 'Put', 'Drop', 'Str']) {
       const started = Date.now();
       const stopped = await p.call(eventInput(type, { context: { budget: { fuel: 50 } } }));
       expect(Date.now() - started).toBeLessThan(10_000);
