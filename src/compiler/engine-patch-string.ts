@@ -441,9 +441,10 @@ const LOC_CHECK = (opcode: string, value: string): string => `
  * increments an int counter and, while it stays below `k`, goes straight to the loop's body after the
  * test at L, else to the test itself (which takes the exit). The step's own decoding — which step,
  * which goto, which read of the counter, which comparison — was most of what a one-instruction loop
- * body cost per step (`perf annotate` of the string build: ~40% of its samples). Only where nothing
- * else jumps between the step and the jump (no label there), and the jump is a back jump to code
- * already emitted. Anything else — a counter that is not an int, at INT32_MAX, or uninitialized — runs
+ * body cost per step (`perf annotate` of the string build: ~40% of its samples). Only where the jump
+ * is a back jump to code already emitted and no label was placed between the step and the jump (a
+ * guard: no JavaScript tried leaves one that is jumped to — `if (c) i++;` at a body's end has its
+ * `if_false` threaded straight to the loop's test — so JS-FAST-1 cannot break it). Anything else — a counter that is not an int, at INT32_MAX, or uninitialized — runs
  * as `inc_loc` would and then the test at L. The offset to L is a jump slot, so the short-jump pass
  * that moves code afterwards keeps it right; `compute_stack_size` follows it as a goto.
  */

@@ -72,7 +72,8 @@ const CASES: readonly Case[] = [
   // engine-patch-string.ts): a counter the body sets to INT32_MAX - 1 and INT32_MAX (the step leaves
   // ints), to a string, a float, -0, null or an object; a loop never entered; negative counters; the
   // last int below k; an empty body; a shadowed counter; continue to an outer label; a generator; a
-  // throw from the body; a var counter read after the loop; a body past 127 bytes (a 32-bit back jump)
+  // throw from the body; a var counter read after the loop; a step inside an if, so a jump lands between
+  // the step and the back jump (not fused); a body past 127 bytes (a 32-bit back jump)
   ['for-step', `{ const r = []; let n = 0;
      for (let i = 0; i < 10; i++) { if (i === 2) i = 2147483646; n++; } r.push(n); n = 0; for (let i = 0; i < 10; i++) { if (i === 2) i = 2147483647; n++; if (n > 50) break; } r.push(n);
      n = 0; for (let i = 0; i < 10; i++) { if (i === 3) i = '7'; n++; } r.push(n); n = 0; for (let i = 0; i < 10; i++) { if (i === 3) i = 6.5; n += i; } r.push(n);
@@ -83,7 +84,8 @@ const CASES: readonly Case[] = [
      n = 0; outer: for (let i = 0; i < 5; i++) { for (let j = 0; j < 5; j++) { if (j === 2) continue outer; n++; } } r.push(n);
      function* gen() { for (let i = 0; i < 4; i++) yield i; } r.push([...gen()]);
      let t = 'ok'; try { for (let i = 0; i < 5; i++) { if (i === 3) throw new Error('at ' + i); } } catch (e) { t = e.message; } r.push(t);
-     var vv = 0; for (vv = 0; vv < 4; vv++) {} r.push(vv);
+     var vv = 0; for (vv = 0; vv < 4; vv++) {} r.push(vv); let wi = 0; n = 0; while (wi < 10) { n++; if (n % 2) wi++; } r.push(n, wi);
+     let wj = 0; n = 0; while (wj < 10) { n++; if (n % 3) { wj++; } else { n++; } } r.push(n, wj);
      n = 0; for (let i = 0; i < 300; i++) { n = (n + i * 7) % 1000; n ^= i; n += i >> 2; n -= i % 11; n = n | 0; n += i * 3; n ^= i << 1; n -= i >> 3; n += i % 13; n = n | 0; } r.push(n);
      return r; }`],
   ['dtoa', `[1/3, 2/3, 0.1, 0.1 + 0.2, 1e21, 1e-7, 123456789012345680000, 5e-324, 2.2250738585072014e-308, 2.225073858507201e-308,
