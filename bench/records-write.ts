@@ -5,7 +5,8 @@
  * baseline in the same run, the layout before 2026-12-04 (every index led by the tenant key). Each
  * file first holds 100,000 records (the tree a running store has), then 3 rounds of 40 batches are
  * measured; the figure is the median round. Entities are drawn from 20,000 ids, so an entity's
- * records land mid-index in both layouts.
+ * records land mid-index in both layouts. A second table gives, for one tenant, the layout without its
+ * entity index and without any secondary index: what the indexes cost the records thread.
  * Run: npm run bench -- records-write
  */
 import Database from 'better-sqlite3';
@@ -79,4 +80,27 @@ for (const tenants of [1, 1000]) {
   figures[`tenants${tenants}Ratio`] = Math.round((before / now) * 100) / 100;
 }
 printTable(['tenants', 'tenant-led indexes, CPU µs/record (baseline)', 'INVOCATIONS_DDL, CPU µs/record', 'baseline ÷ this'], rows);
+
+// What the indexes cost, one tenant: INVOCATIONS_DDL without its entity index (keyed by entity id,
+// so each record's entry lands on a page of its own), and without any secondary index (the row and
+// its primary key alone), against the full layout measured above.
+const withoutIndexes = (ddl: string, names: readonly string[]): string =>
+  names.reduce((d, name) => {
+    const at = d.indexOf(`CREATE INDEX IF NOT EXISTS ${name} `);
+    if (at < 0) throw new Error(`INVOCATIONS_DDL has no index "${name}": update this bench`);
+    return d.slice(0, at) + d.slice(d.indexOf(';', at) + 1);
+  }, ddl);
+const SECONDARY = ['invocations_event', 'invocations_correlation', 'invocations_entity', 'invocations_by_plugin', 'invocations_by_experiment', 'invocations_by_at'] as const;
+const noEntity = measure(withoutIndexes(INVOCATIONS_DDL, ['invocations_entity']), 1);
+const noSecondary = measure(withoutIndexes(INVOCATIONS_DDL, SECONDARY), 1);
+printTable(
+  ['layout (1 tenant)', 'CPU µs/record'],
+  [
+    ['INVOCATIONS_DDL', figures['tenants1Us']!],
+    ['without the entity index', noEntity],
+    ['without any secondary index', noSecondary],
+  ],
+);
+figures['tenants1NoEntityIndexUs'] = Math.round(noEntity * 10) / 10;
+figures['tenants1NoSecondaryIndexUs'] = Math.round(noSecondary * 10) / 10;
 printResult('records-write', { preload: PRELOAD, batch: BATCH, ...figures });
