@@ -354,18 +354,15 @@ ${TAKE_GOTO('    ', 'return pc;')}    *jumped = TRUE;
     }
 `;
 
+/** `body` then `BREAK;` (a handler's end in upstream's C) becomes `body` then {@link STEP_PEEK_MACRO}'s `UEE_STEP_PEEK`. */
+const peekAfter = (body: string, breakLine = 'BREAK;\n'): Replacement => ({ find: body + breakLine, replace: body + breakLine.replace('BREAK;', 'UEE_STEP_PEEK') });
+
 /** The statement-ending handlers that take {@link STEP_PEEK_MACRO} instead of `BREAK`. */
 const STEP_PEEK_HANDLERS: readonly Replacement[] = [
-  ...['0', '1', '2', '3'].map((n) => ({
-    find: `        CASE(OP_put_loc${n}): set_value(ctx, &var_buf[${n}], *--sp); BREAK;\n`,
-    replace: `        CASE(OP_put_loc${n}): set_value(ctx, &var_buf[${n}], *--sp); UEE_STEP_PEEK\n`,
-  })),
-  {
-    find: '        CASE(OP_put_loc8): set_value(ctx, &var_buf[*pc++], *--sp); BREAK;\n',
-    replace: '        CASE(OP_put_loc8): set_value(ctx, &var_buf[*pc++], *--sp); UEE_STEP_PEEK\n',
-  },
-  {
-    find: `        CASE(OP_put_loc):
+  ...['0', '1', '2', '3'].map((n) => peekAfter(`        CASE(OP_put_loc${n}): set_value(ctx, &var_buf[${n}], *--sp); `)),
+  peekAfter('        CASE(OP_put_loc8): set_value(ctx, &var_buf[*pc++], *--sp); '),
+  peekAfter(
+    `        CASE(OP_put_loc):
             {
                 int idx;
                 idx = get_u16(pc);
@@ -373,49 +370,27 @@ const STEP_PEEK_HANDLERS: readonly Replacement[] = [
                 set_value(ctx, &var_buf[idx], sp[-1]);
                 sp--;
             }
-            BREAK;
 `,
-    replace: `        CASE(OP_put_loc):
-            {
-                int idx;
-                idx = get_u16(pc);
-                pc += 2;
-                set_value(ctx, &var_buf[idx], sp[-1]);
-                sp--;
-            }
-            UEE_STEP_PEEK
-`,
-  },
-  {
-    find: `                    JS_ThrowReferenceErrorUninitialized2(ctx, b, idx, FALSE);
+    '            BREAK;\n',
+  ),
+  // put_loc_check's end (after its TDZ check)
+  peekAfter(
+    `                    JS_ThrowReferenceErrorUninitialized2(ctx, b, idx, FALSE);
                     goto exception;
                 }
                 set_value(ctx, &var_buf[idx], sp[-1]);
                 sp--;
             }
-            BREAK;
 `,
-    replace: `                    JS_ThrowReferenceErrorUninitialized2(ctx, b, idx, FALSE);
-                    goto exception;
-                }
-                set_value(ctx, &var_buf[idx], sp[-1]);
-                sp--;
-            }
-            UEE_STEP_PEEK
-`,
-  },
-  {
-    find: `        CASE(OP_drop):
+    '            BREAK;\n',
+  ),
+  peekAfter(
+    `        CASE(OP_drop):
             JS_FreeValue(ctx, sp[-1]);
             sp--;
-            BREAK;
 `,
-    replace: `        CASE(OP_drop):
-            JS_FreeValue(ctx, sp[-1]);
-            sp--;
-            UEE_STEP_PEEK
-`,
-  },
+    '            BREAK;\n',
+  ),
 ];
 
 /**
@@ -426,6 +401,20 @@ const APPEND_HERE = (src: string): string => `                        uee_p1->le
                         uee_copy8(uee_p1->u.str8 + uee_len, ${src}, uee_n);
                         uee_p1->u.str8[uee_len + uee_n] = '\\0';
                         UEE_STEP_PEEK`;
+
+/**
+ * UEE_PERF_INC_REG: a counter that is not an int stepped by the generic `inc` / `dec` (\`op\`), on a
+ * copy whose address is taken, so the fast path's value stays out of memory; the text of `inc_loc` /
+ * `dec_loc`'s slow path and of `for_inc_lt`'s.
+ */
+const INC_SLOW = (op: 'inc' | 'dec'): string => `                    {
+                        JSValue uee_arg[1]; /* UEE_PERF_INC_REG */
+                        uee_arg[0] = JS_DupValue(ctx, op1);
+                        if (js_unary_arith_slow(ctx, uee_arg + 1, OP_${op}))
+                            goto exception;
+                        set_value(ctx, &var_buf[idx], uee_arg[0]);
+                    }
+`;
 
 /** TDZ check of the local an `*_loc_check` opcode names, as `get_loc_check` throws it. */
 const LOC_CHECK = (opcode: string, value: string): string => `
@@ -446,7 +435,9 @@ const LOC_CHECK = (opcode: string, value: string): string => `
  * guard: no JavaScript tried leaves one that is jumped to — `if (c) i++;` at a body's end has its
  * `if_false` threaded straight to the loop's test — so JS-FAST-1 cannot break it). Anything else — a counter that is not an int, at INT32_MAX, or uninitialized — runs
  * as `inc_loc` would and then the test at L. The offset to L is a jump slot, so the short-jump pass
- * that moves code afterwards keeps it right; `compute_stack_size` follows it as a goto.
+ * that moves code afterwards keeps it right; `compute_stack_size` follows it as a goto. Its fast path
+ * stands twice, in its handler and in `uee_step_peek`, for the reason {@link STEP_PEEK_MACRO} gives
+ * (a jump into a handler, or one shared helper, moved V8's code for the whole interpreter).
  */
 const FOR_STEP_EMIT = `
             /* UEE_PERF_FOR_STEP: inc_loc(n) goto(L), L: get_loc(n) lt_i32(k) if_false -> for_inc_lt(n, k, head, L) */
@@ -504,14 +495,7 @@ const FOR_STEP_HANDLER = `        CASE(OP_for_inc_lt):
                         JS_ThrowReferenceErrorUninitialized2(ctx, b, idx, FALSE);
                         goto exception;
                     }
-                    {
-                        JSValue uee_arg[1];
-                        uee_arg[0] = JS_DupValue(ctx, op1);
-                        if (js_unary_arith_slow(ctx, uee_arg + 1, OP_inc))
-                            goto exception;
-                        set_value(ctx, &var_buf[idx], uee_arg[0]);
-                    }
-                    pc = uee_l;
+${INC_SLOW('inc')}                    pc = uee_l;
                 }
                 if (unlikely(js_poll_interrupts(ctx)))
                     goto exception;
@@ -793,14 +777,7 @@ ${APPEND_HERE('uee_src')}
                         goto exception;
                     set_value(ctx, &var_buf[idx], op1);
 `,
-    replace: `                    {
-                        JSValue uee_arg[1]; /* UEE_PERF_INC_REG */
-                        uee_arg[0] = JS_DupValue(ctx, op1);
-                        if (js_unary_arith_slow(ctx, uee_arg + 1, OP_${op}))
-                            goto exception;
-                        set_value(ctx, &var_buf[idx], uee_arg[0]);
-                    }
-`,
+    replace: INC_SLOW(op),
   })),
   {
     find: '                } else if (JS_VALUE_GET_TAG(*pv) == JS_TAG_STRING) {\n',
