@@ -50,3 +50,17 @@ export const KINDS = ['sort', 'json', 'regex', 'string', 'arith'] as const;
 /** The plugin input that runs workload `kind`. */
 export const workloadInput = (kind: string): string =>
   JSON.stringify({ event: { eventId: 'e', type: 'Bench', tenantId: 't', payload: { kind } }, settings: {}, context: { now: '2026-11-26T12:00:00.000Z', randomSeed: '00', budget: { fuel: 1e9 } } });
+
+/**
+ * How long every workload runs in turn before any is timed (`UEE_BENCH_WARMUP_MS`, default 3,000):
+ * V8 tiers a function up once it has run enough, so a fixed count of warm-up calls measured the first
+ * workload (sort) on Liftoff code (2026-12-04: sort 4.1 ms/call first in the run, 2.5 ms run after
+ * another workload; on two engines compared, 1.74× on identical builds).
+ */
+export const WARMUP_MS = Number(process.env.UEE_BENCH_WARMUP_MS ?? 3000);
+
+/** Runs every workload in turn on each of `runners` (one after the other) for {@link WARMUP_MS}. */
+export async function warmUp(runners: ReadonlyArray<(kind: (typeof KINDS)[number]) => unknown>): Promise<void> {
+  const start = performance.now();
+  while (performance.now() - start < WARMUP_MS) for (const kind of KINDS) for (const run of runners) await run(kind);
+}

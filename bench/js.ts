@@ -15,16 +15,13 @@ import { pathToFileURL } from 'node:url';
 import { compileJs, ensureEngine } from '../src/compiler/index.js';
 import { DirectIo } from '../src/runtime/direct-io.js';
 import { median, printResult, printTable } from './_table.js';
-import { KINDS, WORKLOADS, workloadInput } from './_js-workloads.js';
+import { KINDS, WARMUP_MS, WORKLOADS, warmUp, workloadInput } from './_js-workloads.js';
 
 const ROUNDS = Number(process.env.UEE_BENCH_ROUNDS ?? 15);
 // unmeasured calls first, on both sides: V8 tiers the engine's wasm up to TurboFan in the background
 // (slowly on a loaded machine, so without them the median could be Liftoff code) and Node's JIT warms up
 const WARMUP = Number(process.env.UEE_BENCH_WARMUP ?? 3);
-// …and before any of it, every workload in turn on both sides for this long: V8 tiers a function up
-// once it has run enough, so a fixed count of warm-up calls measured the first workload (sort) on
-// Liftoff code (2026-12-04: sort 4.1 ms/call first in the run, 2.5 ms run after another workload).
-const WARMUP_MS = Number(process.env.UEE_BENCH_WARMUP_MS ?? 3000);
+// …and before any of it, every workload in turn on both sides for WARMUP_MS (`warmUp`).
 
 // UEE_BENCH_ENGINE=path/to/engine.wasm benches another engine build than the one the sources make
 const enginePath = process.env.UEE_BENCH_ENGINE;
@@ -50,13 +47,7 @@ const collectYoung = (): void => (globalThis as { gc?: (options: { type: 'minor'
 
 const rows: Array<Array<string | number>> = [];
 const figures: Record<string, unknown> = {};
-const warmStart = performance.now();
-while (performance.now() - warmStart < WARMUP_MS) {
-  for (const kind of KINDS) {
-    await plugin.call('handle', workloadInput(kind));
-    mod.handle(JSON.parse(workloadInput(kind)));
-  }
-}
+await warmUp([(kind) => plugin.call('handle', workloadInput(kind)), (kind) => mod.handle(JSON.parse(workloadInput(kind)))]);
 for (const kind of KINDS) {
   const text = workloadInput(kind);
   const parsed = JSON.parse(text) as unknown;

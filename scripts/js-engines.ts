@@ -9,7 +9,7 @@
 import createPlugin from '@extism/extism';
 import { compileJs, ensureEngine } from '../src/compiler/index.js';
 import { median, printResult, printTable } from '../bench/_table.js';
-import { KINDS, WORKLOADS, workloadInput } from '../bench/_js-workloads.js';
+import { KINDS, WORKLOADS, warmUp, workloadInput } from '../bench/_js-workloads.js';
 
 const args = process.argv.slice(2);
 const roundsAt = args.indexOf('--rounds');
@@ -32,12 +32,8 @@ const load = async (wasmPath: string): Promise<(input: string) => Promise<unknow
 const base = await load(basePath);
 const candidate = await load(candidatePath);
 
-// Every workload runs on both engines for WARMUP_MS before any is measured: V8 tiers an engine's
-// interpreter up to TurboFan in the background, and a workload timed before that (the first one, with
-// a fixed count of warm-up calls) measured the tier-up, not the engine (sort read 1.74× on one engine).
-const WARMUP_MS = Number(process.env.UEE_BENCH_WARMUP_MS ?? 3000);
-const warmStart = performance.now();
-while (performance.now() - warmStart < WARMUP_MS) for (const kind of KINDS) for (const run of [base, candidate]) await run(workloadInput(kind));
+// Every workload runs on both engines for WARMUP_MS before any is measured (see `warmUp`).
+await warmUp([(kind) => base(workloadInput(kind)), (kind) => candidate(workloadInput(kind))]);
 
 const rows: Array<Array<string | number>> = [];
 const figures: Record<string, unknown> = {};
