@@ -1,11 +1,13 @@
 /**
  * Writing invocation records into a records file, as the SQLite store's records thread does (WAL,
- * `synchronous = NORMAL`, the store's own `recordInserter`, batches of 256): CPU per record with the
- * records of 1 tenant and of 1,000 tenants, for the index layout of `INVOCATIONS_DDL` and, as the
- * baseline in the same run, the layout before 2026-12-04 (every index led by the tenant key). Each
- * file first holds 100,000 records (the tree a running store has), then 3 rounds of 40 batches are
- * measured; the figure is the median round. Entities are drawn from 20,000 ids, so an entity's
- * records land mid-index in both layouts. A second table gives, for one tenant, the layout without its
+ * `synchronous = NORMAL`, the store's own `recordInserter`): CPU per record with the records of 1
+ * tenant and of 1,000 tenants. The baseline, in the same run, is the records file before 2026-12-05:
+ * 4 KiB pages, SQLite's default cache and checkpoints, batches of 256. Beside it, today's file
+ * (`RECORDS_PAGE_SIZE`, `RECORDS_WRITER_PRAGMAS`) in batches of 256 (a records thread keeping up) and
+ * of 2,048 (the backlog one write takes, `InvocationRecords`' `maxBatchSize`). Each file first holds
+ * 100,000 records (the tree a running store has), then 3 rounds of ~10,000 records are measured; the
+ * figure is the median round. Entities are drawn from 20,000 ids, so an entity's records land
+ * mid-index. A second table gives, for one tenant in batches of 256, today's layout without its
  * entity index and without any secondary index: what the indexes cost the records thread.
  * Run: npm run bench -- records-write
  */
@@ -15,24 +17,14 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { newId } from '../src/core/ids.js';
 import type { InvocationRecord } from '../src/store/invocations.js';
-import { INVOCATIONS_DDL, recordInserter } from '../src/store/sqlite/invocations-sql.js';
+import { INVOCATIONS_DDL, RECORDS_PAGE_SIZE, RECORDS_WRITER_PRAGMAS, recordInserter } from '../src/store/sqlite/invocations-sql.js';
 import { noopRecord } from './_records.js';
 import { median, printResult, printTable } from './_table.js';
 
-const BATCH = 256;
+/** Records measured per round (a whole number of batches of either size). */
+const PER_ROUND = 10_240;
 const PRELOAD = Number(process.env.UEE_BENCH_RECORDS ?? 100_000);
-const BATCHES = 40;
 const ROUNDS = 3;
-
-/** The layout before 2026-12-04, from today's: the event, correlation and entity indexes led by the tenant key. */
-const TENANT_LED_DDL = [
-  ['invocations_event ON invocations (event_id, tenant_key, record_id)', 'invocations_by_event ON invocations (tenant_key, event_id, record_id)'],
-  ['invocations_correlation ON invocations (correlation_id, tenant_key, record_id)', 'invocations_by_correlation ON invocations (tenant_key, correlation_id, record_id)'],
-  ['invocations_entity ON invocations (entity_id, tenant_key, record_id)', 'invocations_by_entity ON invocations (tenant_key, entity_id, record_id)'],
-].reduce((ddl, [now, before]) => {
-  if (!ddl.includes(now!)) throw new Error(`INVOCATIONS_DDL has no "${now}": update the baseline`);
-  return ddl.replace(now!, before!);
-}, INVOCATIONS_DDL);
 
 const entities = Array.from({ length: 20_000 }, () => newId());
 let drawn = 0;
@@ -44,23 +36,35 @@ function record(tenants: number): InvocationRecord {
   return noopRecord({ recordId: newId(now), eventId: newId(now), tenantId: `tenant-${i % tenants}`, at: new Date(now).toISOString(), entityId: entities[(i * 7919) % entities.length]! });
 }
 
+/** How a records file is written: its page size (when created), the writer's pragmas, records per transaction. */
+interface Writer {
+  pageSize: number;
+  pragmas: readonly string[];
+  batch: number;
+}
+const BEFORE: Writer = { pageSize: 4096, pragmas: [], batch: 256 };
+const TODAY: Writer = { pageSize: RECORDS_PAGE_SIZE, pragmas: RECORDS_WRITER_PRAGMAS, batch: 256 };
+const TODAY_BACKLOG: Writer = { ...TODAY, batch: 2048 };
+
 /** CPU µs per record written (median round), into a fresh file with `ddl` holding {@link PRELOAD} records first. */
-function measure(ddl: string, tenants: number): number {
+function measure(ddl: string, tenants: number, writer: Writer): number {
   const dir = mkdtempSync(join(tmpdir(), 'uee-bench-records-'));
   const db = new Database(join(dir, 'records.db'));
   try {
+    db.pragma(`page_size = ${writer.pageSize}`);
     db.pragma('journal_mode = WAL');
     db.pragma('synchronous = NORMAL');
+    for (const pragma of writer.pragmas) db.pragma(pragma);
     db.exec(ddl);
     const insert = recordInserter(db);
-    for (let n = 0; n < PRELOAD; n += BATCH) insert(Array.from({ length: BATCH }, () => record(tenants)));
+    for (let n = 0; n < PRELOAD; n += writer.batch) insert(Array.from({ length: writer.batch }, () => record(tenants)));
     const rounds: number[] = [];
     for (let r = 0; r < ROUNDS; r++) {
-      const batches = Array.from({ length: BATCHES }, () => Array.from({ length: BATCH }, () => record(tenants)));
+      const batches = Array.from({ length: PER_ROUND / writer.batch }, () => Array.from({ length: writer.batch }, () => record(tenants)));
       const before = process.cpuUsage();
       for (const b of batches) insert(b);
       const used = process.cpuUsage(before);
-      rounds.push((used.user + used.system) / (BATCHES * BATCH));
+      rounds.push((used.user + used.system) / PER_ROUND);
     }
     return median(rounds);
   } finally {
@@ -71,15 +75,22 @@ function measure(ddl: string, tenants: number): number {
 
 const rows: Array<Array<string | number>> = [];
 const figures: Record<string, number> = {};
+const round1 = (x: number): number => Math.round(x * 10) / 10;
 for (const tenants of [1, 1000]) {
-  const before = measure(TENANT_LED_DDL, tenants);
-  const now = measure(INVOCATIONS_DDL, tenants);
-  rows.push([tenants, before, now, before / now]);
-  figures[`tenants${tenants}TenantLedUs`] = Math.round(before * 10) / 10;
-  figures[`tenants${tenants}Us`] = Math.round(now * 10) / 10;
-  figures[`tenants${tenants}Ratio`] = Math.round((before / now) * 100) / 100;
+  const before = measure(INVOCATIONS_DDL, tenants, BEFORE);
+  const today = measure(INVOCATIONS_DDL, tenants, TODAY);
+  const backlog = measure(INVOCATIONS_DDL, tenants, TODAY_BACKLOG);
+  rows.push([tenants, before, today, backlog, before / today, before / backlog]);
+  figures[`tenants${tenants}BeforeUs`] = round1(before);
+  figures[`tenants${tenants}Us`] = round1(today);
+  figures[`tenants${tenants}Batch2048Us`] = round1(backlog);
+  figures[`tenants${tenants}Ratio`] = Math.round((before / today) * 100) / 100;
+  figures[`tenants${tenants}Batch2048Ratio`] = Math.round((before / backlog) * 100) / 100;
 }
-printTable(['tenants', 'tenant-led indexes, CPU µs/record (baseline)', 'INVOCATIONS_DDL, CPU µs/record', 'baseline ÷ this'], rows);
+printTable(
+  ['tenants', '4 KiB pages, defaults, batches of 256, CPU µs/record (baseline)', 'records file today, batches of 256', 'records file today, batches of 2,048', 'baseline ÷ 256', 'baseline ÷ 2,048'],
+  rows,
+);
 
 // What the indexes cost, one tenant: INVOCATIONS_DDL without its entity index (keyed by entity id,
 // so each record's entry lands on a page of its own), and without any secondary index (the row and
@@ -91,8 +102,8 @@ const withoutIndexes = (ddl: string, names: readonly string[]): string =>
     return d.slice(0, at) + d.slice(d.indexOf(';', at) + 1);
   }, ddl);
 const SECONDARY = ['invocations_event', 'invocations_correlation', 'invocations_entity', 'invocations_by_plugin', 'invocations_by_experiment', 'invocations_by_at'] as const;
-const noEntity = measure(withoutIndexes(INVOCATIONS_DDL, ['invocations_entity']), 1);
-const noSecondary = measure(withoutIndexes(INVOCATIONS_DDL, SECONDARY), 1);
+const noEntity = measure(withoutIndexes(INVOCATIONS_DDL, ['invocations_entity']), 1, TODAY);
+const noSecondary = measure(withoutIndexes(INVOCATIONS_DDL, SECONDARY), 1, TODAY);
 printTable(
   ['layout (1 tenant)', 'CPU µs/record'],
   [
@@ -101,6 +112,6 @@ printTable(
     ['without any secondary index', noSecondary],
   ],
 );
-figures['tenants1NoEntityIndexUs'] = Math.round(noEntity * 10) / 10;
-figures['tenants1NoSecondaryIndexUs'] = Math.round(noSecondary * 10) / 10;
-printResult('records-write', { preload: PRELOAD, batch: BATCH, ...figures });
+figures['tenants1NoEntityIndexUs'] = round1(noEntity);
+figures['tenants1NoSecondaryIndexUs'] = round1(noSecondary);
+printResult('records-write', { preload: PRELOAD, ...figures });

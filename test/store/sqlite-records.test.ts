@@ -13,7 +13,7 @@ import { silentLogger } from '../../src/core/index.js';
 import { InvocationRecords } from '../../src/app/index.js';
 import { openSqliteStore, type EntityStore, type InvocationRecordDraft, type InvocationRecordStore } from '../../src/store/index.js';
 import { normaliseInvocationQuery } from '../../src/store/invocations.js';
-import { sqliteInvocationQuery } from '../../src/store/sqlite/invocations-sql.js';
+import { INVOCATIONS_DDL, RECORDS_PAGE_SIZE, sqliteInvocationQuery } from '../../src/store/sqlite/invocations-sql.js';
 import { recordsPathOf } from '../../src/store/sqlite/records-thread.js';
 import { tempDir, tenantCtx } from '../helpers.js';
 import { draft } from './invocations-conformance.js';
@@ -78,6 +78,39 @@ describe('invocation records on a file-backed SQLite store', () => {
       }
     } finally {
       await store.close();
+    }
+  });
+
+  it('RECORDS-THREAD-10 a new records file is made of 16 KiB pages (fewer WAL frames per record); a file made before keeps its own and its records', async () => {
+    const pageSize = (file: string): number => {
+      const db = new Database(file, { readonly: true });
+      try {
+        return db.pragma('page_size', { simple: true }) as number;
+      } finally {
+        db.close();
+      }
+    };
+    const { store, path } = await fileStore();
+    try {
+      await store.invocations.append([draft('acme', at(1))]);
+      expect(pageSize(recordsPathOf(path))).toBe(RECORDS_PAGE_SIZE);
+    } finally {
+      await store.close();
+    }
+    // A records file of 4 KiB pages, as an older UEE made it: opened as it is, still read and written.
+    const older = join(dir.path, `store-${n++}.db`);
+    const file = new Database(recordsPathOf(older));
+    file.pragma('journal_mode = WAL');
+    file.exec(INVOCATIONS_DDL);
+    file.close();
+    const reopened = await openSqliteStore({ path: older });
+    try {
+      await reopened.tenants.create('acme');
+      await reopened.invocations.append([draft('acme', at(2))]);
+      expect(await count(reopened)).toBe(1);
+      expect(pageSize(recordsPathOf(older))).toBe(4096);
+    } finally {
+      await reopened.close();
     }
   });
 
@@ -253,9 +286,9 @@ function heldStore(): {
   };
 }
 
-/** The router's records buffer on `held`: batches of 10, written only when full or flushed. */
-const bufferOn = (held: ReturnType<typeof heldStore>, bounds: { maxBuffered: number; maxBufferedPerTenant?: number }): InvocationRecords =>
-  new InvocationRecords(held.store, { retentionMs: 3_600_000, flushMs: 60_000, batchSize: 10, ...bounds, logger: silentLogger });
+/** The router's records buffer on `held`: a write starts at 10 records and takes at most 20, else only when flushed. */
+const bufferOn = (held: ReturnType<typeof heldStore>, bounds: { maxBuffered: number; maxBufferedPerTenant?: number; maxBatchSize?: number }): InvocationRecords =>
+  new InvocationRecords(held.store, { retentionMs: 3_600_000, flushMs: 60_000, batchSize: 10, maxBatchSize: 20, ...bounds, logger: silentLogger });
 
 describe('InvocationRecords bounds', () => {
   it('RECORDS-THREAD-7 beyond maxBuffered records are dropped and counted, never lost silently: written + dropped = recorded', async () => {
@@ -319,18 +352,39 @@ describe('InvocationRecords bounds', () => {
     await records.close();
   });
 
-  it('RECORDS-FAIR-3 a write takes at most batchSize records, tenant by tenant in turn, and flush writes everything recorded so far', async () => {
+  it('RECORDS-FAIR-3 a write starts at batchSize records and takes at most maxBatchSize, tenant by tenant in turn, and flush writes everything recorded so far', async () => {
     const held = heldStore();
     const records = bufferOn(held, { maxBuffered: 1000 });
     for (let i = 0; i < 30; i++) records.record(draft('a', at(i)));
     for (let i = 0; i < 5; i++) records.record(draft('b', at(100 + i)));
     held.release();
     await new Promise((resolve) => setTimeout(resolve, 20));
-    // Full batches go as soon as they are full, one at a time; b's 5 wait with a's rest for the flush.
-    expect(held.batches.every((n) => n <= 10)).toBe(true);
-    await records.flush();
+    // The first write took 20 of the 35 (a's first), the next the 15 left, b first: a tenant left with
+    // some goes to the back.
+    expect(held.batches).toEqual([20, 15]);
+    expect(held.appended.slice(20).map((r) => r.tenantId)).toEqual([...Array<string>(5).fill('b'), ...Array<string>(10).fill('a')]);
+    for (let i = 0; i < 5; i++) records.record(draft('b', at(200 + i)));
+    await new Promise((resolve) => setTimeout(resolve, 20));
+    // Fewer than batchSize wait for the timer or a flush.
     expect(held.written('b')).toBe(5);
-    expect(records.written).toBe(35);
+    await records.flush();
+    expect(held.written('b')).toBe(10);
+    expect(records.written).toBe(40);
+    await records.close();
+  });
+
+  it('RECORDS-BATCH-1 a backlog built while the store writes goes in writes of up to maxBatchSize, not batchSize: fewer, bigger transactions', async () => {
+    const held = heldStore();
+    const records = bufferOn(held, { maxBuffered: 10_000, maxBatchSize: 100 });
+    for (let i = 0; i < 10; i++) records.record(draft(`t${i % 7}`, at(i)));
+    // The first write took those 10 and is held: 250 more build up behind it.
+    await new Promise((resolve) => setTimeout(resolve, 5));
+    for (let i = 10; i < 260; i++) records.record(draft(`t${i % 7}`, at(i)));
+    held.release();
+    await new Promise((resolve) => setTimeout(resolve, 20));
+    expect(held.batches).toEqual([10, 100, 100, 50]);
+    expect(records.written).toBe(260);
+    expect(new Set(held.appended.map((r) => r.event.eventId)).size).toBe(260);
     await records.close();
   });
 });

@@ -1,4 +1,5 @@
-import type { InvocationRecordStore } from '../invocations.js';
+import type { PoolClient } from 'pg';
+import type { InvocationRecord, InvocationRecordStore } from '../invocations.js';
 import { PURGE_BATCH, invocationPage, invocationQuerySql, normaliseInvocationQuery, prepareInvocationRecord, readInvocationRecord } from '../invocations.js';
 import type { PgCore } from './core.js';
 
@@ -30,25 +31,38 @@ CREATE INDEX IF NOT EXISTS invocations_by_experiment ON invocations (tenant_key,
 CREATE INDEX IF NOT EXISTS invocations_by_at ON invocations (at);
 `;
 
-/** Invocation records on PostgreSQL: one multi-row insert per append. */
+/** Rows per multi-row INSERT of an append (11 parameters each). */
+const ROWS_PER_INSERT = 2048;
+
+/** One multi-row insert of `records` (idempotent by record id). */
+async function insertRecords(db: Pick<PoolClient, 'query'>, records: readonly InvocationRecord[]): Promise<void> {
+  const values: unknown[] = [];
+  const rows: string[] = [];
+  for (const r of records) {
+    const base = values.length;
+    values.push(r.tenantId ?? '', r.recordId, r.at, r.event.eventId, r.event.correlationId, r.event.entityId ?? null, r.plugin.name, r.plugin.id, r.outcome, r.experiment?.id ?? null, JSON.stringify(r));
+    rows.push(`(${Array.from({ length: 11 }, (_, i) => `$${base + i + 1}`).join(', ')})`);
+  }
+  await db.query(
+    `INSERT INTO invocations (tenant_key, record_id, at, event_id, correlation_id, entity_id, plugin_name, plugin_id, outcome, experiment_id, doc)
+     VALUES ${rows.join(', ')} ON CONFLICT (tenant_key, record_id) DO NOTHING`,
+    values,
+  );
+}
+
+/** Invocation records on PostgreSQL: one multi-row insert per append of up to {@link ROWS_PER_INSERT} records. */
 export function pgInvocations(core: PgCore): InvocationRecordStore {
   return {
     append: (records) =>
       core.run(async () => {
         if (records.length === 0) return;
-        const values: unknown[] = [];
-        const rows: string[] = [];
-        for (const draft of records) {
-          const r = prepareInvocationRecord(draft);
-          const base = values.length;
-          values.push(r.tenantId ?? '', r.recordId, r.at, r.event.eventId, r.event.correlationId, r.event.entityId ?? null, r.plugin.name, r.plugin.id, r.outcome, r.experiment?.id ?? null, JSON.stringify(r));
-          rows.push(`(${Array.from({ length: 11 }, (_, i) => `$${base + i + 1}`).join(', ')})`);
-        }
-        await core.pool.query(
-          `INSERT INTO invocations (tenant_key, record_id, at, event_id, correlation_id, entity_id, plugin_name, plugin_id, outcome, experiment_id, doc)
-           VALUES ${rows.join(', ')} ON CONFLICT (tenant_key, record_id) DO NOTHING`,
-          values,
-        );
+        // A statement takes at most 65,535 parameters (11 a row) and a flush can hand over a whole
+        // buffer: a longer append is several statements in one transaction.
+        const prepared = records.map(prepareInvocationRecord);
+        if (prepared.length <= ROWS_PER_INSERT) return void (await insertRecords(core.pool, prepared));
+        await core.transaction(async (client) => {
+          for (let from = 0; from < prepared.length; from += ROWS_PER_INSERT) await insertRecords(client, prepared.slice(from, from + ROWS_PER_INSERT));
+        });
       }),
     query: (ctx, query) =>
       core.run(async () => {

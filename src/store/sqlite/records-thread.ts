@@ -7,7 +7,7 @@ import { UeeError, type Logger } from '../../core/index.js';
 import { bundleWorkerScript, oncePerProcess } from '../../core/worker-script.js';
 import type { InvocationRecordDraft } from '../invocations.js';
 import { packRecords } from './records-codec.js';
-import { INVOCATIONS_DDL } from './invocations-sql.js';
+import { INVOCATIONS_DDL, RECORDS_PAGE_SIZE } from './invocations-sql.js';
 import { sqliteError } from './core.js';
 
 /** What the records writer thread starts with. */
@@ -40,6 +40,8 @@ export function openRecordsFile(open: (path: string) => Database, store: Databas
   const path = recordsPathOf(storePath);
   const db = open(path);
   try {
+    // Before the file is in WAL mode: a new file takes it, an existing one keeps its own.
+    db.pragma(`page_size = ${RECORDS_PAGE_SIZE}`);
     db.pragma('journal_mode = WAL');
     db.pragma('synchronous = NORMAL');
     db.pragma('busy_timeout = 5000');

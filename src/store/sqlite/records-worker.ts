@@ -6,7 +6,7 @@ import { setPriority } from 'node:os';
 import { parentPort, workerData } from 'node:worker_threads';
 import type BetterSqlite3 from 'better-sqlite3';
 import { prepareInvocationRecord } from '../invocations.js';
-import { PURGE_SQL, recordInserter } from './invocations-sql.js';
+import { PURGE_SQL, RECORDS_WRITER_PRAGMAS, recordInserter } from './invocations-sql.js';
 import { unpackRecords } from './records-codec.js';
 import type { RecordsReply, RecordsRequest, RecordsWorkerData } from './records-thread.js';
 
@@ -24,6 +24,7 @@ const db = new Database(data.path);
 db.pragma('journal_mode = WAL');
 db.pragma('synchronous = NORMAL');
 db.pragma('busy_timeout = 5000');
+for (const pragma of RECORDS_WRITER_PRAGMAS) db.pragma(pragma);
 const insert = recordInserter(db);
 const purge = db.prepare(PURGE_SQL);
 const port = parentPort!;
