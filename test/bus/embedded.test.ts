@@ -247,6 +247,43 @@ describe('embedded bus specifics', () => {
     }
   });
 
+  it('BUS-E10: with many queues, retention still keeps the log within its cap plus one trim interval (the number of groups), and cuts only what every queue is done with', async () => {
+    const bus = await openEmbeddedBus({ path: file, options: { maxLength: 10 } });
+    try {
+      await bus.ensureGroup('d', 'earliest');
+      const queues = Array.from({ length: 40 }, (_, i) => `q${i}`);
+      for (const q of queues) await bus.ensureQueue(q);
+      const drain = async (): Promise<void> => {
+        const read = await bus.read('d', 'c', { count: 100 });
+        await bus.route('d', read.map((d) => ({ id: d.id, groups: queues })));
+        for (const q of queues) await bus.ack(q, (await bus.read(q, 'c', { count: 100 })).map((d) => d.id));
+      };
+      // q0 holds back: the log keeps every entry it has not read, whatever the cap.
+      const held = makeEvents(100);
+      for (let i = 0; i < held.length; i += 10) {
+        await bus.publish(held.slice(i, i + 10));
+        const read = await bus.read('d', 'c', { count: 100 });
+        await bus.route('d', read.map((d) => ({ id: d.id, groups: queues })));
+        for (const q of queues.slice(1)) await bus.ack(q, (await bus.read(q, 'c', { count: 100 })).map((d) => d.id));
+      }
+      expect(await bus.length()).toBe(100);
+      expect((await bus.read('q0', 'c', { count: 1_000 })).map((d) => d.event.eventId)).toEqual(held.map((e) => e.eventId));
+      await bus.ack('q0', (await bus.claimStale('q0', 'c', { minIdleMs: 0, count: 1_000 })).map((d) => d.id));
+      // Caught up: retention resumes at its next trim (within 41 appends: one per group), and from then
+      // on the log stays within 10 + 41 + one publish of 10.
+      const lengths: number[] = [];
+      for (let i = 0; i < 30; i++) {
+        await bus.publish(makeEvents(10));
+        await drain();
+        lengths.push(await bus.length());
+      }
+      expect(Math.max(...lengths.slice(5))).toBeLessThanOrEqual(10 + 41 + 10);
+      expect(Math.min(...lengths)).toBeGreaterThanOrEqual(10);
+    } finally {
+      await bus.close();
+    }
+  });
+
   it('BUS-E-CRASH-1: a lease and entries held by a process that crashed are taken over at once, a live holder keeps them', async () => {
     const bus = await openEmbeddedBus({ path: file });
     const group = 'g-crash';

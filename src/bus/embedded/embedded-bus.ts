@@ -96,6 +96,8 @@ export class EmbeddedBus implements EventBus {
   readonly #registering = new Set<string>();
   readonly #touching = new Map<string, number>();
   readonly #trimEvery: number;
+  /** Appends between two trims: {@link #trimEvery}, or the number of groups when more (see `#trim`). */
+  #trimInterval: number;
   #sinceTrim: number;
   #sinceDeadTrim: number;
   #sincePurge = 0;
@@ -138,6 +140,7 @@ export class EmbeddedBus implements EventBus {
     this.#key = key;
     // Trim in steps of ~10% of the cap (at most 1,000 entries), so retention costs O(1) amortised.
     this.#trimEvery = Math.min(1_000, Math.max(1, Math.ceil(options.maxLength / 10)));
+    this.#trimInterval = this.#trimEvery;
     this.#sinceTrim = this.#trimEvery;
     this.#sinceDeadTrim = Number.MAX_SAFE_INTEGER;
   }
@@ -170,7 +173,7 @@ export class EmbeddedBus implements EventBus {
       appended++;
     }
     this.#sinceTrim += appended;
-    if (this.#sinceTrim >= this.#trimEvery && last > 0) {
+    if (this.#sinceTrim >= this.#trimInterval && last > 0) {
       this.#sinceTrim = 0;
       this.#trim(last);
     }
@@ -187,13 +190,22 @@ export class EmbeddedBus implements EventBus {
    * Trims the oldest entries beyond `maxLength`, but never one a group still needs: the cut stops
    * before the oldest entry any group has pending, queued or unread. A stream held over its cap is
    * reported (a warning naming the group, at most once a minute), never silently shortened.
+   *
+   * Finding the oldest entry a group needs reads every group (a look-up per queue): it is skipped
+   * while the log has never held more than its cap (it ran every 1,000 appends there, ~0.5 ms each
+   * with 1,000 tenants' queues: ~0.6 µs of the main thread per event in bench/routing), and runs at
+   * most once per as many appends as there are groups, so its cost per event stays about one look-up
+   * however many plugins are deployed. The log may go that many entries more over its cap between
+   * two trims.
    */
   #trim(last: number): void {
     const st = this.#st;
     const wanted = last - this.#opts.maxLength;
+    if (wanted <= 0) return;
     const needed = st.oldestNeeded.get();
     const cut = needed?.n == null ? wanted : Math.min(wanted, needed.n - 1);
     if (cut > 0) st.trimEntries.run(cut);
+    this.#trimInterval = Math.max(this.#trimEvery, st.countGroups.get()!.n);
     if (cut < wanted && Date.now() - this.#lastHeldWarning >= PURGE_INTERVAL_MS) {
       this.#lastHeldWarning = Date.now();
       this.#log.warn('retention held back: a group still needs entries beyond maxLength', {

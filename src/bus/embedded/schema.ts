@@ -157,6 +157,7 @@ export function prepareBusStatements(db: Database) {
     ),
     insertEntry: s<[number, string]>('INSERT INTO bus_entries (ms, data) VALUES (?, ?)'),
     trimEntries: s<[number]>('DELETE FROM bus_entries WHERE n <= ?'),
+    countGroups: s<[], { n: number }>('SELECT count(*) AS n FROM bus_groups'),
     purgeDedupe: s<[number]>('DELETE FROM bus_dedupe WHERE at < ?'),
     hasAfter: s<[number], { n: number }>('SELECT n FROM bus_entries WHERE n > ? LIMIT 1'),
     entriesAfter: s<[number, number], EntryRow>('SELECT n, ms, data FROM bus_entries WHERE n > ? ORDER BY n LIMIT ?'),
