@@ -224,6 +224,7 @@ for (const backend of (['embedded', 'redis'] as const).filter((b) => BACKENDS?.h
       await run(EVENTS);
       if (s.key === 'warmup') continue;
       const before = app.runtime!.host.stats();
+      const droppedBefore = app.records?.dropped ?? 0;
       // The median of three runs: one run of this VM moves ±25% with what else the host does.
       const runs: Array<Awaited<ReturnType<typeof run>>> = [];
       const profiler = PROFILE_DIR === undefined ? undefined : new Session();
@@ -271,6 +272,10 @@ for (const backend of (['embedded', 'redis'] as const).filter((b) => BACKENDS?.h
       if (backend === 'redis') figures[`${Key}RedisServerCpuUsPerEvent`] = Math.round(redisCpuPerEvent);
       figures[`${Key}HeapPeakMb`] = Math.round(heapPeakMb);
       figures[`${Key}InstancesStarted`] = after.instancesStarted - before.instancesStarted;
+      // Invocation records dropped in the measured runs (the records buffer full: the records thread,
+      // at a lower priority, behind): a record not written is CPU not spent, so a run that dropped
+      // many is not comparable with one that dropped none.
+      figures[`${Key}RecordsDropped`] = (app.records?.dropped ?? 0) - droppedBefore;
     } finally {
       await app.close();
       redisInfo?.disconnect();
