@@ -15,6 +15,7 @@ import Database from 'better-sqlite3';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { RECORDS_BATCH_SIZE, RECORDS_MAX_BATCH_SIZE } from '../src/app/invocation-records.js';
 import { newId } from '../src/core/ids.js';
 import type { InvocationRecord } from '../src/store/invocations.js';
 import { INVOCATIONS_DDL, RECORDS_PAGE_SIZE, RECORDS_WRITER_PRAGMAS, recordInserter } from '../src/store/sqlite/invocations-sql.js';
@@ -43,8 +44,8 @@ interface Writer {
   batch: number;
 }
 const BEFORE: Writer = { pageSize: 4096, pragmas: [], batch: 256 };
-const TODAY: Writer = { pageSize: RECORDS_PAGE_SIZE, pragmas: RECORDS_WRITER_PRAGMAS, batch: 256 };
-const TODAY_BACKLOG: Writer = { ...TODAY, batch: 2048 };
+const TODAY: Writer = { pageSize: RECORDS_PAGE_SIZE, pragmas: RECORDS_WRITER_PRAGMAS, batch: RECORDS_BATCH_SIZE };
+const TODAY_BACKLOG: Writer = { ...TODAY, batch: RECORDS_MAX_BATCH_SIZE };
 
 /** CPU µs per record written (median round), into a fresh file with `ddl` holding {@link PRELOAD} records first. */
 function measure(ddl: string, tenants: number, writer: Writer): number {

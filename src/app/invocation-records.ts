@@ -3,6 +3,11 @@ import type { InvocationRecorder } from '../router/index.js';
 import type { InvocationRecordDraft, InvocationRecordStore } from '../store/invocations.js';
 import { PURGE_BATCH } from '../store/invocations.js';
 
+/** Records buffered that start a write ({@link InvocationRecordsOptions.batchSize}'s default). */
+export const RECORDS_BATCH_SIZE = 256;
+/** Records one write takes at most ({@link InvocationRecordsOptions.maxBatchSize}'s default). */
+export const RECORDS_MAX_BATCH_SIZE = 2048;
+
 /** Tuning of {@link InvocationRecords}. */
 export interface InvocationRecordsOptions {
   /** Records older than this are purged. */
@@ -45,9 +50,8 @@ export interface InvocationRecordsOptions {
  * of the newest buffered record of the tenant holding the most, so tenants flooding a slow store —
  * however many — lose their own records, never a quiet tenant's. A write starts once `batchSize`
  * records are buffered and takes at most `maxBatchSize` (a few of each tenant in turn), so most of a
- * full buffer can still make that room. A
- * record is written once the batch holding it is flushed (≤ `flushMs` later); {@link flush} waits
- * for everything recorded so far.
+ * full buffer can still make that room. A record is written once the batch holding it is flushed
+ * (≤ `flushMs` later); {@link flush} waits for everything recorded so far.
  */
 export class InvocationRecords implements InvocationRecorder {
   /** Records not yet handed to a write, per tenant ('' for the platform's own), in the order written next. */
@@ -75,11 +79,12 @@ export class InvocationRecords implements InvocationRecorder {
     private readonly options: InvocationRecordsOptions,
   ) {
     const maxBuffered = options.maxBuffered ?? 40_000;
+    const batchSize = options.batchSize ?? RECORDS_BATCH_SIZE;
     this.#opts = {
       retentionMs: options.retentionMs,
       flushMs: options.flushMs ?? 100,
-      batchSize: options.batchSize ?? 256,
-      maxBatchSize: Math.max(options.maxBatchSize ?? 2048, options.batchSize ?? 256),
+      batchSize,
+      maxBatchSize: Math.max(options.maxBatchSize ?? RECORDS_MAX_BATCH_SIZE, batchSize),
       maxBuffered,
       maxBufferedPerTenant: options.maxBufferedPerTenant ?? Math.floor(maxBuffered / 2),
       purgeEveryMs: options.purgeEveryMs ?? 600_000,

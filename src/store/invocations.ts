@@ -159,6 +159,16 @@ export function prepareInvocationRecord(draft: InvocationRecordDraft): Invocatio
   };
 }
 
+/** The SQL adapters' columns of a record's row, in the order {@link pushInvocationRow} gives their values. */
+export const INVOCATION_COLUMNS = 'tenant_key, record_id, at, event_id, correlation_id, entity_id, plugin_name, plugin_id, outcome, experiment_id, doc';
+/** How many {@link INVOCATION_COLUMNS} there are (parameters per row of a multi-row insert). */
+export const INVOCATION_COLUMN_COUNT = 11;
+
+/** Appends a prepared record's row values (the order of {@link INVOCATION_COLUMNS}) to `out`. */
+export function pushInvocationRow(out: unknown[], r: InvocationRecord): void {
+  out.push(r.tenantId ?? '', r.recordId, r.at, r.event.eventId, r.event.correlationId, r.event.entityId ?? null, r.plugin.name, r.plugin.id, r.outcome, r.experiment?.id ?? null, JSON.stringify(r));
+}
+
 /** A query with its limit settled, its hash (for cursors) and the cursor's position (a recordId). */
 export interface NormalisedInvocationQuery extends Omit<InvocationQuery, 'limit' | 'cursor'> {
   limit: number;

@@ -1,6 +1,6 @@
 import type { PoolClient } from 'pg';
 import type { InvocationRecord, InvocationRecordStore } from '../invocations.js';
-import { PURGE_BATCH, invocationPage, invocationQuerySql, normaliseInvocationQuery, prepareInvocationRecord, readInvocationRecord } from '../invocations.js';
+import { INVOCATION_COLUMNS, INVOCATION_COLUMN_COUNT, PURGE_BATCH, invocationPage, invocationQuerySql, normaliseInvocationQuery, prepareInvocationRecord, pushInvocationRow, readInvocationRecord } from '../invocations.js';
 import type { PgCore } from './core.js';
 
 /**
@@ -40,14 +40,10 @@ async function insertRecords(db: Pick<PoolClient, 'query'>, records: readonly In
   const rows: string[] = [];
   for (const r of records) {
     const base = values.length;
-    values.push(r.tenantId ?? '', r.recordId, r.at, r.event.eventId, r.event.correlationId, r.event.entityId ?? null, r.plugin.name, r.plugin.id, r.outcome, r.experiment?.id ?? null, JSON.stringify(r));
-    rows.push(`(${Array.from({ length: 11 }, (_, i) => `$${base + i + 1}`).join(', ')})`);
+    pushInvocationRow(values, r);
+    rows.push(`(${Array.from({ length: INVOCATION_COLUMN_COUNT }, (_, i) => `$${base + i + 1}`).join(', ')})`);
   }
-  await db.query(
-    `INSERT INTO invocations (tenant_key, record_id, at, event_id, correlation_id, entity_id, plugin_name, plugin_id, outcome, experiment_id, doc)
-     VALUES ${rows.join(', ')} ON CONFLICT (tenant_key, record_id) DO NOTHING`,
-    values,
-  );
+  await db.query(`INSERT INTO invocations (${INVOCATION_COLUMNS}) VALUES ${rows.join(', ')} ON CONFLICT (tenant_key, record_id) DO NOTHING`, values);
 }
 
 /** Invocation records on PostgreSQL: one multi-row insert per append of up to {@link ROWS_PER_INSERT} records. */
@@ -59,10 +55,13 @@ export function pgInvocations(core: PgCore): InvocationRecordStore {
         // A statement takes at most 65,535 parameters (11 a row) and a flush can hand over a whole
         // buffer: a longer append is several statements in one transaction.
         const prepared = records.map(prepareInvocationRecord);
-        if (prepared.length <= ROWS_PER_INSERT) return void (await insertRecords(core.pool, prepared));
-        await core.transaction(async (client) => {
-          for (let from = 0; from < prepared.length; from += ROWS_PER_INSERT) await insertRecords(client, prepared.slice(from, from + ROWS_PER_INSERT));
-        });
+        if (prepared.length <= ROWS_PER_INSERT) {
+          await insertRecords(core.pool, prepared);
+        } else {
+          await core.transaction(async (client) => {
+            for (let from = 0; from < prepared.length; from += ROWS_PER_INSERT) await insertRecords(client, prepared.slice(from, from + ROWS_PER_INSERT));
+          });
+        }
       }),
     query: (ctx, query) =>
       core.run(async () => {

@@ -1,5 +1,5 @@
 import type { Database } from 'better-sqlite3';
-import { invocationQuerySql, type InvocationRecord, type NormalisedInvocationQuery } from '../invocations.js';
+import { INVOCATION_COLUMNS, INVOCATION_COLUMN_COUNT, invocationQuerySql, pushInvocationRow, type InvocationRecord, type NormalisedInvocationQuery } from '../invocations.js';
 
 /**
  * The SQL of the SQLite invocation records, shared by the adapter (in-memory stores, reads) and the
@@ -61,19 +61,12 @@ export const sqliteInvocationQuery = (tk: string, q: NormalisedInvocationQuery):
 /** Deletes at most `limit` records older than `before`, oldest first (see `InvocationRecordStore.purgeBefore`). */
 export const PURGE_SQL = 'DELETE FROM invocations WHERE rowid IN (SELECT rowid FROM invocations WHERE at < ? ORDER BY at LIMIT ?)';
 
-const INSERT_HEAD = `INSERT OR IGNORE INTO invocations
-  (tenant_key, record_id, at, event_id, correlation_id, entity_id, plugin_name, plugin_id, outcome, experiment_id, doc)
-  VALUES `;
-const ROW = '(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)';
+const INSERT_HEAD = `INSERT OR IGNORE INTO invocations (${INVOCATION_COLUMNS}) VALUES `;
+const ROW = `(${Array.from({ length: INVOCATION_COLUMN_COUNT }, () => '?').join(', ')})`;
 /** Rows per multi-row INSERT (11 parameters each, far below SQLite's limit): one statement call for many records. */
 const ROWS_PER_INSERT = 32;
 const INSERT_ONE_SQL = INSERT_HEAD + ROW;
 const INSERT_MANY_SQL = INSERT_HEAD + Array.from({ length: ROWS_PER_INSERT }, () => ROW).join(', ');
-
-/** Appends one record's column values (the order of {@link ROW}) to `out`. */
-function pushRow(out: unknown[], r: InvocationRecord): void {
-  out.push(r.tenantId ?? '', r.recordId, r.at, r.event.eventId, r.event.correlationId, r.event.entityId ?? null, r.plugin.name, r.plugin.id, r.outcome, r.experiment?.id ?? null, JSON.stringify(r));
-}
 
 /** A function inserting prepared records into `db`'s `invocations` table in one transaction (idempotent by record id). */
 export function recordInserter(db: Database): (records: InvocationRecord[]) => void {
@@ -84,12 +77,12 @@ export function recordInserter(db: Database): (records: InvocationRecord[]) => v
     const params: unknown[] = [];
     for (; i + ROWS_PER_INSERT <= records.length; i += ROWS_PER_INSERT) {
       params.length = 0;
-      for (let j = i; j < i + ROWS_PER_INSERT; j++) pushRow(params, records[j]!);
+      for (let j = i; j < i + ROWS_PER_INSERT; j++) pushInvocationRow(params, records[j]!);
       many.run(params);
     }
     for (; i < records.length; i++) {
       params.length = 0;
-      pushRow(params, records[i]!);
+      pushInvocationRow(params, records[i]!);
       one.run(params);
     }
   });

@@ -5,7 +5,7 @@ import { Worker } from 'node:worker_threads';
 import type { Database } from 'better-sqlite3';
 import { UeeError, type Logger } from '../../core/index.js';
 import { bundleWorkerScript, oncePerProcess } from '../../core/worker-script.js';
-import type { InvocationRecordDraft } from '../invocations.js';
+import { INVOCATION_COLUMNS, type InvocationRecordDraft } from '../invocations.js';
 import { packRecords } from './records-codec.js';
 import { INVOCATIONS_DDL, RECORDS_PAGE_SIZE } from './invocations-sql.js';
 import { sqliteError } from './core.js';
@@ -53,8 +53,7 @@ export function openRecordsFile(open: (path: string) => Database, store: Databas
         store
           .transaction(() => {
             if (store.prepare(legacy).get() === undefined) return;
-            const cols = 'tenant_key, record_id, at, event_id, correlation_id, entity_id, plugin_name, plugin_id, outcome, experiment_id, doc';
-            store.exec(`INSERT OR IGNORE INTO records.invocations (${cols}) SELECT ${cols} FROM main.invocations; DROP TABLE main.invocations`);
+            store.exec(`INSERT OR IGNORE INTO records.invocations (${INVOCATION_COLUMNS}) SELECT ${INVOCATION_COLUMNS} FROM main.invocations; DROP TABLE main.invocations`);
           })
           .immediate();
       } finally {
