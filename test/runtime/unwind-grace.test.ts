@@ -40,16 +40,25 @@ describe('the unwind grace counts the worker thread\'s CPU time', () => {
     const worker = new Worker(
       `const { parentPort } = require('node:worker_threads');
        parentPort.postMessage('/proc/' + require('node:fs').readlinkSync('/proc/thread-self') + '/stat');
-       parentPort.once('message', () => { let x = 0; for (let i = 0; i < 3e8; i++) x += i; parentPort.postMessage(x); parentPort.once('message', () => process.exit(0)); });`,
+       parentPort.once('message', () => {
+         parentPort.postMessage('settled');
+         parentPort.once('message', () => { let x = 0; for (let i = 0; i < 3e8; i++) x += i; parentPort.postMessage(x); parentPort.once('message', () => process.exit(0)); });
+       });`,
       { eval: true },
     );
-    const path = await new Promise<string>((resolve) => worker.once('message', resolve));
+    const next = (): Promise<unknown> => new Promise((resolve) => worker.once('message', resolve));
+    const path = (await next()) as string;
+    // The thread posts its path while its start-up still runs: a round trip first, so the idle
+    // window starts once the thread waits in its event loop.
+    worker.postMessage('settle');
+    await next();
+    await sleep(20);
     const idle0 = threadCpuMs(path)!;
     await sleep(200);
     const idle1 = threadCpuMs(path)!;
     const started = performance.now();
     worker.postMessage('spin');
-    await new Promise((resolve) => worker.once('message', resolve));
+    await next();
     const wall = performance.now() - started;
     const busy = threadCpuMs(path)!;
     worker.postMessage('exit');
