@@ -264,6 +264,14 @@ export interface EventBus {
    */
   lease(name: string, owner: string, ttlMs: number, options?: LeaseOptions): Promise<boolean>;
   /**
+   * Optional: renews for another `ttlMs`, in one step, each lease of `names` still `owner`'s (as
+   * {@link lease} renews one), and returns the names renewed; the others are not `owner`'s any more
+   * (taken by another owner, or released). A process holding many TTL leases (the embedded bus: one
+   * per queue) renews them together instead of one transaction each. Backends whose leases are bound
+   * to heartbeats renew none and need not have it.
+   */
+  renewLeases?(owner: string, ttlMs: number, names: readonly string[]): Promise<string[]>;
+  /**
    * Optional: a process heartbeat. Keeps `owner`'s liveness key for `ttlMs` (`0` ends it at once: a
    * clean stop). Leases taken with `liveness` and entries of consumers named `owner` stay `owner`'s
    * while the key lives and are taken over once it lapses. Returns whether the key still lived

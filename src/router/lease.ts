@@ -38,6 +38,81 @@ interface LeaseState {
 }
 
 /**
+ * The TTL leases of one owner and TTL on one bus that can renew several at once
+ * ({@link EventBus.renewLeases}: the embedded bus), renewed together: when one held lease is due,
+ * every one held is renewed in the same bus call, so their renewals fall into step. A process with
+ * 1,000 queues then renews its leases in one transaction per `ttlMs / 3` instead of 1,000 (each one
+ * ~45 µs of the main thread: most of what 1,000 idle queues cost, bench/idle). A lease is renewed
+ * with the others for as long as its local view holds (its own keep() need not come first); one
+ * whose view lapsed (the process stalled) leaves the set and is taken again on its own, fresh.
+ */
+class HeldLeases {
+  static readonly #byBus = new WeakMap<EventBus, Map<string, HeldLeases>>();
+
+  /** The set `owner`'s leases of `ttlMs` join on `bus`; undefined when the bus renews one at a time. */
+  static of(bus: EventBus, owner: string, ttlMs: number): HeldLeases | undefined {
+    if (bus.renewLeases === undefined) return undefined;
+    let sets = HeldLeases.#byBus.get(bus);
+    if (sets === undefined) HeldLeases.#byBus.set(bus, (sets = new Map<string, HeldLeases>()));
+    const key = `${owner}\u0000${ttlMs}`;
+    let set = sets.get(key);
+    if (set === undefined) sets.set(key, (set = new HeldLeases(bus, owner, ttlMs)));
+    return set;
+  }
+
+  /** Leases held since their last take or renewal (a lease whose local view lapsed leaves at the next round). */
+  readonly #leases = new Set<Lease>();
+  #round: Promise<ReadonlySet<Lease>> | undefined;
+
+  private constructor(
+    private readonly bus: EventBus,
+    private readonly owner: string,
+    private readonly ttlMs: number,
+  ) {}
+
+  add(lease: Lease): void {
+    this.#leases.add(lease);
+  }
+
+  delete(lease: Lease): void {
+    this.#leases.delete(lease);
+  }
+
+  /** Renews every lease held now (one round at a time; a caller during a round joins it); resolves whether `lease` was renewed. */
+  async renew(lease: Lease): Promise<boolean> {
+    this.#leases.add(lease);
+    this.#round ??= this.#renewHeld().finally(() => (this.#round = undefined));
+    return (await this.#round).has(lease);
+  }
+
+  async #renewHeld(): Promise<ReadonlySet<Lease>> {
+    const at = Date.now();
+    // Only leases held now: one whose local view lapsed is taken again on its own, and reports it fresh.
+    const leases: Lease[] = [];
+    for (const lease of this.#leases) {
+      if (lease.held) leases.push(lease);
+      else this.#leases.delete(lease);
+    }
+    let kept: Set<string>;
+    try {
+      kept = new Set(await this.bus.renewLeases!(this.owner, this.ttlMs, leases.map((l) => l.name)));
+    } catch (err) {
+      // Nothing known: each keeps its local view and tries again at its next due keep(), as a failed lease() leaves it.
+      for (const lease of leases) lease.tried(at);
+      throw err;
+    }
+    const renewed = new Set<Lease>();
+    for (const lease of leases) {
+      const held = kept.has(lease.name);
+      lease.renewed(at, held);
+      if (held) renewed.add(lease);
+      else this.#leases.delete(lease);
+    }
+    return renewed;
+  }
+}
+
+/**
  * One bus lease as this process sees it (see {@link EventBus.lease}).
  *
  * With a {@link ProcessLiveness} (Redis) the lease is bound to the process heartbeat: once taken it
@@ -46,9 +121,10 @@ interface LeaseState {
  * every half heartbeat TTL, so a crashed owner's lease moves within about 1.5 TTLs.
  *
  * Without (embedded), the lease has a TTL of its own: renewed when a third of it has passed, retried
- * by a non-owner at the same pace, answered locally in between — one bus call per `ttlMs / 3`. The
- * local view expires a fifth of the TTL early, so a process that stops renewing (stalled) stops
- * reading before another can take over.
+ * by a non-owner at the same pace, answered locally in between — one bus call per `ttlMs / 3`, or,
+ * on a bus that renews several at once, one per process for all the leases it holds
+ * ({@link HeldLeases}). The local view expires a fifth of the TTL early, so a process that stops
+ * renewing (stalled) stops reading before another can take over.
  */
 export class Lease {
   #until = 0;
@@ -61,6 +137,8 @@ export class Lease {
   #refusedAt = 0;
   /** Taken fresh by some {@link keep} since the last {@link takeCatchUp}: a catch-up is owed. */
   #catchUpOwed = false;
+  /** The TTL leases renewed together with this one, when the bus can (see {@link HeldLeases}). */
+  readonly #together: HeldLeases | undefined;
 
   /**
    * @param fenced draw a fencing token ({@link fence}) each time the lease is taken, for the store to
@@ -73,7 +151,9 @@ export class Lease {
     readonly ttlMs: number,
     private readonly liveness?: ProcessLiveness,
     private readonly fenced = false,
-  ) {}
+  ) {
+    this.#together = liveness === undefined ? HeldLeases.of(bus, owner, ttlMs) : undefined;
+  }
 
   /**
    * The fence of the current holding: its token was drawn after the lease was taken and before it was
@@ -136,11 +216,26 @@ export class Lease {
     const now = Date.now();
     const wasHeld = this.held;
     if (now - this.#lastTry < this.retryMs) return { held: wasHeld, fresh: false };
+    // A renewal of a holding with its fence drawn: together with the process's other leases.
+    if (wasHeld && this.#together !== undefined && (!this.fenced || this.#fence !== undefined)) return { held: await this.#together.renew(this), fresh: false };
     this.#lastTry = now;
     let held = await this.bus.lease(this.name, this.owner, this.ttlMs);
     if (held && (!wasHeld || this.#fence === undefined) && this.fenced) held = await this.#drawToken(() => this.bus.lease(this.name, this.owner, this.ttlMs));
     this.#until = held ? now + Math.floor(this.ttlMs * 0.8) : 0;
+    if (held) this.#together?.add(this);
+    else this.#together?.delete(this);
     return { held, fresh: held && !wasHeld };
+  }
+
+  /** {@link HeldLeases}: a renewal round that started at `at` renewed this lease, or found it another's. */
+  renewed(at: number, held: boolean): void {
+    this.#lastTry = at;
+    this.#until = held ? at + Math.floor(this.ttlMs * 0.8) : 0;
+  }
+
+  /** {@link HeldLeases}: a renewal round that started at `at` failed; the next attempt is due a retry interval later. */
+  tried(at: number): void {
+    this.#lastTry = at;
   }
 
   /**
@@ -201,6 +296,7 @@ export class Lease {
 
   /** Gives the lease up (a clean stop: another process takes over at once). */
   async release(): Promise<void> {
+    this.#together?.delete(this);
     this.#until = 0;
     this.#generation = -1;
     this.#fence = undefined;

@@ -1,6 +1,6 @@
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { openEmbeddedBus } from '../../src/bus/index.js';
 import { isUeeError } from '../../src/core/index.js';
 import { tempDir } from '../helpers.js';
@@ -279,6 +279,69 @@ describe('embedded bus specifics', () => {
       expect(Math.max(...lengths.slice(5))).toBeLessThanOrEqual(10 + 41 + 10);
       expect(Math.min(...lengths)).toBeGreaterThanOrEqual(10);
     } finally {
+      await bus.close();
+    }
+  });
+
+  it('BUS-E11: renewLeases renews, in one transaction, exactly the named leases still the owner\'s, and returns those', async () => {
+    const bus = await openEmbeddedBus({ path: file });
+    const raw = new Database(file);
+    try {
+      const expiry = (name: string): number | undefined => (raw.prepare('SELECT expires_at FROM bus_leases WHERE name = ?').pluck().get(name) as number | undefined);
+      expect(await bus.lease('a', 'me', 40)).toBe(true);
+      expect(await bus.lease('b', 'me', 40)).toBe(true);
+      expect(await bus.lease('c', 'me', 40)).toBe(true);
+      expect(await bus.lease('theirs', 'other', 60_000)).toBe(true);
+      await bus.releaseLease('c', 'me');
+      await sleep(60); // a and b have expired on the bus; nobody took them: still "me"'s, as lease() would renew them
+      expect(await bus.lease('b', 'other', 60_000)).toBe(true); // b is another's now
+      const before = Date.now();
+      expect(await bus.renewLeases!('me', 60_000, ['a', 'b', 'c', 'theirs'])).toEqual(['a']);
+      expect(expiry('a')).toBeGreaterThanOrEqual(before + 60_000);
+      expect(await bus.lease('a', 'other', 60_000)).toBe(false); // renewed: not taken
+      expect(expiry('c')).toBeUndefined(); // released: not brought back
+      expect(raw.prepare("SELECT owner FROM bus_leases WHERE name IN ('b', 'theirs') ORDER BY name").pluck().all()).toEqual(['other', 'other']);
+      expect(await bus.renewLeases!('me', 60_000, [])).toEqual([]);
+      await expect(bus.renewLeases!('me', 60_000, [''])).rejects.toMatchObject({ code: 'VALIDATION_FAILED' });
+    } finally {
+      raw.close();
+      await bus.close();
+    }
+  });
+
+  it('BUS-E12: idle queues\' periodic claims and prunes take no write lock: a claim that finds nothing held, by a consumer written in the last minute, and a prune that finds no one idle', async () => {
+    const bus = await openEmbeddedBus({ path: file });
+    const raw = new Database(file);
+    try {
+      await bus.ensureQueue('q');
+      await bus.ensureQueue('busy');
+      await bus.publish(makeEvents(1));
+      await bus.ensureGroup('src', 'earliest');
+      await bus.route('src', (await bus.read('src', 'd', { count: 1 })).map((d) => ({ id: d.id, groups: ['busy'] })));
+      expect(await bus.claimStale('q', 'c1', { minIdleMs: 0 })).toEqual([]); // c1's first claim writes it
+      expect(await bus.read('busy', 'c2', { count: 1 })).toHaveLength(1); // held in "busy"
+      raw.exec('BEGIN IMMEDIATE'); // another process holds the write lock
+      const started = performance.now();
+      expect(await bus.claimStale('q', 'c1', { minIdleMs: 0 })).toEqual([]);
+      expect(await bus.pruneConsumers('q', { idleMs: 60_000 })).toBe(0);
+      expect(performance.now() - started).toBeLessThan(1_000); // the bus waits up to 5 s for a lock
+      // Still answers what it must: a missing group, and (once the lock is free) what is held.
+      await expect(bus.claimStale('nope', 'c1', { minIdleMs: 0 })).rejects.toMatchObject({ code: 'NOT_FOUND' });
+      raw.exec('ROLLBACK');
+      expect(await bus.claimStale('busy', 'c1', { minIdleMs: 0 })).toHaveLength(1);
+      expect(await bus.pruneConsumers('busy', { idleMs: 0, consumer: 'c2' })).toBe(1); // c2 holds nothing now
+      // A minute on, an idle claim writes its consumer's seen_at again (its idle time is at most that late).
+      const seenAt = (): number => raw.prepare("SELECT seen_at FROM bus_consumers WHERE grp = 'q' AND consumer = 'c1'").pluck().get() as number;
+      const seen = seenAt();
+      vi.useFakeTimers({ toFake: ['Date'], now: Date.now() + 30_000 });
+      expect(await bus.claimStale('q', 'c1', { minIdleMs: 0 })).toEqual([]);
+      expect(seenAt()).toBe(seen);
+      vi.setSystemTime(Date.now() + 31_000);
+      expect(await bus.claimStale('q', 'c1', { minIdleMs: 0 })).toEqual([]);
+      expect(seenAt()).toBe(Date.now());
+    } finally {
+      vi.useRealTimers();
+      raw.close();
       await bus.close();
     }
   });

@@ -94,3 +94,101 @@ describe('catch-up latch', () => {
     expect(lease.takeCatchUp()).toBe(true);
   });
 });
+
+describe('TTL leases renewed together', () => {
+  /** A bus that renews several leases at once (as the embedded bus), counting its calls; `lost` names leases another owner took. */
+  function renewingBus(): { bus: EventBus; calls: { lease: number; renew: number; names: string[][] }; lost: Set<string> } {
+    const calls = { lease: 0, renew: 0, names: [] as string[][] };
+    const lost = new Set<string>();
+    let token = 0;
+    const bus = {
+      lease: (name: string) => {
+        calls.lease++;
+        return Promise.resolve(!lost.has(name));
+      },
+      renewLeases: (_owner: string, _ttl: number, names: readonly string[]) => {
+        calls.renew++;
+        calls.names.push([...names].sort());
+        return new Promise<string[]>((resolve) => setTimeout(() => resolve(names.filter((n) => !lost.has(n))), 2));
+      },
+      counter: (_name: string, add = 0) => Promise.resolve((token += add)),
+    } as unknown as EventBus;
+    return { bus, calls, lost };
+  }
+  const due = (): Promise<void> => new Promise((resolve) => setTimeout(resolve, 15));
+
+  it('ROUTER-LEASE-4 one bus call renews every lease the process holds (fenced ones too); one found another\'s is lost alone; a lapsed one is taken again on its own, fresh', async () => {
+    const { bus, calls, lost } = renewingBus();
+    // 30 ms TTL: renewals due every 10 ms, the local view good for 24 ms.
+    const leases = Array.from({ length: 50 }, (_, i) => new Lease(bus, `q${i}`, 'me', 30, undefined, i % 2 === 0));
+    for (const lease of leases) expect(await lease.keep()).toBe(true);
+    expect(calls.lease).toBe(50 + 25); // each taken once; a fenced one confirmed once more after its token
+    for (const lease of leases) lease.takeCatchUp();
+    const fences = leases.map((l) => l.fence?.fence.token);
+    await due();
+    // All due at once (the renewal timers): one call renews all 50.
+    expect(await Promise.all(leases.map((l) => l.keep()))).toEqual(leases.map(() => true));
+    expect(calls.renew).toBe(1);
+    expect(calls.names[0]).toEqual(leases.map((l) => l.name).sort());
+    expect(calls.lease).toBe(75);
+    await due();
+    // Due one by one (timers out of step): the first renews all, the rest answer locally.
+    lost.add('q7');
+    for (const lease of leases) await lease.keep();
+    expect(calls.renew).toBe(2);
+    expect(calls.lease).toBe(75);
+    expect(leases[7]!.held).toBe(false); // another's now: lost, and alone
+    expect(leases.filter((l) => l.held)).toHaveLength(49);
+    expect(leases.map((l) => l.fence?.fence.token)).toEqual(fences.map((t, i) => (i === 7 ? undefined : t))); // renewals draw no new token
+    expect(leases.some((l) => l.takeCatchUp())).toBe(false); // a renewal owes no catch-up
+    // q7 stays out of the renewals; it tries on its own (and fails) while another's
+    await due();
+    expect(await leases[7]!.keep()).toBe(false);
+    expect(calls.lease).toBe(76);
+    for (const lease of leases) await lease.keep();
+    expect(calls.names.at(-1)).not.toContain('q7');
+    // One lease not kept while the others are: renewed with them all the same (the process is alive),
+    // so its next keep() needs no bus call and owes no catch-up.
+    for (let round = 0; round < 3; round++) {
+      await due();
+      for (const lease of leases) if (lease !== leases[3]) await lease.keep();
+    }
+    expect(leases[3]!.held).toBe(true);
+    const quietLeases = calls.lease;
+    expect(await leases[3]!.keep()).toBe(true);
+    expect(calls.lease).toBe(quietLeases);
+    expect(leases[3]!.takeCatchUp()).toBe(false);
+    // A lapsed local view (a stalled process: no keep() for longer than the view) is taken again on
+    // its own — the bus says whether it is still this owner's — and reported fresh.
+    await new Promise((resolve) => setTimeout(resolve, 40));
+    const renewsBefore = calls.renew;
+    const leasesBefore = calls.lease;
+    expect(await leases[0]!.keep()).toBe(true);
+    expect(calls.renew).toBe(renewsBefore);
+    expect(calls.lease).toBe(leasesBefore + 2); // taken, then confirmed after a new token
+    expect(leases[0]!.takeCatchUp()).toBe(true);
+    // Its next renewal leaves the lapsed ones out: each is taken again by its own keep(), fresh.
+    await due();
+    expect(await leases[0]!.keep()).toBe(true);
+    expect(calls.names.at(-1)).toEqual(['q0']);
+    expect(leases[1]!.held).toBe(false);
+    expect(await leases[1]!.keep()).toBe(true);
+    expect(leases[1]!.takeCatchUp()).toBe(true);
+  });
+
+  it('ROUTER-LEASE-5 a released lease leaves the renewals; a failed renewal round keeps each local view and rejects its callers', async () => {
+    const { bus, calls } = renewingBus();
+    const [a, b] = [new Lease(bus, 'a', 'me', 30), new Lease(bus, 'b', 'me', 30)];
+    (bus as unknown as { releaseLease: () => Promise<void> }).releaseLease = () => Promise.resolve();
+    expect(await a.keep()).toBe(true);
+    expect(await b.keep()).toBe(true);
+    await a.release();
+    await due();
+    expect(await b.keep()).toBe(true);
+    expect(calls.names.at(-1)).toEqual(['b']);
+    (bus as unknown as { renewLeases: () => Promise<string[]> }).renewLeases = () => Promise.reject(new Error('disk full'));
+    await due();
+    await expect(b.keep()).rejects.toThrow('disk full');
+    expect(b.held).toBe(true); // the local view stands until it lapses
+  });
+});

@@ -52,6 +52,14 @@ const HANDOFF_MAX_AGE_MS = 2_000;
  * each, about one per event.
  */
 const TOUCH_EVERY_MS = 1_000;
+/**
+ * A claim that finds nothing held in its group writes its consumer's `seen_at` at most this often
+ * (else it takes no lock at all): the router claims every `claimIdleMs / 2` in every queue, so 1,000
+ * idle queues made ~67 write transactions a second for nothing. The idle time a claim-only consumer
+ * shows is at most this late — far below the router's `consumerIdleMs` (10 minutes), so its own
+ * consumers are never pruned for it.
+ */
+const IDLE_CLAIM_TOUCH_EVERY_MS = 60_000;
 
 /**
  * The embedded event bus: a durable log in SQLite with Redis Streams consumer-group semantics.
@@ -272,6 +280,21 @@ export class EmbeddedBus implements EventBus {
     });
   }
 
+  renewLeases(owner: string, ttlMs: number, names: readonly string[]): Promise<string[]> {
+    return this.#run(() => {
+      checkName(owner, 'owner');
+      for (const name of names) checkName(name, 'lease');
+      if (names.length === 0) return [];
+      const now = Date.now();
+      const until = now + Math.max(1, Math.floor(ttlMs));
+      // One transaction for all: a lease row is found by its key, so each renewal is one cheap update.
+      return this.#immediate(() => {
+        this.#register(owner, now);
+        return names.filter((name) => this.#st.renewLease.run(until, name, owner).changes > 0);
+      });
+    });
+  }
+
   counter(name: string, add = 0): Promise<number> {
     return this.#run(() => {
       checkName(name, 'counter');
@@ -345,8 +368,10 @@ export class EmbeddedBus implements EventBus {
     return this.#run(() => {
       checkName(group, 'group');
       const { idleMs, consumer } = checkPruneOptions(options);
+      const st = this.#st;
+      // Cheap unlocked check first (every queue prunes every `claimIdleMs / 2`): no lock when none is idle.
+      if (st.idleConsumers.all(group, Date.now() - idleMs, consumer ?? '').length === 0) return 0;
       return this.#immediate(() => {
-        const st = this.#st;
         const idle = st.idleConsumers.all(group, Date.now() - idleMs, consumer ?? '');
         for (const c of idle) {
           st.deleteConsumer.run(group, c.consumer);
@@ -684,6 +709,14 @@ export class EmbeddedBus implements EventBus {
     checkName(group, 'group');
     checkName(consumer, 'consumer');
     const { minIdleMs, count } = checkClaimOptions(options);
+    const consumerKey = `${group}\u0000${consumer}`;
+    // Cheap unlocked check first: nothing held in the group, nothing to claim (nor any crashed holder's).
+    const touched = this.#touched.get(consumerKey);
+    const idle = this.#guard(() => {
+      this.#groupRow(group);
+      return touched !== undefined && Date.now() - touched < IDLE_CLAIM_TOUCH_EVERY_MS && this.#st.anyRun.get(group) === undefined;
+    });
+    if (idle) return [];
     const entries = this.#guard(() =>
       this.#immediate(() => {
         const queue = this.#groupRow(group).routed === 1;
@@ -694,7 +727,7 @@ export class EmbeddedBus implements EventBus {
         // What a crashed process held is stale now: nobody is working on it.
         for (const { consumer: holder } of st.runHolders.all(group)) if (holder !== consumer && this.#isGone(holder)) st.expireRunsOf.run(group, holder);
         for (const row of claimRuns(st, queue ? 'queue' : 'log', group, consumer, now - minIdleMs, count, now)) claimed.push(decodeEntry(`${row.ms}-${row.n}`, row.data, row.deliveries));
-        this.#touch(group, consumer, `${group}\u0000${consumer}`, now, true);
+        this.#touch(group, consumer, consumerKey, now, true);
         return claimed;
       }),
     );

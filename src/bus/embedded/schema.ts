@@ -250,6 +250,7 @@ export function prepareBusStatements(db: Database) {
       'SELECT r.consumer AS consumer, count(*) AS c FROM bus_leased r JOIN bus_queued q ON q.grp = r.grp AND q.n >= r.lo AND q.n <= r.hi WHERE r.grp = ? GROUP BY r.consumer',
     ),
     runHolders: s<[string], { consumer: string }>('SELECT DISTINCT consumer FROM bus_leased WHERE grp = ?'),
+    anyRun: s<[string], { lo: number }>('SELECT lo FROM bus_leased WHERE grp = ? LIMIT 1'),
     expireRunsOf: s<[string, string]>('UPDATE bus_leased SET delivered_at = 0 WHERE grp = ? AND consumer = ?'),
     // A plain group turned into a queue: its pending entries become queue rows (its runs stay).
     runsToQueued: s<[string]>(
@@ -261,6 +262,7 @@ export function prepareBusStatements(db: Database) {
     ),
     addCounter: s<[string, number], { n: number }>('INSERT INTO bus_counters (name, n) VALUES (?, ?) ON CONFLICT (name) DO UPDATE SET n = bus_counters.n + excluded.n RETURNING n'),
     readCounter: s<[string], { n: number }>('SELECT n FROM bus_counters WHERE name = ?'),
+    renewLease: s<[number, string, string]>('UPDATE bus_leases SET expires_at = ? WHERE name = ? AND owner = ?'),
     releaseLease: s<[string, string]>('DELETE FROM bus_leases WHERE name = ? AND owner = ?'),
     deleteLease: s<[string]>('DELETE FROM bus_leases WHERE name = ?'),
     deleteGroup: s<[string]>('DELETE FROM bus_groups WHERE grp = ?'),
