@@ -115,12 +115,14 @@ describe('TTL leases renewed together', () => {
     } as unknown as EventBus;
     return { bus, calls, lost };
   }
-  const due = (): Promise<void> => new Promise((resolve) => setTimeout(resolve, 15));
+  // A 600 ms TTL: renewals due every 200 ms, the local view good for 480 ms. A wait of 250 ms makes
+  // them due and leaves 230 ms before a view lapses, so a loaded machine's late timers do not.
+  const TTL = 600;
+  const due = (): Promise<void> => new Promise((resolve) => setTimeout(resolve, 250));
 
   it('ROUTER-LEASE-4 one bus call renews every lease the process holds (fenced ones too); one found another\'s is lost alone; a lapsed one is taken again on its own, fresh', async () => {
     const { bus, calls, lost } = renewingBus();
-    // 30 ms TTL: renewals due every 10 ms, the local view good for 24 ms.
-    const leases = Array.from({ length: 50 }, (_, i) => new Lease(bus, `q${i}`, 'me', 30, undefined, i % 2 === 0));
+    const leases = Array.from({ length: 50 }, (_, i) => new Lease(bus, `q${i}`, 'me', TTL, undefined, i % 2 === 0));
     for (const lease of leases) expect(await lease.keep()).toBe(true);
     expect(calls.lease).toBe(50 + 25); // each taken once; a fenced one confirmed once more after its token
     for (const lease of leases) lease.takeCatchUp();
@@ -160,7 +162,7 @@ describe('TTL leases renewed together', () => {
     expect(leases[3]!.takeCatchUp()).toBe(false);
     // A lapsed local view (a stalled process: no keep() for longer than the view) is taken again on
     // its own — the bus says whether it is still this owner's — and reported fresh.
-    await new Promise((resolve) => setTimeout(resolve, 40));
+    await new Promise((resolve) => setTimeout(resolve, TTL));
     const renewsBefore = calls.renew;
     const leasesBefore = calls.lease;
     expect(await leases[0]!.keep()).toBe(true);
@@ -178,7 +180,7 @@ describe('TTL leases renewed together', () => {
 
   it('ROUTER-LEASE-5 a released lease leaves the renewals; a failed renewal round keeps each local view and rejects its callers', async () => {
     const { bus, calls } = renewingBus();
-    const [a, b] = [new Lease(bus, 'a', 'me', 30), new Lease(bus, 'b', 'me', 30)];
+    const [a, b] = [new Lease(bus, 'a', 'me', TTL), new Lease(bus, 'b', 'me', TTL)];
     (bus as unknown as { releaseLease: () => Promise<void> }).releaseLease = () => Promise.resolve();
     expect(await a.keep()).toBe(true);
     expect(await b.keep()).toBe(true);
