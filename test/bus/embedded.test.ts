@@ -346,6 +346,29 @@ describe('embedded bus specifics', () => {
     }
   });
 
+  it('BUS-E13: asking for a lease another live owner holds takes no write lock (a process sharing the file asks for every queue\'s lease); a lapsed lease is still taken', async () => {
+    const bus = await openEmbeddedBus({ path: file });
+    const raw = new Database(file);
+    try {
+      expect(await bus.lease('q-lease', 'owner-a', 60_000)).toBe(true);
+      raw.exec('BEGIN IMMEDIATE'); // another process holds the write lock
+      const started = performance.now();
+      expect(await bus.lease('q-lease', 'owner-b', 60_000)).toBe(false);
+      expect(performance.now() - started).toBeLessThan(1_000); // the bus waits up to 5 s for a lock
+      raw.exec('ROLLBACK');
+      // Its owner renews it; once it lapses, another takes it.
+      expect(await bus.lease('q-lease', 'owner-a', 60_000)).toBe(true);
+      expect(await bus.lease('q-lease', 'owner-b', 60_000)).toBe(false);
+      vi.useFakeTimers({ toFake: ['Date'], now: Date.now() + 61_000 });
+      expect(await bus.lease('q-lease', 'owner-b', 60_000)).toBe(true);
+      expect(await bus.lease('q-lease', 'owner-a', 60_000)).toBe(false);
+    } finally {
+      vi.useRealTimers();
+      raw.close();
+      await bus.close();
+    }
+  });
+
   it('BUS-E-CRASH-1: a lease and entries held by a process that crashed are taken over at once, a live holder keeps them', async () => {
     const bus = await openEmbeddedBus({ path: file });
     const group = 'g-crash';

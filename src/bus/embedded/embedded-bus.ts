@@ -270,6 +270,11 @@ export class EmbeddedBus implements EventBus {
       checkName(owner, 'owner');
       const now = Date.now();
       const until = now + Math.max(1, Math.floor(ttlMs));
+      // Cheap unlocked check first: held by another owner that is alive, the lease cannot be taken,
+      // and no write lock is needed to say so. A process sharing the file with the one that holds
+      // its queues asks for each queue's lease every ttl / 3: one write transaction per queue before.
+      const holder = this.#st.leaseOwner.get(name, now);
+      if (holder !== undefined && holder.owner !== owner && !this.#isGone(holder.owner)) return false;
       return this.#immediate(() => {
         this.#register(owner, now);
         if (this.#st.lease.run(name, owner, until, now).changes > 0) return true;
