@@ -144,7 +144,7 @@ export class UeeApp {
     }
     for (const tenantId of config.bootstrapTenants) await store.tenants.create(tenantId);
     const relay = new OutboxRelay(store.outbox, bus, { logger: logger.child({ component: 'outbox-relay' }) });
-    const registry = new PluginRegistry(store, store.blobs, pluginInspector(config.runtime.budgetCeiling), bus, { maxSubscribersPerType: config.limits.maxSubscribersPerType });
+    const registry = new PluginRegistry(store, store.blobs, pluginInspector(config.runtime.budgetCeiling), bus, { maxSubscribersPerType: config.limits.maxSubscribersPerType, maxPluginsPerTenant: config.limits.maxPluginsPerTenant });
     const wasmRunner = new RegistryWasmModelRunner(registry, logger.child({ component: 'model-plugins' }));
     // Quotas and concurrency leases are counted where every process sharing the bus sees them: in
     // Redis beside a Redis bus, so N processes cannot each spend a tenant's whole quota.

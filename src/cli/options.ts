@@ -32,6 +32,7 @@ export const CLI_OPTIONS = {
   'slow-query-ms': { type: 'string' },
   'max-indexes-per-tenant': { type: 'string' },
   'max-subscribers-per-type': { type: 'string' },
+  'max-plugins-per-tenant': { type: 'string' },
   'max-compile-ms': { type: 'string' },
   url: { type: 'string' },
   token: { type: 'string' },

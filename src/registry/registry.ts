@@ -90,7 +90,7 @@ export class PluginRegistry {
     checkManifestSubscriptions(manifest);
     const ctx = scopeContext(manifest, actor);
     if (ctx.tenantId !== null) await this.store.tenants.get(ctx.tenantId);
-    let guard = await checkSubscriberLimit(this.store, ctx, manifest, this.limits.maxSubscribersPerType);
+    let guard = await checkSubscriberLimit(this.store, ctx, manifest, this.limits);
     const inspection = await this.inspect(request.wasm, {
       kind: manifest.kind,
       capabilities: manifest.capabilities,
@@ -142,7 +142,7 @@ export class PluginRegistry {
         return { applied: true, plugin: toRecord(written.versions[0]!), capabilityDiff, warnings };
       } catch (err) {
         if (!(err instanceof UeeError && err.code === 'VERSION_CONFLICT') || attempt >= MAX_VERSION_RACES) throw err;
-        if (isGuardConflict(err)) guard = await checkSubscriberLimit(this.store, ctx, manifest, this.limits.maxSubscribersPerType);
+        if (isGuardConflict(err)) guard = await checkSubscriberLimit(this.store, ctx, manifest, this.limits);
         else attributes.pluginVersion++;
       }
     }
@@ -243,7 +243,7 @@ export class PluginRegistry {
     };
     // An enable takes a subscriber slot: its guard commits with it, and a slot taken meanwhile sends it back to the check.
     for (let attempt = 0; ; attempt++) {
-      const guard = status === 'enabled' ? await checkSubscriberLimit(this.store, ctx, current.attributes, this.limits.maxSubscribersPerType) : undefined;
+      const guard = status === 'enabled' ? await checkSubscriberLimit(this.store, ctx, current.attributes, this.limits) : undefined;
       try {
         const written = await this.store.commit(ctx, { writes: guard === undefined ? [write] : [write, guard], source: { kind: 'system', id: ctx.actor } });
         return toRecord(written.versions[0]!);

@@ -48,13 +48,16 @@ describe('concurrent deploys', () => {
     expect((await one.registry.versions({ tenantId: null, actor: 'test' }, 'Raced')).map((p) => p.attributes.pluginVersion)).toEqual([4, 3, 2, 1]);
   }, 120_000);
 
-  it('ROUTER-DEPLOY-2 deploys and an enable racing for a tenant\'s last subscriber slot on a type take it once: the others are refused LIMIT_EXCEEDED (one process on SQLite, two on PostgreSQL)', async () => {
+  it('ROUTER-DEPLOY-2 deploys and an enable racing for a tenant\'s last slot take it once — a subscriber slot on a type, and a plugin slot of the tenant (each on a type of its own): the others are refused LIMIT_EXCEEDED (one process on SQLite, two on PostgreSQL)', async () => {
     const wasm = await watModule('noop');
     const acme = { tenantId: 'acme', actor: 'user:test' };
-    const subscriber = (name: string) => ({ name, tenantScope: 'tenant' as const, tenantId: 'acme', subscribeTo: ['Tick'], capabilities: [] });
-    const limit = { runtime: 'off', maxSubscribersPerType: '2' };
-    /** One subscriber enabled and one disabled leave one slot; four new names and the disabled one's enable race for it. */
-    const race = async (apps: UeeApp[]): Promise<void> => {
+    const kinds = [
+      { setting: 'maxSubscribersPerType', limit: { runtime: 'off', maxSubscribersPerType: '2' }, type: (): string => 'Tick' },
+      { setting: 'maxPluginsPerTenant', limit: { runtime: 'off', maxPluginsPerTenant: '2' }, type: (name: string): string => `Type${name}` },
+    ];
+    /** One plugin enabled and one disabled leave one slot; four new names and the disabled one's enable race for it. */
+    const race = async (apps: UeeApp[], kind: (typeof kinds)[number]): Promise<void> => {
+      const subscriber = (name: string) => ({ name, tenantScope: 'tenant' as const, tenantId: 'acme', subscribeTo: [kind.type(name)], capabilities: [] });
       const first = apps[0]!;
       await first.registry.deploy('user:test', { manifest: subscriber('Held'), wasm });
       const parked = (await first.registry.deploy('user:test', { manifest: subscriber('Parked'), wasm })).plugin;
@@ -64,28 +67,33 @@ describe('concurrent deploys', () => {
         apps[apps.length - 1]!.registry.setStatus(acme, parked.id, 'enabled'),
       ];
       const outcomes = await Promise.allSettled(attempts);
-      expect(outcomes.map((o) => (o.status === 'fulfilled' ? 'ok' : isUeeError(o.reason) ? o.reason.code : String(o.reason))).sort()).toEqual(['LIMIT_EXCEEDED', 'LIMIT_EXCEEDED', 'LIMIT_EXCEEDED', 'LIMIT_EXCEEDED', 'ok']);
-      const subscribed = (await first.registry.listAll()).filter((p) => p.tenantId === 'acme' && p.attributes.status === 'enabled' && p.attributes.subscribeTo.includes('Tick'));
-      expect(subscribed).toHaveLength(2);
+      expect(outcomes.map((o) => (o.status === 'fulfilled' ? 'ok' : isUeeError(o.reason) ? `${o.reason.code} ${String(o.reason.details.setting)}` : String(o.reason))).sort()).toEqual([
+        ...Array.from({ length: 4 }, () => `LIMIT_EXCEEDED ${kind.setting}`),
+        'ok',
+      ]);
+      const enabled = (await first.registry.listAll()).filter((p) => p.tenantId === 'acme' && p.attributes.status === 'enabled');
+      expect(enabled).toHaveLength(2);
     };
 
-    const site = newSite('embedded', 'fanout-race');
-    disposers.push(() => site.dispose());
-    const app = await openApp(site, limit);
-    disposers.push(() => app.close());
-    await race([app]);
+    for (const [k, kind] of kinds.entries()) {
+      const site = newSite('embedded', `fanout-race${k}`);
+      disposers.push(() => site.dispose());
+      const app = await openApp(site, kind.limit);
+      disposers.push(() => app.close());
+      await race([app], kind);
 
-    const schema = randomSchema('fanoutrace');
-    schemas.push(schema);
-    const store = schemaUrl(schema);
-    const pgSite = newSite('redis', 'fanout-race-pg');
-    disposers.push(() => pgSite.dispose());
-    const otherDir = tempDir('uee-fanout-race');
-    disposers.push(() => otherDir[Symbol.dispose]());
-    const one = await openApp(pgSite, { ...limit, store });
-    disposers.push(() => one.close());
-    const two = await openApp({ ...pgSite, dataDir: otherDir.path }, { ...limit, store });
-    disposers.push(() => two.close());
-    await race([one, two]);
+      const schema = randomSchema('fanoutrace');
+      schemas.push(schema);
+      const store = schemaUrl(schema);
+      const pgSite = newSite('redis', `fanout-race-pg${k}`);
+      disposers.push(() => pgSite.dispose());
+      const otherDir = tempDir('uee-fanout-race');
+      disposers.push(() => otherDir[Symbol.dispose]());
+      const one = await openApp(pgSite, { ...kind.limit, store });
+      disposers.push(() => one.close());
+      const two = await openApp({ ...pgSite, dataDir: otherDir.path }, { ...kind.limit, store });
+      disposers.push(() => two.close());
+      await race([one, two], kind);
+    }
   }, 120_000);
 });

@@ -79,4 +79,35 @@ describe('fan-out per tenant (embedded bus)', () => {
     console.log(`ROUTER-FANOUT-1 globex ping behind ${FLOOD} acme events: 1 subscriber ${median(base).toFixed(0)} ms, ${LIMIT} subscribers ${median(wide).toFixed(0)} ms, ratio ${ratio.toFixed(2)}`);
     expect(ratio).toBeLessThan(LIMIT / 2);
   }, 300_000);
+
+  it('ROUTER-FANOUT-2 a tenant has at most maxPluginsPerTenant enabled plugins, each on a type of its own (LIMIT_EXCEEDED naming the setting, no queue made); other tenants and the global scope are not counted', async () => {
+    const CAP = 4;
+    site = newSite('embedded', 'fanout');
+    app = await openApp(site, { runtime: 'off', maxPluginsPerTenant: String(CAP) });
+    const tenant = { tenantScope: 'tenant' as const };
+    const deploy = (name: string, tenantId: string | null, type = `Type${name}`): Promise<unknown> =>
+      deployProbe(app, probe, { name, ...(tenantId === null ? {} : { ...tenant, tenantId }), subscribeTo: [type], settings: { mode: 'noop' } });
+    for (let i = 0; i < CAP; i++) await deploy(`P${i}`, 'acme');
+    const refused = await deploy(`P${CAP}`, 'acme').catch((e: unknown) => e);
+    expect(isUeeError(refused) ? { code: refused.code, setting: refused.details.setting, plugins: refused.details.plugins, hint: refused.hint } : refused).toEqual({
+      code: 'LIMIT_EXCEEDED',
+      setting: 'maxPluginsPerTenant',
+      plugins: CAP,
+      hint: expect.stringContaining('--max-plugins-per-tenant (UEE_MAX_PLUGINS_PER_TENANT)'),
+    });
+    // Refused before anything was made: no version, no queue.
+    expect(await app.registry.versions(acme, `P${CAP}`)).toEqual([]);
+    await expect(app.bus.groupInfo(pluginGroup(`P${CAP}`, 'acme'))).rejects.toMatchObject({ code: 'NOT_FOUND' });
+    // A new version of one of its plugins replaces it (not counted twice).
+    await deploy('P0', 'acme', 'AnotherType');
+    // Disabled, one leaves room; enabling it again once another took the room is refused.
+    const spare = (await app.registry.versions(acme, 'P1'))[0]!;
+    await app.registry.setStatus(acme, spare.id, 'disabled');
+    await deploy('Newcomer', 'acme');
+    const reenabled = await app.registry.setStatus(acme, spare.id, 'enabled').catch((e: unknown) => e);
+    expect(isUeeError(reenabled) ? [reenabled.code, reenabled.details.setting] : reenabled).toEqual(['LIMIT_EXCEEDED', 'maxPluginsPerTenant']);
+    // Another tenant has room of its own; the global scope (the operator's) is not limited.
+    for (let i = 0; i < CAP; i++) await deploy(`P${i}`, 'globex');
+    for (let i = 0; i <= CAP; i++) await deploy(`G${i}`, null);
+  }, 120_000);
 });
