@@ -7,7 +7,9 @@
 // Also one plugin doing one host call and one entity write per event, and both 1-plugin cases on the
 // one-call-per-message path (maxBatch 1, concurrency 1: the relay race before batching), paired in
 // the same run. Both plugins again in TypeScript (`plugins1Js`, `write1Js`), compiled by the platform's
-// JS toolchain: what an agent's plugin costs end to end beside the hand-written WAT module. Goals: the no-op and the writing plugin ≥ 40% of the raw publish rate embedded,
+// JS toolchain: what an agent's plugin costs end to end beside the hand-written WAT module. The no-op
+// again with events about 20,000 entities (`plugins1Entities`): each invocation record is indexed by
+// its entity too, as most real events' are. Goals: the no-op and the writing plugin ≥ 40% of the raw publish rate embedded,
 // ≥ 50% on Redis. Each row also gives the CPU spent per event (medians' run): the main thread's, the
 // whole process's (main, runtime workers, records thread) and, on Redis, the Redis server's — the
 // machine's two cores bound the sum of the last two, the main thread bounds the first.
@@ -46,7 +48,7 @@ const EVENTS = Number(process.env.UEE_BENCH_EVENTS ?? 20_000);
 /** Measured runs per scenario; its figure is their median. */
 const REPEATS = 3;
 // Optional filters for quick runs: UEE_BENCH_BACKENDS=embedded, UEE_BENCH_SCENARIOS=plugins1,tenants1000
-// (scenario keys: plugins1, plugins1Unbatched, write1, write1Unbatched, write1NoSpin, plugins1NoSpin, plugins1Js, write1Js, plugins100, plugins1000, tenants1000, tenants1000Unbounded)
+// (scenario keys: plugins1, plugins1Unbatched, write1, write1Unbatched, write1NoSpin, plugins1NoSpin, plugins1Entities, plugins1Js, write1Js, plugins100, plugins1000, tenants1000, tenants1000Unbounded)
 // (keep plugins1 in the list: it is the baseline the ratios are taken against).
 const only = (list: string | undefined): Set<string> | undefined => (list ? new Set(list.split(',')) : undefined);
 const BACKENDS = only(process.env.UEE_BENCH_BACKENDS);
@@ -101,9 +103,10 @@ async function redisCpuUs(redis: Redis): Promise<number> {
   return (field('used_cpu_user') + field('used_cpu_sys')) * 1_000_000;
 }
 
-function tick(tenantId: string): EventEnvelope {
+function tick(tenantId: string, entityId?: string): EventEnvelope {
   const eventId = newId();
-  return { eventId, type: 'Tick', tenantId, payload: {}, occurredAt: new Date().toISOString(), correlationId: eventId, causationId: null, hop: 0, source: { kind: 'api', id: 'bench' } };
+  const entity = entityId === undefined ? {} : { entityId, entityTypeId: 'Task' };
+  return { eventId, type: 'Tick', tenantId, ...entity, payload: {}, occurredAt: new Date().toISOString(), correlationId: eventId, causationId: null, hop: 0, source: { kind: 'api', id: 'bench' } };
 }
 
 interface Scenario {
@@ -120,6 +123,12 @@ interface Scenario {
   unbounded?: boolean;
   /** Host calls without the bridge's spinning (`hostCallSpin.mainMs` 0; the host before 2026-12-03): its in-run baseline. */
   noSpin?: boolean;
+  /**
+   * Events about this many entities (ids made before the runs, drawn at random), as most events of a
+   * real tenant are: each delivery's invocation record is then indexed by its entity too, and those
+   * index entries land all over the index rather than at its end. @default none (events about no entity)
+   */
+  entities?: number;
 }
 
 const scenario = (plugins: number): Scenario => ({
@@ -137,6 +146,7 @@ const scenarios: Scenario[] = [
   { ...scenario(1), label: '1 plugin: 1 host call + 1 entity write, one call per message', key: 'write1Unbatched', wasm: 'write', unbatched: true },
   { ...scenario(1), label: '1 plugin: 1 host call + 1 entity write, no spinning on the host-call bridge', key: 'write1NoSpin', wasm: 'write', noSpin: true },
   { ...scenario(1), label: '1 plugin, no spinning on the host-call bridge', key: 'plugins1NoSpin', noSpin: true },
+  { ...scenario(1), label: '1 plugin, events about 20,000 entities (records indexed by entity)', key: 'plugins1Entities', entities: 20_000 },
   { ...scenario(1), label: '1 plugin in TypeScript (the JS engine), no-op', key: 'plugins1Js', wasm: 'js' },
   { ...scenario(1), label: '1 plugin in TypeScript: 1 host call + 1 entity write', key: 'write1Js', wasm: 'jsWrite' },
   scenario(100),
@@ -181,6 +191,7 @@ for (const backend of (['embedded', 'redis'] as const).filter((b) => BACKENDS?.h
       // O(1): a snapshot sorts every plugin's latency reservoir, which polled every 5 ms with 1,000
       // plugins would measure the bench's own polling.
       const invoked = (): number => app.runtime!.router.metrics.invocations;
+      const entityIds = s.entities === undefined ? undefined : Array.from({ length: s.entities }, () => newId());
       /** The most heap in use seen while a run's events were handled (sampled every 5 ms), MB. */
       let heapPeakMb = 0;
       /**
@@ -189,7 +200,7 @@ for (const backend of (['embedded', 'redis'] as const).filter((b) => BACKENDS?.h
        * embedded; its `INFO cpu` round trips are outside the timed window).
        */
       const run = async (n: number): Promise<{ rate: number; cpu: number; processCpu: number; redisCpu: number }> => {
-        const events = Array.from({ length: n }, (_, i) => tick(s.tenants[i % s.tenants.length]!));
+        const events = Array.from({ length: n }, (_, i) => tick(s.tenants[i % s.tenants.length]!, entityIds === undefined ? undefined : entityIds[Math.floor(Math.random() * entityIds.length)]));
         const target = invoked() + n;
         const redisCpu = redisInfo === undefined ? NaN : await redisCpuUs(redisInfo);
         const start = performance.now();
@@ -294,6 +305,8 @@ for (const backend of (['embedded', 'redis'] as const).filter((b) => BACKENDS?.h
   figures[`${backend}RatioTenants1000BoundedVsUnbounded`] = Number(((figures[`${backend}Tenants1000EventsPerSec`] ?? NaN) / (figures[`${backend}Tenants1000UnboundedEventsPerSec`] ?? NaN)).toFixed(2));
   figures[`${backend}RatioWrite1SpinVsNoSpin`] = Number(((figures[`${backend}Write1EventsPerSec`] ?? NaN) / (figures[`${backend}Write1NoSpinEventsPerSec`] ?? NaN)).toFixed(2));
   figures[`${backend}RatioPlugins1SpinVsNoSpin`] = Number((one / (figures[`${backend}Plugins1NoSpinEventsPerSec`] ?? NaN)).toFixed(2));
+  // Events about entities against events about none, the same no-op plugin in the same run.
+  figures[`${backend}RatioPlugins1EntitiesVs1`] = Number(((figures[`${backend}Plugins1EntitiesEventsPerSec`] ?? NaN) / one).toFixed(2));
 }
 
 /** Starts `uee worker` with `env`; resolves once it reports ready. */
