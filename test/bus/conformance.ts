@@ -422,6 +422,34 @@ export function busConformance(name: string, open: OpenBus): void {
       expect(await bus.length()).toBeLessThan(400); // caught up: retention resumes
     });
 
+    it('BUS-17b: route queues each entry still pending once, in order — also one named twice, and entries spread over a range holding many others', async () => {
+      const bus = await openBus();
+      await bus.ensureGroup('dispatch', 'earliest');
+      await bus.ensureQueue('qa');
+      await bus.ensureQueue('qb');
+      const events = makeEvents(300);
+      for (let i = 0; i < events.length; i += 100) await bus.publish(events.slice(i, i + 100));
+      const read = await bus.read('dispatch', 'd', { count: 300 });
+      expect(read).toHaveLength(300);
+      // A small batch, one entry named twice.
+      const items = [read[1]!, read[1]!, read[2]!, read[3]!].map((d, i) => ({ id: d.id, groups: i === 2 ? ['qa', 'qb'] : ['qa'] }));
+      expect(await bus.route('dispatch', items)).toBe(3);
+      expect((await bus.read('qa', 'c', { count: 10 })).map((d) => d.event.eventId)).toEqual([1, 2, 3].map((i) => events[i]!.eventId));
+      expect((await bus.read('qb', 'c', { count: 10 })).map((d) => d.event.eventId)).toEqual([events[2]!.eventId]);
+      // Entries far apart, with many others between them (some still pending, most acked): only the
+      // named ones that are still pending are queued, each once.
+      expect(await bus.ack('dispatch', read.slice(50, 250).map((d) => d.id))).toBe(200);
+      const spread = [read[0]!, read[150]!, read[299]!, read[0]!, read[2]!].map((d) => ({ id: d.id, groups: ['qa'] }));
+      expect(await bus.route('dispatch', spread)).toBe(2);
+      expect((await bus.read('qa', 'c', { count: 10 })).map((d) => d.event.eventId)).toEqual([0, 299].map((i) => events[i]!.eventId));
+      expect((await bus.groupInfo('dispatch')).pending).toBe(300 - 3 - 200 - 2);
+      // The rest, in one call: every one still pending is queued once.
+      const rest = read.filter((_, i) => i >= 4 && (i < 50 || i >= 250) && i !== 299);
+      expect(await bus.route('dispatch', rest.map((d) => ({ id: d.id, groups: ['qb'] })))).toBe(rest.length);
+      expect((await bus.groupInfo('dispatch')).pending).toBe(0);
+      expect((await bus.read('qb', 'c', { count: 1000 })).map((d) => d.event.eventId)).toEqual(rest.map((d) => d.event.eventId));
+    });
+
     it('BUS-17: route hands entries from a group to queues atomically: acked there, queued here, in order, once', async () => {
       const bus = await openBus();
       await bus.ensureGroup('dispatch', 'earliest');

@@ -25,7 +25,7 @@ import type {
 } from '../port.js';
 import { checkPublishBatch, decodeDeadRecord, encodeDeadRecord, isCorrupt, rawExcerpt, type CorruptEntry } from '../shared/codec.js';
 import { BusLifecycle, screenEntries, type CorruptSink } from '../shared/lifecycle.js';
-import { checkClaimOptions, checkCounterAdd, checkCount, checkEntryIds, checkName, checkPruneOptions, checkReadOptions } from '../shared/options.js';
+import { checkClaimOptions, checkCounterAdd, checkCount, checkEntryIds, checkName, checkPruneOptions, checkReadOptions, compareIds } from '../shared/options.js';
 import { BlockingPool, replyError, toBusError } from './connection.js';
 import { SignalListeners } from './signals.js';
 import { ACK_QUEUES_LUA, CLAIM_LUA, DEAD_LETTER_LUA, HAND_BACK_LUA, HEARTBEAT_LUA, LEASE_LIVE_LUA, LEASE_LUA, PRUNE_LUA, PUBLISH_LUA, READ_QUEUES_LUA, RELEASE_LUA, RENEW_LUA, ROSTER_LUA, ROUTE_LUA, TRIM_LUA, TRIM_QUEUE_LUA } from './scripts.js';
@@ -350,7 +350,14 @@ export class RedisBus implements EventBus {
       if (items.length === 0) return 0;
       const keyIndex = new Map<string, number>();
       const keys: string[] = [this.#keys.stream];
-      const args: Array<string | number> = [fromGroup];
+      // The ids' range: the script reads the group's pending list and the stream over it once.
+      let lo = items[0]!.id;
+      let hi = lo;
+      for (const item of items) {
+        if (compareIds(item.id, lo) < 0) lo = item.id;
+        if (compareIds(item.id, hi) > 0) hi = item.id;
+      }
+      const args: Array<string | number> = [fromGroup, lo, hi, items.length];
       for (const item of items) {
         args.push(item.id, item.groups.length);
         for (const g of item.groups) {

@@ -86,6 +86,13 @@ export function entrySeq(id: string): number {
   return Number(id.slice(id.indexOf('-') + 1));
 }
 
+/** Orders two `ms-seq` entry ids (already checked by {@link checkEntryIds}) as the stream does: negative when `a` comes first. */
+export function compareIds(a: string, b: string): number {
+  const ams = Number(a.slice(0, a.indexOf('-')));
+  const bms = Number(b.slice(0, b.indexOf('-')));
+  return ams !== bms ? ams - bms : entrySeq(a) - entrySeq(b);
+}
+
 /** Checks a counter increment: a safe integer (`VALIDATION_FAILED` otherwise). */
 export function checkCounterAdd(add: number): number {
   if (!Number.isSafeInteger(add)) {
