@@ -1,7 +1,7 @@
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
-import { openEmbeddedBus } from '../../src/bus/index.js';
+import { openEmbeddedBus, type EventBus } from '../../src/bus/index.js';
 import { isUeeError } from '../../src/core/index.js';
 import { tempDir } from '../helpers.js';
 import { killChild, spawnChild } from '../router/harness.js';
@@ -19,6 +19,34 @@ afterEach(() => {
   dir?.[Symbol.dispose]();
   dir = undefined;
 });
+
+/**
+ * Runs `fn` with a bus on the test's file and a second, raw connection to it (another process, as
+ * far as the bus can tell); both are closed after, and real timers restored.
+ */
+async function withRawConnection(fn: (bus: EventBus, raw: Database.Database) => Promise<void>): Promise<void> {
+  const bus = await openEmbeddedBus({ path: file });
+  const raw = new Database(file);
+  try {
+    await fn(bus, raw);
+  } finally {
+    vi.useRealTimers();
+    raw.close();
+    await bus.close();
+  }
+}
+
+/** Runs `fn` while `raw` holds the file's write lock, and expects it answered without waiting for the lock (the bus waits up to 5 s for one). */
+async function whileWriteLocked(raw: Database.Database, fn: () => Promise<void>): Promise<void> {
+  raw.exec('BEGIN IMMEDIATE');
+  try {
+    const started = performance.now();
+    await fn();
+    expect(performance.now() - started).toBeLessThan(1_000);
+  } finally {
+    raw.exec('ROLLBACK');
+  }
+}
 
 busConformance('embedded (SQLite file)', (options) => openEmbeddedBus({ path: file, ...(options ? { options } : {}) }));
 
@@ -284,9 +312,7 @@ describe('embedded bus specifics', () => {
   });
 
   it('BUS-E11: renewLeases renews, in one transaction, exactly the named leases still the owner\'s, and returns those', async () => {
-    const bus = await openEmbeddedBus({ path: file });
-    const raw = new Database(file);
-    try {
+    await withRawConnection(async (bus, raw) => {
       const expiry = (name: string): number | undefined => (raw.prepare('SELECT expires_at FROM bus_leases WHERE name = ?').pluck().get(name) as number | undefined);
       expect(await bus.lease('a', 'me', 40)).toBe(true);
       expect(await bus.lease('b', 'me', 40)).toBe(true);
@@ -303,16 +329,11 @@ describe('embedded bus specifics', () => {
       expect(raw.prepare("SELECT owner FROM bus_leases WHERE name IN ('b', 'theirs') ORDER BY name").pluck().all()).toEqual(['other', 'other']);
       expect(await bus.renewLeases!('me', 60_000, [])).toEqual([]);
       await expect(bus.renewLeases!('me', 60_000, [''])).rejects.toMatchObject({ code: 'VALIDATION_FAILED' });
-    } finally {
-      raw.close();
-      await bus.close();
-    }
+    });
   });
 
   it('BUS-E12: idle queues\' periodic claims and prunes take no write lock: a claim that finds nothing held, by a consumer written in the last minute, and a prune that finds no one idle', async () => {
-    const bus = await openEmbeddedBus({ path: file });
-    const raw = new Database(file);
-    try {
+    await withRawConnection(async (bus, raw) => {
       await bus.ensureQueue('q');
       await bus.ensureQueue('busy');
       await bus.publish(makeEvents(1));
@@ -320,14 +341,13 @@ describe('embedded bus specifics', () => {
       await bus.route('src', (await bus.read('src', 'd', { count: 1 })).map((d) => ({ id: d.id, groups: ['busy'] })));
       expect(await bus.claimStale('q', 'c1', { minIdleMs: 0 })).toEqual([]); // c1's first claim writes it
       expect(await bus.read('busy', 'c2', { count: 1 })).toHaveLength(1); // held in "busy"
-      raw.exec('BEGIN IMMEDIATE'); // another process holds the write lock
-      const started = performance.now();
-      expect(await bus.claimStale('q', 'c1', { minIdleMs: 0 })).toEqual([]);
-      expect(await bus.pruneConsumers('q', { idleMs: 60_000 })).toBe(0);
-      expect(performance.now() - started).toBeLessThan(1_000); // the bus waits up to 5 s for a lock
-      // Still answers what it must: a missing group, and (once the lock is free) what is held.
-      await expect(bus.claimStale('nope', 'c1', { minIdleMs: 0 })).rejects.toMatchObject({ code: 'NOT_FOUND' });
-      raw.exec('ROLLBACK');
+      // Another process holds the write lock.
+      await whileWriteLocked(raw, async () => {
+        expect(await bus.claimStale('q', 'c1', { minIdleMs: 0 })).toEqual([]);
+        expect(await bus.pruneConsumers('q', { idleMs: 60_000 })).toBe(0);
+        // Still answers what it must: a missing group, and (once the lock is free, below) what is held.
+        await expect(bus.claimStale('nope', 'c1', { minIdleMs: 0 })).rejects.toMatchObject({ code: 'NOT_FOUND' });
+      });
       expect(await bus.claimStale('busy', 'c1', { minIdleMs: 0 })).toHaveLength(1);
       expect(await bus.pruneConsumers('busy', { idleMs: 0, consumer: 'c2' })).toBe(1); // c2 holds nothing now
       // A minute on, an idle claim writes its consumer's seen_at again (its idle time is at most that late).
@@ -339,34 +359,23 @@ describe('embedded bus specifics', () => {
       vi.setSystemTime(Date.now() + 31_000);
       expect(await bus.claimStale('q', 'c1', { minIdleMs: 0 })).toEqual([]);
       expect(seenAt()).toBe(Date.now());
-    } finally {
-      vi.useRealTimers();
-      raw.close();
-      await bus.close();
-    }
+    });
   });
 
   it('BUS-E13: asking for a lease another live owner holds takes no write lock (a process sharing the file asks for every queue\'s lease); a lapsed lease is still taken', async () => {
-    const bus = await openEmbeddedBus({ path: file });
-    const raw = new Database(file);
-    try {
+    await withRawConnection(async (bus, raw) => {
       expect(await bus.lease('q-lease', 'owner-a', 60_000)).toBe(true);
-      raw.exec('BEGIN IMMEDIATE'); // another process holds the write lock
-      const started = performance.now();
-      expect(await bus.lease('q-lease', 'owner-b', 60_000)).toBe(false);
-      expect(performance.now() - started).toBeLessThan(1_000); // the bus waits up to 5 s for a lock
-      raw.exec('ROLLBACK');
+      // Another process holds the write lock.
+      await whileWriteLocked(raw, async () => {
+        expect(await bus.lease('q-lease', 'owner-b', 60_000)).toBe(false);
+      });
       // Its owner renews it; once it lapses, another takes it.
       expect(await bus.lease('q-lease', 'owner-a', 60_000)).toBe(true);
       expect(await bus.lease('q-lease', 'owner-b', 60_000)).toBe(false);
       vi.useFakeTimers({ toFake: ['Date'], now: Date.now() + 61_000 });
       expect(await bus.lease('q-lease', 'owner-b', 60_000)).toBe(true);
       expect(await bus.lease('q-lease', 'owner-a', 60_000)).toBe(false);
-    } finally {
-      vi.useRealTimers();
-      raw.close();
-      await bus.close();
-    }
+    });
   });
 
   it('BUS-E-CRASH-1: a lease and entries held by a process that crashed are taken over at once, a live holder keeps them', async () => {
