@@ -5,7 +5,7 @@ import { Lease, type HeldFence } from './lease.js';
 import { QueueIo } from './queue-io.js';
 import type { ProcessLiveness } from './liveness.js';
 import type { DeliveryHandler } from './handling.js';
-import type { SettingsCache } from './input.js';
+import type { SettingsSource } from './settings.js';
 import type { Prepaid } from './chain-budget.js';
 import type { RouteEntry } from './subscriptions.js';
 import { inHandGroup, type Acquisition, type InHandBudget } from './in-hand.js';
@@ -300,7 +300,7 @@ export class QueueWorker {
    * unexpectedly stops the submitting: what is in flight finishes, then the failure is thrown.
    */
   async #submit(deliveries: Delivery[], holding: HeldFence | undefined): Promise<void> {
-    const settings: SettingsCache = new Map();
+    const settings = this.handler.settings.batch();
     // The batch's chain invocations, spent on the shared counter in one round trip.
     let prepaid: Prepaid;
     try {
@@ -362,7 +362,7 @@ export class QueueWorker {
    * lease it was read under; acks it when done. Resolves whether the deliveries behind it on its key
    * may start (false: it was left pending, keep the order).
    */
-  async #deliver(delivery: Delivery, settings: SettingsCache, prepaid: Prepaid, readUnder: HeldFence | undefined): Promise<boolean> {
+  async #deliver(delivery: Delivery, settings: SettingsSource, prepaid: Prepaid, readUnder: HeldFence | undefined): Promise<boolean> {
     // The queue may have moved to another process (this one's heartbeat lapsed): start nothing more.
     // A beat that only came late is waited out instead: leaving this delivery pending while the
     // holding goes on would let the deliveries read after it run first.

@@ -6,7 +6,8 @@ import type { HeldFence } from './lease.js';
 import type { PluginRecord } from '../registry/index.js';
 import { quarantinedDelivery } from '../runtime/quarantine.js';
 import type { ChainBudget, ChainEvent, Prepaid } from './chain-budget.js';
-import { buildInput, type SettingsCache } from './input.js';
+import { buildInput } from './input.js';
+import { PluginSettings, type SettingsSource } from './settings.js';
 import type { RouterMetrics } from './metrics.js';
 import { isSpawnOf, subscriptionMatches, type RouteEntry } from './subscriptions.js';
 import type { HandleInput, InvocationOutcome, InvocationRecorder, InvokeOptions, PluginInvoker } from './types.js';
@@ -79,7 +80,12 @@ export class DeliveryHandler {
       /** Where one record per attempt goes; none: nothing is recorded. */
       recorder?: InvocationRecorder;
     },
-  ) {}
+  ) {
+    this.settings = new PluginSettings(deps.store);
+  }
+
+  /** Tenants' plugin settings, kept across batches while the store's configuration revision holds. */
+  readonly settings: PluginSettings;
 
   /** Spends one chain invocation per event of a batch in one round trip (see {@link ChainBudget.prepay}). */
   prepay(events: ReadonlyArray<ChainEvent>): Promise<Prepaid> {
@@ -94,7 +100,7 @@ export class DeliveryHandler {
    * for the new holder, and marks the lease lost. Each attempt starts only while that holding lasts
    * ({@link HeldFence.holding}, a local check): a retry whose backoff outlived it is left the same way.
    */
-  async handle(route: RouteEntry, delivery: Delivery, log: Logger, settings: SettingsCache, stopping: () => boolean, prepaid?: Prepaid, lease?: HeldFence): Promise<DeliveryResult> {
+  async handle(route: RouteEntry, delivery: Delivery, log: Logger, settings: SettingsSource, stopping: () => boolean, prepaid?: Prepaid, lease?: HeldFence): Promise<DeliveryResult> {
     const { metrics, versions, options } = this.deps;
     const event = delivery.event;
     const choice = versions.choose(route, event);
@@ -219,7 +225,7 @@ export class DeliveryHandler {
    * often it is redriven. No retries: the outcome is recorded (`trigger: 'redrive'`) and returned.
    */
   async redrive(route: RouteEntry, plugin: PluginRecord, event: EventEnvelope, deadLetterId: string, attempt: number): Promise<InvocationOutcome> {
-    const { outcome } = await this.#invoke(route, plugin, event, new Map(), undefined);
+    const { outcome } = await this.#invoke(route, plugin, event, this.settings.batch(), undefined);
     this.deps.metrics.record(plugin.id, plugin.attributes.name, outcome.durationMs, outcome.ok ? undefined : outcome.error.code);
     this.#record(plugin, event, attempt, outcome.ok ? 'ok' : 'dead', outcome, deadLetterId);
     return outcome;
@@ -267,7 +273,7 @@ export class DeliveryHandler {
    * A running shadow run on the route: the candidate handles a copy of the event — its own input (its
    * manifest settings, the same entity version and context as live) — with its effects captured.
    */
-  #shadow(route: RouteEntry, event: EventEnvelope, settings: SettingsCache, live: InvocationOutcome | undefined): void {
+  #shadow(route: RouteEntry, event: EventEnvelope, settings: SettingsSource, live: InvocationOutcome | undefined): void {
     if (live === undefined || event.tenantId === null) return;
     const shadow = this.deps.versions.shadow(route, event);
     if (shadow === undefined) return;
@@ -288,7 +294,7 @@ export class DeliveryHandler {
     return this.deps.store.committed({ tenantId: event.tenantId, actor: 'system:router' }, idempotencyKeyOf(event, route));
   }
 
-  async #invoke(route: RouteEntry, plugin: PluginRecord, event: EventEnvelope, settings: SettingsCache, prepaid: Prepaid | undefined, lease?: HeldFence, eventText?: string): Promise<{ outcome: InvocationOutcome; input?: HandleInput }> {
+  async #invoke(route: RouteEntry, plugin: PluginRecord, event: EventEnvelope, settings: SettingsSource, prepaid: Prepaid | undefined, lease?: HeldFence, eventText?: string): Promise<{ outcome: InvocationOutcome; input?: HandleInput }> {
     const started = performance.now();
     let input: HandleInput | undefined;
     try {

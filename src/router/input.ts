@@ -2,18 +2,16 @@ import type { EntityVersion, EventEnvelope, JsonObject, TenantContext } from '..
 import { eventSeed } from '../core/index.js';
 import type { EntityStore } from '../store/port.js';
 import type { PluginRecord } from '../registry/index.js';
+import type { SettingsSource } from './settings.js';
 import { mayTouch } from './subscriptions.js';
 import type { HandleInput } from './types.js';
-
-/** Tenant settings read once per (tenant, plugin) per batch, not per event. */
-export type SettingsCache = Map<string, Promise<JsonObject>>;
 
 /**
  * Builds a plugin's `handle` input: the event, its entity (only for a plugin that may read entities
  * of that type — deny by default, and only then is the store read worth it), the merged settings and
  * the deterministic context.
  */
-export async function buildInput(store: EntityStore, plugin: PluginRecord, event: EventEnvelope, settings: SettingsCache): Promise<HandleInput> {
+export async function buildInput(store: EntityStore, plugin: PluginRecord, event: EventEnvelope, settings: SettingsSource): Promise<HandleInput> {
   const a = plugin.attributes;
   let entity: EntityVersion | undefined;
   if (event.entityId !== undefined && a.capabilities.includes('readEntities') && mayTouch(plugin, event.entityTypeId)) {
@@ -23,13 +21,7 @@ export async function buildInput(store: EntityStore, plugin: PluginRecord, event
   }
   let merged: JsonObject = a.settings;
   if (event.tenantId !== null) {
-    const key = `${event.tenantId}\u0000${a.name}`;
-    let tenantSettings = settings.get(key);
-    if (tenantSettings === undefined) {
-      tenantSettings = store.config.getPlugin({ tenantId: event.tenantId, actor: `plugin:${plugin.id}@${a.pluginVersion}` }, a.name);
-      settings.set(key, tenantSettings);
-    }
-    const own = await tenantSettings;
+    const own = await settings.plugin(event.tenantId, a.name, `plugin:${plugin.id}@${a.pluginVersion}`);
     // The manifest's settings object is shared by every input of the version: copied only when a
     // tenant's own settings change it, never mutated.
     if (Object.keys(own).length > 0) merged = { ...a.settings, ...own };

@@ -130,6 +130,13 @@ export interface TenantConfigStore {
   /** `{}` when nothing was set. */
   getPlugin(ctx: TenantContext, pluginName: string): Promise<JsonObject>;
   setPlugin(ctx: TenantContext, pluginName: string, settings: JsonObject): Promise<void>;
+  /**
+   * The configuration revision: a number that changes with every `setTenant` and `setPlugin` of any
+   * tenant, through any process sharing the store, in the same transaction as the write. Settings
+   * read after a revision was read are current for it until it changes, so a reader may keep them
+   * that long (the router does, across batches). Not tenant-scoped: it says nothing but "changed".
+   */
+  revision(): Promise<number>;
 }
 
 /** The transactional outbox: events committed with store changes, awaiting publication. */

@@ -29,6 +29,7 @@ it('ROUTER-LEASE-RENEW-1 a lease the renewal timer takes back after another hold
   const held = new Promise<void>((resolve) => (release = resolve));
   const handler = {
     prepay: () => Promise.resolve(new Map()),
+    settings: { batch: () => ({ plugin: () => Promise.resolve({}) }) },
     handle: async (_route: unknown, delivery: { event: EventEnvelope }) => {
       // The first delivery is slow: the loop waits for room (concurrency 1), only the timer renews.
       if (delivery.event.payload['name'] === 'slow') await held;
@@ -75,6 +76,7 @@ it('ROUTER-LEASE-RENEW-2 deliveries read under a holding that lapsed are not sta
   for (const name of ['s', 'x']) gated.set(name, new Promise<void>((resolve) => gates.set(name, resolve)));
   const handler = {
     prepay: () => Promise.resolve(new Map()),
+    settings: { batch: () => ({ plugin: () => Promise.resolve({}) }) },
     handle: async (_route: unknown, delivery: { event: EventEnvelope }) => {
       const name = String(delivery.event.payload['name']);
       await gated.get(name);

@@ -46,7 +46,7 @@ it('ROUTER-SHARE-2 a queue moved away is released on the bus although the local 
   cleanups.push(() => liveness.stop());
 
   let mine = true;
-  const handler = { prepay: () => Promise.resolve(new Map()), handle: () => Promise.resolve('done') } as unknown as DeliveryHandler;
+  const handler = { prepay: () => Promise.resolve(new Map()), settings: { batch: () => ({ plugin: () => Promise.resolve({}) }) }, handle: () => Promise.resolve('done') } as unknown as DeliveryHandler;
   const worker = new QueueWorker(
     { group: queue, name: 'Moved', tenantId: 'acme', versions: [] },
     bus,

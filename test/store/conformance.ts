@@ -2,7 +2,7 @@ import { createHash } from 'node:crypto';
 // One behaviour suite for every EntityStore adapter. Each test opens a fresh store through `open`,
 // registers the tenants "acme" and "globex", and closes the store afterwards.
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { isId, isUeeError, type EntityVersion, type ErrorCode, type TenantContext, type UeeError } from '../../src/core/index.js';
+import { isId, isUeeError, type EntityVersion, type ErrorCode, type JsonObject, type TenantContext, type UeeError } from '../../src/core/index.js';
 import type { EntityStore } from '../../src/store/index.js';
 import { tenantCtx } from '../helpers.js';
 import { invocationConformance } from './invocations-conformance.js';
@@ -311,6 +311,33 @@ export function storeConformance(name: string, open: () => Promise<EntityStore>)
         expect(await store.config.getTenant(B)).toEqual({});
         expect(await store.config.getPlugin(B, 'mailer')).toEqual({});
         expect(await store.config.getTenant(G)).toEqual({});
+      });
+
+      it('T06b the configuration revision changes with every settings write, of any tenant, and only then', async () => {
+        const r0 = await store.config.revision();
+        await store.config.getTenant(A);
+        await store.config.getPlugin(A, 'mailer');
+        expect(await store.config.revision()).toBe(r0);
+        const seen = [r0];
+        const writes: Array<() => Promise<void>> = [
+          () => store.config.setPlugin(A, 'mailer', { from: 'a@x' }),
+          () => store.config.setPlugin(A, 'mailer', { from: 'a@x' }),
+          () => store.config.setPlugin(B, 'mailer', { from: 'b@x' }),
+          () => store.config.setTenant(A, { theme: 'dark' }),
+          () => store.config.setTenant(G, { theme: 'light' }),
+        ];
+        for (const write of writes) {
+          await write();
+          const r = await store.config.revision();
+          expect(seen).not.toContain(r);
+          seen.push(r);
+        }
+        // A refused write changes nothing, the revision neither.
+        const last = seen[seen.length - 1];
+        await expectCode(store.config.setPlugin(A, 'mailer', [1] as unknown as JsonObject), 'VALIDATION_FAILED');
+        await expectCode(store.config.setTenant(NOBODY, {}), 'UNKNOWN_TENANT');
+        expect(await store.config.revision()).toBe(last);
+        expect(await store.config.getPlugin(A, 'mailer')).toEqual({ from: 'a@x' });
       });
 
       it('T07 an unregistered tenant is UNKNOWN_TENANT on every path', async () => {

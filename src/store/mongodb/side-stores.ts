@@ -121,7 +121,10 @@ export function mongoConfig(core: MongoCore): TenantConfigStore {
       core.run(async () => {
         const tk = await core.scope(ctx);
         const s = prepareSettings(settings, core.limits);
-        await core.c.tenantConfig.replaceOne({ _id: tk }, { settings: s }, { upsert: true });
+        await core.transaction(async (session) => {
+          await core.c.tenantConfig.replaceOne({ _id: tk }, { settings: s }, { upsert: true, session });
+          await bumpRevision(core, session);
+        });
       }),
     getPlugin: (ctx, pluginName) =>
       core.run(async () => {
@@ -135,9 +138,21 @@ export function mongoConfig(core: MongoCore): TenantConfigStore {
         const tk = await core.scope(ctx);
         const plugin = preparePluginName(pluginName);
         const s = prepareSettings(settings, core.limits);
-        await core.c.pluginConfig.replaceOne({ _id: { tk, plugin } }, { settings: s }, { upsert: true });
+        await core.transaction(async (session) => {
+          await core.c.pluginConfig.replaceOne({ _id: { tk, plugin } }, { settings: s }, { upsert: true, session });
+          await bumpRevision(core, session);
+        });
       }),
+    revision: () => core.run(async () => (await core.c.counters.findOne({ _id: CONFIG_REVISION }))?.seq ?? 0),
   };
+}
+
+/** The counter of settings writes (see {@link TenantConfigStore.revision}). */
+const CONFIG_REVISION = 'config';
+
+/** Counts a settings write, in the write's transaction. */
+async function bumpRevision(core: MongoCore, session: ClientSession): Promise<void> {
+  await core.c.counters.updateOne({ _id: CONFIG_REVISION }, { $inc: { seq: 1 } }, { upsert: true, session });
 }
 
 /** The outbox collection; sequence numbers come from the `counters` collection. */

@@ -65,6 +65,10 @@ CREATE TABLE IF NOT EXISTS plugin_config (
   settings jsonb NOT NULL,
   PRIMARY KEY (tenant_key, plugin_name)
 );
+CREATE TABLE IF NOT EXISTS config_revision (
+  id integer PRIMARY KEY CHECK (id = 1),
+  rev bigint NOT NULL
+);
 CREATE TABLE IF NOT EXISTS outbox (
   seq bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
   event json NOT NULL

@@ -202,7 +202,7 @@ export function pgConfig(core: PgCore): TenantConfigStore {
       core.run(async () => {
         const tk = await core.scope(ctx);
         const s = prepareSettings(settings, core.limits);
-        await core.pool.query('INSERT INTO tenant_config (tenant_key, settings) VALUES ($1, $2) ON CONFLICT (tenant_key) DO UPDATE SET settings = excluded.settings', [tk, JSON.stringify(s)]);
+        await core.pool.query(`${BUMP_REVISION} INSERT INTO tenant_config (tenant_key, settings) VALUES ($1, $2) ON CONFLICT (tenant_key) DO UPDATE SET settings = excluded.settings`, [tk, JSON.stringify(s)]);
       }),
     getPlugin: (ctx, pluginName) =>
       core.run(async () => {
@@ -217,12 +217,20 @@ export function pgConfig(core: PgCore): TenantConfigStore {
         const name = preparePluginName(pluginName);
         const s = prepareSettings(settings, core.limits);
         await core.pool.query(
-          'INSERT INTO plugin_config (tenant_key, plugin_name, settings) VALUES ($1, $2, $3) ON CONFLICT (tenant_key, plugin_name) DO UPDATE SET settings = excluded.settings',
+          `${BUMP_REVISION} INSERT INTO plugin_config (tenant_key, plugin_name, settings) VALUES ($1, $2, $3) ON CONFLICT (tenant_key, plugin_name) DO UPDATE SET settings = excluded.settings`,
           [tk, name, JSON.stringify(s)],
         );
       }),
+    revision: () =>
+      core.run(async () => {
+        const { rows } = await core.pool.query<{ rev: string }>('SELECT rev FROM config_revision WHERE id = 1');
+        return rows[0] === undefined ? 0 : Number(rows[0].rev);
+      }),
   };
 }
+
+/** A settings write's leading clause: the revision's bump, in the same statement (so the same transaction) as the write. */
+const BUMP_REVISION = 'WITH bump AS (INSERT INTO config_revision (id, rev) VALUES (1, 1) ON CONFLICT (id) DO UPDATE SET rev = config_revision.rev + 1)';
 
 /**
  * The transactional outbox table. Sequence numbers come from an identity column: within one

@@ -60,6 +60,10 @@ CREATE TABLE IF NOT EXISTS plugin_config (
   settings TEXT NOT NULL,
   PRIMARY KEY (tenant_key, plugin_name)
 );
+CREATE TABLE IF NOT EXISTS config_revision (
+  id INTEGER PRIMARY KEY CHECK (id = 1),
+  rev INTEGER NOT NULL
+);
 CREATE TABLE IF NOT EXISTS outbox (
   seq INTEGER PRIMARY KEY AUTOINCREMENT,
   event TEXT NOT NULL

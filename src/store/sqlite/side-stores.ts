@@ -181,6 +181,11 @@ export function sqliteConfig(core: SqliteCore): TenantConfigStore {
   };
   const read = (row: unknown, where: Record<string, unknown>): JsonObject =>
     row === undefined ? {} : readJsonObject((row as { settings: string }).settings, where);
+  /** A settings write and the revision's bump, in one transaction (see {@link TenantConfigStore.revision}). */
+  const write = core.db.transaction((sql: string, params: unknown[]) => {
+    core.cache.get(sql).run(...params);
+    core.cache.get(BUMP_REVISION_SQL).run();
+  });
   return {
     getTenant: (ctx) =>
       core.run(() => {
@@ -191,7 +196,7 @@ export function sqliteConfig(core: SqliteCore): TenantConfigStore {
       core.run(() => {
         const tk = scope(ctx);
         const s = prepareSettings(settings, core.limits);
-        core.cache.get('INSERT INTO tenant_config (tenant_key, settings) VALUES (?, ?) ON CONFLICT (tenant_key) DO UPDATE SET settings = excluded.settings').run(tk, JSON.stringify(s));
+        write('INSERT INTO tenant_config (tenant_key, settings) VALUES (?, ?) ON CONFLICT (tenant_key) DO UPDATE SET settings = excluded.settings', [tk, JSON.stringify(s)]);
       }),
     getPlugin: (ctx, pluginName) =>
       core.run(() => {
@@ -205,12 +210,14 @@ export function sqliteConfig(core: SqliteCore): TenantConfigStore {
         const tk = scope(ctx);
         const name = preparePluginName(pluginName);
         const s = prepareSettings(settings, core.limits);
-        core.cache
-          .get('INSERT INTO plugin_config (tenant_key, plugin_name, settings) VALUES (?, ?, ?) ON CONFLICT (tenant_key, plugin_name) DO UPDATE SET settings = excluded.settings')
-          .run(tk, name, JSON.stringify(s));
+        write('INSERT INTO plugin_config (tenant_key, plugin_name, settings) VALUES (?, ?, ?) ON CONFLICT (tenant_key, plugin_name) DO UPDATE SET settings = excluded.settings', [tk, name, JSON.stringify(s)]);
       }),
+    revision: () => core.run(() => (core.cache.get('SELECT rev FROM config_revision WHERE id = 1').get() as { rev: number } | undefined)?.rev ?? 0),
   };
 }
+
+/** Counts a settings write (the row is made by the first). */
+const BUMP_REVISION_SQL = 'INSERT INTO config_revision (id, rev) VALUES (1, 1) ON CONFLICT (id) DO UPDATE SET rev = rev + 1';
 
 /** The transactional outbox table. */
 export function sqliteOutbox(core: SqliteCore): Outbox {
