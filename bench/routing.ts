@@ -12,7 +12,9 @@
 // its entity too, as most real events' are. Goals: the no-op and the writing plugin ≥ 40% of the raw publish rate embedded,
 // ≥ 50% on Redis. Each row also gives the CPU spent per event (medians' run): the main thread's, the
 // whole process's (main, runtime workers, records thread) and, on Redis, the Redis server's — the
-// machine's two cores bound the sum of the last two, the main thread bounds the first.
+// machine's two cores bound the sum of the last two, the main thread bounds the first. And the store
+// reads the deliveries' tenant settings took per 1,000 events (`…ConfigReadsPer1000Events`: a
+// PostgreSQL round trip each on a distributed store).
 // Scenario `processes` (Redis + PostgreSQL): the same events handled by 1, then 2 `uee worker`
 // processes (separate Node processes, one host worker thread each) sharing one Redis bus and one
 // PostgreSQL store, fed by a producer with no runtime; four global no-op plugins, so there are four
@@ -188,6 +190,17 @@ for (const backend of (['embedded', 'redis'] as const).filter((b) => BACKENDS?.h
         });
       }
       await app.runtime!.router.refresh();
+      // Store reads the deliveries' tenant settings take (a PostgreSQL round trip each on a distributed store).
+      let configReads = 0;
+      const settingsStore = app.store.config as unknown as Record<string, ((...args: unknown[]) => Promise<unknown>) | undefined>;
+      for (const method of ['getPlugin', 'revision']) {
+        const original = settingsStore[method];
+        if (original === undefined) continue;
+        settingsStore[method] = (...args: unknown[]) => {
+          configReads++;
+          return original.apply(app.store.config, args);
+        };
+      }
       // O(1): a snapshot sorts every plugin's latency reservoir, which polled every 5 ms with 1,000
       // plugins would measure the bench's own polling.
       const invoked = (): number => app.runtime!.router.metrics.invocations;
@@ -236,6 +249,7 @@ for (const backend of (['embedded', 'redis'] as const).filter((b) => BACKENDS?.h
       if (s.key === 'warmup') continue;
       const before = app.runtime!.host.stats();
       const droppedBefore = app.records?.dropped ?? 0;
+      const configReadsBefore = configReads;
       // The median of three runs: one run of this VM moves ±25% with what else the host does.
       const runs: Array<Awaited<ReturnType<typeof run>>> = [];
       const profiler = PROFILE_DIR === undefined ? undefined : new Session();
@@ -251,6 +265,7 @@ for (const backend of (['embedded', 'redis'] as const).filter((b) => BACKENDS?.h
       }
       heapPeakMb = 0;
       for (let i = 0; i < REPEATS; i++) runs.push(await run(EVENTS));
+      const configReadsPerKiloEvent = ((configReads - configReadsBefore) * 1000) / (REPEATS * EVENTS);
       if (profiler !== undefined) {
         const { profile } = await profiler.post('Profiler.stop');
         writeFileSync(join(PROFILE_DIR!, `${backend}-${s.key}.cpuprofile`), JSON.stringify(profile));
@@ -287,6 +302,7 @@ for (const backend of (['embedded', 'redis'] as const).filter((b) => BACKENDS?.h
       // at a lower priority, behind): a record not written is CPU not spent, so a run that dropped
       // many is not comparable with one that dropped none.
       figures[`${Key}RecordsDropped`] = (app.records?.dropped ?? 0) - droppedBefore;
+      figures[`${Key}ConfigReadsPer1000Events`] = Number(configReadsPerKiloEvent.toFixed(1));
     } finally {
       await app.close();
       redisInfo?.disconnect();
