@@ -1,8 +1,15 @@
 import type { JsonObject } from '../core/index.js';
 import type { EntityStore } from '../store/port.js';
 
-/** Entries kept at most; past it the cache starts over (one read each again), so its memory stays bounded. */
-const MAX_ENTRIES = 10_000;
+/** How much {@link PluginSettings} keeps: past `entries` or `chars` (JSON characters in all) it starts over; a larger document than `entryChars` is never kept (read per batch, as before). */
+export interface SettingsBounds {
+  entries: number;
+  chars: number;
+  entryChars: number;
+}
+
+/** A tenant may store settings up to the attribute limit for each of its plugins: together they must not hold a process's memory. */
+export const SETTINGS_BOUNDS: SettingsBounds = { entries: 10_000, chars: 16_000_000, entryChars: 64_000 };
 
 /** A batch's view of tenants' plugin settings (see {@link PluginSettings.batch}). */
 export interface SettingsSource {
@@ -23,12 +30,17 @@ export interface SettingsSource {
  */
 export class PluginSettings {
   #kept = new Map<string, Promise<JsonObject>>();
+  /** JSON characters of the kept settings read so far. */
+  #chars = 0;
   /** The revision the kept settings were read under (read after it was). */
   #revision: number | undefined;
   /** The last revision read asked for, and when (`performance.now()`): batches read before then share it. */
   #check: { at: number; revision: Promise<number> } | undefined;
 
-  constructor(private readonly store: EntityStore) {}
+  constructor(
+    private readonly store: EntityStore,
+    private readonly bounds: SettingsBounds = SETTINGS_BOUNDS,
+  ) {}
 
   /** The settings as a batch read just now sees them (the batch's events of one tenant and plugin share one lookup). */
   batch(): SettingsSource {
@@ -46,20 +58,29 @@ export class PluginSettings {
 
   async #plugin(key: string, tenantId: string, name: string, actor: string, readAt: number): Promise<JsonObject> {
     const revision = await this.#revisionAfter(readAt);
-    if (revision !== this.#revision || this.#kept.size >= MAX_ENTRIES) {
-      this.#kept.clear();
+    if (revision !== this.#revision || this.#kept.size >= this.bounds.entries || this.#chars > this.bounds.chars) {
+      this.#kept = new Map();
+      this.#chars = 0;
       this.#revision = revision;
     }
-    let kept = this.#kept.get(key);
-    if (kept === undefined) {
-      const read = this.store.config.getPlugin({ tenantId, actor }, name);
-      this.#kept.set(key, (kept = read));
+    const kept = this.#kept.get(key);
+    if (kept !== undefined) return kept;
+    const read = this.store.config.getPlugin({ tenantId, actor }, name);
+    const into = this.#kept;
+    into.set(key, read);
+    read.then(
+      (settings) => {
+        if (into !== this.#kept || into.get(key) !== read) return;
+        const chars = JSON.stringify(settings).length;
+        if (chars > this.bounds.entryChars) into.delete(key);
+        else this.#chars += chars;
+      },
       // A failed read is not kept: the next batch reads again.
-      read.catch(() => {
-        if (this.#kept.get(key) === read) this.#kept.delete(key);
-      });
-    }
-    return kept;
+      () => {
+        if (into.get(key) === read) into.delete(key);
+      },
+    );
+    return read;
   }
 
   /** The store's revision, read after `readAt` (by this call or by one asked for since). */
