@@ -145,5 +145,32 @@ export function invocationConformance(store: () => EntityStore): void {
       await s.invocations.append([d]);
       expect(await all(s, A)).toHaveLength(1);
     });
+
+    it('IR07 any text in a searchable field reads back whole and finds its record; a record id twice in one append is stored once', async () => {
+      const s = store();
+      // What a text array or a JSON list must quote or escape: quotes, backslashes, braces, commas,
+      // the word NULL, an empty string, spaces, control characters and characters beyond ASCII.
+      const odd = ['a"b', 'back\\slash', '{x,y}', 'NULL', '', ' lead and trail ', 'tab\tnew\nline', 'ünï ✓ 🚀', '\\"{,}"\\'];
+      const drafts = odd.map((text, i) =>
+        draft('acme', new Date(Date.UTC(2026, 11, 1, 7, 0, i)).toISOString(), {
+          recordId: `odd-${i}`,
+          event: { eventId: `ev-${text}`, type: 'TaskCreated', correlationId: `corr-${text}`, causationId: null, hop: 0, entityId: text, entityTypeId: 'Task' },
+          error: { code: 'PLUGIN_TRAP', message: `failed on ${text}` },
+          outcome: 'dead',
+        }),
+      );
+      // The same record id twice in one append (and a record between them): stored once.
+      await s.invocations.append([...drafts, drafts[0]!]);
+      const stored = await all(s, A, { limit: 1000 });
+      expect(stored.map((r) => r.recordId)).toEqual(drafts.map((d) => d.recordId).reverse());
+      for (const [i, text] of odd.entries()) {
+        const mine = stored.find((r) => r.recordId === `odd-${i}`)!;
+        expect(mine.event).toMatchObject({ eventId: `ev-${text}`, correlationId: `corr-${text}`, entityId: text });
+        expect(mine.error?.message).toBe(`failed on ${text}`);
+        expect((await all(s, A, { eventId: `ev-${text}` })).map((r) => r.recordId)).toEqual([`odd-${i}`]);
+        expect((await all(s, A, { correlationId: `corr-${text}` })).map((r) => r.recordId)).toEqual([`odd-${i}`]);
+        expect((await all(s, A, { entityId: text })).map((r) => r.recordId)).toEqual([`odd-${i}`]);
+      }
+    });
   });
 }
