@@ -51,6 +51,32 @@ export class Doorbell {
     return rung;
   }
 
+  /**
+   * Like {@link wait}, but until `timeout` settles instead of a timer of its own: many waiters can
+   * share one timer (see `QueueIo.tick`), so what they do next happens in the same turn.
+   */
+  async waitFor(timeout: Promise<void>): Promise<boolean> {
+    if (this.#rung) {
+      this.#rung = false;
+      return true;
+    }
+    const rung = await new Promise<boolean>((resolve) => {
+      let settled = false;
+      this.#wake = () => {
+        settled = true;
+        this.#wake = undefined;
+        resolve(true);
+      };
+      void timeout.then(() => {
+        if (settled) return;
+        this.#wake = undefined;
+        resolve(false);
+      });
+    });
+    this.#rung = false;
+    return rung;
+  }
+
   /** Waits the whole `ms` — rings do not end it — unless `stopped()` is true at a ring (or at the start). */
   async waitOut(ms: number, stopped: () => boolean): Promise<void> {
     const until = Date.now() + ms;

@@ -227,7 +227,11 @@ export class QueueWorker {
         if (deliveries.length === 0) {
           // Never past the next periodic claim of stale entries, whose pace stays what it was.
           const longest = options.woken?.() === true ? Math.min(WOKEN_POLL_FACTOR * options.pollMs, Math.max(options.pollMs, options.claimIdleMs / 2)) : options.pollMs;
-          await this.#idle(Math.min(idle, longest));
+          // At its slowest pace an idle queue polls at the next multiple of that pace (at most that
+          // long from now), on a timer shared with the other queues of the process: their polls go
+          // to the bus in one call (see QueueIo.tick).
+          if (idle >= longest) await this.#idleUntil(Math.floor(Date.now() / longest + 1) * longest);
+          else await this.#idle(idle);
           idle = Math.min(idle * 2, longest);
           continue;
         }
@@ -291,6 +295,17 @@ export class QueueWorker {
   /** Sleeps `ms`, less when woken (also by a wake since the last read) or stopped. */
   async #idle(ms: number): Promise<void> {
     if (!this.#stopped) await this.#bell.wait(ms);
+  }
+
+  /** Sleeps until `at` (ms since the epoch) on the process's shared timer for that instant, less when woken or stopped. */
+  async #idleUntil(at: number): Promise<void> {
+    if (this.#stopped) return;
+    const tick = this.#io.tick(at);
+    try {
+      await this.#bell.waitFor(tick.done);
+    } finally {
+      tick.release();
+    }
   }
 
   /**

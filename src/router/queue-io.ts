@@ -35,6 +35,8 @@ interface AckRequest {
  */
 export class QueueIo {
   #reads: ReadRequest[] = [];
+  /** Shared idle timers by the time they end (see {@link tick}). */
+  readonly #ticks = new Map<number, { done: Promise<void>; timer: NodeJS.Timeout; waiters: number }>();
   #acks = new Map<string, AckRequest>();
   #scheduled = false;
   /** Bus calls made and queues served by them, since start (bench and tests read the ratio). */
@@ -63,6 +65,39 @@ export class QueueIo {
       req.waiters.push({ resolve, reject });
       this.#schedule();
     });
+  }
+
+  /**
+   * A wait until `at` (ms since the epoch) shared with every other queue waiting until then: one
+   * timer, and the polls that follow go in the same turn, so they are read in one bus call. Idle
+   * queues poll at the same instants (multiples of their longest wait), so with 1,000 idle queues
+   * the safety-net polls are a handful of calls, not one per queue. `release` when done waiting
+   * (also when woken early): the timer is cleared once nobody waits for it.
+   */
+  tick(at: number): { done: Promise<void>; release: () => void } {
+    let tick = this.#ticks.get(at);
+    if (tick === undefined) {
+      let resolve!: () => void;
+      const done = new Promise<void>((r) => (resolve = r));
+      const timer = setTimeout(() => {
+        this.#ticks.delete(at);
+        resolve();
+      }, Math.max(0, at - Date.now()));
+      this.#ticks.set(at, (tick = { done, timer, waiters: 0 }));
+    }
+    const mine = tick;
+    mine.waiters++;
+    let released = false;
+    return {
+      done: mine.done,
+      release: () => {
+        if (released) return;
+        released = true;
+        if (--mine.waiters > 0 || this.#ticks.get(at) !== mine) return;
+        clearTimeout(mine.timer);
+        this.#ticks.delete(at);
+      },
+    };
   }
 
   #schedule(): void {

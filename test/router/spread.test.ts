@@ -86,4 +86,31 @@ describe.each(BACKENDS)('many small queues read together ($name bus)', ({ name }
     // …and still polled: a delivery nobody woke the worker for is found.
     expect(reads).toBeGreaterThan(0);
   }, 120_000);
+
+  it('ROUTER-SPREAD-4 idle queues at their slowest pace poll together: 20 idle queues\' polls share bus calls, and an event still reaches its queue at once', async () => {
+    site = newSite(name, 'spread4');
+    const pollMs = 20;
+    app = await openApp(site, {}, { router: { refreshMs: 60_000, pollMs } });
+    const tenants = Array.from({ length: 20 }, (_, i) => `q${i}`);
+    for (const t of tenants) await app.store.tenants.create(t);
+    for (const t of tenants) await deployProbe(app, probe, { name: 'Idle', subscribeTo: ['Tick'], tenantScope: 'tenant', tenantId: t, settings: { mode: 'mark', marker: t } });
+    await refresh(app);
+    const router = app.runtime!.router;
+    await until('this process dispatches', () => (router.leading ? true : undefined));
+    // Past the doubling waits (20 … 160 ms): every queue polls at its slowest pace.
+    await new Promise((resolve) => setTimeout(resolve, 1000));
+    const before = { calls: router.queueIo.readCalls, queues: router.queueIo.queueReads };
+    await new Promise((resolve) => setTimeout(resolve, 2000));
+    const calls = router.queueIo.readCalls - before.calls;
+    const queues = router.queueIo.queueReads - before.queues;
+    process.stdout.write(`ROUTER-SPREAD-4 (${name}): ${queues} polls of ${tenants.length} idle queues in ${calls} bus calls\n`);
+    expect(queues).toBeGreaterThanOrEqual(tenants.length);
+    // Polls on timers of their own share a call only by chance (about one queue per call).
+    expect(queues / calls).toBeGreaterThanOrEqual(tenants.length / 2);
+    // Waiting for the shared instant never delays a delivery: an event wakes its queue at once.
+    const sentAt = Date.now();
+    await app.store.commit({ tenantId: 'q7', actor: 'user:test' }, { events: [{ type: 'Tick', payload: {} }] });
+    await until('the event handled', async () => ((await marks(app, 'q7')).length === 1 ? true : undefined), 30_000);
+    expect(Date.now() - sentAt).toBeLessThan(WOKEN_POLL_FACTOR * pollMs * 5);
+  }, 120_000);
 });
