@@ -34,6 +34,12 @@ export interface AppStatus {
   tenants: number;
   /** The Node.js version and the flags the process runs with (command line, then `NODE_OPTIONS`): `npm start` and `bin/uee.mjs` pass `SERVER_NODE_FLAGS`. */
   node: { version: string; flags: string[] };
+  /**
+   * Invocation records since start: written to the store, dropped (the buffer's bounds reached while
+   * the store was behind, or a batch the store refused — each also logged), and waiting to be
+   * written now (see `InvocationRecords`). `enabled` false with `--records-retention-hours 0`.
+   */
+  records: { enabled: boolean; written: number; dropped: number; waiting: number };
   runtime: {
     enabled: boolean;
     workers: number;
@@ -257,6 +263,7 @@ export class UeeApp {
       outbox: { pending: await this.store.outbox.size(), published: this.relay.published },
       tenants: (await this.store.tenants.list()).length,
       node: { version: process.version, flags: nodeFlagsInEffect() },
+      records: { enabled: this.records !== undefined, written: this.records?.written ?? 0, dropped: this.records?.dropped ?? 0, waiting: this.records?.waiting ?? 0 },
       runtime: {
         enabled: this.runtime !== undefined,
         workers: host?.workers ?? 0,

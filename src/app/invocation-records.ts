@@ -91,6 +91,11 @@ export class InvocationRecords implements InvocationRecorder {
     };
   }
 
+  /** Records waiting to be written: buffered, or in a write not finished yet. */
+  get waiting(): number {
+    return this.#buffered + this.#inflight;
+  }
+
   /** Starts the retention loop (a purge now, then every `purgeEveryMs`). */
   start(): void {
     if (this.#purgeTimer !== undefined || this.#closed) return;

@@ -100,6 +100,12 @@ describe.each(BACKENDS)('router end to end ($name bus)', ({ name }) => {
     // The operator sees the router's bound on deliveries in hand: 2 × (concurrency 4 + batchSize 64).
     expect((await app.status()).runtime.inHand).toMatchObject({ capacity: 136, waiting: 0 });
     expect(await app.bus.deadLetters()).toHaveLength(1);
+    // …and the invocation records: every delivery's written once flushed, none dropped, none waiting.
+    await app.records!.flush();
+    const { records } = await app.status();
+    expect(records).toMatchObject({ enabled: true, dropped: 0, waiting: 0 });
+    expect(records.written).toBe(app.records!.written);
+    expect(records.written).toBeGreaterThanOrEqual(7);
   });
 
   it('ROUTER-8 tenant isolation: a tenant plugin never sees other tenants; a global plugin reading a foreign entity gets null', async () => {

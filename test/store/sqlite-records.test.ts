@@ -296,9 +296,13 @@ describe('InvocationRecords bounds', () => {
     const records = bufferOn(held, { maxBuffered: 25, maxBufferedPerTenant: 25 });
     for (let i = 0; i < 40; i++) records.record(draft('acme', at(i)));
     expect(records.dropped).toBe(15);
+    // What an operator reads in /status: the 25 kept wait — in the write the store holds, or buffered.
+    await new Promise((resolve) => setImmediate(resolve));
+    expect(records.waiting).toBe(25);
     held.release();
     await records.flush();
     expect(records.written).toBe(25);
+    expect(records.waiting).toBe(0);
     expect(held.appended).toHaveLength(25);
     // A batch the store refuses is counted dropped too.
     held.failNext();
