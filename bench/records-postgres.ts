@@ -16,10 +16,9 @@ import { execFileSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import pg, { type PoolClient } from 'pg';
-import { newId } from '../src/core/ids.js';
 import { openPostgresStore, type EntityStore } from '../src/store/index.js';
 import { INVOCATION_COLUMNS, INVOCATION_COLUMN_COUNT, prepareInvocationRecord, pushInvocationRow, type InvocationRecord } from '../src/store/invocations.js';
-import { noopRecord } from './_records.js';
+import { noopRecords } from './_records.js';
 import { BENCH_POSTGRES_URL } from './_store-postgres.js';
 import { median, printResult, printTable } from './_table.js';
 
@@ -27,15 +26,8 @@ const PER_ROUND = 10_000;
 const PRELOAD = 20_000;
 const ROUNDS = 3;
 
-const entities = Array.from({ length: 20_000 }, () => newId());
-let drawn = 0;
-
 /** The next no-op delivery's record, of one of `tenants` tenants in turn. */
-function record(tenants: number): InvocationRecord {
-  const i = drawn++;
-  const now = Date.now();
-  return noopRecord({ recordId: newId(now), eventId: newId(now), tenantId: `tenant-${i % tenants}`, at: new Date(now).toISOString(), entityId: entities[(i * 7919) % entities.length]! });
-}
+const record = noopRecords().next;
 
 /** CPU µs used so far by every `postgres` process of this machine (NaN without /proc or pgrep). */
 function serverCpuUs(): number {

@@ -16,10 +16,8 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { RECORDS_BATCH_SIZE, RECORDS_MAX_BATCH_SIZE } from '../src/app/invocation-records.js';
-import { newId } from '../src/core/ids.js';
-import type { InvocationRecord } from '../src/store/invocations.js';
 import { INVOCATIONS_DDL, RECORDS_PAGE_SIZE, RECORDS_WRITER_PRAGMAS, recordInserter } from '../src/store/sqlite/invocations-sql.js';
-import { noopRecord } from './_records.js';
+import { noopRecords } from './_records.js';
 import { median, printResult, printTable } from './_table.js';
 
 /** Records measured per round (a whole number of batches of either size). */
@@ -27,15 +25,8 @@ const PER_ROUND = 10_240;
 const PRELOAD = Number(process.env.UEE_BENCH_RECORDS ?? 100_000);
 const ROUNDS = 3;
 
-const entities = Array.from({ length: 20_000 }, () => newId());
-let drawn = 0;
-
 /** The next no-op delivery's record, of one of `tenants` tenants in turn. */
-function record(tenants: number): InvocationRecord {
-  const i = drawn++;
-  const now = Date.now();
-  return noopRecord({ recordId: newId(now), eventId: newId(now), tenantId: `tenant-${i % tenants}`, at: new Date(now).toISOString(), entityId: entities[(i * 7919) % entities.length]! });
-}
+const record = noopRecords().next;
 
 /** How a records file is written: its page size (when created), the writer's pragmas, records per transaction. */
 interface Writer {

@@ -21,6 +21,20 @@ describe.each(BACKENDS)('many small queues read together ($name bus)', ({ name }
     await site?.dispose();
   });
 
+  /** An app dispatching on this bus with 20 tenants' idle queues (pollMs 20), nothing published. */
+  async function idleQueues(tag: string): Promise<{ pollMs: number; tenants: string[]; router: NonNullable<UeeApp['runtime']>['router'] }> {
+    site = newSite(name, tag);
+    const pollMs = 20;
+    app = await openApp(site, {}, { router: { refreshMs: 60_000, pollMs } });
+    const tenants = Array.from({ length: 20 }, (_, i) => `q${i}`);
+    for (const t of tenants) await app.store.tenants.create(t);
+    for (const t of tenants) await deployProbe(app, probe, { name: 'Idle', subscribeTo: ['Tick'], tenantScope: 'tenant', tenantId: t, settings: { mode: 'mark', marker: t } });
+    await refresh(app);
+    const router = app.runtime!.router;
+    await until('this process dispatches', () => (router.leading ? true : undefined));
+    return { pollMs, tenants, router };
+  }
+
   it('ROUTER-SPREAD-1 behind one tenant\'s hot slow queue and another\'s failing plugin, 30 tenants\' events are each handled once, long before the hot queue drains, with several queues per bus read', async () => {
     site = newSite(name, 'spread');
     app = await openApp(site, {}, { router: { refreshMs: 200, backoffMs: 20, concurrency: 4 } });
@@ -66,15 +80,7 @@ describe.each(BACKENDS)('many small queues read together ($name bus)', ({ name }
     await until('the hot queue drained', () => (handled('Hot') >= flood ? true : undefined), 150_000);
   }, 300_000);
   it('ROUTER-SPREAD-3 while this process dispatches, idle queues are polled at most every 10 × pollMs (every delivery wakes its worker): 20 idle queues cost a fraction of the reads', async () => {
-    site = newSite(name, 'spread3');
-    const pollMs = 20;
-    app = await openApp(site, {}, { router: { refreshMs: 60_000, pollMs } });
-    const tenants = Array.from({ length: 20 }, (_, i) => `q${i}`);
-    for (const t of tenants) await app.store.tenants.create(t);
-    for (const t of tenants) await deployProbe(app, probe, { name: 'Idle', subscribeTo: ['Tick'], tenantScope: 'tenant', tenantId: t, settings: { mode: 'mark', marker: t } });
-    await refresh(app);
-    const router = app.runtime!.router;
-    await until('this process dispatches', () => (router.leading ? true : undefined));
+    const { pollMs, tenants, router } = await idleQueues('spread3');
     const before = router.queueIo.queueReads;
     const started = Date.now();
     await new Promise((resolve) => setTimeout(resolve, 2000));
@@ -88,15 +94,7 @@ describe.each(BACKENDS)('many small queues read together ($name bus)', ({ name }
   }, 120_000);
 
   it('ROUTER-SPREAD-4 idle queues at their slowest pace poll together: 20 idle queues\' polls share bus calls, and an event still reaches its queue at once', async () => {
-    site = newSite(name, 'spread4');
-    const pollMs = 20;
-    app = await openApp(site, {}, { router: { refreshMs: 60_000, pollMs } });
-    const tenants = Array.from({ length: 20 }, (_, i) => `q${i}`);
-    for (const t of tenants) await app.store.tenants.create(t);
-    for (const t of tenants) await deployProbe(app, probe, { name: 'Idle', subscribeTo: ['Tick'], tenantScope: 'tenant', tenantId: t, settings: { mode: 'mark', marker: t } });
-    await refresh(app);
-    const router = app.runtime!.router;
-    await until('this process dispatches', () => (router.leading ? true : undefined));
+    const { pollMs, tenants, router } = await idleQueues('spread4');
     // Past the doubling waits (20 … 160 ms): every queue polls at its slowest pace.
     await new Promise((resolve) => setTimeout(resolve, 1000));
     const before = { calls: router.queueIo.readCalls, queues: router.queueIo.queueReads };
