@@ -31,47 +31,43 @@ export class Doorbell {
    * Waits `ms`, or until a ring (one since the last clear or wait ends it at once). Resolves `true`
    * when a ring ended it; either way the rings so far are forgotten.
    */
-  async wait(ms: number): Promise<boolean> {
-    if (this.#rung) {
-      this.#rung = false;
-      return true;
-    }
-    const rung = await new Promise<boolean>((resolve) => {
-      const timer = setTimeout(() => {
-        this.#wake = undefined;
-        resolve(false);
-      }, ms);
-      this.#wake = () => {
-        clearTimeout(timer);
-        this.#wake = undefined;
-        resolve(true);
-      };
+  wait(ms: number): Promise<boolean> {
+    return this.#waitUntil((end) => {
+      const timer = setTimeout(end, ms);
+      return () => clearTimeout(timer);
     });
-    this.#rung = false;
-    return rung;
   }
 
   /**
    * Like {@link wait}, but until `timeout` settles instead of a timer of its own: many waiters can
    * share one timer (see `QueueIo.tick`), so what they do next happens in the same turn.
    */
-  async waitFor(timeout: Promise<void>): Promise<boolean> {
+  waitFor(timeout: Promise<void>): Promise<boolean> {
+    return this.#waitUntil((end) => {
+      let cancelled = false;
+      void timeout.then(() => {
+        if (!cancelled) end();
+      });
+      return () => (cancelled = true);
+    });
+  }
+
+  /** The wait of {@link wait} and {@link waitFor}: `arm(end)` makes `end` run when the wait is over, and returns how to cancel that. */
+  async #waitUntil(arm: (end: () => void) => () => void): Promise<boolean> {
     if (this.#rung) {
       this.#rung = false;
       return true;
     }
     const rung = await new Promise<boolean>((resolve) => {
-      let settled = false;
-      this.#wake = () => {
-        settled = true;
-        this.#wake = undefined;
-        resolve(true);
-      };
-      void timeout.then(() => {
-        if (settled) return;
+      const cancel = arm(() => {
         this.#wake = undefined;
         resolve(false);
       });
+      this.#wake = () => {
+        cancel();
+        this.#wake = undefined;
+        resolve(true);
+      };
     });
     this.#rung = false;
     return rung;

@@ -36,3 +36,22 @@ it('DOORBELL-2 waitOut is not ended by a ring, only by a ring once stopped() is 
   // Ended by the first ring, it would have returned while stopped() was still false.
   expect(stopped).toBe(true);
 }, 10_000);
+
+it('DOORBELL-3 waitFor ends when its shared timeout settles or at a ring; a timeout settling after a ring ended its wait does not end the next one', async () => {
+  const bell = new Doorbell();
+  let fire!: () => void;
+  const shared = new Promise<void>((resolve) => (fire = resolve));
+  // Ended by the ring; the shared timeout is still to come.
+  const first = bell.waitFor(shared);
+  setTimeout(() => bell.ring(), 5);
+  expect(await first).toBe(true);
+  // The next wait is a timer of its own: the old timeout settling now must neither end it nor
+  // take away what a ring wakes (the test's timeout would catch a ring that no longer ends it).
+  const next = bell.wait(60_000);
+  fire();
+  await new Promise((resolve) => setTimeout(resolve, 5));
+  bell.ring();
+  expect(await next).toBe(true);
+  // A waitFor ended by its timeout resolves false.
+  expect(await bell.waitFor(Promise.resolve())).toBe(false);
+});
