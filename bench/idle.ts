@@ -17,11 +17,12 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { Redis } from 'ioredis';
 import { deleteRedisKeys } from '../test/router/app-site.js';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { printResult, printTable } from './_table.js';
+import { procCpuUs } from './_proc.js';
 import { SERVER_NODE_FLAGS } from '../src/cli/node-flags.js';
 import { silentLogger } from '../src/core/index.js';
 import { UeeApp } from '../src/app/index.js';
@@ -33,13 +34,6 @@ const PLUGINS = Number(process.env.UEE_BENCH_IDLE_PLUGINS ?? 1_000);
 const REDIS_URL = process.env.UEE_BENCH_REDIS_URL ?? 'redis://127.0.0.1:6379';
 /** After the ready line: startup's own work (engine warm-up, first queries) is over. */
 const SETTLE_MS = 5_000;
-const TICKS_PER_SECOND = 100;
-
-/** CPU ticks (user + system, all threads) of a process so far. */
-function cpuTicks(pid: number): number {
-  const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]!.split(' ');
-  return Number(fields[11]) + Number(fields[12]);
-}
 
 /** Starts `args` under node and resolves once a stdout line matches `ready`. */
 function start(args: string[], ready: RegExp): Promise<ChildProcess> {
@@ -55,11 +49,11 @@ function start(args: string[], ready: RegExp): Promise<ChildProcess> {
 
 async function measure(child: ChildProcess): Promise<number> {
   await new Promise((r) => setTimeout(r, SETTLE_MS));
-  const before = cpuTicks(child.pid!);
+  const before = procCpuUs(`/proc/${child.pid!}/stat`);
   await new Promise((r) => setTimeout(r, WINDOW_MS));
-  const used = cpuTicks(child.pid!) - before;
+  const usedUs = procCpuUs(`/proc/${child.pid!}/stat`) - before;
   // Percent of one core over the window.
-  return (100 * used) / TICKS_PER_SECOND / (WINDOW_MS / 1000);
+  return (100 * usedUs) / 1000 / WINDOW_MS;
 }
 
 /** A data directory with `n` global no-op plugins deployed, each on an event type of its own (written by an app in this process, closed before the server opens it). */

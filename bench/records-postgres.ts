@@ -14,13 +14,13 @@
  */
 import { execFileSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { readFileSync } from 'node:fs';
 import pg, { type PoolClient } from 'pg';
 import { openPostgresStore, type EntityStore } from '../src/store/index.js';
 import { INVOCATION_COLUMNS, INVOCATION_COLUMN_COUNT, prepareInvocationRecord, pushInvocationRow, type InvocationRecord } from '../src/store/invocations.js';
 import { noopRecords } from './_records.js';
 import { BENCH_POSTGRES_URL } from './_store-postgres.js';
 import { median, printResult, printTable } from './_table.js';
+import { procCpuUs } from './_proc.js';
 
 const PER_ROUND = 10_000;
 const PRELOAD = 20_000;
@@ -36,8 +36,7 @@ function serverCpuUs(): number {
     let total = 0;
     for (const pid of pids) {
       try {
-        const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]!.split(' ');
-        total += ((Number(fields[11]) + Number(fields[12])) * 1_000_000) / 100;
+        total += procCpuUs(`/proc/${pid}/stat`);
       } catch {
         // the process ended meanwhile
       }

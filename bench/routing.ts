@@ -22,7 +22,7 @@
 // Run: npm run bench -- routing      (UEE_BENCH_REDIS_URL, default redis://127.0.0.1:6379; UEE_BENCH_EVENTS, default 20,000;
 //      UEE_TEST_POSTGRES_URL for the processes scenario, default postgres://postgres@127.0.0.1:5432/test)
 import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { createInterface } from 'node:readline';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -39,6 +39,7 @@ import { loadConfig } from '../src/config/index.js';
 import { buildWat } from '../test/runtime/wat.js';
 import { deleteRedisKeys } from '../test/router/app-site.js';
 import { printResult, printTable } from './_table.js';
+import { procCpuUs } from './_proc.js';
 import { BENCH_POSTGRES_URL } from './_store-postgres.js';
 import { DISPATCH_GROUP } from '../src/router/index.js';
 import { pluginGroup } from '../src/registry/index.js';
@@ -88,8 +89,7 @@ const rows: Array<Array<string | number>> = [];
  */
 function mainThreadCpuUs(): number {
   try {
-    const fields = readFileSync(`/proc/self/task/${process.pid}/stat`, 'utf8').split(') ')[1]!.split(' ');
-    return ((Number(fields[11]) + Number(fields[12])) * 1_000_000) / 100;
+    return procCpuUs(`/proc/self/task/${process.pid}/stat`);
   } catch {
     return NaN;
   }
