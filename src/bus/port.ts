@@ -107,6 +107,12 @@ export interface QueueAck {
  */
 export type QueueOutcome<T> = { ok: true; value: T } | { ok: false; error: UeeError };
 
+/** Outcomes of an {@link EventBus.ackAndReadQueues} call: `acks[i]` of the `i`th ack, `reads[i]` of the `i`th read. */
+export interface AckedAndRead {
+  acks: Array<QueueOutcome<number>>;
+  reads: Array<QueueOutcome<Delivery[]>>;
+}
+
 /** Options of {@link EventBus.pruneConsumers}. */
 export interface PruneOptions {
   /** Consumers idle at least this long, with nothing pending, are removed. */
@@ -199,6 +205,12 @@ export interface EventBus {
   readQueues?(consumer: string, reads: readonly QueueRead[]): Promise<Array<QueueOutcome<Delivery[]>>>;
   /** Optional: {@link ack} of many queues in one step; outcome `i` is `ack(acks[i].group, acks[i].ids)`. */
   ackQueues?(acks: readonly QueueAck[]): Promise<Array<QueueOutcome<number>>>;
+  /**
+   * Optional: {@link ackQueues} then {@link readQueues} in one step (one SQLite transaction): the acks
+   * and reads a process's queues ask for in the same turn, for one commit instead of two. Outcomes
+   * are those the two calls would have returned; a failure of the step itself fails both parts.
+   */
+  ackAndReadQueues?(consumer: string, acks: readonly QueueAck[], reads: readonly QueueRead[]): Promise<AckedAndRead>;
   /** Pending entries of a group, oldest first. */
   pending(group: string, options?: { consumer?: string; count?: number }): Promise<PendingEntry[]>;
   /**

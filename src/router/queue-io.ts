@@ -1,5 +1,5 @@
 import { UeeError } from '../core/index.js';
-import type { Delivery, EventBus, QueueOutcome } from '../bus/port.js';
+import type { AckedAndRead, Delivery, EventBus, QueueOutcome } from '../bus/port.js';
 
 /** Most queues one coalesced bus call covers (bounds how long one embedded transaction holds the write lock). */
 const MAX_QUEUES_PER_CALL = 256;
@@ -32,6 +32,11 @@ interface AckRequest {
  * (its window full, or its lease elsewhere) simply asks for nothing. Outcomes are per queue: one
  * queue's failure (e.g. deleted meanwhile) fails only its own read. Buses without the multi-queue
  * calls get the same coalescing per queue (one `ack` call per queue per turn).
+ *
+ * The acks and reads of a turn that involve more than one queue go as ONE step where the bus has it
+ * ({@link EventBus.ackAndReadQueues}: embedded, one transaction instead of two). One queue's ack and
+ * read keep their own calls: its read then takes no write lock when nothing is unread, and in
+ * `bench/routing`'s one-plugin run the shared step measured ~8% fewer events/s (9 of 10 pairs).
  */
 export class QueueIo {
   #reads: ReadRequest[] = [];
@@ -109,9 +114,12 @@ export class QueueIo {
       const acks = this.#acks;
       this.#reads = [];
       this.#acks = new Map();
-      for (let i = 0; i < reads.length; i += MAX_QUEUES_PER_CALL) void this.#read(reads.slice(i, i + MAX_QUEUES_PER_CALL));
       const groups = [...acks];
-      for (let i = 0; i < groups.length; i += MAX_QUEUES_PER_CALL) void this.#ack(groups.slice(i, i + MAX_QUEUES_PER_CALL));
+      // Acks and reads of many queues in the same turn share a step when the bus has one: one commit, not two.
+      const shared = reads.length + groups.length > 2 && reads.length > 0 && groups.length > 0 && this.bus.ackAndReadQueues !== undefined ? MAX_QUEUES_PER_CALL : 0;
+      if (shared > 0) void this.#ackAndRead(groups.slice(0, shared), reads.slice(0, shared));
+      for (let i = shared; i < reads.length; i += MAX_QUEUES_PER_CALL) void this.#read(reads.slice(i, i + MAX_QUEUES_PER_CALL));
+      for (let i = shared; i < groups.length; i += MAX_QUEUES_PER_CALL) void this.#ack(groups.slice(i, i + MAX_QUEUES_PER_CALL));
     });
   }
 
@@ -136,6 +144,25 @@ export class QueueIo {
     reads.forEach((r, i) => settle(r, outcomes[i]));
   }
 
+  async #ackAndRead(groups: Array<[string, AckRequest]>, reads: ReadRequest[]): Promise<void> {
+    this.readCalls++;
+    this.queueReads += reads.length;
+    let outcomes: AckedAndRead;
+    try {
+      outcomes = await this.bus.ackAndReadQueues!(
+        this.consumer,
+        groups.map(([group, req]) => ({ group, ids: req.ids })),
+        reads.map((r) => ({ group: r.group, count: r.count })),
+      );
+    } catch (err) {
+      for (const [, req] of groups) for (const w of req.waiters) w.reject(err);
+      for (const r of reads) r.reject(err);
+      return;
+    }
+    settleAcks(groups, outcomes.acks);
+    reads.forEach((r, i) => settle(r, outcomes.reads[i]));
+  }
+
   async #ack(groups: Array<[string, AckRequest]>): Promise<void> {
     const { bus } = this;
     const each = async ([group, req]: [string, AckRequest]): Promise<void> => {
@@ -157,11 +184,15 @@ export class QueueIo {
       for (const [, req] of groups) for (const w of req.waiters) w.reject(err);
       return;
     }
-    groups.forEach(([, req], i) => {
-      const outcome = outcomes[i];
-      for (const w of req.waiters) settle(w, outcome === undefined ? undefined : outcome.ok ? { ok: true, value: undefined } : outcome);
-    });
+    settleAcks(groups, outcomes);
   }
+}
+
+function settleAcks(groups: Array<[string, AckRequest]>, outcomes: Array<QueueOutcome<number>>): void {
+  groups.forEach(([, req], i) => {
+    const outcome = outcomes[i];
+    for (const w of req.waiters) settle(w, outcome === undefined ? undefined : outcome.ok ? { ok: true, value: undefined } : outcome);
+  });
 }
 
 function settle<T>(waiter: Waiter<T>, outcome: QueueOutcome<T> | undefined): void {

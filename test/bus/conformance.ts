@@ -536,6 +536,36 @@ export function busConformance(name: string, open: OpenBus): void {
       expect(after.map((o) => (o.ok ? o.value.map((d) => d.event.eventId) : o.error.code))).toEqual([more.map((e) => e.eventId), 'NOT_FOUND', [more[0]!.eventId]]);
     });
 
+    it('BUS-24b: ackAndReadQueues acks, then reads, each part exactly as ackQueues / readQueues would; an unknown queue fails only its own part', async () => {
+      const bus = await openBus();
+      if (bus.ackAndReadQueues === undefined) return;
+      await bus.ensureGroup('dispatch', 'earliest');
+      for (const q of ['qa', 'qb']) await bus.ensureQueue(q);
+      const events = makeEvents(6);
+      await bus.publish(events);
+      const read = await bus.read('dispatch', 'd', { count: 10 });
+      // qa: 0,2,4 ; qb: 1,3,5
+      await bus.route('dispatch', read.map((d, i) => ({ id: d.id, groups: [i % 2 === 0 ? 'qa' : 'qb'] })));
+      const first = await bus.read('qa', 'c1', { count: 2 });
+      const qb1 = await bus.read('qb', 'c2', { count: 1 });
+      const fourth = read[4]!.id;
+      const out = await bus.ackAndReadQueues('c1', [
+        { group: 'qa', ids: [...first.map((d) => d.id), first[0]!.id] },
+        { group: 'qb', ids: [] },
+        { group: 'qb', ids: qb1.map((d) => d.id) },
+      ], [
+        { group: 'qa', count: 10 },
+        { group: 'nope', count: 10 },
+        { group: 'qb', count: 1 },
+      ]);
+      expect(out.acks.map((o) => (o.ok ? o.value : o.error.code))).toEqual([2, 0, 1]);
+      expect(out.reads.map((o) => (o.ok ? o.value.map((d) => d.event.eventId) : o.error.code))).toEqual([[events[4]!.eventId], 'NOT_FOUND', [events[3]!.eventId]]);
+      // The acked entries are gone; the read ones are pending for c1, delivered once; qb's last one still queued.
+      expect((await bus.pending('qa')).map((p) => [p.id, p.consumer, p.deliveryCount])).toEqual([[fourth, 'c1', 1]]);
+      expect((await bus.pending('qb')).map((p) => p.consumer)).toEqual(['c1']);
+      expect((await bus.read('qb', 'c2', { count: 10 })).map((d) => d.event.eventId)).toEqual([events[5]!.eventId]);
+    });
+
     it('BUS-18: a queue keeps what it needs across retention, and a blocked queue read wakes on route', async () => {
       const bus = await openBus({ maxLength: 10 });
       await bus.ensureGroup('dispatch', 'earliest');

@@ -199,6 +199,30 @@ describe('embedded bus specifics', () => {
     }
   });
 
+  it('BUS-E14: ackAndReadQueues is one transaction: a read that fails rolls back the acks made with it, and nothing is taken as read', async () => {
+    const bus = await openEmbeddedBus({ path: file });
+    const raw = new Database(file);
+    try {
+      await bus.publish(makeEvents(4));
+      await bus.ensureGroup('src', 'earliest');
+      await bus.ensureQueue('q');
+      await bus.ensureQueue('q2');
+      await bus.route('src', (await bus.read('src', 'd', { count: 4 })).map((d, i) => ({ id: d.id, groups: [i < 2 ? 'q' : 'q2'] })));
+      const held = await bus.read('q', 'c1', { count: 2 });
+      raw.exec(`CREATE TRIGGER fail_q2 BEFORE INSERT ON bus_leased WHEN NEW.grp = 'q2' BEGIN SELECT RAISE(ABORT, 'injected'); END;`);
+      await expect(bus.ackAndReadQueues!('c1', [{ group: 'q', ids: held.map((d) => d.id) }], [{ group: 'q2', count: 10 }])).rejects.toThrow(/injected/);
+      expect((await bus.pending('q')).map((p) => p.id)).toEqual(held.map((d) => d.id));
+      raw.exec('DROP TRIGGER fail_q2;');
+      const out = await bus.ackAndReadQueues!('c1', [{ group: 'q', ids: held.map((d) => d.id) }], [{ group: 'q2', count: 10 }]);
+      expect(out.acks).toEqual([{ ok: true, value: 2 }]);
+      expect(out.reads.map((o) => o.ok && o.value.length)).toEqual([2]);
+      expect(await bus.pending('q')).toEqual([]);
+    } finally {
+      raw.close();
+      await bus.close();
+    }
+  });
+
   it('BUS-E7: a read or lease whose transaction rolls back leaves nothing taken as written: the next one registers its process and consumer', async () => {
     const bus = await openEmbeddedBus({ path: file });
     const raw = new Database(file);

@@ -3,6 +3,7 @@ import { UeeError, toUeeError, type EventEnvelope, type Logger } from '../../cor
 import type { WalHold } from '../../core/wal-checkpointer.js';
 import { queueLeaseName } from '../port.js';
 import type {
+  AckedAndRead,
   BusOptions,
   ClaimOptions,
   DeadLetter,
@@ -546,8 +547,39 @@ export class EmbeddedBus implements EventBus {
    * of small queues takes the write lock and commits once. An unknown queue fails only its own part.
    */
   async readQueues(consumer: string, reads: readonly QueueRead[]): Promise<Array<QueueOutcome<Delivery[]>>> {
+    return (await this.ackAndReadQueues(consumer, [], reads)).reads;
+  }
+
+  /** Acks of many queues in ONE transaction (see {@link EventBus.ackQueues}), each as {@link ack} acks it. */
+  async ackQueues(acks: readonly QueueAck[]): Promise<Array<QueueOutcome<number>>> {
+    this.#life.assertOpen();
+    return (await this.#ackAndRead(null, acks, [])).acks;
+  }
+
+  /**
+   * {@link ackQueues} then {@link readQueues} in ONE transaction (see {@link EventBus.ackAndReadQueues}):
+   * each ack and read exactly as those calls make it, the acks first.
+   */
+  async ackAndReadQueues(consumer: string, acks: readonly QueueAck[], reads: readonly QueueRead[]): Promise<AckedAndRead> {
     this.#life.assertOpen();
     checkName(consumer, 'consumer');
+    return this.#ackAndRead(consumer, acks, reads);
+  }
+
+  async #ackAndRead(consumer: string | null, acks: readonly QueueAck[], reads: readonly QueueRead[]): Promise<AckedAndRead> {
+    const ackOut = new Array<QueueOutcome<number>>(acks.length);
+    const ackTodo: Array<{ i: number; group: string; ids: string[] }> = [];
+    for (let i = 0; i < acks.length; i++) {
+      const { group, ids } = acks[i]!;
+      try {
+        checkName(group, 'group');
+        checkEntryIds(ids);
+        if (ids.length === 0) ackOut[i] = { ok: true, value: 0 };
+        else ackTodo.push({ i, group, ids });
+      } catch (err) {
+        ackOut[i] = { ok: false, error: toUeeError(err) };
+      }
+    }
     const out = new Array<QueueOutcome<Delivery[]>>(reads.length);
     const todo: Array<{ i: number; group: string; count: number }> = [];
     for (let i = 0; i < reads.length; i++) {
@@ -559,20 +591,25 @@ export class EmbeddedBus implements EventBus {
         out[i] = { ok: false, error: toUeeError(err) };
       }
     }
-    if (todo.length === 0) return out;
+    if (ackTodo.length === 0 && todo.length === 0) return { acks: ackOut, reads: out };
+    const st = this.#st;
     const found = this.#guard(() =>
-      this.#immediate(() =>
-        todo.map(({ group, count }): Array<Delivery | CorruptEntry> | UeeError => {
+      this.#immediate(() => {
+        for (const { i, group, ids } of ackTodo) {
+          const g = st.group.get(group);
+          ackOut[i] = { ok: true, value: g === undefined ? 0 : this.#ackIn(group, g, sortedPositions(ids.map(entrySeq))).length };
+        }
+        return todo.map(({ group, count }): Array<Delivery | CorruptEntry> | UeeError => {
           try {
             const g = this.#groupRow(group);
             if (g.routed !== 1) return new UeeError('NOT_FOUND', `no queue "${group}"`, { details: { group }, hint: 'create it with ensureQueue first' });
-            return this.#readQueued(group, consumer, `${group}\u0000${consumer}`, count, g, true);
+            return this.#readQueued(group, consumer!, `${group}\u0000${consumer}`, count, g, true);
           } catch (err) {
             if (err instanceof UeeError) return err;
             throw err;
           }
-        }),
-      ),
+        });
+      }),
     );
     for (let k = 0; k < todo.length; k++) {
       const { i, group } = todo[k]!;
@@ -587,35 +624,7 @@ export class EmbeddedBus implements EventBus {
         }
       }
     }
-    return out;
-  }
-
-  /** Acks of many queues in ONE transaction (see {@link EventBus.ackQueues}), each as {@link ack} acks it. */
-  ackQueues(acks: readonly QueueAck[]): Promise<Array<QueueOutcome<number>>> {
-    return this.#run(() => {
-      const out = new Array<QueueOutcome<number>>(acks.length);
-      const todo: Array<{ i: number; group: string; ids: string[] }> = [];
-      for (let i = 0; i < acks.length; i++) {
-        const { group, ids } = acks[i]!;
-        try {
-          checkName(group, 'group');
-          checkEntryIds(ids);
-          if (ids.length === 0) out[i] = { ok: true, value: 0 };
-          else todo.push({ i, group, ids });
-        } catch (err) {
-          out[i] = { ok: false, error: toUeeError(err) };
-        }
-      }
-      if (todo.length === 0) return out;
-      const st = this.#st;
-      this.#immediate(() => {
-        for (const { i, group, ids } of todo) {
-          const g = st.group.get(group);
-          out[i] = { ok: true, value: g === undefined ? 0 : this.#ackIn(group, g, sortedPositions(ids.map(entrySeq))).length };
-        }
-      });
-      return out;
-    });
+    return { acks: ackOut, reads: out };
   }
 
   renew(group: string, consumer: string, ids: string[]): Promise<number> {
