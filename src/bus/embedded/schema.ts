@@ -160,8 +160,8 @@ export function prepareBusStatements(db: Database) {
     countGroups: s<[], { n: number }>('SELECT count(*) AS n FROM bus_groups'),
     purgeDedupe: s<[number]>('DELETE FROM bus_dedupe WHERE at < ?'),
     hasAfter: s<[number], { n: number }>('SELECT n FROM bus_entries WHERE n > ? LIMIT 1'),
-    entriesAfter: s<[number, number], EntryRow>('SELECT n, ms, data FROM bus_entries WHERE n > ? ORDER BY n LIMIT ?'),
-    entriesFrom: s<[number, number], EntryRow>('SELECT n, ms, data FROM bus_entries WHERE n >= ? ORDER BY n LIMIT ?'),
+    entriesAfter: s<[number, number], EntryRow>('SELECT n, ms, data FROM bus_entries WHERE n > ? ORDER BY n LIMIT +?'),
+    entriesFrom: s<[number, number], EntryRow>('SELECT n, ms, data FROM bus_entries WHERE n >= ? ORDER BY n LIMIT +?'),
     entryData: s<[number], { data: string }>('SELECT data FROM bus_entries WHERE n = ?'),
     countAfter: s<[number], { c: number }>('SELECT count(*) AS c FROM bus_entries WHERE n > ?'),
     group: s<[string], GroupRow>('SELECT last_ms, last_n, routed, late FROM bus_groups WHERE grp = ?'),
@@ -173,14 +173,14 @@ export function prepareBusStatements(db: Database) {
     hasQueuedAfter: s<[string, number], { n: number }>('SELECT n FROM bus_queued WHERE grp = ? AND n > ? LIMIT 1'),
     // A queue's unread rows: above its cursor (the common case), or (late = 1) any row no run covers.
     queuedAfter: s<[string, number, number], QueuedRow>(
-      'SELECT q.n AS n, q.ms AS ms, e.data AS data FROM bus_queued q LEFT JOIN bus_entries e ON e.n = q.n WHERE q.grp = ? AND q.n > ? ORDER BY q.n LIMIT ?',
+      'SELECT q.n AS n, q.ms AS ms, e.data AS data FROM bus_queued q LEFT JOIN bus_entries e ON e.n = q.n WHERE q.grp = ? AND q.n > ? ORDER BY q.n LIMIT +?',
     ),
     queuedUncovered: s<[string, number], QueuedRow>(
       `SELECT q.n AS n, q.ms AS ms, e.data AS data FROM bus_queued q LEFT JOIN bus_entries e ON e.n = q.n
-         WHERE q.grp = ? AND NOT EXISTS (SELECT 1 FROM bus_leased r WHERE r.grp = q.grp AND r.lo <= q.n AND r.hi >= q.n) ORDER BY q.n LIMIT ?`,
+         WHERE q.grp = ? AND NOT EXISTS (SELECT 1 FROM bus_leased r WHERE r.grp = q.grp AND r.lo <= q.n AND r.hi >= q.n) ORDER BY q.n LIMIT +?`,
     ),
     queuedBetween: s<[string, number, number, number], QueuedRow>(
-      'SELECT q.n AS n, q.ms AS ms, e.data AS data FROM bus_queued q LEFT JOIN bus_entries e ON e.n = q.n WHERE q.grp = ? AND q.n >= ? AND q.n <= ? ORDER BY q.n LIMIT ?',
+      'SELECT q.n AS n, q.ms AS ms, e.data AS data FROM bus_queued q LEFT JOIN bus_entries e ON e.n = q.n WHERE q.grp = ? AND q.n >= ? AND q.n <= ? ORDER BY q.n LIMIT +?',
     ),
     anyQueuedBetween: s<[string, number, number], { n: number }>('SELECT n FROM bus_queued WHERE grp = ? AND n >= ? AND n <= ? LIMIT 1'),
     isQueued: s<[string, number], { n: number }>('SELECT n FROM bus_queued WHERE grp = ? AND n = ?'),
@@ -226,25 +226,25 @@ export function prepareBusStatements(db: Database) {
       'SELECT lo, hi, consumer, delivered_at, deliveries FROM bus_leased WHERE grp = ? AND lo <= ? AND hi >= ? ORDER BY lo',
     ),
     runs: s<[string], RunRow>('SELECT lo, hi, consumer, delivered_at, deliveries FROM bus_leased WHERE grp = ? ORDER BY lo'),
-    entriesBetween: s<[number, number, number], EntryRow>('SELECT n, ms, data FROM bus_entries WHERE n >= ? AND n <= ? ORDER BY n LIMIT ?'),
+    entriesBetween: s<[number, number, number], EntryRow>('SELECT n, ms, data FROM bus_entries WHERE n >= ? AND n <= ? ORDER BY n LIMIT +?'),
     runPending: s<[string, number], PendingRow>(
       `SELECT e.n AS n, e.ms AS ms, r.consumer AS consumer, r.delivered_at AS delivered_at, r.deliveries AS deliveries
-         FROM bus_leased r JOIN bus_entries e ON e.n >= r.lo AND e.n <= r.hi WHERE r.grp = ? ORDER BY e.n LIMIT ?`,
+         FROM bus_leased r JOIN bus_entries e ON e.n >= r.lo AND e.n <= r.hi WHERE r.grp = ? ORDER BY e.n LIMIT +?`,
     ),
     runPendingOf: s<[string, string, number], PendingRow>(
       `SELECT e.n AS n, e.ms AS ms, r.consumer AS consumer, r.delivered_at AS delivered_at, r.deliveries AS deliveries
-         FROM bus_leased r JOIN bus_entries e ON e.n >= r.lo AND e.n <= r.hi WHERE r.grp = ? AND r.consumer = ? ORDER BY e.n LIMIT ?`,
+         FROM bus_leased r JOIN bus_entries e ON e.n >= r.lo AND e.n <= r.hi WHERE r.grp = ? AND r.consumer = ? ORDER BY e.n LIMIT +?`,
     ),
     runPendingByConsumer: s<[string], { consumer: string; c: number }>(
       'SELECT r.consumer AS consumer, count(*) AS c FROM bus_leased r JOIN bus_entries e ON e.n >= r.lo AND e.n <= r.hi WHERE r.grp = ? GROUP BY r.consumer',
     ),
     queueRunPending: s<[string, number], PendingRow>(
       `SELECT q.n AS n, q.ms AS ms, r.consumer AS consumer, r.delivered_at AS delivered_at, r.deliveries AS deliveries
-         FROM bus_leased r JOIN bus_queued q ON q.grp = r.grp AND q.n >= r.lo AND q.n <= r.hi WHERE r.grp = ? ORDER BY q.n LIMIT ?`,
+         FROM bus_leased r JOIN bus_queued q ON q.grp = r.grp AND q.n >= r.lo AND q.n <= r.hi WHERE r.grp = ? ORDER BY q.n LIMIT +?`,
     ),
     queueRunPendingOf: s<[string, string, number], PendingRow>(
       `SELECT q.n AS n, q.ms AS ms, r.consumer AS consumer, r.delivered_at AS delivered_at, r.deliveries AS deliveries
-         FROM bus_leased r JOIN bus_queued q ON q.grp = r.grp AND q.n >= r.lo AND q.n <= r.hi WHERE r.grp = ? AND r.consumer = ? ORDER BY q.n LIMIT ?`,
+         FROM bus_leased r JOIN bus_queued q ON q.grp = r.grp AND q.n >= r.lo AND q.n <= r.hi WHERE r.grp = ? AND r.consumer = ? ORDER BY q.n LIMIT +?`,
     ),
     queueRunPendingByConsumer: s<[string], { consumer: string; c: number }>(
       'SELECT r.consumer AS consumer, count(*) AS c FROM bus_leased r JOIN bus_queued q ON q.grp = r.grp AND q.n >= r.lo AND q.n <= r.hi WHERE r.grp = ? GROUP BY r.consumer',
@@ -273,8 +273,8 @@ export function prepareBusStatements(db: Database) {
     lastDead: s<[], { n: number }>('SELECT n FROM bus_dead ORDER BY n DESC LIMIT 1'),
     trimDead: s<[number]>('DELETE FROM bus_dead WHERE n <= ?'),
     deleteDead: s<[number, number]>('DELETE FROM bus_dead WHERE n = ? AND ms = ?'),
-    dead: s<[number], EntryRow>('SELECT n, ms, data FROM bus_dead ORDER BY n LIMIT ?'),
-    deadOf: s<[string, number], EntryRow>('SELECT n, ms, data FROM bus_dead WHERE grp = ? ORDER BY n LIMIT ?'),
+    dead: s<[number], EntryRow>('SELECT n, ms, data FROM bus_dead ORDER BY n LIMIT +?'),
+    deadOf: s<[string, number], EntryRow>('SELECT n, ms, data FROM bus_dead WHERE grp = ? ORDER BY n LIMIT +?'),
   };
 }
 

@@ -59,7 +59,7 @@ export const RECORDS_WRITER_PRAGMAS = ['cache_size = -32768', 'wal_autocheckpoin
 export const sqliteInvocationQuery = (tk: string, q: NormalisedInvocationQuery): { sql: string; params: unknown[] } => invocationQuerySql(tk, q, () => '?');
 
 /** Deletes at most `limit` records older than `before`, oldest first (see `InvocationRecordStore.purgeBefore`). */
-export const PURGE_SQL = 'DELETE FROM invocations WHERE rowid IN (SELECT rowid FROM invocations WHERE at < ? ORDER BY at LIMIT ?)';
+export const PURGE_SQL = 'DELETE FROM invocations WHERE rowid IN (SELECT rowid FROM invocations WHERE at < ? ORDER BY at LIMIT +?)';
 
 const INSERT_HEAD = `INSERT OR IGNORE INTO invocations (${INVOCATION_COLUMNS}) VALUES `;
 const ROW = `(${Array.from({ length: INVOCATION_COLUMN_COUNT }, () => '?').join(', ')})`;

@@ -75,7 +75,7 @@ export function sqliteJournal(core: SqliteCore): EventJournal {
         const spanEnd = Math.min(q.after + JOURNAL_SCAN_SPAN, h);
         const types = q.types === undefined ? '' : ` AND type IN (${q.types.map(() => '?').join(', ')})`;
         const rows = core.cache
-          .get(`SELECT position, seq, event FROM event_journal WHERE tenant_key = ? AND position > ? AND position <= ?${types} ORDER BY position LIMIT ?`)
+          .get(`SELECT position, seq, event FROM event_journal WHERE tenant_key = ? AND position > ? AND position <= ?${types} ORDER BY position LIMIT +?`)
           .all(tk, q.after, spanEnd, ...(q.types ?? []), q.limit + 1) as Array<{ position: number; seq: number; event: string }>;
         const entries: JournalEntry[] = rows.map((r) => ({ position: r.position, seq: r.seq, event: readEvent(r.event, { table: 'event_journal', seq: r.seq }) }));
         return journalPage(q, entries, h);
@@ -91,7 +91,7 @@ export function sqliteJournal(core: SqliteCore): EventJournal {
         const cutoff = purgeCutoff(before);
         // Oldest seq first, stopping at the first entry inside the retention: no index on time needed,
         // and the walk is bounded by the batch whatever the journal holds.
-        const rows = core.cache.get('SELECT seq, occurred_at FROM event_journal ORDER BY seq LIMIT ?').all(purgeLimit(limit)) as Array<{ seq: number; occurred_at: string }>;
+        const rows = core.cache.get('SELECT seq, occurred_at FROM event_journal ORDER BY seq LIMIT +?').all(purgeLimit(limit)) as Array<{ seq: number; occurred_at: string }>;
         let upTo = -1;
         for (const r of rows) {
           if (r.occurred_at >= cutoff) break;

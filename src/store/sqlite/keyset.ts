@@ -145,7 +145,7 @@ export function keysetSql(q: KeysetQuery): { sql: string; params: unknown[] } {
   const order = q.keys.map((k, i) => `k${i} ${k.dir === 1 ? 'ASC' : 'DESC'}`);
   let sql = `SELECT ${[...q.columns, ...select].join(', ')} FROM ${q.table} WHERE ${where.join(' AND ')} ORDER BY ${order.join(', ')}`;
   if (q.acceptsAll) {
-    sql += ' LIMIT ?';
+    sql += ' LIMIT +?';
     params.push(q.limit + 1);
   }
   return { sql, params };

@@ -190,7 +190,7 @@ export class SqliteIndexes {
 
   /** The tenant's stored slow queries, slowest first. */
   slowQueries(tenantKey: string, limit?: number): SlowQuery[] {
-    const rows = this.core.cache.get('SELECT entry FROM slow_queries WHERE tenant_key = ? ORDER BY id DESC LIMIT ?').all(tenantKey, SLOW_PER_TENANT) as Array<{ entry: string }>;
+    const rows = this.core.cache.get('SELECT entry FROM slow_queries WHERE tenant_key = ? ORDER BY id DESC LIMIT +?').all(tenantKey, SLOW_PER_TENANT) as Array<{ entry: string }>;
     return slowestFirst(rows.map((r) => JSON.parse(r.entry) as SlowQuery), limit);
   }
 
@@ -289,7 +289,7 @@ export class SqliteIndexes {
     if (stream === undefined) {
       const candidates = probeSql(s, index.name, probe);
       const cap = this.core.limits.filter.maxDocumentsExamined;
-      const counted = this.core.cache.get(`SELECT count(*) AS n FROM (${candidates.sql} LIMIT ?)`).get(...candidates.params, cap + 1) as { n: number };
+      const counted = this.core.cache.get(`SELECT count(*) AS n FROM (${candidates.sql} LIMIT +?)`).get(...candidates.params, cap + 1) as { n: number };
       if (counted.n > cap) {
         plan.fallback = `the probe ${describeProbe(probe)} matches more than ${cap} documents (maxDocumentsExamined): scanned instead`;
         return { where: null, from: null };

@@ -11,7 +11,7 @@ export const SCHEMA_VERSION = 3;
 export const TIMER_DUE_SQL = `SELECT doc FROM entity_versions INDEXED BY timer_due
   WHERE is_latest = 1 AND deleted = 0 AND entity_type_id = 'uee.timer' AND json_extract(doc, '$.attributes.status') = 'scheduled'
     AND json_extract(doc, '$.attributes.fireAt') <= ?
-  ORDER BY json_extract(doc, '$.attributes.fireAt'), entity_id LIMIT ?`;
+  ORDER BY json_extract(doc, '$.attributes.fireAt'), entity_id LIMIT +?`;
 
 /**
  * Tables of the embedded store. `tenant_key` is the tenant id, or '' for global data.

@@ -108,7 +108,7 @@ export function sqliteReadModels(core: SqliteCore, indexes: SqliteIndexes): Read
         const tk = scope(ctx);
         prepareViewKey(view);
         return core.cache
-          .get('DELETE FROM read_models WHERE rowid IN (SELECT rowid FROM read_models WHERE tenant_key = ? AND view = ? LIMIT ?)')
+          .get('DELETE FROM read_models WHERE rowid IN (SELECT rowid FROM read_models WHERE tenant_key = ? AND view = ? LIMIT +?)')
           .run(tk, view, deleteViewLimit(limit)).changes;
       }),
     get: (ctx, view, id) =>
@@ -229,7 +229,7 @@ export function sqliteOutbox(core: SqliteCore): Outbox {
     peek: (limit) =>
       core.run(() => {
         const n = Number.isFinite(limit) ? Math.max(1, Math.min(10_000, Math.floor(limit))) : 100;
-        const rows = core.cache.get('SELECT seq, event FROM outbox ORDER BY seq LIMIT ?').all(n) as Array<{ seq: number; event: string }>;
+        const rows = core.cache.get('SELECT seq, event FROM outbox ORDER BY seq LIMIT +?').all(n) as Array<{ seq: number; event: string }>;
         return rows.map((r) => ({ seq: r.seq, event: readEvent(r.event, { table: 'outbox', seq: r.seq }) }));
       }),
     markPublished: (seqs) =>
