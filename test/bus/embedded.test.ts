@@ -223,6 +223,28 @@ describe('embedded bus specifics', () => {
     }
   });
 
+  it('BUS-E15: a route into a queue another process deleted (known to this one as a queue) fails NOT_FOUND and queues nothing: the entry stays pending for the dispatcher', async () => {
+    const bus = await openEmbeddedBus({ path: file });
+    const other = await openEmbeddedBus({ path: file });
+    try {
+      await bus.publish(makeEvents(2));
+      await bus.ensureGroup('src', 'earliest');
+      await bus.ensureQueue('q');
+      await bus.ensureQueue('q2');
+      const [first, second] = await bus.read('src', 'd', { count: 2 });
+      await bus.route('src', [{ id: first!.id, groups: ['q'] }]);
+      await other.deleteQueue('q');
+      await expect(bus.route('src', [{ id: second!.id, groups: ['q2', 'q'] }])).rejects.toMatchObject({ code: 'NOT_FOUND' });
+      expect((await bus.pending('src')).map((p) => p.id)).toEqual([second!.id]);
+      expect(await bus.read('q2', 'c', { count: 10 })).toEqual([]);
+      await bus.ensureQueue('q');
+      expect(await bus.read('q', 'c', { count: 10 })).toEqual([]);
+    } finally {
+      await other.close();
+      await bus.close();
+    }
+  });
+
   it('BUS-E7: a read or lease whose transaction rolls back leaves nothing taken as written: the next one registers its process and consumer', async () => {
     const bus = await openEmbeddedBus({ path: file });
     const raw = new Database(file);
