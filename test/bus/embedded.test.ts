@@ -50,6 +50,15 @@ async function whileWriteLocked(raw: Database.Database, fn: () => Promise<void>)
 
 busConformance('embedded (SQLite file)', (options) => openEmbeddedBus({ path: file, ...(options ? { options } : {}) }));
 
+/** Publishes `n` events, reads them in group `src` and routes entry `i` into `groupsOf(i)` of the queues `q` and `q2`. */
+async function routeIntoQueues(bus: EventBus, n: number, groupsOf: (i: number) => string[]): Promise<void> {
+  await bus.publish(makeEvents(n));
+  await bus.ensureGroup('src', 'earliest');
+  await bus.ensureQueue('q');
+  await bus.ensureQueue('q2');
+  await bus.route('src', (await bus.read('src', 'd', { count: n })).map((d, i) => ({ id: d.id, groups: groupsOf(i) })));
+}
+
 describe('embedded bus specifics', () => {
   it('BUS-E1: a corrupt row in the log becomes a CORRUPT_DATA dead letter and the consumer continues', async () => {
     const bus = await openEmbeddedBus({ path: file });
@@ -203,11 +212,7 @@ describe('embedded bus specifics', () => {
     const bus = await openEmbeddedBus({ path: file });
     const raw = new Database(file);
     try {
-      await bus.publish(makeEvents(4));
-      await bus.ensureGroup('src', 'earliest');
-      await bus.ensureQueue('q');
-      await bus.ensureQueue('q2');
-      await bus.route('src', (await bus.read('src', 'd', { count: 4 })).map((d, i) => ({ id: d.id, groups: [i < 2 ? 'q' : 'q2'] })));
+      await routeIntoQueues(bus, 4, (i) => [i < 2 ? 'q' : 'q2']);
       const held = await bus.read('q', 'c1', { count: 2 });
       raw.exec(`CREATE TRIGGER fail_q2 BEFORE INSERT ON bus_leased WHEN NEW.grp = 'q2' BEGIN SELECT RAISE(ABORT, 'injected'); END;`);
       await expect(bus.ackAndReadQueues!('c1', [{ group: 'q', ids: held.map((d) => d.id) }], [{ group: 'q2', count: 10 }])).rejects.toThrow(/injected/);
@@ -249,11 +254,7 @@ describe('embedded bus specifics', () => {
     const bus = await openEmbeddedBus({ path: file });
     const raw = new Database(file);
     try {
-      await bus.publish(makeEvents(3));
-      await bus.ensureGroup('src', 'earliest');
-      await bus.ensureQueue('q');
-      await bus.ensureQueue('q2');
-      await bus.route('src', (await bus.read('src', 'd', { count: 3 })).map((d) => ({ id: d.id, groups: ['q', 'q2'] })));
+      await routeIntoQueues(bus, 3, () => ['q', 'q2']);
       const names = (sql: string): unknown[] => raw.prepare(sql).pluck().all();
       // SQLite itself fails a write after the process and consumer rows were written in the same
       // transaction: q2's read, after q's (one transaction for both), and the lease after its owner's row
