@@ -1,6 +1,6 @@
 /**
- * SQLITE-PREP: no SQLite statement binds its LIMIT as a bare parameter. SQLite (3.4x, as
- * better-sqlite3 builds it) lets a bound `LIMIT ?` shape the plan, so every new bind — the same
+ * SQLITE-PREP: no SQLite statement binds its LIMIT as a bare parameter. SQLite (3.53, as
+ * better-sqlite3 12 builds it) lets a bound `LIMIT ?` shape the plan, so every new bind — the same
  * value too — expires the statement and the next step parses and plans it again: a queue read went
  * from ~2.8 to ~6.2 µs a call (`npm run bench -- statements`). `LIMIT +?` is the same limit,
  * evaluated when the statement runs, and keeps the prepared plan.
