@@ -33,9 +33,10 @@ interface AckRequest {
  * queue's failure (e.g. deleted meanwhile) fails only its own read. Buses without the multi-queue
  * calls get the same coalescing per queue (one `ack` call per queue per turn).
  *
- * The acks and reads of a turn that involve more than one queue go as ONE step where the bus has it
- * ({@link EventBus.ackAndReadQueues}: embedded, one transaction instead of two). One queue's ack and
- * read keep their own calls: its read then takes no write lock when nothing is unread, and in
+ * A turn's acks and reads go as ONE step where the bus has it ({@link EventBus.ackAndReadQueues}:
+ * embedded, one transaction instead of two) when there are both and more than two of them together
+ * (queues acked plus queues read). A lone ack and a lone read keep their own calls — one queue's, the
+ * one-plugin case: its read then takes no write lock when nothing is unread, and in
  * `bench/routing`'s one-plugin run the shared step measured ~8% fewer events/s (9 of 10 pairs).
  */
 export class QueueIo {
@@ -115,7 +116,7 @@ export class QueueIo {
       this.#reads = [];
       this.#acks = new Map();
       const groups = [...acks];
-      // Acks and reads of many queues in the same turn share a step when the bus has one: one commit, not two.
+      // Acks and reads in the same turn share a step when the bus has one (one commit, not two), unless one ack and one read are all.
       const shared = reads.length + groups.length > 2 && reads.length > 0 && groups.length > 0 && this.bus.ackAndReadQueues !== undefined ? MAX_QUEUES_PER_CALL : 0;
       if (shared > 0) void this.#ackAndRead(groups.slice(0, shared), reads.slice(0, shared));
       for (let i = shared; i < reads.length; i += MAX_QUEUES_PER_CALL) void this.#read(reads.slice(i, i + MAX_QUEUES_PER_CALL));

@@ -1,7 +1,8 @@
 /**
  * ROUTER-IO-ACKREAD: the acks and reads a process's queues ask for in one turn go to the bus as ONE
- * step (`ackAndReadQueues`: one SQLite transaction) when the bus has it and more than one queue
- * takes part, each queue still served its own outcome; a bus without it gets the two calls as before.
+ * step (`ackAndReadQueues`: one SQLite transaction) when the bus has it and there are both and more
+ * than two of them, each queue still served its own outcome; a lone ack and a lone read, and a bus
+ * without the step, get the two calls as before.
  */
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
