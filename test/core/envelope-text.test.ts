@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { envelopeText, type EntityVersion, type EventEnvelope } from '../../src/core/index.js';
 import { checkPublishBatch, decodeEntry, isCorrupt } from '../../src/bus/shared/codec.js';
-import { handleInputText } from '../../src/runtime/host.js';
+import { contextText, handleInputText, settingsText } from '../../src/runtime/host.js';
 import { readEvent } from '../../src/store/shared.js';
 import { makeEvent } from '../bus/conformance.js';
 
@@ -29,6 +29,7 @@ const entity: EntityVersion = {
   deleted: false,
 } as unknown as EntityVersion;
 const context = { now: '2026-12-04T00:00:00.000Z', randomSeed: 'ab', tenantId: 'acme', plugin: { id: 'p', name: 'P', version: 1 } };
+const ctxText = contextText(context.now, context.randomSeed, context.tenantId, JSON.stringify(context.plugin));
 
 const tricky: Array<[string, Partial<EventEnvelope>]> = [
   ['plain', {}],
@@ -50,8 +51,8 @@ describe('envelope text spliced into plugin inputs', () => {
       for (const e of [undefined, entity]) {
         for (const settings of [{}, { limit: 3, nested: { a: ['x'] } }]) {
           const want = JSON.stringify({ event: decoded, entity: e, settings, context });
-          expect(handleInputText(decoded, e, settings, context, text)).toBe(want);
-          expect(handleInputText(decoded, e, settings, context)).toBe(want);
+          expect(handleInputText(decoded, e, settings, ctxText, text)).toBe(want);
+          expect(handleInputText(decoded, e, settings, ctxText)).toBe(want);
         }
       }
     });
@@ -63,7 +64,7 @@ describe('envelope text spliced into plugin inputs', () => {
     expect(copy).not.toHaveProperty('text');
     expect(envelopeText(copy)).toBe(JSON.stringify(copy));
     expect(envelopeText(copy)).not.toBe(raw);
-    expect(JSON.parse(handleInputText(copy, undefined, {}, context)).event.experiment).toEqual({ id: 'exp-1', variant: 'a' });
+    expect(JSON.parse(handleInputText(copy, undefined, {}, ctxText)).event.experiment).toEqual({ id: 'exp-1', variant: 'a' });
   });
 
   it('ENV-TEXT-3 an entry the schema had to change keeps no text: its input holds the envelope as checked', () => {
@@ -74,7 +75,7 @@ describe('envelope text spliced into plugin inputs', () => {
     expect(entry.event).not.toHaveProperty('smuggled');
     expect(entry.text).toBeUndefined();
     expect(envelopeText(entry.event)).toBe(JSON.stringify(entry.event));
-    expect(handleInputText(entry.event, undefined, {}, context)).not.toContain('smuggled');
+    expect(handleInputText(entry.event, undefined, {}, ctxText)).not.toContain('smuggled');
   });
 
   it('ENV-TEXT-4 an envelope never decoded from the bus is stringified', () => {
@@ -104,5 +105,24 @@ describe('envelope text spliced into plugin inputs', () => {
     expect(checkPublishBatch([read])).toEqual([JSON.stringify(read)]);
     expect(() => readEvent('{"eventId":', { table: 'outbox', seq: 2 })).toThrow(/stored event failed validation/);
     expect(() => readEvent(JSON.stringify({ ...event, hop: 'x' }), { table: 'outbox', seq: 3 })).toThrow(/stored event failed validation/);
+  });
+
+  it('ENV-TEXT-7 the context and settings texts are JSON.stringify of them, whatever they hold', () => {
+    const plugins = [{ id: 'p', name: 'P', version: 1 }, { id: 'q"\\', name: 'é 😀 \u2028 </script>', version: 12 }];
+    for (const plugin of plugins) {
+      for (const tenantId of ['acme', null, 'a"b\\c']) {
+        for (const [now, randomSeed] of [['2026-12-04T00:00:00.000Z', 'ab'], ['x\ny', '\ud800']]) {
+          const want = JSON.stringify({ now, randomSeed, tenantId, plugin });
+          expect(contextText(now!, randomSeed!, tenantId, JSON.stringify(plugin))).toBe(want);
+        }
+      }
+    }
+    // Kept per object: each object its own text, the same object the same text.
+    const a = { limit: 3, nested: { a: ['x'] } };
+    const b = { limit: 4 };
+    expect(settingsText(a)).toBe(JSON.stringify(a));
+    expect(settingsText(b)).toBe(JSON.stringify(b));
+    expect(settingsText(a)).toBe(JSON.stringify(a));
+    expect(settingsText({})).toBe('{}');
   });
 });
