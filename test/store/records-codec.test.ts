@@ -39,17 +39,22 @@ const full: InvocationRecordDraft = {
 };
 
 describe('invocation records packed for the writer thread', () => {
-  it('RECORDS-CODEC-1 every field comes back as it was, optional ones only where they were; a plain record packs to primitives only', () => {
-    const batch = [plain, full, { ...plain, recordId: undefined, tenantId: 'globex' }].map((d) => {
+  it('RECORDS-CODEC-1 every field comes back as it was, optional ones only where they were; rare parts only for the records that have some', () => {
+    // The last: a chain's first event, its own correlation id.
+    const batch = [plain, full, { ...plain, recordId: undefined, tenantId: 'globex' }, { ...plain, event: { ...plain.event, eventId: 'e9', correlationId: 'e9' } }].map((d) => {
       const copy = structuredClone(d);
       if (copy.recordId === undefined) delete copy.recordId;
       return copy;
     });
     const packed = packRecords(batch);
-    expect(packed).toHaveLength(batch.length * STRIDE);
-    // What the thread receives is a structured clone of the packed array.
-    expect(unpackRecords(structuredClone(packed))).toStrictEqual(batch);
-    const first = packed.slice(0, STRIDE);
-    expect(first.filter((x) => x !== null && typeof x === 'object')).toEqual([]);
+    expect(packed.slots).toHaveLength(batch.length * STRIDE);
+    // What the thread receives: a structured clone, the slots' buffer moved.
+    const received = structuredClone(packed, { transfer: [packed.slots.buffer] });
+    expect(packed.slots.byteLength).toBe(0);
+    expect(unpackRecords(received)).toStrictEqual(batch);
+    // Only the records with rare parts carry an object; strings many records share are named once.
+    expect(received.rest.map(([r]) => r)).toEqual([1]);
+    expect(received.strings.filter((x) => x === 'router')).toHaveLength(1);
+    expect(received.strings.filter((x) => x === 'ok')).toHaveLength(1);
   });
 });

@@ -2,16 +2,22 @@ import type { InvocationRecordDraft } from '../invocations.js';
 
 /**
  * How the main thread hands invocation records to the records writer thread (records-thread.ts):
- * one flat array of primitives per batch, {@link STRIDE} slots per record, instead of the drafts
- * themselves. Posting a draft cost the main thread a structured clone of its nine objects: in
- * bench/routing's no-op run 3.8 µs per record (2.5 packed), in bench/records 2.1–2.2 (1.4–1.5
- * packed). What is rare — effects listed, model calls, an error, an experiment, metrics, a dead
- * letter, usage beyond the four counts — travels in the record's last slot as it is (undefined when
- * there is none).
+ * per batch, the records' numbers and string references in ONE `Float64Array` ({@link STRIDE}
+ * slots per record), moved to the thread (a transfer, not a copy), and the strings they name in one
+ * array, a string named by many records (tenant, event type, plugin, outcome, the time of a
+ * millisecond) once. Posting the drafts themselves cost the main thread a structured clone of their
+ * nine objects: in bench/routing's no-op run 3.8 µs per record; one flat array of primitives (the
+ * previous packing) 2.5, a clone of each slot. What is rare — effects listed, model calls, an error,
+ * an experiment, metrics, a dead letter, usage beyond the four counts — travels as it is, in `rest`
+ * (only for the records that have some).
  */
 
 /** Slots per record. */
-export const STRIDE = 26;
+export const STRIDE = 25;
+
+/** A string slot's value for `null` and for `undefined` (a string's is its index in `strings`, ≥ 0). */
+const NULL = -1;
+const UNDEFINED = -2;
 
 /** The parts of a draft that are not always there (see {@link packRecords}). */
 interface Rest {
@@ -25,13 +31,32 @@ interface Rest {
   usage?: InvocationRecordDraft['usage'];
 }
 
-type Slot = string | number | boolean | null | undefined | Rest;
+/** A batch as the thread receives it (see above). */
+export interface PackedRecords {
+  slots: Float64Array<ArrayBuffer>;
+  strings: string[];
+  /** `[record index, its rare parts]`, for the records that have some. */
+  rest: Array<[number, Rest]>;
+}
 
-/** The records as one flat array ({@link unpackRecords} gives them back, field for field). */
-export function packRecords(drafts: readonly InvocationRecordDraft[]): Slot[] {
-  const out = new Array<Slot>(drafts.length * STRIDE);
+/** The records packed ({@link unpackRecords} gives them back, field for field); post `slots.buffer` in the transfer list. */
+export function packRecords(drafts: readonly InvocationRecordDraft[]): PackedRecords {
+  const slots = new Float64Array(drafts.length * STRIDE);
+  const strings: string[] = [];
+  const index = new Map<string, number>();
+  /** A string many records share: named once. */
+  const shared = (x: string | null | undefined): number => {
+    if (typeof x !== 'string') return x === null ? NULL : UNDEFINED;
+    let at = index.get(x);
+    if (at === undefined) index.set(x, (at = strings.push(x) - 1));
+    return at;
+  };
+  /** A string of this record only (an id): not looked up. */
+  const own = (x: string | null | undefined): number => (typeof x !== 'string' ? (x === null ? NULL : UNDEFINED) : strings.push(x) - 1);
+  const rests: Array<[number, Rest]> = [];
   let i = 0;
-  for (const d of drafts) {
+  for (let r = 0; r < drafts.length; r++) {
+    const d = drafts[r]!;
     const { event: e, plugin: p, usage: u, effects: f } = d;
     let rest: Rest | undefined;
     if (f.writes.length > 0) (rest ??= {}).writes = f.writes;
@@ -43,63 +68,68 @@ export function packRecords(drafts: readonly InvocationRecordDraft[]): Slot[] {
     if (d.deadLetterId !== undefined) (rest ??= {}).deadLetterId = d.deadLetterId;
     // Usage with more than its four counts (model cost, metrics) goes as it is.
     if (Object.keys(u).length !== 4) (rest ??= {}).usage = u;
-    out[i++] = d.recordId;
-    out[i++] = d.tenantId;
-    out[i++] = d.at;
-    out[i++] = e.eventId;
-    out[i++] = e.type;
-    out[i++] = e.correlationId;
-    out[i++] = e.causationId;
-    out[i++] = e.hop;
-    out[i++] = e.entityId;
-    out[i++] = e.entityTypeId;
-    out[i++] = p.id;
-    out[i++] = p.name;
-    out[i++] = p.version;
-    out[i++] = d.attempt;
-    out[i++] = d.trigger;
-    out[i++] = d.outcome;
-    out[i++] = d.durationMs;
-    out[i++] = u.hostCalls;
-    out[i++] = u.modelCalls;
-    out[i++] = u.emits;
-    out[i++] = u.outputBytes;
-    out[i++] = f.committed;
-    out[i++] = f.readModelOps;
-    out[i++] = f.timers;
-    out[i++] = f.omitted;
-    out[i++] = rest;
+    if (rest !== undefined) rests.push([r, rest]);
+    const eventId = own(e.eventId);
+    slots[i++] = own(d.recordId);
+    slots[i++] = shared(d.tenantId);
+    slots[i++] = shared(d.at);
+    slots[i++] = eventId;
+    slots[i++] = shared(e.type);
+    // A chain's first event is its own correlation id.
+    slots[i++] = e.correlationId === e.eventId ? eventId : own(e.correlationId);
+    slots[i++] = shared(e.causationId);
+    slots[i++] = e.hop;
+    slots[i++] = shared(e.entityId);
+    slots[i++] = shared(e.entityTypeId);
+    slots[i++] = shared(p.id);
+    slots[i++] = shared(p.name);
+    slots[i++] = p.version;
+    slots[i++] = d.attempt;
+    slots[i++] = shared(d.trigger);
+    slots[i++] = shared(d.outcome);
+    slots[i++] = d.durationMs;
+    slots[i++] = u.hostCalls;
+    slots[i++] = u.modelCalls;
+    slots[i++] = u.emits;
+    slots[i++] = u.outputBytes;
+    slots[i++] = f.committed ? 1 : 0;
+    slots[i++] = f.readModelOps;
+    slots[i++] = f.timers;
+    slots[i++] = f.omitted;
   }
-  return out;
-}
-
-/** Slot `i`, as the type the draft's field has there (the thread trusts the main thread's packing). */
-function v(slots: readonly unknown[], i: number): never {
-  return slots[i] as never;
+  return { slots, strings, rest: rests };
 }
 
 /** The drafts {@link packRecords} packed. */
-export function unpackRecords(slots: readonly unknown[]): InvocationRecordDraft[] {
+export function unpackRecords(packed: PackedRecords): InvocationRecordDraft[] {
+  const { slots, strings } = packed;
+  const rests = new Map(packed.rest);
+  /** A string slot's value (the thread trusts the main thread's packing). */
+  const str = (i: number): never => {
+    const at = slots[i]!;
+    return (at === NULL ? null : at === UNDEFINED ? undefined : strings[at]) as never;
+  };
+  const num = (i: number): number => slots[i]!;
   const out: InvocationRecordDraft[] = [];
-  for (let i = 0; i + STRIDE <= slots.length; i += STRIDE) {
-    const rest: Rest = v(slots, i + 25) ?? {};
-    const event: InvocationRecordDraft['event'] = { eventId: v(slots, i + 3), type: v(slots, i + 4), correlationId: v(slots, i + 5), causationId: v(slots, i + 6), hop: v(slots, i + 7) };
-    if (v(slots, i + 8) !== undefined) event.entityId = v(slots, i + 8);
-    if (v(slots, i + 9) !== undefined) event.entityTypeId = v(slots, i + 9);
+  for (let i = 0, r = 0; i + STRIDE <= slots.length; i += STRIDE, r++) {
+    const rest: Rest = rests.get(r) ?? {};
+    const event: InvocationRecordDraft['event'] = { eventId: str(i + 3), type: str(i + 4), correlationId: str(i + 5), causationId: str(i + 6), hop: num(i + 7) };
+    if (slots[i + 8] !== UNDEFINED) event.entityId = str(i + 8);
+    if (slots[i + 9] !== UNDEFINED) event.entityTypeId = str(i + 9);
     const draft: InvocationRecordDraft = {
-      tenantId: v(slots, i + 1),
-      at: v(slots, i + 2),
+      tenantId: str(i + 1),
+      at: str(i + 2),
       event,
-      plugin: { id: v(slots, i + 10), name: v(slots, i + 11), version: v(slots, i + 12) },
-      attempt: v(slots, i + 13),
-      trigger: v(slots, i + 14),
-      outcome: v(slots, i + 15),
-      durationMs: v(slots, i + 16),
-      usage: rest.usage ?? { hostCalls: v(slots, i + 17), modelCalls: v(slots, i + 18), emits: v(slots, i + 19), outputBytes: v(slots, i + 20) },
-      effects: { committed: v(slots, i + 21), writes: rest.writes ?? [], events: rest.events ?? [], readModelOps: v(slots, i + 22), timers: v(slots, i + 23), omitted: v(slots, i + 24) },
+      plugin: { id: str(i + 10), name: str(i + 11), version: num(i + 12) },
+      attempt: num(i + 13),
+      trigger: str(i + 14),
+      outcome: str(i + 15),
+      durationMs: num(i + 16),
+      usage: rest.usage ?? { hostCalls: num(i + 17), modelCalls: num(i + 18), emits: num(i + 19), outputBytes: num(i + 20) },
+      effects: { committed: slots[i + 21] === 1, writes: rest.writes ?? [], events: rest.events ?? [], readModelOps: num(i + 22), timers: num(i + 23), omitted: num(i + 24) },
       models: rest.models ?? [],
     };
-    if (v(slots, i) !== undefined) draft.recordId = v(slots, i);
+    if (slots[i] !== UNDEFINED) draft.recordId = str(i);
     if (rest.error !== undefined) draft.error = rest.error;
     if (rest.experiment !== undefined) draft.experiment = rest.experiment;
     if (rest.metrics !== undefined) draft.metrics = rest.metrics;

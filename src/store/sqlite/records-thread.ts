@@ -6,7 +6,7 @@ import type { Database } from 'better-sqlite3';
 import { UeeError, type Logger } from '../../core/index.js';
 import { bundleWorkerScript, oncePerProcess } from '../../core/worker-script.js';
 import { INVOCATION_COLUMNS, type InvocationRecordDraft } from '../invocations.js';
-import { packRecords } from './records-codec.js';
+import { packRecords, type PackedRecords } from './records-codec.js';
 import { INVOCATIONS_DDL, RECORDS_PAGE_SIZE } from './invocations-sql.js';
 import { sqliteError } from './core.js';
 
@@ -18,7 +18,7 @@ export interface RecordsWorkerData {
   resolveFrom: string;
 }
 /** What the main thread asks the records writer thread (`packed`: the drafts as {@link packRecords} packs them). */
-export type RecordsOp = { op: 'append'; packed: unknown[] } | { op: 'purge'; before: string; limit: number } | { op: 'close' };
+export type RecordsOp = { op: 'append'; packed: PackedRecords } | { op: 'purge'; before: string; limit: number } | { op: 'close' };
 export type RecordsRequest = RecordsOp & { id: number };
 export type RecordsReply = { id: number; ok: true; n: number } | { id: number; ok: false; code: string | undefined; message: string };
 
@@ -99,9 +99,9 @@ export class RecordsThread {
 
   /**
    * Inserts `drafts` (capped and serialised in the thread); settles once committed. The batch is
-   * posted packed into one flat array ({@link packRecords}): a structured clone of the drafts'
-   * objects cost the main thread ~2 µs per record, `JSON.stringify` of the batch about as much
-   * (bench/records).
+   * posted packed ({@link packRecords}: its numbers and string references moved, its strings named
+   * once): a structured clone of the drafts' objects cost the main thread ~2 µs per record,
+   * `JSON.stringify` of the batch about as much (bench/records).
    */
   async append(drafts: readonly InvocationRecordDraft[]): Promise<void> {
     await this.#request({ op: 'append', packed: packRecords(drafts) });
@@ -146,7 +146,7 @@ export class RecordsThread {
       if (this.#pending.size === 0) worker.ref();
       this.#pending.set(id, { resolve, reject });
       try {
-        worker.postMessage({ ...msg, id } satisfies RecordsRequest);
+        worker.postMessage({ ...msg, id } satisfies RecordsRequest, msg.op === 'append' ? [msg.packed.slots.buffer] : []);
       } catch (err) {
         // Not cloneable: answered here, so the thread is not held for a reply that never comes.
         this.#settle(worker, { id, ok: false, code: undefined, message: err instanceof Error ? err.message : String(err) });
