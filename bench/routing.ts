@@ -293,9 +293,9 @@ for (const backend of (['embedded', 'redis'] as const).filter((b) => BACKENDS?.h
       figures[`${Key}EventsPerSec`] = Math.round(rate);
       if (rawRate !== undefined) figures[`${Key}PctOfRaw`] = Math.round((100 * rate) / rawRate);
       figures[`${Key}CallsPerBatch`] = Number(perBatch.toFixed(1));
-      figures[`${Key}MainThreadCpuUsPerEvent`] = Math.round(mainCpuPerEvent);
-      figures[`${Key}ProcessCpuUsPerEvent`] = Math.round(processCpuPerEvent);
-      if (backend === 'redis') figures[`${Key}RedisServerCpuUsPerEvent`] = Math.round(redisCpuPerEvent);
+      figures[`${Key}MainThreadCpuUsPerEvent`] = Number(mainCpuPerEvent.toFixed(1));
+      figures[`${Key}ProcessCpuUsPerEvent`] = Number(processCpuPerEvent.toFixed(1));
+      if (backend === 'redis') figures[`${Key}RedisServerCpuUsPerEvent`] = Number(redisCpuPerEvent.toFixed(1));
       figures[`${Key}HeapPeakMb`] = Math.round(heapPeakMb);
       figures[`${Key}InstancesStarted`] = after.instancesStarted - before.instancesStarted;
       // Invocation records dropped in the measured runs (the records buffer full: the records thread,
