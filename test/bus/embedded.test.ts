@@ -1,7 +1,7 @@
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
-import { openEmbeddedBus, type EventBus } from '../../src/bus/index.js';
+import { openEmbeddedBus, type Delivery, type EventBus } from '../../src/bus/index.js';
 import { isUeeError } from '../../src/core/index.js';
 import { tempDir } from '../helpers.js';
 import { killChild, spawnChild } from '../router/harness.js';
@@ -423,6 +423,65 @@ describe('embedded bus specifics', () => {
       expect(await bus.lease('q-lease', 'owner-b', 60_000)).toBe(true);
       expect(await bus.lease('q-lease', 'owner-a', 60_000)).toBe(false);
     });
+  });
+
+  it('BUS-E16: an entry routed below a queue\'s cursor is read, however the cursor got there — a group turned into a queue, a queue created after the log moved on, another process\'s read, a file from before the route mark', async () => {
+    const bus = await openEmbeddedBus({ path: file });
+    const other = await openEmbeddedBus({ path: file });
+    const raw = new Database(file);
+    await bus.ensureGroup('src', 'earliest');
+    await other.ensureGroup('src2', 'earliest');
+    /** Publishes 8 more events; this process's `src` reads them. */
+    const eight = async (): Promise<Delivery[]> => {
+      await bus.publish(makeEvents(8));
+      return bus.read('src', 'd', { count: 8 });
+    };
+    /** Routes `entry` into `q` (from `src`) and expects `q`'s next read to give exactly it. */
+    const readsBack = async (q: string, entry: Delivery): Promise<void> => {
+      expect(await bus.route('src', [{ id: entry.id, groups: [q] }])).toBe(1);
+      expect((await bus.read(q, 'w', { count: 10 })).map((d) => d.id)).toEqual([entry.id]);
+    };
+    const seq = (d: Delivery): number => Number(d.id.split('-')[1]);
+    try {
+      // Each case starts with every earlier cursor below its own: a mark not raised for it fails it.
+      // A plain group that read up to a[3] and acked a[2], turned into a queue: its unread tail is
+      // queued, its cursor kept.
+      const a = await eight();
+      await bus.ensureGroup('plain', 'earliest');
+      await bus.read('plain', 'w', { count: 4 });
+      expect(await bus.ack('plain', [a[2]!.id])).toBe(1);
+      await bus.ensureQueue('plain');
+      expect((await bus.read('plain', 'w', { count: 10 })).map((d) => d.id)).toEqual(a.slice(4).map((d) => d.id));
+      await readsBack('plain', a[2]!);
+      // A queue created now: its cursor is the log's end, above the entries read before.
+      const b = await eight();
+      await bus.ensureQueue('created');
+      await readsBack('created', b[1]!);
+      // Another process routes c[6] into q and reads it: this process routes c[5] there after.
+      await bus.ensureQueue('q');
+      const c = await eight();
+      const seen = await other.read('src2', 'o', { count: 100 });
+      const c6 = seen.find((d) => d.id === c[6]!.id)!;
+      await other.route('src2', [{ id: c6.id, groups: ['q'] }]);
+      expect((await other.read('q', 'o', { count: 10 })).map((d) => d.id)).toEqual([c6.id]);
+      await readsBack('q', c[5]!);
+      // A file from before the mark: set at open where its queues' cursors and rows are.
+      await other.close();
+      await bus.close();
+      raw.exec('DROP TABLE bus_route_mark');
+      const reopened = await openEmbeddedBus({ path: file });
+      try {
+        expect(raw.prepare('SELECT n FROM bus_route_mark').pluck().get()).toBe(seq(c[6]!));
+        expect(await reopened.route('src', [{ id: c[4]!.id, groups: ['q'] }])).toBe(1);
+        expect((await reopened.read('q', 'w', { count: 10 })).map((d) => d.id)).toEqual([c[4]!.id]);
+      } finally {
+        await reopened.close();
+      }
+    } finally {
+      raw.close();
+      await other.close();
+      await bus.close();
+    }
   });
 
   it('BUS-E-CRASH-1: a lease and entries held by a process that crashed are taken over at once, a live holder keeps them', async () => {

@@ -81,6 +81,13 @@ CREATE TABLE IF NOT EXISTS bus_counters (
   name TEXT PRIMARY KEY,
   n INTEGER NOT NULL
 ) WITHOUT ROWID;
+-- An upper bound of every queue's cursor (bus_groups.last_n where routed = 1): the highest log
+-- position ever routed into a queue or a queue's cursor was created at. A route of an entry above it
+-- cannot be below any queue's cursor, so it looks up no cursor (see EmbeddedBus.route). One row.
+CREATE TABLE IF NOT EXISTS bus_route_mark (
+  id INTEGER PRIMARY KEY CHECK (id = 1),
+  n INTEGER NOT NULL
+);
 CREATE TABLE IF NOT EXISTS bus_dead (
   n INTEGER PRIMARY KEY AUTOINCREMENT,
   ms INTEGER NOT NULL,
@@ -109,6 +116,9 @@ export function applyBusSchema(db: Database, path: string): void {
              INSERT OR IGNORE INTO bus_queued (grp, n, ms) SELECT p.grp, p.n, p.ms FROM bus_pending p JOIN bus_groups g ON g.grp = p.grp WHERE g.routed = 1;
              DELETE FROM bus_pending;
              UPDATE bus_groups SET late = 1 WHERE routed = 1 AND late = 0 AND EXISTS (SELECT 1 FROM bus_queued q WHERE q.grp = bus_groups.grp AND q.n <= bus_groups.last_n);`);
+    // New files, and files from before the route mark: the highest queue cursor or queued position.
+    db.exec(`INSERT OR IGNORE INTO bus_route_mark (id, n)
+               SELECT 1, max(coalesce((SELECT max(last_n) FROM bus_groups WHERE routed = 1), 0), coalesce((SELECT max(n) FROM bus_queued), 0));`);
   }).immediate();
 }
 
@@ -169,6 +179,8 @@ export function prepareBusStatements(db: Database) {
     // A plain group turned into a queue keeps what it has not read yet: its unread tail is queued.
     queueUnread: s<[string, number]>('INSERT OR IGNORE INTO bus_queued (grp, n, ms) SELECT ?, n, ms FROM bus_entries WHERE n > ?'),
     markRouted: s<[string]>('UPDATE bus_groups SET routed = 1 WHERE grp = ?'),
+    routeMark: s<[], { n: number }>('SELECT n FROM bus_route_mark WHERE id = 1'),
+    raiseRouteMark: s<[number]>('UPDATE bus_route_mark SET n = max(n, ?) WHERE id = 1'),
     enqueue: s<[string, number, number]>('INSERT OR IGNORE INTO bus_queued (grp, n, ms) VALUES (?, ?, ?)'),
     hasQueuedAfter: s<[string, number], { n: number }>('SELECT n FROM bus_queued WHERE grp = ? AND n > ? LIMIT 1'),
     // A queue's unread rows: above its cursor (the common case), or (late = 1) any row no run covers.
