@@ -452,7 +452,6 @@ export class ExecutionHost {
     const ctx: TenantContext = { tenantId: event.tenantId, actor: loaded.actor };
     const now = input.context?.now ?? event.occurredAt;
     const randomSeed = input.context?.randomSeed ?? eventSeed(event.eventId, pluginId);
-
     let call = this.#newCall(policy, ctx, event.eventId, now);
     const entity = input.entity !== undefined && input.entity !== null && this.#canSee(call, input.entity) ? input.entity : undefined;
     const crashes = this.#crashCount(event.eventId, spec);
