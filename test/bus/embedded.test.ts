@@ -3,6 +3,7 @@ import Database from 'better-sqlite3';
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { openEmbeddedBus, type Delivery, type EventBus } from '../../src/bus/index.js';
 import { isUeeError } from '../../src/core/index.js';
+import { entrySeq } from '../../src/bus/shared/options.js';
 import { tempDir } from '../helpers.js';
 import { killChild, spawnChild } from '../router/harness.js';
 import { busConformance, expectCorruptEntryDeadLettered, makeEvent, makeEvents } from './conformance.js';
@@ -441,7 +442,6 @@ describe('embedded bus specifics', () => {
       expect(await bus.route('src', [{ id: entry.id, groups: [q] }])).toBe(1);
       expect((await bus.read(q, 'w', { count: 10 })).map((d) => d.id)).toEqual([entry.id]);
     };
-    const seq = (d: Delivery): number => Number(d.id.split('-')[1]);
     try {
       // Each case starts with every earlier cursor below its own: a mark not raised for it fails it.
       // A plain group that read up to a[3] and acked a[2], turned into a queue: its unread tail is
@@ -471,7 +471,7 @@ describe('embedded bus specifics', () => {
       raw.exec('DROP TABLE bus_route_mark');
       const reopened = await openEmbeddedBus({ path: file });
       try {
-        expect(raw.prepare('SELECT n FROM bus_route_mark').pluck().get()).toBe(seq(c[6]!));
+        expect(raw.prepare('SELECT n FROM bus_route_mark').pluck().get()).toBe(entrySeq(c[6]!.id));
         expect(await reopened.route('src', [{ id: c[4]!.id, groups: ['q'] }])).toBe(1);
         expect((await reopened.read('q', 'w', { count: 10 })).map((d) => d.id)).toEqual([c[4]!.id]);
       } finally {

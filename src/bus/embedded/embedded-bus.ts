@@ -129,9 +129,9 @@ export class EmbeddedBus implements EventBus {
    * of the queue reads, which take in log order, and dropping the oldest first dropped each entry
    * just before its read (2026-12-03, bench/routing's 20,000-event burst: 24% of queue reads found
    * their envelope, 75% of those kept were dropped unread). With 4,096 entries the same burst still
-   * found 20% (the dispatcher ran ~16,000 entries ahead); 16,384: 82% (2026-12-05, the main thread
-   * ~1 µs per event less; the heap's peak in that run ~25 MB more — the characters bound holds it
-   * for large envelopes).
+   * found 20% (the dispatcher ran ~16,000 entries ahead); 16,384: 82% (2026-12-05; the one-plugin
+   * run's heap peak 127 → 144 MB in 4 paired runs — the characters bound holds it for large
+   * envelopes).
    */
   readonly #handoff = new Map<number, { event: EventEnvelope; chars: number; takes: number; at: number }>();
   #handoffChars = 0;

@@ -117,8 +117,11 @@ export function applyBusSchema(db: Database, path: string): void {
              DELETE FROM bus_pending;
              UPDATE bus_groups SET late = 1 WHERE routed = 1 AND late = 0 AND EXISTS (SELECT 1 FROM bus_queued q WHERE q.grp = bus_groups.grp AND q.n <= bus_groups.last_n);`);
     // New files, and files from before the route mark: the highest queue cursor or queued position.
-    db.exec(`INSERT OR IGNORE INTO bus_route_mark (id, n)
-               SELECT 1, max(coalesce((SELECT max(last_n) FROM bus_groups WHERE routed = 1), 0), coalesce((SELECT max(n) FROM bus_queued), 0));`);
+    // Only then: the queued rows' max is a scan of bus_queued (no index leads with the position).
+    if (db.prepare('SELECT 1 FROM bus_route_mark WHERE id = 1').get() === undefined) {
+      db.exec(`INSERT INTO bus_route_mark (id, n)
+                 SELECT 1, max(coalesce((SELECT max(last_n) FROM bus_groups WHERE routed = 1), 0), coalesce((SELECT max(n) FROM bus_queued), 0));`);
+    }
   }).immediate();
 }
 
