@@ -2,6 +2,7 @@ import { readFileSync } from 'node:fs';
 import { MessageChannel, Worker } from 'node:worker_threads';
 import type { MessagePort, ResourceLimits } from 'node:worker_threads';
 import type { Logger } from '../core/logger.js';
+import { unpackDone } from './done-codec.js';
 import { BRIDGE, MAX_REQUEST_BYTES, errorAnswer } from './protocol.js';
 import type { BatchDoneMessage, DoneMessage, FromWorker, InstanceCacheLimits, LoadMessage, ToWorker, WorkerInit } from './protocol.js';
 import { workerEntry } from './worker-entry.js';
@@ -727,7 +728,7 @@ export class WorkerPool {
   #done(slot: Slot, msg: BatchDoneMessage): void {
     const r = slot.running;
     if (r === null) return;
-    const done = JSON.parse(msg.done) as DoneMessage[];
+    const done = unpackDone(msg);
     if (!r.jobs.has(done[0]?.id ?? -1)) return;
     if (r.timer !== null) clearTimeout(r.timer);
     slot.running = null;

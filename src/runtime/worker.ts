@@ -15,7 +15,8 @@ import { HOST_FUNCTIONS } from '../core/capabilities.js';
 import { KERNEL_NAMESPACE, USER_NAMESPACE } from '../core/wasm/index.js';
 import { DirectIo, DirectIoError, IO_STAGED } from './direct-io.js';
 import { BRIDGE, MAX_LOG_LINE_BYTES, MAX_REQUEST_BYTES, MAX_REQUEST_DEPTH, errorAnswer, jsonDepthExceeds, okAnswer } from './protocol.js';
-import type { BatchDoneMessage, BatchMessage, DoneMessage, FromWorker, InvokeJob, LoadMessage, ToWorker, WorkerInit } from './protocol.js';
+import { packDone } from './done-codec.js';
+import type { BatchMessage, DoneMessage, FromWorker, InvokeJob, LoadMessage, ToWorker, WorkerInit } from './protocol.js';
 import type { PluginLogLine } from './types.js';
 
 if (parentPort === null) throw new Error('the runtime worker must run in a worker thread');
@@ -645,7 +646,8 @@ async function runBatch(msg: BatchMessage): Promise<void> {
     done.push(d);
   }
   Atomics.store(i32, BRIDGE.RUNNING, 0);
-  port.postMessage({ t: 'done', done: JSON.stringify(done) } satisfies BatchDoneMessage);
+  const { message, transfer } = packDone(done);
+  port.postMessage(message, transfer);
 }
 
 /** This thread's CPU-time file, so the watchdog's grace period counts the CPU the plugin got to unwind. */
