@@ -19,6 +19,15 @@ export function rememberEnvelopeText(event: EventEnvelope, text: string): void {
   texts.set(event, text);
 }
 
+/**
+ * Whether `event` is `JSON.parse` of the text {@link envelopeText} gives for it, as read and checked
+ * by `readEvent`: an in-process reader of that text may take the object instead of parsing it again
+ * (the embedded bus's hand-off from a publish to its dispatcher).
+ */
+export function isDecodedEnvelope(event: EventEnvelope): boolean {
+  return texts.has(event);
+}
+
 /** `JSON.stringify(event)` when `event` was decoded from the bus, without stringifying it again. */
 export function envelopeText(event: EventEnvelope): string {
   return texts.get(event) ?? JSON.stringify(event);

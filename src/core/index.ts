@@ -69,4 +69,4 @@ export { PrincipalPool, PrincipalRateLimiter, principalKey } from './principal-l
 export type { NamedLimit, PoolHold, PrincipalPoolOptions, PrincipalRateOptions } from './principal-limits.js';
 export { hash32 } from './hash.js';
 export { Doorbell } from './doorbell.js';
-export { envelopeText, rememberEnvelopeText } from './envelope-text.js';
+export { envelopeText, isDecodedEnvelope, rememberEnvelopeText } from './envelope-text.js';

@@ -4,6 +4,7 @@ import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { openEmbeddedBus, type Delivery, type EventBus } from '../../src/bus/index.js';
 import { isUeeError } from '../../src/core/index.js';
 import { entrySeq } from '../../src/bus/shared/options.js';
+import { readEvent } from '../../src/store/shared.js';
 import { tempDir } from '../helpers.js';
 import { killChild, spawnChild } from '../router/harness.js';
 import { busConformance, expectCorruptEntryDeadLettered, makeEvent, makeEvents } from './conformance.js';
@@ -182,6 +183,38 @@ describe('embedded bus specifics', () => {
     } finally {
       await bus.close();
     }
+  });
+
+  it('BUS-E17: an envelope the store decoded (the outbox relay\'s) and this process published is read as that object, group and queues; any other is parsed; a rolled-back publish keeps nothing', async () => {
+    await withRawConnection(async (bus, raw) => {
+      await bus.ensureGroup('d', 'earliest');
+      await bus.ensureQueue('q');
+      // As the relay publishes: the envelope readEvent decoded from the outbox row's text.
+      const stored = makeEvent();
+      const decoded = readEvent(JSON.stringify(stored), { table: 'outbox' });
+      const fresh = makeEvent();
+      await bus.publish([decoded, fresh]);
+      const [a, b] = await bus.read('d', 'c', { count: 2 });
+      expect(a!.event).toBe(decoded);
+      expect(a!.text).toBe(JSON.stringify(stored));
+      expect(b!.event).not.toBe(fresh);
+      expect(b!.event).toEqual(fresh);
+      expect(await bus.route('d', [a!, b!].map((d) => ({ id: d.id, groups: ['q'] })))).toBe(2);
+      const queued = await bus.read('q', 'w', { count: 2 });
+      expect(queued.map((d) => d.event)).toEqual([stored, fresh]);
+      expect(queued[0]!.event).toBe(decoded);
+      // A publish that fails after appending a decoded envelope keeps none: its position is given to the next entry.
+      raw.exec(`CREATE TRIGGER boom BEFORE INSERT ON bus_entries WHEN NEW.data LIKE '%"boom"%' BEGIN SELECT RAISE(ABORT, 'boom'); END`);
+      const lost = readEvent(JSON.stringify(makeEvent()), { table: 'outbox' });
+      await expect(bus.publish([lost, makeEvent({ type: 'boom' })])).rejects.toThrow();
+      raw.exec('DROP TRIGGER boom');
+      const next = makeEvent();
+      const [published] = (await bus.publish([next])).ids;
+      expect(entrySeq(published!)).toBe(entrySeq(b!.id) + 1); // the rolled-back envelope's position
+      const [c] = await bus.read('d', 'c', { count: 5 });
+      expect(c!.id).toBe(published);
+      expect(c!.event).toEqual(next);
+    });
   });
 
   it('BUS-E6: an entry routed to a queue after later ones were read from it is still read, once, and acked like the others', async () => {

@@ -1,5 +1,5 @@
 import type { Database, Transaction } from 'better-sqlite3';
-import { UeeError, toUeeError, type EventEnvelope, type Logger } from '../../core/index.js';
+import { UeeError, isDecodedEnvelope, toUeeError, type EventEnvelope, type Logger } from '../../core/index.js';
 import type { WalHold } from '../../core/wal-checkpointer.js';
 import { queueLeaseName } from '../port.js';
 import type {
@@ -121,7 +121,9 @@ export class EmbeddedBus implements EventBus {
    * Envelopes a plain-group read (the dispatcher's) decoded and checked, by log position, oldest
    * first: the queue reads that take the entry get the same object instead of parsing the stored
    * text again (the log is append-only, so the text is the one decoded; nothing downstream changes
-   * an envelope). `route` counts the queues it put an entry into (`takes`) and drops those it put
+   * an envelope). A publish puts here too the envelopes the store decoded and checked from the
+   * very text appended (`isDecodedEnvelope`: the outbox relay's), and the plain-group read takes
+   * those instead of parsing them. `route` counts the queues it put an entry into (`takes`) and drops those it put
    * into none; each queue read takes one, the last drops it. Bounded by {@link HANDOFF_MAX_ENTRIES}
    * and {@link HANDOFF_MAX_CHARS}: when full, the oldest gives its place only once it is older than
    * {@link HANDOFF_MAX_AGE_MS} (an entry no local queue read will take: another process's queue),
@@ -161,13 +163,22 @@ export class EmbeddedBus implements EventBus {
     return this.#run(() => {
       const encoded = checkPublishBatch(events);
       if (encoded.length === 0) return { ids: [] };
-      const ids = this.#immediate(() => this.#append(events, encoded));
+      const decoded: number[] = [];
+      const ids = this.#immediate(() => this.#append(events, encoded, decoded));
+      // Committed: their positions are theirs for good (a rolled-back append's could be given again).
+      for (let k = 0; k < decoded.length; k += 2) this.#keep(decoded[k]!, events[decoded[k + 1]!]!, encoded[decoded[k + 1]!]!.length);
       if (ids.some((id) => id !== null)) notifyPublished(this.#key);
       return { ids };
     });
   }
 
-  #append(events: EventEnvelope[], encoded: string[]): Array<string | null> {
+  /**
+   * Appends the batch; fills `decoded` with the position and index of each appended event that is the
+   * decoding of its text as read by the store (`isDecodedEnvelope`: the outbox relay's), which the
+   * publish keeps in the hand-off once committed — this process's dispatcher then reads the object
+   * instead of parsing its text again.
+   */
+  #append(events: EventEnvelope[], encoded: string[], decoded: number[]): Array<string | null> {
     const st = this.#st;
     const now = Date.now();
     const ms = Math.max(now, st.lastEntry.get()?.ms ?? 0);
@@ -182,6 +193,7 @@ export class EmbeddedBus implements EventBus {
       }
       last = Number(st.insertEntry.run(ms, encoded[i]!).lastInsertRowid);
       ids[i] = `${ms}-${last}`;
+      if (isDecodedEnvelope(events[i]!)) decoded.push(last, i);
       appended++;
     }
     this.#sinceTrim += appended;
@@ -463,8 +475,15 @@ export class EmbeddedBus implements EventBus {
       return found;
     });
     const out = new Array<Delivery | CorruptEntry>(rows.length);
+    const handoff = this.#handoff;
     for (let i = 0; i < rows.length; i++) {
       const row = rows[i]!;
+      // Published by this process as the decoding of this very text (see #append): taken, not parsed.
+      const published = handoff.get(row.n);
+      if (published !== undefined) {
+        out[i] = { id: `${row.ms}-${row.n}`, event: published.event, deliveryCount: 1, text: row.data };
+        continue;
+      }
       const entry = decodeEntry(`${row.ms}-${row.n}`, row.data, 1);
       // Only an envelope its text gives back exactly: a queue read hands that text on with it (Delivery.text).
       if (!isCorrupt(entry) && entry.text !== undefined) this.#keep(row.n, entry.event, row.data.length);
