@@ -9,7 +9,9 @@
 // the same run. Both plugins again in TypeScript (`plugins1Js`, `write1Js`), compiled by the platform's
 // JS toolchain: what an agent's plugin costs end to end beside the hand-written WAT module. The no-op
 // again with events about 20,000 entities (`plugins1Entities`): each invocation record is indexed by
-// its entity too, as most real events' are. Goals: the no-op and the writing plugin ≥ 40% of the raw publish rate embedded,
+// its entity too, as most real events' are. The no-op again with events as the outbox relay
+// publishes them (`plugins1Relayed`: each the envelope the store decoded from its row, whose text the
+// bus appends as it is and whose object this process's dispatcher takes instead of parsing it). Goals: the no-op and the writing plugin ≥ 40% of the raw publish rate embedded,
 // ≥ 50% on Redis. Each row also gives the CPU spent per event (medians' run): the main thread's, the
 // whole process's (main, runtime workers, records thread) and, on Redis, the Redis server's — the
 // machine's two cores bound the sum of the last two, the main thread bounds the first. And the store
@@ -21,7 +23,7 @@
 // queues to share. Deliveries/s from the first publish to every queue drained.
 // Run: npm run bench -- routing      (UEE_BENCH_REDIS_URL, default redis://127.0.0.1:6379; UEE_BENCH_EVENTS, default 20,000;
 //      UEE_TEST_POSTGRES_URL for the processes scenario, default postgres://postgres@127.0.0.1:5432/test)
-import { spawn, type ChildProcess } from 'node:child_process';
+import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { createInterface } from 'node:readline';
 import { tmpdir } from 'node:os';
@@ -35,6 +37,7 @@ import { Redis } from 'ioredis';
 import { queueLeaseName } from '../src/bus/index.js';
 import { newId, silentLogger, type EventEnvelope } from '../src/core/index.js';
 import { UeeApp } from '../src/app/index.js';
+import { readEvent } from '../src/store/shared.js';
 import { loadConfig } from '../src/config/index.js';
 import { buildWat } from '../test/runtime/wat.js';
 import { deleteRedisKeys } from '../test/router/app-site.js';
@@ -51,7 +54,7 @@ const EVENTS = Number(process.env.UEE_BENCH_EVENTS ?? 20_000);
 /** Measured runs per scenario; its figure is their median. */
 const REPEATS = 3;
 // Optional filters for quick runs: UEE_BENCH_BACKENDS=embedded, UEE_BENCH_SCENARIOS=plugins1,tenants1000
-// (scenario keys: plugins1, plugins1Unbatched, write1, write1Unbatched, write1NoSpin, plugins1NoSpin, plugins1Entities, plugins1Js, write1Js, plugins100, plugins1000, tenants1000, tenants1000Unbounded)
+// (scenario keys: plugins1, plugins1Relayed, plugins1Unbatched, write1, write1Unbatched, write1NoSpin, plugins1NoSpin, plugins1Entities, plugins1Js, write1Js, plugins100, plugins1000, tenants1000, tenants1000Unbounded)
 // (keep plugins1 in the list: it is the baseline the ratios are taken against).
 const only = (list: string | undefined): Set<string> | undefined => (list ? new Set(list.split(',')) : undefined);
 const BACKENDS = only(process.env.UEE_BENCH_BACKENDS);
@@ -64,6 +67,13 @@ const PROFILE_DIR = process.env.UEE_BENCH_PROFILE;
 // UEE_BENCH_HEAP_PROFILE=dir: the main thread's allocations during the same runs, sampled (every
 // 32 KiB, counting what GC collected too), written to dir/<backend>-<scenario>.heapprofile.
 const HEAP_PROFILE_DIR = process.env.UEE_BENCH_HEAP_PROFILE;
+// UEE_BENCH_CALLGRIND=1, with the bench run under `valgrind --tool=callgrind --separate-threads=yes
+// --smc-check=all-non-file node … bench/routing.ts`: each scenario's measured runs are counted alone
+// (`callgrind_control` zeroes the counts before them and dumps after, named <backend>-<scenario>) —
+// instructions per thread, which another load on the machine does not change. Valgrind runs the
+// threads one at a time, so batches come out smaller than natively and a scenario's count still moved
+// ±2–3% between two runs of the same build (2026-12-05, 2,000 events): for changes larger than that.
+const CALLGRIND = process.env.UEE_BENCH_CALLGRIND === '1';
 const noopWasm = await buildWat('noop');
 const writeWasm = await buildWat('read-write');
 /** The same two plugins written in TypeScript, as agents write them, compiled by the platform's JS toolchain (only when a JS scenario runs). */
@@ -131,6 +141,13 @@ interface Scenario {
    * index entries land all over the index rather than at its end. @default none (events about no entity)
    */
   entities?: number;
+  /**
+   * Events as the outbox relay publishes them: each the envelope the store decoded from its row's
+   * text (`readEvent`, made before the runs), not a new object — the bus appends that text as it is
+   * and this process's dispatcher takes the object instead of parsing it (what events committed by
+   * plugins and tools go through). @default false (new objects, stringified at publish and parsed back)
+   */
+  relayed?: boolean;
 }
 
 const scenario = (plugins: number): Scenario => ({
@@ -149,6 +166,7 @@ const scenarios: Scenario[] = [
   { ...scenario(1), label: '1 plugin: 1 host call + 1 entity write, no spinning on the host-call bridge', key: 'write1NoSpin', wasm: 'write', noSpin: true },
   { ...scenario(1), label: '1 plugin, no spinning on the host-call bridge', key: 'plugins1NoSpin', noSpin: true },
   { ...scenario(1), label: '1 plugin, events about 20,000 entities (records indexed by entity)', key: 'plugins1Entities', entities: 20_000 },
+  { ...scenario(1), label: '1 plugin, events as the outbox relay publishes them (decoded from the store, text kept)', key: 'plugins1Relayed', relayed: true },
   { ...scenario(1), label: '1 plugin in TypeScript (the JS engine), no-op', key: 'plugins1Js', wasm: 'js' },
   { ...scenario(1), label: '1 plugin in TypeScript: 1 host call + 1 entity write', key: 'write1Js', wasm: 'jsWrite' },
   scenario(100),
@@ -214,6 +232,7 @@ for (const backend of (['embedded', 'redis'] as const).filter((b) => BACKENDS?.h
        */
       const run = async (n: number): Promise<{ rate: number; cpu: number; processCpu: number; redisCpu: number }> => {
         const events = Array.from({ length: n }, (_, i) => tick(s.tenants[i % s.tenants.length]!, entityIds === undefined ? undefined : entityIds[Math.floor(Math.random() * entityIds.length)]));
+        if (s.relayed === true) for (let i = 0; i < n; i++) events[i] = readEvent(JSON.stringify(events[i]), { table: 'outbox' });
         const target = invoked() + n;
         const redisCpu = redisInfo === undefined ? NaN : await redisCpuUs(redisInfo);
         const start = performance.now();
@@ -266,7 +285,9 @@ for (const backend of (['embedded', 'redis'] as const).filter((b) => BACKENDS?.h
         await heapProfiler.post('HeapProfiler.startSampling', { samplingInterval: 32_768, includeObjectsCollectedByMajorGC: true, includeObjectsCollectedByMinorGC: true });
       }
       heapPeakMb = 0;
+      if (CALLGRIND) execFileSync('callgrind_control', ['--zero', String(process.pid)], { stdio: 'ignore' });
       for (let i = 0; i < REPEATS; i++) runs.push(await run(EVENTS));
+      if (CALLGRIND) execFileSync('callgrind_control', ['--dump=' + `${backend}-${s.key}`, String(process.pid)], { stdio: 'ignore' });
       const configReadsPerKiloEvent = ((configReads - configReadsBefore) * 1000) / (REPEATS * EVENTS);
       if (profiler !== undefined) {
         const { profile } = await profiler.post('Profiler.stop');
@@ -324,6 +345,7 @@ for (const backend of (['embedded', 'redis'] as const).filter((b) => BACKENDS?.h
   figures[`${backend}RatioWrite1SpinVsNoSpin`] = Number(((figures[`${backend}Write1EventsPerSec`] ?? NaN) / (figures[`${backend}Write1NoSpinEventsPerSec`] ?? NaN)).toFixed(2));
   figures[`${backend}RatioPlugins1SpinVsNoSpin`] = Number((one / (figures[`${backend}Plugins1NoSpinEventsPerSec`] ?? NaN)).toFixed(2));
   // Events about entities against events about none, the same no-op plugin in the same run.
+  figures[`${backend}RatioPlugins1RelayedVs1`] = Number(((figures[`${backend}Plugins1RelayedEventsPerSec`] ?? NaN) / one).toFixed(2));
   figures[`${backend}RatioPlugins1EntitiesVs1`] = Number(((figures[`${backend}Plugins1EntitiesEventsPerSec`] ?? NaN) / one).toFixed(2));
 }
 
