@@ -24,6 +24,7 @@ import type {
 } from '../port.js';
 import { checkPublishBatch, decodeDeadRecord, decodeEntry, encodeDeadRecord, isCorrupt, type CorruptEntry } from '../shared/codec.js';
 import { BusLifecycle, screenEntries, type CorruptSink } from '../shared/lifecycle.js';
+import { InsertionOrder } from '../shared/insertion-order.js';
 import { checkClaimOptions, checkCounterAdd, checkCount, checkEntryIds, checkName, checkPruneOptions, checkReadOptions, entrySeq } from '../shared/options.js';
 import { isCertainlyGone, thisProcess, type ProcessIdentity } from './liveness.js';
 import { notifyPublished, waitForPublish } from './notifier.js';
@@ -61,6 +62,16 @@ const TOUCH_EVERY_MS = 1_000;
  * consumers are never pruned for it.
  */
 const IDLE_CLAIM_TOUCH_EVERY_MS = 60_000;
+
+/** An envelope in the hand-off from a plain-group read or a publish to the queue reads (see `EmbeddedBus.#handoff`). */
+interface HandedOff {
+  /** Its log position. */
+  n: number;
+  event: EventEnvelope;
+  chars: number;
+  takes: number;
+  at: number;
+}
 
 /**
  * The embedded event bus: a durable log in SQLite with Redis Streams consumer-group semantics.
@@ -135,7 +146,10 @@ export class EmbeddedBus implements EventBus {
    * run's heap peak 127 → 144 MB in 4 paired runs — the characters bound holds it for large
    * envelopes).
    */
-  readonly #handoff = new Map<number, { event: EventEnvelope; chars: number; takes: number; at: number }>();
+  readonly #handoff = new Map<number, HandedOff>();
+  /** The hand-off's entries oldest first (see {@link InsertionOrder}); `#held` tells those it still holds. */
+  readonly #handoffOrder = new InsertionOrder<HandedOff>();
+  readonly #held = (kept: HandedOff): boolean => this.#handoff.get(kept.n) === kept;
   #handoffChars = 0;
 
   constructor(
@@ -498,12 +512,16 @@ export class EmbeddedBus implements EventBus {
     if (chars > HANDOFF_MAX_CHARS / 4 || handoff.has(n)) return;
     const now = Date.now();
     while (handoff.size >= HANDOFF_MAX_ENTRIES || this.#handoffChars + chars > HANDOFF_MAX_CHARS) {
-      const [oldest, kept] = handoff.entries().next().value as [number, { chars: number; at: number }];
-      if (now - kept.at < HANDOFF_MAX_AGE_MS) return;
-      this.#drop(oldest, kept.chars);
+      // Not empty here: a text of at most a quarter of the characters bound fits an empty hand-off.
+      const oldest = this.#handoffOrder.oldest(this.#held)!;
+      if (now - oldest.at < HANDOFF_MAX_AGE_MS) return;
+      this.#drop(oldest.n, oldest.chars);
+      this.#handoffOrder.shift();
     }
     // takes: the queues the entry is routed to, counted by `route`; until then, one.
-    handoff.set(n, { event, chars, takes: 1, at: now });
+    const kept: HandedOff = { n, event, chars, takes: 1, at: now };
+    handoff.set(n, kept);
+    this.#handoffOrder.push(kept);
     this.#handoffChars += chars;
   }
 
