@@ -1,6 +1,12 @@
 import type { EventEnvelope } from '../../core/index.js';
 import type { Delivery } from '../port.js';
 import { decodeEntry, isCorrupt, type CorruptEntry } from './codec.js';
+import { InsertionOrder } from './insertion-order.js';
+
+interface Kept {
+  text: string;
+  event: EventEnvelope;
+}
 
 /** Bounds of a {@link DecodedTexts}: envelopes kept, and characters of their texts. */
 const MAX_ENTRIES = 16_384;
@@ -16,13 +22,15 @@ const MAX_CHARS = 8_000_000;
  * the text (~0.3 µs for an event's ~300 characters against ~1.5 µs to parse it, 2026-12-05).
  */
 export class DecodedTexts {
-  readonly #kept = new Map<string, EventEnvelope>();
+  readonly #kept = new Map<string, Kept>();
+  readonly #order = new InsertionOrder<Kept>();
+  readonly #held = (k: Kept): boolean => this.#kept.get(k.text) === k;
   #chars = 0;
 
   /** `decodeEntry(id, text, deliveryCount)`, from the kept envelope when `text` was decoded before. */
   decode(id: string, text: string, deliveryCount: number): Delivery | CorruptEntry {
     const kept = this.#kept.get(text);
-    if (kept !== undefined) return { id, event: kept, deliveryCount, text };
+    if (kept !== undefined) return { id, event: kept.event, deliveryCount, text };
     const entry = decodeEntry(id, text, deliveryCount);
     // Only an envelope its text gives back as it is (decodeEntry then hands the text on with it).
     if (!isCorrupt(entry) && entry.text !== undefined) this.keep(text, entry.event);
@@ -34,11 +42,15 @@ export class DecodedTexts {
     const kept = this.#kept;
     if (text.length > MAX_CHARS / 4 || kept.has(text)) return;
     while (kept.size >= MAX_ENTRIES || this.#chars + text.length > MAX_CHARS) {
-      const oldest = kept.keys().next().value as string;
-      kept.delete(oldest);
-      this.#chars -= oldest.length;
+      // Not empty here: a text of at most a quarter of the characters bound fits an empty map.
+      const oldest = this.#order.oldest(this.#held)!;
+      kept.delete(oldest.text);
+      this.#order.shift();
+      this.#chars -= oldest.text.length;
     }
-    kept.set(text, event);
+    const k: Kept = { text, event };
+    kept.set(text, k);
+    this.#order.push(k);
     this.#chars += text.length;
   }
 
