@@ -1,6 +1,6 @@
 import type { ChainableCommander, Redis } from 'ioredis';
 import type { EventEnvelope, Logger } from '../../core/index.js';
-import { UeeError, isDecodedEnvelope } from '../../core/index.js';
+import { UeeError } from '../../core/index.js';
 import { queueLeaseName } from '../port.js';
 import type {
   BusOptions,
@@ -25,7 +25,6 @@ import type {
 } from '../port.js';
 import { checkPublishBatch, decodeDeadRecord, encodeDeadRecord, isCorrupt, rawExcerpt, type CorruptEntry } from '../shared/codec.js';
 import { BusLifecycle, screenEntries, type CorruptSink } from '../shared/lifecycle.js';
-import { DecodedTexts } from '../shared/decoded-texts.js';
 import { checkClaimOptions, checkCounterAdd, checkCount, checkEntryIds, checkName, checkPruneOptions, checkReadOptions, compareIds } from '../shared/options.js';
 import { BlockingPool, replyError, toBusError } from './connection.js';
 import { SignalListeners } from './signals.js';
@@ -106,12 +105,6 @@ export class RedisBus implements EventBus {
   readonly #log: Logger;
   readonly #safeUrl: string;
   readonly #life = new BusLifecycle('redis');
-  /**
-   * Envelopes decoded by text (see {@link DecodedTexts}): the dispatcher's read decodes an event once
-   * and each queue it is routed to (a copy of the same text) takes that object; an envelope this
-   * process published as the store decoded it (the outbox relay's) is not parsed at all.
-   */
-  readonly #decoded = new DecodedTexts();
   readonly #blocking: BlockingPool;
   readonly #signals: SignalListeners;
   /** Groups known to be queues (never un-made), and plain groups with when that was checked. */
@@ -188,7 +181,6 @@ export class RedisBus implements EventBus {
       if (encoded.length === 0) return { ids: [] };
       if (encoded.length <= PUBLISH_CHUNK) {
         const ids = await this.#redis.ueePublish(...this.#publishArgs(events, encoded, 0, encoded.length));
-        this.#keepDecoded(events, encoded, ids);
         await this.#maybeTrim(ids.length);
         return { ids };
       }
@@ -201,15 +193,9 @@ export class RedisBus implements EventBus {
         if (err) throw err;
         ids.push(...(result as Array<string | null>));
       }
-      this.#keepDecoded(events, encoded, ids);
       await this.#maybeTrim(ids.length);
       return { ids };
     });
-  }
-
-  /** The published envelopes that are the store's decoding of their text (`isDecodedEnvelope`), kept for this process's reads of it. */
-  #keepDecoded(events: EventEnvelope[], encoded: string[], ids: Array<string | null>): void {
-    for (let i = 0; i < ids.length; i++) if (ids[i] !== null && isDecodedEnvelope(events[i]!)) this.#decoded.keep(encoded[i]!, events[i]!);
   }
 
   #publishArgs(events: EventEnvelope[], encoded: string[], start: number, end: number): [number, ...Array<string | number>] {
@@ -454,7 +440,7 @@ export class RedisBus implements EventBus {
       }
     }
     const streams = reply as Array<[string, RawEntry[]]> | null;
-    return parseEntries(streams?.[0]?.[1] ?? [], () => 1, this.#decoded);
+    return parseEntries(streams?.[0]?.[1] ?? [], () => 1);
   }
 
   /**
@@ -493,7 +479,7 @@ export class RedisBus implements EventBus {
         continue;
       }
       try {
-        const entries = parseEntries(reply, () => 1, this.#decoded);
+        const entries = parseEntries(reply, () => 1);
         out[i] = { ok: true, value: entries.length === 0 ? [] : await screenEntries(entries, group, this.#corruptSink(group), this.#log) };
       } catch (e) {
         out[i] = { ok: false, error: toBusError(e, this.#safeUrl, this.#life.closed) };
@@ -603,7 +589,7 @@ export class RedisBus implements EventBus {
       const [entries, counts, deleted] = await this.#redis.ueeClaim(await this.#streamOf(group), group, consumer, minIdleMs, count, alive);
       if (deleted > 0) this.#log.info('claimed entries were trimmed from the stream; dropped from the PEL', { group, deleted });
       // One scan of the PEL in stream order (see CLAIM_LUA): already in order.
-      const decoded = parseEntries(entries, (i) => Number(counts[i] ?? 1), this.#decoded);
+      const decoded = parseEntries(entries, (i) => Number(counts[i] ?? 1));
       return screenEntries(decoded, group, this.#corruptSink(group), this.#log);
     });
   }

@@ -1,7 +1,6 @@
 import type { Redis } from 'ioredis';
 import type { Delivery } from '../port.js';
 import { decodeEntry, rawExcerpt, type CorruptEntry } from '../shared/codec.js';
-import type { DecodedTexts } from '../shared/decoded-texts.js';
 
 /** Cap of the fallback lag count (used only when Redis cannot report lag itself). */
 const LAG_COUNT_CAP = 100_000;
@@ -16,16 +15,15 @@ export function fieldsToRecord(fields: readonly unknown[] | null | undefined): R
 
 /**
  * Decodes stream entries `[id, [field, value…]]`. A valid entry has exactly one field `e` holding
- * the encoded envelope; anything else (other fields, a nil entry) becomes a corrupt entry. With
- * `texts`, an envelope whose text was decoded before is taken from there (see {@link DecodedTexts}).
+ * the encoded envelope; anything else (other fields, a nil entry) becomes a corrupt entry.
  */
-export function parseEntries(entries: ReadonlyArray<readonly [string, readonly unknown[] | null]>, deliveryCount: (index: number) => number, texts?: DecodedTexts): Array<Delivery | CorruptEntry> {
+export function parseEntries(entries: ReadonlyArray<readonly [string, readonly unknown[] | null]>, deliveryCount: (index: number) => number): Array<Delivery | CorruptEntry> {
   const out: Array<Delivery | CorruptEntry> = new Array<Delivery | CorruptEntry>(entries.length);
   for (let i = 0; i < entries.length; i++) {
     const [id, fields] = entries[i]!;
     const count = deliveryCount(i);
     if (Array.isArray(fields) && fields.length === 2 && fields[0] === 'e' && typeof fields[1] === 'string') {
-      out[i] = texts === undefined ? decodeEntry(id, fields[1], count) : texts.decode(id, fields[1], count);
+      out[i] = decodeEntry(id, fields[1], count);
     } else {
       out[i] = { id, deliveryCount: count, raw: rawExcerpt(fields), reason: 'entry is not a UEE event (expected one field "e")' };
     }
