@@ -45,7 +45,7 @@ export function packDone(done: readonly DoneMessage[]): { message: BatchDoneMess
   const message: BatchDoneMessage = { t: 'done', numbers };
   if (texts !== undefined) message.texts = texts;
   if (rare !== undefined) message.rare = JSON.stringify(rare);
-  return { message, transfer: [numbers.buffer as ArrayBuffer] };
+  return { message, transfer: [numbers.buffer] };
 }
 
 /** The results `packDone` packed, in their order. */
