@@ -48,6 +48,8 @@ export class QueueIo {
   /** Bus calls made and queues served by them, since start (bench and tests read the ratio). */
   readCalls = 0;
   queueReads = 0;
+  /** Shared idle timers started, since start (tests read how many queues' waits one timer serves). */
+  ticksStarted = 0;
 
   constructor(
     private readonly bus: EventBus,
@@ -89,6 +91,7 @@ export class QueueIo {
         this.#ticks.delete(at);
         resolve();
       }, Math.max(0, at - Date.now()));
+      this.ticksStarted++;
       this.#ticks.set(at, (tick = { done, timer, waiters: 0 }));
     }
     const mine = tick;

@@ -97,14 +97,18 @@ describe.each(BACKENDS)('many small queues read together ($name bus)', ({ name }
     const { pollMs, tenants, router } = await idleQueues('spread4');
     // Past the doubling waits (20 … 160 ms): every queue polls at its slowest pace.
     await new Promise((resolve) => setTimeout(resolve, 1000));
-    const before = { calls: router.queueIo.readCalls, queues: router.queueIo.queueReads };
+    const before = { calls: router.queueIo.readCalls, queues: router.queueIo.queueReads, timers: router.queueIo.ticksStarted };
     await new Promise((resolve) => setTimeout(resolve, 2000));
     const calls = router.queueIo.readCalls - before.calls;
     const queues = router.queueIo.queueReads - before.queues;
-    process.stdout.write(`ROUTER-SPREAD-4 (${name}): ${queues} polls of ${tenants.length} idle queues in ${calls} bus calls\n`);
+    const timers = router.queueIo.ticksStarted - before.timers;
+    process.stdout.write(`ROUTER-SPREAD-4 (${name}): ${queues} polls of ${tenants.length} idle queues in ${calls} bus calls, on ${timers} timers\n`);
     expect(queues).toBeGreaterThanOrEqual(tenants.length);
-    // Polls on timers of their own share a call only by chance (about one queue per call).
-    expect(queues / calls).toBeGreaterThanOrEqual(tenants.length / 2);
+    // One timer per instant, not one per queue: with a timer each, 20 queues' polls took ~one timer a poll.
+    expect(queues / Math.max(1, timers)).toBeGreaterThanOrEqual(tenants.length / 2);
+    // The polls of one instant go in one bus call (about 10 of the 20 queues per call on a loaded VM:
+    // they come due at the same instant but not always in the same turn of the event loop).
+    expect(queues / calls).toBeGreaterThanOrEqual(tenants.length / 4);
     // Waiting for the shared instant never delays a delivery: an event wakes its queue at once.
     const sentAt = Date.now();
     await app.store.commit({ tenantId: 'q7', actor: 'user:test' }, { events: [{ type: 'Tick', payload: {} }] });
