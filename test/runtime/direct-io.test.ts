@@ -137,6 +137,13 @@ async function sameAsKernel(module: Uint8Array, cases: readonly string[], more: 
 /** The SDK plugins' cases: a big input, a failure, a smaller input. */
 const SDK_CASES = [inputOf({ n: 1, text: TEXT }), inputOf({ n: 2, text: TEXT, fail: true }), inputOf({ n: 4, text: TEXT.slice(0, 5000) })];
 
+/**
+ * These tests are not about the time budget: a call's default 1 s ran out for an AssemblyScript call
+ * with a ~60 KB host-call answer on a CI machine loaded by the rest of the suite (2026-12-05). 10 s is
+ * the operator's default ceiling (UEE_MAX_TIMEOUT_MS).
+ */
+const UNTIMED = { timeoutMs: 10_000 };
+
 /** A runtime holding entity big-7 (a ~60 KB answer) for `body`. */
 async function inRuntime(body: (rt: RuntimeFixture) => Promise<void>): Promise<void> {
   const rt = await openRuntime();
@@ -150,7 +157,7 @@ async function inRuntime(body: (rt: RuntimeFixture) => Promise<void>): Promise<v
 
 /** Through the runtime: the output budget stops `wasm`'s big output in the worker, and its failure is the plugin's typed error. */
 async function budgetAndFailure(rt: RuntimeFixture, id: string, wasm: Uint8Array, message: string): Promise<void> {
-  await rt.host.load({ id: `${id}-small`, name: `${id}-small`, version: '1', kind: 'event', capabilities: ['readEntities'], wasm, budget: { outputBytes: 64 * 1024 } });
+  await rt.host.load({ id: `${id}-small`, name: `${id}-small`, version: '1', kind: 'event', capabilities: ['readEntities'], wasm, budget: { ...UNTIMED, outputBytes: 64 * 1024 } });
   const over = await rt.host.invoke(`${id}-small`, { event: makeEvent('acme', { payload: { n: 7, text: TEXT } }) });
   expect(over.ok).toBe(false);
   if (!over.ok) expect(over.error.message).toMatch(/^output of \d+ bytes exceeds the budget of 65536$/);
@@ -209,7 +216,7 @@ describe('direct I/O in the runtime', () => {
   };
 
   it('DIRECT-IO-2: a JS plugin\'s big input, host answer and output cross whole; the output budget still holds', async () => {
-    await rt.host.load({ id: 'js-io', name: 'js-io', version: '1', kind: 'event', capabilities: ['readEntities'], wasm });
+    await rt.host.load({ id: 'js-io', name: 'js-io', version: '1', kind: 'event', capabilities: ['readEntities'], wasm, budget: UNTIMED });
     const before = rt.host.stats().directIoCalls;
     const out = ok(await rt.host.invoke('js-io', { event: makeEvent('acme', { payload: { n: 7, text: TEXT } }) })) as { text: string; entity: number; echo: string };
     expect(out.text).toBe(`${TEXT}|${TEXT.length}`);
@@ -217,7 +224,7 @@ describe('direct I/O in the runtime', () => {
     expect(out.echo).toBe('end-of-blob!');
     // It crossed by direct I/O: the worker says so for each such call.
     expect(rt.host.stats().directIoCalls).toBe(before + 1);
-    await rt.host.load({ id: 'js-io-small', name: 'js-io-small', version: '1', kind: 'event', capabilities: ['readEntities'], wasm, budget: { outputBytes: 64 * 1024 } });
+    await rt.host.load({ id: 'js-io-small', name: 'js-io-small', version: '1', kind: 'event', capabilities: ['readEntities'], wasm, budget: { ...UNTIMED, outputBytes: 64 * 1024 } });
     const over = await rt.host.invoke('js-io-small', { event: makeEvent('acme', { payload: { n: 7, text: TEXT } }) });
     expect(over.ok).toBe(false);
     if (!over.ok) {
@@ -231,12 +238,12 @@ describe('direct I/O in the runtime', () => {
   }, 120_000);
 
   it('DIRECT-IO-3: a module naming memory it does not have fails its own call; the worker and others go on', async () => {
-    await rt.host.load({ id: 'bad-io', name: 'bad-io', version: '1', kind: 'event', capabilities: [], wasm: await buildWat('bad-direct-io') });
+    await rt.host.load({ id: 'bad-io', name: 'bad-io', version: '1', kind: 'event', capabilities: [], wasm: await buildWat('bad-direct-io'), budget: UNTIMED });
     for (let i = 0; i < 3; i++) {
       const r = await rt.host.invoke('bad-io', { event: makeEvent('globex') });
       expect(r.ok).toBe(false);
     }
-    await rt.host.load({ id: 'js-io-3', name: 'js-io-3', version: '1', kind: 'event', capabilities: ['readEntities'], wasm });
+    await rt.host.load({ id: 'js-io-3', name: 'js-io-3', version: '1', kind: 'event', capabilities: ['readEntities'], wasm, budget: UNTIMED });
     const out = ok(await rt.host.invoke('js-io-3', { event: makeEvent('acme', { payload: { n: 7, text: 'after' } }) })) as { text: string };
     expect(out.text).toBe('after|5');
   }, 120_000);
@@ -303,7 +310,7 @@ describe('direct I/O in the Rust SDK', () => {
 
   it('DIRECT-IO-6: through the runtime, a Rust plugin crosses by direct I/O and its output budget holds', async () => {
     await inRuntime(async (rt) => {
-      await rt.host.load({ id: 'rust-io', name: 'rust-io', version: '1', kind: 'event', capabilities: ['readEntities'], wasm: rust });
+      await rt.host.load({ id: 'rust-io', name: 'rust-io', version: '1', kind: 'event', capabilities: ['readEntities'], wasm: rust, budget: UNTIMED });
       const before = rt.host.stats().directIoCalls;
       const r = await rt.host.invoke('rust-io', { event: makeEvent('acme', { payload: { n: 7, text: TEXT } }) });
       if (!r.ok) throw new Error(`${r.error.code}: ${r.error.message}`);
@@ -364,7 +371,7 @@ describe('direct I/O in the AssemblyScript SDK', () => {
 
   it('DIRECT-IO-8: through the runtime, an AssemblyScript plugin crosses by direct I/O and its output budget holds', async () => {
     await inRuntime(async (rt) => {
-      await rt.host.load({ id: 'as-io', name: 'as-io', version: '1', kind: 'event', capabilities: ['readEntities'], wasm: as });
+      await rt.host.load({ id: 'as-io', name: 'as-io', version: '1', kind: 'event', capabilities: ['readEntities'], wasm: as, budget: UNTIMED });
       const before = rt.host.stats().directIoCalls;
       const r = await rt.host.invoke('as-io', { event: makeEvent('acme', { payload: { n: 7, text: TEXT } }) });
       if (!r.ok) throw new Error(`${r.error.code}: ${r.error.message}`);
@@ -422,7 +429,7 @@ describe('direct I/O in the C SDK', () => {
 
   it('DIRECT-IO-10: through the runtime, a C plugin crosses by direct I/O and its heap starts over at each call', async () => {
     await inRuntime(async (rt) => {
-      await rt.host.load({ id: 'c-io', name: 'c-io', version: '1', kind: 'event', capabilities: ['readEntities'], wasm: c });
+      await rt.host.load({ id: 'c-io', name: 'c-io', version: '1', kind: 'event', capabilities: ['readEntities'], wasm: c, budget: UNTIMED });
       const before = rt.host.stats().directIoCalls;
       // 60 calls with ~110 KB of input (and ~170 KB of heap each) on one instance: ~10 MB if the bump
       // heap kept growing, far past what the instance's memory budget allows.
