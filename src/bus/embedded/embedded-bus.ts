@@ -147,9 +147,8 @@ export class EmbeddedBus implements EventBus {
    * envelopes).
    */
   readonly #handoff = new Map<number, HandedOff>();
-  /** The hand-off's entries oldest first (see {@link InsertionOrder}); `#held` tells those it still holds. */
-  readonly #handoffOrder = new InsertionOrder<HandedOff>();
-  readonly #held = (kept: HandedOff): boolean => this.#handoff.get(kept.n) === kept;
+  /** The hand-off's entries oldest first (see {@link InsertionOrder}); by identity, so an entry kept again later is not taken for the old one. */
+  readonly #handoffOrder = new InsertionOrder<HandedOff>((kept) => this.#handoff.get(kept.n) === kept);
   #handoffChars = 0;
 
   constructor(
@@ -492,7 +491,8 @@ export class EmbeddedBus implements EventBus {
     const handoff = this.#handoff;
     for (let i = 0; i < rows.length; i++) {
       const row = rows[i]!;
-      // Published by this process as the decoding of this very text (see #append): taken, not parsed.
+      // Kept already — published by this process as the decoding of this very text (see #append), or
+      // decoded by another plain group's read: taken, not parsed.
       const published = handoff.get(row.n);
       if (published !== undefined) {
         out[i] = { id: `${row.ms}-${row.n}`, event: published.event, deliveryCount: 1, text: row.data };
@@ -513,7 +513,7 @@ export class EmbeddedBus implements EventBus {
     const now = Date.now();
     while (handoff.size >= HANDOFF_MAX_ENTRIES || this.#handoffChars + chars > HANDOFF_MAX_CHARS) {
       // Not empty here: a text of at most a quarter of the characters bound fits an empty hand-off.
-      const oldest = this.#handoffOrder.oldest(this.#held)!;
+      const oldest = this.#handoffOrder.oldest()!;
       if (now - oldest.at < HANDOFF_MAX_AGE_MS) return;
       this.#drop(oldest.n, oldest.chars);
       this.#handoffOrder.shift();
@@ -521,7 +521,7 @@ export class EmbeddedBus implements EventBus {
     // takes: the queues the entry is routed to, counted by `route`; until then, one.
     const kept: HandedOff = { n, event, chars, takes: 1, at: now };
     handoff.set(n, kept);
-    this.#handoffOrder.push(kept);
+    this.#handoffOrder.push(kept, handoff.size);
     this.#handoffChars += chars;
   }
 
