@@ -17,6 +17,8 @@
 // machine's two cores bound the sum of the last two, the main thread bounds the first. And the store
 // reads the deliveries' tenant settings took per 1,000 events (`…ConfigReadsPer1000Events`: a
 // PostgreSQL round trip each on a distributed store).
+// The 1,000-tenant case again with one tenant writing its plugin's settings 20×/s during the runs
+// (`tenants1000Configuring`): what one tenant's settings writes cost the others' deliveries.
 // Scenario `processes` (Redis + PostgreSQL): the same events handled by 1, then 2 `uee worker`
 // processes (separate Node processes, one host worker thread each) sharing one Redis bus and one
 // PostgreSQL store, fed by a producer with no runtime; four global no-op plugins, so there are four
@@ -54,7 +56,7 @@ const EVENTS = Number(process.env.UEE_BENCH_EVENTS ?? 20_000);
 /** Measured runs per scenario; its figure is their median. */
 const REPEATS = 3;
 // Optional filters for quick runs: UEE_BENCH_BACKENDS=embedded, UEE_BENCH_SCENARIOS=plugins1,tenants1000
-// (scenario keys: plugins1, plugins1Relayed, plugins1Unbatched, write1, write1Unbatched, write1NoSpin, plugins1NoSpin, plugins1Entities, plugins1Js, write1Js, plugins100, plugins1000, tenants1000, tenants1000Unbounded)
+// (scenario keys: plugins1, plugins1Relayed, plugins1Unbatched, write1, write1Unbatched, write1NoSpin, plugins1NoSpin, plugins1Entities, plugins1Js, write1Js, plugins100, plugins1000, tenants1000, tenants1000Unbounded, tenants1000Configuring)
 // (keep plugins1 in the list: it is the baseline the ratios are taken against).
 const only = (list: string | undefined): Set<string> | undefined => (list ? new Set(list.split(',')) : undefined);
 const BACKENDS = only(process.env.UEE_BENCH_BACKENDS);
@@ -74,6 +76,10 @@ const HEAP_PROFILE_DIR = process.env.UEE_BENCH_HEAP_PROFILE;
 // threads one at a time, so batches come out smaller than natively and a scenario's count still moved
 // ±2–3% between two runs of the same build (2026-12-05, 2,000 events): for changes larger than that.
 const CALLGRIND = process.env.UEE_BENCH_CALLGRIND === '1';
+// UEE_BENCH_STORE=postgres: every scenario's store is PostgreSQL (a schema of its own, dropped after)
+// instead of the embedded SQLite store: a settings read, a commit, an invocation record's write each
+// a round trip, as on a distributed deployment.
+const PG_STORE = process.env.UEE_BENCH_STORE === 'postgres';
 const noopWasm = await buildWat('noop');
 const writeWasm = await buildWat('read-write');
 /** The same two plugins written in TypeScript, as agents write them, compiled by the platform's JS toolchain (only when a JS scenario runs). */
@@ -148,6 +154,13 @@ interface Scenario {
    * plugins and tools go through). @default false (new objects, stringified at publish and parsed back)
    */
   relayed?: boolean;
+  /**
+   * While the measured runs go, one tenant (the first) writes its plugin's settings this often, as a
+   * tenant's token may at its sustained request rate (`UEE_REQUESTS_PER_SECOND`, 20): what one tenant's
+   * settings writes cost every other tenant's deliveries (`…ConfigReadsPer1000Events` beside the same
+   * case without the writes). @default none
+   */
+  configureEveryMs?: number;
 }
 
 const scenario = (plugins: number): Scenario => ({
@@ -173,6 +186,7 @@ const scenarios: Scenario[] = [
   scenario(1000),
   spread,
   { ...spread, label: '1,000 tenants × 1 plugin, no bound on deliveries in hand', key: 'tenants1000Unbounded', unbounded: true },
+  { ...spread, label: '1,000 tenants × 1 plugin, one tenant writing its settings 20×/s', key: 'tenants1000Configuring', configureEveryMs: 50 },
 ];
 
 for (const backend of (['embedded', 'redis'] as const).filter((b) => BACKENDS?.has(b) ?? true)) {
@@ -183,9 +197,10 @@ for (const backend of (['embedded', 'redis'] as const).filter((b) => BACKENDS?.h
   for (const s of [warmup, ...scenarios.filter((x) => SCENARIOS?.has(x.key) ?? true)]) {
     const dataDir = mkdtempSync(join(tmpdir(), 'uee-bench-routing-'));
     const redisPrefix = `uee-bench:${randomBytes(4).toString('hex')}:`;
+    const pgSchema = PG_STORE ? `uee_bench_${randomBytes(5).toString('hex')}` : undefined;
     // Default query budgets: a deploy reads its name's earlier versions by id (no scan of the scope).
     const config = loadConfig(
-      { dataDir, tenants: 'acme', workers: '2', logLevel: 'error', ...(RECORDS_OFF ? { recordsRetentionHours: '0' } : {}), ...(backend === 'redis' ? { bus: REDIS_URL, redisPrefix } : {}) },
+      { dataDir, tenants: 'acme', workers: '2', logLevel: 'error', ...(RECORDS_OFF ? { recordsRetentionHours: '0' } : {}), ...(backend === 'redis' ? { bus: REDIS_URL, redisPrefix } : {}), ...(pgSchema === undefined ? {} : { store: pgStoreUrl(pgSchema) }) },
       {},
     );
     const app = await UeeApp.create(config, silentLogger, {
@@ -211,7 +226,7 @@ for (const backend of (['embedded', 'redis'] as const).filter((b) => BACKENDS?.h
       // Store reads the deliveries' tenant settings take (a PostgreSQL round trip each on a distributed store).
       let configReads = 0;
       const settingsStore = app.store.config as unknown as Record<string, ((...args: unknown[]) => Promise<unknown>) | undefined>;
-      for (const method of ['getPlugin', 'revision']) {
+      for (const method of ['getPlugin', 'revision', 'changesSince']) {
         const original = settingsStore[method];
         if (original === undefined) continue;
         settingsStore[method] = (...args: unknown[]) => {
@@ -286,7 +301,9 @@ for (const backend of (['embedded', 'redis'] as const).filter((b) => BACKENDS?.h
       }
       heapPeakMb = 0;
       if (CALLGRIND) execFileSync('callgrind_control', ['--zero', String(process.pid)], { stdio: 'ignore' });
+      const configuring = s.configureEveryMs === undefined ? undefined : configureLoop(app, s.tenants[0]!, s.plugins[0]![0], s.configureEveryMs);
       for (let i = 0; i < REPEATS; i++) runs.push(await run(EVENTS));
+      const configWrites = await configuring?.stop();
       if (CALLGRIND) execFileSync('callgrind_control', ['--dump=' + `${backend}-${s.key}`, String(process.pid)], { stdio: 'ignore' });
       const configReadsPerKiloEvent = ((configReads - configReadsBefore) * 1000) / (REPEATS * EVENTS);
       if (profiler !== undefined) {
@@ -326,6 +343,7 @@ for (const backend of (['embedded', 'redis'] as const).filter((b) => BACKENDS?.h
       // many is not comparable with one that dropped none.
       figures[`${Key}RecordsDropped`] = (app.records?.dropped ?? 0) - droppedBefore;
       figures[`${Key}ConfigReadsPer1000Events`] = Number(configReadsPerKiloEvent.toFixed(1));
+      if (configWrites !== undefined) figures[`${Key}SettingsWrites`] = configWrites;
     } finally {
       await app.close();
       redisInfo?.disconnect();
@@ -335,6 +353,7 @@ for (const backend of (['embedded', 'redis'] as const).filter((b) => BACKENDS?.h
       // put the first scenario after another ~25% below the same scenario measured later.
       (globalThis as { gc?: () => void }).gc?.();
       if (backend === 'redis') await deleteRedisKeys(redisPrefix, REDIS_URL);
+      if (pgSchema !== undefined) await dropPgSchema(pgSchema);
     }
   }
   const one = figures[`${backend}Plugins1EventsPerSec`] ?? NaN;
@@ -347,6 +366,40 @@ for (const backend of (['embedded', 'redis'] as const).filter((b) => BACKENDS?.h
   // Events about entities against events about none, the same no-op plugin in the same run.
   figures[`${backend}RatioPlugins1RelayedVs1`] = Number(((figures[`${backend}Plugins1RelayedEventsPerSec`] ?? NaN) / one).toFixed(2));
   figures[`${backend}RatioPlugins1EntitiesVs1`] = Number(((figures[`${backend}Plugins1EntitiesEventsPerSec`] ?? NaN) / one).toFixed(2));
+  // One tenant's settings writes against none, the same 1,000 tenants in the same run.
+  figures[`${backend}RatioTenants1000ConfiguringVsQuiet`] = Number(((figures[`${backend}Tenants1000ConfiguringEventsPerSec`] ?? NaN) / (figures[`${backend}Tenants1000EventsPerSec`] ?? NaN)).toFixed(2));
+}
+
+/** The PostgreSQL store's URL with its own schema. */
+function pgStoreUrl(schema: string): string {
+  return `${BENCH_POSTGRES_URL}${BENCH_POSTGRES_URL.includes('?') ? '&' : '?'}schema=${schema}`;
+}
+
+async function dropPgSchema(schema: string): Promise<void> {
+  const client = new pg.Client({ connectionString: BENCH_POSTGRES_URL });
+  await client.connect();
+  await client.query(`DROP SCHEMA IF EXISTS "${schema}" CASCADE`);
+  await client.end();
+}
+
+/** Writes `tenantId`'s settings of plugin `name` every `everyMs` (each write a new value) until stopped; `stop` answers how many were written. */
+function configureLoop(app: UeeApp, tenantId: string, name: string, everyMs: number): { stop(): Promise<number> } {
+  let writes = 0;
+  let stopped = false;
+  const done = (async () => {
+    while (!stopped) {
+      await app.store.config.setPlugin({ tenantId, actor: 'bench' }, name, { round: writes });
+      writes++;
+      await new Promise((r) => setTimeout(r, everyMs));
+    }
+  })();
+  return {
+    stop: async () => {
+      stopped = true;
+      await done;
+      return writes;
+    },
+  };
 }
 
 /** Starts `uee worker` with `env`; resolves once it reports ready. */
@@ -376,7 +429,7 @@ if ((BACKENDS?.has('redis') ?? true) && (SCENARIOS?.has('processes') ?? true)) {
     const dataDir = mkdtempSync(join(tmpdir(), 'uee-bench-routing-'));
     const redisPrefix = `uee-bench:${randomBytes(4).toString('hex')}:`;
     const schema = `uee_bench_${randomBytes(5).toString('hex')}`;
-    const store = `${BENCH_POSTGRES_URL}${BENCH_POSTGRES_URL.includes('?') ? '&' : '?'}schema=${schema}`;
+    const store = pgStoreUrl(schema);
     const producer = await UeeApp.create(loadConfig({ dataDir, tenants: 'acme', runtime: 'off', logLevel: 'error', bus: REDIS_URL, redisPrefix, store }, {}), silentLogger);
     const workers: ChildProcess[] = [];
     const dirs: string[] = [dataDir];
@@ -423,10 +476,7 @@ if ((BACKENDS?.has('redis') ?? true) && (SCENARIOS?.has('processes') ?? true)) {
       await producer.close();
       for (const d of dirs) rmSync(d, { recursive: true, force: true });
       await deleteRedisKeys(redisPrefix, REDIS_URL);
-      const client = new pg.Client({ connectionString: BENCH_POSTGRES_URL });
-      await client.connect();
-      await client.query(`DROP SCHEMA IF EXISTS "${schema}" CASCADE`);
-      await client.end();
+      await dropPgSchema(schema);
     }
   }
   figures.redisPgRatio2vs1Processes = Number(((figures.redisPg2ProcessesDeliveriesPerSec ?? NaN) / (figures.redisPg1ProcessDeliveriesPerSec ?? NaN)).toFixed(2));

@@ -1,5 +1,5 @@
 import type { JsonObject } from '../core/index.js';
-import type { EntityStore } from '../store/port.js';
+import type { ConfigChanges, EntityStore } from '../store/port.js';
 
 /** How much {@link PluginSettings} keeps: past `entries` or `chars` (JSON characters in all) it starts over; a larger document than `entryChars` is never kept (read per batch, as before). */
 export interface SettingsBounds {
@@ -17,25 +17,35 @@ export interface SettingsSource {
   plugin(tenantId: string, name: string, actor: string): Promise<JsonObject>;
 }
 
+/** Settings writes a revision check takes by tenant at most; beyond, everything kept is read again. */
+export const SETTINGS_CHANGES_LIMIT = 256;
+
 /**
- * Tenants' plugin settings for the deliveries of one process, read once and kept while the store's
- * configuration revision ({@link TenantConfigStore.revision}) stays the same — instead of one store
- * read per (tenant, plugin) per batch: with 1,000 tenants a batch holds a few events, and that read
- * (a PostgreSQL round trip on a distributed store) came once per few events.
+ * Tenants' plugin settings for the deliveries of one process, read once and kept until that tenant's
+ * settings are written — instead of one store read per (tenant, plugin) per batch: with 1,000 tenants
+ * a batch holds a few events, and that read (a PostgreSQL round trip on a distributed store) came
+ * once per few events.
  *
- * Never older than the events it serves: a batch asks for the revision read after the batch itself
+ * Never older than the events it serves: a batch asks the store what changed after the revision the
+ * kept settings were read under ({@link TenantConfigStore.changesSince}), read after the batch itself
  * was read from the bus, so settings stored before any of its events was published are seen. Batches
- * read in the same turn share one revision read. A setting changed after an event was published may
- * or may not reach that event's delivery, as before (a batch read it once).
+ * read in the same turn share one such read. Only the tenants written since are read again: one
+ * tenant writing its settings in a loop costs every other tenant's deliveries nothing (before
+ * 2026-12-06 any write dropped every tenant's settings: `bench/routing`'s `tenants1000Configuring`).
+ * Everything is dropped when the store cannot tell which tenants (more than
+ * {@link SETTINGS_CHANGES_LIMIT} writes since, or one by an older UEE). A setting changed after an
+ * event was published may or may not reach that event's delivery, as before (a batch read it once).
  */
 export class PluginSettings {
-  #kept = new Map<string, Promise<JsonObject>>();
+  /** Per tenant ('' for the platform's own), per plugin name: the settings read. */
+  #kept = new Map<string, Map<string, Promise<JsonObject>>>();
+  #entries = 0;
   /** JSON characters of the kept settings read so far. */
   #chars = 0;
-  /** The revision the kept settings were read under (read after it was). */
+  /** The revision the kept settings are current for (read after it was); the store's revision only increases. */
   #revision: number | undefined;
-  /** The last revision read asked for, and when (`performance.now()`): batches read before then share it. */
-  #check: { at: number; revision: Promise<number> } | undefined;
+  /** The last changes read asked for, and when (`performance.now()`): batches read before then share it. */
+  #check: { at: number; since: number; changes: Promise<ConfigChanges> } | undefined;
 
   constructor(
     private readonly store: EntityStore,
@@ -50,49 +60,87 @@ export class PluginSettings {
       plugin: (tenantId, name, actor) => {
         const key = `${tenantId}\u0000${name}`;
         let found = looked.get(key);
-        if (found === undefined) looked.set(key, (found = this.#plugin(key, tenantId, name, actor, readAt)));
+        if (found === undefined) looked.set(key, (found = this.#plugin(tenantId, name, actor, readAt)));
         return found;
       },
     };
   }
 
-  async #plugin(key: string, tenantId: string, name: string, actor: string, readAt: number): Promise<JsonObject> {
-    const revision = await this.#revisionAfter(readAt);
-    if (revision !== this.#revision || this.#kept.size >= this.bounds.entries || this.#chars > this.bounds.chars) {
-      this.#kept = new Map();
-      this.#chars = 0;
-      this.#revision = revision;
-    }
-    const kept = this.#kept.get(key);
+  async #plugin(tenantId: string, name: string, actor: string, readAt: number): Promise<JsonObject> {
+    const check = this.#changesAfter(readAt);
+    const changes = await check.changes;
+    this.#apply(check.since, changes);
+    if (this.#entries >= this.bounds.entries || this.#chars > this.bounds.chars) this.#dropAll();
+    let tenant = this.#kept.get(tenantId);
+    const kept = tenant?.get(name);
     if (kept !== undefined) return kept;
     const read = this.store.config.getPlugin({ tenantId, actor }, name);
-    const into = this.#kept;
-    into.set(key, read);
+    if (tenant === undefined) this.#kept.set(tenantId, (tenant = new Map<string, Promise<JsonObject>>()));
+    tenant.set(name, read);
+    this.#entries++;
+    const into = tenant;
     read.then(
       (settings) => {
-        if (into !== this.#kept || into.get(key) !== read) return;
+        if (this.#kept.get(tenantId) !== into || into.get(name) !== read) return;
         const chars = JSON.stringify(settings).length;
-        if (chars > this.bounds.entryChars) into.delete(key);
+        if (chars > this.bounds.entryChars) this.#forget(tenantId, name);
         else this.#chars += chars;
       },
       // A failed read is not kept: the next batch reads again.
       () => {
-        if (into.get(key) === read) into.delete(key);
+        if (this.#kept.get(tenantId) === into && into.get(name) === read) this.#forget(tenantId, name);
       },
     );
     return read;
   }
 
-  /** The store's revision, read after `readAt` (by this call or by one asked for since). */
-  #revisionAfter(readAt: number): Promise<number> {
+  /**
+   * Brings the kept settings to `changes` (the writes after revision `since`): drops the tenants
+   * written since, or everything. Checks may overlap (a batch of a later turn asks while an earlier
+   * check is still out): one that answers a revision not newer than the kept one changes nothing, and
+   * one asked from an older revision than the kept one still names every tenant written after it.
+   */
+  #apply(since: number, changes: ConfigChanges): void {
+    const kept = this.#revision;
+    if (kept !== undefined && changes.revision <= kept) return;
+    if (kept === undefined || since > kept || changes.tenants === null) this.#dropAll();
+    else for (const tenantId of changes.tenants) this.#dropTenant(tenantId ?? '');
+    this.#revision = changes.revision;
+  }
+
+  #dropAll(): void {
+    this.#kept = new Map();
+    this.#entries = 0;
+    this.#chars = 0;
+  }
+
+  #dropTenant(tenantId: string): void {
+    const tenant = this.#kept.get(tenantId);
+    if (tenant === undefined) return;
+    this.#kept.delete(tenantId);
+    this.#entries -= tenant.size;
+    // Their characters stay counted until everything is dropped: the bound errs towards reading again.
+  }
+
+  #forget(tenantId: string, name: string): void {
+    const tenant = this.#kept.get(tenantId);
+    if (tenant?.delete(name) !== true) return;
+    this.#entries--;
+    if (tenant.size === 0) this.#kept.delete(tenantId);
+  }
+
+  /** What changed after the kept revision, read after `readAt` (by this call or by one asked for since). */
+  #changesAfter(readAt: number): { since: number; changes: Promise<ConfigChanges> } {
     const check = this.#check;
-    if (check !== undefined && check.at >= readAt) return check.revision;
+    if (check !== undefined && check.at >= readAt) return check;
+    const since = this.#revision ?? 0;
     const at = performance.now();
-    const revision = this.store.config.revision();
-    this.#check = { at, revision };
-    revision.catch(() => {
-      if (this.#check?.revision === revision) this.#check = undefined;
+    const changes = this.store.config.changesSince(since, SETTINGS_CHANGES_LIMIT);
+    const next = { at, since, changes };
+    this.#check = next;
+    changes.catch(() => {
+      if (this.#check === next) this.#check = undefined;
     });
-    return revision;
+    return next;
   }
 }

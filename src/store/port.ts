@@ -131,12 +131,32 @@ export interface TenantConfigStore {
   getPlugin(ctx: TenantContext, pluginName: string): Promise<JsonObject>;
   setPlugin(ctx: TenantContext, pluginName: string, settings: JsonObject): Promise<void>;
   /**
-   * The configuration revision: a number that changes with every `setTenant` and `setPlugin` of any
+   * The configuration revision: a number that grows by one with every `setTenant` and `setPlugin` of any
    * tenant, through any process sharing the store, in the same transaction as the write. Settings
    * read after a revision was read are current for it until it changes, so a reader may keep them
    * that long (the router does, across batches). Not tenant-scoped: it says nothing but "changed".
    */
   revision(): Promise<number>;
+  /**
+   * What changed after revision `since`, read at once: the revision now and the tenants (`null`: the
+   * platform's own settings) whose settings were written after `since` up to it — or `tenants: null`
+   * when that cannot be told: more than `limit` writes, `since` older than the changes kept
+   * ({@link CONFIG_CHANGES_KEPT} writes), or a write not attributed to its tenant (a process of an
+   * older UEE sharing the store bumps the revision only). A reader keeping settings per tenant drops
+   * those tenants' only — one tenant's writes never make every other tenant's settings be read again —
+   * and everything on `null`.
+   */
+  changesSince(since: number, limit: number): Promise<ConfigChanges>;
+}
+
+/** The settings writes this many revisions back are remembered by tenant (see {@link TenantConfigStore.changesSince}). */
+export const CONFIG_CHANGES_KEPT = 4096;
+
+/** See {@link TenantConfigStore.changesSince}. */
+export interface ConfigChanges {
+  revision: number;
+  /** Each tenant once, in the order of its first write after `since`; `null` for "anything may have changed". */
+  tenants: Array<string | null> | null;
 }
 
 /** The transactional outbox: events committed with store changes, awaiting publication. */

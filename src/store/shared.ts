@@ -25,7 +25,7 @@ import {
   type ReadModelOp,
   type TenantContext,
 } from '../core/index.js';
-import { DEFAULT_STORE_LIMITS, type CommitBatch, type CommitResult, type StoreLimits, type StoreLimitsInput } from './port.js';
+import { DEFAULT_STORE_LIMITS, type CommitBatch, type CommitResult, type ConfigChanges, type StoreLimits, type StoreLimitsInput } from './port.js';
 import { filterLimits } from './filter.js';
 
 /**
@@ -221,6 +221,25 @@ export function prepareSettings(settings: unknown, limits: StoreLimits): JsonObj
   const parsed = parseOrThrow(JsonObjectSchema, settings, 'settings');
   checkSize(parsed, limits.maxAttributeBytes, 'settings', {});
   return parsed;
+}
+
+/**
+ * {@link TenantConfigStore.changesSince}'s answer from the revision now and the recorded writes read
+ * with it: `changes` the writes after `since` (a revision and the tenant key written), in revision
+ * order — at most `limit + 1` of them are needed. Every revision after `since` must have its write,
+ * else one was not recorded (an older UEE's) or is no longer kept, and anything may have changed.
+ */
+export function configChanges(revision: number, since: number, limit: number, changes: ReadonlyArray<{ rev: number; tk: string }>): ConfigChanges {
+  const written = revision - since;
+  if (written === 0) return { revision, tenants: [] };
+  if (written < 0 || written > limit || changes.length !== written) return { revision, tenants: null };
+  const tenants = new Set<string | null>();
+  for (let i = 0; i < changes.length; i++) {
+    if (changes[i]!.rev !== since + 1 + i) return { revision, tenants: null };
+    const tk = changes[i]!.tk;
+    tenants.add(tk === GLOBAL_TENANT_KEY ? null : tk);
+  }
+  return { revision, tenants: [...tenants] };
 }
 
 /** A plugin name as a config key. Built once: a zod schema costs ~100 µs to build, and the router reads a plugin's config per queue batch. */

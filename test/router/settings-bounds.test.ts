@@ -9,11 +9,11 @@ import type { JsonObject, TenantContext } from '../../src/core/index.js';
 import type { EntityStore } from '../../src/store/index.js';
 import { PluginSettings } from '../../src/router/settings.js';
 
-/** A store whose plugin settings are `docs` (by plugin name), counting reads; the revision never changes. */
+/** A store whose plugin settings are `docs` (by plugin name), counting reads; nothing is ever written. */
 function fakeStore(docs: Record<string, JsonObject>): { store: EntityStore; reads: string[] } {
   const reads: string[] = [];
   const config = {
-    revision: () => Promise.resolve(1),
+    changesSince: (since: number) => Promise.resolve({ revision: 1, tenants: since === 1 ? [] : null }),
     getPlugin: (ctx: TenantContext, name: string) => {
       reads.push(name);
       return Promise.resolve(docs[name] ?? {});

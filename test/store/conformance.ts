@@ -340,6 +340,27 @@ export function storeConformance(name: string, open: () => Promise<EntityStore>)
         expect(await store.config.getPlugin(A, 'mailer')).toEqual({ from: 'a@x' });
       });
 
+      it('T06c changesSince names the tenants written after a revision, each once, in order — or null when it cannot tell', async () => {
+        const r0 = await store.config.revision();
+        expect(await store.config.changesSince(r0, 10)).toEqual({ revision: r0, tenants: [] });
+        await store.config.setPlugin(A, 'mailer', { from: 'a@x' });
+        await store.config.setPlugin(A, 'mailer', { from: 'a@y' });
+        await store.config.setPlugin(B, 'mailer', { from: 'b@x' });
+        await store.config.setTenant(G, { theme: 'light' });
+        await store.config.setTenant(A, { theme: 'dark' });
+        expect(await store.config.changesSince(r0, 10)).toEqual({ revision: r0 + 5, tenants: ['acme', 'globex', null] });
+        expect(await store.config.changesSince(r0 + 2, 10)).toEqual({ revision: r0 + 5, tenants: ['globex', null, 'acme'] });
+        expect(await store.config.changesSince(r0 + 4, 1)).toEqual({ revision: r0 + 5, tenants: ['acme'] });
+        expect(await store.config.changesSince(r0 + 5, 10)).toEqual({ revision: r0 + 5, tenants: [] });
+        // More writes than the limit, and a revision from the future: anything may have changed.
+        expect(await store.config.changesSince(r0, 4)).toEqual({ revision: r0 + 5, tenants: null });
+        expect(await store.config.changesSince(r0 + 6, 10)).toEqual({ revision: r0 + 5, tenants: null });
+        // A refused write records nothing.
+        await expectCode(store.config.setPlugin(B, 'mailer', [1] as unknown as JsonObject), 'VALIDATION_FAILED');
+        await expectCode(store.config.setTenant(NOBODY, {}), 'UNKNOWN_TENANT');
+        expect(await store.config.changesSince(r0 + 5, 10)).toEqual({ revision: r0 + 5, tenants: [] });
+      });
+
       it('T07 an unregistered tenant is UNKNOWN_TENANT on every path', async () => {
         const calls: Array<() => Promise<unknown>> = [
           () => store.put(NOBODY, { entityTypeId: 'Task', attributes: {} }),

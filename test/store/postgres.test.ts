@@ -1,5 +1,7 @@
 import { afterAll, describe, expect, it } from 'vitest';
+import pg from 'pg';
 import { openPostgresStore } from '../../src/store/index.js';
+import { CONFIG_CHANGES_KEPT } from '../../src/store/port.js';
 import { tenantCtx } from '../helpers.js';
 import { expectCode, storeConformance } from './conformance.js';
 import { TEST_POSTGRES_URL, dropSchemas, randomSchema } from './postgres-helpers.js';
@@ -72,5 +74,38 @@ describe('postgres store specifics', () => {
     expect((await store.query(ctx, { entityTypeId: 'Task', filter: { 'attributes.i': { $gte: 0 } }, limit: 10 })).items).toHaveLength(10);
     expect((await store.query(ctx, { entityTypeId: 'Task', limit: 1000 })).items).toHaveLength(120);
     await store.close();
+  });
+
+  it('PG05 a settings write by an older UEE (no tenant recorded), a forgotten one and concurrent writers: changesSince stays exact or answers null', async () => {
+    const schema = randomSchema();
+    schemas.push(schema);
+    const store = await openPostgresStore({ url: TEST_POSTGRES_URL, schema });
+    const raw = new pg.Client({ connectionString: TEST_POSTGRES_URL });
+    await raw.connect();
+    try {
+      const tenants = Array.from({ length: 12 }, (_, i) => `t${i}`);
+      for (const t of tenants) await store.tenants.create(t);
+      const r0 = await store.config.revision();
+      await store.config.setPlugin(tenantCtx('t0'), 'mailer', { n: 1 });
+      // What a UEE from before the change log writes: the settings and the revision's bump only.
+      await raw.query(`WITH bump AS (INSERT INTO "${schema}".config_revision (id, rev) VALUES (1, 1) ON CONFLICT (id) DO UPDATE SET rev = config_revision.rev + 1)
+        INSERT INTO "${schema}".plugin_config (tenant_key, plugin_name, settings) VALUES ('t1', 'mailer', '{}') ON CONFLICT (tenant_key, plugin_name) DO UPDATE SET settings = excluded.settings`);
+      expect(await store.config.changesSince(r0, 10)).toEqual({ revision: r0 + 2, tenants: null });
+      // Concurrent writers (the pool's connections): every revision is recorded with its tenant.
+      await Promise.all(tenants.map((t, i) => store.config.setPlugin(tenantCtx(t), 'mailer', { i })));
+      const after = await store.config.changesSince(r0 + 2, 100);
+      expect(after.revision).toBe(r0 + 2 + tenants.length);
+      expect([...after.tenants!].sort()).toEqual([...tenants].sort());
+      // Only the last CONFIG_CHANGES_KEPT writes are remembered.
+      for (let i = 0; i < CONFIG_CHANGES_KEPT + 5; i++) await store.config.setTenant(tenantCtx(tenants[i % 2]!), { i });
+      const rev = await store.config.revision();
+      const { rows } = await raw.query<{ n: string }>(`SELECT count(*) AS n FROM "${schema}".config_changes`);
+      expect(Number(rows[0]!.n)).toBe(CONFIG_CHANGES_KEPT);
+      expect(await store.config.changesSince(rev - CONFIG_CHANGES_KEPT, CONFIG_CHANGES_KEPT)).toEqual({ revision: rev, tenants: ['t1', 't0'] });
+      expect(await store.config.changesSince(rev - CONFIG_CHANGES_KEPT - 1, CONFIG_CHANGES_KEPT + 1)).toEqual({ revision: rev, tenants: null });
+    } finally {
+      await raw.end();
+      await store.close();
+    }
   });
 });

@@ -2,6 +2,7 @@ import { join } from 'node:path';
 import Database from 'better-sqlite3';
 import { afterAll, describe, expect, it } from 'vitest';
 import { openSqliteStore } from '../../src/store/index.js';
+import { CONFIG_CHANGES_KEPT } from '../../src/store/port.js';
 import { tempDir, tenantCtx } from '../helpers.js';
 import { expectCode, storeConformance } from './conformance.js';
 
@@ -53,5 +54,30 @@ describe('sqlite store specifics', () => {
     await store.close();
     await expectCode(openSqliteStore({ path: ':memory:', limits: { maxBatchSize: 0 } }), 'CONFIG_INVALID');
     await expectCode(openSqliteStore({ path: join(dir.path, 'no/such/dir/x.db') }), 'CONFIG_INVALID');
+  });
+
+  it('SQ04 a settings write by an older UEE (no tenant recorded) and a forgotten one make changesSince answer null; the last CONFIG_CHANGES_KEPT are kept', async () => {
+    const path = join(dir.path, 'changes.db');
+    const store = await openSqliteStore({ path });
+    await store.tenants.create('acme');
+    await store.tenants.create('globex');
+    const r0 = await store.config.revision();
+    await store.config.setPlugin(tenantCtx('acme'), 'mailer', { n: 1 });
+    // What a UEE from before the change log writes: the settings and the revision's bump only.
+    const raw = new Database(path);
+    raw.prepare("INSERT INTO plugin_config (tenant_key, plugin_name, settings) VALUES ('globex', 'mailer', '{}') ON CONFLICT (tenant_key, plugin_name) DO UPDATE SET settings = excluded.settings").run();
+    raw.prepare('INSERT INTO config_revision (id, rev) VALUES (1, 1) ON CONFLICT (id) DO UPDATE SET rev = rev + 1').run();
+    expect(await store.config.changesSince(r0, 10)).toEqual({ revision: r0 + 2, tenants: null });
+    expect(await store.config.changesSince(r0 + 1, 10)).toEqual({ revision: r0 + 2, tenants: null });
+    await store.config.setPlugin(tenantCtx('globex'), 'mailer', { n: 2 });
+    expect(await store.config.changesSince(r0 + 2, 10)).toEqual({ revision: r0 + 3, tenants: ['globex'] });
+    // Only the last CONFIG_CHANGES_KEPT writes are remembered: asking from before them cannot be answered.
+    for (let i = 0; i < CONFIG_CHANGES_KEPT + 5; i++) await store.config.setPlugin(tenantCtx(i % 2 === 0 ? 'acme' : 'globex'), 'mailer', { i });
+    const rev = await store.config.revision();
+    expect(raw.prepare('SELECT count(*) AS n FROM config_changes').get()).toEqual({ n: CONFIG_CHANGES_KEPT });
+    expect(await store.config.changesSince(rev - CONFIG_CHANGES_KEPT, CONFIG_CHANGES_KEPT)).toEqual({ revision: rev, tenants: ['globex', 'acme'] });
+    expect(await store.config.changesSince(rev - CONFIG_CHANGES_KEPT - 1, CONFIG_CHANGES_KEPT + 1)).toEqual({ revision: rev, tenants: null });
+    raw.close();
+    await store.close();
   });
 });

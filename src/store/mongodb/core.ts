@@ -40,6 +40,11 @@ interface CounterDoc {
   _id: string;
   seq: number;
 }
+/** A settings write's tenant, by the revision it made (see TenantConfigStore.changesSince). */
+interface ConfigChangeDoc {
+  _id: number;
+  tk: string;
+}
 interface BlobDoc {
   _id: string;
   bytes: Binary;
@@ -60,6 +65,7 @@ export interface Collections {
   pluginConfig: Collection<SettingsDoc>;
   outbox: Collection<OutboxDoc>;
   counters: Collection<CounterDoc>;
+  configChanges: Collection<ConfigChangeDoc>;
   idempotency: Collection<IdempotencyDoc>;
   blobs: Collection<BlobDoc>;
   invocations: Collection<InvocationDoc>;
@@ -78,6 +84,7 @@ export function collectionsOf(db: Db): Collections {
     pluginConfig: db.collection<SettingsDoc>('plugin_config'),
     outbox: db.collection<OutboxDoc>('outbox'),
     counters: db.collection<CounterDoc>('counters'),
+    configChanges: db.collection<ConfigChangeDoc>('config_changes'),
     idempotency: db.collection<IdempotencyDoc>('idempotency'),
     blobs: db.collection<BlobDoc>('blobs'),
     invocations: db.collection<InvocationDoc>('invocations'),

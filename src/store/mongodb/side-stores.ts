@@ -1,6 +1,6 @@
 import { Binary, type AnyBulkWriteOperation, type ClientSession } from 'mongodb';
 import { TenantIdSchema, parseOrThrow, type ReadModelOp } from '../../core/index.js';
-import type { BlobStore, Outbox, ReadModelDoc, ReadModelStore, TenantConfigStore, TenantRecord, TenantRegistry } from '../port.js';
+import { CONFIG_CHANGES_KEPT, type BlobStore, type Outbox, type ReadModelDoc, type ReadModelStore, type TenantConfigStore, type TenantRecord, type TenantRegistry } from '../port.js';
 import { decodeCursor } from '../cursor.js';
 import { prefixFilter } from '../filter.js';
 import { normaliseReadModelQuery, toPage } from '../query.js';
@@ -9,6 +9,7 @@ import {
   deleteViewLimit,
   blobNotFound,
   checkBlob,
+  configChanges,
   prepareReadModelOp,
   preparePluginName,
   prepareSettings,
@@ -123,7 +124,7 @@ export function mongoConfig(core: MongoCore): TenantConfigStore {
         const s = prepareSettings(settings, core.limits);
         await core.transaction(async (session) => {
           await core.c.tenantConfig.replaceOne({ _id: tk }, { settings: s }, { upsert: true, session });
-          await bumpRevision(core, session);
+          await bumpRevision(core, tk, session);
         });
       }),
     getPlugin: (ctx, pluginName) =>
@@ -140,19 +141,34 @@ export function mongoConfig(core: MongoCore): TenantConfigStore {
         const s = prepareSettings(settings, core.limits);
         await core.transaction(async (session) => {
           await core.c.pluginConfig.replaceOne({ _id: { tk, plugin } }, { settings: s }, { upsert: true, session });
-          await bumpRevision(core, session);
+          await bumpRevision(core, tk, session);
         });
       }),
     revision: () => core.run(async () => (await core.c.counters.findOne({ _id: CONFIG_REVISION }))?.seq ?? 0),
+    changesSince: (since, limit) =>
+      core.run(async () => {
+        // The revision first: a write it counts committed its change with it (one transaction), so the
+        // changes read next hold every write up to it; later ones are left out by the bound.
+        const revision = (await core.c.counters.findOne({ _id: CONFIG_REVISION }))?.seq ?? 0;
+        const written = revision - since;
+        const changes =
+          written <= 0 || written > limit
+            ? []
+            : (await core.c.configChanges.find({ _id: { $gt: since, $lte: revision } }).sort({ _id: 1 }).limit(limit + 1).toArray()).map((d) => ({ rev: d._id, tk: d.tk }));
+        return configChanges(revision, since, limit, changes);
+      }),
   };
 }
 
 /** The counter of settings writes (see {@link TenantConfigStore.revision}). */
 const CONFIG_REVISION = 'config';
 
-/** Counts a settings write, in the write's transaction. */
-async function bumpRevision(core: MongoCore, session: ClientSession): Promise<void> {
-  await core.c.counters.updateOne({ _id: CONFIG_REVISION }, { $inc: { seq: 1 } }, { upsert: true, session });
+/** Counts a settings write and records its tenant under the new revision (forgetting the one CONFIG_CHANGES_KEPT back), in the write's transaction. */
+async function bumpRevision(core: MongoCore, tk: string, session: ClientSession): Promise<void> {
+  const bumped = await core.c.counters.findOneAndUpdate({ _id: CONFIG_REVISION }, { $inc: { seq: 1 } }, { upsert: true, returnDocument: 'after', session });
+  const rev = bumped!.seq;
+  await core.c.configChanges.insertOne({ _id: rev, tk }, { session });
+  await core.c.configChanges.deleteMany({ _id: { $lte: rev - CONFIG_CHANGES_KEPT } }, { session });
 }
 
 /** The outbox collection; sequence numbers come from the `counters` collection. */

@@ -69,6 +69,11 @@ CREATE TABLE IF NOT EXISTS config_revision (
   id integer PRIMARY KEY CHECK (id = 1),
   rev bigint NOT NULL
 );
+-- Which tenant each of the last CONFIG_CHANGES_KEPT settings writes was (TenantConfigStore.changesSince).
+CREATE TABLE IF NOT EXISTS config_changes (
+  rev bigint PRIMARY KEY,
+  tenant_key text COLLATE "C" NOT NULL
+);
 CREATE TABLE IF NOT EXISTS outbox (
   seq bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
   event json NOT NULL

@@ -1,5 +1,5 @@
 import { TenantIdSchema, parseOrThrow, type JsonObject, type Page, type ReadModelOp } from '../../core/index.js';
-import type { BlobStore, Outbox, ReadModelDoc, ReadModelStore, TenantConfigStore, TenantRecord, TenantRegistry } from '../port.js';
+import { CONFIG_CHANGES_KEPT, type BlobStore, type Outbox, type ReadModelDoc, type ReadModelStore, type TenantConfigStore, type TenantRecord, type TenantRegistry } from '../port.js';
 import { decodeCursor } from '../cursor.js';
 import { normaliseReadModelQuery, toPage } from '../query.js';
 import {
@@ -7,6 +7,7 @@ import {
   deleteViewLimit,
   blobNotFound,
   checkBlob,
+  configChanges,
   prepareReadModelOp,
   preparePluginName,
   prepareSettings,
@@ -226,11 +227,31 @@ export function pgConfig(core: PgCore): TenantConfigStore {
         const { rows } = await core.pool.query<{ rev: string }>('SELECT rev FROM config_revision WHERE id = 1');
         return rows[0] === undefined ? 0 : Number(rows[0].rev);
       }),
+    changesSince: (since, limit) =>
+      core.run(async () => {
+        // One statement, one snapshot: the revision and the writes up to it. A writer holds the
+        // revision's row from its bump to its commit, so revisions commit in order.
+        const { rows } = await core.pool.query<{ rev: string; crev: string | null; tk: string | null }>(
+          `SELECT r.rev, c.rev AS crev, c.tenant_key AS tk FROM config_revision r
+             LEFT JOIN LATERAL (SELECT rev, tenant_key FROM config_changes WHERE rev > $1 AND rev <= r.rev ORDER BY rev LIMIT $2) c ON true
+           WHERE r.id = 1 ORDER BY c.rev`,
+          [since, limit + 1],
+        );
+        const revision = rows[0] === undefined ? 0 : Number(rows[0].rev);
+        const changes = rows.filter((r) => r.crev !== null).map((r) => ({ rev: Number(r.crev), tk: r.tk! }));
+        return configChanges(revision, since, limit, changes);
+      }),
   };
 }
 
-/** A settings write's leading clause: the revision's bump, in the same statement (so the same transaction) as the write. */
-const BUMP_REVISION = 'WITH bump AS (INSERT INTO config_revision (id, rev) VALUES (1, 1) ON CONFLICT (id) DO UPDATE SET rev = config_revision.rev + 1)';
+/**
+ * A settings write's leading clauses, in the same statement (so the same transaction) as the write
+ * whose first parameter is the tenant key: the revision's bump, the write's tenant under that revision,
+ * and the tenant of the write CONFIG_CHANGES_KEPT revisions back forgotten.
+ */
+const BUMP_REVISION = `WITH bump AS (INSERT INTO config_revision (id, rev) VALUES (1, 1) ON CONFLICT (id) DO UPDATE SET rev = config_revision.rev + 1 RETURNING rev),
+  changed AS (INSERT INTO config_changes (rev, tenant_key) SELECT rev, $1 FROM bump),
+  forgotten AS (DELETE FROM config_changes WHERE rev <= (SELECT rev FROM bump) - ${CONFIG_CHANGES_KEPT})`;
 
 /**
  * The transactional outbox table. Sequence numbers come from an identity column: within one

@@ -64,6 +64,11 @@ CREATE TABLE IF NOT EXISTS config_revision (
   id INTEGER PRIMARY KEY CHECK (id = 1),
   rev INTEGER NOT NULL
 );
+-- Which tenant each of the last CONFIG_CHANGES_KEPT settings writes was (TenantConfigStore.changesSince).
+CREATE TABLE IF NOT EXISTS config_changes (
+  rev INTEGER PRIMARY KEY,
+  tenant_key TEXT NOT NULL
+);
 CREATE TABLE IF NOT EXISTS outbox (
   seq INTEGER PRIMARY KEY AUTOINCREMENT,
   event TEXT NOT NULL

@@ -1,5 +1,5 @@
 import { TenantIdSchema, parseOrThrow, type JsonObject, type Page, type ReadModelOp, type TenantContext } from '../../core/index.js';
-import type { BlobStore, Outbox, ReadModelDoc, ReadModelStore, TenantConfigStore, TenantRecord, TenantRegistry } from '../port.js';
+import { CONFIG_CHANGES_KEPT, type BlobStore, type Outbox, type ReadModelDoc, type ReadModelStore, type TenantConfigStore, type TenantRecord, type TenantRegistry } from '../port.js';
 import { decodeCursor } from '../cursor.js';
 import { normaliseReadModelQuery, toPage } from '../query.js';
 import {
@@ -7,6 +7,7 @@ import {
   deleteViewLimit,
   blobNotFound,
   checkBlob,
+  configChanges,
   prepareReadModelOp,
   preparePluginName,
   prepareSettings,
@@ -181,10 +182,18 @@ export function sqliteConfig(core: SqliteCore): TenantConfigStore {
   };
   const read = (row: unknown, where: Record<string, unknown>): JsonObject =>
     row === undefined ? {} : readJsonObject((row as { settings: string }).settings, where);
-  /** A settings write and the revision's bump, in one transaction (see {@link TenantConfigStore.revision}). */
-  const write = core.db.transaction((sql: string, params: unknown[]) => {
+  const revision = (): number => (core.cache.get('SELECT rev FROM config_revision WHERE id = 1').get() as { rev: number } | undefined)?.rev ?? 0;
+  /**
+   * A settings write, the revision's bump and the write's tenant under that revision, in one
+   * transaction (see {@link TenantConfigStore.revision}, {@link TenantConfigStore.changesSince});
+   * the tenant of the write CONFIG_CHANGES_KEPT revisions back is forgotten.
+   */
+  const write = core.db.transaction((tk: string, sql: string, params: unknown[]) => {
     core.cache.get(sql).run(...params);
     core.cache.get(BUMP_REVISION_SQL).run();
+    const rev = revision();
+    core.cache.get('INSERT INTO config_changes (rev, tenant_key) VALUES (?, ?)').run(rev, tk);
+    core.cache.get('DELETE FROM config_changes WHERE rev <= ?').run(rev - CONFIG_CHANGES_KEPT);
   });
   return {
     getTenant: (ctx) =>
@@ -196,7 +205,7 @@ export function sqliteConfig(core: SqliteCore): TenantConfigStore {
       core.run(() => {
         const tk = scope(ctx);
         const s = prepareSettings(settings, core.limits);
-        write('INSERT INTO tenant_config (tenant_key, settings) VALUES (?, ?) ON CONFLICT (tenant_key) DO UPDATE SET settings = excluded.settings', [tk, JSON.stringify(s)]);
+        write(tk, 'INSERT INTO tenant_config (tenant_key, settings) VALUES (?, ?) ON CONFLICT (tenant_key) DO UPDATE SET settings = excluded.settings', [tk, JSON.stringify(s)]);
       }),
     getPlugin: (ctx, pluginName) =>
       core.run(() => {
@@ -210,9 +219,16 @@ export function sqliteConfig(core: SqliteCore): TenantConfigStore {
         const tk = scope(ctx);
         const name = preparePluginName(pluginName);
         const s = prepareSettings(settings, core.limits);
-        write('INSERT INTO plugin_config (tenant_key, plugin_name, settings) VALUES (?, ?, ?) ON CONFLICT (tenant_key, plugin_name) DO UPDATE SET settings = excluded.settings', [tk, name, JSON.stringify(s)]);
+        write(tk, 'INSERT INTO plugin_config (tenant_key, plugin_name, settings) VALUES (?, ?, ?) ON CONFLICT (tenant_key, plugin_name) DO UPDATE SET settings = excluded.settings', [tk, name, JSON.stringify(s)]);
       }),
-    revision: () => core.run(() => (core.cache.get('SELECT rev FROM config_revision WHERE id = 1').get() as { rev: number } | undefined)?.rev ?? 0),
+    revision: () => core.run(revision),
+    changesSince: (since, limit) =>
+      core.run(() => {
+        const rev = revision();
+        const written = rev - since;
+        const changes = written <= 0 || written > limit ? [] : (core.cache.get('SELECT rev, tenant_key AS tk FROM config_changes WHERE rev > ? AND rev <= ? ORDER BY rev').all(since, rev) as Array<{ rev: number; tk: string }>);
+        return configChanges(rev, since, limit, changes);
+      }),
   };
 }
 
