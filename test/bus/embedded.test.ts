@@ -459,7 +459,7 @@ describe('embedded bus specifics', () => {
     });
   });
 
-  it('BUS-E16: an entry routed below a queue\'s cursor is read, however the cursor got there — a group turned into a queue, a queue created after the log moved on, another process\'s read, a file from before the route mark', async () => {
+  it('BUS-E16: an entry routed below a queue\'s cursor is read, however the cursor got there — a group turned into a queue, a queue created after the log moved on, another process\'s read, an older UEE\'s read, a file from before the route mark', async () => {
     const bus = await openEmbeddedBus({ path: file });
     const other = await openEmbeddedBus({ path: file });
     const raw = new Database(file);
@@ -498,15 +498,31 @@ describe('embedded bus specifics', () => {
       await other.route('src2', [{ id: c6.id, groups: ['q'] }]);
       expect((await other.read('q', 'o', { count: 10 })).map((d) => d.id)).toEqual([c6.id]);
       await readsBack('q', c[5]!);
+      // A process of an older UEE (no route mark in its code) routes d[6] into q and reads it: its
+      // statements, as it runs them, move q's cursor without raising the mark. This process routes d[5] there after.
+      const d = await eight();
+      raw.prepare('INSERT INTO bus_queued (grp, n, ms) VALUES (?, ?, ?)').run('q', entrySeq(d[6]!.id), Number(d[6]!.id.split('-')[0]));
+      raw.prepare('UPDATE bus_groups SET last_ms = ?, last_n = ? WHERE grp = ?').run(Number(d[6]!.id.split('-')[0]), entrySeq(d[6]!.id), 'q');
+      raw.prepare('DELETE FROM bus_queued WHERE grp = ? AND n = ?').run('q', entrySeq(d[6]!.id));
+      await readsBack('q', d[5]!);
+      // ... and makes a queue at the log's end, and turns a plain group that read everything into one.
+      const e = await eight();
+      const seqMs = (x: Delivery): [number, number] => [Number(x.id.split('-')[0]), entrySeq(x.id)];
+      raw.prepare('INSERT INTO bus_groups (grp, last_ms, last_n, routed) VALUES (?, ?, ?, 1)').run('old-made', ...seqMs(e[7]!));
+      await readsBack('old-made', e[2]!);
+      const f = await eight();
+      raw.prepare('INSERT INTO bus_groups (grp, last_ms, last_n) VALUES (?, ?, ?)').run('old-turned', ...seqMs(f[7]!));
+      raw.prepare('UPDATE bus_groups SET routed = 1 WHERE grp = ?').run('old-turned');
+      await readsBack('old-turned', f[3]!);
       // A file from before the mark: set at open where its queues' cursors and rows are.
       await other.close();
       await bus.close();
       raw.exec('DROP TABLE bus_route_mark');
       const reopened = await openEmbeddedBus({ path: file });
       try {
-        expect(raw.prepare('SELECT n FROM bus_route_mark').pluck().get()).toBe(entrySeq(c[6]!.id));
-        expect(await reopened.route('src', [{ id: c[4]!.id, groups: ['q'] }])).toBe(1);
-        expect((await reopened.read('q', 'w', { count: 10 })).map((d) => d.id)).toEqual([c[4]!.id]);
+        expect(raw.prepare('SELECT n FROM bus_route_mark').pluck().get()).toBe(entrySeq(f[7]!.id));
+        expect(await reopened.route('src', [{ id: f[4]!.id, groups: ['old-turned'] }])).toBe(1);
+        expect((await reopened.read('old-turned', 'w', { count: 10 })).map((x) => x.id)).toEqual([f[4]!.id]);
       } finally {
         await reopened.close();
       }

@@ -97,6 +97,23 @@ CREATE TABLE IF NOT EXISTS bus_dead (
 CREATE INDEX IF NOT EXISTS bus_dead_by_group ON bus_dead (grp, n);
 `;
 
+/**
+ * The route mark raised by the file itself whenever a queue's cursor goes above it — a read, a group
+ * turned into a queue, a queue made — whichever process's statement moved it. This process raises
+ * the mark in its own statements too (see EmbeddedBus.route, ensureQueue); the triggers are for a
+ * process of an older UEE sharing the file, which moves cursors without raising it: a route by this
+ * process of an entry between the mark and such a cursor would otherwise look up no cursor, and the
+ * entry would never be read (BUS-E16, its older-UEE case).
+ */
+const ROUTE_MARK_TRIGGERS = `
+CREATE TRIGGER IF NOT EXISTS bus_route_mark_read AFTER UPDATE OF last_n, routed ON bus_groups
+  WHEN NEW.routed = 1 AND NEW.last_n > (SELECT n FROM bus_route_mark WHERE id = 1)
+  BEGIN UPDATE bus_route_mark SET n = NEW.last_n WHERE id = 1; END;
+CREATE TRIGGER IF NOT EXISTS bus_route_mark_queue AFTER INSERT ON bus_groups
+  WHEN NEW.routed = 1 AND NEW.last_n > (SELECT n FROM bus_route_mark WHERE id = 1)
+  BEGIN UPDATE bus_route_mark SET n = NEW.last_n WHERE id = 1; END;
+`;
+
 /** Opens the tables (idempotent) with the same durability settings as the store: WAL, NORMAL sync. */
 export function applyBusSchema(db: Database, path: string): void {
   if (path !== ':memory:') db.pragma('journal_mode = WAL');
@@ -122,6 +139,7 @@ export function applyBusSchema(db: Database, path: string): void {
       db.exec(`INSERT INTO bus_route_mark (id, n)
                  SELECT 1, max(coalesce((SELECT max(last_n) FROM bus_groups WHERE routed = 1), 0), coalesce((SELECT max(n) FROM bus_queued), 0));`);
     }
+    db.exec(ROUTE_MARK_TRIGGERS);
   }).immediate();
 }
 
