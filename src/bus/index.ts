@@ -3,6 +3,7 @@ export type {
   BusOptions,
   ClaimOptions,
   DeadLetter,
+  DeadLetterQuery,
   Delivery,
   EventBus,
   GroupInfo,

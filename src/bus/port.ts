@@ -47,6 +47,17 @@ export interface GroupInfo {
   lastDeliveredId: string;
 }
 
+/** What {@link EventBus.deadLetters} lists. */
+export interface DeadLetterQuery {
+  /** Only this tenant's letters (`null`: the platform's own). @default every tenant's */
+  tenantId?: string | null;
+  group?: string;
+  /** 1..10,000. @default 100 */
+  count?: number;
+  /** Newest first. @default false (oldest first) */
+  newestFirst?: boolean;
+}
+
 /** A dead-lettered entry: the event, which group gave up on it, and why. */
 export interface DeadLetter {
   id: string;
@@ -248,8 +259,15 @@ export interface EventBus {
    * new holder is handling. Returns whether the letter was recorded.
    */
   deadLetter(group: string, delivery: Delivery, error: { code: string; message: string }, attempts?: DeadLetter['attempts'], holder?: string): Promise<boolean>;
-  /** Dead letters, oldest first, optionally of one group. */
-  deadLetters(options?: { group?: string; count?: number }): Promise<DeadLetter[]>;
+  /**
+   * Dead letters, oldest first (`newestFirst`: newest first), optionally of one tenant and of one
+   * group. A letter's tenant is its event's (`null`: the platform's own events, and entries whose event
+   * could not be read). With `tenantId` only that tenant's letters are looked at, however many other
+   * tenants have: one tenant's thousands of dead letters never hide another's from a listing.
+   */
+  deadLetters(options?: DeadLetterQuery): Promise<DeadLetter[]>;
+  /** The dead letters of these ids (at most 10,000), in id order; unknown ids are skipped. Whose they are is the caller's to check. */
+  deadLettersById(ids: readonly string[]): Promise<DeadLetter[]>;
   /**
    * Removes dead letters by id (unknown ids are ignored) and returns how many were removed — a
    * letter removed by one caller is not counted by another. Used once a redrive succeeded.
@@ -349,8 +367,14 @@ export interface BusOptions {
   maxLength: number;
   /** How long an eventId is remembered for de-duplication. @default 24 h */
   dedupeWindowMs: number;
-  /** Max entries kept in the dead-letter stream. @default 100_000 */
+  /**
+   * Max dead letters kept in all. Past it, the oldest letters of the tenant holding the most go (and
+   * the bus logs it), never a letter of a tenant holding fewer: one tenant's flood of failures cannot
+   * push out another's dead letters. @default 100_000
+   */
   maxDeadLetters: number;
+  /** Max dead letters kept per tenant (the platform's own counting as one); past it, that tenant's oldest go (logged). @default 10_000 */
+  maxDeadLettersPerTenant: number;
 }
 
 /** Defaults for {@link BusOptions}. */
@@ -358,4 +382,5 @@ export const DEFAULT_BUS_OPTIONS: BusOptions = {
   maxLength: 1_000_000,
   dedupeWindowMs: 24 * 60 * 60 * 1000,
   maxDeadLetters: 100_000,
+  maxDeadLettersPerTenant: 10_000,
 };

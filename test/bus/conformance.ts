@@ -323,6 +323,55 @@ export function busConformance(name: string, open: OpenBus): void {
       expect((await bus.deadLetters()).map((l) => l.id)).toEqual([l2!.id]);
     });
 
+    it('BUS-9c: dead letters by tenant — listed without anyone else\'s, bounded per tenant, and past the bound in all only the tenant holding the most loses its oldest', async () => {
+      const bus = await openBus({ maxDeadLettersPerTenant: 5, maxDeadLetters: 12 });
+      await bus.ensureGroup('g', 'earliest');
+      /** Publishes and dead-letters `n` events of `tenantId`, one call each; returns their event ids. */
+      const letters = async (tenantId: string | null, n: number): Promise<string[]> => {
+        const events = Array.from({ length: n }, (_, i) => makeEvent({ tenantId, payload: { i } }));
+        await bus.publish(events);
+        const read = await bus.read('g', 'c', { count: n });
+        for (const d of read) expect(await bus.deadLetter('g', d, { code: 'PLUGIN_ERROR', message: String(tenantId) })).toBe(true);
+        return events.map((e) => e.eventId);
+      };
+      const ids = async (q: Parameters<EventBus['deadLetters']>[0]): Promise<string[]> => (await bus.deadLetters(q)).map((l) => l.event.eventId);
+      const quiet = await letters('quiet', 3);
+      const platform = await letters(null, 1);
+      const flood = await letters('flood', 20);
+      // The flood keeps its newest 5; the others keep everything.
+      expect(await ids({ tenantId: 'flood' })).toEqual(flood.slice(15));
+      expect(await ids({ tenantId: 'quiet' })).toEqual(quiet);
+      expect(await ids({ tenantId: 'quiet', newestFirst: true })).toEqual([...quiet].reverse());
+      expect(await ids({ tenantId: 'quiet', newestFirst: true, count: 2 })).toEqual([quiet[2], quiet[1]]);
+      expect(await ids({ tenantId: null })).toEqual(platform);
+      expect(await ids({ tenantId: 'quiet', group: 'other' })).toEqual([]);
+      expect(await ids({ tenantId: 'nobody' })).toEqual([]);
+      // Every tenant's, in order.
+      expect(await ids({})).toEqual([...quiet, ...platform, ...flood.slice(15)]);
+      expect(await ids({ newestFirst: true, count: 3 })).toEqual([flood[19], flood[18], flood[17]]);
+      // 3 + 1 + 5 + 4 = 13 > 12: the tenant holding the most (flood) loses its oldest, nobody else anything.
+      const second = await letters('second', 4);
+      expect(await ids({ tenantId: 'flood' })).toEqual(flood.slice(16));
+      expect(await ids({ tenantId: 'second' })).toEqual(second);
+      expect(await ids({ tenantId: 'quiet' })).toEqual(quiet);
+      expect(await ids({ tenantId: null })).toEqual(platform);
+      expect(await bus.deadLetters({ count: 100 })).toHaveLength(12);
+      // A removed letter frees its tenant's room: the next one of that tenant trims nothing.
+      const [firstSecond] = await bus.deadLetters({ tenantId: 'second' });
+      expect(await bus.deleteDeadLetters([firstSecond!.id])).toBe(1);
+      const more = await letters('second', 1);
+      expect(await ids({ tenantId: 'second' })).toEqual([...second.slice(1), ...more]);
+      expect(await ids({ tenantId: 'quiet' })).toEqual(quiet);
+      expect(await ids({ tenantId: 'flood' })).toEqual(flood.slice(16));
+      // By id, whoever's: in id order, unknown and removed ids skipped.
+      const [q0, , q2] = await bus.deadLetters({ tenantId: 'quiet' });
+      const [f0] = await bus.deadLetters({ tenantId: 'flood' });
+      expect((await bus.deadLettersById([q2!.id, f0!.id, q0!.id, '1-999999', firstSecond!.id])).map((l) => l.id)).toEqual([q0!.id, q2!.id, f0!.id].sort(compareIds));
+      // Bad input is typed.
+      await expectCode(bus.deadLetters({ tenantId: 'no spaces allowed' }), 'VALIDATION_FAILED');
+      await expectCode(bus.deadLettersById(['not-an-id']), 'VALIDATION_FAILED');
+    });
+
     it('BUS-10: groupInfo reports pending, lag, consumers and last delivered id; NOT_FOUND for an unknown group', async () => {
       const bus = await openBus();
       await bus.ensureGroup('g', 'earliest');

@@ -533,6 +533,41 @@ describe('embedded bus specifics', () => {
     }
   });
 
+  it('BUS-E19: dead letters of a file from before their tenant column are listed by tenant and counted; an older UEE\'s letter gets its tenant, its trim is counted', async () => {
+    const first = await openEmbeddedBus({ path: file, options: { maxDeadLettersPerTenant: 3 } });
+    await first.ensureGroup('g', 'earliest');
+    const events = [makeEvent({ tenantId: 'a' }), makeEvent({ tenantId: 'b' }), makeEvent({ tenantId: 'a' }), makeEvent({ tenantId: null })];
+    await first.publish(events);
+    for (const d of await first.read('g', 'c', { count: 4 })) await first.deadLetter('g', d, { code: 'PLUGIN_ERROR', message: 'x' });
+    await first.close();
+    // The file as a UEE before the tenant column left it.
+    const raw = new Database(file);
+    raw.exec('DROP TRIGGER bus_dead_counted; DROP TRIGGER bus_dead_uncounted; DROP TRIGGER bus_dead_recounted; DROP TRIGGER bus_dead_tenant_of_older; DROP INDEX bus_dead_by_tenant; DROP TABLE bus_dead_counts; ALTER TABLE bus_dead DROP COLUMN tenant;');
+    const bus = await openEmbeddedBus({ path: file, options: { maxDeadLettersPerTenant: 3 } });
+    try {
+      const ids = async (tenantId: string | null): Promise<string[]> => (await bus.deadLetters({ tenantId })).map((l) => l.event.eventId);
+      expect(await ids('a')).toEqual([events[0]!.eventId, events[2]!.eventId]);
+      expect(await ids('b')).toEqual([events[1]!.eventId]);
+      expect(await ids(null)).toEqual([events[3]!.eventId]);
+      const counts = (): unknown => raw.prepare('SELECT tenant, n FROM bus_dead_counts ORDER BY tenant').all();
+      expect(counts()).toEqual([{ tenant: '', n: 1 }, { tenant: '*', n: 4 }, { tenant: 'a', n: 2 }, { tenant: 'b', n: 1 }]);
+      // An older UEE's letter (no tenant named) and its trim by position alone.
+      const data = raw.prepare('SELECT data FROM bus_dead WHERE tenant = ?').pluck().get('b') as string;
+      raw.prepare('INSERT INTO bus_dead (ms, grp, data) VALUES (?, ?, ?)').run(Date.now(), 'g', data);
+      expect(counts()).toEqual([{ tenant: '', n: 1 }, { tenant: '*', n: 5 }, { tenant: 'a', n: 2 }, { tenant: 'b', n: 2 }]);
+      raw.prepare('DELETE FROM bus_dead WHERE n <= (SELECT min(n) FROM bus_dead)').run();
+      expect(counts()).toEqual([{ tenant: '', n: 1 }, { tenant: '*', n: 4 }, { tenant: 'a', n: 1 }, { tenant: 'b', n: 2 }]);
+      // Bounds apply on the counts as kept: b's fourth letter trims b's oldest only.
+      await bus.publish([makeEvent({ tenantId: 'b' }), makeEvent({ tenantId: 'b' })]);
+      for (const d of await bus.read('g', 'c', { count: 2 })) await bus.deadLetter('g', d, { code: 'PLUGIN_ERROR', message: 'x' });
+      expect(await bus.deadLetters({ tenantId: 'b' })).toHaveLength(3);
+      expect(await ids('a')).toEqual([events[2]!.eventId]);
+    } finally {
+      raw.close();
+      await bus.close();
+    }
+  });
+
   it('BUS-E-CRASH-1: a lease and entries held by a process that crashed are taken over at once, a live holder keeps them', async () => {
     const bus = await openEmbeddedBus({ path: file });
     const group = 'g-crash';

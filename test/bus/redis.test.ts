@@ -256,7 +256,7 @@ describe('redis bus specifics', () => {
     }
   });
 
-  it('BUS-R3: keys live under the prefix: <prefix>events, <prefix>dead, <prefix>dedupe:<eventId>', async () => {
+  it('BUS-R3: keys live under the prefix: <prefix>events, <prefix>dead (+ its index by tenant), <prefix>dedupe:<eventId>', async () => {
     const bus = await openRedisBus({ url: TEST_REDIS_URL, prefix });
     try {
       await bus.ensureGroup('g', 'earliest');
@@ -264,10 +264,39 @@ describe('redis bus specifics', () => {
       const [d] = await bus.read('g', 'c');
       await bus.deadLetter('g', d!, { code: 'X', message: 'y' });
       expect(ids).toHaveLength(1);
-      expect((await admin.keys(`${prefix}*`)).sort()).toEqual([`${prefix}dead`, `${prefix}dedupe:evt-1`, `${prefix}events`]);
+      // The platform's letter ('' tenant): its index `dead-of:` and the index lengths `dead-tenants`.
+      expect((await admin.keys(`${prefix}*`)).sort()).toEqual([`${prefix}dead`, `${prefix}dead-of:`, `${prefix}dead-tenants`, `${prefix}dedupe:evt-1`, `${prefix}events`]);
       expect(await admin.pttl(`${prefix}dedupe:evt-1`)).toBeGreaterThan(0);
     } finally {
       await bus.close();
+    }
+  });
+
+  it('BUS-R-DEAD-1: dead letters written before the index by tenant (or by an older UEE) are indexed when a bus opens, once', async () => {
+    const bus = await openRedisBus({ url: TEST_REDIS_URL, prefix });
+    try {
+      await bus.ensureGroup('g', 'earliest');
+      const events = makeEvents(3).map((e, i) => ({ ...e, tenantId: i === 1 ? 'b' : 'a' }));
+      await bus.publish(events);
+      for (const d of await bus.read('g', 'c', { count: 3 })) await bus.deadLetter('g', d, { code: 'PLUGIN_ERROR', message: 'x' });
+      // As an older UEE left them: the letters without their tenant field, no index.
+      const written = (await admin.xrange(`${prefix}dead`, '-', '+')) as Array<[string, string[]]>;
+      await admin.del(`${prefix}dead`, `${prefix}dead-of:a`, `${prefix}dead-of:b`, `${prefix}dead-tenants`);
+      for (const [id, fields] of written) await admin.xadd(`${prefix}dead`, id, ...fields.filter((_, i) => fields[i - (i % 2)] !== 't'));
+      expect(await bus.deadLetters({ tenantId: 'a' })).toEqual([]);
+    } finally {
+      await bus.close();
+    }
+    for (let open = 0; open < 2; open++) {
+      const reopened = await openRedisBus({ url: TEST_REDIS_URL, prefix });
+      try {
+        expect((await reopened.deadLetters({ tenantId: 'a' })).map((l) => l.event.tenantId)).toEqual(['a', 'a']);
+        expect((await reopened.deadLetters({ tenantId: 'b' })).map((l) => l.event.tenantId)).toEqual(['b']);
+        expect(await admin.llen(`${prefix}dead-of:a`)).toBe(2);
+        expect(await admin.zscore(`${prefix}dead-tenants`, 'a')).toBe('2');
+      } finally {
+        await reopened.close();
+      }
     }
   });
 });

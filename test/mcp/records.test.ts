@@ -5,6 +5,8 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Client } from '@modelcontextprotocol/client';
 import { type CallToolResult } from '@modelcontextprotocol/client';
 import { call, connectHttp, sc, startServer, type TestServer } from './helpers.js';
+import { newId } from '../../src/core/index.js';
+import { pluginGroup } from '../../src/registry/index.js';
 
 const BROKEN = `import { on, PluginError } from 'uee:plugin';
 on('JobQueued', () => { throw new PluginError('BROKEN', 'this version is broken'); });
@@ -143,3 +145,52 @@ describe('invocation records and redrive over MCP', () => {
     expect(ok(await call(globex, 'invocation_list', { eventId: emitted.eventId })).records).toEqual([]);
   }, 120_000);
 });
+
+describe('dead letters of one tenant are found whatever another tenant holds', () => {
+  let s: TestServer;
+  let acme: Client;
+  let globex: Client;
+  beforeAll(async () => {
+    s = await startServer();
+    [acme, globex] = await Promise.all([connectHttp(s.url, s.tokens.acme), connectHttp(s.url, s.tokens.globex)]);
+  }, 60_000);
+  afterAll(async () => {
+    await Promise.allSettled([acme, globex].map((c) => c.close()));
+    await s?.close();
+  });
+
+  it('DL-TENANT-1 10,000 older dead letters of globex hide none of acme\'s from dead_letter_list, dead_letter_replay and dead_letter_redrive', async () => {
+    const bus = s.app.bus;
+    const group = pluginGroup('Flood', 'globex');
+    await bus.ensureGroup(group, 'latest');
+    const letter = async (tenantId: string, n: number): Promise<void> => {
+      const events = Array.from({ length: n }, () => {
+        const eventId = newId();
+        return { eventId, type: 'Floods', tenantId, payload: {}, occurredAt: new Date().toISOString(), correlationId: eventId, causationId: null, hop: 0, source: { kind: 'api' as const, id: 'test' } };
+      });
+      for (let i = 0; i < n; i += 1000) await bus.publish(events.slice(i, i + 1000));
+      for (let left = n; left > 0; ) {
+        const read = await bus.read(group, 'test', { count: Math.min(left, 1000) });
+        for (const d of read) await bus.deadLetter(group, d, { code: 'PLUGIN_ERROR', message: tenantId });
+        left -= read.length;
+      }
+    };
+    await letter('globex', 10_000);
+    await letter('acme', 1);
+    const mine = ok(await call(acme, 'dead_letter_list', {}));
+    expect(mine.scanned).toBe(1);
+    expect(mine.deadLetters.map((l: any) => l.event.tenantId)).toEqual(['acme']);
+    const theirs = ok(await call(globex, 'dead_letter_list', { limit: 5 }));
+    expect(theirs.scanned).toBe(10_000);
+    expect(theirs.deadLetters.every((l: any) => l.event.tenantId === 'globex')).toBe(true);
+    // Found by id: the replay gets as far as the plugin (none named Flood is deployed), not NOT_FOUND for the letter.
+    const id = mine.deadLetters[0].id;
+    const replay = sc(await callWith(acme, 'dead_letter_replay', { deadLetterId: id }));
+    expect(replay.message).not.toContain(`dead letter ${id} not found`);
+    expect(sc(await call(globex, 'dead_letter_replay', { deadLetterId: id })).message).toContain(`dead letter ${id} not found`);
+    const plan = ok(await call(acme, 'dead_letter_redrive', { deadLetterIds: [id] }));
+    expect(plan.items.map((i: any) => i.deadLetterId)).toEqual([id]);
+    expect(sc(await call(globex, 'dead_letter_redrive', { deadLetterIds: [id] })).code).toBe('NOT_FOUND');
+  }, 120_000);
+});
+

@@ -7,6 +7,7 @@ import type {
   BusOptions,
   ClaimOptions,
   DeadLetter,
+  DeadLetterQuery,
   Delivery,
   EventBus,
   GroupInfo,
@@ -25,7 +26,7 @@ import type {
 import { checkPublishBatch, decodeDeadRecord, decodeEntry, encodeDeadRecord, isCorrupt, type CorruptEntry } from '../shared/codec.js';
 import { BusLifecycle, screenEntries, type CorruptSink } from '../shared/lifecycle.js';
 import { InsertionOrder } from '../shared/insertion-order.js';
-import { checkClaimOptions, checkCounterAdd, checkCount, checkEntryIds, checkName, checkPruneOptions, checkReadOptions, entrySeq } from '../shared/options.js';
+import { checkClaimOptions, checkCounterAdd, checkCount, checkEntryIds, checkName, checkPruneOptions, checkReadOptions, deadLetterTenant, entrySeq } from '../shared/options.js';
 import { isCertainlyGone, thisProcess, type ProcessIdentity } from './liveness.js';
 import { notifyPublished, waitForPublish } from './notifier.js';
 import { ackQueued, ackRuns, claimRuns, handBackRuns, renewRuns, runHolder, sortedPositions } from './runs.js';
@@ -119,10 +120,12 @@ export class EmbeddedBus implements EventBus {
   /** Appends between two trims: {@link #trimEvery}, or the number of groups when more (see `#trim`). */
   #trimInterval: number;
   #sinceTrim: number;
-  #sinceDeadTrim: number;
   #sincePurge = 0;
   #lastPurge = 0;
   #lastHeldWarning = 0;
+  #lastDeadTrimWarning = 0;
+  /** Dead letters trimmed by their bounds since this bus opened. */
+  #deadTrimmed = 0;
   /**
    * Queues known to exist, so `route` checks each target once. `deleteQueue` forgets its queue here; one
    * another process deleted is found missing inside `route`'s transaction, with the same NOT_FOUND.
@@ -169,7 +172,6 @@ export class EmbeddedBus implements EventBus {
     this.#trimEvery = Math.min(1_000, Math.max(1, Math.ceil(options.maxLength / 10)));
     this.#trimInterval = this.#trimEvery;
     this.#sinceTrim = this.#trimEvery;
-    this.#sinceDeadTrim = Number.MAX_SAFE_INTEGER;
   }
 
   publish(events: EventEnvelope[]): Promise<PublishResult> {
@@ -807,7 +809,7 @@ export class EmbeddedBus implements EventBus {
       checkEntryIds([delivery.id]);
       if (holder !== undefined) checkName(holder, 'consumer');
       const data = encodeDeadRecord(group, delivery, error, attempts, new Date());
-      return this.#immediate(() => this.#deadLetterOne(group, delivery.id, data, holder));
+      return this.#immediate(() => this.#deadLetterOne(group, delivery.id, delivery.event.tenantId, data, holder));
     });
   }
 
@@ -815,17 +817,44 @@ export class EmbeddedBus implements EventBus {
    * Acks the entry and, if it was still pending (and held by `holder`, when given), records the dead
    * letter (so a race records it once); returns whether it did.
    */
-  #deadLetterOne(group: string, id: string, data: string, holder?: string): boolean {
+  #deadLetterOne(group: string, id: string, tenantId: string | null, data: string, holder?: string): boolean {
     const st = this.#st;
     const n = entrySeq(id);
     const g = st.group.get(group);
     if (g === undefined || (holder !== undefined && runHolder(st, group, n) !== holder) || this.#ackIn(group, g, [n]).length === 0) return false;
-    const dead = Number(st.insertDead.run(Date.now(), group, data).lastInsertRowid);
-    if (++this.#sinceDeadTrim >= Math.min(1_000, Math.max(1, Math.ceil(this.#opts.maxDeadLetters / 10)))) {
-      this.#sinceDeadTrim = 0;
-      st.trimDead.run(dead - this.#opts.maxDeadLetters);
-    }
+    const tenant = tenantId ?? '';
+    st.insertDead.run(Date.now(), group, tenant, data);
+    this.#trimDead(tenant);
     return true;
+  }
+
+  /**
+   * Keeps the dead letters within their bounds after one of `tenant`'s was recorded: that tenant's
+   * oldest beyond `maxDeadLettersPerTenant`; then, past `maxDeadLetters` in all, the oldest of
+   * whichever tenant holds the most — a
+   * tenant's flood of failures never pushes out the letters of a tenant holding fewer. Each trim is
+   * logged (at most once a minute).
+   */
+  #trimDead(tenant: string): void {
+    const st = this.#st;
+    const mine = st.deadCount.get(tenant)?.n ?? 0;
+    if (mine > this.#opts.maxDeadLettersPerTenant) this.#trimDeadOf(tenant, mine - this.#opts.maxDeadLettersPerTenant, 'maxDeadLettersPerTenant');
+    let over = (st.deadTotal.get()?.n ?? 0) - this.#opts.maxDeadLetters;
+    while (over > 0) {
+      const most = st.deadMost.get();
+      if (most === undefined) return;
+      const cut = Math.min(over, most.n);
+      this.#trimDeadOf(most.tenant, cut, 'maxDeadLetters');
+      over -= cut;
+    }
+  }
+
+  #trimDeadOf(tenant: string, count: number, bound: 'maxDeadLetters' | 'maxDeadLettersPerTenant'): void {
+    this.#st.trimDeadOf.run(tenant, count);
+    this.#deadTrimmed += count;
+    if (Date.now() - this.#lastDeadTrimWarning < PURGE_INTERVAL_MS) return;
+    this.#lastDeadTrimWarning = Date.now();
+    this.#log.warn('dead letters trimmed: the oldest of the tenant holding the most went', { tenantId: tenant === '' ? null : tenant, trimmed: this.#deadTrimmed, bound, limit: this.#opts[bound] });
   }
 
   #corruptSink(group: string): CorruptSink {
@@ -833,21 +862,36 @@ export class EmbeddedBus implements EventBus {
       this.#run(() => {
         const now = new Date();
         this.#immediate(() => {
-          for (const { delivery, error } of letters) this.#deadLetterOne(group, delivery.id, encodeDeadRecord(group, delivery, error, undefined, now));
+          for (const { delivery, error } of letters) this.#deadLetterOne(group, delivery.id, delivery.event.tenantId, encodeDeadRecord(group, delivery, error, undefined, now));
         });
       });
   }
 
-  deadLetters(options?: { group?: string; count?: number }): Promise<DeadLetter[]> {
+  deadLetters(options?: DeadLetterQuery): Promise<DeadLetter[]> {
     return this.#run(() => {
       const count = checkCount(options?.count, 'dead letters');
-      const rows = options?.group === undefined ? this.#st.dead.all(count) : this.#st.deadOf.all(checkName(options.group, 'group'), count);
+      const group = options?.group === undefined ? undefined : checkName(options.group, 'group');
+      const rows = this.#st.deadList(deadLetterTenant(options?.tenantId), group, options?.newestFirst === true, count);
       const letters: DeadLetter[] = [];
       for (const row of rows) {
         const id = `${row.ms}-${row.n}`;
         const letter = decodeDeadRecord(id, row.data);
         if (letter) letters.push(letter);
         else this.#log.warn('skipping unreadable dead letter', { id });
+      }
+      return letters;
+    });
+  }
+
+  deadLettersById(ids: readonly string[]): Promise<DeadLetter[]> {
+    return this.#run(() => {
+      checkEntryIds([...ids]);
+      checkCount(Math.max(1, ids.length), 'dead letter ids');
+      const letters: DeadLetter[] = [];
+      for (const n of [...new Set(ids.map(entrySeq))].sort((a, b) => a - b)) {
+        const row = this.#st.deadAt.get(n);
+        const letter = row === undefined ? undefined : decodeDeadRecord(`${row.ms}-${row.n}`, row.data);
+        if (letter !== undefined && ids.includes(letter.id)) letters.push(letter);
       }
       return letters;
     });

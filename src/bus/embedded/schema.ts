@@ -95,6 +95,42 @@ CREATE TABLE IF NOT EXISTS bus_dead (
   data TEXT NOT NULL
 );
 CREATE INDEX IF NOT EXISTS bus_dead_by_group ON bus_dead (grp, n);
+-- Dead letters held per tenant ('' for the platform's own; '*', never a tenant id: all of them), kept by the triggers of DEAD_LETTER_TENANTS.
+CREATE TABLE IF NOT EXISTS bus_dead_counts (
+  tenant TEXT PRIMARY KEY,
+  n INTEGER NOT NULL
+) WITHOUT ROWID;
+CREATE INDEX IF NOT EXISTS bus_dead_counts_by_n ON bus_dead_counts (n);
+`;
+
+/**
+ * Dead letters by tenant: `bus_dead.tenant` is the letter's event's tenant ('' for none), indexed so a
+ * tenant's letters are listed and trimmed without reading anyone else's, and `bus_dead_counts` holds
+ * how many each tenant has. Triggers in the file keep both, whichever process writes: a process of an
+ * older UEE inserts without the tenant (the column's default) and trims by position alone — its
+ * letter gets its tenant from its event, and its trims are counted.
+ */
+const DEAD_LETTER_TENANTS = `
+CREATE INDEX IF NOT EXISTS bus_dead_by_tenant ON bus_dead (tenant, n);
+CREATE TRIGGER IF NOT EXISTS bus_dead_counted AFTER INSERT ON bus_dead
+  BEGIN
+    INSERT INTO bus_dead_counts (tenant, n) VALUES (NEW.tenant, 1) ON CONFLICT (tenant) DO UPDATE SET n = n + 1;
+    INSERT INTO bus_dead_counts (tenant, n) VALUES ('*', 1) ON CONFLICT (tenant) DO UPDATE SET n = n + 1;
+  END;
+CREATE TRIGGER IF NOT EXISTS bus_dead_uncounted AFTER DELETE ON bus_dead
+  BEGIN
+    UPDATE bus_dead_counts SET n = n - 1 WHERE tenant IN (OLD.tenant, '*');
+    DELETE FROM bus_dead_counts WHERE tenant = OLD.tenant AND n <= 0;
+  END;
+CREATE TRIGGER IF NOT EXISTS bus_dead_recounted AFTER UPDATE OF tenant ON bus_dead
+  BEGIN
+    UPDATE bus_dead_counts SET n = n - 1 WHERE tenant = OLD.tenant;
+    DELETE FROM bus_dead_counts WHERE tenant = OLD.tenant AND n <= 0;
+    INSERT INTO bus_dead_counts (tenant, n) VALUES (NEW.tenant, 1) ON CONFLICT (tenant) DO UPDATE SET n = n + 1;
+  END;
+CREATE TRIGGER IF NOT EXISTS bus_dead_tenant_of_older AFTER INSERT ON bus_dead
+  WHEN NEW.tenant = '' AND json_valid(NEW.data) AND json_extract(NEW.data, '$.event.tenantId') IS NOT NULL
+  BEGIN UPDATE bus_dead SET tenant = json_extract(NEW.data, '$.event.tenantId') WHERE n = NEW.n; END;
 `;
 
 /**
@@ -140,6 +176,17 @@ export function applyBusSchema(db: Database, path: string): void {
                  SELECT 1, max(coalesce((SELECT max(last_n) FROM bus_groups WHERE routed = 1), 0), coalesce((SELECT max(n) FROM bus_queued), 0));`);
     }
     db.exec(ROUTE_MARK_TRIGGERS);
+    // Dead letters by tenant (see DEAD_LETTER_TENANTS): files from before get the column, filled from
+    // each letter's event, and the counts made from it.
+    const deadColumns = db.prepare<[], { name: string }>('PRAGMA table_info(bus_dead)').all();
+    if (!deadColumns.some((c) => c.name === 'tenant')) {
+      db.exec(`ALTER TABLE bus_dead ADD COLUMN tenant TEXT NOT NULL DEFAULT '';
+               UPDATE bus_dead SET tenant = coalesce(json_extract(data, '$.event.tenantId'), '') WHERE json_valid(data);
+               DELETE FROM bus_dead_counts;
+               INSERT INTO bus_dead_counts (tenant, n) SELECT tenant, count(*) FROM bus_dead GROUP BY tenant;
+               INSERT INTO bus_dead_counts (tenant, n) SELECT '*', count(*) FROM bus_dead;`);
+    }
+    db.exec(DEAD_LETTER_TENANTS);
   }).immediate();
 }
 
@@ -180,6 +227,7 @@ export interface GroupRow {
 /** Every statement the embedded bus runs, prepared once per connection. */
 export function prepareBusStatements(db: Database) {
   const s = <P extends unknown[], R = unknown>(sql: string): Statement<P, R> => db.prepare<P, R>(sql);
+  const deadLists = new Map<string, Statement<unknown[], EntryRow>>();
   return {
     lastEntry: s<[], { n: number; ms: number }>('SELECT n, ms FROM bus_entries ORDER BY n DESC LIMIT 1'),
     firstEntry: s<[], { n: number }>('SELECT n FROM bus_entries ORDER BY n ASC LIMIT 1'),
@@ -302,12 +350,24 @@ export function prepareBusStatements(db: Database) {
     queueNames: s<[], { grp: string }>('SELECT grp FROM bus_groups WHERE routed = 1'),
     deleteGroupQueued: s<[string]>('DELETE FROM bus_queued WHERE grp = ?'),
     deleteGroupConsumers: s<[string]>('DELETE FROM bus_consumers WHERE grp = ?'),
-    insertDead: s<[number, string, string]>('INSERT INTO bus_dead (ms, grp, data) VALUES (?, ?, ?)'),
-    lastDead: s<[], { n: number }>('SELECT n FROM bus_dead ORDER BY n DESC LIMIT 1'),
-    trimDead: s<[number]>('DELETE FROM bus_dead WHERE n <= ?'),
+    insertDead: s<[number, string, string, string]>('INSERT INTO bus_dead (ms, grp, tenant, data) VALUES (?, ?, ?, ?)'),
+    deadCount: s<[string], { n: number }>('SELECT n FROM bus_dead_counts WHERE tenant = ?'),
+    deadTotal: s<[], { n: number }>("SELECT n FROM bus_dead_counts WHERE tenant = '*'"),
+    deadMost: s<[], { tenant: string; n: number }>("SELECT tenant, n FROM bus_dead_counts WHERE tenant <> '*' ORDER BY n DESC LIMIT 1"),
+    trimDeadOf: s<[string, number]>('DELETE FROM bus_dead WHERE n IN (SELECT n FROM bus_dead WHERE tenant = ? ORDER BY n LIMIT +?)'),
     deleteDead: s<[number, number]>('DELETE FROM bus_dead WHERE n = ? AND ms = ?'),
-    dead: s<[number], EntryRow>('SELECT n, ms, data FROM bus_dead ORDER BY n LIMIT +?'),
-    deadOf: s<[string, number], EntryRow>('SELECT n, ms, data FROM bus_dead WHERE grp = ? ORDER BY n LIMIT +?'),
+    deadAt: s<[number], EntryRow>('SELECT n, ms, data FROM bus_dead WHERE n = ?'),
+    /** Dead letters of a tenant (`undefined`: any) and group (`undefined`: any), oldest or newest first. */
+    deadList: (tenant: string | undefined, group: string | undefined, newestFirst: boolean, count: number): EntryRow[] => {
+      const key = `${tenant === undefined ? '' : 't'}${group === undefined ? '' : 'g'}${newestFirst ? 'd' : 'a'}`;
+      let stmt = deadLists.get(key);
+      if (stmt === undefined) {
+        const where = [tenant === undefined ? '' : 'tenant = ?', group === undefined ? '' : 'grp = ?'].filter((w) => w !== '');
+        stmt = db.prepare<unknown[], EntryRow>(`SELECT n, ms, data FROM bus_dead ${where.length > 0 ? `WHERE ${where.join(' AND ')}` : ''} ORDER BY n ${newestFirst ? 'DESC' : 'ASC'} LIMIT +?`);
+        deadLists.set(key, stmt);
+      }
+      return stmt.all(...[tenant, group].filter((x) => x !== undefined), count);
+    },
   };
 }
 

@@ -30,6 +30,14 @@ export async function openRedisBus(options: RedisBusOptions): Promise<EventBus> 
   const safeUrl = redactUrl(options.url);
   const logger = (options.logger ?? silentLogger).child({ component: 'bus', bus: 'redis' });
   const redis = await connectRedis(options.url, logger);
-  const keys = { stream: `${prefix}events`, dead: `${prefix}dead`, dedupePrefix: `${prefix}dedupe:`, queuePrefix: `${prefix}q:`, advisory: `${prefix}advisory-groups`, leasePrefix: `${prefix}lease:`, counterPrefix: `${prefix}counter:`, alivePrefix: `${prefix}alive:`, rosterPrefix: `${prefix}roster:`, signalPrefix: `${prefix}signal:` };
-  return new RedisBus(redis, keys, busOptions, logger, safeUrl);
+  const keys = { stream: `${prefix}events`, dead: `${prefix}dead`, deadIndexPrefix: `${prefix}dead-of:`, deadSizes: `${prefix}dead-tenants`, deadIndexedUpTo: `${prefix}dead-indexed`, dedupePrefix: `${prefix}dedupe:`, queuePrefix: `${prefix}q:`, advisory: `${prefix}advisory-groups`, leasePrefix: `${prefix}lease:`, counterPrefix: `${prefix}counter:`, alivePrefix: `${prefix}alive:`, rosterPrefix: `${prefix}roster:`, signalPrefix: `${prefix}signal:` };
+  const bus = new RedisBus(redis, keys, busOptions, logger, safeUrl);
+  try {
+    const indexed = await bus.indexDeadLetters();
+    if (indexed > 0) logger.info('dead letters indexed by tenant', { indexed });
+  } catch (err) {
+    await bus.close();
+    throw err;
+  }
+  return bus;
 }

@@ -6,6 +6,7 @@ import type {
   BusOptions,
   ClaimOptions,
   DeadLetter,
+  DeadLetterQuery,
   Delivery,
   EventBus,
   GroupInfo,
@@ -25,10 +26,10 @@ import type {
 } from '../port.js';
 import { checkPublishBatch, decodeDeadRecord, encodeDeadRecord, isCorrupt, rawExcerpt, type CorruptEntry } from '../shared/codec.js';
 import { BusLifecycle, screenEntries, type CorruptSink } from '../shared/lifecycle.js';
-import { checkClaimOptions, checkCounterAdd, checkCount, checkEntryIds, checkName, checkPruneOptions, checkReadOptions, compareIds } from '../shared/options.js';
+import { checkClaimOptions, checkCounterAdd, checkCount, checkEntryIds, checkName, checkPruneOptions, checkReadOptions, compareIds, deadLetterTenant } from '../shared/options.js';
 import { BlockingPool, replyError, toBusError } from './connection.js';
 import { SignalListeners } from './signals.js';
-import { ACK_QUEUES_LUA, CLAIM_LUA, DEAD_LETTER_LUA, HAND_BACK_LUA, HEARTBEAT_LUA, LEASE_LIVE_LUA, LEASE_LUA, PRUNE_LUA, PUBLISH_LUA, READ_QUEUES_LUA, RELEASE_LUA, RENEW_LUA, ROSTER_LUA, ROUTE_LUA, TRIM_LUA, TRIM_QUEUE_LUA } from './scripts.js';
+import { ACK_QUEUES_LUA, CLAIM_LUA, DEAD_LETTER_LUA, DELETE_DEAD_LUA, HAND_BACK_LUA, INDEX_DEAD_LUA, HEARTBEAT_LUA, LEASE_LIVE_LUA, LEASE_LUA, PRUNE_LUA, PUBLISH_LUA, READ_QUEUES_LUA, RELEASE_LUA, RENEW_LUA, ROSTER_LUA, ROUTE_LUA, TRIM_LUA, TRIM_QUEUE_LUA } from './scripts.js';
 import { countAfter, fieldsToRecord, parseEntries } from './replies.js';
 
 /** Events per publish script call; larger batches are pipelined in chunks (each chunk atomic). */
@@ -51,7 +52,9 @@ const LEGACY_BATCH = 500;
 interface BusCommands {
   ueePublish(numKeys: number, ...args: Array<string | number>): Promise<Array<string | null>>;
   ueeClaim(stream: string, group: string, consumer: string, minIdleMs: number, count: number, alivePrefix: string): Promise<[RawEntry[], number[], number]>;
-  ueeDeadLetter(stream: string, dead: string, group: string, maxDead: number, holder: string, ...pairs: string[]): Promise<number>;
+  ueeDeadLetter(stream: string, dead: string, index: string, sizes: string, group: string, holder: string, tenant: string, maxPerTenant: number, maxDead: number, indexPrefix: string, ...pairs: string[]): Promise<[number, number]>;
+  ueeDeleteDead(dead: string, sizes: string, indexPrefix: string, ...ids: string[]): Promise<number>;
+  ueeIndexDead(sizes: string, indexPrefix: string, ...idTenants: string[]): Promise<number>;
   ueeRenew(stream: string, group: string, consumer: string, ...ids: string[]): Promise<number>;
   ueeHandBack(stream: string, group: string, consumer: string, ...idCounts: string[]): Promise<number>;
   ueeTrim(stream: string, advisory: string, maxLength: number): Promise<[number, string]>;
@@ -71,6 +74,12 @@ interface BusCommands {
 export interface RedisBusKeys {
   stream: string;
   dead: string;
+  /** Prefix of each tenant's index of its dead letters (`<deadIndexPrefix><tenant key>`, a list of ids in order). */
+  deadIndexPrefix: string;
+  /** Sorted set of the tenants' index lengths (tenant key → letters held). */
+  deadSizes: string;
+  /** The id up to which the dead-letter stream was checked for letters without an index entry (see {@link RedisBus.indexDeadLetters}). */
+  deadIndexedUpTo: string;
   dedupePrefix: string;
   /** Set of the advisory groups (retention ignores them). */
   advisory: string;
@@ -114,13 +123,18 @@ export class RedisBus implements EventBus {
   readonly #trimEvery: number;
   #sinceTrim = 0;
   #lastHeldWarning = 0;
+  #lastDeadTrimWarning = 0;
+  /** Dead letters trimmed by their bounds since this bus opened. */
+  #deadTrimmedCount = 0;
 
   constructor(redis: Redis, keys: RedisBusKeys, options: BusOptions, logger: Logger, safeUrl: string) {
     redis.defineCommand('ueePublish', { lua: PUBLISH_LUA });
     redis.defineCommand('ueeClaim', { lua: CLAIM_LUA, numberOfKeys: 1 });
     redis.defineCommand('ueeRenew', { lua: RENEW_LUA, numberOfKeys: 1 });
     redis.defineCommand('ueeHandBack', { lua: HAND_BACK_LUA, numberOfKeys: 1 });
-    redis.defineCommand('ueeDeadLetter', { lua: DEAD_LETTER_LUA, numberOfKeys: 2 });
+    redis.defineCommand('ueeDeadLetter', { lua: DEAD_LETTER_LUA, numberOfKeys: 4 });
+    redis.defineCommand('ueeDeleteDead', { lua: DELETE_DEAD_LUA, numberOfKeys: 2 });
+    redis.defineCommand('ueeIndexDead', { lua: INDEX_DEAD_LUA, numberOfKeys: 1 });
     redis.defineCommand('ueeTrim', { lua: TRIM_LUA, numberOfKeys: 2 });
     redis.defineCommand('ueeTrimQueue', { lua: TRIM_QUEUE_LUA, numberOfKeys: 2 });
     redis.defineCommand('ueeRoute', { lua: ROUTE_LUA });
@@ -262,7 +276,7 @@ export class RedisBus implements EventBus {
       const valid = await screenEntries(parseEntries(raw, () => 1), group, this.#corruptSink(group), this.#log);
       const now = new Date();
       if (valid.length === 0) return raw.length;
-      recorded += Number(await this.#redis.ueeDeadLetter(stream, this.#keys.dead, group, this.#opts.maxDeadLetters, '', ...valid.flatMap((d) => [d.id, encodeDeadRecord(group, d, error, undefined, now)])));
+      recorded += await this.#deadLetterPairs(stream, group, '', valid.map((d) => ({ tenantId: d.event.tenantId, id: d.id, record: encodeDeadRecord(group, d, error, undefined, now) })));
       return raw.length;
     };
     for (;;) {
@@ -599,8 +613,38 @@ export class RedisBus implements EventBus {
       checkName(group, 'group');
       checkEntryIds([delivery.id]);
       const record = encodeDeadRecord(group, delivery, error, attempts, new Date());
-      const recorded = await this.#redis.ueeDeadLetter(await this.#streamOf(group), this.#keys.dead, group, this.#opts.maxDeadLetters, holder === undefined ? '' : checkName(holder, 'consumer'), delivery.id, record);
-      return Number(recorded) === 1;
+      const recorded = await this.#deadLetterPairs(await this.#streamOf(group), group, holder === undefined ? '' : checkName(holder, 'consumer'), [{ tenantId: delivery.event.tenantId, id: delivery.id, record }]);
+      return recorded === 1;
+    });
+  }
+
+  /** Dead-letters entries of `stream` (one script call per tenant, in order); returns how many were recorded. */
+  async #deadLetterPairs(stream: string, group: string, holder: string, letters: ReadonlyArray<{ tenantId: string | null; id: string; record: string }>): Promise<number> {
+    const byTenant = new Map<string, string[]>();
+    for (const l of letters) {
+      const t = l.tenantId ?? '';
+      const pairs = byTenant.get(t);
+      if (pairs === undefined) byTenant.set(t, [l.id, l.record]);
+      else pairs.push(l.id, l.record);
+    }
+    let recorded = 0;
+    const k = this.#keys;
+    for (const [tenant, pairs] of byTenant) {
+      const [n, trimmed] = await this.#redis.ueeDeadLetter(stream, k.dead, k.deadIndexPrefix + tenant, k.deadSizes, group, holder, tenant, this.#opts.maxDeadLettersPerTenant, this.#opts.maxDeadLetters, k.deadIndexPrefix, ...pairs);
+      recorded += Number(n);
+      if (Number(trimmed) > 0) this.#deadTrimmed(Number(trimmed));
+    }
+    return recorded;
+  }
+
+  #deadTrimmed(count: number): void {
+    this.#deadTrimmedCount += count;
+    if (Date.now() - this.#lastDeadTrimWarning < HELD_WARNING_EVERY_MS) return;
+    this.#lastDeadTrimWarning = Date.now();
+    this.#log.warn('dead letters trimmed: the oldest of a tenant over maxDeadLettersPerTenant, or of the tenant holding the most past maxDeadLetters, went', {
+      trimmed: this.#deadTrimmedCount,
+      maxDeadLettersPerTenant: this.#opts.maxDeadLettersPerTenant,
+      maxDeadLetters: this.#opts.maxDeadLetters,
     });
   }
 
@@ -608,40 +652,121 @@ export class RedisBus implements EventBus {
     return (letters) =>
       this.#run(async () => {
         const now = new Date();
-        const pairs = letters.flatMap(({ delivery, error }) => [delivery.id, encodeDeadRecord(group, delivery, error, undefined, now)]);
-        await this.#redis.ueeDeadLetter(await this.#streamOf(group), this.#keys.dead, group, this.#opts.maxDeadLetters, '', ...pairs);
+        await this.#deadLetterPairs(
+          await this.#streamOf(group),
+          group,
+          '',
+          letters.map(({ delivery, error }) => ({ tenantId: delivery.event.tenantId, id: delivery.id, record: encodeDeadRecord(group, delivery, error, undefined, now) })),
+        );
       });
   }
 
-  deadLetters(options?: { group?: string; count?: number }): Promise<DeadLetter[]> {
+  deadLetters(options?: DeadLetterQuery): Promise<DeadLetter[]> {
     return this.#run(async () => {
       const count = checkCount(options?.count, 'dead letters');
       const group = options?.group === undefined ? undefined : checkName(options.group, 'group');
+      const tenant = deadLetterTenant(options?.tenantId);
+      const newest = options?.newestFirst === true;
       const page = group === undefined ? count : Math.max(count, 500);
       const letters: DeadLetter[] = [];
-      let start = '-';
-      for (;;) {
-        const rows = (await this.#redis.xrange(this.#keys.dead, start, '+', 'COUNT', page)) as RawEntry[];
+      /** Adds the letters of `rows` (of `group`, when one is asked for); true once `count` are in. */
+      const take = (rows: RawEntry[]): boolean => {
         for (const [id, fields] of rows) {
+          if (fields === null) continue;
           const record = fieldsToRecord(fields);
           if (group !== undefined && record.g !== group) continue;
           const letter = decodeDeadRecord(id, typeof record.d === 'string' ? record.d : undefined);
           if (letter) letters.push(letter);
           else this.#log.warn('skipping unreadable dead letter', { id, raw: rawExcerpt(fields) });
-          if (letters.length >= count) return letters;
+          if (letters.length >= count) return true;
         }
-        const last = rows[rows.length - 1];
-        if (!last || rows.length < page) return letters;
-        start = `(${last[0]}`;
+        return false;
+      };
+      if (tenant === undefined) {
+        // Every tenant's: the stream itself, in id order.
+        let from = newest ? '+' : '-';
+        for (;;) {
+          const rows = (newest ? await this.#redis.xrevrange(this.#keys.dead, from, '-', 'COUNT', page) : await this.#redis.xrange(this.#keys.dead, from, '+', 'COUNT', page)) as RawEntry[];
+          if (take(rows)) return letters;
+          const last = rows[rows.length - 1];
+          if (!last || rows.length < page) return letters;
+          from = `(${last[0]}`;
+        }
       }
+      // One tenant's: its index, a page of ids at a time, each letter read by id.
+      const index = this.#keys.deadIndexPrefix + tenant;
+      for (let at = 0; ; at += page) {
+        const ids = newest ? (await this.#redis.lrange(index, -(at + page), -(at + 1))).reverse() : await this.#redis.lrange(index, at, at + page - 1);
+        if (ids.length === 0) return letters;
+        const pipe = this.#redis.pipeline();
+        for (const id of ids) pipe.xrange(this.#keys.dead, id, id);
+        const rows: RawEntry[] = [];
+        for (const [err, found] of (await pipe.exec()) ?? []) {
+          if (err) throw err;
+          // An id whose letter is gone (an older UEE's trim of the whole stream) is skipped.
+          const entry = (found as RawEntry[])[0];
+          if (entry !== undefined) rows.push(entry);
+        }
+        if (take(rows) || ids.length < page) return letters;
+      }
+    });
+  }
+
+  deadLettersById(ids: readonly string[]): Promise<DeadLetter[]> {
+    return this.#run(async () => {
+      checkEntryIds([...ids]);
+      checkCount(Math.max(1, ids.length), 'dead letter ids');
+      const sorted = [...new Set(ids)].sort(compareIds);
+      const pipe = this.#redis.pipeline();
+      for (const id of sorted) pipe.xrange(this.#keys.dead, id, id);
+      const letters: DeadLetter[] = [];
+      for (const [err, found] of (await pipe.exec()) ?? []) {
+        if (err) throw err;
+        const entry = (found as RawEntry[])[0];
+        if (entry === undefined || entry[1] === null) continue;
+        const record = fieldsToRecord(entry[1]);
+        const letter = decodeDeadRecord(entry[0], typeof record.d === 'string' ? record.d : undefined);
+        if (letter) letters.push(letter);
+      }
+      return letters;
     });
   }
 
   deleteDeadLetters(ids: readonly string[]): Promise<number> {
     return this.#run(async () => {
       checkEntryIds([...ids]);
-      return ids.length === 0 ? 0 : await this.#redis.xdel(this.#keys.dead, ...ids);
+      return ids.length === 0 ? 0 : Number(await this.#redis.ueeDeleteDead(this.#keys.dead, this.#keys.deadSizes, this.#keys.deadIndexPrefix, ...ids));
     });
+  }
+
+  /**
+   * Indexes the dead letters no tenant index holds: those of a stream written before the index, and
+   * an older UEE's (no tenant field), from where the last such check ended. Run when the bus opens,
+   * by one process at a time (a lock key); a letter an older UEE writes later is indexed at the next
+   * open. Returns how many were indexed.
+   */
+  async indexDeadLetters(): Promise<number> {
+    const lock = `${this.#keys.deadIndexedUpTo}:lock`;
+    if ((await this.#redis.set(lock, '1', 'PX', 60_000, 'NX')) !== 'OK') return 0;
+    let indexed = 0;
+    try {
+      let from = (await this.#redis.get(this.#keys.deadIndexedUpTo)) ?? '-';
+      for (;;) {
+        const rows = (await this.#redis.xrange(this.#keys.dead, from === '-' ? '-' : `(${from}`, '+', 'COUNT', 1000)) as RawEntry[];
+        if (rows.length === 0) return indexed;
+        const pairs: string[] = [];
+        for (const [id, fields] of rows) {
+          const record = fields === null ? {} : fieldsToRecord(fields);
+          if (typeof record.t === 'string') continue;
+          pairs.push(id, decodeDeadRecord(id, typeof record.d === 'string' ? record.d : undefined)?.event.tenantId ?? '');
+        }
+        if (pairs.length > 0) indexed += Number(await this.#redis.ueeIndexDead(this.#keys.deadSizes, this.#keys.deadIndexPrefix, ...pairs));
+        from = rows[rows.length - 1]![0];
+        await this.#redis.set(this.#keys.deadIndexedUpTo, from);
+      }
+    } finally {
+      await this.#redis.del(lock);
+    }
   }
 
   range(startId: string, count: number): Promise<StreamEntry[]> {

@@ -102,26 +102,107 @@ return n
 `;
 
 /**
- * Dead-letter. KEYS[1] = stream, KEYS[2] = dead-letter stream; ARGV = group, max dead letters, holder
- * ('' for any), then (entry id, record) pairs. Each entry is acked and, only if it was still pending
- * (and held by the holder, when one is named), appended to the dead-letter stream: two workers racing
- * on a reclaimed entry record it once, and one whose entry was claimed by another records nothing.
- * Returns how many were recorded.
+ * Dead letters by tenant. Every letter is an entry of the dead-letter stream (ids unique across
+ * tenants; field `t` its tenant key, '' for the platform's own), and its id is also pushed on its
+ * tenant's index, a list in id order (`<indexPrefix><tenant>`); a sorted set holds each tenant's
+ * index length. A tenant's letters are listed and trimmed through its index, without reading anyone
+ * else's.
+ */
+const DEAD_INDEX_HELPERS = `
+local function xdel_all(dead, ids)
+  for i = 1, #ids, 1000 do redis.call('XDEL', dead, unpack(ids, i, math.min(i + 999, #ids))) end
+end
+-- Drops the oldest count ids of tenant t's index and their letters; returns how many.
+local function trim_tenant(dead, sizes, prefix, t, count)
+  local key = prefix .. t
+  local ids = redis.call('LPOP', key, count)
+  if not ids then redis.call('ZREM', sizes, t) return 0 end
+  xdel_all(dead, ids)
+  local left = redis.call('LLEN', key)
+  if left == 0 then redis.call('ZREM', sizes, t) else redis.call('ZADD', sizes, left, t) end
+  return #ids
+end
+`;
+
+/**
+ * Dead-letter. KEYS[1] = stream, KEYS[2] = dead-letter stream, KEYS[3] = the tenant's index,
+ * KEYS[4] = the sorted set of index lengths; ARGV = group, holder ('' for any), tenant key, max per
+ * tenant, max in all, index prefix, then (entry id, record) pairs — all of one tenant. Each entry is
+ * acked and, only if it was still pending (and held by the holder, when one is named), appended to
+ * the dead-letter stream and its tenant's index: two workers racing on a reclaimed entry record it
+ * once, and one whose entry was claimed by another records nothing. Then the tenant's oldest beyond
+ * its bound go, and past the bound in all the oldest of the tenant holding the most (never those of a
+ * tenant holding fewer). Returns { recorded, trimmed }.
  */
 export const DEAD_LETTER_LUA = `
+${DEAD_INDEX_HELPERS}
 local n = 0
-for i = 4, #ARGV, 2 do
-  local held = ARGV[3] == ''
+for i = 7, #ARGV, 2 do
+  local held = ARGV[2] == ''
   if not held then
     local p = redis.call('XPENDING', KEYS[1], ARGV[1], ARGV[i], ARGV[i], 1)[1]
-    held = p ~= nil and p[2] == ARGV[3]
+    held = p ~= nil and p[2] == ARGV[2]
   end
   if held and redis.call('XACK', KEYS[1], ARGV[1], ARGV[i]) == 1 then
-    redis.call('XADD', KEYS[2], 'MAXLEN', '~', ARGV[2], '*', 'g', ARGV[1], 'd', ARGV[i + 1])
+    local id = redis.call('XADD', KEYS[2], '*', 'g', ARGV[1], 't', ARGV[3], 'd', ARGV[i + 1])
+    redis.call('RPUSH', KEYS[3], id)
     n = n + 1
   end
 end
+if n == 0 then return {0, 0} end
+local trimmed = 0
+local mine = redis.call('LLEN', KEYS[3])
+redis.call('ZADD', KEYS[4], mine, ARGV[3])
+local over = mine - tonumber(ARGV[4])
+if over > 0 then trimmed = trimmed + trim_tenant(KEYS[2], KEYS[4], ARGV[6], ARGV[3], over) end
+local excess = redis.call('XLEN', KEYS[2]) - tonumber(ARGV[5])
+while excess > 0 do
+  local most = redis.call('ZREVRANGE', KEYS[4], 0, 0, 'WITHSCORES')
+  if #most == 0 then break end
+  local cut = trim_tenant(KEYS[2], KEYS[4], ARGV[6], most[1], math.min(excess, tonumber(most[2])))
+  if cut == 0 then break end
+  trimmed = trimmed + cut
+  excess = excess - cut
+end
+return {n, trimmed}
+`;
+
+/**
+ * Removes dead letters. KEYS[1] = dead-letter stream, KEYS[2] = the sorted set of index lengths;
+ * ARGV = index prefix, then ids. Each letter found is removed from its tenant's index and the stream;
+ * returns how many were removed (a letter removed by one caller is not counted by another).
+ */
+export const DELETE_DEAD_LUA = `
+local n = 0
+for i = 2, #ARGV do
+  local found = redis.call('XRANGE', KEYS[1], ARGV[i], ARGV[i])[1]
+  if found then
+    local t = ''
+    for j = 1, #found[2], 2 do if found[2][j] == 't' then t = found[2][j + 1] end end
+    local key = ARGV[1] .. t
+    redis.call('LREM', key, 1, ARGV[i])
+    local left = redis.call('LLEN', key)
+    if left == 0 then redis.call('ZREM', KEYS[2], t) else redis.call('ZADD', KEYS[2], left, t) end
+    n = n + redis.call('XDEL', KEYS[1], ARGV[i])
+  end
+end
 return n
+`;
+
+/**
+ * Indexes letters of a dead-letter stream written before the index (or by an older UEE, whose letters
+ * carry no tenant field). KEYS[1] = the sorted set of index lengths; ARGV = index prefix, then
+ * (id, tenant key) pairs in id order. Returns how many were indexed.
+ */
+export const INDEX_DEAD_LUA = `
+local lens = {}
+for i = 2, #ARGV, 2 do
+  local key = ARGV[1] .. ARGV[i + 1]
+  redis.call('RPUSH', key, ARGV[i])
+  lens[ARGV[i + 1]] = key
+end
+for t, key in pairs(lens) do redis.call('ZADD', KEYS[1], redis.call('LLEN', key), t) end
+return (#ARGV - 1) / 2
 `;
 
 /** Lua helpers shared by the retention scripts: stream ids compared as (ms, seq) numbers. */

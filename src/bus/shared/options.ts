@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { UeeError, parseOrThrow } from '../../core/index.js';
+import { TenantIdSchema, UeeError, parseOrThrow } from '../../core/index.js';
 import { DEFAULT_BUS_OPTIONS, type BusOptions, type ClaimOptions, type PruneOptions, type ReadOptions } from '../port.js';
 
 const BusOptionsSchema = z
@@ -7,6 +7,7 @@ const BusOptionsSchema = z
     maxLength: z.number().int().min(1),
     dedupeWindowMs: z.number().int().min(1),
     maxDeadLetters: z.number().int().min(1),
+    maxDeadLettersPerTenant: z.number().int().min(1),
   })
   .strict();
 
@@ -68,6 +69,22 @@ export function checkName(value: string, what: 'group' | 'consumer' | 'lease' | 
     });
   }
   return value;
+}
+
+/**
+ * The key a tenant's dead letters are kept under ('' for the platform's own, `null`); `undefined`
+ * (every tenant) stays so. `VALIDATION_FAILED` for anything but a tenant id, `null` or `undefined`.
+ */
+export function deadLetterTenant(tenantId: string | null | undefined): string | undefined {
+  if (tenantId === undefined) return undefined;
+  if (tenantId === null) return '';
+  if (typeof tenantId !== 'string' || !TenantIdSchema.safeParse(tenantId).success) {
+    throw new UeeError('VALIDATION_FAILED', `tenantId must be a tenant id or null, got ${JSON.stringify(tenantId)}`, {
+      details: { tenantId },
+      hint: 'pass a registered tenant id, or null for the platform\'s own dead letters',
+    });
+  }
+  return tenantId;
 }
 
 const ENTRY_ID_RE = /^(\d{1,19})-(\d{1,19})$/;

@@ -3,7 +3,7 @@ import type { EntityVersion } from '../../core/index.js';
 import { UeeError, isUeeError } from '../../core/index.js';
 import type { PluginRecord } from '../../registry/index.js';
 import { PINS_VIEW } from '../../router/index.js';
-import type { DeadLetter } from '../../bus/index.js';
+import { DEFAULT_BUS_OPTIONS, type DeadLetter } from '../../bus/index.js';
 import type { ToolContext } from '../define-tool.js';
 import { defineTool } from '../define-tool.js';
 import { EventOut, JsonObjectArg, PluginNameArg, TenantArg } from '../schemas.js';
@@ -13,7 +13,8 @@ import { RunOut, SandboxArgs, runSandbox, type SandboxPlugin } from './sandbox.j
 import { ArtifactArg, PluginRefArgs, notFound, resolvePlugin, versionsOf } from './shared.js';
 import { SandboxOut, TestedPluginOut, artifactPlugin } from './test-tool.js';
 
-const SCAN = 10_000;
+/** Dead letters a listing reads at most: the bus's default bound per tenant, so a tenant's listing sees all of its own. */
+const SCAN = DEFAULT_BUS_OPTIONS.maxDeadLettersPerTenant;
 
 /** The plugin a router group belongs to (`plugin:<tenant|*>:<name>`), or null for other groups. */
 export function groupPlugin(group: string): { name: string; tenantId: string | null } | null {
@@ -56,10 +57,11 @@ export const deadLetterList = defineTool({
   annotations: { readOnlyHint: true, destructiveHint: false, idempotentHint: true },
   async run(ctx, args) {
     const tenantId = ctx.principal.kind === 'admin' && args.tenantId !== undefined ? (await resolveScope(ctx, args.tenantId)).tenantId : undefined;
-    // Only what this principal may see is counted: the size of other tenants' dead letters is theirs.
-    const visible = (await ctx.app.bus.deadLetters({ count: SCAN })).filter((l) => visibleLetter(ctx, l, tenantId));
+    // Only this principal's tenant's letters are read (newest first, all of them up to the bus's
+    // per-tenant bound): another tenant's thousands never hide these, and their number is theirs.
+    const scope = ctx.principal.kind === 'tenant' ? ctx.principal.tenantId : tenantId;
+    const visible = (await ctx.app.bus.deadLetters({ ...(scope === undefined ? {} : { tenantId: scope }), count: SCAN, newestFirst: true })).filter((l) => visibleLetter(ctx, l, tenantId));
     const letters = visible
-      .reverse()
       .filter((l) => args.name === undefined || groupPlugin(l.group)?.name === args.name)
       .slice(0, args.limit ?? 50)
       .map(out);
@@ -92,7 +94,7 @@ export const deadLetterReplay = defineTool({
   annotations: { readOnlyHint: true, destructiveHint: false, idempotentHint: true },
   async run(ctx, args) {
     assertMaySpend(ctx.principal, args.models);
-    const letter = (await ctx.app.bus.deadLetters({ count: SCAN })).find((l) => l.id === args.deadLetterId);
+    const [letter] = await ctx.app.bus.deadLettersById([args.deadLetterId]);
     if (typeof args.tenantId === 'string' || ctx.principal.kind === 'tenant') await resolveScope(ctx, args.tenantId);
     if (!letter || !visibleLetter(ctx, letter, args.tenantId)) {
       throw new UeeError('NOT_FOUND', `dead letter ${args.deadLetterId} not found`, { hint: 'call dead_letter_list (with the same tenantId) for the ids visible to this token' });

@@ -1,6 +1,6 @@
 import { z } from 'zod';
 import { UeeError } from '../../core/index.js';
-import type { DeadLetter } from '../../bus/index.js';
+import { DEFAULT_BUS_OPTIONS, type DeadLetter } from '../../bus/index.js';
 import type { PluginRecord } from '../../registry/index.js';
 import { isSpawnOf, subscriptionMatches } from '../../router/index.js';
 import type { InvocationRecord } from '../../store/index.js';
@@ -97,7 +97,10 @@ export const deadLetterRedrive = defineTool({
     }
     const scope = ctx.principal.kind === 'tenant' || args.tenantId !== undefined ? await resolveScope(ctx, args.tenantId) : undefined;
     const ids = args.deadLetterIds === undefined ? undefined : new Set(args.deadLetterIds);
-    const letters = (await ctx.app.bus.deadLetters({ count: 10_000 }))
+    // By id: those letters, whoever's (checked next); by name: this scope's only — another tenant's
+    // letters are never read, however many there are.
+    const found = ids !== undefined ? await ctx.app.bus.deadLettersById([...ids]) : await ctx.app.bus.deadLetters({ ...(scope === undefined ? {} : { tenantId: scope.tenantId }), count: DEFAULT_BUS_OPTIONS.maxDeadLettersPerTenant });
+    const letters = found
       .filter((l) => scope === undefined || l.event.tenantId === scope.tenantId)
       .filter((l) => ids === undefined || ids.has(l.id))
       .filter((l) => args.name === undefined || groupPlugin(l.group)?.name === args.name)

@@ -393,7 +393,7 @@ export const redriveReview: ReviewHooks = {
     const same = planned.filter((i) => i.plugin === first.plugin && i.version === first.version);
     const tenantId = (ctx.principal.kind === 'tenant' ? ctx.principal.tenantId : (args.tenantId as string | null | undefined)) ?? null;
     const ids = new Set(same.map((i) => i.deadLetterId));
-    const letters = (await ctx.app.bus.deadLetters({ count: 10_000 })).filter((l) => ids.has(l.id)).slice(0, 20);
+    const letters = (await ctx.app.bus.deadLettersById([...ids])).filter((l) => ctx.principal.kind === 'admin' || l.event.tenantId === tenantId).slice(0, 20);
     const target = (await versionsOf(ctx, first.plugin!, ctx.principal.kind === 'admin' ? tenantId : undefined)).find((p) => p.attributes.pluginVersion === first.version);
     const r = await simulate(ctx, tenantId, undefined, async () => (target === undefined ? undefined : sandboxOf(ctx, target)), {
       events: letters.map((l) => l.event),
