@@ -209,8 +209,25 @@ export class PluginRegistry {
     return out;
   }
 
-  /** Every plugin version of every scope: global ones and each registered tenant's. */
+  /**
+   * Every plugin version of every scope: global ones and each registered tenant's. One indexed scan
+   * of the store ({@link EntityStore.latestOfType}), a page of 1,000 at a time; a store without it is
+   * queried tenant by tenant.
+   */
   async listAll(): Promise<PluginRecord[]> {
+    if (this.store.latestOfType !== undefined) {
+      const tenants = new Set((await this.store.tenants.list()).map((t) => t.tenantId));
+      const out: PluginRecord[] = [];
+      let after: { entityId: string; tenantId: string | null } | undefined;
+      for (;;) {
+        const page = await this.store.latestOfType(PLUGIN_ENTITY_TYPE, 1000, after);
+        // A tenant's plugins count while the tenant is registered (as the per-tenant queries had it).
+        for (const v of page) if (v.tenantId === null || tenants.has(v.tenantId)) out.push(toRecord(v));
+        const last = page[page.length - 1];
+        if (last === undefined || page.length < 1000) return out;
+        after = { entityId: last.entityId, tenantId: last.tenantId };
+      }
+    }
     const global = await this.list({ tenantId: null, actor: 'system:registry' });
     const perTenant = await Promise.all(
       (await this.store.tenants.list()).map(async (t) =>

@@ -483,6 +483,38 @@ export class Router {
   }
 
   /**
+   * Applies a change of some plugins made by this process (a deploy, a status change, a pin, an
+   * experiment): the versions of `names` in `tenantId`'s scope and in the global scope, and that
+   * tenant's pins and running experiments, are read again; the rest of the table stays as it is, and
+   * the watermark tells the other processes (each reloads its table at its next check, at most once
+   * per `refreshMs`). A full reload reads every scope's plugins, pins and experiments — ~46 ms of the
+   * main thread with 1,000 tenants' plugins (150 ms before 2026-12-06) — and each tool call made one:
+   * one tenant's 20 calls a second held every tenant's deliveries behind them (ROUTER-CHANGE-1).
+   */
+  applyChange(change: { tenantId: string | null; names: readonly string[] }): Promise<void> {
+    return this.#exclusive(async () => {
+      if (change.tenantId !== null) await this.#versions.loadTenant(this.store, change.tenantId);
+      let failed = false;
+      for (const name of new Set(change.names)) {
+        for (const scope of change.tenantId === null ? [null] : [change.tenantId, null]) {
+          const versions = (await this.registry.versions({ tenantId: scope, actor: 'system:router' }, name)).filter((p) => p.attributes.kind !== 'model');
+          const key = pluginGroup(name, scope);
+          const route = this.#routes.get(key);
+          if (versions.length > 0 && route !== undefined) route.versions = byVersion(versions);
+          else if (versions.length > 0) failed = !(await this.#addRoute(key, versions)) || failed;
+          else if (route !== undefined) {
+            this.#routes.delete(key);
+            this.#park(route);
+          }
+        }
+      }
+      await this.#tableChanged();
+      await this.#bumpWatermark();
+      if (failed && this.#state === 'running') setTimeout(() => void this.refresh().catch(() => undefined), Math.min(this.#opts.refreshMs, 1000)).unref();
+    });
+  }
+
+  /**
    * Applies plugin lifecycle events (deploy, enable, disable) read by the dispatcher: each names the
    * plugin entity it changed, so only that version is read back from the store — O(1) store reads
    * per deploy instead of a full reload (one query per tenant), which made N deploys cost O(N²).

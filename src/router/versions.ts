@@ -49,6 +49,26 @@ export class VersionResolver {
     this.#experiments = experiments;
   }
 
+  /** Reloads one tenant's pins and running experiments (a change this process made; the others' stay as loaded). */
+  async loadTenant(store: EntityStore, tenantId: string): Promise<void> {
+    const ctx = { tenantId, actor: 'system:router' };
+    const [page, exps] = await Promise.all([store.readModels.query(ctx, PINS_VIEW, { limit: 1000 }), store.readModels.query(ctx, EXPERIMENTS_VIEW, { filter: { status: 'running' }, limit: 1000 })]);
+    const pins = new Map(this.#pins);
+    const experiments = new Map(this.#experiments);
+    if (page.items.length > 0) pins.set(tenantId, new Map(page.items.map((d) => [d.id, Number(d.doc.version)])));
+    else pins.delete(tenantId);
+    const byName = new Map<string, Experiment>();
+    for (const d of exps.items) {
+      const exp = parseExperiment(d.id, d.doc);
+      if (exp?.status !== 'running') continue;
+      for (const name of exp.plugins) byName.set(name, exp);
+    }
+    if (byName.size > 0) experiments.set(tenantId, byName);
+    else experiments.delete(tenantId);
+    this.#pins = pins;
+    this.#experiments = experiments;
+  }
+
   /** Pins a version in memory at once (a guardrail restoring control before its store write is reloaded). */
   pin(tenantId: string, name: string, version: number): void {
     let byName = this.#pins.get(tenantId);

@@ -255,6 +255,15 @@ export interface EntityStore {
    * {@link query} per tenant, whose cost grows with the stored timers.
    */
   dueTimers?(now: string, limit: number): Promise<EntityVersion[]>;
+  /**
+   * Every scope's latest, not deleted versions of one entity type — the platform's own cross-tenant
+   * read (the plugin registry's routing table) — at most `limit` (1..1000), in (entity id, tenant)
+   * order after `after` (the previous page's last). One indexed scan whatever the number of tenants:
+   * a query per tenant walked every scope's entities of the type once per tenant (O(tenants ×
+   * entities): 118 ms for 1,000 tenants' plugins on SQLite, a router's whole table reload).
+   * Optional so an adapter can land without it: callers then query tenant by tenant.
+   */
+  latestOfType?(entityTypeId: string, limit: number, after?: { entityId: string; tenantId: string | null }): Promise<EntityVersion[]>;
   /** Idempotent. Pending calls fail with `CLOSED`. */
   close(): Promise<void>;
 }

@@ -361,6 +361,30 @@ export function storeConformance(name: string, open: () => Promise<EntityStore>)
         expect(await store.config.changesSince(r0 + 5, 10)).toEqual({ revision: r0 + 5, tenants: [] });
       });
 
+      it('T06d latestOfType lists every scope\'s latest, not deleted versions of a type in (entity id, tenant) order, page by page', async () => {
+        if (store.latestOfType === undefined) return;
+        await store.put(A, { entityId: 'g-2', entityTypeId: 'Gadget', attributes: { v: 1 } });
+        await store.put(A, { entityId: 'g-2', entityTypeId: 'Gadget', attributes: { v: 2 }, expectedVersion: 1 });
+        await store.put(B, { entityId: 'g-2', entityTypeId: 'Gadget', attributes: { v: 1 } });
+        await store.put(G, { entityId: 'g-1', entityTypeId: 'Gadget', attributes: { v: 1 } });
+        await store.put(B, { entityId: 'g-3', entityTypeId: 'Gadget', attributes: { v: 1 } });
+        await store.put(A, { entityId: 'g-4', entityTypeId: 'Gadget', attributes: { v: 1 } });
+        await store.put(A, { entityId: 'g-4', entityTypeId: 'Gadget', attributes: {}, deleted: true, expectedVersion: 1 });
+        await store.put(A, { entityId: 'g-0', entityTypeId: 'Widget', attributes: {} });
+        const all: string[] = [];
+        let after: { entityId: string; tenantId: string | null } | undefined;
+        for (let pages = 0; pages < 10; pages++) {
+          const page = await store.latestOfType('Gadget', 2, after);
+          expect(page.length).toBeLessThanOrEqual(2);
+          all.push(...page.map((v) => `${v.entityId}@${String(v.tenantId)}:v${v.version}`));
+          if (page.length < 2) break;
+          after = { entityId: page[1]!.entityId, tenantId: page[1]!.tenantId };
+        }
+        // The global scope's key sorts first; a tenant's own entities after it, by tenant id.
+        expect(all).toEqual(['g-1@null:v1', 'g-2@acme:v2', 'g-2@globex:v1', 'g-3@globex:v1']);
+        expect(await store.latestOfType('Nothing', 10)).toEqual([]);
+      });
+
       it('T07 an unregistered tenant is UNKNOWN_TENANT on every path', async () => {
         const calls: Array<() => Promise<unknown>> = [
           () => store.put(NOBODY, { entityTypeId: 'Task', attributes: {} }),

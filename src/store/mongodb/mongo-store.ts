@@ -14,6 +14,7 @@ import {
   prepareBatch,
   prepareEntityId,
   readIdempotentResult,
+  GLOBAL_TENANT_KEY,
   readVersion,
   visibleTenantKeys,
   type PreparedBatch,
@@ -204,6 +205,15 @@ class MongoStore implements EntityStore {
         .sort({ 'attributes.fireAt': 1, entityId: 1 })
         .limit(n)
         .toArray();
+      return docs.map((d) => this.#read(d));
+    });
+  }
+
+  latestOfType(entityTypeId: string, limit: number, after?: { entityId: string; tenantId: string | null }): Promise<EntityVersion[]> {
+    return this.#core.run(async () => {
+      const n = Math.min(1000, Math.max(1, Math.floor(limit)));
+      const from = after === undefined ? {} : { $or: [{ entityId: { $gt: after.entityId } }, { entityId: after.entityId, tk: { $gt: after.tenantId ?? GLOBAL_TENANT_KEY } }] };
+      const docs = await this.#core.c.versions.find({ entityTypeId, latest: true, deleted: false, ...from }).hint('latest_by_type').sort({ entityId: 1, tk: 1 }).limit(n).toArray();
       return docs.map((d) => this.#read(d));
     });
   }

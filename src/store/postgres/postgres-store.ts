@@ -15,13 +15,14 @@ import {
   prepareBatch,
   prepareEntityId,
   readIdempotentResult,
+  GLOBAL_TENANT_KEY,
   readVersion,
   visibleTenantKeys,
   type PreparedBatch,
 } from '../shared.js';
 import { PgCore, lockKey, pgError, type Queryable } from './core.js';
 import { Params, pgKeys, runKeyset } from './keyset.js';
-import { SCHEMA_NAME, TIMER_DUE_SQL, applySchema, quoteSchema } from './schema.js';
+import { LATEST_OF_TYPE_SQL, SCHEMA_NAME, TIMER_DUE_SQL, applySchema, quoteSchema } from './schema.js';
 import { applyReadModelOps, pgBlobs, pgConfig, pgOutbox, pgReadModels, pgTenants, queryReadModel } from './side-stores.js';
 import { PgIndexes } from './query-index.js';
 import { FencesSeen, checkFence } from './fence.js';
@@ -312,6 +313,14 @@ class PostgresStore implements EntityStore {
       const n = Math.min(1000, Math.max(1, Math.floor(limit)));
       const { rows } = await this.#core.pool.query<{ doc: unknown }>(TIMER_DUE_SQL, [now, n]);
       return rows.map((r) => readVersion(r.doc, { entityTypeId: 'uee.timer' }));
+    });
+  }
+
+  latestOfType(entityTypeId: string, limit: number, after?: { entityId: string; tenantId: string | null }): Promise<EntityVersion[]> {
+    return this.#core.run(async () => {
+      const n = Math.min(1000, Math.max(1, Math.floor(limit)));
+      const { rows } = await this.#core.pool.query<{ doc: unknown }>(LATEST_OF_TYPE_SQL, [entityTypeId, after?.entityId ?? '', after === undefined ? '' : (after.tenantId ?? GLOBAL_TENANT_KEY), n]);
+      return rows.map((r) => readVersion(r.doc, { entityTypeId }));
     });
   }
 

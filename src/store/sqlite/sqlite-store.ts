@@ -13,6 +13,7 @@ import {
   prepareEntityId,
   readIdempotentResult,
   parseJsonOrText,
+  GLOBAL_TENANT_KEY,
   readVersion,
   tenantKeyOf,
   visibleTenantKeys,
@@ -20,7 +21,7 @@ import {
 } from '../shared.js';
 import { SqliteCore, sqliteError } from './core.js';
 import { runKeyset, sqlKeys } from './keyset.js';
-import { TIMER_DUE_SQL, applySchema } from './schema.js';
+import { LATEST_OF_TYPE_SQL, TIMER_DUE_SQL, applySchema } from './schema.js';
 import { applyReadModelOp, queryReadModel, sqliteConfig, sqliteOutbox, sqliteBlobs, sqliteReadModels, sqliteTenants } from './side-stores.js';
 import { SqliteIndexes } from './query-index.js';
 import { emptyPlan, parseExplainRequest, parseIndexSpec, type QueryIndexStore, type QueryPlan } from '../query-index.js';
@@ -283,6 +284,14 @@ class SqliteStore implements EntityStore {
       const n = Math.min(1000, Math.max(1, Math.floor(limit)));
       const rows = this.#core.cache.get(TIMER_DUE_SQL).all(now, n) as Array<{ doc: string }>;
       return rows.map((r) => readVersion(r.doc, { entityTypeId: 'uee.timer' }));
+    });
+  }
+
+  latestOfType(entityTypeId: string, limit: number, after?: { entityId: string; tenantId: string | null }): Promise<EntityVersion[]> {
+    return this.#core.run(() => {
+      const n = Math.min(1000, Math.max(1, Math.floor(limit)));
+      const rows = this.#core.cache.get(LATEST_OF_TYPE_SQL).all(entityTypeId, after?.entityId ?? '', after === undefined ? '' : (after.tenantId ?? GLOBAL_TENANT_KEY), n) as Array<{ doc: string }>;
+      return rows.map((r) => readVersion(r.doc, { entityTypeId }));
     });
   }
 

@@ -69,7 +69,8 @@ export const pluginConfigure = defineTool({
       else if (s.kind === 'pin') await ctx.app.store.readModels.upsert(scope, PINS_VIEW, args.name, { version: s.version });
       else await ctx.app.store.readModels.delete(scope, PINS_VIEW, args.name);
     }
-    await routingChanged(ctx);
+    // Settings alone change no route: deliveries read them by the store's configuration changes.
+    if (steps.some((s) => s.kind !== 'settings')) await routingChanged(ctx, { tenantId: scope.tenantId, names: [args.name] });
     const now = await stateOf(ctx, scope, args.name, await versionsOf(ctx, args.name, scope.tenantId));
     return { dryRun: false, applied: true, action: args.action, plan: planOut, before, after: now };
   },

@@ -150,7 +150,7 @@ export const pluginDeploy = defineTool({
     };
     if (args.dryRun) return { dryRun: true, applied: false, pluginId: null, ...out };
     const result = await ctx.app.registry.deploy(ctx.principal.id, { ...request, dryRun: false });
-    await routingChanged(ctx);
+    await routingChanged(ctx, { tenantId: result.plugin.tenantId, names: [result.plugin.attributes.name] });
     return { dryRun: false, applied: true, pluginId: result.plugin.id, ...out, version: result.plugin.attributes.pluginVersion };
   },
   summarize: (o) =>

@@ -215,11 +215,13 @@ export async function cancellable<T>(signal: AbortSignal, work: Promise<T>, onCa
 }
 
 /**
- * After a change routing depends on (deploy, status, pin, experiment): moves the routing-table
- * watermark, so every process's router reloads its table at its next check (a front end with the
- * runtime off included), then reloads this process's table now.
+ * After a change routing depends on (deploy, status, pin, experiment) of the plugins `names` in
+ * `tenantId`'s scope: this process's router reads just those again ({@link Router.applyChange}) and
+ * moves the routing-table watermark, so every other process reloads its table at its next check; a
+ * front end with the runtime off only moves the watermark.
  */
-export async function routingChanged(ctx: ToolContext): Promise<void> {
-  await ctx.app.bus.counter(TABLE_WATERMARK, 1);
-  await ctx.app.runtime?.router.refresh();
+export async function routingChanged(ctx: ToolContext, change: { tenantId: string | null; names: readonly string[] }): Promise<void> {
+  const router = ctx.app.runtime?.router;
+  if (router === undefined) await ctx.app.bus.counter(TABLE_WATERMARK, 1);
+  else await router.applyChange(change);
 }
