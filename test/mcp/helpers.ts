@@ -1,4 +1,5 @@
 /* eslint-disable @typescript-eslint/no-explicit-any -- assertions over arbitrary JSON results */
+import { afterAll, beforeAll } from 'vitest';
 import { randomBytes } from 'node:crypto';
 import { Client } from '@modelcontextprotocol/client';
 import { SSEClientTransport } from '@modelcontextprotocol/client';
@@ -167,3 +168,18 @@ export async function until(check: () => boolean, ms: number): Promise<boolean> 
   }
   return check();
 }
+
+/** A server of its own for the enclosing describe and acme's client over HTTP (set in its beforeAll, closed in its afterAll). */
+export function serverWithAcme(): { s: TestServer; acme: Client } {
+  const site = {} as { s: TestServer; acme: Client };
+  beforeAll(async () => {
+    site.s = await startServer();
+    site.acme = await connectHttp(site.s.url, site.s.tokens.acme);
+  }, 60_000);
+  afterAll(async () => {
+    await site.acme?.close();
+    await site.s?.close();
+  });
+  return site;
+}
+

@@ -37,24 +37,27 @@ async function until<T>(fn: () => Promise<T | undefined>, ms = 30_000): Promise<
   }
 }
 
-describe('invocation records and redrive over MCP', () => {
-  let s: TestServer;
-  let acme: Client;
-  let globex: Client;
-
+/** A server of its own for the enclosing describe, with acme's and globex's clients (set in its beforeAll). */
+function serverWithTenants(): { s: TestServer; acme: Client; globex: Client } {
+  const site = {} as { s: TestServer; acme: Client; globex: Client };
   beforeAll(async () => {
-    s = await startServer();
-    [acme, globex] = await Promise.all([connectHttp(s.url, s.tokens.acme), connectHttp(s.url, s.tokens.globex)]);
+    site.s = await startServer();
+    [site.acme, site.globex] = await Promise.all([connectHttp(site.s.url, site.s.tokens.acme), connectHttp(site.s.url, site.s.tokens.globex)]);
   }, 60_000);
-
   afterAll(async () => {
-    await Promise.allSettled([acme, globex].map((c) => c.close()));
-    await s?.close();
+    await Promise.allSettled([site.acme, site.globex].map((c) => c?.close()));
+    await site.s?.close();
   });
+  return site;
+}
 
-  const jobsDone = async (): Promise<string[]> => ok(await call(acme, 'entity_query', { entityTypeId: 'JobDone', limit: 1000 })).items.map((i: any) => i.attributes.job);
+describe('invocation records and redrive over MCP', () => {
+  const site = serverWithTenants();
+
+  const jobsDone = async (): Promise<string[]> => ok(await call(site.acme, 'entity_query', { entityTypeId: 'JobDone', limit: 1000 })).items.map((i: any) => i.attributes.job);
 
   it('REDRIVE-1 after a fix, dead letters succeed on the fixed version exactly once and leave the dead-letter list', async () => {
+    const { s, acme, globex } = site;
     const broken = ok(await callWith(acme, 'plugin_compile', { source: { language: 'ts', files: { 'main.ts': BROKEN } } }));
     const fixed = ok(await callWith(acme, 'plugin_compile', { source: { language: 'ts', files: { 'main.ts': FIXED } } }));
     const manifest = { name: 'Acme.Jobs', subscribeTo: ['JobQueued'], capabilities: ['writeEntities'] };
@@ -116,6 +119,7 @@ describe('invocation records and redrive over MCP', () => {
   }, 120_000);
 
   it('RECORDS-1 every handled (event, plugin) is recorded; event_trace shows the records; tenants see only their own', async () => {
+    const { acme, globex } = site;
     const fixed = ok(await callWith(acme, 'plugin_compile', { source: { language: 'ts', files: { 'main.ts': FIXED.replaceAll('JobQueued', 'Ping') } } }));
     ok(await call(acme, 'plugin_deploy', { manifest: { name: 'Acme.Ping', subscribeTo: ['Ping'], capabilities: ['writeEntities'] }, artifact: fixed.artifact }));
     const emitted = ok(await call(acme, 'event_emit', { type: 'Ping', payload: {} })).event;
@@ -147,19 +151,10 @@ describe('invocation records and redrive over MCP', () => {
 });
 
 describe('dead letters of one tenant are found whatever another tenant holds', () => {
-  let s: TestServer;
-  let acme: Client;
-  let globex: Client;
-  beforeAll(async () => {
-    s = await startServer();
-    [acme, globex] = await Promise.all([connectHttp(s.url, s.tokens.acme), connectHttp(s.url, s.tokens.globex)]);
-  }, 60_000);
-  afterAll(async () => {
-    await Promise.allSettled([acme, globex].map((c) => c.close()));
-    await s?.close();
-  });
+  const site = serverWithTenants();
 
   it('DL-TENANT-1 10,000 older dead letters of globex hide none of acme\'s from dead_letter_list, dead_letter_replay and dead_letter_redrive', async () => {
+    const { s, acme, globex } = site;
     const bus = s.app.bus;
     const group = pluginGroup('Flood', 'globex');
     await bus.ensureGroup(group, 'latest');

@@ -5,23 +5,13 @@
  * thread with 1,000 tenants' plugins, 150 ms before the store's one-scan listing, so one tenant's 20
  * calls a second held everyone's deliveries) — and a settings-only change touches no route at all.
  */
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { Client } from '@modelcontextprotocol/client';
-import { call, connectHttp, sc, startServer, type TestServer } from './helpers.js';
+import { describe, expect, it } from 'vitest';
+import { call, sc, serverWithAcme } from './helpers.js';
 
 const WAT = '(module (memory (export "memory") 1) (func (export "handle") (result i32) (i32.const 0)))';
 
 describe('routing-table changes made by tools', () => {
-  let s: TestServer;
-  let acme: Client;
-  beforeAll(async () => {
-    s = await startServer();
-    acme = await connectHttp(s.url, s.tokens.acme);
-  }, 60_000);
-  afterAll(async () => {
-    await acme?.close();
-    await s?.close();
-  });
+  const site = serverWithAcme();
 
   // eslint-disable-next-line @typescript-eslint/no-explicit-any -- tool results are read as plain JSON
   type Json = Record<string, any>;
@@ -31,6 +21,7 @@ describe('routing-table changes made by tools', () => {
   };
   /** Emits one Ping and answers the version of Acme.Pinned that handled it. */
   const handledBy = async (): Promise<number> => {
+    const { acme } = site;
     const eventId = ok(await call(acme, 'event_emit', { type: 'Ping', payload: {} })).event.eventId as string;
     for (let i = 0; i < 300; i++) {
       const records = ok(await call(acme, 'invocation_list', { name: 'Acme.Pinned', eventId })).records as Array<{ plugin: { version: number } }>;
@@ -41,6 +32,7 @@ describe('routing-table changes made by tools', () => {
   };
 
   it('ROUTER-CHANGE-1 pins, unpins and deploys take effect at once with no full reload; settings touch no route', async () => {
+    const { s, acme } = site;
     const artifact = ok(await call(acme, 'plugin_compile', { source: { language: 'wat', files: { 'main.wat': WAT } } })).artifact as string;
     const manifest = { name: 'Acme.Pinned', subscribeTo: ['Ping'] };
     ok(await call(acme, 'plugin_deploy', { manifest, artifact }));

@@ -1,10 +1,10 @@
 /* eslint-disable @typescript-eslint/no-explicit-any, @typescript-eslint/no-unsafe-call, @typescript-eslint/no-unsafe-return -- assertions over arbitrary JSON results */
 // SIM: plugin_test hands a plugin exactly what the runtime would, runs built-in offline models for
 // real and flags every stubbed one; plugin_compile's requiredCapabilities covers reading input.entity.
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import type { Client } from '@modelcontextprotocol/client';
 import { type CallToolResult } from '@modelcontextprotocol/client';
-import { connectHttp, sc, startServer, type TestServer } from './helpers.js';
+import { sc, serverWithAcme } from './helpers.js';
 
 const SEES = `import { on } from 'uee:plugin';
 on('TaskCreated', (input) => ({ saw: input.entity ? input.entity.attributes.title : null, now: input.context.now }));
@@ -26,18 +26,10 @@ function ok(result: CallToolResult): Record<string, any> {
 }
 
 describe('simulation you can trust (plugin_test)', () => {
-  let s: TestServer;
-  let acme: Client;
-  beforeAll(async () => {
-    s = await startServer();
-    acme = await connectHttp(s.url, s.tokens.acme);
-  }, 60_000);
-  afterAll(async () => {
-    await acme?.close();
-    await s?.close();
-  });
+  const site = serverWithAcme();
 
   it('SIM-1 input.entity needs readEntities: compile requires it, the sandbox hands the entity only with it, as the runtime does', async () => {
+    const { acme } = site;
     const compiled = ok(await callWith(acme, 'plugin_compile', { source: { language: 'ts', files: { 'main.ts': SEES } }, capabilities: [] }));
     expect(compiled.requiredCapabilities).toEqual(['readEntities']);
     expect(compiled.missingCapabilities).toEqual(['readEntities']);
@@ -55,6 +47,7 @@ describe('simulation you can trust (plugin_test)', () => {
   }, 120_000);
 
   it('SIM-2 built-in offline models run for real by default; any stubbed model is flagged', async () => {
+    const { acme } = site;
     const compiled = ok(await callWith(acme, 'plugin_compile', { source: { language: 'ts', files: { 'main.ts': SCORES } } }));
     const direct = ok(await callWith(acme, 'model_call', { model: 'task.prioritizer.v2', input: { importance: 5, dueInDays: 1 } }));
     const run = ok(await callWith(acme, 'plugin_test', { artifact: compiled.artifact, events: [{ type: 'TaskCreated' }] }));

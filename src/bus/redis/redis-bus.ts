@@ -698,32 +698,31 @@ export class RedisBus implements EventBus {
       for (let at = 0; ; at += page) {
         const ids = newest ? (await this.#redis.lrange(index, -(at + page), -(at + 1))).reverse() : await this.#redis.lrange(index, at, at + page - 1);
         if (ids.length === 0) return letters;
-        const pipe = this.#redis.pipeline();
-        for (const id of ids) pipe.xrange(this.#keys.dead, id, id);
-        const rows: RawEntry[] = [];
-        for (const [err, found] of (await pipe.exec()) ?? []) {
-          if (err) throw err;
-          // An id whose letter is gone (an older UEE's trim of the whole stream) is skipped.
-          const entry = (found as RawEntry[])[0];
-          if (entry !== undefined) rows.push(entry);
-        }
-        if (take(rows) || ids.length < page) return letters;
+        if (take(await this.#deadEntries(ids)) || ids.length < page) return letters;
       }
     });
+  }
+
+  /** The dead-letter stream's entries of `ids` (one pipelined round trip), in that order; an id whose letter is gone (an older UEE's trim of the whole stream, a delete) is skipped. */
+  async #deadEntries(ids: readonly string[]): Promise<RawEntry[]> {
+    const pipe = this.#redis.pipeline();
+    for (const id of ids) pipe.xrange(this.#keys.dead, id, id);
+    const entries: RawEntry[] = [];
+    for (const [err, found] of (await pipe.exec()) ?? []) {
+      if (err) throw err;
+      const entry = (found as RawEntry[])[0];
+      if (entry !== undefined) entries.push(entry);
+    }
+    return entries;
   }
 
   deadLettersById(ids: readonly string[]): Promise<DeadLetter[]> {
     return this.#run(async () => {
       checkEntryIds([...ids]);
       checkCount(Math.max(1, ids.length), 'dead letter ids');
-      const sorted = [...new Set(ids)].sort(compareIds);
-      const pipe = this.#redis.pipeline();
-      for (const id of sorted) pipe.xrange(this.#keys.dead, id, id);
       const letters: DeadLetter[] = [];
-      for (const [err, found] of (await pipe.exec()) ?? []) {
-        if (err) throw err;
-        const entry = (found as RawEntry[])[0];
-        if (entry === undefined || entry[1] === null) continue;
+      for (const entry of await this.#deadEntries([...new Set(ids)].sort(compareIds))) {
+        if (entry[1] === null) continue;
         const record = fieldsToRecord(entry[1]);
         const letter = decodeDeadRecord(entry[0], typeof record.d === 'string' ? record.d : undefined);
         if (letter) letters.push(letter);
