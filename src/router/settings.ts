@@ -1,7 +1,7 @@
 import type { JsonObject } from '../core/index.js';
 import type { ConfigChanges, EntityStore } from '../store/port.js';
 
-/** How much {@link PluginSettings} keeps: past `entries` or `chars` (JSON characters in all) it starts over; a larger document than `entryChars` is never kept (read per batch, as before). */
+/** How much {@link PluginSettings} keeps: past `entries` or `chars` (JSON characters in all) the tenant holding the most is dropped; a larger document than `entryChars` is never kept (read per batch, as before). */
 export interface SettingsBounds {
   entries: number;
   chars: number;
@@ -40,8 +40,9 @@ export class PluginSettings {
   /** Per tenant ('' for the platform's own), per plugin name: the settings read. */
   #kept = new Map<string, Map<string, Promise<JsonObject>>>();
   #entries = 0;
-  /** JSON characters of the kept settings read so far. */
+  /** JSON characters of the kept settings read so far, in all and per tenant. */
   #chars = 0;
+  #charsOf = new Map<string, number>();
   /** The revision the kept settings are current for (read after it was); the store's revision only increases. */
   #revision: number | undefined;
   /** The last changes read asked for, and when (`performance.now()`): batches read before then share it. */
@@ -70,7 +71,7 @@ export class PluginSettings {
     const check = this.#changesAfter(readAt);
     const changes = await check.changes;
     this.#apply(check.since, changes);
-    if (this.#entries >= this.bounds.entries || this.#chars > this.bounds.chars) this.#dropAll();
+    this.#bound();
     let tenant = this.#kept.get(tenantId);
     const kept = tenant?.get(name);
     if (kept !== undefined) return kept;
@@ -84,7 +85,10 @@ export class PluginSettings {
         if (this.#kept.get(tenantId) !== into || into.get(name) !== read) return;
         const chars = JSON.stringify(settings).length;
         if (chars > this.bounds.entryChars) this.#forget(tenantId, name);
-        else this.#chars += chars;
+        else {
+          this.#chars += chars;
+          this.#charsOf.set(tenantId, (this.#charsOf.get(tenantId) ?? 0) + chars);
+        }
       },
       // A failed read is not kept: the next batch reads again.
       () => {
@@ -108,8 +112,31 @@ export class PluginSettings {
     this.#revision = changes.revision;
   }
 
+  /**
+   * Keeps what is held within the bounds: past either, the tenant holding the most (characters when
+   * those are over, else entries) is dropped, then the next, until under — a tenant storing large
+   * settings for many plugins re-reads its own, never makes every tenant's be read again.
+   */
+  #bound(): void {
+    while (this.#entries >= this.bounds.entries || this.#chars > this.bounds.chars) {
+      const byChars = this.#chars > this.bounds.chars;
+      let most: string | undefined;
+      let held = -1;
+      for (const [tenantId, names] of this.#kept) {
+        const size = byChars ? (this.#charsOf.get(tenantId) ?? 0) : names.size;
+        if (size > held) {
+          held = size;
+          most = tenantId;
+        }
+      }
+      if (most === undefined) return this.#dropAll();
+      this.#dropTenant(most);
+    }
+  }
+
   #dropAll(): void {
     this.#kept = new Map();
+    this.#charsOf = new Map();
     this.#entries = 0;
     this.#chars = 0;
   }
@@ -119,7 +146,8 @@ export class PluginSettings {
     if (tenant === undefined) return;
     this.#kept.delete(tenantId);
     this.#entries -= tenant.size;
-    // Their characters stay counted until everything is dropped: the bound errs towards reading again.
+    this.#chars -= this.#charsOf.get(tenantId) ?? 0;
+    this.#charsOf.delete(tenantId);
   }
 
   #forget(tenantId: string, name: string): void {

@@ -62,9 +62,13 @@ const later = (): Promise<void> => new Promise((r) => setTimeout(r, 2));
 /** Settles pending promise callbacks. */
 const settle = (): Promise<void> => new Promise((r) => setImmediate(r));
 
-it('ROUTER-SETTINGS-3 one tenant writing its settings makes only its own be read again; an unattributed change drops everything', async () => {
+// Tight bounds too: a tenant's settings read again must not stay counted (acme would be dropped with it).
+it.each([
+  ['default bounds', undefined],
+  ['a 120-character bound', { entries: 1000, chars: 120, entryChars: 100 }],
+])('ROUTER-SETTINGS-3 one tenant writing its settings makes only its own be read again; an unattributed change drops everything (%s)', async (_label, bounds) => {
   const fake = fakeStore();
-  const settings = new PluginSettings(fake.store);
+  const settings = new PluginSettings(fake.store, bounds);
   const read = async (tenant: string, check: number): Promise<JsonObject> => {
     await later();
     const p = settings.batch().plugin(tenant, 'x', 'test');
