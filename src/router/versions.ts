@@ -34,16 +34,9 @@ export class VersionResolver {
     const pins = new Map<string, Map<string, number>>();
     const experiments = new Map<string, Map<string, Experiment>>();
     for (const tenant of await store.tenants.list()) {
-      const ctx = { tenantId: tenant.tenantId, actor: 'system:router' };
-      const [page, exps] = await Promise.all([store.readModels.query(ctx, PINS_VIEW, { limit: 1000 }), store.readModels.query(ctx, EXPERIMENTS_VIEW, { filter: { status: 'running' }, limit: 1000 })]);
-      if (page.items.length > 0) pins.set(tenant.tenantId, new Map(page.items.map((d) => [d.id, Number(d.doc.version)])));
-      for (const d of exps.items) {
-        const exp = parseExperiment(d.id, d.doc);
-        if (exp?.status !== 'running') continue;
-        let byName = experiments.get(tenant.tenantId);
-        if (byName === undefined) experiments.set(tenant.tenantId, (byName = new Map<string, Experiment>()));
-        for (const name of exp.plugins) byName.set(name, exp);
-      }
+      const read = await readTenant(store, tenant.tenantId);
+      if (read.pins.size > 0) pins.set(tenant.tenantId, read.pins);
+      if (read.experiments.size > 0) experiments.set(tenant.tenantId, read.experiments);
     }
     this.#pins = pins;
     this.#experiments = experiments;
@@ -51,19 +44,12 @@ export class VersionResolver {
 
   /** Reloads one tenant's pins and running experiments (a change this process made; the others' stay as loaded). */
   async loadTenant(store: EntityStore, tenantId: string): Promise<void> {
-    const ctx = { tenantId, actor: 'system:router' };
-    const [page, exps] = await Promise.all([store.readModels.query(ctx, PINS_VIEW, { limit: 1000 }), store.readModels.query(ctx, EXPERIMENTS_VIEW, { filter: { status: 'running' }, limit: 1000 })]);
+    const read = await readTenant(store, tenantId);
     const pins = new Map(this.#pins);
     const experiments = new Map(this.#experiments);
-    if (page.items.length > 0) pins.set(tenantId, new Map(page.items.map((d) => [d.id, Number(d.doc.version)])));
+    if (read.pins.size > 0) pins.set(tenantId, read.pins);
     else pins.delete(tenantId);
-    const byName = new Map<string, Experiment>();
-    for (const d of exps.items) {
-      const exp = parseExperiment(d.id, d.doc);
-      if (exp?.status !== 'running') continue;
-      for (const name of exp.plugins) byName.set(name, exp);
-    }
-    if (byName.size > 0) experiments.set(tenantId, byName);
+    if (read.experiments.size > 0) experiments.set(tenantId, read.experiments);
     else experiments.delete(tenantId);
     this.#pins = pins;
     this.#experiments = experiments;
@@ -142,3 +128,17 @@ function enabledVersion(route: { versions: PluginRecord[] }, version: number | u
   if (version === undefined) return undefined;
   return route.versions.find((v) => v.attributes.pluginVersion === version && v.attributes.status === 'enabled');
 }
+
+/** One tenant's pins (plugin name → version) and running experiments (plugin name → experiment), as stored. */
+async function readTenant(store: EntityStore, tenantId: string): Promise<{ pins: Map<string, number>; experiments: Map<string, Experiment> }> {
+  const ctx = { tenantId, actor: 'system:router' };
+  const [page, exps] = await Promise.all([store.readModels.query(ctx, PINS_VIEW, { limit: 1000 }), store.readModels.query(ctx, EXPERIMENTS_VIEW, { filter: { status: 'running' }, limit: 1000 })]);
+  const experiments = new Map<string, Experiment>();
+  for (const d of exps.items) {
+    const exp = parseExperiment(d.id, d.doc);
+    if (exp?.status !== 'running') continue;
+    for (const name of exp.plugins) experiments.set(name, exp);
+  }
+  return { pins: new Map(page.items.map((d) => [d.id, Number(d.doc.version)])), experiments };
+}
+

@@ -30,7 +30,7 @@ import { checkClaimOptions, checkCounterAdd, checkCount, checkEntryIds, checkNam
 import { isCertainlyGone, thisProcess, type ProcessIdentity } from './liveness.js';
 import { notifyPublished, waitForPublish } from './notifier.js';
 import { ackQueued, ackRuns, claimRuns, handBackRuns, renewRuns, runHolder, sortedPositions } from './runs.js';
-import { prepareBusStatements, type BusStatements, type GroupRow, type QueuedRow } from './schema.js';
+import { prepareBusStatements, type BusStatements, type EntryRow, type GroupRow, type QueuedRow } from './schema.js';
 
 /**
  * Polling backoff of blocked reads (for publishes from other processes: this process's own wake the
@@ -854,7 +854,12 @@ export class EmbeddedBus implements EventBus {
     this.#deadTrimmed += count;
     if (Date.now() - this.#lastDeadTrimWarning < PURGE_INTERVAL_MS) return;
     this.#lastDeadTrimWarning = Date.now();
-    this.#log.warn('dead letters trimmed: the oldest of the tenant holding the most went', { tenantId: tenant === '' ? null : tenant, trimmed: this.#deadTrimmed, bound, limit: this.#opts[bound] });
+    this.#log.warn(bound === 'maxDeadLettersPerTenant' ? 'dead letters trimmed: the oldest of a tenant over its bound went' : 'dead letters trimmed: the oldest of the tenant holding the most went', {
+      tenantId: tenant === '' ? null : tenant,
+      trimmed: this.#deadTrimmed,
+      bound,
+      limit: this.#opts[bound],
+    });
   }
 
   #corruptSink(group: string): CorruptSink {
@@ -871,15 +876,7 @@ export class EmbeddedBus implements EventBus {
     return this.#run(() => {
       const count = checkCount(options?.count, 'dead letters');
       const group = options?.group === undefined ? undefined : checkName(options.group, 'group');
-      const rows = this.#st.deadList(deadLetterTenant(options?.tenantId), group, options?.newestFirst === true, count);
-      const letters: DeadLetter[] = [];
-      for (const row of rows) {
-        const id = `${row.ms}-${row.n}`;
-        const letter = decodeDeadRecord(id, row.data);
-        if (letter) letters.push(letter);
-        else this.#log.warn('skipping unreadable dead letter', { id });
-      }
-      return letters;
+      return this.#decodeLetters(this.#st.deadList(deadLetterTenant(options?.tenantId), group, options?.newestFirst === true, count));
     });
   }
 
@@ -887,14 +884,27 @@ export class EmbeddedBus implements EventBus {
     return this.#run(() => {
       checkEntryIds([...ids]);
       checkCount(Math.max(1, ids.length), 'dead letter ids');
-      const letters: DeadLetter[] = [];
+      const wanted = new Set(ids);
+      const rows: EntryRow[] = [];
       for (const n of [...new Set(ids.map(entrySeq))].sort((a, b) => a - b)) {
         const row = this.#st.deadAt.get(n);
-        const letter = row === undefined ? undefined : decodeDeadRecord(`${row.ms}-${row.n}`, row.data);
-        if (letter !== undefined && ids.includes(letter.id)) letters.push(letter);
+        // The id names its time too: the same position with another time is not this letter.
+        if (row !== undefined && wanted.has(`${row.ms}-${row.n}`)) rows.push(row);
       }
-      return letters;
+      return this.#decodeLetters(rows);
     });
+  }
+
+  /** The letters of dead-letter rows, in order; an unreadable one is logged and skipped. */
+  #decodeLetters(rows: readonly EntryRow[]): DeadLetter[] {
+    const letters: DeadLetter[] = [];
+    for (const row of rows) {
+      const id = `${row.ms}-${row.n}`;
+      const letter = decodeDeadRecord(id, row.data);
+      if (letter) letters.push(letter);
+      else this.#log.warn('skipping unreadable dead letter', { id });
+    }
+    return letters;
   }
 
   deleteDeadLetters(ids: readonly string[]): Promise<number> {

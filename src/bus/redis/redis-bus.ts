@@ -671,13 +671,9 @@ export class RedisBus implements EventBus {
       const letters: DeadLetter[] = [];
       /** Adds the letters of `rows` (of `group`, when one is asked for); true once `count` are in. */
       const take = (rows: RawEntry[]): boolean => {
-        for (const [id, fields] of rows) {
-          if (fields === null) continue;
-          const record = fieldsToRecord(fields);
-          if (group !== undefined && record.g !== group) continue;
-          const letter = decodeDeadRecord(id, typeof record.d === 'string' ? record.d : undefined);
+        for (const entry of rows) {
+          const letter = this.#letterOf(entry, group);
           if (letter) letters.push(letter);
-          else this.#log.warn('skipping unreadable dead letter', { id, raw: rawExcerpt(fields) });
           if (letters.length >= count) return true;
         }
         return false;
@@ -703,6 +699,16 @@ export class RedisBus implements EventBus {
     });
   }
 
+  /** The letter a dead-letter stream entry holds (when of `group`, if one is named); an unreadable one is logged, and undefined. */
+  #letterOf([id, fields]: RawEntry, group?: string): DeadLetter | undefined {
+    if (fields === null) return undefined;
+    const record = fieldsToRecord(fields);
+    if (group !== undefined && record.g !== group) return undefined;
+    const letter = decodeDeadRecord(id, typeof record.d === 'string' ? record.d : undefined);
+    if (letter === undefined) this.#log.warn('skipping unreadable dead letter', { id, raw: rawExcerpt(fields) });
+    return letter;
+  }
+
   /** The dead-letter stream's entries of `ids` (one pipelined round trip), in that order; an id whose letter is gone (an older UEE's trim of the whole stream, a delete) is skipped. */
   async #deadEntries(ids: readonly string[]): Promise<RawEntry[]> {
     const pipe = this.#redis.pipeline();
@@ -722,9 +728,7 @@ export class RedisBus implements EventBus {
       checkCount(Math.max(1, ids.length), 'dead letter ids');
       const letters: DeadLetter[] = [];
       for (const entry of await this.#deadEntries([...new Set(ids)].sort(compareIds))) {
-        if (entry[1] === null) continue;
-        const record = fieldsToRecord(entry[1]);
-        const letter = decodeDeadRecord(entry[0], typeof record.d === 'string' ? record.d : undefined);
+        const letter = this.#letterOf(entry);
         if (letter) letters.push(letter);
       }
       return letters;

@@ -7,12 +7,12 @@ import { QUERY_STATS_DDL } from './query-index.js';
 /** Schema version recorded in `uee_schema`. */
 export const SCHEMA_VERSION = 1;
 
-/** Due timers across scopes, answered from the `timer_due` partial index (see {@link EntityStore.dueTimers}). */
 /** Latest versions of one type across scopes, a page after (entity id, tenant key) (see {@link EntityStore.latestOfType}). */
 export const LATEST_OF_TYPE_SQL = `SELECT doc FROM entity_versions
   WHERE entity_type_id = $1 AND is_latest AND NOT deleted AND (entity_id, tenant_key) > ($2, $3)
   ORDER BY entity_id, tenant_key LIMIT $4`;
 
+/** Due timers across scopes, answered from the `timer_due` partial index (see {@link EntityStore.dueTimers}). */
 export const TIMER_DUE_SQL = `SELECT doc FROM entity_versions
   WHERE is_latest AND NOT deleted AND entity_type_id = 'uee.timer' AND (doc->'attributes'->>'status') = 'scheduled'
     AND ((doc->'attributes'->>'fireAt') COLLATE "C") <= $1

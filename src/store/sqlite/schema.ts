@@ -7,12 +7,12 @@ import { applyQueryStatsSchema } from './query-index.js';
 /** Schema version stored in `PRAGMA user_version` (2 added the `timer_due` index, 3 the `query_indexes` registry; `IF NOT EXISTS` upgrades older files). */
 export const SCHEMA_VERSION = 3;
 
-/** Due timers across scopes, answered from the `timer_due` partial index (see {@link EntityStore.dueTimers}). */
 /** Latest versions of one type across scopes, a page after (entity id, tenant key) (see {@link EntityStore.latestOfType}). */
 export const LATEST_OF_TYPE_SQL = `SELECT doc FROM entity_versions INDEXED BY entity_latest_by_type
   WHERE entity_type_id = ? AND is_latest = 1 AND deleted = 0 AND (entity_id, tenant_key) > (?, ?)
   ORDER BY entity_id, tenant_key LIMIT +?`;
 
+/** Due timers across scopes, answered from the `timer_due` partial index (see {@link EntityStore.dueTimers}). */
 export const TIMER_DUE_SQL = `SELECT doc FROM entity_versions INDEXED BY timer_due
   WHERE is_latest = 1 AND deleted = 0 AND entity_type_id = 'uee.timer' AND json_extract(doc, '$.attributes.status') = 'scheduled'
     AND json_extract(doc, '$.attributes.fireAt') <= ?

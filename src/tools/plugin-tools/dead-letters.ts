@@ -13,8 +13,8 @@ import { RunOut, SandboxArgs, runSandbox, type SandboxPlugin } from './sandbox.j
 import { ArtifactArg, PluginRefArgs, notFound, resolvePlugin, versionsOf } from './shared.js';
 import { SandboxOut, TestedPluginOut, artifactPlugin } from './test-tool.js';
 
-/** Dead letters a listing reads at most: the bus's default bound per tenant, so a tenant's listing sees all of its own. */
-const SCAN = DEFAULT_BUS_OPTIONS.maxDeadLettersPerTenant;
+/** Dead letters a tenant's listing or search reads at most: the bus's default bound per tenant, so it sees all of that tenant's. */
+export const DEAD_LETTER_SCAN = DEFAULT_BUS_OPTIONS.maxDeadLettersPerTenant;
 
 /** The plugin a router group belongs to (`plugin:<tenant|*>:<name>`), or null for other groups. */
 export function groupPlugin(group: string): { name: string; tenantId: string | null } | null {
@@ -60,7 +60,7 @@ export const deadLetterList = defineTool({
     // Only this principal's tenant's letters are read (newest first, all of them up to the bus's
     // per-tenant bound): another tenant's thousands never hide these, and their number is theirs.
     const scope = ctx.principal.kind === 'tenant' ? ctx.principal.tenantId : tenantId;
-    const visible = (await ctx.app.bus.deadLetters({ ...(scope === undefined ? {} : { tenantId: scope }), count: SCAN, newestFirst: true })).filter((l) => visibleLetter(ctx, l, tenantId));
+    const visible = (await ctx.app.bus.deadLetters({ ...(scope === undefined ? {} : { tenantId: scope }), count: DEAD_LETTER_SCAN, newestFirst: true })).filter((l) => visibleLetter(ctx, l, tenantId));
     const letters = visible
       .filter((l) => args.name === undefined || groupPlugin(l.group)?.name === args.name)
       .slice(0, args.limit ?? 50)

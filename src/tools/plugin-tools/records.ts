@@ -1,6 +1,6 @@
 import { z } from 'zod';
 import { UeeError } from '../../core/index.js';
-import { DEFAULT_BUS_OPTIONS, type DeadLetter } from '../../bus/index.js';
+import type { DeadLetter } from '../../bus/index.js';
 import type { PluginRecord } from '../../registry/index.js';
 import { isSpawnOf, subscriptionMatches } from '../../router/index.js';
 import type { InvocationRecord } from '../../store/index.js';
@@ -8,7 +8,7 @@ import type { ToolContext } from '../define-tool.js';
 import { defineTool } from '../define-tool.js';
 import { CursorArg, DryRunArg, EntityIdArg, LimitArg, PlanSchema, PluginNameArg, TenantArg, text, type Plan } from '../schemas.js';
 import { GLOBAL_LABEL, resolveScope } from '../scope.js';
-import { effectiveVersion, groupPlugin } from './dead-letters.js';
+import { DEAD_LETTER_SCAN, effectiveVersion, groupPlugin } from './dead-letters.js';
 import { versionsOf } from './shared.js';
 import { redriveReview } from './review-hooks.js';
 
@@ -99,7 +99,7 @@ export const deadLetterRedrive = defineTool({
     const ids = args.deadLetterIds === undefined ? undefined : new Set(args.deadLetterIds);
     // By id: those letters, whoever's (checked next); by name: this scope's only — another tenant's
     // letters are never read, however many there are.
-    const found = ids !== undefined ? await ctx.app.bus.deadLettersById([...ids]) : await ctx.app.bus.deadLetters({ ...(scope === undefined ? {} : { tenantId: scope.tenantId }), count: DEFAULT_BUS_OPTIONS.maxDeadLettersPerTenant });
+    const found = ids !== undefined ? await ctx.app.bus.deadLettersById([...ids]) : await ctx.app.bus.deadLetters({ ...(scope === undefined ? {} : { tenantId: scope.tenantId }), count: DEAD_LETTER_SCAN });
     const letters = found
       .filter((l) => scope === undefined || l.event.tenantId === scope.tenantId)
       .filter((l) => ids === undefined || ids.has(l.id))

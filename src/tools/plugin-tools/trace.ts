@@ -1,11 +1,10 @@
 import { z } from 'zod';
 import type { EventEnvelope } from '../../core/index.js';
 import { UeeError } from '../../core/index.js';
-import { DEFAULT_BUS_OPTIONS } from '../../bus/index.js';
 import { defineTool } from '../define-tool.js';
 import { EntityIdArg, TenantArg } from '../schemas.js';
 import { resolveScope } from '../scope.js';
-import { groupPlugin } from './dead-letters.js';
+import { DEAD_LETTER_SCAN, groupPlugin } from './dead-letters.js';
 import { RecordsOut, flushedRecords } from './records.js';
 import type { InvocationRecord } from '../../store/index.js';
 
@@ -95,7 +94,7 @@ export const eventTrace = defineTool({
       return 1 + depthOf(parent, seen);
     };
     const ids = new Set([...chain.map((e) => e.event.eventId), ...recorded.map((r) => r.event.eventId)]);
-    const letters = (await bus.deadLetters({ tenantId: scope.tenantId, count: DEFAULT_BUS_OPTIONS.maxDeadLettersPerTenant })).filter((l) => ids.has(l.event.eventId));
+    const letters = (await bus.deadLetters({ tenantId: scope.tenantId, count: DEAD_LETTER_SCAN })).filter((l) => ids.has(l.event.eventId));
     const logs = [...ids].flatMap((eventId) => ctx.app.pluginLogs.query({ eventId, tenantId: scope.tenantId, limit: 100 }));
     return {
       correlationId,
