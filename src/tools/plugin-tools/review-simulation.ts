@@ -3,22 +3,93 @@ import type { EntityVersion, EventEnvelope } from '../../core/index.js';
 import { isUeeError, toUeeError } from '../../core/index.js';
 import type { PluginRecord } from '../../registry/index.js';
 import { subscriptionMatches } from '../../router/index.js';
+import { JOURNAL_SCAN_SPAN, type JournalEntry } from '../../store/index.js';
 import type { ReviewCost, ReviewSimulation, SimulatedRun, ToolContext } from '../define-tool.js';
 import { runSandbox, type RunResult, type SandboxPlugin } from './sandbox.js';
 
 /** Recorded events a review simulation runs both versions on (the newest that match). */
 export const SIMULATION_EVENTS = 10;
-/** Bus entries scanned per time window at most (windows: last hour, last day, everything retained). */
+/** Bus entries scanned per time window at most, for a global-scope plugin (windows: last hour, last day, everything retained). */
 const MAX_SCAN = 20_000;
+/** Journal positions of the plugin's tenant looked at most, newest first. */
+const MAX_JOURNAL_SCAN = 100_000;
 const PAGE = 1000;
 const DAY_MS = 86_400_000;
+/** Event types one journal read can select (see {@link JournalQuery.types}). */
+const JOURNAL_TYPES_MAX = 32;
 
-/** The newest retained bus events a plugin with `manifest` would receive, and their rate per day. */
-async function recordedEvents(ctx: ToolContext, probe: PluginRecord, limit: number): Promise<{ events: EventEnvelope[]; perDay: number; scanned: number } | undefined> {
+/** Recorded events to simulate on: the newest that match, and the recent rate of matching events. */
+interface Recorded {
+  events: EventEnvelope[];
+  perDay: number;
+  scanned: number;
+  /** What `scanned` counted. */
+  source: 'journal' | 'bus';
+}
+
+/**
+ * The newest recorded events a plugin with `probe`'s subscription would receive, and their rate per
+ * day. A tenant's plugin only ever receives its tenant's events, so they come from that tenant's
+ * event journal, newest first: what other tenants publish, however much, is never looked at (the
+ * shared bus stream, read before 2026-12-06, let any tenant's 20,000 events in an hour hide every
+ * other tenant's from its reviews). A global-scope plugin receives every tenant's events: the bus.
+ */
+function recordedEvents(ctx: ToolContext, probe: PluginRecord, limit: number): Promise<Recorded | undefined> {
+  return probe.tenantId === null ? busEvents(ctx, probe, limit) : journalEvents(ctx, probe, probe.tenantId, limit);
+}
+
+/**
+ * The tenant's journal read backwards, one span of positions at a time, until `limit` matching
+ * events are kept and the scan has passed the last day (so the day's rate is counted, not guessed),
+ * or {@link MAX_JOURNAL_SCAN} positions were looked at, or the oldest retained one was reached.
+ */
+async function journalEvents(ctx: ToolContext, probe: PluginRecord, tenantId: string, limit: number): Promise<Recorded> {
+  const journal = ctx.app.store.journal;
+  const scope = { tenantId, actor: ctx.principal.id };
+  const now = Date.now();
+  const subscribed = probe.attributes.subscribeTo;
+  const types = subscribed.length <= JOURNAL_TYPES_MAX ? subscribed : undefined;
+  const kept: EventEnvelope[] = [];
+  let matched = 0;
+  let oldestMatched = now;
+  let pastDay = false;
+  let scanned = 0;
+  const { head, oldest } = await journal.info(scope);
+  let to = head;
+  while (oldest !== null && to >= oldest && scanned < MAX_JOURNAL_SCAN && !ctx.signal.aborted) {
+    const from = Math.max(oldest - 1, to - JOURNAL_SCAN_SPAN);
+    const span: JournalEntry[] = [];
+    for (let after = from; after < to; ) {
+      const page = await journal.read(scope, { after, limit: PAGE, ...(types === undefined ? {} : { types }) });
+      for (const entry of page.entries) if (entry.position <= to) span.push(entry);
+      if (page.end || page.next <= after) break;
+      after = page.next;
+    }
+    scanned += to - from;
+    for (let i = span.length - 1; i >= 0; i--) {
+      const event = span[i]!.event;
+      const at = Date.parse(event.occurredAt) || now;
+      if (now - at > DAY_MS) pastDay = true;
+      if (!subscriptionMatches(probe, event)) continue;
+      if (kept.length < limit) kept.push(event);
+      if (pastDay) continue;
+      matched++;
+      oldestMatched = Math.min(oldestMatched, at);
+    }
+    if (kept.length >= limit && pastDay) break;
+    to = from;
+  }
+  // Past the day, `matched` is the day's count; otherwise the rate over what was scanned.
+  const perDay = matched === 0 ? 0 : pastDay ? matched : (matched * DAY_MS) / Math.max(3_600_000, now - oldestMatched);
+  return { events: kept.reverse(), perDay, scanned, source: 'journal' };
+}
+
+/** The newest retained bus events a global-scope plugin would receive, and their rate per day. */
+async function busEvents(ctx: ToolContext, probe: PluginRecord, limit: number): Promise<Recorded | undefined> {
   const bus = ctx.app.bus;
   if (!bus.range) return undefined;
   const now = Date.now();
-  let last: { events: EventEnvelope[]; perDay: number; scanned: number } = { events: [], perDay: 0, scanned: 0 };
+  let last: Recorded = { events: [], perDay: 0, scanned: 0, source: 'bus' };
   for (const windowMs of [3_600_000, DAY_MS, Infinity]) {
     let start = windowMs === Infinity ? '-' : `${now - windowMs}-0`;
     const kept: EventEnvelope[] = [];
@@ -44,7 +115,7 @@ async function recordedEvents(ctx: ToolContext, probe: PluginRecord, limit: numb
       first = false;
     }
     const spanMs = Math.max(3_600_000, now - oldest);
-    last = { events: kept, perDay: matched === 0 ? 0 : (matched * DAY_MS) / spanMs, scanned };
+    last = { events: kept, perDay: matched === 0 ? 0 : (matched * DAY_MS) / spanMs, scanned, source: 'bus' };
     if (kept.length >= limit) break;
   }
   return last;
@@ -84,6 +155,9 @@ function summary(run: RunResult): SimulatedRun {
   };
 }
 
+/** What a scan looked at: journal positions or bus entries. */
+const scannedText = (found: Recorded): string => `${found.scanned} ${found.source === 'journal' ? 'journal positions' : 'bus entries'} scanned`;
+
 const mean = (xs: number[]): number => (xs.length === 0 ? 0 : xs.reduce((a, b) => a + b, 0) / xs.length);
 
 /**
@@ -106,15 +180,15 @@ export async function simulateOnRecorded(
 ): Promise<{ simulation?: ReviewSimulation; cost?: ReviewCost; note?: string }> {
   const { after, before } = options;
   const probe = { id: '(proposed)', entityVersion: 1, tenantId: after.tenantId, attributes: { ...after.manifest, tenantScope: after.manifest.tenantScope ?? (after.tenantId === null ? 'global' : 'tenant') } } as unknown as PluginRecord;
-  let found: Awaited<ReturnType<typeof recordedEvents>>;
+  let found: Recorded | undefined;
   try {
-    found = options.events !== undefined ? { events: options.events.events, perDay: 0, scanned: 0 } : await recordedEvents(ctx, probe, options.limit ?? SIMULATION_EVENTS);
+    found = options.events !== undefined ? { events: options.events.events, perDay: 0, scanned: 0, source: 'bus' } : await recordedEvents(ctx, probe, options.limit ?? SIMULATION_EVENTS);
   } catch (err) {
-    return { note: `simulation on recorded events: the bus could not be read (${toUeeError(err).message})` };
+    return { note: `simulation on recorded events: the recorded events could not be read (${toUeeError(err).message})` };
   }
   if (found === undefined) return { note: `simulation on recorded events: the ${ctx.app.bus.kind} bus cannot read events back` };
   const types = after.manifest.subscribeTo.join(', ') || 'no event types';
-  if (found.events.length === 0) return { note: `simulation on recorded events: no retained event of ${types} matches this version (${found.scanned} scanned); nothing to compare` };
+  if (found.events.length === 0) return { note: `simulation on recorded events: no retained event of ${types} matches this version (${scannedText(found)}); nothing to compare` };
   const copies: EntityVersion[] = [];
   const items = [];
   for (const event of found.events) {
@@ -137,7 +211,7 @@ export async function simulateOnRecorded(
   const stubbed = [...new Set([...afterRuns, ...(beforeRuns ?? [])].flatMap((r) => r.stubbedModels ?? []))].sort();
   const count = (runs: RunResult[]): { ok: number; failed: number } => ({ ok: runs.filter((r) => r.ok).length, failed: runs.filter((r) => !r.ok).length });
   const simulation: ReviewSimulation = {
-    source: options.events?.source ?? `the newest ${found.events.length} retained ${types} event(s)${options.tenantId === null ? '' : ` of ${options.tenantId}`} (${found.scanned} bus entries scanned)`,
+    source: options.events?.source ?? `the newest ${found.events.length} retained ${types} event(s)${options.tenantId === null ? '' : ` of ${options.tenantId}`} (${scannedText(found)})`,
     before: before === undefined || beforeRuns === undefined ? null : { version: before.attributes.pluginVersion, ...count(beforeRuns) },
     after: { version: after.version, ...count(afterRuns) },
     changed: rows.filter((r) => r.before !== null && !r.same).length,
