@@ -4,7 +4,7 @@ import type { PluginRecord } from '../../registry/index.js';
 import type { ToolContext } from '../define-tool.js';
 import { EventTypeArg, PluginNameArg, TenantArg, isPathLike } from '../schemas.js';
 import { GLOBAL_LABEL } from '../scope.js';
-import { TABLE_WATERMARK } from '../../router/index.js';
+import { announceRoutingChange, type RoutingChange } from '../../router/index.js';
 
 /** A content address of a compiled module (hex sha256), as `plugin_compile` returns it. */
 export const ArtifactArg = z
@@ -217,11 +217,15 @@ export async function cancellable<T>(signal: AbortSignal, work: Promise<T>, onCa
 /**
  * After a change routing depends on (deploy, status, pin, experiment) of the plugins `names` in
  * `tenantId`'s scope: this process's router reads just those again ({@link Router.applyChange}) and
- * moves the routing-table watermark, so every other process reloads its table at its next check; a
- * front end with the runtime off only moves the watermark.
+ * announces the change, so every other process applies just it too (a process that misses the
+ * announcement reloads its table at its next checks); a front end with the runtime off only
+ * announces it.
  */
-export async function routingChanged(ctx: ToolContext, change: { tenantId: string | null; names: readonly string[] }): Promise<void> {
+export async function routingChanged(ctx: ToolContext, change: RoutingChange): Promise<void> {
   const router = ctx.app.runtime?.router;
-  if (router === undefined) await ctx.app.bus.counter(TABLE_WATERMARK, 1);
+  if (router === undefined) await announceRoutingChange(ctx.app.bus, FRONT_END, [change]);
   else await router.applyChange(change);
 }
+
+/** Who a front end's announcements come from (no router takes them for its own). */
+const FRONT_END = 'front-end';
