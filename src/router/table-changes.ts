@@ -67,7 +67,7 @@ export function parseRoutingSignal(message: string): RoutingSignal | undefined {
     if (typeof c !== 'object' || c === null) return undefined;
     const { tenantId, names } = c as Record<string, unknown>;
     if ((tenantId !== null && !isText(tenantId)) || !Array.isArray(names) || names.length > MAX_NAMES || !names.every(isText)) return undefined;
-    out.push({ tenantId, names: names as string[] });
+    out.push({ tenantId, names });
   }
   return { from, mark: mark as number, changes: out };
 }

@@ -89,7 +89,7 @@ describe('routing changes of one process applied alone in the others (Redis)', (
   });
 
   /** A worker (runtime on, 100 ms checks) and a front end (runtime off) on one Redis bus and store, with Pinned v1 and v2 of acme deployed. */
-  async function pair(): Promise<{ worker: UeeApp; front: UeeApp; handledBy(): Promise<number>; pin(version: number | null): Promise<void> }> {
+  async function pair(): Promise<{ worker: UeeApp; front: UeeApp; handledBy: () => Promise<number>; pin: (version: number | null) => Promise<void> }> {
     site = newSite('redis', 'table-changes');
     const worker = await openApp(site, {}, { router: { refreshMs: 100, backoffMs: 20 } });
     apps.push(worker);
@@ -105,7 +105,7 @@ describe('routing changes of one process applied alone in the others (Redis)', (
       worker,
       front,
       /** Publishes one Ping from the front end and answers the version of Pinned that handled it in the worker. */
-      async handledBy() {
+      handledBy: async () => {
         const [event] = (await front.store.commit(acme, { events: [{ type: 'Ping', payload: {} }] })).events;
         await front.relay.flush();
         return until(`Ping ${event!.eventId} handled`, async () => {
@@ -114,7 +114,7 @@ describe('routing changes of one process applied alone in the others (Redis)', (
         });
       },
       /** Pins (or unpins) Pinned as plugin_configure does in a front end: the store, then the announcement. */
-      async pin(version) {
+      pin: async (version) => {
         if (version === null) await front.store.readModels.delete(acme, PINS_VIEW, 'Pinned');
         else await front.store.readModels.upsert(acme, PINS_VIEW, 'Pinned', { version });
         await routingChanged(ctx, { tenantId: 'acme', names: ['Pinned'] });
