@@ -14,8 +14,12 @@ export interface RouteEntry {
   versions: PluginRecord[];
 }
 
-/** Index key of "any tenant" (global-scope plugins) and "any entity type". */
+/** Index key of "any entity type". */
 const ANY = '*';
+/** Index key of "any tenant" (global-scope plugins); no tenant id has a NUL. */
+const ANY_TENANT = '\u0000any';
+/** Index key of the global scope's own events; no tenant id has a NUL. */
+const GLOBAL_TENANT = '\u0000global';
 /** Index key of events without an entity type. */
 const NO_ENTITY_TYPE = '\u0000none';
 
@@ -45,7 +49,7 @@ export class SubscriptionIndex<R extends RouteEntry> {
         if (version.attributes.status !== 'enabled') continue;
         const a = version.attributes;
         if (a.kind === 'workflow') add(this.#workflows, a.name, route);
-        const tenantKey = a.tenantScope === 'global' ? ANY : tenantKeyOf(version.tenantId);
+        const tenantKey = a.tenantScope === 'global' ? ANY_TENANT : tenantKeyOf(version.tenantId);
         for (const type of a.subscribeTo) {
           // Platform-internal events reach no plugin (see isInternalEventType).
           if (isInternalEventType(type)) continue;
@@ -66,26 +70,38 @@ export class SubscriptionIndex<R extends RouteEntry> {
    * `WorkflowSpawned` event — the workflow plugins it names. Distinct, in no particular order.
    */
   match(event: EventEnvelope, onRefused?: (plugin: PluginRecord, err: UeeError) => void): R[] {
-    const out = new Set<R>();
+    const out: R[] = [];
     const byTenant = this.#byType.get(event.type);
     // A platform entity's generic announcement reaches no plugin (see isInternalEvent).
     if (byTenant && !isInternalEvent(event)) {
       const entityKey = event.entityTypeId ?? NO_ENTITY_TYPE;
-      for (const tenantKey of [tenantKeyOf(event.tenantId), ANY]) {
-        const byEntity = byTenant.get(tenantKey);
-        if (!byEntity) continue;
-        for (const key of [entityKey, ANY]) {
-          for (const route of byEntity.get(key) ?? []) {
-            if (out.has(route)) continue;
-            if (route.versions.some((v) => v.attributes.status === 'enabled' && subscriptionMatches(v, event, onRefused && ((err) => onRefused(v, err))))) out.add(route);
-          }
-        }
-      }
+      // (No per-event allocation here: this runs for every event the dispatcher reads.)
+      const own = byTenant.get(tenantKeyOf(event.tenantId));
+      const any = byTenant.get(ANY_TENANT);
+      if (own) collect(own.get(entityKey), event, out, onRefused);
+      if (own) collect(own.get(ANY), event, out, onRefused);
+      if (any) collect(any.get(entityKey), event, out, onRefused);
+      if (any) collect(any.get(ANY), event, out, onRefused);
     }
     if (event.type === WORKFLOW_SPAWNED && typeof event.payload.workflow === 'string') {
-      for (const route of this.#workflows.get(event.payload.workflow) ?? []) out.add(route);
+      for (const route of this.#workflows.get(event.payload.workflow) ?? []) if (!out.includes(route)) out.push(route);
     }
-    return [...out];
+    return out;
+  }
+}
+
+/** Adds to `out` each of `routes` not in it yet that has an enabled version whose subscription matches `event`. */
+function collect<R extends RouteEntry>(routes: Set<R> | undefined, event: EventEnvelope, out: R[], onRefused: ((plugin: PluginRecord, err: UeeError) => void) | undefined): void {
+  if (routes === undefined) return;
+  for (const route of routes) {
+    // `out` holds the few routes an event concerns; a fan-out to many is checked once per key it is under at most.
+    if (out.length > 0 && out.includes(route)) continue;
+    for (const v of route.versions) {
+      if (v.attributes.status === 'enabled' && subscriptionMatches(v, event, onRefused && ((err) => onRefused(v, err)))) {
+        out.push(route);
+        break;
+      }
+    }
   }
 }
 
@@ -96,7 +112,7 @@ function add<K, R>(map: Map<K, Set<R>>, key: K, route: R): void {
 }
 
 function tenantKeyOf(tenantId: string | null): string {
-  return tenantId === null ? '\u0000global' : `t:${tenantId}`;
+  return tenantId === null ? GLOBAL_TENANT : tenantId;
 }
 
 /** The entity-type keys a version is indexed under (see {@link subscriptionMatches}). */

@@ -108,4 +108,15 @@ describe('subscription index', () => {
     // Measured in the same run; a linear scan of 5,000 plugins would be ~1000x slower.
     expect(time(large)).toBeLessThan(time(small) * 10 + 5);
   });
+
+  it('ROUTER-IDX-6 a logical plugin indexed under several keys (its versions\' entity types, its tenant and "any", a subscribed workflow) is matched once', () => {
+    const twoVersions = route(
+      plugin('TwoVersions', 'acme', { subscribeTo: ['TaskCreated'], filter: { entityTypes: ['Task'] } }),
+      plugin('TwoVersions', 'acme', { subscribeTo: ['TaskCreated'], pluginVersion: 2 }),
+    );
+    const flow = route(plugin('Flow', 'acme', { kind: 'workflow', subscribeTo: ['WorkflowSpawned'] }));
+    const index = new SubscriptionIndex([twoVersions, flow]);
+    expect(index.match(event({}))).toEqual([twoVersions]);
+    expect(index.match(event({ type: 'WorkflowSpawned', payload: { workflow: 'Flow' } }))).toEqual([flow]);
+  });
 });
