@@ -189,3 +189,36 @@ describe('dead letters of one tenant are found whatever another tenant holds', (
   }, 120_000);
 });
 
+
+describe('event_trace reads the tenant\'s own events whatever other tenants publish', () => {
+  const site = serverWithTenants();
+
+  it('TRACE-TENANT-1 behind 50,001 retained events of globex and 12,000 of its own, acme\'s chain is traced whole; globex gets NOT_FOUND for it', async () => {
+    const { s, acme, globex } = site;
+    const bus = s.app.bus;
+    const flood = Array.from({ length: 50_001 }, () => {
+      const eventId = newId();
+      return { eventId, type: 'Floods', tenantId: 'globex', payload: {}, occurredAt: new Date().toISOString(), correlationId: eventId, causationId: null, hop: 0, source: { kind: 'api' as const, id: 'test' } };
+    });
+    for (let i = 0; i < flood.length; i += 1000) await bus.publish(flood.slice(i, i + 1000));
+    const root = ok(await call(acme, 'event_emit', { type: 'Ping', payload: {} })).event;
+    // acme's own later events: the chain's first event is more than a journal read's span back
+    const ctx = { tenantId: 'acme', actor: 'test' };
+    for (let i = 0; i < 12; i++) await s.app.store.commit(ctx, { events: Array.from({ length: 1000 }, () => ({ type: 'Other', payload: {} })) });
+    const [child] = (await s.app.store.commit(ctx, { events: [{ type: 'Pong', payload: {} }], causation: { eventId: root.eventId, correlationId: root.correlationId, hop: 0 } })).events;
+    const trace = ok(await call(acme, 'event_trace', { eventId: child!.eventId }));
+    expect(trace.correlationId).toBe(root.correlationId);
+    expect(trace.events.map((e: any) => [e.type, e.depth, e.parent])).toEqual([
+      ['Ping', 0, null],
+      ['Pong', 1, root.eventId],
+    ]);
+    expect(trace.truncated).toBe(false);
+    expect(trace.scanned).toBeGreaterThanOrEqual(12_000);
+    expect(trace.scanned).toBeLessThan(12_100);
+    // a bound below the chain's first event: the newer part, said to be truncated
+    const short = ok(await call(acme, 'event_trace', { eventId: child!.eventId, maxScan: 5000 }));
+    expect(short.events.map((e: any) => e.type)).toEqual(['Pong']);
+    expect(short).toMatchObject({ truncated: true, scanned: 5000 });
+    expect(sc(await call(globex, 'event_trace', { eventId: child!.eventId })).code).toBe('NOT_FOUND');
+  }, 120_000);
+});

@@ -1,20 +1,66 @@
 import { z } from 'zod';
-import type { EventEnvelope } from '../../core/index.js';
+import type { TenantContext } from '../../core/index.js';
 import { UeeError } from '../../core/index.js';
-import { defineTool } from '../define-tool.js';
+import { defineTool, type ToolContext } from '../define-tool.js';
 import { EntityIdArg, TenantArg } from '../schemas.js';
 import { resolveScope } from '../scope.js';
 import { DEAD_LETTER_SCAN, groupPlugin } from './dead-letters.js';
 import { RecordsOut, flushedRecords } from './records.js';
-import type { InvocationRecord } from '../../store/index.js';
+import { JOURNAL_SCAN_SPAN, type InvocationRecord, type JournalEntry } from '../../store/index.js';
 
 const PAGE = 1000;
+
+/**
+ * The events of `eventId`'s chain in the tenant's own event journal, read newest first a span of
+ * positions at a time: every entry until the event is found (its correlation is not known before),
+ * then those of its correlation, until the chain's first event (the one whose id is the correlation
+ * id) or `max` positions. Only the tenant's own events are ever read — the shared bus stream, read
+ * oldest first before 2026-12-06, let any other tenant's 50,000 retained events hide a tenant's
+ * chains from it. Oldest first.
+ */
+async function chainOf(ctx: ToolContext, scope: TenantContext, eventId: string, max: number): Promise<{ entries: JournalEntry[]; scanned: number; truncated: boolean }> {
+  const journal = ctx.app.store.journal;
+  const { head, oldest } = await journal.info(scope);
+  const kept: JournalEntry[] = [];
+  let correlation: string | undefined;
+  let scanned = 0;
+  let to = head;
+  while (oldest !== null && to >= oldest && !ctx.signal.aborted) {
+    if (scanned >= max) return { entries: kept.reverse(), scanned, truncated: true };
+    const from = Math.max(oldest - 1, to - Math.min(JOURNAL_SCAN_SPAN, max - scanned));
+    const span: JournalEntry[] = [];
+    for (let after = from; after < to; ) {
+      const page = await journal.read(scope, { after, limit: PAGE });
+      for (const entry of page.entries) if (entry.position <= to) span.push(entry);
+      if (page.end || page.next <= after) break;
+      after = page.next;
+    }
+    scanned += to - from;
+    let first = false;
+    for (let i = span.length - 1; i >= 0; i--) {
+      const entry = span[i]!;
+      const event = entry.event;
+      if (correlation === undefined) {
+        kept.push(entry);
+        if (event.eventId !== eventId) continue;
+        correlation = event.correlationId;
+        const chain = kept.filter((e) => e.event.correlationId === correlation);
+        kept.length = 0;
+        kept.push(...chain);
+      } else if (event.correlationId === correlation) kept.push(entry);
+      if (event.eventId === correlation) first = true;
+    }
+    if (first) break;
+    to = from;
+  }
+  return { entries: kept.reverse(), scanned, truncated: false };
+}
 
 /** `event_trace`: the causation tree of an event's correlation. */
 export const eventTrace = defineTool({
   name: 'event_trace',
   title: 'Trace event',
-  description: "An event's chain as a tree, with the dead letters, logs and invocation records of its events.",
+  description: "An event's chain as a tree (from the tenant's event journal), with the dead letters, logs and invocation records of its events.",
   input: z.strictObject({
     tenantId: TenantArg,
     eventId: EntityIdArg,
@@ -32,47 +78,21 @@ export const eventTrace = defineTool({
         source: z.object({ kind: z.string(), id: z.string() }),
         occurredAt: z.string(),
         entityId: z.string().optional(),
-        streamId: z.string(),
+        position: z.number().int().describe("The event's position in its tenant's event journal"),
       }),
     ),
     deadLetters: z.array(z.object({ id: z.string(), eventId: z.string(), plugin: z.string().nullable(), code: z.string(), message: z.string() })),
     logs: z.array(z.object({ eventId: z.string(), plugin: z.string(), level: z.string(), message: z.string() })),
     invocations: RecordsOut,
-    scanned: z.number().int().describe('Retained bus entries of this tenant that were scanned'),
-    truncated: z.boolean().describe('The scan stopped at maxScan: older or newer chain events may be missing'),
+    scanned: z.number().int().describe("Positions of this tenant's event journal that were scanned, newest first"),
+    truncated: z.boolean().describe('The scan stopped at maxScan before the chain\'s first event: older chain events may be missing'),
   }),
   annotations: { readOnlyHint: true, destructiveHint: false, idempotentHint: true },
   async run(ctx, args) {
     const scope = await resolveScope(ctx, args.tenantId);
-    const bus = ctx.app.bus;
-    if (!bus.range) {
-      throw new UeeError('BACKEND_UNAVAILABLE', `the ${bus.kind} bus cannot read events back`, { hint: 'use the embedded or Redis bus, which support range reads' });
-    }
-    const max = args.maxScan ?? 50_000;
-    const entries: Array<{ id: string; event: EventEnvelope }> = [];
-    let start = '-';
-    let read = 0;
-    let scanned = 0;
-    let truncated = false;
-    for (;;) {
-      if (read >= max) {
-        truncated = true;
-        break;
-      }
-      const want = Math.min(PAGE, max - read) + (start === '-' ? 0 : 1);
-      const page = await bus.range(start, want);
-      const fresh = page.filter((e) => e.id !== start);
-      read += fresh.length;
-      // Only the caller's own entries are counted: other tenants' traffic is not theirs to measure.
-      const own = fresh.filter((e) => e.event.tenantId === scope.tenantId);
-      scanned += own.length;
-      entries.push(...own);
-      const last = page[page.length - 1];
-      if (!last || page.length < want || ctx.signal.aborted) break;
-      start = last.id;
-    }
+    const { entries, scanned, truncated } = await chainOf(ctx, scope, args.eventId, args.maxScan ?? 50_000);
     const target = entries.find((e) => e.event.eventId === args.eventId);
-    // Records outlive the bus's retention: an event trimmed from the stream is still found by them.
+    // Records outlive the journal's retention: an event removed from it is still found by them.
     let recorded: InvocationRecord[] = [];
     if (ctx.app.records !== undefined) {
       await flushedRecords(ctx);
@@ -80,8 +100,8 @@ export const eventTrace = defineTool({
       if (correlation !== undefined) recorded = (await ctx.app.store.invocations.query(scope, { correlationId: correlation, limit: 1000 })).items.reverse();
     }
     if (!target && recorded.length === 0) {
-      throw new UeeError('NOT_FOUND', `event ${args.eventId} not found on the bus or in the invocation records`, {
-        hint: truncated ? 'raise maxScan' : 'check the eventId and tenantId; events not yet relayed, or trimmed from the stream with no records left, cannot be traced',
+      throw new UeeError('NOT_FOUND', `event ${args.eventId} not found in the tenant's event journal or invocation records`, {
+        hint: truncated ? 'raise maxScan' : 'check the eventId and tenantId; events removed by journal retention with no records left cannot be traced',
       });
     }
     const correlationId = target?.event.correlationId ?? recorded[0]!.event.correlationId;
@@ -94,11 +114,11 @@ export const eventTrace = defineTool({
       return 1 + depthOf(parent, seen);
     };
     const ids = new Set([...chain.map((e) => e.event.eventId), ...recorded.map((r) => r.event.eventId)]);
-    const letters = (await bus.deadLetters({ tenantId: scope.tenantId, count: DEAD_LETTER_SCAN })).filter((l) => ids.has(l.event.eventId));
+    const letters = (await ctx.app.bus.deadLetters({ tenantId: scope.tenantId, count: DEAD_LETTER_SCAN })).filter((l) => ids.has(l.event.eventId));
     const logs = [...ids].flatMap((eventId) => ctx.app.pluginLogs.query({ eventId, tenantId: scope.tenantId, limit: 100 }));
     return {
       correlationId,
-      events: chain.map(({ id, event: e }) => ({
+      events: chain.map(({ position, event: e }) => ({
         eventId: e.eventId,
         type: e.type,
         parent: e.causationId,
@@ -107,7 +127,7 @@ export const eventTrace = defineTool({
         source: e.source,
         occurredAt: e.occurredAt,
         ...(e.entityId === undefined ? {} : { entityId: e.entityId }),
-        streamId: id,
+        position,
       })),
       deadLetters: letters.map((l) => ({ id: l.id, eventId: l.event.eventId, plugin: groupPlugin(l.group)?.name ?? null, code: l.error.code, message: l.error.message })),
       logs: logs.map((l) => ({ eventId: l.eventId, plugin: l.pluginName, level: l.level, message: l.message })),
