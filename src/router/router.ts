@@ -593,9 +593,10 @@ export class Router {
   /**
    * Applies a change of some plugins made by this process (a deploy, a status change, a pin, an
    * experiment): the versions of `names` in `tenantId`'s scope and in the global scope, and that
-   * tenant's pins and running experiments, are read again; the rest of the table stays as it is, and
-   * the watermark tells the other processes (each reloads its table at its next check, at most once
-   * per `refreshMs`). A full reload reads every scope's plugins, pins and experiments — ~46 ms of the
+   * tenant's pins and running experiments, are read again (in the next pass, with whatever else is
+   * queued); the rest of the table stays as it is, and the change is announced to the other
+   * processes, which apply just it too ({@link announceRoutingChange}). A full reload reads every
+   * scope's plugins, pins and experiments — ~46 ms of the
    * main thread with 1,000 tenants' plugins (150 ms before 2026-12-06) — and each tool call made one:
    * one tenant's 20 calls a second held every tenant's deliveries behind them (ROUTER-CHANGE-1).
    */
