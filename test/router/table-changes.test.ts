@@ -88,10 +88,10 @@ describe('routing changes of one process applied alone in the others (Redis)', (
     await site?.dispose();
   });
 
-  /** A worker (runtime on, 100 ms checks) and a front end (runtime off) on one Redis bus and store, with Pinned v1 and v2 of acme deployed. */
+  /** A worker (runtime on, 250 ms checks: a loaded machine applying a heard change in more than one check period would reload) and a front end (runtime off) on one Redis bus and store, with Pinned v1 and v2 of acme deployed. */
   async function pair(): Promise<{ worker: UeeApp; front: UeeApp; handledBy: () => Promise<number>; pin: (version: number | null) => Promise<void> }> {
     site = newSite('redis', 'table-changes');
-    const worker = await openApp(site, {}, { router: { refreshMs: 100, backoffMs: 20 } });
+    const worker = await openApp(site, {}, { router: { refreshMs: 250, backoffMs: 20 } });
     apps.push(worker);
     const front = await openApp(site, { runtime: 'off' });
     apps.push(front);
@@ -135,19 +135,19 @@ describe('routing changes of one process applied alone in the others (Redis)', (
         await pin(version);
         // applied when heard: the next events are handled by the pinned version
         await until(`v${version} in force`, async () => ((await handledBy()) === version ? true : undefined));
-        // several of the worker's checks (100 ms) pass with the counter moved by the front end
-        await new Promise((r) => setTimeout(r, 350));
+        // several of the worker's checks (250 ms) pass with the counter moved by the front end
+        await new Promise((r) => setTimeout(r, 700));
       }
       await pin(null);
       await until('v2 in force', async () => ((await handledBy()) === 2 ? true : undefined));
-      await new Promise((r) => setTimeout(r, 350));
+      await new Promise((r) => setTimeout(r, 700));
       expect(reloads).toBe(0);
       expect(router.tableUpdates.fullReloads).toBe(0);
       // A process of an older UEE pins and only bumps the watermark: the worker reloads, once.
       await front.store.readModels.upsert(acme, PINS_VIEW, 'Pinned', { version: 1 });
       await front.bus.counter(TABLE_WATERMARK, 1);
       await until('v1 in force after the reload', async () => ((await handledBy()) === 1 ? true : undefined));
-      await new Promise((r) => setTimeout(r, 350));
+      await new Promise((r) => setTimeout(r, 700));
       expect(reloads).toBe(1);
     } finally {
       router.refresh = refresh;
@@ -167,7 +167,7 @@ describe('routing changes of one process applied alone in the others (Redis)', (
     const passes = router.tableUpdates.passes - before.passes;
     expect(passes).toBeGreaterThan(0);
     expect(passes).toBeLessThan(50);
-    await new Promise((r) => setTimeout(r, 350));
+    await new Promise((r) => setTimeout(r, 700));
     expect(await handledBy()).toBe(1);
   }, 60_000);
 });
