@@ -1,12 +1,12 @@
 /* eslint-disable @typescript-eslint/no-explicit-any, @typescript-eslint/no-unsafe-argument, @typescript-eslint/no-unsafe-return -- assertions over arbitrary JSON results */
 // REVIEW-13..14: the review bundle runs the running and the proposed version on recorded real events
 // (effects before/after), estimates model cost, and carries chain/cycle warnings.
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import type { Client } from '@modelcontextprotocol/client';
 import { type CallToolResult } from '@modelcontextprotocol/client';
-import { call, connectHttp, sc, startServer, type TestServer } from '../mcp/helpers.js';
+import { call, sc, type TestServer } from '../mcp/helpers.js';
 import { newId } from '../../src/core/index.js';
-import { principalOf, reviewTokens, tokensEnv } from './helpers.js';
+import { principalOf, reviewSite, type reviewTokens } from './helpers.js';
 import { LOOP, NOTES_V1, NOTES_V2 } from './plugins.js';
 
 function ok(result: CallToolResult): Record<string, any> {
@@ -46,20 +46,10 @@ async function proposeV2(s: TestServer, tk: ReturnType<typeof reviewTokens>, age
 }
 
 describe('REVIEW: the bundle simulates on recorded events, estimates model cost, warns about chains', () => {
-  let s: TestServer;
-  const tk = reviewTokens();
-  let agent: Client;
-
-  beforeAll(async () => {
-    s = await startServer({ UEE_TOKENS: tokensEnv(tk) });
-    agent = await connectHttp(s.url, tk.agent);
-  }, 60_000);
-  afterAll(async () => {
-    await agent?.close();
-    await s?.close();
-  });
+  const site = reviewSite();
 
   it('REVIEW-13: a held deploy carries both versions\' effects on the last recorded events, and the model cost of the new one', async () => {
+    const { s, tk, agent } = site;
     await deployV1(agent);
     await emitHandled(agent, ['a', 'b', 'c']);
     const p = await proposeV2(s, tk, agent);
@@ -86,6 +76,7 @@ describe('REVIEW: the bundle simulates on recorded events, estimates model cost,
   }, 180_000);
 
   it('REVIEW-14: chain and cycle warnings, and an honest note when there is nothing recorded to simulate on', async () => {
+    const { s, tk, agent } = site;
     await s.host.review.setPolicy(principalOf(s, tk.admin), 'acme', { mode: 'all' });
     const held = ok(
       await slow(agent, 'plugin_deploy', {
@@ -103,20 +94,10 @@ describe('REVIEW: the bundle simulates on recorded events, estimates model cost,
 });
 
 describe('REVIEW: a tenant\'s review simulates on its own events, whatever other tenants publish', () => {
-  let s: TestServer;
-  const tk = reviewTokens();
-  let agent: Client;
-
-  beforeAll(async () => {
-    s = await startServer({ UEE_TOKENS: tokensEnv(tk) });
-    agent = await connectHttp(s.url, tk.agent);
-  }, 60_000);
-  afterAll(async () => {
-    await agent?.close();
-    await s?.close();
-  });
+  const site = reviewSite();
 
   it('REVIEW-13b: 20,001 events of globex in the last hour, before acme\'s, leave acme\'s review its own newest ones, found back past 12,000 of its other events', async () => {
+    const { s, tk, agent } = site;
     await deployV1(agent);
     const titles = Array.from({ length: 12 }, (_, i) => `t${i}`);
     await emitHandled(agent, titles);

@@ -1,6 +1,8 @@
 import { createHash, randomBytes } from 'node:crypto';
 import type { Principal } from '../../src/core/index.js';
-import type { TestServer } from '../mcp/helpers.js';
+import { afterAll, beforeAll } from 'vitest';
+import type { Client } from '@modelcontextprotocol/client';
+import { connectHttp, startServer, type TestServer } from '../mcp/helpers.js';
 
 /** A noop plugin in WAT: its source is recorded, so reviewers get a source diff. */
 export const NOOP_V1 = '(module\n  (memory (export "memory") 1)\n  (func (export "handle") (result i32)\n    (i32.const 0)))\n';
@@ -27,3 +29,17 @@ function createHashHex(token: string): string {
   return createHash('sha256').update(token).digest('hex');
 }
 
+
+/** A server with {@link reviewTokens} and the agent's client, for one describe: started before its tests, closed after. */
+export function reviewSite(): { readonly s: TestServer; readonly tk: ReturnType<typeof reviewTokens>; readonly agent: Client } {
+  const site = { tk: reviewTokens() } as { s: TestServer; tk: ReturnType<typeof reviewTokens>; agent: Client };
+  beforeAll(async () => {
+    site.s = await startServer({ UEE_TOKENS: tokensEnv(site.tk) });
+    site.agent = await connectHttp(site.s.url, site.tk.agent);
+  }, 60_000);
+  afterAll(async () => {
+    await site.agent?.close();
+    await site.s?.close();
+  });
+  return site;
+}
