@@ -32,5 +32,5 @@ export { filterShape, probesOf, suggestIndex } from './query-index.js';
 export type { ExplainRequest, IndexInfo, IndexSpec, IndexTarget, QueryIndexStore, QueryPlan, SlowQuery } from './query-index.js';
 export { fenceDecision, fencedError } from './fence.js';
 export type { CommitFence } from './fence.js';
-export { JOURNAL_PURGE_BATCH, JOURNAL_SCAN_SPAN } from './journal.js';
-export type { EventJournal, JournalEntry, JournalInfo, JournalPage, JournalQuery } from './journal.js';
+export { JOURNAL_PURGE_BATCH, JOURNAL_SCAN_SPAN, journalNewestFirst } from './journal.js';
+export type { EventJournal, JournalEntry, JournalInfo, JournalPage, JournalQuery, JournalSpan } from './journal.js';

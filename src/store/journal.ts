@@ -121,3 +121,38 @@ export function journalPage(q: NormalisedJournalQuery, entries: JournalEntry[], 
   const next = Math.max(q.after, spanEnd);
   return { entries, next, end: next >= head, head };
 }
+
+/** One span of a backwards read ({@link journalNewestFirst}). */
+export interface JournalSpan {
+  /** The span's entries, newest first. */
+  entries: JournalEntry[];
+  /** Positions covered so far, this span's included. */
+  scanned: number;
+  /** The oldest retained position was reached: nothing older is left. */
+  exhausted: boolean;
+}
+
+/**
+ * A tenant's journal read backwards from its head as the read begins (entries appended later are
+ * left out), one span of at most {@link JOURNAL_SCAN_SPAN} positions at a time, each read in pages
+ * of 1,000: what the newest entries of a tenant are found by, whatever its history holds. Stops after
+ * `maxPositions` positions, at the oldest retained one, or when `signal` aborts.
+ */
+export async function* journalNewestFirst(journal: EventJournal, ctx: TenantContext, options: { types?: string[]; maxPositions: number; signal?: AbortSignal }): AsyncGenerator<JournalSpan> {
+  const { head, oldest } = await journal.info(ctx);
+  if (oldest === null) return;
+  let scanned = 0;
+  for (let to = head; to >= oldest && scanned < options.maxPositions && options.signal?.aborted !== true; ) {
+    const from = Math.max(oldest - 1, to - Math.min(JOURNAL_SCAN_SPAN, options.maxPositions - scanned));
+    const entries: JournalEntry[] = [];
+    for (let after = from; after < to; ) {
+      const page = await journal.read(ctx, { after, limit: 1000, ...(options.types === undefined ? {} : { types: options.types }) });
+      for (const entry of page.entries) if (entry.position <= to) entries.push(entry);
+      if (page.end || page.next <= after) break;
+      after = page.next;
+    }
+    scanned += to - from;
+    yield { entries: entries.reverse(), scanned, exhausted: from < oldest };
+    to = from;
+  }
+}

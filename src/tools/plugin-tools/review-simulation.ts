@@ -3,7 +3,7 @@ import type { EntityVersion, EventEnvelope } from '../../core/index.js';
 import { isUeeError, toUeeError } from '../../core/index.js';
 import type { PluginRecord } from '../../registry/index.js';
 import { subscriptionMatches } from '../../router/index.js';
-import { JOURNAL_SCAN_SPAN, type JournalEntry } from '../../store/index.js';
+import { journalNewestFirst } from '../../store/index.js';
 import type { ReviewCost, ReviewSimulation, SimulatedRun, ToolContext } from '../define-tool.js';
 import { runSandbox, type RunResult, type SandboxPlugin } from './sandbox.js';
 
@@ -44,7 +44,6 @@ function recordedEvents(ctx: ToolContext, probe: PluginRecord, limit: number): P
  * or {@link MAX_JOURNAL_SCAN} positions were looked at, or the oldest retained one was reached.
  */
 async function journalEvents(ctx: ToolContext, probe: PluginRecord, tenantId: string, limit: number): Promise<Recorded> {
-  const journal = ctx.app.store.journal;
   const scope = { tenantId, actor: ctx.principal.id };
   const now = Date.now();
   const subscribed = probe.attributes.subscribeTo;
@@ -54,20 +53,9 @@ async function journalEvents(ctx: ToolContext, probe: PluginRecord, tenantId: st
   let oldestMatched = now;
   let pastDay = false;
   let scanned = 0;
-  const { head, oldest } = await journal.info(scope);
-  let to = head;
-  while (oldest !== null && to >= oldest && scanned < MAX_JOURNAL_SCAN && !ctx.signal.aborted) {
-    const from = Math.max(oldest - 1, to - JOURNAL_SCAN_SPAN);
-    const span: JournalEntry[] = [];
-    for (let after = from; after < to; ) {
-      const page = await journal.read(scope, { after, limit: PAGE, ...(types === undefined ? {} : { types }) });
-      for (const entry of page.entries) if (entry.position <= to) span.push(entry);
-      if (page.end || page.next <= after) break;
-      after = page.next;
-    }
-    scanned += to - from;
-    for (let i = span.length - 1; i >= 0; i--) {
-      const event = span[i]!.event;
+  for await (const span of journalNewestFirst(ctx.app.store.journal, scope, { ...(types === undefined ? {} : { types }), maxPositions: MAX_JOURNAL_SCAN, signal: ctx.signal })) {
+    scanned = span.scanned;
+    for (const { event } of span.entries) {
       const at = Date.parse(event.occurredAt) || now;
       if (now - at > DAY_MS) pastDay = true;
       if (!subscriptionMatches(probe, event)) continue;
@@ -77,7 +65,6 @@ async function journalEvents(ctx: ToolContext, probe: PluginRecord, tenantId: st
       oldestMatched = Math.min(oldestMatched, at);
     }
     if (kept.length >= limit && pastDay) break;
-    to = from;
   }
   // Past the day, `matched` is the day's count; otherwise the rate over what was scanned.
   const perDay = matched === 0 ? 0 : pastDay ? matched : (matched * DAY_MS) / Math.max(3_600_000, now - oldestMatched);

@@ -6,9 +6,8 @@ import { EntityIdArg, TenantArg } from '../schemas.js';
 import { resolveScope } from '../scope.js';
 import { DEAD_LETTER_SCAN, groupPlugin } from './dead-letters.js';
 import { RecordsOut, flushedRecords } from './records.js';
-import { JOURNAL_SCAN_SPAN, type InvocationRecord, type JournalEntry } from '../../store/index.js';
+import { journalNewestFirst, type InvocationRecord, type JournalEntry } from '../../store/index.js';
 
-const PAGE = 1000;
 
 /**
  * The events of `eventId`'s chain in the tenant's own event journal, read newest first a span of
@@ -19,26 +18,14 @@ const PAGE = 1000;
  * chains from it. Oldest first.
  */
 async function chainOf(ctx: ToolContext, scope: TenantContext, eventId: string, max: number): Promise<{ entries: JournalEntry[]; scanned: number; truncated: boolean }> {
-  const journal = ctx.app.store.journal;
-  const { head, oldest } = await journal.info(scope);
   const kept: JournalEntry[] = [];
   let correlation: string | undefined;
   let scanned = 0;
-  let to = head;
-  while (oldest !== null && to >= oldest && !ctx.signal.aborted) {
-    if (scanned >= max) return { entries: kept.reverse(), scanned, truncated: true };
-    const from = Math.max(oldest - 1, to - Math.min(JOURNAL_SCAN_SPAN, max - scanned));
-    const span: JournalEntry[] = [];
-    for (let after = from; after < to; ) {
-      const page = await journal.read(scope, { after, limit: PAGE });
-      for (const entry of page.entries) if (entry.position <= to) span.push(entry);
-      if (page.end || page.next <= after) break;
-      after = page.next;
-    }
-    scanned += to - from;
-    let first = false;
-    for (let i = span.length - 1; i >= 0; i--) {
-      const entry = span[i]!;
+  let exhausted = true;
+  let first = false;
+  for await (const span of journalNewestFirst(ctx.app.store.journal, scope, { maxPositions: max, signal: ctx.signal })) {
+    ({ scanned, exhausted } = span);
+    for (const entry of span.entries) {
       const event = entry.event;
       if (correlation === undefined) {
         kept.push(entry);
@@ -51,9 +38,10 @@ async function chainOf(ctx: ToolContext, scope: TenantContext, eventId: string, 
       if (event.eventId === correlation) first = true;
     }
     if (first) break;
-    to = from;
   }
-  return { entries: kept.reverse(), scanned, truncated: false };
+  // Stopped by the bound with older positions left (not at the chain's first event, the oldest one, or a cancel).
+  const truncated = !first && !exhausted && scanned >= max && !ctx.signal.aborted;
+  return { entries: kept.reverse(), scanned, truncated };
 }
 
 /** `event_trace`: the causation tree of an event's correlation. */
