@@ -88,6 +88,14 @@ export interface ReadOptions {
   count?: number;
   /** Wait up to this long for entries when none are ready; 0 returns at once. @default 0 */
   blockMs?: number;
+  /**
+   * Takes entries only while `consumer` holds the bus lease of this name ({@link EventBus.lease}),
+   * checked in the same atomic step as the read: a process that lost the lease while it believed it
+   * still held it (paused past its heartbeat or TTL, its check made just before) takes nothing —
+   * the holder would read past what it took, and its order would be lost. `FENCED` when it does not
+   * hold it (nothing taken).
+   */
+  lease?: string;
 }
 
 /** One entry of a {@link EventBus.route} call: acked in the source group, queued into `groups`. */
@@ -104,6 +112,8 @@ export interface QueueRead {
   group: string;
   /** Max entries read from this queue (1-10000). */
   count: number;
+  /** Read only while the consumer holds this bus lease (see {@link ReadOptions.lease}); else this queue's outcome is `FENCED`. */
+  lease?: string;
 }
 
 /** One queue's part of an {@link EventBus.ackQueues} call. */
@@ -145,6 +155,8 @@ export interface ClaimOptions {
    * backends without heartbeats. @default false
    */
   deadOwners?: boolean;
+  /** Claims only while `consumer` holds this bus lease (see {@link ReadOptions.lease}); `FENCED` otherwise, nothing claimed. */
+  lease?: string;
 }
 
 /** Options of {@link EventBus.lease}. */

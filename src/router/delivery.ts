@@ -88,6 +88,8 @@ export class QueueWorker {
   readonly #bell = new Doorbell();
   /** One process at a time reads the queue, so the queue's order is the handling order. */
   readonly #lease: Lease;
+  /** The bus name of {@link #lease}: every read and claim of the queue is made under it (see `ReadOptions.lease`). */
+  readonly #leaseName: string;
   /** Just took the queue over: what the previous owner left pending is handled before anything new. */
   #catchingUp = false;
   /** The last delivery started per ordering key (entity, else correlation chain), across batches. */
@@ -128,7 +130,8 @@ export class QueueWorker {
   ) {
     // Fenced: every commit made under the queue carries the lease's token, so a holder that was paused
     // past its lease cannot commit after another process took the queue over.
-    this.#lease = new Lease(bus, queueLeaseName(route.group), consumer, options.claimIdleMs, options.liveness, true);
+    this.#leaseName = queueLeaseName(route.group);
+    this.#lease = new Lease(bus, this.#leaseName, consumer, options.claimIdleMs, options.liveness, true);
     this.#io = options.io ?? new QueueIo(bus, consumer);
     this.#tenantGroup = inHandGroup(route.tenantId);
   }
@@ -207,7 +210,7 @@ export class QueueWorker {
         const now = Date.now();
         if (this.#catchingUp || now - lastClaim >= options.claimIdleMs / 2) {
           lastClaim = now;
-          deliveries = await bus.claimStale(route.group, consumer, { minIdleMs: options.claimIdleMs, count: options.batchSize, deadOwners: options.liveness !== undefined });
+          deliveries = await bus.claimStale(route.group, consumer, { minIdleMs: options.claimIdleMs, count: options.batchSize, deadOwners: options.liveness !== undefined, lease: this.#leaseName });
           // Not asked for: held past the budget if need be (rare: a takeover, a stale entry).
           options.budget?.take(this, deliveries.length, this.#tenantGroup);
           await bus.pruneConsumers(route.group, { idleMs: options.consumerIdleMs });
@@ -247,6 +250,13 @@ export class QueueWorker {
           clearInterval(this.#renewer);
           return;
         }
+        if (error.code === 'FENCED') {
+          // A read or claim the bus refused: another process holds the queue now (this one was paused
+          // past its lease). Nothing was taken; what is in hand stops with the holding (see #deliver).
+          this.#lease.forfeit();
+          this.log.info('the queue had moved to another process; nothing read', { queue: route.group });
+          continue;
+        }
         this.log.error('queue worker failed; backing off', { code: error.code, error: error.message });
         await this.#idle(500);
       }
@@ -265,7 +275,7 @@ export class QueueWorker {
    */
   async #read(): Promise<Delivery[]> {
     const { budget, batchSize } = this.options;
-    if (budget === undefined) return this.#io.read(this.route.group, batchSize);
+    if (budget === undefined) return this.#io.read(this.route.group, batchSize, this.#leaseName);
     const wait = budget.acquire(this, batchSize, this.#tenantGroup);
     this.#waitingRoom = wait;
     let room: number;
@@ -280,7 +290,7 @@ export class QueueWorker {
     }
     let read: Delivery[] = [];
     try {
-      read = await this.#io.read(this.route.group, room);
+      read = await this.#io.read(this.route.group, room, this.#leaseName);
     } finally {
       budget.release(this, room - read.length);
     }

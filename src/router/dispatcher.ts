@@ -109,9 +109,15 @@ export class Dispatcher<R extends RouteEntry> {
     await this.#loop;
   }
 
-  /** Routes one batch now (the loop's step; also used by tests and benches). Returns how many were read. */
+  /**
+   * Routes one batch now (the loop's step; also used by tests and benches). Returns how many were read.
+   * Once the loop runs, the read is made under the dispatch lease: a process that lost it while it
+   * believed it still held it (paused past its heartbeat) takes nothing — `FENCED` — so the new
+   * dispatcher never routes later entries before ones taken here.
+   */
   async dispatchOnce(blockMs = 0): Promise<number> {
-    const deliveries = await this.bus.read(DISPATCH_GROUP, this.consumer, { count: this.options.batchSize, blockMs });
+    const lease = this.#lease === undefined ? undefined : DISPATCH_GROUP;
+    const deliveries = await this.bus.read(DISPATCH_GROUP, this.consumer, { count: this.options.batchSize, blockMs, lease });
     await this.#route(deliveries);
     return deliveries.length;
   }
@@ -143,7 +149,7 @@ export class Dispatcher<R extends RouteEntry> {
         const now = Date.now();
         if (catchingUp || now - lastClaim >= this.options.claimIdleMs / 2) {
           lastClaim = now;
-          const stale = await this.bus.claimStale(DISPATCH_GROUP, this.consumer, { minIdleMs: this.options.claimIdleMs, count: this.options.batchSize, deadOwners: this.options.liveness !== undefined });
+          const stale = await this.bus.claimStale(DISPATCH_GROUP, this.consumer, { minIdleMs: this.options.claimIdleMs, count: this.options.batchSize, deadOwners: this.options.liveness !== undefined, lease: DISPATCH_GROUP });
           await this.#route(stale);
           await this.bus.pruneConsumers(DISPATCH_GROUP, { idleMs: this.options.consumerIdleMs });
           if (catchingUp) {
@@ -161,6 +167,13 @@ export class Dispatcher<R extends RouteEntry> {
       } catch (err) {
         const error = toUeeError(err);
         if (error.code === 'CLOSED') return;
+        if (error.code === 'FENCED') {
+          // The bus says another process dispatches now (this one was paused past its lease): the
+          // next keep() asks the bus, and nothing was read here.
+          lease.forfeit();
+          this.log.info('the dispatch lease had moved to another process; nothing read', { consumer: this.consumer });
+          continue;
+        }
         this.log.error('dispatcher failed; backing off', { code: error.code, error: error.message });
         await this.#sleep(500);
       }

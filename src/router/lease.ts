@@ -294,6 +294,18 @@ export class Lease {
     return undefined;
   }
 
+  /**
+   * The bus refused a read or claim made under this lease (`FENCED`, see `ReadOptions.lease`): it
+   * names another owner, or none. The local view is dropped — the holding is over, its fence too, so
+   * work read under it stops — and the next {@link keep} asks the bus again.
+   */
+  forfeit(): void {
+    this.#together?.delete(this);
+    this.#until = 0;
+    this.#generation = -1;
+    this.#fence = undefined;
+  }
+
   /** Gives the lease up (a clean stop: another process takes over at once). */
   async release(): Promise<void> {
     this.#together?.delete(this);

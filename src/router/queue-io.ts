@@ -12,6 +12,8 @@ interface Waiter<T> {
 interface ReadRequest extends Waiter<Delivery[]> {
   group: string;
   count: number;
+  /** Read only while this process holds this bus lease (`ReadOptions.lease`). */
+  lease: string | undefined;
 }
 
 interface AckRequest {
@@ -56,10 +58,10 @@ export class QueueIo {
     private readonly consumer: string,
   ) {}
 
-  /** `bus.read(group, consumer, { count })`, sent with the other reads asked for this turn. */
-  read(group: string, count: number): Promise<Delivery[]> {
+  /** `bus.read(group, consumer, { count, lease })`, sent with the other reads asked for this turn. */
+  read(group: string, count: number, lease?: string): Promise<Delivery[]> {
     return new Promise((resolve, reject) => {
-      this.#reads.push({ group, count, resolve, reject });
+      this.#reads.push({ group, count, lease, resolve, reject });
       this.#schedule();
     });
   }
@@ -132,14 +134,14 @@ export class QueueIo {
     this.queueReads += reads.length;
     const { bus } = this;
     if (reads.length === 1 || bus.readQueues === undefined) {
-      await Promise.all(reads.map((r) => bus.read(r.group, this.consumer, { count: r.count }).then(r.resolve, r.reject)));
+      await Promise.all(reads.map((r) => bus.read(r.group, this.consumer, { count: r.count, lease: r.lease }).then(r.resolve, r.reject)));
       return;
     }
     let outcomes: Array<QueueOutcome<Delivery[]>>;
     try {
       outcomes = await bus.readQueues(
         this.consumer,
-        reads.map((r) => ({ group: r.group, count: r.count })),
+        reads.map((r) => ({ group: r.group, count: r.count, lease: r.lease })),
       );
     } catch (err) {
       for (const r of reads) r.reject(err);
@@ -156,7 +158,7 @@ export class QueueIo {
       outcomes = await this.bus.ackAndReadQueues!(
         this.consumer,
         groups.map(([group, req]) => ({ group, ids: req.ids })),
-        reads.map((r) => ({ group: r.group, count: r.count })),
+        reads.map((r) => ({ group: r.group, count: r.count, lease: r.lease })),
       );
     } catch (err) {
       for (const [, req] of groups) for (const w of req.waiters) w.reject(err);

@@ -1,7 +1,7 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import { isUeeError, newId, type EventEnvelope } from '../../src/core/index.js';
 import type { BusOptions, Delivery, EventBus } from '../../src/bus/index.js';
-import { CORRUPT_EVENT_TYPE } from '../../src/bus/index.js';
+import { CORRUPT_EVENT_TYPE, queueLeaseName } from '../../src/bus/index.js';
 
 /**
  * Opens a bus on the current test's namespace. Every call within one test opens another instance on
@@ -613,6 +613,65 @@ export function busConformance(name: string, open: OpenBus): void {
       expect((await bus.pending('qa')).map((p) => [p.id, p.consumer, p.deliveryCount])).toEqual([[fourth, 'c1', 1]]);
       expect((await bus.pending('qb')).map((p) => p.consumer)).toEqual(['c1']);
       expect((await bus.read('qb', 'c2', { count: 10 })).map((d) => d.event.eventId)).toEqual([events[5]!.eventId]);
+    });
+
+    it('BUS-25: reads and claims under a lease take entries only while the consumer holds it on the bus: a former holder that reads on (it was paused) takes nothing — FENCED — also in a blocked read, and the holder gets everything, in order', async () => {
+      const a = await openBus();
+      const b = await openBus();
+      const ids = (ds: readonly Delivery[]): string[] => ds.map((d) => d.event.eventId);
+      const [e0, e1, e2, e3] = makeEvents(4);
+      await a.ensureGroup('g', 'latest');
+      expect(await a.lease('L', 'p1', 60_000)).toBe(true);
+      await a.publish([e0!]);
+      expect(ids(await a.read('g', 'p1', { count: 10, lease: 'L' }))).toEqual([e0!.eventId]);
+      // A blocked read under the lease, and the lease moves while it waits (p1 believes it still holds it).
+      const blocked = a.read('g', 'p1', { count: 10, lease: 'L', blockMs: 10_000 });
+      await sleep(50);
+      await a.releaseLease('L', 'p1');
+      expect(await b.lease('L', 'p2', 60_000)).toBe(true);
+      await b.publish([e1!, e2!]);
+      await expectCode(blocked, 'FENCED');
+      await expectCode(a.read('g', 'p1', { count: 10, lease: 'L' }), 'FENCED');
+      await expectCode(a.claimStale('g', 'p1', { minIdleMs: 0, lease: 'L' }), 'FENCED');
+      // Nothing was taken by p1: the holder claims what p1 read while it held the lease, then reads the rest.
+      expect(ids(await b.claimStale('g', 'p2', { minIdleMs: 0, lease: 'L' }))).toEqual([e0!.eventId]);
+      expect(ids(await b.read('g', 'p2', { count: 10, lease: 'L' }))).toEqual([e1!.eventId, e2!.eventId]);
+      expect((await b.pending('g')).map((p) => p.consumer)).toEqual(['p2', 'p2', 'p2']);
+      // A lease that lapsed with nobody taking it is not held either; a read without a lease is not fenced.
+      expect(await a.lease('L2', 'p1', 100)).toBe(true);
+      await sleep(150);
+      await a.publish([e3!]);
+      await expectCode(a.read('g', 'p1', { count: 10, lease: 'L2' }), 'FENCED');
+      expect(ids(await a.read('g', 'p1', { count: 10 }))).toEqual([e3!.eventId]);
+      await expectCode(a.read('g', 'p1', { lease: 'bad name' }), 'VALIDATION_FAILED');
+
+      // Queues: each queue's read is fenced by its own lease, in the multi-queue calls too.
+      await a.ensureGroup('dispatch', 'earliest');
+      for (const q of ['qa', 'qb', 'qc']) await a.ensureQueue(q);
+      const routed = await a.read('dispatch', 'd', { count: 10 });
+      await a.route('dispatch', routed.map((d) => ({ id: d.id, groups: ['qa', 'qb', 'qc'] })));
+      const all = [e0!, e1!, e2!, e3!].map((e) => e.eventId);
+      expect(await a.lease(queueLeaseName('qa'), 'p1', 60_000)).toBe(true);
+      expect(await b.lease(queueLeaseName('qb'), 'p2', 60_000)).toBe(true);
+      expect(await b.lease(queueLeaseName('qc'), 'p2', 60_000)).toBe(true);
+      await expectCode(a.read('qb', 'p1', { count: 10, lease: queueLeaseName('qb') }), 'FENCED');
+      if (a.readQueues !== undefined) {
+        const out = await a.readQueues('p1', [
+          { group: 'qa', count: 10, lease: queueLeaseName('qa') },
+          { group: 'qb', count: 10, lease: queueLeaseName('qb') },
+        ]);
+        expect(out.map((o) => (o.ok ? ids(o.value) : o.error.code))).toEqual([all, 'FENCED']);
+      } else {
+        expect(ids(await a.read('qa', 'p1', { count: 10, lease: queueLeaseName('qa') }))).toEqual(all);
+      }
+      if (a.ackAndReadQueues !== undefined) {
+        const out = await a.ackAndReadQueues('p1', [{ group: 'qa', ids: [] }], [{ group: 'qc', count: 10, lease: queueLeaseName('qc') }]);
+        expect(out.reads.map((o) => (o.ok ? ids(o.value) : o.error.code))).toEqual(['FENCED']);
+      }
+      expect(ids(await b.read('qb', 'p2', { count: 10, lease: queueLeaseName('qb') }))).toEqual(all);
+      expect(ids(await b.read('qc', 'p2', { count: 10, lease: queueLeaseName('qc') }))).toEqual(all);
+      await expectCode(b.claimStale('qa', 'p2', { minIdleMs: 0, lease: queueLeaseName('qa') }), 'FENCED');
+      expect((await a.pending('qa')).map((p) => p.consumer)).toEqual(['p1', 'p1', 'p1', 'p1']);
     });
 
     it('BUS-18: a queue keeps what it needs across retention, and a blocked queue read wakes on route', async () => {

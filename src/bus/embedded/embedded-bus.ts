@@ -26,7 +26,7 @@ import type {
 import { checkPublishBatch, decodeDeadRecord, decodeEntry, encodeDeadRecord, isCorrupt, type CorruptEntry } from '../shared/codec.js';
 import { BusLifecycle, screenEntries, type CorruptSink } from '../shared/lifecycle.js';
 import { InsertionOrder } from '../shared/insertion-order.js';
-import { checkClaimOptions, checkCounterAdd, checkCount, checkEntryIds, checkName, checkPruneOptions, checkReadOptions, deadLetterTenant, entrySeq } from '../shared/options.js';
+import { checkClaimOptions, checkCounterAdd, checkCount, checkEntryIds, checkName, checkPruneOptions, checkReadOptions, deadLetterTenant, entrySeq, notHolder } from '../shared/options.js';
 import { isCertainlyGone, thisProcess, type ProcessIdentity } from './liveness.js';
 import { notifyPublished, waitForPublish } from './notifier.js';
 import { ackQueued, ackRuns, claimRuns, handBackRuns, renewRuns, runHolder, sortedPositions } from './runs.js';
@@ -445,12 +445,12 @@ export class EmbeddedBus implements EventBus {
     this.#life.assertOpen();
     checkName(group, 'group');
     checkName(consumer, 'consumer');
-    const { count, blockMs } = checkReadOptions(options);
+    const { count, blockMs, lease } = checkReadOptions(options);
     const deadline = Date.now() + blockMs;
     let delay = this.#pollStep.get(group) ?? POLL_MIN_MS;
     for (;;) {
       if (this.#life.closed) return [];
-      const entries = this.#guard(() => this.#readOnce(group, consumer, count));
+      const entries = this.#guard(() => this.#readOnce(group, consumer, count, lease));
       if (entries.length > 0) {
         this.#pollStep.delete(group);
         const valid = await screenEntries(entries, group, this.#corruptSink(group), this.#log);
@@ -468,16 +468,17 @@ export class EmbeddedBus implements EventBus {
     }
   }
 
-  #readOnce(group: string, consumer: string, count: number): Array<Delivery | CorruptEntry> {
+  #readOnce(group: string, consumer: string, count: number, lease: string | undefined): Array<Delivery | CorruptEntry> {
     const st = this.#st;
     const before = this.#groupRow(group);
     const consumerKey = `${group}\u0000${consumer}`;
-    if (before.routed === 1) return this.#readQueued(group, consumer, consumerKey, count, before);
+    if (before.routed === 1) return this.#readQueued(group, consumer, consumerKey, count, before, lease);
     // Cheap unlocked check first, so idle polling never takes the write lock.
     if (st.hasAfter.get(before.last_n) === undefined && this.#touched.has(consumerKey)) return [];
     const rows = this.#immediate(() => {
       const g = this.#groupRow(group);
       const now = Date.now();
+      this.#assertHolder(lease, consumer, now);
       const found = st.entriesAfter.all(g.last_n, count);
       const tail = found[found.length - 1];
       if (tail) {
@@ -553,11 +554,13 @@ export class EmbeddedBus implements EventBus {
    * A queue's read: its oldest unread rows become pending for `consumer` — one run over them (the
    * rows stay until acked). Unread rows are those above the cursor, unless some were routed late.
    */
-  #readQueued(group: string, consumer: string, consumerKey: string, count: number, before: GroupRow, inTransaction = false): Array<Delivery | CorruptEntry> {
+  #readQueued(group: string, consumer: string, consumerKey: string, count: number, before: GroupRow, lease: string | undefined, inTransaction = false): Array<Delivery | CorruptEntry> {
     const st = this.#st;
     if (before.late === 0 && st.hasQueuedAfter.get(group, before.last_n) === undefined && this.#touched.has(consumerKey)) return [];
     const read = (): QueuedRow[] => {
       const now = Date.now();
+      // Before anything is written: inside readQueues' transaction the throw fails this queue's part alone.
+      this.#assertHolder(lease, consumer, now);
       // Inside readQueues' transaction `before` was read in it just now; alone, read again under the lock.
       const g = inTransaction ? before : this.#groupRow(group);
       let found: QueuedRow[];
@@ -636,12 +639,13 @@ export class EmbeddedBus implements EventBus {
       }
     }
     const out = new Array<QueueOutcome<Delivery[]>>(reads.length);
-    const todo: Array<{ i: number; group: string; count: number }> = [];
+    const todo: Array<{ i: number; group: string; count: number; lease: string | undefined }> = [];
     for (let i = 0; i < reads.length; i++) {
-      const { group, count } = reads[i]!;
+      const { group, count, lease } = reads[i]!;
       try {
         checkName(group, 'group');
-        todo.push({ i, group, count: checkReadOptions({ count }).count });
+        const checked = checkReadOptions({ count, lease });
+        todo.push({ i, group, count: checked.count, lease: checked.lease });
       } catch (err) {
         out[i] = { ok: false, error: toUeeError(err) };
       }
@@ -654,11 +658,11 @@ export class EmbeddedBus implements EventBus {
           const g = st.group.get(group);
           ackOut[i] = { ok: true, value: g === undefined ? 0 : this.#ackIn(group, g, sortedPositions(ids.map(entrySeq))).length };
         }
-        return todo.map(({ group, count }): Array<Delivery | CorruptEntry> | UeeError => {
+        return todo.map(({ group, count, lease }): Array<Delivery | CorruptEntry> | UeeError => {
           try {
             const g = this.#groupRow(group);
             if (g.routed !== 1) return new UeeError('NOT_FOUND', `no queue "${group}"`, { details: { group }, hint: 'create it with ensureQueue first' });
-            return this.#readQueued(group, consumer!, `${group}\u0000${consumer}`, count, g, true);
+            return this.#readQueued(group, consumer!, `${group}\u0000${consumer}`, count, g, lease, true);
           } catch (err) {
             if (err instanceof UeeError) return err;
             throw err;
@@ -767,6 +771,11 @@ export class EmbeddedBus implements EventBus {
    * Checked afresh each time: a fixed consumer name (`consumerName`) is registered again by the
    * process that reuses it.
    */
+  /** A read or claim under `lease` ({@link ReadOptions.lease}): `FENCED` unless `consumer` holds it now. Inside the step's transaction, before it writes. */
+  #assertHolder(lease: string | undefined, consumer: string, now: number): void {
+    if (lease !== undefined && this.#st.leaseOwner.get(lease, now)?.owner !== consumer) throw notHolder(lease, consumer);
+  }
+
   #isGone(name: string): boolean {
     if (this.#registered.has(name)) return false;
     const who = this.#st.processOf.get(name);
@@ -777,7 +786,7 @@ export class EmbeddedBus implements EventBus {
     this.#life.assertOpen();
     checkName(group, 'group');
     checkName(consumer, 'consumer');
-    const { minIdleMs, count } = checkClaimOptions(options);
+    const { minIdleMs, count, lease } = checkClaimOptions(options);
     const consumerKey = `${group}\u0000${consumer}`;
     // Cheap unlocked check first: nothing held in the group, nothing to claim (nor any crashed holder's).
     const touched = this.#touched.get(consumerKey);
@@ -791,6 +800,7 @@ export class EmbeddedBus implements EventBus {
         const queue = this.#groupRow(group).routed === 1;
         const st = this.#st;
         const now = Date.now();
+        this.#assertHolder(lease, consumer, now);
         const claimed: Array<Delivery | CorruptEntry> = [];
         this.#register(consumer, now);
         // What a crashed process held is stale now: nobody is working on it.

@@ -26,10 +26,10 @@ import type {
 } from '../port.js';
 import { checkPublishBatch, decodeDeadRecord, encodeDeadRecord, isCorrupt, rawExcerpt, type CorruptEntry } from '../shared/codec.js';
 import { BusLifecycle, screenEntries, type CorruptSink } from '../shared/lifecycle.js';
-import { checkClaimOptions, checkCounterAdd, checkCount, checkEntryIds, checkName, checkPruneOptions, checkReadOptions, compareIds, deadLetterTenant } from '../shared/options.js';
+import { checkClaimOptions, checkCounterAdd, checkCount, checkEntryIds, checkName, checkPruneOptions, checkReadOptions, compareIds, deadLetterTenant, notHolder } from '../shared/options.js';
 import { BlockingPool, replyError, toBusError } from './connection.js';
 import { SignalListeners } from './signals.js';
-import { ACK_QUEUES_LUA, CLAIM_LUA, DEAD_LETTER_LUA, DELETE_DEAD_LUA, HAND_BACK_LUA, INDEX_DEAD_LUA, HEARTBEAT_LUA, LEASE_LIVE_LUA, LEASE_LUA, PRUNE_LUA, PUBLISH_LUA, READ_QUEUES_LUA, RELEASE_LUA, RENEW_LUA, ROSTER_LUA, ROUTE_LUA, TRIM_LUA, TRIM_QUEUE_LUA } from './scripts.js';
+import { ACK_QUEUES_LUA, CLAIM_LUA, DEAD_LETTER_LUA, DELETE_DEAD_LUA, FENCED_READ_LUA, FENCED_REPLY, HAND_BACK_LUA, INDEX_DEAD_LUA, HEARTBEAT_LUA, LEASE_LIVE_LUA, LEASE_LUA, PRUNE_LUA, PUBLISH_LUA, READ_QUEUES_LUA, RELEASE_LUA, RENEW_LUA, ROSTER_LUA, ROUTE_LUA, TRIM_LUA, TRIM_QUEUE_LUA } from './scripts.js';
 import { countAfter, fieldsToRecord, parseEntries } from './replies.js';
 
 /** Events per publish script call; larger batches are pipelined in chunks (each chunk atomic). */
@@ -51,7 +51,8 @@ const LEGACY_BATCH = 500;
 
 interface BusCommands {
   ueePublish(numKeys: number, ...args: Array<string | number>): Promise<Array<string | null>>;
-  ueeClaim(stream: string, group: string, consumer: string, minIdleMs: number, count: number, alivePrefix: string): Promise<[RawEntry[], number[], number]>;
+  ueeClaim(stream: string, group: string, consumer: string, minIdleMs: number, count: number, alivePrefix: string, leaseKey: string): Promise<[RawEntry[], number[], number, number?]>;
+  ueeFencedRead(stream: string, leaseKey: string, group: string, consumer: string, count: number): Promise<RawEntry[] | string | number>;
   ueeDeadLetter(stream: string, dead: string, index: string, sizes: string, group: string, holder: string, tenant: string, maxPerTenant: number, maxDead: number, indexPrefix: string, ...pairs: string[]): Promise<[number, number]>;
   ueeDeleteDead(dead: string, sizes: string, indexPrefix: string, ...ids: string[]): Promise<number>;
   ueeIndexDead(sizes: string, indexPrefix: string, ...idTenants: string[]): Promise<number>;
@@ -145,6 +146,7 @@ export class RedisBus implements EventBus {
     redis.defineCommand('ueeHeartbeat', { lua: HEARTBEAT_LUA, numberOfKeys: 1 });
     redis.defineCommand('ueeRoster', { lua: ROSTER_LUA, numberOfKeys: 1 });
     redis.defineCommand('ueeReadQueues', { lua: READ_QUEUES_LUA });
+    redis.defineCommand('ueeFencedRead', { lua: FENCED_READ_LUA, numberOfKeys: 2 });
     redis.defineCommand('ueeAckQueues', { lua: ACK_QUEUES_LUA });
     this.#redis = redis as Redis & BusCommands;
     this.#keys = keys;
@@ -424,16 +426,44 @@ export class RedisBus implements EventBus {
     this.#life.assertOpen();
     checkName(group, 'group');
     checkName(consumer, 'consumer');
-    const { count, blockMs } = checkReadOptions(options);
+    const { count, blockMs, lease } = checkReadOptions(options);
     const deadline = Date.now() + blockMs;
     for (;;) {
       const left = deadline - Date.now();
       if (blockMs > 0 && left <= 0) return [];
-      const entries = await this.#readGroup(group, consumer, count, blockMs > 0 ? Math.max(1, Math.ceil(left)) : 0);
+      const wait = blockMs > 0 ? Math.max(1, Math.ceil(left)) : 0;
+      const entries = lease === undefined ? await this.#readGroup(group, consumer, count, wait) : await this.#readFenced(group, consumer, count, wait, lease);
+      if (entries === undefined) continue; // something new after a fenced read's wait: read again under the lease
       if (entries.length === 0) return [];
       const valid = await screenEntries(entries, group, this.#corruptSink(group), this.#log);
       if (valid.length > 0 || blockMs === 0) return valid;
     }
+  }
+
+  /**
+   * A read under a lease (see {@link ReadOptions.lease}): a script reads only while the lease key names
+   * the consumer ({@link FENCED_READ_LUA}). A blocked XREADGROUP could not be fenced: it waits on the
+   * server and takes what arrives even after the lease moved (the caller paused meanwhile). So when
+   * nothing is new, the wait is a plain XREAD BLOCK after the stream's last entry, which takes
+   * nothing; undefined when it saw something (read again), [] when it timed out.
+   */
+  async #readFenced(group: string, consumer: string, count: number, blockMs: number, lease: string): Promise<Array<Delivery | CorruptEntry> | undefined> {
+    const stream = await this.#guard(() => this.#streamOf(group));
+    const reply = await this.#guard(() => this.#redis.ueeFencedRead(stream, this.#keys.leasePrefix + lease, group, consumer, count));
+    if (typeof reply === 'number') throw notHolder(lease, consumer);
+    if (Array.isArray(reply)) return parseEntries(reply, () => 1);
+    if (blockMs === 0) return [];
+    const conn = this.#blocking.acquire();
+    let seen: unknown;
+    try {
+      seen = await conn.call('XREAD', 'COUNT', 1, 'BLOCK', blockMs, 'STREAMS', stream, reply);
+    } catch (err) {
+      if (this.#life.closed) return []; // close() broke the blocked wait
+      throw toBusError(err, this.#safeUrl, false);
+    } finally {
+      this.#blocking.release(conn);
+    }
+    return seen === null ? [] : undefined;
   }
 
   async #readGroup(group: string, consumer: string, count: number, blockMs: number): Promise<Array<Delivery | CorruptEntry>> {
@@ -466,19 +496,19 @@ export class RedisBus implements EventBus {
     this.#life.assertOpen();
     checkName(consumer, 'consumer');
     const out = new Array<QueueOutcome<Delivery[]>>(reads.length);
-    const todo: Array<{ i: number; group: string }> = [];
+    const todo: Array<{ i: number; group: string; lease: string | undefined }> = [];
     const keys: string[] = [];
     const args: Array<string | number> = [consumer];
     for (let i = 0; i < reads.length; i++) {
-      const { group, count } = reads[i]!;
+      const { group } = reads[i]!;
       try {
         checkName(group, 'group');
-        const n = checkReadOptions({ count }).count;
+        const { count, lease } = checkReadOptions(reads[i]);
         const stream = this.#knownQueue(group) ?? (await this.#guard(() => this.#streamOf(group)));
         if (stream === this.#keys.stream) throw new UeeError('NOT_FOUND', `no queue "${group}"`, { details: { group }, hint: 'create it with ensureQueue first' });
         keys.push(stream);
-        args.push(group, n);
-        todo.push({ i, group });
+        args.push(group, count, lease === undefined ? '' : this.#keys.leasePrefix + lease);
+        todo.push({ i, group, lease });
       } catch (err) {
         out[i] = { ok: false, error: toBusError(err, this.#safeUrl, this.#life.closed) };
       }
@@ -486,8 +516,12 @@ export class RedisBus implements EventBus {
     if (todo.length === 0) return out;
     const replies = await this.#guard(() => this.#redis.ueeReadQueues(keys.length, ...keys, ...args));
     for (let k = 0; k < todo.length; k++) {
-      const { i, group } = todo[k]!;
+      const { i, group, lease } = todo[k]!;
       const reply = replies[k];
+      if (reply === FENCED_REPLY && lease !== undefined) {
+        out[i] = { ok: false, error: notHolder(lease, consumer) };
+        continue;
+      }
       if (typeof reply === 'string' || reply === undefined) {
         out[i] = { ok: false, error: replyError(reply ?? 'no reply for this queue', this.#safeUrl) };
         continue;
@@ -598,9 +632,10 @@ export class RedisBus implements EventBus {
     return this.#run(async () => {
       checkName(group, 'group');
       checkName(consumer, 'consumer');
-      const { minIdleMs, count } = checkClaimOptions(options);
+      const { minIdleMs, count, lease } = checkClaimOptions(options);
       const alive = options.deadOwners === true ? this.#keys.alivePrefix : '';
-      const [entries, counts, deleted] = await this.#redis.ueeClaim(await this.#streamOf(group), group, consumer, minIdleMs, count, alive);
+      const [entries, counts, deleted, fenced] = await this.#redis.ueeClaim(await this.#streamOf(group), group, consumer, minIdleMs, count, alive, lease === undefined ? '' : this.#keys.leasePrefix + lease);
+      if (fenced === 1) throw notHolder(lease!, consumer);
       if (deleted > 0) this.#log.info('claimed entries were trimmed from the stream; dropped from the PEL', { group, deleted });
       // One scan of the PEL in stream order (see CLAIM_LUA): already in order.
       const decoded = parseEntries(entries, (i) => Number(counts[i] ?? 1));

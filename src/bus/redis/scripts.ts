@@ -27,9 +27,12 @@ return ids
  * claims each entry that is idle long enough or held by a consumer whose process heartbeat has lapsed
  * (the owner is gone, not slow); it stops at the first entry that is neither, whoever holds it, so
  * nothing is claimed past an entry still in someone's hands. Entries trimmed from the stream are
- * dropped from the PEL and counted. Returns { entries, delivery counts, dropped }.
+ * dropped from the PEL and counted. Returns { entries, delivery counts, dropped }. ARGV[6] = a lease
+ * key ('' for none): the caller claims only while the key names it (the consumer), else nothing is
+ * claimed and the answer is { {}, {}, 0, 1 } (fenced: see ReadOptions.lease).
  */
 export const CLAIM_LUA = `
+if ARGV[6] ~= '' and redis.call('GET', ARGV[6]) ~= ARGV[2] then return { {}, {}, 0, 1 } end
 local want = tonumber(ARGV[4])
 local minIdle = tonumber(ARGV[3])
 local entries, counts, deleted = {}, {}, 0
@@ -438,25 +441,50 @@ table.sort(out)
 return out
 `;
 
+/** What {@link READ_QUEUES_LUA} answers for a queue read under a lease the consumer does not hold. */
+export const FENCED_REPLY = 'UEE_FENCED';
+
 /**
  * Reads of many queues for one consumer in one step (one command instead of one XREADGROUP each in a
  * pipeline: with 1,000 tenants' queues read a few entries at a time, the client's per-command cost
- * was the run's). KEYS = queue streams; ARGV = consumer, then per queue its group and count. Answers
- * per queue the new entries it read (an array, maybe empty) or the error message of its own
- * XREADGROUP (a string: e.g. NOGROUP for a queue deleted meanwhile), so one queue's failure fails
- * only its own part.
+ * was the run's). KEYS = queue streams; ARGV = consumer, then per queue its group, count and lease
+ * key ('' for none). Answers per queue the new entries it read (an array, maybe empty) or the error
+ * message of its own XREADGROUP (a string: e.g. NOGROUP for a queue deleted meanwhile), so one
+ * queue's failure fails only its own part; {@link FENCED_REPLY}, nothing read, when the queue's
+ * lease key does not name the consumer (see ReadOptions.lease).
  */
 export const READ_QUEUES_LUA = `
 local out = {}
 for i = 1, #KEYS do
-  local ok, r = pcall(redis.call, 'XREADGROUP', 'GROUP', ARGV[2 * i], ARGV[1], 'COUNT', ARGV[2 * i + 1], 'STREAMS', KEYS[i], '>')
-  if ok then
-    if r then out[i] = r[1][2] else out[i] = {} end
+  local lease = ARGV[3 * i + 1]
+  if lease ~= '' and redis.call('GET', lease) ~= ARGV[1] then
+    out[i] = '${FENCED_REPLY}'
   else
-    out[i] = type(r) == 'table' and r.err or tostring(r)
+    local ok, r = pcall(redis.call, 'XREADGROUP', 'GROUP', ARGV[3 * i - 1], ARGV[1], 'COUNT', ARGV[3 * i], 'STREAMS', KEYS[i], '>')
+    if ok then
+      if r then out[i] = r[1][2] else out[i] = {} end
+    else
+      out[i] = type(r) == 'table' and r.err or tostring(r)
+    end
   end
 end
 return out
+`;
+
+/**
+ * A read of the stream's group under a lease (see ReadOptions.lease). KEYS[1] = stream, KEYS[2] =
+ * lease key; ARGV = group, consumer, count. Nothing is read, and 0 answered, unless the lease key
+ * names the consumer; else the new entries (a non-blocking XREADGROUP), or, when there are none, the
+ * id of the stream's last entry ('0-0' when empty): the caller waits for anything after it with a
+ * plain XREAD BLOCK, which takes nothing, and reads under the lease again.
+ */
+export const FENCED_READ_LUA = `
+if redis.call('GET', KEYS[2]) ~= ARGV[2] then return 0 end
+local r = redis.call('XREADGROUP', 'GROUP', ARGV[1], ARGV[2], 'COUNT', ARGV[3], 'STREAMS', KEYS[1], '>')
+if r then return r[1][2] end
+local last = redis.call('XREVRANGE', KEYS[1], '+', '-', 'COUNT', 1)[1]
+if last then return last[1] end
+return '0-0'
 `;
 
 /**

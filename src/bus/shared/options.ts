@@ -33,21 +33,36 @@ export function checkCount(count: number | undefined, what: string): number {
 }
 
 /** Normalised {@link ReadOptions}. */
-export function checkReadOptions(options: ReadOptions | undefined): { count: number; blockMs: number } {
+export function checkReadOptions(options: ReadOptions | undefined): { count: number; blockMs: number; lease: string | undefined } {
   const blockMs = options?.blockMs ?? 0;
   if (!Number.isFinite(blockMs) || blockMs < 0) {
     throw new UeeError('VALIDATION_FAILED', `blockMs must be a non-negative number, got ${String(blockMs)}`, { details: { blockMs } });
   }
-  return { count: checkCount(options?.count, 'read'), blockMs: Math.floor(blockMs) };
+  return { count: checkCount(options?.count, 'read'), blockMs: Math.floor(blockMs), lease: checkLeaseOption(options?.lease) };
+}
+
+function checkLeaseOption(lease: string | undefined): string | undefined {
+  return lease === undefined ? undefined : checkName(lease, 'lease');
+}
+
+/**
+ * The `FENCED` refusal of a read or claim made under a lease `consumer` does not hold on the bus
+ * ({@link ReadOptions.lease}): nothing was taken.
+ */
+export function notHolder(lease: string, consumer: string): UeeError {
+  return new UeeError('FENCED', `"${consumer}" does not hold the lease "${lease}": nothing was read`, {
+    details: { lease, consumer },
+    hint: `take the lease "${lease}" again (lease()) before reading; another process may hold it now`,
+  });
 }
 
 /** Normalised {@link ClaimOptions}. */
-export function checkClaimOptions(options: ClaimOptions): { minIdleMs: number; count: number } {
+export function checkClaimOptions(options: ClaimOptions): { minIdleMs: number; count: number; lease: string | undefined } {
   const minIdleMs = options.minIdleMs;
   if (!Number.isFinite(minIdleMs) || minIdleMs < 0) {
     throw new UeeError('VALIDATION_FAILED', `minIdleMs must be a non-negative number, got ${String(minIdleMs)}`, { details: { minIdleMs } });
   }
-  return { minIdleMs: Math.floor(minIdleMs), count: checkCount(options.count, 'claim') };
+  return { minIdleMs: Math.floor(minIdleMs), count: checkCount(options.count, 'claim'), lease: checkLeaseOption(options.lease) };
 }
 
 /** Normalised {@link PruneOptions}. */
