@@ -8,7 +8,8 @@
  *
  * The lease is moved on the bus behind the process's back (released and taken by another owner on
  * the embedded bus; the key overwritten on Redis, where leases are bound to a heartbeat that stays
- * alive here): the process's local view still says it holds it.
+ * alive here): the process's local view still says it holds it. ROUTER-STALE-3 moves it in the
+ * window between the take and the catch-up claim that follows it, as a pause there would.
  */
 import { Redis } from 'ioredis';
 import { afterEach, describe, expect, it } from 'vitest';
@@ -60,7 +61,12 @@ const sites: Record<string, () => Promise<Site>> = {
     cleanups.push(() => liveness.stop());
     const redis = new Redis(TEST_REDIS_URL);
     cleanups.push(() => redis.quit().then(() => undefined));
-    return { bus, liveness, move: async (name, owner) => void (await redis.set(`${prefix}lease:${name}`, owner)) };
+    // The new owner's heartbeat lives: the lease is not this process's to take back.
+    const move = async (name: string, owner: string): Promise<void> => {
+      await redis.set(`${prefix}alive:${owner}`, '1', 'PX', LEASE_MS);
+      await redis.set(`${prefix}lease:${name}`, owner);
+    };
+    return { bus, liveness, move };
   },
 };
 
@@ -126,3 +132,74 @@ describe.each(Object.keys(sites))('stale readers (%s bus)', (kind) => {
     expect(got.map((d) => d.event.eventId)).toEqual(later);
   }, 30_000);
 });
+
+/**
+ * The bus as a process sees it when a pause falls between its lease check and its next claim: the
+ * first claim `consumer` makes once `armed` is set moves `lease` to another owner just before it
+ * reaches the bus.
+ */
+function pausedBeforeClaim(bus: EventBus, consumer: string, lease: string, move: Site['move']): { bus: EventBus; arm: () => void } {
+  let armed = false;
+  const wrapped = new Proxy(bus, {
+    get(target, prop) {
+      const value: unknown = Reflect.get(target, prop, target);
+      if (prop === 'claimStale') {
+        return async (...args: Parameters<EventBus['claimStale']>) => {
+          if (armed && args[1] === consumer) {
+            armed = false;
+            await move(lease, 'other');
+          }
+          return target.claimStale(...args);
+        };
+      }
+      return typeof value === 'function' ? (value as (...a: unknown[]) => unknown).bind(target) : value;
+    },
+  });
+  return { bus: wrapped, arm: () => (armed = true) };
+}
+
+it('ROUTER-STALE-3 a catch-up claim made after the lease moved (a pause between the take and the claim) takes nothing: a dead process\'s entries stay for the holder, dispatcher and queue worker alike (Redis)', async () => {
+  const { bus, liveness, move } = await sites.redis!();
+  // A process that died holding entries: read, never acked, no heartbeat — claimable at once (deadOwners).
+  await bus.ensureGroup(DISPATCH_GROUP, 'latest');
+  const queue = `plugin:acme/Stale-${newId().slice(-6)}`;
+  await bus.ensureQueue(queue);
+  const events = makeEvents(3);
+  await bus.publish(events);
+  const read = await bus.read(DISPATCH_GROUP, 'ghost', { count: 10 });
+  expect(read).toHaveLength(3);
+  await bus.ensureGroup('src', 'earliest');
+  await bus.route('src', (await bus.read('src', 'd', { count: 10 })).map((d) => ({ id: d.id, groups: [queue] })));
+  expect(await bus.read(queue, 'ghost', { count: 10 })).toHaveLength(3);
+
+  // The dispatcher takes its lease (fresh: a catch-up claim follows at once) and is paused before the claim.
+  const forDispatcher = pausedBeforeClaim(bus, 'me', DISPATCH_GROUP, move);
+  forDispatcher.arm();
+  const dispatcher = new Dispatcher(forDispatcher.bus, 'me', () => new SubscriptionIndex([]), () => undefined, { batchSize: 64, claimIdleMs: LEASE_MS, consumerIdleMs: 600_000, blockMs: 20, liveness }, silentLogger);
+  await dispatcher.start();
+  cleanups.push(() => dispatcher.stop());
+  // The queue worker likewise.
+  const handled: string[] = [];
+  const handler = {
+    prepay: () => Promise.resolve(new Map()),
+    settings: { batch: () => ({ plugin: () => Promise.resolve({}) }) },
+    handle: (_route: unknown, delivery: { event: { eventId: string } }) => {
+      handled.push(delivery.event.eventId);
+      return Promise.resolve('done');
+    },
+  } as unknown as DeliveryHandler;
+  const forWorker = pausedBeforeClaim(bus, 'me', queueLeaseName(queue), move);
+  forWorker.arm();
+  const worker = new QueueWorker({ group: queue, name: 'Stale', tenantId: 'acme', versions: [] }, forWorker.bus, 'me', handler, { batchSize: 8, concurrency: 8, claimIdleMs: LEASE_MS, consumerIdleMs: 600_000, idleMs: 5, pollMs: 20, liveness }, silentLogger);
+  worker.start();
+  cleanups.push(() => worker.stop());
+
+  await sleep(500);
+  expect(handled).toEqual([]);
+  expect((await bus.pending(DISPATCH_GROUP)).map((p) => p.consumer)).toEqual(['ghost', 'ghost', 'ghost']);
+  expect((await bus.pending(queue)).map((p) => p.consumer)).toEqual(['ghost', 'ghost', 'ghost']);
+  // The holder ('other', which the lease names) claims them, in order.
+  const ids = events.map((e) => e.eventId);
+  expect((await bus.claimStale(DISPATCH_GROUP, 'other', { minIdleMs: 0, lease: DISPATCH_GROUP })).map((d) => d.event.eventId)).toEqual(ids);
+  expect((await bus.claimStale(queue, 'other', { minIdleMs: 0, lease: queueLeaseName(queue) })).map((d) => d.event.eventId)).toEqual(ids);
+}, 30_000);
