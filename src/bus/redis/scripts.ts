@@ -472,22 +472,6 @@ return out
 `;
 
 /**
- * A read of the stream's group under a lease (see ReadOptions.lease). KEYS[1] = stream, KEYS[2] =
- * lease key; ARGV = group, consumer, count. Nothing is read, and 0 answered, unless the lease key
- * names the consumer; else the new entries (a non-blocking XREADGROUP), or, when there are none, the
- * id of the stream's last entry ('0-0' when empty): the caller waits for anything after it with a
- * plain XREAD BLOCK, which takes nothing, and reads under the lease again.
- */
-export const FENCED_READ_LUA = `
-if redis.call('GET', KEYS[2]) ~= ARGV[2] then return 0 end
-local r = redis.call('XREADGROUP', 'GROUP', ARGV[1], ARGV[2], 'COUNT', ARGV[3], 'STREAMS', KEYS[1], '>')
-if r then return r[1][2] end
-local last = redis.call('XREVRANGE', KEYS[1], '+', '-', 'COUNT', 1)[1]
-if last then return last[1] end
-return '0-0'
-`;
-
-/**
  * Acks in many queues in one step. KEYS = streams; ARGV = per stream its group, the number of ids,
  * then the ids. Answers per stream the number acked, or its own XACK's error message (a string).
  */
