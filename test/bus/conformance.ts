@@ -672,6 +672,12 @@ export function busConformance(name: string, open: OpenBus): void {
       expect(ids(await b.read('qc', 'p2', { count: 10, lease: queueLeaseName('qc') }))).toEqual(all);
       await expectCode(b.claimStale('qa', 'p2', { minIdleMs: 0, lease: queueLeaseName('qa') }), 'FENCED');
       expect((await a.pending('qa')).map((p) => p.consumer)).toEqual(['p1', 'p1', 'p1', 'p1']);
+      // Concurrent reads under one lease by its holder share the entries, none twice.
+      await b.ensureGroup('g2', 'latest');
+      const more = makeEvents(4);
+      await b.publish(more);
+      const both = await Promise.all([1, 2, 3].map(() => b.read('g2', 'p2', { count: 2, lease: 'L' })));
+      expect(both.flatMap(ids).sort()).toEqual(more.map((e) => e.eventId).sort());
     });
 
     it('BUS-18: a queue keeps what it needs across retention, and a blocked queue read wakes on route', async () => {

@@ -124,6 +124,12 @@ export class BlockingPool {
     this.#idle.push(conn);
   }
 
+  /** A connection whose state is unknown (a call failed midway): closed, never reused. */
+  discard(conn: Redis): void {
+    this.#all.delete(conn);
+    conn.disconnect();
+  }
+
   closeAll(): void {
     this.#closed = true;
     for (const conn of this.#all) conn.disconnect();

@@ -28,6 +28,7 @@ import { checkPublishBatch, decodeDeadRecord, encodeDeadRecord, isCorrupt, rawEx
 import { BusLifecycle, screenEntries, type CorruptSink } from '../shared/lifecycle.js';
 import { checkClaimOptions, checkCounterAdd, checkCount, checkEntryIds, checkName, checkPruneOptions, checkReadOptions, compareIds, deadLetterTenant, notHolder } from '../shared/options.js';
 import { BlockingPool, replyError, toBusError } from './connection.js';
+import { FencedReads, type RawEntry } from './fenced-reads.js';
 import { SignalListeners } from './signals.js';
 import { ACK_QUEUES_LUA, CLAIM_LUA, DEAD_LETTER_LUA, DELETE_DEAD_LUA, FENCED_REPLY, HAND_BACK_LUA, INDEX_DEAD_LUA, HEARTBEAT_LUA, LEASE_LIVE_LUA, LEASE_LUA, PRUNE_LUA, PUBLISH_LUA, READ_QUEUES_LUA, RELEASE_LUA, RENEW_LUA, ROSTER_LUA, ROUTE_LUA, TRIM_LUA, TRIM_QUEUE_LUA } from './scripts.js';
 import { countAfter, fieldsToRecord, parseEntries } from './replies.js';
@@ -40,12 +41,10 @@ const QUIT_TIMEOUT_MS = 1_000;
 const PLAIN_GROUP_TTL_MS = 5_000;
 /** A queue is trimmed after this many acks on it (in this process). */
 const QUEUE_TRIM_EVERY = 500;
-/** Checks and reads a fenced read makes when its lease key keeps changing under it (TTL renewals) before it answers FENCED. */
-const FENCED_READ_ATTEMPTS = 3;
 /** A "retention held back" warning is logged at most this often. */
 const HELD_WARNING_EVERY_MS = 60_000;
 
-type RawEntry = [string, string[] | null];
+
 /** The consumer an upgrade reads a legacy plain group's entries as, to dead-letter them. */
 const LEGACY_UPGRADER = 'uee-upgrade';
 /** Entries of a legacy plain group dead-lettered per call. */
@@ -117,6 +116,8 @@ export class RedisBus implements EventBus {
   readonly #safeUrl: string;
   readonly #life = new BusLifecycle('redis');
   readonly #blocking: BlockingPool;
+  /** Reads under a lease, fenced by Redis (see {@link FencedReads}). */
+  readonly #fenced: FencedReads;
   readonly #signals: SignalListeners;
   /** Groups known to be queues (never un-made), and plain groups with when that was checked. */
   readonly #queues = new Set<string>();
@@ -154,6 +155,7 @@ export class RedisBus implements EventBus {
     this.#log = logger;
     this.#safeUrl = safeUrl;
     this.#blocking = new BlockingPool(redis);
+    this.#fenced = new FencedReads(this.#blocking);
     this.#signals = new SignalListeners(redis, logger, `uee-signals:${keys.signalPrefix}`.replace(/\s/g, '_'));
     // Retention runs every ~10% of the cap (at most every 1,000 appends), as in the embedded bus.
     this.#trimEvery = Math.min(1_000, Math.max(1, Math.ceil(options.maxLength / 10)));
@@ -441,48 +443,35 @@ export class RedisBus implements EventBus {
   }
 
   /**
-   * A read under a lease (see {@link ReadOptions.lease}) on a connection of its own: `WATCH` the lease
-   * key and read it, then — only when it names the consumer — `MULTI` / `XREADGROUP` / `EXEC`, which
-   * Redis refuses to run once the key changed after the `WATCH` (taken by another process, expired):
-   * the check and the read are one step. (A script doing both measured ~2.5 µs more Redis CPU per
-   * entry read: every entry is copied into Lua and back.) A blocked XREADGROUP could not be fenced:
-   * it waits on the server and takes what arrives even after the lease moved (the caller paused
-   * meanwhile). So when nothing is new, the wait is a plain XREAD BLOCK after the stream's last
-   * entry (read in the same step), which takes nothing; undefined when it saw something (read again).
+   * A read under a lease (see {@link ReadOptions.lease}): Redis runs it only while the lease key names
+   * the consumer ({@link FencedReads}). A blocked XREADGROUP could not be fenced: it waits on the
+   * server and takes what arrives even after the lease moved (the caller paused meanwhile). So when
+   * nothing is new, the wait is a plain XREAD BLOCK after the stream's last entry (read in the same
+   * step as the read), which takes nothing; undefined when it saw something (read again).
    */
   async #readFenced(group: string, consumer: string, count: number, blockMs: number, lease: string): Promise<Array<Delivery | CorruptEntry> | undefined> {
     const stream = await this.#guard(() => this.#streamOf(group));
-    const leaseKey = this.#keys.leasePrefix + lease;
-    const conn = this.#blocking.acquire();
+    let read;
     try {
-      let last: string | undefined;
-      for (let attempt = 1; last === undefined; attempt++) {
-        const watched = await conn.pipeline().watch(leaseKey).get(leaseKey).exec();
-        const holder = pipelineValue(watched, 1);
-        if (holder !== consumer) {
-          await conn.unwatch();
-          throw notHolder(lease, consumer);
-        }
-        const done = await conn.multi().xreadgroup('GROUP', group, consumer, 'COUNT', count, 'STREAMS', stream, '>').xrevrange(stream, '+', '-', 'COUNT', 1).exec();
-        if (done === null) {
-          // The key changed between the WATCH and the EXEC (a renewal of a TTL lease, or a take): nothing was read; check again.
-          if (attempt >= FENCED_READ_ATTEMPTS) throw notHolder(lease, consumer);
-          continue;
-        }
-        const streams = pipelineValue(done, 0) as Array<[string, RawEntry[]]> | null;
-        const entries = streams?.[0]?.[1] ?? [];
-        if (entries.length > 0) return parseEntries(entries, () => 1);
-        if (blockMs === 0) return [];
-        last = (pipelineValue(done, 1) as RawEntry[])[0]?.[0] ?? '0-0';
-      }
-      const seen = await conn.call('XREAD', 'COUNT', 1, 'BLOCK', blockMs, 'STREAMS', stream, last);
-      return seen === null ? [] : undefined;
+      read = await this.#fenced.read(stream, group, consumer, count, this.#keys.leasePrefix + lease, blockMs > 0);
     } catch (err) {
-      if (this.#life.closed) return []; // close() broke the read or the blocked wait
+      if (this.#life.closed) return []; // close() broke the read
+      throw toBusError(err, this.#safeUrl, false);
+    }
+    if (read === 'not-holder') throw notHolder(lease, consumer);
+    if (read.entries.length > 0) return parseEntries(read.entries, () => 1);
+    if (blockMs === 0) return [];
+    const conn = this.#blocking.acquire();
+    let seen: unknown;
+    try {
+      seen = await conn.call('XREAD', 'COUNT', 1, 'BLOCK', blockMs, 'STREAMS', stream, read.last!);
+    } catch (err) {
+      if (this.#life.closed) return []; // close() broke the blocked wait
       throw toBusError(err, this.#safeUrl, false);
     } finally {
       this.#blocking.release(conn);
     }
+    return seen === null ? [] : undefined;
   }
 
   async #readGroup(group: string, consumer: string, count: number, blockMs: number): Promise<Array<Delivery | CorruptEntry>> {
@@ -864,6 +853,7 @@ export class RedisBus implements EventBus {
   close(): Promise<void> {
     return this.#life.close(async () => {
       this.#blocking.closeAll();
+      this.#fenced.clear();
       this.#signals.close();
       // Graceful QUIT, but never wait long for a server that has gone away.
       let timer: NodeJS.Timeout | undefined;
@@ -891,11 +881,4 @@ export class RedisBus implements EventBus {
       throw toBusError(err, this.#safeUrl, this.#life.closed);
     }
   }
-}
-
-/** The value of command `i` of a pipeline or transaction's answer; its error thrown. */
-function pipelineValue(results: Array<[Error | null, unknown]> | null, i: number): unknown {
-  const [err, value] = results?.[i] ?? [new Error('no answer for a command of the pipeline'), undefined];
-  if (err) throw err;
-  return value;
 }
