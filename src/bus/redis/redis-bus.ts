@@ -28,7 +28,7 @@ import { checkPublishBatch, decodeDeadRecord, encodeDeadRecord, isCorrupt, rawEx
 import { BusLifecycle, screenEntries, type CorruptSink } from '../shared/lifecycle.js';
 import { checkClaimOptions, checkCounterAdd, checkCount, checkEntryIds, checkName, checkPruneOptions, checkReadOptions, compareIds, deadLetterTenant, notHolder } from '../shared/options.js';
 import { BlockingPool, replyError, toBusError } from './connection.js';
-import { FencedReads, type RawEntry } from './fenced-reads.js';
+import { FencedReads, type FencedRead, type RawEntry } from './fenced-reads.js';
 import { SignalListeners } from './signals.js';
 import { ACK_QUEUES_LUA, CLAIM_LUA, DEAD_LETTER_LUA, DELETE_DEAD_LUA, FENCED_REPLY, HAND_BACK_LUA, INDEX_DEAD_LUA, HEARTBEAT_LUA, LEASE_LIVE_LUA, LEASE_LUA, PRUNE_LUA, PUBLISH_LUA, READ_QUEUES_LUA, RELEASE_LUA, RENEW_LUA, ROSTER_LUA, ROUTE_LUA, TRIM_LUA, TRIM_QUEUE_LUA } from './scripts.js';
 import { countAfter, fieldsToRecord, parseEntries } from './replies.js';
@@ -43,7 +43,6 @@ const PLAIN_GROUP_TTL_MS = 5_000;
 const QUEUE_TRIM_EVERY = 500;
 /** A "retention held back" warning is logged at most this often. */
 const HELD_WARNING_EVERY_MS = 60_000;
-
 
 /** The consumer an upgrade reads a legacy plain group's entries as, to dead-letter them. */
 const LEGACY_UPGRADER = 'uee-upgrade';
@@ -451,7 +450,7 @@ export class RedisBus implements EventBus {
    */
   async #readFenced(group: string, consumer: string, count: number, blockMs: number, lease: string): Promise<Array<Delivery | CorruptEntry> | undefined> {
     const stream = await this.#guard(() => this.#streamOf(group));
-    let read;
+    let read: FencedRead | 'not-holder';
     try {
       read = await this.#fenced.read(stream, group, consumer, count, this.#keys.leasePrefix + lease, blockMs > 0);
     } catch (err) {
