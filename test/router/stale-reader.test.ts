@@ -70,6 +70,18 @@ const sites: Record<string, () => Promise<Site>> = {
   },
 };
 
+/** A handler that only records the event ids it is given, each done at once. */
+function recordingHandler(handled: string[]): DeliveryHandler {
+  return {
+    prepay: () => Promise.resolve(new Map()),
+    settings: { batch: () => ({ plugin: () => Promise.resolve({}) }) },
+    handle: (_route: unknown, delivery: { event: { eventId: string } }) => {
+      handled.push(delivery.event.eventId);
+      return Promise.resolve('done');
+    },
+  } as unknown as DeliveryHandler;
+}
+
 describe.each(Object.keys(sites))('stale readers (%s bus)', (kind) => {
   it('ROUTER-STALE-1 a dispatcher whose lease moved while it believed it held it takes nothing more from the stream: the new holder gets every later entry, in order', async () => {
     const { bus, liveness, move } = await sites[kind]!();
@@ -107,14 +119,7 @@ describe.each(Object.keys(sites))('stale readers (%s bus)', (kind) => {
       return events.map((e) => e.eventId);
     };
     const handled: string[] = [];
-    const handler = {
-      prepay: () => Promise.resolve(new Map()),
-      settings: { batch: () => ({ plugin: () => Promise.resolve({}) }) },
-      handle: (_route: unknown, delivery: { event: { eventId: string } }) => {
-        handled.push(delivery.event.eventId);
-        return Promise.resolve('done');
-      },
-    } as unknown as DeliveryHandler;
+    const handler = recordingHandler(handled);
     const worker = new QueueWorker({ group: queue, name: 'Stale', tenantId: 'acme', versions: [] }, bus, 'me', handler, { batchSize: 8, concurrency: 8, claimIdleMs: LEASE_MS, consumerIdleMs: 600_000, idleMs: 5, pollMs: 20, liveness }, silentLogger);
     worker.start();
     cleanups.push(() => worker.stop());
@@ -180,14 +185,7 @@ it('ROUTER-STALE-3 a catch-up claim made after the lease moved (a pause between 
   cleanups.push(() => dispatcher.stop());
   // The queue worker likewise.
   const handled: string[] = [];
-  const handler = {
-    prepay: () => Promise.resolve(new Map()),
-    settings: { batch: () => ({ plugin: () => Promise.resolve({}) }) },
-    handle: (_route: unknown, delivery: { event: { eventId: string } }) => {
-      handled.push(delivery.event.eventId);
-      return Promise.resolve('done');
-    },
-  } as unknown as DeliveryHandler;
+  const handler = recordingHandler(handled);
   const forWorker = pausedBeforeClaim(bus, 'me', queueLeaseName(queue), move);
   forWorker.arm();
   const worker = new QueueWorker({ group: queue, name: 'Stale', tenantId: 'acme', versions: [] }, forWorker.bus, 'me', handler, { batchSize: 8, concurrency: 8, claimIdleMs: LEASE_MS, consumerIdleMs: 600_000, idleMs: 5, pollMs: 20, liveness }, silentLogger);
