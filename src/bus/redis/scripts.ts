@@ -442,7 +442,7 @@ return out
 `;
 
 /** What {@link READ_QUEUES_LUA} answers for a queue read under a lease the consumer does not hold. */
-export const FENCED_REPLY = 'UEE_FENCED';
+export const FENCED_REPLY = 'uee:not-holder';
 
 /**
  * Reads of many queues for one consumer in one step (one command instead of one XREADGROUP each in a
