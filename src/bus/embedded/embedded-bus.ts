@@ -766,16 +766,16 @@ export class EmbeddedBus implements EventBus {
     this.#touching.set(consumerKey, now);
   }
 
-  /**
-   * Whether the process behind a consumer or owner name certainly crashed (see {@link isCertainlyGone}).
-   * Checked afresh each time: a fixed consumer name (`consumerName`) is registered again by the
-   * process that reuses it.
-   */
   /** A read or claim under `lease` ({@link ReadOptions.lease}): `FENCED` unless `consumer` holds it now. Inside the step's transaction, before it writes. */
   #assertHolder(lease: string | undefined, consumer: string, now: number): void {
     if (lease !== undefined && this.#st.leaseOwner.get(lease, now)?.owner !== consumer) throw notHolder(lease, consumer);
   }
 
+  /**
+   * Whether the process behind a consumer or owner name certainly crashed (see {@link isCertainlyGone}).
+   * Checked afresh each time: a fixed consumer name (`consumerName`) is registered again by the
+   * process that reuses it.
+   */
   #isGone(name: string): boolean {
     if (this.#registered.has(name)) return false;
     const who = this.#st.processOf.get(name);

@@ -460,38 +460,32 @@ export class RedisBus implements EventBus {
     if (read === 'not-holder') throw notHolder(lease, consumer);
     if (read.entries.length > 0) return parseEntries(read.entries, () => 1);
     if (blockMs === 0) return [];
-    const conn = this.#blocking.acquire();
-    let seen: unknown;
-    try {
-      seen = await conn.call('XREAD', 'COUNT', 1, 'BLOCK', blockMs, 'STREAMS', stream, read.last!);
-    } catch (err) {
-      if (this.#life.closed) return []; // close() broke the blocked wait
-      throw toBusError(err, this.#safeUrl, false);
-    } finally {
-      this.#blocking.release(conn);
-    }
+    const seen = await this.#blockingCall('XREAD', ['COUNT', 1, 'BLOCK', blockMs, 'STREAMS', stream, read.last!]);
     return seen === null ? [] : undefined;
   }
 
   async #readGroup(group: string, consumer: string, count: number, blockMs: number): Promise<Array<Delivery | CorruptEntry>> {
     const stream = await this.#guard(() => this.#streamOf(group));
     const args = ['GROUP', group, consumer, 'COUNT', count, ...(blockMs > 0 ? ['BLOCK', blockMs] : []), 'STREAMS', stream, '>'];
-    let reply: unknown;
-    if (blockMs === 0) {
-      reply = await this.#guard(() => this.#redis.call('XREADGROUP', ...args));
-    } else {
-      const conn = this.#blocking.acquire();
-      try {
-        reply = await conn.call('XREADGROUP', ...args);
-      } catch (err) {
-        if (this.#life.closed) return []; // close() broke the blocked read
-        throw toBusError(err, this.#safeUrl, false);
-      } finally {
-        this.#blocking.release(conn);
-      }
-    }
+    const reply = blockMs === 0 ? await this.#guard(() => this.#redis.call('XREADGROUP', ...args)) : await this.#blockingCall('XREADGROUP', args);
     const streams = reply as Array<[string, RawEntry[]]> | null;
     return parseEntries(streams?.[0]?.[1] ?? [], () => 1);
+  }
+
+  /**
+   * A blocking command on a connection of its own, so it never holds up publishers or other groups'
+   * reads on the shared one. Null, as a timed-out wait answers, when close() broke it.
+   */
+  async #blockingCall(name: string, args: Array<string | number>): Promise<unknown> {
+    const conn = this.#blocking.acquire();
+    try {
+      return await conn.call(name, ...args);
+    } catch (err) {
+      if (this.#life.closed) return null;
+      throw toBusError(err, this.#safeUrl, false);
+    } finally {
+      this.#blocking.release(conn);
+    }
   }
 
   /**

@@ -8,7 +8,6 @@ import { DEAD_LETTER_SCAN, groupPlugin } from './dead-letters.js';
 import { RecordsOut, flushedRecords } from './records.js';
 import { journalNewestFirst, type InvocationRecord, type JournalEntry } from '../../store/index.js';
 
-
 /**
  * The events of `eventId`'s chain in the tenant's own event journal, read newest first a span of
  * positions at a time: every entry until the event is found (its correlation is not known before),
