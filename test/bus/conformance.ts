@@ -683,6 +683,14 @@ export function busConformance(name: string, open: OpenBus): void {
       await b.publish(more);
       const both = await Promise.all([1, 2, 3].map(() => b.read('g2', 'p2', { count: 2, lease: 'L' })));
       expect(both.flatMap(ids).sort()).toEqual(more.map((e) => e.eventId).sort());
+      // Concurrent reads by a former holder are each fenced (on Redis all but the first find the
+      // consumer's armed connection busy and check on a connection of their own), and take nothing.
+      const late = makeEvents(3);
+      await b.publish(late);
+      const refused = await Promise.allSettled([1, 2, 3].map(() => a.read('g2', 'p1', { count: 1, lease: 'L' })));
+      expect(refused.map((r) => (r.status === 'rejected' ? (r.reason as { code?: string }).code : 'read'))).toEqual(['FENCED', 'FENCED', 'FENCED']);
+      expect(ids(await b.read('g2', 'p2', { count: 10, lease: 'L' }))).toEqual(late.map((e) => e.eventId));
+      expect(new Set((await b.pending('g2')).map((p) => p.consumer))).toEqual(new Set(['p2']));
     });
 
     it('BUS-18: a queue keeps what it needs across retention, and a blocked queue read wakes on route', async () => {
