@@ -356,6 +356,28 @@ describe('embedded bus specifics', () => {
     }
   });
 
+  it('BUS-E9b: a queue read takes an entry\'s text with its envelope from the hand-off when this process holds it, else from the log: the same either way', async () => {
+    const a = await openEmbeddedBus({ path: file });
+    // Another process on the file: its hand-off never held these entries.
+    const b = await openEmbeddedBus({ path: file });
+    try {
+      await a.ensureGroup('d', 'earliest');
+      await a.ensureQueue('q1');
+      await a.ensureQueue('q2');
+      const events = makeEvents(3);
+      await a.publish(events);
+      const read = await a.read('d', 'c', { count: 10 });
+      expect(await a.route('d', read.map((d) => ({ id: d.id, groups: ['q1', 'q2'] })))).toBe(3);
+      for (const ds of [await a.read('q1', 'c', { count: 10 }), await b.read('q2', 'c', { count: 10 })]) {
+        expect(ds.map((d) => d.event.eventId)).toEqual(events.map((e) => e.eventId));
+        expect(ds.map((d) => d.text)).toEqual(events.map((e) => JSON.stringify(e)));
+      }
+    } finally {
+      await a.close();
+      await b.close();
+    }
+  });
+
   it('BUS-E10: with many queues, retention still keeps the log within its cap plus one trim interval (the number of groups), and cuts only what every queue is done with', async () => {
     const bus = await openEmbeddedBus({ path: file, options: { maxLength: 10 } });
     try {
