@@ -25,7 +25,10 @@
 // Scenario `processes` (Redis + PostgreSQL): the same events handled by 1, then 2 `uee worker`
 // processes (separate Node processes, one host worker thread each) sharing one Redis bus and one
 // PostgreSQL store, fed by a producer with no runtime; four global no-op plugins, so there are four
-// queues to share. Deliveries/s from the first publish to every queue drained.
+// queues to share. Deliveries/s from the first publish to every queue drained. Then the same with
+// plugins whose calls burn ~2 ms of CPU each (a fortieth of the events): there each process's one host
+// worker is the bound, so a second process should add throughput (`redisPgRatio2vs1ProcessesCpuBound`),
+// where with no-op plugins the main threads, Redis and PostgreSQL share the same two cores.
 // Run: npm run bench -- routing      (UEE_BENCH_REDIS_URL, default redis://127.0.0.1:6379; UEE_BENCH_EVENTS, default 20,000;
 //      UEE_TEST_POSTGRES_URL for the processes scenario, default postgres://postgres@127.0.0.1:5432/test)
 import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
@@ -447,7 +450,14 @@ async function stopWorker(child: ChildProcess): Promise<void> {
 
 if ((BACKENDS?.has('redis') ?? true) && (SCENARIOS?.has('processes') ?? true)) {
   const PLUGINS = 4;
-  for (const processes of [1, 2]) {
+  // No-op plugins (the main threads, Redis and PostgreSQL are the bound, on the same two cores), and
+  // plugins whose calls burn ~2 ms of CPU each (7M loop iterations; each process's one host worker
+  // is the bound: 1 / (2 ms + the delivery's own cost) per process at most).
+  const variants = [
+    { key: '', label: '', wasm: noopWasm, events: EVENTS, warmup: Math.min(500, EVENTS) },
+    { key: 'CpuBound', label: ', CPU-bound calls (~2 ms each)', wasm: await buildWat('burn', { RAW_ITERATIONS: '7000000' }), events: Math.max(200, Math.round(EVENTS / 40)), warmup: 50 },
+  ];
+  for (const variant of variants) for (const processes of [1, 2]) {
     const dataDir = mkdtempSync(join(tmpdir(), 'uee-bench-routing-'));
     const redisPrefix = `uee-bench:${randomBytes(4).toString('hex')}:`;
     const schema = `uee_bench_${randomBytes(5).toString('hex')}`;
@@ -456,7 +466,7 @@ if ((BACKENDS?.has('redis') ?? true) && (SCENARIOS?.has('processes') ?? true)) {
     const workers: ChildProcess[] = [];
     const dirs: string[] = [dataDir];
     try {
-      for (let i = 0; i < PLUGINS; i++) await producer.registry.deploy('bench', { manifest: { name: `Shared${i}`, subscribeTo: ['Tick'] }, wasm: noopWasm });
+      for (let i = 0; i < PLUGINS; i++) await producer.registry.deploy('bench', { manifest: { name: `Shared${i}`, subscribeTo: ['Tick'] }, wasm: variant.wasm });
       for (let i = 0; i < processes; i++) {
         const dir = mkdtempSync(join(tmpdir(), 'uee-bench-worker-'));
         dirs.push(dir);
@@ -481,18 +491,19 @@ if ((BACKENDS?.has('redis') ?? true) && (SCENARIOS?.has('processes') ?? true)) {
       };
       // Warm-up: every worker has loaded the table and taken its share of the queues.
       await new Promise((r) => setTimeout(r, 3000));
-      await run(Math.min(500, EVENTS));
-      const rate = await run(EVENTS);
+      await run(variant.warmup);
+      const rate = await run(variant.events);
       // The split of the queues among the processes: the most queue leases one process holds (of PLUGINS).
       const redis = new Redis(REDIS_URL);
       const owners = await redis.mget(...groups.map((g) => `${redisPrefix}lease:${queueLeaseName(g)}`));
       await redis.quit();
       const held = new Map<string, number>();
       for (const o of owners) if (o !== null) held.set(o, (held.get(o) ?? 0) + 1);
-      figures[`redisPg${processes}Process${processes === 1 ? '' : 'es'}BusiestHolds`] = Math.max(0, ...held.values());
-      const one = figures.redisPg1ProcessDeliveriesPerSec;
-      rows.push(['redis + pg', `${processes} worker process${processes === 1 ? '' : 'es'}, ${PLUGINS} plugins (deliveries/s)`, rate, one === undefined ? '1.00 (vs 1 process)' : `${(rate / one).toFixed(2)} (vs 1 process)`, '', '', '']);
-      figures[`redisPg${processes}Process${processes === 1 ? '' : 'es'}DeliveriesPerSec`] = Math.round(rate);
+      const Key = `redisPg${processes}Process${processes === 1 ? '' : 'es'}${variant.key}`;
+      figures[`${Key}BusiestHolds`] = Math.max(0, ...held.values());
+      const one = figures[`redisPg1Process${variant.key}DeliveriesPerSec`];
+      rows.push(['redis + pg', `${processes} worker process${processes === 1 ? '' : 'es'}, ${PLUGINS} plugins${variant.label} (deliveries/s)`, rate, one === undefined ? '1.00 (vs 1 process)' : `${(rate / one).toFixed(2)} (vs 1 process)`, '', '', '']);
+      figures[`${Key}DeliveriesPerSec`] = Math.round(rate);
     } finally {
       for (const w of workers) await stopWorker(w);
       await producer.close();
@@ -502,6 +513,7 @@ if ((BACKENDS?.has('redis') ?? true) && (SCENARIOS?.has('processes') ?? true)) {
     }
   }
   figures.redisPgRatio2vs1Processes = Number(((figures.redisPg2ProcessesDeliveriesPerSec ?? NaN) / (figures.redisPg1ProcessDeliveriesPerSec ?? NaN)).toFixed(2));
+  figures.redisPgRatio2vs1ProcessesCpuBound = Number(((figures.redisPg2ProcessesCpuBoundDeliveriesPerSec ?? NaN) / (figures.redisPg1ProcessCpuBoundDeliveriesPerSec ?? NaN)).toFixed(2));
 }
 
 printTable(['bus', 'deployed', 'events/s', 'vs 1 plugin', 'of raw publish', 'calls per batch', 'CPU µs/event: main / process / Redis'], rows);
