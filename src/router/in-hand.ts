@@ -198,7 +198,11 @@ export class InHandBudget {
       const w = this.#waiters[i]!;
       const entry = this.#holders.get(w.holder)!;
       const room = Math.min(w.want, limit(entry), this.#groupRoom(entry));
-      if (room <= 0) {
+      // Less than a grant's worth within its share or its group's cap, while it holds a grant's worth:
+      // it waits for more (its own deliveries come back). Served in crumbs, a group's queues of slow
+      // deliveries read a few entries at a time — a bus read, a settings check and a worker message
+      // each — and a second host worker added 1.0–1.2× instead of 1.6×.
+      if (room <= 0 || (room < Math.min(w.want, this.#minGrant) && entry.held >= this.#minGrant)) {
         i++;
         continue;
       }

@@ -136,4 +136,33 @@ describe('InHandBudget', () => {
     expect(await loner.acquire({}, 50).granted).toBe(50);
     expect(await loner.acquire({}, 50).granted).toBe(50);
   });
+
+  it('ROUTER-INHAND-10 within its group\'s cap a holder that holds a grant\'s worth is not served crumbs: it waits until a grant\'s worth came back; one holding less is served what there is', async () => {
+    // A tenant's (or the global plugins') queues of slow deliveries fill their group's cap; results
+    // come back a worker batch (a few calls) at a time.
+    const budget = new InHandBudget(200, 16);
+    const [q1, q2] = [{}, {}];
+    expect(await budget.acquire(q1, 64, 'slow').granted).toBe(64);
+    expect(await budget.acquire(q2, 64, 'slow').granted).toBe(36);
+    const next = peek(budget.acquire(q1, 64, 'slow').granted);
+    budget.release(q1, 5);
+    await settle();
+    // 5 of the group's cap free: q1 still holds 59, it waits (a read of 5 costs what one of 64 does).
+    expect(next.done).toBe(false);
+    budget.release(q2, 6);
+    await settle();
+    expect(next.done).toBe(false);
+    budget.release(q1, 5);
+    await settle();
+    expect(next).toEqual({ done: true, value: 16 });
+    // A holder with less than a grant in hand takes what there is (it must not starve behind the others).
+    const q3 = {};
+    budget.take(q3, 10, 'slow');
+    const low = peek(budget.acquire(q3, 64, 'slow').granted);
+    budget.release(q2, 12);
+    budget.release(q3, 8);
+    await settle();
+    // q3 holds 2 and the group has 10 free under its cap: it gets them, less than a grant.
+    expect(low).toEqual({ done: true, value: 10 });
+  });
 });
