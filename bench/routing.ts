@@ -61,6 +61,11 @@ const REDIS_URL = process.env.UEE_BENCH_REDIS_URL ?? 'redis://127.0.0.1:6379';
 const EVENTS = Number(process.env.UEE_BENCH_EVENTS ?? 20_000);
 /** Measured runs per scenario; its figure is their median. */
 const REPEATS = 3;
+
+/** The run of median rate among `runs` (its CPU figures are reported with it). */
+function medianRun<R extends { rate: number }>(runs: R[]): R {
+  return [...runs].sort((a, b) => a.rate - b.rate)[Math.floor(runs.length / 2)]!;
+}
 // Optional filters for quick runs: UEE_BENCH_BACKENDS=embedded, UEE_BENCH_SCENARIOS=plugins1,tenants1000
 // (scenario keys: plugins1, plugins1Relayed, plugins1Unbatched, write1, write1Unbatched, write1NoSpin, plugins1NoSpin, plugins1Entities, plugins1Js, write1Js, plugins100, plugins1000, tenants1000, tenants1000Unbounded, tenants1000Configuring)
 // (keep plugins1 in the list: it is the baseline the ratios are taken against).
@@ -289,7 +294,6 @@ for (const backend of (['embedded', 'redis'] as const).filter((b) => BACKENDS?.h
       if (s.key === 'warmup') continue;
       const before = app.runtime!.host.stats();
       const droppedBefore = app.records?.dropped ?? 0;
-      const configReadsBefore = configReads;
       // The median of three runs: one run of this VM moves ±25% with what else the host does.
       const runs: Array<Awaited<ReturnType<typeof run>>> = [];
       const profiler = PROFILE_DIR === undefined ? undefined : new Session();
@@ -307,25 +311,28 @@ for (const backend of (['embedded', 'redis'] as const).filter((b) => BACKENDS?.h
       }
       heapPeakMb = 0;
       if (CALLGRIND) execFileSync('callgrind_control', ['--zero', String(process.pid)], { stdio: 'ignore' });
+      // The settings reads of the measured runs (with a writer, the writing runs').
+      let configReadsMeasured = 0;
+      const measured = async (): Promise<void> => {
+        const readsBefore = configReads;
+        runs.push(await run(EVENTS));
+        configReadsMeasured += configReads - readsBefore;
+      };
       // With a settings writer: a quiet run before each writing run, on the same deployment (the ratio's baseline).
       const quietRuns: typeof runs = [];
       let configWrites: number | undefined;
-      let configReadsWriting = 0;
       for (let i = 0; i < REPEATS; i++) {
         if (s.configureEveryMs === undefined) {
-          runs.push(await run(EVENTS));
+          await measured();
           continue;
         }
         quietRuns.push(await run(EVENTS));
-        const readsBefore = configReads;
         const writer = configureLoop(app, s.tenants[0]!, s.plugins[0]![0], s.configureEveryMs);
-        runs.push(await run(EVENTS));
+        await measured();
         configWrites = (configWrites ?? 0) + (await writer.stop());
-        configReadsWriting += configReads - readsBefore;
       }
       if (CALLGRIND) execFileSync('callgrind_control', ['--dump=' + `${backend}-${s.key}`, String(process.pid)], { stdio: 'ignore' });
-      // With a writer, the writing runs' reads only.
-      const configReadsPerKiloEvent = ((s.configureEveryMs === undefined ? configReads - configReadsBefore : configReadsWriting) * 1000) / (REPEATS * EVENTS);
+      const configReadsPerKiloEvent = (configReadsMeasured * 1000) / (REPEATS * EVENTS);
       if (profiler !== undefined) {
         const { profile } = await profiler.post('Profiler.stop');
         writeFileSync(join(PROFILE_DIR!, `${backend}-${s.key}.cpuprofile`), JSON.stringify(profile));
@@ -336,7 +343,7 @@ for (const backend of (['embedded', 'redis'] as const).filter((b) => BACKENDS?.h
         writeFileSync(join(HEAP_PROFILE_DIR!, `${backend}-${s.key}.heapprofile`), JSON.stringify(profile));
         heapProfiler.disconnect();
       }
-      const median = runs.sort((a, b) => a.rate - b.rate)[Math.floor(REPEATS / 2)]!;
+      const median = medianRun(runs);
       // The CPU figures are the median run's too, not the last one's.
       const { rate, cpu: mainCpuPerEvent, processCpu: processCpuPerEvent, redisCpu: redisCpuPerEvent } = median;
       const after = app.runtime!.host.stats();
@@ -365,7 +372,7 @@ for (const backend of (['embedded', 'redis'] as const).filter((b) => BACKENDS?.h
       figures[`${Key}ConfigReadsPer1000Events`] = Number(configReadsPerKiloEvent.toFixed(1));
       if (configWrites !== undefined) figures[`${Key}SettingsWrites`] = configWrites;
       if (quietRuns.length > 0) {
-        const quiet = quietRuns.sort((a, b) => a.rate - b.rate)[Math.floor(REPEATS / 2)]!.rate;
+        const quiet = medianRun(quietRuns).rate;
         figures[`${Key}QuietEventsPerSec`] = Math.round(quiet);
         figures[`${backend}RatioTenants1000ConfiguringVsQuiet`] = Number((rate / quiet).toFixed(2));
       }
@@ -512,8 +519,9 @@ if ((BACKENDS?.has('redis') ?? true) && (SCENARIOS?.has('processes') ?? true)) {
       await dropPgSchema(schema);
     }
   }
-  figures.redisPgRatio2vs1Processes = Number(((figures.redisPg2ProcessesDeliveriesPerSec ?? NaN) / (figures.redisPg1ProcessDeliveriesPerSec ?? NaN)).toFixed(2));
-  figures.redisPgRatio2vs1ProcessesCpuBound = Number(((figures.redisPg2ProcessesCpuBoundDeliveriesPerSec ?? NaN) / (figures.redisPg1ProcessCpuBoundDeliveriesPerSec ?? NaN)).toFixed(2));
+  for (const { key } of variants) {
+    figures[`redisPgRatio2vs1Processes${key}`] = Number(((figures[`redisPg2Processes${key}DeliveriesPerSec`] ?? NaN) / (figures[`redisPg1Process${key}DeliveriesPerSec`] ?? NaN)).toFixed(2));
+  }
 }
 
 printTable(['bus', 'deployed', 'events/s', 'vs 1 plugin', 'of raw publish', 'calls per batch', 'CPU µs/event: main / process / Redis'], rows);
