@@ -29,7 +29,7 @@ export type { MongoStoreOptions } from './mongodb/index.js';
 export { openPostgresStore } from './postgres/index.js';
 export type { PostgresStoreOptions } from './postgres/index.js';
 export { filterShape, probesOf, suggestIndex } from './query-index.js';
-export type { ExplainRequest, IndexInfo, IndexSpec, IndexTarget, QueryIndexStore, QueryPlan, SlowQuery } from './query-index.js';
+export type { ExplainRequest, IndexInfo, IndexSpec, IndexTarget, QueryIndexStore, QueryPlan, SlowQuery, SlowQueryShape } from './query-index.js';
 export { fenceDecision, fencedError } from './fence.js';
 export type { CommitFence } from './fence.js';
 export { JOURNAL_PURGE_BATCH, JOURNAL_SCAN_SPAN, journalNewestFirst } from './journal.js';

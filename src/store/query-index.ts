@@ -70,6 +70,18 @@ export interface SlowQuery extends Omit<QueryPlan, 'backendPlan'> {
   filter: JsonObject;
 }
 
+/**
+ * One query shape of the slow-query log (target, view or type, filter shape, plan): the slowest of
+ * its recorded runs (its plan, `ms`, `filter`), how many runs were recorded and their total time, and
+ * when the last one ran. Ranked by total time, as pg_stat_statements is: one run's wall time on a
+ * busy machine is noise, what a shape costs over its runs is what an index saves.
+ */
+export interface SlowQueryShape extends SlowQuery {
+  count: number;
+  totalMs: number;
+  lastAt: string;
+}
+
 /** A query to explain: the same shape as an entity or read-model query. */
 export interface ExplainRequest {
   target: IndexTarget;
@@ -113,8 +125,8 @@ export interface QueryIndexStore {
   drop(ctx: TenantContext, name: string): Promise<boolean>;
   /** Runs the query and returns its plan (the rows are discarded). */
   explain(ctx: TenantContext, q: ExplainRequest): Promise<QueryPlan>;
-  /** Slowest first. */
-  slowQueries(ctx: TenantContext, limit?: number): Promise<SlowQuery[]>;
+  /** The recorded slow queries by shape, most total time first ({@link SlowQueryShape}). */
+  slowQueries(ctx: TenantContext, limit?: number): Promise<SlowQueryShape[]>;
 }
 
 /** A scalar a probe can compare with. */
@@ -277,15 +289,27 @@ export class SlowQueryLog {
     this.sink?.saveSlow(tenantKey, entry);
   }
 
-  /** Slowest first (of what this process recorded). */
-  list(tenantKey: string, limit = 20): SlowQuery[] {
-    return slowestFirst(this.#byTenant.get(tenantKey) ?? [], limit);
+  /** By shape, most total time first (of what this process recorded). */
+  list(tenantKey: string, limit = 20): SlowQueryShape[] {
+    return slowestShapes(this.#byTenant.get(tenantKey) ?? [], limit);
   }
 }
 
-/** Slow queries, slowest first, at most `limit`. */
-export function slowestFirst(entries: SlowQuery[], limit = 20): SlowQuery[] {
-  return [...entries].sort((a, b) => b.ms - a.ms).slice(0, Math.max(1, Math.min(SLOW_PER_TENANT, Math.floor(limit))));
+/** Slow queries grouped by shape ({@link SlowQueryShape}), most total time first, at most `limit` shapes. */
+export function slowestShapes(entries: readonly SlowQuery[], limit = 20): SlowQueryShape[] {
+  const byShape = new Map<string, SlowQueryShape>();
+  for (const e of entries) {
+    const key = JSON.stringify([e.target, e.scope, e.shape, e.access, e.index, e.error]);
+    const seen = byShape.get(key);
+    if (seen === undefined) {
+      byShape.set(key, { ...e, count: 1, totalMs: e.ms, lastAt: e.at });
+      continue;
+    }
+    const sums = { count: seen.count + 1, totalMs: seen.totalMs + e.ms, lastAt: e.at > seen.lastAt ? e.at : seen.lastAt };
+    byShape.set(key, e.ms > seen.ms ? { ...e, ...sums } : { ...seen, ...sums });
+  }
+  for (const s of byShape.values()) s.totalMs = Math.round(s.totalMs * 1000) / 1000;
+  return [...byShape.values()].sort((a, b) => b.totalMs - a.totalMs || b.ms - a.ms).slice(0, Math.max(1, Math.min(SLOW_PER_TENANT, Math.floor(limit))));
 }
 
 /** Uses counted before a flush to the sink. */

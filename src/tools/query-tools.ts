@@ -27,7 +27,7 @@ function indexesOf(store: EntityStore): QueryIndexStore {
 export const queryExplain = defineTool({
   name: 'query_explain',
   title: 'Explain query / slow queries',
-  description: "With target+scope: a query's plan (index or scan, rows, suggestedIndex). Without: the tenant's slow queries.",
+  description: "With target+scope: a query's plan (index or scan, rows, suggestedIndex). Without: the tenant's slow queries by shape, most total time first (count, totalMs; the slowest run's plan and filter).",
   input: z.strictObject({ tenantId: TenantArg, target: TargetArg.optional(), scope: ScopeArg.optional(), filter: FilterArg.optional(), sort: SortArg.optional() }),
   output: z.object({ plan: PlanOut.optional(), slow: z.array(PlanOut).optional() }),
   annotations: { readOnlyHint: true, destructiveHint: false, idempotentHint: true },

@@ -219,6 +219,27 @@ export function queryConformance(
       expect(await s.indexes!.slowQueries(B)).toEqual([]);
     });
 
+    it('QC05b the slow-query log groups runs by shape: one entry per shape with its count, total time and slowest run, another tenant sees none of it', async () => {
+      // Failed queries are logged whatever their time, so what is logged does not depend on the machine's load.
+      const s = await openStore({ filter: { maxDocumentsExamined: 4 } });
+      await load(s, A);
+      for (const marker of ['m1', 'm2', 'm3']) await expectCode(s.readModels.query(A, 'board', { filter: { status: 'open', marker } }), 'QUERY_TOO_COSTLY');
+      await expectCode(s.readModels.query(A, 'board', { filter: { n: { $gte: 0 } } }), 'QUERY_TOO_COSTLY');
+      const slow = await s.indexes!.slowQueries(A);
+      expect(slow.map((q) => [q.shape, q.count])).toEqual(
+        expect.arrayContaining([
+          [{ status: '<string>', marker: '<string>' }, 3],
+          [{ n: { $gte: '<number>' } }, 1],
+        ]),
+      );
+      expect(slow).toHaveLength(2);
+      const three = slow.find((q) => q.count === 3)!;
+      expect(['m1', 'm2', 'm3']).toContain(three.filter.marker);
+      expect(three.totalMs).toBeGreaterThanOrEqual(three.ms);
+      expect(three.lastAt >= three.at).toBe(true);
+      expect(await s.indexes!.slowQueries(B)).toEqual([]);
+    });
+
     it('QC06 in the default order an equality probe is metered like a scan: a page that fills within maxDocumentsExamined is answered, one that cannot is QUERY_TOO_COSTLY', async () => {
       const s = await openStore({ filter: { maxDocumentsExamined: 4 } });
       await load(s, A);

@@ -3,9 +3,10 @@ import {
   IndexUses,
   SLOW_PER_TENANT,
   SlowQueryLog,
-  slowestFirst,
+  slowestShapes,
   type QueryStatsSink,
   type SlowQuery,
+  type SlowQueryShape,
   checkIndexSpec,
   chooseProbe,
   describeProbe,
@@ -149,11 +150,11 @@ export class PgIndexes {
     this.uses = new IndexUses(this.#sink);
   }
 
-  /** The tenant's stored slow queries, slowest first (after the queued writes of this process). */
-  async slowQueries(tenantKey: string, limit?: number): Promise<SlowQuery[]> {
+  /** The tenant's stored slow queries by shape, most total time first (after the queued writes of this process). */
+  async slowQueries(tenantKey: string, limit?: number): Promise<SlowQueryShape[]> {
     await this.#sink.settled();
     const { rows } = await this.core.pool.query<{ entry: SlowQuery }>('SELECT entry FROM slow_queries WHERE tenant_key = $1 ORDER BY id DESC LIMIT $2', [tenantKey, SLOW_PER_TENANT]);
-    return slowestFirst(rows.map((r) => r.entry), limit);
+    return slowestShapes(rows.map((r) => r.entry), limit);
   }
 
   /** Flushes pending use counts and waits for every queued write (before the pool closes). */

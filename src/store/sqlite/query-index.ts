@@ -3,9 +3,10 @@ import {
   IndexUses,
   SLOW_PER_TENANT,
   SlowQueryLog,
-  slowestFirst,
+  slowestShapes,
   type QueryStatsSink,
   type SlowQuery,
+  type SlowQueryShape,
   checkIndexSpec,
   chooseProbe,
   describeProbe,
@@ -188,10 +189,10 @@ export class SqliteIndexes {
     this.uses = new IndexUses(sink);
   }
 
-  /** The tenant's stored slow queries, slowest first. */
-  slowQueries(tenantKey: string, limit?: number): SlowQuery[] {
+  /** The tenant's stored slow queries by shape, most total time first. */
+  slowQueries(tenantKey: string, limit?: number): SlowQueryShape[] {
     const rows = this.core.cache.get('SELECT entry FROM slow_queries WHERE tenant_key = ? ORDER BY id DESC LIMIT +?').all(tenantKey, SLOW_PER_TENANT) as Array<{ entry: string }>;
-    return slowestFirst(rows.map((r) => JSON.parse(r.entry) as SlowQuery), limit);
+    return slowestShapes(rows.map((r) => JSON.parse(r.entry) as SlowQuery), limit);
   }
 
   #rows(tenantKey: string, target?: IndexTarget, scope?: string): IndexRow[] {
