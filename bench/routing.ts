@@ -1,7 +1,8 @@
 // Routing benchmark: events/s end to end (bus publish → dispatcher → queue → host → ack, no-op plugin)
 // with 1, 100 and 1,000 deployed plugins of which ONE is concerned, and with 1,000 tenants × 1 plugin
 // (events spread over the tenants), on the embedded bus and on Redis, beside the raw publish rate of
-// the same backend measured in the same run. Goal: 1,000 plugins within 20% of 1. The 1,000-tenant case
+// the same backend measured in the same run. Goal: 1,000 plugins within 20% of 1 — compared with a
+// one-plugin deployment open beside them whose runs alternate with theirs (PAIRED). The 1,000-tenant case
 // runs again with no bound on the deliveries the router holds across its queues (maxInHand ∞, as before
 // 2026-12-03): the in-run baseline of that bound, with the heap's peak during each scenario's runs.
 // Also one plugin doing one host call and one entity write per event, and both 1-plugin cases on the
@@ -200,102 +201,162 @@ const scenarios: Scenario[] = [
   { ...spread, label: '1,000 tenants × 1 plugin, one tenant writing its settings 20×/s', key: 'tenants1000Configuring', configureEveryMs: 50 },
 ];
 
+/** One run's figures: events/s, and CPU µs per event of the main thread, the whole process and the Redis server (NaN embedded). */
+interface RunFigures {
+  rate: number;
+  cpu: number;
+  processCpu: number;
+  redisCpu: number;
+}
+
+/** A scenario's app, deployed and open: runs of its events end to end, and what they cost. */
+interface Deployment {
+  readonly app: UeeApp;
+  /** `n` events end to end. */
+  run(n: number): Promise<RunFigures>;
+  /** `n` events published with nobody subscribed: the bus's raw publish rate. */
+  raw(n: number): Promise<number>;
+  /** Store reads of the deliveries' tenant settings so far. */
+  configReads(): number;
+  /** The most heap in use seen while a run's events were handled (sampled every 5 ms), MB; the caller resets it. */
+  heapPeakMb: number;
+  close(): Promise<void>;
+}
+
+/** Opens an app on `backend` with the scenario's tenants and plugins deployed. */
+async function deploy(s: Scenario, backend: 'embedded' | 'redis'): Promise<Deployment> {
+  const dataDir = mkdtempSync(join(tmpdir(), 'uee-bench-routing-'));
+  const redisPrefix = `uee-bench:${randomBytes(4).toString('hex')}:`;
+  const pgSchema = PG_STORE ? `uee_bench_${randomBytes(5).toString('hex')}` : undefined;
+  // Default query budgets: a deploy reads its name's earlier versions by id (no scan of the scope).
+  const config = loadConfig(
+    { dataDir, tenants: 'acme', workers: '2', logLevel: 'error', ...(RECORDS_OFF ? { recordsRetentionHours: '0' } : {}), ...(backend === 'redis' ? { bus: REDIS_URL, redisPrefix } : {}), ...(pgSchema === undefined ? {} : { store: pgStoreUrl(pgSchema) }) },
+    {},
+  );
+  const app = await UeeApp.create(config, silentLogger, {
+    router: { refreshMs: 60_000, ...(s.unbatched ? { concurrency: 1 } : {}), ...(s.unbounded ? { maxInHand: Number.POSITIVE_INFINITY } : {}) },
+    host: { ...(s.unbatched ? { maxBatch: 1 } : {}), ...(s.noSpin ? { hostCallSpin: { mainMs: 0 } } : {}) },
+  });
+  // What the Redis server spends is read over a connection of its own.
+  const redisInfo = backend === 'redis' ? new Redis(REDIS_URL) : undefined;
+  const close = async (): Promise<void> => {
+    await app.close();
+    redisInfo?.disconnect();
+    rmSync(dataDir, { recursive: true, force: true });
+    if (backend === 'redis') await deleteRedisKeys(redisPrefix, REDIS_URL);
+    if (pgSchema !== undefined) await dropPgSchema(pgSchema);
+  };
+  try {
+    for (const t of s.tenants) if (t !== 'acme') await app.store.tenants.create(t);
+    for (const [name, tenantId, type] of s.plugins) {
+      await app.registry.deploy('bench', {
+        manifest: {
+          name,
+          subscribeTo: [type],
+          ...(s.wasm === 'write' || s.wasm === 'jsWrite' ? { capabilities: ['readEntities' as const, 'writeEntities' as const] } : {}),
+          ...(tenantId === null ? {} : { tenantScope: 'tenant' as const, tenantId }),
+        },
+        wasm: await pluginWasm(s.wasm),
+      });
+    }
+    await app.runtime!.router.refresh();
+  } catch (err) {
+    await close();
+    throw err;
+  }
+  // Store reads the deliveries' tenant settings take (a PostgreSQL round trip each on a distributed store).
+  let configReads = 0;
+  const settingsStore = app.store.config as unknown as Record<string, ((...args: unknown[]) => Promise<unknown>) | undefined>;
+  for (const method of ['getPlugin', 'revision', 'changesSince']) {
+    const original = settingsStore[method];
+    if (original === undefined) continue;
+    settingsStore[method] = (...args: unknown[]) => {
+      configReads++;
+      return original.apply(app.store.config, args);
+    };
+  }
+  // O(1): a snapshot sorts every plugin's latency reservoir, which polled every 5 ms with 1,000
+  // plugins would measure the bench's own polling.
+  const invoked = (): number => app.runtime!.router.metrics.invocations;
+  const entityIds = s.entities === undefined ? undefined : Array.from({ length: s.entities }, () => newId());
+  const deployment: Deployment = {
+    app,
+    heapPeakMb: 0,
+    configReads: () => configReads,
+    close,
+    /**
+     * `n` events end to end: events/s, and the CPU µs spent per event by the main thread, by all of
+     * the process's threads (main, runtime workers, records thread) and by the Redis server (NaN
+     * embedded; its `INFO cpu` round trips are outside the timed window).
+     */
+    async run(n) {
+      const events = Array.from({ length: n }, (_, i) => tick(s.tenants[i % s.tenants.length]!, entityIds === undefined ? undefined : entityIds[Math.floor(Math.random() * entityIds.length)]));
+      if (s.relayed === true) for (let i = 0; i < n; i++) events[i] = readEvent(JSON.stringify(events[i]), { table: 'outbox' });
+      const target = invoked() + n;
+      const redisCpu = redisInfo === undefined ? NaN : await redisCpuUs(redisInfo);
+      const start = performance.now();
+      const cpu = mainThreadCpuUs();
+      const processCpu = process.cpuUsage();
+      for (let i = 0; i < n; i += 500) await app.bus.publish(events.slice(i, i + 500));
+      while (invoked() < target) {
+        // not process.memoryUsage(): it reads /proc for the RSS as well, ~85 µs a call on this loaded main thread
+        deployment.heapPeakMb = Math.max(deployment.heapPeakMb, getHeapStatistics().used_heap_size / 2 ** 20);
+        await new Promise((r) => setTimeout(r, 5));
+      }
+      const rate = n / ((performance.now() - start) / 1000);
+      const mainCpu = (mainThreadCpuUs() - cpu) / n;
+      const used = process.cpuUsage(processCpu);
+      return {
+        rate,
+        cpu: mainCpu,
+        processCpu: (used.user + used.system) / n,
+        redisCpu: redisInfo === undefined ? NaN : ((await redisCpuUs(redisInfo)) - redisCpu) / n,
+      };
+    },
+    async raw(n) {
+      const events = Array.from({ length: n }, () => ({ ...tick('acme'), type: 'Raw' }));
+      const start = performance.now();
+      for (let i = 0; i < n; i += 500) await app.bus.publish(events.slice(i, i + 500));
+      return n / ((performance.now() - start) / 1000);
+    },
+  };
+  return deployment;
+}
+
+/**
+ * Scenarios whose ratio to one plugin is a goal of issue 10 (`…Ratio1000vs1`, `…RatioTenants1000vs1`,
+ * `…Ratio100vs1`): a one-plugin deployment stays open beside them and its runs alternate with
+ * theirs, one before each, so the ratio compares runs seconds apart. Taken against `plugins1`,
+ * measured minutes earlier in a full run, the same 1,000-tenant deployment measured 20,420 and
+ * 26,410 events/s an hour apart on this VM (2026-12-06). Not with a profile or callgrind (the
+ * baseline's runs would be in it).
+ */
+const PAIRED: ReadonlySet<string> = new Set(PROFILE_DIR === undefined && HEAP_PROFILE_DIR === undefined && !CALLGRIND ? ['plugins100', 'plugins1000', 'tenants1000'] : []);
+
 for (const backend of (['embedded', 'redis'] as const).filter((b) => BACKENDS?.has(b) ?? true)) {
   // A first, unreported run of the 1-plugin case, so no figure is the process's first (JIT). Alone it
   // did not remove the first scenario's deficit (13,570 vs 18,386 events/s with 100 plugins): that was
   // the previous app's garbage, collected below between scenarios.
   const warmup: Scenario = { ...scenario(1), key: 'warmup' };
   for (const s of [warmup, ...scenarios.filter((x) => SCENARIOS?.has(x.key) ?? true)]) {
-    const dataDir = mkdtempSync(join(tmpdir(), 'uee-bench-routing-'));
-    const redisPrefix = `uee-bench:${randomBytes(4).toString('hex')}:`;
-    const pgSchema = PG_STORE ? `uee_bench_${randomBytes(5).toString('hex')}` : undefined;
-    // Default query budgets: a deploy reads its name's earlier versions by id (no scan of the scope).
-    const config = loadConfig(
-      { dataDir, tenants: 'acme', workers: '2', logLevel: 'error', ...(RECORDS_OFF ? { recordsRetentionHours: '0' } : {}), ...(backend === 'redis' ? { bus: REDIS_URL, redisPrefix } : {}), ...(pgSchema === undefined ? {} : { store: pgStoreUrl(pgSchema) }) },
-      {},
-    );
-    const app = await UeeApp.create(config, silentLogger, {
-      router: { refreshMs: 60_000, ...(s.unbatched ? { concurrency: 1 } : {}), ...(s.unbounded ? { maxInHand: Number.POSITIVE_INFINITY } : {}) },
-      host: { ...(s.unbatched ? { maxBatch: 1 } : {}), ...(s.noSpin ? { hostCallSpin: { mainMs: 0 } } : {}) },
-    });
-    // What the Redis server spends is read over a connection of its own.
-    const redisInfo = backend === 'redis' ? new Redis(REDIS_URL) : undefined;
+    const d = await deploy(s, backend);
+    const baseline = PAIRED.has(s.key) ? await deploy(scenario(1), backend).catch(async (err: unknown) => {
+      await d.close();
+      throw err;
+    }) : undefined;
+    const { app } = d;
     try {
-      for (const t of s.tenants) if (t !== 'acme') await app.store.tenants.create(t);
-      for (const [name, tenantId, type] of s.plugins) {
-        await app.registry.deploy('bench', {
-          manifest: {
-            name,
-            subscribeTo: [type],
-            ...(s.wasm === 'write' || s.wasm === 'jsWrite' ? { capabilities: ['readEntities' as const, 'writeEntities' as const] } : {}),
-            ...(tenantId === null ? {} : { tenantScope: 'tenant' as const, tenantId }),
-          },
-          wasm: await pluginWasm(s.wasm),
-        });
-      }
-      await app.runtime!.router.refresh();
-      // Store reads the deliveries' tenant settings take (a PostgreSQL round trip each on a distributed store).
-      let configReads = 0;
-      const settingsStore = app.store.config as unknown as Record<string, ((...args: unknown[]) => Promise<unknown>) | undefined>;
-      for (const method of ['getPlugin', 'revision', 'changesSince']) {
-        const original = settingsStore[method];
-        if (original === undefined) continue;
-        settingsStore[method] = (...args: unknown[]) => {
-          configReads++;
-          return original.apply(app.store.config, args);
-        };
-      }
-      // O(1): a snapshot sorts every plugin's latency reservoir, which polled every 5 ms with 1,000
-      // plugins would measure the bench's own polling.
-      const invoked = (): number => app.runtime!.router.metrics.invocations;
-      const entityIds = s.entities === undefined ? undefined : Array.from({ length: s.entities }, () => newId());
-      /** The most heap in use seen while a run's events were handled (sampled every 5 ms), MB. */
-      let heapPeakMb = 0;
-      /**
-       * `n` events end to end: events/s, and the CPU µs spent per event by the main thread, by all of
-       * the process's threads (main, runtime workers, records thread) and by the Redis server (NaN
-       * embedded; its `INFO cpu` round trips are outside the timed window).
-       */
-      const run = async (n: number): Promise<{ rate: number; cpu: number; processCpu: number; redisCpu: number }> => {
-        const events = Array.from({ length: n }, (_, i) => tick(s.tenants[i % s.tenants.length]!, entityIds === undefined ? undefined : entityIds[Math.floor(Math.random() * entityIds.length)]));
-        if (s.relayed === true) for (let i = 0; i < n; i++) events[i] = readEvent(JSON.stringify(events[i]), { table: 'outbox' });
-        const target = invoked() + n;
-        const redisCpu = redisInfo === undefined ? NaN : await redisCpuUs(redisInfo);
-        const start = performance.now();
-        const cpu = mainThreadCpuUs();
-        const processCpu = process.cpuUsage();
-        for (let i = 0; i < n; i += 500) await app.bus.publish(events.slice(i, i + 500));
-        while (invoked() < target) {
-          // not process.memoryUsage(): it reads /proc for the RSS as well, ~85 µs a call on this loaded main thread
-          heapPeakMb = Math.max(heapPeakMb, getHeapStatistics().used_heap_size / 2 ** 20);
-          await new Promise((r) => setTimeout(r, 5));
-        }
-        const rate = n / ((performance.now() - start) / 1000);
-        const mainCpu = (mainThreadCpuUs() - cpu) / n;
-        const used = process.cpuUsage(processCpu);
-        return {
-          rate,
-          cpu: mainCpu,
-          processCpu: (used.user + used.system) / n,
-          redisCpu: redisInfo === undefined ? NaN : ((await redisCpuUs(redisInfo)) - redisCpu) / n,
-        };
-      };
-      const raw = async (n: number): Promise<number> => {
-        const events = Array.from({ length: n }, () => ({ ...tick('acme'), type: 'Raw' }));
-        const start = performance.now();
-        for (let i = 0; i < n; i += 500) await app.bus.publish(events.slice(i, i + 500));
-        return n / ((performance.now() - start) / 1000);
-      };
       // One unreported run of the measured size first, so the measured runs are near the steady state:
       // with 1,000 tenants a warm-up of 2,000 events left ~1,000 plugin instances to start on the
       // workers inside them, this one ~300 (a tenant first met on a worker). `…InstancesStarted`
       // reports those left; bench/runtime measures what a cold start costs.
-      await run(EVENTS);
+      await d.run(EVENTS);
       if (s.key === 'warmup') continue;
+      if (baseline !== undefined) await baseline.run(EVENTS);
       const before = app.runtime!.host.stats();
       const droppedBefore = app.records?.dropped ?? 0;
       // The median of three runs: one run of this VM moves ±25% with what else the host does.
-      const runs: Array<Awaited<ReturnType<typeof run>>> = [];
+      const runs: RunFigures[] = [];
       const profiler = PROFILE_DIR === undefined ? undefined : new Session();
       if (profiler !== undefined) {
         profiler.connect();
@@ -309,24 +370,27 @@ for (const backend of (['embedded', 'redis'] as const).filter((b) => BACKENDS?.h
         heapProfiler.connect();
         await heapProfiler.post('HeapProfiler.startSampling', { samplingInterval: 32_768, includeObjectsCollectedByMajorGC: true, includeObjectsCollectedByMinorGC: true });
       }
-      heapPeakMb = 0;
+      d.heapPeakMb = 0;
       if (CALLGRIND) execFileSync('callgrind_control', ['--zero', String(process.pid)], { stdio: 'ignore' });
       // The settings reads of the measured runs (with a writer, the writing runs').
       let configReadsMeasured = 0;
       const measured = async (): Promise<void> => {
-        const readsBefore = configReads;
-        runs.push(await run(EVENTS));
-        configReadsMeasured += configReads - readsBefore;
+        const readsBefore = d.configReads();
+        runs.push(await d.run(EVENTS));
+        configReadsMeasured += d.configReads() - readsBefore;
       };
       // With a settings writer: a quiet run before each writing run, on the same deployment (the ratio's baseline).
-      const quietRuns: typeof runs = [];
+      const quietRuns: RunFigures[] = [];
+      // Paired: a run of the one-plugin deployment before each (the ratio's baseline).
+      const baselineRuns: RunFigures[] = [];
       let configWrites: number | undefined;
       for (let i = 0; i < REPEATS; i++) {
+        if (baseline !== undefined) baselineRuns.push(await baseline.run(EVENTS));
         if (s.configureEveryMs === undefined) {
           await measured();
           continue;
         }
-        quietRuns.push(await run(EVENTS));
+        quietRuns.push(await d.run(EVENTS));
         const writer = configureLoop(app, s.tenants[0]!, s.plugins[0]![0], s.configureEveryMs);
         await measured();
         configWrites = (configWrites ?? 0) + (await writer.stop());
@@ -349,21 +413,31 @@ for (const backend of (['embedded', 'redis'] as const).filter((b) => BACKENDS?.h
       const after = app.runtime!.host.stats();
       const perBatch = (after.batchedCalls - before.batchedCalls) / Math.max(1, after.batches - before.batches);
       if (s.key === 'plugins1') {
-        const base = await raw(EVENTS);
+        const base = await d.raw(EVENTS);
         rows.push([backend, 'raw bus publish (baseline)', base, '', '100%', '', '']);
         figures[`${backend}RawPublishPerSec`] = Math.round(base);
       }
-      const one = figures[`${backend}Plugins1EventsPerSec`];
-      const rawRate = figures[`${backend}RawPublishPerSec`];
       const Key = `${backend}${s.key[0]!.toUpperCase()}${s.key.slice(1)}`;
-      rows.push([backend, s.label, rate, one === undefined ? '1.00' : (rate / one).toFixed(2), rawRate === undefined ? '' : `${((100 * rate) / rawRate).toFixed(0)}%`, perBatch.toFixed(1), [mainCpuPerEvent, processCpuPerEvent, ...(backend === 'redis' ? [redisCpuPerEvent] : [])].map((x) => x.toFixed(0)).join(' / ')]);
+      // The one-plugin figure this scenario is compared with: its paired runs' median, or the plugins1 scenario's.
+      if (baselineRuns.length > 0) figures[`${Key}PairedPlugins1EventsPerSec`] = Math.round(medianRun(baselineRuns).rate);
+      const one = figures[`${Key}PairedPlugins1EventsPerSec`] ?? figures[`${backend}Plugins1EventsPerSec`];
+      const rawRate = figures[`${backend}RawPublishPerSec`];
+      rows.push([
+        backend,
+        s.label,
+        rate,
+        one === undefined ? '1.00' : `${(rate / one).toFixed(2)}${baselineRuns.length > 0 ? ' (paired)' : ''}`,
+        rawRate === undefined ? '' : `${((100 * rate) / rawRate).toFixed(0)}%`,
+        perBatch.toFixed(1),
+        [mainCpuPerEvent, processCpuPerEvent, ...(backend === 'redis' ? [redisCpuPerEvent] : [])].map((x) => x.toFixed(0)).join(' / '),
+      ]);
       figures[`${Key}EventsPerSec`] = Math.round(rate);
       if (rawRate !== undefined) figures[`${Key}PctOfRaw`] = Math.round((100 * rate) / rawRate);
       figures[`${Key}CallsPerBatch`] = Number(perBatch.toFixed(1));
       figures[`${Key}MainThreadCpuUsPerEvent`] = Number(mainCpuPerEvent.toFixed(1));
       figures[`${Key}ProcessCpuUsPerEvent`] = Number(processCpuPerEvent.toFixed(1));
       if (backend === 'redis') figures[`${Key}RedisServerCpuUsPerEvent`] = Number(redisCpuPerEvent.toFixed(1));
-      figures[`${Key}HeapPeakMb`] = Math.round(heapPeakMb);
+      figures[`${Key}HeapPeakMb`] = Math.round(d.heapPeakMb);
       figures[`${Key}InstancesStarted`] = after.instancesStarted - before.instancesStarted;
       // Invocation records dropped in the measured runs (the records buffer full: the records thread,
       // at a lower priority, behind): a record not written is CPU not spent, so a run that dropped
@@ -377,20 +451,24 @@ for (const backend of (['embedded', 'redis'] as const).filter((b) => BACKENDS?.h
         figures[`${backend}RatioTenants1000ConfiguringVsQuiet`] = Number((rate / quiet).toFixed(2));
       }
     } finally {
-      await app.close();
-      redisInfo?.disconnect();
-      rmSync(dataDir, { recursive: true, force: true });
+      await d.close();
+      await baseline?.close();
       // Each scenario starts on a collected heap: the previous app's garbage was collected during the
       // next scenario's measurement (V8's memory reducer runs seconds after allocation slows), which
       // put the first scenario after another ~25% below the same scenario measured later.
       (globalThis as { gc?: () => void }).gc?.();
-      if (backend === 'redis') await deleteRedisKeys(redisPrefix, REDIS_URL);
-      if (pgSchema !== undefined) await dropPgSchema(pgSchema);
     }
   }
+  // Against one plugin: the paired runs' median where there were (see PAIRED), else the plugins1 scenario's.
+  const ratioToOne = (key: string): number => {
+    const Key = `${backend}${key[0]!.toUpperCase()}${key.slice(1)}`;
+    const one = figures[`${Key}PairedPlugins1EventsPerSec`] ?? figures[`${backend}Plugins1EventsPerSec`] ?? NaN;
+    return Number(((figures[`${Key}EventsPerSec`] ?? NaN) / one).toFixed(2));
+  };
   const one = figures[`${backend}Plugins1EventsPerSec`] ?? NaN;
-  figures[`${backend}Ratio1000vs1`] = Number(((figures[`${backend}Plugins1000EventsPerSec`] ?? NaN) / one).toFixed(2));
-  figures[`${backend}RatioTenants1000vs1`] = Number(((figures[`${backend}Tenants1000EventsPerSec`] ?? NaN) / one).toFixed(2));
+  figures[`${backend}Ratio100vs1`] = ratioToOne('plugins100');
+  figures[`${backend}Ratio1000vs1`] = ratioToOne('plugins1000');
+  figures[`${backend}RatioTenants1000vs1`] = ratioToOne('tenants1000');
   // The bound on deliveries in hand against none, the same 1,000 tenants in the same run.
   figures[`${backend}RatioTenants1000BoundedVsUnbounded`] = Number(((figures[`${backend}Tenants1000EventsPerSec`] ?? NaN) / (figures[`${backend}Tenants1000UnboundedEventsPerSec`] ?? NaN)).toFixed(2));
   figures[`${backend}RatioWrite1SpinVsNoSpin`] = Number(((figures[`${backend}Write1EventsPerSec`] ?? NaN) / (figures[`${backend}Write1NoSpinEventsPerSec`] ?? NaN)).toFixed(2));
