@@ -41,7 +41,7 @@ export const queryExplain = defineTool({
   },
   summarize: (o) =>
     o.plan === undefined
-      ? `${o.slow?.length ?? 0} slow queries`
+      ? `${o.slow?.length ?? 0} slow query shapes`
       : `${String(o.plan.access)}${typeof o.plan.index === 'string' ? ` via ${o.plan.index}` : ''}: ${String(o.plan.rowsExamined)} examined, ${String(o.plan.rowsReturned)} returned in ${String(o.plan.ms)} ms`,
 });
 
