@@ -209,6 +209,16 @@ interface RunFigures {
   redisCpu: number;
 }
 
+/** The prefix of a scenario's figures, e.g. `embeddedTenants1000`. */
+function figureKey(backend: string, key: string): string {
+  return `${backend}${key[0]!.toUpperCase()}${key.slice(1)}`;
+}
+
+/** The one-plugin rate a scenario is compared with: its paired runs' median (see PAIRED), else the plugins1 scenario's. */
+function oneFor(backend: string, key: string): number | undefined {
+  return figures[`${figureKey(backend, key)}PairedPlugins1EventsPerSec`] ?? figures[`${backend}Plugins1EventsPerSec`];
+}
+
 /** A scenario's app, deployed and open: runs of its events end to end, and what they cost. */
 interface Deployment {
   readonly app: UeeApp;
@@ -417,10 +427,9 @@ for (const backend of (['embedded', 'redis'] as const).filter((b) => BACKENDS?.h
         rows.push([backend, 'raw bus publish (baseline)', base, '', '100%', '', '']);
         figures[`${backend}RawPublishPerSec`] = Math.round(base);
       }
-      const Key = `${backend}${s.key[0]!.toUpperCase()}${s.key.slice(1)}`;
-      // The one-plugin figure this scenario is compared with: its paired runs' median, or the plugins1 scenario's.
+      const Key = figureKey(backend, s.key);
       if (baselineRuns.length > 0) figures[`${Key}PairedPlugins1EventsPerSec`] = Math.round(medianRun(baselineRuns).rate);
-      const one = figures[`${Key}PairedPlugins1EventsPerSec`] ?? figures[`${backend}Plugins1EventsPerSec`];
+      const one = oneFor(backend, s.key);
       const rawRate = figures[`${backend}RawPublishPerSec`];
       rows.push([
         backend,
@@ -459,12 +468,7 @@ for (const backend of (['embedded', 'redis'] as const).filter((b) => BACKENDS?.h
       (globalThis as { gc?: () => void }).gc?.();
     }
   }
-  // Against one plugin: the paired runs' median where there were (see PAIRED), else the plugins1 scenario's.
-  const ratioToOne = (key: string): number => {
-    const Key = `${backend}${key[0]!.toUpperCase()}${key.slice(1)}`;
-    const one = figures[`${Key}PairedPlugins1EventsPerSec`] ?? figures[`${backend}Plugins1EventsPerSec`] ?? NaN;
-    return Number(((figures[`${Key}EventsPerSec`] ?? NaN) / one).toFixed(2));
-  };
+  const ratioToOne = (key: string): number => Number(((figures[`${figureKey(backend, key)}EventsPerSec`] ?? NaN) / (oneFor(backend, key) ?? NaN)).toFixed(2));
   const one = figures[`${backend}Plugins1EventsPerSec`] ?? NaN;
   figures[`${backend}Ratio100vs1`] = ratioToOne('plugins100');
   figures[`${backend}Ratio1000vs1`] = ratioToOne('plugins1000');
