@@ -413,8 +413,8 @@ export class WorkerPool {
     await ready;
   }
 
-  #post(slot: Slot, msg: ToWorker): void {
-    if (!slot.dead) slot.worker.postMessage(msg);
+  #post(slot: Slot, msg: ToWorker, transfer?: ArrayBuffer[]): void {
+    if (!slot.dead) slot.worker.postMessage(msg, transfer);
   }
 
   /** Whether the main thread polls the bridges now (see `PoolOptions.hostCallSpin`). */
@@ -643,13 +643,19 @@ export class WorkerPool {
     this.batchedJobs += batch.length;
     this.#arm(slot, running, mixed ? Math.min(first.timeoutMs, this.#overrunMs) : first.timeoutMs);
     const ids: number[] = [];
-    const inputs: string[] = [];
+    const ends: number[] = [];
+    let bytes = 0;
     for (const j of jobs.values()) {
       ids.push(j.id);
-      inputs.push(j.job.input);
+      ends.push((bytes += Buffer.byteLength(j.job.input)));
     }
+    // Not a pooled Buffer: its whole ArrayBuffer moves to the worker.
+    const input = new Uint8Array(Buffer.allocUnsafeSlow(bytes).buffer, 0, bytes);
+    const out = Buffer.from(input.buffer, 0, bytes);
+    let at = 0;
+    for (const j of jobs.values()) at += out.write(j.job.input, at, 'utf8');
     if (!mixed) {
-      this.#post(slot, { t: 'batch', pluginId: first.pluginId, instanceKey: first.instanceKey, ids, inputs });
+      this.#post(slot, { t: 'batch', pluginId: first.pluginId, instanceKey: first.instanceKey, ids, input, ends }, [input.buffer]);
       return;
     }
     const jobPlugins: string[] = [];
@@ -660,7 +666,7 @@ export class WorkerPool {
     }
     // The worker sees this before the batch (the message orders it): it claims each call from here.
     Atomics.store(slot.i32, BRIDGE.CLAIM, 0);
-    this.#post(slot, { t: 'batch', pluginId: first.pluginId, instanceKey: first.instanceKey, ids, inputs, pluginIds: jobPlugins, instanceKeys: jobKeys });
+    this.#post(slot, { t: 'batch', pluginId: first.pluginId, instanceKey: first.instanceKey, ids, input, ends, pluginIds: jobPlugins, instanceKeys: jobKeys }, [input.buffer]);
   }
 
   /** How long one call of a gathered batch may run before the calls behind it are taken back: twice the batch's expected work. */

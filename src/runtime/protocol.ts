@@ -133,8 +133,8 @@ export interface UnloadMessage {
 export interface InvokeJob {
   id: number;
   pluginId: string;
-  /** The JSON input. */
-  input: string;
+  /** The JSON input, UTF-8 (a view into its batch's {@link BatchMessage.input}). */
+  input: Uint8Array;
   /** Instances are only reused between calls with the same key (the tenant), never across. */
   instanceKey: string;
 }
@@ -150,11 +150,15 @@ export interface BatchMessage {
   pluginId: string;
   instanceKey: string;
   /**
-   * The calls as parallel arrays of primitives (ids, and each call's JSON input), not an object per
-   * call: the structured clone of an object per call cost the main thread a few µs per call.
+   * The calls as parallel arrays of primitives, not an object per call: the structured clone of an
+   * object per call cost the main thread a few µs per call. Their JSON inputs are UTF-8 in ONE buffer,
+   * moved to the worker (in the transfer list), call k's bytes ending at `ends[k]` (from the previous
+   * call's end): a clone of each input string cost the main thread more than writing it into the
+   * buffer, and the worker encoded each string again before the call anyway.
    */
   ids: number[];
-  inputs: string[];
+  input: Uint8Array<ArrayBuffer>;
+  ends: number[];
   /**
    * A batch gathering calls of several plugins or instance keys (several tenants' queues): each
    * call's own plugin and instance key, and the worker claims each call through `BRIDGE.CLAIM`

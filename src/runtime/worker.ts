@@ -480,7 +480,7 @@ async function invoke(msg: InvokeJob): Promise<DoneMessage> {
   const entry = plugins.get(msg.pluginId);
   const base = { id: msg.id, outputBytes: 0, hostCalls: 0, logs: [], droppedLogs: 0, instantiateUs: 0, durationMs: 0 };
   if (entry === undefined) return { ...base, status: 'aborted', abort: { code: 'NOT_FOUND', message: `plugin ${msg.pluginId} is not loaded in this worker` } };
-  const input = encoder.encode(msg.input);
+  const input = msg.input;
   const st: CallState = {
     id: msg.id,
     entry,
@@ -615,14 +615,18 @@ async function runBatch(msg: BatchMessage): Promise<void> {
   const done: DoneMessage[] = [];
   const { pluginIds, instanceKeys } = msg;
   let claimed = 0;
+  let start = 0;
   for (let k = 0; k < msg.ids.length; k++) {
+    const end = msg.ends[k]!;
+    const input = msg.input.subarray(start, end);
+    start = end;
     const id = msg.ids[k]!;
     if (pluginIds !== undefined) {
       // The main thread took the calls not started back (the one before overran): end the batch here.
       if (Atomics.compareExchange(i32, BRIDGE.CLAIM, claimed, id) !== claimed) break;
       claimed = id;
     }
-    const job: InvokeJob = { id, pluginId: pluginIds?.[k] ?? msg.pluginId, input: msg.inputs[k]!, instanceKey: instanceKeys?.[k] ?? msg.instanceKey };
+    const job: InvokeJob = { id, pluginId: pluginIds?.[k] ?? msg.pluginId, input, instanceKey: instanceKeys?.[k] ?? msg.instanceKey };
     const t0 = performance.now();
     Atomics.store(i64, BRIDGE.STARTED_AT_BIG, BigInt(Date.now()));
     Atomics.store(i32, BRIDGE.RUNNING, job.id);
