@@ -642,31 +642,28 @@ export class WorkerPool {
     this.batches++;
     this.batchedJobs += batch.length;
     this.#arm(slot, running, mixed ? Math.min(first.timeoutMs, this.#overrunMs) : first.timeoutMs);
+    // The calls' inputs, and for a gathered batch each call's plugin id and instance key after them,
+    // as UTF-8 in one buffer moved to the worker (see BatchMessage.input).
     const ids: number[] = [];
-    const ends: number[] = [];
-    let bytes = 0;
+    const texts: string[] = [];
     for (const j of jobs.values()) {
       ids.push(j.id);
-      ends.push((bytes += Buffer.byteLength(j.job.input)));
+      texts.push(j.job.input);
     }
+    if (mixed) {
+      for (const j of jobs.values()) texts.push(j.job.pluginId, j.job.instanceKey);
+      // The worker sees this before the batch (the message orders it): it claims each call from here.
+      Atomics.store(slot.i32, BRIDGE.CLAIM, 0);
+    }
+    const ends: number[] = [];
+    let bytes = 0;
+    for (const text of texts) ends.push((bytes += Buffer.byteLength(text)));
     // Not a pooled Buffer: its whole ArrayBuffer moves to the worker.
-    const input = new Uint8Array(Buffer.allocUnsafeSlow(bytes).buffer, 0, bytes);
-    const out = Buffer.from(input.buffer, 0, bytes);
+    const out = Buffer.allocUnsafeSlow(bytes);
     let at = 0;
-    for (const j of jobs.values()) at += out.write(j.job.input, at, 'utf8');
-    if (!mixed) {
-      this.#post(slot, { t: 'batch', pluginId: first.pluginId, instanceKey: first.instanceKey, ids, input, ends }, [input.buffer]);
-      return;
-    }
-    const jobPlugins: string[] = [];
-    const jobKeys: string[] = [];
-    for (const j of jobs.values()) {
-      jobPlugins.push(j.job.pluginId);
-      jobKeys.push(j.job.instanceKey);
-    }
-    // The worker sees this before the batch (the message orders it): it claims each call from here.
-    Atomics.store(slot.i32, BRIDGE.CLAIM, 0);
-    this.#post(slot, { t: 'batch', pluginId: first.pluginId, instanceKey: first.instanceKey, ids, input, ends, pluginIds: jobPlugins, instanceKeys: jobKeys }, [input.buffer]);
+    for (const text of texts) at += out.write(text, at, 'utf8');
+    const input = new Uint8Array(out.buffer, 0, bytes);
+    this.#post(slot, { t: 'batch', pluginId: first.pluginId, instanceKey: first.instanceKey, ids, input, ends, gathered: mixed }, [input.buffer]);
   }
 
   /** How long one call of a gathered batch may run before the calls behind it are taken back: twice the batch's expected work. */

@@ -28,6 +28,8 @@ const u8 = new Uint8Array(init.sab);
 const dataCapacity = init.sab.byteLength - BRIDGE.DATA_OFFSET;
 const encoder = new TextEncoder();
 const decoder = new TextDecoder();
+/** A gathered batch's plugin ids and instance keys (see BatchMessage.gathered): given back as written, a leading U+FEFF too. */
+const idDecoder = new TextDecoder('utf-8', { ignoreBOM: true });
 const HOST_MSG: FromWorker = { t: 'host' };
 /** Extism addresses carry the block index in the top 16 bits. */
 const OFFSET_MASK = (1n << 48n) - 1n;
@@ -613,20 +615,20 @@ let batches: Promise<void> = Promise.resolve();
  */
 async function runBatch(msg: BatchMessage): Promise<void> {
   const done: DoneMessage[] = [];
-  const { pluginIds, instanceKeys } = msg;
+  const { ids, ends, gathered } = msg;
+  const calls = ids.length;
+  /** The `i`-th text of the batch's buffer. */
+  const text = (i: number): string => idDecoder.decode(msg.input.subarray(i === 0 ? 0 : ends[i - 1], ends[i]));
   let claimed = 0;
-  let start = 0;
-  for (let k = 0; k < msg.ids.length; k++) {
-    const end = msg.ends[k]!;
-    const input = msg.input.subarray(start, end);
-    start = end;
-    const id = msg.ids[k]!;
-    if (pluginIds !== undefined) {
+  for (let k = 0; k < calls; k++) {
+    const input = msg.input.subarray(k === 0 ? 0 : ends[k - 1], ends[k]);
+    const id = ids[k]!;
+    if (gathered) {
       // The main thread took the calls not started back (the one before overran): end the batch here.
       if (Atomics.compareExchange(i32, BRIDGE.CLAIM, claimed, id) !== claimed) break;
       claimed = id;
     }
-    const job: InvokeJob = { id, pluginId: pluginIds?.[k] ?? msg.pluginId, input, instanceKey: instanceKeys?.[k] ?? msg.instanceKey };
+    const job: InvokeJob = gathered ? { id, pluginId: text(calls + 2 * k), input, instanceKey: text(calls + 2 * k + 1) } : { id, pluginId: msg.pluginId, input, instanceKey: msg.instanceKey };
     const t0 = performance.now();
     Atomics.store(i64, BRIDGE.STARTED_AT_BIG, BigInt(Date.now()));
     Atomics.store(i32, BRIDGE.RUNNING, job.id);
