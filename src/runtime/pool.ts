@@ -658,8 +658,9 @@ export class WorkerPool {
     const ends: number[] = [];
     let bytes = 0;
     for (const text of texts) ends.push((bytes += Buffer.byteLength(text)));
-    // Not a pooled Buffer: its whole ArrayBuffer moves to the worker.
-    const out = Buffer.allocUnsafeSlow(bytes);
+    // Not a pooled Buffer (its whole ArrayBuffer moves to the worker), and zeroed: whatever a miscount
+    // left unwritten must not be some earlier allocation's bytes in a plugin's input.
+    const out = Buffer.alloc(bytes);
     let at = 0;
     for (const text of texts) at += out.write(text, at, 'utf8');
     const input = new Uint8Array(out.buffer, 0, bytes);
