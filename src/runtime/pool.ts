@@ -660,10 +660,9 @@ export class WorkerPool {
     for (const text of texts) ends.push((bytes += Buffer.byteLength(text)));
     // Not a pooled Buffer (its whole ArrayBuffer moves to the worker), and zeroed: whatever a miscount
     // left unwritten must not be some earlier allocation's bytes in a plugin's input.
-    const out = Buffer.alloc(bytes);
+    const input = Buffer.alloc(bytes);
     let at = 0;
-    for (const text of texts) at += out.write(text, at, 'utf8');
-    const input = new Uint8Array(out.buffer, 0, bytes);
+    for (const text of texts) at += input.write(text, at, 'utf8');
     this.#post(slot, { t: 'batch', pluginId: first.pluginId, instanceKey: first.instanceKey, ids, input, ends, gathered: mixed }, [input.buffer]);
   }
 

@@ -617,11 +617,12 @@ async function runBatch(msg: BatchMessage): Promise<void> {
   const done: DoneMessage[] = [];
   const { ids, ends, gathered } = msg;
   const calls = ids.length;
-  /** The `i`-th text of the batch's buffer. */
-  const text = (i: number): string => idDecoder.decode(msg.input.subarray(i === 0 ? 0 : ends[i - 1], ends[i]));
+  /** The `i`-th part of the batch's buffer: call `i`'s input, or (gathered) a plugin id or instance key after the inputs. */
+  const part = (i: number): Uint8Array => msg.input.subarray(i === 0 ? 0 : ends[i - 1], ends[i]);
+  const text = (i: number): string => idDecoder.decode(part(i));
   let claimed = 0;
   for (let k = 0; k < calls; k++) {
-    const input = msg.input.subarray(k === 0 ? 0 : ends[k - 1], ends[k]);
+    const input = part(k);
     const id = ids[k]!;
     if (gathered) {
       // The main thread took the calls not started back (the one before overran): end the batch here.
