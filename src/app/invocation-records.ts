@@ -50,8 +50,9 @@ export interface InvocationRecordsOptions {
  * of the newest buffered record of the tenant holding the most, so tenants flooding a slow store —
  * however many — lose their own records, never a quiet tenant's. A write starts once `batchSize`
  * records are buffered and takes at most `maxBatchSize` (a few of each tenant in turn), so most of a
- * full buffer can still make that room. A record is written once the batch holding it is flushed
- * (≤ `flushMs` later); {@link flush} waits for everything recorded so far.
+ * full buffer can still make that room. A record goes to the store once the batch holding it is
+ * flushed (≤ `flushMs` later; a store writing in groups of its own may hold it a little longer);
+ * {@link flush} waits until everything recorded so far is stored.
  */
 export class InvocationRecords implements InvocationRecorder {
   /** Records not yet handed to a write, per tenant ('' for the platform's own), in the order written next. */
@@ -68,9 +69,9 @@ export class InvocationRecords implements InvocationRecorder {
   #inflight = 0;
   /** Records buffered or being written, per tenant ('' for the platform's own). */
   readonly #perTenant = new Map<string, number>();
-  /** Records dropped: a bound was reached, or the store refused their batch. */
-  dropped = 0;
-  /** Records written to the store. */
+  /** Records dropped here: a bound was reached, or the store refused their batch. */
+  #dropped = 0;
+  /** Records the store took: stored, or, for a store that writes in groups of its own, to be stored (see `InvocationRecordStore.append`). */
   written = 0;
   readonly #opts: Required<Omit<InvocationRecordsOptions, 'logger'>>;
 
@@ -91,9 +92,14 @@ export class InvocationRecords implements InvocationRecorder {
     };
   }
 
-  /** Records waiting to be written: buffered, or in a write not finished yet. */
+  /** Records waiting to be written: buffered, in a write not finished yet, or taken by the store and not written yet. */
   get waiting(): number {
-    return this.#buffered + this.#inflight;
+    return this.#buffered + this.#inflight + (this.store.taken?.().unwritten ?? 0);
+  }
+
+  /** Records dropped: a bound was reached, the store refused their batch, or it lost them after taking them. */
+  get dropped(): number {
+    return this.#dropped + (this.store.taken?.().lost ?? 0);
   }
 
   /** Starts the retention loop (a purge now, then every `purgeEveryMs`). */
@@ -109,8 +115,8 @@ export class InvocationRecords implements InvocationRecorder {
     if (this.#closed) return;
     const tenant = draft.tenantId ?? '';
     const mine = this.#perTenant.get(tenant) ?? 0;
-    if (mine >= this.#opts.maxBufferedPerTenant) return this.#dropped(tenant, 'its part of the buffer is full');
-    if (this.#buffered + this.#inflight >= this.#opts.maxBuffered && !this.#makeRoom(tenant, mine)) return this.#dropped(tenant, 'the buffer is full and it holds its fair part');
+    if (mine >= this.#opts.maxBufferedPerTenant) return this.#drop(tenant, 'its part of the buffer is full');
+    if (this.#buffered + this.#inflight >= this.#opts.maxBuffered && !this.#makeRoom(tenant, mine)) return this.#drop(tenant, 'the buffer is full and it holds its fair part');
     this.#perTenant.set(tenant, mine + 1);
     let list = this.#buffers.get(tenant);
     if (list === undefined) this.#buffers.set(tenant, (list = []));
@@ -121,9 +127,11 @@ export class InvocationRecords implements InvocationRecorder {
   }
 
   /** Writes everything recorded so far; settles when it is stored (or failed and was logged). */
-  flush(): Promise<void> {
+  async flush(): Promise<void> {
     if (this.#buffered > 0) this.#write(true);
-    return this.#writing;
+    await this.#writing;
+    // A store that takes appends before it writes them (the SQLite records thread) writes them now.
+    await this.store.flush?.().catch((err: unknown) => this.options.logger.warn('flushing invocation records failed', { error: toUeeError(err).message }));
   }
 
   /** Deletes records older than the retention, batch by batch; returns how many. */
@@ -168,12 +176,12 @@ export class InvocationRecords implements InvocationRecorder {
     if (list.length === 0) this.#buffers.delete(victim);
     this.#buffered--;
     this.#release(victim);
-    this.#dropped(victim, 'the buffer is full: its newest record made room for a tenant under its fair part');
+    this.#drop(victim, 'the buffer is full: its newest record made room for a tenant under its fair part');
     return true;
   }
 
-  #dropped(tenant: string, why: string): void {
-    if (this.dropped++ % 1000 === 0) this.options.logger.warn('invocation record buffer full; dropping records', { dropped: this.dropped, tenantId: tenant === '' ? null : tenant, why });
+  #drop(tenant: string, why: string): void {
+    if (this.#dropped++ % 1000 === 0) this.options.logger.warn('invocation record buffer full; dropping records', { dropped: this.#dropped, tenantId: tenant === '' ? null : tenant, why });
   }
 
   /** One record of `tenant` is no longer buffered or being written. */
@@ -203,7 +211,7 @@ export class InvocationRecords implements InvocationRecorder {
       await this.store.append(batch);
       this.written += batch.length;
     } catch (err) {
-      this.dropped += batch.length;
+      this.#dropped += batch.length;
       this.options.logger.warn('writing invocation records failed; the batch is dropped', { records: batch.length, error: toUeeError(err).message });
     } finally {
       this.#inflight -= batch.length;

@@ -123,8 +123,18 @@ const QUERY_COLUMNS = [
  * events' records only with a global context), never another tenant's.
  */
 export interface InvocationRecordStore {
-  /** Stores records (idempotent by `recordId`), capped by {@link prepareInvocationRecord}. System use: records carry their tenant. */
+  /**
+   * Stores records (idempotent by `recordId`), capped by {@link prepareInvocationRecord}. System use:
+   * records carry their tenant. Settles once they are stored — or, for a store with {@link flush},
+   * once it has taken them: such a store writes what it takes in fewer, bigger transactions of its
+   * own, within a second, at once on `flush`, and before it closes; a group it then fails to write
+   * it logs and counts as lost.
+   */
   append(records: readonly InvocationRecordDraft[]): Promise<void>;
+  /** For a store whose appends settle when taken (see {@link append}): settles once everything taken before it is stored. */
+  flush?(): Promise<void>;
+  /** For such a store: records it took and has not written yet, and records it took and then lost (a group it could not write). */
+  taken?(): { unwritten: number; lost: number };
   /** The context tenant's records matching `query`, newest first, with keyset pagination. */
   query(ctx: TenantContext, query?: InvocationQuery): Promise<Page<InvocationRecord>>;
   /**

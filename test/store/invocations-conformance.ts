@@ -32,6 +32,12 @@ export function draft(tenantId: string | null, at: string, over: Partial<Invocat
   };
 }
 
+/** Appends and waits until stored: a store whose appends settle when taken writes them on flush (see `InvocationRecordStore.append`). */
+async function appendStored(s: EntityStore, drafts: readonly InvocationRecordDraft[]): Promise<void> {
+  await s.invocations.append(drafts);
+  await s.invocations.flush?.();
+}
+
 async function all(store: EntityStore, ctx: TenantContext, q: Parameters<EntityStore['invocations']['query']>[1] = {}): Promise<InvocationRecord[]> {
   const out: InvocationRecord[] = [];
   let cursor: string | undefined;
@@ -51,7 +57,7 @@ export function invocationConformance(store: () => EntityStore): void {
       const s = store();
       const r1 = draft('acme', '2026-12-01T06:00:00.000Z');
       const r2 = draft('acme', '2026-12-01T06:00:01.000Z', { event: { ...r1.event, eventId: 'ev-b', correlationId: 'corr-2', entityId: 'task-2' }, plugin: { id: 'p-2', name: 'notify', version: 3 }, outcome: 'dead', error: { code: 'PLUGIN_TRAP', message: 'boom' }, experiment: { id: 'exp-1', variant: 'b' }, metrics: { score: 0.5 } });
-      await s.invocations.append([r1, r2]);
+      await appendStored(s, [r1, r2]);
       const both = await all(s, A);
       expect(both.map((r) => r.event.eventId)).toEqual(['ev-b', r1.event.eventId]);
       expect(both[0]).toMatchObject({ ...r2, recordId: expect.any(String) });
@@ -68,7 +74,7 @@ export function invocationConformance(store: () => EntityStore): void {
 
     it('IR02 a tenant never sees another tenant\'s records; global records only with a global context', async () => {
       const s = store();
-      await s.invocations.append([draft('acme', '2026-12-01T06:00:00.000Z'), draft('globex', '2026-12-01T06:00:00.000Z'), draft(null, '2026-12-01T06:00:00.000Z')]);
+      await appendStored(s, [draft('acme', '2026-12-01T06:00:00.000Z'), draft('globex', '2026-12-01T06:00:00.000Z'), draft(null, '2026-12-01T06:00:00.000Z')]);
       expect((await all(s, A)).map((r) => r.tenantId)).toEqual(['acme']);
       expect((await all(s, B)).map((r) => r.tenantId)).toEqual(['globex']);
       expect((await all(s, G)).map((r) => r.tenantId)).toEqual([null]);
@@ -78,7 +84,7 @@ export function invocationConformance(store: () => EntityStore): void {
     it('IR03 pages by cursor without gaps or repeats; a cursor of another query is INVALID_CURSOR', async () => {
       const s = store();
       const drafts = Array.from({ length: 25 }, (_, i) => draft('acme', new Date(Date.UTC(2026, 11, 1, 6, 0, i)).toISOString()));
-      await s.invocations.append(drafts);
+      await appendStored(s, drafts);
       const page = await s.invocations.query(A, { limit: 10 });
       expect(page.items).toHaveLength(10);
       const every = await all(s, A, { limit: 7 });
@@ -90,7 +96,7 @@ export function invocationConformance(store: () => EntityStore): void {
     it('IR04 each record is capped: long errors cut, effect and model lists bounded with the rest counted', async () => {
       const s = store();
       const many = Array.from({ length: RECORD_CAPS.effects + 30 }, (_, i) => ({ entityId: `e${i}`, entityTypeId: 'Task', version: 1 }));
-      await s.invocations.append([
+      await appendStored(s, [
         draft('acme', '2026-12-01T06:00:00.000Z', {
           outcome: 'retry',
           error: { code: 'PLUGIN_ERROR', message: 'x'.repeat(100_000) },
@@ -110,7 +116,7 @@ export function invocationConformance(store: () => EntityStore): void {
     it('IR04b a record with nothing but too many effects (no error, models or metrics) is capped too', async () => {
       const s = store();
       const many = Array.from({ length: RECORD_CAPS.effects + 7 }, (_, i) => ({ eventId: `ev-out-${i}`, type: 'TaskTriaged' }));
-      await s.invocations.append([draft('acme', '2026-12-01T06:00:00.000Z', { effects: { committed: true, writes: [], events: many, readModelOps: 0, timers: 0, omitted: 1 } })]);
+      await appendStored(s, [draft('acme', '2026-12-01T06:00:00.000Z', { effects: { committed: true, writes: [], events: many, readModelOps: 0, timers: 0, omitted: 1 } })]);
       const [r] = await all(s, A);
       expect(r!.effects.events).toHaveLength(RECORD_CAPS.effects);
       expect(r!.effects.omitted).toBe(8);
@@ -120,14 +126,14 @@ export function invocationConformance(store: () => EntityStore): void {
       const s = store();
       // A flush hands the store a whole buffer: 6,100 rows of 11 columns is past PostgreSQL's bind limit.
       const drafts = Array.from({ length: 6_100 }, (_, i) => draft('acme', new Date(Date.UTC(2026, 11, 1, 6, 0, 0, i)).toISOString(), { recordId: `r-${String(i).padStart(5, '0')}` }));
-      await s.invocations.append(drafts);
-      await s.invocations.append(drafts.slice(0, 40));
+      await appendStored(s, drafts);
+      await appendStored(s, drafts.slice(0, 40));
       expect((await all(s, A, { limit: 1000 })).map((r) => r.recordId)).toEqual(drafts.map((d) => d.recordId).reverse());
     });
 
     it('IR05 retention deletes records older than the cutoff, in bounded batches, and nothing newer', async () => {
       const s = store();
-      await s.invocations.append([
+      await appendStored(s, [
         ...Array.from({ length: 5 }, (_, i) => draft(i % 2 === 0 ? 'acme' : 'globex', `2026-11-0${i + 1}T00:00:00.000Z`)),
         draft('acme', '2026-12-01T06:00:00.000Z'),
       ]);
@@ -141,8 +147,8 @@ export function invocationConformance(store: () => EntityStore): void {
     it('IR06 appending the same record twice stores it once', async () => {
       const s = store();
       const d = { ...draft('acme', '2026-12-01T06:00:00.000Z'), recordId: '0193f000-0000-7000-8000-000000000001' };
-      await s.invocations.append([d]);
-      await s.invocations.append([d]);
+      await appendStored(s, [d]);
+      await appendStored(s, [d]);
       expect(await all(s, A)).toHaveLength(1);
     });
 
@@ -160,7 +166,7 @@ export function invocationConformance(store: () => EntityStore): void {
         }),
       );
       // The same record id twice in one append (and a record between them): stored once.
-      await s.invocations.append([...drafts, drafts[0]!]);
+      await appendStored(s, [...drafts, drafts[0]!]);
       const stored = await all(s, A, { limit: 1000 });
       expect(stored.map((r) => r.recordId)).toEqual(drafts.map((d) => d.recordId).reverse());
       for (const [i, text] of odd.entries()) {

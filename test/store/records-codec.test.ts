@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import type { InvocationRecordDraft } from '../../src/store/invocations.js';
-import { STRIDE, packRecords, unpackRecords } from '../../src/store/sqlite/records-codec.js';
+import { STRIDE, packRecords, preparedInKeyOrder, unpackRecords } from '../../src/store/sqlite/records-codec.js';
 
 // The records writer thread gets a batch as one flat array (packRecords): every field of every
 // draft must come back as it was, optional fields only where they were.
@@ -56,5 +56,24 @@ describe('invocation records packed for the writer thread', () => {
     expect(received.rest.map(([r]) => r)).toEqual([1]);
     expect(received.strings.filter((x) => x === 'router')).toHaveLength(1);
     expect(received.strings.filter((x) => x === 'ok')).toHaveLength(1);
+  });
+
+  it('RECORDS-CODEC-2 a group of appends comes out prepared, every record once, by tenant (the global tenant first), in the order taken within a tenant, in chunks of at most 256', () => {
+    const tenants = ['globex', 'acme', null, 'initech'];
+    let i = 0;
+    const append = (n: number): InvocationRecordDraft[] =>
+      Array.from({ length: n }, () => {
+        const k = i++;
+        return { ...structuredClone(plain), recordId: `r-${String(k).padStart(4, '0')}`, tenantId: tenants[k % tenants.length]!, event: { ...plain.event, eventId: `e-${k}` } };
+      });
+    const appends = [append(300), append(5), append(211)];
+    const chunks = [...preparedInKeyOrder(appends.map((a) => packRecords(a)))];
+    expect(chunks.every((c) => c.length > 0 && c.length <= 256)).toBe(true);
+    const out = chunks.flat();
+    const key = (t: string | null): string => t ?? '';
+    const expected = appends.flat().map((d, at) => ({ d, at })).sort((a, b) => (key(a.d.tenantId) < key(b.d.tenantId) ? -1 : key(a.d.tenantId) > key(b.d.tenantId) ? 1 : a.at - b.at));
+    expect(out.map((r) => r.recordId)).toEqual(expected.map((e) => e.d.recordId));
+    expect(out[0]!.tenantId).toBeNull();
+    expect(out.find((r) => r.recordId === 'r-0301')).toStrictEqual(appends[1]![1]);
   });
 });

@@ -13,7 +13,7 @@ import { silentLogger } from '../../src/core/index.js';
 import { InvocationRecords } from '../../src/app/index.js';
 import { openSqliteStore, type EntityStore, type InvocationRecordDraft, type InvocationRecordStore } from '../../src/store/index.js';
 import { normaliseInvocationQuery } from '../../src/store/invocations.js';
-import { INVOCATIONS_DDL, RECORDS_PAGE_SIZE, sqliteInvocationQuery } from '../../src/store/sqlite/invocations-sql.js';
+import { INVOCATIONS_DDL, RECORDS_GROUP_MS, RECORDS_GROUP_SIZE, RECORDS_PAGE_SIZE, sqliteInvocationQuery } from '../../src/store/sqlite/invocations-sql.js';
 import { recordsPathOf } from '../../src/store/sqlite/records-thread.js';
 import { tempDir, tenantCtx } from '../helpers.js';
 import { draft } from './invocations-conformance.js';
@@ -62,6 +62,7 @@ describe('invocation records on a file-backed SQLite store', () => {
     const { store, path } = await fileStore();
     try {
       await store.invocations.append([draft('acme', at(1)), draft('globex', at(2)), draft(null, at(3))]);
+      await store.invocations.flush?.();
       expect(existsSync(recordsPathOf(path))).toBe(true);
       expect(recordsPathOf(path)).toBe(join(dir.path, `store-${n - 1}.records.db`));
       const acme = (await store.invocations.query(A)).items;
@@ -107,6 +108,7 @@ describe('invocation records on a file-backed SQLite store', () => {
     try {
       await reopened.tenants.create('acme');
       await reopened.invocations.append([draft('acme', at(2))]);
+      await reopened.invocations.flush?.();
       expect(await count(reopened)).toBe(1);
       expect(pageSize(recordsPathOf(older))).toBe(4096);
     } finally {
@@ -142,9 +144,10 @@ describe('invocation records on a file-backed SQLite store', () => {
     }
   });
 
-  it('RECORDS-THREAD-5 retention runs in the thread: older records go, newer stay, counted', async () => {
+  it('RECORDS-THREAD-5 retention runs in the thread, after what it took before: older records go, newer stay, counted', async () => {
     const { store } = await fileStore();
     try {
+      // Taken, not flushed: the purge asked after them still finds them.
       await store.invocations.append([draft('acme', '2026-11-01T00:00:00.000Z'), draft('globex', '2026-11-02T00:00:00.000Z'), draft('acme', '2026-12-01T00:00:00.000Z')]);
       expect(await store.invocations.purgeBefore('2026-11-15T00:00:00.000Z')).toBe(2);
       expect(await count(store)).toBe(1);
@@ -191,6 +194,7 @@ describe('invocation records on a file-backed SQLite store', () => {
     const mine = draft('acme', at(7), { event: { eventId: 'ev-moved', type: 'TaskCreated', correlationId: 'corr-moved', causationId: null, hop: 0, entityId: 'task-moved', entityTypeId: 'Task' } });
     try {
       await again.invocations.append([mine, draft('globex', at(8), { event: mine.event })]);
+      await again.invocations.flush?.();
       await expect.poll(() => count(again), { timeout: 5000 }).toBe(1);
       for (const q of [{ eventId: 'ev-moved' }, { correlationId: 'corr-moved' }, { entityId: 'task-moved' }]) {
         expect((await again.invocations.query(A, q)).items.map((r) => [r.tenantId, r.event.eventId])).toEqual([['acme', 'ev-moved']]);
@@ -227,8 +231,69 @@ describe('invocation records on a file-backed SQLite store', () => {
     }
   });
 
-  it('RECORDS-THREAD-8 a process that shuts down, or only asks for a flush and runs out of work, exits cleanly with every record written', async () => {
-    for (const mode of ['close', 'drain'] as const) {
+  it('RECORDS-GROUP-1 the thread takes appends and writes them together: not yet on their answer, all of them on flush, and unflushed ones within its group time', async () => {
+    const { store } = await fileStore();
+    try {
+      for (let b = 0; b < 3; b++) await store.invocations.append(Array.from({ length: 40 }, (_, i) => draft(i % 2 === 0 ? 'acme' : 'globex', at(b * 100 + i))));
+      // Taken, held for one transaction (RECORDS_GROUP_MS is far longer than these appends took).
+      expect(await count(store)).toBe(0);
+      await store.invocations.flush!();
+      expect([await count(store), await count(store, B)]).toEqual([60, 60]);
+      await store.invocations.append([draft('acme', at(500))]);
+      // Never flushed: written once the group has waited its time.
+      await expect.poll(() => count(store), { timeout: RECORDS_GROUP_MS * 8, interval: 50 }).toBe(61);
+    } finally {
+      await store.close();
+    }
+  });
+
+  it('RECORDS-GROUP-2 a group that reaches RECORDS_GROUP_SIZE records is written before the append that filled it settles', async () => {
+    const { store, path } = await fileStore();
+    const rows = (): number => {
+      const db = new Database(recordsPathOf(path), { readonly: true });
+      try {
+        return (db.prepare('SELECT count(*) AS n FROM invocations').get() as { n: number }).n;
+      } finally {
+        db.close();
+      }
+    };
+    try {
+      await store.invocations.append(Array.from({ length: RECORDS_GROUP_SIZE - 1 }, (_, i) => draft(i % 2 === 0 ? 'acme' : 'globex', at(i))));
+      expect(rows()).toBe(0);
+      await store.invocations.append([draft('acme', at(RECORDS_GROUP_SIZE))]);
+      expect(rows()).toBe(RECORDS_GROUP_SIZE);
+    } finally {
+      await store.close();
+    }
+  });
+
+  it('RECORDS-GROUP-3 records the thread took wait in the recorder\'s count until written; a group it could not write is logged and counted dropped, and flush still settles', async () => {
+    const path = join(dir.path, `store-${n++}.db`);
+    const warnings: Array<{ msg: string; fields?: Record<string, unknown> }> = [];
+    const logger = { ...silentLogger, warn: (msg: string, fields?: Record<string, unknown>) => void warnings.push({ msg, fields }), child: () => logger };
+    const store = await openSqliteStore({ path, logger });
+    const records = new InvocationRecords(store.invocations, { retentionMs: 3_600_000, flushMs: 60_000, batchSize: 7, logger: silentLogger });
+    try {
+      await store.tenants.create('acme');
+      for (let i = 0; i < 7; i++) records.record(draft('acme', at(i)));
+      await expect.poll(() => records.written).toBe(7);
+      // Taken by the thread, not written: still waiting, as /status shows it.
+      expect({ waiting: records.waiting, dropped: records.dropped }).toEqual({ waiting: 7, dropped: 0 });
+      // The table goes while the group waits: its insert fails in the thread.
+      const db = new Database(recordsPathOf(path));
+      db.exec('DROP TABLE invocations');
+      db.close();
+      await records.flush();
+      expect({ waiting: records.waiting, dropped: records.dropped }).toEqual({ waiting: 0, dropped: 7 });
+      expect(warnings.filter((w) => w.msg.startsWith('invocation records lost')).map((w) => w.fields?.records)).toEqual([7]);
+    } finally {
+      await records.close();
+      await store.close();
+    }
+  });
+
+  it('RECORDS-THREAD-8 a process that shuts down, only asks for a flush, or only appends and runs out of work, exits cleanly with every record written', async () => {
+    for (const mode of ['close', 'drain', 'append'] as const) {
       const path = join(dir.path, `child-${mode}.db`);
       const child = spawn(process.execPath, ['--import', 'tsx', join(import.meta.dirname, 'child-records-writer.ts'), path, mode], { stdio: ['ignore', 'pipe', 'pipe'] });
       let out = '';

@@ -18,7 +18,8 @@ export interface SqliteRecordsFile {
 /**
  * Invocation records on SQLite. A file-backed store keeps them in its records file (see
  * `recordsPathOf`), written by the records thread — appends and retention cost the main thread one
- * `postMessage` per batch — and read here on a connection of their own; an in-memory store keeps
+ * `postMessage` per batch, and an append settles once the thread has taken it (it writes in groups;
+ * `flush` waits for them) — and read here on a connection of their own; an in-memory store keeps
  * them in its own database, written in-thread.
  */
 export function sqliteInvocations(core: SqliteCore, file?: SqliteRecordsFile): InvocationRecordStore {
@@ -37,6 +38,7 @@ export function sqliteInvocations(core: SqliteCore, file?: SqliteRecordsFile): I
       if (file === undefined) return core.run(() => void (records.length > 0 && insert!(records.map(prepareInvocationRecord))));
       return closed() ?? (records.length === 0 ? Promise.resolve() : file.thread.append(records));
     },
+    ...(file === undefined ? {} : { flush: () => closed() ?? file.thread.flush(), taken: () => file.thread.taken }),
     query: (ctx, query) =>
       core.run(() => {
         const tk = tenantKeyOf(ctx);

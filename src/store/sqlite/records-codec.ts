@@ -1,4 +1,4 @@
-import type { InvocationRecordDraft } from '../invocations.js';
+import { prepareInvocationRecord, type InvocationRecord, type InvocationRecordDraft } from '../invocations.js';
 
 /**
  * How the main thread hands invocation records to the records writer thread (records-thread.ts):
@@ -100,8 +100,25 @@ export function packRecords(drafts: readonly InvocationRecordDraft[]): PackedRec
   return { slots, strings, rest: rests };
 }
 
+/** How many records a packed batch holds. */
+export const packedCount = (packed: PackedRecords): number => packed.slots.length / STRIDE;
+
+/** The tenant of a packed batch's `r`-th record (null: a global event's). */
+export function packedTenant(packed: PackedRecords, r: number): string | null {
+  const at = packed.slots[r * STRIDE + 1]!;
+  return at < 0 ? null : packed.strings[at]!;
+}
+
 /** The drafts {@link packRecords} packed. */
 export function unpackRecords(packed: PackedRecords): InvocationRecordDraft[] {
+  const reader = packedReader(packed);
+  const out: InvocationRecordDraft[] = [];
+  for (let r = 0; r < packedCount(packed); r++) out.push(reader(r));
+  return out;
+}
+
+/** A function giving a packed batch's `r`-th draft, field for field as packed, one at a time. */
+export function packedReader(packed: PackedRecords): (r: number) => InvocationRecordDraft {
   const { slots, strings } = packed;
   const rests = new Map(packed.rest);
   /** A string slot's value (the thread trusts the main thread's packing). */
@@ -110,8 +127,8 @@ export function unpackRecords(packed: PackedRecords): InvocationRecordDraft[] {
     return (at === NULL ? null : at === UNDEFINED ? undefined : strings[at]) as never;
   };
   const num = (i: number): number => slots[i]!;
-  const out: InvocationRecordDraft[] = [];
-  for (let i = 0, r = 0; i + STRIDE <= slots.length; i += STRIDE, r++) {
+  return (r) => {
+    const i = r * STRIDE;
     const rest: Rest = rests.get(r) ?? {};
     const event: InvocationRecordDraft['event'] = { eventId: str(i + 3), type: str(i + 4), correlationId: str(i + 5), causationId: str(i + 6), hop: num(i + 7) };
     if (slots[i + 8] !== UNDEFINED) event.entityId = str(i + 8);
@@ -134,7 +151,41 @@ export function unpackRecords(packed: PackedRecords): InvocationRecordDraft[] {
     if (rest.experiment !== undefined) draft.experiment = rest.experiment;
     if (rest.metrics !== undefined) draft.metrics = rest.metrics;
     if (rest.deadLetterId !== undefined) draft.deadLetterId = rest.deadLetterId;
-    out.push(draft);
+    return draft;
+  };
+}
+
+/** Records a group's insert is handed at a time by {@link preparedInKeyOrder}. */
+const CHUNK = 256;
+/** A record's position in a group: its append's index × this + its index in the append. */
+const POSITION = 2 ** 24;
+
+/**
+ * A group of packed appends' records prepared for insertion, by tenant (the order of the table's
+ * key and of its tenant-led index, so one transaction dirties each tenant's pages once), in the order
+ * taken within a tenant. Each is unpacked only when its chunk is inserted: the group never holds all
+ * its records at once, so a big group costs the thread's heap no more than a small one.
+ */
+export function* preparedInKeyOrder(group: readonly PackedRecords[]): Generator<InvocationRecord[]> {
+  const readers = group.map(packedReader);
+  const byTenant = new Map<string, number[]>();
+  group.forEach((packed, a) => {
+    for (let r = 0; r < packedCount(packed); r++) {
+      const tenant = packedTenant(packed, r) ?? '';
+      let positions = byTenant.get(tenant);
+      if (positions === undefined) byTenant.set(tenant, (positions = []));
+      positions.push(a * POSITION + r);
+    }
+  });
+  let chunk: InvocationRecord[] = [];
+  for (const tenant of [...byTenant.keys()].sort()) {
+    for (const at of byTenant.get(tenant)!) {
+      chunk.push(prepareInvocationRecord(readers[Math.floor(at / POSITION)]!(at % POSITION)));
+      if (chunk.length === CHUNK) {
+        yield chunk;
+        chunk = [];
+      }
+    }
   }
-  return out;
+  if (chunk.length > 0) yield chunk;
 }

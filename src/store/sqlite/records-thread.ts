@@ -6,7 +6,7 @@ import type { Database } from 'better-sqlite3';
 import { UeeError, type Logger } from '../../core/index.js';
 import { bundleWorkerScript, oncePerProcess } from '../../core/worker-script.js';
 import { INVOCATION_COLUMNS, type InvocationRecordDraft } from '../invocations.js';
-import { packRecords, type PackedRecords } from './records-codec.js';
+import { packRecords, packedCount, type PackedRecords } from './records-codec.js';
 import { INVOCATIONS_DDL, RECORDS_PAGE_SIZE } from './invocations-sql.js';
 import { sqliteError } from './core.js';
 
@@ -17,10 +17,21 @@ export interface RecordsWorkerData {
   /** A module URL `better-sqlite3` resolves from. */
   resolveFrom: string;
 }
-/** What the main thread asks the records writer thread (`packed`: the drafts as {@link packRecords} packs them). */
-export type RecordsOp = { op: 'append'; packed: PackedRecords } | { op: 'purge'; before: string; limit: number } | { op: 'close' };
+/**
+ * What the main thread asks the records writer thread (`packed`: the drafts as {@link packRecords}
+ * packs them): `append` is answered once the thread has taken the records, `flush` once everything
+ * taken before it is written, `close` after that and the connection closed.
+ */
+export type RecordsOp = { op: 'append'; packed: PackedRecords } | { op: 'flush' } | { op: 'purge'; before: string; limit: number } | { op: 'close' };
 export type RecordsRequest = RecordsOp & { id: number };
-export type RecordsReply = { id: number; ok: true; n: number } | { id: number; ok: false; code: string | undefined; message: string };
+/**
+ * A request's answer (its `id`), or, with id 0, a group of taken records written — or lost, with
+ * why: their appends were answered when taken (see `RECORDS_GROUP_SIZE`).
+ */
+export type RecordsReply =
+  | { id: number; ok: true; n: number }
+  | { id: number; ok: false; code: string | undefined; message: string }
+  | { id: 0; written: number; lost: number; code?: string | undefined; message?: string };
 
 /**
  * The records file of a file-backed SQLite store: `uee.db` keeps its invocation records in
@@ -77,20 +88,35 @@ const entry = oncePerProcess(async (): Promise<URL> => {
 interface Pending {
   resolve: (n: number) => void;
   reject: (err: Error) => void;
+  /** Records the request posted (an append's), not written if it fails. */
+  records: number;
 }
 
 /**
  * The thread that writes a file-backed store's invocation records: appends (posted as a batch,
  * capped, serialised and inserted in the thread) and retention's deletes run there on
- * its own connection to the records file, in the order asked. Started on first use, and again after
- * it died (its unanswered requests fail `BACKEND_UNAVAILABLE`). While a request is unanswered the
- * thread keeps the process alive, so nothing promised is cut short by the event loop running dry.
+ * its own connection to the records file, in the order asked. An append is answered once the thread
+ * has taken it; the thread writes what it took in groups (`RECORDS_GROUP_SIZE`), at once on
+ * {@link flush} or close, and reports each group written or lost (logged, counted in {@link taken}).
+ * Started on first use, and again after it died (its unanswered requests fail `BACKEND_UNAVAILABLE`,
+ * what it had taken and not written is logged lost). While a request is unanswered or taken records
+ * are not written yet the thread keeps the process alive, so nothing promised is cut short by the
+ * event loop running dry.
  */
 export class RecordsThread {
   #worker: Promise<Worker> | undefined;
   readonly #pending = new Map<number, Pending>();
   #next = 1;
   #closing: Promise<void> | undefined;
+  /** Records posted in appends and not reported written or lost yet. */
+  #unwritten = 0;
+  /** Records the thread took and then failed to write (each such group logged). */
+  #lost = 0;
+
+  /** Records posted and not written yet (taken, or on their way), and records taken then lost. */
+  get taken(): { unwritten: number; lost: number } {
+    return { unwritten: this.#unwritten, lost: this.#lost };
+  }
 
   constructor(
     private readonly path: string,
@@ -105,6 +131,11 @@ export class RecordsThread {
    */
   async append(drafts: readonly InvocationRecordDraft[]): Promise<void> {
     await this.#request({ op: 'append', packed: packRecords(drafts) });
+  }
+
+  /** Settles once every record taken before it is written (or reported lost). */
+  async flush(): Promise<void> {
+    await this.#request({ op: 'flush' });
   }
 
   /** Runs one retention batch in the thread; answers how many records it deleted. */
@@ -142,23 +173,40 @@ export class RecordsThread {
 
   #send(worker: Worker, msg: RecordsOp): Promise<number> {
     const id = this.#next++;
+    const records = msg.op === 'append' ? packedCount(msg.packed) : 0;
     return new Promise<number>((resolve, reject) => {
-      if (this.#pending.size === 0) worker.ref();
-      this.#pending.set(id, { resolve, reject });
+      this.#pending.set(id, { resolve, reject, records });
+      this.#unwritten += records;
+      this.#hold(worker);
       try {
         worker.postMessage({ ...msg, id } satisfies RecordsRequest, msg.op === 'append' ? [msg.packed.slots.buffer] : []);
       } catch (err) {
-        // Not cloneable: answered here, so the thread is not held for a reply that never comes.
+        // Not cloneable: answered here (its records uncounted), so the thread is not held for a reply that never comes.
         this.#settle(worker, { id, ok: false, code: undefined, message: err instanceof Error ? err.message : String(err) });
       }
     });
   }
 
+  /** The thread keeps the process alive while a request is unanswered or taken records are unwritten. */
+  #hold(worker: Worker): void {
+    if (this.#pending.size > 0 || this.#unwritten > 0) worker.ref();
+    else worker.unref();
+  }
+
   #settle(worker: Worker, reply: RecordsReply): void {
+    if ('written' in reply) {
+      this.#unwritten -= reply.written + reply.lost;
+      if (reply.lost > 0) {
+        this.#lost += reply.lost;
+        this.logger.warn('invocation records lost: the records thread could not write a group it had taken', { records: reply.lost, code: reply.code, error: reply.message });
+      }
+      return this.#hold(worker);
+    }
     const p = this.#pending.get(reply.id);
     if (p === undefined) return;
     this.#pending.delete(reply.id);
-    if (this.#pending.size === 0) worker.unref();
+    if (!reply.ok && p.records > 0) this.#unwritten -= p.records;
+    this.#hold(worker);
     if (reply.ok) p.resolve(reply.n);
     else p.reject(sqliteError(Object.assign(new Error(reply.message), { code: reply.code })));
   }
@@ -176,10 +224,17 @@ export class RecordsThread {
     worker.on('exit', (code) => {
       if (this.#closing === undefined) this.logger.warn('the invocation records writer thread exited', { code });
       this.#worker = undefined;
-      const lost = [...this.#pending.values()];
+      const unanswered = [...this.#pending.values()];
       this.#pending.clear();
+      // Taken and answered, never written: lost with the thread (an unanswered append's fail below).
+      const taken = this.#unwritten - unanswered.reduce((n, p) => n + p.records, 0);
+      this.#unwritten = 0;
+      if (taken > 0) {
+        this.#lost += taken;
+        this.logger.warn('invocation records lost: the records thread exited before writing what it had taken', { records: taken });
+      }
       const err = new UeeError('BACKEND_UNAVAILABLE', 'the invocation records writer thread exited before answering', { retryable: true, hint: 'retry shortly' });
-      for (const p of lost) p.reject(err);
+      for (const p of unanswered) p.reject(err);
     });
     return worker;
   }

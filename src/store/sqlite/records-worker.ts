@@ -5,9 +5,8 @@ import { createRequire } from 'node:module';
 import { setPriority } from 'node:os';
 import { parentPort, workerData } from 'node:worker_threads';
 import type BetterSqlite3 from 'better-sqlite3';
-import { prepareInvocationRecord } from '../invocations.js';
-import { PURGE_SQL, RECORDS_WRITER_PRAGMAS, recordInserter } from './invocations-sql.js';
-import { unpackRecords } from './records-codec.js';
+import { PURGE_SQL, RECORDS_GROUP_MS, RECORDS_GROUP_SIZE, RECORDS_WRITER_PRAGMAS, groupInserter } from './invocations-sql.js';
+import { packedCount, preparedInKeyOrder, type PackedRecords } from './records-codec.js';
 import type { RecordsReply, RecordsRequest, RecordsWorkerData } from './records-thread.js';
 
 const data = workerData as RecordsWorkerData;
@@ -25,28 +24,68 @@ db.pragma('journal_mode = WAL');
 db.pragma('synchronous = NORMAL');
 db.pragma('busy_timeout = 5000');
 for (const pragma of RECORDS_WRITER_PRAGMAS) db.pragma(pragma);
-const insert = recordInserter(db);
+const insertGroup = groupInserter(db);
 const purge = db.prepare(PURGE_SQL);
 const port = parentPort!;
+
+/** Appends taken and not written yet, as they came (packed: an array of numbers and one of strings each). */
+let staged: PackedRecords[] = [];
+let stagedRecords = 0;
+let groupTimer: NodeJS.Timeout | undefined;
+
+/**
+ * Writes every staged append in one transaction, its records in key order, and tells the main thread
+ * how many were written — or lost, with why: their appends were answered when taken.
+ */
+function writeStaged(): void {
+  clearTimeout(groupTimer);
+  groupTimer = undefined;
+  if (stagedRecords === 0) return;
+  const group = staged;
+  const n = stagedRecords;
+  staged = [];
+  stagedRecords = 0;
+  let notice: RecordsReply;
+  try {
+    insertGroup(preparedInKeyOrder(group));
+    notice = { id: 0, written: n, lost: 0 };
+  } catch (err) {
+    notice = { id: 0, written: 0, lost: n, ...failure(err) };
+  }
+  port.postMessage(notice);
+}
+
+function failure(err: unknown): { code: string | undefined; message: string } {
+  const e = err as { code?: unknown; message?: unknown };
+  return { code: typeof e.code === 'string' ? e.code : undefined, message: String(e.message ?? err) };
+}
 
 port.on('message', (msg: RecordsRequest) => {
   let reply: RecordsReply;
   try {
     if (msg.op === 'append') {
-      const drafts = unpackRecords(msg.packed);
-      insert(drafts.map(prepareInvocationRecord));
-      reply = { id: msg.id, ok: true, n: drafts.length };
+      const n = packedCount(msg.packed);
+      staged.push(msg.packed);
+      stagedRecords += n;
+      if (stagedRecords >= RECORDS_GROUP_SIZE) writeStaged();
+      else groupTimer ??= setTimeout(writeStaged, RECORDS_GROUP_MS);
+      reply = { id: msg.id, ok: true, n };
+    } else if (msg.op === 'flush') {
+      writeStaged();
+      reply = { id: msg.id, ok: true, n: 0 };
     } else if (msg.op === 'purge') {
+      // In the order asked: what was taken before the purge is in the table it purges.
+      writeStaged();
       reply = { id: msg.id, ok: true, n: purge.run(msg.before, msg.limit).changes };
     } else {
+      writeStaged();
       db.close();
       port.postMessage({ id: msg.id, ok: true, n: 0 } satisfies RecordsReply);
       port.close();
       return;
     }
   } catch (err) {
-    const e = err as { code?: unknown; message?: unknown };
-    reply = { id: msg.id, ok: false, code: typeof e.code === 'string' ? e.code : undefined, message: String(e.message ?? err) };
+    reply = { id: msg.id, ok: false, ...failure(err) };
   }
   port.postMessage(reply);
 });
