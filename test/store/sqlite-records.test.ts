@@ -13,7 +13,7 @@ import { silentLogger } from '../../src/core/index.js';
 import { InvocationRecords } from '../../src/app/index.js';
 import { openSqliteStore, type EntityStore, type InvocationRecordDraft, type InvocationRecordStore } from '../../src/store/index.js';
 import { normaliseInvocationQuery } from '../../src/store/invocations.js';
-import { INVOCATIONS_DDL, RECORDS_GROUP_MS, RECORDS_GROUP_SIZE, RECORDS_PAGE_SIZE, sqliteInvocationQuery } from '../../src/store/sqlite/invocations-sql.js';
+import { INVOCATIONS_DDL, RECORDS_GROUP_SIZE, RECORDS_PAGE_SIZE, sqliteInvocationQuery } from '../../src/store/sqlite/invocations-sql.js';
 import { recordsPathOf } from '../../src/store/sqlite/records-thread.js';
 import { tempDir, tenantCtx } from '../helpers.js';
 import { draft } from './invocations-conformance.js';
@@ -24,9 +24,10 @@ let n = 0;
 const A = tenantCtx('acme');
 const B = tenantCtx('globex');
 
-async function fileStore(): Promise<{ store: EntityStore; path: string }> {
+/** A file-backed store with tenants acme and globex; `recordsGroupMs` as given (the default's otherwise). */
+async function fileStore(recordsGroupMs?: number): Promise<{ store: EntityStore; path: string }> {
   const path = join(dir.path, `store-${n++}.db`);
-  const store = await openSqliteStore({ path });
+  const store = await openSqliteStore({ path, ...(recordsGroupMs === undefined ? {} : { recordsGroupMs }) });
   await store.tenants.create('acme');
   await store.tenants.create('globex');
   return { store, path };
@@ -145,7 +146,7 @@ describe('invocation records on a file-backed SQLite store', () => {
   });
 
   it('RECORDS-THREAD-5 retention runs in the thread, after what it took before: older records go, newer stay, counted', async () => {
-    const { store } = await fileStore();
+    const { store } = await fileStore(60_000);
     try {
       // Taken, not flushed: the purge asked after them still finds them.
       await store.invocations.append([draft('acme', '2026-11-01T00:00:00.000Z'), draft('globex', '2026-11-02T00:00:00.000Z'), draft('acme', '2026-12-01T00:00:00.000Z')]);
@@ -231,24 +232,29 @@ describe('invocation records on a file-backed SQLite store', () => {
     }
   });
 
-  it('RECORDS-GROUP-1 the thread takes appends and writes them together: not yet on their answer, all of them on flush, and unflushed ones within its group time', async () => {
-    const { store } = await fileStore();
+  it('RECORDS-GROUP-1 the thread takes appends and writes them together: not yet on their answer, all of them on flush, and unflushed ones once the group has waited its time', async () => {
+    const { store } = await fileStore(60_000);
     try {
       for (let b = 0; b < 3; b++) await store.invocations.append(Array.from({ length: 40 }, (_, i) => draft(i % 2 === 0 ? 'acme' : 'globex', at(b * 100 + i))));
-      // Taken, held for one transaction (RECORDS_GROUP_MS is far longer than these appends took).
+      // Taken, held for one transaction.
       expect(await count(store)).toBe(0);
       await store.invocations.flush!();
       expect([await count(store), await count(store, B)]).toEqual([60, 60]);
-      await store.invocations.append([draft('acme', at(500))]);
-      // Never flushed: written once the group has waited its time.
-      await expect.poll(() => count(store), { timeout: RECORDS_GROUP_MS * 8, interval: 50 }).toBe(61);
     } finally {
       await store.close();
+    }
+    const timed = await fileStore(100);
+    try {
+      await timed.store.invocations.append([draft('acme', at(500))]);
+      // Never flushed: written once the group has waited its time.
+      await expect.poll(() => count(timed.store), { timeout: 5000, interval: 20 }).toBe(1);
+    } finally {
+      await timed.store.close();
     }
   });
 
   it('RECORDS-GROUP-2 a group that reaches RECORDS_GROUP_SIZE records is written before the append that filled it settles', async () => {
-    const { store, path } = await fileStore();
+    const { store, path } = await fileStore(60_000);
     const rows = (): number => {
       const db = new Database(recordsPathOf(path), { readonly: true });
       try {
@@ -271,7 +277,7 @@ describe('invocation records on a file-backed SQLite store', () => {
     const path = join(dir.path, `store-${n++}.db`);
     const warnings: Array<{ msg: string; fields?: Record<string, unknown> }> = [];
     const logger = { ...silentLogger, warn: (msg: string, fields?: Record<string, unknown>) => void warnings.push({ msg, fields }), child: () => logger };
-    const store = await openSqliteStore({ path, logger });
+    const store = await openSqliteStore({ path, logger, recordsGroupMs: 60_000 });
     const records = new InvocationRecords(store.invocations, { retentionMs: 3_600_000, flushMs: 60_000, batchSize: 7, logger: silentLogger });
     try {
       await store.tenants.create('acme');

@@ -16,6 +16,8 @@ export interface RecordsWorkerData {
   path: string;
   /** A module URL `better-sqlite3` resolves from. */
   resolveFrom: string;
+  /** How long the thread holds what it took before writing it (see `RECORDS_GROUP_MS`). */
+  groupMs: number;
 }
 /**
  * What the main thread asks the records writer thread (`packed`: the drafts as {@link packRecords}
@@ -121,6 +123,7 @@ export class RecordsThread {
   constructor(
     private readonly path: string,
     private readonly logger: Logger,
+    private readonly groupMs: number,
   ) {}
 
   /**
@@ -212,7 +215,7 @@ export class RecordsThread {
   }
 
   async #spawn(): Promise<Worker> {
-    const data: RecordsWorkerData = { path: this.path, resolveFrom: import.meta.url };
+    const data: RecordsWorkerData = { path: this.path, resolveFrom: import.meta.url, groupMs: this.groupMs };
     const worker = new Worker(await entry(), {
       workerData: data,
       // Never inherit the parent's loaders (tsx, vitest): the script is plain JS.

@@ -5,7 +5,7 @@ import { createRequire } from 'node:module';
 import { setPriority } from 'node:os';
 import { parentPort, workerData } from 'node:worker_threads';
 import type BetterSqlite3 from 'better-sqlite3';
-import { PURGE_SQL, RECORDS_GROUP_MS, RECORDS_GROUP_SIZE, RECORDS_WRITER_PRAGMAS, groupInserter } from './invocations-sql.js';
+import { PURGE_SQL, RECORDS_GROUP_SIZE, RECORDS_WRITER_PRAGMAS, groupInserter } from './invocations-sql.js';
 import { packedCount, preparedInKeyOrder, type PackedRecords } from './records-codec.js';
 import type { RecordsReply, RecordsRequest, RecordsWorkerData } from './records-thread.js';
 
@@ -68,7 +68,7 @@ port.on('message', (msg: RecordsRequest) => {
       staged.push(msg.packed);
       stagedRecords += n;
       if (stagedRecords >= RECORDS_GROUP_SIZE) writeStaged();
-      else groupTimer ??= setTimeout(writeStaged, RECORDS_GROUP_MS);
+      else groupTimer ??= setTimeout(writeStaged, data.groupMs);
       reply = { id: msg.id, ok: true, n };
     } else if (msg.op === 'flush') {
       writeStaged();

@@ -27,6 +27,7 @@ import { SqliteIndexes } from './query-index.js';
 import { emptyPlan, parseExplainRequest, parseIndexSpec, type QueryIndexStore, type QueryPlan } from '../query-index.js';
 import { sqliteInvocations, type SqliteRecordsFile } from './invocations.js';
 import { RecordsThread, openRecordsFile, recordsPathOf } from './records-thread.js';
+import { RECORDS_GROUP_MS } from './invocations-sql.js';
 import { appendJournal, sqliteJournal } from './journal.js';
 import { checkFence } from './fence.js';
 import { holdWal, type WalCheckpointer, type WalHold } from '../../core/wal-checkpointer.js';
@@ -44,6 +45,8 @@ export interface SqliteStoreOptions {
    * {@link WalCheckpointer}, or `false` for the connection itself on the main thread (SQLite's default).
    */
   checkpoints?: WalCheckpointer | false;
+  /** How long the records thread holds the invocation records it took before writing them as one group. @default RECORDS_GROUP_MS */
+  recordsGroupMs?: number;
 }
 
 const LATEST_SQL = 'SELECT doc FROM entity_versions WHERE tenant_key = ? AND entity_id = ? ORDER BY version DESC LIMIT 1';
@@ -348,7 +351,7 @@ export function openSqliteStore(options: SqliteStoreOptions): Promise<EntityStor
       applySchema(db, options.path);
       if (options.path !== ':memory:') {
         const path = recordsPathOf(options.path);
-        records = { db: openRecordsFile((p) => new Database(p), db, options.path), thread: new RecordsThread(path, logger) };
+        records = { db: openRecordsFile((p) => new Database(p), db, options.path), thread: new RecordsThread(path, logger, options.recordsGroupMs ?? RECORDS_GROUP_MS) };
       }
     } catch (err) {
       db.close();
