@@ -33,7 +33,7 @@ export function draft(tenantId: string | null, at: string, over: Partial<Invocat
 }
 
 /** Appends and waits until stored: a store whose appends settle when taken writes them on flush (see `InvocationRecordStore.append`). */
-async function appendStored(s: EntityStore, drafts: readonly InvocationRecordDraft[]): Promise<void> {
+export async function appendStored(s: EntityStore, drafts: readonly InvocationRecordDraft[]): Promise<void> {
   await s.invocations.append(drafts);
   await s.invocations.flush?.();
 }

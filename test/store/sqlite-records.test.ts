@@ -16,7 +16,7 @@ import { normaliseInvocationQuery } from '../../src/store/invocations.js';
 import { INVOCATIONS_DDL, RECORDS_GROUP_SIZE, RECORDS_PAGE_SIZE, sqliteInvocationQuery } from '../../src/store/sqlite/invocations-sql.js';
 import { recordsPathOf } from '../../src/store/sqlite/records-thread.js';
 import { tempDir, tenantCtx } from '../helpers.js';
-import { draft } from './invocations-conformance.js';
+import { appendStored, draft } from './invocations-conformance.js';
 
 const dir = tempDir('uee-records');
 afterAll(() => dir[Symbol.dispose]());
@@ -62,8 +62,7 @@ describe('invocation records on a file-backed SQLite store', () => {
   it('RECORDS-THREAD-2 records live in the records file beside the store file, and a tenant reads only its own', async () => {
     const { store, path } = await fileStore();
     try {
-      await store.invocations.append([draft('acme', at(1)), draft('globex', at(2)), draft(null, at(3))]);
-      await store.invocations.flush?.();
+      await appendStored(store, [draft('acme', at(1)), draft('globex', at(2)), draft(null, at(3))]);
       expect(existsSync(recordsPathOf(path))).toBe(true);
       expect(recordsPathOf(path)).toBe(join(dir.path, `store-${n - 1}.records.db`));
       const acme = (await store.invocations.query(A)).items;
@@ -108,8 +107,7 @@ describe('invocation records on a file-backed SQLite store', () => {
     const reopened = await openSqliteStore({ path: older });
     try {
       await reopened.tenants.create('acme');
-      await reopened.invocations.append([draft('acme', at(2))]);
-      await reopened.invocations.flush?.();
+      await appendStored(reopened, [draft('acme', at(2))]);
       expect(await count(reopened)).toBe(1);
       expect(pageSize(recordsPathOf(older))).toBe(4096);
     } finally {
@@ -194,8 +192,7 @@ describe('invocation records on a file-backed SQLite store', () => {
     const again = await openSqliteStore({ path });
     const mine = draft('acme', at(7), { event: { eventId: 'ev-moved', type: 'TaskCreated', correlationId: 'corr-moved', causationId: null, hop: 0, entityId: 'task-moved', entityTypeId: 'Task' } });
     try {
-      await again.invocations.append([mine, draft('globex', at(8), { event: mine.event })]);
-      await again.invocations.flush?.();
+      await appendStored(again, [mine, draft('globex', at(8), { event: mine.event })]);
       await expect.poll(() => count(again), { timeout: 5000 }).toBe(1);
       for (const q of [{ eventId: 'ev-moved' }, { correlationId: 'corr-moved' }, { entityId: 'task-moved' }]) {
         expect((await again.invocations.query(A, q)).items.map((r) => [r.tenantId, r.event.eventId])).toEqual([['acme', 'ev-moved']]);
