@@ -8,6 +8,11 @@ export const RECORDS_BATCH_SIZE = 256;
 /** Records one write takes at most ({@link InvocationRecordsOptions.maxBatchSize}'s default). */
 export const RECORDS_MAX_BATCH_SIZE = 2048;
 
+/** A tenant's reads force a write of the records at most this often ({@link InvocationRecordsOptions.tenantFlushMs}'s default). */
+export const RECORDS_TENANT_FLUSH_MS = 500;
+/** Forced writes start at most this often, whoever asks ({@link InvocationRecordsOptions.flushSpacingMs}'s default). */
+export const RECORDS_FLUSH_SPACING_MS = 50;
+
 /** Tuning of {@link InvocationRecords}. */
 export interface InvocationRecordsOptions {
   /** Records older than this are purged. */
@@ -34,6 +39,13 @@ export interface InvocationRecordsOptions {
   maxBufferedPerTenant?: number;
   /** How often retention runs. @default 600000 (10 min) */
   purgeEveryMs?: number;
+  /**
+   * A tenant's reads ({@link InvocationRecords.flushFor}) force a write at most once this often: a
+   * read within it waits for the next. @default {@link RECORDS_TENANT_FLUSH_MS}
+   */
+  tenantFlushMs?: number;
+  /** Forced writes asked for by reads start at most once this often; reads due meanwhile share the next. @default {@link RECORDS_FLUSH_SPACING_MS} */
+  flushSpacingMs?: number;
   logger: Logger;
 }
 
@@ -73,6 +85,14 @@ export class InvocationRecords implements InvocationRecorder {
   #dropped = 0;
   /** Records the store took: stored, or, for a store that writes in groups of its own, to be stored (see `InvocationRecordStore.append`). */
   written = 0;
+  /** Forced writes started by {@link flushFor}, since start (tests read it). */
+  forcedWrites = 0;
+  /** Each tenant's latest slot for a forced write ({@link flushFor}; '' for the global scope), ms of `performance.now()`: the last, or the one pending. */
+  readonly #tenantFlushes = new Map<string, number>();
+  /** Reads asked for so far: the ticket of a {@link flushFor} call. */
+  #tickets = 0;
+  /** The last forced write: when it started, and the tickets it covers (every read asked before it started). */
+  #forced: { at: number; covers: number; done: Promise<void> } | undefined;
   readonly #opts: Required<Omit<InvocationRecordsOptions, 'logger'>>;
 
   constructor(
@@ -89,6 +109,8 @@ export class InvocationRecords implements InvocationRecorder {
       maxBuffered,
       maxBufferedPerTenant: options.maxBufferedPerTenant ?? Math.floor(maxBuffered / 2),
       purgeEveryMs: options.purgeEveryMs ?? 600_000,
+      tenantFlushMs: options.tenantFlushMs ?? RECORDS_TENANT_FLUSH_MS,
+      flushSpacingMs: options.flushSpacingMs ?? RECORDS_FLUSH_SPACING_MS,
     };
   }
 
@@ -132,6 +154,50 @@ export class InvocationRecords implements InvocationRecorder {
     await this.#writing;
     // A store that takes appends before it writes them (the SQLite records thread) writes them now.
     await this.store.flush?.().catch((err: unknown) => this.options.logger.warn('flushing invocation records failed', { error: toUeeError(err).message }));
+  }
+
+  /**
+   * {@link flush} for a read of `tenantId`'s records through a front door (`invocation_list`,
+   * `event_trace`), bounded: settles once everything recorded before the call is stored, like
+   * `flush`, but a forced write cuts short the batch the recorder is filling and the group the store
+   * is holding for every tenant (`npm run bench -- records-write`: 1,000 tenants' records written in
+   * batches of 256 cost the records thread 4× what groups do), so one tenant's agent polling these
+   * tools in a loop would make everybody's records cost more. Here a tenant's reads force a write at
+   * most once per `tenantFlushMs` (a read within it waits for the next slot, shared by every read of
+   * the tenant asked until then), forced writes start at most
+   * once per `flushSpacingMs` whoever asks, and a read is served by any forced write started after it
+   * was asked — so reads of many tenants at once share one.
+   */
+  async flushFor(tenantId: string | null): Promise<void> {
+    const asked = performance.now();
+    const ticket = ++this.#tickets;
+    const key = tenantId ?? '';
+    // The tenant's slot: reads asked while one is pending share it; the next comes tenantFlushMs after it.
+    const slot = this.#tenantFlushes.get(key) ?? -Infinity;
+    const due = slot > asked ? slot : Math.max(asked, slot + this.#opts.tenantFlushMs);
+    if (due !== slot) this.#tenantFlushes.set(key, due);
+    if (this.#tenantFlushes.size > 10_000) this.#forgetFlushesBefore(asked - this.#opts.tenantFlushMs);
+    let wait = due - asked;
+    for (;;) {
+      if (wait > 0) await new Promise((resolve) => setTimeout(resolve, wait));
+      // Closed meanwhile: close() wrote everything.
+      if (this.#closed) return;
+      const forced = this.#forced;
+      if (forced !== undefined && forced.covers >= ticket) return forced.done;
+      const now = performance.now();
+      wait = (forced?.at ?? -Infinity) + this.#opts.flushSpacingMs - now;
+      if (wait <= 0) {
+        this.forcedWrites++;
+        const done = this.flush();
+        this.#forced = { at: now, covers: this.#tickets, done };
+        return done;
+      }
+    }
+  }
+
+  /** Forgets tenants whose reads may force a write again anyway (bounds {@link #tenantFlushes}). */
+  #forgetFlushesBefore(at: number): void {
+    for (const [tenant, due] of this.#tenantFlushes) if (due < at) this.#tenantFlushes.delete(tenant);
   }
 
   /** Deletes records older than the retention, batch by batch; returns how many. */

@@ -7,6 +7,7 @@ import { type CallToolResult } from '@modelcontextprotocol/client';
 import { call, connectHttp, sc, startServer, type TestServer } from './helpers.js';
 import { newId } from '../../src/core/index.js';
 import { pluginGroup } from '../../src/registry/index.js';
+import { RECORDS_TENANT_FLUSH_MS } from '../../src/app/index.js';
 
 const BROKEN = `import { on, PluginError } from 'uee:plugin';
 on('JobQueued', () => { throw new PluginError('BROKEN', 'this version is broken'); });
@@ -148,6 +149,22 @@ describe('invocation records and redrive over MCP', () => {
     expect(ok(await call(globex, 'invocation_list', {})).records).toEqual([]);
     expect(ok(await call(globex, 'invocation_list', { eventId: emitted.eventId })).records).toEqual([]);
   }, 120_000);
+
+  it("RECORDS-FLUSH-4 one tenant's agent polling invocation_list and event_trace forces at most one records write per interval; another tenant's read forces its own", async () => {
+    const { s, acme, globex } = site;
+    const records = s.app.records!;
+    // The tests before read as both tenants: their slots are past once the interval is.
+    await new Promise((resolve) => setTimeout(resolve, RECORDS_TENANT_FLUSH_MS));
+    const before = records.forcedWrites;
+    const emitted = ok(await call(acme, 'event_emit', { type: 'Ping', payload: {} })).event;
+    // Ten reads at once: the first forces a write, the nine asked while it ran share the next slot.
+    await Promise.all(Array.from({ length: 10 }, (_, i) => call(acme, i % 2 === 0 ? 'invocation_list' : 'event_trace', i % 2 === 0 ? {} : { eventId: emitted.eventId }).then(ok)));
+    const acmeForced = records.forcedWrites - before;
+    expect(acmeForced).toBeGreaterThanOrEqual(1);
+    expect(acmeForced).toBeLessThanOrEqual(2);
+    ok(await call(globex, 'invocation_list', {}));
+    expect(records.forcedWrites - before).toBe(acmeForced + 1);
+  }, 60_000);
 });
 
 describe('dead letters of one tenant are found whatever another tenant holds', () => {

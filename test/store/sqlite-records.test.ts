@@ -460,3 +460,87 @@ describe('InvocationRecords bounds', () => {
     await records.close();
   });
 });
+
+describe('reads that flush the records (flushFor: invocation_list, event_trace)', () => {
+  /**
+   * A recorder on a file-backed store that writes only when flushed (a group held a minute, a batch
+   * of 1,000), counting the forced writes that reach the store.
+   */
+  async function counted(tenantFlushMs: number): Promise<{ store: EntityStore; records: InvocationRecords; storeFlushes: () => number }> {
+    const { store } = await fileStore(60_000);
+    let flushes = 0;
+    const inv = store.invocations;
+    const wrapped: InvocationRecordStore = {
+      ...inv,
+      flush: () => {
+        flushes++;
+        return inv.flush!();
+      },
+    };
+    const records = new InvocationRecords(wrapped, { retentionMs: 3_600_000, flushMs: 60_000, batchSize: 1000, tenantFlushMs, flushSpacingMs: 10, logger: silentLogger });
+    return { store, records, storeFlushes: () => flushes };
+  }
+
+  it("RECORDS-FLUSH-1 one tenant's reads polling in parallel force at most one write per tenantFlushMs, and each read sees every record recorded before it", async () => {
+    const { store, records, storeFlushes } = await counted(150);
+    try {
+      const start = performance.now();
+      let recorded = 0;
+      // Eight pollers of acme, five rounds each: record, read, check.
+      await Promise.all(
+        Array.from({ length: 8 }, async (_, p) => {
+          for (let round = 0; round < 5; round++) {
+            records.record(draft('acme', at(p * 100 + round)));
+            const before = ++recorded;
+            await records.flushFor('acme');
+            expect(await count(store)).toBeGreaterThanOrEqual(before);
+          }
+        }),
+      );
+      const elapsed = performance.now() - start;
+      expect(await count(store)).toBe(40);
+      // 40 reads: unbounded, 40 writes; bounded, one at once and one per 150 ms after.
+      expect(records.forcedWrites).toBeLessThanOrEqual(1 + Math.ceil(elapsed / 150));
+      expect(records.forcedWrites).toBeLessThan(10);
+      expect(storeFlushes()).toBe(records.forcedWrites);
+    } finally {
+      await records.close();
+      await store.close();
+    }
+  });
+
+  it("RECORDS-FLUSH-2 a tenant polling does not hold back another tenant's read: globex's is served before acme's next, with globex's record in it", async () => {
+    const { store, records } = await counted(2_000);
+    try {
+      records.record(draft('acme', at(1)));
+      await records.flushFor('acme');
+      // acme's next read waits for its interval (2 s); globex's, asked after it, does not.
+      const order: string[] = [];
+      records.record(draft('acme', at(2)));
+      const acmeNext = records.flushFor('acme').then(() => order.push('acme'));
+      records.record(draft('globex', at(3)));
+      await records.flushFor('globex').then(() => order.push('globex'));
+      expect(await count(store, B)).toBe(1);
+      await acmeNext;
+      expect(order).toEqual(['globex', 'acme']);
+      expect(await count(store, A)).toBe(2);
+    } finally {
+      await records.close();
+      await store.close();
+    }
+  });
+
+  it('RECORDS-FLUSH-3 reads of forty tenants at once share forced writes (two: the first, and one for all asked while it ran)', async () => {
+    const { store, records, storeFlushes } = await counted(2_000);
+    try {
+      for (let i = 0; i < 10; i++) records.record(draft('acme', at(i)));
+      await Promise.all(Array.from({ length: 40 }, (_, i) => records.flushFor(`tenant-${i}`)));
+      expect(await count(store)).toBe(10);
+      expect(records.forcedWrites).toBeLessThanOrEqual(2);
+      expect(storeFlushes()).toBeLessThanOrEqual(2);
+    } finally {
+      await records.close();
+      await store.close();
+    }
+  });
+});

@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { UeeError } from '../../core/index.js';
+import { UeeError, type TenantContext } from '../../core/index.js';
 import type { DeadLetter } from '../../bus/index.js';
 import type { PluginRecord } from '../../registry/index.js';
 import { isSpawnOf, subscriptionMatches } from '../../router/index.js';
@@ -20,9 +20,13 @@ export const RecordsOut = z
       'outcome ok|retry|dead|left, error{code,message}, durationMs, usage, effects{committed,writes[],events[],readModelOps,timers}, models[], experiment, deadLetterId',
   );
 
-/** Records written so far in this process reach the store before a read (the recorder buffers ~100 ms). */
-export async function flushedRecords(ctx: ToolContext): Promise<void> {
-  await ctx.app.records?.flush();
+/**
+ * Records written so far in this process reach the store before a read of `scope`'s records (the
+ * recorder buffers ~100 ms, the SQLite store groups up to 500 ms): bounded per tenant, so an agent
+ * polling cannot make every tenant's records cost more (see `InvocationRecords.flushFor`).
+ */
+export async function flushedRecords(ctx: ToolContext, scope: TenantContext): Promise<void> {
+  await ctx.app.records?.flushFor(scope.tenantId);
 }
 
 function recordsOff(): UeeError {
@@ -52,7 +56,7 @@ export const invocationList = defineTool({
   async run(ctx, args) {
     const scope = await resolveScope(ctx, args.tenantId);
     if (ctx.app.records === undefined) throw recordsOff();
-    await flushedRecords(ctx);
+    await flushedRecords(ctx, scope);
     const { tenantId: _t, name, ...filters } = args;
     const page = await ctx.app.store.invocations.query(scope, { ...filters, ...(name === undefined ? {} : { plugin: name }) });
     return { records: page.items, nextCursor: page.nextCursor };

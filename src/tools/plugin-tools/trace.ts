@@ -82,7 +82,7 @@ export const eventTrace = defineTool({
     // Records outlive the journal's retention: an event removed from it is still found by them.
     let recorded: InvocationRecord[] = [];
     if (ctx.app.records !== undefined) {
-      await flushedRecords(ctx);
+      await flushedRecords(ctx, scope);
       const correlation = target?.event.correlationId ?? (await ctx.app.store.invocations.query(scope, { eventId: args.eventId, limit: 1 })).items[0]?.event.correlationId;
       if (correlation !== undefined) recorded = (await ctx.app.store.invocations.query(scope, { correlationId: correlation, limit: 1000 })).items.reverse();
     }
