@@ -159,14 +159,14 @@ export class InvocationRecords implements InvocationRecorder {
   /**
    * {@link flush} for a read of `tenantId`'s records through a front door (`invocation_list`,
    * `event_trace`), bounded: settles once everything recorded before the call is stored, like
-   * `flush`, but a forced write cuts short the batch the recorder is filling and the group the store
-   * is holding for every tenant (`npm run bench -- records-write`: 1,000 tenants' records written in
-   * batches of 256 cost the records thread 4× what groups do), so one tenant's agent polling these
-   * tools in a loop would make everybody's records cost more. Here a tenant's reads force a write at
-   * most once per `tenantFlushMs` (a read within it waits for the next slot, shared by every read of
-   * the tenant asked until then), forced writes start at most
-   * once per `flushSpacingMs` whoever asks, and a read is served by any forced write started after it
-   * was asked — so reads of many tenants at once share one.
+   * `flush`; but a forced write cuts short the batch the recorder is filling and the group the store
+   * is holding for every tenant, so one tenant's agent polling these tools in a loop made everybody's
+   * records cost more (`npm run bench -- records-poll`: 1.09× the records thread's CPU per record at
+   * one token's 20 requests/s, 1.22–1.26× back to back). Here a tenant's reads force a write at most
+   * once per `tenantFlushMs` (a read within it waits for the tenant's next slot, shared by every read
+   * of the tenant asked until then), forced writes start at most once per `flushSpacingMs` whoever
+   * asks, and a read is served by any forced write started after it was asked — so reads of many
+   * tenants at once share one.
    */
   async flushFor(tenantId: string | null): Promise<void> {
     const asked = performance.now();
