@@ -387,6 +387,16 @@ export interface BusOptions {
   maxDeadLetters: number;
   /** Max dead letters kept per tenant (the platform's own counting as one); past it, that tenant's oldest go (logged). @default 10_000 */
   maxDeadLettersPerTenant: number;
+  /**
+   * Most entries one queue ({@link EventBus.ensureQueue}) holds queued and not yet delivered. Past it,
+   * the queue's oldest undelivered entries are dead-lettered (`QUEUE_OVERFLOW`, under their event's
+   * tenant, bounded like every dead letter, redrivable) and the bus logs a warning naming the queue —
+   * by the time {@link EventBus.route} answers. Without it a tenant's stalled plugin grew its queue
+   * without bound: on Redis a copy of every event in the server's memory, on the embedded bus every
+   * later event of every tenant kept in the log (retention stops at what a queue needs). Delivered
+   * entries (pending) are never touched. @default 100_000
+   */
+  maxQueueLength: number;
 }
 
 /** Defaults for {@link BusOptions}. */
@@ -395,4 +405,5 @@ export const DEFAULT_BUS_OPTIONS: BusOptions = {
   dedupeWindowMs: 24 * 60 * 60 * 1000,
   maxDeadLetters: 100_000,
   maxDeadLettersPerTenant: 10_000,
+  maxQueueLength: 100_000,
 };

@@ -715,6 +715,44 @@ export function busConformance(name: string, open: OpenBus): void {
       expect((await waiting).map((x) => x.event.eventId)).toEqual([late.eventId]);
     });
 
+    it('BUS-26: a queue holds at most maxQueueLength undelivered entries: by the time route answers, its oldest undelivered are dead letters (QUEUE_OVERFLOW) under their tenant — none lost, none twice; delivered entries stay pending; another queue gets everything', async () => {
+      const cap = 50;
+      const bus = await openBus({ maxQueueLength: cap });
+      await bus.ensureGroup('dispatch', 'earliest');
+      await bus.ensureQueue('stuck');
+      await bus.ensureQueue('live');
+      const events = Array.from({ length: 300 }, (_, i) => makeEvent({ tenantId: i % 3 === 0 ? 'globex' : 'acme', payload: { i } }));
+      let held: Delivery[] = [];
+      const live: Delivery[] = [];
+      for (let i = 0; i < events.length; i += 10) {
+        await bus.publish(events.slice(i, i + 10));
+        const read = await bus.read('dispatch', 'd', { count: 100 });
+        await bus.route('dispatch', read.map((d) => ({ id: d.id, groups: ['stuck', 'live'] })));
+        // The stuck queue's reader takes 5 and never finishes them: delivered, pending for good.
+        if (i === 0) held = await bus.read('stuck', 'slow', { count: 5 });
+        expect((await bus.groupInfo('stuck')).lag).toBeLessThanOrEqual(cap);
+        const got = await bus.read('live', 'c', { count: 100 });
+        live.push(...got);
+        await bus.ack('live', got.map((d) => d.id));
+      }
+      const order = (ds: ReadonlyArray<{ event: EventEnvelope }>): number[] => ds.map((d) => d.event.payload.i as number);
+      const range = (from: number, to: number): number[] => Array.from({ length: to - from }, (_, k) => from + k);
+      expect(order(live)).toEqual(range(0, 300));
+      expect(order(held)).toEqual(range(0, 5));
+      expect((await bus.pending('stuck')).map((p) => p.id).sort(compareIds)).toEqual(held.map((d) => d.id).sort(compareIds));
+      // The oldest undelivered went, each once; the newest `cap` are still queued, in order.
+      const dead = await bus.deadLetters({ group: 'stuck', count: 1_000 });
+      expect(dead.every((l) => l.error.code === 'QUEUE_OVERFLOW' && l.group === 'stuck')).toBe(true);
+      expect(order(dead).sort((a, b) => a - b)).toEqual(range(5, 300 - cap));
+      const left: Delivery[] = [];
+      for (let b = await bus.read('stuck', 'c', { count: 100 }); b.length > 0; b = await bus.read('stuck', 'c', { count: 100 })) left.push(...b);
+      expect(order(left)).toEqual(range(300 - cap, 300));
+      // Each letter is its event's tenant's: listed for globex without acme's.
+      const globex = await bus.deadLetters({ tenantId: 'globex', group: 'stuck', count: 1_000 });
+      expect(order(globex).sort((a, b) => a - b)).toEqual(range(5, 300 - cap).filter((i) => i % 3 === 0));
+      expect((await bus.groupInfo('live')).lag).toBe(0);
+    });
+
     it('BUS-20: renew restarts the idle time of entries the consumer still holds, without a delivery; others are left alone', async () => {
       const bus = await openBus();
       await bus.ensureGroup('g', 'earliest');

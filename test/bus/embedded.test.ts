@@ -2,12 +2,12 @@ import { join } from 'node:path';
 import Database from 'better-sqlite3';
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { openEmbeddedBus, type Delivery, type EventBus } from '../../src/bus/index.js';
-import { isUeeError } from '../../src/core/index.js';
+import { isUeeError, silentLogger, type Logger } from '../../src/core/index.js';
 import { entrySeq } from '../../src/bus/shared/options.js';
 import { readEvent } from '../../src/store/shared.js';
 import { tempDir } from '../helpers.js';
 import { killChild, spawnChild } from '../router/harness.js';
-import { busConformance, expectCorruptEntryDeadLettered, makeEvent, makeEvents } from './conformance.js';
+import { busConformance, compareIds, expectCorruptEntryDeadLettered, makeEvent, makeEvents } from './conformance.js';
 
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 
@@ -586,6 +586,125 @@ describe('embedded bus specifics', () => {
       expect(await ids('a')).toEqual([events[2]!.eventId]);
     } finally {
       raw.close();
+      await bus.close();
+    }
+  });
+
+  it('BUS-E-OVERFLOW-1: a queue nobody reads no longer holds the log: past maxQueueLength its oldest go as QUEUE_OVERFLOW dead letters, retention moves on, and each entry is queued, pending or one dead letter', async () => {
+    const warnings: Array<{ msg: string; fields?: Record<string, unknown> }> = [];
+    const logger: Logger = { ...silentLogger, warn: (msg, fields) => void warnings.push({ msg, fields }), child: () => logger };
+    const bus = await openEmbeddedBus({ path: file, options: { maxLength: 100, maxQueueLength: 50 }, logger });
+    try {
+      await bus.ensureGroup('dispatch', 'earliest');
+      await bus.ensureGroup('plain', 'earliest');
+      await bus.ensureQueue('stuck');
+      const routed: string[] = [];
+      const lengths: number[] = [];
+      for (let i = 0; i < 2_000; i += 50) {
+        await bus.publish(makeEvents(50));
+        const read = await bus.read('dispatch', 'd', { count: 100 });
+        await bus.route('dispatch', read.map((d) => ({ id: d.id, groups: ['stuck'] })));
+        routed.push(...read.map((d) => d.id));
+        // A plain group that keeps up: it holds nothing back.
+        await bus.ack('plain', (await bus.read('plain', 'c', { count: 100 })).map((d) => d.id));
+        expect((await bus.groupInfo('stuck')).lag).toBe(Math.min(50, routed.length));
+        lengths.push(await bus.length());
+      }
+      expect(routed).toHaveLength(2_000);
+      // The log stays within its cap plus a few batches: without the bound it held all 2,000.
+      expect(Math.max(...lengths)).toBeLessThanOrEqual(100 + 3 * 50);
+      // Every entry once: 1,950 dead letters (the oldest), the newest 50 still queued, none pending.
+      const dead = await bus.deadLetters({ group: 'stuck', count: 10_000 });
+      expect(dead.every((l) => l.error.code === 'QUEUE_OVERFLOW' && l.group === 'stuck' && l.attempts.length === 0)).toBe(true);
+      expect(await bus.pending('stuck', { count: 10_000 })).toEqual([]);
+      const queued = (await bus.read('stuck', 'c', { count: 1_000 })).map((d) => d.id);
+      expect(queued).toEqual(routed.slice(-50));
+      expect(dead.map((l) => l.originalId)).toEqual(routed.slice(0, -50));
+      expect(new Set([...dead.map((l) => l.originalId), ...queued]).size).toBe(2_000);
+      // Logged once (at most once a minute), naming the queue.
+      const logged = warnings.filter((w) => w.msg.includes('maxQueueLength'));
+      expect(logged).toHaveLength(1);
+      expect(logged[0]!.fields).toMatchObject({ group: 'stuck', maxQueueLength: 50 });
+    } finally {
+      await bus.close();
+    }
+  });
+
+  it('BUS-E-OVERFLOW-2: with its queue read by this process and another, and routed into by both, no entry under maxQueueLength is dead-lettered: a backlog counted before another\'s read is counted again; this process\'s own reads keep its count; a failed route counts nothing', async () => {
+    const a = await openEmbeddedBus({ path: file, options: { maxQueueLength: 20 } });
+    const b = await openEmbeddedBus({ path: file, options: { maxQueueLength: 20 } });
+    try {
+      await a.ensureGroup('d', 'earliest');
+      await a.ensureQueue('q');
+      const routed: string[] = [];
+      const held: string[] = [];
+      /** `by` publishes and routes `n` events into q; q then holds exactly its cap unread. */
+      const route = async (by: EventBus, n: number): Promise<void> => {
+        await by.publish(makeEvents(n));
+        const read = await by.read('d', 'x', { count: 100 });
+        await by.route('d', read.map((d) => ({ id: d.id, groups: ['q'] })));
+        routed.push(...read.map((d) => d.id));
+        expect((await a.groupInfo('q')).lag).toBe(20);
+      };
+      const take = async (by: EventBus): Promise<void> => {
+        held.push(...(await by.read('q', 'r', { count: 5 })).map((d) => d.id));
+      };
+      await route(a, 30);
+      await take(a); // this process's own read
+      await route(a, 5);
+      await take(b); // another process's read: the cursor moved under a's count
+      await route(a, 5);
+      await route(a, 10);
+      await route(b, 5); // another process's overflow: rows of a's count went
+      await route(a, 5);
+      // A route that fails (into a queue another process deleted) counts nothing it put in: with room
+      // for 5 again, a's next route of the same 5 dead-letters none.
+      await take(a);
+      await a.ensureQueue('gone');
+      await b.deleteQueue('gone');
+      await a.publish(makeEvents(5));
+      const again = await a.read('d', 'x', { count: 100 });
+      await expect(a.route('d', again.map((d) => ({ id: d.id, groups: ['q', 'gone'] })))).rejects.toMatchObject({ code: 'NOT_FOUND' });
+      expect((await a.groupInfo('q')).lag).toBe(15);
+      await a.route('d', again.map((d) => ({ id: d.id, groups: ['q'] })));
+      routed.push(...again.map((d) => d.id));
+      expect((await a.groupInfo('q')).lag).toBe(20);
+      const queued = (await a.read('q', 'c', { count: 100 })).map((d) => d.id);
+      expect(queued).toEqual(routed.slice(-20));
+      expect((await a.pending('q')).map((p) => p.id).sort(compareIds)).toEqual(queued.concat(held).sort(compareIds));
+      const dead = (await a.deadLetters({ group: 'q', count: 1_000 })).map((l) => l.originalId);
+      // The oldest undelivered each time: everything neither read early nor among the newest 20.
+      expect(dead.sort(compareIds)).toEqual(routed.filter((id) => !held.includes(id) && !queued.includes(id)).sort(compareIds));
+      expect(dead).toHaveLength(65 - 15 - 20);
+    } finally {
+      await b.close();
+      await a.close();
+    }
+  });
+
+  it('BUS-E-OVERFLOW-3: entries routed below a queue\'s cursor and read late are not counted as still there: the next route past the room dead-letters none under maxQueueLength', async () => {
+    const bus = await openEmbeddedBus({ path: file, options: { maxQueueLength: 20 } });
+    try {
+      await bus.ensureGroup('d', 'earliest');
+      await bus.ensureQueue('q');
+      // 20 entries the dispatcher holds back, then one routed into q past its room and read: counted, room 20.
+      await bus.publish(makeEvents(20));
+      const old = await bus.read('d', 'x', { count: 20 });
+      await bus.publish(makeEvents(30));
+      const read = await bus.read('d', 'x', { count: 30 });
+      await bus.ack('d', read.slice(0, 29).map((d) => d.id));
+      await bus.route('d', [{ id: read[29]!.id, groups: ['q'] }]);
+      await bus.read('q', 'w', { count: 10 });
+      // The 20 routed now, below q's cursor (within its room), and read late: the cursor stays.
+      await bus.route('d', old.map((d) => ({ id: d.id, groups: ['q'] })));
+      expect((await bus.read('q', 'w', { count: 100 })).map((d) => d.id)).toEqual(old.map((d) => d.id));
+      // One more: the queue holds one, no dead letter.
+      await bus.publish(makeEvents(1));
+      const last = await bus.read('d', 'x', { count: 10 });
+      await bus.route('d', last.map((d) => ({ id: d.id, groups: ['q'] })));
+      expect(await bus.deadLetters({ group: 'q' })).toEqual([]);
+      expect((await bus.groupInfo('q')).lag).toBe(1);
+    } finally {
       await bus.close();
     }
   });

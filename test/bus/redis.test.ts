@@ -1,7 +1,7 @@
 import { Redis } from 'ioredis';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { openRedisBus, type Delivery, type EventBus } from '../../src/bus/index.js';
-import { isUeeError } from '../../src/core/index.js';
+import { createLogger, isUeeError } from '../../src/core/index.js';
 import { TEST_REDIS_URL, randomPrefix } from '../helpers.js';
 import { busConformance, expectCorruptEntryDeadLettered, makeEvents } from './conformance.js';
 
@@ -215,6 +215,108 @@ describe('redis bus specifics', () => {
       expect(claimed.map((d) => d.id)).toEqual([...live, ...dead].map((d) => d.id));
     } finally {
       await bus.close();
+    }
+  });
+
+  it('BUS-R-OVERFLOW-1: a queue nobody reads stays within maxQueueLength + one routed batch in Redis memory (XLEN), and every event is queued or one QUEUE_OVERFLOW dead letter, never both; one warning names the queue', async () => {
+    const cap = 100;
+    const lines: Array<Record<string, unknown>> = [];
+    const logger = createLogger({ level: 'warn', sink: (line) => lines.push(JSON.parse(line) as Record<string, unknown>) });
+    const bus = await openRedisBus({ url: TEST_REDIS_URL, prefix, options: { maxQueueLength: cap }, logger });
+    try {
+      await bus.ensureGroup('dispatch', 'earliest');
+      await bus.ensureQueue('nobody');
+      const events = makeEvents(1_000);
+      for (let i = 0; i < events.length; i += 50) {
+        await bus.publish(events.slice(i, i + 50));
+        const read = await bus.read('dispatch', 'd', { count: 50 });
+        expect(await bus.route('dispatch', read.map((d) => ({ id: d.id, groups: ['nobody'] })))).toBe(50);
+        expect(await admin.xlen(`${prefix}q:nobody`)).toBeLessThanOrEqual(cap + 50);
+      }
+      const dead = await bus.deadLetters({ group: 'nobody', count: 10_000 });
+      expect(dead.every((l) => l.error.code === 'QUEUE_OVERFLOW' && l.attempts.length === 0)).toBe(true);
+      const queued: string[] = [];
+      for (let b = await bus.read('nobody', 'c', { count: 100 }); b.length > 0; b = await bus.read('nobody', 'c', { count: 100 })) queued.push(...b.map((d) => d.event.eventId));
+      // The oldest 900 went, the newest 100 are queued, in order: each event exactly once.
+      expect(dead.map((l) => l.event.eventId)).toEqual(events.slice(0, 900).map((e) => e.eventId));
+      expect(queued).toEqual(events.slice(900).map((e) => e.eventId));
+      // The overflow's own consumer never stays behind in the group.
+      expect((await bus.groupInfo('nobody')).consumers.map((c) => c.name)).toEqual(['c']);
+      const warnings = lines.filter((l) => typeof l.msg === 'string' && l.msg.startsWith('queue overflow'));
+      expect(warnings).toHaveLength(1);
+      expect(warnings[0]).toMatchObject({ queue: 'nobody', maxQueueLength: cap });
+    } finally {
+      await bus.close();
+    }
+  });
+
+  it('BUS-R-OVERFLOW-2: two processes routing into one overflowing queue at once: every event is queued, read or one dead letter — none lost, none twice', async () => {
+    const cap = 30;
+    const a = await openRedisBus({ url: TEST_REDIS_URL, prefix, options: { maxQueueLength: cap } });
+    const b = await openRedisBus({ url: TEST_REDIS_URL, prefix, options: { maxQueueLength: cap } });
+    try {
+      await a.ensureGroup('dispatch', 'earliest');
+      await a.ensureQueue('shared');
+      const events = makeEvents(600);
+      await a.publish(events);
+      const read: string[] = [];
+      const dispatcher = async (bus: EventBus, name: string): Promise<void> => {
+        for (let got = await bus.read('dispatch', name, { count: 10 }); got.length > 0; got = await bus.read('dispatch', name, { count: 10 })) {
+          await bus.route('dispatch', got.map((d) => ({ id: d.id, groups: ['shared'] })));
+        }
+      };
+      // A slow reader takes a few now and then, and acks them.
+      let done = false;
+      const reader = (async () => {
+        while (!done) {
+          const got = await b.read('shared', 'r', { count: 3 });
+          read.push(...got.map((d) => d.event.eventId));
+          await b.ack('shared', got.map((d) => d.id));
+          await new Promise((r) => setTimeout(r, 2));
+        }
+      })();
+      await Promise.all([dispatcher(a, 'd1'), dispatcher(b, 'd2')]);
+      done = true;
+      await reader;
+      expect((await a.groupInfo('shared')).lag).toBeLessThanOrEqual(cap);
+      const dead = (await a.deadLetters({ group: 'shared', count: 10_000 })).map((l) => l.event.eventId);
+      for (let got = await a.read('shared', 'r', { count: 100 }); got.length > 0; got = await a.read('shared', 'r', { count: 100 })) read.push(...got.map((d) => d.event.eventId));
+      expect(dead.length).toBeGreaterThan(0);
+      expect([...read, ...dead].sort()).toEqual(events.map((e) => e.eventId).sort());
+    } finally {
+      await a.close();
+      await b.close();
+    }
+  });
+
+  it('BUS-R-OVERFLOW-3: a backlog beyond one call, with a lag Redis cannot tell (an XDEL) and a garbage entry in it, is lettered before route answers: the garbage as CORRUPT_DATA, the rest QUEUE_OVERFLOW, the newest cap left', async () => {
+    const big = await openRedisBus({ url: TEST_REDIS_URL, prefix, options: { maxQueueLength: 1_000 } });
+    const small = await openRedisBus({ url: TEST_REDIS_URL, prefix, options: { maxQueueLength: 100 } });
+    try {
+      await big.ensureGroup('dispatch', 'earliest');
+      await big.ensureQueue('q');
+      const garbage = await admin.xadd(`${prefix}q:q`, '*', 'foo', 'bar');
+      const events = makeEvents(701);
+      await big.publish(events);
+      const first = await big.read('dispatch', 'd', { count: 700 });
+      await big.route('dispatch', first.map((d) => ({ id: d.id, groups: ['q'] })));
+      // The 11th event leaves the queue behind the bus's back: Redis no longer tells the group's lag.
+      const [, eleventh] = (await admin.xrange(`${prefix}q:q`, '-', '+', 'COUNT', 12)).slice(10);
+      await admin.xdel(`${prefix}q:q`, eleventh![0]);
+      // A bus with a lower cap routes one more: 701 undelivered, 601 over — more than one call letters.
+      const last = await small.read('dispatch', 'd', { count: 1 });
+      expect(await small.route('dispatch', last.map((d) => ({ id: d.id, groups: ['q'] })))).toBe(1);
+      expect((await small.groupInfo('q')).lag).toBe(100);
+      const dead = await small.deadLetters({ group: 'q', count: 1_000 });
+      expect(dead).toHaveLength(601);
+      expect([dead[0]!.originalId, dead[0]!.error.code, dead[0]!.event.type]).toEqual([garbage, 'CORRUPT_DATA', 'BusEntryCorrupt']);
+      expect(dead.slice(1).every((l) => l.error.code === 'QUEUE_OVERFLOW')).toBe(true);
+      const ids = (ds: ReadonlyArray<{ event: { eventId: string } }>): string[] => ds.map((d) => d.event.eventId);
+      expect(ids(dead.slice(1))).toEqual(events.slice(0, 601).filter((_, i) => i !== 10).map((e) => e.eventId));
+      expect(ids(await small.read('q', 'c', { count: 1_000 }))).toEqual(events.slice(601).map((e) => e.eventId));
+    } finally {
+      await big.close();
+      await small.close();
     }
   });
 

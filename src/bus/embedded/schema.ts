@@ -11,6 +11,9 @@ import type { Database, Statement } from 'better-sqlite3';
  * the positions of its `bus_queued` rows, which hold the entries routed into it until they are acked:
  * a row covered by a run is pending, any other is unread (`last_n` is the highest position read;
  * `late = 1` when a row at or below it may be unread: routed after later ones were read).
+ * `overflowed` counts a queue's rows dead-lettered for `maxQueueLength` (see EmbeddedBus.#overflow):
+ * the only way besides a read that a queue's unread rows go, so a process that counted them can tell
+ * from the row alone whether anyone took some since.
  * `bus_pending` is no longer written (files from before are converted at open).
  */
 const DDL = `
@@ -162,6 +165,7 @@ export function applyBusSchema(db: Database, path: string): void {
     if (!columns.some((c) => c.name === 'routed')) db.exec('ALTER TABLE bus_groups ADD COLUMN routed INTEGER NOT NULL DEFAULT 0');
     if (!columns.some((c) => c.name === 'advisory')) db.exec('ALTER TABLE bus_groups ADD COLUMN advisory INTEGER NOT NULL DEFAULT 0');
     if (!columns.some((c) => c.name === 'late')) db.exec('ALTER TABLE bus_groups ADD COLUMN late INTEGER NOT NULL DEFAULT 0');
+    if (!columns.some((c) => c.name === 'overflowed')) db.exec('ALTER TABLE bus_groups ADD COLUMN overflowed INTEGER NOT NULL DEFAULT 0');
     // Files written before runs: per-entry PEL rows become one-entry runs, a queue's pending entries
     // go back into its rows, and a queue with rows at or below its cursor looks for unread ones.
     db.exec(`INSERT OR IGNORE INTO bus_leased (grp, lo, hi, consumer, delivered_at, deliveries)
@@ -222,6 +226,7 @@ export interface GroupRow {
   last_n: number;
   routed: number;
   late: number;
+  overflowed: number;
 }
 
 /** Every statement the embedded bus runs, prepared once per connection. */
@@ -243,7 +248,7 @@ export function prepareBusStatements(db: Database) {
     entriesFrom: s<[number, number], EntryRow>('SELECT n, ms, data FROM bus_entries WHERE n >= ? ORDER BY n LIMIT +?'),
     entryData: s<[number], { data: string }>('SELECT data FROM bus_entries WHERE n = ?'),
     countAfter: s<[number], { c: number }>('SELECT count(*) AS c FROM bus_entries WHERE n > ?'),
-    group: s<[string], GroupRow>('SELECT last_ms, last_n, routed, late FROM bus_groups WHERE grp = ?'),
+    group: s<[string], GroupRow>('SELECT last_ms, last_n, routed, late, overflowed FROM bus_groups WHERE grp = ?'),
     createQueue: s<[string, number, number]>('INSERT INTO bus_groups (grp, last_ms, last_n, routed) VALUES (?, ?, ?, 1) ON CONFLICT (grp) DO NOTHING'),
     // A plain group turned into a queue keeps what it has not read yet: its unread tail is queued.
     queueUnread: s<[string, number]>('INSERT OR IGNORE INTO bus_queued (grp, n, ms) SELECT ?, n, ms FROM bus_entries WHERE n > ?'),
@@ -268,6 +273,9 @@ export function prepareBusStatements(db: Database) {
     dequeueOne: s<[string, number]>('DELETE FROM bus_queued WHERE grp = ? AND n = ?'),
     markLate: s<[string]>('UPDATE bus_groups SET late = 1 WHERE grp = ? AND late = 0'),
     clearLate: s<[string]>('UPDATE bus_groups SET late = 0 WHERE grp = ?'),
+    // A queue's rows above its cursor: all unread unless late (see above). One index range, no run looked up.
+    countQueuedAfter: s<[string, number], { c: number }>('SELECT count(*) AS c FROM bus_queued WHERE grp = ? AND n > ?'),
+    addOverflowed: s<[number, string]>('UPDATE bus_groups SET overflowed = overflowed + ? WHERE grp = ?'),
     countUnread: s<[string], { c: number }>(
       'SELECT count(*) AS c FROM bus_queued q WHERE q.grp = ? AND NOT EXISTS (SELECT 1 FROM bus_leased r WHERE r.grp = q.grp AND r.lo <= q.n AND r.hi >= q.n)',
     ),

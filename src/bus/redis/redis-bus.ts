@@ -30,7 +30,7 @@ import { checkClaimOptions, checkCounterAdd, checkCount, checkEntryIds, checkNam
 import { BlockingPool, replyError, toBusError } from './connection.js';
 import { FencedReads, type FencedRead, type RawEntry } from './fenced-reads.js';
 import { SignalListeners } from './signals.js';
-import { ACK_QUEUES_LUA, CLAIM_LUA, DEAD_LETTER_LUA, DELETE_DEAD_LUA, FENCED_REPLY, HAND_BACK_LUA, INDEX_DEAD_LUA, HEARTBEAT_LUA, LEASE_LIVE_LUA, LEASE_LUA, PRUNE_LUA, PUBLISH_LUA, READ_QUEUES_LUA, RELEASE_LUA, RENEW_LUA, ROSTER_LUA, ROUTE_LUA, TRIM_LUA, TRIM_QUEUE_LUA } from './scripts.js';
+import { ACK_QUEUES_LUA, CLAIM_LUA, DEAD_LETTER_LUA, DELETE_DEAD_LUA, FENCED_REPLY, HAND_BACK_LUA, INDEX_DEAD_LUA, HEARTBEAT_LUA, LEASE_LIVE_LUA, LEASE_LUA, OVERFLOW_LUA, PRUNE_LUA, PUBLISH_LUA, READ_QUEUES_LUA, RELEASE_LUA, RENEW_LUA, ROSTER_LUA, ROUTE_LUA, TRIM_LUA, TRIM_QUEUE_LUA } from './scripts.js';
 import { countAfter, fieldsToRecord, parseEntries } from './replies.js';
 
 /** Events per publish script call; larger batches are pipelined in chunks (each chunk atomic). */
@@ -41,8 +41,14 @@ const QUIT_TIMEOUT_MS = 1_000;
 const PLAIN_GROUP_TTL_MS = 5_000;
 /** A queue is trimmed after this many acks on it (in this process). */
 const QUEUE_TRIM_EVERY = 500;
-/** A "retention held back" warning is logged at most this often. */
+/** A "retention held back" warning is logged at most this often (so is a queue's overflow warning, per queue). */
 const HELD_WARNING_EVERY_MS = 60_000;
+
+/**
+ * Entries of one queue dead-lettered for maxQueueLength per script, beyond what the route itself put
+ * into the queue (so a route's own overflow is always lettered in its own atomic step; see ROUTE_LUA).
+ */
+const OVERFLOW_BATCH = 500;
 
 /** The consumer an upgrade reads a legacy plain group's entries as, to dead-letter them. */
 const LEGACY_UPGRADER = 'uee-upgrade';
@@ -59,7 +65,8 @@ interface BusCommands {
   ueeHandBack(stream: string, group: string, consumer: string, ...idCounts: string[]): Promise<number>;
   ueeTrim(stream: string, advisory: string, maxLength: number): Promise<[number, string]>;
   ueeTrimQueue(queue: string, none: string): Promise<number>;
-  ueeRoute(numKeys: number, ...args: Array<string | number>): Promise<number>;
+  ueeRoute(numKeys: number, ...args: Array<string | number>): Promise<number[]>;
+  ueeOverflow(queue: string, dead: string, sizes: string, advisory: string, cap: number, limit: number, indexPrefix: string, maxPerTenant: number, maxDead: number, deadAt: string): Promise<[number, number, number, number]>;
   ueePrune(stream: string, group: string, minIdleMs: number, consumer: string): Promise<number>;
   ueeLease(key: string, owner: string, ttlMs: number): Promise<number>;
   ueeRelease(key: string, owner: string): Promise<number>;
@@ -105,6 +112,13 @@ export interface RedisBusKeys {
  * Stream entries are validated with the envelope schema when read back. An entry that is not a
  * valid event (e.g. XADDed by another tool) is never delivered: `read` and `claimStale` dead-letter
  * it with `CORRUPT_DATA` (acking it), log a warning, and return the valid deliveries only.
+ *
+ * Retention: the event stream is trimmed to about `maxLength`, never past what a group still needs
+ * (TRIM_LUA, a `retention held back` warning when that keeps it over); a queue stream is trimmed up
+ * to its first pending or unread entry every 500 acks (TRIM_QUEUE_LUA) and after an overflow; and a
+ * queue holds at most `maxQueueLength` undelivered entries: `route` dead-letters the oldest beyond
+ * that (`QUEUE_OVERFLOW`, see {@link RedisBus.route}) before it answers. Dead letters are bounded per
+ * tenant and in all (DEAD_LETTER_LUA).
  */
 export class RedisBus implements EventBus {
   readonly kind = 'redis';
@@ -126,6 +140,8 @@ export class RedisBus implements EventBus {
   #sinceTrim = 0;
   #lastHeldWarning = 0;
   #lastDeadTrimWarning = 0;
+  /** Per overflowing queue: when its overflow was last logged, and entries dead-lettered since. */
+  readonly #overflowWarned = new Map<string, { at: number; since: number }>();
   /** Dead letters trimmed by their bounds since this bus opened. */
   #deadTrimmedCount = 0;
 
@@ -140,6 +156,7 @@ export class RedisBus implements EventBus {
     redis.defineCommand('ueeTrim', { lua: TRIM_LUA, numberOfKeys: 2 });
     redis.defineCommand('ueeTrimQueue', { lua: TRIM_QUEUE_LUA, numberOfKeys: 2 });
     redis.defineCommand('ueeRoute', { lua: ROUTE_LUA });
+    redis.defineCommand('ueeOverflow', { lua: OVERFLOW_LUA, numberOfKeys: 4 });
     redis.defineCommand('ueePrune', { lua: PRUNE_LUA, numberOfKeys: 1 });
     redis.defineCommand('ueeLease', { lua: LEASE_LUA, numberOfKeys: 1 });
     redis.defineCommand('ueeRelease', { lua: RELEASE_LUA, numberOfKeys: 1 });
@@ -300,6 +317,7 @@ export class RedisBus implements EventBus {
       await this.#redis.del(this.#keys.queuePrefix + group, this.#keys.leasePrefix + queueLeaseName(group));
       this.#queues.delete(group);
       this.#acksSinceTrim.delete(group);
+      this.#overflowWarned.delete(group);
     });
   }
 
@@ -360,44 +378,106 @@ export class RedisBus implements EventBus {
     });
   }
 
+  /**
+   * Hands entries over to queues and keeps each target queue within `maxQueueLength` undelivered, in
+   * one script (ROUTE_LUA): a queue's oldest undelivered beyond the cap become `QUEUE_OVERFLOW` dead
+   * letters in the same atomic step, so no reader of the bus sees the queue over its cap after the
+   * hand-over. What the script leaves (a backlog beyond what this route added plus OVERFLOW_BATCH —
+   * the cap lowered, an older UEE's queue — or a lag Redis < 7 cannot tell) is lettered by
+   * {@link RedisBus.#overflow} before this answers. Should that fail, the error is thrown though the
+   * hand-over is done: routing the same entries again hands nothing twice.
+   */
   route(fromGroup: string, items: readonly RouteItem[]): Promise<number> {
     return this.#run(async () => {
       checkName(fromGroup, 'group');
       checkEntryIds(items.map((i) => i.id));
       if (items.length === 0) return 0;
+      const k = this.#keys;
       const keyIndex = new Map<string, number>();
-      const keys: string[] = [this.#keys.stream];
+      const keys: string[] = [k.stream, k.dead, k.deadSizes, k.advisory];
+      /** The target queues' groups, by their index in keys. */
+      const targets: string[] = ['', '', '', ''];
       // The ids' range: the script reads the group's pending list and the stream over it once.
       let lo = items[0]!.id;
       let hi = lo;
+      let pairs = 0;
       for (const item of items) {
         if (compareIds(item.id, lo) < 0) lo = item.id;
         if (compareIds(item.id, hi) > 0) hi = item.id;
+        pairs += item.groups.length;
       }
-      const args: Array<string | number> = [fromGroup, lo, hi, items.length];
+      const o = this.#opts;
+      const args: Array<string | number> = [fromGroup, lo, hi, items.length, o.maxQueueLength, pairs + OVERFLOW_BATCH, k.deadIndexPrefix, o.maxDeadLettersPerTenant, o.maxDeadLetters, new Date().toISOString()];
       for (const item of items) {
         args.push(item.id, item.groups.length);
         for (const g of item.groups) {
           let index = keyIndex.get(g);
           if (index === undefined) {
             checkName(g, 'group');
-            keys.push(this.#keys.queuePrefix + g);
+            keys.push(k.queuePrefix + g);
+            targets.push(g);
             index = keys.length;
             keyIndex.set(g, index);
           }
           args.push(index);
         }
       }
+      let reply: number[];
       try {
-        return await this.#redis.ueeRoute(keys.length, ...keys, ...args);
+        reply = await this.#redis.ueeRoute(keys.length, ...keys, ...args);
       } catch (err) {
         if (err instanceof Error && err.message.startsWith('NOQUEUE')) {
-          const queue = err.message.slice('NOQUEUE '.length).trim().slice(this.#keys.queuePrefix.length);
+          const queue = err.message.slice('NOQUEUE '.length).trim().slice(k.queuePrefix.length);
           throw new UeeError('NOT_FOUND', `no queue "${queue}"`, { details: { group: queue }, hint: 'create it with ensureQueue first' });
         }
         throw err;
       }
+      for (let r = 1; r + 4 < reply.length; r += 5) {
+        const [index, lettered, corrupt, trimmed, left] = reply.slice(r, r + 5).map(Number) as [number, number, number, number, number];
+        await this.#overflow(targets[index - 1]!, { lettered, corrupt, trimmed, left });
+      }
+      return Number(reply[0]);
     });
+  }
+
+  /**
+   * Finishes a queue's overflow that ROUTE_LUA began (`done`: what it lettered, and `left`, the
+   * undelivered still over the cap, -1 when unknown), a batch at a time with OVERFLOW_LUA (the same
+   * atomic dead-lettering, see OVERFLOW_HELPERS in scripts.ts), and logs it: per queue at most once a
+   * minute, with the entries dead-lettered since the last warning. Stops when the queue is within its
+   * cap — or after the passes its first count called for and a few more, so a route never spins on
+   * a queue others keep filling (their routes bound what they add).
+   */
+  async #overflow(group: string, done: { lettered: number; corrupt: number; trimmed: number; left: number }): Promise<void> {
+    const k = this.#keys;
+    const o = this.#opts;
+    let { lettered, corrupt, left } = done;
+    if (done.trimmed > 0) this.#deadTrimmed(done.trimmed);
+    // Unknown (-1) until the first pass has counted.
+    let passes = left < 0 ? undefined : Math.ceil(left / OVERFLOW_BATCH) + 4;
+    for (let pass = 0; left !== 0 && (passes === undefined || pass < passes); pass++) {
+      const [n, bad, trimmed, over] = (await this.#redis.ueeOverflow(k.queuePrefix + group, k.dead, k.deadSizes, k.advisory, o.maxQueueLength, OVERFLOW_BATCH, k.deadIndexPrefix, o.maxDeadLettersPerTenant, o.maxDeadLetters, new Date().toISOString())).map(Number) as [number, number, number, number];
+      lettered += n;
+      corrupt += bad;
+      if (trimmed > 0) this.#deadTrimmed(trimmed);
+      left = over;
+      passes ??= pass + 1 + Math.ceil(over / OVERFLOW_BATCH) + 4;
+    }
+    if (lettered === 0) return;
+    const warned = this.#overflowWarned.get(group) ?? { at: 0, since: 0 };
+    warned.since += lettered;
+    this.#overflowWarned.set(group, warned);
+    if (Date.now() - warned.at < HELD_WARNING_EVERY_MS) return;
+    this.#log.warn('queue overflow: a queue held more than maxQueueLength undelivered entries; its oldest were dead-lettered undelivered (QUEUE_OVERFLOW)', {
+      queue: group,
+      // Since the last warning of this queue, this route's included.
+      deadLettered: warned.since,
+      ...(corrupt > 0 ? { corruptData: corrupt } : {}),
+      ...(left > 0 ? { stillOver: left } : {}),
+      maxQueueLength: o.maxQueueLength,
+    });
+    warned.at = Date.now();
+    warned.since = 0;
   }
 
   /** PUBLISH on `<prefix>signal:<channel>`: Redis's pub/sub, at most once, to the subscribers of the moment. */

@@ -125,6 +125,30 @@ local function trim_tenant(dead, sizes, prefix, t, count)
   if left == 0 then redis.call('ZREM', sizes, t) else redis.call('ZADD', sizes, left, t) end
   return #ids
 end
+-- Records tenant t's index length after letters were added, then drops its oldest beyond maxPer;
+-- returns how many went.
+local function bound_tenant(dead, sizes, prefix, t, maxPer)
+  local mine = redis.call('LLEN', prefix .. t)
+  redis.call('ZADD', sizes, mine, t)
+  local over = mine - maxPer
+  if over > 0 then return trim_tenant(dead, sizes, prefix, t, over) end
+  return 0
+end
+-- Past maxAll letters in all, drops the oldest of the tenant holding the most (never those of a
+-- tenant holding fewer) until none is over; returns how many went.
+local function bound_all(dead, sizes, prefix, maxAll)
+  local trimmed = 0
+  local excess = redis.call('XLEN', dead) - maxAll
+  while excess > 0 do
+    local most = redis.call('ZREVRANGE', sizes, 0, 0, 'WITHSCORES')
+    if #most == 0 then break end
+    local cut = trim_tenant(dead, sizes, prefix, most[1], math.min(excess, tonumber(most[2])))
+    if cut == 0 then break end
+    trimmed = trimmed + cut
+    excess = excess - cut
+  end
+  return trimmed
+end
 `;
 
 /**
@@ -153,20 +177,8 @@ for i = 7, #ARGV, 2 do
   end
 end
 if n == 0 then return {0, 0} end
-local trimmed = 0
-local mine = redis.call('LLEN', KEYS[3])
-redis.call('ZADD', KEYS[4], mine, ARGV[3])
-local over = mine - tonumber(ARGV[4])
-if over > 0 then trimmed = trimmed + trim_tenant(KEYS[2], KEYS[4], ARGV[6], ARGV[3], over) end
-local excess = redis.call('XLEN', KEYS[2]) - tonumber(ARGV[5])
-while excess > 0 do
-  local most = redis.call('ZREVRANGE', KEYS[4], 0, 0, 'WITHSCORES')
-  if #most == 0 then break end
-  local cut = trim_tenant(KEYS[2], KEYS[4], ARGV[6], most[1], math.min(excess, tonumber(most[2])))
-  if cut == 0 then break end
-  trimmed = trimmed + cut
-  excess = excess - cut
-end
+local trimmed = bound_tenant(KEYS[2], KEYS[4], ARGV[6], ARGV[3], tonumber(ARGV[4]))
+trimmed = trimmed + bound_all(KEYS[2], KEYS[4], ARGV[6], tonumber(ARGV[5]))
 return {n, trimmed}
 `;
 
@@ -284,13 +296,128 @@ if needed == nil then return 0 end
 return redis.call('XTRIM', KEYS[1], 'MINID', needed)
 `;
 
+/** The consumer a queue's overflow reads its oldest undelivered entries as, inside {@link OVERFLOW_HELPERS} only. */
+export const OVERFLOW_CONSUMER = 'uee-overflow';
+
 /**
- * Hand-over from a group to queues. KEYS[1] = stream, KEYS[2..] = queue streams; ARGV[1] = source
- * group, ARGV[2] / ARGV[3] = the lowest and highest entry id, ARGV[4] = the number of entries, then
- * per entry: id, number of targets k, k indexes into KEYS. Each entry is acked in the source group
- * and, only if it was still pending there, copied into each target queue — one atomic step, so an
- * entry is never acked without being queued, and is queued once (also when named twice). A missing
- * queue fails the whole call before anything changes. Returns how many entries were handed over.
+ * A queue's overflow (BusOptions.maxQueueLength), shared by {@link ROUTE_LUA} and {@link OVERFLOW_LUA};
+ * needs ID_HELPERS and DEAD_INDEX_HELPERS. `overflow` dead-letters the oldest undelivered entries
+ * of a queue stream (one group) beyond the cap, at most `limit` of them: it reads them with
+ * XREADGROUP as the consumer {@link OVERFLOW_CONSUMER} — the group moves past them as a delivery would,
+ * keeping its lag exact — records each as a dead letter under its event's tenant, acks them and
+ * removes that consumer, in the script that runs it. So each entry is either still queued, delivered
+ * to the queue's reader, or one dead letter: never two of these, never none, whatever other
+ * processes do, and a process that dies leaves nothing half-done. Delivered entries (pending) are
+ * never read or acked; the reader gets what follows the lettered ones, in order, as if it had skipped
+ * them. Letters are written before the acks: a script failing half-way (out of memory) could leave
+ * entries pending to that consumer — claimStale hands them to the queue's reader — never acked
+ * without their letter. Then the tenants' letters are bounded as {@link DEAD_LETTER_LUA} bounds them
+ * and the queue trimmed as {@link TRIM_QUEUE_LUA} trims it (the lettered entries leave it at once
+ * unless an older one is still pending).
+ *
+ * A letter is the record `encodeDeadRecord` writes (codec.ts), built here: the event is the stored
+ * text as it is (decoded only for its tenantId), error QUEUE_OVERFLOW, no attempts. An entry that is
+ * not a JSON event (another tool's XADD into a queue stream) becomes the CORRUPT_DATA letter
+ * `corruptLetter` describes, as a read would make it. The undelivered count is the group's lag
+ * (Redis 7, O(1)); when Redis cannot tell it (Redis < 7, or deletions after the group's position)
+ * it is counted a page at a time, up to cap + limit + one page, only when `count` is set (else the
+ * answer says unknown). Returns lettered, of them corrupt, letters trimmed by their bounds, and how
+ * many undelivered are still over the cap (-1: unknown).
+ */
+const OVERFLOW_HELPERS = `
+local function overflow_record(g, id, f, deadAt, message)
+  local text = nil
+  if type(f) == 'table' and #f == 2 and f[1] == 'e' then text = f[2] end
+  local reason = 'entry is not a UEE event (expected one field "e")'
+  if text ~= nil then
+    local ok, ev = pcall(cjson.decode, text)
+    if ok and type(ev) == 'table' then
+      local t = ev.tenantId
+      if type(t) ~= 'string' then t = '' end
+      return '{"group":' .. cjson.encode(g) .. ',"originalId":"' .. id .. '","event":' .. text
+        .. ',"error":{"code":"QUEUE_OVERFLOW","message":' .. message .. '},"attempts":[],"deadAt":"' .. deadAt .. '"}', t, 0
+    end
+    reason = 'event field is not JSON'
+  end
+  local raw
+  if text ~= nil then raw = string.sub(text, 1, 4096) else raw = string.sub(cjson.encode(f or cjson.null), 1, 4096) end
+  local err = { code = 'CORRUPT_DATA', message = 'stream entry ' .. id .. ': ' .. reason }
+  local event = {
+    eventId = 'corrupt:' .. id, type = 'BusEntryCorrupt', tenantId = cjson.null,
+    payload = { streamId = id, raw = raw, reason = reason }, occurredAt = deadAt,
+    correlationId = 'corrupt:' .. id, causationId = cjson.null, hop = 0, source = { kind = 'system', id = 'bus' },
+  }
+  return cjson.encode({ group = g, originalId = id, event = event, error = err,
+    attempts = { { at = deadAt, code = err.code, message = err.message } }, deadAt = deadAt }), '', 1
+end
+local function overflow(q, cap, limit, count, dead, sizes, prefix, maxPer, maxAll, advisory, deadAt)
+  local g = redis.call('XINFO', 'GROUPS', q)[1]
+  if not g then return 0, 0, 0, 0 end
+  local name = field(g, 'name')
+  local undelivered = field(g, 'lag')
+  if type(undelivered) ~= 'number' then
+    if not count then return 0, 0, 0, -1 end
+    undelivered = 0
+    local start = after(field(g, 'last-delivered-id'))
+    while undelivered <= cap + limit do
+      local page = redis.call('XRANGE', q, start, '+', 'COUNT', 1000)
+      undelivered = undelivered + #page
+      if #page < 1000 then break end
+      start = after(page[#page][1])
+    end
+  end
+  local over = undelivered - cap
+  if over <= 0 then return 0, 0, 0, 0 end
+  local read = redis.call('XREADGROUP', 'GROUP', name, '${OVERFLOW_CONSUMER}', 'COUNT', math.min(over, limit), 'STREAMS', q, '>')
+  local entries = {}
+  if read then entries = read[1][2] end
+  local message = cjson.encode('queue ' .. name .. ' held more than maxQueueLength (' .. cap .. ') entries not yet delivered; its oldest went undelivered')
+  local ids, tenants, seen, corrupt = {}, {}, {}, 0
+  for k, e in ipairs(entries) do
+    local record, t, bad = overflow_record(name, e[1], e[2], deadAt, message)
+    corrupt = corrupt + bad
+    local id = redis.call('XADD', dead, '*', 'g', name, 't', t, 'd', record)
+    redis.call('RPUSH', prefix .. t, id)
+    if not seen[t] then
+      seen[t] = true
+      tenants[#tenants + 1] = t
+    end
+    ids[k] = e[1]
+  end
+  for a = 1, #ids, 1000 do redis.call('XACK', q, name, unpack(ids, a, math.min(a + 999, #ids))) end
+  if #redis.call('XPENDING', q, name, '-', '+', 1, '${OVERFLOW_CONSUMER}') == 0 then
+    redis.call('XGROUP', 'DELCONSUMER', q, name, '${OVERFLOW_CONSUMER}')
+  end
+  local trimmed = 0
+  for _, t in ipairs(tenants) do trimmed = trimmed + bound_tenant(dead, sizes, prefix, t, maxPer) end
+  trimmed = trimmed + bound_all(dead, sizes, prefix, maxAll)
+  local needed = oldest_needed(q, advisory)
+  if needed ~= nil then redis.call('XTRIM', q, 'MINID', needed) end
+  return #entries, corrupt, trimmed, over - #entries
+end
+`;
+
+/**
+ * Hand-over from a group to queues. KEYS[1] = stream, KEYS[2] = dead-letter stream, KEYS[3] = the
+ * sorted set of dead-letter index lengths, KEYS[4] = the set of advisory groups, KEYS[5..] = queue
+ * streams; ARGV[1] = source group, ARGV[2] / ARGV[3] = the lowest and highest entry id, ARGV[4] =
+ * the number of entries, ARGV[5] = the queues' cap (BusOptions.maxQueueLength), ARGV[6] = the most
+ * entries dead-lettered per queue, ARGV[7] = dead-letter index prefix, ARGV[8] / ARGV[9] = max
+ * letters per tenant / in all, ARGV[10] = the time of the letters (ISO), then per entry: id, number
+ * of targets k, k indexes into KEYS. Each entry is acked in the source group and, only if it was
+ * still pending there, copied into each target queue — one atomic step, so an entry is never acked
+ * without being queued, and is queued once (also when named twice). A missing queue fails the whole
+ * call before anything changes.
+ *
+ * Then each target queue is kept within the cap in the same atomic step (`overflow`,
+ * {@link OVERFLOW_HELPERS}): nobody, in this process or another, sees it over the cap once this
+ * route is in (but for a backlog beyond ARGV[6], or a lag Redis cannot tell: the caller finishes
+ * those with {@link OVERFLOW_LUA}). That costs one XLEN per target queue per call, nothing per entry:
+ * XLEN counts pending and acked-not-yet-trimmed entries too, so it only says when to look; a queue
+ * over the cap by it has its group's lag read (XINFO GROUPS, O(1) for a queue's single group) and
+ * only a lag over the cap costs more. Returns { how many entries were handed over, then per queue
+ * that overflow touched: its KEYS index, entries lettered, of them corrupt, letters trimmed by their
+ * bounds, undelivered still over the cap (-1: unknown) }.
  *
  * Which entries are pending, and their fields, are read with one XPENDING and one XRANGE over the
  * ids' range (a dispatcher's batch is a run of the stream), and the entries acked with one XACK —
@@ -298,8 +425,10 @@ return redis.call('XTRIM', KEYS[1], 'MINID', needed)
  * of old claimed entries among newer ones), what the range read did not cover is asked for per
  * entry, as before.
  */
-export const ROUTE_LUA = `
-for i = 2, #KEYS do
+export const ROUTE_LUA = `${ID_HELPERS}
+${DEAD_INDEX_HELPERS}
+${OVERFLOW_HELPERS}
+for i = 5, #KEYS do
   if redis.call('EXISTS', KEYS[i]) == 0 then return redis.error_reply('NOQUEUE ' .. KEYS[i]) end
 end
 local limit = tonumber(ARGV[4]) + 64
@@ -313,7 +442,7 @@ local fields = {}
 for _, r in ipairs(rows) do fields[r[1]] = r[2] end
 local handed = 0
 local acks = {}
-local i = 5
+local i = 11
 while i <= #ARGV do
   local id = ARGV[i]
   local k = tonumber(ARGV[i + 1])
@@ -341,7 +470,37 @@ while i <= #ARGV do
   i = i + 2 + k
 end
 for a = 1, #acks, 1000 do redis.call('XACK', KEYS[1], ARGV[1], unpack(acks, a, math.min(a + 999, #acks))) end
-return handed
+local out = { handed }
+local cap = tonumber(ARGV[5])
+for q = 5, #KEYS do
+  if redis.call('XLEN', KEYS[q]) > cap then
+    local n, corrupt, trimmed, left = overflow(KEYS[q], cap, tonumber(ARGV[6]), false, KEYS[2], KEYS[3], ARGV[7], tonumber(ARGV[8]), tonumber(ARGV[9]), KEYS[4], ARGV[10])
+    if n > 0 or left ~= 0 then
+      out[#out + 1] = q
+      out[#out + 1] = n
+      out[#out + 1] = corrupt
+      out[#out + 1] = trimmed
+      out[#out + 1] = left
+    end
+  end
+end
+return out
+`;
+
+/**
+ * A queue's overflow on its own (`overflow`, {@link OVERFLOW_HELPERS}), for what {@link ROUTE_LUA}
+ * left: a backlog beyond its per-call limit, or a lag Redis cannot tell (counted here). KEYS[1] =
+ * queue stream, KEYS[2] = dead-letter stream, KEYS[3] = the sorted set of dead-letter index lengths,
+ * KEYS[4] = the set of advisory groups; ARGV = cap, limit, index prefix, max letters per tenant, max
+ * in all, the time of the letters (ISO). Returns { lettered, of them corrupt, letters trimmed by
+ * their bounds, undelivered still over the cap }; all 0 for a queue that is gone.
+ */
+export const OVERFLOW_LUA = `${ID_HELPERS}
+${DEAD_INDEX_HELPERS}
+${OVERFLOW_HELPERS}
+if redis.call('EXISTS', KEYS[1]) == 0 then return { 0, 0, 0, 0 } end
+local n, corrupt, trimmed, left = overflow(KEYS[1], tonumber(ARGV[1]), tonumber(ARGV[2]), true, KEYS[2], KEYS[3], ARGV[3], tonumber(ARGV[4]), tonumber(ARGV[5]), KEYS[4], ARGV[6])
+return { n, corrupt, trimmed, left }
 `;
 
 /**

@@ -8,6 +8,7 @@ const BusOptionsSchema = z
     dedupeWindowMs: z.number().int().min(1),
     maxDeadLetters: z.number().int().min(1),
     maxDeadLettersPerTenant: z.number().int().min(1),
+    maxQueueLength: z.number().int().min(1),
   })
   .strict();
 
