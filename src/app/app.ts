@@ -133,7 +133,7 @@ export class UeeApp {
     });
     let bus: EventBus;
     try {
-      bus = await openBus(config.bus, { logger });
+      bus = await openBus(config.bus, { logger, maxQueueLength: config.limits.maxQueueLength });
     } catch (err) {
       await store.close();
       throw err;

@@ -28,11 +28,12 @@ export async function openStore(
 }
 
 /** Opens the event bus named by the config. */
-export async function openBus(config: BusConfig, options: { logger: Logger }): Promise<EventBus> {
+export async function openBus(config: BusConfig, options: { logger: Logger; maxQueueLength?: number }): Promise<EventBus> {
+  const busOptions = options.maxQueueLength === undefined ? {} : { options: { maxQueueLength: options.maxQueueLength } };
   if (config.kind === 'embedded') {
     const { openEmbeddedBus } = await import('../bus/embedded/index.js');
-    return openEmbeddedBus({ path: config.path, logger: options.logger });
+    return openEmbeddedBus({ path: config.path, logger: options.logger, ...busOptions });
   }
   const { openRedisBus } = await import('../bus/redis/index.js');
-  return openRedisBus({ url: config.url, prefix: config.prefix, logger: options.logger });
+  return openRedisBus({ url: config.url, prefix: config.prefix, logger: options.logger, ...busOptions });
 }

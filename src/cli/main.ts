@@ -54,6 +54,7 @@ Options (each also read from the environment variable shown):
   --max-indexes-per-tenant N UEE_MAX_INDEXES_PER_TENANT query indexes one tenant may declare (default 8)
   --max-subscribers-per-type N UEE_MAX_SUBSCRIBERS_PER_TYPE plugins one tenant may subscribe to one event type (default 64; the global scope is not limited)
   --max-plugins-per-tenant N UEE_MAX_PLUGINS_PER_TENANT event and workflow plugins one tenant may have enabled, each a queue (default 256; the global scope is not limited)
+  --max-queue-length N      UEE_MAX_QUEUE_LENGTH     entries one plugin's queue holds undelivered; past it the oldest are dead-lettered (QUEUE_OVERFLOW, redrivable) (default 100000)
   --max-compile-ms N        UEE_MAX_COMPILE_MS       ceiling of a compile's wall-clock time; plugin_compile timeoutMs may ask for less (default 60000)
   --url URL                 UEE_URL                  server to query with "status" / "proposals" (default http://127.0.0.1:7070)
                             UEE_TOKEN                "status" / "proposals": bearer token (default: the local admin token in the data dir)
@@ -118,6 +119,7 @@ async function main(argv: string[]): Promise<number> {
     maxIndexesPerTenant: values['max-indexes-per-tenant'],
     maxSubscribersPerType: values['max-subscribers-per-type'],
     maxPluginsPerTenant: values['max-plugins-per-tenant'],
+    maxQueueLength: values['max-queue-length'],
     maxCompileMs: values['max-compile-ms'],
     token: values.token,
     identity: values.identity,

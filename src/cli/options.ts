@@ -33,6 +33,7 @@ export const CLI_OPTIONS = {
   'max-indexes-per-tenant': { type: 'string' },
   'max-subscribers-per-type': { type: 'string' },
   'max-plugins-per-tenant': { type: 'string' },
+  'max-queue-length': { type: 'string' },
   'max-compile-ms': { type: 'string' },
   url: { type: 'string' },
   token: { type: 'string' },

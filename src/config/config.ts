@@ -32,7 +32,7 @@ export interface UeeConfig {
    * maxScanMs, maxDocumentsExamined). `maxCompileMs` is the operator ceiling of a compile's wall-clock
    * time (plugin_compile `timeoutMs` may ask for less, never more). @default maxCompileMs 60000
    */
-  limits: { maxAttributeBytes: number; queryScanMs: number; queryMaxDocs: number; slowQueryMs: number; maxIndexesPerTenant: number; maxCompileMs: number; maxSubscribersPerType: number; maxPluginsPerTenant: number };
+  limits: { maxAttributeBytes: number; queryScanMs: number; queryMaxDocs: number; slowQueryMs: number; maxIndexesPerTenant: number; maxCompileMs: number; maxSubscribersPerType: number; maxPluginsPerTenant: number; maxQueueLength: number };
   /** Tenants created at start-up if missing. @default ["default"] */
   bootstrapTenants: string[];
   /** Grace period for draining on SIGINT/SIGTERM before forcing exit. @default 10000 */
@@ -125,6 +125,8 @@ export interface RawSettings {
   maxSubscribersPerType?: string | undefined;
   /** Logical plugins (event and workflow) with an enabled version one tenant may have. @default 256 */
   maxPluginsPerTenant?: string | undefined;
+  /** Entries one plugin's queue holds undelivered before its oldest are dead-lettered (QUEUE_OVERFLOW). */
+  maxQueueLength?: string | undefined;
   /** Upper bound on a compile's wall-clock time (plugin_compile timeoutMs). @default 60000 */
   maxCompileMs?: string | undefined;
   /** MCP bearer tokens: JSON or `token=admin,token2=tenant:acme:ro`. */
@@ -175,6 +177,7 @@ export const SETTING_ENV: Record<keyof RawSettings, string> = {
   maxIndexesPerTenant: 'UEE_MAX_INDEXES_PER_TENANT',
   maxSubscribersPerType: 'UEE_MAX_SUBSCRIBERS_PER_TYPE',
   maxPluginsPerTenant: 'UEE_MAX_PLUGINS_PER_TENANT',
+  maxQueueLength: 'UEE_MAX_QUEUE_LENGTH',
   maxCompileMs: 'UEE_MAX_COMPILE_MS',
   tokens: MCP_SETTING_ENV.tokens,
   mcpAnonymous: MCP_SETTING_ENV.anonymous,
@@ -245,6 +248,7 @@ export function loadConfig(flags: RawSettings, env: NodeJS.ProcessEnv = process.
     maxIndexesPerTenant: parseWith(intSetting('maxIndexesPerTenant', 'max-indexes-per-tenant', 1, 256), raw.maxIndexesPerTenant ?? '8', 'maxIndexesPerTenant'),
     maxSubscribersPerType: parseWith(intSetting('maxSubscribersPerType', 'max-subscribers-per-type', 1, 10_000), raw.maxSubscribersPerType ?? '64', 'maxSubscribersPerType'),
     maxPluginsPerTenant: parseWith(intSetting('maxPluginsPerTenant', 'max-plugins-per-tenant', 1, 100_000), raw.maxPluginsPerTenant ?? '256', 'maxPluginsPerTenant'),
+    maxQueueLength: parseWith(intSetting('maxQueueLength', 'max-queue-length', 1, 100_000_000), raw.maxQueueLength ?? '100000', 'maxQueueLength'),
     maxCompileMs: parseWith(intSetting('maxCompileMs', 'max-compile-ms', 1000, 600_000), raw.maxCompileMs ?? '60000', 'maxCompileMs'),
   };
   const maxWorkersPerTenant = parseWith(
@@ -281,6 +285,7 @@ export function loadConfig(flags: RawSettings, env: NodeJS.ProcessEnv = process.
       maxIndexesPerTenant: parsed.maxIndexesPerTenant,
       maxSubscribersPerType: parsed.maxSubscribersPerType,
       maxPluginsPerTenant: parsed.maxPluginsPerTenant,
+      maxQueueLength: parsed.maxQueueLength,
       maxCompileMs: parsed.maxCompileMs,
     },
     bootstrapTenants: tenants,
