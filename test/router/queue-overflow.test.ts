@@ -3,7 +3,7 @@
  * most `--max-queue-length` entries queued and not yet delivered; past it the oldest undelivered are
  * dead letters of that tenant (`QUEUE_OVERFLOW`), listed and redriven like any other — every event is
  * either handled or a letter, never both, never neither — while another tenant's plugin gets every
- * one of its events, in order.
+ * one of its events, in order. A letter is redriven like any other.
  */
 import { afterEach, beforeAll, describe, expect, it } from 'vitest';
 import type { UeeApp } from '../../src/app/index.js';
@@ -35,7 +35,7 @@ describe.each(BACKENDS)('queue overflow ($name bus)', ({ name: backend }) => {
     site = undefined;
   });
 
-  it(`ROUTER-OVERFLOW-1 (${backend}) a stalled plugin's queue stays within --max-queue-length: its oldest undelivered become acme's QUEUE_OVERFLOW dead letters, each event handled or a letter exactly once; globex gets all of its events in order`, async () => {
+  it(`ROUTER-OVERFLOW-1 (${backend}) a stalled plugin's queue stays within --max-queue-length: its oldest undelivered become acme's QUEUE_OVERFLOW dead letters, each event handled or a letter exactly once; globex gets all of its events in order; a letter redrives like any other`, async () => {
     site = newSite(backend, 'overflow');
     const a = (app = await openApp(site, { maxQueueLength: String(CAP) }, { router: { refreshMs: 200, backoffMs: 20 } }));
     await a.registry.deploy('user:test', { manifest: { name: 'Slow', subscribeTo: ['Work'], tenantScope: 'tenant', tenantId: 'acme', maximumResourceBudget: { timeoutMs: 5_000 } }, wasm: slow });
@@ -76,5 +76,16 @@ describe.each(BACKENDS)('queue overflow ($name bus)', ({ name: backend }) => {
     expect(await a.bus.deadLetters({ tenantId: 'globex', count: 100 })).toEqual([]);
     const orders = await allOfType(a, 'globex', 'Order');
     expect(orders.map((o) => o.attributes['seqs'])).toEqual([Array.from({ length: EVENTS / 100 }, (_, k) => k)]);
+
+    // A letter is redriven like any other: the event runs once on the plugin's version, recorded as a redrive.
+    const slowVersion = (await a.registry.versions(acme, 'Slow'))[0]!;
+    for (const letter of letters.slice(0, 3)) {
+      const outcome = await a.runtime!.router.redrive(letter, slowVersion);
+      expect(outcome.ok).toBe(true);
+      expect(await a.bus.deleteDeadLetters([letter.id])).toBe(1);
+    }
+    await a.records!.flush();
+    const redriven = await a.store.invocations.query(acme, { plugin: 'Slow', outcome: 'ok', limit: 1_000 });
+    expect(redriven.items.filter((r) => r.trigger === 'redrive').map((r) => r.event.eventId).sort()).toEqual(letters.slice(0, 3).map((l) => l.event.eventId).sort());
   }, 240_000);
 });
