@@ -69,6 +69,14 @@ describe('config', () => {
     for (const bad of ['-1', 'fast', '1000000']) expectInvalid('UEE_HOST_CALL_SPIN_US', bad, /host-call-spin-us|UEE_HOST_CALL_SPIN_US/);
   });
 
+  it('CFG-8: UEE_DEDUPE_WINDOW_MS / UEE_SETTLED_DEDUPE_MS set how long the bus remembers unsettled and settled event ids (default 24 h / 60 s); settled above the window or a bad value names both', () => {
+    expect(loadConfig({}, {}).limits).toMatchObject({ dedupeWindowMs: 86_400_000, settledDedupeMs: 60_000 });
+    expect(loadConfig({ settledDedupeMs: '5000' }, { UEE_DEDUPE_WINDOW_MS: '3600000', UEE_SETTLED_DEDUPE_MS: '2000' }).limits).toMatchObject({ dedupeWindowMs: 3_600_000, settledDedupeMs: 5_000 });
+    for (const bad of ['0', 'a day', '9999999999999']) expectInvalid('UEE_DEDUPE_WINDOW_MS', bad, /dedupe-window-ms|UEE_DEDUPE_WINDOW_MS/);
+    for (const bad of ['-5', '999']) expectInvalid('UEE_SETTLED_DEDUPE_MS', bad, /settled-dedupe-ms|UEE_SETTLED_DEDUPE_MS/);
+    expectInvalid('UEE_SETTLED_DEDUPE_MS', '86400001', /settled-dedupe-ms.*dedupe-window-ms|UEE_SETTLED_DEDUPE_MS/);
+  });
+
   it('CFG-4: mongodb URLs take the database from the path', () => {
     const c = loadConfig({ store: 'mongodb://127.0.0.1:27017/prod' }, {});
     expect(c.store).toEqual({ kind: 'mongodb', url: 'mongodb://127.0.0.1:27017/prod', database: 'prod' });

@@ -133,7 +133,8 @@ export class UeeApp {
     });
     let bus: EventBus;
     try {
-      bus = await openBus(config.bus, { logger, maxQueueLength: config.limits.maxQueueLength });
+      const { maxQueueLength, dedupeWindowMs, settledDedupeMs } = config.limits;
+      bus = await openBus(config.bus, { logger, busOptions: { maxQueueLength, dedupeWindowMs, settledDedupeMs } });
     } catch (err) {
       await store.close();
       throw err;

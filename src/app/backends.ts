@@ -1,5 +1,5 @@
 import type { Logger } from '../core/index.js';
-import type { EventBus } from '../bus/port.js';
+import type { BusOptions, EventBus } from '../bus/port.js';
 import type { EntityStore } from '../store/port.js';
 import type { FilterLimits } from '../store/filter.js';
 import type { BusConfig, StoreConfig } from '../config/index.js';
@@ -28,8 +28,8 @@ export async function openStore(
 }
 
 /** Opens the event bus named by the config. */
-export async function openBus(config: BusConfig, options: { logger: Logger; maxQueueLength?: number }): Promise<EventBus> {
-  const busOptions = options.maxQueueLength === undefined ? {} : { options: { maxQueueLength: options.maxQueueLength } };
+export async function openBus(config: BusConfig, options: { logger: Logger; busOptions?: Partial<BusOptions> }): Promise<EventBus> {
+  const busOptions = options.busOptions === undefined ? {} : { options: options.busOptions };
   if (config.kind === 'embedded') {
     const { openEmbeddedBus } = await import('../bus/embedded/index.js');
     return openEmbeddedBus({ path: config.path, logger: options.logger, ...busOptions });

@@ -1,5 +1,5 @@
 import type { Logger } from '../core/index.js';
-import { Doorbell, toUeeError } from '../core/index.js';
+import { Doorbell, UeeError, toUeeError } from '../core/index.js';
 import type { EventBus } from '../bus/port.js';
 import type { Outbox } from '../store/port.js';
 
@@ -28,7 +28,9 @@ export type RelayState = 'running' | 'stopping' | 'stopped';
  *
  * Guarantee: every committed event reaches the bus exactly once. A crash after publish and before
  * mark-published republishes the same events on restart, and the bus drops them as duplicates by
- * eventId. Several relays (several processes) on one store are safe for the same reason.
+ * eventId (within its de-duplication window). Several relays (several processes) on one store are
+ * safe for the same reason. What the bus remembers stays bounded: each batch is settled once marked
+ * (see {@link OutboxRelay.#roundNow}).
  */
 export class OutboxRelay {
   #state: RelayState = 'running';
@@ -107,13 +109,48 @@ export class OutboxRelay {
     return next;
   }
 
+  /**
+   * Peek → publish → mark → settle. The order carries the guarantee: a batch is settled (its ids
+   * kept only `settledDedupeMs` more on the bus) only once marked, so no relay will publish it
+   * again except one that peeked it before — and the bus refuses that one's publish once it could
+   * outlive the ids (`readAt`; `FENCED`, then this peeks again). A crash before the mark leaves the
+   * ids for the bus's whole de-duplication window, which is what recognises the republish.
+   */
   async #roundNow(): Promise<number> {
-    const entries = await this.outbox.peek(this.#batchSize);
-    if (entries.length === 0) return 0;
-    await this.bus.publish(entries.map((e) => e.event));
-    await this.outbox.markPublished(entries.map((e) => e.seq));
-    this.#published += entries.length;
-    return entries.length;
+    for (let attempt = 1; ; attempt++) {
+      const readAt = Date.now();
+      const entries = await this.outbox.peek(this.#batchSize);
+      if (entries.length === 0) return 0;
+      const events = entries.map((e) => e.event);
+      try {
+        await this.bus.publish(events, { readAt });
+      } catch (err) {
+        const error = toUeeError(err);
+        if (error.code !== 'FENCED') throw err;
+        // Twice in a row, the second right after its peek: this clock and the bus's disagree.
+        if (attempt > 1) {
+          throw new UeeError('FENCED', `the bus refused a batch published just after it was read: ${error.message}`, {
+            details: error.details,
+            hint: "this process's clock may be behind the bus's (Redis) by more than half of settledDedupeMs: synchronise the clocks (NTP)",
+            cause: err,
+          });
+        }
+        this.options.logger.warn('outbox relay: a batch was read too long before its publish; reading it again', { events: entries.length });
+        continue;
+      }
+      await this.outbox.markPublished(entries.map((e) => e.seq));
+      this.#published += entries.length;
+      try {
+        await this.bus.settle(events.map((e) => e.eventId));
+      } catch (err) {
+        // Marked: the events are on the bus and will not be published again; their ids just stay the whole window.
+        this.options.logger.warn('outbox relay could not settle a published batch; its ids are kept for the whole de-duplication window', {
+          events: entries.length,
+          error: toUeeError(err).message,
+        });
+      }
+      return entries.length;
+    }
   }
 
   async #run(): Promise<void> {

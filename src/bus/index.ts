@@ -12,6 +12,7 @@ export type {
   LeaseOptions,
   PendingEntry,
   PruneOptions,
+  PublishOptions,
   PublishResult,
   ReadOptions,
   RouteItem,

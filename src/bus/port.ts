@@ -82,6 +82,18 @@ export interface PublishResult {
   ids: Array<string | null>;
 }
 
+/** Options of {@link EventBus.publish}. */
+export interface PublishOptions {
+  /**
+   * When the publisher read these events from their source (ms since the epoch; the outbox relay:
+   * just before its peek). Once `settledDedupeMs / 2` has passed since, the bus refuses the publish
+   * (`FENCED`, `details.reason: 'stale'`, nothing appended): by then another publisher may have
+   * published the same events, settled them ({@link EventBus.settle}) and had their ids forgotten,
+   * so this late copy could not be recognised. Read them again. Without it nothing is fenced.
+   */
+  readAt?: number;
+}
+
 /** Options for reading new entries. */
 export interface ReadOptions {
   /** Max entries. @default 100 */
@@ -186,8 +198,23 @@ export interface SignalHandlers {
  */
 export interface EventBus {
   readonly kind: string;
-  /** Appends events in order; duplicates (same eventId) are skipped. */
-  publish(events: EventEnvelope[]): Promise<PublishResult>;
+  /**
+   * Appends events in order; duplicates (an eventId published within the de-duplication window, see
+   * {@link BusOptions.dedupeWindowMs} and {@link settle}) are skipped. `FENCED` for a stale
+   * {@link PublishOptions.readAt}.
+   */
+  publish(events: EventEnvelope[], options?: PublishOptions): Promise<PublishResult>;
+  /**
+   * Tells the bus that whoever published these events will never publish them again (the outbox
+   * relay: once their rows are marked published). Their ids are then remembered for
+   * `settledDedupeMs` more instead of the rest of `dedupeWindowMs`, which bounds the
+   * de-duplication state by the publish rate × `settledDedupeMs` plus what was published and never
+   * settled (a relay that died between publish and mark: those stay for the whole window, which is
+   * what lets its republish be recognised). Unknown ids are ignored; settling never lengthens what
+   * is remembered. A publish that read its events before they were settled is refused once it could
+   * outlive their ids ({@link PublishOptions.readAt}).
+   */
+  settle(eventIds: string[]): Promise<void>;
   /** Creates a group if missing (idempotent). It reads the stream's entries from `start` on. */
   ensureGroup(group: string, start?: GroupStart, options?: GroupOptions): Promise<void>;
   /**
@@ -377,8 +404,20 @@ export interface BusOptions {
    * the entries silently. @default 1_000_000
    */
   maxLength: number;
-  /** How long an eventId is remembered for de-duplication. @default 24 h */
+  /**
+   * How long a published eventId is remembered for de-duplication until it is settled
+   * ({@link EventBus.settle}): the horizon within which a relay that crashed after publishing and
+   * before marking its batch can publish it again without doubling it. @default 24 h
+   */
   dedupeWindowMs: number;
+  /**
+   * How long a settled eventId is still remembered (at most `dedupeWindowMs`): what covers another
+   * publisher that read the same events before they were settled. A publish whose
+   * {@link PublishOptions.readAt} is older than half of it is refused, so the other half covers the
+   * clocks of the publisher and the bus disagreeing. The de-duplication state in steady use is about
+   * the publish rate × this (Redis: ~150 bytes per id). @default 60 s
+   */
+  settledDedupeMs: number;
   /**
    * Max dead letters kept in all. Past it, the oldest letters of the tenant holding the most go (and
    * the bus logs it), never a letter of a tenant holding fewer: one tenant's flood of failures cannot
@@ -403,6 +442,7 @@ export interface BusOptions {
 export const DEFAULT_BUS_OPTIONS: BusOptions = {
   maxLength: 1_000_000,
   dedupeWindowMs: 24 * 60 * 60 * 1000,
+  settledDedupeMs: 60_000,
   maxDeadLetters: 100_000,
   maxDeadLettersPerTenant: 10_000,
   maxQueueLength: 100_000,

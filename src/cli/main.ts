@@ -55,6 +55,10 @@ Options (each also read from the environment variable shown):
   --max-subscribers-per-type N UEE_MAX_SUBSCRIBERS_PER_TYPE plugins one tenant may subscribe to one event type (default 64; the global scope is not limited)
   --max-plugins-per-tenant N UEE_MAX_PLUGINS_PER_TENANT event and workflow plugins one tenant may have enabled, each a queue (default 256; the global scope is not limited)
   --max-queue-length N      UEE_MAX_QUEUE_LENGTH     entries one plugin's queue holds undelivered; past it the oldest are dead-lettered (QUEUE_OVERFLOW, redrivable) (default 100000)
+  --dedupe-window-ms N      UEE_DEDUPE_WINDOW_MS     ms the bus remembers a published event id until the relay settles it: a relay that
+                                                     crashed before marking its batch republishes it without doubling within this (default 86400000)
+  --settled-dedupe-ms N     UEE_SETTLED_DEDUPE_MS    ms a settled event id is still remembered; bounds the bus's de-duplication state to
+                                                     ~publish rate x this; relay and bus clocks must agree within half (default 60000)
   --max-compile-ms N        UEE_MAX_COMPILE_MS       ceiling of a compile's wall-clock time; plugin_compile timeoutMs may ask for less (default 60000)
   --url URL                 UEE_URL                  server to query with "status" / "proposals" (default http://127.0.0.1:7070)
                             UEE_TOKEN                "status" / "proposals": bearer token (default: the local admin token in the data dir)
@@ -120,6 +124,8 @@ async function main(argv: string[]): Promise<number> {
     maxSubscribersPerType: values['max-subscribers-per-type'],
     maxPluginsPerTenant: values['max-plugins-per-tenant'],
     maxQueueLength: values['max-queue-length'],
+    dedupeWindowMs: values['dedupe-window-ms'],
+    settledDedupeMs: values['settled-dedupe-ms'],
     maxCompileMs: values['max-compile-ms'],
     token: values.token,
     identity: values.identity,

@@ -34,6 +34,8 @@ export const CLI_OPTIONS = {
   'max-subscribers-per-type': { type: 'string' },
   'max-plugins-per-tenant': { type: 'string' },
   'max-queue-length': { type: 'string' },
+  'dedupe-window-ms': { type: 'string' },
+  'settled-dedupe-ms': { type: 'string' },
   'max-compile-ms': { type: 'string' },
   url: { type: 'string' },
   token: { type: 'string' },

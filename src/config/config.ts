@@ -32,7 +32,7 @@ export interface UeeConfig {
    * maxScanMs, maxDocumentsExamined). `maxCompileMs` is the operator ceiling of a compile's wall-clock
    * time (plugin_compile `timeoutMs` may ask for less, never more). @default maxCompileMs 60000
    */
-  limits: { maxAttributeBytes: number; queryScanMs: number; queryMaxDocs: number; slowQueryMs: number; maxIndexesPerTenant: number; maxCompileMs: number; maxSubscribersPerType: number; maxPluginsPerTenant: number; maxQueueLength: number };
+  limits: { maxAttributeBytes: number; queryScanMs: number; queryMaxDocs: number; slowQueryMs: number; maxIndexesPerTenant: number; maxCompileMs: number; maxSubscribersPerType: number; maxPluginsPerTenant: number; maxQueueLength: number; dedupeWindowMs: number; settledDedupeMs: number };
   /** Tenants created at start-up if missing. @default ["default"] */
   bootstrapTenants: string[];
   /** Grace period for draining on SIGINT/SIGTERM before forcing exit. @default 10000 */
@@ -127,6 +127,10 @@ export interface RawSettings {
   maxPluginsPerTenant?: string | undefined;
   /** Entries one plugin's queue holds undelivered before its oldest are dead-lettered (QUEUE_OVERFLOW). */
   maxQueueLength?: string | undefined;
+  /** How long the bus remembers a published, not yet settled event id (a crashed relay's republish is recognised within it). @default 86400000 */
+  dedupeWindowMs?: string | undefined;
+  /** How long the bus still remembers a settled event id (bounds the de-duplication state in steady use). @default 60000 */
+  settledDedupeMs?: string | undefined;
   /** Upper bound on a compile's wall-clock time (plugin_compile timeoutMs). @default 60000 */
   maxCompileMs?: string | undefined;
   /** MCP bearer tokens: JSON or `token=admin,token2=tenant:acme:ro`. */
@@ -178,6 +182,8 @@ export const SETTING_ENV: Record<keyof RawSettings, string> = {
   maxSubscribersPerType: 'UEE_MAX_SUBSCRIBERS_PER_TYPE',
   maxPluginsPerTenant: 'UEE_MAX_PLUGINS_PER_TENANT',
   maxQueueLength: 'UEE_MAX_QUEUE_LENGTH',
+  dedupeWindowMs: 'UEE_DEDUPE_WINDOW_MS',
+  settledDedupeMs: 'UEE_SETTLED_DEDUPE_MS',
   maxCompileMs: 'UEE_MAX_COMPILE_MS',
   tokens: MCP_SETTING_ENV.tokens,
   mcpAnonymous: MCP_SETTING_ENV.anonymous,
@@ -250,7 +256,17 @@ export function loadConfig(flags: RawSettings, env: NodeJS.ProcessEnv = process.
     maxPluginsPerTenant: parseWith(intSetting('maxPluginsPerTenant', 'max-plugins-per-tenant', 1, 100_000), raw.maxPluginsPerTenant ?? '256', 'maxPluginsPerTenant'),
     maxQueueLength: parseWith(intSetting('maxQueueLength', 'max-queue-length', 1, 100_000_000), raw.maxQueueLength ?? '100000', 'maxQueueLength'),
     maxCompileMs: parseWith(intSetting('maxCompileMs', 'max-compile-ms', 1000, 600_000), raw.maxCompileMs ?? '60000', 'maxCompileMs'),
+    dedupeWindowMs: parseWith(intSetting('dedupeWindowMs', 'dedupe-window-ms', 1_000, 30 * 86_400_000), raw.dedupeWindowMs ?? '86400000', 'dedupeWindowMs'),
+    settledDedupeMs: parseWith(intSetting('settledDedupeMs', 'settled-dedupe-ms', 1_000, 30 * 86_400_000), raw.settledDedupeMs ?? '60000', 'settledDedupeMs'),
   };
+  if (parsed.settledDedupeMs > parsed.dedupeWindowMs) {
+    throw settingError(
+      'settledDedupeMs',
+      'settled-dedupe-ms',
+      `must not exceed --dedupe-window-ms (${parsed.dedupeWindowMs}), got ${parsed.settledDedupeMs}`,
+      'a settled event id is remembered at most as long as an unsettled one: lower --settled-dedupe-ms or raise --dedupe-window-ms',
+    );
+  }
   const maxWorkersPerTenant = parseWith(
     intSetting('maxWorkersPerTenant', 'max-workers-per-tenant', 1, 64),
     raw.maxWorkersPerTenant ?? String(parsed.workers),
@@ -286,6 +302,8 @@ export function loadConfig(flags: RawSettings, env: NodeJS.ProcessEnv = process.
       maxSubscribersPerType: parsed.maxSubscribersPerType,
       maxPluginsPerTenant: parsed.maxPluginsPerTenant,
       maxQueueLength: parsed.maxQueueLength,
+      dedupeWindowMs: parsed.dedupeWindowMs,
+      settledDedupeMs: parsed.settledDedupeMs,
       maxCompileMs: parsed.maxCompileMs,
     },
     bootstrapTenants: tenants,

@@ -5,12 +5,15 @@
  * of another store object (another process) is still found by polling.
  */
 import { join } from 'node:path';
-import { afterEach, expect, it } from 'vitest';
+import { afterEach, describe, expect, it } from 'vitest';
+import Database from 'better-sqlite3';
+import { Redis } from 'ioredis';
 import { silentLogger } from '../../src/core/index.js';
 import { OutboxRelay, openBus, openStore } from '../../src/app/index.js';
-import type { EventBus } from '../../src/bus/port.js';
+import type { BusOptions, EventBus } from '../../src/bus/port.js';
 import type { EntityStore } from '../../src/store/port.js';
-import { tempDir } from '../helpers.js';
+import { TEST_REDIS_URL, tempDir } from '../helpers.js';
+import { BACKENDS, newSite, openApp } from '../router/app-site.js';
 
 const MAX_IDLE_MS = 10_000;
 const disposers: Array<() => Promise<void> | void> = [];
@@ -18,14 +21,14 @@ afterEach(async () => {
   for (const d of disposers.splice(0).reverse()) await d();
 });
 
-async function site(): Promise<{ store: EntityStore; bus: EventBus; path: string }> {
+async function site(busOptions?: Partial<BusOptions>): Promise<{ store: EntityStore; bus: EventBus; path: string }> {
   const dir = tempDir('uee-relay');
   disposers.push(() => dir[Symbol.dispose]());
   const path = join(dir.path, 'uee.db');
   const store = await openStore({ kind: 'sqlite', path }, { maxAttributeBytes: 1 << 20, logger: silentLogger });
   disposers.push(() => store.close());
   await store.tenants.create('acme');
-  const bus = await openBus({ kind: 'embedded', path }, { logger: silentLogger });
+  const bus = await openBus({ kind: 'embedded', path }, { logger: silentLogger, ...(busOptions ? { busOptions } : {}) });
   disposers.push(() => bus.close());
   return { store, bus, path };
 }
@@ -82,6 +85,7 @@ it('RELAY-3 a failing bus is retried at the error backoff however many commits r
       attempts++;
       return failing ? Promise.reject(new Error('bus down')) : bus.publish(events);
     },
+    settle: (ids: string[]) => bus.settle(ids),
   } as unknown as EventBus;
   const relay = new OutboxRelay(store.outbox, flaky, { idleMs: 5, maxIdleMs: 200, errorBackoffMs: 2_000, logger: silentLogger });
   // ~100 commits over ~1.5 s, each ringing the relay: retried at each would be ~100 attempts.
@@ -121,6 +125,7 @@ it('RELAY-4 a flush while the loop publishes waits for its round instead of publ
       await sleep(30);
       return bus.publish(events);
     },
+    settle: (ids: string[]) => bus.settle(ids),
   } as unknown as EventBus;
   const relay = new OutboxRelay(store.outbox, slow, { idleMs: 5, maxIdleMs: 200, logger: silentLogger });
   disposers.push(() => relay.stop());
@@ -131,4 +136,98 @@ it('RELAY-4 a flush while the loop publishes waits for its round instead of publ
   }
   expect(await bus.length()).toBe(100);
   expect(published).toBe(100);
+});
+
+it('RELAY-5 a batch is settled only once marked: a relay that died between publish and mark leaves its ids for the whole window, and its republish long after the settled horizon is still dropped', async () => {
+  // settledDedupeMs 300: an id settled too early would be forgotten before the republish 800 ms later.
+  const { store, bus } = await site({ dedupeWindowMs: 3_600_000, settledDedupeMs: 300 });
+  let failMark = true;
+  const settledWhile: number[] = [];
+  const outbox = {
+    ...store.outbox,
+    markPublished: (seqs: number[]) => (failMark ? ((failMark = false), Promise.reject(new Error('store unreachable: the process dies here'))) : store.outbox.markPublished(seqs)),
+  };
+  const spy = { ...bus, publish: bus.publish.bind(bus), length: bus.length.bind(bus), settle: async (ids: string[]) => (settledWhile.push(await store.outbox.size()), bus.settle(ids)) };
+  await store.commit(ctx, { events: Array.from({ length: 50 }, (_, i) => ({ type: 'Ping', entityId: `p${i}` })) });
+  const relay = new OutboxRelay(outbox, spy, { idleMs: 5, maxIdleMs: 50, errorBackoffMs: 800, logger: silentLogger });
+  disposers.push(() => relay.stop());
+  const t0 = Date.now();
+  while ((await store.outbox.size()) > 0) {
+    if (Date.now() - t0 > 10_000) throw new Error('the outbox never emptied');
+    await sleep(20);
+  }
+  await relay.stop();
+  // Published once (the second publish, 800 ms after the first, found every id), settled once, after the mark.
+  expect(await bus.length()).toBe(50);
+  expect(settledWhile).toEqual([0]);
+}, 30_000);
+
+it('RELAY-6 a relay that read a batch before another relay published, marked and settled it is refused (FENCED) once its copy could outlive the ids, reads again and finds nothing: each event on the bus once', async () => {
+  const { store, bus } = await site({ dedupeWindowMs: 3_600_000, settledDedupeMs: 400 });
+  await store.commit(ctx, { events: Array.from({ length: 30 }, (_, i) => ({ type: 'Ping', entityId: `p${i}` })) });
+  let settled!: () => void;
+  const aSettled = new Promise<void>((r) => (settled = r));
+  const warnings: string[] = [];
+  const logger = { ...silentLogger, warn: (msg: string) => void warnings.push(msg), child: () => logger };
+  // B peeks the 30 events, then stalls (a GC pause, a slow network) until A has published, marked and
+  // settled them and 600 ms more have passed — longer than the settled ids are remembered (400).
+  let stalled = false;
+  const slowPeek = {
+    ...store.outbox,
+    peek: async (n: number) => {
+      const entries = await store.outbox.peek(n);
+      if (entries.length > 0 && !stalled) {
+        stalled = true;
+        await aSettled;
+        await sleep(600);
+      }
+      return entries;
+    },
+  };
+  const b = new OutboxRelay(slowPeek, bus, { idleMs: 5, maxIdleMs: 50, logger: logger });
+  disposers.push(() => b.stop());
+  await sleep(50); // B is stalled holding its peek
+  const spy = { ...bus, publish: bus.publish.bind(bus), settle: async (ids: string[]) => (await bus.settle(ids), settled()) };
+  const a = new OutboxRelay(store.outbox, spy, { idleMs: 5, maxIdleMs: 50, logger: silentLogger });
+  disposers.push(() => a.stop());
+  await aSettled;
+  await sleep(1_000);
+  await b.stop();
+  await a.stop();
+  expect(await bus.length()).toBe(30);
+  expect(a.published).toBe(30);
+  expect(b.published).toBe(0);
+  expect(warnings.some((w) => w.includes('read too long before its publish'))).toBe(true);
+}, 30_000);
+
+describe.each(BACKENDS)('relay through the app ($name bus)', ({ name: backend }) => {
+  it('RELAY-7 --dedupe-window-ms and --settled-dedupe-ms reach the bus the app opens: once relayed and the settled time has passed, none of the ids is remembered', async () => {
+    const site = newSite(backend, 'relay');
+    disposers.push(() => site.dispose());
+    const app = await openApp(site, { runtime: 'off', dedupeWindowMs: '3600000', settledDedupeMs: '1000' }, {});
+    disposers.push(() => app.close());
+    await app.store.commit(ctx, { events: Array.from({ length: 200 }, (_, i) => ({ type: 'Ping', entityId: `p${i}` })) });
+    await app.relay.flush();
+    expect(await app.bus.length()).toBe(200);
+    const remembered = async (): Promise<number> => {
+      if (backend === 'redis') {
+        const redis = new Redis(TEST_REDIS_URL);
+        try {
+          return (await redis.keys(`${site.redisPrefix}dedupe:*`)).length;
+        } finally {
+          await redis.quit();
+        }
+      }
+      const raw = new Database(join(site.dataDir, 'uee.db'), { readonly: true });
+      try {
+        // An id is remembered while its `at` is within the window (the purge may not have run yet).
+        return (raw.prepare('SELECT count(*) AS n FROM bus_dedupe WHERE at >= ?').get(Date.now() - 3_600_000) as { n: number }).n;
+      } finally {
+        raw.close();
+      }
+    };
+    expect(await remembered()).toBe(200);
+    await sleep(1_300);
+    expect(await remembered()).toBe(0);
+  }, 30_000);
 });

@@ -886,6 +886,36 @@ export function busConformance(name: string, open: OpenBus): void {
       expect((await bus.read('g', 'c', { count: 10 })).map((d) => d.event.eventId)).toEqual([event.eventId]);
     });
 
+    it('BUS-27: a settled event id is remembered settledDedupeMs more, an unsettled one the whole window, and settling never lengthens; a publish read more than half of settledDedupeMs ago is refused (FENCED), nothing appended', async () => {
+      const bus = await openBus({ dedupeWindowMs: 60_000, settledDedupeMs: 600 });
+      const longer = await openBus({ dedupeWindowMs: 60_000, settledDedupeMs: 30_000 }); // another process, other settings
+      await bus.ensureGroup('g', 'earliest');
+      const [a, b, c, d] = makeEvents(4) as [EventEnvelope, EventEnvelope, EventEnvelope, EventEnvelope];
+      expect((await bus.publish([a, b, d])).ids.every((id) => id !== null)).toBe(true);
+      await bus.settle([a.eventId, d.eventId, 'never-published']);
+      await longer.settle([d.eventId]); // settling again with a longer time does not lengthen d's
+      // Right after settling they are still remembered: a relay that read them before the mark is not doubled.
+      expect((await bus.publish([a, b, d])).ids).toEqual([null, null, null]);
+      await sleep(800);
+      // The settled ids are forgotten (a copy would now be appended: the bound, by design); b was never settled.
+      expect((await bus.publish([b])).ids).toEqual([null]);
+      expect((await bus.publish([a, d])).ids.every((id) => id !== null)).toBe(true);
+      expect(await bus.length()).toBe(5);
+      // The fence: read 400 ms ago, more than half of 600: refused, nothing appended, c stays unknown.
+      const refused = await bus.publish([c], { readAt: Date.now() - 400 }).then(
+        () => undefined,
+        (e: unknown) => e,
+      );
+      expect(isUeeError(refused) ? [refused.code, refused.details?.reason] : refused).toEqual(['FENCED', 'stale']);
+      expect(await bus.length()).toBe(5);
+      expect((await bus.publish([c], { readAt: Date.now() })).ids[0]).not.toBeNull();
+      expect((await bus.read('g', 'c', { count: 10 })).map((x) => x.event.eventId)).toEqual([a, b, d, a, d, c].map((e) => e.eventId));
+      await expectCode(bus.publish([makeEvent()], { readAt: Number.NaN }), 'VALIDATION_FAILED');
+      await expectCode(bus.settle(['']), 'VALIDATION_FAILED');
+      await expectCode(openBus({ dedupeWindowMs: 1_000, settledDedupeMs: 2_000 }), 'CONFIG_INVALID');
+      expect(await bus.length()).toBe(6);
+    });
+
     it('BUS-14: bad input is rejected with typed errors and nothing is published', async () => {
       const bus = await openBus();
       await bus.ensureGroup('g', 'earliest');

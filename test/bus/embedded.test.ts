@@ -590,6 +590,31 @@ describe('embedded bus specifics', () => {
     }
   });
 
+  it('BUS-E-DEDUPE-1: the de-duplication rows are bounded by what was published lately: settled ids lapse settledDedupeMs after their settle and are purged, only the never-settled stay the whole window', async () => {
+    const bus = await openEmbeddedBus({ path: file, options: { dedupeWindowMs: 3_600_000, settledDedupeMs: 300 } });
+    const raw = new Database(file, { readonly: true });
+    const rows = (): number => (raw.prepare('SELECT count(*) AS n FROM bus_dedupe').get() as { n: number }).n;
+    try {
+      // As the outbox relay does: batches of 500, each settled once published (and marked).
+      for (let i = 0; i < 8; i++) {
+        const batch = makeEvents(500);
+        await bus.publish(batch, { readAt: Date.now() });
+        await bus.settle(batch.map((e) => e.eventId));
+      }
+      const unsettled = makeEvents(10); // a relay that died before marking these
+      await bus.publish(unsettled);
+      await sleep(400);
+      // The next purge (every 5,000 appends) drops the lapsed rows: 2,000 more appends reach it.
+      await bus.publish(makeEvents(2_000));
+      expect(rows()).toBe(2_010);
+      expect((await bus.publish(unsettled)).ids.every((id) => id === null)).toBe(true);
+      expect(await bus.length()).toBe(6_010);
+    } finally {
+      raw.close();
+      await bus.close();
+    }
+  });
+
   it('BUS-E-OVERFLOW-1: a queue nobody reads no longer holds the log: past maxQueueLength its oldest go as QUEUE_OVERFLOW dead letters, retention moves on, and each entry is queued, pending or one dead letter', async () => {
     const warnings: Array<{ msg: string; fields?: Record<string, unknown> }> = [];
     const logger: Logger = { ...silentLogger, warn: (msg, fields) => void warnings.push({ msg, fields }), child: () => logger };

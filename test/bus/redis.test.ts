@@ -82,6 +82,37 @@ describe('redis bus specifics', () => {
     }
   });
 
+  it('BUS-R-DEDUPE-1: the de-duplication keys are bounded by what was published lately: settled ids lapse settledDedupeMs after their settle, only the never-settled live the whole window', async () => {
+    const bus = await openRedisBus({ url: TEST_REDIS_URL, prefix, options: { dedupeWindowMs: 3_600_000, settledDedupeMs: 300 } });
+    const count = async (): Promise<number> => {
+      let n = 0;
+      let cursor = '0';
+      do {
+        const [next, keys] = await admin.scan(cursor, 'MATCH', `${prefix}dedupe:*`, 'COUNT', 1000);
+        n += keys.length;
+        cursor = next;
+      } while (cursor !== '0');
+      return n;
+    };
+    try {
+      // As the outbox relay does: batches of 500, each settled once published (and marked).
+      for (let i = 0; i < 6; i++) {
+        const batch = makeEvents(500);
+        await bus.publish(batch, { readAt: Date.now() });
+        await bus.settle(batch.map((e) => e.eventId));
+      }
+      const unsettled = makeEvents(10); // a relay that died before marking these
+      await bus.publish(unsettled);
+      expect(await count()).toBe(3_010);
+      await new Promise((r) => setTimeout(r, 400));
+      expect(await count()).toBe(10);
+      expect(await admin.pttl(`${prefix}dedupe:${unsettled[0]!.eventId}`)).toBeGreaterThan(3_000_000);
+      expect(await bus.length()).toBe(3_010);
+    } finally {
+      await bus.close();
+    }
+  });
+
   it('BUS-R-ROSTER-1: a roster lists its members whose heartbeat lives, sorted; a lapsed heartbeat drops a member at once, an expired entry and a ttl of 0 remove it', async () => {
     const a = await openRedisBus({ url: TEST_REDIS_URL, prefix });
     const b = await openRedisBus({ url: TEST_REDIS_URL, prefix });

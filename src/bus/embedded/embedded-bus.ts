@@ -15,6 +15,7 @@ import type {
   GroupStart,
   PendingEntry,
   PruneOptions,
+  PublishOptions,
   PublishResult,
   QueueAck,
   QueueOutcome,
@@ -26,7 +27,7 @@ import type {
 import { checkPublishBatch, corruptLetter, decodeDeadRecord, decodeEntry, encodeDeadRecord, isCorrupt, type CorruptEntry } from '../shared/codec.js';
 import { BusLifecycle, screenEntries, type CorruptSink } from '../shared/lifecycle.js';
 import { InsertionOrder } from '../shared/insertion-order.js';
-import { checkClaimOptions, checkCounterAdd, checkCount, checkEntryIds, checkName, checkPruneOptions, checkReadOptions, deadLetterTenant, entrySeq, notHolder } from '../shared/options.js';
+import { checkClaimOptions, checkCounterAdd, checkCount, checkEntryIds, checkEventIds, checkName, checkPruneOptions, checkReadOptions, deadLetterTenant, entrySeq, notHolder, publishDeadline, stalePublish } from '../shared/options.js';
 import { isCertainlyGone, thisProcess, type ProcessIdentity } from './liveness.js';
 import { notifyPublished, waitForPublish } from './notifier.js';
 import { ackQueued, ackRuns, claimRuns, handBackRuns, renewRuns, runHolder, sortedPositions } from './runs.js';
@@ -215,16 +216,36 @@ export class EmbeddedBus implements EventBus {
     this.#sinceTrim = this.#trimEvery;
   }
 
-  publish(events: EventEnvelope[]): Promise<PublishResult> {
+  publish(events: EventEnvelope[], options?: PublishOptions): Promise<PublishResult> {
     return this.#run(() => {
       const encoded = checkPublishBatch(events);
+      const deadline = publishDeadline(options, this.#opts.settledDedupeMs);
       if (encoded.length === 0) return { ids: [] };
       const decoded: number[] = [];
-      const ids = this.#immediate(() => this.#append(events, encoded, decoded));
+      const ids = this.#immediate(() => {
+        // Inside the write lock: a settle by another instance cannot slip in between check and append.
+        const now = Date.now();
+        if (deadline !== undefined && now > deadline) throw stalePublish(deadline, now);
+        return this.#append(events, encoded, decoded);
+      });
       // Committed: their positions are theirs for good (a rolled-back append's could be given again).
       for (let k = 0; k < decoded.length; k += 2) this.#keep(decoded[k]!, events[decoded[k + 1]!]!, encoded[decoded[k + 1]!]!.length);
       if (ids.some((id) => id !== null)) notifyPublished(this.#key);
       return { ids };
+    });
+  }
+
+  settle(eventIds: string[]): Promise<void> {
+    return this.#run(() => {
+      checkEventIds(eventIds);
+      if (eventIds.length === 0) return;
+      const st = this.#st;
+      const now = Date.now();
+      // An id lapses once `at` < now - dedupeWindowMs (see #append): this `at` lapses settledDedupeMs from now.
+      const at = now - this.#opts.dedupeWindowMs + this.#opts.settledDedupeMs;
+      this.#immediate(() => {
+        for (const id of eventIds) st.settleDedupe.run(at, id, at);
+      });
     });
   }
 

@@ -243,6 +243,8 @@ export function prepareBusStatements(db: Database) {
     trimEntries: s<[number]>('DELETE FROM bus_entries WHERE n <= ?'),
     countGroups: s<[], { n: number }>('SELECT count(*) AS n FROM bus_groups'),
     purgeDedupe: s<[number]>('DELETE FROM bus_dedupe WHERE at < ?'),
+    /** Settles an id ({@link EventBus.settle}): `at` moved back so it lapses `settledDedupeMs` from now; never forward. */
+    settleDedupe: s<[number, string, number]>('UPDATE bus_dedupe SET at = ? WHERE event_id = ? AND at > ?'),
     hasAfter: s<[number], { n: number }>('SELECT n FROM bus_entries WHERE n > ? LIMIT 1'),
     entriesAfter: s<[number, number], EntryRow>('SELECT n, ms, data FROM bus_entries WHERE n > ? ORDER BY n LIMIT +?'),
     entriesFrom: s<[number, number], EntryRow>('SELECT n, ms, data FROM bus_entries WHERE n >= ? ORDER BY n LIMIT +?'),

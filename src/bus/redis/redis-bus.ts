@@ -15,6 +15,7 @@ import type {
   LeaseOptions,
   PendingEntry,
   PruneOptions,
+  PublishOptions,
   PublishResult,
   QueueAck,
   QueueOutcome,
@@ -26,11 +27,11 @@ import type {
 } from '../port.js';
 import { checkPublishBatch, decodeDeadRecord, encodeDeadRecord, isCorrupt, rawExcerpt, type CorruptEntry } from '../shared/codec.js';
 import { BusLifecycle, screenEntries, type CorruptSink } from '../shared/lifecycle.js';
-import { checkClaimOptions, checkCounterAdd, checkCount, checkEntryIds, checkName, checkPruneOptions, checkReadOptions, compareIds, deadLetterTenant, notHolder } from '../shared/options.js';
+import { checkClaimOptions, checkCounterAdd, checkCount, checkEntryIds, checkEventIds, checkName, checkPruneOptions, checkReadOptions, compareIds, deadLetterTenant, notHolder, publishDeadline, stalePublish } from '../shared/options.js';
 import { BlockingPool, replyError, toBusError } from './connection.js';
 import { FencedReads, type FencedRead, type RawEntry } from './fenced-reads.js';
 import { SignalListeners } from './signals.js';
-import { ACK_QUEUES_LUA, CLAIM_LUA, DEAD_LETTER_LUA, DELETE_DEAD_LUA, FENCED_REPLY, HAND_BACK_LUA, INDEX_DEAD_LUA, HEARTBEAT_LUA, LEASE_LIVE_LUA, LEASE_LUA, OVERFLOW_LUA, PRUNE_LUA, PUBLISH_LUA, READ_QUEUES_LUA, RELEASE_LUA, RENEW_LUA, ROSTER_LUA, ROUTE_LUA, TRIM_LUA, TRIM_QUEUE_LUA } from './scripts.js';
+import { ACK_QUEUES_LUA, CLAIM_LUA, DEAD_LETTER_LUA, DELETE_DEAD_LUA, FENCED_REPLY, HAND_BACK_LUA, INDEX_DEAD_LUA, HEARTBEAT_LUA, LEASE_LIVE_LUA, LEASE_LUA, OVERFLOW_LUA, PRUNE_LUA, PUBLISH_LUA, READ_QUEUES_LUA, RELEASE_LUA, RENEW_LUA, ROSTER_LUA, ROUTE_LUA, SETTLE_LUA, STALE_REPLY, TRIM_LUA, TRIM_QUEUE_LUA } from './scripts.js';
 import { countAfter, fieldsToRecord, parseEntries } from './replies.js';
 
 /** Events per publish script call; larger batches are pipelined in chunks (each chunk atomic). */
@@ -55,8 +56,16 @@ const LEGACY_UPGRADER = 'uee-upgrade';
 /** Entries of a legacy plain group dead-lettered per call. */
 const LEGACY_BATCH = 500;
 
+/** The ids a publish script answered, or its stale refusal ({@link STALE_REPLY}) as `FENCED`. */
+function published(reply: Array<string | null> | string, deadline: number): Array<string | null> {
+  if (typeof reply !== 'string') return reply;
+  if (!reply.startsWith(`${STALE_REPLY}:`)) throw new UeeError('INTERNAL', `redis bus: unexpected publish reply ${JSON.stringify(reply.slice(0, 100))}`);
+  throw stalePublish(deadline, Number(reply.slice(STALE_REPLY.length + 1)));
+}
+
 interface BusCommands {
-  ueePublish(numKeys: number, ...args: Array<string | number>): Promise<Array<string | null>>;
+  ueePublish(numKeys: number, ...args: Array<string | number>): Promise<Array<string | null> | string>;
+  ueeSettle(numKeys: number, ...args: Array<string | number>): Promise<number>;
   ueeClaim(stream: string, group: string, consumer: string, minIdleMs: number, count: number, alivePrefix: string, leaseKey: string): Promise<[RawEntry[], number[], number, number?]>;
   ueeDeadLetter(stream: string, dead: string, index: string, sizes: string, group: string, holder: string, tenant: string, maxPerTenant: number, maxDead: number, indexPrefix: string, ...pairs: string[]): Promise<[number, number]>;
   ueeDeleteDead(dead: string, sizes: string, indexPrefix: string, ...ids: string[]): Promise<number>;
@@ -147,6 +156,7 @@ export class RedisBus implements EventBus {
 
   constructor(redis: Redis, keys: RedisBusKeys, options: BusOptions, logger: Logger, safeUrl: string) {
     redis.defineCommand('ueePublish', { lua: PUBLISH_LUA });
+    redis.defineCommand('ueeSettle', { lua: SETTLE_LUA });
     redis.defineCommand('ueeClaim', { lua: CLAIM_LUA, numberOfKeys: 1 });
     redis.defineCommand('ueeRenew', { lua: RENEW_LUA, numberOfKeys: 1 });
     redis.defineCommand('ueeHandBack', { lua: HAND_BACK_LUA, numberOfKeys: 1 });
@@ -209,30 +219,33 @@ export class RedisBus implements EventBus {
     }
   }
 
-  publish(events: EventEnvelope[]): Promise<PublishResult> {
+  publish(events: EventEnvelope[], options?: PublishOptions): Promise<PublishResult> {
     return this.#run(async () => {
       const encoded = checkPublishBatch(events);
+      // Checked by the script against Redis's clock, as it appends: no pause of this process in between.
+      const deadline = publishDeadline(options, this.#opts.settledDedupeMs) ?? 0;
       if (encoded.length === 0) return { ids: [] };
       if (encoded.length <= PUBLISH_CHUNK) {
-        const ids = await this.#redis.ueePublish(...this.#publishArgs(events, encoded, 0, encoded.length));
+        const ids = published(await this.#redis.ueePublish(...this.#publishArgs(events, encoded, 0, encoded.length, deadline)), deadline);
         await this.#maybeTrim(ids.length);
         return { ids };
       }
       const pipe = this.#redis.pipeline() as ChainableCommander & BusCommands;
       for (let start = 0; start < encoded.length; start += PUBLISH_CHUNK) {
-        void pipe.ueePublish(...this.#publishArgs(events, encoded, start, Math.min(encoded.length, start + PUBLISH_CHUNK)));
+        void pipe.ueePublish(...this.#publishArgs(events, encoded, start, Math.min(encoded.length, start + PUBLISH_CHUNK), deadline));
       }
+      // Chunks before a stale one are appended (their ids then remembered): a publish read again is not doubled.
       const ids: Array<string | null> = [];
       for (const [err, result] of (await pipe.exec()) ?? []) {
         if (err) throw err;
-        ids.push(...(result as Array<string | null>));
+        ids.push(...published(result as Array<string | null> | string, deadline));
       }
       await this.#maybeTrim(ids.length);
       return { ids };
     });
   }
 
-  #publishArgs(events: EventEnvelope[], encoded: string[], start: number, end: number): [number, ...Array<string | number>] {
+  #publishArgs(events: EventEnvelope[], encoded: string[], start: number, end: number, deadline: number): [number, ...Array<string | number>] {
     const size = end - start;
     const args = new Array<string | number>(2 * size + 3);
     args[0] = this.#keys.stream;
@@ -241,8 +254,22 @@ export class RedisBus implements EventBus {
       args[size + 3 + i] = encoded[start + i]!;
     }
     args[size + 1] = this.#opts.dedupeWindowMs;
-    args[size + 2] = this.#opts.maxLength;
+    args[size + 2] = deadline;
     return [size + 1, ...args];
+  }
+
+  settle(eventIds: string[]): Promise<void> {
+    return this.#run(async () => {
+      checkEventIds(eventIds);
+      if (eventIds.length === 0) return;
+      const keys = eventIds.map((id) => this.#keys.dedupePrefix + id);
+      const pipe = this.#redis.pipeline() as ChainableCommander & BusCommands;
+      for (let start = 0; start < keys.length; start += PUBLISH_CHUNK) {
+        const chunk = keys.slice(start, start + PUBLISH_CHUNK);
+        void pipe.ueeSettle(chunk.length, ...chunk, this.#opts.settledDedupeMs);
+      }
+      for (const [err] of (await pipe.exec()) ?? []) if (err) throw err;
+    });
   }
 
   ensureGroup(group: string, start: GroupStart = 'latest', options?: GroupOptions): Promise<void> {

@@ -3,13 +3,23 @@
  * no other client sees half of it.
  */
 
+/** What {@link PUBLISH_LUA} answers (followed by `:<server time in ms>`) for a publish past its deadline. */
+export const STALE_REPLY = 'uee:stale';
+
 /**
  * Publish. KEYS[1] = stream, KEYS[2..] = one de-duplication key per event; ARGV[1] = window (ms),
- * ARGV[2] = unused (retention is {@link TRIM_LUA}'s), ARGV[3..] = the encoded events. An event is
- * appended only when its key could be created (SET NX PX), so each eventId is appended exactly once
- * per window, including twice in one batch. Returns the new ids, `false` (nil) for duplicates.
+ * ARGV[2] = the publish's deadline in ms since the epoch by the server's clock ('0' for none; see
+ * PublishOptions.readAt), ARGV[3..] = the encoded events. Past the deadline nothing is appended and
+ * the answer is {@link STALE_REPLY}`:<now>`. An event is appended only when its key could be created
+ * (SET NX PX), so each eventId is appended exactly once per window, including twice in one batch.
+ * Returns the new ids, `false` (nil) for duplicates.
  */
 export const PUBLISH_LUA = `
+if ARGV[2] ~= '0' then
+  local t = redis.call('TIME')
+  local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+  if now > tonumber(ARGV[2]) then return '${STALE_REPLY}:' .. now end
+end
 local ids = {}
 for i = 2, #KEYS do
   if redis.call('SET', KEYS[i], '1', 'NX', 'PX', ARGV[1]) then
@@ -19,6 +29,19 @@ for i = 2, #KEYS do
   end
 end
 return ids
+`;
+
+/**
+ * Settles de-duplication keys (EventBus.settle): KEYS = the keys, ARGV[1] = ms they still live. Only
+ * shortens: a key already lapsing sooner keeps its time; a missing key stays missing.
+ */
+export const SETTLE_LUA = `
+local ms = tonumber(ARGV[1])
+for i = 1, #KEYS do
+  local left = redis.call('PTTL', KEYS[i])
+  if left > ms then redis.call('PEXPIRE', KEYS[i], ms) end
+end
+return #KEYS
 `;
 
 /**

@@ -1,20 +1,47 @@
 import { z } from 'zod';
 import { TenantIdSchema, UeeError, parseOrThrow } from '../../core/index.js';
-import { DEFAULT_BUS_OPTIONS, type BusOptions, type ClaimOptions, type PruneOptions, type ReadOptions } from '../port.js';
+import { DEFAULT_BUS_OPTIONS, type BusOptions, type ClaimOptions, type PruneOptions, type PublishOptions, type ReadOptions } from '../port.js';
 
 const BusOptionsSchema = z
   .object({
     maxLength: z.number().int().min(1),
     dedupeWindowMs: z.number().int().min(1),
+    settledDedupeMs: z.number().int().min(2),
     maxDeadLetters: z.number().int().min(1),
     maxDeadLettersPerTenant: z.number().int().min(1),
     maxQueueLength: z.number().int().min(1),
   })
-  .strict();
+  .strict()
+  .refine((o) => o.settledDedupeMs <= o.dedupeWindowMs, {
+    message: 'settledDedupeMs must not exceed dedupeWindowMs (a settled id is remembered at most as long as an unsettled one)',
+    path: ['settledDedupeMs'],
+  });
 
 /** Completes partial {@link BusOptions} with the defaults and rejects bad values (`CONFIG_INVALID`). */
 export function resolveBusOptions(partial: Partial<BusOptions> | undefined): BusOptions {
   return parseOrThrow(BusOptionsSchema, { ...DEFAULT_BUS_OPTIONS, ...partial }, 'bus options', 'CONFIG_INVALID');
+}
+
+/**
+ * The last moment (ms since the epoch, the bus's clock) a publish read at `readAt` may be applied
+ * ({@link PublishOptions.readAt}): half of `settledDedupeMs` later. `undefined` when not fenced;
+ * `VALIDATION_FAILED` for a `readAt` that is not a time.
+ */
+export function publishDeadline(options: PublishOptions | undefined, settledDedupeMs: number): number | undefined {
+  const readAt = options?.readAt;
+  if (readAt === undefined) return undefined;
+  if (!Number.isFinite(readAt) || readAt < 0) {
+    throw new UeeError('VALIDATION_FAILED', `readAt must be a time in ms since the epoch, got ${String(readAt)}`, { details: { readAt } });
+  }
+  return Math.floor(readAt + settledDedupeMs / 2);
+}
+
+/** The `FENCED` refusal of a publish read too long ago ({@link PublishOptions.readAt}): nothing was appended. */
+export function stalePublish(deadline: number, now: number): UeeError {
+  return new UeeError('FENCED', `these events were read ${String(now - deadline)} ms too long ago to publish: their ids may already be settled and forgotten, so a copy could not be recognised; nothing was published`, {
+    details: { reason: 'stale', deadline, now },
+    hint: 'read the events again from their source (the outbox) and publish what is still unpublished',
+  });
 }
 
 /** Largest `count` a single read, claim or listing may ask for. */
@@ -110,6 +137,18 @@ export function checkEntryIds(ids: readonly string[]): void {
   for (const id of ids) {
     if (typeof id !== 'string' || !ENTRY_ID_RE.test(id)) {
       throw new UeeError('VALIDATION_FAILED', `invalid stream entry id ${JSON.stringify(id)}: expected "ms-seq"`, { details: { id } });
+    }
+  }
+}
+
+/** Checks the event ids given to `EventBus.settle`: strings of 1-128 characters, as publish accepts. */
+export function checkEventIds(ids: readonly string[]): void {
+  if (!Array.isArray(ids)) {
+    throw new UeeError('VALIDATION_FAILED', 'settle takes an array of event ids', { details: { ids: typeof ids } });
+  }
+  for (const id of ids) {
+    if (typeof id !== 'string' || id.length === 0 || id.length > 128) {
+      throw new UeeError('VALIDATION_FAILED', `invalid event id ${JSON.stringify(id)}: expected 1-128 characters`, { details: { id } });
     }
   }
 }
