@@ -44,6 +44,8 @@ const POLL_MAX_MS = 100;
 /** Purge expired de-duplication keys at least this often (and every {@link PURGE_EVERY} appends). */
 const PURGE_INTERVAL_MS = 60_000;
 const PURGE_EVERY = 5_000;
+/** Lapsed settles (batches of ids, ~500 from the relay) forgotten per publish or settle at most. */
+const FORGET_PAGE = 8;
 /** Bounds of the hand-off of decoded envelopes from plain-group reads to queue reads (entries, stored characters). */
 const HANDOFF_MAX_ENTRIES = 16_384;
 const HANDOFF_MAX_CHARS = 8_000_000;
@@ -226,6 +228,7 @@ export class EmbeddedBus implements EventBus {
         // Inside the write lock: a settle by another instance cannot slip in between check and append.
         const now = Date.now();
         if (deadline !== undefined && now > deadline) throw stalePublish(deadline, now);
+        this.#forgetLapsed(now);
         return this.#append(events, encoded, decoded);
       });
       // Committed: their positions are theirs for good (a rolled-back append's could be given again).
@@ -239,14 +242,27 @@ export class EmbeddedBus implements EventBus {
     return this.#run(() => {
       checkEventIds(eventIds);
       if (eventIds.length === 0) return;
-      const st = this.#st;
       const now = Date.now();
-      // An id lapses once `at` < now - dedupeWindowMs (see #append): this `at` lapses settledDedupeMs from now.
-      const at = now - this.#opts.dedupeWindowMs + this.#opts.settledDedupeMs;
+      // One row for the batch, not an update per id (an update moved each row in the `at` index: ~1.9 µs
+      // per id, 20% of the relay's throughput); its ids go once it lapses, as the purge would delete them.
       this.#immediate(() => {
-        for (const id of eventIds) st.settleDedupe.run(at, id, at);
+        this.#forgetLapsed(now);
+        this.#st.addSettling.run(now + this.#opts.settledDedupeMs, now, JSON.stringify(eventIds));
       });
     });
+  }
+
+  /**
+   * Deletes the de-duplication rows of settles lapsed by `now` (in the caller's write transaction),
+   * up to {@link FORGET_PAGE} settles a call so no publish holds the write lock long; each publish and
+   * settle calls it, so settled ids are forgotten at the first of those after they lapse.
+   */
+  #forgetLapsed(now: number): void {
+    const st = this.#st;
+    for (const row of st.lapsedSettling.all(now, FORGET_PAGE)) {
+      st.forgetSettled.run(row.ids, row.settledAt);
+      st.deleteSettling.run(row.n);
+    }
   }
 
   /**

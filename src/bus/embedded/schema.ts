@@ -14,6 +14,10 @@ import type { Database, Statement } from 'better-sqlite3';
  * `overflowed` counts a queue's rows dead-lettered for `maxQueueLength` (see EmbeddedBus.#overflow):
  * the only way besides a read that a queue's unread rows go, so a process that counted them can tell
  * from the row alone whether anyone took some since.
+ * `bus_dedupe` remembers each published event id (`at`: when) for the de-duplication window;
+ * `bus_settling` holds one row per settle (the ids as a JSON array, when they were settled and when
+ * they lapse): once lapsed, the next publish or settle deletes those ids' rows published before the
+ * settle (a row per settle call instead of an update per id: EmbeddedBus.settle).
  * `bus_pending` is no longer written (files from before are converted at open).
  */
 const DDL = `
@@ -27,6 +31,13 @@ CREATE TABLE IF NOT EXISTS bus_dedupe (
   at INTEGER NOT NULL
 ) WITHOUT ROWID;
 CREATE INDEX IF NOT EXISTS bus_dedupe_at ON bus_dedupe (at);
+CREATE TABLE IF NOT EXISTS bus_settling (
+  n INTEGER PRIMARY KEY,
+  lapse INTEGER NOT NULL,
+  settled_at INTEGER NOT NULL,
+  ids TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS bus_settling_lapse ON bus_settling (lapse);
 CREATE TABLE IF NOT EXISTS bus_groups (
   grp TEXT PRIMARY KEY,
   last_ms INTEGER NOT NULL,
@@ -243,8 +254,13 @@ export function prepareBusStatements(db: Database) {
     trimEntries: s<[number]>('DELETE FROM bus_entries WHERE n <= ?'),
     countGroups: s<[], { n: number }>('SELECT count(*) AS n FROM bus_groups'),
     purgeDedupe: s<[number]>('DELETE FROM bus_dedupe WHERE at < ?'),
-    /** Settles an id ({@link EventBus.settle}): `at` moved back so it lapses `settledDedupeMs` from now; never forward. */
-    settleDedupe: s<[number, string, number]>('UPDATE bus_dedupe SET at = ? WHERE event_id = ? AND at > ?'),
+    /** Records a settle: lapse, settled_at, ids (a JSON array). */
+    addSettling: s<[number, number, string]>('INSERT INTO bus_settling (lapse, settled_at, ids) VALUES (?, ?, ?)'),
+    /** Settles lapsed by a time, oldest first, a page at a time. */
+    lapsedSettling: s<[number, number], { n: number; settledAt: number; ids: string }>('SELECT n, settled_at AS settledAt, ids FROM bus_settling WHERE lapse <= ? ORDER BY lapse LIMIT ?'),
+    /** Forgets a lapsed settle's ids: only rows published before it (a later copy is its own). */
+    forgetSettled: s<[string, number]>('DELETE FROM bus_dedupe WHERE event_id IN (SELECT value FROM json_each(?)) AND at <= ?'),
+    deleteSettling: s<[number]>('DELETE FROM bus_settling WHERE n = ?'),
     hasAfter: s<[number], { n: number }>('SELECT n FROM bus_entries WHERE n > ? LIMIT 1'),
     entriesAfter: s<[number, number], EntryRow>('SELECT n, ms, data FROM bus_entries WHERE n > ? ORDER BY n LIMIT +?'),
     entriesFrom: s<[number, number], EntryRow>('SELECT n, ms, data FROM bus_entries WHERE n >= ? ORDER BY n LIMIT +?'),
