@@ -45,6 +45,8 @@ export class OutboxRelay {
   readonly #errorBackoffMs: number;
   /** The round running now: rounds of one relay never overlap (see {@link #round}). */
   #current: Promise<number> = Promise.resolve(0);
+  /** The settles of marked batches, in order (see {@link #roundNow}); never rejects. */
+  #settling: Promise<void> = Promise.resolve();
 
   constructor(
     private readonly outbox: Outbox,
@@ -74,13 +76,16 @@ export class OutboxRelay {
     this.#bell.ring();
   }
 
-  /** Moves everything currently in the outbox; resolves when it is empty. */
+  /** Moves everything currently in the outbox; resolves when it is empty and what it moved is settled. */
   async flush(): Promise<number> {
     let moved = 0;
     for (;;) {
       const n = await this.#round();
       moved += n;
-      if (n === 0) return moved;
+      if (n === 0) {
+        await this.#settling;
+        return moved;
+      }
     }
   }
 
@@ -90,6 +95,7 @@ export class OutboxRelay {
     this.#state = 'stopping';
     this.kick();
     await this.#loop;
+    await this.#settling;
     this.#told?.();
     this.#state = 'stopped';
   }
@@ -140,16 +146,23 @@ export class OutboxRelay {
       }
       await this.outbox.markPublished(entries.map((e) => e.seq));
       this.#published += entries.length;
-      try {
-        await this.bus.settle(events.map((e) => e.eventId));
-      } catch (err) {
-        // Marked: the events are on the bus and will not be published again; their ids just stay the whole window.
-        this.options.logger.warn('outbox relay could not settle a published batch; its ids are kept for the whole de-duplication window', {
-          events: entries.length,
-          error: toUeeError(err).message,
-        });
-      }
+      // Not awaited: the next round's peek overlaps it (a bus round trip per batch; bench/dedupe).
+      // Settles are chained, and flush and stop wait for them.
+      const ids = events.map((e) => e.eventId);
+      this.#settling = this.#settling.then(() => this.#settle(ids));
       return entries.length;
+    }
+  }
+
+  async #settle(ids: string[]): Promise<void> {
+    try {
+      await this.bus.settle(ids);
+    } catch (err) {
+      // Marked: the events are on the bus and will not be published again; their ids just stay the whole window.
+      this.options.logger.warn('outbox relay could not settle a published batch; its ids are kept for the whole de-duplication window', {
+        events: ids.length,
+        error: toUeeError(err).message,
+      });
     }
   }
 
