@@ -207,7 +207,8 @@ export interface EventBus {
   /**
    * Tells the bus that whoever published these events will never publish them again (the outbox
    * relay: once their rows are marked published). Their ids are then remembered for
-   * `settledDedupeMs` more instead of the rest of `dedupeWindowMs`, which bounds the
+   * `settledDedupeMs` more (Redis: their keys' TTL; embedded: forgotten by the first publish or settle
+   * after that) instead of the rest of `dedupeWindowMs`, which bounds the
    * de-duplication state by the publish rate × `settledDedupeMs` plus what was published and never
    * settled (a relay that died between publish and mark: those stay for the whole window, which is
    * what lets its republish be recognised). Unknown ids are ignored; settling never lengthens what
