@@ -257,7 +257,7 @@ export function prepareBusStatements(db: Database) {
     /** Records a settle: lapse, settled_at, ids (a JSON array). */
     addSettling: s<[number, number, string]>('INSERT INTO bus_settling (lapse, settled_at, ids) VALUES (?, ?, ?)'),
     /** Settles lapsed by a time, oldest first, a page at a time. */
-    lapsedSettling: s<[number, number], { n: number; settledAt: number; ids: string }>('SELECT n, settled_at AS settledAt, ids FROM bus_settling WHERE lapse <= ? ORDER BY lapse LIMIT ?'),
+    lapsedSettling: s<[number, number], { n: number; settledAt: number; ids: string }>('SELECT n, settled_at AS settledAt, ids FROM bus_settling WHERE lapse <= ? ORDER BY lapse LIMIT +?'),
     /** Forgets a lapsed settle's ids: only rows published before it (a later copy is its own). */
     forgetSettled: s<[string, number]>('DELETE FROM bus_dedupe WHERE event_id IN (SELECT value FROM json_each(?)) AND at <= ?'),
     deleteSettling: s<[number]>('DELETE FROM bus_settling WHERE n = ?'),
