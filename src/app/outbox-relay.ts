@@ -40,6 +40,8 @@ export class OutboxRelay {
   readonly #bell = new Doorbell();
   readonly #told: (() => void) | undefined;
   readonly #batchSize: number;
+  /** Events peeked per round: `batchSize`, halved after a fenced publish, doubled back after each one that lands. */
+  #limit: number;
   readonly #idleMs: number;
   readonly #maxIdleMs: number;
   readonly #errorBackoffMs: number;
@@ -54,6 +56,7 @@ export class OutboxRelay {
     private readonly options: OutboxRelayOptions,
   ) {
     this.#batchSize = options.batchSize ?? 500;
+    this.#limit = this.#batchSize;
     this.#idleMs = options.idleMs ?? 5;
     this.#told = outbox.onAppended?.(() => this.kick());
     this.#maxIdleMs = this.#told === undefined ? this.#idleMs : Math.max(this.#idleMs, options.maxIdleMs ?? 250);
@@ -123,9 +126,9 @@ export class OutboxRelay {
    * ids for the bus's whole de-duplication window, which is what recognises the republish.
    */
   async #roundNow(): Promise<number> {
-    for (let attempt = 1; ; attempt++) {
+    for (;;) {
       const readAt = Date.now();
-      const entries = await this.outbox.peek(this.#batchSize);
+      const entries = await this.outbox.peek(this.#limit);
       if (entries.length === 0) return 0;
       const events = entries.map((e) => e.event);
       try {
@@ -133,19 +136,23 @@ export class OutboxRelay {
       } catch (err) {
         const error = toUeeError(err);
         if (error.code !== 'FENCED') throw err;
-        // Twice in a row, the second right after its peek: this clock and the bus's disagree.
-        if (attempt > 1) {
-          throw new UeeError('FENCED', `the bus refused a batch published just after it was read: ${error.message}`, {
-            details: error.details,
-            hint: "this process's clock may be behind the bus's (Redis) by more than half of settledDedupeMs: synchronise the clocks (NTP)",
-            cause: err,
-          });
+        // A batch too slow to read and publish within the fence (large events, a slow bus): smaller
+        // ones until they fit — else a batch that never fits would stop the relay, every tenant's events.
+        if (entries.length > 1) {
+          this.#limit = Math.max(1, Math.ceil(entries.length / 2));
+          this.options.logger.warn('outbox relay: a batch was read too long before its publish; reading a smaller one', { events: entries.length, next: this.#limit });
+          continue;
         }
-        this.options.logger.warn('outbox relay: a batch was read too long before its publish; reading it again', { events: entries.length });
-        continue;
+        // One event refused right after its peek: this clock and the bus's disagree.
+        throw new UeeError('FENCED', `the bus refused an event published just after it was read: ${error.message}`, {
+          details: error.details,
+          hint: "this process's clock may be behind the bus's (Redis) by more than half of settledDedupeMs: synchronise the clocks (NTP)",
+          cause: err,
+        });
       }
       await this.outbox.markPublished(entries.map((e) => e.seq));
       this.#published += entries.length;
+      this.#limit = Math.min(this.#batchSize, this.#limit * 2); // back up after a fence
       // Not awaited: the next round's peek overlaps it (a bus round trip per batch; bench/dedupe).
       // Settles are chained, and flush and stop wait for them.
       const ids = events.map((e) => e.eventId);

@@ -204,6 +204,41 @@ it('RELAY-6 a relay that read a batch before another relay published, marked and
   expect(warnings.some((w) => w.includes('read too long before its publish'))).toBe(true);
 }, 30_000);
 
+it('RELAY-8 a batch too slow to publish within the fence (large events, a slow bus) is read again smaller until it fits, instead of stopping the relay: each event on the bus once', async () => {
+  // settledDedupeMs 400: a publish must land within 200 ms of its peek. This bus takes 2 ms per event,
+  // so a batch of 500 (1 s), 250 or 125 never fits; 63 does.
+  const { store, bus } = await site({ dedupeWindowMs: 3_600_000, settledDedupeMs: 400 });
+  const sizes: number[] = [];
+  let msPerEvent = 2;
+  const slow = {
+    publish: async (events: Parameters<EventBus['publish']>[0], options: Parameters<EventBus['publish']>[1]) => {
+      sizes.push(events.length);
+      await sleep(msPerEvent * events.length);
+      return bus.publish(events, options);
+    },
+    settle: (ids: string[]) => bus.settle(ids),
+  } as unknown as EventBus;
+  for (let k = 0; k < 3; k++) await store.commit(ctx, { events: Array.from({ length: 100 }, (_, i) => ({ type: 'Ping', entityId: `p${k}-${i}` })) });
+  const relay = new OutboxRelay(store.outbox, slow, { idleMs: 5, maxIdleMs: 50, errorBackoffMs: 100, logger: silentLogger });
+  disposers.push(() => relay.stop());
+  const t0 = Date.now();
+  while (relay.published < 300) {
+    if (Date.now() - t0 > 15_000) throw new Error(`only ${relay.published} of 300 published; batches tried: ${sizes.join(', ')}`);
+    await sleep(20);
+  }
+  expect(sizes.slice(0, 3)).toEqual([300, 150, 75]);
+  expect(Math.max(...sizes.slice(3))).toBeLessThanOrEqual(150); // back up by doubling: 75 lands, 150 does not
+  // The bus is fast again: the batches grow back to the relay's batch size (500).
+  msPerEvent = 0;
+  const before = sizes.length;
+  // Commits of 1,000: whenever the relay peeks, at least its (doubling) batch is there until the last.
+  for (let k = 0; k < 2; k++) await store.commit(ctx, { events: Array.from({ length: 1_000 }, (_, i) => ({ type: 'Ping', entityId: `q${k}-${i}` })) });
+  await relay.flush();
+  await relay.stop();
+  expect(await bus.length()).toBe(2_300);
+  expect(Math.max(...sizes.slice(before))).toBe(500);
+}, 30_000);
+
 describe.each(BACKENDS)('relay through the app ($name bus)', ({ name: backend }) => {
   it('RELAY-7 --dedupe-window-ms and --settled-dedupe-ms reach the bus the app opens: relayed events are remembered until the settled time has passed, then a copy is appended', async () => {
     const site = newSite(backend, 'relay');
