@@ -2,6 +2,7 @@ import { Redis } from 'ioredis';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { openRedisBus, type Delivery, type EventBus } from '../../src/bus/index.js';
 import { createLogger, isUeeError } from '../../src/core/index.js';
+import { SETTLE_LUA } from '../../src/bus/redis/scripts.js';
 import { TEST_REDIS_URL, randomPrefix } from '../helpers.js';
 import { busConformance, expectCorruptEntryDeadLettered, makeEvents } from './conformance.js';
 
@@ -110,6 +111,21 @@ describe('redis bus specifics', () => {
       expect(await bus.length()).toBe(3_010);
     } finally {
       await bus.close();
+    }
+  });
+
+  it('BUS-R-DEDUPE-2: the settle script shortens and never lengthens a key\'s TTL, in its Redis 7 form (PEXPIRE … LT) and its Redis 6.2 form (PTTL + PEXPIRE) alike', async () => {
+    for (const [form, script] of [['7', SETTLE_LUA], ['6.2', SETTLE_LUA.replace('if redis.REDIS_VERSION_NUM then', 'if false then')]] as const) {
+      expect(script, form).toContain(form === '7' ? 'if redis.REDIS_VERSION_NUM then' : 'if false then');
+      const [long, short, gone] = ['long', 'short', 'gone'].map((k) => `${prefix}dedupe:${form}:${k}`) as [string, string, string];
+      await admin.set(long, '1', 'PX', 3_600_000);
+      await admin.set(short, '1', 'PX', 2_000);
+      expect(await admin.eval(script, 3, long, short, gone, 30_000)).toBe(3);
+      const [l, sh] = [await admin.pttl(long), await admin.pttl(short)];
+      expect(l, form).toBeGreaterThan(25_000);
+      expect(l, form).toBeLessThanOrEqual(30_000); // shortened from an hour
+      expect(sh, form).toBeLessThanOrEqual(2_000); // not lengthened to 30 s
+      expect(await admin.exists(gone), form).toBe(0); // a missing key stays missing
     }
   });
 
