@@ -1,12 +1,14 @@
+import { createHash, randomBytes } from 'node:crypto';
 import { mkdirSync } from 'node:fs';
+import { hostname } from 'node:os';
 import type { Logger } from '../core/index.js';
 import { toUeeError } from '../core/index.js';
 import type { EventBus } from '../bus/port.js';
 import type { EntityStore } from '../store/port.js';
-import type { BusConfig, UeeConfig } from '../config/index.js';
+import type { BusConfig, StoreConfig, UeeConfig } from '../config/index.js';
 import { redact } from '../config/index.js';
 import { openBus, openStore } from './backends.js';
-import { OutboxRelay } from './outbox-relay.js';
+import { OutboxRelay, type RelayLease } from './outbox-relay.js';
 import { ExecutionHost, createStoreHostServices, type ExecutionHostOptions } from '../runtime/index.js';
 import { PluginRegistry } from '../registry/index.js';
 import { DISPATCH_GROUP, InMemoryChainCounter, RedisChainCounter, Router, SqliteChainCounter, type ChainCounter, type RouterOptions } from '../router/index.js';
@@ -150,7 +152,7 @@ export class UeeApp {
       throw err;
     }
     for (const tenantId of config.bootstrapTenants) await store.tenants.create(tenantId);
-    const relay = new OutboxRelay(store.outbox, bus, { logger: logger.child({ component: 'outbox-relay' }) });
+    const relay = new OutboxRelay(store.outbox, bus, { lease: relayLease(config.store), logger: logger.child({ component: 'outbox-relay' }) });
     const registry = new PluginRegistry(store, store.blobs, pluginInspector(config.runtime.budgetCeiling), bus, { maxSubscribersPerType: config.limits.maxSubscribersPerType, maxPluginsPerTenant: config.limits.maxPluginsPerTenant });
     const wasmRunner = new RegistryWasmModelRunner(registry, logger.child({ component: 'model-plugins' }));
     // Quotas and concurrency leases are counted where every process sharing the bus sees them: in
@@ -330,4 +332,14 @@ function describeLocation(config: UeeConfig['store'] | UeeConfig['bus']): string
 async function openChainCounter(bus: BusConfig): Promise<ChainCounter> {
   if (bus.kind === 'redis') return RedisChainCounter.create(bus.url, bus.prefix);
   return bus.path === ':memory:' ? new InMemoryChainCounter() : SqliteChainCounter.open(bus.path);
+}
+
+/**
+ * The relay's lease (see `OutboxRelayOptions.lease`): named after the store, so the processes sharing
+ * one store relay its outbox one at a time, and processes of another store on the same bus their own.
+ */
+export function relayLease(store: StoreConfig): RelayLease {
+  const where = store.kind === 'sqlite' ? store.path : store.kind === 'postgres' ? `${store.url}#${store.schema}` : `${store.url}#${store.database}`;
+  const name = `relay:${store.kind}:${createHash('sha256').update(where).digest('hex').slice(0, 16)}`;
+  return { name, owner: `${hostname()}:${process.pid}:${randomBytes(3).toString('hex')}` };
 }

@@ -10,8 +10,8 @@ import { silentLogger } from '../../src/core/index.js';
 import { OutboxRelay, openBus, openStore } from '../../src/app/index.js';
 import type { BusOptions, EventBus } from '../../src/bus/port.js';
 import type { EntityStore } from '../../src/store/port.js';
-import { tempDir } from '../helpers.js';
-import { BACKENDS, newSite, openApp } from '../router/app-site.js';
+import { TEST_REDIS_URL, randomPrefix, tempDir } from '../helpers.js';
+import { BACKENDS, deleteRedisKeys, newSite, openApp } from '../router/app-site.js';
 
 const MAX_IDLE_MS = 10_000;
 const disposers: Array<() => Promise<void> | void> = [];
@@ -257,3 +257,133 @@ describe.each(BACKENDS)('relay through the app ($name bus)', ({ name: backend })
     expect(await app.bus.length()).toBe(400);
   }, 30_000);
 });
+
+/** Two processes on one store file, each with its store object, its bus instance and a relay under one lease. */
+async function twoProcesses(bus: 'embedded' | 'redis', lease: { ttlMs: number }, tuning: { maxIdleMs?: number } = {}) {
+  const { store, path } = await site();
+  const other = await openStore({ kind: 'sqlite', path }, { maxAttributeBytes: 1 << 20, logger: silentLogger });
+  disposers.push(() => other.close());
+  const prefix = randomPrefix('relay');
+  if (bus === 'redis') disposers.push(() => deleteRedisKeys(prefix));
+  const open = async (): Promise<EventBus> => {
+    const b = await openBus(bus === 'redis' ? { kind: 'redis', url: TEST_REDIS_URL, prefix } : { kind: 'embedded', path }, { logger: silentLogger });
+    disposers.push(() => b.close());
+    return b;
+  };
+  const [busA, busB] = [await open(), await open()];
+  const relay = (outbox: EntityStore['outbox'], b: EventBus, owner: string): OutboxRelay => {
+    const r = new OutboxRelay(outbox, b, { idleMs: 5, maxIdleMs: tuning.maxIdleMs ?? 50, errorBackoffMs: 100, lease: { name: 'relay:test', owner, ...lease }, logger: silentLogger });
+    disposers.push(() => r.stop());
+    return r;
+  };
+  return { store, other, busA, busB, relay };
+}
+
+async function until(what: string, probe: () => Promise<boolean>, ms = 10_000): Promise<number> {
+  const t0 = Date.now();
+  while (!(await probe())) {
+    if (Date.now() - t0 > ms) throw new Error(`timed out: ${what}`);
+    await sleep(10);
+  }
+  return Date.now() - t0;
+}
+
+const pings = (n: number, tag: string) => ({ events: Array.from({ length: n }, (_, i) => ({ type: 'Ping', entityId: `${tag}${i}` })) });
+
+it('RELAY-9 relays of several processes on one store publish its outbox one at a time (the lease): each event published once, not once per process; a hung holder is taken over once its lease lapses', async () => {
+  const { store, other, busA, busB, relay } = await twoProcesses('embedded', { ttlMs: 600 });
+  let hungOwner = '';
+  let stuck = false;
+  let unhang!: () => void;
+  const gate = new Promise<void>((r) => (unhang = r));
+  disposers.push(() => unhang());
+  const hangable = (outbox: EntityStore['outbox'], who: string) => ({
+    ...outbox,
+    peek: async (n: number) => (hungOwner === who ? ((stuck = true), await gate, []) : outbox.peek(n)),
+  });
+  const a = relay(hangable(store.outbox, 'A'), busA, 'A');
+  const b = relay(hangable(other.outbox, 'B'), busB, 'B');
+  for (let k = 0; k < 5; k++) {
+    await store.commit(ctx, pings(100, `a${k}-`));
+    await other.commit(ctx, pings(100, `b${k}-`));
+  }
+  await until('1,000 events on the bus', async () => (await busA.length()) === 1_000);
+  await sleep(200);
+  // Published once: before the lease, each relay published (nearly) every row of both processes.
+  expect(a.published + b.published).toBe(1_000);
+  expect([a.holding, b.holding].sort()).toEqual([false, true]);
+  const [holder, standby, standbyStore] = a.holding ? [a, b, other] : [b, a, store];
+  // The holder hangs (its loop stuck in a peek: no renewals). The other takes over within the lease's ttl.
+  hungOwner = a.holding ? 'A' : 'B';
+  await until('the holder is stuck', () => Promise.resolve(stuck));
+  const only = standby === a ? 'A' : 'B';
+  await standbyStore.commit(ctx, pings(100, 'late-'));
+  const ms = await until('the standby takes over', async () => (await busA.length()) === 1_100, 5_000);
+  console.info(`RELAY-9 ${only} took over ${ms} ms after the holder hung (ttl 600)`);
+  expect(standby.holding).toBe(true);
+  expect(await busA.length()).toBe(1_100);
+  unhang();
+  await holder.stop();
+}, 30_000);
+
+it('RELAY-10 a holder that stops cleanly hands the lease over at once, not after its ttl', async () => {
+  const { store, other, busA, busB, relay } = await twoProcesses('embedded', { ttlMs: 6_000 });
+  const a = relay(store.outbox, busA, 'A');
+  await until('A holds the lease', () => Promise.resolve(a.holding));
+  const b = relay(other.outbox, busB, 'B');
+  await sleep(100);
+  expect(b.holding).toBe(false);
+  await a.stop();
+  const t0 = Date.now();
+  await other.commit(ctx, pings(10, 'b-'));
+  await until('B publishes', async () => (await busB.length()) === 10, 10_000);
+  const ms = Date.now() - t0;
+  console.info(`RELAY-10 B took over ${ms} ms after A stopped (ttl 6,000; B asks every 2,000)`);
+  // Without the release the lease lapses 4,000–6,000 ms after A's last renewal.
+  expect(ms).toBeLessThan(3_000);
+  expect(b.holding).toBe(true);
+}, 30_000);
+
+it('RELAY-11 (Redis bus) a commit in a process standing by rings the holder, which publishes it at once instead of at its next idle poll', async () => {
+  const { store, other, busA, busB, relay } = await twoProcesses('redis', { ttlMs: 30_000 }, { maxIdleMs: 8_000 });
+  const a = relay(store.outbox, busA, 'A');
+  await until('A holds the lease', () => Promise.resolve(a.holding));
+  const b = relay(other.outbox, busB, 'B');
+  await sleep(6_000); // A idle: its wait has grown to several seconds
+  expect(b.holding).toBe(false);
+  const t0 = Date.now();
+  await other.commit(ctx, pings(10, 'b-'));
+  await until('A publishes B\'s commit', async () => (await busA.length()) === 10, 10_000);
+  const ms = Date.now() - t0;
+  console.info(`RELAY-11 B's commit reached the bus ${ms} ms later (A's idle wait ~4,000–8,000 ms)`);
+  expect(ms).toBeLessThan(1_000);
+  expect(a.published).toBe(10);
+  expect(b.published).toBe(0);
+}, 30_000);
+
+it('RELAY-13 (embedded bus, no rings) the holder polls at most every 50 ms while it holds the lease, so a commit in a process standing by is published promptly', async () => {
+  const { store, other, busA, busB, relay } = await twoProcesses('embedded', { ttlMs: 30_000 }, { maxIdleMs: 5_000 });
+  const a = relay(store.outbox, busA, 'A');
+  await until('A holds the lease', () => Promise.resolve(a.holding));
+  const b = relay(other.outbox, busB, 'B');
+  await sleep(3_000); // idle: without the cap A's wait would have grown to seconds
+  const t0 = Date.now();
+  await other.commit(ctx, pings(10, 'b-'));
+  await until('A publishes B\'s commit', async () => (await busA.length()) === 10, 10_000);
+  const ms = Date.now() - t0;
+  console.info(`RELAY-13 B's commit reached the bus ${ms} ms later`);
+  expect(ms).toBeLessThan(500);
+  expect(b.published).toBe(0);
+}, 30_000);
+
+it('RELAY-12 the app gives its relay a lease named after its store: two processes on one site relay one at a time', async () => {
+  const site = newSite('embedded', 'relay');
+  disposers.push(() => site.dispose());
+  const one = await openApp(site, { runtime: 'off' }, {});
+  disposers.push(() => one.close());
+  const two = await openApp(site, { runtime: 'off' }, {});
+  disposers.push(() => two.close());
+  await until('one of them holds the lease', () => Promise.resolve(one.relay.holding || two.relay.holding));
+  await sleep(1_200); // past a renewal (every 1 s)
+  expect([one.relay.holding, two.relay.holding].sort()).toEqual([false, true]);
+}, 30_000);
