@@ -258,15 +258,7 @@ export class OutboxRelay {
           await this.#standBy(this.#lease);
           continue;
         }
-      } catch (err) {
-        const error = toUeeError(err);
-        if (error.code === 'CLOSED') break;
-        this.options.logger.warn('outbox relay could not take its lease; retrying', { code: error.code, error: error.message });
-        await this.#bell.waitOut(this.#errorBackoffMs, () => this.#state !== 'running');
-        continue;
-      }
-      this.#bell.clear();
-      try {
+        this.#bell.clear();
         moved = await this.#round();
       } catch (err) {
         const error = toUeeError(err);

@@ -67,7 +67,16 @@ it('ROUTER-SHARE-3 a queue held by a process that does not dispatch is woken acr
   await until("A's signal subscription", async () => ((await signalClients()).length === 1 ? true : undefined));
   // B's first attempt to listen fails (Redis refusing the subscription): it is tried again at its
   // next roster call, so B still hears the signals below.
-  const listen = vi.spyOn(RedisBus.prototype, 'listen').mockRejectedValueOnce(new Error('subscription refused (test)'));
+  // (Only the router's: the outbox relay listens on a channel of its own, first.)
+  const original = Object.getOwnPropertyDescriptor(RedisBus.prototype, 'listen')!.value as RedisBus['listen'];
+  let refused = false;
+  const listen = vi.spyOn(RedisBus.prototype, 'listen').mockImplementation(function (this: RedisBus, channel, handlers) {
+    if (channel === QUEUED_SIGNAL && !refused) {
+      refused = true;
+      return Promise.reject(new Error('subscription refused (test)'));
+    }
+    return original.call(this, channel, handlers);
+  });
   disposers.push(() => listen.mockRestore());
   const dir = tempDir('uee-share3-b');
   disposers.push(() => dir[Symbol.dispose]());
