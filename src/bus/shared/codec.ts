@@ -16,13 +16,18 @@ const RAW_EXCERPT_CHARS = 4096;
  * Validating on both sides would double the schema cost per event (see bench/bus.ts); producers are
  * typed and build envelopes from validated drafts, readers face whatever is in the stream.
  */
+/** Whether `value` is an event id the bus takes (its de-duplication key): a string of 1-128 characters. Publish and settle check the same. */
+export function isBusEventId(value: unknown): value is string {
+  return typeof value === 'string' && value.length > 0 && value.length <= 128;
+}
+
 export function checkPublishBatch(events: readonly EventEnvelope[]): string[] {
   if (!Array.isArray(events)) throw new UeeError('VALIDATION_FAILED', 'publish expects an array of events');
   const encoded: string[] = new Array<string>(events.length);
   for (let i = 0; i < events.length; i++) {
     const event: unknown = events[i];
     const eventId = typeof event === 'object' && event !== null ? (event as { eventId?: unknown }).eventId : undefined;
-    if (typeof eventId !== 'string' || eventId.length === 0 || eventId.length > 128) {
+    if (!isBusEventId(eventId)) {
       throw new UeeError('VALIDATION_FAILED', `invalid event at index ${i}: eventId must be a string of 1-128 characters`, {
         details: { index: i, path: 'eventId' },
         hint: 'fix the event; nothing of this batch was published',

@@ -1,6 +1,7 @@
 import { z } from 'zod';
 import { TenantIdSchema, UeeError, parseOrThrow } from '../../core/index.js';
 import { DEFAULT_BUS_OPTIONS, type BusOptions, type ClaimOptions, type PruneOptions, type PublishOptions, type ReadOptions } from '../port.js';
+import { isBusEventId } from './codec.js';
 
 const BusOptionsSchema = z
   .object({
@@ -147,7 +148,7 @@ export function checkEventIds(ids: readonly string[]): void {
     throw new UeeError('VALIDATION_FAILED', 'settle takes an array of event ids', { details: { ids: typeof ids } });
   }
   for (const id of ids) {
-    if (typeof id !== 'string' || id.length === 0 || id.length > 128) {
+    if (!isBusEventId(id)) {
       throw new UeeError('VALIDATION_FAILED', `invalid event id ${JSON.stringify(id)}: expected 1-128 characters`, { details: { id } });
     }
   }
