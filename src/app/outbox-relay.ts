@@ -66,7 +66,7 @@ export class OutboxRelay {
   /** Events peeked per round: `batchSize`, halved after a fenced publish, doubled back after each one that lands. */
   #limit: number;
   readonly #idleMs: number;
-  #maxIdleMs: number;
+  readonly #maxIdleMs: number;
   readonly #errorBackoffMs: number;
   /** The round running now: rounds of one relay never overlap (see {@link #round}). */
   #current: Promise<number> = Promise.resolve(0);
@@ -89,13 +89,13 @@ export class OutboxRelay {
     this.#limit = this.#batchSize;
     this.#idleMs = options.idleMs ?? 5;
     this.#told = outbox.onAppended?.(() => this.kick());
-    this.#maxIdleMs = this.#told === undefined ? this.#idleMs : Math.max(this.#idleMs, options.maxIdleMs ?? 250);
-    this.#errorBackoffMs = options.errorBackoffMs ?? 500;
     this.#lease = options.lease && { ttlMs: 3_000, ...options.lease };
-    if (this.#lease) this.#unlisten = this.#listen(this.#lease);
     // Without rings from the relays standing by (a bus without `signal`: the embedded one), their
     // commits are found by the holder's polls: keep those frequent enough (50 ms) to be prompt.
-    if (this.#lease && this.bus.signal === undefined) this.#maxIdleMs = Math.min(this.#maxIdleMs, Math.max(this.#idleMs, LEASED_POLL_MS));
+    const longestIdle = this.#lease && this.bus.signal === undefined ? Math.min(options.maxIdleMs ?? 250, LEASED_POLL_MS) : (options.maxIdleMs ?? 250);
+    this.#maxIdleMs = this.#told === undefined ? this.#idleMs : Math.max(this.#idleMs, longestIdle);
+    this.#errorBackoffMs = options.errorBackoffMs ?? 500;
+    if (this.#lease) this.#unlisten = this.#listen(this.#lease);
     this.#loop = this.#run();
   }
 
@@ -240,9 +240,14 @@ export class OutboxRelay {
     return this.#holding;
   }
 
+  /** Ms until {@link #holdLease} asks the bus again (at least 1). */
+  #untilAsk(lease: Required<RelayLease>): number {
+    return Math.max(1, this.#askedAt + lease.ttlMs / 3 - Date.now());
+  }
+
   /** While another relay holds the lease: waits to ask again, ringing the holder after each of this process's commits. */
   async #standBy(lease: Required<RelayLease>): Promise<void> {
-    const rang = await this.#bell.wait(Math.max(1, this.#askedAt + lease.ttlMs / 3 - Date.now()));
+    const rang = await this.#bell.wait(this.#untilAsk(lease));
     if (rang && this.#state === 'running' && this.bus.signal && Date.now() - this.#rangAt >= this.#idleMs) {
       this.#rangAt = Date.now();
       await this.bus.signal(`relay:${lease.name}`, '').catch(() => undefined); // a hint: the holder also polls
@@ -276,7 +281,7 @@ export class OutboxRelay {
       }
       if (this.#bell.rung) continue; // committed while this round read
       // A holder wakes in time to renew its lease, however long it has been idle.
-      await this.#bell.wait(this.#lease ? Math.min(idle, Math.max(1, this.#askedAt + this.#lease.ttlMs / 3 - Date.now())) : idle);
+      await this.#bell.wait(this.#lease ? Math.min(idle, this.#untilAsk(this.#lease)) : idle);
       idle = Math.min(idle * 2, this.#maxIdleMs);
     }
     // Drain what is left so a graceful stop leaves nothing behind.
