@@ -199,9 +199,15 @@ export function prepareBatch(batch: CommitBatch, limits: StoreLimits): PreparedB
   // The platform's namespace (uee.*, lifecycle events) is written only by platform sources, whatever
   // path the batch came by (MCP tools, plugin effects, anything added later).
   assertMayWriteReserved(parsed);
-  parsed.writes.forEach((w, index) =>
-    checkSize(w.attributes, limits.maxAttributeBytes, 'entity attributes', { index, ...(w.entityId ? { entityId: w.entityId } : {}) }),
-  );
+  // Everything a commit stores is bounded here, whichever front door it came through (MCP arguments,
+  // a plugin's effects, the CLI, code added later): attributes and metadata, events' payloads,
+  // read-model documents.
+  parsed.writes.forEach((w, index) => {
+    const details = { index, ...(w.entityId ? { entityId: w.entityId } : {}) };
+    checkSize(w.attributes, limits.maxAttributeBytes, 'entity attributes', details);
+    if (w.metadata !== undefined) checkSize(w.metadata, limits.maxAttributeBytes, 'entity metadata', details);
+  });
+  parsed.events.forEach((e, index) => checkSize(e.payload, limits.maxAttributeBytes, 'event payload', { index, type: e.type }));
   parsed.readModelOps.forEach((op, index) => {
     if (op.op === 'upsert') checkSize(op.doc, limits.maxAttributeBytes, 'read-model document', { index, view: op.view, id: op.id });
   });

@@ -449,6 +449,25 @@ export function storeConformance(name: string, open: () => Promise<EntityStore>)
         expect((await store.put(A, { entityTypeId: 'Task', attributes: justUnder })).version).toBe(1);
       });
 
+      it('B02b an oversized event payload or entity metadata is PAYLOAD_TOO_LARGE, whatever path the commit came by — nothing of it written', async () => {
+        const big = { blob: 'x'.repeat(1024 * 1024) };
+        const small = { writes: [{ entityTypeId: 'Task', attributes: { ok: true } }], readModelOps: [{ op: 'upsert' as const, view: 'board', id: 'c', doc: { a: 1 } }] };
+        const event = await unchangedBy(() => store.commit(A, { ...small, events: [{ type: 'Small', payload: {} }, { type: 'Huge', payload: big }] }), 'PAYLOAD_TOO_LARGE');
+        expect(event.message).toContain('event payload');
+        expect(event.details).toMatchObject({ index: 1, type: 'Huge', limit: 1024 * 1024 });
+        expect(event.details.actual).toBeGreaterThan(1024 * 1024);
+        expect(event.hint).toContain('maxAttributeBytes');
+        const meta = await unchangedBy(() => store.commit(A, { writes: [{ entityTypeId: 'Task', attributes: {} }, { entityTypeId: 'Task', entityId: 'm1', attributes: {}, metadata: big }] }), 'PAYLOAD_TOO_LARGE');
+        expect(meta.message).toContain('entity metadata');
+        expect(meta.details).toMatchObject({ index: 1, entityId: 'm1', limit: 1024 * 1024 });
+        // A plugin's effects reach the store as a commit too (source plugin): bounded the same.
+        await unchangedBy(() => store.commit(A, { events: [{ type: 'Huge', payload: big }], source: { kind: 'plugin', id: 'p1' } }), 'PAYLOAD_TOO_LARGE');
+        // Just under the limit: committed.
+        const justUnder = { blob: 'x'.repeat(1024 * 1024 - 20) };
+        const done = await store.commit(A, { writes: [{ entityTypeId: 'Task', attributes: {}, metadata: justUnder }], events: [{ type: 'Big', payload: justUnder }] });
+        expect(done.events.map((e) => e.type)).toContain('Big');
+      });
+
       it('B03 dangerous or unknown filter operators are INVALID_FILTER naming the operator', async () => {
         await store.put(A, { entityTypeId: 'Task', attributes: { n: 1 } });
         const cases: Array<[Record<string, unknown>, string | undefined]> = [
