@@ -5,7 +5,7 @@ import type { Logger } from '../core/index.js';
 import { toUeeError } from '../core/index.js';
 import type { EventBus } from '../bus/port.js';
 import type { EntityStore } from '../store/port.js';
-import type { BusConfig, StoreConfig, UeeConfig } from '../config/index.js';
+import type { BusConfig, UeeConfig } from '../config/index.js';
 import { redact } from '../config/index.js';
 import { openBus, openStore } from './backends.js';
 import { OutboxRelay, type RelayLease } from './outbox-relay.js';
@@ -152,7 +152,15 @@ export class UeeApp {
       throw err;
     }
     for (const tenantId of config.bootstrapTenants) await store.tenants.create(tenantId);
-    const relay = new OutboxRelay(store.outbox, bus, { lease: relayLease(config.store), logger: logger.child({ component: 'outbox-relay' }) });
+    let lease: RelayLease;
+    try {
+      lease = await relayLease(store);
+    } catch (err) {
+      await bus.close();
+      await store.close();
+      throw err;
+    }
+    const relay = new OutboxRelay(store.outbox, bus, { lease, logger: logger.child({ component: 'outbox-relay' }) });
     const registry = new PluginRegistry(store, store.blobs, pluginInspector(config.runtime.budgetCeiling), bus, { maxSubscribersPerType: config.limits.maxSubscribersPerType, maxPluginsPerTenant: config.limits.maxPluginsPerTenant });
     const wasmRunner = new RegistryWasmModelRunner(registry, logger.child({ component: 'model-plugins' }));
     // Quotas and concurrency leases are counted where every process sharing the bus sees them: in
@@ -335,11 +343,14 @@ async function openChainCounter(bus: BusConfig): Promise<ChainCounter> {
 }
 
 /**
- * The relay's lease (see `OutboxRelayOptions.lease`): named after the store, so the processes sharing
- * one store relay its outbox one at a time, and processes of another store on the same bus their own.
+ * The relay's lease (see `OutboxRelayOptions.lease`): named after the store's identity, so the
+ * processes sharing one store relay its outbox one at a time, however each was told its address,
+ * and processes of another store on the same bus — another file or in-memory store, another database
+ * reached at the same address from another host — relay their own. (Named after the configured
+ * address before, two in-memory stores on one Redis bus shared one lease: the one standing by never
+ * published its events until it stopped.)
  */
-export function relayLease(store: StoreConfig): RelayLease {
-  const where = store.kind === 'sqlite' ? store.path : store.kind === 'postgres' ? `${store.url}#${store.schema}` : `${store.url}#${store.database}`;
-  const name = `relay:${store.kind}:${createHash('sha256').update(where).digest('hex').slice(0, 16)}`;
+export async function relayLease(store: EntityStore): Promise<RelayLease> {
+  const name = `relay:${createHash('sha256').update(await store.identity()).digest('hex').slice(0, 16)}`;
   return { name, owner: `${hostname()}:${process.pid}:${randomBytes(3).toString('hex')}` };
 }

@@ -264,6 +264,14 @@ export interface EntityStore {
    * Optional so an adapter can land without it: callers then query tenant by tenant.
    */
   latestOfType?(entityTypeId: string, limit: number, after?: { entityId: string; tenantId: string | null }): Promise<EntityVersion[]>;
+  /**
+   * What this store's data is, whatever address or path reached it: a random id written into the
+   * database the first time any UEE opened it (SQLite: the file; PostgreSQL: the schema; MongoDB: the
+   * database), the same for every process sharing it and different for every other store (an
+   * in-memory store gets its own). Names that processes sharing the store must agree on (the outbox
+   * relay's lease) are made from it, not from the configured address.
+   */
+  identity(): Promise<string>;
   /** Idempotent. Pending calls fail with `CLOSED`. */
   close(): Promise<void>;
 }

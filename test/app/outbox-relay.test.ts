@@ -12,6 +12,7 @@ import type { BusOptions, EventBus } from '../../src/bus/port.js';
 import type { EntityStore } from '../../src/store/port.js';
 import { TEST_REDIS_URL, randomPrefix, tempDir } from '../helpers.js';
 import { BACKENDS, deleteRedisKeys, newSite, openApp } from '../router/app-site.js';
+import { dropSchemas, randomSchema, schemaUrl } from '../store/postgres-helpers.js';
 
 const MAX_IDLE_MS = 10_000;
 const disposers: Array<() => Promise<void> | void> = [];
@@ -386,4 +387,40 @@ it('RELAY-12 the app gives its relay a lease named after its store: two processe
   await until('one of them holds the lease', () => Promise.resolve(one.relay.holding || two.relay.holding));
   await sleep(1_200); // past a renewal (every 1 s)
   expect([one.relay.holding, two.relay.holding].sort()).toEqual([false, true]);
+}, 30_000);
+
+it('RELAY-14 processes with stores of their own on one Redis bus each relay their own outbox (in-memory stores: one lease name would leave the standby\'s events unpublished)', async () => {
+  const site = newSite('redis', 'relay');
+  disposers.push(() => site.dispose());
+  const one = await openApp(site, { runtime: 'off', store: 'sqlite::memory:' }, {});
+  disposers.push(() => one.close());
+  const two = await openApp(site, { runtime: 'off', store: 'sqlite::memory:' }, {});
+  disposers.push(() => two.close());
+  await one.store.commit(ctx, pings(5, 'one-'));
+  await two.store.commit(ctx, pings(7, 'two-'));
+  await until('both commits on the bus', async () => (await one.bus.length()) === 12, 8_000);
+  expect(await one.store.outbox.size()).toBe(0);
+  expect(await two.store.outbox.size()).toBe(0);
+  expect(one.relay.holding && two.relay.holding).toBe(true);
+}, 30_000);
+
+it('RELAY-15 two spellings of one PostgreSQL database\'s address name one relay lease: one process relays at a time', async () => {
+  const schema = randomSchema('relay');
+  const site = newSite('redis', 'relay');
+  disposers.push(() => site.dispose());
+  disposers.push(() => dropSchemas([schema]));
+  const url = schemaUrl(schema);
+  // The same database, spelled another way (the scheme's other name and a client setting).
+  const other = `${url.replace(/^postgres(ql)?:/, (_m, ql: string | undefined) => (ql === undefined ? 'postgresql:' : 'postgres:'))}&application_name=other`;
+  const one = await openApp(site, { runtime: 'off', store: url }, {});
+  disposers.push(() => one.close());
+  const two = await openApp(site, { runtime: 'off', store: other }, {});
+  disposers.push(() => two.close());
+  expect(one.config.store).not.toEqual(two.config.store);
+  await until('one of them holds the lease', () => Promise.resolve(one.relay.holding || two.relay.holding));
+  await sleep(1_200); // past a renewal (every 1 s)
+  expect([one.relay.holding, two.relay.holding].sort()).toEqual([false, true]);
+  // Each process's commits still reach the bus (the holder relays the one outbox they share).
+  await two.store.commit(ctx, pings(4, 'two-'));
+  await until('the commit on the bus', async () => (await one.bus.length()) === 4, 5_000);
 }, 30_000);

@@ -412,6 +412,22 @@ export function storeConformance(name: string, open: () => Promise<EntityStore>)
       });
     });
 
+    describe('identity', () => {
+      it('S-ID1 a store has an identity of its own: the same on every call, another store\'s differs', async () => {
+        const id = await store.identity();
+        expect(id).toMatch(new RegExp(`^${store.kind}:[0-9a-f-]{36}$`));
+        expect(await store.identity()).toBe(id);
+        const other = await open();
+        try {
+          expect(await other.identity()).not.toBe(id);
+        } finally {
+          await other.close();
+        }
+        await store.close();
+        await expectCode(store.identity(), 'CLOSED');
+      });
+    });
+
     describe('bad input leaves nothing half-written', () => {
       it('B01 malformed writes are VALIDATION_FAILED', async () => {
         const bad: unknown[] = [

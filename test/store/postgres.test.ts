@@ -18,6 +18,21 @@ function open(): ReturnType<typeof openPostgresStore> {
 storeConformance('postgres', open);
 
 describe('postgres store specifics', () => {
+  it('PG-ID the identity is the schema\'s: the same from every address that reaches it and from concurrent first opens, another schema\'s differs', async () => {
+    const schema = randomSchema();
+    schemas.push(schema);
+    const other = TEST_POSTGRES_URL.replace(/^postgres(ql)?:/, (_m, ql: string | undefined) => (ql === undefined ? 'postgresql:' : 'postgres:'));
+    // Both open the new schema at once: the first open's row is the one both read.
+    const [a, b] = await Promise.all([openPostgresStore({ url: TEST_POSTGRES_URL, schema }), openPostgresStore({ url: `${other}${other.includes('?') ? '&' : '?'}application_name=other`, schema })]);
+    const id = await a.identity();
+    expect(await b.identity()).toBe(id);
+    await a.close();
+    await b.close();
+    const reopened = await openPostgresStore({ url: TEST_POSTGRES_URL, schema });
+    expect(await reopened.identity()).toBe(id);
+    await reopened.close();
+  });
+
   it('PG01 data survives closing and reopening the same schema', async () => {
     const schema = randomSchema();
     schemas.push(schema);

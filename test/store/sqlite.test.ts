@@ -1,3 +1,4 @@
+import { symlinkSync } from 'node:fs';
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
 import { afterAll, describe, expect, it } from 'vitest';
@@ -13,6 +14,25 @@ let n = 0;
 storeConformance('sqlite', () => openSqliteStore({ path: join(dir.path, `store-${n++}.db`) }));
 
 describe('sqlite store specifics', () => {
+  it('SQ-ID the identity is the file\'s: the same reopened, through a link, from two handles at once; an in-memory store\'s is its own', async () => {
+    const path = join(dir.path, 'identity.db');
+    const first = await openSqliteStore({ path });
+    const id = await first.identity();
+    const link = join(dir.path, 'identity-link.db');
+    symlinkSync(path, link);
+    const second = await openSqliteStore({ path: link });
+    expect(await second.identity()).toBe(id);
+    await first.close();
+    await second.close();
+    const reopened = await openSqliteStore({ path });
+    expect(await reopened.identity()).toBe(id);
+    await reopened.close();
+    const [m1, m2] = await Promise.all([openSqliteStore({ path: ':memory:' }), openSqliteStore({ path: ':memory:' })]);
+    expect(await m1.identity()).not.toBe(await m2.identity());
+    await m1.close();
+    await m2.close();
+  });
+
   it('SQ01 data survives closing and reopening the same file', async () => {
     const path = join(dir.path, 'persist.db');
     const ctx = tenantCtx('acme');

@@ -36,6 +36,12 @@ interface OutboxDoc {
   _id: number;
   event: JsonObject;
 }
+/** The store's identity (EntityStore.identity): one document, written by the first open of the database. */
+export interface IdentityDoc {
+  _id: 'store';
+  uid: string;
+}
+
 interface CounterDoc {
   _id: string;
   seq: number;
@@ -72,6 +78,7 @@ export interface Collections {
   journal: Collection<JournalDoc>;
   /** Commit fences (see CommitFence). */
   fences: Collection<FenceDoc>;
+  identity: Collection<IdentityDoc>;
 }
 
 /** Collections of a database, by their fixed names. */
@@ -90,6 +97,7 @@ export function collectionsOf(db: Db): Collections {
     invocations: db.collection<InvocationDoc>('invocations'),
     journal: db.collection<JournalDoc>('event_journal'),
     fences: db.collection<FenceDoc>('commit_fences'),
+    identity: db.collection<IdentityDoc>('store_identity'),
   };
 }
 

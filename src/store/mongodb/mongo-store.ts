@@ -1,3 +1,4 @@
+import { randomUUID } from 'node:crypto';
 import { mongoInvocations } from './invocations.js';
 import { appendJournal, mongoJournal } from './journal.js';
 import { MongoClient, MongoError, type ClientSession, type Document } from 'mongodb';
@@ -20,7 +21,7 @@ import {
   type PreparedBatch,
 } from '../shared.js';
 import { checkFence } from './fence.js';
-import { DUPLICATE_KEY, MongoCore, TIMER_DUE_FILTER, collectionsOf, ensureIndexes, mongoError, type VersionDoc } from './core.js';
+import { DUPLICATE_KEY, MongoCore, TIMER_DUE_FILTER, collectionsOf, ensureIndexes, mongoError, type Collections, type VersionDoc } from './core.js';
 import { afterFilter, keyValue, sortDocument, withTieBreakers, type MongoKey } from './keyset.js';
 import { applyReadModelOps, mongoConfig, mongoOutbox, mongoBlobs, mongoReadModels, mongoTenants, reserveSeqs } from './side-stores.js';
 
@@ -218,6 +219,13 @@ class MongoStore implements EntityStore {
     });
   }
 
+  identity(): Promise<string> {
+    return this.#core.run(async () => {
+      const doc = await this.#core.c.identity.findOne({ _id: 'store' });
+      return `mongodb:${doc!.uid}`;
+    });
+  }
+
   async close(): Promise<void> {
     if (this.#core.closed) return;
     this.#core.closed = true;
@@ -279,10 +287,21 @@ export async function openMongoStore(options: MongoStoreOptions): Promise<Entity
     const db = client.db(options.database);
     const collections = collectionsOf(db);
     await ensureIndexes(collections);
+    await writeIdentity(collections);
     logger.debug('mongodb store open', { database: db.databaseName });
     return new MongoStore(new MongoCore(client, collections, limits, logger));
   } catch (err) {
     await client.close().catch(() => undefined);
     throw mongoError(err, false);
+  }
+}
+
+/** Writes the database's identity document unless an earlier open did (see EntityStore.identity). */
+async function writeIdentity(c: Collections): Promise<void> {
+  try {
+    await c.identity.updateOne({ _id: 'store' }, { $setOnInsert: { uid: randomUUID() } }, { upsert: true });
+  } catch (err) {
+    // Two first opens at once: one upsert inserts, the other may fail on the key; the document is there.
+    if ((err as { code?: unknown }).code !== DUPLICATE_KEY) throw err;
   }
 }

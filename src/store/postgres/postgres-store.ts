@@ -324,6 +324,13 @@ class PostgresStore implements EntityStore {
     });
   }
 
+  identity(): Promise<string> {
+    return this.#core.run(async () => {
+      const { rows } = await this.#core.pool.query<{ uid: string }>('SELECT uid FROM store_identity WHERE id = 1');
+      return `postgres:${rows[0]!.uid}`;
+    });
+  }
+
   async close(): Promise<void> {
     if (this.#core.closed) return;
     await this.#indexes.flush().catch(() => undefined);

@@ -1,3 +1,4 @@
+import { randomUUID } from 'node:crypto';
 import type { Pool } from 'pg';
 import { UeeError } from '../../core/index.js';
 import { INVOCATIONS_DDL } from './invocations.js';
@@ -31,6 +32,8 @@ export const SCHEMA_NAME = /^[a-z_][a-z0-9_]{0,62}$/;
  */
 const DDL = `
 CREATE TABLE IF NOT EXISTS uee_schema (version integer NOT NULL);
+-- The store's identity (EntityStore.identity): one row, written by the first open of the schema.
+CREATE TABLE IF NOT EXISTS store_identity (id integer PRIMARY KEY CHECK (id = 1), uid text NOT NULL);
 CREATE TABLE IF NOT EXISTS tenants (
   tenant_id text COLLATE "C" PRIMARY KEY,
   name text NOT NULL,
@@ -139,6 +142,7 @@ export async function applySchema(pool: Pool, schema: string): Promise<void> {
       });
     }
     if (current === null) await client.query('INSERT INTO uee_schema (version) VALUES ($1)', [SCHEMA_VERSION]);
+    await client.query('INSERT INTO store_identity (id, uid) VALUES (1, $1) ON CONFLICT (id) DO NOTHING', [randomUUID()]);
     await client.query('COMMIT');
   } catch (err) {
     await client.query('ROLLBACK').catch(() => undefined);

@@ -1,3 +1,4 @@
+import { randomUUID } from 'node:crypto';
 import type { Database } from 'better-sqlite3';
 import { UeeError } from '../../core/index.js';
 import { INVOCATIONS_DDL } from './invocations-sql.js';
@@ -104,6 +105,11 @@ CREATE TABLE IF NOT EXISTS commit_fences (
   key TEXT PRIMARY KEY,
   token INTEGER NOT NULL
 );
+-- The store's identity (EntityStore.identity): one row, written by the first open of the file.
+CREATE TABLE IF NOT EXISTS store_identity (
+  id INTEGER PRIMARY KEY CHECK (id = 1),
+  uid TEXT NOT NULL
+);
 `;
 
 /**
@@ -132,6 +138,7 @@ export function applySchema(db: Database, path: string): void {
     // records in its records file instead (see records-thread.ts), an in-memory one here.
     if (path === ':memory:') db.exec(INVOCATIONS_DDL);
     db.exec(JOURNAL_DDL);
+    db.prepare('INSERT OR IGNORE INTO store_identity (id, uid) VALUES (1, ?)').run(randomUUID());
     applyQueryStatsSchema(db);
     db.pragma(`user_version = ${SCHEMA_VERSION}`);
   }).immediate();

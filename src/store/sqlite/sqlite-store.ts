@@ -298,6 +298,10 @@ class SqliteStore implements EntityStore {
     });
   }
 
+  identity(): Promise<string> {
+    return this.#core.run(() => `sqlite:${(this.#core.cache.get('SELECT uid FROM store_identity WHERE id = 1').get() as { uid: string }).uid}`);
+  }
+
   async close(): Promise<void> {
     if (this.#core.closed) return;
     // Commits called before close are written, not left waiting for a group that would never run.
