@@ -439,7 +439,9 @@ end
  * Then each target queue is kept within the cap in the same atomic step (`overflow`,
  * {@link OVERFLOW_HELPERS}): nobody, in this process or another, sees it over the cap once this
  * route is in (but for a backlog beyond ARGV[6], or a lag Redis cannot tell: the caller finishes
- * those with {@link OVERFLOW_LUA}). That costs one XLEN per target queue per call, nothing per entry:
+ * those with {@link OVERFLOW_LUA}). That costs one XLEN per target queue per call, nothing per entry
+ * — the same XLEN that checks the queue exists (an EXISTS only for a queue of length 0), its length
+ * after the call counted from it:
  * XLEN counts pending and acked-not-yet-trimmed entries too, so it only says when to look; a queue
  * over the cap by it has its group's lag read (XINFO GROUPS, O(1) for a queue's single group) and
  * only a lag over the cap costs more. Returns { how many entries were handed over, then per queue
@@ -455,8 +457,12 @@ end
 export const ROUTE_LUA = `${ID_HELPERS}
 ${DEAD_INDEX_HELPERS}
 ${OVERFLOW_HELPERS}
+local len = {}
 for i = 5, #KEYS do
-  if redis.call('EXISTS', KEYS[i]) == 0 then return redis.error_reply('NOQUEUE ' .. KEYS[i]) end
+  local n = redis.call('XLEN', KEYS[i])
+  -- XLEN is 0 for a missing key: only then is EXISTS asked (a queue's stream is made with its group).
+  if n == 0 and redis.call('EXISTS', KEYS[i]) == 0 then return redis.error_reply('NOQUEUE ' .. KEYS[i]) end
+  len[i] = n
 end
 local limit = tonumber(ARGV[4]) + 64
 local pend = redis.call('XPENDING', KEYS[1], ARGV[1], ARGV[2], ARGV[3], limit)
@@ -490,7 +496,11 @@ while i <= #ARGV do
         if e then f = e[2] end
       end
       if f then
-        for j = 1, k do redis.call('XADD', KEYS[tonumber(ARGV[i + 1 + j])], '*', unpack(f)) end
+        for j = 1, k do
+          local q = tonumber(ARGV[i + 1 + j])
+          redis.call('XADD', KEYS[q], '*', unpack(f))
+          len[q] = len[q] + 1
+        end
       end
     end
   end
@@ -500,7 +510,7 @@ for a = 1, #acks, 1000 do redis.call('XACK', KEYS[1], ARGV[1], unpack(acks, a, m
 local out = { handed }
 local cap = tonumber(ARGV[5])
 for q = 5, #KEYS do
-  if redis.call('XLEN', KEYS[q]) > cap then
+  if len[q] > cap then
     local n, corrupt, trimmed, left = overflow(KEYS[q], cap, tonumber(ARGV[6]), false, KEYS[2], KEYS[3], ARGV[7], tonumber(ARGV[8]), tonumber(ARGV[9]), KEYS[4], ARGV[10])
     if n > 0 or left ~= 0 then
       out[#out + 1] = q
