@@ -31,6 +31,18 @@ describe('postgres store specifics', () => {
     const reopened = await openPostgresStore({ url: TEST_POSTGRES_URL, schema });
     expect(await reopened.identity()).toBe(id);
     await reopened.close();
+    // A schema written before identities (no table): given one at its next open, kept from then on.
+    const client = new pg.Client({ connectionString: TEST_POSTGRES_URL });
+    await client.connect();
+    await client.query(`DROP TABLE "${schema}".store_identity`);
+    await client.end();
+    const upgraded = await openPostgresStore({ url: TEST_POSTGRES_URL, schema });
+    const given = await upgraded.identity();
+    expect(given).toMatch(/^postgres:[0-9a-f-]{36}$/);
+    await upgraded.close();
+    const again = await openPostgresStore({ url: TEST_POSTGRES_URL, schema });
+    expect(await again.identity()).toBe(given);
+    await again.close();
   });
 
   it('PG01 data survives closing and reopening the same schema', async () => {

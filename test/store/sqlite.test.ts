@@ -27,6 +27,17 @@ describe('sqlite store specifics', () => {
     const reopened = await openSqliteStore({ path });
     expect(await reopened.identity()).toBe(id);
     await reopened.close();
+    // A file written before identities (no table): given one at its next open, kept from then on.
+    const older = new Database(path);
+    older.exec('DROP TABLE store_identity');
+    older.close();
+    const upgraded = await openSqliteStore({ path });
+    const given = await upgraded.identity();
+    expect(given).toMatch(/^sqlite:[0-9a-f-]{36}$/);
+    await upgraded.close();
+    const again = await openSqliteStore({ path });
+    expect(await again.identity()).toBe(given);
+    await again.close();
     const [m1, m2] = await Promise.all([openSqliteStore({ path: ':memory:' }), openSqliteStore({ path: ':memory:' })]);
     expect(await m1.identity()).not.toBe(await m2.identity());
     await m1.close();
