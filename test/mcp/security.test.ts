@@ -128,6 +128,9 @@ describe('MCP tool argument fuzzing', () => {
     ['nested __proto__', '{"name":"entity_put","arguments":{"entityTypeId":"Fuzz","attributes":{"a":{"__proto__":{"x":1}}}}}', 'VALIDATION_FAILED'],
     ['constructor key', '{"name":"entity_put","arguments":{"entityTypeId":"Fuzz","attributes":{"constructor":{"prototype":{}}}}}', 'VALIDATION_FAILED'],
     ['prototype in payload', '{"name":"event_emit","arguments":{"type":"Fuzz","payload":{"prototype":1}}}', 'VALIDATION_FAILED'],
+    // Over the store's 1 MiB, under the tool argument cap (1 MiB + 256 KiB): the store refuses it.
+    ['1.1 MiB event payload', `{"name":"event_emit","arguments":{"type":"Fuzz","payload":{"blob":"${'x'.repeat(1.1 * 1024 * 1024)}"}}}`, 'PAYLOAD_TOO_LARGE'],
+    ['1.1 MiB entity metadata', `{"name":"entity_put","arguments":{"entityTypeId":"Fuzz","attributes":{},"metadata":{"blob":"${'x'.repeat(1.1 * 1024 * 1024)}"}}}`, 'PAYLOAD_TOO_LARGE'],
     ['path-like entity id', '{"name":"entity_put","arguments":{"entityId":"a..b","entityTypeId":"Fuzz","attributes":{}}}', 'VALIDATION_FAILED'],
     ['path-like view', '{"name":"read_model_get","arguments":{"view":"a/../../etc","id":"passwd"}}', 'VALIDATION_FAILED'],
     ['path-like doc id', '{"name":"read_model_get","arguments":{"view":"Board","id":"../../etc/passwd"}}', 'VALIDATION_FAILED'],
