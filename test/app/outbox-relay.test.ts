@@ -56,6 +56,7 @@ it('RELAY-1 an idle relay polls less and less, and a commit through the store wa
   const ms = Date.now() - t0;
   console.info(`RELAY-1 the commit reached the bus ${ms} ms later (the relay's wait was ~2,500 ms)`);
   expect(ms).toBeLessThan(500);
+  await marked([relay], 1);
   expect(relay.published).toBe(1);
 }, 30_000);
 
@@ -72,6 +73,7 @@ it('RELAY-2 a commit of another store object on the same file (another process) 
     if (Date.now() - t0 > 5_000) throw new Error('the event never reached the bus');
     await sleep(5);
   }
+  await marked([relay], 1);
   expect(relay.published).toBe(1);
 }, 30_000);
 
@@ -280,6 +282,14 @@ async function twoProcesses(bus: 'embedded' | 'redis', lease: { ttlMs: number },
   return { store, other, busA, busB, relay };
 }
 
+/**
+ * Until the relays' marks account for `n` events: a relay counts a batch once it is marked, after its
+ * publish — a probe of the bus can see the events before the relay that published them has counted them.
+ */
+async function marked(relays: readonly OutboxRelay[], n: number): Promise<void> {
+  await until(`${n} events marked published`, () => Promise.resolve(relays.reduce((sum, r) => sum + r.published, 0) >= n), 5_000);
+}
+
 async function until(what: string, probe: () => Promise<boolean>, ms = 10_000): Promise<number> {
   const t0 = Date.now();
   while (!(await probe())) {
@@ -358,6 +368,7 @@ it('RELAY-11 (Redis bus) a commit in a process standing by rings the holder, whi
   const ms = Date.now() - t0;
   console.info(`RELAY-11 B's commit reached the bus ${ms} ms later (A's idle wait ~4,000–8,000 ms)`);
   expect(ms).toBeLessThan(1_000);
+  await marked([a, b], 10);
   expect(a.published).toBe(10);
   expect(b.published).toBe(0);
 }, 30_000);
