@@ -141,25 +141,19 @@ export class UeeApp {
       await store.close();
       throw err;
     }
+    let lease: RelayLease;
     try {
       // The dispatcher's group must exist before this process publishes anything: created later (by
       // the first router to start), it would begin at the stream's tail and never route what came
       // before — e.g. events committed while every process ran with `--runtime off`.
       await bus.ensureGroup(DISPATCH_GROUP, 'latest');
-    } catch (err) {
-      await bus.close();
-      await store.close();
-      throw err;
-    }
-    for (const tenantId of config.bootstrapTenants) await store.tenants.create(tenantId);
-    let lease: RelayLease;
-    try {
       lease = await relayLease(store);
     } catch (err) {
       await bus.close();
       await store.close();
       throw err;
     }
+    for (const tenantId of config.bootstrapTenants) await store.tenants.create(tenantId);
     const relay = new OutboxRelay(store.outbox, bus, { lease, logger: logger.child({ component: 'outbox-relay' }) });
     const registry = new PluginRegistry(store, store.blobs, pluginInspector(config.runtime.budgetCeiling), bus, { maxSubscribersPerType: config.limits.maxSubscribersPerType, maxPluginsPerTenant: config.limits.maxPluginsPerTenant });
     const wasmRunner = new RegistryWasmModelRunner(registry, logger.child({ component: 'model-plugins' }));
