@@ -12,7 +12,7 @@ import type { BusOptions, EventBus } from '../../src/bus/port.js';
 import type { EntityStore } from '../../src/store/port.js';
 import { TEST_REDIS_URL, randomPrefix, tempDir } from '../helpers.js';
 import { BACKENDS, deleteRedisKeys, newSite, openApp } from '../router/app-site.js';
-import { dropSchemas, randomSchema, schemaUrl } from '../store/postgres-helpers.js';
+import { dropSchemas, otherSpelling, randomSchema, schemaUrl } from '../store/postgres-helpers.js';
 
 const MAX_IDLE_MS = 10_000;
 const disposers: Array<() => Promise<void> | void> = [];
@@ -421,11 +421,9 @@ it('RELAY-15 two spellings of one PostgreSQL database\'s address name one relay 
   disposers.push(() => site.dispose());
   disposers.push(() => dropSchemas([schema]));
   const url = schemaUrl(schema);
-  // The same database, spelled another way (the scheme's other name and a client setting).
-  const other = `${url.replace(/^postgres(ql)?:/, (_m, ql: string | undefined) => (ql === undefined ? 'postgresql:' : 'postgres:'))}&application_name=other`;
   const one = await openApp(site, { runtime: 'off', store: url }, {});
   disposers.push(() => one.close());
-  const two = await openApp(site, { runtime: 'off', store: other }, {});
+  const two = await openApp(site, { runtime: 'off', store: otherSpelling(url) }, {});
   disposers.push(() => two.close());
   expect(one.config.store).not.toEqual(two.config.store);
   await until('one of them holds the lease', () => Promise.resolve(one.relay.holding || two.relay.holding));

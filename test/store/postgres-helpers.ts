@@ -14,6 +14,12 @@ export function schemaUrl(schema: string): string {
   return `${TEST_POSTGRES_URL}${TEST_POSTGRES_URL.includes('?') ? '&' : '?'}schema=${schema}`;
 }
 
+/** `url` spelled another way for the same database: the scheme's other name, and a client setting added. */
+export function otherSpelling(url: string): string {
+  const other = url.replace(/^postgres(ql)?:/, (_m, ql: string | undefined) => (ql === undefined ? 'postgresql:' : 'postgres:'));
+  return `${other}${other.includes('?') ? '&' : '?'}application_name=other`;
+}
+
 /** Drops test schemas and everything in them. */
 export async function dropSchemas(schemas: string[]): Promise<void> {
   if (schemas.length === 0) return;

@@ -4,7 +4,7 @@ import { openPostgresStore } from '../../src/store/index.js';
 import { CONFIG_CHANGES_KEPT } from '../../src/store/port.js';
 import { tenantCtx } from '../helpers.js';
 import { expectCode, storeConformance } from './conformance.js';
-import { TEST_POSTGRES_URL, dropSchemas, randomSchema } from './postgres-helpers.js';
+import { TEST_POSTGRES_URL, dropSchemas, otherSpelling, randomSchema } from './postgres-helpers.js';
 
 // A random schema per store, so tests never share data; all of them are dropped at the end.
 const schemas: string[] = [];
@@ -21,9 +21,8 @@ describe('postgres store specifics', () => {
   it('PG-ID the identity is the schema\'s: the same from every address that reaches it and from concurrent first opens, another schema\'s differs', async () => {
     const schema = randomSchema();
     schemas.push(schema);
-    const other = TEST_POSTGRES_URL.replace(/^postgres(ql)?:/, (_m, ql: string | undefined) => (ql === undefined ? 'postgresql:' : 'postgres:'));
     // Both open the new schema at once: the first open's row is the one both read.
-    const [a, b] = await Promise.all([openPostgresStore({ url: TEST_POSTGRES_URL, schema }), openPostgresStore({ url: `${other}${other.includes('?') ? '&' : '?'}application_name=other`, schema })]);
+    const [a, b] = await Promise.all([openPostgresStore({ url: TEST_POSTGRES_URL, schema }), openPostgresStore({ url: otherSpelling(TEST_POSTGRES_URL), schema })]);
     const id = await a.identity();
     expect(await b.identity()).toBe(id);
     await a.close();
