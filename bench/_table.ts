@@ -31,3 +31,18 @@ export function percentile(values: number[], p: number): number {
   const s = values.slice().sort((a, b) => a - b);
   return s[Math.min(s.length - 1, Math.floor((p / 100) * s.length))] ?? NaN;
 }
+
+/**
+ * `rounds` runs of a baseline and of a change, alternating (the baseline first, so both see the same
+ * drift of the machine), and the median of each figure over each side's runs.
+ */
+export async function alternating<R extends { [K in keyof R]: number }>(rounds: number, baseline: () => Promise<R>, change: () => Promise<R>): Promise<{ baseline: (figure: keyof R) => number; change: (figure: keyof R) => number }> {
+  const off: R[] = [];
+  const on: R[] = [];
+  for (let r = 0; r < rounds; r++) {
+    off.push(await baseline());
+    on.push(await change());
+  }
+  const of = (runs: R[]) => (figure: keyof R): number => median(runs.map((x) => x[figure]));
+  return { baseline: of(off), change: of(on) };
+}

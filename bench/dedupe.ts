@@ -17,7 +17,7 @@ import { Redis } from 'ioredis';
 import { OutboxRelay, openBus, openStore } from '../src/app/index.js';
 import type { EventBus } from '../src/bus/index.js';
 import { silentLogger } from '../src/core/index.js';
-import { median, printResult, printTable } from './_table.js';
+import { alternating, printResult, printTable } from './_table.js';
 
 const N = Number(process.env.BENCH_DEDUPE_N ?? 20_000);
 const ROUNDS = 3;
@@ -107,21 +107,15 @@ const rows: Array<Array<string | number>> = [];
 try {
   for (const backend of ['embedded', 'redis'] as const) {
     await round(backend, true, 2_000); // warm-up
-    const off: Round[] = [];
-    const on: Round[] = [];
-    for (let r = 0; r < ROUNDS; r++) {
-      off.push(await round(backend, false, N));
-      on.push(await round(backend, true, N));
-    }
-    const m = (rs: Round[], k: keyof Round): number => median(rs.map((x) => x[k]));
-    const bytes = m(off, 'bytesPerId');
+    const { baseline: off, change: on } = await alternating(ROUNDS, () => round(backend, false, N), () => round(backend, true, N));
+    const bytes = off('bytesPerId');
     const label = backend === 'embedded' ? 'embedded' : 'redis';
-    rows.push([`${label}: relay, ids kept the whole window (baseline)`, m(off, 'eventsPerSec'), String(m(off, 'remembered')), bytes, (RATE * WINDOW_MS / 1000 * bytes) / 1e6]);
-    rows.push([`${label}: relay settling each marked batch`, m(on, 'eventsPerSec'), String(m(on, 'remembered')), bytes, (RATE * 60 * bytes) / 1e6]);
-    figures[`${label}BaselineEventsPerSec`] = Math.round(m(off, 'eventsPerSec'));
-    figures[`${label}SettledEventsPerSec`] = Math.round(m(on, 'eventsPerSec'));
-    figures[`${label}BaselineRemembered`] = m(off, 'remembered');
-    figures[`${label}SettledRemembered`] = m(on, 'remembered');
+    rows.push([`${label}: relay, ids kept the whole window (baseline)`, off('eventsPerSec'), String(off('remembered')), bytes, (RATE * WINDOW_MS / 1000 * bytes) / 1e6]);
+    rows.push([`${label}: relay settling each marked batch`, on('eventsPerSec'), String(on('remembered')), bytes, (RATE * 60 * bytes) / 1e6]);
+    figures[`${label}BaselineEventsPerSec`] = Math.round(off('eventsPerSec'));
+    figures[`${label}SettledEventsPerSec`] = Math.round(on('eventsPerSec'));
+    figures[`${label}BaselineRemembered`] = off('remembered');
+    figures[`${label}SettledRemembered`] = on('remembered');
     figures[`${label}BytesPerId`] = Math.round(bytes);
     figures[`${label}BaselineMBAt1000PerSec`] = Math.round((RATE * WINDOW_MS / 1000 * bytes) / 1e6);
     figures[`${label}SettledMBAt1000PerSec`] = Math.round((RATE * 60 * bytes) / 1e6 * 10) / 10;

@@ -17,7 +17,7 @@ import { OutboxRelay, openBus, openStore } from '../src/app/index.js';
 import type { EventBus } from '../src/bus/index.js';
 import { silentLogger } from '../src/core/index.js';
 import type { EntityStore } from '../src/store/port.js';
-import { median, printResult, printTable } from './_table.js';
+import { alternating, printResult, printTable } from './_table.js';
 
 const N = Number(process.env.BENCH_RELAY_N ?? 12_000);
 const ROUNDS = 3;
@@ -88,20 +88,14 @@ try {
   for (const backend of ['postgres', 'embedded'] as const) {
     const label = backend === 'postgres' ? 'postgres + redis' : 'sqlite + embedded';
     for (const processes of [1, 2, 3]) {
-      const off: Run[] = [];
-      const on: Run[] = [];
-      for (let r = 0; r < ROUNDS; r++) {
-        off.push(await run(backend, processes, false));
-        on.push(await run(backend, processes, true));
-      }
-      const m = (rs: Run[], k: keyof Run): number => median(rs.map((x) => x[k]));
-      rows.push([`${label}, ${processes} process${processes > 1 ? 'es' : ''}, every relay relays (baseline)`, m(off, 'publishedPerEvent'), m(off, 'eventsPerSec')]);
-      rows.push([`${label}, ${processes} process${processes > 1 ? 'es' : ''}, one relay at a time (lease)`, m(on, 'publishedPerEvent'), m(on, 'eventsPerSec')]);
+      const { baseline: off, change: on } = await alternating(ROUNDS, () => run(backend, processes, false), () => run(backend, processes, true));
+      rows.push([`${label}, ${processes} process${processes > 1 ? 'es' : ''}, every relay relays (baseline)`, off('publishedPerEvent'), off('eventsPerSec')]);
+      rows.push([`${label}, ${processes} process${processes > 1 ? 'es' : ''}, one relay at a time (lease)`, on('publishedPerEvent'), on('eventsPerSec')]);
       const key = `${backend === 'postgres' ? 'postgres' : 'embedded'}${processes}`;
-      figures[`${key}BaselinePublishedPerEvent`] = Math.round(m(off, 'publishedPerEvent') * 100) / 100;
-      figures[`${key}LeasedPublishedPerEvent`] = Math.round(m(on, 'publishedPerEvent') * 100) / 100;
-      figures[`${key}BaselineEventsPerSec`] = Math.round(m(off, 'eventsPerSec'));
-      figures[`${key}LeasedEventsPerSec`] = Math.round(m(on, 'eventsPerSec'));
+      figures[`${key}BaselinePublishedPerEvent`] = Math.round(off('publishedPerEvent') * 100) / 100;
+      figures[`${key}LeasedPublishedPerEvent`] = Math.round(on('publishedPerEvent') * 100) / 100;
+      figures[`${key}BaselineEventsPerSec`] = Math.round(off('eventsPerSec'));
+      figures[`${key}LeasedEventsPerSec`] = Math.round(on('eventsPerSec'));
     }
   }
 } finally {
