@@ -54,7 +54,7 @@ import { printResult, printTable } from './_table.js';
 import { procCpuUs } from './_proc.js';
 import { BENCH_POSTGRES_URL } from './_store-postgres.js';
 import { DISPATCH_GROUP } from '../src/router/index.js';
-import { pluginGroup } from '../src/registry/index.js';
+import { laneGroup, pluginGroup } from '../src/registry/index.js';
 import { SERVER_NODE_FLAGS } from '../src/cli/node-flags.js';
 import { compileJs, ensureEngine } from '../src/compiler/index.js';
 
@@ -562,10 +562,12 @@ if ((BACKENDS?.has('redis') ?? true) && (SCENARIOS?.has('processes') ?? true)) {
         workers.push(await startWorker({ UEE_DATA_DIR: dir, UEE_STORE: store, UEE_BUS: REDIS_URL, UEE_REDIS_PREFIX: redisPrefix, UEE_TENANTS: 'acme', UEE_LOG_LEVEL: 'error', UEE_WORKERS: '1' }));
       }
       const groups = Array.from({ length: PLUGINS }, (_, i) => pluginGroup(`Shared${i}`, null));
+      // acme's events wait in each global plugin's lane for acme, which goes with the plugin's queue in the split.
+      const lanes = Array.from({ length: PLUGINS }, (_, i) => laneGroup(`Shared${i}`, 'acme'));
       const drained = async (): Promise<boolean> => {
         const dispatch = await producer.bus.groupInfo(DISPATCH_GROUP);
         if (dispatch.lag !== 0 || dispatch.pending !== 0) return false;
-        for (const g of groups) {
+        for (const g of lanes) {
           const info = await producer.bus.groupInfo(g).catch(() => undefined);
           if (info === undefined || info.lag !== 0 || info.pending !== 0) return false;
         }

@@ -15,7 +15,7 @@ import { Redis } from 'ioredis';
 import { newId, silentLogger, type EventEnvelope } from '../src/core/index.js';
 import { UeeApp } from '../src/app/index.js';
 import { loadConfig } from '../src/config/index.js';
-import { pluginGroup } from '../src/registry/index.js';
+import { laneGroup } from '../src/registry/index.js';
 import { DISPATCH_GROUP } from '../src/router/index.js';
 import { ExecutionHost, createLocalModelGateway, type HostServices } from '../src/runtime/index.js';
 import { wasmApi } from '../src/runtime/wasm-api.js';
@@ -322,7 +322,8 @@ async function endToEnd(): Promise<void> {
     );
     const app = await UeeApp.create(config, silentLogger, concurrency === undefined ? {} : { router: { concurrency } });
     try {
-      const group = pluginGroup('Noop', null);
+      // A global plugin: acme's events wait in its lane.
+      const group = laneGroup('Noop', 'acme');
       await app.registry.deploy('bench', { manifest: { name: 'Noop', subscribeTo: ['Tick'] }, wasm: noopWasm });
       await app.runtime!.router.refresh();
       const raw = await rawPublish(app, 20_000);

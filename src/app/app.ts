@@ -52,6 +52,8 @@ export interface AppStatus {
     queued: number;
     /** Deliveries the router holds now (read, not yet done) against its bound, and queues waiting for room (see `RouterOptions.maxInHand`). */
     inHand: { capacity: number; held: number; waiting: number };
+    /** Global plugins' lanes (their queues per tenant with events) with a worker in this process now; idle ones close (`RouterOptions.laneIdleMs`). */
+    lanes: number;
     /**
      * Host calls answered since start, those the main thread saw by polling, and the messages of
      * workers that gave up spinning for an answer while it polled (see `UEE_HOST_CALL_SPIN_US`), and
@@ -277,6 +279,7 @@ export class UeeApp {
         router: this.runtime?.router.state ?? 'off',
         queued: host?.queued ?? 0,
         inHand: this.runtime?.router.inHand ?? { capacity: 0, held: 0, waiting: 0 },
+        lanes: this.runtime?.router.lanesOpen ?? 0,
         hostCalls: { answered: host?.hostCalls ?? 0, polled: host?.hostCallsPolled ?? 0, gaveUp: host?.hostMessagesWhilePolling ?? 0, throttled: host?.hostCallsThrottled ?? 0, spinUs: host?.hostCallSpinUs ?? 0 },
         directIoCalls: host?.directIoCalls ?? 0,
         instancesStarted: host?.instancesStarted ?? 0,

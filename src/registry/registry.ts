@@ -295,6 +295,31 @@ export function pluginGroup(name: string, tenantId: string | null): string {
   return `plugin:${tenantId ?? '*'}:${name}`;
 }
 
+/**
+ * The queue of a global plugin for one tenant's events (a lane): each tenant's events wait in their
+ * own, so one tenant's backlog never sits in front of another's (the router reads the lanes
+ * separately, and its in-hand shares and the worker pool's fairness then apply per tenant). The
+ * plugin's own queue ({@link pluginGroup}) keeps the global scope's events. Under 200 characters
+ * (a bus name) for any tenant id and plugin name.
+ */
+export function laneGroup(name: string, tenantId: string): string {
+  return `lane:${tenantId}:${name}`;
+}
+
+/**
+ * The logical plugin a router queue serves — `plugin:<tenant|*>:<name>` ({@link pluginGroup}) or a
+ * global plugin's lane `lane:<tenant>:<name>` ({@link laneGroup}, with the lane's tenant) — or null
+ * for other queues.
+ */
+export function queuePlugin(group: string): { name: string; tenantId: string | null; group: string; lane?: string } | null {
+  const m = /^(plugin|lane):([^:]+):(.+)$/.exec(group);
+  if (!m) return null;
+  const name = m[3]!;
+  if (m[1] === 'lane') return { name, tenantId: null, group: pluginGroup(name, null), lane: m[2]! };
+  const tenantId = m[2] === '*' ? null : m[2]!;
+  return { name, tenantId, group: pluginGroup(name, tenantId) };
+}
+
 /** The store context a manifest's plugin entity lives in. */
 export function scopeContext(manifest: PluginManifest, actor: string): TenantContext {
   return { tenantId: manifest.tenantScope === 'global' ? null : (manifest.tenantId ?? null), actor };

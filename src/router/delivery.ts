@@ -60,6 +60,14 @@ export interface DeliveryOptions {
    * across queues (each still holds at most `concurrency` plus one batch)
    */
   budget?: InHandBudget | undefined;
+  /**
+   * A worker that may stop itself when idle (a global plugin's lane, of which a process may know
+   * thousands): once its queue has held nothing for it for `afterMs`, with nothing in hand, while
+   * `woken` says every delivery queued for it wakes it, it asks `stop` — which, when it agrees, has
+   * already removed the worker from where wakes find it, so a delivery queued after that starts a
+   * new worker — and stops as on {@link QueueWorker.stop}. @default never
+   */
+  idleStop?: { readonly afterMs: number; stop(): boolean } | undefined;
 }
 
 /** How long a queue the split gives to another process is left to it before this process reads a batch of it anyway, in heartbeat TTLs. */
@@ -117,8 +125,12 @@ export class QueueWorker {
   #handedOver = false;
   /** The wait for room in the process's budget, while there is one (a stop cancels it). */
   #waitingRoom: Acquisition | undefined;
-  /** The budget's group this queue counts towards: its tenant (global plugins together). */
+  /** The budget's group this queue counts towards: its tenant (a global plugin's lane: the lane's tenant; its own queue: the global scope). */
   readonly #tenantGroup: string;
+  /** The bus queue read: the route's own, or its lane ({@link RouteEntry.queue}). */
+  readonly queue: string;
+  /** When a read last found something (or the worker started): see {@link DeliveryOptions.idleStop}. */
+  #busyAt = Date.now();
 
   constructor(
     readonly route: RouteEntry,
@@ -130,10 +142,11 @@ export class QueueWorker {
   ) {
     // Fenced: every commit made under the queue carries the lease's token, so a holder that was paused
     // past its lease cannot commit after another process took the queue over.
-    this.#leaseName = queueLeaseName(route.group);
+    this.queue = route.queue ?? route.group;
+    this.#leaseName = queueLeaseName(this.queue);
     this.#lease = new Lease(bus, this.#leaseName, consumer, options.claimIdleMs, options.liveness, true);
     this.#io = options.io ?? new QueueIo(bus, consumer);
-    this.#tenantGroup = inHandGroup(route.tenantId);
+    this.#tenantGroup = inHandGroup(route.laneTenant ?? route.tenantId);
   }
 
   /** Starts the loop (once). */
@@ -159,7 +172,7 @@ export class QueueWorker {
   }
 
   async #run(): Promise<void> {
-    const { bus, route, consumer, options } = this;
+    const { bus, consumer, options } = this;
     // The lease of what is in hand: entries still held here are renewed well before they look stale,
     // so another process's claimStale never takes one that is only waiting behind others (it would
     // run twice, out of order, and count towards the crash quarantine).
@@ -172,7 +185,7 @@ export class QueueWorker {
       // (A queue handed over is not taken back here: only while it is this process's or work is in hand.)
       if (this.#held.size > 0 || this.#mine()) this.#lease.keep().catch((err: unknown) => this.log.warn('renewing a queue lease failed', { error: toUeeError(err).message }));
       if (this.#held.size === 0) return;
-      this.bus.renew(this.route.group, this.consumer, [...this.#held]).catch((err: unknown) => this.log.warn('renewing a queue lease failed', { error: toUeeError(err).message }));
+      this.bus.renew(this.queue, this.consumer, [...this.#held]).catch((err: unknown) => this.log.warn('renewing a queue lease failed', { error: toUeeError(err).message }));
     }, Math.max(20, Math.floor(this.options.claimIdleMs / 3)));
     let lastClaim = 0;
     let idle = options.idleMs;
@@ -188,6 +201,7 @@ export class QueueWorker {
             continue;
           }
           const wait = this.#foreignSince! + this.#foreignMs() - Date.now();
+          if (this.#stopIfIdle()) break;
           if (wait > 0) {
             // The owner reads it; a change of the split wakes this loop.
             this.#bell.clear();
@@ -210,15 +224,15 @@ export class QueueWorker {
         const now = Date.now();
         if (this.#catchingUp || now - lastClaim >= options.claimIdleMs / 2) {
           lastClaim = now;
-          deliveries = await bus.claimStale(route.group, consumer, { minIdleMs: options.claimIdleMs, count: options.batchSize, deadOwners: options.liveness !== undefined, lease: this.#leaseName });
+          deliveries = await bus.claimStale(this.queue, consumer, { minIdleMs: options.claimIdleMs, count: options.batchSize, deadOwners: options.liveness !== undefined, lease: this.#leaseName });
           // Not asked for: held past the budget if need be (rare: a takeover, a stale entry).
           options.budget?.take(this, deliveries.length, this.#tenantGroup);
-          await bus.pruneConsumers(route.group, { idleMs: options.consumerIdleMs });
+          await bus.pruneConsumers(this.queue, { idleMs: options.consumerIdleMs });
         }
         if (this.#catchingUp && deliveries.length === 0) {
           // Entries the previous owner still holds (renewed while it finishes its batch) or left
           // (it died) come before anything newer: nothing new is read until none is pending.
-          const left = await bus.pending(route.group, { count: 1 });
+          const left = await bus.pending(this.queue, { count: 1 });
           if (left.length > 0) {
             await this.#pause(Math.max(10, Math.min(options.claimIdleMs - left[0]!.idleMs, options.pollMs)));
             continue;
@@ -228,6 +242,7 @@ export class QueueWorker {
         this.#bell.clear();
         if (deliveries.length === 0) deliveries = await this.#read();
         if (deliveries.length === 0) {
+          if (this.#stopIfIdle()) break;
           // Never past the next periodic claim of stale entries, whose pace stays what it was.
           const longest = options.woken?.() === true ? Math.min(WOKEN_POLL_FACTOR * options.pollMs, Math.max(options.pollMs, options.claimIdleMs / 2)) : options.pollMs;
           // At its slowest pace an idle queue polls at the next multiple of that pace (at most that
@@ -239,6 +254,7 @@ export class QueueWorker {
           continue;
         }
         idle = options.idleMs;
+        this.#busyAt = Date.now();
         // Submitted, not finished: the next batch is read and prepared while this one runs.
         await this.#submit(deliveries, holding);
         // Embedded backends answer synchronously: yield a macrotask so I/O is never starved.
@@ -254,7 +270,7 @@ export class QueueWorker {
           // A read or claim the bus refused: another process holds the queue now (this one was paused
           // past its lease). Nothing was taken; what is in hand stops with the holding (see #deliver).
           this.#lease.forfeit();
-          this.log.info('the queue had moved to another process; nothing read', { queue: route.group });
+          this.log.info('the queue had moved to another process; nothing read', { queue: this.queue });
           continue;
         }
         this.log.error('queue worker failed; backing off', { code: error.code, error: error.message });
@@ -265,7 +281,7 @@ export class QueueWorker {
     clearInterval(this.#renewer);
     await this.#handBackLeft();
     // A clean stop removes this process's consumer when it holds nothing, and hands the queue over.
-    await bus.pruneConsumers(route.group, { idleMs: Number.MAX_SAFE_INTEGER, consumer }).catch(() => undefined);
+    await bus.pruneConsumers(this.queue, { idleMs: Number.MAX_SAFE_INTEGER, consumer }).catch(() => undefined);
     if (this.#lease.held) await this.#lease.release().catch(() => undefined);
   }
 
@@ -275,7 +291,7 @@ export class QueueWorker {
    */
   async #read(): Promise<Delivery[]> {
     const { budget, batchSize } = this.options;
-    if (budget === undefined) return this.#io.read(this.route.group, batchSize, this.#leaseName);
+    if (budget === undefined) return this.#io.read(this.queue, batchSize, this.#leaseName);
     const wait = budget.acquire(this, batchSize, this.#tenantGroup);
     this.#waitingRoom = wait;
     let room: number;
@@ -290,11 +306,25 @@ export class QueueWorker {
     }
     let read: Delivery[] = [];
     try {
-      read = await this.#io.read(this.route.group, room, this.#leaseName);
+      read = await this.#io.read(this.queue, room, this.#leaseName);
     } finally {
       budget.release(this, room - read.length);
     }
     return read;
+  }
+
+  /**
+   * Stops this worker when it is an idle lane ({@link DeliveryOptions.idleStop}): nothing in hand or
+   * left, no wake since its last read, every delivery for it wakes it, and nothing found for long
+   * enough. Decided and removed in one synchronous step, so no wake falls between.
+   */
+  #stopIfIdle(): boolean {
+    const idleStop = this.options.idleStop;
+    if (idleStop === undefined || this.#bell.rung || this.#inflight.size > 0 || this.#held.size > 0 || this.#left.length > 0 || this.#catchingUp) return false;
+    if (this.options.woken?.() !== true || Date.now() - this.#busyAt < idleStop.afterMs) return false;
+    if (!idleStop.stop()) return false;
+    this.#stopped = true;
+    return true;
   }
 
   /** Sleeps `ms` (a wake does not end it: only a stop does). */
@@ -407,7 +437,7 @@ export class QueueWorker {
     if (left.length === 0) return;
     this.#left = [];
     // Not handed back: they stay pending and count as unfinished at their next claim, as before.
-    await this.bus.handBack(this.route.group, this.consumer, left).catch((err: unknown) => this.log.warn('handing back deliveries left unfinished failed', { error: toUeeError(err).message }));
+    await this.bus.handBack(this.queue, this.consumer, left).catch((err: unknown) => this.log.warn('handing back deliveries left unfinished failed', { error: toUeeError(err).message }));
   }
 
   /** Whether the split gives this queue to this process; keeps {@link #foreignSince}. */
@@ -442,7 +472,7 @@ export class QueueWorker {
     await this.#lease.release();
     this.#handedOver = true;
     this.#foreignSince = Date.now();
-    this.log.debug('queue handed over to the process the split gives it to', { group: this.route.group });
+    this.log.debug('queue handed over to the process the split gives it to', { queue: this.queue });
   }
 
   /** Waits for every delivery in flight. */
@@ -457,6 +487,6 @@ export class QueueWorker {
    * of one each, and still never after the whole batch.
    */
   #ack(id: string): Promise<void> {
-    return this.#io.ack(this.route.group, id);
+    return this.#io.ack(this.queue, id);
   }
 }

@@ -40,6 +40,28 @@ export interface ServiceQueue {
   readonly queued?: () => void;
 }
 
+/** A queue the dispatcher appends deliveries to. */
+export interface QueueTarget {
+  readonly group: string;
+}
+
+/**
+ * Which queue of a route an event goes to: the route's own ({@link RouteEntry.group}), or one opened
+ * on demand — a global plugin's lane for the event's tenant (the router's). Queues named by `of`
+ * that are new are created by `ready` before the route step that appends to them.
+ */
+export interface QueueTargets<R extends RouteEntry, T extends QueueTarget> {
+  /** The queue `event` goes to on `route` (synchronous: this runs for every event and route matched). */
+  of(route: R, event: EventEnvelope): T;
+  /** Creates the queues `of` returned since the last call that did not exist yet; throws if one cannot be. */
+  ready(): Promise<void>;
+}
+
+/** Every route's deliveries go to its own queue. */
+function ownQueues<R extends RouteEntry>(): QueueTargets<R, R> {
+  return { of: (route) => route, ready: () => Promise.resolve() };
+}
+
 /** Event types after which the routing table must be reloaded before anything later is routed. */
 export const ROUTE_CHANGING_EVENTS: ReadonlySet<string> = new Set(['PluginInstalled', 'PluginEnabled', 'PluginDisabled']);
 
@@ -55,7 +77,7 @@ export const ROUTE_CHANGING_EVENTS: ReadonlySet<string> = new Set(['PluginInstal
  * routing table before any later entry is routed: an event published after a deploy in stream order
  * reaches the new version, and one published after a new plugin's deploy is never missed by it.
  */
-export class Dispatcher<R extends RouteEntry> {
+export class Dispatcher<R extends RouteEntry, T extends QueueTarget = R> {
   #stopped = false;
   /** Rung by {@link stop}: ends a wait at once. */
   readonly #bell = new Doorbell();
@@ -65,7 +87,7 @@ export class Dispatcher<R extends RouteEntry> {
     private readonly bus: EventBus,
     private readonly consumer: string,
     private readonly index: () => SubscriptionIndex<R>,
-    private readonly queued: (routes: ReadonlySet<R>) => void,
+    private readonly queued: (targets: ReadonlySet<T>) => void,
     private readonly options: DispatchOptions,
     private readonly log: Logger,
     private readonly reload: (changes: readonly EventEnvelope[]) => Promise<void> = () => Promise.resolve(),
@@ -77,6 +99,8 @@ export class Dispatcher<R extends RouteEntry> {
      * the dispatcher, as what the next one routes here wakes no worker unless this process hears its signals (see `DeliveryOptions.woken`).
      */
     private readonly wakeAll: () => void = () => undefined,
+    /** Which queue of a route each event goes to. @default the route's own */
+    private readonly targets: QueueTargets<R, T> = ownQueues<R>() as unknown as QueueTargets<R, T>,
   ) {
     for (const s of services) {
       for (const type of s.types) this.#services.set(type, [...(this.#services.get(type) ?? []), s.group]);
@@ -206,14 +230,16 @@ export class Dispatcher<R extends RouteEntry> {
   async #routeSlice(deliveries: Delivery[], from: number, to: number): Promise<void> {
     if (to <= from) return;
     const index = this.index();
-    const touched = new Set<R>();
+    const touched = new Set<T>();
+    const targets = this.targets;
     let services: Set<string> | undefined;
     let items: RouteItem[] = [];
     let pairs = 0;
     for (let i = from; i < to; i++) {
       const d = deliveries[i]!;
       const routes = index.match(d.event, this.#refused);
-      const groups = routes.map((r) => r.group);
+      const queues = routes.map((r) => targets.of(r, d.event));
+      const groups = queues.map((q) => q.group);
       const serviceGroups = this.#services.get(d.event.type);
       if (serviceGroups !== undefined) {
         groups.push(...serviceGroups);
@@ -224,15 +250,18 @@ export class Dispatcher<R extends RouteEntry> {
       // with a wide fan-out goes in several steps, in order, with a macrotask between them, so it
       // never holds the bus (an embedded write transaction, a Lua script) or the main thread for long.
       if (pairs > 0 && pairs + groups.length > MAX_FANOUT_PER_STEP) {
+        await targets.ready();
         await this.bus.route(DISPATCH_GROUP, items);
         items = [];
         pairs = 0;
         await new Promise((resolve) => setImmediate(resolve));
       }
-      for (const r of routes) touched.add(r);
+      for (const q of queues) touched.add(q);
       items.push({ id: d.id, groups });
       pairs += groups.length;
     }
+    // A new lane's queue exists before the step that appends to it (route() refuses a missing queue).
+    await targets.ready();
     await this.bus.route(DISPATCH_GROUP, items);
     if (touched.size > 0) this.queued(touched);
     if (services !== undefined) for (const g of services) this.#serviceWakes.get(g)?.();

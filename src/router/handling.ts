@@ -214,7 +214,7 @@ export class DeliveryHandler {
    * it is right whoever holds the entry by then, and the new holder's own ack finds it done.
    */
   async #deadLetter(route: RouteEntry, delivery: Delivery, error: DeadLetter['error'], attempts: DeadLetter['attempts'], log: Logger): Promise<boolean> {
-    if (await this.deps.bus.deadLetter(route.group, delivery, error, attempts, this.deps.consumer)) return true;
+    if (await this.deps.bus.deadLetter(route.queue ?? route.group, delivery, error, attempts, this.deps.consumer)) return true;
     log.warn('not dead-lettered: another process claimed the delivery (this one lost the queue) and handles it', { eventId: delivery.event.eventId, code: error.code });
     return false;
   }

@@ -1,8 +1,6 @@
 import type { Logger } from '../core/index.js';
 import type { EventBus } from '../bus/port.js';
-
-/** The prefix of every plugin queue (`pluginGroup`): nothing else on the bus is ever swept. */
-const PLUGIN_QUEUE_PREFIX = 'plugin:';
+import { queuePlugin } from '../registry/index.js';
 
 /**
  * Finds and removes the queues no plugin routes to any more — those of plugins deleted or disabled
@@ -29,18 +27,20 @@ export class OrphanSweeper {
   ) {}
 
   /**
-   * One sweep. `routed(group)`: whether this process's routing table routes to the queue now;
-   * `wanted()`: the queues of every plugin with an enabled version, read from the registry (called
+   * One sweep over the plugin queues (`pluginGroup`) and global plugins' lanes (`laneGroup`, which
+   * belong to their plugin's queue): nothing else on the bus is ever swept. `routed(queue)`: whether
+   * this process's routing table routes to the queue now; `wanted()`: the queues of every plugin
+   * with an enabled version, read from the registry (called
    * after the bus is listed, and only when some queue is not routed here: a sweep that finds nothing
    * costs one bus call). Returns the queues removed.
    */
   async sweep(routed: (group: string) => boolean, wanted: () => Promise<ReadonlySet<string>>): Promise<string[]> {
     if (this.bus.queues === undefined) return [];
-    const unrouted = (await this.bus.queues()).filter((q) => q.startsWith(PLUGIN_QUEUE_PREFIX) && !routed(q));
+    const unrouted = (await this.bus.queues()).filter((q) => queuePlugin(q) !== null && !routed(q));
     // Steady state (every queue routed here): no registry read at all.
     const keep = unrouted.length === 0 ? new Set<string>() : await wanted();
     const now = Date.now();
-    const orphans = new Set(unrouted.filter((q) => !keep.has(q)));
+    const orphans = new Set(unrouted.filter((q) => !keep.has(queuePlugin(q)!.group)));
     for (const q of this.#suspects.keys()) if (!orphans.has(q)) this.#suspects.delete(q);
     const removed: string[] = [];
     for (const q of orphans) {

@@ -4,8 +4,8 @@ import type { EventEnvelope, Logger } from '../core/index.js';
 import { UeeError, toUeeError } from '../core/index.js';
 import type { DeadLetter, EventBus } from '../bus/port.js';
 import type { EntityStore } from '../store/port.js';
-import { pluginGroup, type PluginRecord, type PluginRegistry } from '../registry/index.js';
-import { QueueWorker } from './delivery.js';
+import { laneGroup, pluginGroup, queuePlugin, type PluginRecord, type PluginRegistry } from '../registry/index.js';
+import { QueueWorker, type DeliveryOptions } from './delivery.js';
 import { QueueIo } from './queue-io.js';
 import { InHandBudget, inHandGroup } from './in-hand.js';
 import { Dispatcher } from './dispatcher.js';
@@ -20,7 +20,7 @@ import { ProcessLiveness } from './liveness.js';
 import { QueueShare } from './ownership.js';
 import { OrphanSweeper } from './orphans.js';
 import { ROUTING_SIGNAL, TABLE_WATERMARK, TableWatermark, announceRoutingChange, parseRoutingSignal, type RoutingChange } from './table-changes.js';
-import type { DispatchOptions, ServiceQueue } from './dispatcher.js';
+import type { DispatchOptions, QueueTargets, ServiceQueue } from './dispatcher.js';
 
 /** Router tuning. */
 export interface RouterOptions {
@@ -52,6 +52,12 @@ export interface RouterOptions {
    * ({@link OrphanSweeper}). @default 60000
    */
   orphanGraceMs?: number;
+  /**
+   * A global plugin's lane (its queue for one tenant's events, see `laneGroup`) whose worker found
+   * nothing for this long stops its worker (the queue stays; the next delivery queued there starts a
+   * worker again), so a process does not keep a worker per tenant that ever had an event. @default 60000
+   */
+  laneIdleMs?: number;
   /** How often the routing table is reloaded from the store (other processes' deploys). @default 2000 */
   refreshMs?: number;
   /**
@@ -126,6 +132,45 @@ interface Route extends RouteEntry {
   parked?: boolean;
 }
 
+/**
+ * One tenant's lane of a global plugin ({@link laneGroup}): the queue that tenant's events for the
+ * plugin wait in, and its worker while open in this process. A global plugin's own queue keeps only
+ * the global scope's events, so one tenant's backlog never delays another tenant's events (before
+ * 2026-12-07 one queue held every tenant's: 10,000 events of one tenant held another's single event
+ * 2.7 s behind them). Lanes are opened on demand — by the dispatcher when it routes there, by a
+ * signal naming one, by a look at the bus's queues when this process may have missed them — and
+ * their workers stop when idle ({@link RouterOptions.laneIdleMs}).
+ */
+interface Lane {
+  /** The lane's queue. */
+  readonly group: string;
+  readonly laneOf: Route;
+  /** The plugin's route as the worker and the handler see it: read from this lane, counted for its tenant. */
+  readonly entry: RouteEntry;
+  /** Its queue is known to exist (created here, or found or appended to). */
+  ready: boolean;
+  worker?: QueueWorker;
+}
+
+function isLane(target: Route | Lane): target is Lane {
+  return 'laneOf' in target;
+}
+
+function newLane(route: Route, tenantId: string, group: string, ready: boolean): Lane {
+  const entry: RouteEntry = {
+    group: route.group,
+    name: route.name,
+    tenantId: route.tenantId,
+    queue: group,
+    laneTenant: tenantId,
+    // The route's versions as they change (deploys, enables): one list for the plugin and its lanes.
+    get versions() {
+      return route.versions;
+    },
+  };
+  return { group, laneOf: route, entry, ready };
+}
+
 /** The bus roster every running router keeps itself on (see {@link EventBus.roster}): the queues are split among its live members. */
 export const ROUTER_ROSTER = 'uee.routers';
 
@@ -179,7 +224,7 @@ export class Router {
   /** Live figures, guardrails and shadow comparisons of the experiments this router routes by. */
   readonly experiments: ExperimentMonitor;
   readonly #handler: DeliveryHandler;
-  readonly #dispatcher: Dispatcher<Route>;
+  readonly #dispatcher: Dispatcher<Route, Route | Lane>;
   #refreshTimer: NodeJS.Timeout | undefined;
   #refreshing: Promise<void> | undefined;
   #refreshQueued: Promise<void> | undefined;
@@ -195,6 +240,18 @@ export class Router {
   /** Passes over queued changes, the changes they applied alone, and the passes that reloaded in full instead. */
   readonly tableUpdates = { passes: 0, changesApplied: 0, fullReloads: 0 };
   #lastFullRefresh = 0;
+  /** Global plugins' lanes open in this process, by queue (see {@link Lane}). */
+  readonly #lanes = new Map<string, Lane>();
+  /** Lanes the dispatcher named whose queue is not known to exist yet: created before the step that appends to them. */
+  readonly #opening = new Set<Lane>();
+  /** Lane workers that stopped (idle, or their plugin parked) and are finishing: a new worker of the lane waits for it. */
+  readonly #closingLanes = new Map<string, Promise<void>>();
+  /** Which queue each event goes to: a tenant-scoped plugin's own; a global plugin's lane for the event's tenant. */
+  readonly #targets: QueueTargets<Route, Route | Lane> = {
+    // (A route parked meanwhile, still in the index until it is rebuilt, keeps its own queue: going away with it.)
+    of: (route, event) => (route.tenantId !== null || event.tenantId === null || route.parked === true ? route : this.#laneFor(route, event.tenantId)),
+    ready: () => this.#openLanes(),
+  };
   /** Queues being removed (their worker stopping, then the queue deleted): a route coming back waits for it. */
   readonly #parking = new Map<string, Promise<void>>();
   readonly #opts: Required<Omit<RouterOptions, 'consumerName' | 'logger' | 'chainLimits' | 'chainCounter' | 'recorder' | 'serviceQueues' | 'maxInHand'>>;
@@ -241,6 +298,7 @@ export class Router {
       heartbeatMs: options.heartbeatMs ?? 5000,
       consumerIdleMs: options.consumerIdleMs ?? 600_000,
       orphanGraceMs: options.orphanGraceMs ?? 60_000,
+      laneIdleMs: options.laneIdleMs ?? 60_000,
       refreshMs: options.refreshMs ?? 2000,
       idleMs: options.idleMs ?? options.pollMs ?? 500,
       pollMs: options.pollMs ?? 500,
@@ -269,19 +327,22 @@ export class Router {
       options: { hopLimit: this.#opts.hopLimit, maxAttempts: this.#opts.maxAttempts, backoffMs: this.#opts.backoffMs },
       ...(options.recorder === undefined ? {} : { recorder: options.recorder }),
     });
-    this.#dispatcher = new Dispatcher<Route>(
+    this.#dispatcher = new Dispatcher<Route, Route | Lane>(
       bus,
       this.consumer,
       () => this.#index,
-      (routes) => this.#queued(routes),
+      (targets) => this.#queued(targets),
       (this.#dispatchOptions = { batchSize: Math.max(this.#opts.batchSize, 256), claimIdleMs: this.#opts.claimIdleMs, consumerIdleMs: this.#opts.consumerIdleMs, blockMs: 100 }),
       options.logger.child({ component: 'dispatcher' }),
       (changes) => this.#applyChanges(changes),
-      () => this.refresh(),
-      options.serviceQueues,
-      () => {
-        for (const r of this.#routes.values()) r.worker?.wake();
+      async () => {
+        await this.refresh();
+        // The previous dispatcher's process may have left lanes with deliveries this one never heard of.
+        await this.#discoverLanes();
       },
+      options.serviceQueues,
+      () => this.#wakeAll(),
+      this.#targets,
     );
   }
 
@@ -290,7 +351,14 @@ export class Router {
     return { capacity: this.#inHand.capacity, held: this.#inHand.capacity - this.#inHand.free, waiting: this.#inHand.waiting };
   }
 
-  /** Deliveries this process holds now for the queues of `tenantId` (null: the global plugins'), capped at half of {@link inHand}'s capacity. */
+  /** Global plugins' lanes with a worker in this process now (see {@link Lane}). */
+  get lanesOpen(): number {
+    let n = 0;
+    for (const lane of this.#lanes.values()) if (lane.worker !== undefined) n++;
+    return n;
+  }
+
+  /** Deliveries this process holds now for the queues of `tenantId` (null: the global scope's own events), also of global plugins' lanes, capped at half of {@link inHand}'s capacity. */
   inHandFor(tenantId: string | null): number {
     return this.#inHand.heldByGroup(inHandGroup(tenantId));
   }
@@ -329,6 +397,8 @@ export class Router {
     await this.#hearChanges();
     this.#watermark.reset(await this.bus.counter(TABLE_WATERMARK));
     await this.refresh();
+    // Lanes with deliveries left by earlier processes (or by this one's predecessor) are read again.
+    await this.#discoverLanes();
     // Before the dispatcher routes anything to them (route() refuses a queue that does not exist).
     for (const s of this.options.serviceQueues ?? []) await this.bus.ensureQueue(s.group);
     await this.#dispatcher.start();
@@ -438,7 +508,9 @@ export class Router {
     const now = Date.now();
     if (!this.#dispatcher.leading || now - this.#lastSweep < this.#opts.orphanGraceMs / 4) return;
     this.#lastSweep = now;
-    const routed = (group: string): boolean => {
+    const routed = (queue: string): boolean => {
+      // A lane is routed while its plugin is.
+      const group = queuePlugin(queue)?.group ?? queue;
       const route = this.#routes.get(group);
       return (route !== undefined && !route.parked) || this.#parking.has(group);
     };
@@ -490,12 +562,19 @@ export class Router {
    * The dispatcher filled `routes`' queues: this process's workers are woken; the queues the split
    * gives to other processes are named in one {@link QUEUED_SIGNAL} for their workers there.
    */
-  #queued(routes: ReadonlySet<Route>): void {
+  #queued(targets: ReadonlySet<Route | Lane>): void {
     const share = this.#share;
     let others: string[] | undefined;
-    for (const r of routes) {
-      if (share === undefined || share.owns(r.group)) r.worker?.wake();
-      else (others ??= [this.consumer]).push(r.group);
+    for (const t of targets) {
+      if (isLane(t)) {
+        // Opened here in any case: its worker reads it if the split gives it to this process (with its
+        // plugin's queue), and is otherwise a safety net for the owner (see DeliveryOptions.owns).
+        this.#wakeLane(t.laneOf, t.entry.laneTenant!, t.group);
+        if (share !== undefined && !share.owns(t.laneOf.group)) (others ??= [this.consumer]).push(t.group);
+        continue;
+      }
+      if (share === undefined || share.owns(t.group)) t.worker?.wake();
+      else (others ??= [this.consumer]).push(t.group);
     }
     if (others === undefined || this.bus.signal === undefined) return;
     this.bus.signal(QUEUED_SIGNAL, others.join('\n')).catch((err: unknown) => {
@@ -516,19 +595,24 @@ export class Router {
 
   async #subscribe(): Promise<void> {
     if (this.bus.listen === undefined || this.bus.signal === undefined || this.#stopListening !== undefined) return;
-    const wakeAll = (): void => {
-      for (const r of this.#routes.values()) r.worker?.wake();
-    };
+    const wakeAll = (): void => this.#wakeAll();
     try {
       this.#stopListening = await this.bus.listen(QUEUED_SIGNAL, {
         message: (message) => {
           const lines = message.split('\n');
           if (lines[0] === this.consumer) return;
-          for (let i = 1; i < lines.length; i++) this.#routes.get(lines[i]!)?.worker?.wake();
+          for (let i = 1; i < lines.length; i++) {
+            const group = lines[i]!;
+            const route = this.#routes.get(group);
+            if (route !== undefined) route.worker?.wake();
+            else this.#laneHeard(group);
+          }
         },
         ready: () => {
           this.#hearing = true;
           wakeAll();
+          // Lanes signalled while this process was not listening are found on the bus.
+          void this.#discoverLanes();
         },
         lost: () => {
           this.#hearing = false;
@@ -549,7 +633,17 @@ export class Router {
     for (const route of this.#routes.values()) if (!route.parked) queues.push(route.group);
     const changed = share.update(members ?? share.members, queues);
     if (changed.length > 0) this.options.logger.debug('queues split again among the routers', { members: share.members.length, changed: changed.length });
-    for (const group of changed) this.#routes.get(group)?.worker?.wake();
+    let lanesMoved = false;
+    for (const group of changed) {
+      const route = this.#routes.get(group);
+      route?.worker?.wake();
+      // A global plugin's lanes go with its queue: each open one looks again, and those now this
+      // process's that it has not open are found on the bus.
+      if (route?.tenantId === null) lanesMoved = true;
+    }
+    if (!lanesMoved) return;
+    for (const lane of this.#lanes.values()) if (changed.includes(lane.laneOf.group)) lane.worker?.wake();
+    void this.#discoverLanes();
   }
 
   /** Runs table changes one at a time (a full reload and a lifecycle event's update never interleave). */
@@ -674,13 +768,26 @@ export class Router {
     route.parked = true;
     const worker = route.worker;
     route.worker = undefined;
+    // A global plugin's lanes close with it (and go with its queue, below).
+    for (const lane of [...this.#lanes.values()]) {
+      if (lane.laneOf !== route) continue;
+      this.#opening.delete(lane);
+      if (lane.worker !== undefined) this.#closeLane(lane, lane.worker);
+      else this.#lanes.delete(lane.group);
+    }
     const previous = this.#parking.get(route.group) ?? Promise.resolve();
     const parking = previous
       .then(async () => {
         await worker?.stop();
+        await Promise.allSettled([...this.#closingLanes.values()]);
         const current = this.#routes.get(route.group);
         const needed = current !== undefined && !current.parked;
-        if (!needed && this.#dispatcher.leading) await this.bus.deleteQueue(route.group);
+        if (needed || !this.#dispatcher.leading) return;
+        await this.bus.deleteQueue(route.group);
+        if (route.tenantId === null && this.bus.queues !== undefined) {
+          // Every lane of the plugin on the bus, also those no process has open.
+          for (const q of await this.bus.queues()) if (queuePlugin(q)?.lane !== undefined && queuePlugin(q)!.group === route.group) await this.bus.deleteQueue(q);
+        }
       })
       .catch((err: unknown) => this.options.logger.warn('removing a plugin queue failed', { group: route.group, error: toUeeError(err).message }))
       .finally(() => {
@@ -745,8 +852,13 @@ export class Router {
   }
 
   #startWorker(route: Route): void {
-    route.worker = new QueueWorker(
-      route,
+    route.worker = this.#newWorker(route, this.#share === undefined ? undefined : () => this.#share!.owns(route.group));
+    route.worker.start();
+  }
+
+  #newWorker(entry: RouteEntry, owns: (() => boolean) | undefined, idleStop?: DeliveryOptions['idleStop']): QueueWorker {
+    return new QueueWorker(
+      entry,
       this.bus,
       this.consumer,
       this.#handler,
@@ -761,11 +873,121 @@ export class Router {
         liveness: this.#liveness,
         io: this.queueIo,
         budget: this.#inHand,
-        owns: this.#share === undefined ? undefined : () => this.#share!.owns(route.group),
+        owns,
+        idleStop,
       },
-      this.options.logger.child({ group: route.group }),
+      this.options.logger.child({ group: entry.queue ?? entry.group }),
     );
-    route.worker.start();
+  }
+
+  /** Every worker of the process looks at its queue now. */
+  #wakeAll(): void {
+    for (const r of this.#routes.values()) r.worker?.wake();
+    for (const lane of this.#lanes.values()) lane.worker?.wake();
+  }
+
+  /** The lane of global plugin `route` for `tenantId`'s events, named for opening when it is not known to exist (see {@link #openLanes}). */
+  #laneFor(route: Route, tenantId: string): Lane {
+    const group = laneGroup(route.name, tenantId);
+    let lane = this.#lanes.get(group);
+    if (lane === undefined || lane.laneOf !== route) {
+      lane = newLane(route, tenantId, group, false);
+      this.#lanes.set(group, lane);
+    }
+    if (!lane.ready) this.#opening.add(lane);
+    return lane;
+  }
+
+  /** Creates the queues of the lanes named since the last call and starts their workers; throws (the step is not made) when one cannot be created. */
+  async #openLanes(): Promise<void> {
+    if (this.#opening.size === 0) return;
+    const lanes = [...this.#opening];
+    this.#opening.clear();
+    for (const lane of lanes) {
+      if (lane.ready) continue;
+      // A parked plugin's lanes may be being removed: created again after that.
+      await this.#parking.get(lane.laneOf.group);
+      await this.bus.ensureQueue(lane.group);
+      lane.ready = true;
+    }
+  }
+
+  /**
+   * Something was queued in lane `group` of global plugin `route` (by this process's dispatcher, or
+   * signalled): its worker here is woken, or started when it has none (it stopped idle, or never ran here).
+   */
+  #wakeLane(route: Route, tenantId: string, group: string): void {
+    if (this.#state !== 'running' || route.parked || this.#routes.get(route.group) !== route) return;
+    let lane = this.#lanes.get(group);
+    if (lane === undefined || lane.laneOf !== route) {
+      lane = newLane(route, tenantId, group, true);
+      this.#lanes.set(group, lane);
+    }
+    // Something is in it: the queue exists.
+    lane.ready = true;
+    if (lane.worker !== undefined) {
+      lane.worker.wake();
+      return;
+    }
+    const opened = lane;
+    const closing = this.#closingLanes.get(group);
+    const worker = this.#newWorker(opened.entry, this.#share === undefined ? undefined : () => this.#share!.owns(route.group), {
+      afterMs: this.#opts.laneIdleMs,
+      stop: () => this.#closeLane(opened, worker),
+    });
+    opened.worker = worker;
+    // The lane's previous worker here releases its lease first, or this one would wait a lease retry.
+    if (closing === undefined) worker.start();
+    else void closing.then(() => {
+      if (opened.worker === worker && !worker.stopped) worker.start();
+    });
+  }
+
+  /** A lane named in another process's signal: woken or opened here when its plugin is a global route here. */
+  #laneHeard(group: string): void {
+    const owner = queuePlugin(group);
+    if (owner?.lane === undefined) return;
+    const route = this.#routes.get(owner.group);
+    if (route !== undefined) this.#wakeLane(route, owner.lane, group);
+  }
+
+  /** Closes a lane's worker here (idle, or its plugin parked): later deliveries open it again. */
+  #closeLane(lane: Lane, worker: QueueWorker): boolean {
+    if (lane.worker !== worker) return false;
+    lane.worker = undefined;
+    if (this.#lanes.get(lane.group) === lane) this.#lanes.delete(lane.group);
+    const closing = worker
+      .stop()
+      .catch(() => undefined)
+      .finally(() => {
+        if (this.#closingLanes.get(lane.group) === closing) this.#closingLanes.delete(lane.group);
+      });
+    this.#closingLanes.set(lane.group, closing);
+    return true;
+  }
+
+  /**
+   * Opens the lanes on the bus that this process should read (the split gives them to it) and has
+   * not open: at start, on becoming the dispatcher, when the roster changed, when signals are heard
+   * again — the moments a lane with deliveries may have been missed. O(queues) in one bus call.
+   */
+  async #discoverLanes(): Promise<void> {
+    if (this.bus.queues === undefined || this.#state !== 'running') return;
+    let queues: string[];
+    try {
+      queues = await this.bus.queues();
+    } catch (err) {
+      this.options.logger.warn('listing queues to find lanes failed', { error: toUeeError(err).message });
+      return;
+    }
+    for (const q of queues) {
+      if (this.#lanes.has(q)) continue;
+      const owner = queuePlugin(q);
+      if (owner?.lane === undefined) continue;
+      if (this.#share !== undefined && !this.#share.owns(owner.group)) continue;
+      const route = this.#routes.get(owner.group);
+      if (route !== undefined) this.#wakeLane(route, owner.lane, q);
+    }
   }
 
   /** The version that handles `event` on `route`, or undefined when none does. */
@@ -783,8 +1005,10 @@ export class Router {
    */
   async redrive(letter: DeadLetter, plugin: PluginRecord): Promise<InvocationOutcome> {
     if (this.#state !== 'running') throw new UeeError('CLOSED', `the router is ${this.#state}`, { hint: 'redrive on a running process (uee start with --runtime on)' });
-    const route = this.#routes.get(letter.group);
-    if (route === undefined || pluginGroup(plugin.attributes.name, plugin.tenantId) !== letter.group) {
+    // A letter of a global plugin's lane is the plugin's.
+    const group = queuePlugin(letter.group)?.group ?? letter.group;
+    const route = this.#routes.get(group);
+    if (route === undefined || pluginGroup(plugin.attributes.name, plugin.tenantId) !== group) {
       throw new UeeError('NOT_FOUND', `plugin ${plugin.attributes.name} v${plugin.attributes.pluginVersion} does not serve the dead letter's queue ${letter.group}`, {
         hint: 'redrive to a version of the plugin that dead-lettered the event (plugin_list shows its versions)',
       });
@@ -817,6 +1041,8 @@ export class Router {
     await this.#refreshing?.catch(() => undefined);
     await this.#dispatcher.stop();
     await Promise.allSettled([...this.#routes.values()].map((r) => r.worker?.stop() ?? Promise.resolve()));
+    await Promise.allSettled([...this.#lanes.values()].map((l) => l.worker?.stop() ?? Promise.resolve()));
+    await Promise.allSettled([...this.#closingLanes.values()]);
     await Promise.allSettled([...this.#parking.values()]);
     await this.experiments.drain();
     await this.#budget.close().catch(() => undefined);

@@ -9,6 +9,13 @@ export const WORKFLOW_SPAWNED = 'WorkflowSpawned';
 export interface RouteEntry {
   /** The logical plugin's key, also the name of its delivery queue. */
   readonly group: string;
+  /**
+   * The queue these deliveries are read from and dead-lettered in, when not {@link group}: one
+   * tenant's lane of a global plugin (`laneGroup`). Idempotency keys and records stay the plugin's.
+   */
+  readonly queue?: string;
+  /** The tenant whose events the queue holds (a lane's); default {@link tenantId}. In-hand shares count per this. */
+  readonly laneTenant?: string;
   readonly name: string;
   readonly tenantId: string | null;
   versions: PluginRecord[];

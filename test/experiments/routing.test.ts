@@ -8,7 +8,7 @@ import type { UeeApp } from '../../src/app/index.js';
 import type { JsonObject } from '../../src/core/index.js';
 import { EXPERIMENTS_VIEW, parseExperiment, type Experiment } from '../../src/experiments/index.js';
 import { PINS_VIEW } from '../../src/router/index.js';
-import { pluginGroup } from '../../src/registry/index.js';
+import { laneGroup, pluginGroup } from '../../src/registry/index.js';
 import { Observer, allOfType, compiledTs, drained, newSite, openApp, refresh, until, type AppSite } from '../router/harness.js';
 
 let probe: Uint8Array;
@@ -123,7 +123,7 @@ describe('experiments in the router (embedded bus)', () => {
     const m = await marks(app);
     expect(m.map((x) => x.seq).sort((a, b) => Number(a) - Number(b))).toEqual([...Array(N).keys()]);
     expect(m.filter((x) => x.marker === 'v2').every((x) => Number(x.seq) < 30)).toBe(true);
-    expect(await app.bus.deadLetters({ group: pluginGroup('Guarded', null), count: 100 })).toHaveLength(0);
+    expect(await app.bus.deadLetters({ group: laneGroup('Guarded', 'acme'), count: 100 })).toHaveLength(0);
     // The stop kept the figures: the candidate's failures, each handed to control.
     const final = exp.final as { variants: Array<{ name: string; stats: { failures: number; fallbacks: number } }> };
     const cand = final.variants.find((v) => v.name === 'candidate')!.stats;

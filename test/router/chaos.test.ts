@@ -33,7 +33,7 @@ import { newId } from '../../src/core/index.js';
 import { pluginGroup } from '../../src/registry/index.js';
 import { DISPATCH_GROUP } from '../../src/router/index.js';
 import { TEST_REDIS_URL } from '../helpers.js';
-import { appendRecords, deployProbe, drained, killChild, processSuite, recordMismatches, stopChild, until, type WorkerProcessOptions } from './harness.js';
+import { appendRecords, deployProbe, drained, killChild, queuesOf, processSuite, recordMismatches, stopChild, until, type WorkerProcessOptions } from './harness.js';
 
 const EVENTS = Number(process.env.UEE_CHAOS_EVENTS ?? 20_000);
 const KILL_EVERY_MS = 3000;
@@ -100,7 +100,7 @@ describe('chaos: three worker processes on PostgreSQL + Redis, one SIGKILLed eve
     /** Work not yet done: unpublished outbox rows, undispatched and unhandled entries. */
     const outstanding = async (): Promise<number> => {
       let n = (await producer.store.outbox.size()) + (await producer.bus.groupInfo(DISPATCH_GROUP).then((i) => i.lag + i.pending));
-      for (const g of groups) n += await producer.bus.groupInfo(g).then((i) => i.lag + i.pending);
+      for (const g of groups) for (const q of await queuesOf(producer.bus, g)) n += await producer.bus.groupInfo(q).then((i) => i.lag + i.pending);
       return n;
     };
 

@@ -7,7 +7,7 @@ import type { ChildProcess } from 'node:child_process';
 import { join } from 'node:path';
 import { afterEach, beforeAll, describe, expect, it } from 'vitest';
 import type { UeeApp } from '../../src/app/index.js';
-import { pluginGroup } from '../../src/registry/index.js';
+import { laneGroup, pluginGroup } from '../../src/registry/index.js';
 import { BACKENDS, deployProbe, drained, marks, newSite, openApp, probeWasm, until, killChild, spawnChild, type AppSite } from './harness.js';
 
 let probe: Uint8Array;
@@ -61,7 +61,7 @@ describe.each(BACKENDS)('crash mid-stream ($name bus)', ({ name }) => {
     // count of marks instead raced its reads: between two batches it holds none.)
     const pendingNow = async (): Promise<number> => {
       let n = 0;
-      for (const g of ['CrashA', 'CrashB']) n += (await producer.bus.groupInfo(pluginGroup(g, null))).pending;
+      for (const g of ['CrashA', 'CrashB']) n += (await producer.bus.groupInfo(laneGroup(g, 'acme'))).pending;
       return n;
     };
     await produce(100, TOTAL, 10);

@@ -4,7 +4,7 @@
  */
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import type { UeeApp } from '../../src/app/index.js';
-import { pluginGroup } from '../../src/registry/index.js';
+import { laneGroup, pluginGroup } from '../../src/registry/index.js';
 import { BACKENDS, Observer, deployProbe, drained, marks, newSite, openApp, probeWasm, refresh, until, type AppSite } from './harness.js';
 
 let probe: Uint8Array;
@@ -86,7 +86,7 @@ describe.each(BACKENDS)('router end to end ($name bus)', ({ name }) => {
     await refresh(app);
     await app.store.commit(acme, { events: [{ type: 'Ping', payload: {} }] });
     const [dead] = await until('the hop-limit dead letter', async () => {
-      const d = await app.bus.deadLetters({ group: pluginGroup('Echo', null) });
+      const d = await app.bus.deadLetters({ group: laneGroup('Echo', 'acme') });
       return d.length > 0 ? d : undefined;
     });
     expect(dead).toMatchObject({ error: { code: 'HOP_LIMIT_EXCEEDED' }, event: { type: 'Ping', hop: 5 } });

@@ -16,7 +16,7 @@ import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { fencedError, type CommitBatch, type CommitResult } from '../../src/store/index.js';
 import { DEFAULT_UNFINISHED_DELIVERIES } from '../../src/runtime/quarantine.js';
 import { UeeError, isUeeError, type TenantContext } from '../../src/core/index.js';
-import { pluginGroup } from '../../src/registry/index.js';
+import { laneGroup, pluginGroup } from '../../src/registry/index.js';
 import { queueLeaseName } from '../../src/bus/index.js';
 import { dropSchemas, randomSchema, schemaUrl } from '../store/postgres-helpers.js';
 import { TEST_REDIS_URL, tempDir } from '../helpers.js';
@@ -53,9 +53,10 @@ describe('commit fencing (Redis bus, PostgreSQL store, two routers)', () => {
     const site = newSite('redis', label);
     disposers.push(() => site.dispose());
     const options = { router: { refreshMs: 200, backoffMs: 20, concurrency: 4, heartbeatMs: HEARTBEAT_MS, claimIdleMs: CLAIM_IDLE_MS } };
-    const group = pluginGroup('Fenced', null);
+    // A global plugin: acme's events wait in its lane, which goes with the plugin's queue in the split.
+    const group = laneGroup('Fenced', 'acme');
     // The split of the queues gives the queue to A while both live (to B while A's heartbeat lapsed).
-    const names = firstOwns(group);
+    const names = firstOwns(pluginGroup('Fenced', null));
     const a = await openApp(site, { store }, { router: { ...options.router, consumerName: names.first } });
     disposers.push(() => a.close());
     await deployProbe(a, probe, { name: 'Fenced', subscribeTo: ['Step'], settings: { mode: 'append', marker: 'F' } });
@@ -181,7 +182,7 @@ describe('commit fencing after a bus reset (embedded bus, SQLite store)', () => 
     const site = newSite('embedded', 'fence-reset');
     disposers.push(() => site.dispose());
     const seed = await openApp(site, { runtime: 'off' });
-    const group = pluginGroup('Reset', null);
+    const group = laneGroup('Reset', 'acme');
     // The store remembers a holder far ahead of this bus's counter (it starts at 1).
     await seed.store.commit(acme, { fence: { key: queueLeaseName(group), token: 1_000_000 }, writes: [{ entityTypeId: 'Seed', attributes: {} }] });
     await deployProbe(seed, probe, { name: 'Reset', subscribeTo: ['Step'], settings: { mode: 'append', marker: 'R' } });

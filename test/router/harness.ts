@@ -16,6 +16,7 @@ import type { UeeApp, UeeAppOptions } from '../../src/app/index.js';
 import type { RawSettings } from '../../src/config/index.js';
 import type { EntityVersion, EventEnvelope, JsonObject } from '../../src/core/index.js';
 import type { PluginManifestInput, PluginRecord } from '../../src/registry/index.js';
+import { queuePlugin } from '../../src/registry/index.js';
 import { openEmbeddedBus, type EventBus } from '../../src/bus/index.js';
 import { compileJs, ensureEngine } from '../../src/compiler/index.js';
 import { DISPATCH_GROUP, type RouterOptions } from '../../src/router/index.js';
@@ -189,9 +190,18 @@ export async function drained(app: UeeApp, group: string, timeoutMs = 20_000): P
     if ((await app.store.outbox.size()) !== 0) return undefined;
     const dispatch = await app.bus.groupInfo(DISPATCH_GROUP);
     if (dispatch.pending !== 0 || dispatch.lag !== 0) return undefined;
-    const info = await app.bus.groupInfo(group);
-    return info.pending === 0 && info.lag === 0 ? true : undefined;
+    for (const queue of await queuesOf(app.bus, group)) {
+      const info = await app.bus.groupInfo(queue);
+      if (info.pending !== 0 || info.lag !== 0) return undefined;
+    }
+    return true;
   }, timeoutMs);
+}
+
+/** A plugin's queues on the bus: `group` itself and, for a global plugin, its tenants' lanes (`laneGroup`). */
+export async function queuesOf(bus: EventBus, group: string): Promise<string[]> {
+  const lanes = (await bus.queues!()).filter((q) => q !== group && queuePlugin(q)?.group === group);
+  return [group, ...lanes.sort()];
 }
 
 /** What a child printed after its ready word (e.g. chaos-child's router consumer name). */

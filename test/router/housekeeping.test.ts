@@ -7,7 +7,7 @@ import { afterEach, beforeAll, describe, expect, it } from 'vitest';
 import type { UeeApp } from '../../src/app/index.js';
 import type { TenantContext } from '../../src/core/index.js';
 import { UeeError } from '../../src/core/index.js';
-import { pluginGroup } from '../../src/registry/index.js';
+import { laneGroup, pluginGroup } from '../../src/registry/index.js';
 import { deployProbe, drained, marks, newSite, openApp, probeWasm, until, type AppSite } from './harness.js';
 
 const acme: TenantContext = { tenantId: 'acme', actor: 'user:test' };
@@ -27,7 +27,8 @@ describe('router housekeeping (Redis bus)', () => {
 
   it('ROUTER-HOUSE-1 restarts do not pile up consumers: a cleanly stopped router removes its own from every queue it read', async () => {
     site = newSite('redis', 'house-consumers');
-    const group = pluginGroup('Counted', null);
+    // A global plugin: acme's events wait in its lane.
+    const group = laneGroup('Counted', 'acme');
     for (let restart = 0; restart < 4; restart++) {
       const app = await openApp(site, {}, { router: { refreshMs: 200, backoffMs: 20 } });
       if (restart === 0) {

@@ -15,7 +15,7 @@ import { pluginGroup } from '../../src/registry/index.js';
 import { DISPATCH_GROUP } from '../../src/router/index.js';
 import { queueLeaseName } from '../../src/bus/index.js';
 import { TEST_REDIS_URL } from '../helpers.js';
-import { appendRecords, deployProbe, drained, killChild, processSuite, readyLines, recordMismatches, until, type AppSite } from './harness.js';
+import { appendRecords, deployProbe, drained, killChild, queuesOf, processSuite, readyLines, recordMismatches, until, type AppSite } from './harness.js';
 
 const HEARTBEAT_MS = 1000;
 /** The old takeover bound (entries idle this long, leases living this long): far beyond the heartbeat. */
@@ -112,7 +112,10 @@ describe('process heartbeats on Redis (PostgreSQL store, worker processes)', () 
     await drainAll(producer, groups, 120_000);
     const victim = await dispatcherOf(site);
     const survivor = [...workers].find((w) => w !== victim) ?? survivorFirst;
-    const leases = [DISPATCH_GROUP, ...groups.map((g) => queueLeaseName(g))].map((n) => `${site.redisPrefix}lease:${n}`);
+    // Every queue: the plugins' own and the global plugin's lanes (one per tenant, with their plugin's queue in the split).
+    const queues = (await Promise.all(groups.map((g) => queuesOf(producer.bus, g)))).flat();
+    expect(queues.length).toBe(groups.length + TENANTS.length);
+    const leases = [DISPATCH_GROUP, ...queues.map((g) => queueLeaseName(g))].map((n) => `${site.redisPrefix}lease:${n}`);
     // Paused with a burst in hand: every lease must move to the other worker while it sleeps. (Its
     // work may still wait for the paused process: a transaction it had open holds its entity locks.)
     await produce(producer, 240);

@@ -6,7 +6,7 @@
 import { afterEach, beforeAll, describe, expect, it } from 'vitest';
 import type { UeeApp } from '../../src/app/index.js';
 import type { TenantContext } from '../../src/core/index.js';
-import { PLUGIN_ENTITY_TYPE, pluginGroup } from '../../src/registry/index.js';
+import { PLUGIN_ENTITY_TYPE, laneGroup, pluginGroup } from '../../src/registry/index.js';
 import { WORKFLOW_QUEUE } from '../../src/workflows/index.js';
 import { BACKENDS, deployProbe, drained, marks, newSite, openApp, probeWasm, until, redisKeys, type AppSite } from './harness.js';
 
@@ -42,10 +42,14 @@ describe.each(BACKENDS)('orphaned queues ($name bus)', ({ name }) => {
     const deleted = await deployProbe(offline, probe, { name: 'Deleted', subscribeTo: ['TaskCreated'], settings: { mode: 'mark', marker: 'd' } });
     const disabled = await deployProbe(offline, probe, { name: 'Disabled', subscribeTo: ['TaskCreated'], settings: { mode: 'mark', marker: 'x' } });
     await deployProbe(offline, probe, { name: 'Live', subscribeTo: ['TaskCreated'], settings: { mode: 'mark', marker: 'l' } });
-    const gone = [pluginGroup('Deleted', null), pluginGroup('Disabled', null)];
+    // With their tenants' lanes (a global plugin's queue per tenant with events).
+    const gone = [pluginGroup('Deleted', null), pluginGroup('Disabled', null), laneGroup('Deleted', 'acme'), laneGroup('Disabled', 'globex')];
     const live = pluginGroup('Live', null);
+    const liveLane = laneGroup('Live', 'acme');
+    await offline.bus.ensureQueue(liveLane);
     // The queues exist (a deploy creates its queue), with a consumer and a lease, as a router leaves them.
     for (const g of gone) {
+      await offline.bus.ensureQueue(g);
       await offline.bus.read(g, 'old-process', { count: 1 });
       await offline.bus.lease(`q:${g}`, 'old-process', 1);
     }
@@ -61,7 +65,7 @@ describe.each(BACKENDS)('orphaned queues ($name bus)', ({ name }) => {
     await until('the orphaned queues to be removed', async () => ((await Promise.all(gone.map((g) => queueExists(app, g)))).every((e) => !e) ? true : undefined), 6 * GRACE_MS);
     if (name === 'redis') for (const g of gone) expect(await redisKeys(`${site.redisPrefix}*${g}*`)).toEqual([]);
     // Only plugin queues are swept: the workflow service's queue, older than every sweep, stays.
-    expect((await app.bus.queues!()).sort()).toEqual([live, WORKFLOW_QUEUE].sort());
+    expect((await app.bus.queues!()).sort()).toEqual([live, liveLane, WORKFLOW_QUEUE].sort());
     await app.store.put(acme, { entityTypeId: 'Task', attributes: { i: 1 }, eventType: 'TaskCreated' });
     await drained(app, live);
     expect((await marks(app, 'acme')).map((m) => m.marker)).toEqual(['l']);
@@ -70,6 +74,8 @@ describe.each(BACKENDS)('orphaned queues ($name bus)', ({ name }) => {
     await until('the queue to be back', async () => ((await queueExists(app, gone[1]!)) ? true : undefined));
     await app.store.put(acme, { entityTypeId: 'Task', attributes: { i: 2 }, eventType: 'TaskCreated' });
     await drained(app, gone[1]!);
+    // acme's event came back through a new lane of the plugin.
+    expect(await queueExists(app, laneGroup('Disabled', 'acme'))).toBe(true);
     expect((await marks(app, 'acme')).map((m) => m.marker).sort()).toEqual(['l', 'l', 'x']);
   }, 120_000);
 

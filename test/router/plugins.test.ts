@@ -5,7 +5,7 @@
 import { afterEach, beforeAll, describe, expect, it } from 'vitest';
 import type { UeeApp } from '../../src/app/index.js';
 import { PINS_VIEW } from '../../src/router/index.js';
-import { pluginGroup } from '../../src/registry/index.js';
+import { laneGroup, pluginGroup } from '../../src/registry/index.js';
 import { PRIORITIZER_WEIGHTS, recentCalls, scoreTask } from '../../src/model-gateway/index.js';
 import { BACKENDS, Observer, allOfType, compiledTs, deployProbe, drained, marks, newSite, openApp, probeWasm, TEST_APP_OPTIONS, refresh, until, watModule, type AppSite } from './harness.js';
 
@@ -111,11 +111,11 @@ describe.each(BACKENDS)('router with real plugins ($name bus)', ({ name }) => {
       attackLatency.push(performance.now() - t0);
     }
     const trapDead = await until('every trap dead-lettered', async () => {
-      const d = await app.bus.deadLetters({ group: pluginGroup('Trapper', null), count: 1000 });
+      const d = await app.bus.deadLetters({ group: laneGroup('Trapper', 'acme'), count: 1000 });
       return d.length === N ? d : undefined;
     }, 60_000);
     const throwDead = await until('every throw dead-lettered', async () => {
-      const d = await app.bus.deadLetters({ group: pluginGroup('Thrower', null), count: 1000 });
+      const d = await app.bus.deadLetters({ group: laneGroup('Thrower', 'acme'), count: 1000 });
       return d.length === N ? d : undefined;
     }, 60_000);
     expect(new Set(trapDead.map((d) => d.event.entityId))).toEqual(new Set(attacked));

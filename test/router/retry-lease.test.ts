@@ -14,7 +14,7 @@
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import type { UeeApp } from '../../src/app/index.js';
 import type { TenantContext } from '../../src/core/index.js';
-import { pluginGroup } from '../../src/registry/index.js';
+import { laneGroup, pluginGroup } from '../../src/registry/index.js';
 import { queueLeaseName, type Delivery } from '../../src/bus/index.js';
 import type { PluginInvoker } from '../../src/router/index.js';
 import { dropSchemas, randomSchema, schemaUrl } from '../store/postgres-helpers.js';
@@ -76,7 +76,7 @@ describe('a retry after the queue lease was lost (embedded bus)', () => {
     disposers.push(() => app.close());
     await deployProbe(app, probe, { name: 'Flaky', subscribeTo: ['Step'], settings: { mode: 'mark', marker: 'F' } });
     await app.runtime!.router.refresh();
-    const group = pluginGroup('Flaky', null);
+    const group = laneGroup('Flaky', 'acme');
     let failedAt = 0;
     const counter = countInvocations(app, () => (failedAt = Date.now()));
     const left = handBacks(app, group);
@@ -128,7 +128,7 @@ describe('a call waiting for a worker when the queue lease is lost (embedded bus
     disposers.push(() => app.close());
     await deployProbe(app, probe, { name: 'Slow', subscribeTo: ['Step'], settings: { mode: 'mark', marker: 'S' } });
     await app.runtime!.router.refresh();
-    const group = pluginGroup('Slow', null);
+    const group = laneGroup('Slow', 'acme');
     const left = handBacks(app, group);
     // The first call: the process stalls past its lease after the attempt began (its holding checked)
     // and before the call reaches a worker; meanwhile another consumer takes the queue's lease. (The
@@ -178,9 +178,10 @@ describe('a retry after the queue lease was lost (Redis bus, PostgreSQL store, t
     disposers.push(() => site.dispose());
     // claimIdleMs far beyond the heartbeat: only the heartbeat moves the queue in this test's time.
     const options = { router: { refreshMs: 200, backoffMs: BACKOFF_MS, concurrency: 4, heartbeatMs, claimIdleMs: 60_000 } };
-    const group = pluginGroup('Flaky', null);
-    // The split of the queues gives the queue to A while both live (to B while A's heartbeat lapsed).
-    const names = firstOwns(group);
+    const group = laneGroup('Flaky', 'acme');
+    // The split of the queues gives the queue to A while both live (to B while A's heartbeat lapsed):
+    // acme's lane goes with the plugin's queue.
+    const names = firstOwns(pluginGroup('Flaky', null));
     const a = await openApp(site, { store }, { router: { ...options.router, consumerName: names.first } });
     disposers.push(() => a.close());
     await deployProbe(a, probe, { name: 'Flaky', subscribeTo: ['Step'], settings: { mode: 'mark', marker: 'F' } });

@@ -4,7 +4,7 @@
  */
 import { afterEach, beforeAll, describe, expect, it } from 'vitest';
 import type { UeeApp } from '../../src/app/index.js';
-import { pluginGroup } from '../../src/registry/index.js';
+import { laneGroup, pluginGroup } from '../../src/registry/index.js';
 import { DISPATCH_GROUP, TABLE_WATERMARK } from '../../src/router/index.js';
 import { BACKENDS, deployProbe, drained, marks, newSite, openApp, probeWasm, refresh, until, watModule, redisKeys, type AppSite } from './harness.js';
 
@@ -81,7 +81,7 @@ describe('routing lifecycle (embedded bus)', () => {
     expect(Date.now() - stopping).toBeLessThan(30_000); // the 60 s backoff did not hold the shutdown
     app = await openApp(site, {}, { router: { refreshMs: 200, backoffMs: 10, maxAttempts: 3, claimIdleMs: 100 } });
     try {
-      const group = pluginGroup('Trapper', null);
+      const group = laneGroup('Trapper', 'acme');
       // Still pending after the stop: nothing was dead-lettered by the shutdown itself.
       const letters = await until('the dead letter after the restart', async () => {
         const l = await app.bus.deadLetters({ group });
@@ -110,7 +110,7 @@ describe.each(BACKENDS)('queue leases ($name bus)', ({ name }) => {
     app = await openApp(site, {}, { router: { refreshMs: 200, claimIdleMs, concurrency: 1 } });
     await app.registry.deploy('user:test', { manifest: { name: 'Spinner', subscribeTo: ['Tick'], capabilities: [] }, wasm: await watModule('spin') });
     await refresh(app);
-    const group = pluginGroup('Spinner', null);
+    const group = laneGroup('Spinner', 'acme');
     // Enough spinning events that the batch outlives the claim threshold many times over on a fast machine.
     const n = 48;
     await app.store.commit(acme, { events: Array.from({ length: n }, (_, i) => ({ type: 'Tick', payload: { seq: i } })) });
@@ -142,7 +142,7 @@ describe.each(BACKENDS)('redelivery after commit ($name bus)', ({ name }) => {
     app = await openApp(site, {}, { router: { refreshMs: 200, claimIdleMs: 200, backoffMs: 20, concurrency: 1 } });
     await deployProbe(app, probe, { name: 'Marker', subscribeTo: ['TaskCreated'], settings: { mode: 'mark', marker: 'm' } });
     await refresh(app);
-    const group = pluginGroup('Marker', null);
+    const group = laneGroup('Marker', 'acme');
     // The process "dies" between commit and ack: the first ack of the queue is lost, so the entry
     // stays pending and is reclaimed as stale (delivery count 2).
     const bus = app.bus;
@@ -180,19 +180,25 @@ describe.each(BACKENDS)('routing table housekeeping ($name bus)', ({ name }) => 
     const plugin = await deployProbe(app, probe, { name: 'Parked', subscribeTo: ['TaskCreated'], settings: { mode: 'mark', marker: 'p' } });
     await refresh(app);
     const group = pluginGroup('Parked', null);
+    // acme's lane of the global plugin goes with it.
+    const lane = laneGroup('Parked', 'acme');
     await app.store.put(acme, { entityTypeId: 'Task', attributes: { i: 1 }, eventType: 'TaskCreated' });
     await until('the first mark', async () => ((await marks(app, 'acme')).length === 1 ? true : undefined));
     await until('the dispatching lease', () => (app.runtime!.router.leading ? true : undefined));
     await app.registry.setStatus({ tenantId: null, actor: 'admin' }, plugin.id, 'disabled');
-    await until('the queue to be removed', async () => {
-      try {
-        await app.bus.groupInfo(group);
-        return undefined;
-      } catch {
-        return true;
+    await until('the queue and its lane to be removed', async () => {
+      for (const q of [group, lane]) {
+        try {
+          await app.bus.groupInfo(q);
+          return undefined;
+        } catch {
+          // gone
+        }
       }
+      return true;
     });
-    if (name === 'redis') expect(await redisKeys(`${site.redisPrefix}*${group}*`)).toEqual([]);
+    expect((await app.bus.queues!()).filter((q) => q === group || q === lane)).toEqual([]);
+    if (name === 'redis') expect(await redisKeys(`${site.redisPrefix}*Parked*`)).toEqual([]);
     await app.registry.setStatus({ tenantId: null, actor: 'admin' }, plugin.id, 'enabled');
     await until('the queue to be back', async () => ((await app.bus.groupInfo(group).catch(() => undefined)) === undefined ? undefined : true));
     await app.store.put(acme, { entityTypeId: 'Task', attributes: { i: 2 }, eventType: 'TaskCreated' });

@@ -18,7 +18,7 @@ import { afterEach, expect, it, vi } from 'vitest';
 import { randomBytes } from 'node:crypto';
 import { queueLeaseName } from '../../src/bus/index.js';
 import { RedisBus } from '../../src/bus/redis/redis-bus.js';
-import { pluginGroup } from '../../src/registry/index.js';
+import { laneGroup, pluginGroup } from '../../src/registry/index.js';
 import { assignQueues } from '../../src/router/ownership.js';
 import { QUEUED_SIGNAL } from '../../src/router/router.js';
 import { randomSchema, schemaUrl } from '../store/postgres-helpers.js';
@@ -91,7 +91,8 @@ it('ROUTER-SHARE-3 a queue held by a process that does not dispatch is woken acr
   await a.runtime!.router.refresh();
   await b.runtime!.router.refresh();
 
-  const holder = (plugin: string): Promise<string | null> => redis.get(`${site.redisPrefix}lease:${queueLeaseName(pluginGroup(plugin, null))}`);
+  // The global plugins' lanes for acme, which go with their plugins' queues in the split.
+  const holder = (plugin: string): Promise<string | null> => redis.get(`${site.redisPrefix}lease:${queueLeaseName(laneGroup(plugin, 'acme'))}`);
   const seen = async (marker: string, entityId: string): Promise<boolean> => (await marks(a, 'acme')).some((m) => m.marker === marker && m.sourceEntity === entityId);
 
   const near: number[] = [];

@@ -1,7 +1,7 @@
 import { z } from 'zod';
 import type { EntityVersion } from '../../core/index.js';
 import { UeeError, isUeeError } from '../../core/index.js';
-import type { PluginRecord } from '../../registry/index.js';
+import { queuePlugin, type PluginRecord } from '../../registry/index.js';
 import { PINS_VIEW } from '../../router/index.js';
 import { DEFAULT_BUS_OPTIONS, type DeadLetter } from '../../bus/index.js';
 import type { ToolContext } from '../define-tool.js';
@@ -16,11 +16,10 @@ import { SandboxOut, TestedPluginOut, artifactPlugin } from './test-tool.js';
 /** Dead letters a tenant's listing or search reads at most: the bus's default bound per tenant, so it sees all of that tenant's. */
 export const DEAD_LETTER_SCAN = DEFAULT_BUS_OPTIONS.maxDeadLettersPerTenant;
 
-/** The plugin a router group belongs to (`plugin:<tenant|*>:<name>`), or null for other groups. */
+/** The plugin a router queue belongs to (`plugin:<tenant|*>:<name>`, or a global plugin's lane `lane:<tenant>:<name>`), or null for other queues. */
 export function groupPlugin(group: string): { name: string; tenantId: string | null } | null {
-  const m = /^plugin:([^:]+):(.+)$/.exec(group);
-  if (!m) return null;
-  return { tenantId: m[1] === '*' ? null : m[1]!, name: m[2]! };
+  const owner = queuePlugin(group);
+  return owner === null ? null : { name: owner.name, tenantId: owner.tenantId };
 }
 
 export const DeadLetterOut = z.object({
