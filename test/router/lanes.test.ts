@@ -4,19 +4,15 @@
  * dispatcher routes to them, closed when idle, found again on the bus after a restart, and their
  * dead letters belong to the plugin.
  */
-import { afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { afterEach, describe, expect, it } from 'vitest';
 import type { UeeApp } from '../../src/app/index.js';
 import type { Delivery } from '../../src/bus/index.js';
 import { laneGroup, pluginGroup } from '../../src/registry/index.js';
 import { DISPATCH_GROUP, type PluginInvoker } from '../../src/router/index.js';
 import { groupPlugin } from '../../src/tools/plugin-tools/dead-letters.js';
-import { BACKENDS, deployProbe, drained, marks, newSite, openApp, probeWasm, queuesOf, refresh, until, type AppSite } from './harness.js';
+import { BACKENDS, deployProbe, drained, marks, newSite, openApp, probeSuite, queuesOf, refresh, until, type AppSite } from './harness.js';
 
-let probe: Uint8Array;
-beforeAll(async () => {
-  probe = await probeWasm();
-}, 300_000);
-
+const suite = probeSuite();
 const acme = { tenantId: 'acme', actor: 'user:test' };
 const globex = { tenantId: 'globex', actor: 'user:test' };
 
@@ -32,7 +28,7 @@ describe.each(BACKENDS)('global plugins\' lanes ($name bus)', ({ name }) => {
     site = newSite(name, 'lanes-hol');
     const app = await openApp(site, {}, { router: { refreshMs: 200 } });
     apps.push(app);
-    await deployProbe(app, probe, { name: 'Shared', subscribeTo: ['TaskCreated'], settings: { mode: 'mark', marker: 's' } });
+    await deployProbe(app, suite.probe, { name: 'Shared', subscribeTo: ['TaskCreated'], settings: { mode: 'mark', marker: 's' } });
     await refresh(app);
     // The tenant of each invocation, in the order they start.
     const order: Array<string | null> = [];
@@ -65,7 +61,7 @@ describe.each(BACKENDS)('global plugins\' lanes ($name bus)', ({ name }) => {
     site = newSite(name, 'lanes-idle');
     const app = await openApp(site, {}, { router: { refreshMs: 200, laneIdleMs: 300 } });
     apps.push(app);
-    await deployProbe(app, probe, { name: 'Idler', subscribeTo: ['TaskCreated'], settings: { mode: 'mark', marker: 'i' } });
+    await deployProbe(app, suite.probe, { name: 'Idler', subscribeTo: ['TaskCreated'], settings: { mode: 'mark', marker: 'i' } });
     await refresh(app);
     await until('the dispatching lease', () => (app.runtime!.router.leading ? true : undefined));
     for (let round = 1; round <= 3; round++) {
@@ -81,7 +77,7 @@ describe.each(BACKENDS)('global plugins\' lanes ($name bus)', ({ name }) => {
   it('ROUTER-LANE-3 deliveries a previous process left in a lane are handled after a restart: the router finds the lanes on the bus', async () => {
     site = newSite(name, 'lanes-found');
     const offline = await openApp(site, { runtime: 'off' });
-    await deployProbe(offline, probe, { name: 'Finder', subscribeTo: ['Found'], settings: { mode: 'mark', marker: 'f' } });
+    await deployProbe(offline, suite.probe, { name: 'Finder', subscribeTo: ['Found'], settings: { mode: 'mark', marker: 'f' } });
     // A dispatcher routed two events to globex's lane and its process died before any worker read them.
     const lane = laneGroup('Finder', 'globex');
     await offline.bus.ensureQueue(lane);
@@ -106,7 +102,7 @@ describe.each(BACKENDS)('global plugins\' lanes ($name bus)', ({ name }) => {
     site = newSite(name, 'lanes-dead');
     const app = await openApp(site, {}, { router: { refreshMs: 200, backoffMs: 10, maxAttempts: 2 } });
     apps.push(app);
-    await deployProbe(app, probe, { name: 'Failing', subscribeTo: ['TaskCreated'], settings: { mode: 'throw', marker: 'x', code: 'NOT_TODAY' } });
+    await deployProbe(app, suite.probe, { name: 'Failing', subscribeTo: ['TaskCreated'], settings: { mode: 'throw', marker: 'x', code: 'NOT_TODAY' } });
     await refresh(app);
     await app.store.put(acme, { entityTypeId: 'Task', attributes: {}, eventType: 'TaskCreated' });
     const [letter] = await until('the dead letter', async () => {
@@ -115,7 +111,7 @@ describe.each(BACKENDS)('global plugins\' lanes ($name bus)', ({ name }) => {
     }, 30_000);
     expect(letter!.group).toBe(laneGroup('Failing', 'acme'));
     expect(groupPlugin(letter!.group)).toEqual({ name: 'Failing', tenantId: null });
-    const fixed = await deployProbe(app, probe, { name: 'Failing', subscribeTo: ['TaskCreated'], settings: { mode: 'mark', marker: 'fixed' } });
+    const fixed = await deployProbe(app, suite.probe, { name: 'Failing', subscribeTo: ['TaskCreated'], settings: { mode: 'mark', marker: 'fixed' } });
     await refresh(app);
     const outcome = await app.runtime!.router.redrive(letter!, fixed);
     expect(outcome.ok).toBe(true);
