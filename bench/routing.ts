@@ -5,6 +5,9 @@
 // one-plugin deployment open beside them whose runs alternate with theirs (PAIRED). The 1,000-tenant case
 // runs again with no bound on the deliveries the router holds across its queues (maxInHand ∞, as before
 // 2026-12-03): the in-run baseline of that bound, with the heap's peak during each scenario's runs.
+// And one global plugin with the events spread over the 1,000 tenants (`globalTenants1000`, paired):
+// each tenant's events wait in the plugin's lane for that tenant, so it costs what 1,000 tenants'
+// own queues do.
 // Also one plugin doing one host call and one entity write per event, and both 1-plugin cases on the
 // one-call-per-message path (maxBatch 1, concurrency 1: the relay race before batching), paired in
 // the same run. Both plugins again in TypeScript (`plugins1Js`, `write1Js`), compiled by the platform's
@@ -183,6 +186,8 @@ const scenario = (plugins: number): Scenario => ({
 });
 const tenants = Array.from({ length: 1000 }, (_, i) => `t${i}`);
 const spread: Scenario = { label: '1,000 tenants × 1 plugin, events spread', key: 'tenants1000', plugins: tenants.map((t): [string, string | null, string] => ['PerTenant', t, 'Tick']), tenants };
+/** One global plugin, events spread over 1,000 tenants: each tenant's in a lane of its own (since 2026-12-07; one queue before). */
+const globalSpread: Scenario = { label: '1 global plugin, events spread over 1,000 tenants (a lane each)', key: 'globalTenants1000', plugins: [['Concerned', null, 'Tick']], tenants };
 const scenarios: Scenario[] = [
   scenario(1),
   { ...scenario(1), label: '1 plugin, one call per message (maxBatch 1, concurrency 1)', key: 'plugins1Unbatched', unbatched: true },
@@ -197,6 +202,7 @@ const scenarios: Scenario[] = [
   scenario(100),
   scenario(1000),
   spread,
+  globalSpread,
   { ...spread, label: '1,000 tenants × 1 plugin, no bound on deliveries in hand', key: 'tenants1000Unbounded', unbounded: true },
   { ...spread, label: '1,000 tenants × 1 plugin, one tenant writing its settings 20×/s', key: 'tenants1000Configuring', configureEveryMs: 50 },
 ];
@@ -341,7 +347,7 @@ async function deploy(s: Scenario, backend: 'embedded' | 'redis'): Promise<Deplo
  * 26,410 events/s an hour apart on this VM (2026-12-06). Not with a profile or callgrind (the
  * baseline's runs would be in it).
  */
-const PAIRED: ReadonlySet<string> = new Set(PROFILE_DIR === undefined && HEAP_PROFILE_DIR === undefined && !CALLGRIND ? ['plugins100', 'plugins1000', 'tenants1000'] : []);
+const PAIRED: ReadonlySet<string> = new Set(PROFILE_DIR === undefined && HEAP_PROFILE_DIR === undefined && !CALLGRIND ? ['plugins100', 'plugins1000', 'tenants1000', 'globalTenants1000'] : []);
 
 for (const backend of (['embedded', 'redis'] as const).filter((b) => BACKENDS?.has(b) ?? true)) {
   // A first, unreported run of the 1-plugin case, so no figure is the process's first (JIT). Alone it
