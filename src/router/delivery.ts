@@ -128,7 +128,7 @@ export class QueueWorker {
   /** The budget's group this queue counts towards: its tenant (a global plugin's lane: the lane's tenant; its own queue: the global scope). */
   readonly #tenantGroup: string;
   /** The bus queue read: the route's own, or its lane ({@link RouteEntry.queue}). */
-  readonly queue: string;
+  readonly #queue: string;
   /** When a read last found something (or the worker started): see {@link DeliveryOptions.idleStop}. */
   #busyAt = Date.now();
 
@@ -142,8 +142,8 @@ export class QueueWorker {
   ) {
     // Fenced: every commit made under the queue carries the lease's token, so a holder that was paused
     // past its lease cannot commit after another process took the queue over.
-    this.queue = route.queue ?? route.group;
-    this.#leaseName = queueLeaseName(this.queue);
+    this.#queue = route.queue ?? route.group;
+    this.#leaseName = queueLeaseName(this.#queue);
     this.#lease = new Lease(bus, this.#leaseName, consumer, options.claimIdleMs, options.liveness, true);
     this.#io = options.io ?? new QueueIo(bus, consumer);
     this.#tenantGroup = inHandGroup(route.laneTenant ?? route.tenantId);
@@ -185,7 +185,7 @@ export class QueueWorker {
       // (A queue handed over is not taken back here: only while it is this process's or work is in hand.)
       if (this.#held.size > 0 || this.#mine()) this.#lease.keep().catch((err: unknown) => this.log.warn('renewing a queue lease failed', { error: toUeeError(err).message }));
       if (this.#held.size === 0) return;
-      this.bus.renew(this.queue, this.consumer, [...this.#held]).catch((err: unknown) => this.log.warn('renewing a queue lease failed', { error: toUeeError(err).message }));
+      this.bus.renew(this.#queue, this.consumer, [...this.#held]).catch((err: unknown) => this.log.warn('renewing a queue lease failed', { error: toUeeError(err).message }));
     }, Math.max(20, Math.floor(this.options.claimIdleMs / 3)));
     let lastClaim = 0;
     let idle = options.idleMs;
@@ -224,15 +224,15 @@ export class QueueWorker {
         const now = Date.now();
         if (this.#catchingUp || now - lastClaim >= options.claimIdleMs / 2) {
           lastClaim = now;
-          deliveries = await bus.claimStale(this.queue, consumer, { minIdleMs: options.claimIdleMs, count: options.batchSize, deadOwners: options.liveness !== undefined, lease: this.#leaseName });
+          deliveries = await bus.claimStale(this.#queue, consumer, { minIdleMs: options.claimIdleMs, count: options.batchSize, deadOwners: options.liveness !== undefined, lease: this.#leaseName });
           // Not asked for: held past the budget if need be (rare: a takeover, a stale entry).
           options.budget?.take(this, deliveries.length, this.#tenantGroup);
-          await bus.pruneConsumers(this.queue, { idleMs: options.consumerIdleMs });
+          await bus.pruneConsumers(this.#queue, { idleMs: options.consumerIdleMs });
         }
         if (this.#catchingUp && deliveries.length === 0) {
           // Entries the previous owner still holds (renewed while it finishes its batch) or left
           // (it died) come before anything newer: nothing new is read until none is pending.
-          const left = await bus.pending(this.queue, { count: 1 });
+          const left = await bus.pending(this.#queue, { count: 1 });
           if (left.length > 0) {
             await this.#pause(Math.max(10, Math.min(options.claimIdleMs - left[0]!.idleMs, options.pollMs)));
             continue;
@@ -270,7 +270,7 @@ export class QueueWorker {
           // A read or claim the bus refused: another process holds the queue now (this one was paused
           // past its lease). Nothing was taken; what is in hand stops with the holding (see #deliver).
           this.#lease.forfeit();
-          this.log.info('the queue had moved to another process; nothing read', { queue: this.queue });
+          this.log.info('the queue had moved to another process; nothing read', { queue: this.#queue });
           continue;
         }
         this.log.error('queue worker failed; backing off', { code: error.code, error: error.message });
@@ -281,7 +281,7 @@ export class QueueWorker {
     clearInterval(this.#renewer);
     await this.#handBackLeft();
     // A clean stop removes this process's consumer when it holds nothing, and hands the queue over.
-    await bus.pruneConsumers(this.queue, { idleMs: Number.MAX_SAFE_INTEGER, consumer }).catch(() => undefined);
+    await bus.pruneConsumers(this.#queue, { idleMs: Number.MAX_SAFE_INTEGER, consumer }).catch(() => undefined);
     if (this.#lease.held) await this.#lease.release().catch(() => undefined);
   }
 
@@ -291,7 +291,7 @@ export class QueueWorker {
    */
   async #read(): Promise<Delivery[]> {
     const { budget, batchSize } = this.options;
-    if (budget === undefined) return this.#io.read(this.queue, batchSize, this.#leaseName);
+    if (budget === undefined) return this.#io.read(this.#queue, batchSize, this.#leaseName);
     const wait = budget.acquire(this, batchSize, this.#tenantGroup);
     this.#waitingRoom = wait;
     let room: number;
@@ -306,7 +306,7 @@ export class QueueWorker {
     }
     let read: Delivery[] = [];
     try {
-      read = await this.#io.read(this.queue, room, this.#leaseName);
+      read = await this.#io.read(this.#queue, room, this.#leaseName);
     } finally {
       budget.release(this, room - read.length);
     }
@@ -437,7 +437,7 @@ export class QueueWorker {
     if (left.length === 0) return;
     this.#left = [];
     // Not handed back: they stay pending and count as unfinished at their next claim, as before.
-    await this.bus.handBack(this.queue, this.consumer, left).catch((err: unknown) => this.log.warn('handing back deliveries left unfinished failed', { error: toUeeError(err).message }));
+    await this.bus.handBack(this.#queue, this.consumer, left).catch((err: unknown) => this.log.warn('handing back deliveries left unfinished failed', { error: toUeeError(err).message }));
   }
 
   /** Whether the split gives this queue to this process; keeps {@link #foreignSince}. */
@@ -472,7 +472,7 @@ export class QueueWorker {
     await this.#lease.release();
     this.#handedOver = true;
     this.#foreignSince = Date.now();
-    this.log.debug('queue handed over to the process the split gives it to', { queue: this.queue });
+    this.log.debug('queue handed over to the process the split gives it to', { queue: this.#queue });
   }
 
   /** Waits for every delivery in flight. */
@@ -487,6 +487,6 @@ export class QueueWorker {
    * of one each, and still never after the whole batch.
    */
   #ack(id: string): Promise<void> {
-    return this.#io.ack(this.queue, id);
+    return this.#io.ack(this.#queue, id);
   }
 }

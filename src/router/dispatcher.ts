@@ -238,8 +238,12 @@ export class Dispatcher<R extends RouteEntry, T extends QueueTarget = R> {
     for (let i = from; i < to; i++) {
       const d = deliveries[i]!;
       const routes = index.match(d.event, this.#refused);
-      const queues = routes.map((r) => targets.of(r, d.event));
-      const groups = queues.map((q) => q.group);
+      const groups: string[] = [];
+      for (const r of routes) {
+        const queue = targets.of(r, d.event);
+        touched.add(queue);
+        groups.push(queue.group);
+      }
       const serviceGroups = this.#services.get(d.event.type);
       if (serviceGroups !== undefined) {
         groups.push(...serviceGroups);
@@ -256,7 +260,6 @@ export class Dispatcher<R extends RouteEntry, T extends QueueTarget = R> {
         pairs = 0;
         await new Promise((resolve) => setImmediate(resolve));
       }
-      for (const q of queues) touched.add(q);
       items.push({ id: d.id, groups });
       pairs += groups.length;
     }

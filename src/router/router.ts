@@ -156,7 +156,7 @@ function isLane(target: Route | Lane): target is Lane {
   return 'laneOf' in target;
 }
 
-function newLane(route: Route, tenantId: string, group: string, ready: boolean): Lane {
+function newLane(route: Route, tenantId: string, group: string): Lane {
   const entry: RouteEntry = {
     group: route.group,
     name: route.name,
@@ -168,7 +168,7 @@ function newLane(route: Route, tenantId: string, group: string, ready: boolean):
       return route.versions;
     },
   };
-  return { group, laneOf: route, entry, ready };
+  return { group, laneOf: route, entry, ready: false };
 }
 
 /** The bus roster every running router keeps itself on (see {@link EventBus.roster}): the queues are split among its live members. */
@@ -604,8 +604,13 @@ export class Router {
           for (let i = 1; i < lines.length; i++) {
             const group = lines[i]!;
             const route = this.#routes.get(group);
-            if (route !== undefined) route.worker?.wake();
-            else this.#laneHeard(group);
+            if (route !== undefined) {
+              route.worker?.wake();
+              continue;
+            }
+            // A lane: woken or opened here.
+            const lane = this.#laneRoute(group);
+            if (lane !== undefined) this.#wakeLane(lane.route, lane.tenantId, group);
           }
         },
         ready: () => {
@@ -633,16 +638,16 @@ export class Router {
     for (const route of this.#routes.values()) if (!route.parked) queues.push(route.group);
     const changed = share.update(members ?? share.members, queues);
     if (changed.length > 0) this.options.logger.debug('queues split again among the routers', { members: share.members.length, changed: changed.length });
-    let lanesMoved = false;
+    const moved = new Set<string>();
     for (const group of changed) {
       const route = this.#routes.get(group);
       route?.worker?.wake();
-      // A global plugin's lanes go with its queue: each open one looks again, and those now this
-      // process's that it has not open are found on the bus.
-      if (route?.tenantId === null) lanesMoved = true;
+      if (route?.tenantId === null) moved.add(group);
     }
-    if (!lanesMoved) return;
-    for (const lane of this.#lanes.values()) if (changed.includes(lane.laneOf.group)) lane.worker?.wake();
+    if (moved.size === 0) return;
+    // A global plugin's lanes go with its queue: each open one looks again, and those now this
+    // process's that it has not open are found on the bus.
+    for (const lane of this.#lanes.values()) if (moved.has(lane.laneOf.group)) lane.worker?.wake();
     void this.#discoverLanes();
   }
 
@@ -775,18 +780,20 @@ export class Router {
       if (lane.worker !== undefined) this.#closeLane(lane, lane.worker);
       else this.#lanes.delete(lane.group);
     }
+    // Its lanes' workers still finishing (closed now, or idle a moment ago): done before the lanes go.
+    const lanesClosing = [...this.#closingLanes].filter(([group]) => queuePlugin(group)?.group === route.group).map(([, closing]) => closing);
     const previous = this.#parking.get(route.group) ?? Promise.resolve();
     const parking = previous
       .then(async () => {
         await worker?.stop();
-        await Promise.allSettled([...this.#closingLanes.values()]);
+        await Promise.allSettled(lanesClosing);
         const current = this.#routes.get(route.group);
         const needed = current !== undefined && !current.parked;
         if (needed || !this.#dispatcher.leading) return;
         await this.bus.deleteQueue(route.group);
         if (route.tenantId === null && this.bus.queues !== undefined) {
           // Every lane of the plugin on the bus, also those no process has open.
-          for (const q of await this.bus.queues()) if (queuePlugin(q)?.lane !== undefined && queuePlugin(q)!.group === route.group) await this.bus.deleteQueue(q);
+          for (const q of await this.bus.queues()) if (q !== route.group && queuePlugin(q)?.group === route.group) await this.bus.deleteQueue(q);
         }
       })
       .catch((err: unknown) => this.options.logger.warn('removing a plugin queue failed', { group: route.group, error: toUeeError(err).message }))
@@ -888,13 +895,18 @@ export class Router {
 
   /** The lane of global plugin `route` for `tenantId`'s events, named for opening when it is not known to exist (see {@link #openLanes}). */
   #laneFor(route: Route, tenantId: string): Lane {
-    const group = laneGroup(route.name, tenantId);
+    const lane = this.#lane(route, tenantId, laneGroup(route.name, tenantId));
+    if (!lane.ready) this.#opening.add(lane);
+    return lane;
+  }
+
+  /** Lane `group` of `route` as this process knows it (a new one, not known to exist yet, when it knows none). */
+  #lane(route: Route, tenantId: string, group: string): Lane {
     let lane = this.#lanes.get(group);
     if (lane === undefined || lane.laneOf !== route) {
-      lane = newLane(route, tenantId, group, false);
+      lane = newLane(route, tenantId, group);
       this.#lanes.set(group, lane);
     }
-    if (!lane.ready) this.#opening.add(lane);
     return lane;
   }
 
@@ -918,11 +930,7 @@ export class Router {
    */
   #wakeLane(route: Route, tenantId: string, group: string): void {
     if (this.#state !== 'running' || route.parked || this.#routes.get(route.group) !== route) return;
-    let lane = this.#lanes.get(group);
-    if (lane === undefined || lane.laneOf !== route) {
-      lane = newLane(route, tenantId, group, true);
-      this.#lanes.set(group, lane);
-    }
+    const lane = this.#lane(route, tenantId, group);
     // Something is in it: the queue exists.
     lane.ready = true;
     if (lane.worker !== undefined) {
@@ -943,12 +951,12 @@ export class Router {
     });
   }
 
-  /** A lane named in another process's signal: woken or opened here when its plugin is a global route here. */
-  #laneHeard(group: string): void {
+  /** The global plugin's route (routed here) and the tenant of lane queue `group`; undefined for any other queue. */
+  #laneRoute(group: string): { route: Route; tenantId: string } | undefined {
     const owner = queuePlugin(group);
-    if (owner?.lane === undefined) return;
+    if (owner?.lane === undefined) return undefined;
     const route = this.#routes.get(owner.group);
-    if (route !== undefined) this.#wakeLane(route, owner.lane, group);
+    return route === undefined ? undefined : { route, tenantId: owner.lane };
   }
 
   /** Closes a lane's worker here (idle, or its plugin parked): later deliveries open it again. */
@@ -982,11 +990,9 @@ export class Router {
     }
     for (const q of queues) {
       if (this.#lanes.has(q)) continue;
-      const owner = queuePlugin(q);
-      if (owner?.lane === undefined) continue;
-      if (this.#share !== undefined && !this.#share.owns(owner.group)) continue;
-      const route = this.#routes.get(owner.group);
-      if (route !== undefined) this.#wakeLane(route, owner.lane, q);
+      const lane = this.#laneRoute(q);
+      if (lane === undefined || (this.#share !== undefined && !this.#share.owns(lane.route.group))) continue;
+      this.#wakeLane(lane.route, lane.tenantId, q);
     }
   }
 
