@@ -19,7 +19,7 @@ import type { PluginManifestInput, PluginRecord } from '../../src/registry/index
 import { queuePlugin } from '../../src/registry/index.js';
 import { openEmbeddedBus, type EventBus } from '../../src/bus/index.js';
 import { compileJs, ensureEngine } from '../../src/compiler/index.js';
-import { DISPATCH_GROUP, type RouterOptions } from '../../src/router/index.js';
+import { DISPATCH_GROUP, type PluginInvoker, type RouterOptions } from '../../src/router/index.js';
 import { assignQueues } from '../../src/router/ownership.js';
 import { TEST_REDIS_URL, tempDir } from '../helpers.js';
 import { buildWat } from '../runtime/wat.js';
@@ -196,6 +196,11 @@ export async function drained(app: UeeApp, group: string, timeoutMs = 20_000): P
     }
     return true;
   }, timeoutMs);
+}
+
+/** The router's plugin invoker (a test wraps its `invoke` to watch or steer the calls the router makes). */
+export function routerInvoker(app: UeeApp): PluginInvoker {
+  return (app.runtime!.router as unknown as { invoker: PluginInvoker }).invoker;
 }
 
 /** A plugin's queues on the bus: `group` itself and, for a global plugin, its tenants' lanes (`laneGroup`). */

@@ -8,9 +8,9 @@ import { afterEach, describe, expect, it } from 'vitest';
 import type { UeeApp } from '../../src/app/index.js';
 import type { Delivery } from '../../src/bus/index.js';
 import { laneGroup, pluginGroup } from '../../src/registry/index.js';
-import { DISPATCH_GROUP, type PluginInvoker } from '../../src/router/index.js';
+import { DISPATCH_GROUP } from '../../src/router/index.js';
 import { groupPlugin } from '../../src/tools/plugin-tools/dead-letters.js';
-import { BACKENDS, deployProbe, drained, marks, newSite, openApp, probeSuite, queuesOf, refresh, until, type AppSite } from './harness.js';
+import { BACKENDS, deployProbe, drained, marks, newSite, openApp, probeSuite, queuesOf, refresh, routerInvoker, until, type AppSite } from './harness.js';
 
 const suite = probeSuite();
 const acme = { tenantId: 'acme', actor: 'user:test' };
@@ -32,7 +32,7 @@ describe.each(BACKENDS)('global plugins\' lanes ($name bus)', ({ name }) => {
     await refresh(app);
     // The tenant of each invocation, in the order they start.
     const order: Array<string | null> = [];
-    const invoker = (app.runtime!.router as unknown as { invoker: PluginInvoker }).invoker;
+    const invoker = routerInvoker(app);
     const invoke = invoker.invoke.bind(invoker);
     invoker.invoke = (plugin, input, options) => {
       order.push(input.event.tenantId);

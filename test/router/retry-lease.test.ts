@@ -16,10 +16,9 @@ import type { UeeApp } from '../../src/app/index.js';
 import type { TenantContext } from '../../src/core/index.js';
 import { laneGroup, pluginGroup } from '../../src/registry/index.js';
 import { queueLeaseName, type Delivery } from '../../src/bus/index.js';
-import type { PluginInvoker } from '../../src/router/index.js';
 import { dropSchemas, randomSchema, schemaUrl } from '../store/postgres-helpers.js';
 import { tempDir } from '../helpers.js';
-import { deployProbe, drained, firstOwns, marks, newSite, openApp, pausableHeartbeat, probeWasm, until } from './harness.js';
+import { deployProbe, drained, firstOwns, marks, newSite, openApp, pausableHeartbeat, probeWasm, routerInvoker, until } from './harness.js';
 
 /** The retry's backoff: long enough for the pause and the takeover to happen inside it. */
 const BACKOFF_MS = 3000;
@@ -37,7 +36,7 @@ afterAll(() => dropSchemas(schemas));
  * (retryable) without running the plugin, and calls `onFirst`.
  */
 function countInvocations(app: UeeApp, failFirst?: () => void): { calls: number } {
-  const invoker = (app.runtime!.router as unknown as { invoker: PluginInvoker }).invoker;
+  const invoker = routerInvoker(app);
   const invoke = invoker.invoke.bind(invoker);
   const counter = { calls: 0 };
   invoker.invoke = (plugin, input, options) => {
@@ -133,7 +132,7 @@ describe('a call waiting for a worker when the queue lease is lost (embedded bus
     // The first call: the process stalls past its lease after the attempt began (its holding checked)
     // and before the call reaches a worker; meanwhile another consumer takes the queue's lease. (The
     // entry is still this process's: a drop taken for a failure would dead-letter it.)
-    const invoker = (app.runtime!.router as unknown as { invoker: PluginInvoker }).invoker;
+    const invoker = routerInvoker(app);
     const invoke = invoker.invoke.bind(invoker);
     let calls = 0;
     let holding: NodeJS.Timeout | undefined;
