@@ -35,8 +35,12 @@ const HOST_MSG: FromWorker = { t: 'host' };
 const OFFSET_MASK = (1n << 48n) - 1n;
 /** Extism's block index space overflows past 2^15 blocks (the "16k calls" bug); stay well under. */
 const MAX_BLOCKS = 30_000;
-/** Idle instances kept per plugin in this worker (and, across plugins, at most `init.instances.idleBytes`). */
-const MAX_IDLE_INSTANCES = 4;
+/**
+ * Idle instances this worker keeps at most, across plugins and tenants (within `init.instances.idleBytes`
+ * of linear memory too): what an idle instance holds beyond its linear memory (its Extism plugin and
+ * kernel, ~5.5 KiB resident for the no-op module, 2026-12-07) stays bounded whatever the byte budget.
+ */
+const MAX_IDLE_INSTANCES = 4096;
 /** Released linear memory after which the worker collects garbage at once (wasm memories are freed only by GC). */
 const COLLECT_AFTER_BYTES = 32 * 1024 * 1024;
 
@@ -79,7 +83,15 @@ interface Instance {
 
 interface Entry {
   load: LoadMessage;
-  idle: Instance[];
+  /**
+   * Its idle instances by key: at most one per tenant it last ran for, and one fresh (`null`, never
+   * called). A worker runs one call at a time, so a tenant's next call finds its instance warm; a
+   * global plugin's calls follow each other's tenants all the time (a lane's batch is one tenant's,
+   * the next batch another's), and with a few idle instances per plugin nearly each of them started
+   * a new one. What bounds them is the worker's, across plugins: {@link MAX_IDLE_INSTANCES},
+   * `idleBytes` and `idleMs` (see {@link lru}).
+   */
+  idle: Map<string | null, Instance>;
   preparing: Promise<Instance> | null;
 }
 
@@ -374,8 +386,8 @@ function prepareSpare(entry: Entry): Promise<Instance> {
 }
 
 async function acquire(entry: Entry, key: string): Promise<{ inst: Instance; us: number }> {
-  const i = entry.idle.findIndex((x) => x.key === null || x.key === key);
-  if (i >= 0) return { inst: unpark(entry.idle.splice(i, 1)[0]!), us: 0 };
+  const idle = entry.idle.get(key) ?? entry.idle.get(null);
+  if (idle !== undefined) return { inst: unpark(entry, idle), us: 0 };
   if (entry.preparing !== null) {
     await entry.preparing.catch(() => undefined);
     return acquire(entry, key);
@@ -394,20 +406,15 @@ function release(entry: Entry, inst: Instance, reusable: boolean): void {
   if (reusable && inst.uses < entry.load.eventsPerInstance) {
     // reset() truncates Extism's block list, so its index space never overflows between calls.
     void inst.plugin.reset();
-    inst.idleSince = performance.now();
     park(entry, inst);
-    // One warm instance per recent tenant, a few at most: many tenants must not pin many memories.
-    if (entry.idle.length > MAX_IDLE_INSTANCES) drop(unpark(entry.idle.shift()!));
-    // Only over budget is the LRU pass worth its cost (it walks every plugin's idle instances).
-    if (idleTotal > init.instances.idleBytes) trimIdle();
     return;
   }
   drop(inst);
   maybeCollect();
-  if (entry.idle.length === 0 && entry.preparing === null) {
+  if (!entry.idle.has(null) && entry.preparing === null) {
     // Prepare the next fresh instance while idle, off the next call's critical path.
     setImmediate(() => {
-      if (plugins.get(entry.load.pluginId) === entry && entry.idle.length === 0 && entry.preparing === null) void prepareSpare(entry);
+      if (plugins.get(entry.load.pluginId) === entry && !entry.idle.has(null) && entry.preparing === null) void prepareSpare(entry);
     });
   }
 }
@@ -439,41 +446,52 @@ function maybeCollect(): void {
  */
 let idleTotal = 0;
 
+/**
+ * Every idle instance of this worker with its plugin, least recently parked first (a Map keeps
+ * insertion order): the budget and the idle time release from the front, so keeping many idle
+ * instances costs a release nothing but the ones it lets go.
+ */
+const lru = new Map<Instance, Entry>();
+
+/** Parks `inst` idle under its key (replacing an older one of that key), then keeps the worker within its limits. */
 function park(entry: Entry, inst: Instance): void {
+  const older = entry.idle.get(inst.key);
+  if (older !== undefined) drop(unpark(entry, older));
   inst.parkedBytes = instanceBytes(inst);
+  inst.idleSince = performance.now();
   idleTotal += inst.parkedBytes;
-  entry.idle.push(inst);
+  entry.idle.set(inst.key, inst);
+  lru.set(inst, entry);
+  if (idleTotal > init.instances.idleBytes || lru.size > MAX_IDLE_INSTANCES) trimIdle();
 }
 
-/** Call with an instance just removed from an `idle` list. */
-function unpark(inst: Instance): Instance {
+/** Takes `inst` out of its plugin's idle instances (and the worker's accounts of them). */
+function unpark(entry: Entry, inst: Instance): Instance {
+  if (entry.idle.get(inst.key) === inst) entry.idle.delete(inst.key);
+  lru.delete(inst);
   idleTotal -= inst.parkedBytes;
   inst.parkedBytes = 0;
   return inst;
 }
 
+/** Releases every idle instance of a plugin (disabled, or loaded again). */
+function dropIdle(entry: Entry): void {
+  for (const inst of [...entry.idle.values()]) drop(unpark(entry, inst));
+}
+
 /**
- * Keeps idle instances of all plugins within `idleBytes` (least recently used released first) and
- * releases those idle longer than `idleMs`, so memory follows use, not history.
+ * Keeps idle instances of all plugins within `idleBytes` and {@link MAX_IDLE_INSTANCES} (least
+ * recently used released first) and releases those idle longer than `idleMs`, so memory follows use,
+ * not history. Walks only what it releases.
  */
 function trimIdle(now = performance.now()): void {
-  const all: Array<{ entry: Entry; inst: Instance; bytes: number }> = [];
-  for (const entry of plugins.values()) for (const inst of entry.idle) all.push({ entry, inst, bytes: instanceBytes(inst) });
-  all.sort((a, b) => b.inst.idleSince - a.inst.idleSince);
-  let kept = 0;
-  for (const x of all) {
-    if (kept + x.bytes <= init.instances.idleBytes && now - x.inst.idleSince < init.instances.idleMs) {
-      kept += x.bytes;
-      x.inst.parkedBytes = x.bytes;
-      continue;
-    }
-    const i = x.entry.idle.indexOf(x.inst);
-    if (i >= 0) x.entry.idle.splice(i, 1);
-    x.inst.parkedBytes = 0;
-    drop(x.inst);
+  let released = false;
+  for (const [inst, entry] of lru) {
+    if (idleTotal <= init.instances.idleBytes && lru.size <= MAX_IDLE_INSTANCES && now - inst.idleSince < init.instances.idleMs) break;
+    drop(unpark(entry, inst));
+    released = true;
   }
-  idleTotal = kept;
-  maybeCollect();
+  if (released) maybeCollect();
 }
 
 setInterval(() => trimIdle(), Math.max(100, Math.min(init.instances.idleMs, 5000))).unref();
@@ -580,8 +598,9 @@ async function invoke(msg: InvokeJob): Promise<DoneMessage> {
 }
 
 function onLoad(msg: LoadMessage): void {
-  for (const inst of plugins.get(msg.pluginId)?.idle.splice(0) ?? []) drop(unpark(inst));
-  plugins.set(msg.pluginId, { load: msg, idle: [], preparing: null });
+  const loaded = plugins.get(msg.pluginId);
+  if (loaded !== undefined) dropIdle(loaded);
+  plugins.set(msg.pluginId, { load: msg, idle: new Map(), preparing: null });
 }
 
 port.on('message', (msg: ToWorker) => {
@@ -593,7 +612,7 @@ port.on('message', (msg: ToWorker) => {
       const entry = plugins.get(msg.pluginId);
       plugins.delete(msg.pluginId);
       // A disabled plugin's instances give their memory back now, not at some later collection.
-      for (const inst of entry?.idle.splice(0) ?? []) drop(unpark(inst));
+      if (entry !== undefined) dropIdle(entry);
       if (entry?.preparing) void entry.preparing.then(drop, () => undefined);
       maybeCollect();
       break;

@@ -57,6 +57,38 @@ describe('instance policy', () => {
     expect(started).toEqual([1, 0, 1, 0, 0]);
   });
 
+  it('RT-INST-6 a plugin called for many tenants in turn keeps each tenant\'s instance warm (a global plugin\'s lanes)', async () => {
+    // 12 tenants, three rounds: every call after the first round reuses its tenant's instance (with a
+    // few idle instances per plugin, each round started 12 again: n stayed 1).
+    const tenants = Array.from({ length: 12 }, (_, i) => `t${i}`);
+    const started: number[] = [];
+    const n = await counts(1000, [...tenants, ...tenants, ...tenants], started);
+    expect(n).toEqual([...tenants.map(() => 1), ...tenants.map(() => 2), ...tenants.map(() => 3)]);
+    expect(started.slice(12)).toEqual(Array.from({ length: 24 }, () => 0));
+  });
+
+  it('RT-INST-7 an instance idle longer than idleMs is released: the next call starts a fresh one', async () => {
+    const started: number[] = [];
+    const rt = await openRuntime({ workers: 1, instances: { idleMs: 50 } });
+    try {
+      await rt.host.load({ id: 'counter', name: 'Counter', version: '1', kind: 'event', capabilities: [], wasm: await buildWat('counter') });
+      const call = async (): Promise<number> => {
+        const before = rt.host.stats().instancesStarted;
+        const r = await rt.host.invoke('counter', { event: makeEvent('acme') });
+        if (!r.ok) throw new Error(r.error.message);
+        started.push(rt.host.stats().instancesStarted - before);
+        return (r.output as { n: number }).n;
+      };
+      expect([await call(), await call()]).toEqual([1, 2]);
+      // The worker's trim runs every 100 ms at the least; idle 50 ms is past the limit at its next run.
+      await new Promise((r) => setTimeout(r, 400));
+      expect(await call()).toBe(1);
+      expect(started).toEqual([1, 0, 1]);
+    } finally {
+      await rt.close();
+    }
+  });
+
   it('RT-INST-2 eventsPerInstance: 1 gives every event a fresh instance', async () => {
     expect(await counts(1, ['acme', 'acme', 'acme'])).toEqual([1, 1, 1]);
   });
