@@ -1,6 +1,7 @@
 import { z } from 'zod';
 import { UeeError } from '../../core/index.js';
-import type { PluginRecord } from '../../registry/index.js';
+import { laneGroup, pluginGroup, queuePlugin, type PluginRecord } from '../../registry/index.js';
+import type { EventBus } from '../../bus/index.js';
 import { defineTool } from '../define-tool.js';
 import { EntityIdArg, PluginNameArg, TenantArg, text } from '../schemas.js';
 import { resolveScope } from '../scope.js';
@@ -137,11 +138,62 @@ export const pluginLogs = defineTool({
   summarize: (o) => `${o.lines.length} log line${o.lines.length === 1 ? '' : 's'}`,
 });
 
-/** `plugin_metrics`: per-version counters and latency percentiles from the router. */
+const BacklogOut = z.object({
+    name: z.string(),
+    tenantId: z.string().nullable().describe("The plugin's scope (null: global)"),
+    lane: z.string().nullable().describe("A global plugin's queue of one tenant's events: that tenant. null: the plugin's own queue (for an administrator, a global plugin's queue with every tenant's lane summed)"),
+    waiting: z.number().int().describe('Events routed to the plugin and not read yet'),
+    inFlight: z.number().int().describe('Events a router read and has not acknowledged yet: running, waiting for a retry or for a worker'),
+  queues: z.number().int().describe('Queues summed'),
+});
+type Backlog = z.infer<typeof BacklogOut>;
+
+/**
+ * The backlogs of the plugins a principal may see (`plugins`, one entry per version), per logical
+ * plugin: a tenant-scoped plugin's queue; a global plugin's lane of `tenant` when one is given (a
+ * tenant sees its own events only), else its queue with every lane summed. Read from the bus, so a
+ * front end without a runtime answers too. A plugin whose queue does not exist (never routed to, or
+ * disabled: its queues are deleted) has no entry.
+ */
+async function pluginBacklogs(bus: EventBus, plugins: readonly PluginRecord[], tenant: string | null | undefined): Promise<Backlog[]> {
+  const wanted = new Map<string, { name: string; tenantId: string | null; lane: string | null; queues: string[] }>();
+  let lanes: string[] | undefined;
+  for (const p of plugins) {
+    const { name } = p.attributes;
+    const key = `${p.tenantId ?? '*'}\u0000${name}`;
+    if (wanted.has(key)) continue;
+    if (p.tenantId !== null) {
+      wanted.set(key, { name, tenantId: p.tenantId, lane: null, queues: [pluginGroup(name, p.tenantId)] });
+    } else if (typeof tenant === 'string') {
+      wanted.set(key, { name, tenantId: null, lane: tenant, queues: [laneGroup(name, tenant)] });
+    } else {
+      const group = pluginGroup(name, null);
+      lanes ??= (await bus.queues?.())?.filter((q) => queuePlugin(q)?.lane !== undefined) ?? [];
+      wanted.set(key, { name, tenantId: null, lane: null, queues: [group, ...lanes.filter((q) => queuePlugin(q)!.group === group)] });
+    }
+  }
+  const out = await Promise.all(
+    [...wanted.values()].map(async (w): Promise<Backlog | undefined> => {
+      const infos = await Promise.all(w.queues.map((q) => bus.groupInfo(q).catch(() => undefined)));
+      const found = infos.filter((i) => i !== undefined);
+      if (found.length === 0) return undefined;
+      return { name: w.name, tenantId: w.tenantId, lane: w.lane, waiting: sum(found.map((i) => i.lag)), inFlight: sum(found.map((i) => i.pending)), queues: found.length };
+    }),
+  );
+  return out.filter((b) => b !== undefined).sort((a, b) => a.name.localeCompare(b.name) || (a.tenantId ?? '').localeCompare(b.tenantId ?? ''));
+}
+
+function sum(xs: readonly number[]): number {
+  let n = 0;
+  for (const x of xs) n += x;
+  return n;
+}
+
+/** `plugin_metrics`: per-version counters and latency percentiles from the router, and each plugin's backlog from the bus. */
 export const pluginMetrics = defineTool({
   name: 'plugin_metrics',
   title: 'Plugin metrics',
-  description: 'Counters and latency per plugin version since start (errors by code, timeouts, retries, dead letters).',
+  description: "Counters and latency per plugin version since start (errors by code, timeouts, retries, dead letters), and each plugin's backlog: events waiting in its queue and in flight.",
   input: z.strictObject({ tenantId: TenantArg, pluginId: PluginRefArgs.pluginId, name: PluginNameArg.optional() }),
   output: z.object({
     runtime: z.boolean(),
@@ -160,22 +212,37 @@ export const pluginMetrics = defineTool({
         latencyMs: z.object({ p50: z.number(), p95: z.number(), p99: z.number(), max: z.number(), samples: z.number().int() }),
       }),
     ),
+    backlog: z.array(BacklogOut).describe("Per plugin: its queue's events waiting and in flight (a global plugin: your tenant's lane)"),
   }),
   annotations: { readOnlyHint: true, destructiveHint: false, idempotentHint: true },
   async run(ctx, args) {
-    const router = ctx.app.runtime?.router;
-    if (!router) return { runtime: false, plugins: [] };
     // Tenant tokens see their tenant-scoped plugins (a global plugin's counters aggregate every tenant);
     // an admin's tenantId shows what that tenant's token would see, null the global plugins.
     const scope = ctx.principal.kind === 'tenant' || args.tenantId !== undefined ? await resolveScope(ctx, args.tenantId) : undefined;
     const inScope = (p: PluginRecord): boolean => (scope === undefined ? true : scope.tenantId === null ? p.tenantId === null : p.tenantId === scope.tenantId);
-    const visible = new Map((await visiblePlugins(ctx)).filter(inScope).map((p) => [p.id, p]));
+    const all = await visiblePlugins(ctx);
+    const visible = new Map(all.filter(inScope).map((p) => [p.id, p]));
+    let chosen = all;
+    if (args.pluginId !== undefined) {
+      const plugin = visible.get(args.pluginId) ?? all.find((p) => p.id === args.pluginId) ?? (await resolvePlugin(ctx, { pluginId: args.pluginId }));
+      chosen = [plugin];
+    }
+    if (args.name !== undefined) chosen = chosen.filter((p) => p.attributes.name === args.name);
+    // A tenant's view of a global plugin is its own lane; an admin's tenantId null, the global plugins' queues.
+    const backlogOf = scope === undefined ? chosen : chosen.filter((p) => (scope.tenantId === null ? p.tenantId === null : p.tenantId === null || p.tenantId === scope.tenantId));
+    const backlog = await pluginBacklogs(ctx.app.bus, backlogOf, scope?.tenantId);
+    const router = ctx.app.runtime?.router;
+    if (!router) return { runtime: false, plugins: [], backlog };
     if (args.pluginId !== undefined && !visible.has(args.pluginId)) await resolvePlugin(ctx, { pluginId: args.pluginId });
     const plugins = router.metrics
       .snapshot(args.pluginId)
       .filter((m) => visible.has(m.pluginId) && (args.name === undefined || m.name === args.name))
       .map((m) => ({ ...m, version: visible.get(m.pluginId)?.attributes.pluginVersion ?? null }));
-    return { runtime: true, plugins };
+    return { runtime: true, plugins, backlog };
   },
-  summarize: (o) => (o.runtime ? `${o.plugins.length} plugin version(s) with metrics` : 'runtime is off: no metrics'),
+  summarize: (o) => {
+    const waiting = sum(o.backlog.map((b) => b.waiting));
+    const queued = `${waiting} event(s) waiting in ${o.backlog.length} plugin queue(s)`;
+    return o.runtime ? `${o.plugins.length} plugin version(s) with metrics; ${queued}` : `runtime is off: no metrics; ${queued}`;
+  },
 });

@@ -1,0 +1,87 @@
+/**
+ * ROUTER-BACKLOG: `plugin_metrics` shows each plugin's backlog from the bus — events routed to its
+ * queue and not read yet, and those read and not acknowledged — for what the principal may see: a
+ * tenant its own plugins' queues and its own lane of each global plugin, never another tenant's; an
+ * administrator a global plugin's queue with every lane summed. A front end without a runtime answers.
+ */
+import { afterEach, describe, expect, it } from 'vitest';
+import type { UeeApp } from '../../src/app/index.js';
+import type { Delivery } from '../../src/bus/index.js';
+import type { Principal } from '../../src/core/index.js';
+import { silentLogger } from '../../src/core/index.js';
+import { laneGroup, pluginGroup } from '../../src/registry/index.js';
+import { detachedToolContext } from '../../src/review/index.js';
+import { DISPATCH_GROUP } from '../../src/router/index.js';
+import { McpHost } from '../../src/server/mcp/index.js';
+import { buildWat } from '../runtime/wat.js';
+import { BACKENDS, newSite, openApp, until, type AppSite } from './harness.js';
+
+const acme = { tenantId: 'acme', actor: 'user:test' };
+const globex = { tenantId: 'globex', actor: 'user:test' };
+const tenant = (tenantId: string): Principal => ({ kind: 'tenant', id: `${tenantId}-agent`, tenantId, readOnly: false });
+const admin: Principal = { kind: 'admin', id: 'root' };
+
+describe.each(BACKENDS)('plugin backlogs ($name bus)', ({ name }) => {
+  let site: AppSite & { dispose(): Promise<void> };
+  let app: UeeApp | undefined;
+  afterEach(async () => {
+    await app?.close();
+    app = undefined;
+    await site?.dispose();
+  });
+
+  it('ROUTER-BACKLOG-1 plugin_metrics gives each plugin\'s waiting and in-flight events: a tenant sees its own queues and lanes only, an administrator a global plugin\'s lanes summed', async () => {
+    site = newSite(name, 'backlog');
+    // No runtime: nothing reads the queues but this test (and the tool answers from the bus alone).
+    app = await openApp(site, { runtime: 'off' });
+    const wasm = await buildWat('noop');
+    await app.registry.deploy('user:test', { manifest: { name: 'Jobs', subscribeTo: ['TaskCreated'], tenantScope: 'tenant', tenantId: 'acme' }, wasm });
+    await app.registry.deploy('user:test', { manifest: { name: 'Shared', subscribeTo: ['TaskCreated'] }, wasm });
+    const jobs = pluginGroup('Jobs', 'acme');
+    const queues = [jobs, pluginGroup('Shared', null), laneGroup('Shared', 'acme'), laneGroup('Shared', 'globex')];
+    for (const q of queues) await app.bus.ensureQueue(q);
+    // What a dispatcher does: acme's 3 events to Jobs and to Shared's acme lane, globex's 2 to its lane.
+    await app.store.commit(acme, { events: [1, 2, 3].map((i) => ({ type: 'TaskCreated', entityId: `a${i}`, payload: {} })) });
+    await app.store.commit(globex, { events: [1, 2].map((i) => ({ type: 'TaskCreated', entityId: `g${i}`, payload: {} })) });
+    const read: Delivery[] = [];
+    await until('the events on the stream', async () => {
+      await app!.relay.flush();
+      read.push(...(await app!.bus.read(DISPATCH_GROUP, 'dispatcher', { count: 20 })));
+      return read.filter((d) => d.event.type === 'TaskCreated').length === 5 ? true : undefined;
+    });
+    await app.bus.route(
+      DISPATCH_GROUP,
+      read.map((d) => ({
+        id: d.id,
+        groups: d.event.type !== 'TaskCreated' ? [] : d.event.tenantId === 'acme' ? [jobs, laneGroup('Shared', 'acme')] : [laneGroup('Shared', 'globex')],
+      })),
+    );
+    // One of Jobs' events is read (in flight) and not acknowledged.
+    expect(await app.bus.read(jobs, 'worker-1', { count: 1 })).toHaveLength(1);
+
+    const host = McpHost.create(app, silentLogger);
+    const metrics = async (principal: Principal, args: Record<string, unknown> = {}): Promise<Record<string, unknown>> => {
+      const result = await host.tools.call('plugin_metrics', args, detachedToolContext(app!, principal, silentLogger, 'test'));
+      expect(result.isError ?? false).toBe(false);
+      return result.structuredContent as Record<string, unknown>;
+    };
+    const jobsRow = { name: 'Jobs', tenantId: 'acme', lane: null, waiting: 2, inFlight: 1, queues: 1 };
+    expect(await metrics(tenant('acme'))).toEqual({
+      runtime: false,
+      plugins: [],
+      backlog: [jobsRow, { name: 'Shared', tenantId: null, lane: 'acme', waiting: 3, inFlight: 0, queues: 1 }],
+    });
+    // globex sees its lane of the global plugin, nothing of acme's.
+    expect((await metrics(tenant('globex'))).backlog).toEqual([{ name: 'Shared', tenantId: null, lane: 'globex', waiting: 2, inFlight: 0, queues: 1 }]);
+    expect((await metrics(tenant('globex'), { name: 'Jobs' })).backlog).toEqual([]);
+    // An administrator: every plugin, a global plugin's queue and lanes summed; tenantId null: the global plugins.
+    const sharedAll = { name: 'Shared', tenantId: null, lane: null, waiting: 5, inFlight: 0, queues: 3 };
+    expect((await metrics(admin)).backlog).toEqual([jobsRow, sharedAll]);
+    expect((await metrics(admin, { tenantId: null })).backlog).toEqual([sharedAll]);
+    expect((await metrics(admin, { tenantId: 'globex' })).backlog).toEqual([{ name: 'Shared', tenantId: null, lane: 'globex', waiting: 2, inFlight: 0, queues: 1 }]);
+    // Acknowledged: no longer in flight.
+    const [taken] = await app.bus.read(jobs, 'worker-1', { count: 1 });
+    await app.bus.ack(jobs, [taken!.id]);
+    expect((await metrics(tenant('acme'), { name: 'Jobs' })).backlog).toEqual([{ ...jobsRow, waiting: 1, inFlight: 1 }]);
+  }, 60_000);
+});
