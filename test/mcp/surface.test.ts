@@ -139,9 +139,10 @@ describe('MCP surface (issue 16: lean surface and consistency)', () => {
 
   it('SURFACE-7: compile progress only goes up and ends at its total', async () => {
     const seen: Array<{ progress: number; total?: number }> = [];
-    // Top-level work runs at compile time (in the snapshot): several seconds of it, even on an idle
-    // machine, yield ticks (one a second) between the start and the end.
-    const files = { 'main.ts': "import { on } from 'uee:plugin';\nlet n = 0; for (let i = 0; i < 100000000; i++) n = (n + i) % 1000;\non('Ping', () => ({ n }));\n" };
+    // Top-level work runs at compile time (in the snapshot): several seconds of it, even on a fast
+    // idle machine, yield ticks (one a second) between the start and the end. (10^8 iterations took
+    // 1.2 s in all on a 2026-12-07 VM: one tick or none, and the test failed now and then.)
+    const files = { 'main.ts': "import { on } from 'uee:plugin';\nlet n = 0; for (let i = 0; i < 400000000; i++) n = (n + i) % 1000;\non('Ping', () => ({ n }));\n" };
     const r = await acme.callTool(
       { name: 'plugin_compile', arguments: { source: { language: 'ts', files } } },
       { onprogress: (p) => seen.push({ progress: p.progress, ...(p.total === undefined ? {} : { total: p.total }) }), timeout: 120_000 },
