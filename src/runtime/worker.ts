@@ -453,11 +453,21 @@ let idleTotal = 0;
  */
 const lru = new Map<Instance, Entry>();
 
-/** Parks `inst` idle under its key (replacing an older one of that key), then keeps the worker within its limits. */
+/**
+ * Parks `inst` idle under its key (replacing an older one of that key), then keeps the worker within
+ * its limits. An instance larger than the whole byte budget is released instead: parked, it would
+ * push every other plugin's and tenant's idle instance out before going itself.
+ */
 function park(entry: Entry, inst: Instance): void {
+  const bytes = instanceBytes(inst);
+  if (bytes > init.instances.idleBytes) {
+    drop(inst);
+    maybeCollect();
+    return;
+  }
   const older = entry.idle.get(inst.key);
   if (older !== undefined) drop(unpark(entry, older));
-  inst.parkedBytes = instanceBytes(inst);
+  inst.parkedBytes = bytes;
   inst.idleSince = performance.now();
   idleTotal += inst.parkedBytes;
   entry.idle.set(inst.key, inst);

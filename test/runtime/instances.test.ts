@@ -21,17 +21,18 @@ async function counts(eventsPerInstance: number, tenants: string[], started: num
   }
 }
 
-/** Calls each plugin id in turn (one tenant) and returns each call's count on its instance. */
+/** Calls each plugin id in turn (one tenant) and returns each call's count on its instance; `big` is a plugin whose instance grows to 5 pages (its count is 0). */
 async function lruCounts(idleBytes: number, calls: string[]): Promise<number[]> {
   const rt = await openRuntime({ workers: 1, instances: { idleBytes } });
   try {
     const wasm = await buildWat('counter');
-    for (const id of new Set(calls)) await rt.host.load({ id, name: id, version: '1', kind: 'event', capabilities: [], wasm });
+    const big = await buildWat('touch-memory', { RAW_PAGES: '4' });
+    for (const id of new Set(calls)) await rt.host.load({ id, name: id, version: '1', kind: 'event', capabilities: [], wasm: id === 'big' ? big : wasm });
     const out: number[] = [];
     for (const id of calls) {
       const r = await rt.host.invoke(id, { event: makeEvent('acme') });
       if (!r.ok) throw new Error(r.error.message);
-      out.push((r.output as { n: number }).n);
+      out.push(id === 'big' ? 0 : (r.output as { n: number }).n);
     }
     return out;
   } finally {
@@ -45,6 +46,8 @@ describe('instance policy', () => {
     // Room for two idle instances of one page: c1 is the least recently used when c3 is parked.
     expect(await lruCounts(2 * page, ['c1', 'c2', 'c3', 'c3', 'c2', 'c1'])).toEqual([1, 1, 1, 2, 2, 1]);
     expect(await lruCounts(64 * page, ['c1', 'c2', 'c3', 'c3', 'c2', 'c1'])).toEqual([1, 1, 1, 2, 2, 2]);
+    // An instance larger than the whole budget is released, not parked: the others stay warm.
+    expect(await lruCounts(2 * page, ['c1', 'c2', 'big', 'c1', 'c2'])).toEqual([1, 1, 0, 2, 2]);
   });
 
   it('RT-INST-1 reuses an instance only within one tenant, never across tenants', async () => {
