@@ -35,7 +35,7 @@ describe.each(BACKENDS)('plugin backlogs ($name bus)', ({ name }) => {
     // No runtime: nothing reads the queues but this test (and the tool answers from the bus alone).
     app = await openApp(site, { runtime: 'off' });
     const wasm = await buildWat('noop');
-    await app.registry.deploy('user:test', { manifest: { name: 'Jobs', subscribeTo: ['TaskCreated'], tenantScope: 'tenant', tenantId: 'acme' }, wasm });
+    const jobsPlugin = (await app.registry.deploy('user:test', { manifest: { name: 'Jobs', subscribeTo: ['TaskCreated'], tenantScope: 'tenant', tenantId: 'acme' }, wasm })).plugin;
     await app.registry.deploy('user:test', { manifest: { name: 'Shared', subscribeTo: ['TaskCreated'] }, wasm });
     const jobs = pluginGroup('Jobs', 'acme');
     const queues = [jobs, pluginGroup('Shared', null), laneGroup('Shared', 'acme'), laneGroup('Shared', 'globex')];
@@ -74,6 +74,10 @@ describe.each(BACKENDS)('plugin backlogs ($name bus)', ({ name }) => {
     // globex sees its lane of the global plugin, nothing of acme's.
     expect((await metrics(tenant('globex'))).backlog).toEqual([{ name: 'Shared', tenantId: null, lane: 'globex', waiting: 2, inFlight: 0, queues: 1 }]);
     expect((await metrics(tenant('globex'), { name: 'Jobs' })).backlog).toEqual([]);
+    const foreign = await host.tools.call('plugin_metrics', { pluginId: jobsPlugin.id }, detachedToolContext(app, tenant('globex'), silentLogger, 'test'));
+    expect(foreign.isError).toBe(true);
+    expect((foreign.structuredContent as { code: string }).code).toBe('NOT_FOUND');
+    expect((await metrics(tenant('acme'), { pluginId: jobsPlugin.id })).backlog).toEqual([jobsRow]);
     // An administrator: every plugin, a global plugin's queue and lanes summed; tenantId null: the global plugins.
     const sharedAll = { name: 'Shared', tenantId: null, lane: null, waiting: 5, inFlight: 0, queues: 3 };
     expect((await metrics(admin)).backlog).toEqual([jobsRow, sharedAll]);

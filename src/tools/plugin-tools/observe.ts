@@ -139,11 +139,11 @@ export const pluginLogs = defineTool({
 });
 
 const BacklogOut = z.object({
-    name: z.string(),
-    tenantId: z.string().nullable().describe("The plugin's scope (null: global)"),
-    lane: z.string().nullable().describe("A global plugin's queue of one tenant's events: that tenant. null: the plugin's own queue (for an administrator, a global plugin's queue with every tenant's lane summed)"),
-    waiting: z.number().int().describe('Events routed to the plugin and not read yet'),
-    inFlight: z.number().int().describe('Events a router read and has not acknowledged yet: running, waiting for a retry or for a worker'),
+  name: z.string(),
+  tenantId: z.string().nullable().describe("The plugin's scope (null: global)"),
+  lane: z.string().nullable().describe("A global plugin's queue of one tenant's events: that tenant. null: the plugin's own queue (for an administrator, a global plugin's queue with every tenant's lane summed)"),
+  waiting: z.number().int().describe('Events routed to the plugin and not read yet'),
+  inFlight: z.number().int().describe('Events a router read and has not acknowledged yet: running, waiting for a retry or for a worker'),
   queues: z.number().int().describe('Queues summed'),
 });
 type Backlog = z.infer<typeof BacklogOut>;
@@ -233,7 +233,6 @@ export const pluginMetrics = defineTool({
     const backlog = await pluginBacklogs(ctx.app.bus, backlogOf, scope?.tenantId);
     const router = ctx.app.runtime?.router;
     if (!router) return { runtime: false, plugins: [], backlog };
-    if (args.pluginId !== undefined && !visible.has(args.pluginId)) await resolvePlugin(ctx, { pluginId: args.pluginId });
     const plugins = router.metrics
       .snapshot(args.pluginId)
       .filter((m) => visible.has(m.pluginId) && (args.name === undefined || m.name === args.name))
