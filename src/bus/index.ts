@@ -14,6 +14,7 @@ export type {
   PruneOptions,
   PublishOptions,
   PublishResult,
+  QueueBacklog,
   ReadOptions,
   RouteItem,
   SignalHandlers,

@@ -47,6 +47,12 @@ export interface GroupInfo {
   lastDeliveredId: string;
 }
 
+/** A queue's backlog (see {@link EventBus.queueBacklogs}). */
+export interface QueueBacklog {
+  waiting: number;
+  inFlight: number;
+}
+
 /** What {@link EventBus.deadLetters} lists. */
 export interface DeadLetterQuery {
   /** Only this tenant's letters (`null`: the platform's own). @default every tenant's */
@@ -379,6 +385,13 @@ export interface EventBus {
   counter(name: string, add?: number): Promise<number>;
   /** Progress of a group (pending, lag, consumers). `NOT_FOUND` for an unknown group. */
   groupInfo(group: string): Promise<GroupInfo>;
+  /**
+   * How far behind each queue is, with bounded work per queue whatever its length (what tenant-facing
+   * tools read, where {@link groupInfo} counts every entry of a long queue): `waiting` — entries
+   * routed to it and not read; `inFlight` — read and not acknowledged; each counted up to `cap` (a
+   * larger figure reads as `cap`). `null` for a name that is no queue (unknown, or a plain group).
+   */
+  queueBacklogs(groups: readonly string[], cap: number): Promise<Array<QueueBacklog | null>>;
   /** Number of entries currently retained in the stream. */
   length(): Promise<number>;
   /**

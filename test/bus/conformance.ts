@@ -847,6 +847,35 @@ export function busConformance(name: string, open: OpenBus): void {
       expect((await b.queues!()).sort()).toEqual(['plugin:*:one', 'plugin:acme:two']);
     });
 
+    it('BUS-28: queueBacklogs gives each queue\'s entries waiting and in flight, each counted up to the cap; null for a plain group or an unknown name', async () => {
+      const bus = await openBus();
+      await bus.ensureGroup('dispatch', 'earliest');
+      await bus.ensureQueue('q1');
+      await bus.ensureQueue('q2');
+      await bus.publish(makeEvents(6));
+      const read = await bus.read('dispatch', 'd', { count: 10 });
+      await bus.route('dispatch', read.map((d, i) => ({ id: d.id, groups: i < 5 ? ['q1'] : ['q2'] })));
+      expect(await bus.queueBacklogs(['q1', 'q2', 'dispatch', 'nope'], 100)).toEqual([{ waiting: 5, inFlight: 0 }, { waiting: 1, inFlight: 0 }, null, null]);
+      const taken = await bus.read('q1', 'c', { count: 2 });
+      expect(await bus.queueBacklogs(['q1'], 100)).toEqual([{ waiting: 3, inFlight: 2 }]);
+      expect(await bus.queueBacklogs(['q1'], 1)).toEqual([{ waiting: 1, inFlight: 1 }]);
+      await bus.ack('q1', [taken[0]!.id]);
+      expect(await bus.queueBacklogs(['q1', 'q2'], 100)).toEqual([{ waiting: 3, inFlight: 1 }, { waiting: 1, inFlight: 0 }]);
+      expect(await bus.queueBacklogs([], 100)).toEqual([]);
+      await expectCode(bus.queueBacklogs(['q1'], 0), 'VALIDATION_FAILED');
+      await bus.deleteQueue('q2');
+      expect(await bus.queueBacklogs(['q2'], 100)).toEqual([null]);
+      // Entries routed after a later one was read (routed late): waiting too.
+      await bus.ensureQueue('q3');
+      await bus.publish(makeEvents(3));
+      const more = await bus.read('dispatch', 'd', { count: 10 });
+      await bus.route('dispatch', [{ id: more[2]!.id, groups: ['q3'] }]);
+      expect(await bus.read('q3', 'c', { count: 10 })).toHaveLength(1);
+      await bus.route('dispatch', more.slice(0, 2).map((d) => ({ id: d.id, groups: ['q3'] })));
+      expect(await bus.queueBacklogs(['q3'], 100)).toEqual([{ waiting: 2, inFlight: 1 }]);
+      expect(await bus.queueBacklogs(['q3'], 1)).toEqual([{ waiting: 1, inFlight: 1 }]);
+    });
+
     it('BUS-23: a counter is shared by bus instances: add returns the new value, 0 reads it, a new one is 0', async () => {
       const a = await openBus();
       const b = await openBus();

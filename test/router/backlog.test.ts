@@ -8,7 +8,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import type { UeeApp } from '../../src/app/index.js';
 import type { Delivery } from '../../src/bus/index.js';
 import type { Principal } from '../../src/core/index.js';
-import { silentLogger } from '../../src/core/index.js';
+import { newId, silentLogger } from '../../src/core/index.js';
 import { laneGroup, pluginGroup } from '../../src/registry/index.js';
 import { detachedToolContext } from '../../src/review/index.js';
 import { DISPATCH_GROUP } from '../../src/router/index.js';
@@ -83,9 +83,41 @@ describe.each(BACKENDS)('plugin backlogs ($name bus)', ({ name }) => {
     expect((await metrics(admin)).backlog).toEqual([jobsRow, sharedAll]);
     expect((await metrics(admin, { tenantId: null })).backlog).toEqual([sharedAll]);
     expect((await metrics(admin, { tenantId: 'globex' })).backlog).toEqual([{ name: 'Shared', tenantId: null, lane: 'globex', waiting: 2, inFlight: 0, queues: 1 }]);
-    // Acknowledged: no longer in flight.
+    // Read once per queue per second, however often a token asks: a second later the ack shows.
     const [taken] = await app.bus.read(jobs, 'worker-1', { count: 1 });
     await app.bus.ack(jobs, [taken!.id]);
+    const reads: string[][] = [];
+    const queueBacklogs = app.bus.queueBacklogs.bind(app.bus);
+    app.bus.queueBacklogs = (groups, cap) => {
+      reads.push([...groups]);
+      return queueBacklogs(groups, cap);
+    };
+    await metrics(tenant('acme'), { name: 'Jobs' });
+    reads.length = 0;
+    // Five calls in a row: one read at most (two only if they took longer than the second it is kept).
+    for (let i = 0; i < 5; i++) await metrics(tenant('acme'), { name: 'Jobs' });
+    expect(reads.length).toBeLessThanOrEqual(1);
+    await new Promise((r) => setTimeout(r, 1100));
     expect((await metrics(tenant('acme'), { name: 'Jobs' })).backlog).toEqual([{ ...jobsRow, waiting: 1, inFlight: 1 }]);
+    expect(reads.at(-1)).toEqual([jobs]);
+  }, 60_000);
+
+  it('ROUTER-BACKLOG-2 a queue\'s backlog is counted up to 1,000: bounded work per queue, however long the queue', async () => {
+    site = newSite(name, 'backlog-cap');
+    app = await openApp(site, { runtime: 'off' });
+    await app.registry.deploy('user:test', { manifest: { name: 'Long', subscribeTo: ['TaskCreated'], tenantScope: 'tenant', tenantId: 'acme' }, wasm: await buildWat('noop') });
+    const queue = pluginGroup('Long', 'acme');
+    await app.bus.ensureQueue(queue);
+    await app.bus.ensureGroup('feed', 'earliest');
+    const events = Array.from({ length: 1005 }, (_, i) => ({ eventId: newId(), type: 'TaskCreated', tenantId: 'acme', entityId: `e${i}`, entityTypeId: 'Task', payload: {}, occurredAt: new Date().toISOString(), correlationId: newId(), causationId: null, hop: 0, source: { kind: 'api' as const, id: 'test' } }));
+    await app.bus.publish(events);
+    // (The deploy's own events are on the stream too.)
+    const read = await app.bus.read('feed', 'd', { count: 2000 });
+    expect(read.filter((d) => d.event.type === 'TaskCreated')).toHaveLength(1005);
+    await app.bus.route('feed', read.map((d) => ({ id: d.id, groups: d.event.type === 'TaskCreated' ? [queue] : [] })));
+    const host = McpHost.create(app, silentLogger);
+    const result = await host.tools.call('plugin_metrics', {}, detachedToolContext(app, tenant('acme'), silentLogger, 'test'));
+    expect((result.structuredContent as { backlog: unknown[] }).backlog).toEqual([{ name: 'Long', tenantId: 'acme', lane: null, waiting: 1000, inFlight: 0, queues: 1 }]);
+    expect((await app.bus.groupInfo(queue)).lag).toBe(1005);
   }, 60_000);
 });

@@ -11,6 +11,7 @@ import type {
   Delivery,
   EventBus,
   GroupInfo,
+  QueueBacklog,
   GroupOptions,
   GroupStart,
   PendingEntry,
@@ -1167,6 +1168,24 @@ export class EmbeddedBus implements EventBus {
         const lag = g.routed === 1 ? (st.countUnread.get(group)?.c ?? 0) : (st.countAfter.get(g.last_n)?.c ?? 0);
         return { group, pending, lag, consumers, lastDeliveredId: `${g.last_ms}-${g.last_n}` };
       });
+    });
+  }
+
+  queueBacklogs(groups: readonly string[], cap: number): Promise<Array<QueueBacklog | null>> {
+    return this.#run(() => {
+      for (const group of groups) checkName(group, 'group');
+      const upTo = checkCount(cap, 'backlog');
+      const st = this.#st;
+      return this.#deferred(() =>
+        groups.map((group): QueueBacklog | null => {
+          const g = st.group.get(group);
+          if (g === undefined || g.routed !== 1) return null;
+          // Above the cursor every row is unread; at or below it only a late queue has unread rows.
+          let waiting = st.countQueuedAfterUpTo.get(group, g.last_n, upTo)?.c ?? 0;
+          if (g.late !== 0 && waiting < upTo) waiting += st.countUncoveredUpToCursor.get(group, g.last_n, upTo, group)?.c ?? 0;
+          return { waiting: Math.min(waiting, upTo), inFlight: st.countPendingUpTo.get(group, upTo)?.c ?? 0 };
+        }),
+      );
     });
   }
 

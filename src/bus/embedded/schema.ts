@@ -294,6 +294,15 @@ export function prepareBusStatements(db: Database) {
     // A queue's rows above its cursor: all unread unless late (see above). One index range, no run looked up.
     countQueuedAfter: s<[string, number], { c: number }>('SELECT count(*) AS c FROM bus_queued WHERE grp = ? AND n > ?'),
     addOverflowed: s<[number, string]>('UPDATE bus_groups SET overflowed = overflowed + ? WHERE grp = ?'),
+    // A queue's backlog with bounded work (EventBus.queueBacklogs): each counts at most its last parameter's rows.
+    countQueuedAfterUpTo: s<[string, number, number], { c: number }>('SELECT count(*) AS c FROM (SELECT 1 FROM bus_queued WHERE grp = ? AND n > ? LIMIT +?)'),
+    // A late queue's unread rows at or below its cursor, among the first rows there (pending ones, bounded by what readers hold, and late ones).
+    countUncoveredUpToCursor: s<[string, number, number, string], { c: number }>(
+      'SELECT count(*) AS c FROM (SELECT n FROM bus_queued WHERE grp = ? AND n <= ? ORDER BY n LIMIT +?) s WHERE NOT EXISTS (SELECT 1 FROM bus_leased r WHERE r.grp = ? AND r.lo <= s.n AND r.hi >= s.n)',
+    ),
+    countPendingUpTo: s<[string, number], { c: number }>(
+      'SELECT count(*) AS c FROM (SELECT 1 FROM bus_leased r JOIN bus_queued q ON q.grp = r.grp AND q.n >= r.lo AND q.n <= r.hi WHERE r.grp = ? LIMIT +?)',
+    ),
     countUnread: s<[string], { c: number }>(
       'SELECT count(*) AS c FROM bus_queued q WHERE q.grp = ? AND NOT EXISTS (SELECT 1 FROM bus_leased r WHERE r.grp = q.grp AND r.lo <= q.n AND r.hi >= q.n)',
     ),

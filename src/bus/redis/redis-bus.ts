@@ -10,6 +10,7 @@ import type {
   Delivery,
   EventBus,
   GroupInfo,
+  QueueBacklog,
   GroupOptions,
   GroupStart,
   LeaseOptions,
@@ -943,6 +944,33 @@ export class RedisBus implements EventBus {
         consumers: consumers.map((c) => ({ name: typeof c.name === 'string' ? c.name : '', pending: Number(c.pending ?? 0), idleMs: Number(c.idle ?? 0) })),
         lastDeliveredId,
       };
+    });
+  }
+
+  queueBacklogs(groups: readonly string[], cap: number): Promise<Array<QueueBacklog | null>> {
+    return this.#run(async () => {
+      for (const group of groups) checkName(group, 'group');
+      const upTo = checkCount(cap, 'backlog');
+      if (groups.length === 0) return [];
+      // One pipeline: each queue's group record (its pending count and, unless deleted entries hide it, its lag).
+      const pipeline = this.#redis.pipeline();
+      for (const group of groups) pipeline.xinfo('GROUPS', this.#keys.queuePrefix + group);
+      const replies = (await pipeline.exec()) ?? [];
+      return Promise.all(
+        groups.map(async (group, i): Promise<QueueBacklog | null> => {
+          const [err, reply] = replies[i] ?? [null, undefined];
+          if (err !== null || !Array.isArray(reply)) return null; // no such stream: not a queue
+          const info = (reply as unknown[][]).map(fieldsToRecord).find((g) => g.name === group);
+          if (info === undefined) return null;
+          const last = typeof info['last-delivered-id'] === 'string' ? info['last-delivered-id'] : '0-0';
+          // No lag (entries deleted inside the range): count what follows the last delivered entry, at most `upTo`.
+          const waiting =
+            info.lag === undefined || info.lag === null
+              ? ((await this.#redis.xrange(this.#keys.queuePrefix + group, last === '0-0' ? '-' : `(${last}`, '+', 'COUNT', upTo)) as unknown[]).length
+              : Number(info.lag);
+          return { waiting: Math.min(waiting, upTo), inFlight: Math.min(Number(info.pending ?? 0), upTo) };
+        }),
+      );
     });
   }
 

@@ -1,7 +1,7 @@
 import { z } from 'zod';
 import { UeeError } from '../../core/index.js';
 import { laneGroup, pluginGroup, queuePlugin, type PluginRecord } from '../../registry/index.js';
-import type { EventBus } from '../../bus/index.js';
+import type { EventBus, QueueBacklog } from '../../bus/index.js';
 import { defineTool } from '../define-tool.js';
 import { EntityIdArg, PluginNameArg, TenantArg, text } from '../schemas.js';
 import { resolveScope } from '../scope.js';
@@ -142,11 +142,43 @@ const BacklogOut = z.object({
   name: z.string(),
   tenantId: z.string().nullable().describe("The plugin's scope (null: global)"),
   lane: z.string().nullable().describe("A global plugin's queue of one tenant's events: that tenant. null: the plugin's own queue (for an administrator, a global plugin's queue with every tenant's lane summed)"),
-  waiting: z.number().int().describe('Events routed to the plugin and not read yet'),
-  inFlight: z.number().int().describe('Events a router read and has not acknowledged yet: running, waiting for a retry or for a worker'),
+  waiting: z.number().int().describe('Events routed to the plugin and not read yet (counted up to 1,000 per queue)'),
+  inFlight: z.number().int().describe('Events a router read and has not acknowledged yet: running, waiting for a retry or for a worker (up to 1,000 per queue)'),
   queues: z.number().int().describe('Queues summed'),
 });
 type Backlog = z.infer<typeof BacklogOut>;
+
+/** A queue's waiting and in-flight entries are counted up to this (the bus counts no further): bounded work per queue whatever its length. */
+export const BACKLOG_COUNT_CAP = 1000;
+/** How long a queue's backlog, once read, is answered again: a token polling `plugin_metrics` costs the bus one read per queue per interval. */
+const BACKLOG_TTL_MS = 1000;
+/** Queues read per bus call; the event loop runs between calls. */
+const BACKLOG_CHUNK = 100;
+const backlogCache = new WeakMap<EventBus, Map<string, { at: number; value: QueueBacklog | null }>>();
+
+/**
+ * The backlogs of `queues`, read at most once per {@link BACKLOG_TTL_MS} per queue and in chunks: the
+ * bus reads run on the thread that routes and delivers every tenant's events (the embedded bus), so
+ * one tenant's token polling the tool for its hundreds of queues must not take that thread's time.
+ */
+async function readBacklogs(bus: EventBus, queues: readonly string[]): Promise<Map<string, QueueBacklog | null>> {
+  let cache = backlogCache.get(bus);
+  if (cache === undefined) backlogCache.set(bus, (cache = new Map<string, { at: number; value: QueueBacklog | null }>()));
+  const now = Date.now();
+  const stale = [...new Set(queues)].filter((q) => {
+    const kept = cache.get(q);
+    return kept === undefined || now - kept.at >= BACKLOG_TTL_MS;
+  });
+  for (let i = 0; i < stale.length; i += BACKLOG_CHUNK) {
+    if (i > 0) await new Promise((r) => setImmediate(r));
+    const chunk = stale.slice(i, i + BACKLOG_CHUNK);
+    const values = await bus.queueBacklogs(chunk, BACKLOG_COUNT_CAP);
+    chunk.forEach((q, k) => cache.set(q, { at: now, value: values[k] ?? null }));
+  }
+  const out = new Map(queues.map((q) => [q, cache.get(q)?.value ?? null]));
+  if (cache.size > 10 * BACKLOG_CHUNK * BACKLOG_CHUNK) for (const [q, kept] of cache) if (now - kept.at >= BACKLOG_TTL_MS) cache.delete(q);
+  return out;
+}
 
 /**
  * The backlogs of the plugins a principal may see (`plugins`, one entry per version), per logical
@@ -172,15 +204,14 @@ async function pluginBacklogs(bus: EventBus, plugins: readonly PluginRecord[], t
       wanted.set(key, { name, tenantId: null, lane: null, queues: [group, ...lanes.filter((q) => queuePlugin(q)!.group === group)] });
     }
   }
-  const out = await Promise.all(
-    [...wanted.values()].map(async (w): Promise<Backlog | undefined> => {
-      const infos = await Promise.all(w.queues.map((q) => bus.groupInfo(q).catch(() => undefined)));
-      const found = infos.filter((i) => i !== undefined);
-      if (found.length === 0) return undefined;
-      return { name: w.name, tenantId: w.tenantId, lane: w.lane, waiting: sum(found.map((i) => i.lag)), inFlight: sum(found.map((i) => i.pending)), queues: found.length };
-    }),
-  );
-  return out.filter((b) => b !== undefined).sort((a, b) => a.name.localeCompare(b.name) || (a.tenantId ?? '').localeCompare(b.tenantId ?? ''));
+  const read = await readBacklogs(bus, [...wanted.values()].flatMap((w) => w.queues));
+  const out: Backlog[] = [];
+  for (const w of wanted.values()) {
+    const found = w.queues.map((q) => read.get(q)).filter((b) => b !== null && b !== undefined);
+    if (found.length === 0) continue;
+    out.push({ name: w.name, tenantId: w.tenantId, lane: w.lane, waiting: sum(found.map((b) => b.waiting)), inFlight: sum(found.map((b) => b.inFlight)), queues: found.length });
+  }
+  return out.sort((a, b) => a.name.localeCompare(b.name) || (a.tenantId ?? '').localeCompare(b.tenantId ?? ''));
 }
 
 function sum(xs: readonly number[]): number {
