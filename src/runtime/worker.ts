@@ -453,6 +453,15 @@ let idleTotal = 0;
  */
 const lru = new Map<Instance, Entry>();
 
+/** One holder's idle instances — a tenant's (the instance key); fresh ones, never called, are the `null` holder's — least recently parked first. */
+interface Holder {
+  bytes: number;
+  lru: Map<Instance, Entry>;
+}
+const holders = new Map<string | null, Holder>();
+/** The holder that held the most idle bytes when it last parked: the first asked to make room when over its share (see {@link makeRoom}). */
+let largest: Holder | undefined;
+
 /**
  * Parks `inst` idle under its key (replacing an older one of that key), then keeps the worker within
  * its limits. An instance larger than the whole byte budget is released instead: parked, it would
@@ -472,13 +481,55 @@ function park(entry: Entry, inst: Instance): void {
   idleTotal += inst.parkedBytes;
   entry.idle.set(inst.key, inst);
   lru.set(inst, entry);
-  if (idleTotal > init.instances.idleBytes || lru.size > MAX_IDLE_INSTANCES) trimIdle();
+  let holder = holders.get(inst.key);
+  if (holder === undefined) holders.set(inst.key, (holder = { bytes: 0, lru: new Map() }));
+  holder.bytes += bytes;
+  holder.lru.set(inst, entry);
+  if (largest === undefined || holder.bytes >= largest.bytes) largest = holder;
+  if (overBudget()) makeRoom(holder);
+}
+
+function overBudget(): boolean {
+  return idleTotal > init.instances.idleBytes || lru.size > MAX_IDLE_INSTANCES;
+}
+
+/** Whether a holder keeps more than its part of the budget, shared evenly by the holders with idle instances. */
+function overShare(holder: Holder): boolean {
+  const n = holders.size;
+  return holder.lru.size > 0 && (holder.bytes > init.instances.idleBytes / n || holder.lru.size > MAX_IDLE_INSTANCES / n);
+}
+
+/**
+ * Back within the budget after `parker` parked: the idle instances of a holder past its share go
+ * first, its least recently used first — the parker's own, else the largest holder's — and only then
+ * the worker's least recently used. With one LRU for all, a tenant cycling through many plugins (or
+ * a few large instances) pushed every other tenant's warm instances out, and each of their calls
+ * started an instance again.
+ */
+function makeRoom(parker: Holder): void {
+  let released = false;
+  while (overBudget()) {
+    const from = overShare(parker) ? parker.lru : largest !== undefined && overShare(largest) ? largest.lru : lru;
+    const victim = from.entries().next().value;
+    if (victim === undefined) break;
+    drop(unpark(victim[1], victim[0]));
+    released = true;
+  }
+  if (released) maybeCollect();
 }
 
 /** Takes `inst` out of its plugin's idle instances (and the worker's accounts of them). */
 function unpark(entry: Entry, inst: Instance): Instance {
   if (entry.idle.get(inst.key) === inst) entry.idle.delete(inst.key);
   lru.delete(inst);
+  const holder = holders.get(inst.key);
+  if (holder?.lru.delete(inst)) {
+    holder.bytes -= inst.parkedBytes;
+    if (holder.lru.size === 0) {
+      holders.delete(inst.key);
+      if (largest === holder) largest = undefined;
+    }
+  }
   idleTotal -= inst.parkedBytes;
   inst.parkedBytes = 0;
   return inst;
@@ -489,15 +540,11 @@ function dropIdle(entry: Entry): void {
   for (const inst of [...entry.idle.values()]) drop(unpark(entry, inst));
 }
 
-/**
- * Keeps idle instances of all plugins within `idleBytes` and {@link MAX_IDLE_INSTANCES} (least
- * recently used released first) and releases those idle longer than `idleMs`, so memory follows use,
- * not history. Walks only what it releases.
- */
+/** Releases the instances idle longer than `idleMs`, so memory follows use, not history. Walks only what it releases. */
 function trimIdle(now = performance.now()): void {
   let released = false;
   for (const [inst, entry] of lru) {
-    if (idleTotal <= init.instances.idleBytes && lru.size <= MAX_IDLE_INSTANCES && now - inst.idleSince < init.instances.idleMs) break;
+    if (now - inst.idleSince < init.instances.idleMs) break;
     drop(unpark(entry, inst));
     released = true;
   }

@@ -50,6 +50,33 @@ describe('instance policy', () => {
     expect(await lruCounts(2 * page, ['c1', 'c2', 'big', 'c1', 'c2'])).toEqual([1, 1, 0, 2, 2]);
   });
 
+  it('RT-INST-8 a tenant holding more than its share of the idle budget gives up its own instances first: another tenant\'s warm instance stays', async () => {
+    const page = 64 * 1024;
+    /** Calls [plugin, tenant] in turn on one worker with a 4-page budget; each call's count on its instance (all one-page counters). */
+    const run = async (calls: Array<[string, string]>): Promise<number[]> => {
+      const rt = await openRuntime({ workers: 1, instances: { idleBytes: 4 * page } }, { tenants: ['acme', 'hog', 'beta'] });
+      try {
+        const wasm = await buildWat('counter');
+        for (const id of new Set(calls.map(([id]) => id))) await rt.host.load({ id, name: id, version: '1', kind: 'event', capabilities: [], wasm });
+        const out: number[] = [];
+        for (const [id, tenant] of calls) {
+          const r = await rt.host.invoke(id, { event: makeEvent(tenant) });
+          if (!r.ok) throw new Error(r.error.message);
+          out.push((r.output as { n: number }).n);
+        }
+        return out;
+      } finally {
+        await rt.close();
+      }
+    };
+    const hogs = Array.from({ length: 8 }, (_, i): [string, string] => [`h${i}`, 'hog']);
+    // hog's 8 instances go through the budget: with one LRU for all, acme's was the oldest and went first.
+    // hog keeps its most recent ones (h7 warm), its oldest went (h0 starts again).
+    expect(await run([['c1', 'acme'], ...hogs, ['c1', 'acme'], ['h7', 'hog'], ['h0', 'hog']])).toEqual([1, ...hogs.map(() => 1), 2, 2, 1]);
+    // beta parks within its share while hog holds 3 of the 4 pages: hog's oldest goes, not acme's.
+    expect(await run([['c1', 'acme'], ...hogs.slice(0, 3), ['b1', 'beta'], ['c1', 'acme'], ['h0', 'hog']])).toEqual([1, 1, 1, 1, 1, 2, 1]);
+  });
+
   it('RT-INST-1 reuses an instance only within one tenant, never across tenants', async () => {
     expect(await counts(1000, ['acme', 'acme', 'globex', 'acme', 'globex'])).toEqual([1, 2, 1, 3, 2]);
   });
