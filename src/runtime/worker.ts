@@ -493,10 +493,15 @@ function overBudget(): boolean {
   return idleTotal > init.instances.idleBytes || lru.size > MAX_IDLE_INSTANCES;
 }
 
-/** Whether a holder keeps more than its part of the budget, shared evenly by the holders with idle instances. */
+/**
+ * Whether a holder keeps more than its part of the budget, shared evenly by the holders with idle
+ * instances. One instance is never past it: with the budget full of one instance per tenant, a
+ * tenant new to the worker would otherwise give up its only one at once, on every call, while the
+ * others' stayed however long unused.
+ */
 function overShare(holder: Holder): boolean {
   const n = holders.size;
-  return holder.lru.size > 0 && (holder.bytes > init.instances.idleBytes / n || holder.lru.size > MAX_IDLE_INSTANCES / n);
+  return holder.lru.size > 1 && (holder.bytes > init.instances.idleBytes / n || holder.lru.size > MAX_IDLE_INSTANCES / n);
 }
 
 /**

@@ -54,7 +54,7 @@ describe('instance policy', () => {
     const page = 64 * 1024;
     /** Calls [plugin, tenant] in turn on one worker with a 4-page budget; each call's count on its instance (all one-page counters). */
     const run = async (calls: Array<[string, string]>): Promise<number[]> => {
-      const rt = await openRuntime({ workers: 1, instances: { idleBytes: 4 * page } }, { tenants: ['acme', 'hog', 'beta'] });
+      const rt = await openRuntime({ workers: 1, instances: { idleBytes: 4 * page } }, { tenants: ['acme', 'hog', 'beta', 't1', 't2', 't3', 't4', 't5'] });
       try {
         const wasm = await buildWat('counter');
         for (const id of new Set(calls.map(([id]) => id))) await rt.host.load({ id, name: id, version: '1', kind: 'event', capabilities: [], wasm });
@@ -75,6 +75,9 @@ describe('instance policy', () => {
     expect(await run([['c1', 'acme'], ...hogs, ['c1', 'acme'], ['h7', 'hog'], ['h0', 'hog']])).toEqual([1, ...hogs.map(() => 1), 2, 2, 1]);
     // beta parks within its share while hog holds 3 of the 4 pages: hog's oldest goes, not acme's.
     expect(await run([['c1', 'acme'], ...hogs.slice(0, 3), ['b1', 'beta'], ['c1', 'acme'], ['h0', 'hog']])).toEqual([1, 1, 1, 1, 1, 2, 1]);
+    // The budget full of one instance per tenant: a fifth tenant keeps its one (the least recently used tenant's goes).
+    const five = ['t1', 't2', 't3', 't4', 't5'].map((t): [string, string] => ['c1', t]);
+    expect(await run([...five, ['c1', 't5'], ['c1', 't2'], ['c1', 't1']])).toEqual([1, 1, 1, 1, 1, 2, 2, 1]);
   });
 
   it('RT-INST-1 reuses an instance only within one tenant, never across tenants', async () => {
