@@ -31,7 +31,12 @@ export interface TestServer {
   close(): Promise<void>;
 }
 
-/** Starts app + HTTP + MCP with tenants acme and globex and four tokens. */
+/**
+ * Starts app + HTTP + MCP with tenants acme and globex and four tokens. A test file's calls are a
+ * script, not a person: the per-token request rate is lifted (a file sharing one server sent more
+ * than the default burst of 60 in a few seconds on a fast VM, and a `beforeAll` failed RATE_LIMITED);
+ * the front door's own tests set the limits they test (test/mcp/front-door.test.ts).
+ */
 export async function startServer(env: Record<string, string> = {}): Promise<TestServer> {
   const dir = tempDir('uee-mcp');
   const tokens = makeTokens();
@@ -39,6 +44,8 @@ export async function startServer(env: Record<string, string> = {}): Promise<Tes
     { dataDir: dir.path, port: '0', tenants: 'acme,globex' },
     {
       UEE_TOKENS: `${tokens.admin}=admin,${tokens.acme}=tenant:acme,${tokens.acmeRo}=tenant:acme:ro,${tokens.globex}=tenant:globex`,
+      UEE_REQUESTS_PER_SECOND: '10000',
+      UEE_REQUEST_BURST: '10000',
       ...env,
     },
   );
