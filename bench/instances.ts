@@ -9,7 +9,8 @@
 // Run: npm run bench -- instances      (UEE_BENCH_INSTANCE_PHASE_MS, default 3,000: each phase's length)
 import { newId, type EventEnvelope } from '../src/core/index.js';
 import { compileJs, ensureEngine } from '../src/compiler/index.js';
-import { ExecutionHost, createLocalModelGateway, type HostServices } from '../src/runtime/index.js';
+import { ExecutionHost } from '../src/runtime/index.js';
+import { EMPTY_HOST_SERVICES } from './_host-services.js';
 import { percentile, printResult, printTable } from './_table.js';
 
 const PHASE_MS = Number(process.env.UEE_BENCH_INSTANCE_PHASE_MS ?? 3_000);
@@ -19,13 +20,6 @@ const HOG_PLUGINS = 32;
 const ACME_EVERY_MS = 20;
 const IDLE_BYTES = 64 * 1024 * 1024;
 
-const services: HostServices = {
-  readEntity: () => Promise.resolve(null),
-  queryReadModel: () => Promise.resolve([]),
-  getTenantConfig: () => Promise.resolve({ tenant: {}, plugin: {} }),
-  callModel: (ctx, req) => createLocalModelGateway().call(ctx, req),
-};
-
 function event(tenantId: string): EventEnvelope {
   const eventId = newId();
   return { eventId, type: 'Tick', tenantId, payload: {}, occurredAt: new Date().toISOString(), correlationId: eventId, causationId: null, hop: 0, source: { kind: 'api', id: 'bench' } };
@@ -34,7 +28,7 @@ function event(tenantId: string): EventEnvelope {
 // Module state lives as long as its instance: a count of 1 is a call that started one.
 const { wasm } = await compileJs({ engine: await ensureEngine(), entry: 'main.ts', files: { 'main.ts': `import { on } from 'uee:plugin';\nlet n = 0;\non('Tick', () => ({ n: ++n }));\n` }, typeCheck: false });
 // One worker: every call meets the same idle instances.
-const host = await ExecutionHost.create({ workers: 1, services, instances: { idleBytes: IDLE_BYTES } });
+const host = await ExecutionHost.create({ workers: 1, services: EMPTY_HOST_SERVICES, instances: { idleBytes: IDLE_BYTES } });
 await host.load({ id: 'acme-noop', name: 'AcmeNoop', version: '1', kind: 'event', capabilities: [], wasm });
 const hogIds = Array.from({ length: HOG_PLUGINS }, (_, i) => `hog-${i}`);
 for (const id of hogIds) await host.load({ id, name: id, version: '1', kind: 'event', capabilities: [], wasm });

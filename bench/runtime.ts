@@ -17,7 +17,8 @@ import { UeeApp } from '../src/app/index.js';
 import { loadConfig } from '../src/config/index.js';
 import { laneGroup } from '../src/registry/index.js';
 import { DISPATCH_GROUP } from '../src/router/index.js';
-import { ExecutionHost, createLocalModelGateway, type HostServices } from '../src/runtime/index.js';
+import { ExecutionHost } from '../src/runtime/index.js';
+import { EMPTY_HOST_SERVICES } from './_host-services.js';
 import { wasmApi } from '../src/runtime/wasm-api.js';
 import { buildWat } from '../test/runtime/wat.js';
 import { compileAssemblyScript, compileJs, compileRust, ensureEngine } from '../src/compiler/index.js';
@@ -28,12 +29,7 @@ import { median, printResult, printTable } from './_table.js';
 // the default 50,000/s per plugin, and the round trip measured would be the rate's sleep.
 const UNLIMITED = { perPlugin: { ratePerSec: 1e12, burst: 1e12 }, perTenant: { ratePerSec: 1e12, burst: 1e12 } };
 
-const services: HostServices = {
-  readEntity: () => Promise.resolve(null),
-  queryReadModel: () => Promise.resolve([]),
-  getTenantConfig: () => Promise.resolve({ tenant: {}, plugin: {} }),
-  callModel: (ctx, req) => createLocalModelGateway().call(ctx, req),
-};
+const services = EMPTY_HOST_SERVICES;
 
 function event(): EventEnvelope {
   const eventId = newId();
