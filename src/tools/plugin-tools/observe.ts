@@ -149,11 +149,13 @@ const BacklogOut = z.object({
 type Backlog = z.infer<typeof BacklogOut>;
 
 /** A queue's waiting and in-flight entries are counted up to this (the bus counts no further): bounded work per queue whatever its length. */
-export const BACKLOG_COUNT_CAP = 1000;
+const BACKLOG_COUNT_CAP = 1000;
 /** How long a queue's backlog, once read, is answered again: a token polling `plugin_metrics` costs the bus one read per queue per interval. */
 const BACKLOG_TTL_MS = 1000;
 /** Queues read per bus call; the event loop runs between calls. */
 const BACKLOG_CHUNK = 100;
+/** Queues the cache of backlogs holds before it drops the expired ones. */
+const BACKLOG_CACHE_PRUNE_AT = 100_000;
 const backlogCache = new WeakMap<EventBus, Map<string, { at: number; value: QueueBacklog | null }>>();
 
 /**
@@ -176,7 +178,7 @@ async function readBacklogs(bus: EventBus, queues: readonly string[]): Promise<M
     chunk.forEach((q, k) => cache.set(q, { at: now, value: values[k] ?? null }));
   }
   const out = new Map(queues.map((q) => [q, cache.get(q)?.value ?? null]));
-  if (cache.size > 10 * BACKLOG_CHUNK * BACKLOG_CHUNK) for (const [q, kept] of cache) if (now - kept.at >= BACKLOG_TTL_MS) cache.delete(q);
+  if (cache.size > BACKLOG_CACHE_PRUNE_AT) for (const [q, kept] of cache) if (now - kept.at >= BACKLOG_TTL_MS) cache.delete(q);
   return out;
 }
 
@@ -189,7 +191,8 @@ async function readBacklogs(bus: EventBus, queues: readonly string[]): Promise<M
  */
 async function pluginBacklogs(bus: EventBus, plugins: readonly PluginRecord[], tenant: string | null | undefined): Promise<Backlog[]> {
   const wanted = new Map<string, { name: string; tenantId: string | null; lane: string | null; queues: string[] }>();
-  let lanes: string[] | undefined;
+  /** Every lane on the bus by its plugin's queue (listed once, only for a view that sums them). */
+  let lanes: Map<string, string[]> | undefined;
   for (const p of plugins) {
     const { name } = p.attributes;
     const key = `${p.tenantId ?? '*'}\u0000${name}`;
@@ -200,8 +203,8 @@ async function pluginBacklogs(bus: EventBus, plugins: readonly PluginRecord[], t
       wanted.set(key, { name, tenantId: null, lane: tenant, queues: [laneGroup(name, tenant)] });
     } else {
       const group = pluginGroup(name, null);
-      lanes ??= (await bus.queues?.())?.filter((q) => queuePlugin(q)?.lane !== undefined) ?? [];
-      wanted.set(key, { name, tenantId: null, lane: null, queues: [group, ...lanes.filter((q) => queuePlugin(q)!.group === group)] });
+      lanes ??= lanesByPlugin((await bus.queues?.()) ?? []);
+      wanted.set(key, { name, tenantId: null, lane: null, queues: [group, ...(lanes.get(group) ?? [])] });
     }
   }
   const read = await readBacklogs(bus, [...wanted.values()].flatMap((w) => w.queues));
@@ -212,6 +215,19 @@ async function pluginBacklogs(bus: EventBus, plugins: readonly PluginRecord[], t
     out.push({ name: w.name, tenantId: w.tenantId, lane: w.lane, waiting: sum(found.map((b) => b.waiting)), inFlight: sum(found.map((b) => b.inFlight)), queues: found.length });
   }
   return out.sort((a, b) => a.name.localeCompare(b.name) || (a.tenantId ?? '').localeCompare(b.tenantId ?? ''));
+}
+
+/** The lanes among `queues`, by the queue of the global plugin each belongs to. */
+function lanesByPlugin(queues: readonly string[]): Map<string, string[]> {
+  const out = new Map<string, string[]>();
+  for (const q of queues) {
+    const owner = queuePlugin(q);
+    if (owner?.lane === undefined) continue;
+    const list = out.get(owner.group);
+    if (list === undefined) out.set(owner.group, [q]);
+    else list.push(q);
+  }
+  return out;
 }
 
 function sum(xs: readonly number[]): number {
@@ -255,7 +271,8 @@ export const pluginMetrics = defineTool({
     const visible = new Map(all.filter(inScope).map((p) => [p.id, p]));
     let chosen = all;
     if (args.pluginId !== undefined) {
-      const plugin = visible.get(args.pluginId) ?? all.find((p) => p.id === args.pluginId) ?? (await resolvePlugin(ctx, { pluginId: args.pluginId }));
+      // Not visible: resolvePlugin answers the NOT_FOUND it answers everywhere.
+      const plugin = all.find((p) => p.id === args.pluginId) ?? (await resolvePlugin(ctx, { pluginId: args.pluginId }));
       chosen = [plugin];
     }
     if (args.name !== undefined) chosen = chosen.filter((p) => p.attributes.name === args.name);
