@@ -3,6 +3,7 @@
 // A file that failed outside its tests (a beforeAll, an import) has no failed test of its own and its
 // tests count as skipped: it counts as one failure, and a failing run never prints 0 failed.
 import { readFileSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
 
 export function tally(report, status) {
   const skipped = (report.numPendingTests ?? 0) + (report.numTodoTests ?? 0);
@@ -14,6 +15,7 @@ export function tally(report, status) {
   return `${report.numPassedTests ?? 0} passed, ${failed} failed, ${skipped} skipped`;
 }
 
-if (process.argv[1] === new URL(import.meta.url).pathname) {
+// Run as a script (a path with spaces or other escaped characters included), not when imported by its test.
+if (process.argv[1] === fileURLToPath(import.meta.url)) {
   console.log(tally(JSON.parse(readFileSync(process.argv[2], 'utf8')), Number(process.argv[3] ?? 0)));
 }
