@@ -21,16 +21,21 @@ async function counts(eventsPerInstance: number, tenants: string[], started: num
   }
 }
 
-/** Calls each plugin id in turn (one tenant) and returns each call's count on its instance; `big` is a plugin whose instance grows to 5 pages (its count is 0). */
-async function lruCounts(idleBytes: number, calls: string[]): Promise<number[]> {
-  const rt = await openRuntime({ workers: 1, instances: { idleBytes } });
+/**
+ * Calls each plugin id in turn on one worker — a bare id for tenant acme, `[id, tenant]` for another —
+ * and returns each call's count on its instance. Every plugin is a one-page counter but `big`, whose
+ * instance grows to 5 pages (its count is 0).
+ */
+async function lruCounts(idleBytes: number, calls: Array<string | [string, string]>): Promise<number[]> {
+  const pairs = calls.map((c): [string, string] => (typeof c === 'string' ? [c, 'acme'] : c));
+  const rt = await openRuntime({ workers: 1, instances: { idleBytes } }, { tenants: [...new Set(pairs.map(([, tenant]) => tenant))] });
   try {
     const wasm = await buildWat('counter');
     const big = await buildWat('touch-memory', { RAW_PAGES: '4' });
-    for (const id of new Set(calls)) await rt.host.load({ id, name: id, version: '1', kind: 'event', capabilities: [], wasm: id === 'big' ? big : wasm });
+    for (const id of new Set(pairs.map(([id]) => id))) await rt.host.load({ id, name: id, version: '1', kind: 'event', capabilities: [], wasm: id === 'big' ? big : wasm });
     const out: number[] = [];
-    for (const id of calls) {
-      const r = await rt.host.invoke(id, { event: makeEvent('acme') });
+    for (const [id, tenant] of pairs) {
+      const r = await rt.host.invoke(id, { event: makeEvent(tenant) });
       if (!r.ok) throw new Error(r.error.message);
       out.push(id === 'big' ? 0 : (r.output as { n: number }).n);
     }
@@ -52,23 +57,8 @@ describe('instance policy', () => {
 
   it('RT-INST-8 a tenant holding more than its share of the idle budget gives up its own instances first: another tenant\'s warm instance stays', async () => {
     const page = 64 * 1024;
-    /** Calls [plugin, tenant] in turn on one worker with a 4-page budget; each call's count on its instance (all one-page counters). */
-    const run = async (calls: Array<[string, string]>): Promise<number[]> => {
-      const rt = await openRuntime({ workers: 1, instances: { idleBytes: 4 * page } }, { tenants: ['acme', 'hog', 'beta', 't1', 't2', 't3', 't4', 't5'] });
-      try {
-        const wasm = await buildWat('counter');
-        for (const id of new Set(calls.map(([id]) => id))) await rt.host.load({ id, name: id, version: '1', kind: 'event', capabilities: [], wasm });
-        const out: number[] = [];
-        for (const [id, tenant] of calls) {
-          const r = await rt.host.invoke(id, { event: makeEvent(tenant) });
-          if (!r.ok) throw new Error(r.error.message);
-          out.push((r.output as { n: number }).n);
-        }
-        return out;
-      } finally {
-        await rt.close();
-      }
-    };
+    // A 4-page budget; every plugin a one-page counter.
+    const run = (calls: Array<[string, string]>): Promise<number[]> => lruCounts(4 * page, calls);
     const hogs = Array.from({ length: 8 }, (_, i): [string, string] => [`h${i}`, 'hog']);
     // hog's 8 instances go through the budget: with one LRU for all, acme's was the oldest and went first.
     // hog keeps its most recent ones (h7 warm), its oldest went (h0 starts again).
