@@ -8,11 +8,12 @@ import { afterEach, describe, expect, it } from 'vitest';
 import type { UeeApp } from '../../src/app/index.js';
 import type { Delivery } from '../../src/bus/index.js';
 import type { Principal } from '../../src/core/index.js';
-import { newId, silentLogger } from '../../src/core/index.js';
+import { silentLogger } from '../../src/core/index.js';
 import { laneGroup, pluginGroup } from '../../src/registry/index.js';
 import { detachedToolContext } from '../../src/review/index.js';
 import { DISPATCH_GROUP } from '../../src/router/index.js';
 import { McpHost } from '../../src/server/mcp/index.js';
+import { makeEvents } from '../bus/conformance.js';
 import { buildWat } from '../runtime/wat.js';
 import { BACKENDS, newSite, openApp, until, type AppSite } from './harness.js';
 
@@ -109,8 +110,7 @@ describe.each(BACKENDS)('plugin backlogs ($name bus)', ({ name }) => {
     const queue = pluginGroup('Long', 'acme');
     await app.bus.ensureQueue(queue);
     await app.bus.ensureGroup('feed', 'earliest');
-    const events = Array.from({ length: 1005 }, (_, i) => ({ eventId: newId(), type: 'TaskCreated', tenantId: 'acme', entityId: `e${i}`, entityTypeId: 'Task', payload: {}, occurredAt: new Date().toISOString(), correlationId: newId(), causationId: null, hop: 0, source: { kind: 'api' as const, id: 'test' } }));
-    await app.bus.publish(events);
+    await app.bus.publish(makeEvents(1005));
     // (The deploy's own events are on the stream too.)
     const read = await app.bus.read('feed', 'd', { count: 2000 });
     expect(read.filter((d) => d.event.type === 'TaskCreated')).toHaveLength(1005);
