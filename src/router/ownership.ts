@@ -14,6 +14,13 @@ import { hash32 } from '../core/index.js';
  * processes: 2 each, where plain rendezvous gives 4–0 one time in eight), and a member joining or
  * leaving moves mostly the queues that member gains or loses.
  *
+ * A global plugin's lanes (one queue per tenant with events for it, see `laneGroup`) are split on
+ * their own, each to the member of highest score for it with no load bound ({@link laneOwner}): a
+ * process knows only the lanes it has met, so no two processes could count the same set, while the
+ * members alone are known alike to all. Over many tenants that spreads one busy global plugin's
+ * work over every process (before 2026-12-07 its lanes went with its queue: one process ran all of
+ * it); with few lanes the split may be uneven.
+ *
  * The assignment only says who should take a queue's lease; the lease alone decides who reads it.
  * While views differ (a member seen by one process and not yet by another) a queue may be wanted by
  * two processes — the lease arbitrates — or by none for up to a beat.
@@ -26,21 +33,39 @@ export function assignQueues(members: readonly string[], queues: Iterable<string
   const cap = Math.ceil(qs.length / ms.length);
   const load = new Array<number>(ms.length).fill(0);
   for (const { q } of qs) {
-    let best = -1;
-    let bestScore = -1;
-    for (let i = 0; i < ms.length; i++) {
-      if (load[i]! >= cap) continue;
-      const score = hash32(`${ms[i]!}\n${q}`);
-      if (score > bestScore) {
-        best = i;
-        bestScore = score;
-      }
-    }
+    const best = highestScore(ms, q, (i) => load[i]! < cap);
     load[best]!++;
     out.set(q, ms[best]!);
   }
   return out;
 }
+
+/**
+ * The member a lane goes to: of `members`, the one of highest score for `lane` (the score
+ * {@link assignQueues} ranks by, so a lane alone is assigned as a queue alone is); undefined with none.
+ */
+export function laneOwner(members: readonly string[], lane: string): string | undefined {
+  const ms = [...new Set(members)].sort();
+  return ms.length === 0 ? undefined : ms[highestScore(ms, lane, () => true)];
+}
+
+/** The index of the member of `sorted` with the highest score for `key` among those `open` lets in (the first on a tie). */
+function highestScore(sorted: readonly string[], key: string, open: (i: number) => boolean): number {
+  let best = -1;
+  let bestScore = -1;
+  for (let i = 0; i < sorted.length; i++) {
+    if (!open(i)) continue;
+    const score = hash32(`${sorted[i]!}\n${key}`);
+    if (score > bestScore) {
+      best = i;
+      bestScore = score;
+    }
+  }
+  return best;
+}
+
+/** Lanes whose owner a share remembers at most; past it the memory starts again (a look-up is one hash per member). */
+const LANE_OWNERS_KEPT = 65_536;
 
 
 /** This process's current share: answers {@link owns} per queue from the last assignment. */
@@ -48,6 +73,9 @@ export class QueueShare {
   #owners = new Map<string, string>();
   #members: readonly string[] = [];
   #queues: readonly string[] = [];
+  /** Whether each lane asked about is this process's, for the members of {@link generation}. */
+  #lanes = new Map<string, boolean>();
+  #generation = 0;
 
   constructor(readonly self: string) {}
 
@@ -61,6 +89,10 @@ export class QueueShare {
     ms.sort();
     qs.sort();
     if (same(ms, this.#members) && same(qs, this.#queues)) return [];
+    if (!same(ms, this.#members)) {
+      this.#generation++;
+      this.#lanes.clear();
+    }
     this.#members = ms;
     this.#queues = qs;
     const next = assignQueues(ms, qs);
@@ -73,6 +105,22 @@ export class QueueShare {
   /** Whether this process should hold queue `group` (a queue outside the last assignment: no). */
   owns(group: string): boolean {
     return this.#owners.get(group) === this.self;
+  }
+
+  /** Whether this process should hold lane `group` of a global plugin (see {@link laneOwner}): no before the first {@link update}. */
+  ownsLane(group: string): boolean {
+    let mine = this.#lanes.get(group);
+    if (mine === undefined) {
+      if (this.#lanes.size >= LANE_OWNERS_KEPT) this.#lanes.clear();
+      mine = laneOwner(this.#members, group) === this.self;
+      this.#lanes.set(group, mine);
+    }
+    return mine;
+  }
+
+  /** Counts the changes of the members: a change may move any lane (see {@link ownsLane}). */
+  get generation(): number {
+    return this.#generation;
   }
 
   /** The members the last assignment was made among. */

@@ -567,10 +567,10 @@ export class Router {
     let others: string[] | undefined;
     for (const t of targets) {
       if (isLane(t)) {
-        // Opened here in any case: its worker reads it if the split gives it to this process (with its
-        // plugin's queue), and is otherwise a safety net for the owner (see DeliveryOptions.owns).
+        // Opened here in any case: its worker reads it if the split gives the lane to this process, and
+        // is otherwise a safety net for the owner (see DeliveryOptions.owns).
         this.#wakeLane(t.laneOf, t.entry.laneTenant!, t.group);
-        if (share !== undefined && !share.owns(t.laneOf.group)) (others ??= [this.consumer]).push(t.group);
+        if (share !== undefined && !share.ownsLane(t.group)) (others ??= [this.consumer]).push(t.group);
         continue;
       }
       if (share === undefined || share.owns(t.group)) t.worker?.wake();
@@ -636,18 +636,14 @@ export class Router {
     if (share === undefined) return;
     const queues: string[] = [];
     for (const route of this.#routes.values()) if (!route.parked) queues.push(route.group);
+    const generation = share.generation;
     const changed = share.update(members ?? share.members, queues);
     if (changed.length > 0) this.options.logger.debug('queues split again among the routers', { members: share.members.length, changed: changed.length });
-    const moved = new Set<string>();
-    for (const group of changed) {
-      const route = this.#routes.get(group);
-      route?.worker?.wake();
-      if (route?.tenantId === null) moved.add(group);
-    }
-    if (moved.size === 0) return;
-    // A global plugin's lanes go with its queue: each open one looks again, and those now this
+    for (const group of changed) this.#routes.get(group)?.worker?.wake();
+    if (share.generation === generation) return;
+    // Other members: any lane may have moved. Each open one looks again, and those now this
     // process's that it has not open are found on the bus.
-    for (const lane of this.#lanes.values()) if (moved.has(lane.laneOf.group)) lane.worker?.wake();
+    for (const lane of this.#lanes.values()) lane.worker?.wake();
     void this.#discoverLanes();
   }
 
@@ -939,7 +935,7 @@ export class Router {
     }
     const opened = lane;
     const closing = this.#closingLanes.get(group);
-    const worker = this.#newWorker(opened.entry, this.#share === undefined ? undefined : () => this.#share!.owns(route.group), {
+    const worker = this.#newWorker(opened.entry, this.#share === undefined ? undefined : () => this.#share!.ownsLane(group), {
       afterMs: this.#opts.laneIdleMs,
       stop: () => this.#closeLane(opened, worker),
     });
@@ -991,7 +987,7 @@ export class Router {
     for (const q of queues) {
       if (this.#lanes.has(q)) continue;
       const lane = this.#laneRoute(q);
-      if (lane === undefined || (this.#share !== undefined && !this.#share.owns(lane.route.group))) continue;
+      if (lane === undefined || (this.#share !== undefined && !this.#share.ownsLane(q))) continue;
       this.#wakeLane(lane.route, lane.tenantId, q);
     }
   }

@@ -53,10 +53,10 @@ describe('commit fencing (Redis bus, PostgreSQL store, two routers)', () => {
     const site = newSite('redis', label);
     disposers.push(() => site.dispose());
     const options = { router: { refreshMs: 200, backoffMs: 20, concurrency: 4, heartbeatMs: HEARTBEAT_MS, claimIdleMs: CLAIM_IDLE_MS } };
-    // A global plugin: acme's events wait in its lane, which goes with the plugin's queue in the split.
+    // A global plugin: acme's events wait in its lane, a queue of the split on its own.
     const group = laneGroup('Fenced', 'acme');
-    // The split of the queues gives the queue to A while both live (to B while A's heartbeat lapsed).
-    const names = firstOwns(pluginGroup('Fenced', null));
+    // The split of the queues gives the lane to A while both live (to B while A's heartbeat lapsed).
+    const names = firstOwns(group);
     const a = await openApp(site, { store }, { router: { ...options.router, consumerName: names.first } });
     disposers.push(() => a.close());
     await deployProbe(a, probe, { name: 'Fenced', subscribeTo: ['Step'], settings: { mode: 'append', marker: 'F' } });

@@ -112,7 +112,7 @@ describe('process heartbeats on Redis (PostgreSQL store, worker processes)', () 
     await drainAll(producer, groups, 120_000);
     const victim = await dispatcherOf(site);
     const survivor = [...workers].find((w) => w !== victim) ?? survivorFirst;
-    // Every queue: the plugins' own and the global plugin's lanes (one per tenant, with their plugin's queue in the split).
+    // Every queue: the plugins' own and the global plugin's lanes (one per tenant, each a queue of the split).
     const queues = (await Promise.all(groups.map((g) => queuesOf(producer.bus, g)))).flat();
     expect(queues.length).toBe(groups.length + TENANTS.length);
     const leases = [DISPATCH_GROUP, ...queues.map((g) => queueLeaseName(g))].map((n) => `${site.redisPrefix}lease:${n}`);

@@ -2,10 +2,12 @@
  * ROUTER-SHARE-0: the queue assignment among live processes (src/router/ownership.ts) is fair and
  * stable: every member gets ⌊n/m⌋ or ⌈n/m⌉ of n queues (four queues over two processes: two each,
  * whatever the names), and a member joining takes about its share, moving hardly anything between
- * the others.
+ * the others. ROUTER-SHARE-0c: a global plugin's lanes are split on their own, by the members alone
+ * (each process knows different lanes): about evenly over many lanes, a member joining takes about
+ * its share and nothing moves between the others, and a share's answers follow its members.
  */
 import { describe, expect, it } from 'vitest';
-import { assignQueues, QueueShare } from '../../src/router/ownership.js';
+import { assignQueues, laneOwner, QueueShare } from '../../src/router/ownership.js';
 
 describe('queue share among live processes (assignment)', () => {
   it('ROUTER-SHARE-0 each member gets floor or ceil of queues/members; a member joining moves about its share, hardly anything between the others', () => {
@@ -45,5 +47,36 @@ describe('queue share among live processes (assignment)', () => {
     expect(queues.filter((q) => share.owns(q))).toHaveLength(10);
     // Not in the assignment: not owned.
     expect(share.owns('plugin:*:Other')).toBe(false);
+  });
+
+  it('ROUTER-SHARE-0c lanes are split by the members alone: about evenly, a member joining takes about its share and moves nothing between the others; a share answers for the current members', () => {
+    const lanes = Array.from({ length: 3000 }, (_, i) => `lane:t${i}:Audit`);
+    const two = new Map(lanes.map((l) => [l, laneOwner(['a', 'b'], l)]));
+    const three = new Map(lanes.map((l) => [l, laneOwner(['c', 'a', 'b'], l)]));
+    for (const [owners, n] of [[two, 2], [three, 3]] as const) {
+      const counts = new Map<string | undefined, number>();
+      for (const o of owners.values()) counts.set(o, (counts.get(o) ?? 0) + 1);
+      expect(counts.size).toBe(n);
+      for (const c of counts.values()) expect(Math.abs(c - 3000 / n)).toBeLessThan(0.1 * (3000 / n));
+    }
+    const moved = lanes.filter((l) => two.get(l) !== three.get(l));
+    // Every lane that moved went to the newcomer.
+    expect(moved.every((l) => three.get(l) === 'c')).toBe(true);
+    expect(moved.length).toBeGreaterThan(0.9 * 1000);
+    // A lane alone is assigned as a queue alone is.
+    for (const l of lanes.slice(0, 50)) expect(laneOwner(['a', 'b'], l)).toBe(assignQueues(['b', 'a'], [l]).get(l));
+    expect(laneOwner([], 'lane:t0:Audit')).toBeUndefined();
+
+    const share = new QueueShare('a');
+    expect(share.ownsLane(lanes[0]!)).toBe(false);
+    share.update(['a'], []);
+    expect(lanes.every((l) => share.ownsLane(l))).toBe(true);
+    const generation = share.generation;
+    // Other queues, the same members: no lane moves.
+    share.update(['a'], ['plugin:*:P0']);
+    expect(share.generation).toBe(generation);
+    share.update(['a', 'b'], ['plugin:*:P0']);
+    expect(share.generation).toBe(generation + 1);
+    expect(lanes.filter((l) => share.ownsLane(l))).toEqual(lanes.filter((l) => two.get(l) === 'a'));
   });
 });

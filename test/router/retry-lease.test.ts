@@ -14,7 +14,7 @@
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import type { UeeApp } from '../../src/app/index.js';
 import type { TenantContext } from '../../src/core/index.js';
-import { laneGroup, pluginGroup } from '../../src/registry/index.js';
+import { laneGroup } from '../../src/registry/index.js';
 import { queueLeaseName, type Delivery } from '../../src/bus/index.js';
 import { dropSchemas, randomSchema, schemaUrl } from '../store/postgres-helpers.js';
 import { tempDir } from '../helpers.js';
@@ -178,9 +178,8 @@ describe('a retry after the queue lease was lost (Redis bus, PostgreSQL store, t
     // claimIdleMs far beyond the heartbeat: only the heartbeat moves the queue in this test's time.
     const options = { router: { refreshMs: 200, backoffMs: BACKOFF_MS, concurrency: 4, heartbeatMs, claimIdleMs: 60_000 } };
     const group = laneGroup('Flaky', 'acme');
-    // The split of the queues gives the queue to A while both live (to B while A's heartbeat lapsed):
-    // acme's lane goes with the plugin's queue.
-    const names = firstOwns(pluginGroup('Flaky', null));
+    // The split of the queues gives acme's lane to A while both live (to B while A's heartbeat lapsed).
+    const names = firstOwns(group);
     const a = await openApp(site, { store }, { router: { ...options.router, consumerName: names.first } });
     disposers.push(() => a.close());
     await deployProbe(a, probe, { name: 'Flaky', subscribeTo: ['Step'], settings: { mode: 'mark', marker: 'F' } });

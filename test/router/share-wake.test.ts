@@ -18,8 +18,8 @@ import { afterEach, expect, it, vi } from 'vitest';
 import { randomBytes } from 'node:crypto';
 import { queueLeaseName } from '../../src/bus/index.js';
 import { RedisBus } from '../../src/bus/redis/redis-bus.js';
-import { laneGroup, pluginGroup } from '../../src/registry/index.js';
-import { assignQueues } from '../../src/router/ownership.js';
+import { laneGroup } from '../../src/registry/index.js';
+import { laneOwner } from '../../src/router/ownership.js';
 import { QUEUED_SIGNAL } from '../../src/router/router.js';
 import { randomSchema, schemaUrl } from '../store/postgres-helpers.js';
 import { TEST_REDIS_URL, tempDir } from '../helpers.js';
@@ -35,15 +35,14 @@ afterEach(async () => {
   for (const d of disposers.splice(0).reverse()) await d();
 });
 
-/** Router and plugin names for which the split of the two plugins' queues gives `near` to `a`, `far` to `b`. */
+/** Router and plugin names for which the split gives the two global plugins' lanes for acme (where acme's events wait): `near`'s to `a`, `far`'s to `b`. */
 function names(): { a: string; b: string; near: string; far: string } {
   const a = `a-${randomBytes(3).toString('hex')}`;
   const b = `b-${randomBytes(3).toString('hex')}`;
   for (let i = 0; ; i++) {
     const near = `Near${i}`;
     const far = `Far${i}`;
-    const split = assignQueues([a, b], [pluginGroup(near, null), pluginGroup(far, null)]);
-    if (split.get(pluginGroup(near, null)) === a && split.get(pluginGroup(far, null)) === b) return { a, b, near, far };
+    if (laneOwner([a, b], laneGroup(near, 'acme')) === a && laneOwner([a, b], laneGroup(far, 'acme')) === b) return { a, b, near, far };
   }
 }
 
@@ -91,7 +90,7 @@ it('ROUTER-SHARE-3 a queue held by a process that does not dispatch is woken acr
   await a.runtime!.router.refresh();
   await b.runtime!.router.refresh();
 
-  // The global plugins' lanes for acme, which go with their plugins' queues in the split.
+  // The global plugins' lanes for acme.
   const holder = (plugin: string): Promise<string | null> => redis.get(`${site.redisPrefix}lease:${queueLeaseName(laneGroup(plugin, 'acme'))}`);
   const seen = async (marker: string, entityId: string): Promise<boolean> => (await marks(a, 'acme')).some((m) => m.marker === marker && m.sourceEntity === entityId);
 
