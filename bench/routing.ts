@@ -32,7 +32,9 @@
 // queues to share. Deliveries/s from the first publish to every queue drained. Then the same with
 // plugins whose calls burn ~2 ms of CPU each (a fortieth of the events): there each process's one host
 // worker is the bound, so a second process should add throughput (`redisPgRatio2vs1ProcessesCpuBound`),
-// where with no-op plugins the main threads, Redis and PostgreSQL share the same two cores.
+// where with no-op plugins the main threads, Redis and PostgreSQL share the same two cores. And one
+// global CPU-bound plugin with the events spread over 16 tenants (`…CpuBoundOnePlugin`): its 16 lanes
+// are split among the processes (one process ran all of a global plugin before 2026-12-07).
 // Run: npm run bench -- routing      (UEE_BENCH_REDIS_URL, default redis://127.0.0.1:6379; UEE_BENCH_EVENTS, default 20,000;
 //      UEE_TEST_POSTGRES_URL for the processes scenario, default postgres://postgres@127.0.0.1:5432/test)
 import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
@@ -57,7 +59,7 @@ import { printResult, printTable } from './_table.js';
 import { procCpuUs } from './_proc.js';
 import { BENCH_POSTGRES_URL } from './_store-postgres.js';
 import { DISPATCH_GROUP } from '../src/router/index.js';
-import { laneGroup, pluginGroup } from '../src/registry/index.js';
+import { laneGroup } from '../src/registry/index.js';
 import { SERVER_NODE_FLAGS } from '../src/cli/node-flags.js';
 import { compileJs, ensureEngine } from '../src/compiler/index.js';
 
@@ -544,20 +546,27 @@ async function stopWorker(child: ChildProcess): Promise<void> {
 }
 
 if ((BACKENDS?.has('redis') ?? true) && (SCENARIOS?.has('processes') ?? true)) {
-  const PLUGINS = 4;
   // No-op plugins (the main threads, Redis and PostgreSQL are the bound, on the same two cores), and
   // plugins whose calls burn ~2 ms of CPU each (7M loop iterations; each process's one host worker
-  // is the bound: 1 / (2 ms + the delivery's own cost) per process at most).
+  // is the bound: 1 / (2 ms + the delivery's own cost) per process at most): four global plugins
+  // with acme's events (four lanes to share), and one global plugin with the events spread over 16
+  // tenants (its 16 lanes to share: before 2026-12-07 a global plugin's lanes went with its queue, so
+  // one process ran all of it).
+  const burn = await buildWat('burn', { RAW_ITERATIONS: '7000000' });
+  const cpuBoundEvents = Math.max(200, Math.round(EVENTS / 40));
+  const sixteen = Array.from({ length: 16 }, (_, i) => (i === 0 ? 'acme' : `tenant${i}`));
   const variants = [
-    { key: '', label: '', wasm: noopWasm, events: EVENTS, warmup: Math.min(500, EVENTS) },
-    { key: 'CpuBound', label: ', CPU-bound calls (~2 ms each)', wasm: await buildWat('burn', { RAW_ITERATIONS: '7000000' }), events: Math.max(200, Math.round(EVENTS / 40)), warmup: 50 },
+    { key: '', label: '4 plugins', plugins: 4, tenants: ['acme'], wasm: noopWasm, events: EVENTS, warmup: Math.min(500, EVENTS) },
+    { key: 'CpuBound', label: '4 plugins, CPU-bound calls (~2 ms each)', plugins: 4, tenants: ['acme'], wasm: burn, events: cpuBoundEvents, warmup: 50 },
+    { key: 'CpuBoundOnePlugin', label: '1 plugin over 16 tenants, CPU-bound calls', plugins: 1, tenants: sixteen, wasm: burn, events: 4 * cpuBoundEvents, warmup: 64 },
   ];
   for (const variant of variants) for (const processes of [1, 2]) {
+    const PLUGINS = variant.plugins;
     const dataDir = mkdtempSync(join(tmpdir(), 'uee-bench-routing-'));
     const redisPrefix = `uee-bench:${randomBytes(4).toString('hex')}:`;
     const schema = `uee_bench_${randomBytes(5).toString('hex')}`;
     const store = pgStoreUrl(schema);
-    const producer = await UeeApp.create(loadConfig({ dataDir, tenants: 'acme', runtime: 'off', logLevel: 'error', bus: REDIS_URL, redisPrefix, store }, {}), silentLogger);
+    const producer = await UeeApp.create(loadConfig({ dataDir, tenants: variant.tenants.join(','), runtime: 'off', logLevel: 'error', bus: REDIS_URL, redisPrefix, store }, {}), silentLogger);
     const workers: ChildProcess[] = [];
     const dirs: string[] = [dataDir];
     try {
@@ -565,11 +574,10 @@ if ((BACKENDS?.has('redis') ?? true) && (SCENARIOS?.has('processes') ?? true)) {
       for (let i = 0; i < processes; i++) {
         const dir = mkdtempSync(join(tmpdir(), 'uee-bench-worker-'));
         dirs.push(dir);
-        workers.push(await startWorker({ UEE_DATA_DIR: dir, UEE_STORE: store, UEE_BUS: REDIS_URL, UEE_REDIS_PREFIX: redisPrefix, UEE_TENANTS: 'acme', UEE_LOG_LEVEL: 'error', UEE_WORKERS: '1' }));
+        workers.push(await startWorker({ UEE_DATA_DIR: dir, UEE_STORE: store, UEE_BUS: REDIS_URL, UEE_REDIS_PREFIX: redisPrefix, UEE_TENANTS: variant.tenants.join(','), UEE_LOG_LEVEL: 'error', UEE_WORKERS: '1' }));
       }
-      const groups = Array.from({ length: PLUGINS }, (_, i) => pluginGroup(`Shared${i}`, null));
-      // acme's events wait in each global plugin's lane for acme, which goes with the plugin's queue in the split.
-      const lanes = Array.from({ length: PLUGINS }, (_, i) => laneGroup(`Shared${i}`, 'acme'));
+      // Each tenant's events wait in each global plugin's lane for that tenant: the queues split among the processes.
+      const lanes = Array.from({ length: PLUGINS }, (_, i) => variant.tenants.map((t) => laneGroup(`Shared${i}`, t))).flat();
       const drained = async (): Promise<boolean> => {
         const dispatch = await producer.bus.groupInfo(DISPATCH_GROUP);
         if (dispatch.lag !== 0 || dispatch.pending !== 0) return false;
@@ -580,7 +588,7 @@ if ((BACKENDS?.has('redis') ?? true) && (SCENARIOS?.has('processes') ?? true)) {
         return true;
       };
       const run = async (n: number): Promise<number> => {
-        const events = Array.from({ length: n }, () => tick('acme'));
+        const events = Array.from({ length: n }, (_, i) => tick(variant.tenants[i % variant.tenants.length]!));
         const start = performance.now();
         for (let i = 0; i < n; i += 500) await producer.bus.publish(events.slice(i, i + 500));
         while (!(await drained())) await new Promise((r) => setTimeout(r, 20));
@@ -590,16 +598,16 @@ if ((BACKENDS?.has('redis') ?? true) && (SCENARIOS?.has('processes') ?? true)) {
       await new Promise((r) => setTimeout(r, 3000));
       await run(variant.warmup);
       const rate = await run(variant.events);
-      // The split of the queues among the processes: the most queue leases one process holds (of PLUGINS).
+      // The split of the lanes among the processes: the most lane leases one process holds.
       const redis = new Redis(REDIS_URL);
-      const owners = await redis.mget(...groups.map((g) => `${redisPrefix}lease:${queueLeaseName(g)}`));
+      const owners = await redis.mget(...lanes.map((g) => `${redisPrefix}lease:${queueLeaseName(g)}`));
       await redis.quit();
       const held = new Map<string, number>();
       for (const o of owners) if (o !== null) held.set(o, (held.get(o) ?? 0) + 1);
       const Key = `redisPg${processes}Process${processes === 1 ? '' : 'es'}${variant.key}`;
       figures[`${Key}BusiestHolds`] = Math.max(0, ...held.values());
       const one = figures[`redisPg1Process${variant.key}DeliveriesPerSec`];
-      rows.push(['redis + pg', `${processes} worker process${processes === 1 ? '' : 'es'}, ${PLUGINS} plugins${variant.label} (deliveries/s)`, rate, one === undefined ? '1.00 (vs 1 process)' : `${(rate / one).toFixed(2)} (vs 1 process)`, '', '', '']);
+      rows.push(['redis + pg', `${processes} worker process${processes === 1 ? '' : 'es'}, ${variant.label} (deliveries/s)`, rate, one === undefined ? '1.00 (vs 1 process)' : `${(rate / one).toFixed(2)} (vs 1 process)`, '', '', '']);
       figures[`${Key}DeliveriesPerSec`] = Math.round(rate);
     } finally {
       for (const w of workers) await stopWorker(w);
