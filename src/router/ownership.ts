@@ -88,8 +88,9 @@ export class QueueShare {
     const qs = [...queues];
     ms.sort();
     qs.sort();
-    if (same(ms, this.#members) && same(qs, this.#queues)) return [];
-    if (!same(ms, this.#members)) {
+    const sameMembers = same(ms, this.#members);
+    if (sameMembers && same(qs, this.#queues)) return [];
+    if (!sameMembers) {
       this.#generation++;
       this.#lanes.clear();
     }
