@@ -19,7 +19,7 @@ import type { PluginManifestInput, PluginRecord } from '../../src/registry/index
 import { queuePlugin } from '../../src/registry/index.js';
 import { openEmbeddedBus, type EventBus } from '../../src/bus/index.js';
 import { compileJs, ensureEngine } from '../../src/compiler/index.js';
-import { DISPATCH_GROUP, type PluginInvoker, type RouterOptions } from '../../src/router/index.js';
+import { DISPATCH_GROUP, type HandleInput, type PluginInvoker, type RouterOptions } from '../../src/router/index.js';
 import { assignQueues } from '../../src/router/ownership.js';
 import { TEST_REDIS_URL, tempDir } from '../helpers.js';
 import { buildWat } from '../runtime/wat.js';
@@ -201,6 +201,16 @@ export async function drained(app: UeeApp, group: string, timeoutMs = 20_000): P
 /** The router's plugin invoker (a test wraps its `invoke` to watch or steer the calls the router makes). */
 export function routerInvoker(app: UeeApp): PluginInvoker {
   return (app.runtime!.router as unknown as { invoker: PluginInvoker }).invoker;
+}
+
+/** Calls `seen` with the input of each call `app`'s router makes from now on, as it starts. */
+export function watchRouterCalls(app: UeeApp, seen: (input: HandleInput) => void): void {
+  const invoker = routerInvoker(app);
+  const invoke = invoker.invoke.bind(invoker);
+  invoker.invoke = (plugin, input, options) => {
+    seen(input);
+    return invoke(plugin, input, options);
+  };
 }
 
 /** A plugin's queues on the bus: `group` itself and, for a global plugin, its tenants' lanes (`laneGroup`). */

@@ -20,7 +20,7 @@ import { laneGroup } from '../../src/registry/index.js';
 import { laneOwner } from '../../src/router/ownership.js';
 import { randomSchema, schemaUrl } from '../store/postgres-helpers.js';
 import { TEST_REDIS_URL, tempDir } from '../helpers.js';
-import { deployProbe, marks, newSite, openApp, probeSuite, routerInvoker, until } from './harness.js';
+import { deployProbe, marks, newSite, openApp, probeSuite, until, watchRouterCalls } from './harness.js';
 
 const TENANTS = Array.from({ length: 12 }, (_, i) => `t${String(i).padStart(2, '0')}`);
 const PLUGIN = 'Spread';
@@ -44,14 +44,8 @@ function names(): { a: string; b: string } {
 
 /** Counts `app`'s router's calls per tenant from now on. */
 function callsByTenant(app: UeeApp): Map<string, number> {
-  const invoker = routerInvoker(app);
-  const invoke = invoker.invoke.bind(invoker);
   const calls = new Map<string, number>();
-  invoker.invoke = (plugin, input, options) => {
-    const t = input.event.tenantId ?? '';
-    calls.set(t, (calls.get(t) ?? 0) + 1);
-    return invoke(plugin, input, options);
-  };
+  watchRouterCalls(app, ({ event }) => calls.set(event.tenantId ?? '', (calls.get(event.tenantId ?? '') ?? 0) + 1));
   return calls;
 }
 

@@ -10,7 +10,7 @@ import type { Delivery } from '../../src/bus/index.js';
 import { laneGroup, pluginGroup } from '../../src/registry/index.js';
 import { DISPATCH_GROUP } from '../../src/router/index.js';
 import { groupPlugin } from '../../src/tools/plugin-tools/dead-letters.js';
-import { BACKENDS, deployProbe, drained, marks, newSite, openApp, probeSuite, queuesOf, refresh, routerInvoker, until, type AppSite } from './harness.js';
+import { BACKENDS, deployProbe, drained, marks, newSite, openApp, probeSuite, queuesOf, refresh, until, watchRouterCalls, type AppSite } from './harness.js';
 
 const suite = probeSuite();
 const acme = { tenantId: 'acme', actor: 'user:test' };
@@ -32,12 +32,7 @@ describe.each(BACKENDS)('global plugins\' lanes ($name bus)', ({ name }) => {
     await refresh(app);
     // The tenant of each invocation, in the order they start.
     const order: Array<string | null> = [];
-    const invoker = routerInvoker(app);
-    const invoke = invoker.invoke.bind(invoker);
-    invoker.invoke = (plugin, input, options) => {
-      order.push(input.event.tenantId);
-      return invoke(plugin, input, options);
-    };
+    watchRouterCalls(app, (input) => order.push(input.event.tenantId));
     const N = 3000;
     for (let i = 0; i < N; i += 500) {
       await app.store.commit(acme, { events: Array.from({ length: 500 }, (_, j) => ({ type: 'TaskCreated', entityId: `a${i + j}`, payload: {} })) });
