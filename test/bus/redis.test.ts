@@ -233,6 +233,34 @@ describe('redis bus specifics', () => {
     }
   });
 
+  it('BUS-R-QUEUES-2: queues() reads the queue index, never the keyspace (O(queues), whatever else Redis holds); the index follows ensureQueue and deleteQueue, and queues made before it are indexed when a bus opens', async () => {
+    const a = await openRedisBus({ url: TEST_REDIS_URL, prefix });
+    try {
+      await a.ensureQueue('plugin:acme:one');
+      await a.ensureQueue('plugin:acme:one'); // twice: one name
+      await a.ensureQueue('plugin:*:two');
+      await a.ensureQueue('plugin:acme:gone');
+      await a.deleteQueue('plugin:acme:gone');
+      expect((await admin.smembers(`${prefix}queues`)).sort()).toEqual(['plugin:*:two', 'plugin:acme:one']);
+      expect((await a.queues!()).sort()).toEqual(['plugin:*:two', 'plugin:acme:one']);
+      // A queue stream made behind the bus's back (as a process of an earlier version made them) is not
+      // listed — the listing reads the index, not the keys — until a bus opens and indexes it; a name
+      // whose stream went behind its back (an earlier version's deleteQueue) is dropped from the index.
+      await admin.xgroup('CREATE', `${prefix}q:plugin:acme:old`, 'plugin:acme:old', '0', 'MKSTREAM');
+      await admin.del(`${prefix}q:plugin:*:two`);
+      expect((await a.queues!()).sort()).toEqual(['plugin:acme:one']);
+      expect(await admin.sismember(`${prefix}queues`, 'plugin:*:two')).toBe(0);
+    } finally {
+      await a.close();
+    }
+    const reopened = await openRedisBus({ url: TEST_REDIS_URL, prefix });
+    try {
+      expect((await reopened.queues!()).sort()).toEqual(['plugin:acme:old', 'plugin:acme:one']);
+    } finally {
+      await reopened.close();
+    }
+  });
+
   it('BUS-R-LIVE-2: claimStale with deadOwners takes a dead consumer\'s entries at once, whatever their idle time, in stream order — never a live one\'s', async () => {
     const bus = await openRedisBus({ url: TEST_REDIS_URL, prefix });
     try {

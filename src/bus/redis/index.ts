@@ -30,11 +30,13 @@ export async function openRedisBus(options: RedisBusOptions): Promise<EventBus> 
   const safeUrl = redactUrl(options.url);
   const logger = (options.logger ?? silentLogger).child({ component: 'bus', bus: 'redis' });
   const redis = await connectRedis(options.url, logger);
-  const keys = { stream: `${prefix}events`, dead: `${prefix}dead`, deadIndexPrefix: `${prefix}dead-of:`, deadSizes: `${prefix}dead-tenants`, deadIndexedUpTo: `${prefix}dead-indexed`, dedupePrefix: `${prefix}dedupe:`, queuePrefix: `${prefix}q:`, advisory: `${prefix}advisory-groups`, leasePrefix: `${prefix}lease:`, counterPrefix: `${prefix}counter:`, alivePrefix: `${prefix}alive:`, rosterPrefix: `${prefix}roster:`, signalPrefix: `${prefix}signal:` };
+  const keys = { stream: `${prefix}events`, dead: `${prefix}dead`, deadIndexPrefix: `${prefix}dead-of:`, deadSizes: `${prefix}dead-tenants`, deadIndexedUpTo: `${prefix}dead-indexed`, dedupePrefix: `${prefix}dedupe:`, queuePrefix: `${prefix}q:`, queueIndex: `${prefix}queues`, advisory: `${prefix}advisory-groups`, leasePrefix: `${prefix}lease:`, counterPrefix: `${prefix}counter:`, alivePrefix: `${prefix}alive:`, rosterPrefix: `${prefix}roster:`, signalPrefix: `${prefix}signal:` };
   const bus = new RedisBus(redis, keys, busOptions, logger, safeUrl);
   try {
     const indexed = await bus.indexDeadLetters();
     if (indexed > 0) logger.info('dead letters indexed by tenant', { indexed });
+    const queues = await bus.indexQueues();
+    if (queues > 0) logger.info('queues made by an earlier version added to the queue index', { queues });
   } catch (err) {
     await bus.close();
     throw err;

@@ -32,7 +32,7 @@ import { checkClaimOptions, checkCounterAdd, checkCount, checkEntryIds, checkEve
 import { BlockingPool, replyError, toBusError } from './connection.js';
 import { FencedReads, type FencedRead, type RawEntry } from './fenced-reads.js';
 import { SignalListeners } from './signals.js';
-import { ACK_QUEUES_LUA, CLAIM_LUA, DEAD_LETTER_LUA, DELETE_DEAD_LUA, FENCED_REPLY, HAND_BACK_LUA, INDEX_DEAD_LUA, HEARTBEAT_LUA, LEASE_LIVE_LUA, LEASE_LUA, OVERFLOW_LUA, PRUNE_LUA, PUBLISH_LUA, READ_QUEUES_LUA, RELEASE_LUA, RENEW_LUA, ROSTER_LUA, ROUTE_LUA, SETTLE_LUA, STALE_REPLY, TRIM_LUA, TRIM_QUEUE_LUA } from './scripts.js';
+import { ACK_QUEUES_LUA, CLAIM_LUA, DEAD_LETTER_LUA, DELETE_DEAD_LUA, ENSURE_QUEUE_LUA, FENCED_REPLY, HAND_BACK_LUA, INDEX_DEAD_LUA, HEARTBEAT_LUA, LEASE_LIVE_LUA, LEASE_LUA, OVERFLOW_LUA, PRUNE_LUA, PUBLISH_LUA, QUEUE_PAGE_LUA, READ_QUEUES_LUA, RELEASE_LUA, RENEW_LUA, ROSTER_LUA, ROUTE_LUA, SETTLE_LUA, STALE_REPLY, TRIM_LUA, TRIM_QUEUE_LUA } from './scripts.js';
 import { countAfter, fieldsToRecord, parseEntries } from './replies.js';
 
 /** Events per publish script call; larger batches are pipelined in chunks (each chunk atomic). */
@@ -43,6 +43,8 @@ const QUIT_TIMEOUT_MS = 1_000;
 const PLAIN_GROUP_TTL_MS = 5_000;
 /** A queue is trimmed after this many acks on it (in this process). */
 const QUEUE_TRIM_EVERY = 500;
+/** Queue names per page of the queue index (one QUEUE_PAGE_LUA call). */
+const QUEUE_PAGE = 1_000;
 /** A "retention held back" warning is logged at most this often (so is a queue's overflow warning, per queue). */
 const HELD_WARNING_EVERY_MS = 60_000;
 
@@ -85,6 +87,8 @@ interface BusCommands {
   ueeRoster(key: string, owner: string, ttlMs: number, alivePrefix: string): Promise<string[]>;
   ueeReadQueues(numKeys: number, ...args: Array<string | number>): Promise<Array<RawEntry[] | string>>;
   ueeAckQueues(numKeys: number, ...args: Array<string | number>): Promise<Array<number | string>>;
+  ueeEnsureQueue(queue: string, index: string, group: string): Promise<number>;
+  ueeQueuePage(index: string, queuePrefix: string, cursor: string, count: number): Promise<[string, string[]]>;
 }
 
 /** Key names of one bus. */
@@ -102,6 +106,11 @@ export interface RedisBusKeys {
   advisory: string;
   /** Prefix of queue streams: queue `g` is the stream `<queuePrefix>g` with one group `g`. */
   queuePrefix: string;
+  /**
+   * The queue index: a set of every queue's name, kept with the queues (see {@link RedisBus.queues}),
+   * so listing them costs O(queues), not a walk of every key in Redis.
+   */
+  queueIndex: string;
   /** Prefix of lease keys (strings holding the owner, with a TTL). */
   leasePrefix: string;
   /** Prefix of counter keys (integers). */
@@ -176,6 +185,8 @@ export class RedisBus implements EventBus {
     redis.defineCommand('ueeRoster', { lua: ROSTER_LUA, numberOfKeys: 1 });
     redis.defineCommand('ueeReadQueues', { lua: READ_QUEUES_LUA });
     redis.defineCommand('ueeAckQueues', { lua: ACK_QUEUES_LUA });
+    redis.defineCommand('ueeEnsureQueue', { lua: ENSURE_QUEUE_LUA, numberOfKeys: 2 });
+    redis.defineCommand('ueeQueuePage', { lua: QUEUE_PAGE_LUA, numberOfKeys: 1 });
     this.#redis = redis as Redis & BusCommands;
     this.#keys = keys;
     this.#opts = options;
@@ -289,12 +300,7 @@ export class RedisBus implements EventBus {
   ensureQueue(group: string): Promise<void> {
     return this.#run(async () => {
       checkName(group, 'group');
-      const queue = this.#keys.queuePrefix + group;
-      try {
-        await this.#redis.xgroup('CREATE', queue, group, '0', 'MKSTREAM');
-      } catch (err) {
-        if (!(err instanceof Error && err.message.startsWith('BUSYGROUP'))) throw err;
-      }
+      await this.#redis.ueeEnsureQueue(this.#keys.queuePrefix + group, this.#keys.queueIndex, group);
       // An older per-plugin group of this name on the event stream would hold retention back forever.
       const legacy = ((await this.#redis.xinfo('GROUPS', this.#keys.stream).catch(() => [])) as unknown[][])
         .map(fieldsToRecord)
@@ -342,25 +348,48 @@ export class RedisBus implements EventBus {
     return this.#run(async () => {
       checkName(group, 'group');
       // Only a queue stream is removed: never the event stream a plain group of this name reads.
-      await this.#redis.del(this.#keys.queuePrefix + group, this.#keys.leasePrefix + queueLeaseName(group));
+      await this.#redis.multi().del(this.#keys.queuePrefix + group, this.#keys.leasePrefix + queueLeaseName(group)).srem(this.#keys.queueIndex, group).exec();
       this.#queues.delete(group);
       this.#acksSinceTrim.delete(group);
       this.#overflowWarned.delete(group);
     });
   }
 
+  /**
+   * Every queue, from the queue index ({@link RedisBusKeys.queueIndex}) a page at a time: O(queues).
+   * (Until 2026-12-07 this walked every key in Redis with SCAN: with the de-duplication keys of the
+   * last minute's events, and whatever else shares the server, each housekeeping sweep cost
+   * O(events published), every 15 s.)
+   */
   queues(): Promise<string[]> {
     return this.#run(async () => {
-      const prefix = this.#keys.queuePrefix;
-      const out: string[] = [];
+      const out = new Set<string>();
       let cursor = '0';
       do {
-        const [next, keys] = await this.#redis.scan(cursor, 'MATCH', `${prefix.replace(/[*?[\]\\]/g, '\\$&')}*`, 'COUNT', 1000);
-        cursor = next;
-        for (const k of keys) out.push(k.slice(prefix.length));
+        const [next, names] = await this.#redis.ueeQueuePage(this.#keys.queueIndex, this.#keys.queuePrefix, cursor, QUEUE_PAGE);
+        cursor = String(next);
+        for (const name of names) out.add(name);
       } while (cursor !== '0');
-      return [...new Set(out)];
+      return [...out];
     });
+  }
+
+  /**
+   * Names in the queue index every queue stream made before the index existed (by a process of an
+   * earlier version), with one walk of the keyspace: run once per open, before anything lists the
+   * queues. Returns how many names it added.
+   */
+  async indexQueues(): Promise<number> {
+    const prefix = this.#keys.queuePrefix;
+    const pattern = `${prefix.replace(/[*?[\]\\]/g, '\\$&')}*`;
+    let added = 0;
+    let cursor = '0';
+    do {
+      const [next, keys] = await this.#redis.scan(cursor, 'MATCH', pattern, 'COUNT', 1000);
+      cursor = next;
+      if (keys.length > 0) added += await this.#redis.sadd(this.#keys.queueIndex, ...keys.map((k) => k.slice(prefix.length)));
+    } while (cursor !== '0');
+    return added;
   }
 
   lease(name: string, owner: string, ttlMs: number, options?: LeaseOptions): Promise<boolean> {

@@ -637,6 +637,36 @@ table.sort(out)
 return out
 `;
 
+/**
+ * Creates a queue and names it in the queue index, in one step. KEYS[1] = queue stream, KEYS[2] = the
+ * queue index (a set of queue names); ARGV[1] = group (the queue's name). The stream and its one group
+ * are made if missing (an existing group is kept as it is). Returns 1 when the group was created, 0
+ * when it existed.
+ */
+export const ENSURE_QUEUE_LUA = `
+local ok, err = pcall(redis.call, 'XGROUP', 'CREATE', KEYS[1], ARGV[1], '0', 'MKSTREAM')
+redis.call('SADD', KEYS[2], ARGV[1])
+if ok then return 1 end
+local message = type(err) == 'table' and err.err or tostring(err)
+if string.sub(message, 1, 9) == 'BUSYGROUP' then return 0 end
+return redis.error_reply(message)
+`;
+
+/**
+ * One page of the queue index. KEYS[1] = the queue index; ARGV[1] = queue stream prefix, ARGV[2] =
+ * SSCAN cursor, ARGV[3] = page size. Returns { next cursor, the names on the page whose stream exists }:
+ * a name whose stream is gone (removed by a process of an earlier version, which did not keep the
+ * index) is dropped from the index.
+ */
+export const QUEUE_PAGE_LUA = `
+local page = redis.call('SSCAN', KEYS[1], ARGV[2], 'COUNT', ARGV[3])
+local out = {}
+for _, g in ipairs(page[2]) do
+  if redis.call('EXISTS', ARGV[1] .. g) == 1 then out[#out + 1] = g else redis.call('SREM', KEYS[1], g) end
+end
+return { page[1], out }
+`;
+
 /** What {@link READ_QUEUES_LUA} answers for a queue read under a lease the consumer does not hold. */
 export const FENCED_REPLY = 'uee:not-holder';
 
