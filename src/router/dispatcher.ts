@@ -55,6 +55,11 @@ export interface QueueTargets<R extends RouteEntry, T extends QueueTarget> {
   of(route: R, event: EventEnvelope): T;
   /** Creates the queues `of` returned since the last call that did not exist yet; throws if one cannot be. */
   ready(): Promise<void>;
+  /**
+   * The bus refused a step because queue `group` does not exist (removed behind this process's back):
+   * the next `ready` creates it again, if it is still wanted. @default nothing (the step is retried as is)
+   */
+  lost?(group: string): void;
 }
 
 /** Every route's deliveries go to its own queue. */
@@ -115,6 +120,16 @@ export class Dispatcher<R extends RouteEntry, T extends QueueTarget = R> {
 
   #lease: Lease | undefined;
 
+  /**
+   * Deliveries read here whose route step failed (the bus failing a moment, a queue gone): routed
+   * again, after the back-off, before anything newer is read or claimed — so queues still receive the
+   * events in stream order, and these wait half a second instead of the stale-entry claim's
+   * `claimIdleMs`. Steps of them that did go through are not repeated (`route` queues only what is
+   * still pending). Forgotten when the dispatch lease goes: the next dispatcher takes them over with
+   * the rest of this process's pending entries.
+   */
+  #unrouted: Delivery[] = [];
+
   /** Whether this process is the dispatcher now (holds the lease): it alone removes queues. */
   get leading(): boolean {
     return this.#lease?.held ?? false;
@@ -140,6 +155,12 @@ export class Dispatcher<R extends RouteEntry, T extends QueueTarget = R> {
    * dispatcher never routes later entries before ones taken here.
    */
   async dispatchOnce(blockMs = 0): Promise<number> {
+    if (this.#unrouted.length > 0) {
+      const again = this.#unrouted;
+      await this.#route(again);
+      this.#unrouted = [];
+      return again.length;
+    }
     const lease = this.#lease === undefined ? undefined : DISPATCH_GROUP;
     const deliveries = await this.bus.read(DISPATCH_GROUP, this.consumer, { count: this.options.batchSize, blockMs, lease });
     await this.#route(deliveries);
@@ -155,6 +176,7 @@ export class Dispatcher<R extends RouteEntry, T extends QueueTarget = R> {
     while (!this.#stopped) {
       try {
         if (!(await lease.keep())) {
+          this.#unrouted = [];
           if (leading) {
             // Another process dispatches now: what it routes here wakes no worker, so they poll again.
             leading = false;
@@ -171,7 +193,7 @@ export class Dispatcher<R extends RouteEntry, T extends QueueTarget = R> {
           await this.onLead();
         }
         const now = Date.now();
-        if (catchingUp || now - lastClaim >= this.options.claimIdleMs / 2) {
+        if (this.#unrouted.length === 0 && (catchingUp || now - lastClaim >= this.options.claimIdleMs / 2)) {
           lastClaim = now;
           const stale = await this.bus.claimStale(DISPATCH_GROUP, this.consumer, { minIdleMs: this.options.claimIdleMs, count: this.options.batchSize, deadOwners: this.options.liveness !== undefined, lease: DISPATCH_GROUP });
           await this.#route(stale);
@@ -195,6 +217,7 @@ export class Dispatcher<R extends RouteEntry, T extends QueueTarget = R> {
           // The bus says another process dispatches now (this one was paused past its lease): the
           // next keep() asks the bus, and nothing was read here.
           lease.forfeit();
+          this.#unrouted = [];
           this.log.info('the dispatch lease had moved to another process; nothing read', { consumer: this.consumer });
           continue;
         }
@@ -214,7 +237,20 @@ export class Dispatcher<R extends RouteEntry, T extends QueueTarget = R> {
   readonly #refused = (plugin: PluginRecord, err: UeeError): void =>
     this.log.warn('subscription filter refused', { plugin: plugin.id, code: err.code, error: err.message });
 
+  /** Routes `deliveries` in stream order; when a step fails, they are all kept for the next attempt (see {@link #unrouted}). */
   async #route(deliveries: Delivery[]): Promise<void> {
+    try {
+      await this.#routeAll(deliveries);
+    } catch (err) {
+      this.#unrouted = deliveries;
+      const error = toUeeError(err);
+      const group = error.details.group;
+      if (error.code === 'NOT_FOUND' && typeof group === 'string') this.targets.lost?.(group);
+      throw err;
+    }
+  }
+
+  async #routeAll(deliveries: Delivery[]): Promise<void> {
     let start = 0;
     while (start < deliveries.length) {
       let end = start;

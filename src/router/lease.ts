@@ -297,10 +297,13 @@ export class Lease {
   /**
    * The bus refused a read or claim made under this lease (`FENCED`, see `ReadOptions.lease`): it
    * names another owner, or none. The local view is dropped — the holding is over, its fence too, so
-   * work read under it stops — and the next {@link keep} asks the bus again.
+   * work read under it stops — and the next {@link keep} asks the bus again, at once (not a retry
+   * period after the last ask: a lease removed with its queue, the queue made again, is taken back
+   * without waiting a third of its TTL).
    */
   forfeit(): void {
     this.#together?.delete(this);
+    this.#lastTry = 0;
     this.#until = 0;
     this.#generation = -1;
     this.#fence = undefined;

@@ -244,6 +244,8 @@ export class Router {
   readonly #lanes = new Map<string, Lane>();
   /** Lanes the dispatcher named whose queue is not known to exist yet: created before the step that appends to them. */
   readonly #opening = new Set<Lane>();
+  /** Plugins' own queues a route step found gone (see {@link #queueLost}): created again before the next step. */
+  readonly #lostQueues = new Set<Route>();
   /** Lane workers that stopped (idle, or their plugin parked) and are finishing: a new worker of the lane waits for it. */
   readonly #closingLanes = new Map<string, Promise<void>>();
   /** Which queue each event goes to: a tenant-scoped plugin's own; a global plugin's lane for the event's tenant. */
@@ -251,6 +253,7 @@ export class Router {
     // (A route parked meanwhile, still in the index until it is rebuilt, keeps its own queue: going away with it.)
     of: (route, event) => (route.tenantId !== null || event.tenantId === null || route.parked === true ? route : this.#laneFor(route, event.tenantId)),
     ready: () => this.#openLanes(),
+    lost: (group) => this.#queueLost(group),
   };
   /** Queues being removed (their worker stopping, then the queue deleted): a route coming back waits for it. */
   readonly #parking = new Map<string, Promise<void>>();
@@ -906,8 +909,29 @@ export class Router {
     return lane;
   }
 
+  /**
+   * The bus refused a route step because queue `group` is gone (removed behind this process's back):
+   * a lane's or a plugin's queue still routed to is created again before the step is retried, so one
+   * missing queue does not stop the routing of every event behind it. (A parked plugin's is not: it
+   * is going, and the table drops it from the index.)
+   */
+  #queueLost(group: string): void {
+    const lane = this.#lanes.get(group);
+    if (lane !== undefined) {
+      lane.ready = false;
+      this.#opening.add(lane);
+      return;
+    }
+    const route = this.#routes.get(group);
+    if (route !== undefined && route.parked !== true) this.#lostQueues.add(route);
+  }
+
   /** Creates the queues of the lanes named since the last call and starts their workers; throws (the step is not made) when one cannot be created. */
   async #openLanes(): Promise<void> {
+    for (const route of [...this.#lostQueues]) {
+      if (route.parked !== true && this.#routes.get(route.group) === route) await this.bus.ensureQueue(route.group);
+      this.#lostQueues.delete(route);
+    }
     if (this.#opening.size === 0) return;
     const lanes = [...this.#opening];
     this.#opening.clear();

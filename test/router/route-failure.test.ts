@@ -1,0 +1,97 @@
+/**
+ * ROUTER-ROUTE-FAIL: a dispatcher whose route step fails (the bus failing a moment: a dropped
+ * connection, a failover) routes the events of that step again before it reads anything newer — so
+ * per-entity order holds across the failure, and the events wait for the next attempt (half a second),
+ * not for the stale-entry claim (`claimIdleMs`, 30 s). Before 2026-12-07 the dispatcher backed off
+ * and read on past them: events published after the failure reached the plugin first, and the failed
+ * step's events half a minute later.
+ */
+import { afterEach, beforeAll, describe, expect, it } from 'vitest';
+import type { UeeApp } from '../../src/app/index.js';
+import type { EventBus } from '../../src/bus/index.js';
+import { UeeError } from '../../src/core/index.js';
+import { laneGroup, pluginGroup } from '../../src/registry/index.js';
+import { BACKENDS, deployProbe, drained, marks, newSite, openApp, probeWasm, refresh, until, type AppSite } from './harness.js';
+
+const acme = { tenantId: 'acme', actor: 'user:test' };
+const ENTITIES = 3;
+const STEPS = 12;
+
+let probe: Uint8Array;
+beforeAll(async () => {
+  probe = await probeWasm();
+}, 300_000);
+
+/** Fails the next `n` route steps of `bus` that carry an entry (as a bus failing for a moment would), counting them in `failed`. */
+function failRoutes(bus: EventBus, n: number, failed: { count: number }): void {
+  const real = bus.route.bind(bus);
+  bus.route = async (group, items) => {
+    if (failed.count < n && items.length > 0) {
+      failed.count++;
+      throw new UeeError('BACKEND_UNAVAILABLE', 'the bus failed for a moment (test)', { retryable: true });
+    }
+    return real(group, items);
+  };
+}
+
+describe.each(BACKENDS)('a failed route step ($name bus)', ({ name }) => {
+  let site: (AppSite & { dispose(): Promise<void> }) | undefined;
+  const apps: UeeApp[] = [];
+  afterEach(async () => {
+    for (const a of apps.splice(0).reverse()) await a.close();
+    await site?.dispose();
+    site = undefined;
+  });
+
+  it('ROUTER-ROUTE-FAIL-1 the events of a failed route step are routed again before anything newer: each entity\'s events applied once each, in order, with no wait for the stale-entry claim', async () => {
+    site = newSite(name, 'routefail');
+    const app = await openApp(site);
+    apps.push(app);
+    await deployProbe(app, probe, { name: 'Appender', subscribeTo: ['Step'], settings: { mode: 'append', marker: 'f' } });
+    const failed = { count: 0 };
+    // Two steps in a row fail: the retry of the first failed step fails too.
+    failRoutes(app.bus, 2, failed);
+    const commitSteps = async (from: number, to: number): Promise<void> => {
+      for (let seq = from; seq < to; seq++) {
+        await app.store.commit(acme, { events: Array.from({ length: ENTITIES }, (_, e) => ({ type: 'Step', entityId: `ent-${e}`, payload: { seq } })) });
+      }
+      await app.relay.flush();
+    };
+    await commitSteps(0, STEPS / 2);
+    await until('a route step to fail', () => (failed.count >= 1 ? true : undefined));
+    // Published after the failure: read by the dispatcher only after the failed step's events.
+    await commitSteps(STEPS / 2, STEPS);
+    // Well under the stale-entry claim (claimIdleMs 30 s): the failed step's events are not left to it.
+    await drained(app, pluginGroup('Appender', null), 15_000);
+    expect(failed.count).toBe(2);
+    for (let e = 0; e < ENTITIES; e++) {
+      const record = await app.store.get(acme, `order-f-ent-${e}`);
+      expect(record.attributes.seqs, `entity ent-${e}`).toEqual(Array.from({ length: STEPS }, (_, i) => i));
+    }
+    expect(await app.bus.deadLetters()).toEqual([]);
+  });
+
+  it('ROUTER-ROUTE-FAIL-2 a queue removed behind the router\'s back (a global plugin\'s lane, a tenant plugin\'s queue) is created again when a route step finds it gone: the step is retried, its events handled at once (the workers take their lease back without waiting its retry period), the routing of the rest goes on', async () => {
+    site = newSite(name, 'routelost');
+    const app = await openApp(site);
+    apps.push(app);
+    await deployProbe(app, probe, { name: 'Everywhere', subscribeTo: ['Ping'], settings: { mode: 'mark', marker: 'g' } });
+    await deployProbe(app, probe, { name: 'Mine', subscribeTo: ['Ping'], tenantScope: 'tenant', tenantId: 'acme', settings: { mode: 'mark', marker: 'm' } });
+    await refresh(app);
+    const ping = async (n: number): Promise<void> => {
+      await app.store.commit(acme, { events: Array.from({ length: n }, (_, i) => ({ type: 'Ping', entityId: `p${i}`, payload: {} })) });
+      await app.relay.flush();
+    };
+    await ping(2);
+    await until('the first pings handled', async () => ((await marks(app, 'acme')).length === 4 ? true : undefined));
+    // Known to the dispatcher as existing; then gone, as an operator's DEL or a lost Redis would leave them.
+    await app.bus.deleteQueue(laneGroup('Everywhere', 'acme'));
+    await app.bus.deleteQueue(pluginGroup('Mine', 'acme'));
+    await ping(3);
+    // Within half the lease's retry period (claimIdleMs / 3 = 10 s embedded): the workers whose lease
+    // went with their queue take it back at once when the bus refuses their read, not a period later.
+    await until('the later pings handled by both plugins', async () => ((await marks(app, 'acme')).length === 10 ? true : undefined), 5_000);
+    await drained(app, pluginGroup('Everywhere', null), 15_000);
+    expect(await app.bus.deadLetters()).toEqual([]);
+  });
+});
