@@ -16,5 +16,5 @@ export type { DeliveryResult, HandlingOptions } from './handling.js';
 export { RouterMetrics } from './metrics.js';
 export type { PluginMetricsSnapshot } from './metrics.js';
 export type { CommittedEffects, EffectLists, HandleInput, InvocationFacts, InvocationOutcome, InvocationRecorder, InvocationUsage, InvokeOptions, PluginInvoker, PreviewOutcome } from './types.js';
-export { ChainBudget, CHAIN_COUNTER_TTL_MS, DEFAULT_CHAIN_LIMITS, InMemoryChainCounter, RedisChainCounter, SqliteChainCounter } from './chain-budget.js';
+export { ChainBudget, CHAIN_COUNTER_TTL_MS, CHAIN_SWEEP_BATCH, CHAIN_SWEEP_SQL, DEFAULT_CHAIN_LIMITS, InMemoryChainCounter, RedisChainCounter, SqliteChainCounter } from './chain-budget.js';
 export type { ChainCounter, ChainEvent, ChainLimits, ChainResource, Prepaid, SpendLine, SpendOutcome } from './chain-budget.js';

@@ -10,7 +10,8 @@ import type { UeeApp } from '../../src/app/index.js';
 import { UeeError, type ErrorCode, type EventEnvelope } from '../../src/core/index.js';
 import { pluginGroup } from '../../src/registry/index.js';
 import { join } from 'node:path';
-import { ChainBudget, InMemoryChainCounter, RedisChainCounter, SqliteChainCounter, isRetryable, type ChainCounter } from '../../src/router/index.js';
+import Database from 'better-sqlite3';
+import { CHAIN_SWEEP_BATCH, CHAIN_SWEEP_SQL, ChainBudget, InMemoryChainCounter, RedisChainCounter, SqliteChainCounter, isRetryable, type ChainCounter } from '../../src/router/index.js';
 import { TEST_REDIS_URL, randomPrefix, tempDir } from '../helpers.js';
 import { BACKENDS, Observer, deleteRedisKeys, deployProbe, drained, marks, newSite, openApp, probeWasm, refresh, until, type AppSite } from '../router/harness.js';
 
@@ -163,6 +164,37 @@ describe('chain counters', () => {
     } finally {
       for (const c of counters) await c.close();
       if (_kind === 'redis') await deleteRedisKeys(prefix);
+    }
+  });
+
+  it('CHAIN-6 sqlite: expired counters are swept through an index, at most a batch per spend, until none is left; live ones stay', async () => {
+    using dir = tempDir('uee-chain-sweep');
+    const path = join(dir.path, 'bus.db');
+    const counter = SqliteChainCounter.open(path, 60_000);
+    const db = new Database(path);
+    try {
+      // The sweep finds expired counters through the index on expires_at, not by reading every counter.
+      const plan = (db.prepare(`EXPLAIN QUERY PLAN ${CHAIN_SWEEP_SQL}`).all(Date.now()) as Array<{ detail: string }>).map((r) => r.detail).join(' | ');
+      expect(plan).toMatch(/USING (COVERING )?INDEX bus_chain_budget_expiry/);
+      // 2.5 batches of expired counters (as an hour of chains leaves them) and one live counter.
+      const expired = Math.floor(CHAIN_SWEEP_BATCH * 2.5);
+      const insert = db.prepare('INSERT INTO bus_chain_budget (k, used, expires_at) VALUES (?, 1, ?)');
+      db.transaction(() => {
+        for (let i = 0; i < expired; i++) insert.run(`old:${i}`, Date.now() - 1000 - i);
+      })();
+      expect((await counter.spend('acme', 'live', 'events', 1, 10)).ok).toBe(true);
+      const left = (): number => (db.prepare('SELECT count(*) AS n FROM bus_chain_budget WHERE k LIKE ?').get('old:%') as { n: number }).n;
+      // The first spend's sweep deleted one batch, the oldest first.
+      expect(left()).toBe(expired - CHAIN_SWEEP_BATCH);
+      expect(db.prepare('SELECT k FROM bus_chain_budget WHERE k = ?').get(`old:${expired - 1}`)).toBeUndefined();
+      // A full batch: the next spends go on sweeping, a batch each, until none is left.
+      await counter.spend('acme', 'live', 'events', 1, 10);
+      await counter.spend('acme', 'live', 'events', 1, 10);
+      expect(left()).toBe(0);
+      expect(await counter.spend('acme', 'live', 'events', 1, 10)).toEqual({ ok: true, used: 4 });
+    } finally {
+      db.close();
+      await counter.close();
     }
   });
 
