@@ -21,7 +21,19 @@ export interface DispatchOptions {
   blockMs: number;
   /** This process's heartbeat (Redis): the dispatch lease is bound to it, and a dead dispatcher's entries move at once. */
   liveness?: ProcessLiveness | undefined;
+  /**
+   * Attempts of a failed route step's events before the dispatcher stops holding them and reads on
+   * (see `Dispatcher.#unrouted`): a failure that does not pass (a fault no retry mends) must not stop
+   * the routing of every later event. @default {@link ROUTE_ATTEMPTS}
+   */
+  routeAttempts?: number | undefined;
 }
+
+/** Default of {@link DispatchOptions.routeAttempts}: about 10 s of half-second back-offs. */
+export const ROUTE_ATTEMPTS = 20;
+
+/** Entry ids the dispatcher gave up holding that it remembers (then it starts again). */
+const GAVE_UP_MAX = 10_000;
 
 /** Queue appends (event × concerned queue) one `route` step carries at most (one event's fan-out is never split). */
 export const MAX_FANOUT_PER_STEP = 4096;
@@ -125,10 +137,19 @@ export class Dispatcher<R extends RouteEntry, T extends QueueTarget = R> {
    * again, after the back-off, before anything newer is read or claimed — so queues still receive the
    * events in stream order, and these wait half a second instead of the stale-entry claim's
    * `claimIdleMs`. Steps of them that did go through are not repeated (`route` queues only what is
-   * still pending). Forgotten when the dispatch lease goes: the next dispatcher takes them over with
-   * the rest of this process's pending entries.
+   * still pending). Forgotten when the dispatch lease goes (the next dispatcher takes them over with
+   * the rest of this process's pending entries), and after {@link DispatchOptions.routeAttempts}
+   * attempts: a fault no retry mends leaves them to the stale-entry claim and lets later events on.
    */
   #unrouted: Delivery[] = [];
+  /** Attempts made of {@link #unrouted}'s events. */
+  #attempts = 0;
+  /**
+   * Ids of events held {@link DispatchOptions.routeAttempts} times without getting through: a step
+   * holding one of them again (claimed after `claimIdleMs`) is not held, so a fault no retry mends
+   * costs the routing of later events one bounded wait, not one per claim.
+   */
+  readonly #gaveUp = new Set<string>();
 
   /** Whether this process is the dispatcher now (holds the lease): it alone removes queues. */
   get leading(): boolean {
@@ -242,10 +263,20 @@ export class Dispatcher<R extends RouteEntry, T extends QueueTarget = R> {
     try {
       await this.#routeAll(deliveries);
     } catch (err) {
-      this.#unrouted = deliveries;
       const error = toUeeError(err);
       const group = error.details.group;
       if (error.code === 'NOT_FOUND' && typeof group === 'string') this.targets.lost?.(group);
+      this.#attempts = deliveries === this.#unrouted ? this.#attempts + 1 : 1;
+      const max = this.options.routeAttempts ?? ROUTE_ATTEMPTS;
+      if (this.#attempts >= max || deliveries.some((d) => this.#gaveUp.has(d.id))) {
+        // Left pending here: the stale-entry claim tries them again later, and later events go on.
+        if (this.#gaveUp.size + deliveries.length > GAVE_UP_MAX) this.#gaveUp.clear();
+        for (const d of deliveries) this.#gaveUp.add(d.id);
+        this.#unrouted = [];
+        this.log.error('a route step kept failing: its events are left pending for the stale-entry claim, and later events routed before them', { attempts: this.#attempts, events: deliveries.length, code: error.code, error: error.message });
+      } else {
+        this.#unrouted = deliveries;
+      }
       throw err;
     }
   }

@@ -8,7 +8,6 @@ import { laneGroup, pluginGroup, queuePlugin, type PluginRecord, type PluginRegi
 import { QueueWorker, type DeliveryOptions } from './delivery.js';
 import { QueueIo } from './queue-io.js';
 import { InHandBudget, inHandGroup } from './in-hand.js';
-import { Dispatcher } from './dispatcher.js';
 import { ChainBudget, DEFAULT_CHAIN_LIMITS, InMemoryChainCounter, type ChainCounter, type ChainLimits } from './chain-budget.js';
 import { DeliveryHandler } from './handling.js';
 import { RouterMetrics } from './metrics.js';
@@ -20,7 +19,7 @@ import { ProcessLiveness } from './liveness.js';
 import { QueueShare } from './ownership.js';
 import { OrphanSweeper } from './orphans.js';
 import { ROUTING_SIGNAL, TABLE_WATERMARK, TableWatermark, announceRoutingChange, parseRoutingSignal, type RoutingChange } from './table-changes.js';
-import type { DispatchOptions, QueueTargets, ServiceQueue } from './dispatcher.js';
+import { Dispatcher, ROUTE_ATTEMPTS, type DispatchOptions, type QueueTargets, type ServiceQueue } from './dispatcher.js';
 
 /** Router tuning. */
 export interface RouterOptions {
@@ -36,6 +35,11 @@ export interface RouterOptions {
   batchSize?: number;
   /** Entries idle this long in another consumer are reclaimed. @default 30000 */
   claimIdleMs?: number;
+  /**
+   * Attempts of a failed route step (half a second apart) before the dispatcher stops holding its
+   * events and reads on past them, leaving them to the stale-entry claim (see `DispatchOptions.routeAttempts`). @default 20
+   */
+  routeAttempts?: number;
   /**
    * TTL of this process's heartbeat on buses that have one (Redis; beaten every quarter of it). The
    * dispatch and queue leases are bound to it instead of `claimIdleMs`: holding them costs no bus
@@ -298,6 +302,7 @@ export class Router {
       backoffMs: options.backoffMs ?? 50,
       batchSize: options.batchSize ?? 64,
       claimIdleMs: options.claimIdleMs ?? 30_000,
+      routeAttempts: Math.max(1, Math.floor(options.routeAttempts ?? ROUTE_ATTEMPTS)),
       heartbeatMs: options.heartbeatMs ?? 5000,
       consumerIdleMs: options.consumerIdleMs ?? 600_000,
       orphanGraceMs: options.orphanGraceMs ?? 60_000,
@@ -335,7 +340,7 @@ export class Router {
       this.consumer,
       () => this.#index,
       (targets) => this.#queued(targets),
-      (this.#dispatchOptions = { batchSize: Math.max(this.#opts.batchSize, 256), claimIdleMs: this.#opts.claimIdleMs, consumerIdleMs: this.#opts.consumerIdleMs, blockMs: 100 }),
+      (this.#dispatchOptions = { batchSize: Math.max(this.#opts.batchSize, 256), claimIdleMs: this.#opts.claimIdleMs, consumerIdleMs: this.#opts.consumerIdleMs, blockMs: 100, routeAttempts: this.#opts.routeAttempts }),
       options.logger.child({ component: 'dispatcher' }),
       (changes) => this.#applyChanges(changes),
       async () => {

@@ -8,10 +8,11 @@
  */
 import { afterEach, beforeAll, describe, expect, it } from 'vitest';
 import type { UeeApp } from '../../src/app/index.js';
-import type { EventBus } from '../../src/bus/index.js';
+import type { Delivery, EventBus } from '../../src/bus/index.js';
 import { UeeError } from '../../src/core/index.js';
 import { laneGroup, pluginGroup } from '../../src/registry/index.js';
-import { BACKENDS, deployProbe, drained, marks, newSite, openApp, probeWasm, refresh, until, type AppSite } from './harness.js';
+import { DISPATCH_GROUP } from '../../src/router/index.js';
+import { BACKENDS, TEST_APP_OPTIONS, deployProbe, drained, marks, newSite, openApp, probeWasm, refresh, until, type AppSite } from './harness.js';
 
 const acme = { tenantId: 'acme', actor: 'user:test' };
 const ENTITIES = 3;
@@ -29,6 +30,33 @@ function failRoutes(bus: EventBus, n: number, failed: { count: number }): void {
     if (failed.count < n && items.length > 0) {
       failed.count++;
       throw new UeeError('BACKEND_UNAVAILABLE', 'the bus failed for a moment (test)', { retryable: true });
+    }
+    return real(group, items);
+  };
+}
+
+/**
+ * Fails every route step of `bus` that carries an event of type `type` (a fault no retry mends),
+ * counting them in `failed`, and logs the dispatcher's calls in `calls`: `read` and `claim` (of its
+ * group, with what they returned), `fail` (a failed step).
+ */
+function failRoutesOf(bus: EventBus, type: string, failed: { count: number }, calls: string[] = []): void {
+  const real = bus.route.bind(bus);
+  const ids = new Set<string>();
+  const note = (what: string, got: Delivery[]): Delivery[] => {
+    for (const d of got) if (d.event.type === type) ids.add(d.id);
+    if (got.length > 0) calls.push(what);
+    return got;
+  };
+  const read = bus.read.bind(bus);
+  bus.read = async (group, consumer, options) => (group === DISPATCH_GROUP ? note('read', await read(group, consumer, options)) : read(group, consumer, options));
+  const claim = bus.claimStale.bind(bus);
+  bus.claimStale = async (group, consumer, options) => (group === DISPATCH_GROUP ? note('claim', await claim(group, consumer, options)) : claim(group, consumer, options));
+  bus.route = async (group, items) => {
+    if (items.some((i) => ids.has(i.id))) {
+      failed.count++;
+      calls.push('fail');
+      throw new UeeError('INTERNAL', 'this step cannot be made (test)');
     }
     return real(group, items);
   };
@@ -69,6 +97,40 @@ describe.each(BACKENDS)('a failed route step ($name bus)', ({ name }) => {
       expect(record.attributes.seqs, `entity ent-${e}`).toEqual(Array.from({ length: STEPS }, (_, i) => i));
     }
     expect(await app.bus.deadLetters()).toEqual([]);
+  });
+
+  it('ROUTER-ROUTE-FAIL-3 a step that keeps failing is held routeAttempts times, then left pending for the stale-entry claim: later events are routed, nothing is lost, and each claim of it fails once instead of being held again', async () => {
+    site = newSite(name, 'routepoison');
+    // Stale entries claimed after 1 s (every 0.5 s): the poison event comes back by the claim within the test.
+    const app = await openApp(site, {}, { ...TEST_APP_OPTIONS, router: { ...TEST_APP_OPTIONS.router, routeAttempts: 3, claimIdleMs: 1000 } });
+    apps.push(app);
+    await deployProbe(app, probe, { name: 'Marker', subscribeTo: ['Ping', 'Poison'], settings: { mode: 'mark', marker: 'p' } });
+    await refresh(app);
+    const failed = { count: 0 };
+    const calls: string[] = [];
+    failRoutesOf(app.bus, 'Poison', failed, calls);
+    // One event through first: the dispatcher's reads from then on go through the wrapped read (one
+    // already waiting when it was wrapped would not see the poison event's id).
+    await app.store.commit(acme, { events: [{ type: 'Ping', entityId: 'first', payload: {} }] });
+    await app.relay.flush();
+    await until('the first event handled', async () => ((await marks(app, 'acme')).length === 1 ? true : undefined));
+    await app.store.commit(acme, { events: [{ type: 'Poison', entityId: 'bad', payload: {} }] });
+    await app.relay.flush();
+    await until('the poison step to fail', () => (failed.count >= 1 ? true : undefined));
+    await app.store.commit(acme, { events: [{ type: 'Ping', entityId: 'good', payload: {} }] });
+    await app.relay.flush();
+    // After 3 attempts (half a second apart) the dispatcher reads on: the later event is handled.
+    await until('the later event handled', async () => ((await marks(app, 'acme')).length === 2 ? true : undefined), 10_000);
+    expect(failed.count).toBeGreaterThanOrEqual(3);
+    expect((await marks(app, 'acme')).map((m) => m.sourceEntity).sort()).toEqual(['first', 'good']);
+    // The poison event is not lost: still pending in the dispatcher's group.
+    expect((await app.bus.groupInfo(DISPATCH_GROUP)).pending).toBe(1);
+    // Claimed again (idle 1 s) and failing: never held again — after the first three attempts, no two
+    // failed steps follow each other without a read or claim between them.
+    await until('the poison event claimed and failing twice more', () => (failed.count >= 5 ? true : undefined), 15_000);
+    const afterHold = calls.slice(calls.indexOf('fail') + 3);
+    expect(calls.slice(calls.indexOf('fail'), calls.indexOf('fail') + 3)).toEqual(['fail', 'fail', 'fail']);
+    for (let i = 1; i < afterHold.length; i++) expect(`${afterHold[i - 1]}→${afterHold[i]}`, calls.join(' ')).not.toBe('fail→fail');
   });
 
   it('ROUTER-ROUTE-FAIL-2 a queue removed behind the router\'s back (a global plugin\'s lane, a tenant plugin\'s queue) is created again when a route step finds it gone: the step is retried, its events handled at once (the workers take their lease back without waiting its retry period), the routing of the rest goes on', async () => {
