@@ -124,9 +124,21 @@ export interface RouterOptions {
   logger: Logger;
 }
 
-/** Versions newest first. */
+/**
+ * Versions newest first, as the routing table keeps them: without their `source` (the files a version
+ * was compiled from, kept in the registry). Every version ever deployed stays in every process's
+ * table, so with the source one tenant redeploying a plugin with large files grew every process's
+ * memory by the files' size per deploy; routing and running need the manifest and the binary's hash only.
+ */
 function byVersion(versions: PluginRecord[]): PluginRecord[] {
-  return versions.sort((a, b) => b.attributes.pluginVersion - a.attributes.pluginVersion);
+  return versions.map(withoutSource).sort((a, b) => b.attributes.pluginVersion - a.attributes.pluginVersion);
+}
+
+/** `p` without `attributes.source` (the same object when it has none). */
+function withoutSource(p: PluginRecord): PluginRecord {
+  if (p.attributes.source === undefined) return p;
+  const { source: _source, ...attributes } = p.attributes;
+  return { ...p, attributes };
 }
 
 /** One logical plugin: its versions and its queue's worker. */

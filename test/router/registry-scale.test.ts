@@ -1,4 +1,8 @@
 /**
+ * ROUTER-REG-2: the routing table keeps every version ever deployed, in every process: without their
+ * sources, so one tenant redeploying a plugin with large files does not grow every process by the
+ * files' size per deploy.
+ *
  * ROUTER-REG-1: the registry's per-name reads cost what that name's versions cost, not what the scope
  * holds: with 1,000 plugins (sources included, as deployed from TypeScript) in one scope, reading a
  * name's versions and deploying a new version of it still work — no filtered scan over the scope
@@ -6,8 +10,9 @@
  */
 import { afterEach, describe, expect, it } from 'vitest';
 import type { UeeApp } from '../../src/app/index.js';
-import { PLUGIN_ENTITY_TYPE, pluginVersionId } from '../../src/registry/index.js';
-import { newSite, openApp, watModule, type AppSite } from './harness.js';
+import { PLUGIN_ENTITY_TYPE, pluginGroup, pluginVersionId } from '../../src/registry/index.js';
+import type { PluginRecord } from '../../src/registry/index.js';
+import { drained, newSite, openApp, refresh, routerInvoker, watModule, type AppSite } from './harness.js';
 
 describe('registry with 1,000 plugins in one scope', () => {
   let site: AppSite & { dispose(): Promise<void> };
@@ -48,5 +53,26 @@ describe('registry with 1,000 plugins in one scope', () => {
     const next = await app.registry.deploy('user:test', { manifest: { name: 'Scale500', subscribeTo: ['Tick'], capabilities: [] }, wasm });
     expect(next.plugin.attributes.pluginVersion).toBe(3);
     expect(next.capabilityDiff.previousVersion).toBe(2);
+  }, 120_000);
+
+  it('ROUTER-REG-2 the routing table holds versions without their sources: the version a delivery resolves to carries none, the registry still has them', async () => {
+    site = newSite('embedded', 'registry-src');
+    app = await openApp(site);
+    const wasm = await watModule('noop');
+    const files = { 'plugin.ts': `// ${'x'.repeat(50_000)}\nexport function handle() { return null; }\n` };
+    for (let i = 0; i < 3; i++) await app.registry.deploy('user:test', { manifest: { name: 'Sourced', subscribeTo: ['Tick'], capabilities: [] }, wasm, source: { language: 'ts', files }, language: 'ts' });
+    await refresh(app);
+    const invoker = routerInvoker(app);
+    const invoke = invoker.invoke.bind(invoker);
+    const seen: PluginRecord[] = [];
+    invoker.invoke = (plugin, input, options) => {
+      seen.push(plugin);
+      return invoke(plugin, input, options);
+    };
+    await app.store.commit({ tenantId: 'acme', actor: 'user:test' }, { events: [{ type: 'Tick', payload: {} }] });
+    await drained(app, pluginGroup('Sourced', null));
+    expect(seen.map((p) => [p.attributes.pluginVersion, p.attributes.source])).toEqual([[3, undefined]]);
+    const stored = await app.registry.versions({ tenantId: null, actor: 'system:test' }, 'Sourced');
+    expect(stored.map((v) => v.attributes.source?.files['plugin.ts']?.length)).toEqual([files['plugin.ts'].length, files['plugin.ts'].length, files['plugin.ts'].length]);
   }, 120_000);
 });
