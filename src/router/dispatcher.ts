@@ -32,6 +32,9 @@ export interface DispatchOptions {
 /** Default of {@link DispatchOptions.routeAttempts}: about 10 s of half-second back-offs. */
 export const ROUTE_ATTEMPTS = 20;
 
+/** Attempts of a held step that found a queue gone made at once, without the back-off (one per queue found gone, at most). */
+const QUICK_RETRIES = 8;
+
 /** Entry ids the dispatcher gave up holding that it remembers (then it starts again). */
 const GAVE_UP_MAX = 10_000;
 
@@ -150,6 +153,8 @@ export class Dispatcher<R extends RouteEntry, T extends QueueTarget = R> {
    * costs the routing of later events one bounded wait, not one per claim.
    */
   readonly #gaveUp = new Set<string>();
+  /** The last step failed on a queue gone, which the retry creates again: made again at once, without the back-off (at most {@link QUICK_RETRIES} times a held step). */
+  #retryAtOnce = false;
 
   /** Whether this process is the dispatcher now (holds the lease): it alone removes queues. */
   get leading(): boolean {
@@ -242,6 +247,13 @@ export class Dispatcher<R extends RouteEntry, T extends QueueTarget = R> {
           this.log.info('the dispatch lease had moved to another process; nothing read', { consumer: this.consumer });
           continue;
         }
+        if (this.#retryAtOnce) {
+          // A queue was gone (its plugin disabled a moment ago, an operator's DEL): the retry creates it
+          // again or routes past it, so no back-off — half a second of every tenant's routing.
+          this.#retryAtOnce = false;
+          this.log.info('a route step found a queue gone; made again at once', { error: error.message });
+          continue;
+        }
         this.log.error('dispatcher failed; backing off', { code: error.code, error: error.message });
         await this.#sleep(500);
       }
@@ -277,6 +289,7 @@ export class Dispatcher<R extends RouteEntry, T extends QueueTarget = R> {
       } else {
         this.#unrouted = deliveries;
       }
+      this.#retryAtOnce = this.#unrouted === deliveries && this.#attempts <= QUICK_RETRIES && error.code === 'NOT_FOUND' && typeof group === 'string' && this.targets.lost !== undefined;
       throw err;
     }
   }

@@ -7,12 +7,13 @@
  * step's events half a minute later.
  */
 import { afterEach, beforeAll, describe, expect, it } from 'vitest';
-import type { UeeApp } from '../../src/app/index.js';
 import type { Delivery, EventBus } from '../../src/bus/index.js';
-import { UeeError } from '../../src/core/index.js';
+import { UeeApp } from '../../src/app/index.js';
+import { loadConfig } from '../../src/config/index.js';
+import { UeeError, createLogger } from '../../src/core/index.js';
 import { laneGroup, pluginGroup } from '../../src/registry/index.js';
 import { DISPATCH_GROUP } from '../../src/router/index.js';
-import { BACKENDS, TEST_APP_OPTIONS, deployProbe, drained, marks, newSite, openApp, probeWasm, refresh, until, type AppSite } from './harness.js';
+import { BACKENDS, TEST_APP_OPTIONS, deployProbe, drained, marks, newSite, openApp, probeWasm, refresh, siteSettings, until, type AppSite } from './harness.js';
 
 const acme = { tenantId: 'acme', actor: 'user:test' };
 const ENTITIES = 3;
@@ -135,7 +136,8 @@ describe.each(BACKENDS)('a failed route step ($name bus)', ({ name }) => {
 
   it('ROUTER-ROUTE-FAIL-2 a queue removed behind the router\'s back (a global plugin\'s lane, a tenant plugin\'s queue) is created again when a route step finds it gone: the step is retried, its events handled at once (the workers take their lease back without waiting its retry period), the routing of the rest goes on', async () => {
     site = newSite(name, 'routelost');
-    const app = await openApp(site);
+    const lines: Array<{ msg: string; code?: string }> = [];
+    const app = await UeeApp.create(loadConfig(siteSettings(site, {}), {}), createLogger({ level: 'info', sink: (line) => lines.push(JSON.parse(line) as { msg: string; code?: string }) }), TEST_APP_OPTIONS);
     apps.push(app);
     await deployProbe(app, probe, { name: 'Everywhere', subscribeTo: ['Ping'], settings: { mode: 'mark', marker: 'g' } });
     await deployProbe(app, probe, { name: 'Mine', subscribeTo: ['Ping'], tenantScope: 'tenant', tenantId: 'acme', settings: { mode: 'mark', marker: 'm' } });
@@ -155,5 +157,9 @@ describe.each(BACKENDS)('a failed route step ($name bus)', ({ name }) => {
     await until('the later pings handled by both plugins', async () => ((await marks(app, 'acme')).length === 10 ? true : undefined), 5_000);
     await drained(app, pluginGroup('Everywhere', null), 15_000);
     expect(await app.bus.deadLetters()).toEqual([]);
+    // The step that found a queue gone was made again at once, not after the half-second back-off
+    // that holds every tenant's routing.
+    expect(lines.filter((l) => l.msg === 'a route step found a queue gone; made again at once').length).toBeGreaterThan(0);
+    expect(lines.filter((l) => l.msg === 'dispatcher failed; backing off')).toEqual([]);
   });
 });
