@@ -10,6 +10,7 @@
 import { randomBytes } from 'node:crypto';
 import { Redis } from 'ioredis';
 import { openRedisBus } from '../src/bus/index.js';
+import { deleteRedisKeys } from '../test/router/app-site.js';
 import { median, printResult, printTable } from './_table.js';
 
 const REDIS_URL = process.env.UEE_TEST_REDIS_URL ?? 'redis://127.0.0.1:6379';
@@ -52,16 +53,6 @@ async function measure(list: () => Promise<string[]>): Promise<{ ms: number; ser
   return { ms, serverUs: serverSpent };
 }
 
-/** Deletes every key under the prefix. */
-async function cleanUp(): Promise<void> {
-  let cursor = '0';
-  do {
-    const [next, keys] = await admin.scan(cursor, 'MATCH', `${prefix}*`, 'COUNT', 1000);
-    if (keys.length > 0) await admin.del(...keys);
-    cursor = next;
-  } while (cursor !== '0');
-}
-
 try {
   for (let q = 0; q < QUEUES; q++) await bus.ensureQueue(`plugin:t${q}:p`);
   const rows: Array<Array<string | number>> = [];
@@ -94,6 +85,6 @@ try {
   printResult('queue-list', { queues: QUEUES, otherKeys: OTHER_KEYS, ...figures, walkVsIndexServerWithOtherKeys: Number((figures.keyspaceWalkOtherKeysServerUs! / figures.indexOtherKeysServerUs!).toFixed(1)) });
 } finally {
   await bus.close();
-  await cleanUp();
+  await deleteRedisKeys(prefix, REDIS_URL);
   await admin.quit();
 }

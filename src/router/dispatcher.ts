@@ -277,7 +277,9 @@ export class Dispatcher<R extends RouteEntry, T extends QueueTarget = R> {
     } catch (err) {
       const error = toUeeError(err);
       const group = error.details.group;
-      if (error.code === 'NOT_FOUND' && typeof group === 'string') this.targets.lost?.(group);
+      // A queue gone that the retry creates again (or routes past): see #retryAtOnce.
+      const lost = error.code === 'NOT_FOUND' && typeof group === 'string' && this.targets.lost !== undefined;
+      if (lost) this.targets.lost!(group);
       this.#attempts = deliveries === this.#unrouted ? this.#attempts + 1 : 1;
       const max = this.options.routeAttempts ?? ROUTE_ATTEMPTS;
       if (this.#attempts >= max || deliveries.some((d) => this.#gaveUp.has(d.id))) {
@@ -289,7 +291,7 @@ export class Dispatcher<R extends RouteEntry, T extends QueueTarget = R> {
       } else {
         this.#unrouted = deliveries;
       }
-      this.#retryAtOnce = this.#unrouted === deliveries && this.#attempts <= QUICK_RETRIES && error.code === 'NOT_FOUND' && typeof group === 'string' && this.targets.lost !== undefined;
+      this.#retryAtOnce = lost && this.#unrouted === deliveries && this.#attempts <= QUICK_RETRIES;
       throw err;
     }
   }

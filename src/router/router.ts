@@ -935,15 +935,19 @@ export class Router {
   #queueLost(group: string): void {
     const lane = this.#lanes.get(group);
     if (lane !== undefined) {
+      // Not known to exist any more: the retry's `of` names it for opening (see #laneFor).
       lane.ready = false;
-      this.#opening.add(lane);
       return;
     }
     const route = this.#routes.get(group);
     if (route !== undefined && route.parked !== true) this.#lostQueues.add(route);
   }
 
-  /** Creates the queues of the lanes named since the last call and starts their workers; throws (the step is not made) when one cannot be created. */
+  /**
+   * Creates the queues a route step is about to append to that are not known to exist: the lanes
+   * named since the last call, and the plugins' own queues a step found gone ({@link #queueLost}).
+   * Throws (the step is not made) when one cannot be created.
+   */
   async #openLanes(): Promise<void> {
     for (const route of [...this.#lostQueues]) {
       if (route.parked !== true && this.#routes.get(route.group) === route) await this.bus.ensureQueue(route.group);

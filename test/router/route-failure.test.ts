@@ -4,7 +4,9 @@
  * per-entity order holds across the failure, and the events wait for the next attempt (half a second),
  * not for the stale-entry claim (`claimIdleMs`, 30 s). Before 2026-12-07 the dispatcher backed off
  * and read on past them: events published after the failure reached the plugin first, and the failed
- * step's events half a minute later.
+ * step's events half a minute later. ROUTER-ROUTE-FAIL-2: a step refused because a queue was removed
+ * behind the router's back creates it again and is made again at once. ROUTER-ROUTE-FAIL-3: a step
+ * that keeps failing is held `routeAttempts` times, then left to the claim, and not held again.
  */
 import { afterEach, beforeAll, describe, expect, it } from 'vitest';
 import type { Delivery, EventBus } from '../../src/bus/index.js';
