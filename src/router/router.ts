@@ -4,7 +4,7 @@ import type { EventEnvelope, Logger } from '../core/index.js';
 import { UeeError, toUeeError } from '../core/index.js';
 import type { DeadLetter, EventBus } from '../bus/port.js';
 import type { EntityStore } from '../store/port.js';
-import { laneGroup, pluginGroup, queuePlugin, type PluginRecord, type PluginRegistry } from '../registry/index.js';
+import { laneGroup, pluginGroup, pluginVersionId, queuePlugin, type PluginRecord, type PluginRegistry } from '../registry/index.js';
 import { QueueWorker, type DeliveryOptions } from './delivery.js';
 import { QueueIo } from './queue-io.js';
 import { InHandBudget, inHandGroup } from './in-hand.js';
@@ -719,24 +719,55 @@ export class Router {
     return this.#whenApplied([change]);
   }
 
-  /** Reads one change's plugins (and its tenant's pins and experiments) into the routes; true when a route could not be made. */
+  /**
+   * Reads one change's plugins (and its tenant's pins and experiments) into the routes; true when a
+   * route could not be made. A change that names the versions it wrote has just those read back
+   * into routes held here (see {@link RoutingChange.versions}); otherwise, or for a plugin not held
+   * here, every version of each name.
+   */
   async #applyOne(change: RoutingChange): Promise<boolean> {
     if (change.tenantId !== null) await this.#versions.loadTenant(this.store, change.tenantId);
     let failed = false;
-    for (const name of new Set(change.names)) {
-      for (const scope of change.tenantId === null ? [null] : [change.tenantId, null]) {
-        const versions = (await this.registry.versions({ tenantId: scope, actor: 'system:router' }, name)).filter((p) => p.attributes.kind !== 'model');
-        const key = pluginGroup(name, scope);
-        const route = this.#routes.get(key);
-        if (versions.length > 0 && route !== undefined) route.versions = byVersion(versions);
-        else if (versions.length > 0) failed = !(await this.#addRoute(key, versions)) || failed;
-        else if (route !== undefined) {
-          this.#routes.delete(key);
-          this.#park(route);
-        }
+    if (change.versions !== undefined) {
+      for (const v of change.versions) {
+        const route = this.#routes.get(pluginGroup(v.name, v.tenantId));
+        const plugin = await this.#readVersion(v.tenantId, v.name, v.version);
+        // A model's version routes nowhere.
+        if (plugin?.attributes.kind === 'model' && route === undefined) continue;
+        if (route !== undefined && plugin !== undefined && plugin.attributes.kind !== 'model') route.versions = byVersion([...route.versions.filter((x) => x.id !== plugin.id), plugin]);
+        else failed = (await this.#readName(v.name, v.tenantId)) || failed;
       }
+      return failed;
+    }
+    for (const name of new Set(change.names)) {
+      for (const scope of change.tenantId === null ? [null] : [change.tenantId, null]) failed = (await this.#readName(name, scope)) || failed;
     }
     return failed;
+  }
+
+  /** Reads every version of `name` in `scope` into its route (made, or removed when none is left); true when the route could not be made. */
+  async #readName(name: string, scope: string | null): Promise<boolean> {
+    const versions = (await this.registry.versions({ tenantId: scope, actor: 'system:router' }, name)).filter((p) => p.attributes.kind !== 'model');
+    const key = pluginGroup(name, scope);
+    const route = this.#routes.get(key);
+    if (versions.length > 0 && route !== undefined) route.versions = byVersion(versions);
+    else if (versions.length > 0) return !(await this.#addRoute(key, versions));
+    else if (route !== undefined) {
+      this.#routes.delete(key);
+      this.#park(route);
+    }
+    return false;
+  }
+
+  /** Version `version` of `name` in `scope`, or undefined when there is none. */
+  async #readVersion(scope: string | null, name: string, version: number): Promise<PluginRecord | undefined> {
+    try {
+      const plugin = await this.registry.get({ tenantId: scope, actor: 'system:router' }, pluginVersionId(scope, name, version));
+      return plugin.tenantId === scope && plugin.attributes.name === name && plugin.attributes.pluginVersion === version ? plugin : undefined;
+    } catch (err) {
+      if (toUeeError(err).code === 'NOT_FOUND') return undefined;
+      throw err;
+    }
   }
 
   /**
@@ -762,7 +793,7 @@ export class Router {
         const route = this.#routes.get(key);
         if (route) route.versions = byVersion([...route.versions.filter((v) => v.id !== plugin.id), plugin]);
         else if (!(await this.#addRoute(key, [plugin]))) return this.#reloadAndAnnounce();
-        applied.push({ tenantId: plugin.tenantId, names: [plugin.attributes.name] });
+        applied.push({ tenantId: plugin.tenantId, names: [plugin.attributes.name], versions: [{ tenantId: plugin.tenantId, name: plugin.attributes.name, version: plugin.attributes.pluginVersion }] });
       }
       await this.#tableChanged();
       if (changes.length > 0) await this.#announce(applied);

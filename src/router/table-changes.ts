@@ -18,6 +18,21 @@ export const ROUTING_SIGNAL = 'uee.routing';
 export interface RoutingChange {
   readonly tenantId: string | null;
   readonly names: readonly string[];
+  /**
+   * When given, the plugin versions the change wrote (a deploy's new version, a status change's
+   * version) — and the only ones of `names` it wrote: a router holding those plugins reads just
+   * these back, not every version of each name ever deployed (a plugin's history grows with every
+   * deploy: reading it all made each deploy cost every process O(versions)). Empty: no version was
+   * written (a pin, an experiment). Absent: any may have been (every version of `names` is read).
+   */
+  readonly versions?: readonly ChangedVersion[];
+}
+
+/** One plugin version a {@link RoutingChange} wrote: version `version` of `name` in `tenantId`'s scope. */
+export interface ChangedVersion {
+  readonly tenantId: string | null;
+  readonly name: string;
+  readonly version: number;
 }
 
 /** What {@link ROUTING_SIGNAL} carries. */
@@ -44,7 +59,7 @@ const MAX_TEXT = 512;
 export async function announceRoutingChange(bus: EventBus, from: string, changes: readonly RoutingChange[]): Promise<number> {
   const mark = await bus.counter(TABLE_WATERMARK, 1);
   if (bus.signal !== undefined && changes.length > 0 && changes.length <= MAX_CHANGES) {
-    const signal: RoutingSignal = { from, mark, changes: changes.map((c) => ({ tenantId: c.tenantId, names: [...c.names] })) };
+    const signal: RoutingSignal = { from, mark, changes: changes.map((c) => ({ tenantId: c.tenantId, names: [...c.names], ...(c.versions === undefined ? {} : { versions: c.versions.map((v) => ({ tenantId: v.tenantId, name: v.name, version: v.version })) }) })) };
     // A hint only: the watermark already moved, so a process that does not hear it reloads.
     await bus.signal(ROUTING_SIGNAL, JSON.stringify(signal)).catch(() => undefined);
   }
@@ -65,11 +80,22 @@ export function parseRoutingSignal(message: string): RoutingSignal | undefined {
   const out: RoutingChange[] = [];
   for (const c of changes as unknown[]) {
     if (typeof c !== 'object' || c === null) return undefined;
-    const { tenantId, names } = c as Record<string, unknown>;
+    const { tenantId, names, versions } = c as Record<string, unknown>;
     if ((tenantId !== null && !isText(tenantId)) || !Array.isArray(names) || names.length > MAX_NAMES || !names.every(isText)) return undefined;
-    out.push({ tenantId, names });
+    if (versions === undefined) {
+      out.push({ tenantId, names });
+      continue;
+    }
+    if (!Array.isArray(versions) || versions.length > MAX_NAMES || !versions.every(isChangedVersion)) return undefined;
+    out.push({ tenantId, names, versions });
   }
   return { from, mark: mark as number, changes: out };
+}
+
+function isChangedVersion(v: unknown): v is ChangedVersion {
+  if (typeof v !== 'object' || v === null) return false;
+  const { tenantId, name, version } = v as Record<string, unknown>;
+  return (tenantId === null || isText(tenantId)) && isText(name) && Number.isSafeInteger(version) && (version as number) >= 1;
 }
 
 function isText(v: unknown): v is string {

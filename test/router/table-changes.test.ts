@@ -3,11 +3,14 @@
  * is named on the bus with the watermark it bumped, and every other process applies just that change —
  * before, each other process reloaded its whole table (every tenant's plugins, pins and experiments:
  * ~45 ms of main thread with 1,000 tenants, O(tenants)) for each change anywhere. A bump no process
- * named (lost, or an older UEE's) still makes them reload, one check period later. TABLE-MARK-1..3:
- * the watermark's bookkeeping and the signal's parsing alone.
+ * named (lost, or an older UEE's) still makes them reload, one check period later. ROUTER-CHANGE-4: a
+ * change that names the versions it wrote (a deploy, a status change) has just those read back, not
+ * every version of the plugin ever deployed. TABLE-MARK-1..3: the watermark's bookkeeping and the
+ * signal's parsing alone.
  */
 import { afterEach, describe, expect, it } from 'vitest';
 import type { UeeApp } from '../../src/app/index.js';
+import { PLUGIN_ENTITY_TYPE, pluginVersionId } from '../../src/registry/index.js';
 import { PINS_VIEW, TABLE_WATERMARK, TableWatermark, parseRoutingSignal } from '../../src/router/index.js';
 import { routingChanged } from '../../src/tools/plugin-tools/shared.js';
 import type { ToolContext } from '../../src/tools/define-tool.js';
@@ -60,8 +63,9 @@ describe('the table watermark', () => {
   });
 
   it('TABLE-MARK-3 only a well-formed signal within its bounds is read', () => {
-    const ok = { from: 'p1', mark: 7, changes: [{ tenantId: 'acme', names: ['A.B'] }, { tenantId: null, names: [] }] };
+    const ok = { from: 'p1', mark: 7, changes: [{ tenantId: 'acme', names: ['A.B'] }, { tenantId: null, names: [] }, { tenantId: 'acme', names: ['A.B'], versions: [{ tenantId: null, name: 'A.B', version: 3 }] }] };
     expect(parseRoutingSignal(JSON.stringify(ok))).toEqual(ok);
+    const versioned = (versions: unknown) => JSON.stringify({ ...ok, changes: [{ tenantId: 'acme', names: ['A.B'], versions }] });
     for (const bad of [
       'not json',
       'null',
@@ -73,6 +77,13 @@ describe('the table watermark', () => {
       JSON.stringify({ ...ok, changes: [{ tenantId: 'acme', names: [1] }] }),
       JSON.stringify({ ...ok, changes: [{ tenantId: 'acme', names: ['x'.repeat(513)] }] }),
       JSON.stringify({ ...ok, changes: Array.from({ length: 257 }, () => ({ tenantId: 'acme', names: [] })) }),
+      versioned({}),
+      versioned([{ tenantId: 'acme', name: 'A.B', version: 0 }]),
+      versioned([{ tenantId: 'acme', name: 'A.B', version: 1.5 }]),
+      versioned([{ tenantId: 'acme', name: '', version: 1 }]),
+      versioned([{ tenantId: 4, name: 'A.B', version: 1 }]),
+      versioned([null]),
+      versioned(Array.from({ length: 257 }, () => ({ tenantId: 'acme', name: 'A.B', version: 1 }))),
     ]) {
       expect(parseRoutingSignal(bad), bad.slice(0, 80)).toBeUndefined();
     }
@@ -153,6 +164,42 @@ describe('routing changes of one process applied alone in the others (Redis)', (
       router.refresh = refresh;
     }
   }, 60_000);
+
+  it('ROUTER-CHANGE-4 a change naming the versions it wrote is applied by reading just those: a deploy and a disable of Pinned, whose 40 older versions are not read again', async () => {
+    const { worker, front, handledBy } = await pair();
+    // 40 more versions of Pinned, each with a 20 KB source (v3..v42), then the worker's table in full.
+    const [v2] = await front.registry.versions(acme, 'Pinned');
+    const files = { 'plugin.ts': `// ${'x'.repeat(20_000)}\n` };
+    for (let v = 3; v <= 42; v++) {
+      await front.store.put(acme, { entityId: pluginVersionId('acme', 'Pinned', v), entityTypeId: PLUGIN_ENTITY_TYPE, attributes: { ...v2!.attributes, pluginVersion: v, source: { language: 'ts', files } }, expectedVersion: 0, eventType: 'Touched' }, { source: { kind: 'system', id: 'test' } });
+    }
+    const router = worker.runtime!.router;
+    await router.refresh();
+    expect(await handledBy()).toBe(42);
+    await until('the routing signal heard', () => (router.hearingChanges ? true : undefined));
+    const reads = { versions: 0, get: 0 };
+    const { registry } = worker;
+    const versions = registry.versions.bind(registry);
+    const get = registry.get.bind(registry);
+    registry.versions = (ctx, name) => (reads.versions++, versions(ctx, name));
+    registry.get = (ctx, id) => (reads.get++, get(ctx, id));
+    const ctx = { app: front } as unknown as ToolContext;
+    // A deploy (v43) and then a disable of it, each announced as the tools announce them.
+    const deployed = await front.registry.deploy('user:test', { manifest: { name: 'Pinned', subscribeTo: ['Ping'], tenantScope: 'tenant', tenantId: 'acme', capabilities: [] }, wasm: await watModule('noop') });
+    const v43 = { tenantId: 'acme', name: 'Pinned', version: deployed.plugin.attributes.pluginVersion };
+    expect(v43.version).toBe(43);
+    await routingChanged(ctx, { tenantId: 'acme', names: ['Pinned'], versions: [v43] });
+    await until('v43 in force', async () => ((await handledBy()) === 43 ? true : undefined));
+    await front.registry.setStatus(acme, deployed.plugin.id, 'disabled');
+    await routingChanged(ctx, { tenantId: 'acme', names: ['Pinned'], versions: [v43] });
+    await until('v42 in force again', async () => ((await handledBy()) === 42 ? true : undefined));
+    expect(router.tableUpdates.fullReloads).toBe(0);
+    // Each change read its one version (the lifecycle events the worker's dispatcher also applies read it once more each).
+    expect(reads.versions).toBe(0);
+    expect(reads.get).toBeLessThanOrEqual(4);
+    registry.versions = versions;
+    registry.get = get;
+  }, 90_000);
 
   it('ROUTER-CHANGE-3 a burst of 100 announced changes is applied in a few passes (one index rebuild each), and the last pin wins', async () => {
     const { worker, handledBy, pin } = await pair();

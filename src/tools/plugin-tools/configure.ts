@@ -70,7 +70,11 @@ export const pluginConfigure = defineTool({
       else await ctx.app.store.readModels.delete(scope, PINS_VIEW, args.name);
     }
     // Settings alone change no route: deliveries read them by the store's configuration changes.
-    if (steps.some((s) => s.kind !== 'settings')) await routingChanged(ctx, { tenantId: scope.tenantId, names: [args.name] });
+    if (steps.some((s) => s.kind !== 'settings')) {
+      // The versions whose status changed are the only ones written (a pin writes none).
+      const versions = steps.flatMap((s) => (s.kind === 'status' ? [{ tenantId: s.plugin.tenantId, name: s.plugin.attributes.name, version: s.plugin.attributes.pluginVersion }] : []));
+      await routingChanged(ctx, { tenantId: scope.tenantId, names: [args.name], versions });
+    }
     const now = await stateOf(ctx, scope, args.name, await versionsOf(ctx, args.name, scope.tenantId));
     return { dryRun: false, applied: true, action: args.action, plan: planOut, before, after: now };
   },

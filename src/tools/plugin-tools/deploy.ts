@@ -150,7 +150,8 @@ export const pluginDeploy = defineTool({
     };
     if (args.dryRun) return { dryRun: true, applied: false, pluginId: null, ...out };
     const result = await ctx.app.registry.deploy(ctx.principal.id, { ...request, dryRun: false });
-    await routingChanged(ctx, { tenantId: result.plugin.tenantId, names: [result.plugin.attributes.name] });
+    const deployed = { tenantId: result.plugin.tenantId, name: result.plugin.attributes.name, version: result.plugin.attributes.pluginVersion };
+    await routingChanged(ctx, { tenantId: deployed.tenantId, names: [deployed.name], versions: [deployed] });
     return { dryRun: false, applied: true, pluginId: result.plugin.id, ...out, version: result.plugin.attributes.pluginVersion };
   },
   summarize: (o) =>

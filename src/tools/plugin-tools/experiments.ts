@@ -122,7 +122,7 @@ export const experimentStart = defineTool({
     for (const name of pinned) await ctx.app.store.readModels.delete(scope, PINS_VIEW, name);
     const { id: _id, ...doc } = experiment;
     await ctx.app.store.readModels.upsert(scope, EXPERIMENTS_VIEW, id, JSON.parse(JSON.stringify(doc)) as JsonObject);
-    await routingChanged(ctx, { tenantId: scope.tenantId, names: args.plugins });
+    await routingChanged(ctx, { tenantId: scope.tenantId, names: args.plugins, versions: [] });
     return { dryRun: false, applied: true, experiment: out, plan };
   },
   summarize: (o) => `${o.dryRun ? 'dry run: ' : ''}${o.plan.summary}`,
@@ -217,7 +217,7 @@ export const experimentEnd = defineTool({
     const final = figures(ctx, scope.tenantId, exp);
     const status = args.action === 'stop' ? 'stopped' : 'promoted';
     await endExperiment(ctx.app.store, scope.tenantId, exp, { status, reason: `${args.action === 'stop' ? 'stopped' : `promoted ${winner ?? ''}`} by ${ctx.principal.id}`, actor: ctx.principal.id, ...(winner === undefined ? {} : { winner }), final });
-    await routingChanged(ctx, { tenantId: scope.tenantId, names: exp.plugins });
+    await routingChanged(ctx, { tenantId: scope.tenantId, names: exp.plugins, versions: [] });
     return { dryRun: false, applied: true, experiment: experimentOut(await loadExperiment(ctx, scope, exp.id)), pins, plan };
   },
   summarize: (o) => `${o.dryRun ? 'dry run: ' : ''}${o.plan.summary}`,
