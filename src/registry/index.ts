@@ -1,4 +1,4 @@
-export { PluginRegistry, scopeContext, pluginGroup, laneGroup, queuePlugin, pluginVersionId, trustedScope } from './registry.js';
+export { PluginRegistry, scopeContext, pluginGroup, laneGroup, queuePlugin, pluginVersionId, recordKey, trustedScope } from './registry.js';
 export { DEFAULT_REGISTRY_LIMITS, SUBSCRIBER_GUARD_EVENT, SUBSCRIBER_GUARD_TYPE } from './subscriber-limit.js';
 export type { RegistryLimits } from './subscriber-limit.js';
 export type { PluginRecord, ModuleInspection, ModuleInspector, BinaryStore, DeployRequest, DeployResult } from './registry.js';

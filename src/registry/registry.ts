@@ -1,7 +1,7 @@
 import { createHash } from 'node:crypto';
 import type { EntityVersion, EntityWrite, TenantContext } from '../core/index.js';
 import { UeeError, parseOrThrow } from '../core/index.js';
-import type { EntityStore } from '../store/port.js';
+import type { EntityHead, EntityStore } from '../store/port.js';
 import type { EventBus } from '../bus/port.js';
 import {
   PLUGIN_ENTITY_TYPE,
@@ -237,6 +237,41 @@ export class PluginRegistry {
     return [...global, ...perTenant.flat()];
   }
 
+  /**
+   * {@link listAll}'s records, reading only what moved since `known` was read: a version whose entity
+   * is still at the version `known` holds is taken from it, and only new and changed versions are
+   * read from the store — one indexed scan of the entities' heads ({@link EntityStore.headsOfType}),
+   * no documents. Every version ever deployed stays in the registry with its sources, so reading them
+   * all cost what every tenant ever deployed: ~170 ms of the main thread for one plugin with 500
+   * versions of a 50 KB source (2026-12-08), the router's periodic reload in every process. A store
+   * without heads lists them all.
+   */
+  async listAllSince(known: ReadonlyMap<string, PluginRecord>): Promise<PluginRecord[]> {
+    if (this.store.headsOfType === undefined) return this.listAll();
+    const tenants = new Set((await this.store.tenants.list()).map((t) => t.tenantId));
+    const out: PluginRecord[] = [];
+    let after: { entityId: string; tenantId: string | null } | undefined;
+    for (;;) {
+      const page = await this.store.headsOfType(PLUGIN_ENTITY_TYPE, 1000, after);
+      const moved: EntityHead[] = [];
+      for (const head of page) {
+        // A tenant's plugins count while the tenant is registered (as listAll has it).
+        if (head.tenantId !== null && !tenants.has(head.tenantId)) continue;
+        const kept = known.get(recordKey(head.tenantId, head.entityId));
+        if (kept !== undefined && kept.entityVersion === head.version) out.push(kept);
+        else moved.push(head);
+      }
+      for (let i = 0; i < moved.length; i += VERSION_READ_BATCH) {
+        const read = await Promise.all(moved.slice(i, i + VERSION_READ_BATCH).map((h) => this.get({ tenantId: h.tenantId, actor: 'system:registry' }, h.entityId).catch(absent)));
+        // (Gone since its head was read: not listed.)
+        for (const r of read) if (r !== undefined) out.push(r);
+      }
+      const last = page[page.length - 1];
+      if (last === undefined || page.length < 1000) return out;
+      after = { entityId: last.entityId, tenantId: last.tenantId };
+    }
+  }
+
   /** One plugin version by id; `NOT_FOUND` when not visible. */
   async get(ctx: TenantContext, id: string): Promise<PluginRecord> {
     const entity = await this.store.get(ctx, id);
@@ -278,6 +313,17 @@ export class PluginRegistry {
 
 /** Versions read at once by {@link PluginRegistry.versions}. */
 const VERSION_READ_BATCH = 16;
+
+/** The key of a record in {@link PluginRegistry.listAllSince}'s `known`: its scope and id. */
+export function recordKey(tenantId: string | null, id: string): string {
+  return `${tenantId ?? ''}\u0000${id}`;
+}
+
+/** Undefined for a `NOT_FOUND` (a `.catch` of a read that may find nothing); anything else is thrown again. */
+function absent(err: unknown): undefined {
+  if (err instanceof UeeError && err.code === 'NOT_FOUND') return undefined;
+  throw err;
+}
 
 /** Deploys racing for version numbers, and deploys or enables for a subscriber slot, give up after this many lost races. */
 const MAX_VERSION_RACES = 32;

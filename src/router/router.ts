@@ -4,7 +4,7 @@ import type { EventEnvelope, Logger } from '../core/index.js';
 import { UeeError, toUeeError } from '../core/index.js';
 import type { DeadLetter, EventBus } from '../bus/port.js';
 import type { EntityStore } from '../store/port.js';
-import { laneGroup, pluginGroup, pluginVersionId, queuePlugin, type PluginRecord, type PluginRegistry } from '../registry/index.js';
+import { laneGroup, pluginGroup, pluginVersionId, queuePlugin, recordKey, type PluginRecord, type PluginRegistry } from '../registry/index.js';
 import { QueueWorker, type DeliveryOptions } from './delivery.js';
 import { QueueIo } from './queue-io.js';
 import { InHandBudget, inHandGroup } from './in-hand.js';
@@ -535,7 +535,7 @@ export class Router {
       return (route !== undefined && !route.parked) || this.#parking.has(group);
     };
     const wanted = async (): Promise<ReadonlySet<string>> => {
-      const plugins = await this.registry.listAll();
+      const plugins = await this.#listPlugins();
       return new Set(plugins.filter((p) => p.attributes.kind !== 'model' && p.attributes.status === 'enabled').map((p) => pluginGroup(p.attributes.name, p.tenantId)));
     };
     await this.#exclusive(async () => {
@@ -674,9 +674,16 @@ export class Router {
     return next;
   }
 
+  /** Every plugin version of every scope; what the table holds is read again only where its entity moved (see {@link PluginRegistry.listAllSince}). */
+  #listPlugins(): Promise<PluginRecord[]> {
+    const known = new Map<string, PluginRecord>();
+    for (const route of this.#routes.values()) for (const v of route.versions) known.set(recordKey(v.tenantId, v.id), v);
+    return this.registry.listAllSince(known);
+  }
+
   async #refresh(): Promise<void> {
     this.#lastFullRefresh = Date.now();
-    const plugins = (await this.registry.listAll()).filter((p) => p.attributes.kind !== 'model');
+    const plugins = (await this.#listPlugins()).filter((p) => p.attributes.kind !== 'model');
     const next = new Map<string, PluginRecord[]>();
     for (const p of plugins) {
       const key = pluginGroup(p.attributes.name, p.tenantId);

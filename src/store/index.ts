@@ -2,6 +2,7 @@ export { DEFAULT_STORE_LIMITS, TIMER_INDEX_TYPE } from './port.js';
 export type {
   CommitBatch,
   CommitResult,
+  EntityHead,
   EntityQuery,
   EntityStore,
   GetOptions,

@@ -196,6 +196,13 @@ export interface TenantRegistry {
   list(): Promise<TenantRecord[]>;
 }
 
+/** An entity's latest version without its document (see {@link EntityStore.headsOfType}). */
+export interface EntityHead {
+  entityId: string;
+  tenantId: string | null;
+  version: number;
+}
+
 /**
  * The entity store port. Every method takes a {@link TenantContext}; tenant isolation is enforced
  * here, not by callers: a tenant sees its own and global entities, never another tenant's, and a
@@ -264,6 +271,13 @@ export interface EntityStore {
    * Optional so an adapter can land without it: callers then query tenant by tenant.
    */
   latestOfType?(entityTypeId: string, limit: number, after?: { entityId: string; tenantId: string | null }): Promise<EntityVersion[]>;
+  /**
+   * {@link latestOfType}'s entities — the same ones, in the same order, paged the same way — as their
+   * heads only (id, scope, version), without their documents: a caller that keeps what it read
+   * before reads again only the entities whose version moved (the router's periodic reload of every
+   * plugin version ever deployed, sources and all, read every document each time).
+   */
+  headsOfType?(entityTypeId: string, limit: number, after?: { entityId: string; tenantId: string | null }): Promise<EntityHead[]>;
   /**
    * What this store's data is, whatever address or path reached it: a random id written into the
    * database the first time any UEE opened it (SQLite: the file; PostgreSQL: the schema; MongoDB: the

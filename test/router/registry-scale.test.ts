@@ -1,4 +1,8 @@
 /**
+ * ROUTER-REG-3: the router's full reload (its periodic safety net) reads back only the plugin versions
+ * whose entity moved since it last read them: every version ever deployed stays in the registry with
+ * its sources, and reading them all cost every process what every tenant ever deployed, each time.
+ *
  * ROUTER-REG-2: the routing table keeps every version ever deployed, in every process: without their
  * sources, so one tenant redeploying a plugin with large files does not grow every process by the
  * files' size per deploy.
@@ -12,7 +16,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import type { UeeApp } from '../../src/app/index.js';
 import { PLUGIN_ENTITY_TYPE, pluginGroup, pluginVersionId } from '../../src/registry/index.js';
 import type { PluginRecord } from '../../src/registry/index.js';
-import { drained, newSite, openApp, refresh, routerInvoker, watModule, type AppSite } from './harness.js';
+import { drained, newSite, openApp, refresh, routerInvoker, until, watModule, type AppSite } from './harness.js';
 
 describe('registry with 1,000 plugins in one scope', () => {
   let site: AppSite & { dispose(): Promise<void> };
@@ -75,4 +79,45 @@ describe('registry with 1,000 plugins in one scope', () => {
     const stored = await app.registry.versions({ tenantId: null, actor: 'system:test' }, 'Sourced');
     expect(stored.map((v) => v.attributes.source?.files['plugin.ts']?.length)).toEqual([files['plugin.ts'].length, files['plugin.ts'].length, files['plugin.ts'].length]);
   }, 120_000);
+
+  it('ROUTER-REG-3 a full reload reads only the versions that moved: none when nothing did, one written behind its back — which it then routes by', async () => {
+    site = newSite('embedded', 'registry-reload');
+    app = await openApp(site);
+    const wasm = await watModule('noop');
+    const manifest = { name: 'Long', subscribeTo: ['Tick'], tenantScope: 'tenant' as const, tenantId: 'acme', capabilities: [] };
+    const first = (await app.registry.deploy('user:test', { manifest, wasm })).plugin;
+    const acme = { tenantId: 'acme', actor: 'system:test' };
+    const files = { 'plugin.ts': `// ${'x'.repeat(20_000)}\n` };
+    // 59 more versions with sources, written without lifecycle events: only a full reload finds them.
+    for (let v = 2; v <= 60; v++) {
+      await app.store.put(acme, { entityId: pluginVersionId('acme', 'Long', v), entityTypeId: PLUGIN_ENTITY_TYPE, attributes: { ...first.attributes, pluginVersion: v, source: { language: 'ts', files } }, expectedVersion: 0, eventType: 'Touched' }, { source: { kind: 'system', id: 'test' } });
+    }
+    await refresh(app);
+    const handledBy = async (): Promise<number> => {
+      const [event] = (await app.store.commit({ tenantId: 'acme', actor: 'user:test' }, { events: [{ type: 'Tick', payload: {} }] })).events;
+      return until(`Tick ${event!.eventId} handled`, async () => (await app.store.invocations.query({ tenantId: 'acme', actor: 'user:test' }, { eventId: event!.eventId })).items[0]?.plugin.version);
+    };
+    expect(await handledBy()).toBe(60);
+    const { store } = app;
+    let documents = 0;
+    const get = store.get.bind(store);
+    const latestOfType = store.latestOfType!.bind(store);
+    store.get = (ctx, id, options) => (id.startsWith('plugin-') && documents++, get(ctx, id, options));
+    store.latestOfType = (type, limit, after) => ((documents += 1_000_000), latestOfType(type, limit, after));
+    try {
+      await refresh(app);
+      expect(documents).toBe(0);
+      // v60 disabled behind the router's back (no lifecycle event): the next reload reads it, alone.
+      const v60 = await app.registry.get(acme, pluginVersionId('acme', 'Long', 60));
+      documents = 0;
+      await app.store.put(acme, { entityId: v60.id, entityTypeId: PLUGIN_ENTITY_TYPE, attributes: { ...v60.attributes, status: 'disabled' }, expectedVersion: v60.entityVersion, eventType: 'Touched' }, { source: { kind: 'system', id: 'test' } });
+      await refresh(app);
+      expect(documents).toBe(1);
+    } finally {
+      store.get = get;
+      store.latestOfType = latestOfType;
+    }
+    expect(await handledBy()).toBe(59);
+  }, 120_000);
 });
+

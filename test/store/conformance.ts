@@ -385,6 +385,39 @@ export function storeConformance(name: string, open: () => Promise<EntityStore>)
         expect(await store.latestOfType('Nothing', 10)).toEqual([]);
       });
 
+      it('T06e headsOfType gives latestOfType\'s entities as (id, scope, version), in its order, page by page — and sees a new version', async () => {
+        if (store.latestOfType === undefined) return;
+        expect(typeof store.headsOfType).toBe('function');
+        await store.put(A, { entityId: 'h-2', entityTypeId: 'Gizmo', attributes: { v: 1 } });
+        await store.put(A, { entityId: 'h-2', entityTypeId: 'Gizmo', attributes: { v: 2 }, expectedVersion: 1 });
+        await store.put(B, { entityId: 'h-2', entityTypeId: 'Gizmo', attributes: { v: 1 } });
+        await store.put(G, { entityId: 'h-1', entityTypeId: 'Gizmo', attributes: { big: 'x'.repeat(20_000) } });
+        await store.put(B, { entityId: 'h-3', entityTypeId: 'Gizmo', attributes: { v: 1 } });
+        await store.put(A, { entityId: 'h-4', entityTypeId: 'Gizmo', attributes: { v: 1 } });
+        await store.put(A, { entityId: 'h-4', entityTypeId: 'Gizmo', attributes: {}, deleted: true, expectedVersion: 1 });
+        await store.put(A, { entityId: 'h-0', entityTypeId: 'Widget', attributes: {} });
+        const pages = async (read: (after?: { entityId: string; tenantId: string | null }) => Promise<Array<{ entityId: string; tenantId: string | null; version: number }>>): Promise<string[]> => {
+          const all: string[] = [];
+          let after: { entityId: string; tenantId: string | null } | undefined;
+          for (let n = 0; n < 10; n++) {
+            const page = await read(after);
+            expect(page.length).toBeLessThanOrEqual(2);
+            all.push(...page.map((v) => `${v.entityId}@${String(v.tenantId)}:v${v.version}`));
+            if (page.length < 2) break;
+            after = { entityId: page[1]!.entityId, tenantId: page[1]!.tenantId };
+          }
+          return all;
+        };
+        const heads = (after?: { entityId: string; tenantId: string | null }) => store.headsOfType!('Gizmo', 2, after);
+        expect(await pages(heads)).toEqual(['h-1@null:v1', 'h-2@acme:v2', 'h-2@globex:v1', 'h-3@globex:v1']);
+        expect(await pages(heads)).toEqual(await pages((after) => store.latestOfType!('Gizmo', 2, after)));
+        // Heads only: no document.
+        expect(Object.keys((await store.headsOfType!('Gizmo', 1))[0]!).sort()).toEqual(['entityId', 'tenantId', 'version']);
+        await store.put(B, { entityId: 'h-3', entityTypeId: 'Gizmo', attributes: { v: 2 }, expectedVersion: 1 });
+        expect(await pages(heads)).toEqual(['h-1@null:v1', 'h-2@acme:v2', 'h-2@globex:v1', 'h-3@globex:v2']);
+        expect(await store.headsOfType!('Nothing', 10)).toEqual([]);
+      });
+
       it('T07 an unregistered tenant is UNKNOWN_TENANT on every path', async () => {
         const calls: Array<() => Promise<unknown>> = [
           () => store.put(NOBODY, { entityTypeId: 'Task', attributes: {} }),

@@ -3,7 +3,7 @@ import { mongoInvocations } from './invocations.js';
 import { appendJournal, mongoJournal } from './journal.js';
 import { MongoClient, MongoError, type ClientSession, type Document } from 'mongodb';
 import { UeeError, silentLogger, type EntityVersion, type Logger, type TenantContext } from '../../core/index.js';
-import type { CommitBatch, CommitResult, EntityQuery, EntityStore, StoreLimitsInput } from '../port.js';
+import type { CommitBatch, CommitResult, EntityHead, EntityQuery, EntityStore, StoreLimitsInput } from '../port.js';
 import { decodeCursor } from '../cursor.js';
 import { commitContext, namedEntityIds, planCommit, type CurrentVersion } from '../commit-plan.js';
 import { normaliseEntityQuery, normaliseHistory, toPage } from '../query.js';
@@ -216,6 +216,20 @@ class MongoStore implements EntityStore {
       const from = after === undefined ? {} : { $or: [{ entityId: { $gt: after.entityId } }, { entityId: after.entityId, tk: { $gt: after.tenantId ?? GLOBAL_TENANT_KEY } }] };
       const docs = await this.#core.c.versions.find({ entityTypeId, latest: true, deleted: false, ...from }).hint('latest_by_type').sort({ entityId: 1, tk: 1 }).limit(n).toArray();
       return docs.map((d) => this.#read(d));
+    });
+  }
+
+  headsOfType(entityTypeId: string, limit: number, after?: { entityId: string; tenantId: string | null }): Promise<EntityHead[]> {
+    return this.#core.run(async () => {
+      const n = Math.min(1000, Math.max(1, Math.floor(limit)));
+      const from = after === undefined ? {} : { $or: [{ entityId: { $gt: after.entityId } }, { entityId: after.entityId, tk: { $gt: after.tenantId ?? GLOBAL_TENANT_KEY } }] };
+      const docs = await this.#core.c.versions
+        .find({ entityTypeId, latest: true, deleted: false, ...from }, { projection: { _id: 0, entityId: 1, tk: 1, version: 1 } })
+        .hint('latest_by_type')
+        .sort({ entityId: 1, tk: 1 })
+        .limit(n)
+        .toArray();
+      return docs.map((d) => ({ entityId: d.entityId, tenantId: d.tk === GLOBAL_TENANT_KEY ? null : d.tk, version: d.version }));
     });
   }
 

@@ -13,6 +13,11 @@ export const LATEST_OF_TYPE_SQL = `SELECT doc FROM entity_versions
   WHERE entity_type_id = $1 AND is_latest AND NOT deleted AND (entity_id, tenant_key) > ($2, $3)
   ORDER BY entity_id, tenant_key LIMIT $4`;
 
+/** {@link LATEST_OF_TYPE_SQL}'s rows as heads (see {@link EntityStore.headsOfType}). */
+export const HEADS_OF_TYPE_SQL = `SELECT entity_id, tenant_key, version FROM entity_versions
+  WHERE entity_type_id = $1 AND is_latest AND NOT deleted AND (entity_id, tenant_key) > ($2, $3)
+  ORDER BY entity_id, tenant_key LIMIT $4`;
+
 /** Due timers across scopes, answered from the `timer_due` partial index (see {@link EntityStore.dueTimers}). */
 export const TIMER_DUE_SQL = `SELECT doc FROM entity_versions
   WHERE is_latest AND NOT deleted AND entity_type_id = 'uee.timer' AND (doc->'attributes'->>'status') = 'scheduled'

@@ -13,6 +13,11 @@ export const LATEST_OF_TYPE_SQL = `SELECT doc FROM entity_versions INDEXED BY en
   WHERE entity_type_id = ? AND is_latest = 1 AND deleted = 0 AND (entity_id, tenant_key) > (?, ?)
   ORDER BY entity_id, tenant_key LIMIT +?`;
 
+/** {@link LATEST_OF_TYPE_SQL}'s rows as heads (see {@link EntityStore.headsOfType}): the row's leading columns, never its document's pages. */
+export const HEADS_OF_TYPE_SQL = `SELECT entity_id, tenant_key, version FROM entity_versions INDEXED BY entity_latest_by_type
+  WHERE entity_type_id = ? AND is_latest = 1 AND deleted = 0 AND (entity_id, tenant_key) > (?, ?)
+  ORDER BY entity_id, tenant_key LIMIT +?`;
+
 /** Due timers across scopes, answered from the `timer_due` partial index (see {@link EntityStore.dueTimers}). */
 export const TIMER_DUE_SQL = `SELECT doc FROM entity_versions INDEXED BY timer_due
   WHERE is_latest = 1 AND deleted = 0 AND entity_type_id = 'uee.timer' AND json_extract(doc, '$.attributes.status') = 'scheduled'
