@@ -1,5 +1,5 @@
 import type { EventEnvelope } from '../core/index.js';
-import type { EntityStore } from '../store/port.js';
+import type { EntityStore, ScopedDoc } from '../store/port.js';
 import type { PluginRecord } from '../registry/index.js';
 import { EXPERIMENTS_VIEW, assignVariant, assignmentValue, parseExperiment, type Experiment, type Variant } from '../experiments/index.js';
 
@@ -29,14 +29,38 @@ export class VersionResolver {
   /** tenant → plugin name → running experiment (split or shadow). */
   #experiments = new Map<string, Map<string, Experiment>>();
 
-  /** Reloads every tenant's pins and running experiments from the store. */
+  /**
+   * Reloads every tenant's pins and running experiments from the store: each view in one scan across
+   * tenants where the store has it ({@link EntityStore.viewAcrossTenants}) — what the views hold, not
+   * two queries per tenant — else tenant by tenant.
+   */
   async load(store: EntityStore): Promise<void> {
     const pins = new Map<string, Map<string, number>>();
     const experiments = new Map<string, Map<string, Experiment>>();
-    for (const tenant of await store.tenants.list()) {
-      const read = await readTenant(store, tenant.tenantId);
-      if (read.pins.size > 0) pins.set(tenant.tenantId, read.pins);
-      if (read.experiments.size > 0) experiments.set(tenant.tenantId, read.experiments);
+    const tenants = await store.tenants.list();
+    if (store.viewAcrossTenants === undefined) {
+      for (const tenant of tenants) {
+        const read = await readTenant(store, tenant.tenantId);
+        if (read.pins.size > 0) pins.set(tenant.tenantId, read.pins);
+        if (read.experiments.size > 0) experiments.set(tenant.tenantId, read.experiments);
+      }
+    } else {
+      // A tenant's pins and experiments count while it is registered (as the per-tenant reads had it).
+      const registered = new Set(tenants.map((t) => t.tenantId));
+      for await (const d of acrossTenants(store, PINS_VIEW)) {
+        if (d.tenantId === null || !registered.has(d.tenantId)) continue;
+        let byName = pins.get(d.tenantId);
+        if (byName === undefined) pins.set(d.tenantId, (byName = new Map<string, number>()));
+        byName.set(d.id, Number(d.doc.version));
+      }
+      for await (const d of acrossTenants(store, EXPERIMENTS_VIEW)) {
+        if (d.tenantId === null || !registered.has(d.tenantId)) continue;
+        const exp = parseExperiment(d.id, d.doc);
+        if (exp?.status !== 'running') continue;
+        let byName = experiments.get(d.tenantId);
+        if (byName === undefined) experiments.set(d.tenantId, (byName = new Map<string, Experiment>()));
+        for (const name of exp.plugins) byName.set(name, exp);
+      }
     }
     this.#pins = pins;
     this.#experiments = experiments;
@@ -127,6 +151,18 @@ export class VersionResolver {
 function enabledVersion(route: { versions: PluginRecord[] }, version: number | undefined): PluginRecord | undefined {
   if (version === undefined) return undefined;
   return route.versions.find((v) => v.attributes.pluginVersion === version && v.attributes.status === 'enabled');
+}
+
+/** Every scope's documents of a cross-tenant view, a page at a time ({@link EntityStore.viewAcrossTenants}). */
+async function* acrossTenants(store: EntityStore, view: string): AsyncGenerator<ScopedDoc> {
+  let after: { tenantId: string | null; id: string } | undefined;
+  for (;;) {
+    const page = await store.viewAcrossTenants!(view, 1000, after);
+    yield* page;
+    const last = page[page.length - 1];
+    if (last === undefined || page.length < 1000) return;
+    after = { tenantId: last.tenantId, id: last.id };
+  }
 }
 
 /** One tenant's pins (plugin name → version) and running experiments (plugin name → experiment), as stored. */

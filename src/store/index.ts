@@ -3,6 +3,7 @@ export type {
   CommitBatch,
   CommitResult,
   EntityHead,
+  ScopedDoc,
   EntityQuery,
   EntityStore,
   GetOptions,

@@ -196,6 +196,13 @@ export interface TenantRegistry {
   list(): Promise<TenantRecord[]>;
 }
 
+/** A read-model document and the scope it is in (see {@link EntityStore.viewAcrossTenants}). */
+export interface ScopedDoc {
+  tenantId: string | null;
+  id: string;
+  doc: JsonObject;
+}
+
 /** An entity's latest version without its document (see {@link EntityStore.headsOfType}). */
 export interface EntityHead {
   entityId: string;
@@ -278,6 +285,16 @@ export interface EntityStore {
    * plugin version ever deployed, sources and all, read every document each time).
    */
   headsOfType?(entityTypeId: string, limit: number, after?: { entityId: string; tenantId: string | null }): Promise<EntityHead[]>;
+  /**
+   * Every scope's documents of one of the views the platform reads across tenants (`CROSS_TENANT_VIEWS`:
+   * the routing table's version pins and experiments), at most `limit` (1..1000), in (tenant, id)
+   * order after `after` (the previous page's last); the global scope's first. One indexed scan of the
+   * view whatever the number of tenants: read tenant by tenant, a full reload of the routing table
+   * made two queries per tenant (~50 ms of the main thread with 1,000 tenants on SQLite, 2,000 round
+   * trips on PostgreSQL). `VALIDATION_FAILED` for any other view. Optional so an adapter can land
+   * without it: callers then query tenant by tenant.
+   */
+  viewAcrossTenants?(view: string, limit: number, after?: { tenantId: string | null; id: string }): Promise<ScopedDoc[]>;
   /**
    * What this store's data is, whatever address or path reached it: a random id written into the
    * database the first time any UEE opened it (SQLite: the file; PostgreSQL: the schema; MongoDB: the

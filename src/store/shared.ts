@@ -37,6 +37,23 @@ import { filterLimits } from './filter.js';
 /** Tenant key used in storage for global data (`tenantId: null`). */
 export const GLOBAL_TENANT_KEY = '';
 
+/**
+ * The read-model views the platform reads across tenants ({@link EntityStore.viewAcrossTenants}):
+ * the tenants' plugin version pins and experiments. Only their rows are indexed by view (a partial
+ * index), so that read costs what these views hold — not one query per tenant — and no other view's
+ * writes pay for the index. The SQL stores' index and queries name them literally (kept in step by
+ * the store conformance suite, T06f).
+ */
+export const CROSS_TENANT_VIEWS: readonly string[] = ['uee.plugin-pins', 'uee.experiments'];
+
+/** `VALIDATION_FAILED` unless `view` is one of {@link CROSS_TENANT_VIEWS}; the page size within 1..1000. */
+export function crossTenantRead(view: string, limit: number): number {
+  if (!CROSS_TENANT_VIEWS.includes(view)) {
+    throw new UeeError('VALIDATION_FAILED', `view "${view}" is not read across tenants`, { details: { view }, hint: `one of ${CROSS_TENANT_VIEWS.join(', ')}` });
+  }
+  return Math.min(1000, Math.max(1, Math.floor(limit)));
+}
+
 /** Completes partial limits with defaults; `CONFIG_INVALID` names the bad setting. */
 export function normaliseLimits(limits: StoreLimitsInput = {}): StoreLimits {
   const { filter, ...sizes } = limits;

@@ -1,4 +1,7 @@
 /**
+ * ROUTER-REG-4: the full reload reads every tenant's version pins (and running experiments) in one scan
+ * of each view across tenants, not two queries per tenant — and routes by what it read.
+ *
  * ROUTER-REG-3: the router's full reload (its periodic safety net) reads back only the plugin versions
  * whose entity moved since it last read them: every version ever deployed stays in the registry with
  * its sources, and reading them all cost every process what every tenant ever deployed, each time.
@@ -16,6 +19,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import type { UeeApp } from '../../src/app/index.js';
 import { PLUGIN_ENTITY_TYPE, pluginGroup, pluginVersionId } from '../../src/registry/index.js';
 import type { PluginRecord } from '../../src/registry/index.js';
+import { PINS_VIEW } from '../../src/router/index.js';
 import { drained, newSite, openApp, refresh, routerInvoker, until, watModule, type AppSite } from './harness.js';
 
 describe('registry with 1,000 plugins in one scope', () => {
@@ -119,5 +123,38 @@ describe('registry with 1,000 plugins in one scope', () => {
     }
     expect(await handledBy()).toBe(59);
   }, 120_000);
+
+  it('ROUTER-REG-4 a full reload reads the pins of 60 tenants without a query per tenant, and a pin written behind its back then decides the version', async () => {
+    site = newSite('embedded', 'registry-pins');
+    app = await openApp(site);
+    const wasm = await watModule('noop');
+    const tenants = Array.from({ length: 60 }, (_, i) => `t${i}`);
+    for (const t of tenants) {
+      await app.store.tenants.create(t);
+      const manifest = { name: 'Own', subscribeTo: ['Tick'], tenantScope: 'tenant' as const, tenantId: t, capabilities: [] };
+      await app.registry.deploy('user:test', { manifest, wasm });
+      await app.registry.deploy('user:test', { manifest, wasm });
+    }
+    await refresh(app);
+    const handledBy = async (tenantId: string): Promise<number> => {
+      const [event] = (await app.store.commit({ tenantId, actor: 'user:test' }, { events: [{ type: 'Tick', payload: {} }] })).events;
+      return until(`Tick ${event!.eventId} handled`, async () => (await app.store.invocations.query({ tenantId, actor: 'user:test' }, { eventId: event!.eventId })).items[0]?.plugin.version);
+    };
+    expect(await handledBy('t7')).toBe(2);
+    // Pinned without announcing it: only a full reload finds it.
+    await app.store.readModels.upsert({ tenantId: 't7', actor: 'user:test' }, PINS_VIEW, 'Own', { version: 1 });
+    const { readModels } = app.store;
+    const query = readModels.query.bind(readModels);
+    let queries = 0;
+    readModels.query = (ctx, view, q) => (queries++, query(ctx, view, q));
+    try {
+      await refresh(app);
+    } finally {
+      readModels.query = query;
+    }
+    expect(queries).toBe(0);
+    expect(await handledBy('t7')).toBe(1);
+    expect(await handledBy('t8')).toBe(2);
+  }, 180_000);
 });
 

@@ -418,6 +418,34 @@ export function storeConformance(name: string, open: () => Promise<EntityStore>)
         expect(await store.headsOfType!('Nothing', 10)).toEqual([]);
       });
 
+      it('T06f viewAcrossTenants reads one platform view of every scope in (tenant, id) order, page by page; no other view', async () => {
+        if (store.latestOfType === undefined) return;
+        expect(typeof store.viewAcrossTenants).toBe('function');
+        const PINS = 'uee.plugin-pins';
+        await store.readModels.upsert(B, PINS, 'Mailer', { version: 3 });
+        await store.readModels.upsert(A, PINS, 'Mailer', { version: 1 });
+        await store.readModels.upsert(A, PINS, 'Billing', { version: 2 });
+        await store.readModels.upsert(G, PINS, 'Audit', { version: 5 });
+        await store.readModels.upsert(A, 'Orders', 'o-1', { total: 3 });
+        await store.readModels.upsert(B, 'uee.experiments', 'exp-1', { status: 'running' });
+        const all: string[] = [];
+        let after: { tenantId: string | null; id: string } | undefined;
+        for (let n = 0; n < 10; n++) {
+          const page = await store.viewAcrossTenants!(PINS, 2, after);
+          expect(page.length).toBeLessThanOrEqual(2);
+          all.push(...page.map((d) => `${String(d.tenantId)}/${d.id}=${String(d.doc.version)}`));
+          if (page.length < 2) break;
+          after = { tenantId: page[1]!.tenantId, id: page[1]!.id };
+        }
+        // The global scope's key sorts first, then each tenant's documents by id.
+        expect(all).toEqual(['null/Audit=5', 'acme/Billing=2', 'acme/Mailer=1', 'globex/Mailer=3']);
+        expect((await store.viewAcrossTenants!('uee.experiments', 10)).map((d) => `${String(d.tenantId)}/${d.id}`)).toEqual(['globex/exp-1']);
+        await store.readModels.delete(A, PINS, 'Mailer');
+        await store.readModels.upsert(B, PINS, 'Mailer', { version: 4 });
+        expect((await store.viewAcrossTenants!(PINS, 10)).map((d) => `${String(d.tenantId)}/${d.id}=${String(d.doc.version)}`)).toEqual(['null/Audit=5', 'acme/Billing=2', 'globex/Mailer=4']);
+        await expectCode(store.viewAcrossTenants!('Orders', 10), 'VALIDATION_FAILED');
+      });
+
       it('T07 an unregistered tenant is UNKNOWN_TENANT on every path', async () => {
         const calls: Array<() => Promise<unknown>> = [
           () => store.put(NOBODY, { entityTypeId: 'Task', attributes: {} }),

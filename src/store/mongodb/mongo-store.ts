@@ -3,7 +3,7 @@ import { mongoInvocations } from './invocations.js';
 import { appendJournal, mongoJournal } from './journal.js';
 import { MongoClient, MongoError, type ClientSession, type Document } from 'mongodb';
 import { UeeError, silentLogger, type EntityVersion, type Logger, type TenantContext } from '../../core/index.js';
-import type { CommitBatch, CommitResult, EntityHead, EntityQuery, EntityStore, StoreLimitsInput } from '../port.js';
+import type { CommitBatch, CommitResult, EntityHead, EntityQuery, EntityStore, ScopedDoc, StoreLimitsInput } from '../port.js';
 import { decodeCursor } from '../cursor.js';
 import { commitContext, namedEntityIds, planCommit, type CurrentVersion } from '../commit-plan.js';
 import { normaliseEntityQuery, normaliseHistory, toPage } from '../query.js';
@@ -16,6 +16,7 @@ import {
   prepareEntityId,
   readIdempotentResult,
   GLOBAL_TENANT_KEY,
+  crossTenantRead,
   readVersion,
   visibleTenantKeys,
   type PreparedBatch,
@@ -230,6 +231,16 @@ class MongoStore implements EntityStore {
         .limit(n)
         .toArray();
       return docs.map((d) => ({ entityId: d.entityId, tenantId: d.tk === GLOBAL_TENANT_KEY ? null : d.tk, version: d.version }));
+    });
+  }
+
+  viewAcrossTenants(view: string, limit: number, after?: { tenantId: string | null; id: string }): Promise<ScopedDoc[]> {
+    return this.#core.run(async () => {
+      const n = crossTenantRead(view, limit);
+      const tk = after === undefined ? '' : (after.tenantId ?? GLOBAL_TENANT_KEY);
+      const from = after === undefined ? {} : { $or: [{ tk: { $gt: tk } }, { tk, id: { $gt: after.id } }] };
+      const docs = await this.#core.c.readModels.find({ view, ...from }).hint('cross_tenant').sort({ tk: 1, id: 1 }).limit(n).toArray();
+      return docs.map((d) => ({ tenantId: d.tk === GLOBAL_TENANT_KEY ? null : d.tk, id: d.id, doc: d.doc }));
     });
   }
 

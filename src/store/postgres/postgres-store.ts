@@ -2,8 +2,8 @@ import { pgInvocations } from './invocations.js';
 import { appendOutboxAndJournal, pgJournal } from './journal.js';
 import pg from 'pg';
 import type { PoolClient } from 'pg';
-import { UeeError, silentLogger, type EntityVersion, type Logger, type Page, type TenantContext } from '../../core/index.js';
-import type { CommitBatch, CommitResult, EntityHead, EntityQuery, EntityStore, StoreLimitsInput } from '../port.js';
+import { UeeError, silentLogger, type EntityVersion, type JsonObject, type Logger, type Page, type TenantContext } from '../../core/index.js';
+import type { CommitBatch, CommitResult, EntityHead, EntityQuery, EntityStore, ScopedDoc, StoreLimitsInput } from '../port.js';
 import { decodeCursor } from '../cursor.js';
 import { commitContext, namedEntityIds, planCommit, type CurrentVersion } from '../commit-plan.js';
 import { normaliseEntityQuery, normaliseHistory, toPage } from '../query.js';
@@ -16,13 +16,14 @@ import {
   prepareEntityId,
   readIdempotentResult,
   GLOBAL_TENANT_KEY,
+  crossTenantRead,
   readVersion,
   visibleTenantKeys,
   type PreparedBatch,
 } from '../shared.js';
 import { PgCore, lockKey, pgError, type Queryable } from './core.js';
 import { Params, pgKeys, runKeyset } from './keyset.js';
-import { HEADS_OF_TYPE_SQL, LATEST_OF_TYPE_SQL, SCHEMA_NAME, TIMER_DUE_SQL, applySchema, quoteSchema } from './schema.js';
+import { HEADS_OF_TYPE_SQL, LATEST_OF_TYPE_SQL, SCHEMA_NAME, TIMER_DUE_SQL, VIEW_ACROSS_TENANTS_SQL, applySchema, quoteSchema } from './schema.js';
 import { applyReadModelOps, pgBlobs, pgConfig, pgOutbox, pgReadModels, pgTenants, queryReadModel } from './side-stores.js';
 import { PgIndexes } from './query-index.js';
 import { FencesSeen, checkFence } from './fence.js';
@@ -329,6 +330,14 @@ class PostgresStore implements EntityStore {
       const n = Math.min(1000, Math.max(1, Math.floor(limit)));
       const { rows } = await this.#core.pool.query<{ entity_id: string; tenant_key: string; version: number }>(HEADS_OF_TYPE_SQL, [entityTypeId, after?.entityId ?? '', after === undefined ? '' : (after.tenantId ?? GLOBAL_TENANT_KEY), n]);
       return rows.map((r) => ({ entityId: r.entity_id, tenantId: r.tenant_key === GLOBAL_TENANT_KEY ? null : r.tenant_key, version: Number(r.version) }));
+    });
+  }
+
+  viewAcrossTenants(view: string, limit: number, after?: { tenantId: string | null; id: string }): Promise<ScopedDoc[]> {
+    return this.#core.run(async () => {
+      const n = crossTenantRead(view, limit);
+      const { rows } = await this.#core.pool.query<{ tenant_key: string; id: string; doc: JsonObject }>(VIEW_ACROSS_TENANTS_SQL, [view, after === undefined ? '' : (after.tenantId ?? GLOBAL_TENANT_KEY), after?.id ?? '', n]);
+      return rows.map((r) => ({ tenantId: r.tenant_key === GLOBAL_TENANT_KEY ? null : r.tenant_key, id: r.id, doc: r.doc }));
     });
   }
 

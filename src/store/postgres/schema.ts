@@ -18,6 +18,11 @@ export const HEADS_OF_TYPE_SQL = `SELECT entity_id, tenant_key, version FROM ent
   WHERE entity_type_id = $1 AND is_latest AND NOT deleted AND (entity_id, tenant_key) > ($2, $3)
   ORDER BY entity_id, tenant_key LIMIT $4`;
 
+/** One cross-tenant view's documents, a page after (tenant key, id) (see {@link EntityStore.viewAcrossTenants}); its \`IN\` is the partial index's own condition, which a parameter alone would not prove. */
+export const VIEW_ACROSS_TENANTS_SQL = `SELECT tenant_key, id, doc FROM read_models
+  WHERE view IN ('uee.plugin-pins', 'uee.experiments') AND view = $1 AND (tenant_key, id) > ($2, $3)
+  ORDER BY tenant_key, id LIMIT $4`;
+
 /** Due timers across scopes, answered from the `timer_due` partial index (see {@link EntityStore.dueTimers}). */
 export const TIMER_DUE_SQL = `SELECT doc FROM entity_versions
   WHERE is_latest AND NOT deleted AND entity_type_id = 'uee.timer' AND (doc->'attributes'->>'status') = 'scheduled'
@@ -68,6 +73,9 @@ CREATE TABLE IF NOT EXISTS read_models (
   updated_at text NOT NULL,
   PRIMARY KEY (tenant_key, view, id)
 );
+-- The views the platform reads across tenants (CROSS_TENANT_VIEWS, EntityStore.viewAcrossTenants),
+-- by view: a partial index, so no other view's writes maintain it. Must match VIEW_ACROSS_TENANTS_SQL.
+CREATE INDEX IF NOT EXISTS read_models_cross_tenant ON read_models (view, tenant_key, id) WHERE view IN ('uee.plugin-pins', 'uee.experiments');
 CREATE TABLE IF NOT EXISTS tenant_config (
   tenant_key text COLLATE "C" PRIMARY KEY,
   settings jsonb NOT NULL

@@ -18,6 +18,11 @@ export const HEADS_OF_TYPE_SQL = `SELECT entity_id, tenant_key, version FROM ent
   WHERE entity_type_id = ? AND is_latest = 1 AND deleted = 0 AND (entity_id, tenant_key) > (?, ?)
   ORDER BY entity_id, tenant_key LIMIT +?`;
 
+/** One cross-tenant view's documents, a page after (tenant key, id) (see {@link EntityStore.viewAcrossTenants}); its \`IN\` is the partial index's own condition. */
+export const VIEW_ACROSS_TENANTS_SQL = `SELECT tenant_key, id, doc FROM read_models INDEXED BY read_models_cross_tenant
+  WHERE view IN ('uee.plugin-pins', 'uee.experiments') AND view = ? AND (tenant_key, id) > (?, ?)
+  ORDER BY tenant_key, id LIMIT +?`;
+
 /** Due timers across scopes, answered from the `timer_due` partial index (see {@link EntityStore.dueTimers}). */
 export const TIMER_DUE_SQL = `SELECT doc FROM entity_versions INDEXED BY timer_due
   WHERE is_latest = 1 AND deleted = 0 AND entity_type_id = 'uee.timer' AND json_extract(doc, '$.attributes.status') = 'scheduled'
@@ -61,6 +66,9 @@ CREATE TABLE IF NOT EXISTS read_models (
   updated_at TEXT NOT NULL,
   PRIMARY KEY (tenant_key, view, id)
 );
+-- The views the platform reads across tenants (CROSS_TENANT_VIEWS, EntityStore.viewAcrossTenants),
+-- by view: a partial index, so no other view's writes maintain it. Must match VIEW_ACROSS_TENANTS_SQL.
+CREATE INDEX IF NOT EXISTS read_models_cross_tenant ON read_models (view, tenant_key, id) WHERE view IN ('uee.plugin-pins', 'uee.experiments');
 CREATE TABLE IF NOT EXISTS tenant_config (
   tenant_key TEXT PRIMARY KEY,
   settings TEXT NOT NULL

@@ -1,6 +1,6 @@
 import Database from 'better-sqlite3';
-import { UeeError, silentLogger, type EntityVersion, type Logger, type Page, type TenantContext } from '../../core/index.js';
-import type { CommitBatch, CommitResult, EntityHead, EntityQuery, EntityStore, StoreLimitsInput } from '../port.js';
+import { UeeError, silentLogger, type EntityVersion, type JsonObject, type Logger, type Page, type TenantContext } from '../../core/index.js';
+import type { CommitBatch, CommitResult, EntityHead, EntityQuery, EntityStore, ScopedDoc, StoreLimitsInput } from '../port.js';
 import { decodeCursor } from '../cursor.js';
 import { commitContext, planCommit, type CurrentVersion } from '../commit-plan.js';
 import { normaliseEntityQuery, normaliseHistory, toPage } from '../query.js';
@@ -14,6 +14,7 @@ import {
   readIdempotentResult,
   parseJsonOrText,
   GLOBAL_TENANT_KEY,
+  crossTenantRead,
   readVersion,
   tenantKeyOf,
   visibleTenantKeys,
@@ -21,7 +22,7 @@ import {
 } from '../shared.js';
 import { SqliteCore, sqliteError } from './core.js';
 import { runKeyset, sqlKeys } from './keyset.js';
-import { HEADS_OF_TYPE_SQL, LATEST_OF_TYPE_SQL, TIMER_DUE_SQL, applySchema } from './schema.js';
+import { HEADS_OF_TYPE_SQL, LATEST_OF_TYPE_SQL, TIMER_DUE_SQL, VIEW_ACROSS_TENANTS_SQL, applySchema } from './schema.js';
 import { applyReadModelOp, queryReadModel, sqliteConfig, sqliteOutbox, sqliteBlobs, sqliteReadModels, sqliteTenants } from './side-stores.js';
 import { SqliteIndexes } from './query-index.js';
 import { emptyPlan, parseExplainRequest, parseIndexSpec, type QueryIndexStore, type QueryPlan } from '../query-index.js';
@@ -303,6 +304,14 @@ class SqliteStore implements EntityStore {
       const n = Math.min(1000, Math.max(1, Math.floor(limit)));
       const rows = this.#core.cache.get(HEADS_OF_TYPE_SQL).all(entityTypeId, after?.entityId ?? '', after === undefined ? '' : (after.tenantId ?? GLOBAL_TENANT_KEY), n) as Array<{ entity_id: string; tenant_key: string; version: number }>;
       return rows.map((r) => ({ entityId: r.entity_id, tenantId: r.tenant_key === GLOBAL_TENANT_KEY ? null : r.tenant_key, version: r.version }));
+    });
+  }
+
+  viewAcrossTenants(view: string, limit: number, after?: { tenantId: string | null; id: string }): Promise<ScopedDoc[]> {
+    return this.#core.run(() => {
+      const n = crossTenantRead(view, limit);
+      const rows = this.#core.cache.get(VIEW_ACROSS_TENANTS_SQL).all(view, after === undefined ? '' : (after.tenantId ?? GLOBAL_TENANT_KEY), after?.id ?? '', n) as Array<{ tenant_key: string; id: string; doc: string }>;
+      return rows.map((r) => ({ tenantId: r.tenant_key === GLOBAL_TENANT_KEY ? null : r.tenant_key, id: r.id, doc: JSON.parse(r.doc) as JsonObject }));
     });
   }
 
