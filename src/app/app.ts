@@ -5,6 +5,7 @@ import type { Logger } from '../core/index.js';
 import { toUeeError } from '../core/index.js';
 import type { EventBus } from '../bus/port.js';
 import type { EntityStore } from '../store/port.js';
+import { IDEMPOTENCY_PURGE_BATCH, JOURNAL_PURGE_BATCH } from '../store/index.js';
 import type { BusConfig, UeeConfig } from '../config/index.js';
 import { redact } from '../config/index.js';
 import { openBus, openStore } from './backends.js';
@@ -19,7 +20,7 @@ import { RegistryWasmModelRunner } from './wasm-model-runner.js';
 import { PluginLogStore } from './plugin-logs.js';
 import { InvocationRecords, type InvocationRecordsOptions } from './invocation-records.js';
 import { TimerService, type TimerServiceOptions } from './timer-service.js';
-import { JournalRetention } from './journal-retention.js';
+import { Retention } from './retention.js';
 import { ProjectionService, type ProjectionServiceOptions } from '../projections/index.js';
 import { WORKFLOW_EVENT_TYPES, WORKFLOW_QUEUE, WorkflowService } from '../workflows/index.js';
 
@@ -120,7 +121,9 @@ export class UeeApp {
     /** Invocation records: the router's recorder and retention (absent with `--records-retention-hours 0`). */
     readonly records: InvocationRecords | undefined,
     /** Event-journal retention (absent with `--journal-retention-hours 0`: entries are kept). */
-    readonly journalRetention: JournalRetention | undefined,
+    readonly journalRetention: Retention | undefined,
+    /** Retention of the deliveries' idempotency keys (absent with `--idempotency-retention-hours 0`, or a store that cannot purge them: kept). */
+    readonly idempotencyRetention: Retention | undefined,
     /** Declarative projections: definitions, incremental maintenance from the journal, rebuilds. */
     readonly projections: ProjectionService,
   ) {}
@@ -182,8 +185,16 @@ export class UeeApp {
         : undefined;
     records?.start();
     const journalRetention =
-      config.journal.retentionHours > 0 ? new JournalRetention(store.journal, { retentionMs: config.journal.retentionHours * 3_600_000, logger: logger.child({ component: 'journal' }) }) : undefined;
+      config.journal.retentionHours > 0
+        ? new Retention((before, limit) => store.journal.purgeBefore(before, limit), { what: 'the event journal', retentionMs: config.journal.retentionHours * 3_600_000, batch: JOURNAL_PURGE_BATCH, logger: logger.child({ component: 'journal' }) })
+        : undefined;
     journalRetention?.start();
+    const purgeIdempotency = store.purgeIdempotency?.bind(store);
+    const idempotencyRetention =
+      config.idempotency.retentionHours > 0 && purgeIdempotency !== undefined
+        ? new Retention(purgeIdempotency, { what: 'idempotency keys', retentionMs: config.idempotency.retentionHours * 3_600_000, batch: IDEMPOTENCY_PURGE_BATCH, everyMs: 60_000, logger: logger.child({ component: 'idempotency' }) })
+        : undefined;
+    idempotencyRetention?.start();
     const projections = new ProjectionService(store, { logger: logger.child({ component: 'projections' }), maxDocuments: config.projections.maxDocuments, ...options.projections });
     projections.start();
     let runtime: RuntimeParts | undefined;
@@ -236,7 +247,7 @@ export class UeeApp {
         runtime = { host, router, timers };
       } catch (err) {
         // A half-built app must not leak workers, connections or the relay loop.
-        for (const step of [() => workflows.stop(), () => timers?.stop(), () => host?.close(), () => chainCounter?.close(), () => records?.close(), () => journalRetention?.stop(), () => projections.stop(), () => relay.stop(), () => gateway.close(), () => bus.close(), () => store.close()]) {
+        for (const step of [() => workflows.stop(), () => timers?.stop(), () => host?.close(), () => chainCounter?.close(), () => records?.close(), () => journalRetention?.stop(), () => idempotencyRetention?.stop(), () => projections.stop(), () => relay.stop(), () => gateway.close(), () => bus.close(), () => store.close()]) {
           await Promise.resolve()
             .then(step)
             .catch(() => undefined);
@@ -251,7 +262,7 @@ export class UeeApp {
       busLocation: describeLocation(config.bus),
       runtime: config.runtime.enabled ? `${config.runtime.workers} workers` : 'off',
     });
-    return new UeeApp(config, store, bus, relay, registry, gateway, pluginLogs, runtime, logger, workflows, records, journalRetention, projections);
+    return new UeeApp(config, store, bus, relay, registry, gateway, pluginLogs, runtime, logger, workflows, records, journalRetention, idempotencyRetention, projections);
   }
 
   /** Current lifecycle state. */
@@ -303,6 +314,7 @@ export class UeeApp {
       ['runtime', () => this.runtime?.host.close() ?? Promise.resolve()],
       ['invocation records', () => this.records?.close() ?? Promise.resolve()],
       ['journal retention', () => Promise.resolve(this.journalRetention?.stop())],
+      ['idempotency retention', () => Promise.resolve(this.idempotencyRetention?.stop())],
       ['projections', () => Promise.resolve(this.projections.stop())],
       ['relay', () => this.relay.stop()],
       ['model gateway', () => this.gateway.close()],

@@ -45,6 +45,7 @@ Options (each also read from the environment variable shown):
   --host-call-spin-us N     UEE_HOST_CALL_SPIN_US    µs the main thread polls the workers' host calls after one, while a core is spare (default 1000; 0 = off)
   --records-retention-hours N UEE_RECORDS_RETENTION_HOURS hours invocation records are kept; 0 records none (default 72)
   --journal-retention-hours N UEE_JOURNAL_RETENTION_HOURS hours event-journal entries are kept; 0 keeps them (default 0)
+  --idempotency-retention-hours N UEE_IDEMPOTENCY_RETENTION_HOURS hours commits' idempotency keys are kept; 0 keeps them (default 168)
   --projection-max-documents N UEE_PROJECTION_MAX_DOCUMENTS documents per projection per tenant (default 1000000)
   --max-timeout-ms N        UEE_MAX_TIMEOUT_MS       upper bound on a manifest's timeoutMs (default 10000)
   --max-memory-pages N      UEE_MAX_MEMORY_PAGES     upper bound on a manifest's memoryPages (default 4096 = 256 MiB)
@@ -110,6 +111,7 @@ async function main(argv: string[]): Promise<number> {
     heartbeatMs: values['heartbeat-ms'],
     recordsRetentionHours: values['records-retention-hours'],
     journalRetentionHours: values['journal-retention-hours'],
+    idempotencyRetentionHours: values['idempotency-retention-hours'],
     projectionMaxDocuments: values['projection-max-documents'],
     chainMaxInvocations: values['chain-max-invocations'],
     maxWorkersPerTenant: values['max-workers-per-tenant'],

@@ -22,6 +22,7 @@ export const CLI_OPTIONS = {
   'host-call-spin-us': { type: 'string' },
   'records-retention-hours': { type: 'string' },
   'journal-retention-hours': { type: 'string' },
+  'idempotency-retention-hours': { type: 'string' },
   'projection-max-documents': { type: 'string' },
   'chain-max-invocations': { type: 'string' },
   'max-workers-per-tenant': { type: 'string' },

@@ -68,6 +68,8 @@ export interface UeeConfig {
   records: { retentionHours: number };
   /** Event journal: entries kept this many hours, then purged; 0 keeps them forever (projections rebuild from it). @default 0 */
   journal: { retentionHours: number };
+  /** Idempotency keys of committed deliveries and commits: kept this long, then purged (0: forever). */
+  idempotency: { retentionHours: number };
   /** Declarative projections: documents one projection of one tenant may hold (past it, it stops with LIMIT_EXCEEDED). @default 1000000 */
   projections: { maxDocuments: number };
   /** npm dependencies of JS plugins: registry, cache, allow/deny lists, limits (environment only, `UEE_NPM_*`). */
@@ -109,6 +111,8 @@ export interface RawSettings {
   recordsRetentionHours?: string | undefined;
   /** Hours event-journal entries are kept (0: forever). */
   journalRetentionHours?: string | undefined;
+  /** Hours the idempotency keys of committed deliveries and commits are kept (0: forever). */
+  idempotencyRetentionHours?: string | undefined;
   projectionMaxDocuments?: string | undefined;
   /** Upper bound on a manifest's `maximumResourceBudget.timeoutMs`. */
   maxTimeoutMs?: string | undefined;
@@ -172,6 +176,7 @@ export const SETTING_ENV: Record<keyof RawSettings, string> = {
   hostCallSpinUs: 'UEE_HOST_CALL_SPIN_US',
   recordsRetentionHours: 'UEE_RECORDS_RETENTION_HOURS',
   journalRetentionHours: 'UEE_JOURNAL_RETENTION_HOURS',
+  idempotencyRetentionHours: 'UEE_IDEMPOTENCY_RETENTION_HOURS',
   projectionMaxDocuments: 'UEE_PROJECTION_MAX_DOCUMENTS',
   maxTimeoutMs: 'UEE_MAX_TIMEOUT_MS',
   maxMemoryPages: 'UEE_MAX_MEMORY_PAGES',
@@ -245,6 +250,7 @@ export function loadConfig(flags: RawSettings, env: NodeJS.ProcessEnv = process.
     hostCallSpinUs: parseWith(intSetting('hostCallSpinUs', 'host-call-spin-us', 0, 100_000), raw.hostCallSpinUs ?? '1000', 'hostCallSpinUs'),
     recordsRetentionHours: parseWith(intSetting('recordsRetentionHours', 'records-retention-hours', 0, 24 * 366), raw.recordsRetentionHours ?? '72', 'recordsRetentionHours'),
     journalRetentionHours: parseWith(intSetting('journalRetentionHours', 'journal-retention-hours', 0, 24 * 366 * 10), raw.journalRetentionHours ?? '0', 'journalRetentionHours'),
+    idempotencyRetentionHours: parseWith(intSetting('idempotencyRetentionHours', 'idempotency-retention-hours', 0, 24 * 366 * 10), raw.idempotencyRetentionHours ?? '168', 'idempotencyRetentionHours'),
     projectionMaxDocuments: parseWith(intSetting('projectionMaxDocuments', 'projection-max-documents', 1, 1_000_000_000), raw.projectionMaxDocuments ?? '1000000', 'projectionMaxDocuments'),
     maxTimeoutMs: parseWith(intSetting('maxTimeoutMs', 'max-timeout-ms', 1, 60_000), raw.maxTimeoutMs ?? '10000', 'maxTimeoutMs'),
     maxMemoryPages: parseWith(intSetting('maxMemoryPages', 'max-memory-pages', 1, 16_384), raw.maxMemoryPages ?? '4096', 'maxMemoryPages'),
@@ -336,6 +342,7 @@ export function loadConfig(flags: RawSettings, env: NodeJS.ProcessEnv = process.
     modelQuotas: parseModelQuotas(env),
     records: { retentionHours: parsed.recordsRetentionHours },
     journal: { retentionHours: parsed.journalRetentionHours },
+    idempotency: { retentionHours: parsed.idempotencyRetentionHours },
     projections: { maxDocuments: parsed.projectionMaxDocuments },
     npm: parseNpmSettings(env, dataDir),
   };

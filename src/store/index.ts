@@ -35,4 +35,5 @@ export type { ExplainRequest, IndexInfo, IndexSpec, IndexTarget, QueryIndexStore
 export { fenceDecision, fencedError } from './fence.js';
 export type { CommitFence } from './fence.js';
 export { JOURNAL_PURGE_BATCH, JOURNAL_SCAN_SPAN, journalNewestFirst } from './journal.js';
+export { IDEMPOTENCY_PURGE_BATCH } from './shared.js';
 export type { EventJournal, JournalEntry, JournalInfo, JournalPage, JournalQuery, JournalSpan } from './journal.js';

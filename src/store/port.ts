@@ -256,6 +256,15 @@ export interface EntityStore {
    */
   committed(ctx: TenantContext, idempotencyKey: string): Promise<boolean>;
   /**
+   * Deletes at most `limit` (1..10000) idempotency keys of any tenant committed before `before` (an
+   * ISO time), oldest first; returns how many (call again until it answers fewer than `limit`).
+   * Every delivery whose effects commit writes one key, so without this the table grows with every
+   * delivery ever made; a key is needed only while its delivery can come again (a commit whose ack
+   * was lost, a crash before the ack): the platform keeps keys `idempotencyRetentionHours`.
+   * Optional so an adapter can land without it: keys are then kept forever.
+   */
+  purgeIdempotency?(before: string, limit: number): Promise<number>;
+  /**
    * Due timers, for the timer service only (it crosses tenants: never expose it to a tenant).
    *
    * Contract: the latest, non-deleted versions of entity type {@link TIMER_INDEX_TYPE} whose

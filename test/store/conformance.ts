@@ -626,6 +626,28 @@ export function storeConformance(name: string, open: () => Promise<EntityStore>)
         expect(await store.committed(A, 'evt-3:plugin@1')).toBe(false);
       });
 
+      it('C02d purgeIdempotency deletes keys committed before a time, of every tenant, oldest first and at most a batch; a purged key commits anew, later keys stay', async () => {
+        expect(typeof store.purgeIdempotency).toBe('function');
+        const purge = (before: string, limit: number) => store.purgeIdempotency!(before, limit);
+        await store.commit(A, { idempotencyKey: 'old-1', writes: [{ entityTypeId: 'Task', attributes: { n: 1 } }] });
+        await store.commit(B, { idempotencyKey: 'old-2', writes: [{ entityTypeId: 'Task', attributes: { n: 2 } }] });
+        await store.commit(A, { idempotencyKey: 'old-3', writes: [{ entityTypeId: 'Task', attributes: { n: 3 } }] });
+        await new Promise((r) => setTimeout(r, 5));
+        const cut = new Date().toISOString();
+        await new Promise((r) => setTimeout(r, 5));
+        await store.commit(A, { idempotencyKey: 'new-1', writes: [{ entityTypeId: 'Task', attributes: { n: 4 } }] });
+        // A batch of one: the oldest goes first.
+        expect(await purge(cut, 1)).toBe(1);
+        expect(await store.committed(A, 'old-1')).toBe(false);
+        expect(await store.committed(B, 'old-2')).toBe(true);
+        expect(await purge(cut, 100)).toBe(2);
+        expect(await purge(cut, 100)).toBe(0);
+        expect([await store.committed(B, 'old-2'), await store.committed(A, 'old-3'), await store.committed(A, 'new-1')]).toEqual([false, false, true]);
+        // A key purged is free again; one kept still answers its first result.
+        expect((await store.commit(A, { idempotencyKey: 'old-1', writes: [{ entityTypeId: 'Task', attributes: { n: 5 } }] })).applied).toBe(true);
+        expect((await store.commit(A, { idempotencyKey: 'new-1', writes: [{ entityTypeId: 'Task', attributes: { n: 6 } }] })).applied).toBe(false);
+      });
+
       it('C02c FENCE a commit whose lease token is older than one already committed under the key is refused (FENCED) and applies nothing, in any tenant; equal and newer tokens commit', async () => {
         const fence = (token: number): { key: string; token: number } => ({ key: 'q:plugin:*:P', token });
         expect((await store.commit(A, { fence: fence(1), idempotencyKey: 'f-1', writes: [{ entityId: 'f-1', entityTypeId: 'Task', attributes: { by: 1 } }] })).applied).toBe(true);

@@ -107,6 +107,8 @@ export async function ensureIndexes(c: Collections): Promise<void> {
   await c.versions.createIndex({ tk: 1, entityId: 1 }, { unique: true, partialFilterExpression: { latest: true }, name: 'latest_by_entity' });
   await c.versions.createIndex({ entityTypeId: 1, latest: 1, entityId: 1, tk: 1 }, { name: 'latest_by_type' });
   await c.readModels.createIndex({ tk: 1, view: 1, id: 1 }, { unique: true, name: 'by_view_id' });
+  // Keys by age, for their retention (EntityStore.purgeIdempotency).
+  await c.idempotency.createIndex({ createdAt: 1 }, { name: 'by_created' });
   // The views the platform reads across tenants (EntityStore.viewAcrossTenants), by view: only their documents.
   await c.readModels.createIndex({ view: 1, tk: 1, id: 1 }, { name: 'cross_tenant', partialFilterExpression: { view: { $in: [...CROSS_TENANT_VIEWS] } } });
   // Scheduled timers by due time (EntityStore.dueTimers): a timer leaves this partial index as soon as

@@ -17,6 +17,7 @@ import {
   readIdempotentResult,
   GLOBAL_TENANT_KEY,
   crossTenantRead,
+  purgeBatch,
   readVersion,
   visibleTenantKeys,
   type PreparedBatch,
@@ -135,6 +136,14 @@ class MongoStore implements EntityStore {
         }
         throw err;
       }
+    });
+  }
+
+  purgeIdempotency(before: string, limit: number): Promise<number> {
+    return this.#core.run(async () => {
+      const old = await this.#core.c.idempotency.find({ createdAt: { $lt: before } }, { projection: { _id: 1 } }).hint('by_created').sort({ createdAt: 1 }).limit(purgeBatch(limit)).toArray();
+      if (old.length === 0) return 0;
+      return (await this.#core.c.idempotency.deleteMany({ _id: { $in: old.map((d) => d._id) } })).deletedCount;
     });
   }
 

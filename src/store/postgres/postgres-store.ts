@@ -17,6 +17,7 @@ import {
   readIdempotentResult,
   GLOBAL_TENANT_KEY,
   crossTenantRead,
+  purgeBatch,
   readVersion,
   visibleTenantKeys,
   type PreparedBatch,
@@ -186,6 +187,16 @@ class PostgresStore implements EntityStore {
       const result = await this.#core.transaction((client) => this.#commitInTx(client, tk, ctx, prepared));
       if (result.applied && result.events.length > 0) this.#appended.notify();
       return result;
+    });
+  }
+
+  purgeIdempotency(before: string, limit: number): Promise<number> {
+    return this.#core.run(async () => {
+      const { rowCount } = await this.#core.pool.query(
+        'DELETE FROM idempotency WHERE (tenant_key, key) IN (SELECT tenant_key, key FROM idempotency WHERE created_at < $1 ORDER BY created_at LIMIT $2)',
+        [before, purgeBatch(limit)],
+      );
+      return rowCount ?? 0;
     });
   }
 

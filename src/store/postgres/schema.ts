@@ -120,6 +120,8 @@ CREATE TABLE IF NOT EXISTS idempotency (
   created_at text NOT NULL,
   PRIMARY KEY (tenant_key, key)
 );
+-- Keys by age, for their retention (EntityStore.purgeIdempotency).
+CREATE INDEX IF NOT EXISTS idempotency_by_created ON idempotency (created_at);
 CREATE TABLE IF NOT EXISTS commit_fences (
   key text COLLATE "C" PRIMARY KEY,
   token bigint NOT NULL

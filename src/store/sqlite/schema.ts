@@ -114,6 +114,8 @@ CREATE TABLE IF NOT EXISTS idempotency (
   created_at TEXT NOT NULL,
   PRIMARY KEY (tenant_key, key)
 );
+-- Keys by age, for their retention (EntityStore.purgeIdempotency): commit times only grow, so new keys append.
+CREATE INDEX IF NOT EXISTS idempotency_by_created ON idempotency (created_at);
 CREATE TABLE IF NOT EXISTS commit_fences (
   key TEXT PRIMARY KEY,
   token INTEGER NOT NULL

@@ -15,6 +15,7 @@ import {
   parseJsonOrText,
   GLOBAL_TENANT_KEY,
   crossTenantRead,
+  purgeBatch,
   readVersion,
   tenantKeyOf,
   visibleTenantKeys,
@@ -59,6 +60,7 @@ const OUTBOX_SQL = 'INSERT INTO outbox (event) VALUES (?)';
 const IDEMPOTENCY_GET_SQL = 'SELECT result FROM idempotency WHERE tenant_key = ? AND key = ?';
 const IDEMPOTENCY_HAS_SQL = 'SELECT 1 AS ok FROM idempotency WHERE tenant_key = ? AND key = ?';
 const IDEMPOTENCY_PUT_SQL = 'INSERT INTO idempotency (tenant_key, key, result, created_at) VALUES (?, ?, ?, ?)';
+const IDEMPOTENCY_PURGE_SQL = 'DELETE FROM idempotency WHERE rowid IN (SELECT rowid FROM idempotency INDEXED BY idempotency_by_created WHERE created_at < ? ORDER BY created_at LIMIT +?)';
 
 /** The embedded entity store on better-sqlite3. Every call is synchronous underneath. */
 class SqliteStore implements EntityStore {
@@ -178,6 +180,10 @@ class SqliteStore implements EntityStore {
 
   committed(ctx: TenantContext, idempotencyKey: string): Promise<boolean> {
     return this.#core.run(() => this.#core.cache.get(IDEMPOTENCY_HAS_SQL).get(this.#scope(ctx), idempotencyKey) !== undefined);
+  }
+
+  purgeIdempotency(before: string, limit: number): Promise<number> {
+    return this.#core.run(() => this.#core.cache.get(IDEMPOTENCY_PURGE_SQL).run(before, purgeBatch(limit)).changes);
   }
 
   async put(...[ctx, write, options]: Parameters<EntityStore['put']>): Promise<EntityVersion> {
