@@ -72,7 +72,7 @@ export class RegistryWasmModelRunner implements WasmModelRunner {
     const scopes = tenantId === null ? [null] : [tenantId, null];
     for (const scope of scopes) {
       const ctx: TenantContext = { tenantId: scope, actor: 'system:model-gateway' };
-      const found = (await this.registry.versions(ctx, name)).find((p) => p.attributes.status === 'enabled');
+      const found = await this.registry.newestEnabled(ctx, name);
       if (found === undefined) continue;
       if (found.attributes.kind !== 'model') {
         throw new UeeError('NOT_FOUND', `plugin "${name}" is a ${found.attributes.kind} plugin, not a model plugin`, {

@@ -2,6 +2,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { UeeApp } from '../../src/app/index.js';
 import { compileJs } from '../../src/compiler/index.js';
 import { prioritizerPluginSources, type TaskFeaturesInput } from '../../src/model-gateway/index.js';
+import { PLUGIN_ENTITY_TYPE, pluginVersionId } from '../../src/registry/index.js';
 import { ctx, openPluginApp } from './helpers.js';
 
 /**
@@ -57,6 +58,32 @@ describe('GW-WASMPLUGIN: the builtin prioritizer as a deployed wasm model plugin
     await expect(app.gateway.call(ctx(), { model: 'm.missing', input: {} })).rejects.toMatchObject({ details: { plugin: 'No.Such.Plugin' } });
     const failed = app.gateway.audit.query({ tenantId: 'acme', failed: true }).find((r) => r.model === 'm.missing');
     expect(failed).toBeDefined();
+  });
+
+  it('GW-WASMPLUGIN-5 a call resolves the newest enabled version without reading every version ever deployed', async () => {
+    // 40 older versions of another model plugin, each with a source, under a newest disabled one.
+    const name = 'History.Model';
+    const scope = { tenantId: null, actor: 'system:test' };
+    const first = (await app.registry.versions(scope, PLUGIN))[0]!;
+    const files = { 'model.js': `// ${'x'.repeat(10_000)}\n` };
+    for (let v = 1; v <= 41; v++) {
+      const attributes = { ...first.attributes, name, pluginVersion: v, status: v === 41 ? 'disabled' : 'enabled', source: { language: 'js', files } };
+      await app.store.put(scope, { entityId: pluginVersionId(null, name, v), entityTypeId: PLUGIN_ENTITY_TYPE, attributes, expectedVersion: 0, eventType: 'Touched' }, { source: { kind: 'system', id: 'test' } });
+    }
+    app.gateway.registerModel({ name: 'history.wasm', kind: 'scorer', provider: 'wasm', target: name, cacheTtlMs: 0 });
+    const { store } = app;
+    const get = store.get.bind(store);
+    const read: string[] = [];
+    store.get = (c, id, options) => (id.startsWith('plugin-') && read.push(id), get(c, id, options));
+    try {
+      const out = await app.gateway.call(ctx(), { model: 'history.wasm', input: FEATURES[0] });
+      expect(out.provider).toBe('wasm');
+    } finally {
+      store.get = get;
+    }
+    // The tenant's scope (none), then the global one: the newest by doubling and bisection, v41 (disabled), v40.
+    expect(read).toContain(pluginVersionId(null, name, 40));
+    expect(read.length).toBeLessThanOrEqual(20);
   });
 
   it('GW-WASMPLUGIN-4 registering a model twice, or with an unknown provider, is CONFIG_INVALID', () => {
