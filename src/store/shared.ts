@@ -39,10 +39,10 @@ export const GLOBAL_TENANT_KEY = '';
 
 /**
  * The read-model views the platform reads across tenants ({@link EntityStore.viewAcrossTenants}):
- * the tenants' plugin version pins and experiments. Only their rows are indexed by view (a partial
- * index), so that read costs what these views hold — not one query per tenant — and no other view's
- * writes pay for the index. The SQL stores' index and queries name them literally (kept in step by
- * the store conformance suite, T06f).
+ * the tenants' plugin version pins and experiments. The SQL stores index only their rows by view (a
+ * partial index), so that read costs what these views hold — not one query per tenant — and no other
+ * view's writes pay for the index; their index and queries name them literally (kept in step by the
+ * store conformance suite, T06f). MongoDB's index holds every view's documents (see its `ensureIndexes`).
  */
 export const CROSS_TENANT_VIEWS: readonly string[] = ['uee.plugin-pins', 'uee.experiments'];
 

@@ -4,7 +4,7 @@ import type { FenceDoc } from './fence.js';
 import { MongoError, type Binary, type ClientSession, type Collection, type Db, type MongoClient } from 'mongodb';
 import { UeeError, toUeeError, type JsonObject, type Logger, type TenantContext } from '../../core/index.js';
 import type { CommitResult, StoreLimits } from '../port.js';
-import { CROSS_TENANT_VIEWS, GLOBAL_TENANT_KEY, assertOpen, isValidTenantId, tenantKeyOf, unknownTenant } from '../shared.js';
+import { GLOBAL_TENANT_KEY, assertOpen, isValidTenantId, tenantKeyOf, unknownTenant } from '../shared.js';
 
 /** A stored entity version: the {@link EntityVersion} fields plus the tenant key and latest flag. */
 export interface VersionDoc extends JsonObject {
@@ -109,8 +109,9 @@ export async function ensureIndexes(c: Collections): Promise<void> {
   await c.readModels.createIndex({ tk: 1, view: 1, id: 1 }, { unique: true, name: 'by_view_id' });
   // Keys by age, for their retention (EntityStore.purgeIdempotency).
   await c.idempotency.createIndex({ createdAt: 1 }, { name: 'by_created' });
-  // The views the platform reads across tenants (EntityStore.viewAcrossTenants), by view: only their documents.
-  await c.readModels.createIndex({ view: 1, tk: 1, id: 1 }, { name: 'cross_tenant', partialFilterExpression: { view: { $in: [...CROSS_TENANT_VIEWS] } } });
+  // The views the platform reads across tenants (EntityStore.viewAcrossTenants), by view. Not partial
+  // like the SQL stores' (an `$in` in a partial filter needs MongoDB 6.0): every view's documents are in it.
+  await c.readModels.createIndex({ view: 1, tk: 1, id: 1 }, { name: 'cross_tenant' });
   // Scheduled timers by due time (EntityStore.dueTimers): a timer leaves this partial index as soon as
   // a newer version supersedes it or it stops being 'scheduled', so retired timers cost the poll nothing.
   await c.versions.createIndex({ 'attributes.fireAt': 1, entityId: 1 }, { name: 'timer_due', partialFilterExpression: { ...TIMER_DUE_FILTER } });
