@@ -155,8 +155,25 @@ export async function resolvePlugin(
   return chosen;
 }
 
-/** Every visible version of a name in one scope, newest first. */
+/**
+ * Every visible version of a name in one scope, newest first. A tenant's (its own, else the global
+ * one) and an admin's in a given scope are read by name ({@link PluginRegistry.versions}: by id), so
+ * a call costs that plugin's versions, not every version of every plugin the scope holds (all read
+ * with their sources, on an embedded store's main thread); an admin naming no scope is answered from
+ * every scope's plugins (the name may be in several).
+ */
 export async function versionsOf(ctx: ToolContext, name: string, scope?: string | null): Promise<PluginRecord[]> {
+  const { principal, app } = ctx;
+  const inScope = (tenantId: string | null): Promise<PluginRecord[]> => app.registry.versions({ tenantId, actor: principal.id }, name);
+  if (principal.kind === 'tenant') {
+    const own = await inScope(principal.tenantId);
+    return own.length > 0 ? own : inScope(null);
+  }
+  if (scope !== undefined) {
+    // An admin acting on a tenant still sees the global plugin of that name.
+    const found = await inScope(scope);
+    return found.length > 0 || scope === null ? found : inScope(null);
+  }
   return candidates(ctx, await visiblePlugins(ctx), name, scope);
 }
 
