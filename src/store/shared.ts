@@ -37,6 +37,16 @@ import { filterLimits } from './filter.js';
 /** Tenant key used in storage for global data (`tenantId: null`). */
 export const GLOBAL_TENANT_KEY = '';
 
+/** The tenant id a stored tenant key stands for (`null`: the global scope). */
+export function tenantIdOfKey(tenantKey: string): string | null {
+  return tenantKey === GLOBAL_TENANT_KEY ? null : tenantKey;
+}
+
+/** A page of a cross-scope read (`latestOfType`, `headsOfType`, `dueTimers`, `viewAcrossTenants`): within 1..1000. */
+export function pageSize(limit: number): number {
+  return Math.min(1000, Math.max(1, Math.floor(limit)));
+}
+
 /**
  * The read-model views the platform reads across tenants ({@link EntityStore.viewAcrossTenants}):
  * the tenants' plugin version pins and experiments. The SQL stores index only their rows by view (a
@@ -63,7 +73,7 @@ export function crossTenantRead(view: string, limit: number): number {
   if (!CROSS_TENANT_VIEWS.includes(view)) {
     throw new UeeError('VALIDATION_FAILED', `view "${view}" is not read across tenants`, { details: { view }, hint: `one of ${CROSS_TENANT_VIEWS.join(', ')}` });
   }
-  return Math.min(1000, Math.max(1, Math.floor(limit)));
+  return pageSize(limit);
 }
 
 /** Completes partial limits with defaults; `CONFIG_INVALID` names the bad setting. */
@@ -272,7 +282,7 @@ export function configChanges(revision: number, since: number, limit: number, ch
   for (let i = 0; i < changes.length; i++) {
     if (changes[i]!.rev !== since + 1 + i) return { revision, tenants: null };
     const tk = changes[i]!.tk;
-    tenants.add(tk === GLOBAL_TENANT_KEY ? null : tk);
+    tenants.add(tenantIdOfKey(tk));
   }
   return { revision, tenants: [...tenants] };
 }

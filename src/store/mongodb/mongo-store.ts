@@ -17,6 +17,8 @@ import {
   readIdempotentResult,
   GLOBAL_TENANT_KEY,
   crossTenantRead,
+  pageSize,
+  tenantIdOfKey,
   purgeBatch,
   readVersion,
   visibleTenantKeys,
@@ -209,7 +211,7 @@ class MongoStore implements EntityStore {
 
   dueTimers(now: string, limit: number): Promise<EntityVersion[]> {
     return this.#core.run(async () => {
-      const n = Math.min(1000, Math.max(1, Math.floor(limit)));
+      const n = pageSize(limit);
       const docs = await this.#core.c.versions
         .find({ ...TIMER_DUE_FILTER, deleted: false, 'attributes.fireAt': { $lte: now } })
         .hint('timer_due')
@@ -222,7 +224,7 @@ class MongoStore implements EntityStore {
 
   latestOfType(entityTypeId: string, limit: number, after?: { entityId: string; tenantId: string | null }): Promise<EntityVersion[]> {
     return this.#core.run(async () => {
-      const n = Math.min(1000, Math.max(1, Math.floor(limit)));
+      const n = pageSize(limit);
       const from = after === undefined ? {} : { $or: [{ entityId: { $gt: after.entityId } }, { entityId: after.entityId, tk: { $gt: after.tenantId ?? GLOBAL_TENANT_KEY } }] };
       const docs = await this.#core.c.versions.find({ entityTypeId, latest: true, deleted: false, ...from }).hint('latest_by_type').sort({ entityId: 1, tk: 1 }).limit(n).toArray();
       return docs.map((d) => this.#read(d));
@@ -231,7 +233,7 @@ class MongoStore implements EntityStore {
 
   headsOfType(entityTypeId: string, limit: number, after?: { entityId: string; tenantId: string | null }): Promise<EntityHead[]> {
     return this.#core.run(async () => {
-      const n = Math.min(1000, Math.max(1, Math.floor(limit)));
+      const n = pageSize(limit);
       const from = after === undefined ? {} : { $or: [{ entityId: { $gt: after.entityId } }, { entityId: after.entityId, tk: { $gt: after.tenantId ?? GLOBAL_TENANT_KEY } }] };
       const docs = await this.#core.c.versions
         .find({ entityTypeId, latest: true, deleted: false, ...from }, { projection: { _id: 0, entityId: 1, tk: 1, version: 1 } })
@@ -239,7 +241,7 @@ class MongoStore implements EntityStore {
         .sort({ entityId: 1, tk: 1 })
         .limit(n)
         .toArray();
-      return docs.map((d) => ({ entityId: d.entityId, tenantId: d.tk === GLOBAL_TENANT_KEY ? null : d.tk, version: d.version }));
+      return docs.map((d) => ({ entityId: d.entityId, tenantId: tenantIdOfKey(d.tk), version: d.version }));
     });
   }
 
@@ -249,7 +251,7 @@ class MongoStore implements EntityStore {
       const tk = after === undefined ? '' : (after.tenantId ?? GLOBAL_TENANT_KEY);
       const from = after === undefined ? {} : { $or: [{ tk: { $gt: tk } }, { tk, id: { $gt: after.id } }] };
       const docs = await this.#core.c.readModels.find({ view, ...from }).hint('cross_tenant').sort({ tk: 1, id: 1 }).limit(n).toArray();
-      return docs.map((d) => ({ tenantId: d.tk === GLOBAL_TENANT_KEY ? null : d.tk, id: d.id, doc: d.doc }));
+      return docs.map((d) => ({ tenantId: tenantIdOfKey(d.tk), id: d.id, doc: d.doc }));
     });
   }
 

@@ -17,6 +17,8 @@ import {
   readIdempotentResult,
   GLOBAL_TENANT_KEY,
   crossTenantRead,
+  pageSize,
+  tenantIdOfKey,
   purgeBatch,
   readVersion,
   visibleTenantKeys,
@@ -322,7 +324,7 @@ class PostgresStore implements EntityStore {
 
   dueTimers(now: string, limit: number): Promise<EntityVersion[]> {
     return this.#core.run(async () => {
-      const n = Math.min(1000, Math.max(1, Math.floor(limit)));
+      const n = pageSize(limit);
       const { rows } = await this.#core.pool.query<{ doc: unknown }>(TIMER_DUE_SQL, [now, n]);
       return rows.map((r) => readVersion(r.doc, { entityTypeId: 'uee.timer' }));
     });
@@ -330,7 +332,7 @@ class PostgresStore implements EntityStore {
 
   latestOfType(entityTypeId: string, limit: number, after?: { entityId: string; tenantId: string | null }): Promise<EntityVersion[]> {
     return this.#core.run(async () => {
-      const n = Math.min(1000, Math.max(1, Math.floor(limit)));
+      const n = pageSize(limit);
       const { rows } = await this.#core.pool.query<{ doc: unknown }>(LATEST_OF_TYPE_SQL, [entityTypeId, after?.entityId ?? '', after === undefined ? '' : (after.tenantId ?? GLOBAL_TENANT_KEY), n]);
       return rows.map((r) => readVersion(r.doc, { entityTypeId }));
     });
@@ -338,9 +340,9 @@ class PostgresStore implements EntityStore {
 
   headsOfType(entityTypeId: string, limit: number, after?: { entityId: string; tenantId: string | null }): Promise<EntityHead[]> {
     return this.#core.run(async () => {
-      const n = Math.min(1000, Math.max(1, Math.floor(limit)));
+      const n = pageSize(limit);
       const { rows } = await this.#core.pool.query<{ entity_id: string; tenant_key: string; version: number }>(HEADS_OF_TYPE_SQL, [entityTypeId, after?.entityId ?? '', after === undefined ? '' : (after.tenantId ?? GLOBAL_TENANT_KEY), n]);
-      return rows.map((r) => ({ entityId: r.entity_id, tenantId: r.tenant_key === GLOBAL_TENANT_KEY ? null : r.tenant_key, version: Number(r.version) }));
+      return rows.map((r) => ({ entityId: r.entity_id, tenantId: tenantIdOfKey(r.tenant_key), version: Number(r.version) }));
     });
   }
 
@@ -348,7 +350,7 @@ class PostgresStore implements EntityStore {
     return this.#core.run(async () => {
       const n = crossTenantRead(view, limit);
       const { rows } = await this.#core.pool.query<{ tenant_key: string; id: string; doc: JsonObject }>(VIEW_ACROSS_TENANTS_SQL, [view, after === undefined ? '' : (after.tenantId ?? GLOBAL_TENANT_KEY), after?.id ?? '', n]);
-      return rows.map((r) => ({ tenantId: r.tenant_key === GLOBAL_TENANT_KEY ? null : r.tenant_key, id: r.id, doc: r.doc }));
+      return rows.map((r) => ({ tenantId: tenantIdOfKey(r.tenant_key), id: r.id, doc: r.doc }));
     });
   }
 

@@ -15,6 +15,8 @@ import {
   parseJsonOrText,
   GLOBAL_TENANT_KEY,
   crossTenantRead,
+  pageSize,
+  tenantIdOfKey,
   purgeBatch,
   readVersion,
   tenantKeyOf,
@@ -291,7 +293,7 @@ class SqliteStore implements EntityStore {
 
   dueTimers(now: string, limit: number): Promise<EntityVersion[]> {
     return this.#core.run(() => {
-      const n = Math.min(1000, Math.max(1, Math.floor(limit)));
+      const n = pageSize(limit);
       const rows = this.#core.cache.get(TIMER_DUE_SQL).all(now, n) as Array<{ doc: string }>;
       return rows.map((r) => readVersion(r.doc, { entityTypeId: 'uee.timer' }));
     });
@@ -299,7 +301,7 @@ class SqliteStore implements EntityStore {
 
   latestOfType(entityTypeId: string, limit: number, after?: { entityId: string; tenantId: string | null }): Promise<EntityVersion[]> {
     return this.#core.run(() => {
-      const n = Math.min(1000, Math.max(1, Math.floor(limit)));
+      const n = pageSize(limit);
       const rows = this.#core.cache.get(LATEST_OF_TYPE_SQL).all(entityTypeId, after?.entityId ?? '', after === undefined ? '' : (after.tenantId ?? GLOBAL_TENANT_KEY), n) as Array<{ doc: string }>;
       return rows.map((r) => readVersion(r.doc, { entityTypeId }));
     });
@@ -307,9 +309,9 @@ class SqliteStore implements EntityStore {
 
   headsOfType(entityTypeId: string, limit: number, after?: { entityId: string; tenantId: string | null }): Promise<EntityHead[]> {
     return this.#core.run(() => {
-      const n = Math.min(1000, Math.max(1, Math.floor(limit)));
+      const n = pageSize(limit);
       const rows = this.#core.cache.get(HEADS_OF_TYPE_SQL).all(entityTypeId, after?.entityId ?? '', after === undefined ? '' : (after.tenantId ?? GLOBAL_TENANT_KEY), n) as Array<{ entity_id: string; tenant_key: string; version: number }>;
-      return rows.map((r) => ({ entityId: r.entity_id, tenantId: r.tenant_key === GLOBAL_TENANT_KEY ? null : r.tenant_key, version: r.version }));
+      return rows.map((r) => ({ entityId: r.entity_id, tenantId: tenantIdOfKey(r.tenant_key), version: r.version }));
     });
   }
 
@@ -317,7 +319,7 @@ class SqliteStore implements EntityStore {
     return this.#core.run(() => {
       const n = crossTenantRead(view, limit);
       const rows = this.#core.cache.get(VIEW_ACROSS_TENANTS_SQL).all(view, after === undefined ? '' : (after.tenantId ?? GLOBAL_TENANT_KEY), after?.id ?? '', n) as Array<{ tenant_key: string; id: string; doc: string }>;
-      return rows.map((r) => ({ tenantId: r.tenant_key === GLOBAL_TENANT_KEY ? null : r.tenant_key, id: r.id, doc: JSON.parse(r.doc) as JsonObject }));
+      return rows.map((r) => ({ tenantId: tenantIdOfKey(r.tenant_key), id: r.id, doc: JSON.parse(r.doc) as JsonObject }));
     });
   }
 
