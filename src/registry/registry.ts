@@ -160,7 +160,7 @@ export class PluginRegistry {
     const out: PluginRecord[] = [];
     for (let top = newest; top >= 1; top -= VERSION_READ_BATCH) {
       const numbers = Array.from({ length: Math.min(VERSION_READ_BATCH, top) }, (_, i) => top - i);
-      const found = await Promise.all(numbers.map((n) => this.#version(ctx, name, n)));
+      const found = await Promise.all(numbers.map((n) => this.version(ctx, name, n)));
       for (const r of found) if (r !== undefined) out.push(r);
     }
     return out;
@@ -174,14 +174,14 @@ export class PluginRegistry {
    */
   async newestEnabled(ctx: TenantContext, name: string): Promise<PluginRecord | undefined> {
     for (let n = await this.#newestVersion(ctx, name); n >= 1; n--) {
-      const version = await this.#version(ctx, name, n);
+      const version = await this.version(ctx, name, n);
       if (version?.attributes.status === 'enabled') return version;
     }
     return undefined;
   }
 
   /** Version `n` of a name in the context's own scope, or undefined. */
-  async #version(ctx: TenantContext, name: string, n: number): Promise<PluginRecord | undefined> {
+  async version(ctx: TenantContext, name: string, n: number): Promise<PluginRecord | undefined> {
     try {
       const entity = await this.store.get(ctx, pluginVersionId(ctx.tenantId, name, n));
       if (entity.entityTypeId !== PLUGIN_ENTITY_TYPE || entity.tenantId !== ctx.tenantId) return undefined;
@@ -194,7 +194,7 @@ export class PluginRegistry {
 
   /** The highest version number of a name (0 when none): doubling, then bisection over existence. */
   async #newestVersion(ctx: TenantContext, name: string): Promise<number> {
-    const exists = async (n: number): Promise<boolean> => (await this.#version(ctx, name, n)) !== undefined;
+    const exists = async (n: number): Promise<boolean> => (await this.version(ctx, name, n)) !== undefined;
     if (!(await exists(1))) return 0;
     let low = 1;
     let high = 2;

@@ -1,5 +1,5 @@
 export { Router } from './router.js';
-export { ROUTING_SIGNAL, TABLE_WATERMARK, TableWatermark, announceRoutingChange, parseRoutingSignal } from './table-changes.js';
+export { ROUTING_SIGNAL, TABLE_WATERMARK, TableWatermark, announceRoutingChange, changedVersion, parseRoutingSignal } from './table-changes.js';
 export type { RoutingChange, RoutingSignal } from './table-changes.js';
 export type { RouterOptions, RouterState } from './router.js';
 export { isSpawnOf, mayTouch, subscriptionMatches, SubscriptionIndex, WORKFLOW_SPAWNED } from './subscriptions.js';

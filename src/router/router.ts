@@ -4,7 +4,7 @@ import type { EventEnvelope, Logger } from '../core/index.js';
 import { UeeError, toUeeError } from '../core/index.js';
 import type { DeadLetter, EventBus } from '../bus/port.js';
 import type { EntityStore } from '../store/port.js';
-import { laneGroup, pluginGroup, pluginVersionId, queuePlugin, recordKey, type PluginRecord, type PluginRegistry } from '../registry/index.js';
+import { laneGroup, pluginGroup, queuePlugin, recordKey, type PluginRecord, type PluginRegistry } from '../registry/index.js';
 import { QueueWorker, type DeliveryOptions } from './delivery.js';
 import { QueueIo } from './queue-io.js';
 import { InHandBudget, inHandGroup } from './in-hand.js';
@@ -18,7 +18,7 @@ import { ExperimentMonitor } from './experiments.js';
 import { ProcessLiveness } from './liveness.js';
 import { QueueShare } from './ownership.js';
 import { OrphanSweeper } from './orphans.js';
-import { ROUTING_SIGNAL, TABLE_WATERMARK, TableWatermark, announceRoutingChange, parseRoutingSignal, type RoutingChange } from './table-changes.js';
+import { ROUTING_SIGNAL, TABLE_WATERMARK, TableWatermark, announceRoutingChange, changedVersion, parseRoutingSignal, type RoutingChange } from './table-changes.js';
 import { Dispatcher, ROUTE_ATTEMPTS, type DispatchOptions, type QueueTargets, type ServiceQueue } from './dispatcher.js';
 
 /** Router tuning. */
@@ -738,7 +738,7 @@ export class Router {
     if (change.versions !== undefined) {
       for (const v of change.versions) {
         const route = this.#routes.get(pluginGroup(v.name, v.tenantId));
-        const plugin = await this.#readVersion(v.tenantId, v.name, v.version);
+        const plugin = await this.registry.version({ tenantId: v.tenantId, actor: 'system:router' }, v.name, v.version);
         // A model's version routes nowhere.
         if (plugin?.attributes.kind === 'model' && route === undefined) continue;
         if (route !== undefined && plugin !== undefined && plugin.attributes.kind !== 'model') route.versions = byVersion([...route.versions.filter((x) => x.id !== plugin.id), plugin]);
@@ -766,17 +766,6 @@ export class Router {
     return false;
   }
 
-  /** Version `version` of `name` in `scope`, or undefined when there is none. */
-  async #readVersion(scope: string | null, name: string, version: number): Promise<PluginRecord | undefined> {
-    try {
-      const plugin = await this.registry.get({ tenantId: scope, actor: 'system:router' }, pluginVersionId(scope, name, version));
-      return plugin.tenantId === scope && plugin.attributes.name === name && plugin.attributes.pluginVersion === version ? plugin : undefined;
-    } catch (err) {
-      if (toUeeError(err).code === 'NOT_FOUND') return undefined;
-      throw err;
-    }
-  }
-
   /**
    * Applies plugin lifecycle events (deploy, enable, disable) read by the dispatcher: each names the
    * plugin entity it changed, so only that version is read back from the store — O(1) store reads
@@ -800,7 +789,7 @@ export class Router {
         const route = this.#routes.get(key);
         if (route) route.versions = byVersion([...route.versions.filter((v) => v.id !== plugin.id), plugin]);
         else if (!(await this.#addRoute(key, [plugin]))) return this.#reloadAndAnnounce();
-        applied.push({ tenantId: plugin.tenantId, names: [plugin.attributes.name], versions: [{ tenantId: plugin.tenantId, name: plugin.attributes.name, version: plugin.attributes.pluginVersion }] });
+        applied.push({ tenantId: plugin.tenantId, names: [plugin.attributes.name], versions: [changedVersion(plugin)] });
       }
       await this.#tableChanged();
       if (changes.length > 0) await this.#announce(applied);

@@ -35,6 +35,11 @@ export interface ChangedVersion {
   readonly version: number;
 }
 
+/** The {@link ChangedVersion} a write of `plugin`'s entity (its deploy, a status change) is. */
+export function changedVersion(plugin: { tenantId: string | null; attributes: { name: string; pluginVersion: number } }): ChangedVersion {
+  return { tenantId: plugin.tenantId, name: plugin.attributes.name, version: plugin.attributes.pluginVersion };
+}
+
 /** What {@link ROUTING_SIGNAL} carries. */
 export interface RoutingSignal {
   /** The announcing router's consumer name (it applied the change already), or another sender's id. */

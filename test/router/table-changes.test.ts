@@ -181,8 +181,11 @@ describe('routing changes of one process applied alone in the others (Redis)', (
     const { registry } = worker;
     const versions = registry.versions.bind(registry);
     const get = registry.get.bind(registry);
+    const version = registry.version.bind(registry);
     registry.versions = (ctx, name) => (reads.versions++, versions(ctx, name));
+    // One version read back, by id or by number.
     registry.get = (ctx, id) => (reads.get++, get(ctx, id));
+    registry.version = (ctx, name, n) => (reads.get++, version(ctx, name, n));
     const ctx = { app: front } as unknown as ToolContext;
     // A deploy (v43) and then a disable of it, each announced as the tools announce them.
     const deployed = await front.registry.deploy('user:test', { manifest: { name: 'Pinned', subscribeTo: ['Ping'], tenantScope: 'tenant', tenantId: 'acme', capabilities: [] }, wasm: await watModule('noop') });
@@ -199,6 +202,7 @@ describe('routing changes of one process applied alone in the others (Redis)', (
     expect(reads.get).toBeLessThanOrEqual(4);
     registry.versions = versions;
     registry.get = get;
+    registry.version = version;
   }, 90_000);
 
   it('ROUTER-CHANGE-3 a burst of 100 announced changes is applied in a few passes (one index rebuild each), and the last pin wins', async () => {

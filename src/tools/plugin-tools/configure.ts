@@ -2,7 +2,7 @@ import { z } from 'zod';
 import type { JsonObject, TenantContext } from '../../core/index.js';
 import { UeeError } from '../../core/index.js';
 import type { PluginRecord } from '../../registry/index.js';
-import { PINS_VIEW } from '../../router/index.js';
+import { PINS_VIEW, changedVersion } from '../../router/index.js';
 import type { ToolContext } from '../define-tool.js';
 import { defineTool } from '../define-tool.js';
 import { DryRunArg, JsonObjectArg, PlanSchema, PluginNameArg, TenantArg, type Plan } from '../schemas.js';
@@ -72,7 +72,7 @@ export const pluginConfigure = defineTool({
     // Settings alone change no route: deliveries read them by the store's configuration changes.
     if (steps.some((s) => s.kind !== 'settings')) {
       // The versions whose status changed are the only ones written (a pin writes none).
-      const versions = steps.flatMap((s) => (s.kind === 'status' ? [{ tenantId: s.plugin.tenantId, name: s.plugin.attributes.name, version: s.plugin.attributes.pluginVersion }] : []));
+      const versions = steps.flatMap((s) => (s.kind === 'status' ? [changedVersion(s.plugin)] : []));
       await routingChanged(ctx, { tenantId: scope.tenantId, names: [args.name], versions });
     }
     const now = await stateOf(ctx, scope, args.name, await versionsOf(ctx, args.name, scope.tenantId));

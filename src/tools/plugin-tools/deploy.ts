@@ -2,7 +2,7 @@ import { z } from 'zod';
 import { UeeError, isUeeError, parseOrThrow } from '../../core/index.js';
 import { inspectWasm } from '../../compiler/index.js';
 import { PluginManifestSchema, type PluginManifest, type PluginManifestInput, type PluginRecord } from '../../registry/index.js';
-import { PINS_VIEW } from '../../router/index.js';
+import { PINS_VIEW, changedVersion } from '../../router/index.js';
 import type { ToolContext } from '../define-tool.js';
 import { defineTool } from '../define-tool.js';
 import { DryRunArg, JsonObjectArg, PlanSchema, TenantArg, type Plan } from '../schemas.js';
@@ -150,8 +150,7 @@ export const pluginDeploy = defineTool({
     };
     if (args.dryRun) return { dryRun: true, applied: false, pluginId: null, ...out };
     const result = await ctx.app.registry.deploy(ctx.principal.id, { ...request, dryRun: false });
-    const deployed = { tenantId: result.plugin.tenantId, name: result.plugin.attributes.name, version: result.plugin.attributes.pluginVersion };
-    await routingChanged(ctx, { tenantId: deployed.tenantId, names: [deployed.name], versions: [deployed] });
+    await routingChanged(ctx, { tenantId: result.plugin.tenantId, names: [result.plugin.attributes.name], versions: [changedVersion(result.plugin)] });
     return { dryRun: false, applied: true, pluginId: result.plugin.id, ...out, version: result.plugin.attributes.pluginVersion };
   },
   summarize: (o) =>
