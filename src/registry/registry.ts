@@ -258,10 +258,12 @@ export class PluginRegistry {
    * no documents. Every version ever deployed stays in the registry with its sources, so reading them
    * all cost what every tenant ever deployed: 57 ms of the main thread for one plugin with 500
    * versions of a 50 KB source (`bench/routing-table`, 2026-12-08; 2.5 ms this way), the router's
-   * periodic reload in every process. A store without heads lists them all.
+   * periodic reload in every process. A store without heads lists them all, and so does a caller that
+   * knows none: a page of documents per query, not one read per version (on PostgreSQL, a round trip
+   * each at a process's first load).
    */
   async listAllSince(known: ReadonlyMap<string, PluginRecord>): Promise<PluginRecord[]> {
-    if (this.store.headsOfType === undefined) return this.listAll();
+    if (this.store.headsOfType === undefined || known.size === 0) return this.listAll();
     const tenants = new Set((await this.store.tenants.list()).map((t) => t.tenantId));
     const out: PluginRecord[] = [];
     let after: { entityId: string; tenantId: string | null } | undefined;
